@@ -1,0 +1,180 @@
+"""Academics tables: the school year's structure, students, classes, enrollments, assessments and grades.
+
+Scores, maxima, weights and percentages are stored as integer hundredths (`*_x100`) so every computation
+is exact on SQLite and PostgreSQL alike; tools show them as decimals with two places.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field
+
+from domain.kernel.models import Entity
+
+
+class StudentStatus(StrEnum):
+    ENROLLED = "enrolled"
+    WITHDRAWN = "withdrawn"
+    GRADUATED = "graduated"
+
+
+class EnrollmentStatus(StrEnum):
+    ACTIVE = "active"
+    DROPPED = "dropped"
+
+
+class AcademicYear(Entity, table=True):
+    """A school year, e.g. code 2026-27, with its first and last day."""
+
+    __tablename__ = "academic_years"
+
+    code: str = Field(max_length=20, unique=True, nullable=False)
+    name: str = Field(max_length=120, nullable=False)
+    start_date: date = Field(nullable=False)
+    end_date: date = Field(nullable=False)
+
+
+class Term(Entity, table=True):
+    """A term of an academic year (number 1, 2, ...)."""
+
+    __tablename__ = "terms"
+    __table_args__ = (UniqueConstraint("academic_year_id", "number"),)
+
+    academic_year_id: int = Field(foreign_key="academic_years.id", nullable=False, index=True)
+    number: int = Field(nullable=False)
+    name: str = Field(max_length=120, nullable=False)
+    start_date: date = Field(nullable=False)
+    end_date: date = Field(nullable=False)
+
+
+class YearLevel(Entity, table=True):
+    """A year level (grade), e.g. code Y7, name Year 7, ordinal 7."""
+
+    __tablename__ = "year_levels"
+
+    code: str = Field(max_length=20, unique=True, nullable=False)
+    name: str = Field(max_length=120, nullable=False)
+    ordinal: int = Field(nullable=False)
+
+
+class Section(Entity, table=True):
+    """A section (homeroom group) of a year level in an academic year, e.g. 7B."""
+
+    __tablename__ = "sections"
+    __table_args__ = (UniqueConstraint("academic_year_id", "code"),)
+
+    code: str = Field(max_length=20, nullable=False, index=True)
+    name: str = Field(max_length=120, nullable=False)
+    year_level_id: int = Field(foreign_key="year_levels.id", nullable=False, index=True)
+    academic_year_id: int = Field(foreign_key="academic_years.id", nullable=False, index=True)
+    homeroom_teacher_id: int | None = Field(default=None, foreign_key="employees.id")
+
+
+class Subject(Entity, table=True):
+    """A subject of the curriculum, e.g. MATH Mathematics."""
+
+    __tablename__ = "subjects"
+
+    code: str = Field(max_length=20, unique=True, nullable=False)
+    name: str = Field(max_length=120, nullable=False)
+
+
+class SchoolClass(Entity, table=True):
+    """A class: one subject taught to one section by one teacher in an academic year (7B-MATH)."""
+
+    __tablename__ = "classes"
+    __table_args__ = (UniqueConstraint("section_id", "subject_id"),)
+
+    code: str = Field(max_length=40, nullable=False, index=True)
+    section_id: int = Field(foreign_key="sections.id", nullable=False, index=True)
+    subject_id: int = Field(foreign_key="subjects.id", nullable=False, index=True)
+    teacher_id: int = Field(foreign_key="employees.id", nullable=False, index=True)
+    academic_year_id: int = Field(foreign_key="academic_years.id", nullable=False, index=True)
+
+
+class Student(Entity, table=True):
+    """A student; `code` is the human id (S2026-0117). Date of birth is personal data."""
+
+    __tablename__ = "students"
+
+    code: str = Field(max_length=20, unique=True, index=True, nullable=False)
+    first_name: str = Field(max_length=80, nullable=False)
+    last_name: str = Field(max_length=80, nullable=False, index=True)
+    date_of_birth: date = Field(nullable=False)
+    year_level_id: int = Field(foreign_key="year_levels.id", nullable=False, index=True)
+    section_id: int | None = Field(default=None, foreign_key="sections.id", index=True)
+    status: str = Field(max_length=20, nullable=False, default=StudentStatus.ENROLLED.value)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Guardian(Entity, table=True):
+    """A parent or guardian of a student, with contacts (personal data)."""
+
+    __tablename__ = "guardians"
+
+    student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
+    name: str = Field(max_length=160, nullable=False)
+    relationship: str = Field(max_length=40, nullable=False)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+
+
+class Enrollment(Entity, table=True):
+    """A student in a class."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("student_id", "class_id"),)
+
+    student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
+    class_id: int = Field(foreign_key="classes.id", nullable=False, index=True)
+    status: str = Field(max_length=20, nullable=False, default=EnrollmentStatus.ACTIVE.value)
+    enrolled_on: date = Field(nullable=False)
+
+
+class Assessment(Entity, table=True):
+    """An assessment of a class in a term: a maximum score and a weight in the term grade."""
+
+    __tablename__ = "assessments"
+
+    class_id: int = Field(foreign_key="classes.id", nullable=False, index=True)
+    term_id: int = Field(foreign_key="terms.id", nullable=False, index=True)
+    title: str = Field(max_length=200, nullable=False)
+    category: str | None = Field(default=None, max_length=60)
+    max_score_x100: int = Field(nullable=False)
+    weight_x100: int = Field(nullable=False)
+    due_date: date | None = Field(default=None)
+
+
+class Grade(Entity, table=True):
+    """A student's score on an assessment; `locked` once the term's grades are published."""
+
+    __tablename__ = "grades"
+    __table_args__ = (UniqueConstraint("assessment_id", "student_id"),)
+
+    assessment_id: int = Field(foreign_key="assessments.id", nullable=False, index=True)
+    student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
+    score_x100: int = Field(nullable=False)
+    comment: str | None = Field(default=None, max_length=1000)
+    locked: bool = Field(default=False, nullable=False)
+    recorded_by: int | None = Field(default=None, foreign_key="users.id")
+
+
+class TermGrade(Entity, table=True):
+    """A student's published term grade in a class: the weighted percentage and its letter, frozen."""
+
+    __tablename__ = "term_grades"
+    __table_args__ = (UniqueConstraint("class_id", "term_id", "student_id"),)
+
+    class_id: int = Field(foreign_key="classes.id", nullable=False, index=True)
+    term_id: int = Field(foreign_key="terms.id", nullable=False, index=True)
+    student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
+    percentage_x100: int | None = Field(default=None)
+    letter: str | None = Field(default=None, max_length=4)
+    published_at: datetime = Field(nullable=False)
+    published_by: int | None = Field(default=None, foreign_key="users.id")

@@ -1,0 +1,202 @@
+"""All SQL of the academics context."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.academics.models import (
+    AcademicYear,
+    Assessment,
+    Enrollment,
+    EnrollmentStatus,
+    Grade,
+    Guardian,
+    SchoolClass,
+    Section,
+    Student,
+    Subject,
+    Term,
+    TermGrade,
+    YearLevel,
+)
+from domain.hr.models import Employee
+from domain.kernel.errors import NotFound
+
+_HINTS = {
+    AcademicYear: ("academic year", "list_academic_years"),
+    Term: ("term", "list_terms"),
+    YearLevel: ("year level", "list_year_levels"),
+    Section: ("section", "list_sections"),
+    Subject: ("subject", "list_subjects"),
+    SchoolClass: ("class", "list_classes"),
+    Student: ("student", "list_students or search_students"),
+    Assessment: ("assessment", "list_assessments"),
+    Grade: ("grade", "get_gradebook"),
+}
+
+
+async def get_live(session: AsyncSession, model: type[SQLModel], row_id: int):
+    """Return the live row of `model` with that id, or None."""
+    row = await session.get(model, row_id)
+    return None if row is None or getattr(row, "deleted_at", None) is not None else row
+
+
+async def get_or_raise(session: AsyncSession, model: type[SQLModel], row_id: int, *, field: str | None = None):
+    """Return the live row or raise NotFound naming the tool that lists valid ids."""
+    row = await get_live(session, model, row_id)
+    if row is None:
+        what, hint = _HINTS.get(model, (model.__name__, "the list tools"))
+        raise NotFound(f"no {what} with id {row_id}; {hint} shows valid ids", field=field)
+    return row
+
+
+async def by_code(session: AsyncSession, model, code: str, **filters):
+    stmt = select(model).where(func.upper(model.code) == code.upper(), model.deleted_at.is_(None))
+    for key, value in filters.items():
+        stmt = stmt.where(getattr(model, key) == value)
+    return (await session.exec(stmt)).first()
+
+
+async def list_rows(session: AsyncSession, model, *, after_id: int, limit: int, order=None, **filters) -> list:
+    """Return up to limit + 1 live rows of `model` after `after_id` matching equality filters (None = any)."""
+    stmt = select(model).where(model.id > after_id, model.deleted_at.is_(None))
+    for key, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(getattr(model, key) == value)
+    return list((await session.exec(stmt.order_by(model.id).limit(limit + 1))).all())
+
+
+async def count_students_by_section(session: AsyncSession, section_ids: list[int]) -> dict[int, int]:
+    if not section_ids:
+        return {}
+    stmt = (select(Student.section_id, func.count()).where(Student.section_id.in_(section_ids),  # type: ignore
+                                                            Student.deleted_at.is_(None))  # type: ignore
+            .group_by(Student.section_id))
+    return {sid: n for sid, n in (await session.exec(stmt)).all()}
+
+
+async def list_students(session: AsyncSession, *, after_id: int, limit: int, section_id: int | None = None,
+                        year_level_id: int | None = None, class_id: int | None = None,
+                        query: str | None = None, status: str | None = None) -> list[Student]:
+    stmt = select(Student).where(Student.id > after_id, Student.deleted_at.is_(None))  # type: ignore
+    if section_id is not None:
+        stmt = stmt.where(Student.section_id == section_id)
+    if year_level_id is not None:
+        stmt = stmt.where(Student.year_level_id == year_level_id)
+    if status is not None:
+        stmt = stmt.where(Student.status == status)
+    if class_id is not None:
+        stmt = stmt.join(Enrollment, Enrollment.student_id == Student.id).where(
+            Enrollment.class_id == class_id, Enrollment.status == EnrollmentStatus.ACTIVE.value,
+            Enrollment.deleted_at.is_(None))  # type: ignore[union-attr]
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(or_(func.lower(Student.first_name).like(like), func.lower(Student.last_name).like(like),
+                              func.lower(Student.first_name + " " + Student.last_name).like(like),
+                              func.lower(Student.code).like(like)))
+    return list((await session.exec(stmt.order_by(Student.id).limit(limit + 1))).all())
+
+
+async def next_student_number(session: AsyncSession, prefix: str) -> int:
+    stmt = select(func.count()).select_from(Student).where(Student.code.like(f"{prefix}%"))  # type: ignore
+    return int((await session.exec(stmt)).one()) + 1
+
+
+async def guardians_of(session: AsyncSession, student_id: int) -> list[Guardian]:
+    stmt = select(Guardian).where(Guardian.student_id == student_id, Guardian.deleted_at.is_(None)).order_by(
+        Guardian.id)  # type: ignore[union-attr]
+    return list((await session.exec(stmt)).all())
+
+
+async def get_enrollment(session: AsyncSession, student_id: int, class_id: int) -> Enrollment | None:
+    stmt = select(Enrollment).where(Enrollment.student_id == student_id, Enrollment.class_id == class_id,
+                                    Enrollment.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (await session.exec(stmt)).first()
+
+
+async def list_enrollments(session: AsyncSession, *, after_id: int, limit: int, class_id: int | None,
+                           student_id: int | None) -> list[tuple[Enrollment, Student, SchoolClass]]:
+    stmt = (select(Enrollment, Student, SchoolClass)
+            .join(Student, Student.id == Enrollment.student_id)
+            .join(SchoolClass, SchoolClass.id == Enrollment.class_id)
+            .where(Enrollment.id > after_id, Enrollment.deleted_at.is_(None)))  # type: ignore[union-attr]
+    if class_id is not None:
+        stmt = stmt.where(Enrollment.class_id == class_id)
+    if student_id is not None:
+        stmt = stmt.where(Enrollment.student_id == student_id)
+    return [tuple(r) for r in (await session.exec(stmt.order_by(Enrollment.id).limit(limit + 1))).all()]
+
+
+async def active_students_of_class(session: AsyncSession, class_id: int) -> list[Student]:
+    stmt = (select(Student).join(Enrollment, Enrollment.student_id == Student.id)
+            .where(Enrollment.class_id == class_id, Enrollment.status == EnrollmentStatus.ACTIVE.value,
+                   Enrollment.deleted_at.is_(None), Student.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Student.id))
+    return list((await session.exec(stmt)).all())
+
+
+async def list_classes(session: AsyncSession, *, after_id: int, limit: int, section_id: int | None,
+                       teacher_id: int | None, subject_id: int | None) -> list[tuple[SchoolClass, Employee, Subject]]:
+    stmt = (select(SchoolClass, Employee, Subject)
+            .join(Employee, Employee.id == SchoolClass.teacher_id)
+            .join(Subject, Subject.id == SchoolClass.subject_id)
+            .where(SchoolClass.id > after_id, SchoolClass.deleted_at.is_(None)))  # type: ignore[union-attr]
+    if section_id is not None:
+        stmt = stmt.where(SchoolClass.section_id == section_id)
+    if teacher_id is not None:
+        stmt = stmt.where(SchoolClass.teacher_id == teacher_id)
+    if subject_id is not None:
+        stmt = stmt.where(SchoolClass.subject_id == subject_id)
+    return [tuple(r) for r in (await session.exec(stmt.order_by(SchoolClass.id).limit(limit + 1))).all()]
+
+
+async def list_teachers(session: AsyncSession, *, after_id: int, limit: int) -> list[tuple[Employee, int]]:
+    stmt = (select(Employee, func.count(SchoolClass.id))
+            .join(SchoolClass, SchoolClass.teacher_id == Employee.id)
+            .where(Employee.id > after_id, Employee.deleted_at.is_(None),  # type: ignore[union-attr]
+                   SchoolClass.deleted_at.is_(None))  # type: ignore[union-attr]
+            .group_by(Employee.id).order_by(Employee.id).limit(limit + 1))
+    return [(e, n) for e, n in (await session.exec(stmt)).all()]
+
+
+async def assessments_of(session: AsyncSession, class_id: int, term_id: int | None = None) -> list[Assessment]:
+    stmt = select(Assessment).where(Assessment.class_id == class_id, Assessment.deleted_at.is_(None))  # type: ignore
+    if term_id is not None:
+        stmt = stmt.where(Assessment.term_id == term_id)
+    return list((await session.exec(stmt.order_by(Assessment.id))).all())
+
+
+async def get_grade(session: AsyncSession, assessment_id: int, student_id: int) -> Grade | None:
+    stmt = select(Grade).where(Grade.assessment_id == assessment_id, Grade.student_id == student_id,
+                               Grade.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (await session.exec(stmt)).first()
+
+
+async def grades_for_assessments(session: AsyncSession, assessment_ids: list[int],
+                                 student_ids: list[int] | None = None) -> list[Grade]:
+    if not assessment_ids:
+        return []
+    stmt = select(Grade).where(Grade.assessment_id.in_(assessment_ids), Grade.deleted_at.is_(None))  # type: ignore
+    if student_ids is not None:
+        stmt = stmt.where(Grade.student_id.in_(student_ids))  # type: ignore[attr-defined]
+    return list((await session.exec(stmt.order_by(Grade.id))).all())
+
+
+async def term_grades_of(session: AsyncSession, class_id: int, term_id: int) -> list[TermGrade]:
+    stmt = select(TermGrade).where(TermGrade.class_id == class_id, TermGrade.term_id == term_id,
+                                   TermGrade.deleted_at.is_(None)).order_by(TermGrade.student_id)  # type: ignore
+    return list((await session.exec(stmt)).all())
+
+
+async def is_published(session: AsyncSession, class_id: int, term_id: int) -> bool:
+    stmt = select(TermGrade.id).where(TermGrade.class_id == class_id, TermGrade.term_id == term_id,
+                                      TermGrade.deleted_at.is_(None)).limit(1)  # type: ignore[union-attr]
+    return (await session.exec(stmt)).first() is not None
+
+
+async def get_term_grade(session: AsyncSession, class_id: int, term_id: int, student_id: int) -> TermGrade | None:
+    stmt = select(TermGrade).where(TermGrade.class_id == class_id, TermGrade.term_id == term_id,
+                                   TermGrade.student_id == student_id, TermGrade.deleted_at.is_(None))  # type: ignore
+    return (await session.exec(stmt)).first()

@@ -1,0 +1,173 @@
+"""Read models of the academics context. Scores and percentages are decimals with two places."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AcademicYearRead(_Read):
+    id: int
+    code: str
+    name: str
+    start_date: date
+    end_date: date
+
+
+class TermRead(_Read):
+    id: int
+    academic_year_id: int
+    number: int
+    name: str
+    start_date: date
+    end_date: date
+
+
+class YearLevelRead(_Read):
+    id: int
+    code: str
+    name: str
+    ordinal: int
+
+
+class SectionRead(_Read):
+    id: int
+    code: str
+    name: str
+    year_level_id: int
+    academic_year_id: int
+    homeroom_teacher_id: int | None = None
+    student_count: int | None = None
+
+
+class SubjectRead(_Read):
+    id: int
+    code: str
+    name: str
+
+
+class ClassRead(_Read):
+    id: int
+    code: str
+    section_id: int
+    subject_id: int
+    teacher_id: int
+    academic_year_id: int
+    teacher_name: str | None = None
+    subject_name: str | None = None
+
+
+class TeacherRead(_Read):
+    employee_id: int
+    code: str
+    first_name: str
+    last_name: str
+    position: str
+    class_count: int
+
+
+class StudentSummary(_Read):
+    """What list tools return about a student: no date of birth, no guardians."""
+
+    id: int
+    code: str
+    first_name: str
+    last_name: str
+    year_level_id: int
+    section_id: int | None = None
+    status: str
+
+
+class GuardianRead(_Read):
+    id: int
+    name: str
+    relationship: str
+    phone: str | None = None
+    email: str | None = None
+
+
+class StudentRead(StudentSummary):
+    version: int
+    personal_data_included: bool = Field(description="False when your roles may not see date of birth and "
+                                                      "guardians (only admin and registrar may).")
+    date_of_birth: date | None = None
+    guardians: list[GuardianRead] | None = None
+
+
+class EnrollmentRead(_Read):
+    id: int
+    student_id: int
+    class_id: int
+    status: str
+    enrolled_on: date
+    student_code: str | None = None
+    student_name: str | None = None
+    class_code: str | None = None
+
+
+class AssessmentRead(BaseModel):
+    id: int
+    class_id: int
+    term_id: int
+    title: str
+    category: str | None = None
+    max_score: float
+    weight: float = Field(description="Percent of the term grade (weights are renormalised over scored items).")
+    due_date: date | None = None
+
+
+class GradeRead(BaseModel):
+    id: int
+    assessment_id: int
+    student_id: int
+    score: float
+    max_score: float
+    comment: str | None = None
+    locked: bool = Field(description="True once the term's grades are published; only change_locked_grade "
+                                     "(admin approval, with a reason) can alter it.")
+    version: int
+    student_code: str | None = None
+    assessment_title: str | None = None
+
+
+class GradebookRow(BaseModel):
+    student_id: int
+    student_code: str
+    student_name: str
+    scores: dict[str, float | None] = Field(description="Score per assessment id (null: not recorded yet).")
+    running_percentage: float | None = Field(description="Weighted percentage over the scored assessments.")
+
+
+class GradebookRead(BaseModel):
+    class_id: int
+    class_code: str
+    term_id: int
+    published: bool
+    assessments: list[AssessmentRead]
+    rows: list[GradebookRow]
+    next_cursor: str | None = Field(default=None, description="More students: pass as cursor.")
+
+
+class TermGradeRead(BaseModel):
+    student_id: int
+    student_code: str
+    student_name: str
+    percentage: float | None
+    letter: str | None
+    published: bool
+    version: int | None = None
+
+
+class TermGradesRead(BaseModel):
+    class_id: int
+    class_code: str
+    term_id: int
+    published: bool
+    grades: list[TermGradeRead]
+    class_average: float | None
+    missing_scores: int = Field(description="Enrolled student x assessment pairs without a score.")

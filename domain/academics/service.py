@@ -1,0 +1,441 @@
+"""Academics use cases: the year's structure, students, classes, enrollments, assessments and grades.
+
+Services take the session and the actor, then keyword-only arguments, flush when they need ids and never
+commit. Teachers act only on the classes they teach; admins and registrars on every class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.academics import repository as repo
+from domain.academics import rules
+from domain.academics.models import (
+    AcademicYear,
+    Assessment,
+    Enrollment,
+    EnrollmentStatus,
+    Grade,
+    Guardian,
+    SchoolClass,
+    Section,
+    Student,
+    StudentStatus,
+    Subject,
+    Term,
+    TermGrade,
+    YearLevel,
+)
+from domain.hr import repository as hr_repo
+from domain.kernel.actor import Actor, Role
+from domain.kernel.clock import utcnow
+from domain.kernel.errors import Conflict, GradeLocked, InvalidInput, NotFound, PermissionDenied
+from domain.kernel.models import bump
+
+GRADE_MANAGERS = frozenset({Role.ADMIN, Role.REGISTRAR})
+
+
+def _check_dates(start: date, end: date) -> None:
+    if end <= start:
+        raise InvalidInput(f"end_date {end} must be after start_date {start}", field="end_date")
+
+
+async def create_academic_year(session: AsyncSession, actor: Actor, *, code: str, name: str, start_date: date,
+                               end_date: date) -> AcademicYear:
+    """Create an academic year; raises Conflict for a taken code, InvalidInput for reversed dates."""
+    _check_dates(start_date, end_date)
+    if await repo.by_code(session, AcademicYear, code):
+        raise Conflict(f"academic year code {code!r} is already used", field="code")
+    row = AcademicYear(code=code, name=name, start_date=start_date, end_date=end_date)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def create_term(session: AsyncSession, actor: Actor, *, academic_year_id: int, number: int, name: str,
+                      start_date: date, end_date: date) -> Term:
+    """Create a term inside its academic year's dates; raises Conflict when the number is taken."""
+    _check_dates(start_date, end_date)
+    year = await repo.get_or_raise(session, AcademicYear, academic_year_id, field="academic_year_id")
+    if start_date < year.start_date or end_date > year.end_date:
+        raise InvalidInput(f"the term must lie within the academic year {year.code} ({year.start_date} to "
+                           f"{year.end_date})", field="start_date")
+    existing = await repo.list_rows(session, Term, after_id=0, limit=100, academic_year_id=academic_year_id)
+    if any(t.number == number for t in existing):
+        raise Conflict(f"academic year {year.code} already has a term {number}", field="number")
+    row = Term(academic_year_id=academic_year_id, number=number, name=name, start_date=start_date,
+               end_date=end_date)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def create_year_level(session: AsyncSession, actor: Actor, *, code: str, name: str, ordinal: int) -> YearLevel:
+    """Create a year level; raises Conflict for a taken code."""
+    if await repo.by_code(session, YearLevel, code):
+        raise Conflict(f"year level code {code!r} is already used", field="code")
+    row = YearLevel(code=code.upper(), name=name, ordinal=ordinal)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def create_section(session: AsyncSession, actor: Actor, *, code: str, name: str, year_level_id: int,
+                         academic_year_id: int, homeroom_teacher_id: int | None) -> Section:
+    """Create a section of a year level in an academic year; raises NotFound, Conflict."""
+    await repo.get_or_raise(session, YearLevel, year_level_id, field="year_level_id")
+    await repo.get_or_raise(session, AcademicYear, academic_year_id, field="academic_year_id")
+    if homeroom_teacher_id is not None:
+        await hr_repo.get_employee_or_raise(session, homeroom_teacher_id, field="homeroom_teacher_id")
+    if await repo.by_code(session, Section, code, academic_year_id=academic_year_id):
+        raise Conflict(f"section code {code!r} already exists in this academic year", field="code")
+    row = Section(code=code.upper(), name=name, year_level_id=year_level_id, academic_year_id=academic_year_id,
+                  homeroom_teacher_id=homeroom_teacher_id)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def create_subject(session: AsyncSession, actor: Actor, *, code: str, name: str) -> Subject:
+    """Create a subject; raises Conflict for a taken code."""
+    if await repo.by_code(session, Subject, code):
+        raise Conflict(f"subject code {code!r} is already used", field="code")
+    row = Subject(code=code.upper(), name=name)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def create_class(session: AsyncSession, actor: Actor, *, section_id: int, subject_id: int,
+                       teacher_id: int) -> SchoolClass:
+    """Create the class of a subject in a section, taught by an active employee; code is SECTION-SUBJECT."""
+    section = await repo.get_or_raise(session, Section, section_id, field="section_id")
+    subject = await repo.get_or_raise(session, Subject, subject_id, field="subject_id")
+    teacher = await hr_repo.get_employee_or_raise(session, teacher_id, field="teacher_id")
+    if teacher.status == "terminated":
+        raise InvalidInput(f"employee {teacher.code} is terminated and cannot teach a class", field="teacher_id")
+    existing = await repo.list_classes(session, after_id=0, limit=1, section_id=section_id, teacher_id=None,
+                                       subject_id=subject_id)
+    if existing:
+        raise Conflict(f"section {section.code} already has a {subject.code} class ({existing[0][0].code})",
+                       field="subject_id")
+    row = SchoolClass(code=f"{section.code}-{subject.code}", section_id=section_id, subject_id=subject_id,
+                      teacher_id=teacher_id, academic_year_id=section.academic_year_id)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class GuardianInput:
+    name: str
+    relationship: str
+    phone: str | None = None
+    email: str | None = None
+
+
+async def create_student(session: AsyncSession, actor: Actor, *, first_name: str, last_name: str,
+                         date_of_birth: date, year_level_id: int, section_id: int | None,
+                         guardians: list[GuardianInput], code: str | None = None,
+                         enroll_in_section_classes: bool = True) -> Student:
+    """Admit a student (code S<year>-NNNN unless given), with guardians; by default enrolls them in every
+    class of their section. Raises NotFound, Conflict, InvalidInput (section of another year level)."""
+    level = await repo.get_or_raise(session, YearLevel, year_level_id, field="year_level_id")
+    section = None
+    if section_id is not None:
+        section = await repo.get_or_raise(session, Section, section_id, field="section_id")
+        if section.year_level_id != year_level_id:
+            raise InvalidInput(f"section {section.code} belongs to another year level than {level.code}",
+                               field="section_id")
+    if date_of_birth >= date.today():
+        raise InvalidInput(f"date_of_birth {date_of_birth} is not in the past", field="date_of_birth")
+    if code is None:
+        prefix = f"S{utcnow().year}-"
+        number = await repo.next_student_number(session, prefix)
+        code = f"{prefix}{number:04d}"
+        while await repo.by_code(session, Student, code):
+            number += 1
+            code = f"{prefix}{number:04d}"
+    elif await repo.by_code(session, Student, code):
+        raise Conflict(f"student code {code!r} is already used", field="code")
+    student = Student(code=code.upper(), first_name=first_name, last_name=last_name, date_of_birth=date_of_birth,
+                      year_level_id=year_level_id, section_id=section_id, status=StudentStatus.ENROLLED.value)
+    session.add(student)
+    await session.flush()
+    for g in guardians:
+        session.add(Guardian(student_id=student.id or 0, name=g.name, relationship=g.relationship, phone=g.phone,
+                             email=g.email))
+    if section is not None and enroll_in_section_classes:
+        classes = await repo.list_classes(session, after_id=0, limit=1000, section_id=section.id, teacher_id=None,
+                                          subject_id=None)
+        for cls, _, _ in classes:
+            session.add(Enrollment(student_id=student.id or 0, class_id=cls.id or 0,
+                                   status=EnrollmentStatus.ACTIVE.value, enrolled_on=date.today()))
+    await session.flush()
+    return student
+
+
+async def update_student(session: AsyncSession, actor: Actor, *, student_id: int, changes: dict) -> Student:
+    """Change a student's names, date of birth or status; raises NotFound."""
+    student = await repo.get_or_raise(session, Student, student_id, field="student_id")
+    if "date_of_birth" in changes and changes["date_of_birth"] >= date.today():
+        raise InvalidInput(f"date_of_birth {changes['date_of_birth']} is not in the past", field="date_of_birth")
+    for key, value in changes.items():
+        setattr(student, key, value.value if hasattr(value, "value") else value)
+    bump(student)
+    session.add(student)
+    await session.flush()
+    return student
+
+
+async def enroll_student(session: AsyncSession, actor: Actor, *, student_id: int, class_id: int,
+                         enrolled_on: date | None = None) -> Enrollment:
+    """Enroll a student in a class of their year level; re-activates a dropped enrollment.
+
+    Raises NotFound, Conflict (already enrolled), InvalidInput (another year level, not enrolled status).
+    """
+    student = await repo.get_or_raise(session, Student, student_id, field="student_id")
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    section = await repo.get_or_raise(session, Section, cls.section_id)
+    if student.status != StudentStatus.ENROLLED.value:
+        raise InvalidInput(f"student {student.code} is {student.status}; only enrolled students join classes",
+                           field="student_id")
+    if section.year_level_id != student.year_level_id:
+        raise InvalidInput(f"class {cls.code} is for another year level than student {student.code}",
+                           field="class_id")
+    existing = await repo.get_enrollment(session, student_id, class_id)
+    if existing is not None:
+        if existing.status == EnrollmentStatus.ACTIVE.value:
+            raise Conflict(f"student {student.code} is already enrolled in {cls.code}")
+        existing.status = EnrollmentStatus.ACTIVE.value
+        bump(existing)
+        session.add(existing)
+        await session.flush()
+        return existing
+    row = Enrollment(student_id=student_id, class_id=class_id, status=EnrollmentStatus.ACTIVE.value,
+                     enrolled_on=enrolled_on or date.today())
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def ensure_teaches(actor: Actor, cls: SchoolClass) -> None:
+    """Raise PermissionDenied unless the actor manages grades or teaches `cls` (row scope)."""
+    if actor.has_any(GRADE_MANAGERS):
+        return
+    if Role.TEACHER in actor.roles and actor.employee_id is not None and actor.employee_id == cls.teacher_id:
+        return
+    raise PermissionDenied(f"class {cls.code} is not one of your classes; teachers work only on the classes "
+                           "they teach (list_classes with your teacher_id shows them)")
+
+
+async def _term_of_class(session: AsyncSession, cls: SchoolClass, term_id: int) -> Term:
+    term = await repo.get_or_raise(session, Term, term_id, field="term_id")
+    if term.academic_year_id != cls.academic_year_id:
+        raise InvalidInput(f"term {term.name} is not in the academic year of class {cls.code}", field="term_id")
+    return term
+
+
+async def create_assessment(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int, title: str,
+                            max_score_x100: int, weight_x100: int, category: str | None,
+                            due_date: date | None) -> Assessment:
+    """Create an assessment of a class in a term. Raises GradeLocked when the term is published."""
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    ensure_teaches(actor, cls)
+    term = await _term_of_class(session, cls, term_id)
+    if await repo.is_published(session, class_id, term_id):
+        raise GradeLocked(f"{term.name} grades of {cls.code} are published; no assessments can be added")
+    if due_date is not None and not (term.start_date <= due_date <= term.end_date):
+        raise InvalidInput(f"due_date {due_date} is outside {term.name} ({term.start_date} to {term.end_date})",
+                           field="due_date")
+    row = Assessment(class_id=class_id, term_id=term_id, title=title, category=category,
+                     max_score_x100=max_score_x100, weight_x100=weight_x100, due_date=due_date)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class GradeTarget:
+    """The assessment, class and student a grade belongs to, checked for scope and enrollment."""
+
+    assessment: Assessment
+    cls: SchoolClass
+    student: Student
+    grade: Grade | None
+    published: bool
+
+
+async def grade_target(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int) -> GradeTarget:
+    """Load and check what a grade call is about: scope (teacher's own class) and an active enrollment."""
+    assessment = await repo.get_or_raise(session, Assessment, assessment_id, field="assessment_id")
+    cls = await repo.get_or_raise(session, SchoolClass, assessment.class_id)
+    ensure_teaches(actor, cls)
+    student = await repo.get_or_raise(session, Student, student_id, field="student_id")
+    enrollment = await repo.get_enrollment(session, student_id, cls.id or 0)
+    if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE.value:
+        raise InvalidInput(f"student {student.code} is not enrolled in {cls.code}; "
+                           "list_students with class_id shows who is", field="student_id")
+    grade = await repo.get_grade(session, assessment_id, student_id)
+    published = await repo.is_published(session, cls.id or 0, assessment.term_id)
+    return GradeTarget(assessment, cls, student, grade, published)
+
+
+async def record_grade(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,
+                       score_x100: int, comment: str | None) -> Grade:
+    """Record a first score for a student on an assessment.
+
+    Raises Conflict when a score exists (changing it is change_grade), GradeLocked after publication,
+    InvalidInput for a score outside 0..max or a student not enrolled, PermissionDenied outside scope.
+    """
+    target = await grade_target(session, actor, assessment_id=assessment_id, student_id=student_id)
+    if target.published or (target.grade is not None and target.grade.locked):
+        raise GradeLocked(f"grades of {target.cls.code} for this term are published and locked; a change needs "
+                          "change_locked_grade with a reason and an admin's approval")
+    if target.grade is not None:
+        raise Conflict(f"{target.student.full_name} ({target.student.code}) already has a score of "
+                       f"{rules.format_x100(target.grade.score_x100)} on '{target.assessment.title}'; use change_grade "
+                       "to change it (it asks for confirmation)")
+    rules.check_score(score_x100, target.assessment.max_score_x100)
+    grade = Grade(assessment_id=assessment_id, student_id=student_id, score_x100=score_x100, comment=comment,
+                  locked=False, recorded_by=actor.id or None)
+    session.add(grade)
+    await session.flush()
+    return grade
+
+
+async def check_grade_change(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,
+                             score_x100: int, locked: bool) -> GradeTarget:
+    """Check a change of an existing score: it must exist, be locked or not as the tool expects, fit the max."""
+    target = await grade_target(session, actor, assessment_id=assessment_id, student_id=student_id)
+    if target.grade is None:
+        raise NotFound(f"{target.student.code} has no score on '{target.assessment.title}' yet; use record_grade",
+                       field="student_id")
+    if locked and not target.grade.locked:
+        raise InvalidInput("this grade is not locked (its term is not published); use change_grade")
+    if not locked and target.grade.locked:
+        raise GradeLocked(f"the grade of {target.student.code} on '{target.assessment.title}' is locked since "
+                          "publication; use change_locked_grade with a reason (needs an admin's approval)")
+    rules.check_score(score_x100, target.assessment.max_score_x100)
+    if score_x100 == target.grade.score_x100:
+        raise InvalidInput(f"the score is already {rules.format_x100(score_x100)}; nothing to change", field="score")
+    return target
+
+
+async def change_grade(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,
+                       score_x100: int, comment: str | None, locked: bool = False) -> Grade:
+    """Change an existing score (a locked one only when `locked`), recomputing a published term grade."""
+    target = await check_grade_change(session, actor, assessment_id=assessment_id, student_id=student_id,
+                                      score_x100=score_x100, locked=locked)
+    grade = target.grade
+    assert grade is not None
+    grade.score_x100 = score_x100
+    if comment is not None:
+        grade.comment = comment
+    bump(grade)
+    session.add(grade)
+    await session.flush()
+    if locked:
+        term_grade = await repo.get_term_grade(session, target.cls.id or 0, target.assessment.term_id, student_id)
+        if term_grade is not None:
+            pct = await student_term_percentage(session, target.cls.id or 0, target.assessment.term_id, student_id)
+            term_grade.percentage_x100 = pct
+            term_grade.letter = rules.letter_for(pct)
+            bump(term_grade)
+            session.add(term_grade)
+            await session.flush()
+    return grade
+
+
+async def student_term_percentage(session: AsyncSession, class_id: int, term_id: int, student_id: int) -> int | None:
+    """Return a student's weighted term percentage in a class, in hundredths (rounded half up)."""
+    assessments = await repo.assessments_of(session, class_id, term_id)
+    grades = await repo.grades_for_assessments(session, [a.id or 0 for a in assessments], [student_id])
+    by_assessment = {g.assessment_id: g.score_x100 for g in grades}
+    items = [rules.ScoredItem(by_assessment.get(a.id or 0), a.max_score_x100, a.weight_x100) for a in assessments]
+    return rules.round_half_up_x100(rules.weighted_percentage(items))
+
+
+@dataclass(frozen=True)
+class TermGradeLine:
+    student: Student
+    percentage_x100: int | None
+    letter: str | None
+    missing: int
+
+
+@dataclass(frozen=True)
+class TermGradeComputation:
+    cls: SchoolClass
+    term: Term
+    assessments: list[Assessment]
+    grades: list[Grade]
+    lines: list[TermGradeLine]
+    published: bool
+
+    @property
+    def missing(self) -> int:
+        return sum(line.missing for line in self.lines)
+
+    @property
+    def class_average_x100(self) -> int | None:
+        values = [line.percentage_x100 for line in self.lines if line.percentage_x100 is not None]
+        if not values:
+            return None
+        return rules.round_half_up_x100(rules.Fraction(sum(values), len(values) * 100))
+
+
+async def compute_term_grades(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int) -> TermGradeComputation:
+    """Compute every enrolled student's weighted term percentage and letter in a class (nothing written)."""
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    ensure_teaches(actor, cls)
+    term = await _term_of_class(session, cls, term_id)
+    assessments = await repo.assessments_of(session, class_id, term_id)
+    students = await repo.active_students_of_class(session, class_id)
+    grades = await repo.grades_for_assessments(session, [a.id or 0 for a in assessments])
+    scores = {(g.assessment_id, g.student_id): g.score_x100 for g in grades}
+    lines = []
+    for student in students:
+        items = [rules.ScoredItem(scores.get((a.id or 0, student.id or 0)), a.max_score_x100, a.weight_x100)
+                 for a in assessments]
+        pct = rules.round_half_up_x100(rules.weighted_percentage(items))
+        missing = sum(1 for item in items if item.score_x100 is None)
+        lines.append(TermGradeLine(student, pct, rules.letter_for(pct), missing))
+    published = await repo.is_published(session, class_id, term_id)
+    return TermGradeComputation(cls, term, assessments, grades, lines, published)
+
+
+async def publish_term_grades(session: AsyncSession, actor: Actor, *, class_id: int,
+                              term_id: int) -> TermGradeComputation:
+    """Freeze a class's term grades (one TermGrade per enrolled student) and lock every score of the term.
+
+    Raises Conflict when already published, InvalidInput when the term has no assessments.
+    """
+    comp = await compute_term_grades(session, actor, class_id=class_id, term_id=term_id)
+    check_publishable(comp)
+    now = utcnow()
+    for line in comp.lines:
+        session.add(TermGrade(class_id=class_id, term_id=term_id, student_id=line.student.id or 0,
+                              percentage_x100=line.percentage_x100, letter=line.letter, published_at=now,
+                              published_by=actor.id or None))
+    for grade in comp.grades:
+        grade.locked = True
+        bump(grade)
+        session.add(grade)
+    await session.flush()
+    return TermGradeComputation(comp.cls, comp.term, comp.assessments, comp.grades, comp.lines, True)
+
+
+def check_publishable(comp: TermGradeComputation) -> None:
+    """Rule: a class's term is published once, and only when it has assessments and enrolled students."""
+    if comp.published:
+        raise Conflict(f"{comp.term.name} grades of {comp.cls.code} are already published")
+    if not comp.assessments:
+        raise InvalidInput(f"{comp.cls.code} has no assessments in {comp.term.name}; nothing to publish")
+    if not comp.lines:
+        raise InvalidInput(f"{comp.cls.code} has no enrolled students; nothing to publish")
+
+

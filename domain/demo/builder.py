@@ -1,0 +1,683 @@
+"""Build a deterministic demo school: staff, the 2026-27 year, sections, classes, students and term-1 grades.
+
+`build_demo_school(session, seed=42)` writes into the caller's transaction (it flushes, never commits). The
+same seed always yields the same people, classes and scores: every random draw comes from one
+`random.Random(seed)` and every date is fixed, never today's.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TypeVar
+
+from sqlalchemy import func
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.academics.models import (
+    AcademicYear,
+    Assessment,
+    Enrollment,
+    EnrollmentStatus,
+    Grade,
+    Guardian,
+    SchoolClass,
+    Section,
+    Student,
+    StudentStatus,
+    Subject,
+    Term,
+    YearLevel,
+)
+from domain.hr.models import Department, Employee, EmployeeStatus, EmploymentType
+from domain.identity.models import User
+
+YEAR_CODE = "2026-27"
+YEAR_NAME = "Academic year 2026-27"
+YEAR_START = date(2026, 9, 1)
+YEAR_END = date(2027, 6, 30)
+TERMS: tuple[tuple[int, str, date, date], ...] = (
+    (1, "Term 1", date(2026, 9, 1), date(2026, 12, 18)),
+    (2, "Term 2", date(2027, 1, 6), date(2027, 6, 30)),
+)
+YEAR_LEVELS = tuple(range(7, 13))
+SECTION_LETTERS = "ABCD"
+STUDENTS_PER_SECTION = 25
+STUDENT_CODE_PREFIX = "S2026-"
+EMAIL_DOMAIN = "demo-school.example"
+GUARDIAN_EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
+MISSING_GRADE_RATE = 0.02
+
+DEPARTMENTS: tuple[tuple[str, str], ...] = (
+    ("MATH", "Mathematics"),
+    ("LANG", "Languages"),
+    ("SCI", "Sciences"),
+    ("HUM", "Humanities"),
+    ("ARTS", "Arts"),
+    ("PE", "Physical Education"),
+    ("COMP", "Computing"),
+    ("ADMIN", "Administration"),
+    ("FIN", "Finance"),
+    ("FAC", "Facilities"),
+)
+
+# (subject code, subject name, department code, number of teachers): 24 sections per subject, so 3 teachers
+# carry 8 classes each and 4 carry 6, well under a full timetable.
+SUBJECTS: tuple[tuple[str, str, str, int], ...] = (
+    ("MATH", "Mathematics", "MATH", 4),
+    ("ENG", "English", "LANG", 4),
+    ("SCI", "Science", "SCI", 3),
+    ("HIST", "History", "HUM", 3),
+    ("GEO", "Geography", "HUM", 3),
+    ("ART", "Art", "ARTS", 3),
+    ("MUS", "Music", "ARTS", 3),
+    ("PE", "Physical Education", "PE", 3),
+    ("CS", "Computer Science", "COMP", 3),
+    ("FR", "French", "LANG", 3),
+)
+
+FT, PT, CT = EmploymentType.FULL_TIME, EmploymentType.PART_TIME, EmploymentType.CONTRACT
+
+# (role key, position, department code, employment type); the keys link the principal, registrar and HR
+# officer to their users.
+SUPPORT_STAFF: tuple[tuple[str, str, str, EmploymentType], ...] = (
+    ("principal", "Principal", "ADMIN", FT),
+    ("deputy", "Deputy principal", "ADMIN", FT),
+    ("registrar", "Registrar", "ADMIN", FT),
+    ("hr", "HR officer", "ADMIN", FT),
+    ("receptionist", "Receptionist", "ADMIN", PT),
+    ("librarian", "Librarian", "ADMIN", FT),
+    ("nurse", "School nurse", "ADMIN", PT),
+    ("bursar", "Bursar", "FIN", FT),
+    ("payroll", "Payroll officer", "FIN", FT),
+    ("accounts", "Accounts assistant", "FIN", FT),
+    ("it", "IT technician", "COMP", CT),
+    ("caretaker", "Caretaker", "FAC", FT),
+    ("maintenance", "Maintenance technician", "FAC", FT),
+    ("cleaner", "Cleaner", "FAC", PT),
+)
+
+# (title, category, max score, weight in hundredths of a percent, due (month, day) in 2026); each plan's
+# weights sum to 10000 (100 %).
+AssessmentPlan = tuple[tuple[str, str, int, int, tuple[int, int]], ...]
+
+
+def _written_plans(project: str) -> tuple[AssessmentPlan, AssessmentPlan]:
+    three: AssessmentPlan = (
+        ("Unit test 1", "test", 20, 2500, (10, 2)),
+        (project, "project", 50, 3000, (11, 20)),
+        ("Term exam", "exam", 100, 4500, (12, 10)),
+    )
+    four: AssessmentPlan = (
+        ("Unit test 1", "test", 20, 2000, (9, 25)),
+        ("Homework portfolio", "homework", 50, 1500, (10, 23)),
+        ("Unit test 2", "test", 20, 2000, (11, 13)),
+        ("Term exam", "exam", 100, 4500, (12, 10)),
+    )
+    return three, four
+
+
+ASSESSMENT_PLANS: dict[str, tuple[AssessmentPlan, AssessmentPlan]] = {
+    "MATH": _written_plans("Problem-solving project"),
+    "ENG": _written_plans("Essay"),
+    "SCI": _written_plans("Lab report"),
+    "HIST": _written_plans("Source analysis"),
+    "GEO": _written_plans("Fieldwork report"),
+    "CS": _written_plans("Programming project"),
+    "FR": _written_plans("Oral presentation"),
+    "ART": (
+        (
+            ("Sketchbook", "coursework", 50, 3000, (10, 9)),
+            ("Still life study", "practical", 20, 2000, (11, 6)),
+            ("Portfolio piece", "project", 100, 5000, (12, 4)),
+        ),
+        (
+            ("Sketchbook", "coursework", 50, 2500, (10, 9)),
+            ("Art history quiz", "quiz", 20, 1000, (10, 30)),
+            ("Still life study", "practical", 20, 2000, (11, 6)),
+            ("Portfolio piece", "project", 100, 4500, (12, 4)),
+        ),
+    ),
+    "MUS": (
+        (
+            ("Listening test", "test", 20, 2500, (10, 9)),
+            ("Composition", "project", 50, 3500, (11, 20)),
+            ("Performance", "practical", 100, 4000, (12, 8)),
+        ),
+        (
+            ("Theory quiz", "quiz", 20, 1500, (9, 30)),
+            ("Listening test", "test", 20, 2000, (10, 21)),
+            ("Composition", "project", 50, 3000, (11, 20)),
+            ("Performance", "practical", 100, 3500, (12, 8)),
+        ),
+    ),
+    "PE": (
+        (
+            ("Fitness assessment", "practical", 50, 3000, (9, 29)),
+            ("Team sports practical", "practical", 100, 4500, (11, 17)),
+            ("Theory quiz", "quiz", 20, 2500, (12, 3)),
+        ),
+        (
+            ("Fitness assessment", "practical", 50, 2500, (9, 29)),
+            ("Swimming assessment", "practical", 20, 2000, (10, 20)),
+            ("Team sports practical", "practical", 100, 3500, (11, 17)),
+            ("Theory quiz", "quiz", 20, 2000, (12, 3)),
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _Culture:
+    weight: int
+    female: tuple[str, ...]
+    male: tuple[str, ...]
+    last: tuple[str, ...]
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+# Names are grouped by origin so a person's first and last name usually belong together, as they do in an
+# international school; surnames that change with gender (Kowalski/Kowalska) are left out on purpose.
+CULTURES: tuple[_Culture, ...] = (
+    _Culture(6, _names("Olivia, Amelia, Isla, Charlotte, Emily, Grace, Sophie, Hannah, Lucy, Ella, Abigail, "
+                       "Harriet, Rebecca, Jessica, Megan, Eleanor"),
+             _names("Oliver, George, Harry, Jack, Thomas, William, James, Samuel, Daniel, Henry, Joshua, "
+                    "Benjamin, Edward, Alfie, Charlie, Nathan"),
+             _names("Smith, Jones, Taylor, Brown, Williams, Wilson, Johnson, Davies, Evans, Walker, Wright, "
+                    "Thompson, Hughes, Clarke, Baker, Harris, Mitchell, Turner, Cooper, Bennett")),
+    _Culture(1, _names("Aoife, Siobhan, Niamh, Ciara, Róisín, Saoirse"),
+             _names("Conor, Liam, Seán, Cian, Pádraig, Oisín"),
+             _names("O'Brien, Murphy, Kelly, Byrne, Walsh, O'Connor, Ryan, Doyle, Gallagher")),
+    _Culture(3, _names("Lucía, Sofía, Valentina, Camila, Martina, Isabella, Carmen, Elena, Paula, Daniela"),
+             _names("Mateo, Santiago, Diego, Alejandro, Javier, Pablo, Carlos, Andrés, Sergio, Miguel"),
+             _names("García, Rodríguez, Martínez, López, Hernández, González, Pérez, Sánchez, Ramírez, Torres, "
+                    "Flores, Castillo, Morales, Ortega")),
+    _Culture(2, _names("Beatriz, Mariana, Ana, Larissa, Gabriela, Inês, Leonor"),
+             _names("João, Pedro, Rafael, Tiago, Gustavo, Rodrigo, Duarte"),
+             _names("Silva, Santos, Oliveira, Costa, Ferreira, Almeida, Pereira, Carvalho, Ribeiro")),
+    _Culture(2, _names("Chloé, Camille, Léa, Manon, Inès, Juliette, Élise, Margaux"),
+             _names("Louis, Hugo, Théo, Antoine, Mathis, Baptiste, Julien, Étienne"),
+             _names("Martin, Bernard, Dubois, Moreau, Laurent, Lefebvre, Girard, Fontaine, Rousseau, Mercier")),
+    _Culture(2, _names("Hanna, Lena, Mia, Anke, Sanne, Fenna, Lotte, Greta"),
+             _names("Lukas, Jonas, Felix, Lars, Daan, Maximilian, Sem, Florian"),
+             _names("Müller, Schmidt, Schneider, Fischer, Weber, de Jong, Jansen, van Dijk, Bakker, Visser, "
+                    "Hoffmann")),
+    _Culture(2, _names("Giulia, Chiara, Francesca, Alessia, Sara, Beatrice, Elisa"),
+             _names("Luca, Marco, Matteo, Alessandro, Giovanni, Lorenzo, Davide"),
+             _names("Rossi, Russo, Ferrari, Esposito, Bianchi, Romano, Ricci, Marino, Greco, Conti")),
+    _Culture(2, _names("Zofia, Natalia, Katarzyna, Olena, Daria, Oksana, Maja"),
+             _names("Jakub, Piotr, Mikołaj, Andriy, Maksym, Bohdan, Tomasz"),
+             _names("Nowak, Wójcik, Mazur, Krawczyk, Shevchenko, Kovalenko, Bondarenko, Tkachenko, Lis")),
+    _Culture(2, _names("Elif, Zeynep, Ayşe, Defne, Ece, Selin"),
+             _names("Emir, Yusuf, Mehmet, Can, Kerem, Burak"),
+             _names("Yılmaz, Kaya, Demir, Şahin, Çelik, Aydın, Öztürk, Arslan")),
+    _Culture(3, _names("Fatima, Layla, Mariam, Noor, Yasmin, Aisha, Salma, Huda, Rania"),
+             _names("Omar, Ahmed, Youssef, Karim, Hamza, Khalid, Tariq, Ibrahim, Sami"),
+             _names("Haddad, Khalil, Nasser, Mansour, Saleh, Hassan, Aziz, Farouk, Abboud, Qasim")),
+    _Culture(1, _names("Shirin, Parisa, Yasaman, Roya, Nazanin"),
+             _names("Arash, Dariush, Kian, Reza, Kaveh"),
+             _names("Hosseini, Rahimi, Karimi, Moradi, Tehrani, Sadeghi")),
+    _Culture(4, _names("Priya, Ananya, Diya, Kavya, Nisha, Saanvi, Zara, Meera, Aditi, Riya"),
+             _names("Arjun, Rohan, Aarav, Vikram, Rahul, Imran, Ishaan, Dev, Kabir, Nikhil"),
+             _names("Patel, Sharma, Singh, Gupta, Khan, Reddy, Iyer, Chowdhury, Mehta, Nair, Kapoor, Malik, "
+                    "Rao, Bose")),
+    _Culture(3, _names("Mei, Xin, Yan, Jing, Lian, Hui, Xiaoling, Yuting"),
+             _names("Wei, Jun, Hao, Ming, Zhiwei, Tao, Jian, Yichen"),
+             _names("Wang, Li, Zhang, Liu, Chen, Yang, Huang, Zhao, Wu, Lin, Zhou, Xu")),
+    _Culture(2, _names("Yui, Aoi, Hana, Sakura, Rin, Mio"),
+             _names("Haruto, Ren, Sota, Yuto, Hiroshi, Kenji"),
+             _names("Sato, Suzuki, Takahashi, Tanaka, Watanabe, Ito, Nakamura, Kobayashi")),
+    _Culture(2, _names("Ji-woo, Seo-yeon, Min-ji, Ha-eun, Soo-ah, Ye-jin"),
+             _names("Min-jun, Seo-jun, Ji-ho, Hyun-woo, Do-yoon, Joon-young"),
+             _names("Kim, Lee, Park, Choi, Jung, Kang, Yoon, Han")),
+    _Culture(2, _names("Linh, Mai, Thao, Maricel, Angelica, Trinh"),
+             _names("Minh, Duc, Quang, Paolo, Mark Anthony, Bao"),
+             _names("Nguyen, Tran, Le, Pham, Reyes, Cruz, Bautista, Mendoza, Dela Cruz")),
+    _Culture(3, _names("Chiamaka, Adaeze, Ngozi, Ama, Efua, Funmilayo, Temitope, Abena, Yetunde"),
+             _names("Chinedu, Emeka, Kwame, Kofi, Oluwaseun, Tunde, Babajide, Kwabena, Ifeanyi"),
+             _names("Okafor, Adeyemi, Okonkwo, Mensah, Asante, Boateng, Balogun, Eze, Owusu, Adebayo")),
+    _Culture(2, _names("Wanjiru, Amina, Achieng, Hiwot, Selam, Nyambura"),
+             _names("Kamau, Otieno, Juma, Tesfaye, Dawit, Baraka"),
+             _names("Mwangi, Odhiambo, Kiprono, Wanjala, Bekele, Tadesse, Haile, Njoroge")),
+    _Culture(1, _names("Freya, Ingrid, Astrid, Sigrid, Linnea"),
+             _names("Erik, Magnus, Nils, Axel, Oskar"),
+             _names("Hansen, Johansson, Larsen, Nilsson, Andersen, Lindqvist, Berg")),
+)
+
+_Coded = TypeVar("_Coded", Department, Subject, YearLevel)
+
+# Letters that Unicode decomposition leaves as they are, so they need an explicit ASCII spelling.
+_ASCII_EXTRA = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "ı": "i", "æ": "ae",
+                              "đ": "d", "Đ": "D"})
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What the demo build wrote (or, when `created` is False, what the database already held)."""
+
+    created: bool
+    departments: int
+    employees: int
+    teachers: int
+    year_levels: int
+    sections: int
+    subjects: int
+    classes: int
+    students: int
+    guardians: int
+    enrollments: int
+    assessments: int
+    grades: int
+    admin_usernames: list[str] = field(default_factory=list)
+
+
+async def build_demo_school(session: AsyncSession, *, seed: int = 42) -> DemoSummary:
+    """Write a realistic demo school for academic year 2026-27 into `session`, flushing but never committing.
+
+    Shapes: 10 departments, ~46 staff (32 teachers, codes E0001..), 6 year levels (Y7..Y12), 24 sections
+    (7A..12D) with homeroom teachers, 10 subjects, 240 classes (7A-MATH..), 600 students (S2026-0001..)
+    with 1-2 guardians each, 6000 enrollments, 3-4 weighted term-1 assessments per class (weights sum to
+    10000 = 100 %, scores and maxima in hundredths) with ~98 % of grades recorded, and users `admin`,
+    `principal`, `registrar`, `hr` plus one `teacher` user per teacher. Existing departments, subjects,
+    year levels and users with the same codes or usernames are reused. When academic year 2026-27 already
+    exists nothing is written and the summary (created=False) counts the rows already present.
+    """
+    existing_year = (await session.exec(select(AcademicYear).where(AcademicYear.code == YEAR_CODE))).first()
+    if existing_year is not None:
+        return await _existing_summary(session)
+    return await _DemoBuilder(session, random.Random(seed)).build()
+
+
+async def _count(session: AsyncSession, model: type[SQLModel]) -> int:
+    return (await session.exec(select(func.count()).select_from(model))).one()
+
+
+async def _existing_summary(session: AsyncSession) -> DemoSummary:
+    teachers = (await session.exec(select(func.count(func.distinct(SchoolClass.teacher_id))))).one()
+    return DemoSummary(
+        created=False,
+        departments=await _count(session, Department),
+        employees=await _count(session, Employee),
+        teachers=teachers,
+        year_levels=await _count(session, YearLevel),
+        sections=await _count(session, Section),
+        subjects=await _count(session, Subject),
+        classes=await _count(session, SchoolClass),
+        students=await _count(session, Student),
+        guardians=await _count(session, Guardian),
+        enrollments=await _count(session, Enrollment),
+        assessments=await _count(session, Assessment),
+        grades=await _count(session, Grade),
+        admin_usernames=[],
+    )
+
+
+def _slug(text: str) -> str:
+    """Return `text` as a lowercase ASCII token for emails and usernames (José O'Brien -> jose, obrien)."""
+    plain = unicodedata.normalize("NFKD", text.translate(_ASCII_EXTRA)).encode("ascii", "ignore").decode()
+    return "".join(ch for ch in plain.lower() if ch.isalnum() or ch == "-")
+
+
+def _weekday_on_or_before(day: date) -> date:
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+@dataclass
+class _Person:
+    first_name: str
+    last_name: str
+    culture: _Culture
+    female: bool
+
+
+@dataclass
+class _StaffPlan:
+    person: _Person
+    position: str
+    department: str
+    employment_type: EmploymentType
+    hire_date: date
+    role_key: str | None = None
+    subject: str | None = None
+
+
+class _DemoBuilder:
+    def __init__(self, session: AsyncSession, rng: random.Random):
+        self.session = session
+        self.rng = rng
+        self.used_names: set[tuple[str, str]] = set()
+        self.culture_weights = [c.weight for c in CULTURES]
+
+    def _person(self, *, culture: _Culture | None = None) -> _Person:
+        while True:
+            chosen = culture or self.rng.choices(CULTURES, weights=self.culture_weights)[0]
+            female = self.rng.random() < 0.5
+            first = self.rng.choice(chosen.female if female else chosen.male)
+            last = self.rng.choice(chosen.last)
+            if (first, last) not in self.used_names:
+                self.used_names.add((first, last))
+                return _Person(first, last, chosen, female)
+
+    def _hire_date(self, *, earliest: int, latest: int) -> date:
+        year = self.rng.randint(earliest, latest)
+        # Schools hire mostly for the start of the year; the rest arrive mid-year.
+        if self.rng.random() < 0.75:
+            return date(year, 8, 15) + timedelta(days=self.rng.randrange(18))
+        return date(year, 1, 1) + timedelta(days=self.rng.randrange(365 if year < 2026 else 220))
+
+    async def _reuse_by_code(self, model: type[_Coded], codes: Sequence[str]) -> dict[str, _Coded]:
+        rows = (await self.session.exec(select(model).where(col(model.code).in_(codes)))).all()
+        return {row.code: row for row in rows}
+
+    async def build(self) -> DemoSummary:
+        session, rng = self.session, self.rng
+
+        departments = await self._reuse_by_code(Department, [c for c, _ in DEPARTMENTS])
+        new_departments = [Department(code=c, name=n) for c, n in DEPARTMENTS if c not in departments]
+        session.add_all(new_departments)
+        subjects = await self._reuse_by_code(Subject, [s[0] for s in SUBJECTS])
+        new_subjects = [Subject(code=c, name=n) for c, n, _, _ in SUBJECTS if c not in subjects]
+        session.add_all(new_subjects)
+        levels = await self._reuse_by_code(YearLevel, [f"Y{n}" for n in YEAR_LEVELS])
+        new_levels = [YearLevel(code=f"Y{n}", name=f"Year {n}", ordinal=n)
+                      for n in YEAR_LEVELS if f"Y{n}" not in levels]
+        session.add_all(new_levels)
+        year = AcademicYear(code=YEAR_CODE, name=YEAR_NAME, start_date=YEAR_START, end_date=YEAR_END)
+        session.add(year)
+        await session.flush()
+        departments.update({d.code: d for d in new_departments})
+        subjects.update({s.code: s for s in new_subjects})
+        levels.update({lv.code: lv for lv in new_levels})
+        terms = [Term(academic_year_id=year.id, number=n, name=name, start_date=start, end_date=end)
+                 for n, name, start, end in TERMS]
+        session.add_all(terms)
+
+        staff = self._plan_staff()
+        employees = await self._add_employees(staff, departments)
+        users, created_usernames = await self._add_users(staff, employees)
+
+        teachers_by_subject: dict[str, list[int]] = {}
+        for plan, employee in zip(staff, employees, strict=True):
+            if plan.subject is not None:
+                teachers_by_subject.setdefault(plan.subject, []).append(employee.id)
+        section_keys = [(n, letter) for n in YEAR_LEVELS for letter in SECTION_LETTERS]
+        teacher_of = self._assign_classes(section_keys, teachers_by_subject)
+        homeroom = self._assign_homerooms(section_keys, teacher_of, teachers_by_subject)
+
+        sections = [Section(code=f"{n}{letter}", name=f"Year {n}, section {letter}",
+                            year_level_id=levels[f"Y{n}"].id, academic_year_id=year.id,
+                            homeroom_teacher_id=homeroom[(n, letter)])
+                    for n, letter in section_keys]
+        session.add_all(sections)
+        await session.flush()
+
+        classes: dict[tuple[int, str], list[SchoolClass]] = {}
+        for key, section in zip(section_keys, sections, strict=True):
+            classes[key] = [SchoolClass(code=f"{section.code}-{code}", section_id=section.id,
+                                        subject_id=subjects[code].id, teacher_id=teacher_of[(key, code)],
+                                        academic_year_id=year.id)
+                            for code, _, _, _ in SUBJECTS]
+        all_classes = [c for group in classes.values() for c in group]
+        session.add_all(all_classes)
+
+        students, people = await self._add_students(section_keys, sections, levels)
+        guardians = self._guardians(students, people)
+        session.add_all(guardians)
+        await session.flush()
+
+        key_of_section = {s.id: key for key, s in zip(section_keys, sections, strict=True)}
+        enrollments = [Enrollment(student_id=student.id, class_id=school_class.id,
+                                  status=EnrollmentStatus.ACTIVE.value, enrolled_on=YEAR_START)
+                       for student in students for school_class in classes[key_of_section[student.section_id]]]
+        session.add_all(enrollments)
+
+        term1 = terms[0]
+        assessments = self._assessments(classes, term1)
+        session.add_all([a for _, group in assessments for a, _ in group])
+        await session.flush()
+
+        recorder = {e.id: users[u].id for u, e in self._teacher_users(staff, employees).items()}
+        grades = self._grades(students, classes, assessments, recorder)
+        session.add_all(grades)
+        await session.flush()
+
+        return DemoSummary(
+            created=True,
+            departments=len(DEPARTMENTS),
+            employees=len(employees),
+            teachers=sum(len(t) for t in teachers_by_subject.values()),
+            year_levels=len(YEAR_LEVELS),
+            sections=len(sections),
+            subjects=len(SUBJECTS),
+            classes=len(all_classes),
+            students=len(students),
+            guardians=len(guardians),
+            enrollments=len(enrollments),
+            assessments=sum(len(group) for _, group in assessments),
+            grades=len(grades),
+            admin_usernames=created_usernames,
+        )
+
+    def _plan_staff(self) -> list[_StaffPlan]:
+        plans: list[_StaffPlan] = []
+        for key, position, department, employment_type in SUPPORT_STAFF:
+            earliest, latest = (2004, 2016) if key in ("principal", "deputy", "bursar") else (2008, 2026)
+            plans.append(_StaffPlan(self._person(), position, department, employment_type,
+                                    self._hire_date(earliest=earliest, latest=latest), role_key=key))
+        for code, name, department, count in SUBJECTS:
+            for _ in range(count):
+                # A few music and art teachers are part-time, as peripatetic teachers usually are.
+                part_time = code in ("MUS", "ART") and self.rng.random() < 0.34
+                plans.append(_StaffPlan(self._person(), f"{name} teacher", department,
+                                        PT if part_time else FT, self._hire_date(earliest=2006, latest=2026),
+                                        subject=code))
+        return plans
+
+    async def _add_employees(self, staff: list[_StaffPlan], departments: dict[str, Department]) -> list[Employee]:
+        existing = (await self.session.exec(select(Employee.code, Employee.work_email))).all()
+        taken_emails = {email for _, email in existing}
+        next_number = 1 + max((int(c[1:]) for c, _ in existing if c[:1] == "E" and c[1:].isdigit()), default=0)
+        # Codes follow hiring order, as they would have been issued.
+        order = sorted(range(len(staff)), key=lambda i: (staff[i].hire_date, i))
+        codes = {i: f"E{next_number + rank:04d}" for rank, i in enumerate(order)}
+        employees = []
+        for i, plan in enumerate(staff):
+            local = f"{_slug(plan.person.first_name)}.{_slug(plan.person.last_name)}"
+            email, n = f"{local}@{EMAIL_DOMAIN}", 2
+            while email in taken_emails:
+                email, n = f"{local}{n}@{EMAIL_DOMAIN}", n + 1
+            taken_emails.add(email)
+            employees.append(Employee(
+                code=codes[i], first_name=plan.person.first_name, last_name=plan.person.last_name,
+                work_email=email, position=plan.position, department_id=departments[plan.department].id,
+                hire_date=plan.hire_date, employment_type=plan.employment_type.value,
+                status=EmployeeStatus.ACTIVE.value,
+            ))
+        self.session.add_all(employees)
+        await self.session.flush()
+        return employees
+
+    def _teacher_users(self, staff: list[_StaffPlan], employees: list[Employee]) -> dict[str, Employee]:
+        out: dict[str, Employee] = {}
+        for plan, employee in zip(staff, employees, strict=True):
+            if plan.subject is None:
+                continue
+            base = f"{_slug(plan.person.first_name)}.{_slug(plan.person.last_name)}"
+            username, n = base, 2
+            while username in out:
+                username, n = f"{base}{n}", n + 1
+            out[username] = employee
+        return out
+
+    async def _add_users(self, staff: list[_StaffPlan],
+                         employees: list[Employee]) -> tuple[dict[str, User], list[str]]:
+        by_role = {plan.role_key: e for plan, e in zip(staff, employees, strict=True) if plan.role_key}
+        wanted: list[tuple[str, str, str, int | None]] = [
+            ("admin", "School administrator", "admin", None),
+            ("principal", by_role["principal"].full_name, "admin", by_role["principal"].id),
+            ("registrar", by_role["registrar"].full_name, "registrar", by_role["registrar"].id),
+            ("hr", by_role["hr"].full_name, "hr", by_role["hr"].id),
+        ]
+        wanted += [(u, e.full_name, "teacher", e.id) for u, e in self._teacher_users(staff, employees).items()]
+        names = [w[0] for w in wanted]
+        users = {u.username: u for u in (await self.session.exec(
+            select(User).where(col(User.username).in_(names)))).all()}
+        created = [User(username=u, display_name=d, roles=r, employee_id=e)
+                   for u, d, r, e in wanted if u not in users]
+        self.session.add_all(created)
+        await self.session.flush()
+        users.update({u.username: u for u in created})
+        return users, [u.username for u in created]
+
+    def _assign_classes(self, section_keys: list[tuple[int, str]],
+                        teachers_by_subject: dict[str, list[int]]) -> dict[tuple[tuple[int, str], str], int]:
+        # Each teacher takes a contiguous run of sections, so they teach one or two year levels, not all six.
+        out: dict[tuple[tuple[int, str], str], int] = {}
+        for code, teachers in teachers_by_subject.items():
+            order = list(teachers)
+            self.rng.shuffle(order)
+            for index, key in enumerate(section_keys):
+                out[(key, code)] = order[index * len(order) // len(section_keys)]
+        return out
+
+    def _assign_homerooms(self, section_keys: list[tuple[int, str]],
+                          teacher_of: dict[tuple[tuple[int, str], str], int],
+                          teachers_by_subject: dict[str, list[int]]) -> dict[tuple[int, str], int]:
+        all_teachers = [t for code, _, _, _ in SUBJECTS for t in teachers_by_subject[code]]
+        taken: set[int] = set()
+        out: dict[tuple[int, str], int] = {}
+        for key in section_keys:
+            candidates = [teacher_of[(key, code)] for code, _, _, _ in SUBJECTS
+                          if teacher_of[(key, code)] not in taken]
+            # Fall back to any free teacher so every section still gets its own homeroom teacher.
+            pool = candidates or [t for t in all_teachers if t not in taken] or all_teachers
+            chosen = self.rng.choice(pool)
+            taken.add(chosen)
+            out[key] = chosen
+        return out
+
+    async def _add_students(self, section_keys: list[tuple[int, str]], sections: list[Section],
+                            levels: dict[str, YearLevel]) -> tuple[list[Student], list[_Person]]:
+        existing = (await self.session.exec(
+            select(Student.code).where(col(Student.code).startswith(STUDENT_CODE_PREFIX)))).all()
+        next_number = 1 + max((int(c[len(STUDENT_CODE_PREFIX):]) for c in existing
+                               if c[len(STUDENT_CODE_PREFIX):].isdigit()), default=0)
+        students: list[Student] = []
+        people: list[_Person] = []
+        for (n, _), section in zip(section_keys, sections, strict=True):
+            birth_year = 2021 - n
+            for _ in range(STUDENTS_PER_SECTION):
+                person = self._person()
+                students.append(Student(
+                    code=f"{STUDENT_CODE_PREFIX}{next_number + len(students):04d}",
+                    first_name=person.first_name, last_name=person.last_name,
+                    date_of_birth=date(birth_year, 1, 1) + timedelta(days=self.rng.randrange(365)),
+                    year_level_id=levels[f"Y{n}"].id, section_id=section.id,
+                    status=StudentStatus.ENROLLED.value,
+                ))
+                people.append(person)
+        self.session.add_all(students)
+        await self.session.flush()
+        return students, people
+
+    def _guardians(self, students: list[Student], people: list[_Person]) -> list[Guardian]:
+        rng = self.rng
+        guardians: list[Guardian] = []
+        taken_emails: set[str] = set()
+
+        def add(student: Student, first: str, last: str, relationship: str) -> None:
+            email: str | None = None
+            if rng.random() < 0.93:
+                domain = rng.choice(GUARDIAN_EMAIL_DOMAINS)
+                local = f"{_slug(first)}.{_slug(last)}"
+                email, n = f"{local}@{domain}", 2
+                while email in taken_emails:
+                    email, n = f"{local}{n}@{domain}", n + 1
+                taken_emails.add(email)
+            # 07700 900000-900999 is Ofcom's range reserved for fiction, so no real phone is ever dialled.
+            phone = f"+44 7700 900{len(guardians) % 1000:03d}"
+            guardians.append(Guardian(student_id=student.id, name=f"{first} {last}", relationship=relationship,
+                                      phone=phone, email=email))
+
+        for student, person in zip(students, people, strict=True):
+            culture = person.culture
+            draw = rng.random()
+            if draw < 0.93:
+                if draw < 0.80:
+                    mother_last = person.last_name if rng.random() < 0.8 else rng.choice(culture.last)
+                    add(student, rng.choice(culture.female), mother_last, "mother")
+                if draw < 0.62 or draw >= 0.80:
+                    add(student, rng.choice(culture.male), person.last_name, "father")
+            else:
+                female = rng.random() < 0.6
+                add(student, rng.choice(culture.female if female else culture.male), rng.choice(culture.last),
+                    "guardian")
+        return guardians
+
+    def _assessments(self, classes: dict[tuple[int, str], list[SchoolClass]],
+                     term: Term) -> list[tuple[SchoolClass, list[tuple[Assessment, float]]]]:
+        out: list[tuple[SchoolClass, list[tuple[Assessment, float]]]] = []
+        for (_, letter), group in classes.items():
+            # Sections of one year sit the same assessment on nearby days, not all on one.
+            shift = SECTION_LETTERS.index(letter)
+            for school_class, (code, _, _, _) in zip(group, SUBJECTS, strict=True):
+                plan = ASSESSMENT_PLANS[code][self.rng.random() < 0.5]
+                items = []
+                for title, category, max_score, weight, (month, day) in plan:
+                    due = _weekday_on_or_before(date(2026, month, day) + timedelta(days=shift))
+                    items.append((Assessment(class_id=school_class.id, term_id=term.id, title=title,
+                                             category=category, max_score_x100=max_score * 100,
+                                             weight_x100=weight, due_date=due),
+                                  self.rng.gauss(0.0, 0.05)))
+                out.append((school_class, items))
+        return out
+
+    def _grades(self, students: list[Student], classes: dict[tuple[int, str], list[SchoolClass]],
+                assessments: list[tuple[SchoolClass, list[tuple[Assessment, float]]]],
+                recorder: dict[int, int]) -> list[Grade]:
+        rng = self.rng
+        # Score = the student's general ability + a subject strength + the assessment's difficulty + noise.
+        ability = {s.id: min(0.97, max(0.3, rng.gauss(0.70, 0.12))) for s in students}
+        subject_of = {c.id: c.subject_id for group in classes.values() for c in group}
+        by_section: dict[int, list[Student]] = {}
+        for student in students:
+            by_section.setdefault(student.section_id, []).append(student)
+        strength: dict[tuple[int, int], float] = {}
+        grades: list[Grade] = []
+        for school_class, items in assessments:
+            for assessment, difficulty in items:
+                max_x100 = assessment.max_score_x100
+                # Half points on short tests, whole points on the 100-point exams.
+                step = 50 if max_x100 <= 5000 else 100
+                for student in by_section[school_class.section_id]:
+                    if rng.random() < MISSING_GRADE_RATE:
+                        continue
+                    key = (student.id, subject_of[school_class.id])
+                    if key not in strength:
+                        strength[key] = rng.gauss(0.0, 0.07)
+                    share = ability[student.id] + strength[key] + difficulty + rng.gauss(0.0, 0.07)
+                    score = round(min(1.0, max(0.0, share)) * max_x100 / step) * step
+                    score = min(max_x100, max(0, score))
+                    grades.append(Grade(assessment_id=assessment.id, student_id=student.id, score_x100=score,
+                                        comment=self._comment(score / max_x100, assessment.category),
+                                        locked=False, recorded_by=recorder.get(school_class.teacher_id)))
+        return grades
+
+    def _comment(self, share: float, category: str | None) -> str | None:
+        draw = self.rng.random()
+        if share >= 0.95 and draw < 0.3:
+            return "Excellent work."
+        if share < 0.4 and draw < 0.4:
+            return "Below expectations; please see me about a catch-up plan."
+        if category == "homework" and draw < 0.03:
+            return "Submitted late."
+        return None

@@ -1,0 +1,88 @@
+"""All SQL of the hr context."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.hr.models import Department, Employee
+from domain.kernel.errors import NotFound
+
+
+async def get_department(session: AsyncSession, department_id: int) -> Department | None:
+    row = await session.get(Department, department_id)
+    return None if row is None or row.deleted_at is not None else row
+
+
+async def get_department_or_raise(session: AsyncSession, department_id: int) -> Department:
+    row = await get_department(session, department_id)
+    if row is None:
+        raise NotFound(f"no department with id {department_id}; list_departments shows them", field="department_id")
+    return row
+
+
+async def get_department_by_code(session: AsyncSession, code: str) -> Department | None:
+    stmt = select(Department).where(func.upper(Department.code) == code.upper(),
+                                    Department.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (await session.exec(stmt)).first()
+
+
+async def list_departments(session: AsyncSession, *, after_id: int, limit: int) -> list[Department]:
+    stmt = (select(Department).where(Department.id > after_id, Department.deleted_at.is_(None))  # type: ignore
+            .order_by(Department.id).limit(limit + 1))
+    return list((await session.exec(stmt)).all())
+
+
+async def count_employees_by_department(session: AsyncSession) -> dict[int, int]:
+    stmt = (select(Employee.department_id, func.count()).where(Employee.deleted_at.is_(None))  # type: ignore
+            .group_by(Employee.department_id))
+    return {dep: n for dep, n in (await session.exec(stmt)).all()}
+
+
+async def get_employee(session: AsyncSession, employee_id: int) -> Employee | None:
+    row = await session.get(Employee, employee_id)
+    return None if row is None or row.deleted_at is not None else row
+
+
+async def get_employee_or_raise(session: AsyncSession, employee_id: int, *, field: str = "employee_id") -> Employee:
+    row = await get_employee(session, employee_id)
+    if row is None:
+        raise NotFound(f"no employee with id {employee_id}; list_employees or search_employees finds them",
+                       field=field)
+    return row
+
+
+async def get_employee_by_code(session: AsyncSession, code: str) -> Employee | None:
+    stmt = select(Employee).where(func.upper(Employee.code) == code.upper(),
+                                  Employee.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (await session.exec(stmt)).first()
+
+
+async def get_employee_by_email(session: AsyncSession, email: str) -> Employee | None:
+    stmt = select(Employee).where(func.lower(Employee.work_email) == email.lower())
+    return (await session.exec(stmt)).first()
+
+
+async def list_employees(session: AsyncSession, *, after_id: int, limit: int, department_id: int | None = None,
+                         status: str | None = None, query: str | None = None,
+                         ids: list[int] | None = None) -> list[Employee]:
+    stmt = select(Employee).where(Employee.id > after_id, Employee.deleted_at.is_(None))  # type: ignore
+    if department_id is not None:
+        stmt = stmt.where(Employee.department_id == department_id)
+    if status is not None:
+        stmt = stmt.where(Employee.status == status)
+    if ids is not None:
+        stmt = stmt.where(Employee.id.in_(ids))  # type: ignore[union-attr]
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(or_(func.lower(Employee.first_name).like(like), func.lower(Employee.last_name).like(like),
+                              func.lower(Employee.first_name + " " + Employee.last_name).like(like),
+                              func.lower(Employee.code).like(like), func.lower(Employee.work_email).like(like),
+                              func.lower(Employee.position).like(like)))
+    return list((await session.exec(stmt.order_by(Employee.id).limit(limit + 1))).all())
+
+
+async def next_employee_number(session: AsyncSession) -> int:
+    count = (await session.exec(select(func.count()).select_from(Employee))).one()
+    return int(count) + 1

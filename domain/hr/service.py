@@ -1,0 +1,102 @@
+"""HR use cases: departments and employees. Services take the session and actor, never commit."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.hr import repository as repo
+from domain.hr.models import Department, Employee, EmployeeStatus, EmploymentType
+from domain.kernel.actor import Actor
+from domain.kernel.errors import Conflict, InvalidInput
+from domain.kernel.models import bump
+
+
+async def create_department(session: AsyncSession, actor: Actor, *, code: str, name: str) -> Department:
+    """Create a department; raises Conflict when the code is taken."""
+    if await repo.get_department_by_code(session, code):
+        raise Conflict(f"department code {code!r} is already used", field="code")
+    dep = Department(code=code.upper(), name=name)
+    session.add(dep)
+    await session.flush()
+    return dep
+
+
+async def create_employee(session: AsyncSession, actor: Actor, *, first_name: str, last_name: str,
+                          work_email: str, position: str, department_id: int, hire_date: date,
+                          employment_type: EmploymentType, code: str | None = None) -> Employee:
+    """Create an active employee with the next free code (E0001...) unless one is given.
+
+    Raises NotFound for an unknown department, Conflict for a taken code or work email.
+    """
+    await repo.get_department_or_raise(session, department_id)
+    if code is None:
+        number = await repo.next_employee_number(session)
+        code = f"E{number:04d}"
+        while await repo.get_employee_by_code(session, code):
+            number += 1
+            code = f"E{number:04d}"
+    elif await repo.get_employee_by_code(session, code):
+        raise Conflict(f"employee code {code!r} is already used", field="code")
+    if await repo.get_employee_by_email(session, work_email):
+        raise Conflict(f"work email {work_email!r} already belongs to another employee", field="work_email")
+    emp = Employee(code=code.upper(), first_name=first_name, last_name=last_name, work_email=work_email.lower(),
+                   position=position, department_id=department_id, hire_date=hire_date,
+                   employment_type=EmploymentType(employment_type).value, status=EmployeeStatus.ACTIVE.value)
+    session.add(emp)
+    await session.flush()
+    return emp
+
+
+async def update_employee(session: AsyncSession, actor: Actor, *, employee_id: int, changes: dict) -> Employee:
+    """Apply `changes` (a subset of names, work_email, position, department_id, employment_type, status).
+
+    Raises NotFound, Conflict (email taken) and InvalidInput (terminated employees or status 'terminated',
+    which only terminate_employee sets).
+    """
+    emp = await repo.get_employee_or_raise(session, employee_id)
+    if emp.status == EmployeeStatus.TERMINATED.value:
+        raise InvalidInput(f"employee {emp.code} is terminated; their record can no longer be edited")
+    if changes.get("status") == EmployeeStatus.TERMINATED.value:
+        raise InvalidInput("status 'terminated' is set only by terminate_employee (it needs confirmation)",
+                           field="status")
+    if "department_id" in changes:
+        await repo.get_department_or_raise(session, changes["department_id"])
+    if "work_email" in changes:
+        other = await repo.get_employee_by_email(session, changes["work_email"])
+        if other and other.id != emp.id:
+            raise Conflict(f"work email {changes['work_email']!r} already belongs to {other.code}",
+                           field="work_email")
+        changes["work_email"] = changes["work_email"].lower()
+    for key, value in changes.items():
+        setattr(emp, key, value.value if hasattr(value, "value") else value)
+    bump(emp)
+    session.add(emp)
+    await session.flush()
+    return emp
+
+
+def check_termination(emp: Employee, termination_date: date) -> None:
+    """Rule: an employee is terminated once, on or after their hire date."""
+    if emp.status == EmployeeStatus.TERMINATED.value:
+        raise Conflict(f"employee {emp.code} was already terminated on {emp.termination_date}")
+    if termination_date < emp.hire_date:
+        raise InvalidInput(f"termination date {termination_date} is before the hire date {emp.hire_date}",
+                           field="termination_date")
+
+
+async def terminate_employee(session: AsyncSession, actor: Actor, *, employee_id: int, termination_date: date,
+                             reason: str) -> Employee:
+    """Terminate an employee (status terminated, date and reason recorded; the row is kept)."""
+    emp = await repo.get_employee_or_raise(session, employee_id)
+    check_termination(emp, termination_date)
+    emp.status = EmployeeStatus.TERMINATED.value
+    emp.termination_date = termination_date
+    emp.termination_reason = reason
+    bump(emp)
+    session.add(emp)
+    await session.flush()
+    return emp
+
+

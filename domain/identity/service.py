@@ -1,0 +1,127 @@
+"""Users and API keys: create, list, revoke, and resolve a presented key to an Actor."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.identity.models import ApiKey, User
+from domain.kernel.actor import Actor, Channel, Role
+from domain.kernel.clock import utcnow
+from domain.kernel.errors import Conflict, InvalidInput, NotFound
+
+KEY_PREFIX = "mcs_"
+
+
+def hash_key(raw: str) -> str:
+    """Return the SHA-256 hex digest under which a key is stored (keys are 256-bit random, so no salt)."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def parse_roles(raw: str | list[str] | set[str]) -> frozenset[Role]:
+    """Parse roles from 'a,b' or a list; raises InvalidInput naming the allowed roles."""
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    roles: set[Role] = set()
+    for item in (i.strip().lower() for i in items):
+        if not item:
+            continue
+        try:
+            roles.add(Role(item))
+        except ValueError:
+            allowed = ", ".join(r.value for r in Role)
+            raise InvalidInput(f"unknown role {item!r}; allowed roles are: {allowed}", field="roles") from None
+    if not roles:
+        raise InvalidInput("at least one role is required", field="roles")
+    return frozenset(roles)
+
+
+def actor_for(user: User, channel: Channel) -> Actor:
+    """Build the Actor of `user` calling through `channel`."""
+    return Actor(id=user.id or 0, username=user.username, roles=parse_roles(user.roles), channel=channel,
+                 employee_id=user.employee_id, display_name=user.display_name)
+
+
+async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
+    """Return the live user with that username, or None."""
+    stmt = select(User).where(User.username == username, User.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (await session.exec(stmt)).first()
+
+
+async def ensure_user(session: AsyncSession, *, username: str, display_name: str, roles: str,
+                      employee_id: int | None = None) -> User:
+    """Return the user `username`, creating it with `roles` when absent (roles of an existing user stay)."""
+    user = await get_user_by_username(session, username)
+    if user is None:
+        parse_roles(roles)
+        user = User(username=username, display_name=display_name, roles=roles, employee_id=employee_id)
+        session.add(user)
+        await session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new key: `secret` is shown once and never stored."""
+
+    key: ApiKey
+    user: User
+    secret: str
+
+
+async def create_api_key(session: AsyncSession, *, username: str, roles: str | None = None,
+                         name: str = "default", display_name: str | None = None,
+                         employee_id: int | None = None) -> IssuedKey:
+    """Create an API key for `username` (creating the user with `roles` if needed) and return its secret.
+
+    Raises InvalidInput for unknown roles, Conflict when `roles` differ from an existing user's roles.
+    """
+    user = await get_user_by_username(session, username)
+    if user is None:
+        if not roles:
+            raise InvalidInput(f"user {username!r} does not exist; give --roles to create it", field="roles")
+        parse_roles(roles)
+        user = User(username=username, display_name=display_name or username, roles=roles,
+                    employee_id=employee_id)
+        session.add(user)
+        await session.flush()
+    elif roles and parse_roles(roles) != parse_roles(user.roles):
+        raise Conflict(f"user {username!r} already exists with roles {user.roles}; keys carry the user's roles")
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = ApiKey(user_id=user.id or 0, name=name, prefix=secret[:10], key_hash=hash_key(secret))
+    session.add(key)
+    await session.flush()
+    return IssuedKey(key=key, user=user, secret=secret)
+
+
+async def list_api_keys(session: AsyncSession) -> list[tuple[ApiKey, User]]:
+    """Return every key with its user, newest first."""
+    stmt = select(ApiKey, User).join(User, User.id == ApiKey.user_id).order_by(ApiKey.id.desc())  # type: ignore
+    return [(k, u) for k, u in (await session.exec(stmt)).all()]
+
+
+async def revoke_api_key(session: AsyncSession, *, key_id: int) -> ApiKey:
+    """Revoke a key by id; raises NotFound for an unknown id, Conflict if already revoked."""
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key with id {key_id}")
+    if key.revoked_at is not None:
+        raise Conflict(f"API key {key_id} was already revoked at {key.revoked_at.isoformat()}")
+    key.revoked_at = utcnow()
+    session.add(key)
+    await session.flush()
+    return key
+
+
+async def authenticate_key(session: AsyncSession, raw: str, channel: Channel) -> Actor | None:
+    """Return the Actor of a presented key, or None when the key is unknown, revoked or its user deleted."""
+    stmt = (select(ApiKey, User).join(User, User.id == ApiKey.user_id)  # type: ignore[arg-type]
+            .where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None),  # type: ignore[union-attr]
+                   User.deleted_at.is_(None)))  # type: ignore[union-attr]
+    row = (await session.exec(stmt)).first()
+    if row is None:
+        return None
+    return actor_for(row[1], channel)

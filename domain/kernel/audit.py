@@ -1,0 +1,180 @@
+"""The append-only, hash-chained audit log.
+
+Each row stores the SHA-256 of its own canonical content plus the previous row's hash, and the single
+`audit_head` row holds the id and hash of the newest entry. Editing any row breaks its hash; deleting a
+row breaks the next row's `prev_hash` (or, for the newest row, the head). Rows are appended in the same
+transaction as the change they describe. On PostgreSQL the head row is locked (`SELECT ... FOR UPDATE`)
+so concurrent writers extend one chain instead of forking it; SQLite writers are already serialized.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.kernel.actor import Actor
+from domain.kernel.clock import utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEntry(SQLModel, table=True):
+    """One audited step: who, through which channel, which tool, its arguments, before/after, action id."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, nullable=False)
+    actor_id: int = Field(nullable=False)
+    actor_username: str = Field(max_length=120, nullable=False)
+    channel: str = Field(max_length=20, nullable=False)
+    tool: str = Field(max_length=80, nullable=False, index=True)
+    event: str = Field(max_length=40, nullable=False)
+    entity: str | None = Field(default=None, max_length=60)
+    entity_id: int | None = Field(default=None)
+    action_id: int | None = Field(default=None, index=True)
+    arguments: str = Field(sa_column=Column(Text, nullable=False))
+    before: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    after: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    prev_hash: str = Field(max_length=64, nullable=False)
+    hash: str = Field(max_length=64, nullable=False)
+
+
+class AuditHead(SQLModel, table=True):
+    """The single row that points at the newest audit entry, so a deleted tail is detected too."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = Field(default=0, nullable=False)
+    last_hash: str = Field(default=GENESIS_HASH, max_length=64, nullable=False)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _entry_hash(entry: AuditEntry) -> str:
+    payload = {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "actor_id": entry.actor_id,
+        "actor_username": entry.actor_username,
+        "channel": entry.channel,
+        "tool": entry.tool,
+        "event": entry.event,
+        "entity": entry.entity,
+        "entity_id": entry.entity_id,
+        "action_id": entry.action_id,
+        "arguments": entry.arguments,
+        "before": entry.before,
+        "after": entry.after,
+        "prev_hash": entry.prev_hash,
+    }
+    return hashlib.sha256(_canonical(payload).encode()).hexdigest()
+
+
+async def append_audit(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    tool: str,
+    event: str,
+    arguments: dict[str, Any],
+    entity: str | None = None,
+    entity_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    action_id: int | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain inside the caller's transaction and return it.
+
+    `arguments`, `before` and `after` are stored as canonical JSON; callers pass them without secrets.
+    """
+    head_stmt = select(AuditHead).where(AuditHead.id == 1)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        head_stmt = head_stmt.with_for_update()
+    head = (await session.exec(head_stmt)).first()
+    if head is None:
+        head = AuditHead(id=1, last_id=0, last_hash=GENESIS_HASH)
+        session.add(head)
+    entry = AuditEntry(
+        actor_id=actor.id,
+        actor_username=actor.username,
+        channel=str(actor.channel),
+        tool=tool,
+        event=event,
+        entity=entity,
+        entity_id=entity_id,
+        action_id=action_id,
+        arguments=_canonical(arguments),
+        before=None if before is None else _canonical(before),
+        after=None if after is None else _canonical(after),
+        prev_hash=head.last_hash,
+        hash="",
+    )
+    session.add(entry)
+    await session.flush()
+    entry.hash = _entry_hash(entry)
+    head.last_id = entry.id or 0
+    head.last_hash = entry.hash
+    session.add(head)
+    await session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """The outcome of walking the chain: `ok`, rows checked, and the first problem found (if any)."""
+
+    ok: bool
+    rows: int
+    problem: str | None = None
+    bad_id: int | None = None
+
+
+async def verify_audit_chain(session: AsyncSession, *, batch: int = 5000) -> AuditVerification:
+    """Walk the whole chain in id order and report the first edited, deleted or reordered row."""
+    expected_prev = GENESIS_HASH
+    last_id = 0
+    count = 0
+    while True:
+        rows = (await session.exec(
+            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
+        )).all()
+        if not rows:
+            break
+        for row in rows:
+            if row.prev_hash != expected_prev:
+                return AuditVerification(False, count, f"audit row {row.id}: its previous-hash does not match "
+                                         "the row before it (a row was deleted or altered before it)", row.id)
+            if _entry_hash(row) != row.hash:
+                return AuditVerification(False, count, f"audit row {row.id}: its content does not match its "
+                                         "hash (the row was edited)", row.id)
+            expected_prev = row.hash
+            last_id = row.id or 0
+            count += 1
+    head = (await session.exec(select(AuditHead).where(AuditHead.id == 1))).first()
+    head_id, head_hash = (head.last_id, head.last_hash) if head else (0, GENESIS_HASH)
+    if head_id != last_id or head_hash != expected_prev:
+        return AuditVerification(False, count, f"the chain ends at row {last_id} but the head records row "
+                                 f"{head_id}: the newest rows were deleted or the head was altered", head_id)
+    return AuditVerification(True, count)
+
+
+async def list_audit_entries(session: AsyncSession, *, after_id: int = 0, limit: int = 50,
+                             tool: str | None = None, action_id: int | None = None) -> list[AuditEntry]:
+    """Return audit entries with id greater than `after_id`, oldest first, optionally filtered."""
+    stmt = select(AuditEntry).where(AuditEntry.id > after_id)
+    if tool:
+        stmt = stmt.where(AuditEntry.tool == tool)
+    if action_id is not None:
+        stmt = stmt.where(AuditEntry.action_id == action_id)
+    return list((await session.exec(stmt.order_by(AuditEntry.id).limit(limit))).all())

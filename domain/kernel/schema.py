@@ -1,0 +1,46 @@
+"""The schema: every table's metadata, and migrating a database to the newest Alembic revision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import SQLModel
+
+import domain.academics.models  # noqa: F401  (registers the tables)
+import domain.actions.models  # noqa: F401
+import domain.hr.models  # noqa: F401
+import domain.identity.models  # noqa: F401
+import domain.kernel.audit  # noqa: F401
+
+target_metadata = SQLModel.metadata
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config() -> Config:
+    """Return an Alembic config pointing at domain/migrations (no alembic.ini needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the database behind `engine` to `revision` (creating it from nothing if empty)."""
+
+    def run(connection) -> None:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """Return the database's Alembic revision, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())

@@ -1,0 +1,41 @@
+"""Settings from `MCS_ERP_*` environment variables and an optional `mcs-erp.toml`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file in the user's data directory."""
+    path = Path(user_data_dir("mcs-erp", appauthor=False)) / "mcs-erp.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+class Settings(BaseSettings):
+    """Process settings. Environment variables win over `mcs-erp.toml` (searched in the working directory)."""
+
+    model_config = SettingsConfigDict(env_prefix="MCS_ERP_", toml_file="mcs-erp.toml", extra="ignore")
+
+    database_url: str = Field(default_factory=default_database_url,
+                              description="sqlite+aiosqlite:///PATH (default) or postgresql+asyncpg://...")
+    redis_url: str | None = Field(default=None, description="Redis for arq jobs; in-process jobs when unset.")
+    disabled_modules: list[str] = Field(default_factory=list,
+                                        description="Bounded contexts whose tools leave the catalogue.")
+    stdio_user: str = Field(default="admin", description="The user a stdio MCP server acts as.")
+    school_name: str = "mcs-erp school"
+    school_timezone: str = "UTC"
+    currency: str = "USD"
+    action_ttl_minutes: int = Field(default=60, ge=1, description="How long a proposed action waits for confirm.")
+    approval_ttl_hours: int = Field(default=168, ge=1, description="How long a queued action waits for an admin.")
+    key_cache_seconds: float = Field(default=5.0, ge=0, description="How long an API key lookup is reused.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

@@ -1,0 +1,1 @@
+"""Alembic migrations of the mcs-erp schema; they run on SQLite and PostgreSQL."""

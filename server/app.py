@@ -1,0 +1,49 @@
+"""The HTTP app: MCP over Streamable HTTP at /mcp (API key required) and /healthz."""
+
+from __future__ import annotations
+
+import contextlib
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from domain.kernel.actor import Channel
+from server.auth import ApiKeyMiddleware, actor_from_request
+from server.mcp_server import build_mcp_server
+from tools.runtime import Runtime
+
+
+def create_app(runtime: Runtime, *, host: str = "127.0.0.1") -> Starlette:
+    """Build the ASGI app serving `runtime`; its lifespan runs the MCP session manager and disposes the engine."""
+
+    async def resolve(ctx):
+        return actor_from_request(ctx.request)
+
+    mcp = build_mcp_server(runtime, resolve)
+    mcp_app = mcp.streamable_http_app(streamable_http_path="/", host=host)
+    # The SDK app's own routes are wrapped, but its lifespan is run from ours (mounted apps' lifespans aren't).
+    mcp_endpoint = ApiKeyMiddleware(mcp_app, runtime, Channel.MCP_HTTP)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        async with mcp.session_manager.run():
+            try:
+                yield
+            finally:
+                await runtime.close()
+
+    class _McpPath:
+        """Serve /mcp and /mcp/ alike without a redirect (MCP clients do not follow cross-path redirects)."""
+
+        async def __call__(self, scope, receive, send):
+            scope = dict(scope, path="/", raw_path=b"/", root_path=scope.get("root_path", "") + "/mcp")
+            await mcp_endpoint(scope, receive, send)
+
+    endpoint = _McpPath()
+    return Starlette(routes=[Route("/healthz", healthz), Route("/mcp", endpoint, methods=None),
+                             Mount("/mcp", app=endpoint)], lifespan=lifespan)

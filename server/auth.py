@@ -1,0 +1,69 @@
+"""Authentication at the edges: an API key over HTTP, the configured user over stdio and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+from domain.kernel.actor import Actor, Channel
+from domain.kernel.errors import Unauthenticated
+from tools.runtime import Runtime
+
+ACTOR_SCOPE_KEY = "mcs_erp.actor"
+
+
+def key_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """Return the API key from `Authorization: Bearer KEY` or `X-API-Key: KEY`, or None."""
+    for name, value in headers:
+        lname = name.lower()
+        if lname == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+        elif lname == b"x-api-key" and value.strip():
+            return value.decode("latin-1").strip()
+    return None
+
+
+class ApiKeyMiddleware:
+    """ASGI middleware: refuse requests without a valid API key (401), else put the Actor in the scope."""
+
+    def __init__(self, app, runtime: Runtime, channel: Channel = Channel.MCP_HTTP):
+        self.app = app
+        self.runtime = runtime
+        self.channel = channel
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        key = key_from_headers(scope.get("headers", []))
+        actor = await self.runtime.actor_for_key(key, self.channel) if key else None
+        if actor is None:
+            detail = ("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
+                      "(create one with `mcs-erp keys create`)") if key is None else "the API key is unknown or revoked"
+            body = json.dumps({"error": "unauthenticated", "detail": detail}).encode()
+            await send({"type": "http.response.start", "status": 401,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"www-authenticate", b'Bearer realm="mcs-erp"'),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        scope[ACTOR_SCOPE_KEY] = actor
+        await self.app(scope, receive, send)
+
+
+def actor_from_request(request) -> Actor:
+    """Return the Actor the middleware stored for this HTTP request; raises Unauthenticated without one."""
+    actor = None if request is None else request.scope.get(ACTOR_SCOPE_KEY)
+    if actor is None:
+        raise Unauthenticated("no authenticated actor for this request")
+    return actor
+
+
+async def configured_actor(runtime: Runtime, username: str, channel: Channel) -> Actor:
+    """Return the Actor of a configured user; raises Unauthenticated naming how to create it."""
+    actor = await runtime.actor_for_user(username, channel)
+    if actor is None:
+        raise Unauthenticated(f"user {username!r} does not exist; run `mcs-erp init` (creates 'admin') or "
+                              f"`mcs-erp keys create --user {username} --roles ...`")
+    return actor

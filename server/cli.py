@@ -1,0 +1,318 @@
+"""The `mcs-erp` command: init, demo, serve, tools, actions, keys, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from domain.kernel.actor import Channel
+from domain.kernel.errors import DomainError
+from domain.kernel.settings import Settings
+
+app = typer.Typer(help="mcs-erp: a school ERP built for AI agents first.", no_args_is_help=True,
+                  add_completion=False)
+actions_app = typer.Typer(help="Pending actions waiting at the confirmation gate.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for HTTP clients (each belongs to a user with roles).", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(actions_app, name="actions")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+AsUser = Annotated[str, typer.Option("--as", help="The user this command acts as (an existing username).")]
+
+
+def _runtime():
+    from tools.runtime import Runtime
+
+    return Runtime.create(Settings())
+
+
+def _run(coro_fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run `coro_fn(runtime)` with a fresh runtime, printing DomainErrors as clean messages (exit 1)."""
+
+    async def main():
+        runtime = _runtime()
+        try:
+            return await coro_fn(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(main())
+    except DomainError as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+
+async def prepare_database(runtime) -> None:
+    """Migrate the database to the newest schema and make sure the 'admin' user exists."""
+    from domain.identity.service import ensure_user
+    from domain.kernel.schema import migrate
+
+    await migrate(runtime.db.write_engine)
+    async with runtime.db.write() as session:
+        await ensure_user(session, username="admin", display_name="Administrator", roles="admin")
+
+
+@app.command()
+def init() -> None:
+    """Create or migrate the database (MCS_ERP_DATABASE_URL) and the 'admin' user."""
+
+    async def go(runtime):
+        await prepare_database(runtime)
+        return runtime.settings.database_url
+
+    url = _run(go)
+    typer.echo(f"database ready: {_redact(url)}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the deterministic demo data.")] = 42,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve MCP after building.")] = True,
+) -> None:
+    """Build the demo school if absent (deterministic with --seed), then serve MCP over Streamable HTTP."""
+    from server.demo import build_demo
+
+    async def go(runtime):
+        await prepare_database(runtime)
+        return await build_demo(runtime, seed=seed)
+
+    report = _run(go)
+    url = f"http://{host}:{port}/mcp"
+    typer.echo(report.describe())
+    typer.echo(_client_configs(url, report.api_key))
+    if serve_after:
+        _serve_http(host, port)
+
+
+def _client_configs(url: str, key: str) -> str:
+    project = Path(__file__).resolve().parent.parent
+    desktop = {"mcpServers": {"mcs-erp": {"command": "uv", "args": ["--directory", str(project), "run", "mcs-erp",
+                                                                     "serve", "--stdio"]}}}
+    cursor = {"mcpServers": {"mcs-erp": {"url": url, "headers": {"Authorization": f"Bearer {key}"}}}}
+    return (f"\nMCP endpoint: {url}\nAPI key (admin): {key}\n\n"
+            f"Claude Desktop (claude_desktop_config.json), stdio as the 'admin' user:\n{json.dumps(desktop, indent=2)}\n\n"
+            f"Cursor (.cursor/mcp.json), Streamable HTTP with the key:\n{json.dumps(cursor, indent=2)}\n")
+
+
+def _parse_hostport(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint="--http")
+    return host.strip("[]"), int(port)
+
+
+def _serve_http(host: str, port: int) -> None:
+    import uvicorn
+
+    from server.app import create_app
+
+    runtime = _runtime()
+    asyncio.run(prepare_database(runtime))
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.secho(f"warning: binding {host}: the MCP endpoint is reachable from other machines (API keys are "
+                    "still required)", fg=typer.colors.YELLOW, err=True)
+    config = uvicorn.Config(create_app(runtime, host=host), host=host, port=port, log_level="warning",
+                            access_log=False, lifespan="on")
+    typer.echo(f"serving MCP on http://{host}:{port}/mcp (Ctrl-C to stop)", err=True)
+    uvicorn.Server(config).run()
+
+
+@app.command()
+def serve(
+    stdio: Annotated[bool, typer.Option("--stdio", help="Serve MCP over stdio (Claude Desktop, Cursor).")] = False,
+    http: Annotated[str | None, typer.Option("--http", help="Serve MCP over Streamable HTTP on HOST:PORT.")] = None,
+) -> None:
+    """Serve the MCP server over stdio (as MCS_ERP_STDIO_USER, default admin) or Streamable HTTP."""
+    if stdio == (http is not None):
+        raise typer.BadParameter("choose exactly one of --stdio or --http HOST:PORT")
+    if http is not None:
+        host, port = _parse_hostport(http)
+        _serve_http(host, port)
+        return
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    asyncio.run(_serve_stdio())
+
+
+async def _serve_stdio() -> None:
+    from server.auth import configured_actor
+    from server.mcp_server import build_mcp_server
+
+    runtime = _runtime()
+    try:
+        await prepare_database(runtime)
+        actor = await configured_actor(runtime, runtime.settings.stdio_user, Channel.MCP_STDIO)
+
+        async def resolve(ctx):
+            return actor
+
+        await build_mcp_server(runtime, resolve).run_stdio_async()
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
+    finally:
+        await runtime.close()
+
+
+@app.command("tools")
+def tools_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the MCP tool declarations as JSON.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+) -> None:
+    """Print the tool catalogue from the registry."""
+    from server.mcp_server import catalogue_markdown, mcp_tool
+
+    runtime = _runtime()
+    if as_json:
+        typer.echo(json.dumps([mcp_tool(s).model_dump(mode="json", by_alias=True, exclude_none=True)
+                               for s in runtime.catalogue.tools.values()], indent=2))
+    elif markdown:
+        typer.echo(catalogue_markdown(runtime))
+    else:
+        for spec in runtime.catalogue.tools.values():
+            gate = f" ({spec.gate.value})" if spec.gate else ""
+            typer.echo(f"{spec.name:28} {spec.module:10} {spec.effect.value}{gate:10} "
+                       f"{','.join(sorted(r.value for r in spec.roles))}")
+        typer.echo(f"{len(runtime.catalogue.tools)} tools in modules: {', '.join(runtime.catalogue.modules)}")
+
+
+async def _cli_call(runtime, username: str, tool: str, arguments: dict) -> dict:
+    from server.auth import configured_actor
+    from tools.invoke import invoke
+
+    actor = await configured_actor(runtime, username, Channel.CLI)
+    out = await invoke(runtime, tool, arguments, actor)
+    return out.model_dump(mode="json")
+
+
+@actions_app.command("list")
+def actions_list(
+    as_user: AsUser = "admin",
+    status: Annotated[str, typer.Option(help="open, queued, proposed, executed, ... or all")] = "open",
+) -> None:
+    """List pending actions (admins see all)."""
+    result = _run(lambda rt: _cli_call(rt, as_user, "list_pending_actions", {"status": status, "limit": 100}))
+    for item in result["items"]:
+        typer.echo(f"#{item['action_id']:<5} {item['status']:9} {item['level']:8} {item['tool']:24} "
+                   f"by {item['requested_by']:14} {item['summary']}")
+    if not result["items"]:
+        typer.echo("no actions")
+
+
+@actions_app.command("show")
+def actions_show(action_id: int, as_user: AsUser = "admin") -> None:
+    """Show one action with its preview."""
+    typer.echo(json.dumps(_run(lambda rt: _cli_call(rt, as_user, "get_action", {"action_id": action_id})), indent=2))
+
+
+@actions_app.command("approve")
+def actions_approve(action_id: int, as_user: AsUser = "admin",
+                    reason: Annotated[str | None, typer.Option(help="Why (recorded).")] = None) -> None:
+    """Approve a queued action as an admin who did not request it; it executes now."""
+    args: dict = {"action_id": action_id}
+    if reason:
+        args["reason"] = reason
+    result = _run(lambda rt: _cli_call(rt, as_user, "approve_action", args))
+    typer.echo(f"action {action_id}: {result['status']}")
+
+
+@actions_app.command("reject")
+def actions_reject(action_id: int, reason: Annotated[str, typer.Option(help="Why (recorded, 5+ characters).")],
+                   as_user: AsUser = "admin") -> None:
+    """Reject an open action as an admin who did not request it."""
+    result = _run(lambda rt: _cli_call(rt, as_user, "reject_action", {"action_id": action_id, "reason": reason}))
+    typer.echo(f"action {action_id}: {result['status']}")
+
+
+@keys_app.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option(help="Username the key acts as (created if absent).")],
+    roles: Annotated[str | None, typer.Option(help="Comma-separated roles for a new user: admin, hr, payroll, "
+                                                   "finance, registrar, teacher, viewer.")] = None,
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
+    employee_code: Annotated[str | None, typer.Option(help="Link a new user to an employee (teachers).")] = None,
+) -> None:
+    """Create an API key; the secret is printed once and only its hash is stored."""
+    from domain.hr.repository import get_employee_by_code
+    from domain.identity.service import create_api_key
+    from domain.kernel.errors import NotFound
+
+    async def go(runtime):
+        await prepare_database(runtime)
+        async with runtime.db.write() as session:
+            employee_id = None
+            if employee_code:
+                emp = await get_employee_by_code(session, employee_code)
+                if emp is None:
+                    raise NotFound(f"no employee with code {employee_code}")
+                employee_id = emp.id
+            issued = await create_api_key(session, username=user, roles=roles, name=name, employee_id=employee_id)
+            return issued.key.id, issued.user.username, issued.user.roles, issued.secret
+
+    key_id, username, user_roles, secret = _run(go)
+    typer.echo(f"key #{key_id} for {username} ({user_roles}):\n{secret}\nStore it now; it is not shown again.")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List API keys (prefix, user, roles, created, revoked)."""
+    from domain.identity.service import list_api_keys
+
+    async def go(runtime):
+        async with runtime.db.read() as session:
+            return [(k.id, k.prefix, k.name, u.username, u.roles, k.created_at, k.revoked_at)
+                    for k, u in await list_api_keys(session)]
+
+    for key_id, prefix, name, username, roles, created, revoked in _run(go):
+        state = f"revoked {revoked:%Y-%m-%d %H:%M}" if revoked else "active"
+        typer.echo(f"#{key_id:<4} {prefix}…  {name:12} {username:16} {roles:20} {created:%Y-%m-%d %H:%M}  {state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    """Revoke an API key by id (HTTP servers stop accepting it within MCS_ERP_KEY_CACHE_SECONDS)."""
+    from domain.identity.service import revoke_api_key
+
+    async def go(runtime):
+        async with runtime.db.write() as session:
+            await revoke_api_key(session, key_id=key_id)
+
+    _run(go)
+    typer.echo(f"key #{key_id} revoked")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit chain; exit 1 and name the first edited or deleted row if it is broken."""
+    from domain.kernel.audit import verify_audit_chain
+
+    async def go(runtime):
+        async with runtime.db.read() as session:
+            return await verify_audit_chain(session)
+
+    result = _run(go)
+    if result.ok:
+        typer.echo(f"audit chain intact: {result.rows} rows verified")
+    else:
+        typer.secho(f"audit chain BROKEN after {result.rows} good rows: {result.problem}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

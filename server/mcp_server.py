@@ -1,0 +1,136 @@
+"""The MCP server: the registry's tools, prompts and resources on the official SDK's `MCPServer`.
+
+Tools are served from the registry through `tools.invoke` (one call path), not through the SDK's
+function-signature tools: tools/list and tools/call are registered on the low-level server so the input and
+output schemas, annotations and errors are exactly the registry's. The actor of a call comes from
+`resolve_actor`: the configured user over stdio, the API key's user over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import mcp_types as types
+from mcp.server import MCPServer, ServerRequestContext
+from pydantic import Field
+from sqlalchemy.exc import IntegrityError
+
+from domain.kernel.actor import Actor
+from domain.kernel.errors import Conflict, DomainError, Unauthenticated
+from prompts import render
+from tools.invoke import invoke
+from tools.registry import ToolSpec
+from tools.runtime import Runtime
+
+log = logging.getLogger("mcs_erp.mcp")
+
+ActorResolver = Callable[[ServerRequestContext], Awaitable[Actor]]
+
+INSTRUCTIONS = render("guide")
+
+
+def mcp_tool(spec: ToolSpec) -> types.Tool:
+    """The MCP declaration of a registry tool."""
+    return types.Tool(name=spec.name, title=spec.title, description=spec.full_description(),
+                      input_schema=spec.input_schema, output_schema=spec.output_schema,
+                      annotations=types.ToolAnnotations(**{
+                          "title": spec.title,
+                          "read_only_hint": spec.annotations()["readOnlyHint"],
+                          "destructive_hint": spec.annotations()["destructiveHint"],
+                          "idempotent_hint": spec.annotations()["idempotentHint"],
+                          "open_world_hint": False}))
+
+
+def error_result(exc: DomainError) -> types.CallToolResult:
+    """An MCP error result (isError) whose text a model can act on: code, field, message."""
+    where = f" (field: {exc.field})" if exc.field else ""
+    return types.CallToolResult(content=[types.TextContent(type="text", text=f"error: {exc.code}{where}\n{exc.message}")],
+                                is_error=True)
+
+
+async def call_tool(runtime: Runtime, actor: Actor, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+    """Invoke a tool and shape the outcome as an MCP result: structuredContent plus the same JSON as text."""
+    try:
+        out = await invoke(runtime, name, arguments, actor)
+    except DomainError as exc:
+        return error_result(exc)
+    except IntegrityError:
+        return error_result(Conflict("the change conflicts with a record written at the same time (a duplicate "
+                                     "code or a concurrent edit); read the record again and retry"))
+    except Exception:  # a bug must not take the server down, nor leak internals to the client
+        ref = uuid.uuid4().hex[:12]
+        log.exception("tool %s failed unexpectedly (ref %s)", name, ref)
+        return types.CallToolResult(content=[types.TextContent(
+            type="text", text=f"error: internal\nThe server failed unexpectedly (reference {ref}); nothing was "
+                              "changed. Report the reference to the administrator.")], is_error=True)
+    data = out.model_dump(mode="json")
+    return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(data, ensure_ascii=False))],
+                                structured_content=data)
+
+
+def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServer:
+    """Build the MCP server for `runtime`; every request's actor comes from `resolve_actor`."""
+    server = MCPServer("mcs-erp", title="mcs-erp school ERP", instructions=INSTRUCTIONS, version="0.1.0",
+                       description="HR, academics and grades of a school as typed tools, with a confirmation gate.")
+    lowlevel = server._lowlevel_server  # the SDK exposes no public hook to serve tools from our own registry
+
+    async def list_tools(ctx: ServerRequestContext, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        actor = await resolve_actor(ctx)
+        return types.ListToolsResult(tools=[mcp_tool(s) for s in runtime.catalogue.for_actor(actor)])
+
+    async def handle_call(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
+        try:
+            actor = await resolve_actor(ctx)
+        except Unauthenticated as exc:
+            return error_result(exc)
+        return await call_tool(runtime, actor, params.name, params.arguments)
+
+    def input_schema(name: str) -> dict[str, Any] | None:
+        spec = runtime.catalogue.get(name)
+        return None if spec is None else spec.input_schema
+
+    lowlevel.add_request_handler("tools/list", types.PaginatedRequestParams, list_tools)
+    lowlevel.add_request_handler("tools/call", types.CallToolRequestParams, handle_call)
+    lowlevel.get_tool_input_schema = input_schema
+
+    @server.prompt(name="review_class_grades", title="Review a class's grades before publication",
+                   description="Check a class's term grades for missing or suspicious scores before they are "
+                               "published; changes nothing.")
+    def review_class_grades(
+        class_code: Annotated[str, Field(description="The class code, e.g. 7B-MATH.", max_length=40)],
+        term: Annotated[str, Field(description="The term's name or number, e.g. Term 1.", max_length=60)],
+    ) -> str:
+        return render("review_class_grades", class_code=class_code, term=term)
+
+    @server.prompt(name="missing_grades", title="Who has no grade yet",
+                   description="List, class by class, the students of a section who still lack a score this term.")
+    def missing_grades(
+        section_code: Annotated[str, Field(description="The section code, e.g. 7B.", max_length=40)],
+    ) -> str:
+        return render("missing_grades", section_code=section_code)
+
+    @server.resource("mcs-erp://guide", name="guide", title="How to use mcs-erp's tools", mime_type="text/markdown",
+                     description="How ids, pagination, scores and the confirmation gate work; read before acting.")
+    def guide() -> str:
+        return INSTRUCTIONS
+
+    @server.resource("mcs-erp://catalogue", name="catalogue", title="Tool catalogue", mime_type="text/markdown",
+                     description="Every enabled tool with its effect, gate level and roles, as Markdown.")
+    def catalogue() -> str:
+        return catalogue_markdown(runtime)
+
+    return server
+
+
+def catalogue_markdown(runtime: Runtime) -> str:
+    """The tool catalogue as a Markdown table (used by `mcs-erp tools --markdown`, the README and a resource)."""
+    lines = ["| tool | module | effect | gate | roles | what it does |", "|---|---|---|---|---|---|"]
+    for spec in runtime.catalogue.tools.values():
+        first = spec.description.strip().split("\n\n")[0].replace("\n", " ")
+        lines.append(f"| `{spec.name}` | {spec.module} | {spec.effect.value} | {spec.gate.value if spec.gate else ''} "
+                     f"| {', '.join(sorted(r.value for r in spec.roles))} | {first} |")
+    return "\n".join(lines) + "\n"

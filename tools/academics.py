@@ -1,0 +1,710 @@
+"""Academics tools: the year's structure, students, classes, assessments, grades and their publication."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, WithJsonSchema, model_validator
+
+from domain.academics import repository as repo
+from domain.academics import rules, service
+from domain.academics.models import (
+    AcademicYear,
+    Assessment,
+    Grade,
+    SchoolClass,
+    Section,
+    Student,
+    StudentStatus,
+    Subject,
+    Term,
+    YearLevel,
+)
+from domain.academics.schemas import (
+    AcademicYearRead,
+    AssessmentRead,
+    ClassRead,
+    EnrollmentRead,
+    GradebookRead,
+    GradebookRow,
+    GradeRead,
+    GuardianRead,
+    SectionRead,
+    StudentRead,
+    StudentSummary,
+    SubjectRead,
+    TeacherRead,
+    TermGradeRead,
+    TermGradesRead,
+    TermRead,
+    YearLevelRead,
+)
+from domain.kernel.actor import Actor, Role
+from domain.kernel.errors import InvalidInput
+from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from tools.types import (
+    Code,
+    Email,
+    Id,
+    LongText,
+    Name,
+    Page,
+    PageInput,
+    Query,
+    Reason,
+    ShortText,
+    ToolInput,
+    ToolOutput,
+    page_of,
+)
+
+module = Module("academics", depends_on=("hr",), description="Years, sections, students, classes and grades.")
+
+EVERYONE_STAFF = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER, Role.HR, Role.VIEWER})
+ACADEMIC_READERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER, Role.VIEWER})
+REGISTRY = frozenset({Role.ADMIN, Role.REGISTRAR})
+GRADERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER})
+PERSONAL_DATA_ROLES = frozenset({Role.ADMIN, Role.REGISTRAR})
+
+Score = Annotated[Decimal, Field(ge=0, le=100000, max_digits=8, decimal_places=2),
+                  WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100000,
+                                  "description": "Points, up to two decimal places."})]
+Weight = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2),
+                   WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100,
+                                   "description": "Percent of the term grade, up to two decimal places."})]
+
+
+def x100(value: Decimal) -> int:
+    return int(value * 100)
+
+
+def from_x100(value: int) -> float:
+    return value / 100
+
+
+# ---------------------------------------------------------------- inputs
+
+
+class PageOnly(PageInput):
+    pass
+
+
+class ListTermsIn(PageInput):
+    academic_year_id: Id | None = None
+
+
+class ListSectionsIn(PageInput):
+    academic_year_id: Id | None = None
+    year_level_id: Id | None = None
+
+
+class SectionIdIn(ToolInput):
+    section_id: Id
+
+
+class ListClassesIn(PageInput):
+    section_id: Id | None = None
+    teacher_id: Id | None = Field(default=None, description="Employee id of the teacher.")
+    subject_id: Id | None = None
+
+
+class ClassIdIn(ToolInput):
+    class_id: Id
+
+
+class ListStudentsIn(PageInput):
+    section_id: Id | None = None
+    year_level_id: Id | None = None
+    class_id: Id | None = Field(default=None, description="Only students actively enrolled in this class.")
+    status: StudentStatus | None = None
+
+
+class SearchStudentsIn(PageInput):
+    query: Query = Field(description="Part of a first or last name, or a student code (S2026-0117).")
+
+
+class StudentIdIn(ToolInput):
+    student_id: Id
+
+
+class CreateAcademicYearIn(ToolInput):
+    code: Code = Field(description="e.g. 2026-27")
+    name: Name
+    start_date: date
+    end_date: date
+
+
+class CreateTermIn(ToolInput):
+    academic_year_id: Id
+    number: int = Field(ge=1, le=6)
+    name: Name
+    start_date: date
+    end_date: date
+
+
+class CreateYearLevelIn(ToolInput):
+    code: Code = Field(description="e.g. Y7")
+    name: Name
+    ordinal: int = Field(ge=0, le=20)
+
+
+class CreateSectionIn(ToolInput):
+    code: Code = Field(description="e.g. 7B")
+    name: Name
+    year_level_id: Id
+    academic_year_id: Id
+    homeroom_teacher_id: Id | None = Field(default=None, description="Employee id.")
+
+
+class CreateSubjectIn(ToolInput):
+    code: Code = Field(description="e.g. MATH")
+    name: Name
+
+
+class CreateClassIn(ToolInput):
+    section_id: Id
+    subject_id: Id
+    teacher_id: Id = Field(description="Employee id of the teacher.")
+
+
+class GuardianIn(ToolInput):
+    name: Name
+    relationship: Annotated[str, Field(min_length=1, max_length=40)] = Field(description="mother, father, guardian...")
+    phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
+    email: Email | None = None
+
+
+class CreateStudentIn(ToolInput):
+    first_name: Name
+    last_name: Name
+    date_of_birth: date
+    year_level_id: Id
+    section_id: Id | None = None
+    guardians: list[GuardianIn] = Field(default_factory=list, max_length=6)
+    code: Code | None = Field(default=None, description="Omit for the next S<year>-NNNN code.")
+    enroll_in_section_classes: bool = Field(default=True, description="Enroll in every class of the section.")
+
+
+class UpdateStudentIn(ToolInput):
+    student_id: Id
+    first_name: Name | None = None
+    last_name: Name | None = None
+    date_of_birth: date | None = None
+    status: StudentStatus | None = None
+
+    @model_validator(mode="after")
+    def _some_change(self):
+        if not self.model_dump(exclude_none=True, exclude={"student_id"}):
+            raise ValueError("give at least one field to change")
+        return self
+
+
+class EnrollStudentIn(ToolInput):
+    student_id: Id
+    class_id: Id
+    enrolled_on: date | None = None
+
+
+class ListEnrollmentsIn(PageInput):
+    class_id: Id | None = None
+    student_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_filter(self):
+        if self.class_id is None and self.student_id is None:
+            raise ValueError("give class_id or student_id")
+        return self
+
+
+class CreateAssessmentIn(ToolInput):
+    class_id: Id
+    term_id: Id
+    title: ShortText
+    max_score: Score = Field(description="Maximum points, > 0.")
+    weight: Weight
+    category: Annotated[str, Field(min_length=1, max_length=60)] | None = Field(
+        default=None, description="e.g. test, homework, project, exam")
+    due_date: date | None = None
+
+
+class ListAssessmentsIn(PageInput):
+    class_id: Id
+    term_id: Id | None = None
+
+
+class GradeKeyIn(ToolInput):
+    assessment_id: Id
+    student_id: Id
+
+
+class RecordGradeIn(ToolInput):
+    assessment_id: Id
+    student_id: Id
+    score: Score
+    comment: LongText | None = None
+
+
+class ChangeGradeIn(ToolInput):
+    assessment_id: Id
+    student_id: Id
+    score: Score = Field(description="The new score.")
+    comment: LongText | None = None
+
+
+class ChangeLockedGradeIn(ToolInput):
+    assessment_id: Id
+    student_id: Id
+    score: Score = Field(description="The new score.")
+    reason: Reason = Field(description="Why a published grade must change (kept with the record).")
+
+
+class ClassTermIn(ToolInput):
+    class_id: Id
+    term_id: Id
+
+
+class GradebookIn(PageInput):
+    class_id: Id
+    term_id: Id
+
+
+class PublishOut(ToolOutput):
+    class_id: int
+    class_code: str
+    term_id: int
+    published_students: int
+    locked_grades: int
+    class_average: float | None
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _assessment_read(a: Assessment) -> AssessmentRead:
+    return AssessmentRead(id=a.id or 0, class_id=a.class_id, term_id=a.term_id, title=a.title, category=a.category,
+                          max_score=from_x100(a.max_score_x100), weight=from_x100(a.weight_x100), due_date=a.due_date)
+
+
+def _grade_read(g: Grade, a: Assessment, student: Student | None = None) -> GradeRead:
+    return GradeRead(id=g.id or 0, assessment_id=g.assessment_id, student_id=g.student_id,
+                     score=from_x100(g.score_x100), max_score=from_x100(a.max_score_x100), comment=g.comment,
+                     locked=g.locked, version=g.version, student_code=student.code if student else None,
+                     assessment_title=a.title)
+
+
+async def _student_read(ctx: ToolContext, student: Student) -> StudentRead:
+    personal = ctx.actor.has_any(PERSONAL_DATA_ROLES)
+    guardians = None
+    if personal:
+        guardians = [GuardianRead.model_validate(g) for g in await repo.guardians_of(ctx.session, student.id or 0)]
+    return StudentRead(id=student.id or 0, code=student.code, first_name=student.first_name,
+                       last_name=student.last_name, year_level_id=student.year_level_id,
+                       section_id=student.section_id, status=student.status, version=student.version,
+                       personal_data_included=personal,
+                       date_of_birth=student.date_of_birth if personal else None, guardians=guardians)
+
+
+def _summary_page(rows: list, limit: int) -> Page[StudentSummary]:
+    page, cursor = page_of(rows, limit)
+    return Page[StudentSummary](items=[StudentSummary.model_validate(s) for s in page], next_cursor=cursor)
+
+
+def _simple_page(rows: list, limit: int, read_model):
+    page, cursor = page_of(rows, limit)
+    return Page[read_model](items=[read_model.model_validate(r) for r in page], next_cursor=cursor)
+
+
+# ---------------------------------------------------------------- structure
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
+async def list_academic_years(ctx: ToolContext, args: PageOnly) -> Page[AcademicYearRead]:
+    """List academic years (code like 2026-27, first and last day)."""
+    rows = await repo.list_rows(ctx.session, AcademicYear, after_id=args.after_id(), limit=args.limit)
+    return _simple_page(rows, args.limit, AcademicYearRead)
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def create_academic_year(ctx: ToolContext, args: CreateAcademicYearIn) -> AcademicYearRead:
+    """Create an academic year with its first and last day."""
+    row = await service.create_academic_year(ctx.session, ctx.actor, **args.model_dump())
+    return AcademicYearRead.model_validate(row)
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
+async def list_terms(ctx: ToolContext, args: ListTermsIn) -> Page[TermRead]:
+    """List terms, optionally of one academic year; term ids are needed for assessments and term grades."""
+    rows = await repo.list_rows(ctx.session, Term, after_id=args.after_id(), limit=args.limit,
+                                academic_year_id=args.academic_year_id)
+    return _simple_page(rows, args.limit, TermRead)
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def create_term(ctx: ToolContext, args: CreateTermIn) -> TermRead:
+    """Create a term (number 1, 2, ...) within an academic year's dates."""
+    return TermRead.model_validate(await service.create_term(ctx.session, ctx.actor, **args.model_dump()))
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
+async def list_year_levels(ctx: ToolContext, args: PageOnly) -> Page[YearLevelRead]:
+    """List year levels (grades), e.g. Y7 Year 7."""
+    rows = await repo.list_rows(ctx.session, YearLevel, after_id=args.after_id(), limit=args.limit)
+    return _simple_page(rows, args.limit, YearLevelRead)
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def create_year_level(ctx: ToolContext, args: CreateYearLevelIn) -> YearLevelRead:
+    """Create a year level (grade)."""
+    return YearLevelRead.model_validate(await service.create_year_level(ctx.session, ctx.actor, **args.model_dump()))
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
+async def list_sections(ctx: ToolContext, args: ListSectionsIn) -> Page[SectionRead]:
+    """List sections (homeroom groups such as 7B) with their number of students; filter by year or level."""
+    rows = await repo.list_rows(ctx.session, Section, after_id=args.after_id(), limit=args.limit,
+                                academic_year_id=args.academic_year_id, year_level_id=args.year_level_id)
+    page, cursor = page_of(rows, args.limit)
+    counts = await repo.count_students_by_section(ctx.session, [s.id for s in page])
+    items = [SectionRead.model_validate(s).model_copy(update={"student_count": counts.get(s.id, 0)}) for s in page]
+    return Page[SectionRead](items=items, next_cursor=cursor)
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
+async def get_section(ctx: ToolContext, args: SectionIdIn) -> SectionRead:
+    """Get one section with its number of students."""
+    section = await repo.get_or_raise(ctx.session, Section, args.section_id, field="section_id")
+    counts = await repo.count_students_by_section(ctx.session, [section.id])
+    return SectionRead.model_validate(section).model_copy(update={"student_count": counts.get(section.id, 0)})
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def create_section(ctx: ToolContext, args: CreateSectionIn) -> SectionRead:
+    """Create a section of a year level in an academic year, optionally with a homeroom teacher."""
+    return SectionRead.model_validate(await service.create_section(ctx.session, ctx.actor, **args.model_dump()))
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
+async def list_subjects(ctx: ToolContext, args: PageOnly) -> Page[SubjectRead]:
+    """List the subjects of the curriculum (MATH Mathematics, ...)."""
+    rows = await repo.list_rows(ctx.session, Subject, after_id=args.after_id(), limit=args.limit)
+    return _simple_page(rows, args.limit, SubjectRead)
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def create_subject(ctx: ToolContext, args: CreateSubjectIn) -> SubjectRead:
+    """Create a subject."""
+    return SubjectRead.model_validate(await service.create_subject(ctx.session, ctx.actor, **args.model_dump()))
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
+async def list_teachers(ctx: ToolContext, args: PageOnly) -> Page[TeacherRead]:
+    """List employees who teach at least one class, with their number of classes. teacher ids are employee ids."""
+    rows = await repo.list_teachers(ctx.session, after_id=args.after_id(), limit=args.limit)
+    page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
+    items = [TeacherRead(employee_id=e.id, code=e.code, first_name=e.first_name, last_name=e.last_name,
+                         position=e.position, class_count=n) for e, n in page]
+    return Page[TeacherRead](items=items, next_cursor=cursor)
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
+async def list_classes(ctx: ToolContext, args: ListClassesIn) -> Page[ClassRead]:
+    """List classes (a subject taught to a section by a teacher, code like 7B-MATH); filter by section,
+    teacher (employee id) or subject."""
+    rows = await repo.list_classes(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                   section_id=args.section_id, teacher_id=args.teacher_id, subject_id=args.subject_id)
+    page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
+    items = [ClassRead.model_validate(c).model_copy(update={"teacher_name": e.full_name, "subject_name": s.name})
+             for c, e, s in page]
+    return Page[ClassRead](items=items, next_cursor=cursor)
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
+async def get_class(ctx: ToolContext, args: ClassIdIn) -> ClassRead:
+    """Get one class with its teacher's name and subject."""
+    cls = await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
+    rows = await repo.list_classes(ctx.session, after_id=cls.id - 1, limit=1, section_id=None, teacher_id=None,
+                                   subject_id=None)
+    c, e, s = rows[0]
+    return ClassRead.model_validate(c).model_copy(update={"teacher_name": e.full_name, "subject_name": s.name})
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def create_class(ctx: ToolContext, args: CreateClassIn) -> ClassRead:
+    """Create the class of a subject in a section with its teacher (code SECTION-SUBJECT)."""
+    return ClassRead.model_validate(await service.create_class(ctx.session, ctx.actor, **args.model_dump()))
+
+
+# ---------------------------------------------------------------- students
+
+
+@module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
+async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentSummary]:
+    """List students (code, names, year level, section, status), filtered by section, year level, class or
+    status. No personal data: get_student gives date of birth and guardians to roles allowed to see them."""
+    rows = await repo.list_students(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                    section_id=args.section_id, year_level_id=args.year_level_id,
+                                    class_id=args.class_id, status=args.status.value if args.status else None)
+    return _summary_page(rows, args.limit)
+
+
+@module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
+async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[StudentSummary]:
+    """Find students by part of a name or their code (case-insensitive). Never guess ids: search first."""
+    rows = await repo.list_students(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
+    return _summary_page(rows, args.limit)
+
+
+@module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
+async def get_student(ctx: ToolContext, args: StudentIdIn) -> StudentRead:
+    """Get one student. Date of birth and guardians' contacts are included only for admin and registrar
+    (personal_data_included says whether they are)."""
+    student = await repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
+    return await _student_read(ctx, student)
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def create_student(ctx: ToolContext, args: CreateStudentIn) -> StudentRead:
+    """Admit a student with guardians into a year level and section; by default enrolls them in every class of
+    the section."""
+    data = args.model_dump(exclude={"guardians"})
+    guardians = [service.GuardianInput(**g.model_dump()) for g in args.guardians]
+    student = await service.create_student(ctx.session, ctx.actor, guardians=guardians, **data)
+    return await _student_read(ctx, student)
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def update_student(ctx: ToolContext, args: UpdateStudentIn) -> StudentRead:
+    """Change a student's names, date of birth or status (enrolled, withdrawn, graduated)."""
+    changes = args.model_dump(exclude_none=True, exclude={"student_id"})
+    student = await service.update_student(ctx.session, ctx.actor, student_id=args.student_id, changes=changes)
+    return await _student_read(ctx, student)
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def enroll_student(ctx: ToolContext, args: EnrollStudentIn) -> EnrollmentRead:
+    """Enroll a student in a class of their year level (re-activates a dropped enrollment)."""
+    row = await service.enroll_student(ctx.session, ctx.actor, **args.model_dump())
+    return EnrollmentRead.model_validate(row)
+
+
+@module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
+async def list_enrollments(ctx: ToolContext, args: ListEnrollmentsIn) -> Page[EnrollmentRead]:
+    """List enrollments of a class or of a student, with student and class codes."""
+    rows = await repo.list_enrollments(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                       class_id=args.class_id, student_id=args.student_id)
+    page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
+    items = [EnrollmentRead.model_validate(e).model_copy(update={
+        "student_code": s.code, "student_name": s.full_name, "class_code": c.code}) for e, s, c in page]
+    return Page[EnrollmentRead](items=items, next_cursor=cursor)
+
+
+# ---------------------------------------------------------------- assessments and grades
+
+
+@module.tool(effect=Effect.WRITE, roles=GRADERS)
+async def create_assessment(ctx: ToolContext, args: CreateAssessmentIn) -> AssessmentRead:
+    """Create an assessment for a class in a term: title, maximum score (points) and weight (percent of the
+    term grade). Teachers only for their own classes."""
+    if args.max_score <= 0:
+        raise InvalidInput("max_score must be greater than 0", field="max_score")
+    row = await service.create_assessment(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,
+                                          title=args.title, max_score_x100=x100(args.max_score),
+                                          weight_x100=x100(args.weight), category=args.category,
+                                          due_date=args.due_date)
+    return _assessment_read(row)
+
+
+@module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
+async def list_assessments(ctx: ToolContext, args: ListAssessmentsIn) -> Page[AssessmentRead]:
+    """List a class's assessments, optionally of one term, with maximum score and weight."""
+    await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
+    rows = [a for a in await repo.assessments_of(ctx.session, args.class_id, args.term_id) if a.id > args.after_id()]
+    page, cursor = page_of(rows[:args.limit + 1], args.limit)
+    return Page[AssessmentRead](items=[_assessment_read(a) for a in page], next_cursor=cursor)
+
+
+@module.tool(effect=Effect.READ, roles=GRADERS)
+async def get_grade(ctx: ToolContext, args: GradeKeyIn) -> GradeRead:
+    """Get a student's score on an assessment (with its lock state). Teachers only for their own classes."""
+    target = await service.grade_target(ctx.session, ctx.actor, assessment_id=args.assessment_id,
+                                        student_id=args.student_id)
+    if target.grade is None:
+        raise service.NotFound(f"{target.student.code} has no score on '{target.assessment.title}' yet",
+                               field="student_id")
+    return _grade_read(target.grade, target.assessment, target.student)
+
+
+@module.tool(effect=Effect.READ, roles=GRADERS)
+async def get_gradebook(ctx: ToolContext, args: GradebookIn) -> GradebookRead:
+    """Get a class's gradebook for a term: its assessments and, per student, each score and the running
+    weighted percentage. Paginated by student. Teachers only for their own classes."""
+    comp = await service.compute_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)
+    after = args.after_id()
+    lines = [line for line in comp.lines if (line.student.id or 0) > after][:args.limit + 1]
+    page, cursor = page_of(lines, args.limit, key=lambda line: line.student.id)
+    scores = {(g.assessment_id, g.student_id): g.score_x100 for g in comp.grades}
+    rows = [GradebookRow(student_id=line.student.id or 0, student_code=line.student.code,
+                         student_name=line.student.full_name,
+                         scores={str(a.id): (from_x100(scores[(a.id, line.student.id)])
+                                             if (a.id, line.student.id) in scores else None)
+                                 for a in comp.assessments},
+                         running_percentage=None if line.percentage_x100 is None else from_x100(line.percentage_x100))
+            for line in page]
+    return GradebookRead(class_id=comp.cls.id or 0, class_code=comp.cls.code, term_id=comp.term.id or 0,
+                         published=comp.published, assessments=[_assessment_read(a) for a in comp.assessments],
+                         rows=rows, next_cursor=cursor)
+
+
+@module.tool(effect=Effect.WRITE, roles=GRADERS)
+async def record_grade(ctx: ToolContext, args: RecordGradeIn) -> GradeRead:
+    """Record a student's first score on an assessment (0..max points, two decimals at most). If a score
+    exists already, use change_grade; after publication, change_locked_grade. Teachers only for their own
+    classes."""
+    grade = await service.record_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
+                                       student_id=args.student_id, score_x100=x100(args.score), comment=args.comment)
+    assessment = await repo.get_or_raise(ctx.session, Assessment, args.assessment_id)
+    return _grade_read(grade, assessment)
+
+
+def _grade_preview(target: service.GradeTarget, new_x100: int, extra: dict | None = None) -> dict:
+    grade = target.grade
+    assert grade is not None
+    preview = {
+        "student": f"{target.student.code} {target.student.full_name}",
+        "class": target.cls.code,
+        "assessment": target.assessment.title,
+        "max_score": from_x100(target.assessment.max_score_x100),
+        "before": {"score": from_x100(grade.score_x100), "comment": grade.comment, "locked": grade.locked},
+        "after": {"score": from_x100(new_x100), "locked": grade.locked},
+    }
+    preview.update(extra or {})
+    return preview
+
+
+async def _propose_change_grade(ctx: ToolContext, args: ChangeGradeIn) -> Proposal:
+    target = await service.check_grade_change(ctx.session, ctx.actor, assessment_id=args.assessment_id,
+                                              student_id=args.student_id, score_x100=x100(args.score), locked=False)
+    grade = target.grade
+    assert grade is not None
+    preview = _grade_preview(target, x100(args.score))
+    if args.comment is not None:
+        preview["after"]["comment"] = args.comment
+    return Proposal(
+        summary=f"Change {target.student.full_name}'s score on '{target.assessment.title}' ({target.cls.code}) from "
+                f"{rules.format_x100(grade.score_x100)} to {rules.format_x100(x100(args.score))}",
+        preview=preview, touched=[Touched("grades", grade.id or 0, grade.version)])
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.CONFIRM, propose=_propose_change_grade)
+async def change_grade(ctx: ToolContext, args: ChangeGradeIn) -> GradeRead:
+    """Change an existing, unpublished score. Teachers only for their own classes."""
+    grade = await service.change_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
+                                       student_id=args.student_id, score_x100=x100(args.score), comment=args.comment)
+    assessment = await repo.get_or_raise(ctx.session, Assessment, args.assessment_id)
+    return _grade_read(grade, assessment)
+
+
+async def _propose_change_locked(ctx: ToolContext, args: ChangeLockedGradeIn) -> Proposal:
+    target = await service.check_grade_change(ctx.session, ctx.actor, assessment_id=args.assessment_id,
+                                              student_id=args.student_id, score_x100=x100(args.score), locked=True)
+    grade = target.grade
+    assert grade is not None
+    touched = [Touched("grades", grade.id or 0, grade.version)]
+    term_grade = await repo.get_term_grade(ctx.session, target.cls.id or 0, target.assessment.term_id,
+                                           target.student.id or 0)
+    extra: dict = {"reason": args.reason}
+    if term_grade is not None:
+        touched.append(Touched("term_grades", term_grade.id or 0, term_grade.version))
+        assessments = await repo.assessments_of(ctx.session, target.cls.id or 0, target.assessment.term_id)
+        grades = await repo.grades_for_assessments(ctx.session, [a.id or 0 for a in assessments],
+                                                   [target.student.id or 0])
+        by_id = {g.assessment_id: g.score_x100 for g in grades}
+        by_id[target.assessment.id or 0] = x100(args.score)
+        new_pct = rules.round_half_up_x100(rules.weighted_percentage(
+            rules.ScoredItem(by_id.get(a.id or 0), a.max_score_x100, a.weight_x100) for a in assessments))
+        extra["term_grade"] = {
+            "before": {"percentage": None if term_grade.percentage_x100 is None
+                       else from_x100(term_grade.percentage_x100), "letter": term_grade.letter},
+            "after": {"percentage": None if new_pct is None else from_x100(new_pct),
+                      "letter": rules.letter_for(new_pct)}}
+    return Proposal(
+        summary=f"Change the published score of {target.student.full_name} on '{target.assessment.title}' "
+                f"({target.cls.code}) from {rules.format_x100(grade.score_x100)} to "
+                f"{rules.format_x100(x100(args.score))}: {args.reason}",
+        preview=_grade_preview(target, x100(args.score), extra), touched=touched)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.APPROVE, propose=_propose_change_locked)
+async def change_locked_grade(ctx: ToolContext, args: ChangeLockedGradeIn) -> GradeRead:
+    """Change a score that is locked because its term's grades were published. Needs a reason; the published
+    term grade is recomputed and the history stays in the audit log. Teachers only for their own classes."""
+    grade = await service.change_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
+                                       student_id=args.student_id, score_x100=x100(args.score), comment=None,
+                                       locked=True)
+    assessment = await repo.get_or_raise(ctx.session, Assessment, args.assessment_id)
+    return _grade_read(grade, assessment)
+
+
+def _term_grades_read(comp: service.TermGradeComputation, published_rows: dict | None = None) -> TermGradesRead:
+    grades = []
+    for line in comp.lines:
+        row = (published_rows or {}).get(line.student.id)
+        pct = row.percentage_x100 if row is not None else line.percentage_x100
+        letter = row.letter if row is not None else line.letter
+        grades.append(TermGradeRead(student_id=line.student.id or 0, student_code=line.student.code,
+                                    student_name=line.student.full_name,
+                                    percentage=None if pct is None else from_x100(pct), letter=letter,
+                                    published=row is not None, version=row.version if row is not None else None))
+    avg = comp.class_average_x100
+    return TermGradesRead(class_id=comp.cls.id or 0, class_code=comp.cls.code, term_id=comp.term.id or 0,
+                          published=comp.published, grades=grades,
+                          class_average=None if avg is None else from_x100(avg), missing_scores=comp.missing)
+
+
+@module.tool(effect=Effect.READ, roles=GRADERS)
+async def list_term_grades(ctx: ToolContext, args: ClassTermIn) -> TermGradesRead:
+    """Show a class's term grades: the published (frozen) ones once published, otherwise the current computed
+    percentages and letters (A>=90, B>=80, C>=70, D>=60, else F), the class average and missing scores."""
+    comp = await service.compute_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)
+    published = {tg.student_id: tg for tg in await repo.term_grades_of(ctx.session, args.class_id, args.term_id)}
+    return _term_grades_read(comp, published)
+
+
+async def _propose_publish(ctx: ToolContext, args: ClassTermIn) -> Proposal:
+    comp = await service.compute_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)
+    service.check_publishable(comp)
+    letters: dict[str, int] = {}
+    for line in comp.lines:
+        letters[line.letter or "none"] = letters.get(line.letter or "none", 0) + 1
+    avg = comp.class_average_x100
+    cls_row = comp.cls
+    touched = [Touched("classes", cls_row.id or 0, cls_row.version)]
+    touched += [Touched("grades", g.id or 0, g.version) for g in comp.grades]
+    preview = {
+        "class": comp.cls.code, "term": comp.term.name, "students": len(comp.lines),
+        "assessments": [a.title for a in comp.assessments], "missing_scores": comp.missing,
+        "class_average": None if avg is None else from_x100(avg), "letter_distribution": letters,
+        "term_grades": [{"student": f"{line.student.code} {line.student.full_name}",
+                         "percentage": None if line.percentage_x100 is None else from_x100(line.percentage_x100),
+                         "letter": line.letter} for line in comp.lines[:50]],
+        "before": {"published": False, "locked_grades": 0},
+        "after": {"published": True, "locked_grades": len(comp.grades)},
+    }
+    return Proposal(summary=f"Publish {comp.term.name} grades of {comp.cls.code} for {len(comp.lines)} students "
+                            f"(class average {rules.format_x100(avg)}%, {comp.missing} missing scores) and lock them",
+                    preview=preview, touched=touched)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.APPROVE, propose=_propose_publish)
+async def publish_term_grades(ctx: ToolContext, args: ClassTermIn) -> PublishOut:
+    """Publish a class's term grades: freeze each student's weighted percentage and letter and lock every score
+    of that term (later changes need change_locked_grade)."""
+    comp = await service.publish_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)
+    avg = comp.class_average_x100
+    return PublishOut(class_id=comp.cls.id or 0, class_code=comp.cls.code, term_id=comp.term.id or 0,
+                      published_students=len(comp.lines), locked_grades=len(comp.grades),
+                      class_average=None if avg is None else from_x100(avg))
+
+

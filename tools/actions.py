@@ -1,0 +1,113 @@
+"""Tools of the confirmation gate: list, inspect, confirm, cancel, approve and reject pending actions."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from domain.actions import repository as actions_repo
+from domain.actions.models import ActionStatus
+from domain.kernel.actor import Role
+from domain.kernel.errors import PermissionDenied
+from tools import gate
+from tools.actions_schema import ActionOut, action_out
+from tools.registry import Effect, Module, ToolContext
+from tools.types import Id, Page, PageInput, Reason, ToolInput, page_of
+
+module = Module("actions", core=True, description="The confirmation gate for destructive tools.")
+EVERYONE = frozenset(Role)
+
+
+class ListPendingActionsIn(PageInput):
+    status: Literal["open", "proposed", "queued", "executed", "cancelled", "rejected", "expired", "stale",
+                    "failed", "all"] = Field(default="open", description="open = proposed or queued.")
+    mine: bool = Field(default=False, description="Only actions I requested (non-admins always see only theirs).")
+
+
+class ActionIdIn(ToolInput):
+    action_id: Id
+
+
+class DecideIn(ToolInput):
+    action_id: Id
+    reason: Reason | None = Field(default=None, description="Why; recorded in the audit log (5..1000 chars).")
+
+
+class RejectIn(ToolInput):
+    action_id: Id
+    reason: Reason = Field(description="Why it is rejected; recorded and shown to the requester (5..1000 chars).")
+
+
+def transactional(fn):
+    fn.manages_transaction = True
+    return fn
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def list_pending_actions(ctx: ToolContext, args: ListPendingActionsIn) -> Page[ActionOut]:
+    """List pending actions (destructive calls waiting at the gate), oldest first.
+
+    Admins see everyone's; other roles see only the actions they requested. Filter by status ("open" means
+    proposed or queued). Use get_action for one action's full preview.
+    """
+    if args.status == "open":
+        statuses = [ActionStatus.PROPOSED.value, ActionStatus.QUEUED.value]
+    elif args.status == "all":
+        statuses = None
+    else:
+        statuses = [args.status]
+    mine = args.mine or not ctx.actor.is_admin
+    rows = await actions_repo.list_actions(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                           statuses=statuses, requested_by=ctx.actor.id if mine else None)
+    page, cursor = page_of(rows, args.limit)
+    return Page[ActionOut](items=[action_out(a) for a in page], next_cursor=cursor)
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def get_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
+    """Get one pending action: its tool, arguments, preview (before/after, totals), status and outcome.
+
+    Admins may read any action; other roles only their own.
+    """
+    action = await actions_repo.get_action_or_raise(ctx.session, args.action_id)
+    if not ctx.actor.is_admin and action.requested_by != ctx.actor.id:
+        raise PermissionDenied(f"action {args.action_id} was requested by someone else; only admins can read it")
+    return action_out(action)
+
+
+@module.tool(effect=Effect.WRITE, roles=EVERYONE, destructive_hint=True, offered_to_agents=False)
+@transactional
+async def confirm_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
+    """Confirm a pending action you requested, after the user has seen its preview and agreed.
+
+    A confirm-level action executes now, in one transaction; an approve-level action is queued for an admin
+    other than you. If any row it touches changed since the preview, nothing changes and it is marked stale.
+    """
+    return await gate.confirm(ctx.runtime, ctx.actor, args.action_id)
+
+
+@module.tool(effect=Effect.WRITE, roles=EVERYONE, idempotent=False)
+@transactional
+async def cancel_action(ctx: ToolContext, args: DecideIn) -> ActionOut:
+    """Cancel a proposed or queued action (its requester, or an admin). Nothing is changed."""
+    return await gate.close(ctx.runtime, ctx.actor, args.action_id, status=ActionStatus.CANCELLED,
+                            reason=args.reason)
+
+
+@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, destructive_hint=True, offered_to_agents=False)
+@transactional
+async def approve_action(ctx: ToolContext, args: DecideIn) -> ActionOut:
+    """Approve a queued action as an admin who did not request it (four eyes), executing it now.
+
+    If any row it touches changed since the preview, nothing changes and it is marked stale.
+    """
+    return await gate.approve(ctx.runtime, ctx.actor, args.action_id, args.reason)
+
+
+@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, offered_to_agents=False)
+@transactional
+async def reject_action(ctx: ToolContext, args: RejectIn) -> ActionOut:
+    """Reject a proposed or queued action as an admin who did not request it, with a reason. Nothing changes."""
+    return await gate.close(ctx.runtime, ctx.actor, args.action_id, status=ActionStatus.REJECTED,
+                            reason=args.reason)

@@ -1,0 +1,157 @@
+"""HR tools: departments and employees."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import Field, model_validator
+
+from domain.hr import repository as repo
+from domain.hr import service
+from domain.hr.models import EmployeeStatus, EmploymentType
+from domain.hr.schemas import DepartmentRead, EmployeeRead, EmployeeSummary
+from domain.kernel.actor import Role
+from domain.kernel.models import snapshot
+from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from tools.types import Code, Email, Id, Name, Page, PageInput, Query, Reason, ShortText, ToolInput, page_of
+
+module = Module("hr", description="Departments and employees.")
+
+STAFF_READERS = frozenset({Role.ADMIN, Role.HR, Role.PAYROLL, Role.REGISTRAR, Role.VIEWER})
+HR_WRITERS = frozenset({Role.ADMIN, Role.HR})
+
+
+class ListDepartmentsIn(PageInput):
+    pass
+
+
+class CreateDepartmentIn(ToolInput):
+    code: Code = Field(description="Short code, e.g. MATH.")
+    name: Name
+
+
+class ListEmployeesIn(PageInput):
+    department_id: Id | None = None
+    status: EmployeeStatus | None = Field(default=None, description="active | on_leave | terminated")
+
+
+class SearchEmployeesIn(PageInput):
+    query: Query = Field(description="Part of a name, code (E0042), work email or position.")
+
+
+class EmployeeIdIn(ToolInput):
+    employee_id: Id
+
+
+class CreateEmployeeIn(ToolInput):
+    first_name: Name
+    last_name: Name
+    work_email: Email
+    position: ShortText = Field(description="Job title, e.g. 'Mathematics teacher'.")
+    department_id: Id
+    hire_date: date
+    employment_type: EmploymentType = Field(description="full_time | part_time | contract | temporary")
+    code: Code | None = Field(default=None, description="Employee code; omitted: the next free E0001-style code.")
+
+
+class UpdateEmployeeIn(ToolInput):
+    employee_id: Id
+    first_name: Name | None = None
+    last_name: Name | None = None
+    work_email: Email | None = None
+    position: ShortText | None = None
+    department_id: Id | None = None
+    employment_type: EmploymentType | None = None
+    status: EmployeeStatus | None = Field(default=None, description="active | on_leave (terminate_employee "
+                                                                      "terminates)")
+
+    @model_validator(mode="after")
+    def _some_change(self):
+        if not self.model_dump(exclude_none=True, exclude={"employee_id"}):
+            raise ValueError("give at least one field to change")
+        return self
+
+
+class TerminateEmployeeIn(ToolInput):
+    employee_id: Id
+    termination_date: date
+    reason: Reason
+
+
+@module.tool(effect=Effect.READ, roles=STAFF_READERS)
+async def list_departments(ctx: ToolContext, args: ListDepartmentsIn) -> Page[DepartmentRead]:
+    """List the school's departments with their number of employees."""
+    rows = await repo.list_departments(ctx.session, after_id=args.after_id(), limit=args.limit)
+    counts = await repo.count_employees_by_department(ctx.session)
+    page, cursor = page_of(rows, args.limit)
+    items = [DepartmentRead(id=d.id, code=d.code, name=d.name, employee_count=counts.get(d.id, 0)) for d in page]
+    return Page[DepartmentRead](items=items, next_cursor=cursor)
+
+
+@module.tool(effect=Effect.WRITE, roles=HR_WRITERS)
+async def create_department(ctx: ToolContext, args: CreateDepartmentIn) -> DepartmentRead:
+    """Create a department with a unique short code."""
+    dep = await service.create_department(ctx.session, ctx.actor, code=args.code, name=args.name)
+    return DepartmentRead.model_validate(dep)
+
+
+@module.tool(effect=Effect.READ, roles=STAFF_READERS)
+async def list_employees(ctx: ToolContext, args: ListEmployeesIn) -> Page[EmployeeSummary]:
+    """List employees, optionally of one department or status. Returns codes, names, positions only;
+    get_employee gives the full record."""
+    rows = await repo.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                     department_id=args.department_id,
+                                     status=args.status.value if args.status else None)
+    page, cursor = page_of(rows, args.limit)
+    return Page[EmployeeSummary](items=[EmployeeSummary.model_validate(e) for e in page], next_cursor=cursor)
+
+
+@module.tool(effect=Effect.READ, roles=STAFF_READERS)
+async def search_employees(ctx: ToolContext, args: SearchEmployeesIn) -> Page[EmployeeSummary]:
+    """Find employees by part of their name, code, work email or position (case-insensitive)."""
+    rows = await repo.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
+    page, cursor = page_of(rows, args.limit)
+    return Page[EmployeeSummary](items=[EmployeeSummary.model_validate(e) for e in page], next_cursor=cursor)
+
+
+@module.tool(effect=Effect.READ, roles=STAFF_READERS)
+async def get_employee(ctx: ToolContext, args: EmployeeIdIn) -> EmployeeRead:
+    """Get one employee's full record: contact email, department, hire date, employment type, status."""
+    return EmployeeRead.model_validate(await repo.get_employee_or_raise(ctx.session, args.employee_id))
+
+
+@module.tool(effect=Effect.WRITE, roles=HR_WRITERS)
+async def create_employee(ctx: ToolContext, args: CreateEmployeeIn) -> EmployeeRead:
+    """Hire an employee: creates an active record with the next free code (E0001...) unless one is given."""
+    emp = await service.create_employee(ctx.session, ctx.actor, **args.model_dump(exclude={"code"}),
+                                        code=args.code)
+    return EmployeeRead.model_validate(emp)
+
+
+@module.tool(effect=Effect.WRITE, roles=HR_WRITERS)
+async def update_employee(ctx: ToolContext, args: UpdateEmployeeIn) -> EmployeeRead:
+    """Change an employee's names, work email, position, department, employment type or status (active or
+    on_leave). Only the fields given change. Terminating is terminate_employee."""
+    changes = args.model_dump(exclude_none=True, exclude={"employee_id"})
+    emp = await service.update_employee(ctx.session, ctx.actor, employee_id=args.employee_id, changes=changes)
+    return EmployeeRead.model_validate(emp)
+
+
+async def _propose_termination(ctx: ToolContext, args: TerminateEmployeeIn) -> Proposal:
+    emp = await repo.get_employee_or_raise(ctx.session, args.employee_id)
+    service.check_termination(emp, args.termination_date)
+    before = snapshot(emp, exclude={"created_at", "updated_at", "deleted_at"})
+    after = dict(before, status=EmployeeStatus.TERMINATED.value, termination_date=args.termination_date.isoformat(),
+                 termination_reason=args.reason)
+    return Proposal(
+        summary=f"Terminate {emp.full_name} ({emp.code}, {emp.position}) as of {args.termination_date}",
+        preview={"employee": f"{emp.code} {emp.full_name}", "before": before, "after": after},
+        touched=[Touched("employees", emp.id or 0, emp.version)])
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=HR_WRITERS, gate=GateLevel.CONFIRM, propose=_propose_termination)
+async def terminate_employee(ctx: ToolContext, args: TerminateEmployeeIn) -> EmployeeRead:
+    """Terminate an employee as of a date, with a reason. The record is kept (status terminated)."""
+    emp = await service.terminate_employee(ctx.session, ctx.actor, employee_id=args.employee_id,
+                                           termination_date=args.termination_date, reason=args.reason)
+    return EmployeeRead.model_validate(emp)

@@ -1,0 +1,87 @@
+"""The one call path: validate, authorize, then run in the unit of work the tool's effect asks for."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from domain.kernel.actor import Actor
+from domain.kernel.audit import append_audit
+from domain.kernel.errors import InvalidInput, NotFound, PermissionDenied
+from tools.registry import Effect, ToolContext, ToolSpec
+from tools.runtime import Runtime
+
+MAX_SHOWN_INPUT = 60
+
+
+def describe_validation_error(tool: str, exc: ValidationError) -> InvalidInput:
+    """Turn pydantic's errors into one message naming each field, the rule broken and the value given."""
+    parts = []
+    first_field = None
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "<arguments>"
+        first_field = first_field or loc
+        shown = repr(err.get("input"))
+        if len(shown) > MAX_SHOWN_INPUT:
+            shown = shown[:MAX_SHOWN_INPUT] + f"... ({len(str(err.get('input')))} characters)"
+        if err["type"] == "missing":
+            parts.append(f"{loc}: this field is required")
+        elif err["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown argument (not part of {tool}'s input schema)")
+        else:
+            parts.append(f"{loc}: {err['msg']} (got {shown})")
+    return InvalidInput(f"invalid arguments for {tool}: " + "; ".join(parts), field=first_field,
+                        details={"errors": [{"field": ".".join(str(p) for p in e["loc"]), "rule": e["type"],
+                                             "message": e["msg"]} for e in exc.errors()]})
+
+
+def parse_arguments(spec: ToolSpec, arguments: dict[str, Any] | None) -> BaseModel:
+    """Validate raw arguments against the tool's input model; raises InvalidInput naming the fields."""
+    if arguments is not None and not isinstance(arguments, dict):
+        raise InvalidInput(f"arguments for {spec.name} must be a JSON object, got {type(arguments).__name__}")
+    try:
+        return spec.input_model.model_validate(arguments or {})
+    except ValidationError as exc:
+        raise describe_validation_error(spec.name, exc) from None
+
+
+def authorize(spec: ToolSpec, actor: Actor) -> None:
+    """Raise PermissionDenied unless the actor holds one of the tool's roles."""
+    if not actor.has_any(spec.roles):
+        allowed = ", ".join(sorted(r.value for r in spec.roles))
+        yours = ", ".join(sorted(r.value for r in actor.roles)) or "none"
+        raise PermissionDenied(f"{spec.name} needs one of the roles: {allowed}; you ({actor.username}) have: {yours}")
+
+
+def audit_json(model: BaseModel) -> dict[str, Any]:
+    return json.loads(model.model_dump_json())
+
+
+async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, actor: Actor) -> BaseModel:
+    """Call tool `name` with `arguments` as `actor` and return its typed output.
+
+    Read tools run in a read-only unit of work; write tools in one transaction with their audit row;
+    destructive tools record a pending action and return it (nothing else is written). Raises the
+    DomainError subclasses of domain.kernel.errors; nothing is written when one is raised.
+    """
+    spec = runtime.catalogue.get(name)
+    if spec is None:
+        raise NotFound(f"unknown tool {name!r}; tools/list (or `mcs-erp tools`) shows the catalogue")
+    args = parse_arguments(spec, arguments)
+    authorize(spec, actor)
+    if spec.effect is Effect.READ:
+        async with runtime.db.read() as session:
+            return await spec.run(ToolContext(session, actor, runtime), args)
+    if spec.effect is Effect.DESTRUCTIVE:
+        from tools.gate import propose
+
+        return await propose(runtime, spec, args, actor)
+    if getattr(spec.run, "manages_transaction", False):
+        return await spec.run(ToolContext(None, actor, runtime), args)  # type: ignore[arg-type]
+    async with runtime.db.write() as session:
+        out = await spec.run(ToolContext(session, actor, runtime), args)
+        await append_audit(session, actor, tool=spec.name, event="write", arguments=audit_json(args),
+                           after=audit_json(out))
+        return out

@@ -1,0 +1,295 @@
+"""The tool registry: each capability declared once, published to MCP and to LLM tool schemas.
+
+A bounded context declares a `Module` (its name, the contexts it depends on) and registers its tools on it
+with `@module.tool(...)`. `build_catalogue` orders modules with `graphlib` (dependencies first), refuses a
+cycle or a dependency on a disabled module with a clear error, and returns the `Catalogue` of enabled tools.
+From a `ToolSpec` come the MCP tool (inputSchema, outputSchema, annotations), the Anthropic tool and the
+OpenAI function.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.kernel.actor import Actor, Role
+
+
+class Effect(StrEnum):
+    """What a tool does to the school's data; decides the unit of work and the gate."""
+
+    READ = "read"
+    WRITE = "write"
+    DESTRUCTIVE = "destructive"
+
+
+class GateLevel(StrEnum):
+    """How a destructive tool is released: the requester confirms, or an admin (not the requester) approves."""
+
+    CONFIRM = "confirm"
+    APPROVE = "approve"
+
+
+@dataclass
+class ToolContext:
+    """What a tool function receives besides its input: the unit of work's session, the actor, the runtime."""
+
+    session: AsyncSession
+    actor: Actor
+    runtime: Any = None
+
+
+@dataclass(frozen=True)
+class Touched:
+    """A row a pending action will change, with the version its preview saw."""
+
+    table: str
+    id: int
+    version: int
+
+
+@dataclass
+class Proposal:
+    """What a destructive tool would do: a one-line summary, a preview (before/after, totals) and its rows."""
+
+    summary: str
+    preview: dict[str, Any]
+    touched: list[Touched] = field(default_factory=list)
+
+
+ToolFn = Callable[[ToolContext, Any], Awaitable[BaseModel]]
+ProposeFn = Callable[[ToolContext, Any], Awaitable[Proposal]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool: name, model-facing description, typed input and output, effect, roles and gate."""
+
+    name: str
+    title: str
+    description: str
+    module: str
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    effect: Effect
+    roles: frozenset[Role]
+    run: ToolFn
+    propose: ProposeFn | None = None
+    gate: GateLevel | None = None
+    idempotent: bool = False
+    destructive_hint: bool | None = None
+    offered_to_agents: bool = True
+
+    @property
+    def input_schema(self) -> dict[str, Any]:
+        return _input_schema(self.input_model)
+
+    @property
+    def output_schema(self) -> dict[str, Any]:
+        from tools.actions_schema import PendingActionOut
+
+        model = PendingActionOut if self.effect is Effect.DESTRUCTIVE else self.output_model
+        return _object_schema(model.model_json_schema(mode="serialization"))
+
+    def annotations(self) -> dict[str, Any]:
+        """MCP annotations derived from the effect (readOnlyHint, destructiveHint, idempotentHint)."""
+        read_only = self.effect is Effect.READ
+        destructive = self.destructive_hint if self.destructive_hint is not None else (
+            self.effect is Effect.DESTRUCTIVE)
+        return {
+            "title": self.title,
+            "readOnlyHint": read_only,
+            "destructiveHint": False if read_only else destructive,
+            "idempotentHint": True if read_only else self.idempotent,
+            "openWorldHint": False,
+        }
+
+    def full_description(self) -> str:
+        """The description as published: the tool's own text plus its effect, gate and roles."""
+        lines = [self.description.strip()]
+        if self.effect is Effect.DESTRUCTIVE:
+            who = ("then an admin other than you must approve it" if self.gate is GateLevel.APPROVE
+                   else "it runs when the requesting user confirms it")
+            lines.append(f"Destructive: calling it changes nothing yet; it returns a pending action with a preview, "
+                         f"and confirm_action(action_id) releases it ({who}).")
+        lines.append("Roles: " + ", ".join(sorted(r.value for r in self.roles)) + ".")
+        return "\n\n".join(lines)
+
+    def anthropic_tool(self) -> dict[str, Any]:
+        """The tool as the Anthropic Messages API expects it."""
+        return {"name": self.name, "description": self.full_description(), "input_schema": self.input_schema}
+
+    def openai_tool(self) -> dict[str, Any]:
+        """The tool as an OpenAI Chat Completions function."""
+        return {"type": "function", "function": {"name": self.name, "description": self.full_description(),
+                                                 "parameters": self.input_schema}}
+
+
+def _object_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    schema = dict(schema)
+    schema.setdefault("type", "object")
+    return schema
+
+
+def _input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = _object_schema(model.model_json_schema(mode="validation"))
+    schema.setdefault("properties", {})
+    return schema
+
+
+def _unbounded_strings(schema: dict[str, Any], defs: dict[str, Any], path: str = "") -> list[str]:
+    found: list[str] = []
+    if "$ref" in schema:
+        ref = schema["$ref"].split("/")[-1]
+        return _unbounded_strings(defs.get(ref, {}), defs, path)
+    if schema.get("type") == "string" and "maxLength" not in schema and "enum" not in schema \
+            and "format" not in schema and "const" not in schema:
+        found.append(path or "<root>")
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, []):
+            found += _unbounded_strings(sub, defs, path)
+    for name, sub in schema.get("properties", {}).items():
+        found += _unbounded_strings(sub, defs, f"{path}.{name}" if path else name)
+    if "items" in schema and isinstance(schema["items"], dict):
+        found += _unbounded_strings(schema["items"], defs, f"{path}[]")
+    return found
+
+
+class Module:
+    """A bounded context as the registry sees it: a name, the contexts it needs, its tools."""
+
+    def __init__(self, name: str, *, depends_on: Iterable[str] = (), core: bool = False, description: str = ""):
+        self.name = name
+        self.depends_on = tuple(depends_on)
+        self.core = core
+        self.description = description
+        self.tools: list[ToolSpec] = []
+
+    def tool(
+        self,
+        *,
+        effect: Effect,
+        roles: Iterable[Role],
+        name: str | None = None,
+        title: str | None = None,
+        gate: GateLevel | None = None,
+        propose: ProposeFn | None = None,
+        idempotent: bool = False,
+        destructive_hint: bool | None = None,
+        offered_to_agents: bool = True,
+    ) -> Callable[[ToolFn], ToolFn]:
+        """Register `async def fn(ctx, args: InputModel) -> OutputModel` as a tool; its docstring describes it."""
+
+        def decorate(fn: ToolFn) -> ToolFn:
+            hints = get_type_hints(fn)
+            params = list(inspect.signature(fn).parameters)
+            if len(params) != 2:
+                raise TypeError(f"tool {fn.__name__} must take (ctx, args)")
+            input_model = hints[params[1]]
+            output_model = hints["return"]
+            tool_name = name or fn.__name__
+            if effect is Effect.DESTRUCTIVE and (gate is None or propose is None):
+                raise TypeError(f"destructive tool {tool_name} needs a gate level and a propose function")
+            if effect is not Effect.DESTRUCTIVE and (gate is not None or propose is not None):
+                raise TypeError(f"only destructive tools take a gate: {tool_name}")
+            description = inspect.cleandoc(fn.__doc__ or "")
+            if not description:
+                raise TypeError(f"tool {tool_name} needs a docstring written for a model")
+            schema = _input_schema(input_model)
+            unbounded = _unbounded_strings(schema, schema.get("$defs", {}))
+            if unbounded:
+                raise TypeError(f"tool {tool_name}: string fields without a maximum length: {unbounded}")
+            spec = ToolSpec(
+                name=tool_name,
+                title=title or tool_name.replace("_", " ").capitalize(),
+                description=description,
+                module=self.name,
+                input_model=input_model,
+                output_model=output_model,
+                effect=effect,
+                roles=frozenset(roles),
+                run=fn,
+                propose=propose,
+                gate=gate,
+                idempotent=idempotent,
+                destructive_hint=destructive_hint,
+                offered_to_agents=offered_to_agents,
+            )
+            self.tools.append(spec)
+            return fn
+
+        return decorate
+
+
+class ModuleConfigError(ValueError):
+    """The modules cannot be ordered or enabled as configured."""
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The enabled tools in module dependency order, looked up by name."""
+
+    modules: tuple[str, ...]
+    tools: dict[str, ToolSpec]
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self.tools.get(name)
+
+    def for_actor(self, actor: Actor) -> list[ToolSpec]:
+        """The tools `actor`'s roles may call, in catalogue order."""
+        return [spec for spec in self.tools.values() if actor.has_any(spec.roles)]
+
+
+def build_catalogue(modules: Iterable[Module], *, disabled: Iterable[str] = ()) -> Catalogue:
+    """Order `modules` by dependency and return the catalogue of the enabled ones.
+
+    Raises ModuleConfigError for an unknown dependency, a cycle (naming it), a disabled core module, a
+    module that depends on a disabled one, or a tool name declared twice.
+    """
+    by_name: dict[str, Module] = {}
+    for module in modules:
+        if module.name in by_name:
+            raise ModuleConfigError(f"module {module.name!r} is declared twice")
+        by_name[module.name] = module
+    off = set(disabled)
+    unknown_off = off - set(by_name)
+    if unknown_off:
+        raise ModuleConfigError(f"cannot disable unknown module(s) {sorted(unknown_off)}; "
+                                f"modules are {sorted(by_name)}")
+    for module in by_name.values():
+        for dep in module.depends_on:
+            if dep not in by_name:
+                raise ModuleConfigError(f"module {module.name!r} depends on {dep!r}, which does not exist")
+        if module.name in off and module.core:
+            raise ModuleConfigError(f"module {module.name!r} is part of the platform core and cannot be disabled")
+    sorter = graphlib.TopologicalSorter({m.name: set(m.depends_on) for m in by_name.values()})
+    try:
+        order = tuple(sorter.static_order())
+    except graphlib.CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise ModuleConfigError(f"module dependencies form a cycle: {cycle}; a context may only depend on "
+                                "contexts that do not depend back on it") from None
+    enabled: list[str] = []
+    for name in order:
+        if name in off:
+            continue
+        missing = [dep for dep in by_name[name].depends_on if dep in off]
+        if missing:
+            raise ModuleConfigError(f"module {name!r} depends on disabled module(s) {missing}; "
+                                    f"disable {name!r} too or enable them")
+        enabled.append(name)
+    tools: dict[str, ToolSpec] = {}
+    for name in enabled:
+        for spec in by_name[name].tools:
+            if spec.name in tools:
+                raise ModuleConfigError(f"tool {spec.name!r} is declared by both {tools[spec.name].module!r} "
+                                        f"and {name!r}")
+            tools[spec.name] = spec
+    return Catalogue(modules=tuple(enabled), tools=tools)
