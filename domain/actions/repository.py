@@ -54,4 +54,4 @@ async def current_version(session: AsyncSession, table: str, row_id: int) -> int
     stmt = sa_select(tbl.c.version).where(tbl.c.id == row_id)
     if "deleted_at" in tbl.c:
         stmt = stmt.where(tbl.c.deleted_at.is_(None))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return (await session.exec(stmt)).first()

@@ -1,0 +1,79 @@
+"""Shared fixtures: one fresh database per test session, on SQLite (default) or PostgreSQL.
+
+Set MCS_ERP_TEST_BACKEND=postgresql (and optionally MCS_ERP_TEST_PG_URL, default
+postgresql+asyncpg://postgres@127.0.0.1:5432/test) to run the suite on PostgreSQL: a database named
+mcs_test_<random> is created for the session and dropped at its end. When CI=true a missing PostgreSQL is a
+failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from domain.kernel.settings import Settings
+from tools.runtime import Runtime
+
+BACKEND = os.environ.get("MCS_ERP_TEST_BACKEND", "sqlite").lower()
+PG_ADMIN_URL = os.environ.get("MCS_ERP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+async def create_pg_database(name: str) -> str:
+    """Create database `name` on the test server and return its URL; fails (never skips) under CI."""
+    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        if IN_CI:
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    finally:
+        await engine.dispose()
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_pg_database(name: str) -> None:
+    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await engine.dispose()
+
+
+async def fresh_database_url(tmp_dir: Path) -> tuple[str, str | None]:
+    """Return (url, pg_name) of a new empty database of the selected backend."""
+    if BACKEND == "postgresql":
+        name = f"mcs_test_{uuid.uuid4().hex[:12]}"
+        return await create_pg_database(name), name
+    return f"sqlite+aiosqlite:///{tmp_dir / f'mcs-{uuid.uuid4().hex[:8]}.db'}", None
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory) -> AsyncIterator[str]:
+    """A migrated, empty database for the whole session."""
+    from server.cli import prepare_database
+
+    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("db"))
+    runtime = Runtime.create(Settings(database_url=url))
+    await prepare_database(runtime)
+    await runtime.close()
+    yield url
+    if pg_name:
+        await drop_pg_database(pg_name)
+
+
+@pytest.fixture(scope="session")
+async def runtime(database_url) -> AsyncIterator[Runtime]:
+    """The session's runtime on the session database. Tests create their own rows with unique codes."""
+    rt = Runtime.create(Settings(database_url=database_url, key_cache_seconds=0))
+    yield rt
+    await rt.close()

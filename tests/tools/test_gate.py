@@ -1,0 +1,92 @@
+"""The gate through tools.invoke on a real database: pending, confirm, approve (four eyes), stale, audit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from domain.academics.models import Grade
+from domain.kernel.audit import AuditEntry, verify_audit_chain
+from domain.kernel.errors import ActionClosed, GradeLocked, PermissionDenied, StaleAction
+from tests.factories import make_school
+from tools.invoke import invoke
+
+
+async def _score(runtime, assessment_id, student_id):
+    async with runtime.db.read() as s:
+        grade = (await s.exec(select(Grade).where(Grade.assessment_id == assessment_id,
+                                                  Grade.student_id == student_id))).first()
+        return None if grade is None else grade.score_x100
+
+
+async def test_change_grade_waits_for_confirmation_and_is_audited(runtime):
+    school = await make_school(runtime)
+    st = school.student_ids[0]
+    await invoke(runtime, "record_grade", {"assessment_id": school.assessment_id, "student_id": st, "score": 78},
+                 school.teacher)
+    pending = await invoke(runtime, "change_grade",
+                           {"assessment_id": school.assessment_id, "student_id": st, "score": 84}, school.teacher)
+    assert pending.pending and pending.status == "proposed"
+    assert pending.preview["before"]["score"] == 78 and pending.preview["after"]["score"] == 84
+    assert await _score(runtime, school.assessment_id, st) == 7800
+    with pytest.raises(PermissionDenied):
+        await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, school.admin)
+    done = await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, school.teacher)
+    assert done.status == "executed"
+    assert await _score(runtime, school.assessment_id, st) == 8400
+    with pytest.raises(ActionClosed):
+        await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, school.teacher)
+    async with runtime.db.read() as s:
+        events = [e.event for e in (await s.exec(select(AuditEntry).where(
+            AuditEntry.action_id == pending.action_id).order_by(AuditEntry.id))).all()]
+        assert events == ["proposed", "executed"]
+        assert (await verify_audit_chain(s)).ok
+
+
+async def test_publish_needs_a_second_admin_and_locks_grades(runtime):
+    school = await make_school(runtime, students=2)
+    for st in school.student_ids:
+        await invoke(runtime, "record_grade", {"assessment_id": school.assessment_id, "student_id": st,
+                                               "score": 90}, school.teacher)
+    pending = await invoke(runtime, "publish_term_grades", {"class_id": school.class_id, "term_id": school.term_id},
+                           school.admin)
+    queued = await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, school.admin)
+    assert queued.status == "queued"
+    with pytest.raises(PermissionDenied):
+        await invoke(runtime, "approve_action", {"action_id": pending.action_id}, school.teacher)
+    with pytest.raises(PermissionDenied):
+        await invoke(runtime, "approve_action", {"action_id": pending.action_id}, school.admin)
+    done = await invoke(runtime, "approve_action", {"action_id": pending.action_id}, school.admin2)
+    assert done.status == "executed" and done.result["published_students"] == 2
+    with pytest.raises(GradeLocked):
+        await invoke(runtime, "record_grade", {"assessment_id": school.assessment2_id,
+                                               "student_id": school.student_ids[0], "score": 40}, school.teacher)
+    with pytest.raises(GradeLocked):
+        await invoke(runtime, "change_grade", {"assessment_id": school.assessment_id,
+                                               "student_id": school.student_ids[0], "score": 50}, school.teacher)
+
+
+async def test_action_is_stale_when_its_row_changed(runtime):
+    school = await make_school(runtime)
+    st = school.student_ids[0]
+    await invoke(runtime, "record_grade", {"assessment_id": school.assessment_id, "student_id": st, "score": 60},
+                 school.teacher)
+    first = await invoke(runtime, "change_grade", {"assessment_id": school.assessment_id, "student_id": st,
+                                                   "score": 70}, school.teacher)
+    second = await invoke(runtime, "change_grade", {"assessment_id": school.assessment_id, "student_id": st,
+                                                    "score": 80}, school.teacher)
+    await invoke(runtime, "confirm_action", {"action_id": second.action_id}, school.teacher)
+    with pytest.raises(StaleAction):
+        await invoke(runtime, "confirm_action", {"action_id": first.action_id}, school.teacher)
+    assert await _score(runtime, school.assessment_id, st) == 8000
+    action = await invoke(runtime, "get_action", {"action_id": first.action_id}, school.teacher)
+    assert action.status == "stale"
+
+
+async def test_teacher_cannot_grade_another_teachers_class(runtime):
+    school = await make_school(runtime)
+    with pytest.raises(PermissionDenied):
+        await invoke(runtime, "record_grade", {"assessment_id": school.assessment_id,
+                                               "student_id": school.student_ids[0], "score": 50},
+                     school.other_teacher)
+    assert await _score(runtime, school.assessment_id, school.student_ids[0]) is None
