@@ -380,7 +380,7 @@ class _DemoBuilder:
         return {row.code: row for row in rows}
 
     async def build(self) -> DemoSummary:
-        session, rng = self.session, self.rng
+        session = self.session
 
         departments = await self._reuse_by_code(Department, [c for c, _ in DEPARTMENTS])
         new_departments = [Department(code=c, name=n) for c, n in DEPARTMENTS if c not in departments]
@@ -438,7 +438,8 @@ class _DemoBuilder:
         key_of_section = {s.id: key for key, s in zip(section_keys, sections, strict=True)}
         # Enrollments and grades are tens of thousands of rows whose ids nobody needs back, so they go in as
         # one executemany each instead of ORM objects (seconds instead of tens of seconds on SQLite).
-        stamp = {"version": 1, "created_at": (now := utcnow()), "updated_at": now, "deleted_at": None}
+        now = utcnow()
+        stamp = {"version": 1, "created_at": now, "updated_at": now, "deleted_at": None}
         enrollments = [{**stamp, "student_id": student.id, "class_id": school_class.id,
                         "status": EnrollmentStatus.ACTIVE.value, "enrolled_on": YEAR_START}
                        for student in students for school_class in classes[key_of_section[student.section_id]]]
