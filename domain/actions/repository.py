@@ -17,8 +17,7 @@ async def get_action(session: AsyncSession, action_id: int, *, for_update: bool 
     stmt = select(PendingAction).where(PendingAction.id == action_id)
     if for_update:
         stmt = stmt.with_for_update()
-    row = (await session.exec(stmt)).first()
-    return None if row is None else row[0]
+    return (await session.exec(stmt)).first()
 
 
 async def get_action_or_raise(session: AsyncSession, action_id: int, *, for_update: bool = False) -> PendingAction:
@@ -55,5 +54,5 @@ async def current_version(session: AsyncSession, table: str, row_id: int) -> int
     stmt = sa_select(tbl.c.version).where(tbl.c.id == row_id)
     if "deleted_at" in tbl.c:
         stmt = stmt.where(tbl.c.deleted_at.is_(None))
-    row = (await session.exec(stmt)).first()
-    return None if row is None else row[0]
+    conn = await session.connection()
+    return (await conn.execute(stmt)).scalar_one_or_none()
