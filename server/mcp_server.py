@@ -77,10 +77,11 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
     server = MCPServer("mcs-erp", title="mcs-erp school ERP", instructions=INSTRUCTIONS, version="0.1.0",
                        description="HR, academics and grades of a school as typed tools, with a confirmation gate.")
     lowlevel = server._lowlevel_server  # the SDK exposes no public hook to serve tools from our own registry
+    declarations = {spec.name: mcp_tool(spec) for spec in runtime.catalogue.tools.values()}
 
     async def list_tools(ctx: ServerRequestContext, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         actor = await resolve_actor(ctx)
-        return types.ListToolsResult(tools=[mcp_tool(s) for s in runtime.catalogue.for_actor(actor)])
+        return types.ListToolsResult(tools=[declarations[s.name] for s in runtime.catalogue.for_actor(actor)])
 
     async def handle_call(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         try:

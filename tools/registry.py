@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import graphlib
 import inspect
+from functools import cached_property
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -87,11 +88,11 @@ class ToolSpec:
     destructive_hint: bool | None = None
     offered_to_agents: bool = True
 
-    @property
+    @cached_property
     def input_schema(self) -> dict[str, Any]:
         return _input_schema(self.input_model)
 
-    @property
+    @cached_property
     def output_schema(self) -> dict[str, Any]:
         from tools.actions_schema import PendingActionOut
 

@@ -198,14 +198,15 @@ CULTURES: tuple[_Culture, ...] = (
              _names("O'Brien, Murphy, Kelly, Byrne, Walsh, O'Connor, Ryan, Doyle, Gallagher")),
     _Culture(3, _names("Lucía, Sofía, Valentina, Camila, Martina, Isabella, Carmen, Elena, Paula, Daniela"),
              _names("Mateo, Santiago, Diego, Alejandro, Javier, Pablo, Carlos, Andrés, Sergio, Miguel"),
-             _names("García, Rodríguez, Martínez, López, Hernández, González, Pérez, Sánchez, Ramírez, Torres, "
-                    "Flores, Castillo, Morales, Ortega")),
+             _names("García, Rodríguez, Martínez, López, Hernández, González, Pérez, Sánchez, Ramírez, "
+                    "Torres, Flores, Castillo, Morales, Ortega")),
     _Culture(2, _names("Beatriz, Mariana, Ana, Larissa, Gabriela, Inês, Leonor"),
              _names("João, Pedro, Rafael, Tiago, Gustavo, Rodrigo, Duarte"),
              _names("Silva, Santos, Oliveira, Costa, Ferreira, Almeida, Pereira, Carvalho, Ribeiro")),
     _Culture(2, _names("Chloé, Camille, Léa, Manon, Inès, Juliette, Élise, Margaux"),
              _names("Louis, Hugo, Théo, Antoine, Mathis, Baptiste, Julien, Étienne"),
-             _names("Martin, Bernard, Dubois, Moreau, Laurent, Lefebvre, Girard, Fontaine, Rousseau, Mercier")),
+             _names("Martin, Bernard, Dubois, Moreau, Laurent, Lefebvre, Girard, Fontaine, Rousseau, "
+                    "Mercier")),
     _Culture(1, _names("Hanna, Lena, Mia, Greta, Johanna, Katharina"),
              _names("Lukas, Jonas, Felix, Maximilian, Florian, Tobias"),
              _names("Müller, Schmidt, Schneider, Fischer, Weber, Hoffmann, Becker, Wagner")),
@@ -351,7 +352,6 @@ class _Person:
     first_name: str
     last_name: str
     culture: _Culture
-    female: bool
 
 
 @dataclass
@@ -366,21 +366,23 @@ class _StaffPlan:
 
 
 class _DemoBuilder:
+    """One build: the session, the seeded random source and the full names already given out."""
+
     def __init__(self, session: AsyncSession, rng: random.Random):
         self.session = session
         self.rng = rng
         self.used_names: set[tuple[str, str]] = set()
         self.culture_weights = [c.weight for c in CULTURES]
 
-    def _person(self, *, culture: _Culture | None = None) -> _Person:
+    def _person(self) -> _Person:
+        # Nobody in the school shares a full name, so "find Olivia Smith" always means one person.
         while True:
-            chosen = culture or self.rng.choices(CULTURES, weights=self.culture_weights)[0]
-            female = self.rng.random() < 0.5
-            first = self.rng.choice(chosen.female if female else chosen.male)
-            last = self.rng.choice(chosen.last)
+            culture = self.rng.choices(CULTURES, weights=self.culture_weights)[0]
+            first = self.rng.choice(culture.female if self.rng.random() < 0.5 else culture.male)
+            last = self.rng.choice(culture.last)
             if (first, last) not in self.used_names:
                 self.used_names.add((first, last))
-                return _Person(first, last, chosen, female)
+                return _Person(first, last, culture)
 
     def _hire_date(self, *, earliest: int, latest: int) -> date:
         year = self.rng.randint(earliest, latest)
@@ -456,7 +458,8 @@ class _DemoBuilder:
         stamp = {"version": 1, "created_at": now, "updated_at": now, "deleted_at": None}
         enrollments = [{**stamp, "student_id": student.id, "class_id": school_class.id,
                         "status": EnrollmentStatus.ACTIVE.value, "enrolled_on": YEAR_START}
-                       for student in students for school_class in classes[key_of_section[student.section_id]]]
+                       for student in students
+                       for school_class in classes[key_of_section[student.section_id]]]
         await session.exec(insert(Enrollment.__table__), params=enrollments)
 
         term1 = terms[0]
@@ -500,10 +503,12 @@ class _DemoBuilder:
                                         subject=code))
         return plans
 
-    async def _add_employees(self, staff: list[_StaffPlan], departments: dict[str, Department]) -> list[Employee]:
+    async def _add_employees(self, staff: list[_StaffPlan],
+                             departments: dict[str, Department]) -> list[Employee]:
         existing = (await self.session.exec(select(Employee.code, Employee.work_email))).all()
         taken_emails = {email for _, email in existing}
-        next_number = 1 + max((int(c[1:]) for c, _ in existing if c[:1] == "E" and c[1:].isdigit()), default=0)
+        numbers = [int(c[1:]) for c, _ in existing if c[:1] == "E" and c[1:].isdigit()]
+        next_number = 1 + max(numbers, default=0)
         # Codes follow hiring order, as they would have been issued.
         order = sorted(range(len(staff)), key=lambda i: (staff[i].hire_date, i))
         codes = {i: f"E{next_number + rank:04d}" for rank, i in enumerate(order)}
@@ -545,7 +550,8 @@ class _DemoBuilder:
             ("registrar", by_role["registrar"].full_name, "registrar", by_role["registrar"].id),
             ("hr", by_role["hr"].full_name, "hr", by_role["hr"].id),
         ]
-        wanted += [(u, e.full_name, "teacher", e.id) for u, e in self._teacher_users(staff, employees).items()]
+        teachers = self._teacher_users(staff, employees)
+        wanted += [(u, e.full_name, "teacher", e.id) for u, e in teachers.items()]
         names = [w[0] for w in wanted]
         users = {u.username: u for u in (await self.session.exec(
             select(User).where(col(User.username).in_(names)))).all()}
@@ -623,8 +629,8 @@ class _DemoBuilder:
                 taken_emails.add(email)
             # 07700 900000-900999 is Ofcom's range reserved for fiction, so no real phone is ever dialled.
             phone = f"+44 7700 900{len(guardians) % 1000:03d}"
-            guardians.append(Guardian(student_id=student.id, name=f"{first} {last}", relationship=relationship,
-                                      phone=phone, email=email))
+            guardians.append(Guardian(student_id=student.id, name=f"{first} {last}",
+                                      relationship=relationship, phone=phone, email=email))
 
         for student, person in zip(students, people, strict=True):
             culture = person.culture
@@ -685,7 +691,8 @@ class _DemoBuilder:
                     share = ability[student.id] + strength[key] + difficulty + rng.gauss(0.0, 0.07)
                     score = round(min(1.0, max(0.0, share)) * max_x100 / step) * step
                     score = min(max_x100, max(0, score))
-                    grades.append({"assessment_id": assessment.id, "student_id": student.id, "score_x100": score,
+                    grades.append({"assessment_id": assessment.id, "student_id": student.id,
+                                   "score_x100": score,
                                    "comment": self._comment(score / max_x100, assessment.category),
                                    "locked": False, "recorded_by": recorder.get(school_class.teacher_id)})
         return grades

@@ -1,0 +1,64 @@
+"""`mcs-erp demo`: the demo school, a few actions queued for approval, and an API key to use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import select
+
+from domain.academics.models import SchoolClass, Term
+from domain.demo.builder import DemoSummary, build_demo_school
+from domain.identity.service import actor_for, create_api_key, get_user_by_username
+from domain.kernel.actor import Channel
+from tools.invoke import invoke
+from tools.runtime import Runtime
+
+# (requesting user, class code) of the term-1 publications the demo leaves queued for an admin's approval.
+QUEUED_PUBLICATIONS = (("registrar", "7A-MATH"), ("registrar", "9C-SCI"), ("principal", "12D-HIST"))
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    summary: DemoSummary
+    queued_actions: list[int]
+    api_key: str
+
+    def describe(self) -> str:
+        s = self.summary
+        head = "demo school created" if s.created else "demo school already present (nothing rebuilt)"
+        lines = [f"{head}: {s.students} students in {s.sections} sections over {s.year_levels} year levels, "
+                 f"{s.employees} staff ({s.teachers} teachers), {s.subjects} subjects, {s.classes} classes, "
+                 f"{s.assessments} assessments, {s.grades} grades"]
+        if self.queued_actions:
+            lines.append(f"actions waiting for an admin's approval: {', '.join(f'#{i}' for i in self.queued_actions)}")
+        if s.admin_usernames:
+            shown = ", ".join(s.admin_usernames[:6]) + (" ..." if len(s.admin_usernames) > 6 else "")
+            lines.append(f"users created: {shown} (create API keys for them with `mcs-erp keys create --user NAME`)")
+        return "\n".join(lines)
+
+
+async def _queue_publications(runtime: Runtime) -> list[int]:
+    queued = []
+    async with runtime.db.read() as session:
+        term = (await session.exec(select(Term).where(Term.number == 1).order_by(Term.id))).first()
+        plans = []
+        for username, class_code in QUEUED_PUBLICATIONS:
+            user = await get_user_by_username(session, username)
+            cls = (await session.exec(select(SchoolClass).where(SchoolClass.code == class_code))).first()
+            if user is not None and cls is not None and term is not None:
+                plans.append((actor_for(user, Channel.CLI), cls.id, term.id))
+    for actor, class_id, term_id in plans:
+        pending = await invoke(runtime, "publish_term_grades", {"class_id": class_id, "term_id": term_id}, actor)
+        await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, actor)
+        queued.append(pending.action_id)
+    return queued
+
+
+async def build_demo(runtime: Runtime, *, seed: int = 42) -> DemoReport:
+    """Create the demo school if absent (queueing a few approvals), and a fresh API key for 'admin'."""
+    async with runtime.db.write() as session:
+        summary = await build_demo_school(session, seed=seed)
+    queued = await _queue_publications(runtime) if summary.created else []
+    async with runtime.db.write() as session:
+        issued = await create_api_key(session, username="admin", name="demo")
+    return DemoReport(summary=summary, queued_actions=queued, api_key=issued.secret)
