@@ -47,3 +47,12 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1") -> Starlette:
     endpoint = _McpPath()
     return Starlette(routes=[Route("/healthz", healthz), Route("/mcp", endpoint, methods=None),
                              Mount("/mcp", app=endpoint)], lifespan=lifespan)
+
+
+def create_app_from_env() -> Starlette:
+    """App factory for `uvicorn --factory` worker processes: settings and bind host from the environment."""
+    import os
+
+    from domain.kernel.settings import Settings
+
+    return create_app(Runtime.create(Settings()), host=os.environ.get("MCS_ERP_HTTP_HOST", "127.0.0.1"))

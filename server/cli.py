@@ -118,33 +118,41 @@ def _parse_hostport(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _serve_http(host: str, port: int) -> None:
+def _serve_http(host: str, port: int, workers: int = 1) -> None:
+    import os
+
     import uvicorn
 
-    from server.app import create_app
+    async def prepare():
+        runtime = _runtime()
+        try:
+            await prepare_database(runtime)
+        finally:
+            await runtime.close()
 
-    runtime = _runtime()
-    asyncio.run(prepare_database(runtime))
+    asyncio.run(prepare())
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(f"warning: binding {host}: the MCP endpoint is reachable from other machines (API keys are "
                     "still required)", fg=typer.colors.YELLOW, err=True)
-    config = uvicorn.Config(create_app(runtime, host=host), host=host, port=port, log_level="warning",
-                            access_log=False, lifespan="on")
-    typer.echo(f"serving MCP on http://{host}:{port}/mcp (Ctrl-C to stop)", err=True)
-    uvicorn.Server(config).run()
+    os.environ["MCS_ERP_HTTP_HOST"] = host
+    typer.echo(f"serving MCP on http://{host}:{port}/mcp with {workers} worker process(es) (Ctrl-C to stop)",
+               err=True)
+    uvicorn.run("server.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False, lifespan="on")
 
 
 @app.command()
 def serve(
     stdio: Annotated[bool, typer.Option("--stdio", help="Serve MCP over stdio (Claude Desktop, Cursor).")] = False,
     http: Annotated[str | None, typer.Option("--http", help="Serve MCP over Streamable HTTP on HOST:PORT.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="HTTP worker processes (one per core).")] = 1,
 ) -> None:
     """Serve the MCP server over stdio (as MCS_ERP_STDIO_USER, default admin) or Streamable HTTP."""
     if stdio == (http is not None):
         raise typer.BadParameter("choose exactly one of --stdio or --http HOST:PORT")
     if http is not None:
         host, port = _parse_hostport(http)
-        _serve_http(host, port)
+        _serve_http(host, port, workers)
         return
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     asyncio.run(_serve_stdio())
@@ -186,9 +194,8 @@ def tools_cmd(
         typer.echo(catalogue_markdown(runtime))
     else:
         for spec in runtime.catalogue.tools.values():
-            gate = f" ({spec.gate.value})" if spec.gate else ""
-            typer.echo(f"{spec.name:28} {spec.module:10} {spec.effect.value}{gate:10} "
-                       f"{','.join(sorted(r.value for r in spec.roles))}")
+            effect = spec.effect.value + (f" ({spec.gate.value})" if spec.gate else "")
+            typer.echo(f"{spec.name:28} {spec.module:10} {effect:22} {','.join(sorted(r.value for r in spec.roles))}")
         typer.echo(f"{len(runtime.catalogue.tools)} tools in modules: {', '.join(runtime.catalogue.modules)}")
 
 

@@ -66,12 +66,9 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """Open a read unit of work: it never commits, whatever the code inside does."""
+        """Open a read unit of work: it never commits; closing it rolls back whatever the code inside did."""
         async with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                await session.rollback()
+            yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

@@ -1,0 +1,107 @@
+"""The `mcs-erp` command as a user runs it: demo, actions, keys, audit verify and tools, as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.server.e2e_helpers import e2e_database, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_demo_then_actions_through_the_cli(tmp_path):
+    async with e2e_database(tmp_path) as db:
+        first = await run_cli(db, "demo", "--no-serve", "--seed", "7")
+        assert "demo school created: 600 students in 24 sections over 6 year levels" in first.stdout
+        key = re.search(r"API key \(admin\): (mcs_\S+)", first.stdout)
+        assert key is not None, first.stdout
+        assert '"Authorization": "Bearer ' + key.group(1) in first.stdout
+        assert '"serve",' in first.stdout and '"--stdio"' in first.stdout
+
+        listed = await run_cli(db, "actions", "list")
+        rows = [line for line in listed.stdout.splitlines() if line.startswith("#")]
+        assert len(rows) == 3 and all(" queued " in row for row in rows), listed.stdout
+        by_requester = {re.search(r"by (\S+)", row).group(1): int(row[1:].split()[0]) for row in rows}
+        principal_action = by_requester["principal"]
+        registrar_action = next(int(r[1:].split()[0]) for r in rows if "by registrar" in r)
+
+        shown = json.loads((await run_cli(db, "actions", "show", str(principal_action))).stdout)
+        assert shown["tool"] == "publish_term_grades" and shown["preview"]["students"] == 25
+
+        not_admin = await run_cli(db, "actions", "approve", str(registrar_action), "--as", "registrar", check=False)
+        assert not_admin.returncode == 1 and "permission" in not_admin.stderr.lower() or "admin" in not_admin.stderr
+        own = await run_cli(db, "actions", "approve", str(principal_action), "--as", "principal", check=False)
+        assert own.returncode == 1 and "four-eyes" in own.stderr, own.stderr
+
+        approved = await run_cli(db, "actions", "approve", str(principal_action), "--reason", "checked with HoD")
+        assert f"action {principal_action}: executed" in approved.stdout
+        rejected = await run_cli(db, "actions", "reject", str(registrar_action), "--reason", "two grades missing")
+        assert f"action {registrar_action}: rejected" in rejected.stdout
+        again = await run_cli(db, "actions", "approve", str(registrar_action), check=False)
+        assert again.returncode == 1 and "rejected" in again.stderr
+
+        second = await run_cli(db, "demo", "--no-serve", "--seed", "7")
+        assert "demo school already present" in second.stdout
+        assert (await run_cli(db, "audit", "verify")).stdout.startswith("audit chain intact: ")
+
+
+async def test_keys_and_audit_verify_detects_tampering(tmp_path):
+    async with e2e_database(tmp_path) as db:
+        await run_cli(db, "init")
+        bad_role = await run_cli(db, "keys", "create", "--user", "sam", "--roles", "janitor", check=False)
+        assert bad_role.returncode == 1 and "unknown role 'janitor'" in bad_role.stderr
+        assert "registrar" in bad_role.stderr
+        made = await run_cli(db, "keys", "create", "--user", "sam", "--roles", "registrar", "--name", "laptop")
+        key_id = int(re.search(r"key #(\d+)", made.stdout).group(1))
+        listed = await run_cli(db, "keys", "list")
+        assert re.search(rf"#{key_id}\s+mcs_\S+\s+laptop\s+sam\s+registrar.*active", listed.stdout), listed.stdout
+        assert (await run_cli(db, "keys", "revoke", str(key_id))).stdout.strip() == f"key #{key_id} revoked"
+        twice = await run_cli(db, "keys", "revoke", str(key_id), check=False)
+        assert twice.returncode == 1 and "already revoked" in twice.stderr
+        assert "revoked" in (await run_cli(db, "keys", "list")).stdout
+
+        # An audited change, then an edit of the audit row behind the tool's back.
+        await run_cli(db, "actions", "list")
+        engine = create_async_engine(db.url)
+        async with engine.begin() as conn:
+            from domain.identity.service import ensure_user  # noqa: F401  (tables are registered)
+            await conn.execute(text(
+                "INSERT INTO audit_head (id, last_id, last_hash) SELECT 1, 0, :h WHERE NOT EXISTS "
+                "(SELECT 1 FROM audit_head)"), {"h": "0" * 64})
+        await engine.dispose()
+        from tools.runtime import Runtime  # the in-process runtime writes one real audit row
+        from domain.kernel.settings import Settings
+        from domain.kernel.actor import Channel
+        from tools.invoke import invoke
+
+        runtime = Runtime.create(Settings(database_url=db.url))
+        admin = await runtime.actor_for_user("admin", Channel.CLI)
+        await invoke(runtime, "create_department", {"code": "ARTS", "name": "Arts"}, admin)
+        await runtime.close()
+        assert "1 rows verified" in (await run_cli(db, "audit", "verify")).stdout
+
+        engine = create_async_engine(db.url)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE audit_log SET after = :a"), {"a": '{"code":"HACK"}'})
+        await engine.dispose()
+        broken = await run_cli(db, "audit", "verify", check=False)
+        assert broken.returncode == 1 and "BROKEN" in broken.stderr and "edited" in broken.stderr
+
+
+async def test_tools_catalogue_from_the_registry(tmp_path):
+    async with e2e_database(tmp_path) as db:
+        printed = json.loads((await run_cli(db, "tools", "--json")).stdout)
+        assert len(printed) >= 30
+        for tool in printed:
+            assert tool["inputSchema"]["type"] == "object" and tool["outputSchema"]["type"] == "object"
+            assert tool["description"]
+        destructive = {t["name"] for t in printed if t["annotations"]["destructiveHint"]}
+        assert {"change_grade", "publish_term_grades", "change_locked_grade", "terminate_employee",
+                "confirm_action", "approve_action"} <= destructive
+        table = (await run_cli(db, "tools")).stdout
+        assert re.search(r"publish_term_grades\s+academics\s+destructive \(approve\)", table)
