@@ -294,11 +294,13 @@ def _grade_read(g: Grade, a: Assessment, student: Student | None = None) -> Grad
                      assessment_title=a.title)
 
 
-async def _student_read(ctx: ToolContext, student: Student) -> StudentRead:
+async def _student_read(ctx: ToolContext, student: Student, guardian_rows: list | None = None) -> StudentRead:
     personal = ctx.actor.has_any(PERSONAL_DATA_ROLES)
     guardians = None
     if personal:
-        guardians = [GuardianRead.model_validate(g) for g in await repo.guardians_of(ctx.session, student.id or 0)]
+        if guardian_rows is None:
+            guardian_rows = await repo.guardians_of(ctx.session, student.id or 0)
+        guardians = [GuardianRead.model_validate(g) for g in guardian_rows]
     return StudentRead(id=student.id or 0, code=student.code, first_name=student.first_name,
                        last_name=student.last_name, year_level_id=student.year_level_id,
                        section_id=student.section_id, status=student.status, version=student.version,
@@ -460,8 +462,14 @@ async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[Stud
 async def get_student(ctx: ToolContext, args: StudentIdIn) -> StudentRead:
     """Get one student. Date of birth and guardians' contacts are included only for admin and registrar
     (personal_data_included says whether they are)."""
-    student = await repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
-    return await _student_read(ctx, student)
+    if not ctx.actor.has_any(PERSONAL_DATA_ROLES):
+        student = await repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
+        return await _student_read(ctx, student)
+    found = await repo.get_student_with_guardians(ctx.session, args.student_id)
+    if found is None:
+        await repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
+    student, guardians = found
+    return await _student_read(ctx, student, guardians)
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)

@@ -104,6 +104,18 @@ async def next_student_number(session: AsyncSession, prefix: str) -> int:
     return int((await session.exec(stmt)).one()) + 1
 
 
+async def get_student_with_guardians(session: AsyncSession, student_id: int) -> tuple[Student, list[Guardian]] | None:
+    """Return a live student and their live guardians in one query (a LEFT JOIN), or None."""
+    stmt = (select(Student, Guardian)
+            .outerjoin(Guardian, (Guardian.student_id == Student.id) & Guardian.deleted_at.is_(None))  # type: ignore
+            .where(Student.id == student_id, Student.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Guardian.id))
+    rows = (await session.exec(stmt)).all()
+    if not rows:
+        return None
+    return rows[0][0], [g for _, g in rows if g is not None]
+
+
 async def guardians_of(session: AsyncSession, student_id: int) -> list[Guardian]:
     stmt = select(Guardian).where(Guardian.student_id == student_id, Guardian.deleted_at.is_(None)).order_by(
         Guardian.id)  # type: ignore[union-attr]

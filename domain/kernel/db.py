@@ -4,6 +4,11 @@ A unit of work is one transaction owned by the entry point (a tool call, a CLI c
 receive its session, `flush()` when they need ids, and never commit. On SQLite, writes start with
 `BEGIN IMMEDIATE` on a one-connection write engine so concurrent writers queue instead of failing with a
 stale snapshot; reads use a separate pool and see the last committed state (WAL).
+
+Reads run on their own engine whose connections the database itself makes read-only
+(`default_transaction_read_only` on PostgreSQL, `PRAGMA query_only` on SQLite), in autocommit mode: no
+BEGIN/ROLLBACK round trips per call, and a read tool cannot write even by mistake. Each statement sees the
+last committed state, which on PostgreSQL is what READ COMMITTED gives every statement anyway.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
-def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
+def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, read_only: bool = False) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -30,11 +35,14 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn):  # pragma: no cover - exercised through every SQLite test
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if not read_only:
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn):  # pragma: no cover - exercised through every SQLite test
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -49,12 +57,14 @@ class Database:
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.read_engine = _sqlite_engine(url, immediate=False, pool_size=pool_size)
+            self.read_engine = _sqlite_engine(url, immediate=False, pool_size=pool_size,
+                                              read_only=True).execution_options(isolation_level="AUTOCOMMIT")
             self.write_engine = _sqlite_engine(url, immediate=True, pool_size=1)
         else:
-            self.read_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size,
-                                                   pool_pre_ping=False)
-            self.write_engine = self.read_engine
+            self.read_engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, isolation_level="AUTOCOMMIT",
+                connect_args={"server_settings": {"default_transaction_read_only": "on"}})
+            self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
         self._read_sessions = async_sessionmaker(self.read_engine, class_=AsyncSession, expire_on_commit=False,
                                                  autoflush=True)
         self._write_sessions = async_sessionmaker(self.write_engine, class_=AsyncSession,
@@ -80,5 +90,4 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.read_engine.dispose()
-        if self.write_engine is not self.read_engine:
-            await self.write_engine.dispose()
+        await self.write_engine.dispose()
