@@ -41,7 +41,9 @@ from domain.academics.schemas import (
     TermRead,
     YearLevelRead,
 )
-from domain.kernel.actor import Actor, Role
+from domain.hr import repository as hr_repo
+from domain.hr.models import Employee
+from domain.kernel.actor import Role
 from domain.kernel.errors import InvalidInput
 from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
 from tools.types import (
@@ -308,6 +310,19 @@ async def _student_read(ctx: ToolContext, student: Student, guardian_rows: list 
                        date_of_birth=student.date_of_birth if personal else None, guardians=guardians)
 
 
+async def _check_filters(ctx: ToolContext, rows: list, **filters: tuple[type, int | None]) -> None:
+    """On an empty page, raise NotFound for a filter id that no row has, rather than answer 'nothing here'."""
+    if rows:
+        return
+    for field_name, (model, value) in filters.items():
+        if value is None:
+            continue
+        if model is Employee:
+            await hr_repo.get_employee_or_raise(ctx.session, value, field=field_name)
+        else:
+            await repo.get_or_raise(ctx.session, model, value, field=field_name)
+
+
 def _summary_page(rows: list, limit: int) -> Page[StudentSummary]:
     page, cursor = page_of(rows, limit)
     return Page[StudentSummary](items=[StudentSummary.model_validate(s) for s in page], next_cursor=cursor)
@@ -340,6 +355,7 @@ async def list_terms(ctx: ToolContext, args: ListTermsIn) -> Page[TermRead]:
     """List terms, optionally of one academic year; term ids are needed for assessments and term grades."""
     rows = await repo.list_rows(ctx.session, Term, after_id=args.after_id(), limit=args.limit,
                                 academic_year_id=args.academic_year_id)
+    await _check_filters(ctx, rows, academic_year_id=(AcademicYear, args.academic_year_id))
     return _simple_page(rows, args.limit, TermRead)
 
 
@@ -367,6 +383,8 @@ async def list_sections(ctx: ToolContext, args: ListSectionsIn) -> Page[SectionR
     """List sections (homeroom groups such as 7B) with their number of students; filter by year or level."""
     rows = await repo.list_rows(ctx.session, Section, after_id=args.after_id(), limit=args.limit,
                                 academic_year_id=args.academic_year_id, year_level_id=args.year_level_id)
+    await _check_filters(ctx, rows, academic_year_id=(AcademicYear, args.academic_year_id),
+                         year_level_id=(YearLevel, args.year_level_id))
     page, cursor = page_of(rows, args.limit)
     counts = await repo.count_students_by_section(ctx.session, [s.id for s in page])
     items = [SectionRead.model_validate(s).model_copy(update={"student_count": counts.get(s.id, 0)}) for s in page]
@@ -416,6 +434,8 @@ async def list_classes(ctx: ToolContext, args: ListClassesIn) -> Page[ClassRead]
     teacher (employee id) or subject."""
     rows = await repo.list_classes(ctx.session, after_id=args.after_id(), limit=args.limit,
                                    section_id=args.section_id, teacher_id=args.teacher_id, subject_id=args.subject_id)
+    await _check_filters(ctx, rows, section_id=(Section, args.section_id), teacher_id=(Employee, args.teacher_id),
+                         subject_id=(Subject, args.subject_id))
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
     items = [ClassRead.model_validate(c).model_copy(update={"teacher_name": e.full_name, "subject_name": s.name})
              for c, e, s in page]
@@ -448,6 +468,8 @@ async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentS
     rows = await repo.list_students(ctx.session, after_id=args.after_id(), limit=args.limit,
                                     section_id=args.section_id, year_level_id=args.year_level_id,
                                     class_id=args.class_id, status=args.status.value if args.status else None)
+    await _check_filters(ctx, rows, section_id=(Section, args.section_id),
+                         year_level_id=(YearLevel, args.year_level_id), class_id=(SchoolClass, args.class_id))
     return _summary_page(rows, args.limit)
 
 
@@ -502,6 +524,7 @@ async def list_enrollments(ctx: ToolContext, args: ListEnrollmentsIn) -> Page[En
     """List enrollments of a class or of a student, with student and class codes."""
     rows = await repo.list_enrollments(ctx.session, after_id=args.after_id(), limit=args.limit,
                                        class_id=args.class_id, student_id=args.student_id)
+    await _check_filters(ctx, rows, class_id=(SchoolClass, args.class_id), student_id=(Student, args.student_id))
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
     items = [EnrollmentRead.model_validate(e).model_copy(update={
         "student_code": s.code, "student_name": s.full_name, "class_code": c.code}) for e, s, c in page]
@@ -529,6 +552,7 @@ async def list_assessments(ctx: ToolContext, args: ListAssessmentsIn) -> Page[As
     """List a class's assessments, optionally of one term, with maximum score and weight."""
     await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
     rows = [a for a in await repo.assessments_of(ctx.session, args.class_id, args.term_id) if a.id > args.after_id()]
+    await _check_filters(ctx, rows, term_id=(Term, args.term_id))
     page, cursor = page_of(rows[:args.limit + 1], args.limit)
     return Page[AssessmentRead](items=[_assessment_read(a) for a in page], next_cursor=cursor)
 
@@ -672,7 +696,7 @@ def _term_grades_read(comp: service.TermGradeComputation, published_rows: dict |
 
 
 @module.tool(effect=Effect.READ, roles=GRADERS)
-async def list_term_grades(ctx: ToolContext, args: ClassTermIn) -> TermGradesRead:
+async def get_term_grades(ctx: ToolContext, args: ClassTermIn) -> TermGradesRead:
     """Show a class's term grades: the published (frozen) ones once published, otherwise the current computed
     percentages and letters (A>=90, B>=80, C>=70, D>=60, else F), the class average and missing scores."""
     comp = await service.compute_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)

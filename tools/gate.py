@@ -134,18 +134,21 @@ async def _execute(runtime: Runtime, actor: Actor, action_id: int, *, event: str
                                    entity="pending_actions", entity_id=action.id, action_id=action.id,
                                    before=preview.get("before"), after=result)
                 return action_out(action)
-    except DomainError as exc:
+    except Exception as exc:
+        # Nothing of the tool's work was committed; record why the action failed so it is not left open.
+        message = exc.message if isinstance(exc, DomainError) else (
+            f"the action failed unexpectedly ({type(exc).__name__}); nothing was changed")
         async with runtime.db.write() as session:
             action = await actions_repo.get_action_or_raise(session, action_id, for_update=True)
             if action.status in (ActionStatus.PROPOSED, ActionStatus.QUEUED):
                 action.status = ActionStatus.FAILED.value
-                action.error = exc.message[:2000]
+                action.error = message[:2000]
                 action.decided_by, action.decided_by_username, action.decided_at = actor.id, actor.username, utcnow()
                 bump(action)
                 session.add(action)
                 await append_audit(session, actor, tool=action.tool, event="failed",
                                    arguments={"action_id": action_id}, entity="pending_actions",
-                                   entity_id=action.id, action_id=action.id, after={"error": exc.message})
+                                   entity_id=action.id, action_id=action.id, after={"error": message})
         raise
     raise StaleAction(f"action {action_id} is stale: {closed.error}. Nothing was changed; call {closed.tool} "
                       "again for a new preview.", details={"action_id": action_id})

@@ -102,6 +102,8 @@ async def list_employees(ctx: ToolContext, args: ListEmployeesIn) -> Page[Employ
     rows = await repo.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit,
                                      department_id=args.department_id,
                                      status=args.status.value if args.status else None)
+    if not rows and args.department_id is not None:
+        await repo.get_department_or_raise(ctx.session, args.department_id)
     page, cursor = page_of(rows, args.limit)
     return Page[EmployeeSummary](items=[EmployeeSummary.model_validate(e) for e in page], next_cursor=cursor)
 

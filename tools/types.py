@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.kernel.errors import InvalidInput
 
-Id = Annotated[int, Field(ge=1, le=2_147_483_647, description="Surrogate id, as returned by other tools.")]
+Id = Annotated[int, Field(strict=True, ge=1, le=2_147_483_647, description="Surrogate id, as returned by other tools.")]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -31,7 +31,7 @@ class AcademicYear(Entity, table=True):
 
     __tablename__ = "academic_years"
 
-    code: str = Field(max_length=20, unique=True, nullable=False)
+    code: str = Field(max_length=40, unique=True, nullable=False)
     name: str = Field(max_length=120, nullable=False)
     start_date: date = Field(nullable=False)
     end_date: date = Field(nullable=False)
@@ -55,7 +55,7 @@ class YearLevel(Entity, table=True):
 
     __tablename__ = "year_levels"
 
-    code: str = Field(max_length=20, unique=True, nullable=False)
+    code: str = Field(max_length=40, unique=True, nullable=False)
     name: str = Field(max_length=120, nullable=False)
     ordinal: int = Field(nullable=False)
 
@@ -66,7 +66,7 @@ class Section(Entity, table=True):
     __tablename__ = "sections"
     __table_args__ = (UniqueConstraint("academic_year_id", "code"),)
 
-    code: str = Field(max_length=20, nullable=False, index=True)
+    code: str = Field(max_length=40, nullable=False, index=True)
     name: str = Field(max_length=120, nullable=False)
     year_level_id: int = Field(foreign_key="year_levels.id", nullable=False, index=True)
     academic_year_id: int = Field(foreign_key="academic_years.id", nullable=False, index=True)
@@ -78,7 +78,7 @@ class Subject(Entity, table=True):
 
     __tablename__ = "subjects"
 
-    code: str = Field(max_length=20, unique=True, nullable=False)
+    code: str = Field(max_length=40, unique=True, nullable=False)
     name: str = Field(max_length=120, nullable=False)
 
 
@@ -88,7 +88,7 @@ class SchoolClass(Entity, table=True):
     __tablename__ = "classes"
     __table_args__ = (UniqueConstraint("section_id", "subject_id"),)
 
-    code: str = Field(max_length=40, nullable=False, index=True)
+    code: str = Field(max_length=90, nullable=False, index=True)
     section_id: int = Field(foreign_key="sections.id", nullable=False, index=True)
     subject_id: int = Field(foreign_key="subjects.id", nullable=False, index=True)
     teacher_id: int = Field(foreign_key="employees.id", nullable=False, index=True)
@@ -100,9 +100,9 @@ class Student(Entity, table=True):
 
     __tablename__ = "students"
 
-    code: str = Field(max_length=20, unique=True, index=True, nullable=False)
-    first_name: str = Field(max_length=80, nullable=False)
-    last_name: str = Field(max_length=80, nullable=False, index=True)
+    code: str = Field(max_length=40, unique=True, index=True, nullable=False)
+    first_name: str = Field(max_length=120, nullable=False)
+    last_name: str = Field(max_length=120, nullable=False, index=True)
     date_of_birth: date = Field(nullable=False)
     year_level_id: int = Field(foreign_key="year_levels.id", nullable=False, index=True)
     section_id: int | None = Field(default=None, foreign_key="sections.id", index=True)
@@ -160,7 +160,7 @@ class Grade(Entity, table=True):
     assessment_id: int = Field(foreign_key="assessments.id", nullable=False, index=True)
     student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
     score_x100: int = Field(nullable=False)
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: str | None = Field(default=None, max_length=2000)
     locked: bool = Field(default=False, nullable=False)
     recorded_by: int | None = Field(default=None, foreign_key="users.id")
 

@@ -174,6 +174,7 @@ async def create_student(session: AsyncSession, actor: Actor, *, first_name: str
         for cls, _, _ in classes:
             session.add(Enrollment(student_id=student.id or 0, class_id=cls.id or 0,
                                    status=EnrollmentStatus.ACTIVE.value, enrolled_on=date.today()))
+            touch_class(session, cls)
     await session.flush()
     return student
 
@@ -213,11 +214,13 @@ async def enroll_student(session: AsyncSession, actor: Actor, *, student_id: int
         existing.status = EnrollmentStatus.ACTIVE.value
         bump(existing)
         session.add(existing)
+        touch_class(session, cls)
         await session.flush()
         return existing
     row = Enrollment(student_id=student_id, class_id=class_id, status=EnrollmentStatus.ACTIVE.value,
                      enrolled_on=enrolled_on or date.today())
     session.add(row)
+    touch_class(session, cls)
     await session.flush()
     return row
 
@@ -254,6 +257,7 @@ async def create_assessment(session: AsyncSession, actor: Actor, *, class_id: in
     row = Assessment(class_id=class_id, term_id=term_id, title=title, category=category,
                      max_score_x100=max_score_x100, weight_x100=weight_x100, due_date=due_date)
     session.add(row)
+    touch_class(session, cls)
     await session.flush()
     return row
 
@@ -303,8 +307,16 @@ async def record_grade(session: AsyncSession, actor: Actor, *, assessment_id: in
     grade = Grade(assessment_id=assessment_id, student_id=student_id, score_x100=score_x100, comment=comment,
                   locked=False, recorded_by=actor.id or None)
     session.add(grade)
+    touch_class(session, target.cls)
     await session.flush()
     return grade
+
+
+def touch_class(session: AsyncSession, cls: SchoolClass) -> None:
+    """Bump a class's version when its gradebook gains a row (a grade, an assessment, a student), so a pending
+    publication whose preview did not include that row becomes stale instead of locking what nobody saw."""
+    bump(cls)
+    session.add(cls)
 
 
 async def check_grade_change(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,

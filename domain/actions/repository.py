@@ -24,7 +24,8 @@ async def get_action_or_raise(session: AsyncSession, action_id: int, *, for_upda
     """Return the action or raise NotFound."""
     action = await get_action(session, action_id, for_update=for_update)
     if action is None:
-        raise NotFound(f"no pending action with id {action_id}; list_pending_actions shows the open ones")
+        raise NotFound(f"no pending action with id {action_id}; list_pending_actions shows the open ones",
+                       field="action_id")
     return action
 
 

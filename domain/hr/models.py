@@ -28,7 +28,7 @@ class Department(Entity, table=True):
 
     __tablename__ = "departments"
 
-    code: str = Field(max_length=20, unique=True, index=True, nullable=False)
+    code: str = Field(max_length=40, unique=True, index=True, nullable=False)
     name: str = Field(max_length=120, nullable=False)
 
 
@@ -37,11 +37,11 @@ class Employee(Entity, table=True):
 
     __tablename__ = "employees"
 
-    code: str = Field(max_length=20, unique=True, index=True, nullable=False)
-    first_name: str = Field(max_length=80, nullable=False)
-    last_name: str = Field(max_length=80, nullable=False, index=True)
+    code: str = Field(max_length=40, unique=True, index=True, nullable=False)
+    first_name: str = Field(max_length=120, nullable=False)
+    last_name: str = Field(max_length=120, nullable=False, index=True)
     work_email: str = Field(max_length=254, unique=True, nullable=False)
-    position: str = Field(max_length=120, nullable=False)
+    position: str = Field(max_length=200, nullable=False)
     department_id: int = Field(foreign_key="departments.id", nullable=False, index=True)
     hire_date: date = Field(nullable=False)
     employment_type: str = Field(max_length=20, nullable=False)

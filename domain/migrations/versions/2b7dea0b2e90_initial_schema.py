@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: 85faa97cda43
+Revision ID: 2b7dea0b2e90
 Revises: 
-Create Date: 2026-11-21 23:53:16.942819
+Create Date: 2026-11-22 00:32:54.268199
 """
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 
 
-revision = '85faa97cda43'
+revision = '2b7dea0b2e90'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('start_date', sa.Date(), nullable=False),
     sa.Column('end_date', sa.Date(), nullable=False),
@@ -62,7 +62,7 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
@@ -73,7 +73,7 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
@@ -84,7 +84,7 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('ordinal', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
@@ -96,11 +96,11 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('first_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('last_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('first_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('last_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('work_email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
-    sa.Column('position', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('position', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=False),
     sa.Column('hire_date', sa.Date(), nullable=False),
     sa.Column('employment_type', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -137,7 +137,7 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('year_level_id', sa.Integer(), nullable=False),
     sa.Column('academic_year_id', sa.Integer(), nullable=False),
@@ -184,7 +184,7 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=90), nullable=False),
     sa.Column('section_id', sa.Integer(), nullable=False),
     sa.Column('subject_id', sa.Integer(), nullable=False),
     sa.Column('teacher_id', sa.Integer(), nullable=False),
@@ -239,9 +239,9 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('first_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('last_name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('first_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('last_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
     sa.Column('date_of_birth', sa.Date(), nullable=False),
     sa.Column('year_level_id', sa.Integer(), nullable=False),
     sa.Column('section_id', sa.Integer(), nullable=True),
@@ -337,7 +337,7 @@ def upgrade() -> None:
     sa.Column('assessment_id', sa.Integer(), nullable=False),
     sa.Column('student_id', sa.Integer(), nullable=False),
     sa.Column('score_x100', sa.Integer(), nullable=False),
-    sa.Column('comment', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+    sa.Column('comment', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
     sa.Column('locked', sa.Boolean(), nullable=False),
     sa.Column('recorded_by', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['assessment_id'], ['assessments.id'], ),

@@ -1,0 +1,652 @@
+"""Bad input for every tool, generated from the registry: a clear error naming the field and the rule, nothing
+written.
+
+For each tool of the catalogue and each property of its input schema (nested ones too, e.g.
+`guardians[].name`) the cases are: a wrong type, a value out of range (minimum/maximum/maxItems), a string one
+character too long and one of 10,000 characters, a string too short, an unknown extra argument, a missing
+required field and, for every `*_id` field, an id no row has (2,000,000,000) with otherwise valid arguments.
+Every case asserts the error's class, that its field (or message) names the field, that its message states the
+rule, and that the database fingerprint (rows of every table, versions, audit head) did not change.
+
+Baseline arguments come from `BUILDERS` (valid arguments on a school made by `make_school`); a tool without a
+builder must be listed in `NO_BASELINE`, and the builders must cover at least 90% of the catalogue.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pytest
+from sqlalchemy import func, inspect, select
+from sqlmodel import SQLModel
+
+import domain.kernel.schema  # noqa: F401  (registers every table on SQLModel.metadata)
+from domain.academics import service as academics
+from domain.academics.models import SchoolClass, Section
+from domain.hr import service as hr
+from domain.hr.models import Employee, EmploymentType
+from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel.errors import DomainError, InvalidInput, NotFound
+from tests.conftest import BACKEND
+from tests.factories import SchoolSlice, make_school, unique
+from tools.invoke import invoke
+from tools.modules import all_modules
+from tools.registry import Effect, build_catalogue
+
+UNKNOWN_ID = 2_000_000_000
+HUGE = 10_000
+EXTRA = "definitely_not_an_argument"
+MISSING = object()
+
+# Every module enabled, built without a database, so the cases exist at collection time.
+CATALOGUE = build_catalogue(all_modules())
+
+
+# ---------------------------------------------------------------- the school the baselines refer to
+
+
+@dataclass
+class World:
+    """A school slice plus the extra ids the baselines need."""
+
+    school: SchoolSlice
+    department_id: int
+    employee_id: int
+    year_level_id: int
+    subject_id: int
+    new_subject_id: int
+    action_id: int
+
+    @property
+    def admin(self):
+        return self.school.admin
+
+
+@pytest.fixture(scope="module")
+async def world(runtime) -> World:
+    school = await make_school(runtime, students=2)
+    tag = unique()
+    async with runtime.db.write() as s:
+        teacher = await s.get(Employee, school.teacher_employee_id)
+        employee = await hr.create_employee(
+            s, SYSTEM_ACTOR, first_name="Erin", last_name=f"Extra{tag}",
+            work_email=f"erin.{tag}@example.org".lower(), position="Librarian",
+            department_id=teacher.department_id, hire_date=date(2021, 8, 1),
+            employment_type=EmploymentType.PART_TIME)
+        section = await s.get(Section, school.section_id)
+        cls = await s.get(SchoolClass, school.class_id)
+        new_subject = await academics.create_subject(s, SYSTEM_ACTOR, code=unique("A"), name="Art")
+        department_id, employee_id = teacher.department_id, employee.id
+        year_level_id, subject_id, new_subject_id = section.year_level_id, cls.subject_id, new_subject.id
+    await invoke(runtime, "record_grade", {"assessment_id": school.assessment_id,
+                                           "student_id": school.student_ids[0], "score": 70}, school.teacher)
+    pending = await invoke(runtime, "change_grade", {"assessment_id": school.assessment_id,
+                                                     "student_id": school.student_ids[0], "score": 75},
+                           school.teacher)
+    return World(school=school, department_id=department_id, employee_id=employee_id,
+                 year_level_id=year_level_id, subject_id=subject_id, new_subject_id=new_subject_id,
+                 action_id=pending.action_id)
+
+
+def _guardian() -> dict[str, Any]:
+    return {"name": "Pat Parent", "relationship": "mother", "phone": "+1 555 0100",
+            "email": "pat@example.org"}
+
+
+# Valid arguments for each tool on `world`; every optional field that can be given is given, so its bad values
+# are tested against an otherwise valid call.
+BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "get_me": lambda w: {},
+    "ping": lambda w: {},
+    "list_pending_actions": lambda w: {"status": "all", "mine": True, "limit": 5},
+    "get_action": lambda w: {"action_id": w.action_id},
+    "confirm_action": lambda w: {"action_id": w.action_id},
+    "cancel_action": lambda w: {"action_id": w.action_id, "reason": "No longer needed"},
+    "approve_action": lambda w: {"action_id": w.action_id, "reason": "Checked with the teacher"},
+    "reject_action": lambda w: {"action_id": w.action_id, "reason": "The score was right"},
+    "list_departments": lambda w: {"limit": 5},
+    "create_department": lambda w: {"code": unique("D"), "name": "Languages"},
+    "list_employees": lambda w: {"department_id": w.department_id, "status": "active", "limit": 5},
+    "search_employees": lambda w: {"query": "Erin", "limit": 5},
+    "get_employee": lambda w: {"employee_id": w.employee_id},
+    "create_employee": lambda w: {"first_name": "Nia", "last_name": "New",
+                                  "work_email": f"{unique('n')}@example.org", "position": "Chemistry teacher",
+                                  "department_id": w.department_id, "hire_date": "2025-08-01",
+                                  "employment_type": "full_time", "code": unique("E")},
+    "update_employee": lambda w: {"employee_id": w.employee_id, "first_name": "Erin", "last_name": "Extra",
+                                  "work_email": f"{unique('e')}@example.org", "position": "Head librarian",
+                                  "department_id": w.department_id, "employment_type": "full_time",
+                                  "status": "active"},
+    "terminate_employee": lambda w: {"employee_id": w.employee_id, "termination_date": "2027-01-31",
+                                     "reason": "End of contract"},
+    "list_academic_years": lambda w: {"limit": 5},
+    "create_academic_year": lambda w: {"code": unique("Y"), "name": "Year 2030", "start_date": "2030-09-01",
+                                       "end_date": "2031-06-30"},
+    "list_terms": lambda w: {"academic_year_id": w.school.year_id},
+    "create_term": lambda w: {"academic_year_id": w.school.year_id, "number": 3, "name": "Term 3",
+                              "start_date": "2027-01-06", "end_date": "2027-03-01"},
+    "list_year_levels": lambda w: {"limit": 5},
+    "create_year_level": lambda w: {"code": unique("L"), "name": "Year 8", "ordinal": 8},
+    "list_sections": lambda w: {"academic_year_id": w.school.year_id, "year_level_id": w.year_level_id},
+    "get_section": lambda w: {"section_id": w.school.section_id},
+    "create_section": lambda w: {"code": unique("S"), "name": "7C", "year_level_id": w.year_level_id,
+                                 "academic_year_id": w.school.year_id,
+                                 "homeroom_teacher_id": w.school.teacher_employee_id},
+    "list_subjects": lambda w: {"limit": 5},
+    "create_subject": lambda w: {"code": unique("X"), "name": "Music"},
+    "list_teachers": lambda w: {"limit": 5},
+    "list_classes": lambda w: {"section_id": w.school.section_id, "teacher_id": w.school.teacher_employee_id,
+                               "subject_id": w.subject_id},
+    "get_class": lambda w: {"class_id": w.school.class_id},
+    "create_class": lambda w: {"section_id": w.school.section_id, "subject_id": w.new_subject_id,
+                               "teacher_id": w.school.teacher_employee_id},
+    "list_students": lambda w: {"section_id": w.school.section_id, "year_level_id": w.year_level_id,
+                                "class_id": w.school.class_id, "status": "enrolled"},
+    "search_students": lambda w: {"query": "Stu", "limit": 5},
+    "get_student": lambda w: {"student_id": w.school.student_ids[0]},
+    "create_student": lambda w: {"first_name": "Ada", "last_name": "Lovelace", "date_of_birth": "2014-05-01",
+                                 "year_level_id": w.year_level_id, "section_id": w.school.section_id,
+                                 "guardians": [_guardian()], "code": unique("S"),
+                                 "enroll_in_section_classes": True},
+    "update_student": lambda w: {"student_id": w.school.student_ids[1], "first_name": "Stuart",
+                                 "last_name": "Dent", "date_of_birth": "2014-03-02", "status": "enrolled"},
+    "enroll_student": lambda w: {"student_id": w.school.student_ids[1], "class_id": w.school.class_id,
+                                 "enrolled_on": "2026-09-01"},
+    "list_enrollments": lambda w: {"class_id": w.school.class_id},
+    "create_assessment": lambda w: {"class_id": w.school.class_id, "term_id": w.school.term_id,
+                                    "title": "Quiz 1", "max_score": 20, "weight": 10, "category": "quiz",
+                                    "due_date": "2026-10-15"},
+    "list_assessments": lambda w: {"class_id": w.school.class_id, "term_id": w.school.term_id},
+    "get_grade": lambda w: {"assessment_id": w.school.assessment_id, "student_id": w.school.student_ids[0]},
+    "get_gradebook": lambda w: {"class_id": w.school.class_id, "term_id": w.school.term_id},
+    "record_grade": lambda w: {"assessment_id": w.school.assessment2_id,
+                               "student_id": w.school.student_ids[1], "score": 40, "comment": "Solid work"},
+    "change_grade": lambda w: {"assessment_id": w.school.assessment_id, "student_id": w.school.student_ids[0],
+                               "score": 77, "comment": "Re-marked question 3"},
+    "change_locked_grade": lambda w: {"assessment_id": w.school.assessment_id,
+                                      "student_id": w.school.student_ids[0], "score": 77,
+                                      "reason": "Marking error on question 3"},
+    "get_term_grades": lambda w: {"class_id": w.school.class_id, "term_id": w.school.term_id},
+    "publish_term_grades": lambda w: {"class_id": w.school.class_id, "term_id": w.school.term_id},
+}
+
+# Tools of the catalogue for which no valid baseline can be built here (their schema cases run on arguments
+# synthesized from the schema, their unknown-id cases are skipped). Keep it short: coverage must stay >= 90%.
+NO_BASELINE: frozenset[str] = frozenset()
+
+
+# ---------------------------------------------------------------- schema walking
+
+
+def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Return (the schema behind $ref / Optional[...], whether null is also allowed)."""
+    nullable = False
+    while True:
+        if "$ref" in schema:
+            target = defs[schema["$ref"].split("/")[-1]]
+            schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+            continue
+        if "anyOf" in schema:
+            options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+            nullable = nullable or len(options) < len(schema["anyOf"])
+            if len(options) == 1:
+                rest = {k: v for k, v in schema.items() if k != "anyOf"}
+                schema = {**rest, **options[0]}
+                continue
+        return schema, nullable
+
+
+def _synthesize(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """A valid value for `schema` (used for nested items and for tools without a builder)."""
+    schema, _ = _resolve(schema, defs)
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: _synthesize(sub, defs) for name, sub in schema.get("properties", {}).items()
+                if name in schema.get("required", [])}
+    if kind == "array":
+        return [_synthesize(schema["items"], defs) for _ in range(schema.get("minItems", 0))]
+    if kind == "integer":
+        return max(schema.get("minimum", 1), schema.get("exclusiveMinimum", 0) + 1)
+    if kind == "number":
+        return max(schema.get("minimum", 1), schema.get("exclusiveMinimum", 0) + 1)
+    if kind == "boolean":
+        return False
+    if kind == "string":
+        if schema.get("format") == "date":
+            return "2026-10-01"
+        if schema.get("format") == "date-time":
+            return "2026-10-01T10:00:00Z"
+        if "pattern" in schema:
+            return "someone@example.org"
+        return "x" * max(schema.get("minLength", 1), 5)
+    return None
+
+
+def _long_string(schema: dict[str, Any], length: int) -> str:
+    """A string of `length` characters that still matches the field's pattern, so only its length is wrong."""
+    if "pattern" in schema:
+        value = "a" * (length - len("@example.org")) + "@example.org"
+        assert re.search(schema["pattern"], value), schema["pattern"]
+        return value
+    return "x" * length
+
+
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad call: the value put at `path` (or MISSING to omit it) and what the error must say."""
+
+    tool: str
+    path: tuple[str | int, ...]
+    kind: str
+    value: Any
+    rule: str
+    error: type[DomainError] = InvalidInput
+    expect_empty: bool = False
+
+    @property
+    def field(self) -> str:
+        return ".".join(str(p) for p in self.path)
+
+    @property
+    def label(self) -> str:
+        return "".join("[]" if isinstance(p, int) else (f".{p}" if i else p)
+                       for i, p in enumerate(self.path))
+
+    @property
+    def id(self) -> str:
+        return f"{self.tool}-{self.label}-{self.kind}"
+
+
+def _field_cases(tool: str, path: tuple[str | int, ...], raw: dict[str, Any], defs: dict[str, Any],
+                 required: bool) -> list[Case]:
+    schema, _nullable = _resolve(raw, defs)
+    kind = schema.get("type")
+    cases: list[Case] = []
+
+    def add(name: str, value: Any, rule: str, **kw: Any) -> None:
+        cases.append(Case(tool, path, name, value, rule, **kw))
+
+    if required:
+        add("missing", MISSING, "required")
+    if "enum" in schema:
+        add("bad_choice", "no-such-choice", "should be")
+        add("wrong_type_int", 12345, "should be")
+        return cases
+    if kind == "integer":
+        add("wrong_type_str", "abc", "valid integer")
+        add("wrong_type_dict", {"value": 1}, "valid integer")
+        add("wrong_type_fraction", 1.5, "valid integer")
+    elif kind == "number":
+        add("wrong_type_str", "abc", "should be")
+        add("wrong_type_list", [1], "should be")
+    elif kind == "boolean":
+        add("wrong_type_str", "maybe", "valid boolean")
+        add("wrong_type_dict", {"value": True}, "valid boolean")
+    elif kind == "array":
+        add("wrong_type_str", "not-a-list", "valid list")
+        add("wrong_type_dict", {"value": 1}, "valid list")
+    elif kind == "object":
+        add("wrong_type_str", "not-an-object", "should be")
+    elif kind == "string" and schema.get("format") in ("date", "date-time"):
+        add("wrong_type_list", [2026, 1, 1], "should be")
+        add("bad_date", "2026-02-30", "valid date")
+    elif kind == "string":
+        add("wrong_type_int", 12345, "valid string")
+        add("wrong_type_dict", {"value": "x"}, "valid string")
+    if kind in ("integer", "number"):
+        if "minimum" in schema:
+            low = schema["minimum"]
+            add("below_minimum", low - 1, f"greater than or equal to {_bound(low)}")
+        if "exclusiveMinimum" in schema:
+            low = schema["exclusiveMinimum"]
+            add("at_exclusive_minimum", low, f"greater than {_bound(low)}")
+        if "maximum" in schema:
+            high = schema["maximum"]
+            add("above_maximum", high + 1, f"less than or equal to {_bound(high)}")
+    if kind == "string" and "maxLength" in schema:
+        top = schema["maxLength"]
+        add("oversized", _long_string(schema, top + 1), f"at most {top} character")
+        if HUGE > top:
+            add("oversized_10k", _long_string(schema, HUGE), f"at most {top} character")
+    if kind == "string" and schema.get("minLength", 0) >= 1:
+        low = schema["minLength"]
+        add("undersized", "x" * (low - 1) if low > 1 else "", f"at least {low} character")
+    if kind == "string" and "pattern" in schema:
+        add("bad_pattern", "not an address", "should match pattern")
+    if kind == "array" and "maxItems" in schema:
+        top = schema["maxItems"]
+        item = _synthesize(schema["items"], defs)
+        add("too_many_items", [copy.deepcopy(item) for _ in range(top + 1)], f"at most {top} item")
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        item_schema, _ = _resolve(schema["items"], defs)
+        if item_schema.get("type") == "object":
+            add_item = Case(tool, path + (0,), "wrong_item_type", "not-an-object", "should be")
+            cases.append(add_item)
+            cases += _object_cases(tool, path + (0,), item_schema, defs)
+    if kind == "object":
+        cases += _object_cases(tool, path, schema, defs)
+    return cases
+
+
+def _object_cases(tool: str, path: tuple[str | int, ...], schema: dict[str, Any],
+                  defs: dict[str, Any]) -> list[Case]:
+    cases = [Case(tool, path + (EXTRA,), "unknown_argument", 1, "unknown argument")]
+    required = set(schema.get("required", []))
+    for name, sub in schema.get("properties", {}).items():
+        cases += _field_cases(tool, path + (name,), sub, defs, name in required)
+    return cases
+
+
+def _is_list_filter(spec, name: str, required: bool) -> bool:
+    """List filters on unknown ids answer NotFound too (an empty page would read as 'none here'), so none."""
+    return False
+
+
+def _id_cases(spec) -> list[Case]:
+    schema = spec.input_schema
+    required = set(schema.get("required", []))
+    cases = []
+    for name, raw in schema["properties"].items():
+        sub, _ = _resolve(raw, schema.get("$defs", {}))
+        if name.endswith("_id") and sub.get("type") == "integer":
+            empty = _is_list_filter(spec, name, name in required)
+            cases.append(Case(spec.name, (name,), "unknown_id", UNKNOWN_ID,
+                              "empty page" if empty else f"with id {UNKNOWN_ID}",
+                              error=NotFound, expect_empty=empty))
+    return cases
+
+
+def _all_cases() -> list[Case]:
+    cases: list[Case] = []
+    for spec in CATALOGUE.tools.values():
+        schema = spec.input_schema
+        cases += _object_cases(spec.name, (), schema, schema.get("$defs", {}))
+    return cases
+
+
+SCHEMA_CASES = _all_cases()
+ID_CASES = [case for spec in CATALOGUE.tools.values() for case in _id_cases(spec)]
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _baseline(tool: str, w: World) -> dict[str, Any]:
+    builder = BUILDERS.get(tool)
+    if builder is not None:
+        return builder(w)
+    schema = CATALOGUE.tools[tool].input_schema
+    return _synthesize(schema, schema.get("$defs", {}))
+
+
+def _apply(args: dict[str, Any], case: Case) -> dict[str, Any]:
+    """Return a copy of `args` with `case.value` put at `case.path` (or the key removed for MISSING)."""
+    args = copy.deepcopy(args)
+    target: Any = args
+    for step, following in zip(case.path[:-1], case.path[1:], strict=True):
+        empty: Any = [] if isinstance(following, int) else {}
+        if isinstance(step, int):
+            while len(target) <= step:
+                target.append(empty)
+        elif step not in target or target[step] is None:
+            target[step] = empty
+        target = target[step]
+    last = case.path[-1]
+    if case.value is MISSING:
+        target.pop(last, None)
+    else:
+        target[last] = copy.deepcopy(case.value)
+    return args
+
+
+_TABLES: list[str] | None = None
+
+
+async def _tables(runtime) -> list[str]:
+    """The tables of SQLModel.metadata that the migrated database has."""
+    global _TABLES
+    if _TABLES is None:
+        async with runtime.db.read() as session:
+            conn = await session.connection()
+            present = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        _TABLES = sorted(name for name in SQLModel.metadata.tables if name in present)
+    return _TABLES
+
+
+async def fingerprint(runtime) -> dict[str, Any]:
+    """Row count (and sum of versions) of every table, plus the newest audit id: changes with any write."""
+    metadata = SQLModel.metadata.tables
+    columns = []
+    labels = []
+    for name in await _tables(runtime):
+        table = metadata[name]
+        columns.append(select(func.count()).select_from(table).scalar_subquery())
+        labels.append(f"{name}.rows")
+        if "version" in table.c:
+            columns.append(select(func.coalesce(func.sum(table.c.version), 0)).scalar_subquery())
+            labels.append(f"{name}.versions")
+    audit = metadata["audit_log"]
+    columns.append(select(func.coalesce(func.max(audit.c.id), 0)).scalar_subquery())
+    labels.append("audit_log.max_id")
+    async with runtime.db.read() as session:
+        row = (await session.exec(select(*columns))).one()
+    return dict(zip(labels, row, strict=True))
+
+
+def _check_message(case: Case, exc: DomainError) -> None:
+    message = exc.message.lower()
+    assert case.rule.lower() in message, f"{case.id}: the message does not state {case.rule!r}: {exc.message}"
+    assert len(exc.message) < 1500, f"{case.id}: the error echoes too much input ({len(exc.message)} chars)"
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_cases_cover_every_tool_and_kind():
+    tools_with_cases = {case.tool for case in SCHEMA_CASES}
+    assert tools_with_cases == set(CATALOGUE.tools), "every tool gets at least the unknown-argument case"
+    kinds = {case.kind for case in SCHEMA_CASES}
+    for kind in ("missing", "wrong_type_str", "below_minimum", "above_maximum", "oversized", "oversized_10k",
+                 "undersized", "unknown_argument", "too_many_items", "bad_choice", "bad_date"):
+        assert kind in kinds, kind
+    assert any(case.path[:2] == ("guardians", 0) and case.kind == "oversized" for case in SCHEMA_CASES)
+    assert len(SCHEMA_CASES) > 10 * len(CATALOGUE.tools)
+    assert ID_CASES
+
+
+def test_builders_cover_the_catalogue():
+    names = set(CATALOGUE.tools)
+    assert not set(BUILDERS) - names, f"builders for tools that do not exist: {sorted(set(BUILDERS) - names)}"
+    lacking = sorted(names - set(BUILDERS) - NO_BASELINE)
+    assert not lacking, f"add a valid-arguments builder to BUILDERS (or list in NO_BASELINE): {lacking}"
+    covered = len(names & set(BUILDERS)) / len(names)
+    assert covered >= 0.9, f"only {covered:.0%} of the tools have valid baseline arguments"
+
+
+@pytest.mark.parametrize("tool", sorted(BUILDERS))
+async def test_baseline_arguments_are_valid(world, tool):
+    spec = CATALOGUE.tools[tool]
+    spec.input_model.model_validate(BUILDERS[tool](world))
+
+
+@pytest.mark.parametrize("tool", sorted(t for t, s in CATALOGUE.tools.items() if s.effect is Effect.READ
+                                        and t in BUILDERS))
+async def test_read_baselines_succeed(runtime, world, tool):
+    """The baselines are really valid: every read tool answers them (so an unknown id is the only fault)."""
+    if runtime.catalogue.get(tool) is None:
+        pytest.skip(f"{tool} is not enabled")
+    out = await invoke(runtime, tool, BUILDERS[tool](world), world.admin)
+    items = getattr(out, "items", None)
+    if items is not None and tool not in ("list_pending_actions",):
+        assert items, f"{tool} baseline returned an empty page"
+
+
+@pytest.mark.parametrize("case", SCHEMA_CASES, ids=[case.id for case in SCHEMA_CASES])
+async def test_bad_argument_is_refused_naming_the_field(runtime, world, case):
+    if runtime.catalogue.get(case.tool) is None:
+        pytest.skip(f"{case.tool} is not enabled")
+    baseline = _baseline(case.tool, world)
+    if case.tool not in BUILDERS:
+        try:
+            CATALOGUE.tools[case.tool].input_model.model_validate(baseline)
+        except Exception:
+            pytest.skip(f"{case.tool}: no builder and the synthesized arguments are not valid")
+    args = _apply(baseline, case)
+    before = await fingerprint(runtime)
+    with pytest.raises(InvalidInput) as info:
+        await invoke(runtime, case.tool, args, world.admin)
+    exc = info.value
+    assert exc.field == case.field, f"{case.id}: field {exc.field!r}, expected {case.field!r}: {exc.message}"
+    assert case.field in exc.message
+    errors = exc.details["errors"]
+    assert [e["field"] for e in errors] == [case.field], f"{case.id}: more than the one bad field: {errors}"
+    _check_message(case, exc)
+    assert exc.to_dict()["error"] == "invalid_input"
+    assert await fingerprint(runtime) == before, f"{case.id}: something was written"
+
+
+@pytest.mark.parametrize("case", ID_CASES, ids=[case.id for case in ID_CASES])
+async def test_unknown_id_is_not_found_and_writes_nothing(runtime, world, case):
+    if runtime.catalogue.get(case.tool) is None:
+        pytest.skip(f"{case.tool} is not enabled")
+    if case.tool not in BUILDERS:
+        pytest.skip(f"{case.tool}: no valid baseline (listed in NO_BASELINE)")
+    baseline = BUILDERS[case.tool](world)
+    args = _apply(baseline, case)
+    before = await fingerprint(runtime)
+    if case.expect_empty:
+        # A list filter on an id no row has matches nothing: an empty page, where the baseline had rows.
+        assert (await invoke(runtime, case.tool, baseline, world.admin)).items
+        out = await invoke(runtime, case.tool, args, world.admin)
+        assert out.items == [] and out.next_cursor is None
+    else:
+        with pytest.raises(NotFound) as info:
+            await invoke(runtime, case.tool, args, world.admin)
+        exc = info.value
+        named = exc.field == case.field or case.field in exc.message
+        assert named or f"with id {UNKNOWN_ID}" in exc.message, f"{case.id}: {exc.field!r} {exc.message}"
+        if exc.field is not None:
+            assert exc.field == case.field, f"{case.id}: error names {exc.field!r}"
+        _check_message(case, exc)
+        assert exc.to_dict()["error"] == "not_found"
+    assert await fingerprint(runtime) == before, f"{case.id}: something was written"
+
+
+# Rules only the domain can check (they need the database): the field and the rule the message states.
+DOMAIN_CASES = [
+    ("record_grade", {"score": 50.01}, "score", "above the assessment's maximum 50"),
+    ("record_grade", {"score": 0.001}, "score", "no more than 2 decimal places"),
+    ("change_grade", {"score": 101}, "score", "above the assessment's maximum 100"),
+    ("change_grade", {"score": 70}, "score", "already 70"),
+    ("create_assessment", {"max_score": 0}, "max_score", "greater than 0"),
+    ("create_assessment", {"weight": 10.555}, "weight", "no more than 2 decimal places"),
+    ("create_assessment", {"due_date": "2027-05-01"}, "due_date", "outside term 1"),
+    ("create_term", {"end_date": "2027-01-01"}, "end_date", "must be after start_date"),
+    ("create_term", {"start_date": "2026-01-06"}, "start_date", "within the academic year"),
+    ("create_academic_year", {"end_date": "2030-01-01"}, "end_date", "must be after start_date"),
+    ("create_student", {"date_of_birth": "2999-01-01"}, "date_of_birth", "not in the past"),
+    ("update_employee", {"status": "terminated"}, "status", "only by terminate_employee"),
+    ("list_pending_actions", {"cursor": "not-a-cursor"}, "cursor", "not one this server issued"),
+    ("list_students", {"cursor": "eyJhZnRlciI6IC0xfQ"}, "cursor", "not one this server issued"),
+    ("update_student", {"first_name": None, "last_name": None, "date_of_birth": None, "status": None},
+     "<arguments>", "at least one field"),
+    ("list_enrollments", {"class_id": None}, "<arguments>", "give class_id or student_id"),
+]
+
+
+@pytest.mark.parametrize("tool,change,field_name,rule", DOMAIN_CASES,
+                         ids=[f"{t}-{f}-{'_'.join(r.split()[:3])}" for t, _, f, r in DOMAIN_CASES])
+async def test_domain_rule_is_refused_naming_the_field(runtime, world, tool, change, field_name, rule):
+    args = {**BUILDERS[tool](world), **change}
+    before = await fingerprint(runtime)
+    with pytest.raises(InvalidInput) as info:
+        await invoke(runtime, tool, args, world.admin)
+    exc = info.value
+    assert exc.field == field_name, f"{tool}: field {exc.field!r}: {exc.message}"
+    assert rule.lower() in exc.message.lower(), exc.message
+    assert await fingerprint(runtime) == before
+
+
+async def test_unknown_tool_is_not_found(runtime, world):
+    before = await fingerprint(runtime)
+    for name in ("no_such_tool", "Record_Grade", "record_grade ", "", "x" * 500):
+        with pytest.raises(NotFound) as info:
+            await invoke(runtime, name, {}, world.admin)
+        assert "unknown tool" in info.value.message
+        assert repr(name) in info.value.message or len(name) > 100
+    assert await fingerprint(runtime) == before
+
+
+@pytest.mark.parametrize("arguments", [[1, 2], "score=5", 42], ids=["list", "string", "int"])
+async def test_arguments_must_be_an_object(runtime, world, arguments):
+    before = await fingerprint(runtime)
+    with pytest.raises(InvalidInput) as info:
+        await invoke(runtime, "record_grade", arguments, world.admin)  # type: ignore[arg-type]
+    assert "must be a JSON object" in info.value.message
+    assert await fingerprint(runtime) == before
+
+
+async def test_fingerprint_sees_a_write(runtime, world):
+    """The fingerprint is not blind: one successful write changes it."""
+    before = await fingerprint(runtime)
+    await invoke(runtime, "create_subject", BUILDERS["create_subject"](world), world.admin)
+    after = await fingerprint(runtime)
+    assert after["subjects.rows"] == before["subjects.rows"] + 1
+    assert after["audit_log.max_id"] > before["audit_log.max_id"]
+
+
+# ---------------------------------------------------------------- the longest allowed string fits
+
+
+def _longest_cases() -> list[tuple[str, str, int]]:
+    out = []
+    for spec in CATALOGUE.tools.values():
+        if spec.effect is not Effect.WRITE or spec.name not in BUILDERS or spec.name.endswith("_action"):
+            continue
+        schema = spec.input_schema
+        for name, raw in schema["properties"].items():
+            sub, _ = _resolve(raw, schema.get("$defs", {}))
+            plain = "format" not in sub and "enum" not in sub
+            if sub.get("type") == "string" and "maxLength" in sub and plain:
+                out.append((spec.name, name, sub["maxLength"]))
+    return out
+
+
+# Input maxima longer than their columns (tools/types.py vs domain/*/models.py): PostgreSQL refuses the row
+# with a raw database error instead of a DomainError. A product bug (reported); SQLite ignores VARCHAR(n).
+# (tool, field) pairs whose input maxLength exceeds their column's VARCHAR length: none since the columns
+# were widened to the input limits; a new entry here is a product bug to fix, not to mark.
+COLUMN_TOO_SHORT: set[tuple[str, str]] = set()
+LONGEST_CASES = [
+    pytest.param(tool, name, top, id=f"{tool}-{name}-at_max_length", marks=pytest.mark.xfail(
+        BACKEND == "postgresql" and (tool, name) in COLUMN_TOO_SHORT, strict=True,
+        reason="input maxLength exceeds the column's VARCHAR length (product bug)"))
+    for tool, name, top in _longest_cases()
+]
+
+
+@pytest.mark.parametrize("tool,name,top", LONGEST_CASES)
+async def test_longest_allowed_string_is_stored_or_cleanly_refused(runtime, world, tool, name, top):
+    """A string of exactly maxLength is valid input: it must be stored, or refused with a DomainError."""
+    schema, _ = _resolve(CATALOGUE.tools[tool].input_schema["properties"][name], {})
+    value = _long_string(schema, top)
+    if name == "code" or name == "work_email":
+        value = unique()[:8] + value[8:]  # codes and emails are unique
+    args = {**BUILDERS[tool](world), name: value}
+    try:
+        await invoke(runtime, tool, args, world.admin)
+    except DomainError:
+        pass  # a clean refusal (e.g. Conflict) is fine
+    except Exception as exc:  # noqa: BLE001 - the point is that nothing else escapes
+        pytest.fail(f"{tool}.{name} of {top} characters escaped as {type(exc).__name__}: {str(exc)[:300]}")

@@ -1,0 +1,358 @@
+"""The module registry: dependency order, refused configurations, registration rules, and the real catalogue's
+published shape (descriptions, schemas, annotations, pagination)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import pytest
+from pydantic import Field, StringConstraints
+
+from domain.kernel.actor import Role
+from domain.kernel.settings import Settings
+from tools.modules import all_modules
+from tools.registry import Catalogue, Effect, GateLevel, Module, ModuleConfigError, Proposal, ToolContext, \
+    build_catalogue
+from tools.runtime import Runtime
+from tools.types import MAX_PAGE_SIZE, Name, ToolInput, ToolOutput
+
+# ---------------------------------------------------------------- small modules for the ordering rules
+
+
+class EchoIn(ToolInput):
+    text: Name
+
+
+class EchoOut(ToolOutput):
+    text: str
+
+
+class UnboundedIn(ToolInput):
+    note: str
+
+
+class UnboundedNestedItem(ToolInput):
+    label: str
+
+
+class UnboundedNestedIn(ToolInput):
+    items: list[UnboundedNestedItem] = Field(default_factory=list, max_length=3)
+
+
+class UnboundedOptionalIn(ToolInput):
+    note: str | None = None
+
+
+class BoundedIn(ToolInput):
+    note: Annotated[str, StringConstraints(max_length=10)]
+    optional: Annotated[str, StringConstraints(max_length=10)] | None = None
+
+
+async def echo(ctx: ToolContext, args: EchoIn) -> EchoOut:
+    """Echo the text back."""
+    return EchoOut(text=args.text)
+
+
+async def no_doc(ctx: ToolContext, args: EchoIn) -> EchoOut:
+    return EchoOut(text=args.text)
+
+
+async def unbounded(ctx: ToolContext, args: UnboundedIn) -> EchoOut:
+    """Take an unbounded string."""
+    return EchoOut(text=args.note)
+
+
+async def unbounded_nested(ctx: ToolContext, args: UnboundedNestedIn) -> EchoOut:
+    """Take unbounded strings inside a list."""
+    return EchoOut(text="")
+
+
+async def unbounded_optional(ctx: ToolContext, args: UnboundedOptionalIn) -> EchoOut:
+    """Take an optional unbounded string."""
+    return EchoOut(text="")
+
+
+async def bounded(ctx: ToolContext, args: BoundedIn) -> EchoOut:
+    """Take bounded strings."""
+    return EchoOut(text=args.note)
+
+
+async def _propose(ctx: ToolContext, args: EchoIn) -> Proposal:
+    return Proposal(summary="echo", preview={})
+
+
+def module(name: str, *, depends_on: tuple[str, ...] = (), core: bool = False,
+           tools: tuple[str, ...] = ()) -> Module:
+    """A module with one echo tool per name in `tools` (default: `<name>_echo`)."""
+    mod = Module(name, depends_on=depends_on, core=core)
+    for tool in tools or (f"{name}_echo",):
+        mod.tool(effect=Effect.READ, roles={Role.VIEWER}, name=tool)(echo)
+    return mod
+
+
+# ---------------------------------------------------------------- ordering
+
+
+def test_dependencies_come_first_whatever_the_declaration_order():
+    mods = [module("reports", depends_on=("payroll", "academics")), module("payroll", depends_on=("hr",)),
+            module("academics", depends_on=("hr",)), module("hr"), module("platform", core=True)]
+    catalogue = build_catalogue(mods)
+    order = catalogue.modules
+    assert set(order) == {"reports", "payroll", "academics", "hr", "platform"}
+    assert order.index("hr") < order.index("payroll") < order.index("reports")
+    assert order.index("hr") < order.index("academics") < order.index("reports")
+    tool_order = list(catalogue.tools)
+    assert tool_order.index("hr_echo") < tool_order.index("payroll_echo") < tool_order.index("reports_echo")
+
+
+def test_real_modules_are_ordered_with_dependencies_first():
+    catalogue = build_catalogue(all_modules())
+    by_name = {m.name: m for m in all_modules()}
+    for name in catalogue.modules:
+        for dep in by_name[name].depends_on:
+            assert catalogue.modules.index(dep) < catalogue.modules.index(name), (dep, name)
+    assert catalogue.modules.index("hr") < catalogue.modules.index("academics")
+
+
+def test_a_cycle_is_refused_naming_it():
+    mods = [module("a", depends_on=("c",)), module("b", depends_on=("a",)), module("c", depends_on=("b",)),
+            module("d")]
+    with pytest.raises(ModuleConfigError) as info:
+        build_catalogue(mods)
+    message = str(info.value)
+    assert "cycle" in message
+    cycle = re.search(r"cycle: ([a-z -> ]+);", message)
+    assert cycle is not None, message
+    names = cycle.group(1).split(" -> ")
+    assert set(names) == {"a", "b", "c"} and names[0] == names[-1], message
+
+
+def test_a_module_depending_on_itself_is_a_cycle():
+    with pytest.raises(ModuleConfigError, match="cycle"):
+        build_catalogue([module("solo", depends_on=("solo",))])
+
+
+def test_unknown_dependency_is_refused():
+    with pytest.raises(ModuleConfigError, match=r"'payroll' depends on 'ledger', which does not exist"):
+        build_catalogue([module("payroll", depends_on=("ledger",))])
+
+
+def test_a_module_declared_twice_is_refused():
+    with pytest.raises(ModuleConfigError, match="'hr' is declared twice"):
+        build_catalogue([module("hr"), module("hr", tools=("other",))])
+
+
+def test_a_tool_name_declared_by_two_modules_is_refused():
+    mods = [module("hr", tools=("list_people",)),
+            module("academics", depends_on=("hr",), tools=("list_people",))]
+    with pytest.raises(ModuleConfigError) as info:
+        build_catalogue(mods)
+    message = str(info.value)
+    assert "'list_people'" in message and "'hr'" in message and "'academics'" in message
+
+
+def test_a_duplicate_tool_in_a_disabled_module_is_not_a_conflict():
+    mods = [module("hr", tools=("list_people",)),
+            module("academics", depends_on=("hr",), tools=("list_people",))]
+    catalogue = build_catalogue(mods, disabled=["academics"])
+    assert catalogue.tools["list_people"].module == "hr"
+
+
+# ---------------------------------------------------------------- disabling modules
+
+
+def test_disabling_a_leaf_removes_its_tools():
+    mods = [module("platform", core=True), module("hr"), module("academics", depends_on=("hr",))]
+    catalogue = build_catalogue(mods, disabled=["academics"])
+    assert set(catalogue.modules) == {"platform", "hr"}
+    assert "academics_echo" not in catalogue.tools and "hr_echo" in catalogue.tools
+
+
+def test_disabling_a_dependency_of_an_enabled_module_is_refused():
+    mods = [module("hr"), module("academics", depends_on=("hr",))]
+    with pytest.raises(ModuleConfigError) as info:
+        build_catalogue(mods, disabled=["hr"])
+    message = str(info.value)
+    assert "'academics' depends on disabled module(s) ['hr']" in message
+    assert "disable 'academics' too" in message
+    assert build_catalogue(mods, disabled=["hr", "academics"]).tools == {}
+
+
+def test_disabling_a_core_module_is_refused():
+    with pytest.raises(ModuleConfigError, match="'platform' is part of the platform core"):
+        build_catalogue([module("platform", core=True), module("hr")], disabled=["platform"])
+
+
+def test_disabling_an_unknown_module_is_refused():
+    with pytest.raises(ModuleConfigError, match=r"unknown module\(s\) \['payrol'\]"):
+        build_catalogue([module("payroll")], disabled=["payrol"])
+
+
+async def test_runtime_without_academics_keeps_hr(tmp_path):
+    full = build_catalogue(all_modules())
+    academics = {name for name, spec in full.tools.items() if spec.module == "academics"}
+    hr = {name for name, spec in full.tools.items() if spec.module == "hr"}
+    assert academics and hr
+    runtime = Runtime.create(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+                                      disabled_modules=["academics"]))
+    try:
+        assert "academics" not in runtime.catalogue.modules
+        assert not academics & set(runtime.catalogue.tools)
+        assert hr <= set(runtime.catalogue.tools)
+        assert runtime.catalogue.get("record_grade") is None and runtime.catalogue.get("list_employees")
+    finally:
+        await runtime.close()
+
+
+@pytest.mark.parametrize("disabled,expected", [
+    (["hr"], "'academics' depends on disabled module(s) ['hr']"),
+    (["platform"], "'platform' is part of the platform core"),
+    (["actions"], "'actions' is part of the platform core"),
+    (["timetable-typo"], "cannot disable unknown module(s)"),
+])
+def test_runtime_refuses_a_bad_module_configuration(tmp_path, disabled, expected):
+    with pytest.raises(ModuleConfigError) as info:
+        Runtime.create(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+                                disabled_modules=disabled))
+    assert expected in str(info.value)
+
+
+# ---------------------------------------------------------------- registration rules
+
+
+def test_a_tool_with_an_unbounded_string_is_refused():
+    mod = Module("scratch")
+    with pytest.raises(TypeError) as info:
+        mod.tool(effect=Effect.WRITE, roles={Role.ADMIN})(unbounded)
+    assert "without a maximum length" in str(info.value) and "note" in str(info.value)
+    assert mod.tools == []
+
+
+@pytest.mark.parametrize("fn,field_path", [(unbounded_nested, "items[].label"), (unbounded_optional, "note")])
+def test_unbounded_strings_are_found_nested_and_optional(fn, field_path):
+    with pytest.raises(TypeError) as info:
+        Module("scratch").tool(effect=Effect.WRITE, roles={Role.ADMIN})(fn)
+    assert field_path in str(info.value)
+
+
+def test_bounded_strings_are_accepted():
+    mod = Module("scratch")
+    mod.tool(effect=Effect.WRITE, roles={Role.ADMIN})(bounded)
+    assert [spec.name for spec in mod.tools] == ["bounded"]
+
+
+def test_registration_needs_a_docstring_and_a_gate_only_on_destructive_tools():
+    mod = Module("scratch")
+    with pytest.raises(TypeError, match="needs a docstring"):
+        mod.tool(effect=Effect.READ, roles={Role.ADMIN})(no_doc)
+    with pytest.raises(TypeError, match="needs a gate level and a propose function"):
+        mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="wipe")(echo)
+    with pytest.raises(TypeError, match="needs a gate level and a propose function"):
+        mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="wipe", gate=GateLevel.CONFIRM)(echo)
+    with pytest.raises(TypeError, match="only destructive tools take a gate"):
+        mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, name="save", gate=GateLevel.CONFIRM,
+                 propose=_propose)(echo)
+    assert mod.tools == []
+    mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="wipe", gate=GateLevel.APPROVE,
+             propose=_propose)(echo)
+    spec = mod.tools[0]
+    assert spec.gate is GateLevel.APPROVE and spec.annotations()["destructiveHint"] is True
+    assert "an admin other than you must approve it" in spec.full_description()
+
+
+# ---------------------------------------------------------------- the real catalogue's published shape
+
+CATALOGUE: Catalogue = build_catalogue(all_modules())
+SPECS = list(CATALOGUE.tools.values())
+
+
+def _ids(specs):
+    return [spec.name for spec in specs]
+
+
+def test_catalogue_is_not_empty_and_names_are_snake_case_verbs():
+    assert len(SPECS) >= 40
+    for spec in SPECS:
+        assert re.fullmatch(r"[a-z]+(_[a-z0-9]+)+|ping", spec.name), spec.name
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_ids(SPECS))
+def test_tool_is_described_for_a_model(spec):
+    assert spec.description.strip() and len(spec.description.split()) >= 3, spec.name
+    assert spec.title
+    published = spec.full_description()
+    assert published.startswith(spec.description.strip())
+    assert "Roles: " in published
+    for role in spec.roles:
+        assert role.value in published
+    assert spec.roles, f"{spec.name} allows no role at all"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_ids(SPECS))
+def test_schemas_are_objects(spec):
+    assert spec.output_schema["type"] == "object"
+    assert spec.output_schema.get("properties")
+    inp = spec.input_schema
+    assert inp["type"] == "object" and "properties" in inp
+    assert inp.get("additionalProperties") is False, f"{spec.name} must refuse unknown arguments"
+    anthropic = spec.anthropic_tool()
+    assert anthropic["name"] == spec.name and anthropic["input_schema"] is not None
+    openai = spec.openai_tool()
+    assert openai["type"] == "function" and openai["function"]["name"] == spec.name
+    assert openai["function"]["parameters"]["type"] == "object"
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=_ids(SPECS))
+def test_annotations_match_the_effect(spec):
+    hints = spec.annotations()
+    assert hints["title"] == spec.title and hints["openWorldHint"] is False
+    if spec.effect is Effect.READ:
+        assert hints["readOnlyHint"] is True and hints["destructiveHint"] is False
+        assert hints["idempotentHint"] is True
+        assert spec.gate is None and spec.propose is None
+    elif spec.effect is Effect.DESTRUCTIVE:
+        assert hints["readOnlyHint"] is False and hints["destructiveHint"] is True
+        assert spec.gate in (GateLevel.CONFIRM, GateLevel.APPROVE) and spec.propose is not None
+        assert "pending action" in spec.full_description()
+        assert spec.output_schema["properties"]["pending"], "a destructive tool returns the pending action"
+    else:
+        assert hints["readOnlyHint"] is False
+        assert spec.gate is None and spec.propose is None
+
+
+def test_releasing_actions_is_marked_destructive_and_not_offered_to_agents():
+    for name in ("confirm_action", "approve_action"):
+        spec = CATALOGUE.tools[name]
+        assert spec.annotations()["destructiveHint"] is True
+        assert spec.offered_to_agents is False
+    assert CATALOGUE.tools["approve_action"].roles == frozenset({Role.ADMIN})
+    assert CATALOGUE.tools["reject_action"].roles == frozenset({Role.ADMIN})
+    assert CATALOGUE.tools["change_locked_grade"].gate is GateLevel.APPROVE
+    assert CATALOGUE.tools["change_grade"].gate is GateLevel.CONFIRM
+
+
+LIST_SPECS = [spec for spec in SPECS if spec.name.startswith("list_")]
+# list_* tools without a cursor, each bounded by a required scope instead. DESIGN.md says list tools paginate,
+# so this stays empty: a bounded per-scope read is a get_* tool (get_term_grades, get_gradebook).
+UNPAGINATED: dict[str, set[str]] = {}
+
+
+def test_there_are_list_tools():
+    assert len(LIST_SPECS) >= 10
+
+
+@pytest.mark.parametrize("spec", LIST_SPECS, ids=_ids(LIST_SPECS))
+def test_list_tools_paginate(spec):
+    props = spec.input_schema["properties"]
+    if spec.name in UNPAGINATED:
+        assert "cursor" not in props, f"{spec.name} paginates now: remove it from UNPAGINATED"
+        assert UNPAGINATED[spec.name] <= set(spec.input_schema["required"])
+        return
+    assert "limit" in props, spec.name
+    assert props["limit"]["default"] <= 50, spec.name
+    assert props["limit"]["minimum"] == 1 and props["limit"]["maximum"] <= MAX_PAGE_SIZE
+    assert "cursor" not in spec.input_schema.get("required", []) and "limit" not in spec.input_schema.get(
+        "required", [])
+    out = spec.output_schema["properties"]
+    assert "next_cursor" in out and "items" in out, f"{spec.name} must return a page"
