@@ -36,7 +36,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _wire import WireClient  # noqa: E402
+from _wire import WireClient
 
 ROOT = Path(__file__).resolve().parent.parent
 

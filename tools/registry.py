@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import graphlib
 import inspect
-from functools import cached_property
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, get_type_hints
 
 from pydantic import BaseModel

@@ -83,9 +83,8 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """Open a write unit of work: one transaction, committed on success, rolled back on any error."""
-        async with self._write_sessions() as session:
-            async with session.begin():
-                yield session
+        async with self._write_sessions() as session, session.begin():
+            yield session
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -9,10 +9,10 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-import domain.academics.models  # noqa: F401  (registers the tables)
-import domain.actions.models  # noqa: F401
-import domain.hr.models  # noqa: F401
-import domain.identity.models  # noqa: F401
+import domain.academics.models
+import domain.actions.models
+import domain.hr.models
+import domain.identity.models
 import domain.kernel.audit  # noqa: F401
 
 target_metadata = SQLModel.metadata

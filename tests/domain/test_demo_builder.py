@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import domain.actions.models  # noqa: F401  (registers its tables)
+import domain.actions.models
 import domain.kernel.audit  # noqa: F401  (registers its tables)
 from domain.academics.models import (
     AcademicYear,

@@ -12,8 +12,16 @@ from pydantic import Field, StringConstraints
 from domain.kernel.actor import Role
 from domain.kernel.settings import Settings
 from tools.modules import all_modules
-from tools.registry import Catalogue, Effect, GateLevel, Module, ModuleConfigError, Proposal, ToolContext, \
-    build_catalogue
+from tools.registry import (
+    Catalogue,
+    Effect,
+    GateLevel,
+    Module,
+    ModuleConfigError,
+    Proposal,
+    ToolContext,
+    build_catalogue,
+)
 from tools.runtime import Runtime
 from tools.types import MAX_PAGE_SIZE, Name, ToolInput, ToolOutput
 

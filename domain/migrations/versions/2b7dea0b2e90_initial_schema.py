@@ -4,10 +4,9 @@ Revision ID: 2b7dea0b2e90
 Revises: 
 Create Date: 2026-11-22 00:32:54.268199
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-
+from alembic import op
 
 revision = '2b7dea0b2e90'
 down_revision = None
