@@ -62,9 +62,9 @@ async def call_tool(runtime: Runtime, actor: Actor, name: str, arguments: dict[s
         return types.CallToolResult(content=[types.TextContent(
             type="text", text=f"error: internal\nThe server failed unexpectedly (reference {ref}); nothing was "
                               "changed. Report the reference to the administrator.")], is_error=True)
-    data = out.model_dump(mode="json")
-    return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(data, ensure_ascii=False))],
-                                structured_content=data)
+    text = out.model_dump_json()  # compact JSON, serialized once in pydantic-core; the text block mirrors it
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                structured_content=json.loads(text))
 
 
 def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServer:

@@ -296,18 +296,22 @@ def _grade_read(g: Grade, a: Assessment, student: Student | None = None) -> Grad
                      assessment_title=a.title)
 
 
-async def _student_read(ctx: ToolContext, student: Student, guardian_rows: list | None = None) -> StudentRead:
+async def _student_read(ctx: ToolContext, student_id: int) -> StudentRead:
+    """A student as get_student shows them: personal data only for the roles that may see it."""
     personal = ctx.actor.has_any(PERSONAL_DATA_ROLES)
+    rows = await repo.get_student_detail(ctx.session, student_id, with_guardians=personal)
+    if not rows:
+        await repo.get_or_raise(ctx.session, Student, student_id, field="student_id")
+    first = rows[0]
     guardians = None
     if personal:
-        if guardian_rows is None:
-            guardian_rows = await repo.guardians_of(ctx.session, student.id or 0)
-        guardians = [GuardianRead.model_validate(g) for g in guardian_rows]
-    return StudentRead(id=student.id or 0, code=student.code, first_name=student.first_name,
-                       last_name=student.last_name, year_level_id=student.year_level_id,
-                       section_id=student.section_id, status=student.status, version=student.version,
-                       personal_data_included=personal,
-                       date_of_birth=student.date_of_birth if personal else None, guardians=guardians)
+        guardians = [GuardianRead(id=r.guardian_id, name=r.guardian_name, relationship=r.guardian_relationship,
+                                  phone=r.guardian_phone, email=r.guardian_email)
+                     for r in rows if r.guardian_id is not None]
+    return StudentRead(id=first.id, code=first.code, first_name=first.first_name, last_name=first.last_name,
+                       year_level_id=first.year_level_id, section_id=first.section_id, status=first.status,
+                       version=first.version, personal_data_included=personal,
+                       date_of_birth=first.date_of_birth if personal else None, guardians=guardians)
 
 
 async def _check_filters(ctx: ToolContext, rows: list, **filters: tuple[type, int | None]) -> None:
@@ -465,7 +469,7 @@ async def create_class(ctx: ToolContext, args: CreateClassIn) -> ClassRead:
 async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentSummary]:
     """List students (code, names, year level, section, status), filtered by section, year level, class or
     status. No personal data: get_student gives date of birth and guardians to roles allowed to see them."""
-    rows = await repo.list_students(ctx.session, after_id=args.after_id(), limit=args.limit,
+    rows = await repo.list_student_summaries(ctx.session, after_id=args.after_id(), limit=args.limit,
                                     section_id=args.section_id, year_level_id=args.year_level_id,
                                     class_id=args.class_id, status=args.status.value if args.status else None)
     await _check_filters(ctx, rows, section_id=(Section, args.section_id),
@@ -476,7 +480,7 @@ async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentS
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[StudentSummary]:
     """Find students by part of a name or their code (case-insensitive). Never guess ids: search first."""
-    rows = await repo.list_students(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
+    rows = await repo.list_student_summaries(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
     return _summary_page(rows, args.limit)
 
 
@@ -484,14 +488,7 @@ async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[Stud
 async def get_student(ctx: ToolContext, args: StudentIdIn) -> StudentRead:
     """Get one student. Date of birth and guardians' contacts are included only for admin and registrar
     (personal_data_included says whether they are)."""
-    if not ctx.actor.has_any(PERSONAL_DATA_ROLES):
-        student = await repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
-        return await _student_read(ctx, student)
-    found = await repo.get_student_with_guardians(ctx.session, args.student_id)
-    if found is None:
-        await repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
-    student, guardians = found
-    return await _student_read(ctx, student, guardians)
+    return await _student_read(ctx, args.student_id)
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
@@ -501,7 +498,7 @@ async def create_student(ctx: ToolContext, args: CreateStudentIn) -> StudentRead
     data = args.model_dump(exclude={"guardians"})
     guardians = [service.GuardianInput(**g.model_dump()) for g in args.guardians]
     student = await service.create_student(ctx.session, ctx.actor, guardians=guardians, **data)
-    return await _student_read(ctx, student)
+    return await _student_read(ctx, student.id or 0)
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
@@ -509,7 +506,7 @@ async def update_student(ctx: ToolContext, args: UpdateStudentIn) -> StudentRead
     """Change a student's names, date of birth or status (enrolled, withdrawn, graduated)."""
     changes = args.model_dump(exclude_none=True, exclude={"student_id"})
     student = await service.update_student(ctx.session, ctx.actor, student_id=args.student_id, changes=changes)
-    return await _student_read(ctx, student)
+    return await _student_read(ctx, student.id or 0)
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)

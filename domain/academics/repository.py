@@ -77,10 +77,21 @@ async def count_students_by_section(session: AsyncSession, section_ids: list[int
     return {sid: n for sid, n in (await session.exec(stmt)).all()}
 
 
-async def list_students(session: AsyncSession, *, after_id: int, limit: int, section_id: int | None = None,
-                        year_level_id: int | None = None, class_id: int | None = None,
-                        query: str | None = None, status: str | None = None) -> list[Student]:
-    stmt = select(Student).where(Student.id > after_id, Student.deleted_at.is_(None))  # type: ignore
+# The columns of a student summary: list tools select only these (no ORM objects to build, no personal data).
+STUDENT_SUMMARY_COLUMNS = (Student.id, Student.code, Student.first_name, Student.last_name, Student.year_level_id,
+                           Student.section_id, Student.status)
+STUDENT_DETAIL_COLUMNS = (*STUDENT_SUMMARY_COLUMNS, Student.version, Student.date_of_birth)
+GUARDIAN_COLUMNS = (Guardian.id.label("guardian_id"), Guardian.name.label("guardian_name"),  # type: ignore
+                    Guardian.relationship.label("guardian_relationship"),
+                    Guardian.phone.label("guardian_phone"), Guardian.email.label("guardian_email"))
+
+
+async def list_student_summaries(session: AsyncSession, *, after_id: int, limit: int,
+                                 section_id: int | None = None, year_level_id: int | None = None,
+                                 class_id: int | None = None, query: str | None = None,
+                                 status: str | None = None) -> list:
+    """Return up to limit + 1 rows of STUDENT_SUMMARY_COLUMNS after `after_id`, in id order."""
+    stmt = select(*STUDENT_SUMMARY_COLUMNS).where(Student.id > after_id, Student.deleted_at.is_(None))  # type: ignore
     if section_id is not None:
         stmt = stmt.where(Student.section_id == section_id)
     if year_level_id is not None:
@@ -104,16 +115,15 @@ async def next_student_number(session: AsyncSession, prefix: str) -> int:
     return int((await session.exec(stmt)).one()) + 1
 
 
-async def get_student_with_guardians(session: AsyncSession, student_id: int) -> tuple[Student, list[Guardian]] | None:
-    """Return a live student and their live guardians in one query (a LEFT JOIN), or None."""
-    stmt = (select(Student, Guardian)
-            .outerjoin(Guardian, (Guardian.student_id == Student.id) & Guardian.deleted_at.is_(None))  # type: ignore
-            .where(Student.id == student_id, Student.deleted_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Guardian.id))
-    rows = (await session.exec(stmt)).all()
-    if not rows:
-        return None
-    return rows[0][0], [g for _, g in rows if g is not None]
+async def get_student_detail(session: AsyncSession, student_id: int, *, with_guardians: bool) -> list:
+    """Return rows of STUDENT_DETAIL_COLUMNS (plus GUARDIAN_COLUMNS, one row per guardian, via a LEFT JOIN) for
+    a live student, in one query; an empty list when there is no such student."""
+    columns = (*STUDENT_DETAIL_COLUMNS, *GUARDIAN_COLUMNS) if with_guardians else STUDENT_DETAIL_COLUMNS
+    stmt = select(*columns).where(Student.id == student_id, Student.deleted_at.is_(None))  # type: ignore
+    if with_guardians:
+        stmt = stmt.outerjoin(Guardian, (Guardian.student_id == Student.id)
+                              & Guardian.deleted_at.is_(None)).order_by(Guardian.id)  # type: ignore[union-attr]
+    return list((await session.exec(stmt)).all())
 
 
 async def guardians_of(session: AsyncSession, student_id: int) -> list[Guardian]:
