@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from domain.kernel.actor import Channel
+from domain.kernel.actor import Actor, Channel, Role
+from domain.kernel.audit import append_audit
 from domain.kernel.errors import DomainError
 from domain.kernel.settings import Settings
 
@@ -26,6 +27,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 
 AsUser = Annotated[str, typer.Option("--as", help="The user this command acts as (an existing username).")]
+# Key management runs as whoever holds the machine's shell and database credentials; audited as such.
+CLI_OPERATOR = Actor(id=0, username="cli-operator", roles=frozenset({Role.ADMIN}), channel=Channel.CLI)
 
 
 def _runtime():
@@ -270,6 +273,9 @@ def keys_create(
                     raise NotFound(f"no employee with code {employee_code}")
                 employee_id = emp.id
             issued = await create_api_key(session, username=user, roles=roles, name=name, employee_id=employee_id)
+            await append_audit(session, CLI_OPERATOR, tool="keys create", event="write", entity="api_keys",
+                               entity_id=issued.key.id, arguments={"user": user, "roles": roles, "name": name},
+                               after={"key_id": issued.key.id, "prefix": issued.key.prefix, "user": user})
             return issued.key.id, issued.user.username, issued.user.roles, issued.secret
 
     key_id, username, user_roles, secret = _run(go)
@@ -298,7 +304,9 @@ def keys_revoke(key_id: int) -> None:
 
     async def go(runtime):
         async with runtime.db.write() as session:
-            await revoke_api_key(session, key_id=key_id)
+            key = await revoke_api_key(session, key_id=key_id)
+            await append_audit(session, CLI_OPERATOR, tool="keys revoke", event="write", entity="api_keys",
+                               entity_id=key.id, arguments={"key_id": key_id}, after={"revoked": True})
 
     _run(go)
     typer.echo(f"key #{key_id} revoked")

@@ -74,7 +74,8 @@ async def test_keys_and_audit_verify_detects_tampering(tmp_path):
         admin = await runtime.actor_for_user("admin", Channel.CLI)
         await invoke(runtime, "create_department", {"code": "ARTS", "name": "Arts"}, admin)
         await runtime.close()
-        assert "1 rows verified" in (await run_cli(db, "audit", "verify")).stdout
+        # keys create, keys revoke and create_department: three audited changes
+        assert "3 rows verified" in (await run_cli(db, "audit", "verify")).stdout
 
         engine = create_async_engine(db.url)
         async with engine.begin() as conn:
