@@ -1,4 +1,4 @@
-"""The `mcs-erp` command: init, demo, serve, tools, actions, keys, audit."""
+"""The `mcs-erp` command: init, demo, serve, worker, tools, actions, keys, audit."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def _run(coro_fn: Callable[[Any], Awaitable[Any]]) -> Any:
     async def main():
         runtime = _runtime()
         try:
+            await runtime.start()
             return await coro_fn(runtime)
         finally:
             await runtime.close()
@@ -55,12 +56,14 @@ def _run(coro_fn: Callable[[Any], Awaitable[Any]]) -> Any:
 
 
 async def prepare_database(runtime) -> None:
-    """Migrate the database to the newest schema and make sure the 'admin' user exists."""
+    """Migrate the database to the newest schema; make sure the audit head and the 'admin' user exist."""
     from domain.identity.service import ensure_user
+    from domain.kernel.audit import ensure_audit_head
     from domain.kernel.schema import migrate
 
     await migrate(runtime.db.write_engine)
     async with runtime.db.write() as session:
+        await ensure_audit_head(session)
         await ensure_user(session, username="admin", display_name="Administrator", roles="admin")
 
 
@@ -168,6 +171,7 @@ async def _serve_stdio() -> None:
     runtime = _runtime()
     try:
         await prepare_database(runtime)
+        await runtime.start()
         actor = await configured_actor(runtime, runtime.settings.stdio_user, Channel.MCP_STDIO)
 
         async def resolve(ctx):
@@ -179,6 +183,30 @@ async def _serve_stdio() -> None:
         raise SystemExit(2) from None
     finally:
         await runtime.close()
+
+
+@app.command()
+def worker(
+    burst: Annotated[bool, typer.Option("--burst", help="Run the queued jobs, then exit (tests, cron).")] = False,
+    queue: Annotated[str | None, typer.Option(help="arq queue name (default mcs-erp:jobs).")] = None,
+) -> None:
+    """Run an arq worker that executes jobs from Redis (needs MCS_ERP_REDIS_URL)."""
+    from arq import run_worker
+
+    from workers.arq_worker import WorkerSettings, worker_options
+    from workers.runner import DEFAULT_QUEUE
+
+    settings = Settings()
+    if not settings.redis_url:
+        typer.secho("error: MCS_ERP_REDIS_URL is not set; `mcs-erp worker` takes jobs from Redis (e.g. "
+                    "MCS_ERP_REDIS_URL=redis://127.0.0.1:6379/0). Without Redis, jobs run inside the server "
+                    "process and no worker is needed.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO)
+    worker_obj = run_worker(WorkerSettings, **worker_options(settings.redis_url, queue_name=queue or DEFAULT_QUEUE,
+                                                             burst=burst))
+    if burst and worker_obj.jobs_failed:
+        raise typer.Exit(1)
 
 
 @app.command("tools")

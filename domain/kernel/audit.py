@@ -81,6 +81,14 @@ def _entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(_canonical(payload).encode()).hexdigest()
 
 
+async def ensure_audit_head(session: AsyncSession) -> None:
+    """Create the head row of an empty chain, so the first concurrent writers lock one row instead of racing to
+    insert it."""
+    if (await session.exec(select(AuditHead).where(AuditHead.id == 1))).first() is None:
+        session.add(AuditHead(id=1, last_id=0, last_hash=GENESIS_HASH))
+        await session.flush()
+
+
 async def append_audit(
     session: AsyncSession,
     actor: Actor,
