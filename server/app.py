@@ -33,6 +33,7 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1") -> Starlette:
     async def lifespan(app: Starlette):
         async with mcp.session_manager.run():
             try:
+                await runtime.start()
                 yield
             finally:
                 await runtime.close()
@@ -55,4 +56,6 @@ def create_app_from_env() -> Starlette:
 
     from domain.kernel.settings import Settings
 
-    return create_app(Runtime.create(Settings()), host=os.environ.get("MCS_ERP_HTTP_HOST", "127.0.0.1"))
+    from server.runtime import build_runtime
+
+    return create_app(build_runtime(Settings()), host=os.environ.get("MCS_ERP_HTTP_HOST", "127.0.0.1"))

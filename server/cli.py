@@ -32,9 +32,9 @@ CLI_OPERATOR = Actor(id=0, username="cli-operator", roles=frozenset({Role.ADMIN}
 
 
 def _runtime():
-    from tools.runtime import Runtime
+    from server.runtime import build_runtime
 
-    return Runtime.create(Settings())
+    return build_runtime(Settings())
 
 
 def _run(coro_fn: Callable[[Any], Awaitable[Any]]) -> Any:

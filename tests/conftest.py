@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
+from workers.runner import runner_for
 
 BACKEND = os.environ.get("MCS_ERP_TEST_BACKEND", "sqlite").lower()
 PG_ADMIN_URL = os.environ.get("MCS_ERP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -74,6 +75,6 @@ async def database_url(tmp_path_factory) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 async def runtime(database_url) -> AsyncIterator[Runtime]:
     """The session's runtime on the session database. Tests create their own rows with unique codes."""
-    rt = Runtime.create(Settings(database_url=database_url, key_cache_seconds=0))
+    rt = Runtime.create(Settings(database_url=database_url, key_cache_seconds=0), jobs=runner_for)
     yield rt
     await rt.close()

@@ -1,15 +1,50 @@
-"""The runtime a process builds in its lifespan: settings, database, tool catalogue, key cache."""
+"""The runtime a process builds in its lifespan: settings, database, tool catalogue, job runner, key cache."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from domain.identity import service as identity
 from domain.kernel.actor import Actor, Channel
 from domain.kernel.db import Database
+from domain.kernel.errors import DomainError
 from domain.kernel.settings import Settings
 from tools.registry import Catalogue, build_catalogue
+
+
+class JobRunner(Protocol):
+    """Runs recorded jobs: an asyncio task in this process, or an arq job on Redis (workers/runner.py).
+
+    `enqueue` is called only after the transaction that created the job committed, and is idempotent: a job
+    id already queued or running is not started twice.
+    """
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def enqueue(self, job_id: int) -> None: ...
+
+
+class NoJobRunner:
+    """The runner of a runtime built without one (a CLI command, a test): starting a job is refused clearly.
+
+    Entry points choose the real runner (server/runtime.py: arq on Redis or tasks in this process), since
+    the runners live in workers/, a layer above tools/.
+    """
+
+    async def start(self) -> None:
+        """Nothing to start."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+    async def enqueue(self, job_id: int) -> None:
+        raise DomainError(f"job {job_id} was recorded but this process has no job runner; start the server or "
+                          "`mcs-erp worker` to run it")
 
 
 @dataclass
@@ -19,18 +54,34 @@ class Runtime:
     settings: Settings
     db: Database
     catalogue: Catalogue
+    jobs: JobRunner = field(default=None)  # type: ignore[assignment]  # set by create()
     _key_cache: dict[str, tuple[float, Actor | None]] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, settings: Settings | None = None) -> Runtime:
-        """Build the runtime from settings (read from the environment when not given)."""
+    def create(cls, settings: Settings | None = None, *,
+               jobs: Callable[[Runtime], JobRunner] | None = None) -> Runtime:
+        """Build the runtime from settings (read from the environment when not given).
+
+        `jobs` builds the job runner for the new runtime (entry points pass workers.runner.runner_for: arq on
+        Redis when MCS_ERP_REDIS_URL is set, asyncio tasks in this process otherwise); without it, starting a
+        job is refused. The runner connects lazily or in `start()`.
+        """
         from tools.modules import all_modules
 
         settings = settings or Settings()
         catalogue = build_catalogue(all_modules(), disabled=settings.disabled_modules)
-        return cls(settings=settings, db=Database(settings.database_url), catalogue=catalogue)
+        runtime = cls(settings=settings, db=Database(settings.database_url), catalogue=catalogue)
+        runtime.jobs = jobs(runtime) if jobs is not None else NoJobRunner()
+        return runtime
+
+    async def start(self) -> None:
+        """Start what needs a running event loop (the job runner); called from lifespans."""
+        await self.jobs.start()
 
     async def close(self) -> None:
+        """Stop the job runner, then close every database connection."""
+        if self.jobs is not None:
+            await self.jobs.stop()
         await self.db.dispose()
 
     async def actor_for_key(self, raw_key: str, channel: Channel) -> Actor | None:

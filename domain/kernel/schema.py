@@ -13,6 +13,7 @@ import domain.academics.models
 import domain.actions.models
 import domain.hr.models
 import domain.identity.models
+import domain.jobs.models
 import domain.kernel.audit  # noqa: F401
 
 target_metadata = SQLModel.metadata

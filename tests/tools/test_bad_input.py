@@ -32,6 +32,7 @@ from domain.hr import service as hr
 from domain.hr.models import Employee, EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import DomainError, InvalidInput, NotFound
+from domain.jobs import service as jobs_service
 from tests.conftest import BACKEND
 from tests.factories import SchoolSlice, make_school, unique
 from tools.invoke import invoke
@@ -61,6 +62,7 @@ class World:
     subject_id: int
     new_subject_id: int
     action_id: int
+    job_id: int
 
     @property
     def admin(self):
@@ -88,9 +90,13 @@ async def world(runtime) -> World:
     pending = await invoke(runtime, "change_grade", {"assessment_id": school.assessment_id,
                                                      "student_id": school.student_ids[0], "score": 75},
                            school.teacher)
+    async with runtime.db.write() as s:  # a queued job that is never enqueued: the job tools' baseline
+        job = await jobs_service.create_job(s, school.admin, kind="export_term_grades",
+                                            params={"term_id": school.term_id, "section_ids": []})
+        job_id = job.id
     return World(school=school, department_id=department_id, employee_id=employee_id,
                  year_level_id=year_level_id, subject_id=subject_id, new_subject_id=new_subject_id,
-                 action_id=pending.action_id)
+                 action_id=pending.action_id, job_id=job_id)
 
 
 def _guardian() -> dict[str, Any]:
@@ -173,6 +179,11 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
                                       "reason": "Marking error on question 3"},
     "get_term_grades": lambda w: {"class_id": w.school.class_id, "term_id": w.school.term_id},
     "publish_term_grades": lambda w: {"class_id": w.school.class_id, "term_id": w.school.term_id},
+    "get_job": lambda w: {"job_id": w.job_id},
+    "list_jobs": lambda w: {"status": "queued", "kind": "export_term_grades", "mine": False, "limit": 5},
+    "cancel_job": lambda w: {"job_id": w.job_id},
+    "export_term_grades": lambda w: {"section_id": w.school.section_id, "year_level_id": w.year_level_id,
+                                     "term_id": w.school.term_id, "idempotency_key": unique("export-")},
 }
 
 # Tools of the catalogue for which no valid baseline can be built here (their schema cases run on arguments

@@ -1,0 +1,43 @@
+"""All SQL of the job system."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.jobs.models import Job
+from domain.kernel.errors import NotFound
+
+
+async def get_job(session: AsyncSession, job_id: int, *, for_update: bool = False) -> Job | None:
+    """Return the job with that id, or None; `for_update` locks the row on PostgreSQL (SQLite writers are serial)."""
+    stmt = select(Job).where(Job.id == job_id, Job.deleted_at.is_(None))  # type: ignore[union-attr]
+    if for_update and session.bind is not None and session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return (await session.exec(stmt)).first()
+
+
+async def get_job_or_raise(session: AsyncSession, job_id: int, *, for_update: bool = False) -> Job:
+    """Return the job or raise NotFound naming the field."""
+    job = await get_job(session, job_id, for_update=for_update)
+    if job is None:
+        raise NotFound(f"no job with id {job_id}; list_jobs shows your jobs", field="job_id")
+    return job
+
+
+async def get_job_by_idempotency_key(session: AsyncSession, key: str) -> Job | None:
+    """Return the job created with `key`, or None."""
+    return (await session.exec(select(Job).where(Job.idempotency_key == key))).first()
+
+
+async def list_jobs(session: AsyncSession, *, after_id: int, limit: int, requested_by: int | None = None,
+                    status: str | None = None, kind: str | None = None) -> list[Job]:
+    """Return up to `limit + 1` jobs after `after_id`, oldest first, optionally filtered."""
+    stmt = select(Job).where(Job.id > after_id, Job.deleted_at.is_(None))  # type: ignore[union-attr]
+    if requested_by is not None:
+        stmt = stmt.where(Job.requested_by == requested_by)
+    if status is not None:
+        stmt = stmt.where(Job.status == status)
+    if kind is not None:
+        stmt = stmt.where(Job.kind == kind)
+    return list((await session.exec(stmt.order_by(Job.id).limit(limit + 1))).all())

@@ -1,0 +1,178 @@
+"""Tools of the job system: read a job's progress and result, list jobs, cancel one; and the grade export job.
+
+A tool that starts a job records it and commits first, then hands its id to the runtime's job runner, so a
+worker never looks for a row that is not there yet (DESIGN.md, "Jobs").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from domain.academics import repository as academics_repo
+from domain.academics.models import Section, Term, YearLevel
+from domain.jobs import repository as jobs_repo
+from domain.jobs import service as jobs
+from domain.jobs.models import Job
+from domain.kernel.actor import Role
+from domain.kernel.audit import append_audit
+from domain.kernel.errors import InvalidInput
+from tools.academics import module as academics_module
+from tools.actions import transactional
+from tools.registry import Effect, Module, ToolContext
+from tools.types import Id, Page, PageInput, ToolInput, ToolOutput, page_of
+
+log = logging.getLogger(__name__)
+module = Module("jobs", core=True, description="Long-running work (exports, solves, runs) and its progress.")
+EVERYONE = frozenset(Role)
+EXPORT_TERM_GRADES = "export_term_grades"
+
+IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+JobKind = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class JobOut(ToolOutput):
+    job_id: int
+    kind: str = Field(description="What the job does, e.g. export_term_grades.")
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float = Field(description="Fraction done, 0..1.")
+    progress_message: str | None = Field(default=None, description="What the job is doing now.")
+    params: dict[str, Any] = Field(description="The arguments the job runs with.")
+    result: dict[str, Any] | None = Field(default=None, description="Set when status is succeeded.")
+    error: str | None = Field(default=None, description="Why it failed, when status is failed.")
+    requested_by: int | None = Field(default=None, description="User id of the requester.")
+    attempts: int = Field(description="Runs started (more than 1 after a worker restart).")
+    cancel_requested: bool
+    idempotency_key: str | None = None
+    created_at: datetime = Field(description="UTC.")
+    started_at: datetime | None = Field(default=None, description="UTC, of the latest attempt.")
+    finished_at: datetime | None = Field(default=None, description="UTC.")
+
+
+def job_out(job: Job) -> JobOut:
+    """Serialize a job row for a tool result."""
+    result = jobs.result_of(job)
+    return JobOut(job_id=job.id or 0, kind=job.kind, status=job.status, progress=job.progress,
+                  progress_message=job.progress_message, params=jobs.params_of(job),
+                  result=result if isinstance(result, dict) or result is None else {"value": result},
+                  error=job.error, requested_by=job.requested_by, attempts=job.attempts,
+                  cancel_requested=job.cancel_requested, idempotency_key=job.idempotency_key,
+                  created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at)
+
+
+class JobIdIn(ToolInput):
+    job_id: Id
+
+
+class ListJobsIn(PageInput):
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = Field(
+        default=None, description="Only jobs in this status.")
+    kind: JobKind | None = Field(default=None, description="Only jobs of this kind, e.g. export_term_grades.")
+    mine: bool = Field(default=False, description="Only jobs I requested (non-admins always see only theirs).")
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def get_job(ctx: ToolContext, args: JobIdIn) -> JobOut:
+    """Get one job: status (queued, running, succeeded, failed, cancelled), progress 0..1 with a message,
+    and its result once succeeded (or error once failed).
+
+    Tools that start long work return a job at once; call this again until the status is final. Only the
+    requester or an admin may read a job.
+    """
+    return job_out(await jobs.get_job_for(ctx.session, ctx.actor, job_id=args.job_id))
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def list_jobs(ctx: ToolContext, args: ListJobsIn) -> Page[JobOut]:
+    """List jobs, oldest first, filtered by status or kind. Admins see everyone's; others only their own."""
+    mine = args.mine or not ctx.actor.is_admin
+    rows = await jobs_repo.list_jobs(ctx.session, after_id=args.after_id(), limit=args.limit, status=args.status,
+                                     kind=args.kind, requested_by=ctx.actor.id if mine else None)
+    page, cursor = page_of(rows, args.limit)
+    return Page[JobOut](items=[job_out(j) for j in page], next_cursor=cursor)
+
+
+@module.tool(effect=Effect.WRITE, roles=EVERYONE)
+async def cancel_job(ctx: ToolContext, args: JobIdIn) -> JobOut:
+    """Cancel a job you requested (admins: any job). A queued job is cancelled at once; a running job stops at
+    its next progress report (status stays running with cancel_requested true until then).
+
+    A job that already ended (succeeded, failed, cancelled) cannot be cancelled.
+    """
+    return job_out(await jobs.request_cancel(ctx.session, ctx.actor, job_id=args.job_id))
+
+
+async def start_job(ctx: ToolContext, *, tool: str, arguments: dict[str, Any], kind: str,
+                    params_from_session, idempotency_key: str | None) -> JobOut:
+    """Record a job (and its audit row) in one committed transaction, then enqueue it; return it queued.
+
+    `params_from_session(session)` validates the request and returns the job's params; it raises DomainErrors.
+    """
+    async with ctx.runtime.db.write() as session:
+        params = await params_from_session(session)
+        job = await jobs.create_job(session, ctx.actor, kind=kind, params=params, idempotency_key=idempotency_key)
+        out = job_out(job)
+        await append_audit(session, ctx.actor, tool=tool, event="write", arguments=arguments, entity="job",
+                           entity_id=job.id, after=json.loads(out.model_dump_json()))
+    if out.status == "queued":
+        # After the commit: the runner (another process with arq) must find the row. Enqueueing is idempotent,
+        # so a repeated idempotency key re-enqueues a job whose first enqueue was lost.
+        await ctx.runtime.jobs.enqueue(out.job_id)
+    return out
+
+
+class ExportTermGradesIn(ToolInput):
+    term_id: Id = Field(description="The term whose grades are exported (list_terms shows ids).")
+    section_id: Id | None = Field(default=None, description="Export this section's classes.")
+    year_level_id: Id | None = Field(default=None, description="Export the classes of every section of this year "
+                                                               "level in the term's academic year.")
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None, description="Any unique string (1..100 chars); repeating a call with the same key returns "
+                                  "the same job instead of starting another.")
+
+
+async def _export_params(session, args: ExportTermGradesIn) -> dict[str, Any]:
+    section = year_level = None
+    if args.section_id is not None:
+        section = await academics_repo.get_or_raise(session, Section, args.section_id, field="section_id")
+    if args.year_level_id is not None:
+        year_level = await academics_repo.get_or_raise(session, YearLevel, args.year_level_id, field="year_level_id")
+    term = await academics_repo.get_or_raise(session, Term, args.term_id, field="term_id")
+    if section is None and year_level is None:
+        raise InvalidInput("give section_id or year_level_id (or both) to say which classes to export",
+                           field="section_id")
+    if section is not None:
+        if section.academic_year_id != term.academic_year_id:
+            raise InvalidInput(f"term {term.name} is not in the academic year of section {section.code}",
+                               field="term_id")
+        if year_level is not None and section.year_level_id != year_level.id:
+            raise InvalidInput(f"section {section.code} is not in year level {year_level.code}",
+                               field="year_level_id")
+        section_ids = [section.id]
+    else:
+        sections = await academics_repo.list_rows(session, Section, after_id=0, limit=10_000,
+                                                  year_level_id=year_level.id,  # type: ignore[union-attr]
+                                                  academic_year_id=term.academic_year_id)
+        section_ids = [s.id for s in sections]
+    return {"term_id": term.id, "section_id": args.section_id, "year_level_id": args.year_level_id,
+            "section_ids": section_ids}
+
+
+# Registered on the academics module: the export reads academics data and leaves with it when it is disabled.
+@academics_module.tool(effect=Effect.WRITE, roles={Role.ADMIN, Role.REGISTRAR})
+@transactional
+async def export_term_grades(ctx: ToolContext, args: ExportTermGradesIn) -> JobOut:
+    """Start a job that exports a term's grades as CSV for a section, or for every section of a year level.
+
+    Returns the job at once (status queued); poll get_job(job_id) until status is succeeded, then
+    result.csv holds one row per enrolled student and class with the header
+    class_code,student_code,student_name,percentage,letter (percentage with 2 decimals, empty when the
+    student has no score yet) and result.rows the number of rows. Nothing is published or changed.
+    """
+    return await start_job(ctx, tool=EXPORT_TERM_GRADES, arguments=json.loads(args.model_dump_json()),
+                           kind=EXPORT_TERM_GRADES, params_from_session=lambda s: _export_params(s, args),
+                           idempotency_key=args.idempotency_key)

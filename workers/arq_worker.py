@@ -1,0 +1,59 @@
+"""The arq worker behind `mcs-erp worker`: takes job ids from Redis and runs them through execute_job.
+
+The runtime (engine, catalogue) is created in `on_startup`, never at import. `run_job` is idempotent: arq may
+deliver a job twice, and a job found running after a worker restart is run again from its params.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.worker import Worker, func
+
+from domain.kernel.settings import Settings
+from tools.runtime import Runtime
+from workers.execute import execute_job
+from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    """Create the worker's runtime unless one was handed in through `ctx` (tests, embedding)."""
+    if "runtime" not in ctx:
+        ctx["runtime"] = Runtime.create(Settings(), jobs=runner_for)
+        ctx["owns_runtime"] = True
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    """Dispose the runtime this worker created."""
+    if ctx.pop("owns_runtime", False):
+        await ctx.pop("runtime").close()
+
+
+async def run_job(ctx: dict[str, Any], job_id: int) -> str:
+    """Run job `job_id`; returns succeeded, failed, cancelled or skipped (already done or unknown)."""
+    return await execute_job(ctx["runtime"], job_id)
+
+
+class WorkerSettings:
+    """arq settings; `redis_settings` comes from MCS_ERP_REDIS_URL (see worker_options)."""
+
+    functions = [func(run_job, name=RUN_JOB)]
+    on_startup = startup
+    on_shutdown = shutdown
+    queue_name = DEFAULT_QUEUE
+    max_tries = 3
+    job_timeout = 3600
+
+
+def worker_options(redis_url: str, *, queue_name: str = DEFAULT_QUEUE, burst: bool = False) -> dict[str, Any]:
+    """The keyword arguments `arq.run_worker(WorkerSettings, **options)` needs for this Redis and queue."""
+    return {"redis_settings": RedisSettings.from_dsn(redis_url), "queue_name": queue_name, "burst": burst}
+
+
+def create_worker(redis_url: str, *, queue_name: str = DEFAULT_QUEUE, burst: bool = False,
+                  ctx: dict[str, Any] | None = None, handle_signals: bool = True) -> Worker:
+    """Build an arq Worker running `run_job` (tests pass `ctx={"runtime": ...}` and burst=True)."""
+    return Worker(functions=WorkerSettings.functions, on_startup=startup, on_shutdown=shutdown,
+                  max_tries=WorkerSettings.max_tries, job_timeout=WorkerSettings.job_timeout, ctx=ctx,
+                  handle_signals=handle_signals, **worker_options(redis_url, queue_name=queue_name, burst=burst))

@@ -1,0 +1,60 @@
+"""Run one job by id: the single code path of both runners (in-process tasks and arq workers)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from domain.jobs import service as jobs
+from domain.jobs.errors import JobCancelled
+from domain.kernel.errors import DomainError
+from tools.runtime import Runtime
+from workers.handlers import JobContext, get_handler
+
+log = logging.getLogger(__name__)
+
+
+async def execute_job(runtime: Runtime, job_id: int) -> str:
+    """Run job `job_id` once and return its outcome: succeeded, failed, cancelled or skipped.
+
+    Idempotent: a job already final (or unknown) is skipped; a queued job whose cancellation was requested is
+    closed as cancelled without running. A DomainError from the handler fails the job with its message; any
+    other exception fails it with a reference to the log. If the task itself is cancelled (shutdown) the job is
+    left running, so the next run of this id starts it again.
+    """
+    async with runtime.db.write() as session:
+        job = await jobs.mark_running(session, job_id=job_id)
+        claimed = None if job is None else (job.kind, jobs.params_of(job), job.attempts)
+    if claimed is None:
+        return "skipped"
+    kind, params, attempt = claimed
+    handler = get_handler(kind)
+    if handler is None:
+        await _fail(runtime, job_id, f"no handler for job kind {kind!r} in this worker; is it up to date?")
+        return "failed"
+    try:
+        result = await handler(JobContext(runtime, job_id, attempt), job_id, params)
+    except JobCancelled:
+        async with runtime.db.write() as session:
+            await jobs.mark_cancelled(session, job_id=job_id)
+        return "cancelled"
+    except asyncio.CancelledError:
+        raise
+    except DomainError as exc:
+        await _fail(runtime, job_id, exc.message)
+        return "failed"
+    except Exception:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("job %s (%s) failed unexpectedly (ref %s)", job_id, kind, ref)
+        await _fail(runtime, job_id, f"the job failed unexpectedly (reference {ref}); report the reference to "
+                                     "the administrator")
+        return "failed"
+    async with runtime.db.write() as session:
+        await jobs.finish(session, job_id=job_id, result=result)
+    return "succeeded"
+
+
+async def _fail(runtime: Runtime, job_id: int, message: str) -> None:
+    async with runtime.db.write() as session:
+        await jobs.fail(session, job_id=job_id, error=message)

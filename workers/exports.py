@@ -1,0 +1,59 @@
+"""The grade export job: a term's percentages and letters, class by class, as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from domain.academics import repository as academics_repo
+from domain.academics import service as academics
+from domain.kernel.actor import SYSTEM_ACTOR
+from workers.handlers import JobContext, register
+
+EXPORT_TERM_GRADES = "export_term_grades"
+CSV_HEADER = ("class_code", "student_code", "student_name", "percentage", "letter")
+
+
+def format_percentage(percentage_x100: int | None) -> str:
+    """Render a percentage in hundredths as '87.50' ('' when there is none yet)."""
+    if percentage_x100 is None:
+        return ""
+    return f"{percentage_x100 // 100}.{percentage_x100 % 100:02d}"
+
+
+@register(EXPORT_TERM_GRADES)
+async def export_term_grades(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Compute every class's term grades of the sections in `params` and return {"csv", "rows"}.
+
+    Params: term_id and section_ids (resolved by the export_term_grades tool). Reports progress per class.
+    Grades come from academics.compute_term_grades (weighted percentage, rounded half up, letter by the
+    grading scale); running it again gives the same CSV, so a re-run after a worker restart is harmless.
+    """
+    term_id = int(params["term_id"])
+    async with ctx.runtime.db.read() as session:
+        class_ids: list[tuple[str, int]] = []
+        for section_id in params["section_ids"]:
+            after = 0
+            while True:
+                rows = await academics_repo.list_classes(session, after_id=after, limit=500, section_id=section_id,
+                                                         teacher_id=None, subject_id=None)
+                class_ids += [(cls.code, cls.id or 0) for cls, _teacher, _subject in rows[:500]]
+                if len(rows) <= 500:
+                    break
+                after = rows[499][0].id or 0
+    class_ids.sort()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    rows_written = 0
+    await ctx.progress(0.0, f"{len(class_ids)} classes to export")
+    for done, (_code, class_id) in enumerate(class_ids, start=1):
+        async with ctx.runtime.db.read() as session:
+            comp = await academics.compute_term_grades(session, SYSTEM_ACTOR, class_id=class_id, term_id=term_id)
+        for line in sorted(comp.lines, key=lambda ln: ln.student.code):
+            writer.writerow((comp.cls.code, line.student.code, line.student.full_name,
+                             format_percentage(line.percentage_x100), line.letter or ""))
+            rows_written += 1
+        await ctx.progress(done / len(class_ids), f"{comp.cls.code}: {len(comp.lines)} students")
+    return {"csv": out.getvalue(), "rows": rows_written}

@@ -1,0 +1,107 @@
+"""The two job runners: asyncio tasks in the server process (embedded default) and arq on Redis.
+
+Both are handed a job id after the transaction that created the job committed, and both are idempotent per
+id: the in-process runner keeps one task per id, arq gets `_job_id` so a duplicate enqueue is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+
+from domain.jobs import repository as jobs_repo
+from domain.jobs import service as jobs
+from tools.runtime import JobRunner, Runtime
+from workers.execute import execute_job
+
+__all__ = ["DEFAULT_QUEUE", "ArqRunner", "InProcessRunner", "JobRunner", "arq_job_id", "runner_for"]
+
+log = logging.getLogger(__name__)
+DEFAULT_QUEUE = "mcs-erp:jobs"
+RUN_JOB = "run_job"  # the arq function name (workers/arq_worker.py)
+
+
+def arq_job_id(queue_name: str, job_id: int) -> str:
+    """The arq job id of job `job_id`: namespaced by queue, so two databases sharing a Redis do not collide."""
+    return f"{queue_name}:job-{job_id}"
+
+
+class InProcessRunner:
+    """Run each job as an asyncio task of this process; used when MCS_ERP_REDIS_URL is not set."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self._tasks: dict[int, asyncio.Task[str]] = {}
+
+    async def start(self) -> None:
+        """Nothing to connect."""
+
+    async def enqueue(self, job_id: int) -> None:
+        """Start job `job_id` in a task unless a task for it is still running."""
+        task = self._tasks.get(job_id)
+        if task is not None and not task.done():
+            return
+        task = asyncio.create_task(execute_job(self.runtime, job_id), name=f"mcs-erp-job-{job_id}")
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda t, j=job_id: self._forget(j, t))
+
+    def _forget(self, job_id: int, task: asyncio.Task[str]) -> None:
+        if self._tasks.get(job_id) is task:
+            del self._tasks[job_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job %s crashed its task", job_id, exc_info=task.exception())
+
+    def active(self) -> set[int]:
+        """Ids of the jobs whose task is running now."""
+        return {job_id for job_id, task in self._tasks.items() if not task.done()}
+
+    async def stop(self) -> None:
+        """Cancel running tasks; their jobs are marked failed (nothing would ever resume them in-process)."""
+        tasks = dict(self._tasks)
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        for job_id in tasks:
+            try:
+                async with self.runtime.db.write() as session:
+                    job = await jobs_repo.get_job(session, job_id)
+                    if job is not None and not job.is_final:
+                        await jobs.fail(session, job_id=job_id, error="the server stopped while this job ran; "
+                                                                      "start it again")
+            except Exception:  # shutting down: the database may already be gone
+                log.warning("could not mark job %s failed at shutdown", job_id, exc_info=True)
+
+
+class ArqRunner:
+    """Enqueue jobs on Redis for `mcs-erp worker` processes (arq); used when MCS_ERP_REDIS_URL is set."""
+
+    def __init__(self, redis_url: str, *, queue_name: str = DEFAULT_QUEUE):
+        self.redis_settings = RedisSettings.from_dsn(redis_url)
+        self.queue_name = queue_name
+        self._pool: ArqRedis | None = None
+
+    async def start(self) -> None:
+        """Open the Redis pool (also done by the first enqueue)."""
+        if self._pool is None:
+            self._pool = await create_pool(self.redis_settings, default_queue_name=self.queue_name)
+
+    async def enqueue(self, job_id: int) -> None:
+        """Enqueue `run_job(job_id)`; arq ignores it while the same job id is queued or its result is kept."""
+        await self.start()
+        assert self._pool is not None
+        await self._pool.enqueue_job(RUN_JOB, job_id, _job_id=arq_job_id(self.queue_name, job_id),
+                                     _queue_name=self.queue_name)
+
+    async def stop(self) -> None:
+        """Close the Redis pool."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.aclose()
+
+
+def runner_for(runtime: Runtime) -> JobRunner:
+    """Return arq when the runtime's settings name a Redis, the in-process runner otherwise."""
+    url = runtime.settings.redis_url
+    return ArqRunner(url) if url else InProcessRunner(runtime)
