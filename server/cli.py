@@ -1,4 +1,4 @@
-"""The `mcs-erp` command: init, demo, serve, worker, tools, actions, keys, audit."""
+"""The `mcs-erp` command: init, demo, serve, worker, tools, actions, keys, audit, timetable."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ keys_app = typer.Typer(help="API keys for HTTP clients (each belongs to a user w
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(actions_app, name="actions")
 app.add_typer(keys_app, name="keys")
+timetable_app = typer.Typer(help="Course timetabling: ITC2007 instances and the CP-SAT solver.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(timetable_app, name="timetable")
 
 AsUser = Annotated[str, typer.Option("--as", help="The user this command acts as (an existing username).")]
 # Key management runs as whoever holds the machine's shell and database credentials; audited as such.
@@ -355,6 +357,70 @@ def audit_verify() -> None:
     else:
         typer.secho(f"audit chain BROKEN after {result.rows} good rows: {result.problem}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
+
+
+@timetable_app.command("import-ctt")
+def timetable_import_ctt(file: Annotated[Path, typer.Argument(help="An ITC2007 Track 3 .ctt instance.")]) -> None:
+    """Store an ITC2007 .ctt instance as a timetable problem; print its id and counts."""
+    from domain.timetable import service as timetable
+
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        typer.secho(f"error: cannot read {file}: {exc.strerror}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+    async def go(runtime):
+        await prepare_database(runtime)
+        async with runtime.db.write() as session:
+            row, problem = await timetable.import_ctt(session, text=text)
+            counts = {"courses": len(problem.courses), "lectures": problem.total_lectures,
+                      "rooms": len(problem.rooms), "curricula": len(problem.curricula),
+                      "unavailability": len(problem.unavailability)}
+            await append_audit(session, CLI_OPERATOR, tool="timetable import-ctt", event="write",
+                               entity="timetable_problems", entity_id=row.id, arguments={"file": file.name},
+                               after={"name": row.name, **counts})
+            return row.id, problem, counts
+
+    problem_id, problem, counts = _run(go)
+    typer.echo(f"problem #{problem_id} {problem.name}: {counts['courses']} courses, {counts['lectures']} lectures, "
+               f"{counts['rooms']} rooms, {counts['curricula']} curricula, {counts['unavailability']} unavailable "
+               f"periods, {problem.days} days x {problem.periods_per_day} periods")
+
+
+@timetable_app.command("solve")
+def timetable_solve(
+    out: Annotated[Path, typer.Option("--out", help="Write the solution here in the ITC2007 validator format.")],
+    time_limit: Annotated[float, typer.Option("--time-limit", min=1, max=3600, help="Seconds to search.")] = 60,
+    problem_id: Annotated[int | None, typer.Option("--problem", help="Problem id (default: the newest).")] = None,
+    seed: Annotated[int, typer.Option(help="Solver random seed.")] = 0,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="CP-SAT search workers (one per core).")] = 2,
+) -> None:
+    """Solve a stored problem in this process, store the solution, write the .sol file; print hard and soft."""
+    from domain.timetable import service as timetable
+    from domain.timetable.itc2007 import write_sol
+    from domain.timetable.solver import solve
+
+    async def go(runtime):
+        async with runtime.db.read() as session:
+            row = await timetable.resolve_problem(session, problem_id)
+            problem = timetable.problem_of(row)
+        result = await asyncio.to_thread(solve, problem, time_limit_s=time_limit, seed=seed, workers=workers)
+        async with runtime.db.write() as session:
+            row = await timetable.resolve_problem(session, row.id)
+            saved = await timetable.save_solution(session, problem_row=row, result=result)
+            await append_audit(session, CLI_OPERATOR, tool="timetable solve", event="write",
+                               entity="timetable_solutions", entity_id=saved.id,
+                               arguments={"problem": row.id, "time_limit": time_limit, "seed": seed},
+                               after={"status": saved.status, "hard_violations": saved.hard_violations,
+                                      "soft_cost": saved.soft_cost})
+            return row.id, saved.id, problem, result, saved
+
+    pid, solution_id, problem, result, saved = _run(go)
+    out.write_text(write_sol(problem, result.solution))
+    typer.echo(f"solution #{solution_id} of problem #{pid} ({result.status}, {saved.seconds:.1f}s): "
+               f"hard={saved.hard_violations} soft={saved.soft_cost} breakdown={saved.breakdown}")
+    typer.echo(f"wrote {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

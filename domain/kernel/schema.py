@@ -14,7 +14,8 @@ import domain.actions.models
 import domain.hr.models
 import domain.identity.models
 import domain.jobs.models
-import domain.kernel.audit  # noqa: F401
+import domain.kernel.audit
+import domain.timetable.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"

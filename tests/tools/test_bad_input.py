@@ -35,6 +35,7 @@ from domain.kernel.errors import DomainError, InvalidInput, NotFound
 from domain.jobs import service as jobs_service
 from tests.conftest import BACKEND
 from tests.factories import SchoolSlice, make_school, unique
+from tests.tools.test_timetable_tools import make_published_timetable
 from tools.invoke import invoke
 from tools.modules import all_modules
 from tools.registry import Effect, build_catalogue
@@ -63,6 +64,8 @@ class World:
     new_subject_id: int
     action_id: int
     job_id: int
+    timetable_problem_id: int
+    timetable_solution_id: int
 
     @property
     def admin(self):
@@ -94,9 +97,11 @@ async def world(runtime) -> World:
         job = await jobs_service.create_job(s, school.admin, kind="export_term_grades",
                                             params={"term_id": school.term_id, "section_ids": []})
         job_id = job.id
+    timetable_problem_id, timetable_solution_id = await make_published_timetable(runtime)
     return World(school=school, department_id=department_id, employee_id=employee_id,
                  year_level_id=year_level_id, subject_id=subject_id, new_subject_id=new_subject_id,
-                 action_id=pending.action_id, job_id=job_id)
+                 action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
+                 timetable_solution_id=timetable_solution_id)
 
 
 def _guardian() -> dict[str, Any]:
@@ -184,6 +189,16 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "cancel_job": lambda w: {"job_id": w.job_id},
     "export_term_grades": lambda w: {"section_id": w.school.section_id, "year_level_id": w.year_level_id,
                                      "term_id": w.school.term_id, "idempotency_key": unique("export-")},
+    "solve_timetable": lambda w: {"problem_id": w.timetable_problem_id, "time_limit_s": 1, "seed": 1,
+                                  "idempotency_key": unique("solve-")},
+    "get_timetable_solution": lambda w: {"solution_id": w.timetable_solution_id},
+    "publish_timetable": lambda w: {"solution_id": w.timetable_solution_id},
+    "get_section_timetable": lambda w: {"problem_id": w.timetable_problem_id, "curriculum": "q1", "limit": 5},
+    "get_teacher_schedule": lambda w: {"problem_id": w.timetable_problem_id, "teacher": "t1", "weekday": "monday",
+                                       "limit": 5},
+    "get_room_schedule": lambda w: {"problem_id": w.timetable_problem_id, "room": "r1", "limit": 5},
+    "find_free_rooms": lambda w: {"problem_id": w.timetable_problem_id, "weekday": "monday", "period": 1,
+                                  "min_capacity": 20, "limit": 5},
 }
 
 # Tools of the catalogue for which no valid baseline can be built here (their schema cases run on arguments

@@ -1,0 +1,48 @@
+"""Timetable tables: stored problems, their solutions, and which solution is a problem's published timetable."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import Column, Float, Text
+from sqlmodel import Field
+
+from domain.kernel.models import Entity
+
+
+class ProblemSource(StrEnum):
+    """Where a stored problem came from: an ITC2007 .ctt file or a school's academics data."""
+
+    ITC2007 = "itc2007"
+    SCHOOL = "school"
+
+
+class TimetableProblem(Entity, table=True):
+    """A timetabling problem (a `domain.timetable.problem.Problem` as JSON) and its published solution, if any.
+
+    `published_solution_id` names the solution that is the current timetable; publishing replaces it.
+    """
+
+    __tablename__ = "timetable_problems"
+
+    name: str = Field(max_length=120, nullable=False)
+    source: str = Field(max_length=20, nullable=False)
+    days: int = Field(nullable=False)
+    periods_per_day: int = Field(nullable=False)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    published_solution_id: int | None = Field(default=None, nullable=True)
+
+
+class TimetableSolution(Entity, table=True):
+    """A solver's answer to a problem: status, hard violations, soft cost with its breakdown, assignments (JSON)."""
+
+    __tablename__ = "timetable_solutions"
+
+    problem_id: int = Field(foreign_key="timetable_problems.id", nullable=False, index=True)
+    job_id: int | None = Field(default=None, foreign_key="jobs.id", nullable=True, index=True)
+    status: str = Field(max_length=20, nullable=False)
+    hard_violations: int = Field(nullable=False)
+    soft_cost: int = Field(nullable=False)
+    breakdown: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    assignments: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    seconds: float = Field(default=0.0, sa_column=Column(Float, nullable=False))

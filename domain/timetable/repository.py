@@ -1,0 +1,62 @@
+"""All SQL of the timetable context."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.kernel.errors import NotFound
+from domain.timetable.models import TimetableProblem, TimetableSolution
+
+
+async def get_problem(session: AsyncSession, problem_id: int) -> TimetableProblem | None:
+    """Return the live problem with that id, or None."""
+    row = await session.get(TimetableProblem, problem_id)
+    return None if row is None or row.deleted_at is not None else row
+
+
+async def get_problem_or_raise(session: AsyncSession, problem_id: int, *, field: str | None = "problem_id"
+                               ) -> TimetableProblem:
+    """Return the live problem or raise NotFound."""
+    row = await get_problem(session, problem_id)
+    if row is None:
+        raise NotFound(f"no timetable problem with id {problem_id}; import one with `mcs-erp timetable import-ctt`",
+                       field=field)
+    return row
+
+
+async def latest_problem(session: AsyncSession) -> TimetableProblem | None:
+    """Return the most recently created live problem, or None."""
+    stmt = (select(TimetableProblem).where(TimetableProblem.deleted_at.is_(None))
+            .order_by(TimetableProblem.id.desc()).limit(1))  # type: ignore[union-attr]
+    return (await session.exec(stmt)).first()
+
+
+async def get_solution(session: AsyncSession, solution_id: int) -> TimetableSolution | None:
+    """Return the live solution with that id, or None."""
+    row = await session.get(TimetableSolution, solution_id)
+    return None if row is None or row.deleted_at is not None else row
+
+
+async def get_solution_or_raise(session: AsyncSession, solution_id: int, *, field: str | None = "solution_id"
+                                ) -> TimetableSolution:
+    """Return the live solution or raise NotFound."""
+    row = await get_solution(session, solution_id)
+    if row is None:
+        raise NotFound(f"no timetable solution with id {solution_id}; solve_timetable's finished job names it",
+                       field=field)
+    return row
+
+
+async def solution_of_job(session: AsyncSession, job_id: int) -> TimetableSolution | None:
+    """Return the solution a job stored, or None."""
+    stmt = select(TimetableSolution).where(TimetableSolution.job_id == job_id,
+                                           TimetableSolution.deleted_at.is_(None))
+    return (await session.exec(stmt)).first()
+
+
+async def add(session: AsyncSession, row: TimetableProblem | TimetableSolution):
+    """Insert `row` and flush so it has an id."""
+    session.add(row)
+    await session.flush()
+    return row

@@ -1,0 +1,126 @@
+"""Timetable use cases: import a problem, store a solver's result, publish a solution, read the timetable.
+
+Services take the session, flush when they need ids and never commit (the entry point owns the transaction).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.kernel.errors import Conflict, InvalidInput, NotFound
+from domain.kernel.models import bump
+from domain.timetable import repository as repo
+from domain.timetable.itc2007 import parse_ctt
+from domain.timetable.models import ProblemSource, TimetableProblem, TimetableSolution
+from domain.timetable.problem import Problem, Solution
+from domain.timetable.rules import lessons_moved
+from domain.timetable.scoring import score
+from domain.timetable.serialize import (
+    assignments_from_json,
+    assignments_to_json,
+    breakdown_of,
+    problem_from_json,
+    problem_to_json,
+)
+from domain.timetable.solver import SolveResult
+
+
+async def store_problem(session: AsyncSession, *, problem: Problem, source: ProblemSource) -> TimetableProblem:
+    """Store `problem` and return its row (flushed, with an id)."""
+    return await repo.add(session, TimetableProblem(name=problem.name[:120], source=source.value, days=problem.days,
+                                                    periods_per_day=problem.periods_per_day,
+                                                    data=problem_to_json(problem)))
+
+
+async def import_ctt(session: AsyncSession, *, text: str) -> tuple[TimetableProblem, Problem]:
+    """Parse an ITC2007 Track 3 .ctt text and store it; raises InvalidInput naming the bad line."""
+    try:
+        problem = parse_ctt(text)
+    except ValueError as exc:
+        raise InvalidInput(f"not a valid ITC2007 .ctt file: {exc}", field="file") from None
+    return await store_problem(session, problem=problem, source=ProblemSource.ITC2007), problem
+
+
+def problem_of(row: TimetableProblem) -> Problem:
+    """Return the Problem a stored row holds."""
+    return problem_from_json(row.data)
+
+
+def solution_of(row: TimetableSolution) -> Solution:
+    """Return the Solution a stored row holds."""
+    return assignments_from_json(row.assignments)
+
+
+async def resolve_problem(session: AsyncSession, problem_id: int | None) -> TimetableProblem:
+    """Return the problem `problem_id`, or the newest problem when it is None; raises NotFound."""
+    if problem_id is not None:
+        return await repo.get_problem_or_raise(session, problem_id)
+    row = await repo.latest_problem(session)
+    if row is None:
+        raise NotFound("no timetable problem stored yet; import one with `mcs-erp timetable import-ctt FILE`",
+                       field="problem_id")
+    return row
+
+
+async def save_solution(session: AsyncSession, *, problem_row: TimetableProblem, result: SolveResult,
+                        job_id: int | None = None) -> TimetableSolution:
+    """Store a solver result for `problem_row` (rescored with the pure scorer); raises Conflict with no solution.
+
+    A result without a solution (status infeasible or unknown) is not stored: its explanation is the error.
+    """
+    if result.solution is None:
+        raise Conflict(f"the solver found no timetable ({result.status})"
+                       + (f": {result.explanation}" if result.explanation else ""))
+    sc = score(problem_of(problem_row), result.solution)
+    return await repo.add(session, TimetableSolution(
+        problem_id=problem_row.id or 0, job_id=job_id, status=result.status, hard_violations=sc.hard_violations,
+        soft_cost=sc.soft_cost, breakdown=json.dumps(breakdown_of(sc)), assignments=assignments_to_json(result.solution),
+        seconds=float(result.seconds)))
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What publishing a solution would do: the problem, the solution, the current one and lessons that move."""
+
+    problem: TimetableProblem
+    solution: TimetableSolution
+    current: TimetableSolution | None
+    moved: int
+    lessons: int
+
+
+async def plan_publish(session: AsyncSession, *, solution_id: int) -> PublishPlan:
+    """Compare a solution with its problem's published timetable; raises NotFound, or Conflict when infeasible."""
+    solution = await repo.get_solution_or_raise(session, solution_id)
+    if solution.hard_violations:
+        raise Conflict(f"solution {solution_id} breaks {solution.hard_violations} hard constraints; only a "
+                       "feasible timetable (0 hard violations) can be published")
+    problem = await repo.get_problem_or_raise(session, solution.problem_id)
+    current = (await repo.get_solution(session, problem.published_solution_id)
+               if problem.published_solution_id else None)
+    new = solution_of(solution)
+    moved = lessons_moved(solution_of(current) if current else None, new)
+    return PublishPlan(problem=problem, solution=solution, current=current, moved=moved, lessons=len(new.assignments))
+
+
+async def publish(session: AsyncSession, *, solution_id: int) -> PublishPlan:
+    """Make a solution its problem's current timetable, replacing the published one; return the plan applied."""
+    plan = await plan_publish(session, solution_id=solution_id)
+    plan.problem.published_solution_id = plan.solution.id
+    bump(plan.problem)
+    session.add(plan.problem)
+    await session.flush()
+    return plan
+
+
+async def published(session: AsyncSession, *, problem_id: int | None) -> tuple[TimetableProblem, Problem, Solution]:
+    """Return a problem and its published timetable; raises NotFound when nothing is published yet."""
+    row = await resolve_problem(session, problem_id)
+    if row.published_solution_id is None:
+        raise NotFound(f"timetable problem {row.id} has no published timetable; solve_timetable then "
+                       "publish_timetable first", field="problem_id")
+    sol = await repo.get_solution_or_raise(session, row.published_solution_id)
+    return row, problem_of(row), solution_of(sol)

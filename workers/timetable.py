@@ -1,0 +1,74 @@
+"""The timetable solve job: CP-SAT in a thread, best soft cost over time as progress, the solution stored once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from domain.timetable import repository as timetable_repo
+from domain.timetable import service as timetable
+from domain.timetable.models import TimetableSolution
+from domain.timetable.solver import solve
+from workers.handlers import JobContext, register
+
+SOLVE_TIMETABLE = "solve_timetable"
+PROGRESS_EVERY_S = 1.0  # at most one progress row per second, and at least one (so cancellation is seen)
+MAX_CURVE_POINTS = 50
+
+
+def solution_result(row: TimetableSolution, curve: list[tuple[float, int]] | None = None) -> dict[str, Any]:
+    """Return a job's JSON result for a stored solution."""
+    out: dict[str, Any] = {"solution_id": row.id, "problem_id": row.problem_id, "status": row.status,
+                           "hard_violations": row.hard_violations, "soft_cost": row.soft_cost,
+                           "seconds": row.seconds}
+    if curve is not None:
+        out["best_cost_over_time"] = [[round(s, 2), c] for s, c in curve[-MAX_CURVE_POINTS:]]
+    return out
+
+
+@register(SOLVE_TIMETABLE)
+async def solve_timetable(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Solve problem `params["problem_id"]` within `time_limit_s` with `seed`; store and return the solution.
+
+    Idempotent: when this job already stored a solution (a worker died after the commit), return it unchanged.
+    The solver runs in a thread (asyncio.to_thread) so the event loop keeps serving; each improvement is
+    reported as progress "best soft cost C at S s" (fraction = elapsed / time limit). A cancellation request
+    is seen at the next report; the solver thread then finishes its time limit unobserved.
+    """
+    async with ctx.runtime.db.read() as session:
+        existing = await timetable_repo.solution_of_job(session, job_id)
+        if existing is not None:
+            return solution_result(existing)
+        row = await timetable_repo.get_problem_or_raise(session, int(params["problem_id"]))
+        problem = timetable.problem_of(row)
+    limit = float(params["time_limit_s"])
+    loop = asyncio.get_running_loop()
+    improved: asyncio.Queue[tuple[float, int, int]] = asyncio.Queue()
+
+    def on_progress(seconds: float, cost: int, bound: int) -> None:  # called from CP-SAT threads
+        loop.call_soon_threadsafe(improved.put_nowait, (seconds, cost, bound))
+
+    await ctx.progress(0.0, f"solving {problem.name}: {problem.total_lectures} lectures, {limit:.0f}s limit")
+    start = time.monotonic()
+    task = asyncio.ensure_future(asyncio.to_thread(solve, problem, time_limit_s=limit, seed=int(params["seed"]),
+                                                   workers=2, on_progress=on_progress))
+    latest: tuple[float, int, int] | None = None
+    while not task.done():
+        done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY_S)
+        while not improved.empty():
+            latest = improved.get_nowait()
+        if done:
+            break
+        fraction = min(0.99, (time.monotonic() - start) / limit)
+        message = ("searching for a first timetable" if latest is None else
+                   f"best soft cost {latest[1]} at {latest[0]:.1f}s (lower bound {latest[2]})")
+        await ctx.progress(fraction, message)
+    result = task.result()
+    async with ctx.runtime.db.write() as session:
+        existing = await timetable_repo.solution_of_job(session, job_id)
+        if existing is not None:
+            return solution_result(existing)
+        row = await timetable_repo.get_problem_or_raise(session, int(params["problem_id"]))
+        saved = await timetable.save_solution(session, problem_row=row, result=result, job_id=job_id)
+        return solution_result(saved, list(result.progress))
