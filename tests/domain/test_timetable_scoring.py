@@ -6,8 +6,6 @@ No database. Expected values are computed by hand in the comments, from the vali
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from domain.timetable.itc2007 import parse_ctt, parse_sol, write_sol
@@ -23,8 +21,9 @@ from domain.timetable.problem import (
     Weights,
 )
 from domain.timetable.scoring import HardViolations, SoftCost, score
+from tests.conftest import itc2007_dir
 
-DATA = Path("/work/shared/data/itc2007")
+DATA = itc2007_dir()
 
 
 def small_problem(*, weights: Weights | None = None) -> Problem:

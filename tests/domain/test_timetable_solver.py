@@ -5,14 +5,13 @@ No database. Kept short (about 30 s on 2 cores); quality is measured by bench/it
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.problem import Course, Curriculum, Problem, Room, Solution
 from domain.timetable.scoring import score
 from domain.timetable.solver import solve
+from tests.conftest import itc2007_dir
 
-DATA = Path("/work/shared/data/itc2007")
+DATA = itc2007_dir()
 
 
 def problem(*, courses: tuple[Course, ...], curricula: tuple[Curriculum, ...] = (), days: int = 2,

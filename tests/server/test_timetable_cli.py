@@ -9,20 +9,13 @@ import pytest
 
 from domain.timetable.itc2007 import parse_ctt, parse_sol
 from domain.timetable.scoring import score
+from tests.conftest import itc2007_dir
 from tests.server.e2e_helpers import e2e_database, run_cli
 
 pytestmark = pytest.mark.e2e
 
-# CI checks the repository out with ../shared beside it; the instances are not copied into the repository.
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "itc2007"
-
-
 def instance(name: str) -> Path:
-    path = DATA / name
-    if not path.is_file():
-        pytest.fail(f"ITC2007 instance {path} is missing: the tests expect ../shared/data/itc2007/ beside the "
-                    "repository checkout")
-    return path
+    return itc2007_dir() / name
 
 
 async def test_import_then_solve_writes_a_feasible_validator_file(tmp_path):
