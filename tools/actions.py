@@ -39,11 +39,6 @@ class RejectIn(ToolInput):
     reason: Reason = Field(description="Why it is rejected; recorded and shown to the requester (5..1000 chars).")
 
 
-def transactional(fn):
-    fn.manages_transaction = True
-    return fn
-
-
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def list_pending_actions(ctx: ToolContext, args: ListPendingActionsIn) -> Page[ActionOut]:
     """List pending actions (destructive calls waiting at the gate), oldest first.
@@ -76,8 +71,7 @@ async def get_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
     return action_out(action)
 
 
-@module.tool(effect=Effect.WRITE, roles=EVERYONE, destructive_hint=True, offered_to_agents=False)
-@transactional
+@module.tool(effect=Effect.WRITE, roles=EVERYONE, destructive_hint=True, offered_to_agents=False, manages_transaction=True)
 async def confirm_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
     """Confirm a pending action you requested, after the user has seen its preview and agreed.
 
@@ -87,16 +81,14 @@ async def confirm_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
     return await gate.confirm(ctx.runtime, ctx.actor, args.action_id)
 
 
-@module.tool(effect=Effect.WRITE, roles=EVERYONE, idempotent=False)
-@transactional
+@module.tool(effect=Effect.WRITE, roles=EVERYONE, idempotent=False, manages_transaction=True)
 async def cancel_action(ctx: ToolContext, args: DecideIn) -> ActionOut:
     """Cancel a proposed or queued action (its requester, or an admin). Nothing is changed."""
     return await gate.close(ctx.runtime, ctx.actor, args.action_id, status=ActionStatus.CANCELLED,
                             reason=args.reason)
 
 
-@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, destructive_hint=True, offered_to_agents=False)
-@transactional
+@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, destructive_hint=True, offered_to_agents=False, manages_transaction=True)
 async def approve_action(ctx: ToolContext, args: DecideIn) -> ActionOut:
     """Approve a queued action as an admin who did not request it (four eyes), executing it now.
 
@@ -105,8 +97,7 @@ async def approve_action(ctx: ToolContext, args: DecideIn) -> ActionOut:
     return await gate.approve(ctx.runtime, ctx.actor, args.action_id, args.reason)
 
 
-@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, offered_to_agents=False)
-@transactional
+@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, offered_to_agents=False, manages_transaction=True)
 async def reject_action(ctx: ToolContext, args: RejectIn) -> ActionOut:
     """Reject a proposed or queued action as an admin who did not request it, with a reason. Nothing changes."""
     return await gate.close(ctx.runtime, ctx.actor, args.action_id, status=ActionStatus.REJECTED,

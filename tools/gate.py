@@ -21,7 +21,7 @@ from domain.actions.models import ActionStatus, PendingAction
 from domain.identity.models import User
 from domain.identity.service import actor_for
 from domain.kernel.actor import Actor
-from domain.kernel.audit import append_audit
+from domain.kernel.audit import append_audit, canonical_json
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import ActionClosed, DomainError, PermissionDenied, StaleAction
 from domain.kernel.models import bump
@@ -32,7 +32,7 @@ from tools.runtime import Runtime
 
 
 def _args_hash(args: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(args, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(args).encode()).hexdigest()
 
 
 async def propose(runtime: Runtime, spec: ToolSpec, args: BaseModel, actor: Actor) -> PendingActionOut:

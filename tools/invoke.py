@@ -78,7 +78,7 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
         from tools.gate import propose
 
         return await propose(runtime, spec, args, actor)
-    if getattr(spec.run, "manages_transaction", False):
+    if spec.manages_transaction:
         return await spec.run(ToolContext(None, actor, runtime), args)  # type: ignore[arg-type]
     async with runtime.db.write() as session:
         out = await spec.run(ToolContext(session, actor, runtime), args)

@@ -22,7 +22,6 @@ from domain.kernel.actor import Role
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import InvalidInput
 from tools.academics import module as academics_module
-from tools.actions import transactional
 from tools.registry import Effect, Module, ToolContext
 from tools.types import Id, Page, PageInput, ToolInput, ToolOutput, page_of
 
@@ -163,8 +162,7 @@ async def _export_params(session, args: ExportTermGradesIn) -> dict[str, Any]:
 
 
 # Registered on the academics module: the export reads academics data and leaves with it when it is disabled.
-@academics_module.tool(effect=Effect.WRITE, roles={Role.ADMIN, Role.REGISTRAR})
-@transactional
+@academics_module.tool(effect=Effect.WRITE, roles={Role.ADMIN, Role.REGISTRAR}, manages_transaction=True)
 async def export_term_grades(ctx: ToolContext, args: ExportTermGradesIn) -> JobOut:
     """Start a job that exports a term's grades as CSV for a section, or for every section of a year level.
 

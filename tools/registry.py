@@ -87,6 +87,7 @@ class ToolSpec:
     idempotent: bool = False
     destructive_hint: bool | None = None
     offered_to_agents: bool = True
+    manages_transaction: bool = False
 
     @cached_property
     def input_schema(self) -> dict[str, Any]:
@@ -185,8 +186,13 @@ class Module:
         idempotent: bool = False,
         destructive_hint: bool | None = None,
         offered_to_agents: bool = True,
+        manages_transaction: bool = False,
     ) -> Callable[[ToolFn], ToolFn]:
-        """Register `async def fn(ctx, args: InputModel) -> OutputModel` as a tool; its docstring describes it."""
+        """Register `async def fn(ctx, args: InputModel) -> OutputModel` as a tool; its docstring describes it.
+
+        `manages_transaction`: the tool opens its own units of work (ctx.session is None), e.g. to commit a job
+        before enqueueing it or to record a failed action after a rollback.
+        """
 
         def decorate(fn: ToolFn) -> ToolFn:
             hints = get_type_hints(fn)
@@ -222,6 +228,7 @@ class Module:
                 idempotent=idempotent,
                 destructive_hint=destructive_hint,
                 offered_to_agents=offered_to_agents,
+                manages_transaction=manages_transaction,
             )
             self.tools.append(spec)
             return fn

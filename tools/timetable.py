@@ -7,8 +7,8 @@ course, teacher, room and curriculum ids.
 
 from __future__ import annotations
 
-import json
 import datetime as dt
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -19,7 +19,6 @@ from domain.timetable import repository as repo
 from domain.timetable import service as timetable
 from domain.timetable.problem import Problem
 from domain.timetable.rules import Lesson, curriculum_lessons, free_rooms, room_lessons, teacher_lessons
-from tools.actions import transactional
 from tools.jobs import IdempotencyKey, JobOut, start_job
 from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
 from tools.types import Id, Page, PageInput, ToolInput, ToolOutput, decode_cursor, encode_cursor
@@ -51,8 +50,7 @@ async def _solve_params(session, args: SolveTimetableIn) -> dict[str, Any]:
     return {"problem_id": row.id, "time_limit_s": args.time_limit_s, "seed": args.seed}
 
 
-@module.tool(effect=Effect.WRITE, roles=PLANNERS)
-@transactional
+@module.tool(effect=Effect.WRITE, roles=PLANNERS, manages_transaction=True)
 async def solve_timetable(ctx: ToolContext, args: SolveTimetableIn) -> JobOut:
     """Start a job that timetables a stored problem with the CP-SAT solver within time_limit_s seconds.
 

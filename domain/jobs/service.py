@@ -17,16 +17,13 @@ from domain.jobs import repository as repo
 from domain.jobs.errors import JobCancelled
 from domain.jobs.models import PROGRESS_SCALE, Job, JobStatus
 from domain.kernel.actor import Actor
+from domain.kernel.audit import canonical_json
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from domain.kernel.models import bump
 
 MAX_MESSAGE = 500
 MAX_ERROR = 4000
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def params_of(job: Job) -> dict[str, Any]:
@@ -46,7 +43,7 @@ async def create_job(session: AsyncSession, actor: Actor, *, kind: str, params: 
     A repeated `idempotency_key` returns the job it created, whatever its status. Raises Conflict when the key
     was used by another user or for another kind or other params (a key names one request).
     """
-    canonical = _canonical(params)
+    canonical = canonical_json(params)
     if idempotency_key is not None:
         existing = await repo.get_job_by_idempotency_key(session, idempotency_key)
         if existing is not None:
@@ -129,7 +126,7 @@ def _close(job: Job, status: JobStatus) -> None:
 async def finish(session: AsyncSession, *, job_id: int, result: Any) -> Job:
     """Mark a running job succeeded with its JSON-ready `result` (progress 1)."""
     job = await repo.get_job_or_raise(session, job_id, for_update=True)
-    job.result = _canonical(result)
+    job.result = canonical_json(result)
     job.progress_permille = PROGRESS_SCALE
     job.error = None
     _close(job, JobStatus.SUCCEEDED)

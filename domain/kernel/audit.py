@@ -57,7 +57,8 @@ class AuditHead(SQLModel, table=True):
     last_hash: str = Field(default=GENESIS_HASH, max_length=64, nullable=False)
 
 
-def _canonical(value: Any) -> str:
+def canonical_json(value: Any) -> str:
+    """The JSON form hashed by the audit chain and the gate: sorted keys, compact separators."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
@@ -78,7 +79,7 @@ def _entry_hash(entry: AuditEntry) -> str:
         "after": entry.after,
         "prev_hash": entry.prev_hash,
     }
-    return hashlib.sha256(_canonical(payload).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
 async def ensure_audit_head(session: AsyncSession) -> None:
@@ -122,9 +123,9 @@ async def append_audit(
         entity=entity,
         entity_id=entity_id,
         action_id=action_id,
-        arguments=_canonical(arguments),
-        before=None if before is None else _canonical(before),
-        after=None if after is None else _canonical(after),
+        arguments=canonical_json(arguments),
+        before=None if before is None else canonical_json(before),
+        after=None if after is None else canonical_json(after),
         prev_hash=head.last_hash,
         hash="",
     )
