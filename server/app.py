@@ -33,7 +33,7 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1") -> Starlette:
     async def lifespan(app: Starlette):
         async with mcp.session_manager.run():
             try:
-                await runtime.start()
+                await runtime.start(serving=True)
                 yield
             finally:
                 await runtime.close()

@@ -173,7 +173,7 @@ async def _serve_stdio() -> None:
     runtime = _runtime()
     try:
         await prepare_database(runtime)
-        await runtime.start()
+        await runtime.start(serving=True)
         actor = await configured_actor(runtime, runtime.settings.stdio_user, Channel.MCP_STDIO)
 
         async def resolve(ctx):
@@ -190,13 +190,12 @@ async def _serve_stdio() -> None:
 @app.command()
 def worker(
     burst: Annotated[bool, typer.Option("--burst", help="Run the queued jobs, then exit (tests, cron).")] = False,
-    queue: Annotated[str | None, typer.Option(help="arq queue name (default mcs-erp:jobs).")] = None,
+    queue: Annotated[str | None, typer.Option(help="arq queue name (default MCS_ERP_QUEUE_NAME, mcs-erp:jobs).")] = None,
 ) -> None:
     """Run an arq worker that executes jobs from Redis (needs MCS_ERP_REDIS_URL)."""
     from arq import run_worker
 
     from workers.arq_worker import WorkerSettings, worker_options
-    from workers.runner import DEFAULT_QUEUE
 
     settings = Settings()
     if not settings.redis_url:
@@ -205,8 +204,8 @@ def worker(
                     "process and no worker is needed.", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO)
-    worker_obj = run_worker(WorkerSettings, **worker_options(settings.redis_url, queue_name=queue or DEFAULT_QUEUE,
-                                                             burst=burst))
+    options = worker_options(settings.redis_url, queue_name=queue or settings.queue_name, burst=burst)
+    worker_obj = run_worker(WorkerSettings, **options)
     if burst and worker_obj.jobs_failed:
         raise typer.Exit(1)
 

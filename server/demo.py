@@ -28,7 +28,7 @@ class DemoReport:
         head = "demo school created" if s.created else "demo school already present (nothing rebuilt)"
         lines = [f"{head}: {s.students} students in {s.sections} sections over {s.year_levels} year levels, "
                  f"{s.employees} staff ({s.teachers} teachers), {s.subjects} subjects, {s.classes} classes, "
-                 f"{s.assessments} assessments, {s.grades} grades"]
+                 f"{s.assessments} assessments, {s.grades} grades, {s.rooms} rooms"]
         if self.queued_actions:
             lines.append(f"actions waiting for an admin's approval: {', '.join(f'#{i}' for i in self.queued_actions)}")
         if s.admin_usernames:

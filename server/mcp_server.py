@@ -23,7 +23,7 @@ from domain.kernel.actor import Actor
 from domain.kernel.errors import Conflict, DomainError, Unauthenticated
 from prompts import render
 from tools.invoke import invoke
-from tools.registry import ToolSpec
+from tools.registry import ProgressReporter, ToolSpec
 from tools.runtime import Runtime
 
 log = logging.getLogger("mcs_erp.mcp")
@@ -47,10 +47,11 @@ def error_result(exc: DomainError) -> types.CallToolResult:
                                 is_error=True)
 
 
-async def call_tool(runtime: Runtime, actor: Actor, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
+async def call_tool(runtime: Runtime, actor: Actor, name: str, arguments: dict[str, Any] | None, *,
+                    progress: ProgressReporter | None = None) -> types.CallToolResult:
     """Invoke a tool and shape the outcome as an MCP result: structuredContent plus the same JSON as text."""
     try:
-        out = await invoke(runtime, name, arguments, actor)
+        out = await invoke(runtime, name, arguments, actor, progress=progress)
     except DomainError as exc:
         return error_result(exc)
     except IntegrityError:
@@ -83,7 +84,11 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
             actor = await resolve_actor(ctx)
         except Unauthenticated as exc:
             return error_result(exc)
-        return await call_tool(runtime, actor, params.name, params.arguments)
+        # A job-starting tool asked to wait (wait_s) reports the job's progress as notifications/progress when the
+        # client sent a progress token; without one, the SDK's report_progress does nothing.
+        wants_progress = bool(ctx.meta and ctx.meta.get("progress_token") is not None)
+        return await call_tool(runtime, actor, params.name, params.arguments,
+                               progress=ctx.session.report_progress if wants_progress else None)
 
     def input_schema(name: str) -> dict[str, Any] | None:
         # The SDK asks for the schema to check `Mcp-Param-*` headers against `x-mcp-header` annotations. No

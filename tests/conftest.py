@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
-from workers.runner import runner_for
+from workers.runner import InProcessRunner, runner_for
 
 BACKEND = os.environ.get("MCS_ERP_TEST_BACKEND", "sqlite").lower()
 PG_ADMIN_URL = os.environ.get("MCS_ERP_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -78,6 +78,19 @@ async def runtime(database_url) -> AsyncIterator[Runtime]:
     rt = Runtime.create(Settings(database_url=database_url, key_cache_seconds=0), jobs=runner_for)
     yield rt
     await rt.close()
+
+
+@pytest.fixture(scope="module")
+async def rt(runtime):
+    """The session runtime, made to run jobs in-process whatever the environment says (module scope; a test
+    module may define its own `rt`, e.g. on arq)."""
+    saved = runtime.jobs
+    if not isinstance(saved, InProcessRunner):
+        runtime.jobs = InProcessRunner(runtime)
+    yield runtime
+    if runtime.jobs is not saved:
+        await runtime.jobs.stop()
+        runtime.jobs = saved
 
 
 def itc2007_dir() -> Path:

@@ -28,6 +28,7 @@ class SchoolSlice:
     section_id: int
     class_id: int
     other_class_id: int
+    subject_id: int
     assessment_id: int
     assessment2_id: int
     student_ids: list[int]
@@ -96,6 +97,6 @@ async def make_school(runtime: Runtime, *, students: int = 4, channel: Channel =
         other_teacher = await make_user(s, roles="teacher", employee_id=other.id, channel=channel)
         viewer = await make_user(s, roles="viewer", channel=channel)
     return SchoolSlice(year_id=year.id, term_id=term.id, term2_id=term2.id, section_id=section.id, class_id=cls.id,
-                       other_class_id=other_cls.id, assessment_id=a1.id, assessment2_id=a2.id,
+                       other_class_id=other_cls.id, subject_id=math.id, assessment_id=a1.id, assessment2_id=a2.id,
                        student_ids=student_ids, teacher_employee_id=teacher.id, admin=admin, admin2=admin2,
                        registrar=registrar, teacher=teacher_actor, other_teacher=other_teacher, viewer=viewer)

@@ -160,15 +160,34 @@ class CreateSectionIn(ToolInput):
     homeroom_teacher_id: Id | None = Field(default=None, description="Employee id.")
 
 
+MAX_WEEKLY_LESSONS = 40
+WeeklyLessons = Annotated[int, Field(ge=0, le=MAX_WEEKLY_LESSONS)]
+
+
 class CreateSubjectIn(ToolInput):
     code: Code = Field(description="e.g. MATH")
     name: Name
+    weekly_lessons: WeeklyLessons = Field(default=4, description="Lessons (periods) a week each class of the "
+                                                                 "subject gets in the timetable, 0..40; 0 = none.")
 
 
 class CreateClassIn(ToolInput):
     section_id: Id
     subject_id: Id
     teacher_id: Id = Field(description="Employee id of the teacher.")
+    weekly_lessons: WeeklyLessons | None = Field(default=None, description="Lessons a week for this class, "
+                                                                           "0..40; default: the subject's.")
+
+
+class SubjectWeeklyLessonsIn(ToolInput):
+    subject_id: Id
+    weekly_lessons: WeeklyLessons = Field(description="Lessons a week, 0..40 (0 = not timetabled).")
+
+
+class ClassWeeklyLessonsIn(ToolInput):
+    class_id: Id
+    weekly_lessons: WeeklyLessons | None = Field(description="Lessons a week for this class, 0..40; null: the "
+                                                             "subject's number again.")
 
 
 class GuardianIn(ToolInput):
@@ -460,6 +479,22 @@ async def get_class(ctx: ToolContext, args: ClassIdIn) -> ClassRead:
 async def create_class(ctx: ToolContext, args: CreateClassIn) -> ClassRead:
     """Create the class of a subject in a section with its teacher (code SECTION-SUBJECT)."""
     return ClassRead.model_validate(await service.create_class(ctx.session, ctx.actor, **args.model_dump()))
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def set_subject_weekly_lessons(ctx: ToolContext, args: SubjectWeeklyLessonsIn) -> SubjectRead:
+    """Set how many lessons a week each class of a subject gets in the timetable (classes with their own number
+    keep it). Takes effect at the next build_timetable_problem."""
+    return SubjectRead.model_validate(await service.set_weekly_lessons(
+        ctx.session, ctx.actor, subject_id=args.subject_id, weekly_lessons=args.weekly_lessons))
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def set_class_weekly_lessons(ctx: ToolContext, args: ClassWeeklyLessonsIn) -> ClassRead:
+    """Set how many lessons a week one class gets in the timetable, overriding its subject's number (null goes
+    back to the subject's). Takes effect at the next build_timetable_problem."""
+    return ClassRead.model_validate(await service.set_weekly_lessons(
+        ctx.session, ctx.actor, class_id=args.class_id, weekly_lessons=args.weekly_lessons))
 
 
 # ---------------------------------------------------------------- students

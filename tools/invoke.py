@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import InvalidInput, NotFound, PermissionDenied
-from tools.registry import Effect, ToolContext, ToolSpec
+from tools.registry import Effect, ProgressReporter, ToolContext, ToolSpec
 from tools.runtime import Runtime
 
 MAX_SHOWN_INPUT = 60
@@ -59,9 +59,11 @@ def audit_json(model: BaseModel) -> dict[str, Any]:
     return json.loads(model.model_dump_json())
 
 
-async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, actor: Actor) -> BaseModel:
+async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, actor: Actor, *,
+                 progress: ProgressReporter | None = None) -> BaseModel:
     """Call tool `name` with `arguments` as `actor` and return its typed output.
 
+    `progress`, when the channel gives one, receives the progress of a tool that waits on a job (wait_s).
     Read tools run in a read-only unit of work; write tools in one transaction with their audit row;
     destructive tools record a pending action and return it (nothing else is written). Raises the
     DomainError subclasses of domain.kernel.errors; nothing is written when one is raised.
@@ -79,7 +81,7 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
 
         return await propose(runtime, spec, args, actor)
     if spec.manages_transaction:
-        return await spec.run(ToolContext(None, actor, runtime), args)  # type: ignore[arg-type]
+        return await spec.run(ToolContext(None, actor, runtime, progress), args)  # type: ignore[arg-type]
     async with runtime.db.write() as session:
         out = await spec.run(ToolContext(session, actor, runtime), args)
         await append_audit(session, actor, tool=spec.name, event="write", arguments=audit_json(args),

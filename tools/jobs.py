@@ -6,8 +6,10 @@ worker never looks for a row that is not there yet (DESIGN.md, "Jobs").
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -31,6 +33,13 @@ EVERYONE = frozenset(Role)
 EXPORT_TERM_GRADES = "export_term_grades"
 
 IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+MAX_WAIT_S = 300
+WaitSeconds = Annotated[int, Field(
+    ge=0, le=MAX_WAIT_S, description=f"Seconds (0..{MAX_WAIT_S}) to wait for the job to finish before returning "
+                                     "it; while waiting, an MCP client that sent a progress token receives "
+                                     "progress notifications. 0 returns the queued job at once.")]
+FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+POLL_S = 0.25
 JobKind = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 
@@ -106,8 +115,9 @@ async def cancel_job(ctx: ToolContext, args: JobIdIn) -> JobOut:
 
 
 async def start_job(ctx: ToolContext, *, tool: str, arguments: dict[str, Any], kind: str,
-                    params_from_session, idempotency_key: str | None) -> JobOut:
-    """Record a job (and its audit row) in one committed transaction, then enqueue it; return it queued.
+                    params_from_session, idempotency_key: str | None, wait_s: int = 0) -> JobOut:
+    """Record a job (and its audit row) in one committed transaction, then enqueue it; return it queued, or,
+    with `wait_s` > 0, as it stands when it ends or `wait_s` seconds have passed (see `wait_for_job`).
 
     `params_from_session(session)` validates the request and returns the job's params; it raises DomainErrors.
     """
@@ -121,7 +131,36 @@ async def start_job(ctx: ToolContext, *, tool: str, arguments: dict[str, Any], k
         # After the commit: the runner (another process with arq) must find the row. Enqueueing is idempotent,
         # so a repeated idempotency key re-enqueues a job whose first enqueue was lost.
         await ctx.runtime.jobs.enqueue(out.job_id)
+    if wait_s > 0 and out.status not in FINAL_STATUSES:
+        return await wait_for_job(ctx, out.job_id, wait_s=wait_s)
     return out
+
+
+async def wait_for_job(ctx: ToolContext, job_id: int, *, wait_s: float) -> JobOut:
+    """Poll a job every POLL_S seconds until it ends or `wait_s` seconds pass, and return it as it stands.
+
+    Each change of progress goes to `ctx.progress` (MCP notifications/progress, total 1.0): the value never
+    decreases and strictly increases between notifications, as the MCP specification requires. Each poll is its
+    own read, so a job running in another process (arq) is seen as it commits.
+    """
+    deadline = time.monotonic() + wait_s
+    seen: tuple[float, str | None] | None = None  # the job's (progress, message) last reported
+    sent = -1.0  # the last progress value sent
+    while True:
+        async with ctx.runtime.db.read() as session:
+            out = job_out(await jobs_repo.get_job_or_raise(session, job_id))
+        final = out.status in FINAL_STATUSES
+        message = f"job {job_id} {out.status}" if final else out.progress_message
+        if ctx.progress is not None and (out.progress, message) != seen:
+            value = 1.0 if final else min(max(out.progress, sent + 1e-6), 1.0)
+            if value > sent:
+                await ctx.progress(value, 1.0, message)
+                sent = value
+            seen = (out.progress, message)
+        remaining = deadline - time.monotonic()
+        if final or remaining <= 0:
+            return out
+        await asyncio.sleep(min(POLL_S, remaining))
 
 
 class ExportTermGradesIn(ToolInput):
@@ -132,6 +171,7 @@ class ExportTermGradesIn(ToolInput):
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="Any unique string (1..100 chars); repeating a call with the same key returns "
                                   "the same job instead of starting another.")
+    wait_s: WaitSeconds = 0
 
 
 async def _export_params(session, args: ExportTermGradesIn) -> dict[str, Any]:
@@ -166,11 +206,12 @@ async def _export_params(session, args: ExportTermGradesIn) -> dict[str, Any]:
 async def export_term_grades(ctx: ToolContext, args: ExportTermGradesIn) -> JobOut:
     """Start a job that exports a term's grades as CSV for a section, or for every section of a year level.
 
-    Returns the job at once (status queued); poll get_job(job_id) until status is succeeded, then
+    Returns the job at once (status queued), or after up to wait_s seconds; poll get_job(job_id) until status
+    is succeeded, then
     result.csv holds one row per enrolled student and class with the header
     class_code,student_code,student_name,percentage,letter (percentage with 2 decimals, empty when the
     student has no score yet) and result.rows the number of rows. Nothing is published or changed.
     """
     return await start_job(ctx, tool=EXPORT_TERM_GRADES, arguments=json.loads(args.model_dump_json()),
                            kind=EXPORT_TERM_GRADES, params_from_session=lambda s: _export_params(s, args),
-                           idempotency_key=args.idempotency_key)
+                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)

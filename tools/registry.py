@@ -38,13 +38,19 @@ class GateLevel(StrEnum):
     APPROVE = "approve"
 
 
+ProgressReporter = Callable[[float, "float | None", "str | None"], Awaitable[None]]
+"""`await report(progress, total, message)`: tells the caller how far a long call got (MCP notifications/progress)."""
+
+
 @dataclass
 class ToolContext:
-    """What a tool function receives besides its input: the unit of work's session, the actor, the runtime."""
+    """What a tool function receives besides its input: the unit of work's session, the actor, the runtime,
+    and, when the channel can show it (an MCP request with a progress token), a progress reporter."""
 
     session: AsyncSession
     actor: Actor
     runtime: Any = None
+    progress: ProgressReporter | None = None
 
 
 @dataclass(frozen=True)

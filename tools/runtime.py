@@ -22,7 +22,8 @@ class JobRunner(Protocol):
     id already queued or running is not started twice.
     """
 
-    async def start(self) -> None: ...
+    async def start(self, *, serving: bool = False) -> None:
+        """Connect; `serving` (a long-lived server process) also hands orphaned jobs to be run again."""
 
     async def stop(self) -> None: ...
 
@@ -36,7 +37,7 @@ class NoJobRunner:
     the runners live in workers/, a layer above tools/.
     """
 
-    async def start(self) -> None:
+    async def start(self, *, serving: bool = False) -> None:
         """Nothing to start."""
 
     async def stop(self) -> None:
@@ -74,9 +75,10 @@ class Runtime:
         runtime.jobs = jobs(runtime) if jobs is not None else NoJobRunner()
         return runtime
 
-    async def start(self) -> None:
-        """Start what needs a running event loop (the job runner); called from lifespans."""
-        await self.jobs.start()
+    async def start(self, *, serving: bool = False) -> None:
+        """Start what needs a running event loop (the job runner); called from lifespans. `serving`: this is a
+        server process that lives on (not a one-shot CLI command), so the runner may resume orphaned jobs."""
+        await self.jobs.start(serving=serving)
 
     async def close(self) -> None:
         """Stop the job runner, then close every database connection."""

@@ -17,16 +17,29 @@ from domain.kernel.actor import Role
 from domain.kernel.errors import InvalidInput, NotFound
 from domain.timetable import repository as repo
 from domain.timetable import service as timetable
+from domain.timetable.models import Room, TimetableProblem
 from domain.timetable.problem import Problem
+from domain.timetable.school import SchoolWeek, TeacherAbsence
 from domain.timetable.rules import Lesson, curriculum_lessons, free_rooms, room_lessons, teacher_lessons
-from tools.jobs import IdempotencyKey, JobOut, start_job
+from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
-from tools.types import Id, Page, PageInput, ToolInput, ToolOutput, decode_cursor, encode_cursor
+from tools.types import (
+    Code,
+    Id,
+    Name,
+    Page,
+    PageInput,
+    ToolInput,
+    ToolOutput,
+    decode_cursor,
+    encode_cursor,
+    page_of,
+)
 
-# No depends_on yet: these tools read only timetable tables, and a school must be able to disable academics alone
-# (tests/tools/test_registry.py). Building a problem from academics data will add depends_on=("academics",).
-module = Module("timetable",
-                description="Course timetables: solve (CP-SAT, ITC2007 formulation), publish, and look up lessons.")
+# Depends on academics: a school's timetable problem is built from its classes, sections and teachers.
+module = Module("timetable", depends_on=("academics",),
+                description="Rooms and course timetables: build from the school's classes (or import ITC2007), "
+                            "solve (CP-SAT), publish, and look up lessons.")
 EVERYONE = frozenset(Role)
 PLANNERS = frozenset({Role.ADMIN, Role.REGISTRAR})
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -36,6 +49,130 @@ SOLVE_TIMETABLE = "solve_timetable"  # the job kind; workers/timetable.py regist
 ProblemIdField = Field(default=None, description="The timetable problem (default: the newest one).")
 
 
+# ---------------------------------------------------------------- rooms and problems
+
+
+class CreateRoomIn(ToolInput):
+    code: Code = Field(description="What people call the room, e.g. R101 or LAB1 (stored upper-case).")
+    name: Name
+    capacity: int = Field(ge=1, le=10_000, description="Seats, 1..10000.")
+
+
+class RoomRead(ToolOutput):
+    room_id: int
+    code: str
+    name: str
+    capacity: int = Field(description="Seats.")
+
+
+def _room_read(row: Room) -> RoomRead:
+    return RoomRead(room_id=row.id or 0, code=row.code, name=row.name, capacity=row.capacity)
+
+
+@module.tool(effect=Effect.WRITE, roles=PLANNERS)
+async def create_room(ctx: ToolContext, args: CreateRoomIn) -> RoomRead:
+    """Create a teaching room with its seats; build_timetable_problem places lessons in the school's rooms."""
+    return _room_read(await timetable.create_room(ctx.session, code=args.code, name=args.name,
+                                                  capacity=args.capacity))
+
+
+class ListRoomsIn(PageInput):
+    min_capacity: int = Field(default=0, ge=0, le=10_000, description="Only rooms with at least these seats.")
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def list_rooms(ctx: ToolContext, args: ListRoomsIn) -> Page[RoomRead]:
+    """List the school's rooms (code, name, seats), by id."""
+    rows = await repo.list_rooms(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                 min_capacity=args.min_capacity)
+    page, cursor = page_of(rows, args.limit)
+    return Page[RoomRead](items=[_room_read(r) for r in page], next_cursor=cursor)
+
+
+class TeacherAbsenceIn(ToolInput):
+    teacher: TimetableCode = Field(description="Employee code of the teacher, e.g. E0042.")
+    weekday: Weekday
+    period: int = Field(ge=0, le=15, description="Period of the day, from 0.")
+
+
+class BuildTimetableProblemIn(ToolInput):
+    academic_year_id: Id | None = Field(default=None, description="Default: the current academic year.")
+    days: int = Field(default=5, ge=1, le=7, description="Teaching days a week from Monday, 1..7.")
+    periods_per_day: int = Field(default=7, ge=1, le=16, description="Periods a day, 1..16.")
+    starts_at: str = Field(default="08:00", max_length=5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                           examples=["08:00"], description="When the first period starts, HH:MM on a 24-hour clock.")
+    period_minutes: int = Field(default=45, ge=10, le=240, description="Length of a period in minutes.")
+    break_minutes: int = Field(default=5, ge=0, le=120, description="Minutes between two periods.")
+    teacher_max_periods_per_day: int | None = Field(
+        default=6, ge=1, le=16, description="Soft limit on one teacher's periods a day: each period beyond it "
+                                            "costs 5 (null: no limit).")
+    teacher_absences: list[TeacherAbsenceIn] = Field(
+        default_factory=list, max_length=2000, description="Periods a teacher cannot teach (up to 2000).")
+
+
+class TimetableProblemOut(ToolOutput):
+    problem_id: int
+    name: str
+    source: str = Field(description="school (built from academics data) or itc2007 (imported .ctt).")
+    days: int
+    periods_per_day: int
+    period_times: list[str] = Field(description="HH:MM-HH:MM of each period of the day (empty for ITC2007).")
+    courses: int = Field(description="Classes (ITC2007: courses) to timetable.")
+    curricula: int = Field(description="Sections (ITC2007: curricula), whose lessons may not overlap.")
+    teachers: int
+    rooms: int
+    lessons: int = Field(description="Lessons a week to place.")
+    published_solution_id: int | None = None
+    created_at: dt.datetime = Field(description="UTC.")
+
+
+def _problem_out(row: TimetableProblem, problem: Problem) -> TimetableProblemOut:
+    return TimetableProblemOut(problem_id=row.id or 0, name=row.name, source=row.source, days=problem.days,
+                               periods_per_day=problem.periods_per_day, period_times=list(problem.period_times),
+                               courses=len(problem.courses), curricula=len(problem.curricula),
+                               teachers=len({c.teacher for c in problem.courses}), rooms=len(problem.rooms),
+                               lessons=problem.total_lectures, published_solution_id=row.published_solution_id,
+                               created_at=row.created_at)
+
+
+@module.tool(effect=Effect.WRITE, roles=PLANNERS)
+async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemIn) -> TimetableProblemOut:
+    """Build a timetable problem from the school's data: every class of the academic year with lessons a week
+    (set_weekly_lessons) taught by its teacher to its section, in the school's rooms (create_room), in a week of
+    days x periods_per_day. Sections' lessons may not overlap, nor a teacher's; lessons spread over the week.
+
+    Returns the stored problem; then solve_timetable(problem_id). Refuses (invalid_input, naming the section,
+    teacher or class) data no timetable can satisfy, e.g. a section with more lessons than periods.
+    """
+    week = SchoolWeek(days=args.days, periods_per_day=args.periods_per_day,
+                      starts_at=dt.time.fromisoformat(args.starts_at),
+                      period_minutes=args.period_minutes, break_minutes=args.break_minutes)
+    for a in args.teacher_absences:
+        if WEEKDAYS.index(a.weekday) >= args.days or a.period >= args.periods_per_day:
+            raise InvalidInput(f"absence of {a.teacher} on {a.weekday} period {a.period} is outside the week "
+                               f"({args.days} days of {args.periods_per_day} periods, from 0)",
+                               field="teacher_absences")
+    absences = [TeacherAbsence(teacher=a.teacher.upper(), day=WEEKDAYS.index(a.weekday), period=a.period)
+                for a in args.teacher_absences]
+    row, problem = await timetable.build_school_problem(
+        ctx.session, academic_year_id=args.academic_year_id, week=week,
+        teacher_max_periods_per_day=args.teacher_max_periods_per_day, teacher_absences=absences)
+    return _problem_out(row, problem)
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def list_timetable_problems(ctx: ToolContext, args: PageInput) -> Page[TimetableProblemOut]:
+    """List stored timetable problems (built from the school or imported), oldest first, with their sizes and
+    published solution."""
+    rows = await repo.list_problems(ctx.session, after_id=args.after_id(), limit=args.limit)
+    page, cursor = page_of(rows, args.limit)
+    return Page[TimetableProblemOut](items=[_problem_out(r, timetable.problem_of(r)) for r in page],
+                                     next_cursor=cursor)
+
+
+# ---------------------------------------------------------------- solving and publishing
+
+
 class SolveTimetableIn(ToolInput):
     problem_id: Id = Field(description="The timetable problem to solve (`mcs-erp timetable import-ctt` prints it).")
     time_limit_s: int = Field(default=30, ge=1, le=600, description="Seconds the solver searches, 1..600.")
@@ -43,6 +180,7 @@ class SolveTimetableIn(ToolInput):
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="Any unique string (1..100 chars); repeating a call with the same key returns "
                                   "the same job instead of starting another.")
+    wait_s: WaitSeconds = 0
 
 
 async def _solve_params(session, args: SolveTimetableIn) -> dict[str, Any]:
@@ -54,14 +192,15 @@ async def _solve_params(session, args: SolveTimetableIn) -> dict[str, Any]:
 async def solve_timetable(ctx: ToolContext, args: SolveTimetableIn) -> JobOut:
     """Start a job that timetables a stored problem with the CP-SAT solver within time_limit_s seconds.
 
-    Returns the job at once (status queued). Poll get_job(job_id): while running, progress_message says the best
-    soft cost so far; once succeeded, result holds solution_id, hard_violations (0 = feasible), soft_cost and
+    Returns the job at once (status queued), or with wait_s > 0 once it ends or wait_s seconds pass (MCP clients
+    that send a progress token get progress notifications meanwhile). Poll get_job(job_id): while running,
+    progress_message says the best soft cost so far; once succeeded, result holds solution_id, hard_violations (0 = feasible), soft_cost and
     best_cost_over_time. Then get_timetable_solution(solution_id) for the breakdown and publish_timetable to
     make it the current timetable. Nothing is published by solving. Soft cost: ITC2007 UD2 weights.
     """
     return await start_job(ctx, tool=SOLVE_TIMETABLE, arguments=json.loads(args.model_dump_json()),
                            kind=SOLVE_TIMETABLE, params_from_session=lambda s: _solve_params(s, args),
-                           idempotency_key=args.idempotency_key)
+                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)
 
 
 class SolutionIdIn(ToolInput):
@@ -137,6 +276,8 @@ class LessonOut(ToolOutput):
     day: int = Field(description="0 = Monday.")
     weekday: str
     period: int = Field(description="Period of the day, from 0.")
+    starts_at: str | None = Field(default=None, description="HH:MM, when the problem has period times.")
+    ends_at: str | None = Field(default=None, description="HH:MM, when the problem has period times.")
 
 
 def _page(lessons: list[Any], args: PageInput, convert, model: type) -> Page:
@@ -146,9 +287,15 @@ def _page(lessons: list[Any], args: PageInput, convert, model: type) -> Page:
     return Page[model](items=[convert(x) for x in chunk], next_cursor=encode_cursor(start + args.limit) if more else None)
 
 
-def _lesson(lesson: Lesson) -> LessonOut:
-    return LessonOut(course=lesson.course_id, teacher=lesson.teacher, room=lesson.room_id, day=lesson.day,
-                     weekday=WEEKDAYS[lesson.day % 7], period=lesson.period)
+def _lessons(problem: Problem):
+    """Return a converter of Lessons to LessonOut with the problem's period times."""
+    times = problem.period_times
+
+    def convert(lesson: Lesson) -> LessonOut:
+        start, end = times[lesson.period].split("-") if lesson.period < len(times) else (None, None)
+        return LessonOut(course=lesson.course_id, teacher=lesson.teacher, room=lesson.room_id, day=lesson.day,
+                         weekday=WEEKDAYS[lesson.day % 7], period=lesson.period, starts_at=start, ends_at=end)
+    return convert
 
 
 def _check(found: bool, what: str, value: str, field: str, tool_hint: str) -> None:
@@ -167,7 +314,8 @@ async def get_section_timetable(ctx: ToolContext, args: SectionTimetableIn) -> P
     _row, problem, solution = await timetable.published(ctx.session, problem_id=args.problem_id)
     _check(any(c.id == args.curriculum for c in problem.curricula), "curriculum", args.curriculum, "curriculum",
            "curricula are the ids of the problem's sections")
-    return _page(curriculum_lessons(problem, solution, curriculum_id=args.curriculum), args, _lesson, LessonOut)
+    lessons = curriculum_lessons(problem, solution, curriculum_id=args.curriculum)
+    return _page(lessons, args, _lessons(problem), LessonOut)
 
 
 def _day_of(problem: Problem, *, weekday: str | None, on: dt.date | None) -> int | None:
@@ -196,7 +344,8 @@ async def get_teacher_schedule(ctx: ToolContext, args: TeacherScheduleIn) -> Pag
     _check(any(c.teacher == args.teacher for c in problem.courses), "teacher", args.teacher, "teacher",
            "teacher ids are those of the problem's courses")
     day = _day_of(problem, weekday=args.weekday, on=args.date)
-    return _page(teacher_lessons(problem, solution, teacher=args.teacher, day=day), args, _lesson, LessonOut)
+    lessons = teacher_lessons(problem, solution, teacher=args.teacher, day=day)
+    return _page(lessons, args, _lessons(problem), LessonOut)
 
 
 class RoomScheduleIn(PageInput):
@@ -209,7 +358,8 @@ async def get_room_schedule(ctx: ToolContext, args: RoomScheduleIn) -> Page[Less
     """List the published lessons held in one room, by day and period (paginated)."""
     _row, problem, solution = await timetable.published(ctx.session, problem_id=args.problem_id)
     _check(args.room in problem.room_by_id, "room", args.room, "room", "find_free_rooms lists rooms")
-    return _page(room_lessons(problem, solution, room_id=args.room), args, _lesson, LessonOut)
+    lessons = room_lessons(problem, solution, room_id=args.room)
+    return _page(lessons, args, _lessons(problem), LessonOut)
 
 
 class FreeRoomsIn(PageInput):

@@ -6,6 +6,7 @@ deliver a job twice, and a job found running after a worker restart is run again
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from arq.connections import RedisSettings
@@ -14,18 +15,28 @@ from arq.worker import Worker, func
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
 from workers.execute import execute_job
+from workers.recovery import recovery_loop, requeue_on_arq
 from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """Create the worker's runtime unless one was handed in through `ctx` (tests, embedding)."""
+    """Create the worker's runtime unless one was handed in through `ctx` (tests, embedding), and start handing
+    orphaned jobs (a killed worker's) back to the queue (workers/recovery.py)."""
     if "runtime" not in ctx:
         ctx["runtime"] = Runtime.create(Settings(), jobs=runner_for)
         ctx["owns_runtime"] = True
+    runtime: Runtime = ctx["runtime"]
+    queue = ctx.get("queue_name") or runtime.settings.queue_name
+    ctx["recovery"] = asyncio.create_task(recovery_loop(
+        runtime.settings.job_heartbeat_seconds, lambda: requeue_on_arq(runtime, ctx["redis"], queue)))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    """Dispose the runtime this worker created."""
+    """Stop the recovery and dispose the runtime this worker created."""
+    recovery = ctx.pop("recovery", None)
+    if recovery is not None:
+        recovery.cancel()
+        await asyncio.gather(recovery, return_exceptions=True)
     if ctx.pop("owns_runtime", False):
         await ctx.pop("runtime").close()
 
@@ -48,12 +59,15 @@ class WorkerSettings:
 
 def worker_options(redis_url: str, *, queue_name: str = DEFAULT_QUEUE, burst: bool = False) -> dict[str, Any]:
     """The keyword arguments `arq.run_worker(WorkerSettings, **options)` needs for this Redis and queue."""
-    return {"redis_settings": RedisSettings.from_dsn(redis_url), "queue_name": queue_name, "burst": burst}
+    return {"redis_settings": RedisSettings.from_dsn(redis_url), "queue_name": queue_name, "burst": burst,
+            "ctx": {"queue_name": queue_name}}
 
 
 def create_worker(redis_url: str, *, queue_name: str = DEFAULT_QUEUE, burst: bool = False,
                   ctx: dict[str, Any] | None = None, handle_signals: bool = True) -> Worker:
     """Build an arq Worker running `run_job` (tests pass `ctx={"runtime": ...}` and burst=True)."""
+    options = worker_options(redis_url, queue_name=queue_name, burst=burst)
+    options["ctx"].update(ctx or {})
     return Worker(functions=WorkerSettings.functions, on_startup=startup, on_shutdown=shutdown,
-                  max_tries=WorkerSettings.max_tries, job_timeout=WorkerSettings.job_timeout, ctx=ctx,
-                  handle_signals=handle_signals, **worker_options(redis_url, queue_name=queue_name, burst=burst))
+                  max_tries=WorkerSettings.max_tries, job_timeout=WorkerSettings.job_timeout,
+                  handle_signals=handle_signals, **options)

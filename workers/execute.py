@@ -33,6 +33,7 @@ async def execute_job(runtime: Runtime, job_id: int) -> str:
     if handler is None:
         await _fail(runtime, job_id, f"no handler for job kind {kind!r} in this worker; is it up to date?")
         return "failed"
+    beat = asyncio.create_task(_heartbeat(runtime, job_id), name=f"mcs-erp-heartbeat-{job_id}")
     try:
         result = await handler(JobContext(runtime, job_id, attempt), job_id, params)
     except JobCancelled:
@@ -50,9 +51,25 @@ async def execute_job(runtime: Runtime, job_id: int) -> str:
         await _fail(runtime, job_id, f"the job failed unexpectedly (reference {ref}); report the reference to "
                                      "the administrator")
         return "failed"
+    finally:
+        beat.cancel()
     async with runtime.db.write() as session:
         await jobs.finish(session, job_id=job_id, result=result)
     return "succeeded"
+
+
+async def _heartbeat(runtime: Runtime, job_id: int) -> None:
+    """Stamp the job's heartbeat every `job_heartbeat_seconds` while its handler runs (recovery.py reads it)."""
+    every = runtime.settings.job_heartbeat_seconds
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with runtime.db.write() as session:
+                await jobs.heartbeat(session, job_id=job_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a missed beat is harmless; three in a row make the job look orphaned
+            log.warning("could not record the heartbeat of job %s", job_id, exc_info=True)
 
 
 async def _fail(runtime: Runtime, job_id: int, message: str) -> None:

@@ -15,17 +15,12 @@ from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
 from tools.runtime import JobRunner, Runtime
 from workers.execute import execute_job
+from workers.recovery import RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loop
 
 __all__ = ["DEFAULT_QUEUE", "ArqRunner", "InProcessRunner", "JobRunner", "arq_job_id", "runner_for"]
 
 log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "mcs-erp:jobs"
-RUN_JOB = "run_job"  # the arq function name (workers/arq_worker.py)
-
-
-def arq_job_id(queue_name: str, job_id: int) -> str:
-    """The arq job id of job `job_id`: namespaced by queue, so two databases sharing a Redis do not collide."""
-    return f"{queue_name}:job-{job_id}"
 
 
 class InProcessRunner:
@@ -34,9 +29,20 @@ class InProcessRunner:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self._tasks: dict[int, asyncio.Task[str]] = {}
+        self._recovery: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Nothing to connect."""
+    async def start(self, *, serving: bool = False) -> None:
+        """In a server process (`serving`), run orphaned jobs (their server process died) again, now and every
+        heartbeat; a one-shot CLI command leaves them to the server."""
+        if serving and self._recovery is None:
+            self._recovery = asyncio.create_task(
+                recovery_loop(self.runtime.settings.job_heartbeat_seconds, self._recover), name="mcs-erp-recovery")
+
+    async def _recover(self) -> list[int]:
+        ids = [i for i in await orphaned_job_ids(self.runtime) if i not in self.active()]
+        for job_id in ids:
+            await self.enqueue(job_id)
+        return ids
 
     async def enqueue(self, job_id: int) -> None:
         """Start job `job_id` in a task unless a task for it is still running."""
@@ -59,6 +65,10 @@ class InProcessRunner:
 
     async def stop(self) -> None:
         """Cancel running tasks; their jobs are marked failed (nothing would ever resume them in-process)."""
+        if self._recovery is not None:
+            self._recovery.cancel()
+            await asyncio.gather(self._recovery, return_exceptions=True)
+            self._recovery = None
         tasks = dict(self._tasks)
         for task in tasks.values():
             task.cancel()
@@ -82,8 +92,8 @@ class ArqRunner:
         self.queue_name = queue_name
         self._pool: ArqRedis | None = None
 
-    async def start(self) -> None:
-        """Open the Redis pool (also done by the first enqueue)."""
+    async def start(self, *, serving: bool = False) -> None:
+        """Open the Redis pool (also done by the first enqueue); orphaned jobs are the workers' to recover."""
         if self._pool is None:
             self._pool = await create_pool(self.redis_settings, default_queue_name=self.queue_name)
 
@@ -104,4 +114,4 @@ class ArqRunner:
 def runner_for(runtime: Runtime) -> JobRunner:
     """Return arq when the runtime's settings name a Redis, the in-process runner otherwise."""
     url = runtime.settings.redis_url
-    return ArqRunner(url) if url else InProcessRunner(runtime)
+    return ArqRunner(url, queue_name=runtime.settings.queue_name) if url else InProcessRunner(runtime)

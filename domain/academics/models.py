@@ -74,16 +74,24 @@ class Section(Entity, table=True):
 
 
 class Subject(Entity, table=True):
-    """A subject of the curriculum, e.g. MATH Mathematics."""
+    """A subject of the curriculum, e.g. MATH Mathematics.
+
+    `weekly_lessons` is how many lessons (periods) a week each class of the subject gets in the timetable
+    unless the class sets its own; 0 means the subject is not timetabled.
+    """
 
     __tablename__ = "subjects"
 
     code: str = Field(max_length=40, unique=True, nullable=False)
     name: str = Field(max_length=120, nullable=False)
+    weekly_lessons: int = Field(default=4, nullable=False, sa_column_kwargs={"server_default": "4"})
 
 
 class SchoolClass(Entity, table=True):
-    """A class: one subject taught to one section by one teacher in an academic year (7B-MATH)."""
+    """A class: one subject taught to one section by one teacher in an academic year (7B-MATH).
+
+    `weekly_lessons` overrides the subject's lessons per week for this class; None means the subject's.
+    """
 
     __tablename__ = "classes"
     __table_args__ = (UniqueConstraint("section_id", "subject_id"),)
@@ -93,6 +101,7 @@ class SchoolClass(Entity, table=True):
     subject_id: int = Field(foreign_key="subjects.id", nullable=False, index=True)
     teacher_id: int = Field(foreign_key="employees.id", nullable=False, index=True)
     academic_year_id: int = Field(foreign_key="academic_years.id", nullable=False, index=True)
+    weekly_lessons: int | None = Field(default=None, nullable=True)
 
 
 class Student(Entity, table=True):

@@ -16,6 +16,7 @@ from domain.academics.models import (
     SchoolClass,
     Section,
     Student,
+    StudentStatus,
     Subject,
     Term,
     TermGrade,
@@ -222,3 +223,42 @@ async def get_term_grade(session: AsyncSession, class_id: int, term_id: int, stu
     stmt = select(TermGrade).where(TermGrade.class_id == class_id, TermGrade.term_id == term_id,
                                    TermGrade.student_id == student_id, TermGrade.deleted_at.is_(None))  # type: ignore
     return (await session.exec(stmt)).first()
+
+
+async def classes_with_load(session: AsyncSession, *, academic_year_id: int
+                            ) -> list[tuple[SchoolClass, Section, Subject, Employee, int]]:
+    """Return the live classes of an academic year with their section, subject, teacher and active enrollments."""
+    enrolled = (select(Enrollment.class_id, func.count(Enrollment.id).label("n"))
+                .where(Enrollment.status == EnrollmentStatus.ACTIVE.value,
+                       Enrollment.deleted_at.is_(None))  # type: ignore[union-attr]
+                .group_by(Enrollment.class_id).subquery())
+    stmt = (select(SchoolClass, Section, Subject, Employee, func.coalesce(enrolled.c.n, 0))
+            .join(Section, Section.id == SchoolClass.section_id)
+            .join(Subject, Subject.id == SchoolClass.subject_id)
+            .join(Employee, Employee.id == SchoolClass.teacher_id)
+            .outerjoin(enrolled, enrolled.c.class_id == SchoolClass.id)
+            .where(SchoolClass.academic_year_id == academic_year_id,
+                   SchoolClass.deleted_at.is_(None), Section.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Section.code, Subject.code, SchoolClass.id))
+    return [tuple(r) for r in (await session.exec(stmt)).all()]  # type: ignore[misc]
+
+
+async def year_on(session: AsyncSession, day) -> AcademicYear | None:
+    """Return the live academic year whose dates include `day`, else the latest-starting one, else None."""
+    live = AcademicYear.deleted_at.is_(None)  # type: ignore[union-attr]
+    stmt = select(AcademicYear).where(live, AcademicYear.start_date <= day, AcademicYear.end_date >= day)
+    row = (await session.exec(stmt.order_by(AcademicYear.start_date.desc()).limit(1))).first()  # type: ignore
+    if row is None:
+        stmt = select(AcademicYear).where(live).order_by(AcademicYear.start_date.desc()).limit(1)  # type: ignore
+        row = (await session.exec(stmt)).first()
+    return row
+
+
+async def section_sizes(session: AsyncSession, *, academic_year_id: int) -> dict[int, int]:
+    """Return {section id: its enrolled students} for an academic year's sections."""
+    stmt = (select(Student.section_id, func.count(Student.id))
+            .join(Section, Section.id == Student.section_id)
+            .where(Section.academic_year_id == academic_year_id, Student.deleted_at.is_(None),  # type: ignore
+                   Student.status == StudentStatus.ENROLLED.value)
+            .group_by(Student.section_id))
+    return {sid: n for sid, n in (await session.exec(stmt)).all()}

@@ -49,6 +49,7 @@ class SubjectRead(_Read):
     id: int
     code: str
     name: str
+    weekly_lessons: int = Field(description="Lessons a week each class of the subject gets (0 = not timetabled).")
 
 
 class ClassRead(_Read):
@@ -58,6 +59,8 @@ class ClassRead(_Read):
     subject_id: int
     teacher_id: int
     academic_year_id: int
+    weekly_lessons: int | None = Field(default=None, description="This class's lessons a week; None = the "
+                                                                 "subject's.")
     teacher_name: str | None = None
     subject_name: str | None = None
 

@@ -99,19 +99,23 @@ async def create_section(session: AsyncSession, actor: Actor, *, code: str, name
     return row
 
 
-async def create_subject(session: AsyncSession, actor: Actor, *, code: str, name: str) -> Subject:
-    """Create a subject; raises Conflict for a taken code."""
+async def create_subject(session: AsyncSession, actor: Actor, *, code: str, name: str,
+                         weekly_lessons: int = 4) -> Subject:
+    """Create a subject with its lessons per week (0 = not timetabled); raises Conflict for a taken code."""
     if await repo.by_code(session, Subject, code):
         raise Conflict(f"subject code {code!r} is already used", field="code")
-    row = Subject(code=code.upper(), name=name)
+    row = Subject(code=code.upper(), name=name, weekly_lessons=weekly_lessons)
     session.add(row)
     await session.flush()
     return row
 
 
 async def create_class(session: AsyncSession, actor: Actor, *, section_id: int, subject_id: int,
-                       teacher_id: int) -> SchoolClass:
-    """Create the class of a subject in a section, taught by an active employee; code is SECTION-SUBJECT."""
+                       teacher_id: int, weekly_lessons: int | None = None) -> SchoolClass:
+    """Create the class of a subject in a section, taught by an active employee; code is SECTION-SUBJECT.
+
+    `weekly_lessons` None means the subject's lessons per week.
+    """
     section = await repo.get_or_raise(session, Section, section_id, field="section_id")
     subject = await repo.get_or_raise(session, Subject, subject_id, field="subject_id")
     teacher = await hr_repo.get_employee_or_raise(session, teacher_id, field="teacher_id")
@@ -123,10 +127,77 @@ async def create_class(session: AsyncSession, actor: Actor, *, section_id: int, 
         raise Conflict(f"section {section.code} already has a {subject.code} class ({existing[0][0].code})",
                        field="subject_id")
     row = SchoolClass(code=f"{section.code}-{subject.code}", section_id=section_id, subject_id=subject_id,
-                      teacher_id=teacher_id, academic_year_id=section.academic_year_id)
+                      teacher_id=teacher_id, academic_year_id=section.academic_year_id,
+                      weekly_lessons=weekly_lessons)
     session.add(row)
     await session.flush()
     return row
+
+
+async def set_weekly_lessons(session: AsyncSession, actor: Actor, *, weekly_lessons: int | None,
+                             subject_id: int | None = None, class_id: int | None = None) -> Subject | SchoolClass:
+    """Set the lessons per week of a subject (every class without its own) or of one class; return the row.
+
+    Exactly one of `subject_id`, `class_id`. For a class, None goes back to the subject's number. Raises
+    InvalidInput (neither or both ids, a subject set to None), NotFound.
+    """
+    if (subject_id is None) == (class_id is None):
+        raise InvalidInput("give subject_id (every class of the subject) or class_id (one class), not both",
+                           field="subject_id")
+    row: Subject | SchoolClass
+    if subject_id is not None:
+        if weekly_lessons is None:
+            raise InvalidInput("a subject needs a number of lessons per week (0 = not timetabled)",
+                               field="weekly_lessons")
+        row = await repo.get_or_raise(session, Subject, subject_id, field="subject_id")
+    else:
+        row = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    row.weekly_lessons = weekly_lessons
+    bump(row)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class TimetableClass:
+    """One class as a timetable sees it: codes people say aloud, its teacher, lessons per week and students."""
+
+    class_id: int
+    class_code: str
+    section_code: str
+    subject_code: str
+    teacher_id: int
+    teacher_code: str
+    weekly_lessons: int
+    students: int
+
+
+async def timetable_classes(session: AsyncSession, *, academic_year_id: int | None, today: date | None = None
+                            ) -> tuple[AcademicYear, list[TimetableClass]]:
+    """Return an academic year (default: the one `today` falls in, else the latest) and its classes to timetable.
+
+    A class's lessons per week are its own or else its subject's; classes with 0 are left out. `students` is
+    the class's active enrollments (the section's size when nobody is enrolled yet). Raises NotFound.
+    """
+    if academic_year_id is not None:
+        year = await repo.get_or_raise(session, AcademicYear, academic_year_id, field="academic_year_id")
+    else:
+        found = await repo.year_on(session, today or utcnow().date())
+        if found is None:
+            raise NotFound("no academic year exists yet; create_academic_year first", field="academic_year_id")
+        year = found
+    rows = await repo.classes_with_load(session, academic_year_id=year.id)
+    section_sizes = await repo.section_sizes(session, academic_year_id=year.id)
+    out = []
+    for cls, section, subject, teacher, enrolled in rows:
+        weekly = cls.weekly_lessons if cls.weekly_lessons is not None else subject.weekly_lessons
+        if weekly <= 0:
+            continue
+        out.append(TimetableClass(class_id=cls.id, class_code=cls.code, section_code=section.code,
+                                  subject_code=subject.code, teacher_id=teacher.id, teacher_code=teacher.code,
+                                  weekly_lessons=weekly, students=enrolled or section_sizes.get(section.id, 0)))
+    return year, out
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from domain.academics.models import (
 from domain.hr.models import Department, Employee, EmployeeStatus, EmploymentType
 from domain.identity.models import User
 from domain.kernel.clock import utcnow
+from domain.timetable.models import Room
 
 YEAR_CODE = "2026-27"
 YEAR_NAME = "Academic year 2026-27"
@@ -79,6 +80,18 @@ SUBJECTS: tuple[tuple[str, str, str, int], ...] = (
     ("PE", "Physical Education", "PE", 3),
     ("CS", "Computer Science", "COMP", 3),
     ("FR", "French", "LANG", 3),
+)
+
+# Lessons a week per class of each subject: 30 per section in a 35-period week (5 days x 7), and at most 30 per
+# teacher (MATH and ENG teachers have 6 classes x 5, the others 8 x 3 or fewer).
+WEEKLY_LESSONS = {"MATH": 5, "ENG": 5, "SCI": 3, "HIST": 2, "GEO": 2, "ART": 2, "MUS": 2, "PE": 3, "CS": 3, "FR": 3}
+
+# (room code, name, seats): a classroom per section plus two labs and a hall, so lessons can always be placed.
+ROOMS: tuple[tuple[str, str, int], ...] = (
+    *((f"R{100 * floor + n}", f"Classroom {100 * floor + n}", 30) for floor in (1, 2, 3) for n in range(1, 9)),
+    ("LAB1", "Science laboratory", 26),
+    ("LAB2", "Computer laboratory", 26),
+    ("HALL", "Sports hall", 120),
 )
 
 FT, PT, CT = EmploymentType.FULL_TIME, EmploymentType.PART_TIME, EmploymentType.CONTRACT
@@ -267,7 +280,7 @@ CULTURES: tuple[_Culture, ...] = (
              _names("Hansen, Johansson, Larsen, Nilsson, Andersen, Lindqvist, Berg")),
 )
 
-_Coded = TypeVar("_Coded", Department, Subject, YearLevel)
+_Coded = TypeVar("_Coded", Department, Subject, YearLevel, Room)
 
 # Letters that Unicode decomposition leaves as they are, so they need an explicit ASCII spelling.
 _ASCII_EXTRA = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "ı": "i", "æ": "ae",
@@ -291,6 +304,7 @@ class DemoSummary:
     enrollments: int
     assessments: int
     grades: int
+    rooms: int = 0
     admin_usernames: list[str] = field(default_factory=list)
 
 
@@ -301,8 +315,9 @@ async def build_demo_school(session: AsyncSession, *, seed: int = 42) -> DemoSum
     (7A..12D) with homeroom teachers, 10 subjects, 240 classes (7A-MATH..), 600 students (S2026-0001..)
     with 1-2 guardians each, 6000 enrollments, 3-4 weighted term-1 assessments per class (weights sum to
     10000 = 100 %, scores and maxima in hundredths) with ~98 % of grades recorded, and users `admin`,
-    `principal`, `registrar`, `hr` plus one `teacher` user per teacher. Existing departments, subjects,
-    year levels and users with the same codes or usernames are reused. When academic year 2026-27 already
+    `principal`, `registrar`, `hr` plus one `teacher` user per teacher; 27 rooms (R101..R308, two labs, a hall)
+    and 30 lessons a week per section (domain.demo.builder.WEEKLY_LESSONS) for build_timetable_problem.
+    Existing departments, subjects, rooms, year levels and users with the same codes or usernames are reused. When academic year 2026-27 already
     exists nothing is written and the summary (created=False) counts the rows already present.
     """
     existing_year = (await session.exec(select(AcademicYear).where(AcademicYear.code == YEAR_CODE))).first()
@@ -331,6 +346,7 @@ async def _existing_summary(session: AsyncSession) -> DemoSummary:
         enrollments=await _count(session, Enrollment),
         assessments=await _count(session, Assessment),
         grades=await _count(session, Grade),
+        rooms=await _count(session, Room),
         admin_usernames=[],
     )
 
@@ -402,8 +418,11 @@ class _DemoBuilder:
         new_departments = [Department(code=c, name=n) for c, n in DEPARTMENTS if c not in departments]
         session.add_all(new_departments)
         subjects = await self._reuse_by_code(Subject, [s[0] for s in SUBJECTS])
-        new_subjects = [Subject(code=c, name=n) for c, n, _, _ in SUBJECTS if c not in subjects]
+        new_subjects = [Subject(code=c, name=n, weekly_lessons=WEEKLY_LESSONS[c])
+                        for c, n, _, _ in SUBJECTS if c not in subjects]
         session.add_all(new_subjects)
+        rooms = await self._reuse_by_code(Room, [c for c, _, _ in ROOMS])
+        session.add_all([Room(code=c, name=n, capacity=seats) for c, n, seats in ROOMS if c not in rooms])
         levels = await self._reuse_by_code(YearLevel, [f"Y{n}" for n in YEAR_LEVELS])
         new_levels = [YearLevel(code=f"Y{n}", name=f"Year {n}", ordinal=n)
                       for n in YEAR_LEVELS if f"Y{n}" not in levels]
@@ -485,6 +504,7 @@ class _DemoBuilder:
             enrollments=len(enrollments),
             assessments=sum(len(group) for _, group in assessments),
             grades=len(grades),
+            rooms=len(ROOMS),
             admin_usernames=created_usernames,
         )
 

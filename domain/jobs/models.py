@@ -46,6 +46,7 @@ class Job(Entity, table=True):
     attempts: int = Field(default=0, nullable=False)
     started_at: datetime | None = Field(default=None, nullable=True)
     finished_at: datetime | None = Field(default=None, nullable=True)
+    heartbeat_at: datetime | None = Field(default=None, nullable=True)  # UTC; a running job's process is alive
     cancel_requested: bool = Field(default=False, nullable=False)
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True, nullable=True)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import and_, or_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.jobs.models import Job
+from domain.jobs.models import Job, JobStatus
 from domain.kernel.errors import NotFound
 
 
@@ -41,3 +44,19 @@ async def list_jobs(session: AsyncSession, *, after_id: int, limit: int, request
     if kind is not None:
         stmt = stmt.where(Job.kind == kind)
     return list((await session.exec(stmt.order_by(Job.id).limit(limit + 1))).all())
+
+
+async def touch_heartbeat(session: AsyncSession, job_id: int, at: datetime) -> None:
+    """Set a running job's heartbeat_at to `at`."""
+    await session.exec(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)  # type: ignore
+                       .values(heartbeat_at=at))
+
+
+async def orphaned(session: AsyncSession, *, before: datetime) -> list[Job]:
+    """Return running jobs whose heartbeat (or start) is older than `before`, and queued jobs created before it."""
+    running = and_(Job.status == JobStatus.RUNNING.value,
+                   or_(Job.heartbeat_at < before,  # type: ignore[operator]
+                       and_(Job.heartbeat_at.is_(None), Job.started_at < before)))  # type: ignore
+    queued = and_(Job.status == JobStatus.QUEUED.value, Job.created_at < before, Job.cancel_requested.is_(False))
+    stmt = select(Job).where(or_(running, queued), Job.deleted_at.is_(None)).order_by(Job.id)  # type: ignore
+    return list((await session.exec(stmt)).all())

@@ -9,6 +9,7 @@ its params (`mark_running` counts the attempt), which is why handlers must be id
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -96,6 +97,7 @@ async def mark_running(session: AsyncSession, *, job_id: int) -> Job | None:
     job.started_at = utcnow()
     job.progress_permille = 0
     job.progress_message = None if job.attempts == 1 else f"attempt {job.attempts}"
+    job.heartbeat_at = job.started_at
     bump(job)
     session.add(job)
     await session.flush()
@@ -111,10 +113,22 @@ async def report_progress(session: AsyncSession, *, job_id: int, fraction: float
         raise JobCancelled(job_id)
     job.progress_permille = round(fraction * PROGRESS_SCALE)
     job.progress_message = None if message is None else message[:MAX_MESSAGE]
+    job.heartbeat_at = utcnow()
     bump(job)
     session.add(job)
     await session.flush()
     return job
+
+
+async def heartbeat(session: AsyncSession, *, job_id: int) -> None:
+    """Stamp a running job's `heartbeat_at` (no version bump: nothing a reader compares changes)."""
+    await repo.touch_heartbeat(session, job_id, utcnow())
+
+
+async def orphaned_jobs(session: AsyncSession, *, silent_for_s: float, now: datetime | None = None) -> list[Job]:
+    """Return the jobs whose process is gone: running with no heartbeat for `silent_for_s` seconds, or queued
+    (never claimed) for that long. Runners hand them to a worker again; `mark_running` starts a new attempt."""
+    return await repo.orphaned(session, before=(now or utcnow()) - timedelta(seconds=silent_for_s))
 
 
 def _close(job: Job, status: JobStatus) -> None:

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     action_ttl_minutes: int = Field(default=60, ge=1, description="How long a proposed action waits for confirm.")
     approval_ttl_hours: int = Field(default=168, ge=1, description="How long a queued action waits for an admin.")
     key_cache_seconds: float = Field(default=5.0, ge=0, description="How long an API key lookup is reused.")
+    queue_name: str = Field(default="mcs-erp:jobs", min_length=1, max_length=100,
+                            description="The arq queue servers enqueue on and `mcs-erp worker` takes jobs from.")
+    job_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="How often a running job says its process is alive; a job silent "
+                                                 "for 3 heartbeats is taken to have lost its worker and runs again.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

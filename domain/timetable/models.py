@@ -17,6 +17,21 @@ class ProblemSource(StrEnum):
     SCHOOL = "school"
 
 
+class Room(Entity, table=True):
+    """A teaching room: a code people say aloud (R101, LAB1), a name and its seats.
+
+    Rooms are what a school timetable built from academics data places lessons in; every room suits every
+    lesson (ITC2007 has no room features), and a lesson larger than its room costs one point per student
+    over capacity.
+    """
+
+    __tablename__ = "rooms"
+
+    code: str = Field(max_length=40, unique=True, nullable=False)
+    name: str = Field(max_length=120, nullable=False)
+    capacity: int = Field(nullable=False)
+
+
 class TimetableProblem(Entity, table=True):
     """A timetabling problem (a `domain.timetable.problem.Problem` as JSON) and its published solution, if any.
 

@@ -79,6 +79,7 @@ class Problem:
     curricula: tuple[Curriculum, ...]
     unavailability: tuple[Unavailability, ...] = ()
     weights: Weights = field(default_factory=Weights)
+    period_times: tuple[str, ...] = ()  # "HH:MM-HH:MM" per period of the day, for school timetables; () = none
 
     @property
     def periods(self) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.errors import NotFound
-from domain.timetable.models import TimetableProblem, TimetableSolution
+from domain.timetable.models import Room, TimetableProblem, TimetableSolution
 
 
 async def get_problem(session: AsyncSession, problem_id: int) -> TimetableProblem | None:
@@ -20,7 +21,7 @@ async def get_problem_or_raise(session: AsyncSession, problem_id: int, *, field:
     """Return the live problem or raise NotFound."""
     row = await get_problem(session, problem_id)
     if row is None:
-        raise NotFound(f"no timetable problem with id {problem_id}; import one with `mcs-erp timetable import-ctt`",
+        raise NotFound(f"no timetable problem with id {problem_id}; list_timetable_problems lists them",
                        field=field)
     return row
 
@@ -55,8 +56,33 @@ async def solution_of_job(session: AsyncSession, job_id: int) -> TimetableSoluti
     return (await session.exec(stmt)).first()
 
 
-async def add(session: AsyncSession, row: TimetableProblem | TimetableSolution):
+async def add(session: AsyncSession, row: TimetableProblem | TimetableSolution | Room):
     """Insert `row` and flush so it has an id."""
     session.add(row)
     await session.flush()
     return row
+
+
+async def room_by_code(session: AsyncSession, code: str) -> Room | None:
+    """Return the live room with that code (case-insensitive), or None."""
+    stmt = select(Room).where(func.upper(Room.code) == code.upper(), Room.deleted_at.is_(None))  # type: ignore
+    return (await session.exec(stmt)).first()
+
+
+async def list_rooms(session: AsyncSession, *, after_id: int = 0, limit: int | None = None,
+                     min_capacity: int = 0) -> list[Room]:
+    """Return live rooms by id after `after_id` with at least `min_capacity` seats (`limit` + 1 rows when given)."""
+    stmt = (select(Room).where(Room.id > after_id, Room.capacity >= min_capacity,
+                               Room.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Room.id))
+    if limit is not None:
+        stmt = stmt.limit(limit + 1)
+    return list((await session.exec(stmt)).all())
+
+
+async def list_problems(session: AsyncSession, *, after_id: int, limit: int) -> list[TimetableProblem]:
+    """Return live problems by id after `after_id` (`limit` + 1 rows, for paging)."""
+    stmt = (select(TimetableProblem).where(TimetableProblem.id > after_id,
+                                           TimetableProblem.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(TimetableProblem.id).limit(limit + 1))
+    return list((await session.exec(stmt)).all())

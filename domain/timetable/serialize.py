@@ -37,7 +37,8 @@ def problem_from_json(text: str) -> Problem:
     return Problem(name=d["name"], days=d["days"], periods_per_day=d["periods_per_day"],
                    courses=tuple(Course(**c) for c in d["courses"]), rooms=tuple(Room(**r) for r in d["rooms"]),
                    curricula=tuple(Curriculum(id=c["id"], course_ids=tuple(c["course_ids"])) for c in d["curricula"]),
-                   unavailability=tuple(Unavailability(**u) for u in d.get("unavailability", ())), weights=weights)
+                   unavailability=tuple(Unavailability(**u) for u in d.get("unavailability", ())), weights=weights,
+                   period_times=tuple(d.get("period_times", ())))
 
 
 def assignments_to_json(solution: Solution) -> str:

@@ -10,13 +10,16 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.academics import service as academics
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
 from domain.timetable import repository as repo
 from domain.timetable.itc2007 import parse_ctt
-from domain.timetable.models import ProblemSource, TimetableProblem, TimetableSolution
+from domain.timetable.models import ProblemSource, Room, TimetableProblem, TimetableSolution
 from domain.timetable.problem import Problem, Solution
+from domain.timetable.problem import Room as ProblemRoom
 from domain.timetable.rules import lessons_moved
+from domain.timetable.school import SchoolClassLoad, SchoolWeek, TeacherAbsence, school_problem
 from domain.timetable.scoring import score
 from domain.timetable.serialize import (
     assignments_from_json,
@@ -44,6 +47,37 @@ async def import_ctt(session: AsyncSession, *, text: str) -> tuple[TimetableProb
     return await store_problem(session, problem=problem, source=ProblemSource.ITC2007), problem
 
 
+MAX_ROOM_CAPACITY = 10_000
+
+
+async def create_room(session: AsyncSession, *, code: str, name: str, capacity: int) -> Room:
+    """Create a room (code upper-cased); raises Conflict for a taken code, InvalidInput for a bad capacity."""
+    if not (1 <= capacity <= MAX_ROOM_CAPACITY):
+        raise InvalidInput(f"capacity is the room's seats, 1..{MAX_ROOM_CAPACITY}; got {capacity}", field="capacity")
+    if await repo.room_by_code(session, code):
+        raise Conflict(f"room code {code.upper()!r} is already used", field="code")
+    return await repo.add(session, Room(code=code.upper(), name=name, capacity=capacity))
+
+
+async def build_school_problem(session: AsyncSession, *, academic_year_id: int | None, week: SchoolWeek,
+                               teacher_max_periods_per_day: int | None,
+                               teacher_absences: list[TeacherAbsence]) -> tuple[TimetableProblem, Problem]:
+    """Build the timetable problem of an academic year's classes in the school's rooms, store it, return it.
+
+    The year defaults to the current one (academics.timetable_classes). Raises NotFound, or InvalidInput
+    naming what makes a timetable impossible (domain.timetable.school.school_problem).
+    """
+    year, classes = await academics.timetable_classes(session, academic_year_id=academic_year_id)
+    rooms = await repo.list_rooms(session)
+    loads = [SchoolClassLoad(code=c.class_code, section=c.section_code, teacher=c.teacher_code,
+                             weekly_lessons=c.weekly_lessons, students=c.students) for c in classes]
+    problem = school_problem(f"{year.name} timetable", classes=loads,
+                             rooms=[ProblemRoom(id=r.code, capacity=r.capacity) for r in rooms], week=week,
+                             teacher_max_periods_per_day=teacher_max_periods_per_day,
+                             teacher_absences=teacher_absences)
+    return await store_problem(session, problem=problem, source=ProblemSource.SCHOOL), problem
+
+
 def problem_of(row: TimetableProblem) -> Problem:
     """Return the Problem a stored row holds."""
     return problem_from_json(row.data)
@@ -60,7 +94,8 @@ async def resolve_problem(session: AsyncSession, problem_id: int | None) -> Time
         return await repo.get_problem_or_raise(session, problem_id)
     row = await repo.latest_problem(session)
     if row is None:
-        raise NotFound("no timetable problem stored yet; import one with `mcs-erp timetable import-ctt FILE`",
+        raise NotFound("no timetable problem stored yet; build_timetable_problem builds one from the school's "
+                       "classes (or `mcs-erp timetable import-ctt FILE` imports one)",
                        field="problem_id")
     return row
 

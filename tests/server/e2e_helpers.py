@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class E2EDatabase:
 
     url: str
     workdir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. MCS_ERP_REDIS_URL for every subprocess
 
     def env(self, **extra: str) -> dict[str, str]:
         """The full environment of a CLI subprocess: ours without MCS_ERP_* settings, plus this database."""
@@ -64,7 +65,7 @@ class E2EDatabase:
         """Only the variables a server needs (the MCP stdio client adds PATH, HOME, ... itself)."""
         pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
         return {"MCS_ERP_DATABASE_URL": self.url, "PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1",
-                "MCS_ERP_KEY_CACHE_SECONDS": "0", **extra}
+                "MCS_ERP_KEY_CACHE_SECONDS": "0", **self.extra_env, **extra}
 
 
 @asynccontextmanager

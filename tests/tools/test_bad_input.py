@@ -98,6 +98,7 @@ async def world(runtime) -> World:
                                             params={"term_id": school.term_id, "section_ids": []})
         job_id = job.id
     timetable_problem_id, timetable_solution_id = await make_published_timetable(runtime)
+    await invoke(runtime, "create_room", {"code": unique("R"), "name": "Room 1", "capacity": 30}, school.admin)
     return World(school=school, department_id=department_id, employee_id=employee_id,
                  year_level_id=year_level_id, subject_id=subject_id, new_subject_id=new_subject_id,
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
@@ -192,6 +193,15 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "solve_timetable": lambda w: {"problem_id": w.timetable_problem_id, "time_limit_s": 1, "seed": 1,
                                   "idempotency_key": unique("solve-")},
     "get_timetable_solution": lambda w: {"solution_id": w.timetable_solution_id},
+    "create_room": lambda w: {"code": unique("R"), "name": "Room 12", "capacity": 30},
+    "list_rooms": lambda w: {"min_capacity": 10, "limit": 5},
+    "build_timetable_problem": lambda w: {"academic_year_id": w.school.year_id, "days": 5, "periods_per_day": 7,
+                                          "starts_at": "08:30", "teacher_max_periods_per_day": 6,
+                                          "teacher_absences": [{"teacher": "E0001", "weekday": "monday",
+                                                                "period": 0}]},
+    "list_timetable_problems": lambda w: {"limit": 5},
+    "set_subject_weekly_lessons": lambda w: {"subject_id": w.school.subject_id, "weekly_lessons": 3},
+    "set_class_weekly_lessons": lambda w: {"class_id": w.school.class_id, "weekly_lessons": None},
     "publish_timetable": lambda w: {"solution_id": w.timetable_solution_id},
     "get_section_timetable": lambda w: {"problem_id": w.timetable_problem_id, "curriculum": "q1", "limit": 5},
     "get_teacher_schedule": lambda w: {"problem_id": w.timetable_problem_id, "teacher": "t1", "weekday": "monday",
@@ -249,18 +259,20 @@ def _synthesize(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
             return "2026-10-01"
         if schema.get("format") == "date-time":
             return "2026-10-01T10:00:00Z"
+        if schema.get("examples"):
+            return schema["examples"][0]
         if "pattern" in schema:
             return "someone@example.org"
         return "x" * max(schema.get("minLength", 1), 5)
     return None
 
 
-def _long_string(schema: dict[str, Any], length: int) -> str:
-    """A string of `length` characters that still matches the field's pattern, so only its length is wrong."""
+def _long_string(schema: dict[str, Any], length: int) -> str | None:
+    """A string of `length` characters that still matches the field's pattern, so only its length is wrong; None
+    when the pattern fixes the length (e.g. HH:MM), so no longer string can match it."""
     if "pattern" in schema:
         value = "a" * (length - len("@example.org")) + "@example.org"
-        assert re.search(schema["pattern"], value), schema["pattern"]
-        return value
+        return value if re.search(schema["pattern"], value) else None
     return "x" * length
 
 
@@ -340,7 +352,7 @@ def _field_cases(tool: str, path: tuple[str | int, ...], raw: dict[str, Any], de
         if "maximum" in schema:
             high = schema["maximum"]
             add("above_maximum", high + 1, f"less than or equal to {_bound(high)}")
-    if kind == "string" and "maxLength" in schema:
+    if kind == "string" and "maxLength" in schema and _long_string(schema, schema["maxLength"] + 1) is not None:
         top = schema["maxLength"]
         add("oversized", _long_string(schema, top + 1), f"at most {top} character")
         if HUGE > top:
@@ -349,7 +361,7 @@ def _field_cases(tool: str, path: tuple[str | int, ...], raw: dict[str, Any], de
         low = schema["minLength"]
         add("undersized", "x" * (low - 1) if low > 1 else "", f"at least {low} character")
     if kind == "string" and "pattern" in schema:
-        add("bad_pattern", "not an address", "should match pattern")
+        add("bad_pattern", "!?!?!", "should match pattern")
     if kind == "array" and "maxItems" in schema:
         top = schema["maxItems"]
         item = _synthesize(schema["items"], defs)
@@ -588,6 +600,9 @@ DOMAIN_CASES = [
     ("update_student", {"first_name": None, "last_name": None, "date_of_birth": None, "status": None},
      "<arguments>", "at least one field"),
     ("list_enrollments", {"class_id": None}, "<arguments>", "give class_id or student_id"),
+    ("build_timetable_problem", {"days": 4, "teacher_absences": [{"teacher": "E0001", "weekday": "friday",
+                                                                 "period": 0}]},
+     "teacher_absences", "outside the week"),
 ]
 
 

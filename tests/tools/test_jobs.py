@@ -16,21 +16,8 @@ from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDen
 from tests.factories import make_school, unique
 from tools.invoke import invoke
 from workers.handlers import register, unregister
-from workers.runner import InProcessRunner
 
 FINAL = ("succeeded", "failed", "cancelled")
-
-
-@pytest.fixture(scope="module")
-async def rt(runtime):
-    """The session runtime, made to run jobs in-process whatever the environment says."""
-    saved = runtime.jobs
-    if not isinstance(saved, InProcessRunner):
-        runtime.jobs = InProcessRunner(runtime)
-    yield runtime
-    if runtime.jobs is not saved:
-        await runtime.jobs.stop()
-        runtime.jobs = saved
 
 
 async def wait_for(rt, actor, job_id: int, statuses=FINAL, *, timeout: float = 20.0):

@@ -199,13 +199,14 @@ def test_disabling_an_unknown_module_is_refused():
 
 async def test_runtime_without_academics_keeps_hr(tmp_path):
     full = build_catalogue(all_modules())
-    academics = {name for name, spec in full.tools.items() if spec.module == "academics"}
+    academics = {name for name, spec in full.tools.items() if spec.module in ("academics", "timetable")}
     hr = {name for name, spec in full.tools.items() if spec.module == "hr"}
-    assert academics and hr
+    assert academics and hr and "solve_timetable" in academics
+    # The timetable is built from academics data, so it leaves with it.
     runtime = Runtime.create(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
-                                      disabled_modules=["academics"]))
+                                      disabled_modules=["academics", "timetable"]))
     try:
-        assert "academics" not in runtime.catalogue.modules
+        assert "academics" not in runtime.catalogue.modules and "timetable" not in runtime.catalogue.modules
         assert not academics & set(runtime.catalogue.tools)
         assert hr <= set(runtime.catalogue.tools)
         assert runtime.catalogue.get("record_grade") is None and runtime.catalogue.get("list_employees")
@@ -215,6 +216,7 @@ async def test_runtime_without_academics_keeps_hr(tmp_path):
 
 @pytest.mark.parametrize("disabled,expected", [
     (["hr"], "'academics' depends on disabled module(s) ['hr']"),
+    (["academics"], "'timetable' depends on disabled module(s) ['academics']"),
     (["platform"], "'platform' is part of the platform core"),
     (["actions"], "'actions' is part of the platform core"),
     (["timetable-typo"], "cannot disable unknown module(s)"),

@@ -24,7 +24,6 @@ from tests.factories import make_school
 from tools.invoke import invoke
 from tools.runtime import Runtime
 from workers.handlers import JobContext, get_handler
-from workers.runner import InProcessRunner
 
 FINAL = ("succeeded", "failed", "cancelled")
 JOBS_REVISION = "7c1f3a9d5e21"
@@ -52,18 +51,6 @@ async def make_published_timetable(runtime) -> tuple[int, int]:
             status="feasible", solution=tiny_solution(), score=None, seconds=0.0, progress=()))
         await timetable.publish(s, solution_id=sol.id)
         return row.id, sol.id
-
-
-@pytest.fixture(scope="module")
-async def rt(runtime):
-    """The session runtime, made to run jobs in-process whatever the environment says."""
-    saved = runtime.jobs
-    if not isinstance(saved, InProcessRunner):
-        runtime.jobs = InProcessRunner(runtime)
-    yield runtime
-    if runtime.jobs is not saved:
-        await runtime.jobs.stop()
-        runtime.jobs = saved
 
 
 async def wait_for(rt, actor, job_id: int, *, timeout: float = 60.0):

@@ -1,0 +1,67 @@
+"""Orphaned jobs: a job whose process died (a killed worker, a crashed server) is handed to a worker again.
+
+A running job stamps `heartbeat_at` every `job_heartbeat_seconds` (workers/execute.py); a job silent for
+ORPHAN_AFTER_BEATS heartbeats, or queued that long without being claimed, is orphaned. arq keeps a killed
+worker's claim (its in-progress key) for the job timeout, so the recovery deletes that claim and the next poll of
+any worker runs the job again; `mark_running` counts the attempt and handlers are idempotent, so the job ends
+once. The in-process runner, with no Redis, simply starts the job again in its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+
+from domain.jobs import service as jobs
+from tools.runtime import Runtime
+
+log = logging.getLogger(__name__)
+ORPHAN_AFTER_BEATS = 3
+RUN_JOB = "run_job"  # the arq function name (workers/arq_worker.py)
+
+
+def arq_job_id(queue_name: str, job_id: int) -> str:
+    """The arq job id of job `job_id`: namespaced by queue, so two databases sharing a Redis do not collide."""
+    return f"{queue_name}:job-{job_id}"
+
+
+async def orphaned_job_ids(runtime: Runtime) -> list[int]:
+    """Return the ids of the jobs silent (or unclaimed) for ORPHAN_AFTER_BEATS heartbeats."""
+    window = ORPHAN_AFTER_BEATS * runtime.settings.job_heartbeat_seconds
+    async with runtime.db.read() as session:
+        return [job.id for job in await jobs.orphaned_jobs(session, silent_for_s=window) if job.id is not None]
+
+
+async def requeue_on_arq(runtime: Runtime, redis: ArqRedis, queue_name: str) -> list[int]:
+    """Make every orphaned job runnable again on `queue_name`; return their ids.
+
+    A job still in arq's queue loses its dead worker's claim; a job arq no longer knows (lost enqueue, expired)
+    is enqueued again under its own arq id.
+    """
+    ids = await orphaned_job_ids(runtime)
+    for job_id in ids:
+        arq_id = arq_job_id(queue_name, job_id)
+        if await redis.zscore(queue_name, arq_id) is not None:
+            await redis.delete(in_progress_key_prefix + arq_id)
+        else:
+            await redis.delete(result_key_prefix + arq_id, job_key_prefix + arq_id)
+            await redis.enqueue_job(RUN_JOB, job_id, _job_id=arq_id, _queue_name=queue_name)
+    return ids
+
+
+async def recovery_loop(every_s: float, recover: Callable[[], Awaitable[list[int]]]) -> None:
+    """Run `recover()` now and every `every_s` seconds until cancelled, logging what it handed back."""
+    while True:
+        try:
+            ids = await recover()
+            if ids:
+                log.warning("jobs %s had lost their process; they run again", ids)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("orphaned-job recovery failed; retrying in %ss", every_s)
+        await asyncio.sleep(every_s)
