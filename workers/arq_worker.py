@@ -7,6 +7,7 @@ deliver a job twice, and a job found running after a worker restart is run again
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from arq.connections import RedisSettings
@@ -18,6 +19,8 @@ from workers.execute import execute_job
 from workers.recovery import recovery_loop, requeue_on_arq
 from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
 
+log = logging.getLogger(__name__)
+
 
 async def startup(ctx: dict[str, Any]) -> None:
     """Create the worker's runtime unless one was handed in through `ctx` (tests, embedding), and start handing
@@ -27,8 +30,18 @@ async def startup(ctx: dict[str, Any]) -> None:
         ctx["owns_runtime"] = True
     runtime: Runtime = ctx["runtime"]
     queue = ctx.get("queue_name") or runtime.settings.queue_name
-    ctx["recovery"] = asyncio.create_task(recovery_loop(
-        runtime.settings.job_heartbeat_seconds, lambda: requeue_on_arq(runtime, ctx["redis"], queue)))
+    every = runtime.settings.job_heartbeat_seconds
+
+    async def recover() -> list[int]:
+        return await requeue_on_arq(runtime, ctx["redis"], queue)
+
+    # One round before the first poll, so a burst worker sees the jobs it hands back before it finds the queue
+    # empty and exits; then a round every heartbeat.
+    try:
+        await recover()
+    except Exception:
+        log.exception("orphaned-job recovery failed at start-up; the recovery loop retries")
+    ctx["recovery"] = asyncio.create_task(recovery_loop(every, recover, first_after_s=every))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:

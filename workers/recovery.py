@@ -53,8 +53,11 @@ async def requeue_on_arq(runtime: Runtime, redis: ArqRedis, queue_name: str) -> 
     return ids
 
 
-async def recovery_loop(every_s: float, recover: Callable[[], Awaitable[list[int]]]) -> None:
-    """Run `recover()` now and every `every_s` seconds until cancelled, logging what it handed back."""
+async def recovery_loop(every_s: float, recover: Callable[[], Awaitable[list[int]]], *,
+                        first_after_s: float = 0.0) -> None:
+    """Run `recover()` after `first_after_s`, then every `every_s` seconds until cancelled, logging what it
+    handed back; a failed round is logged and retried."""
+    await asyncio.sleep(first_after_s)
     while True:
         try:
             ids = await recover()

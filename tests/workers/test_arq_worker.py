@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import timedelta
 
 import pytest
 from redis.asyncio import Redis
 
 from domain.jobs import service as jobs
+from domain.kernel.clock import utcnow
+from domain.kernel.schema import migrate
 from domain.kernel.settings import Settings
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, drop_pg_database, fresh_database_url
 from tests.factories import make_school, unique
 from tools.invoke import invoke
 from tools.runtime import Runtime
@@ -44,13 +47,18 @@ async def redis_up():
 
 
 @pytest.fixture(scope="module")
-async def rt(database_url, redis_up):
-    """A runtime on the session database whose jobs go to this run's arq queue."""
-    runtime = Runtime.create(Settings(database_url=database_url, redis_url=REDIS_URL, key_cache_seconds=0),
+async def rt(tmp_path_factory, redis_up):
+    """A runtime on a database of its own whose jobs go to this run's arq queue. Not the session database: a
+    worker recovers every orphaned job of its database, and the session database holds other tests' jobs."""
+    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("arq"))
+    runtime = Runtime.create(Settings(database_url=url, redis_url=REDIS_URL, key_cache_seconds=0),
                              jobs=lambda _rt: ArqRunner(REDIS_URL, queue_name=QUEUE))
+    await migrate(runtime.db.write_engine)
     await runtime.start()
     yield runtime
     await runtime.close()
+    if pg_name:
+        await drop_pg_database(pg_name)
 
 
 async def burst(rt):
@@ -133,3 +141,29 @@ async def test_a_cancelled_queued_job_does_not_run_on_the_worker(rt):
     assert worker.jobs_complete == 1  # delivered, and returned "skipped" at once
     done = await get(rt, school.registrar, job.job_id)
     assert done.status == "cancelled" and done.attempts == 0 and done.result is None
+
+
+async def test_a_worker_enqueues_a_job_whose_enqueue_was_lost(rt):
+    school = await make_school(rt, students=1)
+    kind = unique("test_lost_").lower()
+    runs = []
+
+    @register(kind)
+    async def handler(ctx, job_id, params):
+        runs.append(job_id)
+        return {"ok": True}
+
+    try:
+        async with rt.db.write() as s:  # committed, then the server died before enqueueing it
+            job = await jobs.create_job(s, school.registrar, kind=kind, params={})
+            job.created_at = utcnow() - timedelta(hours=1)
+            s.add(job)
+            job_id = job.id
+        worker = await burst(rt)
+        assert worker.jobs_complete == 1 and runs == [job_id]
+        done = await get(rt, school.registrar, job_id)
+        assert done.status == "succeeded" and done.attempts == 1
+        again = await burst(rt)  # handed back once: nothing left to recover
+        assert again.jobs_complete == 0 and runs == [job_id]
+    finally:
+        unregister(kind)
