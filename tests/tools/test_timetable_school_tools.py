@@ -184,4 +184,3 @@ async def test_a_serving_runner_runs_orphaned_jobs_again_once(tmp_path):
         await own.close()
         if pg_name:
             await drop_pg_database(pg_name)
-
