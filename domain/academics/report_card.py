@@ -1,0 +1,607 @@
+"""Render a student's report card as an A4 PDF: plain data in, PDF bytes out.
+
+Pure: no session, no clock, no files written. A service gathers the term grades, attendance and grading
+scale into a `ReportCardData` and calls `render_report_card`; a batch job calls `render_report_cards`.
+
+Layout: a header with the school, academic year and term; the student block; one table row per subject
+(class code, teacher, percentage, letter, the teacher's comment wrapped in its cell; a row never splits
+across pages and the table's headings repeat on each new page); attendance; the grading scale legend; GPA
+and overall comment; a footer on every page with the student, the issue date and "Page n of N".
+
+Font: DejaVu Sans (regular and bold), shipped in `domain/academics/fonts/` with its licence (Bitstream Vera
+licence, DejaVu changes public domain), so names such as "José Ñúñez", "Zoë Ødegård" or "Đặng Thị" render
+on any machine without system fonts. DejaVu Sans covers Latin (Vietnamese included), Greek, Cyrillic,
+Armenian, Georgian and more, but not CJK: rather than print a name with letters missing, a text holding a
+character the font cannot draw is refused with InvalidInput naming the field (no silent transliteration).
+Only the glyphs used are embedded, so a card is ~30 kB.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+from fontTools import subset as ftsubset
+from fontTools import ttLib
+from fpdf import FPDF
+from fpdf.fonts import TTFFont
+
+from domain.kernel.errors import InvalidInput
+
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FONT_FAMILY = "DejaVuSans"
+FONT_FILES = {"": FONT_DIR / "DejaVuSans.ttf", "B": FONT_DIR / "DejaVuSans-Bold.ttf"}
+
+# A teacher comment is typically under 500 characters; 1000 still fits one table row on one page (about
+# 27 lines of 8 pt in the comment column), so a row never has to split. Grade.comment allows 2000.
+MAX_COMMENT_CHARS = 1000
+MAX_OVERALL_COMMENT_CHARS = 2000
+MAX_LETTER_CHARS = 4  # as TermGrade.letter
+NOT_GRADED = "—"
+
+_PERCENTAGE = re.compile(r"\d{1,3}(\.\d{1,2})?")
+_DECIMAL = re.compile(r"\d{1,2}(\.\d{1,2})?")
+
+
+# ---------------------------------------------------------------- input
+
+
+@dataclass(frozen=True)
+class StudentLine:
+    """The student block: code (S2026-0001), full name, year level, section, homeroom teacher."""
+
+    code: str
+    full_name: str
+    year_level: str
+    section: str
+    homeroom_teacher: str | None = None
+
+
+@dataclass(frozen=True)
+class SubjectLine:
+    """One class on the report card; `percentage` is a decimal string ("87.50") or None when not graded."""
+
+    class_code: str
+    subject_name: str
+    teacher_name: str | None
+    percentage: str | None
+    letter: str | None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class AttendanceSummary:
+    """Days present, absent, late and excused in the term; `attendance_rate` is a percentage string."""
+
+    days_present: int
+    days_absent: int
+    days_late: int
+    days_excused: int
+    attendance_rate: str
+
+
+@dataclass(frozen=True)
+class GradingBand:
+    """One band of the grading scale: from `min_percentage` ("90.00") up, the letter and its GPA points."""
+
+    min_percentage: str
+    letter: str
+    gpa_points: str
+
+
+@dataclass(frozen=True)
+class ReportCardData:
+    """Everything printed on one student's report card for one term. Sequences are stored as tuples."""
+
+    school_name: str
+    academic_year: str
+    term: str
+    issued_on: date
+    student: StudentLine
+    subjects: tuple[SubjectLine, ...]
+    attendance: AttendanceSummary
+    grading_scale: tuple[GradingBand, ...]
+    gpa: str | None = None
+    overall_comment: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "subjects", tuple(self.subjects))
+        object.__setattr__(self, "grading_scale", tuple(self.grading_scale))
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _require_text(value: object, name: str, *, max_chars: int = 200) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{name} is empty; give a non-blank text", field=name)
+    if len(value) > max_chars:
+        raise InvalidInput(f"{name} has {len(value)} characters; at most {max_chars} are allowed", field=name)
+    drawable = _drawable()
+    missing = sorted({c for c in value if ord(c) not in drawable and c not in "\n\r\t"})
+    if missing:
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:5])
+        raise InvalidInput(f"{name} has characters the report card font (DejaVu Sans) cannot draw: {shown}; "
+                           f"it draws Latin, Greek, Cyrillic, Armenian and Georgian scripts, so give the "
+                           f"text in one of them", field=name, details={"characters": missing})
+
+
+def _optional_text(value: object, name: str, *, max_chars: int = 200) -> None:
+    if value is not None:
+        _require_text(value, name, max_chars=max_chars)
+
+
+def _check_percentage(value: object, name: str) -> None:
+    if not isinstance(value, str) or not _PERCENTAGE.fullmatch(value) or Decimal(value) > 100:
+        raise InvalidInput(f"{name} {value!r} is not a percentage; give a decimal string from 0 to 100 "
+                           f"with at most 2 decimals, e.g. '87.50'", field=name)
+
+
+def validate_report_card(data: ReportCardData) -> None:
+    """Raise InvalidInput naming the first field (e.g. `subjects[2].percentage`) that cannot be printed."""
+    if not isinstance(data, ReportCardData):
+        raise InvalidInput(f"expected ReportCardData, got {type(data).__name__}", field="data")
+    _require_text(data.school_name, "school_name")
+    _require_text(data.academic_year, "academic_year", max_chars=40)
+    _require_text(data.term, "term", max_chars=60)
+    if not isinstance(data.issued_on, date):
+        raise InvalidInput(f"issued_on {data.issued_on!r} is not a date", field="issued_on")
+
+    s = data.student
+    _require_text(s.code, "student.code", max_chars=40)
+    _require_text(s.full_name, "student.full_name")
+    _require_text(s.year_level, "student.year_level", max_chars=60)
+    _require_text(s.section, "student.section", max_chars=60)
+    _optional_text(s.homeroom_teacher, "student.homeroom_teacher")
+
+    for i, line in enumerate(data.subjects):
+        p = f"subjects[{i}]"
+        _require_text(line.class_code, f"{p}.class_code", max_chars=90)
+        _require_text(line.subject_name, f"{p}.subject_name")
+        _optional_text(line.teacher_name, f"{p}.teacher_name")
+        if line.percentage is not None:
+            _check_percentage(line.percentage, f"{p}.percentage")
+        _optional_text(line.letter, f"{p}.letter", max_chars=MAX_LETTER_CHARS)
+        _optional_text(line.comment, f"{p}.comment", max_chars=MAX_COMMENT_CHARS)
+
+    a = data.attendance
+    for name in ("days_present", "days_absent", "days_late", "days_excused"):
+        days = getattr(a, name)
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise InvalidInput(f"attendance.{name} is {days!r}; give a whole number of days, 0 or more",
+                               field=f"attendance.{name}")
+    _check_percentage(a.attendance_rate, "attendance.attendance_rate")
+
+    if not data.grading_scale:
+        raise InvalidInput("grading_scale is empty; give at least one band", field="grading_scale")
+    for i, band in enumerate(data.grading_scale):
+        p = f"grading_scale[{i}]"
+        _check_percentage(band.min_percentage, f"{p}.min_percentage")
+        _require_text(band.letter, f"{p}.letter", max_chars=MAX_LETTER_CHARS)
+        if not isinstance(band.gpa_points, str) or not _DECIMAL.fullmatch(band.gpa_points):
+            raise InvalidInput(f"{p}.gpa_points {band.gpa_points!r} is not a decimal string such as '4.0'",
+                               field=f"{p}.gpa_points")
+
+    if data.gpa is not None and (not isinstance(data.gpa, str) or not _DECIMAL.fullmatch(data.gpa)):
+        raise InvalidInput(f"gpa {data.gpa!r} is not a decimal string such as '3.45'", field="gpa")
+    _optional_text(data.overall_comment, "overall_comment", max_chars=MAX_OVERALL_COMMENT_CHARS)
+
+
+# ---------------------------------------------------------------- fonts
+
+# The scripts a school's names and comments are nearly always in: Latin with its extensions (Vietnamese
+# included), combining marks, Greek, Cyrillic, and the punctuation and symbols of ordinary text. A card whose
+# text stays inside uses a copy of DejaVu Sans cut down to these ~1,900 of its 6,250 glyphs: fpdf2 subsets
+# the font again for every PDF it writes, and the smaller font makes that about three times faster. Any other
+# card uses the whole font, so nothing DejaVu Sans can draw is lost.
+_COMMON_RANGES = ((0x20, 0x7E), (0xA0, 0x52F), (0x1E00, 0x1EFF), (0x2000, 0x206F), (0x20A0, 0x20CF),
+                  (0x2100, 0x214F), (0x2190, 0x21FF), (0x2212, 0x2212), (0x25A0, 0x25FF), (0xFB00, 0xFB06),
+                  (0xFFFD, 0xFFFD))
+_COMMON = frozenset(cp for first, last in _COMMON_RANGES for cp in range(first, last + 1))
+# Tables fpdf2 drops when it embeds a font anyway (it does no text shaping here).
+_UNUSED_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "kern", "meta"]
+
+
+@cache
+def _font_bytes(style: str, common_only: bool) -> bytes:
+    """Return the bundled font file, or its cut-down copy for `_COMMON` text, made once per process."""
+    data = FONT_FILES[style].read_bytes()
+    if not common_only:
+        return data
+    font = ttLib.TTFont(BytesIO(data), recalcTimestamp=False)
+    options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True, glyph_names=True,
+                               layout_features=[], name_IDs=["*"], name_languages=["*"])
+    options.drop_tables += _UNUSED_TABLES
+    subsetter = ftsubset.Subsetter(options)
+    subsetter.populate(unicodes=_COMMON)
+    subsetter.subset(font)
+    out = BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+@cache
+def _font_template(style: str, common_only: bool) -> TTFFont:
+    """Parse a font once per process into fpdf2's font object (widths, cmap, descriptor)."""
+    source = BytesIO(_font_bytes(style, common_only)) if common_only else FONT_FILES[style]
+    return TTFFont(FPDF(), source, f"{FONT_FAMILY.lower()}{style}", style)  # type: ignore[arg-type]
+
+
+@cache
+def _char_widths(style: str) -> tuple[dict[int, int], int]:
+    """Return each code point's advance width in 1/1000 em, and the width drawn for a missing glyph."""
+    template = _font_template(style, False)
+    return dict(template.cw), template.desc.missing_width
+
+
+# Hebrew, Arabic and the other right-to-left scripts: DejaVu Sans has glyphs for many of them, but the card
+# lays text out left to right without shaping, so they would print in the wrong order and letter forms.
+_RIGHT_TO_LEFT = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
+
+
+@cache
+def _drawable() -> frozenset[int]:
+    """Return the code points both bundled styles have a glyph for, less right-to-left scripts."""
+    rtl = {cp for first, last in _RIGHT_TO_LEFT for cp in range(first, last + 1)}
+    return frozenset(_char_widths("")[0]).intersection(_char_widths("B")[0]).difference(rtl)
+
+
+def _add_fonts(pdf: FPDF, *, common_only: bool) -> None:
+    """Give the document the bundled fonts without parsing the TTF files again.
+
+    fpdf2's `add_font` parses the whole font (about 25 ms a style), which alone would cost half the
+    20 cards/s budget. The per-process template's widths, cmap and descriptor are read-only and shared;
+    the document gets its own fontTools object over the cached bytes (fpdf2 subsets it in place when it
+    writes the PDF), its own subset map and missing-glyph list. Falls back to `add_font` should a later
+    fpdf2 change its font object.
+    """
+    for style, path in FONT_FILES.items():
+        key = f"{FONT_FAMILY.lower()}{style}"
+        try:
+            template = _font_template(style, common_only)
+            shared = (template.ttfont, template.cw, template.glyph_ids, template.subset,
+                      template.missing_glyphs)
+            font = deepcopy(template, {id(obj): obj for obj in shared})
+            font.i = len(pdf.fonts) + 1
+            # Subsetting keeps each glyph's outline, so its bounding box need not be recomputed on save;
+            # skipping that (recalcBBoxes) halves the time fpdf2 spends embedding the font.
+            font.ttfont = ttLib.TTFont(BytesIO(_font_bytes(style, common_only)), lazy=True,
+                                       recalcTimestamp=False, recalcBBoxes=False)
+            font.missing_glyphs = []
+            font.subset = type(template.subset)(font)
+            pdf.fonts[key] = font
+        except (AttributeError, TypeError):  # pragma: no cover - only with an fpdf2 whose TTFFont differs
+            pdf.fonts.pop(key, None)
+            pdf.add_font(FONT_FAMILY, style, path)
+
+
+def _card_text(data: ReportCardData) -> Iterable[str]:
+    """Yield every text the card prints from its data."""
+    s, a = data.student, data.attendance
+    yield from (data.school_name, data.academic_year, data.term, s.code, s.full_name, s.year_level, s.section,
+                s.homeroom_teacher or "", data.gpa or "", data.overall_comment or "", a.attendance_rate)
+    for line in data.subjects:
+        yield from (line.class_code, line.subject_name, line.teacher_name or "", line.percentage or "",
+                    line.letter or "", line.comment or "")
+    for band in data.grading_scale:
+        yield from (band.min_percentage, band.letter, band.gpa_points)
+
+
+def _only_common(data: ReportCardData) -> bool:
+    return all(ord(c) in _COMMON for c in set("".join(_card_text(data))))
+
+
+# ---------------------------------------------------------------- layout
+
+_PT = 25.4 / 72  # mm per point
+_MARGIN = 15.0  # mm
+_FOOTER_TOP = 297.0 - 14.0  # body text stops above this line (A4 is 297 mm tall)
+_INK = (33, 37, 41)
+_MUTED = (108, 117, 125)
+_RULE = (173, 181, 189)
+_HEAD_FILL = (233, 236, 239)
+_ZEBRA_FILL = (246, 247, 249)
+_PAD_X, _PAD_Y = 1.5, 1.3  # cell padding, mm
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One table cell's text and look; `align` is L, C or R."""
+
+    text: str
+    bold: bool = False
+    size: float = 8.5
+    color: tuple[int, int, int] = _INK
+    align: str = "L"
+
+
+def _text_width(text: str, *, bold: bool, size: float) -> float:
+    """Return the width of a line of text in mm."""
+    widths, missing = _char_widths("B" if bold else "")
+    return sum(widths.get(ord(c), missing) for c in text) * size / 1000 * _PT
+
+
+def _wrap(text: str, width: float, *, bold: bool = False, size: float = 8.5) -> list[str]:
+    """Break text into lines no wider than `width` mm: at spaces, keeping newlines, splitting long words."""
+    lines: list[str] = []
+    space = _text_width(" ", bold=bold, size=size)
+    text = unicodedata.normalize("NFC", text)  # "e" + U+0301 prints as the one glyph "é"
+    for paragraph in text.splitlines() or [""]:
+        line, line_w = "", 0.0
+        for word in paragraph.split():
+            word_w = _text_width(word, bold=bold, size=size)
+            if line and line_w + space + word_w <= width:
+                line, line_w = f"{line} {word}", line_w + space + word_w
+                continue
+            if line:
+                lines.append(line)
+            while word_w > width and len(word) > 1:  # a word longer than the column: break it by characters
+                cut = len(word) - 1
+                while cut > 1 and _text_width(word[:cut], bold=bold, size=size) > width:
+                    cut -= 1
+                lines.append(word[:cut])
+                word = word[cut:]
+                word_w = _text_width(word, bold=bold, size=size)
+            line, line_w = word, word_w
+        lines.append(line)
+    return lines
+
+
+def _shorten(text: str, width: float, *, size: float) -> str:
+    """Cut a one-line text to `width` mm, ending it with an ellipsis when it had to be cut."""
+    if _text_width(text, bold=False, size=size) <= width:
+        return text
+    while text and _text_width(f"{text}…", bold=False, size=size) > width:
+        text = text[:-1]
+    return f"{text.rstrip()}…"
+
+
+class _CardPdf(FPDF):
+    """An A4 document whose footer names the student and the issue date and numbers the pages."""
+
+    def __init__(self, footer_left: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self._footer_left = footer_left
+
+    def footer(self) -> None:
+        self.set_draw_color(*_RULE)
+        self.set_line_width(0.2)
+        self.line(self.l_margin, _FOOTER_TOP + 2, self.w - self.r_margin, _FOOTER_TOP + 2)
+        self.set_font(FONT_FAMILY, "", 7.5)
+        self.set_text_color(*_MUTED)
+        self.text(self.l_margin, _FOOTER_TOP + 6, _shorten(self._footer_left, self.epw - 30, size=7.5))
+        # A cell, not text(): fpdf2 replaces the "{nb}" alias (the page count) only inside cells.
+        self.set_xy(self.l_margin, _FOOTER_TOP + 3.4)
+        self.cell(self.epw, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+
+
+def _ensure_room(pdf: _CardPdf, height: float) -> bool:
+    """Start a new page when `height` mm no longer fits above the footer; return whether it did."""
+    if pdf.get_y() + height <= _FOOTER_TOP:
+        return False
+    pdf.add_page()
+    return True
+
+
+def _line_height(size: float) -> float:
+    return size * _PT * 1.3
+
+
+def _draw_text_lines(pdf: FPDF, lines: Sequence[str], *, x: float, y: float, width: float,
+                     cell: _Cell) -> None:
+    pdf.set_font(FONT_FAMILY, "B" if cell.bold else "", cell.size)
+    pdf.set_text_color(*cell.color)
+    lh = _line_height(cell.size)
+    for n, line in enumerate(lines):
+        if not line:
+            continue
+        dx = 0.0
+        if cell.align != "L":
+            free = width - _text_width(line, bold=cell.bold, size=cell.size)
+            dx = free if cell.align == "R" else free / 2
+        # Baseline about 0.8 of the font size below the line's top, as fpdf2's cells place it.
+        pdf.text(x + dx, y + n * lh + (lh - cell.size * _PT) / 2 + 0.8 * cell.size * _PT, line)
+
+
+def _row_layout(row: Sequence[_Cell], columns: Sequence[float]) -> tuple[list[list[str]], float]:
+    wrapped = [_wrap(c.text, w - 2 * _PAD_X, bold=c.bold, size=c.size)
+               for c, w in zip(row, columns, strict=True)]
+    height = max(len(lines) * _line_height(c.size) for lines, c in zip(wrapped, row, strict=True))
+    return wrapped, height + 2 * _PAD_Y
+
+
+def _draw_row(pdf: _CardPdf, row: Sequence[_Cell], columns: Sequence[float], *,
+              fill: tuple[int, int, int] | None = None,
+              layout: tuple[list[list[str]], float] | None = None) -> None:
+    wrapped, height = layout or _row_layout(row, columns)
+    y = pdf.get_y()
+    if fill:
+        pdf.set_fill_color(*fill)
+        pdf.rect(pdf.l_margin, y, sum(columns), height, style="F")
+    x = pdf.l_margin
+    for cell, lines, w in zip(row, wrapped, columns, strict=True):
+        _draw_text_lines(pdf, lines, x=x + _PAD_X, y=y + _PAD_Y, width=w - 2 * _PAD_X, cell=cell)
+        x += w
+    pdf.set_draw_color(*_RULE)
+    pdf.set_line_width(0.2)
+    pdf.line(pdf.l_margin, y + height, pdf.l_margin + sum(columns), y + height)
+    pdf.set_y(y + height)
+
+
+def _draw_table(pdf: _CardPdf, heading: Sequence[_Cell], rows: Iterable[Sequence[_Cell]],
+                columns: Sequence[float], *, zebra: bool = True) -> None:
+    """Draw a table whose rows never split: a row that does not fit goes to a new page under the headings."""
+    head_layout = _row_layout(heading, columns)
+    for n, row in enumerate(rows):
+        layout = _row_layout(row, columns)
+        if n == 0:
+            _ensure_room(pdf, head_layout[1] + layout[1])  # never leave the headings alone at a page foot
+            _draw_row(pdf, heading, columns, fill=_HEAD_FILL, layout=head_layout)
+        elif _ensure_room(pdf, layout[1]):
+            _draw_row(pdf, heading, columns, fill=_HEAD_FILL, layout=head_layout)
+        _draw_row(pdf, row, columns, fill=_ZEBRA_FILL if zebra and n % 2 else None, layout=layout)
+
+
+def _section_title(pdf: _CardPdf, title: str, *, keep_with: float = 12.0) -> None:
+    _ensure_room(pdf, 7 + keep_with)
+    pdf.set_font(FONT_FAMILY, "B", 11)
+    pdf.set_text_color(*_INK)
+    pdf.text(pdf.l_margin, pdf.get_y() + 5, title)
+    pdf.set_y(pdf.get_y() + 7)
+
+
+def _paragraph(pdf: _CardPdf, text: str, *, size: float = 9, color: tuple[int, int, int] = _INK) -> None:
+    cell = _Cell(text, size=size, color=color)
+    lh = _line_height(size)
+    for line in _wrap(text, pdf.epw, size=size):
+        _ensure_room(pdf, lh)
+        _draw_text_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw, cell=cell)
+        pdf.set_y(pdf.get_y() + lh)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_report_card(data: ReportCardData) -> bytes:
+    """Render one student's report card as an A4 PDF (one page or more) and return its bytes.
+
+    Raises InvalidInput naming the field when the data cannot be printed (see `validate_report_card`).
+    Deterministic: the PDF's creation date is the issue date, so equal data gives equal bytes.
+    """
+    validate_report_card(data)
+    s = data.student
+    # The student code leads the footer so that it survives when a long name has to be cut short.
+    footer = f"{s.code} · {s.full_name} · {data.term}, {data.academic_year} · Issued {data.issued_on}"
+    pdf = _CardPdf(unicodedata.normalize("NFC", footer))
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.set_auto_page_break(False)  # rows are kept whole by _ensure_room instead
+    pdf.set_creation_date(datetime.combine(data.issued_on, time(), tzinfo=timezone.utc))
+    pdf.set_title(f"Report card: {s.full_name}, {data.term} {data.academic_year}")
+    pdf.set_author(data.school_name)
+    _add_fonts(pdf, common_only=_only_common(data))
+    pdf.add_page()
+    _draw_header(pdf, data)
+    _draw_student(pdf, s)
+    _draw_subjects(pdf, data.subjects)
+    _draw_attendance(pdf, data.attendance)
+    _draw_summary(pdf, data)
+    _draw_scale(pdf, data.grading_scale)
+    return bytes(pdf.output())
+
+
+def render_report_cards(datas: Iterable[ReportCardData]) -> list[bytes]:
+    """Render one separate PDF per report card, in order, for a batch job to store or send each alone.
+
+    Validates every card before rendering any, so one bad card fails the batch before work is spent;
+    raises InvalidInput whose field is prefixed with the card's index, e.g. `[3].student.full_name`.
+    """
+    cards = list(datas)
+    for i, data in enumerate(cards):
+        try:
+            validate_report_card(data)
+        except InvalidInput as exc:
+            raise InvalidInput(f"report card {i}: {exc.message}", field=f"[{i}].{exc.field or 'data'}",
+                               details=exc.details) from exc
+    return [render_report_card(data) for data in cards]
+
+
+def _draw_header(pdf: _CardPdf, data: ReportCardData) -> None:
+    for line in _wrap(data.school_name, pdf.epw, bold=True, size=16):
+        _draw_text_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw,
+                         cell=_Cell(line, bold=True, size=16))
+        pdf.set_y(pdf.get_y() + _line_height(16))
+    _paragraph(pdf, f"Report card · {data.term} · Academic year {data.academic_year}", size=11, color=_MUTED)
+    y = pdf.get_y() + 2
+    pdf.set_draw_color(*_INK)
+    pdf.set_line_width(0.5)
+    pdf.line(pdf.l_margin, y, pdf.w - pdf.r_margin, y)
+    pdf.set_y(y + 4)
+
+
+def _draw_student(pdf: _CardPdf, s: StudentLine) -> None:
+    label, value = 34.0, pdf.epw / 2 - 34.0
+    rows = ((("Student", s.full_name, True), ("Student code", s.code, False)),
+            (("Year level", s.year_level, False), ("Section", s.section, False)),
+            (("Homeroom teacher", s.homeroom_teacher or NOT_GRADED, False), ("", "", False)))
+    for row in rows:
+        cells = [c for name, text, bold in row
+                 for c in (_Cell(name, size=8, color=_MUTED), _Cell(text, bold=bold, size=10))]
+        wrapped, height = _row_layout(cells, (label, value, label, value))
+        y = pdf.get_y()
+        x = pdf.l_margin
+        for cell, lines, w in zip(cells, wrapped, (label, value, label, value), strict=True):
+            # Labels sit on the value's first baseline.
+            dy = (_line_height(10) - _line_height(cell.size)) * 0.7 if cell.size < 10 else 0.0
+            _draw_text_lines(pdf, lines, x=x, y=y + dy, width=w, cell=cell)
+            x += w
+        pdf.set_y(y + height - 2 * _PAD_Y + 1.2)
+    pdf.set_y(pdf.get_y() + 3)
+
+
+# Subject, class, teacher, %, letter, comment, in mm; 180 mm is A4 less the margins.
+_SUBJECT_COLUMNS = (32.0, 21.0, 28.0, 14.0, 15.0, 70.0)
+
+
+def _draw_subjects(pdf: _CardPdf, subjects: Sequence[SubjectLine]) -> None:
+    _section_title(pdf, "Subjects")
+    if not subjects:
+        _paragraph(pdf, "No subjects are graded this term.", color=_MUTED)
+        pdf.set_y(pdf.get_y() + 4)
+        return
+    heading = [_Cell(title, bold=True, align=align) for title, align in (
+        ("Subject", "L"), ("Class", "L"), ("Teacher", "L"), ("%", "R"), ("Letter", "C"), ("Comment", "L"))]
+    rows = ([_Cell(line.subject_name, bold=True),
+             _Cell(line.class_code),
+             _Cell(line.teacher_name or NOT_GRADED),
+             _Cell(line.percentage or NOT_GRADED, align="R"),
+             _Cell(line.letter or NOT_GRADED, bold=True, align="C"),
+             _Cell(line.comment or "", size=7.5, color=_MUTED)] for line in subjects)
+    _draw_table(pdf, heading, rows, _SUBJECT_COLUMNS)
+    pdf.set_y(pdf.get_y() + 5)
+
+
+def _draw_attendance(pdf: _CardPdf, a: AttendanceSummary) -> None:
+    _section_title(pdf, "Attendance")
+    heading = [_Cell(t, bold=True, align="C") for t in
+               ("Days present", "Days absent", "Days late", "Days excused", "Attendance rate")]
+    days = (a.days_present, a.days_absent, a.days_late, a.days_excused)
+    row = [_Cell(str(n), size=9, align="C") for n in days]
+    row.append(_Cell(f"{a.attendance_rate}%", bold=True, size=9, align="C"))
+    _draw_table(pdf, heading, [row], [pdf.epw / 5] * 5)
+    pdf.set_y(pdf.get_y() + 5)
+
+
+def _draw_summary(pdf: _CardPdf, data: ReportCardData) -> None:
+    if data.gpa is None and data.overall_comment is None:
+        return
+    _section_title(pdf, "Summary")
+    if data.gpa is not None:
+        y = pdf.get_y()
+        _draw_text_lines(pdf, ["Term GPA"], x=pdf.l_margin, y=y + 0.5, width=30, cell=_Cell("", size=9.5))
+        _draw_text_lines(pdf, [data.gpa], x=pdf.l_margin + 30, y=y, width=40,
+                         cell=_Cell("", bold=True, size=11))
+        pdf.set_y(y + 7)
+    if data.overall_comment is not None:
+        _paragraph(pdf, data.overall_comment)
+    pdf.set_y(pdf.get_y() + 5)
+
+
+def _draw_scale(pdf: _CardPdf, scale: Sequence[GradingBand]) -> None:
+    bands = sorted(scale, key=lambda band: Decimal(band.min_percentage), reverse=True)
+    label = 30.0
+    columns = (label, *[(pdf.epw - label) / len(bands)] * len(bands))
+    _section_title(pdf, "Grading scale", keep_with=3 * 6.0)
+    rows = [[_Cell(name, bold=True, size=8),
+             *(_Cell(v, bold=name == "Grade", size=8, align="C") for v in values)]
+            for name, values in (("Grade", [b.letter for b in bands]),
+                                 ("From %", [b.min_percentage for b in bands]),
+                                 ("GPA points", [b.gpa_points for b in bands]))]
+    _draw_table(pdf, rows[0], rows[1:], columns, zebra=False)
