@@ -193,6 +193,8 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "solve_timetable": lambda w: {"problem_id": w.timetable_problem_id, "time_limit_s": 1, "seed": 1,
                                   "idempotency_key": unique("solve-")},
     "get_timetable_solution": lambda w: {"solution_id": w.timetable_solution_id},
+    "import_grades": lambda w: {"class_id": w.school.class_id,
+                                "csv": "student_code,assessment,score\nS2026-0001,Unit test 1,10\n"},
     "create_room": lambda w: {"code": unique("R"), "name": "Room 12", "capacity": 30},
     "list_rooms": lambda w: {"min_capacity": 10, "limit": 5},
     "build_timetable_problem": lambda w: {"academic_year_id": w.school.year_id, "days": 5, "periods_per_day": 7,
