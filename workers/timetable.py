@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from workers.handlers import JobContext, register
 SOLVE_TIMETABLE = "solve_timetable"
 PROGRESS_EVERY_S = 1.0  # at most one progress row per second, and at least one (so cancellation is seen)
 MAX_CURVE_POINTS = 50
+STOP_WAIT_S = 10.0  # how long a cancelled job waits for its solver thread to stop (it checks about every second)
 
 
 def solution_result(row: TimetableSolution, curve: list[tuple[float, int]] | None = None) -> dict[str, Any]:
@@ -34,7 +36,7 @@ async def solve_timetable(ctx: JobContext, job_id: int, params: dict[str, Any]) 
     Idempotent: when this job already stored a solution (a worker died after the commit), return it unchanged.
     The solver runs in a thread (asyncio.to_thread) so the event loop keeps serving; each improvement is
     reported as progress "best soft cost C at S s" (fraction = elapsed / time limit). A cancellation request
-    is seen at the next report; the solver thread then finishes its time limit unobserved.
+    is seen at the next report (within a second) and stops the solver thread as well.
     """
     async with ctx.runtime.db.read() as session:
         existing = await timetable_repo.solution_of_job(session, job_id)
@@ -51,19 +53,27 @@ async def solve_timetable(ctx: JobContext, job_id: int, params: dict[str, Any]) 
 
     await ctx.progress(0.0, f"solving {problem.name}: {problem.total_lectures} lectures, {limit:.0f}s limit")
     start = time.monotonic()
+    stop = threading.Event()
     task = asyncio.ensure_future(asyncio.to_thread(solve, problem, time_limit_s=limit, seed=int(params["seed"]),
-                                                   workers=2, on_progress=on_progress))
+                                                   workers=2, on_progress=on_progress, stop=stop))
     latest: tuple[float, int, int] | None = None
-    while not task.done():
-        done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY_S)
-        while not improved.empty():
-            latest = improved.get_nowait()
-        if done:
-            break
-        fraction = min(0.99, (time.monotonic() - start) / limit)
-        message = ("searching for a first timetable" if latest is None else
-                   f"best soft cost {latest[1]} at {latest[0]:.1f}s (lower bound {latest[2]})")
-        await ctx.progress(fraction, message)
+    try:
+        while not task.done():
+            done, _ = await asyncio.wait({task}, timeout=PROGRESS_EVERY_S)
+            while not improved.empty():
+                latest = improved.get_nowait()
+            if done:
+                break
+            fraction = min(0.99, (time.monotonic() - start) / limit)
+            message = ("searching for a first timetable" if latest is None else
+                       f"best soft cost {latest[1]} at {latest[0]:.1f}s (lower bound {latest[2]})")
+            await ctx.progress(fraction, message)  # raises JobCancelled when cancel_job asked to stop
+    except BaseException:
+        # Cancelled (cancel_job, or the worker shutting down): stop the solver thread too, within about a
+        # second, so it does not hold both cores for the rest of its time limit.
+        stop.set()
+        await asyncio.wait({task}, timeout=STOP_WAIT_S)
+        raise
     result = task.result()
     async with ctx.runtime.db.write() as session:
         existing = await timetable_repo.solution_of_job(session, job_id)

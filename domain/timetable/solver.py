@@ -1,4 +1,4 @@
-"""Solve a course timetabling problem with OR-Tools CP-SAT, in two phases.
+"""Solve a course timetabling problem with OR-Tools CP-SAT: periods, then rooms, then large-neighbourhood search.
 
 Formulation: ITC2007 Track 3 with UD2 soft constraints (Bonutti, De Cesco, Di Gaspero, Schaerf,
 "Benchmarking curriculum-based course timetabling", Annals of OR 2012).
@@ -10,18 +10,20 @@ curriculum compactness (isolated-lecture indicators per curriculum and period) a
 room-capacity cost of each period: rooms differ only by capacity, so pairing the period's courses and
 rooms both sorted by size is optimal and its overflow equals the sum over thresholds t of
 max(0, #courses with more than t students - #rooms with more than t seats). Since only room stability
-is left out, the phase-1 bound is a lower bound for the whole problem.
+is left out, the phase-1 bound is a lower bound for the whole problem. Phase 1 runs until a first
+solution exists and then for a small share of the time limit.
 
 Phase 2 (rooms): with periods fixed, boolean y[lecture, room] minimises room capacity + room
-stability (course-uses-room indicators). Phase 3 (large-neighbourhood search): the whole problem as one
-model over y[c, p, r]; a few days, a few curricula's courses or a few periods are freed, the rest is
-fixed, and each neighbourhood is re-solved until the time limit. Every solution found is re-scored by domain.timetable.scoring;
-the reported cost is the scorer's.
+stability (course-uses-room indicators). Phase 3 (domain.timetable.solver_anneal): simulated annealing over
+single-lecture moves and swaps that keep the timetable feasible. Phase 4 (domain.timetable.lns): small
+CP-SAT sub-models over a few dozen freed lectures at a time, the rest fixed, until the time limit. Shares
+of the time limit: phase 1 `_PHASE1_SHARE` (once a first solution exists), phase 2 `_ROOM_SHARE`, phase 4
+`_LNS_SHARE`, phase 3 the rest. Every solution is re-scored by domain.timetable.scoring; the reported cost
+is the scorer's. Every phase stops within about a second once the caller's `stop` event is set.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections import defaultdict
@@ -30,10 +32,23 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
+from domain.timetable.lns import Lns
 from domain.timetable.problem import Assignment, Problem, Solution
 from domain.timetable.scoring import Score, score, timetable_of
+from domain.timetable.solver_anneal import Annealer
+from domain.timetable.solver_common import (
+    compactness_terms,
+    min_working_days_terms,
+    run_stoppable,
+    structure_of,
+    teacher_day_terms,
+)
 
 ProgressCallback = Callable[[float, int, int], None]
+
+_PHASE1_SHARE = 0.25  # share of the time limit for the period model once it has a solution
+_ROOM_SHARE = 0.05  # share of the time limit for the room model
+_LNS_SHARE = 0.15  # share of the time limit left to the LNS after annealing
 
 
 @dataclass(frozen=True)
@@ -41,7 +56,8 @@ class SolveResult:
     """Outcome of `solve`: status, best solution and its scorer Score, time used and cost over time.
 
     status is "optimal" (scorer cost equals the proven lower bound), "feasible", "infeasible" (see
-    `explanation`) or "unknown" (no solution within the time limit). `progress` lists
+    `explanation`) or "unknown" (no solution within the time limit or before `stop` was set; then
+    `explanation` says it was stopped). `progress` lists
     (seconds since start, best soft cost) each time the best improved.
     """
 
@@ -67,8 +83,9 @@ class _Best:
         self.progress: list[tuple[float, int]] = []
         self._lock = threading.Lock()
 
-    def offer(self, solution: Solution, *, model_cost: int | None = None) -> Score:
-        s = score(self.problem, solution)
+    def offer(self, solution: Solution, *, model_cost: int | None = None, scored: Score | None = None) -> Score:
+        """Keep `solution` if it beats the best; check it is feasible and not above its model's cost."""
+        s = scored or score(self.problem, solution)
         if s.hard_violations:
             raise RuntimeError(f"solver produced a solution with hard violations {s.hard}: modelling bug")
         if model_cost is not None and s.soft_cost > model_cost:
@@ -117,7 +134,7 @@ class _PeriodModel:
     def __init__(self, problem: Problem, *, with_assumptions: bool = False) -> None:
         self.problem = problem
         m = self.model = cp_model.CpModel()
-        P, ppd, D = problem.periods, problem.periods_per_day, problem.days
+        P, ppd = problem.periods, problem.periods_per_day
         courses = problem.courses
         w = problem.weights
         self.groups: dict[int, str] = {}  # assumption literal index -> description
@@ -197,44 +214,13 @@ class _PeriodModel:
                     m.add(e >= sum(vs) - seats)
                     terms.append(w.room_capacity * length * e)
 
-        # Minimum working days: day indicators.
-        for i, c in enumerate(courses):
-            if c.min_working_days <= 0 or not w.min_working_days:
-                continue
-            used = []
-            for d in range(D):
-                vs = [x[i, p] for p in range(d * ppd, (d + 1) * ppd) if (i, p) in x]
-                if not vs:
-                    continue
-                z = m.new_bool_var(f"day_{c.id}_{d}")
-                m.add(z <= sum(vs))
-                used.append(z)
-            short = m.new_int_var(0, c.min_working_days, f"short_{c.id}")
-            m.add(short >= c.min_working_days - sum(used))
-            terms.append(w.min_working_days * short)
+        # Min working days, curriculum compactness and the teacher daily limit, shared with the LNS.
+        def occ(i: int, p: int) -> cp_model.LinearExprT | int:
+            return x.get((i, p), 0)
 
-        # Curriculum compactness: isolated-lecture indicators per distinct curriculum and period.
-        if w.curriculum_compactness:
-            for members, ids in curricula.items():
-                occ = {p: sum(x[i, p] for i in members if (i, p) in x) for p in range(P)}
-                present = {p for p in range(P) if any((i, p) in x for i in members)}
-                for p in present:
-                    neighbours = [occ[q] for q in (p - 1, p + 1)
-                                  if 0 <= q < P and q // ppd == p // ppd and q in present]
-                    iso = m.new_bool_var(f"iso_{ids[0]}_{p}")
-                    m.add(iso >= occ[p] - sum(neighbours))
-                    terms.append(w.curriculum_compactness * len(ids) * iso)
-
-        # School extension: lectures beyond a teacher's daily limit.
-        limit = w.teacher_max_periods_per_day
-        if limit is not None and limit.weight:
-            for t, members in teachers.items():
-                for d in range(D):
-                    vs = [x[i, p] for i in members for p in range(d * ppd, (d + 1) * ppd) if (i, p) in x]
-                    if len(vs) > limit.limit:
-                        e = m.new_int_var(0, len(vs) - limit.limit, f"tday_{t}_{d}")
-                        m.add(e >= sum(vs) - limit.limit)
-                        terms.append(limit.weight * e)
+        terms += min_working_days_terms(m, problem, range(len(courses)), occ)
+        terms += compactness_terms(m, problem, [(members, len(ids)) for members, ids in curricula.items()], occ)
+        terms += teacher_day_terms(m, problem, [frozenset(ms) for ms in teachers.values()], occ)
 
         if not with_assumptions:
             m.minimize(sum(terms))
@@ -332,7 +318,8 @@ def _rooms(problem: Problem, periods: dict[int, list[int]]) -> Solution:
 
 
 def _room_phase(problem: Problem, periods: dict[int, list[int]], *, start_from: Solution,
-                time_limit_s: float, seed: int, workers: int, best: _Best) -> None:
+                time_limit_s: float, seed: int, workers: int, best: _Best,
+                stop: threading.Event | None = None) -> None:
     """Phase 2: choose rooms for fixed periods, minimising room capacity + room stability."""
     if time_limit_s <= 0.05:
         return
@@ -386,181 +373,18 @@ def _room_phase(problem: Problem, periods: dict[int, list[int]], *, start_from: 
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
-    solver.solve(m, Callback())
+    run_stoppable(solver, m, Callback(), stop=stop)
 
 
-class _FullModel:
-    """The whole problem in one CP-SAT model over y[c, p, r] (course c in room r in period p), for LNS.
-
-    Objective terms are exact at the optimum of the auxiliary variables: room capacity per lecture, day
-    indicators for min working days, isolated-lecture indicators per distinct curriculum, course-uses-room
-    indicators for room stability, and the optional teacher daily limit.
-    """
-
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        m = self.model = cp_model.CpModel()
-        P, ppd, D = problem.periods, problem.periods_per_day, problem.days
-        courses, w = problem.courses, problem.weights
-        R = range(len(problem.rooms))
-        unavailable = problem.unavailable
-        self.y: dict[tuple[int, int, int], cp_model.IntVar] = {}
-        for i, c in enumerate(courses):
-            for p in range(P):
-                if (c.id, p // ppd, p % ppd) not in unavailable:
-                    for r in R:
-                        self.y[i, p, r] = m.new_bool_var(f"y_{i}_{p}_{r}")
-        y = self.y
-        x: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-        for (i, p, r), v in y.items():
-            x[i, p].append(v)
-        for i, c in enumerate(courses):
-            m.add(sum(v for p in range(P) for v in x.get((i, p), ())) == c.lectures)
-        for (i, p), vs in x.items():
-            m.add_at_most_one(vs)
-        by_room: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-        for (i, p, r), v in y.items():
-            by_room[p, r].append(v)
-        for vs in by_room.values():
-            m.add_at_most_one(vs)
-        index = {c.id: i for i, c in enumerate(courses)}
-        curricula: dict[frozenset[int], list[str]] = defaultdict(list)
-        for q in problem.curricula:
-            curricula[frozenset(index[cid] for cid in q.course_ids)].append(q.id)
-        teachers: dict[str, list[int]] = defaultdict(list)
-        for i, c in enumerate(courses):
-            teachers[c.teacher].append(i)
-        for members in [*curricula, *teachers.values()]:
-            if len(members) < 2:
-                continue
-            for p in range(P):
-                vs = [v for i in members for v in x.get((i, p), ())]
-                if len(vs) > 1:
-                    m.add_at_most_one(vs)
-        terms: list[cp_model.LinearExprT] = []
-        for (i, p, r), v in y.items():
-            over = courses[i].students - problem.rooms[r].capacity
-            if over > 0 and w.room_capacity:
-                terms.append(w.room_capacity * over * v)
-        for i, c in enumerate(courses):
-            if c.min_working_days > 0 and w.min_working_days:
-                used = []
-                for d in range(D):
-                    vs = [v for p in range(d * ppd, (d + 1) * ppd) for v in x.get((i, p), ())]
-                    if vs:
-                        z = m.new_bool_var(f"day_{i}_{d}")
-                        m.add(z <= sum(vs))
-                        used.append(z)
-                short = m.new_int_var(0, c.min_working_days, f"short_{i}")
-                m.add(short >= c.min_working_days - sum(used))
-                terms.append(w.min_working_days * short)
-            if w.room_stability:
-                uses = []
-                for r in R:
-                    vs = [y[i, p, r] for p in range(P) if (i, p, r) in y]
-                    u = m.new_bool_var(f"u_{i}_{r}")
-                    for v in vs:
-                        m.add_implication(v, u)
-                    uses.append(u)
-                terms.append(w.room_stability * (sum(uses) - 1))
-        if w.curriculum_compactness:
-            for members, ids in curricula.items():
-                occ = {p: sum(v for i in members for v in x.get((i, p), ())) for p in range(P)}
-                present = {p for p in range(P) if any((i, p) in x for i in members)}
-                for p in present:
-                    neighbours = [occ[q] for q in (p - 1, p + 1)
-                                  if 0 <= q < P and q // ppd == p // ppd and q in present]
-                    iso = m.new_bool_var(f"iso_{ids[0]}_{p}")
-                    m.add(iso >= occ[p] - sum(neighbours))
-                    terms.append(w.curriculum_compactness * len(ids) * iso)
-        limit = w.teacher_max_periods_per_day
-        if limit is not None and limit.weight:
-            for t, members in teachers.items():
-                for d in range(D):
-                    vs = [v for i in members for p in range(d * ppd, (d + 1) * ppd) for v in x.get((i, p), ())]
-                    if len(vs) > limit.limit:
-                        e = m.new_int_var(0, len(vs) - limit.limit, f"tday_{t}_{d}")
-                        m.add(e >= sum(vs) - limit.limit)
-                        terms.append(limit.weight * e)
-        m.minimize(sum(terms))
-
-    def values(self, solution: Solution) -> dict[tuple[int, int, int], int]:
-        """Return the y values of a (feasible) solution."""
-        table, _ = timetable_of(self.problem, solution)
-        return {key: int(table.get(key[:2]) == key[2]) for key in self.y}
-
-    def solution(self, value: Callable[[cp_model.IntVar], int]) -> Solution:
-        """Return the Solution of a CP-SAT assignment."""
-        ppd = self.problem.periods_per_day
-        return Solution(tuple(
-            Assignment(self.problem.courses[i].id, self.problem.rooms[r].id, p // ppd, p % ppd)
-            for (i, p, r), v in self.y.items() if value(v)))
-
-
-def _lns(problem: Problem, *, deadline: float, seed: int, workers: int, best: _Best) -> None:
-    """Improve best.solution by re-solving neighbourhoods of the full model with everything else fixed.
-
-    Neighbourhoods: all lectures of a few days; all lectures of the courses of a few curricula (or of a
-    teacher); a few periods' room assignments together with the courses in them.
-    """
-    rng = random.Random(seed)
-    fm = _FullModel(problem)
-    P, ppd = problem.periods, problem.periods_per_day
-    courses = problem.courses
-    index = {c.id: i for i, c in enumerate(courses)}
-    groups = [tuple(index[c] for c in q.course_ids) for q in problem.curricula]
-    keys = list(fm.y)
-    size = 0.12  # share of the problem freed, adapted to how often sub-solves finish
-    while time.monotonic() < deadline - 0.2:
-        assert best.solution is not None
-        current = fm.values(best.solution)
-        kind = rng.random()
-        if kind < 0.4:
-            days = set(rng.sample(range(problem.days), max(1, min(problem.days, round(size * problem.days)))))
-            free = {key for key in keys if key[1] // ppd in days}
-        elif kind < 0.8:
-            chosen: set[int] = set()
-            while len(chosen) < max(2, size * len(courses)):
-                if groups and rng.random() < 0.8:
-                    chosen.update(rng.choice(groups))
-                else:
-                    chosen.add(rng.randrange(len(courses)))
-            free = {key for key in keys if key[0] in chosen}
-        else:
-            periods = set(rng.sample(range(P), max(2, round(size * P))))
-            movers = {i for (i, p, _), v in current.items() if v and p in periods}
-            free = {key for key in keys if key[0] in movers and (key[1] in periods or not current[key])}
-        m = fm.model.clone()
-        proto = m.proto
-        for key in keys:
-            v = fm.y[key]
-            if key not in free:
-                dom = proto.variables[v.index].domain
-                dom[0] = dom[1] = current[key]
-            m.add_hint(v, current[key])
-        solver = cp_model.CpSolver()
-        budget = min(2.0, deadline - time.monotonic())
-        if budget <= 0.2:
-            break
-        solver.parameters.max_time_in_seconds = budget
-        solver.parameters.num_workers = workers
-        solver.parameters.random_seed = rng.randrange(1 << 30)
-        status = solver.solve(m)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            sol = fm.solution(solver.boolean_value)
-            best.offer(sol, model_cost=round(solver.objective_value))
-        # Grow the neighbourhood while sub-problems close quickly, shrink it when they time out.
-        size = min(0.6, size * 1.1) if status == cp_model.OPTIMAL else max(0.05, size * 0.85)
-
-
-def _explain_with_assumptions(problem: Problem, *, time_limit_s: float, seed: int) -> str | None:
+def _explain_with_assumptions(problem: Problem, *, time_limit_s: float, seed: int,
+                              stop: threading.Event | None = None) -> str | None:
     """Return the hard-constraint groups CP-SAT reports as jointly infeasible, or None if it cannot tell."""
     pm = _PeriodModel(problem, with_assumptions=True)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(1.0, time_limit_s)
     solver.parameters.num_workers = 1  # sufficient assumptions are only reported by a single worker
     solver.parameters.random_seed = seed
-    if solver.solve(pm.model) != cp_model.INFEASIBLE:
+    if run_stoppable(solver, pm.model, stop=stop) != cp_model.INFEASIBLE:
         return None
     core = [pm.groups[k] for k in solver.sufficient_assumptions_for_infeasibility() if k in pm.groups]
     if not core:
@@ -569,20 +393,32 @@ def _explain_with_assumptions(problem: Problem, *, time_limit_s: float, seed: in
 
 
 def solve(problem: Problem, *, time_limit_s: float, seed: int = 0, workers: int = 2,
-          on_progress: ProgressCallback | None = None, hint: Solution | None = None) -> SolveResult:
+          on_progress: ProgressCallback | None = None, hint: Solution | None = None,
+          stop: threading.Event | None = None) -> SolveResult:
     """Timetable `problem` within `time_limit_s` seconds with CP-SAT; return the best solution, scored (UD2).
 
     on_progress(seconds since start, best soft cost, lower bound) is called each time the best improves;
-    `hint` seeds the search. Formulation: ITC2007 Track 3, Bonutti, De Cesco, Di Gaspero, Schaerf,
-    'Benchmarking curriculum-based course timetabling', Annals of OR 2012 (UD2).
+    `hint` seeds the search; setting `stop` ends the search within about a second with the best solution
+    so far (status "unknown" and no solution if there was none yet). `seed` fixes the neighbourhood
+    choices; CP-SAT's multi-worker timing still varies results between runs. Formulation: ITC2007 Track 3,
+    Bonutti, De Cesco, Di Gaspero, Schaerf, 'Benchmarking curriculum-based course timetabling', Annals
+    of OR 2012 (UD2).
     """
     start = time.monotonic()
+    deadline = start + time_limit_s
     best = _Best(problem, start, on_progress)
 
     def result(status: str, explanation: str | None = None) -> SolveResult:
         return SolveResult(status=status, solution=best.solution, score=best.score,
                            seconds=round(time.monotonic() - start, 3), progress=tuple(best.progress),
                            explanation=explanation, lower_bound=best.bound if best.solution else None)
+
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
+
+    def final() -> SolveResult:
+        assert best.score is not None
+        return result("optimal" if best.score.soft_cost <= best.bound else "feasible")
 
     reasons = _explain_by_counting(problem)
     if reasons:
@@ -613,48 +449,48 @@ def solve(problem: Problem, *, time_limit_s: float, seed: int = 0, workers: int 
     solver.parameters.max_time_in_seconds = time_limit_s
     solver.parameters.num_workers = workers
     solver.parameters.random_seed = seed
-    # Periods get a share of the time once a solution exists; the rest goes to rooms and LNS.
-    phase1_end = start + 0.5 * time_limit_s
-    finished = threading.Event()
-
-    def watch() -> None:
-        while not finished.wait(0.05):
-            if time.monotonic() >= phase1_end and best.solution is not None:
-                solver.stop_search()
-                return
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        status = solver.solve(pm.model, callback)
-    finally:
-        finished.set()
-        watcher.join()
+    # Periods get a small share of the time once a solution exists; the rest goes to rooms and LNS.
+    phase1_end = start + _PHASE1_SHARE * time_limit_s
+    status = run_stoppable(solver, pm.model, callback, stop=stop,
+                           until=lambda: time.monotonic() >= phase1_end and best.solution is not None)
 
     if status == cp_model.INFEASIBLE:
         remaining = time_limit_s - (time.monotonic() - start)
-        return result("infeasible", _explain_with_assumptions(problem, time_limit_s=remaining, seed=seed)
+        return result("infeasible", _explain_with_assumptions(problem, time_limit_s=remaining, seed=seed, stop=stop)
                       or "CP-SAT proved the hard constraints (lectures, curriculum and teacher conflicts, "
                          "room count per period, availability) cannot all hold")
     if callback.last is None or best.solution is None:
+        if stopped():
+            return result("unknown", "stopped before a first timetable was found")
         return result("unknown")
     if status == cp_model.OPTIMAL:
         best.bound = max(best.bound, round(solver.objective_value))
     else:
         best.bound = max(best.bound, _ceil(solver.best_objective_bound))
+    assert best.score is not None
+    if stopped() or best.score.soft_cost <= best.bound:
+        return final()
 
     # Rooms for the best period assignment (the one whose greedy rooms are best so far).
     best_periods: dict[int, list[int]] = defaultdict(list)
     index = {c.id: i for i, c in enumerate(problem.courses)}
     for a in best.solution.assignments:
         best_periods[index[a.course_id]].append(a.day * problem.periods_per_day + a.period)
-    deadline = start + time_limit_s
-    room_budget = min(deadline - time.monotonic(), max(1.0, 0.1 * time_limit_s))
+    room_budget = min(deadline - time.monotonic(), _ROOM_SHARE * time_limit_s)
     _room_phase(problem, best_periods, start_from=best.solution, time_limit_s=room_budget, seed=seed,
-                workers=workers, best=best)
-    assert best.score is not None
-    if best.score.soft_cost > best.bound:
-        _lns(problem, deadline=deadline, seed=seed, workers=workers, best=best)
+                workers=workers, best=best, stop=stop)
+    if stopped() or best.score.soft_cost <= best.bound:
+        return final()
 
-    optimal = best.score.soft_cost <= best.bound
-    return result("optimal" if optimal else "feasible")
+    structure = structure_of(problem)
+    anneal_deadline = deadline - _LNS_SHARE * time_limit_s
+    if time.monotonic() < anneal_deadline:
+        annealer = Annealer(problem, structure, seed=seed, stop=stop,
+                            offer=lambda solution, s: best.offer(solution, scored=s))
+        annealer.run(best.solution, deadline=anneal_deadline)
+    if stopped() or best.score.soft_cost <= best.bound:
+        return final()
+    lns = Lns(problem, structure, seed=seed, workers=workers, stop=stop,
+              offer=lambda solution, s: best.offer(solution, scored=s))
+    lns.run(best.solution, deadline=deadline)
+    return final()

@@ -1,12 +1,15 @@
-"""The CP-SAT timetable solver: a hand-solved optimum, comp01 within seconds, infeasibility, progress.
+"""The timetable solver: a hand-solved optimum, comp01 within seconds, infeasibility, progress, stopping.
 
 No database. Kept short (about 30 s on 2 cores); quality is measured by bench/itc2007.py, not here.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+
 from domain.timetable.itc2007 import parse_ctt
-from domain.timetable.problem import Course, Curriculum, Problem, Room, Solution
+from domain.timetable.problem import Course, Curriculum, Problem, Room, Solution, TeacherDayLimit, Weights
 from domain.timetable.scoring import score
 from domain.timetable.solver import solve
 from tests.conftest import itc2007_dir
@@ -96,3 +99,46 @@ def test_empty_solution_types() -> None:
     result = solve(p, time_limit_s=2)
     assert result.status == "optimal"
     assert isinstance(result.solution, Solution) and len(result.solution.assignments) == 1
+
+
+def test_stop_event_ends_the_search_early_with_the_best_so_far() -> None:
+    p = parse_ctt((DATA / "comp01.ctt").read_text())
+    stop, first, returned = threading.Event(), threading.Event(), threading.Event()
+
+    def stop_three_seconds_after_the_first_solution() -> None:
+        if first.wait(30) and not returned.wait(3):
+            stop.set()
+
+    stopper = threading.Thread(target=stop_three_seconds_after_the_first_solution, daemon=True)
+    stopper.start()
+    began = time.monotonic()
+    result = solve(p, time_limit_s=60, seed=2, stop=stop, on_progress=lambda s, c, b: first.set())
+    took = time.monotonic() - began
+    returned.set()
+    stopper.join()
+    assert stop.is_set(), "the solver returned before it was stopped"
+    assert took < 10
+    assert result.status in ("feasible", "optimal")
+    assert result.score is not None and result.score.hard_violations == 0
+    assert result.solution is not None and len(result.solution.assignments) == p.total_lectures
+
+
+def test_stop_before_a_first_solution_gives_unknown_and_says_so() -> None:
+    p = parse_ctt((DATA / "comp01.ctt").read_text())
+    stop = threading.Event()
+    stop.set()
+    result = solve(p, time_limit_s=60, stop=stop)
+    assert result.status in ("unknown", "feasible", "optimal")
+    if result.status == "unknown":
+        assert result.solution is None
+        assert result.explanation is not None and "stopped" in result.explanation
+
+
+def test_teacher_daily_limit_is_respected_when_it_can_be() -> None:
+    # One teacher, two courses of 2 lectures on 2 days x 3 periods, at most 2 lectures a day: any
+    # timetable with 2 lectures a day costs nothing, and the solver must find one.
+    p = Problem(name="tday", days=2, periods_per_day=3, rooms=(Room("r", 10),), curricula=(),
+                courses=(Course("A", "t", 2, 1, 5), Course("B", "t", 2, 1, 5)),
+                weights=Weights(teacher_max_periods_per_day=TeacherDayLimit(weight=3, limit=2)))
+    result = solve(p, time_limit_s=5)
+    assert result.score is not None and result.score.soft.teacher_max_periods_per_day == 0
