@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, WithJsonSchema, model_validator
 
 from domain.academics import repository as repo
-from domain.academics import rules, service
+from domain.academics import gradebook, rules, service
 from domain.academics.models import (
     AcademicYear,
     Assessment,
     Grade,
+    GradeStatus,
     SchoolClass,
     Section,
     Student,
@@ -169,6 +170,9 @@ class CreateSubjectIn(ToolInput):
     name: Name
     weekly_lessons: WeeklyLessons = Field(default=4, description="Lessons (periods) a week each class of the "
                                                                  "subject gets in the timetable, 0..40; 0 = none.")
+    credits: Annotated[Decimal, Field(ge=0, le=20, max_digits=4, decimal_places=2),
+                       WithJsonSchema({"type": "number", "minimum": 0, "maximum": 20})] = Field(
+        default=Decimal(1), description="Credits a passing term grade earns (GPA weight), 0..20; default 1.")
 
 
 class CreateClassIn(ToolInput):
@@ -244,9 +248,12 @@ class CreateAssessmentIn(ToolInput):
     term_id: Id
     title: ShortText
     max_score: Score = Field(description="Maximum points, > 0.")
-    weight: Weight
+    weight: Weight = Field(default=Decimal(100), description="Percent of the term grade in a class without "
+                                                              "categories (renormalised over what is graded; default "
+                                                              "100, i.e. equal weights). Unused with categories.")
     category: Annotated[str, Field(min_length=1, max_length=60)] | None = Field(
-        default=None, description="e.g. test, homework, project, exam")
+        default=None, description="e.g. test, homework, project, exam; in a class with categories "
+                                  "(get_grading_categories) one of their codes, required.")
     due_date: date | None = None
 
 
@@ -263,7 +270,10 @@ class GradeKeyIn(ToolInput):
 class RecordGradeIn(ToolInput):
     assessment_id: Id
     student_id: Id
-    score: Score
+    score: Score | None = Field(default=None, description="Points, 0..the assessment's maximum; required when "
+                                                          "status is scored, absent otherwise.")
+    status: Literal["scored", "missing", "excused"] = Field(
+        default="scored", description="scored (give score), missing (counts as 0) or excused (left out).")
     comment: LongText | None = None
 
 
@@ -310,7 +320,8 @@ def _assessment_read(a: Assessment) -> AssessmentRead:
 
 def _grade_read(g: Grade, a: Assessment, student: Student | None = None) -> GradeRead:
     return GradeRead(id=g.id or 0, assessment_id=g.assessment_id, student_id=g.student_id,
-                     score=from_x100(g.score_x100), max_score=from_x100(a.max_score_x100), comment=g.comment,
+                     score=None if g.score_x100 is None else from_x100(g.score_x100), status=g.status,
+                     max_score=from_x100(a.max_score_x100), comment=g.comment,
                      locked=g.locked, version=g.version, student_code=student.code if student else None,
                      assessment_title=a.title)
 
@@ -438,7 +449,9 @@ async def list_subjects(ctx: ToolContext, args: PageOnly) -> Page[SubjectRead]:
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def create_subject(ctx: ToolContext, args: CreateSubjectIn) -> SubjectRead:
     """Create a subject."""
-    return SubjectRead.model_validate(await service.create_subject(ctx.session, ctx.actor, **args.model_dump()))
+    fields = args.model_dump(exclude={"credits"})
+    return SubjectRead.model_validate(await service.create_subject(ctx.session, ctx.actor, **fields,
+                                                                   credits_x100=int(args.credits * 100)))
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
@@ -568,8 +581,8 @@ async def list_enrollments(ctx: ToolContext, args: ListEnrollmentsIn) -> Page[En
 
 @module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def create_assessment(ctx: ToolContext, args: CreateAssessmentIn) -> AssessmentRead:
-    """Create an assessment for a class in a term: title, maximum score (points) and weight (percent of the
-    term grade). Teachers only for their own classes."""
+    """Create an assessment for a class in a term: title, maximum score (points), and its weight (percent of the
+    term grade) or, when the class grades by category, its category. Teachers only for their own classes."""
     if args.max_score <= 0:
         raise InvalidInput("max_score must be greater than 0", field="max_score")
     row = await service.create_assessment(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,
@@ -608,12 +621,17 @@ async def get_gradebook(ctx: ToolContext, args: GradebookIn) -> GradebookRead:
     after = args.after_id()
     lines = [line for line in comp.lines if (line.student.id or 0) > after][:args.limit + 1]
     page, cursor = page_of(lines, args.limit, key=lambda line: line.student.id)
-    scores = {(g.assessment_id, g.student_id): g.score_x100 for g in comp.grades}
+    results = {(g.assessment_id, g.student_id): g for g in comp.grades}
+
+    def cell(a: Assessment, student_id: int) -> float | None:
+        g = results.get((a.id or 0, student_id))
+        return None if g is None or g.score_x100 is None else from_x100(g.score_x100)
+
     rows = [GradebookRow(student_id=line.student.id or 0, student_code=line.student.code,
                          student_name=line.student.full_name,
-                         scores={str(a.id): (from_x100(scores[(a.id, line.student.id)])
-                                             if (a.id, line.student.id) in scores else None)
-                                 for a in comp.assessments},
+                         scores={str(a.id): cell(a, line.student.id or 0) for a in comp.assessments},
+                         statuses={str(a.id): results[(a.id or 0, line.student.id or 0)].status
+                                   for a in comp.assessments if (a.id or 0, line.student.id or 0) in results},
                          running_percentage=None if line.percentage_x100 is None else from_x100(line.percentage_x100))
             for line in page]
     return GradebookRead(class_id=comp.cls.id or 0, class_code=comp.cls.code, term_id=comp.term.id or 0,
@@ -623,11 +641,13 @@ async def get_gradebook(ctx: ToolContext, args: GradebookIn) -> GradebookRead:
 
 @module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def record_grade(ctx: ToolContext, args: RecordGradeIn) -> GradeRead:
-    """Record a student's first score on an assessment (0..max points, two decimals at most). If a score
-    exists already, use change_grade; after publication, change_locked_grade. Teachers only for their own
-    classes."""
+    """Record a student's first result on an assessment: a score (0..max points, two decimals at most), or
+    status missing (counts as 0) or excused (left out of the grade), without a score. If a result exists
+    already, use change_grade; after publication, change_locked_grade. Teachers only for their own classes."""
     grade = await service.record_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
-                                       student_id=args.student_id, score_x100=x100(args.score), comment=args.comment)
+                                       student_id=args.student_id,
+                                       score_x100=None if args.score is None else x100(args.score),
+                                       comment=args.comment, status=GradeStatus(args.status))
     assessment = await repo.get_or_raise(ctx.session, Assessment, args.assessment_id)
     return _grade_read(grade, assessment)
 
@@ -684,18 +704,18 @@ async def _propose_change_locked(ctx: ToolContext, args: ChangeLockedGradeIn) ->
         assessments = await repo.assessments_of(ctx.session, target.cls.id or 0, target.assessment.term_id)
         grades = await repo.grades_for_assessments(ctx.session, [a.id or 0 for a in assessments],
                                                    [target.student.id or 0])
-        by_id = {g.assessment_id: g.score_x100 for g in grades}
-        by_id[target.assessment.id or 0] = x100(args.score)
-        new_pct = rules.round_half_up_x100(rules.weighted_percentage(
-            rules.ScoredItem(by_id.get(a.id or 0), a.max_score_x100, a.weight_x100) for a in assessments))
+        by_id = {g.assessment_id: g for g in grades}
+        by_id[target.assessment.id or 0] = Grade(assessment_id=target.assessment.id or 0,
+                                                 student_id=target.student.id or 0, score_x100=x100(args.score))
+        after = gradebook.student_result(await gradebook.policy_for(ctx.session, target.cls), assessments, by_id)
         extra["term_grade"] = {
             "before": {"percentage": None if term_grade.percentage_x100 is None
                        else from_x100(term_grade.percentage_x100), "letter": term_grade.letter},
-            "after": {"percentage": None if new_pct is None else from_x100(new_pct),
-                      "letter": rules.letter_for(new_pct)}}
+            "after": {"percentage": None if after.percentage_x100 is None else from_x100(after.percentage_x100),
+                      "letter": after.letter}}
     return Proposal(
         summary=f"Change the published score of {target.student.full_name} on '{target.assessment.title}' "
-                f"({target.cls.code}) from {rules.format_x100(grade.score_x100)} to "
+                f"({target.cls.code}) from {service.describe_result(grade)} to "
                 f"{rules.format_x100(x100(args.score))}: {args.reason}",
         preview=_grade_preview(target, x100(args.score), extra), touched=touched)
 

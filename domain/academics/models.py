@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field
 
 from domain.kernel.models import Entity
@@ -85,6 +85,7 @@ class Subject(Entity, table=True):
     code: str = Field(max_length=40, unique=True, nullable=False)
     name: str = Field(max_length=120, nullable=False)
     weekly_lessons: int = Field(default=4, nullable=False, sa_column_kwargs={"server_default": "4"})
+    credits_x100: int = Field(default=100, nullable=False, sa_column_kwargs={"server_default": "100"})
 
 
 class SchoolClass(Entity, table=True):
@@ -102,6 +103,7 @@ class SchoolClass(Entity, table=True):
     teacher_id: int = Field(foreign_key="employees.id", nullable=False, index=True)
     academic_year_id: int = Field(foreign_key="academic_years.id", nullable=False, index=True)
     weekly_lessons: int | None = Field(default=None, nullable=True)
+    grading_scale_id: int | None = Field(default=None, foreign_key="grading_scales.id", nullable=True)
 
 
 class Student(Entity, table=True):
@@ -160,15 +162,26 @@ class Assessment(Entity, table=True):
     due_date: date | None = Field(default=None)
 
 
+class GradeStatus(StrEnum):
+    """A recorded result: points (scored), work marked missing (counts as 0), or excused (left out)."""
+
+    SCORED = "scored"
+    MISSING = "missing"
+    EXCUSED = "excused"
+
+
 class Grade(Entity, table=True):
-    """A student's score on an assessment; `locked` once the term's grades are published."""
+    """A student's result on an assessment: a score (status scored), or missing or excused (no score);
+    `locked` once the term's grades are published."""
 
     __tablename__ = "grades"
     __table_args__ = (UniqueConstraint("assessment_id", "student_id"),)
 
     assessment_id: int = Field(foreign_key="assessments.id", nullable=False, index=True)
     student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
-    score_x100: int = Field(nullable=False)
+    score_x100: int | None = Field(default=None, nullable=True)
+    status: str = Field(default=GradeStatus.SCORED.value, max_length=20, nullable=False,
+                        sa_column_kwargs={"server_default": GradeStatus.SCORED.value})
     comment: str | None = Field(default=None, max_length=2000)
     locked: bool = Field(default=False, nullable=False)
     recorded_by: int | None = Field(default=None, foreign_key="users.id")
@@ -185,5 +198,39 @@ class TermGrade(Entity, table=True):
     student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
     percentage_x100: int | None = Field(default=None)
     letter: str | None = Field(default=None, max_length=4)
+    percentage_exact: str | None = Field(default=None, max_length=80)  # unrounded, as a fraction "n/d"
+    gpa_points_x100: int | None = Field(default=None)
+    passing: bool | None = Field(default=None)
+    earns_credit: bool | None = Field(default=None)
+    scale_code: str | None = Field(default=None, max_length=40)
     published_at: datetime = Field(nullable=False)
     published_by: int | None = Field(default=None, foreign_key="users.id")
+
+
+class GradingScaleRecord(Entity, table=True):
+    """A grading scale the school defined: bands (JSON: min percentage, letter, GPA points, passing, earns
+    credit; decimals as strings) and the rounding applied once before the band lookup. `is_default` marks the
+    school's scale for classes without their own (domain.academics.grading.GradingScale validates it)."""
+
+    __tablename__ = "grading_scales"
+
+    code: str = Field(max_length=40, unique=True, nullable=False)
+    name: str = Field(max_length=120, nullable=False)
+    rounding: str = Field(max_length=20, nullable=False)
+    decimals: int = Field(nullable=False)
+    bands: str = Field(sa_column=Column(Text, nullable=False))
+    is_default: bool = Field(default=False, nullable=False)
+
+
+class GradingCategory(Entity, table=True):
+    """An assessment category of a class (HW, QUIZ, EXAM): its weight in hundredths of a percent and how many
+    of a student's lowest results in it are dropped. A class without categories weights each assessment."""
+
+    __tablename__ = "grading_categories"
+    __table_args__ = (UniqueConstraint("class_id", "code"),)
+
+    class_id: int = Field(foreign_key="classes.id", nullable=False, index=True)
+    code: str = Field(max_length=40, nullable=False)
+    name: str = Field(max_length=120, nullable=False)
+    weight_x100: int = Field(nullable=False)
+    drop_lowest: int = Field(default=0, nullable=False)

@@ -12,6 +12,8 @@ from domain.academics.models import (
     Enrollment,
     EnrollmentStatus,
     Grade,
+    GradingCategory,
+    GradingScaleRecord,
     Guardian,
     SchoolClass,
     Section,
@@ -262,3 +264,32 @@ async def section_sizes(session: AsyncSession, *, academic_year_id: int) -> dict
                    Student.status == StudentStatus.ENROLLED.value)
             .group_by(Student.section_id))
     return {sid: n for sid, n in (await session.exec(stmt)).all()}
+
+
+async def categories_of(session: AsyncSession, class_id: int, *, include_deleted: bool = False
+                        ) -> list[GradingCategory]:
+    """Return a class's assessment categories by code (live ones, or all with `include_deleted`)."""
+    stmt = select(GradingCategory).where(GradingCategory.class_id == class_id)
+    if not include_deleted:
+        stmt = stmt.where(GradingCategory.deleted_at.is_(None))  # type: ignore[union-attr]
+    return list((await session.exec(stmt.order_by(GradingCategory.code))).all())
+
+
+async def published_grades_of_student(session: AsyncSession, student_id: int
+                                      ) -> list[tuple[TermGrade, SchoolClass, Subject, Term, AcademicYear]]:
+    """Return a student's published term grades with class, subject, term and year, oldest term first."""
+    stmt = (select(TermGrade, SchoolClass, Subject, Term, AcademicYear)
+            .join(SchoolClass, SchoolClass.id == TermGrade.class_id)
+            .join(Subject, Subject.id == SchoolClass.subject_id)
+            .join(Term, Term.id == TermGrade.term_id)
+            .join(AcademicYear, AcademicYear.id == Term.academic_year_id)
+            .where(TermGrade.student_id == student_id, TermGrade.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(AcademicYear.start_date, Term.number, SchoolClass.code))
+    return [tuple(r) for r in (await session.exec(stmt)).all()]  # type: ignore[misc]
+
+
+async def default_scale(session: AsyncSession) -> GradingScaleRecord | None:
+    """Return the school's default grading scale, or None when it has not set one."""
+    stmt = select(GradingScaleRecord).where(GradingScaleRecord.is_default.is_(True),  # type: ignore[attr-defined]
+                                            GradingScaleRecord.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (await session.exec(stmt.order_by(GradingScaleRecord.id.desc()))).first()  # type: ignore[union-attr]

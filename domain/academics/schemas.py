@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 
 class _Read(BaseModel):
@@ -50,6 +50,12 @@ class SubjectRead(_Read):
     code: str
     name: str
     weekly_lessons: int = Field(description="Lessons a week each class of the subject gets (0 = not timetabled).")
+    credits_x100: int = Field(default=100, exclude=True)
+
+    @computed_field(description="Credits a passing term grade earns (the GPA weight).")  # type: ignore[prop-decorator]
+    @property
+    def credits(self) -> float:
+        return self.credits_x100 / 100
 
 
 class ClassRead(_Read):
@@ -128,7 +134,8 @@ class GradeRead(BaseModel):
     id: int
     assessment_id: int
     student_id: int
-    score: float
+    score: float | None = Field(description="Points; null when the result is missing or excused.")
+    status: str = Field(default="scored", description="scored, missing (counts as 0) or excused (left out).")
     max_score: float
     comment: str | None = None
     locked: bool = Field(description="True once the term's grades are published; only change_locked_grade "
@@ -142,8 +149,13 @@ class GradebookRow(BaseModel):
     student_id: int
     student_code: str
     student_name: str
-    scores: dict[str, float | None] = Field(description="Score per assessment id (null: not recorded yet).")
-    running_percentage: float | None = Field(description="Weighted percentage over the scored assessments.")
+    scores: dict[str, float | None] = Field(description="Score per assessment id (null: not recorded yet, or "
+                                                        "missing/excused, see statuses).")
+    statuses: dict[str, str] = Field(default_factory=dict, description="Per assessment id with a result: scored, "
+                                                                       "missing (counts as 0) or excused.")
+    running_percentage: float | None = Field(description="The term percentage so far under the class's grading "
+                                                          "(categories or weights, renormalised over what is "
+                                                          "graded), rounded by its scale.")
 
 
 class GradebookRead(BaseModel):

@@ -12,13 +12,14 @@ from datetime import date
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import repository as repo
-from domain.academics import rules
+from domain.academics import gradebook, rules
 from domain.academics.models import (
     AcademicYear,
     Assessment,
     Enrollment,
     EnrollmentStatus,
     Grade,
+    GradeStatus,
     Guardian,
     SchoolClass,
     Section,
@@ -100,11 +101,12 @@ async def create_section(session: AsyncSession, actor: Actor, *, code: str, name
 
 
 async def create_subject(session: AsyncSession, actor: Actor, *, code: str, name: str,
-                         weekly_lessons: int = 4) -> Subject:
-    """Create a subject with its lessons per week (0 = not timetabled); raises Conflict for a taken code."""
+                         weekly_lessons: int = 4, credits_x100: int = 100) -> Subject:
+    """Create a subject with its lessons per week (0 = not timetabled) and credits (hundredths, the GPA weight
+    of its term grades); raises Conflict for a taken code."""
     if await repo.by_code(session, Subject, code):
         raise Conflict(f"subject code {code!r} is already used", field="code")
-    row = Subject(code=code.upper(), name=name, weekly_lessons=weekly_lessons)
+    row = Subject(code=code.upper(), name=name, weekly_lessons=weekly_lessons, credits_x100=credits_x100)
     session.add(row)
     await session.flush()
     return row
@@ -316,10 +318,17 @@ async def _term_of_class(session: AsyncSession, cls: SchoolClass, term_id: int) 
 async def create_assessment(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int, title: str,
                             max_score_x100: int, weight_x100: int, category: str | None,
                             due_date: date | None) -> Assessment:
-    """Create an assessment of a class in a term. Raises GradeLocked when the term is published."""
+    """Create an assessment of a class in a term. Raises GradeLocked when the term is published, InvalidInput
+    when the class has categories and `category` is not one of them (the weight then does not count)."""
     cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
     ensure_teaches(actor, cls)
     term = await _term_of_class(session, cls, term_id)
+    codes = [c.code for c in await repo.categories_of(session, class_id)]
+    if codes:
+        if category is None or category.upper() not in codes:
+            raise InvalidInput(f"{cls.code} grades by category; category must be one of {', '.join(codes)} "
+                               f"(got {category!r})", field="category")
+        category = category.upper()
     if await repo.is_published(session, class_id, term_id):
         raise GradeLocked(f"{term.name} grades of {cls.code} are published; no assessments can be added")
     if due_date is not None and not (term.start_date <= due_date <= term.end_date):
@@ -359,12 +368,34 @@ async def grade_target(session: AsyncSession, actor: Actor, *, assessment_id: in
     return GradeTarget(assessment, cls, student, grade, published)
 
 
-async def record_grade(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,
-                       score_x100: int, comment: str | None) -> Grade:
-    """Record a first score for a student on an assessment.
+def check_result(status: GradeStatus, score_x100: int | None, max_score_x100: int) -> None:
+    """Rule: a scored result has a score within 0..max; a missing or excused one has none."""
+    if status is GradeStatus.SCORED:
+        if score_x100 is None:
+            raise InvalidInput("a scored result needs a score; give score, or status missing or excused",
+                               field="score")
+        rules.check_score(score_x100, max_score_x100)
+    elif score_x100 is not None:
+        raise InvalidInput(f"a {status.value} result has no score ({status.value} work counts as "
+                           f"{'0' if status is GradeStatus.MISSING else 'nothing'}); leave score out", field="score")
 
-    Raises Conflict when a score exists (changing it is change_grade), GradeLocked after publication,
-    InvalidInput for a score outside 0..max or a student not enrolled, PermissionDenied outside scope.
+
+def describe_result(grade: Grade | None) -> str:
+    """'42.5', 'missing', 'excused' or 'none' for messages and previews."""
+    if grade is None:
+        return "none"
+    return rules.format_x100(grade.score_x100) if grade.status == GradeStatus.SCORED.value else grade.status
+
+
+async def record_grade(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,
+                       score_x100: int | None, comment: str | None,
+                       status: GradeStatus = GradeStatus.SCORED) -> Grade:
+    """Record a first result for a student on an assessment: a score (status scored), or missing (counts as 0)
+    or excused (left out of the grade).
+
+    Raises Conflict when a result exists (changing it is change_grade), GradeLocked after publication,
+    InvalidInput for a score outside 0..max, a score with missing/excused, or a student not enrolled,
+    PermissionDenied outside scope.
     """
     target = await grade_target(session, actor, assessment_id=assessment_id, student_id=student_id)
     if target.published or (target.grade is not None and target.grade.locked):
@@ -372,11 +403,11 @@ async def record_grade(session: AsyncSession, actor: Actor, *, assessment_id: in
                           "change_locked_grade with a reason and an admin's approval")
     if target.grade is not None:
         raise Conflict(f"{target.student.full_name} ({target.student.code}) already has a score of "
-                       f"{rules.format_x100(target.grade.score_x100)} on '{target.assessment.title}'; use change_grade "
+                       f"{describe_result(target.grade)} on '{target.assessment.title}'; use change_grade "
                        "to change it (it asks for confirmation)")
-    rules.check_score(score_x100, target.assessment.max_score_x100)
-    grade = Grade(assessment_id=assessment_id, student_id=student_id, score_x100=score_x100, comment=comment,
-                  locked=False, recorded_by=actor.id or None)
+    check_result(status, score_x100, target.assessment.max_score_x100)
+    grade = Grade(assessment_id=assessment_id, student_id=student_id, score_x100=score_x100, status=status.value,
+                  comment=comment, locked=False, recorded_by=actor.id or None)
     session.add(grade)
     touch_class(session, target.cls)
     await session.flush()
@@ -403,7 +434,7 @@ async def check_grade_change(session: AsyncSession, actor: Actor, *, assessment_
         raise GradeLocked(f"the grade of {target.student.code} on '{target.assessment.title}' is locked since "
                           "publication; use change_locked_grade with a reason (needs an admin's approval)")
     rules.check_score(score_x100, target.assessment.max_score_x100)
-    if score_x100 == target.grade.score_x100:
+    if score_x100 == target.grade.score_x100 and target.grade.status == GradeStatus.SCORED.value:
         raise InvalidInput(f"the score is already {rules.format_x100(score_x100)}; nothing to change", field="score")
     return target
 
@@ -416,6 +447,7 @@ async def change_grade(session: AsyncSession, actor: Actor, *, assessment_id: in
     grade = target.grade
     assert grade is not None
     grade.score_x100 = score_x100
+    grade.status = GradeStatus.SCORED.value
     if comment is not None:
         grade.comment = comment
     bump(grade)
@@ -424,30 +456,55 @@ async def change_grade(session: AsyncSession, actor: Actor, *, assessment_id: in
     if locked:
         term_grade = await repo.get_term_grade(session, target.cls.id or 0, target.assessment.term_id, student_id)
         if term_grade is not None:
-            pct = await student_term_percentage(session, target.cls.id or 0, target.assessment.term_id, student_id)
-            term_grade.percentage_x100 = pct
-            term_grade.letter = rules.letter_for(pct)
+            policy = await gradebook.policy_for(session, target.cls)
+            result = await student_term_result(session, target.cls, target.assessment.term_id, student_id,
+                                               policy=policy)
+            set_term_grade(term_grade, result, policy)
             bump(term_grade)
             session.add(term_grade)
             await session.flush()
     return grade
 
 
-async def student_term_percentage(session: AsyncSession, class_id: int, term_id: int, student_id: int) -> int | None:
-    """Return a student's weighted term percentage in a class, in hundredths (rounded half up)."""
-    assessments = await repo.assessments_of(session, class_id, term_id)
+async def student_term_result(session: AsyncSession, cls: SchoolClass, term_id: int, student_id: int, *,
+                              policy: gradebook.Policy | None = None) -> gradebook.StudentResult:
+    """Return a student's term result in a class under the class's grading policy (categories, scale)."""
+    policy = policy or await gradebook.policy_for(session, cls)
+    assessments = await repo.assessments_of(session, cls.id or 0, term_id)
     grades = await repo.grades_for_assessments(session, [a.id or 0 for a in assessments], [student_id])
-    by_assessment = {g.assessment_id: g.score_x100 for g in grades}
-    items = [rules.ScoredItem(by_assessment.get(a.id or 0), a.max_score_x100, a.weight_x100) for a in assessments]
-    return rules.round_half_up_x100(rules.weighted_percentage(items))
+    return gradebook.student_result(policy, assessments, {g.assessment_id: g for g in grades})
+
+
+def set_term_grade(row: TermGrade, result: gradebook.StudentResult, policy: gradebook.Policy) -> None:
+    """Write a computed result into a term grade row: the rounded and the exact percentage, letter, GPA."""
+    grade = result.grade
+    exact = result.breakdown.percentage
+    row.percentage_x100 = result.percentage_x100
+    row.letter = grade.letter if grade else None
+    row.percentage_exact = f"{exact.numerator}/{exact.denominator}" if exact is not None else None
+    row.gpa_points_x100 = gradebook.x100(grade.gpa_points) if grade else None
+    row.passing = grade.passing if grade else None
+    row.earns_credit = grade.earns_credit if grade else None
+    row.scale_code = policy.scale.code
 
 
 @dataclass(frozen=True)
 class TermGradeLine:
     student: Student
-    percentage_x100: int | None
-    letter: str | None
-    missing: int
+    result: gradebook.StudentResult
+
+    @property
+    def percentage_x100(self) -> int | None:
+        return self.result.percentage_x100
+
+    @property
+    def letter(self) -> str | None:
+        return self.result.letter
+
+    @property
+    def missing(self) -> int:
+        """Assessments without a result yet (not the ones marked missing, which count as 0)."""
+        return self.result.not_graded
 
 
 @dataclass(frozen=True)
@@ -458,6 +515,7 @@ class TermGradeComputation:
     grades: list[Grade]
     lines: list[TermGradeLine]
     published: bool
+    policy: gradebook.Policy
 
     @property
     def missing(self) -> int:
@@ -465,35 +523,32 @@ class TermGradeComputation:
 
     @property
     def class_average_x100(self) -> int | None:
-        values = [line.percentage_x100 for line in self.lines if line.percentage_x100 is not None]
-        if not values:
-            return None
-        return rules.round_half_up_x100(rules.Fraction(sum(values), len(values) * 100))
+        """The mean of the students' unrounded percentages, rounded once by the class's scale."""
+        return gradebook.class_average_x100((line.result for line in self.lines), self.policy.scale)
 
 
 async def compute_term_grades(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int) -> TermGradeComputation:
-    """Compute every enrolled student's weighted term percentage and letter in a class (nothing written)."""
+    """Compute every enrolled student's term grade in a class under its grading policy (nothing written)."""
     cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
     ensure_teaches(actor, cls)
     term = await _term_of_class(session, cls, term_id)
+    policy = await gradebook.policy_for(session, cls)
     assessments = await repo.assessments_of(session, class_id, term_id)
     students = await repo.active_students_of_class(session, class_id)
     grades = await repo.grades_for_assessments(session, [a.id or 0 for a in assessments])
-    scores = {(g.assessment_id, g.student_id): g.score_x100 for g in grades}
-    lines = []
-    for student in students:
-        items = [rules.ScoredItem(scores.get((a.id or 0, student.id or 0)), a.max_score_x100, a.weight_x100)
-                 for a in assessments]
-        pct = rules.round_half_up_x100(rules.weighted_percentage(items))
-        missing = sum(1 for item in items if item.score_x100 is None)
-        lines.append(TermGradeLine(student, pct, rules.letter_for(pct), missing))
+    by_student: dict[int, dict[int, Grade]] = {}
+    for g in grades:
+        by_student.setdefault(g.student_id, {})[g.assessment_id] = g
+    lines = [TermGradeLine(student, gradebook.student_result(policy, assessments, by_student.get(student.id or 0, {})))
+             for student in students]
     published = await repo.is_published(session, class_id, term_id)
-    return TermGradeComputation(cls, term, assessments, grades, lines, published)
+    return TermGradeComputation(cls, term, assessments, grades, lines, published, policy)
 
 
 async def publish_term_grades(session: AsyncSession, actor: Actor, *, class_id: int,
                               term_id: int) -> TermGradeComputation:
-    """Freeze a class's term grades (one TermGrade per enrolled student) and lock every score of the term.
+    """Freeze a class's term grades (one TermGrade per enrolled student: rounded and exact percentage, letter,
+    GPA points, pass and credit, the scale) and lock every score of the term.
 
     Raises Conflict when already published, InvalidInput when the term has no assessments.
     """
@@ -501,15 +556,16 @@ async def publish_term_grades(session: AsyncSession, actor: Actor, *, class_id: 
     check_publishable(comp)
     now = utcnow()
     for line in comp.lines:
-        session.add(TermGrade(class_id=class_id, term_id=term_id, student_id=line.student.id or 0,
-                              percentage_x100=line.percentage_x100, letter=line.letter, published_at=now,
-                              published_by=actor.id or None))
+        row = TermGrade(class_id=class_id, term_id=term_id, student_id=line.student.id or 0, published_at=now,
+                        published_by=actor.id or None)
+        set_term_grade(row, line.result, comp.policy)
+        session.add(row)
     for grade in comp.grades:
         grade.locked = True
         bump(grade)
         session.add(grade)
     await session.flush()
-    return TermGradeComputation(comp.cls, comp.term, comp.assessments, comp.grades, comp.lines, True)
+    return TermGradeComputation(comp.cls, comp.term, comp.assessments, comp.grades, comp.lines, True, comp.policy)
 
 
 def check_publishable(comp: TermGradeComputation) -> None:

@@ -9,6 +9,7 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
+import domain.academics.attendance_models
 import domain.academics.models
 import domain.actions.models
 import domain.hr.models

@@ -99,6 +99,7 @@ async def world(runtime) -> World:
         job_id = job.id
     timetable_problem_id, timetable_solution_id = await make_published_timetable(runtime)
     await invoke(runtime, "create_room", {"code": unique("R"), "name": "Room 1", "capacity": 30}, school.admin)
+    await invoke(runtime, "create_grading_scale", BUILDERS["create_grading_scale"](None), school.admin)
     return World(school=school, department_id=department_id, employee_id=employee_id,
                  year_level_id=year_level_id, subject_id=subject_id, new_subject_id=new_subject_id,
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
@@ -195,6 +196,16 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "get_timetable_solution": lambda w: {"solution_id": w.timetable_solution_id},
     "import_grades": lambda w: {"class_id": w.school.class_id,
                                 "csv": "student_code,assessment,score\nS2026-0001,Unit test 1,10\n"},
+    "get_grading_categories": lambda w: {"class_id": w.school.class_id},
+    "set_grading_categories": lambda w: {"class_id": w.school.other_class_id, "categories": [
+        {"code": "HW", "name": "Homework", "weight": 20, "drop_lowest": 1}]},
+    "create_grading_scale": lambda w: {"code": unique("SC"), "name": "Pass/fail", "rounding": "half_up",
+                                       "decimals": 0, "is_default": False, "bands": [
+        {"min_percentage": 50, "letter": "P", "gpa_points": 1, "passing": True, "earns_credit": True},
+        {"min_percentage": 0, "letter": "F", "gpa_points": 0, "passing": False, "earns_credit": False}]},
+    "list_grading_scales": lambda w: {"limit": 5},
+    "set_class_grading_scale": lambda w: {"class_id": w.school.class_id, "scale_id": None},
+    "get_transcript": lambda w: {"student_id": w.school.student_ids[0]},
     "create_room": lambda w: {"code": unique("R"), "name": "Room 12", "capacity": 30},
     "list_rooms": lambda w: {"min_capacity": 10, "limit": 5},
     "build_timetable_problem": lambda w: {"academic_year_id": w.school.year_id, "days": 5, "periods_per_day": 7,
@@ -211,6 +222,15 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "get_room_schedule": lambda w: {"problem_id": w.timetable_problem_id, "room": "r1", "limit": 5},
     "find_free_rooms": lambda w: {"problem_id": w.timetable_problem_id, "weekday": "monday", "period": 1,
                                   "min_capacity": 20, "limit": 5},
+    "take_attendance": lambda w: {"section_id": w.school.section_id, "date": "2026-10-05",
+                                  "entries": [{"student_id": w.school.student_ids[0], "status": "late",
+                                               "note": "Arrived 09:20"}]},
+    "correct_attendance": lambda w: {"student_id": w.school.student_ids[0], "date": "2026-10-05",
+                                     "status": "excused", "note": "Doctor's note",
+                                     "reason": "Parent brought a doctor's note"},
+    "get_attendance_register": lambda w: {"section_id": w.school.section_id, "date": "2026-10-05"},
+    "get_attendance_rates": lambda w: {"section_id": w.school.section_id, "student_id": w.school.student_ids[0],
+                                       "from_date": "2026-09-01", "to_date": "2026-10-31"},
 }
 
 # Tools of the catalogue for which no valid baseline can be built here (their schema cases run on arguments
@@ -605,6 +625,11 @@ DOMAIN_CASES = [
     ("build_timetable_problem", {"days": 4, "teacher_absences": [{"teacher": "E0001", "weekday": "friday",
                                                                  "period": 0}]},
      "teacher_absences", "outside the week"),
+    ("take_attendance", {"date": "2999-01-01"}, "date", "is in the future"),
+    ("take_attendance", {"date": "2026-08-31"}, "date", "outside the academic year"),
+    ("correct_attendance", {"date": "2999-01-01"}, "date", "is in the future"),
+    ("get_attendance_rates", {"from_date": "2026-10-31", "to_date": "2026-10-01"}, "to_date", "before from_date"),
+    ("get_attendance_rates", {"section_id": None, "student_id": None}, "section_id", "give section_id"),
 ]
 
 

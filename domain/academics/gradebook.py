@@ -1,0 +1,324 @@
+"""A class's grading policy, read from the database, and the grading engine applied to stored results.
+
+The policy of a class is its assessment categories (`grading_categories`) and its grading scale (the
+class's own, else the school's default scale, else BASIC_SCALE). A class without categories weights each
+assessment by its own weight: every assessment is then a category of one, so the same engine
+(domain.academics.grading) computes both kinds, renormalising over what is counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.academics import grading
+from domain.academics import repository as repo
+from domain.academics.models import (
+    Assessment,
+    Grade,
+    GradeStatus,
+    GradingCategory,
+    GradingScaleRecord,
+    SchoolClass,
+    Student,
+)
+from domain.kernel.actor import Actor
+from domain.kernel.clock import utcnow
+from domain.kernel.errors import Conflict, InvalidInput
+from domain.kernel.models import bump
+
+# The 90/80/70/60 letter scale most US secondary schools publish, percentages rounded half up to hundredths:
+# the scale of a school that has not set its own (it keeps the letters of rules.DEFAULT_LETTER_SCALE).
+BASIC_SCALE = grading.GradingScale(
+    code="BASIC",
+    bands=(grading.GradeBand(Fraction(90), "A", Fraction(4), passing=True, earns_credit=True),
+           grading.GradeBand(Fraction(80), "B", Fraction(3), passing=True, earns_credit=True),
+           grading.GradeBand(Fraction(70), "C", Fraction(2), passing=True, earns_credit=True),
+           grading.GradeBand(Fraction(60), "D", Fraction(1), passing=True, earns_credit=True),
+           grading.GradeBand(Fraction(0), "F", Fraction(0), passing=False, earns_credit=False)),
+    rounding=grading.RoundingMode.HALF_UP,
+    decimals=2,
+)
+MAX_SCALE_DECIMALS = 2  # percentages are stored in hundredths
+
+
+def bands_to_json(bands: Iterable[grading.GradeBand]) -> str:
+    """Return bands as JSON (decimals as strings: "89.5"), highest first."""
+    return json.dumps([{"min_percentage": _decimal(b.min_percentage), "letter": b.letter,
+                        "gpa_points": _decimal(b.gpa_points), "passing": b.passing, "earns_credit": b.earns_credit}
+                       for b in bands], separators=(",", ":"))
+
+
+def scale_of(record: GradingScaleRecord) -> grading.GradingScale:
+    """Return the engine's scale for a stored one (validated again)."""
+    bands = tuple(grading.GradeBand(Fraction(b["min_percentage"]), b["letter"], Fraction(b["gpa_points"]),
+                                    passing=b["passing"], earns_credit=b["earns_credit"])
+                  for b in json.loads(record.bands))
+    return grading.GradingScale(code=record.code, bands=bands, rounding=record.rounding, decimals=record.decimals)
+
+
+def _decimal(value: Fraction) -> str:
+    """Write a percentage or GPA value with up to 4 decimals, without trailing zeros (89.5, 3.7, 90)."""
+    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
+    return text
+
+
+def x100(value: Fraction | None) -> int | None:
+    """A rounded percentage (at most 2 decimals) as integer hundredths."""
+    return None if value is None else int(value * 100)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How a class grades: categories (empty: each assessment weighted by its own weight) and the scale."""
+
+    categories: tuple[grading.Category, ...]
+    scale: grading.GradingScale
+
+    @property
+    def by_category(self) -> bool:
+        return bool(self.categories)
+
+    def engine_assessments(self, assessments: Iterable[Assessment]
+                           ) -> tuple[tuple[grading.Category, ...], list[grading.Assessment]]:
+        """Return the categories and the engine's assessments for `assessments` under this policy."""
+        items = list(assessments)
+        if self.by_category:
+            return self.categories, [grading.Assessment(a.id or 0, (a.category or "").upper(),
+                                                        Fraction(a.max_score_x100, 100)) for a in items]
+        categories = tuple(grading.Category(f"#{a.id}", Fraction(max(a.weight_x100, 1), 100)) for a in items)
+        return categories, [grading.Assessment(a.id or 0, f"#{a.id}", Fraction(a.max_score_x100, 100))
+                            for a in items]
+
+
+async def policy_for(session: AsyncSession, cls: SchoolClass) -> Policy:
+    """Return the grading policy of `cls` (its categories and scale)."""
+    categories = tuple(grading.Category(c.code, Fraction(c.weight_x100, 100), c.drop_lowest)
+                       for c in await repo.categories_of(session, cls.id or 0))
+    record = None
+    if cls.grading_scale_id is not None:
+        record = await repo.get_live(session, GradingScaleRecord, cls.grading_scale_id)
+    if record is None:
+        record = await repo.default_scale(session)
+    return Policy(categories=categories, scale=scale_of(record) if record is not None else BASIC_SCALE)
+
+
+def entry_of(grade: Grade | None) -> grading.ScoreEntry | None:
+    """The engine's entry for a stored result (None: not graded yet)."""
+    if grade is None:
+        return None
+    if grade.status == GradeStatus.MISSING.value:
+        return grading.ScoreEntry.missing()
+    if grade.status == GradeStatus.EXCUSED.value:
+        return grading.ScoreEntry.excused()
+    return grading.ScoreEntry.scored(Fraction(grade.score_x100 or 0, 100))
+
+
+@dataclass(frozen=True)
+class StudentResult:
+    """A student's computed grade in a class and term: the breakdown, the graded percentage (None: nothing
+    counted yet), and how many assessments have no result yet."""
+
+    breakdown: grading.GradeBreakdown
+    grade: grading.Grade | None
+    not_graded: int
+
+    @property
+    def percentage_x100(self) -> int | None:
+        return x100(self.grade.percentage) if self.grade else None
+
+    @property
+    def letter(self) -> str | None:
+        return self.grade.letter if self.grade else None
+
+
+def student_result(policy: Policy, assessments: list[Assessment], grades: Mapping[int, Grade]) -> StudentResult:
+    """Grade one student: `grades` maps assessment id -> their stored result (missing key: not graded)."""
+    categories, items = policy.engine_assessments(assessments)
+    entries = {a.id or 0: entry_of(grades.get(a.id or 0)) for a in assessments}
+    breakdown = grading.compute_breakdown(categories, items, entries)
+    not_graded = sum(1 for a in assessments if (a.id or 0) not in grades)
+    return StudentResult(breakdown, policy.scale.grade(breakdown.percentage), not_graded)
+
+
+def class_average_x100(results: Iterable[StudentResult], scale: grading.GradingScale) -> int | None:
+    """The class average of the students' unrounded percentages, rounded once by the scale, in hundredths."""
+    average = grading.class_average(r.breakdown.percentage for r in results)
+    graded = scale.grade(average)
+    return x100(graded.percentage) if graded else None
+
+
+# ---------------------------------------------------------------- categories and scales (use cases)
+
+
+@dataclass(frozen=True)
+class CategoryInput:
+    """A category as a caller sets it: code (stored upper-case), name, weight in hundredths of a percent,
+    how many lowest results to drop."""
+
+    code: str
+    name: str
+    weight_x100: int
+    drop_lowest: int = 0
+
+
+async def set_categories(session: AsyncSession, actor: Actor, *, class_id: int,
+                         categories: list[CategoryInput]) -> tuple[SchoolClass, list[GradingCategory]]:
+    """Replace a class's assessment categories; an empty list goes back to per-assessment weights.
+
+    Every existing assessment of the class must fall in one of the new categories (matched case-insensitively,
+    then stored upper-case). Raises InvalidInput (duplicate codes, a weight <= 0, negative drop_lowest, an
+    assessment left without a category), NotFound, PermissionDenied outside a teacher's classes. Frozen term
+    grades are not recomputed; pending publications of the class become stale.
+    """
+    from domain.academics.service import ensure_teaches, touch_class
+
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    ensure_teaches(actor, cls)
+    wanted: dict[str, CategoryInput] = {}
+    for c in categories:
+        code = c.code.strip().upper()
+        if code in wanted:
+            raise InvalidInput(f"category {code} is given twice; codes must be unique", field="categories")
+        grading.Category(code, Fraction(c.weight_x100, 100), c.drop_lowest)  # validates weight and drop_lowest
+        wanted[code] = c
+    assessments = await repo.assessments_of(session, class_id)
+    if wanted:
+        stray = [a for a in assessments if (a.category or "").strip().upper() not in wanted]
+        if stray:
+            shown = ", ".join(f"'{a.title}' ({a.category or 'no category'})" for a in stray[:10])
+            raise InvalidInput(f"{len(stray)} assessment(s) of {cls.code} would have no category: {shown}; "
+                               f"include their categories (given: {', '.join(wanted)})", field="categories")
+        for a in assessments:
+            if a.category != a.category.strip().upper():  # type: ignore[union-attr]
+                a.category = a.category.strip().upper()  # type: ignore[union-attr]
+                bump(a)
+                session.add(a)
+    rows = {r.code: r for r in await repo.categories_of(session, class_id, include_deleted=True)}
+    now = utcnow()
+    for code, c in wanted.items():
+        row = rows.get(code) or GradingCategory(class_id=class_id, code=code, name=c.name, weight_x100=0)
+        row.name, row.weight_x100, row.drop_lowest, row.deleted_at = c.name, c.weight_x100, c.drop_lowest, None
+        if row.id is not None:
+            bump(row)
+        session.add(row)
+    for code, row in rows.items():
+        if code not in wanted and row.deleted_at is None:
+            row.deleted_at = now
+            bump(row)
+            session.add(row)
+    touch_class(session, cls)
+    await session.flush()
+    return cls, await repo.categories_of(session, class_id)
+
+
+@dataclass(frozen=True)
+class BandInput:
+    """A band as a caller gives it: minimum percentage, letter, GPA points (exact decimals), pass, credit."""
+
+    min_percentage: Decimal
+    letter: str
+    gpa_points: Decimal
+    passing: bool
+    earns_credit: bool
+
+
+async def create_scale(session: AsyncSession, *, code: str, name: str, rounding: str, decimals: int,
+                       bands: list[BandInput], is_default: bool) -> GradingScaleRecord:
+    """Store a grading scale after validating it (domain.academics.grading.GradingScale); `is_default` makes it
+    the school's scale for classes without their own. Raises Conflict for a taken code, InvalidInput naming
+    what is wrong with the bands, the rounding or the decimals (0..2: percentages are kept in hundredths)."""
+    code = code.strip().upper()
+    if not 0 <= decimals <= MAX_SCALE_DECIMALS:
+        raise InvalidInput(f"decimals is {decimals}; a scale rounds to 0..{MAX_SCALE_DECIMALS} decimals",
+                           field="decimals")
+    if await repo.by_code(session, GradingScaleRecord, code):
+        raise Conflict(f"grading scale code {code!r} is already used", field="code")
+    scale = grading.GradingScale(code=code, rounding=rounding, decimals=decimals, bands=tuple(
+        grading.GradeBand(b.min_percentage, b.letter.strip(), b.gpa_points, passing=b.passing,
+                          earns_credit=b.earns_credit) for b in bands))
+    if is_default:
+        current = await repo.default_scale(session)
+        if current is not None:
+            current.is_default = False
+            bump(current)
+            session.add(current)
+    row = GradingScaleRecord(code=code, name=name, rounding=scale.rounding.value, decimals=scale.decimals,
+                             bands=bands_to_json(scale.bands), is_default=is_default)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def set_class_scale(session: AsyncSession, *, class_id: int, scale_id: int | None) -> SchoolClass:
+    """Give a class its own grading scale (None: the school's default). Raises NotFound."""
+    from domain.academics.service import touch_class
+
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    if scale_id is not None:
+        await repo.get_or_raise(session, GradingScaleRecord, scale_id, field="scale_id")
+    cls.grading_scale_id = scale_id
+    touch_class(session, cls)
+    await session.flush()
+    return cls
+
+
+# ---------------------------------------------------------------- transcripts
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One published term grade of a student."""
+
+    academic_year: str
+    term: str
+    term_id: int
+    class_code: str
+    subject: str
+    percentage_x100: int | None
+    letter: str | None
+    gpa_points_x100: int | None
+    credits_x100: int
+    earns_credit: bool | None
+    changed: bool  # the grade was changed after publication (its version moved)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A student's published term grades across terms, with term and cumulative GPA and credits earned."""
+
+    student: Student
+    lines: list[TranscriptLine]
+    term_gpa: dict[int, Fraction | None]
+    gpa: Fraction | None
+    credits_earned_x100: int
+
+
+async def transcript(session: AsyncSession, *, student_id: int) -> Transcript:
+    """Return the transcript of a student: every published term grade, oldest term first. GPA is the
+    credit-weighted mean of the stored GPA points (as grading.gpa computes it from grades); a term grade
+    without a percentage is left out. Raises NotFound."""
+    student = await repo.get_or_raise(session, Student, student_id, field="student_id")
+    lines = []
+    for tg, cls, subject, term, year in await repo.published_grades_of_student(session, student_id):
+        lines.append(TranscriptLine(academic_year=year.name, term=term.name, term_id=term.id or 0,
+                                    class_code=cls.code, subject=subject.name, percentage_x100=tg.percentage_x100,
+                                    letter=tg.letter, gpa_points_x100=tg.gpa_points_x100,
+                                    credits_x100=subject.credits_x100, earns_credit=tg.earns_credit,
+                                    changed=tg.version > 1))
+
+    def gpa_of(items: list[TranscriptLine]) -> Fraction | None:
+        weighted = [(Fraction(x.gpa_points_x100, 100), Fraction(x.credits_x100, 100)) for x in items
+                    if x.gpa_points_x100 is not None]
+        credits = sum((c for _, c in weighted), Fraction(0))
+        return sum((p * c for p, c in weighted), Fraction(0)) / credits if credits else None
+
+    terms = {x.term_id for x in lines}
+    return Transcript(student=student, lines=lines,
+                      term_gpa={t: gpa_of([x for x in lines if x.term_id == t]) for t in sorted(terms)},
+                      gpa=gpa_of(lines), credits_earned_x100=sum(x.credits_x100 for x in lines if x.earns_credit))

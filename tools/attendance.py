@@ -1,0 +1,286 @@
+"""Attendance tools: take a section's daily register, correct a past day, read the register and the rates.
+
+Registered on the academics module (like tools/jobs.py's export): attendance is academics data and leaves
+the catalogue with it. "Today" is the school's calendar date (settings.school_timezone).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from domain.academics import attendance
+from domain.academics.attendance import AttendanceCounts, RegisterEntry, RegisterLine
+from domain.academics.attendance_models import AttendanceRecord, AttendanceStatus
+from tools.academics import GRADERS, from_x100
+from tools.academics import module as academics_module
+from tools.registry import Effect, GateLevel, Proposal, ToolContext, Touched
+from tools.types import Id, ToolInput, ToolOutput
+
+ATTENDANCE_KEEPERS = GRADERS  # admin, registrar, teacher (teachers: their own sections)
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+CorrectionReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+RATE_DEFINITION = ("attendance_rate = (present + late) / (present + late + absent) x 100, in percent with two "
+                   "decimals; excused days are left out; null when no day counts. The ratio of days attended to "
+                   "days counted, as in 'average daily attendance' (20 U.S.C. 7801(1)(A)).")
+
+
+def _today(ctx: ToolContext) -> dt.date:
+    return attendance.school_today(ctx.runtime.settings.school_timezone)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+class AttendanceEntryIn(ToolInput):
+    student_id: Id
+    status: AttendanceStatus = Field(
+        description="present, absent, late or excused (an absence with a reason the school accepts).")
+    note: Note | None = Field(default=None, description="Optional, up to 500 characters (e.g. 'arrived 09:20').")
+
+
+class TakeAttendanceIn(ToolInput):
+    section_id: Id
+    date: dt.date = Field(
+        description="The school day, a calendar date in the school's time zone: today or a past day of the "
+                    "section's academic year, never a future day.")
+    entries: list[AttendanceEntryIn] = Field(
+        min_length=1, max_length=attendance.MAX_ENTRIES,
+        description=f"One entry per student of the section (each student once), 1..{attendance.MAX_ENTRIES}.")
+
+
+class CorrectAttendanceIn(ToolInput):
+    student_id: Id
+    date: dt.date = Field(
+        description="The past school day whose record is corrected (not today: today's register is changed "
+                    "with take_attendance).")
+    status: AttendanceStatus = Field(description="The corrected status: present, absent, late or excused.")
+    note: Note | None = Field(default=None,
+                              description="A new note for the record; omit to keep the current one.")
+    reason: CorrectionReason = Field(
+        description="Why the record changes, 3..500 characters (kept in the audit log with the pending action).")
+
+
+class AttendanceRegisterIn(ToolInput):
+    section_id: Id
+    date: dt.date = Field(description="The school day, a calendar date.")
+
+
+class AttendanceRatesIn(ToolInput):
+    section_id: Id | None = Field(
+        default=None, description="Rates of every student of this section and the section total (with "
+                                  "student_id too: that student in it).")
+    student_id: Id | None = Field(default=None, description="Rates of one student.")
+    from_date: dt.date | None = Field(
+        default=None, description="First day counted; default: the first day of the academic year.")
+    to_date: dt.date | None = Field(
+        default=None, description="Last day counted (inclusive); default: today, or the academic year's last "
+                                  "day once it is over.")
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class RegisterLineOut(ToolOutput):
+    student_id: int
+    student_code: str
+    student_name: str
+    enrolled: bool = Field(description="False for a student who has since left the section.")
+    status: AttendanceStatus | None = Field(description="null when the register has no record for the student.")
+    note: str | None = None
+    record_id: int | None = None
+    version: int | None = Field(default=None, description="The record's version (it grows with every change).")
+    outcome: str | None = Field(default=None, description="take_attendance only: created, updated or unchanged.")
+
+
+class StatusCountsOut(ToolOutput):
+    present: int
+    late: int
+    absent: int
+    excused: int
+    not_taken: int = Field(description="Students of the register without a record that day.")
+
+
+class TakeAttendanceOut(ToolOutput):
+    section_id: int
+    section_code: str
+    date: dt.date
+    created: int
+    updated: int
+    unchanged: int
+    lines: list[RegisterLineOut] = Field(description="The entries, in the order given.")
+
+
+class AttendanceRegisterOut(ToolOutput):
+    section_id: int
+    section_code: str
+    date: dt.date
+    taken: bool = Field(description="True when at least one student has a record that day.")
+    students: list[RegisterLineOut] = Field(description="Every enrolled student, by last name, then former "
+                                                        "students of the section with a record that day.")
+    counts: StatusCountsOut
+
+
+class AttendanceRecordOut(ToolOutput):
+    record_id: int
+    student_id: int
+    student_code: str
+    student_name: str
+    section_id: int
+    section_code: str
+    date: dt.date
+    status: AttendanceStatus
+    note: str | None
+    version: int
+
+
+class RateOut(ToolOutput):
+    days_recorded: int = Field(description="Days with a record, whatever the status.")
+    present: int
+    late: int
+    absent: int
+    excused: int
+    attendance_rate: float | None = Field(description="Percent, two decimals: (present + late) / (present + late "
+                                                      "+ absent) x 100; excused days left out; null with no such "
+                                                      "day.")
+
+
+class RateLineOut(RateOut):
+    student_id: int
+    student_code: str
+    student_name: str
+    enrolled: bool = Field(description="False for a student who has since left the section.")
+
+
+class AttendanceRatesOut(ToolOutput):
+    section_id: int | None
+    section_code: str | None
+    student_id: int | None
+    from_date: dt.date
+    to_date: dt.date
+    students: list[RateLineOut]
+    total: RateOut = Field(description="Summed over the students listed (the section's own rate).")
+    rate_definition: str
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _line_out(line: RegisterLine) -> RegisterLineOut:
+    record = line.record
+    return RegisterLineOut(student_id=line.student.id or 0, student_code=line.student.code,
+                           student_name=line.student.full_name, enrolled=line.enrolled,
+                           status=None if record is None else AttendanceStatus(record.status),
+                           note=None if record is None else record.note,
+                           record_id=None if record is None else record.id,
+                           version=None if record is None else record.version, outcome=line.outcome)
+
+
+def _rate_fields(counts: AttendanceCounts) -> dict:
+    rate = counts.rate_x100
+    return {"days_recorded": counts.days_recorded, "present": counts.present, "late": counts.late,
+            "absent": counts.absent, "excused": counts.excused,
+            "attendance_rate": None if rate is None else from_x100(rate)}
+
+
+def _record_out(target: attendance.CorrectionTarget) -> AttendanceRecordOut:
+    record: AttendanceRecord = target.record
+    return AttendanceRecordOut(record_id=record.id or 0, student_id=target.student.id or 0,
+                               student_code=target.student.code, student_name=target.student.full_name,
+                               section_id=target.section.id or 0, section_code=target.section.code,
+                               date=record.on_date, status=AttendanceStatus(record.status), note=record.note,
+                               version=record.version)
+
+
+# ---------------------------------------------------------------- tools
+
+
+@academics_module.tool(effect=Effect.WRITE, roles=ATTENDANCE_KEEPERS, idempotent=True)
+async def take_attendance(ctx: ToolContext, args: TakeAttendanceIn) -> TakeAttendanceOut:
+    """Take a section's daily register: for a school day, each student's status (present, absent, late,
+    excused) and an optional note.
+
+    Today's register can be taken again: records are created or updated. For a past day (a late register) the
+    missing records are added, and an entry repeating an existing record changes nothing, but changing an
+    existing record is refused: use correct_attendance. Refused: a future date, a date outside the section's
+    academic year, a student not enrolled in the section, a student given twice. Teachers only for sections
+    where they teach a class or are the homeroom teacher. get_attendance_register shows who is still missing.
+    """
+    entries = [RegisterEntry(e.student_id, e.status, e.note) for e in args.entries]
+    register = await attendance.take_attendance(ctx.session, ctx.actor, section_id=args.section_id,
+                                                on_date=args.date, entries=entries, today=_today(ctx))
+    outcomes = [line.outcome for line in register.lines]
+    return TakeAttendanceOut(section_id=register.section.id or 0, section_code=register.section.code,
+                             date=register.on_date, created=outcomes.count(attendance.CREATE),
+                             updated=outcomes.count(attendance.UPDATE),
+                             unchanged=outcomes.count(attendance.UNCHANGED),
+                             lines=[_line_out(line) for line in register.lines])
+
+
+@academics_module.tool(effect=Effect.READ, roles=ATTENDANCE_KEEPERS)
+async def get_attendance_register(ctx: ToolContext, args: AttendanceRegisterIn) -> AttendanceRegisterOut:
+    """Get a section's register of a school day: every enrolled student (code and name) with their status, or
+    null when not taken yet, and the counts per status. Teachers only for their own sections."""
+    register = await attendance.attendance_register(ctx.session, ctx.actor, section_id=args.section_id,
+                                                    on_date=args.date)
+    counts = register.counts
+    return AttendanceRegisterOut(
+        section_id=register.section.id or 0, section_code=register.section.code, date=register.on_date,
+        taken=counts.days_recorded > 0, students=[_line_out(line) for line in register.lines],
+        counts=StatusCountsOut(present=counts.present, late=counts.late, absent=counts.absent,
+                               excused=counts.excused, not_taken=register.not_taken))
+
+
+async def _propose_correction(ctx: ToolContext, args: CorrectAttendanceIn) -> Proposal:
+    target = await attendance.check_correction(ctx.session, ctx.actor, student_id=args.student_id,
+                                               on_date=args.date, status=args.status, note=args.note,
+                                               today=_today(ctx))
+    record = target.record
+    after_note = record.note if args.note is None else args.note
+    preview = {
+        "student": f"{target.student.code} {target.student.full_name}",
+        "section": target.section.code,
+        "date": record.on_date.isoformat(),
+        "reason": args.reason,
+        "before": {"status": record.status, "note": record.note},
+        "after": {"status": args.status.value, "note": after_note},
+    }
+    return Proposal(summary=f"Correct {target.student.full_name}'s attendance on {record.on_date} "
+                            f"({target.section.code}) from {record.status} to {args.status.value}: {args.reason}",
+                    preview=preview, touched=[Touched("attendance_records", record.id or 0, record.version)])
+
+
+@academics_module.tool(effect=Effect.DESTRUCTIVE, roles=ATTENDANCE_KEEPERS, gate=GateLevel.CONFIRM,
+                       propose=_propose_correction)
+async def correct_attendance(ctx: ToolContext, args: CorrectAttendanceIn) -> AttendanceRecordOut:
+    """Correct one student's attendance record of a past school day (status, and the note when given), with a
+    reason. Only past days: today's register is changed by take_attendance again; a day without a record gets
+    it from take_attendance. Teachers only for their own sections."""
+    target = await attendance.correct_attendance(ctx.session, ctx.actor, student_id=args.student_id,
+                                                 on_date=args.date, status=args.status, note=args.note,
+                                                 today=_today(ctx))
+    return _record_out(target)
+
+
+@academics_module.tool(effect=Effect.READ, roles=ATTENDANCE_KEEPERS)
+async def get_attendance_rates(ctx: ToolContext, args: AttendanceRatesIn) -> AttendanceRatesOut:
+    """Get attendance rates over a period (default: the academic year so far), for a section (each student and
+    the section total) or for one student: days recorded, present, late, absent, excused, and the attendance
+    rate in percent with two decimals = (present + late) / (present + late + absent) x 100. Late counts as
+    attended; excused days are left out of the rate. Teachers only for their own sections."""
+    rates = await attendance.attendance_rates(ctx.session, ctx.actor, section_id=args.section_id,
+                                              student_id=args.student_id, from_date=args.from_date,
+                                              to_date=args.to_date, today=_today(ctx))
+    students = [RateLineOut(student_id=line.student.id or 0, student_code=line.student.code,
+                            student_name=line.student.full_name, enrolled=line.enrolled,
+                            **_rate_fields(line.counts))
+                for line in rates.lines]
+    return AttendanceRatesOut(section_id=rates.section.id if rates.section else None,
+                              section_code=rates.section.code if rates.section else None,
+                              student_id=rates.student.id if rates.student else None,
+                              from_date=rates.from_date, to_date=rates.to_date, students=students,
+                              total=RateOut(**_rate_fields(rates.total)), rate_definition=RATE_DEFINITION)
+
