@@ -660,7 +660,8 @@ def _grade_preview(target: service.GradeTarget, new_x100: int, extra: dict | Non
         "class": target.cls.code,
         "assessment": target.assessment.title,
         "max_score": from_x100(target.assessment.max_score_x100),
-        "before": {"score": from_x100(grade.score_x100), "comment": grade.comment, "locked": grade.locked},
+        "before": {"score": None if grade.score_x100 is None else from_x100(grade.score_x100),
+                   "status": grade.status, "comment": grade.comment, "locked": grade.locked},
         "after": {"score": from_x100(new_x100), "locked": grade.locked},
     }
     preview.update(extra or {})
@@ -677,7 +678,7 @@ async def _propose_change_grade(ctx: ToolContext, args: ChangeGradeIn) -> Propos
         preview["after"]["comment"] = args.comment
     return Proposal(
         summary=f"Change {target.student.full_name}'s score on '{target.assessment.title}' ({target.cls.code}) from "
-                f"{rules.format_x100(grade.score_x100)} to {rules.format_x100(x100(args.score))}",
+                f"{service.describe_result(grade)} to {rules.format_x100(x100(args.score))}",
         preview=preview, touched=[Touched("grades", grade.id or 0, grade.version)])
 
 
@@ -685,7 +686,9 @@ async def _propose_change_grade(ctx: ToolContext, args: ChangeGradeIn) -> Propos
 async def change_grade(ctx: ToolContext, args: ChangeGradeIn) -> GradeRead:
     """Change an existing, unpublished score. Teachers only for their own classes."""
     grade = await service.change_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
-                                       student_id=args.student_id, score_x100=x100(args.score), comment=args.comment)
+                                       student_id=args.student_id, score_x100=x100(args.score), comment=args.comment,
+                                       approved_by=ctx.action.decided_by if ctx.action else None,
+                                       action_id=ctx.action.action_id if ctx.action else None)
     assessment = await repo.get_or_raise(ctx.session, Assessment, args.assessment_id)
     return _grade_read(grade, assessment)
 
@@ -707,7 +710,8 @@ async def _propose_change_locked(ctx: ToolContext, args: ChangeLockedGradeIn) ->
         by_id = {g.assessment_id: g for g in grades}
         by_id[target.assessment.id or 0] = Grade(assessment_id=target.assessment.id or 0,
                                                  student_id=target.student.id or 0, score_x100=x100(args.score))
-        after = gradebook.student_result(await gradebook.policy_for(ctx.session, target.cls), assessments, by_id)
+        policy = await gradebook.policy_for(ctx.session, target.cls, scale_code=term_grade.scale_code)
+        after = gradebook.student_result(policy, assessments, by_id)
         extra["term_grade"] = {
             "before": {"percentage": None if term_grade.percentage_x100 is None
                        else from_x100(term_grade.percentage_x100), "letter": term_grade.letter},
@@ -722,11 +726,16 @@ async def _propose_change_locked(ctx: ToolContext, args: ChangeLockedGradeIn) ->
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.APPROVE, propose=_propose_change_locked)
 async def change_locked_grade(ctx: ToolContext, args: ChangeLockedGradeIn) -> GradeRead:
-    """Change a score that is locked because its term's grades were published. Needs a reason; the published
-    term grade is recomputed and the history stays in the audit log. Teachers only for their own classes."""
+    """Request a change of a score that is locked because its term's grades were published (a grade change
+    request): the original and proposed score, a reason, the term grade before and after. It runs once an admin
+    who did not ask approves it (approve_action; reject_action refuses it); the published term grade is then
+    recomputed and the change kept in the grade's history (get_transcript, list_grade_change_requests). Teachers
+    only for their own classes."""
     grade = await service.change_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
                                        student_id=args.student_id, score_x100=x100(args.score), comment=None,
-                                       locked=True)
+                                       locked=True, reason=args.reason,
+                                       approved_by=ctx.action.decided_by if ctx.action else None,
+                                       action_id=ctx.action.action_id if ctx.action else None)
     assessment = await repo.get_or_raise(ctx.session, Assessment, args.assessment_id)
     return _grade_read(grade, assessment)
 

@@ -27,7 +27,7 @@ from domain.kernel.errors import ActionClosed, DomainError, PermissionDenied, St
 from domain.kernel.models import bump
 from tools.actions_schema import ActionOut, PendingActionOut, action_out, pending_out
 from tools.invoke import audit_json
-from tools.registry import GateLevel, ToolContext, ToolSpec, Touched
+from tools.registry import ActionContext, GateLevel, ToolContext, ToolSpec, Touched
 from tools.runtime import Runtime
 
 
@@ -124,7 +124,9 @@ async def _execute(runtime: Runtime, actor: Actor, action_id: int, *, event: str
                 if not requester.has_any(spec.roles):
                     raise PermissionDenied(f"the requester {requester.username} no longer holds a role allowed to "
                                            f"call {spec.name}")
-                out = await spec.run(ToolContext(session, requester, runtime), args)
+                released = ActionContext(action_id=action.id or 0, decided_by=actor.id or None,
+                                         decision_reason=reason)
+                out = await spec.run(ToolContext(session, requester, runtime, action=released), args)
                 result = audit_json(out)
                 action.status = ActionStatus.EXECUTED.value
                 action.result = json.dumps(result, default=str)

@@ -6,14 +6,18 @@ Registered on the academics module (they read and write academics data and leave
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
 
 from domain.academics import grade_import, gradebook
 from domain.academics import repository as repo
-from domain.academics.models import GradingCategory, GradingScaleRecord, SchoolClass
+from domain.academics.models import GradingCategory, GradingScaleRecord, SchoolClass, Student
+from domain.actions import repository as actions_repo
+from domain.actions.models import PendingAction
 from domain.kernel.actor import Role
 from tools.academics import module as academics_module
 from tools.registry import Effect, ToolContext
@@ -221,6 +225,16 @@ class StudentIdIn(ToolInput):
     student_id: Id
 
 
+class TermGradeChangeOut(ToolOutput):
+    at: datetime = Field(description="UTC.")
+    before: dict[str, Any] = Field(description="percentage and letter before the change.")
+    after: dict[str, Any] = Field(description="percentage and letter after it.")
+    reason: str | None
+    requested_by: int | None = Field(description="User id.")
+    approved_by: int | None = Field(description="User id of the admin who approved it.")
+    request_id: int | None = Field(description="The grade change request (pending action) id.")
+
+
 class TranscriptLineOut(ToolOutput):
     academic_year: str
     term: str
@@ -231,7 +245,7 @@ class TranscriptLineOut(ToolOutput):
     gpa_points: float | None
     credits: float
     earns_credit: bool | None
-    changed_after_publication: bool = Field(description="An approved change altered it after publication.")
+    history: list[TermGradeChangeOut] = Field(description="Approved changes after publication, oldest first.")
 
 
 class TranscriptOut(ToolOutput):
@@ -244,10 +258,18 @@ class TranscriptOut(ToolOutput):
     credits_earned: float
 
 
+def _change_out(c: gradebook.TermGradeChange) -> TermGradeChangeOut:
+    return TermGradeChangeOut(at=c.at, before={"percentage": _pct(c.percentage_before_x100), "letter": c.letter_before},
+                              after={"percentage": _pct(c.percentage_after_x100), "letter": c.letter_after},
+                              reason=c.reason, requested_by=c.requested_by, approved_by=c.approved_by,
+                              request_id=c.action_id)
+
+
 @academics_module.tool(effect=Effect.READ, roles=REGISTRY)
 async def get_transcript(ctx: ToolContext, args: StudentIdIn) -> TranscriptOut:
-    """Get a student's transcript: every published term grade (percentage, letter, GPA points, credits) across
-    terms and years, each term's GPA and the cumulative GPA (credit-weighted), and credits earned."""
+    """Get a student's transcript: every published term grade (percentage, letter, GPA points, credits) with the
+    changes approved after publication, across terms and years; each term's GPA and the cumulative GPA
+    (credit-weighted), and credits earned."""
     t = await gradebook.transcript(ctx.session, student_id=args.student_id)
 
     def two(value) -> float | None:
@@ -258,6 +280,78 @@ async def get_transcript(ctx: ToolContext, args: StudentIdIn) -> TranscriptOut:
                                                   subject=x.subject, percentage=_pct(x.percentage_x100),
                                                   letter=x.letter, gpa_points=_pct(x.gpa_points_x100),
                                                   credits=x.credits_x100 / 100, earns_credit=x.earns_credit,
-                                                  changed_after_publication=x.changed) for x in t.lines],
+                                                  history=[_change_out(c) for c in x.history]) for x in t.lines],
                          term_gpa={str(k): two(v) for k, v in t.term_gpa.items()}, gpa=two(t.gpa),
                          credits_earned=t.credits_earned_x100 / 100)
+
+
+# ---------------------------------------------------------------- grade change requests
+
+
+CHANGE_LOCKED_GRADE = "change_locked_grade"
+OPEN = ["proposed", "queued"]
+
+
+class ListChangeRequestsIn(PageInput):
+    status: Literal["open", "decided", "all"] = Field(
+        default="open", description="open: waiting for confirmation or an admin; decided: executed, rejected, "
+                                    "cancelled, expired, stale or failed.")
+    student_id: Id | None = Field(default=None, description="Only requests about this student.")
+
+
+class ChangeRequestOut(ToolOutput):
+    request_id: int = Field(description="The pending action id: approve_action / reject_action decide it.")
+    status: str = Field(description="proposed (waiting for the requester's confirm_action), queued (waiting for "
+                                    "an admin), executed, rejected, cancelled, expired, stale or failed.")
+    class_code: str | None
+    assessment: str | None
+    student: str | None = Field(description="Code and name.")
+    student_id: int
+    original: dict[str, Any] = Field(description="The published score (and status) before.")
+    proposed: dict[str, Any] = Field(description="The score asked for.")
+    term_grade: dict[str, Any] | None = Field(description="The published term grade before and after.")
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
+def _request_out(action: PendingAction) -> ChangeRequestOut:
+    preview, arguments = json.loads(action.preview), json.loads(action.arguments)
+    return ChangeRequestOut(request_id=action.id or 0, status=action.status, class_code=preview.get("class"),
+                            assessment=preview.get("assessment"), student=preview.get("student"),
+                            student_id=arguments["student_id"], original=preview.get("before", {}),
+                            proposed=preview.get("after", {}), term_grade=preview.get("term_grade"),
+                            reason=arguments.get("reason", ""), requested_by=action.requested_by_username,
+                            requested_at=action.created_at, decided_by=action.decided_by_username,
+                            decided_at=action.decided_at, decision_reason=action.decision_reason)
+
+
+@academics_module.tool(effect=Effect.READ, roles=GRADERS)
+async def list_grade_change_requests(ctx: ToolContext, args: ListChangeRequestsIn) -> Page[ChangeRequestOut]:
+    """List grade change requests (change_locked_grade calls: changes of published grades), oldest first, with
+    the original and proposed score, the reason, the requester and, once decided, who decided and why. Admins
+    and registrars see all; teachers their own. Decide one with approve_action or reject_action (an admin who
+    did not ask)."""
+    if args.student_id is not None:
+        await repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
+    statuses = {"open": OPEN, "decided": None, "all": None}[args.status]
+    mine = not ctx.actor.has_any(REGISTRY)
+    items: list[PendingAction] = []
+    after = args.after_id()
+    while len(items) <= args.limit:  # filter decided/student in Python, fetching more pages as needed
+        batch = await actions_repo.list_actions(ctx.session, after_id=after, limit=args.limit, statuses=statuses,
+                                                requested_by=ctx.actor.id if mine else None, tool=CHANGE_LOCKED_GRADE)
+        for action in batch:
+            if args.status == "decided" and action.status in OPEN:
+                continue
+            if args.student_id is not None and json.loads(action.arguments).get("student_id") != args.student_id:
+                continue
+            items.append(action)
+        if len(batch) <= args.limit:
+            break
+        after = batch[-1].id or 0
+    page, cursor = page_of(items, args.limit)
+    return Page[ChangeRequestOut](items=[_request_out(a) for a in page], next_cursor=cursor)

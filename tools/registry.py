@@ -42,15 +42,26 @@ ProgressReporter = Callable[[float, "float | None", "str | None"], Awaitable[Non
 """`await report(progress, total, message)`: tells the caller how far a long call got (MCP notifications/progress)."""
 
 
+@dataclass(frozen=True)
+class ActionContext:
+    """The pending action a destructive tool runs for, once released: its id, who released it and why."""
+
+    action_id: int
+    decided_by: int | None
+    decision_reason: str | None
+
+
 @dataclass
 class ToolContext:
-    """What a tool function receives besides its input: the unit of work's session, the actor, the runtime,
-    and, when the channel can show it (an MCP request with a progress token), a progress reporter."""
+    """What a tool function receives besides its input: the unit of work's session, the actor (the requester,
+    for a released pending action), the runtime; when the channel can show it (an MCP request with a progress
+    token), a progress reporter; and, for a destructive tool run by the gate, the action it runs for."""
 
     session: AsyncSession
     actor: Actor
     runtime: Any = None
     progress: ProgressReporter | None = None
+    action: ActionContext | None = None
 
 
 @dataclass(frozen=True)

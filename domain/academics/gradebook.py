@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
@@ -96,10 +97,17 @@ class Policy:
                             for a in items]
 
 
-async def policy_for(session: AsyncSession, cls: SchoolClass) -> Policy:
-    """Return the grading policy of `cls` (its categories and scale)."""
+async def policy_for(session: AsyncSession, cls: SchoolClass, *, scale_code: str | None = None) -> Policy:
+    """Return the grading policy of `cls` (its categories and scale); `scale_code` asks for that scale instead
+    of the class's current one (a published grade keeps the scale it was published with)."""
     categories = tuple(grading.Category(c.code, Fraction(c.weight_x100, 100), c.drop_lowest)
                        for c in await repo.categories_of(session, cls.id or 0))
+    if scale_code == BASIC_SCALE.code:
+        return Policy(categories=categories, scale=BASIC_SCALE)
+    if scale_code is not None:
+        named = await repo.by_code(session, GradingScaleRecord, scale_code)
+        if named is not None:
+            return Policy(categories=categories, scale=scale_of(named))
     record = None
     if cls.grading_scale_id is not None:
         record = await repo.get_live(session, GradingScaleRecord, cls.grading_scale_id)
@@ -272,8 +280,23 @@ async def set_class_scale(session: AsyncSession, *, class_id: int, scale_id: int
 
 
 @dataclass(frozen=True)
+class TermGradeChange:
+    """A change of a published term grade: before and after (hundredths, letter), why, who asked and approved."""
+
+    at: datetime
+    percentage_before_x100: int | None
+    letter_before: str | None
+    percentage_after_x100: int | None
+    letter_after: str | None
+    reason: str | None
+    requested_by: int | None
+    approved_by: int | None
+    action_id: int | None
+
+
+@dataclass(frozen=True)
 class TranscriptLine:
-    """One published term grade of a student."""
+    """One published term grade of a student, with the changes approved after publication (oldest first)."""
 
     academic_year: str
     term: str
@@ -285,7 +308,7 @@ class TranscriptLine:
     gpa_points_x100: int | None
     credits_x100: int
     earns_credit: bool | None
-    changed: bool  # the grade was changed after publication (its version moved)
+    history: tuple[TermGradeChange, ...]
 
 
 @dataclass(frozen=True)
@@ -304,13 +327,19 @@ async def transcript(session: AsyncSession, *, student_id: int) -> Transcript:
     credit-weighted mean of the stored GPA points (as grading.gpa computes it from grades); a term grade
     without a percentage is left out. Raises NotFound."""
     student = await repo.get_or_raise(session, Student, student_id, field="student_id")
+    changes: dict[tuple[int, int], list[TermGradeChange]] = {}
+    for c in await repo.published_changes_of_student(session, student_id):
+        changes.setdefault((c.class_id, c.term_id), []).append(TermGradeChange(
+            at=c.created_at, percentage_before_x100=c.term_percentage_before_x100, letter_before=c.term_letter_before,
+            percentage_after_x100=c.term_percentage_after_x100, letter_after=c.term_letter_after, reason=c.reason,
+            requested_by=c.requested_by, approved_by=c.approved_by, action_id=c.action_id))
     lines = []
     for tg, cls, subject, term, year in await repo.published_grades_of_student(session, student_id):
         lines.append(TranscriptLine(academic_year=year.name, term=term.name, term_id=term.id or 0,
                                     class_code=cls.code, subject=subject.name, percentage_x100=tg.percentage_x100,
                                     letter=tg.letter, gpa_points_x100=tg.gpa_points_x100,
                                     credits_x100=subject.credits_x100, earns_credit=tg.earns_credit,
-                                    changed=tg.version > 1))
+                                    history=tuple(changes.get((cls.id or 0, term.id or 0), ()))))
 
     def gpa_of(items: list[TranscriptLine]) -> Fraction | None:
         weighted = [(Fraction(x.gpa_points_x100, 100), Fraction(x.credits_x100, 100)) for x in items

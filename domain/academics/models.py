@@ -234,3 +234,28 @@ class GradingCategory(Entity, table=True):
     name: str = Field(max_length=120, nullable=False)
     weight_x100: int = Field(nullable=False)
     drop_lowest: int = Field(default=0, nullable=False)
+
+
+class GradeChange(Entity, table=True):
+    """The history of a result: one row per change of a recorded score or status, with the term grade before
+    and after when the term was published, why, who asked and who released it (the pending action)."""
+
+    __tablename__ = "grade_changes"
+
+    grade_id: int = Field(foreign_key="grades.id", nullable=False, index=True)
+    class_id: int = Field(foreign_key="classes.id", nullable=False, index=True)
+    term_id: int = Field(foreign_key="terms.id", nullable=False)
+    student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
+    before_score_x100: int | None = Field(default=None)
+    before_status: str = Field(max_length=20, nullable=False)
+    after_score_x100: int | None = Field(default=None)
+    after_status: str = Field(max_length=20, nullable=False)
+    published: bool = Field(default=False, nullable=False)
+    term_percentage_before_x100: int | None = Field(default=None)
+    term_letter_before: str | None = Field(default=None, max_length=4)
+    term_percentage_after_x100: int | None = Field(default=None)
+    term_letter_after: str | None = Field(default=None, max_length=4)
+    reason: str | None = Field(default=None, max_length=1000)
+    requested_by: int | None = Field(default=None, foreign_key="users.id")
+    approved_by: int | None = Field(default=None, foreign_key="users.id")
+    action_id: int | None = Field(default=None, foreign_key="pending_actions.id")

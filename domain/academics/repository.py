@@ -12,6 +12,7 @@ from domain.academics.models import (
     Enrollment,
     EnrollmentStatus,
     Grade,
+    GradeChange,
     GradingCategory,
     GradingScaleRecord,
     Guardian,
@@ -273,6 +274,14 @@ async def categories_of(session: AsyncSession, class_id: int, *, include_deleted
     if not include_deleted:
         stmt = stmt.where(GradingCategory.deleted_at.is_(None))  # type: ignore[union-attr]
     return list((await session.exec(stmt.order_by(GradingCategory.code))).all())
+
+
+async def published_changes_of_student(session: AsyncSession, student_id: int) -> list[GradeChange]:
+    """Return the changes made to a student's published (locked) results, oldest first."""
+    stmt = (select(GradeChange).where(GradeChange.student_id == student_id, GradeChange.published.is_(True),  # type: ignore
+                                      GradeChange.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(GradeChange.id))
+    return list((await session.exec(stmt)).all())
 
 
 async def published_grades_of_student(session: AsyncSession, student_id: int

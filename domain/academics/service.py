@@ -19,6 +19,7 @@ from domain.academics.models import (
     Enrollment,
     EnrollmentStatus,
     Grade,
+    GradeChange,
     GradeStatus,
     Guardian,
     SchoolClass,
@@ -440,12 +441,20 @@ async def check_grade_change(session: AsyncSession, actor: Actor, *, assessment_
 
 
 async def change_grade(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,
-                       score_x100: int, comment: str | None, locked: bool = False) -> Grade:
-    """Change an existing score (a locked one only when `locked`), recomputing a published term grade."""
+                       score_x100: int, comment: str | None, locked: bool = False, reason: str | None = None,
+                       approved_by: int | None = None, action_id: int | None = None) -> Grade:
+    """Change an existing result to a score (a locked one only when `locked`), recomputing a published term
+    grade, and record the change in the grade's history (GradeChange: before/after, the term grade before and
+    after, the reason, the requester `actor`, who approved it and the pending action)."""
     target = await check_grade_change(session, actor, assessment_id=assessment_id, student_id=student_id,
                                       score_x100=score_x100, locked=locked)
     grade = target.grade
     assert grade is not None
+    history = GradeChange(grade_id=grade.id or 0, class_id=target.cls.id or 0, term_id=target.assessment.term_id,
+                          student_id=student_id, before_score_x100=grade.score_x100, before_status=grade.status,
+                          after_score_x100=score_x100, after_status=GradeStatus.SCORED.value, published=locked,
+                          reason=reason, requested_by=actor.id or None, approved_by=approved_by or None,
+                          action_id=action_id)
     grade.score_x100 = score_x100
     grade.status = GradeStatus.SCORED.value
     if comment is not None:
@@ -456,13 +465,19 @@ async def change_grade(session: AsyncSession, actor: Actor, *, assessment_id: in
     if locked:
         term_grade = await repo.get_term_grade(session, target.cls.id or 0, target.assessment.term_id, student_id)
         if term_grade is not None:
-            policy = await gradebook.policy_for(session, target.cls)
+            history.term_percentage_before_x100, history.term_letter_before = term_grade.percentage_x100, \
+                term_grade.letter
+            # The frozen grade keeps the scale it was published with, even if the class's scale changed since.
+            policy = await gradebook.policy_for(session, target.cls, scale_code=term_grade.scale_code)
             result = await student_term_result(session, target.cls, target.assessment.term_id, student_id,
                                                policy=policy)
             set_term_grade(term_grade, result, policy)
+            history.term_percentage_after_x100, history.term_letter_after = term_grade.percentage_x100, \
+                term_grade.letter
             bump(term_grade)
             session.add(term_grade)
-            await session.flush()
+    session.add(history)
+    await session.flush()
     return grade
 
 

@@ -30,9 +30,12 @@ async def get_action_or_raise(session: AsyncSession, action_id: int, *, for_upda
 
 
 async def list_actions(session: AsyncSession, *, after_id: int, limit: int, statuses: list[str] | None,
-                       requested_by: int | None) -> list[PendingAction]:
-    """Return actions after `after_id` in id order (limit + 1 rows so the caller can tell if more exist)."""
+                       requested_by: int | None, tool: str | None = None) -> list[PendingAction]:
+    """Return actions after `after_id` in id order (limit + 1 rows so the caller can tell if more exist),
+    optionally only those of one tool."""
     stmt = select(PendingAction).where(PendingAction.id > after_id)
+    if tool is not None:
+        stmt = stmt.where(PendingAction.tool == tool)
     if statuses:
         stmt = stmt.where(PendingAction.status.in_(statuses))  # type: ignore[attr-defined]
     if requested_by is not None:

@@ -164,17 +164,39 @@ async def test_published_term_grades_are_exact_and_the_transcript_has_gpa(runtim
         ("Mathematics", 88.0, "B+", 3.3, 1.0)]
     assert transcript.gpa == 3.3 and transcript.credits_earned == 1.0
     assert transcript.term_gpa == {str(school.term_id): 3.3}
-    assert not transcript.lines[0].changed_after_publication
+    assert transcript.lines[0].history == []
     with pytest.raises(PermissionDenied):
         await invoke(runtime, "get_transcript", {"student_id": s1}, school.teacher)
 
-    # An approved change after publication recomputes the frozen grade under the same scale.
+    # After publication a change is a request: original, proposed, reason, requester; an admin decides it.
     change = await invoke(runtime, "change_locked_grade", {"assessment_id": school.assessment2_id, "student_id": s1,
                                                            "score": 50, "reason": "Marking error on page 2"},
                           school.teacher)
     assert change.preview["term_grade"]["after"] == {"percentage": 95.0, "letter": "A-"}  # 0.4x87 + 0.6x100 = 94.8
     await invoke(runtime, "confirm_action", {"action_id": change.action_id}, school.teacher)
-    await invoke(runtime, "approve_action", {"action_id": change.action_id}, school.admin)
+    open_requests = await invoke(runtime, "list_grade_change_requests", {"student_id": s1}, school.registrar)
+    (request,) = open_requests.items
+    assert (request.request_id, request.status, request.reason) == (change.action_id, "queued",
+                                                                     "Marking error on page 2")
+    assert request.original["score"] == 44 and request.proposed["score"] == 50
+    assert request.requested_by == school.teacher.username and request.decided_by is None
+    mine = await invoke(runtime, "list_grade_change_requests", {}, school.other_teacher)
+    assert mine.items == []  # teachers see their own requests only
+    with pytest.raises(PermissionDenied):  # not by the requester, not by a non-admin
+        await invoke(runtime, "approve_action", {"action_id": change.action_id}, school.registrar)
+    await invoke(runtime, "approve_action", {"action_id": change.action_id, "reason": "Checked the paper"},
+                 school.admin)
+    decided = await invoke(runtime, "list_grade_change_requests", {"status": "decided", "student_id": s1},
+                           school.registrar)
+    assert [(r.status, r.decided_by, r.decision_reason) for r in decided.items] == [
+        ("executed", school.admin.username, "Checked the paper")]
+    assert (await invoke(runtime, "list_grade_change_requests", {"student_id": s1}, school.registrar)).items == []
+
     after = await invoke(runtime, "get_transcript", {"student_id": s1}, school.registrar)
     assert [(x.percentage, x.letter, x.gpa_points) for x in after.lines] == [(95.0, "A-", 3.7)]
-    assert after.lines[0].changed_after_publication and after.gpa == 3.7
+    assert after.gpa == 3.7
+    (history,) = after.lines[0].history
+    assert history.before == {"percentage": 88.0, "letter": "B+"} and history.after == {"percentage": 95.0,
+                                                                                          "letter": "A-"}
+    assert (history.reason, history.requested_by, history.approved_by, history.request_id) == (
+        "Marking error on page 2", school.teacher.id, school.admin.id, change.action_id)

@@ -1,4 +1,5 @@
-"""gradebook: grading scales, assessment categories, missing/excused results, credits, exact term grades
+"""gradebook: grading scales, assessment categories, missing/excused results, credits, exact term grades,
+grade change history
 
 Revision ID: c5d2a8f1e3b6
 Revises: a1f4c8e2d7b3
@@ -44,6 +45,36 @@ def upgrade() -> None:
     sa.UniqueConstraint('class_id', 'code')
     )
     op.create_index(op.f('ix_grading_categories_class_id'), 'grading_categories', ['class_id'], unique=False)
+    op.create_table('grade_changes', *_entity_columns(),
+    sa.Column('grade_id', sa.Integer(), nullable=False),
+    sa.Column('class_id', sa.Integer(), nullable=False),
+    sa.Column('term_id', sa.Integer(), nullable=False),
+    sa.Column('student_id', sa.Integer(), nullable=False),
+    sa.Column('before_score_x100', sa.Integer(), nullable=True),
+    sa.Column('before_status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('after_score_x100', sa.Integer(), nullable=True),
+    sa.Column('after_status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('published', sa.Boolean(), nullable=False),
+    sa.Column('term_percentage_before_x100', sa.Integer(), nullable=True),
+    sa.Column('term_letter_before', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
+    sa.Column('term_percentage_after_x100', sa.Integer(), nullable=True),
+    sa.Column('term_letter_after', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=True),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+    sa.Column('requested_by', sa.Integer(), nullable=True),
+    sa.Column('approved_by', sa.Integer(), nullable=True),
+    sa.Column('action_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['action_id'], ['pending_actions.id'], ),
+    sa.ForeignKeyConstraint(['approved_by'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['class_id'], ['classes.id'], ),
+    sa.ForeignKeyConstraint(['grade_id'], ['grades.id'], ),
+    sa.ForeignKeyConstraint(['requested_by'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['student_id'], ['students.id'], ),
+    sa.ForeignKeyConstraint(['term_id'], ['terms.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index(op.f('ix_grade_changes_class_id'), 'grade_changes', ['class_id'], unique=False)
+    op.create_index(op.f('ix_grade_changes_grade_id'), 'grade_changes', ['grade_id'], unique=False)
+    op.create_index(op.f('ix_grade_changes_student_id'), 'grade_changes', ['student_id'], unique=False)
     with op.batch_alter_table('subjects') as batch_op:
         batch_op.add_column(sa.Column('credits_x100', sa.Integer(), server_default='100', nullable=False))
     with op.batch_alter_table('classes') as batch_op:
@@ -73,6 +104,10 @@ def downgrade() -> None:
         batch_op.drop_column('grading_scale_id')
     with op.batch_alter_table('subjects') as batch_op:
         batch_op.drop_column('credits_x100')
+    with op.batch_alter_table('grade_changes') as batch_op:
+        for column in ('student_id', 'grade_id', 'class_id'):
+            batch_op.drop_index(batch_op.f(f'ix_grade_changes_{column}'))
+    op.drop_table('grade_changes')
     with op.batch_alter_table('grading_categories') as batch_op:
         batch_op.drop_index(batch_op.f('ix_grading_categories_class_id'))
     op.drop_table('grading_categories')
