@@ -20,6 +20,7 @@ from domain.actions import repository as actions_repo
 from domain.actions.models import PendingAction
 from domain.kernel.actor import Role
 from tools.academics import module as academics_module
+from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job, term_section_params
 from tools.registry import Effect, ToolContext
 from tools.types import Code, Id, Name, Page, PageInput, ToolInput, ToolOutput, page_of
 
@@ -355,3 +356,31 @@ async def list_grade_change_requests(ctx: ToolContext, args: ListChangeRequestsI
         after = batch[-1].id or 0
     page, cursor = page_of(items, args.limit)
     return Page[ChangeRequestOut](items=[_request_out(a) for a in page], next_cursor=cursor)
+
+
+# ---------------------------------------------------------------- report cards
+
+
+GENERATE_REPORT_CARDS = "generate_report_cards"  # the job kind; workers/report_cards.py registers its handler
+
+
+class GenerateReportCardsIn(ToolInput):
+    term_id: Id = Field(description="The term the report cards are for.")
+    section_id: Id | None = Field(default=None, description="Every enrolled student of this section.")
+    year_level_id: Id | None = Field(default=None, description="Every section of this year level in the term's "
+                                                               "academic year.")
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None, description="Any unique string (1..100 chars); repeating a call with the same key returns "
+                                  "the same job instead of starting another.")
+    wait_s: WaitSeconds = 0
+
+
+@academics_module.tool(effect=Effect.WRITE, roles=REGISTRY, manages_transaction=True)
+async def generate_report_cards(ctx: ToolContext, args: GenerateReportCardsIn) -> JobOut:
+    """Start a job that makes a PDF report card (term grades, attendance, GPA, the grading scale) for every
+    enrolled student of a section or year level. Returns the job (or, with wait_s, waits for it with
+    progress); once succeeded, result.document_ids lists the cards: get_document returns each PDF (base64).
+    A class not yet published shows its grade as computed now."""
+    return await start_job(ctx, tool=GENERATE_REPORT_CARDS, arguments=json.loads(args.model_dump_json()),
+                           kind=GENERATE_REPORT_CARDS, params_from_session=lambda s: term_section_params(s, args),
+                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)

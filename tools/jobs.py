@@ -174,7 +174,10 @@ class ExportTermGradesIn(ToolInput):
     wait_s: WaitSeconds = 0
 
 
-async def _export_params(session, args: ExportTermGradesIn) -> dict[str, Any]:
+async def term_section_params(session, args) -> dict[str, Any]:
+    """Validate `args.term_id` with `args.section_id` and/or `args.year_level_id` (a section, or every section
+    of a year level in the term's year) and return the job params with the resolved `section_ids`.
+    Raises NotFound, or InvalidInput naming the field when they do not fit together."""
     section = year_level = None
     if args.section_id is not None:
         section = await academics_repo.get_or_raise(session, Section, args.section_id, field="section_id")
@@ -213,5 +216,5 @@ async def export_term_grades(ctx: ToolContext, args: ExportTermGradesIn) -> JobO
     student has no score yet) and result.rows the number of rows. Nothing is published or changed.
     """
     return await start_job(ctx, tool=EXPORT_TERM_GRADES, arguments=json.loads(args.model_dump_json()),
-                           kind=EXPORT_TERM_GRADES, params_from_session=lambda s: _export_params(s, args),
+                           kind=EXPORT_TERM_GRADES, params_from_session=lambda s: term_section_params(s, args),
                            idempotency_key=args.idempotency_key, wait_s=args.wait_s)

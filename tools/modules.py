@@ -7,6 +7,17 @@ from tools.registry import Module
 
 def all_modules() -> list[Module]:
     """Return every bounded context's module declaration (imported here, not at package import)."""
-    from tools import academics, actions, attendance, gradebook, hr, jobs, platform, timetable  # noqa: F401 (registers)
+    from tools import (  # noqa: F401 (attendance and gradebook register on academics)
+        academics,
+        actions,
+        attendance,
+        documents,
+        gradebook,
+        hr,
+        jobs,
+        platform,
+        timetable,
+    )
 
-    return [platform.module, actions.module, jobs.module, hr.module, academics.module, timetable.module]
+    return [platform.module, actions.module, jobs.module, documents.module, hr.module, academics.module,
+            timetable.module]

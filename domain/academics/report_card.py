@@ -79,13 +79,14 @@ class SubjectLine:
 
 @dataclass(frozen=True)
 class AttendanceSummary:
-    """Days present, absent, late and excused in the term; `attendance_rate` is a percentage string."""
+    """Days present, absent, late and excused in the term; `attendance_rate` is a percentage string, or None
+    when no register counted (printed as a dash)."""
 
     days_present: int
     days_absent: int
     days_late: int
     days_excused: int
-    attendance_rate: str
+    attendance_rate: str | None
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,8 @@ def validate_report_card(data: ReportCardData) -> None:
         if not isinstance(days, int) or isinstance(days, bool) or days < 0:
             raise InvalidInput(f"attendance.{name} is {days!r}; give a whole number of days, 0 or more",
                                field=f"attendance.{name}")
-    _check_percentage(a.attendance_rate, "attendance.attendance_rate")
+    if a.attendance_rate is not None:
+        _check_percentage(a.attendance_rate, "attendance.attendance_rate")
 
     if not data.grading_scale:
         raise InvalidInput("grading_scale is empty; give at least one band", field="grading_scale")
@@ -287,7 +289,7 @@ def _card_text(data: ReportCardData) -> Iterable[str]:
     """Yield every text the card prints from its data."""
     s, a = data.student, data.attendance
     yield from (data.school_name, data.academic_year, data.term, s.code, s.full_name, s.year_level, s.section,
-                s.homeroom_teacher or "", data.gpa or "", data.overall_comment or "", a.attendance_rate)
+                s.homeroom_teacher or "", data.gpa or "", data.overall_comment or "", a.attendance_rate or "")
     for line in data.subjects:
         yield from (line.class_code, line.subject_name, line.teacher_name or "", line.percentage or "",
                     line.letter or "", line.comment or "")
@@ -574,7 +576,8 @@ def _draw_attendance(pdf: _CardPdf, a: AttendanceSummary) -> None:
                ("Days present", "Days absent", "Days late", "Days excused", "Attendance rate")]
     days = (a.days_present, a.days_absent, a.days_late, a.days_excused)
     row = [_Cell(str(n), size=9, align="C") for n in days]
-    row.append(_Cell(f"{a.attendance_rate}%", bold=True, size=9, align="C"))
+    rate = NOT_GRADED if a.attendance_rate is None else f"{a.attendance_rate}%"
+    row.append(_Cell(rate, bold=True, size=9, align="C"))
     _draw_table(pdf, heading, [row], [pdf.epw / 5] * 5)
     pdf.set_y(pdf.get_y() + 5)
 

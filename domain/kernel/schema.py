@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 import domain.academics.attendance_models
 import domain.academics.models
 import domain.actions.models
+import domain.documents.models
 import domain.hr.models
 import domain.identity.models
 import domain.jobs.models

@@ -28,6 +28,7 @@ from sqlmodel import SQLModel
 import domain.kernel.schema  # noqa: F401  (registers every table on SQLModel.metadata)
 from domain.academics import service as academics
 from domain.academics.models import SchoolClass, Section
+from domain.documents import service as documents
 from domain.hr import service as hr
 from domain.hr.models import Employee, EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
@@ -66,6 +67,7 @@ class World:
     job_id: int
     timetable_problem_id: int
     timetable_solution_id: int
+    document_id: int
 
     @property
     def admin(self):
@@ -100,10 +102,14 @@ async def world(runtime) -> World:
     timetable_problem_id, timetable_solution_id = await make_published_timetable(runtime)
     await invoke(runtime, "create_room", {"code": unique("R"), "name": "Room 1", "capacity": 30}, school.admin)
     await invoke(runtime, "create_grading_scale", BUILDERS["create_grading_scale"](None), school.admin)
+    async with runtime.db.write() as s:
+        document = await documents.store(s, kind="report_card", filename="card.pdf", content_type="application/pdf",
+                                         data=b"%PDF-1.4 test", student_id=school.student_ids[0])
+        document_id = document.id
     return World(school=school, department_id=department_id, employee_id=employee_id,
                  year_level_id=year_level_id, subject_id=subject_id, new_subject_id=new_subject_id,
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
-                 timetable_solution_id=timetable_solution_id)
+                 timetable_solution_id=timetable_solution_id, document_id=document_id)
 
 
 def _guardian() -> dict[str, Any]:
@@ -206,6 +212,10 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "list_grading_scales": lambda w: {"limit": 5},
     "set_class_grading_scale": lambda w: {"class_id": w.school.class_id, "scale_id": None},
     "get_transcript": lambda w: {"student_id": w.school.student_ids[0]},
+    "generate_report_cards": lambda w: {"term_id": w.school.term_id, "section_id": w.school.section_id,
+                                        "year_level_id": w.year_level_id, "idempotency_key": unique("cards-")},
+    "list_documents": lambda w: {"student_id": w.school.student_ids[0], "limit": 5},
+    "get_document": lambda w: {"document_id": w.document_id},
     "list_grade_change_requests": lambda w: {"status": "all", "student_id": w.school.student_ids[0], "limit": 5},
     "create_room": lambda w: {"code": unique("R"), "name": "Room 12", "capacity": 30},
     "list_rooms": lambda w: {"min_capacity": 10, "limit": 5},

@@ -1,0 +1,56 @@
+"""Store and read documents. Services flush and never commit (the entry point owns the transaction)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.documents.models import Document
+from domain.kernel.errors import NotFound
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+
+
+async def store(session: AsyncSession, *, kind: str, filename: str, content_type: str, data: bytes,
+                student_id: int | None = None, term_id: int | None = None, job_id: int | None = None,
+                created_by: int | None = None) -> Document:
+    """Store a document (bytes, at most MAX_DOCUMENT_BYTES) and return it with its id, size and SHA-256."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ValueError(f"document {filename} is {len(data)} bytes; at most {MAX_DOCUMENT_BYTES}")
+    row = Document(kind=kind, filename=filename, content_type=content_type, size=len(data),
+                   sha256=hashlib.sha256(data).hexdigest(), data=data, student_id=student_id, term_id=term_id,
+                   job_id=job_id, created_by=created_by)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get(session: AsyncSession, document_id: int) -> Document:
+    """Return the live document or raise NotFound."""
+    row = await session.get(Document, document_id)
+    if row is None or row.deleted_at is not None:
+        raise NotFound(f"no document with id {document_id}; list_documents lists them", field="document_id")
+    return row
+
+
+async def of_job(session: AsyncSession, job_id: int, *, kind: str | None = None) -> list[Document]:
+    """Return the live documents a job stored, by id."""
+    stmt = select(Document).where(Document.job_id == job_id, Document.deleted_at.is_(None))  # type: ignore
+    if kind is not None:
+        stmt = stmt.where(Document.kind == kind)
+    return list((await session.exec(stmt.order_by(Document.id))).all())
+
+
+async def listing(session: AsyncSession, *, after_id: int, limit: int, job_id: int | None, student_id: int | None,
+                  kind: str | None) -> list[Document]:
+    """Return live documents after `after_id` by id, filtered (limit + 1 rows, for paging)."""
+    stmt = select(Document).where(Document.id > after_id, Document.deleted_at.is_(None))  # type: ignore
+    if job_id is not None:
+        stmt = stmt.where(Document.job_id == job_id)
+    if student_id is not None:
+        stmt = stmt.where(Document.student_id == student_id)
+    if kind is not None:
+        stmt = stmt.where(Document.kind == kind)
+    return list((await session.exec(stmt.order_by(Document.id).limit(limit + 1))).all())

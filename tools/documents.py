@@ -1,0 +1,75 @@
+"""Document tools: list and fetch the files the school generated (report cards), with their bytes as base64."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+from pydantic import Field
+
+from domain.academics import repository as academics_repo
+from domain.academics.models import Student
+from domain.documents import service as documents
+from domain.jobs import repository as jobs_repo
+from domain.documents.models import Document
+from domain.kernel.actor import Role
+from tools.registry import Effect, Module, ToolContext
+from tools.types import Id, Page, PageInput, ToolInput, ToolOutput, page_of
+
+module = Module("documents", core=True, description="Generated files (report cards) stored with the data.")
+READERS = frozenset({Role.ADMIN, Role.REGISTRAR})
+KINDS = ("report_card",)
+
+
+class DocumentOut(ToolOutput):
+    document_id: int
+    kind: str = Field(description="report_card.")
+    filename: str
+    content_type: str = Field(description="Media type, e.g. application/pdf.")
+    size: int = Field(description="Bytes.")
+    sha256: str
+    student_id: int | None = None
+    term_id: int | None = None
+    job_id: int | None = Field(default=None, description="The job that made it.")
+    created_at: datetime = Field(description="UTC.")
+
+
+def document_out(row: Document) -> DocumentOut:
+    return DocumentOut(document_id=row.id or 0, kind=row.kind, filename=row.filename, content_type=row.content_type,
+                       size=row.size, sha256=row.sha256, student_id=row.student_id, term_id=row.term_id,
+                       job_id=row.job_id, created_at=row.created_at)
+
+
+class ListDocumentsIn(PageInput):
+    job_id: Id | None = Field(default=None, description="Only the documents this job made.")
+    student_id: Id | None = Field(default=None, description="Only this student's documents.")
+
+
+@module.tool(effect=Effect.READ, roles=READERS)
+async def list_documents(ctx: ToolContext, args: ListDocumentsIn) -> Page[DocumentOut]:
+    """List generated documents (report cards), oldest first, by job or student; get_document returns one's
+    content."""
+    rows = await documents.listing(ctx.session, after_id=args.after_id(), limit=args.limit, job_id=args.job_id,
+                                   student_id=args.student_id, kind=None)
+    if not rows:  # an empty page: say so when a filter names nothing that exists
+        if args.job_id is not None:
+            await jobs_repo.get_job_or_raise(ctx.session, args.job_id)
+        if args.student_id is not None:
+            await academics_repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
+    page, cursor = page_of(rows, args.limit)
+    return Page[DocumentOut](items=[document_out(r) for r in page], next_cursor=cursor)
+
+
+class DocumentIdIn(ToolInput):
+    document_id: Id
+
+
+class DocumentContentOut(DocumentOut):
+    content_base64: str = Field(description="The file's bytes, base64 (a report card is about 30 kB).")
+
+
+@module.tool(effect=Effect.READ, roles=READERS)
+async def get_document(ctx: ToolContext, args: DocumentIdIn) -> DocumentContentOut:
+    """Get one generated document with its content as base64 (decode it to save the PDF)."""
+    row = await documents.get(ctx.session, args.document_id)
+    return DocumentContentOut(**document_out(row).model_dump(), content_base64=base64.b64encode(row.data).decode())
