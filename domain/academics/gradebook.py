@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -97,6 +98,24 @@ class Policy:
                             for a in items]
 
 
+async def policies_for(session: AsyncSession, classes: Iterable[SchoolClass]) -> dict[int, Policy]:
+    """Return the grading policy of each class, by class id, with one query per kind of row (bulk)."""
+    items = list(classes)
+    categories = await repo.categories_of_classes(session, [c.id or 0 for c in items])
+    default = await repo.default_scale(session)
+    scales: dict[int | None, grading.GradingScale] = {None: scale_of(default) if default else BASIC_SCALE}
+    out = {}
+    for cls in items:
+        if cls.grading_scale_id not in scales:
+            record = await repo.get_live(session, GradingScaleRecord, cls.grading_scale_id)  # type: ignore[arg-type]
+            scales[cls.grading_scale_id] = scale_of(record) if record is not None else scales[None]
+        out[cls.id or 0] = Policy(categories=tuple(grading.Category(c.code, Fraction(c.weight_x100, 100),
+                                                                    c.drop_lowest)
+                                                   for c in categories.get(cls.id or 0, ())),
+                                  scale=scales[cls.grading_scale_id])
+    return out
+
+
 async def policy_for(session: AsyncSession, cls: SchoolClass, *, scale_code: str | None = None) -> Policy:
     """Return the grading policy of `cls` (its categories and scale); `scale_code` asks for that scale instead
     of the class's current one (a published grade keeps the scale it was published with)."""
@@ -118,13 +137,17 @@ async def policy_for(session: AsyncSession, cls: SchoolClass, *, scale_code: str
 
 def entry_of(grade: Grade | None) -> grading.ScoreEntry | None:
     """The engine's entry for a stored result (None: not graded yet)."""
-    if grade is None:
-        return None
-    if grade.status == GradeStatus.MISSING.value:
+    return None if grade is None else _entry(grade.status, grade.score_x100)
+
+
+@lru_cache(maxsize=65536)
+def _entry(status: str, score_x100: int | None) -> grading.ScoreEntry:
+    # Entries are immutable and scores repeat across a school, so each (status, score) is built once.
+    if status == GradeStatus.MISSING.value:
         return grading.ScoreEntry.missing()
-    if grade.status == GradeStatus.EXCUSED.value:
+    if status == GradeStatus.EXCUSED.value:
         return grading.ScoreEntry.excused()
-    return grading.ScoreEntry.scored(Fraction(grade.score_x100 or 0, 100))
+    return grading.ScoreEntry.scored(Fraction(score_x100 or 0, 100))
 
 
 @dataclass(frozen=True)
@@ -145,12 +168,20 @@ class StudentResult:
         return self.grade.letter if self.grade else None
 
 
-def student_result(policy: Policy, assessments: list[Assessment], grades: Mapping[int, Grade]) -> StudentResult:
-    """Grade one student: `grades` maps assessment id -> their stored result (missing key: not graded)."""
+def plan_for(policy: Policy, assessments: list[Assessment]) -> grading.GradingPlan:
+    """The engine's checked plan for a class's assessments under its policy (build once per class)."""
     categories, items = policy.engine_assessments(assessments)
-    entries = {a.id or 0: entry_of(grades.get(a.id or 0)) for a in assessments}
-    breakdown = grading.compute_breakdown(categories, items, entries)
-    not_graded = sum(1 for a in assessments if (a.id or 0) not in grades)
+    return grading.GradingPlan(categories, items)
+
+
+def student_result(policy: Policy, assessments: list[Assessment], grades: Mapping[int, Grade], *,
+                   plan: grading.GradingPlan | None = None) -> StudentResult:
+    """Grade one student: `grades` maps assessment id -> their stored result (missing key: not graded);
+    `plan` (plan_for) saves rebuilding the class's plan for each student."""
+    plan = plan or plan_for(policy, assessments)
+    entries = {aid: _entry(g.status, g.score_x100) for aid, g in grades.items()}
+    breakdown = plan.breakdown(entries)
+    not_graded = len(assessments) - len(grades)
     return StudentResult(breakdown, policy.scale.grade(breakdown.percentage), not_graded)
 
 

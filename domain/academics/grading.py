@@ -328,79 +328,97 @@ def compute_breakdown(
     `category` (an assessment in an unknown category), `scores` (an entry for an unknown assessment or
     not a ScoreEntry), `points` (a score above the assessment's maximum).
     """
-    by_code: dict[str, Category] = {}
-    for category in categories:
-        if category.code in by_code:
-            raise InvalidInput(f"category code {category.code} appears twice; category codes must be unique",
-                               field="categories")
-        by_code[category.code] = category
+    return GradingPlan(categories, assessments).breakdown(scores)
 
-    known_ids: set[AssessmentId] = set()
-    for assessment in assessments:
-        if assessment.id in known_ids:
-            raise InvalidInput(f"assessment {assessment.id!r} appears twice; assessment ids must be unique",
-                               field="assessments")
-        known_ids.add(assessment.id)
-        if assessment.category not in by_code:
-            known = ", ".join(by_code) or "none"
-            raise InvalidInput(f"assessment {assessment.id!r} is in category {assessment.category!r}, which "
-                               f"the class does not have; its categories are {known}", field="category")
 
-    for assessment_id, entry in scores.items():
-        if assessment_id not in known_ids:
-            raise InvalidInput(f"there is a score for assessment {assessment_id!r}, which is not one of "
-                               "the assessments being graded", field="scores")
-        if entry is not None and not isinstance(entry, ScoreEntry):
-            raise InvalidInput(f"the score for assessment {assessment_id!r} must be a ScoreEntry or None, "
-                               f"not {type(entry).__name__}", field="scores")
+class GradingPlan:
+    """A class's categories and assessments, checked once, to grade many students (see compute_breakdown).
 
-    counted_by_code: dict[str, list[tuple[int, Assessment, Fraction]]] = {code: [] for code in by_code}
-    for position, assessment in enumerate(assessments):
-        entry = scores.get(assessment.id)
-        if entry is None or entry.status is ScoreStatus.EXCUSED:
-            continue
-        if entry.status is ScoreStatus.MISSING:
-            points = Fraction(0)
-        else:
-            assert entry.points is not None  # a scored entry always has points (checked on construction)
-            points = entry.points
-            if points > assessment.max_score:
-                raise InvalidInput(f"score {_show(points)} on assessment {assessment.id!r} is above the "
-                                   f"assessment's maximum {_show(assessment.max_score)}", field="points")
-        counted_by_code[assessment.category].append((position, assessment, points))
+    Raises InvalidInput as compute_breakdown does for the categories and assessments.
+    """
 
-    partial: list[tuple[Category, Fraction | None, Fraction, Fraction, tuple, tuple]] = []
-    total_weight = Fraction(0)
-    weighted_sum = Fraction(0)
-    for category in categories:
-        counted = counted_by_code[category.code]
-        drop_count = min(category.drop_lowest, max(len(counted) - 1, 0))
-        dropped_positions = {pos for pos, _, _ in sorted(counted, key=_drop_order)[:drop_count]}
-        kept = [item for item in counted if item[0] not in dropped_positions]
-        dropped = tuple(a.id for pos, a, _ in counted if pos in dropped_positions)
-        points = sum((p for _, _, p in kept), Fraction(0))
-        max_points = sum((a.max_score for _, a, _ in kept), Fraction(0))
-        percentage = points / max_points * 100 if kept else None
-        if percentage is not None:
-            total_weight += category.weight
-            weighted_sum += category.weight * percentage
-        partial.append((category, percentage, points, max_points, tuple(a.id for _, a, _ in kept), dropped))
+    def __init__(self, categories: Sequence[Category], assessments: Sequence[Assessment]) -> None:
+        by_code: dict[str, Category] = {}
+        for category in categories:
+            if category.code in by_code:
+                raise InvalidInput(f"category code {category.code} appears twice; category codes must be unique",
+                                   field="categories")
+            by_code[category.code] = category
 
-    results = tuple(
-        CategoryResult(
-            code=category.code,
-            weight=category.weight,
-            effective_weight=category.weight / total_weight * 100 if percentage is not None else Fraction(0),
-            percentage=percentage,
-            points=points,
-            max_points=max_points,
-            counted=kept_ids,
-            dropped=dropped_ids,
+        known_ids: set[AssessmentId] = set()
+        for assessment in assessments:
+            if assessment.id in known_ids:
+                raise InvalidInput(f"assessment {assessment.id!r} appears twice; assessment ids must be unique",
+                                   field="assessments")
+            known_ids.add(assessment.id)
+            if assessment.category not in by_code:
+                known = ", ".join(by_code) or "none"
+                raise InvalidInput(f"assessment {assessment.id!r} is in category {assessment.category!r}, which "
+                                   f"the class does not have; its categories are {known}", field="category")
+        self.categories = tuple(categories)
+        self.assessments = tuple(assessments)
+        self.by_code = by_code
+        self.known_ids = known_ids
+
+    def breakdown(self, scores: Mapping[AssessmentId, ScoreEntry | None]) -> GradeBreakdown:
+        """Grade one student: `scores` by assessment id (absent or None: not yet graded)."""
+        categories, assessments, by_code, known_ids = (self.categories, self.assessments, self.by_code,
+                                                       self.known_ids)
+        for assessment_id, entry in scores.items():
+            if assessment_id not in known_ids:
+                raise InvalidInput(f"there is a score for assessment {assessment_id!r}, which is not one of "
+                                   "the assessments being graded", field="scores")
+            if entry is not None and not isinstance(entry, ScoreEntry):
+                raise InvalidInput(f"the score for assessment {assessment_id!r} must be a ScoreEntry or None, "
+                                   f"not {type(entry).__name__}", field="scores")
+
+        counted_by_code: dict[str, list[tuple[int, Assessment, Fraction]]] = {code: [] for code in by_code}
+        for position, assessment in enumerate(assessments):
+            entry = scores.get(assessment.id)
+            if entry is None or entry.status is ScoreStatus.EXCUSED:
+                continue
+            if entry.status is ScoreStatus.MISSING:
+                points = Fraction(0)
+            else:
+                assert entry.points is not None  # a scored entry always has points (checked on construction)
+                points = entry.points
+                if points > assessment.max_score:
+                    raise InvalidInput(f"score {_show(points)} on assessment {assessment.id!r} is above the "
+                                       f"assessment's maximum {_show(assessment.max_score)}", field="points")
+            counted_by_code[assessment.category].append((position, assessment, points))
+
+        partial: list[tuple[Category, Fraction | None, Fraction, Fraction, tuple, tuple]] = []
+        total_weight = Fraction(0)
+        weighted_sum = Fraction(0)
+        for category in categories:
+            counted = counted_by_code[category.code]
+            drop_count = min(category.drop_lowest, max(len(counted) - 1, 0))
+            dropped_positions = {pos for pos, _, _ in sorted(counted, key=_drop_order)[:drop_count]}
+            kept = [item for item in counted if item[0] not in dropped_positions]
+            dropped = tuple(a.id for pos, a, _ in counted if pos in dropped_positions)
+            points = sum((p for _, _, p in kept), Fraction(0))
+            max_points = sum((a.max_score for _, a, _ in kept), Fraction(0))
+            percentage = points / max_points * 100 if kept else None
+            if percentage is not None:
+                total_weight += category.weight
+                weighted_sum += category.weight * percentage
+            partial.append((category, percentage, points, max_points, tuple(a.id for _, a, _ in kept), dropped))
+
+        results = tuple(
+            CategoryResult(
+                code=category.code,
+                weight=category.weight,
+                effective_weight=category.weight / total_weight * 100 if percentage is not None else Fraction(0),
+                percentage=percentage,
+                points=points,
+                max_points=max_points,
+                counted=kept_ids,
+                dropped=dropped_ids,
+            )
+            for category, percentage, points, max_points, kept_ids, dropped_ids in partial
         )
-        for category, percentage, points, max_points, kept_ids, dropped_ids in partial
-    )
-    overall = weighted_sum / total_weight if total_weight else None
-    return GradeBreakdown(categories=results, percentage=overall)
+        overall = weighted_sum / total_weight if total_weight else None
+        return GradeBreakdown(categories=results, percentage=overall)
 
 
 # ---------------------------------------------------------------- grading scales

@@ -302,3 +302,55 @@ async def default_scale(session: AsyncSession) -> GradingScaleRecord | None:
     stmt = select(GradingScaleRecord).where(GradingScaleRecord.is_default.is_(True),  # type: ignore[attr-defined]
                                             GradingScaleRecord.deleted_at.is_(None))  # type: ignore[union-attr]
     return (await session.exec(stmt.order_by(GradingScaleRecord.id.desc()))).first()  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- many classes at once (term grades in bulk)
+
+
+async def classes_by_ids(session: AsyncSession, class_ids: list[int]) -> dict[int, SchoolClass]:
+    """Return the live classes with these ids, by id."""
+    stmt = select(SchoolClass).where(SchoolClass.id.in_(class_ids), SchoolClass.deleted_at.is_(None))  # type: ignore
+    return {c.id or 0: c for c in (await session.exec(stmt)).all()}
+
+
+async def categories_of_classes(session: AsyncSession, class_ids: list[int]) -> dict[int, list[GradingCategory]]:
+    """Return the live categories of these classes, by class id, each list by code."""
+    stmt = (select(GradingCategory).where(GradingCategory.class_id.in_(class_ids),  # type: ignore[attr-defined]
+                                          GradingCategory.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(GradingCategory.class_id, GradingCategory.code))
+    out: dict[int, list[GradingCategory]] = {}
+    for row in (await session.exec(stmt)).all():
+        out.setdefault(row.class_id, []).append(row)
+    return out
+
+
+async def assessments_of_classes(session: AsyncSession, class_ids: list[int], term_id: int
+                                 ) -> dict[int, list[Assessment]]:
+    """Return the live assessments of these classes in a term, by class id, each list by id."""
+    stmt = (select(Assessment).where(Assessment.class_id.in_(class_ids), Assessment.term_id == term_id,  # type: ignore
+                                     Assessment.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Assessment.id))
+    out: dict[int, list[Assessment]] = {}
+    for row in (await session.exec(stmt)).all():
+        out.setdefault(row.class_id, []).append(row)
+    return out
+
+
+async def active_students_of_classes(session: AsyncSession, class_ids: list[int]) -> dict[int, list[Student]]:
+    """Return the actively enrolled live students of these classes, by class id, each list by student id."""
+    stmt = (select(Enrollment.class_id, Student).join(Student, Student.id == Enrollment.student_id)
+            .where(Enrollment.class_id.in_(class_ids),  # type: ignore[attr-defined]
+                   Enrollment.status == EnrollmentStatus.ACTIVE.value,
+                   Enrollment.deleted_at.is_(None), Student.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Enrollment.class_id, Student.id))
+    out: dict[int, list[Student]] = {}
+    for class_id, student in (await session.exec(stmt)).all():
+        out.setdefault(class_id, []).append(student)
+    return out
+
+
+async def published_classes(session: AsyncSession, class_ids: list[int], term_id: int) -> set[int]:
+    """Return the ids of these classes whose term grades are published."""
+    stmt = select(TermGrade.class_id).where(TermGrade.class_id.in_(class_ids),  # type: ignore[attr-defined]
+                                            TermGrade.term_id == term_id, TermGrade.deleted_at.is_(None)).distinct()
+    return set((await session.exec(stmt)).all())

@@ -543,21 +543,51 @@ class TermGradeComputation:
 
 
 async def compute_term_grades(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int) -> TermGradeComputation:
-    """Compute every enrolled student's term grade in a class under its grading policy (nothing written)."""
+    """Compute every enrolled student's term grade in a class under its grading policy (nothing written).
+    Raises NotFound (class, term), InvalidInput (a term of another year), PermissionDenied outside scope."""
     cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
     ensure_teaches(actor, cls)
-    term = await _term_of_class(session, cls, term_id)
-    policy = await gradebook.policy_for(session, cls)
-    assessments = await repo.assessments_of(session, class_id, term_id)
-    students = await repo.active_students_of_class(session, class_id)
-    grades = await repo.grades_for_assessments(session, [a.id or 0 for a in assessments])
-    by_student: dict[int, dict[int, Grade]] = {}
+    await _term_of_class(session, cls, term_id)
+    return (await compute_all_term_grades(session, actor, class_ids=[class_id], term_id=term_id))[0]
+
+
+async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_ids: list[int], term_id: int
+                                  ) -> list[TermGradeComputation]:
+    """Compute the term grades of many classes at once (a section, a year level, the school), in the order of
+    `class_ids`, with a handful of queries whatever their number. Classes of another academic year than the
+    term's are refused (InvalidInput); unknown ones raise NotFound; PermissionDenied outside a teacher's scope.
+    """
+    term = await repo.get_or_raise(session, Term, term_id, field="term_id")
+    classes = await repo.classes_by_ids(session, class_ids)
+    for class_id in class_ids:
+        cls = classes.get(class_id)
+        if cls is None:
+            raise NotFound(f"no class with id {class_id}; list_classes shows them", field="class_id")
+        ensure_teaches(actor, cls)
+        if cls.academic_year_id != term.academic_year_id:
+            raise InvalidInput(f"term {term.name} is not in the academic year of class {cls.code}", field="term_id")
+    policies = await gradebook.policies_for(session, classes.values())
+    assessments = await repo.assessments_of_classes(session, class_ids, term_id)
+    students = await repo.active_students_of_classes(session, class_ids)
+    all_assessments = [a for group in assessments.values() for a in group]
+    grades = await repo.grades_for_assessments(session, [a.id or 0 for a in all_assessments])
+    class_of = {a.id or 0: a.class_id for a in all_assessments}
+    by_class: dict[int, list[Grade]] = {}
+    results: dict[tuple[int, int], dict[int, Grade]] = {}
     for g in grades:
-        by_student.setdefault(g.student_id, {})[g.assessment_id] = g
-    lines = [TermGradeLine(student, gradebook.student_result(policy, assessments, by_student.get(student.id or 0, {})))
-             for student in students]
-    published = await repo.is_published(session, class_id, term_id)
-    return TermGradeComputation(cls, term, assessments, grades, lines, published, policy)
+        by_class.setdefault(class_of[g.assessment_id], []).append(g)
+        results.setdefault((class_of[g.assessment_id], g.student_id), {})[g.assessment_id] = g
+    published = await repo.published_classes(session, class_ids, term_id)
+    out = []
+    for class_id in class_ids:
+        policy, items = policies[class_id], assessments.get(class_id, [])
+        plan = gradebook.plan_for(policy, items)
+        lines = [TermGradeLine(st, gradebook.student_result(policy, items, results.get((class_id, st.id or 0), {}),
+                                                            plan=plan))
+                 for st in students.get(class_id, [])]
+        out.append(TermGradeComputation(classes[class_id], term, items, by_class.get(class_id, []), lines,
+                                        class_id in published, policy))
+    return out
 
 
 async def publish_term_grades(session: AsyncSession, actor: Actor, *, class_id: int,
