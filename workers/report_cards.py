@@ -22,25 +22,23 @@ async def generate_report_cards(ctx: JobContext, job_id: int, params: dict[str, 
     """Render and store a report card (kind report_card, application/pdf) for every enrolled student of
     `params["section_ids"]` in term `params["term_id"]`; return {"documents", "document_ids", "students"}.
 
-    Idempotent: a student whose card this job already stored is skipped, so a re-run after a worker restart
-    finishes the batch without duplicates. Rendering runs in a thread; progress is reported about once a
-    second ("N of M report cards").
+    The batch's data is gathered at once (report_cards.report_cards_data). Idempotent: a student whose card
+    this job already stored is skipped, so a re-run after a worker restart finishes the batch without
+    duplicates. Rendering runs in a thread; progress is reported about once a second ("N of M report cards").
     """
     term_id = int(params["term_id"])
     issued_on = utcnow().date()
     async with ctx.runtime.db.read() as session:
-        wanted = await report_cards.targets(session, section_ids=[int(s) for s in params["section_ids"]])
         done = {d.student_id for d in await documents.of_job(session, job_id, kind=REPORT_CARD)}
-    total = len(wanted)
+        cards = await report_cards.report_cards_data(session, section_ids=[int(s) for s in params["section_ids"]],
+                                                     term_id=term_id, school_name=ctx.runtime.settings.school_name,
+                                                     issued_on=issued_on)
+    total = len(cards)
     await ctx.progress(0.0, f"{total} report cards to make")
     last = time.monotonic()
-    for index, target in enumerate(wanted, start=1):
+    for index, (target, data) in enumerate(cards, start=1):
         if target.student_id in done:
             continue
-        async with ctx.runtime.db.read() as session:
-            data = await report_cards.report_card_data(session, student_id=target.student_id, term_id=term_id,
-                                                       school_name=ctx.runtime.settings.school_name,
-                                                       issued_on=issued_on)
         pdf = await asyncio.to_thread(render_report_card, data)
         async with ctx.runtime.db.write() as session:
             await documents.store(session, kind=REPORT_CARD, filename=f"report-card-{target.student_code}.pdf",

@@ -1,10 +1,9 @@
-"""Report cards from the gradebook: gather a student's term grades, attendance and grading scale into the
-renderer's ReportCardData (domain.academics.report_card renders it).
+"""Report cards from the gradebook: gather students' term grades, attendance and grading scale into the
+renderer's ReportCardData (domain.academics.report_card renders it), a whole batch at once.
 
 A class's line shows its published term grade, or, before publication, the grade computed now under the
-class's policy (marked on the card by the term's status in the job's result, not on the card itself). GPA is
-the credit-weighted mean of GPA points over the graded classes (as grading.gpa). Attendance counts the
-student's registers within the term's dates.
+class's policy. GPA is the credit-weighted mean of GPA points over the graded classes (as grading.gpa).
+Attendance counts the student's registers within the term's dates.
 """
 
 from __future__ import annotations
@@ -20,13 +19,12 @@ from domain.academics import attendance, gradebook
 from domain.academics import repository as repo
 from domain.academics.models import (
     AcademicYear,
-    Enrollment,
-    EnrollmentStatus,
     SchoolClass,
     Section,
     Student,
     Subject,
     Term,
+    TermGrade,
     YearLevel,
 )
 from domain.academics.report_card import (
@@ -65,66 +63,79 @@ async def targets(session: AsyncSession, *, section_ids: list[int]) -> list[Repo
     return out
 
 
-async def _classes_of(session: AsyncSession, student_id: int, academic_year_id: int
-                      ) -> list[tuple[SchoolClass, Subject, Employee]]:
-    stmt = (select(SchoolClass, Subject, Employee)
-            .join(Enrollment, Enrollment.class_id == SchoolClass.id)
-            .join(Subject, Subject.id == SchoolClass.subject_id)
-            .join(Employee, Employee.id == SchoolClass.teacher_id)
-            .where(Enrollment.student_id == student_id, Enrollment.status == EnrollmentStatus.ACTIVE.value,
-                   Enrollment.deleted_at.is_(None), SchoolClass.deleted_at.is_(None),  # type: ignore[union-attr]
-                   SchoolClass.academic_year_id == academic_year_id)
-            .order_by(SchoolClass.code))
-    return [tuple(r) for r in (await session.exec(stmt)).all()]  # type: ignore[misc]
+async def report_cards_data(session: AsyncSession, *, section_ids: list[int], term_id: int, school_name: str,
+                            issued_on: date) -> list[tuple[ReportCardTarget, ReportCardData]]:
+    """Gather the report cards of every enrolled student of the sections at once (a few queries for the whole
+    batch: the classes' term grades are computed together)."""
+    from domain.academics.service import compute_all_term_grades
+    from domain.kernel.actor import SYSTEM_ACTOR
 
-
-async def report_card_data(session: AsyncSession, *, student_id: int, term_id: int, school_name: str,
-                           issued_on: date) -> ReportCardData:
-    """Gather one student's report card for a term. Raises NotFound for the student or term."""
-    from domain.academics.service import student_term_result
-
-    student = await repo.get_or_raise(session, Student, student_id, field="student_id")
     term = await repo.get_or_raise(session, Term, term_id, field="term_id")
     year = await repo.get_or_raise(session, AcademicYear, term.academic_year_id)
-    level = await repo.get_live(session, YearLevel, student.year_level_id)
-    section = await repo.get_live(session, Section, student.section_id) if student.section_id else None
-    homeroom = (await session.get(Employee, section.homeroom_teacher_id)
-                if section is not None and section.homeroom_teacher_id else None)
-    lines: list[SubjectLine] = []
-    weighted: list[tuple[Fraction, Fraction]] = []
-    scale = gradebook.BASIC_SCALE
-    for cls, subject, teacher in await _classes_of(session, student_id, term.academic_year_id):
-        published = await repo.get_term_grade(session, cls.id or 0, term_id, student_id)
-        if published is not None:
-            pct, letter, points = published.percentage_x100, published.letter, published.gpa_points_x100
-            policy = await gradebook.policy_for(session, cls, scale_code=published.scale_code)
-        else:
-            policy = await gradebook.policy_for(session, cls)
-            result = await student_term_result(session, cls, term_id, student_id, policy=policy)
-            pct, letter = result.percentage_x100, result.letter
-            points = gradebook.x100(result.grade.gpa_points) if result.grade else None
-        scale = policy.scale if not lines else scale
-        if points is not None:
-            weighted.append((Fraction(points, 100), Fraction(subject.credits_x100, 100)))
-        lines.append(SubjectLine(class_code=cls.code, subject_name=subject.name, teacher_name=teacher.full_name,
-                                 percentage=_decimal(pct), letter=letter))
-    credits = sum((c for _, c in weighted), Fraction(0))
-    gpa = sum((p * c for p, c in weighted), Fraction(0)) / credits if credits else None
-    counts = (await attendance.status_counts(session, from_date=term.start_date, to_date=term.end_date,
-                                             section_id=None, student_id=student_id)).get(
-        student_id, attendance.AttendanceCounts())
-    rate = attendance.attendance_rate_x100(counts)
-    return ReportCardData(
-        school_name=school_name, academic_year=year.name, term=term.name, issued_on=issued_on,
-        student=StudentLine(code=student.code, full_name=student.full_name,
-                            year_level=level.name if level else "", section=section.code if section else "",
-                            homeroom_teacher=homeroom.full_name if homeroom else None),
-        subjects=tuple(lines),
-        attendance=AttendanceSummary(days_present=counts.present, days_absent=counts.absent, days_late=counts.late,
-                                     days_excused=counts.excused, attendance_rate=_decimal(rate)),
-        grading_scale=tuple(GradingBand(min_percentage=_band_number(b.min_percentage), letter=b.letter,
-                                        gpa_points=_band_number(b.gpa_points)) for b in scale.bands),
-        gpa=None if gpa is None else f"{float(gpa):.2f}")
+    wanted = await targets(session, section_ids=section_ids)
+    stmt = (select(SchoolClass, Subject, Employee)
+            .join(Subject, Subject.id == SchoolClass.subject_id)
+            .join(Employee, Employee.id == SchoolClass.teacher_id)
+            .where(SchoolClass.section_id.in_(section_ids),  # type: ignore[attr-defined]
+                   SchoolClass.academic_year_id == term.academic_year_id,
+                   SchoolClass.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(SchoolClass.code))
+    classes = [tuple(r) for r in (await session.exec(stmt)).all()]
+    comps = {c.cls.id: c for c in await compute_all_term_grades(
+        session, SYSTEM_ACTOR, class_ids=[cls.id or 0 for cls, _, _ in classes], term_id=term_id)}
+    published = {(tg.class_id, tg.student_id): tg for tg in (await session.exec(select(TermGrade).where(
+        TermGrade.term_id == term_id, TermGrade.class_id.in_(list(comps)),  # type: ignore[attr-defined]
+        TermGrade.deleted_at.is_(None)))).all()}  # type: ignore[union-attr]
+    lines_of: dict[int, list[tuple[SchoolClass, Subject, Employee, gradebook.StudentResult]]] = {}
+    for cls, subject, teacher in classes:
+        for line in comps[cls.id].lines:
+            lines_of.setdefault(line.student.id or 0, []).append((cls, subject, teacher, line.result))
+    sections = {s.id: s for s in (await session.exec(select(Section).where(
+        Section.id.in_(section_ids)))).all()}  # type: ignore[union-attr]
+    levels = {lv.id: lv for lv in (await session.exec(select(YearLevel))).all()}
+    homerooms = {e.id: e for e in (await session.exec(select(Employee).where(Employee.id.in_(  # type: ignore
+        [s.homeroom_teacher_id for s in sections.values() if s.homeroom_teacher_id])))).all()}
+    counts: dict[int, attendance.AttendanceCounts] = {}
+    for section_id in section_ids:
+        counts.update(await attendance.status_counts(session, from_date=term.start_date, to_date=term.end_date,
+                                                     section_id=section_id, student_id=None))
+    students = await attendance.students_by_ids(session, [t.student_id for t in wanted])
+    out = []
+    for target in wanted:
+        student = students[target.student_id]
+        section = sections.get(student.section_id)
+        level = levels.get(student.year_level_id)
+        homeroom = homerooms.get(section.homeroom_teacher_id) if section is not None else None
+        subject_lines, weighted, scale = [], [], gradebook.BASIC_SCALE
+        for index, (cls, subject, teacher, result) in enumerate(lines_of.get(target.student_id, [])):
+            row = published.get((cls.id, target.student_id))
+            if row is not None:
+                pct, letter, points = row.percentage_x100, row.letter, row.gpa_points_x100
+            else:
+                pct, letter = result.percentage_x100, result.letter
+                points = gradebook.x100(result.grade.gpa_points) if result.grade else None
+            if index == 0:
+                scale = comps[cls.id].policy.scale
+            if points is not None:
+                weighted.append((Fraction(points, 100), Fraction(subject.credits_x100, 100)))
+            subject_lines.append(SubjectLine(class_code=cls.code, subject_name=subject.name,
+                                             teacher_name=teacher.full_name, percentage=_decimal(pct), letter=letter))
+        credits = sum((c for _, c in weighted), Fraction(0))
+        gpa = sum((p * c for p, c in weighted), Fraction(0)) / credits if credits else None
+        c = counts.get(target.student_id, attendance.AttendanceCounts())
+        out.append((target, ReportCardData(
+            school_name=school_name, academic_year=year.name, term=term.name, issued_on=issued_on,
+            student=StudentLine(code=student.code, full_name=student.full_name,
+                                year_level=level.name if level else "", section=section.code if section else "",
+                                homeroom_teacher=homeroom.full_name if homeroom else None),
+            subjects=tuple(subject_lines),
+            attendance=AttendanceSummary(days_present=c.present, days_absent=c.absent, days_late=c.late,
+                                         days_excused=c.excused, attendance_rate=_decimal(
+                                             attendance.attendance_rate_x100(c))),
+            grading_scale=tuple(GradingBand(min_percentage=_band_number(b.min_percentage), letter=b.letter,
+                                            gpa_points=_band_number(b.gpa_points)) for b in scale.bands),
+            gpa=None if gpa is None else f"{float(gpa):.2f}")))
+    return out
 
 
 def _band_number(value: Fraction) -> str:
