@@ -291,6 +291,9 @@ class GradeBreakdown:
         raise InvalidInput(f"category {code!r} is not in this breakdown; it has {known}", field="category")
 
 
+_ZERO = Fraction(0)
+
+
 def _drop_order(item: tuple[int, Assessment, Fraction]) -> tuple[Fraction, Fraction, int]:
     position, assessment, points = item
     # Lowest individual percentage first; on a tie the larger maximum first, then the earlier assessment.
@@ -378,7 +381,7 @@ class GradingPlan:
             if entry is None or entry.status is ScoreStatus.EXCUSED:
                 continue
             if entry.status is ScoreStatus.MISSING:
-                points = Fraction(0)
+                points = _ZERO
             else:
                 assert entry.points is not None  # a scored entry always has points (checked on construction)
                 points = entry.points
@@ -396,9 +399,14 @@ class GradingPlan:
             dropped_positions = {pos for pos, _, _ in sorted(counted, key=_drop_order)[:drop_count]}
             kept = [item for item in counted if item[0] not in dropped_positions]
             dropped = tuple(a.id for pos, a, _ in counted if pos in dropped_positions)
-            points = sum((p for _, _, p in kept), Fraction(0))
-            max_points = sum((a.max_score for _, a, _ in kept), Fraction(0))
-            percentage = points / max_points * 100 if kept else None
+            if len(kept) == 1:  # the common case (a class weighting each assessment): no sums to build
+                points, max_points = kept[0][2], kept[0][1].max_score
+            else:
+                points = sum((p for _, _, p in kept), _ZERO)
+                max_points = sum((a.max_score for _, a, _ in kept), _ZERO)
+            # points / max_points x 100 as one exact fraction (one normalisation instead of two)
+            percentage = (Fraction(points.numerator * max_points.denominator * 100,
+                                   points.denominator * max_points.numerator) if kept else None)
             if percentage is not None:
                 total_weight += category.weight
                 weighted_sum += category.weight * percentage
@@ -408,7 +416,9 @@ class GradingPlan:
             CategoryResult(
                 code=category.code,
                 weight=category.weight,
-                effective_weight=category.weight / total_weight * 100 if percentage is not None else Fraction(0),
+                effective_weight=(Fraction(category.weight.numerator * total_weight.denominator * 100,
+                                           category.weight.denominator * total_weight.numerator)
+                                  if percentage is not None else _ZERO),
                 percentage=percentage,
                 points=points,
                 max_points=max_points,

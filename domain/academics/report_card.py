@@ -520,7 +520,10 @@ def _draw_header(pdf: _CardPdf, data: ReportCardData) -> None:
         _draw_text_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw,
                          cell=_Cell(line, bold=True, size=16))
         pdf.set_y(pdf.get_y() + _line_height(16))
-    _paragraph(pdf, f"Report card · {data.term} · Academic year {data.academic_year}", size=11, color=_MUTED)
+    # A year's name may already say it ("Academic year 2026-27") or be just its code ("2026-27").
+    year = data.academic_year if data.academic_year.lower().startswith("academic year") else \
+        f"Academic year {data.academic_year}"
+    _paragraph(pdf, f"Report card · {data.term} · {year}", size=11, color=_MUTED)
     y = pdf.get_y() + 2
     pdf.set_draw_color(*_INK)
     pdf.set_line_width(0.5)

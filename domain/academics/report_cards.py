@@ -82,7 +82,8 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
             .order_by(SchoolClass.code))
     classes = [tuple(r) for r in (await session.exec(stmt)).all()]
     comps = {c.cls.id: c for c in await compute_all_term_grades(
-        session, SYSTEM_ACTOR, class_ids=[cls.id or 0 for cls, _, _ in classes], term_id=term_id)}
+        session, SYSTEM_ACTOR, class_ids=[cls.id or 0 for cls, _, _ in classes], term_id=term_id,
+        with_grade_rows=False)}
     published = {(tg.class_id, tg.student_id): tg for tg in (await session.exec(select(TermGrade).where(
         TermGrade.term_id == term_id, TermGrade.class_id.in_(list(comps)),  # type: ignore[attr-defined]
         TermGrade.deleted_at.is_(None)))).all()}  # type: ignore[union-attr]

@@ -551,11 +551,13 @@ async def compute_term_grades(session: AsyncSession, actor: Actor, *, class_id: 
     return (await compute_all_term_grades(session, actor, class_ids=[class_id], term_id=term_id))[0]
 
 
-async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_ids: list[int], term_id: int
-                                  ) -> list[TermGradeComputation]:
+async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_ids: list[int], term_id: int,
+                                  with_grade_rows: bool = True) -> list[TermGradeComputation]:
     """Compute the term grades of many classes at once (a section, a year level, the school), in the order of
-    `class_ids`, with a handful of queries whatever their number. Classes of another academic year than the
-    term's are refused (InvalidInput); unknown ones raise NotFound; PermissionDenied outside a teacher's scope.
+    `class_ids`, with a handful of queries whatever their number. Without `with_grade_rows` the results are
+    read as plain rows and each computation's `grades` is empty (enough to report grades; publishing and the
+    gradebook need the rows). Classes of another academic year than the term's are refused (InvalidInput);
+    unknown ones raise NotFound; PermissionDenied outside a teacher's scope.
     """
     term = await repo.get_or_raise(session, Term, term_id, field="term_id")
     classes = await repo.classes_by_ids(session, class_ids)
@@ -570,12 +572,15 @@ async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_
     assessments = await repo.assessments_of_classes(session, class_ids, term_id)
     students = await repo.active_students_of_classes(session, class_ids)
     all_assessments = [a for group in assessments.values() for a in group]
-    grades = await repo.grades_for_assessments(session, [a.id or 0 for a in all_assessments])
+    ids = [a.id or 0 for a in all_assessments]
+    grades = (await repo.grades_for_assessments(session, ids) if with_grade_rows
+              else await repo.results_for_assessments(session, ids))
     class_of = {a.id or 0: a.class_id for a in all_assessments}
     by_class: dict[int, list[Grade]] = {}
     results: dict[tuple[int, int], dict[int, Grade]] = {}
     for g in grades:
-        by_class.setdefault(class_of[g.assessment_id], []).append(g)
+        if with_grade_rows:
+            by_class.setdefault(class_of[g.assessment_id], []).append(g)
         results.setdefault((class_of[g.assessment_id], g.student_id), {})[g.assessment_id] = g
     published = await repo.published_classes(session, class_ids, term_id)
     out = []
