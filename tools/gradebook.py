@@ -361,6 +361,32 @@ async def list_grade_change_requests(ctx: ToolContext, args: ListChangeRequestsI
 # ---------------------------------------------------------------- report cards
 
 
+class TermCommentIn(ToolInput):
+    class_id: Id
+    term_id: Id
+    student_id: Id
+    comment: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        description="The teacher's comment on the student's term in this class (up to 1000 characters), printed "
+                    "on the report card; null removes it.")
+
+
+class TermCommentOut(ToolOutput):
+    class_id: int
+    term_id: int
+    student_id: int
+    comment: str | None
+
+
+@academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
+async def set_term_comment(ctx: ToolContext, args: TermCommentIn) -> TermCommentOut:
+    """Write the comment on a student's term in a class that the report card prints beside the grade (or null
+    to remove it). Teachers only for their own classes; the student must be enrolled in the class."""
+    row = await gradebook.set_term_comment(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,
+                                           student_id=args.student_id, comment=args.comment)
+    return TermCommentOut(class_id=args.class_id, term_id=args.term_id, student_id=args.student_id,
+                          comment=row.comment if row is not None else None)
+
+
 GENERATE_REPORT_CARDS = "generate_report_cards"  # the job kind; workers/report_cards.py registers its handler
 
 

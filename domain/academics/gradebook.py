@@ -28,6 +28,7 @@ from domain.academics.models import (
     GradingScaleRecord,
     SchoolClass,
     Student,
+    TermComment,
 )
 from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
@@ -305,6 +306,38 @@ async def set_class_scale(session: AsyncSession, *, class_id: int, scale_id: int
     touch_class(session, cls)
     await session.flush()
     return cls
+
+
+async def set_term_comment(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int, student_id: int,
+                           comment: str | None) -> TermComment | None:
+    """Write (or with None, remove) a teacher's comment on a student's term in a class, for the report card.
+
+    Raises NotFound, PermissionDenied outside a teacher's classes, InvalidInput when the term is of another
+    year or the student is not enrolled in the class. Returns the comment row, or None once removed.
+    """
+    from domain.academics.service import _term_of_class, ensure_teaches, grade_enrollment
+
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    ensure_teaches(actor, cls)
+    await _term_of_class(session, cls, term_id)
+    await grade_enrollment(session, cls, student_id)
+    row = await repo.term_comment(session, class_id, term_id, student_id)
+    if comment is None:
+        if row is not None and row.deleted_at is None:
+            row.deleted_at = utcnow()
+            bump(row)
+            session.add(row)
+            await session.flush()
+        return None
+    if row is None:
+        row = TermComment(class_id=class_id, term_id=term_id, student_id=student_id, comment=comment,
+                          written_by=actor.id or None)
+    else:
+        row.comment, row.written_by, row.deleted_at = comment, actor.id or None, None
+        bump(row)
+    session.add(row)
+    await session.flush()
+    return row
 
 
 # ---------------------------------------------------------------- transcripts

@@ -259,3 +259,16 @@ class GradeChange(Entity, table=True):
     requested_by: int | None = Field(default=None, foreign_key="users.id")
     approved_by: int | None = Field(default=None, foreign_key="users.id")
     action_id: int | None = Field(default=None, foreign_key="pending_actions.id")
+
+
+class TermComment(Entity, table=True):
+    """A teacher's comment on a student's term in a class, printed on the report card."""
+
+    __tablename__ = "term_comments"
+    __table_args__ = (UniqueConstraint("class_id", "term_id", "student_id"),)
+
+    class_id: int = Field(foreign_key="classes.id", nullable=False, index=True)
+    term_id: int = Field(foreign_key="terms.id", nullable=False)
+    student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
+    comment: str = Field(max_length=1000, nullable=False)
+    written_by: int | None = Field(default=None, foreign_key="users.id")

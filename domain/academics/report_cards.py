@@ -87,6 +87,7 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
     published = {(tg.class_id, tg.student_id): tg for tg in (await session.exec(select(TermGrade).where(
         TermGrade.term_id == term_id, TermGrade.class_id.in_(list(comps)),  # type: ignore[attr-defined]
         TermGrade.deleted_at.is_(None)))).all()}  # type: ignore[union-attr]
+    comments = await repo.term_comments_of_classes(session, list(comps), term_id)
     lines_of: dict[int, list[tuple[SchoolClass, Subject, Employee, gradebook.StudentResult]]] = {}
     for cls, subject, teacher in classes:
         for line in comps[cls.id].lines:
@@ -120,7 +121,8 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
             if points is not None:
                 weighted.append((Fraction(points, 100), Fraction(subject.credits_x100, 100)))
             subject_lines.append(SubjectLine(class_code=cls.code, subject_name=subject.name,
-                                             teacher_name=teacher.full_name, percentage=_decimal(pct), letter=letter))
+                                             teacher_name=teacher.full_name, percentage=_decimal(pct), letter=letter,
+                                             comment=comments.get((cls.id, target.student_id))))
         credits = sum((c for _, c in weighted), Fraction(0))
         gpa = sum((p * c for p, c in weighted), Fraction(0)) / credits if credits else None
         c = counts.get(target.student_id, attendance.AttendanceCounts())

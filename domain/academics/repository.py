@@ -22,6 +22,7 @@ from domain.academics.models import (
     StudentStatus,
     Subject,
     Term,
+    TermComment,
     TermGrade,
     YearLevel,
 )
@@ -364,3 +365,18 @@ async def results_for_assessments(session: AsyncSession, assessment_ids: list[in
     stmt = (select(Grade.assessment_id, Grade.student_id, Grade.score_x100, Grade.status)
             .where(Grade.assessment_id.in_(assessment_ids), Grade.deleted_at.is_(None)))  # type: ignore
     return list((await session.exec(stmt)).all())
+
+
+async def term_comment(session: AsyncSession, class_id: int, term_id: int, student_id: int) -> TermComment | None:
+    """Return the comment row (live or removed) of a student's term in a class, or None."""
+    stmt = select(TermComment).where(TermComment.class_id == class_id, TermComment.term_id == term_id,
+                                     TermComment.student_id == student_id)
+    return (await session.exec(stmt)).first()
+
+
+async def term_comments_of_classes(session: AsyncSession, class_ids: list[int], term_id: int
+                                   ) -> dict[tuple[int, int], str]:
+    """Return {(class id, student id): comment} of the live term comments of these classes."""
+    stmt = select(TermComment).where(TermComment.class_id.in_(class_ids),  # type: ignore[attr-defined]
+                                     TermComment.term_id == term_id, TermComment.deleted_at.is_(None))  # type: ignore
+    return {(c.class_id, c.student_id): c.comment for c in (await session.exec(stmt)).all()}

@@ -354,16 +354,22 @@ class GradeTarget:
     published: bool
 
 
-async def grade_target(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int) -> GradeTarget:
-    """Load and check what a grade call is about: scope (teacher's own class) and an active enrollment."""
-    assessment = await repo.get_or_raise(session, Assessment, assessment_id, field="assessment_id")
-    cls = await repo.get_or_raise(session, SchoolClass, assessment.class_id)
-    ensure_teaches(actor, cls)
+async def grade_enrollment(session: AsyncSession, cls: SchoolClass, student_id: int) -> Student:
+    """Return the student, or raise NotFound / InvalidInput unless they are actively enrolled in the class."""
     student = await repo.get_or_raise(session, Student, student_id, field="student_id")
     enrollment = await repo.get_enrollment(session, student_id, cls.id or 0)
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE.value:
         raise InvalidInput(f"student {student.code} is not enrolled in {cls.code}; "
                            "list_students with class_id shows who is", field="student_id")
+    return student
+
+
+async def grade_target(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int) -> GradeTarget:
+    """Load and check what a grade call is about: scope (teacher's own class) and an active enrollment."""
+    assessment = await repo.get_or_raise(session, Assessment, assessment_id, field="assessment_id")
+    cls = await repo.get_or_raise(session, SchoolClass, assessment.class_id)
+    ensure_teaches(actor, cls)
+    student = await grade_enrollment(session, cls, student_id)
     grade = await repo.get_grade(session, assessment_id, student_id)
     published = await repo.is_published(session, cls.id or 0, assessment.term_id)
     return GradeTarget(assessment, cls, student, grade, published)

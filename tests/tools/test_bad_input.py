@@ -214,6 +214,8 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "get_transcript": lambda w: {"student_id": w.school.student_ids[0]},
     "generate_report_cards": lambda w: {"term_id": w.school.term_id, "section_id": w.school.section_id,
                                         "year_level_id": w.year_level_id, "idempotency_key": unique("cards-")},
+    "set_term_comment": lambda w: {"class_id": w.school.class_id, "term_id": w.school.term_id,
+                                   "student_id": w.school.student_ids[0], "comment": "Steady progress."},
     "list_documents": lambda w: {"student_id": w.school.student_ids[0], "limit": 5},
     "get_document": lambda w: {"document_id": w.document_id},
     "list_grade_change_requests": lambda w: {"status": "all", "student_id": w.school.student_ids[0], "limit": 5},

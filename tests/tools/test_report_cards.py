@@ -29,6 +29,11 @@ async def test_a_sections_report_cards_are_made_as_a_job_and_open(rt):
                  school.teacher)
     await invoke(rt, "record_grade", {"assessment_id": school.assessment_id, "student_id": s2, "score": 64.5},
                  school.teacher)
+    await invoke(rt, "set_term_comment", {"class_id": school.class_id, "term_id": school.term_id, "student_id": s1,
+                                          "comment": "Excellent problem solving this term."}, school.teacher)
+    with pytest.raises(PermissionDenied):
+        await invoke(rt, "set_term_comment", {"class_id": school.class_id, "term_id": school.term_id,
+                                              "student_id": s1, "comment": "Not my class"}, school.other_teacher)
     seen = []
 
     async def on_progress(progress, total, message):
@@ -49,6 +54,7 @@ async def test_a_sections_report_cards_are_made_as_a_job_and_open(rt):
         assert student.first_name in text and student.last_name in text and student.code in text
         assert "Mathematics" in text and "Science" in text  # both classes of the section
         assert ("91.00" if doc.student_id == s1 else "64.50") in text, text
+        assert ("Excellent problem solving this term." in text) == (doc.student_id == s1)
 
     # Run again as if the worker died after storing the cards but before finishing: nothing is made twice.
     async with rt.db.write() as session:
