@@ -55,7 +55,6 @@ def create_app_from_env() -> Starlette:
     import os
 
     from domain.kernel.settings import Settings
-
     from server.runtime import build_runtime
 
     return create_app(build_runtime(Settings()), host=os.environ.get("MCS_ERP_HTTP_HOST", "127.0.0.1"))

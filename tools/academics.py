@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, WithJsonSchema, model_validator
 
-from domain.academics import repository as repo
 from domain.academics import gradebook, rules, service
+from domain.academics import repository as repo
 from domain.academics.models import (
     AcademicYear,
     Assessment,

@@ -10,8 +10,8 @@ from pydantic import Field
 from domain.academics import repository as academics_repo
 from domain.academics.models import Student
 from domain.documents import service as documents
-from domain.jobs import repository as jobs_repo
 from domain.documents.models import Document
+from domain.jobs import repository as jobs_repo
 from domain.kernel.actor import Role
 from tools.registry import Effect, Module, ToolContext
 from tools.types import Id, Page, PageInput, ToolInput, ToolOutput, page_of

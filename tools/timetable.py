@@ -19,8 +19,8 @@ from domain.timetable import repository as repo
 from domain.timetable import service as timetable
 from domain.timetable.models import Room, TimetableProblem
 from domain.timetable.problem import Problem
-from domain.timetable.school import SchoolWeek, TeacherAbsence
 from domain.timetable.rules import Lesson, curriculum_lessons, free_rooms, room_lessons, teacher_lessons
+from domain.timetable.school import SchoolWeek, TeacherAbsence
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
 from tools.types import (

@@ -21,7 +21,6 @@ from domain.academics.models import (
     AcademicYear,
     SchoolClass,
     Section,
-    Student,
     Subject,
     Term,
     TermGrade,

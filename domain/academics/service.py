@@ -11,8 +11,8 @@ from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.academics import repository as repo
 from domain.academics import gradebook, rules
+from domain.academics import repository as repo
 from domain.academics.models import (
     AcademicYear,
     Assessment,

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from domain.kernel.errors import InvalidInput
-from domain.timetable.problem import Course, Curriculum, Problem, Room, TeacherDayLimit, Unavailability, Weights
+from domain.timetable.problem import (
+    Course,
+    Curriculum,
+    Problem,
+    Room,
+    TeacherDayLimit,
+    Unavailability,
+    Weights,
+)
 
 TEACHER_LIMIT_WEIGHT = 5  # as heavy as one missing working day (UD2's weight 5): a real burden on the teacher
 MAX_DAYS = 7

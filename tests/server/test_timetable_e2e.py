@@ -31,6 +31,7 @@ from tests.conftest import IN_CI
 from tests.server.e2e_helpers import (
     CLI,
     E2EDatabase,
+    KeySpec,
     call_error,
     call_ok,
     create_key,
@@ -39,7 +40,6 @@ from tests.server.e2e_helpers import (
     http_server,
     run_cli,
     stdio_client,
-    KeySpec,
 )
 
 pytestmark = pytest.mark.e2e

@@ -31,9 +31,9 @@ from domain.academics.models import SchoolClass, Section
 from domain.documents import service as documents
 from domain.hr import service as hr
 from domain.hr.models import Employee, EmploymentType
+from domain.jobs import service as jobs_service
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import DomainError, InvalidInput, NotFound
-from domain.jobs import service as jobs_service
 from tests.conftest import BACKEND
 from tests.factories import SchoolSlice, make_school, unique
 from tests.tools.test_timetable_tools import make_published_timetable

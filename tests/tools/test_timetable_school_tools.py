@@ -14,10 +14,10 @@ from domain.jobs import service as jobs
 from domain.jobs.models import Job
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from domain.timetable import repository as timetable_repo
-from domain.timetable import service as timetable
 from domain.kernel.schema import migrate
 from domain.kernel.settings import Settings
+from domain.timetable import repository as timetable_repo
+from domain.timetable import service as timetable
 from tests.conftest import drop_pg_database, fresh_database_url
 from tests.factories import make_school, unique
 from tools.invoke import invoke
