@@ -20,7 +20,7 @@ from domain.timetable import service as timetable
 from domain.timetable.models import Room, TimetableProblem
 from domain.timetable.problem import Problem
 from domain.timetable.rules import Lesson, curriculum_lessons, free_rooms, room_lessons, teacher_lessons
-from domain.timetable.school import SchoolWeek, TeacherAbsence
+from domain.timetable.school import ClassBlock, SchoolWeek, TeacherAbsence
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
 from tools.types import (
@@ -95,6 +95,12 @@ class TeacherAbsenceIn(ToolInput):
     period: int = Field(ge=0, le=15, description="Period of the day, from 0.")
 
 
+class ClassBlockIn(ToolInput):
+    class_code: TimetableCode = Field(description="The class, e.g. 7A-PE.")
+    weekday: Weekday
+    period: int = Field(ge=0, le=15, description="Period of the day, from 0.")
+
+
 class BuildTimetableProblemIn(ToolInput):
     academic_year_id: Id | None = Field(default=None, description="Default: the current academic year.")
     days: int = Field(default=5, ge=1, le=7, description="Teaching days a week from Monday, 1..7.")
@@ -108,6 +114,9 @@ class BuildTimetableProblemIn(ToolInput):
                                             "costs 5 (null: no limit).")
     teacher_absences: list[TeacherAbsenceIn] = Field(
         default_factory=list, max_length=2000, description="Periods a teacher cannot teach (up to 2000).")
+    class_blocks: list[ClassBlockIn] = Field(
+        default_factory=list, max_length=2000, description="Periods a class's lessons may not take (up to 2000), "
+                                                           "e.g. no PE in the last period.")
 
 
 class TimetableProblemOut(ToolOutput):
@@ -138,8 +147,9 @@ def _problem_out(row: TimetableProblem, problem: Problem) -> TimetableProblemOut
 @module.tool(effect=Effect.WRITE, roles=PLANNERS)
 async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemIn) -> TimetableProblemOut:
     """Build a timetable problem from the school's data: every class of the academic year with lessons a week
-    (set_weekly_lessons) taught by its teacher to its section, in the school's rooms (create_room), in a week of
-    days x periods_per_day. Sections' lessons may not overlap, nor a teacher's; lessons spread over the week.
+    (set_subject_weekly_lessons, set_class_weekly_lessons) taught by its teacher to its section, in the school's
+    rooms (create_room), in a week of days x periods_per_day. Sections' lessons may not overlap, nor a
+    teacher's; lessons spread over the week; teacher_absences and class_blocks rule periods out.
 
     Returns the stored problem; then solve_timetable(problem_id). Refuses (invalid_input, naming the section,
     teacher or class) data no timetable can satisfy, e.g. a section with more lessons than periods.
@@ -154,9 +164,12 @@ async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemI
                                field="teacher_absences")
     absences = [TeacherAbsence(teacher=a.teacher.upper(), day=WEEKDAYS.index(a.weekday), period=a.period)
                 for a in args.teacher_absences]
+    blocks = [ClassBlock(class_code=b.class_code.upper(), day=WEEKDAYS.index(b.weekday), period=b.period)
+              for b in args.class_blocks]
     row, problem = await timetable.build_school_problem(
         ctx.session, academic_year_id=args.academic_year_id, week=week,
-        teacher_max_periods_per_day=args.teacher_max_periods_per_day, teacher_absences=absences)
+        teacher_max_periods_per_day=args.teacher_max_periods_per_day, teacher_absences=absences,
+        class_blocks=blocks)
     return _problem_out(row, problem)
 
 

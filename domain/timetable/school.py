@@ -86,14 +86,25 @@ class TeacherAbsence:
     period: int
 
 
+@dataclass(frozen=True)
+class ClassBlock:
+    """Class `class_code`'s lessons may not be in `period` of `day` (both from 0), e.g. no PE right after lunch."""
+
+    class_code: str
+    day: int
+    period: int
+
+
 def school_problem(name: str, *, classes: Sequence[SchoolClassLoad], rooms: Sequence[Room], week: SchoolWeek,
                    teacher_max_periods_per_day: int | None = None,
-                   teacher_absences: Iterable[TeacherAbsence] = ()) -> Problem:
+                   teacher_absences: Iterable[TeacherAbsence] = (),
+                   class_blocks: Iterable[ClassBlock] = ()) -> Problem:
     """Return the timetabling problem of a school's classes, rooms and week (see the module docstring).
 
     Raises InvalidInput, naming the class, section, teacher or room, when the data cannot make a timetable
     whatever the solver does: no classes or rooms, a section or a teacher with more lessons than free periods,
-    more lessons than room-periods, an absence of an unknown teacher or outside the week.
+    more lessons than room-periods, an absence of an unknown teacher or a block of an unknown class, or one
+    outside the week.
     """
     times = week.period_times()
     periods = week.days * week.periods_per_day
@@ -124,8 +135,23 @@ def school_problem(name: str, *, classes: Sequence[SchoolClassLoad], rooms: Sequ
     for c in classes:
         by_section[c.section].append(c.code)
     curricula = tuple(Curriculum(id=s, course_ids=tuple(codes)) for s, codes in sorted(by_section.items()))
-    unavailability = tuple(Unavailability(course_id=c.code, day=d, period=p)
-                           for c in classes for d, p in sorted(blocked.get(c.teacher, ())))
+    by_code = {c.code for c in classes}
+    unavailable = {(c.code, d, p) for c in classes for d, p in blocked.get(c.teacher, ())}
+    for b in class_blocks:
+        if b.class_code not in by_code:
+            raise InvalidInput(f"class {b.class_code!r} has no lessons to timetable this year; blocked periods "
+                               "name a class code (list_classes)", field="class_blocks")
+        if not (0 <= b.day < week.days and 0 <= b.period < week.periods_per_day):
+            raise InvalidInput(f"block of {b.class_code} at day {b.day}, period {b.period} is outside the week "
+                               f"({week.days} days of {week.periods_per_day} periods, from 0)", field="class_blocks")
+        unavailable.add((b.class_code, b.day, b.period))
+    free = {c.code: periods - sum(1 for u in unavailable if u[0] == c.code) for c in classes}
+    for c in classes:
+        if c.weekly_lessons > free[c.code]:
+            raise InvalidInput(f"class {c.code} has {c.weekly_lessons} lessons a week but only {free[c.code]} "
+                               "periods left once its teacher's absences and its blocked periods are taken out",
+                               field="class_blocks")
+    unavailability = tuple(Unavailability(course_id=code, day=d, period=p) for code, d, p in sorted(unavailable))
     limit = (TeacherDayLimit(weight=TEACHER_LIMIT_WEIGHT, limit=teacher_max_periods_per_day)
              if teacher_max_periods_per_day is not None else None)
     return Problem(name=name, days=week.days, periods_per_day=week.periods_per_day, courses=courses,

@@ -19,7 +19,7 @@ from domain.timetable.models import ProblemSource, Room, TimetableProblem, Timet
 from domain.timetable.problem import Problem, Solution
 from domain.timetable.problem import Room as ProblemRoom
 from domain.timetable.rules import lessons_moved
-from domain.timetable.school import SchoolClassLoad, SchoolWeek, TeacherAbsence, school_problem
+from domain.timetable.school import ClassBlock, SchoolClassLoad, SchoolWeek, TeacherAbsence, school_problem
 from domain.timetable.scoring import score
 from domain.timetable.serialize import (
     assignments_from_json,
@@ -61,7 +61,8 @@ async def create_room(session: AsyncSession, *, code: str, name: str, capacity: 
 
 async def build_school_problem(session: AsyncSession, *, academic_year_id: int | None, week: SchoolWeek,
                                teacher_max_periods_per_day: int | None,
-                               teacher_absences: list[TeacherAbsence]) -> tuple[TimetableProblem, Problem]:
+                               teacher_absences: list[TeacherAbsence],
+                               class_blocks: list[ClassBlock] | None = None) -> tuple[TimetableProblem, Problem]:
     """Build the timetable problem of an academic year's classes in the school's rooms, store it, return it.
 
     The year defaults to the current one (academics.timetable_classes). Raises NotFound, or InvalidInput
@@ -74,7 +75,7 @@ async def build_school_problem(session: AsyncSession, *, academic_year_id: int |
     problem = school_problem(f"{year.name} timetable", classes=loads,
                              rooms=[ProblemRoom(id=r.code, capacity=r.capacity) for r in rooms], week=week,
                              teacher_max_periods_per_day=teacher_max_periods_per_day,
-                             teacher_absences=teacher_absences)
+                             teacher_absences=teacher_absences, class_blocks=class_blocks or ())
     return await store_problem(session, problem=problem, source=ProblemSource.SCHOOL), problem
 
 

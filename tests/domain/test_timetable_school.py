@@ -10,6 +10,7 @@ from domain.kernel.errors import InvalidInput
 from domain.timetable.problem import Room
 from domain.timetable.school import (
     TEACHER_LIMIT_WEIGHT,
+    ClassBlock,
     SchoolClassLoad,
     SchoolWeek,
     TeacherAbsence,
@@ -50,6 +51,14 @@ def test_a_teacher_absence_blocks_every_class_of_that_teacher():
     assert p.weights.teacher_max_periods_per_day is None
 
 
+def test_a_class_block_rules_a_period_out_for_that_class_only():
+    p = school_problem("x", classes=classes(), rooms=ROOMS, week=SchoolWeek(),
+                       teacher_absences=[TeacherAbsence("E2", 0, 0)],
+                       class_blocks=[ClassBlock("7A-ART", 4, 6), ClassBlock("7A-ART", 0, 0)])
+    assert sorted((u.course_id, u.day, u.period) for u in p.unavailability) == [
+        ("7A-ART", 0, 0), ("7A-ART", 4, 6), ("7B-ART", 0, 0)]  # the shared (0, 0) is listed once
+
+
 def test_the_problem_solves_feasibly_and_respects_absences():
     p = school_problem("x", classes=classes(), rooms=ROOMS, week=SchoolWeek(days=5, periods_per_day=6),
                        teacher_max_periods_per_day=3, teacher_absences=[TeacherAbsence("E1", 0, p) for p in range(6)])
@@ -80,6 +89,10 @@ def test_week_times_follow_start_length_and_breaks():
     ({"teacher_absences": [TeacherAbsence("E1", 5, 0)]}, "teacher_absences", "outside the week"),
     ({"teacher_absences": [TeacherAbsence("E1", d, p) for d in range(5) for p in range(6)]}, "weekly_lessons",
      "teacher E1 has 10 lessons a week but only 5 periods"),
+    ({"class_blocks": [ClassBlock("9Z-MATH", 0, 0)]}, "class_blocks", "class '9Z-MATH' has no lessons"),
+    ({"class_blocks": [ClassBlock("7A-ART", 0, 7)]}, "class_blocks", "outside the week"),
+    ({"class_blocks": [ClassBlock("7B-ART", d, p) for d in range(5) for p in range(7) if (d, p) != (0, 0)]},
+     "class_blocks", "class 7B-ART has 7 lessons a week but only 1 periods left"),
     ({"rooms": [Room("R1", 30)], "week": SchoolWeek(days=2, periods_per_day=6)}, "rooms",
      "19 lessons a week do not fit in 1 rooms x 12 periods"),
 ])
