@@ -385,7 +385,8 @@ class GradingPlan:
             else:
                 assert entry.points is not None  # a scored entry always has points (checked on construction)
                 points = entry.points
-                if points > assessment.max_score:
+                limit = assessment.max_score  # points > limit, in integers (cheaper than comparing Fractions)
+                if points.numerator * limit.denominator > limit.numerator * points.denominator:
                     raise InvalidInput(f"score {_show(points)} on assessment {assessment.id!r} is above the "
                                        f"assessment's maximum {_show(assessment.max_score)}", field="points")
             counted_by_code[assessment.category].append((position, assessment, points))
@@ -396,9 +397,12 @@ class GradingPlan:
         for category in categories:
             counted = counted_by_code[category.code]
             drop_count = min(category.drop_lowest, max(len(counted) - 1, 0))
-            dropped_positions = {pos for pos, _, _ in sorted(counted, key=_drop_order)[:drop_count]}
-            kept = [item for item in counted if item[0] not in dropped_positions]
-            dropped = tuple(a.id for pos, a, _ in counted if pos in dropped_positions)
+            if drop_count:
+                dropped_positions = {pos for pos, _, _ in sorted(counted, key=_drop_order)[:drop_count]}
+                kept = [item for item in counted if item[0] not in dropped_positions]
+                dropped = tuple(a.id for pos, a, _ in counted if pos in dropped_positions)
+            else:
+                kept, dropped = counted, ()
             if len(kept) == 1:  # the common case (a class weighting each assessment): no sums to build
                 points, max_points = kept[0][2], kept[0][1].max_score
             else:
