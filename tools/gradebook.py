@@ -19,13 +19,12 @@ from domain.academics.models import GradingCategory, GradingScaleRecord, SchoolC
 from domain.actions import repository as actions_repo
 from domain.actions.models import PendingAction
 from domain.kernel.actor import Role
+from tools.academics import GRADERS, REGISTRY, Weight
 from tools.academics import module as academics_module
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job, term_section_params
 from tools.registry import Effect, ToolContext
 from tools.types import Code, Id, Name, Page, PageInput, ToolInput, ToolOutput, page_of
 
-GRADERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER})
-REGISTRY = frozenset({Role.ADMIN, Role.REGISTRAR})
 READERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER, Role.VIEWER})
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2),
                     WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100,
@@ -33,9 +32,6 @@ Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)
 GpaPoints = Annotated[Decimal, Field(ge=0, le=10, max_digits=4, decimal_places=2),
                       WithJsonSchema({"type": "number", "minimum": 0, "maximum": 10,
                                       "description": "GPA points, up to two decimal places."})]
-Weight = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2),
-                   WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100,
-                                   "description": "Percent of the term grade, up to two decimal places."})]
 
 
 def _pct(value_x100: int | None) -> float | None:
