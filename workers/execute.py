@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import timedelta
 
 from domain.jobs import service as jobs
 from domain.jobs.errors import JobCancelled
+from domain.kernel.clock import utcnow
 from domain.kernel.errors import DomainError
 from tools.runtime import Runtime
 from workers.handlers import JobContext, get_handler
+from workers.recovery import ORPHAN_AFTER_BEATS
 
 log = logging.getLogger(__name__)
 
@@ -18,13 +21,14 @@ log = logging.getLogger(__name__)
 async def execute_job(runtime: Runtime, job_id: int) -> str:
     """Run job `job_id` once and return its outcome: succeeded, failed, cancelled or skipped.
 
-    Idempotent: a job already final (or unknown) is skipped; a queued job whose cancellation was requested is
-    closed as cancelled without running. A DomainError from the handler fails the job with its message; any
+    Idempotent: a job already final (or unknown) is skipped, and so is a running one whose heartbeat shows its
+    process alive; a queued job whose cancellation was requested is closed as cancelled without running. A DomainError from the handler fails the job with its message; any
     other exception fails it with a reference to the log. If the task itself is cancelled (shutdown) the job is
     left running, so the next run of this id starts it again.
     """
     async with runtime.db.write() as session:
-        job = await jobs.mark_running(session, job_id=job_id)
+        alive_after = utcnow() - timedelta(seconds=ORPHAN_AFTER_BEATS * runtime.settings.job_heartbeat_seconds)
+        job = await jobs.mark_running(session, job_id=job_id, alive_after=alive_after)
         claimed = None if job is None else (job.kind, jobs.params_of(job), job.attempts)
     if claimed is None:
         return "skipped"

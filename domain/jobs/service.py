@@ -77,15 +77,19 @@ async def get_job_for(session: AsyncSession, actor: Actor, *, job_id: int) -> Jo
     return job
 
 
-async def mark_running(session: AsyncSession, *, job_id: int) -> Job | None:
+async def mark_running(session: AsyncSession, *, job_id: int, alive_after: datetime | None = None) -> Job | None:
     """Claim a job for a run and return it, or None when there is nothing to run.
 
     Nothing runs for a final job (succeeded, failed, cancelled); a queued job whose cancellation was requested
-    becomes cancelled. A queued job, or one left `running` by a worker that died, starts a new attempt:
-    status running, attempts + 1, progress reset.
+    becomes cancelled; nor for a running job whose heartbeat is newer than `alive_after` (its process lives:
+    two recoveries racing must not run it twice). A queued job, or one left `running` by a process that died,
+    starts a new attempt: status running, attempts + 1, progress reset.
     """
     job = await repo.get_job(session, job_id, for_update=True)
     if job is None or job.is_final:
+        return None
+    if (alive_after is not None and job.status == JobStatus.RUNNING.value and job.heartbeat_at is not None
+            and job.heartbeat_at > alive_after):
         return None
     if job.cancel_requested:
         _close(job, JobStatus.CANCELLED)

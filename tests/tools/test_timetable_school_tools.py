@@ -184,3 +184,15 @@ async def test_a_serving_runner_runs_orphaned_jobs_again_once(tmp_path):
         await own.close()
         if pg_name:
             await drop_pg_database(pg_name)
+
+
+async def test_a_running_job_with_a_live_heartbeat_is_not_claimed_twice(rt):
+    school = await make_school(rt, students=1)
+    alive = await _orphan(rt, school.registrar, "export_term_grades", silent_for=dt.timedelta(seconds=1))
+    dead = await _orphan(rt, school.registrar, "export_term_grades", silent_for=dt.timedelta(minutes=5))
+    window = utcnow() - dt.timedelta(seconds=30)
+    async with rt.db.write() as s:
+        assert await jobs.mark_running(s, job_id=alive, alive_after=window) is None  # its process lives
+        claimed = await jobs.mark_running(s, job_id=dead, alive_after=window)
+        assert claimed is not None and claimed.attempts == 2
+        assert await jobs.mark_running(s, job_id=dead, alive_after=window) is None  # just claimed: alive now

@@ -13,8 +13,10 @@ from datetime import timedelta
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import update
 
 from domain.jobs import service as jobs
+from domain.jobs.models import Job
 from domain.kernel.clock import utcnow
 from domain.kernel.schema import migrate
 from domain.kernel.settings import Settings
@@ -116,8 +118,9 @@ async def test_a_job_left_running_by_a_dead_worker_is_finished_once(rt):
         async with rt.db.write() as s:
             job = await jobs.create_job(s, school.registrar, kind=kind, params={"n": 21})
             job_id = job.id
-        async with rt.db.write() as s:  # a worker claimed it, then was killed: the row stays running
+        async with rt.db.write() as s:  # a worker claimed it, then was killed: the row stays running, silent
             await jobs.mark_running(s, job_id=job_id)
+            await s.exec(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow() - timedelta(hours=1)))
         killed = await get(rt, school.registrar, job_id)
         assert killed.status == "running" and killed.attempts == 1
         await rt.jobs.enqueue(job_id)
