@@ -18,7 +18,9 @@ stability (course-uses-room indicators). Phase 3 (domain.timetable.solver_anneal
 single-lecture moves and swaps that keep the timetable feasible. Phase 4 (domain.timetable.lns): small
 CP-SAT sub-models over a few dozen freed lectures at a time, the rest fixed, until the time limit. Shares
 of the time limit: phase 1 `_PHASE1_SHARE` (once a first solution exists), phase 2 `_ROOM_SHARE`, phase 4
-`_LNS_SHARE`, phase 3 the rest. Every solution is re-scored by domain.timetable.scoring; the reported cost
+`_LNS_SHARE`, phase 3 the rest; phase 3 hands its remaining time to phase 4 once its best has not improved
+for `_STALL_SHARE` of the time limit in the cooler part of its schedule (tight instances such as comp05 gain
+more from the LNS, small ones such as comp01 find their last improvement there). Every solution is re-scored by domain.timetable.scoring; the reported cost
 is the scorer's. Every phase stops within about a second once the caller's `stop` event is set.
 """
 
@@ -49,6 +51,7 @@ ProgressCallback = Callable[[float, int, int], None]
 _PHASE1_SHARE = 0.25  # share of the time limit for the period model once it has a solution
 _ROOM_SHARE = 0.05  # share of the time limit for the room model
 _LNS_SHARE = 0.15  # share of the time limit left to the LNS after annealing
+_STALL_SHARE = 0.1  # annealing hands over to the LNS once its best is this share of the time limit old
 
 
 @dataclass(frozen=True)
@@ -487,7 +490,7 @@ def solve(problem: Problem, *, time_limit_s: float, seed: int = 0, workers: int 
     if time.monotonic() < anneal_deadline:
         annealer = Annealer(problem, structure, seed=seed, stop=stop,
                             offer=lambda solution, s: best.offer(solution, scored=s))
-        annealer.run(best.solution, deadline=anneal_deadline)
+        annealer.run(best.solution, deadline=anneal_deadline, stall_s=_STALL_SHARE * time_limit_s)
     if stopped() or best.score.soft_cost <= best.bound:
         return final()
     lns = Lns(problem, structure, seed=seed, workers=workers, stop=stop,

@@ -1,11 +1,15 @@
 """Simulated annealing over single-lecture moves and swaps, with incremental cost, for course timetabling.
 
 A move takes one lecture to another (period, room); if that room is taken there, the two lectures swap.
+The target room is the lecture's own half of the time, often one its course already uses (towards room
+stability), else any room.
 Only moves that keep every hard constraint (availability, one lecture per room, no curriculum or teacher
 conflict) are tried, so the timetable stays feasible throughout. The cost is UD2's (room capacity, min
 working days, curriculum compactness, room stability; Bonutti, De Cesco, Di Gaspero, Schaerf, Annals of
 OR 2012) plus the optional teacher daily limit; a move's delta is computed from the courses, curriculum
-days and teacher days it touches. The temperature falls geometrically with elapsed time.
+days and teacher days it touches, without applying the move (curriculum occupancy is kept per day with
+zero sentinels, so isolation is read from three flat-list cells). The temperature falls geometrically
+with elapsed time.
 """
 
 from __future__ import annotations
@@ -55,7 +59,12 @@ class Annealer:
     # -- state ----------------------------------------------------------------------------------------
 
     def _load(self, solution: Solution) -> None:
-        pr, P, R, D = self.problem, self.P, self.R, self.D
+        """Build the flat counters of `solution`.
+
+        Curriculum occupancy is stored per day with a zero sentinel slot before and after the day's periods,
+        so "isolated" is `occ[s] and not occ[s - 1] and not occ[s + 1]` with no bounds checks.
+        """
+        pr, P, R, D, ppd = self.problem, self.P, self.R, self.D, self.ppd
         table, _ = timetable_of(pr, solution)
         items = sorted(table.items())
         self.course = [i for (i, _), _ in items]
@@ -68,19 +77,19 @@ class Annealer:
         self.room_cnt = [0] * (self.n * R)
         self.n_days = [0] * self.n
         self.n_rooms = [0] * self.n
-        self.q_occ = [0] * (len(self.curricula) * P)
+        self.stride = D * (ppd + 2)
+        self.slot = [(p // ppd) * (ppd + 2) + p % ppd + 1 for p in range(P)]
+        self.q_occ = [0] * (len(self.curricula) * self.stride)
         self.t_cnt = [0] * (self.n_teachers * D)
         for lec, (i, p, r) in enumerate(zip(self.course, self.period, self.room)):
             self.grid[p * R + r] = lec
             self._add(i, p, r)
             for j in self.conflicts[i]:
                 self.confl[j * P + p] += 1
-        self.pending: list[tuple[int, int]] = []
-        self.q_day_cost = [self._day_cost(q, d) for q in range(len(self.curricula)) for d in range(D)]
 
     def _add(self, i: int, p: int, r: int) -> None:
-        P, d = self.P, p // self.ppd
-        self.present[i * P + p] = 1
+        d = p // self.ppd
+        self.present[i * self.P + p] = 1
         k = i * self.D + d
         if not self.day_cnt[k]:
             self.n_days[i] += 1
@@ -89,13 +98,14 @@ class Annealer:
         if not self.room_cnt[k]:
             self.n_rooms[i] += 1
         self.room_cnt[k] += 1
+        s = self.slot[p]
         for q in self.q_of[i]:
-            self.q_occ[q * P + p] += 1
+            self.q_occ[q * self.stride + s] += 1
         self.t_cnt[self.teacher[i] * self.D + d] += 1
 
     def _remove(self, i: int, p: int, r: int) -> None:
-        P, d = self.P, p // self.ppd
-        self.present[i * P + p] = 0
+        d = p // self.ppd
+        self.present[i * self.P + p] = 0
         k = i * self.D + d
         self.day_cnt[k] -= 1
         if not self.day_cnt[k]:
@@ -104,62 +114,10 @@ class Annealer:
         self.room_cnt[k] -= 1
         if not self.room_cnt[k]:
             self.n_rooms[i] -= 1
+        s = self.slot[p]
         for q in self.q_of[i]:
-            self.q_occ[q * P + p] -= 1
+            self.q_occ[q * self.stride + s] -= 1
         self.t_cnt[self.teacher[i] * self.D + d] -= 1
-
-    def _day_cost(self, q: int, d: int) -> int:
-        """Return the compactness cost of curriculum q on day d from its occupancy."""
-        occ, ppd = self.q_occ, self.ppd
-        base = q * self.P + d * ppd
-        isolated, prev = 0, 0
-        for k in range(ppd):
-            cur = occ[base + k]
-            if cur and not prev and not (k + 1 < ppd and occ[base + k + 1]):
-                isolated += 1
-            prev = cur
-        return isolated * self.q_weight[q]
-
-    def _local(self, courses: tuple[int, ...], days: tuple[int, ...], fresh: bool) -> int:
-        """Return the cost of `courses` (days and rooms) and of their curricula and teachers on `days`.
-
-        Curriculum-day costs come from the cache unless `fresh`; fresh ones are kept in `self.pending` for
-        `_commit` to store once the move is accepted.
-        """
-        w, D = self.w, self.D
-        cost = 0
-        qs: set[int] = set()
-        for i in courses:
-            short = self.mwd[i] - self.n_days[i]
-            if short > 0:
-                cost += w.min_working_days * short
-            cost += w.room_stability * (self.n_rooms[i] - 1)
-            qs.update(self.q_of[i])
-        cache = self.q_day_cost
-        if fresh:
-            pending = self.pending = []
-            for q in qs:
-                for d in days:
-                    c = self._day_cost(q, d)
-                    pending.append((q * D + d, c))
-                    cost += c
-        else:
-            for q in qs:
-                for d in days:
-                    cost += cache[q * D + d]
-        if self.t_limit is not None:
-            for t in {self.teacher[i] for i in courses}:
-                for d in days:
-                    extra = self.t_cnt[t * D + d] - self.t_limit
-                    if extra > 0:
-                        cost += self.t_weight * extra
-        return cost
-
-    def _commit(self) -> None:
-        """Store the curriculum-day costs of the accepted move."""
-        cache = self.q_day_cost
-        for k, c in self.pending:
-            cache[k] = c
 
     def _solution(self, period: list[int], room: list[int]) -> Solution:
         pr, ppd = self.problem, self.ppd
@@ -168,10 +126,19 @@ class Annealer:
 
     # -- search ---------------------------------------------------------------------------------------
 
-    def run(self, start: Solution, *, deadline: float, t_start: float = 1.0, t_end: float = 0.05) -> Solution:
-        """Anneal from the feasible `start` until `deadline` (time.monotonic()) or the stop event; return the best."""
+    def run(self, start: Solution, *, deadline: float, t_start: float = 1.0, t_end: float = 0.05,
+            stall_s: float | None = None) -> Solution:
+        """Anneal from the feasible `start` until `deadline` (time.monotonic()) or the stop event; return the best.
+
+        With `stall_s`, stop early once the best has not improved for `stall_s` seconds in the cooler second
+        part of the schedule (after 40% of the time), leaving the rest of the time to the caller's next phase.
+
+        A move's delta is computed without applying it: capacity from a table, min working days and room
+        stability from the day and room counts of the one or two courses moved, compactness from the
+        isolated lectures around the two periods of each curriculum whose occupancy changes.
+        """
         self._load(start)
-        pr, rng, P, R, ppd = self.problem, self.rng, self.P, self.R, self.ppd
+        pr, rng, P, R, D, ppd = self.problem, self.rng, self.P, self.R, self.D, self.ppd
         cost = score(pr, start).soft_cost
         best_cost, best_period, best_room = cost, list(self.period), list(self.room)
         offered = cost
@@ -181,14 +148,31 @@ class Annealer:
         n_lec = len(self.course)
         grid, present, confl, avail, over = self.grid, self.present, self.confl, self.avail, self.over
         course, period, room = self.course, self.period, self.room
+        day_cnt, room_cnt, n_days = self.day_cnt, self.room_cnt, self.n_days
+        q_occ, q_of, q_weight, slot, stride = self.q_occ, self.q_of, self.q_weight, self.slot, self.stride
+        t_cnt, teacher, t_limit, t_weight = self.t_cnt, self.teacher, self.t_limit, self.t_weight
+        mwd, conflicts, conflict_sets = self.mwd, self.conflicts, self.conflict_sets
+        w_mwd, w_stab = self.w.min_working_days, self.w.room_stability
+        day_of = [p // ppd for p in range(P)]
+        q_set = [frozenset(qs) for qs in q_of]
+        lectures_of: list[list[int]] = [[] for _ in range(self.n)]
+        for lec, i in enumerate(course):
+            lectures_of[i].append(lec)
         random_ = rng.random
         randrange = rng.randrange
+        exp = math.exp
         iteration = evaluated = 0
+        seen_best, improved_at = best_cost, began
+        stall_from = began + 0.4 * total
         while True:
             iteration += 1
             if not iteration & 1023:
                 now = time.monotonic()
                 if now >= deadline or (self.stop is not None and self.stop.is_set()):
+                    break
+                if best_cost < seen_best:
+                    seen_best, improved_at = best_cost, now
+                elif stall_s is not None and now > stall_from and now - max(improved_at, stall_from) > stall_s:
                     break
                 temperature = t_start * (t_end / t_start) ** ((now - began) / total)
                 if best_cost < offered and now - last_offer > 0.5:  # report progress twice a second at most
@@ -198,12 +182,20 @@ class Annealer:
             lec = randrange(n_lec)
             i, p, r = course[lec], period[lec], room[lec]
             p2 = randrange(P)
-            r2 = r if random_() < 0.5 else randrange(R)
+            x = random_()
+            if x < 0.5:
+                r2 = r
+            elif x < 0.7:  # a room another lecture of the course holds: moves towards room stability
+                mates = lectures_of[i]
+                r2 = room[mates[randrange(len(mates))]]
+            else:
+                r2 = randrange(R)
             if p2 == p and r2 == r:
                 continue
             other = grid[p2 * R + r2]
+            ip2 = i * P + p2
             if other < 0:
-                if p2 != p and (present[i * P + p2] or confl[i * P + p2] or not avail[i * P + p2]):
+                if p2 != p and (present[ip2] or confl[ip2] or not avail[ip2]):
                     continue
                 j = -1
             else:
@@ -211,51 +203,118 @@ class Annealer:
                 if j == i:
                     continue
                 if p2 != p:
-                    if present[i * P + p2] or not avail[i * P + p2] or present[j * P + p] or not avail[j * P + p]:
+                    jp = j * P + p
+                    if present[ip2] or not avail[ip2] or present[jp] or not avail[jp]:
                         continue
-                    clash = 1 if j in self.conflict_sets[i] else 0
-                    if confl[i * P + p2] - clash or confl[j * P + p] - clash:
+                    clash = 1 if j in conflict_sets[i] else 0
+                    if confl[ip2] - clash or confl[jp] - clash:
                         continue
             evaluated += 1
-            days = (p // ppd,) if p // ppd == p2 // ppd else (p // ppd, p2 // ppd)
-            courses = (i,) if j < 0 else (i, j)
-            before = self._local(courses, days, False)
+            # -- delta --
             delta = over[i * R + r2] - over[i * R + r]
-            self._remove(i, p, r)
             if j >= 0:
-                self._remove(j, p2, r2)
                 delta += over[j * R + r] - over[j * R + r2]
-            self._add(i, p2, r2)
-            if j >= 0:
-                self._add(j, p, r)
-            delta += self._local(courses, days, True) - before
-            if delta <= 0 or random_() < math.exp(-delta / temperature):
+            if r != r2 and w_stab:
+                k, k2 = i * R + r, i * R + r2
+                delta += w_stab * ((room_cnt[k2] == 0) - (room_cnt[k] == 1))
+                if j >= 0:
+                    k, k2 = j * R + r2, j * R + r
+                    delta += w_stab * ((room_cnt[k2] == 0) - (room_cnt[k] == 1))
+            flipped = None
+            if p != p2:
+                d, d2 = day_of[p], day_of[p2]
+                if d != d2:
+                    if w_mwd:
+                        n0 = n_days[i]
+                        n1 = n0 - (day_cnt[i * D + d] == 1) + (day_cnt[i * D + d2] == 0)
+                        if n1 != n0:
+                            m = mwd[i]
+                            delta += w_mwd * ((m - n1 if m > n1 else 0) - (m - n0 if m > n0 else 0))
+                        if j >= 0:
+                            n0 = n_days[j]
+                            n1 = n0 - (day_cnt[j * D + d2] == 1) + (day_cnt[j * D + d] == 0)
+                            if n1 != n0:
+                                m = mwd[j]
+                                delta += w_mwd * ((m - n1 if m > n1 else 0) - (m - n0 if m > n0 else 0))
+                    if t_limit is not None:
+                        ti = teacher[i]
+                        tj = teacher[j] if j >= 0 else -1
+                        if ti != tj:
+                            delta += t_weight * ((t_cnt[ti * D + d2] >= t_limit) - (t_cnt[ti * D + d] > t_limit))
+                            if tj >= 0:
+                                delta += t_weight * ((t_cnt[tj * D + d] >= t_limit)
+                                                     - (t_cnt[tj * D + d2] > t_limit))
+                # Compactness: curricula of i alone lose p and gain p2; of j alone the reverse.
+                s1, s2 = slot[p], slot[p2]
+                if j >= 0:
+                    qi, qj = q_set[i], q_set[j]
+                    moves = [(q, s1, s2) for q in q_of[i] if q not in qj]
+                    moves += [(q, s2, s1) for q in q_of[j] if q not in qi]
+                else:
+                    moves = [(q, s1, s2) for q in q_of[i]]
+                if moves:
+                    lo, hi = (s1, s2) if s1 < s2 else (s2, s1)
+                    near = hi - lo <= 2
+                    for q, a, b in moves:
+                        base = q * stride
+                        iso = 0
+                        if near:
+                            for s in range(base + lo - 1, base + hi + 2):
+                                if q_occ[s] and not q_occ[s - 1] and not q_occ[s + 1]:
+                                    iso -= 1
+                            q_occ[base + a] = 0
+                            q_occ[base + b] = 1
+                            for s in range(base + lo - 1, base + hi + 2):
+                                if q_occ[s] and not q_occ[s - 1] and not q_occ[s + 1]:
+                                    iso += 1
+                        else:
+                            for c in (base + a, base + b):
+                                for s in (c - 1, c, c + 1):
+                                    if q_occ[s] and not q_occ[s - 1] and not q_occ[s + 1]:
+                                        iso -= 1
+                            q_occ[base + a] = 0
+                            q_occ[base + b] = 1
+                            for c in (base + a, base + b):
+                                for s in (c - 1, c, c + 1):
+                                    if q_occ[s] and not q_occ[s - 1] and not q_occ[s + 1]:
+                                        iso += 1
+                        if iso:
+                            delta += q_weight[q] * iso
+                    flipped = moves
+            if delta <= 0 or random_() < exp(-delta / temperature):
+                # Undo the occupancy flips: _remove/_add below redo them with every other counter.
+                if flipped:
+                    for q, a, b in flipped:
+                        q_occ[q * stride + a] = 1
+                        q_occ[q * stride + b] = 0
+                self._remove(i, p, r)
+                if j >= 0:
+                    self._remove(j, p2, r2)
+                self._add(i, p2, r2)
+                if j >= 0:
+                    self._add(j, p, r)
                 grid[p * R + r] = other
                 grid[p2 * R + r2] = lec
                 period[lec], room[lec] = p2, r2
                 if j >= 0:
                     period[other], room[other] = p, r
                 if p2 != p:
-                    for k in self.conflicts[i]:
+                    for k in conflicts[i]:
                         confl[k * P + p] -= 1
                         confl[k * P + p2] += 1
                     if j >= 0:
-                        for k in self.conflicts[j]:
+                        for k in conflicts[j]:
                             confl[k * P + p2] -= 1
                             confl[k * P + p] += 1
-                self._commit()
                 cost += delta
                 if cost < best_cost:
                     best_cost = cost
                     best_period[:] = period
                     best_room[:] = room
-            else:
-                self._remove(i, p2, r2)
-                if j >= 0:
-                    self._remove(j, p, r)
-                self._add(i, p, r)
-                if j >= 0:
-                    self._add(j, p2, r2)
+            elif flipped:
+                for q, a, b in flipped:
+                    q_occ[q * stride + a] = 1
+                    q_occ[q * stride + b] = 0
         self.iterations, self.evaluated = iteration, evaluated  # moves drawn, moves feasible and costed
         best = self._solution(best_period, best_room)
         s = score(pr, best)

@@ -5,6 +5,7 @@ No database. Kept short (about 30 s on 2 cores); quality is measured by bench/it
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -12,6 +13,8 @@ from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.problem import Course, Curriculum, Problem, Room, Solution, TeacherDayLimit, Weights
 from domain.timetable.scoring import score
 from domain.timetable.solver import solve
+from domain.timetable.solver_anneal import Annealer
+from domain.timetable.solver_common import structure_of
 from tests.conftest import itc2007_dir
 
 DATA = itc2007_dir()
@@ -142,3 +145,18 @@ def test_teacher_daily_limit_is_respected_when_it_can_be() -> None:
                 weights=Weights(teacher_max_periods_per_day=TeacherDayLimit(weight=3, limit=2)))
     result = solve(p, time_limit_s=5)
     assert result.score is not None and result.score.soft.teacher_max_periods_per_day == 0
+
+
+def test_annealing_running_cost_matches_the_scorer_with_a_teacher_limit() -> None:
+    # The annealer computes each move's delta without applying it and checks its running best against the
+    # scorer at the end (raising if they drift apart); the teacher limit exercises every delta term.
+    p = parse_ctt((DATA / "comp01.ctt").read_text())
+    p = dataclasses.replace(p, weights=dataclasses.replace(
+        p.weights, teacher_max_periods_per_day=TeacherDayLimit(weight=3, limit=2)))
+    start = solve(p, time_limit_s=2, seed=0).solution
+    assert start is not None
+    annealer = Annealer(p, structure_of(p), seed=0, offer=lambda solution, s: None, stop=None)
+    best = annealer.run(start, deadline=time.monotonic() + 1.0)
+    assert annealer.evaluated > 1000
+    assert score(p, best).hard_violations == 0
+    assert score(p, best).soft_cost <= score(p, start).soft_cost
