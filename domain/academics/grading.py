@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -263,12 +263,20 @@ class CategoryResult:
 
     code: str
     weight: Fraction
-    effective_weight: Fraction
     percentage: Fraction | None
     points: Fraction
     max_points: Fraction
     counted: tuple[AssessmentId, ...]
     dropped: tuple[AssessmentId, ...]
+    total_weight: Fraction = field(default=Fraction(0), repr=False)  # of the counted categories
+
+    @property
+    def effective_weight(self) -> Fraction:
+        """The category's share of the overall percentage, in percent (0 when it has nothing counted)."""
+        if self.percentage is None or not self.total_weight:
+            return _ZERO
+        return Fraction(self.weight.numerator * self.total_weight.denominator * 100,
+                        self.weight.denominator * self.total_weight.numerator)
 
 
 @dataclass(frozen=True)
@@ -392,8 +400,9 @@ class GradingPlan:
             counted_by_code[assessment.category].append((position, assessment, points))
 
         partial: list[tuple[Category, Fraction | None, Fraction, Fraction, tuple, tuple]] = []
-        total_weight = Fraction(0)
-        weighted_sum = Fraction(0)
+        # The weights and the weighted sum are kept as integer numerator/denominator pairs and made Fractions
+        # once at the end: the same exact value, without normalising after every addition.
+        tw_num, tw_den, ws_num, ws_den = 0, 1, 0, 1
         for category in categories:
             counted = counted_by_code[category.code]
             drop_count = min(category.drop_lowest, max(len(counted) - 1, 0))
@@ -412,17 +421,18 @@ class GradingPlan:
             percentage = (Fraction(points.numerator * max_points.denominator * 100,
                                    points.denominator * max_points.numerator) if kept else None)
             if percentage is not None:
-                total_weight += category.weight
-                weighted_sum += category.weight * percentage
+                w = category.weight
+                tw_num, tw_den = tw_num * w.denominator + w.numerator * tw_den, tw_den * w.denominator
+                term_num, term_den = w.numerator * percentage.numerator, w.denominator * percentage.denominator
+                ws_num, ws_den = ws_num * term_den + term_num * ws_den, ws_den * term_den
             partial.append((category, percentage, points, max_points, tuple(a.id for _, a, _ in kept), dropped))
 
+        total_weight = Fraction(tw_num, tw_den)
         results = tuple(
             CategoryResult(
                 code=category.code,
                 weight=category.weight,
-                effective_weight=(Fraction(category.weight.numerator * total_weight.denominator * 100,
-                                           category.weight.denominator * total_weight.numerator)
-                                  if percentage is not None else _ZERO),
+                total_weight=total_weight,
                 percentage=percentage,
                 points=points,
                 max_points=max_points,
@@ -431,7 +441,7 @@ class GradingPlan:
             )
             for category, percentage, points, max_points, kept_ids, dropped_ids in partial
         )
-        overall = weighted_sum / total_weight if total_weight else None
+        overall = Fraction(ws_num * tw_den, ws_den * tw_num) if tw_num else None
         return GradeBreakdown(categories=results, percentage=overall)
 
 

@@ -338,15 +338,25 @@ async def assessments_of_classes(session: AsyncSession, class_ids: list[int], te
 
 
 async def active_students_of_classes(session: AsyncSession, class_ids: list[int]) -> dict[int, list[Student]]:
-    """Return the actively enrolled live students of these classes, by class id, each list by student id."""
-    stmt = (select(Enrollment.class_id, Student).join(Student, Student.id == Enrollment.student_id)
-            .where(Enrollment.class_id.in_(class_ids),  # type: ignore[attr-defined]
-                   Enrollment.status == EnrollmentStatus.ACTIVE.value,
-                   Enrollment.deleted_at.is_(None), Student.deleted_at.is_(None))  # type: ignore[union-attr]
-            .order_by(Enrollment.class_id, Student.id))
+    """Return the actively enrolled live students of these classes, by class id, each list by student id.
+
+    Reads the (class, student) pairs, then each student once: a student in ten classes is built once."""
+    pairs = (await session.exec(
+        select(Enrollment.class_id, Enrollment.student_id)
+        .where(Enrollment.class_id.in_(class_ids),  # type: ignore[attr-defined]
+               Enrollment.status == EnrollmentStatus.ACTIVE.value,
+               Enrollment.deleted_at.is_(None))  # type: ignore[union-attr]
+        .order_by(Enrollment.class_id, Enrollment.student_id))).all()
+    ids = sorted({student_id for _, student_id in pairs})
+    students: dict[int, Student] = {}
+    for start in range(0, len(ids), 5000):  # bounded IN lists
+        chunk = ids[start:start + 5000]
+        stmt = select(Student).where(Student.id.in_(chunk), Student.deleted_at.is_(None))  # type: ignore
+        students.update({s.id or 0: s for s in (await session.exec(stmt)).all()})
     out: dict[int, list[Student]] = {}
-    for class_id, student in (await session.exec(stmt)).all():
-        out.setdefault(class_id, []).append(student)
+    for class_id, student_id in pairs:
+        if student_id in students:
+            out.setdefault(class_id, []).append(students[student_id])
     return out
 
 
