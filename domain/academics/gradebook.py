@@ -406,10 +406,8 @@ async def transcript(session: AsyncSession, *, student_id: int) -> Transcript:
                                     history=tuple(changes.get((cls.id or 0, term.id or 0), ()))))
 
     def gpa_of(items: list[TranscriptLine]) -> Fraction | None:
-        weighted = [(Fraction(x.gpa_points_x100, 100), Fraction(x.credits_x100, 100)) for x in items
-                    if x.gpa_points_x100 is not None]
-        credits = sum((c for _, c in weighted), Fraction(0))
-        return sum((p * c for p, c in weighted), Fraction(0)) / credits if credits else None
+        return grading.weighted_gpa((None if x.gpa_points_x100 is None else Fraction(x.gpa_points_x100, 100),
+                                     Fraction(x.credits_x100, 100)) for x in items)
 
     terms = {x.term_id for x in lines}
     return Transcript(student=student, lines=lines,

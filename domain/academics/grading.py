@@ -664,15 +664,22 @@ def gpa(grades: Iterable[tuple[Grade | None, Fraction]]) -> Fraction | None:
     left out; failing grades count with their (0) points. Gives None when no course is left. Raises
     InvalidInput (field `credits`) for negative or inexact credits.
     """
+    return weighted_gpa((None if grade is None else grade.gpa_points, credits) for grade, credits in grades)
+
+
+def weighted_gpa(points_and_credits: Iterable[tuple[Number | None, Number]]) -> Fraction | None:
+    """Return sum(points x credits) / credits over (GPA points, credits) pairs, exactly (what `gpa` computes from
+    grades; transcripts and report cards call it with stored points). Pairs without points or with 0 credits are
+    left out; None when none is left. Raises InvalidInput (field `credits`) for negative or inexact credits."""
     total_points = Fraction(0)
     total_credits = Fraction(0)
-    for grade, credits in grades:
+    for points, credits in points_and_credits:
         exact_credits = _exact(credits, field="credits")
         if exact_credits < 0:
             raise InvalidInput(f"credits {_show(exact_credits)} are negative; credits must be 0 or more",
                                field="credits")
-        if grade is None or exact_credits == 0:
+        if points is None or exact_credits == 0:
             continue
-        total_points += grade.gpa_points * exact_credits
+        total_points += _exact(points, field="gpa_points") * exact_credits
         total_credits += exact_credits
     return total_points / total_credits if total_credits else None

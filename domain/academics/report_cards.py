@@ -15,7 +15,7 @@ from fractions import Fraction
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.academics import attendance, gradebook
+from domain.academics import attendance, gradebook, grading
 from domain.academics import repository as repo
 from domain.academics.models import (
     AcademicYear,
@@ -117,13 +117,11 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
                 points = gradebook.x100(result.grade.gpa_points) if result.grade else None
             if index == 0:
                 scale = comps[cls.id].policy.scale
-            if points is not None:
-                weighted.append((Fraction(points, 100), Fraction(subject.credits_x100, 100)))
+            weighted.append((None if points is None else Fraction(points, 100), Fraction(subject.credits_x100, 100)))
             subject_lines.append(SubjectLine(class_code=cls.code, subject_name=subject.name,
                                              teacher_name=teacher.full_name, percentage=_decimal(pct), letter=letter,
                                              comment=comments.get((cls.id, target.student_id))))
-        credits = sum((c for _, c in weighted), Fraction(0))
-        gpa = sum((p * c for p, c in weighted), Fraction(0)) / credits if credits else None
+        gpa = grading.weighted_gpa(weighted)
         c = counts.get(target.student_id, attendance.AttendanceCounts())
         out.append((target, ReportCardData(
             school_name=school_name, academic_year=year.name, term=term.name, issued_on=issued_on,
