@@ -8,7 +8,9 @@ failure, never a skip.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -91,6 +93,22 @@ async def rt(runtime):
     if runtime.jobs is not saved:
         await runtime.jobs.stop()
         runtime.jobs = saved
+
+
+FINAL_JOB_STATUSES = ("succeeded", "failed", "cancelled")
+
+
+async def wait_for(rt, actor, job_id: int, statuses=FINAL_JOB_STATUSES, *, timeout: float = 20.0):
+    """Poll get_job as `actor` until the job's status is one of `statuses`; fail after `timeout` seconds."""
+    from tools.invoke import invoke
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = await invoke(rt, "get_job", {"job_id": job_id}, actor)
+        if job.status in statuses:
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still {job.status} after {timeout}s"
+        await asyncio.sleep(0.01)
 
 
 def itc2007_dir() -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import time
 
 import pytest
 
@@ -13,22 +12,10 @@ from domain.academics import service as academics
 from domain.jobs import service as jobs
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from tests.conftest import wait_for
 from tests.factories import make_school, unique
 from tools.invoke import invoke
 from workers.handlers import register, unregister
-
-FINAL = ("succeeded", "failed", "cancelled")
-
-
-async def wait_for(rt, actor, job_id: int, statuses=FINAL, *, timeout: float = 20.0):
-    """Poll get_job until its status is one of `statuses`; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = await invoke(rt, "get_job", {"job_id": job_id}, actor)
-        if job.status in statuses:
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job.status} after {timeout}s"
-        await asyncio.sleep(0.01)
 
 
 async def graded_school(rt):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -19,13 +18,12 @@ from domain.timetable.models import ProblemSource
 from domain.timetable.problem import Assignment, Course, Curriculum, Problem, Room, Solution
 from domain.timetable.rules import lessons_moved
 from domain.timetable.solver import SolveResult
-from tests.conftest import drop_pg_database, fresh_database_url
+from tests.conftest import drop_pg_database, fresh_database_url, wait_for
 from tests.factories import make_school
 from tools.invoke import invoke
 from tools.runtime import Runtime
 from workers.handlers import JobContext, get_handler
 
-FINAL = ("succeeded", "failed", "cancelled")
 JOBS_REVISION = "7c1f3a9d5e21"
 
 
@@ -53,16 +51,6 @@ async def make_published_timetable(runtime) -> tuple[int, int]:
         return row.id, sol.id
 
 
-async def wait_for(rt, actor, job_id: int, *, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        job = await invoke(rt, "get_job", {"job_id": job_id}, actor)
-        if job.status in FINAL:
-            return job
-        assert time.monotonic() < deadline, f"job {job_id} still {job.status} after {timeout}s"
-        await asyncio.sleep(0.05)
-
-
 def test_lessons_moved_counts_changed_placements():
     assert lessons_moved(None, tiny_solution()) == 4
     assert lessons_moved(tiny_solution(), tiny_solution()) == 0
@@ -79,7 +67,7 @@ async def test_solve_publish_and_ask_the_timetable(rt):
     job = await invoke(rt, "solve_timetable", {"problem_id": problem_id, "time_limit_s": 2, "seed": 3},
                        school.registrar)
     assert job.kind == "solve_timetable" and job.params == {"problem_id": problem_id, "time_limit_s": 2, "seed": 3}
-    done = await wait_for(rt, school.registrar, job.job_id)
+    done = await wait_for(rt, school.registrar, job.job_id, timeout=60.0)
     assert done.status == "succeeded", done.error
     assert done.result["hard_violations"] == 0 and done.result["problem_id"] == problem_id
     assert done.result["best_cost_over_time"], done.result
