@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -119,21 +119,15 @@ async def policies_for(session: AsyncSession, classes: Iterable[SchoolClass]) ->
 
 async def policy_for(session: AsyncSession, cls: SchoolClass, *, scale_code: str | None = None) -> Policy:
     """Return the grading policy of `cls` (its categories and scale); `scale_code` asks for that scale instead
-    of the class's current one (a published grade keeps the scale it was published with)."""
-    categories = tuple(grading.Category(c.code, Fraction(c.weight_x100, 100), c.drop_lowest)
-                       for c in await repo.categories_of(session, cls.id or 0))
+    of the class's current one (a published grade keeps the scale it was published with; an unknown code falls
+    back to the class's scale)."""
+    policy = (await policies_for(session, [cls]))[cls.id or 0]
+    if scale_code is None or scale_code == policy.scale.code:
+        return policy
     if scale_code == BASIC_SCALE.code:
-        return Policy(categories=categories, scale=BASIC_SCALE)
-    if scale_code is not None:
-        named = await repo.by_code(session, GradingScaleRecord, scale_code)
-        if named is not None:
-            return Policy(categories=categories, scale=scale_of(named))
-    record = None
-    if cls.grading_scale_id is not None:
-        record = await repo.get_live(session, GradingScaleRecord, cls.grading_scale_id)
-    if record is None:
-        record = await repo.default_scale(session)
-    return Policy(categories=categories, scale=scale_of(record) if record is not None else BASIC_SCALE)
+        return replace(policy, scale=BASIC_SCALE)
+    named = await repo.by_code(session, GradingScaleRecord, scale_code)
+    return replace(policy, scale=scale_of(named)) if named is not None else policy
 
 
 def entry_of(grade: Grade | None) -> grading.ScoreEntry | None:

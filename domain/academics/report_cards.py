@@ -21,6 +21,7 @@ from domain.academics.models import (
     AcademicYear,
     SchoolClass,
     Section,
+    Student,
     Subject,
     Term,
     TermGrade,
@@ -51,17 +52,6 @@ class ReportCardTarget:
     section_code: str
 
 
-async def targets(session: AsyncSession, *, section_ids: list[int]) -> list[ReportCardTarget]:
-    """Return the enrolled students of the sections, by section code then name."""
-    out = []
-    sections = {s.id: s for s in (await session.exec(select(Section).where(
-        Section.id.in_(section_ids)))).all()}  # type: ignore[union-attr]
-    for section_id in sorted(section_ids, key=lambda i: sections[i].code if i in sections else ""):
-        for student in await attendance.enrolled_students_of_section(session, section_id):
-            out.append(ReportCardTarget(student.id or 0, student.code, sections[section_id].code))
-    return out
-
-
 async def report_cards_data(session: AsyncSession, *, section_ids: list[int], term_id: int, school_name: str,
                             issued_on: date) -> list[tuple[ReportCardTarget, ReportCardData]]:
     """Gather the report cards of every enrolled student of the sections at once (a few queries for the whole
@@ -71,7 +61,12 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
 
     term = await repo.get_or_raise(session, Term, term_id, field="term_id")
     year = await repo.get_or_raise(session, AcademicYear, term.academic_year_id)
-    wanted = await targets(session, section_ids=section_ids)
+    sections = {s.id: s for s in (await session.exec(select(Section).where(
+        Section.id.in_(section_ids)))).all()}  # type: ignore[union-attr]
+    wanted: list[tuple[Student, Section]] = []  # the enrolled students, by section code then name
+    for section in sorted(sections.values(), key=lambda s: s.code):
+        wanted += [(student, section) for student in
+                   await attendance.enrolled_students_of_section(session, section.id or 0)]
     stmt = (select(SchoolClass, Subject, Employee)
             .join(Subject, Subject.id == SchoolClass.subject_id)
             .join(Employee, Employee.id == SchoolClass.teacher_id)
@@ -91,8 +86,6 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
     for cls, subject, teacher in classes:
         for line in comps[cls.id].lines:
             lines_of.setdefault(line.student.id or 0, []).append((cls, subject, teacher, line.result))
-    sections = {s.id: s for s in (await session.exec(select(Section).where(
-        Section.id.in_(section_ids)))).all()}  # type: ignore[union-attr]
     levels = {lv.id: lv for lv in (await session.exec(select(YearLevel))).all()}
     homerooms = {e.id: e for e in (await session.exec(select(Employee).where(Employee.id.in_(  # type: ignore
         [s.homeroom_teacher_id for s in sections.values() if s.homeroom_teacher_id])))).all()}
@@ -100,13 +93,11 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
     for section_id in section_ids:
         counts.update(await attendance.status_counts(session, from_date=term.start_date, to_date=term.end_date,
                                                      section_id=section_id, student_id=None))
-    students = await attendance.students_by_ids(session, [t.student_id for t in wanted])
     out = []
-    for target in wanted:
-        student = students[target.student_id]
-        section = sections.get(student.section_id)
+    for student, section in wanted:
+        target = ReportCardTarget(student.id or 0, student.code, section.code)
         level = levels.get(student.year_level_id)
-        homeroom = homerooms.get(section.homeroom_teacher_id) if section is not None else None
+        homeroom = homerooms.get(section.homeroom_teacher_id)
         subject_lines, weighted, scale = [], [], gradebook.BASIC_SCALE
         for index, (cls, subject, teacher, result) in enumerate(lines_of.get(target.student_id, [])):
             row = published.get((cls.id, target.student_id))
@@ -126,7 +117,7 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
         out.append((target, ReportCardData(
             school_name=school_name, academic_year=year.name, term=term.name, issued_on=issued_on,
             student=StudentLine(code=student.code, full_name=student.full_name,
-                                year_level=level.name if level else "", section=section.code if section else "",
+                                year_level=level.name if level else "", section=section.code,
                                 homeroom_teacher=homeroom.full_name if homeroom else None),
             subjects=tuple(subject_lines),
             attendance=AttendanceSummary(days_present=c.present, days_absent=c.absent, days_late=c.late,

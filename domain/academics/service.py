@@ -551,9 +551,6 @@ class TermGradeComputation:
 async def compute_term_grades(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int) -> TermGradeComputation:
     """Compute every enrolled student's term grade in a class under its grading policy (nothing written).
     Raises NotFound (class, term), InvalidInput (a term of another year), PermissionDenied outside scope."""
-    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
-    ensure_teaches(actor, cls)
-    await _term_of_class(session, cls, term_id)
     return (await compute_all_term_grades(session, actor, class_ids=[class_id], term_id=term_id))[0]
 
 
@@ -565,15 +562,16 @@ async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_
     gradebook need the rows). Classes of another academic year than the term's are refused (InvalidInput);
     unknown ones raise NotFound; PermissionDenied outside a teacher's scope.
     """
-    term = await repo.get_or_raise(session, Term, term_id, field="term_id")
     classes = await repo.classes_by_ids(session, class_ids)
     for class_id in class_ids:
-        cls = classes.get(class_id)
-        if cls is None:
-            raise NotFound(f"no class with id {class_id}; list_classes shows them", field="class_id")
-        ensure_teaches(actor, cls)
-        if cls.academic_year_id != term.academic_year_id:
-            raise InvalidInput(f"term {term.name} is not in the academic year of class {cls.code}", field="term_id")
+        if class_id not in classes:
+            raise NotFound(f"no class with id {class_id}; list_classes shows valid ids", field="class_id")
+        ensure_teaches(actor, classes[class_id])
+    term = await repo.get_or_raise(session, Term, term_id, field="term_id")
+    for class_id in class_ids:
+        if classes[class_id].academic_year_id != term.academic_year_id:
+            raise InvalidInput(f"term {term.name} is not in the academic year of class {classes[class_id].code}",
+                               field="term_id")
     policies = await gradebook.policies_for(session, classes.values())
     assessments = await repo.assessments_of_classes(session, class_ids, term_id)
     students = await repo.active_students_of_classes(session, class_ids)
