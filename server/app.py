@@ -1,4 +1,5 @@
-"""The HTTP app: MCP over Streamable HTTP at /mcp (API key required) and /healthz."""
+"""The HTTP app: MCP over Streamable HTTP at /mcp, the agent API and the OpenAI-compatible chat completions under
+/v1 (API key required on both), and /healthz."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import contextlib
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 
 from domain.kernel.actor import Channel
+from server.agent_api import agent_routes
 from server.auth import ApiKeyMiddleware, actor_from_request
 from server.mcp_server import build_mcp_server
+from server.openai_compat import openai_compat_routes
 from tools.runtime import Runtime
 
 
-def create_app(runtime: Runtime, *, host: str = "127.0.0.1") -> Starlette:
-    """Build the ASGI app serving `runtime`; its lifespan runs the MCP session manager and disposes the engine."""
+def create_app(runtime: Runtime, *, host: str = "127.0.0.1", own_runtime: bool = True) -> Starlette:
+    """Build the ASGI app serving `runtime`; its lifespan runs the MCP session manager, starts the runtime and, when
+    it owns it (`own_runtime`, the default), closes it at shutdown."""
 
     async def resolve(ctx):
         return actor_from_request(ctx.request)
@@ -33,10 +37,12 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1") -> Starlette:
     async def lifespan(app: Starlette):
         async with mcp.session_manager.run():
             try:
-                await runtime.start(serving=True)
+                if own_runtime:
+                    await runtime.start(serving=True)
                 yield
             finally:
-                await runtime.close()
+                if own_runtime:
+                    await runtime.close()
 
     class _McpPath:
         """Serve /mcp and /mcp/ alike without a redirect (MCP clients do not follow cross-path redirects)."""
@@ -46,8 +52,10 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1") -> Starlette:
             await mcp_endpoint(scope, receive, send)
 
     endpoint = _McpPath()
+    v1 = ApiKeyMiddleware(Router(routes=agent_routes(runtime) + openai_compat_routes(runtime)), runtime,
+                          Channel.AGENT)
     return Starlette(routes=[Route("/healthz", healthz), Route("/mcp", endpoint, methods=None),
-                             Mount("/mcp", app=endpoint)], lifespan=lifespan)
+                             Mount("/mcp", app=endpoint), Mount("/v1", app=v1)], lifespan=lifespan)
 
 
 def create_app_from_env() -> Starlette:

@@ -35,8 +35,10 @@ def _args_hash(args: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(args).encode()).hexdigest()
 
 
-async def propose(runtime: Runtime, spec: ToolSpec, args: BaseModel, actor: Actor) -> PendingActionOut:
-    """Record a pending action for a destructive call and return it; the school's data is not changed."""
+async def propose(runtime: Runtime, spec: ToolSpec, args: BaseModel, actor: Actor, *,
+                  record=None) -> PendingActionOut:
+    """Record a pending action for a destructive call and return it; the school's data is not changed.
+    `record(session, out)` (tools.invoke.Recorder) runs in the same transaction."""
     assert spec.propose is not None and spec.gate is not None
     arguments = audit_json(args)
     async with runtime.db.write() as session:
@@ -53,7 +55,10 @@ async def propose(runtime: Runtime, spec: ToolSpec, args: BaseModel, actor: Acto
         await append_audit(session, actor, tool=spec.name, event="proposed", arguments=arguments,
                            entity="pending_actions", entity_id=action.id, before=proposal.preview.get("before"),
                            after=proposal.preview.get("after"), action_id=action.id)
-        return pending_out(action)
+        out = pending_out(action)
+        if record is not None:
+            await record(session, out)
+        return out
 
 
 def _ensure_open(action: PendingAction, expected: tuple[ActionStatus, ...]) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
@@ -59,14 +61,21 @@ def audit_json(model: BaseModel) -> dict[str, Any]:
     return json.loads(model.model_dump_json())
 
 
+Recorder = Callable[[AsyncSession, BaseModel], Awaitable[None]]
+"""`await record(session, out)`: runs inside a write or destructive tool's own transaction, after the tool, so
+what the caller writes about the call (the agent loop's tool-call row) commits or rolls back with it."""
+
+
 async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, actor: Actor, *,
-                 progress: ProgressReporter | None = None) -> BaseModel:
+                 progress: ProgressReporter | None = None, record: Recorder | None = None) -> BaseModel:
     """Call tool `name` with `arguments` as `actor` and return its typed output.
 
     `progress`, when the channel gives one, receives the progress of a tool that waits on a job (wait_s).
     Read tools run in a read-only unit of work; write tools in one transaction with their audit row;
     destructive tools record a pending action and return it (nothing else is written). Raises the
-    DomainError subclasses of domain.kernel.errors; nothing is written when one is raised.
+    DomainError subclasses of domain.kernel.errors; nothing is written when one is raised. `record` (see
+    Recorder) joins the transaction of a write tool or of a destructive tool's pending action; read tools and
+    tools that manage their own transactions do not call it.
     """
     spec = runtime.catalogue.get(name)
     if spec is None:
@@ -79,11 +88,13 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
     if spec.effect is Effect.DESTRUCTIVE:
         from tools.gate import propose
 
-        return await propose(runtime, spec, args, actor)
+        return await propose(runtime, spec, args, actor, record=record)
     if spec.manages_transaction:
         return await spec.run(ToolContext(None, actor, runtime, progress), args)  # type: ignore[arg-type]
     async with runtime.db.write() as session:
         out = await spec.run(ToolContext(session, actor, runtime), args)
         await append_audit(session, actor, tool=spec.name, event="write", arguments=audit_json(args),
                            after=audit_json(out))
+        if record is not None:
+            await record(session, out)
         return out

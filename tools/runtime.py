@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from domain.identity import service as identity
 from domain.kernel.actor import Actor, Channel
@@ -57,6 +57,7 @@ class Runtime:
     catalogue: Catalogue
     jobs: JobRunner = field(default=None)  # type: ignore[assignment]  # set by create()
     _key_cache: dict[str, tuple[float, Actor | None]] = field(default_factory=dict)
+    clients: dict[str, Any] = field(default_factory=dict)  # long-lived clients of this process (model providers)
 
     @classmethod
     def create(cls, settings: Settings | None = None, *,

@@ -12,7 +12,9 @@ from sqlmodel import SQLModel
 import domain.academics.attendance_models
 import domain.academics.models
 import domain.actions.models
+import domain.agent.models
 import domain.documents.models
+import domain.finance.models
 import domain.hr.models
 import domain.identity.models
 import domain.jobs.models

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -42,6 +44,22 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="How often a running job says its process is alive; a job silent "
                                                  "for 3 heartbeats is taken to have lost its worker and runs again.")
+    agent_provider: Literal["anthropic", "openai"] = Field(
+        default="anthropic", description="The model provider of the agent API: anthropic (Messages API) or openai "
+                                         "(Chat Completions; with agent_base_url any compatible server: vLLM, "
+                                         "Ollama, llama.cpp).")
+    agent_model: str | None = Field(default=None, max_length=120,
+                                    description="The model name; default claude-sonnet-4-5 or gpt-4.1 by provider.")
+    agent_base_url: str | None = Field(default=None, max_length=500,
+                                       description="The provider's base URL (default: the provider's own API).")
+    agent_api_key: SecretStr | None = Field(default=None, description="The provider API key (default: the SDK's "
+                                                                      "ANTHROPIC_API_KEY / OPENAI_API_KEY).")
+    agent_max_steps: int = Field(default=20, ge=1, le=500, description="Model turns a run may take.")
+    agent_max_tokens: int = Field(default=200_000, ge=1000, description="Input + output tokens a run may use.")
+    agent_max_seconds: int = Field(default=300, ge=1, le=86_400,
+                                   description="Active seconds a run may take (waiting for a human not counted).")
+    agent_max_output_tokens: int = Field(default=4096, ge=16, le=128_000,
+                                         description="Output tokens of one model turn.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -66,6 +66,7 @@ class ToolCall:
     name: str
     input: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
+    hallucinated: bool = False  # a tool the request did not offer, as a confused model may call: not refused
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +75,7 @@ class Turn:
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
+    delay_s: float = 0.0  # the server waits this long before answering (a slow model; a worker killed meanwhile)
 
     def __post_init__(self) -> None:
         if not self.text and not self.tool_calls:
@@ -128,7 +130,7 @@ class FakeLLM:
         self._model = model
         self.requests: list[RecordedRequest] = []
         self._connections: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
         host, port = self._server.server_address[:2]
@@ -222,6 +224,16 @@ class FakeLLM:
         return self._model or str(body.get("model") or "fake-model")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Does not print a traceback when a client hangs up mid-reply (a run's time limit cut the call short)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 def _as_turn(turn: Turn | str) -> Turn:
     return text_turn(turn) if isinstance(turn, str) else turn
 
@@ -278,6 +290,8 @@ class _FakeLLMHandler(BaseHTTPRequestHandler):
                 raise _ScriptedReplyError(400, "invalid_request_error", "request body must be a JSON object")
             number, turn = self.fake._take_turn(request)
             _check_tools_offered(provider, body, turn, number)
+            if turn.delay_s:
+                time.sleep(turn.delay_s)
             reply = _Reply(number=number, turn=turn, model=self.fake._model_for(body), prompt_chars=len(raw))
             if body.get("stream"):
                 events = reply.anthropic_events() if provider == "anthropic" else reply.openai_chunks(body)
@@ -337,7 +351,7 @@ def _check_tools_offered(provider: Provider, body: dict[str, Any], turn: Turn, n
     """Refuse a scripted tool call the request did not offer: the agent under test forgot the tool."""
     offered = _offered_tool_names(provider, body)
     for call in turn.tool_calls:
-        if call.name not in offered:
+        if call.name not in offered and not call.hallucinated:
             raise _ScriptedReplyError(
                 400,
                 "invalid_request_error",

@@ -1,0 +1,415 @@
+"""The agent API over HTTP (`/v1`, API key as for MCP): threads, runs, their event stream, and the human's
+decision on a run's pending action.
+
+    POST /v1/threads                      {"title"?}                         -> 201 thread
+    GET  /v1/threads                      ?after=&limit=                     -> your threads
+    GET  /v1/threads/{id}                                                    -> thread with its messages
+    POST /v1/threads/{id}/messages        {"content", "model"?, "max_steps"?, "max_tokens"?, "max_seconds"?}
+                                                                             -> 202 run (queued; a job runs it)
+    GET  /v1/runs/{id}                                                       -> run: status, usage, text, actions
+    GET  /v1/runs/{id}/events             SSE; resume with Last-Event-ID or ?after=
+    POST /v1/runs/{id}/confirm            {"action_id"?}                     -> run (queued again)
+    POST /v1/runs/{id}/reject             {"action_id"?, "reason"?}          -> run (queued again)
+    POST /v1/runs/{id}/cancel                                                -> run
+
+Errors are `{"error": code, "detail": message}` with the DomainError's HTTP status. The OpenAI-compatible
+`/v1/chat/completions` and `/v1/models` are in server/openai_compat.py and share what is here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from domain.actions import repository as actions_repo
+from domain.actions.models import ActionStatus
+from domain.agent import service as agent
+from domain.agent.models import FINAL_RUN_STATUSES, AgentRun, RunStatus
+from domain.kernel.actor import Actor
+from domain.kernel.errors import (
+    ActionClosed,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    PermissionDenied,
+    StaleAction,
+)
+from server.auth import actor_from_request
+from tools import gate
+from tools.actions_schema import action_out, pending_out
+from tools.invoke import describe_validation_error
+from tools.runtime import Runtime
+from workers.agent_loop import decision_outcome
+from workers.agent_providers import DEFAULT_MODELS
+
+log = logging.getLogger("mcs_erp.agent_api")
+POLL_S = 0.05
+KEEPALIVE_S = 15.0
+STREAM_END = frozenset({"run.completed", "run.limit_reached", "run.failed", "run.cancelled",
+                        "run.awaiting_confirmation"})
+Content = Annotated[str, StringConstraints(min_length=1, max_length=32_000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateThreadIn(_Body):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+
+
+class PostMessageIn(_Body):
+    content: Content = Field(description="The user's message.")
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
+    max_steps: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1000)
+    max_seconds: int | None = Field(default=None, ge=1)
+
+
+class DecideIn(_Body):
+    action_id: int | None = Field(default=None, ge=1)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=1000)] | None = None
+
+
+def error_response(exc: DomainError) -> JSONResponse:
+    body: dict[str, Any] = {"error": exc.code, "detail": exc.message}
+    if exc.field:
+        body["field"] = exc.field
+    return JSONResponse(body, status_code=exc.http_status)
+
+
+async def parse_body(request: Request, model: type[BaseModel]) -> Any:
+    """Parse a JSON body into `model`; raises InvalidInput naming the fields and rules broken."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"{}")
+    except json.JSONDecodeError:
+        raise InvalidInput("the request body is not JSON; send a JSON object") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise describe_validation_error(request.url.path, exc) from None
+
+
+def path_id(request: Request, name: str) -> int:
+    raw = request.path_params[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a positive integer, got {raw!r}", field=name) from None
+    if value < 1:
+        raise InvalidInput(f"{name} must be a positive integer, got {raw!r}", field=name)
+    return value
+
+
+def endpoint(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Translate DomainErrors (and unexpected failures, with a log reference) into JSON error responses."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except DomainError as exc:
+            return error_response(exc)
+        except IntegrityError:
+            return error_response(Conflict("the change conflicts with one made at the same time; try again"))
+        except Exception:
+            ref = uuid.uuid4().hex[:12]
+            log.exception("%s %s failed (ref %s)", request.method, request.url.path, ref)
+            return JSONResponse({"error": "internal", "detail": f"the server failed unexpectedly (reference {ref})"},
+                                status_code=500)
+
+    return wrapped
+
+
+def limits_for(runtime: Runtime, body: PostMessageIn) -> agent.Limits:
+    """The run's limits: the server's settings, lowered (never raised) by the request."""
+    s = runtime.settings
+
+    def pick(name: str, asked: int | None, ceiling: int) -> int:
+        if asked is None:
+            return ceiling
+        if asked > ceiling:
+            raise InvalidInput(f"{name} may be at most {ceiling} on this server (MCS_ERP_AGENT_{name.upper()}), "
+                               f"got {asked}", field=name)
+        return asked
+
+    return agent.Limits(max_steps=pick("max_steps", body.max_steps, s.agent_max_steps),
+                        max_tokens=pick("max_tokens", body.max_tokens, s.agent_max_tokens),
+                        max_seconds=pick("max_seconds", body.max_seconds, s.agent_max_seconds))
+
+
+def model_for(runtime: Runtime, asked: str | None) -> tuple[str, str]:
+    provider = runtime.settings.agent_provider
+    return provider, asked or runtime.settings.agent_model or DEFAULT_MODELS[provider]
+
+
+async def run_json(runtime: Runtime, run: AgentRun, *, session=None) -> dict[str, Any]:
+    """A run as the API returns it: status and why it stopped, usage, limits, the text it said, and the pending
+    actions it waits for (with previews and where to decide them)."""
+
+    async def build(s) -> dict[str, Any]:
+        awaiting = []
+        for action_id in agent.awaiting_ids(run):
+            action = await actions_repo.get_action(s, action_id)
+            if action is not None:
+                out = pending_out(action)
+                awaiting.append({"action_id": out.action_id, "tool": out.tool, "level": out.level,
+                                 "status": out.status, "summary": out.summary, "preview": out.preview,
+                                 "expires_at": out.expires_at.isoformat(),
+                                 "confirm": f"POST /v1/runs/{run.id}/confirm",
+                                 "reject": f"POST /v1/runs/{run.id}/reject"})
+        return {"id": run.id, "thread_id": run.thread_id, "status": run.status, "stop_reason": run.stop_reason,
+                "error": run.error, "provider": run.provider, "model": run.model, "job_id": run.job_id,
+                "steps": run.steps, "tool_calls": run.tool_calls,
+                "usage": {"input_tokens": run.input_tokens, "output_tokens": run.output_tokens},
+                "limits": {"max_steps": run.max_steps, "max_tokens": run.max_tokens,
+                           "max_seconds": run.max_seconds},
+                "active_seconds": run.active_ms / 1000, "text": await agent.run_text(s, run),
+                "awaiting_actions": awaiting, "events": f"/v1/runs/{run.id}/events",
+                "created_at": run.created_at.isoformat(),
+                "finished_at": run.finished_at.isoformat() if run.finished_at else None}
+
+    if session is not None:
+        return await build(session)
+    async with runtime.db.read() as s:
+        return await build(s)
+
+
+def thread_json(thread) -> dict[str, Any]:
+    return {"id": thread.id, "title": thread.title, "created_at": thread.created_at.isoformat(),
+            "updated_at": thread.updated_at.isoformat()}
+
+
+async def start_run(runtime: Runtime, actor: Actor, thread_id: int, body: PostMessageIn) -> AgentRun:
+    """Post the user's message to a thread and queue its run (committed, then enqueued)."""
+    provider, model = model_for(runtime, body.model)
+    limits = limits_for(runtime, body)
+    async with runtime.db.write() as session:
+        thread = await agent.get_thread_for(session, actor, thread_id)
+        run = await agent.start_run(session, actor, thread, text=body.content, provider=provider, model=model,
+                                    limits=limits)
+    await runtime.jobs.enqueue(run.job_id or 0)
+    return run
+
+
+async def decide_action(runtime: Runtime, actor: Actor, run_id: int, *, confirm: bool, action_id: int | None,
+                        reason: str | None) -> AgentRun:
+    """Confirm or reject a pending action a run waits for, as a human, and queue the run again once nothing is
+    left waiting. Only the run's owner confirms (the gate's rule: the requester confirms); the owner rejects
+    (the action is cancelled) and so may an admin (rejected, with the reason). Raises Conflict when the run is
+    not waiting, InvalidInput for an action it does not wait for, PermissionDenied."""
+    async with runtime.db.read() as session:
+        run = await agent.get_run_for(session, actor, run_id)
+    if run.status != RunStatus.AWAITING_CONFIRMATION.value:
+        raise Conflict(f"run {run_id} is {run.status}, not awaiting_confirmation: there is nothing to decide",
+                       field="run_id")
+    waiting = agent.awaiting_ids(run)
+    if action_id is None:
+        if len(waiting) != 1:
+            raise InvalidInput(f"run {run_id} waits for actions {waiting}; say which one with action_id",
+                               field="action_id")
+        action_id = waiting[0]
+    if action_id not in waiting:
+        raise InvalidInput(f"run {run_id} does not wait for action {action_id}; it waits for {waiting}",
+                           field="action_id")
+    owner = actor.id == run.requested_by
+    if confirm and not owner:
+        raise PermissionDenied(f"only the user who started run {run_id} can confirm its actions")
+    if not confirm and not owner and not actor.is_admin:
+        raise PermissionDenied(f"only the user who started run {run_id} or an admin can reject its actions")
+    error = None
+    try:
+        if confirm:
+            decided = await gate.confirm(runtime, actor, action_id)
+        else:
+            status = ActionStatus.CANCELLED if owner else ActionStatus.REJECTED
+            decided = await gate.close(runtime, actor, action_id, status=status,
+                                       reason=reason or "rejected in the chat by the user")
+        action = json.loads(decided.model_dump_json())
+    except (StaleAction, ActionClosed) as exc:
+        error = exc.message
+        async with runtime.db.read() as session:
+            action = json.loads(action_out(await actions_repo.get_action_or_raise(session, action_id))
+                                .model_dump_json())
+    decision = "confirmed" if confirm else "rejected"
+    async with runtime.db.write() as session:
+        run = await agent.get_run_for(session, actor, run_id, for_update=True)
+        if run.status != RunStatus.AWAITING_CONFIRMATION.value or action_id not in agent.awaiting_ids(run):
+            raise Conflict(f"action {action_id} of run {run_id} was decided at the same time by another request",
+                           field="action_id")
+        requeue = await agent.decide(session, actor, run, action_id=action_id, decision=decision,
+                                     outcome=decision_outcome(action, decision, error))
+    if requeue:
+        await runtime.jobs.enqueue(run.job_id or 0)
+    return run
+
+
+async def stream_events(runtime: Runtime, run_id: int, after: int) -> AsyncIterator[tuple[int, str, str]]:
+    """Yield (id, type, data) of a run's events after `after` until the run stops (ends or waits for a human)
+    and every event up to that point was sent."""
+    last = after
+    idle = 0.0
+    while True:
+        async with runtime.db.read() as session:
+            # Status first: events committed with a status change are then visible to the events query.
+            run = await agent.get_run(session, run_id)
+            events = await agent.events_after(session, run_id, last)
+        for event in events:
+            last = event.id or last
+            yield last, event.type, event.data
+        if events:
+            idle = 0.0
+            continue
+        if run.status not in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
+            return
+        await asyncio.sleep(POLL_S)
+        idle += POLL_S
+        if idle >= KEEPALIVE_S:
+            idle = 0.0
+            yield 0, "", ""
+
+
+async def wait_until_stopped(runtime: Runtime, run_id: int, *, timeout_s: float) -> AgentRun:
+    """Poll a run until it leaves queued/running (or `timeout_s` passes) and return it."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        async with runtime.db.write() as session:
+            run = await agent.get_run(session, run_id)
+            await agent.reconcile(session, run)
+        if run.status not in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
+            return run
+        if asyncio.get_running_loop().time() >= deadline:
+            return run
+        await asyncio.sleep(POLL_S)
+
+
+def agent_routes(runtime: Runtime) -> list[Route]:
+    """The /v1 routes of the agent API (the caller wraps them in the API key middleware)."""
+
+    @endpoint
+    async def create_thread(request: Request) -> Response:
+        actor = actor_from_request(request)
+        body = await parse_body(request, CreateThreadIn)
+        async with runtime.db.write() as session:
+            thread = await agent.create_thread(session, actor, title=body.title)
+            out = thread_json(thread)
+        return JSONResponse(out, status_code=201)
+
+    @endpoint
+    async def list_threads(request: Request) -> Response:
+        actor = actor_from_request(request)
+        try:
+            after = int(request.query_params.get("after", "0"))
+            limit = int(request.query_params.get("limit", "20"))
+        except ValueError:
+            raise InvalidInput("after and limit must be integers") from None
+        if not 1 <= limit <= 100 or after < 0:
+            raise InvalidInput("limit must be 1..100 and after >= 0", field="limit")
+        async with runtime.db.read() as session:
+            rows = await agent.list_threads(session, actor, after_id=after, limit=limit)
+        page = rows[:limit]
+        return JSONResponse({"items": [thread_json(t) for t in page],
+                             "next_after": page[-1].id if len(rows) > limit else None})
+
+    @endpoint
+    async def get_thread(request: Request) -> Response:
+        actor = actor_from_request(request)
+        thread_id = path_id(request, "thread_id")
+        async with runtime.db.read() as session:
+            thread = await agent.get_thread_for(session, actor, thread_id)
+            messages = await agent.thread_messages(session, thread_id)
+        return JSONResponse(thread_json(thread) | {"messages": [
+            {"id": m.id, "role": m.role, "text": m.text, "run_id": m.run_id,
+             "tool_calls": json.loads(m.tool_calls) if m.tool_calls else [], "created_at": m.created_at.isoformat()}
+            for m in messages]})
+
+    @endpoint
+    async def post_message(request: Request) -> Response:
+        actor = actor_from_request(request)
+        thread_id = path_id(request, "thread_id")
+        body = await parse_body(request, PostMessageIn)
+        run = await start_run(runtime, actor, thread_id, body)
+        return JSONResponse(await run_json(runtime, run), status_code=202)
+
+    @endpoint
+    async def get_run(request: Request) -> Response:
+        actor = actor_from_request(request)
+        run_id = path_id(request, "run_id")
+        async with runtime.db.write() as session:
+            run = await agent.get_run_for(session, actor, run_id)
+            await agent.reconcile(session, run)
+        return JSONResponse(await run_json(runtime, run))
+
+    @endpoint
+    async def run_events(request: Request) -> Response:
+        actor = actor_from_request(request)
+        run_id = path_id(request, "run_id")
+        raw_after = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+        try:
+            after = int(raw_after)
+        except ValueError:
+            raise InvalidInput(f"Last-Event-ID / after must be an event id, got {raw_after!r}") from None
+        async with runtime.db.read() as session:
+            await agent.get_run_for(session, actor, run_id)
+
+        async def body() -> AsyncIterator[str]:
+            async for event_id, type_, data in stream_events(runtime, run_id, after):
+                yield f"id: {event_id}\nevent: {type_}\ndata: {data}\n\n" if type_ else ": keep-alive\n\n"
+
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    def decider(confirm: bool):
+        @endpoint
+        async def decide(request: Request) -> Response:
+            actor = actor_from_request(request)
+            run_id = path_id(request, "run_id")
+            body = await parse_body(request, DecideIn)
+            run = await decide_action(runtime, actor, run_id, confirm=confirm, action_id=body.action_id,
+                                      reason=body.reason)
+            return JSONResponse(await run_json(runtime, run))
+
+        return decide
+
+    @endpoint
+    async def cancel_run(request: Request) -> Response:
+        actor = actor_from_request(request)
+        run_id = path_id(request, "run_id")
+        async with runtime.db.write() as session:
+            run = await agent.get_run_for(session, actor, run_id, for_update=True)
+            awaiting = agent.awaiting_ids(run) if run.status == RunStatus.AWAITING_CONFIRMATION.value else []
+            await agent.cancel(session, actor, run)
+        for action_id in awaiting:  # nothing will decide them now
+            try:
+                await gate.close(runtime, actor, action_id, status=ActionStatus.CANCELLED,
+                                 reason="the agent run was cancelled")
+            except DomainError:
+                pass
+        return JSONResponse(await run_json(runtime, run))
+
+    return [
+        Route("/threads", create_thread, methods=["POST"]),
+        Route("/threads", list_threads, methods=["GET"]),
+        Route("/threads/{thread_id}", get_thread, methods=["GET"]),
+        Route("/threads/{thread_id}/messages", post_message, methods=["POST"]),
+        Route("/runs/{run_id}", get_run, methods=["GET"]),
+        Route("/runs/{run_id}/events", run_events, methods=["GET"]),
+        Route("/runs/{run_id}/confirm", decider(True), methods=["POST"]),
+        Route("/runs/{run_id}/reject", decider(False), methods=["POST"]),
+        Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
+    ]
+
+
+FINAL = {s.value for s in FINAL_RUN_STATUSES}
