@@ -81,7 +81,12 @@ class DecideIn(_Body):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=1000)] | None = None
 
 
-def error_response(exc: DomainError) -> JSONResponse:
+def error_response(exc: DomainError, *, openai_shape: bool = False) -> JSONResponse:
+    """`{"error": code, "detail": message, "field"?}`, or with `openai_shape` the OpenAI error object
+    `{"error": {"message", "type", "param", "code"}}` that OpenAI-compatible clients read."""
+    if openai_shape:
+        return JSONResponse({"error": {"message": exc.message, "type": exc.code, "param": exc.field,
+                                       "code": exc.code}}, status_code=exc.http_status)
     body: dict[str, Any] = {"error": exc.code, "detail": exc.message}
     if exc.field:
         body["field"] = exc.field
@@ -114,21 +119,25 @@ def path_id(request: Request, name: str) -> int:
     return value
 
 
-def endpoint(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(fn: Callable[[Request], Awaitable[Response]], *,
+             openai_shape: bool = False) -> Callable[[Request], Awaitable[Response]]:
     """Translate DomainErrors (and unexpected failures, with a log reference) into JSON error responses."""
 
     async def wrapped(request: Request) -> Response:
         try:
             return await fn(request)
         except DomainError as exc:
-            return error_response(exc)
+            return error_response(exc, openai_shape=openai_shape)
         except IntegrityError:
-            return error_response(Conflict("the change conflicts with one made at the same time; try again"))
+            return error_response(Conflict("the change conflicts with one made at the same time; try again"),
+                                  openai_shape=openai_shape)
         except Exception:
             ref = uuid.uuid4().hex[:12]
             log.exception("%s %s failed (ref %s)", request.method, request.url.path, ref)
-            return JSONResponse({"error": "internal", "detail": f"the server failed unexpectedly (reference {ref})"},
-                                status_code=500)
+            message = f"the server failed unexpectedly (reference {ref})"
+            body = ({"error": {"message": message, "type": "internal", "param": None, "code": "internal"}}
+                    if openai_shape else {"error": "internal", "detail": message})
+            return JSONResponse(body, status_code=500)
 
     return wrapped
 

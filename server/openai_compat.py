@@ -169,6 +169,11 @@ async def begin(runtime: Runtime, actor: Actor, body: ChatCompletionIn) -> tuple
     return run, 0, 0
 
 
+def openai_endpoint(fn):
+    """`endpoint` with errors in the OpenAI shape."""
+    return endpoint(fn, openai_shape=True)
+
+
 def completion_id(run_id: int) -> str:
     return f"chatcmpl-mcs-{run_id}"
 
@@ -176,7 +181,7 @@ def completion_id(run_id: int) -> str:
 def openai_compat_routes(runtime: Runtime) -> list[Route]:
     """`/chat/completions` and `/models`, to mount under /v1 behind the API key middleware."""
 
-    @endpoint
+    @openai_endpoint
     async def chat_completions(request: Request) -> Response:
         actor = actor_from_request(request)
         body = await parse_body(request, ChatCompletionIn)
@@ -198,7 +203,7 @@ def openai_compat_routes(runtime: Runtime) -> list[Route]:
             "usage": {"prompt_tokens": run.input_tokens, "completion_tokens": run.output_tokens,
                       "total_tokens": run.input_tokens + run.output_tokens}})
 
-    @endpoint
+    @openai_endpoint
     async def models(request: Request) -> Response:
         actor_from_request(request)
         return JSONResponse({"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0,
