@@ -116,6 +116,28 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
     ) -> str:
         return render("missing_grades", section_code=section_code)
 
+    @server.prompt(name="timetable_question", title="Answer a parent's question about a timetable",
+                   description="Find a student's section and its published timetable, and answer a parent's "
+                               "question about it (days, times, subjects, rooms); changes nothing.")
+    def timetable_question(
+        student: Annotated[str, Field(description="The student's name or code, e.g. Amira Haddad or "
+                                                  "S2026-0117.", max_length=120)],
+        question: Annotated[str, Field(description="The parent's question, e.g. When does maths start on "
+                                                   "Tuesday?", max_length=1000)],
+    ) -> str:
+        return render("timetable_question", student=student, question=question)
+
+    if "get_payroll_run" in runtime.catalogue.tools:  # offered once the payroll module is enabled
+        @server.prompt(name="payroll_review", title="Monthly payroll review",
+                       description="Compare a month's payroll run with the previous one and flag what looks wrong "
+                                   "before it is approved; approves and posts nothing.")
+        def payroll_review(
+            period: Annotated[str, Field(description="The pay period, e.g. 2026-11.", max_length=20)],
+            threshold_percent: Annotated[str, Field(description="Flag net pay changes above this percentage "
+                                                                "(default 10).", max_length=5)] = "10",
+        ) -> str:
+            return render("payroll_review", period=period, threshold_percent=threshold_percent)
+
     @server.resource("mcs-erp://guide", name="guide", title="How to use mcs-erp's tools", mime_type="text/markdown",
                      description="How ids, pagination, scores and the confirmation gate work; read before acting.")
     def guide() -> str:
