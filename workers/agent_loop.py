@@ -42,12 +42,14 @@ from domain.kernel.errors import DomainError
 from prompts import render
 from tools.actions_schema import PendingActionOut
 from tools.invoke import invoke
+from tools.registry import Effect
 from tools.runtime import Runtime
 from workers.agent_providers import ModelTurn, ProviderError, provider_for
 from workers.handlers import JobContext, register
 
 log = logging.getLogger(__name__)
 MAX_RESULT_CHARS = 20_000
+PROGRESS_EVERY_S = 0.5  # the job's progress (and the cancellation check) at most this often, and at the end
 DELTA_FLUSH_S = 0.2  # text deltas are written as events at most this often while the model streams
 IDEMPOTENCY_FIELD = "idempotency_key"
 
@@ -139,6 +141,7 @@ class _Loop:
         self.system = system_prompt(runtime, actor)
         self._deltas: list[str] = []
         self._flushed_at = time.monotonic()
+        self._progress_at = float("-inf")
 
     def remaining_s(self) -> float:
         return (self.budget_ms - _ms_since(self.started)) / 1000
@@ -182,14 +185,28 @@ class _Loop:
             except TimeoutError:
                 return await _end(self.runtime, self.run_id, self.started, RunStatus.LIMIT_REACHED,
                                   stop_reason="max_seconds", error=self._limit_message("max_seconds"))
+            assistant = {"role": "assistant", "text": turn.text,
+                         "tool_calls": [{"id": c.id, "name": c.name, "input": c.input,
+                                         "raw_arguments": c.raw_arguments} for c in turn.tool_calls]}
+            if turn.tool_calls and all(self._without_side_effects(c) for c in turn.tool_calls):
+                # Reads only: run them first and record the turn with their results in one transaction (a
+                # worker dying in between only makes the model answer this turn again).
+                outcomes, _written, tool_ms = await self._run_calls(None, turn.tool_calls)
+                results = [result for result, _ in outcomes]
+                await self._record_turn(turn, results=results, tool_ms=tool_ms)
+                entries += [assistant, {"role": "tool", "results": results}]
+                continue
             message_id = await self._record_turn(turn)
-            entries.append({"role": "assistant", "text": turn.text,
-                            "tool_calls": [{"id": c.id, "name": c.name, "input": c.input,
-                                            "raw_arguments": c.raw_arguments} for c in turn.tool_calls]})
+            entries.append(assistant)
             if not turn.tool_calls:
                 return {"run_id": self.run_id, "status": RunStatus.COMPLETED.value}
             if await self._call_tools(message_id, turn.tool_calls, entries):
                 return {"run_id": self.run_id, "status": RunStatus.AWAITING_CONFIRMATION.value}
+
+    def _without_side_effects(self, call: ToolCallRequest) -> bool:
+        """Whether running `call` can change nothing: a read tool, or a call that fails before any tool runs."""
+        spec = self.offered.get(call.name)
+        return call.input is None or spec is None or spec.effect is Effect.READ
 
     def _limit_message(self, name: str) -> str:
         return {
@@ -219,19 +236,27 @@ class _Loop:
             self._deltas.clear()
         self._flushed_at = time.monotonic()
 
-    async def _record_turn(self, turn: ModelTurn) -> int:
-        """Record the model's turn in one transaction with the job's progress (raises JobCancelled)."""
+    async def _record_turn(self, turn: ModelTurn, *, results: list[ToolResult] | None = None,
+                           tool_ms: dict[str, float] | None = None) -> int:
+        """Record the model's turn in one transaction, with the job's progress at most every PROGRESS_EVERY_S
+        (which is where a cancellation is seen: it raises JobCancelled)."""
         self.steps += 1
         self.tokens += turn.input_tokens + turn.output_tokens
         async with self.runtime.db.write() as session:
-            if self.job_id is not None:
+            now = time.monotonic()
+            if self.job_id is not None and (now - self._progress_at >= PROGRESS_EVERY_S or not turn.tool_calls):
+                self._progress_at = now
                 await jobs.report_progress(session, job_id=self.job_id, fraction=min(self.steps / self.max_steps, 0.99),
                                            message=f"model turn {self.steps}")
-            run = await agent.get_run(session, self.run_id, for_update=True)
             await self._flush_deltas(session)
-            message = await agent.record_turn(session, run, text=turn.text, tool_calls=turn.tool_calls,
-                                              input_tokens=turn.input_tokens, output_tokens=turn.output_tokens)
+            message = await agent.record_turn(session, self.run_id, self.thread_id, text=turn.text,
+                                              tool_calls=turn.tool_calls, input_tokens=turn.input_tokens,
+                                              output_tokens=turn.output_tokens)
+            if results is not None:
+                await agent.record_results(session, self.run_id, message.id or 0, results, set(),
+                                           tool_ms=tool_ms or {})
             if not turn.tool_calls:
+                run = await agent.get_run(session, self.run_id, for_update=True)
                 await agent.finish(session, run, RunStatus.COMPLETED, active_ms=_ms_since(self.started),
                                    final_message_id=message.id)
             return message.id or 0
@@ -239,6 +264,21 @@ class _Loop:
     async def _call_tools(self, message_id: int, calls: list[ToolCallRequest], entries: list[dict[str, Any]]) -> bool:
         """Run the calls concurrently, record their results, and pause the run when one made a pending action.
         Returns whether the run paused."""
+        outcomes, written, tool_ms = await self._run_calls(message_id, calls)
+        results = [result for result, _ in outcomes]
+        pending = [action_summary(out, self.run_id) for _, out in outcomes if out is not None]
+        async with self.runtime.db.write() as session:
+            await agent.record_results(session, self.run_id, message_id, results, written, tool_ms=tool_ms)
+            if pending:
+                run = await agent.get_run(session, self.run_id, for_update=True)
+                await agent.pause(session, run, pending, active_ms=_ms_since(self.started))
+        if not pending:
+            entries.append({"role": "tool", "results": results})
+        return bool(pending)
+
+    async def _run_calls(self, message_id: int | None, calls: list[ToolCallRequest]):
+        """Run the calls concurrently within the time left; returns (outcomes, ids whose result row was written in
+        the tool's transaction, tool ms by id). Raises _Stopped after ending the run at its time limit."""
         written: set[str] = set()
         tool_ms: dict[str, float] = {}
         try:
@@ -248,18 +288,9 @@ class _Loop:
             await _end(self.runtime, self.run_id, self.started, RunStatus.LIMIT_REACHED, stop_reason="max_seconds",
                        error=self._limit_message("max_seconds") + " while tools ran")
             raise _Stopped from None
-        results = [result for result, _ in outcomes]
-        pending = [action_summary(out, self.run_id) for _, out in outcomes if out is not None]
-        async with self.runtime.db.write() as session:
-            run = await agent.get_run(session, self.run_id, for_update=True)
-            await agent.record_results(session, run, message_id, results, written, tool_ms=tool_ms)
-            if pending:
-                await agent.pause(session, run, pending, active_ms=_ms_since(self.started))
-        if not pending:
-            entries.append({"role": "tool", "results": results})
-        return bool(pending)
+        return outcomes, written, tool_ms
 
-    async def _call(self, message_id: int, call: ToolCallRequest, written: set[str],
+    async def _call(self, message_id: int | None, call: ToolCallRequest, written: set[str],
                     tool_ms: dict[str, float]) -> tuple[ToolResult, PendingActionOut | None]:
         def failed(content: str) -> tuple[ToolResult, None]:
             return ToolResult(call.id, call.name, content, True), None
@@ -279,6 +310,7 @@ class _Loop:
 
         async def record(session, out: BaseModel) -> None:
             action_id = out.action_id if isinstance(out, PendingActionOut) else None
+            assert message_id is not None, "only tools with side effects record in their transaction"
             session.add(agent.tool_call_row(self.run_id, message_id,
                                             ToolResult(call.id, call.name, tool_result_content(out)),
                                             action_id=action_id, tool_ms=(time.perf_counter() - started) * 1000))

@@ -59,6 +59,12 @@ class InProcessRunner:
         if not task.cancelled() and task.exception() is not None:
             log.error("job %s crashed its task", job_id, exc_info=task.exception())
 
+    async def join(self, job_id: int) -> None:
+        """Wait until the task running job `job_id` (if any) has ended."""
+        task = self._tasks.get(job_id)
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
     def active(self) -> set[int]:
         """Ids of the jobs whose task is running now."""
         return {job_id for job_id, task in self._tasks.items() if not task.done()}

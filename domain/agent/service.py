@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -88,6 +88,19 @@ class Transcript:
     entries: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[ToolCallRequest] = field(default_factory=list)
     last_message_id: int | None = None
+
+
+# The loop's hot statements, built once so each step reuses their compiled form (the loop writes these every step).
+# Core statements on the tables (not the ORM entities), so the session does no ORM bulk bookkeeping for them.
+_runs = AgentRun.__table__.c  # type: ignore[attr-defined]
+_INSERT_EVENT = insert(AgentEvent.__table__)  # type: ignore[attr-defined]
+_INSERT_TOOL_CALL = insert(AgentToolCall.__table__)  # type: ignore[attr-defined]
+_INSERT_MESSAGE = insert(AgentMessage.__table__).returning(AgentMessage.__table__.c.id)  # type: ignore[attr-defined]
+_COUNT_TURN = update(AgentRun.__table__).where(_runs.id == bindparam("run_id")).values(  # type: ignore[attr-defined]
+    steps=_runs.steps + 1, tool_calls=_runs.tool_calls + bindparam("calls"),
+    input_tokens=_runs.input_tokens + bindparam("add_input"),
+    output_tokens=_runs.output_tokens + bindparam("add_output"), version=_runs.version + 1,
+    updated_at=bindparam("now"))
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -229,8 +242,17 @@ async def claim_run(session: AsyncSession, run_id: int) -> AgentRun | None:
 
 
 async def add_event(session: AsyncSession, run_id: int, type_: str, data: dict[str, Any]) -> None:
-    """Append an event to a run's stream."""
-    session.add(AgentEvent(run_id=run_id, type=type_, data=json.dumps(data, default=str)))
+    """Append an event to a run's stream (a Core INSERT: the loop writes several per step)."""
+    await add_events(session, run_id, [(type_, data)])
+
+
+async def add_events(session: AsyncSession, run_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Append events (type, data) to a run's stream, in order, in one INSERT."""
+    if events:
+        now = utcnow()
+        await session.exec(_INSERT_EVENT, params=[  # type: ignore[call-overload]
+            {"run_id": run_id, "type": type_, "data": json.dumps(data, default=str), "created_at": now}
+            for type_, data in events])
 
 
 async def events_after(session: AsyncSession, run_id: int, after_id: int, *, limit: int = 500) -> list[AgentEvent]:
@@ -276,21 +298,21 @@ async def transcript(session: AsyncSession, thread_id: int, run_id: int | None =
     return out
 
 
-async def record_turn(session: AsyncSession, run: AgentRun, *, text: str, tool_calls: list[ToolCallRequest],
-                      input_tokens: int, output_tokens: int) -> AgentMessage:
-    """Record one model turn: the assistant message, usage and step count, and its events."""
+async def record_turn(session: AsyncSession, run_id: int, thread_id: int, *, text: str,
+                      tool_calls: list[ToolCallRequest], input_tokens: int, output_tokens: int) -> AgentMessage:
+    """Record one model turn: the assistant message, its events, and the run's step, call and token counts (one
+    UPDATE adding to them, so concurrent readers never see a half-counted turn)."""
     calls = [{"id": c.id, "name": c.name, "input": c.input}
              | ({"raw_arguments": c.raw_arguments} if c.input is None else {}) for c in tool_calls]
-    message = await add_message(session, run.thread_id, role="assistant", text=text, run_id=run.id,
-                                tool_calls=calls or None)
-    run.steps += 1
-    run.tool_calls += len(calls)
-    run.input_tokens += input_tokens
-    run.output_tokens += output_tokens
-    bump(run)
-    session.add(run)
-    for call in calls:
-        await add_event(session, run.id or 0, "tool.call", call)
+    message = AgentMessage(thread_id=thread_id, run_id=run_id, role="assistant", text=text,
+                           tool_calls=json.dumps(calls) if calls else None)
+    message.id = (await session.exec(_INSERT_MESSAGE, params={  # type: ignore[call-overload]
+        "thread_id": thread_id, "run_id": run_id, "role": "assistant", "text": text,
+        "tool_calls": message.tool_calls, "created_at": message.created_at})).scalar_one()
+    await session.exec(_COUNT_TURN, params={"run_id": run_id, "calls": len(calls),  # type: ignore[call-overload]
+                                            "add_input": input_tokens, "add_output": output_tokens,
+                                            "now": utcnow()})
+    await add_events(session, run_id, [("tool.call", call) for call in calls])
     return message
 
 
@@ -302,15 +324,18 @@ def tool_call_row(run_id: int, message_id: int, result: ToolResult, *, action_id
                          is_error=result.is_error, result=result.content, action_id=action_id, tool_ms=tool_ms)
 
 
-async def record_results(session: AsyncSession, run: AgentRun, message_id: int, results: list[ToolResult],
+async def record_results(session: AsyncSession, run_id: int, message_id: int, results: list[ToolResult],
                          rows_written: set[str], *, tool_ms: dict[str, float]) -> None:
     """Record the results not already written in their tool's transaction, and a tool.result event for each."""
-    for result in results:
-        if result.call_id not in rows_written:
-            session.add(tool_call_row(run.id or 0, message_id, result, tool_ms=tool_ms.get(result.call_id, 0.0)))
-        await add_event(session, run.id or 0, "tool.result", {"call_id": result.call_id, "name": result.name,
-                                                              "is_error": result.is_error,
-                                                              "content": result.content[:2000]})
+    now = utcnow()
+    rows = [{"run_id": run_id, "message_id": message_id, "call_id": r.call_id, "name": r.name,
+             "status": ToolCallStatus.DONE.value, "is_error": r.is_error, "result": r.content, "action_id": None,
+             "tool_ms": tool_ms.get(r.call_id, 0.0), "version": 1, "created_at": now, "updated_at": now}
+            for r in results if r.call_id not in rows_written]
+    if rows:
+        await session.exec(_INSERT_TOOL_CALL, params=rows)  # type: ignore[call-overload]
+    await add_events(session, run_id, [("tool.result", {"call_id": r.call_id, "name": r.name, "is_error": r.is_error,
+                                                        "content": r.content[:2000]}) for r in results])
 
 
 async def awaiting_calls(session: AsyncSession, run_id: int) -> list[AgentToolCall]:
