@@ -206,7 +206,7 @@ async def start_run(runtime: Runtime, actor: Actor, thread_id: int, body: PostMe
     provider, model = model_for(runtime, body.model)
     limits = limits_for(runtime, body)
     async with runtime.db.write() as session:
-        thread = await agent.get_thread_for(session, actor, thread_id)
+        thread = await agent.get_thread_for(session, actor, thread_id, for_update=True)
         run = await agent.start_run(session, actor, thread, text=body.content, provider=provider, model=model,
                                     limits=limits)
     await runtime.jobs.enqueue(run.job_id or 0)

@@ -126,9 +126,14 @@ def ensure_can_see(actor: Actor, owner_id: int, what: str) -> None:
     raise PermissionDenied(f"{what} belongs to another user; only its owner or an admin can see it")
 
 
-async def get_thread_for(session: AsyncSession, actor: Actor, thread_id: int) -> AgentThread:
-    """Return a thread the actor may see; raises NotFound or PermissionDenied."""
-    thread = await session.get(AgentThread, thread_id)
+async def get_thread_for(session: AsyncSession, actor: Actor, thread_id: int, *,
+                         for_update: bool = False) -> AgentThread:
+    """Return a thread the actor may see (`for_update` locks it on PostgreSQL, so two messages posted at once
+    cannot both start a run); raises NotFound or PermissionDenied."""
+    stmt = select(AgentThread).where(AgentThread.id == thread_id)
+    if for_update and _is_postgres(session):
+        stmt = stmt.with_for_update()
+    thread = (await session.exec(stmt)).first()
     if thread is None or thread.deleted_at is not None:
         raise NotFound(f"no thread with id {thread_id}; create one with POST /v1/threads", field="thread_id")
     ensure_can_see(actor, thread.owner_id, f"thread {thread_id}")
@@ -426,6 +431,12 @@ async def cancel(session: AsyncSession, actor: Actor, run: AgentRun) -> int | No
         if not job.is_final:
             await jobs.request_cancel(session, actor, job_id=run.job_id)
             job_id = run.job_id
+    for call in await awaiting_calls(session, run.id or 0):  # a later run of the thread reads why they ended
+        call.status = ToolCallStatus.DECIDED.value
+        call.result = json.dumps({"action_id": call.action_id, "decision": "cancelled", "status": "cancelled",
+                                  "note": "The run was cancelled before the user decided; nothing was changed."})
+        bump(call)
+        session.add(call)
     if run.status != RunStatus.RUNNING.value:
         await finish(session, run, RunStatus.CANCELLED, active_ms=0, stop_reason="cancelled")
     await append_audit(session, actor, tool="agent_run", event="cancelled", arguments={"run_id": run.id},

@@ -273,3 +273,58 @@ async def test_bad_requests_are_refused_clearly(rt, llm, api_for, base_url):
     listed = await teacher.get("/v1/threads?limit=100")
     assert thread["id"] in [t["id"] for t in listed["items"]]
     assert (await viewer.get(f"/v1/threads/{thread['id']}", status=403))["error"] == "permission_denied"
+
+
+async def test_token_limit_ends_the_run_clearly(rt, llm, api_for):
+    school = await grade_school(rt)
+    point_at(rt, llm, "openai")
+    llm.extend([tool_turn(ToolCall(name="list_terms", input={})) for _ in range(50)])
+    api = await api_for(await key_for(rt, school.teacher))
+    run = await api.ask("Loop until the tokens run out.", max_tokens=1000)
+    done = await api.until_stopped(run["id"])
+    used = done["usage"]["input_tokens"] + done["usage"]["output_tokens"]
+    assert done["status"] == "limit_reached" and done["stop_reason"] == "max_tokens", done
+    assert used >= 1000 and "max_tokens 1000" in done["error"]
+    assert done["steps"] == len(llm.requests) < 50
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_an_approve_level_action_is_queued_for_an_admin_when_the_user_confirms(rt, llm, api_for, provider):
+    school = await grade_school(rt)
+    point_at(rt, llm, provider)
+    llm.extend([tool_turn(ToolCall(name="publish_term_grades", input={"class_id": school.class_id,
+                                                                      "term_id": school.term_id})),
+                "Publication is queued: an admin must approve it."])
+    api = await api_for(await key_for(rt, school.registrar))
+    run = await api.ask("Publish the maths term grades.")
+    paused = await api.until_stopped(run["id"])
+    action = paused["awaiting_actions"][0]
+    assert paused["status"] == "awaiting_confirmation" and action["level"] == "approve"
+    await api.post(f"/v1/runs/{run['id']}/confirm", {})
+    done = await api.until_stopped(run["id"])
+    assert done["status"] == "completed"
+    outcome = json.loads(tool_results(llm.requests[1])[-1])
+    assert outcome["status"] == "queued" and "has NOT run yet" in outcome["note"]
+    async with rt.db.read() as s:
+        assert (await s.get(PendingAction, action["action_id"])).status == "queued"
+    approved = await invoke(rt, "approve_action", {"action_id": action["action_id"]}, school.admin2)
+    assert approved.status == "executed"
+
+
+async def test_a_cancelled_run_tells_the_next_run_its_action_never_ran(rt, llm, api_for):
+    school = await grade_school(rt)
+    a, st0 = school.assessment_id, school.student_ids[0]
+    point_at(rt, llm, "anthropic")
+    llm.extend([tool_turn(ToolCall(name="change_grade", input={"assessment_id": a, "student_id": st0, "score": 1})),
+                "Nothing was changed."])
+    api = await api_for(await key_for(rt, school.teacher))
+    thread = await api.post("/v1/threads", {}, status=201)
+    run = await api.post(f"/v1/threads/{thread['id']}/messages", {"content": "Set it to 1."}, status=202)
+    assert (await api.until_stopped(run["id"]))["status"] == "awaiting_confirmation"
+    assert (await api.post(f"/v1/runs/{run['id']}/cancel", {}))["status"] == "cancelled"
+    assert (await api.post(f"/v1/runs/{run['id']}/cancel", {}, status=409))["error"] == "conflict"
+    second = await api.post(f"/v1/threads/{thread['id']}/messages", {"content": "Did it change?"}, status=202)
+    assert (await api.until_stopped(second["id"]))["status"] == "completed"
+    earlier = json.loads(tool_results(llm.requests[1])[0])
+    assert earlier["decision"] == "cancelled" and "nothing was changed" in earlier["note"]
+    assert await score(rt, a, st0) == 7800
