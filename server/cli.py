@@ -116,7 +116,9 @@ def _client_configs(url: str, key: str) -> str:
     cursor = {"mcpServers": {"mcs-erp": {"url": url, "headers": {"Authorization": f"Bearer {key}"}}}}
     return (f"\nMCP endpoint: {url}\nAPI key (admin): {key}\n\n"
             f"Claude Desktop (claude_desktop_config.json), stdio as the 'admin' user:\n{json.dumps(desktop, indent=2)}\n\n"
-            f"Cursor (.cursor/mcp.json), Streamable HTTP with the key:\n{json.dumps(cursor, indent=2)}\n")
+            f"Cursor (.cursor/mcp.json), Streamable HTTP with the key:\n{json.dumps(cursor, indent=2)}\n\n"
+            f"Agent API (set MCS_ERP_AGENT_PROVIDER and MCS_ERP_AGENT_API_KEY first): {url[:-len('/mcp')]}/v1 "
+            "with the same key; chat front ends speaking the OpenAI API use it as their base URL (model mcs-erp).\n")
 
 
 def _parse_hostport(value: str) -> tuple[str, int]:
