@@ -12,6 +12,7 @@ def all_modules() -> list[Module]:
         actions,
         attendance,
         documents,
+        finance,
         gradebook,
         hr,
         jobs,
@@ -20,4 +21,4 @@ def all_modules() -> list[Module]:
     )
 
     return [platform.module, actions.module, jobs.module, documents.module, hr.module, academics.module,
-            timetable.module]
+            timetable.module, finance.module]

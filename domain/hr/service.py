@@ -13,6 +13,11 @@ from domain.kernel.errors import Conflict, InvalidInput
 from domain.kernel.models import bump
 
 
+async def get_department(session: AsyncSession, department_id: int) -> Department | None:
+    """Return the live department with that id, or None (for other contexts, e.g. a ledger line's cost centre)."""
+    return await repo.get_department(session, department_id)
+
+
 async def create_department(session: AsyncSession, actor: Actor, *, code: str, name: str) -> Department:
     """Create a department; raises Conflict when the code is taken."""
     if await repo.get_department_by_code(session, code):

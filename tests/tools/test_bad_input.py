@@ -29,6 +29,7 @@ import domain.kernel.schema  # noqa: F401  (registers every table on SQLModel.me
 from domain.academics import service as academics
 from domain.academics.models import SchoolClass, Section
 from domain.documents import service as documents
+from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.models import Employee, EmploymentType
 from domain.jobs import service as jobs_service
@@ -68,6 +69,9 @@ class World:
     timetable_problem_id: int
     timetable_solution_id: int
     document_id: int
+    account_id: int
+    income_account_id: int
+    entry_id: int
 
     @property
     def admin(self):
@@ -106,8 +110,17 @@ async def world(runtime) -> World:
         document = await documents.store(s, kind="report_card", filename="card.pdf", content_type="application/pdf",
                                          data=b"%PDF-1.4 test", student_id=school.student_ids[0])
         document_id = document.id
-    return World(school=school, department_id=department_id, employee_id=employee_id,
-                 year_level_id=year_level_id, subject_id=subject_id, new_subject_id=new_subject_id,
+    cash = await invoke(runtime, "create_account", {"code": unique("A"), "name": "Cash", "type": "asset"},
+                        school.admin)
+    fees = await invoke(runtime, "create_account", {"code": unique("A"), "name": "Tuition fees", "type": "income"},
+                        school.admin)
+    async with runtime.db.write() as s:
+        entry = await finance.post_entry(s, school.admin, date=date(2026, 10, 1), memo="Tuition received",
+                                         source="manual", idempotency_key=unique("je-"),
+                                         lines=[{"account_id": cash.id, "debit": 12500},
+                                                {"account_id": fees.id, "credit": 12500}])
+    return World(account_id=cash.id, income_account_id=fees.id, entry_id=entry.id, school=school,
+                 department_id=department_id, employee_id=employee_id, year_level_id=year_level_id, subject_id=subject_id, new_subject_id=new_subject_id,
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
                  timetable_solution_id=timetable_solution_id, document_id=document_id)
 
@@ -244,6 +257,18 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
                                      "status": "excused", "note": "Doctor's note",
                                      "reason": "Parent brought a doctor's note"},
     "get_attendance_register": lambda w: {"section_id": w.school.section_id, "date": "2026-10-05"},
+    "create_account": lambda w: {"code": unique("A"), "name": "Petty cash", "type": "asset", "currency": "USD",
+                                 "parent_id": w.account_id},
+    "list_accounts": lambda w: {"type": "asset", "active": True, "currency": "USD", "query": "Cash", "limit": 5},
+    "get_trial_balance": lambda w: {"as_of": "2026-12-31", "from_date": "2026-01-01", "currency": "USD"},
+    "get_account_ledger": lambda w: {"account_id": w.account_id, "from_date": "2026-01-01", "to_date": "2026-12-31",
+                                     "limit": 5},
+    "post_journal_entry": lambda w: {"date": "2026-10-01", "memo": "Tuition received", "currency": "USD",
+                                     "idempotency_key": unique("je-"),
+                                     "lines": [{"account_id": w.account_id, "debit": 12500, "credit": 0,
+                                                "department_id": w.department_id, "memo": "Bank transfer"},
+                                               {"account_id": w.income_account_id, "debit": 0, "credit": 12500}]},
+    "reverse_journal_entry": lambda w: {"entry_id": w.entry_id, "date": "2026-10-02", "reason": "Posted in error"},
     "get_attendance_rates": lambda w: {"section_id": w.school.section_id, "student_id": w.school.student_ids[0],
                                        "from_date": "2026-09-01", "to_date": "2026-10-31"},
 }

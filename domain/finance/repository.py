@@ -1,0 +1,207 @@
+"""All SQL of the finance context."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.finance.models import Account, JournalEntry, JournalLine
+from domain.kernel.errors import NotFound
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+# ---------------------------------------------------------------- accounts
+
+
+async def get_account(session: AsyncSession, account_id: int) -> Account | None:
+    row = await session.get(Account, account_id)
+    return None if row is None or row.deleted_at is not None else row
+
+
+async def get_account_or_raise(session: AsyncSession, account_id: int, *,
+                               field: str = "account_id") -> Account:
+    row = await get_account(session, account_id)
+    if row is None:
+        raise NotFound(f"no account with id {account_id}; list_accounts shows the chart of accounts",
+                       field=field)
+    return row
+
+
+async def get_account_by_code(session: AsyncSession, code: str) -> Account | None:
+    stmt = select(Account).where(func.upper(Account.code) == code.upper(),
+                                 Account.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (await session.exec(stmt)).first()
+
+
+async def accounts_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Account]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = select(Account).where(Account.id.in_(wanted), Account.deleted_at.is_(None))  # type: ignore[union-attr]
+    return {row.id: row for row in (await session.exec(stmt)).all() if row.id is not None}
+
+
+async def list_accounts(session: AsyncSession, *, after_id: int, limit: int, account_type: str | None = None,
+                        active: bool | None = None, currency: str | None = None,
+                        query: str | None = None) -> list[Account]:
+    """Return up to `limit + 1` live accounts after `after_id` in id order, filtered."""
+    stmt = select(Account).where(Account.id > after_id, Account.deleted_at.is_(None))  # type: ignore[union-attr]
+    if account_type is not None:
+        stmt = stmt.where(Account.type == account_type)
+    if active is not None:
+        stmt = stmt.where(Account.active == active)
+    if currency is not None:
+        stmt = stmt.where(Account.currency == currency)
+    if query:
+        like = f"%{query.lower()}%"
+        stmt = stmt.where(or_(func.lower(Account.code).like(like), func.lower(Account.name).like(like)))
+    return list((await session.exec(stmt.order_by(Account.id).limit(limit + 1))).all())  # type: ignore[arg-type]
+
+
+async def insert_unique(session: AsyncSession, row: SQLModel) -> bool:
+    """Insert `row` in a savepoint; return False (and leave the transaction usable) when a UNIQUE constraint
+    refuses it, e.g. a code another transaction committed first."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- journal entries
+
+
+async def get_entry(session: AsyncSession, entry_id: int, *, for_update: bool = False) -> JournalEntry | None:
+    """Return the entry, locking it on PostgreSQL when `for_update` (SQLite writers are serialized anyway)."""
+    stmt = select(JournalEntry).where(JournalEntry.id == entry_id)
+    if for_update and _postgres(session):
+        stmt = stmt.with_for_update()
+    return (await session.exec(stmt)).first()
+
+
+async def get_entry_or_raise(session: AsyncSession, entry_id: int, *, field: str = "entry_id",
+                             for_update: bool = False) -> JournalEntry:
+    row = await get_entry(session, entry_id, for_update=for_update)
+    if row is None:
+        raise NotFound(f"no journal entry with id {entry_id}; get_account_ledger shows entries with their "
+                       "ids", field=field)
+    return row
+
+
+async def get_entry_by_key(session: AsyncSession, idempotency_key: str) -> JournalEntry | None:
+    stmt = select(JournalEntry).where(JournalEntry.idempotency_key == idempotency_key)
+    return (await session.exec(stmt)).first()
+
+
+async def get_reversal_of(session: AsyncSession, entry_id: int) -> JournalEntry | None:
+    stmt = select(JournalEntry).where(JournalEntry.reverses_entry_id == entry_id)
+    return (await session.exec(stmt)).first()
+
+
+async def lines_of(session: AsyncSession, entry_id: int) -> list[JournalLine]:
+    stmt = select(JournalLine).where(JournalLine.entry_id == entry_id).order_by(JournalLine.line_no)
+    return list((await session.exec(stmt)).all())
+
+
+async def insert_entry(session: AsyncSession, entry: JournalEntry, lines: list[JournalLine]) -> bool:
+    """Insert an entry (numbered JE + its zero-padded id) and its lines in one savepoint.
+
+    Returns False, with nothing inserted and the transaction still usable, when a UNIQUE constraint refuses
+    the entry: its idempotency key, or the entry it reverses, was taken by a transaction that committed first.
+    """
+    entry.entry_number = f"T{uuid.uuid4().hex[:19]}"  # unique until the id is known, in the same transaction
+    try:
+        async with session.begin_nested():
+            session.add(entry)
+            await session.flush()
+            entry.entry_number = f"JE{entry.id:06d}"
+            for line in lines:
+                line.entry_id = entry.id or 0
+                session.add(line)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- balances
+
+
+def _int(value: object) -> int:
+    return int(value or 0)  # PostgreSQL's sum(bigint) is numeric (a Decimal)
+
+
+async def account_totals(session: AsyncSession, *, as_of: dt.date | None = None,
+                         from_date: dt.date | None = None,
+                         account_ids: Iterable[int] | None = None) -> dict[int, tuple[int, int]]:
+    """Return {account_id: (debit total, credit total)} over entries dated from_date..as_of (inclusive), for
+    every account with lines or only for `account_ids`."""
+    stmt = (select(JournalLine.account_id, func.sum(JournalLine.debit), func.sum(JournalLine.credit))
+            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id))  # type: ignore[arg-type]
+    if account_ids is not None:
+        stmt = stmt.where(JournalLine.account_id.in_(sorted(set(account_ids))))  # type: ignore[attr-defined]
+    if as_of is not None:
+        stmt = stmt.where(JournalEntry.entry_date <= as_of)
+    if from_date is not None:
+        stmt = stmt.where(JournalEntry.entry_date >= from_date)
+    stmt = stmt.group_by(JournalLine.account_id)
+    rows = (await session.exec(stmt)).all()
+    return {account_id: (_int(debit), _int(credit)) for account_id, debit, credit in rows}
+
+
+def _after(key: tuple[dt.date, int]):
+    day, line_id = key
+    return or_(JournalEntry.entry_date > day, and_(JournalEntry.entry_date == day, JournalLine.id > line_id))
+
+
+async def ledger_cursor_key(session: AsyncSession, account_id: int,
+                            line_id: int) -> tuple[dt.date, int] | None:
+    """Return the (entry date, line id) ordering key of a line of the account, or None."""
+    stmt = (select(JournalEntry.entry_date).join(JournalLine, JournalLine.entry_id == JournalEntry.id)
+            .where(JournalLine.id == line_id, JournalLine.account_id == account_id))
+    day = (await session.exec(stmt)).first()
+    return None if day is None else (day, line_id)
+
+
+async def ledger_lines(session: AsyncSession, account_id: int, *, from_date: dt.date | None,
+                       to_date: dt.date | None, after: tuple[dt.date, int] | None,
+                       limit: int) -> list[tuple[JournalLine, JournalEntry]]:
+    """Return up to `limit + 1` (line, entry) pairs of the account in (entry date, line id) order."""
+    stmt = (select(JournalLine, JournalEntry).join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+            .where(JournalLine.account_id == account_id))  # type: ignore[arg-type]
+    if from_date is not None:
+        stmt = stmt.where(JournalEntry.entry_date >= from_date)
+    if to_date is not None:
+        stmt = stmt.where(JournalEntry.entry_date <= to_date)
+    if after is not None:
+        stmt = stmt.where(_after(after))
+    stmt = stmt.order_by(JournalEntry.entry_date, JournalLine.id).limit(limit + 1)  # type: ignore[arg-type]
+    return [(line, entry) for line, entry in (await session.exec(stmt)).all()]
+
+
+async def sums_before(session: AsyncSession, account_id: int, *, before_date: dt.date | None = None,
+                      through: tuple[dt.date, int] | None = None) -> tuple[int, int]:
+    """Return the account's (debit, credit) totals of lines dated before `before_date`, or of lines up to and
+    including the ordering key `through`; (0, 0) when neither is given."""
+    if before_date is None and through is None:
+        return 0, 0
+    stmt = (select(func.sum(JournalLine.debit), func.sum(JournalLine.credit))
+            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)  # type: ignore[arg-type]
+            .where(JournalLine.account_id == account_id))
+    if through is not None:
+        stmt = stmt.where(~_after(through))
+    else:
+        stmt = stmt.where(JournalEntry.entry_date < before_date)
+    debit, credit = (await session.exec(stmt)).one()
+    return _int(debit), _int(credit)

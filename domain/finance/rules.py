@@ -1,0 +1,210 @@
+"""Pure rules of the ledger: currencies and their minor units, normal balances, the shape of a journal entry.
+
+Nothing here touches the database; every rule raises a named DomainError whose message says what was wrong and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from domain.finance.models import AccountType
+from domain.kernel.errors import InvalidInput
+
+# ISO 4217 list one, active currency codes as maintained by SIX Financial Information (2025), with their
+# minor unit exponents. Precious metals (XAU, XAG, XPT, XPD), bond-market units (XBA..XBD), fund codes (BOV,
+# CHE, CHW, CLF, COU, MXV, USN, UYI, UYW), XDR, XSU, XUA and the test codes XTS/XXX are left out: a school
+# does not keep its books in them.
+_THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+_NO_DECIMALS = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
+                          "VUV", "XAF", "XOF", "XPF"})
+_TWO_DECIMALS = frozenset({"AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM",
+                           "BBD", "BDT", "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN",
+                           "BZD", "CAD", "CDF", "CHF", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DKK",
+                           "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS",
+                           "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR",
+                           "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP", "LKR",
+                           "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR",
+                           "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD",
+                           "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR",
+                           "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN",
+                           "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS",
+                           "UAH", "USD", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR",
+                           "ZMW", "ZWG", "ZWL"})
+MINOR_UNITS: dict[str, int] = {**{c: 2 for c in _TWO_DECIMALS}, **{c: 0 for c in _NO_DECIMALS},
+                               **{c: 3 for c in _THREE_DECIMALS}}
+
+# Normal balances, the debit/credit rules of double-entry bookkeeping (as any accounting text states them,
+# e.g. Horngren's Financial Accounting, ch. 2 "Recording Business Transactions"): assets and expenses increase
+# with debits, liabilities, equity and income with credits.
+DEBIT_NORMAL = frozenset({AccountType.ASSET, AccountType.EXPENSE})
+
+MIN_LINES = 2
+MAX_LINES = 5000
+MAX_AMOUNT = 10**14  # minor units per line: 1 trillion USD; 5000 such lines still sum inside a 64-bit integer
+MAX_MEMO = 1000
+MAX_LINE_MEMO = 500
+MAX_KEY = 200
+ACCOUNT_CODE = re.compile(r"^[0-9A-Z][0-9A-Z.\-]{0,19}$")
+SOURCE = re.compile(r"^[a-z][a-z0-9_]{0,39}(:[A-Za-z0-9_.\-]{1,39})?$")
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """A requested journal line: an account id and exactly one of `debit` or `credit` > 0, in integer minor
+    units of the entry's currency; optionally the department charged (cost centre) and a memo."""
+
+    account_id: int
+    debit: int = 0
+    credit: int = 0
+    department_id: int | None = None
+    memo: str | None = None
+
+
+def check_currency(code: str, *, field: str = "currency") -> str:
+    """Return the ISO 4217 code in upper case; raises InvalidInput for a code not in MINOR_UNITS."""
+    upper = code.strip().upper() if isinstance(code, str) else ""
+    if upper not in MINOR_UNITS:
+        raise InvalidInput(f"currency {code!r} is not an ISO 4217 currency code this ledger keeps books in; "
+                           "use a three-letter code such as USD, EUR, GBP, KES or JPY", field=field)
+    return upper
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """Render integer minor units for a person: format_amount(123450, "USD") == "1,234.50 USD"."""
+    exponent = MINOR_UNITS.get(currency, 2)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**exponent)
+    return f"{sign}{whole:,}" + (f".{frac:0{exponent}d}" if exponent else "") + f" {currency}"
+
+
+def is_debit_normal(account_type: str) -> bool:
+    """Return True for the types whose normal balance is a debit (asset, expense)."""
+    return AccountType(account_type) in DEBIT_NORMAL
+
+
+def normal_balance(account_type: str, debit: int, credit: int) -> int:
+    """Return the balance in the account type's normal direction: debit - credit for assets and expenses,
+    credit - debit for liabilities, equity and income. Positive means the account holds its usual balance."""
+    return debit - credit if is_debit_normal(account_type) else credit - debit
+
+
+def check_account_code(code: str) -> str:
+    """Return the code in upper case; raises InvalidInput unless it is 1..20 letters, digits, '.' or '-'."""
+    upper = code.strip().upper() if isinstance(code, str) else ""
+    if not ACCOUNT_CODE.fullmatch(upper):
+        raise InvalidInput(f"account code {code!r} must be 1 to 20 letters, digits, '.' or '-', starting "
+                           "with a letter or digit (e.g. 1000 or 4100-01)", field="code")
+    return upper
+
+
+def check_account_type(account_type: str) -> AccountType:
+    """Return the AccountType; raises InvalidInput naming the five allowed types."""
+    try:
+        return AccountType(account_type)
+    except ValueError:
+        allowed = ", ".join(t.value for t in AccountType)
+        raise InvalidInput(f"account type {account_type!r} is not one of: {allowed}", field="type") from None
+
+
+def check_text(value: str, *, field: str, max_length: int, required: bool = True) -> str | None:
+    """Return `value` stripped; raises InvalidInput when it is required and empty, or over `max_length`."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidInput(f"{field} must be a non-empty string", field=field)
+    stripped = value.strip()
+    if len(stripped) > max_length:
+        raise InvalidInput(f"{field} is {len(stripped)} characters long; at most {max_length} are allowed",
+                           field=field)
+    return stripped if stripped else None
+
+
+def check_source(source: str) -> str:
+    """Return the source; raises InvalidInput unless it reads like "manual" or "payroll_run:12"."""
+    if not isinstance(source, str) or not SOURCE.fullmatch(source):
+        raise InvalidInput(f"source {source!r} must be a lower-case word, optionally followed by ':' and a "
+                           "reference, e.g. 'manual' or 'payroll_run:12'", field="source")
+    return source
+
+
+def check_date(value: dt.date, *, field: str = "date") -> dt.date:
+    """Return the calendar date; raises InvalidInput for a datetime or anything else."""
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise InvalidInput(f"{field} must be a calendar date (YYYY-MM-DD), got {value!r}", field=field)
+    return value
+
+
+def _amount(value: object, *, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{field} must be an integer number of minor units (cents for USD), got "
+                           f"{value!r}; amounts are never fractional", field=field)
+    if value < 0:
+        raise InvalidInput(f"{field} is {value}, a negative amount; debits and credits are zero or positive "
+                           "(put a negative debit on the credit side instead)", field=field)
+    if value > MAX_AMOUNT:
+        raise InvalidInput(f"{field} is {value}, above the largest amount a line may carry ({MAX_AMOUNT} "
+                           "minor units)", field=field)
+    return value
+
+
+def _id(value: object, *, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"{field} must be a positive integer id, got {value!r}", field=field)
+    return value
+
+
+def check_line_shapes(lines: Sequence[LineInput]) -> None:
+    """Rule: an entry has 2..MAX_LINES lines, each with a positive integer account id (and department id,
+    when given) and exactly one of debit or credit > 0 (integers up to MAX_AMOUNT).
+
+    Raises InvalidInput naming the line (`lines.<index>.debit`, 0-based) and what is allowed.
+    """
+    if not isinstance(lines, Sequence) or len(lines) < MIN_LINES:
+        count = len(lines) if isinstance(lines, Sequence) else 0
+        raise InvalidInput(f"a journal entry needs at least {MIN_LINES} lines (at least one debit and one "
+                           f"credit); got {count}", field="lines")
+    if len(lines) > MAX_LINES:
+        raise InvalidInput(f"a journal entry has at most {MAX_LINES} lines; got {len(lines)}", field="lines")
+    for index, line in enumerate(lines):
+        _id(line.account_id, field=f"lines.{index}.account_id")
+        if line.department_id is not None:
+            _id(line.department_id, field=f"lines.{index}.department_id")
+        debit = _amount(line.debit, field=f"lines.{index}.debit")
+        credit = _amount(line.credit, field=f"lines.{index}.credit")
+        if debit > 0 and credit > 0:
+            raise InvalidInput(f"line {index} has both a debit ({debit}) and a credit ({credit}); a line "
+                               "carries exactly one of them: split it into two lines", field=f"lines.{index}")
+        if debit == 0 and credit == 0:
+            raise InvalidInput(f"line {index} has neither a debit nor a credit; give exactly one amount "
+                               "greater than 0", field=f"lines.{index}")
+        if line.memo is not None:
+            check_text(line.memo, field=f"lines.{index}.memo", max_length=MAX_LINE_MEMO)
+
+
+def totals(lines: Sequence[LineInput]) -> tuple[int, int]:
+    """Return (total debits, total credits) in minor units."""
+    return sum(line.debit for line in lines), sum(line.credit for line in lines)
+
+
+def check_balanced(lines: Sequence[LineInput], currency: str) -> tuple[int, int]:
+    """Rule of double entry: the debits of an entry equal its credits. Returns the totals; raises InvalidInput
+    naming both totals and the difference otherwise."""
+    debit, credit = totals(lines)
+    if debit != credit:
+        raise InvalidInput(
+            f"the entry does not balance: debits total {debit} and credits total {credit} (minor units of "
+            f"{currency}, i.e. {format_amount(debit, currency)} vs {format_amount(credit, currency)}; "
+            f"difference {abs(debit - credit)}); a journal entry's debits must equal its credits",
+            field="lines",
+            details={"total_debit": debit, "total_credit": credit, "currency": currency})
+    return debit, credit
+
+
+def mirror(lines: Sequence[LineInput]) -> list[LineInput]:
+    """Return the reversal's lines: the same accounts, departments and memos with debit and credit swapped."""
+    return [LineInput(account_id=line.account_id, debit=line.credit, credit=line.debit,
+                      department_id=line.department_id, memo=line.memo) for line in lines]

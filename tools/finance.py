@@ -1,0 +1,439 @@
+"""Finance tools: the chart of accounts, manual journal entries and their reversal, trial balance, ledgers.
+
+Every amount is an integer number of minor units (cents for USD, fils for BHD, yen for JPY) of the account's
+or entry's ISO 4217 currency, never a float.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from domain.finance import repository as repo
+from domain.finance import rules, service
+from domain.finance.models import Account, AccountType
+from domain.finance.rules import LineInput
+from domain.kernel.actor import Role
+from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from tools.types import (
+    Id,
+    Name,
+    Page,
+    PageInput,
+    Query,
+    Reason,
+    ToolInput,
+    ToolOutput,
+    encode_cursor,
+    page_of,
+)
+
+module = Module("finance", description="The chart of accounts and the double-entry ledger: manual "
+                                       "journal entries, reversals, the trial balance and account ledgers "
+                                       "(amounts in integer minor units).")
+
+FINANCE_READERS = frozenset({Role.ADMIN, Role.FINANCE, Role.PAYROLL})
+FINANCE_WRITERS = frozenset({Role.ADMIN, Role.FINANCE})
+MAX_MANUAL_LINES = 100
+MANUAL_SOURCE = "manual"
+
+
+def _text(max_length: int, min_length: int = 1) -> Any:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+AccountCode = Annotated[str, _text(20)]
+Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3, max_length=3)]
+Memo = Annotated[str, _text(rules.MAX_MEMO)]
+LineMemo = Annotated[str, _text(rules.MAX_LINE_MEMO)]
+EntryKey = Annotated[str, _text(rules.MAX_KEY)]
+Amount = Annotated[int, Field(strict=True, ge=0, le=rules.MAX_AMOUNT,
+                              description="Integer minor units of the entry's currency (cents for USD: 12500 "
+                                          "is 125.00 USD); 0 when the line is on the other side.")]
+
+
+# ---------------------------------------------------------------- inputs
+
+
+class CreateAccountIn(ToolInput):
+    code: AccountCode = Field(description="Unique account code people say aloud, e.g. 1000 (Cash) or 4100 "
+                                          "(Tuition fees): letters, digits, '.' and '-'.")
+    name: Name = Field(description="The account's name, e.g. 'Cash at bank'.")
+    type: AccountType = Field(description="asset | liability | equity | income | expense. Assets and "
+                                          "expenses normally carry debit balances; the others credit "
+                                          "balances.")
+    currency: Currency | None = Field(default=None, description="ISO 4217 code (USD, EUR, KES...); omitted: "
+                                                                "the school's currency.")
+    parent_id: Id | None = Field(default=None, description="The account it rolls up into (same type and "
+                                                           "currency); omitted: a top-level account.")
+
+
+class ListAccountsIn(PageInput):
+    type: AccountType | None = Field(default=None, description="Only accounts of this type.")
+    active: bool | None = Field(default=None, description="true: active accounts only; false: inactive only; "
+                                                          "omitted: both.")
+    currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency.")
+    query: Query | None = Field(default=None, description="Part of the code or name (case-insensitive).")
+
+
+class TrialBalanceIn(ToolInput):
+    as_of: dt.date | None = Field(default=None, description="Count entries dated up to this day (inclusive); "
+                                                            "omitted: all entries.")
+    from_date: dt.date | None = Field(default=None, description="Count entries dated from this day "
+                                                                "(inclusive), for one period's movements; "
+                                                                "omitted: from the first entry.")
+    currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency.")
+
+
+class AccountLedgerIn(PageInput):
+    account_id: Id = Field(description="The account (list_accounts shows ids).")
+    from_date: dt.date | None = Field(default=None, description="First day (inclusive); earlier lines form "
+                                                                "the opening balance.")
+    to_date: dt.date | None = Field(default=None, description="Last day (inclusive).")
+
+
+class JournalLineIn(ToolInput):
+    account_id: Id = Field(description="The account posted to (list_accounts shows ids); it must be active.")
+    debit: Amount = 0
+    credit: Amount = 0
+    department_id: Id | None = Field(default=None, description="The department charged (cost centre); "
+                                                               "list_departments shows ids.")
+    memo: LineMemo | None = Field(default=None, description="What this line is for, up to 500 characters.")
+
+
+class PostJournalEntryIn(ToolInput):
+    date: dt.date = Field(description="The accounting date of the entry (YYYY-MM-DD).")
+    memo: Memo = Field(description="What the entry records, e.g. 'October electricity bill'.")
+    lines: list[JournalLineIn] = Field(min_length=2, max_length=MAX_MANUAL_LINES,
+                                       description="2 to 100 lines; each has exactly one of debit or credit "
+                                                   "greater than 0, and the debits must add up to the "
+                                                   "credits.")
+    idempotency_key: EntryKey = Field(description="A key you choose for this posting, e.g. "
+                                                  "'electricity-2026-10'. Calling again with the same key "
+                                                  "and the same content returns the entry already posted; "
+                                                  "the same key with other content is refused. Reuse it "
+                                                  "when retrying, never for another entry.")
+    currency: Currency | None = Field(default=None, description="The currency you expect the accounts to be "
+                                                                "in (ISO 4217); omitted: not checked.")
+
+
+class ReverseJournalEntryIn(ToolInput):
+    entry_id: Id = Field(description="The entry to reverse (get_account_ledger shows entry ids).")
+    date: dt.date = Field(description="The reversal's accounting date, on or after the entry's date.")
+    reason: Reason = Field(description="Why the entry is reversed (5 to 1000 characters); it becomes part of "
+                                       "the reversal's memo.")
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class AccountOut(ToolOutput):
+    id: int
+    code: str
+    name: str
+    type: str = Field(description="asset | liability | equity | income | expense")
+    currency: str = Field(description="ISO 4217 code of the account's amounts.")
+    parent_id: int | None = None
+    active: bool
+    normal_balance: Literal["debit", "credit"] = Field(description="The side the account's balance normally "
+                                                                   "sits on (assets, expenses: debit).")
+    version: int
+
+
+class JournalLineOut(ToolOutput):
+    line_no: int
+    account_id: int
+    account_code: str
+    account_name: str
+    debit: int = Field(description="Integer minor units of the entry's currency.")
+    credit: int = Field(description="Integer minor units of the entry's currency.")
+    department_id: int | None = None
+    memo: str | None = None
+
+
+class JournalEntryOut(ToolOutput):
+    id: int
+    entry_number: str = Field(description="E.g. JE000042.")
+    date: dt.date
+    memo: str
+    source: str = Field(description="What posted it: manual, payroll_run:<id>, reversal:<entry id>, ...")
+    status: str = Field(description="posted | reversed (then reversed_by_entry_id is the mirror entry)")
+    currency: str = Field(description="ISO 4217 code; every amount is in its minor units.")
+    total_debit: int
+    total_credit: int
+    reverses_entry_id: int | None = None
+    reversed_by_entry_id: int | None = None
+    posted_by: int | None = Field(default=None, description="User id of who posted it.")
+    idempotency_key: str
+    replayed: bool = Field(default=False, description="True when this key had already posted the entry: "
+                                                      "nothing was posted this time.")
+    lines: list[JournalLineOut]
+
+
+class TrialBalanceRowOut(ToolOutput):
+    account_id: int
+    code: str
+    name: str
+    type: str
+    currency: str
+    debit_total: int = Field(description="Sum of the account's debits, integer minor units.")
+    credit_total: int = Field(description="Sum of the account's credits, integer minor units.")
+    balance: int = Field(description="Balance in the account's normal direction (debit - credit for assets "
+                                     "and expenses, credit - debit otherwise); negative: an unusual balance.")
+    debit_balance: int = Field(description="The net balance when on the debit side, else 0.")
+    credit_balance: int = Field(description="The net balance when on the credit side, else 0.")
+
+
+class CurrencyTotalsOut(ToolOutput):
+    currency: str
+    total_debit: int
+    total_credit: int
+    total_debit_balance: int
+    total_credit_balance: int
+    balanced: bool = Field(description="True when debits equal credits and debit balances equal credit "
+                                       "balances.")
+
+
+class TrialBalanceOut(ToolOutput):
+    as_of: dt.date | None = None
+    from_date: dt.date | None = None
+    rows: list[TrialBalanceRowOut]
+    totals: list[CurrencyTotalsOut] = Field(description="Grand totals per currency; currencies are never "
+                                                        "added together.")
+    balanced: bool
+
+
+class LedgerLineOut(ToolOutput):
+    id: int = Field(description="The journal line's id.")
+    entry_id: int
+    entry_number: str
+    date: dt.date
+    entry_memo: str
+    entry_status: str
+    source: str
+    line_memo: str | None = None
+    department_id: int | None = None
+    debit: int
+    credit: int
+    balance: int = Field(description="Running balance after this line, in the account's normal direction.")
+
+
+class AccountLedgerOut(ToolOutput):
+    account: AccountOut
+    opening_balance: int = Field(description="Balance before this page's first line (normal direction, "
+                                             "integer minor units).")
+    closing_balance: int = Field(description="Balance after this page's last line.")
+    items: list[LedgerLineOut]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` to get the next page.")
+
+
+# ---------------------------------------------------------------- serialization
+
+
+def account_out(account: Account) -> AccountOut:
+    return AccountOut(id=account.id or 0, code=account.code, name=account.name, type=account.type,
+                      currency=account.currency, parent_id=account.parent_id, active=account.active,
+                      normal_balance="debit" if rules.is_debit_normal(account.type) else "credit",
+                      version=account.version)
+
+
+async def entry_out(ctx: ToolContext, posted: service.PostedEntry) -> JournalEntryOut:
+    accounts = await repo.accounts_by_ids(ctx.session, [line.account_id for line in posted.lines])
+    entry = posted.entry
+    lines = [JournalLineOut(line_no=line.line_no, account_id=line.account_id,
+                            account_code=accounts[line.account_id].code,
+                            account_name=accounts[line.account_id].name, debit=line.debit, credit=line.credit,
+                            department_id=line.department_id, memo=line.memo)
+             for line in posted.lines]
+    return JournalEntryOut(id=entry.id or 0, entry_number=entry.entry_number, date=entry.entry_date,
+                           memo=entry.memo, source=entry.source, status=entry.status, currency=entry.currency,
+                           total_debit=posted.total_debit, total_credit=posted.total_credit,
+                           reverses_entry_id=entry.reverses_entry_id,
+                           reversed_by_entry_id=entry.reversed_by_entry_id, posted_by=entry.posted_by,
+                           idempotency_key=entry.idempotency_key, replayed=posted.replayed, lines=lines)
+
+
+def _line_inputs(args: PostJournalEntryIn) -> list[LineInput]:
+    return [LineInput(account_id=line.account_id, debit=line.debit, credit=line.credit,
+                      department_id=line.department_id, memo=line.memo) for line in args.lines]
+
+
+def _label(account: Account) -> str:
+    return f"{account.code} {account.name}"
+
+
+def _preview_lines(lines: list[LineInput], accounts: dict[int, Account]) -> list[dict[str, Any]]:
+    return [{"line": i + 1, "account_id": line.account_id, "account": _label(accounts[line.account_id]),
+             "debit": line.debit, "credit": line.credit, "department_id": line.department_id,
+             "memo": line.memo}
+            for i, line in enumerate(lines)]
+
+
+async def _balances(ctx: ToolContext, accounts: dict[int, Account],
+                    lines: list[LineInput]) -> tuple[dict[str, int], dict[str, int]]:
+    """Each account's current balance (normal direction) and its balance once `lines` are posted."""
+    totals = await repo.account_totals(ctx.session, account_ids=accounts)
+    before, after = {}, {}
+    for account_id, account in sorted(accounts.items(), key=lambda item: item[1].code):
+        debit, credit = totals.get(account_id, (0, 0))
+        label = _label(account)
+        before[label] = rules.normal_balance(account.type, debit, credit)
+        after[label] = before[label] + sum(rules.normal_balance(account.type, line.debit, line.credit)
+                                           for line in lines if line.account_id == account_id)
+    return before, after
+
+
+# ---------------------------------------------------------------- chart of accounts
+
+
+@module.tool(effect=Effect.WRITE, roles=FINANCE_WRITERS)
+async def create_account(ctx: ToolContext, args: CreateAccountIn) -> AccountOut:
+    """Add an account to the chart of accounts: a unique code (e.g. 1000), a name, a type (asset, liability,
+    equity, income, expense) and an ISO 4217 currency (default: the school's). A child account (parent_id)
+    has its parent's type and currency. Use list_accounts first to avoid duplicates; accounts are never
+    deleted."""
+    currency = args.currency or ctx.runtime.settings.currency
+    account = await service.create_account(ctx.session, ctx.actor, code=args.code, name=args.name,
+                                           type=args.type.value, currency=currency, parent_id=args.parent_id)
+    return account_out(account)
+
+
+@module.tool(effect=Effect.READ, roles=FINANCE_READERS)
+async def list_accounts(ctx: ToolContext, args: ListAccountsIn) -> Page[AccountOut]:
+    """List the chart of accounts (id, code, name, type, currency, parent, active, normal balance side),
+    optionally filtered by type, active flag, currency or part of the code or name. Use it to find the
+    account ids that journal entries, the ledger and the trial balance take."""
+    rows = await repo.list_accounts(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                    account_type=args.type.value if args.type else None, active=args.active,
+                                    currency=args.currency, query=args.query)
+    page, cursor = page_of(rows, args.limit)
+    return Page[AccountOut](items=[account_out(a) for a in page], next_cursor=cursor)
+
+
+# ---------------------------------------------------------------- reports
+
+
+@module.tool(effect=Effect.READ, roles=FINANCE_READERS)
+async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBalanceOut:
+    """Get the trial balance: for every account with postings (optionally only entries dated
+    from_date..as_of, inclusive), its debit and credit totals, its balance in its normal direction and its
+    net debit or credit balance; plus grand totals per currency, which balance when the books are
+    consistent. Amounts are integer minor units of each account's currency. Reversed entries and their
+    reversals both count and cancel out."""
+    tb = await service.trial_balance(ctx.session, as_of=args.as_of, from_date=args.from_date,
+                                     currency=args.currency)
+    rows = [TrialBalanceRowOut(account_id=r.account.id or 0, code=r.account.code, name=r.account.name,
+                               type=r.account.type, currency=r.account.currency, debit_total=r.debit_total,
+                               credit_total=r.credit_total, balance=r.balance, debit_balance=r.debit_balance,
+                               credit_balance=r.credit_balance) for r in tb.rows]
+    totals = [CurrencyTotalsOut(currency=t.currency, total_debit=t.total_debit, total_credit=t.total_credit,
+                                total_debit_balance=t.total_debit_balance,
+                                total_credit_balance=t.total_credit_balance, balanced=t.balanced)
+              for t in tb.totals]
+    return TrialBalanceOut(as_of=tb.as_of, from_date=tb.from_date, rows=rows, totals=totals,
+                           balanced=tb.balanced)
+
+
+@module.tool(effect=Effect.READ, roles=FINANCE_READERS)
+async def get_account_ledger(ctx: ToolContext, args: AccountLedgerIn) -> AccountLedgerOut:
+    """Get one account's journal lines (optionally dated from_date..to_date, inclusive) in date order, each
+    with its entry (number, memo, status, source), debit or credit and the running balance after it;
+    paginated. The opening balance includes every earlier line. Amounts are integer minor units of the
+    account's currency; balances are in the account's normal direction (debit - credit for assets and
+    expenses, credit - debit otherwise). The entry ids here are what reverse_journal_entry takes."""
+    ledger = await service.account_ledger(ctx.session, args.account_id, from_date=args.from_date,
+                                          to_date=args.to_date, after_id=args.after_id(), limit=args.limit)
+    items = [LedgerLineOut(id=row.line.id or 0, entry_id=row.entry.id or 0,
+                           entry_number=row.entry.entry_number, date=row.entry.entry_date,
+                           entry_memo=row.entry.memo, entry_status=row.entry.status, source=row.entry.source,
+                           line_memo=row.line.memo, department_id=row.line.department_id,
+                           debit=row.line.debit, credit=row.line.credit, balance=row.balance)
+             for row in ledger.lines]
+    cursor = None if ledger.next_after_id is None else encode_cursor(ledger.next_after_id)
+    return AccountLedgerOut(account=account_out(ledger.account), opening_balance=ledger.opening_balance,
+                            closing_balance=ledger.closing_balance, items=items, next_cursor=cursor)
+
+
+# ---------------------------------------------------------------- posting and reversal
+
+
+async def _propose_post(ctx: ToolContext, args: PostJournalEntryIn) -> Proposal:
+    lines = _line_inputs(args)
+    already = await service.existing_posting(ctx.session, idempotency_key=args.idempotency_key,
+                                             date=args.date, memo=args.memo, lines=lines,
+                                             source=MANUAL_SOURCE, currency=args.currency)
+    checked = await service.check_entry(ctx.session, date=args.date, memo=args.memo, lines=lines,
+                                        source=MANUAL_SOURCE, currency=args.currency,
+                                        allow_inactive=already is not None)
+    before, after = await _balances(ctx, checked.accounts, [] if already else checked.lines)
+    total = rules.format_amount(checked.total, checked.currency)
+    preview: dict[str, Any] = {
+        "date": args.date.isoformat(), "memo": args.memo, "currency": checked.currency,
+        "idempotency_key": args.idempotency_key,
+        "lines": _preview_lines(checked.lines, checked.accounts),
+        "totals": {"debit": checked.total, "credit": checked.total, "balanced": True, "amount": total},
+        "before": {"balances": before}, "after": {"balances": after},
+    }
+    if already:
+        preview["already_posted"] = already.entry.entry_number
+        summary = f"Return {already.entry.entry_number}, already posted with this idempotency key"
+    else:
+        summary = (f"Post a manual journal entry dated {args.date} for {total} ({len(lines)} lines): "
+                   f"{args.memo[:120]}")
+    touched = [Touched("accounts", account.id or 0, account.version) for account in checked.accounts.values()]
+    return Proposal(summary=summary, preview=preview, touched=touched)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.CONFIRM, propose=_propose_post)
+async def post_journal_entry(ctx: ToolContext, args: PostJournalEntryIn) -> JournalEntryOut:
+    """Post a manual journal entry to the ledger: a date, a memo and 2 to 100 lines, each an account with
+    exactly one of debit or credit > 0. Amounts are integer minor units of the entry's currency (every
+    account must be in the same currency; 12500 is 125.00 USD), and total debits must equal total credits.
+    Posted entries can never be edited or deleted: a mistake is corrected with reverse_journal_entry. The
+    preview shows the lines, the totals and each account's balance before and after. Use it for
+    adjustments, accruals and bills; payroll and fees post their own entries."""
+    posted = await service.post_entry(ctx.session, ctx.actor, date=args.date, memo=args.memo,
+                                      lines=_line_inputs(args), source=MANUAL_SOURCE,
+                                      idempotency_key=args.idempotency_key, currency=args.currency)
+    return await entry_out(ctx, posted)
+
+
+async def _propose_reverse(ctx: ToolContext, args: ReverseJournalEntryIn) -> Proposal:
+    original = await service.get_entry(ctx.session, args.entry_id)
+    entry = original.entry
+    service.check_reversible(entry, args.date)
+    accounts = await repo.accounts_by_ids(ctx.session, [line.account_id for line in original.lines])
+    current = [LineInput(account_id=line.account_id, debit=line.debit, credit=line.credit,
+                         department_id=line.department_id, memo=line.memo) for line in original.lines]
+    mirrored = rules.mirror(current)
+    total = rules.format_amount(original.total_debit, entry.currency)
+    balances_before, balances_after = await _balances(ctx, accounts, mirrored)
+    preview = {
+        "entry": entry.entry_number, "entry_date": entry.entry_date.isoformat(), "entry_memo": entry.memo,
+        "currency": entry.currency, "reason": args.reason,
+        "original_lines": _preview_lines(current, accounts),
+        "reversal": {"date": args.date.isoformat(), "memo": service.reversal_memo(entry, args.reason),
+                     "lines": _preview_lines(mirrored, accounts)},
+        "totals": {"debit": original.total_credit, "credit": original.total_debit, "balanced": True,
+                   "amount": total},
+        "before": {"status": entry.status, "balances": balances_before},
+        "after": {"status": "reversed", "balances": balances_after},
+    }
+    return Proposal(summary=f"Reverse {entry.entry_number} ({entry.entry_date}, {total}: {entry.memo[:80]}) "
+                            f"on {args.date}: {args.reason[:120]}",
+                    preview=preview, touched=[Touched("journal_entries", entry.id or 0, entry.version)])
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.APPROVE,
+             propose=_propose_reverse)
+async def reverse_journal_entry(ctx: ToolContext, args: ReverseJournalEntryIn) -> JournalEntryOut:
+    """Reverse a posted journal entry: post its mirror (every debit becomes a credit of the same amount on
+    the same account, and vice versa) dated on the reversal day, with the reason in its memo, and mark the
+    original reversed. This is the only way to correct a posted entry. An entry is reversed once, and a
+    reversal cannot be reversed (post a new entry instead). Amounts are integer minor units of the entry's
+    currency. The preview shows the mirror lines and the balances before and after."""
+    posted = await service.reverse_entry(ctx.session, ctx.actor, args.entry_id, date=args.date,
+                                         reason=args.reason)
+    return await entry_out(ctx, posted)
