@@ -1,0 +1,283 @@
+"""Safe, exact formulas for salary components: parsed and checked once, evaluated with simpleeval.
+
+A formula is one arithmetic expression over named values, for example
+`max(0, base - 100000) * 0.02` or `BASIC * 0.12 if BASIC < 1500000 else 180000`. What is allowed:
+
+- numbers: integer and decimal literals (`12`, `0.05`, `1_000`, `2e3`); every literal is read from its own text
+  as an exact `Fraction`, so `0.05` is exactly 1/20, never the float 0.05000000000000000277;
+- names: only those the caller allows (the structure decides: `base`, `payment_days`, earlier components'
+  codes, `ytd_gross`, ...); every value is an exact Fraction;
+- arithmetic: `+ - * /`, unary `-` and `+`, parentheses;
+- `min(a, b, ...)` and `max(a, b, ...)` (two arguments or more) and `abs(a)`;
+- conditions: comparisons `< <= > >= == !=` (chains such as `0 < x <= 10` too), joined with `and`, `or`,
+  `not`, used only as the test of `value if condition else other`.
+
+Everything else is refused when the formula is compiled, with an InvalidInput that names the component, the
+construct and what is allowed: attribute access, subscripts, strings, `**`, `//`, `%`, bit operations,
+lambdas, comprehensions, keyword arguments, other functions (`round` too: rounding is the payroll engine's
+job, once per line), and a condition where an amount is expected (or the reverse).
+
+Evaluation is delegated to simpleeval (https://github.com/danthedeckie/simpleeval), a maintained library for
+evaluating one expression without Python's `eval`, given only the operators, functions and names below;
+our own check of the syntax tree runs first, so the evaluator only ever sees the constructs listed above.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from simpleeval import InvalidExpression, SimpleEval
+
+from domain.kernel.errors import InvalidInput
+
+MAX_FORMULA_CHARS = 1000
+FUNCTIONS: dict[str, tuple[int, int | None]] = {"min": (2, None), "max": (2, None), "abs": (1, 1)}
+"""The functions a formula may call, with their (fewest, most) positional arguments."""
+
+_ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_COMPARISONS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_FORBIDDEN_OPERATORS = {ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@",
+                        ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|",
+                        ast.BitXor: "^", ast.Invert: "~", ast.In: "in", ast.NotIn: "not in",
+                        ast.Is: "is", ast.IsNot: "is not"}
+_ALLOWED = ("numbers, allowed names, + - * /, parentheses, min(...), max(...), abs(...), and "
+            "'value if condition else other' with comparisons (< <= > >= == !=) joined by and/or/not")
+
+_OPERATORS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_,
+    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+}
+_FUNCTIONS = {"min": min, "max": max, "abs": abs}
+
+
+def _fail(where: str, problem: str, field_name: str) -> InvalidInput:
+    return InvalidInput(f"{where}: {problem}", field=field_name)
+
+
+def _describe(node: ast.AST) -> str:
+    names = {
+        ast.Attribute: "attribute access (a.b)", ast.Subscript: "subscripts (a[b])", ast.Lambda: "lambda",
+        ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets",
+        ast.ListComp: "comprehensions", ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
+        ast.GeneratorExp: "generators", ast.JoinedStr: "f-strings", ast.NamedExpr: "assignment (:=)",
+        ast.Starred: "* unpacking", ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
+        ast.Slice: "slices",
+    }
+    return names.get(type(node), type(node).__name__)
+
+
+class _Checker:
+    """Walks a parsed formula, refuses what is not allowed and turns numeric literals into Fractions.
+
+    Each node is checked for what it yields: an amount (a number) or a condition (true/false); an amount
+    is expected at the top, in arithmetic and in function arguments, a condition only as the test of
+    `x if test else y` and inside and/or/not.
+    """
+
+    def __init__(self, text: str, where: str, field_name: str):
+        self.text = text
+        self.where = where
+        self.field = field_name
+        self.names: set[str] = set()
+
+    def fail(self, problem: str) -> InvalidInput:
+        return _fail(self.where, f"{problem}; a formula may use {_ALLOWED}", self.field)
+
+    def _check_comparison_ops(self, node: ast.expr) -> None:
+        if isinstance(node, ast.Compare):
+            for op in node.ops:
+                if type(op) not in _COMPARISONS:
+                    raise self.fail(f"comparison '{_FORBIDDEN_OPERATORS.get(type(op), type(op).__name__)}' "
+                                    "is not allowed")
+
+    def amount(self, node: ast.expr) -> ast.expr:
+        self._check_comparison_ops(node)
+        if self._is_condition(node):
+            raise self.fail(f"'{ast.unparse(node)}' is a condition (true/false), but an amount is needed "
+                            "here; use it as 'value if condition else other'")
+        return self.visit(node)
+
+    def condition(self, node: ast.expr) -> ast.expr:
+        if not self._is_condition(node):
+            raise self.fail(f"'{ast.unparse(node)}' is an amount, but a condition is needed here; compare "
+                            "it, e.g. 'x > 0'")
+        return self.visit(node)
+
+    @staticmethod
+    def _is_condition(node: ast.expr) -> bool:
+        return (isinstance(node, (ast.Compare, ast.BoolOp))
+                or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)))
+
+    def visit(self, node: ast.expr) -> ast.expr:
+        if isinstance(node, ast.Constant):
+            return self._constant(node)
+        if isinstance(node, ast.Name):
+            self.names.add(node.id)
+            return node
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in _ARITHMETIC:
+                raise self.fail(f"operator {_FORBIDDEN_OPERATORS.get(type(node.op), type(node.op).__name__)} "
+                                "is not allowed")
+            node.left = self.amount(node.left)
+            node.right = self.amount(node.right)
+            return node
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.Not):
+                node.operand = self.condition(node.operand)
+                return node
+            if isinstance(node.op, (ast.USub, ast.UAdd)):
+                node.operand = self.amount(node.operand)
+                return node
+            raise self.fail(f"operator {_FORBIDDEN_OPERATORS.get(type(node.op), type(node.op).__name__)} "
+                            "is not allowed")
+        if isinstance(node, ast.Compare):
+            self._check_comparison_ops(node)
+            node.left = self.amount(node.left)
+            node.comparators = [self.amount(c) for c in node.comparators]
+            return node
+        if isinstance(node, ast.BoolOp):
+            node.values = [self.condition(v) for v in node.values]
+            return node
+        if isinstance(node, ast.IfExp):
+            node.test = self.condition(node.test)
+            node.body = self.amount(node.body)
+            node.orelse = self.amount(node.orelse)
+            return node
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        raise self.fail(f"{_describe(node)} is not allowed")
+
+    def _constant(self, node: ast.Constant) -> ast.Constant:
+        value = node.value
+        if isinstance(value, bool) or value is None or isinstance(value, (str, bytes)):
+            raise self.fail(f"the literal {value!r} is not allowed; only numbers are")
+        if isinstance(value, complex):
+            raise self.fail(f"the complex number {ast.unparse(node)} is not allowed")
+        if isinstance(value, int):
+            return ast.copy_location(ast.Constant(Fraction(value)), node)
+        # A float literal: read its own text, so that 0.05 is exactly 1/20.
+        source = ast.get_source_segment(self.text, node) or repr(value)
+        try:
+            exact = Fraction(Decimal(source.replace("_", "")))
+        except (InvalidOperation, ValueError):  # pragma: no cover - ast only gives float literals here
+            raise self.fail(f"the number {source!r} cannot be read exactly") from None
+        return ast.copy_location(ast.Constant(exact), node)
+
+    def _call(self, node: ast.Call) -> ast.Call:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(f"calling '{ast.unparse(node.func)}' is not allowed; the functions are "
+                            f"{', '.join(FUNCTIONS)}")
+        name = node.func.id
+        if name not in FUNCTIONS:
+            extra = " (rounding is done by the payroll engine, once per line)" if name == "round" else ""
+            raise self.fail(f"function {name}() is not allowed{extra}; the functions are "
+                            f"{', '.join(FUNCTIONS)}")
+        if node.keywords:
+            raise self.fail(f"{name}() takes no keyword arguments")
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail(f"* unpacking is not allowed in {name}()")
+        fewest, most = FUNCTIONS[name]
+        count = len(node.args)
+        if count < fewest or (most is not None and count > most):
+            wanted = f"exactly {fewest}" if most == fewest else f"{fewest} or more"
+            raise self.fail(f"{name}() takes {wanted} argument(s), got {count}")
+        node.args = [self.amount(a) for a in node.args]
+        return node
+
+
+class _ExactEval(SimpleEval):
+    """simpleeval restricted to exact arithmetic: our operators, three functions, Fraction literals."""
+
+    def __init__(self, names: Mapping[str, Fraction]):
+        super().__init__(operators=dict(_OPERATORS), functions=dict(_FUNCTIONS), names=dict(names))
+        # Only the node types the checker lets through; anything else would be a bug, and simpleeval
+        # refuses node types missing from this table.
+        self.nodes = {
+            ast.Name: self._eval_name, ast.Constant: self._eval_constant, ast.BinOp: self._eval_binop,
+            ast.UnaryOp: self._eval_unaryop, ast.BoolOp: self._eval_boolop, ast.Compare: self._eval_compare,
+            ast.IfExp: self._eval_ifexp, ast.Call: self._eval_call,
+        }
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A checked formula: its text, the names it uses, and its parsed tree (with exact literals).
+
+    Build it with `Formula.compile`; evaluate it with `evaluate`. `names` is the set of names the formula
+    reads (not function names), so a caller can check them against what it allows.
+    """
+
+    text: str
+    names: frozenset[str]
+    _tree: ast.expr = field(repr=False, compare=False)
+
+    @classmethod
+    def compile(cls, text: object, *, where: str = "formula", field_name: str = "formula") -> Formula:
+        """Parse and check `text`; return a Formula.
+
+        `where` names the formula in messages (e.g. "component PF"). Raises InvalidInput (field
+        `field_name`) for a non-string or empty text, a text over 1000 characters, a syntax error, or any
+        construct outside the allowed ones (see the module docstring).
+        """
+        if not isinstance(text, str):
+            raise _fail(where, f"a formula must be text, not {type(text).__name__} {text!r}", field_name)
+        stripped = text.strip()
+        if not stripped:
+            raise _fail(where, "the formula is empty; write an expression such as 'base * 0.05'", field_name)
+        if len(stripped) > MAX_FORMULA_CHARS:
+            raise _fail(where, f"the formula has {len(stripped)} characters; at most {MAX_FORMULA_CHARS} "
+                        "are allowed", field_name)
+        try:
+            tree = ast.parse(stripped, mode="eval")
+        except SyntaxError as exc:
+            detail = exc.msg if exc.offset is None else f"{exc.msg} at character {exc.offset}"
+            raise _fail(where, f"'{stripped}' is not a valid formula ({detail}); write one expression "
+                        "such as 'max(0, base - 100000) * 0.02'", field_name) from None
+        except (RecursionError, MemoryError, ValueError):
+            raise _fail(where, "the formula is nested too deeply or cannot be read", field_name) from None
+        checker = _Checker(stripped, where, field_name)
+        try:
+            body = checker.amount(tree.body)
+        except RecursionError:
+            raise _fail(where, "the formula is nested too deeply", field_name) from None
+        return cls(stripped, frozenset(checker.names), body)
+
+    def evaluate(self, values: Mapping[str, Fraction | int], *, where: str = "formula",
+                 field_name: str = "formula") -> Fraction:
+        """Evaluate the formula exactly with `values` (name -> exact number); return a Fraction.
+
+        Raises InvalidInput (field `field_name`) when a name the formula uses has no value, a value is not
+        an exact number, or the formula divides by zero.
+        """
+        missing = sorted(self.names - set(values))
+        if missing:
+            raise _fail(where, f"no value for {', '.join(missing)} in '{self.text}'", field_name)
+        exact: dict[str, Fraction] = {}
+        for name in self.names:
+            value = values[name]
+            if isinstance(value, bool) or not isinstance(value, (int, Fraction, Decimal)):
+                raise _fail(where, f"value of {name} must be an exact number (int, Fraction or Decimal), "
+                            f"not {type(value).__name__} {value!r}", field_name)
+            exact[name] = Fraction(value)
+        try:
+            result = _ExactEval(exact).eval(self.text, previously_parsed=self._tree)
+        except ZeroDivisionError:
+            raise _fail(where, f"'{self.text}' divides by zero with "
+                        f"{_show_values(exact, self.names)}", field_name) from None
+        except InvalidExpression as exc:  # pragma: no cover - the checker admits only what evaluates
+            raise _fail(where, f"'{self.text}' cannot be evaluated: {exc}", field_name) from None
+        if isinstance(result, bool) or not isinstance(result, (int, Fraction)):  # pragma: no cover
+            raise _fail(where, f"'{self.text}' did not give an amount", field_name)
+        return Fraction(result)
+
+
+def _show_values(values: Mapping[str, Fraction], names: Iterable[str]) -> str:
+    shown = ", ".join(f"{n}={values[n]}" for n in sorted(names))
+    return shown or "no names"
