@@ -16,9 +16,10 @@ def all_modules() -> list[Module]:
         gradebook,
         hr,
         jobs,
+        payroll,
         platform,
         timetable,
     )
 
     return [platform.module, actions.module, jobs.module, documents.module, hr.module, academics.module,
-            timetable.module, finance.module]
+            timetable.module, finance.module, payroll.module]

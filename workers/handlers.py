@@ -20,7 +20,8 @@ from tools.runtime import Runtime
 __all__ = ["Handler", "JobCancelled", "JobContext", "get_handler", "register", "unregister"]
 
 # Modules whose import registers the product's handlers; loaded on first lookup, never at package import.
-BUILTIN_HANDLER_MODULES = ("workers.exports", "workers.timetable", "workers.report_cards", "workers.agent_loop")
+BUILTIN_HANDLER_MODULES = ("workers.exports", "workers.timetable", "workers.report_cards", "workers.agent_loop",
+                           "workers.payroll")
 
 
 @dataclass

@@ -18,6 +18,7 @@ import domain.finance.models
 import domain.hr.models
 import domain.identity.models
 import domain.jobs.models
+import domain.payroll.models
 import domain.kernel.audit
 import domain.timetable.models  # noqa: F401
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, inspect, select
 from sqlmodel import SQLModel
+from sqlmodel import select as sm_select
 
 import domain.kernel.schema  # noqa: F401  (registers every table on SQLModel.metadata)
 from domain.academics import service as academics
@@ -35,6 +36,8 @@ from domain.hr.models import Employee, EmploymentType
 from domain.jobs import service as jobs_service
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import DomainError, InvalidInput, NotFound
+from domain.payroll import service as payroll
+from domain.payroll.models import Payslip
 from tests.conftest import BACKEND
 from tests.factories import SchoolSlice, make_school, unique
 from tests.tools.test_timetable_tools import make_published_timetable
@@ -72,6 +75,10 @@ class World:
     account_id: int
     income_account_id: int
     entry_id: int
+    salary_structure_id: int = 0
+    contract_number: str = ""
+    payroll_run_id: int = 0
+    payslip_id: int = 0
 
     @property
     def admin(self):
@@ -119,10 +126,28 @@ async def world(runtime) -> World:
                                          source="manual", idempotency_key=unique("je-"),
                                          lines=[{"account_id": cash.id, "debit": 12500},
                                                 {"account_id": fees.id, "credit": 12500}])
+    structure = await invoke(runtime, "create_salary_structure", BUILDERS["create_salary_structure"](None),
+                             school.admin)
+    contract = await invoke(runtime, "create_employment_contract", {
+        "employee_id": employee_id, "start_date": "2026-01-01", "base_minor": 500000, "currency": "AUD",
+        "salary_structure_id": structure.salary_structure_id, "filing_status": "scale_2"}, school.admin)
+    run = await invoke(runtime, "create_payroll_run", {"period": PAYROLL_PERIOD, "pay_date": "2026-05-28",
+                                                       "currency": "AUD"}, school.admin)
+    async with runtime.db.read() as s:
+        computation = await payroll.compute_run(s, run.run_id)
+    async with runtime.db.write() as s:
+        await payroll.store_run(s, computation)
+        payslip_id = (await s.exec(sm_select(Payslip.id).where(Payslip.run_id == run.run_id))).first()
     return World(account_id=cash.id, income_account_id=fees.id, entry_id=entry.id, school=school,
-                 department_id=department_id, employee_id=employee_id, year_level_id=year_level_id, subject_id=subject_id, new_subject_id=new_subject_id,
+                 department_id=department_id, employee_id=employee_id, year_level_id=year_level_id,
+                 subject_id=subject_id, new_subject_id=new_subject_id,
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
-                 timetable_solution_id=timetable_solution_id, document_id=document_id)
+                 timetable_solution_id=timetable_solution_id, document_id=document_id,
+                 salary_structure_id=structure.salary_structure_id, contract_number=contract.contract_number,
+                 payroll_run_id=run.run_id, payslip_id=payslip_id)
+
+
+PAYROLL_PERIOD = "2026-05"
 
 
 def _guardian() -> dict[str, Any]:
@@ -269,6 +294,36 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
                                                 "department_id": w.department_id, "memo": "Bank transfer"},
                                                {"account_id": w.income_account_id, "debit": 0, "credit": 12500}]},
     "reverse_journal_entry": lambda w: {"entry_id": w.entry_id, "date": "2026-10-02", "reason": "Posted in error"},
+    "create_salary_structure": lambda w: {
+        "code": unique("S"), "name": "Teachers", "currency": "AUD",
+        "components": [{"code": "BASIC", "name": "Basic", "kind": "earning", "method": "percentage", "percent": 100,
+                        "of": "base", "prorate": True, "taxable": True, "pre_tax": False},
+                       {"code": "SENIOR", "name": "Seniority", "kind": "earning", "method": "formula",
+                        "expression": "max(0, base - 600000) * 0.01"},
+                       {"code": "PAYG", "name": "PAYG", "kind": "tax", "method": "tax_table", "table": "AU_PAYGW",
+                        "expression": "taxable"},
+                       {"code": "SUPER", "name": "Super", "kind": "employer_contribution", "method": "fixed",
+                        "amount_minor": 1000}]},
+    "list_salary_structures": lambda w: {"limit": 5},
+    "create_employment_contract": lambda w: {
+        "employee_id": w.school.teacher_employee_id, "start_date": "2031-01-01", "end_date": "2031-12-31",
+        "pay_basis": "hourly", "base_minor": 5000, "currency": "AUD", "salary_structure_id": w.salary_structure_id,
+        "department_id": w.department_id, "hours_per_month": 80, "filing_status": "scale_2"},
+    "list_employment_contracts": lambda w: {"employee_id": w.employee_id, "history": True, "limit": 5},
+    "change_contract_salary": lambda w: {"contract_number": w.contract_number, "base_minor": 510000,
+                                         "effective_from": "2026-04-01", "reason": "Annual review"},
+    "record_unpaid_leave": lambda w: {"employee_id": w.employee_id, "period": PAYROLL_PERIOD, "days": 1.5},
+    "create_payroll_run": lambda w: {"period": "2026-06", "pay_date": "2026-06-26", "currency": "AUD"},
+    "calculate_payroll_run": lambda w: {"run_id": w.payroll_run_id, "idempotency_key": unique("k-"), "wait_s": 0},
+    "get_payroll_run": lambda w: {"run_id": w.payroll_run_id},
+    "list_payroll_runs": lambda w: {"limit": 5},
+    "list_payslips": lambda w: {"run_id": w.payroll_run_id, "limit": 5},
+    "get_payslip": lambda w: {"payslip_id": w.payslip_id},
+    "approve_payroll_run": lambda w: {"run_id": w.payroll_run_id},
+    "post_payroll_run": lambda w: {"run_id": w.payroll_run_id},
+    "mark_payroll_run_paid": lambda w: {"run_id": w.payroll_run_id},
+    "cancel_payroll_run": lambda w: {"run_id": w.payroll_run_id},
+    "reverse_payroll_run": lambda w: {"run_id": w.payroll_run_id, "on": "2026-06-30", "reason": "Paid twice"},
     "get_attendance_rates": lambda w: {"section_id": w.school.section_id, "student_id": w.school.student_ids[0],
                                        "from_date": "2026-09-01", "to_date": "2026-10-31"},
 }

@@ -1,0 +1,287 @@
+"""Payroll on a real database (its own, since runs are per month for the whole school): structures, contracts,
+a run calculated by the job, approved by a second admin, posted to the ledger once, paid; backdated raises paid
+as arrears; a reversed and re-run month leaves the ledger as running it once; bad input refused clearly."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from domain.finance import service as finance
+from domain.hr import service as hr
+from domain.hr.models import EmploymentType
+from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel.errors import ActionClosed, Conflict, InvalidInput, PermissionDenied
+from domain.kernel.settings import Settings
+from domain.payroll.models import Payslip, PayslipLine
+from server.cli import prepare_database
+from tests.conftest import drop_pg_database, fresh_database_url, wait_for
+from tests.factories import make_user, unique
+from tools.invoke import invoke
+from tools.runtime import Runtime
+from workers.runner import InProcessRunner
+
+STRUCTURE = [
+    {"code": "BASIC", "name": "Basic salary", "kind": "earning", "method": "percentage", "percent": 100,
+     "of": "base", "prorate": True},
+    {"code": "ALLOW", "name": "Teaching allowance", "kind": "earning", "method": "fixed", "amount_minor": 25000},
+    {"code": "SALSAC", "name": "Salary sacrifice (super)", "kind": "deduction", "method": "percentage",
+     "percent": 5, "of": "BASIC", "pre_tax": True},
+    {"code": "PAYG", "name": "PAYG withholding", "kind": "tax", "method": "tax_table", "table": "AU_PAYGW",
+     "expression": "taxable"},
+    {"code": "UNION", "name": "Union fees", "kind": "deduction", "method": "formula",
+     "expression": "min(3000, gross * 0.005)"},
+    {"code": "SUPER", "name": "Superannuation guarantee", "kind": "employer_contribution", "method": "percentage",
+     "percent": "11.5", "of": "BASIC"},
+]
+
+
+@pytest.fixture(scope="module")
+async def prt(tmp_path_factory):
+    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("payroll"))
+    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
+    runtime.jobs = InProcessRunner(runtime)
+    await prepare_database(runtime)
+    yield runtime
+    await runtime.close()
+    if pg_name:
+        await drop_pg_database(pg_name)
+
+
+@pytest.fixture(scope="module")
+async def staff(prt):
+    """Two departments, three employees with AUD contracts, a payroll officer and two admins."""
+    async with prt.db.write() as s:
+        maths = await hr.create_department(s, SYSTEM_ACTOR, code=unique("MA"), name="Mathematics")
+        office = await hr.create_department(s, SYSTEM_ACTOR, code=unique("OF"), name="Office")
+        employees = []
+        for i, dep in enumerate((maths, maths, office)):
+            employees.append(await hr.create_employee(
+                s, SYSTEM_ACTOR, first_name=f"Pat{i}", last_name="Payee", work_email=f"pat{i}.{unique()}@ex.org",
+                position="Teacher", department_id=dep.id, hire_date=date(2020, 1, 6),
+                employment_type=EmploymentType.FULL_TIME))
+        officer = await make_user(s, roles="payroll")
+        admin = await make_user(s, roles="admin")
+        admin2 = await make_user(s, roles="admin")
+    structure = await invoke(prt, "create_salary_structure", {"code": "AU_TEACHERS", "name": "Teachers (AU)",
+                                                              "currency": "AUD", "components": STRUCTURE}, officer)
+    contracts = []
+    for employee, base in zip(employees, (650000, 720000, 480000), strict=True):
+        contracts.append(await invoke(prt, "create_employment_contract", {
+            "employee_id": employee.id, "start_date": "2026-01-01", "base_minor": base, "currency": "AUD",
+            "salary_structure_id": structure.salary_structure_id, "filing_status": "scale_2"}, officer))
+    return {"employees": employees, "officer": officer, "admin": admin, "admin2": admin2,
+            "contracts": contracts, "departments": (maths.id, office.id)}
+
+
+async def run_month(prt, staff, period: str, pay_date: str, *, pay: bool = True):
+    """Create, calculate (job), approve, post and (optionally) pay a month through the tools and the gate."""
+    officer, admin2 = staff["officer"], staff["admin2"]
+    run = await invoke(prt, "create_payroll_run", {"period": period, "pay_date": pay_date, "currency": "AUD"},
+                       officer)
+    job = await invoke(prt, "calculate_payroll_run", {"run_id": run.run_id, "wait_s": 30}, officer)
+    assert job.status == "succeeded", job
+    for tool in ("approve_payroll_run", "post_payroll_run") + (("mark_payroll_run_paid",) if pay else ()):
+        pending = await invoke(prt, tool, {"run_id": run.run_id}, officer)
+        queued = await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
+        assert queued.status == "queued"
+        done = await invoke(prt, "approve_action", {"action_id": pending.action_id}, admin2)
+        assert done.status == "executed", done
+    return await invoke(prt, "get_payroll_run", {"run_id": run.run_id}, officer)
+
+
+async def payslips_of(prt, run_id: int) -> list[tuple[Payslip, list[PayslipLine]]]:
+    async with prt.db.read() as s:
+        slips = (await s.exec(select(Payslip).where(Payslip.run_id == run_id).order_by(Payslip.id))).all()
+        out = []
+        for slip in slips:
+            lines = (await s.exec(select(PayslipLine).where(PayslipLine.payslip_id == slip.id))).all()
+            out.append((slip, list(lines)))
+        return out
+
+
+async def test_a_month_is_calculated_approved_posted_once_and_paid(prt, staff):
+    run = await run_month(prt, staff, "2026-01", "2026-01-28")
+    assert run.status == "paid" and run.employees == 3
+    slips = await payslips_of(prt, run.run_id)
+    assert len(slips) == 3
+    for slip, lines in slips:
+        gross = sum(ln.amount_minor for ln in lines if ln.kind in ("earning", "arrears"))
+        deductions = sum(ln.amount_minor for ln in lines if ln.kind in ("deduction", "tax"))
+        assert (slip.gross_minor, slip.deductions_minor, slip.net_minor) == (gross, deductions, gross - deductions)
+        assert slip.status == "paid"
+        assert next(ln for ln in lines if ln.code == "BASIC").amount_minor in (650000, 720000, 480000)
+    assert run.gross_minor == 650000 + 720000 + 480000 + 3 * 25000
+    async with prt.db.read() as s:
+        entry = await finance.get_entry(s, run.journal_entry_id)
+        paid = await finance.get_entry(s, run.payment_entry_id)
+        tb = await finance.trial_balance(s)
+    assert entry.total_debit == entry.total_credit == run.gross_minor + run.employer_contributions_minor
+    assert {ln.department_id for ln in entry.lines if ln.debit and ln.department_id} == set(staff["departments"])
+    assert paid.total_debit == run.net_minor
+    assert tb.balanced
+    # The same run cannot be posted or paid again: the gate refuses and the ledger keeps one entry.
+    again = await invoke(prt, "get_payroll_run", {"run_id": run.run_id}, staff["officer"])
+    assert again.journal_entry_id == run.journal_entry_id
+    with pytest.raises(Conflict, match="is paid"):
+        await invoke(prt, "post_payroll_run", {"run_id": run.run_id}, staff["officer"])
+
+
+async def test_recalculating_replaces_the_draft_payslips_and_a_period_has_one_live_run(prt, staff):
+    officer = staff["officer"]
+    run = await invoke(prt, "create_payroll_run", {"period": "2026-02", "pay_date": "2026-02-26",
+                                                   "currency": "AUD"}, officer)
+    with pytest.raises(Conflict, match="already has payroll run"):
+        await invoke(prt, "create_payroll_run", {"period": "2026-02", "pay_date": "2026-02-27", "currency": "AUD"},
+                     officer)
+    await invoke(prt, "record_unpaid_leave", {"employee_id": staff["employees"][0].id, "period": "2026-02",
+                                              "days": 2}, officer)
+    for _ in range(2):
+        job = await invoke(prt, "calculate_payroll_run", {"run_id": run.run_id, "wait_s": 30}, officer)
+        assert job.status == "succeeded" and job.result["payslips"] == 3
+    slips = await payslips_of(prt, run.run_id)
+    assert len(slips) == 3, "the second calculation replaced the first one's payslips"
+    prorated = next(lines for slip, lines in slips if slip.employee_id == staff["employees"][0].id)
+    basic = next(ln for ln in prorated if ln.code == "BASIC").amount_minor
+    assert basic == round(650000 * 18 / 20)  # February 2026 has 20 working days; 2 unpaid
+    async with prt.db.write() as s:  # exactly one live payslip per employee and month, whatever the code does
+        slip = slips[0][0]
+        s.add(Payslip(**{**slip.model_dump(exclude={"id"}), "number": unique("DUP")}))
+        with pytest.raises(IntegrityError):
+            await s.flush()
+        await s.rollback()
+    cancelled = await invoke(prt, "cancel_payroll_run", {"run_id": run.run_id}, officer)
+    assert cancelled.status == "cancelled" and await payslips_of(prt, run.run_id) == []
+
+
+async def test_a_backdated_raise_is_paid_as_arrears_next_month(prt, staff):
+    officer = staff["officer"]
+    march = await run_month(prt, staff, "2026-03", "2026-03-27")
+    contract = staff["contracts"][2]
+    pending = await invoke(prt, "change_contract_salary", {
+        "contract_number": contract.contract_number, "base_minor": 500000, "effective_from": "2026-03-01",
+        "reason": "annual review, backdated"}, officer)
+    assert pending.preview["before"]["base_minor"] == 480000 and pending.preview["after"]["base_minor"] == 500000
+    await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
+    april = await run_month(prt, staff, "2026-04", "2026-04-28")
+    slips = await payslips_of(prt, april.run_id)
+    lines = next(lines for slip, lines in slips if slip.employee_id == staff["employees"][2].id)
+    arrears = [ln for ln in lines if ln.kind == "arrears"]
+    assert [(ln.code, ln.amount_minor) for ln in arrears] == [("ARR_2026_03", 20000)]
+    assert next(ln for ln in lines if ln.code == "BASIC").amount_minor == 500000
+    assert march.status == "paid"
+    may = await run_month(prt, staff, "2026-05", "2026-05-28")
+    for _, lines in await payslips_of(prt, may.run_id):
+        assert not [ln for ln in lines if ln.kind == "arrears"], "arrears are paid once"
+    history = await invoke(prt, "list_employment_contracts", {"employee_id": staff["employees"][2].id,
+                                                              "history": True}, officer)
+    assert [(c.version_no, c.superseded) for c in history.items] == [(1, True), (2, False)]
+
+
+async def test_reversing_and_running_again_gives_the_ledger_of_one_run(prt, staff):
+    officer, admin2 = staff["officer"], staff["admin2"]
+    async with prt.db.read() as s:
+        before = {r.account.id: r.balance for r in (await finance.trial_balance(s)).rows}
+    june = await run_month(prt, staff, "2026-06", "2026-06-26")
+    async with prt.db.read() as s:
+        once = {r.account.id: r.balance for r in (await finance.trial_balance(s)).rows}
+    pending = await invoke(prt, "reverse_payroll_run", {"run_id": june.run_id, "on": "2026-06-30",
+                                                        "reason": "wrong allowance paid"}, officer)
+    await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
+    reversed_ = await invoke(prt, "approve_action", {"action_id": pending.action_id}, admin2)
+    assert reversed_.status == "executed" and reversed_.result["status"] == "reversed"
+    async with prt.db.read() as s:
+        undone = {r.account.id: r.balance for r in (await finance.trial_balance(s)).rows}
+    assert {k: v for k, v in undone.items() if v} == {k: v for k, v in before.items() if v}
+    slips = await payslips_of(prt, june.run_id)
+    assert len(slips) == 6 and all(slip.status == "void" for slip, _ in slips)
+    for slip, lines in slips:  # a reversing payslip mirrors each line
+        if slip.reverses_payslip_id:
+            original = next(lines2 for s2, lines2 in slips if s2.id == slip.reverses_payslip_id)
+            assert sorted((ln.code, -ln.amount_minor) for ln in lines) == sorted(
+                (ln.code, ln.amount_minor) for ln in original)
+    again = await run_month(prt, staff, "2026-06", "2026-06-26")
+    async with prt.db.read() as s:
+        twice = {r.account.id: r.balance for r in (await finance.trial_balance(s)).rows}
+        assert (await finance.trial_balance(s)).balanced
+    assert twice == once and again.net_minor == june.net_minor
+
+
+async def test_bad_input_is_refused_clearly(prt, staff):
+    officer = staff["officer"]
+    run = await invoke(prt, "create_payroll_run", {"period": "2026-07", "pay_date": "2026-07-28", "currency": "AUD"},
+                       officer)
+    job = await invoke(prt, "calculate_payroll_run", {"run_id": run.run_id, "wait_s": 30}, officer)
+    assert job.status == "failed" and "2026-07-28" in job.error, "no published tax table is in force then"
+    assert (await invoke(prt, "get_payroll_run", {"run_id": run.run_id}, officer)).status == "draft"
+    with pytest.raises(Conflict, match="is draft"):
+        await invoke(prt, "approve_payroll_run", {"run_id": run.run_id}, officer)
+    await invoke(prt, "cancel_payroll_run", {"run_id": run.run_id}, officer)
+    bad = [
+        ([{"code": "A", "name": "a", "kind": "earning", "method": "formula", "expression": "B * 2"},
+          {"code": "B", "name": "b", "kind": "earning", "method": "fixed", "amount_minor": 1}], "B"),
+        ([{"code": "A", "name": "a", "kind": "earning", "method": "formula",
+           "expression": "__import__('os').system('true')"}], "expression|__import__"),
+        ([{"code": "T", "name": "t", "kind": "tax", "method": "tax_table", "table": "NOPE",
+           "expression": "taxable"}], "NOPE"),
+        ([{"code": "A", "name": "a", "kind": "earning", "method": "fixed"}], "amount_minor"),
+    ]
+    for components, named in bad:
+        with pytest.raises(InvalidInput, match=named):
+            await invoke(prt, "create_salary_structure", {"code": unique("X"), "name": "x", "currency": "AUD",
+                                                          "components": components}, officer)
+    with pytest.raises(InvalidInput, match="period"):
+        await invoke(prt, "create_payroll_run", {"period": "2026-13", "pay_date": "2026-12-01", "currency": "AUD"},
+                     officer)
+    with pytest.raises(InvalidInput, match="before the period starts"):
+        await invoke(prt, "create_payroll_run", {"period": "2026-10", "pay_date": "2026-09-30", "currency": "AUD"},
+                     officer)
+    with pytest.raises(Conflict, match="already has contract"):
+        await invoke(prt, "create_employment_contract", {
+            "employee_id": staff["employees"][0].id, "start_date": "2026-05-01", "base_minor": 1, "currency": "AUD",
+            "salary_structure_id": staff["contracts"][0].salary_structure_id}, officer)
+    with pytest.raises(InvalidInput, match="structure AU_TEACHERS pays in AUD"):
+        await invoke(prt, "create_employment_contract", {
+            "employee_id": staff["employees"][0].id, "start_date": "2030-01-01", "base_minor": 1, "currency": "USD",
+            "salary_structure_id": staff["contracts"][0].salary_structure_id}, officer)
+    with pytest.raises(InvalidInput, match="effective_from"):
+        await invoke(prt, "change_contract_salary", {"contract_number": staff["contracts"][0].contract_number,
+                                                     "base_minor": 1, "effective_from": "2019-01-01",
+                                                     "reason": "before it started"}, officer)
+    with pytest.raises(PermissionDenied):
+        await invoke(prt, "create_payroll_run", {"period": "2026-08", "pay_date": "2026-08-28", "currency": "AUD"},
+                     await _viewer(prt))
+
+
+async def _viewer(prt):
+    async with prt.db.write() as s:
+        return await make_user(s, roles="viewer")
+
+
+async def test_a_second_approval_of_a_posting_changes_nothing(prt, staff):
+    officer, admin2, admin = staff["officer"], staff["admin2"], staff["admin"]
+    # February's first run was cancelled by an earlier test (module order), so the month is free again.
+    run = await invoke(prt, "create_payroll_run", {"period": "2026-02", "pay_date": "2026-02-26",
+                                                   "currency": "AUD"}, officer)
+    await invoke(prt, "calculate_payroll_run", {"run_id": run.run_id, "wait_s": 30}, officer)
+    approve = await invoke(prt, "approve_payroll_run", {"run_id": run.run_id}, officer)
+    await invoke(prt, "confirm_action", {"action_id": approve.action_id}, officer)
+    with pytest.raises(PermissionDenied):
+        await invoke(prt, "approve_action", {"action_id": approve.action_id}, officer)
+    await invoke(prt, "approve_action", {"action_id": approve.action_id}, admin)
+    post = await invoke(prt, "post_payroll_run", {"run_id": run.run_id}, officer)
+    assert post.preview["totals"]["employees"] == 3
+    await invoke(prt, "confirm_action", {"action_id": post.action_id}, officer)
+    await invoke(prt, "approve_action", {"action_id": post.action_id}, admin2)
+    with pytest.raises(ActionClosed):
+        await invoke(prt, "approve_action", {"action_id": post.action_id}, admin)
+    posted = await invoke(prt, "get_payroll_run", {"run_id": run.run_id}, officer)
+    async with prt.db.read() as s:
+        entries = await finance.account_ledger(s, (await finance.find_account_by_code(s, "2100")).id, limit=1000)
+    assert posted.status == "posted"
+    assert sum(1 for line in entries.lines if line.entry.id == posted.journal_entry_id) == 1
+    job = await invoke(prt, "list_jobs", {"kind": "calculate_payroll_run", "limit": 100}, admin)
+    await wait_for(prt, admin, job.items[-1].job_id)

@@ -1,0 +1,443 @@
+"""Payroll tools: salary structures, contracts, unpaid leave, payroll runs and payslips, behind the gate.
+
+Calculating a draft run is a write (a job). Approving, posting, marking paid and reversing a run need an admin
+other than the requester (four eyes); changing a contract's salary needs the requester's confirmation.
+Money is integer minor units of the ISO 4217 currency named beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, WithJsonSchema
+from sqlmodel import col, select
+
+from domain.hr import repository as hr_repo
+from domain.kernel.actor import Role
+from domain.kernel.errors import NotFound
+from domain.payroll import service
+from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
+from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
+from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from tools.types import Code, Id, Name, Page, PageInput, Reason, ToolInput, ToolOutput, page_of
+
+module = Module("payroll", depends_on=("hr", "finance", "jobs"),
+                description="Contracts, salary structures, payroll runs, payslips and their ledger postings.")
+PAYROLL = frozenset({Role.ADMIN, Role.PAYROLL})
+PAYROLL_HR = frozenset({Role.ADMIN, Role.PAYROLL, Role.HR})
+CALCULATE_PAYROLL_RUN = "calculate_payroll_run"
+Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=10,
+                                            pattern=r"^[A-Za-z]{3}$")]
+Period = Annotated[str, StringConstraints(strip_whitespace=True, max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+def _decimal(low: int, high: int, places: int, description: str):
+    return Annotated[Decimal, Field(ge=low, le=high, max_digits=12, decimal_places=places),
+                     WithJsonSchema({"type": "number", "minimum": low, "maximum": high, "description": description})]
+
+
+Percent = _decimal(0, 1000, 4, "Percent: 12 means 12 %, up to four decimal places.")
+Days = _decimal(0, 31, 2, "Days, up to two decimal places.")
+Hours = _decimal(0, 744, 2, "Hours a month, up to two decimal places.")
+Expression = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+MinorUnits = Annotated[int, Field(ge=0, le=10**13, description="Integer minor units of the currency.")]
+
+
+# ---------------------------------------------------------------- structures
+
+
+class ComponentIn(ToolInput):
+    code: Code = Field(description="How payslips and formulas name it: a letter, then letters, digits or _.")
+    name: Name = Field(description="Printed on the payslip.")
+    kind: Literal["earning", "deduction", "employer_contribution", "tax"]
+    method: Literal["fixed", "percentage", "formula", "tax_table"]
+    amount_minor: MinorUnits | None = Field(default=None, description="fixed: the amount.")
+    percent: Percent | None = Field(default=None, description="percentage: 12 means 12 %.")
+    of: Code | None = Field(default=None, description="percentage: base, gross, taxable or an earlier code.")
+    expression: Expression | None = Field(
+        default=None, description="formula: e.g. max(0, base - 100000) * 0.02 over base, payment_days, "
+                                  "working_days, earlier codes, gross, taxable, ytd_gross ...; tax_table: the "
+                                  "taxable base (usually taxable).")
+    table: Code | None = Field(default=None, description="tax_table: the tax table code, e.g. AU_PAYGW.")
+    prorate: bool = Field(default=False, description="fixed/percentage: multiply by payment_days / working_days.")
+    taxable: bool = Field(default=True, description="earning: counts in taxable pay.")
+    pre_tax: bool = Field(default=False, description="deduction: taken off taxable pay.")
+
+
+class CreateStructureIn(ToolInput):
+    code: Code
+    name: Name
+    currency: Currency = Field(description="ISO 4217 code, e.g. AUD.")
+    components: list[ComponentIn] = Field(min_length=1, max_length=60, description="Evaluated in this order.")
+
+
+class StructureOut(ToolOutput):
+    salary_structure_id: int
+    code: str
+    name: str
+    currency: str
+    components: list[dict[str, Any]]
+    inputs: list[str]
+
+
+def structure_out(row: SalaryStructure) -> StructureOut:
+    data = json.loads(row.components)
+    return StructureOut(salary_structure_id=row.id or 0, code=row.code, name=row.name, currency=row.currency,
+                        components=data["components"], inputs=data.get("inputs", []))
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL)
+async def create_salary_structure(ctx: ToolContext, args: CreateStructureIn) -> StructureOut:
+    """Create a salary structure: ordered components (earnings, deductions, taxes, employer contributions),
+    each fixed, a percentage of a named value or earlier component, a formula, or a tax table. The whole
+    structure is checked first (formulas may use only values known at their position; tax tables must exist).
+    Amounts are integer minor units of the structure's currency."""
+    row = await service.create_structure(
+        ctx.session, ctx.actor, code=args.code, name=args.name, currency=args.currency,
+        components=[c.model_dump(exclude_none=True) for c in args.components])
+    return structure_out(row)
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL_HR)
+async def list_salary_structures(ctx: ToolContext, args: PageInput) -> Page[StructureOut]:
+    """List salary structures with their components, by id."""
+    rows = (await ctx.session.exec(select(SalaryStructure).where(col(SalaryStructure.id) > args.after_id())
+                                   .order_by(col(SalaryStructure.id)).limit(args.limit + 1))).all()
+    page, cursor = page_of(list(rows), args.limit)
+    return Page[StructureOut](items=[structure_out(r) for r in page], next_cursor=cursor)
+
+
+# ---------------------------------------------------------------- contracts
+
+
+class CreateContractIn(ToolInput):
+    employee_id: Id
+    start_date: date
+    end_date: date | None = None
+    pay_basis: Literal["monthly", "hourly"] = "monthly"
+    base_minor: MinorUnits = Field(description="Monthly salary (monthly) or hourly rate (hourly), minor units.")
+    currency: Currency
+    salary_structure_id: Id
+    department_id: Id | None = Field(default=None, description="Cost centre; default the employee's department.")
+    hours_per_month: Hours | None = Field(default=None, description="hourly: hours paid a month.")
+    filing_status: Code | None = Field(default=None, description="The tax table's status, e.g. scale_2 (ATO: "
+                                                                 "tax-free threshold claimed).")
+
+
+class ContractOut(ToolOutput):
+    contract_id: int
+    contract_number: str
+    version_no: int
+    employee_id: int
+    start_date: date
+    end_date: date | None
+    effective_from: date
+    pay_basis: str
+    base_minor: int
+    currency: str
+    salary_structure_id: int
+    department_id: int | None
+    filing_status: str | None
+    superseded: bool
+    reason: str | None
+
+
+def contract_out(row: EmploymentContract) -> ContractOut:
+    return ContractOut(contract_id=row.id or 0, contract_number=row.contract_number, version_no=row.version_no,
+                       employee_id=row.employee_id, start_date=row.start_date, end_date=row.end_date,
+                       effective_from=row.effective_from, pay_basis=row.pay_basis, base_minor=row.base_minor,
+                       currency=row.currency, salary_structure_id=row.salary_structure_id,
+                       department_id=row.department_id, filing_status=row.filing_status,
+                       superseded=row.superseded_at is not None, reason=row.reason)
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL_HR)
+async def create_employment_contract(ctx: ToolContext, args: CreateContractIn) -> ContractOut:
+    """Create an employee's contract (version 1): dates, pay basis, base amount in minor units, currency, salary
+    structure and cost centre. Refused when the employee already has a contract over these dates."""
+    row = await service.create_contract(ctx.session, ctx.actor, **args.model_dump())
+    return contract_out(row)
+
+
+class ListContractsIn(PageInput):
+    employee_id: Id | None = None
+    history: bool = Field(default=False, description="Include superseded versions.")
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL_HR)
+async def list_employment_contracts(ctx: ToolContext, args: ListContractsIn) -> Page[ContractOut]:
+    """List contracts (their current versions, or every version with history), optionally of one employee."""
+    stmt = select(EmploymentContract).where(col(EmploymentContract.id) > args.after_id())
+    if args.employee_id is not None:
+        await hr_repo.get_employee_or_raise(ctx.session, args.employee_id)
+        stmt = stmt.where(EmploymentContract.employee_id == args.employee_id)
+    if not args.history:
+        stmt = stmt.where(col(EmploymentContract.superseded_at).is_(None))
+    rows = (await ctx.session.exec(stmt.order_by(col(EmploymentContract.id)).limit(args.limit + 1))).all()
+    page, cursor = page_of(list(rows), args.limit)
+    return Page[ContractOut](items=[contract_out(r) for r in page], next_cursor=cursor)
+
+
+class ChangeSalaryIn(ToolInput):
+    contract_number: Code = Field(description="e.g. C00012 (list_employment_contracts).")
+    base_minor: MinorUnits = Field(description="The new monthly salary or hourly rate, minor units.")
+    effective_from: date = Field(description="The day it applies from; a past date is paid as arrears next run.")
+    reason: Reason
+
+
+async def _propose_salary(ctx: ToolContext, args: ChangeSalaryIn) -> Proposal:
+    versions = await service.contract_versions(ctx.session, args.contract_number)
+    current = versions[-1]
+    service.check_contract_change(current, effective_from=args.effective_from, base_minor=args.base_minor,
+                                  end_date=None)
+    return Proposal(
+        summary=f"Change contract {current.contract_number} base from {current.base_minor} to {args.base_minor} "
+                f"{current.currency} (minor units) from {args.effective_from}",
+        preview={"contract": current.contract_number, "employee_id": current.employee_id,
+                 "before": {"base_minor": current.base_minor, "version_no": current.version_no,
+                            "effective_from": current.effective_from.isoformat()},
+                 "after": {"base_minor": args.base_minor, "version_no": current.version_no + 1,
+                           "effective_from": args.effective_from.isoformat()},
+                 "currency": current.currency, "backdated": args.effective_from <= date.today()},
+        touched=[Touched("employment_contracts", current.id or 0, current.version)])
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL_HR, gate=GateLevel.CONFIRM, propose=_propose_salary)
+async def change_contract_salary(ctx: ToolContext, args: ChangeSalaryIn) -> ContractOut:
+    """Change a contract's salary from a date by recording a new contract version (the old one is kept). A date
+    in an already paid month makes arrears lines in the next payroll run."""
+    row = await service.change_contract(ctx.session, ctx.actor, contract_number=args.contract_number,
+                                        effective_from=args.effective_from, base_minor=args.base_minor,
+                                        reason=args.reason)
+    return contract_out(row)
+
+
+class UnpaidLeaveIn(ToolInput):
+    employee_id: Id
+    period: Period = Field(description="The pay month, YYYY-MM.")
+    days: Days = Field(description="Unpaid days in the month (hundredths allowed).")
+
+
+class UnpaidLeaveOut(ToolOutput):
+    employee_id: int
+    period: str
+    days: Decimal
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL_HR, idempotent=True)
+async def record_unpaid_leave(ctx: ToolContext, args: UnpaidLeaveIn) -> UnpaidLeaveOut:
+    """Set an employee's unpaid leave days in a pay month (replacing the earlier figure); they reduce payment
+    days and so the prorated pay of that month's run."""
+    row = await service.record_unpaid_leave(ctx.session, ctx.actor, employee_id=args.employee_id,
+                                            period=args.period, days=args.days)
+    return UnpaidLeaveOut(employee_id=row.employee_id, period=row.period, days=Decimal(row.days_x100) / 100)
+
+
+# ---------------------------------------------------------------- runs
+
+
+class RunOut(ToolOutput):
+    run_id: int
+    period: str
+    pay_date: date
+    currency: str
+    status: str = Field(description="draft, calculated, approved, posted, paid, cancelled or reversed.")
+    employees: int
+    gross_minor: int
+    deductions_minor: int
+    employer_contributions_minor: int
+    net_minor: int
+    journal_entry_id: int | None = None
+    payment_entry_id: int | None = None
+    preview: dict[str, Any] | None = Field(default=None, description="Totals against the previous period and "
+                                                                     "the largest changes in net pay.")
+
+
+def run_out(run: PayrollRun, preview: dict[str, Any] | None = None) -> RunOut:
+    return RunOut(run_id=run.id or 0, period=run.period, pay_date=run.pay_date, currency=run.currency,
+                  status=run.status, employees=run.employees, gross_minor=run.gross_minor,
+                  deductions_minor=run.deductions_minor, employer_contributions_minor=run.employer_minor,
+                  net_minor=run.net_minor, journal_entry_id=run.journal_entry_id,
+                  payment_entry_id=run.payment_entry_id, preview=preview)
+
+
+class CreateRunIn(ToolInput):
+    period: Period = Field(description="The pay month, YYYY-MM.")
+    pay_date: date
+    currency: Currency
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL)
+async def create_payroll_run(ctx: ToolContext, args: CreateRunIn) -> RunOut:
+    """Create the draft payroll run of a month. Then calculate_payroll_run computes its payslips."""
+    return run_out(await service.create_run(ctx.session, ctx.actor, period=args.period, pay_date=args.pay_date,
+                                            currency=args.currency))
+
+
+class RunIdIn(ToolInput):
+    run_id: Id
+
+
+class CalculateIn(RunIdIn):
+    idempotency_key: IdempotencyKey | None = None
+    wait_s: WaitSeconds = 0
+
+
+async def _calculate_params(session, args: CalculateIn) -> dict[str, Any]:
+    run = await service.get_run(session, args.run_id)
+    service.ensure_status(run, service.RunStatus.DRAFT, service.RunStatus.CALCULATED, doing="calculating")
+    return {"run_id": run.id}
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL, manages_transaction=True)
+async def calculate_payroll_run(ctx: ToolContext, args: CalculateIn) -> JobOut:
+    """Start a job computing every payslip of a draft (or already calculated) run, replacing its draft
+    payslips; progress is employees done / total. Once succeeded, get_payroll_run shows the totals and the
+    largest changes against last month. Nothing is posted to the ledger."""
+    return await start_job(ctx, tool=CALCULATE_PAYROLL_RUN, arguments=json.loads(args.model_dump_json()),
+                           kind=CALCULATE_PAYROLL_RUN, params_from_session=lambda s: _calculate_params(s, args),
+                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL)
+async def get_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
+    """Get a payroll run: status, totals in minor units, and a preview against the previous month."""
+    run = await service.get_run(ctx.session, args.run_id)
+    return run_out(run, await service.run_preview(ctx.session, run))
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL)
+async def list_payroll_runs(ctx: ToolContext, args: PageInput) -> Page[RunOut]:
+    """List payroll runs, oldest first."""
+    rows = (await ctx.session.exec(select(PayrollRun).where(col(PayrollRun.id) > args.after_id())
+                                   .order_by(col(PayrollRun.id)).limit(args.limit + 1))).all()
+    page, cursor = page_of(list(rows), args.limit)
+    return Page[RunOut](items=[run_out(r) for r in page], next_cursor=cursor)
+
+
+class PayslipOut(ToolOutput):
+    payslip_id: int
+    number: str
+    run_id: int
+    employee_id: int
+    period: str
+    status: str = Field(description="draft, done, paid or void.")
+    currency: str
+    gross_minor: int
+    deductions_minor: int
+    employer_contributions_minor: int
+    net_minor: int
+    payment_days: Decimal
+    working_days: int
+    reverses_payslip_id: int | None = None
+    lines: list[dict[str, Any]] | None = None
+    ytd: dict[str, Any] | None = None
+
+
+def payslip_out(row: Payslip, lines: list[PayslipLine] | None = None) -> PayslipOut:
+    return PayslipOut(payslip_id=row.id or 0, number=row.number, run_id=row.run_id, employee_id=row.employee_id,
+                      period=row.period, status=row.status, currency=row.currency, gross_minor=row.gross_minor,
+                      deductions_minor=row.deductions_minor, employer_contributions_minor=row.employer_minor,
+                      net_minor=row.net_minor, payment_days=Decimal(row.payment_days_x100) / 100,
+                      working_days=row.working_days, reverses_payslip_id=row.reverses_payslip_id,
+                      lines=None if lines is None else [{"code": ln.code, "name": ln.name, "kind": ln.kind,
+                                                         "amount_minor": ln.amount_minor} for ln in lines],
+                      ytd=json.loads(row.ytd) if lines is not None else None)
+
+
+class ListPayslipsIn(PageInput):
+    run_id: Id
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL)
+async def list_payslips(ctx: ToolContext, args: ListPayslipsIn) -> Page[PayslipOut]:
+    """List a run's payslips (totals only; get_payslip for the lines), by id."""
+    await service.get_run(ctx.session, args.run_id)
+    rows = (await ctx.session.exec(select(Payslip).where(Payslip.run_id == args.run_id,
+                                                         col(Payslip.id) > args.after_id())
+                                   .order_by(col(Payslip.id)).limit(args.limit + 1))).all()
+    page, cursor = page_of(list(rows), args.limit)
+    return Page[PayslipOut](items=[payslip_out(r) for r in page], next_cursor=cursor)
+
+
+class PayslipIdIn(ToolInput):
+    payslip_id: Id
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL)
+async def get_payslip(ctx: ToolContext, args: PayslipIdIn) -> PayslipOut:
+    """Get one payslip with its lines (code, name, kind, amount in minor units) and year-to-date totals."""
+    row = await ctx.session.get(Payslip, args.payslip_id)
+    if row is None:
+        raise NotFound(f"no payslip with id {args.payslip_id}; list_payslips shows a run's",
+                               field="payslip_id")
+    lines = (await ctx.session.exec(select(PayslipLine).where(PayslipLine.payslip_id == row.id)
+                                    .order_by(col(PayslipLine.position)))).all()
+    return payslip_out(row, list(lines))
+
+
+def _run_proposal(verb: str, *allowed: service.RunStatus):
+    async def propose(ctx: ToolContext, args: RunIdIn) -> Proposal:
+        run = await service.get_run(ctx.session, args.run_id)
+        service.ensure_status(run, *allowed, doing=verb.lower())
+        preview = await service.run_preview(ctx.session, run)
+        return Proposal(summary=f"{verb} payroll {run.period}: {run.employees} employees, net {run.net_minor} "
+                                f"{run.currency} (minor units)",
+                        preview=preview, touched=[Touched("payroll_runs", run.id or 0, run.version)])
+
+    return propose
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE,
+             propose=_run_proposal("Approve", service.RunStatus.CALCULATED))
+async def approve_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
+    """Approve a calculated payroll run (an admin other than the requester must approve). Nothing is posted."""
+    return run_out(await service.approve_run(ctx.session, ctx.actor, args.run_id))
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE,
+             propose=_run_proposal("Post", service.RunStatus.APPROVED))
+async def post_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
+    """Post an approved run to the ledger: one journal entry (salary expense per department, employer
+    contributions, taxes and deductions payable, net pay payable), exactly once; payslips become done."""
+    return run_out(await service.post_run(ctx.session, ctx.actor, args.run_id))
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE,
+             propose=_run_proposal("Mark paid", service.RunStatus.POSTED))
+async def mark_payroll_run_paid(ctx: ToolContext, args: RunIdIn) -> RunOut:
+    """Record that a posted run's net pay left the bank: net pay payable cleared against the bank account,
+    exactly once; payslips become paid."""
+    return run_out(await service.mark_run_paid(ctx.session, ctx.actor, args.run_id))
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL)
+async def cancel_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
+    """Cancel a draft or calculated run (nothing was posted); its draft payslips are removed."""
+    return run_out(await service.cancel_run(ctx.session, ctx.actor, args.run_id))
+
+
+class ReverseRunIn(RunIdIn):
+    on: date = Field(description="The reversal date of the journal entries (the day you reverse).")
+    reason: Reason
+
+
+async def _propose_reverse(ctx: ToolContext, args: ReverseRunIn) -> Proposal:
+    run = await service.get_run(ctx.session, args.run_id)
+    service.ensure_status(run, service.RunStatus.POSTED, service.RunStatus.PAID, doing="reversing")
+    preview = await service.run_preview(ctx.session, run)
+    preview["reversal"] = {"on": args.on.isoformat(), "reason": args.reason,
+                           "entries_reversed": [e for e in (run.journal_entry_id, run.payment_entry_id) if e]}
+    return Proposal(summary=f"Reverse payroll {run.period}: void {run.employees} payslips and reverse its entries",
+                    preview=preview, touched=[Touched("payroll_runs", run.id or 0, run.version)])
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, propose=_propose_reverse)
+async def reverse_payroll_run(ctx: ToolContext, args: ReverseRunIn) -> RunOut:
+    """Reverse a posted or paid run: its journal entries reversed on the given date, every payslip voided by a
+    reversing payslip (never deleted). The month can then be run again."""
+    return run_out(await service.reverse_run(ctx.session, ctx.actor, args.run_id, on=args.on, reason=args.reason))
+
