@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -285,3 +287,63 @@ async def test_a_second_approval_of_a_posting_changes_nothing(prt, staff):
     assert sum(1 for line in entries.lines if line.entry.id == posted.journal_entry_id) == 1
     job = await invoke(prt, "list_jobs", {"kind": "calculate_payroll_run", "limit": 100}, admin)
     await wait_for(prt, admin, job.items[-1].job_id)
+
+
+@pytest.fixture(scope="module")
+async def early(prt, staff):
+    """An employee whose contract starts in July 2024: the property test pays months of 2024-25."""
+    async with prt.db.write() as s:
+        employee = await hr.create_employee(
+            s, SYSTEM_ACTOR, first_name="Early", last_name="Starter", work_email=f"early.{unique()}@ex.org",
+            position="Bursar", department_id=staff["departments"][1], hire_date=date(2024, 7, 1),
+            employment_type=EmploymentType.FULL_TIME)
+    return await invoke(prt, "create_employment_contract", {
+        "employee_id": employee.id, "start_date": "2024-07-01", "base_minor": 610000, "currency": "AUD",
+        "salary_structure_id": staff["contracts"][0].salary_structure_id, "filing_status": "scale_2"},
+        staff["officer"])
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(st.sampled_from(["run", "run_unpaid", "reverse_last", "raise"]), min_size=1, max_size=4))
+async def test_any_sequence_of_runs_reversals_and_payments_keeps_the_books_balanced(prt, staff, early, ops):
+    """Property: after any sequence of monthly runs (paid or not), reversals and backdated raises, every journal
+    entry balances, the trial balance balances, every payslip's lines sum to its totals, and net pay payable is
+    what was posted and not yet paid."""
+    officer, admin2 = staff["officer"], staff["admin2"]
+    live = await invoke(prt, "list_payroll_runs", {"limit": 100}, officer)
+    used = {r.period for r in live.items if r.status not in ("cancelled", "reversed")}
+    free = [p for p in (f"2024-{m:02d}" for m in range(7, 13)) if p not in used]
+    for op in ops:
+        runs = await invoke(prt, "list_payroll_runs", {"limit": 100}, officer)
+        if op in ("run", "run_unpaid") and free:
+            period = free.pop(0)
+            await run_month(prt, staff, period, f"{period}-20", pay=op == "run")
+        elif op == "reverse_last":
+            done = [r for r in runs.items if r.status in ("posted", "paid") and r.period.startswith("2024")]
+            if done:
+                pending = await invoke(prt, "reverse_payroll_run", {"run_id": done[-1].run_id, "on": "2024-12-31",
+                                                                    "reason": "property test reversal"}, officer)
+                await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
+                await invoke(prt, "approve_action", {"action_id": pending.action_id}, admin2)
+                free.insert(0, done[-1].period)
+        elif op == "raise":
+            current = await invoke(prt, "list_employment_contracts", {"employee_id": early.employee_id}, officer)
+            pending = await invoke(prt, "change_contract_salary", {
+                "contract_number": early.contract_number, "base_minor": current.items[0].base_minor + 1000,
+                "effective_from": "2024-07-01", "reason": "property test raise, backdated"}, officer)
+            await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
+    async with prt.db.read() as s:
+        tb = await finance.trial_balance(s)
+        assert tb.balanced
+        for entry_id in {r.journal_entry_id for r in (await invoke(prt, "list_payroll_runs", {"limit": 100},
+                                                                   officer)).items if r.journal_entry_id}:
+            entry = await finance.get_entry(s, entry_id)
+            assert entry.total_debit == entry.total_credit
+        net_payable = await finance.account_balance(s, (await finance.find_account_by_code(s, "2100")).id)
+    runs = (await invoke(prt, "list_payroll_runs", {"limit": 100}, officer)).items
+    assert net_payable == sum(r.net_minor for r in runs if r.status == "posted")
+    for run in runs:
+        for slip, lines in await payslips_of(prt, run.run_id):
+            assert slip.gross_minor == sum(ln.amount_minor for ln in lines if ln.kind in ("earning", "arrears"))
+            assert slip.net_minor == slip.gross_minor - sum(ln.amount_minor for ln in lines
+                                                            if ln.kind in ("deduction", "tax"))
