@@ -1,4 +1,6 @@
-"""Document tools: list and fetch the files the school generated (report cards), with their bytes as base64."""
+"""Document tools: list and fetch the files the school generated (report cards, payslips, payroll summaries),
+with their bytes as base64. Who may read a document depends on its kind: report cards the registrar, payslips
+and payroll summaries payroll staff; admins all."""
 
 from __future__ import annotations
 
@@ -13,17 +15,28 @@ from domain.documents import service as documents
 from domain.documents.models import Document
 from domain.jobs import repository as jobs_repo
 from domain.kernel.actor import Role
+from domain.kernel.errors import PermissionDenied
 from tools.registry import Effect, Module, ToolContext
 from tools.types import Id, Page, PageInput, ToolInput, ToolOutput, page_of
 
-module = Module("documents", core=True, description="Generated files (report cards) stored with the data.")
-READERS = frozenset({Role.ADMIN, Role.REGISTRAR})
-KINDS = ("report_card",)
+module = Module("documents", core=True, description="Generated files (report cards, payslips) stored with the data.")
+KIND_READERS: dict[str, frozenset[Role]] = {
+    "report_card": frozenset({Role.ADMIN, Role.REGISTRAR}),
+    "payslip": frozenset({Role.ADMIN, Role.PAYROLL}),
+    "payroll_summary": frozenset({Role.ADMIN, Role.PAYROLL}),
+}
+READERS = frozenset().union(*KIND_READERS.values())
+KINDS = tuple(KIND_READERS)
+
+
+def readable_kinds(actor) -> list[str]:
+    """The document kinds `actor`'s roles may read."""
+    return [kind for kind, roles in KIND_READERS.items() if actor.has_any(roles)]
 
 
 class DocumentOut(ToolOutput):
     document_id: int
-    kind: str = Field(description="report_card.")
+    kind: str = Field(description="report_card, payslip or payroll_summary.")
     filename: str
     content_type: str = Field(description="Media type, e.g. application/pdf.")
     size: int = Field(description="Bytes.")
@@ -47,10 +60,10 @@ class ListDocumentsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=READERS)
 async def list_documents(ctx: ToolContext, args: ListDocumentsIn) -> Page[DocumentOut]:
-    """List generated documents (report cards), oldest first, by job or student; get_document returns one's
-    content."""
+    """List generated documents (report cards; payslips and payroll summaries for payroll staff), oldest first,
+    by job or student; get_document returns one's content. Only the kinds your roles may read are listed."""
     rows = await documents.listing(ctx.session, after_id=args.after_id(), limit=args.limit, job_id=args.job_id,
-                                   student_id=args.student_id, kind=None)
+                                   student_id=args.student_id, kind=None, kinds=readable_kinds(ctx.actor))
     if not rows:  # an empty page: say so when a filter names nothing that exists
         if args.job_id is not None:
             await jobs_repo.get_job_or_raise(ctx.session, args.job_id)
@@ -70,6 +83,10 @@ class DocumentContentOut(DocumentOut):
 
 @module.tool(effect=Effect.READ, roles=READERS)
 async def get_document(ctx: ToolContext, args: DocumentIdIn) -> DocumentContentOut:
-    """Get one generated document with its content as base64 (decode it to save the PDF)."""
+    """Get one generated document with its content as base64 (decode it to save the PDF or CSV)."""
     row = await documents.get(ctx.session, args.document_id)
+    if row.kind not in readable_kinds(ctx.actor):
+        allowed = ", ".join(sorted(r.value for r in KIND_READERS.get(row.kind, frozenset({Role.ADMIN}))))
+        raise PermissionDenied(f"document {args.document_id} is a {row.kind}; reading it needs one of the roles: "
+                               f"{allowed}")
     return DocumentContentOut(**document_out(row).model_dump(), content_base64=base64.b64encode(row.data).decode())

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from domain.hr import repository as hr_repo
 from domain.kernel.actor import Role
-from domain.kernel.errors import NotFound
+from domain.kernel.errors import Conflict, NotFound
 from domain.payroll import service
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
@@ -29,6 +29,7 @@ module = Module("payroll", depends_on=("hr", "finance", "jobs"),
 PAYROLL = frozenset({Role.ADMIN, Role.PAYROLL})
 PAYROLL_HR = frozenset({Role.ADMIN, Role.PAYROLL, Role.HR})
 CALCULATE_PAYROLL_RUN = "calculate_payroll_run"
+GENERATE_PAYROLL_DOCUMENTS = "generate_payroll_documents"
 Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=10,
                                             pattern=r"^[A-Za-z]{3}$")]
 Period = Annotated[str, StringConstraints(strip_whitespace=True, max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -300,6 +301,24 @@ async def calculate_payroll_run(ctx: ToolContext, args: CalculateIn) -> JobOut:
     return await start_job(ctx, tool=CALCULATE_PAYROLL_RUN, arguments=json.loads(args.model_dump_json()),
                            kind=CALCULATE_PAYROLL_RUN, params_from_session=lambda s: _calculate_params(s, args),
                            idempotency_key=args.idempotency_key, wait_s=args.wait_s)
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL, manages_transaction=True)
+async def generate_payroll_documents(ctx: ToolContext, args: CalculateIn) -> JobOut:
+    """Start a job that makes a payslip PDF for every payslip of a run and the run summary CSV (employee code,
+    name, department, currency, gross, deductions, net, employer cost in major units, and a TOTAL row), stored
+    as documents. Once succeeded, result.summary_document_id and result.payslip_document_ids name them:
+    get_document returns each file (base64). Payroll staff and admins only can read them."""
+    return await start_job(ctx, tool=GENERATE_PAYROLL_DOCUMENTS, arguments=json.loads(args.model_dump_json()),
+                           kind=GENERATE_PAYROLL_DOCUMENTS, params_from_session=lambda s: _documents_params(s, args),
+                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)
+
+
+async def _documents_params(session, args: CalculateIn) -> dict[str, Any]:
+    run = await service.get_run(session, args.run_id)
+    if run.status in (service.RunStatus.DRAFT.value, service.RunStatus.CANCELLED.value):
+        raise Conflict(f"payroll run {run.id} is {run.status}: calculate it first", field="run_id")
+    return {"run_id": run.id}
 
 
 @module.tool(effect=Effect.READ, roles=PAYROLL)

@@ -1,15 +1,21 @@
-"""The payroll calculation job: every payslip computed with progress (employees done / total), then written in
+"""Payroll jobs. The calculation: every payslip computed with progress (employees done / total), then written in
 one transaction. A worker killed mid-calculation wrote nothing; the retry computes again and writes exactly one
 payslip per employee (the run's draft payslips are replaced, and a partial UNIQUE index allows one live payslip
-per employee and month). Nothing reaches the ledger: posting is a separate, approved action."""
+per employee and month). Nothing reaches the ledger: posting is a separate, approved action. The documents: a
+payslip PDF per payslip and the run summary CSV, stored as documents."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
+from domain.documents import service as documents
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.audit import append_audit
+from domain.payroll import documents as payroll_documents
 from domain.payroll import service as payroll
+from domain.payroll.payslip_document import render_payslip_pdf, render_run_summary_csv
 from workers.handlers import JobContext, register
 
 CALCULATE_PAYROLL_RUN = "calculate_payroll_run"
@@ -37,3 +43,42 @@ async def calculate_payroll_run(ctx: JobContext, job_id: int, params: dict[str, 
                            arguments={"run_id": run_id, "job_id": job_id}, entity="payroll_runs", entity_id=run_id,
                            after=result)
     return result
+
+
+GENERATE_PAYROLL_DOCUMENTS = "generate_payroll_documents"
+
+
+@register(GENERATE_PAYROLL_DOCUMENTS)
+async def generate_payroll_documents(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Store a payslip PDF (kind payslip) for every payslip of run `params["run_id"]` and the run summary CSV
+    (kind payroll_summary); return their document ids. Idempotent: a file this job already stored is skipped,
+    so a re-run after a worker restart completes the set without duplicates. Rendering runs in a thread."""
+    run_id = int(params["run_id"])
+    async with ctx.runtime.db.read() as session:
+        run = await payroll.get_run(session, run_id)
+        docs = await payroll_documents.run_documents(session, run, school_name=ctx.runtime.settings.school_name)
+        stored = {d.filename for d in await documents.of_job(session, job_id)}
+    total = len(docs)
+    last = time.monotonic()
+    for index, (slip, doc) in enumerate(docs, start=1):
+        filename = f"payslip-{slip.number}.pdf"
+        if filename not in stored:
+            pdf = await asyncio.to_thread(render_payslip_pdf, doc)
+            async with ctx.runtime.db.write() as session:
+                await documents.store(session, kind=payroll_documents.PAYSLIP, filename=filename,
+                                      content_type="application/pdf", data=pdf, job_id=job_id)
+        if time.monotonic() - last >= 1.0 or index == total:
+            await ctx.progress(0.95 * index / max(total, 1), f"{index} of {total} payslips")
+            last = time.monotonic()
+    summary_name = f"payroll-{run.period}-run-{run_id}.csv"
+    if summary_name not in stored and docs:
+        csv_text = render_run_summary_csv(payroll_documents.summary_rows(docs))
+        async with ctx.runtime.db.write() as session:
+            await documents.store(session, kind=payroll_documents.PAYROLL_SUMMARY, filename=summary_name,
+                                  content_type="text/csv", data=csv_text.encode(), job_id=job_id)
+    async with ctx.runtime.db.read() as session:
+        files = await documents.of_job(session, job_id)
+    summary = [d.id for d in files if d.kind == payroll_documents.PAYROLL_SUMMARY]
+    return {"run_id": run_id, "payslip_documents": len([d for d in files if d.kind == payroll_documents.PAYSLIP]),
+            "payslip_document_ids": [d.id for d in files if d.kind == payroll_documents.PAYSLIP],
+            "summary_document_id": summary[0] if summary else None}

@@ -44,7 +44,7 @@ async def of_job(session: AsyncSession, job_id: int, *, kind: str | None = None)
 
 
 async def listing(session: AsyncSession, *, after_id: int, limit: int, job_id: int | None, student_id: int | None,
-                  kind: str | None) -> list[Document]:
+                  kind: str | None, kinds: list[str] | None = None) -> list[Document]:
     """Return live documents after `after_id` by id, filtered (limit + 1 rows, for paging)."""
     stmt = select(Document).where(Document.id > after_id, Document.deleted_at.is_(None))  # type: ignore
     if job_id is not None:
@@ -53,4 +53,6 @@ async def listing(session: AsyncSession, *, after_id: int, limit: int, job_id: i
         stmt = stmt.where(Document.student_id == student_id)
     if kind is not None:
         stmt = stmt.where(Document.kind == kind)
+    if kinds is not None:
+        stmt = stmt.where(Document.kind.in_(kinds))  # type: ignore[attr-defined]
     return list((await session.exec(stmt.order_by(Document.id).limit(limit + 1))).all())

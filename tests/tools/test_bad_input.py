@@ -316,6 +316,8 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "create_payroll_run": lambda w: {"period": "2026-06", "pay_date": "2026-06-26", "currency": "AUD"},
     "calculate_payroll_run": lambda w: {"run_id": w.payroll_run_id, "idempotency_key": unique("k-"), "wait_s": 0},
     "get_payroll_run": lambda w: {"run_id": w.payroll_run_id},
+    "generate_payroll_documents": lambda w: {"run_id": w.payroll_run_id, "idempotency_key": unique("k-"),
+                                             "wait_s": 0},
     "list_payroll_runs": lambda w: {"limit": 5},
     "list_payslips": lambda w: {"run_id": w.payroll_run_id, "limit": 5},
     "get_payslip": lambda w: {"payslip_id": w.payslip_id},

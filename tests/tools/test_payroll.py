@@ -4,11 +4,16 @@ as arrears; a reversed and re-run month leaves the ledger as running it once; ba
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pypdf import PdfReader
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -347,3 +352,30 @@ async def test_any_sequence_of_runs_reversals_and_payments_keeps_the_books_balan
             assert slip.gross_minor == sum(ln.amount_minor for ln in lines if ln.kind in ("earning", "arrears"))
             assert slip.net_minor == slip.gross_minor - sum(ln.amount_minor for ln in lines
                                                             if ln.kind in ("deduction", "tax"))
+
+
+async def test_payslip_pdfs_and_the_run_summary_are_documents_only_payroll_can_read(prt, staff):
+    officer = staff["officer"]
+    runs = (await invoke(prt, "list_payroll_runs", {"limit": 100}, officer)).items
+    january = next(r for r in runs if r.period == "2026-01" and r.status == "paid")
+    job = await invoke(prt, "generate_payroll_documents", {"run_id": january.run_id, "wait_s": 60}, officer)
+    assert job.status == "succeeded", job
+    assert job.result["payslip_documents"] == 3 and job.result["summary_document_id"]
+    summary = await invoke(prt, "get_document", {"document_id": job.result["summary_document_id"]}, officer)
+    rows = list(csv.reader(io.StringIO(base64.b64decode(summary.content_base64).decode())))
+    assert rows[0] == ["employee_code", "employee_name", "department", "currency", "gross", "deductions", "net",
+                       "employer_cost"]
+    total = rows[-1]
+    assert total[0] == "TOTAL" and Decimal(total[4]) == Decimal(january.gross_minor) / 100
+    assert Decimal(total[6]) == Decimal(january.net_minor) / 100
+    pdf = await invoke(prt, "get_document", {"document_id": job.result["payslip_document_ids"][0]}, officer)
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(base64.b64decode(pdf.content_base64))).pages)
+    assert "Payslip" in text and "PAYG withholding" in text and "Superannuation guarantee" in text
+    async with prt.db.write() as s:
+        registrar = await make_user(s, roles="registrar")
+    with pytest.raises(PermissionDenied, match="payslip"):
+        await invoke(prt, "get_document", {"document_id": pdf.document_id}, registrar)
+    listed = await invoke(prt, "list_documents", {"job_id": job.job_id}, registrar)
+    assert listed.items == []
+    again = await invoke(prt, "generate_payroll_documents", {"run_id": january.run_id, "wait_s": 60}, officer)
+    assert again.result["payslip_documents"] == 3
