@@ -398,6 +398,38 @@ async def get_payslip(ctx: ToolContext, args: PayslipIdIn) -> PayslipOut:
     return payslip_out(row, list(lines))
 
 
+class VoidPayslipIn(PayslipIdIn):
+    on: date = Field(description="The date of the voiding journal entry (the day you void it).")
+    reason: Reason
+
+
+async def _propose_void(ctx: ToolContext, args: VoidPayslipIn) -> Proposal:
+    slip = await service.get_payslip(ctx.session, args.payslip_id)
+    run = await service.get_run(ctx.session, slip.run_id)
+    service.check_voidable(slip, run)
+    lines = (await ctx.session.exec(select(PayslipLine).where(PayslipLine.payslip_id == slip.id)
+                                    .order_by(col(PayslipLine.position)))).all()
+    return Proposal(
+        summary=f"Void payslip {slip.number}: gross {slip.gross_minor}, net {slip.net_minor} {slip.currency} "
+                "(minor units)",
+        preview={"payslip": slip.number, "employee_id": slip.employee_id, "period": slip.period,
+                 "status": slip.status, "currency": slip.currency,
+                 "before": {"status": slip.status, "gross_minor": slip.gross_minor, "net_minor": slip.net_minor},
+                 "after": {"status": "void", "reversing_payslip": f"{slip.number}-R"},
+                 "lines": [{"code": ln.code, "kind": ln.kind, "amount_minor": ln.amount_minor} for ln in lines],
+                 "paid_net_owed_back": slip.net_minor if slip.status == "paid" else 0},
+        touched=[Touched("payroll_runs", run.id or 0, run.version)])
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, propose=_propose_void)
+async def void_payslip(ctx: ToolContext, args: VoidPayslipIn) -> PayslipOut:
+    """Void one posted or paid payslip: a reversing payslip with the opposite lines (nothing is deleted) and a
+    journal entry undoing its share of the run's posting. A paid payslip's net pay then shows as owed back on
+    net pay payable. An admin other than the requester must approve."""
+    slip = await service.void_payslip(ctx.session, ctx.actor, args.payslip_id, on=args.on, reason=args.reason)
+    return payslip_out(slip)
+
+
 def _run_proposal(verb: str, *allowed: service.RunStatus):
     async def propose(ctx: ToolContext, args: RunIdIn) -> Proposal:
         run = await service.get_run(ctx.session, args.run_id)

@@ -590,21 +590,22 @@ async def payroll_accounts(session: AsyncSession, actor: Actor, currency: str) -
     return out
 
 
-async def posting_lines(session: AsyncSession, actor: Actor, run: PayrollRun, *, sign: int = 1
-                        ) -> list[dict[str, Any]]:
-    """The journal lines of posting a run's live payslips: salary expense per department (gross), employer
-    contributions expense, taxes, deductions and employer contributions payable, net pay payable."""
+async def posting_lines(session: AsyncSession, actor: Actor, run: PayrollRun, *, sign: int = 1,
+                        payslip_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """The journal lines of posting payslips of a run (by default every original payslip; `payslip_ids` some):
+    salary expense per department (gross), employer contributions expense, taxes, deductions and employer
+    contributions payable, net pay payable. `sign` -1 gives the mirror lines (a void or a reversal)."""
     accounts = await payroll_accounts(session, actor, run.currency)
+    chosen = select(Payslip.id).where(Payslip.run_id == run.id, col(Payslip.reverses_payslip_id).is_(None))
+    if payslip_ids is not None:
+        chosen = chosen.where(col(Payslip.id).in_(payslip_ids))
     slips = (await session.exec(select(Payslip.id, Payslip.department_id, Payslip.gross_minor,
-                                       Payslip.net_minor).where(
-        Payslip.run_id == run.id, col(Payslip.reverses_payslip_id).is_(None)))).all()
+                                       Payslip.net_minor).where(col(Payslip.id).in_(chosen)))).all()
     gross_by_department: dict[int | None, int] = defaultdict(int)
     for _, department_id, gross, _ in slips:
         gross_by_department[department_id] += gross
     kinds = dict((await session.exec(select(PayslipLine.kind, func.sum(PayslipLine.amount_minor)).where(
-        col(PayslipLine.payslip_id).in_(select(Payslip.id).where(Payslip.run_id == run.id,
-                                                                 col(Payslip.reverses_payslip_id).is_(None))))
-        .group_by(PayslipLine.kind))).all())
+        col(PayslipLine.payslip_id).in_(chosen)).group_by(PayslipLine.kind))).all())
     employer = int(kinds.get("employer_contribution", 0) or 0)
     net = sum(n for *_, n in slips)
 
@@ -678,16 +679,8 @@ async def cancel_run(session: AsyncSession, actor: Actor, run_id: int) -> Payrol
     return run
 
 
-async def reverse_run(session: AsyncSession, actor: Actor, run_id: int, *, on: date, reason: str) -> PayrollRun:
-    """posted or paid -> reversed: its journal entries reversed (dated `on`), every payslip voided by a
-    reversing payslip with the opposite lines; the period can then be run again."""
-    run = await get_run(session, run_id, for_update=True)
-    ensure_status(run, RunStatus.POSTED, RunStatus.PAID, doing="reversing")
-    for entry_id in (run.payment_entry_id, run.journal_entry_id):
-        if entry_id is not None:
-            await finance.reverse_entry(session, actor, entry_id, date=on, reason=reason)
-    slips = (await session.exec(select(Payslip).where(Payslip.run_id == run_id,
-                                                      col(Payslip.reverses_payslip_id).is_(None)))).all()
+async def _void(session: AsyncSession, slips: list[Payslip]) -> None:
+    """Void payslips: each gets a reversing payslip with the opposite lines (never deleted)."""
     lines = (await session.exec(select(PayslipLine).where(col(PayslipLine.payslip_id).in_([s.id for s in slips]))
                                 )).all() if slips else []
     lines_of: dict[int, list[PayslipLine]] = defaultdict(list)
@@ -695,7 +688,7 @@ async def reverse_run(session: AsyncSession, actor: Actor, run_id: int, *, on: d
         lines_of[line.payslip_id].append(line)
     now = utcnow()
     for slip in slips:
-        mirror = Payslip(version=1, run_id=run_id, employee_id=slip.employee_id, contract_id=slip.contract_id,
+        mirror = Payslip(version=1, run_id=slip.run_id, employee_id=slip.employee_id, contract_id=slip.contract_id,
                          department_id=slip.department_id, period=slip.period, number=f"{slip.number}-R",
                          status=PayslipStatus.VOID.value, currency=slip.currency,
                          payment_days_x100=-slip.payment_days_x100, working_days=slip.working_days,
@@ -711,6 +704,63 @@ async def reverse_run(session: AsyncSession, actor: Actor, run_id: int, *, on: d
         slip.status = PayslipStatus.VOID.value
         slip.version += 1
         session.add(slip)
+    await session.flush()
+
+
+async def get_payslip(session: AsyncSession, payslip_id: int) -> Payslip:
+    slip = await session.get(Payslip, payslip_id)
+    if slip is None:
+        raise NotFound(f"no payslip with id {payslip_id}; list_payslips shows a run's", field="payslip_id")
+    return slip
+
+
+def check_voidable(slip: Payslip, run: PayrollRun) -> None:
+    """Rule: only a posted (done) or paid original payslip of a posted or paid run can be voided."""
+    if slip.reverses_payslip_id is not None:
+        raise Conflict(f"payslip {slip.number} is itself a reversal; it cannot be voided", field="payslip_id")
+    if slip.status not in (PayslipStatus.DONE.value, PayslipStatus.PAID.value):
+        raise Conflict(f"payslip {slip.number} is {slip.status}; only done or paid payslips are voided (a draft "
+                       "one changes by recalculating its run)", field="payslip_id")
+    ensure_status(run, RunStatus.POSTED, RunStatus.PAID, doing="voiding a payslip")
+
+
+async def void_payslip(session: AsyncSession, actor: Actor, payslip_id: int, *, on: date, reason: str) -> Payslip:
+    """Void one posted or paid payslip: a reversing payslip with the opposite lines, and a journal entry dated
+    `on` mirroring its share of the run's posting (key payslip:<id>:void). A paid payslip's net pay then shows as
+    owed back on net pay payable until it is settled. Raises NotFound, Conflict."""
+    slip = await get_payslip(session, payslip_id)
+    run = await get_run(session, slip.run_id, for_update=True)
+    check_voidable(slip, run)
+    lines = await posting_lines(session, actor, run, sign=-1, payslip_ids=[payslip_id])
+    await finance.post_entry(session, actor, date=on, memo=f"Void payslip {slip.number}: {reason}"[:500],
+                             lines=lines, source=f"payroll_run:{run.id}", idempotency_key=f"payslip:{payslip_id}:void",
+                             currency=run.currency)
+    await _void(session, [slip])
+    return slip
+
+
+async def reverse_run(session: AsyncSession, actor: Actor, run_id: int, *, on: date, reason: str) -> PayrollRun:
+    """posted or paid -> reversed: its entries reversed (dated `on`), every live payslip voided by a reversing
+    payslip with the opposite lines; the period can then be run again. When some payslips were voided one by one
+    (their share already reversed), the posting is undone for the others only, by an entry mirroring them."""
+    run = await get_run(session, run_id, for_update=True)
+    ensure_status(run, RunStatus.POSTED, RunStatus.PAID, doing="reversing")
+    if run.payment_entry_id is not None:
+        await finance.reverse_entry(session, actor, run.payment_entry_id, date=on, reason=reason)
+    slips = list((await session.exec(select(Payslip).where(
+        Payslip.run_id == run_id, col(Payslip.reverses_payslip_id).is_(None),
+        Payslip.status != PayslipStatus.VOID.value))).all())
+    voided_before = (await session.exec(select(func.count()).select_from(Payslip).where(
+        Payslip.run_id == run_id, col(Payslip.reverses_payslip_id).is_not(None)))).one()
+    if run.journal_entry_id is not None and not voided_before:
+        await finance.reverse_entry(session, actor, run.journal_entry_id, date=on, reason=reason)
+    elif slips:
+        await finance.post_entry(session, actor, date=on, memo=f"Reversal of payroll {run.period}: {reason}"[:500],
+                                 lines=await posting_lines(session, actor, run, sign=-1,
+                                                           payslip_ids=[s.id or 0 for s in slips]),
+                                 source=f"payroll_run:{run.id}", idempotency_key=f"payroll_run:{run.id}:reverse",
+                                 currency=run.currency)
+    await _void(session, slips)
     run.status = RunStatus.REVERSED.value
     bump(run)
     session.add(run)

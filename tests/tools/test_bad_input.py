@@ -321,6 +321,7 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "list_payroll_runs": lambda w: {"limit": 5},
     "list_payslips": lambda w: {"run_id": w.payroll_run_id, "limit": 5},
     "get_payslip": lambda w: {"payslip_id": w.payslip_id},
+    "void_payslip": lambda w: {"payslip_id": w.payslip_id, "on": "2026-06-30", "reason": "Paid to the wrong person"},
     "approve_payroll_run": lambda w: {"run_id": w.payroll_run_id},
     "post_payroll_run": lambda w: {"run_id": w.payroll_run_id},
     "mark_payroll_run_paid": lambda w: {"run_id": w.payroll_run_id},

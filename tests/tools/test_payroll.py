@@ -379,3 +379,41 @@ async def test_payslip_pdfs_and_the_run_summary_are_documents_only_payroll_can_r
     assert listed.items == []
     again = await invoke(prt, "generate_payroll_documents", {"run_id": january.run_id, "wait_s": 60}, officer)
     assert again.result["payslip_documents"] == 3
+
+
+async def test_voiding_one_paid_payslip_then_reversing_its_run_leaves_the_books_at_zero(prt, staff):
+    officer, admin2 = staff["officer"], staff["admin2"]
+    runs = (await invoke(prt, "list_payroll_runs", {"limit": 100}, officer)).items
+    march = next(r for r in runs if r.period == "2026-03" and r.status == "paid")
+    slip, _ = (await payslips_of(prt, march.run_id))[0]
+    async with prt.db.read() as s:
+        before = {r.account.code: r.balance for r in (await finance.trial_balance(s)).rows}
+    pending = await invoke(prt, "void_payslip", {"payslip_id": slip.id, "on": "2026-04-02",
+                                                 "reason": "paid to the wrong account"}, officer)
+    assert pending.preview["paid_net_owed_back"] == slip.net_minor
+    await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
+    done = await invoke(prt, "approve_action", {"action_id": pending.action_id}, admin2)
+    assert done.status == "executed" and done.result["status"] == "void"
+    async with prt.db.read() as s:
+        tb = await finance.trial_balance(s)
+        after = {r.account.code: r.balance for r in tb.rows}
+    assert tb.balanced
+    assert after["2100"] - before.get("2100", 0) == -slip.net_minor, "the paid net is now owed back"
+    assert before["5100"] - after["5100"] == slip.gross_minor
+    with pytest.raises(Conflict, match="only done or paid"):
+        await invoke(prt, "void_payslip", {"payslip_id": slip.id, "on": "2026-04-02", "reason": "twice over"},
+                     officer)
+    pending = await invoke(prt, "reverse_payroll_run", {"run_id": march.run_id, "on": "2026-04-03",
+                                                        "reason": "whole month redone"}, officer)
+    await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
+    await invoke(prt, "approve_action", {"action_id": pending.action_id}, admin2)
+    async with prt.db.read() as s:
+        tb = await finance.trial_balance(s)
+        final = {r.account.code: r.balance for r in tb.rows}
+    assert tb.balanced
+    slips = await payslips_of(prt, march.run_id)
+    assert all(s.status == "void" for s, _ in slips) and len(slips) == 6
+    march_expense = march.gross_minor
+    assert before["5100"] - final["5100"] == march_expense, "the month's salary expense is fully undone"
+    # The run's payment entry is reversed too, so nothing is left owed either way: March is fully undone.
+    assert final["2100"] == before.get("2100", 0) and final["1010"] == before["1010"] + march.net_minor
