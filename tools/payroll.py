@@ -20,9 +20,10 @@ from domain.kernel.actor import Role
 from domain.kernel.errors import Conflict, NotFound
 from domain.payroll import service
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
+from domain.payroll.tax import bundled_tax_tables, load_tax_tables
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
-from tools.types import Code, Id, Name, Page, PageInput, Reason, ToolInput, ToolOutput, page_of
+from tools.types import Code, Id, Name, Page, PageInput, Reason, ToolInput, ToolOutput, encode_cursor, page_of
 
 module = Module("payroll", depends_on=("hr", "finance", "jobs"),
                 description="Contracts, salary structures, payroll runs, payslips and their ledger postings.")
@@ -109,6 +110,68 @@ async def list_salary_structures(ctx: ToolContext, args: PageInput) -> Page[Stru
                                    .order_by(col(SalaryStructure.id)).limit(args.limit + 1))).all()
     page, cursor = page_of(list(rows), args.limit)
     return Page[StructureOut](items=[structure_out(r) for r in page], next_cursor=cursor)
+
+
+# ---------------------------------------------------------------- tax tables
+
+
+class TaxTableOut(ToolOutput):
+    code: str
+    filing_status: str | None
+    effective_from: date
+    effective_to: date | None
+    currency: str
+    bands: int
+    source: str
+    origin: Literal["bundled", "added"]
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL)
+async def list_tax_tables(ctx: ToolContext, args: PageInput) -> Page[TaxTableOut]:
+    """List the withholding tax tables in force or scheduled: code (what a structure's tax component names),
+    filing status, dates, currency, number of bands, published source, and whether it shipped with mcs-erp or
+    an admin added it."""
+    bundled = {(t.code, t.filing_status, t.effective_from) for t in bundled_tax_tables().tables}
+    tables = sorted((await service.tax_tables(ctx.session)).tables,
+                    key=lambda t: (t.code, t.effective_from, t.filing_status or ""))
+    start = args.after_id()
+    chunk = tables[start:start + args.limit]
+    items = [TaxTableOut(code=t.code, filing_status=t.filing_status, effective_from=t.effective_from,
+                         effective_to=t.effective_to, currency=t.currency, bands=len(t.bands), source=t.source[:300],
+                         origin="bundled" if (t.code, t.filing_status, t.effective_from) in bundled else "added")
+             for t in chunk]
+    more = start + args.limit < len(tables)
+    return Page[TaxTableOut](items=items, next_cursor=encode_cursor(start + args.limit) if more else None)
+
+
+class AddTaxTableIn(ToolInput):
+    document: dict[str, Any] = Field(description="A tax table document in the shape of mcs-erp's bundled tables "
+                                                 "(domain/payroll/tables/au_ato_schedule_1.json): code, name, "
+                                                 "currency, method, tables with effective dates, source and "
+                                                 "bands. Numbers as decimal strings.")
+
+
+async def _propose_tax_table(ctx: ToolContext, args: AddTaxTableIn) -> Proposal:
+    new = await service.check_new_tax_table(ctx.session, args.document)
+    periods = sorted({(t.effective_from.isoformat(), t.effective_to.isoformat() if t.effective_to else None)
+                      for t in new})
+    return Proposal(summary=f"Add tax table {new[0].code}: {len(new)} table(s) for {periods}",
+                    preview={"code": new[0].code, "currency": new[0].currency, "periods": periods,
+                             "filing_statuses": sorted({t.filing_status or "" for t in new}),
+                             "bands": sum(len(t.bands) for t in new),
+                             "sources": sorted({t.source[:300] for t in new})})
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, propose=_propose_tax_table)
+async def add_tax_table(ctx: ToolContext, args: AddTaxTableIn) -> Page[TaxTableOut]:
+    """Add a withholding tax table as data (e.g. next year's published schedule); refused if it overlaps a table
+    of the same code and filing status. Changes what every later payroll withholds, so an admin other than the
+    requester must approve it."""
+    rows = await service.add_tax_table(ctx.session, ctx.actor, args.document)
+    return Page[TaxTableOut](items=[TaxTableOut(
+        code=t.code, filing_status=t.filing_status, effective_from=t.effective_from, effective_to=t.effective_to,
+        currency=t.currency, bands=len(t.bands), source=t.source[:300], origin="added")
+        for row in rows for t in load_tax_tables(json.loads(row.data))])
 
 
 # ---------------------------------------------------------------- contracts

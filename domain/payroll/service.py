@@ -49,9 +49,10 @@ from domain.payroll.models import (
     PayslipStatus,
     RunStatus,
     SalaryStructure,
+    TaxTableRecord,
     UnpaidLeave,
 )
-from domain.payroll.tax import TaxTableSet, bundled_tax_tables
+from domain.payroll.tax import TaxTable, TaxTableSet, bundled_tax_tables, load_tax_tables
 
 # Accounts a payroll posting uses, created on first use when the chart has no account with the code.
 PAYROLL_ACCOUNTS = {
@@ -93,9 +94,39 @@ def engine_structure(row: SalaryStructure) -> engine.SalaryStructure:
                                   inputs=tuple(data.get("inputs", ())), name=row.name)
 
 
-def tax_tables() -> TaxTableSet:
-    """The tax tables in force: the published tables shipped with mcs-erp (domain/payroll/tables)."""
-    return bundled_tax_tables()
+async def tax_tables(session: AsyncSession) -> TaxTableSet:
+    """The tax tables: those shipped with mcs-erp (domain/payroll/tables) and those an admin added
+    (`add_tax_table`), as one set. Raises InvalidInput if they overlap (add_tax_table refuses that first)."""
+    stored = (await session.exec(select(TaxTableRecord).where(col(TaxTableRecord.deleted_at).is_(None)))).all()
+    tables = list(bundled_tax_tables().tables)
+    for row in stored:
+        tables.extend(load_tax_tables(json.loads(row.data)))
+    return TaxTableSet(tuple(tables))
+
+
+async def check_new_tax_table(session: AsyncSession, document: dict[str, Any]) -> tuple[TaxTable, ...]:
+    """Load a tax table document (the shape of domain/payroll/tables/*.json) and check it fits with the tables
+    in force (no two tables of one code and status on a common day, one currency per code). Raises
+    InvalidInput naming what is wrong."""
+    new = load_tax_tables(document)
+    TaxTableSet(tuple((await tax_tables(session)).tables) + tuple(new))
+    return new
+
+
+async def add_tax_table(session: AsyncSession, actor: Actor, document: dict[str, Any]) -> list[TaxTableRecord]:
+    """Store a tax table document (e.g. next year's published withholding schedule); one row per table period.
+    Raises InvalidInput (see check_new_tax_table)."""
+    await check_new_tax_table(session, document)
+    rows = []
+    for period in document.get("tables", []):
+        single = dict(document, tables=[period])
+        first = load_tax_tables(single)[0]
+        row = TaxTableRecord(code=first.code, effective_from=first.effective_from, effective_to=first.effective_to,
+                             data=json.dumps(single), source=str(period.get("source", ""))[:500])
+        session.add(row)
+        rows.append(row)
+    await session.flush()
+    return rows
 
 
 async def create_structure(session: AsyncSession, actor: Actor, *, code: str, name: str, currency: str,
@@ -115,7 +146,7 @@ async def create_structure(session: AsyncSession, actor: Actor, *, code: str, na
         raise InvalidInput(f"a component has an unknown field: {exc}; allowed: code, name, kind, method, "
                            "amount_minor, percent, of, expression, table, prorate, taxable, pre_tax",
                            field="components") from None
-    checked.check_tables(tax_tables())
+    checked.check_tables(await tax_tables(session))
     existing = (await session.exec(select(SalaryStructure).where(SalaryStructure.code == row.code))).first()
     if existing is not None:
         raise Conflict(f"salary structure {row.code} already exists", field="code")
@@ -426,7 +457,7 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
         UnpaidLeave.period == run.period))).all()}
     ytd = await _ytd_before(session, employee_ids, run.pay_date.year, run.period)
     arrears = await _arrears(session, employee_ids, by_contract, run)
-    tables = tax_tables()
+    tables = await tax_tables(session)
     computed: list[tuple[EmploymentContract, engine.Payslip]] = []
     skipped: list[dict[str, Any]] = []
     for index, contract in enumerate(chosen):

@@ -316,6 +316,8 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "create_payroll_run": lambda w: {"period": "2026-06", "pay_date": "2026-06-26", "currency": "AUD"},
     "calculate_payroll_run": lambda w: {"run_id": w.payroll_run_id, "idempotency_key": unique("k-"), "wait_s": 0},
     "get_payroll_run": lambda w: {"run_id": w.payroll_run_id},
+    "list_tax_tables": lambda w: {"limit": 5},
+    "add_tax_table": lambda w: {"document": {"code": "XX_TAX", "tables": []}},
     "generate_payroll_documents": lambda w: {"run_id": w.payroll_run_id, "idempotency_key": unique("k-"),
                                              "wait_s": 0},
     "list_payroll_runs": lambda w: {"limit": 5},
@@ -499,7 +501,10 @@ def _field_cases(tool: str, path: tuple[str | int, ...], raw: dict[str, Any], de
 
 def _object_cases(tool: str, path: tuple[str | int, ...], schema: dict[str, Any],
                   defs: dict[str, Any]) -> list[Case]:
-    cases = [Case(tool, path + (EXTRA,), "unknown_argument", 1, "unknown argument")]
+    # A free-form object (a tax table document: no declared properties) takes any key by design: no unknown-key
+    # case for it; its content is checked by the tool itself.
+    free_form = "properties" not in schema and schema.get("additionalProperties", True) is not False
+    cases = [] if free_form else [Case(tool, path + (EXTRA,), "unknown_argument", 1, "unknown argument")]
     required = set(schema.get("required", []))
     for name, sub in schema.get("properties", {}).items():
         cases += _field_cases(tool, path + (name,), sub, defs, name in required)

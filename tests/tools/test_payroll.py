@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -417,3 +419,33 @@ async def test_voiding_one_paid_payslip_then_reversing_its_run_leaves_the_books_
     assert before["5100"] - final["5100"] == march_expense, "the month's salary expense is fully undone"
     # The run's payment entry is reversed too, so nothing is left owed either way: March is fully undone.
     assert final["2100"] == before.get("2100", 0) and final["1010"] == before["1010"] + march.net_minor
+
+
+def next_year_document() -> dict:
+    """The bundled ATO document with only its 2024-26 tables, dated 2026-27: a stand-in for next year's schedule
+    (a test fixture, not published rates)."""
+    bundled = json.loads((Path(__file__).resolve().parents[2] / "domain/payroll/tables/au_ato_schedule_1.json")
+                         .read_text())
+    period = dict(next(t for t in bundled["tables"] if t["effective_from"] == "2024-07-01"),
+                  effective_from="2026-07-01", effective_to="2027-06-30", source="test fixture: 2024 coefficients")
+    return dict(bundled, tables=[period])
+
+
+async def test_a_new_tax_table_needs_four_eyes_and_then_pays_the_next_year(prt, staff):
+    officer, admin2 = staff["officer"], staff["admin2"]
+    listed = await invoke(prt, "list_tax_tables", {"limit": 100}, officer)
+    assert {t.origin for t in listed.items} == {"bundled"} and all(t.code == "AU_PAYGW" for t in listed.items)
+    overlapping = dict(next_year_document())
+    overlapping["tables"] = [dict(overlapping["tables"][0], effective_from="2026-06-01")]
+    with pytest.raises(InvalidInput, match="AU_PAYGW"):
+        await invoke(prt, "add_tax_table", {"document": overlapping}, officer)
+    pending = await invoke(prt, "add_tax_table", {"document": next_year_document()}, officer)
+    assert pending.preview["periods"] == [["2026-07-01", "2027-06-30"]]
+    await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
+    with pytest.raises(PermissionDenied):
+        await invoke(prt, "approve_action", {"action_id": pending.action_id}, officer)
+    await invoke(prt, "approve_action", {"action_id": pending.action_id}, admin2)
+    added = [t for t in (await invoke(prt, "list_tax_tables", {"limit": 100}, officer)).items if t.origin == "added"]
+    assert len(added) == 5 and {t.effective_from.isoformat() for t in added} == {"2026-07-01"}
+    july = await run_month(prt, staff, "2026-07", "2026-07-28", pay=False)
+    assert july.status == "posted" and july.employees == 4  # the three staff and the property test's early starter
