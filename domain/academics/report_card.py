@@ -21,24 +21,21 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from copy import deepcopy
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from functools import cache
-from io import BytesIO
-from pathlib import Path
 
-from fontTools import subset as ftsubset
-from fontTools import ttLib
 from fpdf import FPDF
-from fpdf.fonts import TTFFont
 
+from domain.documents.pdf_text import COMMON as _COMMON
+from domain.documents.pdf_text import FONT_FAMILY
+from domain.documents.pdf_text import PT as _PT
+from domain.documents.pdf_text import add_fonts as _add_fonts
+from domain.documents.pdf_text import drawable as _drawable
+from domain.documents.pdf_text import shorten as _shorten
+from domain.documents.pdf_text import text_width as _text_width
+from domain.documents.pdf_text import wrap as _wrap
 from domain.kernel.errors import InvalidInput
-
-FONT_DIR = Path(__file__).resolve().parent / "fonts"
-FONT_FAMILY = "DejaVuSans"
-FONT_FILES = {"": FONT_DIR / "DejaVuSans.ttf", "B": FONT_DIR / "DejaVuSans-Bold.ttf"}
 
 # A teacher comment is typically under 500 characters; 1000 still fits one table row on one page (about
 # 27 lines of 8 pt in the comment column), so a row never has to split. Grade.comment allows 2000.
@@ -197,94 +194,6 @@ def validate_report_card(data: ReportCardData) -> None:
     _optional_text(data.overall_comment, "overall_comment", max_chars=MAX_OVERALL_COMMENT_CHARS)
 
 
-# ---------------------------------------------------------------- fonts
-
-# The scripts a school's names and comments are nearly always in: Latin with its extensions (Vietnamese
-# included), combining marks, Greek, Cyrillic, and the punctuation and symbols of ordinary text. A card whose
-# text stays inside uses a copy of DejaVu Sans cut down to these ~1,900 of its 6,250 glyphs: fpdf2 subsets
-# the font again for every PDF it writes, and the smaller font makes that about three times faster. Any other
-# card uses the whole font, so nothing DejaVu Sans can draw is lost.
-_COMMON_RANGES = ((0x20, 0x7E), (0xA0, 0x52F), (0x1E00, 0x1EFF), (0x2000, 0x206F), (0x20A0, 0x20CF),
-                  (0x2100, 0x214F), (0x2190, 0x21FF), (0x2212, 0x2212), (0x25A0, 0x25FF), (0xFB00, 0xFB06),
-                  (0xFFFD, 0xFFFD))
-_COMMON = frozenset(cp for first, last in _COMMON_RANGES for cp in range(first, last + 1))
-# Tables fpdf2 drops when it embeds a font anyway (it does no text shaping here).
-_UNUSED_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "kern", "meta"]
-
-
-@cache
-def _font_bytes(style: str, common_only: bool) -> bytes:
-    """Return the bundled font file, or its cut-down copy for `_COMMON` text, made once per process."""
-    data = FONT_FILES[style].read_bytes()
-    if not common_only:
-        return data
-    font = ttLib.TTFont(BytesIO(data), recalcTimestamp=False)
-    options = ftsubset.Options(notdef_outline=True, recommended_glyphs=True, glyph_names=True,
-                               layout_features=[], name_IDs=["*"], name_languages=["*"])
-    options.drop_tables += _UNUSED_TABLES
-    subsetter = ftsubset.Subsetter(options)
-    subsetter.populate(unicodes=_COMMON)
-    subsetter.subset(font)
-    out = BytesIO()
-    font.save(out)
-    return out.getvalue()
-
-
-@cache
-def _font_template(style: str, common_only: bool) -> TTFFont:
-    """Parse a font once per process into fpdf2's font object (widths, cmap, descriptor)."""
-    source = BytesIO(_font_bytes(style, common_only)) if common_only else FONT_FILES[style]
-    return TTFFont(FPDF(), source, f"{FONT_FAMILY.lower()}{style}", style)  # type: ignore[arg-type]
-
-
-@cache
-def _char_widths(style: str) -> tuple[dict[int, int], int]:
-    """Return each code point's advance width in 1/1000 em, and the width drawn for a missing glyph."""
-    template = _font_template(style, False)
-    return dict(template.cw), template.desc.missing_width
-
-
-# Hebrew, Arabic and the other right-to-left scripts: DejaVu Sans has glyphs for many of them, but the card
-# lays text out left to right without shaping, so they would print in the wrong order and letter forms.
-_RIGHT_TO_LEFT = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
-
-
-@cache
-def _drawable() -> frozenset[int]:
-    """Return the code points both bundled styles have a glyph for, less right-to-left scripts."""
-    rtl = {cp for first, last in _RIGHT_TO_LEFT for cp in range(first, last + 1)}
-    return frozenset(_char_widths("")[0]).intersection(_char_widths("B")[0]).difference(rtl)
-
-
-def _add_fonts(pdf: FPDF, *, common_only: bool) -> None:
-    """Give the document the bundled fonts without parsing the TTF files again.
-
-    fpdf2's `add_font` parses the whole font (about 25 ms a style), which alone would cost half the
-    20 cards/s budget. The per-process template's widths, cmap and descriptor are read-only and shared;
-    the document gets its own fontTools object over the cached bytes (fpdf2 subsets it in place when it
-    writes the PDF), its own subset map and missing-glyph list. Falls back to `add_font` should a later
-    fpdf2 change its font object.
-    """
-    for style, path in FONT_FILES.items():
-        key = f"{FONT_FAMILY.lower()}{style}"
-        try:
-            template = _font_template(style, common_only)
-            shared = (template.ttfont, template.cw, template.glyph_ids, template.subset,
-                      template.missing_glyphs)
-            font = deepcopy(template, {id(obj): obj for obj in shared})
-            font.i = len(pdf.fonts) + 1
-            # Subsetting keeps each glyph's outline, so its bounding box need not be recomputed on save;
-            # skipping that (recalcBBoxes) halves the time fpdf2 spends embedding the font.
-            font.ttfont = ttLib.TTFont(BytesIO(_font_bytes(style, common_only)), lazy=True,
-                                       recalcTimestamp=False, recalcBBoxes=False)
-            font.missing_glyphs = []
-            font.subset = type(template.subset)(font)
-            pdf.fonts[key] = font
-        except (AttributeError, TypeError):  # pragma: no cover - only with an fpdf2 whose TTFFont differs
-            pdf.fonts.pop(key, None)
-            pdf.add_font(FONT_FAMILY, style, path)
-
-
 def _card_text(data: ReportCardData) -> Iterable[str]:
     """Yield every text the card prints from its data."""
     s, a = data.student, data.attendance
@@ -303,7 +212,6 @@ def _only_common(data: ReportCardData) -> bool:
 
 # ---------------------------------------------------------------- layout
 
-_PT = 25.4 / 72  # mm per point
 _MARGIN = 15.0  # mm
 _FOOTER_TOP = 297.0 - 14.0  # body text stops above this line (A4 is 297 mm tall)
 _INK = (33, 37, 41)
@@ -323,47 +231,6 @@ class _Cell:
     size: float = 8.5
     color: tuple[int, int, int] = _INK
     align: str = "L"
-
-
-def _text_width(text: str, *, bold: bool, size: float) -> float:
-    """Return the width of a line of text in mm."""
-    widths, missing = _char_widths("B" if bold else "")
-    return sum(widths.get(ord(c), missing) for c in text) * size / 1000 * _PT
-
-
-def _wrap(text: str, width: float, *, bold: bool = False, size: float = 8.5) -> list[str]:
-    """Break text into lines no wider than `width` mm: at spaces, keeping newlines, splitting long words."""
-    lines: list[str] = []
-    space = _text_width(" ", bold=bold, size=size)
-    text = unicodedata.normalize("NFC", text)  # "e" + U+0301 prints as the one glyph "é"
-    for paragraph in text.splitlines() or [""]:
-        line, line_w = "", 0.0
-        for word in paragraph.split():
-            word_w = _text_width(word, bold=bold, size=size)
-            if line and line_w + space + word_w <= width:
-                line, line_w = f"{line} {word}", line_w + space + word_w
-                continue
-            if line:
-                lines.append(line)
-            while word_w > width and len(word) > 1:  # a word longer than the column: break it by characters
-                cut = len(word) - 1
-                while cut > 1 and _text_width(word[:cut], bold=bold, size=size) > width:
-                    cut -= 1
-                lines.append(word[:cut])
-                word = word[cut:]
-                word_w = _text_width(word, bold=bold, size=size)
-            line, line_w = word, word_w
-        lines.append(line)
-    return lines
-
-
-def _shorten(text: str, width: float, *, size: float) -> str:
-    """Cut a one-line text to `width` mm, ending it with an ellipsis when it had to be cut."""
-    if _text_width(text, bold=False, size=size) <= width:
-        return text
-    while text and _text_width(f"{text}…", bold=False, size=size) > width:
-        text = text[:-1]
-    return f"{text.rstrip()}…"
 
 
 class _CardPdf(FPDF):
@@ -485,7 +352,7 @@ def render_report_card(data: ReportCardData) -> bytes:
     pdf = _CardPdf(unicodedata.normalize("NFC", footer))
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(False)  # rows are kept whole by _ensure_room instead
-    pdf.set_creation_date(datetime.combine(data.issued_on, time(), tzinfo=timezone.utc))
+    pdf.set_creation_date(datetime.combine(data.issued_on, time(), tzinfo=UTC))
     pdf.set_title(f"Report card: {s.full_name}, {data.term} {data.academic_year}")
     pdf.set_author(data.school_name)
     _add_fonts(pdf, common_only=_only_common(data))

@@ -37,18 +37,15 @@ from typing import Literal, get_args
 
 from fpdf import FPDF
 
-# The report card's font handling is reused, not copied: its per-process font cache makes a document about
-# three times cheaper to write than fpdf2's `add_font`. These names are private to that module; should they
-# move to a shared place (e.g. domain/documents/), only this import changes.
-from domain.academics.report_card import (
-    _COMMON,
-    FONT_FAMILY,
-    _add_fonts,
-    _drawable,
-    _shorten,
-    _text_width,
-    _wrap,
-)
+# The shared PDF text toolkit (also the report cards'): its per-process font cache makes a document about three
+# times cheaper to write than fpdf2's `add_font`.
+from domain.documents.pdf_text import COMMON as _COMMON
+from domain.documents.pdf_text import FONT_FAMILY
+from domain.documents.pdf_text import add_fonts as _add_fonts
+from domain.documents.pdf_text import drawable as _drawable
+from domain.documents.pdf_text import shorten as _shorten
+from domain.documents.pdf_text import text_width as _text_width
+from domain.documents.pdf_text import wrap as _wrap
 from domain.kernel.errors import InvalidInput
 
 LineKind = Literal["earning", "deduction", "tax", "employer_contribution", "arrears"]
