@@ -26,15 +26,33 @@ class DemoReport:
     def describe(self) -> str:
         s = self.summary
         head = "demo school created" if s.created else "demo school already present (nothing rebuilt)"
-        lines = [f"{head}: {s.students} students in {s.sections} sections over {s.year_levels} year levels, "
-                 f"{s.employees} staff ({s.teachers} teachers), {s.subjects} subjects, {s.classes} classes, "
-                 f"{s.assessments} assessments, {s.grades} grades, {s.rooms} rooms"]
+        lines = [(f"{head}: {s.students} students in {s.sections} sections over {s.year_levels} year levels, "
+                  f"{s.employees} staff ({s.teachers} teachers), {s.subjects} subjects, {s.classes} classes, "
+                  f"{s.assessments} assessments, {s.grades} grades, {s.rooms} rooms")]
+        if s.contracts or s.payroll_periods:
+            lines.append(_payroll_line(s))
         if self.queued_actions:
             lines.append(f"actions waiting for an admin's approval: {', '.join(f'#{i}' for i in self.queued_actions)}")
         if s.admin_usernames:
             shown = ", ".join(s.admin_usernames[:6]) + (" ..." if len(s.admin_usernames) > 6 else "")
             lines.append(f"users created: {shown} (create API keys for them with `mcs-erp keys create --user NAME`)")
         return "\n".join(lines)
+
+
+def _payroll_line(s: DemoSummary) -> str:
+    """The payroll line: 'payroll: 46 employment contracts, 3 payroll runs posted and paid (2026-03 to
+    2026-05), 132 payslips', and when the demo was just built, the month left for the user."""
+    periods = s.payroll_periods
+    if not periods:
+        return f"payroll: {s.contracts} employment contracts, no payroll run posted yet"
+    span = periods[0] if len(periods) == 1 else f"{periods[0]} to {periods[-1]}"
+    line = (f"payroll: {s.contracts} employment contracts, {len(periods)} payroll "
+            f"run{'s' if len(periods) != 1 else ''} posted and paid ({span}), {s.payslips} payslips")
+    if s.created:
+        year, month = (int(part) for part in periods[-1].split("-"))
+        following = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+        line += f"; {following} has no run yet (create_payroll_run, then calculate_payroll_run)"
+    return line
 
 
 async def _queue_publications(runtime: Runtime) -> list[int]:

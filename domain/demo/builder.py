@@ -1,7 +1,8 @@
-"""Build a deterministic demo school: staff, the 2026-27 year, sections, classes, students and term-1 grades.
+"""Build a deterministic demo school: staff, the 2026-27 year, sections, classes, students, term-1 grades and
+the staff's payroll (contracts and three paid months, 2026-03..2026-05).
 
 `build_demo_school(session, seed=42)` writes into the caller's transaction (it flushes, never commits). The
-same seed always yields the same people, classes and scores: every random draw comes from one
+same seed always yields the same people, classes, scores and pay: every random draw comes from one
 `random.Random(seed)` and every date is fixed, never today's.
 """
 
@@ -12,7 +13,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TypeVar
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any, TypeVar
 
 from sqlalchemy import func, insert
 from sqlmodel import SQLModel, col, select
@@ -33,9 +36,21 @@ from domain.academics.models import (
     Term,
     YearLevel,
 )
+from domain.finance import service as finance
 from domain.hr.models import Department, Employee, EmployeeStatus, EmploymentType
 from domain.identity.models import User
+from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.clock import utcnow
+from domain.payroll import service as payroll
+from domain.payroll.models import (
+    EmploymentContract,
+    PayBasis,
+    PayrollRun,
+    Payslip,
+    PayslipStatus,
+    RunStatus,
+    SalaryStructure,
+)
 from domain.timetable.models import Room
 
 YEAR_CODE = "2026-27"
@@ -114,6 +129,56 @@ SUPPORT_STAFF: tuple[tuple[str, str, str, EmploymentType], ...] = (
     ("maintenance", "Maintenance technician", "FAC", FT),
     ("cleaner", "Cleaner", "FAC", PT),
 )
+
+# Payroll: every member of staff has an AUD contract paid monthly under one salary structure, and three
+# months are already paid. The bundled ATO PAYG withholding tables
+# (domain/payroll/tables/au_ato_schedule_1.json) are in force for pay dates up to 2026-06-30, so June 2026 is
+# the last month the demo can pay at all; it is left without a run on purpose, for the user (an agent creates
+# and calculates it).
+PAYROLL_CURRENCY = "AUD"
+OPENING_EQUITY = ("3000", "Opening balance equity")
+OPENING_BANK_MINOR = 200_000_000  # AUD 2,000,000.00
+PAYROLL_STRUCTURE = "AU_STAFF"
+CONTRACT_START = date(2026, 1, 1)  # or the hire date, for staff who join later in 2026
+FILING_STATUS = "scale_2"  # ATO scale 2: the tax-free threshold is claimed
+PAID_PERIODS = ("2026-03", "2026-04", "2026-05")
+PAYDAY = 26  # staff are paid on the 26th, or the working day before it when the 26th is a weekend
+LEAVE_PERIOD = "2026-04"  # two or three staff took a few days of unpaid leave in this month
+RAISE_FROM = date(2026, 4, 1)  # a raise agreed in May, backdated to April: May's run pays April's arrears
+RAISE_RECORDED_AFTER = "2026-04"
+
+# The engine cannot tell a teacher from other staff (a structure's inputs are per payslip, and runs give
+# none), so the allowance is the same fixed amount for everyone. Superannuation guarantee: 12 % of ordinary
+# time earnings (salary, allowance and salary arrears, before salary sacrifice), the ATO super guarantee
+# percentage, 12 % from 1 July 2025; every demo pay date falls in 2025-26.
+PAYROLL_COMPONENTS: list[dict[str, Any]] = [
+    {"code": "BASIC", "name": "Basic salary", "kind": "earning", "method": "percentage", "percent": 100,
+     "of": "base", "prorate": True},
+    {"code": "ALLOW", "name": "Professional development allowance", "kind": "earning", "method": "fixed",
+     "amount_minor": 10000},
+    {"code": "SALSAC", "name": "Salary sacrifice (super)", "kind": "deduction", "method": "percentage",
+     "percent": 5, "of": "BASIC", "pre_tax": True},
+    {"code": "PAYG", "name": "PAYG withholding", "kind": "tax", "method": "tax_table", "table": "AU_PAYGW",
+     "expression": "taxable"},
+    {"code": "UNION", "name": "Union fees", "kind": "deduction", "method": "formula",
+     "expression": "min(3000, gross * 0.005)"},
+    {"code": "SUPER", "name": "Superannuation guarantee", "kind": "employer_contribution",
+     "method": "percentage", "percent": 12, "of": "gross"},
+]
+
+# Full-time monthly salaries in whole AUD, (lowest, highest), by the support staff's role key: the heads
+# (principal, deputy, bursar), then the office and facilities staff. Illustrative figures, not an award's.
+SALARY_BANDS: dict[str, tuple[int, int]] = {
+    "principal": (17_000, 18_500), "deputy": (13_400, 14_500), "bursar": (10_800, 11_800),
+    "registrar": (7_700, 8_300), "hr": (7_200, 7_900), "receptionist": (5_200, 5_600),
+    "librarian": (6_700, 7_500), "nurse": (7_300, 8_000), "payroll": (6_800, 7_500),
+    "accounts": (5_700, 6_200), "it": (6_700, 7_600), "caretaker": (5_300, 5_800),
+    "maintenance": (5_600, 6_200), "cleaner": (4_700, 5_000),
+}
+# Teachers climb a scale with years of service: AUD 6,650 a month for a graduate, 320 more for each year up to
+# ten (about AUD 80,000 to 119,000 a year). Part-time staff are paid their fraction of full time.
+TEACHER_SCALE = (6_650, 320, 10)
+PART_TIME_FRACTIONS = (Fraction(2, 5), Fraction(1, 2), Fraction(3, 5), Fraction(4, 5))
 
 # (title, category, max score, weight in hundredths of a percent, due (month, day) in 2026); each plan's
 # weights sum to 10000 (100 %).
@@ -289,7 +354,11 @@ _ASCII_EXTRA = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": 
 
 @dataclass(frozen=True)
 class DemoSummary:
-    """What the demo build wrote (or, when `created` is False, what the database already held)."""
+    """What the demo build wrote (or, when `created` is False, what the database already held).
+
+    Payroll: `contracts` employment contracts, `payroll_runs` runs posted and paid (their `payroll_periods`,
+    YYYY-MM, in order) holding `payslips` payslips.
+    """
 
     created: bool
     departments: int
@@ -306,6 +375,10 @@ class DemoSummary:
     grades: int
     rooms: int = 0
     admin_usernames: list[str] = field(default_factory=list)
+    contracts: int = 0
+    payroll_runs: int = 0
+    payslips: int = 0
+    payroll_periods: list[str] = field(default_factory=list)
 
 
 async def build_demo_school(session: AsyncSession, *, seed: int = 42) -> DemoSummary:
@@ -317,6 +390,12 @@ async def build_demo_school(session: AsyncSession, *, seed: int = 42) -> DemoSum
     10000 = 100 %, scores and maxima in hundredths) with ~98 % of grades recorded, and users `admin`,
     `principal`, `registrar`, `hr` plus one `teacher` user per teacher; 27 rooms (R101..R308, two labs, a hall)
     and 30 lessons a week per section (domain.demo.builder.WEEKLY_LESSONS) for build_timetable_problem.
+    Payroll (AUD): salary structure AU_STAFF (PAYROLL_COMPONENTS), one monthly contract per employee from
+    2026-01-01 (or the later hire date) with salaries by position, and the runs of 2026-03, 2026-04 and
+    2026-05 calculated, approved, posted to the ledger and paid by the system actor, with a few days of unpaid
+    leave in April and a raise backdated to 2026-04-01 (recorded after April was paid) that May pays as
+    arrears; 2026-06 has no run. The paid months are left out when the database already holds payroll
+    contracts or runs, or payroll accounts in another currency, so the demo never mixes with a school's own.
     Existing departments, subjects, rooms, year levels and users with the same codes or usernames are reused. When academic year 2026-27 already
     exists nothing is written and the summary (created=False) counts the rows already present.
     """
@@ -332,6 +411,9 @@ async def _count(session: AsyncSession, model: type[SQLModel]) -> int:
 
 async def _existing_summary(session: AsyncSession) -> DemoSummary:
     teachers = (await session.exec(select(func.count(func.distinct(SchoolClass.teacher_id))))).one()
+    periods = list((await session.exec(select(PayrollRun.period).where(
+        col(PayrollRun.status).in_((RunStatus.POSTED.value, RunStatus.PAID.value))).order_by(
+        col(PayrollRun.period)))).all())
     return DemoSummary(
         created=False,
         departments=await _count(session, Department),
@@ -348,6 +430,12 @@ async def _existing_summary(session: AsyncSession) -> DemoSummary:
         grades=await _count(session, Grade),
         rooms=await _count(session, Room),
         admin_usernames=[],
+        contracts=(await session.exec(select(func.count(func.distinct(
+            EmploymentContract.contract_number))))).one(),
+        payroll_runs=len(periods),
+        payslips=(await session.exec(select(func.count()).select_from(Payslip).where(
+            col(Payslip.status).in_((PayslipStatus.DONE.value, PayslipStatus.PAID.value))))).one(),
+        payroll_periods=periods,
     )
 
 
@@ -490,6 +578,11 @@ class _DemoBuilder:
         grades = [{**stamp, **row} for row in self._grades(students, classes, assessments, recorder)]
         await session.exec(insert(Grade.__table__), params=grades)
 
+        # Payroll draws come after every other draw, so the school is the same as before payroll existed.
+        history_fits = await self._payroll_history_fits()
+        contracts = await self._add_contracts(staff, employees)
+        runs = await self._add_payroll_history(staff, employees) if history_fits else []
+
         return DemoSummary(
             created=True,
             departments=len(DEPARTMENTS),
@@ -506,6 +599,10 @@ class _DemoBuilder:
             grades=len(grades),
             rooms=len(ROOMS),
             admin_usernames=created_usernames,
+            contracts=len(contracts),
+            payroll_runs=len(runs),
+            payslips=sum(run.employees for run in runs),
+            payroll_periods=[run.period for run in runs],
         )
 
     def _plan_staff(self) -> list[_StaffPlan]:
@@ -581,6 +678,101 @@ class _DemoBuilder:
         await self.session.flush()
         users.update({u.username: u for u in created})
         return users, [u.username for u in created]
+
+    def _monthly_salary(self, plan: _StaffPlan) -> int:
+        """A full month's pay in AUD cents for `plan`'s position, years of service and working time."""
+        if plan.subject is not None:
+            start, step, steps = TEACHER_SCALE
+            years = max(0, CONTRACT_START.year - plan.hire_date.year)
+            dollars = start + step * min(years, steps) + 10 * self.rng.randrange(5)
+        else:
+            low, high = SALARY_BANDS[plan.role_key or ""]
+            dollars = self.rng.randrange(low, high + 1, 10)
+        if plan.employment_type == PT:
+            dollars = int(dollars * self.rng.choice(PART_TIME_FRACTIONS) + Fraction(1, 2))
+        return dollars * 100
+
+    async def _add_contracts(self, staff: list[_StaffPlan],
+                             employees: list[Employee]) -> list[EmploymentContract]:
+        structure = (await self.session.exec(select(SalaryStructure).where(
+            SalaryStructure.code == PAYROLL_STRUCTURE))).first()
+        if structure is None:
+            structure = await payroll.create_structure(
+                self.session, SYSTEM_ACTOR, code=PAYROLL_STRUCTURE, name="School staff (Australia)",
+                currency=PAYROLL_CURRENCY, components=PAYROLL_COMPONENTS)
+        contracts = []
+        for plan, employee in zip(staff, employees, strict=True):
+            contracts.append(await payroll.create_contract(
+                self.session, SYSTEM_ACTOR, employee_id=employee.id or 0,
+                start_date=max(CONTRACT_START, employee.hire_date), end_date=None, pay_basis=PayBasis.MONTHLY,
+                base_minor=self._monthly_salary(plan), currency=PAYROLL_CURRENCY,
+                salary_structure_id=structure.id or 0, department_id=employee.department_id,
+                filing_status=FILING_STATUS))
+        return contracts
+
+    async def _payroll_history_fits(self) -> bool:
+        """Whether the demo's paid months can be added: no payroll contracts or runs yet (a run pays every
+        contract), and no payroll account in another currency (posting would refuse it)."""
+        if await _count(self.session, PayrollRun) or await _count(self.session, EmploymentContract):
+            return False
+        for code, _, _ in payroll.PAYROLL_ACCOUNTS.values():
+            account = await finance.find_account_by_code(self.session, code)
+            if account is not None and account.currency != PAYROLL_CURRENCY:
+                return False
+        return True
+
+    async def _add_payroll_history(self, staff: list[_StaffPlan],
+                                   employees: list[Employee]) -> list[PayrollRun]:
+        session, actor = self.session, SYSTEM_ACTOR
+        # Staff in post for the whole history: only they take unpaid leave or get the backdated raise.
+        first_day, _ = payroll.month_bounds(PAID_PERIODS[0])
+        settled = [(plan, e) for plan, e in zip(staff, employees, strict=True) if e.hire_date <= first_day]
+        raised = self.rng.choice([e for plan, e in settled
+                                  if plan.subject is not None and plan.employment_type == FT])
+        on_leave = self.rng.sample([e for _, e in settled if e.id != raised.id], self.rng.choice((2, 3)))
+        for employee in on_leave:
+            await payroll.record_unpaid_leave(session, actor, employee_id=employee.id or 0,
+                                              period=LEAVE_PERIOD, days=Decimal(self.rng.choice((1, 2, 3))))
+        await self._opening_balance()
+        runs = []
+        for period in PAID_PERIODS:
+            start, _ = payroll.month_bounds(period)
+            # The builder is the entry point here: it approves, posts and pays as the system actor, with no
+            # confirmation gate (the gate is for tools; this is seed data).
+            run = await payroll.create_run(session, actor, period=period, currency=PAYROLL_CURRENCY,
+                                           pay_date=_weekday_on_or_before(start.replace(day=PAYDAY)))
+            # compute_run only reads, so the builder's one write session serves it as well as store_run.
+            await payroll.store_run(session, await payroll.compute_run(session, run.id or 0))
+            await payroll.approve_run(session, actor, run.id or 0)
+            await payroll.post_run(session, actor, run.id or 0)
+            runs.append(await payroll.mark_run_paid(session, actor, run.id or 0))
+            if period == RAISE_RECORDED_AFTER:
+                contract = (await payroll.current_contracts(session, employee_ids=[raised.id or 0]))[0]
+                percent = self.rng.choice((3, 4, 5))
+                # In whole tens of dollars, half up, in integers (money is never a float).
+                new_base = (contract.base_minor * (100 + percent) + 50_000) // 100_000 * 1000
+                await payroll.change_contract(
+                    session, actor, contract_number=contract.contract_number, effective_from=RAISE_FROM,
+                    base_minor=new_base,
+                    reason=f"annual salary review: {percent} % raise agreed in May, backdated to "
+                           f"{RAISE_FROM}")
+        await session.flush()
+        return runs
+
+    async def _opening_balance(self) -> None:
+        """The bank's opening balance (against opening balance equity) on the first day of the history, so the
+        bank account stays in credit after three months of salaries: AUD 2,000,000.00, illustrative."""
+        session, actor = self.session, SYSTEM_ACTOR
+        accounts = await payroll.payroll_accounts(session, actor, PAYROLL_CURRENCY)
+        equity = await finance.find_account_by_code(session, OPENING_EQUITY[0])
+        if equity is None:
+            equity = await finance.create_account(session, actor, code=OPENING_EQUITY[0], name=OPENING_EQUITY[1],
+                                                  type="equity", currency=PAYROLL_CURRENCY)
+        first_day, _ = payroll.month_bounds(PAID_PERIODS[0])
+        await finance.post_entry(session, actor, date=first_day, memo="Opening balance of the operating account",
+                                 source="demo", idempotency_key="demo:opening-balance", currency=PAYROLL_CURRENCY,
+                                 lines=[{"account_id": accounts["bank"], "debit": OPENING_BANK_MINOR},
+                                        {"account_id": equity.id, "credit": OPENING_BANK_MINOR}])
 
     def _assign_classes(self, section_keys: list[tuple[int, str]],
                         teachers_by_subject: dict[str, list[int]]) -> dict[tuple[tuple[int, str], str], int]:

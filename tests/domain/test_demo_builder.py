@@ -1,9 +1,14 @@
-"""The demo school builder: shape, idempotence and determinism on a real SQLite file database."""
+"""The demo school builder: shape, payroll history, idempotence and determinism on a real database of its own
+(a SQLite file, or a fresh PostgreSQL database with MCS_ERP_TEST_BACKEND=postgresql)."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import date
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,7 @@ from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import domain.actions.models
+import domain.jobs.models
 import domain.kernel.audit  # noqa: F401  (registers its tables)
 from domain.academics.models import (
     AcademicYear,
@@ -27,24 +33,35 @@ from domain.academics.models import (
     Term,
     TermGrade,
 )
-from domain.demo.builder import DemoSummary, build_demo_school
+from domain.demo.builder import CONTRACT_START, PAID_PERIODS, RAISE_FROM, DemoSummary, build_demo_school
+from domain.finance import service as finance
 from domain.hr.models import Employee
 from domain.identity.models import User
+from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, UnpaidLeave
+from domain.payroll.service import month_bounds, working_days
+from tests.conftest import drop_pg_database, fresh_database_url
 
 
-async def _engine(path: Path) -> AsyncEngine:
-    engine = create_async_engine("sqlite+aiosqlite:///" + str(path))
-    async with engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all)
-    return engine
+@asynccontextmanager
+async def _engine(tmp_dir: Path) -> AsyncIterator[AsyncEngine]:
+    """A new empty database of the selected backend with every table, dropped (PostgreSQL) at the end."""
+    url, pg_name = await fresh_database_url(tmp_dir)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.create_all)
+        yield engine
+    finally:
+        await engine.dispose()
+        if pg_name:
+            await drop_pg_database(pg_name)
 
 
-async def _build(path: Path, *, seed: int) -> tuple[AsyncEngine, DemoSummary]:
-    engine = await _engine(path)
+async def _build(engine: AsyncEngine, *, seed: int) -> DemoSummary:
     async with AsyncSession(engine) as session:
         summary = await build_demo_school(session, seed=seed)
         await session.commit()
-    return engine, summary
+    return summary
 
 
 async def _count(session: AsyncSession, model: type[SQLModel]) -> int:
@@ -63,11 +80,29 @@ async def _fingerprint(engine: AsyncEngine) -> tuple[list[tuple], list[tuple]]:
     return students, grades
 
 
+async def _payroll_fingerprint(engine: AsyncEngine) -> tuple[list[tuple], list[tuple]]:
+    """Every run's totals, and every payslip line by employee code, period and component."""
+    async with AsyncSession(engine) as session:
+        runs = list((await session.exec(
+            select(PayrollRun.period, PayrollRun.pay_date, PayrollRun.status, PayrollRun.employees,
+                   PayrollRun.gross_minor, PayrollRun.deductions_minor, PayrollRun.employer_minor,
+                   PayrollRun.net_minor).order_by(PayrollRun.period))).all())
+        lines = sorted((await session.exec(
+            select(Employee.code, Payslip.period, PayslipLine.code, PayslipLine.amount_minor)
+            .join(Payslip, Payslip.id == PayslipLine.payslip_id)
+            .join(Employee, Employee.id == Payslip.employee_id))).all())
+    return runs, lines
+
+
+def _half_up(amount: Fraction) -> int:
+    """The engine's one rounding rule, for the positive amounts checked here."""
+    return math.floor(amount + Fraction(1, 2))
+
+
 @pytest.fixture
 async def built(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, DemoSummary]]:
-    engine, summary = await _build(tmp_path / "demo.db", seed=42)
-    yield engine, summary
-    await engine.dispose()
+    async with _engine(tmp_path) as engine:
+        yield engine, await _build(engine, seed=42)
 
 
 async def test_demo_school_has_the_expected_shape(built: tuple[AsyncEngine, DemoSummary]) -> None:
@@ -99,7 +134,7 @@ async def test_demo_school_has_the_expected_shape(built: tuple[AsyncEngine, Demo
 
         assert await _count(session, Enrollment) == summary.enrollments == students * 10
 
-        term1, term2 = (await session.exec(select(Term).order_by(Term.number))).all()
+        term1, _ = (await session.exec(select(Term).order_by(Term.number))).all()
         assessments = (await session.exec(select(Assessment))).all()
         assert {a.term_id for a in assessments} == {term1.id}
         weights: Counter[int] = Counter()
@@ -137,6 +172,8 @@ async def test_second_build_writes_nothing(built: tuple[AsyncEngine, DemoSummary
     assert not again.created
     assert again.admin_usernames == []
     assert (again.students, again.classes, again.grades) == (first.students, first.classes, first.grades)
+    assert (again.contracts, again.payroll_runs, again.payslips, again.payroll_periods) == (
+        first.contracts, first.payroll_runs, first.payslips, first.payroll_periods)
     async with AsyncSession(engine) as session:
         assert await _count(session, AcademicYear) == 1
         assert await _count(session, Student) == first.students
@@ -144,16 +181,104 @@ async def test_second_build_writes_nothing(built: tuple[AsyncEngine, DemoSummary
 
 
 async def test_same_seed_same_school_other_seed_other_school(tmp_path: Path) -> None:
-    engines = []
-    try:
-        prints = []
-        for name, seed in (("a.db", 7), ("b.db", 7), ("c.db", 8)):
-            engine, _ = await _build(tmp_path / name, seed=seed)
-            engines.append(engine)
+    prints, payrolls = [], []
+    async with AsyncExitStack() as stack:
+        for seed in (7, 7, 8):
+            engine = await stack.enter_async_context(_engine(tmp_path))
+            await _build(engine, seed=seed)
             prints.append(await _fingerprint(engine))
-    finally:
-        for engine in engines:
-            await engine.dispose()
+            payrolls.append(await _payroll_fingerprint(engine))
     assert prints[0] == prints[1]
     assert prints[0][0] != prints[2][0]
     assert prints[0][1] != prints[2][1]
+    assert payrolls[0] == payrolls[1] and len(payrolls[0][0]) == 3
+    assert payrolls[0][0] != payrolls[2][0]
+
+
+async def test_the_demo_staff_were_paid_for_march_to_may(built: tuple[AsyncEngine, DemoSummary]) -> None:
+    engine, summary = built
+    async with AsyncSession(engine) as session:
+        employees = {e.id: e for e in (await session.exec(select(Employee))).all()}
+        versions = (await session.exec(select(EmploymentContract).order_by(EmploymentContract.id))).all()
+        first = [v for v in versions if v.version_no == 1]
+        assert sorted(v.employee_id for v in first) == sorted(employees)
+        assert summary.contracts == len(employees)
+        for contract in first:
+            employee = employees[contract.employee_id]
+            assert (contract.currency, contract.pay_basis) == ("AUD", "monthly")
+            assert contract.filing_status == "scale_2"
+            assert contract.department_id == employee.department_id
+            assert contract.start_date == max(CONTRACT_START, employee.hire_date), "no pay before joining"
+            assert contract.base_minor > 0 and contract.base_minor % 100 == 0
+
+        runs = (await session.exec(select(PayrollRun).order_by(PayrollRun.period))).all()
+        assert [r.period for r in runs] == list(PAID_PERIODS) == summary.payroll_periods
+        assert summary.payroll_runs == 3
+        assert [r.pay_date for r in runs] == [date(2026, 3, 26), date(2026, 4, 24), date(2026, 5, 26)]
+        assert all(r.status == "paid" and r.journal_entry_id and r.payment_entry_id for r in runs)
+        june = (await session.exec(select(PayrollRun).where(PayrollRun.period == "2026-06"))).all()
+        assert june == [], "June is left for the user"
+
+        slips = (await session.exec(select(Payslip))).all()
+        lines_of: dict[int, list[PayslipLine]] = {}
+        for line in (await session.exec(select(PayslipLine).order_by(PayslipLine.position))).all():
+            lines_of.setdefault(line.payslip_id, []).append(line)
+        assert len(slips) == summary.payslips == sum(r.employees for r in runs)
+        for run in runs:
+            _, end = month_bounds(run.period)
+            in_post = sorted(c.employee_id for c in first if c.start_date <= end)
+            paid = sorted(s.employee_id for s in slips if s.run_id == run.id)
+            assert paid == in_post and run.employees == len(paid), "one payslip per employee under contract"
+            assert len(paid) >= len(employees) - 5
+        for slip in slips:
+            lines = lines_of[slip.id]
+            assert slip.status == "paid" and slip.currency == "AUD"
+            assert slip.gross_minor == sum(ln.amount_minor for ln in lines
+                                           if ln.kind in ("earning", "arrears"))
+            assert slip.net_minor == slip.gross_minor - sum(ln.amount_minor for ln in lines
+                                                            if ln.kind in ("deduction", "tax"))
+            assert [ln.code for ln in lines if ln.kind != "arrears"] == ["BASIC", "ALLOW", "SALSAC", "PAYG",
+                                                                        "UNION", "SUPER"]
+            super_line = next(ln for ln in lines if ln.code == "SUPER")
+            assert super_line.amount_minor == _half_up(Fraction(12, 100) * slip.gross_minor)
+
+        tb = await finance.trial_balance(session)
+        assert tb.balanced
+        for run in runs:
+            for entry_id in (run.journal_entry_id, run.payment_entry_id):
+                entry = await finance.get_entry(session, entry_id)
+                assert entry.total_debit == entry.total_credit
+        net_payable = await finance.find_account_by_code(session, "2100")
+        assert await finance.account_balance(session, net_payable.id) == 0, "every posted run was paid"
+        bank = await finance.find_account_by_code(session, "1010")
+        assert await finance.account_balance(session, bank.id) == 200_000_000 - sum(r.net_minor for r in runs), \
+            "the opening balance less three months of net pay"
+
+        # The backdated raise: version 2 from 2026-04-01, recorded after April was paid with version 1, so May
+        # pays April's difference as one arrears line and nobody else has any.
+        raised = [v for v in versions if v.version_no == 2]
+        assert len(raised) == 1 and raised[0].effective_from == RAISE_FROM
+        old = next(v for v in first if v.contract_number == raised[0].contract_number)
+        assert old.superseded_at is not None and raised[0].base_minor > old.base_minor
+        by_period = {(s.employee_id, s.period): s for s in slips}
+        april_slip = by_period[(old.employee_id, "2026-04")]
+        may_slip = by_period[(old.employee_id, "2026-05")]
+        paid_with = (april_slip.contract_id, may_slip.contract_id)
+        assert paid_with == (old.id, raised[0].id), "April was paid before the raise was recorded"
+        april, may = lines_of[april_slip.id], lines_of[may_slip.id]
+        assert next(ln for ln in april if ln.code == "BASIC").amount_minor == old.base_minor
+        assert next(ln for ln in may if ln.code == "BASIC").amount_minor == raised[0].base_minor
+        assert [(ln.code, ln.amount_minor) for ln in may if ln.kind == "arrears"] == [
+            ("ARR_2026_04", raised[0].base_minor - old.base_minor)]
+        assert sum(1 for lines in lines_of.values() for ln in lines if ln.kind == "arrears") == 1
+
+        # Two or three people took unpaid leave in April: their basic salary is prorated by payment days.
+        leave = (await session.exec(select(UnpaidLeave))).all()
+        assert 2 <= len(leave) <= 3 and {row.period for row in leave} == {"2026-04"}
+        days = working_days(*month_bounds("2026-04"))
+        for row in leave:
+            base = next(c.base_minor for c in first if c.employee_id == row.employee_id)
+            april_lines = lines_of[by_period[(row.employee_id, "2026-04")].id]
+            basic = next(ln for ln in april_lines if ln.code == "BASIC")
+            assert 0 < row.days_x100 and basic.amount_minor == _half_up(
+                Fraction(base) * (days - Fraction(row.days_x100, 100)) / days)
