@@ -95,13 +95,18 @@ async def _stale_rows(session, action: PendingAction) -> list[str]:
     return changed
 
 
-async def _execute(runtime: Runtime, actor: Actor, action_id: int, *, event: str,
+async def _execute(runtime: Runtime, actor: Actor, action_id: int, *, event: str, expected: ActionStatus,
                    reason: str | None = None) -> ActionOut:
-    """Run an open action's tool in one transaction, or mark it stale or failed; audit every outcome."""
+    """Run an open action's tool in one transaction, or mark it stale or failed; audit every outcome.
+
+    The action's status is checked again under the row lock: of two decisions racing (two admins approving at
+    once), the second finds it executed and gets ActionClosed, changing nothing.
+    """
     stale: list[str] = []
     try:
         async with runtime.db.write() as session:
             action = await actions_repo.get_action_or_raise(session, action_id, for_update=True)
+            _ensure_open(action, (expected,))
             stale = await _stale_rows(session, action)
             now = utcnow()
             action.decided_by = actor.id
@@ -183,7 +188,7 @@ async def confirm(runtime: Runtime, actor: Actor, action_id: int) -> ActionOut:
             await append_audit(session, actor, tool=action.tool, event="queued", arguments={"action_id": action_id},
                                entity="pending_actions", entity_id=action.id, action_id=action.id)
             return action_out(action)
-    return await _execute(runtime, actor, action_id, event="executed")
+    return await _execute(runtime, actor, action_id, event="executed", expected=ActionStatus.PROPOSED)
 
 
 async def approve(runtime: Runtime, actor: Actor, action_id: int, reason: str | None) -> ActionOut:
@@ -200,7 +205,7 @@ async def approve(runtime: Runtime, actor: Actor, action_id: int, reason: str | 
         if action.requested_by == actor.id:
             raise PermissionDenied(f"you requested action {action_id}; four-eyes rule: another admin must approve it")
         _ensure_open(action, (ActionStatus.QUEUED,))
-    return await _execute(runtime, actor, action_id, event="approved", reason=reason)
+    return await _execute(runtime, actor, action_id, event="approved", expected=ActionStatus.QUEUED, reason=reason)
 
 
 async def close(runtime: Runtime, actor: Actor, action_id: int, *, status: ActionStatus,

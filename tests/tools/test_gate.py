@@ -90,3 +90,32 @@ async def test_teacher_cannot_grade_another_teachers_class(runtime):
                                                "student_id": school.student_ids[0], "score": 50},
                      school.other_teacher)
     assert await _score(runtime, school.assessment_id, school.student_ids[0]) is None
+
+
+async def test_two_admins_approving_at_once_execute_it_once_and_the_record_says_so(runtime):
+    import asyncio
+
+    school = await make_school(runtime, students=2)
+    async with runtime.db.write() as s:
+        from tests.factories import make_user
+
+        admin3 = await make_user(s, roles="admin")
+    for st in school.student_ids:
+        await invoke(runtime, "record_grade", {"assessment_id": school.assessment_id, "student_id": st,
+                                               "score": 80}, school.teacher)
+    pending = await invoke(runtime, "publish_term_grades", {"class_id": school.class_id, "term_id": school.term_id},
+                           school.admin)
+    await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, school.admin)
+    outcomes = await asyncio.gather(
+        invoke(runtime, "approve_action", {"action_id": pending.action_id}, school.admin2),
+        invoke(runtime, "approve_action", {"action_id": pending.action_id}, admin3), return_exceptions=True)
+    done = [o for o in outcomes if not isinstance(o, Exception)]
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert len(done) == 1 and done[0].status == "executed"
+    assert len(refused) == 1 and isinstance(refused[0], ActionClosed), refused
+    record = await invoke(runtime, "get_action", {"action_id": pending.action_id}, school.admin)
+    assert record.status == "executed" and record.decided_by == done[0].decided_by and record.error is None
+    async with runtime.db.read() as s:
+        events = [e.event for e in (await s.exec(select(AuditEntry).where(
+            AuditEntry.action_id == pending.action_id).order_by(AuditEntry.id))).all()]
+    assert events == ["proposed", "queued", "approved"]
