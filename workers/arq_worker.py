@@ -15,7 +15,8 @@ from arq.worker import Worker, func
 
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
-from workers.execute import execute_job
+from workers.execute import execute_job, running_here
+from workers.handlers import get_handler
 from workers.recovery import recovery_loop, requeue_on_arq
 from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
 
@@ -29,11 +30,12 @@ async def startup(ctx: dict[str, Any]) -> None:
         ctx["runtime"] = Runtime.create(Settings(), jobs=runner_for)
         ctx["owns_runtime"] = True
     runtime: Runtime = ctx["runtime"]
+    get_handler("")  # import every handler now, not inside the first job (it blocks the loop for seconds)
     queue = ctx.get("queue_name") or runtime.settings.queue_name
     every = runtime.settings.job_heartbeat_seconds
 
     async def recover() -> list[int]:
-        return await requeue_on_arq(runtime, ctx["redis"], queue)
+        return await requeue_on_arq(runtime, ctx["redis"], queue, running_here=running_here(runtime))
 
     # One round before the first poll, so a burst worker sees the jobs it hands back before it finds the queue
     # empty and exits; then a round every heartbeat.

@@ -16,6 +16,13 @@ from workers.handlers import JobContext, get_handler
 from workers.recovery import ORPHAN_AFTER_BEATS
 
 log = logging.getLogger(__name__)
+_RUNNING_HERE: set[tuple[str, int]] = set()  # (database URL, job id) of the jobs this process executes
+
+
+def running_here(runtime: Runtime) -> frozenset[int]:
+    """The ids of the jobs of `runtime`'s database this process is executing now; recovery never hands these
+    back, whatever their heartbeat says (a busy event loop can delay a beat)."""
+    return frozenset(job_id for url, job_id in _RUNNING_HERE if url == runtime.db.url)
 
 
 async def execute_job(runtime: Runtime, job_id: int) -> str:
@@ -26,6 +33,18 @@ async def execute_job(runtime: Runtime, job_id: int) -> str:
     other exception fails it with a reference to the log. If the task itself is cancelled (shutdown) the job is
     left running, so the next run of this id starts it again.
     """
+    key = (runtime.db.url, job_id)
+    if key in _RUNNING_HERE:
+        return "skipped"  # arq delivered it again while this process runs it
+    _RUNNING_HERE.add(key)  # before the first await: recovery in this process must never hand it back
+    try:
+        return await _execute(runtime, job_id)
+    finally:
+        _RUNNING_HERE.discard(key)
+
+
+async def _execute(runtime: Runtime, job_id: int) -> str:
+    get_handler("")  # load the handler modules before claiming: the first import can take seconds
     async with runtime.db.write() as session:
         alive_after = utcnow() - timedelta(seconds=ORPHAN_AFTER_BEATS * runtime.settings.job_heartbeat_seconds)
         job = await jobs.mark_running(session, job_id=job_id, alive_after=alive_after)

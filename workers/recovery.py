@@ -36,13 +36,15 @@ async def orphaned_job_ids(runtime: Runtime) -> list[int]:
         return [job.id for job in await jobs.orphaned_jobs(session, silent_for_s=window) if job.id is not None]
 
 
-async def requeue_on_arq(runtime: Runtime, redis: ArqRedis, queue_name: str) -> list[int]:
-    """Make every orphaned job runnable again on `queue_name`; return their ids.
+async def requeue_on_arq(runtime: Runtime, redis: ArqRedis, queue_name: str, *,
+                         running_here: frozenset[int] = frozenset()) -> list[int]:
+    """Make every orphaned job runnable again on `queue_name`; return their ids. Jobs in `running_here` (this
+    process runs them) are never handed back, whatever their heartbeat says.
 
     A job still in arq's queue loses its dead worker's claim; a job arq no longer knows (lost enqueue, expired)
     is enqueued again under its own arq id.
     """
-    ids = await orphaned_job_ids(runtime)
+    ids = [i for i in await orphaned_job_ids(runtime) if i not in running_here]
     for job_id in ids:
         arq_id = arq_job_id(queue_name, job_id)
         if await redis.zscore(queue_name, arq_id) is not None:
