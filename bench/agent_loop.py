@@ -5,6 +5,10 @@ mcs-erp's work per step: building the turn's request from the conversation, reco
 its usage and events and the job's progress (one transaction), running the tool call through `tools.invoke`
 (the tool's own time is measured and subtracted), recording its result and event, and the job around the run.
 
+The cost per step is mostly the database driver's round trips (a read step writes one transaction of three
+statements); on SQLite each is a hop to aiosqlite's thread, whose latency is higher on an idle machine than on
+a busy one, so the figure varies by a few tenths of a millisecond between runs.
+
 - overhead_ms_per_step: a run of STEPS tool steps (each calls `ping`, a read that touches no school data) plus
   the final answer, executed through the job path (`execute_job`, as a worker does); (wall time - the tools'
   own time) / model turns, median of --repeat runs. Target (the agent API issue): under 5 ms.

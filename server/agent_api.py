@@ -179,10 +179,13 @@ async def run_json(runtime: Runtime, run: AgentRun, *, session=None) -> dict[str
                                  "expires_at": out.expires_at.isoformat(),
                                  "confirm": f"POST /v1/runs/{run.id}/confirm",
                                  "reject": f"POST /v1/runs/{run.id}/reject"})
+        live = run.status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+        used = await agent.usage(s, run.id or 0) if live else agent.Usage(run.steps, run.tool_calls,
+                                                                           run.input_tokens, run.output_tokens)
         return {"id": run.id, "thread_id": run.thread_id, "status": run.status, "stop_reason": run.stop_reason,
                 "error": run.error, "provider": run.provider, "model": run.model, "job_id": run.job_id,
-                "steps": run.steps, "tool_calls": run.tool_calls,
-                "usage": {"input_tokens": run.input_tokens, "output_tokens": run.output_tokens},
+                "steps": used.steps, "tool_calls": used.tool_calls,
+                "usage": {"input_tokens": used.input_tokens, "output_tokens": used.output_tokens},
                 "limits": {"max_steps": run.max_steps, "max_tokens": run.max_tokens,
                            "max_seconds": run.max_seconds},
                 "active_seconds": run.active_ms / 1000, "text": await agent.run_text(s, run),

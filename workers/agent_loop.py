@@ -167,6 +167,8 @@ class _Loop:
     async def _loop(self) -> dict[str, Any]:
         async with self.runtime.db.read() as session:
             history = await agent.transcript(session, self.thread_id, self.run_id)
+            used = await agent.usage(session, self.run_id)  # a restarted segment counts what came before
+        self.steps, self.tokens = used.steps, used.input_tokens + used.output_tokens
         entries = history.entries
         if history.unfinished and history.last_message_id is not None:
             paused = await self._call_tools(history.last_message_id, history.unfinished, entries)
@@ -251,10 +253,7 @@ class _Loop:
             await self._flush_deltas(session)
             message = await agent.record_turn(session, self.run_id, self.thread_id, text=turn.text,
                                               tool_calls=turn.tool_calls, input_tokens=turn.input_tokens,
-                                              output_tokens=turn.output_tokens)
-            if results is not None:
-                await agent.record_results(session, self.run_id, message.id or 0, results, set(),
-                                           tool_ms=tool_ms or {})
+                                              output_tokens=turn.output_tokens, results=results, tool_ms=tool_ms)
             if not turn.tool_calls:
                 run = await agent.get_run(session, self.run_id, for_update=True)
                 await agent.finish(session, run, RunStatus.COMPLETED, active_ms=_ms_since(self.started),

@@ -35,6 +35,8 @@ async def calculate_payroll_run(ctx: JobContext, job_id: int, params: dict[str, 
     async with ctx.runtime.db.write() as session:
         done = await payroll.store_run(session, computation)
         run = done.run
+        run.job_id = job_id
+        session.add(run)
         result = {"run_id": run_id, "payslips": done.payslips, "skipped": done.skipped,
                   "totals": {"gross_minor": run.gross_minor, "deductions_minor": run.deductions_minor,
                              "employer_contributions_minor": run.employer_minor, "net_minor": run.net_minor,

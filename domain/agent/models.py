@@ -55,7 +55,10 @@ class AgentThread(Entity, table=True):
 
 
 class AgentRun(Entity, table=True):
-    """One run of the loop on a thread: provider and model, limits, usage so far, status and outcome.
+    """One run of the loop on a thread: provider and model, limits, usage, status and outcome.
+
+    Usage (`steps`, `tool_calls`, tokens) is the sum over the run's messages and tool calls, stored here when a
+    segment stops (finishes, pauses); while it runs, `usage()` adds it up live.
 
     `max_seconds` bounds the run's active time (waiting for a human does not count); `active_ms` is the time
     spent so far. `awaiting_action_ids` is a JSON list of the pending actions the run waits for.
@@ -99,6 +102,8 @@ class AgentMessage(SQLModel, table=True):
     role: str = Field(max_length=12, nullable=False)
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     tool_calls: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    input_tokens: int = Field(default=0, nullable=False)  # the model turn's usage (assistant messages)
+    output_tokens: int = Field(default=0, nullable=False)
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
 
 

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import func, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -92,15 +92,37 @@ class Transcript:
 
 # The loop's hot statements, built once so each step reuses their compiled form (the loop writes these every step).
 # Core statements on the tables (not the ORM entities), so the session does no ORM bulk bookkeeping for them.
-_runs = AgentRun.__table__.c  # type: ignore[attr-defined]
 _INSERT_EVENT = insert(AgentEvent.__table__)  # type: ignore[attr-defined]
 _INSERT_TOOL_CALL = insert(AgentToolCall.__table__)  # type: ignore[attr-defined]
 _INSERT_MESSAGE = insert(AgentMessage.__table__).returning(AgentMessage.__table__.c.id)  # type: ignore[attr-defined]
-_COUNT_TURN = update(AgentRun.__table__).where(_runs.id == bindparam("run_id")).values(  # type: ignore[attr-defined]
-    steps=_runs.steps + 1, tool_calls=_runs.tool_calls + bindparam("calls"),
-    input_tokens=_runs.input_tokens + bindparam("add_input"),
-    output_tokens=_runs.output_tokens + bindparam("add_output"), version=_runs.version + 1,
-    updated_at=bindparam("now"))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A run's usage: model turns, tool calls executed, input and output tokens."""
+
+    steps: int
+    tool_calls: int
+    input_tokens: int
+    output_tokens: int
+
+
+async def usage(session: AsyncSession, run_id: int) -> Usage:
+    """Add up a run's usage from its assistant messages and recorded tool calls."""
+    steps, tokens_in, tokens_out = (await session.exec(select(  # type: ignore[call-overload]
+        func.count(), func.coalesce(func.sum(AgentMessage.input_tokens), 0),
+        func.coalesce(func.sum(AgentMessage.output_tokens), 0)).where(
+        AgentMessage.run_id == run_id, AgentMessage.role == "assistant"))).one()
+    calls = (await session.exec(select(func.count()).select_from(AgentToolCall).where(  # type: ignore[call-overload]
+        AgentToolCall.run_id == run_id))).one()
+    return Usage(int(steps), int(calls), int(tokens_in), int(tokens_out))
+
+
+async def store_usage(session: AsyncSession, run: AgentRun) -> None:
+    """Copy the run's usage onto its row (when a segment stops)."""
+    used = await usage(session, run.id or 0)
+    run.steps, run.tool_calls = used.steps, used.tool_calls
+    run.input_tokens, run.output_tokens = used.input_tokens, used.output_tokens
 
 
 def _is_postgres(session: AsyncSession) -> bool:
@@ -304,21 +326,42 @@ async def transcript(session: AsyncSession, thread_id: int, run_id: int | None =
 
 
 async def record_turn(session: AsyncSession, run_id: int, thread_id: int, *, text: str,
-                      tool_calls: list[ToolCallRequest], input_tokens: int, output_tokens: int) -> AgentMessage:
-    """Record one model turn: the assistant message, its events, and the run's step, call and token counts (one
-    UPDATE adding to them, so concurrent readers never see a half-counted turn)."""
+                      tool_calls: list[ToolCallRequest], input_tokens: int, output_tokens: int,
+                      results: list[ToolResult] | None = None, tool_ms: dict[str, float] | None = None
+                      ) -> AgentMessage:
+    """Record one model turn: the assistant message with its usage, and its events; with `results` (calls that
+    already ran: reads), their rows and events too. Three statements however many calls: the loop's hot path."""
     calls = [{"id": c.id, "name": c.name, "input": c.input}
              | ({"raw_arguments": c.raw_arguments} if c.input is None else {}) for c in tool_calls]
     message = AgentMessage(thread_id=thread_id, run_id=run_id, role="assistant", text=text,
-                           tool_calls=json.dumps(calls) if calls else None)
+                           tool_calls=json.dumps(calls) if calls else None, input_tokens=input_tokens,
+                           output_tokens=output_tokens)
     message.id = (await session.exec(_INSERT_MESSAGE, params={  # type: ignore[call-overload]
         "thread_id": thread_id, "run_id": run_id, "role": "assistant", "text": text,
-        "tool_calls": message.tool_calls, "created_at": message.created_at})).scalar_one()
-    await session.exec(_COUNT_TURN, params={"run_id": run_id, "calls": len(calls),  # type: ignore[call-overload]
-                                            "add_input": input_tokens, "add_output": output_tokens,
-                                            "now": utcnow()})
-    await add_events(session, run_id, [("tool.call", call) for call in calls])
+        "tool_calls": message.tool_calls, "input_tokens": input_tokens, "output_tokens": output_tokens,
+        "created_at": message.created_at})).scalar_one()
+    events: list[tuple[str, dict[str, Any]]] = [("tool.call", call) for call in calls]
+    if results is not None:
+        await _insert_results(session, run_id, message.id or 0, results, set(), tool_ms or {})
+        events += _result_events(results)
+    await add_events(session, run_id, events)
     return message
+
+
+def _result_events(results: list[ToolResult]) -> list[tuple[str, dict[str, Any]]]:
+    return [("tool.result", {"call_id": r.call_id, "name": r.name, "is_error": r.is_error,
+                             "content": r.content[:2000]}) for r in results]
+
+
+async def _insert_results(session: AsyncSession, run_id: int, message_id: int, results: list[ToolResult],
+                          rows_written: set[str], tool_ms: dict[str, float]) -> None:
+    now = utcnow()
+    rows = [{"run_id": run_id, "message_id": message_id, "call_id": r.call_id, "name": r.name,
+             "status": ToolCallStatus.DONE.value, "is_error": r.is_error, "result": r.content, "action_id": None,
+             "tool_ms": tool_ms.get(r.call_id, 0.0), "version": 1, "created_at": now, "updated_at": now}
+            for r in results if r.call_id not in rows_written]
+    if rows:
+        await session.exec(_INSERT_TOOL_CALL, params=rows)  # type: ignore[call-overload]
 
 
 def tool_call_row(run_id: int, message_id: int, result: ToolResult, *, action_id: int | None = None,
@@ -332,15 +375,8 @@ def tool_call_row(run_id: int, message_id: int, result: ToolResult, *, action_id
 async def record_results(session: AsyncSession, run_id: int, message_id: int, results: list[ToolResult],
                          rows_written: set[str], *, tool_ms: dict[str, float]) -> None:
     """Record the results not already written in their tool's transaction, and a tool.result event for each."""
-    now = utcnow()
-    rows = [{"run_id": run_id, "message_id": message_id, "call_id": r.call_id, "name": r.name,
-             "status": ToolCallStatus.DONE.value, "is_error": r.is_error, "result": r.content, "action_id": None,
-             "tool_ms": tool_ms.get(r.call_id, 0.0), "version": 1, "created_at": now, "updated_at": now}
-            for r in results if r.call_id not in rows_written]
-    if rows:
-        await session.exec(_INSERT_TOOL_CALL, params=rows)  # type: ignore[call-overload]
-    await add_events(session, run_id, [("tool.result", {"call_id": r.call_id, "name": r.name, "is_error": r.is_error,
-                                                        "content": r.content[:2000]}) for r in results])
+    await _insert_results(session, run_id, message_id, results, rows_written, tool_ms)
+    await add_events(session, run_id, _result_events(results))
 
 
 async def awaiting_calls(session: AsyncSession, run_id: int) -> list[AgentToolCall]:
@@ -354,6 +390,7 @@ async def pause(session: AsyncSession, run: AgentRun, actions: list[dict[str, An
     """Stop a run to wait for the human's decision on `actions` (pending actions, as the gate returned them)."""
     run.status = RunStatus.AWAITING_CONFIRMATION.value
     run.awaiting_action_ids = json.dumps([a["action_id"] for a in actions])
+    await store_usage(session, run)
     run.active_ms += active_ms
     bump(run)
     session.add(run)
@@ -401,6 +438,7 @@ async def finish(session: AsyncSession, run: AgentRun, status: RunStatus, *, act
     """Close a run: completed, limit_reached (with `stop_reason`), failed (with `error`) or cancelled."""
     if status not in FINAL_RUN_STATUSES:
         raise ValueError(f"{status} is not a final run status")
+    await store_usage(session, run)
     run.status = status.value
     run.stop_reason = stop_reason
     run.error = error

@@ -24,7 +24,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, read_only: bool = False) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    # Every unit of work ends with its own COMMIT or ROLLBACK (reads are autocommit), so the pool need not roll
+    # back again when a connection returns: one driver round trip less per unit of work.
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60,
+                                 pool_reset_on_return=None)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised through every SQLite test

@@ -78,6 +78,8 @@ def upgrade() -> None:
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('tool_calls', sa.Text(), nullable=True),
+    sa.Column('input_tokens', sa.Integer(), nullable=False),
+    sa.Column('output_tokens', sa.Integer(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['run_id'], ['agent_runs.id'], ),
     sa.ForeignKeyConstraint(['thread_id'], ['agent_threads.id'], ),
