@@ -34,7 +34,7 @@ from starlette.routing import Route
 from domain.actions import repository as actions_repo
 from domain.actions.models import ActionStatus
 from domain.agent import service as agent
-from domain.agent.models import FINAL_RUN_STATUSES, AgentRun, RunStatus
+from domain.agent.models import AgentRun, RunStatus
 from domain.kernel.actor import Actor
 from domain.kernel.errors import (
     ActionClosed,
@@ -43,20 +43,19 @@ from domain.kernel.errors import (
     InvalidInput,
     PermissionDenied,
     StaleAction,
+    concurrent_write,
 )
 from server.auth import actor_from_request
 from tools import gate
 from tools.actions_schema import action_out, pending_out
 from tools.invoke import describe_validation_error
 from tools.runtime import Runtime
-from workers.agent_loop import decision_outcome
+from workers.agent_loop import action_summary, decision_outcome
 from workers.agent_providers import DEFAULT_MODELS
 
 log = logging.getLogger("mcs_erp.agent_api")
 POLL_S = 0.05
 KEEPALIVE_S = 15.0
-STREAM_END = frozenset({"run.completed", "run.limit_reached", "run.failed", "run.cancelled",
-                        "run.awaiting_confirmation"})
 Content = Annotated[str, StringConstraints(min_length=1, max_length=32_000)]
 
 
@@ -129,8 +128,7 @@ def endpoint(fn: Callable[[Request], Awaitable[Response]], *,
         except DomainError as exc:
             return error_response(exc, openai_shape=openai_shape)
         except IntegrityError:
-            return error_response(Conflict("the change conflicts with one made at the same time; try again"),
-                                  openai_shape=openai_shape)
+            return error_response(concurrent_write(), openai_shape=openai_shape)
         except Exception:
             ref = uuid.uuid4().hex[:12]
             log.exception("%s %s failed (ref %s)", request.method, request.url.path, ref)
@@ -173,12 +171,7 @@ async def run_json(runtime: Runtime, run: AgentRun, *, session=None) -> dict[str
         for action_id in agent.awaiting_ids(run):
             action = await actions_repo.get_action(s, action_id)
             if action is not None:
-                out = pending_out(action)
-                awaiting.append({"action_id": out.action_id, "tool": out.tool, "level": out.level,
-                                 "status": out.status, "summary": out.summary, "preview": out.preview,
-                                 "expires_at": out.expires_at.isoformat(),
-                                 "confirm": f"POST /v1/runs/{run.id}/confirm",
-                                 "reject": f"POST /v1/runs/{run.id}/reject"})
+                awaiting.append(action_summary(pending_out(action), run.id or 0) | {"status": action.status})
         live = run.status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
         used = await agent.usage(s, run.id or 0) if live else agent.Usage(run.steps, run.tool_calls,
                                                                            run.input_tokens, run.output_tokens)
@@ -423,5 +416,3 @@ def agent_routes(runtime: Runtime) -> list[Route]:
         Route("/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
     ]
 
-
-FINAL = {s.value for s in FINAL_RUN_STATUSES}

@@ -20,7 +20,7 @@ from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
 from domain.kernel.actor import Actor
-from domain.kernel.errors import Conflict, DomainError, Unauthenticated
+from domain.kernel.errors import DomainError, Unauthenticated, concurrent_write
 from prompts import render
 from tools.invoke import invoke
 from tools.registry import ProgressReporter, ToolSpec
@@ -42,9 +42,7 @@ def mcp_tool(spec: ToolSpec) -> types.Tool:
 
 def error_result(exc: DomainError) -> types.CallToolResult:
     """An MCP error result (isError) whose text a model can act on: code, field, message."""
-    where = f" (field: {exc.field})" if exc.field else ""
-    return types.CallToolResult(content=[types.TextContent(type="text", text=f"error: {exc.code}{where}\n{exc.message}")],
-                                is_error=True)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=exc.as_text())], is_error=True)
 
 
 async def call_tool(runtime: Runtime, actor: Actor, name: str, arguments: dict[str, Any] | None, *,
@@ -55,8 +53,7 @@ async def call_tool(runtime: Runtime, actor: Actor, name: str, arguments: dict[s
     except DomainError as exc:
         return error_result(exc)
     except IntegrityError:
-        return error_result(Conflict("the change conflicts with a record written at the same time (a duplicate "
-                                     "code or a concurrent edit); read the record again and retry"))
+        return error_result(concurrent_write())
     except Exception:  # a bug must not take the server down, nor leak internals to the client
         ref = uuid.uuid4().hex[:12]
         log.exception("tool %s failed unexpectedly (ref %s)", name, ref)

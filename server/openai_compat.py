@@ -37,6 +37,7 @@ from server.agent_api import (
     limits_for,
     model_for,
     parse_body,
+    run_json,
     stream_events,
     wait_until_stopped,
 )
@@ -214,8 +215,6 @@ def openai_compat_routes(runtime: Runtime) -> list[Route]:
 
 
 async def _reply(runtime: Runtime, run: AgentRun, after_message: int) -> tuple[str, str]:
-    from server.agent_api import run_json
-
     async with runtime.db.read() as session:
         stmt = (select(agent.AgentMessage).where(agent.AgentMessage.run_id == run.id,
                                                  agent.AgentMessage.role == "assistant",
@@ -255,8 +254,6 @@ async def _stream(runtime: Runtime, run_id: int, after_event: int, created: int,
             gap = True
         elif not type_:
             yield ": keep-alive\n\n"
-    from server.agent_api import run_json
-
     async with runtime.db.write() as session:
         run = await agent.get_run(session, run_id)
         await agent.reconcile(session, run)

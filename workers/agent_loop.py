@@ -38,7 +38,7 @@ from domain.jobs import service as jobs
 from domain.jobs.errors import JobCancelled
 from domain.kernel.actor import Actor, Channel
 from domain.kernel.clock import utcnow
-from domain.kernel.errors import DomainError
+from domain.kernel.errors import DomainError, concurrent_write
 from prompts import render
 from tools.actions_schema import PendingActionOut
 from tools.invoke import invoke
@@ -67,12 +67,6 @@ def tool_result_content(out: BaseModel) -> str:
         text = (text[:MAX_RESULT_CHARS] + f"\n[result cut at {MAX_RESULT_CHARS} of {len(text)} characters; ask "
                 "for fewer items with limit, or a narrower filter]")
     return text
-
-
-def error_content(exc: DomainError) -> str:
-    """A tool error as the model reads it (the same text an MCP client gets)."""
-    where = f" (field: {exc.field})" if exc.field else ""
-    return f"error: {exc.code}{where}\n{exc.message}"
 
 
 def action_summary(out: PendingActionOut, run_id: int) -> dict[str, Any]:
@@ -318,10 +312,9 @@ class _Loop:
         try:
             out = await invoke(self.runtime, call.name, arguments, self.actor, record=record)
         except DomainError as exc:
-            return failed(error_content(exc))
+            return failed(exc.as_text())
         except IntegrityError:
-            return failed("error: conflict\nthe change conflicts with a record written at the same time (a duplicate "
-                          "code or a concurrent edit); read the record again and retry")
+            return failed(concurrent_write().as_text())
         finally:
             tool_ms[call.id] = (time.perf_counter() - started) * 1000
         pending = out if isinstance(out, PendingActionOut) and out.status == "proposed" else None

@@ -23,6 +23,12 @@ class DomainError(Exception):
         self.field = field
         self.details = details or {}
 
+    def as_text(self) -> str:
+        """The error as a model reads it (an MCP error result, an agent's tool result): `error: code (field:
+        name)` on the first line, the message on the second."""
+        where = f" (field: {self.field})" if self.field else ""
+        return f"error: {self.code}{where}\n{self.message}"
+
     def to_dict(self) -> dict[str, Any]:
         """Return `{"error": code, "message": ..., "field": ..., "details": {...}}` for an edge to send."""
         out: dict[str, Any] = {"error": self.code, "message": self.message}
@@ -52,6 +58,13 @@ class Conflict(DomainError):
 
     code = "conflict"
     http_status = 409
+
+
+def concurrent_write() -> Conflict:
+    """What a caller is told when the database refused a write that raced another (a duplicate code, a
+    concurrent edit): the edges translate an IntegrityError into this."""
+    return Conflict("the change conflicts with a record written at the same time (a duplicate code or a "
+                    "concurrent edit); read the record again and retry")
 
 
 class PermissionDenied(DomainError):
