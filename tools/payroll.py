@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints, WithJsonSchema
 from sqlmodel import col, select
 
-from domain.hr import repository as hr_repo
+from domain.hr import service as hr
 from domain.kernel.actor import Role
-from domain.kernel.errors import Conflict, NotFound
+from domain.kernel.errors import Conflict
 from domain.payroll import service
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
 from domain.payroll.tax import bundled_tax_tables, load_tax_tables
@@ -236,7 +236,7 @@ async def list_employment_contracts(ctx: ToolContext, args: ListContractsIn) -> 
     """List contracts (their current versions, or every version with history), optionally of one employee."""
     stmt = select(EmploymentContract).where(col(EmploymentContract.id) > args.after_id())
     if args.employee_id is not None:
-        await hr_repo.get_employee_or_raise(ctx.session, args.employee_id)
+        await hr.get_employee(ctx.session, args.employee_id)
         stmt = stmt.where(EmploymentContract.employee_id == args.employee_id)
     if not args.history:
         stmt = stmt.where(col(EmploymentContract.superseded_at).is_(None))
@@ -452,10 +452,7 @@ class PayslipIdIn(ToolInput):
 @module.tool(effect=Effect.READ, roles=PAYROLL)
 async def get_payslip(ctx: ToolContext, args: PayslipIdIn) -> PayslipOut:
     """Get one payslip with its lines (code, name, kind, amount in minor units) and year-to-date totals."""
-    row = await ctx.session.get(Payslip, args.payslip_id)
-    if row is None:
-        raise NotFound(f"no payslip with id {args.payslip_id}; list_payslips shows a run's",
-                               field="payslip_id")
+    row = await service.get_payslip(ctx.session, args.payslip_id)
     lines = (await ctx.session.exec(select(PayslipLine).where(PayslipLine.payslip_id == row.id)
                                     .order_by(col(PayslipLine.position)))).all()
     return payslip_out(row, list(lines))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, or_
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hr.models import Department, Employee
@@ -86,3 +88,17 @@ async def list_employees(session: AsyncSession, *, after_id: int, limit: int, de
 async def next_employee_number(session: AsyncSession) -> int:
     count = (await session.exec(select(func.count()).select_from(Employee))).one()
     return int(count) + 1
+
+
+async def employees_by_id(session: AsyncSession, employee_ids: Iterable[int]) -> dict[int, Employee]:
+    """Return the employees with these ids, deleted ones included, by id (one query)."""
+    ids = sorted(set(employee_ids))
+    if not ids:
+        return {}
+    rows = (await session.exec(select(Employee).where(col(Employee.id).in_(ids)))).all()
+    return {row.id or 0: row for row in rows}
+
+
+async def department_names(session: AsyncSession) -> dict[int, str]:
+    """Return every department's name by id."""
+    return {row.id or 0: row.name for row in (await session.exec(select(Department))).all()}

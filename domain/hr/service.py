@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,6 +17,22 @@ from domain.kernel.models import bump
 async def get_department(session: AsyncSession, department_id: int) -> Department | None:
     """Return the live department with that id, or None (for other contexts, e.g. a ledger line's cost centre)."""
     return await repo.get_department(session, department_id)
+
+
+async def get_employee(session: AsyncSession, employee_id: int) -> Employee:
+    """Return the live employee with that id (for other contexts: payroll's contracts); raises NotFound."""
+    return await repo.get_employee_or_raise(session, employee_id)
+
+
+async def employees_by_id(session: AsyncSession, employee_ids: Iterable[int]) -> dict[int, Employee]:
+    """Return the employees with these ids (deleted ones included: a payslip keeps naming who it paid), by id;
+    one query, for other contexts that handle many at once (a payroll run)."""
+    return await repo.employees_by_id(session, employee_ids)
+
+
+async def department_names(session: AsyncSession) -> dict[int, str]:
+    """Return every department's name by id (for documents that print them)."""
+    return await repo.department_names(session)
 
 
 async def create_department(session: AsyncSession, actor: Actor, *, code: str, name: str) -> Department:

@@ -12,7 +12,7 @@ from fractions import Fraction
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.hr.models import Department, Employee
+from domain.hr import service as hr
 from domain.payroll.models import PayrollRun, Payslip, PayslipLine
 from domain.payroll.payslip_document import PayslipDocument, RunSummaryRow
 from domain.payroll.payslip_document import PayslipLine as DocumentLine
@@ -32,9 +32,8 @@ async def run_documents(session: AsyncSession, run: PayrollRun, *, school_name: 
     for line in (await session.exec(select(PayslipLine).where(col(PayslipLine.payslip_id).in_(
             [s.id for s in slips])).order_by(col(PayslipLine.position)))).all():
         lines_of[line.payslip_id].append(line)
-    employees = {e.id: e for e in (await session.exec(select(Employee).where(
-        col(Employee.id).in_({s.employee_id for s in slips})))).all()}
-    departments = {d.id: d.name for d in (await session.exec(select(Department))).all()}
+    employees = await hr.employees_by_id(session, (s.employee_id for s in slips))
+    departments = await hr.department_names(session)
     numbers = {s.id: s.number for s in slips}
     out = []
     for slip in slips:

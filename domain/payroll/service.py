@@ -166,13 +166,6 @@ async def get_structure(session: AsyncSession, structure_id: int) -> SalaryStruc
 # ---------------------------------------------------------------- contracts
 
 
-async def _employee(session: AsyncSession, employee_id: int) -> Employee:
-    row = await session.get(Employee, employee_id)
-    if row is None or row.deleted_at is not None:
-        raise NotFound(f"no employee with id {employee_id}; list_employees shows them", field="employee_id")
-    return row
-
-
 async def create_contract(session: AsyncSession, actor: Actor, *, employee_id: int, start_date: date,
                           end_date: date | None, pay_basis: str, base_minor: int, currency: str,
                           salary_structure_id: int, department_id: int | None = None,
@@ -182,7 +175,7 @@ async def create_contract(session: AsyncSession, actor: Actor, *, employee_id: i
     basis) or the hourly rate (hourly basis, paid for `hours_per_month`), minor units of `currency`, which must
     be the structure's. Raises NotFound, InvalidInput (dates, basis, currency), Conflict when the employee
     already has a contract overlapping these dates."""
-    employee = await _employee(session, employee_id)
+    employee = await hr.get_employee(session, employee_id)
     structure = await get_structure(session, salary_structure_id)
     if pay_basis not in (PayBasis.MONTHLY, PayBasis.HOURLY):
         raise InvalidInput(f"pay_basis {pay_basis!r} is not allowed; use monthly or hourly", field="pay_basis")
@@ -274,7 +267,7 @@ async def change_contract(session: AsyncSession, actor: Actor, *, contract_numbe
 async def record_unpaid_leave(session: AsyncSession, actor: Actor, *, employee_id: int, period: str,
                               days: Decimal) -> UnpaidLeave:
     """Set an employee's unpaid leave days in a period (YYYY-MM), replacing what was recorded."""
-    await _employee(session, employee_id)
+    await hr.get_employee(session, employee_id)
     start, end = month_bounds(period)
     days_x100 = int(Decimal(days) * 100)
     if days_x100 < 0 or days_x100 > working_days(start, end) * 100 or Decimal(days) * 100 != days_x100:
@@ -450,8 +443,7 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
             chosen.append(version)
     chosen.sort(key=lambda c: c.employee_id)
     employee_ids = sorted({c.employee_id for c in chosen})
-    employees: dict[int | None, Employee] = {e.id: e for e in (await session.exec(select(Employee).where(
-        col(Employee.id).in_(employee_ids)))).all()} if employee_ids else {}
+    employees: dict[int | None, Employee] = dict(await hr.employees_by_id(session, employee_ids))
     structures = {s.id: engine_structure(s) for s in (await session.exec(select(SalaryStructure))).all()}
     leave = {row.employee_id: Fraction(row.days_x100, 100) for row in (await session.exec(select(UnpaidLeave).where(
         UnpaidLeave.period == run.period))).all()}
@@ -822,8 +814,7 @@ async def run_preview(session: AsyncSession, run: PayrollRun, *, largest: int = 
         for employee_id, net in (await session.exec(select(Payslip.employee_id, Payslip.net_minor).where(
                 Payslip.run_id == rid, col(Payslip.reverses_payslip_id).is_(None)))).all():
             nets[employee_id][index] = net
-    codes = {e.id: e.code for e in (await session.exec(select(Employee).where(
-        col(Employee.id).in_(list(nets))))).all()} if nets else {}
+    codes = {i: e.code for i, e in (await hr.employees_by_id(session, nets)).items()}
     changes = sorted(((abs(b - a), codes.get(k, str(k)), a, b) for k, (a, b) in nets.items() if a != b),
                      reverse=True)[:largest]
     out["largest_changes"] = [{"employee": code, "before_net_minor": a, "after_net_minor": b, "change_minor": b - a}
