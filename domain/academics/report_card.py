@@ -28,11 +28,15 @@ from decimal import Decimal
 from fpdf import FPDF
 
 from domain.documents.pdf_text import COMMON as _COMMON
-from domain.documents.pdf_text import FONT_FAMILY
+from domain.documents.pdf_text import FONT_FAMILY, A4Document
+from domain.documents.pdf_text import INK as _INK
+from domain.documents.pdf_text import MARGIN as _MARGIN
+from domain.documents.pdf_text import MUTED as _MUTED
 from domain.documents.pdf_text import PT as _PT
+from domain.documents.pdf_text import RULE as _RULE
 from domain.documents.pdf_text import add_fonts as _add_fonts
 from domain.documents.pdf_text import drawable as _drawable
-from domain.documents.pdf_text import shorten as _shorten
+from domain.documents.pdf_text import ensure_room as _ensure_room
 from domain.documents.pdf_text import text_width as _text_width
 from domain.documents.pdf_text import wrap as _wrap
 from domain.kernel.errors import InvalidInput
@@ -212,11 +216,6 @@ def _only_common(data: ReportCardData) -> bool:
 
 # ---------------------------------------------------------------- layout
 
-_MARGIN = 15.0  # mm
-_FOOTER_TOP = 297.0 - 14.0  # body text stops above this line (A4 is 297 mm tall)
-_INK = (33, 37, 41)
-_MUTED = (108, 117, 125)
-_RULE = (173, 181, 189)
 _HEAD_FILL = (233, 236, 239)
 _ZEBRA_FILL = (246, 247, 249)
 _PAD_X, _PAD_Y = 1.5, 1.3  # cell padding, mm
@@ -233,31 +232,7 @@ class _Cell:
     align: str = "L"
 
 
-class _CardPdf(FPDF):
-    """An A4 document whose footer names the student and the issue date and numbers the pages."""
-
-    def __init__(self, footer_left: str) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self._footer_left = footer_left
-
-    def footer(self) -> None:
-        self.set_draw_color(*_RULE)
-        self.set_line_width(0.2)
-        self.line(self.l_margin, _FOOTER_TOP + 2, self.w - self.r_margin, _FOOTER_TOP + 2)
-        self.set_font(FONT_FAMILY, "", 7.5)
-        self.set_text_color(*_MUTED)
-        self.text(self.l_margin, _FOOTER_TOP + 6, _shorten(self._footer_left, self.epw - 30, size=7.5))
-        # A cell, not text(): fpdf2 replaces the "{nb}" alias (the page count) only inside cells.
-        self.set_xy(self.l_margin, _FOOTER_TOP + 3.4)
-        self.cell(self.epw, 4, f"Page {self.page_no()} of {{nb}}", align="R")
-
-
-def _ensure_room(pdf: _CardPdf, height: float) -> bool:
-    """Start a new page when `height` mm no longer fits above the footer; return whether it did."""
-    if pdf.get_y() + height <= _FOOTER_TOP:
-        return False
-    pdf.add_page()
-    return True
+_CardPdf = A4Document  # the footer names the student and the issue date
 
 
 def _line_height(size: float) -> float:

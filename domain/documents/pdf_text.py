@@ -150,3 +150,40 @@ def shorten(text: str, width: float, *, size: float) -> str:
     while text and text_width(f"{text}…", bold=False, size=size) > width:
         text = text[:-1]
     return f"{text.rstrip()}…"
+
+
+# ---------------------------------------------------------------- the A4 page every document uses
+
+MARGIN = 15.0  # mm
+FOOTER_TOP = 297.0 - 14.0  # body text stops above this line (A4 is 297 mm tall)
+INK = (33, 37, 41)
+MUTED = (108, 117, 125)
+RULE = (173, 181, 189)
+
+
+class A4Document(FPDF):
+    """An A4 portrait document in mm whose footer, under a rule, names what it is on the left and numbers the
+    pages on the right ("Page 2 of 3")."""
+
+    def __init__(self, footer_left: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self._footer_left = footer_left
+
+    def footer(self) -> None:
+        self.set_draw_color(*RULE)
+        self.set_line_width(0.2)
+        self.line(self.l_margin, FOOTER_TOP + 2, self.w - self.r_margin, FOOTER_TOP + 2)
+        self.set_font(FONT_FAMILY, "", 7.5)
+        self.set_text_color(*MUTED)
+        self.text(self.l_margin, FOOTER_TOP + 6, shorten(self._footer_left, self.epw - 30, size=7.5))
+        # A cell, not text(): fpdf2 replaces the "{nb}" alias (the page count) only inside cells.
+        self.set_xy(self.l_margin, FOOTER_TOP + 3.4)
+        self.cell(self.epw, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+
+
+def ensure_room(pdf: FPDF, height: float) -> bool:
+    """Start a new page when `height` mm no longer fits above the footer; return whether it did."""
+    if pdf.get_y() + height <= FOOTER_TOP:
+        return False
+    pdf.add_page()
+    return True

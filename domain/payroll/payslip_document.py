@@ -40,9 +40,14 @@ from fpdf import FPDF
 # The shared PDF text toolkit (also the report cards'): its per-process font cache makes a document about three
 # times cheaper to write than fpdf2's `add_font`.
 from domain.documents.pdf_text import COMMON as _COMMON
-from domain.documents.pdf_text import FONT_FAMILY
+from domain.documents.pdf_text import FONT_FAMILY, A4Document
+from domain.documents.pdf_text import INK as _INK
+from domain.documents.pdf_text import MARGIN as _MARGIN
+from domain.documents.pdf_text import MUTED as _MUTED
+from domain.documents.pdf_text import RULE as _RULE
 from domain.documents.pdf_text import add_fonts as _add_fonts
 from domain.documents.pdf_text import drawable as _drawable
+from domain.documents.pdf_text import ensure_room as _ensure_room
 from domain.documents.pdf_text import shorten as _shorten
 from domain.documents.pdf_text import text_width as _text_width
 from domain.documents.pdf_text import wrap as _wrap
@@ -329,11 +334,6 @@ def _payslip_text(doc: PayslipDocument) -> Iterator[str]:
 # ---------------------------------------------------------------- layout
 
 _PT = 25.4 / 72  # mm per point
-_MARGIN = 15.0  # mm
-_FOOTER_TOP = 297.0 - 14.0  # body text stops above this line (A4 is 297 mm tall)
-_INK = (33, 37, 41)
-_MUTED = (108, 117, 125)
-_RULE = (173, 181, 189)
 _HEAD_FILL = (233, 236, 239)
 _TOTAL_FILL = (241, 243, 245)
 _NET_FILL = (222, 226, 230)
@@ -361,12 +361,11 @@ def _line_height(size: float) -> float:
     return size * _PT * 1.3
 
 
-class _PayslipPdf(FPDF):
+class _PayslipPdf(A4Document):
     """An A4 document with a VOID watermark across each page of a void payslip and a numbered footer."""
 
     def __init__(self, *, footer_left: str, void: bool) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self._footer_left = footer_left
+        super().__init__(footer_left)
         self._void = void
 
     def _watermark(self) -> None:
@@ -382,23 +381,7 @@ class _PayslipPdf(FPDF):
     def footer(self) -> None:
         if self._void:
             self._watermark()
-        self.set_draw_color(*_RULE)
-        self.set_line_width(0.2)
-        self.line(self.l_margin, _FOOTER_TOP + 2, self.w - self.r_margin, _FOOTER_TOP + 2)
-        self.set_font(FONT_FAMILY, "", 7.5)
-        self.set_text_color(*_MUTED)
-        self.text(self.l_margin, _FOOTER_TOP + 6, _shorten(self._footer_left, self.epw - 30, size=7.5))
-        # A cell, not text(): fpdf2 replaces the "{nb}" alias (the page count) only inside cells.
-        self.set_xy(self.l_margin, _FOOTER_TOP + 3.4)
-        self.cell(self.epw, 4, f"Page {self.page_no()} of {{nb}}", align="R")
-
-
-def _ensure_room(pdf: FPDF, height: float) -> bool:
-    """Start a new page when `height` mm no longer fits above the footer; return whether it did."""
-    if pdf.get_y() + height <= _FOOTER_TOP:
-        return False
-    pdf.add_page()
-    return True
+        super().footer()
 
 
 def _draw_lines(pdf: FPDF, lines: Sequence[str], *, x: float, y: float, width: float, cell: _Cell) -> None:
