@@ -6,12 +6,13 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, bindparam, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.finance.models import Account, JournalEntry, JournalLine
+from domain.kernel.clock import utcnow
 from domain.kernel.errors import NotFound
 
 
@@ -205,3 +206,40 @@ async def sums_before(session: AsyncSession, account_id: int, *, before_date: dt
         stmt = stmt.where(JournalEntry.entry_date < before_date)
     debit, credit = (await session.exec(stmt)).one()
     return _int(debit), _int(credit)
+
+
+async def entries_by_keys(session: AsyncSession, keys: list[str]) -> dict[str, JournalEntry]:
+    """Return {idempotency key: entry} of the keys already posted (chunked: SQLite caps bound parameters)."""
+    out: dict[str, JournalEntry] = {}
+    for start in range(0, len(keys), 5000):
+        stmt = select(JournalEntry).where(JournalEntry.idempotency_key.in_(keys[start:start + 5000]))  # type: ignore[attr-defined]
+        out.update({row.idempotency_key: row for row in (await session.exec(stmt)).all()})
+    return out
+
+
+async def insert_entries_bulk(session: AsyncSession, entries: list[dict], lines: list[list[dict]]) -> list[int]:
+    """Insert many entries (column dicts without id and number) and their lines with a few multi-row
+    statements; number each JE + its zero-padded id and return the ids in order.
+
+    Raises IntegrityError (inside a savepoint, so the transaction stays usable) when a UNIQUE constraint
+    refuses an entry: an idempotency key a concurrent transaction posted first.
+    """
+    now = utcnow()
+    async with session.begin_nested():
+        rows = [{**entry, "entry_number": f"T{uuid.uuid4().hex[:19]}", "version": 1, "created_at": now,
+                 "updated_at": now, "deleted_at": None} for entry in entries]
+        ids: list[int] = []
+        table = JournalEntry.__table__  # type: ignore[attr-defined]
+        for start in range(0, len(rows), 2000):
+            stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+            result = await session.exec(stmt, params=rows[start:start + 2000])  # type: ignore[call-overload]
+            ids.extend(row[0] for row in result.all())
+        numbering = update(table).where(table.c.id == bindparam("b_id")).values(entry_number=bindparam("b_number"))
+        await session.exec(numbering, params=[{"b_id": i, "b_number": f"JE{i:06d}"} for i in ids])  # type: ignore[call-overload]
+        line_rows = [{**line, "entry_id": entry_id, "line_no": n}
+                     for entry_id, entry_lines in zip(ids, lines, strict=True)
+                     for n, line in enumerate(entry_lines, start=1)]
+        line_table = JournalLine.__table__  # type: ignore[attr-defined]
+        for start in range(0, len(line_rows), 5000):
+            await session.exec(insert(line_table), params=line_rows[start:start + 5000])  # type: ignore[call-overload]
+    return ids

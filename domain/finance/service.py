@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.finance import repository as repo
@@ -592,3 +593,95 @@ async def account_ledger(session: AsyncSession, account_id: int, *, from_date: d
     next_after = (page[-1][0].id or 0) if len(rows) > limit else None
     return AccountLedger(account=account, opening_balance=opening, closing_balance=running, lines=out,
                          next_after_id=next_after)
+
+
+# ---------------------------------------------------------------- many postings at once
+
+
+@dataclass(frozen=True)
+class EntryRequest:
+    """One entry of a batch for `post_entries`: the same fields `post_entry` takes."""
+
+    date: dt.date
+    memo: str
+    lines: list[LineInput]
+    source: str
+    idempotency_key: str
+
+
+async def post_entries(session: AsyncSession, actor: Actor, requests: Sequence[EntryRequest], *,
+                       batch: str) -> dict[str, int]:
+    """Post many balanced entries at once and return {idempotency key: entry id} for every request.
+
+    The rules are `post_entry`'s, checked for every request before anything is written (the accounts are
+    read once): a calendar date, a memo, a source, 2..5000 lines with one positive amount each, active accounts
+    in one currency per entry, debits equal to credits. A key already posted with the identical content returns
+    that entry (nothing written for it); with other content raises Conflict (field idempotency_key). The new
+    entries and their lines are written with multi-row statements, and one audit row (event entries_posted,
+    tool `batch`, e.g. "fees.issue_invoices") lists them. Raises InvalidInput / NotFound naming the request
+    (`requests.<i>.lines.<j>.debit`) and Conflict when a concurrent transaction posted one of the keys first
+    (retrying returns its entries).
+    """
+    if not requests:
+        return {}
+    keys = [rules.check_text(r.idempotency_key, field="idempotency_key", max_length=rules.MAX_KEY) or ""
+            for r in requests]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput("two entries of the batch share an idempotency key; a key names one posting",
+                           field="idempotency_key")
+    done = await repo.entries_by_keys(session, keys)
+    fresh = [(key, request) for key, request in zip(keys, requests, strict=True) if key not in done]
+    for key, request in zip(keys, requests, strict=True):
+        if key in done:
+            await _replay(session, done[key], key=key, date=request.date, memo=request.memo.strip(),
+                          source=request.source, requested=_normalized(request.lines))
+    accounts = await repo.accounts_by_ids(session, {line.account_id for _, r in fresh for line in r.lines})
+    departments = {line.department_id for _, r in fresh for line in r.lines if line.department_id is not None}
+    for department in sorted(departments):
+        if await hr.get_department(session, department) is None:
+            raise NotFound(f"no department with id {department}; list_departments shows them",
+                           field="lines.department_id")
+    entries, lines, total = [], [], 0
+    for index, (key, request) in enumerate(fresh):
+        where = f"requests.{index}"
+        try:
+            rules.check_date(request.date)
+            memo = rules.check_text(request.memo, field="memo", max_length=rules.MAX_MEMO) or ""
+            rules.check_source(request.source)
+            rules.check_line_shapes(request.lines)
+        except InvalidInput as exc:
+            raise InvalidInput(f"entry {key!r}: {exc.message}", field=f"{where}.{exc.field}") from None
+        currencies = set()
+        for number, line in enumerate(request.lines):
+            account = accounts.get(line.account_id)
+            if account is None:
+                raise NotFound(f"entry {key!r} line {number}: no account with id {line.account_id}",
+                               field=f"{where}.lines.{number}.account_id")
+            if not account.active:
+                raise InvalidInput(f"entry {key!r} line {number}: account {account.code} is inactive and takes "
+                                   "no new postings", field=f"{where}.lines.{number}.account_id")
+            currencies.add(account.currency)
+        if len(currencies) != 1:
+            raise InvalidInput(f"entry {key!r} posts to accounts in {sorted(currencies)}; an entry is in one "
+                               "currency", field=f"{where}.lines")
+        currency = currencies.pop()
+        amount, _ = rules.check_balanced(request.lines, currency)
+        total += amount
+        entries.append({"entry_date": request.date, "memo": memo, "source": request.source,
+                        "status": EntryStatus.POSTED.value, "currency": currency, "reverses_entry_id": None,
+                        "reversed_by_entry_id": None, "idempotency_key": key, "posted_by": actor.id or None})
+        lines.append([{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
+                       "department_id": line.department_id, "memo": line.memo} for line in request.lines])
+    try:
+        ids = await repo.insert_entries_bulk(session, entries, lines)
+    except IntegrityError:
+        raise Conflict("a concurrent request posted some of these entries first; try again (the entries "
+                       "already posted are returned, not posted twice)") from None
+    posted = {**{key: row.id or 0 for key, row in done.items()},
+              **{key: entry_id for (key, _), entry_id in zip(fresh, ids, strict=True)}}
+    if ids:
+        await append_audit(session, actor, tool=batch, event="entries_posted",
+                           arguments={"entries": len(ids), "first_key": fresh[0][0], "last_key": fresh[-1][0]},
+                           entity="journal_entries", entity_id=ids[0],
+                           after={"entry_ids": ids, "total_debit": total})
+    return posted
