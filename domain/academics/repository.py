@@ -390,3 +390,35 @@ async def term_comments_of_classes(session: AsyncSession, class_ids: list[int], 
     stmt = select(TermComment).where(TermComment.class_id.in_(class_ids),  # type: ignore[attr-defined]
                                      TermComment.term_id == term_id, TermComment.deleted_at.is_(None))  # type: ignore
     return {(c.class_id, c.student_id): c.comment for c in (await session.exec(stmt)).all()}
+
+
+async def students_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, Student]:
+    """Return {id: Student} of the live students among `ids` (chunked: SQLite caps bound parameters)."""
+    wanted = sorted(set(ids))
+    out: dict[int, Student] = {}
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start:start + 5000]
+        stmt = select(Student).where(Student.id.in_(chunk), Student.deleted_at.is_(None))  # type: ignore[union-attr]
+        out.update({row.id: row for row in (await session.exec(stmt)).all()})
+    return out
+
+
+async def students_with_status(session: AsyncSession, *, status: str,
+                               year_level_id: int | None = None) -> list[Student]:
+    """Return the live students with `status` (of one year level when given), in id order."""
+    stmt = select(Student).where(Student.status == status, Student.deleted_at.is_(None))  # type: ignore[union-attr]
+    if year_level_id is not None:
+        stmt = stmt.where(Student.year_level_id == year_level_id)
+    return list((await session.exec(stmt.order_by(Student.id))).all())  # type: ignore[arg-type]
+
+
+async def guardians_of_students(session: AsyncSession, student_ids: list[int]) -> dict[int, list[Guardian]]:
+    """Return {student id: guardians in id order} for the students (live guardians only)."""
+    out: dict[int, list[Guardian]] = {}
+    wanted = sorted(set(student_ids))
+    for start in range(0, len(wanted), 5000):
+        stmt = select(Guardian).where(Guardian.student_id.in_(wanted[start:start + 5000]),  # type: ignore[attr-defined]
+                                      Guardian.deleted_at.is_(None)).order_by(Guardian.id)  # type: ignore[union-attr]
+        for row in (await session.exec(stmt)).all():
+            out.setdefault(row.student_id, []).append(row)
+    return out

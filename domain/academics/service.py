@@ -632,3 +632,44 @@ def check_publishable(comp: TermGradeComputation) -> None:
         raise InvalidInput(f"{comp.cls.code} has no enrolled students; nothing to publish")
 
 
+
+
+# ---------------------------------------------------------------- lookups other contexts use (fees)
+
+
+async def get_student(session: AsyncSession, student_id: int, *, field: str = "student_id") -> Student:
+    """Return the live student; raises NotFound naming list_students."""
+    return await repo.get_or_raise(session, Student, student_id, field=field)
+
+
+async def students_by_id(session: AsyncSession, student_ids: list[int]) -> dict[int, Student]:
+    """Return {id: Student} for the live students among `student_ids` (missing ids are left out)."""
+    return await repo.students_by_ids(session, student_ids)
+
+
+async def enrolled_students(session: AsyncSession, *, year_level_id: int | None = None) -> list[Student]:
+    """Return the students currently enrolled at the school (status enrolled), of one year level when given,
+    in id order."""
+    return await repo.students_with_status(session, status=StudentStatus.ENROLLED.value,
+                                           year_level_id=year_level_id)
+
+
+async def get_term(session: AsyncSession, term_id: int, *, field: str = "term_id") -> Term:
+    """Return the live term; raises NotFound naming list_terms."""
+    return await repo.get_or_raise(session, Term, term_id, field=field)
+
+
+async def get_year_level(session: AsyncSession, year_level_id: int, *, field: str = "year_level_id") -> YearLevel:
+    """Return the live year level; raises NotFound."""
+    return await repo.get_or_raise(session, YearLevel, year_level_id, field=field)
+
+
+async def year_level_names(session: AsyncSession) -> dict[int, str]:
+    """Return {year level id: name} of every live year level."""
+    rows = await repo.list_rows(session, YearLevel, after_id=0, limit=100_000)
+    return {row.id: row.name for row in rows}
+
+
+async def guardians_of_students(session: AsyncSession, student_ids: list[int]) -> dict[int, list[Guardian]]:
+    """Return {student id: guardians} (name, relationship, phone, email) for the students."""
+    return await repo.guardians_of_students(session, student_ids)
