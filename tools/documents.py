@@ -24,6 +24,7 @@ KIND_READERS: dict[str, frozenset[Role]] = {
     "report_card": frozenset({Role.ADMIN, Role.REGISTRAR}),
     "payslip": frozenset({Role.ADMIN, Role.PAYROLL}),
     "payroll_summary": frozenset({Role.ADMIN, Role.PAYROLL}),
+    "fee_statement": frozenset({Role.ADMIN, Role.FINANCE}),
 }
 READERS = frozenset().union(*KIND_READERS.values())
 KINDS = tuple(KIND_READERS)
@@ -36,7 +37,7 @@ def readable_kinds(actor) -> list[str]:
 
 class DocumentOut(ToolOutput):
     document_id: int
-    kind: str = Field(description="report_card, payslip or payroll_summary.")
+    kind: str = Field(description="report_card, payslip, payroll_summary or fee_statement.")
     filename: str
     content_type: str = Field(description="Media type, e.g. application/pdf.")
     size: int = Field(description="Bytes.")

@@ -12,6 +12,7 @@ def all_modules() -> list[Module]:
         actions,
         attendance,
         documents,
+        fees,
         finance,
         gradebook,
         hr,
@@ -22,4 +23,5 @@ def all_modules() -> list[Module]:
     )
 
     return [platform.module, actions.module, jobs.module, documents.module, hr.module, academics.module,
-            timetable.module, finance.module, payroll.module]
+            timetable.module, finance.module, payroll.module,
+            fees.module]

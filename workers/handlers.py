@@ -21,7 +21,7 @@ __all__ = ["Handler", "JobCancelled", "JobContext", "get_handler", "register", "
 
 # Modules whose import registers the product's handlers; loaded on first lookup, never at package import.
 BUILTIN_HANDLER_MODULES = ("workers.exports", "workers.timetable", "workers.report_cards", "workers.agent_loop",
-                           "workers.payroll")
+                           "workers.payroll", "workers.fees")
 
 
 @dataclass

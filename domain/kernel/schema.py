@@ -14,6 +14,7 @@ import domain.academics.models
 import domain.actions.models
 import domain.agent.models
 import domain.documents.models
+import domain.fees.models
 import domain.finance.models
 import domain.hr.models
 import domain.identity.models

@@ -30,6 +30,7 @@ import domain.kernel.schema  # noqa: F401  (registers every table on SQLModel.me
 from domain.academics import service as academics
 from domain.academics.models import SchoolClass, Section
 from domain.documents import service as documents
+from domain.fees import service as fees_service
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.models import Employee, EmploymentType
@@ -40,6 +41,7 @@ from domain.payroll import service as payroll
 from domain.payroll.models import Payslip
 from tests.conftest import BACKEND
 from tests.factories import SchoolSlice, make_school, unique
+from tests.fees_helpers import FeeSchool, make_fee_school
 from tests.tools.test_timetable_tools import make_published_timetable
 from tools.invoke import invoke
 from tools.modules import all_modules
@@ -79,6 +81,9 @@ class World:
     contract_number: str = ""
     payroll_run_id: int = 0
     payslip_id: int = 0
+    fees: FeeSchool | None = None
+    invoice_id: int = 0  # issued, nothing paid (Dee's)
+    draft_invoice_id: int = 0
 
     @property
     def admin(self):
@@ -138,7 +143,21 @@ async def world(runtime) -> World:
     async with runtime.db.write() as s:
         await payroll.store_run(s, computation)
         payslip_id = (await s.exec(sm_select(Payslip.id).where(Payslip.run_id == run.run_id))).first()
+    fee_school = await make_fee_school(runtime)
+    async with runtime.db.write() as s:
+        await fees_service.generate_invoices(s, SYSTEM_ACTOR, schedule_id=fee_school.schedule_id, issue=True,
+                                             issue_date=date(2026, 1, 20))
+        drafts = await fees_service.generate_invoices(s, SYSTEM_ACTOR, schedule_id=fee_school.schedule2_id,
+                                                      issue=False, student_ids=[fee_school.students["Eli"]])
+        kim = await fees_service.family_account(s, family_id=fee_school.families["Kim"], currency="AUD",
+                                                as_of=date(2026, 1, 20))
+        await fees_service.record_payment(s, SYSTEM_ACTOR, family_id=fee_school.families["Kim"],
+                                          amount=kim.owed + 50_000, currency="AUD", received_on=date(2026, 1, 25),
+                                          method="bank_transfer", idempotency_key=unique("pay-"))
+        dee = (await fees_service.family_account(s, family_id=fee_school.families["Lee"], currency="AUD",
+                                                 as_of=date(2026, 1, 20))).open_invoices[0].invoice.id
     return World(account_id=cash.id, income_account_id=fees.id, entry_id=entry.id, school=school,
+                 fees=fee_school, invoice_id=dee, draft_invoice_id=drafts.invoice_ids[0],
                  department_id=department_id, employee_id=employee_id, year_level_id=year_level_id,
                  subject_id=subject_id, new_subject_id=new_subject_id,
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
@@ -331,6 +350,59 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "reverse_payroll_run": lambda w: {"run_id": w.payroll_run_id, "on": "2026-06-30", "reason": "Paid twice"},
     "get_attendance_rates": lambda w: {"section_id": w.school.section_id, "student_id": w.school.student_ids[0],
                                        "from_date": "2026-09-01", "to_date": "2026-10-31"},
+    # fees
+    "create_family": lambda w: {"name": "Okafor family", "billing_name": "Ada Okafor",
+                                "billing_email": "ada@example.org", "billing_address": "1 School Road",
+                                "student_ids": [w.school.student_ids[1]]},
+    "add_family_student": lambda w: {"family_id": w.fees.families["Moe"], "student_id": w.fees.students["Ned"],
+                                     "move": False},
+    "list_families": lambda w: {"query": "family", "student_id": w.fees.students["Ana"], "limit": 5},
+    "get_family_account": lambda w: {"family_id": w.fees.families["Lee"], "as_of": "2026-03-01", "currency": "AUD"},
+    "create_fee_item": lambda w: {"code": unique("F"), "name": "Meals", "income_account_id": w.fees.tuition_account},
+    "list_fee_items": lambda w: {"limit": 5},
+    "create_fee_schedule": lambda w: {"code": unique("S"), "name": "Term 3 fees", "term_id": w.fees.term2_id,
+                                      "currency": "AUD", "due_date": "2026-08-15",
+                                      "lines": [{"fee_item_id": w.fees.tuition_item, "amount_minor": 400000,
+                                                 "year_level_id": w.fees.y7}]},
+    "list_fee_schedules": lambda w: {"limit": 5},
+    "create_discount": lambda w: {"code": unique("D"), "name": "Early payment", "kind": "other", "percent": 2.5,
+                                  "currency": "AUD", "fee_item_id": w.fees.tuition_item,
+                                  "account_id": w.fees.tuition_account},
+    "list_discounts": lambda w: {"limit": 5},
+    "award_discount": lambda w: {"student_id": w.fees.students["Eli"], "discount_id": w.fees.scholarship,
+                                 "note": "Music scholarship"},
+    "generate_invoices": lambda w: {"schedule_id": w.fees.schedule_id, "year_level_id": w.fees.y8,
+                                    "student_ids": [w.fees.students["Eli"]], "issue": True,
+                                    "issue_date": "2026-01-20", "rebill_voided": False,
+                                    "idempotency_key": unique("k-"), "wait_s": 0},
+    "issue_invoices": lambda w: {"invoice_ids": [w.draft_invoice_id], "issue_date": "2026-04-20"},
+    "list_invoices": lambda w: {"family_id": w.fees.families["Lee"], "student_id": w.fees.students["Dee"],
+                                "schedule_id": w.fees.schedule_id, "status": ["issued"],
+                                "overdue_on": "2026-03-01", "limit": 5},
+    "get_invoice": lambda w: {"invoice_id": w.invoice_id},
+    "void_invoice": lambda w: {"invoice_id": w.invoice_id, "on": "2026-02-01", "reason": "Billed in error"},
+    "issue_credit_note": lambda w: {"invoice_id": w.invoice_id, "amount_minor": 1000, "on": "2026-02-01",
+                                    "reason": "Excursion cancelled", "account_id": w.fees.tuition_account},
+    "record_payment": lambda w: {"family_id": w.fees.families["Lee"], "amount_minor": 1000, "currency": "AUD",
+                                 "received_on": "2026-02-01", "method": "cash", "reference": "Receipt 12",
+                                 "allocations": [{"invoice_id": w.invoice_id, "amount_minor": 1000}],
+                                 "idempotency_key": unique("pay-")},
+    "list_payments": lambda w: {"family_id": w.fees.families["Kim"], "from_date": "2026-01-01",
+                                "to_date": "2026-12-31", "limit": 5},
+    "apply_family_credit": lambda w: {"family_id": w.fees.families["Kim"], "currency": "AUD",
+                                      "amount_minor": 1000, "invoice_ids": [w.invoice_id], "on": "2026-02-01",
+                                      "idempotency_key": unique("apply-")},
+    "refund_family_credit": lambda w: {"family_id": w.fees.families["Kim"], "amount_minor": 1000,
+                                       "currency": "AUD", "on": "2026-02-01", "method": "bank_transfer",
+                                       "reference": "Refund 1", "reason": "Family overpaid",
+                                       "idempotency_key": unique("refund-")},
+    "get_receivables_aging": lambda w: {"as_of": "2026-03-01", "currency": "AUD", "group_by": "student",
+                                        "year_level_id": w.fees.y7, "min_days_overdue": 0, "limit": 10},
+    "list_fee_reminders": lambda w: {"as_of": "2026-03-01", "currency": "AUD", "min_days_overdue": 1,
+                                     "min_amount_minor": 1, "limit": 10},
+    "generate_family_statement": lambda w: {"family_id": w.fees.families["Kim"], "from_date": "2026-01-01",
+                                            "to_date": "2026-03-01", "currency": "AUD",
+                                            "payment_instructions": "Pay to BSB 000-000"},
 }
 
 # Tools of the catalogue for which no valid baseline can be built here (their schema cases run on arguments

@@ -1,0 +1,583 @@
+"""A family's statement of account as an A4 PDF: what was billed, paid and credited over a period, what is still
+owed and how overdue it is.
+
+Pure: no session, no clock, no files written. The fees service builds a `FamilyStatement` from the database
+(every amount an integer number of minor units of one ISO 4217 currency) and calls
+`render_family_statement_pdf`; nothing here computes a balance. The statement is checked to chain (opening
+balance plus each line's charge less its payment gives that line's balance, and the last one the closing
+balance) and printed as it is.
+
+Layout: the school's name, "Statement of account" with the family code, the period and issue date; the bill-to
+block (billing name, address, email) beside the account block (family code, family name, students); a summary
+box (opening balance, charges, payments and credits, and the closing balance as "Amount due" or "In credit");
+the transactions, from the balance brought forward to the closing balance, continuing over pages with the
+headings repeated and never splitting a row; the open invoices with their totals; the aging of what is open;
+the payment instructions. A footer on every page names the statement and its period and numbers the pages.
+
+Money: `domain.finance.rules.format_amount`. A negative balance (the family is in credit) prints as the amount
+followed by "CR" ("120.00 AUD CR", or "120.00 CR" in a table whose heading names the currency), everywhere.
+
+Font: the shared DejaVu Sans of `domain.documents.pdf_text`, so names such as "Zoë Ōtsuka" or "Nguyễn Văn An"
+print on any machine; a text holding a character the font cannot draw (CJK, or a right-to-left script printed
+unshaped) is refused with InvalidInput naming the field, never printed with gaps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from fpdf import FPDF
+
+from domain.documents.pdf_text import (
+    COMMON,
+    FONT_FAMILY,
+    INK,
+    MARGIN,
+    MUTED,
+    RULE,
+    A4Document,
+    add_fonts,
+    drawable,
+    ensure_room,
+    shorten,
+    text_width,
+    wrap,
+)
+from domain.finance.rules import MINOR_UNITS, format_amount
+from domain.kernel.errors import InvalidInput
+
+LINE_KINDS = ("invoice", "payment", "credit_note", "refund", "void", "credit_applied")
+KIND_LABELS = {"invoice": "Invoice", "payment": "Payment", "credit_note": "Credit note", "refund": "Refund",
+               "void": "Void", "credit_applied": "Credit applied"}
+
+
+# ---------------------------------------------------------------- input
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One transaction on the statement, in integer minor units of the statement's currency.
+
+    `charge` increases what the family owes (invoice, refund), `payment` decreases it (payment, credit note,
+    void); the other is 0, and both are 0 for a credit applied to an invoice. `balance` is the running balance
+    after the line; positive means the family owes the school.
+    """
+
+    date: dt.date
+    kind: str  # "invoice" | "payment" | "credit_note" | "refund" | "void" | "credit_applied"
+    reference: str  # INV000012, RCT000003, CN000001, RF000001
+    description: str  # e.g. "Term 2 2026 fees - Ava Nguyen (Year 7)"
+    charge: int
+    payment: int
+    balance: int
+
+
+@dataclass(frozen=True)
+class OpenInvoice:
+    """An invoice with money still owed at the statement's end date; amounts in minor units.
+
+    `paid` includes credit applied, `credited` is credit notes, `balance` what is left; `days_overdue` is 0
+    when the invoice is not yet due.
+    """
+
+    number: str
+    student_name: str
+    issue_date: dt.date
+    due_date: dt.date
+    total: int
+    paid: int
+    credited: int
+    balance: int
+    days_overdue: int
+
+
+@dataclass(frozen=True)
+class AgingBuckets:
+    """The open invoices' balances by days past due at the statement's end date, in minor units."""
+
+    current: int
+    days_1_30: int
+    days_31_60: int
+    days_61_90: int
+    over_90: int
+
+    @property
+    def total(self) -> int:
+        """Return the sum of the buckets in minor units."""
+        return self.current + self.days_1_30 + self.days_31_60 + self.days_61_90 + self.over_90
+
+
+@dataclass(frozen=True)
+class FamilyStatement:
+    """Everything printed on one family's statement of account for `from_date` to `to_date` (inclusive).
+
+    Amounts are integer minor units of `currency` (ISO 4217). `opening_balance` is brought forward at
+    `from_date` and `closing_balance` is the balance at `to_date`; both are positive when the family owes the
+    school and negative when it is in credit. `credit_available` (>= 0) is credit not yet applied to an
+    invoice; `aging` is of `open_invoices` at `to_date`. `billing_address` may hold several lines.
+    """
+
+    school_name: str
+    family_code: str  # F00042
+    family_name: str
+    billing_name: str | None
+    billing_email: str | None
+    billing_address: str | None
+    students: list[str]  # "Ava Nguyen (S2026-0001, Year 7)"
+    currency: str
+    from_date: dt.date
+    to_date: dt.date
+    issued_on: dt.date
+    opening_balance: int
+    lines: list[StatementLine]
+    closing_balance: int
+    credit_available: int
+    open_invoices: list[OpenInvoice]
+    aging: AgingBuckets
+    payment_instructions: str | None = None
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_int(value: object, field: str, *, minimum: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInput(f"{field} is {value!r} ({type(value).__name__}); give a whole number of minor units, "
+                           f"never a float or decimal", field=field)
+    if minimum is not None and value < minimum:
+        raise InvalidInput(f"{field} is {value}; it must be {minimum} or more", field=field)
+    return value
+
+
+def _check_date(value: object, field: str) -> dt.date:
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise InvalidInput(f"{field} {value!r} is not a date", field=field)
+    return value
+
+
+def _check_text(value: object, field: str, *, required: bool) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} is a {type(value).__name__}; give a text", field=field)
+    if required and not value.strip():
+        raise InvalidInput(f"{field} is empty; give a non-blank text", field=field)
+    can_draw = drawable()
+    missing = sorted({c for c in unicodedata.normalize("NFC", value)
+                      if ord(c) not in can_draw and c not in "\n\r\t"})
+    if missing:
+        shown = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing[:5])
+        raise InvalidInput(f"{field} has characters the statement font (DejaVu Sans) cannot draw: {shown}; it "
+                           f"draws Latin, Greek, Cyrillic, Armenian and Georgian scripts, so give the text in "
+                           f"one of them", field=field, details={"characters": missing})
+
+
+def _texts(statement: FamilyStatement) -> Iterator[tuple[str, str | None, bool]]:
+    """Yield (field, text, required) for every text the statement prints."""
+    s = statement
+    yield from (("school_name", s.school_name, True), ("family_code", s.family_code, True),
+                ("family_name", s.family_name, True), ("billing_name", s.billing_name, False),
+                ("billing_email", s.billing_email, False), ("billing_address", s.billing_address, False),
+                ("payment_instructions", s.payment_instructions, False))
+    for i, student in enumerate(s.students):
+        yield f"students[{i}]", student, True
+    for i, line in enumerate(s.lines):
+        yield from ((f"lines[{i}].reference", line.reference, False),
+                    (f"lines[{i}].description", line.description, False))
+    for i, invoice in enumerate(s.open_invoices):
+        yield from ((f"open_invoices[{i}].number", invoice.number, True),
+                    (f"open_invoices[{i}].student_name", invoice.student_name, False))
+
+
+def validate_family_statement(statement: FamilyStatement) -> None:
+    """Raise InvalidInput naming the first field (e.g. `lines[3].balance`) that is wrong or cannot be printed.
+
+    Checks: the currency is one `domain.finance.rules.MINOR_UNITS` knows; `to_date` is not before `from_date`;
+    amounts are integers (charges, payments, `credit_available` and invoice amounts not negative); each line's
+    kind is one of LINE_KINDS; the balances chain (opening balance + charge - payment of each line gives its
+    balance, and the last balance is `closing_balance`); every text can be drawn by the font.
+    """
+    s = statement
+    if not isinstance(s, FamilyStatement):
+        raise InvalidInput(f"expected FamilyStatement, got {type(s).__name__}", field="statement")
+    if s.currency not in MINOR_UNITS:
+        raise InvalidInput(f"currency {s.currency!r} is not an ISO 4217 currency code the ledger keeps books in; "
+                           f"use a three-letter capital code such as AUD, USD, EUR, GBP or JPY", field="currency")
+    for name in ("from_date", "to_date", "issued_on"):
+        _check_date(getattr(s, name), name)
+    if s.to_date < s.from_date:
+        raise InvalidInput(f"to_date {s.to_date} is before from_date {s.from_date}; a statement's period must "
+                           f"end on or after its start", field="to_date")
+    _check_int(s.opening_balance, "opening_balance")
+    _check_int(s.closing_balance, "closing_balance")
+    _check_int(s.credit_available, "credit_available", minimum=0)
+    balance = s.opening_balance
+    for i, line in enumerate(s.lines):
+        if not isinstance(line, StatementLine):
+            raise InvalidInput(f"lines[{i}] is a {type(line).__name__}, not a StatementLine", field=f"lines[{i}]")
+        _check_date(line.date, f"lines[{i}].date")
+        if line.kind not in LINE_KINDS:
+            raise InvalidInput(f"lines[{i}] ({line.reference}) has kind {line.kind!r}; allowed kinds are "
+                               f"{', '.join(LINE_KINDS)}", field=f"lines[{i}].kind")
+        _check_int(line.charge, f"lines[{i}].charge", minimum=0)
+        _check_int(line.payment, f"lines[{i}].payment", minimum=0)
+        _check_int(line.balance, f"lines[{i}].balance")
+        expected = balance + line.charge - line.payment
+        if line.balance != expected:
+            raise InvalidInput(f"lines[{i}] ({line.reference}) has balance {line.balance} but the previous "
+                               f"balance {balance} + charge {line.charge} - payment {line.payment} = {expected}; "
+                               f"each line's balance must follow from the one before",
+                               field=f"lines[{i}].balance",
+                               details={"balance": line.balance, "expected": expected})
+        balance = expected
+    if s.closing_balance != balance:
+        charges = sum(line.charge for line in s.lines)
+        payments = sum(line.payment for line in s.lines)
+        raise InvalidInput(f"closing_balance is {s.closing_balance} but opening_balance {s.opening_balance} + "
+                           f"charges {charges} - payments {payments} = {balance}; the closing balance must be "
+                           f"the opening balance plus the period's lines", field="closing_balance",
+                           details={"closing_balance": s.closing_balance, "expected": balance})
+    for i, invoice in enumerate(s.open_invoices):
+        if not isinstance(invoice, OpenInvoice):
+            raise InvalidInput(f"open_invoices[{i}] is a {type(invoice).__name__}, not an OpenInvoice",
+                               field=f"open_invoices[{i}]")
+        _check_date(invoice.issue_date, f"open_invoices[{i}].issue_date")
+        _check_date(invoice.due_date, f"open_invoices[{i}].due_date")
+        for name in ("total", "paid", "credited", "days_overdue"):
+            _check_int(getattr(invoice, name), f"open_invoices[{i}].{name}", minimum=0)
+        _check_int(invoice.balance, f"open_invoices[{i}].balance")
+    if not isinstance(s.aging, AgingBuckets):
+        raise InvalidInput(f"aging is a {type(s.aging).__name__}, not AgingBuckets", field="aging")
+    for name in ("current", "days_1_30", "days_31_60", "days_61_90", "over_90"):
+        _check_int(getattr(s.aging, name), f"aging.{name}")
+    for field, text, required in _texts(s):
+        _check_text(text, field, required=required)
+
+
+def statement_filename(statement: FamilyStatement) -> str:
+    """Return the statement's file name, "statement-F00042-2026-09-30.pdf" (family code and end date)."""
+    code = re.sub(r"[^A-Za-z0-9_-]+", "-", statement.family_code).strip("-") or "family"
+    return f"statement-{code}-{statement.to_date.isoformat()}.pdf"
+
+
+# ---------------------------------------------------------------- money
+
+
+def _balance(minor: int, currency: str, *, code: bool = True) -> str:
+    """An amount for a person; a negative one (the family in credit) as its size followed by "CR"."""
+    text = format_amount(abs(minor), currency)
+    if not code:
+        text = text.removesuffix(f" {currency}")
+    return f"{text} CR" if minor < 0 else text
+
+
+# ---------------------------------------------------------------- layout
+
+_PT = 25.4 / 72  # mm per point
+_HEAD_FILL = (233, 236, 239)
+_TOTAL_FILL = (241, 243, 245)
+_DUE_FILL = (222, 226, 230)
+_PAD_X, _PAD_Y = 1.5, 1.2  # cell padding, mm
+_BODY = 8.0  # table text size, pt
+# Date, type, reference, description, charge, payment, balance, in mm; 180 mm is A4 less the margins.
+_LINE_COLUMNS = (22.0, 20.0, 21.0, 44.0, 23.0, 23.0, 27.0)
+# Invoice, student, due date, total, paid, credited, balance, days overdue.
+_INVOICE_COLUMNS = (21.0, 33.0, 20.0, 22.0, 21.0, 21.0, 24.0, 18.0)
+_DESCRIPTION_LINES = 3  # a longer description is cut with an ellipsis
+_ADDRESS_LINES = 6
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """One table cell's text and look; `align` is L or R; `max_lines` cuts a long text with an ellipsis."""
+
+    text: str
+    bold: bool = False
+    size: float = _BODY
+    color: tuple[int, int, int] = INK
+    align: str = "L"
+    max_lines: int | None = None
+
+
+def _line_height(size: float) -> float:
+    return size * _PT * 1.3
+
+
+def _fit(text: str, width: float, *, bold: bool = False, size: float, max_lines: int | None = None) -> list[str]:
+    lines = wrap(text, width, bold=bold, size=size)
+    if max_lines is not None and len(lines) > max_lines:
+        lines = [*lines[:max_lines - 1], shorten(" ".join(lines[max_lines - 1:]), width, size=size)]
+    return lines
+
+
+def _draw_lines(pdf: FPDF, lines: Sequence[str], *, x: float, y: float, width: float, cell: _Cell) -> None:
+    pdf.set_font(FONT_FAMILY, "B" if cell.bold else "", cell.size)
+    pdf.set_text_color(*cell.color)
+    lh = _line_height(cell.size)
+    for n, line in enumerate(lines):
+        if not line:
+            continue
+        dx = width - text_width(line, bold=cell.bold, size=cell.size) if cell.align == "R" else 0.0
+        # Baseline about 0.8 of the font size below the line's top, as fpdf2's cells place it.
+        pdf.text(x + dx, y + n * lh + (lh - cell.size * _PT) / 2 + 0.8 * cell.size * _PT, line)
+
+
+_Layout = tuple[list[list[str]], float]
+
+
+def _row_layout(row: Sequence[_Cell], columns: Sequence[float]) -> _Layout:
+    wrapped = [_fit(c.text, w - 2 * _PAD_X, bold=c.bold, size=c.size, max_lines=c.max_lines)
+               for c, w in zip(row, columns, strict=True)]
+    height = max(len(lines) * _line_height(c.size) for lines, c in zip(wrapped, row, strict=True))
+    return wrapped, height + 2 * _PAD_Y
+
+
+def _draw_row(pdf: FPDF, row: Sequence[_Cell], columns: Sequence[float], layout: _Layout, *,
+              fill: tuple[int, int, int] | None = None) -> None:
+    wrapped, height = layout
+    y = pdf.get_y()
+    if fill:
+        pdf.set_fill_color(*fill)
+        pdf.rect(pdf.l_margin, y, sum(columns), height, style="F")
+    x = pdf.l_margin
+    for cell, lines, w in zip(row, wrapped, columns, strict=True):
+        _draw_lines(pdf, lines, x=x + _PAD_X, y=y + _PAD_Y, width=w - 2 * _PAD_X, cell=cell)
+        x += w
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.2)
+    pdf.line(pdf.l_margin, y + height, pdf.l_margin + sum(columns), y + height)
+    pdf.set_y(y + height)
+
+
+def _draw_table(pdf: FPDF, heading: Sequence[_Cell], rows: Sequence[Sequence[_Cell]],
+                total: Sequence[_Cell] | None, columns: Sequence[float]) -> None:
+    """Draw headings, rows and an optional total row; a row that does not fit goes whole to a new page under
+    the headings repeated, and the total is never left alone at the top of a page."""
+    head = _row_layout(heading, columns)
+    layouts = [_row_layout(row, columns) for row in rows]
+    total_layout = _row_layout(total, columns) if total is not None else ([], 0.0)
+    first = layouts[0][1] if layouts else 0.0
+    ensure_room(pdf, head[1] + first + (total_layout[1] if len(rows) <= 1 else 0.0))
+    _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
+    for n, (row, layout) in enumerate(zip(rows, layouts, strict=True)):
+        keep = total_layout[1] if n == len(rows) - 1 else 0.0
+        if n and ensure_room(pdf, layout[1] + keep):
+            _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
+        _draw_row(pdf, row, columns, layout)
+    if total is not None:
+        _draw_row(pdf, total, columns, total_layout, fill=_TOTAL_FILL)
+
+
+def _section_title(pdf: FPDF, title: str, *, keep_with: float = 14.0) -> None:
+    ensure_room(pdf, 7 + keep_with)
+    pdf.set_font(FONT_FAMILY, "B", 11)
+    pdf.set_text_color(*INK)
+    pdf.text(pdf.l_margin, pdf.get_y() + 5, title)
+    pdf.set_y(pdf.get_y() + 7)
+
+
+def _paragraph(pdf: FPDF, text: str, *, size: float = 9, bold: bool = False,
+               color: tuple[int, int, int] = INK) -> None:
+    cell = _Cell(text, bold=bold, size=size, color=color)
+    lh = _line_height(size)
+    for line in wrap(text, pdf.epw, bold=bold, size=size):
+        ensure_room(pdf, lh)
+        _draw_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw, cell=cell)
+        pdf.set_y(pdf.get_y() + lh)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_family_statement_pdf(statement: FamilyStatement) -> bytes:
+    """Render one family's statement of account as an A4 PDF (one page or more) and return its bytes.
+
+    Amounts are integer minor units of `statement.currency`, printed with `format_amount`; a negative balance
+    prints as in credit ("120.00 AUD CR"). Raises InvalidInput naming the field when the statement is wrong or
+    cannot be printed (see `validate_family_statement`). Deterministic: the PDF's creation date is the issue
+    date, not the clock, so equal statements give equal bytes.
+    """
+    validate_family_statement(statement)
+    s = _normalized(statement)
+    pdf = A4Document(f"Statement of account {s.family_code} · {s.from_date} to {s.to_date}")
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.set_auto_page_break(False)  # rows are kept whole by ensure_room instead
+    pdf.set_creation_date(dt.datetime.combine(s.issued_on, dt.time(), tzinfo=dt.UTC))
+    pdf.set_title(f"Statement of account {s.family_code}: {s.family_name}, {s.from_date} to {s.to_date}")
+    pdf.set_author(s.school_name)
+    text = "".join(t for _, t, _ in _texts(s) if t)
+    add_fonts(pdf, common_only=all(ord(c) in COMMON for c in set(text)))
+    pdf.add_page()
+    _draw_header(pdf, s)
+    _draw_family(pdf, s)
+    _draw_summary(pdf, s)
+    _draw_transactions(pdf, s)
+    _draw_open_invoices(pdf, s)
+    _draw_aging(pdf, s)
+    if s.payment_instructions and s.payment_instructions.strip():
+        _section_title(pdf, "How to pay", keep_with=_line_height(9) * 2)
+        _paragraph(pdf, s.payment_instructions)
+    return bytes(pdf.output())
+
+
+def _normalized(statement: FamilyStatement) -> FamilyStatement:
+    """The statement with its family texts in NFC, so that "e" + U+0301 prints as the one glyph "é"."""
+    def nfc(text: str | None) -> str | None:
+        return unicodedata.normalize("NFC", text) if text is not None else None
+
+    s = statement
+    return FamilyStatement(
+        school_name=nfc(s.school_name) or "", family_code=nfc(s.family_code) or "",
+        family_name=nfc(s.family_name) or "", billing_name=nfc(s.billing_name),
+        billing_email=nfc(s.billing_email), billing_address=nfc(s.billing_address),
+        students=[nfc(student) or "" for student in s.students], currency=s.currency, from_date=s.from_date,
+        to_date=s.to_date, issued_on=s.issued_on, opening_balance=s.opening_balance, lines=s.lines,
+        closing_balance=s.closing_balance, credit_available=s.credit_available, open_invoices=s.open_invoices,
+        aging=s.aging, payment_instructions=nfc(s.payment_instructions))
+
+
+def _draw_header(pdf: FPDF, s: FamilyStatement) -> None:
+    _paragraph(pdf, s.school_name, size=16, bold=True)
+    y = pdf.get_y() + 2
+    pdf.set_draw_color(*INK)
+    pdf.set_line_width(0.5)
+    pdf.line(pdf.l_margin, y, pdf.w - pdf.r_margin, y)
+    pdf.set_y(y + 3)
+    y = pdf.get_y()
+    _draw_lines(pdf, ["Statement of account"], x=pdf.l_margin, y=y, width=80, cell=_Cell("", bold=True, size=15))
+    code = shorten(f"Family {s.family_code}", pdf.epw - 85, size=10)
+    _draw_lines(pdf, [code], x=pdf.l_margin + 85, y=y + 1.2, width=pdf.epw - 85,
+                cell=_Cell("", size=10, align="R"))
+    pdf.set_y(y + _line_height(15) + 0.5)
+    _paragraph(pdf, f"Period {s.from_date} to {s.to_date} · Issued {s.issued_on} · Amounts in {s.currency}",
+               size=9.5, color=MUTED)
+    pdf.set_y(pdf.get_y() + 4)
+
+
+def _draw_family(pdf: FPDF, s: FamilyStatement) -> None:
+    """The bill-to block on the left, the account (family code, family, students) on the right."""
+    half = pdf.epw / 2 - 4
+    label = _Cell("", size=8, color=MUTED)
+    top = pdf.get_y()
+
+    def column(x: float, blocks: Sequence[tuple[str, Sequence[tuple[str, bool]]]]) -> float:
+        y = top
+        for title, values in blocks:
+            _draw_lines(pdf, [title], x=x, y=y, width=half, cell=label)
+            y += _line_height(8)
+            for value, bold in values:
+                cell = _Cell("", bold=bold, size=9.5)
+                lines = _fit(value, half, bold=bold, size=9.5, max_lines=_ADDRESS_LINES)
+                _draw_lines(pdf, lines, x=x, y=y, width=half, cell=cell)
+                y += len(lines) * _line_height(9.5)
+            y += 1.5
+        return y
+
+    bill_to: list[tuple[str, bool]] = [(s.billing_name or s.family_name, True)]
+    address = [line.strip() for line in (s.billing_address or "").splitlines() if line.strip()]
+    if len(address) > _ADDRESS_LINES:
+        address = [*address[:_ADDRESS_LINES - 1], ", ".join(address[_ADDRESS_LINES - 1:])]
+    bill_to += [(line, False) for line in address]
+    if s.billing_email:
+        bill_to.append((s.billing_email, False))
+    students = [(student, False) for student in s.students] or [("None enrolled", False)]
+    left = column(pdf.l_margin, [("Bill to", bill_to)])
+    right = column(pdf.l_margin + pdf.epw / 2 + 4,
+                   [("Family code", [(s.family_code, True)]), ("Family", [(s.family_name, False)]),
+                    ("Students" if len(s.students) != 1 else "Student", students)])
+    pdf.set_y(max(left, right) + 3)
+
+
+def _draw_summary(pdf: FPDF, s: FamilyStatement) -> None:
+    charges = sum(line.charge for line in s.lines)
+    payments = sum(line.payment for line in s.lines)
+    in_credit = s.closing_balance < 0
+    columns = [pdf.epw / 4] * 4
+    heading = [_Cell("Opening balance", bold=True, align="R"),
+               _Cell("Charges", bold=True, align="R"), _Cell("Payments and credits", bold=True, align="R"),
+               _Cell("In credit" if in_credit else "Amount due", bold=True, size=10, align="R")]
+    row = [_Cell(_balance(s.opening_balance, s.currency), size=10, align="R"),
+           _Cell(format_amount(charges, s.currency), size=10, align="R"),
+           _Cell(format_amount(payments, s.currency), size=10, align="R"),
+           _Cell(_balance(s.closing_balance, s.currency), bold=True, size=11, align="R")]
+    head, layout = _row_layout(heading, columns), _row_layout(row, columns)
+    _section_title(pdf, f"Summary, {s.from_date} to {s.to_date}", keep_with=head[1] + layout[1])
+    _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
+    _draw_row(pdf, row, columns, layout, fill=_DUE_FILL)
+    pdf.set_y(pdf.get_y() + 1.5)
+    if in_credit:
+        _paragraph(pdf, f"The family is in credit by {format_amount(-s.closing_balance, s.currency)}: nothing is "
+                        f"due.", size=9, bold=True)
+    if s.credit_available > 0:
+        _paragraph(pdf, f"Credit available, not yet applied to an invoice: "
+                        f"{format_amount(s.credit_available, s.currency)}.", size=9)
+    pdf.set_y(pdf.get_y() + 5)
+
+
+def _draw_transactions(pdf: FPDF, s: FamilyStatement) -> None:
+    money = s.currency
+    _section_title(pdf, f"Transactions ({money})")
+    heading = [_Cell(t, bold=True) for t in ("Date", "Type", "Reference", "Description")] + \
+        [_Cell(t, bold=True, align="R") for t in ("Charge", "Payment", "Balance")]
+    rows = [[_Cell(str(s.from_date)), _Cell(""), _Cell(""), _Cell("Balance brought forward", color=MUTED),
+             _Cell(""), _Cell(""), _Cell(_balance(s.opening_balance, money, code=False), align="R")]]
+    for line in s.lines:
+        rows.append([_Cell(str(line.date)), _Cell(KIND_LABELS[line.kind], color=MUTED),
+                     _Cell(unicodedata.normalize("NFC", line.reference)),
+                     _Cell(unicodedata.normalize("NFC", line.description), max_lines=_DESCRIPTION_LINES),
+                     _Cell(_balance(line.charge, money, code=False) if line.charge else "", align="R"),
+                     _Cell(_balance(line.payment, money, code=False) if line.payment else "", align="R"),
+                     _Cell(_balance(line.balance, money, code=False), align="R")])
+    if not s.lines:
+        rows.append([_Cell(""), _Cell(""), _Cell(""), _Cell("No transactions in this period.", color=MUTED),
+                     _Cell(""), _Cell(""), _Cell("")])
+    total = [_Cell(str(s.to_date), bold=True), _Cell(""), _Cell(""),
+             _Cell("In credit" if s.closing_balance < 0 else "Closing balance", bold=True),
+             _Cell(_balance(sum(line.charge for line in s.lines), money, code=False), bold=True, align="R"),
+             _Cell(_balance(sum(line.payment for line in s.lines), money, code=False), bold=True, align="R"),
+             _Cell(_balance(s.closing_balance, money, code=False), bold=True, align="R")]
+    _draw_table(pdf, heading, rows, total, _LINE_COLUMNS)
+    pdf.set_y(pdf.get_y() + 6)
+
+
+def _draw_open_invoices(pdf: FPDF, s: FamilyStatement) -> None:
+    money = s.currency
+    _section_title(pdf, f"Open invoices at {s.to_date} ({money})")
+    heading = [_Cell(t, bold=True) for t in ("Invoice", "Student", "Due date")] + \
+        [_Cell(t, bold=True, align="R") for t in ("Total", "Paid", "Credited", "Balance", "Days overdue")]
+    rows = [[_Cell(unicodedata.normalize("NFC", inv.number)),
+             _Cell(unicodedata.normalize("NFC", inv.student_name), max_lines=2), _Cell(str(inv.due_date)),
+             *(_Cell(_balance(v, money, code=False), align="R") for v in (inv.total, inv.paid, inv.credited)),
+             _Cell(_balance(inv.balance, money, code=False), bold=True, align="R"),
+             _Cell(str(inv.days_overdue) if inv.days_overdue else "Not due",
+                   color=INK if inv.days_overdue else MUTED, align="R")]
+            for inv in s.open_invoices]
+    if not rows:
+        _paragraph(pdf, "No open invoices: every invoice is paid.", size=9, color=MUTED)
+        pdf.set_y(pdf.get_y() + 6)
+        return
+    total = [_Cell("Total", bold=True), _Cell(""), _Cell(""),
+             *(_Cell(_balance(sum(getattr(inv, name) for inv in s.open_invoices), money, code=False), bold=True,
+                     align="R") for name in ("total", "paid", "credited", "balance")),
+             _Cell("")]
+    _draw_table(pdf, heading, rows, total, _INVOICE_COLUMNS)
+    pdf.set_y(pdf.get_y() + 6)
+
+
+def _draw_aging(pdf: FPDF, s: FamilyStatement) -> None:
+    a = s.aging
+    columns = [pdf.epw / 6] * 6
+    heading = [_Cell(t, bold=True, align="R")
+               for t in ("Current", "1-30 days", "31-60 days", "61-90 days", "Over 90 days", "Total")]
+    row = [_Cell(_balance(v, s.currency, code=False), size=9, align="R")
+           for v in (a.current, a.days_1_30, a.days_31_60, a.days_61_90, a.over_90)]
+    row.append(_Cell(_balance(a.total, s.currency, code=False), bold=True, size=9, align="R"))
+    head, layout = _row_layout(heading, columns), _row_layout(row, columns)
+    _section_title(pdf, f"Aging by days past due at {s.to_date} ({s.currency})", keep_with=head[1] + layout[1])
+    _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
+    _draw_row(pdf, row, columns, layout)
+    pdf.set_y(pdf.get_y() + 6)

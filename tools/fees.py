@@ -1,0 +1,999 @@
+"""Fee tools for the bursar: families, fee items, fee schedules and discounts, invoice generation (a job),
+issuing, voiding (approve), credit notes (confirm), payments, family credit and refunds (approve), the
+receivables aging, reminders and statements of account.
+
+Every amount is an integer number of minor units (cents for AUD/USD) of the ISO 4217 currency named beside it,
+never a float. Each issued invoice, payment, credit note, credit application and refund posts one journal entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, WithJsonSchema
+
+from domain.academics import service as academics
+from domain.documents import service as documents
+from domain.fees import repository as repo
+from domain.fees import rules, service
+from domain.fees.models import (
+    Allocation,
+    CreditNote,
+    Discount,
+    DiscountKind,
+    Family,
+    FeeItem,
+    FeeSchedule,
+    Invoice,
+    Payment,
+    PaymentMethod,
+    Refund,
+)
+from domain.fees.statement_document import render_family_statement_pdf, statement_filename
+from domain.finance import rules as ledger_rules
+from domain.finance import service as finance
+from domain.kernel.actor import Role
+from domain.kernel.clock import utcnow
+from domain.kernel.errors import NotFound
+from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
+from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from tools.types import Id, Name, Page, PageInput, Query, Reason, ToolInput, ToolOutput, page_of
+
+module = Module("fees", depends_on=("academics", "finance", "jobs", "documents"),
+                description="Fees for the bursar: families, fee schedules, discounts, invoices, payments, credit "
+                            "notes, refunds, receivables aging, reminders and statements (integer minor units).")
+
+BURSARS = frozenset({Role.ADMIN, Role.FINANCE})
+GENERATE_INVOICES = "generate_invoices"  # the job kind (workers/fees.py)
+MAX_IDS = 10_000
+
+Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3, max_length=3)]
+FeeCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=20)]
+Text160 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=160)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+EmailText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Minor = Annotated[int, Field(strict=True, ge=1, le=rules.MAX_AMOUNT,
+                             description="Integer minor units of the currency (cents for AUD: 125000 is 1,250.00).")]
+Percent = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2),
+                    WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100,
+                                    "description": "A percentage off, 0.01 to 100 (e.g. 10 or 12.5)."})]
+
+CURRENCY_HELP = "ISO 4217 code; omitted: the currency of the fee accounts, else the school's."
+
+
+async def _currency(ctx: ToolContext, given: str | None) -> str:
+    if given:
+        return ledger_rules.check_currency(given)
+    account = await finance.find_account_by_code(ctx.session, service.FEE_ACCOUNTS["receivable"][0])
+    return account.currency if account is not None else ctx.runtime.settings.currency
+
+
+def _today(ctx: ToolContext) -> dt.date:
+    return utcnow().date()
+
+
+# ---------------------------------------------------------------- outputs
+
+
+class FamilyOut(ToolOutput):
+    family_id: int
+    code: str = Field(description="E.g. F00042.")
+    name: str
+    billing_name: str | None = None
+    billing_email: str | None = None
+    billing_address: str | None = None
+    student_ids: list[int]
+    version: int
+
+
+class FeeItemOut(ToolOutput):
+    fee_item_id: int
+    code: str
+    name: str
+    income_account_id: int
+    active: bool
+
+
+class ScheduleLineOut(ToolOutput):
+    fee_item_id: int
+    year_level_id: int | None = Field(default=None, description="null: every year level without its own line.")
+    amount_minor: int
+
+
+class FeeScheduleOut(ToolOutput):
+    schedule_id: int
+    code: str
+    name: str
+    term_id: int
+    currency: str
+    due_date: dt.date
+    lines: list[ScheduleLineOut]
+
+
+class DiscountOut(ToolOutput):
+    discount_id: int
+    code: str
+    name: str
+    kind: str = Field(description="sibling | scholarship | other")
+    percent: float | None = Field(default=None, description="Percentage off, when not a fixed amount (10.0 is "
+                                                            "10 %).")
+    amount_minor: int | None = None
+    currency: str | None = None
+    fee_item_id: int | None = Field(default=None, description="null: off every fee of the invoice.")
+    sibling_position: int | None = None
+    account_id: int | None = Field(default=None, description="Account debited; null: 4190 Fee discounts and "
+                                                            "credit notes in the invoice's currency.")
+    active: bool
+
+
+class AwardOut(ToolOutput):
+    award_id: int
+    student_id: int
+    discount_id: int
+    note: str | None = None
+
+
+class InvoiceLineOut(ToolOutput):
+    line_no: int
+    kind: str = Field(description="fee | discount")
+    description: str
+    amount_minor: int = Field(description="> 0; a discount is taken off the total.")
+    fee_item_id: int | None = None
+    discount_id: int | None = None
+    account_id: int
+
+
+class AllocationOut(ToolOutput):
+    invoice_id: int
+    amount_minor: int
+    allocated_on: dt.date
+    payment_id: int | None = None
+    from_family_credit: bool = False
+
+
+class CreditNoteOut(ToolOutput):
+    credit_note_id: int
+    number: str = Field(description="E.g. CN000003.")
+    invoice_id: int
+    family_id: int
+    issued_on: dt.date
+    currency: str
+    amount_minor: int
+    applied_minor: int = Field(description="Taken off the invoice's balance.")
+    to_family_credit_minor: int = Field(description="What exceeded the balance, now family credit.")
+    reason: str
+    entry_id: int | None = None
+
+
+class InvoiceOut(ToolOutput):
+    invoice_id: int
+    number: str = Field(description="E.g. INV000042.")
+    family_id: int
+    student_id: int
+    schedule_id: int
+    term_id: int
+    currency: str
+    status: str = Field(description="draft | issued | partially_paid | paid | void")
+    issue_date: dt.date | None = None
+    due_date: dt.date
+    total_minor: int = Field(description="Fees less discounts.")
+    paid_minor: int = Field(description="Payments and family credit applied.")
+    credited_minor: int = Field(description="Credit notes taken off the balance.")
+    balance_minor: int = Field(description="Still owed (0 for drafts and voids).")
+    entry_id: int | None = Field(default=None, description="The journal entry its issue posted.")
+    voided_on: dt.date | None = None
+    void_reason: str | None = None
+    void_entry_id: int | None = None
+    version: int
+    lines: list[InvoiceLineOut] | None = None
+    allocations: list[AllocationOut] | None = None
+    credit_notes: list[CreditNoteOut] | None = None
+
+
+class PaymentOut(ToolOutput):
+    payment_id: int
+    number: str = Field(description="E.g. RCT000042.")
+    family_id: int
+    received_on: dt.date
+    currency: str
+    amount_minor: int
+    to_family_credit_minor: int = Field(description="What was not allocated to an invoice (an overpayment).")
+    method: str
+    reference: str | None = None
+    deposit_account_id: int
+    entry_id: int | None = None
+    idempotency_key: str
+    replayed: bool = Field(default=False, description="True when this key had already recorded it.")
+    allocations: list[AllocationOut]
+
+
+class RefundOut(ToolOutput):
+    refund_id: int
+    number: str = Field(description="E.g. RF000003.")
+    family_id: int
+    refunded_on: dt.date
+    currency: str
+    amount_minor: int
+    method: str
+    reference: str | None = None
+    reason: str
+    entry_id: int | None = None
+    family_credit_after_minor: int
+
+
+class OpenInvoiceOut(ToolOutput):
+    invoice_id: int
+    number: str
+    student_id: int
+    due_date: dt.date
+    total_minor: int
+    balance_minor: int
+    days_overdue: int
+
+
+class FamilyAccountOut(ToolOutput):
+    family: FamilyOut
+    as_of: dt.date
+    currency: str
+    owed_minor: int = Field(description="Sum of the open invoices' balances.")
+    credit_minor: int = Field(description="Family credit held (overpayments, credit notes), not yet applied.")
+    balance_minor: int = Field(description="owed - credit; negative: the family is in credit.")
+    open_invoices: list[OpenInvoiceOut]
+
+
+def family_out(family: Family, student_ids: list[int]) -> FamilyOut:
+    return FamilyOut(family_id=family.id or 0, code=family.code, name=family.name, billing_name=family.billing_name,
+                     billing_email=family.billing_email, billing_address=family.billing_address,
+                     student_ids=student_ids, version=family.version)
+
+
+def schedule_out(schedule: FeeSchedule, lines) -> FeeScheduleOut:
+    return FeeScheduleOut(schedule_id=schedule.id or 0, code=schedule.code, name=schedule.name,
+                          term_id=schedule.term_id, currency=schedule.currency, due_date=schedule.due_date,
+                          lines=[ScheduleLineOut(fee_item_id=line.fee_item_id, year_level_id=line.year_level_id,
+                                                 amount_minor=line.amount) for line in lines])
+
+
+def discount_out(row: Discount) -> DiscountOut:
+    percent = None if row.percent_bp is None else row.percent_bp / 100
+    return DiscountOut(discount_id=row.id or 0, code=row.code, name=row.name, kind=row.kind, percent=percent,
+                       amount_minor=row.amount, currency=row.currency, fee_item_id=row.fee_item_id,
+                       sibling_position=row.sibling_position, account_id=row.account_id, active=row.active)
+
+
+def allocation_out(row: Allocation) -> AllocationOut:
+    return AllocationOut(invoice_id=row.invoice_id, amount_minor=row.amount, allocated_on=row.allocated_on,
+                         payment_id=row.payment_id, from_family_credit=row.credit_id is not None)
+
+
+def credit_note_out(row: CreditNote) -> CreditNoteOut:
+    return CreditNoteOut(credit_note_id=row.id or 0, number=row.credit_note_number, invoice_id=row.invoice_id,
+                         family_id=row.family_id, issued_on=row.issued_on, currency=row.currency,
+                         amount_minor=row.amount, applied_minor=row.applied,
+                         to_family_credit_minor=row.amount - row.applied, reason=row.reason, entry_id=row.entry_id)
+
+
+def invoice_out(row: Invoice, *, lines=None, allocations=None, notes=None) -> InvoiceOut:
+    return InvoiceOut(
+        invoice_id=row.id or 0, number=row.invoice_number, family_id=row.family_id, student_id=row.student_id,
+        schedule_id=row.fee_schedule_id, term_id=row.term_id, currency=row.currency, status=row.status,
+        issue_date=row.issue_date, due_date=row.due_date, total_minor=row.total, paid_minor=row.amount_paid,
+        credited_minor=row.amount_credited, balance_minor=service.balance_of(row), entry_id=row.entry_id,
+        voided_on=row.voided_on, void_reason=row.void_reason, void_entry_id=row.void_entry_id, version=row.version,
+        lines=None if lines is None else [InvoiceLineOut(line_no=line.line_no, kind=line.kind,
+                                                         description=line.description, amount_minor=line.amount,
+                                                         fee_item_id=line.fee_item_id, discount_id=line.discount_id,
+                                                         account_id=line.account_id) for line in lines],
+        allocations=None if allocations is None else [allocation_out(a) for a in allocations],
+        credit_notes=None if notes is None else [credit_note_out(n) for n in notes])
+
+
+def payment_out(row: Payment, allocations: list[Allocation], replayed: bool = False) -> PaymentOut:
+    return PaymentOut(payment_id=row.id or 0, number=row.payment_number, family_id=row.family_id,
+                      received_on=row.received_on, currency=row.currency, amount_minor=row.amount,
+                      to_family_credit_minor=row.unallocated, method=row.method, reference=row.reference,
+                      deposit_account_id=row.deposit_account_id, entry_id=row.entry_id,
+                      idempotency_key=row.idempotency_key, replayed=replayed,
+                      allocations=[allocation_out(a) for a in allocations])
+
+
+async def _invoice_detail(ctx: ToolContext, invoice: Invoice) -> InvoiceOut:
+    lines = (await repo.lines_of_invoices(ctx.session, [invoice.id or 0])).get(invoice.id or 0, [])
+    return invoice_out(invoice, lines=lines,
+                       allocations=await repo.allocations_of_invoice(ctx.session, invoice.id or 0),
+                       notes=await repo.credit_notes_of_invoice(ctx.session, invoice.id or 0))
+
+
+# ---------------------------------------------------------------- families
+
+
+class CreateFamilyIn(ToolInput):
+    name: Text160 = Field(description="How the family is known, e.g. 'Nguyen family'.")
+    billing_name: Text160 | None = Field(default=None, description="Who statements are addressed to.")
+    billing_email: EmailText | None = None
+    billing_address: Address | None = Field(default=None, description="Postal address; lines separated by newlines.")
+    student_ids: list[Id] = Field(default_factory=list, max_length=20,
+                                  description="The family's students (list_students shows ids).")
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def create_family(ctx: ToolContext, args: CreateFamilyIn) -> FamilyOut:
+    """Create a family (F00042): the account its students' fees are billed to, payments come from and statements
+    go to, with its billing contact and students. A student is in one family at a time."""
+    family = await service.create_family(ctx.session, ctx.actor, name=args.name, billing_name=args.billing_name,
+                                         billing_email=args.billing_email, billing_address=args.billing_address,
+                                         student_ids=args.student_ids)
+    members = await repo.family_students(ctx.session, [family.id or 0])
+    return family_out(family, members.get(family.id or 0, []))
+
+
+class AddFamilyStudentIn(ToolInput):
+    family_id: Id
+    student_id: Id
+    move: bool = Field(default=False, description="true: move the student from another family (invoices already "
+                                                  "issued stay with the family billed).")
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def add_family_student(ctx: ToolContext, args: AddFamilyStudentIn) -> FamilyOut:
+    """Add a student to a family; their next invoices are billed to it (and they count for sibling discounts)."""
+    family = await service.add_family_student(ctx.session, ctx.actor, family_id=args.family_id,
+                                              student_id=args.student_id, move=args.move)
+    members = await repo.family_students(ctx.session, [family.id or 0])
+    return family_out(family, members.get(family.id or 0, []))
+
+
+class ListFamiliesIn(PageInput):
+    query: Query | None = Field(default=None, description="Part of the code, name or billing name.")
+    student_id: Id | None = Field(default=None, description="The family of this student.")
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def list_families(ctx: ToolContext, args: ListFamiliesIn) -> Page[FamilyOut]:
+    """List families (id, code, name, billing contact, student ids), optionally by part of the name or code, or
+    the family of one student."""
+    if args.student_id is not None:
+        await academics.get_student(ctx.session, args.student_id)
+    rows = await repo.list_families(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query,
+                                    student_id=args.student_id)
+    page, cursor = page_of(rows, args.limit)
+    members = await repo.family_students(ctx.session, [f.id or 0 for f in page])
+    return Page[FamilyOut](items=[family_out(f, members.get(f.id or 0, [])) for f in page], next_cursor=cursor)
+
+
+class FamilyAccountIn(ToolInput):
+    family_id: Id
+    as_of: dt.date | None = Field(default=None, description="The day (inclusive); omitted: today.")
+    currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def get_family_account(ctx: ToolContext, args: FamilyAccountIn) -> FamilyAccountOut:
+    """Get a family's account on a day: its open invoices with balances and days overdue, what it owes in all,
+    the credit the school holds for it, and the net balance (owed - credit). Minor units of the currency."""
+    account = await service.family_account(ctx.session, family_id=args.family_id,
+                                           currency=await _currency(ctx, args.currency),
+                                           as_of=args.as_of or _today(ctx))
+    return FamilyAccountOut(
+        family=family_out(account.family, [s.id or 0 for s in account.students]), as_of=account.as_of,
+        currency=account.currency, owed_minor=account.owed, credit_minor=account.credit,
+        balance_minor=account.balance,
+        open_invoices=[OpenInvoiceOut(invoice_id=i.invoice.id or 0, number=i.invoice.invoice_number,
+                                      student_id=i.invoice.student_id, due_date=i.invoice.due_date,
+                                      total_minor=i.invoice.total, balance_minor=i.balance,
+                                      days_overdue=i.days_overdue) for i in account.open_invoices])
+
+
+# ---------------------------------------------------------------- fee items, schedules, discounts
+
+
+class CreateFeeItemIn(ToolInput):
+    code: FeeCode = Field(description="E.g. TUITION, TRANSPORT, MEALS.")
+    name: Name
+    income_account_id: Id = Field(description="The income account it is credited to (list_accounts type=income).")
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def create_fee_item(ctx: ToolContext, args: CreateFeeItemIn) -> FeeItemOut:
+    """Create a fee item (tuition, transport, meals...) and name the income account its fees are credited to."""
+    item = await service.create_fee_item(ctx.session, ctx.actor, code=args.code, name=args.name,
+                                         income_account_id=args.income_account_id)
+    return FeeItemOut(fee_item_id=item.id or 0, code=item.code, name=item.name,
+                      income_account_id=item.income_account_id, active=item.active)
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def list_fee_items(ctx: ToolContext, args: PageInput) -> Page[FeeItemOut]:
+    """List the fee items with their income accounts."""
+    rows = await repo.list_rows(ctx.session, FeeItem, after_id=args.after_id(), limit=args.limit)
+    page, cursor = page_of(rows, args.limit)
+    return Page[FeeItemOut](items=[FeeItemOut(fee_item_id=r.id or 0, code=r.code, name=r.name,
+                                              income_account_id=r.income_account_id, active=r.active)
+                                   for r in page], next_cursor=cursor)
+
+
+class ScheduleLineIn(ToolInput):
+    fee_item_id: Id
+    amount_minor: Minor
+    year_level_id: Id | None = Field(default=None, description="The year level this amount is for; omitted: every "
+                                                               "year level without a line of its own for the item.")
+
+
+class CreateFeeScheduleIn(ToolInput):
+    code: FeeCode = Field(description="E.g. T2-2026.")
+    name: Text160 = Field(description="E.g. 'Term 2 2026 fees'.")
+    term_id: Id = Field(description="The term billed (list_terms shows ids).")
+    currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
+    due_date: dt.date = Field(description="When the term's invoices fall due.")
+    lines: list[ScheduleLineIn] = Field(min_length=1, max_length=service.MAX_SCHEDULE_LINES)
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def create_fee_schedule(ctx: ToolContext, args: CreateFeeScheduleIn) -> FeeScheduleOut:
+    """Create a term's fee schedule: each line is a fee item's amount (integer minor units) for one year level or
+    for every year level. generate_invoices then bills the students from it."""
+    schedule, lines = await service.create_fee_schedule(
+        ctx.session, ctx.actor, code=args.code, name=args.name, term_id=args.term_id,
+        currency=await _currency(ctx, args.currency), due_date=args.due_date,
+        lines=[service.ScheduleLineInput(fee_item_id=line.fee_item_id, amount=line.amount_minor,
+                                         year_level_id=line.year_level_id) for line in args.lines])
+    return schedule_out(schedule, lines)
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def list_fee_schedules(ctx: ToolContext, args: PageInput) -> Page[FeeScheduleOut]:
+    """List the fee schedules (term, currency, due date) with their lines."""
+    rows = await repo.list_rows(ctx.session, FeeSchedule, after_id=args.after_id(), limit=args.limit)
+    page, cursor = page_of(rows, args.limit)
+    items = [schedule_out(s, await repo.schedule_lines(ctx.session, s.id or 0)) for s in page]
+    return Page[FeeScheduleOut](items=items, next_cursor=cursor)
+
+
+class CreateDiscountIn(ToolInput):
+    code: FeeCode = Field(description="E.g. SIBLING2, SCHOLAR50.")
+    name: Name
+    kind: Literal["sibling", "scholarship", "other"] = Field(
+        description="sibling: applies by itself from the family's sibling_position-th eldest enrolled child; "
+                    "scholarship/other: awarded to students with award_discount.")
+    percent: Percent | None = None
+    amount_minor: Minor | None = Field(default=None, description="A fixed amount off, instead of a percentage.")
+    currency: Currency | None = Field(default=None, description="The fixed amount's currency; omitted: the fees'.")
+    fee_item_id: Id | None = Field(default=None, description="Only off this fee item; omitted: off all fees.")
+    sibling_position: int | None = Field(default=None, ge=2, le=20,
+                                         description="For sibling discounts: 2 = the second eldest and younger.")
+    account_id: Id | None = Field(default=None, description="Account debited; omitted: 4190 Fee discounts.")
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def create_discount(ctx: ToolContext, args: CreateDiscountIn) -> DiscountOut:
+    """Create a fee discount: a percentage or a fixed amount off one fee item or the whole invoice. Sibling
+    discounts apply by themselves to younger children; scholarships and others are awarded to students.
+    Discounts apply to invoices generated afterwards and show as invoice lines."""
+    currency = await _currency(ctx, args.currency)
+    percent_bp = None if args.percent is None else int(args.percent * 100)
+    row = await service.create_discount(
+        ctx.session, ctx.actor, code=args.code, name=args.name, kind=args.kind, percent_bp=percent_bp,
+        amount=args.amount_minor, currency=currency if args.amount_minor is not None else None,
+        fee_item_id=args.fee_item_id, sibling_position=args.sibling_position, account_id=args.account_id)
+    return discount_out(row)
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def list_discounts(ctx: ToolContext, args: PageInput) -> Page[DiscountOut]:
+    """List the fee discounts (kind, percentage or amount, fee item, sibling position)."""
+    rows = await repo.list_rows(ctx.session, Discount, after_id=args.after_id(), limit=args.limit)
+    page, cursor = page_of(rows, args.limit)
+    return Page[DiscountOut](items=[discount_out(r) for r in page], next_cursor=cursor)
+
+
+class AwardDiscountIn(ToolInput):
+    student_id: Id
+    discount_id: Id
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = None
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def award_discount(ctx: ToolContext, args: AwardDiscountIn) -> AwardOut:
+    """Award a scholarship (or other) discount to a student; invoices generated from now on carry it."""
+    award = await service.award_discount(ctx.session, ctx.actor, student_id=args.student_id,
+                                         discount_id=args.discount_id, note=args.note)
+    return AwardOut(award_id=award.id or 0, student_id=award.student_id, discount_id=award.discount_id,
+                    note=award.note)
+
+
+# ---------------------------------------------------------------- invoices
+
+
+class GenerateInvoicesIn(ToolInput):
+    schedule_id: Id
+    year_level_id: Id | None = Field(default=None, description="Only this year level; omitted (and no "
+                                                               "student_ids): every enrolled student.")
+    student_ids: list[Id] | None = Field(default=None, max_length=MAX_IDS, description="Only these students.")
+    issue: bool = Field(default=True, description="true: issue them at once (each posts its entry); false: "
+                                                  "drafts to review, issued with issue_invoices.")
+    issue_date: dt.date | None = Field(default=None, description="The invoices' date; omitted: today.")
+    rebill_voided: bool = Field(default=False, description="true: bill again students whose invoice for this "
+                                                           "schedule was voided.")
+    idempotency_key: IdempotencyKey | None = None
+    wait_s: WaitSeconds = 0
+
+
+async def _generation_params(ctx: ToolContext, session, args: GenerateInvoicesIn) -> dict[str, Any]:
+    await repo.get_or_raise(session, FeeSchedule, args.schedule_id, field="schedule_id")
+    if args.year_level_id is not None:
+        await academics.get_year_level(session, args.year_level_id)
+    if args.student_ids is not None:
+        found = await academics.students_by_id(session, args.student_ids)
+        for index, student_id in enumerate(args.student_ids):
+            if student_id not in found:
+                raise NotFound(f"no student with id {student_id}; list_students shows them",
+                               field=f"student_ids.{index}")
+    issue_date = args.issue_date or _today(ctx)
+    return {"schedule_id": args.schedule_id, "year_level_id": args.year_level_id, "student_ids": args.student_ids,
+            "issue": args.issue, "issue_date": issue_date.isoformat() if args.issue else None,
+            "rebill_voided": args.rebill_voided}
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS, manages_transaction=True)
+async def generate_invoices(ctx: ToolContext, args: GenerateInvoicesIn) -> JobOut:
+    """Start a job that bills a fee schedule's term: one invoice per student (a year level, given students, or
+    every enrolled student) billed to their family, with their year level's fees less the discounts that apply,
+    issued at once unless issue=false. Never two invoices for the same student and schedule: students already
+    invoiced are skipped, so running it again is safe (and bills only students added since). Students without a
+    family are skipped and listed in the result. Once succeeded, result has created, issued, total_minor,
+    skipped_students."""
+    return await start_job(ctx, tool=GENERATE_INVOICES, arguments=json.loads(args.model_dump_json()),
+                           kind=GENERATE_INVOICES,
+                           params_from_session=lambda s: _generation_params(ctx, s, args),
+                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)
+
+
+class IssueInvoicesIn(ToolInput):
+    invoice_ids: list[Id] | None = Field(default=None, max_length=MAX_IDS, description="Drafts to issue.")
+    schedule_id: Id | None = Field(default=None, description="Issue every draft of this schedule instead.")
+    issue_date: dt.date | None = Field(default=None, description="omitted: today.")
+
+
+class IssuedOut(ToolOutput):
+    issued: int
+    invoice_ids: list[int]
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def issue_invoices(ctx: ToolContext, args: IssueInvoicesIn) -> IssuedOut:
+    """Issue draft invoices (by id, or every draft of a schedule): each posts its journal entry (Dr Fees
+    receivable, Cr the fees' income accounts, discounts debited) and becomes issued."""
+    ids = await service.issue_invoices(ctx.session, ctx.actor, invoice_ids=args.invoice_ids,
+                                       schedule_id=args.schedule_id, issue_date=args.issue_date or _today(ctx))
+    return IssuedOut(issued=len(ids), invoice_ids=ids[:1000])
+
+
+class ListInvoicesIn(PageInput):
+    family_id: Id | None = None
+    student_id: Id | None = None
+    schedule_id: Id | None = None
+    status: list[Literal["draft", "issued", "partially_paid", "paid", "void"]] | None = Field(default=None,
+                                                                                           max_length=5)
+    overdue_on: dt.date | None = Field(default=None, description="Only invoices still open and past due on this "
+                                                                 "day.")
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def list_invoices(ctx: ToolContext, args: ListInvoicesIn) -> Page[InvoiceOut]:
+    """List invoices (number, family, student, status, due date, total, paid, credited, balance in minor units),
+    filtered by family, student, schedule, status or overdue on a day."""
+    if args.family_id is not None:
+        await service.get_family(ctx.session, args.family_id)
+    if args.student_id is not None:
+        await academics.get_student(ctx.session, args.student_id)
+    if args.schedule_id is not None:
+        await repo.get_or_raise(ctx.session, FeeSchedule, args.schedule_id, field="schedule_id")
+    rows = await repo.list_invoices(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                    family_id=args.family_id, student_id=args.student_id,
+                                    schedule_id=args.schedule_id, statuses=args.status, overdue_on=args.overdue_on)
+    page, cursor = page_of(rows, args.limit)
+    return Page[InvoiceOut](items=[invoice_out(r) for r in page], next_cursor=cursor)
+
+
+class InvoiceIdIn(ToolInput):
+    invoice_id: Id
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def get_invoice(ctx: ToolContext, args: InvoiceIdIn) -> InvoiceOut:
+    """Get an invoice with its lines (fees and discounts), the payments and credit allocated to it and its credit
+    notes."""
+    return await _invoice_detail(ctx, await service.get_invoice(ctx.session, args.invoice_id))
+
+
+class VoidInvoiceIn(ToolInput):
+    invoice_id: Id
+    on: dt.date | None = Field(default=None, description="The void's date (its reversal entry); omitted: today.")
+    reason: Reason
+
+
+async def _propose_void(ctx: ToolContext, args: VoidInvoiceIn) -> Proposal:
+    invoice = await service.get_invoice(ctx.session, args.invoice_id)
+    on = args.on or _today(ctx)
+    service.check_voidable(invoice, on)
+    total = ledger_rules.format_amount(invoice.total, invoice.currency)
+    preview = {"invoice": invoice.invoice_number, "family_id": invoice.family_id, "student_id": invoice.student_id,
+               "currency": invoice.currency, "total_minor": invoice.total, "reason": args.reason,
+               "reversal": None if invoice.entry_id is None else {"reverses_entry_id": invoice.entry_id,
+                                                                  "date": on.isoformat()},
+               "before": {"status": invoice.status, "balance_minor": service.balance_of(invoice)},
+               "after": {"status": "void", "balance_minor": 0}}
+    return Proposal(summary=f"Void invoice {invoice.invoice_number} ({total}) on {on}: {args.reason[:120]}",
+                    preview=preview, touched=[Touched("invoices", invoice.id or 0, invoice.version)])
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, propose=_propose_void)
+async def void_invoice(ctx: ToolContext, args: VoidInvoiceIn) -> InvoiceOut:
+    """Void an invoice that has nothing paid or credited on it: its journal entry is reversed (never deleted)
+    and it is owed no more. A paid invoice is corrected with issue_credit_note instead. Needs an admin's
+    approval."""
+    invoice = await service.void_invoice(ctx.session, ctx.actor, invoice_id=args.invoice_id,
+                                         on=args.on or _today(ctx), reason=args.reason)
+    return await _invoice_detail(ctx, invoice)
+
+
+class CreditNoteIn(ToolInput):
+    invoice_id: Id
+    amount_minor: Minor
+    on: dt.date | None = Field(default=None, description="omitted: today.")
+    reason: Reason
+    account_id: Id | None = Field(default=None, description="Account debited; omitted: 4190 Fee discounts and "
+                                                            "credit notes.")
+
+
+async def _propose_credit_note(ctx: ToolContext, args: CreditNoteIn) -> Proposal:
+    invoice = await service.get_invoice(ctx.session, args.invoice_id)
+    on = args.on or _today(ctx)
+    applied, excess = await service.check_credit_note(ctx.session, invoice, amount=args.amount_minor, on=on)
+    if args.account_id is not None:
+        await service.check_account(ctx.session, args.account_id, field="account_id",
+                                    types={"income", "expense"}, currency=invoice.currency)
+    credit = await service.family_credit(ctx.session, invoice.family_id, invoice.currency)
+    balance = service.balance_of(invoice)
+    preview = {"invoice": invoice.invoice_number, "currency": invoice.currency, "amount_minor": args.amount_minor,
+               "reason": args.reason, "applied_to_invoice_minor": applied, "to_family_credit_minor": excess,
+               "before": {"balance_minor": balance, "family_credit_minor": credit, "status": invoice.status},
+               "after": {"balance_minor": balance - applied, "family_credit_minor": credit + excess,
+                         "status": rules.status_of(total=invoice.total, paid=invoice.amount_paid,
+                                                   credited=invoice.amount_credited + applied, issued=True).value}}
+    amount = ledger_rules.format_amount(args.amount_minor, invoice.currency)
+    return Proposal(summary=f"Credit note of {amount} on invoice {invoice.invoice_number}: {args.reason[:120]}",
+                    preview=preview, touched=[Touched("invoices", invoice.id or 0, invoice.version)])
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.CONFIRM, propose=_propose_credit_note)
+async def issue_credit_note(ctx: ToolContext, args: CreditNoteIn) -> CreditNoteOut:
+    """Issue a credit note on an issued invoice: the amount (minor units, at most its total less earlier credit
+    notes) is taken off its balance; what exceeds the balance (it was paid) becomes the family's credit, which
+    apply_family_credit or refund_family_credit then use. Posts its journal entry. Needs confirmation."""
+    note = await service.issue_credit_note(ctx.session, ctx.actor, invoice_id=args.invoice_id,
+                                           amount=args.amount_minor, on=args.on or _today(ctx), reason=args.reason,
+                                           account_id=args.account_id)
+    return credit_note_out(note)
+
+
+# ---------------------------------------------------------------- payments, credit, refunds
+
+
+class AllocationIn(ToolInput):
+    invoice_id: Id
+    amount_minor: Minor
+
+
+class RecordPaymentIn(ToolInput):
+    family_id: Id
+    amount_minor: Minor
+    currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
+    received_on: dt.date | None = Field(default=None, description="omitted: today.")
+    method: Literal["bank_transfer", "card", "cash", "cheque", "direct_debit", "other"]
+    reference: Reference | None = Field(default=None, description="Bank reference, receipt or cheque number.")
+    deposit_account_id: Id | None = Field(default=None, description="Where the money went; omitted: 1010 Bank.")
+    allocations: list[AllocationIn] | None = Field(default=None, max_length=service.MAX_ALLOCATIONS,
+                                                   description="Which invoices it pays and how much; omitted: "
+                                                               "the earliest due first.")
+    idempotency_key: Key = Field(description="A key you choose for this payment (e.g. the bank reference); "
+                                             "retrying with it never records the payment twice.")
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def record_payment(ctx: ToolContext, args: RecordPaymentIn) -> PaymentOut:
+    """Record money a family paid (RCT000042) and allocate it to its open invoices, the earliest due first
+    unless allocations say otherwise; anything left over becomes the family's credit. Posts one journal entry
+    (Dr bank, Cr Fees receivable and Family credit). Amounts in minor units."""
+    done = await service.record_payment(
+        ctx.session, ctx.actor, family_id=args.family_id, amount=args.amount_minor,
+        currency=await _currency(ctx, args.currency), received_on=args.received_on or _today(ctx),
+        method=args.method, idempotency_key=args.idempotency_key, reference=args.reference,
+        deposit_account_id=args.deposit_account_id,
+        allocations=None if args.allocations is None else [
+            service.AllocationInput(invoice_id=a.invoice_id, amount=a.amount_minor) for a in args.allocations])
+    return payment_out(done.payment, done.allocations, done.replayed)
+
+
+class ListPaymentsIn(PageInput):
+    family_id: Id | None = None
+    from_date: dt.date | None = None
+    to_date: dt.date | None = None
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def list_payments(ctx: ToolContext, args: ListPaymentsIn) -> Page[PaymentOut]:
+    """List payments received (number, family, date, amount, method, reference, allocations), optionally for one
+    family or a date range: "what did we collect this term" is the sum of amount_minor."""
+    if args.family_id is not None:
+        await service.get_family(ctx.session, args.family_id)
+    rows = await repo.list_payments(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                    family_id=args.family_id, from_date=args.from_date, to_date=args.to_date)
+    page, cursor = page_of(rows, args.limit)
+    items = [payment_out(p, await repo.allocations_of_payment(ctx.session, p.id or 0)) for p in page]
+    return Page[PaymentOut](items=items, next_cursor=cursor)
+
+
+class ApplyCreditIn(ToolInput):
+    family_id: Id
+    currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
+    amount_minor: Minor | None = Field(default=None, description="omitted: all the family's credit.")
+    invoice_ids: list[Id] | None = Field(default=None, max_length=200,
+                                         description="Only these invoices; omitted: the earliest due first.")
+    on: dt.date | None = Field(default=None, description="omitted: today.")
+    idempotency_key: Key | None = None
+
+
+class AppliedOut(ToolOutput):
+    applied_minor: int
+    allocations: list[AllocationOut]
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def apply_family_credit(ctx: ToolContext, args: ApplyCreditIn) -> AppliedOut:
+    """Apply a family's credit (overpayments, credit notes) to its open invoices, the earliest due first. Posts
+    Dr Family credit, Cr Fees receivable."""
+    rows = await service.apply_family_credit(ctx.session, ctx.actor, family_id=args.family_id,
+                                             currency=await _currency(ctx, args.currency), on=args.on or _today(ctx),
+                                             amount=args.amount_minor, invoice_ids=args.invoice_ids,
+                                             idempotency_key=args.idempotency_key)
+    return AppliedOut(applied_minor=sum(r.amount for r in rows), allocations=[allocation_out(r) for r in rows])
+
+
+class RefundIn(ToolInput):
+    family_id: Id
+    amount_minor: Minor
+    currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
+    on: dt.date | None = Field(default=None, description="omitted: today.")
+    method: Literal["bank_transfer", "card", "cash", "cheque", "direct_debit", "other"]
+    reference: Reference | None = None
+    reason: Reason
+    bank_account_id: Id | None = Field(default=None, description="Paid from; omitted: 1010 Bank.")
+    idempotency_key: Key = Field(description="A key you choose for this refund; retrying never refunds twice.")
+
+
+async def _propose_refund(ctx: ToolContext, args: RefundIn) -> Proposal:
+    family = await service.get_family(ctx.session, args.family_id)
+    currency = await _currency(ctx, args.currency)
+    on = args.on or _today(ctx)
+    before = await service.check_refund(ctx.session, family, amount=args.amount_minor, currency=currency, on=on)
+    if args.bank_account_id is not None:
+        await service.check_account(ctx.session, args.bank_account_id, field="bank_account_id", types={"asset"},
+                                    currency=currency)
+    amount = ledger_rules.format_amount(args.amount_minor, currency)
+    preview = {"family": family.code, "family_name": family.name, "currency": currency,
+               "amount_minor": args.amount_minor, "method": args.method, "reference": args.reference,
+               "reason": args.reason, "date": on.isoformat(),
+               "before": {"family_credit_minor": before}, "after": {"family_credit_minor": before - args.amount_minor}}
+    return Proposal(summary=f"Refund {amount} to family {family.code} {family.name} ({args.method}): "
+                            f"{args.reason[:120]}",
+                    preview=preview, touched=[Touched("families", family.id or 0, family.version)])
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, propose=_propose_refund)
+async def refund_family_credit(ctx: ToolContext, args: RefundIn) -> RefundOut:
+    """Pay money back to a family out of its credit (RF000042): at most the credit it holds (overpayments,
+    credit notes; to refund a paid invoice, issue a credit note first). Posts Dr Family credit, Cr bank. Needs
+    an admin's approval."""
+    currency = await _currency(ctx, args.currency)
+    row: Refund = await service.refund_family_credit(
+        ctx.session, ctx.actor, family_id=args.family_id, amount=args.amount_minor, currency=currency,
+        on=args.on or _today(ctx), method=args.method, reason=args.reason, idempotency_key=args.idempotency_key,
+        reference=args.reference, bank_account_id=args.bank_account_id)
+    after = await service.family_credit(ctx.session, args.family_id, currency)
+    return RefundOut(refund_id=row.id or 0, number=row.refund_number, family_id=row.family_id,
+                     refunded_on=row.refunded_on, currency=row.currency, amount_minor=row.amount, method=row.method,
+                     reference=row.reference, reason=row.reason, entry_id=row.entry_id,
+                     family_credit_after_minor=after)
+
+
+# ---------------------------------------------------------------- receivables
+
+
+class AgingIn(ToolInput):
+    as_of: dt.date | None = Field(default=None, description="omitted: today.")
+    currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
+    group_by: Literal["family", "student"] = "family"
+    year_level_id: Id | None = None
+    min_days_overdue: int = Field(default=0, ge=0, le=3650, description="Only rows with an invoice at least this "
+                                                                        "many days past due (61: over 60 days).")
+    limit: int = Field(default=100, ge=1, le=1000, description="Rows returned (the totals cover every row).")
+
+
+class AgingBucketsOut(ToolOutput):
+    current: int = Field(description="Not yet due.")
+    days_1_30: int
+    days_31_60: int
+    days_61_90: int
+    over_90: int
+    total: int
+
+
+class AgingRowOut(ToolOutput):
+    family_id: int
+    family_code: str
+    family_name: str
+    student_id: int | None = None
+    student_code: str | None = None
+    student_name: str | None = None
+    invoices: int
+    oldest_due_date: dt.date | None = None
+    buckets: AgingBucketsOut
+
+
+class AgingOut(ToolOutput):
+    as_of: dt.date
+    currency: str
+    group_by: str
+    rows: list[AgingRowOut]
+    rows_total: int = Field(description="Rows in the report (rows lists the first `limit`).")
+    totals: AgingBucketsOut
+    ledger_receivable_minor: int | None = Field(default=None, description="The ledger's 1200 Fees receivable "
+                                                                          "balance on as_of (unfiltered reports).")
+    agrees_with_ledger: bool | None = None
+
+
+def _buckets(values: dict[str, int]) -> AgingBucketsOut:
+    return AgingBucketsOut(**values, total=sum(values.values()))
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def get_receivables_aging(ctx: ToolContext, args: AgingIn) -> AgingOut:
+    """Age the fees owed on a day, per family or per student: current (not yet due), 1-30, 31-60, 61-90 and
+    over 90 days past due, with totals, most overdue first. min_days_overdue=61 answers "who owes more than 60
+    days". Unfiltered, it shows the ledger's Fees receivable balance and whether the two agree. Minor units."""
+    report = await service.receivables_aging(ctx.session, as_of=args.as_of or _today(ctx),
+                                             currency=await _currency(ctx, args.currency), group_by=args.group_by,
+                                             year_level_id=args.year_level_id,
+                                             min_days_overdue=args.min_days_overdue)
+    rows = [AgingRowOut(family_id=r.family_id, family_code=r.family_code, family_name=r.family_name,
+                        student_id=r.student_id, student_code=r.student_code, student_name=r.student_name,
+                        invoices=r.invoices, oldest_due_date=r.oldest_due_date, buckets=_buckets(r.buckets))
+            for r in report.rows[:args.limit]]
+    return AgingOut(as_of=report.as_of, currency=report.currency, group_by=report.group_by, rows=rows,
+                    rows_total=len(report.rows), totals=_buckets(report.totals),
+                    ledger_receivable_minor=report.ledger_balance, agrees_with_ledger=report.agrees)
+
+
+class RemindersIn(ToolInput):
+    as_of: dt.date | None = Field(default=None, description="omitted: today.")
+    currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
+    min_days_overdue: int = Field(default=1, ge=1, le=3650)
+    min_amount_minor: Minor = 1
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class ContactOut(ToolOutput):
+    name: str
+    relationship: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class ReminderInvoiceOut(ToolOutput):
+    invoice_id: int
+    number: str
+    student_id: int
+    student_name: str
+    due_date: dt.date
+    balance_minor: int
+    days_overdue: int
+
+
+class ReminderOut(ToolOutput):
+    family_id: int
+    family_code: str
+    family_name: str
+    overdue_minor: int
+    total_owed_minor: int
+    credit_available_minor: int
+    oldest_due_date: dt.date
+    days_overdue: int
+    last_payment_on: dt.date | None = None
+    contacts: list[ContactOut]
+    invoices: list[ReminderInvoiceOut]
+
+
+class RemindersOut(ToolOutput):
+    as_of: dt.date
+    currency: str
+    families: list[ReminderOut]
+    families_total: int
+    overdue_total_minor: int
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def list_fee_reminders(ctx: ToolContext, args: RemindersIn) -> RemindersOut:
+    """List the families to remind: overdue amounts (at least min_days_overdue past due), what they owe in all,
+    their credit, last payment, contacts (billing contact and guardians with email and phone) and the overdue
+    invoices, most overdue first. Sending the reminders is up to you."""
+    currency = await _currency(ctx, args.currency)
+    reminders = await service.fee_reminders(ctx.session, as_of=args.as_of or _today(ctx), currency=currency,
+                                            min_days_overdue=args.min_days_overdue,
+                                            min_amount=args.min_amount_minor)
+    families = []
+    for r in reminders[:args.limit]:
+        invoices = [ReminderInvoiceOut(invoice_id=i.invoice.id or 0, number=i.invoice.invoice_number,
+                                       student_id=i.invoice.student_id,
+                                       student_name=service.student_name(r.students[i.invoice.student_id])
+                                       if i.invoice.student_id in r.students else "",
+                                       due_date=i.invoice.due_date, balance_minor=i.balance,
+                                       days_overdue=i.days_overdue) for i in r.invoices]
+        families.append(ReminderOut(family_id=r.family.id or 0, family_code=r.family.code, family_name=r.family.name,
+                                    overdue_minor=r.overdue, total_owed_minor=r.total_owed,
+                                    credit_available_minor=r.credit_available, oldest_due_date=r.oldest_due_date,
+                                    days_overdue=r.days_overdue, last_payment_on=r.last_payment_on,
+                                    contacts=[ContactOut(name=c.name, relationship=c.relationship, email=c.email,
+                                                         phone=c.phone) for c in r.contacts],
+                                    invoices=invoices))
+    return RemindersOut(as_of=args.as_of or _today(ctx), currency=currency, families=families,
+                        families_total=len(reminders), overdue_total_minor=sum(r.overdue for r in reminders))
+
+
+class StatementIn(ToolInput):
+    family_id: Id
+    from_date: dt.date
+    to_date: dt.date | None = Field(default=None, description="omitted: today.")
+    currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
+    payment_instructions: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                           max_length=1000)] | None = None
+
+
+class StatementOut(ToolOutput):
+    document_id: int = Field(description="get_document returns the PDF (base64).")
+    filename: str
+    family_id: int
+    currency: str
+    opening_balance_minor: int
+    closing_balance_minor: int = Field(description="Positive: owed; negative: the family is in credit.")
+    lines: int
+    open_invoices: int
+
+
+@module.tool(effect=Effect.WRITE, roles=BURSARS)
+async def generate_family_statement(ctx: ToolContext, args: StatementIn) -> StatementOut:
+    """Make a family's statement of account (PDF) for a period: balance brought forward, every invoice, payment,
+    credit note, void and refund with the running balance, the open invoices and their aging, the amount due.
+    It is stored as a document (kind fee_statement): get_document returns it."""
+    to_date = args.to_date or _today(ctx)
+    statement = await service.family_statement(ctx.session, family_id=args.family_id,
+                                               currency=await _currency(ctx, args.currency),
+                                               from_date=args.from_date, to_date=to_date, issued_on=_today(ctx),
+                                               school_name=ctx.runtime.settings.school_name,
+                                               payment_instructions=args.payment_instructions)
+    data = render_family_statement_pdf(statement)
+    filename = statement_filename(statement)
+    doc = await documents.store(ctx.session, kind="fee_statement", filename=filename,
+                                content_type="application/pdf", data=data, created_by=ctx.actor.id or None)
+    return StatementOut(document_id=doc.id or 0, filename=filename, family_id=args.family_id,
+                        currency=statement.currency, opening_balance_minor=statement.opening_balance,
+                        closing_balance_minor=statement.closing_balance, lines=len(statement.lines),
+                        open_invoices=len(statement.open_invoices))
+
+
+__all__ = ["DiscountKind", "PaymentMethod", "module"]
