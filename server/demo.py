@@ -31,6 +31,10 @@ class DemoReport:
                   f"{s.assessments} assessments, {s.grades} grades, {s.rooms} rooms")]
         if s.contracts or s.payroll_periods:
             lines.append(_payroll_line(s))
+        if s.families or s.invoices:
+            lines.append(f"fees: {s.families} families, {s.invoices} Term 1 invoices, {s.fee_payments} payments "
+                         "(some partial, late or missing: get_receivables_aging); Term 2's fee schedule is ready "
+                         "to bill (generate_invoices)")
         if self.queued_actions:
             lines.append(f"actions waiting for an admin's approval: {', '.join(f'#{i}' for i in self.queued_actions)}")
         if s.admin_usernames:

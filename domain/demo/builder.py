@@ -36,6 +36,8 @@ from domain.academics.models import (
     Term,
     YearLevel,
 )
+from domain.fees import service as fees
+from domain.fees.models import Family, FeeSchedule, Invoice, Payment
 from domain.finance import service as finance
 from domain.hr.models import Department, Employee, EmployeeStatus, EmploymentType
 from domain.identity.models import User
@@ -165,6 +167,22 @@ PAYROLL_COMPONENTS: list[dict[str, Any]] = [
     {"code": "SUPER", "name": "Superannuation guarantee", "kind": "employer_contribution",
      "method": "percentage", "percent": 12, "of": "gross"},
 ]
+
+# Fees (AUD, per term, illustrative): tuition by year level, a technology levy and an activities fee for
+# everyone. Term 1's invoices are issued on its first day and due a month later; most families have paid, some
+# in part, some late, some not at all (61-90 days overdue by early December), a few paid too much (family
+# credit), and one excursion fee was credited back. Term 2 has a schedule and no invoices: generating them is
+# left for the user (generate_invoices).
+FEE_CURRENCY = "AUD"
+TUITION_BY_LEVEL = {7: 495_000, 8: 510_000, 9: 525_000, 10: 545_000, 11: 565_000, 12: 580_000}
+FEE_ITEMS = (("TUITION", "Tuition", "4100", "Tuition fees"),
+             ("TECH", "Technology levy", "4130", "Technology levy income"),
+             ("ACTIVITIES", "Sport and excursions", "4140", "Activity fees"))
+FLAT_FEES = {"TECH": 18_000, "ACTIVITIES": 12_000}
+FEE_TERMS = (("T1-2026", "Term 1 2026-27 fees", date(2026, 9, 30)), ("T2-2027", "Term 2 2026-27 fees",
+                                                                        date(2027, 1, 31)))
+INVOICE_DATE = date(2026, 9, 1)
+SCHOLARSHIPS, STAFF_CHILDREN = 6, 3
 
 # Full-time monthly salaries in whole AUD, (lowest, highest), by the support staff's role key: the heads
 # (principal, deputy, bursar), then the office and facilities staff. Illustrative figures, not an award's.
@@ -379,6 +397,9 @@ class DemoSummary:
     payroll_runs: int = 0
     payslips: int = 0
     payroll_periods: list[str] = field(default_factory=list)
+    families: int = 0
+    invoices: int = 0
+    fee_payments: int = 0
 
 
 async def build_demo_school(session: AsyncSession, *, seed: int = 42) -> DemoSummary:
@@ -436,6 +457,9 @@ async def _existing_summary(session: AsyncSession) -> DemoSummary:
         payslips=(await session.exec(select(func.count()).select_from(Payslip).where(
             col(Payslip.status).in_((PayslipStatus.DONE.value, PayslipStatus.PAID.value))))).one(),
         payroll_periods=periods,
+        families=await _count(session, Family),
+        invoices=await _count(session, Invoice),
+        fee_payments=await _count(session, Payment),
     )
 
 
@@ -582,6 +606,8 @@ class _DemoBuilder:
         history_fits = await self._payroll_history_fits()
         contracts = await self._add_contracts(staff, employees)
         runs = await self._add_payroll_history(staff, employees) if history_fits else []
+        # Fee draws come last of all, for the same reason.
+        billed = await self._add_fees(students, guardians, terms) if await self._fees_fit() else (0, 0, 0)
 
         return DemoSummary(
             created=True,
@@ -603,6 +629,9 @@ class _DemoBuilder:
             payroll_runs=len(runs),
             payslips=sum(run.employees for run in runs),
             payroll_periods=[run.period for run in runs],
+            families=billed[0],
+            invoices=billed[1],
+            fee_payments=billed[2],
         )
 
     def _plan_staff(self) -> list[_StaffPlan]:
@@ -666,6 +695,7 @@ class _DemoBuilder:
             ("principal", by_role["principal"].full_name, "admin", by_role["principal"].id),
             ("registrar", by_role["registrar"].full_name, "registrar", by_role["registrar"].id),
             ("hr", by_role["hr"].full_name, "hr", by_role["hr"].id),
+            ("bursar", by_role["bursar"].full_name, "finance", by_role["bursar"].id),
         ]
         teachers = self._teacher_users(staff, employees)
         wanted += [(u, e.full_name, "teacher", e.id) for u, e in teachers.items()]
@@ -773,6 +803,120 @@ class _DemoBuilder:
                                  source="demo", idempotency_key="demo:opening-balance", currency=PAYROLL_CURRENCY,
                                  lines=[{"account_id": accounts["bank"], "debit": OPENING_BANK_MINOR},
                                         {"account_id": equity.id, "credit": OPENING_BANK_MINOR}])
+
+    async def _fees_fit(self) -> bool:
+        """Whether the demo's fees can be added: no fee schedule yet, and no fee account in another currency."""
+        if await _count(self.session, FeeSchedule):
+            return False
+        for code, _, _ in fees.FEE_ACCOUNTS.values():
+            account = await finance.find_account_by_code(self.session, code)
+            if account is not None and account.currency != FEE_CURRENCY:
+                return False
+        return True
+
+    def _families(self, students: list[Student]) -> list[list[Student]]:
+        """Group students into families: children who share a surname and are in different year levels are
+        siblings about a third of the time (at most three to a family)."""
+        by_surname: dict[str, list[Student]] = {}
+        for student in students:
+            by_surname.setdefault(student.last_name, []).append(student)
+        families: list[list[Student]] = []
+        for surname in sorted(by_surname):
+            open_families: list[list[Student]] = []
+            for student in by_surname[surname]:
+                joinable = [f for f in open_families if len(f) < 3
+                            and all(m.year_level_id != student.year_level_id for m in f)]
+                if joinable and self.rng.random() < 0.35:
+                    joinable[0].append(student)
+                else:
+                    open_families.append([student])
+            families.extend(open_families)
+        return sorted(families, key=lambda f: min(m.code for m in f))
+
+    async def _add_fees(self, students: list[Student], guardians: list[Guardian],
+                        terms: list[Term]) -> tuple[int, int, int]:
+        """Families, fee items, the two terms' schedules, discounts, Term 1's invoices, payments and one credit
+        note. Returns (families, invoices, payments)."""
+        session, actor, rng = self.session, SYSTEM_ACTOR, self.rng
+        first_guardian: dict[int, Guardian] = {}
+        for guardian in guardians:
+            first_guardian.setdefault(guardian.student_id, guardian)
+        families = []
+        for members in self._families(students):
+            eldest = min(members, key=lambda m: (m.date_of_birth, m.code))
+            contact = first_guardian.get(eldest.id or 0)
+            families.append(await fees.create_family(
+                session, actor, name=f"{eldest.last_name} family", billing_name=contact.name if contact else None,
+                billing_email=contact.email if contact else None,
+                student_ids=[m.id or 0 for m in sorted(members, key=lambda m: m.code)]))
+        await fees.fee_accounts(session, actor, FEE_CURRENCY)
+        items = {}
+        for code, name, account_code, account_name in FEE_ITEMS:
+            account = await finance.find_account_by_code(session, account_code)
+            if account is None:
+                account = await finance.create_account(session, actor, code=account_code, name=account_name,
+                                                       type="income", currency=FEE_CURRENCY)
+            items[code] = await fees.create_fee_item(session, actor, code=code, name=name,
+                                                     income_account_id=account.id or 0)
+        levels = {level.ordinal: level.id for level in (await session.exec(select(YearLevel))).all()}
+        lines = [fees.ScheduleLineInput(fee_item_id=items["TUITION"].id or 0, amount=amount,
+                                        year_level_id=levels[n]) for n, amount in TUITION_BY_LEVEL.items()]
+        lines += [fees.ScheduleLineInput(fee_item_id=items[code].id or 0, amount=amount)
+                  for code, amount in FLAT_FEES.items()]
+        schedules = [(await fees.create_fee_schedule(session, actor, code=code, name=name, term_id=term.id or 0,
+                                                     currency=FEE_CURRENCY, due_date=due, lines=lines))[0]
+                     for (code, name, due), term in zip(FEE_TERMS, terms, strict=True)]
+        tuition = items["TUITION"].id
+        await fees.create_discount(session, actor, code="SIBLING2", name="Sibling discount (second child)",
+                                   kind="sibling", percent_bp=1000, fee_item_id=tuition, sibling_position=2)
+        await fees.create_discount(session, actor, code="SIBLING3", name="Sibling discount (third child)",
+                                   kind="sibling", percent_bp=500, fee_item_id=tuition, sibling_position=3)
+        scholarship = await fees.create_discount(session, actor, code="SCHOLAR50", name="Academic scholarship",
+                                                 kind="scholarship", percent_bp=5000, fee_item_id=tuition)
+        staff_rate = await fees.create_discount(session, actor, code="STAFF25", name="Staff child discount",
+                                                kind="other", percent_bp=2500, fee_item_id=tuition)
+        awarded = rng.sample(students, SCHOLARSHIPS + STAFF_CHILDREN)
+        for i, student in enumerate(awarded):
+            discount = scholarship if i < SCHOLARSHIPS else staff_rate
+            await fees.award_discount(session, actor, student_id=student.id or 0, discount_id=discount.id or 0)
+        result = await fees.generate_invoices(session, actor, schedule_id=schedules[0].id or 0, issue=True,
+                                              issue_date=INVOICE_DATE)
+        payments = 0
+        methods = ("bank_transfer", "bank_transfer", "direct_debit", "card", "cheque")
+        credited = False
+        for family in families:
+            account = await fees.family_account(session, family_id=family.id or 0, currency=FEE_CURRENCY,
+                                                as_of=INVOICE_DATE)
+            owed, draw = account.owed, rng.random()
+            plan: list[tuple[int, date]] = []
+            if draw < 0.62:  # on time, in full
+                plan = [(owed, INVOICE_DATE + timedelta(days=rng.randrange(2, 29)))]
+            elif draw < 0.66:  # on time, a little too much: family credit
+                plan = [(owed + rng.randrange(5, 21) * 1000, INVOICE_DATE + timedelta(days=rng.randrange(2, 29)))]
+            elif draw < 0.80:  # in part, some twice
+                first = owed * rng.randrange(30, 71) // 100 // 1000 * 1000
+                plan = [(first, INVOICE_DATE + timedelta(days=rng.randrange(5, 50)))]
+                if rng.random() < 0.5:
+                    plan.append(((owed - first) // 2 // 1000 * 1000, date(2026, 11, 1) + timedelta(days=rng.randrange(25))))
+            elif draw < 0.92:  # late, in full
+                plan = [(owed, date(2026, 10, 15) + timedelta(days=rng.randrange(40)))]
+            for n, (amount, day) in enumerate(plan):
+                if amount <= 0:
+                    continue
+                await fees.record_payment(session, actor, family_id=family.id or 0, amount=amount,
+                                          currency=FEE_CURRENCY, received_on=day, method=rng.choice(methods),
+                                          reference=f"{family.code}-{n + 1}",
+                                          idempotency_key=f"demo:payment:{family.code}:{n + 1}")
+                payments += 1
+            if not credited and draw < 0.62 and len(account.open_invoices) == 1:
+                invoice = account.open_invoices[0].invoice
+                await fees.issue_credit_note(session, actor, invoice_id=invoice.id or 0,
+                                             amount=FLAT_FEES["ACTIVITIES"], on=date(2026, 11, 20),
+                                             reason="Year-group excursion cancelled: the activities fee is "
+                                                    "credited back")
+                credited = True
+        await session.flush()
+        return len(families), len(result.invoice_ids), payments
 
     def _assign_classes(self, section_keys: list[tuple[int, str]],
                         teachers_by_subject: dict[str, list[int]]) -> dict[tuple[tuple[int, str], str], int]:

@@ -34,6 +34,8 @@ from domain.academics.models import (
     TermGrade,
 )
 from domain.demo.builder import CONTRACT_START, PAID_PERIODS, RAISE_FROM, DemoSummary, build_demo_school
+from domain.fees import service as fees
+from domain.fees.models import CreditNote, Family, FamilyMember, FeeSchedule, Invoice, Payment
 from domain.finance import service as finance
 from domain.hr.models import Employee
 from domain.identity.models import User
@@ -251,8 +253,10 @@ async def test_the_demo_staff_were_paid_for_march_to_may(built: tuple[AsyncEngin
         net_payable = await finance.find_account_by_code(session, "2100")
         assert await finance.account_balance(session, net_payable.id) == 0, "every posted run was paid"
         bank = await finance.find_account_by_code(session, "1010")
-        assert await finance.account_balance(session, bank.id) == 200_000_000 - sum(r.net_minor for r in runs), \
-            "the opening balance less three months of net pay"
+        fees_paid = (await session.exec(select(func.coalesce(func.sum(Payment.amount), 0)))).one()
+        assert await finance.account_balance(session, bank.id) == (
+            200_000_000 - sum(r.net_minor for r in runs) + fees_paid), \
+            "the opening balance less three months of net pay, plus the fees families paid"
 
         # The backdated raise: version 2 from 2026-04-01, recorded after April was paid with version 1, so May
         # pays April's difference as one arrears line and nobody else has any.
@@ -282,3 +286,33 @@ async def test_the_demo_staff_were_paid_for_march_to_may(built: tuple[AsyncEngin
             basic = next(ln for ln in april_lines if ln.code == "BASIC")
             assert 0 < row.days_x100 and basic.amount_minor == _half_up(
                 Fraction(base) * (days - Fraction(row.days_x100, 100)) / days)
+
+
+async def test_the_demo_families_were_billed_for_term_1(built: tuple[AsyncEngine, DemoSummary]) -> None:
+    """Every student is in a family (some with siblings) and has one issued Term 1 invoice; families paid in
+    full, in part, late, too much or not at all, so the aging on 2026-12-04 has every kind of row and agrees
+    with the ledger; Term 2 has a schedule and no invoice yet."""
+    engine, summary = built
+    async with AsyncSession(engine) as session:
+        students = (await session.exec(select(func.count()).select_from(Student))).one()
+        members = (await session.exec(select(FamilyMember.family_id))).all()
+        sizes = Counter(Counter(members).values())
+        assert len(members) == students and summary.families == len(set(members))
+        assert sizes[2] + sizes[3] >= 10 and set(sizes) <= {1, 2, 3}, sizes
+        schedules = (await session.exec(select(FeeSchedule).order_by(FeeSchedule.id))).all()
+        assert [s.code for s in schedules] == ["T1-2026", "T2-2027"]
+        invoices = (await session.exec(select(Invoice))).all()
+        assert len(invoices) == students == summary.invoices
+        assert {i.fee_schedule_id for i in invoices} == {schedules[0].id}
+        statuses = Counter(i.status for i in invoices)
+        assert statuses["paid"] > statuses["partially_paid"] > 0 and statuses["issued"] > 0, statuses
+        discounted = [i for i in invoices if i.total < 495_000 + 30_000]
+        assert discounted, "sibling, scholarship and staff discounts reduce some Year 7 invoices"
+        assert (await session.exec(select(func.count()).select_from(CreditNote))).one() == 1
+        assert summary.fee_payments == (await session.exec(select(func.count()).select_from(Payment))).one() > 0
+        aging = await fees.receivables_aging(session, as_of=date(2026, 12, 4), currency="AUD")
+        assert aging.agrees and aging.totals["days_61_90"] > 0 and aging.totals["current"] == 0
+        credit = await finance.find_account_by_code(session, "2200")
+        assert await finance.account_balance(session, credit.id) > 0, "some families paid too much"
+        assert (await finance.trial_balance(session)).balanced
+        assert (await session.exec(select(func.count()).select_from(Family))).one() == summary.families
