@@ -1,0 +1,175 @@
+"""Fees at scale: invoice 10,000 students for a term and post the entries, on PostgreSQL.
+
+Creates a fresh PostgreSQL database (dropped afterwards): 13 year levels, --students enrolled students in
+families (about a third with two or three children, so sibling discounts apply), 5 % of them on a 50 % tuition
+scholarship, a term's fee schedule (tuition per year level, transport and meals for every level, a technology
+levy from Year 7). Then measures, as the generate_invoices job does it (one transaction):
+- invoice_and_post_s: `generate_invoices(issue=True)`: plan every invoice (fees less discounts), insert the
+  invoices and their lines, post one balanced journal entry per invoice (Dr Fees receivable, Dr discounts / Cr
+  income), mark them issued, audit.
+Checks afterwards that there is one invoice and one entry per student and that the Fees receivable balance
+equals the invoices' total. Target (the fees issue): under 10 s on this 2-core machine. Prints the figures, then
+one line holding a JSON object of them.
+
+Usage: uv run python bench/fees.py [--students 10000] [--pg-url postgresql+asyncpg://postgres@127.0.0.1/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import select
+
+from domain.academics import service as academics
+from domain.academics.models import Student, YearLevel
+from domain.fees import service as fees
+from domain.fees.models import Family, FamilyMember, Invoice, InvoiceLine
+from domain.finance import service as finance
+from domain.finance.models import JournalEntry, JournalLine
+from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel.audit import ensure_audit_head
+from domain.kernel.clock import utcnow
+from domain.kernel.schema import migrate
+from domain.kernel.settings import Settings
+from tools.runtime import Runtime
+
+LEVELS = 13  # Prep (0) to Year 12
+
+
+async def build(runtime: Runtime, students: int) -> int:
+    """The school's students, families and fee policy; returns the fee schedule's id."""
+    rng = random.Random(11)
+    now = utcnow()
+    base = {"version": 1, "created_at": now, "updated_at": now, "deleted_at": None}
+    async with runtime.db.write() as session:
+        await ensure_audit_head(session)
+        year = await academics.create_academic_year(session, SYSTEM_ACTOR, code="2026", name="2026",
+                                                    start_date=date(2026, 1, 27), end_date=date(2026, 12, 18))
+        term = await academics.create_term(session, SYSTEM_ACTOR, academic_year_id=year.id, number=2,
+                                           name="Term 2 2026", start_date=date(2026, 4, 20),
+                                           end_date=date(2026, 6, 26))
+        await session.exec(insert(YearLevel), params=[  # type: ignore[call-overload]
+            {**base, "code": f"Y{n:02d}", "name": "Prep" if n == 0 else f"Year {n}", "ordinal": n}
+            for n in range(LEVELS)])
+        levels = list((await session.exec(select(YearLevel.id).order_by(YearLevel.ordinal))).all())
+        rows = []
+        for i in range(students):
+            level = i % LEVELS
+            born = date(2020 - level, 1, 1) + timedelta(days=rng.randrange(365))
+            rows.append({**base, "code": f"S2026-{i:05d}", "first_name": f"Student{i}", "last_name": f"Family{i // 3}",
+                         "date_of_birth": born, "year_level_id": levels[level], "section_id": None,
+                         "status": "enrolled"})
+        await session.exec(insert(Student), params=rows)  # type: ignore[call-overload]
+        student_ids = list((await session.exec(select(Student.id).order_by(Student.id))).all())
+        rng.shuffle(student_ids)
+        groups, at = [], 0
+        while at < len(student_ids):
+            size = rng.choices((1, 2, 3), weights=(67, 23, 10))[0]
+            groups.append(student_ids[at:at + size])
+            at += size
+        await session.exec(insert(Family), params=[  # type: ignore[call-overload]
+            {**base, "code": f"F{n + 1:05d}", "name": f"Family {n + 1}", "billing_name": f"Parent {n + 1}",
+             "billing_email": f"parent{n + 1}@bench.example.org", "billing_address": None}
+            for n in range(len(groups))])
+        family_ids = list((await session.exec(select(Family.id).order_by(Family.id))).all())
+        await session.exec(insert(FamilyMember), params=[  # type: ignore[call-overload]
+            {**base, "family_id": family_id, "student_id": student_id}
+            for family_id, group in zip(family_ids, groups, strict=True) for student_id in group])
+        await fees.fee_accounts(session, SYSTEM_ACTOR, "AUD")
+        items = {}
+        for code, name, account in (("TUITION", "Tuition", "4100"), ("TRANSPORT", "Transport", "4110"),
+                                    ("MEALS", "Meals", "4120"), ("TECH", "Technology levy", "4130")):
+            income = await finance.create_account(session, SYSTEM_ACTOR, code=account, name=f"{name} fees",
+                                                  type="income", currency="AUD")
+            items[code] = await fees.create_fee_item(session, SYSTEM_ACTOR, code=code, name=name,
+                                                     income_account_id=income.id)
+        lines = [fees.ScheduleLineInput(fee_item_id=items["TUITION"].id, amount=380_000 + 15_000 * n,
+                                        year_level_id=levels[n]) for n in range(LEVELS)]
+        lines += [fees.ScheduleLineInput(fee_item_id=items["TRANSPORT"].id, amount=42_000),
+                  fees.ScheduleLineInput(fee_item_id=items["MEALS"].id, amount=36_500)]
+        lines += [fees.ScheduleLineInput(fee_item_id=items["TECH"].id, amount=25_000, year_level_id=levels[n])
+                  for n in range(7, LEVELS)]
+        schedule, _ = await fees.create_fee_schedule(session, SYSTEM_ACTOR, code="T2-2026", name="Term 2 2026 fees",
+                                                     term_id=term.id, currency="AUD", due_date=date(2026, 5, 15),
+                                                     lines=lines)
+        await fees.create_discount(session, SYSTEM_ACTOR, code="SIBLING2", name="Sibling discount (2nd child)",
+                                   kind="sibling", percent_bp=1000, fee_item_id=items["TUITION"].id,
+                                   sibling_position=2)
+        await fees.create_discount(session, SYSTEM_ACTOR, code="SIBLING3", name="Sibling discount (3rd child)",
+                                   kind="sibling", percent_bp=500, fee_item_id=items["TUITION"].id,
+                                   sibling_position=3)
+        scholarship = await fees.create_discount(session, SYSTEM_ACTOR, code="SCHOLAR50",
+                                                 name="Academic scholarship", kind="scholarship", percent_bp=5000,
+                                                 fee_item_id=items["TUITION"].id)
+    async with runtime.db.write() as session:
+        for student_id in rng.sample(student_ids, students // 20):
+            await fees.award_discount(session, SYSTEM_ACTOR, student_id=student_id, discount_id=scholarship.id)
+    return schedule.id or 0
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+                        help="a PostgreSQL server URL; a fresh database is created on it and dropped after")
+    args = parser.parse_args()
+    name = f"mcs_bench_fees_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
+    runtime = Runtime.create(Settings(database_url=url))
+    try:
+        await migrate(runtime.db.write_engine)
+        started = time.perf_counter()
+        schedule_id = await build(runtime, args.students)
+        setup_s = time.perf_counter() - started
+        started = time.perf_counter()
+        async with runtime.db.write() as session:
+            result = await fees.generate_invoices(session, SYSTEM_ACTOR, schedule_id=schedule_id, issue=True,
+                                                  issue_date=date(2026, 4, 20))
+        invoice_and_post_s = time.perf_counter() - started
+        async with runtime.db.read() as session:
+            invoices = (await session.exec(select(func.count()).select_from(Invoice))).one()
+            invoice_lines = (await session.exec(select(func.count()).select_from(InvoiceLine))).one()
+            entries = (await session.exec(select(func.count()).select_from(JournalEntry).where(
+                JournalEntry.source.like("invoice:%")))).one()  # type: ignore[attr-defined]
+            journal_lines = (await session.exec(select(func.count()).select_from(JournalLine))).one()
+            billed = (await session.exec(select(func.sum(Invoice.total)))).one()
+            receivable = await finance.find_account_by_code(session, "1200")
+            ar = await finance.account_balance(session, receivable.id or 0)
+            tb = await finance.trial_balance(session)
+        assert len(result.invoice_ids) == args.students == invoices == entries, (result.skipped[:3], invoices)
+        assert ar == int(billed) == result.total and tb.balanced, (ar, billed, result.total)
+    finally:
+        await runtime.close()
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
+    print(f"setup: {args.students} students in families, a fee schedule and discounts in {setup_s:.1f} s")
+    print(f"invoice and post: {invoice_and_post_s:.2f} s for {invoices} invoices ({invoice_lines} lines) and "
+          f"{entries} journal entries ({journal_lines} lines) = {args.students / invoice_and_post_s:.0f} students/s "
+          f"(target < 10 s)")
+    print(f"billed: {int(billed) / 100:,.2f} AUD = the Fees receivable balance; trial balance balanced")
+    print(json.dumps({"students": args.students, "invoice_and_post_s": round(invoice_and_post_s, 2),
+                      "invoices": invoices, "journal_entries": entries, "invoice_lines": invoice_lines,
+                      "journal_lines": journal_lines, "students_per_s": round(args.students / invoice_and_post_s, 1)}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
