@@ -739,6 +739,44 @@ async def list_payments(ctx: ToolContext, args: ListPaymentsIn) -> Page[PaymentO
     return Page[PaymentOut](items=items, next_cursor=cursor)
 
 
+class CollectionsIn(ToolInput):
+    from_date: dt.date = Field(description="First day (inclusive), e.g. the term's first day.")
+    to_date: dt.date | None = Field(default=None, description="Last day (inclusive); omitted: today.")
+    currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
+
+
+class MethodTotalOut(ToolOutput):
+    method: str
+    payments: int
+    amount_minor: int
+
+
+class CollectionsOut(ToolOutput):
+    from_date: dt.date
+    to_date: dt.date
+    currency: str
+    payments: int
+    received_minor: int = Field(description="Every payment received in the period.")
+    to_family_credit_minor: int = Field(description="The part of it not allocated to invoices (overpayments).")
+    refunds: int
+    refunded_minor: int
+    net_collected_minor: int = Field(description="received - refunded.")
+    by_method: list[MethodTotalOut]
+
+
+@module.tool(effect=Effect.READ, roles=BURSARS)
+async def get_fee_collections(ctx: ToolContext, args: CollectionsIn) -> CollectionsOut:
+    """Answer "what did we collect this term": the payments received between two dates (count, total, by
+    method, the part that became family credit), the refunds paid back, and the net collected. Minor units."""
+    out = await service.collections(ctx.session, from_date=args.from_date, to_date=args.to_date or _today(ctx),
+                                    currency=await _currency(ctx, args.currency))
+    return CollectionsOut(from_date=out.from_date, to_date=out.to_date, currency=out.currency,
+                          payments=out.payments, received_minor=out.received,
+                          to_family_credit_minor=out.to_family_credit, refunds=out.refunds,
+                          refunded_minor=out.refunded, net_collected_minor=out.net,
+                          by_method=[MethodTotalOut(method=m, payments=n, amount_minor=a) for m, n, a in out.by_method])
+
+
 class ApplyCreditIn(ToolInput):
     family_id: Id
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)

@@ -401,3 +401,18 @@ async def list_payments(session: AsyncSession, *, after_id: int, limit: int, fam
 async def allocations_of_family_credit(session: AsyncSession, credit_id: int) -> list[Allocation]:
     stmt = select(Allocation).where(Allocation.credit_id == credit_id).order_by(Allocation.id)
     return list((await session.exec(stmt)).all())
+
+
+async def collections(session: AsyncSession, *, from_date: dt.date, to_date: dt.date,
+                      currency: str) -> dict[str, Any]:
+    """Payments and refunds dated from_date..to_date in `currency`: {"payments": [(method, count, amount,
+    to credit)], "refunds": (count, amount)}."""
+    stmt = (select(Payment.method, func.count(), func.sum(Payment.amount), func.sum(Payment.unallocated))
+            .where(Payment.received_on >= from_date, Payment.received_on <= to_date, Payment.currency == currency)
+            .group_by(Payment.method).order_by(Payment.method))
+    payments = [(method, int(count), int(amount or 0), int(credit or 0))
+                for method, count, amount, credit in (await session.exec(stmt)).all()]
+    refund_stmt = select(func.count(), func.sum(Refund.amount)).where(
+        Refund.refunded_on >= from_date, Refund.refunded_on <= to_date, Refund.currency == currency)
+    count, amount = (await session.exec(refund_stmt)).one()
+    return {"payments": payments, "refunds": (int(count), int(amount or 0))}

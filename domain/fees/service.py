@@ -1366,3 +1366,39 @@ async def family_statement(session: AsyncSession, *, family_id: int, currency: s
         currency=account.currency, from_date=from_date, to_date=to_date, issued_on=issued_on,
         opening_balance=opening, lines=lines, closing_balance=closing, credit_available=account.credit,
         open_invoices=open_rows, aging=AgingBuckets(**buckets), payment_instructions=payment_instructions)
+
+
+@dataclass(frozen=True)
+class Collections:
+    """What was collected from_date..to_date (minor units of `currency`): payments by method, the part that
+    went to family credit, refunds paid back, and the net."""
+
+    from_date: dt.date
+    to_date: dt.date
+    currency: str
+    by_method: list[tuple[str, int, int]]  # (method, payments, amount)
+    payments: int
+    received: int
+    to_family_credit: int
+    refunds: int
+    refunded: int
+
+    @property
+    def net(self) -> int:
+        return self.received - self.refunded
+
+
+async def collections(session: AsyncSession, *, from_date: dt.date, to_date: dt.date, currency: str) -> Collections:
+    """Sum the payments received and refunds paid from_date..to_date (inclusive) in `currency`. Raises
+    InvalidInput (to_date before from_date, currency)."""
+    ledger_rules.check_date(from_date, field="from_date")
+    ledger_rules.check_date(to_date, field="to_date")
+    if to_date < from_date:
+        raise InvalidInput(f"to_date {to_date} is before from_date {from_date}", field="to_date")
+    clean_currency = ledger_rules.check_currency(currency)
+    rows = await repo.collections(session, from_date=from_date, to_date=to_date, currency=clean_currency)
+    refunds, refunded = rows["refunds"]
+    return Collections(from_date=from_date, to_date=to_date, currency=clean_currency,
+                       by_method=[(method, count, amount) for method, count, amount, _ in rows["payments"]],
+                       payments=sum(r[1] for r in rows["payments"]), received=sum(r[2] for r in rows["payments"]),
+                       to_family_credit=sum(r[3] for r in rows["payments"]), refunds=refunds, refunded=refunded)

@@ -398,6 +398,7 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
                                        "idempotency_key": unique("refund-")},
     "get_receivables_aging": lambda w: {"as_of": "2026-03-01", "currency": "AUD", "group_by": "student",
                                         "year_level_id": w.fees.y7, "min_days_overdue": 0, "limit": 10},
+    "get_fee_collections": lambda w: {"from_date": "2026-01-01", "to_date": "2026-03-31", "currency": "AUD"},
     "list_fee_reminders": lambda w: {"as_of": "2026-03-01", "currency": "AUD", "min_days_overdue": 1,
                                      "min_amount_minor": 1, "limit": 10},
     "generate_family_statement": lambda w: {"family_id": w.fees.families["Kim"], "from_date": "2026-01-01",

@@ -342,6 +342,24 @@ async def test_a_statement_of_account_is_a_pdf_the_bursar_can_read(frt, world):
                                                         "to_date": "2026-04-30"}, world.bursar)
 
 
+async def test_collections_sum_the_payments_and_refunds_of_a_period(frt, world):
+    term = await invoke(frt, "get_fee_collections", {"from_date": "2026-01-01", "to_date": "2026-03-31"},
+                        world.bursar)
+    payments = await invoke(frt, "list_payments", {"from_date": "2026-01-01", "to_date": "2026-03-31",
+                                                   "limit": 100}, world.bursar)
+    assert term.payments == len(payments.items) == 3  # Kim twice, Lee once
+    assert term.received_minor == sum(p.amount_minor for p in payments.items)
+    assert term.to_family_credit_minor == 25_000 and term.refunded_minor == 40_000 and term.refunds == 1
+    assert term.net_collected_minor == term.received_minor - 40_000
+    assert {m.method: m.payments for m in term.by_method} == {"bank_transfer": 1, "card": 1, "cheque": 1}
+    february = await invoke(frt, "get_fee_collections", {"from_date": "2026-02-04", "to_date": "2026-02-28"},
+                            world.bursar)
+    assert february.payments == 1 and february.received_minor == payments.items[1].amount_minor
+    with pytest.raises(InvalidInput, match="before from_date"):
+        await invoke(frt, "get_fee_collections", {"from_date": "2026-03-01", "to_date": "2026-02-01"},
+                     world.bursar)
+
+
 async def test_the_books_balance_and_the_audit_chain_holds(frt, world):
     async with frt.db.read() as s:
         tb = await finance.trial_balance(s)
