@@ -135,6 +135,20 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
         ) -> str:
             return render("payroll_review", period=period, threshold_percent=threshold_percent)
 
+    if "get_receivables_aging" in runtime.catalogue.tools:  # offered once the fees module is enabled
+        @server.prompt(name="receivables_review", title="Who owes the school what",
+                       description="Age the fees owed on a day, list the families to remind and what was "
+                                   "collected since a date; changes nothing.")
+        def receivables_review(
+            as_of: Annotated[str, Field(description="The day to age on, e.g. 2026-12-04.", max_length=10)],
+            since: Annotated[str, Field(description="Collections from this day, e.g. the term's first day "
+                                                    "2026-09-01.", max_length=10)],
+            days: Annotated[str, Field(description="Remind families this many days overdue or more "
+                                                   "(default 30).", max_length=4)] = "30",
+        ) -> str:
+            return render("receivables_review", school=runtime.settings.school_name, as_of=as_of, since=since,
+                          days=days)
+
     @server.resource("mcs-erp://guide", name="guide", title="How to use mcs-erp's tools", mime_type="text/markdown",
                      description="How ids, pagination, scores and the confirmation gate work; read before acting.")
     def guide() -> str:

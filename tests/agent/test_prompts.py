@@ -18,6 +18,7 @@ async def test_mcp_prompts_are_listed_with_arguments_and_render(rt):
         assert {"review_class_grades", "missing_grades", "timetable_question"} <= set(listed)
         # Offered only once the payroll module's tools exist in the catalogue.
         assert ("payroll_review" in listed) == ("get_payroll_run" in rt.catalogue.tools)
+        assert ("receivables_review" in listed) == ("get_receivables_aging" in rt.catalogue.tools)
         for prompt in listed.values():
             assert prompt.description and prompt.arguments
             assert all(a.description for a in prompt.arguments)
@@ -28,6 +29,12 @@ async def test_mcp_prompts_are_listed_with_arguments_and_render(rt):
         text = got.messages[0].content.text
         assert "Amira Haddad" in text and "When does maths start on Tuesday?" in text
         assert "get_section_timetable" in text and "$" not in text
+        if "receivables_review" in listed:
+            got = await client.get_prompt("receivables_review", {"as_of": "2026-12-04", "since": "2026-09-01",
+                                                                 "days": "60"})
+            text = got.messages[0].content.text
+            assert "on 2026-12-04" in text and "since 2026-09-01" in text and "min_days_overdue 60" in text
+            assert "get_receivables_aging" in text and "$" not in text
 
 
 def test_system_prompt_names_the_user_roles_and_the_gate(rt):
