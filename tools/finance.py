@@ -1,4 +1,5 @@
-"""Finance tools: the chart of accounts, manual journal entries and their reversal, trial balance, ledgers.
+"""Finance tools: the chart of accounts, manual journal entries and their reversal, trial balance, ledgers, and
+the financial statements (income statement, balance sheet), each optionally as CSV.
 
 Every amount is an integer number of minor units (cents for USD, fils for BHD, yen for JPY) of the account's
 or entry's ISO 4217 currency, never a float.
@@ -11,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
+from domain.finance import reports, rules, service
 from domain.finance import repository as repo
-from domain.finance import rules, service
 from domain.finance.models import Account, AccountType
 from domain.finance.rules import LineInput
 from domain.kernel.actor import Role
@@ -31,8 +32,9 @@ from tools.types import (
 )
 
 module = Module("finance", description="The chart of accounts and the double-entry ledger: manual "
-                                       "journal entries, reversals, the trial balance and account ledgers "
-                                       "(amounts in integer minor units).")
+                                       "journal entries, reversals, the trial balance, account ledgers, the "
+                                       "income statement and the balance sheet (amounts in integer minor "
+                                       "units).")
 
 FINANCE_READERS = frozenset({Role.ADMIN, Role.FINANCE, Role.PAYROLL})
 FINANCE_WRITERS = frozenset({Role.ADMIN, Role.FINANCE})
@@ -85,6 +87,29 @@ class TrialBalanceIn(ToolInput):
                                                                 "(inclusive), for one period's movements; "
                                                                 "omitted: from the first entry.")
     currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency.")
+    as_csv: bool = Field(default=False, description="true: also return the trial balance as CSV text in "
+                                                    "`csv`; false (default): csv is null.")
+
+
+class IncomeStatementIn(ToolInput):
+    from_date: dt.date | None = Field(default=None, description="First day of the period (inclusive), e.g. "
+                                                                "the first day of the school year; omitted: "
+                                                                "from the first entry.")
+    to_date: dt.date | None = Field(default=None, description="Last day of the period (inclusive); omitted: "
+                                                              "through the last entry.")
+    currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency; "
+                                                                "omitted: every currency, each on its own.")
+    as_csv: bool = Field(default=False, description="true: also return the statement as CSV text in `csv`; "
+                                                    "false (default): csv is null.")
+
+
+class BalanceSheetIn(ToolInput):
+    as_of: dt.date | None = Field(default=None, description="Balances at the end of this day (entries dated "
+                                                            "on or before it); omitted: every entry.")
+    currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency; "
+                                                                "omitted: every currency, each on its own.")
+    as_csv: bool = Field(default=False, description="true: also return the balance sheet as CSV text in "
+                                                    "`csv`; false (default): csv is null.")
 
 
 class AccountLedgerIn(PageInput):
@@ -127,6 +152,10 @@ class ReverseJournalEntryIn(ToolInput):
 
 
 # ---------------------------------------------------------------- outputs
+
+CSV_FORMAT = ("RFC 4180 text with CRLF line ends, the header first, then the rows by currency and, within "
+              "a section, by account code; a *_minor column is integer minor units, its partner the same amount in major units as an "
+              "exact decimal string (123450 USD is 1234.50, 1500 JPY is 1500).")
 
 
 class AccountOut(ToolOutput):
@@ -203,6 +232,82 @@ class TrialBalanceOut(ToolOutput):
     totals: list[CurrencyTotalsOut] = Field(description="Grand totals per currency; currencies are never "
                                                         "added together.")
     balanced: bool
+    csv: str | None = Field(default=None, description="Only when as_csv is true: the trial balance as CSV with "
+                                                      "the columns section (account | total), code, name, "
+                                                      "type, currency, debit_total_minor, debit_total, "
+                                                      "credit_total_minor, credit_total, debit_balance_minor, "
+                                                      "debit_balance, credit_balance_minor, credit_balance; "
+                                                      "after each currency's accounts one total row (code "
+                                                      "total). " + CSV_FORMAT)
+
+
+class ReportLineOut(ToolOutput):
+    account_id: int | None = Field(default=None, description="The account's id; null for a computed line "
+                                                             "(net_income_to_date).")
+    code: str = Field(description="The account code, or net_income_to_date for the computed line.")
+    name: str
+    type: str = Field(description="asset | liability | equity | income | expense")
+    currency: str = Field(description="ISO 4217 code of the amount.")
+    amount: int = Field(description="Integer minor units in the account's normal direction: assets and "
+                                    "expenses debit - credit, the others credit - debit. A negative income "
+                                    "is a contra-income account such as fee discounts.")
+
+
+class IncomeStatementCurrencyOut(ToolOutput):
+    currency: str = Field(description="ISO 4217 code of every amount in this block.")
+    income: list[ReportLineOut] = Field(description="Income accounts with postings in the period, by code.")
+    expenses: list[ReportLineOut] = Field(description="Expense accounts with postings in the period, by "
+                                                      "code.")
+    total_income: int = Field(description="Integer minor units.")
+    total_expenses: int = Field(description="Integer minor units.")
+    net_income: int = Field(description="total_income - total_expenses, integer minor units; negative: a "
+                                        "net loss.")
+
+
+class IncomeStatementOut(ToolOutput):
+    from_date: dt.date | None = None
+    to_date: dt.date | None = None
+    currencies: list[IncomeStatementCurrencyOut] = Field(description="One block per currency, in currency "
+                                                                     "order; currencies are never added "
+                                                                     "together.")
+    csv: str | None = Field(default=None, description="Only when as_csv is true: the statement as CSV with "
+                                                      "the columns section (income | expense | total), code, "
+                                                      "name, type, currency, amount_minor, amount; per "
+                                                      "currency the income rows, the expense rows, then total "
+                                                      "rows whose code is total_income, total_expenses and "
+                                                      "net_income. " + CSV_FORMAT)
+
+
+class BalanceSheetCurrencyOut(ToolOutput):
+    currency: str = Field(description="ISO 4217 code of every amount in this block.")
+    assets: list[ReportLineOut] = Field(description="Asset accounts with postings, by code.")
+    liabilities: list[ReportLineOut] = Field(description="Liability accounts with postings, by code.")
+    equity: list[ReportLineOut] = Field(description="Equity accounts with postings, by code, then the computed "
+                                                    "line net_income_to_date.")
+    net_income_to_date: int = Field(description="Income - expenses of every entry through as_of (the "
+                                                "current earnings; the ledger has no closing entries), "
+                                                "integer minor units.")
+    total_assets: int = Field(description="Integer minor units.")
+    total_liabilities: int = Field(description="Integer minor units.")
+    total_equity: int = Field(description="Equity accounts plus net income to date, integer minor units.")
+    total_liabilities_and_equity: int = Field(description="Integer minor units.")
+    balanced: bool = Field(description="True when total_assets == total_liabilities + total_equity to the "
+                                       "minor unit.")
+
+
+class BalanceSheetOut(ToolOutput):
+    as_of: dt.date | None = None
+    currencies: list[BalanceSheetCurrencyOut] = Field(description="One block per currency, in currency order; "
+                                                                  "currencies are never added together.")
+    balanced: bool = Field(description="True when every currency's block balances.")
+    csv: str | None = Field(default=None, description="Only when as_csv is true: the balance sheet as CSV with "
+                                                      "the columns section (asset | liability | equity | "
+                                                      "total), code, name, type, currency, amount_minor, "
+                                                      "amount; per currency the asset, liability and equity "
+                                                      "rows (equity ending with net_income_to_date), then "
+                                                      "total rows whose code is total_assets, "
+                                                      "total_liabilities, total_equity and "
+                                                      "total_liabilities_and_equity. " + CSV_FORMAT)
 
 
 class LedgerLineOut(ToolOutput):
@@ -321,7 +426,7 @@ async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBala
     from_date..as_of, inclusive), its debit and credit totals, its balance in its normal direction and its
     net debit or credit balance; plus grand totals per currency, which balance when the books are
     consistent. Amounts are integer minor units of each account's currency. Reversed entries and their
-    reversals both count and cancel out."""
+    reversals both count and cancel out. Set as_csv to also get it as CSV text (for a spreadsheet)."""
     tb = await service.trial_balance(ctx.session, as_of=args.as_of, from_date=args.from_date,
                                      currency=args.currency)
     rows = [TrialBalanceRowOut(account_id=r.account.id or 0, code=r.account.code, name=r.account.name,
@@ -333,7 +438,51 @@ async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBala
                                 total_credit_balance=t.total_credit_balance, balanced=t.balanced)
               for t in tb.totals]
     return TrialBalanceOut(as_of=tb.as_of, from_date=tb.from_date, rows=rows, totals=totals,
-                           balanced=tb.balanced)
+                           balanced=tb.balanced, csv=reports.trial_balance_csv(tb) if args.as_csv else None)
+
+
+def _report_lines(lines: list[reports.ReportLine]) -> list[ReportLineOut]:
+    return [ReportLineOut(account_id=line.account_id, code=line.code, name=line.name, type=line.type,
+                          currency=line.currency, amount=line.amount) for line in lines]
+
+
+@module.tool(effect=Effect.READ, roles=FINANCE_READERS)
+async def get_income_statement(ctx: ToolContext, args: IncomeStatementIn) -> IncomeStatementOut:
+    """Get the income statement (profit and loss) for a period: every income and expense account with
+    entries dated from_date..to_date (inclusive), its amount in its normal direction, and per currency the
+    total income, total expenses and net income (income - expenses; negative is a loss). Amounts are
+    integer minor units of each block's ISO 4217 currency; currencies are never added together. A
+    contra-income account such as fee discounts shows a negative income. Reversed entries and their
+    reversals both count and cancel out. Use it for "how did we do this term/year"; set as_csv to also get
+    it as CSV text."""
+    stmt = await reports.income_statement(ctx.session, from_date=args.from_date, to_date=args.to_date,
+                                          currency=args.currency)
+    blocks = [IncomeStatementCurrencyOut(currency=c.currency, income=_report_lines(c.income),
+                                         expenses=_report_lines(c.expenses), total_income=c.total_income,
+                                         total_expenses=c.total_expenses, net_income=c.net_income)
+              for c in stmt.currencies]
+    return IncomeStatementOut(from_date=stmt.from_date, to_date=stmt.to_date, currencies=blocks,
+                              csv=reports.income_statement_csv(stmt) if args.as_csv else None)
+
+
+@module.tool(effect=Effect.READ, roles=FINANCE_READERS)
+async def get_balance_sheet(ctx: ToolContext, args: BalanceSheetIn) -> BalanceSheetOut:
+    """Get the balance sheet at the end of a day: every asset, liability and equity account's balance over
+    the entries dated on or before as_of, plus a computed equity line, net income to date (income -
+    expenses so far, as the ledger has no closing entries), and per currency the total assets, total
+    liabilities, total equity and whether assets equal liabilities + equity (the accounting equation).
+    Amounts are integer minor units of each block's ISO 4217 currency; currencies are never added
+    together. Use it for "what do we own and owe"; set as_csv to also get it as CSV text."""
+    sheet = await reports.balance_sheet(ctx.session, as_of=args.as_of, currency=args.currency)
+    blocks = [BalanceSheetCurrencyOut(currency=c.currency, assets=_report_lines(c.assets),
+                                      liabilities=_report_lines(c.liabilities), equity=_report_lines(c.equity),
+                                      net_income_to_date=c.net_income_to_date, total_assets=c.total_assets,
+                                      total_liabilities=c.total_liabilities, total_equity=c.total_equity,
+                                      total_liabilities_and_equity=c.total_liabilities_and_equity,
+                                      balanced=c.balanced)
+              for c in sheet.currencies]
+    return BalanceSheetOut(as_of=sheet.as_of, currencies=blocks, balanced=sheet.balanced,
+                           csv=reports.balance_sheet_csv(sheet) if args.as_csv else None)
 
 
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
