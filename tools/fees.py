@@ -966,7 +966,7 @@ class RemindersOut(ToolOutput):
 
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
-async def list_fee_reminders(ctx: ToolContext, args: RemindersIn) -> RemindersOut:
+async def get_fee_reminders(ctx: ToolContext, args: RemindersIn) -> RemindersOut:
     """List the families to remind: overdue amounts (at least min_days_overdue past due), what they owe in all,
     their credit, last payment, contacts (billing contact and guardians with email and phone) and the overdue
     invoices, most overdue first. Sending the reminders is up to you."""

@@ -315,7 +315,7 @@ async def test_the_aging_report_buckets_by_days_past_due_and_agrees_with_the_led
 
 
 async def test_reminders_list_overdue_families_with_contacts(frt, world):
-    reminders = await invoke(frt, "list_fee_reminders", {"as_of": "2026-03-20", "min_days_overdue": 30},
+    reminders = await invoke(frt, "get_fee_reminders", {"as_of": "2026-03-20", "min_days_overdue": 30},
                              world.bursar)
     codes = {f.family_id: f for f in reminders.families}
     lee = codes[world.families["Lee"]]

@@ -20,6 +20,7 @@ from sqlmodel import select
 from domain.fees import repository as fees_repo
 from domain.fees import service as fees
 from domain.fees.models import Invoice
+from domain.finance import reports
 from domain.finance import service as finance
 from domain.finance.models import JournalEntry
 from domain.kernel.actor import SYSTEM_ACTOR
@@ -112,6 +113,9 @@ async def check_books(rt, days: list[dt.date]) -> None:
         assets, liabilities, equity = (by_type.get(t, 0) for t in ("asset", "liability", "equity"))
         net_income = by_type.get("income", 0) - by_type.get("expense", 0)
         assert assets == liabilities + equity + net_income
+        for day in days:
+            sheet = await reports.balance_sheet(s, as_of=day, currency=CURRENCY)
+            assert sheet.balanced, day
         for invoice in (await s.exec(select(Invoice))).all():
             assert 0 <= invoice.amount_paid + invoice.amount_credited <= invoice.total
             if invoice.status == "void":

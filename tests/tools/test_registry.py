@@ -202,11 +202,12 @@ async def test_runtime_without_academics_keeps_hr(tmp_path):
     academics = {name for name, spec in full.tools.items() if spec.module in ("academics", "timetable")}
     hr = {name for name, spec in full.tools.items() if spec.module == "hr"}
     assert academics and hr and "solve_timetable" in academics
-    # The timetable is built from academics data, so it leaves with it.
+    # The timetable is built from academics data, and fees bill its students, so both leave with it.
     runtime = Runtime.create(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
-                                      disabled_modules=["academics", "timetable"]))
+                                      disabled_modules=["academics", "timetable", "fees"]))
     try:
         assert "academics" not in runtime.catalogue.modules and "timetable" not in runtime.catalogue.modules
+        assert "fees" not in runtime.catalogue.modules and runtime.catalogue.get("record_payment") is None
         assert not academics & set(runtime.catalogue.tools)
         assert hr <= set(runtime.catalogue.tools)
         assert runtime.catalogue.get("record_grade") is None and runtime.catalogue.get("list_employees")
