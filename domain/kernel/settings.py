@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="How often a running job says its process is alive; a job silent "
                                                  "for 3 heartbeats is taken to have lost its worker and runs again.")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text: readable lines on stderr; json: one JSON object per line (time, level, "
+                                    "logger, message, request_id), for log collectors in production.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Lowest level logged.")
+    session_secret: SecretStr | None = Field(
+        default=None, description="Signs the admin pages' session cookies; when unset, a random secret per process "
+                                  "(sessions end when the server restarts, and several server processes need it "
+                                  "set to share sessions).")
+    cookie_secure: bool = Field(default=False, description="Send the admin session cookie over HTTPS only (set it "
+                                                           "behind TLS).")
     agent_provider: Literal["anthropic", "openai"] = Field(
         default="anthropic", description="The model provider of the agent API: anthropic (Messages API) or openai "
                                          "(Chat Completions; with agent_base_url any compatible server: vLLM, "
