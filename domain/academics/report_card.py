@@ -25,19 +25,25 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from fpdf import FPDF
-
+from domain.documents.pdf_tables import (
+    PLAIN,
+    ZEBRA_FILL,
+    Cell,
+    TableStyle,
+    draw_lines,
+    draw_table,
+    line_height,
+    paragraph,
+    row_layout,
+    section_title,
+)
 from domain.documents.pdf_text import COMMON as _COMMON
-from domain.documents.pdf_text import FONT_FAMILY, A4Document
 from domain.documents.pdf_text import INK as _INK
 from domain.documents.pdf_text import MARGIN as _MARGIN
 from domain.documents.pdf_text import MUTED as _MUTED
-from domain.documents.pdf_text import PT as _PT
-from domain.documents.pdf_text import RULE as _RULE
+from domain.documents.pdf_text import A4Document
 from domain.documents.pdf_text import add_fonts as _add_fonts
 from domain.documents.pdf_text import drawable as _drawable
-from domain.documents.pdf_text import ensure_room as _ensure_room
-from domain.documents.pdf_text import text_width as _text_width
 from domain.documents.pdf_text import wrap as _wrap
 from domain.kernel.errors import InvalidInput
 
@@ -216,99 +222,10 @@ def _only_common(data: ReportCardData) -> bool:
 
 # ---------------------------------------------------------------- layout
 
-_HEAD_FILL = (233, 236, 239)
-_ZEBRA_FILL = (246, 247, 249)
-_PAD_X, _PAD_Y = 1.5, 1.3  # cell padding, mm
-
-
-@dataclass(frozen=True)
-class _Cell:
-    """One table cell's text and look; `align` is L, C or R."""
-
-    text: str
-    bold: bool = False
-    size: float = 8.5
-    color: tuple[int, int, int] = _INK
-    align: str = "L"
-
+_STRIPED = TableStyle(zebra_fill=ZEBRA_FILL)  # subjects and attendance; the grading scale legend is plain
+_TITLE_KEEP = 12.0  # mm kept on the page under a section title
 
 _CardPdf = A4Document  # the footer names the student and the issue date
-
-
-def _line_height(size: float) -> float:
-    return size * _PT * 1.3
-
-
-def _draw_text_lines(pdf: FPDF, lines: Sequence[str], *, x: float, y: float, width: float,
-                     cell: _Cell) -> None:
-    pdf.set_font(FONT_FAMILY, "B" if cell.bold else "", cell.size)
-    pdf.set_text_color(*cell.color)
-    lh = _line_height(cell.size)
-    for n, line in enumerate(lines):
-        if not line:
-            continue
-        dx = 0.0
-        if cell.align != "L":
-            free = width - _text_width(line, bold=cell.bold, size=cell.size)
-            dx = free if cell.align == "R" else free / 2
-        # Baseline about 0.8 of the font size below the line's top, as fpdf2's cells place it.
-        pdf.text(x + dx, y + n * lh + (lh - cell.size * _PT) / 2 + 0.8 * cell.size * _PT, line)
-
-
-def _row_layout(row: Sequence[_Cell], columns: Sequence[float]) -> tuple[list[list[str]], float]:
-    wrapped = [_wrap(c.text, w - 2 * _PAD_X, bold=c.bold, size=c.size)
-               for c, w in zip(row, columns, strict=True)]
-    height = max(len(lines) * _line_height(c.size) for lines, c in zip(wrapped, row, strict=True))
-    return wrapped, height + 2 * _PAD_Y
-
-
-def _draw_row(pdf: _CardPdf, row: Sequence[_Cell], columns: Sequence[float], *,
-              fill: tuple[int, int, int] | None = None,
-              layout: tuple[list[list[str]], float] | None = None) -> None:
-    wrapped, height = layout or _row_layout(row, columns)
-    y = pdf.get_y()
-    if fill:
-        pdf.set_fill_color(*fill)
-        pdf.rect(pdf.l_margin, y, sum(columns), height, style="F")
-    x = pdf.l_margin
-    for cell, lines, w in zip(row, wrapped, columns, strict=True):
-        _draw_text_lines(pdf, lines, x=x + _PAD_X, y=y + _PAD_Y, width=w - 2 * _PAD_X, cell=cell)
-        x += w
-    pdf.set_draw_color(*_RULE)
-    pdf.set_line_width(0.2)
-    pdf.line(pdf.l_margin, y + height, pdf.l_margin + sum(columns), y + height)
-    pdf.set_y(y + height)
-
-
-def _draw_table(pdf: _CardPdf, heading: Sequence[_Cell], rows: Iterable[Sequence[_Cell]],
-                columns: Sequence[float], *, zebra: bool = True) -> None:
-    """Draw a table whose rows never split: a row that does not fit goes to a new page under the headings."""
-    head_layout = _row_layout(heading, columns)
-    for n, row in enumerate(rows):
-        layout = _row_layout(row, columns)
-        if n == 0:
-            _ensure_room(pdf, head_layout[1] + layout[1])  # never leave the headings alone at a page foot
-            _draw_row(pdf, heading, columns, fill=_HEAD_FILL, layout=head_layout)
-        elif _ensure_room(pdf, layout[1]):
-            _draw_row(pdf, heading, columns, fill=_HEAD_FILL, layout=head_layout)
-        _draw_row(pdf, row, columns, fill=_ZEBRA_FILL if zebra and n % 2 else None, layout=layout)
-
-
-def _section_title(pdf: _CardPdf, title: str, *, keep_with: float = 12.0) -> None:
-    _ensure_room(pdf, 7 + keep_with)
-    pdf.set_font(FONT_FAMILY, "B", 11)
-    pdf.set_text_color(*_INK)
-    pdf.text(pdf.l_margin, pdf.get_y() + 5, title)
-    pdf.set_y(pdf.get_y() + 7)
-
-
-def _paragraph(pdf: _CardPdf, text: str, *, size: float = 9, color: tuple[int, int, int] = _INK) -> None:
-    cell = _Cell(text, size=size, color=color)
-    lh = _line_height(size)
-    for line in _wrap(text, pdf.epw, size=size):
-        _ensure_room(pdf, lh)
-        _draw_text_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw, cell=cell)
-        pdf.set_y(pdf.get_y() + lh)
 
 
 # ---------------------------------------------------------------- rendering
@@ -326,7 +243,7 @@ def render_report_card(data: ReportCardData) -> bytes:
     footer = f"{s.code} · {s.full_name} · {data.term}, {data.academic_year} · Issued {data.issued_on}"
     pdf = _CardPdf(unicodedata.normalize("NFC", footer))
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
-    pdf.set_auto_page_break(False)  # rows are kept whole by _ensure_room instead
+    pdf.set_auto_page_break(False)  # the tables keep rows whole with ensure_room instead
     pdf.set_creation_date(datetime.combine(data.issued_on, time(), tzinfo=UTC))
     pdf.set_title(f"Report card: {s.full_name}, {data.term} {data.academic_year}")
     pdf.set_author(data.school_name)
@@ -359,13 +276,12 @@ def render_report_cards(datas: Iterable[ReportCardData]) -> list[bytes]:
 
 def _draw_header(pdf: _CardPdf, data: ReportCardData) -> None:
     for line in _wrap(data.school_name, pdf.epw, bold=True, size=16):
-        _draw_text_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw,
-                         cell=_Cell(line, bold=True, size=16))
-        pdf.set_y(pdf.get_y() + _line_height(16))
+        draw_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw, cell=Cell(line, bold=True, size=16))
+        pdf.set_y(pdf.get_y() + line_height(16))
     # A year's name may already say it ("Academic year 2026-27") or be just its code ("2026-27").
     year = data.academic_year if data.academic_year.lower().startswith("academic year") else \
         f"Academic year {data.academic_year}"
-    _paragraph(pdf, f"Report card · {data.term} · {year}", size=11, color=_MUTED)
+    paragraph(pdf, f"Report card · {data.term} · {year}", size=11, color=_MUTED)
     y = pdf.get_y() + 2
     pdf.set_draw_color(*_INK)
     pdf.set_line_width(0.5)
@@ -380,16 +296,16 @@ def _draw_student(pdf: _CardPdf, s: StudentLine) -> None:
             (("Homeroom teacher", s.homeroom_teacher or NOT_GRADED, False), ("", "", False)))
     for row in rows:
         cells = [c for name, text, bold in row
-                 for c in (_Cell(name, size=8, color=_MUTED), _Cell(text, bold=bold, size=10))]
-        wrapped, height = _row_layout(cells, (label, value, label, value))
+                 for c in (Cell(name, size=8, color=_MUTED), Cell(text, bold=bold, size=10))]
+        wrapped, height = row_layout(cells, (label, value, label, value))
         y = pdf.get_y()
         x = pdf.l_margin
         for cell, lines, w in zip(cells, wrapped, (label, value, label, value), strict=True):
             # Labels sit on the value's first baseline.
-            dy = (_line_height(10) - _line_height(cell.size)) * 0.7 if cell.size < 10 else 0.0
-            _draw_text_lines(pdf, lines, x=x, y=y + dy, width=w, cell=cell)
+            dy = (line_height(10) - line_height(cell.size)) * 0.7 if cell.size < 10 else 0.0
+            draw_lines(pdf, lines, x=x, y=y + dy, width=w, cell=cell)
             x += w
-        pdf.set_y(y + height - 2 * _PAD_Y + 1.2)
+        pdf.set_y(y + height - 2 * PLAIN.pad_y + 1.2)
     pdf.set_y(pdf.get_y() + 3)
 
 
@@ -398,47 +314,46 @@ _SUBJECT_COLUMNS = (32.0, 21.0, 28.0, 14.0, 15.0, 70.0)
 
 
 def _draw_subjects(pdf: _CardPdf, subjects: Sequence[SubjectLine]) -> None:
-    _section_title(pdf, "Subjects")
+    section_title(pdf, "Subjects", keep_with=_TITLE_KEEP)
     if not subjects:
-        _paragraph(pdf, "No subjects are graded this term.", color=_MUTED)
+        paragraph(pdf, "No subjects are graded this term.", color=_MUTED)
         pdf.set_y(pdf.get_y() + 4)
         return
-    heading = [_Cell(title, bold=True, align=align) for title, align in (
+    heading = [Cell(title, bold=True, align=align) for title, align in (
         ("Subject", "L"), ("Class", "L"), ("Teacher", "L"), ("%", "R"), ("Letter", "C"), ("Comment", "L"))]
-    rows = ([_Cell(line.subject_name, bold=True),
-             _Cell(line.class_code),
-             _Cell(line.teacher_name or NOT_GRADED),
-             _Cell(line.percentage or NOT_GRADED, align="R"),
-             _Cell(line.letter or NOT_GRADED, bold=True, align="C"),
-             _Cell(line.comment or "", size=7.5, color=_MUTED)] for line in subjects)
-    _draw_table(pdf, heading, rows, _SUBJECT_COLUMNS)
+    rows = ([Cell(line.subject_name, bold=True),
+             Cell(line.class_code),
+             Cell(line.teacher_name or NOT_GRADED),
+             Cell(line.percentage or NOT_GRADED, align="R"),
+             Cell(line.letter or NOT_GRADED, bold=True, align="C"),
+             Cell(line.comment or "", size=7.5, color=_MUTED)] for line in subjects)
+    draw_table(pdf, heading, rows, _SUBJECT_COLUMNS, style=_STRIPED)
     pdf.set_y(pdf.get_y() + 5)
 
 
 def _draw_attendance(pdf: _CardPdf, a: AttendanceSummary) -> None:
-    _section_title(pdf, "Attendance")
-    heading = [_Cell(t, bold=True, align="C") for t in
+    section_title(pdf, "Attendance", keep_with=_TITLE_KEEP)
+    heading = [Cell(t, bold=True, align="C") for t in
                ("Days present", "Days absent", "Days late", "Days excused", "Attendance rate")]
     days = (a.days_present, a.days_absent, a.days_late, a.days_excused)
-    row = [_Cell(str(n), size=9, align="C") for n in days]
+    row = [Cell(str(n), size=9, align="C") for n in days]
     rate = NOT_GRADED if a.attendance_rate is None else f"{a.attendance_rate}%"
-    row.append(_Cell(rate, bold=True, size=9, align="C"))
-    _draw_table(pdf, heading, [row], [pdf.epw / 5] * 5)
+    row.append(Cell(rate, bold=True, size=9, align="C"))
+    draw_table(pdf, heading, [row], [pdf.epw / 5] * 5, style=_STRIPED)
     pdf.set_y(pdf.get_y() + 5)
 
 
 def _draw_summary(pdf: _CardPdf, data: ReportCardData) -> None:
     if data.gpa is None and data.overall_comment is None:
         return
-    _section_title(pdf, "Summary")
+    section_title(pdf, "Summary", keep_with=_TITLE_KEEP)
     if data.gpa is not None:
         y = pdf.get_y()
-        _draw_text_lines(pdf, ["Term GPA"], x=pdf.l_margin, y=y + 0.5, width=30, cell=_Cell("", size=9.5))
-        _draw_text_lines(pdf, [data.gpa], x=pdf.l_margin + 30, y=y, width=40,
-                         cell=_Cell("", bold=True, size=11))
+        draw_lines(pdf, ["Term GPA"], x=pdf.l_margin, y=y + 0.5, width=30, cell=Cell("", size=9.5))
+        draw_lines(pdf, [data.gpa], x=pdf.l_margin + 30, y=y, width=40, cell=Cell("", bold=True, size=11))
         pdf.set_y(y + 7)
     if data.overall_comment is not None:
-        _paragraph(pdf, data.overall_comment)
+        paragraph(pdf, data.overall_comment)
     pdf.set_y(pdf.get_y() + 5)
 
 
@@ -446,10 +361,10 @@ def _draw_scale(pdf: _CardPdf, scale: Sequence[GradingBand]) -> None:
     bands = sorted(scale, key=lambda band: Decimal(band.min_percentage), reverse=True)
     label = 30.0
     columns = (label, *[(pdf.epw - label) / len(bands)] * len(bands))
-    _section_title(pdf, "Grading scale", keep_with=3 * 6.0)
-    rows = [[_Cell(name, bold=True, size=8),
-             *(_Cell(v, bold=name == "Grade", size=8, align="C") for v in values)]
+    section_title(pdf, "Grading scale", keep_with=3 * 6.0)
+    rows = [[Cell(name, bold=True, size=8),
+             *(Cell(v, bold=name == "Grade", size=8, align="C") for v in values)]
             for name, values in (("Grade", [b.letter for b in bands]),
                                  ("From %", [b.min_percentage for b in bands]),
                                  ("GPA points", [b.gpa_points for b in bands]))]
-    _draw_table(pdf, rows[0], rows[1:], columns, zebra=False)
+    draw_table(pdf, rows[0], rows[1:], columns)

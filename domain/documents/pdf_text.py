@@ -1,5 +1,6 @@
 """Text in generated PDFs: the bundled DejaVu Sans fonts, which characters they can draw, and measuring,
-wrapping and shortening text to a width. Shared by every document renderer (report cards, payslips).
+wrapping and shortening text to a width. Shared by every document renderer (report cards, payslips,
+statements of account); their tables and text blocks are drawn with `domain.documents.pdf_tables`.
 
 The fonts are DejaVu Sans (fonts/, with its licence): they cover Latin with its extensions, Greek and Cyrillic,
 so the names a school prints nearly always render; renderers refuse text outside `drawable()` by name rather

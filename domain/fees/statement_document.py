@@ -29,23 +29,33 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from fpdf import FPDF
 
+from domain.documents.pdf_tables import (
+    EMPHASIS_FILL,
+    HEAD_FILL,
+    Cell,
+    TableStyle,
+    draw_lines,
+    draw_row,
+    draw_table,
+    fit_lines,
+    line_height,
+    paragraph,
+    row_layout,
+    section_title,
+)
 from domain.documents.pdf_text import (
     COMMON,
-    FONT_FAMILY,
     INK,
     MARGIN,
     MUTED,
-    RULE,
     A4Document,
     add_fonts,
     drawable,
-    ensure_room,
     shorten,
-    text_width,
-    wrap,
 )
 from domain.finance.rules import MINOR_UNITS, format_amount
 from domain.kernel.errors import InvalidInput
@@ -277,117 +287,15 @@ def _balance(minor: int, currency: str, *, code: bool = True) -> str:
 
 # ---------------------------------------------------------------- layout
 
-_PT = 25.4 / 72  # mm per point
-_HEAD_FILL = (233, 236, 239)
-_TOTAL_FILL = (241, 243, 245)
-_DUE_FILL = (222, 226, 230)
-_PAD_X, _PAD_Y = 1.5, 1.2  # cell padding, mm
 _BODY = 8.0  # table text size, pt
+_TABLE = TableStyle(pad_y=1.2)
+_cell = partial(Cell, size=_BODY)  # a table cell in the body text size
 # Date, type, reference, description, charge, payment, balance, in mm; 180 mm is A4 less the margins.
 _LINE_COLUMNS = (22.0, 20.0, 21.0, 44.0, 23.0, 23.0, 27.0)
 # Invoice, student, due date, total, paid, credited, balance, days overdue.
 _INVOICE_COLUMNS = (21.0, 33.0, 20.0, 22.0, 21.0, 21.0, 24.0, 18.0)
 _DESCRIPTION_LINES = 3  # a longer description is cut with an ellipsis
 _ADDRESS_LINES = 6
-
-
-@dataclass(frozen=True)
-class _Cell:
-    """One table cell's text and look; `align` is L or R; `max_lines` cuts a long text with an ellipsis."""
-
-    text: str
-    bold: bool = False
-    size: float = _BODY
-    color: tuple[int, int, int] = INK
-    align: str = "L"
-    max_lines: int | None = None
-
-
-def _line_height(size: float) -> float:
-    return size * _PT * 1.3
-
-
-def _fit(text: str, width: float, *, bold: bool = False, size: float, max_lines: int | None = None) -> list[str]:
-    lines = wrap(text, width, bold=bold, size=size)
-    if max_lines is not None and len(lines) > max_lines:
-        lines = [*lines[:max_lines - 1], shorten(" ".join(lines[max_lines - 1:]), width, size=size)]
-    return lines
-
-
-def _draw_lines(pdf: FPDF, lines: Sequence[str], *, x: float, y: float, width: float, cell: _Cell) -> None:
-    pdf.set_font(FONT_FAMILY, "B" if cell.bold else "", cell.size)
-    pdf.set_text_color(*cell.color)
-    lh = _line_height(cell.size)
-    for n, line in enumerate(lines):
-        if not line:
-            continue
-        dx = width - text_width(line, bold=cell.bold, size=cell.size) if cell.align == "R" else 0.0
-        # Baseline about 0.8 of the font size below the line's top, as fpdf2's cells place it.
-        pdf.text(x + dx, y + n * lh + (lh - cell.size * _PT) / 2 + 0.8 * cell.size * _PT, line)
-
-
-_Layout = tuple[list[list[str]], float]
-
-
-def _row_layout(row: Sequence[_Cell], columns: Sequence[float]) -> _Layout:
-    wrapped = [_fit(c.text, w - 2 * _PAD_X, bold=c.bold, size=c.size, max_lines=c.max_lines)
-               for c, w in zip(row, columns, strict=True)]
-    height = max(len(lines) * _line_height(c.size) for lines, c in zip(wrapped, row, strict=True))
-    return wrapped, height + 2 * _PAD_Y
-
-
-def _draw_row(pdf: FPDF, row: Sequence[_Cell], columns: Sequence[float], layout: _Layout, *,
-              fill: tuple[int, int, int] | None = None) -> None:
-    wrapped, height = layout
-    y = pdf.get_y()
-    if fill:
-        pdf.set_fill_color(*fill)
-        pdf.rect(pdf.l_margin, y, sum(columns), height, style="F")
-    x = pdf.l_margin
-    for cell, lines, w in zip(row, wrapped, columns, strict=True):
-        _draw_lines(pdf, lines, x=x + _PAD_X, y=y + _PAD_Y, width=w - 2 * _PAD_X, cell=cell)
-        x += w
-    pdf.set_draw_color(*RULE)
-    pdf.set_line_width(0.2)
-    pdf.line(pdf.l_margin, y + height, pdf.l_margin + sum(columns), y + height)
-    pdf.set_y(y + height)
-
-
-def _draw_table(pdf: FPDF, heading: Sequence[_Cell], rows: Sequence[Sequence[_Cell]],
-                total: Sequence[_Cell] | None, columns: Sequence[float]) -> None:
-    """Draw headings, rows and an optional total row; a row that does not fit goes whole to a new page under
-    the headings repeated, and the total is never left alone at the top of a page."""
-    head = _row_layout(heading, columns)
-    layouts = [_row_layout(row, columns) for row in rows]
-    total_layout = _row_layout(total, columns) if total is not None else ([], 0.0)
-    first = layouts[0][1] if layouts else 0.0
-    ensure_room(pdf, head[1] + first + (total_layout[1] if len(rows) <= 1 else 0.0))
-    _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
-    for n, (row, layout) in enumerate(zip(rows, layouts, strict=True)):
-        keep = total_layout[1] if n == len(rows) - 1 else 0.0
-        if n and ensure_room(pdf, layout[1] + keep):
-            _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
-        _draw_row(pdf, row, columns, layout)
-    if total is not None:
-        _draw_row(pdf, total, columns, total_layout, fill=_TOTAL_FILL)
-
-
-def _section_title(pdf: FPDF, title: str, *, keep_with: float = 14.0) -> None:
-    ensure_room(pdf, 7 + keep_with)
-    pdf.set_font(FONT_FAMILY, "B", 11)
-    pdf.set_text_color(*INK)
-    pdf.text(pdf.l_margin, pdf.get_y() + 5, title)
-    pdf.set_y(pdf.get_y() + 7)
-
-
-def _paragraph(pdf: FPDF, text: str, *, size: float = 9, bold: bool = False,
-               color: tuple[int, int, int] = INK) -> None:
-    cell = _Cell(text, bold=bold, size=size, color=color)
-    lh = _line_height(size)
-    for line in wrap(text, pdf.epw, bold=bold, size=size):
-        ensure_room(pdf, lh)
-        _draw_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw, cell=cell)
-        pdf.set_y(pdf.get_y() + lh)
 
 
 # ---------------------------------------------------------------- rendering
@@ -405,7 +313,7 @@ def render_family_statement_pdf(statement: FamilyStatement) -> bytes:
     s = _normalized(statement)
     pdf = A4Document(f"Statement of account {s.family_code} · {s.from_date} to {s.to_date}")
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
-    pdf.set_auto_page_break(False)  # rows are kept whole by ensure_room instead
+    pdf.set_auto_page_break(False)  # the tables keep rows whole with ensure_room instead
     pdf.set_creation_date(dt.datetime.combine(s.issued_on, dt.time(), tzinfo=dt.UTC))
     pdf.set_title(f"Statement of account {s.family_code}: {s.family_name}, {s.from_date} to {s.to_date}")
     pdf.set_author(s.school_name)
@@ -419,8 +327,8 @@ def render_family_statement_pdf(statement: FamilyStatement) -> bytes:
     _draw_open_invoices(pdf, s)
     _draw_aging(pdf, s)
     if s.payment_instructions and s.payment_instructions.strip():
-        _section_title(pdf, "How to pay", keep_with=_line_height(9) * 2)
-        _paragraph(pdf, s.payment_instructions)
+        section_title(pdf, "How to pay", keep_with=line_height(9) * 2)
+        paragraph(pdf, s.payment_instructions)
     return bytes(pdf.output())
 
 
@@ -441,39 +349,39 @@ def _normalized(statement: FamilyStatement) -> FamilyStatement:
 
 
 def _draw_header(pdf: FPDF, s: FamilyStatement) -> None:
-    _paragraph(pdf, s.school_name, size=16, bold=True)
+    paragraph(pdf, s.school_name, size=16, bold=True)
     y = pdf.get_y() + 2
     pdf.set_draw_color(*INK)
     pdf.set_line_width(0.5)
     pdf.line(pdf.l_margin, y, pdf.w - pdf.r_margin, y)
     pdf.set_y(y + 3)
     y = pdf.get_y()
-    _draw_lines(pdf, ["Statement of account"], x=pdf.l_margin, y=y, width=80, cell=_Cell("", bold=True, size=15))
+    draw_lines(pdf, ["Statement of account"], x=pdf.l_margin, y=y, width=80, cell=_cell("", bold=True, size=15))
     code = shorten(f"Family {s.family_code}", pdf.epw - 85, size=10)
-    _draw_lines(pdf, [code], x=pdf.l_margin + 85, y=y + 1.2, width=pdf.epw - 85,
-                cell=_Cell("", size=10, align="R"))
-    pdf.set_y(y + _line_height(15) + 0.5)
-    _paragraph(pdf, f"Period {s.from_date} to {s.to_date} · Issued {s.issued_on} · Amounts in {s.currency}",
-               size=9.5, color=MUTED)
+    draw_lines(pdf, [code], x=pdf.l_margin + 85, y=y + 1.2, width=pdf.epw - 85,
+               cell=_cell("", size=10, align="R"))
+    pdf.set_y(y + line_height(15) + 0.5)
+    paragraph(pdf, f"Period {s.from_date} to {s.to_date} · Issued {s.issued_on} · Amounts in {s.currency}",
+              size=9.5, color=MUTED)
     pdf.set_y(pdf.get_y() + 4)
 
 
 def _draw_family(pdf: FPDF, s: FamilyStatement) -> None:
     """The bill-to block on the left, the account (family code, family, students) on the right."""
     half = pdf.epw / 2 - 4
-    label = _Cell("", size=8, color=MUTED)
+    label = _cell("", size=8, color=MUTED)
     top = pdf.get_y()
 
     def column(x: float, blocks: Sequence[tuple[str, Sequence[tuple[str, bool]]]]) -> float:
         y = top
         for title, values in blocks:
-            _draw_lines(pdf, [title], x=x, y=y, width=half, cell=label)
-            y += _line_height(8)
+            draw_lines(pdf, [title], x=x, y=y, width=half, cell=label)
+            y += line_height(8)
             for value, bold in values:
-                cell = _Cell("", bold=bold, size=9.5)
-                lines = _fit(value, half, bold=bold, size=9.5, max_lines=_ADDRESS_LINES)
-                _draw_lines(pdf, lines, x=x, y=y, width=half, cell=cell)
-                y += len(lines) * _line_height(9.5)
+                cell = _cell("", bold=bold, size=9.5)
+                lines = fit_lines(value, half, bold=bold, size=9.5, max_lines=_ADDRESS_LINES)
+                draw_lines(pdf, lines, x=x, y=y, width=half, cell=cell)
+                y += len(lines) * line_height(9.5)
             y += 1.5
         return y
 
@@ -497,87 +405,87 @@ def _draw_summary(pdf: FPDF, s: FamilyStatement) -> None:
     payments = sum(line.payment for line in s.lines)
     in_credit = s.closing_balance < 0
     columns = [pdf.epw / 4] * 4
-    heading = [_Cell("Opening balance", bold=True, align="R"),
-               _Cell("Charges", bold=True, align="R"), _Cell("Payments and credits", bold=True, align="R"),
-               _Cell("In credit" if in_credit else "Amount due", bold=True, size=10, align="R")]
-    row = [_Cell(_balance(s.opening_balance, s.currency), size=10, align="R"),
-           _Cell(format_amount(charges, s.currency), size=10, align="R"),
-           _Cell(format_amount(payments, s.currency), size=10, align="R"),
-           _Cell(_balance(s.closing_balance, s.currency), bold=True, size=11, align="R")]
-    head, layout = _row_layout(heading, columns), _row_layout(row, columns)
-    _section_title(pdf, f"Summary, {s.from_date} to {s.to_date}", keep_with=head[1] + layout[1])
-    _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
-    _draw_row(pdf, row, columns, layout, fill=_DUE_FILL)
+    heading = [_cell("Opening balance", bold=True, align="R"),
+               _cell("Charges", bold=True, align="R"), _cell("Payments and credits", bold=True, align="R"),
+               _cell("In credit" if in_credit else "Amount due", bold=True, size=10, align="R")]
+    row = [_cell(_balance(s.opening_balance, s.currency), size=10, align="R"),
+           _cell(format_amount(charges, s.currency), size=10, align="R"),
+           _cell(format_amount(payments, s.currency), size=10, align="R"),
+           _cell(_balance(s.closing_balance, s.currency), bold=True, size=11, align="R")]
+    head, layout = row_layout(heading, columns, style=_TABLE), row_layout(row, columns, style=_TABLE)
+    section_title(pdf, f"Summary, {s.from_date} to {s.to_date}", keep_with=head[1] + layout[1])
+    draw_row(pdf, heading, columns, layout=head, fill=HEAD_FILL, style=_TABLE)
+    draw_row(pdf, row, columns, layout=layout, fill=EMPHASIS_FILL, style=_TABLE)
     pdf.set_y(pdf.get_y() + 1.5)
     if in_credit:
-        _paragraph(pdf, f"The family is in credit by {format_amount(-s.closing_balance, s.currency)}: nothing is "
-                        f"due.", size=9, bold=True)
+        paragraph(pdf, f"The family is in credit by {format_amount(-s.closing_balance, s.currency)}: nothing is "
+                       f"due.", size=9, bold=True)
     if s.credit_available > 0:
-        _paragraph(pdf, f"Credit available, not yet applied to an invoice: "
-                        f"{format_amount(s.credit_available, s.currency)}.", size=9)
+        paragraph(pdf, f"Credit available, not yet applied to an invoice: "
+                       f"{format_amount(s.credit_available, s.currency)}.", size=9)
     pdf.set_y(pdf.get_y() + 5)
 
 
 def _draw_transactions(pdf: FPDF, s: FamilyStatement) -> None:
     money = s.currency
-    _section_title(pdf, f"Transactions ({money})")
-    heading = [_Cell(t, bold=True) for t in ("Date", "Type", "Reference", "Description")] + \
-        [_Cell(t, bold=True, align="R") for t in ("Charge", "Payment", "Balance")]
-    rows = [[_Cell(str(s.from_date)), _Cell(""), _Cell(""), _Cell("Balance brought forward", color=MUTED),
-             _Cell(""), _Cell(""), _Cell(_balance(s.opening_balance, money, code=False), align="R")]]
+    section_title(pdf, f"Transactions ({money})")
+    heading = [_cell(t, bold=True) for t in ("Date", "Type", "Reference", "Description")] + \
+        [_cell(t, bold=True, align="R") for t in ("Charge", "Payment", "Balance")]
+    rows = [[_cell(str(s.from_date)), _cell(""), _cell(""), _cell("Balance brought forward", color=MUTED),
+             _cell(""), _cell(""), _cell(_balance(s.opening_balance, money, code=False), align="R")]]
     for line in s.lines:
-        rows.append([_Cell(str(line.date)), _Cell(KIND_LABELS[line.kind], color=MUTED),
-                     _Cell(unicodedata.normalize("NFC", line.reference)),
-                     _Cell(unicodedata.normalize("NFC", line.description), max_lines=_DESCRIPTION_LINES),
-                     _Cell(_balance(line.charge, money, code=False) if line.charge else "", align="R"),
-                     _Cell(_balance(line.payment, money, code=False) if line.payment else "", align="R"),
-                     _Cell(_balance(line.balance, money, code=False), align="R")])
+        rows.append([_cell(str(line.date)), _cell(KIND_LABELS[line.kind], color=MUTED),
+                     _cell(unicodedata.normalize("NFC", line.reference)),
+                     _cell(unicodedata.normalize("NFC", line.description), max_lines=_DESCRIPTION_LINES),
+                     _cell(_balance(line.charge, money, code=False) if line.charge else "", align="R"),
+                     _cell(_balance(line.payment, money, code=False) if line.payment else "", align="R"),
+                     _cell(_balance(line.balance, money, code=False), align="R")])
     if not s.lines:
-        rows.append([_Cell(""), _Cell(""), _Cell(""), _Cell("No transactions in this period.", color=MUTED),
-                     _Cell(""), _Cell(""), _Cell("")])
-    total = [_Cell(str(s.to_date), bold=True), _Cell(""), _Cell(""),
-             _Cell("In credit" if s.closing_balance < 0 else "Closing balance", bold=True),
-             _Cell(_balance(sum(line.charge for line in s.lines), money, code=False), bold=True, align="R"),
-             _Cell(_balance(sum(line.payment for line in s.lines), money, code=False), bold=True, align="R"),
-             _Cell(_balance(s.closing_balance, money, code=False), bold=True, align="R")]
-    _draw_table(pdf, heading, rows, total, _LINE_COLUMNS)
+        rows.append([_cell(""), _cell(""), _cell(""), _cell("No transactions in this period.", color=MUTED),
+                     _cell(""), _cell(""), _cell("")])
+    total = [_cell(str(s.to_date), bold=True), _cell(""), _cell(""),
+             _cell("In credit" if s.closing_balance < 0 else "Closing balance", bold=True),
+             _cell(_balance(sum(line.charge for line in s.lines), money, code=False), bold=True, align="R"),
+             _cell(_balance(sum(line.payment for line in s.lines), money, code=False), bold=True, align="R"),
+             _cell(_balance(s.closing_balance, money, code=False), bold=True, align="R")]
+    draw_table(pdf, heading, rows, _LINE_COLUMNS, total=total, style=_TABLE)
     pdf.set_y(pdf.get_y() + 6)
 
 
 def _draw_open_invoices(pdf: FPDF, s: FamilyStatement) -> None:
     money = s.currency
-    _section_title(pdf, f"Open invoices at {s.to_date} ({money})")
-    heading = [_Cell(t, bold=True) for t in ("Invoice", "Student", "Due date")] + \
-        [_Cell(t, bold=True, align="R") for t in ("Total", "Paid", "Credited", "Balance", "Days overdue")]
-    rows = [[_Cell(unicodedata.normalize("NFC", inv.number)),
-             _Cell(unicodedata.normalize("NFC", inv.student_name), max_lines=2), _Cell(str(inv.due_date)),
-             *(_Cell(_balance(v, money, code=False), align="R") for v in (inv.total, inv.paid, inv.credited)),
-             _Cell(_balance(inv.balance, money, code=False), bold=True, align="R"),
-             _Cell(str(inv.days_overdue) if inv.days_overdue else "Not due",
+    section_title(pdf, f"Open invoices at {s.to_date} ({money})")
+    heading = [_cell(t, bold=True) for t in ("Invoice", "Student", "Due date")] + \
+        [_cell(t, bold=True, align="R") for t in ("Total", "Paid", "Credited", "Balance", "Days overdue")]
+    rows = [[_cell(unicodedata.normalize("NFC", inv.number)),
+             _cell(unicodedata.normalize("NFC", inv.student_name), max_lines=2), _cell(str(inv.due_date)),
+             *(_cell(_balance(v, money, code=False), align="R") for v in (inv.total, inv.paid, inv.credited)),
+             _cell(_balance(inv.balance, money, code=False), bold=True, align="R"),
+             _cell(str(inv.days_overdue) if inv.days_overdue else "Not due",
                    color=INK if inv.days_overdue else MUTED, align="R")]
             for inv in s.open_invoices]
     if not rows:
-        _paragraph(pdf, "No open invoices: every invoice is paid.", size=9, color=MUTED)
+        paragraph(pdf, "No open invoices: every invoice is paid.", size=9, color=MUTED)
         pdf.set_y(pdf.get_y() + 6)
         return
-    total = [_Cell("Total", bold=True), _Cell(""), _Cell(""),
-             *(_Cell(_balance(sum(getattr(inv, name) for inv in s.open_invoices), money, code=False), bold=True,
+    total = [_cell("Total", bold=True), _cell(""), _cell(""),
+             *(_cell(_balance(sum(getattr(inv, name) for inv in s.open_invoices), money, code=False), bold=True,
                      align="R") for name in ("total", "paid", "credited", "balance")),
-             _Cell("")]
-    _draw_table(pdf, heading, rows, total, _INVOICE_COLUMNS)
+             _cell("")]
+    draw_table(pdf, heading, rows, _INVOICE_COLUMNS, total=total, style=_TABLE)
     pdf.set_y(pdf.get_y() + 6)
 
 
 def _draw_aging(pdf: FPDF, s: FamilyStatement) -> None:
     a = s.aging
     columns = [pdf.epw / 6] * 6
-    heading = [_Cell(t, bold=True, align="R")
+    heading = [_cell(t, bold=True, align="R")
                for t in ("Current", "1-30 days", "31-60 days", "61-90 days", "Over 90 days", "Total")]
-    row = [_Cell(_balance(v, s.currency, code=False), size=9, align="R")
+    row = [_cell(_balance(v, s.currency, code=False), size=9, align="R")
            for v in (a.current, a.days_1_30, a.days_31_60, a.days_61_90, a.over_90)]
-    row.append(_Cell(_balance(a.total, s.currency, code=False), bold=True, size=9, align="R"))
-    head, layout = _row_layout(heading, columns), _row_layout(row, columns)
-    _section_title(pdf, f"Aging by days past due at {s.to_date} ({s.currency})", keep_with=head[1] + layout[1])
-    _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
-    _draw_row(pdf, row, columns, layout)
+    row.append(_cell(_balance(a.total, s.currency, code=False), bold=True, size=9, align="R"))
+    head, layout = row_layout(heading, columns, style=_TABLE), row_layout(row, columns, style=_TABLE)
+    section_title(pdf, f"Aging by days past due at {s.to_date} ({s.currency})", keep_with=head[1] + layout[1])
+    draw_row(pdf, heading, columns, layout=head, fill=HEAD_FILL, style=_TABLE)
+    draw_row(pdf, row, columns, layout=layout, style=_TABLE)
     pdf.set_y(pdf.get_y() + 6)

@@ -16,7 +16,7 @@ watermark on every page; a payslip that reverses another says which. A payslip o
 thirty lines) fits one page; a longer one continues on the next with the table headings repeated, never
 splitting a row or dropping a line.
 
-Font: the report card's bundled DejaVu Sans (see `domain.academics.report_card`), so names such as
+Font: the bundled DejaVu Sans of `domain.documents.pdf_text`, so names such as
 "Zoë Ñúñez" or "Łukasz Żółć" print on any machine; a text holding a character the font cannot draw (CJK,
 or a right-to-left script printed unshaped) is refused with InvalidInput naming the field, never printed
 with gaps.
@@ -37,20 +37,29 @@ from typing import Literal, get_args
 
 from fpdf import FPDF
 
-# The shared PDF text toolkit (also the report cards'): its per-process font cache makes a document about three
-# times cheaper to write than fpdf2's `add_font`.
+# The shared PDF toolkit (also the report cards' and statements'): its per-process font cache makes a document
+# about three times cheaper to write than fpdf2's `add_font`.
+from domain.documents.pdf_tables import (
+    EMPHASIS_FILL,
+    PLAIN,
+    Cell,
+    draw_lines,
+    draw_table,
+    line_height,
+    paragraph,
+    row_layout,
+    section_title,
+)
 from domain.documents.pdf_text import COMMON as _COMMON
-from domain.documents.pdf_text import FONT_FAMILY, A4Document
+from domain.documents.pdf_text import FONT_FAMILY, PT, A4Document
 from domain.documents.pdf_text import INK as _INK
 from domain.documents.pdf_text import MARGIN as _MARGIN
 from domain.documents.pdf_text import MUTED as _MUTED
-from domain.documents.pdf_text import RULE as _RULE
 from domain.documents.pdf_text import add_fonts as _add_fonts
 from domain.documents.pdf_text import drawable as _drawable
 from domain.documents.pdf_text import ensure_room as _ensure_room
 from domain.documents.pdf_text import shorten as _shorten
 from domain.documents.pdf_text import text_width as _text_width
-from domain.documents.pdf_text import wrap as _wrap
 from domain.kernel.errors import InvalidInput
 
 LineKind = Literal["earning", "deduction", "tax", "employer_contribution", "arrears"]
@@ -333,32 +342,12 @@ def _payslip_text(doc: PayslipDocument) -> Iterator[str]:
 
 # ---------------------------------------------------------------- layout
 
-_PT = 25.4 / 72  # mm per point
-_HEAD_FILL = (233, 236, 239)
-_TOTAL_FILL = (241, 243, 245)
-_NET_FILL = (222, 226, 230)
 _VOID_RED = (176, 0, 32)
-_PAD_X, _PAD_Y = 1.5, 1.3  # cell padding, mm
 _KIND_LABELS = {"earning": "Earning", "arrears": "Arrears", "deduction": "Deduction", "tax": "Tax",
                 "employer_contribution": "Employer"}
 # Code, description, type, amount, in mm; 180 mm is A4 less the margins.
 _LINE_COLUMNS = (28.0, 92.0, 22.0, 38.0)
 _CONTRIBUTION_COLUMNS = (28.0, 114.0, 38.0)
-
-
-@dataclass(frozen=True)
-class _Cell:
-    """One table cell's text and look; `align` is L or R."""
-
-    text: str
-    bold: bool = False
-    size: float = 8.5
-    color: tuple[int, int, int] = _INK
-    align: str = "L"
-
-
-def _line_height(size: float) -> float:
-    return size * _PT * 1.3
 
 
 class _PayslipPdf(A4Document):
@@ -376,84 +365,12 @@ class _PayslipPdf(A4Document):
             self.set_font(FONT_FAMILY, "B", size)
             self.set_text_color(*_VOID_RED)
             with self.rotation(angle=45, x=self.w / 2, y=self.h / 2):
-                self.text(self.w / 2 - width / 2, self.h / 2 + 0.35 * size * _PT, "VOID")
+                self.text(self.w / 2 - width / 2, self.h / 2 + 0.35 * size * PT, "VOID")
 
     def footer(self) -> None:
         if self._void:
             self._watermark()
         super().footer()
-
-
-def _draw_lines(pdf: FPDF, lines: Sequence[str], *, x: float, y: float, width: float, cell: _Cell) -> None:
-    pdf.set_font(FONT_FAMILY, "B" if cell.bold else "", cell.size)
-    pdf.set_text_color(*cell.color)
-    lh = _line_height(cell.size)
-    for n, line in enumerate(lines):
-        if not line:
-            continue
-        dx = width - _text_width(line, bold=cell.bold, size=cell.size) if cell.align == "R" else 0.0
-        # Baseline about 0.8 of the font size below the line's top, as fpdf2's cells place it.
-        pdf.text(x + dx, y + n * lh + (lh - cell.size * _PT) / 2 + 0.8 * cell.size * _PT, line)
-
-
-def _row_layout(row: Sequence[_Cell], columns: Sequence[float]) -> tuple[list[list[str]], float]:
-    wrapped = [_wrap(c.text, w - 2 * _PAD_X, bold=c.bold, size=c.size)
-               for c, w in zip(row, columns, strict=True)]
-    height = max(len(lines) * _line_height(c.size) for lines, c in zip(wrapped, row, strict=True))
-    return wrapped, height + 2 * _PAD_Y
-
-
-def _draw_row(pdf: FPDF, row: Sequence[_Cell], columns: Sequence[float],
-              layout: tuple[list[list[str]], float], *, fill: tuple[int, int, int] | None = None) -> None:
-    wrapped, height = layout
-    y = pdf.get_y()
-    if fill:
-        pdf.set_fill_color(*fill)
-        pdf.rect(pdf.l_margin, y, sum(columns), height, style="F")
-    x = pdf.l_margin
-    for cell, lines, w in zip(row, wrapped, columns, strict=True):
-        _draw_lines(pdf, lines, x=x + _PAD_X, y=y + _PAD_Y, width=w - 2 * _PAD_X, cell=cell)
-        x += w
-    pdf.set_draw_color(*_RULE)
-    pdf.set_line_width(0.2)
-    pdf.line(pdf.l_margin, y + height, pdf.l_margin + sum(columns), y + height)
-    pdf.set_y(y + height)
-
-
-def _draw_table(pdf: FPDF, heading: Sequence[_Cell], rows: Sequence[Sequence[_Cell]], total: Sequence[_Cell],
-                columns: Sequence[float]) -> None:
-    """Draw headings, rows and a total row; a row that does not fit goes whole to a new page under the
-    headings repeated, and the total is never left alone at the top of a page."""
-    head = _row_layout(heading, columns)
-    layouts = [_row_layout(row, columns) for row in rows]
-    total_layout = _row_layout(total, columns)
-    first = layouts[0][1] if layouts else 0.0
-    _ensure_room(pdf, head[1] + first + (total_layout[1] if len(rows) <= 1 else 0.0))
-    _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
-    for n, (row, layout) in enumerate(zip(rows, layouts, strict=True)):
-        keep = total_layout[1] if n == len(rows) - 1 else 0.0
-        if n and _ensure_room(pdf, layout[1] + keep):
-            _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
-        _draw_row(pdf, row, columns, layout)
-    _draw_row(pdf, total, columns, total_layout, fill=_TOTAL_FILL)
-
-
-def _section_title(pdf: FPDF, title: str, *, keep_with: float = 14.0) -> None:
-    _ensure_room(pdf, 7 + keep_with)
-    pdf.set_font(FONT_FAMILY, "B", 11)
-    pdf.set_text_color(*_INK)
-    pdf.text(pdf.l_margin, pdf.get_y() + 5, title)
-    pdf.set_y(pdf.get_y() + 7)
-
-
-def _paragraph(pdf: FPDF, text: str, *, size: float = 9, bold: bool = False,
-               color: tuple[int, int, int] = _INK) -> None:
-    cell = _Cell(text, bold=bold, size=size, color=color)
-    lh = _line_height(size)
-    for line in _wrap(text, pdf.epw, bold=bold, size=size):
-        _ensure_room(pdf, lh)
-        _draw_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw, cell=cell)
-        pdf.set_y(pdf.get_y() + lh)
 
 
 # ---------------------------------------------------------------- rendering
@@ -471,7 +388,7 @@ def render_payslip_pdf(doc: PayslipDocument) -> bytes:
     footer = f"Payslip {doc.payslip_number} · {doc.employee_code} · {doc.employee_name} · {doc.period_label}"
     pdf = _PayslipPdf(footer_left=unicodedata.normalize("NFC", footer), void=doc.status == "void")
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
-    pdf.set_auto_page_break(False)  # rows are kept whole by _ensure_room instead
+    pdf.set_auto_page_break(False)  # the tables keep rows whole with ensure_room instead
     pdf.set_creation_date(datetime.combine(doc.pay_date, time(), tzinfo=UTC))
     pdf.set_title(f"Payslip {doc.payslip_number}: {doc.employee_name}, {doc.period_label}")
     pdf.set_author(doc.school_name)
@@ -501,9 +418,9 @@ class _Money:
 
 
 def _draw_header(pdf: FPDF, doc: PayslipDocument) -> None:
-    _paragraph(pdf, doc.school_name, size=16, bold=True)
+    paragraph(pdf, doc.school_name, size=16, bold=True)
     if doc.school_address:
-        _paragraph(pdf, doc.school_address, size=9, color=_MUTED)
+        paragraph(pdf, doc.school_address, size=9, color=_MUTED)
     y = pdf.get_y() + 2
     pdf.set_draw_color(*_INK)
     pdf.set_line_width(0.5)
@@ -511,26 +428,26 @@ def _draw_header(pdf: FPDF, doc: PayslipDocument) -> None:
     pdf.set_y(y + 3)
 
     y = pdf.get_y()
-    _draw_lines(pdf, ["Payslip"], x=pdf.l_margin, y=y, width=40, cell=_Cell("", bold=True, size=15))
+    draw_lines(pdf, ["Payslip"], x=pdf.l_margin, y=y, width=40, cell=Cell("", bold=True, size=15))
     number = f"No. {doc.payslip_number}"
-    _draw_lines(pdf, [_shorten(number, pdf.epw - 45, size=10)], x=pdf.l_margin + 45, y=y + 1.2,
-                width=pdf.epw - 45, cell=_Cell("", size=10, align="R"))
-    pdf.set_y(y + _line_height(15) + 0.5)
-    _paragraph(pdf, f"{doc.period_label} · Pay period {doc.period_start} to {doc.period_end} · "
-                    f"Pay date {doc.pay_date} · Status: {doc.status.capitalize()}", size=9.5, color=_MUTED)
+    draw_lines(pdf, [_shorten(number, pdf.epw - 45, size=10)], x=pdf.l_margin + 45, y=y + 1.2,
+               width=pdf.epw - 45, cell=Cell("", size=10, align="R"))
+    pdf.set_y(y + line_height(15) + 0.5)
+    paragraph(pdf, f"{doc.period_label} · Pay period {doc.period_start} to {doc.period_end} · "
+                   f"Pay date {doc.pay_date} · Status: {doc.status.capitalize()}", size=9.5, color=_MUTED)
     pdf.set_y(pdf.get_y() + 2)
 
     if doc.status == "void":
         text = "VOID: this payslip has been cancelled. Do not pay it or rely on its figures."
-        height = _line_height(10) + 2 * _PAD_Y + 1
+        height = line_height(10) + 2 * PLAIN.pad_y + 1
         pdf.set_fill_color(*_VOID_RED)
         pdf.rect(pdf.l_margin, pdf.get_y(), pdf.epw, height, style="F")
-        _draw_lines(pdf, [text], x=pdf.l_margin + 2, y=pdf.get_y() + _PAD_Y + 0.5, width=pdf.epw - 4,
-                    cell=_Cell("", bold=True, size=10, color=(255, 255, 255)))
+        draw_lines(pdf, [text], x=pdf.l_margin + 2, y=pdf.get_y() + PLAIN.pad_y + 0.5, width=pdf.epw - 4,
+                   cell=Cell("", bold=True, size=10, color=(255, 255, 255)))
         pdf.set_y(pdf.get_y() + height + 2)
     if doc.reverses is not None:
-        _paragraph(pdf, f"This payslip reverses payslip {doc.reverses}: its amounts cancel that payslip's.",
-                   size=9.5, bold=True)
+        paragraph(pdf, f"This payslip reverses payslip {doc.reverses}: its amounts cancel that payslip's.",
+                  size=9.5, bold=True)
         pdf.set_y(pdf.get_y() + 2)
     pdf.set_y(pdf.get_y() + 2)
 
@@ -544,74 +461,70 @@ def _draw_employee(pdf: FPDF, doc: PayslipDocument) -> None:
              ("Working days", str(doc.working_days), False)))
     for row in rows:
         cells = [c for name, text, bold in row
-                 for c in (_Cell(name, size=8, color=_MUTED), _Cell(text, bold=bold, size=10))]
-        wrapped, height = _row_layout(cells, columns)
+                 for c in (Cell(name, size=8, color=_MUTED), Cell(text, bold=bold, size=10))]
+        wrapped, height = row_layout(cells, columns)
         y = pdf.get_y()
         x = pdf.l_margin
         for cell, lines, w in zip(cells, wrapped, columns, strict=True):
             # Labels sit on the value's first baseline.
-            dy = (_line_height(10) - _line_height(cell.size)) * 0.7 if cell.size < 10 else 0.0
-            _draw_lines(pdf, lines, x=x, y=y + dy, width=w - _PAD_X, cell=cell)
+            dy = (line_height(10) - line_height(cell.size)) * 0.7 if cell.size < 10 else 0.0
+            draw_lines(pdf, lines, x=x, y=y + dy, width=w - PLAIN.pad_x, cell=cell)
             x += w
-        pdf.set_y(y + height - 2 * _PAD_Y + 1.2)
+        pdf.set_y(y + height - 2 * PLAIN.pad_y + 1.2)
     pdf.set_y(pdf.get_y() + 4)
 
 
 def _draw_lines_table(pdf: FPDF, title: str, lines: Sequence[PayslipLine], total_label: str, total_minor: int,
                       money: _Money, *, empty: str) -> None:
-    _section_title(pdf, title)
-    heading = [_Cell("Code", bold=True), _Cell("Description", bold=True), _Cell("Type", bold=True),
-               _Cell(f"Amount ({money.currency})", bold=True, align="R")]
-    rows = [[_Cell(line.code), _Cell(line.name), _Cell(_KIND_LABELS[line.kind], color=_MUTED),
-             _Cell(money(line.amount_minor), align="R")] for line in lines]
+    section_title(pdf, title)
+    heading = [Cell("Code", bold=True), Cell("Description", bold=True), Cell("Type", bold=True),
+               Cell(f"Amount ({money.currency})", bold=True, align="R")]
+    rows = [[Cell(line.code), Cell(line.name), Cell(_KIND_LABELS[line.kind], color=_MUTED),
+             Cell(money(line.amount_minor), align="R")] for line in lines]
     if not rows:
-        rows = [[_Cell(""), _Cell(empty, color=_MUTED), _Cell(""), _Cell("")]]
-    total = [_Cell(""), _Cell(total_label, bold=True), _Cell(""),
-             _Cell(money(total_minor), bold=True, align="R")]
-    _draw_table(pdf, heading, rows, total, _LINE_COLUMNS)
+        rows = [[Cell(""), Cell(empty, color=_MUTED), Cell(""), Cell("")]]
+    total = [Cell(""), Cell(total_label, bold=True), Cell(""),
+             Cell(money(total_minor), bold=True, align="R")]
+    draw_table(pdf, heading, rows, _LINE_COLUMNS, total=total)
     pdf.set_y(pdf.get_y() + 5)
 
 
 def _draw_net_pay(pdf: FPDF, doc: PayslipDocument, money: _Money) -> None:
-    height = _line_height(13) + 2 * _PAD_Y + 1.5
+    height = line_height(13) + 2 * PLAIN.pad_y + 1.5
     _ensure_room(pdf, height)
     y = pdf.get_y()
-    pdf.set_fill_color(*_NET_FILL)
+    pdf.set_fill_color(*EMPHASIS_FILL)
     pdf.rect(pdf.l_margin, y, pdf.epw, height, style="F")
-    cell = _Cell("", bold=True, size=13)
-    text_y = y + (height - _line_height(13)) / 2
-    _draw_lines(pdf, ["Net pay"], x=pdf.l_margin + _PAD_X, y=text_y, width=60, cell=cell)
-    _draw_lines(pdf, [f"{money(doc.net_minor)} {doc.currency}"], x=pdf.l_margin + 60, y=text_y,
-                width=pdf.epw - 60 - _PAD_X, cell=_Cell("", bold=True, size=13, align="R"))
+    cell = Cell("", bold=True, size=13)
+    text_y = y + (height - line_height(13)) / 2
+    draw_lines(pdf, ["Net pay"], x=pdf.l_margin + PLAIN.pad_x, y=text_y, width=60, cell=cell)
+    draw_lines(pdf, [f"{money(doc.net_minor)} {doc.currency}"], x=pdf.l_margin + 60, y=text_y,
+               width=pdf.epw - 60 - PLAIN.pad_x, cell=Cell("", bold=True, size=13, align="R"))
     pdf.set_y(y + height + 6)
 
 
 def _draw_employer(pdf: FPDF, doc: PayslipDocument, money: _Money) -> None:
     lines = [line for line in doc.lines if line.kind == "employer_contribution"]
-    _section_title(pdf, "Employer contributions (paid by the school, not part of net pay)")
-    heading = [_Cell("Code", bold=True), _Cell("Description", bold=True),
-               _Cell(f"Amount ({money.currency})", bold=True, align="R")]
-    rows = [[_Cell(line.code), _Cell(line.name), _Cell(money(line.amount_minor), align="R")]
+    section_title(pdf, "Employer contributions (paid by the school, not part of net pay)")
+    heading = [Cell("Code", bold=True), Cell("Description", bold=True),
+               Cell(f"Amount ({money.currency})", bold=True, align="R")]
+    rows = [[Cell(line.code), Cell(line.name), Cell(money(line.amount_minor), align="R")]
             for line in lines]
     if not rows:
-        rows = [[_Cell(""), _Cell("No employer contributions this period.", color=_MUTED), _Cell("")]]
-    total = [_Cell(""), _Cell("Total employer cost (gross pay + employer contributions)", bold=True),
-             _Cell(money(doc.employer_cost_minor), bold=True, align="R")]
-    _draw_table(pdf, heading, rows, total, _CONTRIBUTION_COLUMNS)
+        rows = [[Cell(""), Cell("No employer contributions this period.", color=_MUTED), Cell("")]]
+    total = [Cell(""), Cell("Total employer cost (gross pay + employer contributions)", bold=True),
+             Cell(money(doc.employer_cost_minor), bold=True, align="R")]
+    draw_table(pdf, heading, rows, _CONTRIBUTION_COLUMNS, total=total)
     pdf.set_y(pdf.get_y() + 5)
 
 
 def _draw_year_to_date(pdf: FPDF, doc: PayslipDocument, money: _Money) -> None:
-    _section_title(pdf, f"Year to date ({money.currency})")
+    section_title(pdf, f"Year to date ({money.currency})")
     columns = [pdf.epw / 3] * 3
-    heading = [_Cell(t, bold=True, align="R") for t in ("Gross pay", "Tax", "Net pay")]
-    row = [_Cell(money(v), size=9.5, align="R")
+    heading = [Cell(t, bold=True, align="R") for t in ("Gross pay", "Tax", "Net pay")]
+    row = [Cell(money(v), size=9.5, align="R")
            for v in (doc.ytd_gross_minor, doc.ytd_tax_minor, doc.ytd_net_minor)]
-    head = _row_layout(heading, columns)
-    layout = _row_layout(row, columns)
-    _ensure_room(pdf, head[1] + layout[1])
-    _draw_row(pdf, heading, columns, head, fill=_HEAD_FILL)
-    _draw_row(pdf, row, columns, layout)
+    draw_table(pdf, heading, [row], columns)
 
 
 # ---------------------------------------------------------------- run summary

@@ -16,7 +16,7 @@ from fractions import Fraction
 import pytest
 from pypdf import PdfReader
 
-from domain.academics.report_card import _text_width
+from domain.documents.pdf_text import text_width as _text_width
 from domain.finance.rules import MINOR_UNITS
 from domain.kernel.errors import InvalidInput
 from domain.payroll.payslip_document import (
