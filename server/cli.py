@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -144,11 +143,15 @@ def _serve_http(host: str, port: int, workers: int = 1) -> None:
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.secho(f"warning: binding {host}: the MCP endpoint is reachable from other machines (API keys are "
                     "still required)", fg=typer.colors.YELLOW, err=True)
+    from server.observability import logging_config
+
     os.environ["MCS_ERP_HTTP_HOST"] = host
     typer.echo(f"serving MCP on http://{host}:{port}/mcp with {workers} worker process(es) (Ctrl-C to stop)",
                err=True)
+    # Our logging config, given to uvicorn so that every worker process it starts logs the same way (JSON or
+    # text, request ids, secrets redacted); the access lines come from server.observability's middleware.
     uvicorn.run("server.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, lifespan="on")
+                log_level="warning", access_log=False, lifespan="on", log_config=logging_config(Settings()))
 
 
 @app.command()
@@ -158,13 +161,15 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="HTTP worker processes (one per core).")] = 1,
 ) -> None:
     """Serve the MCP server over stdio (as MCS_ERP_STDIO_USER, default admin) or Streamable HTTP."""
+    from server.observability import configure_logging
+
     if stdio == (http is not None):
         raise typer.BadParameter("choose exactly one of --stdio or --http HOST:PORT")
+    configure_logging(Settings())  # on stderr: stdout is the stdio transport's
     if http is not None:
         host, port = _parse_hostport(http)
         _serve_http(host, port, workers)
         return
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     asyncio.run(_serve_stdio())
 
 
@@ -197,15 +202,16 @@ def worker(
     """Run an arq worker that executes jobs from Redis (needs MCS_ERP_REDIS_URL)."""
     from arq import run_worker
 
+    from server.observability import configure_logging
     from workers.arq_worker import WorkerSettings, worker_options
 
     settings = Settings()
+    configure_logging(settings)
     if not settings.redis_url:
         typer.secho("error: MCS_ERP_REDIS_URL is not set; `mcs-erp worker` takes jobs from Redis (e.g. "
                     "MCS_ERP_REDIS_URL=redis://127.0.0.1:6379/0). Without Redis, jobs run inside the server "
                     "process and no worker is needed.", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO)
     options = worker_options(settings.redis_url, queue_name=queue or settings.queue_name, burst=burst)
     worker_obj = run_worker(WorkerSettings, **options)
     if burst and worker_obj.jobs_failed:

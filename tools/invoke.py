@@ -2,20 +2,54 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
-from domain.kernel.errors import InvalidInput, NotFound, PermissionDenied
+from domain.kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied, concurrent_write
 from tools.registry import Effect, ProgressReporter, ToolContext, ToolSpec
 from tools.runtime import Runtime
 
 MAX_SHOWN_INPUT = 60
+UNKNOWN_TOOL = "unknown"  # the tool an observer is told of for a name not in the catalogue (bounded labels)
+
+log = logging.getLogger(__name__)
+
+CallObserver = Callable[[str, str, float], None]
+"""`observer(tool, outcome, seconds)`, told of every finished invoke() of this process: `outcome` is "ok",
+"pending" (a destructive call recorded at the gate), the DomainError's code (invalid_input, not_found,
+permission_denied, conflict, stale_action, ...), "cancelled", or "internal" (any other exception). Called on the
+event loop after the call: it must be cheap and must not block (server/observability.py counts calls)."""
+
+_call_observers: list[CallObserver] = []
+
+
+def add_call_observer(observer: CallObserver) -> Callable[[], None]:
+    """Tell `observer` of every invoke() call from now on; return a function that stops telling it."""
+    _call_observers.append(observer)
+
+    def remove() -> None:
+        if observer in _call_observers:
+            _call_observers.remove(observer)
+
+    return remove
+
+
+def _notify(tool: str, outcome: str, seconds: float) -> None:
+    for observer in tuple(_call_observers):
+        try:
+            observer(tool, outcome, seconds)
+        except Exception:  # an observer's bug must not fail the call it observes
+            log.exception("call observer %r failed", observer)
 
 
 def describe_validation_error(tool: str, exc: ValidationError) -> InvalidInput:
@@ -77,6 +111,30 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
     Recorder) joins the transaction of a write tool or of a destructive tool's pending action; read tools and
     tools that manage their own transactions do not call it.
     """
+    if not _call_observers:
+        return await _invoke(runtime, name, arguments, actor, progress=progress, record=record)
+    spec = runtime.catalogue.get(name)
+    started = time.perf_counter()
+    outcome = "internal"
+    try:
+        out = await _invoke(runtime, name, arguments, actor, progress=progress, record=record)
+        outcome = "pending" if spec is not None and spec.effect is Effect.DESTRUCTIVE else "ok"
+        return out
+    except DomainError as exc:
+        outcome = exc.code
+        raise
+    except IntegrityError:  # the edges translate it into a conflict (domain.kernel.errors.concurrent_write)
+        outcome = concurrent_write().code
+        raise
+    except asyncio.CancelledError:
+        outcome = "cancelled"
+        raise
+    finally:
+        _notify(name if spec is not None else UNKNOWN_TOOL, outcome, time.perf_counter() - started)
+
+
+async def _invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, actor: Actor, *,
+                  progress: ProgressReporter | None, record: Recorder | None) -> BaseModel:
     spec = runtime.catalogue.get(name)
     if spec is None:
         raise NotFound(f"unknown tool {name!r}; tools/list (or `mcs-erp tools`) shows the catalogue")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -48,6 +49,14 @@ async def list_expired_open(session: AsyncSession, now: datetime) -> list[Pendin
     stmt = select(PendingAction).where(PendingAction.status.in_([s.value for s in OPEN_STATUSES]),  # type: ignore
                                        PendingAction.expires_at < now)
     return list((await session.exec(stmt)).all())
+
+
+async def count_open_by_status(session: AsyncSession) -> dict[str, int]:
+    """Return how many actions are open in each open status (proposed, queued); statuses without any are absent."""
+    stmt = (select(PendingAction.status, func.count())
+            .where(PendingAction.status.in_([s.value for s in OPEN_STATUSES]))  # type: ignore[attr-defined]
+            .group_by(PendingAction.status))
+    return {status: count for status, count in (await session.exec(stmt)).all()}
 
 
 async def current_version(session: AsyncSession, table: str, row_id: int) -> int | None:

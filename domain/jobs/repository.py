@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -60,3 +60,21 @@ async def orphaned(session: AsyncSession, *, before: datetime) -> list[Job]:
     queued = and_(Job.status == JobStatus.QUEUED.value, Job.created_at < before, Job.cancel_requested.is_(False))
     stmt = select(Job).where(or_(running, queued), Job.deleted_at.is_(None)).order_by(Job.id)  # type: ignore
     return list((await session.exec(stmt)).all())
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    """Return how many live jobs have each status; statuses without jobs are absent."""
+    stmt = (select(Job.status, func.count()).where(Job.deleted_at.is_(None))  # type: ignore[union-attr]
+            .group_by(Job.status))
+    return {status: count for status, count in (await session.exec(stmt)).all()}
+
+
+async def finished_since(session: AsyncSession, *, since: datetime,
+                         limit: int) -> list[tuple[str, datetime, datetime]]:
+    """Return (kind, started_at, finished_at) of the live jobs that started and finished at or after `since`,
+    most recently finished first, at most `limit` of them."""
+    stmt = (select(Job.kind, Job.started_at, Job.finished_at)
+            .where(Job.finished_at >= since, Job.started_at.is_not(None),  # type: ignore[operator, union-attr]
+                   Job.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Job.finished_at.desc()).limit(limit))  # type: ignore[union-attr]
+    return [(kind, started, finished) for kind, started, finished in (await session.exec(stmt)).all()]
