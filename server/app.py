@@ -1,19 +1,23 @@
 """The HTTP app: MCP over Streamable HTTP at /mcp, the agent API and the OpenAI-compatible chat completions under
-/v1 (API key required on both), and /healthz."""
+/v1 (API key required on both), the admin pages under /admin (signed-in session), /healthz, /readyz and the
+Prometheus /metrics; every request gets a request id (X-Request-ID) that its log lines carry."""
 
 from __future__ import annotations
 
 import contextlib
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route, Router
 
 from domain.kernel.actor import Channel
+from server.admin import admin_app
 from server.agent_api import agent_routes
 from server.auth import ApiKeyMiddleware, actor_from_request
 from server.mcp_server import build_mcp_server
+from server.observability import RequestIdMiddleware, observability_routes
 from server.openai_compat import openai_compat_routes
 from tools.runtime import Runtime
 
@@ -54,8 +58,15 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", own_runtime: bool =
     endpoint = _McpPath()
     v1 = ApiKeyMiddleware(Router(routes=agent_routes(runtime) + openai_compat_routes(runtime)), runtime,
                           Channel.AGENT)
-    return Starlette(routes=[Route("/healthz", healthz), Route("/mcp", endpoint, methods=None),
-                             Mount("/mcp", app=endpoint), Mount("/v1", app=v1)], lifespan=lifespan)
+
+    async def to_admin(request: Request) -> RedirectResponse:
+        return RedirectResponse("/admin/", status_code=303)
+
+    return Starlette(routes=[Route("/healthz", healthz), *observability_routes(runtime),
+                             Route("/mcp", endpoint, methods=None), Mount("/mcp", app=endpoint),
+                             Mount("/v1", app=v1), Route("/", to_admin), Route("/admin", to_admin),
+                             Mount("/admin", app=admin_app(runtime))],
+                     middleware=[Middleware(RequestIdMiddleware)], lifespan=lifespan)
 
 
 def create_app_from_env() -> Starlette:
