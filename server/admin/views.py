@@ -1,8 +1,8 @@
 """Rendering helpers of the admin pages: the Jinja environment (autoescaped) and how JSON values are shown.
 
 An action's preview is JSON written by each tool: nested objects become definition lists, lists of objects
-become tables, a `before`/`after` pair becomes a comparison table, and numbers (money in minor units included)
-are shown exactly as given.
+become tables, a `before`/`after` pair becomes a comparison table, and numbers are shown exactly as given; money
+(a key ending in `_minor` inside an object naming its `currency`) is also shown in major units beside it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from domain.finance.rules import MINOR_UNITS, format_amount
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_COLUMNS = 12
@@ -82,6 +84,15 @@ def other_items(value: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if k not in ("before", "after")}
 
 
+def money(value: Any, currency: str | None, key: str | None) -> str | None:
+    """Integer minor units under a key ending in `_minor`, with the currency of the object around them, in major
+    units for a person ("1,925,000" -> "19,250.00 AUD"); None for anything else (shown as given)."""
+    if (not isinstance(value, int) or isinstance(value, bool) or not currency or not key
+            or not str(key).endswith("_minor") or currency not in MINOR_UNITS):
+        return None
+    return format_amount(value, currency)
+
+
 def when(value: datetime | None) -> str:
     """A UTC timestamp as `YYYY-MM-DD HH:MM:SS UTC` (empty for None)."""
     if value is None:
@@ -106,6 +117,6 @@ def build_environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(kind=kind, columns=columns, change_rows=change_rows, other_items=other_items,
-                       missing=MISSING, duration=duration)
+                       missing=MISSING, duration=duration, money=money)
     env.filters.update(when=when)
     return env

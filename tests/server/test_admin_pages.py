@@ -361,3 +361,18 @@ async def test_the_jobs_page_lists_a_job(rt, browser, queued):
     assert '<progress max="1" value="1.0">' in cells and "100%" in cells
     assert f"<td>{admin2.username}</td>" in cells
     assert (await client.get("/admin/jobs", params={"status": "done"})).status_code == 422
+
+
+def test_money_in_minor_units_is_also_shown_in_major_units():
+    """A key ending in _minor inside an object naming its currency gets its major units beside it; other numbers,
+    and minor units without a currency, are shown as given."""
+    from server.admin.views import build_environment
+
+    template = build_environment().from_string('{% from "macros.html" import show %}{{ show(value) }}')
+    html = template.render(value={"totals": {"employees": 3, "gross_minor": 1925000, "currency": "AUD"},
+                                  "lines": [{"amount_minor": 1250, "currency": "JPY"}],
+                                  "loose_minor": 500})
+    assert '<span class="num">1925000</span> <span class="major">(19,250.00 AUD)</span>' in html
+    assert '<span class="num">1250</span> <span class="major">(1,250 JPY)</span>' in html
+    assert '<span class="num">3</span> <span class="major">' not in html
+    assert '<span class="num">500</span> <span class="major">' not in html
