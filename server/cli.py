@@ -212,7 +212,8 @@ def worker(
                     "MCS_ERP_REDIS_URL=redis://127.0.0.1:6379/0). Without Redis, jobs run inside the server "
                     "process and no worker is needed.", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
-    options = worker_options(settings.redis_url, queue_name=queue or settings.queue_name, burst=burst)
+    options = worker_options(settings.redis_url, queue_name=queue or settings.queue_name, burst=burst,
+                             max_jobs=settings.worker_max_jobs)
     worker_obj = run_worker(WorkerSettings, **options)
     if burst and worker_obj.jobs_failed:
         raise typer.Exit(1)

@@ -59,6 +59,9 @@ class JobOut(ToolOutput):
     created_at: datetime = Field(description="UTC.")
     started_at: datetime | None = Field(default=None, description="UTC, of the latest attempt.")
     finished_at: datetime | None = Field(default=None, description="UTC.")
+    worker: str | None = Field(default=None, description="The process that ran the latest attempt: "
+                                                         "worker:HOST:PID for a `mcs-erp worker`, server:HOST:PID "
+                                                         "for a server running jobs itself; null while queued.")
 
 
 def job_out(job: Job) -> JobOut:
@@ -69,7 +72,8 @@ def job_out(job: Job) -> JobOut:
                   result=result if isinstance(result, dict) or result is None else {"value": result},
                   error=job.error, requested_by=job.requested_by, attempts=job.attempts,
                   cancel_requested=job.cancel_requested, idempotency_key=job.idempotency_key,
-                  created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at)
+                  created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+                  worker=job.worker)
 
 
 class JobIdIn(ToolInput):

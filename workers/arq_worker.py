@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
-from workers.execute import execute_job, running_here
+from workers.execute import execute_job, process_identity, running_here
 from workers.handlers import get_handler
 from workers.recovery import recovery_loop, requeue_on_arq
 from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
@@ -24,12 +24,14 @@ log = logging.getLogger(__name__)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    """Create the worker's runtime unless one was handed in through `ctx` (tests, embedding), and start handing
-    orphaned jobs (a killed worker's) back to the queue (workers/recovery.py)."""
+    """Create the worker's runtime unless one was handed in through `ctx` (tests, embedding), name the worker
+    ("worker:HOST:PID", unless `ctx` names it), and start handing orphaned jobs (a killed worker's) back to the
+    queue (workers/recovery.py)."""
     if "runtime" not in ctx:
         ctx["runtime"] = Runtime.create(Settings(), jobs=runner_for)
         ctx["owns_runtime"] = True
     runtime: Runtime = ctx["runtime"]
+    ctx.setdefault("worker_name", process_identity("worker"))  # recorded on every job this worker claims
     get_handler("")  # import every handler now, not inside the first job (it blocks the loop for seconds)
     queue = ctx.get("queue_name") or runtime.settings.queue_name
     every = runtime.settings.job_heartbeat_seconds
@@ -44,6 +46,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     except Exception:
         log.exception("orphaned-job recovery failed at start-up; the recovery loop retries")
     ctx["recovery"] = asyncio.create_task(recovery_loop(every, recover, first_after_s=every))
+    log.info("worker %s ready: taking jobs from queue %s", ctx["worker_name"], queue)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -58,24 +61,34 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 async def run_job(ctx: dict[str, Any], job_id: int) -> str:
     """Run job `job_id`; returns succeeded, failed, cancelled or skipped (already done or unknown)."""
-    return await execute_job(ctx["runtime"], job_id)
+    return await execute_job(ctx["runtime"], job_id, worker=ctx.get("worker_name") or process_identity("worker"))
 
 
 class WorkerSettings:
-    """arq settings; `redis_settings` comes from MCS_ERP_REDIS_URL (see worker_options)."""
+    """arq settings; `redis_settings` comes from MCS_ERP_REDIS_URL (see worker_options).
 
-    functions = [func(run_job, name=RUN_JOB)]
+    `max_jobs = 1` (MCS_ERP_WORKER_MAX_JOBS): a worker runs one job at a time, and more capacity is more workers
+    (compose's `deploy.replicas`, more machines); raise it where workers mostly wait (agent runs talk to a model
+    and hold no CPU). arq's default of 10 lets the first worker to poll take every job enqueued
+    together (a payroll calculation and a timetable solve) and run CPU-bound handlers side by side on one core
+    while the other workers wait. With one job each, a busy worker leaves the queue to the idle ones. (A job
+    stays in arq's queue while it runs, so `queue_read_limit` must stay above the jobs running.)
+    """
+
+    functions: ClassVar[list[Any]] = [func(run_job, name=RUN_JOB)]
     on_startup = startup
     on_shutdown = shutdown
     queue_name = DEFAULT_QUEUE
     max_tries = 3
     job_timeout = 3600
+    max_jobs = 1
 
 
-def worker_options(redis_url: str, *, queue_name: str = DEFAULT_QUEUE, burst: bool = False) -> dict[str, Any]:
+def worker_options(redis_url: str, *, queue_name: str = DEFAULT_QUEUE, burst: bool = False,
+                   max_jobs: int = WorkerSettings.max_jobs) -> dict[str, Any]:
     """The keyword arguments `arq.run_worker(WorkerSettings, **options)` needs for this Redis and queue."""
     return {"redis_settings": RedisSettings.from_dsn(redis_url), "queue_name": queue_name, "burst": burst,
-            "ctx": {"queue_name": queue_name}}
+            "max_jobs": max_jobs, "ctx": {"queue_name": queue_name}}
 
 
 def create_worker(redis_url: str, *, queue_name: str = DEFAULT_QUEUE, burst: bool = False,

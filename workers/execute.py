@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import uuid
 from datetime import timedelta
 
@@ -19,14 +21,22 @@ log = logging.getLogger(__name__)
 _RUNNING_HERE: set[tuple[str, int]] = set()  # (database URL, job id) of the jobs this process executes
 
 
+def process_identity(role: str) -> str:
+    """Name this process for `jobs.worker`: "ROLE:HOST:PID", e.g. "worker:app-2:4121" for an arq worker or
+    "server:app-1:88" for a server running jobs in-process (the host name is cut so the pid always fits)."""
+    return f"{role}:{socket.gethostname()[:80]}:{os.getpid()}"
+
+
 def running_here(runtime: Runtime) -> frozenset[int]:
     """The ids of the jobs of `runtime`'s database this process is executing now; recovery never hands these
     back, whatever their heartbeat says (a busy event loop can delay a beat)."""
     return frozenset(job_id for url, job_id in _RUNNING_HERE if url == runtime.db.url)
 
 
-async def execute_job(runtime: Runtime, job_id: int) -> str:
+async def execute_job(runtime: Runtime, job_id: int, *, worker: str | None = None) -> str:
     """Run job `job_id` once and return its outcome: succeeded, failed, cancelled or skipped.
+
+    `worker` names this process in the job's row (`process_identity`; default "process:HOST:PID").
 
     Idempotent: a job already final (or unknown) is skipped, and so is a running one whose heartbeat shows its
     process alive; a queued job whose cancellation was requested is closed as cancelled without running. A DomainError from the handler fails the job with its message; any
@@ -38,16 +48,16 @@ async def execute_job(runtime: Runtime, job_id: int) -> str:
         return "skipped"  # arq delivered it again while this process runs it
     _RUNNING_HERE.add(key)  # before the first await: recovery in this process must never hand it back
     try:
-        return await _execute(runtime, job_id)
+        return await _execute(runtime, job_id, worker or process_identity("process"))
     finally:
         _RUNNING_HERE.discard(key)
 
 
-async def _execute(runtime: Runtime, job_id: int) -> str:
+async def _execute(runtime: Runtime, job_id: int, worker: str) -> str:
     get_handler("")  # load the handler modules before claiming: the first import can take seconds
     async with runtime.db.write() as session:
         alive_after = utcnow() - timedelta(seconds=ORPHAN_AFTER_BEATS * runtime.settings.job_heartbeat_seconds)
-        job = await jobs.mark_running(session, job_id=job_id, alive_after=alive_after)
+        job = await jobs.mark_running(session, job_id=job_id, alive_after=alive_after, worker=worker)
         claimed = None if job is None else (job.kind, jobs.params_of(job), job.attempts)
     if claimed is None:
         return "skipped"

@@ -14,7 +14,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
 from tools.runtime import JobRunner, Runtime
-from workers.execute import execute_job
+from workers.execute import execute_job, process_identity
 from workers.recovery import RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loop
 
 __all__ = ["DEFAULT_QUEUE", "ArqRunner", "InProcessRunner", "JobRunner", "arq_job_id", "runner_for"]
@@ -24,7 +24,8 @@ DEFAULT_QUEUE = "mcs-erp:jobs"
 
 
 class InProcessRunner:
-    """Run each job as an asyncio task of this process; used when MCS_ERP_REDIS_URL is not set."""
+    """Run each job as an asyncio task of this process, recorded as run by "server:HOST:PID"; used when
+    MCS_ERP_REDIS_URL is not set."""
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
@@ -49,7 +50,9 @@ class InProcessRunner:
         task = self._tasks.get(job_id)
         if task is not None and not task.done():
             return
-        task = asyncio.create_task(execute_job(self.runtime, job_id), name=f"mcs-erp-job-{job_id}")
+        # Named at enqueue, not in __init__: a server forked after building its runtime has another pid.
+        task = asyncio.create_task(execute_job(self.runtime, job_id, worker=process_identity("server")),
+                                   name=f"mcs-erp-job-{job_id}")
         self._tasks[job_id] = task
         task.add_done_callback(lambda t, j=job_id: self._forget(j, t))
 

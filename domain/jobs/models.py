@@ -11,6 +11,7 @@ from sqlmodel import Field
 from domain.kernel.models import Entity
 
 PROGRESS_SCALE = 1000  # progress is stored in per-mille so the column is an exact integer
+WORKER_MAX = 120  # length of `Job.worker`, the identity of the process that ran the latest attempt
 
 
 class JobStatus(StrEnum):
@@ -31,6 +32,8 @@ class Job(Entity, table=True):
 
     `cancel_requested` is set when a running job is asked to stop; its handler stops at its next progress
     report. `idempotency_key` makes a repeated request return the same job instead of starting another.
+    `worker` names the process that claimed the latest attempt ("worker:HOST:PID" for an arq worker,
+    "server:HOST:PID" for a server running jobs in-process).
     """
 
     __tablename__ = "jobs"
@@ -49,6 +52,7 @@ class Job(Entity, table=True):
     heartbeat_at: datetime | None = Field(default=None, nullable=True)  # UTC; a running job's process is alive
     cancel_requested: bool = Field(default=False, nullable=False)
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True, nullable=True)
+    worker: str | None = Field(default=None, max_length=WORKER_MAX, nullable=True)
 
     @property
     def progress(self) -> float:

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.jobs import repository as repo
 from domain.jobs.errors import JobCancelled
-from domain.jobs.models import PROGRESS_SCALE, Job, JobStatus
+from domain.jobs.models import PROGRESS_SCALE, WORKER_MAX, Job, JobStatus
 from domain.kernel.actor import Actor
 from domain.kernel.audit import canonical_json
 from domain.kernel.clock import utcnow
@@ -77,13 +77,15 @@ async def get_job_for(session: AsyncSession, actor: Actor, *, job_id: int) -> Jo
     return job
 
 
-async def mark_running(session: AsyncSession, *, job_id: int, alive_after: datetime | None = None) -> Job | None:
+async def mark_running(session: AsyncSession, *, job_id: int, alive_after: datetime | None = None,
+                       worker: str | None = None) -> Job | None:
     """Claim a job for a run and return it, or None when there is nothing to run.
 
     Nothing runs for a final job (succeeded, failed, cancelled); a queued job whose cancellation was requested
     becomes cancelled; nor for a running job whose heartbeat is newer than `alive_after` (its process lives:
     two recoveries racing must not run it twice). A queued job, or one left `running` by a process that died,
-    starts a new attempt: status running, attempts + 1, progress reset.
+    starts a new attempt: status running, attempts + 1, progress reset, and `worker` (the claiming process,
+    e.g. "worker:HOST:PID"; cut to WORKER_MAX characters) recorded as the one running it.
     """
     job = await repo.get_job(session, job_id, for_update=True)
     if job is None or job.is_final:
@@ -102,6 +104,7 @@ async def mark_running(session: AsyncSession, *, job_id: int, alive_after: datet
     job.progress_permille = 0
     job.progress_message = None if job.attempts == 1 else f"attempt {job.attempts}"
     job.heartbeat_at = job.started_at
+    job.worker = None if worker is None else worker[:WORKER_MAX]
     bump(job)
     session.add(job)
     await session.flush()

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="How often a running job says its process is alive; a job silent "
                                                  "for 3 heartbeats is taken to have lost its worker and runs again.")
+    worker_max_jobs: int = Field(default=1, ge=1, le=100,
+                                 description="Jobs one `mcs-erp worker` runs at once: 1 spreads CPU-bound jobs "
+                                             "(payroll, timetable solves, PDFs) over the workers; raise it when "
+                                             "workers mostly wait (agent runs).")
     log_format: Literal["text", "json"] = Field(
         default="text", description="text: readable lines on stderr; json: one JSON object per line (time, level, "
                                     "logger, message, request_id), for log collectors in production.")

@@ -1,0 +1,627 @@
+"""Load: concurrent MCP clients over Streamable HTTP against PostgreSQL with two job workers; nothing lost.
+
+Creates a fresh PostgreSQL database (dropped afterwards), builds the demo school in it (`mcs-erp demo
+--no-serve`: 600 students, 24 sections, 483 families with a term of invoices), starts the deployment of
+compose.yaml natively (`mcs-erp serve --http 127.0.0.1:PORT --workers 2` and two `mcs-erp worker` processes
+on a queue of their own), creates API keys with `mcs-erp keys create` and runs --clients concurrent clients of
+the official MCP SDK (Streamable HTTP, a session each) for --seconds. A third of the clients act as the
+registrar, a third as the bursar, a third as an admin, each with a mix of:
+- reads: list_students, get_student, get_gradebook, list_invoices, get_family_account, get_receivables_aging,
+  get_trial_balance, list_jobs, get_job, get_me;
+- writes: record_grade (on assessments the client created before the clock started), take_attendance (a
+  past day's register of a section, each (section, day) by one client only), record_payment (a unique
+  idempotency key), create_family;
+- jobs: export_term_grades, run by the workers;
+- deliberate bad input, refused by the server (a score above the maximum, a payment to a family that does not
+  exist): counted as expected refusals, not errors.
+Every call's latency and outcome is recorded. Afterwards (once the jobs ended) the database is read back with
+SQL: every write the server said succeeded must be there as sent, and every write it refused must not be;
+`lost` counts the mismatches. `errors` counts what no client should see: transport failures, HTTP errors,
+internal errors, refusals of valid requests, failed jobs. Prints p50/p95/p99 (ms), calls per second, errors
+by kind, then, last, one line holding a JSON object of the figures.
+
+The clients run in this process on the same machine as the server, workers and PostgreSQL, so their own CPU
+(the SDK validates every result against the tool's output schema) is part of the latencies.
+
+Usage: uv run python bench/load.py [--clients 50] [--seconds 60]
+       [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--redis-url redis://127.0.0.1:6379/0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+MCS_ERP = Path(sys.executable).parent / "mcs-erp"
+CALL_TIMEOUT_S = 60.0
+JOBS_DRAIN_S = 180.0  # how long the jobs started during the run may take to end afterwards
+ASSESSMENTS_PER_CLIENT = 3
+EXPECTED_REFUSALS = ("invalid_input", "not_found")  # what the deliberate bad calls must be answered with
+
+
+# ---------------------------------------------------------------- what happened
+
+
+@dataclass
+class Write:
+    """A write the server answered: what identifies it, and whether it said it succeeded."""
+
+    kind: str  # grade, attendance, payment, family, job
+    key: Any
+    expected: Any = None  # what the database must hold for it (score, statuses, amount)
+
+
+@dataclass
+class Tally:
+    latencies_ms: list[float] = field(default_factory=list)
+    by_tool_ms: dict[str, list[float]] = field(default_factory=dict)
+    errors: Counter = field(default_factory=Counter)  # kind -> count
+    error_samples: dict[str, str] = field(default_factory=dict)
+    refusals: Counter = field(default_factory=Counter)
+    succeeded: list[Write] = field(default_factory=list)
+    failed: list[Write] = field(default_factory=list)
+    unknown: int = 0  # writes whose answer never came (a transport error): neither told succeeded nor failed
+    sessions: int = 0
+
+    def error(self, kind: str, sample: str) -> None:
+        self.errors[kind] += 1
+        self.error_samples.setdefault(kind, sample[:400])
+
+
+class TransportError(Exception):
+    """The call got no MCP answer (connection, HTTP or timeout error); the session is opened again."""
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+# ---------------------------------------------------------------- the school as the clients see it
+
+
+@dataclass
+class School:
+    term_id: int
+    year_start: date
+    sections: list[int]
+    students_by_section: dict[int, list[int]]
+    classes_by_section: dict[int, list[int]]
+    family_ids: list[int]  # families with invoices
+    student_ids: list[int]
+
+
+async def read_school(engine: AsyncEngine) -> School:
+    async with engine.connect() as conn:
+        term_id, year_start = (await conn.execute(text(
+            "SELECT t.id, y.start_date FROM terms t JOIN academic_years y ON y.id = t.academic_year_id "
+            "WHERE t.number = 1 ORDER BY t.id LIMIT 1"))).one()
+        sections = [r[0] for r in await conn.execute(text("SELECT id FROM sections ORDER BY id"))]
+        students: dict[int, list[int]] = {s: [] for s in sections}
+        for sid, section_id in await conn.execute(text(
+                "SELECT id, section_id FROM students WHERE section_id IS NOT NULL ORDER BY id")):
+            students[section_id].append(sid)
+        classes: dict[int, list[int]] = {s: [] for s in sections}
+        for cid, section_id in await conn.execute(text("SELECT id, section_id FROM classes ORDER BY id")):
+            classes[section_id].append(cid)
+        families = [r[0] for r in await conn.execute(text(
+            "SELECT DISTINCT family_id FROM invoices ORDER BY family_id"))]
+    return School(term_id=term_id, year_start=year_start, sections=sections, students_by_section=students,
+                  classes_by_section=classes, family_ids=families,
+                  student_ids=[s for ids in students.values() for s in ids])
+
+
+# ---------------------------------------------------------------- one client
+
+
+@asynccontextmanager
+async def mcp_client(url: str, key: str) -> AsyncIterator[Client]:
+    """An MCP SDK client on `url` over Streamable HTTP with the API key (as tests/server/e2e_helpers.py)."""
+    timeout = httpx2.Timeout(30.0, read=CALL_TIMEOUT_S)
+    async with (httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=timeout) as http,
+                Client(streamable_http_client(url, http_client=http), read_timeout_seconds=CALL_TIMEOUT_S) as c):
+        yield c
+
+
+class LoadClient:
+    """One simulated user: a role, its own MCP session, its own writes (nothing another client writes)."""
+
+    def __init__(self, index: int, role: str, *, clients: int, school: School, tally: Tally, run: str):
+        self.index, self.role, self.school, self.tally, self.run_id = index, role, school, tally, run
+        self.rng = random.Random(index)
+        self.section = school.sections[index % len(school.sections)]
+        self.sequence = 0
+        self.attendance_days = 0
+        self.day_stride = math.ceil(clients / len(school.sections))
+        self.grade_slots: list[tuple[int, int, int]] = []  # (assessment, student, max score) not yet graded
+        self.refusal_assessment: int | None = None
+        self.jobs: list[int] = []
+
+    def next_key(self, kind: str) -> str:
+        self.sequence += 1
+        return f"load-{self.run_id}-{kind}-{self.index}-{self.sequence}"
+
+    async def call(self, client: Client, tool: str, args: dict[str, Any], *, refusal: bool = False
+                   ) -> dict[str, Any] | None:
+        """Call a tool, recording its latency; return its structured result, or None when it was refused.
+
+        A refusal of a deliberate bad call (`refusal`) with an expected code is an expected refusal; any other
+        error result is an error. A transport failure is an error and raises TransportError."""
+        started = time.perf_counter()
+        try:
+            result = await client.call_tool(tool, args)
+        except Exception as exc:
+            self.tally.error(f"transport:{type(exc).__name__}", f"{tool}: {exc!r}")
+            raise TransportError(tool) from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        self.tally.latencies_ms.append(elapsed)
+        self.tally.by_tool_ms.setdefault(tool, []).append(elapsed)
+        if not result.is_error:
+            if not isinstance(result.structured_content, dict):
+                self.tally.error(f"{tool}:no_structured_content", str(result.content)[:300])
+                return None
+            return result.structured_content
+        message = result.content[0].text if result.content else ""
+        match = re.match(r"error: (\w+)", message)
+        code = match[1] if match else "unparsed"
+        if refusal and code in EXPECTED_REFUSALS:
+            self.tally.refusals[f"{tool}:{code}"] += 1
+        else:
+            self.tally.error(f"{tool}:{code}", message)
+        return None
+
+    async def write(self, client: Client, tool: str, args: dict[str, Any], write: Write, *,
+                    refusal: bool = False) -> dict[str, Any] | None:
+        """A write: remember it as told succeeded or told failed (unknown when no answer came)."""
+        try:
+            out = await self.call(client, tool, args, refusal=refusal)
+        except TransportError:
+            self.tally.unknown += 1
+            raise
+        (self.tally.succeeded if out is not None else self.tally.failed).append(write)
+        if out is not None and refusal:
+            self.tally.error(f"{tool}:accepted_bad_input", json.dumps(args)[:300])
+        return out
+
+    # ------------------------------------------------------------ setup (before the clock starts)
+
+    async def prepare(self, client: Client) -> None:
+        """Registrars and admins: assessments of their own in a class of their section, with its students."""
+        if self.role == "bursar" or self.grade_slots or self.refusal_assessment:
+            return
+        class_id = self.rng.choice(self.school.classes_by_section[self.section])
+        students = (await self.call(client, "list_students", {"class_id": class_id, "limit": 100}) or {})["items"]
+        for n in range(ASSESSMENTS_PER_CLIENT + 1):
+            max_score = 10 if n == ASSESSMENTS_PER_CLIENT else self.rng.choice((20, 50, 100))
+            made = await self.call(client, "create_assessment", {
+                "class_id": class_id, "term_id": self.school.term_id, "max_score": max_score,
+                "title": f"Load quiz {self.run_id} {self.index}.{n}", "weight": 10})
+            assert made is not None, "could not create the load test's assessments"
+            if n == ASSESSMENTS_PER_CLIENT:
+                self.refusal_assessment = made["id"]
+            else:
+                self.grade_slots += [(made["id"], s["id"], max_score) for s in students]
+        self.rng.shuffle(self.grade_slots)
+
+    # ------------------------------------------------------------ operations
+
+    async def read(self, client: Client) -> None:
+        school, rng = self.school, self.rng
+        academic = [
+            ("list_students", lambda: {"section_id": rng.choice(school.sections), "limit": 50}, 4),
+            ("get_student", lambda: {"student_id": rng.choice(school.student_ids)}, 4),
+            ("get_gradebook", lambda: {"class_id": rng.choice(school.classes_by_section[self.section]),
+                                       "term_id": school.term_id}, 1),
+        ]
+        fees = [
+            ("list_invoices", lambda: {"family_id": rng.choice(school.family_ids)}, 3),
+            ("get_family_account", lambda: {"family_id": rng.choice(school.family_ids)}, 3),
+            ("get_receivables_aging", lambda: {"limit": 20}, 1),
+            ("get_trial_balance", dict, 1),
+        ]
+        common = [
+            ("list_jobs", lambda: {"limit": 20, "mine": True}, 1),
+            ("get_me", dict, 1),
+        ]
+        menu = {"registrar": academic + common, "bursar": fees + common}.get(self.role, academic + fees + common)
+        if self.jobs:
+            menu = [*menu, ("get_job", lambda: {"job_id": rng.choice(self.jobs)}, 2)]
+        tool, args, _ = rng.choices(menu, weights=[w for *_, w in menu])[0]
+        await self.call(client, tool, args())
+
+    async def record_grade(self, client: Client) -> bool:
+        if not self.grade_slots:
+            return False
+        assessment_id, student_id, max_score = self.grade_slots.pop()
+        score = round(self.rng.uniform(0, max_score), 2)
+        await self.write(client, "record_grade", {"assessment_id": assessment_id, "student_id": student_id,
+                                                  "score": score},
+                         Write("grade", (assessment_id, student_id), round(score * 100)))
+        return True
+
+    async def bad_grade(self, client: Client) -> bool:
+        if self.refusal_assessment is None:
+            return False
+        student_id = self.rng.choice(self.school.students_by_section[self.section])
+        score = self.rng.randint(11, 40)  # the refusal assessment's maximum is 10
+        await self.write(client, "record_grade", {"assessment_id": self.refusal_assessment,
+                                                  "student_id": student_id, "score": score},
+                         Write("grade", (self.refusal_assessment, student_id)), refusal=True)
+        return True
+
+    async def take_attendance(self, client: Client) -> bool:
+        # (section, day) pairs are this client's alone: section index % sections, day by index // sections.
+        offset = 1 + self.index // len(self.school.sections) + self.attendance_days * self.day_stride
+        on_date = datetime.now(UTC).date() - timedelta(days=offset)
+        if on_date < self.school.year_start:
+            return False
+        self.attendance_days += 1
+        statuses = {s: self.rng.choices(("present", "absent", "late", "excused"), weights=(90, 5, 4, 1))[0]
+                    for s in self.school.students_by_section[self.section]}
+        await self.write(client, "take_attendance", {
+            "section_id": self.section, "date": on_date.isoformat(),
+            "entries": [{"student_id": s, "status": st} for s, st in statuses.items()]},
+            Write("attendance", (self.section, on_date), statuses))
+        return True
+
+    async def record_payment(self, client: Client) -> bool:
+        key = self.next_key("payment")
+        family_id = self.rng.choice(self.school.family_ids)
+        amount = self.rng.randrange(1_000, 20_000)
+        await self.write(client, "record_payment", {
+            "family_id": family_id, "amount_minor": amount, "method": "bank_transfer", "idempotency_key": key,
+            "reference": key[-40:]}, Write("payment", key, (family_id, amount)))
+        return True
+
+    async def bad_payment(self, client: Client) -> bool:
+        key = self.next_key("payment")
+        await self.write(client, "record_payment", {
+            "family_id": 2_000_000_000, "amount_minor": 5_000, "method": "cash", "idempotency_key": key},
+            Write("payment", key), refusal=True)
+        return True
+
+    async def create_family(self, client: Client) -> bool:
+        name = f"Load family {self.next_key('family')}"
+        await self.write(client, "create_family", {"name": name, "billing_email": "load@example.org"},
+                         Write("family", name))
+        return True
+
+    async def export_grades(self, client: Client) -> bool:
+        key = self.next_key("export")
+        out = await self.write(client, "export_term_grades", {
+            "term_id": self.school.term_id, "section_id": self.section, "idempotency_key": key},
+            Write("job", key))
+        if out is not None:
+            self.jobs.append(out["job_id"])
+        return True
+
+    async def step(self, client: Client) -> None:
+        """One call: 70 % reads, 27 % writes, 1 % jobs, 2 % deliberate bad input."""
+        draw = self.rng.random()
+        if draw < 0.70:
+            return await self.read(client)
+        if self.role == "bursar" or (self.role == "admin" and self.rng.random() < 0.5):
+            ops = [(self.record_payment, 3), (self.create_family, 1)]
+            bad = self.bad_payment
+        else:
+            ops = [(self.record_grade, 3), (self.take_attendance, 1)]
+            bad = self.bad_grade
+        if draw < 0.97:
+            op = self.rng.choices([o for o, _ in ops], weights=[w for _, w in ops])[0]
+        elif draw < 0.98 and self.role != "bursar":
+            op = self.export_grades
+        else:
+            op = bad
+        if not await op(client):  # nothing left to write of that kind: a read instead
+            await self.read(client)
+
+    async def run(self, url: str, key: str, *, ready: asyncio.Event, start: asyncio.Event, stop_at: list[float],
+                  prepared: list[int], clients: int) -> None:
+        first = True
+        while True:
+            try:
+                async with mcp_client(url, key) as client:
+                    self.tally.sessions += 1
+                    if first:
+                        await self.prepare(client)
+                        first = False
+                        prepared.append(self.index)
+                        if len(prepared) == clients:
+                            ready.set()
+                        await start.wait()
+                    while time.perf_counter() < stop_at[0]:
+                        await self.step(client)
+                    return
+            except TransportError:
+                if start.is_set() and time.perf_counter() >= stop_at[0]:
+                    return
+            except Exception as exc:  # noqa: BLE001 - whatever broke the session is counted, then it reopens
+                self.tally.error(f"session:{type(exc).__name__}", repr(exc))
+                if start.is_set() and time.perf_counter() >= stop_at[0]:
+                    return
+
+
+# ---------------------------------------------------------------- checking the database
+
+
+async def verify(engine: AsyncEngine, tally: Tally, run: str) -> tuple[int, list[str]]:
+    """Return (lost, examples): writes told succeeded that are not in the database as sent, and writes told
+    failed that are."""
+    lost: list[str] = []
+    async with engine.connect() as conn:
+        grades = {(a, s): (score, status) for a, s, score, status in await conn.execute(text(
+            "SELECT g.assessment_id, g.student_id, g.score_x100, g.status FROM grades g "
+            "JOIN assessments a ON a.id = g.assessment_id WHERE a.title LIKE :t"), {"t": f"Load quiz {run} %"})}
+        attendance: dict[tuple[int, date], dict[int, str]] = {}
+        for section_id, on_date, student_id, status in await conn.execute(text(
+                "SELECT section_id, on_date, student_id, status FROM attendance_records")):
+            attendance.setdefault((section_id, on_date), {})[student_id] = status
+        payments = {k: (f, a) for k, f, a in await conn.execute(text(
+            "SELECT idempotency_key, family_id, amount FROM fee_payments WHERE idempotency_key LIKE :k"),
+            {"k": f"load-{run}-%"})}
+        families = {r[0] for r in await conn.execute(text("SELECT name FROM families WHERE name LIKE :n"),
+                                                     {"n": f"Load family load-{run}-%"})}
+        jobs = {r[0] for r in await conn.execute(text("SELECT idempotency_key FROM jobs WHERE idempotency_key "
+                                                      "LIKE :k"), {"k": f"load-{run}-%"})}
+    for write in tally.succeeded:
+        if write.kind == "grade":
+            held = grades.get(write.key)
+            ok = held is not None and held[0] == write.expected and held[1] == "scored"
+        elif write.kind == "attendance":
+            ok = attendance.get(write.key) == write.expected
+        elif write.kind == "payment":
+            ok = payments.get(write.key) == write.expected
+        elif write.kind == "family":
+            ok = write.key in families
+        else:
+            ok = write.key in jobs
+        if not ok:
+            lost.append(f"told succeeded, not in the database as sent: {write.kind} {write.key}")
+    for write in tally.failed:
+        if write.kind == "grade":
+            present = write.key in grades
+        elif write.kind == "attendance":
+            present = bool(attendance.get(write.key))
+        elif write.kind == "payment":
+            present = write.key in payments
+        elif write.kind == "family":
+            present = write.key in families
+        else:
+            present = write.key in jobs
+        if present:
+            lost.append(f"told failed, yet in the database: {write.kind} {write.key}")
+    return len(lost), lost[:10]
+
+
+async def drain_jobs(engine: AsyncEngine, run: str, timeout: float) -> dict[str, int]:
+    """Wait until every job the run started has ended (or `timeout` passed); return the count per status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        async with engine.connect() as conn:
+            counts = dict((await conn.execute(text(
+                "SELECT status, count(*) FROM jobs WHERE idempotency_key LIKE :k GROUP BY status"),
+                {"k": f"load-{run}-%"})).all())
+        if not counts.get("queued") and not counts.get("running") or time.monotonic() > deadline:
+            return {k: int(v) for k, v in counts.items()}
+        await asyncio.sleep(0.5)
+
+
+async def jobs_per_worker(engine: AsyncEngine, run: str) -> dict[str, int]:
+    """How many of the run's jobs each process ran (`jobs.worker`: worker:HOST:PID or server:HOST:PID)."""
+    async with engine.connect() as conn:
+        return {str(w): int(n) for w, n in await conn.execute(text(
+            "SELECT worker, count(*) FROM jobs WHERE idempotency_key LIKE :k GROUP BY worker ORDER BY worker"),
+            {"k": f"load-{run}-%"})}
+
+
+async def ledger_balanced(engine: AsyncEngine) -> bool:
+    async with engine.connect() as conn:
+        debit, credit = (await conn.execute(text(
+            "SELECT coalesce(sum(debit), 0), coalesce(sum(credit), 0) FROM journal_lines"))).one()
+    return debit == credit
+
+
+# ---------------------------------------------------------------- the deployment
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Deployment:
+    env: dict[str, str]
+    workdir: Path
+    processes: list[tuple[str, subprocess.Popen, Path]] = field(default_factory=list)
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([str(MCS_ERP), *args], env=self.env, cwd=self.workdir, capture_output=True,
+                              text=True, timeout=300, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"`mcs-erp {' '.join(args)}` exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen:
+        log_path = self.workdir / f"{name}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen([str(MCS_ERP), *args], env=self.env, cwd=self.workdir,
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        self.processes.append((name, process, log_path))
+        return process
+
+    def log(self, name: str) -> str:
+        return next(p.read_text(errors="replace") for n, _, p in self.processes if n == name)
+
+    def wait_ready(self, port: int, timeout: float = 120) -> None:
+        """Until /healthz answers and each worker said it is ready (its identity, with its pid, in its log)."""
+        host = socket.gethostname()[:80]
+        deadline = time.monotonic() + timeout
+        while True:
+            dead = [(n, p.returncode) for n, p, _ in self.processes if p.poll() is not None]
+            if dead:
+                raise SystemExit(f"{dead[0][0]} exited with {dead[0][1]}:\n{self.log(dead[0][0])}")
+            try:
+                healthy = httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+            except httpx2.TransportError:
+                healthy = False
+            workers = [(n, p) for n, p, _ in self.processes if n.startswith("worker")]
+            if healthy and all(f"worker:{host}:{p.pid}" in self.log(n) for n, p in workers):
+                return
+            if time.monotonic() > deadline:
+                raise SystemExit("the deployment was not ready in time:\n" + "\n".join(
+                    f"--- {n}:\n{self.log(n)[-2000:]}" for n, _, _ in self.processes))
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        for _, process, _ in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for _, process, _ in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+
+
+async def load(url: str, keys: dict[str, str], school: School, *, clients: int, seconds: float, run: str
+               ) -> tuple[Tally, float]:
+    tally = Tally()
+    roles = ("registrar", "bursar", "admin")
+    users = [LoadClient(i, roles[i % 3], clients=clients, school=school, tally=tally, run=run)
+             for i in range(clients)]
+    ready, start = asyncio.Event(), asyncio.Event()
+    stop_at = [math.inf]
+    prepared: list[int] = []
+    tasks = [asyncio.create_task(u.run(url, keys[u.role], ready=ready, start=start, stop_at=stop_at,
+                                       prepared=prepared, clients=clients)) for u in users]
+    await asyncio.wait_for(ready.wait(), 300)  # every session open and its assessments created
+    tally.latencies_ms.clear()  # the setup's calls are not timed (their errors still count)
+    tally.by_tool_ms.clear()
+    started = time.perf_counter()
+    stop_at[0] = started + seconds
+    start.set()
+    await asyncio.gather(*tasks)
+    return tally, time.perf_counter() - started
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+                        help="a PostgreSQL server URL; a fresh database is created on it and dropped after")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+    run = uuid.uuid4().hex[:8]
+    name = f"mcs_bench_load_{run}"
+    queue = f"mcs-erp-load:{run}"
+    admin = create_async_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
+    engine = create_async_engine(url)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCS_ERP_")}
+    env.update(MCS_ERP_DATABASE_URL=url, MCS_ERP_REDIS_URL=args.redis_url, MCS_ERP_QUEUE_NAME=queue,
+               PYTHONUNBUFFERED="1")
+    with tempfile.TemporaryDirectory() as tmp:
+        deployment = Deployment(env=env, workdir=Path(tmp))
+        try:
+            built = deployment.cli("demo", "--no-serve")
+            keys = {"admin": re.search(r"API key \(admin\): (\S+)", built)[1]}  # type: ignore[index]
+            for user in ("registrar", "bursar"):
+                keys[user] = next(line.strip() for line in deployment.cli("keys", "create", "--user", user)
+                                  .splitlines() if line.strip().startswith("mcs_"))
+            deployment.spawn("server", "serve", "--http", f"127.0.0.1:{port}", "--workers", "2")
+            deployment.spawn("worker-1", "worker")
+            deployment.spawn("worker-2", "worker")
+            await asyncio.to_thread(deployment.wait_ready, port)
+            school = await read_school(engine)
+            tally, elapsed = await load(f"http://127.0.0.1:{port}/mcp", keys, school, clients=args.clients,
+                                        seconds=args.seconds, run=run)
+            job_counts = await drain_jobs(engine, run, JOBS_DRAIN_S)
+            for status in ("queued", "running", "failed", "cancelled"):
+                if job_counts.get(status):
+                    tally.error(f"job_{status}", f"{job_counts[status]} export jobs ended {status}")
+            lost, lost_examples = await verify(engine, tally, run)
+            balanced = await ledger_balanced(engine)
+            jobs_by_worker = await jobs_per_worker(engine, run)
+        finally:
+            await asyncio.to_thread(deployment.stop)
+            await engine.dispose()
+            async with admin.connect() as conn:
+                await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.dispose()
+            redis = Redis.from_url(args.redis_url)
+            stale = [k async for k in redis.scan_iter(match=f"*{queue}*")]
+            if stale:
+                await redis.delete(*stale)
+            await redis.aclose()
+
+    calls = len(tally.latencies_ms)
+    by_kind = {tool: (len(v), round(percentile(v, 50), 1), round(percentile(v, 95), 1))
+               for tool, v in sorted(tally.by_tool_ms.items())}
+    figures = {
+        "clients": args.clients, "seconds": round(elapsed, 1), "calls": calls,
+        "calls_per_s": round(calls / elapsed, 1),
+        "p50_ms": round(percentile(tally.latencies_ms, 50), 1), "p95_ms": round(percentile(tally.latencies_ms, 95), 1),
+        "p99_ms": round(percentile(tally.latencies_ms, 99), 1),
+        "errors": sum(tally.errors.values()), "errors_by_kind": dict(tally.errors),
+        "expected_refusals": sum(tally.refusals.values()),
+        "writes_succeeded": len(tally.succeeded), "writes_refused": len(tally.failed), "writes_unknown": tally.unknown,
+        "lost": lost, "jobs": job_counts, "jobs_by_worker": jobs_by_worker, "ledger_balanced": balanced, "server_workers": 2, "job_workers": 2,
+    }
+    print(f"{args.clients} MCP clients (SDK, Streamable HTTP) for {elapsed:.1f} s against PostgreSQL, "
+          f"server --workers 2, two `mcs-erp worker` processes")
+    print(f"calls: {calls} ({figures['calls_per_s']} calls/s); latency p50 {figures['p50_ms']} ms, "
+          f"p95 {figures['p95_ms']} ms, p99 {figures['p99_ms']} ms")
+    print(f"{'tool':28} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8}")
+    for tool, (n, p50, p95) in by_kind.items():
+        print(f"{tool:28} {n:6d} {p50:8.1f} {p95:8.1f}")
+    print(f"writes: {len(tally.succeeded)} told succeeded, {len(tally.failed)} told failed, "
+          f"{tally.unknown} unanswered; lost {lost}; ledger balanced: {balanced}")
+    for example in lost_examples:
+        print(f"  lost: {example}")
+    print(f"export jobs: {job_counts}; by the process that ran them (jobs.worker): {jobs_by_worker}")
+    print(f"expected refusals: {dict(tally.refusals)}")
+    print(f"errors: {figures['errors']}")
+    for kind, count in tally.errors.most_common():
+        print(f"  {kind}: {count}  e.g. {tally.error_samples.get(kind, '')[:300]}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
