@@ -2,9 +2,10 @@
 
 Each row stores the SHA-256 of its own canonical content plus the previous row's hash, and the single
 `audit_head` row holds the id and hash of the newest entry. Editing any row breaks its hash; deleting a
-row breaks the next row's `prev_hash` (or, for the newest row, the head). Rows are appended in the same
-transaction as the change they describe. On PostgreSQL the head row is locked (`SELECT ... FOR UPDATE`)
-so concurrent writers extend one chain instead of forking it; SQLite writers are already serialized.
+row breaks the next row's `prev_hash` (or, for the newest row, the head). Rows are written in the same
+transaction as the change they describe, just before it commits. On PostgreSQL the head row is locked
+(`SELECT ... FOR UPDATE`) so concurrent writers extend one chain instead of forking it; SQLite writers are
+already serialized.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Text
+from sqlalchemy.event import listen as event_listen
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -90,6 +93,10 @@ async def ensure_audit_head(session: AsyncSession) -> None:
         await session.flush()
 
 
+_PENDING = "mcs_erp_audit_pending"
+_LISTENING = "mcs_erp_audit_listening"
+
+
 async def append_audit(
     session: AsyncSession,
     actor: Actor,
@@ -103,18 +110,17 @@ async def append_audit(
     after: dict[str, Any] | None = None,
     action_id: int | None = None,
 ) -> AuditEntry:
-    """Append one entry to the chain inside the caller's transaction and return it.
+    """Append one entry to the chain in the caller's transaction and return it (its id and hash are set when the
+    transaction commits).
 
-    `arguments`, `before` and `after` are stored as canonical JSON; callers pass them without secrets.
+    `arguments`, `before` and `after` are stored as canonical JSON; callers pass them without secrets. The entry
+    is chained when the transaction commits, not now: the head row's lock (PostgreSQL) is then held only for the
+    last statements before the commit, instead of from the first change a write makes, so concurrent writers
+    queue on the chain for a few milliseconds rather than for their whole transaction. The entries of one
+    transaction keep the order they were appended in; a rolled-back transaction appends nothing.
     """
-    head_stmt = select(AuditHead).where(AuditHead.id == 1)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        head_stmt = head_stmt.with_for_update()
-    head = (await session.exec(head_stmt)).first()
-    if head is None:
-        head = AuditHead(id=1, last_id=0, last_hash=GENESIS_HASH)
-        session.add(head)
     entry = AuditEntry(
+        at=utcnow(),
         actor_id=actor.id,
         actor_username=actor.username,
         channel=str(actor.channel),
@@ -126,17 +132,44 @@ async def append_audit(
         arguments=canonical_json(arguments),
         before=None if before is None else canonical_json(before),
         after=None if after is None else canonical_json(after),
-        prev_hash=head.last_hash,
+        prev_hash="",
         hash="",
     )
-    session.add(entry)
-    await session.flush()
-    entry.hash = _entry_hash(entry)
-    head.last_id = entry.id or 0
-    head.last_hash = entry.hash
-    session.add(head)
-    await session.flush()
+    sync = session.sync_session
+    if not sync.info.get(_LISTENING):  # once per session (a unit of work); listeners cannot be removed mid-dispatch
+        sync.info[_LISTENING] = True
+        event_listen(sync, "before_commit", _chain_pending)
+        event_listen(sync, "after_rollback", _drop_pending)
+    sync.info.setdefault(_PENDING, []).append(entry)
     return entry
+
+
+def _chain_pending(sync: Session) -> None:
+    """before_commit: lock the head, give each pending entry its id, previous hash and hash, move the head."""
+    pending = sync.info.pop(_PENDING, None)
+    if not pending:
+        return
+    head_stmt = select(AuditHead).where(AuditHead.id == 1)
+    if sync.bind is not None and sync.bind.dialect.name == "postgresql":
+        head_stmt = head_stmt.with_for_update()
+    head = sync.execute(head_stmt).scalars().first()
+    if head is None:
+        head = AuditHead(id=1, last_id=0, last_hash=GENESIS_HASH)
+        sync.add(head)
+    for entry in pending:
+        entry.prev_hash = head.last_hash
+        sync.add(entry)
+        sync.flush()
+        entry.hash = _entry_hash(entry)
+        head.last_id = entry.id or 0
+        head.last_hash = entry.hash
+    sync.add(head)
+    sync.flush()
+
+
+def _drop_pending(sync: Session) -> None:
+    """after_rollback: the transaction's entries are dropped with it."""
+    sync.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ async def fresh_runtime(tmp_path) -> AsyncIterator[Runtime]:
 
 
 async def _append(runtime: Runtime, count: int) -> list[int]:
-    """Append `count` entries directly, each in its own transaction, and return their ids."""
+    """Append `count` entries directly, each in its own transaction, and return their ids (set at commit)."""
     ids = []
     for n in range(count):
         async with runtime.db.write() as s:
@@ -55,7 +55,8 @@ async def _append(runtime: Runtime, count: int) -> list[int]:
                                        arguments={"assessment_id": 1, "student_id": n, "score": 50 + n},
                                        entity="grades", entity_id=100 + n, before=None,
                                        after={"score": 50 + n, "comment": f"entry {n}"})
-            ids.append(entry.id)
+            assert entry.id is None  # chained when the transaction commits
+        ids.append(entry.id)
     return ids
 
 
@@ -202,3 +203,18 @@ async def test_appending_after_a_restore_extends_the_same_chain(fresh_runtime):
         first_new = await s.get(AuditEntry, more[0])
         last_old = await s.get(AuditEntry, ids[-1])
     assert first_new.prev_hash == last_old.hash
+
+
+async def test_a_rolled_back_transaction_appends_nothing_and_one_transaction_keeps_its_order(fresh_runtime):
+    """Entries are chained at commit: a failed write leaves no row and no gap; the entries of one transaction
+    are chained in the order they were appended."""
+    with pytest.raises(RuntimeError):
+        async with fresh_runtime.db.write() as s:
+            await append_audit(s, CLERK, tool="record_grade", event="write", arguments={"n": 0})
+            raise RuntimeError("the write fails after its audit entry was appended")
+    async with fresh_runtime.db.write() as s:
+        first = await append_audit(s, CLERK, tool="first", event="write", arguments={"n": 1})
+        second = await append_audit(s, CLERK, tool="second", event="write", arguments={"n": 2})
+    assert second.id == first.id + 1 and second.prev_hash == first.hash
+    result = await _verify(fresh_runtime)
+    assert result.ok and result.rows == 2
