@@ -116,6 +116,24 @@ async def revoke_api_key(session: AsyncSession, *, key_id: int) -> ApiKey:
     return key
 
 
+async def authenticate_key_with_id(session: AsyncSession, raw: str, channel: Channel) -> tuple[Actor, int] | None:
+    """Return the Actor of a presented key and the key's id (for a session that must end when the key is
+    revoked), or None when the key is unknown, revoked or its user deleted."""
+    stmt = (select(ApiKey, User).join(User, User.id == ApiKey.user_id)  # type: ignore[arg-type]
+            .where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None),  # type: ignore[union-attr]
+                   User.deleted_at.is_(None)))  # type: ignore[union-attr]
+    row = (await session.exec(stmt)).first()
+    if row is None:
+        return None
+    return actor_for(row[1], channel), row[0].id or 0
+
+
+async def key_is_active(session: AsyncSession, *, key_id: int, user_id: int) -> bool:
+    """Return True when key `key_id` belongs to user `user_id` and is not revoked."""
+    key = await session.get(ApiKey, key_id)
+    return key is not None and key.user_id == user_id and key.revoked_at is None
+
+
 async def authenticate_key(session: AsyncSession, raw: str, channel: Channel) -> Actor | None:
     """Return the Actor of a presented key, or None when the key is unknown, revoked or its user deleted."""
     stmt = (select(ApiKey, User).join(User, User.id == ApiKey.user_id)  # type: ignore[arg-type]

@@ -140,6 +140,9 @@ class AdminPages:
         actor = await self.runtime.actor_for_user(session.username or "", Channel.ADMIN_PAGE)
         if actor is None or actor.id != session.user_id or not actor.is_admin:
             return None
+        async with self.runtime.db.read() as db:
+            if not await identity.key_is_active(db, key_id=session.key_id or 0, user_id=actor.id or 0):
+                return None  # the key it was signed in with was revoked
         return actor, session
 
     async def checked_post(self, request: Request) -> tuple[Actor, AdminSession, Any] | Response:
@@ -195,15 +198,17 @@ class AdminPages:
         key = key.strip() if isinstance(key, str) else ""
         if not key:
             return await self.sign_in_form(request, status=422, error="Enter your API key.")
-        actor = await self.runtime.actor_for_key(key, Channel.ADMIN_PAGE)
-        if actor is None:
+        async with self.runtime.db.read() as db:
+            found = await identity.authenticate_key_with_id(db, key, Channel.ADMIN_PAGE)
+        if found is None:
             return await self.sign_in_form(request, status=401, error="This API key is unknown or revoked.")
+        actor, key_id = found
         if not actor.is_admin:
             roles = ", ".join(sorted(r.value for r in actor.roles))
             return await self.sign_in_form(
                 request, status=403, error=f"Only admins can sign in here; {actor.username} has the roles: {roles}.")
         response = RedirectResponse(f"{self.base(request)}/actions", status_code=303)
-        self.cookies.store(response, self.cookies.signed_in_as(actor), path=self.base(request) or "/")
+        self.cookies.store(response, self.cookies.signed_in_as(actor, key_id), path=self.base(request) or "/")
         return response
 
     async def sign_out(self, request: Request) -> Response:

@@ -1,8 +1,8 @@
 """Sessions and CSRF protection of the admin pages.
 
 A session is a cookie signed with itsdangerous (HttpOnly, SameSite=Strict, Secure when `cookie_secure`): the
-signed-in admin's user id and username, a random per-session CSRF token and the time it was issued. It holds no
-API key. The signature's timestamp makes it expire (SESSION_SECONDS after sign-in); signing out deletes it.
+signed-in admin's user id and username, the id of the API key they signed in with (revoking it ends the
+session), a random per-session CSRF token and the time it was issued. It holds no API key. The signature's timestamp makes it expire (SESSION_SECONDS after sign-in); signing out deletes it.
 Every POST must carry the session's token in a hidden field (compared in constant time) and, when the browser
 sends Origin or Referer, come from the pages' own origin.
 """
@@ -41,10 +41,11 @@ class AdminSession:
     user_id: int | None = None
     username: str | None = None
     signed_in_at: float | None = None
+    key_id: int | None = None  # the API key signed in with: revoking it ends the session
 
     @property
     def signed_in(self) -> bool:
-        return self.user_id is not None and self.username is not None
+        return self.user_id is not None and self.username is not None and self.key_id is not None
 
 
 class SessionCookies:
@@ -69,12 +70,14 @@ class SessionCookies:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("csrf"), str) or not data["csrf"]:
             return None
-        user_id, username, at = data.get("uid"), data.get("user"), data.get("at")
+        user_id, username, at, key_id = data.get("uid"), data.get("user"), data.get("at"), data.get("kid")
         if user_id is None:
             return AdminSession(csrf=data["csrf"])
-        if not isinstance(user_id, int) or not isinstance(username, str) or not isinstance(at, int | float):
+        if (not isinstance(user_id, int) or not isinstance(username, str) or not isinstance(at, int | float)
+                or not isinstance(key_id, int)):
             return None
-        return AdminSession(csrf=data["csrf"], user_id=user_id, username=username, signed_in_at=float(at))
+        return AdminSession(csrf=data["csrf"], user_id=user_id, username=username, signed_in_at=float(at),
+                            key_id=key_id)
 
     @staticmethod
     def anonymous() -> AdminSession:
@@ -82,15 +85,17 @@ class SessionCookies:
         return AdminSession(csrf=new_token())
 
     @staticmethod
-    def signed_in_as(actor: Actor) -> AdminSession:
-        """A new session for `actor` with a new CSRF token (never the one used before sign-in)."""
-        return AdminSession(csrf=new_token(), user_id=actor.id, username=actor.username, signed_in_at=time.time())
+    def signed_in_as(actor: Actor, key_id: int) -> AdminSession:
+        """A new session for `actor`, signed in with API key `key_id`, with a new CSRF token (never the one used
+        before sign-in)."""
+        return AdminSession(csrf=new_token(), user_id=actor.id, username=actor.username, signed_in_at=time.time(),
+                            key_id=key_id)
 
     def store(self, response: Response, session: AdminSession, *, path: str) -> None:
         """Set the cookie carrying `session` on `response`, for the pages under `path`."""
         data: dict = {"csrf": session.csrf}
         if session.signed_in:
-            data.update(uid=session.user_id, user=session.username, at=session.signed_in_at)
+            data.update(uid=session.user_id, user=session.username, at=session.signed_in_at, kid=session.key_id)
         response.set_cookie(SESSION_COOKIE, self._serializer.dumps(data), max_age=self.max_age, path=path or "/",
                             secure=self.secure, httponly=True, samesite="strict")
 

@@ -15,8 +15,9 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from pydantic import SecretStr
 from sqlalchemy import text
 
+from domain.identity import service as identity
 from domain.identity.service import create_api_key
-from domain.kernel.actor import SYSTEM_ACTOR, Actor
+from domain.kernel.actor import SYSTEM_ACTOR, Actor, Channel
 from domain.kernel.audit import list_audit_entries
 from domain.kernel.settings import Settings
 from server.admin.sessions import SESSION_COOKIE, SESSION_SALT, SESSION_SECONDS
@@ -156,12 +157,15 @@ async def test_the_cookie_is_secure_when_configured_and_expires(rt, queued):
             return int(time.time()) - 9 * 3600
 
     admin2 = queued.school.admin2
+    async with rt.db.read() as session:
+        found = await identity.authenticate_key_with_id(session, await key_for(rt, admin2), Channel.ADMIN_PAGE)
+    kid = found[1]
     old = URLSafeTimedSerializer(secret, salt=SESSION_SALT, signer=NineHoursAgo).dumps(
-        {"csrf": "t" * 43, "uid": admin2.id, "user": admin2.username, "at": time.time() - 9 * 3600})
+        {"csrf": "t" * 43, "uid": admin2.id, "user": admin2.username, "at": time.time() - 9 * 3600, "kid": kid})
     fresh = URLSafeTimedSerializer(secret, salt=SESSION_SALT).dumps(
-        {"csrf": "t" * 43, "uid": admin2.id, "user": admin2.username, "at": time.time()})
+        {"csrf": "t" * 43, "uid": admin2.id, "user": admin2.username, "at": time.time(), "kid": kid})
     forged = URLSafeTimedSerializer("another-secret", salt=SESSION_SALT).dumps(
-        {"csrf": "t" * 43, "uid": admin2.id, "user": admin2.username, "at": time.time()})
+        {"csrf": "t" * 43, "uid": admin2.id, "user": admin2.username, "at": time.time(), "kid": kid})
     for cookie, expected in ((fresh, 200), (old, 303), (forged, 303)):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://testserver",
                                      cookies={SESSION_COOKIE: cookie}) as client:
@@ -178,6 +182,23 @@ async def test_sign_out_needs_the_token_and_ends_the_session(rt, browser, queued
     assert out.status_code == 303 and out.headers["location"] == "/admin/sign-in?notice=signed-out"
     assert f"{SESSION_COOKIE}=" in out.headers["set-cookie"] and "max-age=0" in out.headers["set-cookie"].lower()
     assert (await client.get("/admin/actions")).headers["location"] == "/admin/sign-in"
+
+
+async def test_revoking_the_key_ends_the_session_at_once(rt, browser, queued):
+    """A session remembers which API key signed it in: revoking that key signs the admin out on the next page,
+    without waiting for the session to expire; their other keys do not keep it alive."""
+    client = browser()
+    key = await key_for(rt, queued.school.admin2)
+    await key_for(rt, queued.school.admin2)  # a second key of the same admin
+    assert (await sign_in(client, key)).status_code == 303
+    assert (await client.get("/admin/actions")).status_code == 200
+    async with rt.db.write() as session:
+        found = await identity.authenticate_key_with_id(session, key, Channel.ADMIN_PAGE)
+        assert found is not None
+        await identity.revoke_api_key(session, key_id=found[1])
+    after = await client.get(f"/admin/actions/{queued.action_id}")
+    assert after.status_code == 303 and after.headers["location"] == "/admin/sign-in"
+    assert (await sign_in(client, key)).status_code == 401, "the revoked key cannot sign in again"
 
 
 # ---------------------------------------------------------------- the queue and the action page
