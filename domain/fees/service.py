@@ -85,18 +85,9 @@ def student_name(student: Student) -> str:
 async def fee_accounts(session: AsyncSession, actor: Actor, currency: str) -> dict[str, int]:
     """The ids of the fee accounts (FEE_ACCOUNTS: receivable, family_credit, discounts, bank), creating the
     missing ones in `currency`; raises InvalidInput when one exists in another currency."""
-    out = {}
-    for role, (code, name, type_) in FEE_ACCOUNTS.items():
-        account = await finance.find_account_by_code(session, code)
-        if account is None:
-            account = await finance.create_account(session, actor, code=code, name=name, type=type_,
-                                                   currency=currency)
-        elif account.currency != currency:
-            raise InvalidInput(f"account {code} ({account.name}) is in {account.currency}, not {currency}; fees "
-                               f"are kept in the currency of the fee accounts ({account.currency})",
-                               field="currency")
-        out[role] = account.id or 0
-    return out
+    return await finance.ensure_accounts(
+        session, actor, FEE_ACCOUNTS, currency,
+        mismatch="not {currency}; fees are kept in the currency of the fee accounts ({account_currency})")
 
 
 async def _account(session: AsyncSession, account_id: int, *, field: str):
@@ -444,6 +435,10 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
     if discount_account_id is None:
         existing = await finance.find_account_by_code(session, FEE_ACCOUNTS["discounts"][0])
         discount_account_id = existing.id if existing is not None else 0
+    discount_rules = [rules.DiscountRule(discount_id=d.id or 0, code=d.code, name=d.name, kind=d.kind,
+                                         account_id=d.account_id or discount_account_id or 0,
+                                         percent_bp=d.percent_bp, amount=d.amount, fee_item_id=d.fee_item_id,
+                                         sibling_position=d.sibling_position) for d in discounts]
     discounts.sort(key=lambda d: (d.kind != DiscountKind.SIBLING.value, d.code))
     planned, skipped = [], []
     for student in students:
@@ -462,15 +457,9 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
         charges = [rules.FeeCharge(fee_item_id=item_id, description=f"{items[item_id].name} - {term.name}",
                                    account_id=items[item_id].income_account_id, amount=amount)
                    for item_id, amount in sorted(amounts.items())]
-        chosen = [rules.DiscountRule(discount_id=d.id or 0, code=d.code, name=d.name, kind=d.kind,
-                                     account_id=d.account_id or discount_account_id or 0,
-                                     percent_bp=d.percent_bp, amount=d.amount,
-                                     fee_item_id=d.fee_item_id, sibling_position=d.sibling_position)
-                  for d in discounts
-                  if rules.applies(rules.DiscountRule(discount_id=d.id or 0, code=d.code, name=d.name, kind=d.kind,
-                                                      account_id=0,
-                                                      sibling_position=d.sibling_position),
-                                   sibling_rank=ranks.get(sid, 1), awarded=(d.id in awards.get(sid, set())))]
+        awarded = awards.get(sid, set())
+        chosen = [rule for rule in discount_rules
+                  if rules.applies(rule, sibling_rank=ranks.get(sid, 1), awarded=rule.discount_id in awarded)]
         planned.append(PlannedInvoice(student=student, family_id=family_of[sid],
                                       lines=rules.invoice_lines(charges, chosen)))
     return InvoicePlan(schedule=schedule, invoices=planned, skipped=skipped)
@@ -949,7 +938,7 @@ async def apply_family_credit(session: AsyncSession, actor: Actor, *, family_id:
     if key is not None:
         done = await repo.credit_by_key(session, key)
         if done is not None:
-            return [a for a in await repo.allocations_of_family_credit(session, done.id or 0)]
+            return await repo.allocations_of_family_credit(session, done.id or 0)
     family = await repo.get_or_raise(session, Family, family_id, field="family_id", for_update=True)
     available = await family_credit(session, family_id, clean_currency)
     if available <= 0:

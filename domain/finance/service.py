@@ -199,6 +199,25 @@ async def create_account(session: AsyncSession, actor: Actor, *, code: str, name
     return account
 
 
+async def ensure_accounts(session: AsyncSession, actor: Actor, chart: Mapping[str, tuple[str, str, str]],
+                          currency: str, *, mismatch: str) -> dict[str, int]:
+    """Return {role: account id} for `chart` ({role: (code, name, type)}), creating the missing accounts in
+    `currency` (another context's own accounts: payroll's, fees'). Raises InvalidInput (field currency) when one
+    exists in another currency: "account 2100 (Net pay payable) is in USD, " followed by `mismatch` formatted
+    with `currency` and `account_currency`."""
+    out = {}
+    for role, (code, name, type_) in chart.items():
+        account = await find_account_by_code(session, code)
+        if account is None:
+            account = await create_account(session, actor, code=code, name=name, type=type_, currency=currency)
+        elif account.currency != currency:
+            raise InvalidInput(f"account {code} ({account.name}) is in {account.currency}, "
+                               + mismatch.format(currency=currency, account_currency=account.currency),
+                               field="currency")
+        out[role] = account.id or 0
+    return out
+
+
 async def set_account_active(session: AsyncSession, actor: Actor, *, account_id: int,
                              active: bool) -> Account:
     """Activate or deactivate an account and return it; an inactive account keeps its history and balance

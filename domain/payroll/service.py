@@ -600,17 +600,8 @@ async def approve_run(session: AsyncSession, actor: Actor, run_id: int) -> Payro
 
 async def payroll_accounts(session: AsyncSession, actor: Actor, currency: str) -> dict[str, int]:
     """The ids of the payroll accounts (PAYROLL_ACCOUNTS), creating the missing ones in `currency`."""
-    out = {}
-    for role, (code, name, type_) in PAYROLL_ACCOUNTS.items():
-        account = await finance.find_account_by_code(session, code)
-        if account is None:
-            account = await finance.create_account(session, actor, code=code, name=name, type=type_,
-                                                   currency=currency)
-        elif account.currency != currency:
-            raise InvalidInput(f"account {code} ({account.name}) is in {account.currency}, the payroll in {currency}",
-                               field="currency")
-        out[role] = account.id or 0
-    return out
+    return await finance.ensure_accounts(session, actor, PAYROLL_ACCOUNTS, currency,
+                                         mismatch="the payroll in {currency}")
 
 
 async def posting_lines(session: AsyncSession, actor: Actor, run: PayrollRun, *, sign: int = 1,
