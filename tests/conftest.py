@@ -112,13 +112,5 @@ async def wait_for(rt, actor, job_id: int, statuses=FINAL_JOB_STATUSES, *, timeo
 
 
 def itc2007_dir() -> Path:
-    """The ITC2007 instances: ../shared/data/itc2007 beside the checkout (how CI lays it out), or
-    $MCS_ERP_SHARED_DIR/data/itc2007; fails with a clear message when neither exists."""
-    candidates = [Path(__file__).resolve().parents[1].parent / "shared" / "data" / "itc2007"]
-    if os.environ.get("MCS_ERP_SHARED_DIR"):
-        candidates.insert(0, Path(os.environ["MCS_ERP_SHARED_DIR"]) / "data" / "itc2007")
-    for path in candidates:
-        if (path / "comp01.ctt").is_file():
-            return path
-    pytest.fail(f"ITC2007 instances not found in {', '.join(map(str, candidates))}: the tests expect ../shared "
-                "beside the repository checkout (or MCS_ERP_SHARED_DIR)")
+    """The ITC2007 Track 3 instances the repository carries (tests/data/itc2007, with their source and terms)."""
+    return Path(__file__).resolve().parent / "data" / "itc2007"

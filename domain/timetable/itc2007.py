@@ -2,7 +2,7 @@
 
 Formats as published for the competition and described in Bonutti, De Cesco, Di Gaspero, Schaerf,
 "Benchmarking curriculum-based course timetabling", Annals of OR 2012; see also
-shared/data/itc2007/FORMAT.md. Parsing splits on whitespace, so trailing blanks and CRLF are accepted.
+tests/data/itc2007/FORMAT.md. Parsing splits on whitespace, so trailing blanks and CRLF are accepted.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Score a timetable exactly as the ITC2007 Track 3 validator does (UD2 weights by default).
 
 Definitions from Bonutti, De Cesco, Di Gaspero, Schaerf, "Benchmarking curriculum-based course
-timetabling", Annals of OR 2012 (UD2), and the competition validator (shared/data/itc2007/FORMAT.md).
+timetabling", Annals of OR 2012 (UD2), and the competition validator (tests/data/itc2007/FORMAT.md).
 Like the validator, the scorer first builds a (course, period) -> room table: an assignment naming an
 unknown course or room or a day/period out of range is skipped, and a second assignment of the same
 course in the same period is skipped as a repeated entry; skipped lines show up as Lectures violations.

@@ -1,7 +1,7 @@
 """The ITC2007 Track 3 scorer on hand-made timetables, the .ctt/.sol formats and their errors.
 
 No database. Expected values are computed by hand in the comments, from the validator's definitions
-(Bonutti, De Cesco, Di Gaspero, Schaerf, Annals of OR 2012, UD2; shared/data/itc2007/FORMAT.md).
+(Bonutti, De Cesco, Di Gaspero, Schaerf, Annals of OR 2012, UD2; tests/data/itc2007/FORMAT.md).
 """
 
 from __future__ import annotations
