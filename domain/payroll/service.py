@@ -565,7 +565,9 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
     for contract, slip in computed:
         ytd = {"gross_minor": slip.ytd.gross_minor, "taxable_minor": slip.ytd.taxable_minor,
                "tax_minor": slip.ytd.tax_minor, "net_minor": slip.ytd.net_minor,
-               "period_taxable_minor": slip.taxable_minor}
+               "period_taxable_minor": slip.taxable_minor,
+               # Which published table each tax line came from (its citation) and the working, for the record.
+               "withholding": [w.record() for w in slip.withholdings]}
         rows.append({"version": 1, "run_id": run.id, "employee_id": contract.employee_id,
                      "contract_id": contract.id, "department_id": contract.department_id, "period": run.period,
                      "number": f"PS{run.period.replace('-', '')}-{run.id}-{employees[contract.employee_id].code}",

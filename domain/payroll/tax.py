@@ -28,8 +28,11 @@ How a pay period's withholding is computed (each step only if the table asks for
    up) and return integer minor units.
 
 The bundled tables live in `domain/payroll/tables/*.json` (see the README there for sources); today that is
-the Australian Taxation Office's Schedule 1 (NAT 1004), for payments from 13 October 2020 to 30 June 2024 and
-from 1 July 2024 to 30 June 2026. `bundled_tax_tables()` loads them once.
+the Australian Taxation Office's Schedule 1 (NAT 1004), for payments from 13 October 2020 to 30 June 2024, from
+1 July 2024 to 30 June 2026 (the 2024 schedule, continued unchanged for 2025-26) and from 1 July 2026 to
+30 June 2027. `bundled_tax_tables()` loads them once. Each table carries its `citation` (publisher, publication,
+NAT number, date of effect, URL) and every `Withholding` carries it on, so a payslip can say which publication
+its withholding came from (`Withholding.record()`).
 """
 
 from __future__ import annotations
@@ -257,7 +260,9 @@ class TaxTable:
     publication covers; `bands` start at 0 and rise; `earnings_rounding` (+ `earnings_add`) makes the
     earnings looked up in the bands; `band_period_rounding` rounds the band-period tax; `pay_period_rounding`
     rounds the pay period's tax (default: nearest minor unit, half up); `monthly_33_cents_rule` adds a cent to
-    a monthly amount ending in 33 cents (ATO). `name` and `source` say what it is and where it was published.
+    a monthly amount ending in 33 cents (ATO). `name` and `source` say what it is and where it was published;
+    `citation` holds the source as (key, text) pairs (`publisher`, `publication`, `nat`, `date_of_effect`, `url`,
+    ...; see `citation_dict`).
 
     Raises InvalidInput naming the field for a bad code, currency, exponent, date range, band order, rounding
     unit finer than the minor unit at the pay-period step, an empty or repeated frequency list, or the 33-cent
@@ -281,8 +286,10 @@ class TaxTable:
     name: str = ""
     status_description: str = ""
     source: str = field(default="", repr=False)
+    citation: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "citation", _citation(self.citation, where=f"table {self.code}"))
         if not isinstance(self.code, str) or not _CODE.fullmatch(self.code):
             raise InvalidInput(f"tax table code {self.code!r} must be a letter then letters, digits or _ "
                                "(at most 40), e.g. AU_PAYGW", field="code")
@@ -350,6 +357,11 @@ class TaxTable:
         end = self.effective_to.isoformat() if self.effective_to else ""
         return f"{self.code}{status} {self.effective_from.isoformat()}..{end}"
 
+    @property
+    def citation_dict(self) -> dict[str, str]:
+        """The citation as a dict: {"publisher", "publication", "nat", "date_of_effect", "url", ...} (may be empty)."""
+        return dict(self.citation)
+
     def in_force(self, on: date) -> bool:
         """Return whether the table applies to pay dated `on` (both ends inclusive)."""
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
@@ -372,7 +384,8 @@ class Withholding:
     `amount_minor` is the withholding for the pay period in minor units of `currency`. The working, in major
     units per band period: `earnings` is what was looked up in the bands (the ATO's x), `band` the band
     used, `band_period_tax` its exact tax (the ATO's y before rounding, never below 0) and
-    `band_period_tax_rounded` after the table's own rounding.
+    `band_period_tax_rounded` after the table's own rounding. `table_effective_to`, `source` and `citation` say
+    which publication the table comes from (see `TaxTable`); `record()` gives all of it as JSON-ready data.
     """
 
     code: str
@@ -386,6 +399,29 @@ class Withholding:
     band_period_tax: Fraction
     band_period_tax_rounded: Fraction
     amount_minor: int
+    table_effective_to: date | None = None
+    source: str = field(default="", repr=False)
+    citation: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    def record(self) -> dict[str, Any]:
+        """Return the working and the table's citation as JSON-ready data, for a payslip's stored detail.
+
+        Shape: {"table": code, "filing_status", "in_force": "YYYY-MM-DD..YYYY-MM-DD" (open end: ".."),
+        "frequency", "taxable_minor", "earnings" (the band period's looked-up earnings, a decimal string in major
+        units), "band_from", "rate", "base" (the band, decimal strings), "band_period_tax" (exact, as a decimal
+        or a/b), "band_period_tax_rounded", "amount_minor", "citation" ({"publisher", "publication", "nat",
+        "date_of_effect", "url", ...})}. The longer `source` text stays with the table, keeping payslip rows small.
+        """
+        end = self.table_effective_to.isoformat() if self.table_effective_to else ""
+        return {
+            "table": self.code, "filing_status": self.filing_status,
+            "in_force": f"{self.table_effective_from.isoformat()}..{end}", "frequency": self.frequency.value,
+            "taxable_minor": self.taxable_minor, "earnings": show(self.earnings), "band_from": show(self.band.lower),
+            "rate": show(self.band.rate), "base": show(self.band.base),
+            "band_period_tax": show(self.band_period_tax),
+            "band_period_tax_rounded": show(self.band_period_tax_rounded), "amount_minor": self.amount_minor,
+            "citation": dict(self.citation),
+        }
 
 
 def withholding(table: TaxTable, *, taxable_minor: int, frequency: PayFrequency | str) -> Withholding:
@@ -424,6 +460,7 @@ def withholding(table: TaxTable, *, taxable_minor: int, frequency: PayFrequency 
         code=table.code, filing_status=table.filing_status, table_effective_from=table.effective_from,
         currency=table.currency, frequency=freq, taxable_minor=taxable_minor, earnings=earnings, band=band,
         band_period_tax=tax, band_period_tax_rounded=rounded, amount_minor=int(amount),
+        table_effective_to=table.effective_to, source=table.source, citation=table.citation,
     )
 
 
@@ -556,6 +593,26 @@ def _rounding(value: object, *, field: str, where: str) -> Rounding | None:
                                                                                    field=field))
 
 
+def _citation(value: object, *, where: str) -> tuple[tuple[str, str], ...]:
+    """Return a citation (a mapping, or (key, text) pairs) as a tuple of pairs; raise InvalidInput otherwise."""
+    if value is None:
+        return ()
+    pairs = value.items() if isinstance(value, Mapping) else value
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
+        raise InvalidInput(f"{where}: citation must be an object of texts, e.g. {{\"publication\": ..., "
+                           "\"url\": ...}", field="citation")
+    out: list[tuple[str, str]] = []
+    for pair in pairs:
+        if (not isinstance(pair, tuple) or len(pair) != 2 or not all(isinstance(x, str) for x in pair)
+                or not pair[0].strip() or not pair[1].strip()):
+            raise InvalidInput(f"{where}: each citation entry must be a non-empty key with non-empty text, not "
+                               f"{pair!r}", field="citation")
+        out.append(pair)
+    if len({k for k, _ in out}) != len(out):
+        raise InvalidInput(f"{where}: citation repeats a key", field="citation")
+    return tuple(out)
+
+
 def _bands(rows: object, notation: str, where: str) -> tuple[TaxBand, ...]:
     if not isinstance(rows, Sequence) or isinstance(rows, (str, bytes)) or not rows:
         raise InvalidInput(f"{where}: bands must be a non-empty list", field="bands")
@@ -599,7 +656,8 @@ def load_tax_tables(data: Mapping[str, Any]) -> tuple[TaxTable, ...]:
     Shape: {code, name, currency, minor_unit_exponent, method: {band_period, pay_frequencies, band_notation
     ("a_x_minus_b": rows {less_than, a, b}; "base_plus_rate_over": rows {from, rate, base, over?}),
     earnings_rounding?: {unit, mode, add?}, band_period_rounding?, pay_period_rounding?,
-    monthly_33_cents_rule?}, tables: [{effective_from, effective_to?, source, filing_statuses: {status:
+    monthly_33_cents_rule?}, tables: [{effective_from, effective_to?, source, citation?: {publisher?,
+    publication, nat?, date_of_effect?, url, ...: text}, filing_statuses: {status:
     {description, bands}}} or {..., bands} for a jurisdiction without statuses]}. Numbers are decimal strings
     (or ints, or Decimals); floats are refused. Raises InvalidInput naming what is missing or wrong.
     """
@@ -648,6 +706,7 @@ def load_tax_tables(data: Mapping[str, Any]) -> tuple[TaxTable, ...]:
         end = None if end_raw is None else _date(end_raw, field="effective_to", where=where)
         at = f"{where} from {start}"
         source = str(entry.get("source", ""))
+        citation = _citation(entry.get("citation"), where=at)
         if "filing_statuses" in entry:
             statuses = entry["filing_statuses"]
             if not isinstance(statuses, Mapping) or not statuses:
@@ -658,12 +717,13 @@ def load_tax_tables(data: Mapping[str, Any]) -> tuple[TaxTable, ...]:
                                        field="filing_statuses")
                 out.append(TaxTable(
                     **common, filing_status=status, effective_from=start, effective_to=end, source=source,
+                    citation=citation,
                     status_description=str(spec.get("description", "")),
                     bands=_bands(_get(spec, "bands", f"{at} {status}"), notation, f"{at} {status}"),
                 ))
         else:
             out.append(TaxTable(**common, effective_from=start, effective_to=end, source=source,
-                                bands=_bands(_get(entry, "bands", at), notation, at)))
+                                citation=citation, bands=_bands(_get(entry, "bands", at), notation, at)))
     return tuple(out)
 
 

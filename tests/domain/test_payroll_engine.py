@@ -430,7 +430,7 @@ def test_tax_table_errors_surface():
         compute_payslip(SCHOOL, month(), pay(scale=None))
     assert err.value.field == "filing_status"
     with pytest.raises(InvalidInput) as err:
-        compute_payslip(SCHOOL, month(pay_date=date(2026, 7, 3)), pay())
+        compute_payslip(SCHOOL, month(pay_date=date(2027, 7, 3)), pay())
     assert err.value.field == "pay_date"
 
 

@@ -14,6 +14,14 @@ Published figures (asserted as printed, with the page they come from):
 - ATO, Schedule 1 for 2012-13, Medicare levy adjustment example (the monthly rule is worded the same in the
   2020 and 2024 schedules): monthly earnings $2,080.33: (2,080.33 + 0.01) x 3 / 13 = $480.08, x = 480.99.
   https://www.ato.gov.au/rates/payg-withholding-2012-13/schedule-1---statement-of-formulas-for-calculating-amounts-to-be-withheld/?page=9
+- ATO, Schedule 1 from 1 July 2026 (published 17 June 2026), "Sample data for amounts to be withheld": weekly,
+  fortnightly and monthly earnings either side of each band limit with the amount withheld under scales 1, 2, 3,
+  5 and 6. The ATO page itself was not reachable from here; the figures are the ATO sample data as reproduced
+  in the test data of the open-source library manageitwa/payg-tax (tests/TaxScales/July2026/Nat1004Scale*Test.php,
+  whose README says its cases "match to the ATO sample data"), which computes them with its own code, not ours.
+- ATO, "2025 pay as you go (PAYG) withholding tax tables"
+  https://softwaredevelopers.ato.gov.au/2025-pay-you-go-payg-withholding-tax-tables : no changes to Schedule 1
+  for 2025-26; the 1 July 2024 schedule continues to apply to payments made from 1 July 2025.
 
 Every other expected number is worked out by hand in the comment above its assertion and is NOT a published
 figure.
@@ -54,6 +62,8 @@ F = Fraction
 TABLES = bundled_tax_tables()
 IN_2020_SCHEDULE = date(2023, 3, 15)
 IN_2024_SCHEDULE = date(2025, 3, 14)
+IN_2025_26 = date(2025, 11, 26)  # the 2024 schedule, continued unchanged for 2025-26
+IN_2026_SCHEDULE = date(2026, 10, 15)
 PROPERTY = settings(max_examples=60, deadline=None, database=None)
 
 
@@ -179,12 +189,31 @@ def test_the_table_in_force_on_the_pay_date_is_used():
     assert ato(110_345, "weekly", "scale_2", date(2020, 10, 13)).table_effective_from == date(2020, 10, 13)
 
 
-@pytest.mark.parametrize("pay_date", [date(2020, 10, 12), date(2026, 7, 1)])
+def test_each_schedule_applies_from_its_date_of_effect():
+    # Weekly $1,000.00 -> x = 1,000.99, band 865..1,282 in both. 2024: 0.3227 x 1,000.99 - 180.0385 = 142.9810
+    # -> $143. 2026: 0.3227 x 1,000.99 - 185.1935 = 137.8260 -> $138 (the ATO sample data has $1,134 -> $181 and
+    # $931 -> $116 on either side).
+    assert ato(100_000, "weekly", "scale_2", date(2026, 6, 30)).amount_minor == 14_300
+    assert ato(100_000, "weekly", "scale_2", date(2026, 7, 1)).amount_minor == 13_800
+    assert ato(100_000, "weekly", "scale_2", date(2027, 6, 30)).table_effective_from == date(2026, 7, 1)
+
+
+def test_the_2024_schedule_continues_for_2025_26_as_the_ato_stated():
+    result = ato(100_000, "weekly", "scale_2", IN_2025_26)
+    assert (result.table_effective_from, result.table_effective_to) == (date(2024, 7, 1), date(2026, 6, 30))
+    citation = dict(result.citation)
+    assert citation["date_of_effect"] == "2024-07-01"
+    assert "softwaredevelopers.ato.gov.au/2025-pay-you-go-payg-withholding-tax-tables" in citation["continued"]
+
+
+@pytest.mark.parametrize("pay_date", [date(2020, 10, 12), date(2027, 7, 1)])
 def test_no_table_in_force_is_refused_with_the_covered_dates(pay_date):
     with pytest.raises(InvalidInput) as err:
         ato(100_000, "weekly", "scale_2", pay_date)
     assert err.value.field == "pay_date"
-    assert "2020-10-13..2024-06-30" in err.value.message and "2024-07-01..2026-06-30" in err.value.message
+    assert f"no AU_PAYGW table for scale_2 is in force on {pay_date}" in err.value.message
+    assert ("2020-10-13..2024-06-30, 2024-07-01..2026-06-30, 2026-07-01..2027-06-30"
+            in err.value.message)
 
 
 def test_filing_status_is_required_and_checked():
@@ -229,13 +258,36 @@ def test_taxable_pay_must_be_whole_minor_units_not_negative(taxable):
     assert err.value.field == "taxable_minor"
 
 
-def test_bundled_tables_cover_five_scales_in_two_schedules():
+def test_bundled_tables_cover_five_scales_in_three_schedules():
     assert TABLES.codes() == ("AU_PAYGW",)
     assert TABLES.filing_statuses("AU_PAYGW") == ("scale_1", "scale_2", "scale_3", "scale_5", "scale_6")
     assert sorted({(t.effective_from, t.effective_to) for t in TABLES.tables}) == [
-        (date(2020, 10, 13), date(2024, 6, 30)), (date(2024, 7, 1), date(2026, 6, 30))]
+        (date(2020, 10, 13), date(2024, 6, 30)), (date(2024, 7, 1), date(2026, 6, 30)),
+        (date(2026, 7, 1), date(2027, 6, 30))]
     assert all(t.source.startswith("ATO") and "https://www.ato.gov.au/" in t.source for t in TABLES.tables)
     assert bundled_tax_tables() is TABLES  # loaded once
+
+
+def test_every_bundled_table_cites_publication_nat_date_of_effect_and_ato_url():
+    for table in TABLES.tables:
+        citation = table.citation_dict
+        assert citation["publication"].startswith(
+            "Schedule 1 - Statement of formulas for calculating amounts to be withheld"), table.label
+        assert citation["nat"] == "NAT 1004"
+        assert citation["date_of_effect"] == table.effective_from.isoformat()
+        assert citation["url"].startswith("https://www.ato.gov.au/tax-rates-and-codes/")
+    july_2026 = TABLES.pick("AU_PAYGW", on=IN_2026_SCHEDULE, filing_status="scale_1").citation_dict
+    assert "17 June 2026" in july_2026["publication"] and "F2026L00716" in july_2026["instrument"]
+
+
+def test_a_withholding_record_names_its_table_and_publication():
+    record = ato(100_000, "monthly", "scale_2", IN_2026_SCHEDULE).record()
+    assert (record["table"], record["filing_status"], record["in_force"]) == (
+        "AU_PAYGW", "scale_2", "2026-07-01..2027-06-30")
+    assert record["citation"]["nat"] == "NAT 1004" and record["citation"]["date_of_effect"] == "2026-07-01"
+    # $1,000 a month -> x 3 / 13 = 230.77 -> x = 230.99, below 362: nothing withheld.
+    assert (record["earnings"], record["amount_minor"], record["frequency"]) == ("230.99", 0, "monthly")
+    json.dumps(record)  # JSON-ready, as stored on the payslip
 
 
 def test_bundled_2024_scale_2_bands_match_the_published_coefficients():
@@ -247,6 +299,61 @@ def test_bundled_2024_scale_2_bands_match_the_published_coefficients():
     lowers = [F(0)] + [F(limit) for limit, _, _ in published[:-1]]
     assert [(b.lower, b.rate, -b.base, b.over) for b in table.bands] == [
         (lower, F(a), F(b), 0) for lower, (_, a, b) in zip(lowers, published, strict=True)]
+
+
+def test_bundled_2026_scale_2_bands_match_the_published_coefficients():
+    # ATO, coefficients from 1 July 2026, scale 2: (less than, a, b).
+    published = [("362", "0", "0"), ("538", "0.1500", "54.3462"), ("673", "0.2500", "108.2135"),
+                 ("721", "0.1700", "54.3473"), ("865", "0.1790", "60.8377"), ("1282", "0.3227", "185.1935"),
+                 ("2596", "0.3200", "181.7319"), ("3653", "0.3900", "363.4627"), (None, "0.4700", "655.7704")]
+    table = TABLES.pick("AU_PAYGW", on=IN_2026_SCHEDULE, filing_status="scale_2")
+    lowers = [F(0)] + [F(limit) for limit, _, _ in published[:-1]]
+    assert [(b.lower, b.rate, -b.base, b.over) for b in table.bands] == [
+        (lower, F(a), F(b), 0) for lower, (_, a, b) in zip(lowers, published, strict=True)]
+
+
+# The ATO's sample data for the schedule from 1 July 2026 (see the module docstring): weekly earnings in whole
+# dollars and the amount withheld, in whole dollars, for each scale.
+SAMPLE_2026_WEEKLY = {
+    "scale_1": [(116, 17), (117, 18), (187, 28), (188, 28), (361, 64), (362, 65), (514, 92), (515, 92),
+                (931, 227), (932, 227), (2245, 647), (2246, 647), (3302, 1059), (3303, 1060), (3653, 1224)],
+    "scale_2": [(361, 0), (362, 0), (370, 1), (537, 26), (538, 27), (672, 60), (673, 60), (720, 68),
+                (864, 94), (1134, 181), (1281, 229), (1282, 229), (2490, 615), (2491, 616), (2595, 649),
+                (2596, 649), (3652, 1061), (3653, 1062)],
+    "scale_3": [(116, 35), (361, 108), (362, 109), (931, 279), (932, 280), (2595, 778), (2596, 779),
+                (3302, 1040), (3303, 1041), (3652, 1170), (3653, 1170)],
+    "scale_5": [(362, 0), (370, 1), (538, 27), (864, 77), (931, 97), (1134, 158), (1135, 159), (1281, 203),
+                (2596, 597), (3652, 988), (3653, 989)],
+    "scale_6": [(362, 0), (370, 1), (672, 47), (907, 90), (908, 90), (931, 98), (1134, 170), (1135, 170),
+                (1281, 216), (1844, 390), (1845, 391), (2899, 739), (3653, 1025)],
+}
+SAMPLE_2026_FORTNIGHTLY = {
+    "scale_1": [(232, 34), (234, 36), (1074, 198), (1076, 200), (4490, 1294), (6606, 2120), (7306, 2448)],
+    "scale_2": [(724, 0), (740, 2), (1074, 52), (1076, 54), (2562, 458), (4980, 1230), (4982, 1232),
+                (7304, 2122), (7306, 2124)],
+}
+SAMPLE_2026_MONTHLY = {
+    "scale_1": [("502.67", 74), ("507.00", 78), ("1564.33", 277), ("1568.67", 282), ("14313.00", 4593)],
+    "scale_2": [("1564.33", 0), ("1603.33", 4), ("2327.00", 113), ("2331.33", 117), ("4914.00", 784),
+                ("10790.00", 2665), ("10794.33", 2669), ("15829.67", 4602)],
+    "scale_5": [("4914.00", 685), ("4918.33", 689), ("9182.33", 1967), ("9186.67", 1972)],
+}
+
+
+def _sample_cases(samples: dict, frequency: str) -> list:
+    return [pytest.param(scale, earnings, withheld, frequency, id=f"{frequency}-{scale}-{earnings}")
+            for scale, rows in samples.items() for earnings, withheld in rows]
+
+
+@pytest.mark.parametrize(("scale", "earnings", "withheld", "frequency"),
+                         _sample_cases(SAMPLE_2026_WEEKLY, "weekly")
+                         + _sample_cases(SAMPLE_2026_FORTNIGHTLY, "fortnightly")
+                         + _sample_cases(SAMPLE_2026_MONTHLY, "monthly"))
+def test_2026_schedule_reproduces_the_ato_sample_data(scale, earnings, withheld, frequency):
+    taxable_minor = int(Decimal(earnings) * 100)
+    result = ato(taxable_minor, frequency, scale, IN_2026_SCHEDULE)
+    assert result.table_effective_from == date(2026, 7, 1)
+    assert result.amount_minor == withheld * 100
 
 
 # ---------------------------------------------------------------- another notation, annualised
@@ -456,6 +563,9 @@ BANDS = "tables.0.filing_statuses.scale_a.bands"
     (f"{BANDS}.1", {"less_than": None, "a": "1.5", "b": "0"}, "bands", "from 0 to 1"),
     (f"{BANDS}.1", {"less_than": None, "a": 0.2, "b": "20"}, "bands", "floats"),
     (f"{BANDS}.1", {"less_than": None, "a": "0.2"}, "b", "'b' is missing"),
+    ("tables.0.citation", "ATO", "citation", "an object of texts"),
+    ("tables.0.citation", {"url": ""}, "citation", "non-empty text"),
+    ("tables.0.citation", {"nat": 1004}, "citation", "non-empty text"),
 ])
 def test_loader_refuses_bad_documents(path, value, field, words):
     with pytest.raises(InvalidInput) as err:

@@ -221,10 +221,10 @@ async def test_reversing_and_running_again_gives_the_ledger_of_one_run(prt, staf
 
 async def test_bad_input_is_refused_clearly(prt, staff):
     officer = staff["officer"]
-    run = await invoke(prt, "create_payroll_run", {"period": "2026-07", "pay_date": "2026-07-28", "currency": "AUD"},
+    run = await invoke(prt, "create_payroll_run", {"period": "2027-07", "pay_date": "2027-07-28", "currency": "AUD"},
                        officer)
     job = await invoke(prt, "calculate_payroll_run", {"run_id": run.run_id, "wait_s": 30}, officer)
-    assert job.status == "failed" and "2026-07-28" in job.error, "no published tax table is in force then"
+    assert job.status == "failed" and "2027-07-28" in job.error, "no published tax table is in force then"
     assert (await invoke(prt, "get_payroll_run", {"run_id": run.run_id}, officer)).status == "draft"
     with pytest.raises(Conflict, match="is draft"):
         await invoke(prt, "approve_payroll_run", {"run_id": run.run_id}, officer)
@@ -422,12 +422,12 @@ async def test_voiding_one_paid_payslip_then_reversing_its_run_leaves_the_books_
 
 
 def next_year_document() -> dict:
-    """The bundled ATO document with only its 2024-26 tables, dated 2026-27: a stand-in for next year's schedule
+    """The bundled ATO document with only its 2026-27 tables, dated 2027-28: a stand-in for next year's schedule
     (a test fixture, not published rates)."""
     bundled = json.loads((Path(__file__).resolve().parents[2] / "domain/payroll/tables/au_ato_schedule_1.json")
                          .read_text())
-    period = dict(next(t for t in bundled["tables"] if t["effective_from"] == "2024-07-01"),
-                  effective_from="2026-07-01", effective_to="2027-06-30", source="test fixture: 2024 coefficients")
+    period = dict(next(t for t in bundled["tables"] if t["effective_from"] == "2026-07-01"),
+                  effective_from="2027-07-01", effective_to="2028-06-30", source="test fixture: 2026 coefficients")
     return dict(bundled, tables=[period])
 
 
@@ -436,16 +436,16 @@ async def test_a_new_tax_table_needs_four_eyes_and_then_pays_the_next_year(prt, 
     listed = await invoke(prt, "list_tax_tables", {"limit": 100}, officer)
     assert {t.origin for t in listed.items} == {"bundled"} and all(t.code == "AU_PAYGW" for t in listed.items)
     overlapping = dict(next_year_document())
-    overlapping["tables"] = [dict(overlapping["tables"][0], effective_from="2026-06-01")]
+    overlapping["tables"] = [dict(overlapping["tables"][0], effective_from="2027-06-01")]
     with pytest.raises(InvalidInput, match="AU_PAYGW"):
         await invoke(prt, "add_tax_table", {"document": overlapping}, officer)
     pending = await invoke(prt, "add_tax_table", {"document": next_year_document()}, officer)
-    assert pending.preview["periods"] == [["2026-07-01", "2027-06-30"]]
+    assert pending.preview["periods"] == [["2027-07-01", "2028-06-30"]]
     await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
     with pytest.raises(PermissionDenied):
         await invoke(prt, "approve_action", {"action_id": pending.action_id}, officer)
     await invoke(prt, "approve_action", {"action_id": pending.action_id}, admin2)
     added = [t for t in (await invoke(prt, "list_tax_tables", {"limit": 100}, officer)).items if t.origin == "added"]
-    assert len(added) == 5 and {t.effective_from.isoformat() for t in added} == {"2026-07-01"}
-    july = await run_month(prt, staff, "2026-07", "2026-07-28", pay=False)
+    assert len(added) == 5 and {t.effective_from.isoformat() for t in added} == {"2027-07-01"}
+    july = await run_month(prt, staff, "2027-07", "2027-07-28", pay=False)
     assert july.status == "posted" and july.employees == 4  # the three staff and the property test's early starter
