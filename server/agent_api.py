@@ -35,6 +35,7 @@ from domain.actions import repository as actions_repo
 from domain.actions.models import ActionStatus
 from domain.agent import service as agent
 from domain.agent.models import AgentRun, RunStatus
+from domain.jobs import repository as jobs_repo
 from domain.kernel.actor import Actor
 from domain.kernel.errors import (
     ActionClosed,
@@ -52,9 +53,10 @@ from tools.invoke import describe_validation_error
 from tools.runtime import Runtime
 from workers.agent_loop import action_summary, decision_outcome
 from workers.agent_providers import DEFAULT_MODELS
+from workers.execute import running_here
+from workers.recovery import lost_before
 
 log = logging.getLogger("mcs_erp.agent_api")
-POLL_S = 0.05
 KEEPALIVE_S = 15.0
 Content = Annotated[str, StringConstraints(min_length=1, max_length=32_000)]
 
@@ -261,43 +263,92 @@ async def decide_action(runtime: Runtime, actor: Actor, run_id: int, *, confirm:
     return run
 
 
+OPEN_STATUSES = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+
+
+def check_every_s(runtime: Runtime) -> float:
+    """How often a follower of a run re-reads it without being woken: once a heartbeat of its job (to see a
+    lost worker), at most every KEEPALIVE_S."""
+    return min(max(runtime.settings.job_heartbeat_seconds, 0.05), KEEPALIVE_S)
+
+
+def liveness(runtime: Runtime) -> dict[str, Any]:
+    """The arguments of agent.abandoned/reconcile for this process: when a silent job's worker counts as lost,
+    and the jobs this process runs itself (never lost)."""
+    return {"lost_before": lost_before(runtime.settings), "running_here": running_here(runtime)}
+
+
+async def _job_of(session, run: AgentRun):
+    return await jobs_repo.get_job(session, run.job_id) if run.job_id is not None else None
+
+
+async def close_if_abandoned(runtime: Runtime, run_id: int) -> AgentRun:
+    """Close the run when nothing is left to run it (its job failed or was cancelled without closing it, or its
+    worker was lost: agent.abandoned) and return it as it is now. Reads only, unless there is something to close."""
+    async with runtime.db.read() as session:
+        run = await agent.get_run(session, run_id)
+        job = await _job_of(session, run) if run.status in OPEN_STATUSES else None
+    if agent.abandoned(run, job, **liveness(runtime)) is None:
+        return run
+    async with runtime.db.write() as session:
+        run = await agent.get_run(session, run_id, for_update=True)
+        why = await agent.reconcile(session, run, **liveness(runtime))
+    if why is not None:
+        log.warning("run %s closed: its job was %s", run_id, why)
+    return run
+
+
 async def stream_events(runtime: Runtime, run_id: int, after: int) -> AsyncIterator[tuple[int, str, str]]:
     """Yield (id, type, data) of a run's events after `after` until the run stops (ends or waits for a human)
-    and every event up to that point was sent."""
+    and every event up to that point was sent; (0, "", "") is a keep-alive, after KEEPALIVE_S without events.
+
+    Pushed, not polled: the loop sleeps until a commit changing the run wakes it (runtime.runs, in this process or
+    over Redis from a worker), or until `check_every_s`, when it checks the run's job is still alive; a run whose
+    job failed or lost its worker is closed here (`close_if_abandoned`) and its final event sent at once.
+    """
     last = after
-    idle = 0.0
-    while True:
-        async with runtime.db.read() as session:
-            # Status first: events committed with a status change are then visible to the events query.
-            run = await agent.get_run(session, run_id)
-            events = await agent.events_after(session, run_id, last)
-        for event in events:
-            last = event.id or last
-            yield last, event.type, event.data
-        if events:
-            idle = 0.0
-            continue
-        if run.status not in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
-            return
-        await asyncio.sleep(POLL_S)
-        idle += POLL_S
-        if idle >= KEEPALIVE_S:
-            idle = 0.0
-            yield 0, "", ""
+    clock = asyncio.get_running_loop()
+    every = check_every_s(runtime)
+    async with runtime.runs.watch(run_id) as changed:
+        quiet_since = clock.time()
+        while True:
+            changed.clear()  # armed before reading: a commit after this point wakes the wait below
+            async with runtime.db.read() as session:
+                # Status first: events committed with a status change are then visible to the events query.
+                run = await agent.get_run(session, run_id)
+                events = await agent.events_after(session, run_id, last)
+                job = await _job_of(session, run) if not events and run.status in OPEN_STATUSES else None
+            for event in events:
+                last = event.id or last
+                yield last, event.type, event.data
+            if events:
+                quiet_since = clock.time()
+                continue
+            if run.status not in OPEN_STATUSES:
+                return
+            if agent.abandoned(run, job, **liveness(runtime)) is not None:
+                closed = await close_if_abandoned(runtime, run_id)
+                if closed.status not in OPEN_STATUSES:
+                    continue  # its final event is there to send
+            left = KEEPALIVE_S - (clock.time() - quiet_since)
+            if not await changed.wait(min(every, max(left, 0.0))) and clock.time() - quiet_since >= KEEPALIVE_S:
+                quiet_since = clock.time()
+                yield 0, "", ""
 
 
 async def wait_until_stopped(runtime: Runtime, run_id: int, *, timeout_s: float) -> AgentRun:
-    """Poll a run until it leaves queued/running (or `timeout_s` passes) and return it."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        async with runtime.db.write() as session:
-            run = await agent.get_run(session, run_id)
-            await agent.reconcile(session, run)
-        if run.status not in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
-            return run
-        if asyncio.get_running_loop().time() >= deadline:
-            return run
-        await asyncio.sleep(POLL_S)
+    """Wait until a run leaves queued/running (or `timeout_s` passes) and return it: woken by the commits that
+    change it, checking its job's liveness every `check_every_s` as stream_events does."""
+    clock = asyncio.get_running_loop()
+    deadline = clock.time() + timeout_s
+    async with runtime.runs.watch(run_id) as changed:
+        while True:
+            changed.clear()
+            run = await close_if_abandoned(runtime, run_id)
+            left = deadline - clock.time()
+            if run.status not in OPEN_STATUSES or left <= 0:
+                return run
+            await changed.wait(min(check_every_s(runtime), left))
 
 
 def agent_routes(runtime: Runtime) -> list[Route]:
@@ -352,9 +403,9 @@ def agent_routes(runtime: Runtime) -> list[Route]:
     async def get_run(request: Request) -> Response:
         actor = actor_from_request(request)
         run_id = path_id(request, "run_id")
-        async with runtime.db.write() as session:
-            run = await agent.get_run_for(session, actor, run_id)
-            await agent.reconcile(session, run)
+        async with runtime.db.read() as session:
+            await agent.get_run_for(session, actor, run_id)
+        run = await close_if_abandoned(runtime, run_id)
         return JSONResponse(await run_json(runtime, run))
 
     @endpoint

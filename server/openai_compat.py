@@ -31,7 +31,9 @@ from domain.agent.models import AgentRun, RunStatus
 from domain.kernel.actor import Actor
 from domain.kernel.errors import DomainError, InvalidInput
 from server.agent_api import (
+    OPEN_STATUSES,
     PostMessageIn,
+    close_if_abandoned,
     decide_action,
     endpoint,
     limits_for,
@@ -98,13 +100,27 @@ def pending_message(run_json_actions: list[dict[str, Any]], run_id: int) -> str:
 
 
 def stop_note(run: AgentRun) -> str:
+    """The line a reply ends with when a limit stopped the run (failures and cancellations are errors)."""
     if run.status == RunStatus.LIMIT_REACHED.value:
         return f"[stopped: {run.error or run.stop_reason}]"
-    if run.status == RunStatus.FAILED.value:
-        return f"[the run failed: {run.error}]"
-    if run.status == RunStatus.CANCELLED.value:
-        return "[the run was cancelled]"
     return ""
+
+
+def run_error(run: AgentRun) -> tuple[int, dict[str, Any]] | None:
+    """The HTTP status and OpenAI error object of a run that failed or was cancelled; None for any other run.
+
+    failed:    502 {"type": "server_error", "code": "run_failed"} (the model provider, the run's worker or the
+               server failed: the gateway's upstream, hence 502), with the run's error as the message;
+    cancelled: 409 {"type": "run_cancelled", "code": "run_cancelled"}.
+    """
+    where = f"GET /v1/runs/{run.id} shows what it did"
+    if run.status == RunStatus.FAILED.value:
+        return 502, {"message": f"agent run {run.id} failed: {run.error or 'no reason recorded'} ({where})",
+                     "type": "server_error", "param": None, "code": "run_failed"}
+    if run.status == RunStatus.CANCELLED.value:
+        return 409, {"message": f"agent run {run.id} was cancelled before it finished ({where})",
+                     "type": "run_cancelled", "param": None, "code": "run_cancelled"}
+    return None
 
 
 async def awaiting_run_for(runtime: Runtime, actor: Actor, action_id: int) -> AgentRun | None:
@@ -196,6 +212,14 @@ def openai_compat_routes(runtime: Runtime) -> list[Route]:
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         limit_s = runtime.settings.agent_max_seconds + 60
         run = await wait_until_stopped(runtime, run_id, timeout_s=limit_s)
+        failure = run_error(run)
+        if failure is None and run.status in OPEN_STATUSES:
+            failure = 504, {"message": f"agent run {run_id} is still {run.status} after {limit_s} s; follow it "
+                                       f"with GET /v1/runs/{run_id}", "type": "timeout", "param": None,
+                            "code": "run_timeout"}
+        if failure is not None:
+            # The server already retried the provider; a client retrying would start the same work again.
+            return JSONResponse({"error": failure[1]}, status_code=failure[0], headers={"x-should-retry": "false"})
         text, finish = await _reply(runtime, run, after_message)
         return JSONResponse({
             "id": completion_id(run_id), "object": "chat.completion", "created": created, "model": MODEL_ID,
@@ -254,10 +278,15 @@ async def _stream(runtime: Runtime, run_id: int, after_event: int, created: int,
             gap = True
         elif not type_:
             yield ": keep-alive\n\n"
-    async with runtime.db.write() as session:
-        run = await agent.get_run(session, run_id)
-        await agent.reconcile(session, run)
-        info = await run_json(runtime, run, session=session)
+    run = await close_if_abandoned(runtime, run_id)
+    failure = run_error(run)
+    if failure is not None:
+        # OpenAI's convention for a stream that fails: an error object as a data chunk (the SDKs raise it),
+        # then the end of the stream; no finish chunk, so no client takes a failed run's text for an answer.
+        yield f"data: {json.dumps({'error': failure[1]})}\n\n"
+        yield "data: [DONE]\n\n"
+        return
+    info = await run_json(runtime, run)
     tail = []
     if run.status == RunStatus.AWAITING_CONFIRMATION.value:
         tail.append(pending_message(info["awaiting_actions"], run_id))

@@ -1,4 +1,5 @@
-"""The runtime a process builds in its lifespan: settings, database, tool catalogue, job runner, key cache."""
+"""The runtime a process builds in its lifespan: settings, database, tool catalogue, job runner, key cache, and
+the feed that wakes a run's followers (domain/agent/feed.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from domain.agent.feed import RunFeed
 from domain.identity import service as identity
 from domain.kernel.actor import Actor, Channel
 from domain.kernel.db import Database
@@ -58,6 +60,7 @@ class Runtime:
     jobs: JobRunner = field(default=None)  # type: ignore[assignment]  # set by create()
     _key_cache: dict[str, tuple[float, Actor | None]] = field(default_factory=dict)
     clients: dict[str, Any] = field(default_factory=dict)  # long-lived clients of this process (model providers)
+    runs: RunFeed = field(default_factory=RunFeed)  # wakes a run's followers when a change of it commits
 
     @classmethod
     def create(cls, settings: Settings | None = None, *,
@@ -73,6 +76,7 @@ class Runtime:
         settings = settings or Settings()
         catalogue = build_catalogue(all_modules(), disabled=settings.disabled_modules)
         runtime = cls(settings=settings, db=Database(settings.database_url), catalogue=catalogue)
+        runtime.runs.attach(runtime.db.write_engine.sync_engine)
         runtime.jobs = jobs(runtime) if jobs is not None else NoJobRunner()
         return runtime
 
@@ -85,6 +89,7 @@ class Runtime:
         """Stop the job runner, then close every database connection."""
         if self.jobs is not None:
             await self.jobs.stop()
+        await self.runs.close()
         await self.db.dispose()
 
     async def actor_for_key(self, raw_key: str, channel: Channel) -> Actor | None:

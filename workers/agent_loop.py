@@ -56,8 +56,37 @@ IDEMPOTENCY_FIELD = "idempotency_key"
 
 @register(agent.AGENT_RUN)
 async def agent_run_job(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
-    """Run one segment of agent run `params["run_id"]`; returns {"run_id", "status"}."""
-    return await run_segment(ctx.runtime, int(params["run_id"]), job_id=job_id)
+    """Run one segment of agent run `params["run_id"]`; returns {"run_id", "status"}.
+
+    Whatever fails the job also fails the run, in the same moment and with the same message (the job's failure
+    alone would leave the run `running` with nothing to run it): an error escaping the loop closes the run
+    `failed` before the job fails. A cancellation (JobCancelled) or the worker stopping (CancelledError) leaves
+    that to the loop and to recovery.
+    """
+    run_id = int(params["run_id"])
+    try:
+        return await run_segment(ctx.runtime, run_id, job_id=job_id)
+    except (JobCancelled, asyncio.CancelledError):
+        raise
+    except DomainError as exc:
+        await close_failed(ctx.runtime, run_id, exc.message)
+        raise
+    except Exception:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("agent run %s failed unexpectedly (ref %s)", run_id, ref)
+        message = f"the run failed unexpectedly (reference {ref}); report it to the administrator"
+        await close_failed(ctx.runtime, run_id, message)
+        raise DomainError(message) from None
+
+
+async def close_failed(runtime: Runtime, run_id: int, error: str) -> bool:
+    """Close run `run_id` as failed with `error` if it is still queued or running; returns whether it did."""
+    async with runtime.db.write() as session:
+        run = await agent.get_run(session, run_id, for_update=True)
+        if run.status not in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
+            return False
+        await agent.finish(session, run, RunStatus.FAILED, active_ms=0, error=error)
+    return True
 
 
 def tool_result_content(out: BaseModel) -> str:
@@ -98,7 +127,10 @@ async def run_segment(runtime: Runtime, run_id: int, *, job_id: int | None = Non
         user = await session.get(User, run.requested_by)
     if user is None or user.deleted_at is not None:
         return await _end(runtime, run_id, started, RunStatus.FAILED, error="the run's user no longer exists")
-    loop = _Loop(runtime, run, actor_for(user, Channel.AGENT), job_id, started)
+    try:
+        loop = _Loop(runtime, run, actor_for(user, Channel.AGENT), job_id, started)
+    except ProviderError as exc:  # no API key, an unknown provider: nothing was asked of a model yet
+        return await _end(runtime, run_id, started, RunStatus.FAILED, error=exc.message)
     return await loop.go()
 
 

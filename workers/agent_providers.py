@@ -10,8 +10,9 @@ to `on_text` as they arrive) and returns the whole turn: text, tool calls, token
   points it at any OpenAI-compatible server (vLLM, Ollama, llama.cpp).
 
 Clients are created once per process (`runtime.clients`) so connections are reused between turns. SDK errors
-become ProviderError with the provider's status and message; the SDKs' own retries (2, with backoff, honouring
-`x-should-retry`) stay on.
+become ProviderError with the provider's status and message (an error the API sends in the middle of a streamed
+reply too: it fails the run like any other); the SDKs' own retries (2, with backoff, honouring `x-should-retry`)
+stay on.
 """
 
 from __future__ import annotations
@@ -118,9 +119,11 @@ class AnthropicProvider:
                         await on_text(event.text)
                 message = await stream.get_final_message()
         except anthropic.APIStatusError as exc:
-            raise ProviderError(f"the Anthropic API answered {exc.status_code}: {_api_message(exc)}") from None
+            raise ProviderError(_status_failure("the Anthropic API", exc.status_code, exc)) from None
         except anthropic.APIConnectionError as exc:
             raise ProviderError(f"could not reach the Anthropic API ({exc.message})") from None
+        except anthropic.APIError as exc:
+            raise ProviderError(f"the Anthropic API failed: {_api_message(exc)}") from None
         text = "".join(block.text for block in message.content if block.type == "text")
         calls = [ToolCallRequest(block.id, block.name, block.input if isinstance(block.input, dict) else None,
                                  json.dumps(block.input))
@@ -203,14 +206,24 @@ class OpenAIProvider:
                             slot["arguments"] += call.function.arguments or ""
                     finish = choice.finish_reason or finish
         except openai.APIStatusError as exc:
-            raise ProviderError(f"the OpenAI-compatible API answered {exc.status_code}: {_api_message(exc)}") from None
+            raise ProviderError(_status_failure("the OpenAI-compatible API", exc.status_code, exc)) from None
         except openai.APIConnectionError as exc:
             raise ProviderError(f"could not reach the OpenAI-compatible API ({exc.message})") from None
+        except openai.APIError as exc:  # an error sent in the middle of the stream (`data: {"error": ...}`)
+            raise ProviderError(f"the OpenAI-compatible API failed in the middle of its reply: "
+                                f"{_api_message(exc)}") from None
         requests = [ToolCallRequest(slot["id"] or f"call_{index}", slot["name"], _decode_arguments(slot["arguments"]),
                                     slot["arguments"]) for index, slot in sorted(calls.items())]
         return ModelTurn(text="".join(text), tool_calls=requests,
                          input_tokens=usage.prompt_tokens if usage else 0,
                          output_tokens=usage.completion_tokens if usage else 0, stop_reason=finish)
+
+
+def _status_failure(api: str, status: int, exc: Any) -> str:
+    """The run's error for an API's error answer; a 200 is an error event sent in the middle of a stream."""
+    if status == 200:
+        return f"{api} failed in the middle of its reply: {_api_message(exc)}"
+    return f"{api} answered {status}: {_api_message(exc)}"
 
 
 def _api_message(exc: Any) -> str:

@@ -5,6 +5,11 @@ ORPHAN_AFTER_BEATS heartbeats, or queued that long without being claimed, is orp
 worker's claim (its in-progress key) for the job timeout, so the recovery deletes that claim and the next poll of
 any worker runs the job again; `mark_running` counts the attempt and handlers are idempotent, so the job ends
 once. The in-process runner, with no Redis, simply starts the job again in its own process.
+
+An agent run has someone waiting on it (a stream, a chat client): when its job stays silent for LOST_AFTER_BEATS
+heartbeats, twice the time after which a live worker takes it over, no worker did, and whoever follows the run
+closes it and its job as failed (`lost_before`, domain/agent/service.py `reconcile`) rather than wait for a
+worker that may never come.
 """
 
 from __future__ import annotations
@@ -12,21 +17,31 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
 from domain.jobs import service as jobs
+from domain.kernel.clock import utcnow
+from domain.kernel.settings import Settings
 from tools.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ORPHAN_AFTER_BEATS = 3
+LOST_AFTER_BEATS = 2 * ORPHAN_AFTER_BEATS  # an agent run whose job is silent this long has lost its worker for good
 RUN_JOB = "run_job"  # the arq function name (workers/arq_worker.py)
 
 
 def arq_job_id(queue_name: str, job_id: int) -> str:
     """The arq job id of job `job_id`: namespaced by queue, so two databases sharing a Redis do not collide."""
     return f"{queue_name}:job-{job_id}"
+
+
+def lost_before(settings: Settings, now: datetime | None = None) -> datetime:
+    """The time before which a running job's last heartbeat means its worker is lost for good (LOST_AFTER_BEATS
+    heartbeats of `job_heartbeat_seconds` ago)."""
+    return (now or utcnow()) - timedelta(seconds=LOST_AFTER_BEATS * settings.job_heartbeat_seconds)
 
 
 async def orphaned_job_ids(runtime: Runtime) -> list[int]:

@@ -16,6 +16,7 @@ from domain.jobs import service as jobs
 from tools.runtime import JobRunner, Runtime
 from workers.execute import execute_job, process_identity
 from workers.recovery import RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loop
+from workers.run_feed import connect_feed
 
 __all__ = ["DEFAULT_QUEUE", "ArqRunner", "InProcessRunner", "JobRunner", "arq_job_id", "runner_for"]
 
@@ -121,6 +122,11 @@ class ArqRunner:
 
 
 def runner_for(runtime: Runtime) -> JobRunner:
-    """Return arq when the runtime's settings name a Redis, the in-process runner otherwise."""
+    """Return arq when the runtime's settings name a Redis, the in-process runner otherwise. With arq, the
+    runtime's run feed is also carried over Redis pub/sub (workers/run_feed.py), so a run's followers in this
+    process wake when a worker commits a change of it."""
     url = runtime.settings.redis_url
-    return ArqRunner(url, queue_name=runtime.settings.queue_name) if url else InProcessRunner(runtime)
+    if not url:
+        return InProcessRunner(runtime)
+    connect_feed(runtime.runs, url, runtime.settings.queue_name)
+    return ArqRunner(url, queue_name=runtime.settings.queue_name)

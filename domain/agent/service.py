@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.agent.feed import mark_changed
 from domain.agent.models import (
     FINAL_RUN_STATUSES,
     AgentEvent,
@@ -36,6 +38,7 @@ from domain.agent.models import (
 )
 from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
+from domain.jobs.models import Job
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.clock import utcnow
@@ -274,8 +277,10 @@ async def add_event(session: AsyncSession, run_id: int, type_: str, data: dict[s
 
 
 async def add_events(session: AsyncSession, run_id: int, events: list[tuple[str, dict[str, Any]]]) -> None:
-    """Append events (type, data) to a run's stream, in order, in one INSERT."""
+    """Append events (type, data) to a run's stream, in order, in one INSERT; the run's followers are woken when
+    the transaction commits (domain/agent/feed.py)."""
     if events:
+        mark_changed(session, run_id)
         now = utcnow()
         await session.exec(_INSERT_EVENT, params=[  # type: ignore[call-overload]
             {"run_id": run_id, "type": type_, "data": json.dumps(data, default=str), "created_at": now}
@@ -482,17 +487,59 @@ async def cancel(session: AsyncSession, actor: Actor, run: AgentRun) -> int | No
     return job_id
 
 
-async def reconcile(session: AsyncSession, run: AgentRun) -> None:
-    """Close a queued or running run whose job ended without closing it (its job was cancelled or failed before
-    the loop ran, e.g. a cancellation while its worker was dead), so no run stays open with nothing to run it."""
+def abandoned(run: AgentRun, job: Job | None, *, lost_before: datetime | None,
+              running_here: frozenset[int] = frozenset()) -> str | None:
+    """Rule: why a queued or running run has nothing left to run it, or None while it has.
+
+    - its job failed or was cancelled without closing the run (the handler failed before the loop ran, a
+      cancellation while its worker was dead, a server stopped mid-run): "failed" / "cancelled";
+    - its job is running but its worker stopped answering: no heartbeat since `lost_before` (the caller gives
+      the time: workers/recovery.py LOST_AFTER_BEATS heartbeats ago, twice the silence after which a live worker
+      takes an orphaned job over) and no process took it over: "lost". A job this process runs (`running_here`)
+      is never lost, whatever its heartbeat says.
+    """
+    if run.status not in (RunStatus.QUEUED.value, RunStatus.RUNNING.value) or job is None:
+        return None
+    if job.status in ("failed", "cancelled"):
+        return job.status
+    if (lost_before is not None and job.status == "running" and job.id not in running_here
+            and (job.heartbeat_at or job.started_at or job.created_at) < lost_before):
+        return "lost"
+    return None
+
+
+def lost_message(job: Job, now: datetime) -> str:
+    """The error of a run whose worker was lost (see `abandoned`)."""
+    last = job.heartbeat_at or job.started_at or job.created_at
+    return (f"the worker running this run ({job.worker or 'unknown'}) stopped answering: no heartbeat for "
+            f"{(now - last).total_seconds():.1f} s, and no other worker took the run over; nothing more will run. "
+            "Send the message again to start a new run")
+
+
+async def reconcile(session: AsyncSession, run: AgentRun, *, lost_before: datetime | None = None,
+                    running_here: frozenset[int] = frozenset()) -> str | None:
+    """Close a queued or running run that has nothing left to run it (`abandoned`): failed with its job's error,
+    cancelled, or failed with its job when its worker was lost (the job row is locked and checked again, so a
+    worker taking the job over at the same moment wins: `mark_running` then finds it running with a fresh
+    heartbeat, or this finds it final). Returns what was found ("failed", "cancelled", "lost") or None."""
     if run.status not in (RunStatus.QUEUED.value, RunStatus.RUNNING.value) or run.job_id is None:
-        return
+        return None
     job = await jobs_repo.get_job(session, run.job_id)
-    if job is None or job.status not in ("failed", "cancelled"):
-        return
-    status = RunStatus.CANCELLED if job.status == "cancelled" else RunStatus.FAILED
+    why = abandoned(run, job, lost_before=lost_before, running_here=running_here)
+    if why is None or job is None:
+        return None
+    if why == "lost":
+        await session.refresh(job, with_for_update=_is_postgres(session))
+        if abandoned(run, job, lost_before=lost_before, running_here=running_here) != "lost":
+            return None
+        error = lost_message(job, utcnow())
+        await jobs.fail(session, job_id=job.id or 0, error=error)
+        await finish(session, run, RunStatus.FAILED, active_ms=0, error=error)
+        return why
+    status = RunStatus.CANCELLED if why == "cancelled" else RunStatus.FAILED
     await finish(session, run, status, active_ms=0, error=job.error if status is RunStatus.FAILED else None,
                  stop_reason="cancelled" if status is RunStatus.CANCELLED else None)
+    return why
 
 
 async def run_text(session: AsyncSession, run: AgentRun) -> str:

@@ -13,7 +13,9 @@ Script: ONE shared list of turns. Every request, to either endpoint, consumes th
 recorded in `.requests` (also when it fails). A turn is a final text (a plain `str` or `text_turn(...)`) or
 one or more tool calls, optionally preceded by text (`tool_turn(...)`). When the script is exhausted the
 server answers HTTP 500 with the provider's JSON error shape, whose message names the request number and the
-number of scripted turns; the SDK raises `InternalServerError`. A tool call naming a tool the request did not
+number of scripted turns; the SDK raises `InternalServerError`. A turn can also script a failure:
+`error_turn(401)` answers an HTTP error, `broken_stream_turn(text, after=2)` breaks the stream with the
+provider's mid-stream error event. A tool call naming a tool the request did not
 offer in `tools` is answered HTTP 400 (`BadRequestError`): a real model cannot call it either. Every error
 response carries `x-should-retry: false`, which both SDKs obey, so a failing test fails at once instead
 of after the SDK's retries with backoff.
@@ -69,17 +71,46 @@ class ToolCall:
     hallucinated: bool = False  # a tool the request did not offer, as a confused model may call: not refused
 
 
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+               404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 503: "api_error",
+               529: "overloaded_error"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Turn:
-    """One scripted model reply: `text`, then `tool_calls` (a final answer when there are none)."""
+    """One scripted model reply: `text`, then `tool_calls` (a final answer when there are none).
+
+    Failures: `error_status` answers that HTTP status with the provider's error body instead of a reply (401 a
+    bad key, 500 a server error); `error_after` streams the first `error_after` events of the reply, then the
+    provider's mid-stream error event (Anthropic `event: error`, OpenAI `data: {"error": ...}`) carrying
+    `error_message`, and ends the stream, as an API failing in the middle of an answer does (a non-streamed
+    request gets a 500 instead).
+    """
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     delay_s: float = 0.0  # the server waits this long before answering (a slow model; a worker killed meanwhile)
+    error_status: int | None = None
+    error_after: int | None = None
+    error_message: str = "scripted failure"
 
     def __post_init__(self) -> None:
-        if not self.text and not self.tool_calls:
+        if not self.text and not self.tool_calls and self.error_status is None:
             raise ValueError("a scripted turn needs a text, tool calls, or both; got neither")
+        if self.error_status is not None and not 400 <= self.error_status <= 599:
+            raise ValueError(f"error_status must be an HTTP error status 400..599, got {self.error_status}")
+        if self.error_after is not None and self.error_after < 0:
+            raise ValueError(f"error_after counts events sent before the error (>= 0), got {self.error_after}")
+
+
+def error_turn(status: int, message: str = "scripted failure") -> Turn:
+    """Return a turn the server answers with HTTP `status` and the provider's error body saying `message`."""
+    return Turn(error_status=status, error_message=message)
+
+
+def broken_stream_turn(text: str, *, after: int = 2, message: str = "Internal server error") -> Turn:
+    """Return a turn whose stream starts answering `text` and breaks after `after` events with an error event."""
+    return Turn(text=text, error_after=after, error_message=message)
 
 
 def text_turn(text: str) -> Turn:
@@ -292,9 +323,16 @@ class _FakeLLMHandler(BaseHTTPRequestHandler):
             _check_tools_offered(provider, body, turn, number)
             if turn.delay_s:
                 time.sleep(turn.delay_s)
+            if turn.error_status is not None:
+                raise _ScriptedReplyError(turn.error_status, ERROR_TYPES.get(turn.error_status, "api_error"),
+                                          turn.error_message)
             reply = _Reply(number=number, turn=turn, model=self.fake._model_for(body), prompt_chars=len(raw))
+            if turn.error_after is not None and not body.get("stream"):
+                raise _ScriptedReplyError(500, "api_error", turn.error_message)
             if body.get("stream"):
                 events = reply.anthropic_events() if provider == "anthropic" else reply.openai_chunks(body)
+                if turn.error_after is not None:
+                    events = _broken(events, turn.error_after, _stream_error(provider, turn.error_message))
                 self._send_stream(events)
             elif provider == "anthropic":
                 self._send_json(200, reply.anthropic_message())
@@ -335,6 +373,22 @@ class _FakeLLMHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+
+def _broken(events: Iterator[str], after: int, error: str) -> Iterator[str]:
+    """The first `after` events, then `error` (the stream ends there, without the events that close it)."""
+    for index, event in enumerate(events):
+        if index == after:
+            break
+        yield event
+    yield error
+
+
+def _stream_error(provider: Provider, message: str) -> str:
+    """The event an API sends when it fails in the middle of a streamed reply."""
+    if provider == "anthropic":
+        return _sse({"type": "error", "error": {"type": "api_error", "message": message}}, event="error")
+    return _sse({"error": {"message": message, "type": "server_error", "param": None, "code": None}})
 
 
 def _offered_tool_names(provider: Provider, body: dict[str, Any]) -> set[str]:
