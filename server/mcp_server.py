@@ -4,6 +4,12 @@ Tools are served from the registry through `tools.invoke` (one call path), not t
 function-signature tools: tools/list and tools/call are registered on the low-level server so the input and
 output schemas, annotations and errors are exactly the registry's. The actor of a call comes from
 `resolve_actor`: the configured user over stdio, the API key's user over HTTP.
+
+Prompts are declared once in `prompts.MCP_PROMPTS` and served the same way: prompts/get answers a wrong call
+(an unknown prompt or argument, a required argument missing, a value too long) with the protocol's
+invalid-params error (-32602) naming what was wrong, never an internal error. completion/complete offers the
+values of a prompt argument that start with what the user typed (class and section codes, terms, students,
+pay periods), read through the list tools as the caller, so nobody is offered what their roles may not list.
 """
 
 from __future__ import annotations
@@ -12,16 +18,16 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import mcp_types as types
 from mcp.server import MCPServer, ServerRequestContext
-from pydantic import Field
+from mcp.shared.exceptions import MCPError
 from sqlalchemy.exc import IntegrityError
 
 from domain.kernel.actor import Actor
 from domain.kernel.errors import DomainError, Unauthenticated, concurrent_write
-from prompts import render
+from prompts import MCP_PROMPTS, PromptSpec, Suggestion, render
 from tools.invoke import invoke
 from tools.registry import ProgressReporter, ToolSpec
 from tools.runtime import Runtime
@@ -31,6 +37,10 @@ log = logging.getLogger("mcs_erp.mcp")
 ActorResolver = Callable[[ServerRequestContext], Awaitable[Actor]]
 
 INSTRUCTIONS = render("guide")
+
+MAX_COMPLETION_VALUES = 100  # the most values one completion/complete result may carry (MCP spec, utilities/completion)
+COMPLETION_SCAN_ROWS = 1000  # list-tool rows read at most to answer one completion request (10 pages of 100)
+NO_COMPLETION = types.Completion(values=[], total=0, has_more=False)
 
 
 def mcp_tool(spec: ToolSpec) -> types.Tool:
@@ -65,6 +75,99 @@ async def call_tool(runtime: Runtime, actor: Actor, name: str, arguments: dict[s
                                 structured_content=json.loads(text))
 
 
+def invalid_params(message: str, **data: Any) -> MCPError:
+    """The JSON-RPC invalid-params error (-32602) with `message` for a person and `data` for a program."""
+    return MCPError(types.INVALID_PARAMS, message, data or None)
+
+
+def mcp_prompt(spec: PromptSpec) -> types.Prompt:
+    """The MCP declaration of a prompt of prompts.MCP_PROMPTS."""
+    return types.Prompt(name=spec.name, title=spec.title, description=spec.description,
+                        arguments=[types.PromptArgument(name=arg.name, description=arg.description,
+                                                        required=arg.required) for arg in spec.arguments])
+
+
+def prompt_values(spec: PromptSpec, arguments: dict[str, str] | None) -> dict[str, str]:
+    """Return every argument's value for rendering `spec` (defaults for optional ones left out or empty).
+
+    Raises MCPError INVALID_PARAMS (-32602) naming an argument the prompt does not have, a required argument
+    missing or blank (with what it is), or a value longer than the argument's maximum.
+    """
+    given = dict(arguments or {})
+    names = ", ".join(arg.name for arg in spec.arguments)
+    unknown = sorted(set(given) - {arg.name for arg in spec.arguments})
+    if unknown:
+        raise invalid_params(f"prompt {spec.name!r} has no argument {', '.join(map(repr, unknown))}; its arguments "
+                             f"are: {names}", prompt=spec.name, unknown=unknown)
+    missing = [arg for arg in spec.arguments if arg.required and not given.get(arg.name, "").strip()]
+    if missing:
+        what = "; ".join(f"{arg.name!r} ({arg.description})" for arg in missing)
+        raise invalid_params(f"prompt {spec.name!r} needs the argument{'s' if len(missing) > 1 else ''} {what}",
+                             prompt=spec.name, missing=[arg.name for arg in missing])
+    for arg in spec.arguments:
+        value = given.get(arg.name, "")
+        if len(value) > arg.max_length:
+            raise invalid_params(f"argument {arg.name!r} of prompt {spec.name!r} is {len(value)} characters long; "
+                                 f"at most {arg.max_length} are allowed", prompt=spec.name, argument=arg.name)
+    return {arg.name: given.get(arg.name, "").strip() or (arg.default or "") for arg in spec.arguments}
+
+
+async def _list_all(runtime: Runtime, actor: Actor, tool: str, arguments: dict[str, Any] | None = None
+                    ) -> tuple[list[Any], bool]:
+    """Read a list tool's pages as `actor`, up to COMPLETION_SCAN_ROWS rows; return the items and whether that
+    was all of them. Raises the tool's DomainError (PermissionDenied when the actor's roles may not call it)."""
+    items: list[Any] = []
+    cursor = None
+    while len(items) < COMPLETION_SCAN_ROWS:
+        page = await invoke(runtime, tool, {**(arguments or {}), "limit": 100, "cursor": cursor}, actor)
+        items.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return items, True
+    return items, False
+
+
+async def _candidates(runtime: Runtime, actor: Actor, kind: Suggestion, typed: str) -> tuple[list[str], bool]:
+    """The values of `kind` the actor may list, in the order to offer them, and whether the list is whole."""
+    if kind == "class_code":
+        rows, whole = await _list_all(runtime, actor, "list_classes")
+        return sorted(row.code for row in rows), whole
+    if kind == "section_code":
+        rows, whole = await _list_all(runtime, actor, "list_sections")
+        return sorted(row.code for row in rows), whole
+    if kind == "term":  # newest first: the term a user means is most often the current one
+        rows, whole = await _list_all(runtime, actor, "list_terms")
+        return [row.name for row in reversed(rows)], whole
+    if kind == "pay_period":
+        rows, whole = await _list_all(runtime, actor, "list_payroll_runs")
+        return [row.period for row in reversed(rows)], whole
+    # A student by code (S2026-0117) or by first and last name, as the timetable_question prompt takes them.
+    query = typed.strip()[:100]
+    rows, whole = await (_list_all(runtime, actor, "search_students", {"query": query}) if query
+                         else _list_all(runtime, actor, "list_students"))
+    prefix = query.casefold()
+    return [row.code if row.code.casefold().startswith(prefix) else f"{row.first_name} {row.last_name}"
+            for row in rows], whole
+
+
+async def suggest(runtime: Runtime, actor: Actor, kind: Suggestion, typed: str) -> types.Completion:
+    """Complete `typed` with the values of `kind` that start with it (case-insensitive), read through the list
+    tools as `actor`, so a caller is offered only what its roles may list.
+
+    At most MAX_COMPLETION_VALUES values; `total` is the number of matches when every row could be read (at
+    most COMPLETION_SCAN_ROWS), else None; `has_more` says values were left out. A caller whose roles may not
+    list these values is offered none.
+    """
+    try:
+        candidates, whole = await _candidates(runtime, actor, kind, typed)
+    except DomainError:  # not allowed to list them (permission_denied), or nothing to list: offer nothing
+        return NO_COMPLETION
+    prefix = typed.strip().casefold()
+    matches = list(dict.fromkeys(value for value in candidates if value.casefold().startswith(prefix)))
+    return types.Completion(values=matches[:MAX_COMPLETION_VALUES], total=len(matches) if whole else None,
+                            has_more=len(matches) > MAX_COMPLETION_VALUES or not whole)
+
+
 def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServer:
     """Build the MCP server for `runtime`; every request's actor comes from `resolve_actor`."""
     server = MCPServer("mcs-erp", title="mcs-erp school ERP", instructions=INSTRUCTIONS, version="0.1.0",
@@ -97,57 +200,41 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
     lowlevel.add_request_handler("tools/call", types.CallToolRequestParams, handle_call)
     lowlevel.get_tool_input_schema = input_schema
 
-    @server.prompt(name="review_class_grades", title="Review a class's grades before publication",
-                   description="Check a class's term grades for missing or suspicious scores before they are "
-                               "published; changes nothing.")
-    def review_class_grades(
-        class_code: Annotated[str, Field(description="The class code, e.g. 7B-MATH.", max_length=40)],
-        term: Annotated[str, Field(description="The term's name or number, e.g. Term 1.", max_length=60)],
-    ) -> str:
-        return render("review_class_grades", class_code=class_code, term=term)
+    prompts = {spec.name: spec for spec in MCP_PROMPTS
+               if spec.requires_tool is None or spec.requires_tool in runtime.catalogue.tools}
+    prompt_list = types.ListPromptsResult(prompts=[mcp_prompt(spec) for spec in prompts.values()])
 
-    @server.prompt(name="missing_grades", title="Who has no grade yet",
-                   description="List, class by class, the students of a section who still lack a score this term.")
-    def missing_grades(
-        section_code: Annotated[str, Field(description="The section code, e.g. 7B.", max_length=40)],
-    ) -> str:
-        return render("missing_grades", section_code=section_code)
+    async def list_prompts(ctx: ServerRequestContext, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        return prompt_list
 
-    @server.prompt(name="timetable_question", title="Answer a parent's question about a timetable",
-                   description="Find a student's section and its published timetable, and answer a parent's "
-                               "question about it (days, times, subjects, rooms); changes nothing.")
-    def timetable_question(
-        student: Annotated[str, Field(description="The student's name or code, e.g. Amira Haddad or "
-                                                  "S2026-0117.", max_length=120)],
-        question: Annotated[str, Field(description="The parent's question, e.g. When does maths start on "
-                                                   "Tuesday?", max_length=1000)],
-    ) -> str:
-        return render("timetable_question", student=student, question=question)
+    async def get_prompt(ctx: ServerRequestContext, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        spec = prompts.get(params.name)
+        if spec is None:
+            raise invalid_params(f"unknown prompt {params.name!r}; the prompts are: {', '.join(prompts)} "
+                                 "(prompts/list describes them)", prompt=params.name)
+        values = prompt_values(spec, params.arguments)
+        text = render(spec.name, school=runtime.settings.school_name, **values)
+        return types.GetPromptResult(description=spec.description, messages=[types.PromptMessage(
+            role="user", content=types.TextContent(type="text", text=text))])
 
-    if "get_payroll_run" in runtime.catalogue.tools:  # offered once the payroll module is enabled
-        @server.prompt(name="payroll_review", title="Monthly payroll review",
-                       description="Compare a month's payroll run with the previous one and flag what looks wrong "
-                                   "before it is approved; approves and posts nothing.")
-        def payroll_review(
-            period: Annotated[str, Field(description="The pay period, e.g. 2026-11.", max_length=20)],
-            threshold_percent: Annotated[str, Field(description="Flag net pay changes above this percentage "
-                                                                "(default 10).", max_length=5)] = "10",
-        ) -> str:
-            return render("payroll_review", period=period, threshold_percent=threshold_percent)
+    async def complete(ctx: ServerRequestContext, params: types.CompleteRequestParams) -> types.CompleteResult:
+        spec = prompts.get(params.ref.name) if isinstance(params.ref, types.PromptReference) else None
+        argument = spec.argument(params.argument.name) if spec else None
+        typed = params.argument.value
+        # An unknown prompt or argument, a resource template (there are none) or free text gets no values rather
+        # than an error: a client asks while its user types, and the conformance suite's completion-complete
+        # scenario asks about a prompt of its own fixture server.
+        if argument is None or argument.suggest is None or len(typed) > argument.max_length:
+            return types.CompleteResult(completion=NO_COMPLETION)
+        try:
+            actor = await resolve_actor(ctx)
+        except Unauthenticated as exc:
+            raise MCPError(types.INVALID_REQUEST, exc.message) from None
+        return types.CompleteResult(completion=await suggest(runtime, actor, argument.suggest, typed))
 
-    if "get_receivables_aging" in runtime.catalogue.tools:  # offered once the fees module is enabled
-        @server.prompt(name="receivables_review", title="Who owes the school what",
-                       description="Age the fees owed on a day, list the families to remind and what was "
-                                   "collected since a date; changes nothing.")
-        def receivables_review(
-            as_of: Annotated[str, Field(description="The day to age on, e.g. 2026-12-04.", max_length=10)],
-            since: Annotated[str, Field(description="Collections from this day, e.g. the term's first day "
-                                                    "2026-09-01.", max_length=10)],
-            days: Annotated[str, Field(description="Remind families this many days overdue or more "
-                                                   "(default 30).", max_length=4)] = "30",
-        ) -> str:
-            return render("receivables_review", school=runtime.settings.school_name, as_of=as_of, since=since,
-                          days=days)
+    lowlevel.add_request_handler("prompts/list", types.PaginatedRequestParams, list_prompts)
+    lowlevel.add_request_handler("prompts/get", types.GetPromptRequestParams, get_prompt)
+    lowlevel.add_request_handler("completion/complete", types.CompleteRequestParams, complete)
 
     @server.resource("mcs-erp://guide", name="guide", title="How to use mcs-erp's tools", mime_type="text/markdown",
                      description="How ids, pagination, scores and the confirmation gate work; read before acting.")
