@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
-from domain.kernel.actor import Actor, Channel
+from domain.kernel.actor import Actor, Channel, Role
 from domain.kernel.errors import Unauthenticated
 from tools.runtime import Runtime
 
 ACTOR_SCOPE_KEY = "mcs_erp.actor"
+# Key management and the demo run as whoever holds the machine's shell and database credentials; audited as such.
+CLI_OPERATOR = Actor(id=0, username="cli-operator", roles=frozenset({Role.ADMIN}), channel=Channel.CLI)
 
 
 def key_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -11,10 +13,11 @@ from typing import Annotated, Any
 
 import typer
 
-from domain.kernel.actor import Actor, Channel, Role
+from domain.kernel.actor import Channel
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import DomainError
 from domain.kernel.settings import Settings
+from server.auth import CLI_OPERATOR
 
 app = typer.Typer(help="mcs-erp: a school ERP built for AI agents first.", no_args_is_help=True,
                   add_completion=False)
@@ -28,14 +31,25 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(timetable_app, name="timetable")
 
 AsUser = Annotated[str, typer.Option("--as", help="The user this command acts as (an existing username).")]
-# Key management runs as whoever holds the machine's shell and database credentials; audited as such.
-CLI_OPERATOR = Actor(id=0, username="cli-operator", roles=frozenset({Role.ADMIN}), channel=Channel.CLI)
+
+
+def _settings() -> Settings:
+    """Read the settings; a bad MCS_ERP_* variable or mcs-erp.toml entry is printed as such (exit 2), no traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"MCS_ERP_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                             for e in exc.errors())
+        typer.secho(f"error: invalid setting: {problems}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
 
 
 def _runtime():
     from server.runtime import build_runtime
 
-    return build_runtime(Settings())
+    return build_runtime(_settings())
 
 
 def _run(coro_fn: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -90,47 +104,109 @@ def _redact(url: str) -> str:
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the deterministic demo data.")] = 42,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8000,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve MCP after building.")] = True,
 ) -> None:
-    """Build the demo school if absent (deterministic with --seed), then serve MCP over Streamable HTTP."""
+    """Build the demo school if absent (deterministic with --seed), replace the demo API key, then serve MCP over
+    Streamable HTTP."""
     from server.demo import build_demo
+
+    # The port is taken before the demo is built, so a busy port fails at once, with nothing built yet.
+    sock = _bind(host, port, command="demo") if serve_after else None
 
     async def go(runtime):
         await prepare_database(runtime)
         return await build_demo(runtime, seed=seed)
 
-    report = _run(go)
-    url = f"http://{host}:{port}/mcp"
+    try:
+        report = _run(go)
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
     typer.echo(report.describe())
-    typer.echo(_client_configs(url, report.api_key))
-    if serve_after:
-        _serve_http(host, port)
+    typer.echo(_client_configs(_base_url(host, port), report.key.secret, serving=serve_after))
+    if sock is not None:
+        _serve_http(host, port, sock=sock)
 
 
-def _client_configs(url: str, key: str) -> str:
+def _base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _client_configs(base_url: str, key: str, *, serving: bool) -> str:
+    url = f"{base_url}/mcp"
     project = Path(__file__).resolve().parent.parent
     desktop = {"mcpServers": {"mcs-erp": {"command": "uv", "args": ["--directory", str(project), "run", "mcs-erp",
                                                                      "serve", "--stdio"]}}}
     cursor = {"mcpServers": {"mcs-erp": {"url": url, "headers": {"Authorization": f"Bearer {key}"}}}}
-    return (f"\nMCP endpoint: {url}\nAPI key (admin): {key}\n\n"
+    hostport = base_url.removeprefix("http://")
+    where = (f"MCP endpoint: {url} (serving now; Ctrl-C to stop)" if serving else
+             f"Nothing is serving (--no-serve). To serve MCP and the agent API over HTTP, run:\n"
+             f"  mcs-erp serve --http {hostport}\nthen the MCP endpoint is {url}")
+    return (f"\n{where}\nAPI key (admin): {key}\n\n"
             f"Claude Desktop (claude_desktop_config.json), stdio as the 'admin' user:\n{json.dumps(desktop, indent=2)}\n\n"
             f"Cursor (.cursor/mcp.json), Streamable HTTP with the key:\n{json.dumps(cursor, indent=2)}\n\n"
-            f"Agent API (set MCS_ERP_AGENT_PROVIDER and MCS_ERP_AGENT_API_KEY first): {url[:-len('/mcp')]}/v1 "
+            f"Agent API (set MCS_ERP_AGENT_PROVIDER and MCS_ERP_AGENT_API_KEY first): {base_url}/v1 "
             "with the same key; chat front ends speaking the OpenAI API use it as their base URL (model mcs-erp).\n")
 
 
 def _parse_hostport(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
-        raise typer.BadParameter(f"expected HOST:PORT, got {value!r}", param_hint="--http")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise typer.BadParameter(f"expected HOST:PORT with a port from 1 to 65535, got {value!r}",
+                                 param_hint="--http")
     return host.strip("[]"), int(port)
 
 
-def _serve_http(host: str, port: int, workers: int = 1) -> None:
+def _bind(host: str, port: int, *, command: str) -> socket.socket:
+    """Bind the server's TCP socket on host:port, before anything says it serves; on failure print what went wrong,
+    naming the port and the option of `command` ('demo' or 'serve') that chooses another, and exit 1."""
+    other_port = port + 1 if port < 65535 else 8000
+    if command == "demo":
+        new_port, new_host = f"--port {other_port} (or --no-serve)", "--host 127.0.0.1"
+    else:
+        new_port = f"--http {_base_url(host, other_port).removeprefix('http://')}"
+        new_host = f"--http 127.0.0.1:{port}"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart at once after a stop
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if isinstance(exc, socket.gaierror):
+            message = (f"cannot listen on {host}:{port}: no such host name ({exc.strerror}); "
+                       f"choose one with {new_host}")
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            message = (f"cannot listen on {host}:{port}: {host} is not an address of this machine; "
+                       f"choose one with {new_host}")
+        elif exc.errno == errno.EADDRINUSE:
+            message = (f"port {port} on {host} is already in use (another mcs-erp server or another program); "
+                       f"choose another with {new_port}")
+        elif exc.errno == errno.EACCES:
+            message = (f"not allowed to listen on port {port} on {host} (ports below 1024 need privileges); "
+                       f"choose another with {new_port}")
+        else:
+            message = f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another with {new_port}"
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    sock.set_inheritable(True)  # worker processes inherit it
+    return sock
+
+
+def _serve_http(host: str, port: int, workers: int = 1, *, sock: socket.socket | None = None) -> None:
+    """Serve the HTTP app on host:port (on `sock` when the caller already bound it); exit 1 with a clear message
+    when the port cannot be bound."""
     import os
 
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from server.observability import logging_config
+
+    if sock is None:
+        sock = _bind(host, port, command="serve")
 
     async def prepare():
         runtime = _runtime()
@@ -139,19 +215,38 @@ def _serve_http(host: str, port: int, workers: int = 1) -> None:
         finally:
             await runtime.close()
 
-    asyncio.run(prepare())
+    try:
+        asyncio.run(prepare())
+    except BaseException:
+        sock.close()
+        raise
     if host not in ("127.0.0.1", "localhost", "::1"):
-        typer.secho(f"warning: binding {host}: the MCP endpoint is reachable from other machines (API keys are "
-                    "still required)", fg=typer.colors.YELLOW, err=True)
-    from server.observability import logging_config
-
+        typer.secho(f"warning: binding {host}: the server is reachable from other machines (API keys are still "
+                    "required). It answers only requests whose Host header is localhost, 127.0.0.1, [::1], the "
+                    "bound address or a name in MCS_ERP_ALLOWED_HOSTS (e.g. MCS_ERP_ALLOWED_HOSTS="
+                    "erp.school.example); others get 421.", fg=typer.colors.YELLOW, err=True)
+    # The worker processes build the app from the environment (server.app.create_app_from_env).
     os.environ["MCS_ERP_HTTP_HOST"] = host
-    typer.echo(f"serving MCP on http://{host}:{port}/mcp with {workers} worker process(es) (Ctrl-C to stop)",
-               err=True)
+    os.environ["MCS_ERP_HTTP_PORT"] = str(port)
     # Our logging config, given to uvicorn so that every worker process it starts logs the same way (JSON or
     # text, request ids, secrets redacted); the access lines come from server.observability's middleware.
-    uvicorn.run("server.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, lifespan="on", log_config=logging_config(Settings()))
+    config = uvicorn.Config("server.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                            log_level="warning", access_log=False, lifespan="on",
+                            log_config=logging_config(_settings()))
+    server = uvicorn.Server(config)
+    typer.echo(f"serving MCP on {_base_url(host, port)}/mcp with {workers} worker process(es) (Ctrl-C to stop)",
+               err=True)
+    try:
+        if workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    if workers == 1 and not server.started:  # the app's startup failed; uvicorn logged why
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -165,7 +260,7 @@ def serve(
 
     if stdio == (http is not None):
         raise typer.BadParameter("choose exactly one of --stdio or --http HOST:PORT")
-    configure_logging(Settings())  # on stderr: stdout is the stdio transport's
+    configure_logging(_settings())  # on stderr: stdout is the stdio transport's
     if http is not None:
         host, port = _parse_hostport(http)
         _serve_http(host, port, workers)
@@ -205,7 +300,7 @@ def worker(
     from server.observability import configure_logging
     from workers.arq_worker import WorkerSettings, worker_options
 
-    settings = Settings()
+    settings = _settings()
     configure_logging(settings)
     if not settings.redis_url:
         typer.secho("error: MCS_ERP_REDIS_URL is not set; `mcs-erp worker` takes jobs from Redis (e.g. "
@@ -322,17 +417,19 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List API keys (prefix, user, roles, created, revoked)."""
+    """List API keys (prefix, user, roles, created, revoked; which ones the demo issued)."""
     from domain.identity.service import list_api_keys
 
     async def go(runtime):
         async with runtime.db.read() as session:
-            return [(k.id, k.prefix, k.name, u.username, u.roles, k.created_at, k.revoked_at)
+            return [(k.id, k.prefix, k.name, u.username, u.roles, k.created_at, k.revoked_at, k.demo)
                     for k, u in await list_api_keys(session)]
 
-    for key_id, prefix, name, username, roles, created, revoked in _run(go):
+    for key_id, prefix, name, username, roles, created, revoked, demo_key in _run(go):
         state = f"revoked {revoked:%Y-%m-%d %H:%M}" if revoked else "active"
-        typer.echo(f"#{key_id:<4} {prefix}…  {name:12} {username:16} {roles:20} {created:%Y-%m-%d %H:%M}  {state}")
+        origin = "  (issued by `mcs-erp demo`; the next demo run revokes it)" if demo_key and not revoked else ""
+        typer.echo(f"#{key_id:<4} {prefix}…  {name:12} {username:16} {roles:20} {created:%Y-%m-%d %H:%M}  "
+                   f"{state}{origin}")
 
 
 @keys_app.command("revoke")

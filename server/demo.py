@@ -8,8 +8,10 @@ from sqlmodel import select
 
 from domain.academics.models import SchoolClass, Term
 from domain.demo.builder import DemoSummary, build_demo_school
-from domain.identity.service import actor_for, create_api_key, get_user_by_username
+from domain.identity.service import actor_for, get_user_by_username, rotate_demo_key
 from domain.kernel.actor import Channel
+from domain.kernel.audit import append_audit
+from server.auth import CLI_OPERATOR
 from tools.invoke import invoke
 from tools.runtime import Runtime
 
@@ -18,10 +20,19 @@ QUEUED_PUBLICATIONS = (("registrar", "7A-MATH"), ("registrar", "9C-SCI"), ("prin
 
 
 @dataclass(frozen=True)
+class DemoKeyReplaced:
+    """The demo key a run issued (id and secret) and the earlier demo keys it revoked."""
+
+    key_id: int
+    secret: str
+    revoked_key_ids: list[int]
+
+
+@dataclass(frozen=True)
 class DemoReport:
     summary: DemoSummary
     queued_actions: list[int]
-    api_key: str
+    key: DemoKeyReplaced
 
     def describe(self) -> str:
         s = self.summary
@@ -40,7 +51,18 @@ class DemoReport:
         if s.admin_usernames:
             shown = ", ".join(s.admin_usernames[:6]) + (" ..." if len(s.admin_usernames) > 6 else "")
             lines.append(f"users created: {shown} (create API keys for them with `mcs-erp keys create --user NAME`)")
+        lines.append(self.describe_keys())
         return "\n".join(lines)
+
+    def describe_keys(self) -> str:
+        """What this run did to API keys, e.g. 'API keys: revoked the previous demo key #3; created demo key #4
+        for admin (...)'."""
+        earlier = self.key.revoked_key_ids
+        ids = ", ".join(f"#{i}" for i in earlier)
+        revoked = f"revoked the previous demo key{'s' if len(earlier) > 1 else ''} {ids}; " if earlier else ""
+        return (f"API keys: {revoked}created demo key #{self.key.key_id} for admin (printed below, once: only its hash "
+                "is stored). Each demo run replaces the demo key this way; keys made with `mcs-erp keys create` "
+                "are never touched.")
 
 
 def _payroll_line(s: DemoSummary) -> str:
@@ -76,11 +98,23 @@ async def _queue_publications(runtime: Runtime) -> list[int]:
     return queued
 
 
+async def replace_demo_key(runtime: Runtime) -> DemoKeyReplaced:
+    """Revoke the previous demo keys and issue a new one for 'admin' (identity.rotate_demo_key), audited as the
+    CLI operator; keys made with `mcs-erp keys create` are left alone."""
+    async with runtime.db.write() as session:
+        rotated = await rotate_demo_key(session, username="admin")
+        key = rotated.issued.key
+        await append_audit(session, CLI_OPERATOR, tool="demo", event="write", entity="api_keys", entity_id=key.id,
+                           arguments={"user": "admin", "name": "demo"},
+                           after={"key_id": key.id, "prefix": key.prefix, "user": "admin",
+                                  "revoked_demo_keys": rotated.revoked})
+    return DemoKeyReplaced(key_id=key.id or 0, secret=rotated.issued.secret, revoked_key_ids=rotated.revoked)
+
+
 async def build_demo(runtime: Runtime, *, seed: int = 42) -> DemoReport:
-    """Create the demo school if absent (queueing a few approvals), and a fresh API key for 'admin'."""
+    """Create the demo school if absent (queueing a few approvals), and a fresh demo API key for 'admin' that
+    replaces (revokes) the previous run's demo key."""
     async with runtime.db.write() as session:
         summary = await build_demo_school(session, seed=seed)
     queued = await _queue_publications(runtime) if summary.created else []
-    async with runtime.db.write() as session:
-        issued = await create_api_key(session, username="admin", name="demo")
-    return DemoReport(summary=summary, queued_actions=queued, api_key=issued.secret)
+    return DemoReport(summary=summary, queued_actions=queued, key=await replace_demo_key(runtime))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import false
 from sqlmodel import Field, SQLModel
 
 from domain.kernel.clock import utcnow
@@ -22,7 +23,10 @@ class User(Entity, table=True):
 
 
 class ApiKey(SQLModel, table=True):
-    """An API key of a user: only its SHA-256 hash and a short prefix (to tell keys apart) are stored."""
+    """An API key of a user: only its SHA-256 hash and a short prefix (to tell keys apart) are stored.
+
+    `demo` marks the keys `mcs-erp demo` issued: each demo run revokes the previous ones, and never a key made
+    any other way (`mcs-erp keys create`, the admin pages, tests)."""
 
     __tablename__ = "api_keys"
 
@@ -33,3 +37,4 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True, index=True, nullable=False)
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     revoked_at: datetime | None = Field(default=None)
+    demo: bool = Field(default=False, nullable=False, sa_column_kwargs={"server_default": false()})

@@ -74,9 +74,10 @@ class IssuedKey:
 
 async def create_api_key(session: AsyncSession, *, username: str, roles: str | None = None,
                          name: str = "default", display_name: str | None = None,
-                         employee_id: int | None = None) -> IssuedKey:
+                         employee_id: int | None = None, demo: bool = False) -> IssuedKey:
     """Create an API key for `username` (creating the user with `roles` if needed) and return its secret.
 
+    `demo` marks a key `mcs-erp demo` issues (the next demo run revokes it; see rotate_demo_key).
     Raises InvalidInput for unknown roles, Conflict when `roles` differ from an existing user's roles.
     """
     user = await get_user_by_username(session, username)
@@ -91,10 +92,38 @@ async def create_api_key(session: AsyncSession, *, username: str, roles: str | N
     elif roles and parse_roles(roles) != parse_roles(user.roles):
         raise Conflict(f"user {username!r} already exists with roles {user.roles}; keys carry the user's roles")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
-    key = ApiKey(user_id=user.id or 0, name=name, prefix=secret[:10], key_hash=hash_key(secret))
+    key = ApiKey(user_id=user.id or 0, name=name, prefix=secret[:10], key_hash=hash_key(secret), demo=demo)
     session.add(key)
     await session.flush()
     return IssuedKey(key=key, user=user, secret=secret)
+
+
+@dataclass(frozen=True)
+class DemoKey:
+    """The key a demo run issued, and the ids of the earlier demo keys it revoked (oldest first)."""
+
+    issued: IssuedKey
+    revoked: list[int]
+
+
+async def rotate_demo_key(session: AsyncSession, *, username: str = "admin") -> DemoKey:
+    """Revoke every active demo key (of any user), then issue a new demo key named 'demo' for `username`.
+
+    Keys are stored hashed, so a demo run cannot show an earlier key again; it replaces it instead, leaving
+    exactly one active demo key. Keys not marked `demo` (made by `mcs-erp keys create`, the admin pages or
+    tests) are never touched. Raises InvalidInput when `username` does not exist.
+    """
+    stmt = (select(ApiKey).where(ApiKey.demo.is_(True), ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+            .order_by(ApiKey.id))  # type: ignore[arg-type]
+    now = utcnow()
+    revoked = []
+    for key in (await session.exec(stmt)).all():
+        key.revoked_at = now
+        session.add(key)
+        revoked.append(key.id or 0)
+    await session.flush()
+    issued = await create_api_key(session, username=username, name="demo", demo=True)
+    return DemoKey(issued=issued, revoked=revoked)
 
 
 async def list_api_keys(session: AsyncSession) -> list[tuple[ApiKey, User]]:
@@ -143,3 +172,8 @@ async def authenticate_key(session: AsyncSession, raw: str, channel: Channel) ->
     if row is None:
         return None
     return actor_for(row[1], channel)
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    """Return the user with that id (live or soft-deleted: the caller checks `deleted_at`), or None."""
+    return await session.get(User, user_id)

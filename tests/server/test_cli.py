@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 
 import pytest
 from sqlalchemy import text
@@ -26,6 +27,10 @@ async def test_demo_then_actions_through_the_cli(tmp_path):
         assert key is not None, first.stdout
         assert '"Authorization": "Bearer ' + key.group(1) in first.stdout
         assert '"serve",' in first.stdout and '"--stdio"' in first.stdout
+        # --no-serve: nothing listens, so the output says how to serve instead of announcing an endpoint
+        assert "MCP endpoint:" not in first.stdout
+        assert "Nothing is serving (--no-serve)" in first.stdout and "mcs-erp serve --http 127.0.0.1:8000" in first.stdout
+        first_key = int(re.search(r"API keys: created demo key #(\d+) for admin", first.stdout).group(1))
 
         listed = await run_cli(db, "actions", "list")
         rows = [line for line in listed.stdout.splitlines() if line.startswith("#")]
@@ -51,6 +56,12 @@ async def test_demo_then_actions_through_the_cli(tmp_path):
 
         second = await run_cli(db, "demo", "--no-serve", "--seed", "7")
         assert "demo school already present" in second.stdout
+        replaced = re.search(r"API keys: revoked the previous demo key #(\d+); created demo key #(\d+)", second.stdout)
+        assert replaced is not None and int(replaced.group(1)) == first_key, second.stdout
+        keys = (await run_cli(db, "keys", "list")).stdout
+        demo_rows = [line for line in keys.splitlines() if " demo " in line]
+        assert len(demo_rows) == 2 and sum("active" in line for line in demo_rows) == 1, keys
+        assert f"#{replaced.group(2)}" in next(line for line in demo_rows if "active" in line), keys
         assert (await run_cli(db, "audit", "verify")).stdout.startswith("audit chain intact: ")
 
 
@@ -97,3 +108,24 @@ async def test_tools_catalogue_from_the_registry(tmp_path):
                 "confirm_action", "approve_action"} <= destructive
         table = (await run_cli(db, "tools")).stdout
         assert re.search(r"publish_term_grades\s+academics\s+destructive \(approve\)", table)
+
+
+async def test_a_busy_port_is_refused_before_anything_claims_to_serve(tmp_path):
+    """`serve --http` and `demo` on a port another program listens on: a one-line error naming the port and the
+    option that picks another, exit 1, no traceback and no 'serving' line; the demo builds nothing."""
+    async with e2e_database(tmp_path) as db:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+            blocker.bind(("127.0.0.1", 0))
+            blocker.listen()
+            port = blocker.getsockname()[1]
+            served = await run_cli(db, "serve", "--http", f"127.0.0.1:{port}", check=False)
+            demo = await run_cli(db, "demo", "--port", str(port), check=False)
+        assert served.returncode == 1, served
+        assert served.stderr.strip() == (f"error: port {port} on 127.0.0.1 is already in use (another mcs-erp server "
+                                         f"or another program); choose another with --http 127.0.0.1:{port + 1}")
+        assert served.stdout == ""
+        assert demo.returncode == 1 and "Traceback" not in demo.stderr and demo.stdout == "", demo
+        assert f"port {port} on 127.0.0.1 is already in use" in demo.stderr
+        assert f"choose another with --port {port + 1} (or --no-serve)" in demo.stderr
+        bad = await run_cli(db, "serve", "--http", "127.0.0.1:99999", check=False)
+        assert bad.returncode == 2 and "a port from 1 to 65535" in bad.stderr, bad
