@@ -133,10 +133,13 @@ SUPPORT_STAFF: tuple[tuple[str, str, str, EmploymentType], ...] = (
 )
 
 # Payroll: every member of staff has an AUD contract paid monthly under one salary structure, and three
-# months are already paid. The bundled ATO PAYG withholding tables
-# (domain/payroll/tables/au_ato_schedule_1.json) are in force for pay dates up to 2026-06-30, so June 2026 is
-# the last month the demo can pay at all; it is left without a run on purpose, for the user (an agent creates
-# and calculates it).
+# months are already paid. Contracts are open-ended (no end date) and the structure has no end, so they are in
+# force for any later month: "run payroll for this month" works on a fresh demo. The months after May are left
+# without runs on purpose, for the user (an agent creates and calculates them). PAYG is withheld under the
+# bundled ATO Schedule 1 tables (domain/payroll/tables/au_ato_schedule_1.json): the 2024 schedule for pay
+# dates to 2026-06-30 (it continued unchanged for 2025-26), the 2026 schedule from 2026-07-01 to 2027-06-30;
+# a month paid after that is refused with an error naming the missing table until the ATO's next schedule
+# is added (add_tax_table).
 PAYROLL_CURRENCY = "AUD"
 OPENING_EQUITY = ("3000", "Opening balance equity")
 OPENING_BANK_MINOR = 200_000_000  # AUD 2,000,000.00
@@ -152,7 +155,8 @@ RAISE_RECORDED_AFTER = "2026-04"
 # The engine cannot tell a teacher from other staff (a structure's inputs are per payslip, and runs give
 # none), so the allowance is the same fixed amount for everyone. Superannuation guarantee: 12 % of ordinary
 # time earnings (salary, allowance and salary arrears, before salary sacrifice), the ATO super guarantee
-# percentage, 12 % from 1 July 2025; every demo pay date falls in 2025-26.
+# percentage: 12 % from 1 July 2025 onwards (Superannuation Guarantee (Administration) Act 1992 s 19(2)), so
+# the same rate serves the paid months of 2025-26 and any month of 2026-27.
 PAYROLL_COMPONENTS: list[dict[str, Any]] = [
     {"code": "BASIC", "name": "Basic salary", "kind": "earning", "method": "percentage", "percent": 100,
      "of": "base", "prorate": True},
@@ -415,7 +419,8 @@ async def build_demo_school(session: AsyncSession, *, seed: int = 42) -> DemoSum
     2026-01-01 (or the later hire date) with salaries by position, and the runs of 2026-03, 2026-04 and
     2026-05 calculated, approved, posted to the ledger and paid by the system actor, with a few days of unpaid
     leave in April and a raise backdated to 2026-04-01 (recorded after April was paid) that May pays as
-    arrears; 2026-06 has no run. The paid months are left out when the database already holds payroll
+    arrears; later months have no run. Contracts and the structure have no end date, so a run for any later
+    month (today's) calculates under the ATO table in force on its pay date. The paid months are left out when the database already holds payroll
     contracts or runs, or payroll accounts in another currency, so the demo never mixes with a school's own.
     Existing departments, subjects, rooms, year levels and users with the same codes or usernames are reused. When academic year 2026-27 already
     exists nothing is written and the summary (created=False) counts the rows already present.
@@ -473,6 +478,13 @@ def _weekday_on_or_before(day: date) -> date:
     while day.weekday() >= 5:
         day -= timedelta(days=1)
     return day
+
+
+def payday(period: str) -> date:
+    """Return the demo staff's pay date for `period` ("YYYY-MM"): the 26th, or the weekday before it when the
+    26th falls on a weekend. Raises InvalidInput (field `period`) for a period that is not YYYY-MM."""
+    start, _ = payroll.month_bounds(period)
+    return _weekday_on_or_before(start.replace(day=PAYDAY))
 
 
 @dataclass
@@ -766,11 +778,10 @@ class _DemoBuilder:
         await self._opening_balance()
         runs = []
         for period in PAID_PERIODS:
-            start, _ = payroll.month_bounds(period)
             # The builder is the entry point here: it approves, posts and pays as the system actor, with no
             # confirmation gate (the gate is for tools; this is seed data).
             run = await payroll.create_run(session, actor, period=period, currency=PAYROLL_CURRENCY,
-                                           pay_date=_weekday_on_or_before(start.replace(day=PAYDAY)))
+                                           pay_date=payday(period))
             # compute_run only reads, so the builder's one write session serves it as well as store_run.
             await payroll.store_run(session, await payroll.compute_run(session, run.id or 0))
             await payroll.approve_run(session, actor, run.id or 0)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -33,14 +34,25 @@ from domain.academics.models import (
     Term,
     TermGrade,
 )
-from domain.demo.builder import CONTRACT_START, PAID_PERIODS, RAISE_FROM, DemoSummary, build_demo_school
+from domain.demo.builder import (
+    CONTRACT_START,
+    PAID_PERIODS,
+    RAISE_FROM,
+    DemoSummary,
+    build_demo_school,
+    payday,
+)
 from domain.fees import service as fees
 from domain.fees.models import CreditNote, Family, FamilyMember, FeeSchedule, Invoice, Payment
 from domain.finance import service as finance
 from domain.hr.models import Employee
 from domain.identity.models import User
+from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel.clock import utcnow
+from domain.payroll import service as payroll
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, UnpaidLeave
 from domain.payroll.service import month_bounds, working_days
+from domain.payroll.tax import bundled_tax_tables
 from tests.conftest import drop_pg_database, fresh_database_url
 
 
@@ -286,6 +298,47 @@ async def test_the_demo_staff_were_paid_for_march_to_may(built: tuple[AsyncEngin
             basic = next(ln for ln in april_lines if ln.code == "BASIC")
             assert 0 < row.days_x100 and basic.amount_minor == _half_up(
                 Fraction(base) * (days - Fraction(row.days_x100, 100)) / days)
+
+
+async def test_a_fresh_demo_can_pay_the_current_month(built: tuple[AsyncEngine, DemoSummary]) -> None:
+    # "Run payroll for this month": the pay period holding today's date (the clock, not a fixed date) is
+    # calculated and posted under the ATO table in force on its pay date, and every payslip says which
+    # publication its withholding came from.
+    engine, _ = built
+    today = utcnow().date()
+    period = f"{today.year:04d}-{today.month:02d}"
+    pay_date = payday(period)
+    table = bundled_tax_tables().pick("AU_PAYGW", on=pay_date, filing_status="scale_2")
+    async with AsyncSession(engine) as session:
+        in_force = await payroll.current_contracts(session)
+        assert in_force and all(c.end_date is None for c in in_force), "open-ended contracts, in force today"
+        run = await payroll.create_run(session, SYSTEM_ACTOR, period=period, currency="AUD", pay_date=pay_date)
+        run_id = run.id or 0
+        calculated = await payroll.store_run(session, await payroll.compute_run(session, run_id))
+        assert calculated.payslips == len(in_force) and calculated.skipped == []
+        await payroll.approve_run(session, SYSTEM_ACTOR, run_id)
+        posted = await payroll.post_run(session, SYSTEM_ACTOR, run_id)
+        status, entry_id = posted.status, posted.journal_entry_id
+        await session.commit()
+
+        assert status == "posted" and entry_id
+        entry = await finance.get_entry(session, entry_id)
+        assert entry.total_debit == entry.total_credit and entry.entry.entry_date == pay_date
+        assert (await finance.trial_balance(session)).balanced
+        slips = (await session.exec(select(Payslip).where(Payslip.run_id == run_id))).all()
+        payg = dict((await session.exec(select(PayslipLine.payslip_id, PayslipLine.amount_minor).where(
+            PayslipLine.code == "PAYG"))).all())
+        assert len(slips) == len(in_force)
+        for slip in slips:
+            (record,) = json.loads(slip.ytd)["withholding"]
+            end = table.effective_to.isoformat() if table.effective_to else ""
+            assert record["in_force"] == f"{table.effective_from}..{end}"
+            assert (record["table"], record["filing_status"]) == ("AU_PAYGW", "scale_2")
+            assert record["amount_minor"] == payg[slip.id] > 0, "every demo salary is above the tax-free threshold"
+            citation = record["citation"]
+            assert citation == table.citation_dict and citation["nat"] == "NAT 1004"
+            assert citation["date_of_effect"] == table.effective_from.isoformat()
+            assert citation["url"].startswith("https://www.ato.gov.au/")
 
 
 async def test_the_demo_families_were_billed_for_term_1(built: tuple[AsyncEngine, DemoSummary]) -> None:
