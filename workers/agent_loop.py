@@ -58,34 +58,40 @@ IDEMPOTENCY_FIELD = "idempotency_key"
 async def agent_run_job(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Run one segment of agent run `params["run_id"]`; returns {"run_id", "status"}.
 
-    Whatever fails the job also fails the run, in the same moment and with the same message (the job's failure
-    alone would leave the run `running` with nothing to run it): an error escaping the loop closes the run
-    `failed` before the job fails. A cancellation (JobCancelled) or the worker stopping (CancelledError) leaves
+    The run and its job fail together, with the same message: an error escaping the loop closes the run `failed`
+    before the job fails (the job's failure alone would leave the run `running` with nothing to run it), and a
+    run the loop closed as failed (a provider error) fails its job. A cancellation (JobCancelled) or the worker stopping (CancelledError) leaves
     that to the loop and to recovery.
     """
     run_id = int(params["run_id"])
     try:
-        return await run_segment(ctx.runtime, run_id, job_id=job_id)
+        out = await run_segment(ctx.runtime, run_id, job_id=job_id)
     except (JobCancelled, asyncio.CancelledError):
         raise
     except DomainError as exc:
-        await close_failed(ctx.runtime, run_id, exc.message)
+        await close_failed(ctx.runtime, run_id, exc.message, job_id=job_id)
         raise
     except Exception:
         ref = uuid.uuid4().hex[:12]
         log.exception("agent run %s failed unexpectedly (ref %s)", run_id, ref)
         message = f"the run failed unexpectedly (reference {ref}); report it to the administrator"
-        await close_failed(ctx.runtime, run_id, message)
+        await close_failed(ctx.runtime, run_id, message, job_id=job_id)
         raise DomainError(message) from None
+    if out["status"] == RunStatus.FAILED.value:  # the run closed itself failed: so does its job, saying why
+        raise DomainError(out.get("error") or "the run failed")
+    return out
 
 
-async def close_failed(runtime: Runtime, run_id: int, error: str) -> bool:
-    """Close run `run_id` as failed with `error` if it is still queued or running; returns whether it did."""
+async def close_failed(runtime: Runtime, run_id: int, error: str, *, job_id: int | None = None) -> bool:
+    """Close run `run_id` as failed with `error` if it is still queued or running, and its job `job_id` with it
+    in the same transaction (whoever the run's end wakes reads both as failed); returns whether it did."""
     async with runtime.db.write() as session:
         run = await agent.get_run(session, run_id, for_update=True)
         if run.status not in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
             return False
         await agent.finish(session, run, RunStatus.FAILED, active_ms=0, error=error)
+        if job_id is not None:
+            await jobs.fail(session, job_id=job_id, error=error)
     return True
 
 
@@ -126,23 +132,30 @@ async def run_segment(runtime: Runtime, run_id: int, *, job_id: int | None = Non
             return {"run_id": run_id, "status": current.status}
         user = await session.get(User, run.requested_by)
     if user is None or user.deleted_at is not None:
-        return await _end(runtime, run_id, started, RunStatus.FAILED, error="the run's user no longer exists")
+        return await _end(runtime, run_id, started, RunStatus.FAILED, error="the run's user no longer exists",
+                          job_id=job_id)
     try:
         loop = _Loop(runtime, run, actor_for(user, Channel.AGENT), job_id, started)
     except ProviderError as exc:  # no API key, an unknown provider: nothing was asked of a model yet
-        return await _end(runtime, run_id, started, RunStatus.FAILED, error=exc.message)
+        return await _end(runtime, run_id, started, RunStatus.FAILED, error=exc.message, job_id=job_id)
     return await loop.go()
 
 
 async def _end(runtime: Runtime, run_id: int, started: float, status: RunStatus, *, stop_reason: str | None = None,
-               error: str | None = None, final_message_id: int | None = None) -> dict[str, Any]:
+               error: str | None = None, final_message_id: int | None = None,
+               job_id: int | None = None) -> dict[str, Any]:
+    """Close the run with `status`; a failed run's job `job_id` fails with it, in the same transaction."""
     async with runtime.db.write() as session:
         run = await agent.get_run(session, run_id, for_update=True)
         await agent.finish(session, run, status, active_ms=_ms_since(started), stop_reason=stop_reason,
                            error=error, final_message_id=final_message_id)
+        if status is RunStatus.FAILED and job_id is not None:
+            await jobs.fail(session, job_id=job_id, error=error or "the run failed")
     out: dict[str, Any] = {"run_id": run_id, "status": status.value}
     if stop_reason:
         out["stop_reason"] = stop_reason
+    if error and status is RunStatus.FAILED:
+        out["error"] = error
     return out
 
 
@@ -181,13 +194,14 @@ class _Loop:
             await _end(self.runtime, self.run_id, self.started, RunStatus.CANCELLED, stop_reason="cancelled")
             raise
         except ProviderError as exc:
-            return await _end(self.runtime, self.run_id, self.started, RunStatus.FAILED, error=exc.message)
+            return await _end(self.runtime, self.run_id, self.started, RunStatus.FAILED, error=exc.message,
+                              job_id=self.job_id)
         except asyncio.CancelledError:
             raise  # the worker is stopping: the job stays running and the next worker resumes the run
         except Exception:
             ref = uuid.uuid4().hex[:12]
             log.exception("agent run %s failed unexpectedly (ref %s)", self.run_id, ref)
-            return await _end(self.runtime, self.run_id, self.started, RunStatus.FAILED,
+            return await _end(self.runtime, self.run_id, self.started, RunStatus.FAILED, job_id=self.job_id,
                               error=f"the run failed unexpectedly (reference {ref}); report it to the administrator")
 
     async def _loop(self) -> dict[str, Any]:

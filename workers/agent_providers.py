@@ -229,7 +229,7 @@ def _status_failure(api: str, status: int, exc: Any) -> str:
 def _api_message(exc: Any) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
-        error = body.get("error")
+        error = body.get("error", body)  # Anthropic {"type": "error", "error": {...}}; openai hands the inner object
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])[:500]
     return str(getattr(exc, "message", exc))[:500]

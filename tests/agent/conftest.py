@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -18,9 +19,9 @@ from server.app import create_app
 from tests.agent.fake_llm import FakeLLM
 
 
-@pytest.fixture(scope="module")
-async def base_url(rt) -> AsyncIterator[str]:
-    """The app on a real socket: uvicorn on the test loop, sharing the session runtime (not closing it)."""
+@asynccontextmanager
+async def serve_app(rt) -> AsyncIterator[str]:
+    """Serve the app of runtime `rt` on a real socket (uvicorn on the test loop, not closing `rt`); yield its URL."""
     app = create_app(rt, own_runtime=False)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
@@ -28,9 +29,18 @@ async def base_url(rt) -> AsyncIterator[str]:
         assert not task.done(), "uvicorn did not start"
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="module")
+async def base_url(rt) -> AsyncIterator[str]:
+    """The app on a real socket: uvicorn on the test loop, sharing the session runtime (not closing it)."""
+    async with serve_app(rt) as url:
+        yield url
 
 
 @pytest.fixture
