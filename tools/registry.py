@@ -20,7 +20,9 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.actions.models import GateLevel
 from domain.kernel.actor import Actor, Role
+from domain.kernel.plan import Applied, Plan
 
 
 class Effect(StrEnum):
@@ -29,13 +31,6 @@ class Effect(StrEnum):
     READ = "read"
     WRITE = "write"
     DESTRUCTIVE = "destructive"
-
-
-class GateLevel(StrEnum):
-    """How a destructive tool is released: the requester confirms, or an admin (not the requester) approves."""
-
-    CONFIRM = "confirm"
-    APPROVE = "approve"
 
 
 ProgressReporter = Callable[[float, "float | None", "str | None"], Awaitable[None]]
@@ -62,6 +57,8 @@ class ToolContext:
     runtime: Any = None
     progress: ProgressReporter | None = None
     action: ActionContext | None = None
+    applied: Applied | None = None
+    plan: Plan | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +81,8 @@ class Proposal:
 
 ToolFn = Callable[[ToolContext, Any], Awaitable[BaseModel]]
 ProposeFn = Callable[[ToolContext, Any], Awaitable[Proposal]]
+PlanFn = Callable[[AsyncSession, Actor, Any], Awaitable[Plan]]
+"""`await plan_<command>(session, actor, args) -> Plan`: a gated command's domain plan function."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +99,7 @@ class ToolSpec:
     roles: frozenset[Role]
     run: ToolFn
     propose: ProposeFn | None = None
+    plan: PlanFn | None = None
     gate: GateLevel | None = None
     idempotent: bool = False
     destructive_hint: bool | None = None
@@ -200,6 +200,7 @@ class Module:
         title: str | None = None,
         gate: GateLevel | None = None,
         propose: ProposeFn | None = None,
+        plan: PlanFn | None = None,
         idempotent: bool = False,
         destructive_hint: bool | None = None,
         offered_to_agents: bool = True,
@@ -219,9 +220,10 @@ class Module:
             input_model = hints[params[1]]
             output_model = hints["return"]
             tool_name = name or fn.__name__
-            if effect is Effect.DESTRUCTIVE and (gate is None or propose is None):
-                raise TypeError(f"destructive tool {tool_name} needs a gate level and a propose function")
-            if effect is not Effect.DESTRUCTIVE and (gate is not None or propose is not None):
+            if effect is Effect.DESTRUCTIVE and (gate is None or (propose is None) == (plan is None)):
+                raise TypeError(f"destructive tool {tool_name} needs a gate level and either a plan function (a "
+                                "domain plan_<command>) or a propose function")
+            if effect is not Effect.DESTRUCTIVE and (gate is not None or propose is not None or plan is not None):
                 raise TypeError(f"only destructive tools take a gate: {tool_name}")
             description = inspect.cleandoc(fn.__doc__ or "")
             if not description:
@@ -241,6 +243,7 @@ class Module:
                 roles=frozenset(roles),
                 run=fn,
                 propose=propose,
+                plan=plan,
                 gate=gate,
                 idempotent=idempotent,
                 destructive_hint=destructive_hint,

@@ -28,8 +28,17 @@ class ActionStatus(StrEnum):
 OPEN_STATUSES = (ActionStatus.PROPOSED, ActionStatus.QUEUED)
 
 
+class GateLevel(StrEnum):
+    """How a gated command is released: the requester confirms, or an admin (not the requester) approves."""
+
+    CONFIRM = "confirm"
+    APPROVE = "approve"
+
+
 class PendingAction(Entity, table=True):
-    """A destructive call held at the gate: tool, arguments (and their hash), preview, touched row versions."""
+    """A gated call held at the gate: tool, arguments (and their hash), preview, and the plan it would apply
+    (`plan`: canonical JSON of domain.kernel.plan.Plan, `plan_hash`: its SHA-256). `touched` is kept for actions
+    proposed before plans existed (always "[]" now)."""
 
     __tablename__ = "pending_actions"
 
@@ -41,6 +50,8 @@ class PendingAction(Entity, table=True):
     args_hash: str = Field(max_length=64, nullable=False)
     preview: str = Field(sa_column=Column(Text, nullable=False))
     touched: str = Field(sa_column=Column(Text, nullable=False))
+    plan: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    plan_hash: str | None = Field(default=None, max_length=64)
     requested_by: int = Field(foreign_key="users.id", nullable=False, index=True)
     requested_by_username: str = Field(max_length=80, nullable=False)
     channel: str = Field(max_length=20, nullable=False)

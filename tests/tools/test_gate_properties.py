@@ -464,7 +464,7 @@ async def test_stale_action_changes_nothing(gate_runtime):
     before = await _audit_rows(runtime)
     with pytest.raises(StaleAction) as info:
         await invoke(runtime, "confirm_action", {"action_id": first.action_id}, school.teacher)
-    assert "grades" in info.value.message and "version 1 at preview, now version 2" in info.value.message
+    assert "grades" in info.value.message and "changed since the preview (version 1 -> 2)" in info.value.message
     assert await _audit_rows(runtime) == before + 1
     grade = await invoke(runtime, "get_grade", key, school.teacher)
     assert grade.score == 80 and grade.version == 2

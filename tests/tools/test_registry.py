@@ -257,9 +257,9 @@ def test_registration_needs_a_docstring_and_a_gate_only_on_destructive_tools():
     mod = Module("scratch")
     with pytest.raises(TypeError, match="needs a docstring"):
         mod.tool(effect=Effect.READ, roles={Role.ADMIN})(no_doc)
-    with pytest.raises(TypeError, match="needs a gate level and a propose function"):
+    with pytest.raises(TypeError, match="needs a gate level and either a plan function"):
         mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="wipe")(echo)
-    with pytest.raises(TypeError, match="needs a gate level and a propose function"):
+    with pytest.raises(TypeError, match="needs a gate level and either a plan function"):
         mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="wipe", gate=GateLevel.CONFIRM)(echo)
     with pytest.raises(TypeError, match="only destructive tools take a gate"):
         mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, name="save", gate=GateLevel.CONFIRM,
