@@ -16,7 +16,7 @@ import openai
 import pytest
 from anthropic.types import Message, MessageParam
 
-from tests.agent.fake_llm import FakeLLM, ToolCall, Turn, text_turn, tool_turn
+from tests.agent.fake_llm import FakeLLM, ToolCall, Turn, broken_stream_turn, error_turn, text_turn, tool_turn
 
 MODEL_ANTHROPIC = "claude-fake-1"
 MODEL_OPENAI = "gpt-fake-1"
@@ -437,6 +437,46 @@ async def test_tool_call_the_request_did_not_offer_is_a_bad_request() -> None:
                         model=MODEL_OPENAI, messages=[{"role": "user", "content": QUESTION}]
                     )
                 assert len(llm.requests) == 2
+
+
+async def test_scripted_error_status_is_the_providers_error_without_retries() -> None:
+    async with FakeLLM([error_turn(401, "invalid x-api-key"), error_turn(500, "overloaded")]) as llm:
+        async with anthropic.AsyncAnthropic(base_url=llm.anthropic_base_url, api_key="test") as claude:
+            with pytest.raises(anthropic.AuthenticationError) as denied:
+                await anthropic_send_async(claude, "stream", [{"role": "user", "content": QUESTION}])
+        async with openai.AsyncOpenAI(base_url=llm.openai_base_url, api_key="test") as gpt:
+            with pytest.raises(openai.InternalServerError) as failed:
+                await openai_send_async(gpt, "create_stream", [{"role": "user", "content": QUESTION}])
+        assert denied.value.status_code == 401 and denied.value.body["error"]["message"] == "invalid x-api-key"
+        assert failed.value.status_code == 500 and failed.value.body["message"] == "overloaded"
+        assert len(llm.requests) == 2  # not retried
+
+
+async def test_a_broken_stream_starts_answering_then_raises_the_providers_mid_stream_error() -> None:
+    turn = broken_stream_turn("There are three terms in the school year.", after=4, message="Internal server error")
+    async with FakeLLM([turn, turn]) as llm:
+        async with anthropic.AsyncAnthropic(base_url=llm.anthropic_base_url, api_key="test") as claude:
+            texts: list[str] = []
+            with pytest.raises(anthropic.APIStatusError, match="Internal server error"):
+                async with claude.messages.stream(model=MODEL_ANTHROPIC, max_tokens=MAX_TOKENS,
+                                                  messages=[{"role": "user", "content": QUESTION}]) as stream:
+                    async for text in stream.text_stream:
+                        texts.append(text)
+            # message_start, content_block_start and two text deltas arrived before the error
+            assert "".join(texts) == "There are three terms in the "
+        async with openai.AsyncOpenAI(base_url=llm.openai_base_url, api_key="test") as gpt:
+            pieces: list[str] = []
+            with pytest.raises(openai.APIError, match="Internal server error"):
+                chunks = await gpt.chat.completions.create(model=MODEL_OPENAI, stream=True,
+                                                           messages=[{"role": "user", "content": QUESTION}])
+                async for chunk in chunks:
+                    pieces += [c.delta.content or "" for c in chunk.choices]
+            # the role chunk and three text chunks (the whole text) arrived, but no finish chunk: the error instead
+            assert "".join(pieces) == "There are three terms in the school year."
+    with pytest.raises(ValueError, match="error_after counts events"):
+        broken_stream_turn("x", after=-1)
+    with pytest.raises(ValueError, match="HTTP error status"):
+        error_turn(200)
 
 
 def test_turn_needs_text_or_tool_calls() -> None:

@@ -41,6 +41,7 @@ from domain.kernel.settings import Settings
 from tests.agent.conftest import Api, key_for, point_at, serve_app
 from tests.agent.fake_llm import FakeLLM, Turn
 from tests.agent.test_agent_runs import grade_school
+from tests.agent.test_agent_worker import rows
 from tests.conftest import IN_CI, drop_pg_database, fresh_database_url
 from tests.factories import make_school
 from tests.server.e2e_helpers import e2e_database, free_port, http_server, init_database
@@ -282,9 +283,9 @@ HEARTBEAT_S = 0.2
 @pytest.mark.e2e
 async def test_a_killed_worker_ends_the_streams_with_an_error(tmp_path):
     """`mcs-erp serve --http` and one `mcs-erp worker` (arq, Redis); the worker is SIGKILLed while the model is
-    answering. No other worker takes the run over, so within LOST_AFTER_BEATS heartbeats (+ WITHIN_S) of the
-    kill the streaming chat completion and the run's event stream end with the lost worker's error; the same
-    for a non-streaming chat completion with a second worker."""
+    answering two runs. No other worker takes them over, so within LOST_AFTER_BEATS heartbeats (+ WITHIN_S) of
+    the kill the streaming chat completion, the run's event stream and a non-streaming chat completion end with
+    the lost worker's error, and both runs and their jobs are failed."""
     redis = Redis.from_url(REDIS_URL)
     try:
         await redis.ping()
@@ -298,7 +299,8 @@ async def test_a_killed_worker_ends_the_streams_with_an_error(tmp_path):
     bound = LOST_AFTER_BEATS * HEARTBEAT_S + WITHIN_S
     async with e2e_database(tmp_path) as db, FakeLLM() as llm:
         db.extra_env.update(MCS_ERP_REDIS_URL=REDIS_URL, MCS_ERP_QUEUE_NAME=queue,
-                            MCS_ERP_JOB_HEARTBEAT_SECONDS=str(HEARTBEAT_S), MCS_ERP_AGENT_PROVIDER="anthropic",
+                            MCS_ERP_JOB_HEARTBEAT_SECONDS=str(HEARTBEAT_S), MCS_ERP_WORKER_MAX_JOBS="2",
+                            MCS_ERP_AGENT_PROVIDER="anthropic",
                             MCS_ERP_AGENT_BASE_URL=llm.anthropic_base_url, MCS_ERP_AGENT_API_KEY="sk-test",
                             MCS_ERP_AGENT_MODEL="claude-scripted")
         await init_database(db)
@@ -310,47 +312,48 @@ async def test_a_killed_worker_ends_the_streams_with_an_error(tmp_path):
         finally:
             await rt.close()
         llm.extend([Turn(text="(never delivered: the worker dies first)", delay_s=20)] * 2)
-        workers: list[subprocess.Popen] = []
-
-        async def kill_when_asked(worker: subprocess.Popen, requests: int, log_name: str) -> float:
-            deadline = time.monotonic() + 60
-            while len(llm.requests) < requests:  # the worker is inside the model call
-                assert time.monotonic() < deadline, worker_log(db, log_name)
-                assert worker.poll() is None, worker_log(db, log_name)
-                await asyncio.sleep(0.02)
-            worker.send_signal(signal.SIGKILL)
-            await asyncio.to_thread(worker.wait, 30)
-            return time.monotonic()
-
+        worker: subprocess.Popen | None = None
         try:
             async with (http_server(db) as server,
                         openai.AsyncOpenAI(base_url=f"{server.base_url}/v1", api_key=key, max_retries=0,
                                            timeout=60) as client,
                         httpx.AsyncClient(base_url=server.base_url, headers={"Authorization": f"Bearer {key}"},
                                           timeout=60) as http):
-                workers.append(spawn_worker(db, burst=False, log_name="worker-1.log"))
+                # One worker running two runs at once: one followed by a streaming chat completion and its own
+                # event stream, one by a non-streaming chat completion.
+                worker = spawn_worker(db, burst=False, log_name="worker.log")
                 first: asyncio.Future[int] = asyncio.get_running_loop().create_future()
                 chat = asyncio.create_task(streamed_failure(client, first))
                 run_id = await asyncio.wait_for(first, 60)  # the chunks' id names the run
-                events = asyncio.create_task(Api(http).events(run_id))  # the run's own stream, open before the kill
-                killed_at = await kill_when_asked(workers[0], 1, "worker-1.log")
-                done_id, _chunks, error = await asyncio.wait_for(chat, bound - (time.monotonic() - killed_at))
-                streamed = await asyncio.wait_for(events, bound - (time.monotonic() - killed_at))
+                events = asyncio.create_task(Api(http).events(run_id))
+                plain = asyncio.create_task(client.chat.completions.create(model="mcs-erp", messages=QUESTION))
+                deadline = time.monotonic() + 60
+                while len(llm.requests) < 2:  # the worker is inside both model calls
+                    assert time.monotonic() < deadline, worker_log(db, "worker.log")
+                    assert worker.poll() is None, worker_log(db, "worker.log")
+                    await asyncio.sleep(0.02)
+                worker.send_signal(signal.SIGKILL)
+                killed_at = time.monotonic()
+                await asyncio.to_thread(worker.wait, 30)
+
+                def left() -> float:
+                    return bound - (time.monotonic() - killed_at)
+
+                done_id, _chunks, error = await asyncio.wait_for(chat, left())
+                streamed = await asyncio.wait_for(events, left())
+                with pytest.raises(openai.InternalServerError) as caught:
+                    await asyncio.wait_for(plain, left())
                 assert done_id == run_id
                 assert "stopped answering" in error.message and error.code == "run_failed", error.message
                 assert streamed[-1][1] == "run.failed" and "worker:" in streamed[-1][2]["error"], streamed
+                assert caught.value.status_code == 502 and "stopped answering" in caught.value.message
                 run = (await http.get(f"/v1/runs/{run_id}")).json()
                 assert run["status"] == "failed" and "no other worker took the run over" in run["error"]
-
-                workers.append(spawn_worker(db, burst=False, log_name="worker-2.log"))
-                plain = asyncio.create_task(client.chat.completions.create(model="mcs-erp", messages=QUESTION))
-                killed_at = await kill_when_asked(workers[1], 2, "worker-2.log")
-                with pytest.raises(openai.InternalServerError) as caught:
-                    await asyncio.wait_for(plain, bound - (time.monotonic() - killed_at))
-                assert caught.value.status_code == 502 and "stopped answering" in caught.value.message
+                jobs = await rows(db.url, "SELECT status, error FROM jobs WHERE kind = 'agent_run'")
+                assert len(jobs) == 2 and all(status == "failed" and "stopped answering" in error
+                                              for status, error in jobs), jobs
         finally:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.kill()
-                    worker.wait()
+            if worker is not None and worker.poll() is None:
+                worker.kill()
+                worker.wait()
 
