@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -16,21 +17,32 @@ from domain.kernel.actor import Channel
 from server.admin import admin_app
 from server.agent_api import agent_routes
 from server.auth import ApiKeyMiddleware, actor_from_request
+from server.host_check import HostCheckMiddleware, host_policy
 from server.mcp_server import build_mcp_server
 from server.observability import RequestIdMiddleware, observability_routes
 from server.openai_compat import openai_compat_routes
 from tools.runtime import Runtime
 
 
-def create_app(runtime: Runtime, *, host: str = "127.0.0.1", own_runtime: bool = True) -> Starlette:
-    """Build the ASGI app serving `runtime`; its lifespan runs the MCP session manager, starts the runtime and, when
-    it owns it (`own_runtime`, the default), closes it at shutdown."""
+def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int | None = None,
+               own_runtime: bool = True) -> Starlette:
+    """Build the ASGI app serving `runtime` bound to `host`:`port` (port None: not known, any port of an allowed
+    host is accepted); its lifespan runs the MCP session manager, starts the runtime and, when it owns it
+    (`own_runtime`, the default), closes it at shutdown.
+
+    Every request but /healthz, /readyz and /metrics must name an allowed host (server/host_check.py: loopback
+    names, the bound host, MCS_ERP_ALLOWED_HOSTS) or gets 421; a foreign Origin gets 403."""
 
     async def resolve(ctx):
         return actor_from_request(ctx.request)
 
+    policy = host_policy(host, port, runtime.settings.allowed_hosts)
     mcp = build_mcp_server(runtime, resolve)
-    mcp_app = mcp.streamable_http_app(streamable_http_path="/", host=host)
+    # HostCheckMiddleware applies the Host/Origin policy to the whole app, /mcp included; the SDK's own copy of
+    # the check is switched off rather than run twice (it still checks a POST's Content-Type).
+    mcp_app = mcp.streamable_http_app(streamable_http_path="/", host=host,
+                                      transport_security=TransportSecuritySettings(
+                                          enable_dns_rebinding_protection=False))
     # The SDK app's own routes are wrapped, but its lifespan is run from ours (mounted apps' lifespans aren't).
     mcp_endpoint = ApiKeyMiddleware(mcp_app, runtime, Channel.MCP_HTTP)
 
@@ -66,14 +78,18 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", own_runtime: bool =
                              Route("/mcp", endpoint, methods=None), Mount("/mcp", app=endpoint),
                              Mount("/v1", app=v1), Route("/", to_admin), Route("/admin", to_admin),
                              Mount("/admin", app=admin_app(runtime))],
-                     middleware=[Middleware(RequestIdMiddleware)], lifespan=lifespan)
+                     middleware=[Middleware(RequestIdMiddleware), Middleware(HostCheckMiddleware, policy=policy)],
+                     lifespan=lifespan)
 
 
 def create_app_from_env() -> Starlette:
-    """App factory for `uvicorn --factory` worker processes: settings and bind host from the environment."""
+    """App factory for `uvicorn --factory` worker processes: settings, bind host and port from the environment
+    (MCS_ERP_HTTP_HOST and MCS_ERP_HTTP_PORT, set by `mcs-erp serve`)."""
     import os
 
     from domain.kernel.settings import Settings
     from server.runtime import build_runtime
 
-    return create_app(build_runtime(Settings()), host=os.environ.get("MCS_ERP_HTTP_HOST", "127.0.0.1"))
+    port = os.environ.get("MCS_ERP_HTTP_PORT", "")
+    return create_app(build_runtime(Settings()), host=os.environ.get("MCS_ERP_HTTP_HOST", "127.0.0.1"),
+                      port=int(port) if port.isdigit() else None)

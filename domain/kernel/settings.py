@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Annotated, Literal
 
 from platformdirs import user_data_dir
-from typing import Literal
-
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+# An allowed Host: a DNS name, an IPv4 address or a bracketed IPv6 address, optionally ':PORT' or ':*'; or '*'.
+_ALLOWED_HOST = re.compile(r"\*|(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::(?:\d{1,5}|\*))?")
 
 
 def default_database_url() -> str:
@@ -56,6 +61,12 @@ class Settings(BaseSettings):
         default=None, description="Signs the admin pages' session cookies; when unset, a random secret per process "
                                   "(sessions end when the server restarts, and several server processes need it "
                                   "set to share sessions).")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (and optional :PORT or :*) the HTTP server answers to besides the loopback names "
+                    "and the host it is bound to, e.g. erp.school.example,10.0.0.5:8000; comma-separated or a "
+                    "JSON list. Requests naming another Host get 421 and browser requests from another Origin "
+                    "403 (DNS-rebinding protection). '*' turns the check off (only behind a proxy that checks Host).")
     cookie_secure: bool = Field(default=False, description="Send the admin session cookie over HTTPS only (set it "
                                                            "behind TLS).")
     agent_provider: Literal["anthropic", "openai"] = Field(
@@ -74,6 +85,21 @@ class Settings(BaseSettings):
                                    description="Active seconds a run may take (waiting for a human not counted).")
     agent_max_output_tokens: int = Field(default=4096, ge=16, le=128_000,
                                          description="Output tokens of one model turn.")
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _parse_allowed_hosts(cls, value: object) -> object:
+        """Accept 'a,b' or a JSON list; every entry must be a host name or address, with an optional port."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if not isinstance(value, list):
+            return value
+        entries = [str(item).strip().lower() for item in value if str(item).strip()]
+        for entry in entries:
+            if not _ALLOWED_HOST.fullmatch(entry):
+                raise ValueError(f"allowed host {entry!r} is not a host name or address with an optional :PORT or "
+                                 ":* (e.g. erp.school.example, 10.0.0.5:8000, [2001:db8::5]:*), nor '*'")
+        return entries
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
