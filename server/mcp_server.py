@@ -171,7 +171,9 @@ async def suggest(runtime: Runtime, actor: Actor, kind: Suggestion, typed: str) 
 def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServer:
     """Build the MCP server for `runtime`; every request's actor comes from `resolve_actor`."""
     server = MCPServer("mcs-erp", title="mcs-erp school ERP", instructions=INSTRUCTIONS, version="0.1.0",
-                       description="HR, academics and grades of a school as typed tools, with a confirmation gate.")
+                       description="A school's HR, payroll, ledger (finance), academics (grades, attendance), "
+                                   "timetables, fees and documents as typed tools, with jobs and a confirmation "
+                                   "gate.")
     lowlevel = server._lowlevel_server  # the SDK exposes no public hook to serve tools from our own registry
     declarations = {spec.name: mcp_tool(spec) for spec in runtime.catalogue.tools.values()}
 

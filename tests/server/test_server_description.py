@@ -1,0 +1,45 @@
+"""The MCP server's description and instructions (prompts/guide.md) name every module of the catalogue and every
+destructive tool's kind of change, so a client's model learns the whole product from the handshake."""
+
+from __future__ import annotations
+
+from server.mcp_server import INSTRUCTIONS, build_mcp_server
+
+# How each module is named for a reader; a new module must be added here, and then to both texts.
+MODULE_WORDS = {"platform": None, "actions": "confirmation gate", "jobs": "jobs", "documents": "documents",
+                "hr": "HR", "academics": "academics", "timetable": "timetables", "finance": "ledger",
+                "payroll": "payroll", "fees": "fees"}
+# What the guide says each destructive tool changes.
+DESTRUCTIVE_WORDS = {
+    "change_grade": "changing a recorded score", "publish_term_grades": "publishing term grades",
+    "change_locked_grade": "changing a published grade", "correct_attendance": "correcting attendance",
+    "publish_timetable": "publishing a timetable", "terminate_employee": "terminating an employee",
+    "change_contract_salary": "changing a salary", "add_tax_table": "adding a tax table",
+    "approve_payroll_run": "approving, posting, paying or reversing a payroll run",
+    "post_payroll_run": "approving, posting, paying or reversing a payroll run",
+    "mark_payroll_run_paid": "approving, posting, paying or reversing a payroll run",
+    "reverse_payroll_run": "approving, posting, paying or reversing a payroll run",
+    "void_payslip": "voiding a payslip", "post_journal_entry": "posting or reversing a journal entry",
+    "reverse_journal_entry": "posting or reversing a journal entry", "void_invoice": "voiding an invoice",
+    "issue_credit_note": "issuing a credit note", "refund_family_credit": "refunding family credit"}
+
+
+async def test_the_description_and_the_guide_name_every_module(runtime):
+    server = build_mcp_server(runtime, resolve_actor=None)  # type: ignore[arg-type]
+    description = server.description or ""
+    modules = set(runtime.catalogue.modules)
+    assert modules <= set(MODULE_WORDS), f"name the new modules {modules - set(MODULE_WORDS)} in both texts"
+    for module in modules:
+        word = MODULE_WORDS[module]
+        if word is None:
+            continue
+        assert word.lower() in description.lower(), (module, description)
+        assert word.lower() in INSTRUCTIONS.lower(), (module, INSTRUCTIONS)
+
+
+async def test_the_guide_names_what_every_destructive_tool_changes(runtime):
+    guide = " ".join(INSTRUCTIONS.split())
+    gated = {spec.name for spec in runtime.catalogue.tools.values() if spec.gate is not None}
+    assert gated <= set(DESTRUCTIVE_WORDS), f"say in prompts/guide.md what {gated - set(DESTRUCTIVE_WORDS)} change"
+    for tool in gated:
+        assert DESTRUCTIVE_WORDS[tool] in guide, tool
