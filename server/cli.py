@@ -125,7 +125,7 @@ def demo(
             sock.close()
         raise
     typer.echo(report.describe())
-    typer.echo(_client_configs(_base_url(host, port), report.key.secret, serving=serve_after))
+    typer.echo(_client_configs(host, port, report.key.secret, serving=serve_after))
     if sock is not None:
         _serve_http(host, port, sock=sock)
 
@@ -134,13 +134,20 @@ def _base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _client_configs(base_url: str, key: str, *, serving: bool) -> str:
+def _local_base_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses: a server bound to all interfaces (0.0.0.0, ::) is reached through
+    loopback, and a Host header of 0.0.0.0 would be refused (server/host_check.py)."""
+    return _base_url({"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host), port)
+
+
+def _client_configs(host: str, port: int, key: str, *, serving: bool) -> str:
+    base_url = _local_base_url(host, port)
     url = f"{base_url}/mcp"
     project = Path(__file__).resolve().parent.parent
     desktop = {"mcpServers": {"mcs-erp": {"command": "uv", "args": ["--directory", str(project), "run", "mcs-erp",
                                                                      "serve", "--stdio"]}}}
     cursor = {"mcpServers": {"mcs-erp": {"url": url, "headers": {"Authorization": f"Bearer {key}"}}}}
-    hostport = base_url.removeprefix("http://")
+    hostport = _base_url(host, port).removeprefix("http://")
     where = (f"MCP endpoint: {url} (serving now; Ctrl-C to stop)" if serving else
              f"Nothing is serving (--no-serve). To serve MCP and the agent API over HTTP, run:\n"
              f"  mcs-erp serve --http {hostport}\nthen the MCP endpoint is {url}")
@@ -221,10 +228,11 @@ def _serve_http(host: str, port: int, workers: int = 1, *, sock: socket.socket |
         sock.close()
         raise
     if host not in ("127.0.0.1", "localhost", "::1"):
+        names = "localhost, 127.0.0.1, [::1]" + ("" if host in ("0.0.0.0", "::") else f", {host}")
         typer.secho(f"warning: binding {host}: the server is reachable from other machines (API keys are still "
-                    "required). It answers only requests whose Host header is localhost, 127.0.0.1, [::1], the "
-                    "bound address or a name in MCS_ERP_ALLOWED_HOSTS (e.g. MCS_ERP_ALLOWED_HOSTS="
-                    "erp.school.example); others get 421.", fg=typer.colors.YELLOW, err=True)
+                    f"required). It answers only requests whose Host header is {names} or a name in "
+                    "MCS_ERP_ALLOWED_HOSTS (e.g. MCS_ERP_ALLOWED_HOSTS=erp.school.example); others get 421.",
+                    fg=typer.colors.YELLOW, err=True)
     # The worker processes build the app from the environment (server.app.create_app_from_env).
     os.environ["MCS_ERP_HTTP_HOST"] = host
     os.environ["MCS_ERP_HTTP_PORT"] = str(port)
@@ -234,8 +242,10 @@ def _serve_http(host: str, port: int, workers: int = 1, *, sock: socket.socket |
                             log_level="warning", access_log=False, lifespan="on",
                             log_config=logging_config(_settings()))
     server = uvicorn.Server(config)
-    typer.echo(f"serving MCP on {_base_url(host, port)}/mcp with {workers} worker process(es) (Ctrl-C to stop)",
-               err=True)
+    local = "" if _local_base_url(host, port) == _base_url(host, port) else \
+        f" (all interfaces; from this machine {_local_base_url(host, port)}/mcp)"
+    typer.echo(f"serving MCP on {_base_url(host, port)}/mcp{local} with {workers} worker process(es) "
+               "(Ctrl-C to stop)", err=True)
     try:
         if workers > 1:
             Multiprocess(config, sockets=[sock]).run()

@@ -129,3 +129,14 @@ async def test_a_busy_port_is_refused_before_anything_claims_to_serve(tmp_path):
         assert f"choose another with --port {port + 1} (or --no-serve)" in demo.stderr
         bad = await run_cli(db, "serve", "--http", "127.0.0.1:99999", check=False)
         assert bad.returncode == 2 and "a port from 1 to 65535" in bad.stderr, bad
+
+
+def test_clients_are_pointed_at_loopback_when_the_server_binds_all_interfaces():
+    """A Host of 0.0.0.0 is refused (server/host_check.py), so the printed endpoint is the loopback one, while the
+    serve command keeps the interface the user chose."""
+    from server.cli import _client_configs
+
+    printed = _client_configs("0.0.0.0", 8123, "mcs_test", serving=False)
+    assert "mcs-erp serve --http 0.0.0.0:8123\nthen the MCP endpoint is http://127.0.0.1:8123/mcp" in printed
+    assert '"url": "http://127.0.0.1:8123/mcp"' in printed and "http://0.0.0.0" not in printed
+    assert "MCP endpoint: http://[::1]:8000/mcp (serving now" in _client_configs("::", 8000, "k", serving=True)
