@@ -14,6 +14,13 @@ decision on a run's pending action.
 
 Errors are `{"error": code, "detail": message}` with the DomainError's HTTP status. The OpenAI-compatible
 `/v1/chat/completions` and `/v1/models` are in server/openai_compat.py and share what is here.
+
+Following a run (its event stream, a chat completion waiting for the answer) is pushed, not polled: a follower
+sleeps on the runtime's run feed (domain/agent/feed.py), which the commit of any change of the run wakes, in this
+process or over Redis pub/sub from an arq worker (workers/run_feed.py). It also wakes once a job heartbeat to
+check the run's job: a job that failed without closing its run, or whose worker went silent for LOST_AFTER_BEATS
+heartbeats with no worker taking it over, closes the run as failed (`close_if_abandoned`) and the stream ends
+with its `run.failed` event. Keep-alive comments fill quiet periods only.
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ A pending action cannot be confirmed by the model. The reply then ends with a me
 to decide it: the user answers `confirm 12` (or `reject 12`) as their next message, or calls
 `POST /v1/runs/{run}/confirm`. A `confirm N` / `reject N` message decides action N as the API key's user and the
 run that waited for it continues; its continuation is the reply.
+
+A run that fails (or is cancelled) is an error in OpenAI's shape, never a reply (`run_error`): not streamed, an
+error status with `{"error": {"message", "type", "param", "code"}}` and `x-should-retry: false`; streamed, after
+whatever text was sent, a `data: {"error": {...}}` chunk and `data: [DONE]`, with no finish chunk. A limit
+reached is a reply ending with a note, finish_reason `length`.
 """
 
 from __future__ import annotations
