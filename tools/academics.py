@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import Field, WithJsonSchema, model_validator
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.academics import gradebook, rules, service
+from domain.academics import gradebook, plans, rules, service
 from domain.academics import repository as repo
 from domain.academics.models import (
     AcademicYear,
@@ -44,8 +46,9 @@ from domain.academics.schemas import (
 )
 from domain.hr import repository as hr_repo
 from domain.hr.models import Employee
-from domain.kernel.actor import Role
+from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import InvalidInput
+from domain.kernel.plan import Plan
 from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
 from tools.types import (
     Code,
@@ -693,51 +696,22 @@ async def change_grade(ctx: ToolContext, args: ChangeGradeIn) -> GradeRead:
     return _grade_read(grade, assessment)
 
 
-async def _propose_change_locked(ctx: ToolContext, args: ChangeLockedGradeIn) -> Proposal:
-    target = await service.check_grade_change(ctx.session, ctx.actor, assessment_id=args.assessment_id,
-                                              student_id=args.student_id, score_x100=x100(args.score), locked=True)
-    grade = target.grade
-    assert grade is not None
-    touched = [Touched("grades", grade.id or 0, grade.version)]
-    term_grade = await repo.get_term_grade(ctx.session, target.cls.id or 0, target.assessment.term_id,
-                                           target.student.id or 0)
-    extra: dict = {"reason": args.reason}
-    if term_grade is not None:
-        touched.append(Touched("term_grades", term_grade.id or 0, term_grade.version))
-        assessments = await repo.assessments_of(ctx.session, target.cls.id or 0, target.assessment.term_id)
-        grades = await repo.grades_for_assessments(ctx.session, [a.id or 0 for a in assessments],
-                                                   [target.student.id or 0])
-        by_id = {g.assessment_id: g for g in grades}
-        by_id[target.assessment.id or 0] = Grade(assessment_id=target.assessment.id or 0,
-                                                 student_id=target.student.id or 0, score_x100=x100(args.score))
-        policy = await gradebook.policy_for(ctx.session, target.cls, scale_code=term_grade.scale_code)
-        after = gradebook.student_result(policy, assessments, by_id)
-        extra["term_grade"] = {
-            "before": {"percentage": None if term_grade.percentage_x100 is None
-                       else from_x100(term_grade.percentage_x100), "letter": term_grade.letter},
-            "after": {"percentage": None if after.percentage_x100 is None else from_x100(after.percentage_x100),
-                      "letter": after.letter}}
-    return Proposal(
-        summary=f"Change the published score of {target.student.full_name} on '{target.assessment.title}' "
-                f"({target.cls.code}) from {service.describe_result(grade)} to "
-                f"{rules.format_x100(x100(args.score))}: {args.reason}",
-        preview=_grade_preview(target, x100(args.score), extra), touched=touched)
+def _plan_change_locked(session: AsyncSession, actor: Actor, args: ChangeLockedGradeIn) -> Awaitable[Plan]:
+    return plans.plan_change_locked_grade(session, actor, assessment_id=args.assessment_id,
+                                          student_id=args.student_id, score_x100=x100(args.score), reason=args.reason)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.APPROVE, propose=_propose_change_locked)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.APPROVE, plan=_plan_change_locked)
 async def change_locked_grade(ctx: ToolContext, args: ChangeLockedGradeIn) -> GradeRead:
     """Request a change of a score that is locked because its term's grades were published (a grade change
     request): the original and proposed score, a reason, the term grade before and after. It runs once an admin
     who did not ask approves it (approve_action; reject_action refuses it); the published term grade is then
     recomputed and the change kept in the grade's history (get_transcript, list_grade_change_requests). Teachers
     only for their own classes."""
-    grade = await service.change_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
-                                       student_id=args.student_id, score_x100=x100(args.score), comment=None,
-                                       locked=True, reason=args.reason,
-                                       approved_by=ctx.action.decided_by if ctx.action else None,
-                                       action_id=ctx.action.action_id if ctx.action else None)
-    assessment = await repo.get_or_raise(ctx.session, Assessment, args.assessment_id)
-    return _grade_read(grade, assessment)
+    target = await service.grade_target(ctx.session, ctx.actor, assessment_id=args.assessment_id,
+                                        student_id=args.student_id)
+    assert target.grade is not None
+    return _grade_read(target.grade, target.assessment, target.student)
 
 
 def _term_grades_read(comp: service.TermGradeComputation, published_rows: dict | None = None) -> TermGradesRead:
@@ -765,39 +739,13 @@ async def get_term_grades(ctx: ToolContext, args: ClassTermIn) -> TermGradesRead
     return _term_grades_read(comp, published)
 
 
-async def _propose_publish(ctx: ToolContext, args: ClassTermIn) -> Proposal:
-    comp = await service.compute_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)
-    service.check_publishable(comp)
-    letters: dict[str, int] = {}
-    for line in comp.lines:
-        letters[line.letter or "none"] = letters.get(line.letter or "none", 0) + 1
-    avg = comp.class_average_x100
-    cls_row = comp.cls
-    touched = [Touched("classes", cls_row.id or 0, cls_row.version)]
-    touched += [Touched("grades", g.id or 0, g.version) for g in comp.grades]
-    preview = {
-        "class": comp.cls.code, "term": comp.term.name, "students": len(comp.lines),
-        "assessments": [a.title for a in comp.assessments], "missing_scores": comp.missing,
-        "class_average": None if avg is None else from_x100(avg), "letter_distribution": letters,
-        "term_grades": [{"student": f"{line.student.code} {line.student.full_name}",
-                         "percentage": None if line.percentage_x100 is None else from_x100(line.percentage_x100),
-                         "letter": line.letter} for line in comp.lines[:50]],
-        "before": {"published": False, "locked_grades": 0},
-        "after": {"published": True, "locked_grades": len(comp.grades)},
-    }
-    return Proposal(summary=f"Publish {comp.term.name} grades of {comp.cls.code} for {len(comp.lines)} students "
-                            f"(class average {rules.format_x100(avg)}%, {comp.missing} missing scores) and lock them",
-                    preview=preview, touched=touched)
+def _plan_publish(session: AsyncSession, actor: Actor, args: ClassTermIn) -> Awaitable[Plan]:
+    return plans.plan_publish_term_grades(session, actor, class_id=args.class_id, term_id=args.term_id)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.APPROVE, propose=_propose_publish)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.APPROVE, plan=_plan_publish)
 async def publish_term_grades(ctx: ToolContext, args: ClassTermIn) -> PublishOut:
     """Publish a class's term grades: freeze each student's weighted percentage and letter and lock every score
     of that term (later changes need change_locked_grade)."""
-    comp = await service.publish_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)
-    avg = comp.class_average_x100
-    return PublishOut(class_id=comp.cls.id or 0, class_code=comp.cls.code, term_id=comp.term.id or 0,
-                      published_students=len(comp.lines), locked_grades=len(comp.grades),
-                      class_average=None if avg is None else from_x100(avg))
-
-
+    assert ctx.plan is not None
+    return PublishOut(**plans.publish_outcome(ctx.plan))

@@ -8,17 +8,20 @@ Money is integer minor units of the ISO 4217 currency named beside it.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, WithJsonSchema
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hr import service as hr
-from domain.kernel.actor import Role
+from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import Conflict
-from domain.payroll import service
+from domain.kernel.plan import Plan
+from domain.payroll import plans, service
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
 from domain.payroll.tax import bundled_tax_tables, load_tax_tables
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
@@ -517,12 +520,16 @@ async def post_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
     return run_out(await service.post_run(ctx.session, ctx.actor, args.run_id))
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE,
-             propose=_run_proposal("Mark paid", service.RunStatus.POSTED))
+def _plan_mark_paid(session: AsyncSession, actor: Actor, args: RunIdIn) -> Awaitable[Plan]:
+    return plans.plan_mark_payroll_run_paid(session, actor, run_id=args.run_id)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_mark_paid)
 async def mark_payroll_run_paid(ctx: ToolContext, args: RunIdIn) -> RunOut:
-    """Record that a posted run's net pay left the bank: net pay payable cleared against the bank account,
-    exactly once; payslips become paid."""
-    return run_out(await service.mark_run_paid(ctx.session, ctx.actor, args.run_id))
+    """Record that a posted run's net pay left the bank: net pay payable cleared against the bank account for the
+    net of its posted payslips (a payslip voided since posting is not paid), exactly once; payslips become
+    paid."""
+    return run_out(await service.get_run(ctx.session, args.run_id))
 
 
 @module.tool(effect=Effect.WRITE, roles=PAYROLL)

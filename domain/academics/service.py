@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -496,17 +497,22 @@ async def student_term_result(session: AsyncSession, cls: SchoolClass, term_id: 
     return gradebook.student_result(policy, assessments, {g.assessment_id: g for g in grades})
 
 
-def set_term_grade(row: TermGrade, result: gradebook.StudentResult, policy: gradebook.Policy) -> None:
-    """Write a computed result into a term grade row: the rounded and the exact percentage, letter, GPA."""
+def term_grade_values(result: gradebook.StudentResult, policy: gradebook.Policy) -> dict[str, Any]:
+    """The columns of a term grade row for a computed result: the rounded and the exact percentage ("n/d"),
+    letter, GPA points (hundredths), pass and credit, and the scale's code."""
     grade = result.grade
     exact = result.breakdown.percentage
-    row.percentage_x100 = result.percentage_x100
-    row.letter = grade.letter if grade else None
-    row.percentage_exact = f"{exact.numerator}/{exact.denominator}" if exact is not None else None
-    row.gpa_points_x100 = gradebook.x100(grade.gpa_points) if grade else None
-    row.passing = grade.passing if grade else None
-    row.earns_credit = grade.earns_credit if grade else None
-    row.scale_code = policy.scale.code
+    return {"percentage_x100": result.percentage_x100, "letter": grade.letter if grade else None,
+            "percentage_exact": f"{exact.numerator}/{exact.denominator}" if exact is not None else None,
+            "gpa_points_x100": gradebook.x100(grade.gpa_points) if grade else None,
+            "passing": grade.passing if grade else None, "earns_credit": grade.earns_credit if grade else None,
+            "scale_code": policy.scale.code}
+
+
+def set_term_grade(row: TermGrade, result: gradebook.StudentResult, policy: gradebook.Policy) -> None:
+    """Write a computed result into a term grade row (term_grade_values)."""
+    for name, value in term_grade_values(result, policy).items():
+        setattr(row, name, value)
 
 
 @dataclass(frozen=True)

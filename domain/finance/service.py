@@ -27,6 +27,7 @@ from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump, snapshot
+from domain.kernel.plan import ApplyContext, Effect, register_effect
 
 MAX_LEDGER_PAGE = 1000
 # "Reversal of JE000041: " and a reason of up to rules.MAX_MEMO characters fit the memo column (1200).
@@ -413,6 +414,38 @@ async def post_entry(session: AsyncSession, actor: Actor, *, date: dt.date, memo
                                              lines=checked.lines),
                        entity="journal_entries", entity_id=entry.id, after=_entry_after(posted))
     return posted
+
+
+POSTING = "finance.posting"
+"""The plan effect of one journal entry (domain.kernel.plan.Effect), applied by post_entry."""
+
+
+async def plan_posting(session: AsyncSession, *, date: dt.date, memo: str, lines: Sequence[LineLike], source: str,
+                       idempotency_key: str, currency: str | None = None, ref: str | None = None) -> Effect:
+    """Check a journal entry against every rule (check_entry) without writing it and return it as a plan's
+    effect: date, memo, source, idempotency key, currency and the exact lines (account, debit or credit in minor
+    units, department, memo) that applying the plan posts. Raises what check_entry raises, and Conflict (field
+    idempotency_key) when an entry with that key was posted already."""
+    key = rules.check_text(idempotency_key, field="idempotency_key", max_length=rules.MAX_KEY) or ""
+    clean_memo = rules.check_text(memo, field="memo", max_length=rules.MAX_MEMO) or ""
+    checked = await check_entry(session, date=date, memo=clean_memo, lines=lines, source=source, currency=currency)
+    if await repo.get_entry_by_key(session, key) is not None:
+        raise Conflict(f"an entry with idempotency key {key} is posted already", field="idempotency_key")
+    return Effect(POSTING, {"date": date, "memo": clean_memo, "source": source, "idempotency_key": key,
+                            "currency": checked.currency,
+                            "lines": [{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
+                                       "department_id": line.department_id, "memo": line.memo}
+                                      for line in checked.lines]}, ref=ref)
+
+
+async def _apply_posting(session: AsyncSession, context: ApplyContext, payload: Mapping[str, Any]) -> int:
+    posted = await post_entry(session, context.actor, date=payload["date"], memo=payload["memo"],
+                              lines=payload["lines"], source=payload["source"],
+                              idempotency_key=payload["idempotency_key"], currency=payload["currency"])
+    return posted.id
+
+
+register_effect(POSTING, _apply_posting)
 
 
 async def get_entry(session: AsyncSession, entry_id: int) -> PostedEntry:

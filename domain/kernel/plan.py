@@ -18,6 +18,8 @@ A plan holds:
 - `basis`: the rows the plan read without changing them, with their versions (`Read(table, id, version)`): a
   grading scale, a class's category weights. A changed input makes the action stale even when the changes it
   would make are the same.
+- `inputs`: the facts the plan rests on, named for a person ("grading scale": "HONOURS (the default grading
+  scale)"): hashed, and named in what differs when they change.
 - `summary` and `preview`: for a person, derived from the changes; not hashed (names may change, writes not).
 
 Values in a plan are plain JSON values or dates, datetimes, Decimals and enums (canonicalised as ISO strings,
@@ -122,11 +124,13 @@ class Plan:
     preview: dict[str, Any]
     changes: list[Change] = dataclasses.field(default_factory=list)
     basis: list[Read] = dataclasses.field(default_factory=list)
+    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def canonical(self) -> dict[str, Any]:
-        """The hashed form: the command, every change and the basis, as JSON values."""
+        """The hashed form: the command, every change, the basis and the inputs, as JSON values."""
         return {"command": self.command,
                 "changes": [_canonical_change(c) for c in self.changes],
+                "inputs": canonical_value(self.inputs),
                 "basis": sorted(({"table": r.table, "id": r.id, "version": r.version, "label": r.label}
                                  for r in self.basis), key=lambda r: (r["table"], r["id"]))}
 
@@ -172,6 +176,11 @@ def _canonical_change(change: Change) -> dict[str, Any]:
 # ---------------------------------------------------------------- saying what differs
 
 
+def _shown(value: Any, limit: int = 120) -> str:
+    text = "none" if value is None else (", ".join(map(str, value)) if isinstance(value, list) else str(value))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _target(change: Mapping[str, Any]) -> str:
     return change["kind"] if change["op"] == "effect" else change["table"]
 
@@ -193,6 +202,11 @@ def differences(approved: Mapping[str, Any], current: Mapping[str, Any]) -> list
             out.append(f"the plan no longer depends on {label}")
         elif before["version"] != after["version"]:
             out.append(f"{label} changed since the preview (version {before['version']} -> {after['version']})")
+    old_inputs, new_inputs = approved.get("inputs", {}), current.get("inputs", {})
+    for name in sorted(old_inputs.keys() | new_inputs.keys()):
+        if canonical_json(old_inputs.get(name)) != canonical_json(new_inputs.get(name)):
+            out.append(f"the {name} changed since the preview ({_shown(old_inputs.get(name))} -> "
+                       f"{_shown(new_inputs.get(name))})")
     old_changes, new_changes = list(approved.get("changes", [])), list(current.get("changes", []))
     targets = sorted({_target(c) for c in old_changes} | {_target(c) for c in new_changes})
     for target in targets:

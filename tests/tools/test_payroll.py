@@ -23,7 +23,7 @@ from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.models import EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
-from domain.kernel.errors import ActionClosed, Conflict, InvalidInput, PermissionDenied
+from domain.kernel.errors import ActionClosed, Conflict, InvalidInput, PermissionDenied, StaleAction
 from domain.kernel.settings import Settings
 from domain.payroll.models import Payslip, PayslipLine
 from server.cli import prepare_database
@@ -449,3 +449,44 @@ async def test_a_new_tax_table_needs_four_eyes_and_then_pays_the_next_year(prt, 
     assert len(added) == 5 and {t.effective_from.isoformat() for t in added} == {"2027-07-01"}
     july = await run_month(prt, staff, "2027-07", "2027-07-28", pay=False)
     assert july.status == "posted" and july.employees == 4  # the three staff and the property test's early starter
+
+
+async def test_a_payslip_voided_after_the_payment_preview_makes_marking_paid_stale(prt, staff):
+    """Regression (issue 15): mark_payroll_run_paid approved after one of the run's payslips was voided cleared the
+    bank for the full previewed net, the voided payslip included. Now the payment plan changed (its amount and
+    the payslips it marks paid), so the approval is stale and nothing is paid; asked again, the bank is cleared
+    for the net of the payslips still owed."""
+    officer, admin2 = staff["officer"], staff["admin2"]
+    run = await run_month(prt, staff, "2026-11", "2026-11-26", pay=False)
+    assert run.status == "posted"
+    paid = await invoke(prt, "mark_payroll_run_paid", {"run_id": run.run_id}, officer)
+    assert paid.preview["payment"]["net_minor"] == run.net_minor
+    await invoke(prt, "confirm_action", {"action_id": paid.action_id}, officer)
+    slips = await payslips_of(prt, run.run_id)
+    slip, _ = slips[0]
+    void = await invoke(prt, "void_payslip", {"payslip_id": slip.id, "on": "2026-11-25",
+                                              "reason": "left before payday"}, officer)
+    await invoke(prt, "confirm_action", {"action_id": void.action_id}, officer)
+    assert (await invoke(prt, "approve_action", {"action_id": void.action_id}, admin2)).status == "executed"
+    async with prt.db.read() as s:
+        bank_before = {r.account.code: r.balance for r in (await finance.trial_balance(s)).rows}["1010"]
+
+    with pytest.raises(StaleAction) as info:
+        await invoke(prt, "approve_action", {"action_id": paid.action_id}, admin2)
+    assert "payslips" in info.value.message and "finance.posting" in info.value.message, info.value.message
+    async with prt.db.read() as s:
+        tb = await finance.trial_balance(s)
+    assert {r.account.code: r.balance for r in tb.rows}["1010"] == bank_before and tb.balanced
+    assert (await invoke(prt, "get_payroll_run", {"run_id": run.run_id}, officer)).status == "posted"
+
+    again = await invoke(prt, "mark_payroll_run_paid", {"run_id": run.run_id}, officer)
+    owed = run.net_minor - slip.net_minor
+    assert again.preview["payment"]["net_minor"] == owed
+    assert again.preview["payment"]["payslips"] == len(slips) - 1
+    await invoke(prt, "confirm_action", {"action_id": again.action_id}, officer)
+    assert (await invoke(prt, "approve_action", {"action_id": again.action_id}, admin2)).status == "executed"
+    async with prt.db.read() as s:
+        tb = await finance.trial_balance(s)
+    assert {r.account.code: r.balance for r in tb.rows}["1010"] == bank_before - owed and tb.balanced
+    statuses = sorted(s.status for s, _ in await payslips_of(prt, run.run_id))
+    assert statuses == ["paid"] * (len(slips) - 1) + ["void", "void"]  # the voided one and its reversal
