@@ -559,6 +559,36 @@ async def reverse_entry(session: AsyncSession, actor: Actor, entry_id: int, *, d
     return posted
 
 
+REVERSAL = "finance.reversal"
+"""The plan effect of reversing one journal entry, applied by reverse_entry."""
+
+
+async def plan_reversal(session: AsyncSession, *, entry_id: int, date: dt.date, reason: str,
+                        ref: str | None = None) -> Effect:
+    """Check that entry `entry_id` can be reversed on `date` (check_reversible) without writing anything and
+    return the reversal as a plan's effect: the entry (id, number, version), the date, the memo and the exact
+    mirrored lines it posts (minor units). Raises NotFound (entry_id), Conflict, InvalidInput as reverse_entry."""
+    clean_reason = rules.check_text(reason, field="reason", max_length=rules.MAX_MEMO) or ""
+    original = await repo.get_entry_or_raise(session, entry_id)
+    check_reversible(original, date)
+    mirrored = rules.mirror(_as_inputs(await repo.lines_of(session, entry_id)))
+    return Effect(REVERSAL, {"entry_id": entry_id, "entry_number": original.entry_number,
+                             "entry_version": original.version, "date": date, "reason": clean_reason,
+                             "memo": reversal_memo(original, clean_reason),
+                             "lines": [{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
+                                        "department_id": line.department_id, "memo": line.memo}
+                                       for line in mirrored]}, ref=ref)
+
+
+async def _apply_reversal(session: AsyncSession, context: ApplyContext, payload: Mapping[str, Any]) -> int:
+    posted = await reverse_entry(session, context.actor, payload["entry_id"], date=payload["date"],
+                                 reason=payload["reason"])
+    return posted.id
+
+
+register_effect(REVERSAL, _apply_reversal)
+
+
 # ---------------------------------------------------------------- reports
 
 

@@ -12,6 +12,8 @@ A plan holds:
   - `Insert(table, values, ref)`: a new row; `ref` names it so that later changes can use its id (`NewId(ref)`).
   - `Update(table, id, version, before, after)`: new values for some columns of one row, which must still be at
     `version` (optimistic concurrency: any other write to the row since the plan makes the action stale).
+  - `Delete(table, id, version, before)`: a soft delete (`deleted_at`), or a hard one for tables without it
+    (rows that were never history, like a cancelled run's draft payslips).
   - `Effect(kind, payload, ref)`: a change another context applies by its own rules, e.g. `finance.posting`
     (a balanced journal entry with its exact lines) applied by `domain.finance.service`. Kinds register with
     `register_effect`; the kernel imports no context.
@@ -40,7 +42,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -94,6 +96,18 @@ class Update:
 
 
 @dataclasses.dataclass(frozen=True)
+class Delete:
+    """Remove row `id` of `table`, which must still be at `version` (None: the table has no version): soft (set
+    `deleted_at`) when the table has that column, otherwise hard. Hard deletion is for rows that were never
+    history, such as a cancelled run's draft payslips; `before` holds the row as planned (previews, differences)."""
+
+    table: str
+    id: int
+    version: int | None
+    before: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
 class Effect:
     """A change applied by the context that owns it (`kind` is "<context>.<name>"), with its exact payload."""
 
@@ -102,7 +116,7 @@ class Effect:
     ref: str | None = None
 
 
-Change = Insert | Update | Effect
+Change = Insert | Update | Delete | Effect
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,6 +184,9 @@ def _canonical_change(change: Change) -> dict[str, Any]:
     if isinstance(change, Update):
         return {"op": "update", "table": change.table, "id": change.id, "version": change.version,
                 "before": canonical_value(change.before), "after": canonical_value(change.after)}
+    if isinstance(change, Delete):
+        return {"op": "delete", "table": change.table, "id": change.id, "version": change.version,
+                "before": canonical_value(change.before)}
     return {"op": "effect", "kind": change.kind, "ref": change.ref, "payload": canonical_value(change.payload)}
 
 
@@ -219,7 +236,7 @@ def differences(approved: Mapping[str, Any], current: Mapping[str, Any]) -> list
 
 
 def _row_key(change: Mapping[str, Any], index: int) -> Any:
-    if change["op"] == "update":
+    if change["op"] in ("update", "delete"):
         return ("id", change["id"])
     return ("new", index)
 
@@ -264,6 +281,8 @@ def _field_values(change: Mapping[str, Any]) -> dict[str, Any]:
         return values
     if change["op"] == "insert":
         return dict(change["values"])
+    if change["op"] == "delete":
+        return {**{f"{k} (before)": v for k, v in change["before"].items()}, "version": change["version"]}
     return dict(change["payload"])
 
 
@@ -303,6 +322,7 @@ class Applied:
     ids: dict[str, int | None] = dataclasses.field(default_factory=dict)
     inserted: dict[str, int] = dataclasses.field(default_factory=dict)
     updated: dict[str, int] = dataclasses.field(default_factory=dict)
+    deleted: dict[str, int] = dataclasses.field(default_factory=dict)
     effects: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
@@ -381,6 +401,24 @@ async def apply_plan(session: AsyncSession, plan: Plan, context: ApplyContext) -
                 raise StaleAction(f"{table.name} {change.id} changed while the action was being applied "
                                   f"(expected version {change.version}); nothing was changed")
             applied.updated[table.name] = applied.updated.get(table.name, 0) + 1
+        elif isinstance(change, Delete):
+            table = _table(change.table)
+            if "deleted_at" in table.c:
+                values = {"deleted_at": now}
+                if change.version is not None:
+                    values["version"] = change.version + 1
+                if "updated_at" in table.c:
+                    values["updated_at"] = now
+                stmt = update(table).where(table.c.id == change.id, table.c.deleted_at.is_(None)).values(**values)
+            else:
+                stmt = delete(table).where(table.c.id == change.id)
+            if change.version is not None:
+                stmt = stmt.where(table.c.version == change.version)
+            result = await conn.execute(stmt)
+            if result.rowcount != 1:
+                raise StaleAction(f"{table.name} {change.id} changed while the action was being applied "
+                                  f"(expected version {change.version}); nothing was changed")
+            applied.deleted[table.name] = applied.deleted.get(table.name, 0) + 1
         else:
             applier = _effect_appliers.get(change.kind)
             if applier is None:
@@ -392,7 +430,7 @@ async def apply_plan(session: AsyncSession, plan: Plan, context: ApplyContext) -
             applied.effects[change.kind] = applied.effects.get(change.kind, 0) + 1
     # Rows written above with Core statements may be held, older, in the session's identity map: expire those
     # (only those: the caller's other objects, such as the pending action, stay loaded).
-    written = set(applied.inserted) | set(applied.updated)
+    written = set(applied.inserted) | set(applied.updated) | set(applied.deleted)
     for obj in list(session.identity_map.values()):
         if getattr(getattr(obj, "__table__", None), "name", None) in written:
             session.expire(obj)
