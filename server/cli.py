@@ -125,9 +125,21 @@ def demo(
             sock.close()
         raise
     typer.echo(report.describe())
+    typer.echo(_database_line(_settings().database_url))
     typer.echo(_client_configs(host, port, report.key.secret, serving=serve_after))
     if sock is not None:
         _serve_http(host, port, sock=sock)
+
+
+def _database_line(url: str) -> str:
+    """Where the data lives, and for the embedded SQLite file how to start over."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return (f"database: the SQLite file {parsed.database} (MCS_ERP_DATABASE_URL); to start over, stop the "
+                "server and delete that file")
+    return f"database: {_redact(url)} (MCS_ERP_DATABASE_URL)"
 
 
 def _base_url(host: str, port: int) -> str:

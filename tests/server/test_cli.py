@@ -31,6 +31,10 @@ async def test_demo_then_actions_through_the_cli(tmp_path):
         assert "MCP endpoint:" not in first.stdout
         assert "Nothing is serving (--no-serve)" in first.stdout and "mcs-erp serve --http 127.0.0.1:8000" in first.stdout
         first_key = int(re.search(r"API keys: created demo key #(\d+) for admin", first.stdout).group(1))
+        if db.url.startswith("sqlite"):
+            path = db.url.split("///", 1)[1]
+            assert f"database: the SQLite file {path} (MCS_ERP_DATABASE_URL); to start over, stop the server and " \
+                   "delete that file" in first.stdout, first.stdout
 
         listed = await run_cli(db, "actions", "list")
         rows = [line for line in listed.stdout.splitlines() if line.startswith("#")]
