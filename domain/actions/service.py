@@ -89,12 +89,16 @@ class Decision:
 
 async def propose(session: AsyncSession, actor: Actor, command: GatedCommand, arguments: dict[str, Any], *,
                   ttl_minutes: int) -> PendingAction:
-    """Plan `command` with `arguments` (already validated, as JSON) and record the pending action; nothing of the
-    school's data changes. Raises the plan's DomainErrors (nothing is recorded then)."""
+    """Plan `command` with `arguments` (already validated, as JSON) and record the pending action at the higher of
+    the command's declared level and the plan's own (`Plan.level`); nothing of the school's data changes. Raises
+    the plan's DomainErrors (nothing is recorded then)."""
     plan = await command.plan(session, actor, arguments)
     canonical = plan.canonical()
+    level = command.level
+    if plan.level is not None and GateLevel(plan.level) is GateLevel.APPROVE:
+        level = GateLevel.APPROVE
     action = PendingAction(
-        tool=command.name, level=command.level.value, status=ActionStatus.PROPOSED.value,
+        tool=command.name, level=level.value, status=ActionStatus.PROPOSED.value,
         summary=plan.summary[:MAX_SUMMARY], arguments=json.dumps(arguments, sort_keys=True),
         args_hash=arguments_hash(arguments), preview=json.dumps(plan.preview, default=str), touched="[]",
         plan=canonical_json(canonical), plan_hash=plan_digest(canonical), requested_by=actor.id,

@@ -23,6 +23,9 @@ A plan holds:
 - `inputs`: the facts the plan rests on, named for a person ("grading scale": "HONOURS (the default grading
   scale)"): hashed, and named in what differs when they change.
 - `summary` and `preview`: for a person, derived from the changes; not hashed (names may change, writes not).
+- `level`: None, or the gate level ("confirm" or "approve") the command's arguments call for, e.g. a manual
+  journal entry above an amount set in settings needs an admin's approval. The gate holds the action at the
+  higher of the tool's declared level and this one. Hashed when set (a plan whose level changes is stale).
 
 Values in a plan are plain JSON values or dates, datetimes, Decimals and enums (canonicalised as ISO strings,
 strings and their values), or placeholders resolved when the plan is applied: `NOW` (the time of applying),
@@ -139,14 +142,19 @@ class Plan:
     changes: list[Change] = dataclasses.field(default_factory=list)
     basis: list[Read] = dataclasses.field(default_factory=list)
     inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    level: str | None = None
 
     def canonical(self) -> dict[str, Any]:
-        """The hashed form: the command, every change, the basis and the inputs, as JSON values."""
-        return {"command": self.command,
-                "changes": [_canonical_change(c) for c in self.changes],
-                "inputs": canonical_value(self.inputs),
-                "basis": sorted(({"table": r.table, "id": r.id, "version": r.version, "label": r.label}
-                                 for r in self.basis), key=lambda r: (r["table"], r["id"]))}
+        """The hashed form: the command, every change, the basis and the inputs, as JSON values (and the level,
+        when the plan sets one)."""
+        canonical = {"command": self.command,
+                     "changes": [_canonical_change(c) for c in self.changes],
+                     "inputs": canonical_value(self.inputs),
+                     "basis": sorted(({"table": r.table, "id": r.id, "version": r.version, "label": r.label}
+                                      for r in self.basis), key=lambda r: (r["table"], r["id"]))}
+        if self.level is not None:
+            canonical["level"] = self.level
+        return canonical
 
     def digest(self) -> str:
         """The SHA-256 of the canonical form (hex)."""
@@ -219,6 +227,9 @@ def differences(approved: Mapping[str, Any], current: Mapping[str, Any]) -> list
             out.append(f"the plan no longer depends on {label}")
         elif before["version"] != after["version"]:
             out.append(f"{label} changed since the preview (version {before['version']} -> {after['version']})")
+    if approved.get("level") != current.get("level"):
+        out.append(f"the gate level changed since the preview ({approved.get('level') or 'as declared'} -> "
+                   f"{current.get('level') or 'as declared'})")
     old_inputs, new_inputs = approved.get("inputs", {}), current.get("inputs", {})
     for name in sorted(old_inputs.keys() | new_inputs.keys()):
         if canonical_json(old_inputs.get(name)) != canonical_json(new_inputs.get(name)):
