@@ -131,6 +131,10 @@ async def test_reweighting_after_a_locked_grade_change_was_previewed_makes_it_st
 async def test_arguments_edited_after_the_preview_are_refused(grt):
     school = await make_school(grt, students=1)
     await score_all(grt, school, [(80, 40)])
+    science = await invoke(grt, "create_assessment", {"class_id": school.other_class_id, "term_id": school.term_id,
+                                                      "title": "Lab report", "max_score": 20}, school.other_teacher)
+    await invoke(grt, "record_grade", {"assessment_id": science.id, "student_id": school.student_ids[0],
+                                       "score": 15}, school.other_teacher)
     pending = await invoke(grt, "publish_term_grades", {"class_id": school.class_id, "term_id": school.term_id},
                            school.registrar)
     await invoke(grt, "confirm_action", {"action_id": pending.action_id}, school.registrar)
