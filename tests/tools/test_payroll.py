@@ -469,14 +469,14 @@ async def test_a_payslip_voided_after_the_payment_preview_makes_marking_paid_sta
     await invoke(prt, "confirm_action", {"action_id": void.action_id}, officer)
     assert (await invoke(prt, "approve_action", {"action_id": void.action_id}, admin2)).status == "executed"
     async with prt.db.read() as s:
-        bank_before = {r.account.code: r.balance for r in (await finance.trial_balance(s)).rows}["1010"]
+        bank_before = {r.account.code: r.balance for r in (await finance.trial_balance(s)).rows}.get("1010", 0)
 
     with pytest.raises(StaleAction) as info:
         await invoke(prt, "approve_action", {"action_id": paid.action_id}, admin2)
     assert "payslips" in info.value.message and "finance.posting" in info.value.message, info.value.message
     async with prt.db.read() as s:
         tb = await finance.trial_balance(s)
-    assert {r.account.code: r.balance for r in tb.rows}["1010"] == bank_before and tb.balanced
+    assert {r.account.code: r.balance for r in tb.rows}.get("1010", 0) == bank_before and tb.balanced
     assert (await invoke(prt, "get_payroll_run", {"run_id": run.run_id}, officer)).status == "posted"
 
     again = await invoke(prt, "mark_payroll_run_paid", {"run_id": run.run_id}, officer)
