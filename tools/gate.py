@@ -24,6 +24,7 @@ from domain.actions import service as actions
 from domain.actions.models import ActionStatus, GateLevel
 from domain.kernel.actor import Actor
 from domain.kernel.plan import ApplyContext, Plan, Read, apply_plan
+from domain.kernel.settings import settings_in_use
 from tools.actions_schema import ActionOut, PendingActionOut, action_out, pending_out
 from tools.invoke import audit_json, parse_arguments
 from tools.registry import ActionContext, ToolContext, ToolSpec
@@ -52,7 +53,8 @@ class ToolCommand:
     async def plan(self, session: AsyncSession, actor: Actor, arguments: Mapping[str, Any]) -> Plan:
         args = parse_arguments(self.spec, dict(arguments))
         if self.spec.plan is not None:
-            return await self.spec.plan(session, actor, args)
+            with settings_in_use(self.runtime.settings):  # a plan may depend on a setting (an approval threshold)
+                return await self.spec.plan(session, actor, args)
         assert self.spec.propose is not None
         proposal = await self.spec.propose(ToolContext(session, actor, self.runtime), args)
         return Plan(command=self.spec.name, summary=proposal.summary, preview=proposal.preview,

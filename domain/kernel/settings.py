@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -85,6 +88,13 @@ class Settings(BaseSettings):
                                    description="Active seconds a run may take (waiting for a human not counted).")
     agent_max_output_tokens: int = Field(default=4096, ge=16, le=128_000,
                                          description="Output tokens of one model turn.")
+    salary_change_approve_above_minor: int = Field(
+        default=1_000_000, ge=0, le=10**15,
+        description="A salary change (change_contract_salary) whose annual pay changes by more than this needs an "
+                    "admin other than the requester to approve it (four eyes); at or below it the requester's "
+                    "confirmation is enough. Integer minor units of the contract's currency; the annual change is "
+                    "the monthly base's change x 12, or the hourly rate's change x hours a month x 12, up or down. "
+                    "Default 1000000 (10,000.00 a year in a currency of 2 decimals); 0: every change needs approval.")
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
@@ -107,3 +117,22 @@ class Settings(BaseSettings):
                                    dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+_in_use: contextvars.ContextVar[Settings | None] = contextvars.ContextVar("mcs_erp_settings", default=None)
+
+
+@contextmanager
+def settings_in_use(settings: Settings) -> Iterator[Settings]:
+    """Make `settings` what `current_settings()` returns in this context (the gate does it around a plan, so a
+    command whose plan depends on a setting reads the runtime's settings, not the environment's)."""
+    token = _in_use.set(settings)
+    try:
+        yield settings
+    finally:
+        _in_use.reset(token)
+
+
+def current_settings() -> Settings:
+    """The settings in use (settings_in_use), else the process's settings read from the environment."""
+    return _in_use.get() or Settings()
