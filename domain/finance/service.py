@@ -10,6 +10,7 @@ posting never happens twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump, snapshot
-from domain.kernel.plan import ApplyContext, Effect, register_effect
+from domain.kernel.plan import ApplyContext, Effect, NewId, register_effect
 
 MAX_LEDGER_PAGE = 1000
 # "Reversal of JE000041: " and a reason of up to rules.MAX_MEMO characters fit the memo column (1200).
@@ -420,28 +421,49 @@ POSTING = "finance.posting"
 """The plan effect of one journal entry (domain.kernel.plan.Effect), applied by post_entry."""
 
 
+def template_text(text: str) -> str:
+    """`text` made safe to put in a posting template (its braces doubled), for plan_posting's `ids`."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _filled(template: str, ids: Mapping[str, Any]) -> str:
+    return template.format(**ids) if ids else template
+
+
 async def plan_posting(session: AsyncSession, *, date: dt.date, memo: str, lines: Sequence[LineLike], source: str,
-                       idempotency_key: str, currency: str | None = None, ref: str | None = None) -> Effect:
+                       idempotency_key: str, currency: str | None = None, ref: str | None = None,
+                       ids: Mapping[str, Any] | None = None) -> Effect:
     """Check a journal entry against every rule (check_entry) without writing it and return it as a plan's
     effect: date, memo, source, idempotency key, currency and the exact lines (account, debit or credit in minor
-    units, department, memo) that applying the plan posts. Raises what check_entry raises, and Conflict (field
-    idempotency_key) when an entry with that key was posted already."""
+    units, department, memo) that applying the plan posts.
+
+    `ids` ({name: NewId(ref)}) names rows the same plan creates before this posting: the memo, source and key are
+    then templates (str.format, e.g. "refund:{refund}", "Refund RF{refund:06d}"; put free text through
+    template_text) filled with those ids when the plan is applied; the memo is checked with 0 for each id. Raises
+    what check_entry raises, and Conflict (field idempotency_key) when an entry with that key was posted
+    already."""
+    zeros = {name: 0 for name in (ids or {})}
     key = rules.check_text(idempotency_key, field="idempotency_key", max_length=rules.MAX_KEY) or ""
     clean_memo = rules.check_text(memo, field="memo", max_length=rules.MAX_MEMO) or ""
-    checked = await check_entry(session, date=date, memo=clean_memo, lines=lines, source=source, currency=currency)
-    if await repo.get_entry_by_key(session, key) is not None:
+    checked = await check_entry(session, date=date, memo=_filled(clean_memo, zeros), lines=lines,
+                                source=_filled(source, zeros), currency=currency)
+    if not ids and await repo.get_entry_by_key(session, key) is not None:
         raise Conflict(f"an entry with idempotency key {key} is posted already", field="idempotency_key")
-    return Effect(POSTING, {"date": date, "memo": clean_memo, "source": source, "idempotency_key": key,
-                            "currency": checked.currency,
-                            "lines": [{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
-                                       "department_id": line.department_id, "memo": line.memo}
-                                      for line in checked.lines]}, ref=ref)
+    payload: dict[str, Any] = {
+        "date": date, "memo": clean_memo, "source": source, "idempotency_key": key, "currency": checked.currency,
+        "lines": [{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
+                   "department_id": line.department_id, "memo": line.memo} for line in checked.lines]}
+    if ids:
+        payload["ids"] = dict(ids)
+    return Effect(POSTING, payload, ref=ref)
 
 
 async def _apply_posting(session: AsyncSession, context: ApplyContext, payload: Mapping[str, Any]) -> int:
-    posted = await post_entry(session, context.actor, date=payload["date"], memo=payload["memo"],
-                              lines=payload["lines"], source=payload["source"],
-                              idempotency_key=payload["idempotency_key"], currency=payload["currency"])
+    ids = payload.get("ids") or {}
+    posted = await post_entry(session, context.actor, date=payload["date"], memo=_filled(payload["memo"], ids),
+                              lines=payload["lines"], source=_filled(payload["source"], ids),
+                              idempotency_key=_filled(payload["idempotency_key"], ids),
+                              currency=payload["currency"])
     return posted.id
 
 
@@ -564,25 +586,32 @@ REVERSAL = "finance.reversal"
 
 
 async def plan_reversal(session: AsyncSession, *, entry_id: int, date: dt.date, reason: str,
-                        ref: str | None = None) -> Effect:
+                        ref: str | None = None, idempotency_key: str | None = None) -> Effect:
     """Check that entry `entry_id` can be reversed on `date` (check_reversible) without writing anything and
     return the reversal as a plan's effect: the entry (id, number, version), the date, the memo and the exact
-    mirrored lines it posts (minor units). Raises NotFound (entry_id), Conflict, InvalidInput as reverse_entry."""
+    mirrored lines it posts (minor units); with `idempotency_key` (e.g. "invoice-void:42"), the key the reversal is
+    posted under (default reversal_key(entry_id)). Raises NotFound (entry_id), Conflict, InvalidInput as
+    reverse_entry, and Conflict (field idempotency_key) when the key already names a posting."""
     clean_reason = rules.check_text(reason, field="reason", max_length=rules.MAX_MEMO) or ""
     original = await repo.get_entry_or_raise(session, entry_id)
     check_reversible(original, date)
     mirrored = rules.mirror(_as_inputs(await repo.lines_of(session, entry_id)))
-    return Effect(REVERSAL, {"entry_id": entry_id, "entry_number": original.entry_number,
-                             "entry_version": original.version, "date": date, "reason": clean_reason,
-                             "memo": reversal_memo(original, clean_reason),
-                             "lines": [{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
-                                        "department_id": line.department_id, "memo": line.memo}
-                                       for line in mirrored]}, ref=ref)
+    payload: dict[str, Any] = {
+        "entry_id": entry_id, "entry_number": original.entry_number, "entry_version": original.version,
+        "date": date, "reason": clean_reason, "memo": reversal_memo(original, clean_reason),
+        "lines": [{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
+                   "department_id": line.department_id, "memo": line.memo} for line in mirrored]}
+    if idempotency_key is not None:
+        key = rules.check_text(idempotency_key, field="idempotency_key", max_length=rules.MAX_KEY) or ""
+        if await repo.get_entry_by_key(session, key) is not None:
+            raise Conflict(f"an entry with idempotency key {key} is posted already", field="idempotency_key")
+        payload["idempotency_key"] = key
+    return Effect(REVERSAL, payload, ref=ref)
 
 
 async def _apply_reversal(session: AsyncSession, context: ApplyContext, payload: Mapping[str, Any]) -> int:
     posted = await reverse_entry(session, context.actor, payload["entry_id"], date=payload["date"],
-                                 reason=payload["reason"])
+                                 reason=payload["reason"], idempotency_key=payload.get("idempotency_key"))
     return posted.id
 
 
@@ -767,3 +796,104 @@ async def post_entries(session: AsyncSession, actor: Actor, requests: Sequence[E
                            entity="journal_entries", entity_id=ids[0],
                            after={"entry_ids": ids, "total_debit": total})
     return posted
+
+
+# ---------------------------------------------------------------- plans that create accounts (payroll's first posting)
+
+
+ACCOUNT = "finance.account"
+"""The plan effect of creating one account (code, name, type, currency), applied by create_account; its ref
+(account:<code>) names the new account's id for the lines of a later posting in the same plan (NewId)."""
+
+
+async def plan_accounts(session: AsyncSession, chart: Mapping[str, tuple[str, str, str]], currency: str, *,
+                        mismatch: str) -> tuple[dict[str, int | NewId], list[Effect]]:
+    """ensure_accounts without writing: {role: the existing account's id, or NewId("account:<code>") for a
+    missing one}, and one finance.account effect per missing account (created in `currency` when the plan is
+    applied, before the lines that post to it). Raises InvalidInput (field currency) as ensure_accounts does."""
+    wanted = rules.check_currency(currency)
+    ids: dict[str, int | NewId] = {}
+    creates: list[Effect] = []
+    for role, (code, name, type_) in chart.items():
+        account = await find_account_by_code(session, code)
+        if account is None:
+            ref = f"account:{rules.check_account_code(code)}"
+            creates.append(Effect(ACCOUNT, {"code": rules.check_account_code(code), "name": name,
+                                            "type": rules.check_account_type(type_).value, "currency": wanted},
+                                  ref=ref))
+            ids[role] = NewId(ref)
+        elif account.currency != wanted:
+            raise InvalidInput(f"account {code} ({account.name}) is in {account.currency}, "
+                               + mismatch.format(currency=wanted, account_currency=account.currency),
+                               field="currency")
+        else:
+            ids[role] = account.id or 0
+    return ids, creates
+
+
+async def _apply_account(session: AsyncSession, context: ApplyContext, payload: Mapping[str, Any]) -> int:
+    account = await create_account(session, context.actor, code=payload["code"], name=payload["name"],
+                                   type=payload["type"], currency=payload["currency"])
+    return account.id or 0
+
+
+register_effect(ACCOUNT, _apply_account)
+
+
+async def plan_posting_with_accounts(session: AsyncSession, *, accounts: Sequence[Effect], date: dt.date, memo: str,
+                                     lines: Sequence[Mapping[str, Any]], source: str, idempotency_key: str,
+                                     currency: str | None = None, ref: str | None = None) -> Effect:
+    """plan_posting for an entry whose lines may post to accounts the same plan creates first (`accounts`, the
+    finance.account effects of plan_accounts; a line names one by its NewId). Such a line is checked against the
+    account as it will be created (active, in its currency); everything else as check_entry checks it. With no
+    new account this is plan_posting. Raises what plan_posting raises."""
+    if not accounts:
+        return await plan_posting(session, date=date, memo=memo, lines=lines, source=source,
+                                  idempotency_key=idempotency_key, currency=currency, ref=ref)
+    new = {a.ref: a.payload for a in accounts}
+    key = rules.check_text(idempotency_key, field="idempotency_key", max_length=rules.MAX_KEY) or ""
+    rules.check_date(date)
+    clean_memo = rules.check_text(memo, field="memo", max_length=rules.MAX_MEMO) or ""
+    rules.check_source(source)
+    wanted_currency = None if currency is None else rules.check_currency(currency)
+    requested = _normalized(lines)
+    for index, line in enumerate(requested):
+        if isinstance(line.account_id, NewId) and line.account_id.ref not in new:
+            raise InvalidInput(f"line {index} posts to {line.account_id.ref}, which this plan does not create",
+                               field=f"lines.{index}.account_id")
+    # The shapes (ids, amounts) with a stand-in id for each new account.
+    shaped = [dataclasses.replace(line, account_id=1) if isinstance(line.account_id, NewId) else line
+              for line in requested]
+    rules.check_line_shapes(shaped)
+    existing = await repo.accounts_by_ids(session, [line.account_id for line in requested
+                                                    if not isinstance(line.account_id, NewId)])
+    currencies = set()
+    for index, line in enumerate(requested):
+        if isinstance(line.account_id, NewId):
+            currencies.add(new[line.account_id.ref]["currency"])
+        else:
+            account = existing.get(line.account_id)
+            if account is None:
+                raise NotFound(f"line {index}: no account with id {line.account_id}; list_accounts shows the "
+                               "chart of accounts", field=f"lines.{index}.account_id")
+            if not account.active:
+                raise InvalidInput(f"line {index}: account {account.code} {account.name} is inactive and takes "
+                                   "no new postings; use an active account", field=f"lines.{index}.account_id")
+            currencies.add(account.currency)
+        if line.department_id is not None and await hr.get_department(session, line.department_id) is None:
+            raise NotFound(f"line {index}: no department with id {line.department_id}; list_departments shows "
+                           "them", field=f"lines.{index}.department_id")
+    if len(currencies) > 1:
+        raise InvalidInput(f"the lines post to accounts in different currencies: {sorted(currencies)}; an entry is "
+                           "in one currency (post one entry per currency)", field="lines")
+    entry_currency = currencies.pop()
+    if wanted_currency is not None and wanted_currency != entry_currency:
+        raise InvalidInput(f"the entry's accounts are in {entry_currency}, not {wanted_currency}", field="currency")
+    rules.check_balanced(shaped, entry_currency)
+    if await repo.get_entry_by_key(session, key) is not None:
+        raise Conflict(f"an entry with idempotency key {key} is posted already", field="idempotency_key")
+    return Effect(POSTING, {"date": date, "memo": clean_memo, "source": source, "idempotency_key": key,
+                            "currency": entry_currency,
+                            "lines": [{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
+                                       "department_id": line.department_id, "memo": line.memo}
+                                      for line in requested]}, ref=ref)
