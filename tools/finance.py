@@ -8,16 +8,21 @@ or entry's ISO 4217 currency, never a float.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.finance import reports, rules, service
+from domain.finance import plans, reports, rules, service
 from domain.finance import repository as repo
 from domain.finance.models import Account, AccountType
 from domain.finance.rules import LineInput
-from domain.kernel.actor import Role
-from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from domain.kernel.actor import Actor, Role
+from domain.kernel.errors import Conflict
+from domain.kernel.plan import Plan
+from domain.kernel.settings import Settings
+from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Id,
     Name,
@@ -39,7 +44,6 @@ module = Module("finance", description="The chart of accounts and the double-ent
 FINANCE_READERS = frozenset({Role.ADMIN, Role.FINANCE, Role.PAYROLL})
 FINANCE_WRITERS = frozenset({Role.ADMIN, Role.FINANCE})
 MAX_MANUAL_LINES = 100
-MANUAL_SOURCE = "manual"
 
 
 def _text(max_length: int, min_length: int = 1) -> Any:
@@ -365,31 +369,6 @@ def _line_inputs(args: PostJournalEntryIn) -> list[LineInput]:
                       department_id=line.department_id, memo=line.memo) for line in args.lines]
 
 
-def _label(account: Account) -> str:
-    return f"{account.code} {account.name}"
-
-
-def _preview_lines(lines: list[LineInput], accounts: dict[int, Account]) -> list[dict[str, Any]]:
-    return [{"line": i + 1, "account_id": line.account_id, "account": _label(accounts[line.account_id]),
-             "debit": line.debit, "credit": line.credit, "department_id": line.department_id,
-             "memo": line.memo}
-            for i, line in enumerate(lines)]
-
-
-async def _balances(ctx: ToolContext, accounts: dict[int, Account],
-                    lines: list[LineInput]) -> tuple[dict[str, int], dict[str, int]]:
-    """Each account's current balance (normal direction) and its balance once `lines` are posted."""
-    totals = await repo.account_totals(ctx.session, account_ids=accounts)
-    before, after = {}, {}
-    for account_id, account in sorted(accounts.items(), key=lambda item: item[1].code):
-        debit, credit = totals.get(account_id, (0, 0))
-        label = _label(account)
-        before[label] = rules.normal_balance(account.type, debit, credit)
-        after[label] = before[label] + sum(rules.normal_balance(account.type, line.debit, line.credit)
-                                           for line in lines if line.account_id == account_id)
-    return before, after
-
-
 # ---------------------------------------------------------------- chart of accounts
 
 
@@ -508,81 +487,44 @@ async def get_account_ledger(ctx: ToolContext, args: AccountLedgerIn) -> Account
 # ---------------------------------------------------------------- posting and reversal
 
 
-async def _propose_post(ctx: ToolContext, args: PostJournalEntryIn) -> Proposal:
-    lines = _line_inputs(args)
-    already = await service.existing_posting(ctx.session, idempotency_key=args.idempotency_key,
-                                             date=args.date, memo=args.memo, lines=lines,
-                                             source=MANUAL_SOURCE, currency=args.currency)
-    checked = await service.check_entry(ctx.session, date=args.date, memo=args.memo, lines=lines,
-                                        source=MANUAL_SOURCE, currency=args.currency,
-                                        allow_inactive=already is not None)
-    before, after = await _balances(ctx, checked.accounts, [] if already else checked.lines)
-    total = rules.format_amount(checked.total, checked.currency)
-    preview: dict[str, Any] = {
-        "date": args.date.isoformat(), "memo": args.memo, "currency": checked.currency,
-        "idempotency_key": args.idempotency_key,
-        "lines": _preview_lines(checked.lines, checked.accounts),
-        "totals": {"debit": checked.total, "credit": checked.total, "balanced": True, "amount": total},
-        "before": {"balances": before}, "after": {"balances": after},
-    }
-    if already:
-        preview["already_posted"] = already.entry.entry_number
-        summary = f"Return {already.entry.entry_number}, already posted with this idempotency key"
-    else:
-        summary = (f"Post a manual journal entry dated {args.date} for {total} ({len(lines)} lines): "
-                   f"{args.memo[:120]}")
-    touched = [Touched("accounts", account.id or 0, account.version) for account in checked.accounts.values()]
-    return Proposal(summary=summary, preview=preview, touched=touched)
+def _plan_post(session: AsyncSession, actor: Actor, args: PostJournalEntryIn) -> Awaitable[Plan]:
+    return plans.plan_post_journal_entry(session, actor, date=args.date, memo=args.memo, lines=_line_inputs(args),
+                                         idempotency_key=args.idempotency_key, currency=args.currency,
+                                         approve_above_minor=Settings().journal_approve_above_minor)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.CONFIRM, propose=_propose_post)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.CONFIRM, plan=_plan_post)
 async def post_journal_entry(ctx: ToolContext, args: PostJournalEntryIn) -> JournalEntryOut:
     """Post a manual journal entry to the ledger: a date, a memo and 2 to 100 lines, each an account with
     exactly one of debit or credit > 0. Amounts are integer minor units of the entry's currency (every
     account must be in the same currency; 12500 is 125.00 USD), and total debits must equal total credits.
     Posted entries can never be edited or deleted: a mistake is corrected with reverse_journal_entry. The
-    preview shows the lines, the totals and each account's balance before and after. Use it for
-    adjustments, accruals and bills; payroll and fees post their own entries."""
-    posted = await service.post_entry(ctx.session, ctx.actor, date=args.date, memo=args.memo,
-                                      lines=_line_inputs(args), source=MANUAL_SOURCE,
-                                      idempotency_key=args.idempotency_key, currency=args.currency)
-    return await entry_out(ctx, posted)
+    preview shows the lines, the totals and each account's balance before and after. Needs your confirmation;
+    an entry whose total is above the school's threshold (MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR, minor units) also
+    needs an admin's approval. Use it for adjustments, accruals and bills; payroll and fees post their own
+    entries."""
+    entry_id = ctx.applied.ids.get("entry") if ctx.applied is not None else None
+    if entry_id is not None:
+        return await entry_out(ctx, await service.get_entry(ctx.session, entry_id))
+    already = await service.existing_posting(ctx.session, idempotency_key=args.idempotency_key, date=args.date,
+                                             memo=args.memo, lines=_line_inputs(args), source=plans.MANUAL_SOURCE,
+                                             currency=args.currency)
+    if already is None:  # pragma: no cover - a plan without a posting is one whose key had posted the entry
+        raise Conflict("the entry was not posted; call post_journal_entry again")
+    return await entry_out(ctx, already)
 
 
-async def _propose_reverse(ctx: ToolContext, args: ReverseJournalEntryIn) -> Proposal:
-    original = await service.get_entry(ctx.session, args.entry_id)
-    entry = original.entry
-    service.check_reversible(entry, args.date)
-    accounts = await repo.accounts_by_ids(ctx.session, [line.account_id for line in original.lines])
-    current = [LineInput(account_id=line.account_id, debit=line.debit, credit=line.credit,
-                         department_id=line.department_id, memo=line.memo) for line in original.lines]
-    mirrored = rules.mirror(current)
-    total = rules.format_amount(original.total_debit, entry.currency)
-    balances_before, balances_after = await _balances(ctx, accounts, mirrored)
-    preview = {
-        "entry": entry.entry_number, "entry_date": entry.entry_date.isoformat(), "entry_memo": entry.memo,
-        "currency": entry.currency, "reason": args.reason,
-        "original_lines": _preview_lines(current, accounts),
-        "reversal": {"date": args.date.isoformat(), "memo": service.reversal_memo(entry, args.reason),
-                     "lines": _preview_lines(mirrored, accounts)},
-        "totals": {"debit": original.total_credit, "credit": original.total_debit, "balanced": True,
-                   "amount": total},
-        "before": {"status": entry.status, "balances": balances_before},
-        "after": {"status": "reversed", "balances": balances_after},
-    }
-    return Proposal(summary=f"Reverse {entry.entry_number} ({entry.entry_date}, {total}: {entry.memo[:80]}) "
-                            f"on {args.date}: {args.reason[:120]}",
-                    preview=preview, touched=[Touched("journal_entries", entry.id or 0, entry.version)])
+def _plan_reverse(session: AsyncSession, actor: Actor, args: ReverseJournalEntryIn) -> Awaitable[Plan]:
+    return plans.plan_reverse_journal_entry(session, actor, entry_id=args.entry_id, date=args.date,
+                                            reason=args.reason)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.APPROVE,
-             propose=_propose_reverse)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.APPROVE, plan=_plan_reverse)
 async def reverse_journal_entry(ctx: ToolContext, args: ReverseJournalEntryIn) -> JournalEntryOut:
     """Reverse a posted journal entry: post its mirror (every debit becomes a credit of the same amount on
     the same account, and vice versa) dated on the reversal day, with the reason in its memo, and mark the
     original reversed. This is the only way to correct a posted entry. An entry is reversed once, and a
     reversal cannot be reversed (post a new entry instead). Amounts are integer minor units of the entry's
     currency. The preview shows the mirror lines and the balances before and after."""
-    posted = await service.reverse_entry(ctx.session, ctx.actor, args.entry_id, date=args.date,
-                                         reason=args.reason)
-    return await entry_out(ctx, posted)
+    assert ctx.applied is not None
+    return await entry_out(ctx, await service.get_entry(ctx.session, ctx.applied.ids["reversal"] or 0))

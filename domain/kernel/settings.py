@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     currency: str = "USD"
     action_ttl_minutes: int = Field(default=60, ge=1, description="How long a proposed action waits for confirm.")
     approval_ttl_hours: int = Field(default=168, ge=1, description="How long a queued action waits for an admin.")
+    journal_approve_above_minor: int = Field(
+        default=1_000_000, ge=0, le=10**15,
+        description="A manual journal entry (post_journal_entry) whose total debits, in integer minor units of its "
+                    "currency, are above this needs an admin's approval (four eyes); at or below it the requester's "
+                    "confirmation is enough. Default 1000000 (10,000.00 in a currency with 2 decimals); 0: every "
+                    "manual entry needs approval.")
     key_cache_seconds: float = Field(default=5.0, ge=0, description="How long an API key lookup is reused.")
     queue_name: str = Field(default="mcs-erp:jobs", min_length=1, max_length=100,
                             description="The arq queue servers enqueue on and `mcs-erp worker` takes jobs from.")
