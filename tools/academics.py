@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, WithJsonSchema, model_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.academics import gradebook, plans, rules, service
+from domain.academics import plans, service
 from domain.academics import repository as repo
 from domain.academics.models import (
     AcademicYear,
@@ -49,7 +49,7 @@ from domain.hr.models import Employee
 from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import InvalidInput
 from domain.kernel.plan import Plan
-from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Code,
     Email,
@@ -655,45 +655,18 @@ async def record_grade(ctx: ToolContext, args: RecordGradeIn) -> GradeRead:
     return _grade_read(grade, assessment)
 
 
-def _grade_preview(target: service.GradeTarget, new_x100: int, extra: dict | None = None) -> dict:
-    grade = target.grade
-    assert grade is not None
-    preview = {
-        "student": f"{target.student.code} {target.student.full_name}",
-        "class": target.cls.code,
-        "assessment": target.assessment.title,
-        "max_score": from_x100(target.assessment.max_score_x100),
-        "before": {"score": None if grade.score_x100 is None else from_x100(grade.score_x100),
-                   "status": grade.status, "comment": grade.comment, "locked": grade.locked},
-        "after": {"score": from_x100(new_x100), "locked": grade.locked},
-    }
-    preview.update(extra or {})
-    return preview
+def _plan_change_grade(session: AsyncSession, actor: Actor, args: ChangeGradeIn) -> Awaitable[Plan]:
+    return plans.plan_change_grade(session, actor, assessment_id=args.assessment_id, student_id=args.student_id,
+                                   score_x100=x100(args.score), comment=args.comment)
 
 
-async def _propose_change_grade(ctx: ToolContext, args: ChangeGradeIn) -> Proposal:
-    target = await service.check_grade_change(ctx.session, ctx.actor, assessment_id=args.assessment_id,
-                                              student_id=args.student_id, score_x100=x100(args.score), locked=False)
-    grade = target.grade
-    assert grade is not None
-    preview = _grade_preview(target, x100(args.score))
-    if args.comment is not None:
-        preview["after"]["comment"] = args.comment
-    return Proposal(
-        summary=f"Change {target.student.full_name}'s score on '{target.assessment.title}' ({target.cls.code}) from "
-                f"{service.describe_result(grade)} to {rules.format_x100(x100(args.score))}",
-        preview=preview, touched=[Touched("grades", grade.id or 0, grade.version)])
-
-
-@module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.CONFIRM, propose=_propose_change_grade)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.CONFIRM, plan=_plan_change_grade)
 async def change_grade(ctx: ToolContext, args: ChangeGradeIn) -> GradeRead:
     """Change an existing, unpublished score. Teachers only for their own classes."""
-    grade = await service.change_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
-                                       student_id=args.student_id, score_x100=x100(args.score), comment=args.comment,
-                                       approved_by=ctx.action.decided_by if ctx.action else None,
-                                       action_id=ctx.action.action_id if ctx.action else None)
-    assessment = await repo.get_or_raise(ctx.session, Assessment, args.assessment_id)
-    return _grade_read(grade, assessment)
+    target = await service.grade_target(ctx.session, ctx.actor, assessment_id=args.assessment_id,
+                                        student_id=args.student_id)
+    assert target.grade is not None
+    return _grade_read(target.grade, target.assessment)
 
 
 def _plan_change_locked(session: AsyncSession, actor: Actor, args: ChangeLockedGradeIn) -> Awaitable[Plan]:

@@ -7,16 +7,21 @@ the catalogue with it. "Today" is the school's calendar date (settings.school_ti
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.academics import attendance
+from domain.academics import attendance, plans
 from domain.academics.attendance import AttendanceCounts, RegisterEntry, RegisterLine
 from domain.academics.attendance_models import AttendanceRecord, AttendanceStatus
 from tools.academics import GRADERS, from_x100
 from tools.academics import module as academics_module
-from tools.registry import Effect, GateLevel, Proposal, ToolContext, Touched
+from domain.kernel.actor import Actor
+from domain.kernel.plan import Plan
+from domain.kernel.settings import Settings
+from tools.registry import Effect, GateLevel, ToolContext
 from tools.types import Id, ToolInput, ToolOutput
 
 ATTENDANCE_KEEPERS = GRADERS  # admin, registrar, teacher (teachers: their own sections)
@@ -234,34 +239,20 @@ async def get_attendance_register(ctx: ToolContext, args: AttendanceRegisterIn) 
                                excused=counts.excused, not_taken=register.not_taken))
 
 
-async def _propose_correction(ctx: ToolContext, args: CorrectAttendanceIn) -> Proposal:
-    target = await attendance.check_correction(ctx.session, ctx.actor, student_id=args.student_id,
-                                               on_date=args.date, status=args.status, note=args.note,
-                                               today=_today(ctx))
-    record = target.record
-    after_note = record.note if args.note is None else args.note
-    preview = {
-        "student": f"{target.student.code} {target.student.full_name}",
-        "section": target.section.code,
-        "date": record.on_date.isoformat(),
-        "reason": args.reason,
-        "before": {"status": record.status, "note": record.note},
-        "after": {"status": args.status.value, "note": after_note},
-    }
-    return Proposal(summary=f"Correct {target.student.full_name}'s attendance on {record.on_date} "
-                            f"({target.section.code}) from {record.status} to {args.status.value}: {args.reason}",
-                    preview=preview, touched=[Touched("attendance_records", record.id or 0, record.version)])
+def _plan_correction(session: AsyncSession, actor: Actor, args: CorrectAttendanceIn) -> Awaitable[Plan]:
+    # The school's date from the settings the process runs with (the plan function gets no runtime).
+    today = attendance.school_today(Settings().school_timezone)
+    return plans.plan_correct_attendance(session, actor, student_id=args.student_id, on_date=args.date,
+                                         status=args.status, note=args.note, reason=args.reason, today=today)
 
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=ATTENDANCE_KEEPERS, gate=GateLevel.CONFIRM,
-                       propose=_propose_correction)
+                       plan=_plan_correction)
 async def correct_attendance(ctx: ToolContext, args: CorrectAttendanceIn) -> AttendanceRecordOut:
     """Correct one student's attendance record of a past school day (status, and the note when given), with a
     reason. Only past days: today's register is changed by take_attendance again; a day without a record gets
     it from take_attendance. Teachers only for their own sections."""
-    target = await attendance.correct_attendance(ctx.session, ctx.actor, student_id=args.student_id,
-                                                 on_date=args.date, status=args.status, note=args.note,
-                                                 today=_today(ctx))
+    target = await attendance.correction_target(ctx.session, student_id=args.student_id, on_date=args.date)
     return _record_out(target)
 
 

@@ -7,22 +7,25 @@ Registered on the academics module (they read and write academics data and leave
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, WithJsonSchema
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.academics import grade_import, gradebook
+from domain.academics import grade_import, gradebook, plans
 from domain.academics import repository as repo
 from domain.academics.models import GradingCategory, GradingScaleRecord, SchoolClass, Student
 from domain.actions import repository as actions_repo
 from domain.actions.models import PendingAction
-from domain.kernel.actor import Role
+from domain.kernel.actor import Actor, Role
+from domain.kernel.plan import Plan
 from tools.academics import GRADERS, REGISTRY, Weight
 from tools.academics import module as academics_module
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job, term_section_params
-from tools.registry import Effect, ToolContext
+from tools.registry import Effect, GateLevel, ToolContext
 from tools.types import Code, Id, Name, Page, PageInput, ToolInput, ToolOutput, page_of
 
 READERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER, Role.VIEWER})
@@ -77,16 +80,22 @@ def _categories_out(cls: SchoolClass, rows: list[GradingCategory]) -> Categories
                                                  drop_lowest=r.drop_lowest) for r in rows])
 
 
-@academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
+def _plan_categories(session: AsyncSession, actor: Actor, args: SetCategoriesIn) -> Awaitable[Plan]:
+    return plans.plan_set_grading_categories(session, actor, class_id=args.class_id, categories=[
+        gradebook.CategoryInput(code=c.code, name=c.name, weight_x100=int(c.weight * 100), drop_lowest=c.drop_lowest)
+        for c in args.categories])
+
+
+@academics_module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.CONFIRM, plan=_plan_categories)
 async def set_grading_categories(ctx: ToolContext, args: SetCategoriesIn) -> CategoriesOut:
     """Set how a class's term grade is weighted: categories (e.g. HW 20, QUIZ 30, EXAM 50) with an optional
     drop-lowest, replacing the current ones; within a category results count by points. Every assessment of the
-    class must fall in one of them. An empty list goes back to each assessment's own weight. Published term
-    grades are not recomputed. Teachers only for their own classes."""
-    cls, rows = await gradebook.set_categories(ctx.session, ctx.actor, class_id=args.class_id, categories=[
-        gradebook.CategoryInput(code=c.code, name=c.name, weight_x100=int(c.weight * 100), drop_lowest=c.drop_lowest)
-        for c in args.categories])
-    return _categories_out(cls, rows)
+    class must fall in one of them. An empty list goes back to each assessment's own weight. The preview shows
+    the weights before and after; the requester confirms it, and once the class has published term grades an
+    admin who did not ask must approve it too: published term grades are not recomputed, but a later change of
+    a published score recomputes its term grade with the new weights. Teachers only for their own classes."""
+    cls = await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
+    return _categories_out(cls, await repo.categories_of(ctx.session, args.class_id))
 
 
 class ClassIdIn(ToolInput):
@@ -152,7 +161,10 @@ def _scale_out(row: GradingScaleRecord) -> ScaleOut:
 async def create_grading_scale(ctx: ToolContext, args: CreateScaleIn) -> ScaleOut:
     """Create a grading scale: bands from a minimum percentage to a letter with GPA points, pass and credit,
     and the rounding applied once before looking the band up (e.g. half_up to 0 decimals: 89.5 -> 90 -> A-).
-    is_default makes it the school's scale. Refuses bands that leave percentages without a grade."""
+    A new scale grades nothing until set_class_grading_scale or set_default_grading_scale uses it. is_default
+    makes it the school's scale at once only while nothing depends on the default (no default scale yet and no
+    class graded by it); otherwise it is refused: use set_default_grading_scale. Refuses bands that leave
+    percentages without a grade."""
     row = await gradebook.create_scale(ctx.session, code=args.code, name=args.name, rounding=args.rounding,
                                        decimals=args.decimals, is_default=args.is_default, bands=[
         gradebook.BandInput(b.min_percentage, b.letter, b.gpa_points, b.passing, b.earns_credit) for b in args.bands])
@@ -179,12 +191,49 @@ class ClassScaleOut(ToolOutput):
     scale_id: int | None
 
 
-@academics_module.tool(effect=Effect.WRITE, roles=REGISTRY)
+def _plan_class_scale(session: AsyncSession, actor: Actor, args: SetClassScaleIn) -> Awaitable[Plan]:
+    return plans.plan_set_class_grading_scale(session, actor, class_id=args.class_id, scale_id=args.scale_id)
+
+
+@academics_module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.CONFIRM, plan=_plan_class_scale)
 async def set_class_grading_scale(ctx: ToolContext, args: SetClassScaleIn) -> ClassScaleOut:
-    """Give a class its own grading scale, or null to use the school's default. Published term grades keep the
-    scale they were published with."""
-    cls = await gradebook.set_class_scale(ctx.session, class_id=args.class_id, scale_id=args.scale_id)
+    """Give a class its own grading scale, or null to use the school's default. The requester confirms it; once
+    the class has recorded results or published term grades an admin who did not ask must approve it too (its
+    letters, GPA points and passes change). Published term grades keep the scale they were published with."""
+    cls = await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
     return ClassScaleOut(class_id=cls.id or 0, class_code=cls.code, scale_id=cls.grading_scale_id)
+
+
+class SetDefaultScaleIn(ToolInput):
+    scale_id: Id | None = Field(description="The scale (list_grading_scales); null: no default, the built-in "
+                                            "BASIC scale (A 90, B 80, C 70, D 60, F).")
+
+
+class DefaultScaleOut(ToolOutput):
+    scale_id: int | None = Field(description="The default scale; null for the built-in BASIC scale.")
+    code: str
+    previous_scale_id: int | None
+    previous_code: str
+    classes_affected: int = Field(description="Classes without a scale of their own, now graded by this one.")
+
+
+def _plan_default_scale(session: AsyncSession, actor: Actor, args: SetDefaultScaleIn) -> Awaitable[Plan]:
+    return plans.plan_set_default_grading_scale(session, actor, scale_id=args.scale_id)
+
+
+@academics_module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.CONFIRM, plan=_plan_default_scale)
+async def set_default_grading_scale(ctx: ToolContext, args: SetDefaultScaleIn) -> DefaultScaleOut:
+    """Make a grading scale the school's default: it grades every class without a scale of its own (null: the
+    built-in BASIC scale). The preview names the classes that change; the requester confirms it, and when any
+    class grades by the default an admin who did not ask must approve it too. Published term grades keep the
+    scale they were published with."""
+    assert ctx.plan is not None
+    before, after = ctx.plan.preview["before"], ctx.plan.preview["after"]
+    return DefaultScaleOut(scale_id=after["scale_id"], code=after["default_scale"],
+                           previous_scale_id=before["scale_id"], previous_code=before["default_scale"],
+                           classes_affected=ctx.plan.preview["classes_affected"])
+
+
 MAX_CSV_CHARS = 500_000
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date
 
 from pydantic import Field, model_validator
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.hr import plans, service
 from domain.hr import repository as repo
-from domain.hr import service
 from domain.hr.models import EmployeeStatus, EmploymentType
 from domain.hr.schemas import DepartmentRead, EmployeeRead, EmployeeSummary
-from domain.kernel.actor import Role
-from domain.kernel.models import snapshot
-from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from domain.kernel.actor import Actor, Role
+from domain.kernel.plan import Plan
+from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import Code, Email, Id, Name, Page, PageInput, Query, Reason, ShortText, ToolInput, page_of
 
 module = Module("hr", description="Departments and employees.")
@@ -139,21 +141,12 @@ async def update_employee(ctx: ToolContext, args: UpdateEmployeeIn) -> EmployeeR
     return EmployeeRead.model_validate(emp)
 
 
-async def _propose_termination(ctx: ToolContext, args: TerminateEmployeeIn) -> Proposal:
-    emp = await repo.get_employee_or_raise(ctx.session, args.employee_id)
-    service.check_termination(emp, args.termination_date)
-    before = snapshot(emp, exclude={"created_at", "updated_at", "deleted_at"})
-    after = dict(before, status=EmployeeStatus.TERMINATED.value, termination_date=args.termination_date.isoformat(),
-                 termination_reason=args.reason)
-    return Proposal(
-        summary=f"Terminate {emp.full_name} ({emp.code}, {emp.position}) as of {args.termination_date}",
-        preview={"employee": f"{emp.code} {emp.full_name}", "before": before, "after": after},
-        touched=[Touched("employees", emp.id or 0, emp.version)])
+def _plan_termination(session: AsyncSession, actor: Actor, args: TerminateEmployeeIn) -> Awaitable[Plan]:
+    return plans.plan_terminate_employee(session, actor, employee_id=args.employee_id,
+                                         termination_date=args.termination_date, reason=args.reason)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=HR_WRITERS, gate=GateLevel.CONFIRM, propose=_propose_termination)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=HR_WRITERS, gate=GateLevel.CONFIRM, plan=_plan_termination)
 async def terminate_employee(ctx: ToolContext, args: TerminateEmployeeIn) -> EmployeeRead:
     """Terminate an employee as of a date, with a reason. The record is kept (status terminated)."""
-    emp = await service.terminate_employee(ctx.session, ctx.actor, employee_id=args.employee_id,
-                                           termination_date=args.termination_date, reason=args.reason)
-    return EmployeeRead.model_validate(emp)
+    return EmployeeRead.model_validate(await repo.get_employee_or_raise(ctx.session, args.employee_id))

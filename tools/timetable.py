@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.kernel.actor import Role
+from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import InvalidInput, NotFound
+from domain.kernel.plan import Plan
+from domain.timetable import plans
 from domain.timetable import repository as repo
 from domain.timetable import service as timetable
 from domain.timetable.models import Room, TimetableProblem
@@ -22,7 +26,7 @@ from domain.timetable.problem import Problem
 from domain.timetable.rules import Lesson, curriculum_lessons, free_rooms, room_lessons, teacher_lessons
 from domain.timetable.school import ClassBlock, SchoolWeek, TeacherAbsence
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
-from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Code,
     Id,
@@ -254,32 +258,19 @@ class PublishOut(ToolOutput):
     lessons_moved: int = Field(description="Lessons not at the same room, day and period as before.")
 
 
-async def _propose_publish(ctx: ToolContext, args: SolutionIdIn) -> Proposal:
-    plan = await timetable.plan_publish(ctx.session, solution_id=args.solution_id)
-    previous = plan.current.id if plan.current else None
-    preview = {"problem": plan.problem.name, "problem_id": plan.problem.id, "lessons": plan.lessons,
-               "lessons_moved": plan.moved,
-               "before": {"published_solution_id": previous,
-                          "soft_cost": plan.current.soft_cost if plan.current else None},
-               "after": {"published_solution_id": plan.solution.id, "soft_cost": plan.solution.soft_cost}}
-    summary = (f"Publish solution {plan.solution.id} as the timetable of {plan.problem.name}: "
-               + (f"{plan.moved} of {plan.lessons} lessons move" if previous else
-                  f"first timetable, {plan.lessons} lessons"))
-    return Proposal(summary=summary, preview=preview,
-                    touched=[Touched("timetable_problems", plan.problem.id or 0, plan.problem.version)])
+def _plan_publish(session: AsyncSession, actor: Actor, args: SolutionIdIn) -> Awaitable[Plan]:
+    return plans.plan_publish_timetable(session, actor, solution_id=args.solution_id)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=PLANNERS, gate=GateLevel.CONFIRM, propose=_propose_publish)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PLANNERS, gate=GateLevel.CONFIRM, plan=_plan_publish)
 async def publish_timetable(ctx: ToolContext, args: SolutionIdIn) -> PublishOut:
     """Publish a feasible solution as its problem's current timetable, replacing the published one.
 
     Goes through the confirmation gate: the preview says how many lessons move compared with the current
     timetable. Schedules (get_teacher_schedule, get_section_timetable, ...) answer from the published one.
     """
-    plan = await timetable.publish(ctx.session, solution_id=args.solution_id)
-    return PublishOut(problem_id=plan.problem.id or 0, solution_id=plan.solution.id or 0,
-                      previous_solution_id=plan.current.id if plan.current else None, lessons=plan.lessons,
-                      lessons_moved=plan.moved)
+    assert ctx.plan is not None
+    return PublishOut(**plans.publish_outcome(ctx.plan))
 
 
 class LessonOut(ToolOutput):

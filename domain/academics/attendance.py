@@ -11,9 +11,9 @@ class or are the homeroom teacher (row scope, like `service.ensure_teaches` for 
 The register of a day can be taken, and taken again, on that day: each call creates or updates the
 records (a normal write). After the day, existing records are history: `take_attendance` may only add the
 missing ones (a late register); changing one is `correct_attendance`, a destructive call that needs a
-reason and the requester's confirmation. Today's register is changed by taking it again, so
-`correct_attendance` refuses today. Weekends and holidays are not refused: the school calendar has no
-closed days yet.
+reason and the requester's confirmation (planned by plans.plan_correct_attendance). Today's register is
+changed by taking it again, so `correct_attendance` refuses today. Weekends and holidays are not refused:
+the school calendar has no closed days yet.
 
 The attendance rate is (present + late) / (present + late + absent), excused days left out: see
 `attendance_rate_x100`.
@@ -395,23 +395,13 @@ async def check_correction(session: AsyncSession, actor: Actor, *, student_id: i
     return CorrectionTarget(record, student, section)
 
 
-async def correct_attendance(session: AsyncSession, actor: Actor, *, student_id: int, on_date: date,
-                             status: AttendanceStatus, note: str | None, today: date) -> CorrectionTarget:
-    """Change the status (and, when given, the note) of a past day's record; the reason stays in the audit log.
-
-    Raises what `check_correction` raises.
-    """
-    target = await check_correction(session, actor, student_id=student_id, on_date=on_date, status=status,
-                                    note=note, today=today)
-    record = target.record
-    record.status = status.value
-    if note is not None:
-        record.note = note
-    record.recorded_by = actor.id or None
-    bump(record)
-    session.add(record)
-    await session.flush()
-    return target
+async def correction_target(session: AsyncSession, *, student_id: int, on_date: date) -> CorrectionTarget:
+    """Return a student's record of a day with its section (after a correction, to show it); raises NotFound."""
+    student = await repo.get_or_raise(session, Student, student_id, field="student_id")
+    record = await get_record(session, student_id, on_date)
+    if record is None:
+        raise NotFound(f"{student.code} has no attendance record on {on_date}", field="date")
+    return CorrectionTarget(record, student, await repo.get_or_raise(session, Section, record.section_id))
 
 
 @dataclass(frozen=True)

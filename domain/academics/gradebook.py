@@ -201,16 +201,27 @@ class CategoryInput:
     drop_lowest: int = 0
 
 
-async def set_categories(session: AsyncSession, actor: Actor, *, class_id: int,
-                         categories: list[CategoryInput]) -> tuple[SchoolClass, list[GradingCategory]]:
-    """Replace a class's assessment categories; an empty list goes back to per-assessment weights.
+@dataclass(frozen=True)
+class CategoriesCheck:
+    """A checked replacement of a class's categories: the class, the categories wanted by upper-case code, the
+    class's assessments, and its category rows (deleted ones too, by code: a removed code can come back)."""
+
+    cls: SchoolClass
+    wanted: dict[str, CategoryInput]
+    assessments: list[Assessment]
+    rows: dict[str, GradingCategory]
+
+
+async def check_categories(session: AsyncSession, actor: Actor, *, class_id: int,
+                           categories: list[CategoryInput]) -> CategoriesCheck:
+    """Check a replacement of a class's assessment categories (nothing written; plans.plan_set_grading_categories
+    writes it). An empty list goes back to per-assessment weights.
 
     Every existing assessment of the class must fall in one of the new categories (matched case-insensitively,
     then stored upper-case). Raises InvalidInput (duplicate codes, a weight <= 0, negative drop_lowest, an
-    assessment left without a category), NotFound, PermissionDenied outside a teacher's classes. Frozen term
-    grades are not recomputed; pending publications of the class become stale.
+    assessment left without a category), NotFound, PermissionDenied outside a teacher's classes.
     """
-    from domain.academics.service import ensure_teaches, touch_class
+    from domain.academics.service import ensure_teaches
 
     cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
     ensure_teaches(actor, cls)
@@ -220,7 +231,7 @@ async def set_categories(session: AsyncSession, actor: Actor, *, class_id: int,
         if code in wanted:
             raise InvalidInput(f"category {code} is given twice; codes must be unique", field="categories")
         grading.Category(code, Fraction(c.weight_x100, 100), c.drop_lowest)  # validates weight and drop_lowest
-        wanted[code] = c
+        wanted[code] = replace(c, code=code)
     assessments = await repo.assessments_of(session, class_id)
     if wanted:
         stray = [a for a in assessments if (a.category or "").strip().upper() not in wanted]
@@ -228,27 +239,8 @@ async def set_categories(session: AsyncSession, actor: Actor, *, class_id: int,
             shown = ", ".join(f"'{a.title}' ({a.category or 'no category'})" for a in stray[:10])
             raise InvalidInput(f"{len(stray)} assessment(s) of {cls.code} would have no category: {shown}; "
                                f"include their categories (given: {', '.join(wanted)})", field="categories")
-        for a in assessments:
-            if a.category != a.category.strip().upper():  # type: ignore[union-attr]
-                a.category = a.category.strip().upper()  # type: ignore[union-attr]
-                bump(a)
-                session.add(a)
     rows = {r.code: r for r in await repo.categories_of(session, class_id, include_deleted=True)}
-    now = utcnow()
-    for code, c in wanted.items():
-        row = rows.get(code) or GradingCategory(class_id=class_id, code=code, name=c.name, weight_x100=0)
-        row.name, row.weight_x100, row.drop_lowest, row.deleted_at = c.name, c.weight_x100, c.drop_lowest, None
-        if row.id is not None:
-            bump(row)
-        session.add(row)
-    for code, row in rows.items():
-        if code not in wanted and row.deleted_at is None:
-            row.deleted_at = now
-            bump(row)
-            session.add(row)
-    touch_class(session, cls)
-    await session.flush()
-    return cls, await repo.categories_of(session, class_id)
+    return CategoriesCheck(cls, wanted, assessments, rows)
 
 
 @dataclass(frozen=True)
@@ -265,8 +257,10 @@ class BandInput:
 async def create_scale(session: AsyncSession, *, code: str, name: str, rounding: str, decimals: int,
                        bands: list[BandInput], is_default: bool) -> GradingScaleRecord:
     """Store a grading scale after validating it (domain.academics.grading.GradingScale); `is_default` makes it
-    the school's scale for classes without their own. Raises Conflict for a taken code, InvalidInput naming
-    what is wrong with the bands, the rounding or the decimals (0..2: percentages are kept in hundredths)."""
+    the school's scale for classes without their own, only while nothing depends on the default (see
+    `check_default_unused`). Raises Conflict for a taken code or a default that classes rely on, InvalidInput
+    naming what is wrong with the bands, the rounding or the decimals (0..2: percentages are kept in
+    hundredths)."""
     code = code.strip().upper()
     if not 0 <= decimals <= MAX_SCALE_DECIMALS:
         raise InvalidInput(f"decimals is {decimals}; a scale rounds to 0..{MAX_SCALE_DECIMALS} decimals",
@@ -277,11 +271,7 @@ async def create_scale(session: AsyncSession, *, code: str, name: str, rounding:
         grading.GradeBand(b.min_percentage, b.letter.strip(), b.gpa_points, passing=b.passing,
                           earns_credit=b.earns_credit) for b in bands))
     if is_default:
-        current = await repo.default_scale(session)
-        if current is not None:
-            current.is_default = False
-            bump(current)
-            session.add(current)
+        await check_default_unused(session)
     row = GradingScaleRecord(code=code, name=name, rounding=scale.rounding.value, decimals=scale.decimals,
                              bands=bands_to_json(scale.bands), is_default=is_default)
     session.add(row)
@@ -289,17 +279,30 @@ async def create_scale(session: AsyncSession, *, code: str, name: str, rounding:
     return row
 
 
-async def set_class_scale(session: AsyncSession, *, class_id: int, scale_id: int | None) -> SchoolClass:
-    """Give a class its own grading scale (None: the school's default). Raises NotFound."""
-    from domain.academics.service import touch_class
+async def check_default_unused(session: AsyncSession) -> None:
+    """Rule (issue 15, the gate policy): a new scale may be made the school's default at its creation only while
+    nothing depends on the default, i.e. the school has no default scale yet and no class grades by it (a
+    school being set up). Otherwise changing the default changes the letters of every class without its own
+    scale, so it is set_default_grading_scale, which needs an admin's approval. Raises Conflict."""
+    current = await default_scale(session)
+    relying = await repo.classes_on_default_scale(session)
+    if current is None and not relying:
+        return
+    why = []
+    if current is not None:
+        why.append(f"the school's default scale is {current.code}")
+    if relying:
+        shown = ", ".join(c.code for c in relying[:5]) + (f" and {len(relying) - 5} more" if len(relying) > 5
+                                                          else "")
+        why.append(f"{len(relying)} class(es) grade by the default ({shown})")
+    raise Conflict(f"is_default is refused: {' and '.join(why)}. Create the scale without is_default, then "
+                   "set_default_grading_scale (it shows which classes change and needs an admin's approval)",
+                   field="is_default")
 
-    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
-    if scale_id is not None:
-        await repo.get_or_raise(session, GradingScaleRecord, scale_id, field="scale_id")
-    cls.grading_scale_id = scale_id
-    touch_class(session, cls)
-    await session.flush()
-    return cls
+
+async def default_scale(session: AsyncSession) -> GradingScaleRecord | None:
+    """Return the school's default grading scale record, or None (the built-in BASIC scale grades then)."""
+    return await repo.default_scale(session)
 
 
 async def set_term_comment(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int, student_id: int,

@@ -1,5 +1,6 @@
-"""Plans of academics' gated commands (domain.kernel.plan): publishing a class's term grades and changing a
-published (locked) score.
+"""Plans of academics' gated commands (domain.kernel.plan): publishing a class's term grades, changing a score
+(before and after publication), correcting a past day's attendance, and changing a grading policy that results
+depend on (a class's categories, a class's grading scale, the school's default scale).
 
 Each `plan_<command>(session, actor, args) -> Plan` reads what it needs, raises the command's errors, and returns
 every row it would write with the values it would write, plus its basis: the class's grading categories and the
@@ -14,7 +15,10 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.academics import gradebook, repository as repo, rules
+from datetime import date
+
+from domain.academics import attendance, gradebook, repository as repo, rules
+from domain.academics.attendance_models import AttendanceStatus
 from domain.academics.gradebook import BASIC_SCALE
 from domain.academics.models import Grade, GradeStatus, GradingScaleRecord, SchoolClass
 from domain.academics.service import (
@@ -26,9 +30,22 @@ from domain.academics.service import (
     term_grade_values,
 )
 from domain.kernel.actor import Actor
-from domain.kernel.plan import ACTION_ID, DECIDED_BY, NOW, Insert, Plan, Read, Update, changed_rows, inserted_rows
+from domain.kernel.errors import InvalidInput
+from domain.kernel.plan import (
+    ACTION_ID,
+    DECIDED_BY,
+    NOW,
+    Delete,
+    Insert,
+    Plan,
+    Read,
+    Update,
+    changed_rows,
+    inserted_rows,
+)
 
 PREVIEW_ROWS = 50
+APPROVE = "approve"  # Plan.level: the gate holds the action for an admin who did not ask
 
 
 def _pct(x100: int | None) -> float | None:
@@ -179,3 +196,247 @@ async def plan_change_locked_grade(session: AsyncSession, actor: Actor, *, asses
                         f"({cls.code}) from {describe_result(grade)} to {rules.format_x100(score_x100)}: {reason}",
                 preview=preview, changes=changes, basis=basis, inputs=inputs)
 
+
+
+# ---------------------------------------------------------------- change_grade
+
+
+def _grade_history(target: Any, score_x100: int, *, published: bool, reason: str | None, actor: Actor
+                   ) -> dict[str, Any]:
+    grade = target.grade
+    return {"grade_id": grade.id or 0, "class_id": target.cls.id or 0, "term_id": target.assessment.term_id,
+            "student_id": target.student.id or 0, "before_score_x100": grade.score_x100,
+            "before_status": grade.status, "after_score_x100": score_x100, "after_status": GradeStatus.SCORED.value,
+            "published": published, "reason": reason, "requested_by": actor.id or None, "approved_by": DECIDED_BY,
+            "action_id": ACTION_ID}
+
+
+async def plan_change_grade(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,
+                            score_x100: int, comment: str | None) -> Plan:
+    """Plan changing an existing, unpublished result to a score: the grade row (score, status scored, the
+    comment when given) at the version previewed, and its history row (before/after, the requester; who
+    confirmed and the action are filled when applied). A publication since the preview locks the grade, so the
+    plan no longer plans (stale). Raises NotFound (no result yet), GradeLocked (published), InvalidInput (same
+    score, above the maximum), PermissionDenied outside a teacher's classes (check_grade_change)."""
+    target = await check_grade_change(session, actor, assessment_id=assessment_id, student_id=student_id,
+                                      score_x100=score_x100, locked=False)
+    grade = target.grade
+    assert grade is not None
+    before: dict[str, Any] = {"score_x100": grade.score_x100, "status": grade.status}
+    after: dict[str, Any] = {"score_x100": score_x100, "status": GradeStatus.SCORED.value}
+    if comment is not None:
+        before["comment"], after["comment"] = grade.comment, comment
+    changes: list[Any] = [Update("grades", grade.id or 0, grade.version, before=before, after=after),
+                          Insert("grade_changes", _grade_history(target, score_x100, published=False, reason=None,
+                                                                 actor=actor))]
+    preview: dict[str, Any] = {
+        "student": f"{target.student.code} {target.student.full_name}", "class": target.cls.code,
+        "assessment": target.assessment.title, "max_score": _pct(target.assessment.max_score_x100),
+        "before": {"score": _pct(grade.score_x100), "status": grade.status, "comment": grade.comment,
+                   "locked": grade.locked},
+        "after": {"score": _pct(score_x100), "locked": grade.locked}}
+    if comment is not None:
+        preview["after"]["comment"] = comment
+    return Plan(command="change_grade",
+                summary=f"Change {target.student.full_name}'s score on '{target.assessment.title}' "
+                        f"({target.cls.code}) from {describe_result(grade)} to {rules.format_x100(score_x100)}",
+                preview=preview, changes=changes)
+
+
+# ---------------------------------------------------------------- correct_attendance
+
+
+async def plan_correct_attendance(session: AsyncSession, actor: Actor, *, student_id: int, on_date: date,
+                                  status: AttendanceStatus, note: str | None, reason: str, today: date) -> Plan:
+    """Plan correcting a student's record of a past school day: the record's status (and note, when given) and
+    who recorded it (the requester), at the version previewed. `today` is the school's calendar date. The
+    reason is kept with the pending action and its audit rows. Raises what attendance.check_correction raises
+    (NotFound, InvalidInput for today, a future day or no change, PermissionDenied outside the requester's
+    sections)."""
+    target = await attendance.check_correction(session, actor, student_id=student_id, on_date=on_date,
+                                               status=status, note=note, today=today)
+    record = target.record
+    before: dict[str, Any] = {"status": record.status, "recorded_by": record.recorded_by}
+    after: dict[str, Any] = {"status": status.value, "recorded_by": actor.id or None}
+    if note is not None:
+        before["note"], after["note"] = record.note, note
+    change = Update("attendance_records", record.id or 0, record.version, before=before, after=after)
+    preview = {
+        "student": f"{target.student.code} {target.student.full_name}", "section": target.section.code,
+        "date": record.on_date.isoformat(), "reason": reason,
+        "before": {"status": record.status, "note": record.note},
+        "after": {"status": change.after["status"], "note": change.after.get("note", record.note)}}
+    return Plan(command="correct_attendance",
+                summary=f"Correct {target.student.full_name}'s attendance on {record.on_date} "
+                        f"({target.section.code}) from {record.status} to {status.value}: {reason}",
+                preview=preview, changes=[change])
+
+
+# ---------------------------------------------------------------- grading policies: what depends on them
+
+
+async def _dependants(session: AsyncSession, cls: SchoolClass) -> tuple[list[str], int]:
+    """The names of the terms whose grades of `cls` are published, and how many results it has recorded."""
+    terms = await repo.published_terms_of_class(session, cls.id or 0)
+    return [t.name for t in terms], await repo.count_results_of_class(session, cls.id or 0)
+
+
+def _categories_shown(rows: Any) -> list[dict[str, Any]]:
+    return [{"code": r.code, "name": r.name, "weight": _pct(r.weight_x100), "drop_lowest": r.drop_lowest}
+            for r in rows]
+
+
+# ---------------------------------------------------------------- set_grading_categories
+
+
+async def plan_set_grading_categories(session: AsyncSession, actor: Actor, *, class_id: int,
+                                      categories: list[gradebook.CategoryInput]) -> Plan:
+    """Plan replacing a class's assessment categories (an empty list: each assessment's own weight again): the
+    category rows inserted, updated (name, weight, drop-lowest; a removed code revived) and soft-deleted, the
+    assessments whose category is stored upper-case, and the class's version (so pending publications and
+    grade change requests of the class, which read the old weights, become stale).
+
+    Gate policy: confirm; approve (an admin who did not ask) when the class has published term grades. Those
+    frozen grades are not recomputed, but a grade change request on them (change_locked_grade) recomputes the
+    term grade with the weights of the day, so the weights are a policy published results depend on.
+
+    Raises InvalidInput when nothing would change, and what gradebook.check_categories raises.
+    """
+    check = await gradebook.check_categories(session, actor, class_id=class_id, categories=categories)
+    cls = check.cls
+    changes: list[Any] = []
+    for a in check.assessments:
+        if check.wanted and a.category is not None and a.category != a.category.strip().upper():
+            changes.append(Update("assessments", a.id or 0, a.version, before={"category": a.category},
+                                  after={"category": a.category.strip().upper()}))
+    live = [r for r in check.rows.values() if r.deleted_at is None]
+    for code, c in check.wanted.items():
+        row = check.rows.get(code)
+        values = {"name": c.name, "weight_x100": c.weight_x100, "drop_lowest": c.drop_lowest}
+        if row is None:
+            changes.append(Insert("grading_categories", {"class_id": cls.id or 0, "code": code, **values}))
+            continue
+        current = {"name": row.name, "weight_x100": row.weight_x100, "drop_lowest": row.drop_lowest}
+        differing = {k: v for k, v in values.items() if current[k] != v}
+        if row.deleted_at is not None:
+            changes.append(Update("grading_categories", row.id or 0, row.version,
+                                  before={**current, "deleted_at": row.deleted_at},
+                                  after={**values, "deleted_at": None}))
+        elif differing:
+            changes.append(Update("grading_categories", row.id or 0, row.version,
+                                  before={k: current[k] for k in differing}, after=differing))
+    for row in live:
+        if row.code not in check.wanted:
+            changes.append(Delete("grading_categories", row.id or 0, row.version,
+                                  before={"code": row.code, "weight_x100": row.weight_x100}))
+    if not changes:
+        how = "by these categories" if check.wanted else "by each assessment's own weight"
+        raise InvalidInput(f"{cls.code} already grades {how}; nothing to change", field="categories")
+    changes.append(Update("classes", cls.id or 0, cls.version, before={}, after={}))
+    published, results = await _dependants(session, cls)
+    after_rows = sorted(check.wanted.values(), key=lambda c: c.code)
+    preview = {
+        "class_id": cls.id, "class": cls.code, "published_terms": published, "recorded_results": results,
+        "before": {"by_category": bool(live), "categories": _categories_shown(sorted(live, key=lambda r: r.code))},
+        "after": {"by_category": bool(after_rows), "categories": _categories_shown(after_rows)},
+        "note": ("published term grades stay as frozen; a later change of a published score recomputes its term "
+                 "grade with these weights" if published else
+                 "the class's running term grades are recomputed with these weights")}
+    shown = ", ".join(f"{c.code} {_pct(c.weight_x100)}" for c in after_rows) or "each assessment's own weight"
+    return Plan(command="set_grading_categories",
+                summary=f"Weight the term grades of {cls.code} by {shown}"
+                        + (f" (term grades published: {', '.join(published)})" if published else ""),
+                preview=preview, changes=changes,
+                level=APPROVE if published else None)
+
+
+# ---------------------------------------------------------------- set_class_grading_scale
+
+
+def _scale_name(record: GradingScaleRecord | None, default: GradingScaleRecord | None) -> str:
+    if record is not None:
+        return record.code
+    return f"the school's default ({default.code if default else BASIC_SCALE.code})"
+
+
+async def plan_set_class_grading_scale(session: AsyncSession, actor: Actor, *, class_id: int,
+                                       scale_id: int | None) -> Plan:
+    """Plan giving a class its own grading scale (None: the school's default again): the class's scale id at
+    the version previewed, with the scale chosen as the basis.
+
+    Gate policy: confirm while the class has no results; approve (an admin who did not ask) once it has
+    recorded results or published term grades: its letters, GPA points and passes change (published grades
+    keep the scale they were published with, but the class's next terms are graded by the new one).
+
+    Raises NotFound (class, scale), InvalidInput when the class already uses that scale.
+    """
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    record = None
+    if scale_id is not None:
+        record = await repo.get_or_raise(session, GradingScaleRecord, scale_id, field="scale_id")
+    default = await repo.default_scale(session)
+    current = (await repo.get_live(session, GradingScaleRecord, cls.grading_scale_id)
+               if cls.grading_scale_id is not None else None)
+    if cls.grading_scale_id == scale_id:
+        raise InvalidInput(f"{cls.code} already grades by {_scale_name(record, default)}; nothing to change",
+                           field="scale_id")
+    basis = [Read("grading_scales", r.id or 0, r.version, f"the grading scale {r.code}")
+             for r in (record if record is not None else default,) if r is not None]
+    published, results = await _dependants(session, cls)
+    before, after = _scale_name(current, default), _scale_name(record, default)
+    preview = {"class_id": cls.id, "class": cls.code, "published_terms": published, "recorded_results": results,
+               "before": {"scale_id": cls.grading_scale_id, "grading_scale": before},
+               "after": {"scale_id": scale_id, "grading_scale": after},
+               "note": "published term grades keep the scale they were published with"}
+    return Plan(command="set_class_grading_scale",
+                summary=f"Grade {cls.code} by {after} instead of {before}"
+                        + (f" ({results} results recorded)" if results else ""),
+                preview=preview, basis=basis,
+                changes=[Update("classes", cls.id or 0, cls.version, before={"grading_scale_id": cls.grading_scale_id},
+                                after={"grading_scale_id": scale_id})],
+                inputs={"grading scale": after},
+                level=APPROVE if published or results else None)
+
+
+# ---------------------------------------------------------------- set_default_grading_scale
+
+
+async def plan_set_default_grading_scale(session: AsyncSession, actor: Actor, *, scale_id: int | None) -> Plan:
+    """Plan making a stored scale the school's default (None: no default, the built-in BASIC scale grades): the
+    current default's flag cleared and the new one's set, at the versions previewed; the classes graded by the
+    default are an input (a class that starts or stops relying on it makes the action stale).
+
+    Gate policy: confirm while no class grades by the default; approve (an admin who did not ask) otherwise:
+    their letters, GPA points and passes change (published term grades keep the scale they were published
+    with). Issue 15: a default made after a publication was previewed must not freeze other letters.
+
+    Raises NotFound (scale), InvalidInput when it is the default already.
+    """
+    record = None
+    if scale_id is not None:
+        record = await repo.get_or_raise(session, GradingScaleRecord, scale_id, field="scale_id")
+    current = await repo.default_scale(session)
+    if (current.id if current else None) == scale_id:
+        raise InvalidInput(f"{record.code if record else 'the built-in ' + BASIC_SCALE.code} is already the "
+                           "school's default grading scale; nothing to change", field="scale_id")
+    changes: list[Any] = []
+    if current is not None:
+        changes.append(Update("grading_scales", current.id or 0, current.version, before={"is_default": True},
+                              after={"is_default": False}))
+    if record is not None:
+        changes.append(Update("grading_scales", record.id or 0, record.version, before={"is_default": False},
+                              after={"is_default": True}))
+    relying = await repo.classes_on_default_scale(session)
+    codes = [c.code for c in relying]
+    before = current.code if current else f"{BASIC_SCALE.code} (built in)"
+    after = record.code if record else f"{BASIC_SCALE.code} (built in)"
+    preview = {"before": {"scale_id": current.id if current else None, "default_scale": before},
+               "after": {"scale_id": scale_id, "default_scale": after},
+               "classes_affected": len(codes), "classes": codes[:PREVIEW_ROWS],
+               "note": "published term grades keep the scale they were published with"}
+    return Plan(command="set_default_grading_scale",
+                summary=f"Make {after} the school's default grading scale instead of {before} "
+                        f"({len(codes)} class(es) grade by it)",
+                preview=preview, changes=changes,
+                inputs={"classes graded by the default scale": codes},
+                level=APPROVE if codes else None)

@@ -422,3 +422,30 @@ async def guardians_of_students(session: AsyncSession, student_ids: list[int]) -
         for row in (await session.exec(stmt)).all():
             out.setdefault(row.student_id, []).append(row)
     return out
+
+
+# ---------------------------------------------------------------- what a grading policy's results depend on
+
+
+async def published_terms_of_class(session: AsyncSession, class_id: int) -> list[Term]:
+    """Return the terms whose term grades of the class are published, oldest first."""
+    stmt = (select(Term).where(Term.id.in_(  # type: ignore[union-attr]
+        select(TermGrade.term_id).where(TermGrade.class_id == class_id,
+                                        TermGrade.deleted_at.is_(None))))  # type: ignore[union-attr]
+        .order_by(Term.start_date, Term.id))
+    return list((await session.exec(stmt)).all())
+
+
+async def count_results_of_class(session: AsyncSession, class_id: int) -> int:
+    """Return how many live results (scores, missing, excused) the class's assessments have."""
+    stmt = (select(func.count()).select_from(Grade).join(Assessment, Assessment.id == Grade.assessment_id)
+            .where(Assessment.class_id == class_id, Assessment.deleted_at.is_(None),  # type: ignore[union-attr]
+                   Grade.deleted_at.is_(None)))  # type: ignore[union-attr]
+    return int((await session.exec(stmt)).one())
+
+
+async def classes_on_default_scale(session: AsyncSession) -> list[SchoolClass]:
+    """Return the live classes without a grading scale of their own (graded by the school's default), by code."""
+    stmt = select(SchoolClass).where(SchoolClass.grading_scale_id.is_(None),  # type: ignore[union-attr]
+                                     SchoolClass.deleted_at.is_(None))  # type: ignore[union-attr]
+    return list((await session.exec(stmt.order_by(SchoolClass.code, SchoolClass.id))).all())

@@ -20,7 +20,6 @@ from domain.academics.models import (
     Enrollment,
     EnrollmentStatus,
     Grade,
-    GradeChange,
     GradeStatus,
     Guardian,
     SchoolClass,
@@ -29,7 +28,6 @@ from domain.academics.models import (
     StudentStatus,
     Subject,
     Term,
-    TermGrade,
     YearLevel,
 )
 from domain.hr import repository as hr_repo
@@ -447,56 +445,6 @@ async def check_grade_change(session: AsyncSession, actor: Actor, *, assessment_
     return target
 
 
-async def change_grade(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,
-                       score_x100: int, comment: str | None, locked: bool = False, reason: str | None = None,
-                       approved_by: int | None = None, action_id: int | None = None) -> Grade:
-    """Change an existing result to a score (a locked one only when `locked`), recomputing a published term
-    grade, and record the change in the grade's history (GradeChange: before/after, the term grade before and
-    after, the reason, the requester `actor`, who approved it and the pending action)."""
-    target = await check_grade_change(session, actor, assessment_id=assessment_id, student_id=student_id,
-                                      score_x100=score_x100, locked=locked)
-    grade = target.grade
-    assert grade is not None
-    history = GradeChange(grade_id=grade.id or 0, class_id=target.cls.id or 0, term_id=target.assessment.term_id,
-                          student_id=student_id, before_score_x100=grade.score_x100, before_status=grade.status,
-                          after_score_x100=score_x100, after_status=GradeStatus.SCORED.value, published=locked,
-                          reason=reason, requested_by=actor.id or None, approved_by=approved_by or None,
-                          action_id=action_id)
-    grade.score_x100 = score_x100
-    grade.status = GradeStatus.SCORED.value
-    if comment is not None:
-        grade.comment = comment
-    bump(grade)
-    session.add(grade)
-    await session.flush()
-    if locked:
-        term_grade = await repo.get_term_grade(session, target.cls.id or 0, target.assessment.term_id, student_id)
-        if term_grade is not None:
-            history.term_percentage_before_x100, history.term_letter_before = term_grade.percentage_x100, \
-                term_grade.letter
-            # The frozen grade keeps the scale it was published with, even if the class's scale changed since.
-            policy = await gradebook.policy_for(session, target.cls, scale_code=term_grade.scale_code)
-            result = await student_term_result(session, target.cls, target.assessment.term_id, student_id,
-                                               policy=policy)
-            set_term_grade(term_grade, result, policy)
-            history.term_percentage_after_x100, history.term_letter_after = term_grade.percentage_x100, \
-                term_grade.letter
-            bump(term_grade)
-            session.add(term_grade)
-    session.add(history)
-    await session.flush()
-    return grade
-
-
-async def student_term_result(session: AsyncSession, cls: SchoolClass, term_id: int, student_id: int, *,
-                              policy: gradebook.Policy | None = None) -> gradebook.StudentResult:
-    """Return a student's term result in a class under the class's grading policy (categories, scale)."""
-    policy = policy or await gradebook.policy_for(session, cls)
-    assessments = await repo.assessments_of(session, cls.id or 0, term_id)
-    grades = await repo.grades_for_assessments(session, [a.id or 0 for a in assessments], [student_id])
-    return gradebook.student_result(policy, assessments, {g.assessment_id: g for g in grades})
-
-
 def term_grade_values(result: gradebook.StudentResult, policy: gradebook.Policy) -> dict[str, Any]:
     """The columns of a term grade row for a computed result: the rounded and the exact percentage ("n/d"),
     letter, GPA points (hundredths), pass and credit, and the scale's code."""
@@ -507,12 +455,6 @@ def term_grade_values(result: gradebook.StudentResult, policy: gradebook.Policy)
             "gpa_points_x100": gradebook.x100(grade.gpa_points) if grade else None,
             "passing": grade.passing if grade else None, "earns_credit": grade.earns_credit if grade else None,
             "scale_code": policy.scale.code}
-
-
-def set_term_grade(row: TermGrade, result: gradebook.StudentResult, policy: gradebook.Policy) -> None:
-    """Write a computed result into a term grade row (term_grade_values)."""
-    for name, value in term_grade_values(result, policy).items():
-        setattr(row, name, value)
 
 
 @dataclass(frozen=True)
@@ -603,29 +545,6 @@ async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_
         out.append(TermGradeComputation(classes[class_id], term, items, by_class.get(class_id, []), lines,
                                         class_id in published, policy))
     return out
-
-
-async def publish_term_grades(session: AsyncSession, actor: Actor, *, class_id: int,
-                              term_id: int) -> TermGradeComputation:
-    """Freeze a class's term grades (one TermGrade per enrolled student: rounded and exact percentage, letter,
-    GPA points, pass and credit, the scale) and lock every score of the term.
-
-    Raises Conflict when already published, InvalidInput when the term has no assessments.
-    """
-    comp = await compute_term_grades(session, actor, class_id=class_id, term_id=term_id)
-    check_publishable(comp)
-    now = utcnow()
-    for line in comp.lines:
-        row = TermGrade(class_id=class_id, term_id=term_id, student_id=line.student.id or 0, published_at=now,
-                        published_by=actor.id or None)
-        set_term_grade(row, line.result, comp.policy)
-        session.add(row)
-    for grade in comp.grades:
-        grade.locked = True
-        bump(grade)
-        session.add(grade)
-    await session.flush()
-    return TermGradeComputation(comp.cls, comp.term, comp.assessments, comp.grades, comp.lines, True, comp.policy)
 
 
 def check_publishable(comp: TermGradeComputation) -> None:

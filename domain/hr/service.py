@@ -106,19 +106,3 @@ def check_termination(emp: Employee, termination_date: date) -> None:
     if termination_date < emp.hire_date:
         raise InvalidInput(f"termination date {termination_date} is before the hire date {emp.hire_date}",
                            field="termination_date")
-
-
-async def terminate_employee(session: AsyncSession, actor: Actor, *, employee_id: int, termination_date: date,
-                             reason: str) -> Employee:
-    """Terminate an employee (status terminated, date and reason recorded; the row is kept)."""
-    emp = await repo.get_employee_or_raise(session, employee_id)
-    check_termination(emp, termination_date)
-    emp.status = EmployeeStatus.TERMINATED.value
-    emp.termination_date = termination_date
-    emp.termination_reason = reason
-    bump(emp)
-    session.add(emp)
-    await session.flush()
-    return emp
-
-

@@ -11,6 +11,7 @@ import pytest
 
 from domain.kernel.errors import InvalidInput, PermissionDenied
 from tests.factories import make_school, unique
+from tests.gate_helpers import released
 from tools.invoke import invoke
 
 
@@ -37,10 +38,14 @@ async def test_weights_then_categories_with_missing_and_excused_results(runtime)
     # Per-assessment weights 40/60: s1 = 0.4 x 80 + 0.6 x 90 = 86; s2 = the exam only = 0; s3 nothing yet.
     assert await term_grades(runtime, school) == {s1: (86.0, "B"), s2: (0.0, "F"), s3: (None, None)}
 
-    out = await invoke(runtime, "set_grading_categories", {"class_id": school.class_id, "categories": [
+    pending = await invoke(runtime, "set_grading_categories", {"class_id": school.class_id, "categories": [
         {"code": "test", "name": "Tests", "weight": 30}, {"code": "EXAM", "name": "Exams", "weight": 50},
         {"code": "hw", "name": "Homework", "weight": 20}]}, school.teacher)
-    assert out.by_category and [c.code for c in out.categories] == ["EXAM", "HW", "TEST"]
+    assert pending.level == "confirm" and pending.preview["before"] == {"by_category": False, "categories": []}
+    assert [c["code"] for c in pending.preview["after"]["categories"]] == ["EXAM", "HW", "TEST"]
+    assert await term_grades(runtime, school) == {s1: (86.0, "B"), s2: (0.0, "F"), s3: (None, None)}  # not yet
+    out = await released(runtime, pending, school.teacher)
+    assert out["by_category"] and [c["code"] for c in out["categories"]] == ["EXAM", "HW", "TEST"]
     # HW has no results: TEST and EXAM renormalise to 30/80 and 50/80. s1 = 80 x 0.375 + 90 x 0.625 = 86.25.
     assert await term_grades(runtime, school) == {s1: (86.25, "B"), s2: (0.0, "F"), s3: (None, None)}
     listed = await invoke(runtime, "get_grading_categories", {"class_id": school.class_id}, school.viewer)
@@ -53,9 +58,10 @@ async def test_weights_then_categories_with_missing_and_excused_results(runtime)
     await record(runtime, school, quiz.id, s1, 2)
     # Without dropping, TEST = (80 + 2) / 110 = 74.545..%; s1 = 74.5454 x 0.375 + 90 x 0.625 = 84.2045 -> 84.20.
     assert (await term_grades(runtime, school))[s1] == (84.2, "B")
-    await invoke(runtime, "set_grading_categories", {"class_id": school.class_id, "categories": [
-        {"code": "TEST", "name": "Tests", "weight": 30, "drop_lowest": 1},
-        {"code": "EXAM", "name": "Exams", "weight": 50}]}, school.teacher)
+    await released(runtime, await invoke(runtime, "set_grading_categories", {
+        "class_id": school.class_id, "categories": [{"code": "TEST", "name": "Tests", "weight": 30, "drop_lowest": 1},
+                                                     {"code": "EXAM", "name": "Exams", "weight": 50}]}, school.teacher),
+                   school.teacher)
     assert (await term_grades(runtime, school))[s1] == (86.25, "B")
 
     gradebook = await invoke(runtime, "get_gradebook", {"class_id": school.class_id, "term_id": school.term_id},
@@ -79,22 +85,27 @@ async def test_category_rules_are_enforced(runtime):
     with pytest.raises(PermissionDenied):
         await invoke(runtime, "set_grading_categories", {"class_id": school.class_id, "categories": []},
                      school.other_teacher)
-    await invoke(runtime, "set_grading_categories", {"class_id": school.class_id, "categories": [
-        {"code": "TEST", "name": "Tests", "weight": 40}, {"code": "EXAM", "name": "Exams", "weight": 60}]},
-                 school.teacher)
+    await released(runtime, await invoke(runtime, "set_grading_categories", {
+        "class_id": school.class_id, "categories": [{"code": "TEST", "name": "Tests", "weight": 40},
+                                                     {"code": "EXAM", "name": "Exams", "weight": 60}]},
+        school.teacher), school.teacher)
     with pytest.raises(InvalidInput) as info:
         await invoke(runtime, "create_assessment", {"class_id": school.class_id, "term_id": school.term_id,
                                                     "title": "Essay", "max_score": 20, "category": "project"},
                      school.teacher)
     assert info.value.field == "category" and "one of EXAM, TEST" in info.value.message
     # Removing every category goes back to each assessment's weight; a removed code can come back.
-    back = await invoke(runtime, "set_grading_categories", {"class_id": school.class_id, "categories": []},
-                        school.teacher)
-    assert not back.by_category and back.categories == []
-    again = await invoke(runtime, "set_grading_categories", {"class_id": school.class_id, "categories": [
-        {"code": "TEST", "name": "Tests", "weight": 10}, {"code": "EXAM", "name": "Exams", "weight": 90}]},
-                         school.teacher)
-    assert [(c.code, c.weight) for c in again.categories] == [("EXAM", 90.0), ("TEST", 10.0)]
+    back = await released(runtime, await invoke(runtime, "set_grading_categories", {
+        "class_id": school.class_id, "categories": []}, school.teacher), school.teacher)
+    assert not back["by_category"] and back["categories"] == []
+    with pytest.raises(InvalidInput, match="already grades by each assessment's own weight; nothing to change"):
+        await invoke(runtime, "set_grading_categories", {"class_id": school.class_id, "categories": []},
+                     school.teacher)
+    again = await released(runtime, await invoke(runtime, "set_grading_categories", {
+        "class_id": school.class_id, "categories": [{"code": "TEST", "name": "Tests", "weight": 10},
+                                                     {"code": "EXAM", "name": "Exams", "weight": 90}]},
+        school.teacher), school.teacher)
+    assert [(c["code"], c["weight"]) for c in again["categories"]] == [("EXAM", 90.0), ("TEST", 10.0)]
 
 
 @pytest.mark.parametrize("status,score,words", [
@@ -121,8 +132,8 @@ async def test_a_class_scale_rounds_once_at_the_band_edge(runtime, rounding, let
     scale = await invoke(runtime, "create_grading_scale", {"code": unique("SC"), "name": "Edge", "rounding": rounding,
                                                            "decimals": 0, "bands": us_bands()}, school.registrar)
     assert [b.letter for b in scale.bands] == ["A-", "B+", "B", "D", "F"] and scale.scale_id
-    await invoke(runtime, "set_class_grading_scale", {"class_id": school.class_id, "scale_id": scale.scale_id},
-                 school.registrar)
+    await released(runtime, await invoke(runtime, "set_class_grading_scale", {
+        "class_id": school.class_id, "scale_id": scale.scale_id}, school.registrar), school.registrar)
     await record(runtime, school, school.assessment_id, school.student_ids[0], 89.5)  # 89.5 % exactly
     assert (await term_grades(runtime, school))[school.student_ids[0]] == (percentage, letter)
 
@@ -150,8 +161,8 @@ async def test_published_term_grades_are_exact_and_the_transcript_has_gpa(runtim
     s1 = school.student_ids[0]
     scale = await invoke(runtime, "create_grading_scale", {"code": unique("SC"), "name": "US", "bands": us_bands()},
                          school.registrar)
-    await invoke(runtime, "set_class_grading_scale", {"class_id": school.class_id, "scale_id": scale.scale_id},
-                 school.registrar)
+    await released(runtime, await invoke(runtime, "set_class_grading_scale", {
+        "class_id": school.class_id, "scale_id": scale.scale_id}, school.registrar), school.registrar)
     await record(runtime, school, school.assessment_id, s1, 87)   # 87 %, weight 40
     await record(runtime, school, school.assessment2_id, s1, 44)  # 88 %, weight 60 -> 87.6 -> 88 -> B+ 3.3
     pending = await invoke(runtime, "publish_term_grades", {"class_id": school.class_id, "term_id": school.term_id},
