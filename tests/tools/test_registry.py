@@ -321,15 +321,15 @@ def test_annotations_match_the_effect(spec):
     if spec.effect is Effect.READ:
         assert hints["readOnlyHint"] is True and hints["destructiveHint"] is False
         assert hints["idempotentHint"] is True
-        assert spec.gate is None and spec.propose is None
+        assert spec.gate is None and spec.propose is None and spec.plan is None
     elif spec.effect is Effect.DESTRUCTIVE:
         assert hints["readOnlyHint"] is False and hints["destructiveHint"] is True
-        assert spec.gate in (GateLevel.CONFIRM, GateLevel.APPROVE) and spec.propose is not None
+        assert spec.gate in (GateLevel.CONFIRM, GateLevel.APPROVE) and (spec.propose is None) != (spec.plan is None)
         assert "pending action" in spec.full_description()
         assert spec.output_schema["properties"]["pending"], "a destructive tool returns the pending action"
     else:
         assert hints["readOnlyHint"] is False
-        assert spec.gate is None and spec.propose is None
+        assert spec.gate is None and spec.propose is None and spec.plan is None
 
 
 def test_releasing_actions_is_marked_destructive_and_not_offered_to_agents():
