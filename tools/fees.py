@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Awaitable
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, WithJsonSchema
+from pydantic import BeforeValidator, Field, StringConstraints, WithJsonSchema
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
 from domain.documents import service as documents
 from domain.fees import repository as repo
-from domain.fees import rules, service
+from domain.fees import plans, rules, service
 from domain.fees.models import (
     Allocation,
     CreditNote,
@@ -35,11 +37,13 @@ from domain.fees.models import (
 from domain.fees.statement_document import render_family_statement_pdf, statement_filename
 from domain.finance import rules as ledger_rules
 from domain.finance import service as finance
-from domain.kernel.actor import Role
+from domain.kernel.actor import Actor, Role
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import NotFound
+from domain.kernel.plan import Plan
+from domain.kernel.settings import Settings
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
-from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import Id, Name, Page, PageInput, Query, Reason, ToolInput, ToolOutput, page_of
 
 module = Module("fees", depends_on=("academics", "finance", "jobs", "documents"),
@@ -62,6 +66,17 @@ Minor = Annotated[int, Field(strict=True, ge=1, le=rules.MAX_AMOUNT,
 Percent = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2),
                     WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100,
                                     "description": "A percentage off, 0.01 to 100 (e.g. 10 or 12.5)."})]
+
+
+
+def utc_today() -> dt.date:
+    """Today's date in UTC (domain.kernel.clock)."""
+    return utcnow().date()
+
+
+# A gated command's date: omitted (or null) is today, resolved when the call is validated so that the stored
+# arguments of a pending action name the day previewed, not the day it is approved.
+OnDay = Annotated[dt.date, BeforeValidator(lambda value: utc_today() if value is None else value)]
 
 CURRENCY_HELP = "ISO 4217 code; omitted: the currency of the fee accounts, else the school's."
 
@@ -613,72 +628,44 @@ async def get_invoice(ctx: ToolContext, args: InvoiceIdIn) -> InvoiceOut:
 
 class VoidInvoiceIn(ToolInput):
     invoice_id: Id
-    on: dt.date | None = Field(default=None, description="The void's date (its reversal entry); omitted: today.")
+    on: OnDay = Field(default_factory=utc_today, description="The void's date (its reversal entry); omitted: "
+                                                              "today (UTC), fixed when the void is proposed.")
     reason: Reason
 
 
-async def _propose_void(ctx: ToolContext, args: VoidInvoiceIn) -> Proposal:
-    invoice = await service.get_invoice(ctx.session, args.invoice_id)
-    on = args.on or _today(ctx)
-    service.check_voidable(invoice, on)
-    total = ledger_rules.format_amount(invoice.total, invoice.currency)
-    preview = {"invoice": invoice.invoice_number, "family_id": invoice.family_id, "student_id": invoice.student_id,
-               "currency": invoice.currency, "total_minor": invoice.total, "reason": args.reason,
-               "reversal": None if invoice.entry_id is None else {"reverses_entry_id": invoice.entry_id,
-                                                                  "date": on.isoformat()},
-               "before": {"status": invoice.status, "balance_minor": service.balance_of(invoice)},
-               "after": {"status": "void", "balance_minor": 0}}
-    return Proposal(summary=f"Void invoice {invoice.invoice_number} ({total}) on {on}: {args.reason[:120]}",
-                    preview=preview, touched=[Touched("invoices", invoice.id or 0, invoice.version)])
+def _plan_void(session: AsyncSession, actor: Actor, args: VoidInvoiceIn) -> Awaitable[Plan]:
+    return plans.plan_void_invoice(session, actor, invoice_id=args.invoice_id, on=args.on, reason=args.reason)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, propose=_propose_void)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, plan=_plan_void)
 async def void_invoice(ctx: ToolContext, args: VoidInvoiceIn) -> InvoiceOut:
     """Void an invoice that has nothing paid or credited on it: its journal entry is reversed (never deleted)
     and it is owed no more. A paid invoice is corrected with issue_credit_note instead. Needs an admin's
-    approval."""
-    invoice = await service.void_invoice(ctx.session, ctx.actor, invoice_id=args.invoice_id,
-                                         on=args.on or _today(ctx), reason=args.reason)
-    return await _invoice_detail(ctx, invoice)
+    approval; a payment or credit note recorded on it after the preview makes the action stale."""
+    return await _invoice_detail(ctx, await service.get_invoice(ctx.session, args.invoice_id))
 
 
 class CreditNoteIn(ToolInput):
     invoice_id: Id
     amount_minor: Minor
-    on: dt.date | None = Field(default=None, description="omitted: today.")
+    on: OnDay = Field(default_factory=utc_today, description="omitted: today (UTC), fixed when proposed.")
     reason: Reason
     account_id: Id | None = Field(default=None, description="Account debited; omitted: 4190 Fee discounts and "
                                                             "credit notes.")
 
 
-async def _propose_credit_note(ctx: ToolContext, args: CreditNoteIn) -> Proposal:
-    invoice = await service.get_invoice(ctx.session, args.invoice_id)
-    on = args.on or _today(ctx)
-    applied, excess = await service.check_credit_note(ctx.session, invoice, amount=args.amount_minor, on=on)
-    if args.account_id is not None:
-        await service.check_account(ctx.session, args.account_id, field="account_id",
-                                    types={"income", "expense"}, currency=invoice.currency)
-    credit = await service.family_credit(ctx.session, invoice.family_id, invoice.currency)
-    balance = service.balance_of(invoice)
-    preview = {"invoice": invoice.invoice_number, "currency": invoice.currency, "amount_minor": args.amount_minor,
-               "reason": args.reason, "applied_to_invoice_minor": applied, "to_family_credit_minor": excess,
-               "before": {"balance_minor": balance, "family_credit_minor": credit, "status": invoice.status},
-               "after": {"balance_minor": balance - applied, "family_credit_minor": credit + excess,
-                         "status": rules.status_of(total=invoice.total, paid=invoice.amount_paid,
-                                                   credited=invoice.amount_credited + applied, issued=True).value}}
-    amount = ledger_rules.format_amount(args.amount_minor, invoice.currency)
-    return Proposal(summary=f"Credit note of {amount} on invoice {invoice.invoice_number}: {args.reason[:120]}",
-                    preview=preview, touched=[Touched("invoices", invoice.id or 0, invoice.version)])
+def _plan_credit_note(session: AsyncSession, actor: Actor, args: CreditNoteIn) -> Awaitable[Plan]:
+    return plans.plan_issue_credit_note(session, actor, invoice_id=args.invoice_id, amount=args.amount_minor,
+                                        on=args.on, reason=args.reason, account_id=args.account_id)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.CONFIRM, propose=_propose_credit_note)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.CONFIRM, plan=_plan_credit_note)
 async def issue_credit_note(ctx: ToolContext, args: CreditNoteIn) -> CreditNoteOut:
     """Issue a credit note on an issued invoice: the amount (minor units, at most its total less earlier credit
     notes) is taken off its balance; what exceeds the balance (it was paid) becomes the family's credit, which
     apply_family_credit or refund_family_credit then use. Posts its journal entry. Needs confirmation."""
-    note = await service.issue_credit_note(ctx.session, ctx.actor, invoice_id=args.invoice_id,
-                                           amount=args.amount_minor, on=args.on or _today(ctx), reason=args.reason,
-                                           account_id=args.account_id)
+    assert ctx.applied is not None
+    note = await repo.get_or_raise(ctx.session, CreditNote, ctx.applied.ids["note"] or 0, field="credit_note_id")
     return credit_note_out(note)
 
 
@@ -807,7 +794,7 @@ class RefundIn(ToolInput):
     family_id: Id
     amount_minor: Minor
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
-    on: dt.date | None = Field(default=None, description="omitted: today.")
+    on: OnDay = Field(default_factory=utc_today, description="omitted: today (UTC), fixed when proposed.")
     method: Literal["bank_transfer", "card", "cash", "cheque", "direct_debit", "other"]
     reference: Reference | None = None
     reason: Reason
@@ -815,35 +802,29 @@ class RefundIn(ToolInput):
     idempotency_key: Key = Field(description="A key you choose for this refund; retrying never refunds twice.")
 
 
-async def _propose_refund(ctx: ToolContext, args: RefundIn) -> Proposal:
-    family = await service.get_family(ctx.session, args.family_id)
-    currency = await _currency(ctx, args.currency)
-    on = args.on or _today(ctx)
-    before = await service.check_refund(ctx.session, family, amount=args.amount_minor, currency=currency, on=on)
-    if args.bank_account_id is not None:
-        await service.check_account(ctx.session, args.bank_account_id, field="bank_account_id", types={"asset"},
-                                    currency=currency)
-    amount = ledger_rules.format_amount(args.amount_minor, currency)
-    preview = {"family": family.code, "family_name": family.name, "currency": currency,
-               "amount_minor": args.amount_minor, "method": args.method, "reference": args.reference,
-               "reason": args.reason, "date": on.isoformat(),
-               "before": {"family_credit_minor": before}, "after": {"family_credit_minor": before - args.amount_minor}}
-    return Proposal(summary=f"Refund {amount} to family {family.code} {family.name} ({args.method}): "
-                            f"{args.reason[:120]}",
-                    preview=preview, touched=[Touched("families", family.id or 0, family.version)])
+async def _plan_refund(session: AsyncSession, actor: Actor, args: RefundIn) -> Plan:
+    currency = args.currency
+    if currency is None:
+        account = await finance.find_account_by_code(session, service.FEE_ACCOUNTS["receivable"][0])
+        currency = account.currency if account is not None else Settings().currency
+    return await plans.plan_refund_family_credit(
+        session, actor, family_id=args.family_id, amount=args.amount_minor, currency=currency, on=args.on,
+        method=args.method, reason=args.reason, idempotency_key=args.idempotency_key, reference=args.reference,
+        bank_account_id=args.bank_account_id)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, propose=_propose_refund)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, plan=_plan_refund)
 async def refund_family_credit(ctx: ToolContext, args: RefundIn) -> RefundOut:
     """Pay money back to a family out of its credit (RF000042): at most the credit it holds (overpayments,
     credit notes; to refund a paid invoice, issue a credit note first). Posts Dr Family credit, Cr bank. Needs
-    an admin's approval."""
-    currency = await _currency(ctx, args.currency)
-    row: Refund = await service.refund_family_credit(
-        ctx.session, ctx.actor, family_id=args.family_id, amount=args.amount_minor, currency=currency,
-        on=args.on or _today(ctx), method=args.method, reason=args.reason, idempotency_key=args.idempotency_key,
-        reference=args.reference, bank_account_id=args.bank_account_id)
-    after = await service.family_credit(ctx.session, args.family_id, currency)
+    an admin's approval; a change to the family's credit after the preview makes the action stale."""
+    assert ctx.applied is not None
+    refund_id = ctx.applied.ids.get("refund")
+    row = (await repo.get_or_raise(ctx.session, Refund, refund_id, field="refund_id") if refund_id is not None
+           else await repo.refund_by_key(ctx.session, args.idempotency_key))
+    if row is None:  # pragma: no cover - a plan without a refund is one whose key had made it
+        raise NotFound(f"no refund with idempotency key {args.idempotency_key!r}", field="idempotency_key")
+    after = await service.family_credit(ctx.session, row.family_id, row.currency)
     return RefundOut(refund_id=row.id or 0, number=row.refund_number, family_id=row.family_id,
                      refunded_on=row.refunded_on, currency=row.currency, amount_minor=row.amount, method=row.method,
                      reference=row.reference, reason=row.reason, entry_id=row.entry_id,

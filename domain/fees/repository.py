@@ -340,6 +340,24 @@ async def credit_balances(session: AsyncSession, *, as_of: dt.date | None = None
     return {(family, currency): int(amount or 0) for family, currency, amount in rows}
 
 
+async def credit_movements(session: AsyncSession, family_id: int, currency: str) -> list[FamilyCredit]:
+    """The family's credit movements in `currency`, in id order (their sum is the credit it holds)."""
+    stmt = (select(FamilyCredit).where(FamilyCredit.family_id == family_id, FamilyCredit.currency == currency)
+            .order_by(col(FamilyCredit.id)))
+    return list((await session.exec(stmt)).all())
+
+
+async def set_entry(session: AsyncSession, table: str, row_id: int, entry_id: int) -> None:
+    """Point row `row_id` of a fees document table (credit notes, refunds) at the journal entry it posted."""
+    model = {"fee_credit_notes": CreditNote, "fee_refunds": Refund}[table]
+    row = await session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"no {table} row with id {row_id}")
+    row.entry_id = entry_id
+    session.add(row)
+    await session.flush()
+
+
 async def last_payment_dates(session: AsyncSession, family_ids: Iterable[int]) -> dict[int, dt.date]:
     out: dict[int, dt.date] = {}
     for chunk in _chunks(family_ids):

@@ -56,8 +56,9 @@ from domain.finance.models import AccountType
 from domain.finance.rules import LineInput
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
-from domain.kernel.errors import Conflict, InvalidInput, NotFound
-from domain.kernel.models import bump, snapshot
+from domain.kernel.errors import Conflict, InvalidInput, NotFound, StaleAction
+from domain.kernel.models import bump
+from domain.kernel.plan import ApplyContext, register_effect
 
 FEE_ACCOUNTS = {
     "receivable": ("1200", "Fees receivable", "asset"),
@@ -88,6 +89,21 @@ async def fee_accounts(session: AsyncSession, actor: Actor, currency: str) -> di
     return await finance.ensure_accounts(
         session, actor, FEE_ACCOUNTS, currency,
         mismatch="not {currency}; fees are kept in the currency of the fee accounts ({account_currency})")
+
+
+async def existing_fee_accounts(session: AsyncSession, currency: str) -> dict[str, int]:
+    """The ids of the fee accounts (FEE_ACCOUNTS) without creating any, for plans (which never write). Raises
+    Conflict when one is missing (issuing an invoice creates them) or in another currency."""
+    out = {}
+    for role, (code, name, _) in FEE_ACCOUNTS.items():
+        account = await finance.find_account_by_code(session, code)
+        if account is None:
+            raise Conflict(f"account {code} ({name}) does not exist yet; issuing an invoice creates the fee accounts")
+        if account.currency != currency:
+            raise InvalidInput(f"account {code} ({account.name}) is in {account.currency}, not {currency}; fees are "
+                               f"kept in the currency of the fee accounts ({account.currency})", field="currency")
+        out[role] = account.id or 0
+    return out
 
 
 async def _account(session: AsyncSession, account_id: int, *, field: str):
@@ -134,9 +150,6 @@ async def create_family(session: AsyncSession, actor: Actor, *, name: str, billi
     await repo.number_row(session, family, "code", "F", 5)
     for student_id in dict.fromkeys(student_ids):
         await _add_member(session, family, student_id, move=False)
-    await append_audit(session, actor, tool="fees.create_family", event="family_created",
-                       arguments={"name": clean, "student_ids": list(student_ids)}, entity="families",
-                       entity_id=family.id, after=snapshot(family))
     return family
 
 
@@ -168,9 +181,6 @@ async def add_family_student(session: AsyncSession, actor: Actor, *, family_id: 
     NotFound (family_id, student_id) and Conflict (in another family and not `move`)."""
     family = await repo.get_or_raise(session, Family, family_id, field="family_id")
     await _add_member(session, family, student_id, move=move)
-    await append_audit(session, actor, tool="fees.add_family_student", event="family_student_added",
-                       arguments={"family_id": family_id, "student_id": student_id, "move": move},
-                       entity="families", entity_id=family_id)
     return family
 
 
@@ -202,9 +212,6 @@ async def create_fee_item(session: AsyncSession, actor: Actor, *, code: str, nam
     item = FeeItem(code=clean_code, name=clean_name, income_account_id=income_account_id)
     session.add(item)
     await session.flush()
-    await append_audit(session, actor, tool="fees.create_fee_item", event="fee_item_created",
-                       arguments={"code": clean_code, "name": clean_name, "income_account_id": income_account_id},
-                       entity="fee_items", entity_id=item.id, after=snapshot(item))
     return item
 
 
@@ -270,12 +277,6 @@ async def create_fee_schedule(session: AsyncSession, actor: Actor, *, code: str,
                             year_level_id=line.year_level_id, amount=line.amount) for line in lines]
     session.add_all(rows)
     await session.flush()
-    await append_audit(session, actor, tool="fees.create_fee_schedule", event="fee_schedule_created",
-                       arguments={"code": clean_code, "term_id": term_id, "currency": clean_currency,
-                                  "due_date": due_date.isoformat(),
-                                  "lines": [{"fee_item_id": r.fee_item_id, "year_level_id": r.year_level_id,
-                                             "amount": r.amount} for r in rows]},
-                       entity="fee_schedules", entity_id=schedule.id, after=snapshot(schedule))
     return schedule, rows
 
 
@@ -330,11 +331,6 @@ async def create_discount(session: AsyncSession, actor: Actor, *, code: str, nam
                         account_id=account_id)
     session.add(discount)
     await session.flush()
-    await append_audit(session, actor, tool="fees.create_discount", event="discount_created",
-                       arguments={"code": clean_code, "kind": clean_kind, "percent_bp": percent_bp,
-                                  "amount": amount, "fee_item_id": fee_item_id,
-                                  "sibling_position": sibling_position},
-                       entity="fee_discounts", entity_id=discount.id, after=snapshot(discount))
     return discount
 
 
@@ -357,9 +353,6 @@ async def award_discount(session: AsyncSession, actor: Actor, *, student_id: int
                           note=_text(note, field="note", max_length=500, required=False))
     session.add(award)
     await session.flush()
-    await append_audit(session, actor, tool="fees.award_discount", event="discount_awarded",
-                       arguments={"student_id": student_id, "discount_id": discount_id, "note": award.note},
-                       entity="fee_discount_awards", entity_id=award.id, after=snapshot(award))
     return award
 
 
@@ -623,8 +616,6 @@ async def issue_invoices(session: AsyncSession, actor: Actor, *, invoice_ids: Se
         for attribute, value in (("status", row["b_status"]), ("entry_id", row["b_entry"]),
                                  ("issue_date", row["b_issue_date"]), ("version", invoice.version + 1)):
             set_committed_value(invoice, attribute, value)
-    await _audit_issue(session, actor, ids, issue_date=issue_date, invoice_ids=invoice_ids,
-                       schedule_id=schedule_id)
     return ids
 
 
@@ -667,32 +658,6 @@ def check_voidable(invoice: Invoice, on: dt.date) -> None:
                            field="on")
 
 
-async def void_invoice(session: AsyncSession, actor: Actor, *, invoice_id: int, on: dt.date,
-                       reason: str) -> Invoice:
-    """Void an invoice: a draft simply becomes void; an issued one gets its journal entry reversed on `on`
-    (finance.reverse_entry, key "invoice-void:<id>") and becomes void. Nothing is deleted. Raises NotFound,
-    Conflict and InvalidInput (check_voidable, an empty reason)."""
-    clean_reason = _text(reason, field="reason", max_length=1000) or ""
-    invoice = await get_invoice(session, invoice_id, for_update=True)
-    check_voidable(invoice, on)
-    before = snapshot(invoice)
-    if invoice.entry_id is not None:
-        reversal = await finance.reverse_entry(session, actor, invoice.entry_id, date=on,
-                                               reason=f"void of invoice {invoice.invoice_number}: {clean_reason}",
-                                               idempotency_key=f"invoice-void:{invoice_id}")
-        invoice.void_entry_id = reversal.id
-    invoice.status = InvoiceStatus.VOID.value
-    invoice.voided_on = on
-    invoice.void_reason = clean_reason
-    bump(invoice)
-    session.add(invoice)
-    await session.flush()
-    await append_audit(session, actor, tool="fees.void_invoice", event="invoice_voided",
-                       arguments={"invoice_id": invoice_id, "on": on.isoformat(), "reason": clean_reason},
-                       entity="invoices", entity_id=invoice_id, before=before, after=snapshot(invoice))
-    return invoice
-
-
 async def credit_note_room(session: AsyncSession, invoice: Invoice) -> int:
     """How much more may be credited on the invoice: its total less the credit notes already issued on it."""
     return invoice.total - sum(note.amount for note in await repo.credit_notes_of_invoice(session, invoice.id or 0))
@@ -718,13 +683,40 @@ async def check_credit_note(session: AsyncSession, invoice: Invoice, *, amount: 
     return applied, amount - applied
 
 
+def credit_note_lines(accounts: dict[str, int], *, debit_account: int, amount: int, applied: int) -> list[LineInput]:
+    """A credit note's journal lines (minor units): Dr `debit_account` amount / Cr 1200 Fees receivable what is
+    applied to the invoice's balance + Cr 2200 Family credit the rest."""
+    lines = [LineInput(account_id=debit_account, debit=amount)]
+    if applied:
+        lines.append(LineInput(account_id=accounts["receivable"], credit=applied))
+    if amount - applied:
+        lines.append(LineInput(account_id=accounts["family_credit"], credit=amount - applied))
+    return lines
+
+
+def refund_lines(accounts: dict[str, int], *, bank_account: int, amount: int) -> list[LineInput]:
+    """A refund's journal lines (minor units): Dr 2200 Family credit / Cr the bank account."""
+    return [LineInput(account_id=accounts["family_credit"], debit=amount),
+            LineInput(account_id=bank_account, credit=amount)]
+
+
+def check_method(method: str) -> str:
+    """Return the payment method's value; raises InvalidInput listing the methods allowed."""
+    try:
+        return PaymentMethod(method).value
+    except ValueError:
+        allowed = ", ".join(m.value for m in PaymentMethod)
+        raise InvalidInput(f"method {method!r} is not one of: {allowed}", field="method") from None
+
+
 async def issue_credit_note(session: AsyncSession, actor: Actor, *, invoice_id: int, amount: int, on: dt.date,
                             reason: str, account_id: int | None = None) -> CreditNote:
     """Issue a credit note (CN000042) on an invoice: `amount` (minor units) is taken off its balance, and what
     exceeds the balance (the invoice was already paid) becomes the family's credit. Posts Dr `account_id`
     (default 4190 Fee discounts and credit notes) / Cr 1200 Fees receivable + Cr 2200 Family credit. Raises
     NotFound, Conflict and InvalidInput (check_credit_note, an empty reason, an account that is not income or
-    expense)."""
+    expense). For callers outside the gate (the demo builder); the issue_credit_note tool applies
+    plans.plan_issue_credit_note, built from the same rules (check_credit_note, credit_note_lines)."""
     clean_reason = _text(reason, field="reason", max_length=1000) or ""
     invoice = await get_invoice(session, invoice_id, for_update=True)
     await repo.get_or_raise(session, Family, invoice.family_id, field="family_id", for_update=True)
@@ -733,16 +725,11 @@ async def issue_credit_note(session: AsyncSession, actor: Actor, *, invoice_id: 
     debit_account = accounts["discounts"] if account_id is None else await check_account(
         session, account_id, field="account_id", types={AccountType.INCOME.value, AccountType.EXPENSE.value},
         currency=invoice.currency)
-    before = snapshot(invoice)
     note = CreditNote(credit_note_number="", invoice_id=invoice_id, family_id=invoice.family_id, issued_on=on,
                       currency=invoice.currency, amount=amount, applied=applied, reason=clean_reason,
                       account_id=debit_account, issued_by=actor.id or None)
     await repo.number_row(session, note, "credit_note_number", "CN", 6)
-    lines = [LineInput(account_id=debit_account, debit=amount)]
-    if applied:
-        lines.append(LineInput(account_id=accounts["receivable"], credit=applied))
-    if excess:
-        lines.append(LineInput(account_id=accounts["family_credit"], credit=excess))
+    lines = credit_note_lines(accounts, debit_account=debit_account, amount=amount, applied=applied)
     posted = await finance.post_entry(session, actor, date=on, memo=f"Credit note {note.credit_note_number} on "
                                       f"invoice {invoice.invoice_number}: {clean_reason}"[:1000], lines=lines,
                                       source=f"credit_note:{note.id}", idempotency_key=f"credit_note:{note.id}")
@@ -755,11 +742,6 @@ async def issue_credit_note(session: AsyncSession, actor: Actor, *, invoice_id: 
     _set_amounts(invoice, credited=applied)
     session.add(invoice)
     await session.flush()
-    await append_audit(session, actor, tool="fees.issue_credit_note", event="credit_note_issued",
-                       arguments={"invoice_id": invoice_id, "amount": amount, "on": on.isoformat(),
-                                  "reason": clean_reason, "account_id": account_id},
-                       entity="invoices", entity_id=invoice_id, before=before,
-                       after={"invoice": snapshot(invoice), "credit_note": snapshot(note)})
     return note
 
 
@@ -853,11 +835,7 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
     rules.check_amount(amount, field="amount")
     ledger_rules.check_date(received_on, field="received_on")
     clean_currency = ledger_rules.check_currency(currency)
-    try:
-        clean_method = PaymentMethod(method).value
-    except ValueError:
-        allowed = ", ".join(m.value for m in PaymentMethod)
-        raise InvalidInput(f"method {method!r} is not one of: {allowed}", field="method") from None
+    clean_method = check_method(method)
     existing = await repo.payment_by_key(session, key)
     if existing is not None:
         if (existing.family_id, existing.amount, existing.received_on, existing.currency) != (
@@ -906,15 +884,6 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
         session.add(FamilyCredit(family_id=family_id, currency=clean_currency, kind=CreditKind.OVERPAYMENT.value,
                                  amount=left, occurred_on=received_on, payment_id=payment.id, entry_id=posted.id))
     await session.flush()
-    await append_audit(session, actor, tool="fees.record_payment", event="payment_recorded",
-                       arguments={"family_id": family_id, "amount": amount, "currency": clean_currency,
-                                  "received_on": received_on.isoformat(), "method": clean_method,
-                                  "reference": payment.reference, "idempotency_key": key,
-                                  "allocations": None if allocations is None else
-                                  [{"invoice_id": a.invoice_id, "amount": a.amount} for a in allocations]},
-                       entity="fee_payments", entity_id=payment.id,
-                       after={"payment": snapshot(payment),
-                              "allocations": [{"invoice_id": r.invoice_id, "amount": r.amount} for r in rows]})
     return RecordedPayment(payment, rows)
 
 
@@ -973,12 +942,6 @@ async def apply_family_credit(session: AsyncSession, actor: Actor, *, family_id:
         session.add(invoice)
     session.add_all(rows)
     await session.flush()
-    await append_audit(session, actor, tool="fees.apply_family_credit", event="family_credit_applied",
-                       arguments={"family_id": family_id, "currency": clean_currency, "on": on.isoformat(),
-                                  "amount": amount, "invoice_ids": None if invoice_ids is None else list(invoice_ids)},
-                       entity="families", entity_id=family_id,
-                       after={"applied": used, "allocations": [{"invoice_id": r.invoice_id, "amount": r.amount}
-                                                               for r in rows]})
     return rows
 
 
@@ -992,55 +955,6 @@ async def check_refund(session: AsyncSession, family: Family, *, amount: int, cu
                            "minor units); only credit (overpayments, credit notes) is refunded: issue a credit "
                            "note on a paid invoice first", field="amount")
     return available
-
-
-async def refund_family_credit(session: AsyncSession, actor: Actor, *, family_id: int, amount: int, currency: str,
-                               on: dt.date, method: str, reason: str, idempotency_key: str,
-                               reference: str | None = None, bank_account_id: int | None = None) -> Refund:
-    """Pay back `amount` minor units of the family's credit (RF000042) on `on`. Posts Dr 2200 Family credit /
-    Cr the bank account (default 1010). The key names the refund: repeating it returns the refund made. Raises
-    NotFound (family), InvalidInput (amount above the credit, method, account) and Conflict (the key was used
-    for another refund)."""
-    clean_reason = _text(reason, field="reason", max_length=1000) or ""
-    key = _text(idempotency_key, field="idempotency_key", max_length=200) or ""
-    clean_currency = ledger_rules.check_currency(currency)
-    try:
-        clean_method = PaymentMethod(method).value
-    except ValueError:
-        allowed = ", ".join(m.value for m in PaymentMethod)
-        raise InvalidInput(f"method {method!r} is not one of: {allowed}", field="method") from None
-    existing = await repo.refund_by_key(session, key)
-    if existing is not None:
-        if (existing.family_id, existing.amount, existing.currency) != (family_id, amount, clean_currency):
-            raise Conflict(f"idempotency_key {key!r} already made refund {existing.refund_number}",
-                           field="idempotency_key")
-        return existing
-    family = await repo.get_or_raise(session, Family, family_id, field="family_id", for_update=True)
-    before = await check_refund(session, family, amount=amount, currency=clean_currency, on=on)
-    accounts = await fee_accounts(session, actor, clean_currency)
-    bank = accounts["bank"] if bank_account_id is None else await check_account(
-        session, bank_account_id, field="bank_account_id", types={AccountType.ASSET.value}, currency=clean_currency)
-    refund = Refund(refund_number="", family_id=family_id, refunded_on=on, currency=clean_currency, amount=amount,
-                    method=clean_method, reference=_text(reference, field="reference", max_length=120,
-                                                         required=False),
-                    reason=clean_reason, bank_account_id=bank, idempotency_key=key, refunded_by=actor.id or None)
-    await repo.number_row(session, refund, "refund_number", "RF", 6)
-    posted = await finance.post_entry(
-        session, actor, date=on, memo=f"Refund {refund.refund_number} to family {family.code}: {clean_reason}"[:1000],
-        lines=[LineInput(account_id=accounts["family_credit"], debit=amount), LineInput(account_id=bank, credit=amount)],
-        source=f"fee_refund:{refund.id}", idempotency_key=f"refund:{refund.id}")
-    refund.entry_id = posted.id
-    session.add(refund)
-    session.add(FamilyCredit(family_id=family_id, currency=clean_currency, kind=CreditKind.REFUND.value,
-                             amount=-amount, occurred_on=on, refund_id=refund.id, entry_id=posted.id))
-    await session.flush()
-    await append_audit(session, actor, tool="fees.refund_family_credit", event="refund_made",
-                       arguments={"family_id": family_id, "amount": amount, "currency": clean_currency,
-                                  "on": on.isoformat(), "method": clean_method, "reason": clean_reason,
-                                  "idempotency_key": key},
-                       entity="fee_refunds", entity_id=refund.id,
-                       before={"credit": before}, after={"credit": before - amount, "refund": snapshot(refund)})
-    return refund
 
 
 # ---------------------------------------------------------------- receivables: aging, reminders, statements
@@ -1391,3 +1305,42 @@ async def collections(session: AsyncSession, *, from_date: dt.date, to_date: dt.
                        by_method=[(method, count, amount) for method, count, amount, _ in rows["payments"]],
                        payments=sum(r[1] for r in rows["payments"]), received=sum(r[2] for r in rows["payments"]),
                        to_family_credit=sum(r[3] for r in rows["payments"]), refunds=refunds, refunded=refunded)
+
+
+# ---------------------------------------------------------------- plan effects (domain.kernel.plan)
+
+DOCUMENT = "fees.document"
+"""A numbered fees document a plan creates (a credit note CN000042, a refund RF000042): payload {"table",
+"values"}; its number comes from its id, known only when applied."""
+ENTRY_LINK = "fees.entry_link"
+"""Point a document the same plan created at the journal entry it posted: payload {"table", "id", "entry_id"}."""
+CREDIT_GUARD = "fees.credit_guard"
+"""Lock a family and check it still holds at least an amount of credit: payload {"family_id", "currency",
+"at_least"} (a refund's first change; a concurrent use of the credit since the plan makes the action stale)."""
+
+_DOCUMENTS = {"fee_credit_notes": (CreditNote, "credit_note_number", "CN"),
+              "fee_refunds": (Refund, "refund_number", "RF")}
+
+
+async def _apply_document(session: AsyncSession, context: ApplyContext, payload) -> int:
+    model, column, prefix = _DOCUMENTS[payload["table"]]
+    row = model(**payload["values"])
+    await repo.number_row(session, row, column, prefix, 6)
+    return row.id or 0
+
+
+async def _apply_entry_link(session: AsyncSession, context: ApplyContext, payload) -> None:
+    await repo.set_entry(session, payload["table"], payload["id"], payload["entry_id"])
+
+
+async def _apply_credit_guard(session: AsyncSession, context: ApplyContext, payload) -> None:
+    family = await repo.get_or_raise(session, Family, payload["family_id"], field="family_id", for_update=True)
+    held = await family_credit(session, family.id or 0, payload["currency"])
+    if held < payload["at_least"]:
+        raise StaleAction(f"family {family.code}'s credit is now {held} {payload['currency']} minor units, less "
+                          f"than {payload['at_least']}; nothing was changed")
+
+
+register_effect(DOCUMENT, _apply_document)
+register_effect(ENTRY_LINK, _apply_entry_link)
+register_effect(CREDIT_GUARD, _apply_credit_guard)

@@ -1,5 +1,6 @@
 """Property tests of the receivables: after any sequence of invoicing, payments (partial, full, over), credit
-notes, voids, credit applications and refunds, on a database of their own,
+notes, voids, credit applications and refunds (the gated ones planned and applied as the gate applies them), on a
+database of their own,
 
 - the open invoices' balances add up to the ledger's 1200 Fees receivable balance, on every day;
 - the families' credit adds up to the ledger's 2200 Family credit balance;
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func
 from sqlmodel import select
 
+from domain.fees import plans as fee_plans
 from domain.fees import repository as fees_repo
 from domain.fees import service as fees
 from domain.fees.models import Invoice
@@ -26,6 +28,7 @@ from domain.finance.models import JournalEntry
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.audit import AuditEntry
 from domain.kernel.errors import DomainError
+from domain.kernel.plan import ApplyContext, Plan, apply_plan
 from domain.kernel.settings import Settings
 from server.cli import prepare_database
 from tests.conftest import drop_pg_database, fresh_database_url
@@ -57,6 +60,11 @@ async def footprint(rt) -> tuple[int, int, int]:
     return int(entries), int(versions), int(audit)
 
 
+async def planned(s, plan: Plan) -> None:
+    """Apply a gated command's plan as the gate does once it is released."""
+    await apply_plan(s, plan, ApplyContext(actor=SYSTEM_ACTOR, action_id=None, decided_by=None))
+
+
 async def apply(rt, world, kind: str, a: int, b: int, day: dt.date) -> None:
     """Run one operation chosen by `kind`, its targets picked with `a` and `b` (0..99) among the candidates."""
     families = sorted(world.families.values())
@@ -80,17 +88,22 @@ async def apply(rt, world, kind: str, a: int, b: int, day: dt.date) -> None:
                                       received_on=day, method="bank_transfer", idempotency_key=unique("p-"))
         elif kind == "credit_note" and target is not None:
             room = await fees.credit_note_room(s, target)
-            await fees.issue_credit_note(s, SYSTEM_ACTOR, invoice_id=target.id, amount=max(room * (b + 1) // 100, 1),
-                                         on=day, reason="property test credit")
+            note = {"invoice_id": target.id, "amount": max(room * (b + 1) // 100, 1), "on": day,
+                    "reason": "property test credit"}
+            if b % 2:  # the gate's plan, or the service the demo builder calls: the same rules
+                await planned(s, await fee_plans.plan_issue_credit_note(s, SYSTEM_ACTOR, **note))
+            else:
+                await fees.issue_credit_note(s, SYSTEM_ACTOR, **note)
         elif kind == "void" and target is not None:
-            await fees.void_invoice(s, SYSTEM_ACTOR, invoice_id=target.id, on=day, reason="property test void")
+            await planned(s, await fee_plans.plan_void_invoice(s, SYSTEM_ACTOR, invoice_id=target.id, on=day,
+                                                               reason="property test void"))
         elif kind == "apply_credit":
             await fees.apply_family_credit(s, SYSTEM_ACTOR, family_id=family, currency=CURRENCY, on=day)
         elif kind == "refund":
             amount = account.credit * (b + 1) // 100 if b < 90 else account.credit + 1  # sometimes too much
-            await fees.refund_family_credit(s, SYSTEM_ACTOR, family_id=family, amount=max(amount, 1),
-                                            currency=CURRENCY, on=day, method="bank_transfer",
-                                            reason="property test refund", idempotency_key=unique("r-"))
+            await planned(s, await fee_plans.plan_refund_family_credit(
+                s, SYSTEM_ACTOR, family_id=family, amount=max(amount, 1), currency=CURRENCY, on=day,
+                method="bank_transfer", reason="property test refund", idempotency_key=unique("r-")))
 
 
 async def check_books(rt, days: list[dt.date]) -> None:
