@@ -15,6 +15,7 @@ DESTRUCTIVE_WORDS = {
     "change_locked_grade": "changing a published grade", "correct_attendance": "correcting attendance",
     "publish_timetable": "publishing a timetable", "terminate_employee": "terminating an employee",
     "change_contract_salary": "changing a salary", "add_tax_table": "adding a tax table",
+    "cancel_payroll_run": "cancelling a payroll run",
     "approve_payroll_run": "approving, posting, paying or reversing a payroll run",
     "post_payroll_run": "approving, posting, paying or reversing a payroll run",
     "mark_payroll_run_paid": "approving, posting, paying or reversing a payroll run",
