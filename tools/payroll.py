@@ -1,7 +1,10 @@
 """Payroll tools: salary structures, contracts, unpaid leave, payroll runs and payslips, behind the gate.
 
-Calculating a draft run is a write (a job). Approving, posting, marking paid and reversing a run need an admin
-other than the requester (four eyes); changing a contract's salary needs the requester's confirmation.
+Calculating a draft run is a write (a job). Approving, posting, marking paid and reversing a run, voiding a payslip
+and adding a tax table need an admin other than the requester (four eyes); cancelling a run (it deletes its draft
+payslips) needs the requester's confirmation, and so does a salary change, unless annual pay moves by more than the
+setting salary_change_approve_above_minor (then an admin approves). Each gated tool declares a domain plan
+(domain/payroll/plans.py): what was approved is exactly what is written. This module holds no SQL.
 Money is integer minor units of the ISO 4217 currency named beside it.
 """
 
@@ -14,18 +17,17 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, WithJsonSchema
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.hr import service as hr
 from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import Conflict
 from domain.kernel.plan import Plan
+from domain.kernel.settings import current_settings
 from domain.payroll import plans, service
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
 from domain.payroll.tax import bundled_tax_tables, load_tax_tables
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
-from tools.registry import Effect, GateLevel, Module, Proposal, ToolContext, Touched
+from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import Code, Id, Name, Page, PageInput, Reason, ToolInput, ToolOutput, encode_cursor, page_of
 
 module = Module("payroll", depends_on=("hr", "finance", "jobs"),
@@ -109,9 +111,8 @@ async def create_salary_structure(ctx: ToolContext, args: CreateStructureIn) -> 
 @module.tool(effect=Effect.READ, roles=PAYROLL_HR)
 async def list_salary_structures(ctx: ToolContext, args: PageInput) -> Page[StructureOut]:
     """List salary structures with their components, by id."""
-    rows = (await ctx.session.exec(select(SalaryStructure).where(col(SalaryStructure.id) > args.after_id())
-                                   .order_by(col(SalaryStructure.id)).limit(args.limit + 1))).all()
-    page, cursor = page_of(list(rows), args.limit)
+    rows = await service.list_structures(ctx.session, after_id=args.after_id(), limit=args.limit + 1)
+    page, cursor = page_of(rows, args.limit)
     return Page[StructureOut](items=[structure_out(r) for r in page], next_cursor=cursor)
 
 
@@ -154,23 +155,17 @@ class AddTaxTableIn(ToolInput):
                                                  "bands. Numbers as decimal strings.")
 
 
-async def _propose_tax_table(ctx: ToolContext, args: AddTaxTableIn) -> Proposal:
-    new = await service.check_new_tax_table(ctx.session, args.document)
-    periods = sorted({(t.effective_from.isoformat(), t.effective_to.isoformat() if t.effective_to else None)
-                      for t in new})
-    return Proposal(summary=f"Add tax table {new[0].code}: {len(new)} table(s) for {periods}",
-                    preview={"code": new[0].code, "currency": new[0].currency, "periods": periods,
-                             "filing_statuses": sorted({t.filing_status or "" for t in new}),
-                             "bands": sum(len(t.bands) for t in new),
-                             "sources": sorted({t.source[:300] for t in new})})
+def _plan_tax_table(session: AsyncSession, actor: Actor, args: AddTaxTableIn) -> Awaitable[Plan]:
+    return plans.plan_add_tax_table(session, actor, document=args.document)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, propose=_propose_tax_table)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_tax_table)
 async def add_tax_table(ctx: ToolContext, args: AddTaxTableIn) -> Page[TaxTableOut]:
     """Add a withholding tax table as data (e.g. next year's published schedule); refused if it overlaps a table
     of the same code and filing status. Changes what every later payroll withholds, so an admin other than the
     requester must approve it."""
-    rows = await service.add_tax_table(ctx.session, ctx.actor, args.document)
+    assert ctx.plan is not None and ctx.applied is not None
+    rows = await service.tax_table_records(ctx.session, plans.added_tax_table_ids(ctx.plan, ctx.applied.ids))
     return Page[TaxTableOut](items=[TaxTableOut(
         code=t.code, filing_status=t.filing_status, effective_from=t.effective_from, effective_to=t.effective_to,
         currency=t.currency, bands=len(t.bands), source=t.source[:300], origin="added")
@@ -237,14 +232,9 @@ class ListContractsIn(PageInput):
 @module.tool(effect=Effect.READ, roles=PAYROLL_HR)
 async def list_employment_contracts(ctx: ToolContext, args: ListContractsIn) -> Page[ContractOut]:
     """List contracts (their current versions, or every version with history), optionally of one employee."""
-    stmt = select(EmploymentContract).where(col(EmploymentContract.id) > args.after_id())
-    if args.employee_id is not None:
-        await hr.get_employee(ctx.session, args.employee_id)
-        stmt = stmt.where(EmploymentContract.employee_id == args.employee_id)
-    if not args.history:
-        stmt = stmt.where(col(EmploymentContract.superseded_at).is_(None))
-    rows = (await ctx.session.exec(stmt.order_by(col(EmploymentContract.id)).limit(args.limit + 1))).all()
-    page, cursor = page_of(list(rows), args.limit)
+    rows = await service.list_contracts(ctx.session, after_id=args.after_id(), limit=args.limit + 1,
+                                        employee_id=args.employee_id, history=args.history)
+    page, cursor = page_of(rows, args.limit)
     return Page[ContractOut](items=[contract_out(r) for r in page], next_cursor=cursor)
 
 
@@ -255,31 +245,21 @@ class ChangeSalaryIn(ToolInput):
     reason: Reason
 
 
-async def _propose_salary(ctx: ToolContext, args: ChangeSalaryIn) -> Proposal:
-    versions = await service.contract_versions(ctx.session, args.contract_number)
-    current = versions[-1]
-    service.check_contract_change(current, effective_from=args.effective_from, base_minor=args.base_minor,
-                                  end_date=None)
-    return Proposal(
-        summary=f"Change contract {current.contract_number} base from {current.base_minor} to {args.base_minor} "
-                f"{current.currency} (minor units) from {args.effective_from}",
-        preview={"contract": current.contract_number, "employee_id": current.employee_id,
-                 "before": {"base_minor": current.base_minor, "version_no": current.version_no,
-                            "effective_from": current.effective_from.isoformat()},
-                 "after": {"base_minor": args.base_minor, "version_no": current.version_no + 1,
-                           "effective_from": args.effective_from.isoformat()},
-                 "currency": current.currency, "backdated": args.effective_from <= date.today()},
-        touched=[Touched("employment_contracts", current.id or 0, current.version)])
+def _plan_salary(session: AsyncSession, actor: Actor, args: ChangeSalaryIn) -> Awaitable[Plan]:
+    return plans.plan_change_contract_salary(
+        session, actor, contract_number=args.contract_number, base_minor=args.base_minor,
+        effective_from=args.effective_from, reason=args.reason,
+        approve_above_minor=current_settings().salary_change_approve_above_minor)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL_HR, gate=GateLevel.CONFIRM, propose=_propose_salary)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL_HR, gate=GateLevel.CONFIRM, plan=_plan_salary)
 async def change_contract_salary(ctx: ToolContext, args: ChangeSalaryIn) -> ContractOut:
     """Change a contract's salary from a date by recording a new contract version (the old one is kept). A date
-    in an already paid month makes arrears lines in the next payroll run."""
-    row = await service.change_contract(ctx.session, ctx.actor, contract_number=args.contract_number,
-                                        effective_from=args.effective_from, base_minor=args.base_minor,
-                                        reason=args.reason)
-    return contract_out(row)
+    in an already paid month makes arrears lines in the next payroll run. The requester confirms; when annual pay
+    moves by more than the school's threshold (setting salary_change_approve_above_minor, minor units) an admin
+    other than the requester must approve."""
+    assert ctx.applied is not None
+    return contract_out(await service.get_contract(ctx.session, plans.new_contract_id(ctx.applied.ids)))
 
 
 class UnpaidLeaveIn(ToolInput):
@@ -397,9 +377,8 @@ async def get_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
 @module.tool(effect=Effect.READ, roles=PAYROLL)
 async def list_payroll_runs(ctx: ToolContext, args: PageInput) -> Page[RunOut]:
     """List payroll runs, oldest first."""
-    rows = (await ctx.session.exec(select(PayrollRun).where(col(PayrollRun.id) > args.after_id())
-                                   .order_by(col(PayrollRun.id)).limit(args.limit + 1))).all()
-    page, cursor = page_of(list(rows), args.limit)
+    rows = await service.list_runs(ctx.session, after_id=args.after_id(), limit=args.limit + 1)
+    page, cursor = page_of(rows, args.limit)
     return Page[RunOut](items=[run_out(r) for r in page], next_cursor=cursor)
 
 
@@ -440,11 +419,9 @@ class ListPayslipsIn(PageInput):
 @module.tool(effect=Effect.READ, roles=PAYROLL)
 async def list_payslips(ctx: ToolContext, args: ListPayslipsIn) -> Page[PayslipOut]:
     """List a run's payslips (totals only; get_payslip for the lines), by id."""
-    await service.get_run(ctx.session, args.run_id)
-    rows = (await ctx.session.exec(select(Payslip).where(Payslip.run_id == args.run_id,
-                                                         col(Payslip.id) > args.after_id())
-                                   .order_by(col(Payslip.id)).limit(args.limit + 1))).all()
-    page, cursor = page_of(list(rows), args.limit)
+    rows = await service.list_payslips(ctx.session, run_id=args.run_id, after_id=args.after_id(),
+                                       limit=args.limit + 1)
+    page, cursor = page_of(rows, args.limit)
     return Page[PayslipOut](items=[payslip_out(r) for r in page], next_cursor=cursor)
 
 
@@ -456,9 +433,7 @@ class PayslipIdIn(ToolInput):
 async def get_payslip(ctx: ToolContext, args: PayslipIdIn) -> PayslipOut:
     """Get one payslip with its lines (code, name, kind, amount in minor units) and year-to-date totals."""
     row = await service.get_payslip(ctx.session, args.payslip_id)
-    lines = (await ctx.session.exec(select(PayslipLine).where(PayslipLine.payslip_id == row.id)
-                                    .order_by(col(PayslipLine.position)))).all()
-    return payslip_out(row, list(lines))
+    return payslip_out(row, await service.payslip_lines(ctx.session, row.id or 0))
 
 
 class VoidPayslipIn(PayslipIdIn):
@@ -466,58 +441,38 @@ class VoidPayslipIn(PayslipIdIn):
     reason: Reason
 
 
-async def _propose_void(ctx: ToolContext, args: VoidPayslipIn) -> Proposal:
-    slip = await service.get_payslip(ctx.session, args.payslip_id)
-    run = await service.get_run(ctx.session, slip.run_id)
-    service.check_voidable(slip, run)
-    lines = (await ctx.session.exec(select(PayslipLine).where(PayslipLine.payslip_id == slip.id)
-                                    .order_by(col(PayslipLine.position)))).all()
-    return Proposal(
-        summary=f"Void payslip {slip.number}: gross {slip.gross_minor}, net {slip.net_minor} {slip.currency} "
-                "(minor units)",
-        preview={"payslip": slip.number, "employee_id": slip.employee_id, "period": slip.period,
-                 "status": slip.status, "currency": slip.currency,
-                 "before": {"status": slip.status, "gross_minor": slip.gross_minor, "net_minor": slip.net_minor},
-                 "after": {"status": "void", "reversing_payslip": f"{slip.number}-R"},
-                 "lines": [{"code": ln.code, "kind": ln.kind, "amount_minor": ln.amount_minor} for ln in lines],
-                 "paid_net_owed_back": slip.net_minor if slip.status == "paid" else 0},
-        touched=[Touched("payroll_runs", run.id or 0, run.version)])
+def _plan_void(session: AsyncSession, actor: Actor, args: VoidPayslipIn) -> Awaitable[Plan]:
+    return plans.plan_void_payslip(session, actor, payslip_id=args.payslip_id, on=args.on, reason=args.reason)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, propose=_propose_void)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_void)
 async def void_payslip(ctx: ToolContext, args: VoidPayslipIn) -> PayslipOut:
     """Void one posted or paid payslip: a reversing payslip with the opposite lines (nothing is deleted) and a
     journal entry undoing its share of the run's posting. A paid payslip's net pay then shows as owed back on
     net pay payable. An admin other than the requester must approve."""
-    slip = await service.void_payslip(ctx.session, ctx.actor, args.payslip_id, on=args.on, reason=args.reason)
-    return payslip_out(slip)
+    return payslip_out(await service.get_payslip(ctx.session, args.payslip_id))
 
 
-def _run_proposal(verb: str, *allowed: service.RunStatus):
-    async def propose(ctx: ToolContext, args: RunIdIn) -> Proposal:
-        run = await service.get_run(ctx.session, args.run_id)
-        service.ensure_status(run, *allowed, doing=verb.lower())
-        preview = await service.run_preview(ctx.session, run)
-        return Proposal(summary=f"{verb} payroll {run.period}: {run.employees} employees, net {run.net_minor} "
-                                f"{run.currency} (minor units)",
-                        preview=preview, touched=[Touched("payroll_runs", run.id or 0, run.version)])
-
-    return propose
+def _plan_approve(session: AsyncSession, actor: Actor, args: RunIdIn) -> Awaitable[Plan]:
+    return plans.plan_approve_payroll_run(session, actor, run_id=args.run_id)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE,
-             propose=_run_proposal("Approve", service.RunStatus.CALCULATED))
+def _plan_post(session: AsyncSession, actor: Actor, args: RunIdIn) -> Awaitable[Plan]:
+    return plans.plan_post_payroll_run(session, actor, run_id=args.run_id)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_approve)
 async def approve_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
     """Approve a calculated payroll run (an admin other than the requester must approve). Nothing is posted."""
-    return run_out(await service.approve_run(ctx.session, ctx.actor, args.run_id))
+    return run_out(await service.get_run(ctx.session, args.run_id))
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE,
-             propose=_run_proposal("Post", service.RunStatus.APPROVED))
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_post)
 async def post_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
     """Post an approved run to the ledger: one journal entry (salary expense per department, employer
-    contributions, taxes and deductions payable, net pay payable), exactly once; payslips become done."""
-    return run_out(await service.post_run(ctx.session, ctx.actor, args.run_id))
+    contributions, taxes and deductions payable, net pay payable), exactly once; payslips become done. The
+    payroll accounts missing from the chart are created with it (the preview lists them)."""
+    return run_out(await service.get_run(ctx.session, args.run_id))
 
 
 def _plan_mark_paid(session: AsyncSession, actor: Actor, args: RunIdIn) -> Awaitable[Plan]:
@@ -532,10 +487,15 @@ async def mark_payroll_run_paid(ctx: ToolContext, args: RunIdIn) -> RunOut:
     return run_out(await service.get_run(ctx.session, args.run_id))
 
 
-@module.tool(effect=Effect.WRITE, roles=PAYROLL)
+def _plan_cancel(session: AsyncSession, actor: Actor, args: RunIdIn) -> Awaitable[Plan]:
+    return plans.plan_cancel_payroll_run(session, actor, run_id=args.run_id)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.CONFIRM, plan=_plan_cancel)
 async def cancel_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
-    """Cancel a draft or calculated run (nothing was posted); its draft payslips are removed."""
-    return run_out(await service.cancel_run(ctx.session, ctx.actor, args.run_id))
+    """Cancel a draft or calculated run (nothing was posted); its draft payslips are deleted, so the requester
+    confirms."""
+    return run_out(await service.get_run(ctx.session, args.run_id))
 
 
 class ReverseRunIn(RunIdIn):
@@ -543,19 +503,13 @@ class ReverseRunIn(RunIdIn):
     reason: Reason
 
 
-async def _propose_reverse(ctx: ToolContext, args: ReverseRunIn) -> Proposal:
-    run = await service.get_run(ctx.session, args.run_id)
-    service.ensure_status(run, service.RunStatus.POSTED, service.RunStatus.PAID, doing="reversing")
-    preview = await service.run_preview(ctx.session, run)
-    preview["reversal"] = {"on": args.on.isoformat(), "reason": args.reason,
-                           "entries_reversed": [e for e in (run.journal_entry_id, run.payment_entry_id) if e]}
-    return Proposal(summary=f"Reverse payroll {run.period}: void {run.employees} payslips and reverse its entries",
-                    preview=preview, touched=[Touched("payroll_runs", run.id or 0, run.version)])
+def _plan_reverse(session: AsyncSession, actor: Actor, args: ReverseRunIn) -> Awaitable[Plan]:
+    return plans.plan_reverse_payroll_run(session, actor, run_id=args.run_id, on=args.on, reason=args.reason)
 
 
-@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, propose=_propose_reverse)
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_reverse)
 async def reverse_payroll_run(ctx: ToolContext, args: ReverseRunIn) -> RunOut:
     """Reverse a posted or paid run: its journal entries reversed on the given date, every payslip voided by a
     reversing payslip (never deleted). The month can then be run again."""
-    return run_out(await service.reverse_run(ctx.session, ctx.actor, args.run_id, on=args.on, reason=args.reason))
+    return run_out(await service.get_run(ctx.session, args.run_id))
 

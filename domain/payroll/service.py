@@ -21,7 +21,7 @@ from __future__ import annotations
 import calendar
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -40,6 +40,7 @@ from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
 from domain.payroll import engine
+from domain.payroll import repository as repo
 from domain.payroll.models import (
     EmploymentContract,
     PayBasis,
@@ -111,22 +112,6 @@ async def check_new_tax_table(session: AsyncSession, document: dict[str, Any]) -
     new = load_tax_tables(document)
     TaxTableSet(tuple((await tax_tables(session)).tables) + tuple(new))
     return new
-
-
-async def add_tax_table(session: AsyncSession, actor: Actor, document: dict[str, Any]) -> list[TaxTableRecord]:
-    """Store a tax table document (e.g. next year's published withholding schedule); one row per table period.
-    Raises InvalidInput (see check_new_tax_table)."""
-    await check_new_tax_table(session, document)
-    rows = []
-    for period in document.get("tables", []):
-        single = dict(document, tables=[period])
-        first = load_tax_tables(single)[0]
-        row = TaxTableRecord(code=first.code, effective_from=first.effective_from, effective_to=first.effective_to,
-                             data=json.dumps(single), source=str(period.get("source", ""))[:500])
-        session.add(row)
-        rows.append(row)
-    await session.flush()
-    return rows
 
 
 async def create_structure(session: AsyncSession, actor: Actor, *, code: str, name: str, currency: str,
@@ -608,20 +593,23 @@ async def payroll_accounts(session: AsyncSession, actor: Actor, currency: str) -
 
 async def posting_lines(session: AsyncSession, actor: Actor, run: PayrollRun, *, sign: int = 1,
                         payslip_ids: list[int] | None = None) -> list[dict[str, Any]]:
-    """The journal lines of posting payslips of a run (by default every original payslip; `payslip_ids` some):
-    salary expense per department (gross), employer contributions expense, taxes, deductions and employer
-    contributions payable, net pay payable. `sign` -1 gives the mirror lines (a void or a reversal)."""
+    """The journal lines of posting payslips of a run (by default every original payslip; `payslip_ids` some),
+    creating missing payroll accounts (journal_lines says which lines). `sign` -1 gives the mirror lines."""
     accounts = await payroll_accounts(session, actor, run.currency)
-    chosen = select(Payslip.id).where(Payslip.run_id == run.id, col(Payslip.reverses_payslip_id).is_(None))
-    if payslip_ids is not None:
-        chosen = chosen.where(col(Payslip.id).in_(payslip_ids))
-    slips = (await session.exec(select(Payslip.id, Payslip.department_id, Payslip.gross_minor,
-                                       Payslip.net_minor).where(col(Payslip.id).in_(chosen)))).all()
+    slips, kinds = await repo.posting_sums(session, run.id or 0, payslip_ids)
+    return journal_lines(accounts, slips, kinds, sign=sign)
+
+
+def journal_lines(accounts: Mapping[str, Any], slips: list[tuple[int | None, int, int]], kinds: Mapping[str, int],
+                  *, sign: int = 1) -> list[dict[str, Any]]:
+    """Rule: the journal lines posting payslips, from (department id, gross, net) per payslip and their line
+    sums per kind (minor units): salary expense per department (gross, debit, by department id), employer
+    contributions expense (debit), taxes, deductions and employer contributions payable and net pay payable
+    (credits); zero lines left out. `accounts` maps PAYROLL_ACCOUNTS roles to account ids (or a plan's NewId).
+    `sign` -1 gives the mirror lines (a void or a reversal); a negative amount swaps its side."""
     gross_by_department: dict[int | None, int] = defaultdict(int)
-    for _, department_id, gross, _ in slips:
+    for department_id, gross, _ in slips:
         gross_by_department[department_id] += gross
-    kinds = dict((await session.exec(select(PayslipLine.kind, func.sum(PayslipLine.amount_minor)).where(
-        col(PayslipLine.payslip_id).in_(chosen)).group_by(PayslipLine.kind))).all())
     employer = int(kinds.get("employer_contribution", 0) or 0)
     net = sum(n for *_, n in slips)
 
@@ -682,45 +670,25 @@ async def mark_run_paid(session: AsyncSession, actor: Actor, run_id: int, *, pai
     return run
 
 
-async def cancel_run(session: AsyncSession, actor: Actor, run_id: int) -> PayrollRun:
-    """draft or calculated -> cancelled; its draft payslips are removed (nothing was posted)."""
-    run = await get_run(session, run_id, for_update=True)
-    ensure_status(run, RunStatus.DRAFT, RunStatus.CALCULATED, doing="cancelling")
-    await session.exec(delete(PayslipLine).where(col(PayslipLine.payslip_id).in_(  # type: ignore[call-overload]
-        select(Payslip.id).where(Payslip.run_id == run_id))))
-    await session.exec(delete(Payslip).where(Payslip.run_id == run_id))  # type: ignore[call-overload]
-    run.status = RunStatus.CANCELLED.value
-    bump(run)
-    session.add(run)
-    return run
+def reversing_payslip(slip: Payslip) -> dict[str, Any]:
+    """Rule: the values of the payslip voiding `slip` (never deleted): its number with -R, status void, every
+    amount and the payment days negated, the period's taxable pay negated in its year to date, pointing at it."""
+    return {"run_id": slip.run_id, "employee_id": slip.employee_id, "contract_id": slip.contract_id,
+            "department_id": slip.department_id, "period": slip.period, "number": f"{slip.number}-R",
+            "status": PayslipStatus.VOID.value, "currency": slip.currency,
+            "payment_days_x100": -slip.payment_days_x100, "working_days": slip.working_days,
+            "gross_minor": -slip.gross_minor, "deductions_minor": -slip.deductions_minor,
+            "employer_minor": -slip.employer_minor, "net_minor": -slip.net_minor,
+            "ytd": json.dumps({"period_taxable_minor": -json.loads(slip.ytd or "{}").get("period_taxable_minor",
+                                                                                          slip.gross_minor)}),
+            "reverses_payslip_id": slip.id}
 
 
-async def _void(session: AsyncSession, slips: list[Payslip]) -> None:
-    """Void payslips: each gets a reversing payslip with the opposite lines (never deleted)."""
-    lines = (await session.exec(select(PayslipLine).where(col(PayslipLine.payslip_id).in_([s.id for s in slips]))
-                                )).all() if slips else []
-    lines_of: dict[int, list[PayslipLine]] = defaultdict(list)
-    for line in lines:
-        lines_of[line.payslip_id].append(line)
-    now = utcnow()
-    for slip in slips:
-        mirror = Payslip(version=1, run_id=slip.run_id, employee_id=slip.employee_id, contract_id=slip.contract_id,
-                         department_id=slip.department_id, period=slip.period, number=f"{slip.number}-R",
-                         status=PayslipStatus.VOID.value, currency=slip.currency,
-                         payment_days_x100=-slip.payment_days_x100, working_days=slip.working_days,
-                         gross_minor=-slip.gross_minor, deductions_minor=-slip.deductions_minor,
-                         employer_minor=-slip.employer_minor, net_minor=-slip.net_minor,
-                         ytd=json.dumps({"period_taxable_minor": -json.loads(slip.ytd or "{}").get(
-                             "period_taxable_minor", slip.gross_minor)}),
-                         reverses_payslip_id=slip.id, created_at=now)
-        session.add(mirror)
-        await session.flush()
-        session.add_all([PayslipLine(payslip_id=mirror.id or 0, position=ln.position, code=ln.code, name=ln.name,
-                                     kind=ln.kind, amount_minor=-ln.amount_minor) for ln in lines_of[slip.id or 0]])
-        slip.status = PayslipStatus.VOID.value
-        slip.version += 1
-        session.add(slip)
-    await session.flush()
+def reversing_lines(lines: list[PayslipLine]) -> list[dict[str, Any]]:
+    """Rule: the lines of a reversing payslip: each line of the original with the opposite amount (minor units),
+    without the payslip id (the reversing payslip's, known once it is written)."""
+    return [{"position": ln.position, "code": ln.code, "name": ln.name, "kind": ln.kind,
+             "amount_minor": -ln.amount_minor} for ln in lines]
 
 
 async def get_payslip(session: AsyncSession, payslip_id: int) -> Payslip:
@@ -740,48 +708,51 @@ def check_voidable(slip: Payslip, run: PayrollRun) -> None:
     ensure_status(run, RunStatus.POSTED, RunStatus.PAID, doing="voiding a payslip")
 
 
-async def void_payslip(session: AsyncSession, actor: Actor, payslip_id: int, *, on: date, reason: str) -> Payslip:
-    """Void one posted or paid payslip: a reversing payslip with the opposite lines, and a journal entry dated
-    `on` mirroring its share of the run's posting (key payslip:<id>:void). A paid payslip's net pay then shows as
-    owed back on net pay payable until it is settled. Raises NotFound, Conflict."""
-    slip = await get_payslip(session, payslip_id)
-    run = await get_run(session, slip.run_id, for_update=True)
-    check_voidable(slip, run)
-    lines = await posting_lines(session, actor, run, sign=-1, payslip_ids=[payslip_id])
-    await finance.post_entry(session, actor, date=on, memo=f"Void payslip {slip.number}: {reason}"[:500],
-                             lines=lines, source=f"payroll_run:{run.id}", idempotency_key=f"payslip:{payslip_id}:void",
-                             currency=run.currency)
-    await _void(session, [slip])
-    return slip
+# ---------------------------------------------------------------- reading
 
 
-async def reverse_run(session: AsyncSession, actor: Actor, run_id: int, *, on: date, reason: str) -> PayrollRun:
-    """posted or paid -> reversed: its entries reversed (dated `on`), every live payslip voided by a reversing
-    payslip with the opposite lines; the period can then be run again. When some payslips were voided one by one
-    (their share already reversed), the posting is undone for the others only, by an entry mirroring them."""
-    run = await get_run(session, run_id, for_update=True)
-    ensure_status(run, RunStatus.POSTED, RunStatus.PAID, doing="reversing")
-    if run.payment_entry_id is not None:
-        await finance.reverse_entry(session, actor, run.payment_entry_id, date=on, reason=reason)
-    slips = list((await session.exec(select(Payslip).where(
-        Payslip.run_id == run_id, col(Payslip.reverses_payslip_id).is_(None),
-        Payslip.status != PayslipStatus.VOID.value))).all())
-    voided_before = (await session.exec(select(func.count()).select_from(Payslip).where(
-        Payslip.run_id == run_id, col(Payslip.reverses_payslip_id).is_not(None)))).one()
-    if run.journal_entry_id is not None and not voided_before:
-        await finance.reverse_entry(session, actor, run.journal_entry_id, date=on, reason=reason)
-    elif slips:
-        await finance.post_entry(session, actor, date=on, memo=f"Reversal of payroll {run.period}: {reason}"[:500],
-                                 lines=await posting_lines(session, actor, run, sign=-1,
-                                                           payslip_ids=[s.id or 0 for s in slips]),
-                                 source=f"payroll_run:{run.id}", idempotency_key=f"payroll_run:{run.id}:reverse",
-                                 currency=run.currency)
-    await _void(session, slips)
-    run.status = RunStatus.REVERSED.value
-    bump(run)
-    session.add(run)
-    await session.flush()
-    return run
+async def list_structures(session: AsyncSession, *, after_id: int, limit: int) -> list[SalaryStructure]:
+    """Salary structures after `after_id`, by id, at most `limit`."""
+    return await repo.structures_page(session, after_id=after_id, limit=limit)
+
+
+async def list_contracts(session: AsyncSession, *, after_id: int, limit: int, employee_id: int | None = None,
+                         history: bool = False) -> list[EmploymentContract]:
+    """Contracts after `after_id` (current versions, or every version with `history`), optionally of one
+    employee, by id, at most `limit`. Raises NotFound for an unknown employee."""
+    if employee_id is not None:
+        await hr.get_employee(session, employee_id)
+    return await repo.contracts_page(session, after_id=after_id, limit=limit, employee_id=employee_id,
+                                     history=history)
+
+
+async def get_contract(session: AsyncSession, contract_id: int) -> EmploymentContract:
+    """The contract version with that id; raises NotFound."""
+    row = await repo.get_contract(session, contract_id)
+    if row is None:
+        raise NotFound(f"no contract version with id {contract_id}", field="contract_id")
+    return row
+
+
+async def tax_table_records(session: AsyncSession, ids: list[int]) -> list[TaxTableRecord]:
+    """The tax tables an admin added, by id."""
+    return await repo.tax_table_records(session, ids)
+
+
+async def list_runs(session: AsyncSession, *, after_id: int, limit: int) -> list[PayrollRun]:
+    """Payroll runs after `after_id`, oldest first, at most `limit`."""
+    return await repo.runs_page(session, after_id=after_id, limit=limit)
+
+
+async def list_payslips(session: AsyncSession, *, run_id: int, after_id: int, limit: int) -> list[Payslip]:
+    """A run's payslips after `after_id`, by id, at most `limit`. Raises NotFound for an unknown run."""
+    await get_run(session, run_id)
+    return await repo.payslips_page(session, run_id=run_id, after_id=after_id, limit=limit)
+
+
+async def payslip_lines(session: AsyncSession, payslip_id: int) -> list[PayslipLine]:
+    """A payslip's lines in position order."""
+    return await repo.payslip_lines(session, [payslip_id])
 
 
 # ---------------------------------------------------------------- previews

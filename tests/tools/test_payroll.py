@@ -162,8 +162,11 @@ async def test_recalculating_replaces_the_draft_payslips_and_a_period_has_one_li
         with pytest.raises(IntegrityError):
             await s.flush()
         await s.rollback()
-    cancelled = await invoke(prt, "cancel_payroll_run", {"run_id": run.run_id}, officer)
-    assert cancelled.status == "cancelled" and await payslips_of(prt, run.run_id) == []
+    pending = await invoke(prt, "cancel_payroll_run", {"run_id": run.run_id}, officer)
+    assert pending.preview["removes"]["payslips"] == 3 and len(await payslips_of(prt, run.run_id)) == 3
+    cancelled = await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
+    assert cancelled.status == "executed" and cancelled.result["status"] == "cancelled"
+    assert await payslips_of(prt, run.run_id) == []
 
 
 async def test_a_backdated_raise_is_paid_as_arrears_next_month(prt, staff):
@@ -228,7 +231,8 @@ async def test_bad_input_is_refused_clearly(prt, staff):
     assert (await invoke(prt, "get_payroll_run", {"run_id": run.run_id}, officer)).status == "draft"
     with pytest.raises(Conflict, match="is draft"):
         await invoke(prt, "approve_payroll_run", {"run_id": run.run_id}, officer)
-    await invoke(prt, "cancel_payroll_run", {"run_id": run.run_id}, officer)
+    pending = await invoke(prt, "cancel_payroll_run", {"run_id": run.run_id}, officer)
+    await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
     bad = [
         ([{"code": "A", "name": "a", "kind": "earning", "method": "formula", "expression": "B * 2"},
           {"code": "B", "name": "b", "kind": "earning", "method": "fixed", "amount_minor": 1}], "B"),

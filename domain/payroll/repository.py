@@ -1,0 +1,104 @@
+"""Payroll's SQL: pages of structures, contracts, runs and payslips; a run's payslips and lines; the sums a
+posting is made of. Reads only (the writes of payroll's gated commands are plans, domain/payroll/plans.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.payroll.models import (
+    EmploymentContract,
+    PayrollRun,
+    Payslip,
+    PayslipLine,
+    SalaryStructure,
+    TaxTableRecord,
+)
+
+
+async def structures_page(session: AsyncSession, *, after_id: int, limit: int) -> list[SalaryStructure]:
+    """Salary structures with an id above `after_id`, by id, at most `limit`."""
+    return list((await session.exec(select(SalaryStructure).where(col(SalaryStructure.id) > after_id)
+                                    .order_by(col(SalaryStructure.id)).limit(limit))).all())
+
+
+async def contracts_page(session: AsyncSession, *, after_id: int, limit: int, employee_id: int | None,
+                         history: bool) -> list[EmploymentContract]:
+    """Contract versions with an id above `after_id`, by id, at most `limit`: of one employee when given, only
+    the current versions unless `history`."""
+    stmt = select(EmploymentContract).where(col(EmploymentContract.id) > after_id)
+    if employee_id is not None:
+        stmt = stmt.where(EmploymentContract.employee_id == employee_id)
+    if not history:
+        stmt = stmt.where(col(EmploymentContract.superseded_at).is_(None))
+    return list((await session.exec(stmt.order_by(col(EmploymentContract.id)).limit(limit))).all())
+
+
+async def get_contract(session: AsyncSession, contract_id: int) -> EmploymentContract | None:
+    """The contract version with that id, or None."""
+    return await session.get(EmploymentContract, contract_id)
+
+
+async def tax_table_records(session: AsyncSession, ids: Sequence[int]) -> list[TaxTableRecord]:
+    """The stored tax tables with these ids, by id."""
+    if not ids:
+        return []
+    return list((await session.exec(select(TaxTableRecord).where(col(TaxTableRecord.id).in_(list(ids)))
+                                    .order_by(col(TaxTableRecord.id)))).all())
+
+
+async def runs_page(session: AsyncSession, *, after_id: int, limit: int) -> list[PayrollRun]:
+    """Payroll runs with an id above `after_id`, oldest first, at most `limit`."""
+    return list((await session.exec(select(PayrollRun).where(col(PayrollRun.id) > after_id)
+                                    .order_by(col(PayrollRun.id)).limit(limit))).all())
+
+
+async def payslips_page(session: AsyncSession, *, run_id: int, after_id: int, limit: int) -> list[Payslip]:
+    """A run's payslips with an id above `after_id`, by id, at most `limit`."""
+    return list((await session.exec(select(Payslip).where(Payslip.run_id == run_id, col(Payslip.id) > after_id)
+                                    .order_by(col(Payslip.id)).limit(limit))).all())
+
+
+async def run_payslips(session: AsyncSession, run_id: int, *, statuses: Sequence[str] | None = None,
+                       originals: bool = False) -> list[Payslip]:
+    """A run's payslips by id: only those in `statuses` when given, only originals (not reversing payslips) when
+    `originals`."""
+    stmt = select(Payslip).where(Payslip.run_id == run_id)
+    if statuses is not None:
+        stmt = stmt.where(col(Payslip.status).in_(list(statuses)))
+    if originals:
+        stmt = stmt.where(col(Payslip.reverses_payslip_id).is_(None))
+    return list((await session.exec(stmt.order_by(col(Payslip.id)))).all())
+
+
+async def count_reversing_payslips(session: AsyncSession, run_id: int) -> int:
+    """How many reversing payslips a run has (payslips voided one by one, or by reversing the run)."""
+    return (await session.exec(select(func.count()).select_from(Payslip).where(
+        Payslip.run_id == run_id, col(Payslip.reverses_payslip_id).is_not(None)))).one()
+
+
+async def payslip_lines(session: AsyncSession, payslip_ids: Sequence[int]) -> list[PayslipLine]:
+    """The lines of these payslips, by payslip id, then position."""
+    if not payslip_ids:
+        return []
+    return list((await session.exec(select(PayslipLine).where(col(PayslipLine.payslip_id).in_(list(payslip_ids)))
+                                    .order_by(col(PayslipLine.payslip_id), col(PayslipLine.position)))).all())
+
+
+async def posting_sums(session: AsyncSession, run_id: int, payslip_ids: Sequence[int] | None
+                       ) -> tuple[list[tuple[int | None, int, int]], dict[str, int]]:
+    """What a posting of a run's original payslips (all, or those of `payslip_ids`) is made of: (department id,
+    gross, net) per payslip, and the sum of their lines per kind (minor units)."""
+    chosen = select(Payslip.id).where(Payslip.run_id == run_id, col(Payslip.reverses_payslip_id).is_(None))
+    if payslip_ids is not None:
+        chosen = chosen.where(col(Payslip.id).in_(list(payslip_ids)))
+    slips = (await session.exec(select(Payslip.department_id, Payslip.gross_minor, Payslip.net_minor)
+                                .where(col(Payslip.id).in_(chosen)).order_by(col(Payslip.id)))).all()
+    kinds = (await session.exec(select(PayslipLine.kind, func.sum(PayslipLine.amount_minor)).where(
+        col(PayslipLine.payslip_id).in_(chosen)).group_by(PayslipLine.kind))).all()
+    return [(d, g, n) for d, g, n in slips], {kind: int(total or 0) for kind, total in kinds}
+
