@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 
 from domain.kernel.actor import Role
 from domain.kernel.settings import Settings
+from tools.gate_policy import GATE_POLICY, declared_level, policy_problems
 from tools.modules import all_modules
 from tools.registry import (
     Catalogue,
@@ -367,3 +368,63 @@ def test_list_tools_paginate(spec):
         "required", [])
     out = spec.output_schema["properties"]
     assert "next_cursor" in out and "items" in out, f"{spec.name} must return a page"
+
+
+# ---------------------------------------------------------------- the gate policy, reviewed as a whole
+
+
+def test_every_write_tool_has_a_declared_gate_policy():
+    problems = policy_problems(SPECS)
+    assert not problems, "\n".join(problems)
+
+
+def test_every_gated_entry_is_a_destructive_tool_at_that_level():
+    for name, policy in GATE_POLICY.items():
+        spec = CATALOGUE.tools[name]
+        level = declared_level(policy)
+        assert (level is None) == (spec.effect is Effect.WRITE), (name, policy)
+        assert level is None or spec.gate is GateLevel(level), (name, policy, spec.gate)
+
+
+def test_a_new_write_tool_without_a_policy_is_caught():
+    mod = Module("scratch")
+    mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, name="wipe_everything")(echo)
+    mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="erase_history", gate=GateLevel.APPROVE,
+             propose=_propose)(echo)
+    mod.tool(effect=Effect.READ, roles={Role.ADMIN}, name="read_things")(echo)
+    specs = list(build_catalogue([mod]).tools.values())
+    problems = policy_problems(specs, {})
+    assert len(problems) == 2, problems
+    assert any("wipe_everything (write) has no gate policy" in p for p in problems)
+    assert any("erase_history (destructive) has no gate policy" in p for p in problems)
+    assert not any("read_things" in p for p in problems)
+
+
+@pytest.mark.parametrize("policy,words", [
+    ({"wipe_everything": "ungated: nothing depends on it", "erase_history": "gated: approve",
+      "gone_tool": "ungated: x"}, "lists gone_tool, which is no write or destructive tool"),
+    ({"wipe_everything": "gated: confirm", "erase_history": "gated: approve"}, "wipe_everything is a write tool "
+                                                                             "but its policy says gated"),
+    ({"wipe_everything": "ungated: fine", "erase_history": "ungated: fine"}, "erase_history is destructive"),
+    ({"wipe_everything": "ungated: fine", "erase_history": "gated: confirm"}, "gated at approve but its policy "
+                                                                            "says confirm"),
+    ({"wipe_everything": "ungated:   ", "erase_history": "gated: approve"}, "not 'ungated:   '"),
+    ({"wipe_everything": "ungated: fine", "erase_history": "gated: maybe"}, "'gated: confirm|approve"),
+])
+def test_a_policy_that_disagrees_with_the_declarations_is_caught(policy, words):
+    mod = Module("scratch")
+    mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, name="wipe_everything")(echo)
+    mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="erase_history", gate=GateLevel.APPROVE,
+             propose=_propose)(echo)
+    problems = policy_problems(build_catalogue([mod]).tools.values(), policy)
+    assert len(problems) == 1 and words in problems[0], problems
+
+
+def test_the_grading_policy_gates_of_issue_15():
+    """Changing a scale a class uses, the default scale, or a class's weights is gated; creating a scale is not
+    (is_default is refused once anything relies on the default)."""
+    for name in ("set_grading_categories", "set_class_grading_scale", "set_default_grading_scale"):
+        spec = CATALOGUE.tools[name]
+        assert spec.effect is Effect.DESTRUCTIVE and spec.gate is GateLevel.CONFIRM and spec.plan is not None
+        assert "approve" in GATE_POLICY[name], name  # a plan raises it when results depend on the policy
+    assert CATALOGUE.tools["create_grading_scale"].effect is Effect.WRITE

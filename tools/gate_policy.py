@@ -1,0 +1,184 @@
+"""Which writes are gated: the policy of every tool that changes the school's data, reviewed as a whole here.
+
+DESIGN.md, "The confirmation gate", and issue 15: a tool is gated when it
+- rewrites or destroys recorded history (a recorded score, a past day's attendance, a posted entry, a
+  payslip);
+- moves money (a payment run marked paid, a refund, a posting to the ledger by hand);
+- changes a policy that published or pending results depend on (grading scales and weights, tax tables,
+  salaries).
+
+Each entry is either
+- `"gated: confirm"` or `"gated: approve"`: the tool is destructive at that declared level. A plan may raise a
+  confirm-level call to approve for some arguments or states (`Plan.level`); the text after the level says when;
+- `"ungated: <why>"`: a write tool that runs at once, with the reason it needs no gate.
+
+tests/tools/test_registry.py fails when a write or destructive tool is missing here, when an entry names
+no tool, or when an entry disagrees with the tool's declaration (`policy_problems`), so a new write tool
+needs a decision here. Read tools are never gated and are not listed.
+
+Tools that are neither read nor written through the gate of the school's data (the gate's own decisions) are
+listed too, as ungated, with why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from tools.registry import ToolSpec
+
+GATED = "gated: "
+UNGATED = "ungated: "
+
+GATE_POLICY: Final[dict[str, str]] = {
+    # ---------------------------------------------------------------- the gate and jobs
+    "confirm_action": "ungated: it is the gate: the requester releasing their own previewed action",
+    "approve_action": "ungated: it is the gate: an admin who did not ask releasing a queued action "
+                      "(four eyes)",
+    "reject_action": "ungated: it is the gate: closes an action without changing anything",
+    "cancel_action": "ungated: it is the gate: closes an action without changing anything",
+    "cancel_job": "ungated: stops a job; a job's writes are gated or not by the tool that started it",
+
+    # ---------------------------------------------------------------- HR
+    "create_department": "ungated: adds a department; no recorded history or result depends on it yet",
+    "create_employee": "ungated: hires (adds) an employee; nothing is paid before a contract and a run",
+    "update_employee": "ungated: names, email, position, department, type or leave status; not termination "
+                       "(refused there) and not pay (contracts)",
+    "terminate_employee": "gated: confirm",
+
+    # ---------------------------------------------------------------- academics: structure and students
+    "create_academic_year": "ungated: adds a year; nothing recorded depends on it yet",
+    "create_term": "ungated: adds a term inside its year; nothing recorded depends on it yet",
+    "create_year_level": "ungated: adds a year level",
+    "create_section": "ungated: adds a section",
+    "create_subject": "ungated: adds a subject",
+    "create_class": "ungated: adds a class, graded by the school's default scale until set otherwise",
+    "set_subject_weekly_lessons": "ungated: an input of the next timetable problem; a published timetable is "
+                                  "unchanged until publish_timetable (gated)",
+    "set_class_weekly_lessons": "ungated: an input of the next timetable problem; a published timetable is "
+                                "unchanged until publish_timetable (gated)",
+    "create_student": "ungated: admits a student (adds rows, rewrites nothing)",
+    "update_student": "ungated: names, date of birth or status of a student; no grade, fee or record changes",
+    "enroll_student": "ungated: adds (or re-activates) an enrollment; a pending publication of the class is "
+                      "made stale by the class's version",
+
+    # ---------------------------------------------------------------- academics: grades
+    "create_assessment": "ungated: adds an assessment to an unpublished term (refused once published); pending "
+                         "publications of the class become stale",
+    "record_grade": "ungated: a first result (refused when one exists or the term is published); pending "
+                    "publications of the class become stale",
+    "import_grades": "ungated: first results only, all or nothing (a different existing score is refused: that "
+                     "is change_grade)",
+    "change_grade": "gated: confirm",
+    "change_locked_grade": "gated: approve",
+    "publish_term_grades": "gated: approve",
+    "set_term_comment": "ungated: the teacher's comment printed on the report card; no grade depends on it",
+    "set_grading_categories": "gated: confirm; approve when the class has published term grades (their change "
+                              "requests recompute with the weights of the day)",
+    "create_grading_scale": "ungated: a new scale grades nothing until a class or the default uses it; "
+                            "is_default is refused once a default exists or classes rely on it "
+                            "(set_default_grading_scale is gated)",
+    "set_class_grading_scale": "gated: confirm; approve when the class has recorded results or published term "
+                               "grades",
+    "set_default_grading_scale": "gated: confirm; approve when any class grades by the default scale",
+    "export_term_grades": "ungated: makes a document from grades; changes no grade",
+    "generate_report_cards": "ungated: makes documents from grades and attendance; changes neither",
+
+    # ---------------------------------------------------------------- academics: attendance
+    "take_attendance": "ungated: today's register, or the missing records of a past day; changing a past "
+                       "day's record is refused there (correct_attendance is gated)",
+    "correct_attendance": "gated: confirm",
+
+    # ---------------------------------------------------------------- timetable
+    "create_room": "ungated: adds a room, an input of the next timetable problem",
+    "build_timetable_problem": "ungated: stores a new problem; the published timetable is unchanged",
+    "solve_timetable": "ungated: stores a solution; nothing is published until publish_timetable (gated)",
+    "publish_timetable": "gated: confirm",
+
+    # ---------------------------------------------------------------- finance
+    "create_account": "ungated: adds an account to the chart; accounts are never deleted and nothing is posted",
+    "post_journal_entry": "gated: confirm; approve when its total is above MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR",
+    "reverse_journal_entry": "gated: approve",
+
+    # ---------------------------------------------------------------- payroll
+    "create_salary_structure": "ungated: a new structure pays nobody until a contract uses it",
+    "create_employment_contract": "ungated: a new contract (refused over another's dates); changing a salary is "
+                                  "change_contract_salary (gated)",
+    "record_unpaid_leave": "ungated: an input of a draft run's calculation; a calculated, approved or posted run "
+                           "is changed only through its gated steps",
+    "create_payroll_run": "ungated: an empty draft run",
+    "calculate_payroll_run": "ungated: computes a draft run's payslips; nothing is posted or paid",
+    "generate_payroll_documents": "ungated: makes documents from a run; changes no payslip",
+    "add_tax_table": "gated: approve",
+    "change_contract_salary": "gated: confirm",
+    "void_payslip": "gated: approve",
+    "approve_payroll_run": "gated: approve",
+    "post_payroll_run": "gated: approve",
+    "mark_payroll_run_paid": "gated: approve",
+    "reverse_payroll_run": "gated: approve",
+    "cancel_payroll_run": "gated: confirm; it deletes a run's draft payslips (issue 15)",
+
+    # ---------------------------------------------------------------- fees
+    "create_family": "ungated: adds a family account",
+    "add_family_student": "ungated: bills a student's next invoices to the family; issued invoices are unchanged",
+    "create_fee_item": "ungated: adds a fee item; nothing is billed until a schedule and invoices",
+    "create_fee_schedule": "ungated: a new term's fee schedule; nothing is billed until generate_invoices",
+    "create_discount": "ungated: applies only to invoices generated afterwards",
+    "award_discount": "ungated: applies only to invoices generated afterwards",
+    "generate_invoices": "ungated: bills students never billed for the schedule (never twice); an issued invoice "
+                         "is changed only by void_invoice or issue_credit_note (gated)",
+    "issue_invoices": "ungated: issues drafts with their receivable postings, as generate_invoices does by default",
+    "record_payment": "ungated: records money received and allocates it; undoing it is a gated refund or reversal",
+    "apply_family_credit": "ungated: allocates the family's own credit to its open invoices; no money leaves",
+    "void_invoice": "gated: approve",
+    "issue_credit_note": "gated: confirm",
+    "refund_family_credit": "gated: approve",
+    "generate_family_statement": "ungated: makes a document; changes no balance",
+}
+
+
+def declared_level(policy: str) -> str | None:
+    """The gate level an entry declares ("confirm" or "approve"), or None for an ungated entry; raises ValueError
+    for an entry that says neither."""
+    if policy.startswith(UNGATED) and policy[len(UNGATED):].strip():
+        return None
+    if policy.startswith(GATED):
+        level = policy[len(GATED):].split(";")[0].strip()
+        if level in ("confirm", "approve"):
+            return level
+    raise ValueError(f"a gate policy is 'gated: confirm|approve[; when ...]' or 'ungated: <why>', not {policy!r}")
+
+
+def policy_problems(specs: Iterable[ToolSpec], policy: dict[str, str] | None = None, *,
+                    awaiting: frozenset[str] = frozenset()) -> list[str]:
+    """Say what disagrees between the tools' declarations and the gate policy: a write or destructive tool the
+    policy does not list, an entry naming no such tool, an ungated entry for a destructive tool, a gated one for
+    a write tool or at another level. `awaiting` names tools whose declaration another change is bringing in
+    line with the policy (checked for being listed only). An empty list means they agree."""
+    policy = GATE_POLICY if policy is None else policy
+    problems: list[str] = []
+    writes = {spec.name: spec for spec in specs if spec.effect.value != "read"}
+    for name in sorted(writes.keys() - policy.keys()):
+        problems.append(f"{name} ({writes[name].effect.value}) has no gate policy: add it to tools/gate_policy.py "
+                        "as 'gated: confirm|approve' or 'ungated: <why>'")
+    for name in sorted(policy.keys() - writes.keys()):
+        problems.append(f"the gate policy lists {name}, which is no write or destructive tool of the catalogue")
+    for name in sorted(writes.keys() & policy.keys()):
+        spec = writes[name]
+        try:
+            level = declared_level(policy[name])
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+            continue
+        if name in awaiting:
+            continue
+        if level is None and spec.effect.value == "destructive":
+            problems.append(f"{name} is destructive (gate {spec.gate}) but its policy says ungated")
+        elif level is not None and spec.effect.value != "destructive":
+            problems.append(f"{name} is a write tool but its policy says gated ({level}): declare it destructive "
+                            "with a plan")
+        elif level is not None and (spec.gate is None or spec.gate.value != level):
+            problems.append(f"{name} is gated at {spec.gate.value if spec.gate else None} but its policy says "
+                            f"{level}")
+    return problems
