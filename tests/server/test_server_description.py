@@ -13,6 +13,9 @@ MODULE_WORDS = {"platform": None, "actions": "confirmation gate", "jobs": "jobs"
 DESTRUCTIVE_WORDS = {
     "change_grade": "changing a recorded score", "publish_term_grades": "publishing term grades",
     "change_locked_grade": "changing a published grade", "correct_attendance": "correcting attendance",
+    "set_grading_categories": "changing a class's grading categories or grading scale",
+    "set_class_grading_scale": "changing a class's grading categories or grading scale",
+    "set_default_grading_scale": "changing the default grading scale",
     "publish_timetable": "publishing a timetable", "terminate_employee": "terminating an employee",
     "change_contract_salary": "changing a salary", "add_tax_table": "adding a tax table",
     "cancel_payroll_run": "cancelling a payroll run",
