@@ -4,6 +4,7 @@ approves), the trial balance and account ledgers, roles, and bad input that must
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -372,3 +373,56 @@ async def test_trial_balance_and_ledger_tools(runtime):
     assert info.value.field == "account_id"
     with pytest.raises(PermissionDenied):
         await invoke(runtime, "get_account_ledger", {"account_id": office.cash}, office.viewer)
+
+
+# ---------------------------------------------------------------- the approval threshold of manual entries
+
+
+async def test_a_manual_entry_above_the_threshold_needs_an_admin(runtime, monkeypatch):
+    monkeypatch.setenv("MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR", "10000")
+    office = await make_office(runtime)
+    small = await invoke(runtime, "post_journal_entry", entry_args(office, 10_000), office.finance)
+    assert small.level == "confirm" and small.preview["approval"] == {"needs_admin": False,
+                                                                     "approve_above_minor": 10_000}
+    assert (await invoke(runtime, "confirm_action", {"action_id": small.action_id}, office.finance)).status == \
+        "executed"
+    large = await invoke(runtime, "post_journal_entry", entry_args(office, 10_001), office.finance)
+    assert large.level == "approve" and large.preview["approval"]["needs_admin"] is True
+    assert (await invoke(runtime, "confirm_action", {"action_id": large.action_id}, office.finance)).status == "queued"
+    with pytest.raises(PermissionDenied):
+        await invoke(runtime, "approve_action", {"action_id": large.action_id}, office.finance)
+    done = await invoke(runtime, "approve_action", {"action_id": large.action_id}, office.admin)
+    assert done.status == "executed" and done.result["total_debit"] == 10_001
+    assert (await ledger(runtime, office, office.cash)).closing_balance == 20_001
+
+
+async def test_a_threshold_changed_after_the_preview_makes_the_entry_stale(runtime, monkeypatch):
+    monkeypatch.setenv("MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR", "50000")
+    office = await make_office(runtime)
+    pending = await invoke(runtime, "post_journal_entry", entry_args(office, 40_000), office.finance)
+    assert pending.level == "confirm"
+    monkeypatch.setenv("MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR", "30000")
+    before = await writes(runtime)
+    with pytest.raises(StaleAction) as info:
+        await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, office.finance)
+    assert "approval threshold changed since the preview" in info.value.message
+    assert (await ledger(runtime, office, office.cash)).items == []
+    assert (await writes(runtime))[0] == before[0]
+
+
+async def test_an_approved_entry_posts_exactly_the_planned_lines(runtime):
+    office = await make_office(runtime)
+    args = entry_args(office, 700, lines=[{"account_id": office.cash, "debit": 700, "memo": "  cash  "},
+                                          {"account_id": office.fees, "credit": 300},
+                                          {"account_id": office.payable, "credit": 400}])
+    pending = await invoke(runtime, "post_journal_entry", args, office.finance)
+    done = await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, office.finance)
+    async with runtime.db.read() as s:
+        plan = json.loads((await s.get(PendingAction, pending.action_id)).plan)
+        posted = await service.get_entry(s, done.result["id"])
+    [posting] = plan["changes"]
+    assert posting["kind"] == "finance.posting" and posting["payload"]["idempotency_key"] == args["idempotency_key"]
+    assert posting["payload"]["lines"] == [
+        {"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
+         "department_id": line.department_id, "memo": line.memo} for line in posted.lines]
+    assert posted.lines[0].memo == "cash" and posted.entry.source == "manual"
