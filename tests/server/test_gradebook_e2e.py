@@ -65,9 +65,13 @@ async def science_class(school: School, *, admin: Client, teacher: Client) -> Sc
                                                 "teacher_id": school.teacher_ids[0]})
     for student_id in school.student_ids:
         await call_ok(admin, "enroll_student", {"student_id": student_id, "class_id": cls["id"]})
-    categories = await call_ok(teacher, "set_grading_categories", {"class_id": cls["id"], "categories": [
+    pending = await call_ok(teacher, "set_grading_categories", {"class_id": cls["id"], "categories": [
         {"code": "hw", "name": "Homework", "weight": 40, "drop_lowest": 1},
         {"code": "EXAM", "name": "Exams", "weight": 60}]})
+    assert pending["pending"] is True and pending["level"] == "confirm", pending  # weights are a grading policy
+    confirmed = await call_ok(teacher, "confirm_action", {"action_id": pending["action_id"]})
+    assert confirmed["status"] == "executed", confirmed
+    categories = confirmed["result"]
     assert categories["by_category"] is True
     assert sorted((c["code"], c["weight"], c["drop_lowest"]) for c in categories["categories"]) == [
         ("EXAM", 60, 0), ("HW", 40, 1)], categories

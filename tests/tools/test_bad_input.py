@@ -89,6 +89,7 @@ class World:
     fees: FeeSchool | None = None
     invoice_id: int = 0  # issued, nothing paid (Dee's)
     draft_invoice_id: int = 0
+    scale_id: int = 0  # a stored grading scale that no class uses
 
     @property
     def admin(self):
@@ -122,7 +123,7 @@ async def world(runtime) -> World:
         job_id = job.id
     timetable_problem_id, timetable_solution_id = await make_published_timetable(runtime)
     await invoke(runtime, "create_room", {"code": unique("R"), "name": "Room 1", "capacity": 30}, school.admin)
-    await invoke(runtime, "create_grading_scale", BUILDERS["create_grading_scale"](None), school.admin)
+    scale = await invoke(runtime, "create_grading_scale", BUILDERS["create_grading_scale"](None), school.admin)
     async with runtime.db.write() as s:
         document = await documents.store(s, kind="report_card", filename="card.pdf", content_type="application/pdf",
                                          data=b"%PDF-1.4 test", student_id=school.student_ids[0])
@@ -162,7 +163,7 @@ async def world(runtime) -> World:
         dee = (await fees_service.family_account(s, family_id=fee_school.families["Lee"], currency="AUD",
                                                  as_of=date(2026, 1, 20))).open_invoices[0].invoice.id
     return World(account_id=cash.id, income_account_id=fees.id, entry_id=entry.id, school=school,
-                 fees=fee_school, invoice_id=dee, draft_invoice_id=drafts.invoice_ids[0],
+                 scale_id=scale.scale_id, fees=fee_school, invoice_id=dee, draft_invoice_id=drafts.invoice_ids[0],
                  department_id=department_id, employee_id=employee_id, year_level_id=year_level_id,
                  subject_id=subject_id, new_subject_id=new_subject_id,
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
@@ -272,7 +273,8 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
         {"min_percentage": 50, "letter": "P", "gpa_points": 1, "passing": True, "earns_credit": True},
         {"min_percentage": 0, "letter": "F", "gpa_points": 0, "passing": False, "earns_credit": False}]},
     "list_grading_scales": lambda w: {"limit": 5},
-    "set_class_grading_scale": lambda w: {"class_id": w.school.class_id, "scale_id": None},
+    "set_class_grading_scale": lambda w: {"class_id": w.school.class_id, "scale_id": w.scale_id},
+    "set_default_grading_scale": lambda w: {"scale_id": w.scale_id},
     "get_transcript": lambda w: {"student_id": w.school.student_ids[0]},
     "generate_report_cards": lambda w: {"term_id": w.school.term_id, "section_id": w.school.section_id,
                                         "year_level_id": w.year_level_id, "idempotency_key": unique("cards-")},
@@ -851,6 +853,8 @@ DOMAIN_CASES = [
     ("take_attendance", {"date": "2999-01-01"}, "date", "is in the future"),
     ("take_attendance", {"date": "2026-08-31"}, "date", "outside the academic year"),
     ("correct_attendance", {"date": "2999-01-01"}, "date", "is in the future"),
+    ("set_class_grading_scale", {"scale_id": None}, "scale_id", "nothing to change"),
+    ("set_grading_categories", {"categories": []}, "categories", "nothing to change"),
     ("get_attendance_rates", {"from_date": "2026-10-31", "to_date": "2026-10-01"}, "to_date", "before from_date"),
     ("get_attendance_rates", {"section_id": None, "student_id": None}, "section_id", "give section_id"),
 ]
