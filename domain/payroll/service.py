@@ -2,13 +2,16 @@
 
 Every function works inside the caller's unit of work and never commits. A run moves
 draft -> calculated -> approved -> posted -> paid (or cancelled before approval; a posted or paid run is undone
-by `reverse_run`). Calculation (`calculate_run`, run by a job) computes every payslip with the pure engine
+by reversing it). The gated commands (approve, post, mark paid, cancel, reverse, void a payslip, change a salary,
+add a tax table) are plans in domain/payroll/plans.py built from the rules here (`journal_lines`,
+`reversing_payslip`, `check_voidable`, ...); `approve_run`, `post_run` and `mark_run_paid` stay as direct writes
+for the demo builder and the benchmark, with the same rules. Calculation (`calculate_run`, run by a job) computes every payslip with the pure engine
 (domain/payroll/engine.py) and writes them in ONE transaction, replacing the run's draft payslips, so a worker
 killed mid-calculation leaves nothing behind and the retry writes exactly one payslip per employee. Nothing
 reaches the ledger before `post_run`: one balanced journal entry (salary expense per department, employer
 contributions, taxes and deductions payable, net pay payable) posted with the idempotency key
-`payroll_run:<id>:post`, so it can never be posted twice; `mark_run_paid` clears net pay payable against the
-bank (`payroll_run:<id>:paid`).
+`payroll_run:<id>:post`, so it can never be posted twice; marking it paid clears net pay payable against the
+bank (`payroll_run:<id>:paid`). Reads go through domain/payroll/repository.py.
 
 Rules stated here (not found in the issue): the pay period is a calendar month, paid monthly; working days are
 Monday to Friday of the month; days before a contract starts or after it ends are unpaid days; a month is
