@@ -464,7 +464,8 @@ async def test_stale_action_changes_nothing(gate_runtime):
     before = await _audit_rows(runtime)
     with pytest.raises(StaleAction) as info:
         await invoke(runtime, "confirm_action", {"action_id": first.action_id}, school.teacher)
-    assert "grades" in info.value.message and "changed since the preview (version 1 -> 2)" in info.value.message
+    # The plan now reads 80 at version 2 where the preview read 60 at version 1 (change_grade is planned).
+    assert "grades: score_x100 (before) for 1 of 1, version for 1 of 1 differ" in info.value.message
     assert await _audit_rows(runtime) == before + 1
     grade = await invoke(runtime, "get_grade", key, school.teacher)
     assert grade.score == 80 and grade.version == 2
