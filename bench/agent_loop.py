@@ -45,7 +45,7 @@ from domain.agent.models import AgentRun, AgentToolCall
 from domain.agent.service import Limits, ToolCallRequest
 from domain.identity.service import actor_for, ensure_user
 from domain.kernel.actor import Channel
-from domain.kernel.schema import migrate
+from domain.migrations.schema import migrate
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
 from workers import agent_loop

@@ -44,7 +44,7 @@ from domain.finance.models import JournalEntry, JournalLine
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.audit import ensure_audit_head
 from domain.kernel.clock import utcnow
-from domain.kernel.schema import migrate
+from domain.migrations.schema import migrate
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
 

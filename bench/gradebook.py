@@ -48,7 +48,7 @@ from domain.hr.models import Department, Employee
 from domain.jobs import service as jobs
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.clock import utcnow
-from domain.kernel.schema import migrate
+from domain.migrations.schema import migrate
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
 from workers.handlers import JobContext, get_handler

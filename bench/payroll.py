@@ -39,7 +39,7 @@ from domain.hr.models import Department, Employee
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.audit import ensure_audit_head
 from domain.kernel.clock import utcnow
-from domain.kernel.schema import migrate
+from domain.migrations.schema import migrate
 from domain.kernel.settings import Settings
 from domain.payroll import service as payroll
 from domain.payroll.models import EmploymentContract, PayslipLine, UnpaidLeave

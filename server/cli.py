@@ -74,7 +74,7 @@ async def prepare_database(runtime) -> None:
     """Migrate the database to the newest schema; make sure the audit head and the 'admin' user exist."""
     from domain.identity.service import ensure_user
     from domain.kernel.audit import ensure_audit_head
-    from domain.kernel.schema import migrate
+    from domain.migrations.schema import migrate
 
     await migrate(runtime.db.write_engine)
     async with runtime.db.write() as session:

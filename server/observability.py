@@ -46,7 +46,7 @@ from domain.actions.models import OPEN_STATUSES
 from domain.jobs import repository as jobs_repo
 from domain.jobs.models import JobStatus
 from domain.kernel.clock import utcnow
-from domain.kernel.schema import alembic_config, current_revision
+from domain.migrations.schema import alembic_config, current_revision
 from domain.kernel.settings import Settings
 from tools.invoke import add_call_observer
 from tools.runtime import Runtime

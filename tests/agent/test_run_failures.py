@@ -36,7 +36,7 @@ from sqlmodel import select
 from domain.agent.models import AgentRun
 from domain.identity.service import create_api_key
 from domain.jobs.models import Job
-from domain.kernel.schema import migrate
+from domain.migrations.schema import migrate
 from domain.kernel.settings import Settings
 from tests.agent.conftest import Api, key_for, point_at, serve_app
 from tests.agent.fake_llm import FakeLLM, Turn

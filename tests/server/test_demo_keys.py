@@ -14,7 +14,7 @@ from domain.identity.service import authenticate_key, create_api_key
 from domain.kernel.actor import Channel
 from domain.kernel.audit import AuditEntry, ensure_audit_head, verify_audit_chain
 from domain.kernel.clock import utcnow
-from domain.kernel.schema import migrate
+from domain.migrations.schema import migrate
 from domain.kernel.settings import Settings
 from server.cli import prepare_database
 from server.demo import replace_demo_key

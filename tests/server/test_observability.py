@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from domain.jobs.models import Job, JobStatus
 from domain.kernel.clock import utcnow
-from domain.kernel.schema import alembic_config, migrate
+from domain.migrations.schema import alembic_config, migrate
 from domain.kernel.settings import Settings
 from server.observability import (
     RequestIdMiddleware,

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 from sqlmodel import select as sm_select
 
-import domain.kernel.schema  # noqa: F401  (registers every table on SQLModel.metadata)
+import domain.migrations.schema  # noqa: F401  (registers every table on SQLModel.metadata)
 from domain.academics import service as academics
 from domain.academics.models import SchoolClass, Section
 from domain.documents import service as documents

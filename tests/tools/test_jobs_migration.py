@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from domain.kernel.schema import alembic_config, current_revision, migrate, target_metadata
+from domain.migrations.schema import alembic_config, current_revision, migrate, target_metadata
 from domain.kernel.settings import Settings
 from tests.conftest import drop_pg_database, fresh_database_url
 from tools.runtime import Runtime

@@ -14,7 +14,7 @@ from domain.jobs import service as jobs
 from domain.jobs.models import Job
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from domain.kernel.schema import migrate
+from domain.migrations.schema import migrate
 from domain.kernel.settings import Settings
 from domain.timetable import repository as timetable_repo
 from domain.timetable import service as timetable

@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from domain.jobs import service as jobs_service
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from domain.kernel.schema import migrate, target_metadata
+from domain.migrations.schema import migrate, target_metadata
 from domain.kernel.settings import Settings
 from domain.timetable import service as timetable
 from domain.timetable.models import ProblemSource
@@ -164,7 +164,7 @@ async def test_the_solve_handler_is_idempotent(rt):
 
 
 async def test_the_migration_matches_the_models_and_downgrades(tmp_path):
-    from domain.kernel.schema import alembic_config
+    from domain.migrations.schema import alembic_config
 
     url, pg_name = await fresh_database_url(tmp_path)
     runtime = Runtime.create(Settings(database_url=url))

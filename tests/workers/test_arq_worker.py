@@ -18,7 +18,7 @@ from sqlalchemy import update
 from domain.jobs import service as jobs
 from domain.jobs.models import Job
 from domain.kernel.clock import utcnow
-from domain.kernel.schema import migrate
+from domain.migrations.schema import migrate
 from domain.kernel.settings import Settings
 from tests.conftest import IN_CI, drop_pg_database, fresh_database_url
 from tests.factories import make_school, unique

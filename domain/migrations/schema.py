@@ -1,4 +1,10 @@
-"""The schema: every table's metadata, and migrating a database to the newest Alembic revision."""
+"""The schema: every table's metadata, and migrating a database to the newest Alembic revision.
+
+This is a composition root, like the demo builder: it imports every context's models so that
+`SQLModel.metadata` (Alembic's target, the tests' table lists) holds every table. It lives beside the
+migrations, which must know every table anyway, and not in the kernel, which imports no context
+(the import contracts in pyproject.toml check both).
+"""
 
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ import domain.kernel.audit
 import domain.timetable.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent
 
 
 def alembic_config() -> Config:
