@@ -9,18 +9,84 @@ Reads run on their own engine whose connections the database itself makes read-o
 (`default_transaction_read_only` on PostgreSQL, `PRAGMA query_only` on SQLite), in autocommit mode: no
 BEGIN/ROLLBACK round trips per call, and a read tool cannot write even by mistake. Each statement sees the
 last committed state, which on PostgreSQL is what READ COMMITTED gives every statement anyway.
+
+After-commit hooks: code inside a write unit of work registers `after_commit(session, hook)` for work that must
+see the transaction committed (enqueueing a job another process will look up, raising a refusal whose record must
+be kept). `Database.write()` runs the hooks after its COMMIT, in the order they were registered; a rollback (of
+the unit of work, or of the savepoint a hook was registered in) discards them unrun.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+"""`await hook()`: work to do once the unit of work that registered it has committed."""
+
+_HOOKS = "mcs_erp.after_commit"  # session.info key: the registered [(transaction, hook)], in order
+_READ_ONLY = "mcs_erp.read_only"  # session.info key: set on the sessions of read units of work, which never commit
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run `await hook()` after the write unit of work of `session` commits, never after a rollback.
+
+    Hooks run in registration order once `Database.write()` has committed. Registered inside a savepoint
+    (`begin_nested`) that rolls back, the hook is discarded with the savepoint's work. A hook that raises does not
+    undo the commit (it stands) nor stop the hooks after it; once every hook ran, the first exception propagates
+    to the caller of `Database.write()` (the gate commits a stale action's record, then raises StaleAction).
+    Raises ValueError for the session of a read unit of work (it never commits) or one with no transaction open.
+    """
+    sync = session.sync_session
+    transaction = sync.get_nested_transaction() or sync.get_transaction()
+    if session.info.get(_READ_ONLY) or transaction is None:
+        raise ValueError("after_commit needs the session of a write unit of work (Database.write()), inside its "
+                         "transaction: a read unit of work never commits")
+    hooks = session.info.get(_HOOKS)
+    if hooks is None:
+        hooks = session.info[_HOOKS] = []
+        event.listen(sync, "after_soft_rollback", _forget_rolled_back)
+    hooks.append((transaction, hook))
+
+
+def _forget_rolled_back(session: Session, rolled_back: SessionTransaction) -> None:
+    # A hook belongs to the transaction it was registered in and to every transaction enclosing it: when any of
+    # them rolls back, the hook's work is gone and the hook must not run.
+    def survives(transaction: SessionTransaction | None) -> bool:
+        while transaction is not None:
+            if transaction is rolled_back:
+                return False
+            transaction = transaction.parent
+        return True
+
+    hooks = session.info.get(_HOOKS)
+    if hooks:
+        hooks[:] = [(t, hook) for t, hook in hooks if survives(t)]
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    hooks = session.info.pop(_HOOKS, None) or []
+    first: BaseException | None = None
+    for _transaction, hook in hooks:
+        try:
+            await hook()
+        except Exception as exc:  # the commit stands; the next hooks still run; the first error is raised
+            if first is None:
+                first = exc
+            else:
+                log.error("after-commit hook %r failed after an earlier one had", hook, exc_info=exc)
+    if first is not None:
+        raise first
 
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, read_only: bool = False) -> AsyncEngine:
@@ -69,7 +135,7 @@ class Database:
                 connect_args={"server_settings": {"default_transaction_read_only": "on"}})
             self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
         self._read_sessions = async_sessionmaker(self.read_engine, class_=AsyncSession, expire_on_commit=False,
-                                                 autoflush=True)
+                                                 autoflush=True, info={_READ_ONLY: True})
         self._write_sessions = async_sessionmaker(self.write_engine, class_=AsyncSession,
                                                   expire_on_commit=False, autoflush=True)
 
@@ -85,9 +151,15 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """Open a write unit of work: one transaction, committed on success, rolled back on any error."""
-        async with self._write_sessions() as session, session.begin():
-            yield session
+        """Open a write unit of work: one transaction, committed on success, rolled back on any error.
+
+        After the commit, the hooks registered with `after_commit` run in order (see there: a hook's exception
+        propagates from here with the commit kept); after a rollback, none runs.
+        """
+        async with self._write_sessions() as session:
+            async with session.begin():
+                yield session
+            await _run_after_commit(session)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
