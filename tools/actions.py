@@ -6,10 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from domain.actions import repository as actions_repo
+from domain.actions import service as actions
 from domain.actions.models import ActionStatus
 from domain.kernel.actor import Role
-from domain.kernel.errors import PermissionDenied
 from tools import gate
 from tools.actions_schema import ActionOut, action_out
 from tools.registry import Effect, Module, ToolContext
@@ -52,9 +51,8 @@ async def list_pending_actions(ctx: ToolContext, args: ListPendingActionsIn) -> 
         statuses = None
     else:
         statuses = [args.status]
-    mine = args.mine or not ctx.actor.is_admin
-    rows = await actions_repo.list_actions(ctx.session, after_id=args.after_id(), limit=args.limit,
-                                           statuses=statuses, requested_by=ctx.actor.id if mine else None)
+    rows = await actions.list_actions_for(ctx.session, ctx.actor, after_id=args.after_id(), limit=args.limit,
+                                          statuses=statuses, mine=args.mine)
     page, cursor = page_of(rows, args.limit)
     return Page[ActionOut](items=[action_out(a) for a in page], next_cursor=cursor)
 
@@ -65,10 +63,7 @@ async def get_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
 
     Admins may read any action; other roles only their own.
     """
-    action = await actions_repo.get_action_or_raise(ctx.session, args.action_id)
-    if not ctx.actor.is_admin and action.requested_by != ctx.actor.id:
-        raise PermissionDenied(f"action {args.action_id} was requested by someone else; only admins can read it")
-    return action_out(action)
+    return action_out(await actions.get_action_for(ctx.session, ctx.actor, action_id=args.action_id))
 
 
 @module.tool(effect=Effect.WRITE, roles=EVERYONE, destructive_hint=True, offered_to_agents=False, manages_transaction=True)

@@ -9,11 +9,10 @@ from datetime import datetime
 
 from pydantic import Field
 
-from domain.academics import repository as academics_repo
-from domain.academics.models import Student
+from domain.academics import service as academics
 from domain.documents import service as documents
 from domain.documents.models import Document
-from domain.jobs import repository as jobs_repo
+from domain.jobs import service as jobs
 from domain.kernel.actor import Role
 from domain.kernel.errors import PermissionDenied
 from tools.registry import Effect, Module, ToolContext
@@ -67,9 +66,9 @@ async def list_documents(ctx: ToolContext, args: ListDocumentsIn) -> Page[Docume
                                    student_id=args.student_id, kind=None, kinds=readable_kinds(ctx.actor))
     if not rows:  # an empty page: say so when a filter names nothing that exists
         if args.job_id is not None:
-            await jobs_repo.get_job_or_raise(ctx.session, args.job_id)
+            await jobs.get_job_or_raise(ctx.session, args.job_id)
         if args.student_id is not None:
-            await academics_repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
+            await academics.get_student(ctx.session, args.student_id)
     page, cursor = page_of(rows, args.limit)
     return Page[DocumentOut](items=[document_out(r) for r in page], next_cursor=cursor)
 

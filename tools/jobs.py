@@ -15,9 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from domain.academics import repository as academics_repo
-from domain.academics.models import Section, Term, YearLevel
-from domain.jobs import repository as jobs_repo
+from domain.academics import service as academics
 from domain.jobs import service as jobs
 from domain.jobs.models import Job
 from domain.kernel.actor import Role
@@ -101,9 +99,8 @@ async def get_job(ctx: ToolContext, args: JobIdIn) -> JobOut:
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def list_jobs(ctx: ToolContext, args: ListJobsIn) -> Page[JobOut]:
     """List jobs, oldest first, filtered by status or kind. Admins see everyone's; others only their own."""
-    mine = args.mine or not ctx.actor.is_admin
-    rows = await jobs_repo.list_jobs(ctx.session, after_id=args.after_id(), limit=args.limit, status=args.status,
-                                     kind=args.kind, requested_by=ctx.actor.id if mine else None)
+    rows = await jobs.list_jobs_for(ctx.session, ctx.actor, after_id=args.after_id(), limit=args.limit,
+                                    status=args.status, kind=args.kind, mine=args.mine)
     page, cursor = page_of(rows, args.limit)
     return Page[JobOut](items=[job_out(j) for j in page], next_cursor=cursor)
 
@@ -152,7 +149,7 @@ async def wait_for_job(ctx: ToolContext, job_id: int, *, wait_s: float) -> JobOu
     sent = -1.0  # the last progress value sent
     while True:
         async with ctx.runtime.db.read() as session:
-            out = job_out(await jobs_repo.get_job_or_raise(session, job_id))
+            out = job_out(await jobs.get_job_or_raise(session, job_id))
         final = out.status in FINAL_STATUSES
         message = f"job {job_id} {out.status}" if final else out.progress_message
         if ctx.progress is not None and (out.progress, message) != seen:
@@ -184,10 +181,10 @@ async def term_section_params(session, args) -> dict[str, Any]:
     Raises NotFound, or InvalidInput naming the field when they do not fit together."""
     section = year_level = None
     if args.section_id is not None:
-        section = await academics_repo.get_or_raise(session, Section, args.section_id, field="section_id")
+        section = await academics.get_section(session, args.section_id)
     if args.year_level_id is not None:
-        year_level = await academics_repo.get_or_raise(session, YearLevel, args.year_level_id, field="year_level_id")
-    term = await academics_repo.get_or_raise(session, Term, args.term_id, field="term_id")
+        year_level = await academics.get_year_level(session, args.year_level_id)
+    term = await academics.get_term(session, args.term_id)
     if section is None and year_level is None:
         raise InvalidInput("give section_id or year_level_id (or both) to say which classes to export",
                            field="section_id")
@@ -200,10 +197,8 @@ async def term_section_params(session, args) -> dict[str, Any]:
                                field="year_level_id")
         section_ids = [section.id]
     else:
-        sections = await academics_repo.list_rows(session, Section, after_id=0, limit=10_000,
-                                                  year_level_id=year_level.id,  # type: ignore[union-attr]
+        section_ids = await academics.section_ids(session, year_level_id=year_level.id or 0,  # type: ignore[union-attr]
                                                   academic_year_id=term.academic_year_id)
-        section_ids = [s.id for s in sections]
     return {"term_id": term.id, "section_id": args.section_id, "year_level_id": args.year_level_id,
             "section_ids": section_ids}
 

@@ -589,6 +589,18 @@ async def get_year_level(session: AsyncSession, year_level_id: int, *, field: st
     return await repo.get_or_raise(session, YearLevel, year_level_id, field=field)
 
 
+async def get_section(session: AsyncSession, section_id: int, *, field: str = "section_id") -> Section:
+    """Return the live section; raises NotFound naming list_sections."""
+    return await repo.get_or_raise(session, Section, section_id, field=field)
+
+
+async def section_ids(session: AsyncSession, *, year_level_id: int, academic_year_id: int) -> list[int]:
+    """Return the ids of the live sections of a year level in an academic year, in id order."""
+    rows = await repo.list_rows(session, Section, after_id=0, limit=100_000, year_level_id=year_level_id,
+                                academic_year_id=academic_year_id)
+    return [row.id or 0 for row in rows]
+
+
 async def year_level_names(session: AsyncSession) -> dict[int, str]:
     """Return {year level id: name} of every live year level."""
     rows = await repo.list_rows(session, YearLevel, after_id=0, limit=100_000)

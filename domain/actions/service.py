@@ -65,6 +65,29 @@ class GatedCommand(Protocol):
 CommandLookup = Callable[[str], "GatedCommand | None"]
 
 
+async def list_actions_for(session: AsyncSession, actor: Actor, *, after_id: int, limit: int,
+                           statuses: list[str] | None, mine: bool = False) -> list[PendingAction]:
+    """Return the pending actions `actor` may see after `after_id`, in id order (limit + 1 rows, so the caller
+    can tell whether more exist); `statuses` None means every status.
+
+    Rule: admins see everyone's actions (only their own with `mine`); other roles only the ones they requested.
+    """
+    requested_by = actor.id if (mine or not actor.is_admin) else None
+    return await repo.list_actions(session, after_id=after_id, limit=limit, statuses=statuses,
+                                   requested_by=requested_by)
+
+
+async def get_action_for(session: AsyncSession, actor: Actor, *, action_id: int) -> PendingAction:
+    """Return one pending action `actor` may read: admins any, other roles only their own.
+
+    Raises NotFound (field action_id) or PermissionDenied.
+    """
+    action = await repo.get_action_or_raise(session, action_id)
+    if not actor.is_admin and action.requested_by != actor.id:
+        raise PermissionDenied(f"action {action_id} was requested by someone else; only admins can read it")
+    return action
+
+
 class _Unplannable(Exception):
     """The command's plan raised when planned again at release: the action is stale, not failed."""
 

@@ -36,9 +36,8 @@ from domain.agent.models import (
     RunStatus,
     ToolCallStatus,
 )
-from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
-from domain.jobs.models import Job
+from domain.jobs.service import Job
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.clock import utcnow
@@ -470,7 +469,7 @@ async def cancel(session: AsyncSession, actor: Actor, run: AgentRun) -> int | No
         raise Conflict(f"run {run.id} already ended ({run.status})", field="run_id")
     job_id = None
     if run.job_id is not None:
-        job = await jobs_repo.get_job_or_raise(session, run.job_id)
+        job = await jobs.get_job_or_raise(session, run.job_id)
         if not job.is_final:
             await jobs.request_cancel(session, actor, job_id=run.job_id)
             job_id = run.job_id
@@ -524,7 +523,7 @@ async def reconcile(session: AsyncSession, run: AgentRun, *, lost_before: dateti
     heartbeat, or this finds it final). Returns what was found ("failed", "cancelled", "lost") or None."""
     if run.status not in (RunStatus.QUEUED.value, RunStatus.RUNNING.value) or run.job_id is None:
         return None
-    job = await jobs_repo.get_job(session, run.job_id)
+    job = await jobs.get_job(session, run.job_id)
     why = abandoned(run, job, lost_before=lost_before, running_here=running_here)
     if why is None or job is None:
         return None

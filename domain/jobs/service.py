@@ -77,6 +77,26 @@ async def get_job_for(session: AsyncSession, actor: Actor, *, job_id: int) -> Jo
     return job
 
 
+async def get_job(session: AsyncSession, job_id: int) -> Job | None:
+    """Return the live job with that id, or None (no visibility check: for the system's own bookkeeping)."""
+    return await repo.get_job(session, job_id)
+
+
+async def get_job_or_raise(session: AsyncSession, job_id: int) -> Job:
+    """Return the live job with that id (no visibility check). Raises NotFound (field job_id)."""
+    return await repo.get_job_or_raise(session, job_id)
+
+
+async def list_jobs_for(session: AsyncSession, actor: Actor, *, after_id: int, limit: int, status: str | None = None,
+                        kind: str | None = None, mine: bool = False) -> list[Job]:
+    """Return the jobs `actor` may see after `after_id`, oldest first, optionally of one status or kind (limit + 1
+    rows, so the caller can tell whether more exist). Rule (`ensure_can_see`): admins see everyone's (only their
+    own with `mine`), other roles only the ones they requested."""
+    requested_by = actor.id if (mine or not actor.is_admin) else None
+    return await repo.list_jobs(session, after_id=after_id, limit=limit, status=status, kind=kind,
+                                requested_by=requested_by)
+
+
 async def mark_running(session: AsyncSession, *, job_id: int, alive_after: datetime | None = None,
                        worker: str | None = None) -> Job | None:
     """Claim a job for a run and return it, or None when there is nothing to run.

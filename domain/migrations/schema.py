@@ -25,8 +25,8 @@ import domain.finance.models
 import domain.hr.models
 import domain.identity.models
 import domain.jobs.models
-import domain.payroll.models
 import domain.kernel.audit
+import domain.payroll.models
 import domain.timetable.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
