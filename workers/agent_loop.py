@@ -35,6 +35,7 @@ from domain.agent.service import ToolCallRequest, ToolResult
 from domain.identity.models import User
 from domain.identity.service import actor_for
 from domain.jobs import service as jobs
+from domain.jobs.schemas import JobKind
 from domain.jobs.errors import JobCancelled
 from domain.kernel.actor import Actor, Channel
 from domain.kernel.clock import utcnow
@@ -54,7 +55,7 @@ DELTA_FLUSH_S = 0.2  # text deltas are written as events at most this often whil
 IDEMPOTENCY_FIELD = "idempotency_key"
 
 
-@register(agent.AGENT_RUN)
+@register(JobKind.AGENT_RUN)
 async def agent_run_job(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Run one segment of agent run `params["run_id"]`; returns {"run_id", "status"}.
 

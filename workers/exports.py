@@ -8,10 +8,10 @@ from typing import Any
 
 from domain.academics import repository as academics_repo
 from domain.academics import service as academics
+from domain.jobs.schemas import JobKind
 from domain.kernel.actor import SYSTEM_ACTOR
 from workers.handlers import JobContext, register
 
-EXPORT_TERM_GRADES = "export_term_grades"
 CSV_HEADER = ("class_code", "student_code", "student_name", "percentage", "letter")
 
 
@@ -22,7 +22,7 @@ def format_percentage(percentage_x100: int | None) -> str:
     return f"{percentage_x100 // 100}.{percentage_x100 % 100:02d}"
 
 
-@register(EXPORT_TERM_GRADES)
+@register(JobKind.EXPORT_TERM_GRADES)
 async def export_term_grades(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Compute every class's term grades of the sections in `params` and return {"csv", "rows"}.
 

@@ -9,13 +9,12 @@ import datetime as dt
 from typing import Any
 
 from domain.fees import service as fees
+from domain.jobs.schemas import JobKind
 from domain.kernel.actor import SYSTEM_ACTOR
 from workers.handlers import JobContext, register
 
-GENERATE_INVOICES = "generate_invoices"
 
-
-@register(GENERATE_INVOICES)
+@register(JobKind.GENERATE_INVOICES)
 async def generate_invoices(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Generate (and issue) schedule `params["schedule_id"]`'s invoices; returns {schedule_id, created, issued,
     total_minor, currency, skipped (count), skipped_students (the first 50 with why), invoice_ids (the first

@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.jobs import service as jobs
 from domain.jobs.errors import JobCancelled
+from domain.jobs.schemas import JobKind
 from tools.runtime import Runtime
 
 __all__ = ["Handler", "JobCancelled", "JobContext", "get_handler", "register", "unregister"]
@@ -43,8 +44,9 @@ _HANDLERS: dict[str, Handler] = {}
 _loaded = False
 
 
-def register(kind: str) -> Callable[[Handler], Handler]:
-    """Register `handler` for job `kind` (one handler per kind)."""
+def register(kind: JobKind | str) -> Callable[[Handler], Handler]:
+    """Register `handler` for job `kind` (one handler per kind): the product's kinds are domain.jobs.schemas.JobKind;
+    a plain string registers a kind of its own (tests use temporary ones)."""
 
     def decorate(fn: Handler) -> Handler:
         if kind in _HANDLERS and _HANDLERS[kind] is not fn:
@@ -60,7 +62,7 @@ def unregister(kind: str) -> None:
     _HANDLERS.pop(kind, None)
 
 
-def get_handler(kind: str) -> Handler | None:
+def get_handler(kind: JobKind | str) -> Handler | None:
     """Return the handler of `kind`, or None."""
     global _loaded
     if not _loaded:

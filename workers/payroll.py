@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from domain.documents import service as documents
+from domain.jobs.schemas import JobKind
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.audit import append_audit
 from domain.payroll import documents as payroll_documents
@@ -18,10 +19,8 @@ from domain.payroll import service as payroll
 from domain.payroll.payslip_document import render_payslip_pdf, render_run_summary_csv
 from workers.handlers import JobContext, register
 
-CALCULATE_PAYROLL_RUN = "calculate_payroll_run"
 
-
-@register(CALCULATE_PAYROLL_RUN)
+@register(JobKind.CALCULATE_PAYROLL_RUN)
 async def calculate_payroll_run(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Calculate run `params["run_id"]`; returns {run_id, payslips, totals, skipped}."""
     run_id = int(params["run_id"])
@@ -41,16 +40,13 @@ async def calculate_payroll_run(ctx: JobContext, job_id: int, params: dict[str, 
                   "totals": {"gross_minor": run.gross_minor, "deductions_minor": run.deductions_minor,
                              "employer_contributions_minor": run.employer_minor, "net_minor": run.net_minor,
                              "currency": run.currency}}
-        await append_audit(session, SYSTEM_ACTOR, tool=CALCULATE_PAYROLL_RUN, event="calculated",
+        await append_audit(session, SYSTEM_ACTOR, tool=JobKind.CALCULATE_PAYROLL_RUN.value, event="calculated",
                            arguments={"run_id": run_id, "job_id": job_id}, entity="payroll_runs", entity_id=run_id,
                            after=result)
     return result
 
 
-GENERATE_PAYROLL_DOCUMENTS = "generate_payroll_documents"
-
-
-@register(GENERATE_PAYROLL_DOCUMENTS)
+@register(JobKind.GENERATE_PAYROLL_DOCUMENTS)
 async def generate_payroll_documents(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Store a payslip PDF (kind payslip) for every payslip of run `params["run_id"]` and the run summary CSV
     (kind payroll_summary); return their document ids. Idempotent: a file this job already stored is skipped,

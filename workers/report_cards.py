@@ -10,14 +10,14 @@ from domain.academics import report_cards
 from domain.academics.report_card import render_report_card
 from domain.academics.report_cards import REPORT_CARD
 from domain.documents import service as documents
+from domain.jobs.schemas import JobKind
 from domain.kernel.clock import utcnow
 from workers.handlers import JobContext, register
 
-GENERATE_REPORT_CARDS = "generate_report_cards"
 PROGRESS_EVERY_S = 1.0
 
 
-@register(GENERATE_REPORT_CARDS)
+@register(JobKind.GENERATE_REPORT_CARDS)
 async def generate_report_cards(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Render and store a report card (kind report_card, application/pdf) for every enrolled student of
     `params["section_ids"]` in term `params["term_id"]`; return {"documents", "document_ids", "students"}.

@@ -7,13 +7,13 @@ import threading
 import time
 from typing import Any
 
+from domain.jobs.schemas import JobKind
 from domain.timetable import repository as timetable_repo
 from domain.timetable import service as timetable
 from domain.timetable.models import TimetableSolution
 from domain.timetable.solver import solve
 from workers.handlers import JobContext, register
 
-SOLVE_TIMETABLE = "solve_timetable"
 PROGRESS_EVERY_S = 1.0  # at most one progress row per second, and at least one (so cancellation is seen)
 MAX_CURVE_POINTS = 50
 STOP_WAIT_S = 10.0  # how long a cancelled job waits for its solver thread to stop (it checks about every second)
@@ -29,7 +29,7 @@ def solution_result(row: TimetableSolution, curve: list[tuple[float, int]] | Non
     return out
 
 
-@register(SOLVE_TIMETABLE)
+@register(JobKind.SOLVE_TIMETABLE)
 async def solve_timetable(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Solve problem `params["problem_id"]` within `time_limit_s` with `seed`; store and return the solution.
 

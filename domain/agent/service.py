@@ -44,7 +44,6 @@ from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from domain.kernel.models import bump
 
-AGENT_RUN = "agent_run"  # the job kind of a run segment (workers/agent_loop.py)
 OPEN_RUN_STATUSES = (RunStatus.QUEUED.value, RunStatus.RUNNING.value, RunStatus.AWAITING_CONFIRMATION.value)
 MAX_TITLE = 200
 
@@ -220,8 +219,8 @@ async def open_run_of(session: AsyncSession, thread_id: int) -> AgentRun | None:
 async def _new_segment_job(session: AsyncSession, actor: Actor, run: AgentRun) -> None:
     segment = await session.scalar(select(func.count()).select_from(AgentEvent).where(
         AgentEvent.run_id == run.id, col(AgentEvent.type).in_(("run.queued", "run.resumed"))))
-    job = await jobs.create_job(session, actor, kind=AGENT_RUN, params={"run_id": run.id,
-                                                                        "segment": int(segment or 0) + 1})
+    job = await jobs.create_job(session, actor, kind=jobs.JobKind.AGENT_RUN,
+                                params={"run_id": run.id, "segment": int(segment or 0) + 1})
     run.job_id = job.id
 
 

@@ -1,14 +1,22 @@
-"""Use cases of the job system. Every function works inside the caller's unit of work and never commits.
+"""Use cases of the job system. Every function but `wait_for_job` works inside the caller's unit of work and
+never commits.
 
 A job moves queued -> running -> succeeded | failed | cancelled. A queued job is cancelled at once; a running
 one gets `cancel_requested` and its handler stops at its next progress report (`report_progress` raises
 JobCancelled). A worker that dies leaves its job `running`; the next run of that job id starts it again from
 its params (`mark_running` counts the attempt), which is why handlers must be idempotent.
+
+Starting a job (`start_job`) records it in the caller's write transaction and enqueues it in an after-commit hook
+(domain.kernel.db.after_commit), so a runner in another process never looks for a row that is not committed yet;
+`wait_for_job` polls a job from outside any unit of work, each poll its own read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,14 +25,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.jobs import repository as repo
 from domain.jobs.errors import JobCancelled
 from domain.jobs.models import PROGRESS_SCALE, WORKER_MAX, Job, JobStatus
+from domain.jobs.schemas import JobKind, JobOut, job_out
 from domain.kernel.actor import Actor
 from domain.kernel.audit import canonical_json
 from domain.kernel.clock import utcnow
+from domain.kernel.db import Database, after_commit
 from domain.kernel.errors import Conflict, InvalidInput, PermissionDenied
 from domain.kernel.models import bump
 
 MAX_MESSAGE = 500
 MAX_ERROR = 4000
+POLL_S = 0.25  # how often wait_for_job reads the job
+
+Enqueue = Callable[[int], Awaitable[None]]
+"""`await enqueue(job_id)`: hands a committed job to the runner (the runtime's JobRunner.enqueue, idempotent)."""
+
+Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
+"""`await progress(value, total, message)`: told how far a waited-for job got (MCP notifications/progress)."""
 
 
 def params_of(job: Job) -> dict[str, Any]:
@@ -37,7 +54,7 @@ def result_of(job: Job) -> Any:
     return None if job.result is None else json.loads(job.result)
 
 
-async def create_job(session: AsyncSession, actor: Actor, *, kind: str, params: dict[str, Any],
+async def create_job(session: AsyncSession, actor: Actor, *, kind: JobKind | str, params: dict[str, Any],
                      idempotency_key: str | None = None) -> Job:
     """Record a queued job of `kind` with JSON-ready `params` and return it (flushed, so it has an id).
 
@@ -55,11 +72,59 @@ async def create_job(session: AsyncSession, actor: Actor, *, kind: str, params: 
                 raise Conflict(f"idempotency_key already names job {existing.id} ({existing.kind}) with other "
                                "arguments; use a new key for a different request", field="idempotency_key")
             return existing
-    job = Job(kind=kind, params=canonical, requested_by=actor.id or None, idempotency_key=idempotency_key,
+    job = Job(kind=str(kind), params=canonical, requested_by=actor.id or None, idempotency_key=idempotency_key,
               status=JobStatus.QUEUED.value)
     session.add(job)
     await session.flush()
     return job
+
+
+async def start_job(session: AsyncSession, actor: Actor, *, kind: JobKind, params: dict[str, Any],
+                    idempotency_key: str | None, enqueue: Enqueue) -> Job:
+    """Record a job of `kind` in the caller's write transaction (see create_job) and enqueue it once that
+    transaction commits; return it (flushed, queued unless a repeated `idempotency_key` names an older job).
+
+    The enqueue is an after-commit hook: never run after a rollback, and run for a repeated key whose job is still
+    queued (enqueueing is idempotent, so a job whose first enqueue was lost is handed over again). Raises Conflict
+    for a reused key (create_job), and after the commit the runner's error if enqueueing fails (the job stays
+    queued: a serving process hands queued jobs to a runner again).
+    """
+    job = await create_job(session, actor, kind=kind, params=params, idempotency_key=idempotency_key)
+    if job.status == JobStatus.QUEUED.value:
+        job_id = job.id or 0
+
+        async def hand_over() -> None:
+            await enqueue(job_id)
+
+        after_commit(session, hand_over)
+    return job
+
+
+async def wait_for_job(db: Database, job_id: int, *, wait_s: float, progress: Progress | None = None) -> JobOut:
+    """Poll a job every POLL_S seconds until it ends or `wait_s` seconds pass, and return it as it stands.
+
+    Runs outside any unit of work: each poll is its own read, so a job running in another process (arq) is seen
+    as it commits. Each change of progress goes to `progress` (total 1.0): the value never decreases and strictly
+    increases between calls, as MCP's notifications/progress requires. Raises NotFound for an unknown job.
+    """
+    deadline = time.monotonic() + wait_s
+    seen: tuple[float, str | None] | None = None  # the job's (progress, message) last reported
+    sent = -1.0  # the last progress value sent
+    while True:
+        async with db.read() as session:
+            out = job_out(await repo.get_job_or_raise(session, job_id))
+        final = out.is_final
+        message = f"job {job_id} {out.status}" if final else out.progress_message
+        if progress is not None and (out.progress, message) != seen:
+            value = 1.0 if final else min(max(out.progress, sent + 1e-6), 1.0)
+            if value > sent:
+                await progress(value, 1.0, message)
+                sent = value
+            seen = (out.progress, message)
+        remaining = deadline - time.monotonic()
+        if final or remaining <= 0:
+            return out
+        await asyncio.sleep(min(POLL_S, remaining))
 
 
 def ensure_can_see(actor: Actor, job: Job) -> None:
