@@ -19,8 +19,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
 from domain.documents import service as documents
+from domain.fees import plans, service
 from domain.fees import repository as repo
-from domain.fees import plans, rules, service
 from domain.fees.models import (
     Allocation,
     CreditNote,
@@ -35,8 +35,8 @@ from domain.fees.models import (
     Refund,
 )
 from domain.fees.statement_document import render_family_statement_pdf, statement_filename
-from domain.finance import rules as ledger_rules
 from domain.finance import service as finance
+from domain.kernel import money
 from domain.kernel.actor import Actor, Role
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import NotFound
@@ -44,7 +44,19 @@ from domain.kernel.plan import Plan
 from domain.kernel.settings import Settings
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, ToolContext
-from tools.types import Id, Name, Page, PageInput, Query, Reason, ToolInput, ToolOutput, page_of
+from tools.types import (
+    Currency,
+    Id,
+    Name,
+    Page,
+    PageInput,
+    PositiveMinorAmount,
+    Query,
+    Reason,
+    ToolInput,
+    ToolOutput,
+    page_of,
+)
 
 module = Module("fees", depends_on=("academics", "finance", "jobs", "documents"),
                 description="Fees for the bursar: families, fee schedules, discounts, invoices, payments, credit "
@@ -54,15 +66,12 @@ BURSARS = frozenset({Role.ADMIN, Role.FINANCE})
 GENERATE_INVOICES = "generate_invoices"  # the job kind (workers/fees.py)
 MAX_IDS = 10_000
 
-Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3, max_length=3)]
 FeeCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=20)]
 Text160 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=160)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 EmailText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=254)]
 Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Minor = Annotated[int, Field(strict=True, ge=1, le=rules.MAX_AMOUNT,
-                             description="Integer minor units of the currency (cents for AUD: 125000 is 1,250.00).")]
 Percent = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2),
                     WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100,
                                     "description": "A percentage off, 0.01 to 100 (e.g. 10 or 12.5)."})]
@@ -83,7 +92,7 @@ CURRENCY_HELP = "ISO 4217 code; omitted: the currency of the fee accounts, else 
 
 async def _currency(ctx: ToolContext, given: str | None) -> str:
     if given:
-        return ledger_rules.check_currency(given)
+        return money.parse_currency(given)
     account = await finance.find_account_by_code(ctx.session, service.FEE_ACCOUNTS["receivable"][0])
     return account.currency if account is not None else ctx.runtime.settings.currency
 
@@ -434,7 +443,7 @@ async def list_fee_items(ctx: ToolContext, args: PageInput) -> Page[FeeItemOut]:
 
 class ScheduleLineIn(ToolInput):
     fee_item_id: Id
-    amount_minor: Minor
+    amount_minor: PositiveMinorAmount
     year_level_id: Id | None = Field(default=None, description="The year level this amount is for; omitted: every "
                                                                "year level without a line of its own for the item.")
 
@@ -476,7 +485,8 @@ class CreateDiscountIn(ToolInput):
         description="sibling: applies by itself from the family's sibling_position-th eldest enrolled child; "
                     "scholarship/other: awarded to students with award_discount.")
     percent: Percent | None = None
-    amount_minor: Minor | None = Field(default=None, description="A fixed amount off, instead of a percentage.")
+    amount_minor: PositiveMinorAmount | None = Field(default=None,
+                                                     description="A fixed amount off, instead of a percentage.")
     currency: Currency | None = Field(default=None, description="The fixed amount's currency; omitted: the fees'.")
     fee_item_id: Id | None = Field(default=None, description="Only off this fee item; omitted: off all fees.")
     sibling_position: int | None = Field(default=None, ge=2, le=20,
@@ -647,7 +657,7 @@ async def void_invoice(ctx: ToolContext, args: VoidInvoiceIn) -> InvoiceOut:
 
 class CreditNoteIn(ToolInput):
     invoice_id: Id
-    amount_minor: Minor
+    amount_minor: PositiveMinorAmount
     on: OnDay = Field(default_factory=utc_today, description="omitted: today (UTC), fixed when proposed.")
     reason: Reason
     account_id: Id | None = Field(default=None, description="Account debited; omitted: 4190 Fee discounts and "
@@ -674,12 +684,12 @@ async def issue_credit_note(ctx: ToolContext, args: CreditNoteIn) -> CreditNoteO
 
 class AllocationIn(ToolInput):
     invoice_id: Id
-    amount_minor: Minor
+    amount_minor: PositiveMinorAmount
 
 
 class RecordPaymentIn(ToolInput):
     family_id: Id
-    amount_minor: Minor
+    amount_minor: PositiveMinorAmount
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     received_on: dt.date | None = Field(default=None, description="omitted: today.")
     method: Literal["bank_transfer", "card", "cash", "cheque", "direct_debit", "other"]
@@ -767,7 +777,7 @@ async def get_fee_collections(ctx: ToolContext, args: CollectionsIn) -> Collecti
 class ApplyCreditIn(ToolInput):
     family_id: Id
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
-    amount_minor: Minor | None = Field(default=None, description="omitted: all the family's credit.")
+    amount_minor: PositiveMinorAmount | None = Field(default=None, description="omitted: all the family's credit.")
     invoice_ids: list[Id] | None = Field(default=None, max_length=200,
                                          description="Only these invoices; omitted: the earliest due first.")
     on: dt.date | None = Field(default=None, description="omitted: today.")
@@ -792,7 +802,7 @@ async def apply_family_credit(ctx: ToolContext, args: ApplyCreditIn) -> AppliedO
 
 class RefundIn(ToolInput):
     family_id: Id
-    amount_minor: Minor
+    amount_minor: PositiveMinorAmount
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     on: OnDay = Field(default_factory=utc_today, description="omitted: today (UTC), fixed when proposed.")
     method: Literal["bank_transfer", "card", "cash", "cheque", "direct_debit", "other"]
@@ -903,7 +913,7 @@ class RemindersIn(ToolInput):
     as_of: dt.date | None = Field(default=None, description="omitted: today.")
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     min_days_overdue: int = Field(default=1, ge=1, le=3650)
-    min_amount_minor: Minor = 1
+    min_amount_minor: PositiveMinorAmount = 1
     limit: int = Field(default=100, ge=1, le=1000)
 
 

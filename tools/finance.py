@@ -24,7 +24,9 @@ from domain.kernel.plan import Plan
 from domain.kernel.settings import Settings
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
+    Currency,
     Id,
+    MinorAmount,
     Name,
     Page,
     PageInput,
@@ -51,13 +53,9 @@ def _text(max_length: int, min_length: int = 1) -> Any:
 
 
 AccountCode = Annotated[str, _text(20)]
-Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3, max_length=3)]
 Memo = Annotated[str, _text(rules.MAX_MEMO)]
 LineMemo = Annotated[str, _text(rules.MAX_LINE_MEMO)]
 EntryKey = Annotated[str, _text(rules.MAX_KEY)]
-Amount = Annotated[int, Field(strict=True, ge=0, le=rules.MAX_AMOUNT,
-                              description="Integer minor units of the entry's currency (cents for USD: 12500 "
-                                          "is 125.00 USD); 0 when the line is on the other side.")]
 
 
 # ---------------------------------------------------------------- inputs
@@ -125,8 +123,10 @@ class AccountLedgerIn(PageInput):
 
 class JournalLineIn(ToolInput):
     account_id: Id = Field(description="The account posted to (list_accounts shows ids); it must be active.")
-    debit: Amount = 0
-    credit: Amount = 0
+    debit: MinorAmount = Field(default=0, description="Integer minor units of the entry's currency (cents for USD: "
+                                                     "12500 is 125.00 USD); 0 when the line is a credit.")
+    credit: MinorAmount = Field(default=0, description="Integer minor units of the entry's currency; 0 when the "
+                                                      "line is a debit.")
     department_id: Id | None = Field(default=None, description="The department charged (cost centre); "
                                                                "list_departments shows ids.")
     memo: LineMemo | None = Field(default=None, description="What this line is for, up to 500 characters.")

@@ -28,7 +28,20 @@ from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, Paysl
 from domain.payroll.tax import bundled_tax_tables, load_tax_tables
 from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, ToolContext
-from tools.types import Code, Id, Name, Page, PageInput, Reason, ToolInput, ToolOutput, encode_cursor, page_of
+from tools.types import (
+    Code,
+    Currency,
+    Id,
+    MinorAmount,
+    Name,
+    Page,
+    PageInput,
+    Reason,
+    ToolInput,
+    ToolOutput,
+    encode_cursor,
+    page_of,
+)
 
 module = Module("payroll", depends_on=("hr", "finance", "jobs"),
                 description="Contracts, salary structures, payroll runs, payslips and their ledger postings.")
@@ -36,8 +49,6 @@ PAYROLL = frozenset({Role.ADMIN, Role.PAYROLL})
 PAYROLL_HR = frozenset({Role.ADMIN, Role.PAYROLL, Role.HR})
 CALCULATE_PAYROLL_RUN = "calculate_payroll_run"
 GENERATE_PAYROLL_DOCUMENTS = "generate_payroll_documents"
-Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=10,
-                                            pattern=r"^[A-Za-z]{3}$")]
 Period = Annotated[str, StringConstraints(strip_whitespace=True, max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 
@@ -50,7 +61,6 @@ Percent = _decimal(0, 1000, 4, "Percent: 12 means 12 %, up to four decimal place
 Days = _decimal(0, 31, 2, "Days, up to two decimal places.")
 Hours = _decimal(0, 744, 2, "Hours a month, up to two decimal places.")
 Expression = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-MinorUnits = Annotated[int, Field(ge=0, le=10**13, description="Integer minor units of the currency.")]
 
 
 # ---------------------------------------------------------------- structures
@@ -61,7 +71,7 @@ class ComponentIn(ToolInput):
     name: Name = Field(description="Printed on the payslip.")
     kind: Literal["earning", "deduction", "employer_contribution", "tax"]
     method: Literal["fixed", "percentage", "formula", "tax_table"]
-    amount_minor: MinorUnits | None = Field(default=None, description="fixed: the amount.")
+    amount_minor: MinorAmount | None = Field(default=None, description="fixed: the amount.")
     percent: Percent | None = Field(default=None, description="percentage: 12 means 12 %.")
     of: Code | None = Field(default=None, description="percentage: base, gross, taxable or an earlier code.")
     expression: Expression | None = Field(
@@ -180,7 +190,7 @@ class CreateContractIn(ToolInput):
     start_date: date
     end_date: date | None = None
     pay_basis: Literal["monthly", "hourly"] = "monthly"
-    base_minor: MinorUnits = Field(description="Monthly salary (monthly) or hourly rate (hourly), minor units.")
+    base_minor: MinorAmount = Field(description="Monthly salary (monthly) or hourly rate (hourly), minor units.")
     currency: Currency
     salary_structure_id: Id
     department_id: Id | None = Field(default=None, description="Cost centre; default the employee's department.")
@@ -240,7 +250,7 @@ async def list_employment_contracts(ctx: ToolContext, args: ListContractsIn) -> 
 
 class ChangeSalaryIn(ToolInput):
     contract_number: Code = Field(description="e.g. C00012 (list_employment_contracts).")
-    base_minor: MinorUnits = Field(description="The new monthly salary or hourly rate, minor units.")
+    base_minor: MinorAmount = Field(description="The new monthly salary or hourly rate, minor units.")
     effective_from: date = Field(description="The day it applies from; a past date is paid as arrears next run.")
     reason: Reason
 

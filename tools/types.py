@@ -1,4 +1,4 @@
-"""Shared input types for tool models: bounded strings, ids, codes and pagination.
+"""Shared input types for tool models: bounded strings, ids, codes, money and pagination.
 
 Every string a caller can send has a maximum length (the registry refuses a tool whose input schema has an
 unbounded string), so an oversized argument is rejected with the field's name before any work is done.
@@ -10,8 +10,10 @@ import base64
 import json
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
+from domain.kernel import money
 from domain.kernel.errors import InvalidInput
 
 Id = Annotated[int, Field(strict=True, ge=1, le=2_147_483_647, description="Surrogate id, as returned by other tools.")]
@@ -23,6 +25,27 @@ Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, ma
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Query = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=1000)]
+
+
+def _currency(value: str) -> str:
+    try:
+        return money.parse_currency(value)
+    except InvalidInput as exc:
+        raise PydanticCustomError("currency_code", exc.message.replace("{", "{{").replace("}", "}}")) from None
+
+
+Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=3, max_length=3),
+                     AfterValidator(_currency)]
+"""An ISO 4217 code the product supports (domain.kernel.money.MINOR_UNITS), returned in capitals (" usd " is
+USD); anything else is refused naming what is allowed."""
+
+MinorAmount = Annotated[int, Field(strict=True, ge=0, le=money.MAX_AMOUNT,
+                                   description="Integer minor units of the currency (cents for AUD: 125000 is "
+                                               "1,250.00 AUD; JPY has no minor unit: 1500 is 1,500 JPY).")]
+"""An amount in integer minor units, 0..MAX_AMOUNT (the ledger's bound on one line); never a float."""
+
+PositiveMinorAmount = Annotated[MinorAmount, Field(ge=1)]
+"""A MinorAmount of at least 1, where 0 would mean nothing (a payment, a discount, a credit note)."""
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100

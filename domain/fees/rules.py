@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from domain.fees.models import DiscountKind, InvoiceStatus
-from domain.kernel.errors import InvalidInput
+from domain.kernel import money
 
-MAX_AMOUNT = 10**12  # minor units on one fee line or payment: 10 billion in a two-decimal currency
+MAX_AMOUNT = money.MAX_AMOUNT  # minor units on one fee line or payment, the ledger's bound on one line
 FULL_PERCENT_BP = 10_000  # basis points in 100 %
 
 # Aging buckets of receivables by days past the due date, as accounts-receivable aging reports use them (e.g.
@@ -22,14 +22,8 @@ AGING_BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "over_90")
 
 def check_amount(value: object, *, field: str, allow_zero: bool = False) -> int:
     """Return a money amount; raises InvalidInput unless it is an integer of minor units in 1..MAX_AMOUNT (0 too
-    with `allow_zero`)."""
-    low = 0 if allow_zero else 1
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{field} must be an integer number of minor units (cents for AUD/USD: 125000 is "
-                           f"1,250.00), got {value!r}; amounts are never fractional", field=field)
-    if not low <= value <= MAX_AMOUNT:
-        raise InvalidInput(f"{field} is {value}; it must be from {low} to {MAX_AMOUNT} minor units", field=field)
-    return value
+    with `allow_zero`), see domain.kernel.money.check_amount."""
+    return money.check_amount(value, field=field, minimum=0 if allow_zero else 1)
 
 
 def round_half_up(numerator: int, denominator: int) -> int:
