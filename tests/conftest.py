@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sqlite3
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -58,6 +61,87 @@ async def fresh_database_url(tmp_dir: Path) -> tuple[str, str | None]:
         name = f"mcs_test_{uuid.uuid4().hex[:12]}"
         return await create_pg_database(name), name
     return f"sqlite+aiosqlite:///{tmp_dir / f'mcs-{uuid.uuid4().hex[:8]}.db'}", None
+
+
+class DatabaseTemplates:
+    """Databases made once per test process (per pytest-xdist worker) and copied for each test that needs one.
+
+    `await TEMPLATES.fill(key, url, make)`: the first call runs `make(url)` on the empty database `url` (e.g.
+    the real `mcs-erp init` subprocess, asserting its output) and keeps a copy of the result as template `key`;
+    later calls put a copy of that template into the empty database `url` instead. A copy is cheap: the SQLite
+    backup API into the new file, or `CREATE DATABASE ... TEMPLATE` on PostgreSQL. Templates are removed when
+    the session ends (`pytest_sessionfinish`).
+    """
+
+    def __init__(self) -> None:
+        self._urls: dict[str, str] = {}
+        self._pg_names: list[str] = []
+        self._dir: Path | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def fill(self, key: str, url: str, make: Callable[[str], Awaitable[None]]) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            template = self._urls.get(key)
+            if template is None:
+                await make(url)
+                self._urls[key] = await self._copy(url, None)
+                return
+        await self._copy(template, url)
+
+    async def _copy(self, source: str, target: str | None) -> str:
+        """Copy database `source` into `target` (an empty database of the same backend; None: a new template)."""
+        if BACKEND == "postgresql":
+            source_name = make_url(source).database
+            if target is None:
+                target_name = f"mcs_tpl_{uuid.uuid4().hex[:12]}"
+                self._pg_names.append(target_name)
+            else:
+                target_name = make_url(target).database
+            engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            try:
+                async with engine.connect() as conn:
+                    if target is not None:
+                        await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target_name}"')
+                    await conn.exec_driver_sql(f'CREATE DATABASE "{target_name}" TEMPLATE "{source_name}"')
+            finally:
+                await engine.dispose()
+            return make_url(PG_ADMIN_URL).set(database=target_name).render_as_string(hide_password=False)
+        if target is None:
+            if self._dir is None:
+                self._dir = Path(tempfile.mkdtemp(prefix="mcs-erp-templates-"))
+            target = f"sqlite+aiosqlite:///{self._dir / f'{uuid.uuid4().hex[:8]}.db'}"
+        source_path, target_path = make_url(source).database, make_url(target).database
+        await asyncio.to_thread(_sqlite_copy, source_path, target_path)
+        return target
+
+    async def remove_all(self) -> None:
+        for name in self._pg_names:
+            await drop_pg_database(name)
+        self._pg_names.clear()
+        self._urls.clear()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def _sqlite_copy(source: str, target: str) -> None:
+    """Copy a SQLite database file, WAL included, with the backup API."""
+    src = sqlite3.connect(source)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+TEMPLATES = DatabaseTemplates()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    asyncio.run(TEMPLATES.remove_all())
 
 
 @pytest.fixture(scope="session")

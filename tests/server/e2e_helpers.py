@@ -1,9 +1,9 @@
 """Helpers of the end-to-end tests: a fresh database, the `mcs-erp` CLI and servers as subprocesses, MCP clients.
 
 Every e2e test gets its own database (a SQLite file under tmp_path, or a fresh PostgreSQL database when
-MCS_ERP_TEST_BACKEND=postgresql), prepares it with `mcs-erp init` and `mcs-erp keys create` run as
-subprocesses, seeds a small school through MCP tool calls as the admin, and talks to `mcs-erp serve` through
-the official MCP SDK client. The acceptance flow of the confirmation gate is written once here
+MCS_ERP_TEST_BACKEND=postgresql), prepares it with `mcs-erp init` (run once per test process, then copied) and
+`mcs-erp keys create` run as subprocesses, seeds a small school through MCP tool calls as the admin, and talks
+to `mcs-erp serve` through the official MCP SDK client. The acceptance flow of the confirmation gate is written once here
 (`check_catalogue`, `grading_flow`) and driven over stdio and over Streamable HTTP by the test files.
 
 Nothing here sleeps for a fixed time: readiness is polled with a deadline, subprocesses are awaited with
@@ -35,7 +35,7 @@ from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import IN_CI, drop_pg_database, fresh_database_url
+from tests.conftest import IN_CI, TEMPLATES, drop_pg_database, fresh_database_url
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "server.cli"]
@@ -113,9 +113,16 @@ async def run_cli(db: E2EDatabase, *args: str, check: bool = True, timeout: floa
 
 
 async def init_database(db: E2EDatabase) -> None:
-    """Run `mcs-erp init`: migrate the database and create the 'admin' user."""
-    result = await run_cli(db, "init")
-    assert "database ready" in result.stdout, result.stdout
+    """Run `mcs-erp init`: migrate the database and create the 'admin' user.
+
+    The real subprocess runs once per test process; later calls get a copy of the database it made
+    (tests.conftest.TEMPLATES), which is what `mcs-erp init` makes of an empty database every time."""
+
+    async def init(_url: str) -> None:
+        result = await run_cli(db, "init")
+        assert "database ready" in result.stdout, result.stdout
+
+    await TEMPLATES.fill("init", db.url, init)
 
 
 @dataclass(frozen=True)
