@@ -22,7 +22,7 @@ from domain.fees import rules, service
 from domain.fees.models import CreditKind, InvoiceStatus
 from domain.finance import rules as ledger_rules
 from domain.finance import service as finance
-from domain.finance.models import AccountType
+from domain.finance.rules import AccountType
 from domain.kernel.actor import Actor
 from domain.kernel.errors import Conflict
 from domain.kernel.plan import Effect, Insert, NewId, Plan, Read, Update

@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
-from domain.academics.models import Student
+from domain.academics.service import Student
 from domain.fees import repository as repo
 from domain.fees import rules
 from domain.fees.models import (
@@ -44,6 +44,7 @@ from domain.fees.models import (
     FeeSchedule,
     FeeScheduleLine,
     Invoice,
+    InvoiceLine,
     InvoiceStatus,
     Payment,
     PaymentMethod,
@@ -52,8 +53,7 @@ from domain.fees.models import (
 from domain.fees.statement_document import AgingBuckets, FamilyStatement, OpenInvoice, StatementLine
 from domain.finance import rules as ledger_rules
 from domain.finance import service as finance
-from domain.finance.models import AccountType
-from domain.finance.rules import LineInput
+from domain.finance.rules import AccountType, LineInput
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, StaleAction
@@ -1305,6 +1305,96 @@ async def collections(session: AsyncSession, *, from_date: dt.date, to_date: dt.
                        by_method=[(method, count, amount) for method, count, amount, _ in rows["payments"]],
                        payments=sum(r[1] for r in rows["payments"]), received=sum(r[2] for r in rows["payments"]),
                        to_family_credit=sum(r[3] for r in rows["payments"]), refunds=refunds, refunded=refunded)
+
+
+# ---------------------------------------------------------------- reads the fee tools show
+
+
+async def family_student_ids(session: AsyncSession, family_ids: Sequence[int]) -> dict[int, list[int]]:
+    """{family id: the ids of its students (live memberships, id order)}; one query per 500 families."""
+    return await repo.family_students(session, family_ids)
+
+
+async def list_families(session: AsyncSession, *, after_id: int, limit: int, query: str | None = None,
+                        student_id: int | None = None) -> list[Family]:
+    """Return up to `limit + 1` live families after `after_id` in id order, by part of the code, name or billing
+    name, or the family of one student."""
+    return await repo.list_families(session, after_id=after_id, limit=limit, query=query, student_id=student_id)
+
+
+async def list_fee_items(session: AsyncSession, *, after_id: int, limit: int) -> list[FeeItem]:
+    """Return up to `limit + 1` live fee items after `after_id` in id order."""
+    return await repo.list_rows(session, FeeItem, after_id=after_id, limit=limit)
+
+
+async def list_fee_schedules(session: AsyncSession, *, after_id: int, limit: int
+                             ) -> list[tuple[FeeSchedule, list[FeeScheduleLine]]]:
+    """Return up to `limit + 1` live fee schedules after `after_id` in id order, each with its live lines."""
+    rows = await repo.list_rows(session, FeeSchedule, after_id=after_id, limit=limit)
+    return [(row, await repo.schedule_lines(session, row.id or 0)) for row in rows]
+
+
+async def get_fee_schedule(session: AsyncSession, schedule_id: int) -> FeeSchedule:
+    """Return the live fee schedule; raises NotFound (schedule_id) naming list_fee_schedules."""
+    return await repo.get_or_raise(session, FeeSchedule, schedule_id, field="schedule_id")
+
+
+async def list_discounts(session: AsyncSession, *, after_id: int, limit: int) -> list[Discount]:
+    """Return up to `limit + 1` live discounts after `after_id` in id order."""
+    return await repo.list_rows(session, Discount, after_id=after_id, limit=limit)
+
+
+@dataclass(frozen=True)
+class InvoiceDetail:
+    """An invoice with its lines (line order), the payments allocated to it and its credit notes (id order)."""
+
+    invoice: Invoice
+    lines: list[InvoiceLine]
+    allocations: list[Allocation]
+    credit_notes: list[CreditNote]
+
+
+async def invoice_detail(session: AsyncSession, invoice: Invoice) -> InvoiceDetail:
+    """Return `invoice` with its lines, allocations and credit notes."""
+    invoice_id = invoice.id or 0
+    lines = (await repo.lines_of_invoices(session, [invoice_id])).get(invoice_id, [])
+    return InvoiceDetail(invoice=invoice, lines=lines,
+                         allocations=await repo.allocations_of_invoice(session, invoice_id),
+                         credit_notes=await repo.credit_notes_of_invoice(session, invoice_id))
+
+
+async def list_invoices(session: AsyncSession, *, after_id: int, limit: int, family_id: int | None = None,
+                        student_id: int | None = None, schedule_id: int | None = None,
+                        statuses: list[str] | None = None, overdue_on: dt.date | None = None) -> list[Invoice]:
+    """Return up to `limit + 1` invoices after `after_id` in id order, filtered by family, student, schedule,
+    statuses, or still open and past due on `overdue_on`."""
+    return await repo.list_invoices(session, after_id=after_id, limit=limit, family_id=family_id,
+                                    student_id=student_id, schedule_id=schedule_id, statuses=statuses,
+                                    overdue_on=overdue_on)
+
+
+async def get_credit_note(session: AsyncSession, credit_note_id: int) -> CreditNote:
+    """Return the credit note; raises NotFound (credit_note_id)."""
+    return await repo.get_or_raise(session, CreditNote, credit_note_id, field="credit_note_id")
+
+
+async def list_payments(session: AsyncSession, *, after_id: int, limit: int, family_id: int | None = None,
+                        from_date: dt.date | None = None, to_date: dt.date | None = None
+                        ) -> list[tuple[Payment, list[Allocation]]]:
+    """Return up to `limit + 1` payments after `after_id` in id order (of a family, received within the dates,
+    inclusive), each with its allocations to invoices (id order)."""
+    rows = await repo.list_payments(session, after_id=after_id, limit=limit, family_id=family_id,
+                                    from_date=from_date, to_date=to_date)
+    return [(row, await repo.allocations_of_payment(session, row.id or 0)) for row in rows]
+
+
+async def get_refund(session: AsyncSession, *, refund_id: int | None = None,
+                     idempotency_key: str | None = None) -> Refund | None:
+    """Return the refund with that id (raises NotFound, field refund_id, when there is none), else the one
+    made with `idempotency_key`, or None."""
+    if refund_id is not None:
+        return await repo.get_or_raise(session, Refund, refund_id, field="refund_id")
+    return None if idempotency_key is None else await repo.refund_by_key(session, idempotency_key)
 
 
 # ---------------------------------------------------------------- plan effects (domain.kernel.plan)

@@ -14,18 +14,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, Column
 from sqlmodel import Field, SQLModel
 
+from domain.finance.rules import AccountType  # noqa: F401 (the enum is a pure rule; kept importable here)
 from domain.kernel.models import Entity
-
-
-class AccountType(StrEnum):
-    """The five account types of double-entry bookkeeping (the accounting equation
-    assets = liabilities + equity + income - expenses)."""
-
-    ASSET = "asset"
-    LIABILITY = "liability"
-    EQUITY = "equity"
-    INCOME = "income"
-    EXPENSE = "expense"
 
 
 class EntryStatus(StrEnum):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.finance import rules, service
-from domain.finance.models import AccountType
+from domain.finance.rules import AccountType
 from domain.kernel.errors import InvalidInput
 
 NET_INCOME_TO_DATE = "net_income_to_date"

@@ -10,8 +10,8 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from domain.finance.models import AccountType
 from domain.kernel.errors import InvalidInput
 
 # ISO 4217 list one, active currency codes as maintained by SIX Financial Information (2025), with their
@@ -36,6 +36,18 @@ _TWO_DECIMALS = frozenset({"AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD
                            "ZMW", "ZWG", "ZWL"})
 MINOR_UNITS: dict[str, int] = {**{c: 2 for c in _TWO_DECIMALS}, **{c: 0 for c in _NO_DECIMALS},
                                **{c: 3 for c in _THREE_DECIMALS}}
+
+
+class AccountType(StrEnum):
+    """The five account types of double-entry bookkeeping (the accounting equation
+    assets = liabilities + equity + income - expenses)."""
+
+    ASSET = "asset"
+    LIABILITY = "liability"
+    EQUITY = "equity"
+    INCOME = "income"
+    EXPENSE = "expense"
+
 
 # Normal balances, the debit/credit rules of double-entry bookkeeping (as any accounting text states them,
 # e.g. Horngren's Financial Accounting, ch. 2 "Recording Business Transactions"): assets and expenses increase

@@ -156,6 +156,20 @@ async def get_account(session: AsyncSession, account_id: int) -> Account:
     return await repo.get_account_or_raise(session, account_id)
 
 
+async def accounts_by_ids(session: AsyncSession, account_ids: Sequence[int]) -> dict[int, Account]:
+    """Return {id: Account} for the live accounts among `account_ids` (missing ids are left out); one query."""
+    return await repo.accounts_by_ids(session, account_ids)
+
+
+async def list_accounts(session: AsyncSession, *, after_id: int, limit: int, account_type: str | None = None,
+                        active: bool | None = None, currency: str | None = None,
+                        query: str | None = None) -> list[Account]:
+    """Return up to `limit + 1` live accounts after `after_id` in id order, of one type (asset, liability, equity,
+    income, expense), active flag or ISO 4217 currency, or with `query` in the code or name (case-insensitive)."""
+    return await repo.list_accounts(session, after_id=after_id, limit=limit, account_type=account_type,
+                                    active=active, currency=currency, query=query)
+
+
 async def find_account_by_code(session: AsyncSession, code: str) -> Account | None:
     """Return the live account with that code (case-insensitive), or None."""
     return await repo.get_account_by_code(session, code)
