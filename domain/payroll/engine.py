@@ -53,6 +53,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import Any
 
+from domain.kernel import money
 from domain.kernel.errors import InvalidInput
 from domain.payroll.formula import FUNCTIONS, Formula
 from domain.payroll.tax import (
@@ -70,7 +71,6 @@ from domain.payroll.tax import (
 Number = int | Fraction | Decimal
 
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_NAME_CHARS = 200
 
 PERIOD_NAMES = ("base", "payment_days", "working_days", "unpaid_leave_days", "arrears")
@@ -139,13 +139,6 @@ def _check_identifier(value: object, *, what: str, field: str) -> str:
     if value in RESERVED_NAMES or value.startswith("ytd_"):
         raise InvalidInput(f"{what} {value!r} is reserved by the engine (names {', '.join(sorted(RESERVED_NAMES))}"
                            " and ytd_*); choose another", field=field)
-    return value
-
-
-def _check_currency(value: object) -> str:
-    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
-        raise InvalidInput(f"currency {value!r} is not an ISO 4217 code; give three capital letters such as "
-                           "AUD, USD or KES", field="currency")
     return value
 
 
@@ -298,7 +291,7 @@ class SalaryStructure:
         if not isinstance(self.code, str) or not _CODE.fullmatch(self.code):
             raise InvalidInput(f"structure code {self.code!r} must be a letter then letters, digits or _ "
                                "(at most 40)", field="code")
-        _check_currency(self.currency)
+        money.check_currency(self.currency)
         components = tuple(self.components) if isinstance(self.components, Iterable) else ()
         if not components:
             raise InvalidInput(f"structure {self.code} has no components; give at least one", field="components")
@@ -584,7 +577,7 @@ class Payslip:
 
     def check(self) -> None:
         """Raise InvalidInput (field `lines`) naming the totals that do not match the lines exactly."""
-        _check_currency(self.currency)
+        money.check_currency(self.currency)
         lines = tuple(self.lines)
         for line in lines:
             if not isinstance(line, PayslipLine):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ from domain.documents.pdf_text import drawable as _drawable
 from domain.documents.pdf_text import ensure_room as _ensure_room
 from domain.documents.pdf_text import shorten as _shorten
 from domain.documents.pdf_text import text_width as _text_width
+from domain.kernel import money
 from domain.kernel.errors import InvalidInput
 
 LineKind = Literal["earning", "deduction", "tax", "employer_contribution", "arrears"]
@@ -73,63 +73,6 @@ DEDUCTION_KINDS = frozenset({"deduction", "tax"})
 MAX_TEXT_CHARS = 200
 MAX_CODE_CHARS = 40
 MAX_ADDRESS_CHARS = 500
-
-# ISO 4217 minor units (the "Minor unit" column of ISO 4217 list one, maintained by SIX Financial
-# Information): the currencies whose minor unit is not the usual 2. Any other three-letter code has 2.
-_MINOR_UNIT_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
-                     "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-_CURRENCY = re.compile(r"[A-Z]{3}")
-
-
-# ---------------------------------------------------------------- money
-
-
-def _check_currency(currency: object, field: str = "currency") -> str:
-    if not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
-        raise InvalidInput(f"{field} {currency!r} is not an ISO 4217 currency code; give three capital "
-                           f"letters such as USD, EUR, KES or JPY", field=field)
-    return currency
-
-
-def _check_minor(value: object, field: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInput(f"{field} is {value!r} ({type(value).__name__}); give a whole number of minor "
-                           f"units (cents for USD), never a float or decimal", field=field)
-    return value
-
-
-def minor_unit_exponent(currency: str) -> int:
-    """Return the number of decimal places of the currency's minor unit per ISO 4217 (JPY 0, USD 2, KWD 3)."""
-    return _MINOR_UNIT_EXPONENTS.get(_check_currency(currency), 2)
-
-
-def _split(amount_minor: int, currency: str) -> tuple[str, int, int, int]:
-    exponent = minor_unit_exponent(currency)
-    whole, frac = divmod(abs(_check_minor(amount_minor, "amount_minor")), 10**exponent)
-    return ("-" if amount_minor < 0 else ""), whole, frac, exponent
-
-
-def format_money(amount_minor: int, currency: str) -> str:
-    """Format integer minor units for a person, exactly: format_money(-123456, "USD") == "-1,234.56".
-
-    The number of decimals is the currency's ISO 4217 minor unit (ISO 4217 list one: 0 for JPY, KRW, VND, ISK,
-    CLP, XAF, XOF, UGX, RWF and the like, 3 for BHD, KWD, OMR, JOD, TND, IQD and LYD, 2 for the others), so
-    format_money(1500, "JPY") == "1,500" and format_money(1234, "KWD") == "1.234". Thousands are separated by
-    commas and a negative amount starts with "-". The currency code is not included. Integer arithmetic only,
-    never floats. Raises InvalidInput for a non-integer amount or a code that is not three capital letters.
-    """
-    sign, whole, frac, exponent = _split(amount_minor, currency)
-    return f"{sign}{whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
-
-
-def major_units(amount_minor: int, currency: str) -> str:
-    """Return integer minor units as a plain decimal string in major units: major_units(123456, "USD") ==
-    "1234.56", major_units(1500, "JPY") == "1500". Exact; the form spreadsheets and `Decimal` read back."""
-    sign, whole, frac, exponent = _split(amount_minor, currency)
-    return f"{sign}{whole}" + (f".{frac:0{exponent}d}" if exponent else "")
 
 
 def _format_days(days: int | Fraction | Decimal) -> str:
@@ -170,7 +113,7 @@ class PayslipLine:
         if self.kind not in LINE_KINDS:
             raise InvalidInput(f"line {self.code!r} has kind {self.kind!r}; allowed kinds are "
                                f"{', '.join(LINE_KINDS)}", field="kind")
-        _check_minor(self.amount_minor, "amount_minor")
+        money.check_minor(self.amount_minor, field="amount_minor")
 
 
 @dataclass(frozen=True)
@@ -210,14 +153,14 @@ class PayslipDocument:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lines", tuple(self.lines))
-        _check_currency(self.currency)
+        money.check_currency(self.currency)
         for i, line in enumerate(self.lines):
             if not isinstance(line, PayslipLine):
                 raise InvalidInput(f"lines[{i}] is a {type(line).__name__}, not a PayslipLine",
                                    field=f"lines[{i}]")
         for name in ("gross_minor", "deductions_minor", "net_minor", "employer_cost_minor", "ytd_gross_minor",
                      "ytd_tax_minor", "ytd_net_minor"):
-            _check_minor(getattr(self, name), name)
+            money.check_minor(getattr(self, name), field=name)
         for name in ("period_start", "period_end", "pay_date"):
             if not isinstance(getattr(self, name), date):
                 raise InvalidInput(f"{name} {getattr(self, name)!r} is not a date", field=name)
@@ -287,9 +230,9 @@ class RunSummaryRow:
     currency: str
 
     def __post_init__(self) -> None:
-        _check_currency(self.currency)
+        money.check_currency(self.currency)
         for name in ("gross_minor", "deductions_minor", "net_minor", "employer_cost_minor"):
-            _check_minor(getattr(self, name), name)
+            money.check_minor(getattr(self, name), field=name)
         if self.gross_minor - self.deductions_minor != self.net_minor:
             raise InvalidInput(f"{self.employee_code}: net_minor is {self.net_minor} but gross_minor "
                                f"{self.gross_minor} - deductions_minor {self.deductions_minor} = "
@@ -396,16 +339,16 @@ def render_payslip_pdf(doc: PayslipDocument) -> bytes:
     pdf.add_page()
     _draw_header(pdf, doc)
     _draw_employee(pdf, doc)
-    money = _Money(doc.currency)
+    show = _Money(doc.currency)
     earnings = [line for line in doc.lines if line.kind in GROSS_KINDS]
     deductions = [line for line in doc.lines if line.kind in DEDUCTION_KINDS]
-    _draw_lines_table(pdf, "Earnings", earnings, "Gross pay", doc.gross_minor, money,
+    _draw_lines_table(pdf, "Earnings", earnings, "Gross pay", doc.gross_minor, show,
                       empty="No earnings this period.")
     _draw_lines_table(pdf, "Deductions and taxes", deductions, "Total deductions", doc.deductions_minor,
-                      money, empty="No deductions this period.")
-    _draw_net_pay(pdf, doc, money)
-    _draw_employer(pdf, doc, money)
-    _draw_year_to_date(pdf, doc, money)
+                      show, empty="No deductions this period.")
+    _draw_net_pay(pdf, doc, show)
+    _draw_employer(pdf, doc, show)
+    _draw_year_to_date(pdf, doc, show)
     return bytes(pdf.output())
 
 
@@ -414,7 +357,7 @@ class _Money:
     currency: str
 
     def __call__(self, amount_minor: int) -> str:
-        return format_money(amount_minor, self.currency)
+        return money.format_money(amount_minor, self.currency, code=False)
 
 
 def _draw_header(pdf: FPDF, doc: PayslipDocument) -> None:
@@ -475,21 +418,21 @@ def _draw_employee(pdf: FPDF, doc: PayslipDocument) -> None:
 
 
 def _draw_lines_table(pdf: FPDF, title: str, lines: Sequence[PayslipLine], total_label: str, total_minor: int,
-                      money: _Money, *, empty: str) -> None:
+                      show: _Money, *, empty: str) -> None:
     section_title(pdf, title)
     heading = [Cell("Code", bold=True), Cell("Description", bold=True), Cell("Type", bold=True),
-               Cell(f"Amount ({money.currency})", bold=True, align="R")]
+               Cell(f"Amount ({show.currency})", bold=True, align="R")]
     rows = [[Cell(line.code), Cell(line.name), Cell(_KIND_LABELS[line.kind], color=_MUTED),
-             Cell(money(line.amount_minor), align="R")] for line in lines]
+             Cell(show(line.amount_minor), align="R")] for line in lines]
     if not rows:
         rows = [[Cell(""), Cell(empty, color=_MUTED), Cell(""), Cell("")]]
     total = [Cell(""), Cell(total_label, bold=True), Cell(""),
-             Cell(money(total_minor), bold=True, align="R")]
+             Cell(show(total_minor), bold=True, align="R")]
     draw_table(pdf, heading, rows, _LINE_COLUMNS, total=total)
     pdf.set_y(pdf.get_y() + 5)
 
 
-def _draw_net_pay(pdf: FPDF, doc: PayslipDocument, money: _Money) -> None:
+def _draw_net_pay(pdf: FPDF, doc: PayslipDocument, show: _Money) -> None:
     height = line_height(13) + 2 * PLAIN.pad_y + 1.5
     _ensure_room(pdf, height)
     y = pdf.get_y()
@@ -498,31 +441,31 @@ def _draw_net_pay(pdf: FPDF, doc: PayslipDocument, money: _Money) -> None:
     cell = Cell("", bold=True, size=13)
     text_y = y + (height - line_height(13)) / 2
     draw_lines(pdf, ["Net pay"], x=pdf.l_margin + PLAIN.pad_x, y=text_y, width=60, cell=cell)
-    draw_lines(pdf, [f"{money(doc.net_minor)} {doc.currency}"], x=pdf.l_margin + 60, y=text_y,
+    draw_lines(pdf, [f"{show(doc.net_minor)} {doc.currency}"], x=pdf.l_margin + 60, y=text_y,
                width=pdf.epw - 60 - PLAIN.pad_x, cell=Cell("", bold=True, size=13, align="R"))
     pdf.set_y(y + height + 6)
 
 
-def _draw_employer(pdf: FPDF, doc: PayslipDocument, money: _Money) -> None:
+def _draw_employer(pdf: FPDF, doc: PayslipDocument, show: _Money) -> None:
     lines = [line for line in doc.lines if line.kind == "employer_contribution"]
     section_title(pdf, "Employer contributions (paid by the school, not part of net pay)")
     heading = [Cell("Code", bold=True), Cell("Description", bold=True),
-               Cell(f"Amount ({money.currency})", bold=True, align="R")]
-    rows = [[Cell(line.code), Cell(line.name), Cell(money(line.amount_minor), align="R")]
+               Cell(f"Amount ({show.currency})", bold=True, align="R")]
+    rows = [[Cell(line.code), Cell(line.name), Cell(show(line.amount_minor), align="R")]
             for line in lines]
     if not rows:
         rows = [[Cell(""), Cell("No employer contributions this period.", color=_MUTED), Cell("")]]
     total = [Cell(""), Cell("Total employer cost (gross pay + employer contributions)", bold=True),
-             Cell(money(doc.employer_cost_minor), bold=True, align="R")]
+             Cell(show(doc.employer_cost_minor), bold=True, align="R")]
     draw_table(pdf, heading, rows, _CONTRIBUTION_COLUMNS, total=total)
     pdf.set_y(pdf.get_y() + 5)
 
 
-def _draw_year_to_date(pdf: FPDF, doc: PayslipDocument, money: _Money) -> None:
-    section_title(pdf, f"Year to date ({money.currency})")
+def _draw_year_to_date(pdf: FPDF, doc: PayslipDocument, show: _Money) -> None:
+    section_title(pdf, f"Year to date ({show.currency})")
     columns = [pdf.epw / 3] * 3
     heading = [Cell(t, bold=True, align="R") for t in ("Gross pay", "Tax", "Net pay")]
-    row = [Cell(money(v), size=9.5, align="R")
+    row = [Cell(show(v), size=9.5, align="R")
            for v in (doc.ytd_gross_minor, doc.ytd_tax_minor, doc.ytd_net_minor)]
     draw_table(pdf, heading, [row], columns)
 
@@ -572,6 +515,6 @@ def render_run_summary_csv(rows: Iterable[RunSummaryRow]) -> str:
         amounts = (row.gross_minor, row.deductions_minor, row.net_minor, row.employer_cost_minor)
         totals = [t + a for t, a in zip(totals, amounts, strict=True)]
         texts = (_cell_text(row.employee_code), _cell_text(row.employee_name), _cell_text(row.department))
-        writer.writerow([*texts, currency, *(major_units(a, currency) for a in amounts)])
-    writer.writerow(["TOTAL", "", "", currency, *(major_units(t, currency) for t in totals)])
+        writer.writerow([*texts, currency, *(money.major_units(a, currency) for a in amounts)])
+    writer.writerow(["TOTAL", "", "", currency, *(money.major_units(t, currency) for t in totals)])
     return out.getvalue()

@@ -52,10 +52,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from domain.kernel import money
 from domain.kernel.errors import InvalidInput
 
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 Number = int | Fraction | Decimal
 
 
@@ -297,13 +297,18 @@ class TaxTable:
                                                or not _CODE.fullmatch(self.filing_status)):
             raise InvalidInput(f"filing status {self.filing_status!r} of table {self.code} must be a letter "
                                "then letters, digits or _, e.g. scale_2", field="filing_status")
-        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
-            raise InvalidInput(f"currency {self.currency!r} of table {self.code} is not an ISO 4217 code; "
-                               "give three capital letters such as AUD", field="currency")
+        try:
+            money.check_currency(self.currency)
+        except InvalidInput as exc:
+            raise InvalidInput(f"table {self.code}: {exc.message}", field="currency") from None
         exponent = self.minor_unit_exponent
         if isinstance(exponent, bool) or not isinstance(exponent, int) or not 0 <= exponent <= 4:
             raise InvalidInput(f"minor_unit_exponent {exponent!r} of table {self.code} must be a whole number "
                                "0..4 (ISO 4217: 2 for AUD and USD, 0 for JPY)", field="minor_unit_exponent")
+        if exponent != money.MINOR_UNITS[self.currency]:
+            raise InvalidInput(f"minor_unit_exponent {exponent} of table {self.code} disagrees with ISO 4217, "
+                               f"which gives {self.currency} {money.MINOR_UNITS[self.currency]} decimals",
+                               field="minor_unit_exponent")
         if not isinstance(self.effective_from, date):
             raise InvalidInput(f"table {self.code}: effective_from must be a date, not "
                                f"{self.effective_from!r}", field="effective_from")

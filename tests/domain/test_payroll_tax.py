@@ -545,6 +545,7 @@ BANDS = "tables.0.filing_statuses.scale_a.bands"
     ("code", "9bad", "code", "must be a letter"),
     ("currency", "aud", "currency", "ISO 4217"),
     ("minor_unit_exponent", 7, "minor_unit_exponent", "0..4"),
+    ("minor_unit_exponent", 0, "minor_unit_exponent", "disagrees with ISO 4217, which gives AUD 2 decimals"),
     ("method.band_notation", "brackets", "band_notation", "a_x_minus_b"),
     ("method.band_period", "hourly", "band_period", "unknown"),
     ("method.pay_frequencies", [], "pay_frequencies", "each covered frequency once"),

@@ -17,16 +17,13 @@ import pytest
 from pypdf import PdfReader
 
 from domain.documents.pdf_text import text_width as _text_width
-from domain.finance.rules import MINOR_UNITS
 from domain.kernel.errors import InvalidInput
+from domain.kernel.money import format_money
 from domain.payroll.payslip_document import (
     RUN_SUMMARY_HEADER,
     PayslipDocument,
     PayslipLine,
     RunSummaryRow,
-    format_money,
-    major_units,
-    minor_unit_exponent,
     render_payslip_pdf,
     render_run_summary_csv,
 )
@@ -175,10 +172,10 @@ def test_long_payslip_continues_on_a_new_page_and_loses_no_line():
     pages, text = pdf_text(render_payslip_pdf(payslip(lines=earnings + deductions)))
     assert len(pages) >= 2
     for n in range(1, 41):
-        amount = format_money(1000 * n, "USD")
+        amount = format_money(1000 * n, "USD", code=False)
         assert text.count(f"E{n:02d} Allowance number {n:02d} Earning {amount}") == 1, n
     for n in range(1, 31):
-        amount = format_money(100 * n, "USD")
+        amount = format_money(100 * n, "USD", code=False)
         assert text.count(f"D{n:02d} Deduction number {n:02d} Deduction {amount}") == 1, n
     for number, page in enumerate(pages, start=1):
         assert f"Page {number} of {len(pages)}" in page
@@ -267,38 +264,21 @@ def test_blank_text_is_refused(field):
 # ---------------------------------------------------------------- money
 
 
-@pytest.mark.parametrize(("minor", "currency", "text"), [
-    (123456, "USD", "1,234.56"), (0, "USD", "0.00"), (-5, "USD", "-0.05"),
-    (-123456789, "USD", "-1,234,567.89"),
-    (100, "EUR", "1.00"), (1500, "JPY", "1,500"), (0, "JPY", "0"), (-2500000, "JPY", "-2,500,000"),
-    (1234, "KWD", "1.234"), (5, "KWD", "0.005"), (-1234567, "KWD", "-1,234.567"), (0, "KWD", "0.000"),
-    (10**20 + 1, "USD", "1,000,000,000,000,000,000.01"),  # beyond a float's 53 bits: still exact
-])
-def test_format_money_uses_the_iso_4217_minor_unit(minor, currency, text):
-    assert format_money(minor, currency) == text
+@pytest.mark.parametrize(("currency", "decimals"), [("USD", 2), ("JPY", 0), ("KWD", 3)])
+def test_amounts_print_with_the_kernels_formatter(currency, decimals):
+    # Amounts are domain.kernel.money.format_money's (tests/domain/test_money.py), with the currency's exponent.
+    doc = payslip(currency=currency)
+    _, text = pdf_text(render_payslip_pdf(doc))
+    net = format_money(doc.net_minor, currency)
+    assert net in text
+    assert len(net.removesuffix(f" {currency}").partition(".")[2]) == decimals
 
 
-def test_major_units_are_plain_exact_decimals():
-    assert major_units(123456, "USD") == "1234.56"
-    assert major_units(-5, "USD") == "-0.05"
-    assert major_units(1500, "JPY") == "1500"
-    assert major_units(1234, "BHD") == "1.234"
-    assert Decimal(major_units(10**20 + 1, "USD")) == Decimal("1000000000000000000.01")
-
-
-@pytest.mark.parametrize(("amount", "currency"), [(12.5, "USD"), (Decimal("12.50"), "USD"), (True, "USD"),
-                                                  (100, "usd"), (100, "US"), (100, None)])
-def test_format_money_refuses_non_integers_and_bad_codes(amount, currency):
-    with pytest.raises(InvalidInput):
-        format_money(amount, currency)
-
-
-def test_minor_unit_exponents_agree_with_the_ledger():
-    # The ledger keeps the whole ISO 4217 list; the payslip's short table must not drift from it.
-    disagree = {code: (minor_unit_exponent(code), exp) for code, exp in MINOR_UNITS.items()
-                if minor_unit_exponent(code) != exp}
-    assert disagree == {}
-    assert (minor_unit_exponent("JPY"), minor_unit_exponent("USD"), minor_unit_exponent("KWD")) == (0, 2, 3)
+@pytest.mark.parametrize("currency", ["usd", "XAU", "ABC"])
+def test_unsupported_currencies_are_refused(currency):
+    with pytest.raises(InvalidInput) as info:
+        payslip(currency=currency)
+    assert info.value.field == "currency" and "ISO 4217" in info.value.message
 
 
 # ---------------------------------------------------------------- the figures must add up
