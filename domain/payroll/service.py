@@ -38,6 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.models import Employee
+from domain.kernel import money
 from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
@@ -126,7 +127,7 @@ async def create_structure(session: AsyncSession, actor: Actor, *, code: str, na
     a code in use.
     """
     stored = {"components": components_json(components), "inputs": list(inputs or [])}
-    row = SalaryStructure(code=code.strip().upper(), name=name, currency=currency.upper(),
+    row = SalaryStructure(code=code.strip().upper(), name=name, currency=money.parse_currency(currency),
                           components=json.dumps(stored))
     try:
         checked = engine_structure(row)
@@ -171,10 +172,10 @@ async def create_contract(session: AsyncSession, actor: Actor, *, employee_id: i
         raise InvalidInput("an hourly contract needs hours_per_month", field="hours_per_month")
     if end_date is not None and end_date < start_date:
         raise InvalidInput(f"end_date {end_date} is before start_date {start_date}", field="end_date")
-    if base_minor < 0:
-        raise InvalidInput("base_minor must be 0 or more", field="base_minor")
-    if currency.upper() != structure.currency:
-        raise InvalidInput(f"the contract is in {currency.upper()} but structure {structure.code} pays in "
+    money.check_amount(base_minor, field="base_minor")
+    currency = money.parse_currency(currency)
+    if currency != structure.currency:
+        raise InvalidInput(f"the contract is in {currency} but structure {structure.code} pays in "
                            f"{structure.currency}", field="currency")
     if department_id is not None and await hr.get_department(session, department_id) is None:
         raise NotFound(f"no department with id {department_id}", field="department_id")
@@ -189,7 +190,7 @@ async def create_contract(session: AsyncSession, actor: Actor, *, employee_id: i
         contract_number=f"C{(count or 0) + 1:05d}", version_no=1, employee_id=employee_id, start_date=start_date,
         end_date=end_date, effective_from=start_date, pay_basis=pay_basis, base_minor=base_minor,
         hours_per_month_x100=None if hours_per_month is None else int(Decimal(hours_per_month) * HOURS_SCALE),
-        currency=currency.upper(), salary_structure_id=salary_structure_id,
+        currency=currency, salary_structure_id=salary_structure_id,
         department_id=department_id or employee.department_id, filing_status=filing_status)
     session.add(row)
     await session.flush()
@@ -330,7 +331,8 @@ async def create_run(session: AsyncSession, actor: Actor, *, period: str, pay_da
         raise Conflict(f"period {period} already has payroll run {live.id} ({live.status}); recalculate, cancel or "
                        "reverse it", field="period")
     run = PayrollRun(period=period, period_start=start, period_end=end, pay_date=pay_date,
-                     currency=currency.upper(), status=RunStatus.DRAFT.value, created_by=actor.id or None)
+                     currency=money.parse_currency(currency), status=RunStatus.DRAFT.value,
+                     created_by=actor.id or None)
     session.add(run)
     await session.flush()
     return run
