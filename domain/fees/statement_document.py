@@ -14,7 +14,7 @@ the transactions, from the balance brought forward to the closing balance, conti
 headings repeated and never splitting a row; the open invoices with their totals; the aging of what is open;
 the payment instructions. A footer on every page names the statement and its period and numbers the pages.
 
-Money: `domain.finance.rules.format_amount`. A negative balance (the family is in credit) prints as the amount
+Money: `domain.kernel.money.format_money`. A negative balance (the family is in credit) prints as the amount
 followed by "CR" ("120.00 AUD CR", or "120.00 CR" in a table whose heading names the currency), everywhere.
 
 Font: the shared DejaVu Sans of `domain.documents.pdf_text`, so names such as "Zoë Ōtsuka" or "Nguyễn Văn An"
@@ -57,7 +57,7 @@ from domain.documents.pdf_text import (
     drawable,
     shorten,
 )
-from domain.finance.rules import MINOR_UNITS, format_amount
+from domain.kernel import money
 from domain.kernel.errors import InvalidInput
 
 LINE_KINDS = ("invoice", "payment", "credit_note", "refund", "void", "credit_applied")
@@ -206,7 +206,7 @@ def _texts(statement: FamilyStatement) -> Iterator[tuple[str, str | None, bool]]
 def validate_family_statement(statement: FamilyStatement) -> None:
     """Raise InvalidInput naming the first field (e.g. `lines[3].balance`) that is wrong or cannot be printed.
 
-    Checks: the currency is one `domain.finance.rules.MINOR_UNITS` knows; `to_date` is not before `from_date`;
+    Checks: the currency is one `domain.kernel.money.MINOR_UNITS` knows; `to_date` is not before `from_date`;
     amounts are integers (charges, payments, `credit_available` and invoice amounts not negative); each line's
     kind is one of LINE_KINDS; the balances chain (opening balance + charge - payment of each line gives its
     balance, and the last balance is `closing_balance`); every text can be drawn by the font.
@@ -214,9 +214,7 @@ def validate_family_statement(statement: FamilyStatement) -> None:
     s = statement
     if not isinstance(s, FamilyStatement):
         raise InvalidInput(f"expected FamilyStatement, got {type(s).__name__}", field="statement")
-    if s.currency not in MINOR_UNITS:
-        raise InvalidInput(f"currency {s.currency!r} is not an ISO 4217 currency code the ledger keeps books in; "
-                           f"use a three-letter capital code such as AUD, USD, EUR, GBP or JPY", field="currency")
+    money.check_currency(s.currency)
     for name in ("from_date", "to_date", "issued_on"):
         _check_date(getattr(s, name), name)
     if s.to_date < s.from_date:
@@ -279,9 +277,7 @@ def statement_filename(statement: FamilyStatement) -> str:
 
 def _balance(minor: int, currency: str, *, code: bool = True) -> str:
     """An amount for a person; a negative one (the family in credit) as its size followed by "CR"."""
-    text = format_amount(abs(minor), currency)
-    if not code:
-        text = text.removesuffix(f" {currency}")
+    text = money.format_money(abs(minor), currency, code=code)
     return f"{text} CR" if minor < 0 else text
 
 
@@ -304,7 +300,7 @@ _ADDRESS_LINES = 6
 def render_family_statement_pdf(statement: FamilyStatement) -> bytes:
     """Render one family's statement of account as an A4 PDF (one page or more) and return its bytes.
 
-    Amounts are integer minor units of `statement.currency`, printed with `format_amount`; a negative balance
+    Amounts are integer minor units of `statement.currency`, printed with `money.format_money`; a negative balance
     prints as in credit ("120.00 AUD CR"). Raises InvalidInput naming the field when the statement is wrong or
     cannot be printed (see `validate_family_statement`). Deterministic: the PDF's creation date is the issue
     date, not the clock, so equal statements give equal bytes.
@@ -409,8 +405,8 @@ def _draw_summary(pdf: FPDF, s: FamilyStatement) -> None:
                _cell("Charges", bold=True, align="R"), _cell("Payments and credits", bold=True, align="R"),
                _cell("In credit" if in_credit else "Amount due", bold=True, size=10, align="R")]
     row = [_cell(_balance(s.opening_balance, s.currency), size=10, align="R"),
-           _cell(format_amount(charges, s.currency), size=10, align="R"),
-           _cell(format_amount(payments, s.currency), size=10, align="R"),
+           _cell(money.format_money(charges, s.currency), size=10, align="R"),
+           _cell(money.format_money(payments, s.currency), size=10, align="R"),
            _cell(_balance(s.closing_balance, s.currency), bold=True, size=11, align="R")]
     head, layout = row_layout(heading, columns, style=_TABLE), row_layout(row, columns, style=_TABLE)
     section_title(pdf, f"Summary, {s.from_date} to {s.to_date}", keep_with=head[1] + layout[1])
@@ -418,49 +414,49 @@ def _draw_summary(pdf: FPDF, s: FamilyStatement) -> None:
     draw_row(pdf, row, columns, layout=layout, fill=EMPHASIS_FILL, style=_TABLE)
     pdf.set_y(pdf.get_y() + 1.5)
     if in_credit:
-        paragraph(pdf, f"The family is in credit by {format_amount(-s.closing_balance, s.currency)}: nothing is "
-                       f"due.", size=9, bold=True)
+        credit = money.format_money(-s.closing_balance, s.currency)
+        paragraph(pdf, f"The family is in credit by {credit}: nothing is due.", size=9, bold=True)
     if s.credit_available > 0:
         paragraph(pdf, f"Credit available, not yet applied to an invoice: "
-                       f"{format_amount(s.credit_available, s.currency)}.", size=9)
+                       f"{money.format_money(s.credit_available, s.currency)}.", size=9)
     pdf.set_y(pdf.get_y() + 5)
 
 
 def _draw_transactions(pdf: FPDF, s: FamilyStatement) -> None:
-    money = s.currency
-    section_title(pdf, f"Transactions ({money})")
+    currency = s.currency
+    section_title(pdf, f"Transactions ({currency})")
     heading = [_cell(t, bold=True) for t in ("Date", "Type", "Reference", "Description")] + \
         [_cell(t, bold=True, align="R") for t in ("Charge", "Payment", "Balance")]
     rows = [[_cell(str(s.from_date)), _cell(""), _cell(""), _cell("Balance brought forward", color=MUTED),
-             _cell(""), _cell(""), _cell(_balance(s.opening_balance, money, code=False), align="R")]]
+             _cell(""), _cell(""), _cell(_balance(s.opening_balance, currency, code=False), align="R")]]
     for line in s.lines:
         rows.append([_cell(str(line.date)), _cell(KIND_LABELS[line.kind], color=MUTED),
                      _cell(unicodedata.normalize("NFC", line.reference)),
                      _cell(unicodedata.normalize("NFC", line.description), max_lines=_DESCRIPTION_LINES),
-                     _cell(_balance(line.charge, money, code=False) if line.charge else "", align="R"),
-                     _cell(_balance(line.payment, money, code=False) if line.payment else "", align="R"),
-                     _cell(_balance(line.balance, money, code=False), align="R")])
+                     _cell(_balance(line.charge, currency, code=False) if line.charge else "", align="R"),
+                     _cell(_balance(line.payment, currency, code=False) if line.payment else "", align="R"),
+                     _cell(_balance(line.balance, currency, code=False), align="R")])
     if not s.lines:
         rows.append([_cell(""), _cell(""), _cell(""), _cell("No transactions in this period.", color=MUTED),
                      _cell(""), _cell(""), _cell("")])
     total = [_cell(str(s.to_date), bold=True), _cell(""), _cell(""),
              _cell("In credit" if s.closing_balance < 0 else "Closing balance", bold=True),
-             _cell(_balance(sum(line.charge for line in s.lines), money, code=False), bold=True, align="R"),
-             _cell(_balance(sum(line.payment for line in s.lines), money, code=False), bold=True, align="R"),
-             _cell(_balance(s.closing_balance, money, code=False), bold=True, align="R")]
+             _cell(_balance(sum(line.charge for line in s.lines), currency, code=False), bold=True, align="R"),
+             _cell(_balance(sum(line.payment for line in s.lines), currency, code=False), bold=True, align="R"),
+             _cell(_balance(s.closing_balance, currency, code=False), bold=True, align="R")]
     draw_table(pdf, heading, rows, _LINE_COLUMNS, total=total, style=_TABLE)
     pdf.set_y(pdf.get_y() + 6)
 
 
 def _draw_open_invoices(pdf: FPDF, s: FamilyStatement) -> None:
-    money = s.currency
-    section_title(pdf, f"Open invoices at {s.to_date} ({money})")
+    currency = s.currency
+    section_title(pdf, f"Open invoices at {s.to_date} ({currency})")
     heading = [_cell(t, bold=True) for t in ("Invoice", "Student", "Due date")] + \
         [_cell(t, bold=True, align="R") for t in ("Total", "Paid", "Credited", "Balance", "Days overdue")]
     rows = [[_cell(unicodedata.normalize("NFC", inv.number)),
              _cell(unicodedata.normalize("NFC", inv.student_name), max_lines=2), _cell(str(inv.due_date)),
-             *(_cell(_balance(v, money, code=False), align="R") for v in (inv.total, inv.paid, inv.credited)),
-             _cell(_balance(inv.balance, money, code=False), bold=True, align="R"),
+             *(_cell(_balance(v, currency, code=False), align="R") for v in (inv.total, inv.paid, inv.credited)),
+             _cell(_balance(inv.balance, currency, code=False), bold=True, align="R"),
              _cell(str(inv.days_overdue) if inv.days_overdue else "Not due",
                    color=INK if inv.days_overdue else MUTED, align="R")]
             for inv in s.open_invoices]
@@ -469,7 +465,7 @@ def _draw_open_invoices(pdf: FPDF, s: FamilyStatement) -> None:
         pdf.set_y(pdf.get_y() + 6)
         return
     total = [_cell("Total", bold=True), _cell(""), _cell(""),
-             *(_cell(_balance(sum(getattr(inv, name) for inv in s.open_invoices), money, code=False), bold=True,
+             *(_cell(_balance(sum(getattr(inv, name) for inv in s.open_invoices), currency, code=False), bold=True,
                      align="R") for name in ("total", "paid", "credited", "balance")),
              _cell("")]
     draw_table(pdf, heading, rows, _INVOICE_COLUMNS, total=total, style=_TABLE)

@@ -14,7 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from domain.finance.rules import MINOR_UNITS, format_amount
+from domain.kernel import money as kernel_money
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_COLUMNS = 12
@@ -88,9 +88,9 @@ def money(value: Any, currency: str | None, key: str | None) -> str | None:
     """Integer minor units under a key ending in `_minor`, with the currency of the object around them, in major
     units for a person ("1,925,000" -> "19,250.00 AUD"); None for anything else (shown as given)."""
     if (not isinstance(value, int) or isinstance(value, bool) or not currency or not key
-            or not str(key).endswith("_minor") or currency not in MINOR_UNITS):
+            or not str(key).endswith("_minor") or currency not in kernel_money.MINOR_UNITS):
         return None
-    return format_amount(value, currency)
+    return kernel_money.format_money(value, currency)
 
 
 def when(value: datetime | None) -> str:

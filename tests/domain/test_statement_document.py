@@ -22,8 +22,8 @@ from domain.fees.statement_document import (
     statement_filename,
     validate_family_statement,
 )
-from domain.finance.rules import format_amount
 from domain.kernel.errors import InvalidInput
+from domain.kernel.money import format_money
 
 FROM, TO = dt.date(2026, 7, 1), dt.date(2026, 9, 30)
 
@@ -99,7 +99,7 @@ def test_the_statement_prints_the_family_its_references_and_balances():
         assert line.reference in text
     # 12,000 + 450,000 + 380,050 - 400,000 - 38,005 + 5,000 = 409,045 minor units owed.
     assert s.closing_balance == 409045
-    assert format_amount(409045, "AUD") == "4,090.45 AUD"
+    assert format_money(409045, "AUD") == "4,090.45 AUD"
     assert "4,090.45 AUD" in text and "Amount due" in text and "In credit" not in text
     assert "Summary, 2026-07-01 to 2026-09-30" in text
     assert "Opening balance Charges Payments and credits Amount due" in text

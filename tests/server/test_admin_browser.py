@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from domain.finance.rules import format_amount
+from domain.kernel.money import format_money
 from tests.conftest import IN_CI
 from tests.server.e2e_helpers import (
     REPO_ROOT,
@@ -106,7 +106,7 @@ async def test_an_admin_approves_a_queued_payroll_run_in_the_browser(tmp_path):
                             entry = preview.locator("dt", has_text=re.compile(f"^{key}$")).locator(
                                 "xpath=following-sibling::dd[1]")
                             # The minor units as stored, and the amount in AUD beside them.
-                            shown = f"{totals[key]} ({format_amount(totals[key], 'AUD')})"
+                            shown = f"{totals[key]} ({format_money(totals[key], 'AUD')})"
                             await expect(entry).to_have_text(shown, timeout=TIMEOUT_MS)
                         await expect(preview).to_contain_text(PERIOD, timeout=TIMEOUT_MS)
                         shot = artifacts_dir() / "admin-approval.png"
