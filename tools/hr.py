@@ -9,7 +9,6 @@ from pydantic import Field, model_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hr import plans, service
-from domain.hr import repository as repo
 from domain.hr.models import EmployeeStatus, EmploymentType
 from domain.hr.schemas import DepartmentRead, EmployeeRead, EmployeeSummary
 from domain.kernel.actor import Actor, Role
@@ -83,10 +82,9 @@ class TerminateEmployeeIn(ToolInput):
 @module.tool(effect=Effect.READ, roles=STAFF_READERS)
 async def list_departments(ctx: ToolContext, args: ListDepartmentsIn) -> Page[DepartmentRead]:
     """List the school's departments with their number of employees."""
-    rows = await repo.list_departments(ctx.session, after_id=args.after_id(), limit=args.limit)
-    counts = await repo.count_employees_by_department(ctx.session)
-    page, cursor = page_of(rows, args.limit)
-    items = [DepartmentRead(id=d.id, code=d.code, name=d.name, employee_count=counts.get(d.id, 0)) for d in page]
+    rows = await service.list_departments(ctx.session, after_id=args.after_id(), limit=args.limit)
+    page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
+    items = [DepartmentRead(id=d.id, code=d.code, name=d.name, employee_count=n) for d, n in page]
     return Page[DepartmentRead](items=items, next_cursor=cursor)
 
 
@@ -101,11 +99,11 @@ async def create_department(ctx: ToolContext, args: CreateDepartmentIn) -> Depar
 async def list_employees(ctx: ToolContext, args: ListEmployeesIn) -> Page[EmployeeSummary]:
     """List employees, optionally of one department or status. Returns codes, names, positions only;
     get_employee gives the full record."""
-    rows = await repo.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit,
-                                     department_id=args.department_id,
-                                     status=args.status.value if args.status else None)
+    rows = await service.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                        department_id=args.department_id,
+                                        status=args.status.value if args.status else None)
     if not rows and args.department_id is not None:
-        await repo.get_department_or_raise(ctx.session, args.department_id)
+        await service.get_department_or_raise(ctx.session, args.department_id)
     page, cursor = page_of(rows, args.limit)
     return Page[EmployeeSummary](items=[EmployeeSummary.model_validate(e) for e in page], next_cursor=cursor)
 
@@ -113,7 +111,7 @@ async def list_employees(ctx: ToolContext, args: ListEmployeesIn) -> Page[Employ
 @module.tool(effect=Effect.READ, roles=STAFF_READERS)
 async def search_employees(ctx: ToolContext, args: SearchEmployeesIn) -> Page[EmployeeSummary]:
     """Find employees by part of their name, code, work email or position (case-insensitive)."""
-    rows = await repo.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
+    rows = await service.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
     page, cursor = page_of(rows, args.limit)
     return Page[EmployeeSummary](items=[EmployeeSummary.model_validate(e) for e in page], next_cursor=cursor)
 
@@ -121,7 +119,7 @@ async def search_employees(ctx: ToolContext, args: SearchEmployeesIn) -> Page[Em
 @module.tool(effect=Effect.READ, roles=STAFF_READERS)
 async def get_employee(ctx: ToolContext, args: EmployeeIdIn) -> EmployeeRead:
     """Get one employee's full record: contact email, department, hire date, employment type, status."""
-    return EmployeeRead.model_validate(await repo.get_employee_or_raise(ctx.session, args.employee_id))
+    return EmployeeRead.model_validate(await service.get_employee(ctx.session, args.employee_id))
 
 
 @module.tool(effect=Effect.WRITE, roles=HR_WRITERS)
@@ -149,4 +147,4 @@ def _plan_termination(session: AsyncSession, actor: Actor, args: TerminateEmploy
 @module.tool(effect=Effect.DESTRUCTIVE, roles=HR_WRITERS, gate=GateLevel.CONFIRM, plan=_plan_termination)
 async def terminate_employee(ctx: ToolContext, args: TerminateEmployeeIn) -> EmployeeRead:
     """Terminate an employee as of a date, with a reason. The record is kept (status terminated)."""
-    return EmployeeRead.model_validate(await repo.get_employee_or_raise(ctx.session, args.employee_id))
+    return EmployeeRead.model_validate(await service.get_employee(ctx.session, args.employee_id))

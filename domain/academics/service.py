@@ -30,7 +30,7 @@ from domain.academics.models import (
     Term,
     YearLevel,
 )
-from domain.hr import repository as hr_repo
+from domain.hr import service as hr
 from domain.kernel.actor import Actor, Role
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, GradeLocked, InvalidInput, NotFound, PermissionDenied
@@ -90,7 +90,7 @@ async def create_section(session: AsyncSession, actor: Actor, *, code: str, name
     await repo.get_or_raise(session, YearLevel, year_level_id, field="year_level_id")
     await repo.get_or_raise(session, AcademicYear, academic_year_id, field="academic_year_id")
     if homeroom_teacher_id is not None:
-        await hr_repo.get_employee_or_raise(session, homeroom_teacher_id, field="homeroom_teacher_id")
+        await hr.get_employee(session, homeroom_teacher_id, field="homeroom_teacher_id")
     if await repo.by_code(session, Section, code, academic_year_id=academic_year_id):
         raise Conflict(f"section code {code!r} already exists in this academic year", field="code")
     row = Section(code=code.upper(), name=name, year_level_id=year_level_id, academic_year_id=academic_year_id,
@@ -120,7 +120,7 @@ async def create_class(session: AsyncSession, actor: Actor, *, section_id: int, 
     """
     section = await repo.get_or_raise(session, Section, section_id, field="section_id")
     subject = await repo.get_or_raise(session, Subject, subject_id, field="subject_id")
-    teacher = await hr_repo.get_employee_or_raise(session, teacher_id, field="teacher_id")
+    teacher = await hr.get_employee(session, teacher_id, field="teacher_id")
     if teacher.status == "terminated":
         raise InvalidInput(f"employee {teacher.code} is terminated and cannot teach a class", field="teacher_id")
     existing = await repo.list_classes(session, after_id=0, limit=1, section_id=section_id, teacher_id=None,

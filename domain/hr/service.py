@@ -19,15 +19,38 @@ async def get_department(session: AsyncSession, department_id: int) -> Departmen
     return await repo.get_department(session, department_id)
 
 
-async def get_employee(session: AsyncSession, employee_id: int) -> Employee:
-    """Return the live employee with that id (for other contexts: payroll's contracts); raises NotFound."""
-    return await repo.get_employee_or_raise(session, employee_id)
+async def get_employee(session: AsyncSession, employee_id: int, *, field: str = "employee_id") -> Employee:
+    """Return the live employee with that id (payroll's contracts, a class's teacher); raises NotFound naming
+    `field`."""
+    return await repo.get_employee_or_raise(session, employee_id, field=field)
 
 
 async def employees_by_id(session: AsyncSession, employee_ids: Iterable[int]) -> dict[int, Employee]:
     """Return the employees with these ids (deleted ones included: a payslip keeps naming who it paid), by id;
     one query, for other contexts that handle many at once (a payroll run)."""
     return await repo.employees_by_id(session, employee_ids)
+
+
+async def list_departments(session: AsyncSession, *, after_id: int, limit: int) -> list[tuple[Department, int]]:
+    """Return up to `limit + 1` live departments after `after_id` in id order, each with its number of live
+    employees."""
+    rows = await repo.list_departments(session, after_id=after_id, limit=limit)
+    counts = await repo.count_employees_by_department(session)
+    return [(row, counts.get(row.id or 0, 0)) for row in rows]
+
+
+async def get_department_or_raise(session: AsyncSession, department_id: int) -> Department:
+    """Return the live department; raises NotFound (department_id) naming list_departments."""
+    return await repo.get_department_or_raise(session, department_id)
+
+
+async def list_employees(session: AsyncSession, *, after_id: int, limit: int, department_id: int | None = None,
+                         status: str | None = None, query: str | None = None) -> list[Employee]:
+    """Return up to `limit + 1` live employees after `after_id` in id order, of one department or status
+    (active, on_leave, terminated), or with `query` in the names, code, work email or position
+    (case-insensitive)."""
+    return await repo.list_employees(session, after_id=after_id, limit=limit, department_id=department_id,
+                                     status=status, query=query)
 
 
 async def department_names(session: AsyncSession) -> dict[int, str]:
