@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from domain.demo.builder import WEEKLY_LESSONS
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, TEMPLATES
 from tests.server.e2e_helpers import (
     CLI,
     E2EDatabase,
@@ -70,10 +70,17 @@ async def redis_queue() -> AsyncIterator[str]:
 
 
 async def demo_school(db: E2EDatabase) -> None:
-    """`mcs-erp init` then `mcs-erp demo --no-serve`: the 24-section demo school with rooms and lessons a week."""
-    await run_cli(db, "init")
-    built = await run_cli(db, "demo", "--no-serve")
-    assert "240 classes" in built.stdout and "27 rooms" in built.stdout, built.stdout
+    """`mcs-erp init` then `mcs-erp demo --no-serve`: the 24-section demo school with rooms and lessons a week.
+
+    The two subprocesses run once per test process; later calls get a copy of the database they made
+    (tests.conftest.TEMPLATES): the demo is deterministic, so a copy is what another build would make."""
+
+    async def build(_url: str) -> None:
+        await run_cli(db, "init")
+        built = await run_cli(db, "demo", "--no-serve")
+        assert "240 classes" in built.stdout and "27 rooms" in built.stdout, built.stdout
+
+    await TEMPLATES.fill("demo", db.url, build)
 
 
 def spawn_worker(db: E2EDatabase, *, burst: bool, log_name: str) -> subprocess.Popen:
