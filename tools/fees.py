@@ -9,7 +9,6 @@ never a float. Each issued invoice, payment, credit note, credit application and
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Awaitable
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -42,7 +41,7 @@ from domain.kernel.clock import utcnow
 from domain.kernel.errors import NotFound
 from domain.kernel.plan import Plan
 from domain.kernel.settings import Settings
-from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
+from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Currency,
@@ -63,7 +62,6 @@ module = Module("fees", depends_on=("academics", "finance", "jobs", "documents")
                             "notes, refunds, receivables aging, reminders and statements (integer minor units).")
 
 BURSARS = frozenset({Role.ADMIN, Role.FINANCE})
-GENERATE_INVOICES = "generate_invoices"  # the job kind (workers/fees.py)
 MAX_IDS = 10_000
 
 FeeCode = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=20)]
@@ -564,7 +562,7 @@ async def _generation_params(ctx: ToolContext, session, args: GenerateInvoicesIn
             "rebill_voided": args.rebill_voided}
 
 
-@module.tool(effect=Effect.WRITE, roles=BURSARS, manages_transaction=True)
+@module.tool(effect=Effect.WRITE, roles=BURSARS, starts_job=True)
 async def generate_invoices(ctx: ToolContext, args: GenerateInvoicesIn) -> JobOut:
     """Start a job that bills a fee schedule's term: one invoice per student (a year level, given students, or
     every enrolled student) billed to their family, with their year level's fees less the discounts that apply,
@@ -572,10 +570,8 @@ async def generate_invoices(ctx: ToolContext, args: GenerateInvoicesIn) -> JobOu
     invoiced are skipped, so running it again is safe (and bills only students added since). Students without a
     family are skipped and listed in the result. Once succeeded, result has created, issued, total_minor,
     skipped_students."""
-    return await start_job(ctx, tool=GENERATE_INVOICES, arguments=json.loads(args.model_dump_json()),
-                           kind=GENERATE_INVOICES,
-                           params_from_session=lambda s: _generation_params(ctx, s, args),
-                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)
+    return await start_job(ctx, kind=JobKind.GENERATE_INVOICES,
+                           params=await _generation_params(ctx, ctx.session, args), idempotency_key=args.idempotency_key)
 
 
 class IssueInvoicesIn(ToolInput):

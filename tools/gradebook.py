@@ -24,7 +24,7 @@ from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Plan
 from tools.academics import GRADERS, REGISTRY, Weight
 from tools.academics import module as academics_module
-from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job, term_section_params
+from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job, term_section_params
 from tools.registry import Effect, GateLevel, ToolContext
 from tools.types import Code, Id, Name, Page, PageInput, ToolInput, ToolOutput, page_of
 
@@ -432,7 +432,6 @@ async def set_term_comment(ctx: ToolContext, args: TermCommentIn) -> TermComment
                           comment=row.comment if row is not None else None)
 
 
-GENERATE_REPORT_CARDS = "generate_report_cards"  # the job kind; workers/report_cards.py registers its handler
 
 
 class GenerateReportCardsIn(ToolInput):
@@ -446,12 +445,11 @@ class GenerateReportCardsIn(ToolInput):
     wait_s: WaitSeconds = 0
 
 
-@academics_module.tool(effect=Effect.WRITE, roles=REGISTRY, manages_transaction=True)
+@academics_module.tool(effect=Effect.WRITE, roles=REGISTRY, starts_job=True)
 async def generate_report_cards(ctx: ToolContext, args: GenerateReportCardsIn) -> JobOut:
     """Start a job that makes a PDF report card (term grades, attendance, GPA, the grading scale) for every
     enrolled student of a section or year level. Returns the job (or, with wait_s, waits for it with
     progress); once succeeded, result.document_ids lists the cards: get_document returns each PDF (base64).
     A class not yet published shows its grade as computed now."""
-    return await start_job(ctx, tool=GENERATE_REPORT_CARDS, arguments=json.loads(args.model_dump_json()),
-                           kind=GENERATE_REPORT_CARDS, params_from_session=lambda s: term_section_params(s, args),
-                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)
+    return await start_job(ctx, kind=JobKind.GENERATE_REPORT_CARDS,
+                           params=await term_section_params(ctx.session, args), idempotency_key=args.idempotency_key)

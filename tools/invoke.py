@@ -13,6 +13,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.jobs import service as jobs
+from domain.jobs.schemas import JobOut
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied, concurrent_write
@@ -105,11 +107,15 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
     """Call tool `name` with `arguments` as `actor` and return its typed output.
 
     `progress`, when the channel gives one, receives the progress of a tool that waits on a job (wait_s).
-    Read tools run in a read-only unit of work; write tools in one transaction with their audit row;
-    destructive tools record a pending action and return it (nothing else is written). Raises the
-    DomainError subclasses of domain.kernel.errors; nothing is written when one is raised. `record` (see
-    Recorder) joins the transaction of a write tool or of a destructive tool's pending action; read tools and
-    tools that manage their own transactions do not call it.
+    Read tools run in a read-only unit of work; write tools in one transaction with their audit row (one per
+    call: a job-starting tool's names the job; a tool `audited_by_domain` gets none from here); destructive
+    tools record a pending action and return it (nothing else is written). After the commit run the
+    transaction's after-commit hooks (domain.kernel.db.after_commit: a job's enqueue, a gate decision's refusal),
+    then a job-starting tool called with `wait_s` > 0 waits for its job. Raises the DomainError subclasses of
+    domain.kernel.errors; nothing is written when one is raised before the commit, while a refusal raised by an
+    after-commit hook (StaleAction, ActionClosed, ...) comes with its record committed. `record` (see Recorder)
+    joins the transaction of a write tool or of a destructive tool's pending action; read tools and job-starting
+    tools (whose result is known only after the wait) do not call it.
     """
     if not _call_observers:
         return await _invoke(runtime, name, arguments, actor, progress=progress, record=record)
@@ -150,9 +156,14 @@ async def _invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None,
     if spec.manages_transaction:
         return await spec.run(ToolContext(None, actor, runtime, progress), args)  # type: ignore[arg-type]
     async with runtime.db.write() as session:
-        out = await spec.run(ToolContext(session, actor, runtime), args)
-        await append_audit(session, actor, tool=spec.name, event="write", arguments=audit_json(args),
-                           after=audit_json(out))
-        if record is not None:
+        out = await spec.run(ToolContext(session, actor, runtime, progress), args)
+        if not spec.audited_by_domain:
+            job_id = out.job_id if isinstance(out, JobOut) else None
+            await append_audit(session, actor, tool=spec.name, event="write", arguments=audit_json(args),
+                               entity=None if job_id is None else "jobs", entity_id=job_id, after=audit_json(out))
+        if record is not None and not spec.starts_job:
             await record(session, out)
-        return out
+    wait_s = getattr(args, "wait_s", 0) if spec.starts_job else 0
+    if isinstance(out, JobOut) and wait_s > 0 and not out.is_final:
+        return await jobs.wait_for_job(runtime.db, out.job_id, wait_s=wait_s, progress=progress)
+    return out

@@ -26,7 +26,7 @@ from domain.kernel.settings import current_settings
 from domain.payroll import plans, service
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
 from domain.payroll.tax import bundled_tax_tables, load_tax_tables
-from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
+from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Code,
@@ -47,8 +47,6 @@ module = Module("payroll", depends_on=("hr", "finance", "jobs"),
                 description="Contracts, salary structures, payroll runs, payslips and their ledger postings.")
 PAYROLL = frozenset({Role.ADMIN, Role.PAYROLL})
 PAYROLL_HR = frozenset({Role.ADMIN, Role.PAYROLL, Role.HR})
-CALCULATE_PAYROLL_RUN = "calculate_payroll_run"
-GENERATE_PAYROLL_DOCUMENTS = "generate_payroll_documents"
 Period = Annotated[str, StringConstraints(strip_whitespace=True, max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
 
@@ -349,25 +347,23 @@ async def _calculate_params(session, args: CalculateIn) -> dict[str, Any]:
     return {"run_id": run.id}
 
 
-@module.tool(effect=Effect.WRITE, roles=PAYROLL, manages_transaction=True)
+@module.tool(effect=Effect.WRITE, roles=PAYROLL, starts_job=True)
 async def calculate_payroll_run(ctx: ToolContext, args: CalculateIn) -> JobOut:
     """Start a job computing every payslip of a draft (or already calculated) run, replacing its draft
     payslips; progress is employees done / total. Once succeeded, get_payroll_run shows the totals and the
     largest changes against last month. Nothing is posted to the ledger."""
-    return await start_job(ctx, tool=CALCULATE_PAYROLL_RUN, arguments=json.loads(args.model_dump_json()),
-                           kind=CALCULATE_PAYROLL_RUN, params_from_session=lambda s: _calculate_params(s, args),
-                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)
+    return await start_job(ctx, kind=JobKind.CALCULATE_PAYROLL_RUN,
+                           params=await _calculate_params(ctx.session, args), idempotency_key=args.idempotency_key)
 
 
-@module.tool(effect=Effect.WRITE, roles=PAYROLL, manages_transaction=True)
+@module.tool(effect=Effect.WRITE, roles=PAYROLL, starts_job=True)
 async def generate_payroll_documents(ctx: ToolContext, args: CalculateIn) -> JobOut:
     """Start a job that makes a payslip PDF for every payslip of a run and the run summary CSV (employee code,
     name, department, currency, gross, deductions, net, employer cost in major units, and a TOTAL row), stored
     as documents. Once succeeded, result.summary_document_id and result.payslip_document_ids name them:
     get_document returns each file (base64). Payroll staff and admins only can read them."""
-    return await start_job(ctx, tool=GENERATE_PAYROLL_DOCUMENTS, arguments=json.loads(args.model_dump_json()),
-                           kind=GENERATE_PAYROLL_DOCUMENTS, params_from_session=lambda s: _documents_params(s, args),
-                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)
+    return await start_job(ctx, kind=JobKind.GENERATE_PAYROLL_DOCUMENTS,
+                           params=await _documents_params(ctx.session, args), idempotency_key=args.idempotency_key)
 
 
 async def _documents_params(session, args: CalculateIn) -> dict[str, Any]:

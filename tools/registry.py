@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.actions.models import GateLevel
+from domain.jobs.schemas import JobOut
 from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Applied, Plan
 
@@ -105,6 +106,8 @@ class ToolSpec:
     destructive_hint: bool | None = None
     offered_to_agents: bool = True
     manages_transaction: bool = False
+    starts_job: bool = False
+    audited_by_domain: bool = False
 
     @cached_property
     def input_schema(self) -> dict[str, Any]:
@@ -205,11 +208,15 @@ class Module:
         destructive_hint: bool | None = None,
         offered_to_agents: bool = True,
         manages_transaction: bool = False,
+        starts_job: bool = False,
+        audited_by_domain: bool = False,
     ) -> Callable[[ToolFn], ToolFn]:
         """Register `async def fn(ctx, args: InputModel) -> OutputModel` as a tool; its docstring describes it.
 
-        `manages_transaction`: the tool opens its own units of work (ctx.session is None), e.g. to commit a job
-        before enqueueing it or to record a failed action after a rollback.
+        `starts_job`: a write tool that records a job (domain.jobs.service.start_job, enqueued after the commit)
+        and returns it as a JobOut; its audit row names the job, and when its input's `wait_s` is above 0,
+        tools.invoke waits for the job after the commit. `audited_by_domain`: the tool's domain service appends
+        the audit rows of everything it does (the gate's decisions), so tools.invoke appends none.
         """
 
         def decorate(fn: ToolFn) -> ToolFn:
@@ -225,6 +232,10 @@ class Module:
                                 "domain plan_<command>) or a propose function")
             if effect is not Effect.DESTRUCTIVE and (gate is not None or propose is not None or plan is not None):
                 raise TypeError(f"only destructive tools take a gate: {tool_name}")
+            if (starts_job or audited_by_domain) and effect is not Effect.WRITE:
+                raise TypeError(f"starts_job and audited_by_domain are for write tools: {tool_name}")
+            if starts_job and (output_model is not JobOut or "wait_s" not in input_model.model_fields):
+                raise TypeError(f"job-starting tool {tool_name} must return JobOut and take wait_s")
             description = inspect.cleandoc(fn.__doc__ or "")
             if not description:
                 raise TypeError(f"tool {tool_name} needs a docstring written for a model")
@@ -249,6 +260,8 @@ class Module:
                 destructive_hint=destructive_hint,
                 offered_to_agents=offered_to_agents,
                 manages_transaction=manages_transaction,
+                starts_job=starts_job,
+                audited_by_domain=audited_by_domain,
             )
             self.tools.append(spec)
             return fn

@@ -25,7 +25,7 @@ from domain.timetable.models import Room, TimetableProblem
 from domain.timetable.problem import Problem
 from domain.timetable.rules import Lesson, curriculum_lessons, free_rooms, room_lessons, teacher_lessons
 from domain.timetable.school import ClassBlock, SchoolWeek, TeacherAbsence
-from tools.jobs import IdempotencyKey, JobOut, WaitSeconds, start_job
+from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Code,
@@ -49,7 +49,6 @@ PLANNERS = frozenset({Role.ADMIN, Role.REGISTRAR})
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 TimetableCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-SOLVE_TIMETABLE = "solve_timetable"  # the job kind; workers/timetable.py registers its handler
 ProblemIdField = Field(default=None, description="The timetable problem (default: the newest one).")
 
 
@@ -205,7 +204,7 @@ async def _solve_params(session, args: SolveTimetableIn) -> dict[str, Any]:
     return {"problem_id": row.id, "time_limit_s": args.time_limit_s, "seed": args.seed}
 
 
-@module.tool(effect=Effect.WRITE, roles=PLANNERS, manages_transaction=True)
+@module.tool(effect=Effect.WRITE, roles=PLANNERS, starts_job=True)
 async def solve_timetable(ctx: ToolContext, args: SolveTimetableIn) -> JobOut:
     """Start a job that timetables a stored problem with the CP-SAT solver within time_limit_s seconds.
 
@@ -215,9 +214,8 @@ async def solve_timetable(ctx: ToolContext, args: SolveTimetableIn) -> JobOut:
     best_cost_over_time. Then get_timetable_solution(solution_id) for the breakdown and publish_timetable to
     make it the current timetable. Nothing is published by solving. Soft cost: ITC2007 UD2 weights.
     """
-    return await start_job(ctx, tool=SOLVE_TIMETABLE, arguments=json.loads(args.model_dump_json()),
-                           kind=SOLVE_TIMETABLE, params_from_session=lambda s: _solve_params(s, args),
-                           idempotency_key=args.idempotency_key, wait_s=args.wait_s)
+    return await start_job(ctx, kind=JobKind.SOLVE_TIMETABLE, params=await _solve_params(ctx.session, args),
+                           idempotency_key=args.idempotency_key)
 
 
 class SolutionIdIn(ToolInput):

@@ -343,7 +343,7 @@ class _Loop:
             return failed(f"error: not_found\nunknown tool {call.name!r}: call only the tools you were given. "
                           "Confirming or approving pending actions is for the human, never for you.")
         arguments = dict(call.input)
-        if (spec.manages_transaction and IDEMPOTENCY_FIELD in spec.input_model.model_fields
+        if (spec.starts_job and IDEMPOTENCY_FIELD in spec.input_model.model_fields
                 and not arguments.get(IDEMPOTENCY_FIELD)):
             arguments[IDEMPOTENCY_FIELD] = f"agent-{self.run_id}-{call.id}"[:100]
         started = time.perf_counter()

@@ -26,9 +26,9 @@ class JobKind(StrEnum):
     AGENT_RUN = "agent_run"  # one segment of an agent run; workers/agent_loop.py
 
 
+# A job as a tool returns it: status, progress, params and result or error. (No docstring: it would become the
+# description of every job-starting tool's published output schema.)
 class JobOut(BaseModel):
-    """A job as a tool returns it: status, progress, params and result or error."""
-
     model_config = ConfigDict(from_attributes=True)
 
     job_id: int

@@ -7,10 +7,12 @@ import csv
 import io
 
 import pytest
+from sqlmodel import select
 
 from domain.academics import service as academics
 from domain.jobs import service as jobs
 from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel.audit import AuditEntry
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tests.conftest import wait_for
 from tests.factories import make_school, unique
@@ -225,3 +227,30 @@ async def test_list_jobs_paginates(rt):
     second = await invoke(rt, "list_jobs", {"limit": 2, "kind": "test_page", "cursor": first.next_cursor},
                           school.registrar)
     assert [j.job_id for j in first.items + second.items] == ids and second.next_cursor is None
+
+
+async def test_starting_a_job_is_audited_once_and_enqueued_after_its_commit(rt):
+    """A job-starting tool is an ordinary write: one transaction, one audit row naming the job, and the runner
+    handed the job only once it is committed (an after-commit hook); a refused call writes and enqueues nothing."""
+    school = await make_school(rt, students=1)
+    handed: list[tuple[int, bool]] = []
+
+    class CommittedOnly:  # a runner that checks, like an arq worker would, that the job row is there
+        async def enqueue(self, job_id: int) -> None:
+            async with rt.db.read() as s:
+                handed.append((job_id, await jobs.get_job(s, job_id) is not None))
+
+    real, rt.jobs = rt.jobs, CommittedOnly()
+    try:
+        job = await invoke(rt, "export_term_grades", {"section_id": school.section_id, "term_id": school.term_id},
+                           school.registrar)
+        with pytest.raises(InvalidInput):
+            await invoke(rt, "export_term_grades", {"term_id": school.term_id}, school.registrar)
+    finally:
+        rt.jobs = real
+    assert handed == [(job.job_id, True)]
+    async with rt.db.read() as s:
+        rows = (await s.exec(select(AuditEntry).where(AuditEntry.tool == "export_term_grades",
+                                                      AuditEntry.actor_id == school.registrar.id))).all()
+    assert [(r.event, r.entity, r.entity_id) for r in rows] == [("write", "jobs", job.job_id)]
+    await invoke(rt, "cancel_job", {"job_id": job.job_id}, school.registrar)  # the runner never got it
