@@ -15,7 +15,6 @@ from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.finance import plans, reports, rules, service
-from domain.finance import repository as repo
 from domain.finance.models import Account, AccountType
 from domain.finance.rules import LineInput
 from domain.kernel.actor import Actor, Role
@@ -349,7 +348,7 @@ def account_out(account: Account) -> AccountOut:
 
 
 async def entry_out(ctx: ToolContext, posted: service.PostedEntry) -> JournalEntryOut:
-    accounts = await repo.accounts_by_ids(ctx.session, [line.account_id for line in posted.lines])
+    accounts = await service.accounts_by_ids(ctx.session, [line.account_id for line in posted.lines])
     entry = posted.entry
     lines = [JournalLineOut(line_no=line.line_no, account_id=line.account_id,
                             account_code=accounts[line.account_id].code,
@@ -389,9 +388,9 @@ async def list_accounts(ctx: ToolContext, args: ListAccountsIn) -> Page[AccountO
     """List the chart of accounts (id, code, name, type, currency, parent, active, normal balance side),
     optionally filtered by type, active flag, currency or part of the code or name. Use it to find the
     account ids that journal entries, the ledger and the trial balance take."""
-    rows = await repo.list_accounts(ctx.session, after_id=args.after_id(), limit=args.limit,
-                                    account_type=args.type.value if args.type else None, active=args.active,
-                                    currency=args.currency, query=args.query)
+    rows = await service.list_accounts(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                       account_type=args.type.value if args.type else None, active=args.active,
+                                       currency=args.currency, query=args.query)
     page, cursor = page_of(rows, args.limit)
     return Page[AccountOut](items=[account_out(a) for a in page], next_cursor=cursor)
 
