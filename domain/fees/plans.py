@@ -23,6 +23,7 @@ from domain.fees.models import CreditKind, InvoiceStatus
 from domain.finance import rules as ledger_rules
 from domain.finance import service as finance
 from domain.finance.rules import AccountType
+from domain.kernel import money
 from domain.kernel.actor import Actor
 from domain.kernel.errors import Conflict
 from domain.kernel.plan import Effect, Insert, NewId, Plan, Read, Update
@@ -62,7 +63,7 @@ async def plan_void_invoice(session: AsyncSession, actor: Actor, *, invoice_id: 
                                   "void_reason": invoice.void_reason, "void_entry_id": invoice.void_entry_id},
                           after={"status": InvoiceStatus.VOID.value, "voided_on": on, "void_reason": clean_reason,
                                  "void_entry_id": None if invoice.entry_id is None else NewId("reversal")}))
-    total = ledger_rules.format_amount(invoice.total, invoice.currency)
+    total = money.format_money(invoice.total, invoice.currency)
     preview = {"invoice": invoice.invoice_number, "family_id": invoice.family_id, "student_id": invoice.student_id,
                "currency": invoice.currency, "total_minor": invoice.total, "reason": clean_reason,
                "reversal": None if invoice.entry_id is None else {"reverses_entry_id": invoice.entry_id,
@@ -116,7 +117,7 @@ async def plan_issue_credit_note(session: AsyncSession, actor: Actor, *, invoice
                "before": {"balance_minor": balance, "family_credit_minor": credit, "status": invoice.status},
                "after": {"balance_minor": balance - applied, "family_credit_minor": credit + excess,
                          "status": status}}
-    shown = ledger_rules.format_amount(amount, invoice.currency)
+    shown = money.format_money(amount, invoice.currency)
     return Plan(command="issue_credit_note",
                 summary=f"Credit note of {shown} on invoice {invoice.invoice_number}: {clean_reason[:120]}",
                 preview=preview, changes=changes)
@@ -132,7 +133,7 @@ async def plan_refund_family_credit(session: AsyncSession, actor: Actor, *, fami
     key made another refund; the fee accounts do not exist)."""
     clean_reason = _reason(reason)
     key = ledger_rules.check_text(idempotency_key, field="idempotency_key", max_length=200) or ""
-    clean_currency = ledger_rules.check_currency(currency)
+    clean_currency = money.parse_currency(currency)
     clean_method = service.check_method(method)
     clean_reference = ledger_rules.check_text(reference, field="reference", max_length=120, required=False)
     family = await service.get_family(session, family_id)
@@ -170,7 +171,7 @@ async def plan_refund_family_credit(session: AsyncSession, actor: Actor, *, fami
     basis = [Read("family_credits", m.id or 0, m.version,
                   f"family {family.code}'s credit movement {m.id} ({m.kind} of {m.amount} on {m.occurred_on})")
              for m in movements]
-    shown = ledger_rules.format_amount(amount, clean_currency)
+    shown = money.format_money(amount, clean_currency)
     preview = {"family": family.code, "family_name": family.name, "currency": clean_currency, "amount_minor": amount,
                "method": clean_method, "reference": clean_reference, "reason": clean_reason, "date": on.isoformat(),
                "bank_account_id": bank,

@@ -54,6 +54,7 @@ from domain.fees.statement_document import AgingBuckets, FamilyStatement, OpenIn
 from domain.finance import rules as ledger_rules
 from domain.finance import service as finance
 from domain.finance.rules import AccountType, LineInput
+from domain.kernel import money
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, StaleAction
@@ -236,7 +237,7 @@ async def create_fee_schedule(session: AsyncSession, actor: Actor, *, code: str,
     """
     clean_code = ledger_rules.check_account_code(code)
     clean_name = _text(name, field="name", max_length=160) or ""
-    clean_currency = ledger_rules.check_currency(currency)
+    clean_currency = money.parse_currency(currency)
     term = await academics.get_term(session, term_id)
     ledger_rules.check_date(due_date, field="due_date")
     if not lines:
@@ -311,7 +312,7 @@ async def create_discount(session: AsyncSession, actor: Actor, *, code: str, nam
         rules.check_amount(amount, field="amount")
         if currency is None:
             raise InvalidInput("a fixed-amount discount needs its currency (ISO 4217)", field="currency")
-        clean_currency = ledger_rules.check_currency(currency)
+        clean_currency = money.parse_currency(currency)
     if clean_kind == DiscountKind.SIBLING.value:
         if isinstance(sibling_position, bool) or not isinstance(sibling_position, int) or not 2 <= sibling_position <= 20:
             raise InvalidInput("a sibling discount needs sibling_position from 2 to 20: 2 gives it to the second "
@@ -834,7 +835,7 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
     key = _text(idempotency_key, field="idempotency_key", max_length=200) or ""
     rules.check_amount(amount, field="amount")
     ledger_rules.check_date(received_on, field="received_on")
-    clean_currency = ledger_rules.check_currency(currency)
+    clean_currency = money.parse_currency(currency)
     clean_method = check_method(method)
     existing = await repo.payment_by_key(session, key)
     if existing is not None:
@@ -902,7 +903,7 @@ async def apply_family_credit(session: AsyncSession, actor: Actor, *, family_id:
     InvalidInput (no credit, an amount above the credit, invoices not open) and Conflict (nothing open to apply
     it to)."""
     ledger_rules.check_date(on, field="on")
-    clean_currency = ledger_rules.check_currency(currency)
+    clean_currency = money.parse_currency(currency)
     key = None if idempotency_key is None else _text(idempotency_key, field="idempotency_key", max_length=200)
     if key is not None:
         done = await repo.credit_by_key(session, key)
@@ -1031,7 +1032,7 @@ async def receivables_aging(session: AsyncSession, *, as_of: dt.date, currency: 
     ledger's 1200 Fees receivable balance on `as_of`. Raises InvalidInput (group_by, currency, date) and
     NotFound (year level)."""
     ledger_rules.check_date(as_of, field="as_of")
-    clean_currency = ledger_rules.check_currency(currency)
+    clean_currency = money.parse_currency(currency)
     if group_by not in ("family", "student"):
         raise InvalidInput(f"group_by {group_by!r} must be family or student", field="group_by")
     student_ids = None
@@ -1108,7 +1109,7 @@ async def fee_reminders(session: AsyncSession, *, as_of: dt.date, currency: str,
     in all, their credit, their last payment date and whom to contact (the billing contact, then the
     students' guardians). Raises InvalidInput (min_days_overdue below 1, min_amount below 1)."""
     ledger_rules.check_date(as_of, field="as_of")
-    clean_currency = ledger_rules.check_currency(currency)
+    clean_currency = money.parse_currency(currency)
     if isinstance(min_days_overdue, bool) or not isinstance(min_days_overdue, int) or min_days_overdue < 1:
         raise InvalidInput("min_days_overdue must be a whole number of days, at least 1", field="min_days_overdue")
     rules.check_amount(min_amount, field="min_amount")
@@ -1173,7 +1174,7 @@ class FamilyAccount:
 async def family_account(session: AsyncSession, *, family_id: int, currency: str, as_of: dt.date) -> FamilyAccount:
     """Return a family's account on `as_of` in `currency`. Raises NotFound (family_id)."""
     family = await get_family(session, family_id)
-    clean_currency = ledger_rules.check_currency(currency)
+    clean_currency = money.parse_currency(currency)
     students = (await family_students(session, [family_id])).get(family_id, [])
     balances = await open_balances(session, as_of=as_of, currency=clean_currency, family_id=family_id)
     credit = await family_credit(session, family_id, clean_currency, as_of=as_of)
@@ -1298,7 +1299,7 @@ async def collections(session: AsyncSession, *, from_date: dt.date, to_date: dt.
     ledger_rules.check_date(to_date, field="to_date")
     if to_date < from_date:
         raise InvalidInput(f"to_date {to_date} is before from_date {from_date}", field="to_date")
-    clean_currency = ledger_rules.check_currency(currency)
+    clean_currency = money.parse_currency(currency)
     rows = await repo.collections(session, from_date=from_date, to_date=to_date, currency=clean_currency)
     refunds, refunded = rows["refunds"]
     return Collections(from_date=from_date, to_date=to_date, currency=clean_currency,

@@ -23,6 +23,7 @@ from domain.finance import rules
 from domain.finance import service as finance
 from domain.finance.models import Account
 from domain.finance.rules import LineInput
+from domain.kernel import money
 from domain.kernel.actor import Actor
 from domain.kernel.plan import Plan, Read
 
@@ -85,7 +86,7 @@ async def plan_post_journal_entry(session: AsyncSession, actor: Actor, *, date: 
         preview = {"date": date.isoformat(), "memo": memo, "currency": entry.currency,
                    "idempotency_key": idempotency_key, "lines": preview_lines(posted, accounts),
                    "totals": {"debit": already.total_debit, "credit": already.total_credit, "balanced": True,
-                              "amount": rules.format_amount(already.total_debit, entry.currency)},
+                              "amount": money.format_money(already.total_debit, entry.currency)},
                    "before": {"balances": now}, "after": {"balances": now},
                    "already_posted": entry.entry_number}
         return Plan(command="post_journal_entry",
@@ -98,7 +99,7 @@ async def plan_post_journal_entry(session: AsyncSession, actor: Actor, *, date: 
     total = sum(line.debit for line in planned)
     accounts = await repo.accounts_by_ids(session, [line.account_id for line in planned])
     before, after = await balances(session, accounts, planned)
-    amount = rules.format_amount(total, entry_currency)
+    amount = money.format_money(total, entry_currency)
     needs_approval = total > approve_above_minor
     preview = {"date": date.isoformat(), "memo": posting.payload["memo"], "currency": entry_currency,
                "idempotency_key": idempotency_key, "lines": preview_lines(planned, accounts),
@@ -125,7 +126,7 @@ async def plan_reverse_journal_entry(session: AsyncSession, actor: Actor, *, ent
     mirrored = _lines(reversal.payload["lines"])
     accounts = await repo.accounts_by_ids(session, [line.account_id for line in current])
     before, after = await balances(session, accounts, mirrored)
-    total = rules.format_amount(original.total_debit, entry.currency)
+    total = money.format_money(original.total_debit, entry.currency)
     preview = {
         "entry": entry.entry_number, "entry_date": entry.entry_date.isoformat(), "entry_memo": entry.memo,
         "currency": entry.currency, "reason": reversal.payload["reason"],

@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.finance import rules, service
 from domain.finance.rules import AccountType
+from domain.kernel import money
 from domain.kernel.errors import InvalidInput
 
 NET_INCOME_TO_DATE = "net_income_to_date"
@@ -168,7 +169,7 @@ async def income_statement(session: AsyncSession, *, from_date: dt.date | None =
     if from_date is not None and to_date is not None and from_date > to_date:
         raise InvalidInput(f"from_date {from_date} is after to_date {to_date}; give a period that ends on or "
                            "after the day it starts", field="from_date")
-    wanted = None if currency is None else rules.check_currency(currency)
+    wanted = None if currency is None else money.parse_currency(currency)
     tb = await service.trial_balance(session, as_of=to_date, from_date=from_date, currency=wanted)
     kinds = {AccountType.INCOME.value, AccountType.EXPENSE.value}
     rows = [row for row in tb.rows if row.account.type in kinds]
@@ -196,7 +197,7 @@ async def balance_sheet(session: AsyncSession, *, as_of: dt.date | None = None,
     """
     if as_of is not None:
         rules.check_date(as_of, field="as_of")
-    wanted = None if currency is None else rules.check_currency(currency)
+    wanted = None if currency is None else money.parse_currency(currency)
     tb = await service.trial_balance(session, as_of=as_of, currency=wanted)
     currencies: list[BalanceSheetCurrency] = []
     for code in sorted({row.account.currency for row in tb.rows}):
@@ -215,16 +216,6 @@ async def balance_sheet(session: AsyncSession, *, as_of: dt.date | None = None,
 # ---------------------------------------------------------------- CSV
 
 
-def major_units(amount_minor: int, currency: str) -> str:
-    """Return integer minor units as an exact decimal string in major units, the exponent taken from
-    rules.MINOR_UNITS: major_units(123450, "USD") == "1234.50", major_units(-5, "USD") == "-0.05",
-    major_units(1500, "JPY") == "1500", major_units(1234, "BHD") == "1.234". Never goes through a float."""
-    exponent = rules.MINOR_UNITS.get(currency, 2)
-    sign = "-" if amount_minor < 0 else ""
-    whole, frac = divmod(abs(amount_minor), 10**exponent)
-    return f"{sign}{whole}" + (f".{frac:0{exponent}d}" if exponent else "")
-
-
 def _cell_text(value: str) -> str:
     # A text cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP, "CSV Injection").
     return f"'{value}" if value.startswith(_SPREADSHEET_FORMULA) else value
@@ -239,7 +230,7 @@ def _render(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 
 def _amount_row(section: str, code: str, name: str, type_: str, currency: str, amount: int) -> list[str]:
-    return [section, code, _cell_text(name), type_, currency, str(amount), major_units(amount, currency)]
+    return [section, code, _cell_text(name), type_, currency, str(amount), money.major_units(amount, currency)]
 
 
 def _line_row(section: str, line: ReportLine) -> list[str]:
@@ -251,13 +242,13 @@ def trial_balance_csv(tb: service.TrialBalance) -> str:
 
     Header: section, code, name, type, currency, then for each of debit_total, credit_total, debit_balance
     and credit_balance a `<name>_minor` column (integer minor units) and a `<name>` column (the same amount in
-    major units as an exact decimal string, e.g. "1234.50"; the exponent is rules.MINOR_UNITS'). One
+    major units as an exact decimal string, e.g. "1234.50"; the exponent is money.MINOR_UNITS'). One
     "account" row per account in (currency, code) order, and after each currency's accounts one "total" row
     (code "total", name "Total <currency>", type empty) with that currency's grand totals. Account names that
     begin like a spreadsheet formula (=, +, -, @) get a leading apostrophe.
     """
     def amounts(values: Sequence[int], currency: str) -> list[str]:
-        return [text for value in values for text in (str(value), major_units(value, currency))]
+        return [text for value in values for text in (str(value), money.major_units(value, currency))]
 
     rows: list[list[str]] = []
     for totals in tb.totals:
@@ -277,7 +268,7 @@ def income_statement_csv(stmt: IncomeStatement) -> str:
     """Render an income statement as CSV text (RFC 4180 via the csv module; lines end in CRLF).
 
     Header: section, code, name, type, currency, amount_minor (integer minor units), amount (major units, an
-    exact decimal string such as "1234.50", the exponent from rules.MINOR_UNITS). Per currency, in currency
+    exact decimal string such as "1234.50", the exponent from money.MINOR_UNITS). Per currency, in currency
     order: the "income" rows by account code, the "expense" rows by account code, then three "total" rows
     whose code is total_income, total_expenses and net_income (lower-case keys, which no account code can be).
     Amounts are in the normal direction (a contra-income account shows a negative income). Account names that
@@ -299,7 +290,7 @@ def balance_sheet_csv(bs: BalanceSheet) -> str:
     """Render a balance sheet as CSV text (RFC 4180 via the csv module; lines end in CRLF).
 
     Header: section, code, name, type, currency, amount_minor (integer minor units), amount (major units, an
-    exact decimal string such as "1234.50", the exponent from rules.MINOR_UNITS). Per currency, in currency
+    exact decimal string such as "1234.50", the exponent from money.MINOR_UNITS). Per currency, in currency
     order: the "asset", "liability" and "equity" rows by account code, the equity rows ending with the
     computed line (code net_income_to_date, name "Net income to date"), then four "total" rows whose code is
     total_assets, total_liabilities, total_equity (including net income to date) and

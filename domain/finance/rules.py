@@ -1,4 +1,5 @@
-"""Pure rules of the ledger: currencies and their minor units, normal balances, the shape of a journal entry.
+"""Pure rules of the ledger: normal balances, the shape of a journal entry (currencies and amounts are the
+kernel's: domain/kernel/money.py).
 
 Nothing here touches the database; every rule raises a named DomainError whose message says what was wrong and
 what is allowed.
@@ -12,30 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from domain.kernel import money
 from domain.kernel.errors import InvalidInput
-
-# ISO 4217 list one, active currency codes as maintained by SIX Financial Information (2025), with their
-# minor unit exponents. Precious metals (XAU, XAG, XPT, XPD), bond-market units (XBA..XBD), fund codes (BOV,
-# CHE, CHW, CLF, COU, MXV, USN, UYI, UYW), XDR, XSU, XUA and the test codes XTS/XXX are left out: a school
-# does not keep its books in them.
-_THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
-_NO_DECIMALS = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
-                          "VUV", "XAF", "XOF", "XPF"})
-_TWO_DECIMALS = frozenset({"AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM",
-                           "BBD", "BDT", "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN",
-                           "BZD", "CAD", "CDF", "CHF", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DKK",
-                           "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS",
-                           "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR",
-                           "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP", "LKR",
-                           "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR",
-                           "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD",
-                           "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR",
-                           "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN",
-                           "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS",
-                           "UAH", "USD", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR",
-                           "ZMW", "ZWG", "ZWL"})
-MINOR_UNITS: dict[str, int] = {**{c: 2 for c in _TWO_DECIMALS}, **{c: 0 for c in _NO_DECIMALS},
-                               **{c: 3 for c in _THREE_DECIMALS}}
 
 
 class AccountType(StrEnum):
@@ -56,7 +35,7 @@ DEBIT_NORMAL = frozenset({AccountType.ASSET, AccountType.EXPENSE})
 
 MIN_LINES = 2
 MAX_LINES = 5000
-MAX_AMOUNT = 10**14  # minor units per line: 1 trillion USD; 5000 such lines still sum inside a 64-bit integer
+MAX_AMOUNT = money.MAX_AMOUNT  # per line: 1 trillion USD; 5000 such lines still sum inside a 64-bit integer
 MAX_MEMO = 1000
 MAX_LINE_MEMO = 500
 MAX_KEY = 200
@@ -74,23 +53,6 @@ class LineInput:
     credit: int = 0
     department_id: int | None = None
     memo: str | None = None
-
-
-def check_currency(code: str, *, field: str = "currency") -> str:
-    """Return the ISO 4217 code in upper case; raises InvalidInput for a code not in MINOR_UNITS."""
-    upper = code.strip().upper() if isinstance(code, str) else ""
-    if upper not in MINOR_UNITS:
-        raise InvalidInput(f"currency {code!r} is not an ISO 4217 currency code this ledger keeps books in; "
-                           "use a three-letter code such as USD, EUR, GBP, KES or JPY", field=field)
-    return upper
-
-
-def format_amount(minor: int, currency: str) -> str:
-    """Render integer minor units for a person: format_amount(123450, "USD") == "1,234.50 USD"."""
-    exponent = MINOR_UNITS.get(currency, 2)
-    sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), 10**exponent)
-    return f"{sign}{whole:,}" + (f".{frac:0{exponent}d}" if exponent else "") + f" {currency}"
 
 
 def is_debit_normal(account_type: str) -> bool:
@@ -209,7 +171,7 @@ def check_balanced(lines: Sequence[LineInput], currency: str) -> tuple[int, int]
     if debit != credit:
         raise InvalidInput(
             f"the entry does not balance: debits total {debit} and credits total {credit} (minor units of "
-            f"{currency}, i.e. {format_amount(debit, currency)} vs {format_amount(credit, currency)}; "
+            f"{currency}, i.e. {money.format_money(debit, currency)} vs {money.format_money(credit, currency)}; "
             f"difference {abs(debit - credit)}); a journal entry's debits must equal its credits",
             field="lines",
             details={"total_debit": debit, "total_credit": credit, "currency": currency})

@@ -24,6 +24,7 @@ from domain.finance import rules
 from domain.finance.models import Account, EntryStatus, JournalEntry, JournalLine
 from domain.finance.rules import LineInput
 from domain.hr import service as hr
+from domain.kernel import money
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
@@ -180,7 +181,7 @@ async def create_account(session: AsyncSession, actor: Actor, *, code: str, name
     """Create an active account of the chart of accounts and return it.
 
     `code` (1..20 letters, digits, '.', '-'; stored upper case) is unique; `type` is asset, liability,
-    equity, income or expense; `currency` an ISO 4217 code (rules.MINOR_UNITS). A child account (`parent_id`)
+    equity, income or expense; `currency` an ISO 4217 code (money.MINOR_UNITS). A child account (`parent_id`)
     has its parent's type and currency, and the parent must be active. Raises InvalidInput (a rule, naming
     the field), NotFound (parent_id) and Conflict (the code is taken, also when a concurrent transaction took
     it first: the UNIQUE constraint decides).
@@ -188,7 +189,7 @@ async def create_account(session: AsyncSession, actor: Actor, *, code: str, name
     code = rules.check_account_code(code)
     checked_name = rules.check_text(name, field="name", max_length=120) or ""
     account_type = rules.check_account_type(type)
-    currency = rules.check_currency(currency)
+    currency = money.parse_currency(currency)
     if parent_id is not None:
         parent = await repo.get_account_or_raise(session, parent_id, field="parent_id")
         if parent.type != account_type.value:
@@ -294,7 +295,7 @@ async def check_entry(session: AsyncSession, *, date: dt.date, memo: str, lines:
     rules.check_date(date)
     rules.check_text(memo, field="memo", max_length=memo_limit)
     rules.check_source(source)
-    wanted_currency = None if currency is None else rules.check_currency(currency)
+    wanted_currency = None if currency is None else money.parse_currency(currency)
     checked = _normalized(lines)
     rules.check_line_shapes(checked)
     accounts = await repo.accounts_by_ids(session, [line.account_id for line in checked])
@@ -652,7 +653,7 @@ async def trial_balance(session: AsyncSession, *, as_of: dt.date | None = None,
     if as_of is not None and from_date is not None and from_date > as_of:
         raise InvalidInput(f"from_date {from_date} is after as_of {as_of}; give a period that ends on or "
                            "after it starts", field="from_date")
-    wanted = None if currency is None else rules.check_currency(currency)
+    wanted = None if currency is None else money.parse_currency(currency)
     sums = await repo.account_totals(session, as_of=as_of, from_date=from_date)
     accounts = await repo.accounts_by_ids(session, sums)
     rows = [TrialBalanceRow(account=accounts[account_id], debit_total=debit, credit_total=credit)
@@ -825,7 +826,7 @@ async def plan_accounts(session: AsyncSession, chart: Mapping[str, tuple[str, st
     """ensure_accounts without writing: {role: the existing account's id, or NewId("account:<code>") for a
     missing one}, and one finance.account effect per missing account (created in `currency` when the plan is
     applied, before the lines that post to it). Raises InvalidInput (field currency) as ensure_accounts does."""
-    wanted = rules.check_currency(currency)
+    wanted = money.parse_currency(currency)
     ids: dict[str, int | NewId] = {}
     creates: list[Effect] = []
     for role, (code, name, type_) in chart.items():
@@ -869,7 +870,7 @@ async def plan_posting_with_accounts(session: AsyncSession, *, accounts: Sequenc
     rules.check_date(date)
     clean_memo = rules.check_text(memo, field="memo", max_length=rules.MAX_MEMO) or ""
     rules.check_source(source)
-    wanted_currency = None if currency is None else rules.check_currency(currency)
+    wanted_currency = None if currency is None else money.parse_currency(currency)
     requested = _normalized(lines)
     for index, line in enumerate(requested):
         if isinstance(line.account_id, NewId) and line.account_id.ref not in new:

@@ -6,13 +6,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from decimal import Decimal
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from domain.finance import reports, rules
+from domain.finance import reports
 from domain.finance.models import Account
 from domain.finance.reports import (
     BalanceSheet,
@@ -31,26 +28,6 @@ def line(code: str, name: str, type_: str, amount: int, *, currency: str = "USD"
 
 def parse(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
-
-
-# ---------------------------------------------------------------- amounts in major units
-
-
-@pytest.mark.parametrize(("minor", "currency", "text"), [
-    (123450, "USD", "1234.50"), (5, "USD", "0.05"), (-5, "USD", "-0.05"), (0, "USD", "0.00"),
-    (-123456789, "EUR", "-1234567.89"), (1500, "JPY", "1500"), (-7, "JPY", "-7"), (1234, "BHD", "1.234"),
-    (-1, "KWD", "-0.001"), (10**14, "USD", "1000000000000.00"),
-])
-def test_major_units_are_exact_decimal_strings(minor, currency, text):
-    assert reports.major_units(minor, currency) == text
-
-
-@given(minor=st.integers(min_value=-(10**18), max_value=10**18), currency=st.sampled_from(sorted(rules.MINOR_UNITS)))
-def test_major_units_read_back_to_the_same_minor_units(minor, currency):
-    text = reports.major_units(minor, currency)
-    exponent = rules.MINOR_UNITS[currency]
-    assert Decimal(text) * 10**exponent == minor
-    assert ("." in text) == (exponent > 0) and "," not in text and "e" not in text.lower()
 
 
 # ---------------------------------------------------------------- statement blocks

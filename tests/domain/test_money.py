@@ -85,19 +85,24 @@ def test_format_money_uses_the_currencys_exponent(minor, currency, text):
     assert str(Money(minor, currency)) == text
 
 
-def test_major_units_are_plain_exact_decimals():
-    assert major_units(123450, "USD") == "1234.50"
-    assert major_units(-5, "USD") == "-0.05"
-    assert major_units(1500, "JPY") == "1500"
-    assert major_units(1234, "BHD") == "1.234"
-    assert Money(-123456, "KWD").major() == "-123.456"
+@pytest.mark.parametrize(("minor", "currency", "text"), [
+    (123450, "USD", "1234.50"), (5, "USD", "0.05"), (-5, "USD", "-0.05"), (0, "USD", "0.00"),
+    (-123456789, "EUR", "-1234567.89"), (1500, "JPY", "1500"), (-7, "JPY", "-7"), (1234, "BHD", "1.234"),
+    (-1, "KWD", "-0.001"), (10**14, "USD", "1000000000000.00"),
+])
+def test_major_units_are_exact_decimal_strings(minor, currency, text):
+    # The CSV exports' major-unit columns (finance reports, payroll run summary).
+    assert major_units(minor, currency) == text
+    assert Money(minor, currency).major() == text
 
 
 @given(minor=st.integers(min_value=-(10**18), max_value=10**18), currency=st.sampled_from(sorted(MINOR_UNITS)))
-def test_major_units_read_back_exactly(minor, currency):
+def test_major_units_read_back_to_the_same_minor_units(minor, currency):
+    text = major_units(minor, currency)
     exponent = MINOR_UNITS[currency]
-    assert Decimal(major_units(minor, currency)).scaleb(exponent) == minor
-    assert Decimal(format_money(minor, currency, code=False).replace(",", "")) == Decimal(minor).scaleb(-exponent)
+    assert Decimal(text) * 10**exponent == minor
+    assert ("." in text) == (exponent > 0) and "," not in text and "e" not in text.lower()
+    assert Decimal(format_money(minor, currency, code=False).replace(",", "")) == Decimal(text)
 
 
 @pytest.mark.parametrize(("amount", "currency"), [(12.5, "USD"), (Decimal("12.50"), "USD"), (True, "USD"),

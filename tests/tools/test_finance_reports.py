@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from domain.finance import rules, service
 from domain.finance.rules import LineInput
+from domain.kernel import money
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.errors import InvalidInput, PermissionDenied
 from tests.factories import make_user, unique
@@ -210,7 +211,7 @@ def read_csv(text: str) -> tuple[list[str], list[dict[str, str]]]:
 
 def check_money(row: dict[str, str], column: str, minor: int, currency: str) -> None:
     assert int(row[f"{column}_minor"]) == minor, (column, row)
-    assert Decimal(row[column]) == Decimal(minor).scaleb(-rules.MINOR_UNITS[currency]), (column, row)
+    assert Decimal(row[column]) == Decimal(minor).scaleb(-money.MINOR_UNITS[currency]), (column, row)
 
 
 async def test_csv_reads_back_as_the_structured_reports(runtime):
