@@ -37,7 +37,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.finance import service as finance
 from domain.hr import service as hr
-from domain.hr.models import Employee
+from domain.hr.service import Employee
 from domain.kernel import money
 from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
