@@ -63,6 +63,28 @@ async def fresh_database_url(tmp_dir: Path) -> tuple[str, str | None]:
     return f"sqlite+aiosqlite:///{tmp_dir / f'mcs-{uuid.uuid4().hex[:8]}.db'}", None
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """How many pytest-xdist workers `-n auto` (pyproject's addopts) starts: one per CPU, at most 4, when a
+    directory or the whole suite runs; none (one process, as plain pytest) when only test files or test ids are
+    named, or on one CPU. MCS_ERP_TEST_WORKERS=N overrides (0: no workers). Each worker has its own session
+    database and templates; tests of one file run on one worker (--dist loadfile)."""
+    override = os.environ.get("MCS_ERP_TEST_WORKERS")
+    if override is not None:
+        return int(override)
+    args = [arg for arg in config.args if not arg.startswith("-")]
+    if args and all(".py" in arg for arg in args):
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cpus < 2 else min(cpus, 4)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Run the files holding end-to-end tests (marked e2e: subprocesses, the longest tests) first, each file's
+    tests together and in their order: the workers then share the long files and finish on the many short ones."""
+    e2e_files = {item.path for item in items if item.get_closest_marker("e2e") is not None}
+    items.sort(key=lambda item: item.path not in e2e_files)
+
+
 class DatabaseTemplates:
     """Databases made once per test process (per pytest-xdist worker) and copied for each test that needs one.
 
