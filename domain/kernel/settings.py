@@ -20,6 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from domain.kernel import money
+from domain.kernel.errors import InvalidInput
+
 # An allowed Host: a DNS name, an IPv4 address or a bracketed IPv6 address, optionally ':PORT' or ':*'; or '*'.
 _ALLOWED_HOST = re.compile(r"\*|(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::(?:\d{1,5}|\*))?")
 
@@ -43,7 +46,8 @@ class Settings(BaseSettings):
     stdio_user: str = Field(default="admin", description="The user a stdio MCP server acts as.")
     school_name: str = "mcs-erp school"
     school_timezone: str = "UTC"
-    currency: str = "USD"
+    currency: str = Field(default="USD", description="The school's ISO 4217 currency (fees and accounts opened "
+                                                    "without one), e.g. AUD; one of domain.kernel.money.MINOR_UNITS.")
     action_ttl_minutes: int = Field(default=60, ge=1, description="How long a proposed action waits for confirm.")
     approval_ttl_hours: int = Field(default=168, ge=1, description="How long a queued action waits for an admin.")
     journal_approve_above_minor: int = Field(
@@ -101,6 +105,15 @@ class Settings(BaseSettings):
                     "confirmation is enough. Integer minor units of the contract's currency; the annual change is "
                     "the monthly base's change x 12, or the hourly rate's change x hours a month x 12, up or down. "
                     "Default 1000000 (10,000.00 a year in a currency of 2 decimals); 0: every change needs approval.")
+
+    @field_validator("currency")
+    @classmethod
+    def _parse_currency(cls, value: str) -> str:
+        """MCS_ERP_CURRENCY: a supported ISO 4217 code, in capitals (" aud " is AUD)."""
+        try:
+            return money.parse_currency(value, field="MCS_ERP_CURRENCY")
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

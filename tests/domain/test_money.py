@@ -7,10 +7,12 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from domain.kernel import money
 from domain.kernel.errors import InvalidInput
 from domain.kernel.money import MAX_AMOUNT, MINOR_UNITS, CurrencyMismatch, Money, format_money, major_units
+from domain.kernel.settings import Settings
 
 # ---------------------------------------------------------------- codes and exponents
 
@@ -152,3 +154,10 @@ def test_money_holds_only_integers_and_known_codes():
         Money(100, "AUD") * 0.5
     with pytest.raises(TypeError, match="wrap the amount"):
         Money(100, "AUD") + 5
+
+
+def test_the_schools_currency_setting_is_a_supported_code():
+    assert Settings(currency=" aud ").currency == "AUD"
+    with pytest.raises(ValidationError) as info:
+        Settings(currency="XYZ")
+    assert "MCS_ERP_CURRENCY 'XYZ' is not an ISO 4217 currency code" in str(info.value)
