@@ -19,19 +19,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.academics import service as academics
 from domain.documents import service as documents
 from domain.fees import plans, service
-from domain.fees import repository as repo
 from domain.fees.models import (
     Allocation,
     CreditNote,
     Discount,
     DiscountKind,
     Family,
-    FeeItem,
     FeeSchedule,
     Invoice,
     Payment,
     PaymentMethod,
-    Refund,
 )
 from domain.fees.statement_document import render_family_statement_pdf, statement_filename
 from domain.finance import service as finance
@@ -325,10 +322,8 @@ def payment_out(row: Payment, allocations: list[Allocation], replayed: bool = Fa
 
 
 async def _invoice_detail(ctx: ToolContext, invoice: Invoice) -> InvoiceOut:
-    lines = (await repo.lines_of_invoices(ctx.session, [invoice.id or 0])).get(invoice.id or 0, [])
-    return invoice_out(invoice, lines=lines,
-                       allocations=await repo.allocations_of_invoice(ctx.session, invoice.id or 0),
-                       notes=await repo.credit_notes_of_invoice(ctx.session, invoice.id or 0))
+    detail = await service.invoice_detail(ctx.session, invoice)
+    return invoice_out(invoice, lines=detail.lines, allocations=detail.allocations, notes=detail.credit_notes)
 
 
 # ---------------------------------------------------------------- families
@@ -350,7 +345,7 @@ async def create_family(ctx: ToolContext, args: CreateFamilyIn) -> FamilyOut:
     family = await service.create_family(ctx.session, ctx.actor, name=args.name, billing_name=args.billing_name,
                                          billing_email=args.billing_email, billing_address=args.billing_address,
                                          student_ids=args.student_ids)
-    members = await repo.family_students(ctx.session, [family.id or 0])
+    members = await service.family_student_ids(ctx.session, [family.id or 0])
     return family_out(family, members.get(family.id or 0, []))
 
 
@@ -366,7 +361,7 @@ async def add_family_student(ctx: ToolContext, args: AddFamilyStudentIn) -> Fami
     """Add a student to a family; their next invoices are billed to it (and they count for sibling discounts)."""
     family = await service.add_family_student(ctx.session, ctx.actor, family_id=args.family_id,
                                               student_id=args.student_id, move=args.move)
-    members = await repo.family_students(ctx.session, [family.id or 0])
+    members = await service.family_student_ids(ctx.session, [family.id or 0])
     return family_out(family, members.get(family.id or 0, []))
 
 
@@ -381,10 +376,10 @@ async def list_families(ctx: ToolContext, args: ListFamiliesIn) -> Page[FamilyOu
     the family of one student."""
     if args.student_id is not None:
         await academics.get_student(ctx.session, args.student_id)
-    rows = await repo.list_families(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query,
+    rows = await service.list_families(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query,
                                     student_id=args.student_id)
     page, cursor = page_of(rows, args.limit)
-    members = await repo.family_students(ctx.session, [f.id or 0 for f in page])
+    members = await service.family_student_ids(ctx.session, [f.id or 0 for f in page])
     return Page[FamilyOut](items=[family_out(f, members.get(f.id or 0, [])) for f in page], next_cursor=cursor)
 
 
@@ -432,7 +427,7 @@ async def create_fee_item(ctx: ToolContext, args: CreateFeeItemIn) -> FeeItemOut
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_fee_items(ctx: ToolContext, args: PageInput) -> Page[FeeItemOut]:
     """List the fee items with their income accounts."""
-    rows = await repo.list_rows(ctx.session, FeeItem, after_id=args.after_id(), limit=args.limit)
+    rows = await service.list_fee_items(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[FeeItemOut](items=[FeeItemOut(fee_item_id=r.id or 0, code=r.code, name=r.name,
                                               income_account_id=r.income_account_id, active=r.active)
@@ -470,9 +465,9 @@ async def create_fee_schedule(ctx: ToolContext, args: CreateFeeScheduleIn) -> Fe
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_fee_schedules(ctx: ToolContext, args: PageInput) -> Page[FeeScheduleOut]:
     """List the fee schedules (term, currency, due date) with their lines."""
-    rows = await repo.list_rows(ctx.session, FeeSchedule, after_id=args.after_id(), limit=args.limit)
-    page, cursor = page_of(rows, args.limit)
-    items = [schedule_out(s, await repo.schedule_lines(ctx.session, s.id or 0)) for s in page]
+    rows = await service.list_fee_schedules(ctx.session, after_id=args.after_id(), limit=args.limit)
+    page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
+    items = [schedule_out(s, lines) for s, lines in page]
     return Page[FeeScheduleOut](items=items, next_cursor=cursor)
 
 
@@ -509,7 +504,7 @@ async def create_discount(ctx: ToolContext, args: CreateDiscountIn) -> DiscountO
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_discounts(ctx: ToolContext, args: PageInput) -> Page[DiscountOut]:
     """List the fee discounts (kind, percentage or amount, fee item, sibling position)."""
-    rows = await repo.list_rows(ctx.session, Discount, after_id=args.after_id(), limit=args.limit)
+    rows = await service.list_discounts(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[DiscountOut](items=[discount_out(r) for r in page], next_cursor=cursor)
 
@@ -547,7 +542,7 @@ class GenerateInvoicesIn(ToolInput):
 
 
 async def _generation_params(ctx: ToolContext, session, args: GenerateInvoicesIn) -> dict[str, Any]:
-    await repo.get_or_raise(session, FeeSchedule, args.schedule_id, field="schedule_id")
+    await service.get_fee_schedule(session, args.schedule_id)
     if args.year_level_id is not None:
         await academics.get_year_level(session, args.year_level_id)
     if args.student_ids is not None:
@@ -613,10 +608,10 @@ async def list_invoices(ctx: ToolContext, args: ListInvoicesIn) -> Page[InvoiceO
     if args.student_id is not None:
         await academics.get_student(ctx.session, args.student_id)
     if args.schedule_id is not None:
-        await repo.get_or_raise(ctx.session, FeeSchedule, args.schedule_id, field="schedule_id")
-    rows = await repo.list_invoices(ctx.session, after_id=args.after_id(), limit=args.limit,
-                                    family_id=args.family_id, student_id=args.student_id,
-                                    schedule_id=args.schedule_id, statuses=args.status, overdue_on=args.overdue_on)
+        await service.get_fee_schedule(ctx.session, args.schedule_id)
+    rows = await service.list_invoices(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                       family_id=args.family_id, student_id=args.student_id,
+                                       schedule_id=args.schedule_id, statuses=args.status, overdue_on=args.overdue_on)
     page, cursor = page_of(rows, args.limit)
     return Page[InvoiceOut](items=[invoice_out(r) for r in page], next_cursor=cursor)
 
@@ -671,7 +666,7 @@ async def issue_credit_note(ctx: ToolContext, args: CreditNoteIn) -> CreditNoteO
     notes) is taken off its balance; what exceeds the balance (it was paid) becomes the family's credit, which
     apply_family_credit or refund_family_credit then use. Posts its journal entry. Needs confirmation."""
     assert ctx.applied is not None
-    note = await repo.get_or_raise(ctx.session, CreditNote, ctx.applied.ids["note"] or 0, field="credit_note_id")
+    note = await service.get_credit_note(ctx.session, ctx.applied.ids["note"] or 0)
     return credit_note_out(note)
 
 
@@ -725,10 +720,10 @@ async def list_payments(ctx: ToolContext, args: ListPaymentsIn) -> Page[PaymentO
     family or a date range: "what did we collect this term" is the sum of amount_minor."""
     if args.family_id is not None:
         await service.get_family(ctx.session, args.family_id)
-    rows = await repo.list_payments(ctx.session, after_id=args.after_id(), limit=args.limit,
-                                    family_id=args.family_id, from_date=args.from_date, to_date=args.to_date)
-    page, cursor = page_of(rows, args.limit)
-    items = [payment_out(p, await repo.allocations_of_payment(ctx.session, p.id or 0)) for p in page]
+    rows = await service.list_payments(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                       family_id=args.family_id, from_date=args.from_date, to_date=args.to_date)
+    page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
+    items = [payment_out(p, allocations) for p, allocations in page]
     return Page[PaymentOut](items=items, next_cursor=cursor)
 
 
@@ -826,8 +821,7 @@ async def refund_family_credit(ctx: ToolContext, args: RefundIn) -> RefundOut:
     an admin's approval; a change to the family's credit after the preview makes the action stale."""
     assert ctx.applied is not None
     refund_id = ctx.applied.ids.get("refund")
-    row = (await repo.get_or_raise(ctx.session, Refund, refund_id, field="refund_id") if refund_id is not None
-           else await repo.refund_by_key(ctx.session, args.idempotency_key))
+    row = await service.get_refund(ctx.session, refund_id=refund_id, idempotency_key=args.idempotency_key)
     if row is None:  # pragma: no cover - a plan without a refund is one whose key had made it
         raise NotFound(f"no refund with idempotency key {args.idempotency_key!r}", field="idempotency_key")
     after = await service.family_credit(ctx.session, row.family_id, row.currency)
