@@ -20,7 +20,7 @@ from tools.academics import GRADERS, from_x100
 from tools.academics import module as academics_module
 from domain.kernel.actor import Actor
 from domain.kernel.plan import Plan
-from domain.kernel.settings import Settings
+from domain.kernel.settings import current_settings
 from tools.registry import Effect, GateLevel, ToolContext
 from tools.types import Id, ToolInput, ToolOutput
 
@@ -241,7 +241,7 @@ async def get_attendance_register(ctx: ToolContext, args: AttendanceRegisterIn) 
 
 def _plan_correction(session: AsyncSession, actor: Actor, args: CorrectAttendanceIn) -> Awaitable[Plan]:
     # The school's date from the settings the process runs with (the plan function gets no runtime).
-    today = attendance.school_today(Settings().school_timezone)
+    today = attendance.school_today(current_settings().school_timezone)
     return plans.plan_correct_attendance(session, actor, student_id=args.student_id, on_date=args.date,
                                          status=args.status, note=args.note, reason=args.reason, today=today)
 

@@ -37,7 +37,7 @@ from domain.kernel.actor import Actor, Role
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import NotFound
 from domain.kernel.plan import Plan
-from domain.kernel.settings import Settings
+from domain.kernel.settings import current_settings
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
@@ -807,7 +807,7 @@ async def _plan_refund(session: AsyncSession, actor: Actor, args: RefundIn) -> P
     currency = args.currency
     if currency is None:
         account = await finance.find_account_by_code(session, service.FEE_ACCOUNTS["receivable"][0])
-        currency = account.currency if account is not None else Settings().currency
+        currency = account.currency if account is not None else current_settings().currency
     return await plans.plan_refund_family_credit(
         session, actor, family_id=args.family_id, amount=args.amount_minor, currency=currency, on=args.on,
         method=args.method, reason=args.reason, idempotency_key=args.idempotency_key, reference=args.reference,

@@ -20,7 +20,7 @@ from domain.finance.rules import LineInput
 from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import Conflict
 from domain.kernel.plan import Plan
-from domain.kernel.settings import Settings
+from domain.kernel.settings import current_settings
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Currency,
@@ -489,7 +489,7 @@ async def get_account_ledger(ctx: ToolContext, args: AccountLedgerIn) -> Account
 def _plan_post(session: AsyncSession, actor: Actor, args: PostJournalEntryIn) -> Awaitable[Plan]:
     return plans.plan_post_journal_entry(session, actor, date=args.date, memo=args.memo, lines=_line_inputs(args),
                                          idempotency_key=args.idempotency_key, currency=args.currency,
-                                         approve_above_minor=Settings().journal_approve_above_minor)
+                                         approve_above_minor=current_settings().journal_approve_above_minor)
 
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.CONFIRM, plan=_plan_post)

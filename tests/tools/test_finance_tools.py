@@ -379,7 +379,7 @@ async def test_trial_balance_and_ledger_tools(runtime):
 
 
 async def test_a_manual_entry_above_the_threshold_needs_an_admin(runtime, monkeypatch):
-    monkeypatch.setenv("MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR", "10000")
+    monkeypatch.setattr(runtime.settings, "journal_approve_above_minor", 10000)
     office = await make_office(runtime)
     small = await invoke(runtime, "post_journal_entry", entry_args(office, 10_000), office.finance)
     assert small.level == "confirm" and small.preview["approval"] == {"needs_admin": False,
@@ -397,11 +397,11 @@ async def test_a_manual_entry_above_the_threshold_needs_an_admin(runtime, monkey
 
 
 async def test_a_threshold_changed_after_the_preview_makes_the_entry_stale(runtime, monkeypatch):
-    monkeypatch.setenv("MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR", "50000")
+    monkeypatch.setattr(runtime.settings, "journal_approve_above_minor", 50000)
     office = await make_office(runtime)
     pending = await invoke(runtime, "post_journal_entry", entry_args(office, 40_000), office.finance)
     assert pending.level == "confirm"
-    monkeypatch.setenv("MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR", "30000")
+    monkeypatch.setattr(runtime.settings, "journal_approve_above_minor", 30000)
     before = await writes(runtime)
     with pytest.raises(StaleAction) as info:
         await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, office.finance)
