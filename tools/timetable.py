@@ -19,7 +19,6 @@ from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import InvalidInput, NotFound
 from domain.kernel.plan import Plan
 from domain.timetable import plans
-from domain.timetable import repository as repo
 from domain.timetable import service as timetable
 from domain.timetable.models import Room, TimetableProblem
 from domain.timetable.problem import Problem
@@ -86,8 +85,8 @@ class ListRoomsIn(PageInput):
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def list_rooms(ctx: ToolContext, args: ListRoomsIn) -> Page[RoomRead]:
     """List the school's rooms (code, name, seats), by id."""
-    rows = await repo.list_rooms(ctx.session, after_id=args.after_id(), limit=args.limit,
-                                 min_capacity=args.min_capacity)
+    rows = await timetable.list_rooms(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                      min_capacity=args.min_capacity)
     page, cursor = page_of(rows, args.limit)
     return Page[RoomRead](items=[_room_read(r) for r in page], next_cursor=cursor)
 
@@ -180,7 +179,7 @@ async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemI
 async def list_timetable_problems(ctx: ToolContext, args: PageInput) -> Page[TimetableProblemOut]:
     """List stored timetable problems (built from the school or imported), oldest first, with their sizes and
     published solution."""
-    rows = await repo.list_problems(ctx.session, after_id=args.after_id(), limit=args.limit)
+    rows = await timetable.list_problems(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[TimetableProblemOut](items=[_problem_out(r, timetable.problem_of(r)) for r in page],
                                      next_cursor=cursor)
@@ -200,7 +199,7 @@ class SolveTimetableIn(ToolInput):
 
 
 async def _solve_params(session, args: SolveTimetableIn) -> dict[str, Any]:
-    row = await repo.get_problem_or_raise(session, args.problem_id)
+    row = await timetable.get_problem(session, args.problem_id)
     return {"problem_id": row.id, "time_limit_s": args.time_limit_s, "seed": args.seed}
 
 
@@ -240,12 +239,11 @@ async def get_timetable_solution(ctx: ToolContext, args: SolutionIdIn) -> Soluti
     """Get a stored timetable solution: hard violations, soft cost and its breakdown by constraint
     (room_capacity, min_working_days, curriculum_compactness, room_stability, teacher_max_periods_per_day), and
     whether it is the published timetable."""
-    row = await repo.get_solution_or_raise(ctx.session, args.solution_id)
-    problem = await repo.get_problem_or_raise(ctx.session, row.problem_id)
+    row, published = await timetable.get_solution(ctx.session, args.solution_id)
     return SolutionOut(solution_id=row.id or 0, problem_id=row.problem_id, job_id=row.job_id, status=row.status,
                        hard_violations=row.hard_violations, soft_cost=row.soft_cost,
                        breakdown=json.loads(row.breakdown), lessons=len(json.loads(row.assignments)),
-                       seconds=row.seconds, published=problem.published_solution_id == row.id)
+                       seconds=row.seconds, published=published)
 
 
 class PublishOut(ToolOutput):

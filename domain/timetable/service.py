@@ -79,6 +79,30 @@ async def build_school_problem(session: AsyncSession, *, academic_year_id: int |
     return await store_problem(session, problem=problem, source=ProblemSource.SCHOOL), problem
 
 
+async def list_rooms(session: AsyncSession, *, after_id: int, limit: int, min_capacity: int = 0) -> list[Room]:
+    """Return up to `limit + 1` live rooms after `after_id` in id order with at least `min_capacity` seats (the
+    extra row tells the caller another page exists)."""
+    return await repo.list_rooms(session, after_id=after_id, limit=limit, min_capacity=min_capacity)
+
+
+async def list_problems(session: AsyncSession, *, after_id: int, limit: int) -> list[TimetableProblem]:
+    """Return up to `limit + 1` live stored problems after `after_id`, oldest first (problem_of reads each)."""
+    return await repo.list_problems(session, after_id=after_id, limit=limit)
+
+
+async def get_problem(session: AsyncSession, problem_id: int) -> TimetableProblem:
+    """Return the live stored problem; raises NotFound (field problem_id) naming list_timetable_problems."""
+    return await repo.get_problem_or_raise(session, problem_id)
+
+
+async def get_solution(session: AsyncSession, solution_id: int) -> tuple[TimetableSolution, bool]:
+    """Return a live stored solution and whether it is its problem's published timetable; raises NotFound
+    (field solution_id, or problem_id when its problem was removed)."""
+    row = await repo.get_solution_or_raise(session, solution_id)
+    problem = await repo.get_problem_or_raise(session, row.problem_id)
+    return row, problem.published_solution_id == row.id
+
+
 def problem_of(row: TimetableProblem) -> Problem:
     """Return the Problem a stored row holds."""
     return problem_from_json(row.data)
