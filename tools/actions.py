@@ -1,4 +1,8 @@
-"""Tools of the confirmation gate: list, inspect, confirm, cancel, approve and reject pending actions."""
+"""Tools of the confirmation gate: list, inspect, confirm, cancel, approve and reject pending actions.
+
+The four decisions are write tools whose domain (domain.actions.service) audits every transition itself
+(`audited_by_domain`); a refused decision (stale, expired, failed) is committed as such, then its error raised.
+"""
 
 from __future__ import annotations
 
@@ -66,34 +70,36 @@ async def get_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
     return action_out(await actions.get_action_for(ctx.session, ctx.actor, action_id=args.action_id))
 
 
-@module.tool(effect=Effect.WRITE, roles=EVERYONE, destructive_hint=True, offered_to_agents=False, manages_transaction=True)
+@module.tool(effect=Effect.WRITE, roles=EVERYONE, destructive_hint=True, offered_to_agents=False,
+             audited_by_domain=True)
 async def confirm_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
     """Confirm a pending action you requested, after the user has seen its preview and agreed.
 
     A confirm-level action executes now, in one transaction; an approve-level action is queued for an admin
     other than you. If any row it touches changed since the preview, nothing changes and it is marked stale.
     """
-    return await gate.confirm(ctx.runtime, ctx.actor, args.action_id)
+    return await gate.decide_confirm(ctx.session, ctx.runtime, ctx.actor, args.action_id)
 
 
-@module.tool(effect=Effect.WRITE, roles=EVERYONE, idempotent=False, manages_transaction=True)
+@module.tool(effect=Effect.WRITE, roles=EVERYONE, idempotent=False, audited_by_domain=True)
 async def cancel_action(ctx: ToolContext, args: DecideIn) -> ActionOut:
     """Cancel a proposed or queued action (its requester, or an admin). Nothing is changed."""
-    return await gate.close(ctx.runtime, ctx.actor, args.action_id, status=ActionStatus.CANCELLED,
-                            reason=args.reason)
+    return await gate.decide_close(ctx.session, ctx.actor, args.action_id, status=ActionStatus.CANCELLED,
+                                   reason=args.reason)
 
 
-@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, destructive_hint=True, offered_to_agents=False, manages_transaction=True)
+@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, destructive_hint=True, offered_to_agents=False,
+             audited_by_domain=True)
 async def approve_action(ctx: ToolContext, args: DecideIn) -> ActionOut:
     """Approve a queued action as an admin who did not request it (four eyes), executing it now.
 
     If any row it touches changed since the preview, nothing changes and it is marked stale.
     """
-    return await gate.approve(ctx.runtime, ctx.actor, args.action_id, args.reason)
+    return await gate.decide_approve(ctx.session, ctx.runtime, ctx.actor, args.action_id, args.reason)
 
 
-@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, offered_to_agents=False, manages_transaction=True)
+@module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, offered_to_agents=False, audited_by_domain=True)
 async def reject_action(ctx: ToolContext, args: RejectIn) -> ActionOut:
     """Reject a proposed or queued action as an admin who did not request it, with a reason. Nothing changes."""
-    return await gate.close(ctx.runtime, ctx.actor, args.action_id, status=ActionStatus.REJECTED,
-                            reason=args.reason)
+    return await gate.decide_close(ctx.session, ctx.actor, args.action_id, status=ActionStatus.REJECTED,
+                                   reason=args.reason)

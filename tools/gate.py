@@ -1,9 +1,11 @@
 """The confirmation gate's entry points: one unit of work per proposal and per decision.
 
 The life cycle itself (plan, hash, re-plan, apply or stale, four eyes, expiry, audit) is
-`domain.actions.service`; this module adapts each gated tool to its `GatedCommand` and owns the transactions:
-it commits the decision, then raises the decision's refusal (stale, expired, failed) so that what the refusal
-records is kept.
+`domain.actions.service`; this module adapts each gated tool to its `GatedCommand`. A decision runs in one write
+unit of work: the caller's (`decide_confirm`, `decide_approve`, `decide_close`: the gate's tools, run by
+tools.invoke) or its own (`confirm`, `approve`, `close`: the agent API's and the OpenAI-compatible endpoint's).
+A decision's refusal (stale, expired, failed) is raised by an after-commit hook (domain.kernel.db.after_commit),
+so what the refusal records is committed first and the caller still gets the error.
 
 A gated tool declares either `plan=` (a domain `plan_<command>(session, actor, args) -> Plan`; the gate applies the
 plan with `domain.kernel.plan.apply_plan` and the tool function then reads the result) or, until its command is
@@ -23,6 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.actions import service as actions
 from domain.actions.models import ActionStatus, GateLevel
 from domain.kernel.actor import Actor
+from domain.kernel.db import after_commit
 from domain.kernel.plan import ApplyContext, Plan, Read, apply_plan
 from domain.kernel.settings import settings_in_use
 from tools.actions_schema import ActionOut, PendingActionOut, action_out, pending_out
@@ -96,31 +99,55 @@ async def propose(runtime: Runtime, spec: ToolSpec, args: BaseModel, actor: Acto
         return out
 
 
-def _settle(decision: actions.Decision) -> ActionOut:
-    out = action_out(decision.action)
-    if decision.refusal is not None:
-        raise decision.refusal
-    return out
+def _settle(session: AsyncSession, decision: actions.Decision) -> ActionOut:
+    """Return the decided action; its refusal, if any, is raised once the decision has committed."""
+    refusal = decision.refusal
+    if refusal is not None:
+        async def refuse() -> None:
+            raise refusal
+
+        after_commit(session, refuse)
+    return action_out(decision.action)
+
+
+async def decide_confirm(session: AsyncSession, runtime: Runtime, actor: Actor, action_id: int) -> ActionOut:
+    """Confirm an action as its requester in the caller's write unit of work (domain.actions.service.confirm);
+    a refusal (StaleAction, ActionClosed for an expired action, the command's error) is raised after the commit."""
+    decision = await actions.confirm(session, actor, action_id, commands(runtime),
+                                     approval_ttl_hours=runtime.settings.approval_ttl_hours)
+    return _settle(session, decision)
+
+
+async def decide_approve(session: AsyncSession, runtime: Runtime, actor: Actor, action_id: int,
+                         reason: str | None) -> ActionOut:
+    """Approve a queued action as an admin who is not its requester, in the caller's write unit of work
+    (domain.actions.service.approve); a refusal is raised after the commit."""
+    decision = await actions.approve(session, actor, action_id, commands(runtime), reason=reason)
+    return _settle(session, decision)
+
+
+async def decide_close(session: AsyncSession, actor: Actor, action_id: int, *, status: ActionStatus,
+                       reason: str | None) -> ActionOut:
+    """Reject (admin, not the requester) or cancel (requester or admin) an open action in the caller's write unit
+    of work; an expired action's refusal (ActionClosed) is raised after the commit."""
+    decision = await actions.close(session, actor, action_id, status=status, reason=reason)
+    return _settle(session, decision)
 
 
 async def confirm(runtime: Runtime, actor: Actor, action_id: int) -> ActionOut:
-    """Confirm an action as its requester (see domain.actions.service.confirm); one transaction."""
+    """Confirm an action as its requester in a unit of work of its own (see decide_confirm)."""
     async with runtime.db.write() as session:
-        decision = await actions.confirm(session, actor, action_id, commands(runtime),
-                                         approval_ttl_hours=runtime.settings.approval_ttl_hours)
-    return _settle(decision)
+        return await decide_confirm(session, runtime, actor, action_id)
 
 
 async def approve(runtime: Runtime, actor: Actor, action_id: int, reason: str | None) -> ActionOut:
-    """Approve a queued action as an admin who is not its requester (domain.actions.service.approve)."""
+    """Approve a queued action in a unit of work of its own (see decide_approve)."""
     async with runtime.db.write() as session:
-        decision = await actions.approve(session, actor, action_id, commands(runtime), reason=reason)
-    return _settle(decision)
+        return await decide_approve(session, runtime, actor, action_id, reason)
 
 
 async def close(runtime: Runtime, actor: Actor, action_id: int, *, status: ActionStatus,
                 reason: str | None) -> ActionOut:
-    """Reject (admin, not the requester) or cancel (requester or admin) an open action."""
+    """Reject or cancel an open action in a unit of work of its own (see decide_close)."""
     async with runtime.db.write() as session:
-        decision = await actions.close(session, actor, action_id, status=status, reason=reason)
-    return _settle(decision)
+        return await decide_close(session, actor, action_id, status=status, reason=reason)

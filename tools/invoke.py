@@ -153,12 +153,10 @@ async def _invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None,
         from tools.gate import propose
 
         return await propose(runtime, spec, args, actor, record=record)
-    if spec.manages_transaction:
-        return await spec.run(ToolContext(None, actor, runtime, progress), args)  # type: ignore[arg-type]
     async with runtime.db.write() as session:
         out = await spec.run(ToolContext(session, actor, runtime, progress), args)
         if not spec.audited_by_domain:
-            job_id = out.job_id if isinstance(out, JobOut) else None
+            job_id = out.job_id if spec.starts_job and isinstance(out, JobOut) else None
             await append_audit(session, actor, tool=spec.name, event="write", arguments=audit_json(args),
                                entity=None if job_id is None else "jobs", entity_id=job_id, after=audit_json(out))
         if record is not None and not spec.starts_job:

@@ -105,7 +105,6 @@ class ToolSpec:
     idempotent: bool = False
     destructive_hint: bool | None = None
     offered_to_agents: bool = True
-    manages_transaction: bool = False
     starts_job: bool = False
     audited_by_domain: bool = False
 
@@ -207,7 +206,6 @@ class Module:
         idempotent: bool = False,
         destructive_hint: bool | None = None,
         offered_to_agents: bool = True,
-        manages_transaction: bool = False,
         starts_job: bool = False,
         audited_by_domain: bool = False,
     ) -> Callable[[ToolFn], ToolFn]:
@@ -259,7 +257,6 @@ class Module:
                 idempotent=idempotent,
                 destructive_hint=destructive_hint,
                 offered_to_agents=offered_to_agents,
-                manages_transaction=manages_transaction,
                 starts_job=starts_job,
                 audited_by_domain=audited_by_domain,
             )

@@ -119,3 +119,39 @@ async def test_two_admins_approving_at_once_execute_it_once_and_the_record_says_
         events = [e.event for e in (await s.exec(select(AuditEntry).where(
             AuditEntry.action_id == pending.action_id).order_by(AuditEntry.id))).all()]
     assert events == ["proposed", "queued", "approved"]
+
+
+async def _audit_rows_after(runtime, last_id: int) -> list[tuple[str, str, int | None]]:
+    async with runtime.db.read() as s:
+        rows = (await s.exec(select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id))).all()
+        return [(r.tool, r.event, r.action_id) for r in rows]
+
+
+async def _last_audit_id(runtime) -> int:
+    async with runtime.db.read() as s:
+        last = (await s.exec(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1))).first()
+        return last or 0
+
+
+async def test_a_decision_is_audited_once_and_a_refusal_is_committed_before_it_is_raised(runtime):
+    """confirm_action is a write tool whose audit rows are the gate's own (one per transition, none from invoke);
+    a stale decision is committed as stale, then StaleAction raised (after the commit)."""
+    school = await make_school(runtime)
+    st = school.student_ids[0]
+    await invoke(runtime, "record_grade", {"assessment_id": school.assessment_id, "student_id": st, "score": 60},
+                 school.teacher)
+    first = await invoke(runtime, "change_grade", {"assessment_id": school.assessment_id, "student_id": st,
+                                                   "score": 70}, school.teacher)
+    second = await invoke(runtime, "change_grade", {"assessment_id": school.assessment_id, "student_id": st,
+                                                    "score": 80}, school.teacher)
+    before = await _last_audit_id(runtime)
+    await invoke(runtime, "confirm_action", {"action_id": second.action_id}, school.teacher)
+    executed = await _audit_rows_after(runtime, before)
+    assert executed == [("change_grade", "executed", second.action_id)]
+    before = await _last_audit_id(runtime)
+    with pytest.raises(StaleAction):
+        await invoke(runtime, "confirm_action", {"action_id": first.action_id}, school.teacher)
+    assert await _audit_rows_after(runtime, before) == [("change_grade", "stale", first.action_id)]
+    stale = await invoke(runtime, "get_action", {"action_id": first.action_id}, school.teacher)
+    assert stale.status == "stale" and stale.error
+    assert await _score(runtime, school.assessment_id, st) == 8000
