@@ -46,6 +46,7 @@ from domain.academics.models import (
 )
 from domain.hr.models import Department, Employee
 from domain.jobs import service as jobs
+from domain.jobs.schemas import JobKind
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.clock import utcnow
 from domain.migrations.schema import migrate
@@ -133,11 +134,11 @@ async def time_term_grades(rt: Runtime, term_id: int, class_ids: list[int]) -> t
 
 async def time_report_cards(rt: Runtime, term_id: int, section_ids: list[int]) -> tuple[float, int]:
     async with rt.db.write() as s:
-        job = await jobs.create_job(s, SYSTEM_ACTOR, kind="generate_report_cards",
+        job = await jobs.create_job(s, SYSTEM_ACTOR, kind=JobKind.GENERATE_REPORT_CARDS,
                                     params={"term_id": term_id, "section_ids": section_ids})
         await jobs.mark_running(s, job_id=job.id)
         job_id = job.id or 0
-    handler = get_handler("generate_report_cards")
+    handler = get_handler(JobKind.GENERATE_REPORT_CARDS)
     assert handler is not None
     start = time.perf_counter()
     result = await handler(JobContext(rt, job_id, 1), job_id, {"term_id": term_id, "section_ids": section_ids})

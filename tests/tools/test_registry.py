@@ -9,6 +9,7 @@ from typing import Annotated
 import pytest
 from pydantic import Field, StringConstraints
 
+from domain.jobs.schemas import JobOut
 from domain.kernel.actor import Role
 from domain.kernel.settings import Settings
 from tools.gate_policy import GATE_POLICY, declared_level, policy_problems
@@ -277,6 +278,43 @@ def test_registration_needs_a_docstring_and_a_gate_only_on_destructive_tools():
 
 CATALOGUE: Catalogue = build_catalogue(all_modules())
 SPECS = list(CATALOGUE.tools.values())
+
+
+class StartIn(ToolInput):
+    wait_s: int = 0
+
+
+async def start_echo_job(ctx: ToolContext, args: StartIn) -> JobOut:
+    """Start a job."""
+    raise AssertionError("never called")
+
+
+async def start_without_wait(ctx: ToolContext, args: EchoIn) -> JobOut:
+    """Start a job without a wait_s."""
+    raise AssertionError("never called")
+
+
+def test_job_starting_and_self_audited_tools_are_write_tools():
+    mod = Module("scratch")
+    with pytest.raises(TypeError, match="must return JobOut and take wait_s"):
+        mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, starts_job=True)(echo)
+    with pytest.raises(TypeError, match="must return JobOut and take wait_s"):
+        mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, starts_job=True)(start_without_wait)
+    with pytest.raises(TypeError, match="are for write tools"):
+        mod.tool(effect=Effect.READ, roles={Role.ADMIN}, starts_job=True)(start_echo_job)
+    with pytest.raises(TypeError, match="are for write tools"):
+        mod.tool(effect=Effect.READ, roles={Role.ADMIN}, audited_by_domain=True)(echo)
+    assert mod.tools == []
+    mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, starts_job=True)(start_echo_job)
+    assert mod.tools[0].starts_job and not mod.tools[0].audited_by_domain
+
+
+def test_the_gate_decisions_audit_themselves_and_the_job_tools_start_jobs():
+    assert {s.name for s in SPECS if s.audited_by_domain} == {"confirm_action", "cancel_action", "approve_action",
+                                                             "reject_action"}
+    assert {s.name for s in SPECS if s.starts_job} == {"export_term_grades", "generate_report_cards",
+                                                       "solve_timetable", "calculate_payroll_run",
+                                                       "generate_payroll_documents", "generate_invoices"}
 
 
 def _ids(specs):
