@@ -11,19 +11,13 @@ from pydantic import Field, WithJsonSchema, model_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import plans, service
-from domain.academics import repository as repo
 from domain.academics.models import (
-    AcademicYear,
     Assessment,
     Grade,
     GradeStatus,
-    SchoolClass,
     Section,
     Student,
     StudentStatus,
-    Subject,
-    Term,
-    YearLevel,
 )
 from domain.academics.schemas import (
     AcademicYearRead,
@@ -44,8 +38,6 @@ from domain.academics.schemas import (
     TermRead,
     YearLevelRead,
 )
-from domain.hr import repository as hr_repo
-from domain.hr.models import Employee
 from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import InvalidInput
 from domain.kernel.plan import Plan
@@ -72,7 +64,6 @@ EVERYONE_STAFF = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER, Role.HR, R
 ACADEMIC_READERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER, Role.VIEWER})
 REGISTRY = frozenset({Role.ADMIN, Role.REGISTRAR})
 GRADERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER})
-PERSONAL_DATA_ROLES = frozenset({Role.ADMIN, Role.REGISTRAR})
 
 Score = Annotated[Decimal, Field(ge=0, le=100000, max_digits=8, decimal_places=2),
                   WithJsonSchema({"type": "number", "minimum": 0, "maximum": 100000,
@@ -331,33 +322,24 @@ def _grade_read(g: Grade, a: Assessment, student: Student | None = None) -> Grad
 
 async def _student_read(ctx: ToolContext, student_id: int) -> StudentRead:
     """A student as get_student shows them: personal data only for the roles that may see it."""
-    personal = ctx.actor.has_any(PERSONAL_DATA_ROLES)
-    rows = await repo.get_student_detail(ctx.session, student_id, with_guardians=personal)
-    if not rows:
-        await repo.get_or_raise(ctx.session, Student, student_id, field="student_id")
-    first = rows[0]
-    guardians = None
-    if personal:
-        guardians = [GuardianRead(id=r.guardian_id, name=r.guardian_name, relationship=r.guardian_relationship,
-                                  phone=r.guardian_phone, email=r.guardian_email)
-                     for r in rows if r.guardian_id is not None]
+    detail = await service.student_detail(ctx.session, ctx.actor, student_id=student_id)
+    first, personal = detail.row, detail.personal_data
+    guardians = None if detail.guardians is None else [
+        GuardianRead(id=r.guardian_id, name=r.guardian_name, relationship=r.guardian_relationship,
+                     phone=r.guardian_phone, email=r.guardian_email) for r in detail.guardians]
     return StudentRead(id=first.id, code=first.code, first_name=first.first_name, last_name=first.last_name,
                        year_level_id=first.year_level_id, section_id=first.section_id, status=first.status,
                        version=first.version, personal_data_included=personal,
                        date_of_birth=first.date_of_birth if personal else None, guardians=guardians)
 
 
-async def _check_filters(ctx: ToolContext, rows: list, **filters: tuple[type, int | None]) -> None:
-    """On an empty page, raise NotFound for a filter id that no row has, rather than answer 'nothing here'."""
-    if rows:
-        return
-    for field_name, (model, value) in filters.items():
-        if value is None:
-            continue
-        if model is Employee:
-            await hr_repo.get_employee_or_raise(ctx.session, value, field=field_name)
-        else:
-            await repo.get_or_raise(ctx.session, model, value, field=field_name)
+def _class_read(listing: service.ClassListing) -> ClassRead:
+    return ClassRead.model_validate(listing.cls).model_copy(update={"teacher_name": listing.teacher_name,
+                                                                    "subject_name": listing.subject_name})
+
+
+def _section_read(section: Section, student_count: int) -> SectionRead:
+    return SectionRead.model_validate(section).model_copy(update={"student_count": student_count})
 
 
 def _summary_page(rows: list, limit: int) -> Page[StudentSummary]:
@@ -376,7 +358,7 @@ def _simple_page(rows: list, limit: int, read_model):
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_academic_years(ctx: ToolContext, args: PageOnly) -> Page[AcademicYearRead]:
     """List academic years (code like 2026-27, first and last day)."""
-    rows = await repo.list_rows(ctx.session, AcademicYear, after_id=args.after_id(), limit=args.limit)
+    rows = await service.list_academic_years(ctx.session, after_id=args.after_id(), limit=args.limit)
     return _simple_page(rows, args.limit, AcademicYearRead)
 
 
@@ -390,9 +372,8 @@ async def create_academic_year(ctx: ToolContext, args: CreateAcademicYearIn) -> 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_terms(ctx: ToolContext, args: ListTermsIn) -> Page[TermRead]:
     """List terms, optionally of one academic year; term ids are needed for assessments and term grades."""
-    rows = await repo.list_rows(ctx.session, Term, after_id=args.after_id(), limit=args.limit,
-                                academic_year_id=args.academic_year_id)
-    await _check_filters(ctx, rows, academic_year_id=(AcademicYear, args.academic_year_id))
+    rows = await service.list_terms(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                    academic_year_id=args.academic_year_id)
     return _simple_page(rows, args.limit, TermRead)
 
 
@@ -405,7 +386,7 @@ async def create_term(ctx: ToolContext, args: CreateTermIn) -> TermRead:
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_year_levels(ctx: ToolContext, args: PageOnly) -> Page[YearLevelRead]:
     """List year levels (grades), e.g. Y7 Year 7."""
-    rows = await repo.list_rows(ctx.session, YearLevel, after_id=args.after_id(), limit=args.limit)
+    rows = await service.list_year_levels(ctx.session, after_id=args.after_id(), limit=args.limit)
     return _simple_page(rows, args.limit, YearLevelRead)
 
 
@@ -418,22 +399,16 @@ async def create_year_level(ctx: ToolContext, args: CreateYearLevelIn) -> YearLe
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_sections(ctx: ToolContext, args: ListSectionsIn) -> Page[SectionRead]:
     """List sections (homeroom groups such as 7B) with their number of students; filter by year or level."""
-    rows = await repo.list_rows(ctx.session, Section, after_id=args.after_id(), limit=args.limit,
-                                academic_year_id=args.academic_year_id, year_level_id=args.year_level_id)
-    await _check_filters(ctx, rows, academic_year_id=(AcademicYear, args.academic_year_id),
-                         year_level_id=(YearLevel, args.year_level_id))
-    page, cursor = page_of(rows, args.limit)
-    counts = await repo.count_students_by_section(ctx.session, [s.id for s in page])
-    items = [SectionRead.model_validate(s).model_copy(update={"student_count": counts.get(s.id, 0)}) for s in page]
-    return Page[SectionRead](items=items, next_cursor=cursor)
+    rows = await service.list_sections(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                       academic_year_id=args.academic_year_id, year_level_id=args.year_level_id)
+    page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
+    return Page[SectionRead](items=[_section_read(s, n) for s, n in page], next_cursor=cursor)
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def get_section(ctx: ToolContext, args: SectionIdIn) -> SectionRead:
     """Get one section with its number of students."""
-    section = await repo.get_or_raise(ctx.session, Section, args.section_id, field="section_id")
-    counts = await repo.count_students_by_section(ctx.session, [section.id])
-    return SectionRead.model_validate(section).model_copy(update={"student_count": counts.get(section.id, 0)})
+    return _section_read(*await service.section_with_size(ctx.session, section_id=args.section_id))
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
@@ -445,7 +420,7 @@ async def create_section(ctx: ToolContext, args: CreateSectionIn) -> SectionRead
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_subjects(ctx: ToolContext, args: PageOnly) -> Page[SubjectRead]:
     """List the subjects of the curriculum (MATH Mathematics, ...)."""
-    rows = await repo.list_rows(ctx.session, Subject, after_id=args.after_id(), limit=args.limit)
+    rows = await service.list_subjects(ctx.session, after_id=args.after_id(), limit=args.limit)
     return _simple_page(rows, args.limit, SubjectRead)
 
 
@@ -460,7 +435,7 @@ async def create_subject(ctx: ToolContext, args: CreateSubjectIn) -> SubjectRead
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_teachers(ctx: ToolContext, args: PageOnly) -> Page[TeacherRead]:
     """List employees who teach at least one class, with their number of classes. teacher ids are employee ids."""
-    rows = await repo.list_teachers(ctx.session, after_id=args.after_id(), limit=args.limit)
+    rows = await service.list_teachers(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
     items = [TeacherRead(employee_id=e.id, code=e.code, first_name=e.first_name, last_name=e.last_name,
                          position=e.position, class_count=n) for e, n in page]
@@ -471,24 +446,17 @@ async def list_teachers(ctx: ToolContext, args: PageOnly) -> Page[TeacherRead]:
 async def list_classes(ctx: ToolContext, args: ListClassesIn) -> Page[ClassRead]:
     """List classes (a subject taught to a section by a teacher, code like 7B-MATH); filter by section,
     teacher (employee id) or subject."""
-    rows = await repo.list_classes(ctx.session, after_id=args.after_id(), limit=args.limit,
-                                   section_id=args.section_id, teacher_id=args.teacher_id, subject_id=args.subject_id)
-    await _check_filters(ctx, rows, section_id=(Section, args.section_id), teacher_id=(Employee, args.teacher_id),
-                         subject_id=(Subject, args.subject_id))
-    page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
-    items = [ClassRead.model_validate(c).model_copy(update={"teacher_name": e.full_name, "subject_name": s.name})
-             for c, e, s in page]
-    return Page[ClassRead](items=items, next_cursor=cursor)
+    rows = await service.list_classes(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                      section_id=args.section_id, teacher_id=args.teacher_id,
+                                      subject_id=args.subject_id)
+    page, cursor = page_of(rows, args.limit, key=lambda listing: listing.cls.id)
+    return Page[ClassRead](items=[_class_read(listing) for listing in page], next_cursor=cursor)
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def get_class(ctx: ToolContext, args: ClassIdIn) -> ClassRead:
     """Get one class with its teacher's name and subject."""
-    cls = await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
-    rows = await repo.list_classes(ctx.session, after_id=cls.id - 1, limit=1, section_id=None, teacher_id=None,
-                                   subject_id=None)
-    c, e, s = rows[0]
-    return ClassRead.model_validate(c).model_copy(update={"teacher_name": e.full_name, "subject_name": s.name})
+    return _class_read(await service.class_listing(ctx.session, class_id=args.class_id))
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
@@ -520,18 +488,16 @@ async def set_class_weekly_lessons(ctx: ToolContext, args: ClassWeeklyLessonsIn)
 async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentSummary]:
     """List students (code, names, year level, section, status), filtered by section, year level, class or
     status. No personal data: get_student gives date of birth and guardians to roles allowed to see them."""
-    rows = await repo.list_student_summaries(ctx.session, after_id=args.after_id(), limit=args.limit,
-                                    section_id=args.section_id, year_level_id=args.year_level_id,
-                                    class_id=args.class_id, status=args.status.value if args.status else None)
-    await _check_filters(ctx, rows, section_id=(Section, args.section_id),
-                         year_level_id=(YearLevel, args.year_level_id), class_id=(SchoolClass, args.class_id))
+    rows = await service.list_students(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                       section_id=args.section_id, year_level_id=args.year_level_id,
+                                       class_id=args.class_id, status=args.status)
     return _summary_page(rows, args.limit)
 
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[StudentSummary]:
     """Find students by part of a name or their code (case-insensitive). Never guess ids: search first."""
-    rows = await repo.list_student_summaries(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
+    rows = await service.list_students(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
     return _summary_page(rows, args.limit)
 
 
@@ -570,9 +536,8 @@ async def enroll_student(ctx: ToolContext, args: EnrollStudentIn) -> EnrollmentR
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def list_enrollments(ctx: ToolContext, args: ListEnrollmentsIn) -> Page[EnrollmentRead]:
     """List enrollments of a class or of a student, with student and class codes."""
-    rows = await repo.list_enrollments(ctx.session, after_id=args.after_id(), limit=args.limit,
-                                       class_id=args.class_id, student_id=args.student_id)
-    await _check_filters(ctx, rows, class_id=(SchoolClass, args.class_id), student_id=(Student, args.student_id))
+    rows = await service.list_enrollments(ctx.session, after_id=args.after_id(), limit=args.limit,
+                                          class_id=args.class_id, student_id=args.student_id)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
     items = [EnrollmentRead.model_validate(e).model_copy(update={
         "student_code": s.code, "student_name": s.full_name, "class_code": c.code}) for e, s, c in page]
@@ -598,10 +563,9 @@ async def create_assessment(ctx: ToolContext, args: CreateAssessmentIn) -> Asses
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def list_assessments(ctx: ToolContext, args: ListAssessmentsIn) -> Page[AssessmentRead]:
     """List a class's assessments, optionally of one term, with maximum score and weight."""
-    await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
-    rows = [a for a in await repo.assessments_of(ctx.session, args.class_id, args.term_id) if a.id > args.after_id()]
-    await _check_filters(ctx, rows, term_id=(Term, args.term_id))
-    page, cursor = page_of(rows[:args.limit + 1], args.limit)
+    rows = await service.list_assessments(ctx.session, class_id=args.class_id, term_id=args.term_id,
+                                          after_id=args.after_id(), limit=args.limit)
+    page, cursor = page_of(rows, args.limit)
     return Page[AssessmentRead](items=[_assessment_read(a) for a in page], next_cursor=cursor)
 
 
@@ -651,7 +615,7 @@ async def record_grade(ctx: ToolContext, args: RecordGradeIn) -> GradeRead:
                                        student_id=args.student_id,
                                        score_x100=None if args.score is None else x100(args.score),
                                        comment=args.comment, status=GradeStatus(args.status))
-    assessment = await repo.get_or_raise(ctx.session, Assessment, args.assessment_id)
+    assessment = await service.get_assessment(ctx.session, args.assessment_id)
     return _grade_read(grade, assessment)
 
 
@@ -707,8 +671,8 @@ def _term_grades_read(comp: service.TermGradeComputation, published_rows: dict |
 async def get_term_grades(ctx: ToolContext, args: ClassTermIn) -> TermGradesRead:
     """Show a class's term grades: the published (frozen) ones once published, otherwise the current computed
     percentages and letters (A>=90, B>=80, C>=70, D>=60, else F), the class average and missing scores."""
-    comp = await service.compute_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)
-    published = {tg.student_id: tg for tg in await repo.term_grades_of(ctx.session, args.class_id, args.term_id)}
+    comp, published = await service.term_grades(ctx.session, ctx.actor, class_id=args.class_id,
+                                                term_id=args.term_id)
     return _term_grades_read(comp, published)
 
 

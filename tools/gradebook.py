@@ -15,10 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, WithJsonSchema
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.academics import grade_import, gradebook, plans
-from domain.academics import repository as repo
-from domain.academics.models import GradingCategory, GradingScaleRecord, SchoolClass, Student
-from domain.actions import repository as actions_repo
+from domain.academics import grade_import, gradebook, plans, service
+from domain.academics.models import GradingCategory, GradingScaleRecord, SchoolClass
 from domain.actions.models import PendingAction
 from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Plan
@@ -94,8 +92,7 @@ async def set_grading_categories(ctx: ToolContext, args: SetCategoriesIn) -> Cat
     the weights before and after; the requester confirms it, and once the class has published term grades an
     admin who did not ask must approve it too: published term grades are not recomputed, but a later change of
     a published score recomputes its term grade with the new weights. Teachers only for their own classes."""
-    cls = await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
-    return _categories_out(cls, await repo.categories_of(ctx.session, args.class_id))
+    return _categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
 
 
 class ClassIdIn(ToolInput):
@@ -106,8 +103,7 @@ class ClassIdIn(ToolInput):
 async def get_grading_categories(ctx: ToolContext, args: ClassIdIn) -> CategoriesOut:
     """Show how a class weights its term grade: its categories, or that each assessment counts with its own
     weight."""
-    cls = await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
-    return _categories_out(cls, await repo.categories_of(ctx.session, args.class_id))
+    return _categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
 
 
 # ---------------------------------------------------------------- grading scales
@@ -175,7 +171,7 @@ async def create_grading_scale(ctx: ToolContext, args: CreateScaleIn) -> ScaleOu
 async def list_grading_scales(ctx: ToolContext, args: PageInput) -> Page[ScaleOut]:
     """List the school's grading scales with their bands; the default one grades classes without their own
     (with none, the built-in BASIC scale: A 90, B 80, C 70, D 60, F, rounded half up to hundredths)."""
-    rows = await repo.list_rows(ctx.session, GradingScaleRecord, after_id=args.after_id(), limit=args.limit)
+    rows = await gradebook.list_scales(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[ScaleOut](items=[_scale_out(r) for r in page], next_cursor=cursor)
 
@@ -200,7 +196,7 @@ async def set_class_grading_scale(ctx: ToolContext, args: SetClassScaleIn) -> Cl
     """Give a class its own grading scale, or null to use the school's default. The requester confirms it; once
     the class has recorded results or published term grades an admin who did not ask must approve it too (its
     letters, GPA points and passes change). Published term grades keep the scale they were published with."""
-    cls = await repo.get_or_raise(ctx.session, SchoolClass, args.class_id, field="class_id")
+    cls = await service.get_class(ctx.session, args.class_id)
     return ClassScaleOut(class_id=cls.id or 0, class_code=cls.code, scale_id=cls.grading_scale_id)
 
 
@@ -334,10 +330,6 @@ async def get_transcript(ctx: ToolContext, args: StudentIdIn) -> TranscriptOut:
 # ---------------------------------------------------------------- grade change requests
 
 
-CHANGE_LOCKED_GRADE = "change_locked_grade"
-OPEN = ["proposed", "queued"]
-
-
 class ListChangeRequestsIn(PageInput):
     status: Literal["open", "decided", "all"] = Field(
         default="open", description="open: waiting for confirmation or an admin; decided: executed, rejected, "
@@ -381,24 +373,9 @@ async def list_grade_change_requests(ctx: ToolContext, args: ListChangeRequestsI
     the original and proposed score, the reason, the requester and, once decided, who decided and why. Admins
     and registrars see all; teachers their own. Decide one with approve_action or reject_action (an admin who
     did not ask)."""
-    if args.student_id is not None:
-        await repo.get_or_raise(ctx.session, Student, args.student_id, field="student_id")
-    statuses = {"open": OPEN, "decided": None, "all": None}[args.status]
-    mine = not ctx.actor.has_any(REGISTRY)
-    items: list[PendingAction] = []
-    after = args.after_id()
-    while len(items) <= args.limit:  # filter decided/student in Python, fetching more pages as needed
-        batch = await actions_repo.list_actions(ctx.session, after_id=after, limit=args.limit, statuses=statuses,
-                                                requested_by=ctx.actor.id if mine else None, tool=CHANGE_LOCKED_GRADE)
-        for action in batch:
-            if args.status == "decided" and action.status in OPEN:
-                continue
-            if args.student_id is not None and json.loads(action.arguments).get("student_id") != args.student_id:
-                continue
-            items.append(action)
-        if len(batch) <= args.limit:
-            break
-        after = batch[-1].id or 0
+    items = await service.grade_change_requests(ctx.session, ctx.actor, status=args.status,
+                                                student_id=args.student_id, after_id=args.after_id(),
+                                                limit=args.limit)
     page, cursor = page_of(items, args.limit)
     return Page[ChangeRequestOut](items=[_request_out(a) for a in page], next_cursor=cursor)
 

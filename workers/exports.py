@@ -38,7 +38,7 @@ async def export_term_grades(ctx: JobContext, job_id: int, params: dict[str, Any
             while True:
                 rows = await academics_repo.list_classes(session, after_id=after, limit=500, section_id=section_id,
                                                          teacher_id=None, subject_id=None)
-                class_ids += [(cls.code, cls.id or 0) for cls, _teacher, _subject in rows[:500]]
+                class_ids += [(cls.code, cls.id or 0) for cls, _subject in rows[:500]]
                 if len(rows) <= 500:
                     break
                 after = rows[499][0].id or 0

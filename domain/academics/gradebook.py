@@ -300,6 +300,18 @@ async def check_default_unused(session: AsyncSession) -> None:
                    field="is_default")
 
 
+async def grading_categories(session: AsyncSession, *, class_id: int) -> tuple[SchoolClass, list[GradingCategory]]:
+    """Return a live class and its live assessment categories by code (none: each assessment counts with its own
+    weight); raises NotFound (class_id)."""
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    return cls, await repo.categories_of(session, class_id)
+
+
+async def list_scales(session: AsyncSession, *, after_id: int, limit: int) -> list[GradingScaleRecord]:
+    """Return up to `limit + 1` live grading scales after `after_id` in id order (scale_of reads their bands)."""
+    return await repo.list_rows(session, GradingScaleRecord, after_id=after_id, limit=limit)
+
+
 async def default_scale(session: AsyncSession) -> GradingScaleRecord | None:
     """Return the school's default grading scale record, or None (the built-in BASIC scale grades then)."""
     return await repo.default_scale(session)

@@ -12,21 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import attendance, gradebook, grading
 from domain.academics import repository as repo
-from domain.academics.models import (
-    AcademicYear,
-    SchoolClass,
-    Section,
-    Student,
-    Subject,
-    Term,
-    TermGrade,
-    YearLevel,
-)
+from domain.academics.models import AcademicYear, SchoolClass, Section, Student, Subject, Term
 from domain.academics.report_card import (
     AttendanceSummary,
     GradingBand,
@@ -34,7 +24,7 @@ from domain.academics.report_card import (
     StudentLine,
     SubjectLine,
 )
-from domain.hr.models import Employee
+from domain.hr import service as hr
 
 REPORT_CARD = "report_card"  # the document kind
 
@@ -61,34 +51,26 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
 
     term = await repo.get_or_raise(session, Term, term_id, field="term_id")
     year = await repo.get_or_raise(session, AcademicYear, term.academic_year_id)
-    sections = {s.id: s for s in (await session.exec(select(Section).where(
-        Section.id.in_(section_ids)))).all()}  # type: ignore[union-attr]
+    sections = await repo.sections_by_ids(session, section_ids)
     wanted: list[tuple[Student, Section]] = []  # the enrolled students, by section code then name
     for section in sorted(sections.values(), key=lambda s: s.code):
         wanted += [(student, section) for student in
                    await attendance.enrolled_students_of_section(session, section.id or 0)]
-    stmt = (select(SchoolClass, Subject, Employee)
-            .join(Subject, Subject.id == SchoolClass.subject_id)
-            .join(Employee, Employee.id == SchoolClass.teacher_id)
-            .where(SchoolClass.section_id.in_(section_ids),  # type: ignore[attr-defined]
-                   SchoolClass.academic_year_id == term.academic_year_id,
-                   SchoolClass.deleted_at.is_(None))  # type: ignore[union-attr]
-            .order_by(SchoolClass.code))
-    classes = [tuple(r) for r in (await session.exec(stmt)).all()]
+    classes = await repo.classes_of_sections(session, section_ids, academic_year_id=term.academic_year_id)
     comps = {c.cls.id: c for c in await compute_all_term_grades(
-        session, SYSTEM_ACTOR, class_ids=[cls.id or 0 for cls, _, _ in classes], term_id=term_id,
+        session, SYSTEM_ACTOR, class_ids=[cls.id or 0 for cls, _ in classes], term_id=term_id,
         with_grade_rows=False)}
-    published = {(tg.class_id, tg.student_id): tg for tg in (await session.exec(select(TermGrade).where(
-        TermGrade.term_id == term_id, TermGrade.class_id.in_(list(comps)),  # type: ignore[attr-defined]
-        TermGrade.deleted_at.is_(None)))).all()}  # type: ignore[union-attr]
+    published = await repo.term_grades_of_classes(session, list(comps), term_id)
     comments = await repo.term_comments_of_classes(session, list(comps), term_id)
-    lines_of: dict[int, list[tuple[SchoolClass, Subject, Employee, gradebook.StudentResult]]] = {}
-    for cls, subject, teacher in classes:
+    # Teachers' and homeroom teachers' names from HR, in one lookup (removed employees keep their name here).
+    staff = await hr.employees_by_id(session, {cls.teacher_id for cls, _ in classes}
+                                     | {s.homeroom_teacher_id for s in sections.values() if s.homeroom_teacher_id})
+    lines_of: dict[int, list[tuple[SchoolClass, Subject, str, gradebook.StudentResult]]] = {}
+    for cls, subject in classes:
         for line in comps[cls.id].lines:
-            lines_of.setdefault(line.student.id or 0, []).append((cls, subject, teacher, line.result))
-    levels = {lv.id: lv for lv in (await session.exec(select(YearLevel))).all()}
-    homerooms = {e.id: e for e in (await session.exec(select(Employee).where(Employee.id.in_(  # type: ignore
-        [s.homeroom_teacher_id for s in sections.values() if s.homeroom_teacher_id])))).all()}
+            lines_of.setdefault(line.student.id or 0, []).append((cls, subject, staff[cls.teacher_id].full_name,
+                                                                  line.result))
+    levels = await repo.year_levels_by_id(session)
     counts: dict[int, attendance.AttendanceCounts] = {}
     for section_id in section_ids:
         counts.update(await attendance.status_counts(session, from_date=term.start_date, to_date=term.end_date,
@@ -97,9 +79,9 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
     for student, section in wanted:
         target = ReportCardTarget(student.id or 0, student.code, section.code)
         level = levels.get(student.year_level_id)
-        homeroom = homerooms.get(section.homeroom_teacher_id)
+        homeroom = staff.get(section.homeroom_teacher_id) if section.homeroom_teacher_id else None
         subject_lines, weighted, scale = [], [], gradebook.BASIC_SCALE
-        for index, (cls, subject, teacher, result) in enumerate(lines_of.get(target.student_id, [])):
+        for index, (cls, subject, teacher_name, result) in enumerate(lines_of.get(target.student_id, [])):
             row = published.get((cls.id, target.student_id))
             if row is not None:
                 pct, letter, points = row.percentage_x100, row.letter, row.gpa_points_x100
@@ -110,7 +92,7 @@ async def report_cards_data(session: AsyncSession, *, section_ids: list[int], te
                 scale = comps[cls.id].policy.scale
             weighted.append((None if points is None else Fraction(points, 100), Fraction(subject.credits_x100, 100)))
             subject_lines.append(SubjectLine(class_code=cls.code, subject_name=subject.name,
-                                             teacher_name=teacher.full_name, percentage=_decimal(pct), letter=letter,
+                                             teacher_name=teacher_name, percentage=_decimal(pct), letter=letter,
                                              comment=comments.get((cls.id, target.student_id))))
         gpa = grading.weighted_gpa(weighted)
         c = counts.get(target.student_id, attendance.AttendanceCounts())

@@ -26,7 +26,6 @@ from domain.academics.models import (
     TermGrade,
     YearLevel,
 )
-from domain.hr.models import Employee
 from domain.kernel.errors import NotFound
 
 _HINTS = {
@@ -165,9 +164,10 @@ async def active_students_of_class(session: AsyncSession, class_id: int) -> list
 
 
 async def list_classes(session: AsyncSession, *, after_id: int, limit: int, section_id: int | None,
-                       teacher_id: int | None, subject_id: int | None) -> list[tuple[SchoolClass, Employee, Subject]]:
-    stmt = (select(SchoolClass, Employee, Subject)
-            .join(Employee, Employee.id == SchoolClass.teacher_id)
+                       teacher_id: int | None, subject_id: int | None) -> list[tuple[SchoolClass, Subject]]:
+    """Return up to limit + 1 live classes after `after_id` in id order, each with its subject, matching the
+    filters (None = any). The teacher is `teacher_id`, an employee id (HR's; hr.service names them)."""
+    stmt = (select(SchoolClass, Subject)
             .join(Subject, Subject.id == SchoolClass.subject_id)
             .where(SchoolClass.id > after_id, SchoolClass.deleted_at.is_(None)))  # type: ignore[union-attr]
     if section_id is not None:
@@ -179,13 +179,13 @@ async def list_classes(session: AsyncSession, *, after_id: int, limit: int, sect
     return [tuple(r) for r in (await session.exec(stmt.order_by(SchoolClass.id).limit(limit + 1))).all()]
 
 
-async def list_teachers(session: AsyncSession, *, after_id: int, limit: int) -> list[tuple[Employee, int]]:
-    stmt = (select(Employee, func.count(SchoolClass.id))
-            .join(SchoolClass, SchoolClass.teacher_id == Employee.id)
-            .where(Employee.id > after_id, Employee.deleted_at.is_(None),  # type: ignore[union-attr]
-                   SchoolClass.deleted_at.is_(None))  # type: ignore[union-attr]
-            .group_by(Employee.id).order_by(Employee.id).limit(limit + 1))
-    return [(e, n) for e, n in (await session.exec(stmt)).all()]
+async def teacher_class_counts(session: AsyncSession, *, after_id: int, limit: int) -> list[tuple[int, int]]:
+    """Return up to limit + 1 (teacher's employee id, live classes they teach) pairs with an employee id after
+    `after_id`, in employee id order."""
+    stmt = (select(SchoolClass.teacher_id, func.count(SchoolClass.id))  # type: ignore[arg-type]
+            .where(SchoolClass.teacher_id > after_id, SchoolClass.deleted_at.is_(None))  # type: ignore[union-attr]
+            .group_by(SchoolClass.teacher_id).order_by(SchoolClass.teacher_id).limit(limit + 1))
+    return [(teacher_id, n) for teacher_id, n in (await session.exec(stmt)).all()]
 
 
 async def assessments_of(session: AsyncSession, class_id: int, term_id: int | None = None) -> list[Assessment]:
@@ -230,16 +230,16 @@ async def get_term_grade(session: AsyncSession, class_id: int, term_id: int, stu
 
 
 async def classes_with_load(session: AsyncSession, *, academic_year_id: int
-                            ) -> list[tuple[SchoolClass, Section, Subject, Employee, int]]:
-    """Return the live classes of an academic year with their section, subject, teacher and active enrollments."""
+                            ) -> list[tuple[SchoolClass, Section, Subject, int]]:
+    """Return the live classes of an academic year with their section, subject and active enrollments, by
+    section code, subject code and id (the teacher is the class's `teacher_id`, an employee id)."""
     enrolled = (select(Enrollment.class_id, func.count(Enrollment.id).label("n"))
                 .where(Enrollment.status == EnrollmentStatus.ACTIVE.value,
                        Enrollment.deleted_at.is_(None))  # type: ignore[union-attr]
                 .group_by(Enrollment.class_id).subquery())
-    stmt = (select(SchoolClass, Section, Subject, Employee, func.coalesce(enrolled.c.n, 0))
+    stmt = (select(SchoolClass, Section, Subject, func.coalesce(enrolled.c.n, 0))
             .join(Section, Section.id == SchoolClass.section_id)
             .join(Subject, Subject.id == SchoolClass.subject_id)
-            .join(Employee, Employee.id == SchoolClass.teacher_id)
             .outerjoin(enrolled, enrolled.c.class_id == SchoolClass.id)
             .where(SchoolClass.academic_year_id == academic_year_id,
                    SchoolClass.deleted_at.is_(None), Section.deleted_at.is_(None))  # type: ignore[union-attr]
@@ -449,3 +449,39 @@ async def classes_on_default_scale(session: AsyncSession) -> list[SchoolClass]:
     stmt = select(SchoolClass).where(SchoolClass.grading_scale_id.is_(None),  # type: ignore[union-attr]
                                      SchoolClass.deleted_at.is_(None))  # type: ignore[union-attr]
     return list((await session.exec(stmt.order_by(SchoolClass.code, SchoolClass.id))).all())
+
+
+# ---------------------------------------------------------------- report cards (a batch of sections at once)
+
+
+async def sections_by_ids(session: AsyncSession, section_ids: list[int]) -> dict[int, Section]:
+    """Return the sections with these ids, removed ones included (a card names the section it was made for), by
+    id."""
+    stmt = select(Section).where(Section.id.in_(section_ids))  # type: ignore[union-attr]
+    return {s.id or 0: s for s in (await session.exec(stmt)).all()}
+
+
+async def classes_of_sections(session: AsyncSession, section_ids: list[int], *, academic_year_id: int
+                              ) -> list[tuple[SchoolClass, Subject]]:
+    """Return the live classes of these sections in an academic year with their subjects, by class code."""
+    stmt = (select(SchoolClass, Subject)
+            .join(Subject, Subject.id == SchoolClass.subject_id)
+            .where(SchoolClass.section_id.in_(section_ids),  # type: ignore[attr-defined]
+                   SchoolClass.academic_year_id == academic_year_id,
+                   SchoolClass.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(SchoolClass.code))
+    return [tuple(r) for r in (await session.exec(stmt)).all()]  # type: ignore[misc]
+
+
+async def term_grades_of_classes(session: AsyncSession, class_ids: list[int], term_id: int
+                                 ) -> dict[tuple[int, int], TermGrade]:
+    """Return {(class id, student id): published term grade} of these classes in a term (live rows)."""
+    stmt = select(TermGrade).where(TermGrade.term_id == term_id,
+                                   TermGrade.class_id.in_(class_ids),  # type: ignore[attr-defined]
+                                   TermGrade.deleted_at.is_(None))  # type: ignore[union-attr]
+    return {(tg.class_id, tg.student_id): tg for tg in (await session.exec(stmt)).all()}
+
+
+async def year_levels_by_id(session: AsyncSession) -> dict[int, YearLevel]:
+    """Return every year level, removed ones included (a card names a student's level), by id."""
+    return {lv.id or 0: lv for lv in (await session.exec(select(YearLevel))).all()}

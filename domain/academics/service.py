@@ -6,9 +6,10 @@ commit. Teachers act only on the classes they teach; admins and registrars on ev
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,8 +29,10 @@ from domain.academics.models import (
     StudentStatus,
     Subject,
     Term,
+    TermGrade,
     YearLevel,
 )
+from domain.actions import service as actions
 from domain.hr import service as hr
 from domain.kernel.actor import Actor, Role
 from domain.kernel.clock import utcnow
@@ -191,13 +194,15 @@ async def timetable_classes(session: AsyncSession, *, academic_year_id: int | No
         year = found
     rows = await repo.classes_with_load(session, academic_year_id=year.id)
     section_sizes = await repo.section_sizes(session, academic_year_id=year.id)
+    teachers = await hr.employees_by_id(session, {cls.teacher_id for cls, _, _, _ in rows})
     out = []
-    for cls, section, subject, teacher, enrolled in rows:
+    for cls, section, subject, enrolled in rows:
         weekly = cls.weekly_lessons if cls.weekly_lessons is not None else subject.weekly_lessons
         if weekly <= 0:
             continue
         out.append(TimetableClass(class_id=cls.id, class_code=cls.code, section_code=section.code,
-                                  subject_code=subject.code, teacher_id=teacher.id, teacher_code=teacher.code,
+                                  subject_code=subject.code, teacher_id=cls.teacher_id,
+                                  teacher_code=teachers[cls.teacher_id].code,
                                   weekly_lessons=weekly, students=enrolled or section_sizes.get(section.id, 0)))
     return year, out
 
@@ -244,7 +249,7 @@ async def create_student(session: AsyncSession, actor: Actor, *, first_name: str
     if section is not None and enroll_in_section_classes:
         classes = await repo.list_classes(session, after_id=0, limit=1000, section_id=section.id, teacher_id=None,
                                           subject_id=None)
-        for cls, _, _ in classes:
+        for cls, _ in classes:
             session.add(Enrollment(student_id=student.id or 0, class_id=cls.id or 0,
                                    status=EnrollmentStatus.ACTIVE.value, enrolled_on=date.today()))
             touch_class(session, cls)
@@ -610,3 +615,230 @@ async def year_level_names(session: AsyncSession) -> dict[int, str]:
 async def guardians_of_students(session: AsyncSession, student_ids: list[int]) -> dict[int, list[Guardian]]:
     """Return {student id: guardians} (name, relationship, phone, email) for the students."""
     return await repo.guardians_of_students(session, student_ids)
+
+
+# ---------------------------------------------------------------- reads (the list and get tools)
+#
+# List functions return up to `limit + 1` rows after `after_id` in id order (the extra row tells the caller that
+# another page exists). A filter id that matches nothing raises NotFound naming its field when the page is empty,
+# rather than answering "nothing here" for a mistyped id.
+
+
+async def _check_filters(session: AsyncSession, rows: list, **filters: tuple[type | None, int | None]) -> None:
+    """On an empty page, raise NotFound for the first filter id with no live row (model None: an employee)."""
+    if rows:
+        return
+    for field_name, (model, value) in filters.items():
+        if value is None:
+            continue
+        if model is None:
+            await hr.get_employee(session, value, field=field_name)
+        else:
+            await repo.get_or_raise(session, model, value, field=field_name)
+
+
+async def list_academic_years(session: AsyncSession, *, after_id: int, limit: int) -> list[AcademicYear]:
+    """Return a page of live academic years (code, name, first and last day)."""
+    return await repo.list_rows(session, AcademicYear, after_id=after_id, limit=limit)
+
+
+async def list_terms(session: AsyncSession, *, after_id: int, limit: int,
+                     academic_year_id: int | None = None) -> list[Term]:
+    """Return a page of live terms, of one academic year when given; raises NotFound (academic_year_id)."""
+    rows = await repo.list_rows(session, Term, after_id=after_id, limit=limit, academic_year_id=academic_year_id)
+    await _check_filters(session, rows, academic_year_id=(AcademicYear, academic_year_id))
+    return rows
+
+
+async def list_year_levels(session: AsyncSession, *, after_id: int, limit: int) -> list[YearLevel]:
+    """Return a page of live year levels."""
+    return await repo.list_rows(session, YearLevel, after_id=after_id, limit=limit)
+
+
+async def list_sections(session: AsyncSession, *, after_id: int, limit: int, academic_year_id: int | None = None,
+                        year_level_id: int | None = None) -> list[tuple[Section, int]]:
+    """Return a page of live sections, each with its number of live students (any status); raises NotFound
+    (academic_year_id, year_level_id)."""
+    rows = await repo.list_rows(session, Section, after_id=after_id, limit=limit, academic_year_id=academic_year_id,
+                                year_level_id=year_level_id)
+    await _check_filters(session, rows, academic_year_id=(AcademicYear, academic_year_id),
+                         year_level_id=(YearLevel, year_level_id))
+    counts = await repo.count_students_by_section(session, [s.id for s in rows])
+    return [(s, counts.get(s.id, 0)) for s in rows]
+
+
+async def section_with_size(session: AsyncSession, *, section_id: int) -> tuple[Section, int]:
+    """Return a live section and its number of live students; raises NotFound (section_id)."""
+    section = await repo.get_or_raise(session, Section, section_id, field="section_id")
+    counts = await repo.count_students_by_section(session, [section.id])
+    return section, counts.get(section.id, 0)
+
+
+async def list_subjects(session: AsyncSession, *, after_id: int, limit: int) -> list[Subject]:
+    """Return a page of live subjects."""
+    return await repo.list_rows(session, Subject, after_id=after_id, limit=limit)
+
+
+async def list_teachers(session: AsyncSession, *, after_id: int, limit: int) -> list[tuple[Any, int]]:
+    """Return a page of (employee, live classes they teach) for the live employees who teach a class, in employee
+    id order (`after_id` is an employee id). The employees are HR's (hr.service.employees_by_id), read in one
+    lookup per batch of teachers; an employee removed from HR is left out, so a batch is read again after the
+    last one when some were."""
+    out: list[tuple[Any, int]] = []
+    while len(out) <= limit:
+        counts = await repo.teacher_class_counts(session, after_id=after_id, limit=limit)
+        if not counts:
+            break
+        employees = await hr.employees_by_id(session, [teacher_id for teacher_id, _ in counts])
+        out += [(employees[teacher_id], n) for teacher_id, n in counts
+                if teacher_id in employees and employees[teacher_id].deleted_at is None]
+        if len(counts) <= limit:
+            break
+        after_id = counts[-1][0]
+    return out[:limit + 1]
+
+
+@dataclass(frozen=True)
+class ClassListing:
+    """A class with its teacher's full name (HR's) and its subject's name, as list_classes shows it."""
+
+    cls: SchoolClass
+    teacher_name: str
+    subject_name: str
+
+
+async def _listings(session: AsyncSession, rows: list[tuple[SchoolClass, Subject]]) -> list[ClassListing]:
+    """Name each class's teacher from HR in one lookup (an employee removed from HR keeps their name here)."""
+    teachers = await hr.employees_by_id(session, {cls.teacher_id for cls, _ in rows})
+    return [ClassListing(cls, teachers[cls.teacher_id].full_name, subject.name) for cls, subject in rows]
+
+
+async def list_classes(session: AsyncSession, *, after_id: int, limit: int, section_id: int | None = None,
+                       teacher_id: int | None = None, subject_id: int | None = None) -> list[ClassListing]:
+    """Return a page of live classes with teacher and subject names, filtered by section, teacher (an employee
+    id) or subject; raises NotFound (section_id, teacher_id, subject_id)."""
+    rows = await repo.list_classes(session, after_id=after_id, limit=limit, section_id=section_id,
+                                   teacher_id=teacher_id, subject_id=subject_id)
+    await _check_filters(session, rows, section_id=(Section, section_id), teacher_id=(None, teacher_id),
+                         subject_id=(Subject, subject_id))
+    return await _listings(session, rows)
+
+
+async def class_listing(session: AsyncSession, *, class_id: int) -> ClassListing:
+    """Return one live class with its teacher's and subject's names; raises NotFound (class_id)."""
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    rows = await repo.list_classes(session, after_id=(cls.id or 0) - 1, limit=1, section_id=None, teacher_id=None,
+                                   subject_id=None)
+    return (await _listings(session, rows[:1]))[0]
+
+
+async def get_class(session: AsyncSession, class_id: int, *, field: str = "class_id") -> SchoolClass:
+    """Return the live class; raises NotFound naming list_classes."""
+    return await repo.get_or_raise(session, SchoolClass, class_id, field=field)
+
+
+async def list_students(session: AsyncSession, *, after_id: int, limit: int, section_id: int | None = None,
+                        year_level_id: int | None = None, class_id: int | None = None,
+                        status: StudentStatus | None = None, query: str | None = None) -> list:
+    """Return a page of student summaries (rows of id, code, first_name, last_name, year_level_id, section_id,
+    status: no personal data), filtered by section, year level, active enrollment in a class, status, or `query`
+    (part of a name or the code, case-insensitive); raises NotFound (section_id, year_level_id, class_id)."""
+    rows = await repo.list_student_summaries(session, after_id=after_id, limit=limit, section_id=section_id,
+                                             year_level_id=year_level_id, class_id=class_id, query=query,
+                                             status=status.value if status else None)
+    await _check_filters(session, rows, section_id=(Section, section_id), year_level_id=(YearLevel, year_level_id),
+                         class_id=(SchoolClass, class_id))
+    return rows
+
+
+# Who may read a student's date of birth and guardians' contacts.
+PERSONAL_DATA_ROLES = frozenset({Role.ADMIN, Role.REGISTRAR})
+
+
+@dataclass(frozen=True)
+class StudentDetail:
+    """A student's record for `actor`: `row` has id, code, first_name, last_name, year_level_id, section_id,
+    status, version and date_of_birth; `guardians` (rows of guardian_id, guardian_name, guardian_relationship,
+    guardian_phone, guardian_email, in id order) is None unless `personal_data` is True."""
+
+    row: Any
+    personal_data: bool
+    guardians: list[Any] | None
+
+
+async def student_detail(session: AsyncSession, actor: Actor, *, student_id: int) -> StudentDetail:
+    """Return a live student's record in one query; the date of birth (in `row`, to be left out when
+    `personal_data` is False) and the guardians' contacts only for PERSONAL_DATA_ROLES. Raises NotFound
+    (student_id)."""
+    personal = actor.has_any(PERSONAL_DATA_ROLES)
+    rows = await repo.get_student_detail(session, student_id, with_guardians=personal)
+    if not rows:
+        await repo.get_or_raise(session, Student, student_id, field="student_id")
+    guardians = [r for r in rows if r.guardian_id is not None] if personal else None
+    return StudentDetail(row=rows[0], personal_data=personal, guardians=guardians)
+
+
+async def list_enrollments(session: AsyncSession, *, after_id: int, limit: int, class_id: int | None = None,
+                           student_id: int | None = None) -> list[tuple[Enrollment, Student, SchoolClass]]:
+    """Return a page of live enrollments (any status) of a class or a student, each with its student and class;
+    raises NotFound (class_id, student_id)."""
+    rows = await repo.list_enrollments(session, after_id=after_id, limit=limit, class_id=class_id,
+                                       student_id=student_id)
+    await _check_filters(session, rows, class_id=(SchoolClass, class_id), student_id=(Student, student_id))
+    return rows
+
+
+async def list_assessments(session: AsyncSession, *, class_id: int, term_id: int | None, after_id: int,
+                           limit: int) -> list[Assessment]:
+    """Return a page of a live class's live assessments, of one term when given; raises NotFound (class_id,
+    term_id)."""
+    await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    rows = [a for a in await repo.assessments_of(session, class_id, term_id) if (a.id or 0) > after_id]
+    await _check_filters(session, rows, term_id=(Term, term_id))
+    return rows[:limit + 1]
+
+
+async def get_assessment(session: AsyncSession, assessment_id: int, *, field: str = "assessment_id") -> Assessment:
+    """Return the live assessment; raises NotFound naming list_assessments."""
+    return await repo.get_or_raise(session, Assessment, assessment_id, field=field)
+
+
+async def term_grades(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int
+                      ) -> tuple[TermGradeComputation, dict[int, TermGrade]]:
+    """Return a class's term grades computed now (compute_term_grades) and its published (frozen) term grade rows
+    by student id (empty before publication). Raises as compute_term_grades."""
+    comp = await compute_term_grades(session, actor, class_id=class_id, term_id=term_id)
+    published = {tg.student_id: tg for tg in await repo.term_grades_of(session, class_id, term_id)}
+    return comp, published
+
+
+# ---------------------------------------------------------------- grade change requests
+
+CHANGE_LOCKED_GRADE = "change_locked_grade"  # the gated command whose pending actions are grade change requests
+OPEN_REQUEST_STATUSES = ["proposed", "queued"]  # waiting for the requester's confirmation, or for an admin
+
+
+async def grade_change_requests(session: AsyncSession, actor: Actor, *, status: Literal["open", "decided", "all"],
+                                student_id: int | None, after_id: int, limit: int) -> list[Any]:
+    """Return up to `limit + 1` grade change requests (the pending actions of change_locked_grade) after
+    `after_id`, oldest first: open ones (proposed, queued), decided ones (every other status) or all, about one
+    student when given. Rule: admins and registrars see everyone's, other roles only the ones they requested.
+    Raises NotFound (student_id)."""
+    if student_id is not None:
+        await repo.get_or_raise(session, Student, student_id, field="student_id")
+    statuses = OPEN_REQUEST_STATUSES if status == "open" else None
+    requested_by = None if actor.has_any(GRADE_MANAGERS) else actor.id
+    items: list[Any] = []
+    while len(items) <= limit:  # filter decided/student here, fetching more pages as needed
+        batch = await actions.list_actions_of_command(session, command=CHANGE_LOCKED_GRADE, after_id=after_id,
+                                                      limit=limit, statuses=statuses, requested_by=requested_by)
+        for action in batch:
+            if status == "decided" and action.status in OPEN_REQUEST_STATUSES:
+                continue
+            if student_id is not None and json.loads(action.arguments).get("student_id") != student_id:
+                continue
+            items.append(action)
+        if len(batch) <= limit:
+            break
+        after_id = batch[-1].id or 0
+    return items[:limit + 1]

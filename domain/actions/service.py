@@ -77,6 +77,15 @@ async def list_actions_for(session: AsyncSession, actor: Actor, *, after_id: int
                                    requested_by=requested_by)
 
 
+async def list_actions_of_command(session: AsyncSession, *, command: str, after_id: int, limit: int,
+                                  statuses: list[str] | None, requested_by: int | None) -> list[PendingAction]:
+    """Return the pending actions of one gated command (its tool's name, e.g. change_locked_grade) after
+    `after_id`, in id order (limit + 1 rows, so the caller can tell whether more exist); `statuses` None means
+    every status, `requested_by` None everyone's. The context that owns the command decides who may see them."""
+    return await repo.list_actions(session, after_id=after_id, limit=limit, statuses=statuses,
+                                   requested_by=requested_by, tool=command)
+
+
 async def get_action_for(session: AsyncSession, actor: Actor, *, action_id: int) -> PendingAction:
     """Return one pending action `actor` may read: admins any, other roles only their own.
 

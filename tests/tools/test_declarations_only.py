@@ -70,19 +70,7 @@ def test_no_tool_module_holds_sql(path: Path) -> None:
     assert not problems, f"tools/{path.name} holds SQL; move it to the context's repository: {problems}"
 
 
-# TODO(issue 15): tools that still read through repositories (the same as the TODO ignores of the contract "tools
-# never import a repository" in pyproject.toml). Strict: once a file is fixed its test passes, and this list (and
-# the contract's ignore) must lose it.
-STILL_READING_REPOSITORIES = frozenset({"academics.py", "gradebook.py"})
-
-
-def _repository_cases() -> list:
-    return [pytest.param(path, id=path.name, marks=pytest.mark.xfail(
-        strict=True, reason="TODO(issue 15): still reads through a repository"))
-        if path.name in STILL_READING_REPOSITORIES else pytest.param(path, id=path.name) for path in tool_files()]
-
-
-@pytest.mark.parametrize("path", _repository_cases())
+@pytest.mark.parametrize("path", tool_files(), ids=lambda p: p.name)
 def test_no_tool_module_imports_a_repository(path: Path) -> None:
     found = repository_imports(path.read_text())
     assert not found, f"tools/{path.name} reads through a repository; call a service function instead: {found}"
