@@ -225,11 +225,11 @@ def _execute(model: Model, action: ActionState) -> Outcome:
 
         return Outcome(StaleAction, apply=mark_stale, audit_rows=1)
     if action.tool == "publish_term_grades":
-        if model.published:  # nothing it touched changed, but the service re-checks and refuses
-            def mark_failed(out: Any) -> None:
-                action.status = "failed"
+        if model.published:  # nothing it read changed, but planned again it no longer plans: stale (plan/apply)
+            def mark_unplannable(out: Any) -> None:
+                action.status = "stale"
 
-            return Outcome(Conflict, apply=mark_failed, audit_rows=1)
+            return Outcome(StaleAction, apply=mark_unplannable, audit_rows=1)
 
         def publish(out: Any) -> None:
             for grade in model.grades.values():

@@ -386,17 +386,17 @@ async def draw_call(rt: Runtime, data, world: World) -> tuple[str, str, dict[str
     # decide an action: most often the next right step (the requester confirms, another admin approves), else
     # any decision on any action (open or closed) by anyone
     if data.draw(st.integers(0, 9), label="right step?") < 6 and world.actions:
-        action = _one_of(data, sorted(world.actions), "action", 1)
+        action = _one_of(data, sorted(world.actions), "action", NO_ACTION)
         held = world.actions[action]
         if not held.queued:
             who = next(n for n, a in world.actors.items() if a.id == held.requester.id)
             return who, "confirm_action", {"action_id": action}
         who = next(n for n in ("admin", "admin2") if world.actors[n].id != held.requester.id)
         return who, "approve_action", {"action_id": action, "reason": "Checked"}
-    ids = sorted(world.actions) or [1]
+    ids = sorted(world.actions) or [NO_ACTION]
     if data.draw(st.integers(0, 9), label="closed?") == 0 and world.closed:
         ids = world.closed
-    action = _one_of(data, ids, "action", 1)
+    action = _one_of(data, ids, "action", NO_ACTION)
     decision = data.draw(st.sampled_from(["confirm_action", "confirm_action", "approve_action", "approve_action",
                                           "reject_action", "cancel_action"]), label="decision")
     who = data.draw(st.sampled_from(sorted(world.actors)), label="decider")
@@ -435,6 +435,7 @@ RUNS: list[int] = []
 
 
 DECISIONS = {"confirm_action", "approve_action", "reject_action", "cancel_action"}
+NO_ACTION = 10**9  # an id no action has: actions left open by earlier examples are not this example's to decide
 PAYROLL_SETUP = {"<payroll_run>"}
 
 
@@ -460,8 +461,9 @@ async def check_step(rt: Runtime, world: World, who: str, tool: str, args: dict[
         action_id = args["action_id"]
         open_action = world.actions.get(action_id)
         status = out.status
+        assert open_action is not None, f"{where}: decided ({status}) an action this example never proposed"
         if status == "queued":
-            assert open_action is not None and open_action.level == "approve", f"{where}: queued {open_action}"
+            assert open_action.level == "approve", f"{where}: queued {open_action}"
             assert tool == "confirm_action" and actor.id == open_action.requester.id, where
             assert d.keys() == {(BOOKKEEPING, action_id)}, f"{where}: queueing wrote {d.show(d.keys())}"
             open_action.queued = True
@@ -484,7 +486,7 @@ async def check_step(rt: Runtime, world: World, who: str, tool: str, args: dict[
                     world.entries.append(key[1])
         else:
             assert d.keys() <= {(BOOKKEEPING, action_id)}, f"{where}: {status} wrote {d.show(d.keys())}"
-        del world.actions[action_id]
+        world.actions.pop(action_id, None)
         world.closed.append(action_id)
         changed = d.outside(BOOKKEEPING)
     else:
