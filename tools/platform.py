@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import Field
-
+from domain.identity.schemas import MeOut, PingOut, ToolAccess
 from domain.kernel.actor import Role
 from domain.kernel.clock import utcnow
 from tools.registry import Effect, Module, ToolContext
-from tools.types import ToolInput, ToolOutput
+from tools.types import ToolInput
 
 module = Module("platform", core=True, description="Identity and health of the server.")
 
 
 class NoInput(ToolInput):
     pass
-
-
-class ToolAccess(ToolOutput):
-    name: str
-    effect: str
-    gate: str | None = None
-
-
-class MeOut(ToolOutput):
-    user_id: int
-    username: str
-    display_name: str
-    roles: list[str]
-    channel: str
-    employee_id: int | None = Field(default=None, description="Set for staff users; teachers grade their classes.")
-    tools: list[ToolAccess] = Field(description="Every tool these roles may call, with its effect and gate level.")
-
-
-class PingOut(ToolOutput):
-    ok: bool
-    server_time: datetime = Field(description="UTC.")
 
 
 @module.tool(effect=Effect.READ, roles=frozenset(Role))

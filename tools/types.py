@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from domain.kernel import money
 from domain.kernel.errors import InvalidInput
+from domain.kernel.schemas import OutputModel
 
 Id = Annotated[int, Field(strict=True, ge=1, le=2_147_483_647, description="Surrogate id, as returned by other tools.")]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
@@ -57,10 +58,8 @@ class ToolInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ToolOutput(BaseModel):
-    """Base of every tool's output."""
-
-    model_config = ConfigDict(from_attributes=True)
+ToolOutput = OutputModel
+"""Base of every tool's output: domain.kernel.schemas.OutputModel (output schemas live in the domain)."""
 
 
 class PageInput(ToolInput):
