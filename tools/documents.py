@@ -5,18 +5,17 @@ and payroll summaries payroll staff; admins all."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 
 from pydantic import Field
 
 from domain.academics import service as academics
 from domain.documents import service as documents
-from domain.documents.models import Document
+from domain.documents.schemas import DocumentContentOut, DocumentOut, document_out
 from domain.jobs import service as jobs
 from domain.kernel.actor import Role
 from domain.kernel.errors import PermissionDenied
 from tools.registry import Effect, Module, ToolContext
-from tools.types import Id, Page, PageInput, ToolInput, ToolOutput, page_of
+from tools.types import Id, Page, PageInput, ToolInput, page_of
 
 module = Module("documents", core=True, description="Generated files (report cards, payslips) stored with the data.")
 KIND_READERS: dict[str, frozenset[Role]] = {
@@ -32,25 +31,6 @@ KINDS = tuple(KIND_READERS)
 def readable_kinds(actor) -> list[str]:
     """The document kinds `actor`'s roles may read."""
     return [kind for kind, roles in KIND_READERS.items() if actor.has_any(roles)]
-
-
-class DocumentOut(ToolOutput):
-    document_id: int
-    kind: str = Field(description="report_card, payslip, payroll_summary or fee_statement.")
-    filename: str
-    content_type: str = Field(description="Media type, e.g. application/pdf.")
-    size: int = Field(description="Bytes.")
-    sha256: str
-    student_id: int | None = None
-    term_id: int | None = None
-    job_id: int | None = Field(default=None, description="The job that made it.")
-    created_at: datetime = Field(description="UTC.")
-
-
-def document_out(row: Document) -> DocumentOut:
-    return DocumentOut(document_id=row.id or 0, kind=row.kind, filename=row.filename, content_type=row.content_type,
-                       size=row.size, sha256=row.sha256, student_id=row.student_id, term_id=row.term_id,
-                       job_id=row.job_id, created_at=row.created_at)
 
 
 class ListDocumentsIn(PageInput):
@@ -75,10 +55,6 @@ async def list_documents(ctx: ToolContext, args: ListDocumentsIn) -> Page[Docume
 
 class DocumentIdIn(ToolInput):
     document_id: Id
-
-
-class DocumentContentOut(DocumentOut):
-    content_base64: str = Field(description="The file's bytes, base64 (a report card is about 30 kB).")
 
 
 @module.tool(effect=Effect.READ, roles=READERS)
