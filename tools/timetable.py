@@ -20,24 +20,22 @@ from domain.kernel.errors import InvalidInput, NotFound
 from domain.kernel.plan import Plan
 from domain.timetable import plans
 from domain.timetable import service as timetable
-from domain.timetable.models import Room, TimetableProblem
 from domain.timetable.problem import Problem
 from domain.timetable.rules import Lesson, curriculum_lessons, free_rooms, room_lessons, teacher_lessons
+from domain.timetable.schemas import (
+    LessonOut,
+    PublishOut,
+    RoomOut,
+    RoomRead,
+    SolutionOut,
+    TimetableProblemOut,
+    problem_out,
+    room_read,
+)
 from domain.timetable.school import ClassBlock, SchoolWeek, TeacherAbsence
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
 from tools.registry import Effect, GateLevel, Module, ToolContext
-from tools.types import (
-    Code,
-    Id,
-    Name,
-    Page,
-    PageInput,
-    ToolInput,
-    ToolOutput,
-    decode_cursor,
-    encode_cursor,
-    page_of,
-)
+from tools.types import Code, Id, Name, Page, PageInput, ToolInput, decode_cursor, encode_cursor, page_of
 
 # Depends on academics: a school's timetable problem is built from its classes, sections and teachers.
 module = Module("timetable", depends_on=("academics",),
@@ -60,21 +58,10 @@ class CreateRoomIn(ToolInput):
     capacity: int = Field(ge=1, le=10_000, description="Seats, 1..10000.")
 
 
-class RoomRead(ToolOutput):
-    room_id: int
-    code: str
-    name: str
-    capacity: int = Field(description="Seats.")
-
-
-def _room_read(row: Room) -> RoomRead:
-    return RoomRead(room_id=row.id or 0, code=row.code, name=row.name, capacity=row.capacity)
-
-
 @module.tool(effect=Effect.WRITE, roles=PLANNERS)
 async def create_room(ctx: ToolContext, args: CreateRoomIn) -> RoomRead:
     """Create a teaching room with its seats; build_timetable_problem places lessons in the school's rooms."""
-    return _room_read(await timetable.create_room(ctx.session, code=args.code, name=args.name,
+    return room_read(await timetable.create_room(ctx.session, code=args.code, name=args.name,
                                                   capacity=args.capacity))
 
 
@@ -88,7 +75,7 @@ async def list_rooms(ctx: ToolContext, args: ListRoomsIn) -> Page[RoomRead]:
     rows = await timetable.list_rooms(ctx.session, after_id=args.after_id(), limit=args.limit,
                                       min_capacity=args.min_capacity)
     page, cursor = page_of(rows, args.limit)
-    return Page[RoomRead](items=[_room_read(r) for r in page], next_cursor=cursor)
+    return Page[RoomRead](items=[room_read(r) for r in page], next_cursor=cursor)
 
 
 class TeacherAbsenceIn(ToolInput):
@@ -121,31 +108,6 @@ class BuildTimetableProblemIn(ToolInput):
                                                            "e.g. no PE in the last period.")
 
 
-class TimetableProblemOut(ToolOutput):
-    problem_id: int
-    name: str
-    source: str = Field(description="school (built from academics data) or itc2007 (imported .ctt).")
-    days: int
-    periods_per_day: int
-    period_times: list[str] = Field(description="HH:MM-HH:MM of each period of the day (empty for ITC2007).")
-    courses: int = Field(description="Classes (ITC2007: courses) to timetable.")
-    curricula: int = Field(description="Sections (ITC2007: curricula), whose lessons may not overlap.")
-    teachers: int
-    rooms: int
-    lessons: int = Field(description="Lessons a week to place.")
-    published_solution_id: int | None = None
-    created_at: dt.datetime = Field(description="UTC.")
-
-
-def _problem_out(row: TimetableProblem, problem: Problem) -> TimetableProblemOut:
-    return TimetableProblemOut(problem_id=row.id or 0, name=row.name, source=row.source, days=problem.days,
-                               periods_per_day=problem.periods_per_day, period_times=list(problem.period_times),
-                               courses=len(problem.courses), curricula=len(problem.curricula),
-                               teachers=len({c.teacher for c in problem.courses}), rooms=len(problem.rooms),
-                               lessons=problem.total_lectures, published_solution_id=row.published_solution_id,
-                               created_at=row.created_at)
-
-
 @module.tool(effect=Effect.WRITE, roles=PLANNERS)
 async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemIn) -> TimetableProblemOut:
     """Build a timetable problem from the school's data: every class of the academic year with lessons a week
@@ -172,7 +134,7 @@ async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemI
         ctx.session, academic_year_id=args.academic_year_id, week=week,
         teacher_max_periods_per_day=args.teacher_max_periods_per_day, teacher_absences=absences,
         class_blocks=blocks)
-    return _problem_out(row, problem)
+    return problem_out(row, problem)
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
@@ -181,7 +143,7 @@ async def list_timetable_problems(ctx: ToolContext, args: PageInput) -> Page[Tim
     published solution."""
     rows = await timetable.list_problems(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
-    return Page[TimetableProblemOut](items=[_problem_out(r, timetable.problem_of(r)) for r in page],
+    return Page[TimetableProblemOut](items=[problem_out(r, timetable.problem_of(r)) for r in page],
                                      next_cursor=cursor)
 
 
@@ -221,19 +183,6 @@ class SolutionIdIn(ToolInput):
     solution_id: Id = Field(description="A stored solution (a succeeded solve_timetable job's result names it).")
 
 
-class SolutionOut(ToolOutput):
-    solution_id: int
-    problem_id: int
-    job_id: int | None = None
-    status: str = Field(description="feasible, optimal (cost equals the proven lower bound).")
-    hard_violations: int = Field(description="Broken hard constraints; 0 means the timetable is valid.")
-    soft_cost: int = Field(description="Weighted soft cost (ITC2007 UD2 weights); lower is better.")
-    breakdown: dict[str, int] = Field(description="Hard violations (hard_*) and weighted soft costs by constraint.")
-    lessons: int = Field(description="Lessons (lectures) scheduled.")
-    seconds: float = Field(description="Solver wall time in seconds.")
-    published: bool = Field(description="Whether this is the problem's current timetable.")
-
-
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_timetable_solution(ctx: ToolContext, args: SolutionIdIn) -> SolutionOut:
     """Get a stored timetable solution: hard violations, soft cost and its breakdown by constraint
@@ -244,14 +193,6 @@ async def get_timetable_solution(ctx: ToolContext, args: SolutionIdIn) -> Soluti
                        hard_violations=row.hard_violations, soft_cost=row.soft_cost,
                        breakdown=json.loads(row.breakdown), lessons=len(json.loads(row.assignments)),
                        seconds=row.seconds, published=published)
-
-
-class PublishOut(ToolOutput):
-    problem_id: int
-    solution_id: int
-    previous_solution_id: int | None = Field(default=None, description="The timetable this one replaced.")
-    lessons: int
-    lessons_moved: int = Field(description="Lessons not at the same room, day and period as before.")
 
 
 def _plan_publish(session: AsyncSession, actor: Actor, args: SolutionIdIn) -> Awaitable[Plan]:
@@ -267,17 +208,6 @@ async def publish_timetable(ctx: ToolContext, args: SolutionIdIn) -> PublishOut:
     """
     assert ctx.plan is not None
     return PublishOut(**plans.publish_outcome(ctx.plan))
-
-
-class LessonOut(ToolOutput):
-    course: str = Field(description="Course (lesson series) id.")
-    teacher: str
-    room: str
-    day: int = Field(description="0 = Monday.")
-    weekday: str
-    period: int = Field(description="Period of the day, from 0.")
-    starts_at: str | None = Field(default=None, description="HH:MM, when the problem has period times.")
-    ends_at: str | None = Field(default=None, description="HH:MM, when the problem has period times.")
 
 
 def _page(lessons: list[Any], args: PageInput, convert, model: type) -> Page:
@@ -367,11 +297,6 @@ class FreeRoomsIn(PageInput):
     weekday: Weekday = Field(description="The weekday.")
     period: int = Field(ge=0, le=23, description="Period of the day, from 0.")
     min_capacity: int = Field(default=0, ge=0, le=100_000, description="Seats the room must have at least.")
-
-
-class RoomOut(ToolOutput):
-    room: str
-    capacity: int = Field(description="Seats.")
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
