@@ -1,0 +1,127 @@
+"""Output schemas of the payroll context: what its tools return, and the mappers from its rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field
+
+from domain.kernel.schemas import OutputModel
+from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
+
+
+class StructureOut(OutputModel):
+    salary_structure_id: int
+    code: str
+    name: str
+    currency: str
+    components: list[dict[str, Any]]
+    inputs: list[str]
+
+
+def structure_out(row: SalaryStructure) -> StructureOut:
+    data = json.loads(row.components)
+    return StructureOut(salary_structure_id=row.id or 0, code=row.code, name=row.name, currency=row.currency,
+                        components=data["components"], inputs=data.get("inputs", []))
+
+
+class TaxTableOut(OutputModel):
+    code: str
+    filing_status: str | None
+    effective_from: date
+    effective_to: date | None
+    currency: str
+    bands: int
+    source: str
+    origin: Literal["bundled", "added"]
+
+
+class ContractOut(OutputModel):
+    contract_id: int
+    contract_number: str
+    version_no: int
+    employee_id: int
+    start_date: date
+    end_date: date | None
+    effective_from: date
+    pay_basis: str
+    base_minor: int
+    currency: str
+    salary_structure_id: int
+    department_id: int | None
+    filing_status: str | None
+    superseded: bool
+    reason: str | None
+
+
+def contract_out(row: EmploymentContract) -> ContractOut:
+    return ContractOut(contract_id=row.id or 0, contract_number=row.contract_number, version_no=row.version_no,
+                       employee_id=row.employee_id, start_date=row.start_date, end_date=row.end_date,
+                       effective_from=row.effective_from, pay_basis=row.pay_basis, base_minor=row.base_minor,
+                       currency=row.currency, salary_structure_id=row.salary_structure_id,
+                       department_id=row.department_id, filing_status=row.filing_status,
+                       superseded=row.superseded_at is not None, reason=row.reason)
+
+
+class UnpaidLeaveOut(OutputModel):
+    employee_id: int
+    period: str
+    days: Decimal
+
+
+class RunOut(OutputModel):
+    run_id: int
+    period: str
+    pay_date: date
+    currency: str
+    status: str = Field(description="draft, calculated, approved, posted, paid, cancelled or reversed.")
+    employees: int
+    gross_minor: int
+    deductions_minor: int
+    employer_contributions_minor: int
+    net_minor: int
+    journal_entry_id: int | None = None
+    payment_entry_id: int | None = None
+    preview: dict[str, Any] | None = Field(default=None, description="Totals against the previous period and "
+                                                                     "the largest changes in net pay.")
+
+
+def run_out(run: PayrollRun, preview: dict[str, Any] | None = None) -> RunOut:
+    return RunOut(run_id=run.id or 0, period=run.period, pay_date=run.pay_date, currency=run.currency,
+                  status=run.status, employees=run.employees, gross_minor=run.gross_minor,
+                  deductions_minor=run.deductions_minor, employer_contributions_minor=run.employer_minor,
+                  net_minor=run.net_minor, journal_entry_id=run.journal_entry_id,
+                  payment_entry_id=run.payment_entry_id, preview=preview)
+
+
+class PayslipOut(OutputModel):
+    payslip_id: int
+    number: str
+    run_id: int
+    employee_id: int
+    period: str
+    status: str = Field(description="draft, done, paid or void.")
+    currency: str
+    gross_minor: int
+    deductions_minor: int
+    employer_contributions_minor: int
+    net_minor: int
+    payment_days: Decimal
+    working_days: int
+    reverses_payslip_id: int | None = None
+    lines: list[dict[str, Any]] | None = None
+    ytd: dict[str, Any] | None = None
+
+
+def payslip_out(row: Payslip, lines: list[PayslipLine] | None = None) -> PayslipOut:
+    return PayslipOut(payslip_id=row.id or 0, number=row.number, run_id=row.run_id, employee_id=row.employee_id,
+                      period=row.period, status=row.status, currency=row.currency, gross_minor=row.gross_minor,
+                      deductions_minor=row.deductions_minor, employer_contributions_minor=row.employer_minor,
+                      net_minor=row.net_minor, payment_days=Decimal(row.payment_days_x100) / 100,
+                      working_days=row.working_days, reverses_payslip_id=row.reverses_payslip_id,
+                      lines=None if lines is None else [{"code": ln.code, "name": ln.name, "kind": ln.kind,
+                                                         "amount_minor": ln.amount_minor} for ln in lines],
+                      ytd=json.loads(row.ytd) if lines is not None else None)
