@@ -14,15 +14,26 @@ from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import attendance, plans
-from domain.academics.attendance import AttendanceCounts, RegisterEntry, RegisterLine
-from domain.academics.attendance_models import AttendanceRecord, AttendanceStatus
+from domain.academics.attendance import AttendanceCounts, RegisterEntry
+from domain.academics.attendance_models import AttendanceStatus
+from domain.academics.schemas import (
+    AttendanceRatesOut,
+    AttendanceRecordOut,
+    AttendanceRegisterOut,
+    RateLineOut,
+    RateOut,
+    StatusCountsOut,
+    TakeAttendanceOut,
+    attendance_record_out,
+    register_line_out,
+)
 from tools.academics import GRADERS, from_x100
 from tools.academics import module as academics_module
 from domain.kernel.actor import Actor
 from domain.kernel.plan import Plan
 from domain.kernel.settings import current_settings
 from tools.registry import Effect, GateLevel, ToolContext
-from tools.types import Id, ToolInput, ToolOutput
+from tools.types import Id, ToolInput
 
 ATTENDANCE_KEEPERS = GRADERS  # admin, registrar, teacher (teachers: their own sections)
 
@@ -86,102 +97,7 @@ class AttendanceRatesIn(ToolInput):
                                   "day once it is over.")
 
 
-# ---------------------------------------------------------------- outputs
-
-
-class RegisterLineOut(ToolOutput):
-    student_id: int
-    student_code: str
-    student_name: str
-    enrolled: bool = Field(description="False for a student who has since left the section.")
-    status: AttendanceStatus | None = Field(description="null when the register has no record for the student.")
-    note: str | None = None
-    record_id: int | None = None
-    version: int | None = Field(default=None, description="The record's version (it grows with every change).")
-    outcome: str | None = Field(default=None, description="take_attendance only: created, updated or unchanged.")
-
-
-class StatusCountsOut(ToolOutput):
-    present: int
-    late: int
-    absent: int
-    excused: int
-    not_taken: int = Field(description="Students of the register without a record that day.")
-
-
-class TakeAttendanceOut(ToolOutput):
-    section_id: int
-    section_code: str
-    date: dt.date
-    created: int
-    updated: int
-    unchanged: int
-    lines: list[RegisterLineOut] = Field(description="The entries, in the order given.")
-
-
-class AttendanceRegisterOut(ToolOutput):
-    section_id: int
-    section_code: str
-    date: dt.date
-    taken: bool = Field(description="True when at least one student has a record that day.")
-    students: list[RegisterLineOut] = Field(description="Every enrolled student, by last name, then former "
-                                                        "students of the section with a record that day.")
-    counts: StatusCountsOut
-
-
-class AttendanceRecordOut(ToolOutput):
-    record_id: int
-    student_id: int
-    student_code: str
-    student_name: str
-    section_id: int
-    section_code: str
-    date: dt.date
-    status: AttendanceStatus
-    note: str | None
-    version: int
-
-
-class RateOut(ToolOutput):
-    days_recorded: int = Field(description="Days with a record, whatever the status.")
-    present: int
-    late: int
-    absent: int
-    excused: int
-    attendance_rate: float | None = Field(description="Percent, two decimals: (present + late) / (present + late "
-                                                      "+ absent) x 100; excused days left out; null with no such "
-                                                      "day.")
-
-
-class RateLineOut(RateOut):
-    student_id: int
-    student_code: str
-    student_name: str
-    enrolled: bool = Field(description="False for a student who has since left the section.")
-
-
-class AttendanceRatesOut(ToolOutput):
-    section_id: int | None
-    section_code: str | None
-    student_id: int | None
-    from_date: dt.date
-    to_date: dt.date
-    students: list[RateLineOut]
-    total: RateOut = Field(description="Summed over the students listed (the section's own rate).")
-    rate_definition: str
-
-
 # ---------------------------------------------------------------- helpers
-
-
-def _line_out(line: RegisterLine) -> RegisterLineOut:
-    record = line.record
-    return RegisterLineOut(student_id=line.student.id or 0, student_code=line.student.code,
-                           student_name=line.student.full_name, enrolled=line.enrolled,
-                           status=None if record is None else AttendanceStatus(record.status),
-                           note=None if record is None else record.note,
-                           record_id=None if record is None else record.id,
-                           version=None if record is None else record.version, outcome=line.outcome)
 
 
 def _rate_fields(counts: AttendanceCounts) -> dict:
@@ -189,15 +105,6 @@ def _rate_fields(counts: AttendanceCounts) -> dict:
     return {"days_recorded": counts.days_recorded, "present": counts.present, "late": counts.late,
             "absent": counts.absent, "excused": counts.excused,
             "attendance_rate": None if rate is None else from_x100(rate)}
-
-
-def _record_out(target: attendance.CorrectionTarget) -> AttendanceRecordOut:
-    record: AttendanceRecord = target.record
-    return AttendanceRecordOut(record_id=record.id or 0, student_id=target.student.id or 0,
-                               student_code=target.student.code, student_name=target.student.full_name,
-                               section_id=target.section.id or 0, section_code=target.section.code,
-                               date=record.on_date, status=AttendanceStatus(record.status), note=record.note,
-                               version=record.version)
 
 
 # ---------------------------------------------------------------- tools
@@ -222,7 +129,7 @@ async def take_attendance(ctx: ToolContext, args: TakeAttendanceIn) -> TakeAtten
                              date=register.on_date, created=outcomes.count(attendance.CREATE),
                              updated=outcomes.count(attendance.UPDATE),
                              unchanged=outcomes.count(attendance.UNCHANGED),
-                             lines=[_line_out(line) for line in register.lines])
+                             lines=[register_line_out(line) for line in register.lines])
 
 
 @academics_module.tool(effect=Effect.READ, roles=ATTENDANCE_KEEPERS)
@@ -234,7 +141,7 @@ async def get_attendance_register(ctx: ToolContext, args: AttendanceRegisterIn) 
     counts = register.counts
     return AttendanceRegisterOut(
         section_id=register.section.id or 0, section_code=register.section.code, date=register.on_date,
-        taken=counts.days_recorded > 0, students=[_line_out(line) for line in register.lines],
+        taken=counts.days_recorded > 0, students=[register_line_out(line) for line in register.lines],
         counts=StatusCountsOut(present=counts.present, late=counts.late, absent=counts.absent,
                                excused=counts.excused, not_taken=register.not_taken))
 
@@ -253,7 +160,7 @@ async def correct_attendance(ctx: ToolContext, args: CorrectAttendanceIn) -> Att
     reason. Only past days: today's register is changed by take_attendance again; a day without a record gets
     it from take_attendance. Teachers only for their own sections."""
     target = await attendance.correction_target(ctx.session, student_id=args.student_id, on_date=args.date)
-    return _record_out(target)
+    return attendance_record_out(target)
 
 
 @academics_module.tool(effect=Effect.READ, roles=ATTENDANCE_KEEPERS)

@@ -1,10 +1,17 @@
-"""Read models of the academics context. Scores and percentages are decimals with two places."""
+"""Read models of the academics context, the output schemas of its tools (academics, attendance, gradebook)
+and the mappers from its rows. Scores and percentages are decimals with two places."""
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from domain.academics import attendance
+from domain.academics.attendance import RegisterLine
+from domain.academics.attendance_models import AttendanceRecord, AttendanceStatus
+from domain.kernel.schemas import OutputModel
 
 
 class _Read(BaseModel):
@@ -186,3 +193,109 @@ class TermGradesRead(BaseModel):
     grades: list[TermGradeRead]
     class_average: float | None
     missing_scores: int = Field(description="Enrolled student x assessment pairs without a score.")
+
+
+# ---------------------------------------------------------------- attendance (tools/attendance.py)
+
+
+class RegisterLineOut(OutputModel):
+    student_id: int
+    student_code: str
+    student_name: str
+    enrolled: bool = Field(description="False for a student who has since left the section.")
+    status: AttendanceStatus | None = Field(description="null when the register has no record for the student.")
+    note: str | None = None
+    record_id: int | None = None
+    version: int | None = Field(default=None, description="The record's version (it grows with every change).")
+    outcome: str | None = Field(default=None, description="take_attendance only: created, updated or unchanged.")
+
+
+class StatusCountsOut(OutputModel):
+    present: int
+    late: int
+    absent: int
+    excused: int
+    not_taken: int = Field(description="Students of the register without a record that day.")
+
+
+class TakeAttendanceOut(OutputModel):
+    section_id: int
+    section_code: str
+    date: dt.date
+    created: int
+    updated: int
+    unchanged: int
+    lines: list[RegisterLineOut] = Field(description="The entries, in the order given.")
+
+
+class AttendanceRegisterOut(OutputModel):
+    section_id: int
+    section_code: str
+    date: dt.date
+    taken: bool = Field(description="True when at least one student has a record that day.")
+    students: list[RegisterLineOut] = Field(description="Every enrolled student, by last name, then former "
+                                                        "students of the section with a record that day.")
+    counts: StatusCountsOut
+
+
+class AttendanceRecordOut(OutputModel):
+    record_id: int
+    student_id: int
+    student_code: str
+    student_name: str
+    section_id: int
+    section_code: str
+    date: dt.date
+    status: AttendanceStatus
+    note: str | None
+    version: int
+
+
+class RateOut(OutputModel):
+    days_recorded: int = Field(description="Days with a record, whatever the status.")
+    present: int
+    late: int
+    absent: int
+    excused: int
+    attendance_rate: float | None = Field(description="Percent, two decimals: (present + late) / (present + late "
+                                                      "+ absent) x 100; excused days left out; null with no such "
+                                                      "day.")
+
+
+class RateLineOut(RateOut):
+    student_id: int
+    student_code: str
+    student_name: str
+    enrolled: bool = Field(description="False for a student who has since left the section.")
+
+
+class AttendanceRatesOut(OutputModel):
+    section_id: int | None
+    section_code: str | None
+    student_id: int | None
+    from_date: dt.date
+    to_date: dt.date
+    students: list[RateLineOut]
+    total: RateOut = Field(description="Summed over the students listed (the section's own rate).")
+    rate_definition: str
+
+
+def register_line_out(line: RegisterLine) -> RegisterLineOut:
+    """One student's line of a register: their record's status and note, or nulls when none is kept."""
+    record = line.record
+    return RegisterLineOut(student_id=line.student.id or 0, student_code=line.student.code,
+                           student_name=line.student.full_name, enrolled=line.enrolled,
+                           status=None if record is None else AttendanceStatus(record.status),
+                           note=None if record is None else record.note,
+                           record_id=None if record is None else record.id,
+                           version=None if record is None else record.version, outcome=line.outcome)
+
+
+def attendance_record_out(target: attendance.CorrectionTarget) -> AttendanceRecordOut:
+    """The record a correction targets, with its student."""
+    record: AttendanceRecord = target.record
+    return AttendanceRecordOut(record_id=record.id or 0, student_id=target.student.id or 0,
+                               student_code=target.student.code, student_name=target.student.full_name,
+                               section_id=target.section.id or 0, section_code=target.section.code,
+                               date=record.on_date, status=AttendanceStatus(record.status), note=record.note,
+                               version=record.version)
