@@ -7,10 +7,8 @@ tools.invoke) or its own (`confirm`, `approve`, `close`: the agent API's and the
 A decision's refusal (stale, expired, failed) is raised by an after-commit hook (domain.kernel.db.after_commit),
 so what the refusal records is committed first and the caller still gets the error.
 
-A gated tool declares either `plan=` (a domain `plan_<command>(session, actor, args) -> Plan`; the gate applies the
-plan with `domain.kernel.plan.apply_plan` and the tool function then reads the result) or, until its command is
-moved to a plan, `propose=` (a preview and the versions of the rows it touches, which become the plan's basis; the
-tool function does the work when released).
+A gated tool declares `plan=` (a domain `plan_<command>(session, actor, args) -> Plan`); the gate applies the plan
+with `domain.kernel.plan.apply_plan` and the tool function then reads the result.
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from domain.actions import service as actions
 from domain.actions.models import ActionStatus, GateLevel
 from domain.kernel.actor import Actor
 from domain.kernel.db import after_commit
-from domain.kernel.plan import ApplyContext, Plan, Read, apply_plan
+from domain.kernel.plan import ApplyContext, Plan, apply_plan
 from domain.kernel.settings import settings_in_use
 from tools.actions_schema import ActionOut, PendingActionOut, action_out, pending_out
 from tools.invoke import audit_json, parse_arguments
@@ -55,20 +53,16 @@ class ToolCommand:
 
     async def plan(self, session: AsyncSession, actor: Actor, arguments: Mapping[str, Any]) -> Plan:
         args = parse_arguments(self.spec, dict(arguments))
-        if self.spec.plan is not None:
-            with settings_in_use(self.runtime.settings):  # a plan may depend on a setting (an approval threshold)
-                return await self.spec.plan(session, actor, args)
-        assert self.spec.propose is not None
-        proposal = await self.spec.propose(ToolContext(session, actor, self.runtime), args)
-        return Plan(command=self.spec.name, summary=proposal.summary, preview=proposal.preview,
-                    basis=[Read(t.table, t.id, t.version) for t in proposal.touched])
+        assert self.spec.plan is not None  # the registry refuses a gated tool without one
+        with settings_in_use(self.runtime.settings):  # a plan may depend on a setting (an approval threshold)
+            return await self.spec.plan(session, actor, args)
 
     async def apply(self, session: AsyncSession, context: ApplyContext, plan: Plan,
                     arguments: Mapping[str, Any]) -> dict[str, Any]:
         args = parse_arguments(self.spec, dict(arguments))
         released = ActionContext(action_id=context.action_id or 0, decided_by=context.decided_by,
                                  decision_reason=context.reason)
-        applied = await apply_plan(session, plan, context) if self.spec.plan is not None else None
+        applied = await apply_plan(session, plan, context)
         out = await self.spec.run(ToolContext(session, context.actor, self.runtime, action=released,
                                               applied=applied, plan=plan), args)
         return audit_json(out)

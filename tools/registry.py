@@ -12,7 +12,7 @@ from __future__ import annotations
 import graphlib
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, get_type_hints
@@ -62,26 +62,7 @@ class ToolContext:
     plan: Plan | None = None
 
 
-@dataclass(frozen=True)
-class Touched:
-    """A row a pending action will change, with the version its preview saw."""
-
-    table: str
-    id: int
-    version: int
-
-
-@dataclass
-class Proposal:
-    """What a destructive tool would do: a one-line summary, a preview (before/after, totals) and its rows."""
-
-    summary: str
-    preview: dict[str, Any]
-    touched: list[Touched] = field(default_factory=list)
-
-
 ToolFn = Callable[[ToolContext, Any], Awaitable[BaseModel]]
-ProposeFn = Callable[[ToolContext, Any], Awaitable[Proposal]]
 PlanFn = Callable[[AsyncSession, Actor, Any], Awaitable[Plan]]
 """`await plan_<command>(session, actor, args) -> Plan`: a gated command's domain plan function."""
 
@@ -99,7 +80,6 @@ class ToolSpec:
     effect: Effect
     roles: frozenset[Role]
     run: ToolFn
-    propose: ProposeFn | None = None
     plan: PlanFn | None = None
     gate: GateLevel | None = None
     idempotent: bool = False
@@ -201,7 +181,6 @@ class Module:
         name: str | None = None,
         title: str | None = None,
         gate: GateLevel | None = None,
-        propose: ProposeFn | None = None,
         plan: PlanFn | None = None,
         idempotent: bool = False,
         destructive_hint: bool | None = None,
@@ -225,10 +204,11 @@ class Module:
             input_model = hints[params[1]]
             output_model = hints["return"]
             tool_name = name or fn.__name__
-            if effect is Effect.DESTRUCTIVE and (gate is None or (propose is None) == (plan is None)):
-                raise TypeError(f"destructive tool {tool_name} needs a gate level and either a plan function (a "
-                                "domain plan_<command>) or a propose function")
-            if effect is not Effect.DESTRUCTIVE and (gate is not None or propose is not None or plan is not None):
+            if effect is Effect.DESTRUCTIVE and (gate is None or plan is None):
+                raise TypeError(f"destructive tool {tool_name} needs a gate level (gate=GateLevel.CONFIRM or "
+                                "APPROVE) and a plan function (plan=, a domain plan_<command>(session, actor, "
+                                "args) -> Plan)")
+            if effect is not Effect.DESTRUCTIVE and (gate is not None or plan is not None):
                 raise TypeError(f"only destructive tools take a gate: {tool_name}")
             if (starts_job or audited_by_domain) and effect is not Effect.WRITE:
                 raise TypeError(f"starts_job and audited_by_domain are for write tools: {tool_name}")
@@ -251,7 +231,6 @@ class Module:
                 effect=effect,
                 roles=frozenset(roles),
                 run=fn,
-                propose=propose,
                 plan=plan,
                 gate=gate,
                 idempotent=idempotent,

@@ -10,7 +10,8 @@ import pytest
 from pydantic import Field, StringConstraints
 
 from domain.jobs.schemas import JobOut
-from domain.kernel.actor import Role
+from domain.kernel.actor import Actor, Role
+from domain.kernel.plan import Plan
 from domain.kernel.settings import Settings
 from tools.gate_policy import GATE_POLICY, declared_level, policy_problems
 from tools.modules import all_modules
@@ -20,7 +21,6 @@ from tools.registry import (
     GateLevel,
     Module,
     ModuleConfigError,
-    Proposal,
     ToolContext,
     build_catalogue,
 )
@@ -88,8 +88,8 @@ async def bounded(ctx: ToolContext, args: BoundedIn) -> EchoOut:
     return EchoOut(text=args.note)
 
 
-async def _propose(ctx: ToolContext, args: EchoIn) -> Proposal:
-    return Proposal(summary="echo", preview={})
+async def _plan(session, actor: Actor, args: EchoIn) -> Plan:
+    return Plan(command="echo", summary="echo", preview={})
 
 
 def module(name: str, *, depends_on: tuple[str, ...] = (), core: bool = False,
@@ -259,16 +259,18 @@ def test_registration_needs_a_docstring_and_a_gate_only_on_destructive_tools():
     mod = Module("scratch")
     with pytest.raises(TypeError, match="needs a docstring"):
         mod.tool(effect=Effect.READ, roles={Role.ADMIN})(no_doc)
-    with pytest.raises(TypeError, match="needs a gate level and either a plan function"):
+    with pytest.raises(TypeError, match=r"destructive tool wipe needs a gate level .* and a plan function \(plan="):
         mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="wipe")(echo)
-    with pytest.raises(TypeError, match="needs a gate level and either a plan function"):
+    with pytest.raises(TypeError, match=r"destructive tool wipe needs a gate level .* and a plan function \(plan="):
         mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="wipe", gate=GateLevel.CONFIRM)(echo)
+    with pytest.raises(TypeError, match=r"destructive tool wipe needs a gate level .* and a plan function"):
+        mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="wipe", plan=_plan)(echo)
     with pytest.raises(TypeError, match="only destructive tools take a gate"):
         mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, name="save", gate=GateLevel.CONFIRM,
-                 propose=_propose)(echo)
+                 plan=_plan)(echo)
     assert mod.tools == []
     mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="wipe", gate=GateLevel.APPROVE,
-             propose=_propose)(echo)
+             plan=_plan)(echo)
     spec = mod.tools[0]
     assert spec.gate is GateLevel.APPROVE and spec.annotations()["destructiveHint"] is True
     assert "an admin other than you must approve it" in spec.full_description()
@@ -360,15 +362,15 @@ def test_annotations_match_the_effect(spec):
     if spec.effect is Effect.READ:
         assert hints["readOnlyHint"] is True and hints["destructiveHint"] is False
         assert hints["idempotentHint"] is True
-        assert spec.gate is None and spec.propose is None and spec.plan is None
+        assert spec.gate is None and spec.plan is None
     elif spec.effect is Effect.DESTRUCTIVE:
         assert hints["readOnlyHint"] is False and hints["destructiveHint"] is True
-        assert spec.gate in (GateLevel.CONFIRM, GateLevel.APPROVE) and (spec.propose is None) != (spec.plan is None)
+        assert spec.gate in (GateLevel.CONFIRM, GateLevel.APPROVE) and spec.plan is not None
         assert "pending action" in spec.full_description()
         assert spec.output_schema["properties"]["pending"], "a destructive tool returns the pending action"
     else:
         assert hints["readOnlyHint"] is False
-        assert spec.gate is None and spec.propose is None and spec.plan is None
+        assert spec.gate is None and spec.plan is None
 
 
 def test_releasing_actions_is_marked_destructive_and_not_offered_to_agents():
@@ -428,7 +430,7 @@ def test_a_new_write_tool_without_a_policy_is_caught():
     mod = Module("scratch")
     mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, name="wipe_everything")(echo)
     mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="erase_history", gate=GateLevel.APPROVE,
-             propose=_propose)(echo)
+             plan=_plan)(echo)
     mod.tool(effect=Effect.READ, roles={Role.ADMIN}, name="read_things")(echo)
     specs = list(build_catalogue([mod]).tools.values())
     problems = policy_problems(specs, {})
@@ -453,7 +455,7 @@ def test_a_policy_that_disagrees_with_the_declarations_is_caught(policy, words):
     mod = Module("scratch")
     mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, name="wipe_everything")(echo)
     mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="erase_history", gate=GateLevel.APPROVE,
-             propose=_propose)(echo)
+             plan=_plan)(echo)
     problems = policy_problems(build_catalogue([mod]).tools.values(), policy)
     assert len(problems) == 1 and words in problems[0], problems
 
