@@ -34,6 +34,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -44,6 +45,7 @@ from domain.agent import service as agent
 from domain.agent.models import AgentRun, RunStatus
 from domain.jobs import repository as jobs_repo
 from domain.kernel.actor import Actor
+from domain.kernel.db import after_commit
 from domain.kernel.errors import (
     ActionClosed,
     Conflict,
@@ -206,6 +208,19 @@ def thread_json(thread) -> dict[str, Any]:
             "updated_at": thread.updated_at.isoformat()}
 
 
+def enqueue_after_commit(runtime: Runtime, session: AsyncSession, run: AgentRun) -> None:
+    """Hand the run's new job (`run.job_id`, created in this write unit of work) to the job runner once the unit
+    of work commits, never after a rollback (domain.kernel.db.after_commit): a worker never looks for a run or
+    job that is not committed yet. A failing enqueue raises from `Database.write()` after the commit (the job
+    stays queued: a serving process hands queued jobs to a runner again)."""
+    job_id = run.job_id or 0
+
+    async def hand_over() -> None:
+        await runtime.jobs.enqueue(job_id)
+
+    after_commit(session, hand_over)
+
+
 async def start_run(runtime: Runtime, actor: Actor, thread_id: int, body: PostMessageIn) -> AgentRun:
     """Post the user's message to a thread and queue its run (committed, then enqueued)."""
     provider, model = model_for(runtime, body.model)
@@ -214,7 +229,7 @@ async def start_run(runtime: Runtime, actor: Actor, thread_id: int, body: PostMe
         thread = await agent.get_thread_for(session, actor, thread_id, for_update=True)
         run = await agent.start_run(session, actor, thread, text=body.content, provider=provider, model=model,
                                     limits=limits)
-    await runtime.jobs.enqueue(run.job_id or 0)
+        enqueue_after_commit(runtime, session, run)
     return run
 
 
@@ -265,8 +280,8 @@ async def decide_action(runtime: Runtime, actor: Actor, run_id: int, *, confirm:
                            field="action_id")
         requeue = await agent.decide(session, actor, run, action_id=action_id, decision=decision,
                                      outcome=decision_outcome(action, decision, error))
-    if requeue:
-        await runtime.jobs.enqueue(run.job_id or 0)
+        if requeue:
+            enqueue_after_commit(runtime, session, run)
     return run
 
 

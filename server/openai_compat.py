@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlmodel import col, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -41,6 +40,7 @@ from server.agent_api import (
     close_if_abandoned,
     decide_action,
     endpoint,
+    enqueue_after_commit,
     limits_for,
     model_for,
     parse_body,
@@ -131,13 +131,7 @@ def run_error(run: AgentRun) -> tuple[int, dict[str, Any]] | None:
 async def awaiting_run_for(runtime: Runtime, actor: Actor, action_id: int) -> AgentRun | None:
     """Return the actor's run that waits for action `action_id`, if any."""
     async with runtime.db.read() as session:
-        stmt = select(AgentRun).where(AgentRun.requested_by == actor.id,
-                                      AgentRun.status == RunStatus.AWAITING_CONFIRMATION.value,
-                                      col(AgentRun.awaiting_action_ids).contains(str(action_id)))
-        for run in (await session.exec(stmt)).all():
-            if action_id in agent.awaiting_ids(run):
-                return run
-    return None
+        return await agent.awaiting_run_for(session, actor, action_id)
 
 
 async def begin(runtime: Runtime, actor: Actor, body: ChatCompletionIn) -> tuple[AgentRun, int, int]:
@@ -187,7 +181,7 @@ async def begin(runtime: Runtime, actor: Actor, body: ChatCompletionIn) -> tuple
             await agent.add_message(session, thread.id or 0, role=message.role, text=message.text())
         run = await agent.start_run(session, actor, thread, text=last, provider=provider, model=model,
                                     limits=limits)
-    await runtime.jobs.enqueue(run.job_id or 0)
+        enqueue_after_commit(runtime, session, run)
     return run, 0, 0
 
 
@@ -245,11 +239,7 @@ def openai_compat_routes(runtime: Runtime) -> list[Route]:
 
 async def _reply(runtime: Runtime, run: AgentRun, after_message: int) -> tuple[str, str]:
     async with runtime.db.read() as session:
-        stmt = (select(agent.AgentMessage).where(agent.AgentMessage.run_id == run.id,
-                                                 agent.AgentMessage.role == "assistant",
-                                                 col(agent.AgentMessage.id) > after_message)
-                .order_by(col(agent.AgentMessage.id)))
-        texts = [m.text.strip() for m in (await session.exec(stmt)).all() if m.text.strip()]
+        texts = await agent.run_texts(session, run, after_message_id=after_message)
         info = await run_json(runtime, run, session=session)
     if run.status == RunStatus.AWAITING_CONFIRMATION.value:
         texts.append(pending_message(info["awaiting_actions"], run.id or 0))

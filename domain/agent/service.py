@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.agent import repository as repo
 from domain.agent.feed import mark_changed
 from domain.agent.models import (
     FINAL_RUN_STATUSES,
@@ -91,13 +90,6 @@ class Transcript:
     last_message_id: int | None = None
 
 
-# The loop's hot statements, built once so each step reuses their compiled form (the loop writes these every step).
-# Core statements on the tables (not the ORM entities), so the session does no ORM bulk bookkeeping for them.
-_INSERT_EVENT = insert(AgentEvent.__table__)  # type: ignore[attr-defined]
-_INSERT_TOOL_CALL = insert(AgentToolCall.__table__)  # type: ignore[attr-defined]
-_INSERT_MESSAGE = insert(AgentMessage.__table__).returning(AgentMessage.__table__.c.id)  # type: ignore[attr-defined]
-
-
 @dataclass(frozen=True)
 class Usage:
     """A run's usage: model turns, tool calls executed, input and output tokens."""
@@ -110,13 +102,7 @@ class Usage:
 
 async def usage(session: AsyncSession, run_id: int) -> Usage:
     """Add up a run's usage from its assistant messages and recorded tool calls."""
-    steps, tokens_in, tokens_out = (await session.exec(select(  # type: ignore[call-overload]
-        func.count(), func.coalesce(func.sum(AgentMessage.input_tokens), 0),
-        func.coalesce(func.sum(AgentMessage.output_tokens), 0)).where(
-        AgentMessage.run_id == run_id, AgentMessage.role == "assistant"))).one()
-    calls = (await session.exec(select(func.count()).select_from(AgentToolCall).where(  # type: ignore[call-overload]
-        AgentToolCall.run_id == run_id))).one()
-    return Usage(int(steps), int(calls), int(tokens_in), int(tokens_out))
+    return Usage(*await repo.usage_totals(session, run_id))
 
 
 async def store_usage(session: AsyncSession, run: AgentRun) -> None:
@@ -124,10 +110,6 @@ async def store_usage(session: AsyncSession, run: AgentRun) -> None:
     used = await usage(session, run.id or 0)
     run.steps, run.tool_calls = used.steps, used.tool_calls
     run.input_tokens, run.output_tokens = used.input_tokens, used.output_tokens
-
-
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 # -- threads ------------------------------------------------------------------------------------------------
@@ -153,10 +135,7 @@ async def get_thread_for(session: AsyncSession, actor: Actor, thread_id: int, *,
                          for_update: bool = False) -> AgentThread:
     """Return a thread the actor may see (`for_update` locks it on PostgreSQL, so two messages posted at once
     cannot both start a run); raises NotFound or PermissionDenied."""
-    stmt = select(AgentThread).where(AgentThread.id == thread_id)
-    if for_update and _is_postgres(session):
-        stmt = stmt.with_for_update()
-    thread = (await session.exec(stmt)).first()
+    thread = await repo.get_thread(session, thread_id, for_update=for_update)
     if thread is None or thread.deleted_at is not None:
         raise NotFound(f"no thread with id {thread_id}; create one with POST /v1/threads", field="thread_id")
     ensure_can_see(actor, thread.owner_id, f"thread {thread_id}")
@@ -165,16 +144,12 @@ async def get_thread_for(session: AsyncSession, actor: Actor, thread_id: int, *,
 
 async def list_threads(session: AsyncSession, actor: Actor, *, after_id: int, limit: int) -> list[AgentThread]:
     """Return up to `limit + 1` of the actor's threads after `after_id`, oldest first."""
-    stmt = (select(AgentThread).where(AgentThread.owner_id == actor.id, col(AgentThread.id) > after_id,
-                                      col(AgentThread.deleted_at).is_(None))
-            .order_by(col(AgentThread.id)).limit(limit + 1))
-    return list((await session.exec(stmt)).all())
+    return await repo.list_threads(session, actor.id, after_id=after_id, limit=limit)
 
 
 async def thread_messages(session: AsyncSession, thread_id: int) -> list[AgentMessage]:
     """Return every message of a thread, oldest first."""
-    stmt = select(AgentMessage).where(AgentMessage.thread_id == thread_id).order_by(col(AgentMessage.id))
-    return list((await session.exec(stmt)).all())
+    return await repo.thread_messages(session, thread_id)
 
 
 async def add_message(session: AsyncSession, thread_id: int, *, role: str, text: str,
@@ -194,10 +169,7 @@ async def add_message(session: AsyncSession, thread_id: int, *, role: str, text:
 
 async def get_run(session: AsyncSession, run_id: int, *, for_update: bool = False) -> AgentRun:
     """Return a run; raises NotFound."""
-    stmt = select(AgentRun).where(AgentRun.id == run_id)
-    if for_update and _is_postgres(session):
-        stmt = stmt.with_for_update()
-    run = (await session.exec(stmt)).first()
+    run = await repo.get_run(session, run_id, for_update=for_update)
     if run is None:
         raise NotFound(f"no run with id {run_id}", field="run_id")
     return run
@@ -212,15 +184,13 @@ async def get_run_for(session: AsyncSession, actor: Actor, run_id: int, *, for_u
 
 async def open_run_of(session: AsyncSession, thread_id: int) -> AgentRun | None:
     """Return the thread's run that is queued, running or awaiting confirmation, if any."""
-    stmt = select(AgentRun).where(AgentRun.thread_id == thread_id, col(AgentRun.status).in_(OPEN_RUN_STATUSES))
-    return (await session.exec(stmt)).first()
+    return await repo.open_run_of(session, thread_id, OPEN_RUN_STATUSES)
 
 
 async def _new_segment_job(session: AsyncSession, actor: Actor, run: AgentRun) -> None:
-    segment = await session.scalar(select(func.count()).select_from(AgentEvent).where(
-        AgentEvent.run_id == run.id, col(AgentEvent.type).in_(("run.queued", "run.resumed"))))
+    segment = await repo.count_events(session, run.id or 0, ("run.queued", "run.resumed"))
     job = await jobs.create_job(session, actor, kind=jobs.JobKind.AGENT_RUN,
-                                params={"run_id": run.id, "segment": int(segment or 0) + 1})
+                                params={"run_id": run.id, "segment": segment + 1})
     run.job_id = job.id
 
 
@@ -280,16 +250,14 @@ async def add_events(session: AsyncSession, run_id: int, events: list[tuple[str,
     if events:
         mark_changed(session, run_id)
         now = utcnow()
-        await session.exec(_INSERT_EVENT, params=[  # type: ignore[call-overload]
+        await repo.insert_events(session, [
             {"run_id": run_id, "type": type_, "data": json.dumps(data, default=str), "created_at": now}
             for type_, data in events])
 
 
 async def events_after(session: AsyncSession, run_id: int, after_id: int, *, limit: int = 500) -> list[AgentEvent]:
     """Return a run's events with id > `after_id`, in order."""
-    stmt = (select(AgentEvent).where(AgentEvent.run_id == run_id, col(AgentEvent.id) > after_id)
-            .order_by(col(AgentEvent.id)).limit(limit))
-    return list((await session.exec(stmt)).all())
+    return await repo.events_after(session, run_id, after_id, limit=limit)
 
 
 async def transcript(session: AsyncSession, thread_id: int, run_id: int | None = None) -> Transcript:
@@ -297,8 +265,8 @@ async def transcript(session: AsyncSession, thread_id: int, run_id: int | None =
     human are not part of it; tool calls of other runs without a result are closed as interrupted."""
     out = Transcript()
     messages = await thread_messages(session, thread_id)
-    calls = (await session.exec(select(AgentToolCall).where(
-        col(AgentToolCall.message_id).in_([m.id for m in messages if m.tool_calls])))).all() if messages else []
+    calls = (await repo.tool_calls_of_messages(session, [m.id for m in messages if m.tool_calls])
+             if messages else [])
     by_message: dict[int, dict[str, AgentToolCall]] = {}
     for call in calls:
         by_message.setdefault(call.message_id, {})[call.call_id] = call
@@ -339,10 +307,10 @@ async def record_turn(session: AsyncSession, run_id: int, thread_id: int, *, tex
     message = AgentMessage(thread_id=thread_id, run_id=run_id, role="assistant", text=text,
                            tool_calls=json.dumps(calls) if calls else None, input_tokens=input_tokens,
                            output_tokens=output_tokens)
-    message.id = (await session.exec(_INSERT_MESSAGE, params={  # type: ignore[call-overload]
+    message.id = await repo.insert_message(session, {
         "thread_id": thread_id, "run_id": run_id, "role": "assistant", "text": text,
         "tool_calls": message.tool_calls, "input_tokens": input_tokens, "output_tokens": output_tokens,
-        "created_at": message.created_at})).scalar_one()
+        "created_at": message.created_at})
     events: list[tuple[str, dict[str, Any]]] = [("tool.call", call) for call in calls]
     if results is not None:
         await _insert_results(session, run_id, message.id or 0, results, set(), tool_ms or {})
@@ -364,7 +332,7 @@ async def _insert_results(session: AsyncSession, run_id: int, message_id: int, r
              "tool_ms": tool_ms.get(r.call_id, 0.0), "version": 1, "created_at": now, "updated_at": now}
             for r in results if r.call_id not in rows_written]
     if rows:
-        await session.exec(_INSERT_TOOL_CALL, params=rows)  # type: ignore[call-overload]
+        await repo.insert_tool_calls(session, rows)
 
 
 def tool_call_row(run_id: int, message_id: int, result: ToolResult, *, action_id: int | None = None,
@@ -384,9 +352,7 @@ async def record_results(session: AsyncSession, run_id: int, message_id: int, re
 
 async def awaiting_calls(session: AsyncSession, run_id: int) -> list[AgentToolCall]:
     """Return the run's tool calls whose pending action waits for the human."""
-    stmt = select(AgentToolCall).where(AgentToolCall.run_id == run_id,
-                                       AgentToolCall.status == ToolCallStatus.AWAITING.value)
-    return list((await session.exec(stmt.order_by(col(AgentToolCall.id)))).all())
+    return await repo.tool_calls_with_status(session, run_id, ToolCallStatus.AWAITING.value)
 
 
 async def pause(session: AsyncSession, run: AgentRun, actions: list[dict[str, Any]], *, active_ms: int) -> None:
@@ -527,7 +493,7 @@ async def reconcile(session: AsyncSession, run: AgentRun, *, lost_before: dateti
     if why is None or job is None:
         return None
     if why == "lost":
-        await session.refresh(job, with_for_update=_is_postgres(session))
+        await repo.refresh_for_update(session, job)
         if abandoned(run, job, lost_before=lost_before, running_here=running_here) != "lost":
             return None
         error = lost_message(job, utcnow())
@@ -540,8 +506,21 @@ async def reconcile(session: AsyncSession, run: AgentRun, *, lost_before: dateti
     return why
 
 
+async def run_texts(session: AsyncSession, run: AgentRun, *, after_message_id: int = 0) -> list[str]:
+    """Return what the run's assistant turns after message `after_message_id` said, oldest first: each turn's
+    text stripped, turns that said nothing left out."""
+    return [m.text.strip() for m in await repo.assistant_messages(session, run.id or 0, after_id=after_message_id)
+            if m.text.strip()]
+
+
 async def run_text(session: AsyncSession, run: AgentRun) -> str:
     """Return the text the run's assistant turns said, joined by blank lines (what a chat client shows)."""
-    stmt = (select(AgentMessage).where(AgentMessage.run_id == run.id, AgentMessage.role == "assistant")
-            .order_by(col(AgentMessage.id)))
-    return "\n\n".join(m.text.strip() for m in (await session.exec(stmt)).all() if m.text.strip())
+    return "\n\n".join(await run_texts(session, run))
+
+
+async def awaiting_run_for(session: AsyncSession, actor: Actor, action_id: int) -> AgentRun | None:
+    """Return the actor's run (one they requested) that awaits confirmation of action `action_id`, if any."""
+    for run in await repo.runs_awaiting_mention(session, actor.id, action_id):
+        if action_id in awaiting_ids(run):
+            return run
+    return None
