@@ -8,15 +8,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable
-from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, WithJsonSchema
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import grade_import, gradebook, plans, service
-from domain.academics.models import GradingCategory, GradingScaleRecord, SchoolClass
+from domain.academics.schemas import (
+    CategoriesOut,
+    ChangeRequestOut,
+    ClassScaleOut,
+    DefaultScaleOut,
+    ImportGradesOut,
+    ScaleOut,
+    TermCommentOut,
+    TranscriptLineOut,
+    TranscriptOut,
+    categories_out,
+    from_x100_or_none,
+    scale_out,
+    term_grade_change_out,
+)
 from domain.actions.models import PendingAction
 from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Plan
@@ -24,7 +37,7 @@ from tools.academics import GRADERS, REGISTRY, Weight
 from tools.academics import module as academics_module
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job, term_section_params
 from tools.registry import Effect, GateLevel, ToolContext
-from tools.types import Code, Id, Name, Page, PageInput, ToolInput, ToolOutput, page_of
+from tools.types import Code, Id, Name, Page, PageInput, ToolInput, page_of
 
 READERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER, Role.VIEWER})
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2),
@@ -33,10 +46,6 @@ Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)
 GpaPoints = Annotated[Decimal, Field(ge=0, le=10, max_digits=4, decimal_places=2),
                       WithJsonSchema({"type": "number", "minimum": 0, "maximum": 10,
                                       "description": "GPA points, up to two decimal places."})]
-
-
-def _pct(value_x100: int | None) -> float | None:
-    return None if value_x100 is None else value_x100 / 100
 
 
 # ---------------------------------------------------------------- categories
@@ -58,26 +67,6 @@ class SetCategoriesIn(ToolInput):
                                                                     "empty list weights each assessment again).")
 
 
-class CategoryOut(ToolOutput):
-    code: str
-    name: str
-    weight: float = Field(description="Percent of the term grade.")
-    drop_lowest: int
-
-
-class CategoriesOut(ToolOutput):
-    class_id: int
-    class_code: str
-    by_category: bool = Field(description="False: each assessment counts with its own weight.")
-    categories: list[CategoryOut]
-
-
-def _categories_out(cls: SchoolClass, rows: list[GradingCategory]) -> CategoriesOut:
-    return CategoriesOut(class_id=cls.id or 0, class_code=cls.code, by_category=bool(rows),
-                         categories=[CategoryOut(code=r.code, name=r.name, weight=r.weight_x100 / 100,
-                                                 drop_lowest=r.drop_lowest) for r in rows])
-
-
 def _plan_categories(session: AsyncSession, actor: Actor, args: SetCategoriesIn) -> Awaitable[Plan]:
     return plans.plan_set_grading_categories(session, actor, class_id=args.class_id, categories=[
         gradebook.CategoryInput(code=c.code, name=c.name, weight_x100=int(c.weight * 100), drop_lowest=c.drop_lowest)
@@ -92,7 +81,7 @@ async def set_grading_categories(ctx: ToolContext, args: SetCategoriesIn) -> Cat
     the weights before and after; the requester confirms it, and once the class has published term grades an
     admin who did not ask must approve it too: published term grades are not recomputed, but a later change of
     a published score recomputes its term grade with the new weights. Teachers only for their own classes."""
-    return _categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
+    return categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
 
 
 class ClassIdIn(ToolInput):
@@ -103,7 +92,7 @@ class ClassIdIn(ToolInput):
 async def get_grading_categories(ctx: ToolContext, args: ClassIdIn) -> CategoriesOut:
     """Show how a class weights its term grade: its categories, or that each assessment counts with its own
     weight."""
-    return _categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
+    return categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
 
 
 # ---------------------------------------------------------------- grading scales
@@ -127,32 +116,6 @@ class CreateScaleIn(ToolInput):
     is_default: bool = Field(default=False, description="Make it the school's scale for classes without their own.")
 
 
-class BandOut(ToolOutput):
-    min_percentage: float
-    letter: str
-    gpa_points: float
-    passing: bool
-    earns_credit: bool
-
-
-class ScaleOut(ToolOutput):
-    scale_id: int | None = Field(description="Null for the built-in BASIC scale (A 90, B 80, C 70, D 60).")
-    code: str
-    name: str
-    rounding: str
-    decimals: int
-    is_default: bool
-    bands: list[BandOut] = Field(description="Highest first.")
-
-
-def _scale_out(row: GradingScaleRecord) -> ScaleOut:
-    scale = gradebook.scale_of(row)
-    return ScaleOut(scale_id=row.id, code=row.code, name=row.name, rounding=row.rounding, decimals=row.decimals,
-                    is_default=row.is_default, bands=[BandOut(min_percentage=float(b.min_percentage), letter=b.letter,
-                                                              gpa_points=float(b.gpa_points), passing=b.passing,
-                                                              earns_credit=b.earns_credit) for b in scale.bands])
-
-
 @academics_module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def create_grading_scale(ctx: ToolContext, args: CreateScaleIn) -> ScaleOut:
     """Create a grading scale: bands from a minimum percentage to a letter with GPA points, pass and credit,
@@ -164,7 +127,7 @@ async def create_grading_scale(ctx: ToolContext, args: CreateScaleIn) -> ScaleOu
     row = await gradebook.create_scale(ctx.session, code=args.code, name=args.name, rounding=args.rounding,
                                        decimals=args.decimals, is_default=args.is_default, bands=[
         gradebook.BandInput(b.min_percentage, b.letter, b.gpa_points, b.passing, b.earns_credit) for b in args.bands])
-    return _scale_out(row)
+    return scale_out(row)
 
 
 @academics_module.tool(effect=Effect.READ, roles=READERS)
@@ -173,18 +136,12 @@ async def list_grading_scales(ctx: ToolContext, args: PageInput) -> Page[ScaleOu
     (with none, the built-in BASIC scale: A 90, B 80, C 70, D 60, F, rounded half up to hundredths)."""
     rows = await gradebook.list_scales(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
-    return Page[ScaleOut](items=[_scale_out(r) for r in page], next_cursor=cursor)
+    return Page[ScaleOut](items=[scale_out(r) for r in page], next_cursor=cursor)
 
 
 class SetClassScaleIn(ToolInput):
     class_id: Id
     scale_id: Id | None = Field(description="The scale (list_grading_scales); null: the school's default.")
-
-
-class ClassScaleOut(ToolOutput):
-    class_id: int
-    class_code: str
-    scale_id: int | None
 
 
 def _plan_class_scale(session: AsyncSession, actor: Actor, args: SetClassScaleIn) -> Awaitable[Plan]:
@@ -203,14 +160,6 @@ async def set_class_grading_scale(ctx: ToolContext, args: SetClassScaleIn) -> Cl
 class SetDefaultScaleIn(ToolInput):
     scale_id: Id | None = Field(description="The scale (list_grading_scales); null: no default, the built-in "
                                             "BASIC scale (A 90, B 80, C 70, D 60, F).")
-
-
-class DefaultScaleOut(ToolOutput):
-    scale_id: int | None = Field(description="The default scale; null for the built-in BASIC scale.")
-    code: str
-    previous_scale_id: int | None
-    previous_code: str
-    classes_affected: int = Field(description="Classes without a scale of their own, now graded by this one.")
 
 
 def _plan_default_scale(session: AsyncSession, actor: Actor, args: SetDefaultScaleIn) -> Awaitable[Plan]:
@@ -241,14 +190,6 @@ class ImportGradesIn(ToolInput):
                                  "2 decimals.")
 
 
-class ImportGradesOut(ToolOutput):
-    class_id: int
-    class_code: str
-    rows: int = Field(description="Score lines read.")
-    created: int = Field(description="Scores recorded.")
-    unchanged: int = Field(description="Lines whose identical score was already recorded (a repeated import).")
-
-
 @academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def import_grades(ctx: ToolContext, args: ImportGradesIn) -> ImportGradesOut:
     """Import a class's first scores from CSV in one go. Every line is checked first (the student is enrolled,
@@ -267,46 +208,6 @@ class StudentIdIn(ToolInput):
     student_id: Id
 
 
-class TermGradeChangeOut(ToolOutput):
-    at: datetime = Field(description="UTC.")
-    before: dict[str, Any] = Field(description="percentage and letter before the change.")
-    after: dict[str, Any] = Field(description="percentage and letter after it.")
-    reason: str | None
-    requested_by: int | None = Field(description="User id.")
-    approved_by: int | None = Field(description="User id of the admin who approved it.")
-    request_id: int | None = Field(description="The grade change request (pending action) id.")
-
-
-class TranscriptLineOut(ToolOutput):
-    academic_year: str
-    term: str
-    class_code: str
-    subject: str
-    percentage: float | None
-    letter: str | None
-    gpa_points: float | None
-    credits: float
-    earns_credit: bool | None
-    history: list[TermGradeChangeOut] = Field(description="Approved changes after publication, oldest first.")
-
-
-class TranscriptOut(ToolOutput):
-    student_id: int
-    student_code: str
-    student_name: str
-    lines: list[TranscriptLineOut] = Field(description="Published term grades, oldest term first.")
-    term_gpa: dict[str, float | None] = Field(description="GPA per term id (credit-weighted GPA points).")
-    gpa: float | None = Field(description="Cumulative GPA over every published term grade, 2 decimals.")
-    credits_earned: float
-
-
-def _change_out(c: gradebook.TermGradeChange) -> TermGradeChangeOut:
-    return TermGradeChangeOut(at=c.at, before={"percentage": _pct(c.percentage_before_x100), "letter": c.letter_before},
-                              after={"percentage": _pct(c.percentage_after_x100), "letter": c.letter_after},
-                              reason=c.reason, requested_by=c.requested_by, approved_by=c.approved_by,
-                              request_id=c.action_id)
-
-
 @academics_module.tool(effect=Effect.READ, roles=REGISTRY)
 async def get_transcript(ctx: ToolContext, args: StudentIdIn) -> TranscriptOut:
     """Get a student's transcript: every published term grade (percentage, letter, GPA points, credits) with the
@@ -319,10 +220,10 @@ async def get_transcript(ctx: ToolContext, args: StudentIdIn) -> TranscriptOut:
 
     return TranscriptOut(student_id=t.student.id or 0, student_code=t.student.code, student_name=t.student.full_name,
                          lines=[TranscriptLineOut(academic_year=x.academic_year, term=x.term, class_code=x.class_code,
-                                                  subject=x.subject, percentage=_pct(x.percentage_x100),
-                                                  letter=x.letter, gpa_points=_pct(x.gpa_points_x100),
+                                                  subject=x.subject, percentage=from_x100_or_none(x.percentage_x100),
+                                                  letter=x.letter, gpa_points=from_x100_or_none(x.gpa_points_x100),
                                                   credits=x.credits_x100 / 100, earns_credit=x.earns_credit,
-                                                  history=[_change_out(c) for c in x.history]) for x in t.lines],
+                                                  history=[term_grade_change_out(c) for c in x.history]) for x in t.lines],
                          term_gpa={str(k): two(v) for k, v in t.term_gpa.items()}, gpa=two(t.gpa),
                          credits_earned=t.credits_earned_x100 / 100)
 
@@ -335,25 +236,6 @@ class ListChangeRequestsIn(PageInput):
         default="open", description="open: waiting for confirmation or an admin; decided: executed, rejected, "
                                     "cancelled, expired, stale or failed.")
     student_id: Id | None = Field(default=None, description="Only requests about this student.")
-
-
-class ChangeRequestOut(ToolOutput):
-    request_id: int = Field(description="The pending action id: approve_action / reject_action decide it.")
-    status: str = Field(description="proposed (waiting for the requester's confirm_action), queued (waiting for "
-                                    "an admin), executed, rejected, cancelled, expired, stale or failed.")
-    class_code: str | None
-    assessment: str | None
-    student: str | None = Field(description="Code and name.")
-    student_id: int
-    original: dict[str, Any] = Field(description="The published score (and status) before.")
-    proposed: dict[str, Any] = Field(description="The score asked for.")
-    term_grade: dict[str, Any] | None = Field(description="The published term grade before and after.")
-    reason: str
-    requested_by: str
-    requested_at: datetime
-    decided_by: str | None
-    decided_at: datetime | None
-    decision_reason: str | None
 
 
 def _request_out(action: PendingAction) -> ChangeRequestOut:
@@ -392,13 +274,6 @@ class TermCommentIn(ToolInput):
                     "on the report card; null removes it.")
 
 
-class TermCommentOut(ToolOutput):
-    class_id: int
-    term_id: int
-    student_id: int
-    comment: str | None
-
-
 @academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def set_term_comment(ctx: ToolContext, args: TermCommentIn) -> TermCommentOut:
     """Write the comment on a student's term in a class that the report card prints beside the grade (or null
@@ -407,8 +282,6 @@ async def set_term_comment(ctx: ToolContext, args: TermCommentIn) -> TermComment
                                            student_id=args.student_id, comment=args.comment)
     return TermCommentOut(class_id=args.class_id, term_id=args.term_id, student_id=args.student_id,
                           comment=row.comment if row is not None else None)
-
-
 
 
 class GenerateReportCardsIn(ToolInput):

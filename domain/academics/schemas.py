@@ -4,13 +4,15 @@ and the mappers from its rows. Scores and percentages are decimals with two plac
 from __future__ import annotations
 
 import datetime as dt
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from domain.academics import attendance
+from domain.academics import attendance, gradebook
 from domain.academics.attendance import RegisterLine
 from domain.academics.attendance_models import AttendanceRecord, AttendanceStatus
+from domain.academics.models import GradingCategory, GradingScaleRecord, SchoolClass
 from domain.kernel.schemas import OutputModel
 
 
@@ -299,3 +301,148 @@ def attendance_record_out(target: attendance.CorrectionTarget) -> AttendanceReco
                                section_id=target.section.id or 0, section_code=target.section.code,
                                date=record.on_date, status=AttendanceStatus(record.status), note=record.note,
                                version=record.version)
+
+
+# ---------------------------------------------------------------- gradebook (tools/gradebook.py)
+
+
+def from_x100_or_none(value_x100: int | None) -> float | None:
+    """A stored hundredths value as a float (1250 is 12.5); None stays None."""
+    return None if value_x100 is None else value_x100 / 100
+
+
+class CategoryOut(OutputModel):
+    code: str
+    name: str
+    weight: float = Field(description="Percent of the term grade.")
+    drop_lowest: int
+
+
+class CategoriesOut(OutputModel):
+    class_id: int
+    class_code: str
+    by_category: bool = Field(description="False: each assessment counts with its own weight.")
+    categories: list[CategoryOut]
+
+
+def categories_out(cls: SchoolClass, rows: list[GradingCategory]) -> CategoriesOut:
+    """A class's grading categories (weights in percent); none means each assessment counts by its own weight."""
+    return CategoriesOut(class_id=cls.id or 0, class_code=cls.code, by_category=bool(rows),
+                         categories=[CategoryOut(code=r.code, name=r.name, weight=r.weight_x100 / 100,
+                                                 drop_lowest=r.drop_lowest) for r in rows])
+
+
+class BandOut(OutputModel):
+    min_percentage: float
+    letter: str
+    gpa_points: float
+    passing: bool
+    earns_credit: bool
+
+
+class ScaleOut(OutputModel):
+    scale_id: int | None = Field(description="Null for the built-in BASIC scale (A 90, B 80, C 70, D 60).")
+    code: str
+    name: str
+    rounding: str
+    decimals: int
+    is_default: bool
+    bands: list[BandOut] = Field(description="Highest first.")
+
+
+def scale_out(row: GradingScaleRecord) -> ScaleOut:
+    """A stored grading scale with its bands."""
+    scale = gradebook.scale_of(row)
+    return ScaleOut(scale_id=row.id, code=row.code, name=row.name, rounding=row.rounding, decimals=row.decimals,
+                    is_default=row.is_default, bands=[BandOut(min_percentage=float(b.min_percentage), letter=b.letter,
+                                                              gpa_points=float(b.gpa_points), passing=b.passing,
+                                                              earns_credit=b.earns_credit) for b in scale.bands])
+
+
+class ClassScaleOut(OutputModel):
+    class_id: int
+    class_code: str
+    scale_id: int | None
+
+
+class DefaultScaleOut(OutputModel):
+    scale_id: int | None = Field(description="The default scale; null for the built-in BASIC scale.")
+    code: str
+    previous_scale_id: int | None
+    previous_code: str
+    classes_affected: int = Field(description="Classes without a scale of their own, now graded by this one.")
+
+
+class ImportGradesOut(OutputModel):
+    class_id: int
+    class_code: str
+    rows: int = Field(description="Score lines read.")
+    created: int = Field(description="Scores recorded.")
+    unchanged: int = Field(description="Lines whose identical score was already recorded (a repeated import).")
+
+
+class TermGradeChangeOut(OutputModel):
+    at: datetime = Field(description="UTC.")
+    before: dict[str, Any] = Field(description="percentage and letter before the change.")
+    after: dict[str, Any] = Field(description="percentage and letter after it.")
+    reason: str | None
+    requested_by: int | None = Field(description="User id.")
+    approved_by: int | None = Field(description="User id of the admin who approved it.")
+    request_id: int | None = Field(description="The grade change request (pending action) id.")
+
+
+class TranscriptLineOut(OutputModel):
+    academic_year: str
+    term: str
+    class_code: str
+    subject: str
+    percentage: float | None
+    letter: str | None
+    gpa_points: float | None
+    credits: float
+    earns_credit: bool | None
+    history: list[TermGradeChangeOut] = Field(description="Approved changes after publication, oldest first.")
+
+
+class TranscriptOut(OutputModel):
+    student_id: int
+    student_code: str
+    student_name: str
+    lines: list[TranscriptLineOut] = Field(description="Published term grades, oldest term first.")
+    term_gpa: dict[str, float | None] = Field(description="GPA per term id (credit-weighted GPA points).")
+    gpa: float | None = Field(description="Cumulative GPA over every published term grade, 2 decimals.")
+    credits_earned: float
+
+
+def term_grade_change_out(c: gradebook.TermGradeChange) -> TermGradeChangeOut:
+    """One approved change of a published term grade: before, after, why and who."""
+    return TermGradeChangeOut(at=c.at, before={"percentage": from_x100_or_none(c.percentage_before_x100), "letter": c.letter_before},
+                              after={"percentage": from_x100_or_none(c.percentage_after_x100), "letter": c.letter_after},
+                              reason=c.reason, requested_by=c.requested_by, approved_by=c.approved_by,
+                              request_id=c.action_id)
+
+
+class ChangeRequestOut(OutputModel):
+    request_id: int = Field(description="The pending action id: approve_action / reject_action decide it.")
+    status: str = Field(description="proposed (waiting for the requester's confirm_action), queued (waiting for "
+                                    "an admin), executed, rejected, cancelled, expired, stale or failed.")
+    class_code: str | None
+    assessment: str | None
+    student: str | None = Field(description="Code and name.")
+    student_id: int
+    original: dict[str, Any] = Field(description="The published score (and status) before.")
+    proposed: dict[str, Any] = Field(description="The score asked for.")
+    term_grade: dict[str, Any] | None = Field(description="The published term grade before and after.")
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
+class TermCommentOut(OutputModel):
+    class_id: int
+    term_id: int
+    student_id: int
+    comment: str | None
