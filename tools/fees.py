@@ -19,16 +19,38 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.academics import service as academics
 from domain.documents import service as documents
 from domain.fees import plans, service
-from domain.fees.models import (
-    Allocation,
-    CreditNote,
-    Discount,
-    DiscountKind,
-    Family,
-    FeeSchedule,
-    Invoice,
-    Payment,
-    PaymentMethod,
+from domain.fees.models import Invoice
+from domain.fees.schemas import (
+    AgingOut,
+    AgingRowOut,
+    AppliedOut,
+    AwardOut,
+    CollectionsOut,
+    ContactOut,
+    CreditNoteOut,
+    DiscountOut,
+    FamilyAccountOut,
+    FamilyOut,
+    FeeItemOut,
+    FeeScheduleOut,
+    InvoiceOut,
+    IssuedOut,
+    MethodTotalOut,
+    OpenInvoiceOut,
+    PaymentOut,
+    RefundOut,
+    ReminderInvoiceOut,
+    ReminderOut,
+    RemindersOut,
+    StatementOut,
+    aging_buckets_out,
+    allocation_out,
+    credit_note_out,
+    discount_out,
+    family_out,
+    invoice_out,
+    payment_out,
+    schedule_out,
 )
 from domain.fees.statement_document import render_family_statement_pdf, statement_filename
 from domain.finance import service as finance
@@ -50,7 +72,6 @@ from tools.types import (
     Query,
     Reason,
     ToolInput,
-    ToolOutput,
     page_of,
 )
 
@@ -70,7 +91,6 @@ Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Percent = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2),
                     WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100,
                                     "description": "A percentage off, 0.01 to 100 (e.g. 10 or 12.5)."})]
-
 
 
 def utc_today() -> dt.date:
@@ -97,228 +117,6 @@ def _today(ctx: ToolContext) -> dt.date:
 
 
 # ---------------------------------------------------------------- outputs
-
-
-class FamilyOut(ToolOutput):
-    family_id: int
-    code: str = Field(description="E.g. F00042.")
-    name: str
-    billing_name: str | None = None
-    billing_email: str | None = None
-    billing_address: str | None = None
-    student_ids: list[int]
-    version: int
-
-
-class FeeItemOut(ToolOutput):
-    fee_item_id: int
-    code: str
-    name: str
-    income_account_id: int
-    active: bool
-
-
-class ScheduleLineOut(ToolOutput):
-    fee_item_id: int
-    year_level_id: int | None = Field(default=None, description="null: every year level without its own line.")
-    amount_minor: int
-
-
-class FeeScheduleOut(ToolOutput):
-    schedule_id: int
-    code: str
-    name: str
-    term_id: int
-    currency: str
-    due_date: dt.date
-    lines: list[ScheduleLineOut]
-
-
-class DiscountOut(ToolOutput):
-    discount_id: int
-    code: str
-    name: str
-    kind: str = Field(description="sibling | scholarship | other")
-    percent: float | None = Field(default=None, description="Percentage off, when not a fixed amount (10.0 is "
-                                                            "10 %).")
-    amount_minor: int | None = None
-    currency: str | None = None
-    fee_item_id: int | None = Field(default=None, description="null: off every fee of the invoice.")
-    sibling_position: int | None = None
-    account_id: int | None = Field(default=None, description="Account debited; null: 4190 Fee discounts and "
-                                                            "credit notes in the invoice's currency.")
-    active: bool
-
-
-class AwardOut(ToolOutput):
-    award_id: int
-    student_id: int
-    discount_id: int
-    note: str | None = None
-
-
-class InvoiceLineOut(ToolOutput):
-    line_no: int
-    kind: str = Field(description="fee | discount")
-    description: str
-    amount_minor: int = Field(description="> 0; a discount is taken off the total.")
-    fee_item_id: int | None = None
-    discount_id: int | None = None
-    account_id: int
-
-
-class AllocationOut(ToolOutput):
-    invoice_id: int
-    amount_minor: int
-    allocated_on: dt.date
-    payment_id: int | None = None
-    from_family_credit: bool = False
-
-
-class CreditNoteOut(ToolOutput):
-    credit_note_id: int
-    number: str = Field(description="E.g. CN000003.")
-    invoice_id: int
-    family_id: int
-    issued_on: dt.date
-    currency: str
-    amount_minor: int
-    applied_minor: int = Field(description="Taken off the invoice's balance.")
-    to_family_credit_minor: int = Field(description="What exceeded the balance, now family credit.")
-    reason: str
-    entry_id: int | None = None
-
-
-class InvoiceOut(ToolOutput):
-    invoice_id: int
-    number: str = Field(description="E.g. INV000042.")
-    family_id: int
-    student_id: int
-    schedule_id: int
-    term_id: int
-    currency: str
-    status: str = Field(description="draft | issued | partially_paid | paid | void")
-    issue_date: dt.date | None = None
-    due_date: dt.date
-    total_minor: int = Field(description="Fees less discounts.")
-    paid_minor: int = Field(description="Payments and family credit applied.")
-    credited_minor: int = Field(description="Credit notes taken off the balance.")
-    balance_minor: int = Field(description="Still owed (0 for drafts and voids).")
-    entry_id: int | None = Field(default=None, description="The journal entry its issue posted.")
-    voided_on: dt.date | None = None
-    void_reason: str | None = None
-    void_entry_id: int | None = None
-    version: int
-    lines: list[InvoiceLineOut] | None = None
-    allocations: list[AllocationOut] | None = None
-    credit_notes: list[CreditNoteOut] | None = None
-
-
-class PaymentOut(ToolOutput):
-    payment_id: int
-    number: str = Field(description="E.g. RCT000042.")
-    family_id: int
-    received_on: dt.date
-    currency: str
-    amount_minor: int
-    to_family_credit_minor: int = Field(description="What was not allocated to an invoice (an overpayment).")
-    method: str
-    reference: str | None = None
-    deposit_account_id: int
-    entry_id: int | None = None
-    idempotency_key: str
-    replayed: bool = Field(default=False, description="True when this key had already recorded it.")
-    allocations: list[AllocationOut]
-
-
-class RefundOut(ToolOutput):
-    refund_id: int
-    number: str = Field(description="E.g. RF000003.")
-    family_id: int
-    refunded_on: dt.date
-    currency: str
-    amount_minor: int
-    method: str
-    reference: str | None = None
-    reason: str
-    entry_id: int | None = None
-    family_credit_after_minor: int
-
-
-class OpenInvoiceOut(ToolOutput):
-    invoice_id: int
-    number: str
-    student_id: int
-    due_date: dt.date
-    total_minor: int
-    balance_minor: int
-    days_overdue: int
-
-
-class FamilyAccountOut(ToolOutput):
-    family: FamilyOut
-    as_of: dt.date
-    currency: str
-    owed_minor: int = Field(description="Sum of the open invoices' balances.")
-    credit_minor: int = Field(description="Family credit held (overpayments, credit notes), not yet applied.")
-    balance_minor: int = Field(description="owed - credit; negative: the family is in credit.")
-    open_invoices: list[OpenInvoiceOut]
-
-
-def family_out(family: Family, student_ids: list[int]) -> FamilyOut:
-    return FamilyOut(family_id=family.id or 0, code=family.code, name=family.name, billing_name=family.billing_name,
-                     billing_email=family.billing_email, billing_address=family.billing_address,
-                     student_ids=student_ids, version=family.version)
-
-
-def schedule_out(schedule: FeeSchedule, lines) -> FeeScheduleOut:
-    return FeeScheduleOut(schedule_id=schedule.id or 0, code=schedule.code, name=schedule.name,
-                          term_id=schedule.term_id, currency=schedule.currency, due_date=schedule.due_date,
-                          lines=[ScheduleLineOut(fee_item_id=line.fee_item_id, year_level_id=line.year_level_id,
-                                                 amount_minor=line.amount) for line in lines])
-
-
-def discount_out(row: Discount) -> DiscountOut:
-    percent = None if row.percent_bp is None else row.percent_bp / 100
-    return DiscountOut(discount_id=row.id or 0, code=row.code, name=row.name, kind=row.kind, percent=percent,
-                       amount_minor=row.amount, currency=row.currency, fee_item_id=row.fee_item_id,
-                       sibling_position=row.sibling_position, account_id=row.account_id, active=row.active)
-
-
-def allocation_out(row: Allocation) -> AllocationOut:
-    return AllocationOut(invoice_id=row.invoice_id, amount_minor=row.amount, allocated_on=row.allocated_on,
-                         payment_id=row.payment_id, from_family_credit=row.credit_id is not None)
-
-
-def credit_note_out(row: CreditNote) -> CreditNoteOut:
-    return CreditNoteOut(credit_note_id=row.id or 0, number=row.credit_note_number, invoice_id=row.invoice_id,
-                         family_id=row.family_id, issued_on=row.issued_on, currency=row.currency,
-                         amount_minor=row.amount, applied_minor=row.applied,
-                         to_family_credit_minor=row.amount - row.applied, reason=row.reason, entry_id=row.entry_id)
-
-
-def invoice_out(row: Invoice, *, lines=None, allocations=None, notes=None) -> InvoiceOut:
-    return InvoiceOut(
-        invoice_id=row.id or 0, number=row.invoice_number, family_id=row.family_id, student_id=row.student_id,
-        schedule_id=row.fee_schedule_id, term_id=row.term_id, currency=row.currency, status=row.status,
-        issue_date=row.issue_date, due_date=row.due_date, total_minor=row.total, paid_minor=row.amount_paid,
-        credited_minor=row.amount_credited, balance_minor=service.balance_of(row), entry_id=row.entry_id,
-        voided_on=row.voided_on, void_reason=row.void_reason, void_entry_id=row.void_entry_id, version=row.version,
-        lines=None if lines is None else [InvoiceLineOut(line_no=line.line_no, kind=line.kind,
-                                                         description=line.description, amount_minor=line.amount,
-                                                         fee_item_id=line.fee_item_id, discount_id=line.discount_id,
-                                                         account_id=line.account_id) for line in lines],
-        allocations=None if allocations is None else [allocation_out(a) for a in allocations],
-        credit_notes=None if notes is None else [credit_note_out(n) for n in notes])
-
-
-def payment_out(row: Payment, allocations: list[Allocation], replayed: bool = False) -> PaymentOut:
-    return PaymentOut(payment_id=row.id or 0, number=row.payment_number, family_id=row.family_id,
-                      received_on=row.received_on, currency=row.currency, amount_minor=row.amount,
-                      to_family_credit_minor=row.unallocated, method=row.method, reference=row.reference,
-                      deposit_account_id=row.deposit_account_id, entry_id=row.entry_id,
-                      idempotency_key=row.idempotency_key, replayed=replayed,
-                      allocations=[allocation_out(a) for a in allocations])
 
 
 async def _invoice_detail(ctx: ToolContext, invoice: Invoice) -> InvoiceOut:
@@ -575,11 +373,6 @@ class IssueInvoicesIn(ToolInput):
     issue_date: dt.date | None = Field(default=None, description="omitted: today.")
 
 
-class IssuedOut(ToolOutput):
-    issued: int
-    invoice_ids: list[int]
-
-
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def issue_invoices(ctx: ToolContext, args: IssueInvoicesIn) -> IssuedOut:
     """Issue draft invoices (by id, or every draft of a schedule): each posts its journal entry (Dr Fees
@@ -733,25 +526,6 @@ class CollectionsIn(ToolInput):
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
 
 
-class MethodTotalOut(ToolOutput):
-    method: str
-    payments: int
-    amount_minor: int
-
-
-class CollectionsOut(ToolOutput):
-    from_date: dt.date
-    to_date: dt.date
-    currency: str
-    payments: int
-    received_minor: int = Field(description="Every payment received in the period.")
-    to_family_credit_minor: int = Field(description="The part of it not allocated to invoices (overpayments).")
-    refunds: int
-    refunded_minor: int
-    net_collected_minor: int = Field(description="received - refunded.")
-    by_method: list[MethodTotalOut]
-
-
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_fee_collections(ctx: ToolContext, args: CollectionsIn) -> CollectionsOut:
     """Answer "what did we collect this term": the payments received between two dates (count, total, by
@@ -773,11 +547,6 @@ class ApplyCreditIn(ToolInput):
                                          description="Only these invoices; omitted: the earliest due first.")
     on: dt.date | None = Field(default=None, description="omitted: today.")
     idempotency_key: Key | None = None
-
-
-class AppliedOut(ToolOutput):
-    applied_minor: int
-    allocations: list[AllocationOut]
 
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
@@ -844,43 +613,6 @@ class AgingIn(ToolInput):
     limit: int = Field(default=100, ge=1, le=1000, description="Rows returned (the totals cover every row).")
 
 
-class AgingBucketsOut(ToolOutput):
-    current: int = Field(description="Not yet due.")
-    days_1_30: int
-    days_31_60: int
-    days_61_90: int
-    over_90: int
-    total: int
-
-
-class AgingRowOut(ToolOutput):
-    family_id: int
-    family_code: str
-    family_name: str
-    student_id: int | None = None
-    student_code: str | None = None
-    student_name: str | None = None
-    invoices: int
-    oldest_due_date: dt.date | None = None
-    buckets: AgingBucketsOut
-
-
-class AgingOut(ToolOutput):
-    as_of: dt.date
-    currency: str
-    group_by: str
-    rows: list[AgingRowOut]
-    rows_total: int = Field(description="Rows in the report (rows lists the first `limit`).")
-    totals: AgingBucketsOut
-    ledger_receivable_minor: int | None = Field(default=None, description="The ledger's 1200 Fees receivable "
-                                                                          "balance on as_of (unfiltered reports).")
-    agrees_with_ledger: bool | None = None
-
-
-def _buckets(values: dict[str, int]) -> AgingBucketsOut:
-    return AgingBucketsOut(**values, total=sum(values.values()))
-
-
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_receivables_aging(ctx: ToolContext, args: AgingIn) -> AgingOut:
     """Age the fees owed on a day, per family or per student: current (not yet due), 1-30, 31-60, 61-90 and
@@ -892,10 +624,10 @@ async def get_receivables_aging(ctx: ToolContext, args: AgingIn) -> AgingOut:
                                              min_days_overdue=args.min_days_overdue)
     rows = [AgingRowOut(family_id=r.family_id, family_code=r.family_code, family_name=r.family_name,
                         student_id=r.student_id, student_code=r.student_code, student_name=r.student_name,
-                        invoices=r.invoices, oldest_due_date=r.oldest_due_date, buckets=_buckets(r.buckets))
+                        invoices=r.invoices, oldest_due_date=r.oldest_due_date, buckets=aging_buckets_out(r.buckets))
             for r in report.rows[:args.limit]]
     return AgingOut(as_of=report.as_of, currency=report.currency, group_by=report.group_by, rows=rows,
-                    rows_total=len(report.rows), totals=_buckets(report.totals),
+                    rows_total=len(report.rows), totals=aging_buckets_out(report.totals),
                     ledger_receivable_minor=report.ledger_balance, agrees_with_ledger=report.agrees)
 
 
@@ -905,45 +637,6 @@ class RemindersIn(ToolInput):
     min_days_overdue: int = Field(default=1, ge=1, le=3650)
     min_amount_minor: PositiveMinorAmount = 1
     limit: int = Field(default=100, ge=1, le=1000)
-
-
-class ContactOut(ToolOutput):
-    name: str
-    relationship: str
-    email: str | None = None
-    phone: str | None = None
-
-
-class ReminderInvoiceOut(ToolOutput):
-    invoice_id: int
-    number: str
-    student_id: int
-    student_name: str
-    due_date: dt.date
-    balance_minor: int
-    days_overdue: int
-
-
-class ReminderOut(ToolOutput):
-    family_id: int
-    family_code: str
-    family_name: str
-    overdue_minor: int
-    total_owed_minor: int
-    credit_available_minor: int
-    oldest_due_date: dt.date
-    days_overdue: int
-    last_payment_on: dt.date | None = None
-    contacts: list[ContactOut]
-    invoices: list[ReminderInvoiceOut]
-
-
-class RemindersOut(ToolOutput):
-    as_of: dt.date
-    currency: str
-    families: list[ReminderOut]
-    families_total: int
-    overdue_total_minor: int
 
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
@@ -981,17 +674,6 @@ class StatementIn(ToolInput):
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     payment_instructions: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                            max_length=1000)] | None = None
-
-
-class StatementOut(ToolOutput):
-    document_id: int = Field(description="get_document returns the PDF (base64).")
-    filename: str
-    family_id: int
-    currency: str
-    opening_balance_minor: int
-    closing_balance_minor: int = Field(description="Positive: owed; negative: the family is in credit.")
-    lines: int
-    open_invoices: int
 
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
