@@ -326,7 +326,7 @@ class CategoriesOut(OutputModel):
 
 
 def categories_out(cls: SchoolClass, rows: list[GradingCategory]) -> CategoriesOut:
-    """A class's grading categories (weights in percent); none means each assessment counts by its own weight."""
+    """A class's grading categories (weights in percent); none: each assessment counts by its own weight."""
     return CategoriesOut(class_id=cls.id or 0, class_code=cls.code, by_category=bool(rows),
                          categories=[CategoryOut(code=r.code, name=r.name, weight=r.weight_x100 / 100,
                                                  drop_lowest=r.drop_lowest) for r in rows])
@@ -416,8 +416,11 @@ class TranscriptOut(OutputModel):
 
 def term_grade_change_out(c: gradebook.TermGradeChange) -> TermGradeChangeOut:
     """One approved change of a published term grade: before, after, why and who."""
-    return TermGradeChangeOut(at=c.at, before={"percentage": from_x100_or_none(c.percentage_before_x100), "letter": c.letter_before},
-                              after={"percentage": from_x100_or_none(c.percentage_after_x100), "letter": c.letter_after},
+    return TermGradeChangeOut(at=c.at,
+                              before={"percentage": from_x100_or_none(c.percentage_before_x100),
+                                      "letter": c.letter_before},
+                              after={"percentage": from_x100_or_none(c.percentage_after_x100),
+                                     "letter": c.letter_after},
                               reason=c.reason, requested_by=c.requested_by, approved_by=c.approved_by,
                               request_id=c.action_id)
 

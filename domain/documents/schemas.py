@@ -24,6 +24,7 @@ class DocumentOut(OutputModel):
 
 
 def document_out(row: Document) -> DocumentOut:
+    """A stored document's metadata (its bytes: DocumentContentOut)."""
     return DocumentOut(document_id=row.id or 0, kind=row.kind, filename=row.filename, content_type=row.content_type,
                        size=row.size, sha256=row.sha256, student_id=row.student_id, term_id=row.term_id,
                        job_id=row.job_id, created_at=row.created_at)

@@ -215,7 +215,7 @@ def credit_note_out(row: CreditNote) -> CreditNoteOut:
 
 
 def invoice_out(row: Invoice, *, lines=None, allocations=None, notes=None) -> InvoiceOut:
-    """An invoice with its balance (service.balance_of); its lines, allocations and credit notes when given."""
+    """An invoice with its balance (service.balance_of); lines, allocations and credit notes when given."""
     return InvoiceOut(
         invoice_id=row.id or 0, number=row.invoice_number, family_id=row.family_id, student_id=row.student_id,
         schedule_id=row.fee_schedule_id, term_id=row.term_id, currency=row.currency, status=row.status,

@@ -21,8 +21,10 @@ class MeOut(OutputModel):
     display_name: str
     roles: list[str]
     channel: str
-    employee_id: int | None = Field(default=None, description="Set for staff users; teachers grade their classes.")
-    tools: list[ToolAccess] = Field(description="Every tool these roles may call, with its effect and gate level.")
+    employee_id: int | None = Field(default=None,
+                                    description="Set for staff users; teachers grade their classes.")
+    tools: list[ToolAccess] = Field(
+        description="Every tool these roles may call, with its effect and gate level.")
 
 
 class PingOut(OutputModel):

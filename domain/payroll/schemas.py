@@ -23,6 +23,7 @@ class StructureOut(OutputModel):
 
 
 def structure_out(row: SalaryStructure) -> StructureOut:
+    """A salary structure with its components in evaluation order and the inputs they read."""
     data = json.loads(row.components)
     return StructureOut(salary_structure_id=row.id or 0, code=row.code, name=row.name, currency=row.currency,
                         components=data["components"], inputs=data.get("inputs", []))
@@ -58,6 +59,7 @@ class ContractOut(OutputModel):
 
 
 def contract_out(row: EmploymentContract) -> ContractOut:
+    """One version of an employment contract; superseded once a later version replaced it."""
     return ContractOut(contract_id=row.id or 0, contract_number=row.contract_number, version_no=row.version_no,
                        employee_id=row.employee_id, start_date=row.start_date, end_date=row.end_date,
                        effective_from=row.effective_from, pay_basis=row.pay_basis, base_minor=row.base_minor,
@@ -90,6 +92,7 @@ class RunOut(OutputModel):
 
 
 def run_out(run: PayrollRun, preview: dict[str, Any] | None = None) -> RunOut:
+    """A payroll run's totals; `preview` (against the previous period) when the caller computed one."""
     return RunOut(run_id=run.id or 0, period=run.period, pay_date=run.pay_date, currency=run.currency,
                   status=run.status, employees=run.employees, gross_minor=run.gross_minor,
                   deductions_minor=run.deductions_minor, employer_contributions_minor=run.employer_minor,
@@ -117,6 +120,7 @@ class PayslipOut(OutputModel):
 
 
 def payslip_out(row: Payslip, lines: list[PayslipLine] | None = None) -> PayslipOut:
+    """A payslip; its lines and year-to-date totals when `lines` are given."""
     return PayslipOut(payslip_id=row.id or 0, number=row.number, run_id=row.run_id, employee_id=row.employee_id,
                       period=row.period, status=row.status, currency=row.currency, gross_minor=row.gross_minor,
                       deductions_minor=row.deductions_minor, employer_contributions_minor=row.employer_minor,

@@ -40,7 +40,7 @@ class TimetableProblemOut(OutputModel):
 
 
 def problem_out(row: TimetableProblem, problem: Problem) -> TimetableProblemOut:
-    """A stored problem with the sizes of its loaded `problem` (courses, curricula, teachers, rooms, lessons)."""
+    """A stored problem with the sizes of its loaded `problem` (courses, curricula, teachers, lessons...)."""
     return TimetableProblemOut(problem_id=row.id or 0, name=row.name, source=row.source, days=problem.days,
                                periods_per_day=problem.periods_per_day, period_times=list(problem.period_times),
                                courses=len(problem.courses), curricula=len(problem.curricula),
