@@ -182,8 +182,11 @@ async def database_url(tmp_path_factory) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def runtime(database_url) -> AsyncIterator[Runtime]:
-    """The session's runtime on the session database. Tests create their own rows with unique codes."""
-    rt = Runtime.create(Settings(database_url=database_url, key_cache_seconds=0), jobs=runner_for)
+    """The session's runtime on the session database. Tests create their own rows with unique codes. Its queue
+    name is its own: with MCS_ERP_REDIS_URL set, xdist workers (each with its own database, so with the same run
+    and job ids) must not share arq queues or the run-feed channel, as two schools sharing a Redis must not."""
+    rt = Runtime.create(Settings(database_url=database_url, key_cache_seconds=0,
+                                 queue_name=f"mcs-erp-test:{uuid.uuid4().hex[:12]}"), jobs=runner_for)
     yield rt
     await rt.close()
 
