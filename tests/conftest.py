@@ -16,7 +16,9 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -164,6 +166,27 @@ TEMPLATES = DatabaseTemplates()
 
 def pytest_sessionfinish(session, exitstatus):
     asyncio.run(TEMPLATES.remove_all())
+
+
+@asynccontextmanager
+async def own_runtime(tmp_path_factory, name: str, *, in_process_jobs: bool = False,
+                      **settings: Any) -> AsyncIterator[Runtime]:
+    """A runtime on a fresh, migrated database of the selected backend, dropped at the end: for tests that must
+    see every row or change school-wide state (the default grading scale, a month's payroll run). `settings` are
+    Settings fields; `in_process_jobs` runs its jobs in this process whatever the environment says."""
+    from server.cli import prepare_database
+
+    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp(name))
+    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0, **settings))
+    if in_process_jobs:
+        runtime.jobs = InProcessRunner(runtime)
+    try:
+        await prepare_database(runtime)
+        yield runtime
+    finally:
+        await runtime.close()
+        if pg_name:
+            await drop_pg_database(pg_name)
 
 
 @pytest.fixture(scope="session")

@@ -18,26 +18,16 @@ from domain.finance import service as finance
 from domain.finance.models import JournalEntry
 from domain.kernel.audit import AuditEntry, verify_audit_chain
 from domain.kernel.errors import ActionClosed, Conflict, InvalidInput, NotFound, PermissionDenied
-from domain.kernel.settings import Settings
-from server.cli import prepare_database
-from tests.conftest import drop_pg_database, fresh_database_url
+from tests.conftest import own_runtime
 from tests.factories import unique
 from tests.fees_helpers import SCHOLARSHIP_BP, SIBLING_BP, TRANSPORT, TUITION_Y7, TUITION_Y8, make_fee_school
 from tools.invoke import invoke
-from tools.runtime import Runtime
-from workers.runner import InProcessRunner
 
 
 @pytest.fixture(scope="module")
 async def frt(tmp_path_factory):
-    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("fees"))
-    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0, currency="AUD"))
-    runtime.jobs = InProcessRunner(runtime)
-    await prepare_database(runtime)
-    yield runtime
-    await runtime.close()
-    if pg_name:
-        await drop_pg_database(pg_name)
+    async with own_runtime(tmp_path_factory, "fees", in_process_jobs=True, currency="AUD") as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")

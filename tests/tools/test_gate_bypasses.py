@@ -20,9 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from domain.kernel.errors import PermissionDenied, StaleAction
-from domain.kernel.settings import Settings
-from server.cli import prepare_database
-from tests.conftest import drop_pg_database, fresh_database_url
+from tests.conftest import own_runtime
 from tests.factories import make_school, unique
 from tools.invoke import invoke
 from tools.runtime import Runtime
@@ -30,13 +28,8 @@ from tools.runtime import Runtime
 
 @pytest.fixture(scope="module")
 async def grt(tmp_path_factory) -> AsyncIterator[Runtime]:
-    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("gate-bypasses"))
-    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
-    await prepare_database(runtime)
-    yield runtime
-    await runtime.close()
-    if pg_name:
-        await drop_pg_database(pg_name)
+    async with own_runtime(tmp_path_factory, "gate-bypasses") as runtime:
+        yield runtime
 
 
 async def through_gate(rt, out, requester, approver):

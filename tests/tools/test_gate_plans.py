@@ -20,12 +20,10 @@ from sqlalchemy import text
 
 from domain.academics import attendance
 from domain.kernel.errors import Conflict, StaleAction
-from domain.kernel.settings import Settings
 from domain.timetable import service as timetable
 from domain.timetable.models import ProblemSource
 from domain.timetable.solver import SolveResult
-from server.cli import prepare_database
-from tests.conftest import drop_pg_database, fresh_database_url
+from tests.conftest import own_runtime
 from tests.factories import make_school, make_user, unique
 from tests.gate_helpers import released
 from tests.tools.test_timetable_tools import tiny_problem, tiny_solution
@@ -40,13 +38,8 @@ PASS_FAIL = [{"min_percentage": 50, "letter": "P", "gpa_points": 1, "passing": T
 
 @pytest.fixture(scope="module")
 async def prt(tmp_path_factory) -> AsyncIterator[Runtime]:
-    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("gate-plans"))
-    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
-    await prepare_database(runtime)
-    yield runtime
-    await runtime.close()
-    if pg_name:
-        await drop_pg_database(pg_name)
+    async with own_runtime(tmp_path_factory, "gate-plans") as runtime:
+        yield runtime
 
 
 @pytest.fixture

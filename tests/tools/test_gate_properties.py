@@ -49,9 +49,7 @@ from domain.kernel.errors import (
     PermissionDenied,
     StaleAction,
 )
-from domain.kernel.settings import Settings
-from server.cli import prepare_database
-from tests.conftest import drop_pg_database, fresh_database_url
+from tests.conftest import own_runtime
 from tests.factories import SchoolSlice, make_school
 from tools.invoke import invoke
 from tools.runtime import Runtime
@@ -71,13 +69,8 @@ ADMINS = {"admin", "admin2"}
 @pytest.fixture(scope="module")
 async def gate_runtime(tmp_path_factory) -> AsyncIterator[Runtime]:
     """A runtime on a fresh, migrated database of the selected backend, dropped at the end."""
-    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("gate-properties"))
-    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
-    await prepare_database(runtime)
-    yield runtime
-    await runtime.close()
-    if pg_name:
-        await drop_pg_database(pg_name)
+    async with own_runtime(tmp_path_factory, "gate-properties") as runtime:
+        yield runtime
 
 
 # ---------------------------------------------------------------- the model

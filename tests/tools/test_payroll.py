@@ -24,14 +24,10 @@ from domain.hr import service as hr
 from domain.hr.models import EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import ActionClosed, Conflict, InvalidInput, PermissionDenied, StaleAction
-from domain.kernel.settings import Settings
 from domain.payroll.models import Payslip, PayslipLine
-from server.cli import prepare_database
-from tests.conftest import drop_pg_database, fresh_database_url, wait_for
+from tests.conftest import own_runtime, wait_for
 from tests.factories import make_user, unique
 from tools.invoke import invoke
-from tools.runtime import Runtime
-from workers.runner import InProcessRunner
 
 STRUCTURE = [
     {"code": "BASIC", "name": "Basic salary", "kind": "earning", "method": "percentage", "percent": 100,
@@ -50,14 +46,8 @@ STRUCTURE = [
 
 @pytest.fixture(scope="module")
 async def prt(tmp_path_factory):
-    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("payroll"))
-    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
-    runtime.jobs = InProcessRunner(runtime)
-    await prepare_database(runtime)
-    yield runtime
-    await runtime.close()
-    if pg_name:
-        await drop_pg_database(pg_name)
+    async with own_runtime(tmp_path_factory, "payroll", in_process_jobs=True) as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")

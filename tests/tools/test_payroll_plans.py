@@ -17,30 +17,20 @@ from domain.hr import service as hr
 from domain.hr.models import EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import PermissionDenied, StaleAction
-from domain.kernel.settings import Settings
 from domain.payroll.models import EmploymentContract, PayrollRun, TaxTableRecord
-from server.cli import prepare_database
-from tests.conftest import drop_pg_database, fresh_database_url
+from tests.conftest import own_runtime
 from tests.factories import make_user, unique
 from tests.tools.test_payroll import STRUCTURE, next_year_document, payslips_of
 from tools.invoke import invoke
-from tools.runtime import Runtime
-from workers.runner import InProcessRunner
 
 THRESHOLD = 100_000  # minor units of annual pay: 1,000.00 AUD a year
 
 
 @pytest.fixture(scope="module")
 async def prt(tmp_path_factory):
-    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("payroll_plans"))
-    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0,
-                                      salary_change_approve_above_minor=THRESHOLD))
-    runtime.jobs = InProcessRunner(runtime)
-    await prepare_database(runtime)
-    yield runtime
-    await runtime.close()
-    if pg_name:
-        await drop_pg_database(pg_name)
+    async with own_runtime(tmp_path_factory, "payroll_plans", in_process_jobs=True,
+                           salary_change_approve_above_minor=THRESHOLD) as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")
