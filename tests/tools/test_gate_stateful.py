@@ -215,6 +215,12 @@ def _lines(rows: list[dict[str, Any]]) -> Counter:
 def check_effect(plan: dict[str, Any], d: Diff, action_id: int, decided_by: int | None, where: str) -> None:
     """Every row the plan lists was written as listed, and nothing else outside the action's own row."""
     claimed: set[Key] = set()
+    refs: dict[str, Any] = {}  # the ids of what earlier changes of the plan created, by ref
+
+    def known(value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"$new"}:
+            return refs.get(value["$new"], ANY)
+        return value
     for change in plan["changes"]:
         op = change["op"]
         if op == "update":
@@ -259,9 +265,21 @@ def check_effect(plan: dict[str, Any], d: Diff, action_id: int, decided_by: int 
             entry = d.added[found[0]]
             assert entry["entry_date"] == payload["date"], where
             lines = {k: row for k, row in d.added.items() if k[0] == "journal_lines" and row["entry_id"] == found[0][1]}
-            assert _lines(list(lines.values())) == _lines(payload["lines"]), \
+            planned = [dict(line, account_id=known(line["account_id"])) for line in payload["lines"]]
+            assert all(line["account_id"] is not ANY for line in planned), f"{where}: a line's account is unknown"
+            assert _lines(list(lines.values())) == _lines(planned), \
                 f"{where}: the posted lines differ from the planned ones"
+            if change.get("ref"):
+                refs[change["ref"]] = found[0][1]
             claimed |= set(lines) | {found[0]}
+        elif change["kind"] == "finance.account":  # a missing account the plan creates before posting to it
+            payload = change["payload"]
+            made = [k for k, row in d.added.items() if k[0] == "accounts" and row["code"] == payload["code"]
+                    and row["currency"] == payload["currency"] and row["type"] == payload["type"]]
+            assert len(made) == 1, f"{where}: the planned account {payload['code']} was not created once: {made}"
+            claimed.add(made[0])
+            if change.get("ref"):
+                refs[change["ref"]] = made[0][1]
         elif change["kind"] == "fees.document":  # a numbered document row: the planned values, a number added
             payload = change["payload"]
             candidates = [k for k, row in d.added.items() if k[0] == payload["table"] and k not in claimed
@@ -492,6 +510,24 @@ async def check_step(rt: Runtime, world: World, who: str, tool: str, args: dict[
             open_action.touched.append(f"{tool} changed {sorted(hit, key=str)[:3]}")
 
 
+async def test_a_posting_that_creates_its_accounts_writes_exactly_its_plan(srt):
+    """Deterministic companion of the random sequences for the longest plan: posting a school's first payroll run
+    creates the missing payroll accounts (it runs first in this module, before any run posted them) (finance.account effects) and posts to them (NewId lines)."""
+    world = await build_world(srt)
+    await call(srt, world, "payroll", "<payroll_run>", {})
+    payroll, admin = world.actors["payroll"], world.actors["admin"]
+    for tool in ("approve_payroll_run", "post_payroll_run"):
+        pending = await invoke(srt, tool, {"run_id": world.payroll_run}, payroll)
+        assert (await invoke(srt, "confirm_action", {"action_id": pending.action_id}, payroll)).status == "queued"
+        before = await fingerprint(srt)
+        done = await invoke(srt, "approve_action", {"action_id": pending.action_id}, admin)
+        assert done.status == "executed", done
+        _, plan = await plan_rows(srt, pending.action_id)
+        check_effect(plan, diff(before, await fingerprint(srt)), pending.action_id, admin.id, tool)
+    kinds = [c.get("kind") for c in plan["changes"] if c["op"] == "effect"]
+    assert kinds.count("finance.posting") == 1 and "finance.account" in kinds, kinds
+
+
 # The database is external state: a failing example cannot be replayed or shrunk, so only the generate phase
 # runs, and the failing step is named in the assertion itself.
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
@@ -511,7 +547,7 @@ async def test_random_sequences_keep_the_gate_honest(srt, data):
         after = await fingerprint(srt)
         try:
             await check_step(srt, world, who, tool, args, out, error, diff(before, after), where)
-        except AssertionError as exc:
+        except (AssertionError, pytest.fail.Exception) as exc:
             # The database cannot be replayed to the failing example: say what failed before Hypothesis tries.
             print(f"GATE INVARIANT BROKEN: {exc}")
             raise
