@@ -97,18 +97,7 @@ class CliResult:
 async def run_cli(db: E2EDatabase, *args: str, check: bool = True, timeout: float = CLI_TIMEOUT,
                   env: dict[str, str] | None = None) -> CliResult:
     """Run `mcs-erp ARGS` on `db` as a subprocess (extra `env` variables); with `check`, fail on a non-zero exit."""
-    proc = await asyncio.create_subprocess_exec(*CLI, *args, env=db.env(**(env or {})), cwd=db.workdir,
-                                                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        raise AssertionError(f"`mcs-erp {' '.join(args)}` did not finish within {timeout:.0f}s") from None
-    finally:
-        if proc.returncode is None:  # timed out or cancelled: do not leave the process behind
-            proc.kill()
-            await proc.wait()
-    result = CliResult(proc.returncode or 0, out.decode(), err.decode())
+    result = await run_process(*CLI, *args, timeout=timeout, cwd=db.workdir, env=db.env(**(env or {})))
     if check and result.returncode != 0:
         raise AssertionError(f"`mcs-erp {' '.join(args)}` exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
