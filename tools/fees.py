@@ -22,11 +22,9 @@ from domain.fees import plans, service
 from domain.fees.models import Invoice
 from domain.fees.schemas import (
     AgingOut,
-    AgingRowOut,
     AppliedOut,
     AwardOut,
     CollectionsOut,
-    ContactOut,
     CreditNoteOut,
     DiscountOut,
     FamilyAccountOut,
@@ -39,17 +37,16 @@ from domain.fees.schemas import (
     OpenInvoiceOut,
     PaymentOut,
     RefundOut,
-    ReminderInvoiceOut,
-    ReminderOut,
     RemindersOut,
     StatementOut,
-    aging_buckets_out,
+    aging_out,
     allocation_out,
     credit_note_out,
     discount_out,
     family_out,
     invoice_out,
     payment_out,
+    reminders_out,
     schedule_out,
 )
 from domain.fees.statement_document import render_family_statement_pdf, statement_filename
@@ -61,10 +58,10 @@ from domain.kernel.errors import NotFound
 from domain.kernel.plan import Plan
 from domain.kernel.settings import current_settings
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
+from tools.references import AccountRef, DiscountRef, FamilyRef, FeeItemRef, FeeScheduleRef, InvoiceRef, StudentRef, TermRef, YearLevelRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Currency,
-    Id,
     Name,
     Page,
     PageInput,
@@ -132,7 +129,7 @@ class CreateFamilyIn(ToolInput):
     billing_name: Text160 | None = Field(default=None, description="Who statements are addressed to.")
     billing_email: EmailText | None = None
     billing_address: Address | None = Field(default=None, description="Postal address; lines separated by newlines.")
-    student_ids: list[Id] = Field(default_factory=list, max_length=20,
+    student_ids: list[StudentRef] = Field(default_factory=list, max_length=20,
                                   description="The family's students (list_students shows ids).")
 
 
@@ -148,8 +145,8 @@ async def create_family(ctx: ToolContext, args: CreateFamilyIn) -> FamilyOut:
 
 
 class AddFamilyStudentIn(ToolInput):
-    family_id: Id
-    student_id: Id
+    family_id: FamilyRef
+    student_id: StudentRef
     move: bool = Field(default=False, description="true: move the student from another family (invoices already "
                                                   "issued stay with the family billed).")
 
@@ -165,7 +162,7 @@ async def add_family_student(ctx: ToolContext, args: AddFamilyStudentIn) -> Fami
 
 class ListFamiliesIn(PageInput):
     query: Query | None = Field(default=None, description="Part of the code, name or billing name.")
-    student_id: Id | None = Field(default=None, description="The family of this student.")
+    student_id: StudentRef | None = Field(default=None, description="The family of this student.")
 
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
@@ -182,7 +179,7 @@ async def list_families(ctx: ToolContext, args: ListFamiliesIn) -> Page[FamilyOu
 
 
 class FamilyAccountIn(ToolInput):
-    family_id: Id
+    family_id: FamilyRef
     as_of: dt.date | None = Field(default=None, description="The day (inclusive); omitted: today.")
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
 
@@ -210,7 +207,7 @@ async def get_family_account(ctx: ToolContext, args: FamilyAccountIn) -> FamilyA
 class CreateFeeItemIn(ToolInput):
     code: FeeCode = Field(description="E.g. TUITION, TRANSPORT, MEALS.")
     name: Name
-    income_account_id: Id = Field(description="The income account it is credited to (list_accounts type=income).")
+    income_account_id: AccountRef = Field(description="The income account it is credited to (list_accounts type=income).")
 
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
@@ -233,16 +230,16 @@ async def list_fee_items(ctx: ToolContext, args: PageInput) -> Page[FeeItemOut]:
 
 
 class ScheduleLineIn(ToolInput):
-    fee_item_id: Id
+    fee_item_id: FeeItemRef
     amount_minor: PositiveMinorAmount
-    year_level_id: Id | None = Field(default=None, description="The year level this amount is for; omitted: every "
+    year_level_id: YearLevelRef | None = Field(default=None, description="The year level this amount is for; omitted: every "
                                                                "year level without a line of its own for the item.")
 
 
 class CreateFeeScheduleIn(ToolInput):
     code: FeeCode = Field(description="E.g. T2-2026.")
     name: Text160 = Field(description="E.g. 'Term 2 2026 fees'.")
-    term_id: Id = Field(description="The term billed (list_terms shows ids).")
+    term_id: TermRef = Field(description="The term billed (list_terms shows ids).")
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     due_date: dt.date = Field(description="When the term's invoices fall due.")
     lines: list[ScheduleLineIn] = Field(min_length=1, max_length=service.MAX_SCHEDULE_LINES)
@@ -279,10 +276,10 @@ class CreateDiscountIn(ToolInput):
     amount_minor: PositiveMinorAmount | None = Field(default=None,
                                                      description="A fixed amount off, instead of a percentage.")
     currency: Currency | None = Field(default=None, description="The fixed amount's currency; omitted: the fees'.")
-    fee_item_id: Id | None = Field(default=None, description="Only off this fee item; omitted: off all fees.")
+    fee_item_id: FeeItemRef | None = Field(default=None, description="Only off this fee item; omitted: off all fees.")
     sibling_position: int | None = Field(default=None, ge=2, le=20,
                                          description="For sibling discounts: 2 = the second eldest and younger.")
-    account_id: Id | None = Field(default=None, description="Account debited; omitted: 4190 Fee discounts.")
+    account_id: AccountRef | None = Field(default=None, description="Account debited; omitted: 4190 Fee discounts.")
 
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
@@ -308,8 +305,8 @@ async def list_discounts(ctx: ToolContext, args: PageInput) -> Page[DiscountOut]
 
 
 class AwardDiscountIn(ToolInput):
-    student_id: Id
-    discount_id: Id
+    student_id: StudentRef
+    discount_id: DiscountRef
     note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] | None = None
 
 
@@ -326,10 +323,10 @@ async def award_discount(ctx: ToolContext, args: AwardDiscountIn) -> AwardOut:
 
 
 class GenerateInvoicesIn(ToolInput):
-    schedule_id: Id
-    year_level_id: Id | None = Field(default=None, description="Only this year level; omitted (and no "
+    schedule_id: FeeScheduleRef
+    year_level_id: YearLevelRef | None = Field(default=None, description="Only this year level; omitted (and no "
                                                                "student_ids): every enrolled student.")
-    student_ids: list[Id] | None = Field(default=None, max_length=MAX_IDS, description="Only these students.")
+    student_ids: list[StudentRef] | None = Field(default=None, max_length=MAX_IDS, description="Only these students.")
     issue: bool = Field(default=True, description="true: issue them at once (each posts its entry); false: "
                                                   "drafts to review, issued with issue_invoices.")
     issue_date: dt.date | None = Field(default=None, description="The invoices' date; omitted: today.")
@@ -368,8 +365,8 @@ async def generate_invoices(ctx: ToolContext, args: GenerateInvoicesIn) -> JobOu
 
 
 class IssueInvoicesIn(ToolInput):
-    invoice_ids: list[Id] | None = Field(default=None, max_length=MAX_IDS, description="Drafts to issue.")
-    schedule_id: Id | None = Field(default=None, description="Issue every draft of this schedule instead.")
+    invoice_ids: list[InvoiceRef] | None = Field(default=None, max_length=MAX_IDS, description="Drafts to issue.")
+    schedule_id: FeeScheduleRef | None = Field(default=None, description="Issue every draft of this schedule instead.")
     issue_date: dt.date | None = Field(default=None, description="omitted: today.")
 
 
@@ -383,9 +380,9 @@ async def issue_invoices(ctx: ToolContext, args: IssueInvoicesIn) -> IssuedOut:
 
 
 class ListInvoicesIn(PageInput):
-    family_id: Id | None = None
-    student_id: Id | None = None
-    schedule_id: Id | None = None
+    family_id: FamilyRef | None = None
+    student_id: StudentRef | None = None
+    schedule_id: FeeScheduleRef | None = None
     status: list[Literal["draft", "issued", "partially_paid", "paid", "void"]] | None = Field(default=None,
                                                                                            max_length=5)
     overdue_on: dt.date | None = Field(default=None, description="Only invoices still open and past due on this "
@@ -410,7 +407,7 @@ async def list_invoices(ctx: ToolContext, args: ListInvoicesIn) -> Page[InvoiceO
 
 
 class InvoiceIdIn(ToolInput):
-    invoice_id: Id
+    invoice_id: InvoiceRef
 
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
@@ -421,7 +418,7 @@ async def get_invoice(ctx: ToolContext, args: InvoiceIdIn) -> InvoiceOut:
 
 
 class VoidInvoiceIn(ToolInput):
-    invoice_id: Id
+    invoice_id: InvoiceRef
     on: OnDay = Field(default_factory=utc_today, description="The void's date (its reversal entry); omitted: "
                                                               "today (UTC), fixed when the void is proposed.")
     reason: Reason
@@ -440,11 +437,11 @@ async def void_invoice(ctx: ToolContext, args: VoidInvoiceIn) -> InvoiceOut:
 
 
 class CreditNoteIn(ToolInput):
-    invoice_id: Id
+    invoice_id: InvoiceRef
     amount_minor: PositiveMinorAmount
     on: OnDay = Field(default_factory=utc_today, description="omitted: today (UTC), fixed when proposed.")
     reason: Reason
-    account_id: Id | None = Field(default=None, description="Account debited; omitted: 4190 Fee discounts and "
+    account_id: AccountRef | None = Field(default=None, description="Account debited; omitted: 4190 Fee discounts and "
                                                             "credit notes.")
 
 
@@ -467,18 +464,18 @@ async def issue_credit_note(ctx: ToolContext, args: CreditNoteIn) -> CreditNoteO
 
 
 class AllocationIn(ToolInput):
-    invoice_id: Id
+    invoice_id: InvoiceRef
     amount_minor: PositiveMinorAmount
 
 
 class RecordPaymentIn(ToolInput):
-    family_id: Id
+    family_id: FamilyRef
     amount_minor: PositiveMinorAmount
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     received_on: dt.date | None = Field(default=None, description="omitted: today.")
     method: Literal["bank_transfer", "card", "cash", "cheque", "direct_debit", "other"]
     reference: Reference | None = Field(default=None, description="Bank reference, receipt or cheque number.")
-    deposit_account_id: Id | None = Field(default=None, description="Where the money went; omitted: 1010 Bank.")
+    deposit_account_id: AccountRef | None = Field(default=None, description="Where the money went; omitted: 1010 Bank.")
     allocations: list[AllocationIn] | None = Field(default=None, max_length=service.MAX_ALLOCATIONS,
                                                    description="Which invoices it pays and how much; omitted: "
                                                                "the earliest due first.")
@@ -502,7 +499,7 @@ async def record_payment(ctx: ToolContext, args: RecordPaymentIn) -> PaymentOut:
 
 
 class ListPaymentsIn(PageInput):
-    family_id: Id | None = None
+    family_id: FamilyRef | None = None
     from_date: dt.date | None = None
     to_date: dt.date | None = None
 
@@ -540,10 +537,10 @@ async def get_fee_collections(ctx: ToolContext, args: CollectionsIn) -> Collecti
 
 
 class ApplyCreditIn(ToolInput):
-    family_id: Id
+    family_id: FamilyRef
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     amount_minor: PositiveMinorAmount | None = Field(default=None, description="omitted: all the family's credit.")
-    invoice_ids: list[Id] | None = Field(default=None, max_length=200,
+    invoice_ids: list[InvoiceRef] | None = Field(default=None, max_length=200,
                                          description="Only these invoices; omitted: the earliest due first.")
     on: dt.date | None = Field(default=None, description="omitted: today.")
     idempotency_key: Key | None = None
@@ -561,14 +558,14 @@ async def apply_family_credit(ctx: ToolContext, args: ApplyCreditIn) -> AppliedO
 
 
 class RefundIn(ToolInput):
-    family_id: Id
+    family_id: FamilyRef
     amount_minor: PositiveMinorAmount
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     on: OnDay = Field(default_factory=utc_today, description="omitted: today (UTC), fixed when proposed.")
     method: Literal["bank_transfer", "card", "cash", "cheque", "direct_debit", "other"]
     reference: Reference | None = None
     reason: Reason
-    bank_account_id: Id | None = Field(default=None, description="Paid from; omitted: 1010 Bank.")
+    bank_account_id: AccountRef | None = Field(default=None, description="Paid from; omitted: 1010 Bank.")
     idempotency_key: Key = Field(description="A key you choose for this refund; retrying never refunds twice.")
 
 
@@ -603,72 +600,60 @@ async def refund_family_credit(ctx: ToolContext, args: RefundIn) -> RefundOut:
 # ---------------------------------------------------------------- receivables
 
 
-class AgingIn(ToolInput):
+def _report_page(rows: list, args: PageInput) -> tuple[list, str | None]:
+    """One page of a computed report's rows; its cursor is the position of the page's last row in the report."""
+    start = args.after_id()
+    numbered = list(enumerate(rows[start:start + args.limit + 1], start=start + 1))
+    page, cursor = page_of(numbered, args.limit, key=lambda pair: pair[0])
+    return [row for _, row in page], cursor
+
+
+class AgingIn(PageInput):
     as_of: dt.date | None = Field(default=None, description="omitted: today.")
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     group_by: Literal["family", "student"] = "family"
-    year_level_id: Id | None = None
+    year_level_id: YearLevelRef | None = None
     min_days_overdue: int = Field(default=0, ge=0, le=3650, description="Only rows with an invoice at least this "
                                                                         "many days past due (61: over 60 days).")
-    limit: int = Field(default=100, ge=1, le=1000, description="Rows returned (the totals cover every row).")
 
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_receivables_aging(ctx: ToolContext, args: AgingIn) -> AgingOut:
     """Age the fees owed on a day, per family or per student: current (not yet due), 1-30, 31-60, 61-90 and
     over 90 days past due, with totals, most overdue first. min_days_overdue=61 answers "who owes more than 60
-    days". Unfiltered, it shows the ledger's Fees receivable balance and whether the two agree. Minor units."""
+    days". Unfiltered, it shows the ledger's Fees receivable balance and whether the two agree. The totals cover
+    every row; the rows come a page at a time (next_cursor). Minor units."""
     report = await service.receivables_aging(ctx.session, as_of=args.as_of or _today(ctx),
                                              currency=await _currency(ctx, args.currency), group_by=args.group_by,
                                              year_level_id=args.year_level_id,
                                              min_days_overdue=args.min_days_overdue)
-    rows = [AgingRowOut(family_id=r.family_id, family_code=r.family_code, family_name=r.family_name,
-                        student_id=r.student_id, student_code=r.student_code, student_name=r.student_name,
-                        invoices=r.invoices, oldest_due_date=r.oldest_due_date, buckets=aging_buckets_out(r.buckets))
-            for r in report.rows[:args.limit]]
-    return AgingOut(as_of=report.as_of, currency=report.currency, group_by=report.group_by, rows=rows,
-                    rows_total=len(report.rows), totals=aging_buckets_out(report.totals),
-                    ledger_receivable_minor=report.ledger_balance, agrees_with_ledger=report.agrees)
+    rows, cursor = _report_page(report.rows, args)
+    return aging_out(report, rows, cursor)
 
 
-class RemindersIn(ToolInput):
+class RemindersIn(PageInput):
     as_of: dt.date | None = Field(default=None, description="omitted: today.")
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     min_days_overdue: int = Field(default=1, ge=1, le=3650)
     min_amount_minor: PositiveMinorAmount = 1
-    limit: int = Field(default=100, ge=1, le=1000)
 
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_fee_reminders(ctx: ToolContext, args: RemindersIn) -> RemindersOut:
-    """List the families to remind: overdue amounts (at least min_days_overdue past due), what they owe in all,
-    their credit, last payment, contacts (billing contact and guardians with email and phone) and the overdue
-    invoices, most overdue first. Sending the reminders is up to you."""
+    """List the families to remind: first the totals (families, overdue amount by days past due), then a page of
+    families, most overdue first, each with its overdue amount (at least min_days_overdue past due), what it owes
+    in all, its credit, last payment, contacts (billing contact and guardians with email and phone) and how many
+    invoices are overdue (get_family_account lists them). Sending the reminders is up to you."""
     currency = await _currency(ctx, args.currency)
     reminders = await service.fee_reminders(ctx.session, as_of=args.as_of or _today(ctx), currency=currency,
                                             min_days_overdue=args.min_days_overdue,
                                             min_amount=args.min_amount_minor)
-    families = []
-    for r in reminders[:args.limit]:
-        invoices = [ReminderInvoiceOut(invoice_id=i.invoice.id or 0, number=i.invoice.invoice_number,
-                                       student_id=i.invoice.student_id,
-                                       student_name=service.student_name(r.students[i.invoice.student_id])
-                                       if i.invoice.student_id in r.students else "",
-                                       due_date=i.invoice.due_date, balance_minor=i.balance,
-                                       days_overdue=i.days_overdue) for i in r.invoices]
-        families.append(ReminderOut(family_id=r.family.id or 0, family_code=r.family.code, family_name=r.family.name,
-                                    overdue_minor=r.overdue, total_owed_minor=r.total_owed,
-                                    credit_available_minor=r.credit_available, oldest_due_date=r.oldest_due_date,
-                                    days_overdue=r.days_overdue, last_payment_on=r.last_payment_on,
-                                    contacts=[ContactOut(name=c.name, relationship=c.relationship, email=c.email,
-                                                         phone=c.phone) for c in r.contacts],
-                                    invoices=invoices))
-    return RemindersOut(as_of=args.as_of or _today(ctx), currency=currency, families=families,
-                        families_total=len(reminders), overdue_total_minor=sum(r.overdue for r in reminders))
+    page, cursor = _report_page(reminders, args)
+    return reminders_out(reminders, page, as_of=args.as_of or _today(ctx), currency=currency, next_cursor=cursor)
 
 
 class StatementIn(ToolInput):
-    family_id: Id
+    family_id: FamilyRef
     from_date: dt.date
     to_date: dt.date | None = Field(default=None, description="omitted: today.")
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)

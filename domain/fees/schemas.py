@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from domain.fees import service
+from domain.fees import rules, service
 from domain.fees.models import Allocation, CreditNote, Discount, Family, FeeSchedule, Invoice, Payment
 from domain.kernel.schemas import OutputModel
 
@@ -291,15 +291,31 @@ class AgingRowOut(OutputModel):
 
 
 class AgingOut(OutputModel):
+    """The aging report: its totals over every row first, then one page of rows, most overdue first."""
+
     as_of: dt.date
-    currency: str
+    currency: str = Field(description="Every amount is in integer minor units of this ISO 4217 currency.")
     group_by: str
-    rows: list[AgingRowOut]
-    rows_total: int = Field(description="Rows in the report (rows lists the first `limit`).")
-    totals: AgingBucketsOut
+    totals: AgingBucketsOut = Field(description="Per bucket, over every row of the report (not only this page).")
+    rows_total: int = Field(description="Rows in the whole report.")
     ledger_receivable_minor: int | None = Field(default=None, description="The ledger's 1200 Fees receivable "
                                                                           "balance on as_of (unfiltered reports).")
     agrees_with_ledger: bool | None = None
+    rows: list[AgingRowOut] = Field(description="This page of rows; pass next_cursor for the next.")
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` to get the next page.")
+
+
+def aging_out(report: service.AgingReport, rows: list[service.AgingRow], next_cursor: str | None) -> AgingOut:
+    """The aging report's totals (every row) with one page of its rows."""
+    return AgingOut(as_of=report.as_of, currency=report.currency, group_by=report.group_by,
+                    totals=aging_buckets_out(report.totals), rows_total=len(report.rows),
+                    ledger_receivable_minor=report.ledger_balance, agrees_with_ledger=report.agrees,
+                    rows=[AgingRowOut(family_id=r.family_id, family_code=r.family_code, family_name=r.family_name,
+                                      student_id=r.student_id, student_code=r.student_code,
+                                      student_name=r.student_name, invoices=r.invoices,
+                                      oldest_due_date=r.oldest_due_date, buckets=aging_buckets_out(r.buckets))
+                          for r in rows],
+                    next_cursor=next_cursor)
 
 
 def aging_buckets_out(values: dict[str, int]) -> AgingBucketsOut:
@@ -314,36 +330,53 @@ class ContactOut(OutputModel):
     phone: str | None = None
 
 
-class ReminderInvoiceOut(OutputModel):
-    invoice_id: int
-    number: str
-    student_id: int
-    student_name: str
-    due_date: dt.date
-    balance_minor: int
-    days_overdue: int
-
-
 class ReminderOut(OutputModel):
+    """One family to remind, in one line's worth: its amounts, dates and whom to contact."""
+
     family_id: int
     family_code: str
     family_name: str
-    overdue_minor: int
-    total_owed_minor: int
+    overdue_minor: int = Field(description="Owed on invoices at least min_days_overdue past due.")
+    total_owed_minor: int = Field(description="Owed on every open invoice, overdue or not.")
     credit_available_minor: int
     oldest_due_date: dt.date
-    days_overdue: int
+    days_overdue: int = Field(description="Days past due of its oldest overdue invoice.")
+    overdue_invoices: int = Field(description="How many invoices are overdue; get_family_account(family_id) "
+                                              "lists them with their balances.")
     last_payment_on: dt.date | None = None
-    contacts: list[ContactOut]
-    invoices: list[ReminderInvoiceOut]
+    contacts: list[ContactOut] = Field(description="The billing contact first, then the students' guardians.")
 
 
 class RemindersOut(OutputModel):
+    """The families to remind: totals over every family first, then one page of them, most overdue first."""
+
     as_of: dt.date
-    currency: str
-    families: list[ReminderOut]
-    families_total: int
-    overdue_total_minor: int
+    currency: str = Field(description="Every amount is in integer minor units of this ISO 4217 currency.")
+    families_total: int = Field(description="Families to remind in all (not only this page).")
+    overdue_total_minor: int = Field(description="Overdue amount of every family to remind.")
+    overdue_by_bucket: AgingBucketsOut = Field(description="That overdue amount by days past due (current is 0).")
+    families: list[ReminderOut] = Field(description="This page of families; pass next_cursor for the next.")
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` to get the next page.")
+
+
+def reminders_out(reminders: list[service.Reminder], page: list[service.Reminder], *, as_of: dt.date,
+                  currency: str, next_cursor: str | None) -> RemindersOut:
+    """The totals of every reminder (overdue amount, by aging bucket) with one page of families."""
+    buckets = dict.fromkeys(rules.AGING_BUCKETS, 0)
+    for reminder in reminders:
+        for item in reminder.invoices:
+            buckets[rules.aging_bucket(item.days_overdue)] += item.balance
+    families = [ReminderOut(family_id=r.family.id or 0, family_code=r.family.code, family_name=r.family.name,
+                            overdue_minor=r.overdue, total_owed_minor=r.total_owed,
+                            credit_available_minor=r.credit_available, oldest_due_date=r.oldest_due_date,
+                            days_overdue=r.days_overdue, overdue_invoices=len(r.invoices),
+                            last_payment_on=r.last_payment_on,
+                            contacts=[ContactOut(name=c.name, relationship=c.relationship, email=c.email,
+                                                 phone=c.phone) for c in r.contacts])
+                for r in page]
+    return RemindersOut(as_of=as_of, currency=currency, families_total=len(reminders),
+                        overdue_total_minor=sum(r.overdue for r in reminders),
+                        overdue_by_bucket=aging_buckets_out(buckets), families=families, next_cursor=next_cursor)
 
 
 class StatementOut(OutputModel):

@@ -278,20 +278,39 @@ async def test_voiding_reverses_the_entry_with_approval_and_refuses_paid_invoice
     assert rebilled["created"] == 1
 
 
+async def every_page(frt, tool: str, args: dict, actor, rows: str) -> tuple[object, list]:
+    """Call a paginated report tool page by page (7 rows a page) and return its first page and every row.
+
+    Each page repeats the report's totals, and no row comes twice."""
+    first, items, cursor = None, [], None
+    while True:
+        page = await invoke(frt, tool, {**args, "limit": 7, **({"cursor": cursor} if cursor else {})}, actor)
+        first = first or page
+        assert len(getattr(page, rows)) <= 7
+        assert page.model_dump(exclude={rows, "next_cursor"}) == first.model_dump(exclude={rows, "next_cursor"})
+        items += getattr(page, rows)
+        cursor = page.next_cursor
+        if cursor is None:
+            return first, items
+
+
 # ---------------------------------------------------------------- receivables
 
 
 async def test_the_aging_report_buckets_by_days_past_due_and_agrees_with_the_ledger(frt, world):
     for as_of in ("2026-02-15", "2026-02-16", "2026-03-18", "2026-04-17", "2026-05-20", "2026-12-31"):
-        report = await invoke(frt, "get_receivables_aging", {"as_of": as_of, "group_by": "student"}, world.bursar)
+        report, rows = await every_page(frt, "get_receivables_aging", {"as_of": as_of, "group_by": "student"},
+                                        world.bursar, "rows")
         assert report.agrees_with_ledger, (as_of, report)
         assert report.totals.total == await receivable(frt, date.fromisoformat(as_of))
-        assert report.totals.total == sum(r.buckets.total for r in report.rows)
+        assert report.totals.total == sum(r.buckets.total for r in rows) and report.rows_total == len(rows)
+        assert len({(r.family_id, r.student_id) for r in rows}) == len(rows)
     dee = world.students["Dee"]
 
     async def dee_row(as_of: str):
-        report = await invoke(frt, "get_receivables_aging", {"as_of": as_of, "group_by": "student"}, world.bursar)
-        return next(r for r in report.rows if r.student_id == dee).buckets
+        _report, rows = await every_page(frt, "get_receivables_aging", {"as_of": as_of, "group_by": "student"},
+                                         world.bursar, "rows")
+        return next(r for r in rows if r.student_id == dee).buckets
 
     due_day, after_75, after_94 = await dee_row("2026-02-15"), await dee_row("2026-05-01"), await dee_row("2026-05-20")
     assert due_day.current == due_day.total > 0  # due on 2026-02-15: not yet overdue that day
@@ -305,14 +324,21 @@ async def test_the_aging_report_buckets_by_days_past_due_and_agrees_with_the_led
 
 
 async def test_reminders_list_overdue_families_with_contacts(frt, world):
-    reminders = await invoke(frt, "get_fee_reminders", {"as_of": "2026-03-20", "min_days_overdue": 30},
-                             world.bursar)
-    codes = {f.family_id: f for f in reminders.families}
+    reminders, families = await every_page(frt, "get_fee_reminders", {"as_of": "2026-03-20",
+                                                                      "min_days_overdue": 30},
+                                           world.bursar, "families")
+    codes = {f.family_id: f for f in families}
+    assert len(codes) == len(families) == reminders.families_total
     lee = codes[world.families["Lee"]]
     assert lee.days_overdue == 33 and lee.overdue_minor > 0 and lee.last_payment_on == date(2026, 3, 1)
     assert lee.contacts[0].relationship == "billing contact" and any(c.relationship == "mother" for c in lee.contacts)
     assert world.families["Kim"] not in codes  # paid in full
-    assert reminders.overdue_total_minor == sum(f.overdue_minor for f in reminders.families)
+    assert reminders.overdue_total_minor == sum(f.overdue_minor for f in families) \
+        == reminders.overdue_by_bucket.total > 0
+    assert reminders.overdue_by_bucket.current == 0 and lee.overdue_invoices >= 1
+    assert [f.days_overdue for f in families] == sorted((f.days_overdue for f in families), reverse=True)
+    with pytest.raises(InvalidInput, match="cursor"):
+        await invoke(frt, "get_fee_reminders", {"cursor": "not-a-cursor"}, world.bursar)
 
 
 async def test_a_statement_of_account_is_a_pdf_the_bursar_can_read(frt, world):
