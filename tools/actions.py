@@ -12,6 +12,7 @@ from pydantic import Field
 
 from domain.actions import service as actions
 from domain.actions.models import ActionStatus
+from domain.actions.schemas import ActionSummaryOut, action_summary_out
 from domain.kernel.actor import Role
 from tools import gate
 from tools.actions_schema import ActionOut, action_out
@@ -43,11 +44,12 @@ class RejectIn(ToolInput):
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
-async def list_pending_actions(ctx: ToolContext, args: ListPendingActionsIn) -> Page[ActionOut]:
-    """List pending actions (destructive calls waiting at the gate), oldest first.
+async def list_pending_actions(ctx: ToolContext, args: ListPendingActionsIn) -> Page[ActionSummaryOut]:
+    """List pending actions (destructive calls waiting at the gate), oldest first, one line each: id, tool,
+    status, who asked and when, and a one-line summary.
 
     Admins see everyone's; other roles see only the actions they requested. Filter by status ("open" means
-    proposed or queued). Use get_action for one action's full preview.
+    proposed or queued). get_action(action_id) has an action's preview, arguments and outcome.
     """
     if args.status == "open":
         statuses = [ActionStatus.PROPOSED.value, ActionStatus.QUEUED.value]
@@ -58,7 +60,7 @@ async def list_pending_actions(ctx: ToolContext, args: ListPendingActionsIn) -> 
     rows = await actions.list_actions_for(ctx.session, ctx.actor, after_id=args.after_id(), limit=args.limit,
                                           statuses=statuses, mine=args.mine)
     page, cursor = page_of(rows, args.limit)
-    return Page[ActionOut](items=[action_out(a) for a in page], next_cursor=cursor)
+    return Page[ActionSummaryOut](items=[action_summary_out(a) for a in page], next_cursor=cursor)
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
