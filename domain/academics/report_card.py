@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from domain.documents.pdf_tables import (
     PLAIN,
@@ -41,11 +42,14 @@ from domain.documents.pdf_text import COMMON as _COMMON
 from domain.documents.pdf_text import INK as _INK
 from domain.documents.pdf_text import MARGIN as _MARGIN
 from domain.documents.pdf_text import MUTED as _MUTED
-from domain.documents.pdf_text import A4Document
+from domain.documents.pdf_text import a4_document
 from domain.documents.pdf_text import add_fonts as _add_fonts
 from domain.documents.pdf_text import drawable as _drawable
 from domain.documents.pdf_text import wrap as _wrap
 from domain.kernel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 # A teacher comment is typically under 500 characters; 1000 still fits one table row on one page (about
 # 27 lines of 8 pt in the comment column), so a row never has to split. Grade.comment allows 2000.
@@ -225,8 +229,6 @@ def _only_common(data: ReportCardData) -> bool:
 _STRIPED = TableStyle(zebra_fill=ZEBRA_FILL)  # subjects and attendance; the grading scale legend is plain
 _TITLE_KEEP = 12.0  # mm kept on the page under a section title
 
-_CardPdf = A4Document  # the footer names the student and the issue date
-
 
 # ---------------------------------------------------------------- rendering
 
@@ -241,7 +243,7 @@ def render_report_card(data: ReportCardData) -> bytes:
     s = data.student
     # The student code leads the footer so that it survives when a long name has to be cut short.
     footer = f"{s.code} · {s.full_name} · {data.term}, {data.academic_year} · Issued {data.issued_on}"
-    pdf = _CardPdf(unicodedata.normalize("NFC", footer))
+    pdf = a4_document(unicodedata.normalize("NFC", footer))
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(False)  # the tables keep rows whole with ensure_room instead
     pdf.set_creation_date(datetime.combine(data.issued_on, time(), tzinfo=UTC))
@@ -274,7 +276,7 @@ def render_report_cards(datas: Iterable[ReportCardData]) -> list[bytes]:
     return [render_report_card(data) for data in cards]
 
 
-def _draw_header(pdf: _CardPdf, data: ReportCardData) -> None:
+def _draw_header(pdf: FPDF, data: ReportCardData) -> None:
     for line in _wrap(data.school_name, pdf.epw, bold=True, size=16):
         draw_lines(pdf, [line], x=pdf.l_margin, y=pdf.get_y(), width=pdf.epw, cell=Cell(line, bold=True, size=16))
         pdf.set_y(pdf.get_y() + line_height(16))
@@ -289,7 +291,7 @@ def _draw_header(pdf: _CardPdf, data: ReportCardData) -> None:
     pdf.set_y(y + 4)
 
 
-def _draw_student(pdf: _CardPdf, s: StudentLine) -> None:
+def _draw_student(pdf: FPDF, s: StudentLine) -> None:
     label, value = 34.0, pdf.epw / 2 - 34.0
     rows = ((("Student", s.full_name, True), ("Student code", s.code, False)),
             (("Year level", s.year_level, False), ("Section", s.section, False)),
@@ -313,7 +315,7 @@ def _draw_student(pdf: _CardPdf, s: StudentLine) -> None:
 _SUBJECT_COLUMNS = (32.0, 21.0, 28.0, 14.0, 15.0, 70.0)
 
 
-def _draw_subjects(pdf: _CardPdf, subjects: Sequence[SubjectLine]) -> None:
+def _draw_subjects(pdf: FPDF, subjects: Sequence[SubjectLine]) -> None:
     section_title(pdf, "Subjects", keep_with=_TITLE_KEEP)
     if not subjects:
         paragraph(pdf, "No subjects are graded this term.", color=_MUTED)
@@ -331,7 +333,7 @@ def _draw_subjects(pdf: _CardPdf, subjects: Sequence[SubjectLine]) -> None:
     pdf.set_y(pdf.get_y() + 5)
 
 
-def _draw_attendance(pdf: _CardPdf, a: AttendanceSummary) -> None:
+def _draw_attendance(pdf: FPDF, a: AttendanceSummary) -> None:
     section_title(pdf, "Attendance", keep_with=_TITLE_KEEP)
     heading = [Cell(t, bold=True, align="C") for t in
                ("Days present", "Days absent", "Days late", "Days excused", "Attendance rate")]
@@ -343,7 +345,7 @@ def _draw_attendance(pdf: _CardPdf, a: AttendanceSummary) -> None:
     pdf.set_y(pdf.get_y() + 5)
 
 
-def _draw_summary(pdf: _CardPdf, data: ReportCardData) -> None:
+def _draw_summary(pdf: FPDF, data: ReportCardData) -> None:
     if data.gpa is None and data.overall_comment is None:
         return
     section_title(pdf, "Summary", keep_with=_TITLE_KEEP)
@@ -357,7 +359,7 @@ def _draw_summary(pdf: _CardPdf, data: ReportCardData) -> None:
     pdf.set_y(pdf.get_y() + 5)
 
 
-def _draw_scale(pdf: _CardPdf, scale: Sequence[GradingBand]) -> None:
+def _draw_scale(pdf: FPDF, scale: Sequence[GradingBand]) -> None:
     bands = sorted(scale, key=lambda band: Decimal(band.min_percentage), reverse=True)
     label = 30.0
     columns = (label, *[(pdf.epw - label) / len(bands)] * len(bands))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING
 
 from domain.documents.pdf_text import FONT_FAMILY, INK, PT, RULE, ensure_room, shorten, text_width, wrap
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 RGB = tuple[int, int, int]
 Layout = tuple[list[list[str]], float]  # each cell's lines, and the row's height in mm

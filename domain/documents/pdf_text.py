@@ -5,20 +5,24 @@ statements of account); their tables and text blocks are drawn with `domain.docu
 The fonts are DejaVu Sans (fonts/, with its licence): they cover Latin with its extensions, Greek and Cyrillic,
 so the names a school prints nearly always render; renderers refuse text outside `drawable()` by name rather
 than print empty boxes.
+
+fpdf2 and fontTools are imported when the first document is drawn or measured, not with this module: fpdf2
+brings numpy and Pillow, about a second of a server's start that most sessions never print anything with.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from copy import deepcopy
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fontTools import subset as ftsubset
-from fontTools import ttLib
-from fpdf import FPDF
-from fpdf.fonts import TTFFont
+if TYPE_CHECKING:
+    from fpdf import FPDF
+    from fpdf.fonts import TTFFont
 
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 FONT_FAMILY = "DejaVuSans"
@@ -42,6 +46,9 @@ _UNUSED_TABLES = ["FFTM", "GDEF", "GPOS", "GSUB", "MATH", "hdmx", "kern", "meta"
 @cache
 def _font_bytes(style: str, common_only: bool) -> bytes:
     """Return the bundled font file, or its cut-down copy for `COMMON` text, made once per process."""
+    from fontTools import subset as ftsubset
+    from fontTools import ttLib
+
     data = FONT_FILES[style].read_bytes()
     if not common_only:
         return data
@@ -60,6 +67,9 @@ def _font_bytes(style: str, common_only: bool) -> bytes:
 @cache
 def _font_template(style: str, common_only: bool) -> TTFFont:
     """Parse a font once per process into fpdf2's font object (widths, cmap, descriptor)."""
+    from fpdf import FPDF
+    from fpdf.fonts import TTFFont
+
     source = BytesIO(_font_bytes(style, common_only)) if common_only else FONT_FILES[style]
     return TTFFont(FPDF(), source, f"{FONT_FAMILY.lower()}{style}", style)  # type: ignore[arg-type]
 
@@ -92,6 +102,8 @@ def add_fonts(pdf: FPDF, *, common_only: bool) -> None:
     writes the PDF), its own subset map and missing-glyph list. Falls back to `add_font` should a later
     fpdf2 change its font object.
     """
+    from fontTools import ttLib
+
     for style, path in FONT_FILES.items():
         key = f"{FONT_FAMILY.lower()}{style}"
         try:
@@ -162,24 +174,40 @@ MUTED = (108, 117, 125)
 RULE = (173, 181, 189)
 
 
-class A4Document(FPDF):
-    """An A4 portrait document in mm whose footer, under a rule, names what it is on the left and numbers the
-    pages on the right ("Page 2 of 3")."""
+def a4_document(footer_left: str, *, before_footer: Callable[[FPDF], None] | None = None) -> FPDF:
+    """Return a new A4 portrait document in mm whose footer, under a rule, names what it is (`footer_left`) on
+    the left and numbers the pages on the right ("Page 2 of 3").
 
-    def __init__(self, footer_left: str) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self._footer_left = footer_left
+    `before_footer(pdf)`, when given, draws on each page just before its footer, last of all (a watermark).
+    """
+    return _a4_document_class()(footer_left, before_footer)
 
-    def footer(self) -> None:
-        self.set_draw_color(*RULE)
-        self.set_line_width(0.2)
-        self.line(self.l_margin, FOOTER_TOP + 2, self.w - self.r_margin, FOOTER_TOP + 2)
-        self.set_font(FONT_FAMILY, "", 7.5)
-        self.set_text_color(*MUTED)
-        self.text(self.l_margin, FOOTER_TOP + 6, shorten(self._footer_left, self.epw - 30, size=7.5))
-        # A cell, not text(): fpdf2 replaces the "{nb}" alias (the page count) only inside cells.
-        self.set_xy(self.l_margin, FOOTER_TOP + 3.4)
-        self.cell(self.epw, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+
+@cache
+def _a4_document_class() -> type[FPDF]:
+    """Define the A4 document class on first use (fpdf2 is imported then, see the module's docstring)."""
+    from fpdf import FPDF
+
+    class A4Document(FPDF):
+        def __init__(self, footer_left: str, before_footer: Callable[[FPDF], None] | None) -> None:
+            super().__init__(orientation="P", unit="mm", format="A4")
+            self._footer_left = footer_left
+            self._before_footer = before_footer
+
+        def footer(self) -> None:
+            if self._before_footer is not None:
+                self._before_footer(self)
+            self.set_draw_color(*RULE)
+            self.set_line_width(0.2)
+            self.line(self.l_margin, FOOTER_TOP + 2, self.w - self.r_margin, FOOTER_TOP + 2)
+            self.set_font(FONT_FAMILY, "", 7.5)
+            self.set_text_color(*MUTED)
+            self.text(self.l_margin, FOOTER_TOP + 6, shorten(self._footer_left, self.epw - 30, size=7.5))
+            # A cell, not text(): fpdf2 replaces the "{nb}" alias (the page count) only inside cells.
+            self.set_xy(self.l_margin, FOOTER_TOP + 3.4)
+            self.cell(self.epw, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+
+    return A4Document
 
 
 def ensure_room(pdf: FPDF, height: float) -> bool:

@@ -30,8 +30,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING
 
 from domain.documents.pdf_tables import (
     EMPHASIS_FILL,
@@ -52,13 +51,16 @@ from domain.documents.pdf_text import (
     INK,
     MARGIN,
     MUTED,
-    A4Document,
+    a4_document,
     add_fonts,
     drawable,
     shorten,
 )
 from domain.kernel import money
 from domain.kernel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 LINE_KINDS = ("invoice", "payment", "credit_note", "refund", "void", "credit_applied")
 KIND_LABELS = {"invoice": "Invoice", "payment": "Payment", "credit_note": "Credit note", "refund": "Refund",
@@ -307,7 +309,7 @@ def render_family_statement_pdf(statement: FamilyStatement) -> bytes:
     """
     validate_family_statement(statement)
     s = _normalized(statement)
-    pdf = A4Document(f"Statement of account {s.family_code} · {s.from_date} to {s.to_date}")
+    pdf = a4_document(f"Statement of account {s.family_code} · {s.from_date} to {s.to_date}")
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(False)  # the tables keep rows whole with ensure_room instead
     pdf.set_creation_date(dt.datetime.combine(s.issued_on, dt.time(), tzinfo=dt.UTC))

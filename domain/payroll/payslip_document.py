@@ -32,9 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Literal, get_args
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING, Literal, get_args
 
 # The shared PDF toolkit (also the report cards' and statements'): its per-process font cache makes a document
 # about three times cheaper to write than fpdf2's `add_font`.
@@ -50,7 +48,7 @@ from domain.documents.pdf_tables import (
     section_title,
 )
 from domain.documents.pdf_text import COMMON as _COMMON
-from domain.documents.pdf_text import FONT_FAMILY, PT, A4Document
+from domain.documents.pdf_text import FONT_FAMILY, PT, a4_document
 from domain.documents.pdf_text import INK as _INK
 from domain.documents.pdf_text import MARGIN as _MARGIN
 from domain.documents.pdf_text import MUTED as _MUTED
@@ -61,6 +59,9 @@ from domain.documents.pdf_text import shorten as _shorten
 from domain.documents.pdf_text import text_width as _text_width
 from domain.kernel import money
 from domain.kernel.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 LineKind = Literal["earning", "deduction", "tax", "employer_contribution", "arrears"]
 PayslipStatus = Literal["draft", "done", "paid", "void"]
@@ -293,27 +294,16 @@ _LINE_COLUMNS = (28.0, 92.0, 22.0, 38.0)
 _CONTRIBUTION_COLUMNS = (28.0, 114.0, 38.0)
 
 
-class _PayslipPdf(A4Document):
-    """An A4 document with a VOID watermark across each page of a void payslip and a numbered footer."""
-
-    def __init__(self, *, footer_left: str, void: bool) -> None:
-        super().__init__(footer_left)
-        self._void = void
-
-    def _watermark(self) -> None:
-        # Drawn last on each page and translucent, so the tables' filled rows cannot hide it.
-        size = 120.0
-        width = _text_width("VOID", bold=True, size=size)
-        with self.local_context(fill_opacity=0.16):
-            self.set_font(FONT_FAMILY, "B", size)
-            self.set_text_color(*_VOID_RED)
-            with self.rotation(angle=45, x=self.w / 2, y=self.h / 2):
-                self.text(self.w / 2 - width / 2, self.h / 2 + 0.35 * size * PT, "VOID")
-
-    def footer(self) -> None:
-        if self._void:
-            self._watermark()
-        super().footer()
+def _void_watermark(pdf: FPDF) -> None:
+    """Draw VOID across the page, for each page of a void payslip."""
+    # Drawn last on each page and translucent, so the tables' filled rows cannot hide it.
+    size = 120.0
+    width = _text_width("VOID", bold=True, size=size)
+    with pdf.local_context(fill_opacity=0.16):
+        pdf.set_font(FONT_FAMILY, "B", size)
+        pdf.set_text_color(*_VOID_RED)
+        with pdf.rotation(angle=45, x=pdf.w / 2, y=pdf.h / 2):
+            pdf.text(pdf.w / 2 - width / 2, pdf.h / 2 + 0.35 * size * PT, "VOID")
 
 
 # ---------------------------------------------------------------- rendering
@@ -329,7 +319,8 @@ def render_payslip_pdf(doc: PayslipDocument) -> bytes:
     validate_payslip_document(doc)
     # The payslip number and employee code lead the footer so that they survive when a long name is cut.
     footer = f"Payslip {doc.payslip_number} · {doc.employee_code} · {doc.employee_name} · {doc.period_label}"
-    pdf = _PayslipPdf(footer_left=unicodedata.normalize("NFC", footer), void=doc.status == "void")
+    pdf = a4_document(unicodedata.normalize("NFC", footer),
+                      before_footer=_void_watermark if doc.status == "void" else None)
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(False)  # the tables keep rows whole with ensure_room instead
     pdf.set_creation_date(datetime.combine(doc.pay_date, time(), tzinfo=UTC))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,7 +29,9 @@ from domain.timetable.serialize import (
     problem_from_json,
     problem_to_json,
 )
-from domain.timetable.solver import SolveResult
+
+if TYPE_CHECKING:  # the solver (OR-Tools, with pandas) is imported by the jobs that solve, not by every reader
+    from domain.timetable.solver import SolveResult
 
 
 async def store_problem(session: AsyncSession, *, problem: Problem, source: ProblemSource) -> TimetableProblem:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+from fpdf import FPDF
 from pypdf import PdfReader
 
 from domain.documents.pdf_tables import (
@@ -20,7 +21,7 @@ from domain.documents.pdf_tables import (
     fit_lines,
     row_layout,
 )
-from domain.documents.pdf_text import FOOTER_TOP, MARGIN, A4Document, add_fonts, text_width
+from domain.documents.pdf_text import FOOTER_TOP, MARGIN, a4_document, add_fonts, text_width
 
 PT_PER_MM = 72 / 25.4
 FOOTER = "Table under test"
@@ -29,8 +30,8 @@ HEADING = [Cell("Code", bold=True), Cell("Description", bold=True), Cell("Amount
 TOTAL = [Cell(""), Cell("TOTAL-ROW", bold=True), Cell("999.00", bold=True, align="R")]
 
 
-def document() -> A4Document:
-    pdf = A4Document(FOOTER)
+def document() -> FPDF:
+    pdf = a4_document(FOOTER)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_auto_page_break(False)
     add_fonts(pdf, common_only=True)
@@ -45,7 +46,7 @@ def row(n: int, *, lines: int = 1) -> list[Cell]:
             Cell(f"{n}.00", align="R")]
 
 
-def printed(pdf: A4Document) -> list[list[tuple[str, float]]]:
+def printed(pdf: FPDF) -> list[list[tuple[str, float]]]:
     """Return each page's text fragments with their baseline's height above the page's foot, in mm."""
     pages = []
     for page in PdfReader(io.BytesIO(bytes(pdf.output()))).pages:
@@ -93,7 +94,7 @@ def test_a_table_longer_than_a_page_repeats_its_headings_and_never_splits_a_row(
         assert sum(f"first-{n:02d}" in page_text(page) for page in pages) == 1
 
 
-def start_near_the_foot(pdf: A4Document, rows: list[list[Cell]]) -> None:
+def start_near_the_foot(pdf: FPDF, rows: list[list[Cell]]) -> None:
     """Place the table so that its last row fits above the footer but the total row after it does not."""
     head = row_layout(HEADING, COLUMNS)[1]
     height = sum(row_layout(r, COLUMNS)[1] for r in rows)
