@@ -9,13 +9,21 @@ from pydantic import Field
 from domain.kernel.schemas import OutputModel
 
 
-class ToolAccess(OutputModel):
-    name: str
-    effect: str
-    gate: str | None = None
+class AreaAccess(OutputModel):
+    """What the caller may do in one area of the product, in a line: how many tools of each effect."""
+
+    area: str
+    about: str
+    reads: int = Field(description="Tools that only read.")
+    writes: int = Field(description="Tools that change data at once (audited).")
+    gated: list[str] = Field(description="Destructive tools: each returns a pending action with a preview, and "
+                                         "changes nothing until confirm_action (and, for some, an admin's "
+                                         "approval).")
 
 
 class MeOut(OutputModel):
+    """Who the caller is and, in a few lines, what it may do; tools/list describes each tool."""
+
     user_id: int
     username: str
     display_name: str
@@ -23,8 +31,9 @@ class MeOut(OutputModel):
     channel: str
     employee_id: int | None = Field(default=None,
                                     description="Set for staff users; teachers grade their classes.")
-    tools: list[ToolAccess] = Field(
-        description="Every tool these roles may call, with its effect and gate level.")
+    tools_total: int = Field(description="Tools these roles may call.")
+    approves_actions: bool = Field(description="May approve or reject actions other users queued (admins).")
+    areas: list[AreaAccess] = Field(description="Per area of the product, the tools these roles may call.")
 
 
 class PingOut(OutputModel):
