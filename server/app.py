@@ -14,11 +14,12 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route, Router
 
 from domain.kernel.actor import Channel
+from domain.kernel.errors import DomainError
 from server.admin import admin_app
-from server.agent_api import agent_routes
+from server.agent_api import agent_routes, error_response
 from server.auth import ApiKeyMiddleware, actor_from_request
 from server.host_check import HostCheckMiddleware, host_policy
-from server.mcp_server import build_mcp_server
+from server.mcp_server import build_mcp_server, url_toolsets
 from server.observability import RequestIdMiddleware, observability_routes
 from server.openai_compat import openai_compat_routes
 from tools.runtime import Runtime
@@ -65,6 +66,11 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int | None = 
 
         async def __call__(self, scope, receive, send):
             scope = dict(scope, path="/", raw_path=b"/", root_path=scope.get("root_path", "") + "/mcp")
+            try:  # ?toolsets= names toolsets to list (server/mcp_server.py); a wrong name is refused up front
+                url_toolsets(Request(scope))
+            except DomainError as exc:
+                await error_response(exc)(scope, receive, send)
+                return
             await mcp_endpoint(scope, receive, send)
 
     endpoint = _McpPath()

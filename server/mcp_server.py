@@ -31,6 +31,7 @@ from prompts import MCP_PROMPTS, PromptSpec, Suggestion, render
 from tools.invoke import invoke
 from tools.registry import ProgressReporter, ToolSpec
 from tools.runtime import Runtime
+from tools.toolsets import ALL, Listing, listed_tools, parse_toolsets
 
 log = logging.getLogger("mcs_erp.mcp")
 
@@ -56,10 +57,10 @@ def error_result(exc: DomainError) -> types.CallToolResult:
 
 
 async def call_tool(runtime: Runtime, actor: Actor, name: str, arguments: dict[str, Any] | None, *,
-                    progress: ProgressReporter | None = None) -> types.CallToolResult:
+                    progress: ProgressReporter | None = None, listing: Listing | None = None) -> types.CallToolResult:
     """Invoke a tool and shape the outcome as an MCP result: structuredContent plus the same JSON as text."""
     try:
-        out = await invoke(runtime, name, arguments, actor, progress=progress)
+        out = await invoke(runtime, name, arguments, actor, progress=progress, listing=listing)
     except DomainError as exc:
         return error_result(exc)
     except IntegrityError:
@@ -168,18 +169,93 @@ async def suggest(runtime: Runtime, actor: Actor, kind: Suggestion, typed: str) 
                             has_more=len(matches) > MAX_COMPLETION_VALUES or not whole)
 
 
+TOOLSETS_PARAM = "toolsets"  # the query parameter of the Streamable HTTP URL: /mcp?toolsets=fees,ledger or all
+MAX_HTTP_LISTINGS = 10_000  # MCP sessions whose enabled toolsets are kept; the oldest is forgotten beyond this
+
+
+def url_toolsets(request: Any) -> frozenset[str]:
+    """The toolsets named by the `toolsets` query parameter of an HTTP request (none without one); raises
+    InvalidInput naming the unknown ones and the known ones."""
+    raw = request.query_params.get(TOOLSETS_PARAM) if request is not None else None
+    return parse_toolsets(raw, source=f"?{TOOLSETS_PARAM}=") if raw else frozenset()
+
+
+def reconnect_url(request: Any, toolsets: list[str]) -> str:
+    """The /mcp URL of `request` with `?toolsets=` naming `toolsets` (`all` when that is every toolset)."""
+    from tools.toolsets import BY_NAME
+
+    value = ALL if set(toolsets) >= set(BY_NAME) else ",".join(toolsets)
+    url = request.url
+    base = f"{url.scheme}://{url.netloc}{request.scope.get('root_path', '') or '/mcp'}"
+    return f"{base}?{TOOLSETS_PARAM}={value}" if value else base
+
+
+class Listings:
+    """The toolset listing of each connection of a server (tools/toolsets.py).
+
+    - stdio (and an in-process client): one connection per process, one listing, widened by MCS_ERP_TOOLSETS;
+      enable_toolsets keeps its toolsets whatever the protocol version;
+    - Streamable HTTP with a session (protocol versions with `initialize`: the Mcp-Session-Id header): one listing
+      per session, widened by the setting and the URL's `?toolsets=`;
+    - Streamable HTTP without a session (2026-07-28): a listing per request from the setting and the URL; the
+      discovery tools answer with the URL to reconnect with.
+    """
+
+    def __init__(self, widened: frozenset[str]):
+        self.widened = widened
+        self.process = Listing(widened=widened)
+        self.sessions: dict[str, Listing] = {}
+
+    def for_request(self, ctx: ServerRequestContext) -> Listing:
+        request = ctx.request
+        if request is None:
+            return self.process
+        widened = self.widened | url_toolsets(request)
+        session_id = request.headers.get("mcp-session-id")
+        if not session_id:
+            return Listing(widened=widened, session=False, reconnect=lambda names: reconnect_url(request, names))
+        listing = self.sessions.get(session_id)
+        if listing is None:
+            if len(self.sessions) >= MAX_HTTP_LISTINGS:
+                self.sessions.pop(next(iter(self.sessions)))
+            listing = self.sessions[session_id] = Listing(widened=widened)
+        return listing
+
+
+async def announce_list_changed(ctx: ServerRequestContext, bus: Any) -> None:
+    """Tell the client its tool list changed: notifications/tools/list_changed on the request's stream where the
+    protocol version has a session (initialize), on the subscriptions/listen streams at 2026-07-28 (stdio)."""
+    from mcp.shared.subscriptions import ToolsListChanged
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+        await bus.publish(ToolsListChanged())
+    else:
+        await ctx.session.send_notification(types.ToolListChangedNotification(), related_request_id=ctx.request_id)
+
+
 def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServer:
-    """Build the MCP server for `runtime`; every request's actor comes from `resolve_actor`."""
+    """Build the MCP server for `runtime`; every request's actor comes from `resolve_actor`.
+
+    tools/list shows a caller the tools its roles may call, of the toolsets its connection lists (its roles'
+    defaults, MCS_ERP_TOOLSETS, the URL's `?toolsets=`, enable_toolsets); tools/call runs any tool the roles allow,
+    listed or not. Raises InvalidInput for an unknown toolset in MCS_ERP_TOOLSETS.
+    """
+    from mcp.server.subscriptions import InMemorySubscriptionBus
+
+    listings = Listings(parse_toolsets(runtime.settings.toolsets, source="MCS_ERP_TOOLSETS"))
+    bus = InMemorySubscriptionBus()
     server = MCPServer("mcs-erp", title="mcs-erp school ERP", instructions=INSTRUCTIONS, version="0.1.0",
                        description="A school's HR, payroll, ledger (finance), academics (grades, attendance), "
                                    "timetables, fees and documents as typed tools, with jobs and a confirmation "
-                                   "gate.")
+                                   "gate.", subscriptions=bus)
     lowlevel = server._lowlevel_server  # the SDK exposes no public hook to serve tools from our own registry
     declarations = {spec.name: mcp_tool(spec) for spec in runtime.catalogue.tools.values()}
 
     async def list_tools(ctx: ServerRequestContext, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         actor = await resolve_actor(ctx)
-        return types.ListToolsResult(tools=[declarations[s.name] for s in runtime.catalogue.for_actor(actor)])
+        listed = listed_tools(runtime.catalogue, actor, listings.for_request(ctx))
+        return types.ListToolsResult(tools=[declarations[s.name] for s in listed])
 
     async def handle_call(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         try:
@@ -189,8 +265,13 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
         # A job-starting tool asked to wait (wait_s) reports the job's progress as notifications/progress when the
         # client sent a progress token; without one, the SDK's report_progress does nothing.
         wants_progress = bool(ctx.meta and ctx.meta.get("progress_token") is not None)
-        return await call_tool(runtime, actor, params.name, params.arguments,
-                               progress=ctx.session.report_progress if wants_progress else None)
+        listing = listings.for_request(ctx)
+        result = await call_tool(runtime, actor, params.name, params.arguments, listing=listing,
+                                 progress=ctx.session.report_progress if wants_progress else None)
+        if listing.changed:
+            listing.changed = False
+            await announce_list_changed(ctx, bus)
+        return result
 
     def input_schema(name: str) -> dict[str, Any] | None:
         # The SDK asks for the schema to check `Mcp-Param-*` headers against `x-mcp-header` annotations. No

@@ -103,8 +103,12 @@ what the caller writes about the call (the agent loop's tool-call row) commits o
 
 
 async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, actor: Actor, *,
-                 progress: ProgressReporter | None = None, record: Recorder | None = None) -> BaseModel:
+                 progress: ProgressReporter | None = None, record: Recorder | None = None,
+                 listing: Any = None) -> BaseModel:
     """Call tool `name` with `arguments` as `actor` and return its typed output.
+
+    `listing` (tools.toolsets.Listing), when the channel keeps one, is what the discovery tools (list_toolsets,
+    enable_toolsets) read and widen; it never limits which tools may be called.
 
     `progress`, when the channel gives one, receives the progress of a tool that waits on a job (wait_s).
     Read tools run in a read-only unit of work; write tools in one transaction with their audit row (one per
@@ -118,12 +122,12 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
     tools (whose result is known only after the wait) do not call it.
     """
     if not _call_observers:
-        return await _invoke(runtime, name, arguments, actor, progress=progress, record=record)
+        return await _invoke(runtime, name, arguments, actor, progress=progress, record=record, listing=listing)
     spec = runtime.catalogue.get(name)
     started = time.perf_counter()
     outcome = "internal"
     try:
-        out = await _invoke(runtime, name, arguments, actor, progress=progress, record=record)
+        out = await _invoke(runtime, name, arguments, actor, progress=progress, record=record, listing=listing)
         outcome = "pending" if spec is not None and spec.effect is Effect.DESTRUCTIVE else "ok"
         return out
     except DomainError as exc:
@@ -140,7 +144,7 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
 
 
 async def _invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, actor: Actor, *,
-                  progress: ProgressReporter | None, record: Recorder | None) -> BaseModel:
+                  progress: ProgressReporter | None, record: Recorder | None, listing: Any = None) -> BaseModel:
     spec = runtime.catalogue.get(name)
     if spec is None:
         raise NotFound(f"unknown tool {name!r}; tools/list (or `mcs-erp tools`) shows the catalogue")
@@ -148,7 +152,7 @@ async def _invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None,
     authorize(spec, actor)
     if spec.effect is Effect.READ:
         async with runtime.db.read() as session:
-            return await spec.run(ToolContext(session, actor, runtime), args)
+            return await spec.run(ToolContext(session, actor, runtime, listing=listing), args)
     if spec.effect is Effect.DESTRUCTIVE:
         from tools.gate import propose
 

@@ -11,6 +11,7 @@ def all_modules() -> list[Module]:
         academics,
         actions,
         attendance,
+        discovery,
         documents,
         fees,
         finance,
@@ -22,6 +23,5 @@ def all_modules() -> list[Module]:
         timetable,
     )
 
-    return [platform.module, actions.module, jobs.module, documents.module, hr.module, academics.module,
-            timetable.module, finance.module, payroll.module,
-            fees.module]
+    return [platform.module, discovery.module, actions.module, jobs.module, documents.module, hr.module,
+            academics.module, timetable.module, finance.module, payroll.module, fees.module]

@@ -51,7 +51,8 @@ class ActionContext:
 class ToolContext:
     """What a tool function receives besides its input: the unit of work's session, the actor (the requester,
     for a released pending action), the runtime; when the channel can show it (an MCP request with a progress
-    token), a progress reporter; and, for a destructive tool run by the gate, the action it runs for."""
+    token), a progress reporter; for a destructive tool run by the gate, the action it runs for; and, where the
+    channel keeps one (MCP, an agent run), the listing of toolsets the discovery tools read and widen."""
 
     session: AsyncSession
     actor: Actor
@@ -60,6 +61,7 @@ class ToolContext:
     action: ActionContext | None = None
     applied: Applied | None = None
     plan: Plan | None = None
+    listing: Any = None  # tools.toolsets.Listing: the toolsets the caller's connection lists (discovery tools)
 
 
 ToolFn = Callable[[ToolContext, Any], Awaitable[BaseModel]]
@@ -87,6 +89,8 @@ class ToolSpec:
     offered_to_agents: bool = True
     starts_job: bool = False
     audited_by_domain: bool = False
+    toolset: str = ""
+    """The toolset it is listed in (tools/toolsets.py), set by `Module.tool`."""
 
     @cached_property
     def input_schema(self) -> dict[str, Any]:
@@ -164,14 +168,32 @@ def _unbounded_strings(schema: dict[str, Any], defs: dict[str, Any], path: str =
 
 
 class Module:
-    """A bounded context as the registry sees it: a name, the contexts it needs, its tools."""
+    """A bounded context as the registry sees it: a name, the contexts it needs, its tools.
 
-    def __init__(self, name: str, *, depends_on: Iterable[str] = (), core: bool = False, description: str = ""):
+    A product module's tools take their toolset from tools/toolsets.py; a module outside the product (a test's)
+    names the one `toolset` of all its tools instead.
+    """
+
+    def __init__(self, name: str, *, depends_on: Iterable[str] = (), core: bool = False, description: str = "",
+                 toolset: str | None = None):
         self.name = name
         self.depends_on = tuple(depends_on)
         self.core = core
         self.description = description
+        self.toolset = toolset
         self.tools: list[ToolSpec] = []
+
+    def toolset_of(self, tool: str) -> str:
+        """The one toolset of `tool`; raises TypeError when it has none or more than one (declared in
+        tools/toolsets.py and by this module, or twice in tools/toolsets.py)."""
+        from tools.toolsets import toolsets_of
+
+        declared = toolsets_of(tool) + ([self.toolset] if self.toolset else [])
+        if len(declared) != 1:
+            found = f"is in {len(declared)} ({', '.join(declared)})" if declared else "is in none"
+            raise TypeError(f"tool {tool} must belong to exactly one toolset but {found}: list it once in "
+                            "tools/toolsets.py")
+        return declared[0]
 
     def tool(
         self,
@@ -214,6 +236,7 @@ class Module:
                 raise TypeError(f"starts_job and audited_by_domain are for write tools: {tool_name}")
             if starts_job and (output_model is not JobOut or "wait_s" not in input_model.model_fields):
                 raise TypeError(f"job-starting tool {tool_name} must return JobOut and take wait_s")
+            toolset = self.toolset_of(tool_name)
             description = inspect.cleandoc(fn.__doc__ or "")
             if not description:
                 raise TypeError(f"tool {tool_name} needs a docstring written for a model")
@@ -238,6 +261,7 @@ class Module:
                 offered_to_agents=offered_to_agents,
                 starts_job=starts_job,
                 audited_by_domain=audited_by_domain,
+                toolset=toolset,
             )
             self.tools.append(spec)
             return fn

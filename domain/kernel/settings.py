@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     disabled_modules: list[str] = Field(default_factory=list,
                                         description="Bounded contexts whose tools leave the catalogue.")
     stdio_user: str = Field(default="admin", description="The user a stdio MCP server acts as.")
+    toolsets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Toolsets every MCP connection of this server lists besides its roles' defaults "
+                    "(tools/toolsets.py), e.g. fees,ledger, or all; comma-separated or a JSON list. For stdio "
+                    "clients mostly (an HTTP client adds ?toolsets= to the /mcp URL). An unknown name stops the "
+                    "server, naming the known ones.")
     school_name: str = "mcs-erp school"
     school_timezone: str = "UTC"
     currency: str = Field(default="USD", description="The school's ISO 4217 currency (fees and accounts opened "
@@ -114,6 +120,16 @@ class Settings(BaseSettings):
             return money.parse_currency(value, field="MCS_ERP_CURRENCY")
         except InvalidInput as exc:
             raise ValueError(exc.message) from None
+
+    @field_validator("toolsets", mode="before")
+    @classmethod
+    def _parse_toolsets(cls, value: object) -> object:
+        """Accept 'a,b' or a JSON list of toolset names (checked against the declaration when a server starts)."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if not isinstance(value, list):
+            return value
+        return [str(item).strip().lower() for item in value if str(item).strip()]
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -392,16 +392,18 @@ DESTRUCTIVE_TOOLS = ("change_grade", "publish_term_grades", "change_locked_grade
 
 
 async def check_catalogue(admin: Client) -> None:
-    """tools/list: 30+ tools, each with input and output schemas; hints match each tool's effect."""
+    """tools/list: the admin's default toolsets (tools/toolsets.py), each tool with input and output schemas;
+    hints match each tool's effect. The destructive tools, outside the admin's defaults, are checked listed with
+    every toolset in tests/server/test_toolsets_e2e.py."""
     listing = await admin.list_tools()
     tools = {tool.name: tool for tool in listing.tools}
-    assert len(tools) >= 30, sorted(tools)
+    assert {"list_toolsets", "enable_toolsets", "get_me", "approve_action", "list_pending_actions"} <= set(tools)
     for tool in tools.values():
         assert tool.description, tool.name
         assert tool.input_schema.get("type") == "object", tool.name
         assert tool.output_schema and tool.output_schema.get("type") == "object", tool.name
         assert tool.annotations is not None, tool.name
-    for name in DESTRUCTIVE_TOOLS:
+    for name in set(DESTRUCTIVE_TOOLS) & set(tools):
         assert tools[name].annotations.destructive_hint is True, name
         assert tools[name].annotations.read_only_hint is False, name
     # get_me counts the tools per area by effect and names the gated ones: its counts add up, the destructive

@@ -123,7 +123,7 @@ async def test_a_teacher_sees_only_the_tools_of_their_role(served: ServedSchool)
                                                              "student_id": served.school.student_ids[2],
                                                              "score": 10})
     assert me["username"] == OTHER_TEACHER and me["employee_id"] == served.school.teacher_ids[1]
-    assert {"record_grade", "change_grade", "confirm_action", "list_students", "get_me"} <= names
+    assert {"record_grade", "change_grade", "confirm_action", "list_classes", "get_me"} <= names
     assert not names & {"approve_action", "reject_action", "publish_term_grades", "create_employee",
                         "terminate_employee"}
     assert refused.startswith("error: permission_denied"), refused

@@ -115,7 +115,7 @@ def check_listing(listing: dict) -> None:
 
 
 async def test_inspector_over_streamable_http_with_an_api_key(served: Served):
-    http = ["--server-url", served.server.mcp_url, "--transport", "http"]
+    http = ["--server-url", served.server.mcp_url + "?toolsets=all", "--transport", "http"]  # every toolset listed
     auth = ["--header", f"Authorization: Bearer {served.admin_key}"]
     listing, me_legacy, me_modern, created, bad_prompt, no_key = await asyncio.gather(
         inspect(served, *http, *auth, "--method", "tools/list"),
@@ -148,7 +148,7 @@ async def test_inspector_over_streamable_http_with_an_api_key(served: Served):
 
 async def test_inspector_over_stdio(served: Served):
     """`mcs-erp serve --stdio` as the Inspector starts it, its settings passed with -e only."""
-    options = [arg for key, value in served.db.server_env(MCS_ERP_STDIO_USER="admin").items()
+    options = [arg for key, value in served.db.server_env(MCS_ERP_STDIO_USER="admin", MCS_ERP_TOOLSETS="all").items()
                for arg in ("-e", f"{key}={value}")]
     stdio = [*options, "--cwd", str(served.db.workdir), "--method"]
     target = [sys.executable, "-m", "server.cli", "serve", "--stdio"]

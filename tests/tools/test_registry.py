@@ -95,7 +95,7 @@ async def _plan(session, actor: Actor, args: EchoIn) -> Plan:
 def module(name: str, *, depends_on: tuple[str, ...] = (), core: bool = False,
            tools: tuple[str, ...] = ()) -> Module:
     """A module with one echo tool per name in `tools` (default: `<name>_echo`)."""
-    mod = Module(name, depends_on=depends_on, core=core)
+    mod = Module(name, depends_on=depends_on, core=core, toolset="scratch")
     for tool in tools or (f"{name}_echo",):
         mod.tool(effect=Effect.READ, roles={Role.VIEWER}, name=tool)(echo)
     return mod
@@ -235,7 +235,7 @@ def test_runtime_refuses_a_bad_module_configuration(tmp_path, disabled, expected
 
 
 def test_a_tool_with_an_unbounded_string_is_refused():
-    mod = Module("scratch")
+    mod = Module("scratch", toolset="scratch")
     with pytest.raises(TypeError) as info:
         mod.tool(effect=Effect.WRITE, roles={Role.ADMIN})(unbounded)
     assert "without a maximum length" in str(info.value) and "note" in str(info.value)
@@ -245,18 +245,18 @@ def test_a_tool_with_an_unbounded_string_is_refused():
 @pytest.mark.parametrize("fn,field_path", [(unbounded_nested, "items[].label"), (unbounded_optional, "note")])
 def test_unbounded_strings_are_found_nested_and_optional(fn, field_path):
     with pytest.raises(TypeError) as info:
-        Module("scratch").tool(effect=Effect.WRITE, roles={Role.ADMIN})(fn)
+        Module("scratch", toolset="scratch").tool(effect=Effect.WRITE, roles={Role.ADMIN})(fn)
     assert field_path in str(info.value)
 
 
 def test_bounded_strings_are_accepted():
-    mod = Module("scratch")
+    mod = Module("scratch", toolset="scratch")
     mod.tool(effect=Effect.WRITE, roles={Role.ADMIN})(bounded)
     assert [spec.name for spec in mod.tools] == ["bounded"]
 
 
 def test_registration_needs_a_docstring_and_a_gate_only_on_destructive_tools():
-    mod = Module("scratch")
+    mod = Module("scratch", toolset="scratch")
     with pytest.raises(TypeError, match="needs a docstring"):
         mod.tool(effect=Effect.READ, roles={Role.ADMIN})(no_doc)
     with pytest.raises(TypeError, match=r"destructive tool wipe needs a gate level .* and a plan function \(plan="):
@@ -297,7 +297,7 @@ async def start_without_wait(ctx: ToolContext, args: EchoIn) -> JobOut:
 
 
 def test_job_starting_and_self_audited_tools_are_write_tools():
-    mod = Module("scratch")
+    mod = Module("scratch", toolset="scratch")
     with pytest.raises(TypeError, match="must return JobOut and take wait_s"):
         mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, starts_job=True)(echo)
     with pytest.raises(TypeError, match="must return JobOut and take wait_s"):
@@ -385,9 +385,10 @@ def test_releasing_actions_is_marked_destructive_and_not_offered_to_agents():
 
 
 LIST_SPECS = [spec for spec in SPECS if spec.name.startswith("list_")]
-# list_* tools without a cursor, each bounded by a required scope instead. DESIGN.md says list tools paginate,
-# so this stays empty: a bounded per-scope read is a get_* tool (get_term_grades, get_gradebook).
-UNPAGINATED: dict[str, set[str]] = {}
+# list_* tools without a cursor, each bounded by a required scope instead. DESIGN.md says list tools paginate, so
+# this holds only list_toolsets (the fixed declaration of tools/toolsets.py, two dozen rows, named by issue 16): a
+# bounded per-scope read is a get_* tool (get_term_grades, get_gradebook).
+UNPAGINATED: dict[str, set[str]] = {"list_toolsets": set()}
 
 
 def test_there_are_list_tools():
@@ -399,7 +400,7 @@ def test_list_tools_paginate(spec):
     props = spec.input_schema["properties"]
     if spec.name in UNPAGINATED:
         assert "cursor" not in props, f"{spec.name} paginates now: remove it from UNPAGINATED"
-        assert UNPAGINATED[spec.name] <= set(spec.input_schema["required"])
+        assert UNPAGINATED[spec.name] <= set(spec.input_schema.get("required", []))
         return
     assert "limit" in props, spec.name
     assert props["limit"]["default"] <= 50, spec.name
@@ -427,7 +428,7 @@ def test_every_gated_entry_is_a_destructive_tool_at_that_level():
 
 
 def test_a_new_write_tool_without_a_policy_is_caught():
-    mod = Module("scratch")
+    mod = Module("scratch", toolset="scratch")
     mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, name="wipe_everything")(echo)
     mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="erase_history", gate=GateLevel.APPROVE,
              plan=_plan)(echo)
@@ -452,7 +453,7 @@ def test_a_new_write_tool_without_a_policy_is_caught():
     ({"wipe_everything": "ungated: fine", "erase_history": "gated: maybe"}, "'gated: confirm|approve"),
 ])
 def test_a_policy_that_disagrees_with_the_declarations_is_caught(policy, words):
-    mod = Module("scratch")
+    mod = Module("scratch", toolset="scratch")
     mod.tool(effect=Effect.WRITE, roles={Role.ADMIN}, name="wipe_everything")(echo)
     mod.tool(effect=Effect.DESTRUCTIVE, roles={Role.ADMIN}, name="erase_history", gate=GateLevel.APPROVE,
              plan=_plan)(echo)
