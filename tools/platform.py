@@ -1,13 +1,20 @@
-"""Platform tools: who am I, and a trivial ping used to measure the server's own overhead."""
+"""Platform tools: who am I, a trivial ping used to measure the server's own overhead, and the audit log."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
 from domain.identity.schemas import AreaAccess, MeOut, PingOut
 from domain.kernel.actor import Role
+from domain.kernel.audit import read_audit_log
+from domain.kernel.schemas import AuditEventsOut, audit_chain_out, audit_event_out
 from domain.kernel.clock import utcnow
 from tools.modules import all_modules
 from tools.registry import Effect, Module, ToolContext
-from tools.types import ToolInput
+from tools.types import Id, PageInput, ToolInput, page_of
 
 module = Module("platform", core=True, description="Identity and health of the server.")
 
@@ -48,3 +55,39 @@ async def get_me(ctx: ToolContext, args: NoInput) -> MeOut:
 async def ping(ctx: ToolContext, args: NoInput) -> PingOut:
     """Check that the server answers; returns ok and the server's UTC time. Touches no school data."""
     return PingOut(ok=True, server_time=utcnow())
+
+
+Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+ToolName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+EntityType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+
+
+class ListAuditEventsIn(PageInput):
+    actor: Username | None = Field(default=None, description="Who acted: a username, or a user id.")
+    tool: ToolName | None = Field(default=None, description="The tool named in the event, e.g. void_invoice.")
+    entity: EntityType | None = Field(default=None, description="The entity type touched, e.g. invoices, "
+                                                                  "journal_entries, pending_actions.")
+    entity_id: Id | None = Field(default=None, description="With entity: that one entity's events.")
+    since: datetime | None = Field(default=None, description="From this time, inclusive (ISO 8601; UTC when "
+                                                             "no offset is given).")
+    until: datetime | None = Field(default=None, description="Up to this time, exclusive; after since.")
+    event_id: Id | None = Field(default=None, description="Only this event, with its arguments, before and after "
+                                                          "in full.")
+    verify: bool = Field(default=True, description="Walk the whole chain and report whether it is intact (one "
+                                                   "pass over the log).")
+
+
+@module.tool(effect=Effect.READ, roles={Role.ADMIN})
+async def list_audit_events(ctx: ToolContext, args: ListAuditEventsIn) -> AuditEventsOut:
+    """Read the audit log, newest first: who did what (tool, event), when, through which channel, to which
+    entity, with each event's arguments and before/after when short (event_id=N gives one event in full).
+    Filter by actor, tool, entity type and id, and time range (since inclusive, until exclusive). Also says
+    whether the log's hash chain is intact (chain.verified), or which event was edited or removed.
+    """
+    log = await read_audit_log(ctx.session, verify=args.verify, before_id=args.after_id(), limit=args.limit + 1,
+                               actor=args.actor, tool=args.tool, entity=args.entity, entity_id=args.entity_id,
+                               since=args.since, until=args.until, event_id=args.event_id)
+    page, cursor = page_of(log.entries, args.limit)
+    return AuditEventsOut(chain=audit_chain_out(log.verification),
+                          items=[audit_event_out(e, full=args.event_id is not None) for e in page],
+                          next_cursor=cursor)

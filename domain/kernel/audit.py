@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, Text
@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
+from domain.kernel.errors import InvalidInput
 
 GENESIS_HASH = "0" * 64
 
@@ -220,3 +221,64 @@ async def list_audit_entries(session: AsyncSession, *, after_id: int = 0, limit:
     if action_id is not None:
         stmt = stmt.where(AuditEntry.action_id == action_id)
     return list((await session.exec(stmt.order_by(AuditEntry.id).limit(limit))).all())
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """`value` as an aware UTC datetime; a naive one is taken to be UTC already."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def search_audit_entries(session: AsyncSession, *, before_id: int = 0, limit: int = 20,
+                               actor: str | None = None, tool: str | None = None, entity: str | None = None,
+                               entity_id: int | None = None, since: datetime | None = None,
+                               until: datetime | None = None, event_id: int | None = None) -> list[AuditEntry]:
+    """Return up to `limit` audit entries newest first, with id below `before_id` (0: from the newest).
+
+    Filters: `actor` (a username, or a user id given as digits), `tool`, `entity` (a table name such as
+    invoices or pending_actions) with optionally its `entity_id`, the time range `since` (inclusive) to `until`
+    (exclusive; naive datetimes are UTC), and `event_id` (that one entry). Raises InvalidInput for `until` not
+    after `since`, or `entity_id` without `entity` (ids are per entity type).
+    """
+    since, until = _utc(since), _utc(until)
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput(f"until ({until.isoformat()}) must be after since ({since.isoformat()})", field="until")
+    if entity_id is not None and entity is None:
+        raise InvalidInput("entity_id needs entity (the entity type, e.g. invoices): ids are per type",
+                           field="entity_id")
+    stmt = select(AuditEntry)
+    if before_id > 0:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    if actor:
+        stmt = stmt.where(AuditEntry.actor_id == int(actor) if actor.isdigit()
+                          else AuditEntry.actor_username == actor)
+    if tool:
+        stmt = stmt.where(AuditEntry.tool == tool)
+    if entity:
+        stmt = stmt.where(AuditEntry.entity == entity)
+    if entity_id is not None:
+        stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
+    if event_id is not None:
+        stmt = stmt.where(AuditEntry.id == event_id)
+    return list((await session.exec(stmt.order_by(AuditEntry.id.desc()).limit(limit))).all())
+
+
+@dataclass(frozen=True)
+class AuditLogPage:
+    """A page of audit entries (newest first) with the chain's verification, None when it was not walked."""
+
+    entries: list[AuditEntry]
+    verification: AuditVerification | None
+
+
+async def read_audit_log(session: AsyncSession, *, verify: bool = True, **filters: Any) -> AuditLogPage:
+    """Return a page of search_audit_entries(**filters) and, with `verify`, the whole chain's verification
+    (verify_audit_chain: it reads every row, so it costs one pass over the log). Raises what
+    search_audit_entries raises."""
+    entries = await search_audit_entries(session, **filters)
+    return AuditLogPage(entries, await verify_audit_chain(session) if verify else None)
