@@ -12,7 +12,8 @@ to `on_text` as they arrive) and returns the whole turn: text, tool calls, token
 Clients are created once per process (`runtime.clients`) so connections are reused between turns. SDK errors
 become ProviderError with the provider's status and message (an error the API sends in the middle of a streamed
 reply too: it fails the run like any other); the SDKs' own retries (2, with backoff, honouring `x-should-retry`)
-stay on.
+stay on. The SDKs are imported when a provider is first made (about a second together), not with this module,
+which the agent API and every job worker load.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import anthropic
-import openai
+from typing import TYPE_CHECKING, Any, Protocol
 
 from domain.agent.service import ToolCallRequest, ToolResult
 from domain.kernel.errors import DomainError, InvalidInput
 from tools.registry import ToolSpec
 from tools.runtime import Runtime
+
+if TYPE_CHECKING:
+    import anthropic
+    import openai
 
 DEFAULT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4.1"}
 PROVIDERS = tuple(DEFAULT_MODELS)
@@ -109,6 +111,8 @@ class AnthropicProvider:
 
     async def complete(self, *, system: str, entries: list[dict[str, Any]], tools: list[ToolSpec],
                        max_output_tokens: int, on_text: TextSink | None = None) -> ModelTurn:
+        import anthropic
+
         try:
             async with self.client.messages.stream(
                     model=self.model, max_tokens=max_output_tokens, system=system,
@@ -179,6 +183,8 @@ class OpenAIProvider:
 
     async def complete(self, *, system: str, entries: list[dict[str, Any]], tools: list[ToolSpec],
                        max_output_tokens: int, on_text: TextSink | None = None) -> ModelTurn:
+        import openai
+
         cap = {"max_completion_tokens" if self.official else "max_tokens": max_output_tokens}
         text: list[str] = []
         calls: dict[int, dict[str, str]] = {}
@@ -244,12 +250,16 @@ def provider_for(runtime: Runtime, name: str, model: str) -> Provider:
     client = runtime.clients.get(cache_key)
     if name == "anthropic":
         if client is None:
+            import anthropic
+
             client = anthropic.AsyncAnthropic(api_key=key or _env_key("ANTHROPIC_API_KEY"),
                                               base_url=settings.agent_base_url)
             runtime.clients[cache_key] = client
         return AnthropicProvider(client, model)
     if name == "openai":
         if client is None:
+            import openai
+
             client = openai.AsyncOpenAI(api_key=key or _env_key("OPENAI_API_KEY"), base_url=settings.agent_base_url)
             runtime.clients[cache_key] = client
         return OpenAIProvider(client, model, official=settings.agent_base_url is None)

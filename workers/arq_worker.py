@@ -16,7 +16,7 @@ from arq.worker import Worker, func
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
 from workers.execute import execute_job, process_identity, running_here
-from workers.handlers import get_handler
+from workers.handlers import load_handlers
 from workers.recovery import recovery_loop, requeue_on_arq
 from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
 
@@ -32,7 +32,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         ctx["owns_runtime"] = True
     runtime: Runtime = ctx["runtime"]
     ctx.setdefault("worker_name", process_identity("worker"))  # recorded on every job this worker claims
-    get_handler("")  # import every handler now, not inside the first job (it blocks the loop for seconds)
+    load_handlers()  # import every handler now, not inside the first job (it blocks the loop while it imports)
     queue = ctx.get("queue_name") or runtime.settings.queue_name
     every = runtime.settings.job_heartbeat_seconds
 

@@ -54,7 +54,9 @@ async def execute_job(runtime: Runtime, job_id: int, *, worker: str | None = Non
 
 
 async def _execute(runtime: Runtime, job_id: int, worker: str) -> str:
-    get_handler("")  # load the handler modules before claiming: the first import can take seconds
+    # The job's handler module is imported (its first time in this process) after the claim, by get_handler(kind)
+    # below: one module, whose heavy libraries load where they are used, so the claim's heartbeat stays fresh.
+    # arq workers import every handler at startup (workers/arq_worker.py).
     async with runtime.db.write() as session:
         alive_after = utcnow() - timedelta(seconds=ORPHAN_AFTER_BEATS * runtime.settings.job_heartbeat_seconds)
         job = await jobs.mark_running(session, job_id=job_id, alive_after=alive_after, worker=worker)

@@ -18,11 +18,20 @@ from domain.jobs.errors import JobCancelled
 from domain.jobs.schemas import JobKind
 from tools.runtime import Runtime
 
-__all__ = ["Handler", "JobCancelled", "JobContext", "get_handler", "register", "unregister"]
+__all__ = ["Handler", "JobCancelled", "JobContext", "get_handler", "load_handlers", "register", "unregister"]
 
-# Modules whose import registers the product's handlers; loaded on first lookup, never at package import.
-BUILTIN_HANDLER_MODULES = ("workers.exports", "workers.timetable", "workers.report_cards", "workers.agent_loop",
-                           "workers.payroll", "workers.fees")
+# The module whose import registers each kind's handler: imported at the first lookup of that kind, never at
+# package import, and only that one, so a server's first payroll job does not wait for the agent loop's model SDKs
+# or the timetable solver to load (that took seconds, during which the event loop answered nothing).
+HANDLER_MODULES: dict[str, str] = {
+    JobKind.EXPORT_TERM_GRADES: "workers.exports",
+    JobKind.GENERATE_REPORT_CARDS: "workers.report_cards",
+    JobKind.SOLVE_TIMETABLE: "workers.timetable",
+    JobKind.CALCULATE_PAYROLL_RUN: "workers.payroll",
+    JobKind.GENERATE_PAYROLL_DOCUMENTS: "workers.payroll",
+    JobKind.GENERATE_INVOICES: "workers.fees",
+    JobKind.AGENT_RUN: "workers.agent_loop",
+}
 
 
 @dataclass
@@ -41,7 +50,6 @@ class JobContext:
 
 Handler = Callable[[JobContext, int, dict[str, Any]], Awaitable[dict[str, Any]]]
 _HANDLERS: dict[str, Handler] = {}
-_loaded = False
 
 
 def register(kind: JobKind | str) -> Callable[[Handler], Handler]:
@@ -63,10 +71,13 @@ def unregister(kind: str) -> None:
 
 
 def get_handler(kind: JobKind | str) -> Handler | None:
-    """Return the handler of `kind`, or None."""
-    global _loaded
-    if not _loaded:
-        for name in BUILTIN_HANDLER_MODULES:
-            importlib.import_module(name)
-        _loaded = True
+    """Return the handler of `kind` (importing its module the first time), or None for an unknown kind."""
+    if kind not in _HANDLERS and kind in HANDLER_MODULES:
+        importlib.import_module(HANDLER_MODULES[kind])
     return _HANDLERS.get(kind)
+
+
+def load_handlers() -> None:
+    """Import every handler module now (a worker process, before it takes its first job)."""
+    for name in dict.fromkeys(HANDLER_MODULES.values()):
+        importlib.import_module(name)
