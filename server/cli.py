@@ -351,10 +351,19 @@ def tools_cmd(
     elif markdown:
         typer.echo(catalogue_markdown(runtime))
     else:
+        from tools.toolsets import TOOLSETS, default_roles
+
         for spec in runtime.catalogue.tools.values():
             effect = spec.effect.value + (f" ({spec.gate.value})" if spec.gate else "")
-            typer.echo(f"{spec.name:28} {spec.module:10} {effect:22} {','.join(sorted(r.value for r in spec.roles))}")
+            typer.echo(f"{spec.name:28} {spec.toolset:20} {effect:22} {','.join(sorted(r.value for r in spec.roles))}")
         typer.echo(f"{len(runtime.catalogue.tools)} tools in modules: {', '.join(runtime.catalogue.modules)}")
+        counts = {t.name: sum(1 for s in runtime.catalogue.tools.values() if s.toolset == t.name) for t in TOOLSETS}
+        typer.echo(f"\n{len(TOOLSETS)} toolsets (listed by default to the roles named; MCS_ERP_TOOLSETS, "
+                   "/mcp?toolsets= or enable_toolsets add others):")
+        for toolset in TOOLSETS:
+            roles = ",".join(default_roles(toolset.name)) or "-"
+            typer.echo(f"{toolset.name:20} {counts[toolset.name]:3} tools  default for: {roles:40} "
+                       f"{toolset.description}")
 
 
 async def _cli_call(runtime, username: str, tool: str, arguments: dict) -> dict:

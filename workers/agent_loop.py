@@ -9,7 +9,10 @@ One segment of a run is one job: it claims the run, rebuilds the conversation fr
 4. no tool calls: the run is `completed`. Otherwise run every call concurrently through `tools.invoke`, as the
    run's requester on the agent channel. Only the tools the requester's roles allow and that are offered to
    agents exist for the model: `confirm_action` and `approve_action` are never offered, and a call to a tool
-   not offered is answered "unknown tool", like any other tool error the model can read and correct;
+   not offered is answered "unknown tool", like any other tool error the model can read and correct. The model
+   is shown the requester's default toolsets (tools/toolsets.py, as MCP's tools/list); `enable_toolsets` adds
+   toolsets from its next turn on (replayed from the transcript when a segment resumes), and a tool outside the
+   shown ones works when called by name;
 5. a destructive tool's pending action stops the run (`awaiting_confirmation`); a human confirms or rejects it
    through the HTTP API, which records the outcome as that call's result and queues the next segment.
 
@@ -45,6 +48,7 @@ from tools.actions_schema import PendingActionOut
 from tools.invoke import invoke
 from tools.registry import Effect
 from tools.runtime import Runtime
+from tools.toolsets import Listing, parse_toolsets
 from workers.agent_providers import ModelTurn, ProviderError, provider_for
 from workers.handlers import JobContext, register
 
@@ -177,11 +181,29 @@ class _Loop:
         self.budget_ms = run.max_seconds * 1000 - run.active_ms
         self.provider = provider_for(runtime, run.provider, run.model)
         self.offered = {spec.name: spec for spec in runtime.catalogue.for_actor(actor) if spec.offered_to_agents}
-        self.tools = list(self.offered.values())
+        self.listing = Listing()
+        self.tools = self._shown()
         self.system = system_prompt(runtime, actor)
         self._deltas: list[str] = []
         self._flushed_at = time.monotonic()
         self._progress_at = float("-inf")
+
+    def _shown(self) -> list:
+        """The offered tools of the listed toolsets: what the model is shown (others work by name)."""
+        listed = self.listing.listed(self.actor)
+        return [spec for spec in self.offered.values() if spec.toolset in listed]
+
+    def _replay_enabled(self, entries: list[dict[str, Any]]) -> None:
+        """Enable again the toolsets an earlier segment of this run enabled (its enable_toolsets calls)."""
+        for entry in entries:
+            for call in entry.get("tool_calls") or ():
+                if call.get("name") == "enable_toolsets" and isinstance(call.get("input"), dict):
+                    try:
+                        self.listing.enable(self.actor, parse_toolsets(call["input"].get("toolsets") or []))
+                    except (DomainError, TypeError, AttributeError):
+                        continue
+        self.listing.changed = False
+        self.tools = self._shown()
 
     def remaining_s(self) -> float:
         return (self.budget_ms - _ms_since(self.started)) / 1000
@@ -211,6 +233,7 @@ class _Loop:
             used = await agent.usage(session, self.run_id)  # a restarted segment counts what came before
         self.steps, self.tokens = used.steps, used.input_tokens + used.output_tokens
         entries = history.entries
+        self._replay_enabled(entries)
         if history.unfinished and history.last_message_id is not None:
             paused = await self._call_tools(history.last_message_id, history.unfinished, entries)
             if paused:
@@ -357,13 +380,16 @@ class _Loop:
             written.add(call.id)
 
         try:
-            out = await invoke(self.runtime, call.name, arguments, self.actor, record=record)
+            out = await invoke(self.runtime, call.name, arguments, self.actor, record=record, listing=self.listing)
         except DomainError as exc:
             return failed(exc.as_text())
         except IntegrityError:
             return failed(concurrent_write().as_text())
         finally:
             tool_ms[call.id] = (time.perf_counter() - started) * 1000
+        if self.listing.changed:  # enable_toolsets: the model is shown the new tools from its next turn
+            self.listing.changed = False
+            self.tools = self._shown()
         pending = out if isinstance(out, PendingActionOut) and out.status == "proposed" else None
         return ToolResult(call.id, call.name, tool_result_content(out)), pending
 

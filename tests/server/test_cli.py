@@ -111,7 +111,10 @@ async def test_tools_catalogue_from_the_registry(tmp_path):
         assert {"change_grade", "publish_term_grades", "change_locked_grade", "terminate_employee",
                 "confirm_action", "approve_action"} <= destructive
         table = (await run_cli(db, "tools")).stdout
-        assert re.search(r"publish_term_grades\s+academics\s+destructive \(approve\)", table)
+        assert re.search(r"publish_term_grades\s+term_reports\s+destructive \(approve\)", table)
+        # The toolsets: name, tool count, the roles listing it by default, description (tools/toolsets.py).
+        assert re.search(r"\nterm_reports\s+7 tools\s+default for: registrar\s+The end of a term", table), table
+        assert re.search(r"\nbilling\s+14 tools\s+default for: -\s+", table)
 
 
 async def test_a_busy_port_is_refused_before_anything_claims_to_serve(tmp_path):
