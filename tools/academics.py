@@ -41,11 +41,21 @@ from domain.academics.schemas import (
 from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import InvalidInput
 from domain.kernel.plan import Plan
+from tools.references import (
+    AcademicYearRef,
+    AssessmentRef,
+    ClassRef,
+    EmployeeRef,
+    SectionRef,
+    StudentRef,
+    SubjectRef,
+    TermRef,
+    YearLevelRef,
+)
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Code,
     Email,
-    Id,
     LongText,
     Name,
     Page,
@@ -89,32 +99,32 @@ class PageOnly(PageInput):
 
 
 class ListTermsIn(PageInput):
-    academic_year_id: Id | None = None
+    academic_year_id: AcademicYearRef | None = None
 
 
 class ListSectionsIn(PageInput):
-    academic_year_id: Id | None = None
-    year_level_id: Id | None = None
+    academic_year_id: AcademicYearRef | None = None
+    year_level_id: YearLevelRef | None = None
 
 
 class SectionIdIn(ToolInput):
-    section_id: Id
+    section_id: SectionRef
 
 
 class ListClassesIn(PageInput):
-    section_id: Id | None = None
-    teacher_id: Id | None = Field(default=None, description="Employee id of the teacher.")
-    subject_id: Id | None = None
+    section_id: SectionRef | None = None
+    teacher_id: EmployeeRef | None = Field(default=None, description="The teacher: employee id or code (E0042).")
+    subject_id: SubjectRef | None = None
 
 
 class ClassIdIn(ToolInput):
-    class_id: Id
+    class_id: ClassRef
 
 
 class ListStudentsIn(PageInput):
-    section_id: Id | None = None
-    year_level_id: Id | None = None
-    class_id: Id | None = Field(default=None, description="Only students actively enrolled in this class.")
+    section_id: SectionRef | None = None
+    year_level_id: YearLevelRef | None = None
+    class_id: ClassRef | None = Field(default=None, description="Only students actively enrolled in this class.")
     status: StudentStatus | None = None
 
 
@@ -123,7 +133,7 @@ class SearchStudentsIn(PageInput):
 
 
 class StudentIdIn(ToolInput):
-    student_id: Id
+    student_id: StudentRef
 
 
 class CreateAcademicYearIn(ToolInput):
@@ -134,7 +144,7 @@ class CreateAcademicYearIn(ToolInput):
 
 
 class CreateTermIn(ToolInput):
-    academic_year_id: Id
+    academic_year_id: AcademicYearRef
     number: int = Field(ge=1, le=6)
     name: Name
     start_date: date
@@ -150,9 +160,9 @@ class CreateYearLevelIn(ToolInput):
 class CreateSectionIn(ToolInput):
     code: Code = Field(description="e.g. 7B")
     name: Name
-    year_level_id: Id
-    academic_year_id: Id
-    homeroom_teacher_id: Id | None = Field(default=None, description="Employee id.")
+    year_level_id: YearLevelRef
+    academic_year_id: AcademicYearRef
+    homeroom_teacher_id: EmployeeRef | None = Field(default=None, description="Employee id or code (E0042).")
 
 
 MAX_WEEKLY_LESSONS = 40
@@ -170,20 +180,20 @@ class CreateSubjectIn(ToolInput):
 
 
 class CreateClassIn(ToolInput):
-    section_id: Id
-    subject_id: Id
-    teacher_id: Id = Field(description="Employee id of the teacher.")
+    section_id: SectionRef
+    subject_id: SubjectRef
+    teacher_id: EmployeeRef = Field(description="The teacher: employee id or code (E0042).")
     weekly_lessons: WeeklyLessons | None = Field(default=None, description="Lessons a week for this class, "
                                                                            "0..40; default: the subject's.")
 
 
 class SubjectWeeklyLessonsIn(ToolInput):
-    subject_id: Id
+    subject_id: SubjectRef
     weekly_lessons: WeeklyLessons = Field(description="Lessons a week, 0..40 (0 = not timetabled).")
 
 
 class ClassWeeklyLessonsIn(ToolInput):
-    class_id: Id
+    class_id: ClassRef
     weekly_lessons: WeeklyLessons | None = Field(description="Lessons a week for this class, 0..40; null: the "
                                                              "subject's number again.")
 
@@ -199,15 +209,15 @@ class CreateStudentIn(ToolInput):
     first_name: Name
     last_name: Name
     date_of_birth: date
-    year_level_id: Id
-    section_id: Id | None = None
+    year_level_id: YearLevelRef
+    section_id: SectionRef | None = None
     guardians: list[GuardianIn] = Field(default_factory=list, max_length=6)
     code: Code | None = Field(default=None, description="Omit for the next S<year>-NNNN code.")
     enroll_in_section_classes: bool = Field(default=True, description="Enroll in every class of the section.")
 
 
 class UpdateStudentIn(ToolInput):
-    student_id: Id
+    student_id: StudentRef
     first_name: Name | None = None
     last_name: Name | None = None
     date_of_birth: date | None = None
@@ -221,14 +231,14 @@ class UpdateStudentIn(ToolInput):
 
 
 class EnrollStudentIn(ToolInput):
-    student_id: Id
-    class_id: Id
+    student_id: StudentRef
+    class_id: ClassRef
     enrolled_on: date | None = None
 
 
 class ListEnrollmentsIn(PageInput):
-    class_id: Id | None = None
-    student_id: Id | None = None
+    class_id: ClassRef | None = None
+    student_id: StudentRef | None = None
 
     @model_validator(mode="after")
     def _one_filter(self):
@@ -238,8 +248,8 @@ class ListEnrollmentsIn(PageInput):
 
 
 class CreateAssessmentIn(ToolInput):
-    class_id: Id
-    term_id: Id
+    class_id: ClassRef
+    term_id: TermRef
     title: ShortText
     max_score: Score = Field(description="Maximum points, > 0.")
     weight: Weight = Field(default=Decimal(100), description="Percent of the term grade in a class without "
@@ -252,18 +262,18 @@ class CreateAssessmentIn(ToolInput):
 
 
 class ListAssessmentsIn(PageInput):
-    class_id: Id
-    term_id: Id | None = None
+    class_id: ClassRef
+    term_id: TermRef | None = None
 
 
 class GradeKeyIn(ToolInput):
-    assessment_id: Id
-    student_id: Id
+    assessment_id: AssessmentRef
+    student_id: StudentRef
 
 
 class RecordGradeIn(ToolInput):
-    assessment_id: Id
-    student_id: Id
+    assessment_id: AssessmentRef
+    student_id: StudentRef
     score: Score | None = Field(default=None, description="Points, 0..the assessment's maximum; required when "
                                                           "status is scored, absent otherwise.")
     status: Literal["scored", "missing", "excused"] = Field(
@@ -272,27 +282,27 @@ class RecordGradeIn(ToolInput):
 
 
 class ChangeGradeIn(ToolInput):
-    assessment_id: Id
-    student_id: Id
+    assessment_id: AssessmentRef
+    student_id: StudentRef
     score: Score = Field(description="The new score.")
     comment: LongText | None = None
 
 
 class ChangeLockedGradeIn(ToolInput):
-    assessment_id: Id
-    student_id: Id
+    assessment_id: AssessmentRef
+    student_id: StudentRef
     score: Score = Field(description="The new score.")
     reason: Reason = Field(description="Why a published grade must change (kept with the record).")
 
 
 class ClassTermIn(ToolInput):
-    class_id: Id
-    term_id: Id
+    class_id: ClassRef
+    term_id: TermRef
 
 
 class GradebookIn(PageInput):
-    class_id: Id
-    term_id: Id
+    class_id: ClassRef
+    term_id: TermRef
 
 
 class PublishOut(ToolOutput):

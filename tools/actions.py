@@ -16,8 +16,9 @@ from domain.actions.schemas import ActionSummaryOut, action_summary_out
 from domain.kernel.actor import Role
 from tools import gate
 from tools.actions_schema import ActionOut, action_out
+from tools.references import ActionRef
 from tools.registry import Effect, Module, ToolContext
-from tools.types import Id, Page, PageInput, Reason, ToolInput, page_of
+from tools.types import Page, PageInput, Reason, ToolInput, page_of
 
 module = Module("actions", core=True, description="The confirmation gate for destructive tools.")
 EVERYONE = frozenset(Role)
@@ -30,16 +31,16 @@ class ListPendingActionsIn(PageInput):
 
 
 class ActionIdIn(ToolInput):
-    action_id: Id
+    action_id: ActionRef
 
 
 class DecideIn(ToolInput):
-    action_id: Id
+    action_id: ActionRef
     reason: Reason | None = Field(default=None, description="Why; recorded in the audit log (5..1000 chars).")
 
 
 class RejectIn(ToolInput):
-    action_id: Id
+    action_id: ActionRef
     reason: Reason = Field(description="Why it is rejected; recorded and shown to the requester (5..1000 chars).")
 
 

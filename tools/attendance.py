@@ -27,13 +27,14 @@ from domain.academics.schemas import (
     attendance_record_out,
     register_line_out,
 )
-from tools.academics import GRADERS, from_x100
-from tools.academics import module as academics_module
 from domain.kernel.actor import Actor
 from domain.kernel.plan import Plan
 from domain.kernel.settings import current_settings
+from tools.academics import GRADERS, from_x100
+from tools.academics import module as academics_module
+from tools.references import SectionRef, StudentRef
 from tools.registry import Effect, GateLevel, ToolContext
-from tools.types import Id, ToolInput
+from tools.types import ToolInput
 
 ATTENDANCE_KEEPERS = GRADERS  # admin, registrar, teacher (teachers: their own sections)
 
@@ -52,14 +53,14 @@ def _today(ctx: ToolContext) -> dt.date:
 
 
 class AttendanceEntryIn(ToolInput):
-    student_id: Id
+    student_id: StudentRef
     status: AttendanceStatus = Field(
         description="present, absent, late or excused (an absence with a reason the school accepts).")
     note: Note | None = Field(default=None, description="Optional, up to 500 characters (e.g. 'arrived 09:20').")
 
 
 class TakeAttendanceIn(ToolInput):
-    section_id: Id
+    section_id: SectionRef
     date: dt.date = Field(
         description="The school day, a calendar date in the school's time zone: today or a past day of the "
                     "section's academic year, never a future day.")
@@ -69,7 +70,7 @@ class TakeAttendanceIn(ToolInput):
 
 
 class CorrectAttendanceIn(ToolInput):
-    student_id: Id
+    student_id: StudentRef
     date: dt.date = Field(
         description="The past school day whose record is corrected (not today: today's register is changed "
                     "with take_attendance).")
@@ -81,15 +82,15 @@ class CorrectAttendanceIn(ToolInput):
 
 
 class AttendanceRegisterIn(ToolInput):
-    section_id: Id
+    section_id: SectionRef
     date: dt.date = Field(description="The school day, a calendar date.")
 
 
 class AttendanceRatesIn(ToolInput):
-    section_id: Id | None = Field(
+    section_id: SectionRef | None = Field(
         default=None, description="Rates of every student of this section and the section total (with "
                                   "student_id too: that student in it).")
-    student_id: Id | None = Field(default=None, description="Rates of one student.")
+    student_id: StudentRef | None = Field(default=None, description="Rates of one student.")
     from_date: dt.date | None = Field(
         default=None, description="First day counted; default: the first day of the academic year.")
     to_date: dt.date | None = Field(

@@ -14,8 +14,9 @@ from domain.documents.schemas import DocumentContentOut, DocumentOut, document_o
 from domain.jobs import service as jobs
 from domain.kernel.actor import Role
 from domain.kernel.errors import PermissionDenied
+from tools.references import DocumentRef, JobRef, StudentRef
 from tools.registry import Effect, Module, ToolContext
-from tools.types import Id, Page, PageInput, ToolInput, page_of
+from tools.types import Page, PageInput, ToolInput, page_of
 
 module = Module("documents", core=True, description="Generated files (report cards, payslips) stored with the data.")
 KIND_READERS: dict[str, frozenset[Role]] = {
@@ -34,8 +35,8 @@ def readable_kinds(actor) -> list[str]:
 
 
 class ListDocumentsIn(PageInput):
-    job_id: Id | None = Field(default=None, description="Only the documents this job made.")
-    student_id: Id | None = Field(default=None, description="Only this student's documents.")
+    job_id: JobRef | None = Field(default=None, description="Only the documents this job made.")
+    student_id: StudentRef | None = Field(default=None, description="Only this student's documents.")
 
 
 @module.tool(effect=Effect.READ, roles=READERS)
@@ -54,7 +55,7 @@ async def list_documents(ctx: ToolContext, args: ListDocumentsIn) -> Page[Docume
 
 
 class DocumentIdIn(ToolInput):
-    document_id: Id
+    document_id: DocumentRef
 
 
 @module.tool(effect=Effect.READ, roles=READERS)

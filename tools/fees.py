@@ -58,7 +58,17 @@ from domain.kernel.errors import NotFound
 from domain.kernel.plan import Plan
 from domain.kernel.settings import current_settings
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
-from tools.references import AccountRef, DiscountRef, FamilyRef, FeeItemRef, FeeScheduleRef, InvoiceRef, StudentRef, TermRef, YearLevelRef
+from tools.references import (
+    AccountRef,
+    DiscountRef,
+    FamilyRef,
+    FeeItemRef,
+    FeeScheduleRef,
+    InvoiceRef,
+    StudentRef,
+    TermRef,
+    YearLevelRef,
+)
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Currency,
@@ -239,7 +249,7 @@ class ScheduleLineIn(ToolInput):
 class CreateFeeScheduleIn(ToolInput):
     code: FeeCode = Field(description="E.g. T2-2026.")
     name: Text160 = Field(description="E.g. 'Term 2 2026 fees'.")
-    term_id: TermRef = Field(description="The term billed (list_terms shows ids).")
+    term_id: TermRef = Field(description="The term billed: id or name (Term 1).")
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     due_date: dt.date = Field(description="When the term's invoices fall due.")
     lines: list[ScheduleLineIn] = Field(min_length=1, max_length=service.MAX_SCHEDULE_LINES)

@@ -37,10 +37,10 @@ from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import Conflict
 from domain.kernel.plan import Plan
 from domain.kernel.settings import current_settings
+from tools.references import AccountRef, DepartmentRef, JournalEntryRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Currency,
-    Id,
     MinorAmount,
     Name,
     Page,
@@ -84,7 +84,7 @@ class CreateAccountIn(ToolInput):
                                           "balances.")
     currency: Currency | None = Field(default=None, description="ISO 4217 code (USD, EUR, KES...); omitted: "
                                                                 "the school's currency.")
-    parent_id: Id | None = Field(default=None, description="The account it rolls up into (same type and "
+    parent_id: AccountRef | None = Field(default=None, description="The account it rolls up into (same type and "
                                                            "currency); omitted: a top-level account.")
 
 
@@ -129,19 +129,19 @@ class BalanceSheetIn(ToolInput):
 
 
 class AccountLedgerIn(PageInput):
-    account_id: Id = Field(description="The account (list_accounts shows ids).")
+    account_id: AccountRef = Field(description="The account: id or code (1100).")
     from_date: dt.date | None = Field(default=None, description="First day (inclusive); earlier lines form "
                                                                 "the opening balance.")
     to_date: dt.date | None = Field(default=None, description="Last day (inclusive).")
 
 
 class JournalLineIn(ToolInput):
-    account_id: Id = Field(description="The account posted to (list_accounts shows ids); it must be active.")
+    account_id: AccountRef = Field(description="The account posted to: id or code (1100); it must be active.")
     debit: MinorAmount = Field(default=0, description="Integer minor units of the entry's currency (cents for USD: "
                                                      "12500 is 125.00 USD); 0 when the line is a credit.")
     credit: MinorAmount = Field(default=0, description="Integer minor units of the entry's currency; 0 when the "
                                                       "line is a debit.")
-    department_id: Id | None = Field(default=None, description="The department charged (cost centre); "
+    department_id: DepartmentRef | None = Field(default=None, description="The department charged (cost centre); "
                                                                "list_departments shows ids.")
     memo: LineMemo | None = Field(default=None, description="What this line is for, up to 500 characters.")
 
@@ -163,7 +163,7 @@ class PostJournalEntryIn(ToolInput):
 
 
 class ReverseJournalEntryIn(ToolInput):
-    entry_id: Id = Field(description="The entry to reverse (get_account_ledger shows entry ids).")
+    entry_id: JournalEntryRef = Field(description="The entry to reverse: id or number (JE000042).")
     date: dt.date = Field(description="The reversal's accounting date, on or after the entry's date.")
     reason: Reason = Field(description="Why the entry is reversed (5 to 1000 characters); it becomes part of "
                                        "the reversal's memo.")

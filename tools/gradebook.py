@@ -36,8 +36,9 @@ from domain.kernel.plan import Plan
 from tools.academics import GRADERS, REGISTRY, Weight
 from tools.academics import module as academics_module
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job, term_section_params
+from tools.references import ClassRef, GradingScaleRef, SectionRef, StudentRef, TermRef, YearLevelRef
 from tools.registry import Effect, GateLevel, ToolContext
-from tools.types import Code, Id, Name, Page, PageInput, ToolInput, page_of
+from tools.types import Code, Name, Page, PageInput, ToolInput, page_of
 
 READERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER, Role.VIEWER})
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2),
@@ -62,7 +63,7 @@ class CategoryIn(ToolInput):
 
 
 class SetCategoriesIn(ToolInput):
-    class_id: Id
+    class_id: ClassRef
     categories: list[CategoryIn] = Field(max_length=20, description="The class's categories (replaces them; an "
                                                                     "empty list weights each assessment again).")
 
@@ -85,7 +86,7 @@ async def set_grading_categories(ctx: ToolContext, args: SetCategoriesIn) -> Cat
 
 
 class ClassIdIn(ToolInput):
-    class_id: Id
+    class_id: ClassRef
 
 
 @academics_module.tool(effect=Effect.READ, roles=READERS)
@@ -140,8 +141,8 @@ async def list_grading_scales(ctx: ToolContext, args: PageInput) -> Page[ScaleOu
 
 
 class SetClassScaleIn(ToolInput):
-    class_id: Id
-    scale_id: Id | None = Field(description="The scale (list_grading_scales); null: the school's default.")
+    class_id: ClassRef
+    scale_id: GradingScaleRef | None = Field(description="The scale (list_grading_scales); null: the school's default.")
 
 
 def _plan_class_scale(session: AsyncSession, actor: Actor, args: SetClassScaleIn) -> Awaitable[Plan]:
@@ -158,7 +159,7 @@ async def set_class_grading_scale(ctx: ToolContext, args: SetClassScaleIn) -> Cl
 
 
 class SetDefaultScaleIn(ToolInput):
-    scale_id: Id | None = Field(description="The scale (list_grading_scales); null: no default, the built-in "
+    scale_id: GradingScaleRef | None = Field(description="The scale (list_grading_scales); null: no default, the built-in "
                                             "BASIC scale (A 90, B 80, C 70, D 60, F).")
 
 
@@ -183,7 +184,7 @@ MAX_CSV_CHARS = 500_000
 
 
 class ImportGradesIn(ToolInput):
-    class_id: Id = Field(description="The class whose scores the file holds.")
+    class_id: ClassRef = Field(description="The class whose scores the file holds.")
     csv: str = Field(min_length=1, max_length=MAX_CSV_CHARS,
                      description="CSV text with the header student_code,assessment,score[,comment]: one first "
                                  "score per line; assessment is the id or the title; score in points, at most "
@@ -205,7 +206,7 @@ async def import_grades(ctx: ToolContext, args: ImportGradesIn) -> ImportGradesO
 
 
 class StudentIdIn(ToolInput):
-    student_id: Id
+    student_id: StudentRef
 
 
 @academics_module.tool(effect=Effect.READ, roles=REGISTRY)
@@ -235,7 +236,7 @@ class ListChangeRequestsIn(PageInput):
     status: Literal["open", "decided", "all"] = Field(
         default="open", description="open: waiting for confirmation or an admin; decided: executed, rejected, "
                                     "cancelled, expired, stale or failed.")
-    student_id: Id | None = Field(default=None, description="Only requests about this student.")
+    student_id: StudentRef | None = Field(default=None, description="Only requests about this student.")
 
 
 def _request_out(action: PendingAction) -> ChangeRequestOut:
@@ -266,9 +267,9 @@ async def list_grade_change_requests(ctx: ToolContext, args: ListChangeRequestsI
 
 
 class TermCommentIn(ToolInput):
-    class_id: Id
-    term_id: Id
-    student_id: Id
+    class_id: ClassRef
+    term_id: TermRef
+    student_id: StudentRef
     comment: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
         description="The teacher's comment on the student's term in this class (up to 1000 characters), printed "
                     "on the report card; null removes it.")
@@ -285,9 +286,9 @@ async def set_term_comment(ctx: ToolContext, args: TermCommentIn) -> TermComment
 
 
 class GenerateReportCardsIn(ToolInput):
-    term_id: Id = Field(description="The term the report cards are for.")
-    section_id: Id | None = Field(default=None, description="Every enrolled student of this section.")
-    year_level_id: Id | None = Field(default=None, description="Every section of this year level in the term's "
+    term_id: TermRef = Field(description="The term the report cards are for.")
+    section_id: SectionRef | None = Field(default=None, description="Every enrolled student of this section.")
+    year_level_id: YearLevelRef | None = Field(default=None, description="Every section of this year level in the term's "
                                                                "academic year.")
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="Any unique string (1..100 chars); repeating a call with the same key returns "

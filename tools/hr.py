@@ -13,8 +13,9 @@ from domain.hr.models import EmployeeStatus, EmploymentType
 from domain.hr.schemas import DepartmentRead, EmployeeRead, EmployeeSummary
 from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Plan
+from tools.references import DepartmentRef, EmployeeRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
-from tools.types import Code, Email, Id, Name, Page, PageInput, Query, Reason, ShortText, ToolInput, page_of
+from tools.types import Code, Email, Name, Page, PageInput, Query, Reason, ShortText, ToolInput, page_of
 
 module = Module("hr", description="Departments and employees.")
 
@@ -32,7 +33,7 @@ class CreateDepartmentIn(ToolInput):
 
 
 class ListEmployeesIn(PageInput):
-    department_id: Id | None = None
+    department_id: DepartmentRef | None = None
     status: EmployeeStatus | None = Field(default=None, description="active | on_leave | terminated")
 
 
@@ -41,7 +42,7 @@ class SearchEmployeesIn(PageInput):
 
 
 class EmployeeIdIn(ToolInput):
-    employee_id: Id
+    employee_id: EmployeeRef
 
 
 class CreateEmployeeIn(ToolInput):
@@ -49,19 +50,19 @@ class CreateEmployeeIn(ToolInput):
     last_name: Name
     work_email: Email
     position: ShortText = Field(description="Job title, e.g. 'Mathematics teacher'.")
-    department_id: Id
+    department_id: DepartmentRef
     hire_date: date
     employment_type: EmploymentType = Field(description="full_time | part_time | contract | temporary")
     code: Code | None = Field(default=None, description="Employee code; omitted: the next free E0001-style code.")
 
 
 class UpdateEmployeeIn(ToolInput):
-    employee_id: Id
+    employee_id: EmployeeRef
     first_name: Name | None = None
     last_name: Name | None = None
     work_email: Email | None = None
     position: ShortText | None = None
-    department_id: Id | None = None
+    department_id: DepartmentRef | None = None
     employment_type: EmploymentType | None = None
     status: EmployeeStatus | None = Field(default=None, description="active | on_leave (terminate_employee "
                                                                       "terminates)")
@@ -74,7 +75,7 @@ class UpdateEmployeeIn(ToolInput):
 
 
 class TerminateEmployeeIn(ToolInput):
-    employee_id: Id
+    employee_id: EmployeeRef
     termination_date: date
     reason: Reason
 

@@ -18,6 +18,7 @@ from domain.jobs.schemas import JobOut
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied, concurrent_write
+from tools.references import resolve_references
 from tools.registry import Effect, ProgressReporter, ToolContext, ToolSpec
 from tools.runtime import Runtime
 
@@ -110,6 +111,9 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
     `listing` (tools.toolsets.Listing), when the channel keeps one, is what the discovery tools (list_toolsets,
     enable_toolsets) read and widen; it never limits which tools may be called.
 
+    References given as codes or names (`"employee_id": "E0042"`) are resolved to ids before the tool runs
+    (tools.references); one that names nothing or several records raises NotFound or InvalidInput.
+
     `progress`, when the channel gives one, receives the progress of a tool that waits on a job (wait_s).
     Read tools run in a read-only unit of work; write tools in one transaction with their audit row (one per
     call: a job-starting tool's names the job; a tool `audited_by_domain` gets none from here); destructive
@@ -150,6 +154,7 @@ async def _invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None,
         raise NotFound(f"unknown tool {name!r}; tools/list (or `mcs-erp tools`) shows the catalogue")
     args = parse_arguments(spec, arguments)
     authorize(spec, actor)
+    args = await resolve_references(runtime.db.read, args)
     if spec.effect is Effect.READ:
         async with runtime.db.read() as session:
             return await spec.run(ToolContext(session, actor, runtime, listing=listing), args)

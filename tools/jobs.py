@@ -18,8 +18,9 @@ from domain.jobs.schemas import JobKind, JobOut, job_out
 from domain.kernel.actor import Role
 from domain.kernel.errors import InvalidInput
 from tools.academics import module as academics_module
+from tools.references import JobRef, SectionRef, TermRef, YearLevelRef
 from tools.registry import Effect, Module, ToolContext
-from tools.types import Id, Page, PageInput, ToolInput, page_of
+from tools.types import Page, PageInput, ToolInput, page_of
 
 __all__ = ["IdempotencyKey", "JobKind", "JobOut", "WaitSeconds", "job_out", "start_job", "term_section_params",
            "wait_for_job"]
@@ -38,7 +39,7 @@ KindFilter = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 
 
 class JobIdIn(ToolInput):
-    job_id: Id
+    job_id: JobRef
 
 
 class ListJobsIn(PageInput):
@@ -92,9 +93,9 @@ async def wait_for_job(ctx: ToolContext, job_id: int, *, wait_s: float) -> JobOu
 
 
 class ExportTermGradesIn(ToolInput):
-    term_id: Id = Field(description="The term whose grades are exported (list_terms shows ids).")
-    section_id: Id | None = Field(default=None, description="Export this section's classes.")
-    year_level_id: Id | None = Field(default=None, description="Export the classes of every section of this year "
+    term_id: TermRef = Field(description="The term whose grades are exported: id or name (Term 1).")
+    section_id: SectionRef | None = Field(default=None, description="Export this section's classes.")
+    year_level_id: YearLevelRef | None = Field(default=None, description="Export the classes of every section of this year "
                                                                "level in the term's academic year.")
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="Any unique string (1..100 chars); repeating a call with the same key returns "

@@ -38,11 +38,11 @@ from domain.payroll.schemas import (
 )
 from domain.payroll.tax import bundled_tax_tables, load_tax_tables
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
+from tools.references import DepartmentRef, EmployeeRef, PayrollRunRef, PayslipRef, SalaryStructureRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Code,
     Currency,
-    Id,
     MinorAmount,
     Name,
     Page,
@@ -168,14 +168,14 @@ async def add_tax_table(ctx: ToolContext, args: AddTaxTableIn) -> Page[TaxTableO
 
 
 class CreateContractIn(ToolInput):
-    employee_id: Id
+    employee_id: EmployeeRef
     start_date: date
     end_date: date | None = None
     pay_basis: Literal["monthly", "hourly"] = "monthly"
     base_minor: MinorAmount = Field(description="Monthly salary (monthly) or hourly rate (hourly), minor units.")
     currency: Currency
-    salary_structure_id: Id
-    department_id: Id | None = Field(default=None, description="Cost centre; default the employee's department.")
+    salary_structure_id: SalaryStructureRef
+    department_id: DepartmentRef | None = Field(default=None, description="Cost centre; default the employee's department.")
     hours_per_month: Hours | None = Field(default=None, description="hourly: hours paid a month.")
     filing_status: Code | None = Field(default=None, description="The tax table's status, e.g. scale_2 (ATO: "
                                                                  "tax-free threshold claimed).")
@@ -190,7 +190,7 @@ async def create_employment_contract(ctx: ToolContext, args: CreateContractIn) -
 
 
 class ListContractsIn(PageInput):
-    employee_id: Id | None = None
+    employee_id: EmployeeRef | None = None
     history: bool = Field(default=False, description="Include superseded versions.")
 
 
@@ -228,7 +228,7 @@ async def change_contract_salary(ctx: ToolContext, args: ChangeSalaryIn) -> Cont
 
 
 class UnpaidLeaveIn(ToolInput):
-    employee_id: Id
+    employee_id: EmployeeRef
     period: Period = Field(description="The pay month, YYYY-MM.")
     days: Days = Field(description="Unpaid days in the month (hundredths allowed).")
 
@@ -259,7 +259,7 @@ async def create_payroll_run(ctx: ToolContext, args: CreateRunIn) -> RunOut:
 
 
 class RunIdIn(ToolInput):
-    run_id: Id
+    run_id: PayrollRunRef
 
 
 class CalculateIn(RunIdIn):
@@ -315,7 +315,7 @@ async def list_payroll_runs(ctx: ToolContext, args: PageInput) -> Page[RunOut]:
 
 
 class ListPayslipsIn(PageInput):
-    run_id: Id
+    run_id: PayrollRunRef
 
 
 @module.tool(effect=Effect.READ, roles=PAYROLL)
@@ -328,7 +328,7 @@ async def list_payslips(ctx: ToolContext, args: ListPayslipsIn) -> Page[PayslipO
 
 
 class PayslipIdIn(ToolInput):
-    payslip_id: Id
+    payslip_id: PayslipRef
 
 
 @module.tool(effect=Effect.READ, roles=PAYROLL)

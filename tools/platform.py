@@ -10,11 +10,12 @@ from pydantic import Field, StringConstraints
 from domain.identity.schemas import AreaAccess, MeOut, PingOut
 from domain.kernel.actor import Role
 from domain.kernel.audit import read_audit_log
-from domain.kernel.schemas import AuditEventsOut, audit_chain_out, audit_event_out
 from domain.kernel.clock import utcnow
+from domain.kernel.schemas import AuditEventsOut, audit_chain_out, audit_event_out
 from tools.modules import all_modules
+from tools.references import AuditEventRef, EntityRef
 from tools.registry import Effect, Module, ToolContext
-from tools.types import Id, PageInput, ToolInput, page_of
+from tools.types import PageInput, ToolInput, page_of
 
 module = Module("platform", core=True, description="Identity and health of the server.")
 
@@ -67,11 +68,11 @@ class ListAuditEventsIn(PageInput):
     tool: ToolName | None = Field(default=None, description="The tool named in the event, e.g. void_invoice.")
     entity: EntityType | None = Field(default=None, description="The entity type touched, e.g. invoices, "
                                                                   "journal_entries, pending_actions.")
-    entity_id: Id | None = Field(default=None, description="With entity: that one entity's events.")
+    entity_id: EntityRef | None = Field(default=None, description="With entity: that one entity's events.")
     since: datetime | None = Field(default=None, description="From this time, inclusive (ISO 8601; UTC when "
                                                              "no offset is given).")
     until: datetime | None = Field(default=None, description="Up to this time, exclusive; after since.")
-    event_id: Id | None = Field(default=None, description="Only this event, with its arguments, before and after "
+    event_id: AuditEventRef | None = Field(default=None, description="Only this event, with its arguments, before and after "
                                                           "in full.")
     verify: bool = Field(default=True, description="Walk the whole chain and report whether it is intact (one "
                                                    "pass over the log).")

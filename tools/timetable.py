@@ -34,8 +34,9 @@ from domain.timetable.schemas import (
 )
 from domain.timetable.school import ClassBlock, SchoolWeek, TeacherAbsence
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
+from tools.references import AcademicYearRef, TimetableProblemRef, TimetableSolutionRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
-from tools.types import Code, Id, Name, Page, PageInput, ToolInput, decode_cursor, encode_cursor, page_of
+from tools.types import Code, Name, Page, PageInput, ToolInput, decode_cursor, encode_cursor, page_of
 
 # Depends on academics: a school's timetable problem is built from its classes, sections and teachers.
 module = Module("timetable", depends_on=("academics",),
@@ -91,7 +92,7 @@ class ClassBlockIn(ToolInput):
 
 
 class BuildTimetableProblemIn(ToolInput):
-    academic_year_id: Id | None = Field(default=None, description="Default: the current academic year.")
+    academic_year_id: AcademicYearRef | None = Field(default=None, description="Default: the current academic year.")
     days: int = Field(default=5, ge=1, le=7, description="Teaching days a week from Monday, 1..7.")
     periods_per_day: int = Field(default=7, ge=1, le=16, description="Periods a day, 1..16.")
     starts_at: str = Field(default="08:00", max_length=5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
@@ -151,7 +152,7 @@ async def list_timetable_problems(ctx: ToolContext, args: PageInput) -> Page[Tim
 
 
 class SolveTimetableIn(ToolInput):
-    problem_id: Id = Field(description="The timetable problem to solve (`mcs-erp timetable import-ctt` prints it).")
+    problem_id: TimetableProblemRef = Field(description="The timetable problem to solve (`mcs-erp timetable import-ctt` prints it).")
     time_limit_s: int = Field(default=30, ge=1, le=600, description="Seconds the solver searches, 1..600.")
     seed: int = Field(default=0, ge=0, le=2_147_483_647, description="Random seed; same seed, same search.")
     idempotency_key: IdempotencyKey | None = Field(
@@ -180,7 +181,7 @@ async def solve_timetable(ctx: ToolContext, args: SolveTimetableIn) -> JobOut:
 
 
 class SolutionIdIn(ToolInput):
-    solution_id: Id = Field(description="A stored solution (a succeeded solve_timetable job's result names it).")
+    solution_id: TimetableSolutionRef = Field(description="A stored solution (a succeeded solve_timetable job's result names it).")
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
@@ -234,7 +235,7 @@ def _check(found: bool, what: str, value: str, field: str, tool_hint: str) -> No
 
 
 class SectionTimetableIn(PageInput):
-    problem_id: Id | None = ProblemIdField
+    problem_id: TimetableProblemRef | None = ProblemIdField
     curriculum: TimetableCode = Field(description="Curriculum id: the courses one section attends (e.g. q001).")
 
 
@@ -259,7 +260,7 @@ def _day_of(problem: Problem, *, weekday: str | None, on: dt.date | None) -> int
 
 
 class TeacherScheduleIn(PageInput):
-    problem_id: Id | None = ProblemIdField
+    problem_id: TimetableProblemRef | None = ProblemIdField
     teacher: TimetableCode = Field(description="Teacher id as the timetable names them (an employee code or "
                                                "the ITC2007 teacher id, e.g. t000).")
     weekday: Weekday | None = Field(default=None, description="Only this weekday.")
@@ -279,7 +280,7 @@ async def get_teacher_schedule(ctx: ToolContext, args: TeacherScheduleIn) -> Pag
 
 
 class RoomScheduleIn(PageInput):
-    problem_id: Id | None = ProblemIdField
+    problem_id: TimetableProblemRef | None = ProblemIdField
     room: TimetableCode = Field(description="Room id as the timetable names it.")
 
 
@@ -293,7 +294,7 @@ async def get_room_schedule(ctx: ToolContext, args: RoomScheduleIn) -> Page[Less
 
 
 class FreeRoomsIn(PageInput):
-    problem_id: Id | None = ProblemIdField
+    problem_id: TimetableProblemRef | None = ProblemIdField
     weekday: Weekday = Field(description="The weekday.")
     period: int = Field(ge=0, le=23, description="Period of the day, from 0.")
     min_capacity: int = Field(default=0, ge=0, le=100_000, description="Seats the room must have at least.")

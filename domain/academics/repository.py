@@ -485,3 +485,40 @@ async def term_grades_of_classes(session: AsyncSession, class_ids: list[int], te
 async def year_levels_by_id(session: AsyncSession) -> dict[int, YearLevel]:
     """Return every year level, removed ones included (a card names a student's level), by id."""
     return {lv.id or 0: lv for lv in (await session.exec(select(YearLevel))).all()}
+
+
+def _live(model):
+    return model.deleted_at.is_(None)  # type: ignore[union-attr]
+
+
+async def reference_rows(session: AsyncSession, kind: str) -> list:
+    """Rows a reference to a live `kind` is matched against (domain.kernel.references); the columns per kind are
+    those domain.academics.service.resolve_reference reads (the year's id comes last where a kind has one)."""
+    if kind == "student":
+        stmt = select(Student.id, Student.code, Student.first_name, Student.last_name).where(_live(Student))
+    elif kind == "academic_year":
+        stmt = select(AcademicYear.id, AcademicYear.code, AcademicYear.name).where(_live(AcademicYear))
+    elif kind == "term":
+        stmt = (select(Term.id, Term.number, Term.name, AcademicYear.code, Term.academic_year_id)
+                .join(AcademicYear, AcademicYear.id == Term.academic_year_id).where(_live(Term)))
+    elif kind == "year_level":
+        stmt = select(YearLevel.id, YearLevel.code, YearLevel.name).where(_live(YearLevel))
+    elif kind == "section":
+        stmt = (select(Section.id, Section.code, Section.name, AcademicYear.code, Section.academic_year_id)
+                .join(AcademicYear, AcademicYear.id == Section.academic_year_id).where(_live(Section)))
+    elif kind == "subject":
+        stmt = select(Subject.id, Subject.code, Subject.name).where(_live(Subject))
+    elif kind == "class":
+        stmt = (select(SchoolClass.id, SchoolClass.code, Subject.name, AcademicYear.code,
+                       SchoolClass.academic_year_id)
+                .join(Subject, Subject.id == SchoolClass.subject_id)
+                .join(AcademicYear, AcademicYear.id == SchoolClass.academic_year_id).where(_live(SchoolClass)))
+    elif kind == "assessment":
+        stmt = (select(Assessment.id, Assessment.title, SchoolClass.code, SchoolClass.academic_year_id)
+                .join(SchoolClass, SchoolClass.id == Assessment.class_id).where(_live(Assessment)))
+    elif kind == "grading_scale":
+        stmt = select(GradingScaleRecord.id, GradingScaleRecord.code, GradingScaleRecord.name).where(
+            _live(GradingScaleRecord))
+    else:
+        raise ValueError(f"academics has no reference kind {kind!r}")
+    return list((await session.exec(stmt)).all())

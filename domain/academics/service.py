@@ -38,6 +38,7 @@ from domain.kernel.actor import Actor, Role
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, GradeLocked, InvalidInput, NotFound, PermissionDenied
 from domain.kernel.models import bump
+from domain.kernel.references import Candidate, pick
 
 GRADE_MANAGERS = frozenset({Role.ADMIN, Role.REGISTRAR})
 
@@ -842,3 +843,50 @@ async def grade_change_requests(session: AsyncSession, actor: Actor, *, status: 
             break
         after_id = batch[-1].id or 0
     return items[:limit + 1]
+
+
+REFERENCE_KINDS = {
+    "student": "a student id or code like S2026-0117 (or the full name)",
+    "academic_year": "an academic year id or code like 2026-27",
+    "term": "a term id or name like 'Term 1' (T1, or '2026-27 T1' for another year)",
+    "year_level": "a year level id or code like Y7 (or its name, Year 7)",
+    "section": "a section id or code like 7A (of the current academic year; '2025-26 7A' for another)",
+    "subject": "a subject id or code like MATH",
+    "class": "a class id or code like 7A-MATH (of the current academic year)",
+    "assessment": "an assessment id, or its class code and title like '7A-MATH Quiz 1'",
+    "grading_scale": "a grading scale id or code",
+}
+"""The records of academics a tool input may name by id or code, and what such a reference looks like."""
+
+
+async def reference_candidates(session: AsyncSession, kind: str) -> list[Candidate]:
+    """Return every live `kind` record (a REFERENCE_KINDS key) as a reference may name it: id, code, name
+    and aliases (domain.kernel.references.Candidate)."""
+    rows = await repo.reference_rows(session, kind)
+    year = await repo.year_on(session, utcnow().date()) if kind in ("term", "section", "class", "assessment") \
+        else None
+    current_year = year.id if year is not None else None
+    if kind == "student":
+        candidates = [Candidate(r[0], r[1], f"{r[2]} {r[3]}", aliases=(f"{r[3]} {r[2]}", f"{r[3]}, {r[2]}"))
+                      for r in rows]
+    elif kind == "term":
+        candidates = [Candidate(r[0], f"{r[3]} T{r[1]}", r[2],
+                                aliases=(f"T{r[1]}", f"Term {r[1]}", f"{r[3]} {r[2]}", f"{r[3]}/{r[1]}"),
+                                current=r[4] == current_year) for r in rows]
+    elif kind in ("section", "class"):
+        candidates = [Candidate(r[0], r[1], r[2], aliases=(f"{r[3]} {r[1]}", f"{r[3]}/{r[1]}"),
+                                current=r[4] == current_year) for r in rows]
+    elif kind == "assessment":
+        candidates = [Candidate(r[0], f"{r[2]} {r[1]}", r[1], current=r[3] == current_year) for r in rows]
+    else:
+        candidates = [Candidate(r[0], r[1], r[2]) for r in rows]
+    return candidates
+
+
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+    """Return the id of the live `kind` (a REFERENCE_KINDS key) that `text` names (domain.kernel.references:
+    code, then name, then digits as an id; case and accents ignored). Sections, classes, terms and assessments
+    repeat across academic years: the current year's (the one today falls in, else the latest) is preferred.
+    Raises NotFound with the closest matches, or InvalidInput when `text` names several."""
+    return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
+                expected=REFERENCE_KINDS[kind])

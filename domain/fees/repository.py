@@ -434,3 +434,16 @@ async def collections(session: AsyncSession, *, from_date: dt.date, to_date: dt.
         Refund.refunded_on >= from_date, Refund.refunded_on <= to_date, Refund.currency == currency)
     count, amount = (await session.exec(refund_stmt)).one()
     return {"payments": payments, "refunds": (int(count), int(amount or 0))}
+
+
+async def reference_rows(session: AsyncSession, kind: str) -> list:
+    """Rows a reference to a live `kind` is matched against (domain.kernel.references): id, code (an invoice's
+    number), name, and for a family its billing name."""
+    if kind == "family":
+        stmt = select(Family.id, Family.code, Family.name, Family.billing_name).where(col(Family.deleted_at).is_(None))
+    elif kind == "invoice":
+        stmt = select(Invoice.id, Invoice.invoice_number).where(col(Invoice.deleted_at).is_(None))
+    else:
+        model = {"fee_item": FeeItem, "fee_schedule": FeeSchedule, "discount": Discount}[kind]
+        stmt = select(model.id, model.code, model.name).where(col(model.deleted_at).is_(None))
+    return list((await session.exec(stmt)).all())

@@ -60,6 +60,7 @@ from domain.kernel.audit import append_audit
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, StaleAction
 from domain.kernel.models import bump
 from domain.kernel.plan import ApplyContext, register_effect
+from domain.kernel.references import Candidate, pick
 
 FEE_ACCOUNTS = {
     "receivable": ("1200", "Fees receivable", "asset"),
@@ -1435,3 +1436,34 @@ async def _apply_credit_guard(session: AsyncSession, context: ApplyContext, payl
 register_effect(DOCUMENT, _apply_document)
 register_effect(ENTRY_LINK, _apply_entry_link)
 register_effect(CREDIT_GUARD, _apply_credit_guard)
+
+
+REFERENCE_KINDS = {
+    "family": "a family id or code like F00042 (or the family's name)",
+    "fee_item": "a fee item id or code",
+    "fee_schedule": "a fee schedule id or code",
+    "discount": "a discount id or code",
+    "invoice": "an invoice id or number like INV000042",
+}
+"""The records of fees a tool input may name by id or code, and what such a reference looks like."""
+
+
+async def reference_candidates(session: AsyncSession, kind: str) -> list[Candidate]:
+    """Return every live `kind` record (a REFERENCE_KINDS key) as a reference may name it: id, code, name
+    and aliases (domain.kernel.references.Candidate)."""
+    rows = await repo.reference_rows(session, kind)
+    if kind == "family":
+        candidates = [Candidate(r[0], r[1], r[2], aliases=(r[3],) if r[3] else ()) for r in rows]
+    elif kind == "invoice":
+        candidates = [Candidate(r[0], r[1]) for r in rows]
+    else:
+        candidates = [Candidate(r[0], r[1], r[2]) for r in rows]
+    return candidates
+
+
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+    """Return the id of the live `kind` (a REFERENCE_KINDS key) that `text` names (domain.kernel.references:
+    code or number, then name or billing name, then digits as an id; case and accents ignored). Raises NotFound
+    with the closest matches, or InvalidInput when `text` names several (two families of one name)."""
+    return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
+                expected=REFERENCE_KINDS[kind])

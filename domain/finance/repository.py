@@ -243,3 +243,14 @@ async def insert_entries_bulk(session: AsyncSession, entries: list[dict], lines:
         for start in range(0, len(line_rows), 5000):
             await session.exec(insert(line_table), params=line_rows[start:start + 5000])  # type: ignore[call-overload]
     return ids
+
+
+async def reference_rows(session: AsyncSession, kind: str) -> list:
+    """Rows a reference to a live `kind` ("account": id, code, name; "journal_entry": id, entry_number, memo) is
+    matched against (domain.kernel.references)."""
+    if kind == "account":
+        stmt = select(Account.id, Account.code, Account.name).where(Account.deleted_at.is_(None))  # type: ignore
+    else:
+        stmt = select(JournalEntry.id, JournalEntry.entry_number, JournalEntry.memo).where(
+            JournalEntry.deleted_at.is_(None))  # type: ignore[union-attr]
+    return list((await session.exec(stmt)).all())

@@ -30,6 +30,7 @@ from domain.kernel.audit import append_audit
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump, snapshot
 from domain.kernel.plan import ApplyContext, Effect, NewId, register_effect
+from domain.kernel.references import Candidate, pick
 
 MAX_LEDGER_PAGE = 1000
 # "Reversal of JE000041: " and a reason of up to rules.MAX_MEMO characters fit the memo column (1200).
@@ -912,3 +913,26 @@ async def plan_posting_with_accounts(session: AsyncSession, *, accounts: Sequenc
                             "lines": [{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
                                        "department_id": line.department_id, "memo": line.memo}
                                       for line in requested]}, ref=ref)
+
+
+REFERENCE_KINDS = {
+    "account": "an account id or code like 1100 (or its name)",
+    "journal_entry": "a journal entry id or number like JE000042",
+}
+"""The records of finance a tool input may name by id or code, and what such a reference looks like."""
+
+
+async def reference_candidates(session: AsyncSession, kind: str) -> list[Candidate]:
+    """Return every live `kind` record (a REFERENCE_KINDS key) as a reference may name it: id, code, name
+    and aliases (domain.kernel.references.Candidate)."""
+    rows = await repo.reference_rows(session, kind)
+    candidates = [Candidate(r[0], r[1], r[2] or "") for r in rows]
+    return candidates
+
+
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+    """Return the id of the live `kind` (a REFERENCE_KINDS key) that `text` names (domain.kernel.references:
+    code, then name, then digits as an id). An account's code is digits ("1100"): a code is tried before an id.
+    Raises NotFound with the closest matches, or InvalidInput when `text` names several."""
+    return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
+                expected=REFERENCE_KINDS[kind])

@@ -102,3 +102,14 @@ async def employees_by_id(session: AsyncSession, employee_ids: Iterable[int]) ->
 async def department_names(session: AsyncSession) -> dict[int, str]:
     """Return every department's name by id."""
     return {row.id or 0: row.name for row in (await session.exec(select(Department))).all()}
+
+
+async def reference_rows(session: AsyncSession, kind: str) -> list:
+    """Rows a reference to a live `kind` ("employee": id, code, first_name, last_name; "department": id, code,
+    name) is matched against (domain.kernel.references)."""
+    if kind == "employee":
+        stmt = select(Employee.id, Employee.code, Employee.first_name, Employee.last_name)
+        stmt = stmt.where(col(Employee.deleted_at).is_(None))
+    else:
+        stmt = select(Department.id, Department.code, Department.name).where(col(Department.deleted_at).is_(None))
+    return list((await session.exec(stmt)).all())

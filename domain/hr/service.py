@@ -12,6 +12,7 @@ from domain.hr.models import Department, Employee, EmployeeStatus, EmploymentTyp
 from domain.kernel.actor import Actor
 from domain.kernel.errors import Conflict, InvalidInput
 from domain.kernel.models import bump
+from domain.kernel.references import Candidate, pick
 
 
 async def get_department(session: AsyncSession, department_id: int) -> Department | None:
@@ -129,3 +130,30 @@ def check_termination(emp: Employee, termination_date: date) -> None:
     if termination_date < emp.hire_date:
         raise InvalidInput(f"termination date {termination_date} is before the hire date {emp.hire_date}",
                            field="termination_date")
+
+
+REFERENCE_KINDS = {
+    "employee": "an employee id or code like E0042 (or the full name)",
+    "department": "a department id or code like MATH",
+}
+"""The records of hr a tool input may name by id or code, and what such a reference looks like."""
+
+
+async def reference_candidates(session: AsyncSession, kind: str) -> list[Candidate]:
+    """Return every live `kind` record (a REFERENCE_KINDS key) as a reference may name it: id, code, name
+    and aliases (domain.kernel.references.Candidate)."""
+    rows = await repo.reference_rows(session, kind)
+    if kind == "employee":
+        candidates = [Candidate(r[0], r[1], f"{r[2]} {r[3]}", aliases=(f"{r[3]} {r[2]}", f"{r[3]}, {r[2]}"))
+                      for r in rows]
+    else:
+        candidates = [Candidate(r[0], r[1], r[2]) for r in rows]
+    return candidates
+
+
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+    """Return the id of the live `kind` (a REFERENCE_KINDS key) that `text` names: a code ("E0042", any case),
+    a name ("Pablo Hernández", accents and case ignored; "Hernández Pablo" too) or an id in digits. Raises
+    NotFound with the closest matches, or InvalidInput when it names several (two people of one name)."""
+    return pick(await reference_candidates(session, kind), text, field=field, kind=kind,
+                expected=REFERENCE_KINDS[kind])

@@ -102,3 +102,16 @@ async def posting_sums(session: AsyncSession, run_id: int, payslip_ids: Sequence
         col(PayslipLine.payslip_id).in_(chosen)).group_by(PayslipLine.kind))).all()
     return [(d, g, n) for d, g, n in slips], {kind: int(total or 0) for kind, total in kinds}
 
+
+
+async def reference_rows(session: AsyncSession, kind: str) -> list:
+    """Rows a reference to `kind` is matched against (domain.kernel.references): "salary_structure" (id, code,
+    name), "payroll_run" (id, period, status), "payslip" (id, number, employee_id)."""
+    if kind == "salary_structure":
+        stmt = select(SalaryStructure.id, SalaryStructure.code, SalaryStructure.name).where(
+            col(SalaryStructure.deleted_at).is_(None))
+    elif kind == "payroll_run":
+        stmt = select(PayrollRun.id, PayrollRun.period, PayrollRun.status).where(col(PayrollRun.deleted_at).is_(None))
+    else:
+        stmt = select(Payslip.id, Payslip.number, Payslip.employee_id)
+    return list((await session.exec(stmt)).all())

@@ -43,6 +43,7 @@ from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
+from domain.kernel.references import Candidate, pick
 from domain.payroll import engine
 from domain.payroll import repository as repo
 from domain.payroll.models import (
@@ -789,3 +790,34 @@ async def run_preview(session: AsyncSession, run: PayrollRun, *, largest: int = 
     out["largest_changes"] = [{"employee": code, "before_net_minor": a, "after_net_minor": b, "change_minor": b - a}
                               for _, code, a, b in changes]
     return out
+
+
+REFERENCE_KINDS = {
+    "salary_structure": "a salary structure id or code",
+    "payroll_run": "a payroll run id or its pay period like 2026-05",
+    "payslip": "a payslip id or number like PS202605-3-E0042",
+}
+"""The records of payroll a tool input may name by id or code, and what such a reference looks like."""
+
+
+async def reference_candidates(session: AsyncSession, kind: str) -> list[Candidate]:
+    """Return every live `kind` record (a REFERENCE_KINDS key) as a reference may name it: id, code, name
+    and aliases (domain.kernel.references.Candidate)."""
+    rows = await repo.reference_rows(session, kind)
+    if kind == "payroll_run":
+        closed = (RunStatus.CANCELLED.value, RunStatus.REVERSED.value)
+        candidates = [Candidate(r[0], r[1], f"{r[1]} ({r[2]})", current=r[2] not in closed) for r in rows]
+    elif kind == "payslip":
+        candidates = [Candidate(r[0], r[1]) for r in rows]
+    else:
+        candidates = [Candidate(r[0], r[1], r[2]) for r in rows]
+    return candidates
+
+
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+    """Return the id of the `kind` (a REFERENCE_KINDS key) that `text` names (domain.kernel.references: code,
+    then name, then digits as an id). A pay period names its run; a cancelled or reversed run only when no
+    other run has the period. Raises NotFound with the closest matches, or InvalidInput when `text` names
+    several."""
+    return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
+                expected=REFERENCE_KINDS[kind])

@@ -443,6 +443,13 @@ def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str, An
                 rest = {k: v for k, v in schema.items() if k != "anyOf"}
                 schema = {**rest, **options[0]}
                 continue
+        kind = schema.get("type")
+        if isinstance(kind, list) and "null" in kind:  # tools.schema.compact: "or null" as a type list
+            nullable = True
+            kinds = [k for k in kind if k != "null"]
+            schema = {**schema, "type": kinds[0] if len(kinds) == 1 else kinds}
+            if "enum" in schema:
+                schema["enum"] = [v for v in schema["enum"] if v is not None]
         return schema, nullable
 
 
@@ -457,7 +464,7 @@ def _synthesize(schema: dict[str, Any], defs: dict[str, Any]) -> Any:
                 if name in schema.get("required", [])}
     if kind == "array":
         return [_synthesize(schema["items"], defs) for _ in range(schema.get("minItems", 0))]
-    if kind == "integer":
+    if kind in ("integer", ["integer", "string"]):
         return max(schema.get("minimum", 1), schema.get("exclusiveMinimum", 0) + 1)
     if kind == "number":
         return max(schema.get("minimum", 1), schema.get("exclusiveMinimum", 0) + 1)
@@ -530,6 +537,12 @@ def _field_cases(tool: str, path: tuple[str | int, ...], raw: dict[str, Any], de
         add("bad_choice", "no-such-choice", "should be")
         add("wrong_type_int", 12345, "should be")
         return cases
+    if kind == ["integer", "string"]:  # a reference (tools.references): an id or a code
+        add("wrong_type_dict", {"value": 1}, "an id (an integer) or a code")
+        add("wrong_type_bool", True, "an id (an integer) or a code")
+        add("below_minimum", 0, "greater than or equal to 1")
+        add("oversized", "x" * (schema["maxLength"] + 1), f"at most {schema['maxLength']} character")
+        add("undersized", "  ", "at least 1 character")
     if kind == "integer":
         add("wrong_type_str", "abc", "valid integer")
         add("wrong_type_dict", {"value": 1}, "valid integer")
@@ -609,7 +622,7 @@ def _id_cases(spec) -> list[Case]:
     cases = []
     for name, raw in schema["properties"].items():
         sub, _ = _resolve(raw, schema.get("$defs", {}))
-        if name.endswith("_id") and sub.get("type") == "integer":
+        if name.endswith("_id") and sub.get("type") in ("integer", ["integer", "string"]):
             empty = _is_list_filter(spec, name, name in required)
             cases.append(Case(spec.name, (name,), "unknown_id", UNKNOWN_ID,
                               "empty page" if empty else f"with id {UNKNOWN_ID}",

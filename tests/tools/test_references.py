@@ -1,0 +1,262 @@
+"""References by id or code, generated from the registry (tools.references).
+
+Every `*_id` / `*_ids` field of every tool's input (nested lines too) must be a Ref. For every reference field
+of every tool, on the demo school (plus records made to be ambiguous): an id passes unchanged, the record's code
+(in any case) resolves to its id, an unknown code is NotFound naming the field and the closest matches, and a
+text naming two records is InvalidInput listing both (for the kinds that can be ambiguous). Id-only kinds refuse
+a string naming the field. Then the mistake of issue 16 end to end: list_classes by a teacher's code answers for
+that teacher, and a code that names nobody is an error, never another teacher's classes.
+"""
+
+from __future__ import annotations
+
+import typing
+from datetime import date
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from domain.academics import service as academics
+from domain.demo.builder import build_demo_school
+from domain.finance import service as finance
+from domain.hr import service as hr
+from domain.hr.models import EmploymentType
+from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel.errors import InvalidInput, NotFound
+from domain.kernel.settings import Settings
+from domain.kernel.text import fold
+from tests.conftest import TEMPLATES, drop_pg_database, fresh_database_url
+from tools.invoke import invoke, parse_arguments
+from tools.modules import all_modules
+from tools.references import EXAMPLES, ID_ONLY_KINDS, OWNERS, Ref, owner, references_in, resolve_references
+from tools.registry import build_catalogue
+from tools.runtime import Runtime
+
+CATALOGUE = build_catalogue(all_modules())
+REFS = [(spec.name, path, ref) for spec in CATALOGUE.tools.values() for path, ref in references_in(spec.input_model)]
+CODED = [item for item in REFS if item[2].codes]
+ID_ONLY = [item for item in REFS if not item[2].codes]
+TWIN = "Sam Twin"
+AMBIGUOUS = {"employee": TWIN, "student": TWIN, "department": "Twin department", "subject": "Twin subject",
+             "year_level": "Twin level", "academic_year": "Twin year", "term": "Twin term", "section": "9Z",
+             "class": "9Z-TWN", "account": "Twin account", "family": "Twin family",
+             "grading_scale": "Twin scale"}
+"""A text naming two records of the kind in the test school (made by `_twins`)."""
+NEVER_AMBIGUOUS = {"invoice": "numbers are unique and an invoice has no name",
+                   "payslip": "numbers are unique and a payslip has no name",
+                   "payroll_run": "one live run per period; a closed run is named only when no live one is"}
+NOT_MADE_AMBIGUOUS = {"assessment", "journal_entry", "salary_structure", "fee_item", "fee_schedule",
+                      "discount"}
+"""Kinds whose two-of-a-name case is left to the kernel rule's test (test_pick_refuses_two_of_a_name)."""
+
+
+def _walk_fields(model: type[BaseModel], prefix: str = "") -> list[str]:
+    out = []
+    for name, info in model.model_fields.items():
+        out.append(prefix + name)
+        stack = [info.annotation]
+        while stack:
+            ann = stack.pop()
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                out += _walk_fields(ann, f"{prefix}{name}[].")
+            stack += typing.get_args(ann)
+    return out
+
+
+def test_every_id_field_is_a_reference() -> None:
+    missing = []
+    for spec in CATALOGUE.tools.values():
+        refs = {path.replace("[]", "") for path, _ in references_in(spec.input_model)}
+        for path in _walk_fields(spec.input_model):
+            if path.endswith(("_id", "_ids")) and path.replace("[]", "") not in refs:
+                missing.append(f"{spec.name}.{path}")
+    assert not missing, f"declare these with a Ref type of tools/references.py: {missing}"
+    assert len(CODED) > 100 and ID_ONLY
+
+
+def test_every_kind_has_one_owner_and_is_classified() -> None:
+    owned = [kind for kinds in OWNERS.values() for kind in kinds]
+    assert sorted(owned) == sorted(EXAMPLES) and len(set(owned)) == len(owned)
+    for module, kinds in OWNERS.items():
+        assert set(__import__(module, fromlist=["x"]).REFERENCE_KINDS) == set(kinds), module
+    used = {ref.kind for _, _, ref in REFS}
+    assert used <= set(EXAMPLES) | set(ID_ONLY_KINDS)
+    assert {ref.kind for _, _, ref in ID_ONLY} <= set(ID_ONLY_KINDS)
+    assert set(AMBIGUOUS) | set(NEVER_AMBIGUOUS) | NOT_MADE_AMBIGUOUS == set(EXAMPLES)
+
+
+def test_the_schema_offers_an_id_or_a_code() -> None:
+    schema = CATALOGUE.tools["record_grade"].input_schema["properties"]["student_id"]
+    assert schema["type"] == ["integer", "string"] and "S2026-0117" in schema["description"]
+    assert CATALOGUE.tools["get_job"].input_schema["properties"]["job_id"]["type"] == "integer"
+
+
+def test_pick_refuses_two_of_a_name() -> None:
+    from domain.kernel.references import Candidate, pick
+
+    cands = [Candidate(1, "A1", "Zoë Smith"), Candidate(2, "A2", "Zoe Smith"), Candidate(3, "A3", "Zoe Smythe")]
+    with pytest.raises(InvalidInput) as exc:
+        pick(cands, "zoe smith", field="x_id", kind="thing", expected="a thing id")
+    assert exc.value.field == "x_id" and [m["id"] for m in exc.value.details["matches"]] == [1, 2]
+    assert pick(cands, "a3", field="x_id", kind="thing", expected="a thing id") == 3
+    assert pick(cands, "ZOE SMYTHE", field="x_id", kind="thing", expected="a thing id") == 3
+    with pytest.raises(NotFound) as missing:
+        pick(cands, "Zoe Smit", field="x_id", kind="thing", expected="a thing id")
+    assert "A1 Zoë Smith (id 1)" in missing.value.message and "expected a thing id" in missing.value.message
+
+
+# ---------------------------------------------------------------- on the demo school
+
+
+async def _twins(runtime: Runtime) -> None:
+    """Records two of which share what a person would call them (see AMBIGUOUS); the years are not current."""
+    actor = SYSTEM_ACTOR
+    async with runtime.db.write() as s:
+        deps = [await hr.create_department(s, actor, code=f"TWIN{i}", name="Twin department") for i in (1, 2)]
+        for i in (1, 2):
+            await hr.create_employee(s, actor, first_name="Sam", last_name="Twin", work_email=f"sam.twin{i}@x.org",
+                                     position="Teacher", department_id=deps[0].id, hire_date=date(2020, 1, 6),
+                                     employment_type=EmploymentType.FULL_TIME)
+        subject = await academics.create_subject(s, actor, code="TWN", name="Twin subject")
+        await academics.create_subject(s, actor, code="TWN2", name="Twin subject")
+        levels = [await academics.create_year_level(s, actor, code=f"TL{i}", name="Twin level", ordinal=20 + i)
+                  for i in (1, 2)]
+        teacher = (await hr.list_employees(s, after_id=0, limit=1))[0]
+        for i in (1, 2):
+            year = await academics.create_academic_year(s, actor, code=f"TWIN-{i}", name="Twin year",
+                                                        start_date=date(2040 + i, 9, 1), end_date=date(2041 + i, 6, 30))
+            await academics.create_term(s, actor, academic_year_id=year.id, number=1, name="Twin term",
+                                        start_date=date(2040 + i, 9, 1), end_date=date(2040 + i, 12, 18))
+            section = await academics.create_section(s, actor, code="9Z", name="Twin section",
+                                                     year_level_id=levels[0].id, academic_year_id=year.id,
+                                                     homeroom_teacher_id=None)
+            await academics.create_class(s, actor, section_id=section.id, subject_id=subject.id,
+                                         teacher_id=teacher.id)
+            await academics.create_student(s, actor, first_name="Sam", last_name="Twin", date_of_birth=date(2014, 1, 1),
+                                           year_level_id=levels[0].id, section_id=None, guardians=[])
+            await finance.create_account(s, actor, code=f"9{i}99", name="Twin account", type="asset", currency="AUD")
+        from domain.fees import service as fees
+
+        for _ in (1, 2):
+            await fees.create_family(s, actor, name="Twin family")
+    bands = [{"min_percentage": 50, "letter": "P", "gpa_points": 1, "passing": True, "earns_credit": True},
+             {"min_percentage": 0, "letter": "F", "gpa_points": 0, "passing": False, "earns_credit": False}]
+    for i in (1, 2):
+        await invoke(runtime, "create_grading_scale", {"code": f"PF{i}", "name": "Twin scale", "rounding": "half_up",
+                                                       "decimals": 0, "is_default": False, "bands": bands}, actor)
+
+
+@pytest.fixture(scope="module")
+async def school(tmp_path_factory):
+    """A runtime on the demo school plus `_twins`, built once per test process (tests.conftest.TEMPLATES)."""
+    from server.cli import prepare_database
+
+    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("refs"))
+
+    async def build(target: str) -> None:
+        rt = Runtime.create(Settings(database_url=target, key_cache_seconds=0))
+        try:
+            await prepare_database(rt)
+            async with rt.db.write() as s:
+                await build_demo_school(s)
+            await _twins(rt)
+        finally:
+            await rt.close()
+
+    await TEMPLATES.fill("refs-demo", url, build)
+    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
+    samples: dict[str, Any] = {}
+    async with runtime.db.read() as s:
+        for kind in EXAMPLES:
+            cands = await owner(kind).reference_candidates(s, kind)
+            codes = [fold(c.code) for c in cands]
+            unique = [c for c in cands if c.current and codes.count(fold(c.code)) == 1]
+            assert unique, f"the test school has no {kind} with a unique code"
+            samples[kind] = unique[len(unique) // 2]
+    yield runtime, samples
+    await runtime.close()
+    if pg_name:
+        await drop_pg_database(pg_name)
+
+
+def _instance(model: type[BaseModel], path: str, value: Any) -> tuple[BaseModel, str]:
+    """`model` built without validation holding `value` at `path` (`lines[].account_id`); other references None.
+    Returns it and the field name an error should carry (`lines[0].account_id`)."""
+    head, _, rest = path.partition(".")
+    name = head.removesuffix("[]")
+    fields = {n: None for n in model.model_fields}
+    if rest:
+        info = model.model_fields[name]
+        nested = next(a for a in _flatten(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel))
+        child, where = _instance(nested, rest, value)
+        fields[name] = [child] if head.endswith("[]") else child
+        return model.model_construct(**fields), f"{name}[0].{where}" if head.endswith("[]") else f"{name}.{where}"
+    if head.endswith("[]"):
+        fields[name] = [value]
+        return model.model_construct(**fields), f"{name}[0]"
+    fields[name] = value
+    return model.model_construct(**fields), name
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    out, stack = [], [annotation]
+    while stack:
+        ann = stack.pop()
+        out.append(ann)
+        stack += typing.get_args(ann)
+    return out
+
+
+def _value(args: BaseModel, path: str) -> Any:
+    head, _, rest = path.partition(".")
+    value = getattr(args, head.removesuffix("[]"))
+    if head.endswith("[]"):
+        value = value[0]
+    return _value(value, rest) if rest else value
+
+
+@pytest.mark.parametrize(("tool", "path", "ref"), CODED, ids=[f"{t}-{p}" for t, p, _ in CODED])
+async def test_a_reference_takes_an_id_or_a_code(school, tool: str, path: str, ref: Ref) -> None:
+    runtime, samples = school
+    sample = samples[ref.kind]
+    model = CATALOGUE.tools[tool].input_model
+    by_id, _ = _instance(model, path, sample.id)
+    assert _value(await resolve_references(runtime.db.read, by_id), path) == sample.id
+    by_code, _ = _instance(model, path, sample.code.lower())
+    assert _value(await resolve_references(runtime.db.read, by_code), path) == sample.id
+    unknown, where = _instance(model, path, sample.code + "QX")
+    with pytest.raises(NotFound) as missing:
+        await resolve_references(runtime.db.read, unknown)
+    assert missing.value.field == where
+    assert "expected" in missing.value.message and sample.code in missing.value.message
+    assert sample.id in [c["id"] for c in missing.value.details["closest"]]
+    if ref.kind in AMBIGUOUS:
+        twins, where = _instance(model, path, AMBIGUOUS[ref.kind].upper())
+        with pytest.raises(InvalidInput) as two:
+            await resolve_references(runtime.db.read, twins)
+        assert two.value.field == where and len(two.value.details["matches"]) == 2
+        assert "pass the id or the code" in two.value.message
+
+
+@pytest.mark.parametrize(("tool", "path", "ref"), ID_ONLY, ids=[f"{t}-{p}" for t, p, _ in ID_ONLY])
+def test_an_id_only_reference_refuses_a_code(tool: str, path: str, ref: Ref) -> None:
+    spec = CATALOGUE.tools[tool]
+    assert "." not in path and "[]" not in path
+    with pytest.raises(InvalidInput) as exc:
+        parse_arguments(spec, {path: "X0042"})
+    assert path in exc.value.message and "valid integer" in exc.value.message
+
+
+async def test_list_classes_by_a_teachers_code_answers_for_that_teacher(school) -> None:
+    runtime, _ = school
+    teacher = (await invoke(runtime, "list_classes", {"limit": 1}, SYSTEM_ACTOR)).items[0]
+    async with runtime.db.read() as s:
+        employee = await hr.get_employee(s, teacher.teacher_id)
+    by_code = await invoke(runtime, "list_classes", {"teacher_id": employee.code, "limit": 100}, SYSTEM_ACTOR)
+    by_id = await invoke(runtime, "list_classes", {"teacher_id": teacher.teacher_id, "limit": 100}, SYSTEM_ACTOR)
+    assert by_code.items and [c.id for c in by_code.items] == [c.id for c in by_id.items]
+    assert {c.teacher_id for c in by_code.items} == {teacher.teacher_id}
+    with pytest.raises(NotFound) as exc:
+        await invoke(runtime, "list_classes", {"teacher_id": "E9999"}, SYSTEM_ACTOR)
+    assert exc.value.field == "teacher_id" and "E0042" in exc.value.message
