@@ -189,6 +189,38 @@ async def own_runtime(tmp_path_factory, name: str, *, in_process_jobs: bool = Fa
             await drop_pg_database(pg_name)
 
 
+DEMO_SEED = 42
+
+
+@asynccontextmanager
+async def demo_school_url(tmp_dir: Path) -> AsyncIterator[str]:
+    """A database of its own (a SQLite file in the existing folder `tmp_dir`, or a PostgreSQL database dropped
+    at the end) holding the demo school of seed 42, migrated as
+    `mcs-erp init` does and built by domain.demo.builder, without the `mcs-erp demo` command's queued actions and
+    API key. The school is built once per test process (pytest-xdist worker) and copied for each caller
+    (TEMPLATES), so the many tests that need a realistic school share one 10-second build."""
+    url, pg_name = await fresh_database_url(tmp_dir)
+    try:
+        await TEMPLATES.fill("demo-school", url, _build_demo_school)
+        yield url
+    finally:
+        if pg_name:
+            await drop_pg_database(pg_name)
+
+
+async def _build_demo_school(url: str) -> None:
+    from domain.demo.builder import build_demo_school
+    from server.cli import prepare_database
+
+    rt = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
+    try:
+        await prepare_database(rt)
+        async with rt.db.write() as s:
+            await build_demo_school(s, seed=DEMO_SEED)
+    finally:
+        await rt.close()
+
+
 @pytest.fixture(scope="session")
 async def database_url(tmp_path_factory) -> AsyncIterator[str]:
     """A migrated, empty database for the whole session."""
