@@ -559,5 +559,45 @@ def timetable_solve(
     typer.echo(f"wrote {out}")
 
 
+@app.command("eval")
+def eval_cmd(
+    provider: Annotated[str, typer.Option(help="The model API: anthropic, or openai (also any OpenAI-compatible "
+                                               "server: Ollama, vLLM, llama.cpp, with --base-url).")],
+    model: Annotated[str, typer.Option(help="The model name, as the provider knows it.")],
+    base_url: Annotated[str | None, typer.Option(help="The API's base URL, e.g. http://localhost:11434/v1 for "
+                                                      "Ollama.")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="MCS_ERP_AGENT_API_KEY", show_envvar=True,
+                                                help="The API key (default: ANTHROPIC_API_KEY / OPENAI_API_KEY; "
+                                                     "a local server takes any).")] = None,
+    tasks: Annotated[list[str] | None, typer.Option("--tasks", help="Run only these tasks (repeat the option or "
+                                                                    "give a comma list).")] = None,
+    max_steps: Annotated[int, typer.Option(min=1, max=500, help="Model turns a task may take.")] = 20,
+) -> None:
+    """Run the agent task suite (evals/) against a model: each task on a fresh demo school, through the agent
+    loop; print per task success, tool calls, tokens and seconds, then the success rate (exit 1 below 100 %)."""
+    from domain.agent.service import Limits
+    from evals.runner import Model, result_line, run_suite, select_tasks, summary_line
+    from workers.agent_providers import PROVIDERS
+
+    if provider not in PROVIDERS:
+        typer.secho(f"error: unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}", fg=typer.colors.RED,
+                    err=True)
+        raise typer.Exit(2)
+    if base_url and provider == "openai" and not api_key:
+        api_key = "not-needed"  # a local OpenAI-compatible server takes any key, the SDK wants one
+    try:
+        chosen = select_tasks([name.strip() for entry in tasks or [] for name in entry.split(",") if name.strip()])
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"running {len(chosen)} task(s) on {provider}:{model}"
+               f"{f' at {base_url}' if base_url else ''}; building the demo school first ...")
+    results = asyncio.run(run_suite(chosen, Model(provider, model, base_url, api_key),
+                                    limits=Limits(max_steps=max_steps, max_tokens=400_000, max_seconds=300),
+                                    on_result=lambda result: typer.echo(result_line(result))))
+    typer.echo(summary_line(results))
+    if not all(result.passed for result in results):
+        raise typer.Exit(1)
+
 if __name__ == "__main__":  # pragma: no cover
     app()
