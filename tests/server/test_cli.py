@@ -113,7 +113,7 @@ async def test_tools_catalogue_from_the_registry(tmp_path):
         table = (await run_cli(db, "tools")).stdout
         assert re.search(r"publish_term_grades\s+term_reports\s+destructive \(approve\)", table)
         # The toolsets: name, tool count, the roles listing it by default, description (tools/toolsets.py).
-        assert re.search(r"\nterm_reports\s+7 tools\s+default for: registrar\s+The end of a term", table), table
+        assert re.search(r"\nterm_reports\s+4 tools\s+default for: registrar\s+The end of a term", table), table
         assert re.search(r"\nbilling\s+14 tools\s+default for: -\s+", table)
 
 
