@@ -24,6 +24,7 @@ from domain.actions.models import GateLevel
 from domain.jobs.schemas import JobOut
 from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Applied, Plan
+from tools.schema import compact
 
 
 class Effect(StrEnum):
@@ -94,14 +95,17 @@ class ToolSpec:
 
     @cached_property
     def input_schema(self) -> dict[str, Any]:
-        return _input_schema(self.input_model)
+        """The input's JSON Schema as published (tools.schema.compact: no titles, no empty defaults)."""
+        return compact(_input_schema(self.input_model))
 
     @cached_property
     def output_schema(self) -> dict[str, Any]:
+        """The output's JSON Schema as published (tools.schema.compact: the answer's shape); a destructive tool's
+        is the pending action, the same for all of them."""
         from tools.actions_schema import PendingActionOut
 
         model = PendingActionOut if self.effect is Effect.DESTRUCTIVE else self.output_model
-        return _object_schema(model.model_json_schema(mode="serialization"))
+        return compact(_object_schema(model.model_json_schema(mode="serialization")), output=True)
 
     def annotations(self) -> dict[str, Any]:
         """MCP annotations derived from the effect (readOnlyHint, destructiveHint, idempotentHint)."""
@@ -117,15 +121,13 @@ class ToolSpec:
         }
 
     def full_description(self) -> str:
-        """The description as published: the tool's own text plus its effect, gate and roles."""
-        lines = [self.description.strip()]
+        """The description as published: the tool's own text, then its gate (destructive tools) and roles."""
+        gate = ""
         if self.effect is Effect.DESTRUCTIVE:
-            who = ("then an admin other than you must approve it" if self.gate is GateLevel.APPROVE
-                   else "it runs when the requesting user confirms it")
-            lines.append(f"Destructive: calling it changes nothing yet; it returns a pending action with a preview, "
-                         f"and confirm_action(action_id) releases it ({who}).")
-        lines.append("Roles: " + ", ".join(sorted(r.value for r in self.roles)) + ".")
-        return "\n\n".join(lines)
+            then = ("after confirm_action(action_id) an admin other than you must approve it"
+                    if self.gate is GateLevel.APPROVE else "confirm_action(action_id) runs it")
+            gate = f"Destructive: returns a pending action with a preview; {then}. "
+        return f"{self.description.strip()}\n\n{gate}Roles: {', '.join(sorted(r.value for r in self.roles))}."
 
     def anthropic_tool(self) -> dict[str, Any]:
         """The tool as the Anthropic Messages API expects it."""

@@ -17,7 +17,7 @@ from domain.kernel import money
 from domain.kernel.errors import InvalidInput
 from domain.kernel.schemas import OutputModel
 
-Id = Annotated[int, Field(strict=True, ge=1, le=2_147_483_647, description="Surrogate id, as returned by other tools.")]
+Id = Annotated[int, Field(strict=True, ge=1, le=2_147_483_647)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -41,8 +41,7 @@ Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True
 USD); anything else is refused naming what is allowed."""
 
 MinorAmount = Annotated[int, Field(strict=True, ge=0, le=money.MAX_AMOUNT,
-                                   description="Integer minor units of the currency (cents for AUD: 125000 is "
-                                               "1,250.00 AUD; JPY has no minor unit: 1500 is 1,500 JPY).")]
+                                   description="Integer minor units: 125000 is 1,250.00 AUD, 1500 is 1,500 JPY.")]
 """An amount in integer minor units, 0..MAX_AMOUNT (the ledger's bound on one line); never a float."""
 
 PositiveMinorAmount = Annotated[MinorAmount, Field(ge=1)]
@@ -66,9 +65,8 @@ class PageInput(ToolInput):
     """Cursor pagination: pass `next_cursor` from the previous page to get the next one."""
 
     cursor: Annotated[str | None, StringConstraints(max_length=200)] = Field(
-        default=None, description="Opaque cursor from the previous page's next_cursor; omit for the first page.")
-    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE,
-                       description=f"Items per page, 1..{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}).")
+        default=None, description="The previous page's next_cursor.")
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
     def after_id(self) -> int:
         """Decode the cursor into the last id already returned (0 for the first page)."""
@@ -111,4 +109,12 @@ def page_of(items: list, limit: int, *, key=lambda item: item.id) -> tuple[list,
     if len(items) > limit:
         page = items[:limit]
         return page, encode_cursor(key(page[-1]))
+    return items, None
+
+
+def ranked_page_of(items: list, limit: int, offset: int) -> tuple[list, str | None]:
+    """Split `limit + 1` fetched rows of a ranked search (ordered by relevance, not id) into the page and the
+    cursor of the next one, which resumes after `offset + limit` rows."""
+    if len(items) > limit:
+        return items[:limit], encode_cursor(offset + limit)
     return items, None
