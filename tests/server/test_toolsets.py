@@ -238,3 +238,19 @@ async def test_the_setting_widens_every_listing_and_refuses_unknown_names(rt, te
     wrong = dataclasses.replace(rt, settings=rt.settings.model_copy(update={"toolsets": ["fess"]}))
     with pytest.raises(InvalidInput, match="unknown toolset 'fess' in MCS_ERP_TOOLSETS; the toolsets are: "):
         build_mcp_server(wrong, lambda ctx: teacher)
+
+
+async def test_at_2026_07_28_enabling_is_announced_to_subscriptions_listen(rt, teacher):
+    """stdio (one connection per process) keeps what enable_toolsets adds at the sessionless protocol version too;
+    the change reaches the client's subscriptions/listen stream."""
+    import anyio
+
+    async with client_as(rt, teacher, legacy=False) as client:
+        assert client.protocol_version == "2026-07-28"
+        async with client.listen(tools_list_changed=True) as subscription:
+            out = (await client.call_tool("enable_toolsets", {"toolsets": ["students"]})).structured_content
+            assert out["session"] is True and out["enabled"] == ["students"]
+            with anyio.fail_after(10):
+                event = await anext(aiter(subscription))
+        assert type(event).__name__ == "ToolsListChanged"
+        assert "list_students" in tool_names(await client.list_tools())
