@@ -5,6 +5,10 @@ function-signature tools: tools/list and tools/call are registered on the low-le
 output schemas, annotations and errors are exactly the registry's. The actor of a call comes from
 `resolve_actor`: the configured user over stdio, the API key's user over HTTP.
 
+tools/list shows the caller's listing (tools/toolsets.py): the tools its roles allow, of its roles' default
+toolsets and those widened by MCS_ERP_TOOLSETS, the URL's `?toolsets=` and enable_toolsets (`Listings` keeps each
+connection's). tools/call runs any tool the roles allow, listed or not.
+
 Prompts are declared once in `prompts.MCP_PROMPTS` and served the same way: prompts/get answers a wrong call
 (an unknown prompt or argument, a required argument missing, a value too long) with the protocol's
 invalid-params error (-32602) naming what was wrong, never an internal error. completion/complete offers the
