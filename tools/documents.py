@@ -4,13 +4,18 @@ and payroll summaries payroll staff; admins all."""
 
 from __future__ import annotations
 
-import base64
-
 from pydantic import Field
 
 from domain.academics import service as academics
 from domain.documents import service as documents
-from domain.documents.schemas import DocumentContentOut, DocumentOut, document_out
+from domain.documents.schemas import (
+    CHUNK_BYTES,
+    MAX_CHUNK_BYTES,
+    DocumentContentOut,
+    DocumentOut,
+    document_content_out,
+    document_out,
+)
 from domain.jobs import service as jobs
 from domain.kernel.actor import Role
 from domain.kernel.errors import PermissionDenied
@@ -56,14 +61,19 @@ async def list_documents(ctx: ToolContext, args: ListDocumentsIn) -> Page[Docume
 
 class DocumentIdIn(ToolInput):
     document_id: DocumentRef
+    offset: int = Field(default=0, ge=0, le=MAX_CHUNK_BYTES * 100, description="Byte to start from: 0, then the "
+                                                                             "previous answer's next_offset.")
+    max_bytes: int = Field(default=CHUNK_BYTES, ge=1, le=MAX_CHUNK_BYTES,
+                           description=f"Bytes to return at most (default {CHUNK_BYTES}).")
 
 
 @module.tool(effect=Effect.READ, roles=READERS)
 async def get_document(ctx: ToolContext, args: DocumentIdIn) -> DocumentContentOut:
-    """Get one generated document with its content as base64 (decode it to save the PDF or CSV)."""
+    """Get one generated document with its content as base64 (decode it to save the PDF or CSV), a chunk at a
+    time: max_bytes from offset; next_offset, when not null, is where the next chunk starts."""
     row = await documents.get(ctx.session, args.document_id)
     if row.kind not in readable_kinds(ctx.actor):
         allowed = ", ".join(sorted(r.value for r in KIND_READERS.get(row.kind, frozenset({Role.ADMIN}))))
         raise PermissionDenied(f"document {args.document_id} is a {row.kind}; reading it needs one of the roles: "
                                f"{allowed}")
-    return DocumentContentOut(**document_out(row).model_dump(), content_base64=base64.b64encode(row.data).decode())
+    return document_content_out(row, offset=args.offset, max_bytes=args.max_bytes)

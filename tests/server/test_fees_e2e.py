@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from domain.documents.schemas import MAX_CHUNK_BYTES
 from tests.agent.test_agent_worker import rows
 from tests.server.e2e_helpers import (
     KeySpec,
@@ -155,6 +156,7 @@ async def bill_pay_and_void(db, school, schedule, *, admin_b: Client, bursar: Cl
                                                                     "from_date": "2026-09-01",
                                                                     "to_date": "2026-09-30"})
     assert statement["closing_balance_minor"] == 0 and statement["lines"] == 4, statement
-    document = await call_ok(bursar, "get_document", {"document_id": statement["document_id"]})
+    document = await call_ok(bursar, "get_document", {"document_id": statement["document_id"],
+                                                        "max_bytes": MAX_CHUNK_BYTES})
     assert base64.b64decode(document["content_base64"]).startswith(b"%PDF")
     assert hopper["family_id"] != siblings["family_id"]

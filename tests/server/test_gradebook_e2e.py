@@ -21,6 +21,7 @@ import pytest
 from mcp import Client
 from pypdf import PdfReader
 
+from domain.documents.schemas import MAX_CHUNK_BYTES
 from tests.server.e2e_helpers import (
     ADMIN_A,
     TEACHER,
@@ -246,7 +247,8 @@ async def gradebook_flow(school: School, *, admin: Client, registrar: Client, te
     assert sorted(d["student_id"] for d in documents) == sorted(school.student_ids)
     expected_percentage = {ada: "86.00", alan: "82.20", grace: "83.20"}
     for listed in documents:
-        document = await call_ok(registrar, "get_document", {"document_id": listed["document_id"]})
+        document = await call_ok(registrar, "get_document", {"document_id": listed["document_id"],
+                                                             "max_bytes": MAX_CHUNK_BYTES})
         assert (document["kind"], document["content_type"]) == ("report_card", "application/pdf"), listed
         pdf = base64.b64decode(document["content_base64"], validate=True)
         assert pdf.startswith(b"%PDF-") and len(pdf) == document["size"]

@@ -283,7 +283,7 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "set_term_comment": lambda w: {"class_id": w.school.class_id, "term_id": w.school.term_id,
                                    "student_id": w.school.student_ids[0], "comment": "Steady progress."},
     "list_documents": lambda w: {"student_id": w.school.student_ids[0], "limit": 5},
-    "get_document": lambda w: {"document_id": w.document_id},
+    "get_document": lambda w: {"document_id": w.document_id, "offset": 0, "max_bytes": 300},
     "list_grade_change_requests": lambda w: {"status": "all", "student_id": w.school.student_ids[0], "limit": 5},
     "create_room": lambda w: {"code": unique("R"), "name": "Room 12", "capacity": 30},
     "list_rooms": lambda w: {"min_capacity": 10, "limit": 5},

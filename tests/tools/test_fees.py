@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import func
 from sqlmodel import select
 
+from domain.documents.schemas import MAX_CHUNK_BYTES
 from domain.fees.models import Invoice, InvoiceLine, Payment
 from domain.finance import service as finance
 from domain.finance.models import JournalEntry
@@ -347,7 +348,8 @@ async def test_a_statement_of_account_is_a_pdf_the_bursar_can_read(frt, world):
                                                           "to_date": "2026-04-30"}, world.bursar)
     account = await invoke(frt, "get_family_account", {"family_id": kim, "as_of": "2026-04-30"}, world.bursar)
     assert out.closing_balance_minor == account.balance_minor and out.opening_balance_minor == 0
-    doc = await invoke(frt, "get_document", {"document_id": out.document_id}, world.bursar)
+    doc = await invoke(frt, "get_document", {"document_id": out.document_id, "max_bytes": MAX_CHUNK_BYTES},
+                       world.bursar)
     import io
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(base64.b64decode(doc.content_base64))).pages)
     assert "RCT" in text and "INV" in text and "CN" in text and "RF" in text

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from domain.documents.schemas import MAX_CHUNK_BYTES
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.models import EmploymentType
@@ -357,14 +358,16 @@ async def test_payslip_pdfs_and_the_run_summary_are_documents_only_payroll_can_r
     job = await invoke(prt, "generate_payroll_documents", {"run_id": january.run_id, "wait_s": 60}, officer)
     assert job.status == "succeeded", job
     assert job.result["payslip_documents"] == 3 and job.result["summary_document_id"]
-    summary = await invoke(prt, "get_document", {"document_id": job.result["summary_document_id"]}, officer)
+    summary = await invoke(prt, "get_document", {"document_id": job.result["summary_document_id"],
+                                                  "max_bytes": MAX_CHUNK_BYTES}, officer)
     rows = list(csv.reader(io.StringIO(base64.b64decode(summary.content_base64).decode())))
     assert rows[0] == ["employee_code", "employee_name", "department", "currency", "gross", "deductions", "net",
                        "employer_cost"]
     total = rows[-1]
     assert total[0] == "TOTAL" and Decimal(total[4]) == Decimal(january.gross_minor) / 100
     assert Decimal(total[6]) == Decimal(january.net_minor) / 100
-    pdf = await invoke(prt, "get_document", {"document_id": job.result["payslip_document_ids"][0]}, officer)
+    pdf = await invoke(prt, "get_document", {"document_id": job.result["payslip_document_ids"][0],
+                                              "max_bytes": MAX_CHUNK_BYTES}, officer)
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(base64.b64decode(pdf.content_base64))).pages)
     assert "Payslip" in text and "PAYG withholding" in text and "Superannuation guarantee" in text
     async with prt.db.write() as s:
