@@ -66,6 +66,7 @@ from tools.types import (
     ToolInput,
     ToolOutput,
     page_of,
+    ranked_page_of,
 )
 
 module = Module("academics", depends_on=("hr",), description="Years, sections, students, classes and grades.")
@@ -352,8 +353,8 @@ def _section_read(section: Section, student_count: int) -> SectionRead:
     return SectionRead.model_validate(section).model_copy(update={"student_count": student_count})
 
 
-def _summary_page(rows: list, limit: int) -> Page[StudentSummary]:
-    page, cursor = page_of(rows, limit)
+def _summary_page(rows: list, limit: int, *, ranked_from: int | None = None) -> Page[StudentSummary]:
+    page, cursor = page_of(rows, limit) if ranked_from is None else ranked_page_of(rows, limit, ranked_from)
     return Page[StudentSummary](items=[StudentSummary.model_validate(s) for s in page], next_cursor=cursor)
 
 
@@ -506,9 +507,11 @@ async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentS
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[StudentSummary]:
-    """Find students by part of a name or their code (case-insensitive). Never guess ids: search first."""
-    rows = await service.list_students(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
-    return _summary_page(rows, args.limit)
+    """Find students by part of a name or their code, case and accents ignored ("hernandez" finds Hernández),
+    nearest first: exact, then starting with the query, then containing it, then by a guardian's name."""
+    start = args.after_id()
+    rows = await service.list_students(ctx.session, after_id=start, limit=args.limit, query=args.query)
+    return _summary_page(rows, args.limit, ranked_from=start)
 
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)

@@ -80,6 +80,7 @@ from tools.types import (
     Reason,
     ToolInput,
     page_of,
+    ranked_page_of,
 )
 
 module = Module("fees", depends_on=("academics", "finance", "jobs", "documents"),
@@ -177,13 +178,14 @@ class ListFamiliesIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_families(ctx: ToolContext, args: ListFamiliesIn) -> Page[FamilyOut]:
-    """List families (id, code, name, billing contact, student ids), optionally by part of the name or code, or
-    the family of one student."""
+    """List families (id, code, name, billing contact, student ids), optionally by part of the name or code (case
+    and accents ignored, nearest first), or the family of one student."""
     if args.student_id is not None:
         await academics.get_student(ctx.session, args.student_id)
-    rows = await service.list_families(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query,
+    start = args.after_id()
+    rows = await service.list_families(ctx.session, after_id=start, limit=args.limit, query=args.query,
                                     student_id=args.student_id)
-    page, cursor = page_of(rows, args.limit)
+    page, cursor = ranked_page_of(rows, args.limit, start) if args.query else page_of(rows, args.limit)
     members = await service.family_student_ids(ctx.session, [f.id or 0 for f in page])
     return Page[FamilyOut](items=[family_out(f, members.get(f.id or 0, [])) for f in page], next_cursor=cursor)
 

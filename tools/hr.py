@@ -15,7 +15,19 @@ from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Plan
 from tools.references import DepartmentRef, EmployeeRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
-from tools.types import Code, Email, Name, Page, PageInput, Query, Reason, ShortText, ToolInput, page_of
+from tools.types import (
+    Code,
+    Email,
+    Name,
+    Page,
+    PageInput,
+    Query,
+    Reason,
+    ShortText,
+    ToolInput,
+    page_of,
+    ranked_page_of,
+)
 
 module = Module("hr", description="Departments and employees.")
 
@@ -111,9 +123,11 @@ async def list_employees(ctx: ToolContext, args: ListEmployeesIn) -> Page[Employ
 
 @module.tool(effect=Effect.READ, roles=STAFF_READERS)
 async def search_employees(ctx: ToolContext, args: SearchEmployeesIn) -> Page[EmployeeSummary]:
-    """Find employees by part of their name, code, work email or position (case-insensitive)."""
-    rows = await service.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit, query=args.query)
-    page, cursor = page_of(rows, args.limit)
+    """Find employees by part of their name, code, work email or position, case and accents ignored, nearest
+    first: exact, then starting with the query, then containing it."""
+    start = args.after_id()
+    rows = await service.list_employees(ctx.session, after_id=start, limit=args.limit, query=args.query)
+    page, cursor = ranked_page_of(rows, args.limit, start)
     return Page[EmployeeSummary](items=[EmployeeSummary.model_validate(e) for e in page], next_cursor=cursor)
 
 

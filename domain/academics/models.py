@@ -13,6 +13,7 @@ from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field
 
 from domain.kernel.models import Entity
+from domain.kernel.text import folded_column, keep_folded
 
 
 class StudentStatus(StrEnum):
@@ -118,10 +119,14 @@ class Student(Entity, table=True):
     year_level_id: int = Field(foreign_key="year_levels.id", nullable=False, index=True)
     section_id: int | None = Field(default=None, foreign_key="sections.id", index=True)
     status: str = Field(max_length=20, nullable=False, default=StudentStatus.ENROLLED.value)
+    name_folded: str = folded_column("first_name", "last_name")
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+keep_folded(Student, "first_name", "last_name")
 
 
 class Guardian(Entity, table=True):
@@ -134,6 +139,10 @@ class Guardian(Entity, table=True):
     relationship: str = Field(max_length=40, nullable=False)
     phone: str | None = Field(default=None, max_length=40)
     email: str | None = Field(default=None, max_length=254)
+    name_folded: str = folded_column("name")
+
+
+keep_folded(Guardian, "name")
 
 
 class Enrollment(Entity, table=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_
+from sqlalchemy import case, exists, func, or_
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +27,7 @@ from domain.academics.models import (
     YearLevel,
 )
 from domain.kernel.errors import NotFound
+from domain.kernel.text import name_search
 
 _HINTS = {
     AcademicYear: ("academic year", "list_academic_years"),
@@ -94,8 +95,11 @@ async def list_student_summaries(session: AsyncSession, *, after_id: int, limit:
                                  section_id: int | None = None, year_level_id: int | None = None,
                                  class_id: int | None = None, query: str | None = None,
                                  status: str | None = None) -> list:
-    """Return up to limit + 1 rows of STUDENT_SUMMARY_COLUMNS after `after_id`, in id order."""
-    stmt = select(*STUDENT_SUMMARY_COLUMNS).where(Student.id > after_id, Student.deleted_at.is_(None))  # type: ignore
+    """Return up to limit + 1 rows of STUDENT_SUMMARY_COLUMNS after `after_id`, in id order. With `query`
+    (domain.kernel.text.name_search: case and accents ignored) the rows are ranked instead: the name or code is
+    the query, then starts with it, then holds it, then a guardian's name holds it; `after_id` is then the
+    number of rows already returned."""
+    stmt = select(*STUDENT_SUMMARY_COLUMNS).where(Student.deleted_at.is_(None))  # type: ignore[union-attr]
     if section_id is not None:
         stmt = stmt.where(Student.section_id == section_id)
     if year_level_id is not None:
@@ -106,12 +110,15 @@ async def list_student_summaries(session: AsyncSession, *, after_id: int, limit:
         stmt = stmt.join(Enrollment, Enrollment.student_id == Student.id).where(
             Enrollment.class_id == class_id, Enrollment.status == EnrollmentStatus.ACTIVE.value,
             Enrollment.deleted_at.is_(None))  # type: ignore[union-attr]
-    if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(func.lower(Student.first_name).like(like), func.lower(Student.last_name).like(like),
-                              func.lower(Student.first_name + " " + Student.last_name).like(like),
-                              func.lower(Student.code).like(like)))
-    return list((await session.exec(stmt.order_by(Student.id).limit(limit + 1))).all())
+    if not query:
+        stmt = stmt.where(Student.id > after_id)  # type: ignore[operator]
+        return list((await session.exec(stmt.order_by(Student.id).limit(limit + 1))).all())
+    where, rank = name_search(query, Student.name_folded, Student.code)
+    by_guardian = exists().where(Guardian.student_id == Student.id, Guardian.deleted_at.is_(None),  # type: ignore
+                                 name_search(query, Guardian.name_folded)[0])
+    stmt = stmt.where(or_(where, by_guardian))
+    order = (case((where, rank), else_=4), Student.name_folded, Student.id)
+    return list((await session.exec(stmt.order_by(*order).offset(after_id).limit(limit + 1))).all())
 
 
 async def next_student_number(session: AsyncSession, prefix: str) -> int:

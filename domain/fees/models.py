@@ -16,6 +16,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueC
 from sqlmodel import Field
 
 from domain.kernel.models import Entity
+from domain.kernel.text import folded_column, keep_folded
 
 
 class InvoiceStatus(StrEnum):
@@ -73,6 +74,10 @@ class Family(Entity, table=True):
     billing_name: str | None = Field(default=None, max_length=160)
     billing_email: str | None = Field(default=None, max_length=254)
     billing_address: str | None = Field(default=None, max_length=500)
+    name_folded: str = folded_column("name")
+
+
+keep_folded(Family, "name")
 
 
 class FamilyMember(Entity, table=True):

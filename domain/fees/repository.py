@@ -31,6 +31,7 @@ from domain.fees.models import (
 )
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import NotFound
+from domain.kernel.text import name_search
 
 T = TypeVar("T", bound=SQLModel)
 CHUNK = 5000  # ids per IN list: SQLite allows 32766 bound parameters
@@ -131,14 +132,17 @@ async def families_of_students(session: AsyncSession, student_ids: Iterable[int]
 
 async def list_families(session: AsyncSession, *, after_id: int, limit: int, query: str | None,
                         student_id: int | None) -> list[Family]:
-    stmt = select(Family).where(col(Family.id) > after_id, col(Family.deleted_at).is_(None))
-    if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(func.lower(Family.code).like(like), func.lower(Family.name).like(like),
-                              func.lower(func.coalesce(Family.billing_name, "")).like(like)))
+    stmt = select(Family).where(col(Family.deleted_at).is_(None))
     if student_id is not None:
         stmt = stmt.where(col(Family.id).in_(select(FamilyMember.family_id).where(
             FamilyMember.student_id == student_id, col(FamilyMember.deleted_at).is_(None))))
+    if query:
+        # Ranked (domain.kernel.text.name_search), `after_id` being the number of rows already returned.
+        where, rank = name_search(query, Family.name_folded, Family.code,
+                                  others=(func.coalesce(Family.billing_name, ""),))
+        stmt = stmt.where(where).order_by(rank, Family.name_folded, Family.id).offset(after_id)
+        return list((await session.exec(stmt.limit(limit + 1))).all())
+    stmt = stmt.where(col(Family.id) > after_id)
     return list((await session.exec(stmt.order_by(Family.id).limit(limit + 1))).all())
 
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlmodel import Field
 
 from domain.kernel.models import Entity
+from domain.kernel.text import folded_column, keep_folded
 
 
 class EmploymentType(StrEnum):
@@ -48,7 +49,11 @@ class Employee(Entity, table=True):
     status: str = Field(max_length=20, nullable=False, default=EmployeeStatus.ACTIVE.value, index=True)
     termination_date: date | None = Field(default=None)
     termination_reason: str | None = Field(default=None, max_length=1000)
+    name_folded: str = folded_column("first_name", "last_name")
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+keep_folded(Employee, "first_name", "last_name")

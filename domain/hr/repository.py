@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hr.models import Department, Employee
 from domain.kernel.errors import NotFound
+from domain.kernel.text import name_search
 
 
 async def get_department(session: AsyncSession, department_id: int) -> Department | None:
@@ -69,7 +70,7 @@ async def get_employee_by_email(session: AsyncSession, email: str) -> Employee |
 async def list_employees(session: AsyncSession, *, after_id: int, limit: int, department_id: int | None = None,
                          status: str | None = None, query: str | None = None,
                          ids: list[int] | None = None) -> list[Employee]:
-    stmt = select(Employee).where(Employee.id > after_id, Employee.deleted_at.is_(None))  # type: ignore
+    stmt = select(Employee).where(Employee.deleted_at.is_(None))  # type: ignore[union-attr]
     if department_id is not None:
         stmt = stmt.where(Employee.department_id == department_id)
     if status is not None:
@@ -77,11 +78,12 @@ async def list_employees(session: AsyncSession, *, after_id: int, limit: int, de
     if ids is not None:
         stmt = stmt.where(Employee.id.in_(ids))  # type: ignore[union-attr]
     if query:
-        like = f"%{query.lower()}%"
-        stmt = stmt.where(or_(func.lower(Employee.first_name).like(like), func.lower(Employee.last_name).like(like),
-                              func.lower(Employee.first_name + " " + Employee.last_name).like(like),
-                              func.lower(Employee.code).like(like), func.lower(Employee.work_email).like(like),
-                              func.lower(Employee.position).like(like)))
+        # Ranked (domain.kernel.text.name_search), `after_id` being the number of rows already returned.
+        where, rank = name_search(query, Employee.name_folded, Employee.code, Employee.work_email,
+                                  others=(Employee.position,))
+        stmt = stmt.where(where).order_by(rank, Employee.name_folded, Employee.id).offset(after_id)
+        return list((await session.exec(stmt.limit(limit + 1))).all())
+    stmt = stmt.where(col(Employee.id) > after_id)
     return list((await session.exec(stmt.order_by(Employee.id).limit(limit + 1))).all())
 
 

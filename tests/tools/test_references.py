@@ -260,3 +260,45 @@ async def test_list_classes_by_a_teachers_code_answers_for_that_teacher(school) 
     with pytest.raises(NotFound) as exc:
         await invoke(runtime, "list_classes", {"teacher_id": "E9999"}, SYSTEM_ACTOR)
     assert exc.value.field == "teacher_id" and "E0042" in exc.value.message
+async def test_a_name_with_or_without_accents_names_the_student(school) -> None:
+    runtime, _ = school
+    found = await invoke(runtime, "search_students", {"query": "Pablo Hernandez"}, SYSTEM_ACTOR)
+    pablo = found.items[0]
+    assert fold(f"{pablo.first_name} {pablo.last_name}") == "pablo hernandez"
+    for text in ("Pablo Hernández", "pablo hernandez", "HERNANDEZ PABLO", pablo.code):
+        out = await invoke(runtime, "get_student", {"student_id": text}, SYSTEM_ACTOR)
+        assert out.id == pablo.id, text
+    with pytest.raises(NotFound) as exc:
+        await invoke(runtime, "get_student", {"student_id": "Pablo Hernandes"}, SYSTEM_ACTOR)
+    assert pablo.code in exc.value.message and exc.value.field == "student_id"
+
+
+async def test_search_ignores_case_and_accents_and_ranks_near_matches_first(school) -> None:
+    runtime, _ = school
+    async with runtime.db.write() as s:
+        dep = (await hr.list_departments(s, after_id=0, limit=1))[0][0]
+        for first, last in (("Zoë", "Ångström"), ("Zoe", "Angstromberg"), ("Chloë", "Mazoellner")):
+            await hr.create_employee(s, SYSTEM_ACTOR, first_name=first, last_name=last,
+                                     work_email=f"{fold(first)}.{fold(last)}@x.org", position="Teacher",
+                                     department_id=dep.id, hire_date=date(2021, 1, 4),
+                                     employment_type=EmploymentType.FULL_TIME)
+    names = [f"{e.first_name} {e.last_name}" for e in
+             (await invoke(runtime, "search_employees", {"query": "zoe angstrom"}, SYSTEM_ACTOR)).items]
+    assert names[:2] == ["Zoë Ångström", "Zoe Angstromberg"]
+    ranked = [e.last_name for e in (await invoke(runtime, "search_employees", {"query": "ZOE"}, SYSTEM_ACTOR)).items]
+    assert ranked.index("Ångström") < ranked.index("Mazoellner")  # the name starting with it before containing it
+    by_word = [e.first_name for e in (await invoke(runtime, "search_employees", {"query": "angstrom"},
+                                                   SYSTEM_ACTOR)).items]
+    assert by_word[:2] == ["Zoë", "Zoe"]  # a word starting with it: "angstrom" before "angstromberg" (by name)
+    students = await invoke(runtime, "search_students", {"query": "hernandez", "limit": 2}, SYSTEM_ACTOR)
+    assert len(students.items) == 2 and students.next_cursor
+    assert all("hernandez" in fold(s.last_name) for s in students.items)
+    rest = await invoke(runtime, "search_students", {"query": "hernandez", "cursor": students.next_cursor,
+                                                     "limit": 100}, SYSTEM_ACTOR)
+    seen = [s.id for s in students.items] + [s.id for s in rest.items]
+    assert len(seen) == len(set(seen)) and rest.next_cursor is None
+    exact = await invoke(runtime, "search_students", {"query": f"{students.items[0].code}"}, SYSTEM_ACTOR)
+    assert exact.items[0].id == students.items[0].id
+    families = await invoke(runtime, "list_families", {"query": "TWIN FAMILY"}, SYSTEM_ACTOR)
+    assert [f.name for f in families.items] == ["Twin family", "Twin family"]
+    assert (await invoke(runtime, "search_students", {"query": "100%_"}, SYSTEM_ACTOR)).items == []
