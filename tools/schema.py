@@ -9,7 +9,8 @@ one (into a new dict) as a smaller JSON Schema (2020-12) that accepts and refuse
   field and its type carry a description, the field's is kept: the type's is the same on every such field;
 - no `"default": null` (an optional input left out is null anyway) and no `additionalProperties: true` (the
   JSON Schema default);
-- only the `$defs` the schema still references (following refs between defs);
+- a `$defs` entry referenced once is put in place of its `$ref` (only what is shared stays in `$defs`), and
+  only the `$defs` the schema still references are kept (following refs between defs);
 - no description at the root: it is the input or output model's docstring, and the tool's description says
   what the tool takes and answers.
 
@@ -27,6 +28,7 @@ tools validate their input with pydantic, not with these schemas, so nothing a t
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 _SCHEMA_MAPS = ("properties", "$defs", "patternProperties", "dependentSchemas")
@@ -34,12 +36,13 @@ _SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _SCHEMA_VALUES = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else",
                   "unevaluatedProperties", "unevaluatedItems")
 _NOT_MERGEABLE = ("$ref", "anyOf", "oneOf", "allOf", "const", "not")
+_ANNOTATIONS = {"description", "title", "default", "examples"}
 
 
 def compact(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
     """Return `schema` without titles, empty defaults and unused `$defs`, its nullable unions in one key; with
     `output`, the answer's shape only (no descriptions, defaults or `required`)."""
-    root = _compact(schema, output=output)
+    root = _compact(_inline_single_use(schema), output=output)
     root.pop("description", None)  # the model's docstring: the tool's description says what the tool takes
     if "$defs" in root:
         used = _used_defs(root)
@@ -91,6 +94,67 @@ def _nullable_in_one_key(node: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _inline_single_use(schema: dict[str, Any]) -> dict[str, Any]:
+    """Put each `$defs` entry referenced once (and not by itself) in place of its `$ref`: only what is shared
+    stays shared. The field's keywords beside the `$ref` (its description) win over the def's."""
+    defs = schema.get("$defs")
+    if not isinstance(defs, dict) or not defs:
+        return schema
+    counts = Counter(_ref_list({key: value for key, value in schema.items() if key != "$defs"}))
+    for sub in defs.values():
+        counts.update(_ref_list(sub))
+    once = {name for name in defs if counts[name] == 1 and name not in _reachable(name, defs)}
+    inlined: set[str] = set()
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        name = ref.removeprefix("#/$defs/") if isinstance(ref, str) else None
+        if name in once:
+            beside = {key: value for key, value in node.items() if key != "$ref"}
+            target = inline(defs[name])
+            if not (set(beside) & set(target)) - _ANNOTATIONS:
+                inlined.add(name)
+                return {**target, **beside}
+        return {key: inline(value) for key, value in node.items()}
+
+    out = {key: inline(value) for key, value in schema.items() if key != "$defs"}
+    kept = {name: inline(sub) for name, sub in defs.items()}
+    kept = {name: sub for name, sub in kept.items() if name not in inlined}
+    return {"$defs": kept, **out} if kept else out
+
+
+def _reachable(name: str, defs: dict[str, Any]) -> set[str]:
+    """The defs reachable by `$ref` from def `name` (it is among them when it is recursive)."""
+    seen: set[str] = set()
+    pending = set(_ref_list(defs[name]))
+    while pending:
+        current = pending.pop()
+        if current in seen or current not in defs:
+            continue
+        seen.add(current)
+        pending |= set(_ref_list(defs[current]))
+    return seen
+
+
+def _ref_list(node: Any) -> list[str]:
+    """The `$defs` names `node` references, once per `$ref`."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            found.append(ref.removeprefix("#/$defs/"))
+        for value in node.values():
+            found += _ref_list(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _ref_list(value)
+    return found
+
+
 def _used_defs(root: dict[str, Any]) -> set[str]:
     """The `$defs` names reachable by `$ref` from the schema outside `$defs`, following refs inside defs."""
     defs = root.get("$defs", {})
@@ -106,14 +170,4 @@ def _used_defs(root: dict[str, Any]) -> set[str]:
 
 
 def _refs(node: Any) -> set[str]:
-    found: set[str] = set()
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            found.add(ref.removeprefix("#/$defs/"))
-        for value in node.values():
-            found |= _refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _refs(value)
-    return found
+    return set(_ref_list(node))

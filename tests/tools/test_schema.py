@@ -4,6 +4,7 @@ valid JSON Schema 2020-12, no titles, every constraint of the input schemas kept
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Annotated, Literal
 
 import pytest
@@ -108,12 +109,33 @@ def test_an_output_schema_is_the_shape_only():
     assert OUT["properties"]["guardians"] == {"items": {"$ref": "#/$defs/Guardian"}, "maxItems": 3, "type": "array"}
 
 
-def test_only_the_defs_still_referenced_stay():
-    schema = {"$defs": {"A": {"type": "object", "properties": {"b": {"$ref": "#/$defs/B"}}},
-                        "B": {"type": "string"}, "Unused": {"type": "integer"}},
-              "type": "object", "properties": {"a": {"$ref": "#/$defs/A"}}}
-    assert set(compact(schema)["$defs"]) == {"A", "B"}
+def test_a_def_used_once_is_put_in_place_and_only_shared_defs_stay():
+    schema = {"$defs": {"A": {"type": "object", "properties": {"b": {"$ref": "#/$defs/B"}, "c": {"$ref": "#/$defs/B"}}},
+                        "B": {"type": "string", "description": "A b."}, "Unused": {"type": "integer"}},
+              "type": "object", "properties": {"a": {"$ref": "#/$defs/A", "description": "The a."}}}
+    out = compact(schema)
+    assert out["$defs"] == {"B": {"type": "string", "description": "A b."}}, "B is shared: it stays, once"
+    assert out["properties"]["a"] == {"type": "object", "description": "The a.", "properties": {
+        "b": {"$ref": "#/$defs/B"}, "c": {"$ref": "#/$defs/B"}}}
     assert "$defs" not in compact({"$defs": {"X": {"type": "string"}}, "type": "object", "properties": {}})
+
+
+def test_a_recursive_def_stays_a_def():
+    schema = {"$defs": {"Node": {"type": "object", "properties": {"children": {
+        "type": "array", "items": {"$ref": "#/$defs/Node"}}}}},
+        "type": "object", "properties": {"root": {"$ref": "#/$defs/Node"}}}
+    out = compact(schema)
+    assert out["properties"]["root"] == {"$ref": "#/$defs/Node"} and "Node" in out["$defs"]
+    Draft202012Validator.check_schema(out)
+    assert not Draft202012Validator(out).is_valid({"root": {"children": [{"children": "no"}]}})
+
+
+def test_a_def_beside_a_validating_keyword_stays_a_ref():
+    schema = {"$defs": {"S": {"type": "string", "maxLength": 5}}, "type": "object",
+              "properties": {"s": {"$ref": "#/$defs/S", "maxLength": 3}}}
+    out = compact(schema)
+    assert out["properties"]["s"] == {"$ref": "#/$defs/S", "maxLength": 3}, "both limits apply: no merge"
+    assert out["$defs"] == {"S": {"type": "string", "maxLength": 5}}
 
 
 def test_compact_leaves_its_argument_alone():
@@ -156,32 +178,34 @@ def test_published_schemas_are_valid_and_carry_no_titles(spec):
     assert spec.anthropic_tool()["input_schema"] is spec.input_schema
 
 
-def _validating_keywords(node, path: str = "") -> set[tuple[str, str]]:
-    """Every (where, keyword=value) that constrains a value, through $refs left as they are."""
-    found = set()
+def _validating_keywords(node) -> Counter[str]:
+    """Every keyword=value that constrains a value, counted (a def is counted once, where it is defined)."""
+    found: Counter[str] = Counter()
     if isinstance(node, dict):
         for key, value in node.items():
             if key in ("properties", "$defs"):
-                for prop, sub in value.items():
-                    found |= _validating_keywords(sub, f"{path}.{prop}")
+                for sub in value.values():
+                    found += _validating_keywords(sub)
             elif key in ("maxLength", "minLength", "maximum", "minimum", "exclusiveMinimum", "exclusiveMaximum",
-                         "maxItems", "minItems", "pattern", "format", "const", "$ref"):
-                found.add((path, f"{key}={value}"))
+                         "maxItems", "minItems", "pattern", "format", "const"):
+                found[f"{key}={value}"] += 1
             elif key in ("enum", "required"):
-                found.add((path, f"{key}={sorted(v for v in value if v is not None)}"))
+                found[f"{key}={sorted(v for v in value if v is not None)}"] += 1
             elif key == "additionalProperties" and value is False:
-                found.add((path, "closed"))
+                found["closed"] += 1
             else:
-                found |= _validating_keywords(value, path)
+                found += _validating_keywords(value)
     elif isinstance(node, list):
         for value in node:
-            found |= _validating_keywords(value, path)
+            found += _validating_keywords(value)
     return found
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[spec.name for spec in SPECS])
 def test_every_input_constraint_is_kept(spec):
-    assert _validating_keywords(spec.input_schema) == _validating_keywords(_input_schema(spec.input_model))
+    raw = _input_schema(spec.input_model)
+    assert _validating_keywords(spec.input_schema) == _validating_keywords(raw)
+    assert sorted(spec.input_schema.get("required", [])) == sorted(raw.get("required", []))
 
 
 def test_destructive_tools_publish_the_same_pending_action_shape():
