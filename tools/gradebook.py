@@ -291,8 +291,7 @@ class GenerateReportCardsIn(ToolInput):
     year_level_id: YearLevelRef | None = Field(default=None, description="Every section of this year level in the term's "
                                                                "academic year.")
     idempotency_key: IdempotencyKey | None = Field(
-        default=None, description="Any unique string (1..100 chars); repeating a call with the same key returns "
-                                  "the same job instead of starting another.")
+        default=None, description="Repeating a call with the same key returns the same job.")
     wait_s: WaitSeconds = 0
 
 

@@ -32,9 +32,8 @@ EVERYONE = frozenset(Role)
 IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 MAX_WAIT_S = 300
 WaitSeconds = Annotated[int, Field(
-    ge=0, le=MAX_WAIT_S, description=f"Seconds (0..{MAX_WAIT_S}) to wait for the job to finish before returning "
-                                     "it; while waiting, an MCP client that sent a progress token receives "
-                                     "progress notifications. 0 returns the queued job at once.")]
+    ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to end before answering (with progress "
+                                     "notifications meanwhile); 0: answer at once with the queued job.")]
 KindFilter = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 
@@ -98,8 +97,7 @@ class ExportTermGradesIn(ToolInput):
     year_level_id: YearLevelRef | None = Field(default=None, description="Export the classes of every section of this year "
                                                                "level in the term's academic year.")
     idempotency_key: IdempotencyKey | None = Field(
-        default=None, description="Any unique string (1..100 chars); repeating a call with the same key returns "
-                                  "the same job instead of starting another.")
+        default=None, description="Repeating a call with the same key returns the same job.")
     wait_s: WaitSeconds = 0
 
 
@@ -136,11 +134,8 @@ async def term_section_params(session, args) -> dict[str, Any]:
 async def export_term_grades(ctx: ToolContext, args: ExportTermGradesIn) -> JobOut:
     """Start a job that exports a term's grades as CSV for a section, or for every section of a year level.
 
-    Returns the job at once (status queued), or after up to wait_s seconds; poll get_job(job_id) until status
-    is succeeded, then
-    result.csv holds one row per enrolled student and class with the header
-    class_code,student_code,student_name,percentage,letter (percentage with 2 decimals, empty when the
-    student has no score yet) and result.rows the number of rows. Nothing is published or changed.
+    Once succeeded (get_job), result.csv has one row per enrolled student and class: class_code,student_code,
+    student_name,percentage,letter (2 decimals; empty without a score), and result.rows counts them.
     """
     return await start_job(ctx, kind=JobKind.EXPORT_TERM_GRADES,
                            params=await term_section_params(ctx.session, args), idempotency_key=args.idempotency_key)

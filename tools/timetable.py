@@ -156,8 +156,7 @@ class SolveTimetableIn(ToolInput):
     time_limit_s: int = Field(default=30, ge=1, le=600, description="Seconds the solver searches, 1..600.")
     seed: int = Field(default=0, ge=0, le=2_147_483_647, description="Random seed; same seed, same search.")
     idempotency_key: IdempotencyKey | None = Field(
-        default=None, description="Any unique string (1..100 chars); repeating a call with the same key returns "
-                                  "the same job instead of starting another.")
+        default=None, description="Repeating a call with the same key returns the same job.")
     wait_s: WaitSeconds = 0
 
 
@@ -168,13 +167,11 @@ async def _solve_params(session, args: SolveTimetableIn) -> dict[str, Any]:
 
 @module.tool(effect=Effect.WRITE, roles=PLANNERS, starts_job=True)
 async def solve_timetable(ctx: ToolContext, args: SolveTimetableIn) -> JobOut:
-    """Start a job that timetables a stored problem with the CP-SAT solver within time_limit_s seconds.
+    """Start a job that timetables a stored problem with the CP-SAT solver (soft cost: ITC2007 UD2 weights).
 
-    Returns the job at once (status queued), or with wait_s > 0 once it ends or wait_s seconds pass (MCP clients
-    that send a progress token get progress notifications meanwhile). Poll get_job(job_id): while running,
-    progress_message says the best soft cost so far; once succeeded, result holds solution_id, hard_violations (0 = feasible), soft_cost and
-    best_cost_over_time. Then get_timetable_solution(solution_id) for the breakdown and publish_timetable to
-    make it the current timetable. Nothing is published by solving. Soft cost: ITC2007 UD2 weights.
+    get_job shows the best soft cost so far; once succeeded, result has solution_id, hard_violations (0 =
+    feasible), soft_cost and best_cost_over_time. Then get_timetable_solution(solution_id) for the breakdown
+    and publish_timetable to make it current: solving publishes nothing.
     """
     return await start_job(ctx, kind=JobKind.SOLVE_TIMETABLE, params=await _solve_params(ctx.session, args),
                            idempotency_key=args.idempotency_key)
