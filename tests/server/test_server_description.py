@@ -8,7 +8,7 @@ from server.mcp_server import INSTRUCTIONS, build_mcp_server
 # How each module is named for a reader; a new module must be added here, and then to both texts.
 MODULE_WORDS = {"platform": None, "actions": "confirmation gate", "jobs": "jobs", "documents": "documents",
                 "hr": "HR", "academics": "academics", "timetable": "timetables", "finance": "ledger",
-                "payroll": "payroll", "fees": "fees"}
+                "payroll": "payroll", "fees": "fees", "discovery": "toolsets"}
 # What the guide says each destructive tool changes.
 DESTRUCTIVE_WORDS = {
     "change_grade": "changing a recorded score", "publish_term_grades": "publishing term grades",
