@@ -54,31 +54,27 @@ def _today(ctx: ToolContext) -> dt.date:
 
 class AttendanceEntryIn(ToolInput):
     student_id: StudentRef
-    status: AttendanceStatus = Field(
-        description="present, absent, late or excused (an absence with a reason the school accepts).")
-    note: Note | None = Field(default=None, description="Optional, up to 500 characters (e.g. 'arrived 09:20').")
+    status: AttendanceStatus = Field(description="excused: an absence with a reason the school accepts.")
+    note: Note | None = Field(default=None, description="e.g. 'arrived 09:20'.")
 
 
 class TakeAttendanceIn(ToolInput):
     section_id: SectionRef
     date: dt.date = Field(
-        description="The school day, a calendar date in the school's time zone: today or a past day of the "
-                    "section's academic year, never a future day.")
+        description="The school day (the school's time zone): today or a past day of the academic year.")
     entries: list[AttendanceEntryIn] = Field(
-        min_length=1, max_length=attendance.MAX_ENTRIES,
-        description=f"One entry per student of the section (each student once), 1..{attendance.MAX_ENTRIES}.")
+        min_length=1, max_length=attendance.MAX_ENTRIES, description="Each student of the section once.")
 
 
 class CorrectAttendanceIn(ToolInput):
     student_id: StudentRef
     date: dt.date = Field(
-        description="The past school day whose record is corrected (not today: today's register is changed "
-                    "with take_attendance).")
-    status: AttendanceStatus = Field(description="The corrected status: present, absent, late or excused.")
+        description="The past school day whose record is corrected.")
+    status: AttendanceStatus = Field(description="The corrected status.")
     note: Note | None = Field(default=None,
                               description="A new note for the record; omit to keep the current one.")
     reason: CorrectionReason = Field(
-        description="Why the record changes, 3..500 characters (kept in the audit log with the pending action).")
+        description="Why the record changes (kept in the audit log).")
 
 
 class AttendanceRegisterIn(ToolInput):
@@ -113,14 +109,12 @@ def _rate_fields(counts: AttendanceCounts) -> dict:
 
 @academics_module.tool(effect=Effect.WRITE, roles=ATTENDANCE_KEEPERS, idempotent=True)
 async def take_attendance(ctx: ToolContext, args: TakeAttendanceIn) -> TakeAttendanceOut:
-    """Take a section's daily register: for a school day, each student's status (present, absent, late,
-    excused) and an optional note.
+    """Take a section's daily register: each student's status on a school day, and an optional note.
 
-    Today's register can be taken again: records are created or updated. For a past day (a late register) the
-    missing records are added, and an entry repeating an existing record changes nothing, but changing an
-    existing record is refused: use correct_attendance. Refused: a future date, a date outside the section's
-    academic year, a student not enrolled in the section, a student given twice. Teachers only for sections
-    where they teach a class or are the homeroom teacher. get_attendance_register shows who is still missing.
+    Today's register can be taken again (records created or updated). For a past day only missing records are
+    added; changing one is correct_attendance. Refused: a future day, a day outside the academic year, a
+    student not enrolled in the section. Teachers only for sections where they teach or are homeroom teacher.
+    get_attendance_register shows who is still missing.
     """
     entries = [RegisterEntry(e.student_id, e.status, e.note) for e in args.entries]
     register = await attendance.take_attendance(ctx.session, ctx.actor, section_id=args.section_id,
@@ -158,8 +152,8 @@ def _plan_correction(session: AsyncSession, actor: Actor, args: CorrectAttendanc
                        plan=_plan_correction)
 async def correct_attendance(ctx: ToolContext, args: CorrectAttendanceIn) -> AttendanceRecordOut:
     """Correct one student's attendance record of a past school day (status, and the note when given), with a
-    reason. Only past days: today's register is changed by take_attendance again; a day without a record gets
-    it from take_attendance. Teachers only for their own sections."""
+    reason. Today's register, or a day without a record: take_attendance. Teachers only for their own
+    sections."""
     target = await attendance.correction_target(ctx.session, student_id=args.student_id, on_date=args.date)
     return attendance_record_out(target)
 
@@ -167,9 +161,9 @@ async def correct_attendance(ctx: ToolContext, args: CorrectAttendanceIn) -> Att
 @academics_module.tool(effect=Effect.READ, roles=ATTENDANCE_KEEPERS)
 async def get_attendance_rates(ctx: ToolContext, args: AttendanceRatesIn) -> AttendanceRatesOut:
     """Get attendance rates over a period (default: the academic year so far), for a section (each student and
-    the section total) or for one student: days recorded, present, late, absent, excused, and the attendance
-    rate in percent with two decimals = (present + late) / (present + late + absent) x 100. Late counts as
-    attended; excused days are left out of the rate. Teachers only for their own sections."""
+    the section total) or one student: days recorded, present, late, absent, excused, and the rate in percent
+    = (present + late) / (present + late + absent) x 100 (excused days left out). Teachers only for their own
+    sections."""
     rates = await attendance.attendance_rates(ctx.session, ctx.actor, section_id=args.section_id,
                                               student_id=args.student_id, from_date=args.from_date,
                                               to_date=args.to_date, today=_today(ctx))
