@@ -79,9 +79,7 @@ class CreateAccountIn(ToolInput):
     code: AccountCode = Field(description="Unique account code people say aloud, e.g. 1000 (Cash) or 4100 "
                                           "(Tuition fees): letters, digits, '.' and '-'.")
     name: Name = Field(description="The account's name, e.g. 'Cash at bank'.")
-    type: AccountType = Field(description="asset | liability | equity | income | expense. Assets and "
-                                          "expenses normally carry debit balances; the others credit "
-                                          "balances.")
+    type: AccountType = Field(description="Assets and expenses carry debit balances, the others credit.")
     currency: Currency | None = Field(default=None, description="ISO 4217 code (USD, EUR, KES...); omitted: "
                                                                 "the school's currency.")
     parent_id: AccountRef | None = Field(default=None, description="The account it rolls up into (same type and "
@@ -103,8 +101,7 @@ class TrialBalanceIn(ToolInput):
                                                                 "(inclusive), for one period's movements; "
                                                                 "omitted: from the first entry.")
     currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency.")
-    as_csv: bool = Field(default=False, description="true: also return the trial balance as CSV text in "
-                                                    "`csv`; false (default): csv is null.")
+    as_csv: bool = Field(default=False, description="Also return it as CSV text in `csv`.")
 
 
 class IncomeStatementIn(ToolInput):
@@ -115,8 +112,7 @@ class IncomeStatementIn(ToolInput):
                                                               "through the last entry.")
     currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency; "
                                                                 "omitted: every currency, each on its own.")
-    as_csv: bool = Field(default=False, description="true: also return the statement as CSV text in `csv`; "
-                                                    "false (default): csv is null.")
+    as_csv: bool = Field(default=False, description="Also return it as CSV text in `csv`.")
 
 
 class BalanceSheetIn(ToolInput):
@@ -124,8 +120,7 @@ class BalanceSheetIn(ToolInput):
                                                             "on or before it); omitted: every entry.")
     currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency; "
                                                                 "omitted: every currency, each on its own.")
-    as_csv: bool = Field(default=False, description="true: also return the balance sheet as CSV text in "
-                                                    "`csv`; false (default): csv is null.")
+    as_csv: bool = Field(default=False, description="Also return it as CSV text in `csv`.")
 
 
 class AccountLedgerIn(PageInput):
@@ -137,27 +132,22 @@ class AccountLedgerIn(PageInput):
 
 class JournalLineIn(ToolInput):
     account_id: AccountRef = Field(description="The account posted to: id or code (1100); it must be active.")
-    debit: MinorAmount = Field(default=0, description="Integer minor units of the entry's currency (cents for USD: "
-                                                     "12500 is 125.00 USD); 0 when the line is a credit.")
-    credit: MinorAmount = Field(default=0, description="Integer minor units of the entry's currency; 0 when the "
-                                                      "line is a debit.")
+    debit: MinorAmount = Field(default=0, description="Minor units; 0 on a credit line.")
+    credit: MinorAmount = Field(default=0, description="Minor units; 0 on a debit line.")
     department_id: DepartmentRef | None = Field(default=None, description="The department charged (cost centre); "
                                                                "list_departments shows ids.")
-    memo: LineMemo | None = Field(default=None, description="What this line is for, up to 500 characters.")
+    memo: LineMemo | None = Field(default=None, description="What this line is for.")
 
 
 class PostJournalEntryIn(ToolInput):
-    date: dt.date = Field(description="The accounting date of the entry (YYYY-MM-DD).")
+    date: dt.date = Field(description="The accounting date of the entry.")
     memo: Memo = Field(description="What the entry records, e.g. 'October electricity bill'.")
     lines: list[JournalLineIn] = Field(min_length=2, max_length=MAX_MANUAL_LINES,
-                                       description="2 to 100 lines; each has exactly one of debit or credit "
-                                                   "greater than 0, and the debits must add up to the "
-                                                   "credits.")
-    idempotency_key: EntryKey = Field(description="A key you choose for this posting, e.g. "
-                                                  "'electricity-2026-10'. Calling again with the same key "
-                                                  "and the same content returns the entry already posted; "
-                                                  "the same key with other content is refused. Reuse it "
-                                                  "when retrying, never for another entry.")
+                                       description="Each line has exactly one of debit or credit above 0; "
+                                                   "debits add up to credits.")
+    idempotency_key: EntryKey = Field(description="Your key for this posting, e.g. 'electricity-2026-10': "
+                                                  "the same key and content returns the entry already "
+                                                  "posted; the same key with other content is refused.")
     currency: Currency | None = Field(default=None, description="The currency you expect the accounts to be "
                                                                 "in (ISO 4217); omitted: not checked.")
 
@@ -165,8 +155,7 @@ class PostJournalEntryIn(ToolInput):
 class ReverseJournalEntryIn(ToolInput):
     entry_id: JournalEntryRef = Field(description="The entry to reverse: id or number (JE000042).")
     date: dt.date = Field(description="The reversal's accounting date, on or after the entry's date.")
-    reason: Reason = Field(description="Why the entry is reversed (5 to 1000 characters); it becomes part of "
-                                       "the reversal's memo.")
+    reason: Reason = Field(description="Why the entry is reversed; part of the reversal's memo.")
 
 
 # ---------------------------------------------------------------- serialization
@@ -198,10 +187,8 @@ def _line_inputs(args: PostJournalEntryIn) -> list[LineInput]:
 
 @module.tool(effect=Effect.WRITE, roles=FINANCE_WRITERS)
 async def create_account(ctx: ToolContext, args: CreateAccountIn) -> AccountOut:
-    """Add an account to the chart of accounts: a unique code (e.g. 1000), a name, a type (asset, liability,
-    equity, income, expense) and an ISO 4217 currency (default: the school's). A child account (parent_id)
-    has its parent's type and currency. Use list_accounts first to avoid duplicates; accounts are never
-    deleted."""
+    """Add an account to the chart of accounts. A child account (parent_id) has its parent's type and currency.
+    Use list_accounts first to avoid duplicates; accounts are never deleted."""
     currency = args.currency or ctx.runtime.settings.currency
     account = await service.create_account(ctx.session, ctx.actor, code=args.code, name=args.name,
                                            type=args.type.value, currency=currency, parent_id=args.parent_id)
@@ -228,8 +215,7 @@ async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBala
     """Get the trial balance: for every account with postings (optionally only entries dated
     from_date..as_of, inclusive), its debit and credit totals, its balance in its normal direction and its
     net debit or credit balance; plus grand totals per currency, which balance when the books are
-    consistent. Amounts are integer minor units of each account's currency. Reversed entries and their
-    reversals both count and cancel out. Set as_csv to also get it as CSV text (for a spreadsheet)."""
+    consistent. Minor units of each account's currency; a reversed entry and its reversal cancel out."""
     tb = await service.trial_balance(ctx.session, as_of=args.as_of, from_date=args.from_date,
                                      currency=args.currency)
     rows = [TrialBalanceRowOut(account_id=r.account.id or 0, code=r.account.code, name=r.account.name,
@@ -248,11 +234,9 @@ async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBala
 async def get_income_statement(ctx: ToolContext, args: IncomeStatementIn) -> IncomeStatementOut:
     """Get the income statement (profit and loss) for a period: every income and expense account with
     entries dated from_date..to_date (inclusive), its amount in its normal direction, and per currency the
-    total income, total expenses and net income (income - expenses; negative is a loss). Amounts are
-    integer minor units of each block's ISO 4217 currency; currencies are never added together. A
-    contra-income account such as fee discounts shows a negative income. Reversed entries and their
-    reversals both count and cancel out. Use it for "how did we do this term/year"; set as_csv to also get
-    it as CSV text."""
+    total income, total expenses and net income (negative is a loss). Minor units, one block per currency
+    (never added together); a contra-income account such as fee discounts shows a negative income; a reversed
+    entry and its reversal cancel out. For "how did we do this term/year"."""
     stmt = await reports.income_statement(ctx.session, from_date=args.from_date, to_date=args.to_date,
                                           currency=args.currency)
     blocks = [IncomeStatementCurrencyOut(currency=c.currency, income=report_lines_out(c.income),
@@ -266,11 +250,9 @@ async def get_income_statement(ctx: ToolContext, args: IncomeStatementIn) -> Inc
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def get_balance_sheet(ctx: ToolContext, args: BalanceSheetIn) -> BalanceSheetOut:
     """Get the balance sheet at the end of a day: every asset, liability and equity account's balance over
-    the entries dated on or before as_of, plus a computed equity line, net income to date (income -
-    expenses so far, as the ledger has no closing entries), and per currency the total assets, total
-    liabilities, total equity and whether assets equal liabilities + equity (the accounting equation).
-    Amounts are integer minor units of each block's ISO 4217 currency; currencies are never added
-    together. Use it for "what do we own and owe"; set as_csv to also get it as CSV text."""
+    the entries dated on or before as_of, plus a computed equity line, net income to date (the ledger has no
+    closing entries), and per currency the totals and whether assets equal liabilities + equity. Minor
+    units, one block per currency (never added together). For "what do we own and owe"."""
     sheet = await reports.balance_sheet(ctx.session, as_of=args.as_of, currency=args.currency)
     blocks = [BalanceSheetCurrencyOut(currency=c.currency, assets=report_lines_out(c.assets),
                                       liabilities=report_lines_out(c.liabilities), equity=report_lines_out(c.equity),
@@ -285,11 +267,10 @@ async def get_balance_sheet(ctx: ToolContext, args: BalanceSheetIn) -> BalanceSh
 
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def get_account_ledger(ctx: ToolContext, args: AccountLedgerIn) -> AccountLedgerOut:
-    """Get one account's journal lines (optionally dated from_date..to_date, inclusive) in date order, each
-    with its entry (number, memo, status, source), debit or credit and the running balance after it;
-    paginated. The opening balance includes every earlier line. Amounts are integer minor units of the
-    account's currency; balances are in the account's normal direction (debit - credit for assets and
-    expenses, credit - debit otherwise). The entry ids here are what reverse_journal_entry takes."""
+    """Get one account's journal lines in date order, each with its entry (number, memo, status, source),
+    debit or credit and the running balance after it; the opening balance covers every earlier line. Minor
+    units; balances in the account's normal direction (debit - credit for assets and expenses, credit - debit
+    otherwise). Its entry ids are what reverse_journal_entry takes."""
     ledger = await service.account_ledger(ctx.session, args.account_id, from_date=args.from_date,
                                           to_date=args.to_date, after_id=args.after_id(), limit=args.limit)
     items = [LedgerLineOut(id=row.line.id or 0, entry_id=row.entry.id or 0,
@@ -314,14 +295,11 @@ def _plan_post(session: AsyncSession, actor: Actor, args: PostJournalEntryIn) ->
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.CONFIRM, plan=_plan_post)
 async def post_journal_entry(ctx: ToolContext, args: PostJournalEntryIn) -> JournalEntryOut:
-    """Post a manual journal entry to the ledger: a date, a memo and 2 to 100 lines, each an account with
-    exactly one of debit or credit > 0. Amounts are integer minor units of the entry's currency (every
-    account must be in the same currency; 12500 is 125.00 USD), and total debits must equal total credits.
-    Posted entries can never be edited or deleted: a mistake is corrected with reverse_journal_entry. The
-    preview shows the lines, the totals and each account's balance before and after. Needs your confirmation;
-    an entry whose total is above the school's threshold (MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR, minor units) also
-    needs an admin's approval. Use it for adjustments, accruals and bills; payroll and fees post their own
-    entries."""
+    """Post a manual journal entry to the ledger, for adjustments, accruals and bills (payroll and fees post
+    their own). Every account in one currency; amounts in its minor units (12500 is 125.00 USD). A posted
+    entry is never edited or deleted: reverse_journal_entry corrects it. The preview shows each account's
+    balance before and after. Above the school's threshold (MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR) an admin
+    must approve it too."""
     entry_id = ctx.applied.ids.get("entry") if ctx.applied is not None else None
     if entry_id is not None:
         return await entry_out(ctx, await service.get_entry(ctx.session, entry_id))
@@ -340,10 +318,9 @@ def _plan_reverse(session: AsyncSession, actor: Actor, args: ReverseJournalEntry
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.APPROVE, plan=_plan_reverse)
 async def reverse_journal_entry(ctx: ToolContext, args: ReverseJournalEntryIn) -> JournalEntryOut:
-    """Reverse a posted journal entry: post its mirror (every debit becomes a credit of the same amount on
-    the same account, and vice versa) dated on the reversal day, with the reason in its memo, and mark the
-    original reversed. This is the only way to correct a posted entry. An entry is reversed once, and a
-    reversal cannot be reversed (post a new entry instead). Amounts are integer minor units of the entry's
-    currency. The preview shows the mirror lines and the balances before and after."""
+    """Reverse a posted journal entry, the only way to correct one: post its mirror (debits and credits
+    swapped) on the reversal date, with the reason in its memo, and mark the original reversed. An entry is
+    reversed once; a reversal is not reversed (post a new entry instead). The preview shows the mirror lines
+    and the balances before and after."""
     assert ctx.applied is not None
     return await entry_out(ctx, await service.get_entry(ctx.session, ctx.applied.ids["reversal"] or 0))
