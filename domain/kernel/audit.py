@@ -276,9 +276,14 @@ class AuditLogPage:
     verification: AuditVerification | None
 
 
-async def read_audit_log(session: AsyncSession, *, verify: bool = True, **filters: Any) -> AuditLogPage:
-    """Return a page of search_audit_entries(**filters) and, with `verify`, the whole chain's verification
-    (verify_audit_chain: it reads every row, so it costs one pass over the log). Raises what
-    search_audit_entries raises."""
-    entries = await search_audit_entries(session, **filters)
+async def read_audit_log(session: AsyncSession, *, verify: bool = True, before_id: int = 0, limit: int = 20,
+                         actor: str | None = None, tool: str | None = None, entity: str | None = None,
+                         entity_id: int | None = None, since: datetime | None = None,
+                         until: datetime | None = None, event_id: int | None = None) -> AuditLogPage:
+    """Return a page of audit entries (search_audit_entries: newest first, the same filters) and, with `verify`,
+    the whole chain's verification (verify_audit_chain: it reads every row, so it costs one pass over the log).
+    Raises what search_audit_entries raises."""
+    entries = await search_audit_entries(session, before_id=before_id, limit=limit, actor=actor, tool=tool,
+                                         entity=entity, entity_id=entity_id, since=since, until=until,
+                                         event_id=event_id)
     return AuditLogPage(entries, await verify_audit_chain(session) if verify else None)

@@ -26,13 +26,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.actions.schemas import ActionSummaryOut
 from domain.identity import service as identity
 from domain.kernel.actor import Actor, Channel
 from domain.kernel.audit import list_audit_entries, verify_audit_chain
 from domain.kernel.errors import DomainError, InvalidInput
 from server.admin.sessions import CSRF_FIELD, AdminSession, SessionCookies, csrf_matches, same_origin
 from server.admin.views import build_environment
-from tools.actions_schema import ActionOut
 from tools.invoke import invoke
 from tools.registry import Effect
 from tools.runtime import Runtime
@@ -227,10 +227,10 @@ class AdminPages:
         return sorted(s.name for s in self.runtime.catalogue.tools.values() if s.effect is Effect.DESTRUCTIVE)
 
     async def scan_actions(self, actor: Actor, *, status: str, tool: str | None, requester: str | None,
-                           cursor: str | None) -> tuple[list[ActionOut], str | None]:
+                           cursor: str | None) -> tuple[list[ActionSummaryOut], str | None]:
         """One page of the queue through list_pending_actions, keeping only `tool`'s and `requester`'s actions;
         returns the page and the cursor of the next one (None at the end)."""
-        found: list[ActionOut] = []
+        found: list[ActionSummaryOut] = []
         for _ in range(MAX_SCANNED_PAGES):
             args: dict[str, Any] = {"status": status, "limit": MAX_PAGE_SIZE}
             if cursor:
@@ -259,7 +259,7 @@ class AdminPages:
         requester = (q.get("requester") or "").strip() or None
         cursor = q.get("cursor") or None
         error = None
-        items: list[ActionOut] = []
+        items: list[ActionSummaryOut] = []
         next_cursor = None
         if status not in ACTION_STATUSES:
             error = f"unknown status {status!r}; choose one of: {', '.join(ACTION_STATUSES)}"
