@@ -56,16 +56,15 @@ class CategoryIn(ToolInput):
     code: Code = Field(description="Short code, e.g. HW, QUIZ, EXAM (stored upper-case).")
     name: Name
     weight: Weight = Field(
-        description="Percent of the term grade, above 0; weights are renormalised over the categories a student "
-                    "has results in.")
+        description="Percent of the term grade, renormalised over the categories a student has results in.")
     drop_lowest: int = Field(default=0, ge=0, le=20, description="How many of a student's lowest results in the "
                                                                  "category are left out (never all of them).")
 
 
 class SetCategoriesIn(ToolInput):
     class_id: ClassRef
-    categories: list[CategoryIn] = Field(max_length=20, description="The class's categories (replaces them; an "
-                                                                    "empty list weights each assessment again).")
+    categories: list[CategoryIn] = Field(max_length=20, description="Replaces the class's categories; [] weights "
+                                                                    "each assessment by its own weight again.")
 
 
 def _plan_categories(session: AsyncSession, actor: Actor, args: SetCategoriesIn) -> Awaitable[Plan]:
@@ -76,12 +75,10 @@ def _plan_categories(session: AsyncSession, actor: Actor, args: SetCategoriesIn)
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.CONFIRM, plan=_plan_categories)
 async def set_grading_categories(ctx: ToolContext, args: SetCategoriesIn) -> CategoriesOut:
-    """Set how a class's term grade is weighted: categories (e.g. HW 20, QUIZ 30, EXAM 50) with an optional
-    drop-lowest, replacing the current ones; within a category results count by points. Every assessment of the
-    class must fall in one of them. An empty list goes back to each assessment's own weight. The preview shows
-    the weights before and after; the requester confirms it, and once the class has published term grades an
-    admin who did not ask must approve it too: published term grades are not recomputed, but a later change of
-    a published score recomputes its term grade with the new weights. Teachers only for their own classes."""
+    """Set how a class's term grade is weighted: categories (e.g. HW 20, QUIZ 30, EXAM 50), each with an
+    optional drop-lowest; within a category results count by points, and every assessment of the class must
+    fall in one. Once the class has published term grades an admin who did not ask must approve it too; those
+    grades are not recomputed until one of their scores changes. Teachers only for their own classes."""
     return categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
 
 
@@ -112,7 +109,7 @@ class CreateScaleIn(ToolInput):
     name: Name
     rounding: Literal["half_up", "half_even", "down", "up"] = Field(
         default="half_up", description="How the percentage is rounded, once, before the band lookup.")
-    decimals: int = Field(default=0, ge=0, le=2, description="Decimals the percentage is rounded to, 0..2.")
+    decimals: int = Field(default=0, ge=0, le=2, description="Decimals the percentage is rounded to.")
     bands: list[BandIn] = Field(min_length=1, max_length=30, description="The bands; one must start at 0.")
     is_default: bool = Field(default=False, description="Make it the school's scale for classes without their own.")
 
@@ -120,11 +117,9 @@ class CreateScaleIn(ToolInput):
 @academics_module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def create_grading_scale(ctx: ToolContext, args: CreateScaleIn) -> ScaleOut:
     """Create a grading scale: bands from a minimum percentage to a letter with GPA points, pass and credit,
-    and the rounding applied once before looking the band up (e.g. half_up to 0 decimals: 89.5 -> 90 -> A-).
-    A new scale grades nothing until set_class_grading_scale or set_default_grading_scale uses it. is_default
-    makes it the school's scale at once only while nothing depends on the default (no default scale yet and no
-    class graded by it); otherwise it is refused: use set_default_grading_scale. Refuses bands that leave
-    percentages without a grade."""
+    after one rounding (half_up to 0 decimals: 89.5 -> 90 -> A-). It grades nothing until
+    set_class_grading_scale or set_default_grading_scale uses it; is_default works only while no class grades
+    by the default (else use set_default_grading_scale)."""
     row = await gradebook.create_scale(ctx.session, code=args.code, name=args.name, rounding=args.rounding,
                                        decimals=args.decimals, is_default=args.is_default, bands=[
         gradebook.BandInput(b.min_percentage, b.letter, b.gpa_points, b.passing, b.earns_credit) for b in args.bands])
@@ -193,10 +188,10 @@ class ImportGradesIn(ToolInput):
 
 @academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def import_grades(ctx: ToolContext, args: ImportGradesIn) -> ImportGradesOut:
-    """Import a class's first scores from CSV in one go. Every line is checked first (the student is enrolled,
-    the assessment belongs to the class, the score is within its maximum, not already different, not locked);
-    if any line is wrong nothing is written and the error lists each wrong line and column (header = line 1).
-    Changing a recorded score stays change_grade. Teachers only for their own classes."""
+    """Import a class's first scores from CSV in one go. Every line is checked first (enrolled student, the
+    class's assessment, within its maximum, not locked); if any is wrong nothing is written and the error lists
+    each wrong line and column (header = line 1). Changing a recorded score is change_grade. Teachers only for
+    their own classes."""
     result = await grade_import.import_grades(ctx.session, ctx.actor, class_id=args.class_id, text=args.csv)
     return ImportGradesOut(class_id=result.cls.id or 0, class_code=result.cls.code, rows=result.rows,
                            created=result.created, unchanged=result.unchanged)
@@ -252,10 +247,9 @@ def _request_out(action: PendingAction) -> ChangeRequestOut:
 
 @academics_module.tool(effect=Effect.READ, roles=GRADERS)
 async def list_grade_change_requests(ctx: ToolContext, args: ListChangeRequestsIn) -> Page[ChangeRequestOut]:
-    """List grade change requests (change_locked_grade calls: changes of published grades), oldest first, with
-    the original and proposed score, the reason, the requester and, once decided, who decided and why. Admins
-    and registrars see all; teachers their own. Decide one with approve_action or reject_action (an admin who
-    did not ask)."""
+    """List grade change requests (change_locked_grade: changes of published grades), oldest first, with the
+    original and proposed score, the reason, the requester and the decision. Teachers see their own. An admin
+    who did not ask decides one with approve_action or reject_action."""
     items = await service.grade_change_requests(ctx.session, ctx.actor, status=args.status,
                                                 student_id=args.student_id, after_id=args.after_id(),
                                                 limit=args.limit)
@@ -271,8 +265,7 @@ class TermCommentIn(ToolInput):
     term_id: TermRef
     student_id: StudentRef
     comment: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
-        description="The teacher's comment on the student's term in this class (up to 1000 characters), printed "
-                    "on the report card; null removes it.")
+        description="Printed on the report card; null removes it.")
 
 
 @academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
@@ -298,8 +291,7 @@ class GenerateReportCardsIn(ToolInput):
 @academics_module.tool(effect=Effect.WRITE, roles=REGISTRY, starts_job=True)
 async def generate_report_cards(ctx: ToolContext, args: GenerateReportCardsIn) -> JobOut:
     """Start a job that makes a PDF report card (term grades, attendance, GPA, the grading scale) for every
-    enrolled student of a section or year level. Returns the job (or, with wait_s, waits for it with
-    progress); once succeeded, result.document_ids lists the cards: get_document returns each PDF (base64).
+    enrolled student of a section or year level; once succeeded, result.document_ids lists them (get_document).
     A class not yet published shows its grade as computed now."""
     return await start_job(ctx, kind=JobKind.GENERATE_REPORT_CARDS,
                            params=await term_section_params(ctx.session, args), idempotency_key=args.idempotency_key)
