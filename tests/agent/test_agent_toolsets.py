@@ -11,6 +11,7 @@ from tests.agent.conftest import key_for, point_at
 from tests.agent.fake_llm import ToolCall, tool_turn
 from tests.agent.test_agent_runs import offered_tools, tool_results
 from tests.factories import make_school
+from tools.invoke import invoke
 from tools.toolsets import listed_tools
 
 pytestmark = pytest.mark.usefixtures("agent_settings")
@@ -43,3 +44,26 @@ async def test_the_model_sees_the_defaults_and_enables_more_during_a_run(rt, llm
                                                       "list_enrollments"}
     listed = json.loads(tool_results(llm.requests[3])[-1])
     assert len(listed["items"]) == 2
+
+
+async def test_a_resumed_run_still_shows_the_toolsets_it_enabled(rt, llm, api_for):
+    school = await make_school(rt, students=2)
+    await invoke(rt, "record_grade", {"assessment_id": school.assessment_id, "student_id": school.student_ids[0],
+                                      "score": 70}, school.teacher)
+    point_at(rt, llm, "anthropic")
+    llm.extend([
+        tool_turn(ToolCall(name="enable_toolsets", input={"toolsets": ["students"]})),
+        tool_turn(ToolCall(name="change_grade", input={"assessment_id": school.assessment_id,
+                                                       "student_id": school.student_ids[0], "score": 75})),
+        "Changed to 75.",
+    ])
+    api = await api_for(await key_for(rt, school.teacher))
+    run = await api.ask("Change the first student's score to 75.")
+    paused = await api.until_stopped(run["id"])
+    assert paused["status"] == "awaiting_confirmation", paused
+    await api.post(f"/v1/runs/{run['id']}/confirm", {})
+    done = await api.until_stopped(run["id"])
+    assert done["status"] == "completed", done
+    # The segment after the pause rebuilt its listing from the transcript: list_students is still shown.
+    assert "list_students" not in offered_tools(llm.requests[0])
+    assert "list_students" in offered_tools(llm.requests[1]) and "list_students" in offered_tools(llm.requests[2])
