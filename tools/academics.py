@@ -339,18 +339,23 @@ async def _student_read(ctx: ToolContext, student_id: int) -> StudentRead:
         GuardianRead(id=r.guardian_id, name=r.guardian_name, relationship=r.guardian_relationship,
                      phone=r.guardian_phone, email=r.guardian_email) for r in detail.guardians]
     return StudentRead(id=first.id, code=first.code, first_name=first.first_name, last_name=first.last_name,
-                       year_level_id=first.year_level_id, section_id=first.section_id, status=first.status,
+                       year_level_id=first.year_level_id, year_level_code=first.year_level_code,
+                       section_id=first.section_id, section_code=first.section_code, status=first.status,
                        version=first.version, personal_data_included=personal,
                        date_of_birth=first.date_of_birth if personal else None, guardians=guardians)
 
 
 def _class_read(listing: service.ClassListing) -> ClassRead:
     return ClassRead.model_validate(listing.cls).model_copy(update={"teacher_name": listing.teacher_name,
+                                                                    "teacher_code": listing.teacher_code,
                                                                     "subject_name": listing.subject_name})
 
 
-def _section_read(section: Section, student_count: int) -> SectionRead:
-    return SectionRead.model_validate(section).model_copy(update={"student_count": student_count})
+async def _section_reads(ctx: ToolContext, rows: list[tuple[Section, int | None]]) -> list[SectionRead]:
+    codes = await service.employee_codes(ctx.session, {s.homeroom_teacher_id for s, _ in rows
+                                                       if s.homeroom_teacher_id is not None})
+    return [SectionRead.model_validate(s).model_copy(update={
+        "student_count": n, "homeroom_teacher_code": codes.get(s.homeroom_teacher_id or 0)}) for s, n in rows]
 
 
 def _summary_page(rows: list, limit: int, *, ranked_from: int | None = None) -> Page[StudentSummary]:
@@ -413,19 +418,20 @@ async def list_sections(ctx: ToolContext, args: ListSectionsIn) -> Page[SectionR
     rows = await service.list_sections(ctx.session, after_id=args.after_id(), limit=args.limit,
                                        academic_year_id=args.academic_year_id, year_level_id=args.year_level_id)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
-    return Page[SectionRead](items=[_section_read(s, n) for s, n in page], next_cursor=cursor)
+    return Page[SectionRead](items=await _section_reads(ctx, page), next_cursor=cursor)
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def get_section(ctx: ToolContext, args: SectionIdIn) -> SectionRead:
     """Get one section with its number of students."""
-    return _section_read(*await service.section_with_size(ctx.session, section_id=args.section_id))
+    return (await _section_reads(ctx, [await service.section_with_size(ctx.session, section_id=args.section_id)]))[0]
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def create_section(ctx: ToolContext, args: CreateSectionIn) -> SectionRead:
     """Create a section of a year level in an academic year, optionally with a homeroom teacher."""
-    return SectionRead.model_validate(await service.create_section(ctx.session, ctx.actor, **args.model_dump()))
+    section = await service.create_section(ctx.session, ctx.actor, **args.model_dump())
+    return (await _section_reads(ctx, [(section, None)]))[0]
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
@@ -473,7 +479,8 @@ async def get_class(ctx: ToolContext, args: ClassIdIn) -> ClassRead:
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def create_class(ctx: ToolContext, args: CreateClassIn) -> ClassRead:
     """Create the class of a subject in a section with its teacher (code SECTION-SUBJECT)."""
-    return ClassRead.model_validate(await service.create_class(ctx.session, ctx.actor, **args.model_dump()))
+    cls = await service.create_class(ctx.session, ctx.actor, **args.model_dump())
+    return _class_read(await service.class_listing(ctx.session, class_id=cls.id))
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
@@ -488,8 +495,9 @@ async def set_subject_weekly_lessons(ctx: ToolContext, args: SubjectWeeklyLesson
 async def set_class_weekly_lessons(ctx: ToolContext, args: ClassWeeklyLessonsIn) -> ClassRead:
     """Set how many lessons a week one class gets in the timetable, overriding its subject's number (null goes
     back to the subject's). Takes effect at the next build_timetable_problem."""
-    return ClassRead.model_validate(await service.set_weekly_lessons(
-        ctx.session, ctx.actor, class_id=args.class_id, weekly_lessons=args.weekly_lessons))
+    await service.set_weekly_lessons(ctx.session, ctx.actor, class_id=args.class_id,
+                                     weekly_lessons=args.weekly_lessons)
+    return _class_read(await service.class_listing(ctx.session, class_id=args.class_id))
 
 
 # ---------------------------------------------------------------- students

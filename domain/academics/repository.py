@@ -84,7 +84,14 @@ async def count_students_by_section(session: AsyncSession, section_ids: list[int
 
 # The columns of a student summary: list tools select only these (no ORM objects to build, no personal data).
 STUDENT_SUMMARY_COLUMNS = (Student.id, Student.code, Student.first_name, Student.last_name, Student.year_level_id,
-                           Student.section_id, Student.status)
+                           YearLevel.code.label("year_level_code"), Student.section_id,  # type: ignore[attr-defined]
+                           Section.code.label("section_code"), Student.status)  # type: ignore[attr-defined]
+
+
+def _with_codes(stmt):
+    """`stmt` over students joined to what STUDENT_SUMMARY_COLUMNS names: the year level and the section."""
+    return stmt.join(YearLevel, YearLevel.id == Student.year_level_id).outerjoin(
+        Section, Section.id == Student.section_id)
 STUDENT_DETAIL_COLUMNS = (*STUDENT_SUMMARY_COLUMNS, Student.version, Student.date_of_birth)
 GUARDIAN_COLUMNS = (Guardian.id.label("guardian_id"), Guardian.name.label("guardian_name"),  # type: ignore
                     Guardian.relationship.label("guardian_relationship"),
@@ -99,7 +106,7 @@ async def list_student_summaries(session: AsyncSession, *, after_id: int, limit:
     (domain.kernel.text.name_search: case and accents ignored) the rows are ranked instead: the name or code is
     the query, then starts with it, then holds it, then a guardian's name holds it; `after_id` is then the
     number of rows already returned."""
-    stmt = select(*STUDENT_SUMMARY_COLUMNS).where(Student.deleted_at.is_(None))  # type: ignore[union-attr]
+    stmt = _with_codes(select(*STUDENT_SUMMARY_COLUMNS)).where(Student.deleted_at.is_(None))  # type: ignore
     if section_id is not None:
         stmt = stmt.where(Student.section_id == section_id)
     if year_level_id is not None:
@@ -130,7 +137,8 @@ async def get_student_detail(session: AsyncSession, student_id: int, *, with_gua
     """Return rows of STUDENT_DETAIL_COLUMNS (plus GUARDIAN_COLUMNS, one row per guardian, via a LEFT JOIN) for
     a live student, in one query; an empty list when there is no such student."""
     columns = (*STUDENT_DETAIL_COLUMNS, *GUARDIAN_COLUMNS) if with_guardians else STUDENT_DETAIL_COLUMNS
-    stmt = select(*columns).where(Student.id == student_id, Student.deleted_at.is_(None))  # type: ignore
+    stmt = _with_codes(select(*columns)).where(Student.id == student_id,
+                                               Student.deleted_at.is_(None))  # type: ignore[union-attr]
     if with_guardians:
         stmt = stmt.outerjoin(Guardian, (Guardian.student_id == Student.id)
                               & Guardian.deleted_at.is_(None)).order_by(Guardian.id)  # type: ignore[union-attr]

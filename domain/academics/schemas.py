@@ -51,6 +51,7 @@ class SectionRead(_Read):
     year_level_id: int
     academic_year_id: int
     homeroom_teacher_id: int | None = None
+    homeroom_teacher_code: str | None = Field(default=None, description="Employee code (E0042).")
     student_count: int | None = None
 
 
@@ -73,6 +74,7 @@ class ClassRead(_Read):
     section_id: int
     subject_id: int
     teacher_id: int
+    teacher_code: str | None = Field(default=None, description="The teacher's employee code (E0042).")
     academic_year_id: int
     weekly_lessons: int | None = Field(default=None, description="This class's lessons a week; None = the "
                                                                  "subject's.")
@@ -97,7 +99,9 @@ class StudentSummary(_Read):
     first_name: str
     last_name: str
     year_level_id: int
+    year_level_code: str | None = None
     section_id: int | None = None
+    section_code: str | None = None
     status: str
 
 

@@ -701,17 +701,25 @@ async def list_teachers(session: AsyncSession, *, after_id: int, limit: int) -> 
 
 @dataclass(frozen=True)
 class ClassListing:
-    """A class with its teacher's full name (HR's) and its subject's name, as list_classes shows it."""
+    """A class with its teacher's full name and code (HR's) and its subject's name, as list_classes shows it."""
 
     cls: SchoolClass
     teacher_name: str
     subject_name: str
+    teacher_code: str = ""
+
+
+async def employee_codes(session: AsyncSession, employee_ids: set[int]) -> dict[int, str]:
+    """Return {employee id: employee code} (HR's, removed employees included) in one lookup, for outputs that
+    show a teacher's id beside the code people use."""
+    return {i: e.code for i, e in (await hr.employees_by_id(session, employee_ids)).items()}
 
 
 async def _listings(session: AsyncSession, rows: list[tuple[SchoolClass, Subject]]) -> list[ClassListing]:
     """Name each class's teacher from HR in one lookup (an employee removed from HR keeps their name here)."""
     teachers = await hr.employees_by_id(session, {cls.teacher_id for cls, _ in rows})
-    return [ClassListing(cls, teachers[cls.teacher_id].full_name, subject.name) for cls, subject in rows]
+    return [ClassListing(cls, teachers[cls.teacher_id].full_name, subject.name, teachers[cls.teacher_id].code)
+            for cls, subject in rows]
 
 
 async def list_classes(session: AsyncSession, *, after_id: int, limit: int, section_id: int | None = None,

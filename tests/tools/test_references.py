@@ -302,3 +302,19 @@ async def test_search_ignores_case_and_accents_and_ranks_near_matches_first(scho
     families = await invoke(runtime, "list_families", {"query": "TWIN FAMILY"}, SYSTEM_ACTOR)
     assert [f.name for f in families.items] == ["Twin family", "Twin family"]
     assert (await invoke(runtime, "search_students", {"query": "100%_"}, SYSTEM_ACTOR)).items == []
+
+
+async def test_outputs_show_the_code_beside_the_id(school) -> None:
+    runtime, _ = school
+    classes = (await invoke(runtime, "list_classes", {"section_id": "7A", "limit": 3}, SYSTEM_ACTOR)).items
+    async with runtime.db.read() as s:
+        for cls in classes:
+            assert cls.teacher_code == (await hr.get_employee(s, cls.teacher_id)).code
+    one = await invoke(runtime, "get_class", {"class_id": classes[0].code}, SYSTEM_ACTOR)
+    assert (one.id, one.teacher_code) == (classes[0].id, classes[0].teacher_code)
+    section = await invoke(runtime, "get_section", {"section_id": "7A"}, SYSTEM_ACTOR)
+    assert section.code == "7A" and section.homeroom_teacher_code and section.homeroom_teacher_code.startswith("E")
+    student = (await invoke(runtime, "list_students", {"section_id": section.id, "limit": 1}, SYSTEM_ACTOR)).items[0]
+    assert (student.section_code, student.year_level_code) == ("7A", "Y7")
+    detail = await invoke(runtime, "get_student", {"student_id": student.code}, SYSTEM_ACTOR)
+    assert (detail.section_code, detail.year_level_code) == ("7A", "Y7")
