@@ -7,14 +7,14 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from domain.identity.schemas import AreaAccess, MeOut, PingOut
+from domain.identity.schemas import MeOut, PingOut, ToolsetAccess
 from domain.kernel.actor import Role
 from domain.kernel.audit import read_audit_log
 from domain.kernel.clock import utcnow
 from domain.kernel.schemas import AuditEventsOut, audit_chain_out, audit_event_out
-from tools.modules import all_modules
 from tools.references import AuditEventRef, EntityRef
 from tools.registry import Effect, Module, ToolContext
+from tools.toolsets import Listing
 from tools.types import PageInput, ToolInput, page_of
 
 module = Module("platform", core=True, description="Identity and health of the server.")
@@ -26,30 +26,30 @@ class NoInput(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=frozenset(Role))
 async def get_me(ctx: ToolContext, args: NoInput) -> MeOut:
-    """Say who the caller is (user, roles, channel, employee) and, per area of the product, how many tools they
-    may call that read or write, and which destructive (gated) tools. tools/list describes each tool.
+    """Say who the caller is (user, roles, channel, employee) and, per toolset, how many tools they may call that
+    read or write, which destructive (gated) tools, and whether the toolset is in their tool list now.
 
-    Call this first when unsure what you are allowed to do.
+    Call this first when unsure what you are allowed to do; list_toolsets describes the toolsets.
     """
     actor = ctx.actor
     allowed = ctx.runtime.catalogue.for_actor(actor)
-    about = {m.name: m.description for m in all_modules()}
-    areas: dict[str, AreaAccess] = {}
+    listed = (ctx.listing or Listing()).listed(actor)
+    toolsets: dict[str, ToolsetAccess] = {}
     for spec in allowed:
-        area = areas.setdefault(spec.module, AreaAccess(area=spec.module, about=about.get(spec.module, ""),
-                                                        reads=0, writes=0, gated=[]))
+        access = toolsets.setdefault(spec.toolset, ToolsetAccess(toolset=spec.toolset, listed=spec.toolset in listed,
+                                                                 reads=0, writes=0, gated=[]))
         if spec.effect is Effect.READ:
-            area.reads += 1
+            access.reads += 1
         elif spec.effect is Effect.WRITE:
-            area.writes += 1
+            access.writes += 1
         else:
-            area.gated.append(spec.name)
+            access.gated.append(spec.name)
     approver = ctx.runtime.catalogue.get("approve_action")
     return MeOut(user_id=actor.id, username=actor.username, display_name=actor.display_name or actor.username,
                  roles=sorted(r.value for r in actor.roles), channel=str(actor.channel),
                  employee_id=actor.employee_id, tools_total=len(allowed),
                  approves_actions=approver is not None and actor.has_any(approver.roles),
-                 areas=list(areas.values()))
+                 toolsets=list(toolsets.values()))
 
 
 @module.tool(effect=Effect.READ, roles=frozenset(Role))

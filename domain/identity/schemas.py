@@ -9,11 +9,12 @@ from pydantic import Field
 from domain.kernel.schemas import OutputModel
 
 
-class AreaAccess(OutputModel):
-    """What the caller may do in one area of the product, in a line: how many tools of each effect."""
+class ToolsetAccess(OutputModel):
+    """What the caller may do in one toolset, in a line: how many of its tools of each effect."""
 
-    area: str
-    about: str
+    toolset: str
+    listed: bool = Field(description="In this connection's tool list now (else enable_toolsets adds it; its tools "
+                                     "also work when called by name).")
     reads: int = Field(description="Tools that only read.")
     writes: int = Field(description="Tools that change data at once (audited).")
     gated: list[str] = Field(description="Destructive tools: each returns a pending action with a preview, and "
@@ -22,7 +23,8 @@ class AreaAccess(OutputModel):
 
 
 class MeOut(OutputModel):
-    """Who the caller is and, in a few lines, what it may do; tools/list describes each tool."""
+    """Who the caller is and, in a few lines, what it may do; list_toolsets describes the toolsets, tools/list
+    each tool."""
 
     user_id: int
     username: str
@@ -33,7 +35,7 @@ class MeOut(OutputModel):
                                     description="Set for staff users; teachers grade their classes.")
     tools_total: int = Field(description="Tools these roles may call.")
     approves_actions: bool = Field(description="May approve or reject actions other users queued (admins).")
-    areas: list[AreaAccess] = Field(description="Per area of the product, the tools these roles may call.")
+    toolsets: list[ToolsetAccess] = Field(description="Per toolset, the tools these roles may call.")
 
 
 class PingOut(OutputModel):

@@ -409,9 +409,9 @@ async def check_catalogue(admin: Client) -> None:
     # get_me counts the tools per area by effect and names the gated ones: its counts add up, the destructive
     # tools listed are among its gated ones, and it holds no per-tool catalogue.
     me = await call_ok(admin, "get_me")
-    gated = {name for area in me["areas"] for name in area["gated"]}
-    reads = sum(area["reads"] for area in me["areas"])
-    assert me["tools_total"] == reads + sum(area["writes"] for area in me["areas"]) + len(gated) >= len(tools)
+    gated = {name for ts in me["toolsets"] for name in ts["gated"]}
+    reads = sum(ts["reads"] for ts in me["toolsets"])
+    assert me["tools_total"] == reads + sum(ts["writes"] for ts in me["toolsets"]) + len(gated) >= len(tools)
     assert set(DESTRUCTIVE_TOOLS) <= gated and "tools" not in me and me["approves_actions"] is True
     for name in gated & set(tools):
         assert tools[name].annotations.read_only_hint is False, name

@@ -33,6 +33,7 @@ from tests.conftest import TEMPLATES, drop_pg_database, fresh_database_url, wait
 from tools.invoke import invoke
 from tools.registry import Effect
 from tools.runtime import Runtime
+from tools.toolsets import default_toolsets
 from workers.runner import InProcessRunner
 
 BUDGET = 16_000
@@ -296,8 +297,11 @@ async def test_lists_summarise_and_leave_the_heavy_parts_behind_an_id(demo_runti
         f.overdue_minor for f in reminders.families)
     # get_me: who and what in a few lines, not the catalogue.
     me = await invoke(demo_runtime, "get_me", {}, personas["teacher"])
+    me_roles = personas["teacher"].roles
     assert me.roles == ["teacher"] and not me.approves_actions and me.employee_id is not None
-    assert me.tools_total == sum(a.reads + a.writes + len(a.gated) for a in me.areas)
+    assert me.tools_total == sum(a.reads + a.writes + len(a.gated) for a in me.toolsets)
+    listed = {a.toolset for a in me.toolsets if a.listed}
+    assert "gradebook" in listed and listed == {a.toolset for a in me.toolsets} & default_toolsets(me_roles)
     assert len(me.model_dump_json()) < 2_500
 
 
