@@ -8,6 +8,7 @@ course, teacher, room and curriculum ids.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import json
 from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.hr import service as hr
 from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import InvalidInput, NotFound
 from domain.kernel.plan import Plan
@@ -256,10 +258,25 @@ def _day_of(problem: Problem, *, weekday: str | None, on: dt.date | None) -> int
     return day
 
 
+async def _teacher(ctx: ToolContext, problem: Problem, teacher: int | str) -> str:
+    """The problem's name of `teacher`: an employee id becomes its code; a code matches in any case. Raises
+    NotFound naming the closest teachers of the problem (never another teacher's lessons)."""
+    if isinstance(teacher, int):
+        teacher = (await hr.get_employee(ctx.session, teacher, field="teacher")).code
+    names = sorted({c.teacher for c in problem.courses})
+    found = [t for t in names if t == teacher] or [t for t in names if t.casefold() == teacher.casefold()]
+    if len(found) == 1:
+        return found[0]
+    near = difflib.get_close_matches(teacher, names, n=5, cutoff=0.5)
+    raise NotFound(f"no teacher {teacher!r} in this timetable problem; teachers are named by employee code "
+                   "(get_class shows teacher_code)" + (f"; closest: {', '.join(near)}" if near else ""),
+                   field="teacher")
+
+
 class TeacherScheduleIn(PageInput):
     problem_id: TimetableProblemRef | None = ProblemIdField
-    teacher: TimetableCode = Field(description="Teacher id as the timetable names them (an employee code or "
-                                               "the ITC2007 teacher id, e.g. t000).")
+    teacher: Annotated[int, Field(strict=True, ge=1, le=2_147_483_647)] | TimetableCode = Field(
+        description="The teacher: an employee id or code (E0042), or an imported problem's teacher id (t000).")
     weekday: Weekday | None = Field(default=None, description="Only this weekday.")
     date: dt.date | None = Field(default=None, description="Only the weekday of this calendar date.")
 
@@ -269,10 +286,9 @@ async def get_teacher_schedule(ctx: ToolContext, args: TeacherScheduleIn) -> Pag
     """List a teacher's published lessons, for the whole week or one weekday (or the weekday of a date), by day
     and period. Answers "what does this teacher teach on Tuesday"."""
     _row, problem, solution = await timetable.published(ctx.session, problem_id=args.problem_id)
-    _check(any(c.teacher == args.teacher for c in problem.courses), "teacher", args.teacher, "teacher",
-           "teacher ids are those of the problem's courses")
+    teacher = await _teacher(ctx, problem, args.teacher)
     day = _day_of(problem, weekday=args.weekday, on=args.date)
-    lessons = teacher_lessons(problem, solution, teacher=args.teacher, day=day)
+    lessons = teacher_lessons(problem, solution, teacher=teacher, day=day)
     return _page(lessons, args, _lessons(problem), LessonOut)
 
 

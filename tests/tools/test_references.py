@@ -318,3 +318,25 @@ async def test_outputs_show_the_code_beside_the_id(school) -> None:
     assert (student.section_code, student.year_level_code) == ("7A", "Y7")
     detail = await invoke(runtime, "get_student", {"student_id": student.code}, SYSTEM_ACTOR)
     assert (detail.section_code, detail.year_level_code) == ("7A", "Y7")
+
+
+async def test_a_teachers_schedule_takes_the_employee_id_or_code_and_never_answers_for_another(school) -> None:
+    from types import SimpleNamespace
+
+    from tools.registry import ToolContext
+    from tools.timetable import _teacher
+
+    runtime, _ = school
+    async with runtime.db.read() as s:
+        first, second = (await hr.list_employees(s, after_id=0, limit=2))[:2]
+        problem = SimpleNamespace(courses=[SimpleNamespace(teacher=first.code), SimpleNamespace(teacher="t000")])
+        ctx = ToolContext(s, SYSTEM_ACTOR, runtime)
+        assert await _teacher(ctx, problem, first.id) == first.code
+        assert await _teacher(ctx, problem, first.code.lower()) == first.code
+        assert await _teacher(ctx, problem, "t000") == "t000"
+        with pytest.raises(NotFound) as other:
+            await _teacher(ctx, problem, second.id)  # a teacher without lessons: an error, not someone else's
+        assert other.value.field == "teacher" and second.code in other.value.message
+        assert first.code in other.value.message  # the closest teacher of the timetable is named
+        with pytest.raises(NotFound):
+            await _teacher(ctx, problem, 2_000_000_000)
