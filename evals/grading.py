@@ -12,6 +12,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -68,6 +69,15 @@ class Grading:
         answer = plain(self.answer)
         missing = [fact for fact in facts if plain(fact) not in answer]
         self.expect(not missing, f"the answer does not mention {missing}")
+
+    def mentions_any(self, *spellings: str) -> None:
+        """Expect the answer to contain at least one of `spellings` (one fact written in several ways)."""
+        answer = plain(self.answer)
+        self.expect(any(plain(s) in answer for s in spellings), f"the answer says none of {list(spellings)}")
+
+    def mentions_number(self, value: Decimal, *, places: tuple[int, ...] = (1, 2)) -> None:
+        """Expect the answer to give `value` rounded half up to any of `places` decimals (14.275: 14.3 or 14.28)."""
+        self.mentions_any(*(str(value.quantize(Decimal(1).scaleb(-n), ROUND_HALF_UP)) for n in places))
 
     def omits(self, *facts: str) -> None:
         """Expect the answer not to contain any of `facts` (a wrong person, a wrong amount)."""

@@ -38,6 +38,7 @@ from evals.tasks import TASKS, Task
 from server.agent_api import decide_action
 from server.cli import prepare_database
 from server.demo import build_demo
+from tools.registry import Effect
 from tools.runtime import Runtime
 from workers.runner import InProcessRunner
 
@@ -69,6 +70,7 @@ class TaskResult:
     tool_calls: int = 0
     tools: list[str] = field(default_factory=list)
     enabled_toolsets: list[list[str]] = field(default_factory=list)  # enable_toolsets calls, in order
+    write_calls: list[str] = field(default_factory=list)  # the calls of tools that are not reads (may change data)
     input_tokens: int = 0
     output_tokens: int = 0
     seconds: float = 0.0
@@ -151,8 +153,11 @@ async def run_task(task: Task, *, database_url: str, model: Model, limits: Limit
         tools = [call["name"] for call in calls]
         enabled = [list((call.get("input") or {}).get("toolsets") or []) for call in calls
                    if call["name"] == "enable_toolsets"]
+        specs = [runtime.catalogue.get(name) for name in tools]
+        write_calls = [spec.name for spec in specs if spec is not None and spec.effect is not Effect.READ]
         result = TaskResult(task=task.name, persona=task.persona, passed=False, status=run.status,
-                            tool_calls=len(tools), tools=tools, enabled_toolsets=enabled, input_tokens=run.input_tokens,
+                            tool_calls=len(tools), tools=tools, enabled_toolsets=enabled, write_calls=write_calls,
+                            input_tokens=run.input_tokens,
                             output_tokens=run.output_tokens, seconds=seconds, answer=answer, error=run.error)
         result.failures = await grade(task, runtime, answer, tools)
         if run.status != RunStatus.COMPLETED.value:
@@ -200,14 +205,15 @@ def select_tasks(names: Sequence[str] | None) -> list[Task]:
 
 
 async def run_suite(tasks: Sequence[Task], model: Model, *, limits: Limits = DEFAULT_LIMITS,
-                    on_result=None, workdir: Path | None = None) -> list[TaskResult]:
+                    on_result=None, school: Path | None = None) -> list[TaskResult]:
     """Build the eval school once (SQLite), run each task on a fresh copy, and return the results in order;
-    `on_result(result)` is called as each task ends (to print it)."""
-    own = workdir is None
-    workdir = workdir or Path(tempfile.mkdtemp(prefix="mcs-erp-eval-"))
+    `on_result(result)` is called as each task ends (to print it). `school`: a SQLite file holding the eval
+    school, copied instead of building one (built there first when the file does not exist)."""
+    workdir = Path(tempfile.mkdtemp(prefix="mcs-erp-eval-"))
     try:
-        template = workdir / "school.db"
-        await prepare_school(f"sqlite+aiosqlite:///{template}")
+        template = school or workdir / "school.db"
+        if not template.exists():
+            await prepare_school(f"sqlite+aiosqlite:///{template}")
         results = []
         for task in tasks:
             copy = workdir / f"{task.name}.db"
@@ -222,8 +228,7 @@ async def run_suite(tasks: Sequence[Task], model: Model, *, limits: Limits = DEF
                 on_result(result)
         return results
     finally:
-        if own:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def result_line(result: TaskResult) -> str:

@@ -233,8 +233,7 @@ MISSING = Task(
 
 async def check_average(g: Grading) -> None:
     scores = [v for _, v in (await _scores(g, "7A-MATH", "Unit test 1")).values() if v is not None]
-    average = (Decimal(sum(scores)) / len(scores) / 100).quantize(Decimal("0.1"), ROUND_HALF_UP)
-    g.mentions(str(average))
+    g.mentions_number(Decimal(sum(scores)) / len(scores) / 100)
 
 
 def _average_answer(s: Seen) -> str:
@@ -612,7 +611,9 @@ async def check_net_drop(g: Grading) -> None:
     march, april = await _payslip(g, "E0007", "2026-03"), await _payslip(g, "E0007", "2026-04")
     unpaid = (april.working_days * 100 - april.payment_days_x100) // 100
     g.expect(april.net_minor < march.net_minor, "the demo changed: April's net is not lower")
-    g.mentions("unpaid", f"{unpaid} day")
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+    g.mentions("unpaid")
+    g.mentions_any(f"{unpaid} day", f"{words.get(unpaid, unpaid)} day")
 
 
 def _payslip_of(s: Seen, employee: dict, period: str) -> dict:
@@ -649,9 +650,8 @@ NET_DROP = Task(
 
 
 async def check_raise(g: Grading) -> None:
-    g.mentions("arrears")
-    g.expect(any(w in g.answer.lower() for w in ("raise", "increase", "backdated", "back-dated")),
-             "the answer does not say it was a raise backdated to April")
+    g.mentions_any("arrears", "back pay", "backpay", "back-pay", "backdated", "back-dated", "retroactive")
+    g.mentions_any("raise", "increase", "pay rise", "salary review")
 
 
 RAISE = Task(
@@ -801,7 +801,7 @@ TEACHERS = Task(
 
 async def check_9b_exam(g: Grading) -> None:
     scores = [v for _, v in (await _scores(g, "9B-MATH", "Term exam")).values() if v is not None]
-    g.mentions(str((Decimal(sum(scores)) / len(scores) / 100).quantize(Decimal("0.1"), ROUND_HALF_UP)))
+    g.mentions_number(Decimal(sum(scores)) / len(scores) / 100)
 
 
 def _9b_average(s: Seen) -> str:

@@ -13,16 +13,21 @@ default toolsets and those the run enabled with enable_toolsets (tools/toolsets.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
 from domain.kernel.actor import Role
 from evals.runner import Model, TaskResult, grade_at, prepare_school, run_task
 from evals.scripted import Policy, Seen, next_turn
-from evals.tasks import TASKS, Task
+from evals.tasks import BALANCE, TASKS, Task
+from server.cli import app
 from tests.agent.fake_llm import FakeLLM, RecordedRequest, ToolCall, Turn, error_turn, text_turn, tool_turn
-from tests.conftest import TEMPLATES, drop_pg_database, fresh_database_url
+from tests.conftest import BACKEND, TEMPLATES, drop_pg_database, fresh_database_url
 
 PROVIDERS = ("anthropic", "openai")
 TEMPLATE_KEY = "eval-school"
@@ -30,14 +35,24 @@ WRONG_ANSWER = "I looked into it and everything is in order."
 
 
 class PolicyLLM(FakeLLM):
-    """A FakeLLM whose next turn is computed from the request by the current task's scripted policy."""
+    """A FakeLLM whose next turn is computed from the request by the scripted policy of the task asked (found by
+    the user's message); `policies` may replace a task's policy (by task name)."""
 
-    policy: Policy = ()
+    policies: dict[str, Policy] = {}
 
     def _take_turn(self, request: RecordedRequest) -> tuple[int, Turn]:
         if request.provider is not None and isinstance(request.body, dict):
-            self.extend([_turn(self.policy, Seen.from_request(request.provider, request.body))])
+            self.extend([self._turn(Seen.from_request(request.provider, request.body))])
         return super()._take_turn(request)
+
+    def _turn(self, seen: Seen) -> Turn:
+        task = BY_REQUEST.get(seen.request)
+        if task is None:
+            return error_turn(400, f"scripted policy: no task asks {seen.request[:100]!r}")
+        return _turn(self.policies.get(task.name, task.policy), seen)
+
+
+BY_REQUEST = {task.request: task for task in TASKS}
 
 
 def _turn(policy: Policy, seen: Seen) -> Turn:
@@ -56,18 +71,37 @@ async def llm() -> AsyncIterator[PolicyLLM]:
         yield fake
 
 
+async def _copy(tmp_path_factory) -> tuple[str, str | None]:
+    """A fresh copy of the eval school: (database URL, PostgreSQL database name to drop or None)."""
+    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("eval"))
+    await TEMPLATES.fill(TEMPLATE_KEY, url, prepare_school)
+    return url, pg_name
+
+
+@pytest.fixture(scope="module")
+async def shared_school(tmp_path_factory) -> AsyncIterator[str]:
+    """One copy the read-only tasks share: their runs call read tools only (asserted), so none sees another's
+    writes; a copy per run would double the file's time on PostgreSQL."""
+    url, pg_name = await _copy(tmp_path_factory)
+    yield url
+    if pg_name:
+        await drop_pg_database(pg_name)
+
+
 @pytest.fixture
-async def school(tmp_path_factory):
-    """Make fresh copies of the eval school; yields `copy()` returning a new database URL."""
+async def school(tmp_path_factory, shared_school):
+    """`school(task)` returns the database URL a task runs on: a fresh copy for a task that writes, else the
+    shared copy."""
     made: list[str | None] = []
 
-    async def copy() -> str:
-        url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("eval"))
+    async def for_task(task: Task) -> str:
+        if not task.writes:
+            return shared_school
+        url, pg_name = await _copy(tmp_path_factory)
         made.append(pg_name)
-        await TEMPLATES.fill(TEMPLATE_KEY, url, prepare_school)
         return url
 
-    yield copy
+    yield for_task
     for pg_name in made:
         if pg_name:
             await drop_pg_database(pg_name)
@@ -79,7 +113,6 @@ def _model(llm: FakeLLM, provider: str) -> Model:
 
 
 async def run_scripted(llm: PolicyLLM, task: Task, provider: str, url: str) -> TaskResult:
-    llm.policy = task.policy
     return await run_task(task, database_url=url, model=_model(llm, provider))
 
 
@@ -90,7 +123,7 @@ RUNS = [pytest.param(task, PROVIDERS[i % 2], id=f"{task.name}-{PROVIDERS[i % 2]}
 
 @pytest.mark.parametrize(("task", "provider"), RUNS)
 async def test_scripted_policy_passes_and_the_grader_fails_a_wrong_state(llm, school, task, provider):
-    url = await school()
+    url = await school(task)
     # Before the run: a write task's grader fails the untouched school (its graders check state only), a question's
     # grader fails an answer without the facts (the school is the same after a read-only run).
     before = await grade_at(task, url, WRONG_ANSWER)
@@ -103,6 +136,7 @@ async def test_scripted_policy_passes_and_the_grader_fails_a_wrong_state(llm, sc
     assert result.input_tokens > 0 and result.output_tokens > 0 and result.seconds > 0
     check_toolsets(task, result)
     if not task.writes:
+        assert not result.write_calls, f"{task.name} answers a question but called {result.write_calls}"
         assert await grade_at(task, url, WRONG_ANSWER), f"{task.name}: the grader passes an answer without facts"
 
 
@@ -121,3 +155,39 @@ def check_toolsets(task: Task, result: TaskResult) -> None:
     assert not outside, f"{task.name}: {task.persona} calls tools outside its listing: {outside}"
     named = {owner for owners in used.values() for owner in owners} - {"discovery", "me", "actions"}
     assert named <= set(task.toolsets), f"{task.name}: uses toolsets {sorted(named)}, names {task.toolsets}"
+
+
+@pytest.fixture(scope="module")
+async def school_file(tmp_path_factory) -> Path:
+    """The eval school as a SQLite file, as `mcs-erp eval --school` takes it."""
+    if BACKEND != "sqlite":
+        pytest.skip("mcs-erp eval runs on a SQLite school of its own; the SQLite run of this file covers it")
+    url, _ = await _copy(tmp_path_factory)
+    return Path(make_url(url).database or "")
+
+
+def test_the_eval_command_runs_tasks_and_reports_them(llm, school_file):
+    llm.policies = {"bursar-family-balance": (BALANCE.policy[0], lambda s: "The Rao family owes nothing.")}
+    try:
+        result = CliRunner().invoke(app, [
+            "eval", "--provider", "openai", "--model", "scripted", "--base-url", llm.openai_base_url,
+            "--school", str(school_file), "--tasks", "registrar-fix-surname,bursar-family-balance"])
+    finally:
+        llm.policies = {}
+    lines = result.output.splitlines()
+    assert result.exit_code == 1, result.output  # one task failed
+    assert lines[0] == f"running 2 task(s) on openai:scripted at {llm.openai_base_url}"
+    passed, failed = lines[1], lines[2]
+    assert re.match(r"PASS  registrar-fix-surname +registrar +completed +2 calls +\d+ tokens +[\d.]+ s$", passed)
+    assert re.match(r"FAIL  bursar-family-balance +bursar +completed +1 calls", failed)
+    assert "the answer does not mention" in lines[3]
+    assert lines[-1].startswith("success rate 1/2 = 50%; 3 tool calls, ")
+    assert school_file.exists(), "the school given is copied, never changed or removed"
+
+
+def test_the_eval_command_refuses_unknown_tasks_and_providers():
+    unknown = CliRunner().invoke(app, ["eval", "--provider", "openai", "--model", "m", "--tasks", "no-such-task"])
+    assert unknown.exit_code == 2 and "unknown task(s) no-such-task; the tasks are: " in unknown.output
+    assert "teacher-change-retake-score" in unknown.output
+    provider = CliRunner().invoke(app, ["eval", "--provider", "mistral", "--model", "m"])
+    assert provider.exit_code == 2 and "unknown provider 'mistral'; use one of anthropic, openai" in provider.output
