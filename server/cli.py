@@ -572,6 +572,9 @@ def eval_cmd(
     tasks: Annotated[list[str] | None, typer.Option("--tasks", help="Run only these tasks (repeat the option or "
                                                                     "give a comma list).")] = None,
     max_steps: Annotated[int, typer.Option(min=1, max=500, help="Model turns a task may take.")] = 20,
+    school: Annotated[Path | None, typer.Option(help="A SQLite file holding the eval school, copied for each task "
+                                                     "instead of building the demo again (built there when "
+                                                     "missing; delete it after upgrading mcs-erp).")] = None,
 ) -> None:
     """Run the agent task suite (evals/) against a model: each task on a fresh demo school, through the agent
     loop; print per task success, tool calls, tokens and seconds, then the success rate (exit 1 below 100 %)."""
@@ -590,11 +593,12 @@ def eval_cmd(
     except ValueError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"running {len(chosen)} task(s) on {provider}:{model}"
-               f"{f' at {base_url}' if base_url else ''}; building the demo school first ...")
+    building = "" if school is not None and school.exists() else "; building the demo school first ..."
+    typer.echo(f"running {len(chosen)} task(s) on {provider}:{model}{f' at {base_url}' if base_url else ''}"
+               f"{building}")
     results = asyncio.run(run_suite(chosen, Model(provider, model, base_url, api_key),
                                     limits=Limits(max_steps=max_steps, max_tokens=400_000, max_seconds=300),
-                                    on_result=lambda result: typer.echo(result_line(result))))
+                                    on_result=lambda result: typer.echo(result_line(result)), school=school))
     typer.echo(summary_line(results))
     if not all(result.passed for result in results):
         raise typer.Exit(1)
