@@ -443,8 +443,8 @@ def _plan_void(session: AsyncSession, actor: Actor, args: VoidInvoiceIn) -> Awai
 @module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, plan=_plan_void)
 async def void_invoice(ctx: ToolContext, args: VoidInvoiceIn) -> InvoiceOut:
     """Void an invoice that has nothing paid or credited on it: its journal entry is reversed (never deleted)
-    and it is owed no more. A paid invoice is corrected with issue_credit_note instead. Needs an admin's
-    approval; a payment or credit note recorded on it after the preview makes the action stale."""
+    and it is owed no more. A paid invoice is corrected with issue_credit_note instead. A payment or credit
+    note recorded on it after the preview makes the action stale."""
     return await _invoice_detail(ctx, await service.get_invoice(ctx.session, args.invoice_id))
 
 
@@ -466,7 +466,7 @@ def _plan_credit_note(session: AsyncSession, actor: Actor, args: CreditNoteIn) -
 async def issue_credit_note(ctx: ToolContext, args: CreditNoteIn) -> CreditNoteOut:
     """Issue a credit note on an issued invoice: the amount (minor units, at most its total less earlier credit
     notes) is taken off its balance; what exceeds the balance (it was paid) becomes the family's credit, which
-    apply_family_credit or refund_family_credit then use. Posts its journal entry. Needs confirmation."""
+    apply_family_credit or refund_family_credit then use. Posts its journal entry."""
     assert ctx.applied is not None
     note = await service.get_credit_note(ctx.session, ctx.applied.ids["note"] or 0)
     return credit_note_out(note)
@@ -595,8 +595,8 @@ async def _plan_refund(session: AsyncSession, actor: Actor, args: RefundIn) -> P
 @module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, plan=_plan_refund)
 async def refund_family_credit(ctx: ToolContext, args: RefundIn) -> RefundOut:
     """Pay money back to a family out of its credit (RF000042): at most the credit it holds (overpayments,
-    credit notes; to refund a paid invoice, issue a credit note first). Posts Dr Family credit, Cr bank. Needs
-    an admin's approval; a change to the family's credit after the preview makes the action stale."""
+    credit notes; to refund a paid invoice, issue a credit note first). Posts Dr Family credit, Cr bank. A
+    change to the family's credit after the preview makes the action stale."""
     assert ctx.applied is not None
     refund_id = ctx.applied.ids.get("refund")
     row = await service.get_refund(ctx.session, refund_id=refund_id, idempotency_key=args.idempotency_key)

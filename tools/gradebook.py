@@ -146,9 +146,9 @@ def _plan_class_scale(session: AsyncSession, actor: Actor, args: SetClassScaleIn
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.CONFIRM, plan=_plan_class_scale)
 async def set_class_grading_scale(ctx: ToolContext, args: SetClassScaleIn) -> ClassScaleOut:
-    """Give a class its own grading scale, or null to use the school's default. The requester confirms it; once
-    the class has recorded results or published term grades an admin who did not ask must approve it too (its
-    letters, GPA points and passes change). Published term grades keep the scale they were published with."""
+    """Give a class its own grading scale, or null to use the school's default. Once the class has recorded
+    results or published term grades an admin who did not ask must approve it too (its letters, GPA points and
+    passes change). Published term grades keep the scale they were published with."""
     cls = await service.get_class(ctx.session, args.class_id)
     return ClassScaleOut(class_id=cls.id or 0, class_code=cls.code, scale_id=cls.grading_scale_id)
 
@@ -165,9 +165,8 @@ def _plan_default_scale(session: AsyncSession, actor: Actor, args: SetDefaultSca
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.CONFIRM, plan=_plan_default_scale)
 async def set_default_grading_scale(ctx: ToolContext, args: SetDefaultScaleIn) -> DefaultScaleOut:
     """Make a grading scale the school's default: it grades every class without a scale of its own (null: the
-    built-in BASIC scale). The preview names the classes that change; the requester confirms it, and when any
-    class grades by the default an admin who did not ask must approve it too. Published term grades keep the
-    scale they were published with."""
+    built-in BASIC scale). The preview names the classes that change; when any class grades by the default an
+    admin who did not ask must approve it too. Published term grades keep the scale they were published with."""
     assert ctx.plan is not None
     before, after = ctx.plan.preview["before"], ctx.plan.preview["after"]
     return DefaultScaleOut(scale_id=after["scale_id"], code=after["default_scale"],

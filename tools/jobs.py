@@ -50,11 +50,9 @@ class ListJobsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_job(ctx: ToolContext, args: JobIdIn) -> JobOut:
-    """Get one job: status (queued, running, succeeded, failed, cancelled), progress 0..1 with a message,
-    and its result once succeeded (or error once failed).
-
-    Tools that start long work return a job at once; call this again until the status is final. Only the
-    requester or an admin may read a job.
+    """Get one job: its status, progress 0..1 with a message, and its result once succeeded (or error once
+    failed). Tools that start long work return a job at once (or wait up to wait_s, with progress
+    notifications); call this until the status is final. Only the requester or an admin may read a job.
     """
     return job_out(await jobs.get_job_for(ctx.session, ctx.actor, job_id=args.job_id))
 
@@ -70,10 +68,8 @@ async def list_jobs(ctx: ToolContext, args: ListJobsIn) -> Page[JobOut]:
 
 @module.tool(effect=Effect.WRITE, roles=EVERYONE)
 async def cancel_job(ctx: ToolContext, args: JobIdIn) -> JobOut:
-    """Cancel a job you requested (admins: any job). A queued job is cancelled at once; a running job stops at
-    its next progress report (status stays running with cancel_requested true until then).
-
-    A job that already ended (succeeded, failed, cancelled) cannot be cancelled.
+    """Cancel a job you requested (admins: any job) that has not ended. A queued job is cancelled at once; a
+    running one stops at its next progress report (until then: running, cancel_requested true).
     """
     return job_out(await jobs.request_cancel(ctx.session, ctx.actor, job_id=args.job_id))
 

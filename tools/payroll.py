@@ -220,9 +220,8 @@ def _plan_salary(session: AsyncSession, actor: Actor, args: ChangeSalaryIn) -> A
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL_HR, gate=GateLevel.CONFIRM, plan=_plan_salary)
 async def change_contract_salary(ctx: ToolContext, args: ChangeSalaryIn) -> ContractOut:
     """Change a contract's salary from a date by recording a new contract version (the old one is kept). A date
-    in an already paid month makes arrears lines in the next payroll run. The requester confirms; when annual pay
-    moves by more than the school's threshold (setting salary_change_approve_above_minor, minor units) an admin
-    other than the requester must approve."""
+    in an already paid month makes arrears lines in the next payroll run. When annual pay moves by more than
+    the school's threshold (setting salary_change_approve_above_minor) an admin must approve it too."""
     assert ctx.applied is not None
     return contract_out(await service.get_contract(ctx.session, plans.new_contract_id(ctx.applied.ids)))
 
@@ -351,7 +350,7 @@ def _plan_void(session: AsyncSession, actor: Actor, args: VoidPayslipIn) -> Awai
 async def void_payslip(ctx: ToolContext, args: VoidPayslipIn) -> PayslipOut:
     """Void one posted or paid payslip: a reversing payslip with the opposite lines (nothing is deleted) and a
     journal entry undoing its share of the run's posting. A paid payslip's net pay then shows as owed back on
-    net pay payable. An admin other than the requester must approve."""
+    net pay payable."""
     return payslip_out(await service.get_payslip(ctx.session, args.payslip_id))
 
 
