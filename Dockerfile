@@ -25,9 +25,10 @@ COPY tools ./tools
 COPY workers ./workers
 COPY server ./server
 COPY prompts ./prompts
+COPY evals ./evals
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev \
- && python -m compileall -q domain tools workers server prompts
+ && python -m compileall -q domain tools workers server prompts evals
 
 FROM python:3.11-slim AS runtime
 ENV PATH=/app/.venv/bin:$PATH \
