@@ -89,8 +89,7 @@ def ref(kind: str) -> Any:
 
 def id_ref(kind: str) -> Any:
     """The type of a field referencing a `kind` record that has no code: an id only."""
-    return Annotated[int, Field(strict=True, ge=1, le=MAX_ID, description="Surrogate id, as returned by other tools."),
-                     Ref(kind, codes=False)]
+    return Annotated[int, Field(strict=True, ge=1, le=MAX_ID), Ref(kind, codes=False)]
 
 
 EmployeeRef = ref("employee")
