@@ -252,13 +252,12 @@ class CreateAssessmentIn(ToolInput):
     class_id: ClassRef
     term_id: TermRef
     title: ShortText
-    max_score: Score = Field(description="Maximum points, > 0.")
-    weight: Weight = Field(default=Decimal(100), description="Percent of the term grade in a class without "
-                                                              "categories (renormalised over what is graded; default "
-                                                              "100, i.e. equal weights). Unused with categories.")
+    max_score: Score = Field(description="Maximum points, above 0.")
+    weight: Weight = Field(default=Decimal(100), description="Percent of the term grade, renormalised over what "
+                                                              "is graded; unused in a class with categories.")
     category: Annotated[str, Field(min_length=1, max_length=60)] | None = Field(
-        default=None, description="e.g. test, homework, project, exam; in a class with categories "
-                                  "(get_grading_categories) one of their codes, required.")
+        default=None, description="Required in a class with categories: one of their codes "
+                                  "(get_grading_categories).")
     due_date: date | None = None
 
 
@@ -275,10 +274,10 @@ class GradeKeyIn(ToolInput):
 class RecordGradeIn(ToolInput):
     assessment_id: AssessmentRef
     student_id: StudentRef
-    score: Score | None = Field(default=None, description="Points, 0..the assessment's maximum; required when "
-                                                          "status is scored, absent otherwise.")
+    score: Score | None = Field(default=None, description="Points, up to the assessment's maximum; only when "
+                                                          "status is scored.")
     status: Literal["scored", "missing", "excused"] = Field(
-        default="scored", description="scored (give score), missing (counts as 0) or excused (left out).")
+        default="scored", description="missing counts as 0; excused is left out.")
     comment: LongText | None = None
 
 
@@ -629,9 +628,9 @@ async def get_gradebook(ctx: ToolContext, args: GradebookIn) -> GradebookRead:
 
 @module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def record_grade(ctx: ToolContext, args: RecordGradeIn) -> GradeRead:
-    """Record a student's first result on an assessment: a score (0..max points, two decimals at most), or
-    status missing (counts as 0) or excused (left out of the grade), without a score. If a result exists
-    already, use change_grade; after publication, change_locked_grade. Teachers only for their own classes."""
+    """Record a student's first result on an assessment: a score (points, two decimals at most), or the status
+    missing or excused without one. A result already recorded: change_grade; after publication,
+    change_locked_grade. Teachers only for their own classes."""
     grade = await service.record_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
                                        student_id=args.student_id,
                                        score_x100=None if args.score is None else x100(args.score),

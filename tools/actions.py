@@ -36,12 +36,12 @@ class ActionIdIn(ToolInput):
 
 class DecideIn(ToolInput):
     action_id: ActionRef
-    reason: Reason | None = Field(default=None, description="Why; recorded in the audit log (5..1000 chars).")
+    reason: Reason | None = Field(default=None, description="Why; recorded in the audit log.")
 
 
 class RejectIn(ToolInput):
     action_id: ActionRef
-    reason: Reason = Field(description="Why it is rejected; recorded and shown to the requester (5..1000 chars).")
+    reason: Reason = Field(description="Why it is rejected; recorded and shown to the requester.")
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
