@@ -14,11 +14,12 @@ import json
 from collections.abc import Awaitable
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, StringConstraints, WithJsonSchema
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.hr import service as hr
 from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import Conflict
 from domain.kernel.plan import Plan
@@ -186,7 +187,17 @@ async def create_employment_contract(ctx: ToolContext, args: CreateContractIn) -
     """Create an employee's contract (version 1): dates, pay basis, base amount in minor units, currency, salary
     structure and cost centre. Refused when the employee already has a contract over these dates."""
     row = await service.create_contract(ctx.session, ctx.actor, **args.model_dump())
-    return contract_out(row)
+    return (await _with_employee_codes(ctx, [contract_out(row)]))[0]
+
+
+Out = TypeVar("Out", ContractOut, PayslipOut)
+
+
+async def _with_employee_codes(ctx: ToolContext, outs: list[Out]) -> list[Out]:
+    """`outs` (contracts, payslips) with the employee code beside each employee id (one HR lookup)."""
+    employees = await hr.employees_by_id(ctx.session, {out.employee_id for out in outs})
+    return [out.model_copy(update={"employee_code": employees[out.employee_id].code})
+            if out.employee_id in employees else out for out in outs]
 
 
 class ListContractsIn(PageInput):
@@ -200,7 +211,8 @@ async def list_employment_contracts(ctx: ToolContext, args: ListContractsIn) -> 
     rows = await service.list_contracts(ctx.session, after_id=args.after_id(), limit=args.limit + 1,
                                         employee_id=args.employee_id, history=args.history)
     page, cursor = page_of(rows, args.limit)
-    return Page[ContractOut](items=[contract_out(r) for r in page], next_cursor=cursor)
+    return Page[ContractOut](items=await _with_employee_codes(ctx, [contract_out(r) for r in page]),
+                             next_cursor=cursor)
 
 
 class ChangeSalaryIn(ToolInput):
@@ -223,7 +235,8 @@ async def change_contract_salary(ctx: ToolContext, args: ChangeSalaryIn) -> Cont
     in an already paid month makes arrears lines in the next payroll run. When annual pay moves by more than
     the school's threshold (setting salary_change_approve_above_minor) an admin must approve it too."""
     assert ctx.applied is not None
-    return contract_out(await service.get_contract(ctx.session, plans.new_contract_id(ctx.applied.ids)))
+    out = contract_out(await service.get_contract(ctx.session, plans.new_contract_id(ctx.applied.ids)))
+    return (await _with_employee_codes(ctx, [out]))[0]
 
 
 class UnpaidLeaveIn(ToolInput):
@@ -323,7 +336,8 @@ async def list_payslips(ctx: ToolContext, args: ListPayslipsIn) -> Page[PayslipO
     rows = await service.list_payslips(ctx.session, run_id=args.run_id, after_id=args.after_id(),
                                        limit=args.limit + 1)
     page, cursor = page_of(rows, args.limit)
-    return Page[PayslipOut](items=[payslip_out(r) for r in page], next_cursor=cursor)
+    return Page[PayslipOut](items=await _with_employee_codes(ctx, [payslip_out(r) for r in page]),
+                            next_cursor=cursor)
 
 
 class PayslipIdIn(ToolInput):
@@ -334,7 +348,8 @@ class PayslipIdIn(ToolInput):
 async def get_payslip(ctx: ToolContext, args: PayslipIdIn) -> PayslipOut:
     """Get one payslip with its lines (code, name, kind, amount in minor units) and year-to-date totals."""
     row = await service.get_payslip(ctx.session, args.payslip_id)
-    return payslip_out(row, await service.payslip_lines(ctx.session, row.id or 0))
+    out = payslip_out(row, await service.payslip_lines(ctx.session, row.id or 0))
+    return (await _with_employee_codes(ctx, [out]))[0]
 
 
 class VoidPayslipIn(PayslipIdIn):
@@ -351,7 +366,8 @@ async def void_payslip(ctx: ToolContext, args: VoidPayslipIn) -> PayslipOut:
     """Void one posted or paid payslip: a reversing payslip with the opposite lines (nothing is deleted) and a
     journal entry undoing its share of the run's posting. A paid payslip's net pay then shows as owed back on
     net pay payable."""
-    return payslip_out(await service.get_payslip(ctx.session, args.payslip_id))
+    return (await _with_employee_codes(ctx, [payslip_out(await service.get_payslip(ctx.session,
+                                                                                   args.payslip_id))]))[0]
 
 
 def _plan_approve(session: AsyncSession, actor: Actor, args: RunIdIn) -> Awaitable[Plan]:

@@ -87,6 +87,15 @@ async def list_employees(session: AsyncSession, *, after_id: int, limit: int, de
     return list((await session.exec(stmt.order_by(Employee.id).limit(limit + 1))).all())
 
 
+async def department_codes(session: AsyncSession, department_ids: Iterable[int]) -> dict[int, str]:
+    """Return {department id: code} for these ids, deleted departments included (one query)."""
+    ids = sorted(set(department_ids))
+    if not ids:
+        return {}
+    rows = (await session.exec(select(Department.id, Department.code).where(col(Department.id).in_(ids)))).all()
+    return {row[0]: row[1] for row in rows}
+
+
 async def next_employee_number(session: AsyncSession) -> int:
     count = (await session.exec(select(func.count()).select_from(Employee))).one()
     return int(count) + 1

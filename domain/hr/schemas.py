@@ -27,6 +27,7 @@ class EmployeeSummary(BaseModel):
     last_name: str
     position: str
     department_id: int
+    department_code: str | None = None
     status: str
 
 

@@ -32,6 +32,12 @@ async def employees_by_id(session: AsyncSession, employee_ids: Iterable[int]) ->
     return await repo.employees_by_id(session, employee_ids)
 
 
+async def department_codes(session: AsyncSession, department_ids: Iterable[int]) -> dict[int, str]:
+    """Return {department id: department code} (deleted ones included), for outputs that show a department's id
+    beside the code people use; one query."""
+    return await repo.department_codes(session, department_ids)
+
+
 async def list_departments(session: AsyncSession, *, after_id: int, limit: int) -> list[tuple[Department, int]]:
     """Return up to `limit + 1` live departments after `after_id` in id order, each with its number of live
     employees."""

@@ -45,6 +45,7 @@ class ContractOut(OutputModel):
     contract_number: str
     version_no: int
     employee_id: int
+    employee_code: str | None = None
     start_date: date
     end_date: date | None
     effective_from: date
@@ -105,6 +106,7 @@ class PayslipOut(OutputModel):
     number: str
     run_id: int
     employee_id: int
+    employee_code: str | None = None
     period: str
     status: str = Field(description="draft, done, paid or void.")
     currency: str

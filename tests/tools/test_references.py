@@ -340,3 +340,21 @@ async def test_a_teachers_schedule_takes_the_employee_id_or_code_and_never_answe
         assert first.code in other.value.message  # the closest teacher of the timetable is named
         with pytest.raises(NotFound):
             await _teacher(ctx, problem, 2_000_000_000)
+
+
+async def test_employees_and_payslips_show_the_codes_beside_the_ids(school) -> None:
+    runtime, _ = school
+    employee = (await invoke(runtime, "search_employees", {"query": "Twin"}, SYSTEM_ACTOR)).items[0]
+    assert employee.department_code == "TWIN1"
+    detail = await invoke(runtime, "get_employee", {"employee_id": employee.code}, SYSTEM_ACTOR)
+    assert (detail.id, detail.department_code) == (employee.id, "TWIN1")
+    slips = (await invoke(runtime, "list_payslips", {"run_id": "2026-05", "limit": 3}, SYSTEM_ACTOR)).items
+    async with runtime.db.read() as s:
+        for slip in slips:
+            code = (await hr.get_employee(s, slip.employee_id)).code
+            assert slip.employee_code == code and slip.number.endswith(code)
+    one = await invoke(runtime, "get_payslip", {"payslip_id": slips[0].number}, SYSTEM_ACTOR)
+    assert (one.payslip_id, one.employee_code) == (slips[0].payslip_id, slips[0].employee_code)
+    contracts = (await invoke(runtime, "list_employment_contracts", {"employee_id": slips[0].employee_code},
+                              SYSTEM_ACTOR)).items
+    assert contracts and {c.employee_code for c in contracts} == {slips[0].employee_code}
