@@ -127,9 +127,19 @@ def _today(ctx: ToolContext) -> dt.date:
 # ---------------------------------------------------------------- outputs
 
 
+async def _with_codes(ctx: ToolContext, outs: list[InvoiceOut]) -> list[InvoiceOut]:
+    """`outs` with the family's and the student's codes beside their ids (two lookups)."""
+    families = await service.family_codes(ctx.session, {out.family_id for out in outs})
+    students = await academics.students_by_id(ctx.session, sorted({out.student_id for out in outs}))
+    return [out.model_copy(update={"family_code": families.get(out.family_id),
+                                   "student_code": students[out.student_id].code
+                                   if out.student_id in students else None}) for out in outs]
+
+
 async def _invoice_detail(ctx: ToolContext, invoice: Invoice) -> InvoiceOut:
     detail = await service.invoice_detail(ctx.session, invoice)
-    return invoice_out(invoice, lines=detail.lines, allocations=detail.allocations, notes=detail.credit_notes)
+    out = invoice_out(invoice, lines=detail.lines, allocations=detail.allocations, notes=detail.credit_notes)
+    return (await _with_codes(ctx, [out]))[0]
 
 
 # ---------------------------------------------------------------- families
@@ -415,7 +425,7 @@ async def list_invoices(ctx: ToolContext, args: ListInvoicesIn) -> Page[InvoiceO
                                        family_id=args.family_id, student_id=args.student_id,
                                        schedule_id=args.schedule_id, statuses=args.status, overdue_on=args.overdue_on)
     page, cursor = page_of(rows, args.limit)
-    return Page[InvoiceOut](items=[invoice_out(r) for r in page], next_cursor=cursor)
+    return Page[InvoiceOut](items=await _with_codes(ctx, [invoice_out(r) for r in page]), next_cursor=cursor)
 
 
 class InvoiceIdIn(ToolInput):

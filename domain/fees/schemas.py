@@ -105,7 +105,9 @@ class InvoiceOut(OutputModel):
     invoice_id: int
     number: str = Field(description="E.g. INV000042.")
     family_id: int
+    family_code: str | None = None
     student_id: int
+    student_code: str | None = None
     schedule_id: int
     term_id: int
     currency: str

@@ -1438,6 +1438,12 @@ register_effect(ENTRY_LINK, _apply_entry_link)
 register_effect(CREDIT_GUARD, _apply_credit_guard)
 
 
+async def family_codes(session: AsyncSession, family_ids: set[int]) -> dict[int, str]:
+    """Return {family id: family code} (deleted families included), for outputs that show a family's id beside
+    the code people use; one query per 500 families."""
+    return {i: f.code for i, f in (await repo.families_by_ids(session, family_ids)).items()}
+
+
 REFERENCE_KINDS = {
     "family": "a family id or code like F00042 (or the family's name)",
     "fee_item": "a fee item id or code",

@@ -358,3 +358,16 @@ async def test_employees_and_payslips_show_the_codes_beside_the_ids(school) -> N
     contracts = (await invoke(runtime, "list_employment_contracts", {"employee_id": slips[0].employee_code},
                               SYSTEM_ACTOR)).items
     assert contracts and {c.employee_code for c in contracts} == {slips[0].employee_code}
+
+
+async def test_invoices_show_the_family_and_student_codes(school) -> None:
+    runtime, _ = school
+    page = (await invoke(runtime, "list_invoices", {"limit": 2}, SYSTEM_ACTOR)).items
+    async with runtime.db.read() as s:
+        for inv in page:
+            assert inv.student_code == (await academics.get_student(s, inv.student_id)).code
+    one = await invoke(runtime, "get_invoice", {"invoice_id": page[0].number.lower()}, SYSTEM_ACTOR)
+    assert (one.invoice_id, one.family_code, one.student_code) == (page[0].invoice_id, page[0].family_code,
+                                                                  page[0].student_code)
+    by_family = await invoke(runtime, "list_invoices", {"family_id": page[0].family_code}, SYSTEM_ACTOR)
+    assert by_family.items and {i.family_id for i in by_family.items} == {page[0].family_id}
