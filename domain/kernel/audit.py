@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
-from domain.kernel.errors import InvalidInput
+from domain.kernel.errors import InvalidInput, NotFound
 
 GENESIS_HASH = "0" * 64
 
@@ -282,8 +282,24 @@ async def read_audit_log(session: AsyncSession, *, verify: bool = True, before_i
                          until: datetime | None = None, event_id: int | None = None) -> AuditLogPage:
     """Return a page of audit entries (search_audit_entries: newest first, the same filters) and, with `verify`,
     the whole chain's verification (verify_audit_chain: it reads every row, so it costs one pass over the log).
-    Raises what search_audit_entries raises."""
+    Raises what search_audit_entries raises, and NotFound (on a first page with nothing) for an `event_id` that
+    is no event, or an `entity`'s `entity_id` that no event names."""
     entries = await search_audit_entries(session, before_id=before_id, limit=limit, actor=actor, tool=tool,
                                          entity=entity, entity_id=entity_id, since=since, until=until,
                                          event_id=event_id)
+    if not entries and before_id == 0:
+        await _check_named(session, entity=entity, entity_id=entity_id, event_id=event_id)
     return AuditLogPage(entries, await verify_audit_chain(session) if verify else None)
+
+
+async def _check_named(session: AsyncSession, *, entity: str | None, entity_id: int | None,
+                       event_id: int | None) -> None:
+    """Raise NotFound for an event id that is no event, or an entity no event names: an empty page would read
+    as 'nothing happened to it'."""
+    if event_id is not None and await session.get(AuditEntry, event_id) is None:
+        raise NotFound(f"no audit event with id {event_id}", field="event_id")
+    if entity is not None and entity_id is not None:
+        named = (await session.exec(select(AuditEntry.id).where(AuditEntry.entity == entity,
+                                                                AuditEntry.entity_id == entity_id).limit(1))).first()
+        if named is None:
+            raise NotFound(f"no audit event names {entity} with id {entity_id}", field="entity_id")

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from domain.kernel.actor import Actor, Channel, Role
 from domain.kernel.audit import append_audit
 from domain.kernel.clock import utcnow
-from domain.kernel.errors import InvalidInput, PermissionDenied
+from domain.kernel.errors import InvalidInput, NotFound, PermissionDenied
 from tests.conftest import own_runtime
 from tools.invoke import invoke
 
@@ -120,6 +120,16 @@ async def test_filters_by_actor_tool_entity_and_time(art, entries):
                  {"until": entries[0].after_time.isoformat()}):
         empty = await events(art, none)
         assert empty.items == [] and empty.next_cursor is None and empty.chain.verified is True, none
+    # An id that names nothing is not found (an empty page would read as "nothing happened to it"); an event
+    # that exists but is filtered out is an empty page.
+    with pytest.raises(NotFound, match="no audit event with id 999999") as unknown:
+        await events(art, {"event_id": 999_999})
+    assert unknown.value.field == "event_id"
+    with pytest.raises(NotFound, match="no audit event names invoices with id 99") as unnamed:
+        await events(art, {"entity": "invoices", "entity_id": 99})
+    assert unnamed.value.field == "entity_id"
+    assert (await events(art, {"event_id": entries[0].id, "actor": "bursar"})).items == []
+    assert (await events(art, {"entity": "invoices", "entity_id": 11, "tool": "create_student"})).items == []
 
 
 async def test_a_long_event_is_cut_from_the_list_and_whole_by_its_id(art, entries):

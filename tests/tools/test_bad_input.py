@@ -185,8 +185,10 @@ def _guardian() -> dict[str, Any]:
 BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "get_me": lambda w: {},
     "ping": lambda w: {},
-    "list_audit_events": lambda w: {"actor": w.admin.username, "since": "2000-01-01T00:00:00Z",
-                                    "until": "2100-01-01T00:00:00+02:00", "verify": False, "limit": 5},
+    "list_audit_events": lambda w: {"actor": w.admin.username, "tool": "finance.post_entry",
+                                    "entity": "journal_entries", "entity_id": w.entry_id,
+                                    "since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00+02:00",
+                                    "verify": False, "limit": 5},
     "list_pending_actions": lambda w: {"status": "all", "mine": True, "limit": 5},
     "get_action": lambda w: {"action_id": w.action_id},
     "confirm_action": lambda w: {"action_id": w.action_id},
