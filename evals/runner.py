@@ -15,6 +15,7 @@ rate. Any OpenAI-compatible server (Ollama, vLLM, llama.cpp) is reached with pro
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import sqlite3
 import tempfile
@@ -42,9 +43,10 @@ from tools.registry import Effect
 from tools.runtime import Runtime
 from workers.runner import InProcessRunner
 
+log = logging.getLogger(__name__)
 # Personas the demo has no user for: (username, roles, position of the employee they are).
 PERSONAS = (("payroll", "payroll", "Payroll officer"),)
-MAX_CONFIRMATIONS = 10  # a run that stops at the gate more often than this is ended: it is going round in circles
+MAX_CONFIRMATIONS = 10  # confirmations per run; a run still waiting after them is graded as it stands
 DEFAULT_LIMITS = Limits(max_steps=20, max_tokens=400_000, max_seconds=300)
 
 
@@ -218,9 +220,14 @@ async def run_suite(tasks: Sequence[Task], model: Model, *, limits: Limits = DEF
         for task in tasks:
             copy = workdir / f"{task.name}.db"
             await asyncio.to_thread(copy_sqlite, template, copy)
+            started = time.monotonic()
             try:
                 result = await run_task(task, database_url=f"sqlite+aiosqlite:///{copy}", model=model,
                                         limits=limits)
+            except Exception as exc:  # one task's crash is that task's failure, and the suite goes on
+                log.exception("eval task %s crashed", task.name)
+                result = TaskResult(task=task.name, persona=task.persona, passed=False, status="crashed",
+                                    failures=[f"{type(exc).__name__}: {exc}"], seconds=time.monotonic() - started)
             finally:
                 copy.unlink(missing_ok=True)
             results.append(result)

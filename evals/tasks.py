@@ -629,6 +629,14 @@ def _run_of(s: Seen, period: str) -> dict:
     return pick(s.last("list_payroll_runs"), period=period)
 
 
+def _net_drop_answer(s: Seen) -> str:
+    march, april = s.all("get_payslip")[-2:]
+    unpaid = april["working_days"] - int(april["payment_days"])
+    return (f"In April she was paid for {april['payment_days']} of {april['working_days']} working days: {unpaid} "
+            f"days of unpaid leave reduced her basic salary, so her net pay fell from AUD {money(march['net_minor'])} "
+            f"to AUD {money(april['net_minor'])}.")
+
+
 NET_DROP = Task(
     name="payroll-why-net-dropped", persona="payroll", toolsets=("payroll", "staff"), writes=False,
     request="Why did Lucía López's net pay drop in April 2026?",
@@ -640,11 +648,7 @@ NET_DROP = Task(
                    for p in ("2026-03", "2026-04")],
         lambda s: [Call("get_payslip", {"payslip_id": _payslip_of(s, items(s.last("search_employees"))[0], p)
                                         ["payslip_id"]}) for p in ("2026-03", "2026-04")],
-        lambda s: (lambda march, april: (
-            f"In April she was paid for {april['payment_days']} of {april['working_days']} working days: "
-            f"{april['working_days'] - int(april['payment_days'])} days of unpaid leave reduced her basic salary, so "
-            f"her net pay fell from AUD {money(march['net_minor'])} to AUD {money(april['net_minor'])}."))(
-            *s.all("get_payslip")[-2:]),
+        _net_drop_answer,
     ),
 )
 

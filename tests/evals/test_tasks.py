@@ -12,6 +12,7 @@ default toolsets and those the run enabled with enable_toolsets (tools/toolsets.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from domain.kernel.actor import Role
-from evals.runner import Model, TaskResult, grade_at, prepare_school, run_task
+from evals.runner import Model, TaskResult, grade_at, prepare_school, run_suite, run_task
 from evals.scripted import Policy, Seen, next_turn
 from evals.tasks import BALANCE, TASKS, Task
 from server.cli import app
@@ -38,7 +39,9 @@ class PolicyLLM(FakeLLM):
     """A FakeLLM whose next turn is computed from the request by the scripted policy of the task asked (found by
     the user's message); `policies` may replace a task's policy (by task name)."""
 
-    policies: dict[str, Policy] = {}
+    def __init__(self) -> None:
+        super().__init__()
+        self.policies: dict[str, Policy] = {}
 
     def _take_turn(self, request: RecordedRequest) -> tuple[int, Turn]:
         if request.provider is not None and isinstance(request.body, dict):
@@ -191,3 +194,11 @@ def test_the_eval_command_refuses_unknown_tasks_and_providers():
     assert "teacher-change-retake-score" in unknown.output
     provider = CliRunner().invoke(app, ["eval", "--provider", "mistral", "--model", "m"])
     assert provider.exit_code == 2 and "unknown provider 'mistral'; use one of anthropic, openai" in provider.output
+
+
+async def test_a_task_that_crashes_fails_alone_and_the_suite_goes_on(llm, school_file):
+    ghost = dataclasses.replace(BALANCE, name="ghost-task", persona="nobody")
+    results = await run_suite([ghost, BALANCE], _model(llm, "anthropic"), school=school_file)
+    assert [(r.task, r.status, r.passed) for r in results] == [("ghost-task", "crashed", False),
+                                                              ("bursar-family-balance", "completed", True)]
+    assert results[0].failures == ["LookupError: task ghost-task: no user 'nobody' in the eval school"]
