@@ -72,8 +72,8 @@ class ListAuditEventsIn(PageInput):
     since: datetime | None = Field(default=None, description="From this time, inclusive (ISO 8601; UTC when "
                                                              "no offset is given).")
     until: datetime | None = Field(default=None, description="Up to this time, exclusive; after since.")
-    event_id: AuditEventRef | None = Field(default=None, description="Only this event, with its arguments, before and after "
-                                                          "in full.")
+    event_id: AuditEventRef | None = Field(default=None, description="Only this event, with its arguments, "
+                                                                     "before and after in full.")
     verify: bool = Field(default=True, description="Walk the whole chain and report whether it is intact (one "
                                                    "pass over the log).")
 
