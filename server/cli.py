@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from domain.kernel.actor import Channel
+from domain.kernel.actor import Actor, Channel
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import DomainError
 from domain.kernel.settings import Settings
@@ -291,23 +291,62 @@ def serve(
 
 
 async def _serve_stdio() -> None:
+    """Serve MCP over stdio as MCS_ERP_STDIO_USER, answering `initialize` at once.
+
+    The rest of the start (the database migrated, the user looked up, the tool catalogue built, the job runner
+    started) begins with the client's first message after `initialize`, so it never delays that answer; every
+    request that needs the user waits for it. Should it fail (an unknown user, a database out of reach), the
+    error goes to stderr at once, every request that needs the user is answered with it, and the server exits
+    with code 2 (a DomainError) when the client leaves, as it did when it checked before serving. A client that
+    leaves before asking anything still gets the configuration checked.
+    """
     from server.auth import configured_actor
     from server.mcp_server import build_mcp_server
 
     runtime = _runtime()
-    try:
+    started: list[asyncio.Task[Actor]] = []
+
+    def report(task: asyncio.Task[Actor]) -> None:
+        exc = None if task.cancelled() else task.exception()
+        if isinstance(exc, DomainError):
+            print(f"error: {exc.message}", file=sys.stderr)
+        elif exc is not None:
+            print(f"error: the server could not start: {exc!r}", file=sys.stderr)
+
+    async def start() -> Actor:
         await prepare_database(runtime)
-        await runtime.start(serving=True)
         actor = await configured_actor(runtime, runtime.settings.stdio_user, Channel.MCP_STDIO)
+        await runtime.start(serving=True)  # builds the catalogue, then the job runner: no job runs for a bad start
+        return actor
 
-        async def resolve(ctx):
-            return actor
+    def starting() -> asyncio.Task[Actor]:
+        if not started:
+            task = asyncio.create_task(start(), name="mcs-erp-stdio-start")
+            task.add_done_callback(report)
+            started.append(task)
+        return started[0]
 
-        await build_mcp_server(runtime, resolve).run_stdio_async()
+    async def resolve(ctx) -> Actor:
+        return await asyncio.shield(starting())
+
+    async def start_after_initialize(ctx, call_next):
+        if ctx.method != "initialize":
+            starting()
+        return await call_next(ctx)
+
+    try:
+        server = build_mcp_server(runtime, resolve)
+        server.middleware.append(start_after_initialize)
+        await server.run_stdio_async()
+        await starting()
     except DomainError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        if not started or not started[0].done():  # a failed start was reported when it failed
+            print(f"error: {exc.message}", file=sys.stderr)
         raise SystemExit(2) from None
     finally:
+        if started and not started[0].done():
+            started[0].cancel()
+            await asyncio.gather(started[0], return_exceptions=True)
         await runtime.close()
 
 

@@ -22,6 +22,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any
 
 import mcp_types as types
@@ -254,12 +255,19 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
                                    "timetables, fees and documents as typed tools in toolsets, with jobs and a "
                                    "confirmation gate.", subscriptions=bus)
     lowlevel = server._lowlevel_server  # the SDK exposes no public hook to serve tools from our own registry
-    declarations = {spec.name: mcp_tool(spec) for spec in runtime.catalogue.tools.values()}
+    # Tool declarations and the prompts are made at their first request, not here: runtime.catalogue is built at
+    # its first use, so a stdio server answers `initialize` before importing every tool module (server/cli.py).
+    declarations: dict[str, types.Tool] = {}
+
+    def declaration(spec: ToolSpec) -> types.Tool:
+        if spec.name not in declarations:
+            declarations[spec.name] = mcp_tool(spec)
+        return declarations[spec.name]
 
     async def list_tools(ctx: ServerRequestContext, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         actor = await resolve_actor(ctx)
         listed = listed_tools(runtime.catalogue, actor, listings.for_request(ctx))
-        return types.ListToolsResult(tools=[declarations[s.name] for s in listed])
+        return types.ListToolsResult(tools=[declaration(s) for s in listed])
 
     async def handle_call(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         try:
@@ -287,14 +295,20 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
     lowlevel.add_request_handler("tools/call", types.CallToolRequestParams, handle_call)
     lowlevel.get_tool_input_schema = input_schema
 
-    prompts = {spec.name: spec for spec in MCP_PROMPTS
-               if spec.requires_tool is None or spec.requires_tool in runtime.catalogue.tools}
-    prompt_list = types.ListPromptsResult(prompts=[mcp_prompt(spec) for spec in prompts.values()])
+    @cache
+    def enabled_prompts() -> dict[str, PromptSpec]:
+        return {spec.name: spec for spec in MCP_PROMPTS
+                if spec.requires_tool is None or spec.requires_tool in runtime.catalogue.tools}
+
+    @cache
+    def prompt_list() -> types.ListPromptsResult:
+        return types.ListPromptsResult(prompts=[mcp_prompt(spec) for spec in enabled_prompts().values()])
 
     async def list_prompts(ctx: ServerRequestContext, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
-        return prompt_list
+        return prompt_list()
 
     async def get_prompt(ctx: ServerRequestContext, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+        prompts = enabled_prompts()
         spec = prompts.get(params.name)
         if spec is None:
             raise invalid_params(f"unknown prompt {params.name!r}; the prompts are: {', '.join(prompts)} "
@@ -305,7 +319,7 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
             role="user", content=types.TextContent(type="text", text=text))])
 
     async def complete(ctx: ServerRequestContext, params: types.CompleteRequestParams) -> types.CompleteResult:
-        spec = prompts.get(params.ref.name) if isinstance(params.ref, types.PromptReference) else None
+        spec = enabled_prompts().get(params.ref.name) if isinstance(params.ref, types.PromptReference) else None
         argument = spec.argument(params.argument.name) if spec else None
         typed = params.argument.value
         # An unknown prompt or argument, a resource template (there are none) or free text gets no values rather

@@ -46,7 +46,6 @@ from domain.actions.models import OPEN_STATUSES
 from domain.jobs import repository as jobs_repo
 from domain.jobs.models import JobStatus
 from domain.kernel.clock import utcnow
-from domain.migrations.schema import alembic_config, current_revision
 from domain.kernel.settings import Settings
 from tools.invoke import add_call_observer
 from tools.runtime import Runtime
@@ -283,6 +282,8 @@ class Readiness:
 def _schema_heads() -> frozenset[str]:
     from alembic.script import ScriptDirectory
 
+    from domain.migrations.schema import alembic_config  # alembic: imported by /readyz, not by every start
+
     return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
@@ -306,6 +307,8 @@ async def _database_answers(runtime: Runtime) -> str:
 
 
 async def _schema_is_current(runtime: Runtime) -> str:
+    from domain.migrations.schema import current_revision
+
     heads = await asyncio.to_thread(_schema_heads)
     revision = await current_revision(runtime.db.read_engine)
     if revision in heads:

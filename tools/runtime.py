@@ -56,8 +56,8 @@ class Runtime:
 
     settings: Settings
     db: Database
-    catalogue: Catalogue
     jobs: JobRunner = field(default=None)  # type: ignore[assignment]  # set by create()
+    _catalogue: Catalogue | None = None  # built at first use: see `catalogue`
     _key_cache: dict[str, tuple[float, Actor | None]] = field(default_factory=dict)
     clients: dict[str, Any] = field(default_factory=dict)  # long-lived clients of this process (model providers)
     runs: RunFeed = field(default_factory=RunFeed)  # wakes a run's followers when a change of it commits
@@ -71,18 +71,30 @@ class Runtime:
         Redis when MCS_ERP_REDIS_URL is set, asyncio tasks in this process otherwise); without it, starting a
         job is refused. The runner connects lazily or in `start()`.
         """
-        from tools.modules import all_modules
-
         settings = settings or Settings()
-        catalogue = build_catalogue(all_modules(), disabled=settings.disabled_modules)
-        runtime = cls(settings=settings, db=Database(settings.database_url), catalogue=catalogue)
+        runtime = cls(settings=settings, db=Database(settings.database_url))
         runtime.runs.attach(runtime.db.write_engine.sync_engine)
         runtime.jobs = jobs(runtime) if jobs is not None else NoJobRunner()
         return runtime
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """The enabled tools (settings.disabled_modules off), built at first use: importing every tool module,
+        and with them the whole domain, is most of a process's start, and a stdio server answers `initialize`
+        before it needs a tool. Raises ModuleConfigError for a bad module configuration (build_catalogue)."""
+        if self._catalogue is None:
+            from tools.modules import all_modules
+
+            self._catalogue = build_catalogue(all_modules(), disabled=self.settings.disabled_modules)
+        return self._catalogue
+
     async def start(self, *, serving: bool = False) -> None:
         """Start what needs a running event loop (the job runner); called from lifespans. `serving`: this is a
-        server process that lives on (not a one-shot CLI command), so the runner may resume orphaned jobs."""
+        server process that lives on (not a one-shot CLI command), so the catalogue is built now (a bad module
+        configuration stops it here, and no request pays for the build) and the runner may resume orphaned jobs.
+        Raises ModuleConfigError (see `catalogue`)."""
+        if serving:
+            self.catalogue  # noqa: B018
         await self.jobs.start(serving=serving)
 
     async def close(self) -> None:

@@ -18,14 +18,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-
-from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from typing import TYPE_CHECKING
 
 from domain.jobs import service as jobs
 from domain.kernel.clock import utcnow
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
+
+if TYPE_CHECKING:  # arq (with redis) is imported where a queue is used: an embedded server has none
+    from arq.connections import ArqRedis
 
 log = logging.getLogger(__name__)
 ORPHAN_AFTER_BEATS = 3
@@ -59,6 +60,8 @@ async def requeue_on_arq(runtime: Runtime, redis: ArqRedis, queue_name: str, *,
     A job still in arq's queue loses its dead worker's claim; a job arq no longer knows (lost enqueue, expired)
     is enqueued again under its own arq id.
     """
+    from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+
     ids = [i for i in await orphaned_job_ids(runtime) if i not in running_here]
     for job_id in ids:
         arq_id = arq_job_id(queue_name, job_id)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from domain.agent.feed import RunFeed
+
+if TYPE_CHECKING:  # redis is imported when a feed connects: an embedded server has no Redis
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 RECONNECT_S = 1.0
@@ -41,6 +42,8 @@ class RedisFeedBridge:
 
     def _redis(self) -> Redis:
         if self._client is None:
+            from redis.asyncio import Redis
+
             self._client = Redis.from_url(self.redis_url)
         return self._client
 

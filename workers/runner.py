@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from typing import TYPE_CHECKING
 
 from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
@@ -17,6 +16,9 @@ from tools.runtime import JobRunner, Runtime
 from workers.execute import execute_job, process_identity
 from workers.recovery import RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loop
 from workers.run_feed import connect_feed
+
+if TYPE_CHECKING:  # arq (with redis) is imported by the runner that uses it: the embedded default has no Redis
+    from arq.connections import ArqRedis
 
 __all__ = ["DEFAULT_QUEUE", "ArqRunner", "InProcessRunner", "JobRunner", "arq_job_id", "runner_for"]
 
@@ -98,6 +100,8 @@ class ArqRunner:
     """Enqueue jobs on Redis for `mcs-erp worker` processes (arq); used when MCS_ERP_REDIS_URL is set."""
 
     def __init__(self, redis_url: str, *, queue_name: str = DEFAULT_QUEUE):
+        from arq.connections import RedisSettings
+
         self.redis_settings = RedisSettings.from_dsn(redis_url)
         self.queue_name = queue_name
         self._pool: ArqRedis | None = None
@@ -105,6 +109,8 @@ class ArqRunner:
     async def start(self, *, serving: bool = False) -> None:
         """Open the Redis pool (also done by the first enqueue); orphaned jobs are the workers' to recover."""
         if self._pool is None:
+            from arq.connections import create_pool
+
             self._pool = await create_pool(self.redis_settings, default_queue_name=self.queue_name)
 
     async def enqueue(self, job_id: int) -> None:
