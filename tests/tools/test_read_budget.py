@@ -5,8 +5,9 @@ roles allow it (admin, registrar, HR officer, bursar, a teacher), with its defau
 tool requires come from ARGUMENTS, filled from the demo data. A read tool missing from ARGUMENTS fails the test,
 so a new read tool is measured from the day it is declared.
 
-The demo school (domain/demo/builder.py, 600 students, 483 families, 486 journal entries) is built once per test
-process (tests.conftest.TEMPLATES) with a timetable solved and published, and copied for this module.
+The demo school (domain/demo/builder.py: 600 students, 483 families, 486 journal entries) is a copy of the one built
+once per test process (tests.conftest.demo_school_url); the module adds a queued publication, a timetable solved
+and published, and a statement of account, so every read tool has something to show.
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ from domain.identity.service import actor_for, get_user_by_username
 from domain.kernel.actor import Actor, Channel
 from domain.kernel.errors import InvalidInput, PermissionDenied
 from domain.kernel.settings import Settings
-from server.cli import prepare_database
-from server.demo import build_demo
-from tests.conftest import TEMPLATES, drop_pg_database, fresh_database_url, wait_for
+from tests.conftest import demo_school_url, wait_for
 from tools.invoke import invoke
 from tools.registry import Effect
 from tools.runtime import Runtime
@@ -156,27 +155,25 @@ ARGUMENTS: dict[str, Arguments] = {
 }
 
 
-async def _build(url: str) -> None:
-    """The demo school (as `mcs-erp demo` builds it), a timetable solved and published, a job and a document."""
-    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
-    runtime.jobs = InProcessRunner(runtime)
-    try:
-        await prepare_database(runtime)
-        await build_demo(runtime)
-        admin = await _actor(runtime, "admin")
-        problem = await invoke(runtime, "build_timetable_problem", {}, admin)
-        job = await invoke(runtime, "solve_timetable", {"problem_id": problem.problem_id, "time_limit_s": SOLVE_S,
-                                                       "seed": 3}, admin)
-        solved = await wait_for(runtime, admin, job.job_id, timeout=120)
-        assert solved.status == "succeeded", solved
-        pending = await invoke(runtime, "publish_timetable", {"solution_id": solved.result["solution_id"]}, admin)
-        await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, admin)
-        bursar = await _actor(runtime, "bursar")
-        families = await invoke(runtime, "list_families", {"limit": 1}, bursar)
-        await invoke(runtime, "generate_family_statement", {"family_id": families.items[0].family_id,
-                                                            "from_date": "2026-01-01"}, bursar)
-    finally:
-        await runtime.close()
+async def _complete(runtime: Runtime) -> None:
+    """Add to the demo school what `mcs-erp demo` and a day's work add: a term publication queued for approval,
+    a timetable solved and published (a job), and a family's statement of account (a document)."""
+    admin, registrar = await _actor(runtime, "admin"), await _actor(runtime, "registrar")
+    term = (await invoke(runtime, "list_terms", {"limit": 1}, admin)).items[0]
+    cls = (await invoke(runtime, "list_classes", {"limit": 1}, admin)).items[0]
+    publication = await invoke(runtime, "publish_term_grades", {"class_id": cls.id, "term_id": term.id}, registrar)
+    await invoke(runtime, "confirm_action", {"action_id": publication.action_id}, registrar)
+    problem = await invoke(runtime, "build_timetable_problem", {}, admin)
+    job = await invoke(runtime, "solve_timetable", {"problem_id": problem.problem_id, "time_limit_s": SOLVE_S,
+                                                   "seed": 3}, admin)
+    solved = await wait_for(runtime, admin, job.job_id, timeout=120)
+    assert solved.status == "succeeded", solved
+    pending = await invoke(runtime, "publish_timetable", {"solution_id": solved.result["solution_id"]}, admin)
+    await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, admin)
+    bursar = await _actor(runtime, "bursar")
+    families = await invoke(runtime, "list_families", {"limit": 1}, bursar)
+    await invoke(runtime, "generate_family_statement", {"family_id": families.items[0].family_id,
+                                                        "from_date": "2026-01-01"}, bursar)
 
 
 async def _actor(runtime: Runtime, username: str) -> Actor:
@@ -188,15 +185,15 @@ async def _actor(runtime: Runtime, username: str) -> Actor:
 
 @pytest.fixture(scope="module")
 async def demo_runtime(tmp_path_factory):
-    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("read-budget"))
-    await TEMPLATES.fill("demo-school-with-timetable", url, _build)
-    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0,
-                                      queue_name=f"mcs-erp-test:{uuid.uuid4().hex[:12]}"))
-    runtime.jobs = InProcessRunner(runtime)
-    yield runtime
-    await runtime.close()
-    if pg_name:
-        await drop_pg_database(pg_name)
+    async with demo_school_url(tmp_path_factory.mktemp("read-budget")) as url:
+        runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0,
+                                          queue_name=f"mcs-erp-test:{uuid.uuid4().hex[:12]}"))
+        runtime.jobs = InProcessRunner(runtime)
+        try:
+            await _complete(runtime)
+            yield runtime
+        finally:
+            await runtime.close()
 
 
 @pytest.fixture(scope="module")
