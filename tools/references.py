@@ -41,9 +41,9 @@ class Ref:
 EXAMPLES = {
     "employee": "E0042", "department": "MATH", "student": "S2026-0117", "academic_year": "2026-27",
     "term": "Term 1", "year_level": "Y7", "section": "7A", "subject": "MATH", "class": "7A-MATH",
-    "assessment": "7A-MATH Quiz 1", "grading_scale": "LETTER", "account": "1100", "journal_entry": "JE000042",
-    "salary_structure": "TEACHER", "payroll_run": "2026-05", "payslip": "PS202605-3-E0042", "family": "F00042",
-    "fee_item": "TUITION", "fee_schedule": "T1-2026", "discount": "SIBLING", "invoice": "INV000042",
+    "assessment": "7A-MATH Unit test 1", "grading_scale": "PASSFAIL", "account": "1010", "journal_entry": "JE000042",
+    "salary_structure": "AU_STAFF", "payroll_run": "2026-05", "payslip": "PS202605-3-E0042", "family": "F00042",
+    "fee_item": "TUITION", "fee_schedule": "T1-2026", "discount": "SIBLING2", "invoice": "INV000042",
 }
 """Every kind a reference may name by code, with an example code for the input schema."""
 

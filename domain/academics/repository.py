@@ -525,8 +525,8 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
         stmt = select(Subject.id, Subject.code, Subject.name).where(_live(Subject))
     elif kind == "class":
         stmt = (select(SchoolClass.id, SchoolClass.code, Subject.name, AcademicYear.code,
-                       SchoolClass.academic_year_id)
-                .join(Subject, Subject.id == SchoolClass.subject_id)
+                       SchoolClass.academic_year_id, Section.code, Subject.code)
+                .join(Subject, Subject.id == SchoolClass.subject_id).join(Section, Section.id == SchoolClass.section_id)
                 .join(AcademicYear, AcademicYear.id == SchoolClass.academic_year_id).where(_live(SchoolClass)))
     elif kind == "assessment":
         stmt = (select(Assessment.id, Assessment.title, SchoolClass.code, SchoolClass.academic_year_id)

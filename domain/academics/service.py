@@ -860,8 +860,8 @@ REFERENCE_KINDS = {
     "year_level": "a year level id or code like Y7 (or its name, Year 7)",
     "section": "a section id or code like 7A (of the current academic year; '2025-26 7A' for another)",
     "subject": "a subject id or code like MATH",
-    "class": "a class id or code like 7A-MATH (of the current academic year)",
-    "assessment": "an assessment id, or its class code and title like '7A-MATH Quiz 1'",
+    "class": "a class id or code like 7A-MATH, or '7A Mathematics' (of the current academic year)",
+    "assessment": "an assessment id, or its class code and title like '7A-MATH Unit test 1'",
     "grading_scale": "a grading scale id or code",
 }
 """The records of academics a tool input may name by id or code, and what such a reference looks like."""
@@ -881,8 +881,12 @@ async def reference_candidates(session: AsyncSession, kind: str) -> list[Candida
         candidates = [Candidate(r[0], f"{r[3]} T{r[1]}", r[2],
                                 aliases=(f"T{r[1]}", f"Term {r[1]}", f"{r[3]} {r[2]}", f"{r[3]}/{r[1]}"),
                                 current=r[4] == current_year) for r in rows]
-    elif kind in ("section", "class"):
+    elif kind == "section":
         candidates = [Candidate(r[0], r[1], r[2], aliases=(f"{r[3]} {r[1]}", f"{r[3]}/{r[1]}"),
+                                current=r[4] == current_year) for r in rows]
+    elif kind == "class":  # 7A-MATH is also "7A Mathematics", "7A MATH" and "2026-27 7A-MATH"
+        candidates = [Candidate(r[0], r[1], f"{r[5]} {r[2]}", aliases=(f"{r[5]} {r[6]}", f"{r[3]} {r[1]}",
+                                                                       f"{r[3]}/{r[1]}"),
                                 current=r[4] == current_year) for r in rows]
     elif kind == "assessment":
         candidates = [Candidate(r[0], f"{r[2]} {r[1]}", r[1], current=r[3] == current_year) for r in rows]
