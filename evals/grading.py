@@ -30,6 +30,13 @@ def plain(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def says(answer: str, fact: str) -> bool:
+    """Whether `answer` contains `fact`, both folded (`plain`), a number only as a whole: "14.2" is not in "14.28",
+    nor "93" in "193"."""
+    pattern = rf"(?<!\d)(?<!\d\.){re.escape(plain(fact))}(?!\d)(?!\.\d)"
+    return re.search(pattern, plain(answer)) is not None
+
+
 def money(minor: int) -> str:
     """Return minor units as an amount a person writes, e.g. 123456 -> '1234.56' (matched without separators)."""
     sign = "-" if minor < 0 else ""
@@ -65,15 +72,14 @@ class Grading:
             self.failures.append(message)
 
     def mentions(self, *facts: str) -> None:
-        """Expect the answer to contain each of `facts` (ignoring case, accents and thousands separators)."""
-        answer = plain(self.answer)
-        missing = [fact for fact in facts if plain(fact) not in answer]
+        """Expect the answer to contain each of `facts` (ignoring case, accents and thousands separators; a number
+        only as a whole, see `says`)."""
+        missing = [fact for fact in facts if not says(self.answer, fact)]
         self.expect(not missing, f"the answer does not mention {missing}")
 
     def mentions_any(self, *spellings: str) -> None:
         """Expect the answer to contain at least one of `spellings` (one fact written in several ways)."""
-        answer = plain(self.answer)
-        self.expect(any(plain(s) in answer for s in spellings), f"the answer says none of {list(spellings)}")
+        self.expect(any(says(self.answer, s) for s in spellings), f"the answer says none of {list(spellings)}")
 
     def mentions_number(self, value: Decimal, *, places: tuple[int, ...] = (1, 2)) -> None:
         """Expect the answer to give `value` rounded half up to any of `places` decimals (14.275: 14.3 or 14.28)."""
@@ -81,8 +87,7 @@ class Grading:
 
     def omits(self, *facts: str) -> None:
         """Expect the answer not to contain any of `facts` (a wrong person, a wrong amount)."""
-        answer = plain(self.answer)
-        present = [fact for fact in facts if plain(fact) in answer]
+        present = [fact for fact in facts if says(self.answer, fact)]
         self.expect(not present, f"the answer wrongly mentions {present}")
 
 
