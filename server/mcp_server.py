@@ -50,10 +50,19 @@ NO_COMPLETION = types.Completion(values=[], total=0, has_more=False)
 
 
 def mcp_tool(spec: ToolSpec) -> types.Tool:
-    """The MCP declaration of a registry tool."""
+    """The MCP declaration of a registry tool.
+
+    The annotations say only what the spec does not default (MCP schema, ToolAnnotations): the title is the
+    tool's own `title` (not repeated in the annotations), and a read-only tool carries no destructiveHint or
+    idempotentHint, which the spec makes meaningful only when readOnlyHint is false."""
+    hints = spec.annotations()
+    read_only = hints["readOnlyHint"]
+    annotations = types.ToolAnnotations(
+        read_only_hint=read_only, open_world_hint=False,
+        destructive_hint=None if read_only else hints["destructiveHint"],
+        idempotent_hint=None if read_only else hints["idempotentHint"])
     return types.Tool(name=spec.name, title=spec.title, description=spec.full_description(),
-                      input_schema=spec.input_schema, output_schema=spec.output_schema,
-                      annotations=types.ToolAnnotations(title=spec.title, read_only_hint=spec.annotations()["readOnlyHint"], destructive_hint=spec.annotations()["destructiveHint"], idempotent_hint=spec.annotations()["idempotentHint"], open_world_hint=False))
+                      input_schema=spec.input_schema, output_schema=spec.output_schema, annotations=annotations)
 
 
 def error_result(exc: DomainError) -> types.CallToolResult:

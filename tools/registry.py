@@ -121,13 +121,14 @@ class ToolSpec:
         }
 
     def full_description(self) -> str:
-        """The description as published: the tool's own text, then its gate (destructive tools) and roles."""
-        gate = ""
-        if self.effect is Effect.DESTRUCTIVE:
-            then = ("after confirm_action(action_id) an admin other than you must approve it"
-                    if self.gate is GateLevel.APPROVE else "confirm_action(action_id) runs it")
-            gate = f"Destructive: returns a pending action with a preview; {then}. "
-        return f"{self.description.strip()}\n\n{gate}Roles: {', '.join(sorted(r.value for r in self.roles))}."
+        """The description as published: the tool's own text, then, for a destructive tool, its gate. The roles
+        are not repeated there: a caller is only shown the tools its roles allow (`mcs-erp tools` and the
+        catalogue resource list them)."""
+        if self.effect is not Effect.DESTRUCTIVE:
+            return self.description.strip()
+        then = ("after confirm_action(action_id) an admin other than you must approve it"
+                if self.gate is GateLevel.APPROVE else "confirm_action(action_id) runs it")
+        return f"{self.description.strip()}\n\nDestructive: returns a pending action with a preview; {then}."
 
     def anthropic_tool(self) -> dict[str, Any]:
         """The tool as the Anthropic Messages API expects it."""

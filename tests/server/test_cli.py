@@ -107,7 +107,7 @@ async def test_tools_catalogue_from_the_registry(tmp_path):
         for tool in printed:
             assert tool["inputSchema"]["type"] == "object" and tool["outputSchema"]["type"] == "object"
             assert tool["description"]
-        destructive = {t["name"] for t in printed if t["annotations"]["destructiveHint"]}
+        destructive = {t["name"] for t in printed if t["annotations"].get("destructiveHint")}
         assert {"change_grade", "publish_term_grades", "change_locked_grade", "terminate_employee",
                 "confirm_action", "approve_action"} <= destructive
         table = (await run_cli(db, "tools")).stdout
