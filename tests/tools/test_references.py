@@ -390,3 +390,17 @@ async def test_invoices_show_the_family_and_student_codes(school) -> None:
                                                                   page[0].student_code)
     by_family = await invoke(runtime, "list_invoices", {"family_id": page[0].family_code}, SYSTEM_ACTOR)
     assert by_family.items and {i.family_id for i in by_family.items} == {page[0].family_id}
+
+
+async def test_a_gated_call_records_the_ids_its_references_name(school) -> None:
+    from domain.identity.service import actor_for, get_user_by_username
+    from domain.kernel.actor import Channel
+
+    runtime, _ = school
+    async with runtime.db.read() as s:
+        admin = actor_for(await get_user_by_username(s, "admin"), Channel.CLI)
+    invoices = (await invoke(runtime, "list_invoices", {"limit": 100}, admin)).items
+    invoice = next(i for i in invoices if i.status == "issued" and i.paid_minor == i.credited_minor == 0)
+    pending = await invoke(runtime, "void_invoice", {"invoice_id": invoice.number, "reason": "Billed twice"}, admin)
+    assert pending.status == "proposed" and pending.arguments["invoice_id"] == invoice.invoice_id
+    await invoke(runtime, "cancel_action", {"action_id": pending.action_id}, admin)
