@@ -57,7 +57,7 @@ from domain.kernel.errors import (
 )
 from server.auth import actor_from_request
 from tools import gate
-from tools.actions_schema import action_out, pending_out
+from domain.actions.schemas import action_out, pending_out
 from tools.invoke import describe_validation_error
 from tools.runtime import Runtime
 from workers.agent_loop import action_summary, decision_outcome

@@ -15,7 +15,7 @@ from domain.actions.models import ActionStatus
 from domain.actions.schemas import ActionSummaryOut, action_summary_out
 from domain.kernel.actor import Role
 from tools import gate
-from tools.actions_schema import ActionOut, action_out
+from domain.actions.schemas import ActionOut, action_out
 from tools.references import ActionRef
 from tools.registry import Effect, Module, ToolContext
 from tools.types import Page, PageInput, Reason, ToolInput, page_of

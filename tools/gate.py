@@ -26,7 +26,7 @@ from domain.kernel.actor import Actor
 from domain.kernel.db import after_commit
 from domain.kernel.plan import ApplyContext, Plan, apply_plan
 from domain.kernel.settings import settings_in_use
-from tools.actions_schema import ActionOut, PendingActionOut, action_out, pending_out
+from domain.actions.schemas import ActionOut, PendingActionOut, action_out, pending_out
 from tools.invoke import audit_json, parse_arguments
 from tools.registry import ActionContext, ToolContext, ToolSpec
 from tools.runtime import Runtime

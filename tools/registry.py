@@ -102,7 +102,7 @@ class ToolSpec:
     def output_schema(self) -> dict[str, Any]:
         """The output's JSON Schema as published (tools.schema.compact: the answer's shape); a destructive tool's
         is the pending action, the same for all of them."""
-        from tools.actions_schema import PendingActionOut
+        from domain.actions.schemas import PendingActionOut
 
         model = PendingActionOut if self.effect is Effect.DESTRUCTIVE else self.output_model
         return compact(_object_schema(model.model_json_schema(mode="serialization")), output=True)

@@ -44,7 +44,7 @@ from domain.kernel.actor import Actor, Channel
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import DomainError, concurrent_write
 from prompts import render
-from tools.actions_schema import PendingActionOut
+from domain.actions.schemas import PendingActionOut
 from tools.invoke import invoke
 from tools.registry import Effect
 from tools.runtime import Runtime
