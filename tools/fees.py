@@ -110,7 +110,7 @@ def utc_today() -> dt.date:
 # arguments of a pending action name the day previewed, not the day it is approved.
 OnDay = Annotated[dt.date, BeforeValidator(lambda value: utc_today() if value is None else value)]
 
-CURRENCY_HELP = "ISO 4217 code; omitted: the currency of the fee accounts, else the school's."
+CURRENCY_HELP = "omitted: the fee accounts' currency, else the school's."
 
 
 async def _currency(ctx: ToolContext, given: str | None) -> str:
@@ -150,14 +150,13 @@ class CreateFamilyIn(ToolInput):
     billing_name: Text160 | None = Field(default=None, description="Who statements are addressed to.")
     billing_email: EmailText | None = None
     billing_address: Address | None = Field(default=None, description="Postal address; lines separated by newlines.")
-    student_ids: list[StudentRef] = Field(default_factory=list, max_length=20,
-                                  description="The family's students (list_students shows ids).")
+    student_ids: list[StudentRef] = Field(default_factory=list, max_length=20)
 
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def create_family(ctx: ToolContext, args: CreateFamilyIn) -> FamilyOut:
-    """Create a family (F00042): the account its students' fees are billed to, payments come from and statements
-    go to, with its billing contact and students. A student is in one family at a time."""
+    """Create a family (F00042): the account its students' fees are billed to, payments come from and statements go to.
+    A student is in one family at a time."""
     family = await service.create_family(ctx.session, ctx.actor, name=args.name, billing_name=args.billing_name,
                                          billing_email=args.billing_email, billing_address=args.billing_address,
                                          student_ids=args.student_ids)
@@ -188,8 +187,8 @@ class ListFamiliesIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_families(ctx: ToolContext, args: ListFamiliesIn) -> Page[FamilyOut]:
-    """List families (id, code, name, billing contact, student ids), optionally by part of the name or code (case
-    and accents ignored, nearest first), or the family of one student."""
+    """List families, optionally by part of the name or code (case and accents ignored, nearest first), or the family of
+    one student."""
     if args.student_id is not None:
         await academics.get_student(ctx.session, args.student_id)
     start = args.after_id()
@@ -202,14 +201,14 @@ async def list_families(ctx: ToolContext, args: ListFamiliesIn) -> Page[FamilyOu
 
 class FamilyAccountIn(ToolInput):
     family_id: FamilyRef
-    as_of: dt.date | None = Field(default=None, description="The day (inclusive); omitted: today.")
+    as_of: dt.date | None = Field(default=None, description="omitted: today.")
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
 
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_family_account(ctx: ToolContext, args: FamilyAccountIn) -> FamilyAccountOut:
-    """Get a family's account on a day: its open invoices with balances and days overdue, what it owes in all,
-    the credit the school holds for it, and the net balance (owed - credit). Minor units of the currency."""
+    """Get a family's account on a day: its open invoices with days overdue, what it owes, the credit the school holds
+    for it, and the net balance (owed - credit)."""
     account = await service.family_account(ctx.session, family_id=args.family_id,
                                            currency=await _currency(ctx, args.currency),
                                            as_of=args.as_of or _today(ctx))
@@ -229,12 +228,12 @@ async def get_family_account(ctx: ToolContext, args: FamilyAccountIn) -> FamilyA
 class CreateFeeItemIn(ToolInput):
     code: FeeCode = Field(description="E.g. TUITION, TRANSPORT, MEALS.")
     name: Name
-    income_account_id: AccountRef = Field(description="The income account it is credited to (list_accounts type=income).")
+    income_account_id: AccountRef
 
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def create_fee_item(ctx: ToolContext, args: CreateFeeItemIn) -> FeeItemOut:
-    """Create a fee item (tuition, transport, meals...) and name the income account its fees are credited to."""
+    """Create a fee item (tuition, transport, meals...) and the income account its fees are credited to."""
     item = await service.create_fee_item(ctx.session, ctx.actor, code=args.code, name=args.name,
                                          income_account_id=args.income_account_id)
     return FeeItemOut(fee_item_id=item.id or 0, code=item.code, name=item.name,
@@ -261,7 +260,7 @@ class ScheduleLineIn(ToolInput):
 class CreateFeeScheduleIn(ToolInput):
     code: FeeCode = Field(description="E.g. T2-2026.")
     name: Text160 = Field(description="E.g. 'Term 2 2026 fees'.")
-    term_id: TermRef = Field(description="The term billed: id or name (Term 1).")
+    term_id: TermRef
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
     due_date: dt.date = Field(description="When the term's invoices fall due.")
     lines: list[ScheduleLineIn] = Field(min_length=1, max_length=service.MAX_SCHEDULE_LINES)
@@ -269,8 +268,8 @@ class CreateFeeScheduleIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def create_fee_schedule(ctx: ToolContext, args: CreateFeeScheduleIn) -> FeeScheduleOut:
-    """Create a term's fee schedule: each line is a fee item's amount (integer minor units) for one year level or
-    for every year level. generate_invoices then bills the students from it."""
+    """Create a term's fee schedule: each line is a fee item's amount for one year level or for every year level.
+    generate_invoices bills from it."""
     schedule, lines = await service.create_fee_schedule(
         ctx.session, ctx.actor, code=args.code, name=args.name, term_id=args.term_id,
         currency=await _currency(ctx, args.currency), due_date=args.due_date,
@@ -281,7 +280,7 @@ async def create_fee_schedule(ctx: ToolContext, args: CreateFeeScheduleIn) -> Fe
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_fee_schedules(ctx: ToolContext, args: PageInput) -> Page[FeeScheduleOut]:
-    """List the fee schedules (term, currency, due date) with their lines."""
+    """List the fee schedules with their lines."""
     rows = await service.list_fee_schedules(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
     items = [schedule_out(s, lines) for s, lines in page]
@@ -306,9 +305,9 @@ class CreateDiscountIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def create_discount(ctx: ToolContext, args: CreateDiscountIn) -> DiscountOut:
-    """Create a fee discount: a percentage or a fixed amount off one fee item or the whole invoice. Sibling
-    discounts apply by themselves to younger children; scholarships and others are awarded to students.
-    Discounts apply to invoices generated afterwards and show as invoice lines."""
+    """Create a fee discount: a percentage or a fixed amount off one fee item or the whole invoice. Sibling discounts
+    apply by themselves to younger children; scholarships and others are awarded (award_discount). Only invoices
+    generated afterwards carry it."""
     currency = await _currency(ctx, args.currency)
     percent_bp = None if args.percent is None else int(args.percent * 100)
     row = await service.create_discount(
@@ -320,7 +319,7 @@ async def create_discount(ctx: ToolContext, args: CreateDiscountIn) -> DiscountO
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_discounts(ctx: ToolContext, args: PageInput) -> Page[DiscountOut]:
-    """List the fee discounts (kind, percentage or amount, fee item, sibling position)."""
+    """List the fee discounts."""
     rows = await service.list_discounts(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[DiscountOut](items=[discount_out(r) for r in page], next_cursor=cursor)
@@ -376,12 +375,10 @@ async def _generation_params(ctx: ToolContext, session, args: GenerateInvoicesIn
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS, starts_job=True)
 async def generate_invoices(ctx: ToolContext, args: GenerateInvoicesIn) -> JobOut:
-    """Start a job that bills a fee schedule's term: one invoice per student (a year level, given students, or
-    every enrolled student) billed to their family, with their year level's fees less the discounts that apply,
-    issued at once unless issue=false. Never two invoices for the same student and schedule: students already
-    invoiced are skipped, so running it again is safe (and bills only students added since). Students without a
-    family are skipped and listed in the result. Once succeeded, result has created, issued, total_minor,
-    skipped_students."""
+    """Start a job that bills a fee schedule's term: one invoice per student (of a year level, given students, or every
+    enrolled student) to their family, with their year level's fees less the discounts that apply; issued at once unless
+    issue=false. Students already invoiced for the schedule are skipped, so running it again is safe; students without a
+    family are skipped and listed in the result."""
     return await start_job(ctx, kind=JobKind.GENERATE_INVOICES,
                            params=await _generation_params(ctx, ctx.session, args), idempotency_key=args.idempotency_key)
 
@@ -394,8 +391,8 @@ class IssueInvoicesIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def issue_invoices(ctx: ToolContext, args: IssueInvoicesIn) -> IssuedOut:
-    """Issue draft invoices (by id, or every draft of a schedule): each posts its journal entry (Dr Fees
-    receivable, Cr the fees' income accounts, discounts debited) and becomes issued."""
+    """Issue draft invoices (by id, or every draft of a schedule): each posts its journal entry (Dr Fees receivable, Cr
+    the fees' income accounts)."""
     ids = await service.issue_invoices(ctx.session, ctx.actor, invoice_ids=args.invoice_ids,
                                        schedule_id=args.schedule_id, issue_date=args.issue_date or _today(ctx))
     return IssuedOut(issued=len(ids), invoice_ids=ids[:1000])
@@ -413,8 +410,7 @@ class ListInvoicesIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_invoices(ctx: ToolContext, args: ListInvoicesIn) -> Page[InvoiceOut]:
-    """List invoices (number, family, student, status, due date, total, paid, credited, balance in minor units),
-    filtered by family, student, schedule, status or overdue on a day."""
+    """List invoices with their balances; get_invoice adds the lines, payments and credit notes."""
     if args.family_id is not None:
         await service.get_family(ctx.session, args.family_id)
     if args.student_id is not None:
@@ -452,9 +448,8 @@ def _plan_void(session: AsyncSession, actor: Actor, args: VoidInvoiceIn) -> Awai
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, plan=_plan_void)
 async def void_invoice(ctx: ToolContext, args: VoidInvoiceIn) -> InvoiceOut:
-    """Void an invoice that has nothing paid or credited on it: its journal entry is reversed (never deleted)
-    and it is owed no more. A paid invoice is corrected with issue_credit_note instead. A payment or credit
-    note recorded on it after the preview makes the action stale."""
+    """Void an invoice with nothing paid or credited on it: its journal entry is reversed and it is owed no more. A paid
+    invoice is corrected with issue_credit_note instead."""
     return await _invoice_detail(ctx, await service.get_invoice(ctx.session, args.invoice_id))
 
 
@@ -474,9 +469,9 @@ def _plan_credit_note(session: AsyncSession, actor: Actor, args: CreditNoteIn) -
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.CONFIRM, plan=_plan_credit_note)
 async def issue_credit_note(ctx: ToolContext, args: CreditNoteIn) -> CreditNoteOut:
-    """Issue a credit note on an issued invoice: the amount (minor units, at most its total less earlier credit
-    notes) is taken off its balance; what exceeds the balance (it was paid) becomes the family's credit, which
-    apply_family_credit or refund_family_credit then use. Posts its journal entry."""
+    """Issue a credit note on an issued invoice, at most its total less earlier credit notes: it comes off the balance,
+    and what exceeds the balance (it was paid) becomes the family's credit (apply_family_credit, refund_family_credit).
+    Posts its journal entry."""
     assert ctx.applied is not None
     note = await service.get_credit_note(ctx.session, ctx.applied.ids["note"] or 0)
     return credit_note_out(note)
@@ -507,9 +502,9 @@ class RecordPaymentIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def record_payment(ctx: ToolContext, args: RecordPaymentIn) -> PaymentOut:
-    """Record money a family paid (RCT000042) and allocate it to its open invoices, the earliest due first
-    unless allocations say otherwise; anything left over becomes the family's credit. Posts one journal entry
-    (Dr bank, Cr Fees receivable and Family credit). Amounts in minor units."""
+    """Record money a family paid (RCT000042) and allocate it to its open invoices, the earliest due first unless
+    allocations say otherwise; what is left becomes the family's credit. Posts Dr bank, Cr Fees receivable and Family
+    credit."""
     done = await service.record_payment(
         ctx.session, ctx.actor, family_id=args.family_id, amount=args.amount_minor,
         currency=await _currency(ctx, args.currency), received_on=args.received_on or _today(ctx),
@@ -528,8 +523,7 @@ class ListPaymentsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_payments(ctx: ToolContext, args: ListPaymentsIn) -> Page[PaymentOut]:
-    """List payments received (number, family, date, amount, method, reference, allocations), optionally for one
-    family or a date range: "what did we collect this term" is the sum of amount_minor."""
+    """List payments received, optionally of one family or a date range; get_fee_collections totals them."""
     if args.family_id is not None:
         await service.get_family(ctx.session, args.family_id)
     rows = await service.list_payments(ctx.session, after_id=args.after_id(), limit=args.limit,
@@ -547,8 +541,8 @@ class CollectionsIn(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_fee_collections(ctx: ToolContext, args: CollectionsIn) -> CollectionsOut:
-    """Answer "what did we collect this term": the payments received between two dates (count, total, by
-    method, the part that became family credit), the refunds paid back, and the net collected. Minor units."""
+    """Total what was collected between two dates ("what did we collect this term"): payments by method, the part that
+    became family credit, refunds paid back, and the net."""
     out = await service.collections(ctx.session, from_date=args.from_date, to_date=args.to_date or _today(ctx),
                                     currency=await _currency(ctx, args.currency))
     return CollectionsOut(from_date=out.from_date, to_date=out.to_date, currency=out.currency,
@@ -604,9 +598,8 @@ async def _plan_refund(session: AsyncSession, actor: Actor, args: RefundIn) -> P
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=BURSARS, gate=GateLevel.APPROVE, plan=_plan_refund)
 async def refund_family_credit(ctx: ToolContext, args: RefundIn) -> RefundOut:
-    """Pay money back to a family out of its credit (RF000042): at most the credit it holds (overpayments,
-    credit notes; to refund a paid invoice, issue a credit note first). Posts Dr Family credit, Cr bank. A
-    change to the family's credit after the preview makes the action stale."""
+    """Pay money back to a family out of its credit (RF000042), at most the credit it holds; to refund a paid invoice,
+    issue a credit note first. Posts Dr Family credit, Cr bank."""
     assert ctx.applied is not None
     refund_id = ctx.applied.ids.get("refund")
     row = await service.get_refund(ctx.session, refund_id=refund_id, idempotency_key=args.idempotency_key)
@@ -685,9 +678,9 @@ class StatementIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def generate_family_statement(ctx: ToolContext, args: StatementIn) -> StatementOut:
-    """Make a family's statement of account (PDF) for a period: balance brought forward, every invoice, payment,
-    credit note, void and refund with the running balance, the open invoices and their aging, the amount due.
-    It is stored as a document (kind fee_statement): get_document returns it."""
+    """Make a family's statement of account (PDF) for a period: balance brought forward, every transaction with the
+    running balance, the open invoices with their aging, the amount due. Stored as a document that get_document
+    returns."""
     to_date = args.to_date or _today(ctx)
     statement = await service.family_statement(ctx.session, family_id=args.family_id,
                                                currency=await _currency(ctx, args.currency),

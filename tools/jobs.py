@@ -32,8 +32,8 @@ EVERYONE = frozenset(Role)
 IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 MAX_WAIT_S = 300
 WaitSeconds = Annotated[int, Field(
-    ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to end before answering (with progress "
-                                     "notifications meanwhile); 0: answer at once with the queued job.")]
+    ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to end, with progress "
+                                     "notifications; 0: answer at once with the queued job.")]
 KindFilter = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 

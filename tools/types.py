@@ -41,7 +41,7 @@ Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True
 USD); anything else is refused naming what is allowed."""
 
 MinorAmount = Annotated[int, Field(strict=True, ge=0, le=money.MAX_AMOUNT,
-                                   description="Integer minor units: 125000 is 1,250.00 AUD, 1500 is 1,500 JPY.")]
+                                   description="Minor units: 125000 is 1,250.00 AUD.")]
 """An amount in integer minor units, 0..MAX_AMOUNT (the ledger's bound on one line); never a float."""
 
 PositiveMinorAmount = Annotated[MinorAmount, Field(ge=1)]
@@ -64,8 +64,7 @@ ToolOutput = OutputModel
 class PageInput(ToolInput):
     """Cursor pagination: pass `next_cursor` from the previous page to get the next one."""
 
-    cursor: Annotated[str | None, StringConstraints(max_length=200)] = Field(
-        default=None, description="The previous page's next_cursor.")
+    cursor: Annotated[str | None, StringConstraints(max_length=200)] = None
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
     def after_id(self) -> int:
