@@ -30,6 +30,7 @@ from domain.academics.schemas import (
     GuardianRead,
     SectionRead,
     StudentRead,
+    TermGradesPublishedOut,
     StudentSummary,
     SubjectRead,
     TeacherRead,
@@ -64,7 +65,6 @@ from tools.types import (
     Reason,
     ShortText,
     ToolInput,
-    ToolOutput,
     page_of,
     ranked_page_of,
 )
@@ -303,15 +303,6 @@ class ClassTermIn(ToolInput):
 class GradebookIn(PageInput):
     class_id: ClassRef
     term_id: TermRef
-
-
-class PublishOut(ToolOutput):
-    class_id: int
-    class_code: str
-    term_id: int
-    published_students: int
-    locked_grades: int
-    class_average: float | None
 
 
 # ---------------------------------------------------------------- helpers
@@ -701,8 +692,8 @@ def _plan_publish(session: AsyncSession, actor: Actor, args: ClassTermIn) -> Awa
 
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.APPROVE, plan=_plan_publish)
-async def publish_term_grades(ctx: ToolContext, args: ClassTermIn) -> PublishOut:
+async def publish_term_grades(ctx: ToolContext, args: ClassTermIn) -> TermGradesPublishedOut:
     """Publish a class's term grades: freeze each student's weighted percentage and letter and lock every score
     of that term (later changes need change_locked_grade)."""
     assert ctx.plan is not None
-    return PublishOut(**plans.publish_outcome(ctx.plan))
+    return TermGradesPublishedOut(**plans.publish_outcome(ctx.plan))

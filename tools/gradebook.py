@@ -6,7 +6,6 @@ Registered on the academics module (they read and write academics data and leave
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -30,7 +29,6 @@ from domain.academics.schemas import (
     scale_out,
     term_grade_change_out,
 )
-from domain.actions.models import PendingAction
 from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Plan
 from tools.academics import GRADERS, REGISTRY, Weight
@@ -233,17 +231,6 @@ class ListChangeRequestsIn(PageInput):
     student_id: StudentRef | None = Field(default=None, description="Only requests about this student.")
 
 
-def _request_out(action: PendingAction) -> ChangeRequestOut:
-    preview, arguments = json.loads(action.preview), json.loads(action.arguments)
-    return ChangeRequestOut(request_id=action.id or 0, status=action.status, class_code=preview.get("class"),
-                            assessment=preview.get("assessment"), student=preview.get("student"),
-                            student_id=arguments["student_id"], original=preview.get("before", {}),
-                            proposed=preview.get("after", {}), term_grade=preview.get("term_grade"),
-                            reason=arguments.get("reason", ""), requested_by=action.requested_by_username,
-                            requested_at=action.created_at, decided_by=action.decided_by_username,
-                            decided_at=action.decided_at, decision_reason=action.decision_reason)
-
-
 @academics_module.tool(effect=Effect.READ, roles=GRADERS)
 async def list_grade_change_requests(ctx: ToolContext, args: ListChangeRequestsIn) -> Page[ChangeRequestOut]:
     """List grade change requests (change_locked_grade: changes of published grades), oldest first, with the
@@ -252,8 +239,8 @@ async def list_grade_change_requests(ctx: ToolContext, args: ListChangeRequestsI
     items = await service.grade_change_requests(ctx.session, ctx.actor, status=args.status,
                                                 student_id=args.student_id, after_id=args.after_id(),
                                                 limit=args.limit)
-    page, cursor = page_of(items, args.limit)
-    return Page[ChangeRequestOut](items=[_request_out(a) for a in page], next_cursor=cursor)
+    page, cursor = page_of(items, args.limit, key=lambda request: request.request_id)
+    return Page[ChangeRequestOut](items=page, next_cursor=cursor)
 
 
 # ---------------------------------------------------------------- report cards

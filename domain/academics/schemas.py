@@ -3,6 +3,8 @@ and the mappers from its rows. Scores and percentages are decimals with two plac
 
 from __future__ import annotations
 
+import json
+
 import datetime as dt
 from datetime import date, datetime
 from typing import Any
@@ -453,3 +455,28 @@ class TermCommentOut(OutputModel):
     term_id: int
     student_id: int
     comment: str | None
+
+
+class TermGradesPublishedOut(OutputModel):
+    """A class's term grades published (publish_term_grades, once released): how many students and grades were
+    frozen, and the class average (0-100) of the term grades."""
+
+    class_id: int
+    class_code: str
+    term_id: int
+    published_students: int
+    locked_grades: int
+    class_average: float | None
+
+
+def change_request_out(action: Any) -> ChangeRequestOut:
+    """A grade change request as listed: `action` is a pending action of change_locked_grade (domain.actions'
+    PendingAction, read through domain.actions.service), its preview and arguments JSON as the plan wrote them."""
+    preview, arguments = json.loads(action.preview), json.loads(action.arguments)
+    return ChangeRequestOut(request_id=action.id or 0, status=action.status, class_code=preview.get("class"),
+                            assessment=preview.get("assessment"), student=preview.get("student"),
+                            student_id=arguments["student_id"], original=preview.get("before", {}),
+                            proposed=preview.get("after", {}), term_grade=preview.get("term_grade"),
+                            reason=arguments.get("reason", ""), requested_by=action.requested_by_username,
+                            requested_at=action.created_at, decided_by=action.decided_by_username,
+                            decided_at=action.decided_at, decision_reason=action.decision_reason)

@@ -832,7 +832,9 @@ async def grade_change_requests(session: AsyncSession, actor: Actor, *, status: 
     """Return up to `limit + 1` grade change requests (the pending actions of change_locked_grade) after
     `after_id`, oldest first: open ones (proposed, queued), decided ones (every other status) or all, about one
     student when given. Rule: admins and registrars see everyone's, other roles only the ones they requested.
-    Raises NotFound (student_id)."""
+    Raises NotFound (student_id). Returns ChangeRequestOut items."""
+    from domain.academics.schemas import change_request_out  # schemas imports this module's rules
+
     if student_id is not None:
         await repo.get_or_raise(session, Student, student_id, field="student_id")
     statuses = OPEN_REQUEST_STATUSES if status == "open" else None
@@ -850,7 +852,7 @@ async def grade_change_requests(session: AsyncSession, actor: Actor, *, status: 
         if len(batch) <= limit:
             break
         after_id = batch[-1].id or 0
-    return items[:limit + 1]
+    return [change_request_out(action) for action in items[:limit + 1]]
 
 
 REFERENCE_KINDS = {
