@@ -112,3 +112,40 @@ from domain.fees.models import Invoice
     assert sorted(repository_imports(repos)) == ["line 2: imports domain.hr.repository",
                                          "line 3: imports domain.fees.repository",
                                          "line 4: imports domain.jobs.repository"]
+
+
+# The two modules of tools/ whose output models are not a school context's: the generic page (tools/types.py)
+# and the catalogue's own discovery tools (tools/discovery.py: toolsets belong to the registry, not a context).
+OWN_OUTPUTS = frozenset({"types.py", "discovery.py"})
+OUTPUT_BASES = frozenset({"OutputModel", "ToolOutput"})
+
+
+def output_models(source: str) -> list[str]:
+    """Return 'line N: class X' for each class of `source` derived from an output model base."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            bases = {b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else ""
+                     for b in node.bases}
+            if bases & OUTPUT_BASES:
+                found.append(f"line {node.lineno}: class {node.name}")
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in tool_files() if p.name not in OWN_OUTPUTS], ids=lambda p: p.name)
+def test_no_tool_module_defines_an_output_schema(path: Path) -> None:
+    found = output_models(path.read_text())
+    assert not found, (f"tools/{path.name} defines output models; they belong in domain/<context>/schemas.py "
+                       f"(issue 15): {found}")
+
+
+def test_the_output_check_finds_output_models() -> None:
+    source = '''
+class A(ToolOutput):
+    x: int
+class B(schemas.OutputModel):
+    y: int
+class C(ToolInput):
+    z: int
+'''
+    assert output_models(source) == ["line 2: class A", "line 4: class B"]
