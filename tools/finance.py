@@ -76,86 +76,74 @@ EntryKey = Annotated[str, _text(rules.MAX_KEY)]
 
 
 class CreateAccountIn(ToolInput):
-    code: AccountCode = Field(description="Unique account code people say aloud, e.g. 1000 (Cash) or 4100 "
-                                          "(Tuition fees): letters, digits, '.' and '-'.")
-    name: Name = Field(description="The account's name, e.g. 'Cash at bank'.")
+    code: AccountCode = Field(description="Unique; e.g. 1000 (Cash) or 4100 (Tuition fees).")
+    name: Name
     type: AccountType = Field(description="Assets and expenses carry debit balances, the others credit.")
-    currency: Currency | None = Field(default=None, description="ISO 4217 code (USD, EUR, KES...); omitted: "
-                                                                "the school's currency.")
+    currency: Currency | None = Field(default=None, description="omitted: the school's currency.")
     parent_id: AccountRef | None = Field(default=None, description="The account it rolls up into (same type and "
                                                            "currency); omitted: a top-level account.")
 
 
 class ListAccountsIn(PageInput):
-    type: AccountType | None = Field(default=None, description="Only accounts of this type.")
-    active: bool | None = Field(default=None, description="true: active accounts only; false: inactive only; "
-                                                          "omitted: both.")
-    currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency.")
-    query: Query | None = Field(default=None, description="Part of the code or name (case-insensitive).")
+    type: AccountType | None = None
+    active: bool | None = None
+    currency: Currency | None = None
+    query: Query | None = Field(default=None, description="Part of the code or name.")
 
 
 class TrialBalanceIn(ToolInput):
-    as_of: dt.date | None = Field(default=None, description="Count entries dated up to this day (inclusive); "
-                                                            "omitted: all entries.")
-    from_date: dt.date | None = Field(default=None, description="Count entries dated from this day "
-                                                                "(inclusive), for one period's movements; "
-                                                                "omitted: from the first entry.")
-    currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency.")
-    as_csv: bool = Field(default=False, description="Also return it as CSV text in `csv`.")
+    as_of: dt.date | None = Field(default=None, description="Last day counted (inclusive); omitted: all entries.")
+    from_date: dt.date | None = Field(default=None, description="First day counted (inclusive), for one period's "
+                                                                "movements; omitted: from the first entry.")
+    currency: Currency | None = None
+    as_csv: bool = False
 
 
 class IncomeStatementIn(ToolInput):
-    from_date: dt.date | None = Field(default=None, description="First day of the period (inclusive), e.g. "
-                                                                "the first day of the school year; omitted: "
-                                                                "from the first entry.")
-    to_date: dt.date | None = Field(default=None, description="Last day of the period (inclusive); omitted: "
-                                                              "through the last entry.")
-    currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency; "
-                                                                "omitted: every currency, each on its own.")
-    as_csv: bool = Field(default=False, description="Also return it as CSV text in `csv`.")
+    from_date: dt.date | None = Field(default=None, description="First day (inclusive); omitted: from the first "
+                                                                "entry.")
+    to_date: dt.date | None = Field(default=None, description="Last day (inclusive); omitted: the last entry's.")
+    currency: Currency | None = Field(default=None, description="omitted: every currency, each on its own.")
+    as_csv: bool = False
 
 
 class BalanceSheetIn(ToolInput):
-    as_of: dt.date | None = Field(default=None, description="Balances at the end of this day (entries dated "
-                                                            "on or before it); omitted: every entry.")
-    currency: Currency | None = Field(default=None, description="Only accounts in this ISO 4217 currency; "
-                                                                "omitted: every currency, each on its own.")
-    as_csv: bool = Field(default=False, description="Also return it as CSV text in `csv`.")
+    as_of: dt.date | None = Field(default=None, description="Last day counted (inclusive); omitted: every entry.")
+    currency: Currency | None = Field(default=None, description="omitted: every currency, each on its own.")
+    as_csv: bool = False
 
 
 class AccountLedgerIn(PageInput):
-    account_id: AccountRef = Field(description="The account: id or code (1100).")
+    account_id: AccountRef
     from_date: dt.date | None = Field(default=None, description="First day (inclusive); earlier lines form "
                                                                 "the opening balance.")
     to_date: dt.date | None = Field(default=None, description="Last day (inclusive).")
 
 
 class JournalLineIn(ToolInput):
-    account_id: AccountRef = Field(description="The account posted to: id or code (1100); it must be active.")
+    account_id: AccountRef
     debit: MinorAmount = Field(default=0, description="Minor units; 0 on a credit line.")
     credit: MinorAmount = Field(default=0, description="Minor units; 0 on a debit line.")
-    department_id: DepartmentRef | None = Field(default=None, description="The department charged (cost centre); "
-                                                               "list_departments shows ids.")
-    memo: LineMemo | None = Field(default=None, description="What this line is for.")
+    department_id: DepartmentRef | None = Field(default=None, description="The cost centre charged.")
+    memo: LineMemo | None = None
 
 
 class PostJournalEntryIn(ToolInput):
-    date: dt.date = Field(description="The accounting date of the entry.")
-    memo: Memo = Field(description="What the entry records, e.g. 'October electricity bill'.")
+    date: dt.date
+    memo: Memo = Field(description="e.g. 'October electricity bill'.")
     lines: list[JournalLineIn] = Field(min_length=2, max_length=MAX_MANUAL_LINES,
                                        description="Each line has exactly one of debit or credit above 0; "
                                                    "debits add up to credits.")
-    idempotency_key: EntryKey = Field(description="Your key for this posting, e.g. 'electricity-2026-10': "
-                                                  "the same key and content returns the entry already "
-                                                  "posted; the same key with other content is refused.")
-    currency: Currency | None = Field(default=None, description="The currency you expect the accounts to be "
-                                                                "in (ISO 4217); omitted: not checked.")
+    idempotency_key: EntryKey = Field(description="e.g. 'electricity-2026-10': the same key and content returns "
+                                                  "the entry already posted; other content is refused.")
+    currency: Currency | None = Field(default=None, description="The accounts' expected currency; omitted: "
+                                                                "not checked.")
 
 
 class ReverseJournalEntryIn(ToolInput):
-    entry_id: JournalEntryRef = Field(description="The entry to reverse: id or number (JE000042).")
-    date: dt.date = Field(description="The reversal's accounting date, on or after the entry's date.")
-    reason: Reason = Field(description="Why the entry is reversed; part of the reversal's memo.")
+    entry_id: JournalEntryRef
+    date: dt.date = Field(description="On or after the entry's date.")
+    reason: Reason = Field(description="Goes into the reversal's memo.")
 
 
 # ---------------------------------------------------------------- serialization
@@ -187,8 +175,7 @@ def _line_inputs(args: PostJournalEntryIn) -> list[LineInput]:
 
 @module.tool(effect=Effect.WRITE, roles=FINANCE_WRITERS)
 async def create_account(ctx: ToolContext, args: CreateAccountIn) -> AccountOut:
-    """Add an account to the chart of accounts. A child account (parent_id) has its parent's type and currency.
-    Use list_accounts first to avoid duplicates; accounts are never deleted."""
+    """Add an account to the chart of accounts (check list_accounts first: accounts are never deleted)."""
     currency = args.currency or ctx.runtime.settings.currency
     account = await service.create_account(ctx.session, ctx.actor, code=args.code, name=args.name,
                                            type=args.type.value, currency=currency, parent_id=args.parent_id)
@@ -197,9 +184,7 @@ async def create_account(ctx: ToolContext, args: CreateAccountIn) -> AccountOut:
 
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def list_accounts(ctx: ToolContext, args: ListAccountsIn) -> Page[AccountOut]:
-    """List the chart of accounts (id, code, name, type, currency, parent, active, normal balance side),
-    optionally filtered by type, active flag, currency or part of the code or name. Use it to find the
-    account ids that journal entries, the ledger and the trial balance take."""
+    """List the chart of accounts: the accounts that journal entries, the ledger and the reports take."""
     rows = await service.list_accounts(ctx.session, after_id=args.after_id(), limit=args.limit,
                                        account_type=args.type.value if args.type else None, active=args.active,
                                        currency=args.currency, query=args.query)
@@ -212,10 +197,9 @@ async def list_accounts(ctx: ToolContext, args: ListAccountsIn) -> Page[AccountO
 
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBalanceOut:
-    """Get the trial balance: for every account with postings (optionally only entries dated
-    from_date..as_of, inclusive), its debit and credit totals, its balance in its normal direction and its
-    net debit or credit balance; plus grand totals per currency, which balance when the books are
-    consistent. Minor units of each account's currency; a reversed entry and its reversal cancel out."""
+    """Get the trial balance: each account's debit and credit totals and balance (optionally over from_date..as_of
+    only), and grand totals per currency, which balance when the books are consistent. A reversed entry and its reversal
+    cancel out."""
     tb = await service.trial_balance(ctx.session, as_of=args.as_of, from_date=args.from_date,
                                      currency=args.currency)
     rows = [TrialBalanceRowOut(account_id=r.account.id or 0, code=r.account.code, name=r.account.name,
@@ -232,11 +216,9 @@ async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBala
 
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def get_income_statement(ctx: ToolContext, args: IncomeStatementIn) -> IncomeStatementOut:
-    """Get the income statement (profit and loss) for a period: every income and expense account with
-    entries dated from_date..to_date (inclusive), its amount in its normal direction, and per currency the
-    total income, total expenses and net income (negative is a loss). Minor units, one block per currency
-    (never added together); a contra-income account such as fee discounts shows a negative income; a reversed
-    entry and its reversal cancel out. For "how did we do this term/year"."""
+    """Get the income statement (profit and loss; "how did we do this term"): each income and expense account's amount
+    over a period and, per currency, total income, expenses and net income (negative: a loss). Currencies are never
+    added together; fee discounts show as negative income."""
     stmt = await reports.income_statement(ctx.session, from_date=args.from_date, to_date=args.to_date,
                                           currency=args.currency)
     blocks = [IncomeStatementCurrencyOut(currency=c.currency, income=report_lines_out(c.income),
@@ -249,10 +231,9 @@ async def get_income_statement(ctx: ToolContext, args: IncomeStatementIn) -> Inc
 
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def get_balance_sheet(ctx: ToolContext, args: BalanceSheetIn) -> BalanceSheetOut:
-    """Get the balance sheet at the end of a day: every asset, liability and equity account's balance over
-    the entries dated on or before as_of, plus a computed equity line, net income to date (the ledger has no
-    closing entries), and per currency the totals and whether assets equal liabilities + equity. Minor
-    units, one block per currency (never added together). For "what do we own and owe"."""
+    """Get the balance sheet at the end of a day ("what do we own and owe"): asset, liability and equity balances with
+    net income to date as an equity line (the ledger has no closing entries), and per currency whether assets equal
+    liabilities + equity."""
     sheet = await reports.balance_sheet(ctx.session, as_of=args.as_of, currency=args.currency)
     blocks = [BalanceSheetCurrencyOut(currency=c.currency, assets=report_lines_out(c.assets),
                                       liabilities=report_lines_out(c.liabilities), equity=report_lines_out(c.equity),
@@ -267,10 +248,8 @@ async def get_balance_sheet(ctx: ToolContext, args: BalanceSheetIn) -> BalanceSh
 
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def get_account_ledger(ctx: ToolContext, args: AccountLedgerIn) -> AccountLedgerOut:
-    """Get one account's journal lines in date order, each with its entry (number, memo, status, source),
-    debit or credit and the running balance after it; the opening balance covers every earlier line. Minor
-    units; balances in the account's normal direction (debit - credit for assets and expenses, credit - debit
-    otherwise). Its entry ids are what reverse_journal_entry takes."""
+    """Get one account's journal lines in date order with the running balance in its normal direction, after an opening
+    balance of every earlier line. Their entry ids are what reverse_journal_entry takes."""
     ledger = await service.account_ledger(ctx.session, args.account_id, from_date=args.from_date,
                                           to_date=args.to_date, after_id=args.after_id(), limit=args.limit)
     items = [LedgerLineOut(id=row.line.id or 0, entry_id=row.entry.id or 0,
@@ -295,11 +274,9 @@ def _plan_post(session: AsyncSession, actor: Actor, args: PostJournalEntryIn) ->
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.CONFIRM, plan=_plan_post)
 async def post_journal_entry(ctx: ToolContext, args: PostJournalEntryIn) -> JournalEntryOut:
-    """Post a manual journal entry to the ledger, for adjustments, accruals and bills (payroll and fees post
-    their own). Every account in one currency; amounts in its minor units (12500 is 125.00 USD). A posted
-    entry is never edited or deleted: reverse_journal_entry corrects it. The preview shows each account's
-    balance before and after. Above the school's threshold (MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR) an admin
-    must approve it too."""
+    """Post a manual journal entry (adjustments, accruals, bills; payroll and fees post their own), every account in one
+    currency. A posted entry is never edited: reverse_journal_entry corrects it. Above the school's threshold
+    (MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR) an admin must approve it too."""
     entry_id = ctx.applied.ids.get("entry") if ctx.applied is not None else None
     if entry_id is not None:
         return await entry_out(ctx, await service.get_entry(ctx.session, entry_id))
@@ -318,9 +295,8 @@ def _plan_reverse(session: AsyncSession, actor: Actor, args: ReverseJournalEntry
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.APPROVE, plan=_plan_reverse)
 async def reverse_journal_entry(ctx: ToolContext, args: ReverseJournalEntryIn) -> JournalEntryOut:
-    """Reverse a posted journal entry, the only way to correct one: post its mirror (debits and credits
-    swapped) on the reversal date, with the reason in its memo, and mark the original reversed. An entry is
-    reversed once; a reversal is not reversed (post a new entry instead). The preview shows the mirror lines
-    and the balances before and after."""
+    """Reverse a posted journal entry, the only way to correct one: post its mirror on the given date with the reason in
+    its memo, and mark the original reversed. An entry is reversed once; a reversal is not reversed (post a new entry
+    instead)."""
     assert ctx.applied is not None
     return await entry_out(ctx, await service.get_entry(ctx.session, ctx.applied.ids["reversal"] or 0))

@@ -47,7 +47,7 @@ class CreateDepartmentIn(ToolInput):
 
 class ListEmployeesIn(PageInput):
     department_id: DepartmentRef | None = None
-    status: EmployeeStatus | None = Field(default=None, description="active | on_leave | terminated")
+    status: EmployeeStatus | None = None
 
 
 class SearchEmployeesIn(PageInput):
@@ -65,8 +65,8 @@ class CreateEmployeeIn(ToolInput):
     position: ShortText = Field(description="Job title, e.g. 'Mathematics teacher'.")
     department_id: DepartmentRef
     hire_date: date
-    employment_type: EmploymentType = Field(description="full_time | part_time | contract | temporary")
-    code: Code | None = Field(default=None, description="Employee code; omitted: the next free E0001-style code.")
+    employment_type: EmploymentType
+    code: Code | None = Field(default=None, description="omitted: the next free code (E0001...).")
 
 
 class UpdateEmployeeIn(ToolInput):
@@ -77,8 +77,7 @@ class UpdateEmployeeIn(ToolInput):
     position: ShortText | None = None
     department_id: DepartmentRef | None = None
     employment_type: EmploymentType | None = None
-    status: EmployeeStatus | None = Field(default=None, description="active | on_leave (terminate_employee "
-                                                                      "terminates)")
+    status: EmployeeStatus | None = None
 
     @model_validator(mode="after")
     def _some_change(self):
@@ -121,8 +120,7 @@ async def _outs(ctx: ToolContext, employees: list[Employee], model: type[Employe
 
 @module.tool(effect=Effect.READ, roles=STAFF_READERS)
 async def list_employees(ctx: ToolContext, args: ListEmployeesIn) -> Page[EmployeeSummary]:
-    """List employees, optionally of one department or status. Returns codes, names, positions only;
-    get_employee gives the full record."""
+    """List employees, optionally of one department or status; get_employee has the full record."""
     rows = await service.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit,
                                         department_id=args.department_id,
                                         status=args.status.value if args.status else None)
@@ -134,8 +132,7 @@ async def list_employees(ctx: ToolContext, args: ListEmployeesIn) -> Page[Employ
 
 @module.tool(effect=Effect.READ, roles=STAFF_READERS)
 async def search_employees(ctx: ToolContext, args: SearchEmployeesIn) -> Page[EmployeeSummary]:
-    """Find employees by part of their name, code, work email or position, case and accents ignored, nearest
-    first: exact, then starting with the query, then containing it."""
+    """Find employees by part of a name, code, work email or position, case and accents ignored, nearest first."""
     start = args.after_id()
     rows = await service.list_employees(ctx.session, after_id=start, limit=args.limit, query=args.query)
     page, cursor = ranked_page_of(rows, args.limit, start)
@@ -144,13 +141,13 @@ async def search_employees(ctx: ToolContext, args: SearchEmployeesIn) -> Page[Em
 
 @module.tool(effect=Effect.READ, roles=STAFF_READERS)
 async def get_employee(ctx: ToolContext, args: EmployeeIdIn) -> EmployeeRead:
-    """Get one employee's full record: contact email, department, hire date, employment type, status."""
+    """Get one employee's full record."""
     return (await _outs(ctx, [await service.get_employee(ctx.session, args.employee_id)], EmployeeRead))[0]
 
 
 @module.tool(effect=Effect.WRITE, roles=HR_WRITERS)
 async def create_employee(ctx: ToolContext, args: CreateEmployeeIn) -> EmployeeRead:
-    """Hire an employee: creates an active record with the next free code (E0001...) unless one is given."""
+    """Hire an employee: an active record with the next free code (E0001...) unless one is given."""
     emp = await service.create_employee(ctx.session, ctx.actor, **args.model_dump(exclude={"code"}),
                                         code=args.code)
     return (await _outs(ctx, [emp], EmployeeRead))[0]
@@ -158,8 +155,8 @@ async def create_employee(ctx: ToolContext, args: CreateEmployeeIn) -> EmployeeR
 
 @module.tool(effect=Effect.WRITE, roles=HR_WRITERS)
 async def update_employee(ctx: ToolContext, args: UpdateEmployeeIn) -> EmployeeRead:
-    """Change an employee's names, work email, position, department, employment type or status (active or
-    on_leave). Only the fields given change. Terminating is terminate_employee."""
+    """Change an employee's record; only the fields given change. Status is active or on_leave: terminating is
+    terminate_employee."""
     changes = args.model_dump(exclude_none=True, exclude={"employee_id"})
     emp = await service.update_employee(ctx.session, ctx.actor, employee_id=args.employee_id, changes=changes)
     return (await _outs(ctx, [emp], EmployeeRead))[0]
