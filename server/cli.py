@@ -9,15 +9,18 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from domain.kernel.actor import Actor, Channel
-from domain.kernel.audit import append_audit
 from domain.kernel.errors import DomainError
-from domain.kernel.settings import Settings
-from server.auth import CLI_OPERATOR
+
+if TYPE_CHECKING:
+    from domain.kernel.settings import Settings
+
+# Only light modules at the top: `mcs-erp --help` and a stdio server's `initialize` do not wait for the database
+# layer, the domain or the tool catalogue; each command imports what it uses.
 
 app = typer.Typer(help="mcs-erp: a school ERP built for AI agents first.", no_args_is_help=True,
                   add_completion=False)
@@ -36,6 +39,8 @@ AsUser = Annotated[str, typer.Option("--as", help="The user this command acts as
 def _settings() -> Settings:
     """Read the settings; a bad MCS_ERP_* variable or mcs-erp.toml entry is printed as such (exit 2), no traceback."""
     from pydantic import ValidationError
+
+    from domain.kernel.settings import Settings
 
     try:
         return Settings()
@@ -464,7 +469,9 @@ def keys_create(
     """Create an API key; the secret is printed once and only its hash is stored."""
     from domain.hr.repository import get_employee_by_code
     from domain.identity.service import create_api_key
+    from domain.kernel.audit import append_audit
     from domain.kernel.errors import NotFound
+    from server.auth import CLI_OPERATOR
 
     async def go(runtime):
         await prepare_database(runtime)
@@ -506,6 +513,8 @@ def keys_list() -> None:
 def keys_revoke(key_id: int) -> None:
     """Revoke an API key by id (HTTP servers stop accepting it within MCS_ERP_KEY_CACHE_SECONDS)."""
     from domain.identity.service import revoke_api_key
+    from domain.kernel.audit import append_audit
+    from server.auth import CLI_OPERATOR
 
     async def go(runtime):
         async with runtime.db.write() as session:
@@ -537,7 +546,9 @@ def audit_verify() -> None:
 @timetable_app.command("import-ctt")
 def timetable_import_ctt(file: Annotated[Path, typer.Argument(help="An ITC2007 Track 3 .ctt instance.")]) -> None:
     """Store an ITC2007 .ctt instance as a timetable problem; print its id and counts."""
+    from domain.kernel.audit import append_audit
     from domain.timetable import service as timetable
+    from server.auth import CLI_OPERATOR
 
     try:
         text = file.read_text()
@@ -572,9 +583,11 @@ def timetable_solve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="CP-SAT search workers (one per core).")] = 2,
 ) -> None:
     """Solve a stored problem in this process, store the solution, write the .sol file; print hard and soft."""
+    from domain.kernel.audit import append_audit
     from domain.timetable import service as timetable
     from domain.timetable.itc2007 import write_sol
     from domain.timetable.solver import solve
+    from server.auth import CLI_OPERATOR
 
     async def go(runtime):
         async with runtime.db.read() as session:
