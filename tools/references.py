@@ -1,15 +1,15 @@
 """References a person would use: every tool input that points at a record takes its id or its code.
 
 A field declared with one of the `*Ref` types below (`employee_id: EmployeeRef`) accepts an id (an integer) or
-what people call the record (a string: a code like E0042, 7A-MATH, 1100, INV000042, a name like "Pablo
+what people call the record (a string: a code like E0042, 7A-MATH, 1010, INV000042, a name like "Pablo
 Hernández"). `resolve_references` (called once, by tools.invoke, between validation and the tool) replaces
 every string by the id it names, through the `resolve_reference` function of the owning context's service
 (domain.kernel.references has the matching rules), so a tool function always receives ints. A string that names
 nothing is NotFound, one that names several is InvalidInput; both name the field, what was expected and the
 closest matches. Integers pass unchanged: the tool itself reports an id no row has.
 
-Kinds whose records have no code (a pending action, a job, a document, a timetable problem or solution) are
-`Ref(kind, codes=False)`: an integer only. tests/tools/test_references.py walks every tool's input and fails on
+Kinds whose records have no code (a pending action, a job, a document, a timetable problem or solution, an
+audit event) are `Ref(kind, codes=False)`: an integer only. tests/tools/test_references.py walks every tool's input and fails on
 an `*_id` field that is not a Ref, so a new tool cannot forget.
 """
 
@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 MAX_ID = 2_147_483_647
 MAX_CODE = 120  # a full name is the longest thing a reference may be
+
 
 @dataclass(frozen=True)
 class Ref:
