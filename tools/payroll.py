@@ -76,7 +76,7 @@ Expression = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 
 
 class ComponentIn(ToolInput):
-    code: Code = Field(description="How payslips and formulas name it: a letter, then letters, digits or _.")
+    code: Code = Field(description="How payslips and formulas name it.")
     name: Name = Field(description="Printed on the payslip.")
     kind: Literal["earning", "deduction", "employer_contribution", "tax"]
     method: Literal["fixed", "percentage", "formula", "tax_table"]
@@ -96,16 +96,15 @@ class ComponentIn(ToolInput):
 class CreateStructureIn(ToolInput):
     code: Code
     name: Name
-    currency: Currency = Field(description="ISO 4217 code, e.g. AUD.")
+    currency: Currency = Field(description="e.g. AUD.")
     components: list[ComponentIn] = Field(min_length=1, max_length=60, description="Evaluated in this order.")
 
 
 @module.tool(effect=Effect.WRITE, roles=PAYROLL)
 async def create_salary_structure(ctx: ToolContext, args: CreateStructureIn) -> StructureOut:
-    """Create a salary structure: ordered components (earnings, deductions, taxes, employer contributions),
-    each fixed, a percentage of a named value or earlier component, a formula, or a tax table. The whole
-    structure is checked first (formulas may use only values known at their position; tax tables must exist).
-    Amounts are integer minor units of the structure's currency."""
+    """Create a salary structure: ordered components (earnings, deductions, taxes, employer contributions), each fixed,
+    a percentage, a formula or a tax table. The whole structure is checked first: formulas may use only values known at
+    their position; tax tables must exist."""
     row = await service.create_structure(
         ctx.session, ctx.actor, code=args.code, name=args.name, currency=args.currency,
         components=[c.model_dump(exclude_none=True) for c in args.components])
@@ -114,7 +113,7 @@ async def create_salary_structure(ctx: ToolContext, args: CreateStructureIn) -> 
 
 @module.tool(effect=Effect.READ, roles=PAYROLL_HR)
 async def list_salary_structures(ctx: ToolContext, args: PageInput) -> Page[StructureOut]:
-    """List salary structures with their components, by id."""
+    """List salary structures with their components."""
     rows = await service.list_structures(ctx.session, after_id=args.after_id(), limit=args.limit + 1)
     page, cursor = page_of(rows, args.limit)
     return Page[StructureOut](items=[structure_out(r) for r in page], next_cursor=cursor)
@@ -125,9 +124,7 @@ async def list_salary_structures(ctx: ToolContext, args: PageInput) -> Page[Stru
 
 @module.tool(effect=Effect.READ, roles=PAYROLL)
 async def list_tax_tables(ctx: ToolContext, args: PageInput) -> Page[TaxTableOut]:
-    """List the withholding tax tables in force or scheduled: code (what a structure's tax component names),
-    filing status, dates, currency, number of bands, published source, and whether it shipped with mcs-erp or
-    an admin added it."""
+    """List the withholding tax tables in force or scheduled; a structure's tax component names one by code."""
     bundled = {(t.code, t.filing_status, t.effective_from) for t in bundled_tax_tables().tables}
     tables = sorted((await service.tax_tables(ctx.session)).tables,
                     key=lambda t: (t.code, t.effective_from, t.filing_status or ""))
@@ -154,9 +151,9 @@ def _plan_tax_table(session: AsyncSession, actor: Actor, args: AddTaxTableIn) ->
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_tax_table)
 async def add_tax_table(ctx: ToolContext, args: AddTaxTableIn) -> Page[TaxTableOut]:
-    """Add a withholding tax table as data (e.g. next year's published schedule); refused if it overlaps a table
-    of the same code and filing status. Changes what every later payroll withholds, so an admin other than the
-    requester must approve it."""
+    """Add a withholding tax table as data (e.g. next year's published schedule); refused if it overlaps a table of the
+    same code and filing status. It changes what every later payroll withholds, so an admin other than the requester
+    must approve it."""
     assert ctx.plan is not None and ctx.applied is not None
     rows = await service.tax_table_records(ctx.session, plans.added_tax_table_ids(ctx.plan, ctx.applied.ids))
     return Page[TaxTableOut](items=[TaxTableOut(
@@ -173,10 +170,10 @@ class CreateContractIn(ToolInput):
     start_date: date
     end_date: date | None = None
     pay_basis: Literal["monthly", "hourly"] = "monthly"
-    base_minor: MinorAmount = Field(description="Monthly salary (monthly) or hourly rate (hourly), minor units.")
+    base_minor: MinorAmount = Field(description="Monthly salary, or hourly rate when hourly.")
     currency: Currency
     salary_structure_id: SalaryStructureRef
-    department_id: DepartmentRef | None = Field(default=None, description="Cost centre; default the employee's department.")
+    department_id: DepartmentRef | None = Field(default=None, description="Cost centre; omitted: the employee's.")
     hours_per_month: Hours | None = Field(default=None, description="hourly: hours paid a month.")
     filing_status: Code | None = Field(default=None, description="The tax table's status, e.g. scale_2 (ATO: "
                                                                  "tax-free threshold claimed).")
@@ -184,8 +181,7 @@ class CreateContractIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=PAYROLL_HR)
 async def create_employment_contract(ctx: ToolContext, args: CreateContractIn) -> ContractOut:
-    """Create an employee's contract (version 1): dates, pay basis, base amount in minor units, currency, salary
-    structure and cost centre. Refused when the employee already has a contract over these dates."""
+    """Create an employee's contract (version 1); refused when the employee already has a contract over these dates."""
     row = await service.create_contract(ctx.session, ctx.actor, **args.model_dump())
     return (await _with_employee_codes(ctx, [contract_out(row)]))[0]
 
@@ -207,7 +203,7 @@ class ListContractsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=PAYROLL_HR)
 async def list_employment_contracts(ctx: ToolContext, args: ListContractsIn) -> Page[ContractOut]:
-    """List contracts (their current versions, or every version with history), optionally of one employee."""
+    """List contracts (current versions, or every version), optionally of one employee."""
     rows = await service.list_contracts(ctx.session, after_id=args.after_id(), limit=args.limit + 1,
                                         employee_id=args.employee_id, history=args.history)
     page, cursor = page_of(rows, args.limit)
@@ -216,8 +212,8 @@ async def list_employment_contracts(ctx: ToolContext, args: ListContractsIn) -> 
 
 
 class ChangeSalaryIn(ToolInput):
-    contract_number: Code = Field(description="e.g. C00012 (list_employment_contracts).")
-    base_minor: MinorAmount = Field(description="The new monthly salary or hourly rate, minor units.")
+    contract_number: Code = Field(description="e.g. C00012.")
+    base_minor: MinorAmount = Field(description="The new monthly salary or hourly rate.")
     effective_from: date = Field(description="The day it applies from; a past date is paid as arrears next run.")
     reason: Reason
 
@@ -231,9 +227,9 @@ def _plan_salary(session: AsyncSession, actor: Actor, args: ChangeSalaryIn) -> A
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL_HR, gate=GateLevel.CONFIRM, plan=_plan_salary)
 async def change_contract_salary(ctx: ToolContext, args: ChangeSalaryIn) -> ContractOut:
-    """Change a contract's salary from a date by recording a new contract version (the old one is kept). A date
-    in an already paid month makes arrears lines in the next payroll run. When annual pay moves by more than
-    the school's threshold (setting salary_change_approve_above_minor) an admin must approve it too."""
+    """Change a contract's salary from a date as a new contract version (the old one is kept); a date in a paid month
+    makes arrears in the next run. When annual pay moves by more than the school's threshold
+    (salary_change_approve_above_minor) an admin must approve it too."""
     assert ctx.applied is not None
     out = contract_out(await service.get_contract(ctx.session, plans.new_contract_id(ctx.applied.ids)))
     return (await _with_employee_codes(ctx, [out]))[0]
@@ -247,8 +243,8 @@ class UnpaidLeaveIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=PAYROLL_HR, idempotent=True)
 async def record_unpaid_leave(ctx: ToolContext, args: UnpaidLeaveIn) -> UnpaidLeaveOut:
-    """Set an employee's unpaid leave days in a pay month (replacing the earlier figure); they reduce payment
-    days and so the prorated pay of that month's run."""
+    """Set an employee's unpaid leave days in a pay month (replacing the earlier figure); they prorate that month's
+    pay."""
     row = await service.record_unpaid_leave(ctx.session, ctx.actor, employee_id=args.employee_id,
                                             period=args.period, days=args.days)
     return UnpaidLeaveOut(employee_id=row.employee_id, period=row.period, days=Decimal(row.days_x100) / 100)
@@ -287,19 +283,17 @@ async def _calculate_params(session, args: CalculateIn) -> dict[str, Any]:
 
 @module.tool(effect=Effect.WRITE, roles=PAYROLL, starts_job=True)
 async def calculate_payroll_run(ctx: ToolContext, args: CalculateIn) -> JobOut:
-    """Start a job computing every payslip of a draft (or already calculated) run, replacing its draft
-    payslips; progress is employees done / total. Once succeeded, get_payroll_run shows the totals and the
-    largest changes against last month. Nothing is posted to the ledger."""
+    """Start a job computing every payslip of a draft or calculated run, replacing its draft payslips; then
+    get_payroll_run shows the totals and the largest changes against last month. Posts nothing."""
     return await start_job(ctx, kind=JobKind.CALCULATE_PAYROLL_RUN,
                            params=await _calculate_params(ctx.session, args), idempotency_key=args.idempotency_key)
 
 
 @module.tool(effect=Effect.WRITE, roles=PAYROLL, starts_job=True)
 async def generate_payroll_documents(ctx: ToolContext, args: CalculateIn) -> JobOut:
-    """Start a job that makes a payslip PDF for every payslip of a run and the run summary CSV (employee code,
-    name, department, currency, gross, deductions, net, employer cost in major units, and a TOTAL row), stored
-    as documents. Once succeeded, result.summary_document_id and result.payslip_document_ids name them:
-    get_document returns each file (base64). Payroll staff and admins only can read them."""
+    """Start a job that makes a payslip PDF per payslip of a run and the run's summary CSV (major units, with a TOTAL
+    row), stored as documents (get_document); the job's result names them. Only payroll staff and admins can read
+    them."""
     return await start_job(ctx, kind=JobKind.GENERATE_PAYROLL_DOCUMENTS,
                            params=await _documents_params(ctx.session, args), idempotency_key=args.idempotency_key)
 
@@ -313,7 +307,7 @@ async def _documents_params(session, args: CalculateIn) -> dict[str, Any]:
 
 @module.tool(effect=Effect.READ, roles=PAYROLL)
 async def get_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
-    """Get a payroll run: status, totals in minor units, and a preview against the previous month."""
+    """Get a payroll run with its totals and a comparison with the previous month."""
     run = await service.get_run(ctx.session, args.run_id)
     return run_out(run, await service.run_preview(ctx.session, run))
 
@@ -332,7 +326,7 @@ class ListPayslipsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=PAYROLL)
 async def list_payslips(ctx: ToolContext, args: ListPayslipsIn) -> Page[PayslipOut]:
-    """List a run's payslips (totals only; get_payslip for the lines), by id."""
+    """List a run's payslips (totals only; get_payslip has the lines)."""
     rows = await service.list_payslips(ctx.session, run_id=args.run_id, after_id=args.after_id(),
                                        limit=args.limit + 1)
     page, cursor = page_of(rows, args.limit)
@@ -346,14 +340,14 @@ class PayslipIdIn(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=PAYROLL)
 async def get_payslip(ctx: ToolContext, args: PayslipIdIn) -> PayslipOut:
-    """Get one payslip with its lines (code, name, kind, amount in minor units) and year-to-date totals."""
+    """Get one payslip with its lines and year-to-date totals."""
     row = await service.get_payslip(ctx.session, args.payslip_id)
     out = payslip_out(row, await service.payslip_lines(ctx.session, row.id or 0))
     return (await _with_employee_codes(ctx, [out]))[0]
 
 
 class VoidPayslipIn(PayslipIdIn):
-    on: date = Field(description="The date of the voiding journal entry (the day you void it).")
+    on: date = Field(description="The voiding journal entry's date.")
     reason: Reason
 
 
@@ -363,9 +357,8 @@ def _plan_void(session: AsyncSession, actor: Actor, args: VoidPayslipIn) -> Awai
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_void)
 async def void_payslip(ctx: ToolContext, args: VoidPayslipIn) -> PayslipOut:
-    """Void one posted or paid payslip: a reversing payslip with the opposite lines (nothing is deleted) and a
-    journal entry undoing its share of the run's posting. A paid payslip's net pay then shows as owed back on
-    net pay payable."""
+    """Void one posted or paid payslip: a reversing payslip with the opposite lines and a journal entry undoing its
+    share of the run's posting. A paid payslip's net pay then shows as owed back on net pay payable."""
     return (await _with_employee_codes(ctx, [payslip_out(await service.get_payslip(ctx.session,
                                                                                    args.payslip_id))]))[0]
 
@@ -398,9 +391,8 @@ def _plan_mark_paid(session: AsyncSession, actor: Actor, args: RunIdIn) -> Await
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_mark_paid)
 async def mark_payroll_run_paid(ctx: ToolContext, args: RunIdIn) -> RunOut:
-    """Record that a posted run's net pay left the bank: net pay payable cleared against the bank account for the
-    net of its posted payslips (a payslip voided since posting is not paid), exactly once; payslips become
-    paid."""
+    """Record that a posted run's net pay left the bank (net pay payable cleared against the bank, less payslips voided
+    since posting), exactly once; payslips become paid."""
     return run_out(await service.get_run(ctx.session, args.run_id))
 
 
@@ -416,7 +408,7 @@ async def cancel_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
 
 
 class ReverseRunIn(RunIdIn):
-    on: date = Field(description="The reversal date of the journal entries (the day you reverse).")
+    on: date = Field(description="The reversal entries' date.")
     reason: Reason
 
 
@@ -426,7 +418,7 @@ def _plan_reverse(session: AsyncSession, actor: Actor, args: ReverseRunIn) -> Aw
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_reverse)
 async def reverse_payroll_run(ctx: ToolContext, args: ReverseRunIn) -> RunOut:
-    """Reverse a posted or paid run: its journal entries reversed on the given date, every payslip voided by a
-    reversing payslip (never deleted). The month can then be run again."""
+    """Reverse a posted or paid run: its journal entries reversed on the given date and every payslip voided. The month
+    can then be run again."""
     return run_out(await service.get_run(ctx.session, args.run_id))
 
