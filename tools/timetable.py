@@ -56,9 +56,9 @@ ProblemIdField = Field(default=None, description="The timetable problem (default
 
 
 class CreateRoomIn(ToolInput):
-    code: Code = Field(description="What people call the room, e.g. R101 or LAB1 (stored upper-case).")
+    code: Code = Field(description="e.g. R101 or LAB1 (stored upper-case).")
     name: Name
-    capacity: int = Field(ge=1, le=10_000, description="Seats, 1..10000.")
+    capacity: int = Field(ge=1, le=10_000, description="Seats.")
 
 
 @module.tool(effect=Effect.WRITE, roles=PLANNERS)
@@ -69,12 +69,12 @@ async def create_room(ctx: ToolContext, args: CreateRoomIn) -> RoomRead:
 
 
 class ListRoomsIn(PageInput):
-    min_capacity: int = Field(default=0, ge=0, le=10_000, description="Only rooms with at least these seats.")
+    min_capacity: int = Field(default=0, ge=0, le=10_000)
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def list_rooms(ctx: ToolContext, args: ListRoomsIn) -> Page[RoomRead]:
-    """List the school's rooms (code, name, seats), by id."""
+    """List the school's rooms."""
     rows = await timetable.list_rooms(ctx.session, after_id=args.after_id(), limit=args.limit,
                                       min_capacity=args.min_capacity)
     page, cursor = page_of(rows, args.limit)
@@ -88,39 +88,38 @@ class TeacherAbsenceIn(ToolInput):
 
 
 class ClassBlockIn(ToolInput):
-    class_code: TimetableCode = Field(description="The class, e.g. 7A-PE.")
+    class_code: TimetableCode = Field(description="e.g. 7A-PE.")
     weekday: Weekday
     period: int = Field(ge=0, le=15, description="Period of the day, from 0.")
 
 
 class BuildTimetableProblemIn(ToolInput):
-    academic_year_id: AcademicYearRef | None = Field(default=None, description="Default: the current academic year.")
-    days: int = Field(default=5, ge=1, le=7, description="Teaching days a week from Monday, 1..7.")
-    periods_per_day: int = Field(default=7, ge=1, le=16, description="Periods a day, 1..16.")
+    academic_year_id: AcademicYearRef | None = Field(default=None, description="omitted: the current one.")
+    days: int = Field(default=5, ge=1, le=7, description="Teaching days a week from Monday.")
+    periods_per_day: int = Field(default=7, ge=1, le=16)
     starts_at: str = Field(default="08:00", max_length=5, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
-                           examples=["08:00"], description="When the first period starts, HH:MM on a 24-hour clock.")
-    period_minutes: int = Field(default=45, ge=10, le=240, description="Length of a period in minutes.")
+                           examples=["08:00"], description="The first period's start, HH:MM (24-hour).")
+    period_minutes: int = Field(default=45, ge=10, le=240)
     break_minutes: int = Field(default=5, ge=0, le=120, description="Minutes between two periods.")
     teacher_max_periods_per_day: int | None = Field(
         default=6, ge=1, le=16, description="Soft limit on one teacher's periods a day: each period beyond it "
                                             "costs 5 (null: no limit).")
     teacher_absences: list[TeacherAbsenceIn] = Field(
-        default_factory=list, max_length=2000, description="Periods a teacher cannot teach (up to 2000).")
+        default_factory=list, max_length=2000, description="Periods a teacher cannot teach.")
     class_blocks: list[ClassBlockIn] = Field(
-        default_factory=list, max_length=2000, description="Periods a class's lessons may not take (up to 2000), "
+        default_factory=list, max_length=2000, description="Periods a class's lessons may not take, "
                                                            "e.g. no PE in the last period.")
 
 
 @module.tool(effect=Effect.WRITE, roles=PLANNERS)
 async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemIn) -> TimetableProblemOut:
-    """Build a timetable problem from the school's data: every class of the academic year with lessons a week
-    (set_subject_weekly_lessons, set_class_weekly_lessons) taught by its teacher to its section, in the school's
-    rooms (create_room), in a week of days x periods_per_day. Sections' lessons may not overlap, nor a
-    teacher's; lessons spread over the week; teacher_absences and class_blocks rule periods out.
+    """Build a timetable problem from the school's data: every class of the academic year with its lessons a week
+    (set_subject_weekly_lessons, set_class_weekly_lessons), teacher and section, in the school's rooms (create_room),
+    over days x periods_per_day. A section's lessons may not overlap, nor a teacher's; lessons spread over the week;
+    teacher_absences and class_blocks rule periods out.
 
-    Returns the stored problem; then solve_timetable(problem_id). Refuses (invalid_input, naming the section,
-    teacher or class) data no timetable can satisfy, e.g. a section with more lessons than periods.
-    """
+    Then solve_timetable(problem_id). Refuses data no timetable can satisfy (e.g. a section with more lessons than
+    periods), naming the section, teacher or class."""
     week = SchoolWeek(days=args.days, periods_per_day=args.periods_per_day,
                       starts_at=dt.time.fromisoformat(args.starts_at),
                       period_minutes=args.period_minutes, break_minutes=args.break_minutes)
@@ -142,8 +141,7 @@ async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemI
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def list_timetable_problems(ctx: ToolContext, args: PageInput) -> Page[TimetableProblemOut]:
-    """List stored timetable problems (built from the school or imported), oldest first, with their sizes and
-    published solution."""
+    """List stored timetable problems (built or imported) with their sizes and published solution."""
     rows = await timetable.list_problems(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[TimetableProblemOut](items=[problem_out(r, timetable.problem_of(r)) for r in page],
@@ -154,8 +152,8 @@ async def list_timetable_problems(ctx: ToolContext, args: PageInput) -> Page[Tim
 
 
 class SolveTimetableIn(ToolInput):
-    problem_id: TimetableProblemRef = Field(description="The timetable problem to solve (`mcs-erp timetable import-ctt` prints it).")
-    time_limit_s: int = Field(default=30, ge=1, le=600, description="Seconds the solver searches, 1..600.")
+    problem_id: TimetableProblemRef = Field(description="Built, or imported by `mcs-erp timetable import-ctt`.")
+    time_limit_s: int = Field(default=30, ge=1, le=600, description="Seconds the solver searches.")
     seed: int = Field(default=0, ge=0, le=2_147_483_647, description="Random seed; same seed, same search.")
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="Repeating a call with the same key returns the same job.")
@@ -169,25 +167,21 @@ async def _solve_params(session, args: SolveTimetableIn) -> dict[str, Any]:
 
 @module.tool(effect=Effect.WRITE, roles=PLANNERS, starts_job=True)
 async def solve_timetable(ctx: ToolContext, args: SolveTimetableIn) -> JobOut:
-    """Start a job that timetables a stored problem with the CP-SAT solver (soft cost: ITC2007 UD2 weights).
-
-    get_job shows the best soft cost so far; once succeeded, result has solution_id, hard_violations (0 =
-    feasible), soft_cost and best_cost_over_time. Then get_timetable_solution(solution_id) for the breakdown
-    and publish_timetable to make it current: solving publishes nothing.
-    """
+    """Start a job that timetables a stored problem with the CP-SAT solver (soft cost: ITC2007 UD2 weights); get_job
+    shows the best cost so far. Solving publishes nothing: get_timetable_solution (the result's solution_id) gives the
+    breakdown, publish_timetable makes it current."""
     return await start_job(ctx, kind=JobKind.SOLVE_TIMETABLE, params=await _solve_params(ctx.session, args),
                            idempotency_key=args.idempotency_key)
 
 
 class SolutionIdIn(ToolInput):
-    solution_id: TimetableSolutionRef = Field(description="A stored solution (a succeeded solve_timetable job's result names it).")
+    solution_id: TimetableSolutionRef = Field(description="A succeeded solve_timetable job's result names it.")
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_timetable_solution(ctx: ToolContext, args: SolutionIdIn) -> SolutionOut:
-    """Get a stored timetable solution: hard violations, soft cost and its breakdown by constraint
-    (room_capacity, min_working_days, curriculum_compactness, room_stability, teacher_max_periods_per_day), and
-    whether it is the published timetable."""
+    """Get a stored timetable solution: hard violations, soft cost by constraint, and whether it is the published
+    timetable."""
     row, published = await timetable.get_solution(ctx.session, args.solution_id)
     return SolutionOut(solution_id=row.id or 0, problem_id=row.problem_id, job_id=row.job_id, status=row.status,
                        hard_violations=row.hard_violations, soft_cost=row.soft_cost,
@@ -201,11 +195,8 @@ def _plan_publish(session: AsyncSession, actor: Actor, args: SolutionIdIn) -> Aw
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PLANNERS, gate=GateLevel.CONFIRM, plan=_plan_publish)
 async def publish_timetable(ctx: ToolContext, args: SolutionIdIn) -> PublishOut:
-    """Publish a feasible solution as its problem's current timetable, replacing the published one.
-
-    Goes through the confirmation gate: the preview says how many lessons move compared with the current
-    timetable. Schedules (get_teacher_schedule, get_section_timetable, ...) answer from the published one.
-    """
+    """Publish a feasible solution as its problem's current timetable, replacing the published one; the schedule tools
+    answer from it. The preview says how many lessons move."""
     assert ctx.plan is not None
     return PublishOut(**plans.publish_outcome(ctx.plan))
 
@@ -240,7 +231,7 @@ class SectionTimetableIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_section_timetable(ctx: ToolContext, args: SectionTimetableIn) -> Page[LessonOut]:
-    """List the published lessons of one section's curriculum, by day and period (paginated)."""
+    """List the published lessons of one section's curriculum, by day and period."""
     _row, problem, solution = await timetable.published(ctx.session, problem_id=args.problem_id)
     _check(any(c.id == args.curriculum for c in problem.curricula), "curriculum", args.curriculum, "curriculum",
            "curricula are the ids of the problem's sections")
@@ -277,14 +268,14 @@ class TeacherScheduleIn(PageInput):
     problem_id: TimetableProblemRef | None = ProblemIdField
     teacher: Annotated[int, Field(strict=True, ge=1, le=2_147_483_647)] | TimetableCode = Field(
         description="The teacher: an employee id or code (E0042), or an imported problem's teacher id (t000).")
-    weekday: Weekday | None = Field(default=None, description="Only this weekday.")
+    weekday: Weekday | None = None
     date: dt.date | None = Field(default=None, description="Only the weekday of this calendar date.")
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_teacher_schedule(ctx: ToolContext, args: TeacherScheduleIn) -> Page[LessonOut]:
-    """List a teacher's published lessons, for the whole week or one weekday (or the weekday of a date), by day
-    and period. Answers "what does this teacher teach on Tuesday"."""
+    """List a teacher's published lessons for the week or one weekday (or a date's weekday): "what does this teacher
+    teach on Tuesday"."""
     _row, problem, solution = await timetable.published(ctx.session, problem_id=args.problem_id)
     teacher = await _teacher(ctx, problem, args.teacher)
     day = _day_of(problem, weekday=args.weekday, on=args.date)
@@ -299,7 +290,7 @@ class RoomScheduleIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_room_schedule(ctx: ToolContext, args: RoomScheduleIn) -> Page[LessonOut]:
-    """List the published lessons held in one room, by day and period (paginated)."""
+    """List the published lessons held in one room, by day and period."""
     _row, problem, solution = await timetable.published(ctx.session, problem_id=args.problem_id)
     _check(args.room in problem.room_by_id, "room", args.room, "room", "find_free_rooms lists rooms")
     lessons = room_lessons(problem, solution, room_id=args.room)
@@ -308,15 +299,14 @@ async def get_room_schedule(ctx: ToolContext, args: RoomScheduleIn) -> Page[Less
 
 class FreeRoomsIn(PageInput):
     problem_id: TimetableProblemRef | None = ProblemIdField
-    weekday: Weekday = Field(description="The weekday.")
+    weekday: Weekday
     period: int = Field(ge=0, le=23, description="Period of the day, from 0.")
-    min_capacity: int = Field(default=0, ge=0, le=100_000, description="Seats the room must have at least.")
+    min_capacity: int = Field(default=0, ge=0, le=100_000)
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def find_free_rooms(ctx: ToolContext, args: FreeRoomsIn) -> Page[RoomOut]:
-    """List the rooms no published lesson uses in one period of a weekday, with at least min_capacity seats,
-    by room id (paginated)."""
+    """List the rooms no published lesson uses in one period of a weekday, with at least min_capacity seats."""
     _row, problem, solution = await timetable.published(ctx.session, problem_id=args.problem_id)
     day = _day_of(problem, weekday=args.weekday, on=None)
     if args.period >= problem.periods_per_day:
