@@ -68,30 +68,25 @@ class TakeAttendanceIn(ToolInput):
 
 class CorrectAttendanceIn(ToolInput):
     student_id: StudentRef
-    date: dt.date = Field(
-        description="The past school day whose record is corrected.")
-    status: AttendanceStatus = Field(description="The corrected status.")
-    note: Note | None = Field(default=None,
-                              description="A new note for the record; omit to keep the current one.")
-    reason: CorrectionReason = Field(
-        description="Why the record changes (kept in the audit log).")
+    date: dt.date
+    status: AttendanceStatus
+    note: Note | None = Field(default=None, description="omitted: the current note stays.")
+    reason: CorrectionReason = Field(description="Kept in the audit log.")
 
 
 class AttendanceRegisterIn(ToolInput):
     section_id: SectionRef
-    date: dt.date = Field(description="The school day, a calendar date.")
+    date: dt.date
 
 
 class AttendanceRatesIn(ToolInput):
     section_id: SectionRef | None = Field(
-        default=None, description="Rates of every student of this section and the section total (with "
-                                  "student_id too: that student in it).")
-    student_id: StudentRef | None = Field(default=None, description="Rates of one student.")
-    from_date: dt.date | None = Field(
-        default=None, description="First day counted; default: the first day of the academic year.")
+        default=None, description="Each student of this section and its total (with student_id: that student "
+                                  "in it).")
+    student_id: StudentRef | None = None
+    from_date: dt.date | None = Field(default=None, description="omitted: the academic year's first day.")
     to_date: dt.date | None = Field(
-        default=None, description="Last day counted (inclusive); default: today, or the academic year's last "
-                                  "day once it is over.")
+        default=None, description="Inclusive; omitted: today, or the academic year's last day once it is over.")
 
 
 # ---------------------------------------------------------------- helpers
@@ -109,13 +104,9 @@ def _rate_fields(counts: AttendanceCounts) -> dict:
 
 @academics_module.tool(effect=Effect.WRITE, roles=ATTENDANCE_KEEPERS, idempotent=True)
 async def take_attendance(ctx: ToolContext, args: TakeAttendanceIn) -> TakeAttendanceOut:
-    """Take a section's daily register: each student's status on a school day, and an optional note.
-
-    Today's register can be taken again (records created or updated). For a past day only missing records are
-    added; changing one is correct_attendance. Refused: a future day, a day outside the academic year, a
-    student not enrolled in the section. Teachers only for sections where they teach or are homeroom teacher.
-    get_attendance_register shows who is still missing.
-    """
+    """Take a section's daily register: each student's status on a school day, with an optional note. Today's register
+    can be taken again; for a past day only missing records are added (changing one is correct_attendance). Teachers
+    only for sections where they teach or are homeroom teacher."""
     entries = [RegisterEntry(e.student_id, e.status, e.note) for e in args.entries]
     register = await attendance.take_attendance(ctx.session, ctx.actor, section_id=args.section_id,
                                                 on_date=args.date, entries=entries, today=_today(ctx))
@@ -129,8 +120,8 @@ async def take_attendance(ctx: ToolContext, args: TakeAttendanceIn) -> TakeAtten
 
 @academics_module.tool(effect=Effect.READ, roles=ATTENDANCE_KEEPERS)
 async def get_attendance_register(ctx: ToolContext, args: AttendanceRegisterIn) -> AttendanceRegisterOut:
-    """Get a section's register of a school day: every enrolled student (code and name) with their status, or
-    null when not taken yet, and the counts per status. Teachers only for their own sections."""
+    """Get a section's register of a school day: every enrolled student's status (null: not taken yet) and the counts
+    per status. Teachers only for their own sections."""
     register = await attendance.attendance_register(ctx.session, ctx.actor, section_id=args.section_id,
                                                     on_date=args.date)
     counts = register.counts
@@ -151,19 +142,17 @@ def _plan_correction(session: AsyncSession, actor: Actor, args: CorrectAttendanc
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=ATTENDANCE_KEEPERS, gate=GateLevel.CONFIRM,
                        plan=_plan_correction)
 async def correct_attendance(ctx: ToolContext, args: CorrectAttendanceIn) -> AttendanceRecordOut:
-    """Correct one student's attendance record of a past school day (status, and the note when given), with a
-    reason. Today's register, or a day without a record: take_attendance. Teachers only for their own
-    sections."""
+    """Correct one student's record of a past school day, with a reason; today's register, or a day without a record, is
+    take_attendance. Teachers only for their own sections."""
     target = await attendance.correction_target(ctx.session, student_id=args.student_id, on_date=args.date)
     return attendance_record_out(target)
 
 
 @academics_module.tool(effect=Effect.READ, roles=ATTENDANCE_KEEPERS)
 async def get_attendance_rates(ctx: ToolContext, args: AttendanceRatesIn) -> AttendanceRatesOut:
-    """Get attendance rates over a period (default: the academic year so far), for a section (each student and
-    the section total) or one student: days recorded, present, late, absent, excused, and the rate in percent
-    = (present + late) / (present + late + absent) x 100 (excused days left out). Teachers only for their own
-    sections."""
+    """Get attendance rates over a period (default: the academic year so far) for a section (each student and the total)
+    or one student; rate = (present + late) / (present + late + absent) x 100, excused days left out. Teachers only for
+    their own sections."""
     rates = await attendance.attendance_rates(ctx.session, ctx.actor, section_id=args.section_id,
                                               student_id=args.student_id, from_date=args.from_date,
                                               to_date=args.to_date, today=_today(ctx))
