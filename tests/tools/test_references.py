@@ -404,3 +404,12 @@ async def test_a_gated_call_records_the_ids_its_references_name(school) -> None:
     pending = await invoke(runtime, "void_invoice", {"invoice_id": invoice.number, "reason": "Billed twice"}, admin)
     assert pending.status == "proposed" and pending.arguments["invoice_id"] == invoice.invoice_id
     await invoke(runtime, "cancel_action", {"action_id": pending.action_id}, admin)
+
+
+async def test_a_student_is_found_by_a_guardians_name_without_accents(school) -> None:
+    runtime, _ = school
+    student = (await invoke(runtime, "search_students", {"query": "Pablo Hernández"}, SYSTEM_ACTOR)).items[0]
+    guardian = (await invoke(runtime, "get_student", {"student_id": student.id}, SYSTEM_ACTOR)).guardians[0]
+    found = await invoke(runtime, "search_students", {"query": fold(guardian.name).upper(), "limit": 100},
+                         SYSTEM_ACTOR)
+    assert student.id in [s.id for s in found.items]
