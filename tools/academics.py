@@ -114,7 +114,7 @@ class SectionIdIn(ToolInput):
 
 class ListClassesIn(PageInput):
     section_id: SectionRef | None = None
-    teacher_id: EmployeeRef | None = Field(default=None, description="The teacher: employee id or code (E0042).")
+    teacher_id: EmployeeRef | None = None
     subject_id: SubjectRef | None = None
 
 
@@ -163,7 +163,7 @@ class CreateSectionIn(ToolInput):
     name: Name
     year_level_id: YearLevelRef
     academic_year_id: AcademicYearRef
-    homeroom_teacher_id: EmployeeRef | None = Field(default=None, description="Employee id or code (E0042).")
+    homeroom_teacher_id: EmployeeRef | None = None
 
 
 MAX_WEEKLY_LESSONS = 40
@@ -173,30 +173,27 @@ WeeklyLessons = Annotated[int, Field(ge=0, le=MAX_WEEKLY_LESSONS)]
 class CreateSubjectIn(ToolInput):
     code: Code = Field(description="e.g. MATH")
     name: Name
-    weekly_lessons: WeeklyLessons = Field(default=4, description="Lessons (periods) a week each class of the "
-                                                                 "subject gets in the timetable, 0..40; 0 = none.")
+    weekly_lessons: WeeklyLessons = Field(default=4, description="Lessons a week of each class; 0: none.")
     credits: Annotated[Decimal, Field(ge=0, le=20, max_digits=4, decimal_places=2),
                        WithJsonSchema({"type": "number", "minimum": 0, "maximum": 20})] = Field(
-        default=Decimal(1), description="Credits a passing term grade earns (GPA weight), 0..20; default 1.")
+        default=Decimal(1), description="Credits a passing term grade earns (GPA weight).")
 
 
 class CreateClassIn(ToolInput):
     section_id: SectionRef
     subject_id: SubjectRef
-    teacher_id: EmployeeRef = Field(description="The teacher: employee id or code (E0042).")
-    weekly_lessons: WeeklyLessons | None = Field(default=None, description="Lessons a week for this class, "
-                                                                           "0..40; default: the subject's.")
+    teacher_id: EmployeeRef
+    weekly_lessons: WeeklyLessons | None = Field(default=None, description="omitted: the subject's.")
 
 
 class SubjectWeeklyLessonsIn(ToolInput):
     subject_id: SubjectRef
-    weekly_lessons: WeeklyLessons = Field(description="Lessons a week, 0..40 (0 = not timetabled).")
+    weekly_lessons: WeeklyLessons = Field(description="0: not timetabled.")
 
 
 class ClassWeeklyLessonsIn(ToolInput):
     class_id: ClassRef
-    weekly_lessons: WeeklyLessons | None = Field(description="Lessons a week for this class, 0..40; null: the "
-                                                             "subject's number again.")
+    weekly_lessons: WeeklyLessons | None = Field(description="null: the subject's number again.")
 
 
 class GuardianIn(ToolInput):
@@ -214,7 +211,7 @@ class CreateStudentIn(ToolInput):
     section_id: SectionRef | None = None
     guardians: list[GuardianIn] = Field(default_factory=list, max_length=6)
     code: Code | None = Field(default=None, description="Omit for the next S<year>-NNNN code.")
-    enroll_in_section_classes: bool = Field(default=True, description="Enroll in every class of the section.")
+    enroll_in_section_classes: bool = True
 
 
 class UpdateStudentIn(ToolInput):
@@ -252,7 +249,7 @@ class CreateAssessmentIn(ToolInput):
     class_id: ClassRef
     term_id: TermRef
     title: ShortText
-    max_score: Score = Field(description="Maximum points, above 0.")
+    max_score: Score = Field(description="In points.")
     weight: Weight = Field(default=Decimal(100), description="Percent of the term grade, renormalised over what "
                                                               "is graded; unused in a class with categories.")
     category: Annotated[str, Field(min_length=1, max_length=60)] | None = Field(
@@ -284,15 +281,15 @@ class RecordGradeIn(ToolInput):
 class ChangeGradeIn(ToolInput):
     assessment_id: AssessmentRef
     student_id: StudentRef
-    score: Score = Field(description="The new score.")
+    score: Score
     comment: LongText | None = None
 
 
 class ChangeLockedGradeIn(ToolInput):
     assessment_id: AssessmentRef
     student_id: StudentRef
-    score: Score = Field(description="The new score.")
-    reason: Reason = Field(description="Why a published grade must change (kept with the record).")
+    score: Score
+    reason: Reason = Field(description="Kept with the record.")
 
 
 class ClassTermIn(ToolInput):
@@ -377,7 +374,7 @@ async def create_academic_year(ctx: ToolContext, args: CreateAcademicYearIn) -> 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_terms(ctx: ToolContext, args: ListTermsIn) -> Page[TermRead]:
-    """List terms, optionally of one academic year; term ids are needed for assessments and term grades."""
+    """List terms, optionally of one academic year."""
     rows = await service.list_terms(ctx.session, after_id=args.after_id(), limit=args.limit,
                                     academic_year_id=args.academic_year_id)
     return _simple_page(rows, args.limit, TermRead)
@@ -404,7 +401,7 @@ async def create_year_level(ctx: ToolContext, args: CreateYearLevelIn) -> YearLe
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_sections(ctx: ToolContext, args: ListSectionsIn) -> Page[SectionRead]:
-    """List sections (homeroom groups such as 7B) with their number of students; filter by year or level."""
+    """List sections (homeroom groups such as 7B) with their number of students."""
     rows = await service.list_sections(ctx.session, after_id=args.after_id(), limit=args.limit,
                                        academic_year_id=args.academic_year_id, year_level_id=args.year_level_id)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
@@ -441,7 +438,7 @@ async def create_subject(ctx: ToolContext, args: CreateSubjectIn) -> SubjectRead
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_teachers(ctx: ToolContext, args: PageOnly) -> Page[TeacherRead]:
-    """List employees who teach at least one class, with their number of classes. teacher ids are employee ids."""
+    """List employees who teach at least one class, with their number of classes."""
     rows = await service.list_teachers(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
     items = [TeacherRead(employee_id=e.id, code=e.code, first_name=e.first_name, last_name=e.last_name,
@@ -451,8 +448,7 @@ async def list_teachers(ctx: ToolContext, args: PageOnly) -> Page[TeacherRead]:
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_classes(ctx: ToolContext, args: ListClassesIn) -> Page[ClassRead]:
-    """List classes (a subject taught to a section by a teacher, code like 7B-MATH); filter by section,
-    teacher (employee id) or subject."""
+    """List classes (a subject taught to a section by a teacher, code like 7B-MATH)."""
     rows = await service.list_classes(ctx.session, after_id=args.after_id(), limit=args.limit,
                                       section_id=args.section_id, teacher_id=args.teacher_id,
                                       subject_id=args.subject_id)
@@ -475,16 +471,16 @@ async def create_class(ctx: ToolContext, args: CreateClassIn) -> ClassRead:
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def set_subject_weekly_lessons(ctx: ToolContext, args: SubjectWeeklyLessonsIn) -> SubjectRead:
-    """Set how many lessons a week each class of a subject gets in the timetable (classes with their own number
-    keep it). Takes effect at the next build_timetable_problem."""
+    """Set how many lessons a week each class of a subject gets (classes with their own number keep it), from the next
+    build_timetable_problem."""
     return SubjectRead.model_validate(await service.set_weekly_lessons(
         ctx.session, ctx.actor, subject_id=args.subject_id, weekly_lessons=args.weekly_lessons))
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def set_class_weekly_lessons(ctx: ToolContext, args: ClassWeeklyLessonsIn) -> ClassRead:
-    """Set how many lessons a week one class gets in the timetable, overriding its subject's number (null goes
-    back to the subject's). Takes effect at the next build_timetable_problem."""
+    """Set how many lessons a week one class gets, overriding its subject's (null: the subject's again), from the next
+    build_timetable_problem."""
     await service.set_weekly_lessons(ctx.session, ctx.actor, class_id=args.class_id,
                                      weekly_lessons=args.weekly_lessons)
     return _class_read(await service.class_listing(ctx.session, class_id=args.class_id))
@@ -495,8 +491,7 @@ async def set_class_weekly_lessons(ctx: ToolContext, args: ClassWeeklyLessonsIn)
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentSummary]:
-    """List students (code, names, year level, section, status), filtered by section, year level, class or
-    status. No personal data: get_student gives date of birth and guardians to roles allowed to see them."""
+    """List students without personal data (get_student has it, for the roles allowed to see it)."""
     rows = await service.list_students(ctx.session, after_id=args.after_id(), limit=args.limit,
                                        section_id=args.section_id, year_level_id=args.year_level_id,
                                        class_id=args.class_id, status=args.status)
@@ -505,8 +500,8 @@ async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentS
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[StudentSummary]:
-    """Find students by part of a name or their code, case and accents ignored ("hernandez" finds Hernández),
-    nearest first: exact, then starting with the query, then containing it, then by a guardian's name."""
+    """Find students by part of a name or their code, case and accents ignored ("hernandez" finds Hernández), nearest
+    first, then by a guardian's name."""
     start = args.after_id()
     rows = await service.list_students(ctx.session, after_id=start, limit=args.limit, query=args.query)
     return _summary_page(rows, args.limit, ranked_from=start)
@@ -514,15 +509,15 @@ async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[Stud
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def get_student(ctx: ToolContext, args: StudentIdIn) -> StudentRead:
-    """Get one student. Date of birth and guardians' contacts are included only for admin and registrar
-    (personal_data_included says whether they are)."""
+    """Get one student; date of birth and guardians' contacts only for admin and registrar (personal_data_included says
+    whether they are)."""
     return await _student_read(ctx, args.student_id)
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def create_student(ctx: ToolContext, args: CreateStudentIn) -> StudentRead:
-    """Admit a student with guardians into a year level and section; by default enrolls them in every class of
-    the section."""
+    """Admit a student with guardians into a year level and section, by default enrolled in every class of the
+    section."""
     data = args.model_dump(exclude={"guardians"})
     guardians = [service.GuardianInput(**g.model_dump()) for g in args.guardians]
     student = await service.create_student(ctx.session, ctx.actor, guardians=guardians, **data)
@@ -531,7 +526,7 @@ async def create_student(ctx: ToolContext, args: CreateStudentIn) -> StudentRead
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def update_student(ctx: ToolContext, args: UpdateStudentIn) -> StudentRead:
-    """Change a student's names, date of birth or status (enrolled, withdrawn, graduated)."""
+    """Change a student's names, date of birth or status."""
     changes = args.model_dump(exclude_none=True, exclude={"student_id"})
     student = await service.update_student(ctx.session, ctx.actor, student_id=args.student_id, changes=changes)
     return await _student_read(ctx, student.id or 0)
@@ -546,7 +541,7 @@ async def enroll_student(ctx: ToolContext, args: EnrollStudentIn) -> EnrollmentR
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def list_enrollments(ctx: ToolContext, args: ListEnrollmentsIn) -> Page[EnrollmentRead]:
-    """List enrollments of a class or of a student, with student and class codes."""
+    """List the enrollments of a class or of a student."""
     rows = await service.list_enrollments(ctx.session, after_id=args.after_id(), limit=args.limit,
                                           class_id=args.class_id, student_id=args.student_id)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
@@ -560,8 +555,8 @@ async def list_enrollments(ctx: ToolContext, args: ListEnrollmentsIn) -> Page[En
 
 @module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def create_assessment(ctx: ToolContext, args: CreateAssessmentIn) -> AssessmentRead:
-    """Create an assessment for a class in a term: title, maximum score (points), and its weight (percent of the
-    term grade) or, when the class grades by category, its category. Teachers only for their own classes."""
+    """Create an assessment for a class in a term, counted in the term grade by its weight or, when the class grades by
+    category, in its category. Teachers only for their own classes."""
     if args.max_score <= 0:
         raise InvalidInput("max_score must be greater than 0", field="max_score")
     row = await service.create_assessment(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,
@@ -573,7 +568,7 @@ async def create_assessment(ctx: ToolContext, args: CreateAssessmentIn) -> Asses
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def list_assessments(ctx: ToolContext, args: ListAssessmentsIn) -> Page[AssessmentRead]:
-    """List a class's assessments, optionally of one term, with maximum score and weight."""
+    """List a class's assessments, optionally of one term."""
     rows = await service.list_assessments(ctx.session, class_id=args.class_id, term_id=args.term_id,
                                           after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
@@ -582,7 +577,7 @@ async def list_assessments(ctx: ToolContext, args: ListAssessmentsIn) -> Page[As
 
 @module.tool(effect=Effect.READ, roles=GRADERS)
 async def get_grade(ctx: ToolContext, args: GradeKeyIn) -> GradeRead:
-    """Get a student's score on an assessment (with its lock state). Teachers only for their own classes."""
+    """Get a student's result on an assessment, with its lock state. Teachers only for their own classes."""
     target = await service.grade_target(ctx.session, ctx.actor, assessment_id=args.assessment_id,
                                         student_id=args.student_id)
     if target.grade is None:
@@ -593,8 +588,8 @@ async def get_grade(ctx: ToolContext, args: GradeKeyIn) -> GradeRead:
 
 @module.tool(effect=Effect.READ, roles=GRADERS)
 async def get_gradebook(ctx: ToolContext, args: GradebookIn) -> GradebookRead:
-    """Get a class's gradebook for a term: its assessments and, per student, each score and the running
-    weighted percentage. Paginated by student. Teachers only for their own classes."""
+    """Get a class's gradebook for a term: its assessments and each student's scores and running weighted percentage, a
+    page of students at a time. Teachers only for their own classes."""
     comp = await service.compute_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)
     after = args.after_id()
     lines = [line for line in comp.lines if (line.student.id or 0) > after][:args.limit + 1]
@@ -619,9 +614,8 @@ async def get_gradebook(ctx: ToolContext, args: GradebookIn) -> GradebookRead:
 
 @module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def record_grade(ctx: ToolContext, args: RecordGradeIn) -> GradeRead:
-    """Record a student's first result on an assessment: a score (points, two decimals at most), or the status
-    missing or excused without one. A result already recorded: change_grade; after publication,
-    change_locked_grade. Teachers only for their own classes."""
+    """Record a student's first result on an assessment: a score, or missing or excused without one. A recorded result:
+    change_grade; once published: change_locked_grade. Teachers only for their own classes."""
     grade = await service.record_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
                                        student_id=args.student_id,
                                        score_x100=None if args.score is None else x100(args.score),
@@ -651,11 +645,9 @@ def _plan_change_locked(session: AsyncSession, actor: Actor, args: ChangeLockedG
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.APPROVE, plan=_plan_change_locked)
 async def change_locked_grade(ctx: ToolContext, args: ChangeLockedGradeIn) -> GradeRead:
-    """Request a change of a score that is locked because its term's grades were published (a grade change
-    request): the original and proposed score, a reason, the term grade before and after. It runs once an admin
-    who did not ask approves it (approve_action; reject_action refuses it); the published term grade is then
-    recomputed and the change kept in the grade's history (get_transcript, list_grade_change_requests). Teachers
-    only for their own classes."""
+    """Request a change of a score locked by its term's publication (a grade change request). Once approved, the
+    published term grade is recomputed and the change kept in the grade's history (get_transcript,
+    list_grade_change_requests). Teachers only for their own classes."""
     target = await service.grade_target(ctx.session, ctx.actor, assessment_id=args.assessment_id,
                                         student_id=args.student_id)
     assert target.grade is not None
@@ -680,8 +672,8 @@ def _term_grades_read(comp: service.TermGradeComputation, published_rows: dict |
 
 @module.tool(effect=Effect.READ, roles=GRADERS)
 async def get_term_grades(ctx: ToolContext, args: ClassTermIn) -> TermGradesRead:
-    """Show a class's term grades: the published (frozen) ones once published, otherwise the current computed
-    percentages and letters (A>=90, B>=80, C>=70, D>=60, else F), the class average and missing scores."""
+    """Show a class's term grades: the published ones once published, else the current percentages and letters, with the
+    class average and missing scores."""
     comp, published = await service.term_grades(ctx.session, ctx.actor, class_id=args.class_id,
                                                 term_id=args.term_id)
     return _term_grades_read(comp, published)
@@ -693,7 +685,7 @@ def _plan_publish(session: AsyncSession, actor: Actor, args: ClassTermIn) -> Awa
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.APPROVE, plan=_plan_publish)
 async def publish_term_grades(ctx: ToolContext, args: ClassTermIn) -> TermGradesPublishedOut:
-    """Publish a class's term grades: freeze each student's weighted percentage and letter and lock every score
-    of that term (later changes need change_locked_grade)."""
+    """Publish a class's term grades: freeze each student's percentage and letter and lock the term's scores (later
+    changes: change_locked_grade)."""
     assert ctx.plan is not None
     return TermGradesPublishedOut(**plans.publish_outcome(ctx.plan))

@@ -51,7 +51,7 @@ GpaPoints = Annotated[Decimal, Field(ge=0, le=10, max_digits=4, decimal_places=2
 
 
 class CategoryIn(ToolInput):
-    code: Code = Field(description="Short code, e.g. HW, QUIZ, EXAM (stored upper-case).")
+    code: Code = Field(description="e.g. HW, QUIZ, EXAM (stored upper-case).")
     name: Name
     weight: Weight = Field(
         description="Percent of the term grade, renormalised over the categories a student has results in.")
@@ -73,10 +73,10 @@ def _plan_categories(session: AsyncSession, actor: Actor, args: SetCategoriesIn)
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.CONFIRM, plan=_plan_categories)
 async def set_grading_categories(ctx: ToolContext, args: SetCategoriesIn) -> CategoriesOut:
-    """Set how a class's term grade is weighted: categories (e.g. HW 20, QUIZ 30, EXAM 50), each with an
-    optional drop-lowest; within a category results count by points, and every assessment of the class must
-    fall in one. Once the class has published term grades an admin who did not ask must approve it too; those
-    grades are not recomputed until one of their scores changes. Teachers only for their own classes."""
+    """Set how a class's term grade is weighted: categories (e.g. HW 20, QUIZ 30, EXAM 50), each with an optional
+    drop-lowest; within a category results count by points, and every assessment of the class must fall in one. Once the
+    class has published term grades an admin who did not ask must approve it too (those grades are recomputed only when
+    a score changes). Teachers only for their own classes."""
     return categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
 
 
@@ -86,8 +86,7 @@ class ClassIdIn(ToolInput):
 
 @academics_module.tool(effect=Effect.READ, roles=READERS)
 async def get_grading_categories(ctx: ToolContext, args: ClassIdIn) -> CategoriesOut:
-    """Show how a class weights its term grade: its categories, or that each assessment counts with its own
-    weight."""
+    """Show how a class weights its term grade: its categories, or each assessment by its own weight."""
     return categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
 
 
@@ -97,9 +96,9 @@ async def get_grading_categories(ctx: ToolContext, args: ClassIdIn) -> Categorie
 class BandIn(ToolInput):
     min_percentage: Percent = Field(description="The band starts at this percentage (after rounding).")
     letter: Annotated[str, Field(min_length=1, max_length=4)]
-    gpa_points: GpaPoints = Field(description="GPA points of the band, e.g. 3.7.")
-    passing: bool = Field(description="The band passes the course.")
-    earns_credit: bool = Field(description="The band earns the course's credits (only a passing band can).")
+    gpa_points: GpaPoints = Field(description="e.g. 3.7.")
+    passing: bool
+    earns_credit: bool = Field(description="Only a passing band can.")
 
 
 class CreateScaleIn(ToolInput):
@@ -108,16 +107,15 @@ class CreateScaleIn(ToolInput):
     rounding: Literal["half_up", "half_even", "down", "up"] = Field(
         default="half_up", description="How the percentage is rounded, once, before the band lookup.")
     decimals: int = Field(default=0, ge=0, le=2, description="Decimals the percentage is rounded to.")
-    bands: list[BandIn] = Field(min_length=1, max_length=30, description="The bands; one must start at 0.")
+    bands: list[BandIn] = Field(min_length=1, max_length=30, description="One must start at 0.")
     is_default: bool = Field(default=False, description="Make it the school's scale for classes without their own.")
 
 
 @academics_module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def create_grading_scale(ctx: ToolContext, args: CreateScaleIn) -> ScaleOut:
-    """Create a grading scale: bands from a minimum percentage to a letter with GPA points, pass and credit,
-    after one rounding (half_up to 0 decimals: 89.5 -> 90 -> A-). It grades nothing until
-    set_class_grading_scale or set_default_grading_scale uses it; is_default works only while no class grades
-    by the default (else use set_default_grading_scale)."""
+    """Create a grading scale: bands from a minimum percentage to a letter with GPA points, pass and credit, after one
+    rounding (half_up to 0 decimals: 89.5 -> 90 -> A-). It grades nothing until set_class_grading_scale or
+    set_default_grading_scale uses it (is_default only while no class grades by the default)."""
     row = await gradebook.create_scale(ctx.session, code=args.code, name=args.name, rounding=args.rounding,
                                        decimals=args.decimals, is_default=args.is_default, bands=[
         gradebook.BandInput(b.min_percentage, b.letter, b.gpa_points, b.passing, b.earns_credit) for b in args.bands])
@@ -126,8 +124,8 @@ async def create_grading_scale(ctx: ToolContext, args: CreateScaleIn) -> ScaleOu
 
 @academics_module.tool(effect=Effect.READ, roles=READERS)
 async def list_grading_scales(ctx: ToolContext, args: PageInput) -> Page[ScaleOut]:
-    """List the school's grading scales with their bands; the default one grades classes without their own
-    (with none, the built-in BASIC scale: A 90, B 80, C 70, D 60, F, rounded half up to hundredths)."""
+    """List the grading scales with their bands; the default one grades classes without their own (with none, the
+    built-in BASIC scale: A 90, B 80, C 70, D 60, F)."""
     rows = await gradebook.list_scales(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[ScaleOut](items=[scale_out(r) for r in page], next_cursor=cursor)
@@ -135,7 +133,7 @@ async def list_grading_scales(ctx: ToolContext, args: PageInput) -> Page[ScaleOu
 
 class SetClassScaleIn(ToolInput):
     class_id: ClassRef
-    scale_id: GradingScaleRef | None = Field(description="The scale (list_grading_scales); null: the school's default.")
+    scale_id: GradingScaleRef | None = Field(description="null: the school's default.")
 
 
 def _plan_class_scale(session: AsyncSession, actor: Actor, args: SetClassScaleIn) -> Awaitable[Plan]:
@@ -144,16 +142,14 @@ def _plan_class_scale(session: AsyncSession, actor: Actor, args: SetClassScaleIn
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.CONFIRM, plan=_plan_class_scale)
 async def set_class_grading_scale(ctx: ToolContext, args: SetClassScaleIn) -> ClassScaleOut:
-    """Give a class its own grading scale, or null to use the school's default. Once the class has recorded
-    results or published term grades an admin who did not ask must approve it too (its letters, GPA points and
-    passes change). Published term grades keep the scale they were published with."""
+    """Give a class its own grading scale, or null for the school's default. Once the class has results or published
+    term grades an admin who did not ask must approve it too. Published term grades keep their scale."""
     cls = await service.get_class(ctx.session, args.class_id)
     return ClassScaleOut(class_id=cls.id or 0, class_code=cls.code, scale_id=cls.grading_scale_id)
 
 
 class SetDefaultScaleIn(ToolInput):
-    scale_id: GradingScaleRef | None = Field(description="The scale (list_grading_scales); null: no default, the built-in "
-                                            "BASIC scale (A 90, B 80, C 70, D 60, F).")
+    scale_id: GradingScaleRef | None = Field(description="null: no default, the built-in BASIC scale.")
 
 
 def _plan_default_scale(session: AsyncSession, actor: Actor, args: SetDefaultScaleIn) -> Awaitable[Plan]:
@@ -162,9 +158,9 @@ def _plan_default_scale(session: AsyncSession, actor: Actor, args: SetDefaultSca
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.CONFIRM, plan=_plan_default_scale)
 async def set_default_grading_scale(ctx: ToolContext, args: SetDefaultScaleIn) -> DefaultScaleOut:
-    """Make a grading scale the school's default: it grades every class without a scale of its own (null: the
-    built-in BASIC scale). The preview names the classes that change; when any class grades by the default an
-    admin who did not ask must approve it too. Published term grades keep the scale they were published with."""
+    """Make a grading scale the school's default for every class without its own (null: the built-in BASIC scale); the
+    preview names the classes that change. When any class grades by the default an admin who did not ask must approve it
+    too. Published term grades keep their scale."""
     assert ctx.plan is not None
     before, after = ctx.plan.preview["before"], ctx.plan.preview["after"]
     return DefaultScaleOut(scale_id=after["scale_id"], code=after["default_scale"],
@@ -176,19 +172,17 @@ MAX_CSV_CHARS = 500_000
 
 
 class ImportGradesIn(ToolInput):
-    class_id: ClassRef = Field(description="The class whose scores the file holds.")
+    class_id: ClassRef
     csv: str = Field(min_length=1, max_length=MAX_CSV_CHARS,
-                     description="CSV text with the header student_code,assessment,score[,comment]: one first "
-                                 "score per line; assessment is the id or the title; score in points, at most "
-                                 "2 decimals.")
+                     description="Header student_code,assessment,score[,comment]; one first score a line; "
+                                 "assessment: its id or title; score: points, at most 2 decimals.")
 
 
 @academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def import_grades(ctx: ToolContext, args: ImportGradesIn) -> ImportGradesOut:
-    """Import a class's first scores from CSV in one go. Every line is checked first (enrolled student, the
-    class's assessment, within its maximum, not locked); if any is wrong nothing is written and the error lists
-    each wrong line and column (header = line 1). Changing a recorded score is change_grade. Teachers only for
-    their own classes."""
+    """Import a class's first scores from CSV in one go. Every line is checked first; if any is wrong nothing is written
+    and the error names each wrong line and column (header = line 1). Changing a recorded score is change_grade.
+    Teachers only for their own classes."""
     result = await grade_import.import_grades(ctx.session, ctx.actor, class_id=args.class_id, text=args.csv)
     return ImportGradesOut(class_id=result.cls.id or 0, class_code=result.cls.code, rows=result.rows,
                            created=result.created, unchanged=result.unchanged)
@@ -203,9 +197,8 @@ class StudentIdIn(ToolInput):
 
 @academics_module.tool(effect=Effect.READ, roles=REGISTRY)
 async def get_transcript(ctx: ToolContext, args: StudentIdIn) -> TranscriptOut:
-    """Get a student's transcript: every published term grade (percentage, letter, GPA points, credits) with the
-    changes approved after publication, across terms and years; each term's GPA and the cumulative GPA
-    (credit-weighted), and credits earned."""
+    """Get a student's transcript: every published term grade across terms and years with the changes approved after
+    publication, each term's GPA, the cumulative GPA (credit-weighted) and the credits earned."""
     t = await gradebook.transcript(ctx.session, student_id=args.student_id)
 
     def two(value) -> float | None:
@@ -228,14 +221,13 @@ class ListChangeRequestsIn(PageInput):
     status: Literal["open", "decided", "all"] = Field(
         default="open", description="open: waiting for confirmation or an admin; decided: executed, rejected, "
                                     "cancelled, expired, stale or failed.")
-    student_id: StudentRef | None = Field(default=None, description="Only requests about this student.")
+    student_id: StudentRef | None = None
 
 
 @academics_module.tool(effect=Effect.READ, roles=GRADERS)
 async def list_grade_change_requests(ctx: ToolContext, args: ListChangeRequestsIn) -> Page[ChangeRequestOut]:
-    """List grade change requests (change_locked_grade: changes of published grades), oldest first, with the
-    original and proposed score, the reason, the requester and the decision. Teachers see their own. An admin
-    who did not ask decides one with approve_action or reject_action."""
+    """List grade change requests (changes of published grades: change_locked_grade), oldest first; teachers see their
+    own. An admin who did not ask decides one with approve_action or reject_action."""
     items = await service.grade_change_requests(ctx.session, ctx.actor, status=args.status,
                                                 student_id=args.student_id, after_id=args.after_id(),
                                                 limit=args.limit)
@@ -251,13 +243,13 @@ class TermCommentIn(ToolInput):
     term_id: TermRef
     student_id: StudentRef
     comment: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
-        description="Printed on the report card; null removes it.")
+        description="null removes it.")
 
 
 @academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def set_term_comment(ctx: ToolContext, args: TermCommentIn) -> TermCommentOut:
-    """Write the comment on a student's term in a class that the report card prints beside the grade (or null
-    to remove it). Teachers only for their own classes; the student must be enrolled in the class."""
+    """Write the comment on a student's term in a class that the report card prints (null removes it). Teachers only for
+    their own classes."""
     row = await gradebook.set_term_comment(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,
                                            student_id=args.student_id, comment=args.comment)
     return TermCommentOut(class_id=args.class_id, term_id=args.term_id, student_id=args.student_id,
@@ -265,8 +257,8 @@ async def set_term_comment(ctx: ToolContext, args: TermCommentIn) -> TermComment
 
 
 class GenerateReportCardsIn(ToolInput):
-    term_id: TermRef = Field(description="The term the report cards are for.")
-    section_id: SectionRef | None = Field(default=None, description="Every enrolled student of this section.")
+    term_id: TermRef
+    section_id: SectionRef | None = None
     year_level_id: YearLevelRef | None = Field(default=None, description="Every section of this year level in the term's "
                                                                "academic year.")
     idempotency_key: IdempotencyKey | None = Field(
@@ -276,8 +268,8 @@ class GenerateReportCardsIn(ToolInput):
 
 @academics_module.tool(effect=Effect.WRITE, roles=REGISTRY, starts_job=True)
 async def generate_report_cards(ctx: ToolContext, args: GenerateReportCardsIn) -> JobOut:
-    """Start a job that makes a PDF report card (term grades, attendance, GPA, the grading scale) for every
-    enrolled student of a section or year level; once succeeded, result.document_ids lists them (get_document).
-    A class not yet published shows its grade as computed now."""
+    """Start a job that makes a PDF report card (term grades, attendance, GPA, grading scale) for every enrolled student
+    of a section or year level; result.document_ids lists them (get_document). An unpublished class shows its grade as
+    computed now."""
     return await start_job(ctx, kind=JobKind.GENERATE_REPORT_CARDS,
                            params=await term_section_params(ctx.session, args), idempotency_key=args.idempotency_key)
