@@ -42,24 +42,22 @@ class JobIdIn(ToolInput):
 
 
 class ListJobsIn(PageInput):
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = Field(
-        default=None, description="Only jobs in this status.")
-    kind: KindFilter | None = Field(default=None, description="Only jobs of this kind, e.g. export_term_grades.")
-    mine: bool = Field(default=False, description="Only jobs I requested (non-admins always see only theirs).")
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None
+    kind: KindFilter | None = Field(default=None, description="e.g. export_term_grades.")
+    mine: bool = Field(default=False, description="Only jobs I requested (for an admin).")
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_job(ctx: ToolContext, args: JobIdIn) -> JobOut:
-    """Get one job: its status, progress 0..1 with a message, and its result once succeeded (or error once
-    failed). Tools that start long work return a job at once (or wait up to wait_s, with progress
-    notifications); call this until the status is final. Only the requester or an admin may read a job.
-    """
+    """Get one job: its status, progress (0..1) with a message, and its result once succeeded (or error once failed).
+    Tools that start long work answer with a job (or wait up to wait_s); call this until the status is final. Only the
+    requester or an admin may read it."""
     return job_out(await jobs.get_job_for(ctx.session, ctx.actor, job_id=args.job_id))
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def list_jobs(ctx: ToolContext, args: ListJobsIn) -> Page[JobOut]:
-    """List jobs, oldest first, filtered by status or kind. Admins see everyone's; others only their own."""
+    """List jobs, oldest first. Admins see everyone's; others only their own."""
     rows = await jobs.list_jobs_for(ctx.session, ctx.actor, after_id=args.after_id(), limit=args.limit,
                                     status=args.status, kind=args.kind, mine=args.mine)
     page, cursor = page_of(rows, args.limit)
@@ -68,9 +66,8 @@ async def list_jobs(ctx: ToolContext, args: ListJobsIn) -> Page[JobOut]:
 
 @module.tool(effect=Effect.WRITE, roles=EVERYONE)
 async def cancel_job(ctx: ToolContext, args: JobIdIn) -> JobOut:
-    """Cancel a job you requested (admins: any job) that has not ended. A queued job is cancelled at once; a
-    running one stops at its next progress report (until then: running, cancel_requested true).
-    """
+    """Cancel a job you requested (admins: any job) that has not ended: a queued one at once, a running one at its next
+    progress report."""
     return job_out(await jobs.request_cancel(ctx.session, ctx.actor, job_id=args.job_id))
 
 
@@ -88,10 +85,10 @@ async def wait_for_job(ctx: ToolContext, job_id: int, *, wait_s: float) -> JobOu
 
 
 class ExportTermGradesIn(ToolInput):
-    term_id: TermRef = Field(description="The term whose grades are exported: id or name (Term 1).")
-    section_id: SectionRef | None = Field(default=None, description="Export this section's classes.")
-    year_level_id: YearLevelRef | None = Field(default=None, description="Export the classes of every section of this year "
-                                                               "level in the term's academic year.")
+    term_id: TermRef
+    section_id: SectionRef | None = None
+    year_level_id: YearLevelRef | None = Field(default=None, description="Every section of this year level in the "
+                                                                         "term's academic year.")
     idempotency_key: IdempotencyKey | None = Field(
         default=None, description="Repeating a call with the same key returns the same job.")
     wait_s: WaitSeconds = 0
@@ -128,10 +125,7 @@ async def term_section_params(session, args) -> dict[str, Any]:
 # Registered on the academics module: the export reads academics data and leaves with it when it is disabled.
 @academics_module.tool(effect=Effect.WRITE, roles={Role.ADMIN, Role.REGISTRAR}, starts_job=True)
 async def export_term_grades(ctx: ToolContext, args: ExportTermGradesIn) -> JobOut:
-    """Start a job that exports a term's grades as CSV for a section, or for every section of a year level.
-
-    Once succeeded (get_job), result.csv has one row per enrolled student and class: class_code,student_code,
-    student_name,percentage,letter (2 decimals; empty without a score), and result.rows counts them.
-    """
+    """Start a job exporting a term's grades as CSV for a section or every section of a year level; once succeeded,
+    result.csv has a row per enrolled student and class: class_code, student_code, student_name, percentage, letter."""
     return await start_job(ctx, kind=JobKind.EXPORT_TERM_GRADES,
                            params=await term_section_params(ctx.session, args), idempotency_key=args.idempotency_key)
