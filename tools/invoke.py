@@ -1,4 +1,5 @@
-"""The one call path: validate, authorize, then run in the unit of work the tool's effect asks for."""
+"""The one call path: validate, authorize, then run in the unit of work the tool's effect asks for, and answer
+with what the caller's roles may see (domain.kernel.schemas.redact: the data-access policy)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from domain.jobs.schemas import JobOut
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied, concurrent_write
-from tools.references import resolve_references
+from domain.kernel.schemas import redact
+from tools.references import names_shown, resolve_references
 from tools.registry import Effect, ProgressReporter, ToolContext, ToolSpec
 from tools.runtime import Runtime
 
@@ -124,6 +126,9 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
     after-commit hook (StaleAction, ActionClosed, ...) comes with its record committed. `record` (see Recorder)
     joins the transaction of a write tool or of a destructive tool's pending action; read tools and job-starting
     tools (whose result is known only after the wait) do not call it.
+
+    The output, and what `record` receives, is what the actor's roles may see: every field above their
+    clearance is null (domain.kernel.schemas.redact, README "Data-access policy"); the audit row keeps it whole.
     """
     if not _call_observers:
         return await _invoke(runtime, name, arguments, actor, progress=progress, record=record, listing=listing)
@@ -154,23 +159,24 @@ async def _invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None,
         raise NotFound(f"unknown tool {name!r}; tools/list (or `mcs-erp tools`) shows the catalogue")
     args = parse_arguments(spec, arguments)
     authorize(spec, actor)
-    args = await resolve_references(runtime.db.read, args)
+    args = await resolve_references(runtime.db.read, args, names_for=names_shown(runtime.catalogue, actor))
     if spec.effect is Effect.READ:
         async with runtime.db.read() as session:
-            return await spec.run(ToolContext(session, actor, runtime, listing=listing), args)
+            return redact(await spec.run(ToolContext(session, actor, runtime, listing=listing), args), actor.roles)
     if spec.effect is Effect.DESTRUCTIVE:
         from tools.gate import propose
 
-        return await propose(runtime, spec, args, actor, record=record)
+        return redact(await propose(runtime, spec, args, actor, record=record), actor.roles)
     async with runtime.db.write() as session:
         out = await spec.run(ToolContext(session, actor, runtime, progress), args)
         if not spec.audited_by_domain:
             job_id = out.job_id if spec.starts_job and isinstance(out, JobOut) else None
             await append_audit(session, actor, tool=spec.name, event="write", arguments=audit_json(args),
                                entity=None if job_id is None else "jobs", entity_id=job_id, after=audit_json(out))
+        out = redact(out, actor.roles)
         if record is not None and not spec.starts_job:
             await record(session, out)
     wait_s = getattr(args, "wait_s", 0) if spec.starts_job else 0
     if isinstance(out, JobOut) and wait_s > 0 and not out.is_final:
-        return await jobs.wait_for_job(runtime.db, out.job_id, wait_s=wait_s, progress=progress)
+        return redact(await jobs.wait_for_job(runtime.db, out.job_id, wait_s=wait_s, progress=progress), actor.roles)
     return out

@@ -59,6 +59,9 @@ OWNERS = {
 """The service owning each kind: its `resolve_reference` resolves it, its REFERENCE_KINDS says what a reference
 looks like (imported on the first resolution, not at start)."""
 
+PEOPLE_LISTERS = {"employee": "search_employees", "student": "search_students", "family": "list_families"}
+"""Kinds named after people: an error lists their names (not only codes) to a caller who may call this tool."""
+
 ID_ONLY_KINDS = ("action", "job", "document", "timetable_problem", "timetable_solution", "audit_event", "entity")
 """Kinds with ids only; "entity" is the id of a row of the table another field names (an audit event's)."""
 
@@ -205,17 +208,33 @@ def _collect(args: BaseModel, prefix: str, pending: Pending) -> None:
                 pending.append((path, item.ref.kind, element, put))
 
 
-async def resolve_references(session_factory: Callable[[], Any], args: BaseModel) -> BaseModel:
+def names_shown(catalogue: Any, actor: Any) -> Callable[[str], bool]:
+    """`shown(kind)`: whether `actor` is shown the names of `kind`'s records in a reference's error: always,
+    except for people (PEOPLE_LISTERS) when its roles may not call the tool that lists them."""
+
+    def shown(kind: str) -> bool:
+        lister = PEOPLE_LISTERS.get(kind)
+        if lister is None:
+            return True
+        spec = catalogue.get(lister)
+        return spec is not None and actor.has_any(spec.roles)
+
+    return shown
+
+
+async def resolve_references(session_factory: Callable[[], Any], args: BaseModel, *,
+                             names_for: Callable[[str], bool] | None = None) -> BaseModel:
     """Replace every reference given as a string in `args` (nested lines too) by the id it names, in place, and
     return `args`. Opens a read unit of work (`session_factory()`) only when a string is present. Raises
-    NotFound or InvalidInput naming the field (`lines[1].account_id`) and the closest matches."""
+    NotFound or InvalidInput naming the field (`lines[1].account_id`) and the closest matches, by code, and by
+    name too where `names_for(kind)` (default: always; tools.invoke passes `names_shown`)."""
     pending: Pending = []
     _collect(args, "", pending)
     if not pending:
         return args
     async with session_factory() as session:
         for path, kind, text, put in pending:
-            put(await resolve(session, kind, text, field=path))
+            put(await resolve(session, kind, text, field=path, names=names_for(kind) if names_for else True))
     return args
 
 
@@ -225,6 +244,6 @@ def owner(kind: str) -> Any:
     return importlib.import_module(name)
 
 
-async def resolve(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+async def resolve(session: AsyncSession, kind: str, text: str, *, field: str, names: bool = True) -> int:
     """Return the id of the `kind` record `text` names (its owning service's resolve_reference)."""
-    return await owner(kind).resolve_reference(session, kind, text, field=field)
+    return await owner(kind).resolve_reference(session, kind, text, field=field, names=names)

@@ -897,10 +897,12 @@ async def reference_candidates(session: AsyncSession, kind: str) -> list[Candida
     return candidates
 
 
-async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str,
+                            names: bool = True) -> int:
     """Return the id of the live `kind` (a REFERENCE_KINDS key) that `text` names (domain.kernel.references:
     code, then name, then digits as an id; case and accents ignored). Sections, classes, terms and assessments
     repeat across academic years: the current year's (the one today falls in, else the latest) is preferred.
-    Raises NotFound with the closest matches, or InvalidInput when `text` names several."""
+    Raises NotFound with the closest matches, or InvalidInput when `text` names several. `names=False` lists
+    them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
-                expected=REFERENCE_KINDS[kind])
+                expected=REFERENCE_KINDS[kind], names=names)

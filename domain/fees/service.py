@@ -1467,9 +1467,11 @@ async def reference_candidates(session: AsyncSession, kind: str) -> list[Candida
     return candidates
 
 
-async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str,
+                            names: bool = True) -> int:
     """Return the id of the live `kind` (a REFERENCE_KINDS key) that `text` names (domain.kernel.references:
-    code or number, then name or billing name, then digits as an id; case and accents ignored). Raises NotFound
-    with the closest matches, or InvalidInput when `text` names several (two families of one name)."""
+    code or number, then name or billing name, then digits as an id; case and accents ignored). Raises
+    NotFound with the closest matches, or InvalidInput when `text` names several (two families of one name).
+    `names=False` lists them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
-                expected=REFERENCE_KINDS[kind])
+                expected=REFERENCE_KINDS[kind], names=names)

@@ -930,9 +930,11 @@ async def reference_candidates(session: AsyncSession, kind: str) -> list[Candida
     return candidates
 
 
-async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str,
+                            names: bool = True) -> int:
     """Return the id of the live `kind` (a REFERENCE_KINDS key) that `text` names (domain.kernel.references:
-    code, then name, then digits as an id). An account's code is digits ("1100"): a code is tried before an id.
-    Raises NotFound with the closest matches, or InvalidInput when `text` names several."""
+    code, then name, then digits as an id). An account's code is digits ("1100"): a code is tried before an
+    id. Raises NotFound with the closest matches, or InvalidInput when `text` names several. `names=False`
+    lists them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
-                expected=REFERENCE_KINDS[kind])
+                expected=REFERENCE_KINDS[kind], names=names)

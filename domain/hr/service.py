@@ -157,9 +157,11 @@ async def reference_candidates(session: AsyncSession, kind: str) -> list[Candida
     return candidates
 
 
-async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str,
+                            names: bool = True) -> int:
     """Return the id of the live `kind` (a REFERENCE_KINDS key) that `text` names: a code ("E0042", any case),
     a name ("Pablo Hernández", accents and case ignored; "Hernández Pablo" too) or an id in digits. Raises
-    NotFound with the closest matches, or InvalidInput when it names several (two people of one name)."""
+    NotFound with the closest matches, or InvalidInput when it names several (two people of one name).
+    `names=False` lists them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind,
-                expected=REFERENCE_KINDS[kind])
+                expected=REFERENCE_KINDS[kind], names=names)

@@ -34,10 +34,14 @@ class Candidate:
     aliases: tuple[str, ...] = dc_field(default=())
     current: bool = True
 
-    def label(self) -> str:
-        """`E0042 Pablo Hernández (id 42)`."""
-        text = self.code if not self.name or fold(self.name) == fold(self.code) else f"{self.code} {self.name}"
-        return f"{text} (id {self.id})"
+    def label(self, *, names: bool = True) -> str:
+        """`E0042 Pablo Hernández (id 42)`; without the name when `names` is False."""
+        plain = not names or not self.name or fold(self.name) == fold(self.code)
+        return f"{self.code if plain else f'{self.code} {self.name}'} (id {self.id})"
+
+    def shown(self, *, names: bool = True) -> dict[str, object]:
+        """The candidate as an error's details list it: id, code and (when `names`) name."""
+        return {"id": self.id, "code": self.code, **({"name": self.name} if names else {})}
 
 
 def _narrow(found: list[Candidate]) -> list[Candidate]:
@@ -63,11 +67,14 @@ def closest(candidates: Iterable[Candidate], text: str, *, limit: int = MAX_SHOW
     return [item[3] for item in scored[:limit]]
 
 
-def pick(candidates: Sequence[Candidate], text: str, *, field: str, kind: str, expected: str) -> int:
+def pick(candidates: Sequence[Candidate], text: str, *, field: str, kind: str, expected: str,
+         names: bool = True) -> int:
     """Return the id of the one candidate `text` names (see the module's rules).
 
     `kind` names the record ("employee"), `expected` what a reference looks like ("an employee id or code like
-    E0042"). Raises NotFound (no match) or InvalidInput (ambiguous), both naming `field`."""
+    E0042"). Raises NotFound (no match) or InvalidInput (ambiguous), both naming `field` and listing the
+    candidates they mean by code, and by name too unless `names` is False (a caller who may not list that kind's
+    records is not shown the names of people it could not look up)."""
     key = fold(text)
     by_code = [c for c in candidates if fold(c.code) == key]
     found = _narrow(by_code)
@@ -79,13 +86,13 @@ def pick(candidates: Sequence[Candidate], text: str, *, field: str, kind: str, e
     if len(found) == 1:
         return found[0].id
     if found:
-        shown = "; ".join(c.label() for c in found[:MAX_SHOWN])
+        shown = "; ".join(c.label(names=names) for c in found[:MAX_SHOWN])
         more = f" and {len(found) - MAX_SHOWN} more" if len(found) > MAX_SHOWN else ""
         raise InvalidInput(f"{field}: {text!r} matches {len(found)} {kind}s: {shown}{more}; pass the id or the "
                            f"code of the one you mean ({expected})", field=field,
-                           details={"matches": [{"id": c.id, "code": c.code, "name": c.name} for c in found]})
+                           details={"matches": [c.shown(names=names) for c in found]})
     near = closest(candidates, text)
-    hint = ("closest: " + "; ".join(c.label() for c in near)) if near else (
+    hint = ("closest: " + "; ".join(c.label(names=names) for c in near)) if near else (
         f"there are {len(candidates)} {kind}s and none is close" if candidates else f"there is no {kind} yet")
     raise NotFound(f"{field}: no {kind} has the code or name {text!r}; expected {expected}; {hint}", field=field,
-                   details={"closest": [{"id": c.id, "code": c.code, "name": c.name} for c in near]})
+                   details={"closest": [c.shown(names=names) for c in near]})

@@ -814,10 +814,11 @@ async def reference_candidates(session: AsyncSession, kind: str) -> list[Candida
     return candidates
 
 
-async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str) -> int:
+async def resolve_reference(session: AsyncSession, kind: str, text: str, *, field: str,
+                            names: bool = True) -> int:
     """Return the id of the `kind` (a REFERENCE_KINDS key) that `text` names (domain.kernel.references: code,
     then name, then digits as an id). A pay period names its run; a cancelled or reversed run only when no
     other run has the period. Raises NotFound with the closest matches, or InvalidInput when `text` names
-    several."""
+    several. `names=False` lists them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
-                expected=REFERENCE_KINDS[kind])
+                expected=REFERENCE_KINDS[kind], names=names)

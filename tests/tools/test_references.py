@@ -413,3 +413,21 @@ async def test_a_student_is_found_by_a_guardians_name_without_accents(school) ->
     found = await invoke(runtime, "search_students", {"query": fold(guardian.name).upper(), "limit": 100},
                          SYSTEM_ACTOR)
     assert student.id in [s.id for s in found.items]
+
+
+async def test_a_caller_who_may_not_list_students_is_not_shown_their_names_in_an_error(school) -> None:
+    from domain.kernel.actor import Actor, Channel, Role
+
+    runtime, _ = school
+    bursar = Actor(id=0, username="bursar", roles=frozenset({Role.FINANCE}), channel=Channel.CLI)
+    registrar = Actor(id=0, username="registrar", roles=frozenset({Role.REGISTRAR}), channel=Channel.CLI)
+    with pytest.raises(NotFound) as hidden:
+        await invoke(runtime, "list_invoices", {"student_id": "Pablo Hernandes"}, bursar)
+    with pytest.raises(NotFound) as shown:
+        await invoke(runtime, "list_students", {"section_id": "7Q"}, registrar)
+    pablo = (await invoke(runtime, "search_students", {"query": "Pablo Hernández"}, registrar)).items[0]
+    assert pablo.code in hidden.value.message and "Hernández" not in hidden.value.message
+    assert all(set(c) == {"id", "code"} for c in hidden.value.details["closest"])
+    assert "name" in shown.value.details["closest"][0] and "Year 7, section" in shown.value.message
+    found = await invoke(runtime, "list_invoices", {"student_id": "Pablo Hernández"}, bursar)
+    assert {i.student_id for i in found.items} == {pablo.id}  # the name still names the student
