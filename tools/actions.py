@@ -27,7 +27,7 @@ EVERYONE = frozenset(Role)
 class ListPendingActionsIn(PageInput):
     status: Literal["open", "proposed", "queued", "executed", "cancelled", "rejected", "expired", "stale",
                     "failed", "all"] = Field(default="open", description="open = proposed or queued.")
-    mine: bool = Field(default=False, description="Only actions I requested (non-admins always see only theirs).")
+    mine: bool = Field(default=False, description="Only actions I requested (for an admin).")
 
 
 class ActionIdIn(ToolInput):
@@ -46,12 +46,8 @@ class RejectIn(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def list_pending_actions(ctx: ToolContext, args: ListPendingActionsIn) -> Page[ActionSummaryOut]:
-    """List pending actions (destructive calls waiting at the gate), oldest first, one line each: id, tool,
-    status, who asked and when, and a one-line summary.
-
-    Admins see everyone's; other roles see only the actions they requested. Filter by status ("open" means
-    proposed or queued). get_action(action_id) has an action's preview, arguments and outcome.
-    """
+    """List pending actions (destructive calls waiting at the gate), oldest first, one line each; get_action(action_id)
+    has the preview, arguments and outcome. Admins see everyone's; other roles only the actions they requested."""
     if args.status == "open":
         statuses = [ActionStatus.PROPOSED.value, ActionStatus.QUEUED.value]
     elif args.status == "all":
@@ -66,10 +62,8 @@ async def list_pending_actions(ctx: ToolContext, args: ListPendingActionsIn) -> 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
-    """Get one pending action: its tool, arguments, preview (before/after, totals), status and outcome.
-
-    Admins may read any action; other roles only their own.
-    """
+    """Get one pending action with its arguments, preview and outcome. Admins may read any; other roles only their
+    own."""
     return action_out(await actions.get_action_for(ctx.session, ctx.actor, action_id=args.action_id))
 
 

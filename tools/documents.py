@@ -40,14 +40,14 @@ def readable_kinds(actor) -> list[str]:
 
 
 class ListDocumentsIn(PageInput):
-    job_id: JobRef | None = Field(default=None, description="Only the documents this job made.")
-    student_id: StudentRef | None = Field(default=None, description="Only this student's documents.")
+    job_id: JobRef | None = None
+    student_id: StudentRef | None = None
 
 
 @module.tool(effect=Effect.READ, roles=READERS)
 async def list_documents(ctx: ToolContext, args: ListDocumentsIn) -> Page[DocumentOut]:
-    """List generated documents (report cards; payslips and payroll summaries for payroll staff), oldest first,
-    by job or student; get_document returns one's content. Only the kinds your roles may read are listed."""
+    """List generated documents (report cards; payslips and payroll summaries for payroll staff), oldest first;
+    get_document returns one's content."""
     rows = await documents.listing(ctx.session, after_id=args.after_id(), limit=args.limit, job_id=args.job_id,
                                    student_id=args.student_id, kind=None, kinds=readable_kinds(ctx.actor))
     if not rows:  # an empty page: say so when a filter names nothing that exists
@@ -61,16 +61,15 @@ async def list_documents(ctx: ToolContext, args: ListDocumentsIn) -> Page[Docume
 
 class DocumentIdIn(ToolInput):
     document_id: DocumentRef
-    offset: int = Field(default=0, ge=0, le=MAX_CHUNK_BYTES * 100, description="Byte to start from: 0, then the "
-                                                                             "previous answer's next_offset.")
-    max_bytes: int = Field(default=CHUNK_BYTES, ge=1, le=MAX_CHUNK_BYTES,
-                           description=f"Bytes to return at most (default {CHUNK_BYTES}).")
+    offset: int = Field(default=0, ge=0, le=MAX_CHUNK_BYTES * 100, description="0, then the previous answer's "
+                                                                             "next_offset.")
+    max_bytes: int = Field(default=CHUNK_BYTES, ge=1, le=MAX_CHUNK_BYTES)
 
 
 @module.tool(effect=Effect.READ, roles=READERS)
 async def get_document(ctx: ToolContext, args: DocumentIdIn) -> DocumentContentOut:
-    """Get one generated document with its content as base64 (decode it to save the PDF or CSV), a chunk at a
-    time: max_bytes from offset; next_offset, when not null, is where the next chunk starts."""
+    """Get a generated document's content as base64 (decode it to save the PDF or CSV), max_bytes from offset; a
+    non-null next_offset is where the next chunk starts."""
     row = await documents.get(ctx.session, args.document_id)
     if row.kind not in readable_kinds(ctx.actor):
         allowed = ", ".join(sorted(r.value for r in KIND_READERS.get(row.kind, frozenset({Role.ADMIN}))))

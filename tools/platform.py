@@ -26,11 +26,8 @@ class NoInput(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=frozenset(Role))
 async def get_me(ctx: ToolContext, args: NoInput) -> MeOut:
-    """Say who the caller is (user, roles, channel, employee) and, per toolset, how many tools they may call that
-    read or write, which destructive (gated) tools, and whether the toolset is in their tool list now.
-
-    Call this first when unsure what you are allowed to do; list_toolsets describes the toolsets.
-    """
+    """Say who the caller is (user, roles, channel, employee) and, per toolset, how many tools they may call and whether
+    it is listed now. Call this first when unsure what you may do; list_toolsets describes the toolsets."""
     actor = ctx.actor
     allowed = ctx.runtime.catalogue.for_actor(actor)
     listed = (ctx.listing or Listing()).listed(actor)
@@ -54,7 +51,7 @@ async def get_me(ctx: ToolContext, args: NoInput) -> MeOut:
 
 @module.tool(effect=Effect.READ, roles=frozenset(Role))
 async def ping(ctx: ToolContext, args: NoInput) -> PingOut:
-    """Check that the server answers; returns ok and the server's UTC time. Touches no school data."""
+    """Check that the server answers, with its UTC time; touches no school data."""
     return PingOut(ok=True, server_time=utcnow())
 
 
@@ -64,27 +61,22 @@ EntityType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 
 
 class ListAuditEventsIn(PageInput):
-    actor: Username | None = Field(default=None, description="Who acted: a username, or a user id.")
-    tool: ToolName | None = Field(default=None, description="The tool named in the event, e.g. void_invoice.")
+    actor: Username | None = Field(default=None, description="A username or a user id.")
+    tool: ToolName | None = Field(default=None, description="e.g. void_invoice.")
     entity: EntityType | None = Field(default=None, description="The entity type touched, e.g. invoices, "
                                                                   "journal_entries, pending_actions.")
     entity_id: EntityRef | None = Field(default=None, description="With entity: that one entity's events.")
-    since: datetime | None = Field(default=None, description="From this time, inclusive (ISO 8601; UTC when "
-                                                             "no offset is given).")
-    until: datetime | None = Field(default=None, description="Up to this time, exclusive; after since.")
-    event_id: AuditEventRef | None = Field(default=None, description="Only this event, with its arguments, "
-                                                                     "before and after in full.")
-    verify: bool = Field(default=True, description="Walk the whole chain and report whether it is intact (one "
-                                                   "pass over the log).")
+    since: datetime | None = Field(default=None, description="Inclusive; UTC when no offset is given.")
+    until: datetime | None = Field(default=None, description="Exclusive.")
+    event_id: AuditEventRef | None = Field(default=None, description="One event, in full.")
+    verify: bool = Field(default=True, description="Check the whole hash chain (one pass over the log).")
 
 
 @module.tool(effect=Effect.READ, roles={Role.ADMIN})
 async def list_audit_events(ctx: ToolContext, args: ListAuditEventsIn) -> AuditEventsOut:
-    """Read the audit log, newest first: who did what (tool, event), when, through which channel, to which
-    entity, with each event's arguments and before/after when short (event_id=N gives one event in full).
-    Filter by actor, tool, entity type and id, and time range (since inclusive, until exclusive). Also says
-    whether the log's hash chain is intact (chain.verified), or which event was edited or removed.
-    """
+    """Read the audit log, newest first: who did what, when, through which channel, to which entity, with short
+    arguments and before/after (event_id gives one event in full). Also says whether the log's hash chain is intact
+    (chain.verified) or which event was edited or removed."""
     log = await read_audit_log(ctx.session, verify=args.verify, before_id=args.after_id(), limit=args.limit + 1,
                                actor=args.actor, tool=args.tool, entity=args.entity, entity_id=args.entity_id,
                                since=args.since, until=args.until, event_id=args.event_id)
