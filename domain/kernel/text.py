@@ -13,16 +13,20 @@ from sqlalchemy import and_, case, event, func, or_
 from sqlmodel import Field
 
 LIKE_ESCAPE = "\\"
+BASE_LETTERS = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ħ": "h", "ŧ": "t", "ı": "i", "æ": "ae", "œ": "oe",
+                              "þ": "th", "ð": "d"})
+"""Letters that carry their mark in the letter itself (NFKD leaves them whole): their base letters, so "Lukasz"
+finds "Łukasz" and "Oystein" finds "Øystein"."""
 
 
 def fold(text: str | None) -> str:
-    """Return `text` case-folded, without accents (NFKD minus combining marks), spaces collapsed: "Zoë  O'Neil"
-    is "zoe o'neil", "Straße" is "strasse"."""
+    """Return `text` case-folded, without accents (NFKD minus combining marks, BASE_LETTERS), spaces collapsed:
+    "Zoë  O'Neil" is "zoe o'neil", "Straße" is "strasse", "Łukasz" is "lukasz"."""
     if not text:
         return ""
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(bare.casefold().split())
+    return " ".join(bare.casefold().translate(BASE_LETTERS).split())
 
 
 def like_escaped(text: str) -> str:

@@ -46,3 +46,21 @@ async def test_existing_names_are_backfilled_folded(tmp_path) -> None:
         await runtime.close()
         if pg_name:
             await drop_pg_database(pg_name)
+
+
+def test_the_revision_folds_as_the_domain_does() -> None:
+    """The revision carries its own copy of the folding (a revision never changes); it must agree with
+    domain.kernel.text.fold, which folds the queries, for the rows it backfills to be found."""
+    import importlib.util
+    from pathlib import Path
+
+    import domain.migrations
+    from domain.kernel.text import fold
+
+    path = Path(domain.migrations.__file__).parent / "versions" / f"{REVISION}_name_folded.py"
+    spec = importlib.util.spec_from_file_location("name_folded_revision", path)
+    assert spec is not None and spec.loader is not None
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+    for text in ("Hernández", "Zoë  O'Neil", "Straße", "Łukasz Øystein", "ĐORĐE", "ﬁona Æsir", "Nguyễn Thị"):
+        assert revision._fold(text) == fold(text), text

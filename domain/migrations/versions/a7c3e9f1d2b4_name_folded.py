@@ -23,9 +23,13 @@ SOURCES = {"students": ("first_name", "last_name"), "employees": ("first_name", 
            "guardians": ("name",), "families": ("name",)}
 
 
+BASE_LETTERS = str.maketrans({"ł": "l", "đ": "d", "ø": "o", "ħ": "h", "ŧ": "t", "ı": "i", "æ": "ae", "œ": "oe",
+                              "þ": "th", "ð": "d"})
+
+
 def _fold(text: str) -> str:
     bare = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-    return " ".join(bare.casefold().split())[:250]
+    return " ".join(bare.casefold().translate(BASE_LETTERS).split())[:250]
 
 
 def upgrade() -> None:
