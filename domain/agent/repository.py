@@ -110,6 +110,13 @@ async def runs_awaiting_mention(session: AsyncSession, requested_by: int, action
     return list((await session.exec(stmt)).all())
 
 
+async def action_ids_of_run(session: AsyncSession, run_id: int) -> set[int]:
+    """Return the ids of the pending actions the run's tool calls proposed."""
+    stmt = select(AgentToolCall.action_id).where(AgentToolCall.run_id == run_id,
+                                                 col(AgentToolCall.action_id).is_not(None))
+    return {int(i) for i in (await session.exec(stmt)).all()}
+
+
 # -- events -------------------------------------------------------------------------------------------------
 
 

@@ -355,6 +355,12 @@ async def awaiting_calls(session: AsyncSession, run_id: int) -> list[AgentToolCa
     return await repo.tool_calls_with_status(session, run_id, ToolCallStatus.AWAITING.value)
 
 
+async def proposed_by_run(session: AsyncSession, run_id: int) -> set[int]:
+    """Return the ids of the pending actions that run `run_id`'s own tool calls proposed (the only actions its
+    model may cancel)."""
+    return await repo.action_ids_of_run(session, run_id)
+
+
 async def pause(session: AsyncSession, run: AgentRun, actions: list[dict[str, Any]], *, active_ms: int) -> None:
     """Stop a run to wait for the human's decision on `actions` (pending actions, as the gate returned them)."""
     run.status = RunStatus.AWAITING_CONFIRMATION.value
