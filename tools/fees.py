@@ -110,7 +110,7 @@ def utc_today() -> dt.date:
 # arguments of a pending action name the day previewed, not the day it is approved.
 OnDay = Annotated[dt.date, BeforeValidator(lambda value: utc_today() if value is None else value)]
 
-CURRENCY_HELP = "omitted: the fee accounts' currency, else the school's."
+CURRENCY_HELP = "omitted: the fees' currency."
 
 
 async def _currency(ctx: ToolContext, given: str | None) -> str:
@@ -375,10 +375,9 @@ async def _generation_params(ctx: ToolContext, session, args: GenerateInvoicesIn
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS, starts_job=True)
 async def generate_invoices(ctx: ToolContext, args: GenerateInvoicesIn) -> JobOut:
-    """Start a job that bills a fee schedule's term: one invoice per student (of a year level, given students, or every
-    enrolled student) to their family, with their year level's fees less the discounts that apply; issued at once unless
-    issue=false. Students already invoiced for the schedule are skipped, so running it again is safe; students without a
-    family are skipped and listed in the result."""
+    """Start a job that bills a fee schedule's term: one invoice per student to their family, with their year level's
+    fees less the discounts that apply; issued at once unless issue=false. Students already invoiced for the schedule
+    are skipped, so running it again is safe; students without a family are skipped and listed in the result."""
     return await start_job(ctx, kind=JobKind.GENERATE_INVOICES,
                            params=await _generation_params(ctx, ctx.session, args), idempotency_key=args.idempotency_key)
 
@@ -634,10 +633,9 @@ class AgingIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_receivables_aging(ctx: ToolContext, args: AgingIn) -> AgingOut:
-    """Age the fees owed on a day, per family or per student: current (not yet due), 1-30, 31-60, 61-90 and
-    over 90 days past due, with totals, most overdue first. min_days_overdue=61 answers "who owes more than 60
-    days". Unfiltered, it shows the ledger's Fees receivable balance and whether the two agree. The totals cover
-    every row; the rows come a page at a time (next_cursor). Minor units."""
+    """Age the fees owed on a day, per family or per student, in buckets of days past due (current, 1-30, 31-60, 61-90,
+    over 90), most overdue first; min_days_overdue=61 answers "who owes more than 60 days". Unfiltered, it also checks
+    the total against the ledger's Fees receivable. The totals cover every row; the rows come a page at a time."""
     report = await service.receivables_aging(ctx.session, as_of=args.as_of or _today(ctx),
                                              currency=await _currency(ctx, args.currency), group_by=args.group_by,
                                              year_level_id=args.year_level_id,
@@ -655,10 +653,9 @@ class RemindersIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_fee_reminders(ctx: ToolContext, args: RemindersIn) -> RemindersOut:
-    """List the families to remind: first the totals (families, overdue amount by days past due), then a page of
-    families, most overdue first, each with its overdue amount (at least min_days_overdue past due), what it owes
-    in all, its credit, last payment, contacts (billing contact and guardians with email and phone) and how many
-    invoices are overdue (get_family_account lists them). Sending the reminders is up to you."""
+    """List the families to remind, most overdue first: the totals, then a page of families, each with what it has
+    overdue (at least min_days_overdue past due), owes in all and holds as credit, its last payment and its contacts
+    (get_family_account lists its invoices). Sending the reminders is up to you."""
     currency = await _currency(ctx, args.currency)
     reminders = await service.fee_reminders(ctx.session, as_of=args.as_of or _today(ctx), currency=currency,
                                             min_days_overdue=args.min_days_overdue,

@@ -85,7 +85,7 @@ class CreateAccountIn(ToolInput):
 
 
 class ListAccountsIn(PageInput):
-    type: AccountType | None = None
+    type: AccountType | None = Field(default=None, description="Only accounts of this type.")
     active: bool | None = None
     currency: Currency | None = None
     query: Query | None = Field(default=None, description="Part of the code or name.")
@@ -198,8 +198,7 @@ async def list_accounts(ctx: ToolContext, args: ListAccountsIn) -> Page[AccountO
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBalanceOut:
     """Get the trial balance: each account's debit and credit totals and balance (optionally over from_date..as_of
-    only), and grand totals per currency, which balance when the books are consistent. A reversed entry and its reversal
-    cancel out."""
+    only), with totals per currency, which balance when the books are consistent."""
     tb = await service.trial_balance(ctx.session, as_of=args.as_of, from_date=args.from_date,
                                      currency=args.currency)
     rows = [TrialBalanceRowOut(account_id=r.account.id or 0, code=r.account.code, name=r.account.name,
@@ -217,8 +216,8 @@ async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBala
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def get_income_statement(ctx: ToolContext, args: IncomeStatementIn) -> IncomeStatementOut:
     """Get the income statement (profit and loss; "how did we do this term"): each income and expense account's amount
-    over a period and, per currency, total income, expenses and net income (negative: a loss). Currencies are never
-    added together; fee discounts show as negative income."""
+    over a period and, per currency, total income, expenses and net income (negative: a loss). Fee discounts show as
+    negative income."""
     stmt = await reports.income_statement(ctx.session, from_date=args.from_date, to_date=args.to_date,
                                           currency=args.currency)
     blocks = [IncomeStatementCurrencyOut(currency=c.currency, income=report_lines_out(c.income),
@@ -296,7 +295,6 @@ def _plan_reverse(session: AsyncSession, actor: Actor, args: ReverseJournalEntry
 @module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.APPROVE, plan=_plan_reverse)
 async def reverse_journal_entry(ctx: ToolContext, args: ReverseJournalEntryIn) -> JournalEntryOut:
     """Reverse a posted journal entry, the only way to correct one: post its mirror on the given date with the reason in
-    its memo, and mark the original reversed. An entry is reversed once; a reversal is not reversed (post a new entry
-    instead)."""
+    its memo, and mark the original reversed. An entry is reversed once; a reversal is not reversed."""
     assert ctx.applied is not None
     return await entry_out(ctx, await service.get_entry(ctx.session, ctx.applied.ids["reversal"] or 0))

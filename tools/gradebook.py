@@ -74,9 +74,8 @@ def _plan_categories(session: AsyncSession, actor: Actor, args: SetCategoriesIn)
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.CONFIRM, plan=_plan_categories)
 async def set_grading_categories(ctx: ToolContext, args: SetCategoriesIn) -> CategoriesOut:
     """Set how a class's term grade is weighted: categories (e.g. HW 20, QUIZ 30, EXAM 50), each with an optional
-    drop-lowest; within a category results count by points, and every assessment of the class must fall in one. Once the
-    class has published term grades an admin who did not ask must approve it too (those grades are recomputed only when
-    a score changes). Teachers only for their own classes."""
+    drop-lowest, in which results count by points; every assessment of the class must fall in one. Once the class has
+    published term grades an admin who did not ask must approve it too. Teachers only for their own classes."""
     return categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
 
 
@@ -262,7 +261,7 @@ class GenerateReportCardsIn(ToolInput):
     year_level_id: YearLevelRef | None = Field(default=None, description="Every section of this year level in the term's "
                                                                "academic year.")
     idempotency_key: IdempotencyKey | None = Field(
-        default=None, description="Repeating a call with the same key returns the same job.")
+        default=None, description="The same key returns the same job.")
     wait_s: WaitSeconds = 0
 
 

@@ -31,9 +31,9 @@ EVERYONE = frozenset(Role)
 
 IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 MAX_WAIT_S = 300
-WaitSeconds = Annotated[int, Field(
-    ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to end, with progress "
-                                     "notifications; 0: answer at once with the queued job.")]
+WaitSeconds = Annotated[int, Field(ge=0, le=MAX_WAIT_S)]
+"""Seconds a job-starting tool waits for its job to end (with progress notifications); 0 answers at once: get_job's
+description says so once."""
 KindFilter = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 
@@ -49,9 +49,9 @@ class ListJobsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_job(ctx: ToolContext, args: JobIdIn) -> JobOut:
-    """Get one job: its status, progress (0..1) with a message, and its result once succeeded (or error once failed).
-    Tools that start long work answer with a job (or wait up to wait_s); call this until the status is final. Only the
-    requester or an admin may read it."""
+    """Get one job: its status, progress (0..1) with a message, and its result (or error) once it ends. Tools that start
+    long work answer with a job (or wait up to wait_s); call this until the status is final. Only the requester or an
+    admin may read it."""
     return job_out(await jobs.get_job_for(ctx.session, ctx.actor, job_id=args.job_id))
 
 
@@ -90,7 +90,7 @@ class ExportTermGradesIn(ToolInput):
     year_level_id: YearLevelRef | None = Field(default=None, description="Every section of this year level in the "
                                                                          "term's academic year.")
     idempotency_key: IdempotencyKey | None = Field(
-        default=None, description="Repeating a call with the same key returns the same job.")
+        default=None, description="The same key returns the same job.")
     wait_s: WaitSeconds = 0
 
 

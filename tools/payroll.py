@@ -379,9 +379,9 @@ async def approve_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_post)
 async def post_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
-    """Post an approved run to the ledger: one journal entry (salary expense per department, employer
-    contributions, taxes and deductions payable, net pay payable), exactly once; payslips become done. The
-    payroll accounts missing from the chart are created with it (the preview lists them)."""
+    """Post an approved run to the ledger exactly once: one journal entry (salary expense per department, employer
+    contributions, taxes and deductions payable, net pay payable), creating the payroll accounts the chart lacks (the
+    preview lists them); payslips become done."""
     return run_out(await service.get_run(ctx.session, args.run_id))
 
 

@@ -27,7 +27,7 @@ class NoInput(ToolInput):
 @module.tool(effect=Effect.READ, roles=frozenset(Role))
 async def get_me(ctx: ToolContext, args: NoInput) -> MeOut:
     """Say who the caller is (user, roles, channel, employee) and, per toolset, how many tools they may call and whether
-    it is listed now. Call this first when unsure what you may do; list_toolsets describes the toolsets."""
+    it is listed now. Call this first when unsure what you may do."""
     actor = ctx.actor
     allowed = ctx.runtime.catalogue.for_actor(actor)
     listed = (ctx.listing or Listing()).listed(actor)
@@ -74,9 +74,8 @@ class ListAuditEventsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles={Role.ADMIN})
 async def list_audit_events(ctx: ToolContext, args: ListAuditEventsIn) -> AuditEventsOut:
-    """Read the audit log, newest first: who did what, when, through which channel, to which entity, with short
-    arguments and before/after (event_id gives one event in full). Also says whether the log's hash chain is intact
-    (chain.verified) or which event was edited or removed."""
+    """Read the audit log, newest first: who did what, when, through which channel, to which entity (event_id gives one
+    event in full), and whether the log's hash chain is intact or which event was edited or removed."""
     log = await read_audit_log(ctx.session, verify=args.verify, before_id=args.after_id(), limit=args.limit + 1,
                                actor=args.actor, tool=args.tool, entity=args.entity, entity_id=args.entity_id,
                                since=args.since, until=args.until, event_id=args.event_id)

@@ -49,7 +49,7 @@ PLANNERS = frozenset({Role.ADMIN, Role.REGISTRAR})
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 TimetableCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-ProblemIdField = Field(default=None, description="The timetable problem (default: the newest one).")
+ProblemIdField = Field(default=None, description="omitted: the newest problem.")
 
 
 # ---------------------------------------------------------------- rooms and problems
@@ -113,13 +113,11 @@ class BuildTimetableProblemIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=PLANNERS)
 async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemIn) -> TimetableProblemOut:
-    """Build a timetable problem from the school's data: every class of the academic year with its lessons a week
-    (set_subject_weekly_lessons, set_class_weekly_lessons), teacher and section, in the school's rooms (create_room),
-    over days x periods_per_day. A section's lessons may not overlap, nor a teacher's; lessons spread over the week;
-    teacher_absences and class_blocks rule periods out.
-
-    Then solve_timetable(problem_id). Refuses data no timetable can satisfy (e.g. a section with more lessons than
-    periods), naming the section, teacher or class."""
+    """Build a timetable problem from the school's data: each class of the academic year with its lessons a week
+    (set_subject_weekly_lessons, set_class_weekly_lessons), teacher and section, in the school's rooms, over days x
+    periods_per_day. A section's or a teacher's lessons never overlap, lessons spread over the week, and
+    teacher_absences and class_blocks rule periods out. Then solve_timetable(problem_id). Refuses data no timetable can
+    satisfy, naming the section, teacher or class."""
     week = SchoolWeek(days=args.days, periods_per_day=args.periods_per_day,
                       starts_at=dt.time.fromisoformat(args.starts_at),
                       period_minutes=args.period_minutes, break_minutes=args.break_minutes)
@@ -156,7 +154,7 @@ class SolveTimetableIn(ToolInput):
     time_limit_s: int = Field(default=30, ge=1, le=600, description="Seconds the solver searches.")
     seed: int = Field(default=0, ge=0, le=2_147_483_647, description="Random seed; same seed, same search.")
     idempotency_key: IdempotencyKey | None = Field(
-        default=None, description="Repeating a call with the same key returns the same job.")
+        default=None, description="The same key returns the same job.")
     wait_s: WaitSeconds = 0
 
 
