@@ -232,9 +232,13 @@ async def resolve_references(session_factory: Callable[[], Any], args: BaseModel
     _collect(args, "", pending)
     if not pending:
         return args
+    resolved: dict[tuple[str, str], int] = {}  # the same text twice (journal lines on one account) is looked up once
     async with session_factory() as session:
         for path, kind, text, put in pending:
-            put(await resolve(session, kind, text, field=path, names=names_for(kind) if names_for else True))
+            if (kind, text) not in resolved:
+                resolved[kind, text] = await resolve(session, kind, text, field=path,
+                                                     names=names_for(kind) if names_for else True)
+            put(resolved[kind, text])
     return args
 
 

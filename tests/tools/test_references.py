@@ -431,3 +431,15 @@ async def test_a_caller_who_may_not_list_students_is_not_shown_their_names_in_an
     assert "name" in shown.value.details["closest"][0] and "Year 7, section" in shown.value.message
     found = await invoke(runtime, "list_invoices", {"student_id": "Pablo Hernández"}, bursar)
     assert {i.student_id for i in found.items} == {pablo.id}  # the name still names the student
+
+
+async def test_a_list_of_references_mixes_ids_and_codes(school) -> None:
+    runtime, samples = school
+    invoice = samples["invoice"]
+    args = parse_arguments(CATALOGUE.tools["issue_invoices"], {"invoice_ids": [1, invoice.code, invoice.code.lower()]})
+    resolved = await resolve_references(runtime.db.read, args)
+    assert resolved.invoice_ids == [1, invoice.id, invoice.id]
+    bad = parse_arguments(CATALOGUE.tools["issue_invoices"], {"invoice_ids": [invoice.code, "INV999999"]})
+    with pytest.raises(NotFound) as exc:
+        await resolve_references(runtime.db.read, bad)
+    assert exc.value.field == "invoice_ids[1]"
