@@ -15,7 +15,7 @@ from domain.academics import attendance, gradebook
 from domain.academics.attendance import RegisterLine
 from domain.academics.attendance_models import AttendanceRecord, AttendanceStatus
 from domain.academics.models import GradingCategory, GradingScaleRecord, SchoolClass
-from domain.kernel.schemas import OutputModel
+from domain.kernel.schemas import OutputModel, Personal
 
 
 class _Read(BaseModel):
@@ -111,16 +111,16 @@ class GuardianRead(_Read):
     id: int
     name: str
     relationship: str
-    phone: str | None = None
-    email: str | None = None
+    phone: Personal[str | None] = None
+    email: Personal[str | None] = None
 
 
 class StudentRead(StudentSummary):
     version: int
     personal_data_included: bool = Field(description="False when your roles may not see date of birth and "
                                                       "guardians (only admin and registrar may).")
-    date_of_birth: date | None = None
-    guardians: list[GuardianRead] | None = None
+    date_of_birth: Personal[date | None] = None
+    guardians: Personal[list[GuardianRead] | None] = None
 
 
 class EnrollmentRead(_Read):

@@ -8,16 +8,16 @@ from pydantic import Field
 
 from domain.fees import rules, service
 from domain.fees.models import Allocation, CreditNote, Discount, Family, FeeSchedule, Invoice, Payment
-from domain.kernel.schemas import OutputModel
+from domain.kernel.schemas import Contact, OutputModel, Personal
 
 
 class FamilyOut(OutputModel):
     family_id: int
     code: str = Field(description="E.g. F00042.")
     name: str
-    billing_name: str | None = None
-    billing_email: str | None = None
-    billing_address: str | None = None
+    billing_name: Contact[str | None] = None
+    billing_email: Contact[str | None] = None
+    billing_address: Personal[str | None] = None
     student_ids: list[int]
     version: int
 
@@ -325,11 +325,18 @@ def aging_buckets_out(values: dict[str, int]) -> AgingBucketsOut:
     return AgingBucketsOut(**values, total=sum(values.values()))
 
 
-class ContactOut(OutputModel):
+class BillingContactOut(OutputModel):
+    """Whom the family's bills go to."""
+
+    name: Contact[str | None] = None
+    email: Contact[str | None] = None
+
+
+class GuardianContactOut(OutputModel):
     name: str
     relationship: str
-    email: str | None = None
-    phone: str | None = None
+    email: Personal[str | None] = None
+    phone: Personal[str | None] = None
 
 
 class ReminderOut(OutputModel):
@@ -346,7 +353,9 @@ class ReminderOut(OutputModel):
     overdue_invoices: int = Field(description="How many invoices are overdue; get_family_account(family_id) "
                                               "lists them with their balances.")
     last_payment_on: dt.date | None = None
-    contacts: list[ContactOut] = Field(description="The billing contact first, then the students' guardians.")
+    billing_contact: BillingContactOut | None = Field(default=None, description="Null when the family has none.")
+    guardians: Personal[list[GuardianContactOut] | None] = Field(
+        default=None, description="The guardians of its students with overdue invoices (admin and registrar).")
 
 
 class RemindersOut(OutputModel):
@@ -361,6 +370,24 @@ class RemindersOut(OutputModel):
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` to get the next page.")
 
 
+def _has_billing_contact(reminder: service.Reminder) -> bool:
+    return bool(reminder.family.billing_name or reminder.family.billing_email)
+
+
+def _billing_contact(reminder: service.Reminder) -> BillingContactOut | None:
+    """The family's billing contact: the first of the reminder's contacts when the family has one."""
+    if not _has_billing_contact(reminder):
+        return None
+    first = reminder.contacts[0]
+    return BillingContactOut(name=first.name, email=first.email)
+
+
+def _guardians(reminder: service.Reminder) -> list[GuardianContactOut]:
+    """The reminder's other contacts: its students' guardians."""
+    return [GuardianContactOut(name=c.name, relationship=c.relationship, email=c.email, phone=c.phone)
+            for c in reminder.contacts[1 if _has_billing_contact(reminder) else 0:]]
+
+
 def reminders_out(reminders: list[service.Reminder], page: list[service.Reminder], *, as_of: dt.date,
                   currency: str, next_cursor: str | None) -> RemindersOut:
     """The totals of every reminder (overdue amount, by aging bucket) with one page of families."""
@@ -373,8 +400,7 @@ def reminders_out(reminders: list[service.Reminder], page: list[service.Reminder
                             credit_available_minor=r.credit_available, oldest_due_date=r.oldest_due_date,
                             days_overdue=r.days_overdue, overdue_invoices=len(r.invoices),
                             last_payment_on=r.last_payment_on,
-                            contacts=[ContactOut(name=c.name, relationship=c.relationship, email=c.email,
-                                                 phone=c.phone) for c in r.contacts])
+                            billing_contact=_billing_contact(r), guardians=_guardians(r))
                 for r in page]
     return RemindersOut(as_of=as_of, currency=currency, families_total=len(reminders),
                         overdue_total_minor=sum(r.overdue for r in reminders),

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from domain.kernel.schemas import OutputModel
+from domain.kernel.schemas import OutputModel, Sensitive
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
 
 
@@ -50,7 +50,7 @@ class ContractOut(OutputModel):
     end_date: date | None
     effective_from: date
     pay_basis: str
-    base_minor: int
+    base_minor: Sensitive[int | None]
     currency: str
     salary_structure_id: int
     department_id: int | None
@@ -88,8 +88,9 @@ class RunOut(OutputModel):
     net_minor: int
     journal_entry_id: int | None = None
     payment_entry_id: int | None = None
-    preview: dict[str, Any] | None = Field(default=None, description="Totals against the previous period and "
-                                                                     "the largest changes in net pay.")
+    preview: Sensitive[dict[str, Any] | None] = Field(default=None, description="Totals against the previous "
+                                                                                "period and the largest changes in "
+                                                                                "net pay.")
 
 
 def run_out(run: PayrollRun, preview: dict[str, Any] | None = None) -> RunOut:
@@ -110,15 +111,15 @@ class PayslipOut(OutputModel):
     period: str
     status: str = Field(description="draft, done, paid or void.")
     currency: str
-    gross_minor: int
-    deductions_minor: int
-    employer_contributions_minor: int
-    net_minor: int
+    gross_minor: Sensitive[int | None]
+    deductions_minor: Sensitive[int | None]
+    employer_contributions_minor: Sensitive[int | None]
+    net_minor: Sensitive[int | None]
     payment_days: Decimal
     working_days: int
     reverses_payslip_id: int | None = None
-    lines: list[dict[str, Any]] | None = None
-    ytd: dict[str, Any] | None = None
+    lines: Sensitive[list[dict[str, Any]] | None] = None
+    ytd: Sensitive[dict[str, Any] | None] = None
 
 
 def payslip_out(row: Payslip, lines: list[PayslipLine] | None = None) -> PayslipOut:

@@ -332,7 +332,11 @@ async def test_reminders_list_overdue_families_with_contacts(frt, world):
     assert len(codes) == len(families) == reminders.families_total
     lee = codes[world.families["Lee"]]
     assert lee.days_overdue == 33 and lee.overdue_minor > 0 and lee.last_payment_on == date(2026, 3, 1)
-    assert lee.contacts[0].relationship == "billing contact" and any(c.relationship == "mother" for c in lee.contacts)
+    assert lee.billing_contact.name == "Lee Parent" and lee.guardians is None  # guardians: admin and registrar
+    as_admin = await invoke(frt, "get_fee_reminders", {"as_of": "2026-03-20", "min_days_overdue": 30, "limit": 100},
+                            world.admin)
+    lee_for_admin = next(f for f in as_admin.families if f.family_id == world.families["Lee"])
+    assert [g.relationship for g in lee_for_admin.guardians] == ["mother"] and lee_for_admin.guardians[0].phone
     assert world.families["Kim"] not in codes  # paid in full
     assert reminders.overdue_total_minor == sum(f.overdue_minor for f in families) \
         == reminders.overdue_by_bucket.total > 0
