@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="mcs-erp: a school ERP built for AI agents first.", no_args_is_help=True,
                   add_completion=False)
-actions_app = typer.Typer(help="Pending actions waiting at the confirmation gate.", no_args_is_help=True)
+actions_app = typer.Typer(help="Pending actions waiting at the confirmation gate. An operator tool: it uses the "
+                                "database directly, with no API key; --as names the user it acts as (approve and "
+                                "reject refuse the action's requester: four eyes).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for HTTP clients (each belongs to a user with roles).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(actions_app, name="actions")

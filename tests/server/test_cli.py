@@ -50,6 +50,12 @@ async def test_demo_then_actions_through_the_cli(tmp_path):
         assert not_admin.returncode == 1 and "approve_action needs one of the roles: admin" in not_admin.stderr
         own = await run_cli(db, "actions", "approve", str(principal_action), "--as", "principal", check=False)
         assert own.returncode == 1 and "four-eyes" in own.stderr, own.stderr
+        # The CLI is an operator tool (issue 17, finding 8): --as is who it acts as, never the requester.
+        own_reject = await run_cli(db, "actions", "reject", str(principal_action), "--reason", "not my own",
+                                   "--as", "principal", check=False)
+        assert own_reject.returncode == 1 and "you requested action" in own_reject.stderr, own_reject.stderr
+        helped = await run_cli(db, "actions", "--help")
+        assert "operator tool" in helped.stdout and "four eyes" in helped.stdout, helped.stdout
 
         approved = await run_cli(db, "actions", "approve", str(principal_action), "--reason", "checked with HoD")
         assert f"action {principal_action}: executed" in approved.stdout
