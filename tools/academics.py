@@ -479,8 +479,7 @@ async def set_subject_weekly_lessons(ctx: ToolContext, args: SubjectWeeklyLesson
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def set_class_weekly_lessons(ctx: ToolContext, args: ClassWeeklyLessonsIn) -> ClassRead:
-    """Set how many lessons a week one class gets, overriding its subject's (null: the subject's again), from the next
-    build_timetable_problem."""
+    """Set how many lessons a week one class gets, overriding its subject's, from the next build_timetable_problem."""
     await service.set_weekly_lessons(ctx.session, ctx.actor, class_id=args.class_id,
                                      weekly_lessons=args.weekly_lessons)
     return _class_read(await service.class_listing(ctx.session, class_id=args.class_id))
@@ -500,8 +499,8 @@ async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentS
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[StudentSummary]:
-    """Find students by part of a name or their code, case and accents ignored ("hernandez" finds Hernández), nearest
-    first, then by a guardian's name."""
+    """Find students by part of a name or their code, case and accents ignored, nearest first, then by a guardian's
+    name."""
     start = args.after_id()
     rows = await service.list_students(ctx.session, after_id=start, limit=args.limit, query=args.query)
     return _summary_page(rows, args.limit, ranked_from=start)
@@ -509,8 +508,7 @@ async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[Stud
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def get_student(ctx: ToolContext, args: StudentIdIn) -> StudentRead:
-    """Get one student; date of birth and guardians' contacts only for admin and registrar (personal_data_included says
-    whether they are)."""
+    """Get one student; date of birth and guardians' contacts only for admin and registrar."""
     return await _student_read(ctx, args.student_id)
 
 
@@ -555,8 +553,7 @@ async def list_enrollments(ctx: ToolContext, args: ListEnrollmentsIn) -> Page[En
 
 @module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def create_assessment(ctx: ToolContext, args: CreateAssessmentIn) -> AssessmentRead:
-    """Create an assessment for a class in a term, counted in the term grade by its weight or, when the class grades by
-    category, in its category. Teachers only for their own classes."""
+    """Create an assessment for a class in a term. Teachers only for their own classes."""
     if args.max_score <= 0:
         raise InvalidInput("max_score must be greater than 0", field="max_score")
     row = await service.create_assessment(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,

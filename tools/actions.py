@@ -88,10 +88,7 @@ async def cancel_action(ctx: ToolContext, args: DecideIn) -> ActionOut:
 @module.tool(effect=Effect.WRITE, roles={Role.ADMIN}, destructive_hint=True, offered_to_agents=False,
              audited_by_domain=True)
 async def approve_action(ctx: ToolContext, args: DecideIn) -> ActionOut:
-    """Approve a queued action as an admin who did not request it (four eyes), executing it now.
-
-    If any row it touches changed since the preview, nothing changes and it is marked stale.
-    """
+    """Approve a queued action as an admin who did not request it (four eyes), executing it now."""
     return await gate.decide_approve(ctx.session, ctx.runtime, ctx.actor, args.action_id, args.reason)
 
 

@@ -150,9 +150,8 @@ async def correct_attendance(ctx: ToolContext, args: CorrectAttendanceIn) -> Att
 
 @academics_module.tool(effect=Effect.READ, roles=ATTENDANCE_KEEPERS)
 async def get_attendance_rates(ctx: ToolContext, args: AttendanceRatesIn) -> AttendanceRatesOut:
-    """Get attendance rates over a period (default: the academic year so far) for a section (each student and the total)
-    or one student; rate = (present + late) / (present + late + absent) x 100, excused days left out. Teachers only for
-    their own sections."""
+    """Get attendance rates over a period for a section (each student and the total) or one student; rate = (present +
+    late) / (present + late + absent) x 100, excused days left out. Teachers only for their own sections."""
     rates = await attendance.attendance_rates(ctx.session, ctx.actor, section_id=args.section_id,
                                               student_id=args.student_id, from_date=args.from_date,
                                               to_date=args.to_date, today=_today(ctx))

@@ -61,8 +61,7 @@ async def list_documents(ctx: ToolContext, args: ListDocumentsIn) -> Page[Docume
 
 class DocumentIdIn(ToolInput):
     document_id: DocumentRef
-    offset: int = Field(default=0, ge=0, le=MAX_CHUNK_BYTES * 100, description="0, then the previous answer's "
-                                                                             "next_offset.")
+    offset: int = Field(default=0, ge=0, le=MAX_CHUNK_BYTES * 100)
     max_bytes: int = Field(default=CHUNK_BYTES, ge=1, le=MAX_CHUNK_BYTES)
 
 

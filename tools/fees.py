@@ -268,8 +268,7 @@ class CreateFeeScheduleIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def create_fee_schedule(ctx: ToolContext, args: CreateFeeScheduleIn) -> FeeScheduleOut:
-    """Create a term's fee schedule: each line is a fee item's amount for one year level or for every year level.
-    generate_invoices bills from it."""
+    """Create a term's fee schedule, a fee item's amount per line; generate_invoices bills from it."""
     schedule, lines = await service.create_fee_schedule(
         ctx.session, ctx.actor, code=args.code, name=args.name, term_id=args.term_id,
         currency=await _currency(ctx, args.currency), due_date=args.due_date,
@@ -305,8 +304,7 @@ class CreateDiscountIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def create_discount(ctx: ToolContext, args: CreateDiscountIn) -> DiscountOut:
-    """Create a fee discount: a percentage or a fixed amount off one fee item or the whole invoice. Sibling discounts
-    apply by themselves to younger children; scholarships and others are awarded (award_discount). Only invoices
+    """Create a fee discount: a percentage or a fixed amount off one fee item or the whole invoice. Only invoices
     generated afterwards carry it."""
     currency = await _currency(ctx, args.currency)
     percent_bp = None if args.percent is None else int(args.percent * 100)
@@ -348,8 +346,7 @@ class GenerateInvoicesIn(ToolInput):
     year_level_id: YearLevelRef | None = Field(default=None, description="Only this year level; omitted (and no "
                                                                "student_ids): every enrolled student.")
     student_ids: list[StudentRef] | None = Field(default=None, max_length=MAX_IDS, description="Only these students.")
-    issue: bool = Field(default=True, description="true: issue them at once (each posts its entry); false: "
-                                                  "drafts to review, issued with issue_invoices.")
+    issue: bool = Field(default=True, description="false: drafts, issued later with issue_invoices.")
     issue_date: dt.date | None = Field(default=None, description="The invoices' date; omitted: today.")
     rebill_voided: bool = Field(default=False, description="true: bill again students whose invoice for this "
                                                            "schedule was voided.")
@@ -390,8 +387,7 @@ class IssueInvoicesIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def issue_invoices(ctx: ToolContext, args: IssueInvoicesIn) -> IssuedOut:
-    """Issue draft invoices (by id, or every draft of a schedule): each posts its journal entry (Dr Fees receivable, Cr
-    the fees' income accounts)."""
+    """Issue draft invoices: each posts its journal entry (Dr Fees receivable, Cr the fees' income accounts)."""
     ids = await service.issue_invoices(ctx.session, ctx.actor, invoice_ids=args.invoice_ids,
                                        schedule_id=args.schedule_id, issue_date=args.issue_date or _today(ctx))
     return IssuedOut(issued=len(ids), invoice_ids=ids[:1000])
@@ -436,8 +432,8 @@ async def get_invoice(ctx: ToolContext, args: InvoiceIdIn) -> InvoiceOut:
 
 class VoidInvoiceIn(ToolInput):
     invoice_id: InvoiceRef
-    on: OnDay = Field(default_factory=utc_today, description="The void's date (its reversal entry); omitted: "
-                                                              "today (UTC), fixed when the void is proposed.")
+    on: OnDay = Field(default_factory=utc_today, description="The reversal entry's date; omitted: today (UTC), "
+                                                              "fixed when proposed.")
     reason: Reason
 
 
@@ -501,9 +497,8 @@ class RecordPaymentIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def record_payment(ctx: ToolContext, args: RecordPaymentIn) -> PaymentOut:
-    """Record money a family paid (RCT000042) and allocate it to its open invoices, the earliest due first unless
-    allocations say otherwise; what is left becomes the family's credit. Posts Dr bank, Cr Fees receivable and Family
-    credit."""
+    """Record money a family paid (RCT000042) and allocate it to its open invoices; what is left becomes the family's
+    credit. Posts Dr bank, Cr Fees receivable and Family credit."""
     done = await service.record_payment(
         ctx.session, ctx.actor, family_id=args.family_id, amount=args.amount_minor,
         currency=await _currency(ctx, args.currency), received_on=args.received_on or _today(ctx),
@@ -563,8 +558,8 @@ class ApplyCreditIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def apply_family_credit(ctx: ToolContext, args: ApplyCreditIn) -> AppliedOut:
-    """Apply a family's credit (overpayments, credit notes) to its open invoices, the earliest due first. Posts
-    Dr Family credit, Cr Fees receivable."""
+    """Apply a family's credit (overpayments, credit notes) to its open invoices. Posts Dr Family credit, Cr Fees
+    receivable."""
     rows = await service.apply_family_credit(ctx.session, ctx.actor, family_id=args.family_id,
                                              currency=await _currency(ctx, args.currency), on=args.on or _today(ctx),
                                              amount=args.amount_minor, invoice_ids=args.invoice_ids,
@@ -628,14 +623,14 @@ class AgingIn(PageInput):
     group_by: Literal["family", "student"] = "family"
     year_level_id: YearLevelRef | None = None
     min_days_overdue: int = Field(default=0, ge=0, le=3650, description="Only rows with an invoice at least this "
-                                                                        "many days past due (61: over 60 days).")
+                                                                        "many days past due.")
 
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_receivables_aging(ctx: ToolContext, args: AgingIn) -> AgingOut:
-    """Age the fees owed on a day, per family or per student, in buckets of days past due (current, 1-30, 31-60, 61-90,
-    over 90), most overdue first; min_days_overdue=61 answers "who owes more than 60 days". Unfiltered, it also checks
-    the total against the ledger's Fees receivable. The totals cover every row; the rows come a page at a time."""
+    """Age the fees owed on a day, per family or per student, by days past due, most overdue first; min_days_overdue=61
+    answers "who owes more than 60 days". Unfiltered, it also checks the total against the ledger's Fees receivable. The
+    totals cover every row; the rows come a page at a time."""
     report = await service.receivables_aging(ctx.session, as_of=args.as_of or _today(ctx),
                                              currency=await _currency(ctx, args.currency), group_by=args.group_by,
                                              year_level_id=args.year_level_id,
@@ -654,8 +649,8 @@ class RemindersIn(PageInput):
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_fee_reminders(ctx: ToolContext, args: RemindersIn) -> RemindersOut:
     """List the families to remind, most overdue first: the totals, then a page of families, each with what it has
-    overdue (at least min_days_overdue past due), owes in all and holds as credit, its last payment and its contacts
-    (get_family_account lists its invoices). Sending the reminders is up to you."""
+    overdue (at least min_days_overdue past due), owes in all and holds as credit, and its contacts. Sending the
+    reminders is up to you."""
     currency = await _currency(ctx, args.currency)
     reminders = await service.fee_reminders(ctx.session, as_of=args.as_of or _today(ctx), currency=currency,
                                             min_days_overdue=args.min_days_overdue,
@@ -675,9 +670,8 @@ class StatementIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
 async def generate_family_statement(ctx: ToolContext, args: StatementIn) -> StatementOut:
-    """Make a family's statement of account (PDF) for a period: balance brought forward, every transaction with the
-    running balance, the open invoices with their aging, the amount due. Stored as a document that get_document
-    returns."""
+    """Make a family's statement of account (PDF) for a period, every transaction with the running balance, the open
+    invoices' aging and the amount due; get_document returns it."""
     to_date = args.to_date or _today(ctx)
     statement = await service.family_statement(ctx.session, family_id=args.family_id,
                                                currency=await _currency(ctx, args.currency),

@@ -93,8 +93,8 @@ class ListAccountsIn(PageInput):
 
 class TrialBalanceIn(ToolInput):
     as_of: dt.date | None = Field(default=None, description="Last day counted (inclusive); omitted: all entries.")
-    from_date: dt.date | None = Field(default=None, description="First day counted (inclusive), for one period's "
-                                                                "movements; omitted: from the first entry.")
+    from_date: dt.date | None = Field(default=None, description="First day counted (inclusive); omitted: from the "
+                                                                "first entry.")
     currency: Currency | None = None
     as_csv: bool = False
 

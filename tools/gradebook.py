@@ -141,8 +141,8 @@ def _plan_class_scale(session: AsyncSession, actor: Actor, args: SetClassScaleIn
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.CONFIRM, plan=_plan_class_scale)
 async def set_class_grading_scale(ctx: ToolContext, args: SetClassScaleIn) -> ClassScaleOut:
-    """Give a class its own grading scale, or null for the school's default. Once the class has results or published
-    term grades an admin who did not ask must approve it too. Published term grades keep their scale."""
+    """Give a class its own grading scale. Once the class has results or published term grades an admin who did not ask
+    must approve it too. Published term grades keep their scale."""
     cls = await service.get_class(ctx.session, args.class_id)
     return ClassScaleOut(class_id=cls.id or 0, class_code=cls.code, scale_id=cls.grading_scale_id)
 
@@ -157,9 +157,9 @@ def _plan_default_scale(session: AsyncSession, actor: Actor, args: SetDefaultSca
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.CONFIRM, plan=_plan_default_scale)
 async def set_default_grading_scale(ctx: ToolContext, args: SetDefaultScaleIn) -> DefaultScaleOut:
-    """Make a grading scale the school's default for every class without its own (null: the built-in BASIC scale); the
-    preview names the classes that change. When any class grades by the default an admin who did not ask must approve it
-    too. Published term grades keep their scale."""
+    """Make a grading scale the school's default for every class without its own; the preview names the classes that
+    change. When any class grades by the default an admin who did not ask must approve it too. Published term grades
+    keep their scale."""
     assert ctx.plan is not None
     before, after = ctx.plan.preview["before"], ctx.plan.preview["after"]
     return DefaultScaleOut(scale_id=after["scale_id"], code=after["default_scale"],
@@ -179,9 +179,9 @@ class ImportGradesIn(ToolInput):
 
 @academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def import_grades(ctx: ToolContext, args: ImportGradesIn) -> ImportGradesOut:
-    """Import a class's first scores from CSV in one go. Every line is checked first; if any is wrong nothing is written
-    and the error names each wrong line and column (header = line 1). Changing a recorded score is change_grade.
-    Teachers only for their own classes."""
+    """Import a class's first scores from CSV. Every line is checked first; if any is wrong nothing is written and the
+    error names each wrong line and column (header = line 1). Changing a recorded score is change_grade. Teachers only
+    for their own classes."""
     result = await grade_import.import_grades(ctx.session, ctx.actor, class_id=args.class_id, text=args.csv)
     return ImportGradesOut(class_id=result.cls.id or 0, class_code=result.cls.code, rows=result.rows,
                            created=result.created, unchanged=result.unchanged)
@@ -196,8 +196,8 @@ class StudentIdIn(ToolInput):
 
 @academics_module.tool(effect=Effect.READ, roles=REGISTRY)
 async def get_transcript(ctx: ToolContext, args: StudentIdIn) -> TranscriptOut:
-    """Get a student's transcript: every published term grade across terms and years with the changes approved after
-    publication, each term's GPA, the cumulative GPA (credit-weighted) and the credits earned."""
+    """Get a student's transcript: every published term grade with the changes approved after publication, each term's
+    GPA, the cumulative GPA (credit-weighted) and the credits earned."""
     t = await gradebook.transcript(ctx.session, student_id=args.student_id)
 
     def two(value) -> float | None:
@@ -247,8 +247,8 @@ class TermCommentIn(ToolInput):
 
 @academics_module.tool(effect=Effect.WRITE, roles=GRADERS)
 async def set_term_comment(ctx: ToolContext, args: TermCommentIn) -> TermCommentOut:
-    """Write the comment on a student's term in a class that the report card prints (null removes it). Teachers only for
-    their own classes."""
+    """Write the comment on a student's term in a class that the report card prints. Teachers only for their own
+    classes."""
     row = await gradebook.set_term_comment(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,
                                            student_id=args.student_id, comment=args.comment)
     return TermCommentOut(class_id=args.class_id, term_id=args.term_id, student_id=args.student_id,
@@ -267,8 +267,7 @@ class GenerateReportCardsIn(ToolInput):
 
 @academics_module.tool(effect=Effect.WRITE, roles=REGISTRY, starts_job=True)
 async def generate_report_cards(ctx: ToolContext, args: GenerateReportCardsIn) -> JobOut:
-    """Start a job that makes a PDF report card (term grades, attendance, GPA, grading scale) for every enrolled student
-    of a section or year level; result.document_ids lists them (get_document). An unpublished class shows its grade as
-    computed now."""
+    """Start a job that makes a PDF report card for every enrolled student of a section or year level;
+    result.document_ids lists them (get_document). An unpublished class shows its grade as computed now."""
     return await start_job(ctx, kind=JobKind.GENERATE_REPORT_CARDS,
                            params=await term_section_params(ctx.session, args), idempotency_key=args.idempotency_key)

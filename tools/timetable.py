@@ -113,11 +113,10 @@ class BuildTimetableProblemIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=PLANNERS)
 async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemIn) -> TimetableProblemOut:
-    """Build a timetable problem from the school's data: each class of the academic year with its lessons a week
-    (set_subject_weekly_lessons, set_class_weekly_lessons), teacher and section, in the school's rooms, over days x
-    periods_per_day. A section's or a teacher's lessons never overlap, lessons spread over the week, and
-    teacher_absences and class_blocks rule periods out. Then solve_timetable(problem_id). Refuses data no timetable can
-    satisfy, naming the section, teacher or class."""
+    """Build a timetable problem from the school's data: each class of the academic year with its lessons a week,
+    teacher and section, in the school's rooms, over days x periods_per_day. A section's or a teacher's lessons never
+    overlap, lessons spread over the week, and teacher_absences and class_blocks rule periods out. Then
+    solve_timetable(problem_id). Refuses data no timetable can satisfy, naming the section, teacher or class."""
     week = SchoolWeek(days=args.days, periods_per_day=args.periods_per_day,
                       starts_at=dt.time.fromisoformat(args.starts_at),
                       period_minutes=args.period_minutes, break_minutes=args.break_minutes)
@@ -267,7 +266,7 @@ class TeacherScheduleIn(PageInput):
     teacher: Annotated[int, Field(strict=True, ge=1, le=2_147_483_647)] | TimetableCode = Field(
         description="The teacher: an employee id or code (E0042), or an imported problem's teacher id (t000).")
     weekday: Weekday | None = None
-    date: dt.date | None = Field(default=None, description="Only the weekday of this calendar date.")
+    date: dt.date | None = None
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
