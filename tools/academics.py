@@ -360,7 +360,7 @@ def _simple_page(rows: list, limit: int, read_model):
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_academic_years(ctx: ToolContext, args: PageOnly) -> Page[AcademicYearRead]:
-    """List academic years (code like 2026-27, first and last day)."""
+    """List academic years (codes like 2026-27)."""
     rows = await service.list_academic_years(ctx.session, after_id=args.after_id(), limit=args.limit)
     return _simple_page(rows, args.limit, AcademicYearRead)
 
@@ -401,7 +401,7 @@ async def create_year_level(ctx: ToolContext, args: CreateYearLevelIn) -> YearLe
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def list_sections(ctx: ToolContext, args: ListSectionsIn) -> Page[SectionRead]:
-    """List sections (homeroom groups such as 7B) with their number of students."""
+    """List sections (homeroom groups such as 7B)."""
     rows = await service.list_sections(ctx.session, after_id=args.after_id(), limit=args.limit,
                                        academic_year_id=args.academic_year_id, year_level_id=args.year_level_id)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
@@ -410,7 +410,7 @@ async def list_sections(ctx: ToolContext, args: ListSectionsIn) -> Page[SectionR
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def get_section(ctx: ToolContext, args: SectionIdIn) -> SectionRead:
-    """Get one section with its number of students."""
+    """Get one section."""
     return (await _section_reads(ctx, [await service.section_with_size(ctx.session, section_id=args.section_id)]))[0]
 
 
@@ -458,7 +458,7 @@ async def list_classes(ctx: ToolContext, args: ListClassesIn) -> Page[ClassRead]
 
 @module.tool(effect=Effect.READ, roles=EVERYONE_STAFF)
 async def get_class(ctx: ToolContext, args: ClassIdIn) -> ClassRead:
-    """Get one class with its teacher's name and subject."""
+    """Get one class."""
     return _class_read(await service.class_listing(ctx.session, class_id=args.class_id))
 
 

@@ -98,7 +98,7 @@ Reference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Key = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Percent = Annotated[Decimal, Field(gt=0, le=100, max_digits=5, decimal_places=2),
                     WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 100,
-                                    "description": "A percentage off, 0.01 to 100 (e.g. 10 or 12.5)."})]
+                                    "description": "A percentage off, at most 2 decimals (e.g. 12.5)."})]
 
 
 def utc_today() -> dt.date:
@@ -146,7 +146,7 @@ async def _invoice_detail(ctx: ToolContext, invoice: Invoice) -> InvoiceOut:
 
 
 class CreateFamilyIn(ToolInput):
-    name: Text160 = Field(description="How the family is known, e.g. 'Nguyen family'.")
+    name: Text160 = Field(description="e.g. 'Nguyen family'.")
     billing_name: Text160 | None = Field(default=None, description="Who statements are addressed to.")
     billing_email: EmailText | None = None
     billing_address: Address | None = Field(default=None, description="Postal address; lines separated by newlines.")
@@ -242,7 +242,7 @@ async def create_fee_item(ctx: ToolContext, args: CreateFeeItemIn) -> FeeItemOut
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_fee_items(ctx: ToolContext, args: PageInput) -> Page[FeeItemOut]:
-    """List the fee items with their income accounts."""
+    """List the fee items."""
     rows = await service.list_fee_items(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[FeeItemOut](items=[FeeItemOut(fee_item_id=r.id or 0, code=r.code, name=r.name,
@@ -262,7 +262,7 @@ class CreateFeeScheduleIn(ToolInput):
     name: Text160 = Field(description="E.g. 'Term 2 2026 fees'.")
     term_id: TermRef
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
-    due_date: dt.date = Field(description="When the term's invoices fall due.")
+    due_date: dt.date
     lines: list[ScheduleLineIn] = Field(min_length=1, max_length=service.MAX_SCHEDULE_LINES)
 
 
@@ -279,7 +279,7 @@ async def create_fee_schedule(ctx: ToolContext, args: CreateFeeScheduleIn) -> Fe
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_fee_schedules(ctx: ToolContext, args: PageInput) -> Page[FeeScheduleOut]:
-    """List the fee schedules with their lines."""
+    """List the fee schedules."""
     rows = await service.list_fee_schedules(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
     items = [schedule_out(s, lines) for s, lines in page]
@@ -347,7 +347,7 @@ class GenerateInvoicesIn(ToolInput):
                                                                "student_ids): every enrolled student.")
     student_ids: list[StudentRef] | None = Field(default=None, max_length=MAX_IDS, description="Only these students.")
     issue: bool = Field(default=True, description="false: drafts, issued later with issue_invoices.")
-    issue_date: dt.date | None = Field(default=None, description="The invoices' date; omitted: today.")
+    issue_date: dt.date | None = Field(default=None, description="omitted: today.")
     rebill_voided: bool = Field(default=False, description="true: bill again students whose invoice for this "
                                                            "schedule was voided.")
     idempotency_key: IdempotencyKey | None = None
@@ -425,8 +425,7 @@ class InvoiceIdIn(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_invoice(ctx: ToolContext, args: InvoiceIdIn) -> InvoiceOut:
-    """Get an invoice with its lines (fees and discounts), the payments and credit allocated to it and its credit
-    notes."""
+    """Get one invoice in full."""
     return await _invoice_detail(ctx, await service.get_invoice(ctx.session, args.invoice_id))
 
 
@@ -528,7 +527,7 @@ async def list_payments(ctx: ToolContext, args: ListPaymentsIn) -> Page[PaymentO
 
 
 class CollectionsIn(ToolInput):
-    from_date: dt.date = Field(description="First day (inclusive), e.g. the term's first day.")
+    from_date: dt.date = Field(description="First day (inclusive).")
     to_date: dt.date | None = Field(default=None, description="Last day (inclusive); omitted: today.")
     currency: Currency | None = Field(default=None, description=CURRENCY_HELP)
 

@@ -105,16 +105,16 @@ class CreateScaleIn(ToolInput):
     name: Name
     rounding: Literal["half_up", "half_even", "down", "up"] = Field(
         default="half_up", description="How the percentage is rounded, once, before the band lookup.")
-    decimals: int = Field(default=0, ge=0, le=2, description="Decimals the percentage is rounded to.")
+    decimals: int = Field(default=0, ge=0, le=2)
     bands: list[BandIn] = Field(min_length=1, max_length=30, description="One must start at 0.")
     is_default: bool = Field(default=False, description="Make it the school's scale for classes without their own.")
 
 
 @academics_module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def create_grading_scale(ctx: ToolContext, args: CreateScaleIn) -> ScaleOut:
-    """Create a grading scale: bands from a minimum percentage to a letter with GPA points, pass and credit, after one
-    rounding (half_up to 0 decimals: 89.5 -> 90 -> A-). It grades nothing until set_class_grading_scale or
-    set_default_grading_scale uses it (is_default only while no class grades by the default)."""
+    """Create a grading scale: bands from a minimum percentage (after one rounding: 89.5 -> 90 -> A-) to a letter. It
+    grades nothing until set_class_grading_scale or set_default_grading_scale uses it (is_default only while no class
+    grades by the default)."""
     row = await gradebook.create_scale(ctx.session, code=args.code, name=args.name, rounding=args.rounding,
                                        decimals=args.decimals, is_default=args.is_default, bands=[
         gradebook.BandInput(b.min_percentage, b.letter, b.gpa_points, b.passing, b.earns_credit) for b in args.bands])

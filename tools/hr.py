@@ -62,7 +62,7 @@ class CreateEmployeeIn(ToolInput):
     first_name: Name
     last_name: Name
     work_email: Email
-    position: ShortText = Field(description="Job title, e.g. 'Mathematics teacher'.")
+    position: ShortText = Field(description="e.g. 'Mathematics teacher'.")
     department_id: DepartmentRef
     hire_date: date
     employment_type: EmploymentType
@@ -94,7 +94,7 @@ class TerminateEmployeeIn(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=STAFF_READERS)
 async def list_departments(ctx: ToolContext, args: ListDepartmentsIn) -> Page[DepartmentRead]:
-    """List the school's departments with their number of employees."""
+    """List the school's departments."""
     rows = await service.list_departments(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
     items = [DepartmentRead(id=d.id, code=d.code, name=d.name, employee_count=n) for d, n in page]

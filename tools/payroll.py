@@ -113,7 +113,7 @@ async def create_salary_structure(ctx: ToolContext, args: CreateStructureIn) -> 
 
 @module.tool(effect=Effect.READ, roles=PAYROLL_HR)
 async def list_salary_structures(ctx: ToolContext, args: PageInput) -> Page[StructureOut]:
-    """List salary structures with their components."""
+    """List the salary structures."""
     rows = await service.list_structures(ctx.session, after_id=args.after_id(), limit=args.limit + 1)
     page, cursor = page_of(rows, args.limit)
     return Page[StructureOut](items=[structure_out(r) for r in page], next_cursor=cursor)
@@ -139,10 +139,10 @@ async def list_tax_tables(ctx: ToolContext, args: PageInput) -> Page[TaxTableOut
 
 
 class AddTaxTableIn(ToolInput):
-    document: dict[str, Any] = Field(description="A tax table document in the shape of mcs-erp's bundled tables "
+    document: dict[str, Any] = Field(description="Shaped like the bundled tables "
                                                  "(domain/payroll/tables/au_ato_schedule_1.json): code, name, "
                                                  "currency, method, tables with effective dates, source and "
-                                                 "bands. Numbers as decimal strings.")
+                                                 "bands; numbers as decimal strings.")
 
 
 def _plan_tax_table(session: AsyncSession, actor: Actor, args: AddTaxTableIn) -> Awaitable[Plan]:
@@ -340,7 +340,7 @@ class PayslipIdIn(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=PAYROLL)
 async def get_payslip(ctx: ToolContext, args: PayslipIdIn) -> PayslipOut:
-    """Get one payslip with its lines and year-to-date totals."""
+    """Get one payslip."""
     row = await service.get_payslip(ctx.session, args.payslip_id)
     out = payslip_out(row, await service.payslip_lines(ctx.session, row.id or 0))
     return (await _with_employee_codes(ctx, [out]))[0]

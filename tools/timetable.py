@@ -138,7 +138,7 @@ async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemI
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def list_timetable_problems(ctx: ToolContext, args: PageInput) -> Page[TimetableProblemOut]:
-    """List stored timetable problems (built or imported) with their sizes and published solution."""
+    """List stored timetable problems (built or imported)."""
     rows = await timetable.list_problems(ctx.session, after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[TimetableProblemOut](items=[problem_out(r, timetable.problem_of(r)) for r in page],
@@ -172,7 +172,7 @@ async def solve_timetable(ctx: ToolContext, args: SolveTimetableIn) -> JobOut:
 
 
 class SolutionIdIn(ToolInput):
-    solution_id: TimetableSolutionRef = Field(description="A succeeded solve_timetable job's result names it.")
+    solution_id: TimetableSolutionRef = Field(description="From a solve_timetable job's result.")
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
