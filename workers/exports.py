@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from domain.academics import repository as academics_repo
 from domain.academics import service as academics
 from domain.jobs.schemas import JobKind
 from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel.csv_writer import render_csv
 from workers.handlers import JobContext, register
 
 CSV_HEADER = ("class_code", "student_code", "student_name", "percentage", "letter")
@@ -43,17 +42,14 @@ async def export_term_grades(ctx: JobContext, job_id: int, params: dict[str, Any
                     break
                 after = rows[499][0].id or 0
     class_ids.sort()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    rows_written = 0
+    lines: list[tuple[str, ...]] = []
     await ctx.progress(0.0, f"{len(class_ids)} classes to export")
     for done, (_code, class_id) in enumerate(class_ids, start=1):
         async with ctx.runtime.db.read() as session:
             comp = await academics.compute_term_grades(session, SYSTEM_ACTOR, class_id=class_id, term_id=term_id)
         for line in sorted(comp.lines, key=lambda ln: ln.student.code):
-            writer.writerow((comp.cls.code, line.student.code, line.student.full_name,
-                             format_percentage(line.percentage_x100), line.letter or ""))
-            rows_written += 1
+            lines.append((comp.cls.code, line.student.code, line.student.full_name,
+                          format_percentage(line.percentage_x100), line.letter or ""))
         await ctx.progress(done / len(class_ids), f"{comp.cls.code}: {len(comp.lines)} students")
-    return {"csv": out.getvalue(), "rows": rows_written}
+    # domain.kernel.csv_writer: a student named "=HYPERLINK(...)" comes out as text, not as a formula.
+    return {"csv": render_csv(CSV_HEADER, lines, line_end="\n"), "rows": len(lines)}

@@ -13,9 +13,7 @@ computed equity line, "Net income to date".
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.finance import rules, service
 from domain.finance.rules import AccountType
 from domain.kernel import money
+from domain.kernel.csv_writer import render_csv
 from domain.kernel.errors import InvalidInput
 
 NET_INCOME_TO_DATE = "net_income_to_date"
@@ -34,8 +33,6 @@ BALANCE_SHEET_HEADER = INCOME_STATEMENT_HEADER
 TRIAL_BALANCE_HEADER = ("section", "code", "name", "type", "currency", "debit_total_minor", "debit_total",
                         "credit_total_minor", "credit_total", "debit_balance_minor", "debit_balance",
                         "credit_balance_minor", "credit_balance")
-
-_SPREADSHEET_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ---------------------------------------------------------------- results
@@ -216,21 +213,8 @@ async def balance_sheet(session: AsyncSession, *, as_of: dt.date | None = None,
 # ---------------------------------------------------------------- CSV
 
 
-def _cell_text(value: str) -> str:
-    # A text cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP, "CSV Injection").
-    return f"'{value}" if value.startswith(_SPREADSHEET_FORMULA) else value
-
-
-def _render(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def _amount_row(section: str, code: str, name: str, type_: str, currency: str, amount: int) -> list[str]:
-    return [section, code, _cell_text(name), type_, currency, str(amount), money.major_units(amount, currency)]
+    return [section, code, name, type_, currency, str(amount), money.major_units(amount, currency)]
 
 
 def _line_row(section: str, line: ReportLine) -> list[str]:
@@ -238,14 +222,14 @@ def _line_row(section: str, line: ReportLine) -> list[str]:
 
 
 def trial_balance_csv(tb: service.TrialBalance) -> str:
-    """Render a trial balance as CSV text (RFC 4180 via the csv module; lines end in CRLF).
+    """Render a trial balance as CSV text (domain.kernel.csv_writer: RFC 4180, CRLF).
 
     Header: section, code, name, type, currency, then for each of debit_total, credit_total, debit_balance
     and credit_balance a `<name>_minor` column (integer minor units) and a `<name>` column (the same amount in
     major units as an exact decimal string, e.g. "1234.50"; the exponent is money.MINOR_UNITS'). One
     "account" row per account in (currency, code) order, and after each currency's accounts one "total" row
-    (code "total", name "Total <currency>", type empty) with that currency's grand totals. Account names that
-    begin like a spreadsheet formula (=, +, -, @) get a leading apostrophe.
+    (code "total", name "Total <currency>", type empty) with that currency's grand totals. Cells that
+    begin like a spreadsheet formula get a leading apostrophe (csv_writer.safe_cell).
     """
     def amounts(values: Sequence[int], currency: str) -> list[str]:
         return [text for value in values for text in (str(value), money.major_units(value, currency))]
@@ -255,24 +239,24 @@ def trial_balance_csv(tb: service.TrialBalance) -> str:
         code = totals.currency
         for row in (r for r in tb.rows if r.account.currency == code):
             account = row.account
-            rows.append(["account", account.code, _cell_text(account.name), account.type, code,
+            rows.append(["account", account.code, account.name, account.type, code,
                          *amounts((row.debit_total, row.credit_total, row.debit_balance, row.credit_balance),
                                   code)])
         rows.append(["total", "total", f"Total {code}", "", code,
                      *amounts((totals.total_debit, totals.total_credit, totals.total_debit_balance,
                                totals.total_credit_balance), code)])
-    return _render(TRIAL_BALANCE_HEADER, rows)
+    return render_csv(TRIAL_BALANCE_HEADER, rows)
 
 
 def income_statement_csv(stmt: IncomeStatement) -> str:
-    """Render an income statement as CSV text (RFC 4180 via the csv module; lines end in CRLF).
+    """Render an income statement as CSV text (domain.kernel.csv_writer: RFC 4180, CRLF).
 
     Header: section, code, name, type, currency, amount_minor (integer minor units), amount (major units, an
     exact decimal string such as "1234.50", the exponent from money.MINOR_UNITS). Per currency, in currency
     order: the "income" rows by account code, the "expense" rows by account code, then three "total" rows
     whose code is total_income, total_expenses and net_income (lower-case keys, which no account code can be).
-    Amounts are in the normal direction (a contra-income account shows a negative income). Account names that
-    begin like a spreadsheet formula (=, +, -, @) get a leading apostrophe.
+    Amounts are in the normal direction (a contra-income account shows a negative income). Cells that
+    begin like a spreadsheet formula get a leading apostrophe (csv_writer.safe_cell).
     """
     rows: list[list[str]] = []
     for section in stmt.currencies:
@@ -283,19 +267,19 @@ def income_statement_csv(stmt: IncomeStatement) -> str:
         rows.append(_amount_row("total", "total_expenses", "Total expenses", "expense", code,
                                 section.total_expenses))
         rows.append(_amount_row("total", "net_income", "Net income", "", code, section.net_income))
-    return _render(INCOME_STATEMENT_HEADER, rows)
+    return render_csv(INCOME_STATEMENT_HEADER, rows)
 
 
 def balance_sheet_csv(bs: BalanceSheet) -> str:
-    """Render a balance sheet as CSV text (RFC 4180 via the csv module; lines end in CRLF).
+    """Render a balance sheet as CSV text (domain.kernel.csv_writer: RFC 4180, CRLF).
 
     Header: section, code, name, type, currency, amount_minor (integer minor units), amount (major units, an
     exact decimal string such as "1234.50", the exponent from money.MINOR_UNITS). Per currency, in currency
     order: the "asset", "liability" and "equity" rows by account code, the equity rows ending with the
     computed line (code net_income_to_date, name "Net income to date"), then four "total" rows whose code is
     total_assets, total_liabilities, total_equity (including net income to date) and
-    total_liabilities_and_equity (equal to total_assets when the books balance). Account names that begin like
-    a spreadsheet formula (=, +, -, @) get a leading apostrophe.
+    total_liabilities_and_equity (equal to total_assets when the books balance). Cells that begin like
+    a spreadsheet formula get a leading apostrophe (csv_writer.safe_cell).
     """
     rows: list[list[str]] = []
     for section in bs.currencies:
@@ -309,4 +293,4 @@ def balance_sheet_csv(bs: BalanceSheet) -> str:
         rows.append(_amount_row("total", "total_equity", "Total equity", "equity", code, section.total_equity))
         rows.append(_amount_row("total", "total_liabilities_and_equity", "Total liabilities and equity", "",
                                 code, section.total_liabilities_and_equity))
-    return _render(BALANCE_SHEET_HEADER, rows)
+    return render_csv(BALANCE_SHEET_HEADER, rows)

@@ -24,8 +24,6 @@ with gaps.
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,6 +56,7 @@ from domain.documents.pdf_text import ensure_room as _ensure_room
 from domain.documents.pdf_text import shorten as _shorten
 from domain.documents.pdf_text import text_width as _text_width
 from domain.kernel import money
+from domain.kernel.csv_writer import render_csv
 from domain.kernel.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -465,12 +464,6 @@ def _draw_year_to_date(pdf: FPDF, doc: PayslipDocument, show: _Money) -> None:
 
 RUN_SUMMARY_HEADER = ("employee_code", "employee_name", "department", "currency", "gross", "deductions",
                       "net", "employer_cost")
-_SPREADSHEET_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell_text(value: str) -> str:
-    # A text cell a spreadsheet would run as a formula gets a leading apostrophe (OWASP, "CSV Injection").
-    return f"'{value}" if value.startswith(_SPREADSHEET_FORMULA) else value
 
 
 def render_run_summary_csv(rows: Iterable[RunSummaryRow]) -> str:
@@ -478,8 +471,8 @@ def render_run_summary_csv(rows: Iterable[RunSummaryRow]) -> str:
 
     Columns: employee_code, employee_name, department, currency, gross, deductions, net, employer_cost; the
     amounts are exact decimal strings in major units (123456 USD minor units is "1234.56", 1500 JPY is
-    "1500"). Written with the `csv` module (RFC 4180: fields with commas or quotes are quoted, lines end in
-    CRLF). A text field that begins like a spreadsheet formula (=, +, -, @) is prefixed with an apostrophe.
+    "1500"). Written by domain.kernel.csv_writer (RFC 4180, lines end in CRLF; a cell that begins like a
+    spreadsheet formula is prefixed with an apostrophe, a plain number such as "-12.50" is not).
     Raises InvalidInput when the rows are not all in one currency or there are none.
     """
     rows = list(rows)
@@ -498,14 +491,12 @@ def render_run_summary_csv(rows: Iterable[RunSummaryRow]) -> str:
                            f"({rows[first].employee_code}) is in {rows[first].currency} while rows[0] is in "
                            f"{currency}; summarize each currency separately", field=f"rows[{first}].currency",
                            details={"currencies": [currency, *others]})
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(RUN_SUMMARY_HEADER)
+    lines: list[list[str]] = []
     totals = [0, 0, 0, 0]
     for row in rows:
         amounts = (row.gross_minor, row.deductions_minor, row.net_minor, row.employer_cost_minor)
         totals = [t + a for t, a in zip(totals, amounts, strict=True)]
-        texts = (_cell_text(row.employee_code), _cell_text(row.employee_name), _cell_text(row.department))
-        writer.writerow([*texts, currency, *(money.major_units(a, currency) for a in amounts)])
-    writer.writerow(["TOTAL", "", "", currency, *(money.major_units(t, currency) for t in totals)])
-    return out.getvalue()
+        lines.append([row.employee_code, row.employee_name, row.department, currency,
+                      *(money.major_units(a, currency) for a in amounts)])
+    lines.append(["TOTAL", "", "", currency, *(money.major_units(t, currency) for t in totals)])
+    return render_csv(RUN_SUMMARY_HEADER, lines)
