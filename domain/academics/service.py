@@ -39,6 +39,7 @@ from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, GradeLocked, InvalidInput, NotFound, PermissionDenied
 from domain.kernel.models import bump
 from domain.kernel.references import Candidate, pick
+from domain.kernel.schemas import CLEARANCE, DataClass
 
 GRADE_MANAGERS = frozenset({Role.ADMIN, Role.REGISTRAR})
 
@@ -760,8 +761,9 @@ async def list_students(session: AsyncSession, *, after_id: int, limit: int, sec
     return rows
 
 
-# Who may read a student's date of birth and guardians' contacts.
-PERSONAL_DATA_ROLES = frozenset({Role.ADMIN, Role.REGISTRAR})
+# Who may read a student's date of birth and guardians' contacts: the data-access policy's personal class (the
+# service loads guardians only for them; tools.invoke's redaction would null them for anyone else anyway).
+PERSONAL_DATA_ROLES = CLEARANCE[DataClass.PERSONAL]
 
 
 @dataclass(frozen=True)
