@@ -17,7 +17,7 @@ class FamilyOut(OutputModel):
     name: str
     billing_name: Contact[str | None] = None
     billing_email: Contact[str | None] = None
-    billing_address: Personal[str | None] = None
+    billing_address: Personal[str | None] = Field(default=None, description="Admin and registrar only.")
     student_ids: list[int]
     version: int
 
