@@ -185,6 +185,8 @@ def _guardian() -> dict[str, Any]:
 BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "get_me": lambda w: {},
     "ping": lambda w: {},
+    "list_toolsets": lambda w: {},
+    "enable_toolsets": lambda w: {"toolsets": ["ledger"]},
     "list_audit_events": lambda w: {"actor": w.admin.username, "tool": "finance.post_entry",
                                     "entity": "journal_entries", "entity_id": w.entry_id,
                                     "since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00+02:00",
