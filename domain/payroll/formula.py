@@ -17,6 +17,21 @@ construct and what is allowed: attribute access, subscripts, strings, `**`, `//`
 lambdas, comprehensions, keyword arguments, other functions (`round` too: rounding is the payroll engine's
 job, once per line), and a condition where an amount is expected (or the reverse).
 
+Bounds, so that no formula is expensive to check or to evaluate (a formula is compiled when a structure is
+created and again, with the same checks, at every calculation; both run wherever the caller runs, the HTTP
+server's event loop included, which is safe because of these bounds):
+
+- at most MAX_FORMULA_CHARS (1,000) characters and MAX_FORMULA_NODES (400) operations, names and numbers; evaluation visits
+  each node at most once, so it takes at most 400 steps;
+- a number literal has at most MAX_LITERAL_DIGITS (18) significant digits, at most MAX_LITERAL_PLACES (12)
+  decimal places and is below 10**MAX_LITERAL_MAGNITUDE (10^15); it is checked on its text before it is turned
+  into a Fraction (`1e10000000` would otherwise be a 33-million-bit integer);
+- every intermediate value (and every value given by name) is a Fraction whose numerator and denominator have at
+  most MAX_VALUE_BITS (1,024) bits; an operation giving more stops the evaluation.
+
+So one evaluation is at most 400 arithmetic operations on integers of at most 2,048 bits: well under a
+millisecond, which tests/domain/test_payroll_formula.py checks by counting steps and bits over random formulas.
+
 Evaluation is delegated to simpleeval (https://github.com/danthedeckie/simpleeval), a maintained library for
 evaluating one expression without Python's `eval`, given only the operators, functions and names below;
 our own check of the syntax tree runs first, so the evaluator only ever sees the constructs listed above.
@@ -36,6 +51,11 @@ from simpleeval import InvalidExpression, SimpleEval
 from domain.kernel.errors import InvalidInput
 
 MAX_FORMULA_CHARS = 1000
+MAX_FORMULA_NODES = 400
+MAX_LITERAL_DIGITS = 18
+MAX_LITERAL_PLACES = 12
+MAX_LITERAL_MAGNITUDE = 15
+MAX_VALUE_BITS = 1024
 FUNCTIONS: dict[str, tuple[int, int | None]] = {"min": (2, None), "max": (2, None), "abs": (1, 1)}
 """The functions a formula may call, with their (fewest, most) positional arguments."""
 
@@ -55,6 +75,39 @@ _OPERATORS = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne,
 }
 _FUNCTIONS = {"min": min, "max": max, "abs": abs}
+
+
+class _TooLarge(Exception):
+    """An intermediate value of an evaluation exceeded MAX_VALUE_BITS."""
+
+    def __init__(self, value: Fraction):
+        super().__init__(value)
+        self.value = value
+
+
+def _bits(value: object) -> int:
+    if isinstance(value, Fraction):
+        return max(value.numerator.bit_length(), value.denominator.bit_length())
+    if isinstance(value, int):
+        return value.bit_length()
+    return 0  # a truth value
+
+
+def _bounded(op):
+    """`op`, refusing a result whose numerator or denominator exceeds MAX_VALUE_BITS."""
+
+    def run(*args):
+        result = op(*args)
+        if _bits(result) > MAX_VALUE_BITS:
+            raise _TooLarge(result)
+        return result
+
+    run.__name__ = getattr(op, "__name__", "op")
+    return run
+
+
+_OPERATORS = {key: _bounded(op) for key, op in _OPERATORS.items()}
+_FUNCTIONS = {name: _bounded(fn) for name, fn in _FUNCTIONS.items()}
 
 
 def _fail(where: str, problem: str, field_name: str) -> InvalidInput:
@@ -160,15 +213,36 @@ class _Checker:
             raise self.fail(f"the literal {value!r} is not allowed; only numbers are")
         if isinstance(value, complex):
             raise self.fail(f"the complex number {ast.unparse(node)} is not allowed")
-        if isinstance(value, int):
-            return ast.copy_location(ast.Constant(Fraction(value)), node)
-        # A float literal: read its own text, so that 0.05 is exactly 1/20.
+        # Read the literal's own text, so that 0.05 is exactly 1/20; check its size before making it a Fraction.
         source = ast.get_source_segment(self.text, node) or repr(value)
         try:
-            exact = Fraction(Decimal(source.replace("_", "")))
-        except (InvalidOperation, ValueError):  # pragma: no cover - ast only gives float literals here
+            # An int literal (0x10 too) is exact already; Python refuses one of over 4,300 digits when parsing.
+            decimal = Decimal(value) if isinstance(value, int) else Decimal(source.replace("_", ""))
+        except (InvalidOperation, ValueError):  # pragma: no cover - ast only gives int and float literals here
             raise self.fail(f"the number {source!r} cannot be read exactly") from None
-        return ast.copy_location(ast.Constant(exact), node)
+        self._check_literal(source, decimal)
+        return ast.copy_location(ast.Constant(Fraction(decimal)), node)
+
+    def _check_literal(self, source: str, decimal: Decimal) -> None:
+        """Refuse a literal over the bounds (see the module docstring), reading only its digits and exponent."""
+        _, digits, exponent = decimal.as_tuple()
+        assert isinstance(exponent, int)  # not NaN or infinity: ast gives only finite literals
+        significant = list(digits)
+        while len(significant) > 1 and significant[-1] == 0:  # 1000 and 1e3 are one significant digit
+            significant.pop()
+            exponent += 1
+        if significant == [0]:
+            return
+        shown = source if len(source) <= 40 else source[:37] + "..."
+        if len(significant) > MAX_LITERAL_DIGITS:
+            raise _fail(self.where, f"the number {shown} has {len(significant)} significant digits; at most "
+                        f"{MAX_LITERAL_DIGITS} are allowed", self.field)
+        if exponent < -MAX_LITERAL_PLACES:
+            raise _fail(self.where, f"the number {shown} has {-exponent} decimal places; at most "
+                        f"{MAX_LITERAL_PLACES} are allowed", self.field)
+        if exponent + len(significant) > MAX_LITERAL_MAGNITUDE:
+            raise _fail(self.where, f"the number {shown} is too large; a number must be below "
+                        f"10^{MAX_LITERAL_MAGNITUDE}", self.field)
 
     def _call(self, node: ast.Call) -> ast.Call:
         if not isinstance(node.func, ast.Name):
@@ -242,6 +316,10 @@ class Formula:
                         "such as 'max(0, base - 100000) * 0.02'", field_name) from None
         except (RecursionError, MemoryError, ValueError):
             raise _fail(where, "the formula is nested too deeply or cannot be read", field_name) from None
+        nodes = sum(1 for node in ast.walk(tree.body) if isinstance(node, ast.expr))
+        if nodes > MAX_FORMULA_NODES:
+            raise _fail(where, f"the formula has {nodes} operations, names and numbers; at most "
+                        f"{MAX_FORMULA_NODES} are allowed", field_name)
         checker = _Checker(stripped, where, field_name)
         try:
             body = checker.amount(tree.body)
@@ -254,7 +332,8 @@ class Formula:
         """Evaluate the formula exactly with `values` (name -> exact number); return a Fraction.
 
         Raises InvalidInput (field `field_name`) when a name the formula uses has no value, a value is not
-        an exact number, or the formula divides by zero.
+        an exact number or exceeds MAX_VALUE_BITS, the formula divides by zero, or an intermediate value
+        exceeds MAX_VALUE_BITS.
         """
         missing = sorted(self.names - set(values))
         if missing:
@@ -266,11 +345,18 @@ class Formula:
                 raise _fail(where, f"value of {name} must be an exact number (int, Fraction or Decimal), "
                             f"not {type(value).__name__} {value!r}", field_name)
             exact[name] = Fraction(value)
+            if _bits(exact[name]) > MAX_VALUE_BITS:
+                raise _fail(where, f"value of {name} is too large: its numerator or denominator has more than "
+                            f"{MAX_VALUE_BITS} bits", field_name)
         try:
             result = _ExactEval(exact).eval(self.text, previously_parsed=self._tree)
         except ZeroDivisionError:
             raise _fail(where, f"'{self.text}' divides by zero with "
                         f"{_show_values(exact, self.names)}", field_name) from None
+        except _TooLarge:
+            raise _fail(where, f"'{self.text}' gives an intermediate value whose numerator or denominator has "
+                        f"more than {MAX_VALUE_BITS} bits with {_show_values(exact, self.names)}",
+                        field_name) from None
         except InvalidExpression as exc:  # pragma: no cover - the checker admits only what evaluates
             raise _fail(where, f"'{self.text}' cannot be evaluated: {exc}", field_name) from None
         if isinstance(result, bool) or not isinstance(result, (int, Fraction)):  # pragma: no cover

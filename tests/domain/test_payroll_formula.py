@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from decimal import Decimal
 from fractions import Fraction
 
@@ -10,10 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.kernel.errors import InvalidInput
-from domain.payroll.formula import Formula
+from domain.payroll import formula as formula_module
+from domain.payroll import service as payroll
+from domain.payroll.formula import MAX_FORMULA_NODES, MAX_VALUE_BITS, Formula
+from domain.payroll.models import SalaryStructure
 
 F = Fraction
 PROPERTY = settings(max_examples=80, deadline=None, database=None)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
 
 
 def run(text: str, **values) -> Fraction:
@@ -169,3 +180,110 @@ def test_inexact_values_are_refused(value):
 
 def test_decimal_and_int_values_are_accepted():
     assert Formula.compile("a * b").evaluate({"a": Decimal("1.5"), "b": 3}) == F(9, 2)
+
+
+# ---------------------------------------------------------------- bounds: nothing a formula says is expensive
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("base * 1e10000000", "below 10\\^15"),  # issue 17: 16 s to compile on 8be5377, then stored
+    ("base * 1e30000000", "below 10\\^15"),
+    ("1e15", "below 10\\^15"),
+    ("base * 123456789012345678901", "significant digits"),
+    ("base * 1.0000000000000000001", "significant digits"),
+    ("base * 0.0000000000001", "13 decimal places"),
+    ("base * 1e-99999999", "decimal places"),
+    ("base * 0." + "0" * 900 + "1", "decimal places"),
+])
+def test_oversized_literals_are_refused_quickly_naming_the_limit(text, words):
+    started = time.perf_counter()
+    with pytest.raises(InvalidInput, match=words) as err:
+        Formula.compile(text, where="component PF", field_name="expression")
+    assert time.perf_counter() - started < 0.5
+    assert err.value.field == "expression" and err.value.message.startswith("component PF: the number ")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("base * 0.000000000001", F(1, 10**12)), ("99999999999999.9", F(999999999999999, 10)),
+    ("1e14", F(10**14)), ("1000000000000000000000e-10", F(10**11)), ("0e99999999", F(0)), ("0x10", F(16)),
+])
+def test_literals_within_the_bounds_are_exact(text, expected):
+    assert run(text, base=1) == expected
+
+
+def test_a_formula_of_too_many_operations_is_refused():
+    text = "+".join(["1"] * 401)  # 801 characters, 801 operations and numbers
+    with pytest.raises(InvalidInput, match="801 operations, names and numbers; at most 400"):
+        Formula.compile(text)
+    assert run("+".join(["1"] * 200)) == 200
+
+
+def test_an_intermediate_value_over_the_bit_bound_stops_the_evaluation():
+    formula = Formula.compile("*".join(["base"] * 60), where="component X", field_name="expression")
+    with pytest.raises(InvalidInput, match=f"more than {MAX_VALUE_BITS} bits") as err:
+        formula.evaluate({"base": F(10**14)}, where="component X", field_name="expression")
+    assert err.value.field == "expression"
+    assert formula.evaluate({"base": F(2)}) == 2**60
+    with pytest.raises(InvalidInput, match="value of base is too large"):
+        Formula.compile("base").evaluate({"base": F(1, 2**2000)})
+
+
+def test_a_stored_structure_with_a_hostile_literal_is_refused_at_calculation():
+    """A structure stored before the bounds existed is checked again when a run loads it (engine_structure)."""
+    row = SalaryStructure(code="OLD", name="Old", currency="AUD", components=json.dumps({"components": [
+        {"code": "PF", "name": "PF", "kind": "deduction", "method": "formula", "expression": "base * 1e10000000"},
+    ]}))
+    started = time.perf_counter()
+    with pytest.raises(InvalidInput, match="below 10\\^15"):
+        payroll.engine_structure(row)
+    assert time.perf_counter() - started < 0.5
+
+
+_LEAF = st.one_of(
+    st.sampled_from(["base", "days", "0", "1", "0.5", "3"]),
+    st.integers(-10**20, 10**20).map(str),
+    st.builds(lambda m, e: f"{m}e{e}", st.integers(1, 10**25), st.integers(-10**8, 10**8)),
+    st.builds(lambda w, f: f"{w}.{f}", st.integers(0, 10**20), st.integers(0, 10**30)),
+)
+
+
+def _grow(inner):
+    return st.one_of(
+        st.builds(lambda a, op, b: f"({a} {op} {b})", inner, st.sampled_from("+-*/"), inner),
+        st.builds(lambda f, a, b: f"{f}({a}, {b})", st.sampled_from(["min", "max"]), inner, inner),
+        st.builds(lambda a: f"abs({a})", inner),
+        st.builds(lambda a, b, c, d: f"({a} if {b} < {c} else {d})", inner, inner, inner, inner),
+        st.builds(lambda a: f"-{a}", inner),
+    )
+
+
+@given(text=st.recursive(_LEAF, _grow, max_leaves=120), base=st.integers(0, 10**14), days=st.integers(0, 31))
+@settings(max_examples=150, deadline=None, database=None)
+def test_no_accepted_formula_exceeds_the_work_bound(text, base, days, monkeypatch_module):
+    """Property: compiling any formula takes little time, and evaluating one it accepts takes at most
+    MAX_FORMULA_NODES steps, each giving a value of at most MAX_VALUE_BITS bits; anything else is an InvalidInput."""
+    started = time.perf_counter()
+    try:
+        compiled = Formula.compile(text)
+    except InvalidInput:
+        assert time.perf_counter() - started < 0.5
+        return
+    assert time.perf_counter() - started < 0.5
+    work = {"steps": 0, "bits": 0}
+    original = formula_module._ExactEval._eval
+
+    def counted(self, node):
+        value = original(self, node)
+        work["steps"] += 1
+        work["bits"] = max(work["bits"], formula_module._bits(value))
+        return value
+
+    monkeypatch_module.setattr(formula_module._ExactEval, "_eval", counted)
+    try:
+        compiled.evaluate({"base": F(base), "days": F(days)})
+    except InvalidInput as exc:
+        assert "divides by zero" in exc.message or f"more than {MAX_VALUE_BITS} bits" in exc.message
+    finally:
+        monkeypatch_module.undo()
+    assert 0 < work["steps"] <= MAX_FORMULA_NODES
+    assert work["bits"] <= MAX_VALUE_BITS

@@ -4,6 +4,7 @@ as arrears; a reversed and re-run month leaves the ledger as running it once; ba
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import io
@@ -25,7 +26,7 @@ from domain.hr import service as hr
 from domain.hr.models import EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import ActionClosed, Conflict, InvalidInput, PermissionDenied, StaleAction
-from domain.payroll.models import Payslip, PayslipLine
+from domain.payroll.models import Payslip, PayslipLine, SalaryStructure
 from tests.conftest import own_runtime, wait_for
 from tests.factories import make_user, unique
 from tools.invoke import invoke
@@ -211,6 +212,36 @@ async def test_reversing_and_running_again_gives_the_ledger_of_one_run(prt, staf
         twice = {r.account.id: r.balance for r in (await finance.trial_balance(s)).rows}
         assert (await finance.trial_balance(s)).balanced
     assert twice == once and again.net_minor == june.net_minor
+
+
+async def test_a_hostile_formula_is_refused_fast_and_never_stalls_the_event_loop(prt, staff):
+    """Issue 17: `base * 1e10000000` blocked the event loop (and /healthz) for 13 s on 8be5377, then was stored.
+    A probe task ticks every 10 ms meanwhile; the formula's bounds make the refusal cheap, so no tick is late."""
+    loop = asyncio.get_running_loop()
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        while not done.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            lags.append(loop.time() - before - 0.01)
+
+    ticking = asyncio.create_task(probe())
+    await asyncio.sleep(0.03)
+    code = unique("HOSTILE")
+    try:
+        with pytest.raises(InvalidInput, match="component PF: the number 1e10000000 is too large") as err:
+            await invoke(prt, "create_salary_structure", {"code": code, "name": "x", "currency": "AUD", "components": [
+                {"code": "PF", "name": "PF", "kind": "deduction", "method": "formula",
+                 "expression": "base * 1e10000000"}]}, staff["officer"])
+    finally:
+        done.set()
+        await ticking
+    assert err.value.field == "expression"
+    assert lags and max(lags) < 0.5
+    async with prt.db.read() as s:
+        assert (await s.exec(select(SalaryStructure).where(SalaryStructure.code == code.upper()))).first() is None
 
 
 async def test_bad_input_is_refused_clearly(prt, staff):
