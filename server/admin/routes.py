@@ -18,8 +18,9 @@ POST needs the session's CSRF token; state never changes on a GET (GET on approv
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -37,6 +38,9 @@ from tools.invoke import invoke
 from tools.registry import Effect
 from tools.runtime import Runtime
 from tools.types import MAX_PAGE_SIZE, encode_cursor
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 PAGE_SIZE = 50
 MAX_ID = 2_147_483_647
@@ -88,7 +92,11 @@ class AdminPages:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.cookies = SessionCookies(runtime.settings)
-        self.env = build_environment()
+
+    @cached_property
+    def env(self) -> Environment:
+        """The templates' environment, made at the first page drawn (jinja2 is not imported before)."""
+        return build_environment()
 
     def routes(self) -> list[Route]:
         """The routes, relative to where the pages are mounted."""

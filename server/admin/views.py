@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from typing import TYPE_CHECKING, Any
 
 from domain.kernel import money as kernel_money
+
+if TYPE_CHECKING:  # jinja2 is imported when the first admin page is drawn, not when a server starts
+    from jinja2 import Environment
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_COLUMNS = 12
@@ -114,6 +115,8 @@ def duration(start: datetime | None, end: datetime | None) -> str:
 
 def build_environment() -> Environment:
     """The admin pages' Jinja environment: every template autoescaped, undefined names are errors."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(kind=kind, columns=columns, change_rows=change_rows, other_items=other_items,
