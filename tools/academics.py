@@ -490,8 +490,9 @@ async def set_class_weekly_lessons(ctx: ToolContext, args: ClassWeeklyLessonsIn)
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def list_students(ctx: ToolContext, args: ListStudentsIn) -> Page[StudentSummary]:
-    """List students without personal data (get_student has it, for the roles allowed to see it)."""
-    rows = await service.list_students(ctx.session, after_id=args.after_id(), limit=args.limit,
+    """List students without personal data (get_student has it, for the roles allowed to see it). Teachers see
+    only the students of their classes and sections."""
+    rows = await service.list_students(ctx.session, ctx.actor, after_id=args.after_id(), limit=args.limit,
                                        section_id=args.section_id, year_level_id=args.year_level_id,
                                        class_id=args.class_id, status=args.status)
     return _summary_page(rows, args.limit)
@@ -502,7 +503,7 @@ async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[Stud
     """Find students by part of a name or their code, case and accents ignored, nearest first, then by a guardian's
     name."""
     start = args.after_id()
-    rows = await service.list_students(ctx.session, after_id=start, limit=args.limit, query=args.query)
+    rows = await service.list_students(ctx.session, ctx.actor, after_id=start, limit=args.limit, query=args.query)
     return _summary_page(rows, args.limit, ranked_from=start)
 
 
@@ -539,8 +540,8 @@ async def enroll_student(ctx: ToolContext, args: EnrollStudentIn) -> EnrollmentR
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def list_enrollments(ctx: ToolContext, args: ListEnrollmentsIn) -> Page[EnrollmentRead]:
-    """List the enrollments of a class or of a student."""
-    rows = await service.list_enrollments(ctx.session, after_id=args.after_id(), limit=args.limit,
+    """List the enrollments of a class or of a student. Teachers only for their own classes."""
+    rows = await service.list_enrollments(ctx.session, ctx.actor, after_id=args.after_id(), limit=args.limit,
                                           class_id=args.class_id, student_id=args.student_id)
     page, cursor = page_of(rows, args.limit, key=lambda row: row[0].id)
     items = [EnrollmentRead.model_validate(e).model_copy(update={
@@ -565,8 +566,8 @@ async def create_assessment(ctx: ToolContext, args: CreateAssessmentIn) -> Asses
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def list_assessments(ctx: ToolContext, args: ListAssessmentsIn) -> Page[AssessmentRead]:
-    """List a class's assessments, optionally of one term."""
-    rows = await service.list_assessments(ctx.session, class_id=args.class_id, term_id=args.term_id,
+    """List a class's assessments, optionally of one term. Teachers only for their own classes."""
+    rows = await service.list_assessments(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,
                                           after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)
     return Page[AssessmentRead](items=[_assessment_read(a) for a in page], next_cursor=cursor)

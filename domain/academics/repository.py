@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import case, exists, func, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -98,15 +99,31 @@ GUARDIAN_COLUMNS = (Guardian.id.label("guardian_id"), Guardian.name.label("guard
                     Guardian.phone.label("guardian_phone"), Guardian.email.label("guardian_email"))
 
 
+def taught_by(employee_id: int):
+    """The condition 'this student is one a teacher (employee `employee_id`) works with': actively enrolled in a
+    live class they teach, or in a section they are the homeroom teacher of or teach a live class of. Aliases
+    keep the subqueries from correlating with the caller's own joins of these tables."""
+    enrollment, cls, section = aliased(Enrollment), aliased(SchoolClass), aliased(Section)
+    their_class = select(enrollment.id).join(cls, cls.id == enrollment.class_id).where(
+        enrollment.student_id == Student.id, enrollment.status == EnrollmentStatus.ACTIVE.value,
+        enrollment.deleted_at.is_(None), cls.teacher_id == employee_id, cls.deleted_at.is_(None))
+    homeroom = select(section.id).where(section.id == Student.section_id, section.homeroom_teacher_id == employee_id)
+    in_section = select(cls.id).where(cls.section_id == Student.section_id, cls.teacher_id == employee_id,
+                                      cls.deleted_at.is_(None))
+    return or_(their_class.exists(), homeroom.exists(), in_section.exists())
+
+
 async def list_student_summaries(session: AsyncSession, *, after_id: int, limit: int,
                                  section_id: int | None = None, year_level_id: int | None = None,
                                  class_id: int | None = None, query: str | None = None,
-                                 status: str | None = None) -> list:
+                                 status: str | None = None, teacher_id: int | None = None) -> list:
     """Return up to limit + 1 rows of STUDENT_SUMMARY_COLUMNS after `after_id`, in id order. With `query`
     (domain.kernel.text.name_search: case and accents ignored) the rows are ranked instead: the name or code is
     the query, then starts with it, then holds it, then a guardian's name holds it; `after_id` is then the
-    number of rows already returned."""
+    number of rows already returned. With `teacher_id` (an employee id), only the students `taught_by` them."""
     stmt = _with_codes(select(*STUDENT_SUMMARY_COLUMNS)).where(Student.deleted_at.is_(None))  # type: ignore
+    if teacher_id is not None:
+        stmt = stmt.where(taught_by(teacher_id))
     if section_id is not None:
         stmt = stmt.where(Student.section_id == section_id)
     if year_level_id is not None:
@@ -158,11 +175,16 @@ async def get_enrollment(session: AsyncSession, student_id: int, class_id: int) 
 
 
 async def list_enrollments(session: AsyncSession, *, after_id: int, limit: int, class_id: int | None,
-                           student_id: int | None) -> list[tuple[Enrollment, Student, SchoolClass]]:
+                           student_id: int | None, teacher_id: int | None = None
+                           ) -> list[tuple[Enrollment, Student, SchoolClass]]:
+    """Return up to limit + 1 live enrollments after `after_id` in id order, each with its student and class;
+    with `teacher_id` (an employee id), only those of classes they teach."""
     stmt = (select(Enrollment, Student, SchoolClass)
             .join(Student, Student.id == Enrollment.student_id)
             .join(SchoolClass, SchoolClass.id == Enrollment.class_id)
             .where(Enrollment.id > after_id, Enrollment.deleted_at.is_(None)))  # type: ignore[union-attr]
+    if teacher_id is not None:
+        stmt = stmt.where(SchoolClass.teacher_id == teacher_id)
     if class_id is not None:
         stmt = stmt.where(Enrollment.class_id == class_id)
     if student_id is not None:

@@ -42,6 +42,7 @@ from domain.kernel.references import Candidate, pick
 from domain.kernel.schemas import CLEARANCE, DataClass
 
 GRADE_MANAGERS = frozenset({Role.ADMIN, Role.REGISTRAR})
+ROSTER_READERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.VIEWER})  # every roster; teachers only theirs
 
 
 def _check_dates(start: date, end: date) -> None:
@@ -747,15 +748,47 @@ async def get_class(session: AsyncSession, class_id: int, *, field: str = "class
     return await repo.get_or_raise(session, SchoolClass, class_id, field=field)
 
 
-async def list_students(session: AsyncSession, *, after_id: int, limit: int, section_id: int | None = None,
-                        year_level_id: int | None = None, class_id: int | None = None,
+def roster_scope(actor: Actor) -> int | None:
+    """Return the employee id whose students `actor` may list, or None when they may list every student.
+
+    Admins, registrars and viewers read every roster; a teacher (with none of those roles) only the students
+    they work with: those of the classes they teach (the gradebook's rule, ensure_teaches) and of the sections
+    whose register they keep (homeroom teacher, or a class of theirs in the section). A teacher account linked
+    to no employee reads none (0 matches no employee)."""
+    if actor.has_any(ROSTER_READERS) or Role.TEACHER not in actor.roles:
+        return None
+    return actor.employee_id or 0
+
+
+async def _ensure_reads_section(session: AsyncSession, actor: Actor, section_id: int) -> None:
+    teacher = roster_scope(actor)
+    if teacher is None:
+        return
+    section = await repo.get_or_raise(session, Section, section_id, field="section_id")
+    if section.homeroom_teacher_id == teacher or await repo.list_classes(
+            session, after_id=0, limit=1, section_id=section_id, teacher_id=teacher, subject_id=None):
+        return
+    raise PermissionDenied(f"section {section.code} is not one of your sections; teachers see the students of "
+                           "sections where they teach a class or are the homeroom teacher, and of their classes "
+                           "(list_classes with your teacher_id shows them)", field="section_id")
+
+
+async def list_students(session: AsyncSession, actor: Actor, *, after_id: int, limit: int,
+                        section_id: int | None = None, year_level_id: int | None = None, class_id: int | None = None,
                         status: StudentStatus | None = None, query: str | None = None) -> list:
     """Return a page of student summaries (rows of id, code, first_name, last_name, year_level_id, section_id,
     status: no personal data), filtered by section, year level, active enrollment in a class, status, or `query`
-    (part of a name or the code, case-insensitive); raises NotFound (section_id, year_level_id, class_id)."""
+    (part of a name or the code, case-insensitive); a teacher's page holds only their students (roster_scope).
+    Raises NotFound (section_id, year_level_id, class_id), PermissionDenied when a teacher names a class they
+    do not teach or a section that is not theirs."""
+    teacher = roster_scope(actor)
+    if teacher is not None and class_id is not None:
+        ensure_teaches(actor, await repo.get_or_raise(session, SchoolClass, class_id, field="class_id"))
+    if teacher is not None and section_id is not None:
+        await _ensure_reads_section(session, actor, section_id)
     rows = await repo.list_student_summaries(session, after_id=after_id, limit=limit, section_id=section_id,
                                              year_level_id=year_level_id, class_id=class_id, query=query,
-                                             status=status.value if status else None)
+                                             status=status.value if status else None, teacher_id=teacher)
     await _check_filters(session, rows, section_id=(Section, section_id), year_level_id=(YearLevel, year_level_id),
                          class_id=(SchoolClass, class_id))
     return rows
@@ -789,21 +822,28 @@ async def student_detail(session: AsyncSession, actor: Actor, *, student_id: int
     return StudentDetail(row=rows[0], personal_data=personal, guardians=guardians)
 
 
-async def list_enrollments(session: AsyncSession, *, after_id: int, limit: int, class_id: int | None = None,
-                           student_id: int | None = None) -> list[tuple[Enrollment, Student, SchoolClass]]:
+async def list_enrollments(session: AsyncSession, actor: Actor, *, after_id: int, limit: int,
+                           class_id: int | None = None, student_id: int | None = None
+                           ) -> list[tuple[Enrollment, Student, SchoolClass]]:
     """Return a page of live enrollments (any status) of a class or a student, each with its student and class;
-    raises NotFound (class_id, student_id)."""
+    a teacher's page holds only enrollments in classes they teach (roster_scope). Raises NotFound (class_id,
+    student_id), PermissionDenied when a teacher names a class they do not teach."""
+    teacher = roster_scope(actor)
+    if teacher is not None and class_id is not None:
+        ensure_teaches(actor, await repo.get_or_raise(session, SchoolClass, class_id, field="class_id"))
     rows = await repo.list_enrollments(session, after_id=after_id, limit=limit, class_id=class_id,
-                                       student_id=student_id)
+                                       student_id=student_id, teacher_id=teacher)
     await _check_filters(session, rows, class_id=(SchoolClass, class_id), student_id=(Student, student_id))
     return rows
 
 
-async def list_assessments(session: AsyncSession, *, class_id: int, term_id: int | None, after_id: int,
-                           limit: int) -> list[Assessment]:
-    """Return a page of a live class's live assessments, of one term when given; raises NotFound (class_id,
-    term_id)."""
-    await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+async def list_assessments(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int | None,
+                           after_id: int, limit: int) -> list[Assessment]:
+    """Return a page of a live class's live assessments, of one term when given. Raises NotFound (class_id,
+    term_id), PermissionDenied when a teacher names a class they do not teach (roster_scope)."""
+    cls = await repo.get_or_raise(session, SchoolClass, class_id, field="class_id")
+    if roster_scope(actor) is not None:
+        ensure_teaches(actor, cls)
     rows = [a for a in await repo.assessments_of(session, class_id, term_id) if (a.id or 0) > after_id]
     await _check_filters(session, rows, term_id=(Term, term_id))
     return rows[:limit + 1]
