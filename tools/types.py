@@ -2,18 +2,32 @@
 
 Every string a caller can send has a maximum length (the registry refuses a tool whose input schema has an
 unbounded string), so an oversized argument is rejected with the field's name before any work is done.
+
+Every string of every tool input (ToolInput and its nested models) is also checked for characters that hide or
+disguise text (`check_text`): control characters (C0 such as NUL and ESC, which starts an ANSI terminal escape,
+DEL, C1) and the bidirectional overrides and isolates U+202A..U+202E and U+2066..U+2069 (a name that reads one
+way and sorts or prints another). A field of at most SINGLE_LINE_CHARS (254, an e-mail's most) characters
+(codes, names, e-mails, keys, short text) is one line; a longer text field (notes, reasons, addresses, memos, a
+CSV) may also hold newlines, carriage returns and tabs. Every date (and datetime) is held to the business range
+of domain.kernel.clock, 1900-01-01..2199-12-31. Raw arguments are bounded in nesting, values and characters before validation
+(check_argument_size), so a deeply nested or huge free-form document (add_tax_table's) is refused at once.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Annotated, Generic, TypeVar
+import typing
+from datetime import date, datetime
+from functools import cache
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 from domain.kernel import money
+from domain.kernel.clock import date_range_problem
 from domain.kernel.errors import InvalidInput
 from domain.kernel.schemas import OutputModel
 
@@ -51,10 +65,123 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
+SINGLE_LINE_CHARS = 254
+"""A string field of at most this many characters is one line of text; a longer one may hold line breaks, tabs."""
+
+_BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+_LINE_BREAKS = frozenset("\n\r\t")
+
+
+def _refused(char: str, multiline: bool) -> bool:
+    code = ord(char)
+    if char in _BIDI_CONTROLS:
+        return True
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return not (multiline and char in _LINE_BREAKS)
+    return False
+
+
+def check_text(value: str, *, multiline: bool = False) -> str:
+    """Return `value`, or raise PydanticCustomError("text_control_character") naming the first character it
+    refuses (see the module docstring) and its position."""
+    for position, char in enumerate(value, start=1):
+        if _refused(char, multiline):
+            kind = "a bidirectional override" if char in _BIDI_CONTROLS else "a control character"
+            allowed = ("; only line breaks and tabs are allowed among control characters" if multiline
+                       else "; write it on one line, without control or bidirectional formatting characters")
+            raise PydanticCustomError("text_control_character",
+                                      f"must not contain {kind} (U+{ord(char):04X} at character {position})"
+                                      f"{allowed}")
+    return value
+
+
+def _max_lengths(annotation: Any) -> list[int]:
+    found: list[int] = []
+    for meta in getattr(annotation, "__metadata__", ()):
+        if isinstance(getattr(meta, "max_length", None), int):
+            found.append(meta.max_length)
+    for arg in typing.get_args(annotation):
+        found += _max_lengths(arg)
+    return found
+
+
+@cache
+def _is_multiline(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields[name]
+    lengths = _max_lengths(field.annotation) + [m.max_length for m in field.metadata
+                                                  if isinstance(getattr(m, "max_length", None), int)]
+    return bool(lengths) and max(lengths) > SINGLE_LINE_CHARS
+
+
+def _check_values(value: Any, multiline: bool) -> None:
+    if isinstance(value, str):
+        check_text(value, multiline=multiline)
+    elif isinstance(value, (date, datetime)):
+        problem = date_range_problem(value)
+        if problem is not None:
+            raise PydanticCustomError("date_range", problem)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _check_values(item, multiline)
+
+
+MAX_INPUT_DEPTH = 16
+MAX_INPUT_VALUES = 20_000
+MAX_INPUT_CHARS = 1_000_000
+"""Bounds on a tool's raw arguments, checked before they are validated: nesting (an object or list inside
+another counts one level; a tax table document is 8 deep), values (objects, lists, scalars; the bundled tax
+table document has 533), and characters of all strings and keys (an import's CSV has at most 500,000)."""
+
+
+def check_argument_size(arguments: Any) -> None:
+    """Raise InvalidInput, naming the top-level argument, when `arguments` nests deeper than MAX_INPUT_DEPTH, holds
+    more than MAX_INPUT_VALUES values or more than MAX_INPUT_CHARS characters; walks without recursion and stops
+    at the first bound exceeded, so a 5,000-deep document is refused after 17 levels."""
+    if not isinstance(arguments, dict):
+        return
+    values = chars = 0
+    for name, top in arguments.items():
+        stack: list[tuple[Any, int]] = [(top, 1)]
+        while stack:
+            value, depth = stack.pop()
+            values += 1
+            if depth > MAX_INPUT_DEPTH:
+                raise InvalidInput(f"{name} nests more than {MAX_INPUT_DEPTH} levels deep (objects and lists inside "
+                                   "one another); flatten it", field=str(name))
+            if values > MAX_INPUT_VALUES:
+                raise InvalidInput(f"{name}: the arguments hold more than {MAX_INPUT_VALUES:,} values; send less at "
+                                   "once", field=str(name))
+            if isinstance(value, dict):
+                chars += sum(len(k) for k in value if isinstance(k, str))
+                stack.extend((item, depth + 1) for item in value.values())
+            elif isinstance(value, (list, tuple)):
+                stack.extend((item, depth + 1) for item in value)
+            elif isinstance(value, str):
+                chars += len(value)
+            if chars > MAX_INPUT_CHARS:
+                raise InvalidInput(f"{name}: the arguments hold more than {MAX_INPUT_CHARS:,} characters; send less "
+                                   "at once", field=str(name))
+
+
 class ToolInput(BaseModel):
-    """Base of every tool's input: unknown fields are refused so a misspelt argument is never ignored."""
+    """Base of every tool's input: unknown fields are refused so a misspelt argument is never ignored; no string
+    holds a control or bidirectional formatting character (check_text; line breaks only in long text fields); every
+    date and datetime lies within domain.kernel.clock's EARLIEST_DATE..LATEST_DATE (1900-01-01..2199-12-31)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        check_argument_size(data)
+        return data
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _plain_text(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name is not None:
+            _check_values(value, _is_multiline(cls, info.field_name))
+        return value
 
 
 ToolOutput = OutputModel
@@ -87,15 +214,20 @@ def encode_cursor(last_id: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
 
 
+MAX_CURSOR = 2_147_483_647
+"""The largest position a cursor may name: the largest id (Id) or ranked offset; a larger one was not issued."""
+
+
 def decode_cursor(cursor: str | None) -> int:
-    """Return the id a cursor resumes after; raises InvalidInput for a cursor not made by `encode_cursor`."""
+    """Return the id a cursor resumes after; raises InvalidInput (field cursor) for a cursor not made by
+    `encode_cursor`: not base64 JSON, no integer `after`, or one outside 0..MAX_CURSOR (`1e300` too)."""
     if not cursor:
         return 0
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-        after = int(value["after"])
-        if after < 0:
+        after = value["after"]
+        if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_CURSOR:
             raise ValueError
         return after
     except Exception:

@@ -3,8 +3,9 @@ written.
 
 For each tool of the catalogue and each property of its input schema (nested ones too, e.g.
 `guardians[].name`) the cases are: a wrong type, a value out of range (minimum/maximum/maxItems), a string one
-character too long and one of 10,000 characters, a string too short, an unknown extra argument, a missing
-required field and, for every `*_id` field, an id no row has (2,000,000,000) with otherwise valid arguments.
+character too long and one of 10,000 characters, a string too short, a string holding NUL, an ANSI escape or
+a bidi override (and a line break in a one-line field), a date before 1900-01-01 or after 2199-12-31, an unknown
+extra argument, a missing required field and, for every `*_id` field, an id no row has (2,000,000,000) with otherwise valid arguments.
 Every case asserts the error's class, that its field (or message) names the field, that its message states the
 rule, and that the database fingerprint (rows of every table, versions, audit head) did not change. The
 fingerprint is scanned again only after a statement that could write was sent (most cases are refused by
@@ -51,6 +52,7 @@ from tools.invoke import invoke
 from tools.modules import all_modules
 from tools.registry import Effect, build_catalogue
 from tools.runtime import Runtime
+from tools.types import SINGLE_LINE_CHARS
 
 UNKNOWN_ID = 2_000_000_000
 HUGE = 10_000
@@ -496,6 +498,28 @@ def _long_string(schema: dict[str, Any], length: int) -> str | None:
     return "x" * length
 
 
+# Characters no string may hold (tools.types.check_text): NUL, an ANSI escape (ESC [), a bidi override; and a line
+# break in a one-line field (at most SINGLE_LINE_CHARS characters). C1 controls and bidi isolates: test_types.py.
+_HIDDEN = [("nul", "\x00", "a control character (U+0000"),
+           ("ansi_escape", "\x1b[31m", "a control character (U+001B"),
+           ("bidi_override", "\u202e", "bidirectional override (U+202E")]
+
+
+def _hidden_characters(schema: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Values with a hidden character inside an otherwise valid string (between valid text, so that only the
+    character is wrong); none when the field's own pattern or length cannot take such a value."""
+    top = schema.get("maxLength", HUGE)
+    multiline = top > SINGLE_LINE_CHARS
+    hidden = _HIDDEN if multiline else _HIDDEN + [("line_break", "\n", "a control character (U+000A")]
+    out = []
+    for name, chars, rule in hidden:
+        value = f"Ab{chars}cdef@example.org" if "pattern" in schema else f"Ab{chars}cdef"
+        if len(value) > top or ("pattern" in schema and not re.search(schema["pattern"], value)):
+            continue
+        out.append((name, value, rule))
+    return out
+
+
 def _bound(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
@@ -565,6 +589,9 @@ def _field_cases(tool: str, path: tuple[str | int, ...], raw: dict[str, Any], de
     elif kind == "string" and schema.get("format") in ("date", "date-time"):
         add("wrong_type_list", [2026, 1, 1], "should be")
         add("bad_date", "2026-02-30", "valid date")
+        when = "T00:00:00Z" if schema.get("format") == "date-time" else ""
+        add("date_too_early", f"0001-01-01{when}", "outside the dates allowed, 1900-01-01 to 2199-12-31")
+        add("date_too_late", f"9999-12-31{when}", "outside the dates allowed, 1900-01-01 to 2199-12-31")
     elif kind == "string":
         add("wrong_type_int", 12345, "valid string")
         add("wrong_type_dict", {"value": "x"}, "valid string")
@@ -588,6 +615,9 @@ def _field_cases(tool: str, path: tuple[str | int, ...], raw: dict[str, Any], de
         add("undersized", "x" * (low - 1) if low > 1 else "", f"at least {low} character")
     if kind == "string" and "pattern" in schema:
         add("bad_pattern", "!?!?!", "should match pattern")
+    if kind == "string" and schema.get("format") not in ("date", "date-time"):
+        for name, value, rule in _hidden_characters(schema):
+            add(name, value, rule)
     if kind == "array" and "maxItems" in schema:
         top = schema["maxItems"]
         item = _synthesize(schema["items"], defs)
@@ -761,7 +791,8 @@ def test_cases_cover_every_tool_and_kind():
     assert tools_with_cases == set(CATALOGUE.tools), "every tool gets at least the unknown-argument case"
     kinds = {case.kind for case in SCHEMA_CASES}
     for kind in ("missing", "wrong_type_str", "below_minimum", "above_maximum", "oversized", "oversized_10k",
-                 "undersized", "unknown_argument", "too_many_items", "bad_choice", "bad_date"):
+                 "undersized", "unknown_argument", "too_many_items", "bad_choice", "bad_date", "nul", "ansi_escape",
+                 "bidi_override", "line_break", "date_too_early", "date_too_late"):
         assert kind in kinds, kind
     assert any(case.path[:2] == ("guardians", 0) and case.kind == "oversized" for case in SCHEMA_CASES)
     assert len(SCHEMA_CASES) > 10 * len(CATALOGUE.tools)
@@ -847,6 +878,14 @@ async def test_unknown_id_is_not_found_and_writes_nothing(runtime, world, case):
     assert await fingerprint(runtime) == before, f"{case.id}: something was written"
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    """{"x": {"x": ...}}, `depth` objects deep (issue 17: 5,000 deep ran 5 s into an internal error)."""
+    doc: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        doc = {"x": doc}
+    return doc
+
+
 # Rules only the domain can check (they need the database): the field and the rule the message states.
 DOMAIN_CASES = [
     ("record_grade", {"score": 50.01}, "score", "above the assessment's maximum 50"),
@@ -859,19 +898,23 @@ DOMAIN_CASES = [
     ("create_term", {"end_date": "2027-01-01"}, "end_date", "must be after start_date"),
     ("create_term", {"start_date": "2026-01-06"}, "start_date", "within the academic year"),
     ("create_academic_year", {"end_date": "2030-01-01"}, "end_date", "must be after start_date"),
-    ("create_student", {"date_of_birth": "2999-01-01"}, "date_of_birth", "not in the past"),
+    ("create_student", {"date_of_birth": "2150-01-01"}, "date_of_birth", "not in the past"),
     ("update_employee", {"status": "terminated"}, "status", "only by terminate_employee"),
     ("list_pending_actions", {"cursor": "not-a-cursor"}, "cursor", "not one this server issued"),
     ("list_students", {"cursor": "eyJhZnRlciI6IC0xfQ"}, "cursor", "not one this server issued"),
+    ("list_students", {"cursor": "eyJhZnRlciI6IDFlKzMwMH0"}, "cursor", "not one this server issued"),  # after=1e300
+    ("add_tax_table", {"document": _nested(5000)}, "document", "nests more than 16 levels deep"),
+    ("record_payment", {"received_on": "0001-01-01"}, "received_on", "outside the dates allowed, 1900-01-01"),
+    ("record_payment", {"received_on": "9999-12-31"}, "received_on", "to 2199-12-31"),
     ("update_student", {"first_name": None, "last_name": None, "date_of_birth": None, "status": None},
      "<arguments>", "at least one field"),
     ("list_enrollments", {"class_id": None}, "<arguments>", "give class_id or student_id"),
     ("build_timetable_problem", {"days": 4, "teacher_absences": [{"teacher": "E0001", "weekday": "friday",
                                                                  "period": 0}]},
      "teacher_absences", "outside the week"),
-    ("take_attendance", {"date": "2999-01-01"}, "date", "is in the future"),
+    ("take_attendance", {"date": "2150-01-01"}, "date", "is in the future"),
     ("take_attendance", {"date": "2026-08-31"}, "date", "outside the academic year"),
-    ("correct_attendance", {"date": "2999-01-01"}, "date", "is in the future"),
+    ("correct_attendance", {"date": "2150-01-01"}, "date", "is in the future"),
     ("set_class_grading_scale", {"scale_id": None}, "scale_id", "nothing to change"),
     ("set_grading_categories", {"categories": []}, "categories", "nothing to change"),
     ("get_attendance_rates", {"from_date": "2026-10-31", "to_date": "2026-10-01"}, "to_date", "before from_date"),
