@@ -158,7 +158,7 @@ class SolveTimetableIn(ToolInput):
 
 
 async def _solve_params(session, args: SolveTimetableIn) -> dict[str, Any]:
-    row = await timetable.get_problem(session, args.problem_id)
+    row = await timetable.problem_to_solve(session, args.problem_id)
     return {"problem_id": row.id, "time_limit_s": args.time_limit_s, "seed": args.seed}
 
 

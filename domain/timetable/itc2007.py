@@ -2,12 +2,14 @@
 
 Formats as published for the competition and described in Bonutti, De Cesco, Di Gaspero, Schaerf,
 "Benchmarking curriculum-based course timetabling", Annals of OR 2012; see also
-tests/data/itc2007/FORMAT.md. Parsing splits on whitespace, so trailing blanks and CRLF are accepted.
+tests/data/itc2007/FORMAT.md. Parsing splits on whitespace, so trailing blanks and CRLF are accepted. A file
+over domain.timetable.problem.SIZE_LIMITS is refused naming the limits, from its header before the rest is read.
 """
 
 from __future__ import annotations
 
 from domain.timetable.problem import (
+    SIZE_LIMITS,
     Assignment,
     Course,
     Curriculum,
@@ -16,6 +18,7 @@ from domain.timetable.problem import (
     Solution,
     Unavailability,
     Weights,
+    size_problems,
 )
 
 _HEADER_KEYS = ("Name", "Courses", "Rooms", "Days", "Periods_per_day", "Curricula", "Constraints")
@@ -63,6 +66,10 @@ def parse_ctt(text: str) -> Problem:
     n_courses, n_rooms = int(header["Courses"]), int(header["Rooms"])
     days, ppd = int(header["Days"]), int(header["Periods_per_day"])
     n_curricula, n_constraints = int(header["Curricula"]), int(header["Constraints"])
+    too_large = size_problems(days=days, periods_per_day=ppd, courses=n_courses, rooms=n_rooms,
+                              curricula=n_curricula, constraints=n_constraints)
+    if too_large:  # before reading further: the file declares a problem no solve could take
+        raise ValueError(f"the header declares a problem too large: {', '.join(too_large)}")
 
     def section(keyword: str, count: int, arity: str) -> list[tuple[int, list[str]]]:
         n, tokens = lines.next(f"'{keyword}'")
@@ -85,6 +92,9 @@ def parse_ctt(text: str) -> Problem:
             min_working_days=_int(t[3], line=n, what="MinWorkingDays"),
             students=_int(t[4], line=n, what="NumStudents"),
         ))
+    lectures = sum(c.lectures for c in courses)
+    if lectures > SIZE_LIMITS["Lectures"]:
+        raise ValueError(f"COURSES: {lectures:,} lectures in all (at most {SIZE_LIMITS['Lectures']:,})")
     course_ids = {c.id for c in courses}
     if len(course_ids) != len(courses):
         raise ValueError("COURSES: duplicate course id")
@@ -123,11 +133,15 @@ def parse_ctt(text: str) -> Problem:
     if not rest or rest[0][1] != ["END."]:
         where = f"line {rest[0][0]}" if rest else "end of file"
         raise ValueError(f"{where}: expected 'END.' after {n_constraints} unavailability lines")
-    return Problem(
+    problem = Problem(
         name=header["Name"], days=days, periods_per_day=ppd,
         courses=tuple(courses), rooms=tuple(rooms), curricula=tuple(curricula),
         unavailability=tuple(unavailability), weights=Weights(),
     )
+    too_large = problem.size_problems()
+    if too_large:
+        raise ValueError(f"the problem is too large: {', '.join(too_large)}")
+    return problem
 
 
 def write_sol(problem: Problem, solution: Solution) -> str:

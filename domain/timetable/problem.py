@@ -12,6 +12,27 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 
+SIZE_LIMITS: dict[str, int] = {
+    "Days": 7, "Periods_per_day": 16, "Courses": 2_000, "Rooms": 500, "Curricula": 2_000,
+    "Constraints": 100_000, "Lectures": 10_000, "NumStudents": 100_000, "Capacity": 100_000,
+}
+"""The largest timetabling problem the product takes (an imported .ctt file, a stored problem to solve), by the
+ITC2007 header's names: a week of at most 7 days of 16 periods (as build_timetable_problem), and counts well
+above the competition's largest instances (131 courses, 20 rooms, 434 lectures) and a large school's, yet small
+enough that the solver's model (lectures x rooms x periods) fits in memory and a time limit means something.
+`Lectures` is the total over all courses; a course has at most Days x Periods_per_day lectures and a curriculum
+at most Courses courses (the courses exist, so that follows)."""
+
+
+def size_problems(*, days: int, periods_per_day: int, courses: int, rooms: int, curricula: int,
+                  constraints: int, lectures: int = 0) -> list[str]:
+    """Return what exceeds SIZE_LIMITS, each as 'Name N (at most L)'; empty when all is within the limits."""
+    declared = {"Days": days, "Periods_per_day": periods_per_day, "Courses": courses, "Rooms": rooms,
+                "Curricula": curricula, "Constraints": constraints, "Lectures": lectures}
+    return [f"{name} {value:,} (at most {SIZE_LIMITS[name]:,})" for name, value in declared.items()
+            if value > SIZE_LIMITS[name]]
+
+
 @dataclass(frozen=True)
 class Course:
     """A course (a lesson series): `lectures` lectures taught by `teacher` to `students` students."""
@@ -105,6 +126,26 @@ class Problem:
     def total_lectures(self) -> int:
         """Return the number of lectures to schedule."""
         return sum(c.lectures for c in self.courses)
+
+    def size_problems(self) -> list[str]:
+        """Return what of this problem exceeds SIZE_LIMITS (see `size_problems`), a course's lectures or
+        min_working_days beyond the week, a course's students or a room's capacity beyond its limit."""
+        found = size_problems(days=self.days, periods_per_day=self.periods_per_day, courses=len(self.courses),
+                              rooms=len(self.rooms), curricula=len(self.curricula),
+                              constraints=len(self.unavailability), lectures=self.total_lectures)
+        for course in self.courses:
+            if course.lectures > self.periods:
+                found.append(f"course {course.id} NumLectures {course.lectures:,} (at most the week's {self.periods}"
+                             " periods)")
+            if course.min_working_days > self.days:
+                found.append(f"course {course.id} MinWorkingDays {course.min_working_days:,} (at most the "
+                             f"{self.days} days)")
+            if course.students > SIZE_LIMITS["NumStudents"]:
+                found.append(f"course {course.id} NumStudents {course.students:,} (at most "
+                             f"{SIZE_LIMITS['NumStudents']:,})")
+        found += [f"room {room.id} Capacity {room.capacity:,} (at most {SIZE_LIMITS['Capacity']:,})"
+                  for room in self.rooms if room.capacity > SIZE_LIMITS["Capacity"]]
+        return found[:5] + ([f"and {len(found) - 5} more"] if len(found) > 5 else [])
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,17 @@ async def get_solution(session: AsyncSession, solution_id: int) -> tuple[Timetab
     return row, problem.published_solution_id == row.id
 
 
+async def problem_to_solve(session: AsyncSession, problem_id: int) -> TimetableProblem:
+    """Return the live stored problem `problem_id` if a solve may start on it; raises NotFound, or InvalidInput
+    (field problem_id) naming what exceeds domain.timetable.problem.SIZE_LIMITS (a problem stored before the
+    limits, e.g. an ITC2007 file declaring a million days)."""
+    row = await repo.get_problem_or_raise(session, problem_id)
+    too_large = problem_of(row).size_problems()
+    if too_large:
+        raise InvalidInput(f"problem {row.id} is too large to solve: {', '.join(too_large)}", field="problem_id")
+    return row
+
+
 def problem_of(row: TimetableProblem) -> Problem:
     """Return the Problem a stored row holds."""
     return problem_from_json(row.data)

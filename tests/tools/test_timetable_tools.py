@@ -7,8 +7,11 @@ import time
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func
+from sqlmodel import select
 
 from domain.jobs import service as jobs_service
+from domain.jobs.models import Job
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from domain.migrations.schema import migrate, target_metadata
@@ -146,6 +149,26 @@ async def test_an_infeasible_solution_cannot_be_published(rt):
     assert bad.hard_violations > 0
     with pytest.raises(Conflict, match="breaks .* hard constraints"):
         await invoke(rt, "publish_timetable", {"solution_id": bad.id}, school.admin)
+
+
+async def test_a_stored_problem_over_the_size_limits_cannot_be_solved(rt):
+    """Issue 17: an ITC2007 file declaring 10^6 days x 10^6 periods and 99,999,999 lectures was stored on 8be5377 and
+    any registrar could start a solve on it. parse_ctt now refuses it; one stored before is refused at solve time."""
+    school = await make_school(rt, students=1)
+    absurd = Problem(name="absurd", days=1_000_000, periods_per_day=1_000_000,
+                     courses=(Course("c1", "t1", 99_999_999, 1, 10),), rooms=(Room("r1", 30),), curricula=())
+    async with rt.db.write() as s:
+        row = await timetable.store_problem(s, problem=absurd, source=ProblemSource.ITC2007)
+        jobs_before = (await s.exec(select(func.count()).select_from(Job))).one()
+    with pytest.raises(InvalidInput) as err:
+        await invoke(rt, "solve_timetable", {"problem_id": row.id, "time_limit_s": 1,
+                                             "idempotency_key": f"absurd-{row.id}"}, school.admin)
+    assert err.value.field == "problem_id"
+    for named in ("too large to solve", "Days 1,000,000 (at most 7)", "Periods_per_day 1,000,000 (at most 16)",
+                  "Lectures 99,999,999 (at most 10,000)"):
+        assert named in err.value.message
+    async with rt.db.read() as s:
+        assert (await s.exec(select(func.count()).select_from(Job))).one() == jobs_before  # no solve started
 
 
 async def test_the_solve_handler_is_idempotent(rt):
