@@ -680,7 +680,8 @@ async def generate_family_statement(ctx: ToolContext, args: StatementIn) -> Stat
     data = render_family_statement_pdf(statement)
     filename = statement_filename(statement)
     doc = await documents.store(ctx.session, kind="fee_statement", filename=filename,
-                                content_type="application/pdf", data=data, created_by=ctx.actor.id or None)
+                                content_type="application/pdf", data=data, created_by=ctx.actor.id or None,
+                                actor=ctx.actor, tool="generate_family_statement")
     return StatementOut(document_id=doc.id or 0, filename=filename, family_id=args.family_id,
                         currency=statement.currency, opening_balance_minor=statement.opening_balance,
                         closing_balance_minor=statement.closing_balance, lines=len(statement.lines),

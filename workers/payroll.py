@@ -64,7 +64,8 @@ async def generate_payroll_documents(ctx: JobContext, job_id: int, params: dict[
             pdf = await asyncio.to_thread(render_payslip_pdf, doc)
             async with ctx.runtime.db.write() as session:
                 await documents.store(session, kind=payroll_documents.PAYSLIP, filename=filename,
-                                      content_type="application/pdf", data=pdf, job_id=job_id)
+                                      content_type="application/pdf", data=pdf, job_id=job_id,
+                                      tool=JobKind.GENERATE_PAYROLL_DOCUMENTS.value)
         if time.monotonic() - last >= 1.0 or index == total:
             await ctx.progress(0.95 * index / max(total, 1), f"{index} of {total} payslips")
             last = time.monotonic()
@@ -73,7 +74,8 @@ async def generate_payroll_documents(ctx: JobContext, job_id: int, params: dict[
         csv_text = render_run_summary_csv(payroll_documents.summary_rows(docs))
         async with ctx.runtime.db.write() as session:
             await documents.store(session, kind=payroll_documents.PAYROLL_SUMMARY, filename=summary_name,
-                                  content_type="text/csv", data=csv_text.encode(), job_id=job_id)
+                                  content_type="text/csv", data=csv_text.encode(), job_id=job_id,
+                                  tool=JobKind.GENERATE_PAYROLL_DOCUMENTS.value)
     async with ctx.runtime.db.read() as session:
         files = await documents.of_job(session, job_id)
     summary = [d.id for d in files if d.kind == payroll_documents.PAYROLL_SUMMARY]

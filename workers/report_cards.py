@@ -43,7 +43,7 @@ async def generate_report_cards(ctx: JobContext, job_id: int, params: dict[str, 
         async with ctx.runtime.db.write() as session:
             await documents.store(session, kind=REPORT_CARD, filename=f"report-card-{target.student_code}.pdf",
                                   content_type="application/pdf", data=pdf, student_id=target.student_id,
-                                  term_id=term_id, job_id=job_id)
+                                  term_id=term_id, job_id=job_id, tool=JobKind.GENERATE_REPORT_CARDS.value)
         if time.monotonic() - last >= PROGRESS_EVERY_S or index == total:
             await ctx.progress(index / total if total else 1.0, f"{index} of {total} report cards")
             last = time.monotonic()

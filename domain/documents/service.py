@@ -8,6 +8,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.documents.models import Document
+from domain.kernel.actor import SYSTEM_ACTOR, Actor
+from domain.kernel.audit import append_audit
 from domain.kernel.errors import NotFound
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
@@ -15,8 +17,12 @@ MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 
 async def store(session: AsyncSession, *, kind: str, filename: str, content_type: str, data: bytes,
                 student_id: int | None = None, term_id: int | None = None, job_id: int | None = None,
-                created_by: int | None = None) -> Document:
-    """Store a document (bytes, at most MAX_DOCUMENT_BYTES) and return it with its id, size and SHA-256."""
+                created_by: int | None = None, actor: Actor = SYSTEM_ACTOR, tool: str = "store_document"
+                ) -> Document:
+    """Store a document (bytes, at most MAX_DOCUMENT_BYTES) and return it with its id, size and SHA-256.
+
+    Appends the document's own audit row in the caller's transaction (event document_stored, entity documents,
+    as `actor`, under `tool`: the tool or job that made it), so a job storing 25 report cards leaves 25 rows."""
     if len(data) > MAX_DOCUMENT_BYTES:
         raise ValueError(f"document {filename} is {len(data)} bytes; at most {MAX_DOCUMENT_BYTES}")
     row = Document(kind=kind, filename=filename, content_type=content_type, size=len(data),
@@ -24,6 +30,11 @@ async def store(session: AsyncSession, *, kind: str, filename: str, content_type
                    job_id=job_id, created_by=created_by)
     session.add(row)
     await session.flush()
+    await append_audit(session, actor, tool=tool, event="document_stored",
+                       arguments={"kind": kind, "filename": filename, "student_id": student_id, "term_id": term_id,
+                                  "job_id": job_id},
+                       entity="documents", entity_id=row.id,
+                       after={"content_type": content_type, "size": row.size, "sha256": row.sha256})
     return row
 
 
