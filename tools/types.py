@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import typing
 from datetime import date, datetime
 from functools import cache
@@ -68,31 +69,23 @@ MAX_PAGE_SIZE = 100
 SINGLE_LINE_CHARS = 254
 """A string field of at most this many characters is one line of text; a longer one may hold line breaks, tabs."""
 
-_BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
-_LINE_BREAKS = frozenset("\n\r\t")
-
-
-def _refused(char: str, multiline: bool) -> bool:
-    code = ord(char)
-    if char in _BIDI_CONTROLS:
-        return True
-    if code < 0x20 or 0x7F <= code <= 0x9F:
-        return not (multiline and char in _LINE_BREAKS)
-    return False
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+_ONE_LINE_REFUSED = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI_CONTROLS}]")
+_TEXT_REFUSED = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI_CONTROLS}]")  # keeps \t \n \r
 
 
 def check_text(value: str, *, multiline: bool = False) -> str:
     """Return `value`, or raise PydanticCustomError("text_control_character") naming the first character it
     refuses (see the module docstring) and its position."""
-    for position, char in enumerate(value, start=1):
-        if _refused(char, multiline):
-            kind = "a bidirectional override" if char in _BIDI_CONTROLS else "a control character"
-            allowed = ("; only line breaks and tabs are allowed among control characters" if multiline
-                       else "; write it on one line, without control or bidirectional formatting characters")
-            raise PydanticCustomError("text_control_character",
-                                      f"must not contain {kind} (U+{ord(char):04X} at character {position})"
-                                      f"{allowed}")
-    return value
+    found = (_TEXT_REFUSED if multiline else _ONE_LINE_REFUSED).search(value)
+    if found is None:
+        return value
+    char = found.group()
+    kind = "a bidirectional override" if 0x202A <= ord(char) <= 0x2069 else "a control character"
+    allowed = ("; only line breaks and tabs are allowed among control characters" if multiline
+               else "; write it on one line, without control or bidirectional formatting characters")
+    raise PydanticCustomError("text_control_character",
+                              f"must not contain {kind} (U+{ord(char):04X} at character {found.start() + 1}){allowed}")
 
 
 def _max_lengths(annotation: Any) -> list[int]:
@@ -122,6 +115,10 @@ def _check_values(value: Any, multiline: bool) -> None:
             raise PydanticCustomError("date_range", problem)
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
+            _check_values(item, multiline)
+    elif isinstance(value, dict):  # a free-form document (add_tax_table's): its keys and values too
+        for key, item in value.items():
+            _check_values(key, multiline)
             _check_values(item, multiline)
 
 

@@ -7,6 +7,7 @@ import base64
 import json
 import time
 from datetime import date, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -163,3 +164,16 @@ def test_the_size_check_refuses_exactly_what_exceeds_a_bound(document):
             check_argument_size({"document": document})
     else:
         check_argument_size({"document": document})
+
+
+class _Document(ToolInput):
+    document: dict[str, Any]
+
+
+@pytest.mark.parametrize("document", [{"name": "PAYG\x1b[2J"}, {"tables": [{"source": "ATO\u202e"}]},
+                                      {"na\x00me": "PAYG"}])
+def test_a_free_form_document_holds_no_hidden_character_either(document):
+    with pytest.raises(ValidationError, match="must not contain") as err:
+        _Document.model_validate({"document": document})
+    assert err.value.errors()[0]["loc"] == ("document",)
+    assert _Document.model_validate({"document": {"name": "PAYG", "tables": [{"source": "ATO"}]}})
