@@ -25,6 +25,7 @@ import time
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 from sqlalchemy import insert
@@ -39,6 +40,7 @@ from domain.payroll.models import EmploymentContract
 from tests.agent.test_agent_worker import rows
 from tests.server.e2e_helpers import (
     E2EDatabase,
+    HttpServer,
     KeySpec,
     audit_events,
     call_error,
@@ -124,7 +126,37 @@ async def test_a_payroll_month_over_mcp_through_the_four_eyes_gate(tmp_path):
             clients = http_clients(server, keys)
             async with clients(ADMIN_A) as admin_a, clients(ADMIN_B) as admin_b, clients(AGENT) as agent:
                 await payroll_month(db, admin_a=admin_a, admin_b=admin_b, agent=agent)
+                await hostile_formula_leaves_the_server_responsive(server, agent)
         assert await verify_audit(db) > 0
+
+
+async def hostile_formula_leaves_the_server_responsive(server: HttpServer, agent: Client) -> None:
+    """Issue 17: on 8be5377 `base * 1e10000000` kept the server's event loop busy for 13 s (/healthz waited that
+    long) and was stored. /healthz is polled every 20 ms while the call runs; the call is refused naming the bound."""
+    waits: list[float] = []
+    calling = True
+
+    async def poll() -> None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            while calling or not waits:
+                started = time.monotonic()
+                assert (await http.get(f"{server.base_url}/healthz")).status_code == 200
+                waits.append(time.monotonic() - started)
+                await asyncio.sleep(0.02)
+
+    polling = asyncio.create_task(poll())
+    try:
+        message = await call_error(agent, "create_salary_structure", {
+            "code": "HOSTILE", "name": "Hostile", "currency": "AUD", "components": [
+                {"code": "PF", "name": "PF", "kind": "deduction", "method": "formula",
+                 "expression": "base * 1e10000000"}]})
+    finally:
+        calling = False
+        await polling
+    assert "the number 1e10000000 is too large" in message and "expression" in message, message
+    assert max(waits) < 1.0, waits
+    structures = (await call_ok(agent, "list_salary_structures", {"limit": 100}))["items"]
+    assert "HOSTILE" not in [s["code"] for s in structures]
 
 
 async def payroll_month(db: E2EDatabase, *, admin_a: Client, admin_b: Client, agent: Client) -> None:
