@@ -21,6 +21,10 @@ from domain.timetable.problem import (
     size_problems,
 )
 
+MAX_CTT_CHARS = 5_000_000
+"""The longest .ctt text read: a problem at SIZE_LIMITS is about 2 MB (100,000 constraint lines of about 15
+characters, 2,000 courses and curricula); the competition's are 20 KB."""
+
 _HEADER_KEYS = ("Name", "Courses", "Rooms", "Days", "Periods_per_day", "Curricula", "Constraints")
 
 
@@ -53,7 +57,10 @@ def _int(token: str, *, line: int, what: str, minimum: int = 0) -> int:
 
 
 def parse_ctt(text: str) -> Problem:
-    """Parse an ITC2007 Track 3 .ctt instance into a Problem with UD2 weights; ValueError names the bad line."""
+    """Parse an ITC2007 Track 3 .ctt instance into a Problem with UD2 weights; ValueError names the bad line, or
+    the limit exceeded (MAX_CTT_CHARS, SIZE_LIMITS)."""
+    if len(text) > MAX_CTT_CHARS:
+        raise ValueError(f"the file has {len(text):,} characters (at most {MAX_CTT_CHARS:,})")
     lines = _Lines(text)
     header: dict[str, str] = {}
     for key in _HEADER_KEYS:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.timetable.itc2007 import parse_ctt
+from domain.timetable.itc2007 import MAX_CTT_CHARS, parse_ctt
 from domain.timetable.problem import SIZE_LIMITS
 
 DATA = Path(__file__).parents[1] / "data" / "itc2007"
@@ -73,3 +73,9 @@ def test_no_header_over_a_limit_gets_past_the_header(days, ppd, courses, rooms, 
         assert "too large" in message and all(f"{key} {sizes[key]:,}" in message for key in over)
     else:
         assert "too large" not in message
+
+
+def test_a_file_over_the_character_limit_is_refused_before_it_is_split():
+    text = header() + " " * MAX_CTT_CHARS
+    with pytest.raises(ValueError, match=re.escape(f"{len(text):,} characters (at most {MAX_CTT_CHARS:,})")):
+        parse_ctt(text)
