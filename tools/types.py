@@ -88,11 +88,18 @@ def check_text(value: str, *, multiline: bool = False) -> str:
                               f"must not contain {kind} (U+{ord(char):04X} at character {found.start() + 1}){allowed}")
 
 
-def _max_lengths(annotation: Any) -> list[int]:
+def _lengths_of(metadata: Any) -> list[int]:
+    """The max_length of each constraint in `metadata` (StringConstraints, MaxLen, or a Field(...) holding them)."""
     found: list[int] = []
-    for meta in getattr(annotation, "__metadata__", ()):
+    for meta in metadata:
         if isinstance(getattr(meta, "max_length", None), int):
             found.append(meta.max_length)
+        found += _lengths_of(getattr(meta, "metadata", ()))  # Annotated[str, Field(max_length=...)]
+    return found
+
+
+def _max_lengths(annotation: Any) -> list[int]:
+    found = _lengths_of(getattr(annotation, "__metadata__", ()))
     for arg in typing.get_args(annotation):
         found += _max_lengths(arg)
     return found
@@ -101,8 +108,7 @@ def _max_lengths(annotation: Any) -> list[int]:
 @cache
 def _is_multiline(model: type[BaseModel], name: str) -> bool:
     field = model.model_fields[name]
-    lengths = _max_lengths(field.annotation) + [m.max_length for m in field.metadata
-                                                  if isinstance(getattr(m, "max_length", None), int)]
+    lengths = _max_lengths(field.annotation) + _lengths_of(field.metadata)
     return bool(lengths) and max(lengths) > SINGLE_LINE_CHARS
 
 

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from domain.kernel.clock import EARLIEST_DATE, LATEST_DATE
 from domain.kernel.errors import InvalidInput
-from tools.types import (MAX_CURSOR, MAX_INPUT_CHARS, MAX_INPUT_DEPTH, MAX_INPUT_VALUES, LongText, Name, ToolInput,
-                         check_argument_size, decode_cursor, encode_cursor)
+from tools.types import (MAX_CURSOR, MAX_INPUT_CHARS, MAX_INPUT_DEPTH, MAX_INPUT_VALUES, SINGLE_LINE_CHARS, LongText,
+                         Name, ToolInput, _is_multiline, check_argument_size, decode_cursor, encode_cursor)
 
 
 def _cursor(payload: object) -> str:
@@ -177,3 +177,21 @@ def test_a_free_form_document_holds_no_hidden_character_either(document):
         _Document.model_validate({"document": document})
     assert err.value.errors()[0]["loc"] == ("document",)
     assert _Document.model_validate({"document": {"name": "PAYG", "tables": [{"source": "ATO"}]}})
+
+
+def test_every_string_field_is_one_line_exactly_when_its_schema_says_at_most_254_characters():
+    """Registry-driven: a tool's string field keeps line breaks exactly when its published maxLength is over
+    SINGLE_LINE_CHARS, so the schema a client reads tells it which fields may hold several lines."""
+    from tools.modules import all_modules
+    from tools.registry import build_catalogue
+
+    checked = 0
+    for spec in build_catalogue(all_modules()).tools.values():
+        for name, prop in spec.input_schema["properties"].items():
+            options = prop.get("anyOf", [prop])
+            lengths = [o["maxLength"] for o in options if "string" in (o.get("type") or []) and "maxLength" in o]
+            if not lengths or spec.input_model.model_fields.get(name) is None:
+                continue
+            assert _is_multiline(spec.input_model, name) == (max(lengths) > SINGLE_LINE_CHARS), (spec.name, name)
+            checked += 1
+    assert checked > 100
