@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import case, exists, func, or_
 from sqlalchemy.orm import aliased
-from sqlmodel import SQLModel, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics.models import (
@@ -559,3 +561,27 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
     else:
         raise ValueError(f"academics has no reference kind {kind!r}")
     return list((await session.exec(stmt)).all())
+
+
+async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
+    """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
+    one query: {id: code}. Ids no row has are left out."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    if kind == "term":  # "2026-27 T1": unique across years, and a term reference accepts it
+        stmt = (select(Term.id, AcademicYear.code, Term.number)
+                .join(AcademicYear, AcademicYear.id == Term.academic_year_id).where(col(Term.id).in_(wanted)))
+    elif kind == "assessment":  # "7A-MATH Unit test 1"
+        stmt = (select(Assessment.id, SchoolClass.code, Assessment.title)
+                .join(SchoolClass, SchoolClass.id == Assessment.class_id).where(col(Assessment.id).in_(wanted)))
+    else:
+        model = {"student": Student, "academic_year": AcademicYear, "year_level": YearLevel, "section": Section,
+                 "subject": Subject, "class": SchoolClass, "grading_scale": GradingScaleRecord}[kind]
+        stmt = select(model.id, model.code).where(col(model.id).in_(wanted))
+    rows = (await session.exec(stmt)).all()
+    if kind == "term":
+        return {row[0]: f"{row[1]} T{row[2]}" for row in rows}
+    if kind == "assessment":
+        return {row[0]: f"{row[1]} {row[2]}" for row in rows}
+    return {row[0]: row[1] for row in rows}

@@ -7,6 +7,7 @@ commit. Teachers act only on the classes they teach; admins and registrars on ev
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -948,3 +949,9 @@ async def resolve_reference(session: AsyncSession, kind: str, text: str, *, fiel
     them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
                 expected=REFERENCE_KINDS[kind], names=names)
+
+
+async def reference_codes(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
+    """The code of each `kind` record (a REFERENCE_KINDS key) of `ids`, in one query: what an answer shows beside
+    an id (tools.output_codes), and what a reference to it accepts."""
+    return await repo.codes_of(session, kind, ids)

@@ -451,3 +451,17 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
         model = {"fee_item": FeeItem, "fee_schedule": FeeSchedule, "discount": Discount}[kind]
         stmt = select(model.id, model.code, model.name).where(col(model.deleted_at).is_(None))
     return list((await session.exec(stmt)).all())
+
+
+async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
+    """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
+    one query: {id: code}. Ids no row has are left out."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    if kind == "invoice":
+        stmt = select(Invoice.id, Invoice.invoice_number).where(col(Invoice.id).in_(wanted))
+    else:
+        model = {"family": Family, "fee_item": FeeItem, "fee_schedule": FeeSchedule, "discount": Discount}[kind]
+        stmt = select(model.id, model.code).where(col(model.id).in_(wanted))
+    return {row[0]: row[1] for row in (await session.exec(stmt)).all()}

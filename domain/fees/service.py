@@ -20,7 +20,7 @@ So the sum of the open invoices' balances equals the balance of 1200, and the fa
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm.attributes import set_committed_value
@@ -1475,3 +1475,9 @@ async def resolve_reference(session: AsyncSession, kind: str, text: str, *, fiel
     `names=False` lists them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
                 expected=REFERENCE_KINDS[kind], names=names)
+
+
+async def reference_codes(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
+    """The code of each `kind` record (a REFERENCE_KINDS key) of `ids`, in one query: what an answer shows beside
+    an id (tools.output_codes), and what a reference to it accepts."""
+    return await repo.codes_of(session, kind, ids)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -938,3 +938,9 @@ async def resolve_reference(session: AsyncSession, kind: str, text: str, *, fiel
     lists them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
                 expected=REFERENCE_KINDS[kind], names=names)
+
+
+async def reference_codes(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
+    """The code of each `kind` record (a REFERENCE_KINDS key) of `ids`, in one query: what an answer shows beside
+    an id (tools.output_codes), and what a reference to it accepts."""
+    return await repo.codes_of(session, kind, ids)

@@ -165,3 +165,9 @@ async def resolve_reference(session: AsyncSession, kind: str, text: str, *, fiel
     `names=False` lists them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind,
                 expected=REFERENCE_KINDS[kind], names=names)
+
+
+async def reference_codes(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
+    """The code of each `kind` record (a REFERENCE_KINDS key) of `ids`, in one query: what an answer shows beside
+    an id (tools.output_codes), and what a reference to it accepts."""
+    return await repo.codes_of(session, kind, ids)

@@ -4,7 +4,7 @@ posting is made of. Reads only (the writes of payroll's gated commands are plans
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -115,3 +115,18 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
     else:
         stmt = select(Payslip.id, Payslip.number, Payslip.employee_id)
     return list((await session.exec(stmt)).all())
+
+
+async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
+    """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
+    one query: {id: code}. Ids no row has are left out."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    if kind == "salary_structure":
+        stmt = select(SalaryStructure.id, SalaryStructure.code).where(col(SalaryStructure.id).in_(wanted))
+    elif kind == "payroll_run":
+        stmt = select(PayrollRun.id, PayrollRun.period).where(col(PayrollRun.id).in_(wanted))
+    else:
+        stmt = select(Payslip.id, Payslip.number).where(col(Payslip.id).in_(wanted))
+    return {row[0]: row[1] for row in (await session.exec(stmt)).all()}

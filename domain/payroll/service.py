@@ -24,7 +24,7 @@ from __future__ import annotations
 import calendar
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -833,3 +833,9 @@ async def resolve_reference(session: AsyncSession, kind: str, text: str, *, fiel
     several. `names=False` lists them by code only (domain.kernel.references.pick)."""
     return pick(await reference_candidates(session, kind), text, field=field, kind=kind.replace("_", " "),
                 expected=REFERENCE_KINDS[kind], names=names)
+
+
+async def reference_codes(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
+    """The code of each `kind` record (a REFERENCE_KINDS key) of `ids`, in one query: what an answer shows beside
+    an id (tools.output_codes), and what a reference to it accepts."""
+    return await repo.codes_of(session, kind, ids)
