@@ -20,6 +20,7 @@ from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied, concurrent_write
 from domain.kernel.schemas import redact
+from tools.output_codes import fill_codes
 from tools.references import names_shown, resolve_references
 from tools.registry import Effect, ProgressReporter, ToolContext, ToolSpec
 from tools.runtime import Runtime
@@ -162,13 +163,14 @@ async def _invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None,
     args = await resolve_references(runtime.db.read, args, names_for=names_shown(runtime.catalogue, actor))
     if spec.effect is Effect.READ:
         async with runtime.db.read() as session:
-            return redact(await spec.run(ToolContext(session, actor, runtime, listing=listing), args), actor.roles)
+            out = await spec.run(ToolContext(session, actor, runtime, listing=listing), args)
+            return redact(await fill_codes(session, out), actor.roles)
     if spec.effect is Effect.DESTRUCTIVE:
         from tools.gate import propose
 
         return redact(await propose(runtime, spec, args, actor, record=record), actor.roles)
     async with runtime.db.write() as session:
-        out = await spec.run(ToolContext(session, actor, runtime, progress), args)
+        out = await fill_codes(session, await spec.run(ToolContext(session, actor, runtime, progress), args))
         if not spec.audited_by_domain:
             job_id = out.job_id if spec.starts_job and isinstance(out, JobOut) else None
             await append_audit(session, actor, tool=spec.name, event="write", arguments=audit_json(args),

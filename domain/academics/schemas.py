@@ -74,7 +74,9 @@ class ClassRead(_Read):
     id: int
     code: str
     section_id: int
+    section_code: str | None = None
     subject_id: int
+    subject_code: str | None = None
     teacher_id: int
     teacher_code: str | None = Field(default=None, description="The teacher's employee code (E0042).")
     academic_year_id: int
@@ -137,7 +139,9 @@ class EnrollmentRead(_Read):
 class AssessmentRead(BaseModel):
     id: int
     class_id: int
+    class_code: str | None = None
     term_id: int
+    term_code: str | None = None
     title: str
     category: str | None = None
     max_score: float
@@ -158,6 +162,7 @@ class GradeRead(BaseModel):
     version: int
     student_code: str | None = None
     assessment_title: str | None = None
+    assessment_code: str | None = Field(default=None, description="Class code and title: 7A-MATH Unit test 1.")
 
 
 class GradebookRow(BaseModel):
@@ -177,6 +182,7 @@ class GradebookRead(BaseModel):
     class_id: int
     class_code: str
     term_id: int
+    term_code: str | None = None
     published: bool
     assessments: list[AssessmentRead]
     rows: list[GradebookRow]
@@ -197,6 +203,7 @@ class TermGradesRead(BaseModel):
     class_id: int
     class_code: str
     term_id: int
+    term_code: str | None = None
     published: bool
     grades: list[TermGradeRead]
     class_average: float | None
@@ -281,6 +288,7 @@ class AttendanceRatesOut(OutputModel):
     section_id: int | None
     section_code: str | None
     student_id: int | None
+    student_code: str | None = None
     from_date: dt.date
     to_date: dt.date
     students: list[RateLineOut]
@@ -369,6 +377,7 @@ class ClassScaleOut(OutputModel):
     class_id: int
     class_code: str
     scale_id: int | None
+    scale_code: str | None = None
 
 
 class DefaultScaleOut(OutputModel):
@@ -439,6 +448,7 @@ class ChangeRequestOut(OutputModel):
     assessment: str | None
     student: str | None = Field(description="Code and name.")
     student_id: int
+    student_code: str | None = None
     original: dict[str, Any] = Field(description="The published score (and status) before.")
     proposed: dict[str, Any] = Field(description="The score asked for.")
     term_grade: dict[str, Any] | None = Field(description="The published term grade before and after.")
@@ -452,8 +462,11 @@ class ChangeRequestOut(OutputModel):
 
 class TermCommentOut(OutputModel):
     class_id: int
+    class_code: str | None = None
     term_id: int
+    term_code: str | None = None
     student_id: int
+    student_code: str | None = None
     comment: str | None
 
 
@@ -464,6 +477,7 @@ class TermGradesPublishedOut(OutputModel):
     class_id: int
     class_code: str
     term_id: int
+    term_code: str | None = None
     published_students: int
     locked_grades: int
     class_average: float | None

@@ -20,7 +20,9 @@ class DocumentOut(OutputModel):
     size: int = Field(description="Bytes.")
     sha256: str
     student_id: int | None = None
+    student_code: str | None = None
     term_id: int | None = None
+    term_code: str | None = None
     job_id: int | None = Field(default=None, description="The job that made it.")
     created_at: datetime = Field(description="UTC.")
 

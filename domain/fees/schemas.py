@@ -19,6 +19,7 @@ class FamilyOut(OutputModel):
     billing_email: Contact[str | None] = None
     billing_address: Personal[str | None] = Field(default=None, description="Admin and registrar only.")
     student_ids: list[int]
+    student_codes: list[str | None] | None = None
     version: int
 
 
@@ -32,6 +33,7 @@ class FeeItemOut(OutputModel):
 
 class ScheduleLineOut(OutputModel):
     fee_item_id: int
+    fee_item_code: str | None = None
     year_level_id: int | None = Field(default=None, description="null: every year level without its own line.")
     amount_minor: int
 
@@ -41,6 +43,7 @@ class FeeScheduleOut(OutputModel):
     code: str
     name: str
     term_id: int
+    term_code: str | None = None
     currency: str
     due_date: dt.date
     lines: list[ScheduleLineOut]
@@ -56,6 +59,7 @@ class DiscountOut(OutputModel):
     amount_minor: int | None = None
     currency: str | None = None
     fee_item_id: int | None = Field(default=None, description="null: off every fee of the invoice.")
+    fee_item_code: str | None = None
     sibling_position: int | None = None
     account_id: int | None = Field(default=None, description="Account debited; null: 4190 Fee discounts and "
                                                             "credit notes in the invoice's currency.")
@@ -65,7 +69,9 @@ class DiscountOut(OutputModel):
 class AwardOut(OutputModel):
     award_id: int
     student_id: int
+    student_code: str | None = None
     discount_id: int
+    discount_code: str | None = None
     note: str | None = None
 
 
@@ -75,12 +81,15 @@ class InvoiceLineOut(OutputModel):
     description: str
     amount_minor: int = Field(description="> 0; a discount is taken off the total.")
     fee_item_id: int | None = None
+    fee_item_code: str | None = None
     discount_id: int | None = None
+    discount_code: str | None = None
     account_id: int
 
 
 class AllocationOut(OutputModel):
     invoice_id: int
+    invoice_number: str | None = None
     amount_minor: int
     allocated_on: dt.date
     payment_id: int | None = None
@@ -91,7 +100,9 @@ class CreditNoteOut(OutputModel):
     credit_note_id: int
     number: str = Field(description="E.g. CN000003.")
     invoice_id: int
+    invoice_number: str | None = None
     family_id: int
+    family_code: str | None = None
     issued_on: dt.date
     currency: str
     amount_minor: int
@@ -109,7 +120,9 @@ class InvoiceOut(OutputModel):
     student_id: int
     student_code: str | None = None
     schedule_id: int
+    schedule_code: str | None = None
     term_id: int
+    term_code: str | None = None
     currency: str
     status: str = Field(description="draft | issued | partially_paid | paid | void")
     issue_date: dt.date | None = None
@@ -132,6 +145,7 @@ class PaymentOut(OutputModel):
     payment_id: int
     number: str = Field(description="E.g. RCT000042.")
     family_id: int
+    family_code: str | None = None
     received_on: dt.date
     currency: str
     amount_minor: int
@@ -149,6 +163,7 @@ class RefundOut(OutputModel):
     refund_id: int
     number: str = Field(description="E.g. RF000003.")
     family_id: int
+    family_code: str | None = None
     refunded_on: dt.date
     currency: str
     amount_minor: int
@@ -163,6 +178,7 @@ class OpenInvoiceOut(OutputModel):
     invoice_id: int
     number: str
     student_id: int
+    student_code: str | None = None
     due_date: dt.date
     total_minor: int
     balance_minor: int
@@ -245,6 +261,7 @@ def payment_out(row: Payment, allocations: list[Allocation], replayed: bool = Fa
 class IssuedOut(OutputModel):
     issued: int
     invoice_ids: list[int]
+    invoice_numbers: list[str | None] | None = None
 
 
 class MethodTotalOut(OutputModel):
@@ -411,6 +428,7 @@ class StatementOut(OutputModel):
     document_id: int = Field(description="get_document returns the PDF (base64).")
     filename: str
     family_id: int
+    family_code: str | None = None
     currency: str
     opening_balance_minor: int
     closing_balance_minor: int = Field(description="Positive: owed; negative: the family is in credit.")

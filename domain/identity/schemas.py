@@ -33,6 +33,7 @@ class MeOut(OutputModel):
     channel: str
     employee_id: int | None = Field(default=None,
                                     description="Set for staff users; teachers grade their classes.")
+    employee_code: str | None = None
     tools_total: int = Field(description="Tools these roles may call.")
     approves_actions: bool = Field(description="May approve or reject actions other users queued (admins).")
     toolsets: list[ToolsetAccess] = Field(description="Per toolset, the tools these roles may call.")

@@ -53,7 +53,9 @@ class ContractOut(OutputModel):
     base_minor: Sensitive[int | None]
     currency: str
     salary_structure_id: int
+    salary_structure_code: str | None = None
     department_id: int | None
+    department_code: str | None = None
     filing_status: str | None
     superseded: bool
     reason: str | None
@@ -71,6 +73,7 @@ def contract_out(row: EmploymentContract) -> ContractOut:
 
 class UnpaidLeaveOut(OutputModel):
     employee_id: int
+    employee_code: str | None = None
     period: str
     days: Decimal
 
@@ -106,6 +109,7 @@ class PayslipOut(OutputModel):
     payslip_id: int
     number: str
     run_id: int
+    run_period: str | None = None
     employee_id: int
     employee_code: str | None = None
     period: str

@@ -165,6 +165,7 @@ INTERNAL_ON_PURPOSE = {
     ("EmployeeRead", "work_email"),  # the school's own address for a member of staff
     ("StructureOut", "salary_structure_id"),  # ids, not amounts
     ("ContractOut", "salary_structure_id"),
+    ("ContractOut", "salary_structure_code"),  # the structure's code (AU_STAFF), not an amount
 }
 
 
