@@ -644,8 +644,8 @@ def _plan_change_locked(session: AsyncSession, actor: Actor, args: ChangeLockedG
 @module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.APPROVE, plan=_plan_change_locked)
 async def change_locked_grade(ctx: ToolContext, args: ChangeLockedGradeIn) -> GradeRead:
     """Request a change of a score locked by its term's publication (a grade change request). Once approved, the
-    published term grade is recomputed and the change kept in the grade's history (get_transcript,
-    list_grade_change_requests). Teachers only for their own classes."""
+    published term grade is recomputed and the change kept in the grade's history. Teachers only for their own
+    classes."""
     target = await service.grade_target(ctx.session, ctx.actor, assessment_id=args.assessment_id,
                                         student_id=args.student_id)
     assert target.grade is not None

@@ -167,8 +167,8 @@ async def create_family(ctx: ToolContext, args: CreateFamilyIn) -> FamilyOut:
 class AddFamilyStudentIn(ToolInput):
     family_id: FamilyRef
     student_id: StudentRef
-    move: bool = Field(default=False, description="true: move the student from another family (invoices already "
-                                                  "issued stay with the family billed).")
+    move: bool = Field(default=False, description="true: move the student from another family (its issued "
+                                                  "invoices stay with it).")
 
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS)
@@ -253,8 +253,8 @@ async def list_fee_items(ctx: ToolContext, args: PageInput) -> Page[FeeItemOut]:
 class ScheduleLineIn(ToolInput):
     fee_item_id: FeeItemRef
     amount_minor: PositiveMinorAmount
-    year_level_id: YearLevelRef | None = Field(default=None, description="The year level this amount is for; omitted: every "
-                                                               "year level without a line of its own for the item.")
+    year_level_id: YearLevelRef | None = Field(default=None, description="omitted: every year level without a line "
+                                                               "of its own for the item.")
 
 
 class CreateFeeScheduleIn(ToolInput):
@@ -372,9 +372,9 @@ async def _generation_params(ctx: ToolContext, session, args: GenerateInvoicesIn
 
 @module.tool(effect=Effect.WRITE, roles=BURSARS, starts_job=True)
 async def generate_invoices(ctx: ToolContext, args: GenerateInvoicesIn) -> JobOut:
-    """Start a job that bills a fee schedule's term: one invoice per student to their family, with their year level's
-    fees less the discounts that apply; issued at once unless issue=false. Students already invoiced for the schedule
-    are skipped, so running it again is safe; students without a family are skipped and listed in the result."""
+    """Start a job that bills a fee schedule's term: an invoice per student to their family, with their year level's
+    fees less the discounts that apply. Students already invoiced for the schedule are skipped, so running it again is
+    safe; students without a family are skipped and listed in the result."""
     return await start_job(ctx, kind=JobKind.GENERATE_INVOICES,
                            params=await _generation_params(ctx, ctx.session, args), idempotency_key=args.idempotency_key)
 

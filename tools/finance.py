@@ -80,8 +80,8 @@ class CreateAccountIn(ToolInput):
     name: Name
     type: AccountType = Field(description="Assets and expenses carry debit balances, the others credit.")
     currency: Currency | None = Field(default=None, description="omitted: the school's currency.")
-    parent_id: AccountRef | None = Field(default=None, description="The account it rolls up into (same type and "
-                                                           "currency); omitted: a top-level account.")
+    parent_id: AccountRef | None = Field(default=None, description="Same type and currency; omitted: a "
+                                                           "top-level account.")
 
 
 class ListAccountsIn(PageInput):

@@ -55,8 +55,8 @@ class CategoryIn(ToolInput):
     name: Name
     weight: Weight = Field(
         description="Percent of the term grade, renormalised over the categories a student has results in.")
-    drop_lowest: int = Field(default=0, ge=0, le=20, description="How many of a student's lowest results in the "
-                                                                 "category are left out (never all of them).")
+    drop_lowest: int = Field(default=0, ge=0, le=20, description="A student's lowest results left out (never "
+                                                                 "all of them).")
 
 
 class SetCategoriesIn(ToolInput):
@@ -73,9 +73,9 @@ def _plan_categories(session: AsyncSession, actor: Actor, args: SetCategoriesIn)
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=GRADERS, gate=GateLevel.CONFIRM, plan=_plan_categories)
 async def set_grading_categories(ctx: ToolContext, args: SetCategoriesIn) -> CategoriesOut:
-    """Set how a class's term grade is weighted: categories (e.g. HW 20, QUIZ 30, EXAM 50), each with an optional
-    drop-lowest, in which results count by points; every assessment of the class must fall in one. Once the class has
-    published term grades an admin who did not ask must approve it too. Teachers only for their own classes."""
+    """Set how a class's term grade is weighted: categories, each with an optional drop-lowest, in which results count
+    by points; every assessment of the class must fall in one. Once the class has published term grades an admin who did
+    not ask must approve it too. Teachers only for their own classes."""
     return categories_out(*await gradebook.grading_categories(ctx.session, class_id=args.class_id))
 
 

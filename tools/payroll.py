@@ -102,9 +102,8 @@ class CreateStructureIn(ToolInput):
 
 @module.tool(effect=Effect.WRITE, roles=PAYROLL)
 async def create_salary_structure(ctx: ToolContext, args: CreateStructureIn) -> StructureOut:
-    """Create a salary structure: ordered components (earnings, deductions, taxes, employer contributions), each fixed,
-    a percentage, a formula or a tax table. The whole structure is checked first: formulas may use only values known at
-    their position; tax tables must exist."""
+    """Create a salary structure: its ordered components (earnings, deductions, taxes, employer contributions), checked
+    as a whole first: formulas may use only values known at their position; tax tables must exist."""
     row = await service.create_structure(
         ctx.session, ctx.actor, code=args.code, name=args.name, currency=args.currency,
         components=[c.model_dump(exclude_none=True) for c in args.components])

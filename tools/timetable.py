@@ -114,9 +114,9 @@ class BuildTimetableProblemIn(ToolInput):
 @module.tool(effect=Effect.WRITE, roles=PLANNERS)
 async def build_timetable_problem(ctx: ToolContext, args: BuildTimetableProblemIn) -> TimetableProblemOut:
     """Build a timetable problem from the school's data: each class of the academic year with its lessons a week,
-    teacher and section, in the school's rooms, over days x periods_per_day. A section's or a teacher's lessons never
-    overlap, lessons spread over the week, and teacher_absences and class_blocks rule periods out. Then
-    solve_timetable(problem_id). Refuses data no timetable can satisfy, naming the section, teacher or class."""
+    teacher and section, in the school's rooms, over days x periods_per_day; teacher_absences and class_blocks rule
+    periods out. Then solve_timetable(problem_id). Refuses data no timetable can satisfy, naming the section, teacher or
+    class."""
     week = SchoolWeek(days=args.days, periods_per_day=args.periods_per_day,
                       starts_at=dt.time.fromisoformat(args.starts_at),
                       period_minutes=args.period_minutes, break_minutes=args.break_minutes)
