@@ -566,7 +566,7 @@ async def create_assessment(ctx: ToolContext, args: CreateAssessmentIn) -> Asses
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def list_assessments(ctx: ToolContext, args: ListAssessmentsIn) -> Page[AssessmentRead]:
-    """List a class's assessments, optionally of one term. Teachers only for their own classes."""
+    """List a class's assessments."""
     rows = await service.list_assessments(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,
                                           after_id=args.after_id(), limit=args.limit)
     page, cursor = page_of(rows, args.limit)

@@ -104,9 +104,9 @@ def _rate_fields(counts: AttendanceCounts) -> dict:
 
 @academics_module.tool(effect=Effect.WRITE, roles=ATTENDANCE_KEEPERS, idempotent=True)
 async def take_attendance(ctx: ToolContext, args: TakeAttendanceIn) -> TakeAttendanceOut:
-    """Take a section's daily register: each student's status on a school day, with an optional note. Today's register
-    can be taken again; for a past day only missing records are added (changing one is correct_attendance). Teachers
-    only for sections where they teach or are homeroom teacher."""
+    """Take a section's daily register: each student's status on a school day. Today's register can be taken again; for
+    a past day only missing records are added (changing one is correct_attendance). Teachers only for sections where
+    they teach or are homeroom teacher."""
     entries = [RegisterEntry(e.student_id, e.status, e.note) for e in args.entries]
     register = await attendance.take_attendance(ctx.session, ctx.actor, section_id=args.section_id,
                                                 on_date=args.date, entries=entries, today=_today(ctx))

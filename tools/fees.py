@@ -516,7 +516,7 @@ class ListPaymentsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_payments(ctx: ToolContext, args: ListPaymentsIn) -> Page[PaymentOut]:
-    """List payments received, optionally of one family or a date range; get_fee_collections totals them."""
+    """List payments received; get_fee_collections totals them."""
     if args.family_id is not None:
         await service.get_family(ctx.session, args.family_id)
     rows = await service.list_payments(ctx.session, after_id=args.after_id(), limit=args.limit,

@@ -274,8 +274,8 @@ def _plan_post(session: AsyncSession, actor: Actor, args: PostJournalEntryIn) ->
 @module.tool(effect=Effect.DESTRUCTIVE, roles=FINANCE_WRITERS, gate=GateLevel.CONFIRM, plan=_plan_post)
 async def post_journal_entry(ctx: ToolContext, args: PostJournalEntryIn) -> JournalEntryOut:
     """Post a manual journal entry (adjustments, accruals, bills; payroll and fees post their own), every account in one
-    currency. A posted entry is never edited: reverse_journal_entry corrects it. Above the school's threshold
-    (MCS_ERP_JOURNAL_APPROVE_ABOVE_MINOR) an admin must approve it too."""
+    currency. A posted entry is never edited: reverse_journal_entry corrects it. Above the school's threshold an admin
+    must approve it too."""
     entry_id = ctx.applied.ids.get("entry") if ctx.applied is not None else None
     if entry_id is not None:
         return await entry_out(ctx, await service.get_entry(ctx.session, entry_id))

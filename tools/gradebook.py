@@ -157,9 +157,8 @@ def _plan_default_scale(session: AsyncSession, actor: Actor, args: SetDefaultSca
 
 @academics_module.tool(effect=Effect.DESTRUCTIVE, roles=REGISTRY, gate=GateLevel.CONFIRM, plan=_plan_default_scale)
 async def set_default_grading_scale(ctx: ToolContext, args: SetDefaultScaleIn) -> DefaultScaleOut:
-    """Make a grading scale the school's default for every class without its own; the preview names the classes that
-    change. When any class grades by the default an admin who did not ask must approve it too. Published term grades
-    keep their scale."""
+    """Make a grading scale the school's default for every class without its own. When any class grades by the default
+    an admin who did not ask must approve it too. Published term grades keep their scale."""
     assert ctx.plan is not None
     before, after = ctx.plan.preview["before"], ctx.plan.preview["after"]
     return DefaultScaleOut(scale_id=after["scale_id"], code=after["default_scale"],

@@ -120,7 +120,7 @@ async def _outs(ctx: ToolContext, employees: list[Employee], model: type[Employe
 
 @module.tool(effect=Effect.READ, roles=STAFF_READERS)
 async def list_employees(ctx: ToolContext, args: ListEmployeesIn) -> Page[EmployeeSummary]:
-    """List employees, optionally of one department or status; get_employee has the full record."""
+    """List employees; get_employee has the full record."""
     rows = await service.list_employees(ctx.session, after_id=args.after_id(), limit=args.limit,
                                         department_id=args.department_id,
                                         status=args.status.value if args.status else None)

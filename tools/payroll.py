@@ -202,7 +202,7 @@ class ListContractsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=PAYROLL_HR)
 async def list_employment_contracts(ctx: ToolContext, args: ListContractsIn) -> Page[ContractOut]:
-    """List contracts (current versions, or every version), optionally of one employee."""
+    """List contracts (current versions, or every version)."""
     rows = await service.list_contracts(ctx.session, after_id=args.after_id(), limit=args.limit + 1,
                                         employee_id=args.employee_id, history=args.history)
     page, cursor = page_of(rows, args.limit)
@@ -227,8 +227,8 @@ def _plan_salary(session: AsyncSession, actor: Actor, args: ChangeSalaryIn) -> A
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL_HR, gate=GateLevel.CONFIRM, plan=_plan_salary)
 async def change_contract_salary(ctx: ToolContext, args: ChangeSalaryIn) -> ContractOut:
     """Change a contract's salary from a date as a new contract version (the old one is kept); a date in a paid month
-    makes arrears in the next run. When annual pay moves by more than the school's threshold
-    (salary_change_approve_above_minor) an admin must approve it too."""
+    makes arrears in the next run. When annual pay moves by more than the school's threshold an admin must approve it
+    too."""
     assert ctx.applied is not None
     out = contract_out(await service.get_contract(ctx.session, plans.new_contract_id(ctx.applied.ids)))
     return (await _with_employee_codes(ctx, [out]))[0]
@@ -378,9 +378,8 @@ async def approve_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_post)
 async def post_payroll_run(ctx: ToolContext, args: RunIdIn) -> RunOut:
-    """Post an approved run to the ledger exactly once: one journal entry (salary expense per department, employer
-    contributions, taxes and deductions payable, net pay payable), creating the payroll accounts the chart lacks (the
-    preview lists them); payslips become done."""
+    """Post an approved run to the ledger exactly once, in one journal entry, creating the payroll accounts the chart
+    lacks; payslips become done."""
     return run_out(await service.get_run(ctx.session, args.run_id))
 
 

@@ -86,7 +86,7 @@ def _reference_value(value: Any) -> int | str:
 def ref(kind: str) -> Any:
     """The type of a field referencing a `kind` record by id or code (see the module docstring)."""
     schema = {"type": ["integer", "string"], "minimum": 1, "maxLength": MAX_CODE,
-              "description": f"Id or code ({EXAMPLES[kind]})."}
+              "description": f"e.g. {EXAMPLES[kind]}"}
     return Annotated[int | str, PlainValidator(_reference_value, json_schema_input_type=int | str),
                      WithJsonSchema(schema), Ref(kind)]
 

@@ -193,7 +193,7 @@ def _plan_publish(session: AsyncSession, actor: Actor, args: SolutionIdIn) -> Aw
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PLANNERS, gate=GateLevel.CONFIRM, plan=_plan_publish)
 async def publish_timetable(ctx: ToolContext, args: SolutionIdIn) -> PublishOut:
     """Publish a feasible solution as its problem's current timetable, replacing the published one; the schedule tools
-    answer from it. The preview says how many lessons move."""
+    answer from it."""
     assert ctx.plan is not None
     return PublishOut(**plans.publish_outcome(ctx.plan))
 
