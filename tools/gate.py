@@ -28,6 +28,7 @@ from domain.kernel.plan import ApplyContext, Plan, apply_plan
 from domain.kernel.settings import settings_in_use
 from domain.actions.schemas import ActionOut, PendingActionOut, action_out, pending_out
 from tools.invoke import audit_json, parse_arguments
+from tools.output_codes import fill_codes
 from tools.registry import ActionContext, ToolContext, ToolSpec
 from tools.runtime import Runtime
 
@@ -65,7 +66,7 @@ class ToolCommand:
         applied = await apply_plan(session, plan, context)
         out = await self.spec.run(ToolContext(session, context.actor, self.runtime, action=released,
                                               applied=applied, plan=plan), args)
-        return audit_json(out)
+        return audit_json(await fill_codes(session, out))  # the codes beside the ids, as tools.invoke shows them
 
 
 def commands(runtime: Runtime):

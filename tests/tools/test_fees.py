@@ -259,6 +259,9 @@ async def test_voiding_reverses_the_entry_with_approval_and_refuses_paid_invoice
     assert done.status == "executed", done
     invoice = await invoke(frt, "get_invoice", {"invoice_id": eli.invoice_id}, world.bursar)
     assert invoice.status == "void" and invoice.void_entry_id is not None
+    # the released action's result shows the codes beside the ids, as a direct answer does (tools.output_codes)
+    assert invoice.schedule_code is not None and done.result["schedule_code"] == invoice.schedule_code
+    assert done.result["family_code"] == invoice.family_code is not None
     assert await receivable(frt) == before - eli.total_minor
     async with frt.db.read() as s:
         original = await finance.get_entry(s, eli.entry_id)

@@ -140,7 +140,8 @@ async def test_a_class_scale_is_confirm_level_until_results_exist_and_stale_when
     again = await invoke(prt, "set_class_grading_scale", args, school.registrar)
     assert again.level == "approve" and again.preview["recorded_results"] == 1
     out = await released(prt, again, school.registrar, school.admin)
-    assert out == {"class_id": school.class_id, "class_code": again.preview["class"], "scale_id": made.scale_id}
+    assert out == {"class_id": school.class_id, "class_code": again.preview["class"], "scale_id": made.scale_id,
+                   "scale_code": made.code}
     grades = await invoke(prt, "get_term_grades", {"class_id": school.class_id, "term_id": school.term_id},
                           school.teacher)
     assert [g.letter for g in grades.grades] == ["F"]  # 40 % on the pass/fail scale
