@@ -77,7 +77,14 @@ def get_handler(kind: JobKind | str) -> Handler | None:
     return _HANDLERS.get(kind)
 
 
+PRELOADED_LIBRARIES = ("anthropic", "openai", "ortools.sat.python.cp_model", "fpdf")
+"""The heavy libraries handlers import where they use them (a server starts without them): a worker process
+imports them before its first job, as an import inside a job blocks the event loop (seconds on a loaded machine)
+and with it the job's heartbeats, so the run's followers could take the worker for lost."""
+
+
 def load_handlers() -> None:
-    """Import every handler module now (a worker process, before it takes its first job)."""
-    for name in dict.fromkeys(HANDLER_MODULES.values()):
+    """Import every handler module and the heavy libraries they use now (a worker process, before it takes its
+    first job)."""
+    for name in (*dict.fromkeys(HANDLER_MODULES.values()), *PRELOADED_LIBRARIES):
         importlib.import_module(name)
