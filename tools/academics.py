@@ -130,7 +130,7 @@ class ListStudentsIn(PageInput):
 
 
 class SearchStudentsIn(PageInput):
-    query: Query = Field(description="Part of a first or last name, or a student code (S2026-0117).")
+    query: Query
 
 
 class StudentIdIn(ToolInput):
@@ -515,8 +515,7 @@ async def get_student(ctx: ToolContext, args: StudentIdIn) -> StudentRead:
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)
 async def create_student(ctx: ToolContext, args: CreateStudentIn) -> StudentRead:
-    """Admit a student with guardians into a year level and section, by default enrolled in every class of the
-    section."""
+    """Admit a student with guardians into a year level and section."""
     data = args.model_dump(exclude={"guardians"})
     guardians = [service.GuardianInput(**g.model_dump()) for g in args.guardians]
     student = await service.create_student(ctx.session, ctx.actor, guardians=guardians, **data)

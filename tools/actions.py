@@ -46,8 +46,8 @@ class RejectIn(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def list_pending_actions(ctx: ToolContext, args: ListPendingActionsIn) -> Page[ActionSummaryOut]:
-    """List pending actions (destructive calls waiting at the gate), oldest first, one line each; get_action(action_id)
-    has the preview, arguments and outcome. Admins see everyone's; other roles only the actions they requested."""
+    """List pending actions (destructive calls waiting at the gate), oldest first, one line each; get_action has the
+    preview. Admins see everyone's; other roles only the actions they requested."""
     if args.status == "open":
         statuses = [ActionStatus.PROPOSED.value, ActionStatus.QUEUED.value]
     elif args.status == "all":

@@ -81,8 +81,7 @@ class AttendanceRegisterIn(ToolInput):
 
 class AttendanceRatesIn(ToolInput):
     section_id: SectionRef | None = Field(
-        default=None, description="Each student of this section and its total (with student_id: that student "
-                                  "in it).")
+        default=None, description="Each student and the total (with student_id: that student).")
     student_id: StudentRef | None = None
     from_date: dt.date | None = Field(default=None, description="omitted: the academic year's first day.")
     to_date: dt.date | None = Field(

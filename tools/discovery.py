@@ -55,9 +55,9 @@ class EnableToolsetsOut(OutputModel):
 
 @module.tool(effect=Effect.READ, roles=frozenset(Role))
 async def list_toolsets(ctx: ToolContext, args: NoInput) -> ToolsetsOut:
-    """List the toolsets (tools grouped by kind of work): how many of each one's tools your roles may call, and whether
-    it is listed now (your roles' daily toolsets are; enable_toolsets adds others). A tool your roles allow also works
-    when called by name without enabling."""
+    """List the toolsets: how many of each one's tools your roles may call, and whether it is listed now (your roles'
+    daily toolsets are; enable_toolsets adds others). A tool your roles allow also works when called by name without
+    enabling."""
     listing: Listing = ctx.listing or Listing()
     listed = listing.listed(ctx.actor)
     defaults = default_toolsets(ctx.actor.roles)
@@ -69,9 +69,9 @@ async def list_toolsets(ctx: ToolContext, args: NoInput) -> ToolsetsOut:
 
 @module.tool(effect=Effect.READ, roles=frozenset(Role))
 async def enable_toolsets(ctx: ToolContext, args: EnableToolsetsIn) -> EnableToolsetsOut:
-    """Add toolsets to your tool list for this session (["all"]: every one); the client is told the list changed or, on
-    a connection without a session, given the URL to reconnect with. Refused: an unknown name, or a toolset none of
-    whose tools your roles may call."""
+    """Add toolsets to your tool list for this session; the client is told the list changed or, on a connection without
+    a session, given the URL to reconnect with. Refused: an unknown name, or a toolset none of whose tools your roles
+    may call."""
     names = parse_toolsets(args.toolsets, source="toolsets")
     catalogue, actor = ctx.runtime.catalogue, ctx.actor
     counts = callable_count(catalogue, actor)

@@ -67,8 +67,8 @@ class DocumentIdIn(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=READERS)
 async def get_document(ctx: ToolContext, args: DocumentIdIn) -> DocumentContentOut:
-    """Get a generated document's content as base64 (decode it to save the PDF or CSV), max_bytes from offset; a
-    non-null next_offset is where the next chunk starts."""
+    """Get a generated document's content as base64, max_bytes from offset; a non-null next_offset is where the next
+    chunk starts."""
     row = await documents.get(ctx.session, args.document_id)
     if row.kind not in readable_kinds(ctx.actor):
         allowed = ", ".join(sorted(r.value for r in KIND_READERS.get(row.kind, frozenset({Role.ADMIN}))))

@@ -291,7 +291,7 @@ class CreateDiscountIn(ToolInput):
     name: Name
     kind: Literal["sibling", "scholarship", "other"] = Field(
         description="sibling: applies by itself from the family's sibling_position-th eldest enrolled child; "
-                    "scholarship/other: awarded to students with award_discount.")
+                    "scholarship/other: awarded with award_discount.")
     percent: Percent | None = None
     amount_minor: PositiveMinorAmount | None = Field(default=None,
                                                      description="A fixed amount off, instead of a percentage.")
@@ -648,8 +648,7 @@ class RemindersIn(PageInput):
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def get_fee_reminders(ctx: ToolContext, args: RemindersIn) -> RemindersOut:
     """List the families to remind, most overdue first: the totals, then a page of families, each with what it has
-    overdue (at least min_days_overdue past due), owes in all and holds as credit, and its contacts. Sending the
-    reminders is up to you."""
+    overdue, owes in all and holds as credit, and its contacts. Sending the reminders is up to you."""
     currency = await _currency(ctx, args.currency)
     reminders = await service.fee_reminders(ctx.session, as_of=args.as_of or _today(ctx), currency=currency,
                                             min_days_overdue=args.min_days_overdue,

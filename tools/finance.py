@@ -197,8 +197,8 @@ async def list_accounts(ctx: ToolContext, args: ListAccountsIn) -> Page[AccountO
 
 @module.tool(effect=Effect.READ, roles=FINANCE_READERS)
 async def get_trial_balance(ctx: ToolContext, args: TrialBalanceIn) -> TrialBalanceOut:
-    """Get the trial balance: each account's debit and credit totals and balance (optionally over from_date..as_of
-    only), with totals per currency, which balance when the books are consistent."""
+    """Get the trial balance: each account's debit and credit totals and balance, with totals per currency, which
+    balance when the books are consistent."""
     tb = await service.trial_balance(ctx.session, as_of=args.as_of, from_date=args.from_date,
                                      currency=args.currency)
     rows = [TrialBalanceRowOut(account_id=r.account.id or 0, code=r.account.code, name=r.account.name,

@@ -107,7 +107,7 @@ class CreateScaleIn(ToolInput):
         default="half_up", description="How the percentage is rounded, once, before the band lookup.")
     decimals: int = Field(default=0, ge=0, le=2)
     bands: list[BandIn] = Field(min_length=1, max_length=30, description="One must start at 0.")
-    is_default: bool = Field(default=False, description="Make it the school's scale for classes without their own.")
+    is_default: bool = Field(default=False, description="Make it the school's default.")
 
 
 @academics_module.tool(effect=Effect.WRITE, roles=REGISTRY)

@@ -51,7 +51,7 @@ class ListEmployeesIn(PageInput):
 
 
 class SearchEmployeesIn(PageInput):
-    query: Query = Field(description="Part of a name, code (E0042), work email or position.")
+    query: Query
 
 
 class EmployeeIdIn(ToolInput):

@@ -125,7 +125,7 @@ async def term_section_params(session, args) -> dict[str, Any]:
 # Registered on the academics module: the export reads academics data and leaves with it when it is disabled.
 @academics_module.tool(effect=Effect.WRITE, roles={Role.ADMIN, Role.REGISTRAR}, starts_job=True)
 async def export_term_grades(ctx: ToolContext, args: ExportTermGradesIn) -> JobOut:
-    """Start a job exporting a term's grades as CSV for a section or every section of a year level; once succeeded,
-    result.csv has a row per enrolled student and class: class_code, student_code, student_name, percentage, letter."""
+    """Start a job exporting a term's grades as CSV; once succeeded, result.csv has a row per enrolled student and
+    class: class_code, student_code, student_name, percentage, letter."""
     return await start_job(ctx, kind=JobKind.EXPORT_TERM_GRADES,
                            params=await term_section_params(ctx.session, args), idempotency_key=args.idempotency_key)

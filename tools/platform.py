@@ -26,8 +26,8 @@ class NoInput(ToolInput):
 
 @module.tool(effect=Effect.READ, roles=frozenset(Role))
 async def get_me(ctx: ToolContext, args: NoInput) -> MeOut:
-    """Say who the caller is (user, roles, channel, employee) and, per toolset, how many tools they may call and whether
-    it is listed now. Call this first when unsure what you may do."""
+    """Say who the caller is and, per toolset, how many tools they may call and whether it is listed now. Call this
+    first when unsure what you may do."""
     actor = ctx.actor
     allowed = ctx.runtime.catalogue.for_actor(actor)
     listed = (ctx.listing or Listing()).listed(actor)
@@ -69,7 +69,7 @@ class ListAuditEventsIn(PageInput):
     since: datetime | None = Field(default=None, description="Inclusive; UTC when no offset is given.")
     until: datetime | None = Field(default=None, description="Exclusive.")
     event_id: AuditEventRef | None = Field(default=None, description="One event, in full.")
-    verify: bool = Field(default=True, description="Check the whole hash chain (one pass over the log).")
+    verify: bool = Field(default=True, description="Check the hash chain (one pass over the log).")
 
 
 @module.tool(effect=Effect.READ, roles={Role.ADMIN})

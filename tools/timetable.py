@@ -264,15 +264,15 @@ async def _teacher(ctx: ToolContext, problem: Problem, teacher: int | str) -> st
 class TeacherScheduleIn(PageInput):
     problem_id: TimetableProblemRef | None = ProblemIdField
     teacher: Annotated[int, Field(strict=True, ge=1, le=2_147_483_647)] | TimetableCode = Field(
-        description="The teacher: an employee id or code (E0042), or an imported problem's teacher id (t000).")
+        description="An employee (E0042), or an imported problem's teacher id (t000).")
     weekday: Weekday | None = None
     date: dt.date | None = None
 
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def get_teacher_schedule(ctx: ToolContext, args: TeacherScheduleIn) -> Page[LessonOut]:
-    """List a teacher's published lessons for the week or one weekday (or a date's weekday): "what does this teacher
-    teach on Tuesday"."""
+    """List a teacher's published lessons for the week, a weekday or a date's weekday: "what does this teacher teach on
+    Tuesday"."""
     _row, problem, solution = await timetable.published(ctx.session, problem_id=args.problem_id)
     teacher = await _teacher(ctx, problem, args.teacher)
     day = _day_of(problem, weekday=args.weekday, on=args.date)
@@ -303,7 +303,7 @@ class FreeRoomsIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=EVERYONE)
 async def find_free_rooms(ctx: ToolContext, args: FreeRoomsIn) -> Page[RoomOut]:
-    """List the rooms no published lesson uses in one period of a weekday, with at least min_capacity seats."""
+    """List the rooms no published lesson uses in one period of a weekday."""
     _row, problem, solution = await timetable.published(ctx.session, problem_id=args.problem_id)
     day = _day_of(problem, weekday=args.weekday, on=None)
     if args.period >= problem.periods_per_day:

@@ -55,9 +55,9 @@ Currency = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True
 """An ISO 4217 code the product supports (domain.kernel.money.MINOR_UNITS), returned in capitals (" usd " is
 USD); anything else is refused naming what is allowed."""
 
-MinorAmount = Annotated[int, Field(strict=True, ge=0, le=money.MAX_AMOUNT,
-                                   description="Minor units: 125000 is 1,250.00 AUD.")]
-"""An amount in integer minor units, 0..MAX_AMOUNT (the ledger's bound on one line); never a float."""
+MinorAmount = Annotated[int, Field(strict=True, ge=0, le=money.MAX_AMOUNT)]
+"""An amount in integer minor units, 0..MAX_AMOUNT (the ledger's bound on one line); never a float. Its field's
+name ends in _minor, and the server's instructions (prompts/guide.md, agent_system.md) say what minor units are."""
 
 PositiveMinorAmount = Annotated[MinorAmount, Field(ge=1)]
 """A MinorAmount of at least 1, where 0 would mean nothing (a payment, a discount, a credit note)."""
