@@ -66,10 +66,12 @@ async def fresh_database_url(tmp_dir: Path) -> tuple[str, str | None]:
 
 
 def pytest_xdist_auto_num_workers(config) -> int:
-    """How many pytest-xdist workers `-n auto` (pyproject's addopts) starts: one per CPU, at most 4, when a
-    directory or the whole suite runs; none (one process, as plain pytest) when only test files or test ids are
-    named, or on one CPU. MCS_ERP_TEST_WORKERS=N overrides (0: no workers). Each worker has its own session
-    database and templates; tests of one file run on one worker (--dist loadfile)."""
+    """How many pytest-xdist workers `-n auto` (pyproject's addopts) starts: one more than the CPUs, at most 4,
+    when a directory or the whole suite runs; none (one process, as plain pytest) when only test files or test
+    ids are named, or on one CPU. One more than the CPUs because the end-to-end tests spend much of their time
+    waiting for the subprocesses and servers they start: with one worker per CPU, two CPUs were 75 % busy.
+    MCS_ERP_TEST_WORKERS=N overrides (0: no workers). Each worker has its own session database and templates;
+    tests of one file run on one worker (--dist loadfile)."""
     override = os.environ.get("MCS_ERP_TEST_WORKERS")
     if override is not None:
         return int(override)
@@ -77,7 +79,7 @@ def pytest_xdist_auto_num_workers(config) -> int:
     if args and all(".py" in arg for arg in args):
         return 0
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 0 if cpus < 2 else min(cpus, 4)
+    return 0 if cpus < 2 else min(cpus + 1, 4)
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
