@@ -33,6 +33,7 @@ class AcademicYearRead(_Read):
 class TermRead(_Read):
     id: int
     academic_year_id: int
+    academic_year_code: str | None = None
     number: int
     name: str
     start_date: date
@@ -51,7 +52,9 @@ class SectionRead(_Read):
     code: str
     name: str
     year_level_id: int
+    year_level_code: str | None = None
     academic_year_id: int
+    academic_year_code: str | None = None
     homeroom_teacher_id: int | None = None
     homeroom_teacher_code: str | None = Field(default=None, description="Employee code (E0042).")
     student_count: int | None = None
@@ -80,6 +83,7 @@ class ClassRead(_Read):
     teacher_id: int
     teacher_code: str | None = Field(default=None, description="The teacher's employee code (E0042).")
     academic_year_id: int
+    academic_year_code: str | None = None
     weekly_lessons: int | None = Field(default=None, description="This class's lessons a week; None = the "
                                                                  "subject's.")
     teacher_name: str | None = None

@@ -28,6 +28,7 @@ class FeeItemOut(OutputModel):
     code: str
     name: str
     income_account_id: int
+    income_account_code: str | None = None
     active: bool
 
 
@@ -35,6 +36,7 @@ class ScheduleLineOut(OutputModel):
     fee_item_id: int
     fee_item_code: str | None = None
     year_level_id: int | None = Field(default=None, description="null: every year level without its own line.")
+    year_level_code: str | None = None
     amount_minor: int
 
 
@@ -63,6 +65,7 @@ class DiscountOut(OutputModel):
     sibling_position: int | None = None
     account_id: int | None = Field(default=None, description="Account debited; null: 4190 Fee discounts and "
                                                             "credit notes in the invoice's currency.")
+    account_code: str | None = None
     active: bool
 
 
@@ -85,6 +88,7 @@ class InvoiceLineOut(OutputModel):
     discount_id: int | None = None
     discount_code: str | None = None
     account_id: int
+    account_code: str | None = None
 
 
 class AllocationOut(OutputModel):
@@ -110,6 +114,7 @@ class CreditNoteOut(OutputModel):
     to_family_credit_minor: int = Field(description="What exceeded the balance, now family credit.")
     reason: str
     entry_id: int | None = None
+    entry_number: str | None = None
 
 
 class InvoiceOut(OutputModel):
@@ -132,9 +137,11 @@ class InvoiceOut(OutputModel):
     credited_minor: int = Field(description="Credit notes taken off the balance.")
     balance_minor: int = Field(description="Still owed (0 for drafts and voids).")
     entry_id: int | None = Field(default=None, description="The journal entry its issue posted.")
+    entry_number: str | None = None
     voided_on: dt.date | None = None
     void_reason: str | None = None
     void_entry_id: int | None = None
+    void_entry_number: str | None = None
     version: int
     lines: list[InvoiceLineOut] | None = None
     allocations: list[AllocationOut] | None = None
@@ -153,7 +160,9 @@ class PaymentOut(OutputModel):
     method: str
     reference: str | None = None
     deposit_account_id: int
+    deposit_account_code: str | None = None
     entry_id: int | None = None
+    entry_number: str | None = None
     idempotency_key: str
     replayed: bool = Field(default=False, description="True when this key had already recorded it.")
     allocations: list[AllocationOut]
@@ -171,6 +180,7 @@ class RefundOut(OutputModel):
     reference: str | None = None
     reason: str
     entry_id: int | None = None
+    entry_number: str | None = None
     family_credit_after_minor: int
 
 

@@ -23,6 +23,7 @@ class AccountOut(OutputModel):
     type: str = Field(description="asset | liability | equity | income | expense")
     currency: str = Field(description="ISO 4217 code of the account's amounts.")
     parent_id: int | None = None
+    parent_code: str | None = None
     active: bool
     normal_balance: Literal["debit", "credit"] = Field(description="The side the account's balance normally "
                                                                    "sits on (assets, expenses: debit).")
@@ -37,6 +38,7 @@ class JournalLineOut(OutputModel):
     debit: int = Field(description="Integer minor units of the entry's currency.")
     credit: int = Field(description="Integer minor units of the entry's currency.")
     department_id: int | None = None
+    department_code: str | None = None
     memo: str | None = None
 
 
@@ -51,7 +53,9 @@ class JournalEntryOut(OutputModel):
     total_debit: int
     total_credit: int
     reverses_entry_id: int | None = None
+    reverses_entry_number: str | None = None
     reversed_by_entry_id: int | None = None
+    reversed_by_entry_number: str | None = None
     posted_by: int | None = Field(default=None, description="User id of who posted it.")
     idempotency_key: str
     replayed: bool = Field(default=False, description="True when this key had already posted the entry: "
@@ -178,6 +182,7 @@ class LedgerLineOut(OutputModel):
     source: str
     line_memo: str | None = None
     department_id: int | None = None
+    department_code: str | None = None
     debit: int
     credit: int
     balance: int = Field(description="Running balance after this line, in the account's normal direction.")

@@ -90,7 +90,9 @@ class RunOut(OutputModel):
     employer_contributions_minor: int
     net_minor: int
     journal_entry_id: int | None = None
+    journal_entry_number: str | None = None
     payment_entry_id: int | None = None
+    payment_entry_number: str | None = None
     preview: Sensitive[dict[str, Any] | None] = Field(default=None, description="Totals against the previous "
                                                                                 "period and the largest changes in "
                                                                                 "net pay.")
@@ -122,6 +124,7 @@ class PayslipOut(OutputModel):
     payment_days: Decimal
     working_days: int
     reverses_payslip_id: int | None = None
+    reverses_payslip_number: str | None = None
     lines: Sensitive[list[dict[str, Any]] | None] = None
     ytd: Sensitive[dict[str, Any] | None] = None
 
