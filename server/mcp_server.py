@@ -50,19 +50,24 @@ NO_COMPLETION = types.Completion(values=[], total=0, has_more=False)
 
 
 def mcp_tool(spec: ToolSpec) -> types.Tool:
-    """The MCP declaration of a registry tool.
+    """The MCP declaration of a registry tool, saying only what a client cannot already know.
 
-    The annotations say only what the spec does not default (MCP schema, ToolAnnotations): the title is the
-    tool's own `title` (not repeated in the annotations), and a read-only tool carries no destructiveHint or
-    idempotentHint, which the spec makes meaningful only when readOnlyHint is false."""
+    - No `title`: every tool's title is its name in words ("list_classes" -> "List classes"), which a client
+      shows from the name; a tool declared with a title of its own publishes it.
+    - Annotations say every hint a client acts on, explicitly (a client deciding whether to ask before a call
+      should not depend on knowing the spec's defaults), except that a read-only tool carries no destructive or
+      idempotent hint, which the spec makes meaningful only when readOnlyHint is false.
+    """
     hints = spec.annotations()
     read_only = hints["readOnlyHint"]
     annotations = types.ToolAnnotations(
         read_only_hint=read_only, open_world_hint=False,
         destructive_hint=None if read_only else hints["destructiveHint"],
         idempotent_hint=None if read_only else hints["idempotentHint"])
-    return types.Tool(name=spec.name, title=spec.title, description=spec.full_description(),
-                      input_schema=spec.input_schema, output_schema=spec.output_schema, annotations=annotations)
+    derived = spec.name.replace("_", " ").capitalize()
+    return types.Tool(name=spec.name, title=None if spec.title == derived else spec.title,
+                      description=spec.full_description(), input_schema=spec.input_schema,
+                      output_schema=spec.output_schema, annotations=annotations)
 
 
 def error_result(exc: DomainError) -> types.CallToolResult:
