@@ -54,16 +54,17 @@ def mcp_tool(spec: ToolSpec) -> types.Tool:
 
     - No `title`: every tool's title is its name in words ("list_classes" -> "List classes"), which a client
       shows from the name; a tool declared with a title of its own publishes it.
-    - Annotations say every hint a client acts on, explicitly (a client deciding whether to ask before a call
-      should not depend on knowing the spec's defaults), except that a read-only tool carries no destructive or
+    - Annotations: destructiveHint and openWorldHint always (a client deciding whether to ask before a call
+      should not depend on knowing the spec's defaults, true for both); readOnlyHint and idempotentHint only when
+      true (their default, false, is the cautious reading). A read-only tool carries no destructive or
       idempotent hint, which the spec makes meaningful only when readOnlyHint is false.
     """
     hints = spec.annotations()
     read_only = hints["readOnlyHint"]
     annotations = types.ToolAnnotations(
-        read_only_hint=read_only, open_world_hint=False,
+        read_only_hint=True if read_only else None, open_world_hint=False,
         destructive_hint=None if read_only else hints["destructiveHint"],
-        idempotent_hint=None if read_only else hints["idempotentHint"])
+        idempotent_hint=True if not read_only and hints["idempotentHint"] else None)
     derived = spec.name.replace("_", " ").capitalize()
     return types.Tool(name=spec.name, title=None if spec.title == derived else spec.title,
                       description=spec.full_description(), input_schema=spec.input_schema,

@@ -126,9 +126,9 @@ class ToolSpec:
         catalogue resource list them)."""
         if self.effect is not Effect.DESTRUCTIVE:
             return self.description.strip()
-        then = ("after confirm_action(action_id) an admin other than you must approve it"
-                if self.gate is GateLevel.APPROVE else "confirm_action(action_id) runs it")
-        return f"{self.description.strip()}\n\nDestructive: returns a pending action with a preview; {then}."
+        then = ("confirm_action queues it for an admin other than you to approve" if self.gate is GateLevel.APPROVE
+                else "confirm_action runs it")
+        return f"{self.description.strip()}\n\nGated: the call only previews it; {then}."
 
     def anthropic_tool(self) -> dict[str, Any]:
         """The tool as the Anthropic Messages API expects it."""

@@ -17,9 +17,10 @@ one (into a new dict) as a smaller JSON Schema (2020-12) that accepts and refuse
 An output schema (`output=True`) is the shape of the answer, for the clients that validate or type a result
 (no LLM API takes an output schema: Anthropic's tools and OpenAI's functions have an input schema only, so a
 model reads what an answer means in the tool's description, where it is said once). It keeps every type,
-nullability, enum, format and nesting, and drops what only repeats: field descriptions, defaults, and
+nullability, enum, format and nesting, and drops what only repeats: field descriptions, defaults,
 `required` (the server sends every field of an answer, null where the type allows it, so `required` only
-listed the property names again).
+listed the property names again), and `"type": "object"` on a nested schema that has `properties` (an answer's
+nested value is always an object there; the root keeps its type, as MCP requires).
 
 Every keyword of an input schema that validates (type, enum, const, format, pattern, minimum, maximum,
 minLength, maxLength, minItems, maxItems, required, additionalProperties: false, items, $ref) is kept; the
@@ -41,8 +42,12 @@ _ANNOTATIONS = {"description", "title", "default", "examples"}
 
 def compact(schema: dict[str, Any], *, output: bool = False) -> dict[str, Any]:
     """Return `schema` without titles, empty defaults and unused `$defs`, its nullable unions in one key; with
-    `output`, the answer's shape only (no descriptions, defaults or `required`)."""
+    `output`, the answer's shape only (no descriptions, defaults, `required`, or nested `"type": "object"`)."""
     root = _compact(_inline_single_use(schema), output=output)
+    if output:
+        kind = root.get("type")
+        root = _untyped_objects(root)
+        root["type"] = kind if kind is not None else "object"
     root.pop("description", None)  # the model's docstring: the tool's description says what the tool takes
     if "$defs" in root:
         used = _used_defs(root)
@@ -171,3 +176,15 @@ def _used_defs(root: dict[str, Any]) -> set[str]:
 
 def _refs(node: Any) -> set[str]:
     return set(_ref_list(node))
+
+
+def _untyped_objects(node: Any) -> Any:
+    """`node` without `"type": "object"` wherever `properties` is beside it (output schemas only)."""
+    if isinstance(node, list):
+        return [_untyped_objects(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _untyped_objects(value) for key, value in node.items()}
+    if out.get("type") == "object" and "properties" in out:
+        del out["type"]
+    return out

@@ -405,7 +405,7 @@ async def check_catalogue(admin: Client) -> None:
         assert tool.annotations is not None, tool.name
     for name in set(DESTRUCTIVE_TOOLS) & set(tools):
         assert tools[name].annotations.destructive_hint is True, name
-        assert tools[name].annotations.read_only_hint is False, name
+        assert not tools[name].annotations.read_only_hint, name  # absent: not read-only (MCP default)
     # get_me counts the tools per area by effect and names the gated ones: its counts add up, the destructive
     # tools listed are among its gated ones, and it holds no per-tool catalogue.
     me = await call_ok(admin, "get_me")
@@ -414,7 +414,7 @@ async def check_catalogue(admin: Client) -> None:
     assert me["tools_total"] == reads + sum(ts["writes"] for ts in me["toolsets"]) + len(gated) >= len(tools)
     assert set(DESTRUCTIVE_TOOLS) <= gated and "tools" not in me and me["approves_actions"] is True
     for name in gated & set(tools):
-        assert tools[name].annotations.read_only_hint is False, name
+        assert not tools[name].annotations.read_only_hint, name  # absent: not read-only (MCP default)
     assert reads >= sum(1 for tool in tools.values() if tool.annotations.read_only_hint)
 
 

@@ -119,7 +119,7 @@ async def test_the_url_widens_the_listing_within_the_roles(served: Served):
         tools = {tool.name: tool for tool in (await admin.list_tools()).tools}
     assert set(tools) == set(CATALOGUE.tools)
     for name in DESTRUCTIVE_TOOLS:
-        assert tools[name].annotations.destructive_hint is True and tools[name].annotations.read_only_hint is False
+        assert tools[name].annotations.destructive_hint is True and not tools[name].annotations.read_only_hint
     async with connect(served, "ts-teacher", query="?toolsets=all") as teacher:
         assert await listed(teacher) == {s.name for s in CATALOGUE.for_actor(actor_with(Role.TEACHER))}
 

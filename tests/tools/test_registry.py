@@ -280,7 +280,7 @@ def test_registration_needs_a_docstring_and_a_gate_only_on_destructive_tools():
              plan=_plan)(echo)
     spec = mod.tools[0]
     assert spec.gate is GateLevel.APPROVE and spec.annotations()["destructiveHint"] is True
-    assert "an admin other than you must approve it" in spec.full_description()
+    assert "queues it for an admin other than you to approve" in spec.full_description()
 
 
 # ---------------------------------------------------------------- the real catalogue's published shape
@@ -344,7 +344,7 @@ def test_tool_is_described_for_a_model(spec):
     assert published.startswith(spec.description.strip())
     # The roles are not repeated in the description: a caller is only listed the tools its roles allow.
     assert "Roles: " not in published
-    assert ("Destructive: returns a pending action" in published) == (spec.effect is Effect.DESTRUCTIVE)
+    assert ("Gated: the call only previews it; confirm_action" in published) == (spec.effect is Effect.DESTRUCTIVE)
     assert spec.roles, f"{spec.name} allows no role at all"
 
 
@@ -373,7 +373,7 @@ def test_annotations_match_the_effect(spec):
     elif spec.effect is Effect.DESTRUCTIVE:
         assert hints["readOnlyHint"] is False and hints["destructiveHint"] is True
         assert spec.gate in (GateLevel.CONFIRM, GateLevel.APPROVE) and spec.plan is not None
-        assert "pending action" in spec.full_description()
+        assert "the call only previews it" in spec.full_description()
         assert spec.output_schema["properties"]["pending"], "a destructive tool returns the pending action"
     else:
         assert hints["readOnlyHint"] is False

@@ -19,12 +19,14 @@ from tools.schema import compact
 CATALOGUE = build_catalogue(all_modules())
 SPECS = list(CATALOGUE.tools.values())
 
-# tools/list of every tool, as the MCP server sends it (compact JSON, no spaces): 366,000 characters when issue 16
-# was filed. It asks for at most half, 183,000; saying each thing once brought it under 180,000: descriptions about
-# 20,500 (what a tool is for, when to use it, the rules a user trips on), input schemas 63,000 (types and bounds,
-# and field descriptions only for a unit, a format or a meaning), output schemas 71,000 (the answers' shapes, codes
-# beside ids) and each tool's name, title and annotations. This ceiling keeps it from creeping back.
-CATALOGUE_BUDGET = 183_000
+# tools/list of every tool, as the MCP server sends it (compact JSON, no spaces). Issue 16 asks for at most half of
+# "today's 366,000", 183,000. Measured the same way at f4cfae5 (before issue 16), the catalogue was 347,266
+# characters compact and 372,594 as json.dumps spaces it, so the issue's figure was a spaced one: the ceiling here is
+# the stricter of its 183,000 and half of the compact figure, 173,633. Saying each thing once brought it to about
+# 173,100: descriptions about 20,000 (what a tool is for, when to use it, the rules a user trips on), input schemas
+# 63,000 (types and bounds, and field descriptions only for a unit, a format or a meaning), output schemas (the
+# answers' shapes, codes beside ids) and each tool's name and annotations. This ceiling keeps it from creeping back.
+CATALOGUE_BUDGET = min(183_000, 347_266 // 2)
 
 
 class Guardian(BaseModel):
