@@ -18,8 +18,8 @@ lambdas, comprehensions, keyword arguments, other functions (`round` too: roundi
 job, once per line), and a condition where an amount is expected (or the reverse).
 
 Bounds, so that no formula is expensive to check or to evaluate (a formula is compiled when a structure is
-created and again, with the same checks, at every calculation; both run wherever the caller runs, the HTTP
-server's event loop included, which is safe because of these bounds):
+created and again, with the same checks, at every calculation; domain.payroll.service does both in a worker
+thread, never on the event loop, and the bounds keep each cheap besides):
 
 - at most MAX_FORMULA_CHARS (1,000) characters and MAX_FORMULA_NODES (400) operations, names and numbers; evaluation visits
   each node at most once, so it takes at most 400 steps;
@@ -31,7 +31,7 @@ server's event loop included, which is safe because of these bounds):
 
 So one evaluation is at most 400 arithmetic operations on integers of at most 2,048 bits: under a millisecond
 (0.4 ms for the slowest 1,000-character formula we built), which tests/domain/test_payroll_formula.py checks by
-counting steps and bits over random formulas, so nothing needs a thread or a process.
+counting steps and bits over random formulas.
 
 Evaluation is delegated to simpleeval (https://github.com/danthedeckie/simpleeval), a maintained library for
 evaluating one expression without Python's `eval`, given only the operators, functions and names below;

@@ -21,6 +21,7 @@ paid entirely by the contract version in force on its last day (a version takes 
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import json
 from collections import defaultdict
@@ -132,7 +133,9 @@ async def create_structure(session: AsyncSession, actor: Actor, *, code: str, na
     row = SalaryStructure(code=code.strip().upper(), name=name, currency=money.parse_currency(currency),
                           components=json.dumps(stored))
     try:
-        checked = engine_structure(row)
+        # A user's formulas are compiled in a worker thread, never on the event loop (issue 17, finding 1), even
+        # though domain.payroll.formula's bounds keep one cheap.
+        checked = await asyncio.to_thread(engine_structure, row)
     except TypeError as exc:
         raise InvalidInput(f"a component has an unknown field: {exc}; allowed: code, name, kind, method, "
                            "amount_minor, percent, of, expression, table, prorate, taxable, pre_tax",
@@ -412,6 +415,10 @@ def _month_base(contract: EmploymentContract) -> int:
     return contract.base_minor
 
 
+PROGRESS_EVERY = 500
+"""compute_run reports its progress after each this many employees (and computes them in one worker thread)."""
+
+
 async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress | None = None) -> Computation:
     """Compute (without writing) every payslip of a draft or calculated run. Employees paid: those with a
     contract overlapping the period, by the version in force on its last day. Arrears: for each earlier posted
@@ -436,7 +443,7 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
     chosen.sort(key=lambda c: c.employee_id)
     employee_ids = sorted({c.employee_id for c in chosen})
     employees: dict[int | None, Employee] = dict(await hr.employees_by_id(session, employee_ids))
-    structures = {s.id: engine_structure(s) for s in (await session.exec(select(SalaryStructure))).all()}
+    structure_rows = (await session.exec(select(SalaryStructure))).all()
     leave = {row.employee_id: Fraction(row.days_x100, 100) for row in (await session.exec(select(UnpaidLeave).where(
         UnpaidLeave.period == run.period))).all()}
     ytd = await _ytd_before(session, employee_ids, run.pay_date.year, run.period)
@@ -444,34 +451,47 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
     tables = await tax_tables(session)
     computed: list[tuple[EmploymentContract, engine.Payslip]] = []
     skipped: list[dict[str, Any]] = []
-    for index, contract in enumerate(chosen):
-        employee = employees.get(contract.employee_id)
-        if employee is None or employee.deleted_at is not None:
-            skipped.append({"contract": contract.contract_number, "reason": "the employee record was deleted"})
-            continue
-        if contract.currency != run.currency:
-            skipped.append({"employee": employee.code, "reason": f"contract in {contract.currency}, run in "
-                                                                 f"{run.currency}"})
-            continue
-        outside = working_days(start, contract.start_date - timedelta(days=1)) if contract.start_date > start else 0
-        if contract.end_date is not None and contract.end_date < end:
-            outside += working_days(contract.end_date + timedelta(days=1), end)
-        unpaid = min(Fraction(total_days), leave.get(contract.employee_id, Fraction(0)) + outside)
-        try:
-            slip = engine.compute_payslip(
-                structures[contract.salary_structure_id], period,
-                engine.PayInputs(base_minor=_month_base(contract), working_days=total_days, unpaid_leave_days=unpaid,
-                                 filing_status=contract.filing_status, arrears=arrears.get(contract.employee_id, ()),
-                                 ytd=ytd.get(contract.employee_id, engine.YearToDate())), tax_tables=tables)
-        except InvalidInput as exc:
-            raise InvalidInput(f"{employee.code} {employee.full_name}: {exc.message}", field=exc.field) from None
-        if slip.net_minor < 0:
-            raise InvalidInput(f"{employee.code} {employee.full_name}: net pay would be {slip.net_minor} (deductions "
-                               "exceed gross pay); fix the contract or the leave before calculating",
-                               field="run_id")
-        computed.append((contract, slip))
-        if progress is not None and (index + 1) % 500 == 0:
-            await progress(index + 1, len(chosen))
+    structures: dict[int | None, engine.SalaryStructure] = {}
+
+    def compute(batch: list[EmploymentContract]) -> None:
+        """Compile the structures (first batch) and compute `batch`'s payslips: pure computation on what was read
+        above, run in a worker thread so no user's formula runs on the event loop (issue 17, finding 1)."""
+        if not structures:
+            structures.update({row.id: engine_structure(row) for row in structure_rows})
+        for contract in batch:
+            employee = employees.get(contract.employee_id)
+            if employee is None or employee.deleted_at is not None:
+                skipped.append({"contract": contract.contract_number, "reason": "the employee record was deleted"})
+                continue
+            if contract.currency != run.currency:
+                skipped.append({"employee": employee.code, "reason": f"contract in {contract.currency}, run in "
+                                                                     f"{run.currency}"})
+                continue
+            outside = (working_days(start, contract.start_date - timedelta(days=1))
+                       if contract.start_date > start else 0)
+            if contract.end_date is not None and contract.end_date < end:
+                outside += working_days(contract.end_date + timedelta(days=1), end)
+            unpaid = min(Fraction(total_days), leave.get(contract.employee_id, Fraction(0)) + outside)
+            try:
+                slip = engine.compute_payslip(
+                    structures[contract.salary_structure_id], period,
+                    engine.PayInputs(base_minor=_month_base(contract), working_days=total_days,
+                                     unpaid_leave_days=unpaid, filing_status=contract.filing_status,
+                                     arrears=arrears.get(contract.employee_id, ()),
+                                     ytd=ytd.get(contract.employee_id, engine.YearToDate())), tax_tables=tables)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{employee.code} {employee.full_name}: {exc.message}", field=exc.field) from None
+            if slip.net_minor < 0:
+                raise InvalidInput(f"{employee.code} {employee.full_name}: net pay would be {slip.net_minor} "
+                                   "(deductions exceed gross pay); fix the contract or the leave before calculating",
+                                   field="run_id")
+            computed.append((contract, slip))
+
+    for first in range(0, max(len(chosen), 1), PROGRESS_EVERY):
+        batch = chosen[first:first + PROGRESS_EVERY]
+        await asyncio.to_thread(compute, batch)
+        if progress is not None and len(batch) == PROGRESS_EVERY:
+            await progress(first + PROGRESS_EVERY, len(chosen))
     return Computation(run_id=run_id, run_version=run.version, payslips=computed, employees=employees,
                        skipped=skipped)
 

@@ -9,6 +9,7 @@ import base64
 import csv
 import io
 import json
+import threading
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -242,6 +243,36 @@ async def test_a_hostile_formula_is_refused_fast_and_never_stalls_the_event_loop
     assert lags and max(lags) < 0.5
     async with prt.db.read() as s:
         assert (await s.exec(select(SalaryStructure).where(SalaryStructure.code == code.upper()))).first() is None
+
+
+async def test_no_formula_is_compiled_or_evaluated_on_the_event_loop(prt, staff, monkeypatch):
+    """Issue 17, finding 1: a user's formula never runs on the event loop. A spy on the formula's compile and
+    evaluate records the thread of every call while a structure is created and a month is calculated."""
+    from domain.payroll.formula import Formula
+
+    loop_thread = threading.get_ident()
+    threads: list[tuple[str, int]] = []
+    compile_, evaluate = Formula.compile.__func__, Formula.evaluate
+
+    def spy_compile(cls, *args, **kwargs):
+        threads.append(("compile", threading.get_ident()))
+        return compile_(cls, *args, **kwargs)
+
+    def spy_evaluate(self, *args, **kwargs):
+        threads.append(("evaluate", threading.get_ident()))
+        return evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(Formula, "compile", classmethod(spy_compile))
+    monkeypatch.setattr(Formula, "evaluate", spy_evaluate)
+    await invoke(prt, "create_salary_structure", {"code": unique("FORMULA"), "name": "x", "currency": "AUD",
+                                                  "components": [
+        {"code": "BASIC", "name": "Basic", "kind": "earning", "method": "formula", "expression": "base"}]},
+        staff["officer"])
+    await run_month(prt, staff, "2026-09", "2026-09-28")
+    kinds = {kind for kind, _ in threads}
+    assert kinds == {"compile", "evaluate"}, threads  # the spy saw both, so the check below means something
+    assert all(thread != loop_thread for _, thread in threads), \
+        [kind for kind, thread in threads if thread == loop_thread]
 
 
 async def test_bad_input_is_refused_clearly(prt, staff):
