@@ -18,7 +18,6 @@ import pytest
 from pydantic import BaseModel
 
 from domain.academics import service as academics
-from domain.demo.builder import build_demo_school
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.models import EmploymentType
@@ -26,7 +25,7 @@ from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import InvalidInput, NotFound
 from domain.kernel.settings import Settings
 from domain.kernel.text import fold
-from tests.conftest import TEMPLATES, drop_pg_database, fresh_database_url
+from tests.conftest import demo_school_url
 from tools.invoke import invoke, parse_arguments
 from tools.modules import all_modules
 from tools.references import EXAMPLES, ID_ONLY_KINDS, OWNERS, Ref, owner, references_in, resolve_references
@@ -166,35 +165,23 @@ async def _twins(runtime: Runtime) -> None:
 
 @pytest.fixture(scope="module")
 async def school(tmp_path_factory):
-    """A runtime on the demo school plus `_twins`, built once per test process (tests.conftest.TEMPLATES)."""
-    from server.cli import prepare_database
-
-    url, pg_name = await fresh_database_url(tmp_path_factory.mktemp("refs"))
-
-    async def build(target: str) -> None:
-        rt = Runtime.create(Settings(database_url=target, key_cache_seconds=0))
+    """A runtime on a copy of the demo school (tests.conftest.demo_school_url, built once per test process) plus
+    `_twins`."""
+    async with demo_school_url(tmp_path_factory.mktemp("refs")) as url:
+        runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
         try:
-            await prepare_database(rt)
-            async with rt.db.write() as s:
-                await build_demo_school(s)
-            await _twins(rt)
+            await _twins(runtime)
+            samples: dict[str, Any] = {}
+            async with runtime.db.read() as s:
+                for kind in EXAMPLES:
+                    cands = await owner(kind).reference_candidates(s, kind)
+                    codes = [fold(c.code) for c in cands]
+                    unique = [c for c in cands if c.current and codes.count(fold(c.code)) == 1]
+                    assert unique, f"the test school has no {kind} with a unique code"
+                    samples[kind] = unique[len(unique) // 2]
+            yield runtime, samples
         finally:
-            await rt.close()
-
-    await TEMPLATES.fill("refs-demo", url, build)
-    runtime = Runtime.create(Settings(database_url=url, key_cache_seconds=0))
-    samples: dict[str, Any] = {}
-    async with runtime.db.read() as s:
-        for kind in EXAMPLES:
-            cands = await owner(kind).reference_candidates(s, kind)
-            codes = [fold(c.code) for c in cands]
-            unique = [c for c in cands if c.current and codes.count(fold(c.code)) == 1]
-            assert unique, f"the test school has no {kind} with a unique code"
-            samples[kind] = unique[len(unique) // 2]
-    yield runtime, samples
-    await runtime.close()
-    if pg_name:
-        await drop_pg_database(pg_name)
+            await runtime.close()
 
 
 def _instance(model: type[BaseModel], path: str, value: Any) -> tuple[BaseModel, str]:
