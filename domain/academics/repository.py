@@ -29,6 +29,7 @@ from domain.academics.models import (
     TermGrade,
     YearLevel,
 )
+from domain.kernel.db import codes_by_id
 from domain.kernel.errors import NotFound
 from domain.kernel.text import name_search
 
@@ -566,22 +567,20 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
 async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
     """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
     one query: {id: code}. Ids no row has are left out."""
+    if kind not in ("term", "assessment"):
+        model = {"student": Student, "academic_year": AcademicYear, "year_level": YearLevel, "section": Section,
+                 "subject": Subject, "class": SchoolClass, "grading_scale": GradingScaleRecord}[kind]
+        return await codes_by_id(session, model.id, model.code, ids)
     wanted = sorted(set(ids))
     if not wanted:
         return {}
     if kind == "term":  # "2026-27 T1": unique across years, and a term reference accepts it
         stmt = (select(Term.id, AcademicYear.code, Term.number)
                 .join(AcademicYear, AcademicYear.id == Term.academic_year_id).where(col(Term.id).in_(wanted)))
-    elif kind == "assessment":  # "7A-MATH Unit test 1"
+    else:  # "7A-MATH Unit test 1"
         stmt = (select(Assessment.id, SchoolClass.code, Assessment.title)
                 .join(SchoolClass, SchoolClass.id == Assessment.class_id).where(col(Assessment.id).in_(wanted)))
-    else:
-        model = {"student": Student, "academic_year": AcademicYear, "year_level": YearLevel, "section": Section,
-                 "subject": Subject, "class": SchoolClass, "grading_scale": GradingScaleRecord}[kind]
-        stmt = select(model.id, model.code).where(col(model.id).in_(wanted))
     rows = (await session.exec(stmt)).all()
     if kind == "term":
         return {row[0]: f"{row[1]} T{row[2]}" for row in rows}
-    if kind == "assessment":
-        return {row[0]: f"{row[1]} {row[2]}" for row in rows}
-    return {row[0]: row[1] for row in rows}
+    return {row[0]: f"{row[1]} {row[2]}" for row in rows}

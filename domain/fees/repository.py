@@ -30,6 +30,7 @@ from domain.fees.models import (
     Refund,
 )
 from domain.kernel.clock import utcnow
+from domain.kernel.db import codes_by_id
 from domain.kernel.errors import NotFound
 from domain.kernel.text import name_search
 
@@ -453,15 +454,13 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
     return list((await session.exec(stmt)).all())
 
 
+CODE_COLUMNS = {"family": (Family.id, Family.code), "fee_item": (FeeItem.id, FeeItem.code),
+                "fee_schedule": (FeeSchedule.id, FeeSchedule.code), "discount": (Discount.id, Discount.code),
+                "invoice": (Invoice.id, Invoice.invoice_number)}
+"""Each kind's id column and the column of the code people use (codes_of)."""
+
+
 async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
     """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
     one query: {id: code}. Ids no row has are left out."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    if kind == "invoice":
-        stmt = select(Invoice.id, Invoice.invoice_number).where(col(Invoice.id).in_(wanted))
-    else:
-        model = {"family": Family, "fee_item": FeeItem, "fee_schedule": FeeSchedule, "discount": Discount}[kind]
-        stmt = select(model.id, model.code).where(col(model.id).in_(wanted))
-    return {row[0]: row[1] for row in (await session.exec(stmt)).all()}
+    return await codes_by_id(session, *CODE_COLUMNS[kind], ids)

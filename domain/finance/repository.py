@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.finance.models import Account, JournalEntry, JournalLine
 from domain.kernel.clock import utcnow
+from domain.kernel.db import codes_by_id
 from domain.kernel.errors import NotFound
 
 
@@ -256,14 +257,11 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
     return list((await session.exec(stmt)).all())
 
 
+CODE_COLUMNS = {"account": (Account.id, Account.code), "journal_entry": (JournalEntry.id, JournalEntry.entry_number)}
+"""Each kind's id column and the column of the code people use (codes_of)."""
+
+
 async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
     """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
     one query: {id: code}. Ids no row has are left out."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    if kind == "account":
-        stmt = select(Account.id, Account.code).where(col(Account.id).in_(wanted))
-    else:
-        stmt = select(JournalEntry.id, JournalEntry.entry_number).where(col(JournalEntry.id).in_(wanted))
-    return {row[0]: row[1] for row in (await session.exec(stmt)).all()}
+    return await codes_by_id(session, *CODE_COLUMNS[kind], ids)

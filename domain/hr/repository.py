@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hr.models import Department, Employee
+from domain.kernel.db import codes_by_id
 from domain.kernel.errors import NotFound
 from domain.kernel.text import name_search
 
@@ -126,12 +127,11 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
     return list((await session.exec(stmt)).all())
 
 
+CODE_COLUMNS = {"employee": (Employee.id, Employee.code), "department": (Department.id, Department.code)}
+"""Each kind's id column and the column of the code people use (codes_of)."""
+
+
 async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
     """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
     one query: {id: code}. Ids no row has are left out."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    model = {"employee": Employee, "department": Department}[kind]
-    stmt = select(model.id, model.code).where(col(model.id).in_(wanted))
-    return {row[0]: row[1] for row in (await session.exec(stmt)).all()}
+    return await codes_by_id(session, *CODE_COLUMNS[kind], ids)

@@ -10,6 +10,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.kernel.db import codes_by_id
 from domain.payroll.models import (
     EmploymentContract,
     PayrollRun,
@@ -117,16 +118,12 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
     return list((await session.exec(stmt)).all())
 
 
+CODE_COLUMNS = {"salary_structure": (SalaryStructure.id, SalaryStructure.code),
+                "payroll_run": (PayrollRun.id, PayrollRun.period), "payslip": (Payslip.id, Payslip.number)}
+"""Each kind's id column and the column of the code people use (codes_of)."""
+
+
 async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict[int, str]:
     """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
     one query: {id: code}. Ids no row has are left out."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    if kind == "salary_structure":
-        stmt = select(SalaryStructure.id, SalaryStructure.code).where(col(SalaryStructure.id).in_(wanted))
-    elif kind == "payroll_run":
-        stmt = select(PayrollRun.id, PayrollRun.period).where(col(PayrollRun.id).in_(wanted))
-    else:
-        stmt = select(Payslip.id, Payslip.number).where(col(Payslip.id).in_(wanted))
-    return {row[0]: row[1] for row in (await session.exec(stmt)).all()}
+    return await codes_by_id(session, *CODE_COLUMNS[kind], ids)
