@@ -47,14 +47,14 @@ from mcp import Client  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from domain.identity.models import User  # noqa: E402
-from domain.identity.service import actor_for, get_user_by_username  # noqa: E402
+from domain.identity.service import actor_for  # noqa: E402
 from domain.kernel.actor import Actor, Channel  # noqa: E402
 from domain.kernel.errors import PermissionDenied  # noqa: E402
 from domain.kernel.settings import Settings  # noqa: E402
 from server.cli import prepare_database  # noqa: E402
 from server.demo import build_demo  # noqa: E402
 from server.mcp_server import build_mcp_server, mcp_tool  # noqa: E402
-from tests.tools.test_read_budget import ARGUMENTS, Demo  # noqa: E402
+from tests.tools.test_read_budget import ARGUMENTS, Demo, actor_named, find_demo, find_personas  # noqa: E402
 from tools.invoke import invoke  # noqa: E402
 from tools.registry import Effect  # noqa: E402
 from tools.runtime import Runtime  # noqa: E402
@@ -64,7 +64,6 @@ T = TypeVar("T")
 
 TARGETS = {"max_default_listing_chars": 40_000, "all_tools_chars": 183_000, "max_read_answer_chars": 16_000,
            "stdio_init_ratio": 2.0}
-PERSONAS = ("admin", "registrar", "hr", "bursar")  # and the teacher of the demo's first class
 SOLVE_S = 10  # the demo's timetable: a first feasible one comes in about a second
 BARE_SERVER = """
 from mcp.server import MCPServer
@@ -106,18 +105,11 @@ def listing_chars(tools: list[Any], *, spaced: bool = False) -> int:
 # ---------------------------------------------------------------- the demo school
 
 
-async def actor_of(runtime: Runtime, username: str) -> Actor:
-    async with runtime.db.read() as session:
-        user = await get_user_by_username(session, username)
-        assert user is not None, username
-        return actor_for(user, Channel.CLI)
-
-
 async def build_school(runtime: Runtime, *, timeout: float) -> None:
     """The demo school, its timetable solved and published, and one family statement (a document)."""
     await prepare_database(runtime)
     await build_demo(runtime)
-    admin = await actor_of(runtime, "admin")
+    admin = await actor_named(runtime, "admin")
     problem = await invoke(runtime, "build_timetable_problem", {}, admin)
     job = await invoke(runtime, "solve_timetable", {"problem_id": problem.problem_id, "time_limit_s": SOLVE_S,
                                                    "seed": 3}, admin)
@@ -127,47 +119,10 @@ async def build_school(runtime: Runtime, *, timeout: float) -> None:
         raise RuntimeError(f"the demo's timetable did not solve: {solved.status} {solved.error}")
     pending = await invoke(runtime, "publish_timetable", {"solution_id": solved.result["solution_id"]}, admin)
     await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, admin)
-    bursar = await actor_of(runtime, "bursar")
+    bursar = await actor_named(runtime, "bursar")
     families = await invoke(runtime, "list_families", {"limit": 1}, bursar)
     await invoke(runtime, "generate_family_statement", {"family_id": families.items[0].family_id,
                                                         "from_date": "2026-01-01"}, bursar)
-
-
-async def personas(runtime: Runtime) -> dict[str, Actor]:
-    """The demo's admin, registrar, HR officer and bursar, and the teacher of its first class."""
-    found = {name: await actor_of(runtime, name) for name in PERSONAS}
-    first = (await invoke(runtime, "list_classes", {"limit": 1}, found["admin"])).items[0]
-    async with runtime.db.read() as session:
-        teacher = (await session.exec(select(User).where(User.employee_id == first.teacher_id))).one()
-    return {**found, "teacher": actor_for(teacher, Channel.CLI)}
-
-
-async def demo_ids(runtime: Runtime, admin: Actor) -> Demo:
-    """The ids and codes the read tools requiring arguments are called with (as tests/tools/test_read_budget.py
-    finds them): the demo's first class, its term, section, teacher and students, and one of each other thing."""
-
-    async def first(tool: str, args: dict[str, Any] | None = None) -> Any:
-        page = await invoke(runtime, tool, {"limit": 1, **(args or {})}, admin)
-        assert page.items, f"the demo school has no {tool} items"
-        return page.items[0]
-
-    cls = await first("list_classes")
-    term = await first("list_terms")
-    section = await invoke(runtime, "get_section", {"section_id": cls.section_id}, admin)
-    teacher = await invoke(runtime, "get_employee", {"employee_id": cls.teacher_id}, admin)
-    run = await first("list_payroll_runs")
-    return Demo(class_id=cls.id, term_id=term.id, section_id=cls.section_id, section_code=section.code,
-                student_id=(await first("list_students", {"class_id": cls.id})).id,
-                assessment_id=(await first("list_assessments", {"class_id": cls.id, "term_id": term.id})).id,
-                employee_id=teacher.id, teacher_code=teacher.code, room_code=(await first("list_rooms")).code,
-                account_id=(await first("list_accounts", {"query": "1200"})).id, run_id=run.run_id,
-                payslip_id=(await first("list_payslips", {"run_id": run.run_id})).payslip_id,
-                family_id=(await first("list_families")).family_id,
-                invoice_id=(await first("list_invoices")).invoice_id,
-                action_id=(await first("list_pending_actions", {"status": "all"})).action_id,
-                job_id=(await first("list_jobs")).job_id,
-                document_id=(await first("list_documents")).document_id,
-                solution_id=(await first("list_timetable_problems")).published_solution_id)
 
 
 # ---------------------------------------------------------------- 1-3: listings, catalogue, answers
@@ -348,9 +303,9 @@ async def main() -> int:
             print(f"\nwhole catalogue: {len(runtime.catalogue.tools)} tools, {all_chars:,} chars as sent "
                   f"({spaced_chars:,} as json.dumps spaces it); largest tool {largest_tool} ({largest_chars:,} chars)")
 
-            people = await personas(runtime)
+            people = await find_personas(runtime)
             answers = await bounded("the read tools' default answers",
-                                    read_answers(runtime, people, await demo_ids(runtime, people["admin"])),
+                                    read_answers(runtime, people, await find_demo(runtime, people["admin"])),
                                     args.timeout * 5)
             top = sorted(answers, key=answers.__getitem__, reverse=True)[:5]
             print(f"\ndefault read answers: {len(answers)} read tools; the largest: "

@@ -158,7 +158,7 @@ ARGUMENTS: dict[str, Arguments] = {
 async def _complete(runtime: Runtime) -> None:
     """Add to the demo school what `mcs-erp demo` and a day's work add: a term publication queued for approval,
     a timetable solved and published (a job), and a family's statement of account (a document)."""
-    admin, registrar = await _actor(runtime, "admin"), await _actor(runtime, "registrar")
+    admin, registrar = await actor_named(runtime, "admin"), await actor_named(runtime, "registrar")
     term = (await invoke(runtime, "list_terms", {"limit": 1}, admin)).items[0]
     cls = (await invoke(runtime, "list_classes", {"limit": 1}, admin)).items[0]
     publication = await invoke(runtime, "publish_term_grades", {"class_id": cls.id, "term_id": term.id}, registrar)
@@ -170,13 +170,13 @@ async def _complete(runtime: Runtime) -> None:
     assert solved.status == "succeeded", solved
     pending = await invoke(runtime, "publish_timetable", {"solution_id": solved.result["solution_id"]}, admin)
     await invoke(runtime, "confirm_action", {"action_id": pending.action_id}, admin)
-    bursar = await _actor(runtime, "bursar")
+    bursar = await actor_named(runtime, "bursar")
     families = await invoke(runtime, "list_families", {"limit": 1}, bursar)
     await invoke(runtime, "generate_family_statement", {"family_id": families.items[0].family_id,
                                                         "from_date": "2026-01-01"}, bursar)
 
 
-async def _actor(runtime: Runtime, username: str) -> Actor:
+async def actor_named(runtime: Runtime, username: str) -> Actor:
     async with runtime.db.read() as session:
         user = await get_user_by_username(session, username)
         assert user is not None, username
@@ -196,22 +196,25 @@ async def demo_runtime(tmp_path_factory):
             await runtime.close()
 
 
-@pytest.fixture(scope="module")
-async def personas(demo_runtime) -> dict[str, Actor]:
-    """The demo's admin, registrar, HR officer and bursar, and the teacher of the demo's first class."""
-    admin = await _actor(demo_runtime, "admin")
-    first = (await invoke(demo_runtime, "list_classes", {"limit": 1}, admin)).items[0]
-    async with demo_runtime.db.read() as session:
+async def find_personas(runtime: Runtime) -> dict[str, Actor]:
+    """The demo's admin, registrar, HR officer and bursar, and the teacher of the demo's first class (PERSONAS;
+    bench/catalogue.py measures with the same)."""
+    admin = await actor_named(runtime, "admin")
+    first = (await invoke(runtime, "list_classes", {"limit": 1}, admin)).items[0]
+    async with runtime.db.read() as session:
         teacher = (await session.exec(select(User).where(User.employee_id == first.teacher_id))).one()
-    return {"admin": admin, **{name: await _actor(demo_runtime, name) for name in ("registrar", "hr", "bursar")},
+    return {"admin": admin, **{name: await actor_named(runtime, name) for name in ("registrar", "hr", "bursar")},
             "teacher": actor_for(teacher, Channel.CLI)}
 
 
 @pytest.fixture(scope="module")
-async def demo(demo_runtime, personas) -> Demo:
+async def personas(demo_runtime) -> dict[str, Actor]:
+    return await find_personas(demo_runtime)
+
+
+async def find_demo(rt: Runtime, admin: Actor) -> Demo:
     """The demo's first class, its term, section, teacher, a student and an assessment, and one of each other
-    thing a read tool takes, found through the tools themselves."""
-    rt, admin = demo_runtime, personas["admin"]
+    thing a read tool takes, found through the tools themselves as `admin` (bench/catalogue.py uses it too)."""
 
     async def first(tool: str, args: dict[str, Any] | None = None) -> Any:
         page = await invoke(rt, tool, {"limit": 1, **(args or {})}, admin)
@@ -237,6 +240,11 @@ async def demo(demo_runtime, personas) -> Demo:
                 job_id=(await first("list_jobs")).job_id,
                 document_id=(await first("list_documents")).document_id,
                 solution_id=(await first("list_timetable_problems")).published_solution_id)
+
+
+@pytest.fixture(scope="module")
+async def demo(demo_runtime, personas) -> Demo:
+    return await find_demo(demo_runtime, personas["admin"])
 
 
 def read_tools(runtime: Runtime, personas: dict[str, Actor]) -> dict[str, list[str]]:
