@@ -40,7 +40,7 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
     """Upgrade the database behind `engine` to `revision` (creating it from nothing if empty)."""
 
     def run(connection) -> None:
