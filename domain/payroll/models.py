@@ -20,8 +20,46 @@ from domain.kernel.models import Entity
 
 
 class PayBasis(StrEnum):
+    """What a contract's `base_minor` is: a month's salary, an hourly rate (paid for the contract's ordinary hours),
+    or a year's salary. Each is paid per period of the contract's pay calendar as its annual amount / periods a
+    year (monthly x 12, hourly x ordinary hours a week x 52)."""
+
     MONTHLY = "monthly"
     HOURLY = "hourly"
+    ANNUAL = "annual"
+
+
+class CessationType(StrEnum):
+    """Why employment ended, as Single Touch Payroll Phase 2 reports it (ATO, STP Phase 2 employer reporting
+    guidelines, "Cessation type"): voluntary, ill health, deceased, redundancy, dismissal, contract cessation,
+    transfer."""
+
+    VOLUNTARY = "V"
+    ILL_HEALTH = "I"
+    DECEASED = "D"
+    REDUNDANCY = "R"
+    DISMISSAL = "F"
+    CONTRACT_CESSATION = "C"
+    TRANSFER = "T"
+
+
+class PayCalendar(Entity, table=True):
+    """When a group of employees is paid: weekly, fortnightly or monthly periods, and where (the jurisdiction's
+    financial year and rules; its public holidays, with a state's when `subdivision` is set, are not working days).
+
+    Weekly and fortnightly periods start on `anchor_date` and every 7 or 14 days from it (before and after);
+    monthly periods are calendar months. A period's pay date is its last day plus `pay_day_offset` days (-31..31).
+    """
+
+    __tablename__ = "pay_calendars"
+
+    code: str = Field(max_length=40, unique=True, index=True, nullable=False)
+    name: str = Field(max_length=120, nullable=False)
+    frequency: str = Field(max_length=12, nullable=False)
+    anchor_date: date = Field(nullable=False)
+    pay_day_offset: int = Field(default=0, nullable=False)
+    jurisdiction: str = Field(default="AU", max_length=2, nullable=False)
+    subdivision: str | None = Field(default=None, max_length=10)
 
 
 class RunStatus(StrEnum):
@@ -94,6 +132,10 @@ class EmploymentContract(Entity, table=True):
     filing_status: str | None = Field(default=None, max_length=40)  # the tax table's status, e.g. scale_2 (ATO)
     superseded_at: datetime | None = Field(default=None)
     reason: str | None = Field(default=None, max_length=500)
+    pay_calendar_id: int | None = Field(default=None, foreign_key="pay_calendars.id")  # None: the MONTHLY calendar
+    hours_per_week_x100: int = Field(default=3800, sa_column_kwargs={"server_default": "3800"}, nullable=False)
+    leave_loading_x100: int | None = Field(default=None)  # annual leave loading, hundredths of a percent: 1750
+    cessation_type: str | None = Field(default=None, max_length=1)  # CessationType, set when the contract is ended
 
 
 class UnpaidLeave(Entity, table=True):
@@ -108,11 +150,11 @@ class UnpaidLeave(Entity, table=True):
 
 
 class PayrollRun(Entity, table=True):
-    """A payroll run for one monthly pay period, with its totals once calculated."""
+    """A payroll run for one pay period of a pay calendar, with its totals once calculated."""
 
     __tablename__ = "payroll_runs"
 
-    period: str = Field(max_length=7, nullable=False, index=True)  # YYYY-MM
+    period: str = Field(max_length=10, nullable=False, index=True)  # YYYY-MM (monthly) or the start YYYY-MM-DD
     period_start: date = Field(nullable=False)
     period_end: date = Field(nullable=False)
     pay_date: date = Field(nullable=False)
@@ -128,6 +170,7 @@ class PayrollRun(Entity, table=True):
     journal_entry_id: int | None = Field(default=None, foreign_key="journal_entries.id")
     payment_entry_id: int | None = Field(default=None, foreign_key="journal_entries.id")
     created_by: int | None = Field(default=None, foreign_key="users.id")
+    pay_calendar_id: int | None = Field(default=None, foreign_key="pay_calendars.id")
 
 
 class Payslip(SQLModel, table=True):
@@ -146,8 +189,8 @@ class Payslip(SQLModel, table=True):
     employee_id: int = Field(foreign_key="employees.id", nullable=False, index=True)
     contract_id: int = Field(foreign_key="employment_contracts.id", nullable=False)
     department_id: int | None = Field(default=None, foreign_key="departments.id")
-    period: str = Field(max_length=7, nullable=False)
-    number: str = Field(max_length=30, nullable=False, unique=True)
+    period: str = Field(max_length=10, nullable=False)
+    number: str = Field(max_length=40, nullable=False, unique=True)
     status: str = Field(max_length=8, nullable=False)
     currency: str = Field(max_length=3, nullable=False)
     payment_days_x100: int = Field(nullable=False)
@@ -159,6 +202,10 @@ class Payslip(SQLModel, table=True):
     ytd: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     reverses_payslip_id: int | None = Field(default=None, foreign_key="payslips.id")
     created_at: datetime = Field(nullable=False)
+    pay_date: date | None = Field(default=None, index=True)
+    period_start: date | None = Field(default=None)
+    period_end: date | None = Field(default=None)
+    leave: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
 
 
 class PayslipLine(SQLModel, table=True):
@@ -173,3 +220,5 @@ class PayslipLine(SQLModel, table=True):
     name: str = Field(max_length=120, nullable=False)
     kind: str = Field(max_length=24, nullable=False)
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    category: str | None = Field(default=None, max_length=24)  # domain/payroll/categories.py (STP Phase 2)
+    hours_x100: int | None = Field(default=None)  # leave lines: the hours paid

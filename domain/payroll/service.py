@@ -47,6 +47,7 @@ from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
 from domain.kernel.references import Candidate, pick
 from domain.payroll import engine
+from domain.payroll.categories import default_category
 from domain.payroll import repository as repo
 from domain.payroll.models import (
     EmploymentContract,
@@ -596,12 +597,14 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
                      "payment_days_x100": int(slip.payment_days * 100), "working_days": int(slip.working_days),
                      "gross_minor": slip.gross_minor, "deductions_minor": slip.deductions_minor,
                      "employer_minor": slip.employer_contributions_minor, "net_minor": slip.net_minor,
-                     "ytd": json.dumps(ytd), "reverses_payslip_id": None, "created_at": now})
+                     "ytd": json.dumps(ytd), "reverses_payslip_id": None, "created_at": now,
+                     "pay_date": run.pay_date, "period_start": run.period_start, "period_end": run.period_end})
     result = await session.exec(insert(table).returning(table.c.id, table.c.employee_id,  # type: ignore[call-overload]
                                                         sort_by_parameter_order=True), params=rows)
     ids = [row.id for row in result.all()]
     lines = [{"payslip_id": payslip_id, "position": position, "code": line.code, "name": line.name,
-              "kind": line.kind.value, "amount_minor": line.amount_minor}
+              "kind": line.kind.value, "amount_minor": line.amount_minor,
+              "category": default_category(line.kind.value), "hours_x100": None}
              for payslip_id, (_, slip) in zip(ids, computed, strict=True)
              for position, line in enumerate(slip.lines)]
     if lines:
