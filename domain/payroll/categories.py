@@ -37,13 +37,15 @@ CATEGORIES: frozenset[str] = frozenset(
     + ["super:L", "super:RESC"])
 
 _BY_KIND = {"earning": "gross", "arrears": "gross", "deduction": "deduction", "tax": "payg",
-            "employer_contribution": "employer"}
+            "employer_contribution": "employer", "leave": "paid_leave:O", "termination": "gross"}
 
 
 def default_category(kind: str, *, pre_tax: bool = False) -> str:
     """Return the category of a line of `kind` (a payslip line kind) whose component names none: earnings and
     arrears gross, a pre-tax deduction salary_sacrifice:O, another deduction deduction, tax payg, an employer
-    contribution employer."""
+    contribution employer, paid leave paid_leave:O, unused leave paid on a normal termination gross (ATO Schedule 7:
+    post-17 August 1993 leave on a normal termination is reported with gross payments; on a genuine redundancy,
+    invalidity or early retirement scheme the service uses lump_sum:A)."""
     if kind == "deduction" and pre_tax:
         return "salary_sacrifice:O"
     return _BY_KIND[kind]

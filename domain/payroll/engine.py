@@ -12,13 +12,22 @@ contribution or a tax, computed one of four ways:
 Components are evaluated in order and a component may use only what is known before it. Names a formula
 (or a percentage's `of`) may use, all exact numbers, money in integer minor units of the structure's currency:
 
-- `base`: the contract's pay for one full pay period (a month's salary for a monthly payroll);
+- `base`: the contract's pay for one full pay period (a month's salary for a monthly payroll), exact; when a
+  contract version changes inside the period, the versions' amounts weighted by their working days (the service);
+  less the pay of paid leave taken in the period, which its own lines pay (so a period with leave pays the same);
 - `payment_days`, `working_days`, `unpaid_leave_days`: payment_days = working_days - unpaid_leave_days;
+- `leave_pay`: the total of the paid leave lines given to this payslip (leave taken and its loading);
+- `termination_pay`: the total of the termination lines given (unused leave paid out on termination);
+- `super_guarantee_rate`: the super guarantee rate in force on the pay date, a fraction (0.12), given by the
+  service from the payroll's jurisdiction (domain/payroll/jurisdiction.py);
 - the codes of earlier components: their line amounts as rounded on the payslip;
 - `arrears`: the total of the arrears lines given to this payslip (see `compute_arrears`);
-- `gross`: earnings plus arrears, usable only after the last earning;
-- `taxable`: taxable earnings plus arrears, less pre-tax deductions, usable only after the last earning and
-  the last pre-tax deduction;
+- `gross`: earnings plus arrears, leave and termination lines, usable only after the last earning;
+- `ote`: ordinary time earnings: gross less termination pay (unused leave paid on termination is not ordinary
+  time earnings: ATO SGR 2009/2 paragraphs 316-317), usable only after the last earning;
+- `taxable`: taxable earnings plus arrears and leave lines, less pre-tax deductions, usable only after the last
+  earning and the last pre-tax deduction; termination lines are not in it (they are withheld by their own tax
+  lines, ATO Schedule 7, which the service computes and gives with them);
 - `ytd_gross`, `ytd_taxable`, `ytd_tax`, `ytd_net` and `ytd_<CODE>` for every component: year to date
   BEFORE this payslip;
 - the structure's declared `inputs` (e.g. `overtime_hours`), given per payslip.
@@ -35,7 +44,7 @@ deductions and net pay. A tax-table line is the exception only in that its round
 published rule (the ATO rounds to whole dollars); its taxable base is first rounded half up to minor units,
 as published methods start from wages in whole cents.
 
-Totals: gross = earning + arrears lines; deductions = deduction + tax lines; net = gross - deductions;
+Totals: gross = earning + arrears + leave + termination lines; deductions = deduction + tax lines; net = gross - deductions;
 employer cost = gross + employer contribution lines. A line is never negative (use max(0, ...) in formulas);
 net pay may be negative when deductions exceed gross, which the payroll service should refuse or carry over.
 """
@@ -55,6 +64,7 @@ from typing import Any
 
 from domain.kernel import money
 from domain.kernel.errors import InvalidInput
+from domain.payroll.categories import check_category, default_category
 from domain.payroll.formula import FUNCTIONS, Formula
 from domain.payroll.tax import (
     PayFrequency,
@@ -73,11 +83,14 @@ Number = int | Fraction | Decimal
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 MAX_NAME_CHARS = 200
 
-PERIOD_NAMES = ("base", "payment_days", "working_days", "unpaid_leave_days", "arrears")
+PERIOD_NAMES = ("base", "payment_days", "working_days", "unpaid_leave_days", "arrears", "leave_pay",
+                "termination_pay")
+RATE_NAMES = ("super_guarantee_rate",)
 YTD_NAMES = ("ytd_gross", "ytd_taxable", "ytd_tax", "ytd_net")
 GROSS = "gross"
+OTE = "ote"
 TAXABLE = "taxable"
-RESERVED_NAMES = frozenset(PERIOD_NAMES + YTD_NAMES + (GROSS, TAXABLE) + tuple(FUNCTIONS))
+RESERVED_NAMES = frozenset(PERIOD_NAMES + RATE_NAMES + YTD_NAMES + (GROSS, OTE, TAXABLE) + tuple(FUNCTIONS))
 """Names a component code or a structure input may not take: the engine's own names and the functions."""
 
 
@@ -92,16 +105,19 @@ class ComponentKind(StrEnum):
 
 
 class LineKind(StrEnum):
-    """A payslip line's kind: a component's kind, or arrears (back pay for past periods, part of gross)."""
+    """A payslip line's kind: a component's kind, arrears (back pay for past periods), leave (paid leave taken and
+    its loading) or termination (unused leave paid out on termination); the last three are part of gross pay."""
 
     EARNING = "earning"
     DEDUCTION = "deduction"
     EMPLOYER_CONTRIBUTION = "employer_contribution"
     TAX = "tax"
     ARREARS = "arrears"
+    LEAVE = "leave"
+    TERMINATION = "termination"
 
 
-GROSS_KINDS = frozenset({LineKind.EARNING, LineKind.ARREARS})
+GROSS_KINDS = frozenset({LineKind.EARNING, LineKind.ARREARS, LineKind.LEAVE, LineKind.TERMINATION})
 DEDUCTION_KINDS = frozenset({LineKind.DEDUCTION, LineKind.TAX})
 
 
@@ -170,6 +186,7 @@ class Component:
     prorate: bool = False
     taxable: bool = True
     pre_tax: bool = False
+    category: str | None = None
     compiled: Formula | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -208,6 +225,8 @@ class Component:
         method = _choice(Method, self.method, what=f"{where}: method", field="method")
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "method", method)
+        if self.category is not None:
+            check_category(self.category, field="category")
         for flag in ("prorate", "taxable", "pre_tax"):
             if not isinstance(getattr(self, flag), bool):
                 raise InvalidInput(f"{where}: {flag} must be true or false, not {getattr(self, flag)!r}",
@@ -334,7 +353,7 @@ class SalaryStructure:
         codes = [c.code for c in self.components]
         position = {code: i for i, code in enumerate(codes)}
         ytd = {f"ytd_{code}" for code in codes}
-        fixed_names = set(PERIOD_NAMES) | set(YTD_NAMES) | ytd | set(self.inputs)
+        fixed_names = set(PERIOD_NAMES) | set(RATE_NAMES) | set(YTD_NAMES) | ytd | set(self.inputs)
         gross_from, taxable_from = self.gross_known_from, self.taxable_known_from
         for i, component in enumerate(self.components):
             where = f"structure {self.code}, component {component.code}"
@@ -342,10 +361,10 @@ class SalaryStructure:
             for name in sorted(component.names_used):
                 if name in fixed_names:
                     continue
-                if name == GROSS:
+                if name in (GROSS, OTE):
                     if i < gross_from:
                         last = self.components[gross_from - 1].code
-                        raise InvalidInput(f"{where} uses gross, which is known only after the last earning "
+                        raise InvalidInput(f"{where} uses {name}, which is known only after the last earning "
                                            f"({last}, position {gross_from}); move {component.code} after it or "
                                            "add the earlier earnings by code", field=field_name)
                     continue
@@ -367,7 +386,7 @@ class SalaryStructure:
                     continue
                 allowed = sorted(fixed_names - ytd) + ["ytd_<CODE>"] + codes[:i]
                 if i >= gross_from:
-                    allowed.append(GROSS)
+                    allowed += [GROSS, OTE]
                 if i >= taxable_from:
                     allowed.append(TAXABLE)
                 raise InvalidInput(f"{where} uses unknown name {name!r}; allowed here: {', '.join(allowed)}",
@@ -418,7 +437,8 @@ class PayPeriod:
 
 @dataclass(frozen=True)
 class PayslipLine:
-    """One payslip line: component code, printed name, kind and amount in integer minor units.
+    """One payslip line: component code, printed name, kind and amount in integer minor units; its STP Phase 2
+    category (domain/payroll/categories.py; None: its kind's default) and, for leave lines, the hours paid.
 
     Raises InvalidInput (field `kind`, `amount_minor`, `code` or `name`) for an unknown kind, a non-integer
     amount or an empty code or name.
@@ -428,11 +448,15 @@ class PayslipLine:
     name: str
     kind: LineKind
     amount_minor: int
+    category: str | None = field(default=None, compare=False)
+    hours: Fraction | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not _CODE.fullmatch(self.code):
             raise InvalidInput(f"line code {self.code!r} must be a letter then letters, digits or _ (at most 40)",
                                field="code")
+        if self.category is not None:
+            check_category(self.category)
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidInput(f"line {self.code} needs a name", field="name")
         object.__setattr__(self, "kind", _choice(LineKind, self.kind, what=f"line {self.code}: kind",
@@ -493,24 +517,46 @@ class YearToDate:
 class PayInputs:
     """What one employee's payslip needs besides the structure and the period.
 
-    `base_minor`: the contract's pay for a full pay period, minor units, 0 or more. `working_days`: the
-    period's working days (exact, above 0; the service counts them from the school calendar).
+    `base_minor`: the contract's pay for a full pay period, minor units, 0 or more: a whole number, or an exact
+    Fraction when versions are blended or leave pay is taken out of it (the module docstring's `base`).
+    `working_days`: the period's working days (exact, above 0; the service counts them from the calendar).
     `unpaid_leave_days`: unpaid leave (and days not employed), 0..working_days; payment days are the rest.
     `values`: the structure's inputs by name (exact numbers). `filing_status`: the employee's status for the
-    structure's tax tables (ATO: scale_1..scale_6). `arrears`: arrears lines from `compute_arrears`. `ytd`:
-    year to date before this payslip. Raises InvalidInput naming the field.
+    structure's tax tables (ATO: scale_1..scale_6). `arrears`: arrears lines from `compute_arrears`. `leave`:
+    paid leave lines (kind leave). `termination`: unused leave paid out on termination (kind termination) and
+    `termination_tax`: the tax lines withheld from them (kind tax, ATO Schedule 7), placed last. `rates`: dated
+    rates by name (RATE_NAMES: super_guarantee_rate as a fraction). `ytd`: year to date before this payslip.
+    Raises InvalidInput naming the field.
     """
 
-    base_minor: int
+    base_minor: Number
     working_days: Number
     unpaid_leave_days: Number = 0
     values: Mapping[str, Number] = field(default_factory=dict)
     filing_status: str | None = None
     arrears: tuple[PayslipLine, ...] = ()
     ytd: YearToDate = field(default_factory=YearToDate)
+    leave: tuple[PayslipLine, ...] = ()
+    termination: tuple[PayslipLine, ...] = ()
+    termination_tax: tuple[PayslipLine, ...] = ()
+    rates: Mapping[str, Number] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check_minor(self.base_minor, field="base_minor", where="pay inputs")
+        base = exact_number(self.base_minor, field="base_minor")
+        if base < 0:
+            raise InvalidInput(f"pay inputs: base_minor is {show(base)}; it must be 0 or more", field="base_minor")
+        object.__setattr__(self, "base_minor", self.base_minor if isinstance(self.base_minor, int) else base)
+        for name, kind in (("leave", LineKind.LEAVE), ("termination", LineKind.TERMINATION),
+                           ("termination_tax", LineKind.TAX)):
+            lines = tuple(getattr(self, name))
+            for line in lines:
+                if not isinstance(line, PayslipLine) or line.kind is not kind:
+                    raise InvalidInput(f"{name} must be payslip lines of kind {kind.value}, not {line!r}", field=name)
+            object.__setattr__(self, name, lines)
+        if not isinstance(self.rates, Mapping) or set(self.rates) - set(RATE_NAMES):
+            raise InvalidInput(f"rates must map {', '.join(RATE_NAMES)} to exact fractions", field="rates")
+        object.__setattr__(self, "rates", MappingProxyType(
+            {k: exact_number(v, field=f"rates[{k}]") for k, v in self.rates.items()}))
         working = exact_number(self.working_days, field="working_days")
         if working <= 0:
             raise InvalidInput(f"working_days is {show(working)}; a pay period needs more than 0 working days",
@@ -651,12 +697,22 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
 
     ratio = _proration(inputs)
     arrears_total = sum(line.amount_minor for line in inputs.arrears)
+    leave_total = sum(line.amount_minor for line in inputs.leave)
+    termination_total = sum(line.amount_minor for line in inputs.termination)
+    missing_rates = [name for name in RATE_NAMES if name not in inputs.rates
+                     and any(name in c.names_used for c in structure.components)]
+    if missing_rates:
+        raise InvalidInput(f"structure {structure.code} uses {', '.join(missing_rates)}, which these pay inputs do "
+                           "not give (the payroll service gives the jurisdiction's rate in force)", field="rates")
     values: dict[str, Fraction] = {
         "base": Fraction(inputs.base_minor),
         "payment_days": inputs.payment_days,
         "working_days": Fraction(inputs.working_days),
         "unpaid_leave_days": Fraction(inputs.unpaid_leave_days),
         "arrears": Fraction(arrears_total),
+        "leave_pay": Fraction(leave_total),
+        "termination_pay": Fraction(termination_total),
+        **{name: Fraction(v) for name, v in inputs.rates.items()},
         "ytd_gross": Fraction(inputs.ytd.gross_minor),
         "ytd_taxable": Fraction(inputs.ytd.taxable_minor),
         "ytd_tax": Fraction(inputs.ytd.tax_minor),
@@ -666,8 +722,8 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
         values[f"ytd_{component.code}"] = Fraction(inputs.ytd.component(component.code))
     values.update({name: Fraction(v) for name, v in inputs.values.items()})
 
-    gross = arrears_total
-    taxable = arrears_total
+    gross = arrears_total + leave_total + termination_total
+    taxable = arrears_total + leave_total
     lines: list[PayslipLine] = []
     withholdings: list[Withholding] = []
     gross_from, taxable_from = structure.gross_known_from, structure.taxable_known_from
@@ -675,7 +731,10 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
     def reach(position: int) -> None:
         if position == gross_from:
             values[GROSS] = Fraction(gross)
+            values[OTE] = Fraction(gross - termination_total)
             lines.extend(inputs.arrears)
+            lines.extend(inputs.leave)
+            lines.extend(inputs.termination)
         if position == taxable_from:
             values[TAXABLE] = Fraction(taxable)
 
@@ -717,8 +776,11 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
                 taxable += amount
         elif component.pre_tax:
             taxable -= amount
-        lines.append(PayslipLine(component.code, component.name, LineKind(component.kind.value), amount))
+        lines.append(PayslipLine(component.code, component.name, LineKind(component.kind.value), amount,
+                                 category=component.category or default_category(component.kind.value,
+                                                                                 pre_tax=component.pre_tax)))
     reach(len(structure.components))
+    lines.extend(inputs.termination_tax)
 
     if taxable < 0:
         raise InvalidInput(f"structure {structure.code}: pre-tax deductions exceed taxable earnings, leaving "
