@@ -28,6 +28,7 @@ KIND_READERS: dict[str, frozenset[Role]] = {
     "report_card": frozenset({Role.ADMIN, Role.REGISTRAR}),
     "payslip": frozenset({Role.ADMIN, Role.PAYROLL}),
     "payroll_summary": frozenset({Role.ADMIN, Role.PAYROLL}),
+    "payroll_bank_file": frozenset({Role.ADMIN, Role.PAYROLL}),
     "fee_statement": frozenset({Role.ADMIN, Role.FINANCE}),
 }
 READERS = frozenset().union(*KIND_READERS.values())

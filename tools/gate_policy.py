@@ -111,6 +111,9 @@ GATE_POLICY: Final[dict[str, str]] = {
     "calculate_payroll_run": "ungated: computes a draft run's payslips; nothing is posted or paid",
     "generate_payroll_documents": "ungated: makes documents from a run; changes no payslip",
     "add_tax_table": "gated: approve",
+    "add_payroll_rate": "gated: approve",
+    "update_salary_structure": "gated: approve",
+    "move_contracts_to_structure": "gated: confirm",
     "change_contract_salary": "gated: confirm; approve when the annual pay moves by more than "
                               "MCS_ERP_SALARY_CHANGE_APPROVE_ABOVE_MINOR",
     "void_payslip": "gated: approve",

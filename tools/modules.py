@@ -19,9 +19,11 @@ def all_modules() -> list[Module]:
         hr,
         jobs,
         payroll,
+        payroll_setup,
         platform,
         timetable,
     )
 
     return [platform.module, discovery.module, actions.module, jobs.module, documents.module, hr.module,
-            academics.module, timetable.module, finance.module, payroll.module, fees.module]
+            academics.module, timetable.module, finance.module, payroll.module, payroll_setup.module,
+            fees.module]

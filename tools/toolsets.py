@@ -113,6 +113,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "list_salary_structures", "create_salary_structure", "list_tax_tables", "add_tax_table",
              "list_employment_contracts", "create_employment_contract", "change_contract_salary",
              "record_unpaid_leave"),
+    _toolset("payroll_setup", "Keep pay rules current: dated payroll rates (super guarantee), editing salary "
+                              "structures, moving contracts between them.",
+             "list_payroll_rates", "add_payroll_rate", "update_salary_structure", "move_contracts_to_structure"),
     _toolset("fees", "Families' accounts day to day: families, invoices, payments received, who owes how long.",
              "list_families", "get_family_account", "list_invoices", "get_invoice", "record_payment",
              "list_payments", "get_receivables_aging"),

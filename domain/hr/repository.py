@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.hr.models import Department, Employee
+from domain.hr.models import Department, Employee, EmployeePaymentDetails
 from domain.kernel.db import codes_by_id
 from domain.kernel.errors import NotFound
 from domain.kernel.text import name_search
@@ -135,3 +135,28 @@ async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict
     """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
     one query: {id: code}. Ids no row has are left out."""
     return await codes_by_id(session, *CODE_COLUMNS[kind], ids)
+
+# ---------------------------------------------------------------- payment details (issue 18 item 6)
+
+
+async def get_payment_details(session: AsyncSession, employee_id: int) -> EmployeePaymentDetails | None:
+    """The employee's live payment details row, or None."""
+    stmt = select(EmployeePaymentDetails).where(EmployeePaymentDetails.employee_id == employee_id,
+                                                col(EmployeePaymentDetails.deleted_at).is_(None))
+    return (await session.exec(stmt)).first()
+
+
+async def payment_details_of(session: AsyncSession, employee_ids: Iterable[int]) -> list[EmployeePaymentDetails]:
+    """The live payment details rows of these employees, by employee id (one query)."""
+    ids = sorted(set(employee_ids))
+    if not ids:
+        return []
+    stmt = select(EmployeePaymentDetails).where(col(EmployeePaymentDetails.employee_id).in_(ids),
+                                                col(EmployeePaymentDetails.deleted_at).is_(None))
+    return list((await session.exec(stmt.order_by(col(EmployeePaymentDetails.employee_id)))).all())
+
+
+async def all_payment_details(session: AsyncSession) -> list[EmployeePaymentDetails]:
+    """Every payment details row, deleted ones too, by id (a key rotation re-encrypts them all)."""
+    stmt = select(EmployeePaymentDetails).order_by(col(EmployeePaymentDetails.id)).with_for_update()
+    return list((await session.exec(stmt)).all())

@@ -111,6 +111,31 @@ class Settings(BaseSettings):
                     "confirmation is enough. Integer minor units of the contract's currency; the annual change is "
                     "the monthly base's change x 12, or the hourly rate's change x hours a month x 12, up or down. "
                     "Default 1000000 (10,000.00 a year in a currency of 2 decimals); 0: every change needs approval.")
+    data_keys: SecretStr | None = Field(
+        default=None, description="The keys that encrypt bank accounts and tax file numbers at rest (AES-256-GCM, "
+                                  "domain.kernel.crypto): 'id:base64key,id2:base64key', 32-byte keys; the first "
+                                  "encrypts, all decrypt (README 'Bank accounts and keys'). Unset: data_key_file.")
+    data_key_file: Path | None = Field(
+        default=None, description="A file holding the data keys in the data_keys format. Unset (and data_keys "
+                                  "unset): on SQLite, '<database file>.keys' beside the database, created (mode "
+                                  "0600) on first use; on PostgreSQL one of the two must be set.")
+    aba_bsb: str | None = Field(default=None, max_length=7, description="The school's paying account's BSB "
+                                                                       "(xxx-xxx), for ABA bank files.")
+    aba_account: str | None = Field(default=None, max_length=9, description="The school's paying account number "
+                                                                           "(5-9 digits), for ABA bank files.")
+    aba_account_title: str | None = Field(default=None, max_length=32,
+                                          description="The paying account's title (ABA, up to 32 characters).")
+    aba_bank: str | None = Field(default=None, max_length=3, description="The paying bank's 3-letter APCA "
+                                                                        "abbreviation (ABA), e.g. CBA, WBC, ANZ, NAB.")
+    aba_user_name: str | None = Field(default=None, max_length=26, description="The APCA user name the bank gave "
+                                                                              "the school (ABA, up to 26).")
+    aba_user_id: str | None = Field(default=None, max_length=6, description="The APCA user id number the bank "
+                                                                           "gave the school (ABA, 6 digits).")
+    aba_description: str = Field(default="PAYROLL", min_length=1, max_length=12,
+                                 description="The ABA file's entry description (up to 12 characters).")
+    aba_balancing_record: bool = Field(default=True, description="End ABA bank files with a balancing debit of "
+                                                                "the school's account (transaction code 13), as "
+                                                                "most banks require.")
 
     @field_validator("currency")
     @classmethod

@@ -28,6 +28,7 @@ import domain.jobs.models
 import domain.kernel.audit
 import domain.leave.models
 import domain.payroll.models
+import domain.payroll.rates_models
 import domain.timetable.models  # noqa: F401
 
 target_metadata = SQLModel.metadata

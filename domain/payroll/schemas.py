@@ -139,3 +139,22 @@ def payslip_out(row: Payslip, lines: list[PayslipLine] | None = None) -> Payslip
                       lines=None if lines is None else [{"code": ln.code, "name": ln.name, "kind": ln.kind,
                                                          "amount_minor": ln.amount_minor} for ln in lines],
                       ytd=json.loads(row.ytd) if lines is not None else None)
+
+
+# ---------------------------------------------------------------- bank files (issue 18 item 6; domain/payroll/bank_file.py)
+
+
+class BankFileOut(OutputModel):
+    """A stored ABA bank file of a run's net pays: the document holding it (get_document), the payments in it and
+    their total (integer minor units of `currency`, AUD), whether it ends with a balancing debit, and who was left
+    out for lack of a bank account."""
+
+    document_id: int
+    run_id: int
+    run_period: str | None = None
+    filename: str
+    payments: int = Field(description="Type 1 credit records, one per employee paid.")
+    total_minor: Sensitive[int | None] = Field(description="The credits' total.")
+    currency: str
+    balancing_record: bool
+    missing_employee_codes: list[str] = Field(default_factory=list)

@@ -8,7 +8,7 @@ from server.mcp_server import INSTRUCTIONS, build_mcp_server
 # How each module is named for a reader; a new module must be added here, and then to both texts.
 MODULE_WORDS = {"platform": None, "actions": "confirmation gate", "jobs": "jobs", "documents": "documents",
                 "hr": "HR", "academics": "academics", "timetable": "timetables", "finance": "ledger",
-                "payroll": "payroll", "fees": "fees", "discovery": "toolsets"}
+                "payroll": "payroll", "payroll_setup": "payroll", "fees": "fees", "discovery": "toolsets"}
 # What the guide says each destructive tool changes.
 DESTRUCTIVE_WORDS = {
     "change_grade": "changing a recorded score", "publish_term_grades": "publishing term grades",
@@ -18,6 +18,8 @@ DESTRUCTIVE_WORDS = {
     "set_default_grading_scale": "changing the default grading scale",
     "publish_timetable": "publishing a timetable", "terminate_employee": "terminating an employee",
     "change_contract_salary": "changing a salary", "add_tax_table": "adding a tax table",
+    "add_payroll_rate": "adding a payroll rate", "update_salary_structure": "editing a salary structure",
+    "move_contracts_to_structure": "moving contracts to another salary structure",
     "cancel_payroll_run": "cancelling a payroll run",
     "approve_payroll_run": "approving, posting, paying or reversing a payroll run",
     "post_payroll_run": "approving, posting, paying or reversing a payroll run",

@@ -140,6 +140,7 @@ ARGUMENTS: dict[str, Arguments] = {
     "get_payroll_run": lambda d: {"run_id": d.run_id},
     "list_payslips": lambda d: {"run_id": d.run_id},
     "get_payslip": lambda d: {"payslip_id": d.payslip_id},
+    "get_employee_payment_details": lambda d: {"employee_id": d.employee_id},
     # fees
     "list_families": NONE,
     "get_family_account": lambda d: {"family_id": d.family_id},
