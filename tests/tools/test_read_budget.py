@@ -135,6 +135,7 @@ ARGUMENTS: dict[str, Arguments] = {
     # payroll
     "list_salary_structures": NONE,
     "list_tax_tables": NONE,
+    "list_payroll_rates": NONE,
     "list_employment_contracts": NONE,
     "list_payroll_runs": NONE,
     "get_payroll_run": lambda d: {"run_id": d.run_id},

@@ -1,0 +1,184 @@
+"""Dated payroll rates (issue 18, item 8): the super guarantee rate is a dated setting of the jurisdiction. An admin
+adds next year's rate through the gate (four eyes); payslips pick it by pay date (domain.payroll.jurisdiction,
+Jurisdiction.rate with the added rates of domain.payroll.rates.added_rates). Refused: an unknown name, a rate outside
+0 to 100 %, a date on or before the latest posted run's pay date, a date already added. On its own database (a
+posted run is school-wide state)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from sqlmodel import select
+
+from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel.errors import Conflict, InvalidInput, PermissionDenied, StaleAction
+from domain.payroll import rates
+from domain.payroll.jurisdiction import AU, SUPER_GUARANTEE
+from domain.payroll.models import PayrollRun
+from domain.payroll.rates_models import PayrollRate
+from tests.conftest import own_runtime
+from tests.factories import make_user
+from tests.gate_helpers import released
+from tools.invoke import invoke
+
+SG_ACT = "Superannuation Guarantee (Administration) Act 1992 s 19(2)"
+FIXTURE = "test fixture, not a published rate: " + SG_ACT
+
+
+@pytest.fixture(scope="module")
+async def rrt(tmp_path_factory):
+    async with own_runtime(tmp_path_factory, "payroll_rates") as runtime:
+        yield runtime
+
+
+@pytest.fixture(scope="module")
+async def people(rrt):
+    async with rrt.db.write() as s:
+        return {"officer": await make_user(s, roles="payroll"), "admin": await make_user(s, roles="admin"),
+                "hr": await make_user(s, roles="hr")}
+
+
+async def stored_rates(rrt) -> list[PayrollRate]:
+    async with rrt.db.read() as s:
+        return list((await s.exec(select(PayrollRate).order_by(PayrollRate.id))).all())
+
+
+async def posted_run(rrt, period: str, pay_date: date) -> None:
+    """A posted run as the rate rules see it (they read only its status and pay date)."""
+    async with rrt.db.write() as s:
+        start = date(pay_date.year, pay_date.month, 1)
+        s.add(PayrollRun(period=period, period_start=start, period_end=pay_date, pay_date=pay_date, currency="AUD",
+                         status="posted"))
+
+
+def proposal(percent, effective_from: str, **extra) -> dict:
+    return {"name": SUPER_GUARANTEE, "percent": percent, "effective_from": effective_from, "source": FIXTURE, **extra}
+
+
+async def test_the_bundled_rates_are_listed_with_their_sources(rrt, people):
+    page = await invoke(rrt, "list_payroll_rates", {"limit": 100}, people["officer"])
+    # The ATO's super guarantee percentages, SGAA 1992 s 19(2): 10 % from 1 July 2021, then +0.5 a year to 12 %.
+    assert [(r.effective_from, r.percent, r.origin) for r in page.items] == [
+        (date(2021, 7, 1), Decimal("10"), "bundled"), (date(2022, 7, 1), Decimal("10.5"), "bundled"),
+        (date(2023, 7, 1), Decimal("11"), "bundled"), (date(2024, 7, 1), Decimal("11.5"), "bundled"),
+        (date(2025, 7, 1), Decimal("12"), "bundled")]
+    assert all(SG_ACT in r.source and r.name == SUPER_GUARANTEE and r.jurisdiction == "AU" for r in page.items)
+    two = await invoke(rrt, "list_payroll_rates", {"limit": 2}, people["officer"])
+    assert len(two.items) == 2 and two.next_cursor is not None
+    rest = await invoke(rrt, "list_payroll_rates", {"limit": 100, "cursor": two.next_cursor}, people["officer"])
+    assert [r.effective_from for r in rest.items] == [date(y, 7, 1) for y in (2023, 2024, 2025)]
+    with pytest.raises(PermissionDenied):  # rates are payroll's: HR does not see them
+        await invoke(rrt, "list_payroll_rates", {}, people["hr"])
+
+
+async def test_an_added_rate_needs_four_eyes_and_payslips_pick_it_by_pay_date(rrt, people):
+    officer, admin = people["officer"], people["admin"]
+    pending = await invoke(rrt, "add_payroll_rate", proposal("12.75", "2027-07-01"), officer)
+    assert pending.pending and pending.level == "approve"
+    assert pending.preview["percent"] == "12.75" and pending.preview["before"] == {
+        "percent": "12", "effective_from": "2025-07-01"}
+    assert pending.preview["replaces_bundled"] is False
+    assert await stored_rates(rrt) == []  # previewed, nothing written
+    await invoke(rrt, "confirm_action", {"action_id": pending.action_id}, officer)
+    with pytest.raises(PermissionDenied):  # the requester never approves their own
+        await invoke(rrt, "approve_action", {"action_id": pending.action_id}, officer)
+    done = await invoke(rrt, "approve_action", {"action_id": pending.action_id}, admin)
+    assert done.status == "executed", done
+    assert done.result["percent"] == "12.75" and done.result["origin"] == "added"
+    (row,) = await stored_rates(rrt)
+    assert (row.jurisdiction, row.name, row.effective_from, row.rate) == ("AU", SUPER_GUARANTEE, date(2027, 7, 1),
+                                                                          "0.1275")
+    async with rrt.db.read() as s:
+        added = await rates.added_rates(s, "au")
+    assert added == [rates.DatedRate(SUPER_GUARANTEE, date(2027, 7, 1), Fraction(51, 400), FIXTURE)]
+    # Picked by pay date: 30 June 2027 pays the bundled 12 %, 1 July 2027 the added 12.75 % (= 51/400).
+    assert AU.rate(SUPER_GUARANTEE, date(2027, 6, 30), added=added).rate == Fraction(12, 100)
+    assert AU.rate(SUPER_GUARANTEE, date(2027, 7, 1), added=added).rate == Fraction(51, 400)
+    assert AU.rate(SUPER_GUARANTEE, date(2030, 1, 1), added=added).source == FIXTURE
+    listed = await invoke(rrt, "list_payroll_rates", {"limit": 100}, officer)
+    assert [(r.effective_from, r.percent, r.origin) for r in listed.items][-2:] == [
+        (date(2025, 7, 1), Decimal("12"), "bundled"), (date(2027, 7, 1), Decimal("12.75"), "added")]
+
+
+@pytest.mark.parametrize(("args", "error", "field", "says"), [
+    (proposal(12, "2029-07-01", name="medicare_levy"), InvalidInput, "name",
+     "rate name 'medicare_levy' is unknown; known: super_guarantee_rate"),
+    (proposal(100.5, "2029-07-01"), InvalidInput, "percent", "less than or equal to 100"),
+    (proposal(-1, "2029-07-01"), InvalidInput, "percent", "greater than or equal to 0"),
+    (proposal("12.12345", "2029-07-01"), InvalidInput, "percent", "decimal places"),
+    (proposal(12, "2029-07-01", source="ATO"), InvalidInput, "source", "at least 5 characters"),
+    (proposal(12, "2029-07-01", jurisdiction="AU"), InvalidInput, "jurisdiction", "unknown argument"),
+    (proposal(12, "1 July 2029"), InvalidInput, "effective_from", "date"),
+])
+async def test_bad_proposals_are_refused_naming_the_field(rrt, people, args, error, field, says):
+    before = await stored_rates(rrt)
+    with pytest.raises(error) as info:
+        await invoke(rrt, "add_payroll_rate", args, people["officer"])
+    assert field in str(info.value.field or info.value.message) and says in info.value.message, info.value
+    assert await stored_rates(rrt) == before
+
+
+def test_the_domain_rules_of_a_rate():
+    """check_rate's rules (domain.payroll.rates, rules 2 to 4), for callers other than the tool."""
+    rates.check_rate(SUPER_GUARANTEE, Decimal("0"), FIXTURE)  # 0 and 1 are the bounds, inclusive
+    rates.check_rate(SUPER_GUARANTEE, Decimal("1"), FIXTURE)
+    rates.check_rate(SUPER_GUARANTEE, Decimal("0.123456"), FIXTURE)
+    for rate, says in ((Decimal("1.01"), "rate 101.00 % is outside 0 to 100 %"),
+                       (Decimal("-0.01"), "rate -1.00 % is outside 0 to 100 %"),
+                       (Decimal("0.1234567"), "more than 6 decimal places"),
+                       (Decimal("NaN"), "must be a decimal fraction"), (Decimal("Infinity"), "must be a decimal")):
+        with pytest.raises(InvalidInput, match=says) as info:
+            rates.check_rate(SUPER_GUARANTEE, rate, FIXTURE)
+        assert info.value.field == "rate"
+    with pytest.raises(InvalidInput) as info:
+        rates.check_rate(SUPER_GUARANTEE, Decimal("0.12"), "   ")
+    assert info.value.field == "source"
+
+
+async def test_a_duplicate_date_and_an_unknown_jurisdiction_are_refused(rrt, people):
+    officer = people["officer"]
+    first = await invoke(rrt, "add_payroll_rate", proposal(13, "2028-07-01"), officer)
+    await released(rrt, first, officer, people["admin"])
+    count = len(await stored_rates(rrt))
+    with pytest.raises(Conflict, match="a super_guarantee_rate from 2028-07-01 was already added in AU") as info:
+        await invoke(rrt, "add_payroll_rate", proposal("13.5", "2028-07-01"), officer)
+    assert info.value.field == "effective_from" and len(await stored_rates(rrt)) == count
+    async with rrt.db.read() as s:
+        with pytest.raises(InvalidInput, match="payroll jurisdiction 'NZ' is unknown; known: AU"):
+            await rates.plan_add_payroll_rate(s, SYSTEM_ACTOR, jurisdiction_code="NZ", name=SUPER_GUARANTEE,
+                                              effective_from=date(2029, 7, 1), rate=Decimal("0.12"), source=FIXTURE)
+
+
+async def test_a_rate_on_the_same_day_as_a_bundled_one_says_it_replaces_it(rrt, people):
+    """A correction of a bundled rate is possible only for dates after every posted run; the preview says so, and
+    shows as before what that day pays today (the bundled 12 % of 1 July 2025)."""
+    async with rrt.db.read() as s:
+        plan = await rates.plan_add_payroll_rate(s, SYSTEM_ACTOR, jurisdiction_code="AU", name=SUPER_GUARANTEE,
+                                                 effective_from=date(2025, 7, 1), rate=Decimal("0.125"),
+                                                 source=FIXTURE)
+    assert plan.preview["replaces_bundled"] is True and plan.preview["before"] == {"percent": "12", "effective_from": "2025-07-01"}
+    assert plan.changes[0].values["rate"] == "0.125"
+
+
+async def test_history_is_never_changed_and_a_run_posted_since_the_preview_stops_it(rrt, people):
+    officer, admin = people["officer"], people["admin"]
+    pending = await invoke(rrt, "add_payroll_rate", proposal(14, "2031-07-01"), officer)
+    await invoke(rrt, "confirm_action", {"action_id": pending.action_id}, officer)
+    await posted_run(rrt, "2031-07", date(2031, 7, 1))  # a run paid on the rate's first day is posted meanwhile
+    count = len(await stored_rates(rrt))
+    with pytest.raises(StaleAction, match="can no longer be planned: effective_from 2031-07-01 is on or before the "
+                                          "pay date 2031-07-01 of payroll run 2031-07"):
+        await invoke(rrt, "approve_action", {"action_id": pending.action_id}, admin)
+    assert len(await stored_rates(rrt)) == count
+    # Before the latest posted pay date, or on it: refused at once, naming the run and the first allowed day.
+    for day in ("2031-07-01", "2030-01-01"):
+        with pytest.raises(Conflict, match="use a date after 2031-07-01") as info:
+            await invoke(rrt, "add_payroll_rate", proposal(14, day), officer)
+        assert info.value.field == "effective_from"
+    later = await invoke(rrt, "add_payroll_rate", proposal(14, "2031-07-02"), officer)
+    assert later.preview["latest_posted_pay_date"] == "2031-07-01"
+    await released(rrt, later, officer, admin)
+    assert (await stored_rates(rrt))[-1].effective_from == date(2031, 7, 2)
