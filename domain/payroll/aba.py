@@ -88,6 +88,12 @@ def check_account_number(value: str, *, field: str = "account_number") -> str:
     return text
 
 
+def _written_bsb(value: str) -> str:
+    """A valid BSB as the file writes it ('xxx-xxx'); an invalid one unchanged, for render to refuse by name."""
+    match = _BSB.fullmatch(value.strip()) if isinstance(value, str) else None
+    return f"{match.group(1)}-{match.group(2)}" if match else value
+
+
 def _check_amount(value: int, *, field: str, allow_zero: bool = False) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < (0 if allow_zero else 1) \
             or value > MAX_AMOUNT:
@@ -188,15 +194,16 @@ def compose(descriptive: Descriptive, payer: Payer, payments: list[Payment], *, 
         raise InvalidInput("a bank file needs at least one payment", field="payments")
     if transaction_code not in CREDIT_CODES:
         raise InvalidInput(f"transaction code {transaction_code} is not a credit (50-57)", field="transaction_code")
-    details = [Detail(bsb=p.bsb, account_number=p.account_number, transaction_code=transaction_code,
+    payer_bsb = _written_bsb(payer.bsb)
+    details = [Detail(bsb=_written_bsb(p.bsb), account_number=p.account_number, transaction_code=transaction_code,
                       amount_cents=p.amount_cents, account_title=p.account_title,
-                      lodgement_reference=p.lodgement_reference, trace_bsb=payer.bsb,
+                      lodgement_reference=p.lodgement_reference, trace_bsb=payer_bsb,
                       trace_account_number=payer.account_number, remitter=payer.remitter) for p in payments]
     if balancing:
         credit = sum(p.amount_cents for p in payments)
-        details.append(Detail(bsb=payer.bsb, account_number=payer.account_number, transaction_code=DEBIT,
+        details.append(Detail(bsb=payer_bsb, account_number=payer.account_number, transaction_code=DEBIT,
                               amount_cents=credit, account_title=payer.account_title,
-                              lodgement_reference=descriptive.description, trace_bsb=payer.bsb,
+                              lodgement_reference=descriptive.description, trace_bsb=payer_bsb,
                               trace_account_number=payer.account_number, remitter=payer.remitter))
     file = AbaFile(descriptive=descriptive, details=tuple(details), total=totals(details))
     render(file)  # every field checked now, with the payment's position in the error
