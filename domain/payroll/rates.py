@@ -360,7 +360,8 @@ def _listed(items: list[str], limit: int = 10) -> str:
 def check_move(contract: EmploymentContract, structure: SalaryStructure, effective_from: date) -> str | None:
     """Rule: why `contract` (its current version) cannot move to `structure` from `effective_from`, or None."""
     if contract.currency != structure.currency:
-        return f"{contract.contract_number} is in {contract.currency}, structure {structure.code} in {structure.currency}"
+        return (f"{contract.contract_number} is in {contract.currency}, structure {structure.code} in "
+                f"{structure.currency}")
     if contract.salary_structure_id == structure.id:
         return f"{contract.contract_number} is already on structure {structure.code}"
     if effective_from < contract.start_date:
@@ -405,9 +406,9 @@ async def plan_move_contracts_to_structure(session: AsyncSession, actor: Actor, 
             f"({max(p.period_end for p in paid).isoformat()})", field="effective_from")
     pending = sorted({(p.run_id, p.period, p.status) for p in periods})
     if pending:
-        raise Conflict(f"payroll run(s) {', '.join(f'{period} (run {rid}, {status})' for rid, period, status in pending)} "
-                       "pay these contracts and are not posted: post them, or cancel them and calculate again "
-                       "after the move", field="contract_numbers")
+        named = ", ".join(f"{period} (run {rid}, {status})" for rid, period, status in pending)
+        raise Conflict(f"payroll run(s) {named} pay these contracts and are not posted: post them, or cancel them and "
+                       "calculate again after the move", field="contract_numbers")
     changes: list[Any] = []
     moved: list[dict[str, Any]] = []
     for index, number in enumerate(numbers):

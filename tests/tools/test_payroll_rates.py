@@ -159,7 +159,8 @@ async def test_a_rate_on_the_same_day_as_a_bundled_one_says_it_replaces_it(rrt, 
         plan = await rates.plan_add_payroll_rate(s, SYSTEM_ACTOR, jurisdiction_code="AU", name=SUPER_GUARANTEE,
                                                  effective_from=date(2025, 7, 1), rate=Decimal("0.125"),
                                                  source=FIXTURE)
-    assert plan.preview["replaces_bundled"] is True and plan.preview["before"] == {"percent": "12", "effective_from": "2025-07-01"}
+    assert plan.preview["replaces_bundled"] is True
+    assert plan.preview["before"] == {"percent": "12", "effective_from": "2025-07-01"}
     assert plan.changes[0].values["rate"] == "0.125"
 
 
