@@ -24,7 +24,7 @@ from domain.hr.service import (
     secret_fingerprints,
 )
 from domain.kernel.actor import Actor
-from domain.kernel.crypto import keyring
+from domain.kernel.crypto import DecryptionFailed, keyring
 from domain.kernel.errors import Conflict
 from domain.kernel.models import snapshot
 from domain.kernel.plan import Insert, Plan, Read, Update
@@ -95,9 +95,12 @@ async def plan_set_payment_details(session: AsyncSession, actor: Actor, *, emplo
         before_shown = None
         summary = f"Set {who}'s payment details: pay to account {after_shown['account_number']}"
     else:
-        old = await masked_payment_details(session, employee_id, ring=ring)
-        assert old is not None
-        before_shown = {**old[1], "account_name": existing.bank_account_name,
+        try:
+            old = await masked_payment_details(session, employee_id, ring=ring)
+            masked_before = old[1] if old is not None else {}
+        except DecryptionFailed:  # a damaged value (altered, or copied from another row) is replaced, not shown
+            masked_before = {name: "unreadable" for name in SECRET_COLUMNS.values()}
+        before_shown = {**masked_before, "account_name": existing.bank_account_name,
                         **{name: getattr(existing, name) for name in PLAIN_FIELDS}}
         before_shown = {k: v.isoformat() if isinstance(v, date) else v for k, v in before_shown.items()}
         change = Update(PAYMENT_DETAILS, existing.id or 0, existing.version,
