@@ -123,6 +123,15 @@ GATE_POLICY: Final[dict[str, str]] = {
     "reverse_payroll_run": "gated: approve",
     "cancel_payroll_run": "gated: confirm; it deletes a run's draft payslips (issue 15)",
 
+    # ---------------------------------------------------------------- leave
+    "request_leave": "ungated: records a request; nothing is approved, taken or paid until "
+                     "approve_leave_request (gated) and a payroll run",
+    "approve_leave_request": "gated: confirm",
+    "reject_leave_request": "ungated: closes a request that was never approved; the row is kept",
+    "cancel_leave_request": "ungated: closes a request no payslip has paid (refused once one has); the "
+                            "row is kept",
+    "adjust_leave_balance": "gated: confirm",
+
     # ---------------------------------------------------------------- fees
     "create_family": "ungated: adds a family account",
     "add_family_student": "ungated: bills a student's next invoices to the family; issued invoices are unchanged",

@@ -18,6 +18,7 @@ def all_modules() -> list[Module]:
         gradebook,
         hr,
         jobs,
+        leave,
         payroll,
         payroll_setup,
         platform,
@@ -26,4 +27,4 @@ def all_modules() -> list[Module]:
 
     return [platform.module, discovery.module, actions.module, jobs.module, documents.module, hr.module,
             academics.module, timetable.module, finance.module, payroll.module, payroll_setup.module,
-            fees.module]
+            fees.module, leave.module]

@@ -62,7 +62,8 @@ looks like (imported on the first resolution, not at start)."""
 PEOPLE_LISTERS = {"employee": "search_employees", "student": "search_students", "family": "list_families"}
 """Kinds named after people: an error lists their names (not only codes) to a caller who may call this tool."""
 
-ID_ONLY_KINDS = ("action", "job", "document", "timetable_problem", "timetable_solution", "audit_event", "entity")
+ID_ONLY_KINDS = ("action", "job", "document", "timetable_problem", "timetable_solution", "audit_event", "entity",
+                 "leave_request")
 """Kinds with ids only; "entity" is the id of a row of the table another field names (an audit event's)."""
 
 
@@ -124,6 +125,7 @@ TimetableProblemRef = id_ref("timetable_problem")
 TimetableSolutionRef = id_ref("timetable_solution")
 AuditEventRef = id_ref("audit_event")
 EntityRef = id_ref("entity")
+LeaveRequestRef = id_ref("leave_request")
 
 
 @dataclass(frozen=True)

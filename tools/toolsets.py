@@ -113,6 +113,10 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "list_salary_structures", "create_salary_structure", "list_tax_tables", "add_tax_table",
              "list_employment_contracts", "create_employment_contract", "change_contract_salary",
              "record_unpaid_leave"),
+    _toolset("leave", "Staff leave: leave types, requests and their approval, balances and their "
+                      "adjustment.",
+             "list_leave_types", "request_leave", "approve_leave_request", "reject_leave_request",
+             "cancel_leave_request", "list_leave_requests", "get_leave_balances", "adjust_leave_balance"),
     _toolset("payroll_setup", "Keep pay rules current: dated payroll rates (super guarantee), editing salary "
                               "structures, moving contracts between them.",
              "list_payroll_rates", "add_payroll_rate", "update_salary_structure", "move_contracts_to_structure"),
@@ -136,7 +140,7 @@ ROLE_DEFAULTS: Final[dict[Role, tuple[str, ...]]] = {
     Role.REGISTRAR: ("me", "actions", "classes", "students", "term_reports"),
     Role.FINANCE: ("me", "actions", "fees", "ledger"),
     Role.PAYROLL: ("me", "actions", "payroll", "jobs"),
-    Role.HR: ("me", "actions", "staff", "contracts"),
+    Role.HR: ("me", "actions", "staff", "contracts", "leave"),
     Role.VIEWER: ("me", "actions", "classes", "schedule"),
 }
 

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
                     "server, naming the known ones.")
     school_name: str = "mcs-erp school"
     school_timezone: str = "UTC"
+    leave_subdivision: str | None = Field(
+        default=None, max_length=10,
+        description="The state or territory whose public holidays leave requests skip besides the national ones "
+                    "(ISO 3166-2 without the country: VIC, NSW, QLD, ...); unset: national holidays only. A request "
+                    "may name another.")
     currency: str = Field(default="USD", description="The school's ISO 4217 currency (fees and accounts opened "
                                                     "without one), e.g. AUD; one of domain.kernel.money.MINOR_UNITS.")
     action_ttl_minutes: int = Field(default=60, ge=1, description="How long a proposed action waits for confirm.")

@@ -15,7 +15,6 @@ InvalidInput.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -56,7 +55,7 @@ async def plan_approve_leave_request(session: AsyncSession, actor: Actor, *, req
                "leave_type": f"{kind.code} ({kind.name})", "paid": kind.paid,
                "start_date": req.start_date.isoformat(), "end_date": req.end_date.isoformat(),
                "working_days": req.working_days, "hours": _hours(hours),
-               "days": str(Decimal(to_x100(days_of(hours))) / 100),
+               "days": str(hours_decimal(days_of(hours))),
                "hours_per_day": _hours(from_x100(req.hours_per_day_x100)),
                "public_holidays_of": f"{req.country}{'-' + req.subdivision if req.subdivision else ''}",
                "reason": req.reason,

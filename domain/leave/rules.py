@@ -138,8 +138,8 @@ def from_x100(value: int) -> Fraction:
 
 
 def hours_decimal(hours: Fraction) -> Decimal:
-    """Return hours as a Decimal of two places (rounded half up), for answers."""
-    return Decimal(to_x100(hours)) / HOURS_SCALE
+    """Return hours as a Decimal of exactly two places (rounded half up), for answers: 80 h is 80.00."""
+    return Decimal(to_x100(hours)).scaleb(-2)
 
 
 def days_of(hours: Fraction, hours_per_day: Fraction = STANDARD_DAY_HOURS) -> Fraction:

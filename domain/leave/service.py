@@ -194,6 +194,22 @@ async def type_codes(session: AsyncSession) -> dict[int, str]:
     return {type_id: row.code for type_id, row in (await _types_by_id(session)).items()}
 
 
+def _working_dates(start: date, end: date, *, country: str, subdivision: str | None) -> list[date]:
+    """domain.kernel.workdays.working_dates, with an unknown state named as the subdivision (python-holidays
+    reports it as NotImplementedError, which workdays reads as an unknown country)."""
+    try:
+        return working_dates(start, end, country=country, subdivision=subdivision)
+    except InvalidInput as exc:
+        if subdivision is None or exc.field != "country":
+            raise
+        try:
+            working_dates(start, start, country=country, subdivision=None)
+        except InvalidInput:
+            raise exc from None
+        raise InvalidInput(f"{country} has no state or territory {subdivision!r}; use an ISO 3166-2 code without the "
+                           "country, such as VIC, NSW or QLD", field="subdivision") from None
+
+
 def _label(req: LeaveRequest, code: str) -> str:
     return f"leave request {req.id} ({code} {req.start_date} to {req.end_date}, {req.status})"
 
@@ -220,7 +236,7 @@ async def request_leave(session: AsyncSession, actor: Actor, *, employee_id: int
         raise InvalidInput(f"employee {employee.code} was terminated on {employee.termination_date}; leave cannot "
                            f"start after that ({start_date})", field="start_date")
     sub = subdivision.strip().upper() if subdivision else None
-    days = len(working_dates(start_date, end_date, country=country, subdivision=sub))
+    days = len(_working_dates(start_date, end_date, country=country, subdivision=sub))
     total = rules.requested_hours(days, hours_per_day=per_day, hours=explicit)
     if to_x100(per_day) != per_day * 100 or (explicit is not None and to_x100(explicit) != explicit * 100):
         raise InvalidInput("hours and hours_per_day take at most two decimal places",

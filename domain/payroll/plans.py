@@ -25,7 +25,9 @@ posting key already used, no payslip to post or pay, a missing account for marki
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -59,6 +61,10 @@ from domain.payroll.service import (
     get_payslip,
     get_run,
     journal_lines,
+    LEAVE_MOVEMENTS,
+    LEAVE_REVERSAL,
+    leave_movements,
+    movements_payload,
     reversing_lines,
     reversing_payslip,
     run_preview,
@@ -142,6 +148,23 @@ def _void_changes(slip: Payslip, lines: list[Any]) -> list[Any]:
     return changes
 
 
+def _leave_preview(movements: list[Any]) -> dict[str, Any]:
+    """Leave movements for a person: hours accrued, taken and paid out by leave type, and how many employees."""
+    hours: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for m in movements:
+        hours[m.kind][m.type_code] += Decimal(m.hours.numerator) / m.hours.denominator
+    return {"employees": len({m.employee_id for m in movements}),
+            **{kind: {code: str(round(h, 2)) for code, h in sorted(by_type.items())}
+               for kind, by_type in sorted(hours.items())}}
+
+
+def _leave_reversal(slips: list[Payslip], on: date) -> list[Any]:
+    """The effect reversing the leave movements the payslips' posting made (none made: nothing reversed)."""
+    if not slips:
+        return []
+    return [Effect(LEAVE_REVERSAL, {"sources": [f"payslip:{s.id}" for s in slips], "on": on}, ref="leave_reversal")]
+
+
 def _totals_input(run: PayrollRun) -> str:
     return (f"{run.employees} employees, gross {run.gross_minor}, deductions {run.deductions_minor}, employer "
             f"contributions {run.employer_minor}, net {run.net_minor} {run.currency} (minor units)")
@@ -181,7 +204,10 @@ async def plan_post_payroll_run(session: AsyncSession, actor: Actor, *, run_id: 
     if posting is None:
         raise Conflict(f"payroll run {run_id} has no payslips to post", field="run_id")
     drafts = await repo.run_payslips(session, run.id or 0, statuses=[PayslipStatus.DRAFT.value])
+    movements = leave_movements(await repo.leave_records(session, run.id or 0), run.pay_date)
     changes: list[Any] = [*creates, posting]
+    if movements:
+        changes.append(Effect(LEAVE_MOVEMENTS, movements_payload(movements), ref="leave"))
     changes += [Update("payslips", s.id or 0, s.version, before={"status": s.status},
                        after={"status": PayslipStatus.DONE.value}) for s in drafts]
     changes.append(Update("payroll_runs", run.id or 0, run.version,
@@ -193,6 +219,7 @@ async def plan_post_payroll_run(session: AsyncSession, actor: Actor, *, run_id: 
     preview["before"] = {"status": run.status, "journal_entry_id": run.journal_entry_id}
     preview["after"] = {"status": RunStatus.POSTED.value, "payslips_done": len(drafts),
                         "accounts_created": len(creates)}
+    preview["leave"] = _leave_preview(movements)
     created = f"; creates accounts {', '.join(e.payload['code'] for e in creates)}" if creates else ""
     return Plan(command="post_payroll_run",
                 summary=f"Post payroll {run.period}: {run.employees} employees, net {run.net_minor} {run.currency} "
@@ -266,17 +293,16 @@ async def plan_cancel_payroll_run(session: AsyncSession, actor: Actor, *, run_id
 
 async def plan_reverse_payroll_run(session: AsyncSession, actor: Actor, *, run_id: int, on: date,
                                    reason: str) -> Plan:
-    """Plan reversing a posted or paid run on `on`: its payment entry reversed (finance.reversal), its posting
-    reversed too or, when some payslips were voided one by one (their share already mirrored), the others' share
-    mirrored by one entry (key payroll_run:<id>:reverse); every live payslip voided by a reversing payslip with the
-    opposite lines (never deleted); the run reversed. Raises NotFound, Conflict, InvalidInput (a date before an
-    entry's)."""
+    """Plan reversing a posted or paid run on `on`, by the same rule as voiding each of its payslips (issue 18, M4):
+    its posting reversed or, when some payslips were voided one by one (their share already mirrored), the others'
+    share mirrored by one entry (key payroll_run:<id>:reverse); the bank payment is NOT reversed (the money left the
+    bank and did not come back), so a paid run's net pay shows as owed back by the employees on net pay payable,
+    as after void_payslip; every live payslip voided by a reversing payslip with the opposite lines (never
+    deleted) and its leave movements reversed; the run reversed. Raises NotFound, Conflict, InvalidInput (a date
+    before an entry's)."""
     run = await get_run(session, run_id)
     ensure_status(run, RunStatus.POSTED, RunStatus.PAID, doing="reversing")
     changes: list[Any] = []
-    if run.payment_entry_id is not None:
-        changes.append(await finance.plan_reversal(session, entry_id=run.payment_entry_id, date=on, reason=reason,
-                                                   ref="payment_reversal"))
     slips = [s for s in await repo.run_payslips(session, run.id or 0, originals=True)
              if s.status != PayslipStatus.VOID.value]
     voided_before = await repo.count_reversing_payslips(session, run.id or 0)
@@ -291,15 +317,19 @@ async def plan_reverse_payroll_run(session: AsyncSession, actor: Actor, *, run_i
     lines = await repo.payslip_lines(session, [s.id or 0 for s in slips])
     for slip in slips:
         changes += _void_changes(slip, [ln for ln in lines if ln.payslip_id == slip.id])
+    changes += _leave_reversal(slips, on)
     changes.append(Update("payroll_runs", run.id or 0, run.version, before={"status": run.status},
                           after={"status": RunStatus.REVERSED.value}))
     preview = await run_preview(session, run)
     entries = [c for c in changes if isinstance(c, Effect) and c.kind in (finance.POSTING, finance.REVERSAL)]
+    paid_back = sum(s.net_minor for s in slips if s.status == PayslipStatus.PAID.value)
     preview["reversal"] = {"on": on.isoformat(), "reason": reason,
-                           "entries_reversed": [e for e in (run.payment_entry_id, run.journal_entry_id) if e
+                           "entries_reversed": [e for e in (run.journal_entry_id,) if e
                                                 and any(c.payload.get("entry_id") == e for c in entries)],
                            "entries": [await _entry_preview(session, e) for e in entries],
-                           "payslips_voided": len(slips)}
+                           "payslips_voided": len(slips), "paid_net_owed_back": paid_back,
+                           "bank_payment": "kept: the net pay paid is owed back by the employees (net pay payable)"
+                           if paid_back else None}
     preview["before"] = {"status": run.status}
     preview["after"] = {"status": RunStatus.REVERSED.value, "payslips_voided": len(slips)}
     return Plan(command="reverse_payroll_run",
@@ -327,7 +357,8 @@ async def plan_void_payslip(session: AsyncSession, actor: Actor, *, payslip_id: 
                                      memo=f"Void payslip {slip.number}: {reason}"[:500],
                                      idempotency_key=f"payslip:{payslip_id}:void", ref="void_entry")
     lines = await repo.payslip_lines(session, [payslip_id])
-    changes: list[Any] = [*creates, *([mirror] if mirror is not None else []), *_void_changes(slip, lines)]
+    changes: list[Any] = [*creates, *([mirror] if mirror is not None else []), *_void_changes(slip, lines),
+                          *_leave_reversal([slip], on)]
     preview = {"payslip": slip.number, "employee_id": slip.employee_id, "period": slip.period,
                "status": slip.status, "currency": slip.currency,
                "before": {"status": slip.status, "gross_minor": slip.gross_minor, "net_minor": slip.net_minor},

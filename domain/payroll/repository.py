@@ -13,12 +13,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.kernel.db import codes_by_id
 from domain.payroll.models import (
     EmploymentContract,
+    PayCalendar,
     PayrollRun,
     Payslip,
     PayslipLine,
     SalaryStructure,
     TaxTableRecord,
 )
+from domain.payroll.rates_models import PayrollRate
 
 
 async def structures_page(session: AsyncSession, *, after_id: int, limit: int) -> list[SalaryStructure]:
@@ -105,9 +107,40 @@ async def posting_sums(session: AsyncSession, run_id: int, payslip_ids: Sequence
 
 
 
+async def leave_records(session: AsyncSession, run_id: int, *, statuses: Sequence[str] = ("draft",)
+                        ) -> list[tuple[int, int, str]]:
+    """(payslip id, employee id, leave JSON) of a run's original payslips in `statuses`, by id."""
+    return list((await session.exec(select(Payslip.id, Payslip.employee_id, Payslip.leave).where(
+        Payslip.run_id == run_id, col(Payslip.status).in_(statuses), col(Payslip.reverses_payslip_id).is_(None))
+        .order_by(col(Payslip.id)))).all())
+
+
+async def calendar_by_code(session: AsyncSession, code: str) -> PayCalendar | None:
+    """The live pay calendar with `code`, or None."""
+    return (await session.exec(select(PayCalendar).where(PayCalendar.code == code,
+                                                         col(PayCalendar.deleted_at).is_(None)))).first()
+
+
+async def calendars(session: AsyncSession) -> list[PayCalendar]:
+    """Every live pay calendar, by id."""
+    return list((await session.exec(select(PayCalendar).where(col(PayCalendar.deleted_at).is_(None))
+                                    .order_by(col(PayCalendar.id)))).all())
+
+
+async def added_rate_rows(session: AsyncSession, jurisdiction_code: str) -> list:
+    """The live dated rates an admin added for a jurisdiction (payroll_rates), oldest effective date first."""
+    return list((await session.exec(select(PayrollRate).where(
+        PayrollRate.jurisdiction == jurisdiction_code, col(PayrollRate.deleted_at).is_(None))
+        .order_by(col(PayrollRate.effective_from), col(PayrollRate.id)))).all())
+
+
 async def reference_rows(session: AsyncSession, kind: str) -> list:
     """Rows a reference to `kind` is matched against (domain.kernel.references): "salary_structure" (id, code,
-    name), "payroll_run" (id, period, status), "payslip" (id, number, employee_id)."""
+    name), "payroll_run" (id, period, status), "payslip" (id, number, employee_id), "pay_calendar" (id, code,
+    name)."""
+    if kind == "pay_calendar":
+        stmt = select(PayCalendar.id, PayCalendar.code, PayCalendar.name).where(col(PayCalendar.deleted_at).is_(None))
+        return list((await session.exec(stmt)).all())
     if kind == "salary_structure":
         stmt = select(SalaryStructure.id, SalaryStructure.code, SalaryStructure.name).where(
             col(SalaryStructure.deleted_at).is_(None))
@@ -119,6 +152,7 @@ async def reference_rows(session: AsyncSession, kind: str) -> list:
 
 
 CODE_COLUMNS = {"salary_structure": (SalaryStructure.id, SalaryStructure.code),
+                "pay_calendar": (PayCalendar.id, PayCalendar.code),
                 "payroll_run": (PayrollRun.id, PayrollRun.period), "payslip": (Payslip.id, Payslip.number)}
 """Each kind's id column and the column of the code people use (codes_of)."""
 

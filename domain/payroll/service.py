@@ -45,11 +45,17 @@ from domain.kernel.audit import append_audit
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
+from domain.kernel.plan import ApplyContext, register_effect
 from domain.kernel.references import Candidate, pick
+from domain.kernel.workdays import working_dates
+from domain.leave import service as leave
 from domain.payroll import engine
-from domain.payroll.categories import default_category
 from domain.payroll import repository as repo
+from domain.payroll.categories import default_category
+from domain.payroll.jurisdiction import SUPER_GUARANTEE, DatedRate, Jurisdiction, jurisdiction
 from domain.payroll.models import (
+    CessationType,
+    PayCalendar,
     EmploymentContract,
     PayBasis,
     PayrollRun,
@@ -61,7 +67,15 @@ from domain.payroll.models import (
     TaxTableRecord,
     UnpaidLeave,
 )
-from domain.payroll.tax import TaxTable, TaxTableSet, bundled_tax_tables, load_tax_tables
+from domain.payroll.periods import CalendarRules
+from domain.payroll.tax import (
+    PayFrequency,
+    TaxTable,
+    TaxTableSet,
+    bundled_tax_tables,
+    load_tax_tables,
+    unused_leave_withholding,
+)
 
 # Accounts a payroll posting uses, created on first use when the chart has no account with the code.
 PAYROLL_ACCOUNTS = {
@@ -304,10 +318,84 @@ def working_days(start: date, end: date) -> int:
     return days
 
 
-def previous_period(period: str) -> str:
+def previous_period(period: str, rules: CalendarRules | None = None) -> str:
+    """The label of the period before `period` on a calendar (by default: calendar months)."""
+    if rules is not None:
+        return rules.previous(period)
     start, _ = month_bounds(period)
     prior = start - timedelta(days=1)
     return f"{prior.year:04d}-{prior.month:02d}"
+
+
+# ---------------------------------------------------------------- pay calendars
+
+DEFAULT_CALENDAR = "MONTHLY"
+"""The calendar of contracts and runs that name none: calendar months, AU, national public holidays (made by the
+migration that introduced calendars)."""
+
+
+def calendar_rules(row: PayCalendar) -> CalendarRules:
+    """The period rules of a stored calendar."""
+    return CalendarRules(frequency=row.frequency, anchor_date=row.anchor_date,  # type: ignore[arg-type]
+                         pay_day_offset=row.pay_day_offset)
+
+
+async def default_calendar(session: AsyncSession) -> PayCalendar:
+    """The MONTHLY calendar (DEFAULT_CALENDAR). Raises NotFound when the database has none (not migrated)."""
+    row = await repo.calendar_by_code(session, DEFAULT_CALENDAR)
+    if row is None:
+        raise NotFound(f"no {DEFAULT_CALENDAR} pay calendar; run mcs-erp init to migrate the database",
+                       field="pay_calendar_id")
+    return row
+
+
+async def get_calendar(session: AsyncSession, calendar_id: int | None) -> PayCalendar:
+    """The pay calendar with that id, or the default (MONTHLY) for None. Raises NotFound."""
+    if calendar_id is None:
+        return await default_calendar(session)
+    row = await session.get(PayCalendar, calendar_id)
+    if row is None or row.deleted_at is not None:
+        raise NotFound(f"no pay calendar with id {calendar_id}; list_pay_calendars shows them",
+                       field="pay_calendar_id")
+    return row
+
+
+async def run_calendar(session: AsyncSession, run: PayrollRun) -> PayCalendar:
+    """The pay calendar of a run (runs from before calendars existed: the default)."""
+    return await get_calendar(session, run.pay_calendar_id)
+
+
+async def create_pay_calendar(session: AsyncSession, actor: Actor, *, code: str, name: str, frequency: str,
+                              anchor_date: date, pay_day_offset: int = 0, jurisdiction_code: str = "AU",
+                              subdivision: str | None = None) -> PayCalendar:
+    """Create a pay calendar: `frequency` weekly, fortnightly or monthly; weekly and fortnightly periods start on
+    `anchor_date` and every 7 or 14 days from it; a period is paid `pay_day_offset` days (-31..31) after its last
+    day; public holidays of `jurisdiction_code` (AU) and its `subdivision` (a state: VIC, NSW, ...) are not working
+    days. Raises InvalidInput (frequency, offset, unknown jurisdiction or state), Conflict (code in use)."""
+    rules = CalendarRules(frequency=frequency, anchor_date=anchor_date,  # type: ignore[arg-type]
+                          pay_day_offset=pay_day_offset)
+    place = jurisdiction(jurisdiction_code)
+    subdivision = subdivision.upper() if subdivision else None
+    working_dates(anchor_date, anchor_date, country=place.holidays_country, subdivision=subdivision)  # checks it
+    code = code.strip().upper()
+    if await repo.calendar_by_code(session, code) is not None:
+        raise Conflict(f"pay calendar {code} already exists", field="code")
+    row = PayCalendar(code=code, name=name, frequency=rules.frequency.value, anchor_date=anchor_date,
+                      pay_day_offset=pay_day_offset, jurisdiction=place.code, subdivision=subdivision)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def list_calendars(session: AsyncSession) -> list[PayCalendar]:
+    """Every pay calendar, by id."""
+    return await repo.calendars(session)
+
+
+async def added_rates(session: AsyncSession, jurisdiction_code: str) -> list[DatedRate]:
+    """The dated rates an admin added for a jurisdiction (domain/payroll/rates.py adds them), oldest first."""
+    return [DatedRate(r.name, r.effective_from, Fraction(Decimal(r.rate)), r.source)
+            for r in await repo.added_rate_rows(session, jurisdiction_code)]
 
 
 # ---------------------------------------------------------------- runs
@@ -323,22 +411,31 @@ async def get_run(session: AsyncSession, run_id: int, *, for_update: bool = Fals
     return run
 
 
-async def create_run(session: AsyncSession, actor: Actor, *, period: str, pay_date: date,
-                     currency: str) -> PayrollRun:
-    """Create the draft run of a period. Raises Conflict when the period already has a live run (one that is not
-    cancelled or reversed), InvalidInput for a pay date before the period starts."""
-    start, end = month_bounds(period)
+async def create_run(session: AsyncSession, actor: Actor, *, period: str, currency: str,
+                     pay_date: date | None = None, pay_calendar_id: int | None = None) -> PayrollRun:
+    """Create the draft run of one period of a pay calendar (default: MONTHLY): `period` is YYYY-MM for a monthly
+    calendar, the period's first day YYYY-MM-DD for a weekly or fortnightly one; `pay_date` defaults to the
+    calendar's (the period's last day plus its offset). Raises Conflict when the calendar's period already has a
+    live run (one that is not cancelled or reversed), InvalidInput for a malformed period, one on which no period
+    of the calendar starts, or a pay date before the period starts."""
+    cal = await get_calendar(session, pay_calendar_id)
+    rules = calendar_rules(cal)
+    start, end = rules.bounds(period)
+    pay_date = pay_date or rules.pay_date(end)
     if pay_date < start:
         raise InvalidInput(f"pay_date {pay_date} is before the period starts ({start})", field="pay_date")
+    default = await default_calendar(session)
+    same_calendar = (PayrollRun.pay_calendar_id == cal.id if cal.id != default.id else
+                     (col(PayrollRun.pay_calendar_id).is_(None)) | (PayrollRun.pay_calendar_id == cal.id))
     live = (await session.exec(select(PayrollRun).where(
-        PayrollRun.period == period,
+        PayrollRun.period == period, same_calendar,
         col(PayrollRun.status).not_in((RunStatus.CANCELLED.value, RunStatus.REVERSED.value))))).first()
     if live is not None:
-        raise Conflict(f"period {period} already has payroll run {live.id} ({live.status}); recalculate, cancel or "
-                       "reverse it", field="period")
+        raise Conflict(f"period {period} of pay calendar {cal.code} already has payroll run {live.id} "
+                       f"({live.status}); recalculate, cancel or reverse it", field="period")
     run = PayrollRun(period=period, period_start=start, period_end=end, pay_date=pay_date,
                      currency=money.parse_currency(currency), status=RunStatus.DRAFT.value,
-                     created_by=actor.id or None)
+                     created_by=actor.id or None, pay_calendar_id=cal.id)
     session.add(run)
     await session.flush()
     return run
@@ -368,18 +465,20 @@ class Computation:
     payslips: list[tuple[EmploymentContract, engine.Payslip]]
     employees: dict[int | None, Employee]
     skipped: list[dict[str, Any]]
+    leave: list[dict[str, Any]] | None = None  # per payslip: accrued, taken and paid-out hours by leave type
 
 
 Progress = Callable[[int, int], Awaitable[None]]
 
 
-async def _ytd_before(session: AsyncSession, employee_ids: list[int], year: int, period: str
+async def _ytd_before(session: AsyncSession, employee_ids: list[int], run: PayrollRun, fy_start: date
                       ) -> dict[int, engine.YearToDate]:
-    """Year to date per employee from the posted payslips of `year` before `period` (reversals count)."""
+    """Year to date per employee from the posted payslips (reversals count) of other runs paid in the financial
+    year of `run`'s pay date, from `fy_start` up to its pay date (issue 18, M3: AU years run 1 July to 30 June)."""
     counted = (PayslipStatus.DONE.value, PayslipStatus.PAID.value, PayslipStatus.VOID.value)
     slips = (await session.exec(select(Payslip).where(
-        col(Payslip.employee_id).in_(employee_ids), col(Payslip.status).in_(counted),
-        col(Payslip.period) >= f"{year:04d}-01", col(Payslip.period) < period))).all()
+        col(Payslip.employee_id).in_(employee_ids), col(Payslip.status).in_(counted), Payslip.run_id != run.id,
+        col(Payslip.pay_date) >= fy_start, col(Payslip.pay_date) <= run.pay_date))).all()
     by_employee: dict[int, list[Payslip]] = defaultdict(list)
     for slip in slips:
         by_employee[slip.employee_id].append(slip)
@@ -403,17 +502,76 @@ async def _ytd_before(session: AsyncSession, employee_ids: list[int], year: int,
     return out
 
 
-def _version_for(versions: list[EmploymentContract], period_end: date) -> EmploymentContract | None:
-    """The contract version in force on the period's last day: the highest version effective by then."""
-    inforce = [v for v in versions if v.effective_from <= period_end]
+def _version_for(versions: list[EmploymentContract], day: date) -> EmploymentContract | None:
+    """The contract version in force on `day`: the highest version effective by then (a later version with an
+    earlier effective date, a backdated change, wins from its date)."""
+    inforce = [v for v in versions if v.effective_from <= day]
     return max(inforce, key=lambda v: v.version_no) if inforce else None
 
 
-def _month_base(contract: EmploymentContract) -> int:
+def annual_pay(contract: EmploymentContract) -> Fraction:
+    """Rule: a contract version's pay for a year, minor units, exact: a monthly salary x 12; an hourly rate x its
+    hours a month x 12 (contracts that give hours a month) or x its ordinary hours a week x 52; an annual salary."""
     if contract.pay_basis == PayBasis.HOURLY:
-        return engine.round_half_up(Fraction(contract.base_minor) * Fraction(contract.hours_per_month_x100 or 0,
-                                                                              HOURS_SCALE))
-    return contract.base_minor
+        if contract.hours_per_month_x100:
+            return Fraction(contract.base_minor) * Fraction(contract.hours_per_month_x100, HOURS_SCALE) * 12
+        return Fraction(contract.base_minor) * Fraction(contract.hours_per_week_x100, HOURS_SCALE) * 52
+    if contract.pay_basis == PayBasis.ANNUAL:
+        return Fraction(contract.base_minor)
+    return Fraction(contract.base_minor) * 12
+
+
+def period_pay(contract: EmploymentContract, frequency: PayFrequency) -> Fraction:
+    """Rule: a contract version's pay for one full period of `frequency`: its annual pay / the periods a year
+    (52, 26, 12), exact; a monthly salary paid monthly is the salary itself."""
+    return annual_pay(contract) / frequency.periods_per_year
+
+
+def hourly_rate(contract: EmploymentContract) -> Fraction:
+    """Rule: the ordinary hourly rate (minor units, exact): annual pay / (52 x ordinary hours a week); the rate
+    leave is paid and valued at (Fair Work Act 2009 s 90(1): the base rate of pay for the ordinary hours)."""
+    if contract.pay_basis == PayBasis.HOURLY:
+        return Fraction(contract.base_minor)
+    hours = Fraction(contract.hours_per_week_x100 or 3800, HOURS_SCALE)
+    return annual_pay(contract) / (52 * hours)
+
+
+def blended_pay(versions: list[EmploymentContract], days: list[date], frequency: PayFrequency) -> Fraction:
+    """Rule (issue 18, M1): a period's pay when contract versions change inside it: each version's full-period pay
+    weighted by the working days (`days`, those employed) it is in force, e.g. a raise from 17,940.00 to 18,940.00
+    a month effective on the 12th of 22 working days pays 17,940 x 11/22 + 18,940 x 11/22 = 18,440.00."""
+    if not days:
+        return Fraction(0)
+    counts: dict[int, int] = defaultdict(int)
+    by_id = {}
+    for day in days:
+        version = _version_for(versions, day)
+        if version is not None:
+            counts[version.id or 0] += 1
+            by_id[version.id or 0] = version
+    return sum((period_pay(by_id[i], frequency) * n for i, n in counts.items()), Fraction(0)) / len(days)
+
+
+def _round_hours(hours: Fraction) -> Fraction:
+    return Fraction(engine.round_half_up(hours * 100), 100)
+
+
+def _leave_json(accrued: Mapping[str, Fraction], taken: Mapping[str, Fraction], paid_out: Mapping[str, Fraction]
+                ) -> dict[str, dict[str, str]]:
+    def show(values: Mapping[str, Fraction]) -> dict[str, str]:
+        return {code: str(Decimal(engine.round_half_up(h * 100)) / 100) for code, h in sorted(values.items()) if h}
+    return {"accrued": show(accrued), "taken": show(taken), "paid_out": show(paid_out)}
+
+
+@dataclass
+class _Employment:
+    """What compute_run knows of one contract in one period before computing its payslip."""
+
+    contract: EmploymentContract
+    versions: list[EmploymentContract]
+    employed: list[date]
+    ends_on: date | None
+    cessation_type: str | None
 
 
 PROGRESS_EVERY = 500
@@ -421,45 +579,88 @@ PROGRESS_EVERY = 500
 
 
 async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress | None = None) -> Computation:
-    """Compute (without writing) every payslip of a draft or calculated run. Employees paid: those with a
-    contract overlapping the period, by the version in force on its last day. Arrears: for each earlier posted
-    payslip of the year whose contract version has since been superseded by one effective in that period, the
-    difference not yet paid. Raises Conflict for a run in another status; InvalidInput naming the employee the
-    engine refuses (e.g. no tax table in force on the pay date) or whose net pay would be negative."""
+    """Compute (without writing) every payslip of a draft or calculated run.
+
+    Employees paid: those whose contract is on the run's pay calendar and who are employed on a working day of the
+    period (working days: Monday to Friday less the calendar's public holidays, domain.kernel.workdays). Their
+    pay: `blended_pay` over the working days each contract version is in force (M1); days before the contract
+    starts, after it ends or after the employee's termination date are unpaid (M2); approved leave in the period
+    (domain.leave) is paid by its own lines at the ordinary hourly rate, with the contract's leave loading on
+    annual leave, and taken out of `base`; unpaid leave adds unpaid days. When employment ends in the period, the
+    final pay adds the unused leave payable on termination (FWA s 90(2); Victoria's LSL after 7 years) and its
+    withholding (ATO Schedule 7, `tax.unused_leave_withholding`). Leave accrues on the ordinary hours paid
+    (domain.leave accrual rules). Year to date: the financial year of the pay date (M3). Arrears: for earlier
+    posted payslips whose period a backdated contract version now covers, the difference not yet paid, pro rata
+    by working days. Raises Conflict for a run in another status or a period without working days; InvalidInput
+    naming the employee the engine refuses (e.g. no tax table in force on the pay date) or whose net pay would be
+    negative."""
     run = await get_run(session, run_id)
     ensure_status(run, RunStatus.DRAFT, RunStatus.CALCULATED, doing="calculating")
+    cal = await run_calendar(session, run)
+    rules = calendar_rules(cal)
+    place = jurisdiction(cal.jurisdiction)
     start, end = run.period_start, run.period_end
-    period = engine.PayPeriod(start=start, end=end, pay_date=run.pay_date, frequency="monthly")
-    total_days = working_days(start, end)
+    dates = working_dates(start, end, country=place.holidays_country, subdivision=cal.subdivision)
+    if not dates:
+        raise Conflict(f"period {run.period} has no working days (weekends and public holidays only)", field="run_id")
+    total_days = len(dates)
+    frequency = rules.frequency
+    period = engine.PayPeriod(start=start, end=end, pay_date=run.pay_date, frequency=frequency)
+    default_calendar_id = (await default_calendar(session)).id
     all_versions = (await session.exec(select(EmploymentContract).where(
         EmploymentContract.start_date <= end).order_by(col(EmploymentContract.id)))).all()
     by_contract: dict[str, list[EmploymentContract]] = defaultdict(list)
     for version in all_versions:
         by_contract[version.contract_number].append(version)
-    chosen: list[EmploymentContract] = []
-    for versions in by_contract.values():
-        version = _version_for(versions, end)
-        if version is not None and (version.end_date is None or version.end_date >= start):
-            chosen.append(version)
-    chosen.sort(key=lambda c: c.employee_id)
-    employee_ids = sorted({c.employee_id for c in chosen})
+    employee_ids = sorted({v.employee_id for v in all_versions})
     employees: dict[int | None, Employee] = dict(await hr.employees_by_id(session, employee_ids))
+    plans: list[_Employment] = []
+    for versions in by_contract.values():
+        versions.sort(key=lambda v: v.version_no)
+        last = versions[-1]
+        if (last.pay_calendar_id or default_calendar_id) != cal.id:
+            continue
+        employee = employees.get(last.employee_id)
+        ends = [d for d in (last.end_date, employee.termination_date if employee else None) if d is not None]
+        ends_on = min(ends) if ends else None
+        if ends_on is not None and ends_on < start:
+            continue
+        employed = [d for d in dates if d >= last.start_date and (ends_on is None or d <= ends_on)]
+        if not employed and not (ends_on is not None and start <= ends_on <= end):
+            continue
+        contract = _version_for(versions, employed[-1] if employed else min(end, ends_on or end)) or last
+        cessation = last.cessation_type or (CessationType.VOLUNTARY.value if employee is not None
+                                            and employee.termination_date is not None else None)
+        plans.append(_Employment(contract, versions, employed, ends_on if ends_on and ends_on <= end else None,
+                                 cessation))
+    plans.sort(key=lambda p: p.contract.employee_id)
+    paid_ids = sorted({p.contract.employee_id for p in plans})
     structure_rows = (await session.exec(select(SalaryStructure))).all()
-    leave = {row.employee_id: Fraction(row.days_x100, 100) for row in (await session.exec(select(UnpaidLeave).where(
-        UnpaidLeave.period == run.period))).all()}
-    ytd = await _ytd_before(session, employee_ids, run.pay_date.year, run.period)
-    arrears = await _arrears(session, employee_ids, by_contract, run)
+    unpaid_rows = {row.employee_id: Fraction(row.days_x100, 100) for row in (await session.exec(select(UnpaidLeave).where(
+        UnpaidLeave.period == run.period))).all()} if frequency is PayFrequency.MONTHLY else {}
+    fy_start, _ = place.financial_year(run.pay_date)
+    ytd = await _ytd_before(session, paid_ids, run, fy_start)
+    arrears = await _arrears(session, plans, run, rules, place, cal.subdivision)
     tables = await tax_tables(session)
+    leave_types = {t.code: t for t in await leave.leave_types(session)}
+    taken = await leave.taken_in_period(session, employee_ids=paid_ids, start=start, end=end,
+                                        country=place.holidays_country, subdivision=cal.subdivision)
+    leaving = [p for p in plans if p.ends_on is not None]
+    balances = await leave.balances(session, employee_ids=[p.contract.employee_id for p in leaving]) if leaving else {}
+    rates = {SUPER_GUARANTEE: place.rate(SUPER_GUARANTEE, run.pay_date, added=await added_rates(session, place.code)
+                                         ).rate}
     computed: list[tuple[EmploymentContract, engine.Payslip]] = []
+    leave_records: dict[int, dict[str, Any]] = {}
     skipped: list[dict[str, Any]] = []
     structures: dict[int | None, engine.SalaryStructure] = {}
 
-    def compute(batch: list[EmploymentContract]) -> None:
+    def compute(batch: list[_Employment]) -> None:
         """Compile the structures (first batch) and compute `batch`'s payslips: pure computation on what was read
         above, run in a worker thread so no user's formula runs on the event loop (issue 17, finding 1)."""
         if not structures:
             structures.update({row.id: engine_structure(row) for row in structure_rows})
-        for contract in batch:
+        for job in batch:
+            contract = job.contract
             employee = employees.get(contract.employee_id)
             if employee is None or employee.deleted_at is not None:
                 skipped.append({"contract": contract.contract_number, "reason": "the employee record was deleted"})
@@ -468,18 +669,11 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
                 skipped.append({"employee": employee.code, "reason": f"contract in {contract.currency}, run in "
                                                                      f"{run.currency}"})
                 continue
-            outside = (working_days(start, contract.start_date - timedelta(days=1))
-                       if contract.start_date > start else 0)
-            if contract.end_date is not None and contract.end_date < end:
-                outside += working_days(contract.end_date + timedelta(days=1), end)
-            unpaid = min(Fraction(total_days), leave.get(contract.employee_id, Fraction(0)) + outside)
             try:
-                slip = engine.compute_payslip(
-                    structures[contract.salary_structure_id], period,
-                    engine.PayInputs(base_minor=_month_base(contract), working_days=total_days,
-                                     unpaid_leave_days=unpaid, filing_status=contract.filing_status,
-                                     arrears=arrears.get(contract.employee_id, ()),
-                                     ytd=ytd.get(contract.employee_id, engine.YearToDate())), tax_tables=tables)
+                slip, record = _compute_one(job, employee, structures[contract.salary_structure_id], period,
+                                            total_days, unpaid_rows.get(contract.employee_id, Fraction(0)),
+                                            taken.get(contract.employee_id, []), leave_types,
+                                            balances.get(contract.employee_id, {}), arrears, ytd, tables, rates)
             except InvalidInput as exc:
                 raise InvalidInput(f"{employee.code} {employee.full_name}: {exc.message}", field=exc.field) from None
             if slip.net_minor < 0:
@@ -487,14 +681,106 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
                                    "(deductions exceed gross pay); fix the contract or the leave before calculating",
                                    field="run_id")
             computed.append((contract, slip))
+            leave_records[len(computed) - 1] = record
 
-    for first in range(0, max(len(chosen), 1), PROGRESS_EVERY):
-        batch = chosen[first:first + PROGRESS_EVERY]
+    for first in range(0, max(len(plans), 1), PROGRESS_EVERY):
+        batch = plans[first:first + PROGRESS_EVERY]
         await asyncio.to_thread(compute, batch)
         if progress is not None and len(batch) == PROGRESS_EVERY:
-            await progress(first + PROGRESS_EVERY, len(chosen))
+            await progress(first + PROGRESS_EVERY, len(plans))
     return Computation(run_id=run_id, run_version=run.version, payslips=computed, employees=employees,
-                       skipped=skipped)
+                       skipped=skipped, leave=[leave_records[i] for i in range(len(computed))])
+
+
+def _compute_one(job: _Employment, employee: Employee, structure: engine.SalaryStructure, period: engine.PayPeriod,
+                 total_days: int, unpaid_recorded: Fraction, taken: list[Any], leave_types: Mapping[str, Any],
+                 balance: Mapping[str, Fraction], arrears: Mapping[int, tuple[engine.PayslipLine, ...]],
+                 ytd: Mapping[int, engine.YearToDate], tables: TaxTableSet, rates: Mapping[str, Fraction]
+                 ) -> tuple[engine.Payslip, dict[str, Any]]:
+    """One employee's payslip and its leave record (accrued, taken and paid-out hours by leave type)."""
+    contract, frequency = job.contract, period.frequency
+    base = blended_pay(job.versions, job.employed, frequency)
+    rate = hourly_rate(contract)
+    loading = Fraction(contract.leave_loading_x100 or 0, 10_000)
+    leave_lines: list[engine.PayslipLine] = []
+    taken_hours: dict[str, Fraction] = defaultdict(Fraction)
+    unpaid_days = Fraction(total_days - len(job.employed)) + unpaid_recorded
+    paid_leave_total = 0
+    for item in taken:
+        taken_hours[item.type_code] += item.hours
+        if not item.paid:
+            unpaid_days += item.days
+            continue
+        amount = engine.round_half_up(rate * item.hours)
+        paid_leave_total += amount
+        category = f"paid_leave:{item.stp_code or 'O'}"
+        name = leave_types[item.type_code].name if item.type_code in leave_types else item.type_code
+        leave_lines.append(engine.PayslipLine(f"LEAVE_{item.type_code}"[:40], name, engine.LineKind.LEAVE, amount,
+                                              category=category, hours=item.hours))
+        if item.loading and loading:
+            leave_lines.append(engine.PayslipLine(
+                f"LOADING_{item.type_code}"[:40], f"{name} loading {loading * 100:g} %".replace("Fraction", ""),
+                engine.LineKind.LEAVE, engine.round_half_up(rate * item.hours * loading), category=category))
+    leave_lines = _merge_lines(leave_lines)
+    unpaid_days = min(Fraction(total_days), unpaid_days)
+    payment_days = Fraction(total_days) - unpaid_days
+    ordinary_hours = Fraction(contract.hours_per_week_x100, HOURS_SCALE) * 52 / frequency.periods_per_year
+    accrued = leave.accrual_hours(list(leave_types.values()), ordinary_hours * payment_days / total_days)
+    termination: list[engine.PayslipLine] = []
+    termination_tax: list[engine.PayslipLine] = []
+    paid_out: dict[str, Fraction] = {}
+    if job.ends_on is not None:
+        redundancy = job.cessation_type in (CessationType.REDUNDANCY.value, CessationType.ILL_HEALTH.value)
+        category = "lump_sum:A" if redundancy else "gross"
+        years = (job.ends_on - employee.hire_date).days / 365.25
+        for code, kind in leave_types.items():
+            if not kind.payable_on_termination or (kind.service_years and years < kind.service_years):
+                continue
+            hours = _round_hours(balance.get(code, Fraction(0)) + accrued.get(code, Fraction(0))
+                                 - taken_hours.get(code, Fraction(0)))
+            if hours <= 0:
+                continue
+            paid_out[code] = hours
+            amount = engine.round_half_up(rate * hours)
+            termination.append(engine.PayslipLine(f"UNUSED_{code}"[:40], f"Unused {kind.name.lower()} paid out",
+                                                  engine.LineKind.TERMINATION, amount, category=category, hours=hours))
+            if kind.loading and loading:
+                termination.append(engine.PayslipLine(
+                    f"UNUSED_{code}_LOADING"[:40], f"Loading on unused {kind.name.lower()}",
+                    engine.LineKind.TERMINATION, engine.round_half_up(rate * hours * loading), category=category))
+        payout = sum(line.amount_minor for line in termination)
+        table_code = next(iter(structure.tax_tables_used), None)
+        if payout and table_code is not None:
+            status = contract.filing_status if tables.filing_statuses(table_code) else None
+            table = tables.pick(table_code, on=period.pay_date, filing_status=status)
+            withheld = unused_leave_withholding(table, normal_minor=engine.round_half_up(period_pay(contract,
+                                                                                               frequency)),
+                                                payment_minor=payout, frequency=frequency,
+                                                genuine_redundancy=redundancy)
+            termination_tax.append(engine.PayslipLine("PAYG_TERMINATION", "PAYG withholding on unused leave "
+                                                      "(ATO Schedule 7)", engine.LineKind.TAX, withheld,
+                                                      category="payg"))
+    slip = engine.compute_payslip(
+        structure, period,
+        engine.PayInputs(base_minor=max(Fraction(0), base - paid_leave_total), working_days=total_days,
+                         unpaid_leave_days=unpaid_days, filing_status=contract.filing_status,
+                         arrears=arrears.get(contract.employee_id, ()), leave=tuple(leave_lines),
+                         termination=tuple(termination), termination_tax=tuple(termination_tax), rates=rates,
+                         ytd=ytd.get(contract.employee_id, engine.YearToDate())), tax_tables=tables)
+    return slip, _leave_json(accrued, taken_hours, paid_out)
+
+
+def _merge_lines(lines: list[engine.PayslipLine]) -> list[engine.PayslipLine]:
+    """Lines of one code added into one (two requests of the same type in a period make one line)."""
+    merged: dict[str, engine.PayslipLine] = {}
+    for line in lines:
+        if line.code in merged:
+            was = merged[line.code]
+            hours = None if was.hours is None else was.hours + (line.hours or 0)
+            line = engine.PayslipLine(line.code, line.name, line.kind, was.amount_minor + line.amount_minor,
+                                      category=line.category, hours=hours)
+        merged[line.code] = line
+    return list(merged.values())
 
 
 async def store_run(session: AsyncSession, computation: Computation, *, actor: Actor = SYSTEM_ACTOR,
@@ -512,7 +798,7 @@ async def store_run(session: AsyncSession, computation: Computation, *, actor: A
     await session.exec(delete(Payslip).where(Payslip.run_id == run.id,  # type: ignore[call-overload]
                                              Payslip.status == PayslipStatus.DRAFT.value))
     computed = computation.payslips
-    ids, numbers = await _write_payslips(session, run, computed, computation.employees)
+    ids, numbers = await _write_payslips(session, run, computed, computation.employees, computation.leave)
     for payslip_id, number, (contract, slip) in zip(ids, numbers, computed, strict=True):
         await append_audit(session, actor, tool=tool, event="payslip_written",
                            arguments={"run_id": run.id, "employee_id": contract.employee_id},
@@ -532,59 +818,65 @@ async def store_run(session: AsyncSession, computation: Computation, *, actor: A
     return Calculated(run=run, payslips=len(computed), skipped=computation.skipped)
 
 
-async def _arrears(session: AsyncSession, employee_ids: list[int], by_contract: dict[str, list[EmploymentContract]],
-                   run: PayrollRun) -> dict[int, tuple[engine.PayslipLine, ...]]:
-    """Arrears lines per employee: for each earlier live posted payslip of the year, the difference between the
-    amount paid (its contract's base plus arrears already paid for that period) and what the contract version
-    now in force for that period pays."""
-    if not employee_ids:
+async def _arrears(session: AsyncSession, plans: list[_Employment], run: PayrollRun, rules: CalendarRules,
+                   place: Jurisdiction, subdivision: str | None) -> dict[int, tuple[engine.PayslipLine, ...]]:
+    """Arrears lines per employee (issue 18, M1 and M3): for each earlier live posted payslip of a contract that has
+    a later version effective inside that payslip's period, the difference between what the versions in force now
+    pay for that period and what the versions known when it was paid paid (both `blended_pay` over its working
+    days, prorated by its payment days), less arrears already paid for it. A raise from the 16th of a 20-working-day
+    April paying 1,000.00 more a month is 1,000 x 11/20 = 550.00. Looks back over every period the new version
+    covers, whatever the year (a raise backdated into December and paid in January keeps its arrears line)."""
+    candidates = {p.contract.employee_id: p for p in plans if len(p.versions) > 1}
+    if not candidates:
         return {}
+    earliest = min(v.effective_from for p in candidates.values() for v in p.versions[1:])
     slips = (await session.exec(select(Payslip).where(
-        col(Payslip.employee_id).in_(employee_ids), col(Payslip.status).in_(("done", "paid")),
-        col(Payslip.reverses_payslip_id).is_(None), col(Payslip.period) < run.period,
-        col(Payslip.period) >= f"{run.pay_date.year:04d}-01"))).all()
+        col(Payslip.employee_id).in_(list(candidates)), col(Payslip.status).in_(("done", "paid")),
+        col(Payslip.reverses_payslip_id).is_(None), col(Payslip.period_start) < run.period_start,
+        col(Payslip.period_end) >= earliest))).all()
     if not slips:
         return {}
-    versions_by_id = {v.id: v for vs in by_contract.values() for v in vs}
     paid_arrears: dict[tuple[int, str], int] = defaultdict(int)
     arrears_lines = (await session.exec(select(PayslipLine, Payslip).where(
         PayslipLine.payslip_id == Payslip.id, PayslipLine.kind == "arrears",
-        col(Payslip.employee_id).in_(employee_ids), col(Payslip.status).in_(("done", "paid", "void"))))).all()
+        col(Payslip.employee_id).in_(list(candidates)), col(Payslip.status).in_(("done", "paid", "void"))))).all()
     for line, slip in arrears_lines:
         paid_arrears[(slip.employee_id, line.code)] += line.amount_minor
     out: dict[int, list[engine.PayslipLine]] = defaultdict(list)
-    for slip in sorted(slips, key=lambda s: s.period):
-        paid_with = versions_by_id.get(slip.contract_id)
-        if paid_with is None:
+    for slip in sorted(slips, key=lambda s: (s.period_start or date.min)):
+        job = candidates[slip.employee_id]
+        paid_with = next((v for v in job.versions if v.id == slip.contract_id), None)
+        if paid_with is None or slip.period_start is None or slip.period_end is None or not slip.working_days:
             continue
-        _, p_end = month_bounds(slip.period)
-        now = _version_for(by_contract[paid_with.contract_number], p_end)
-        if now is None or now.id == paid_with.id:
+        last = job.versions[-1]
+        days = [d for d in working_dates(slip.period_start, slip.period_end, country=place.holidays_country,
+                                         subdivision=subdivision)
+                if d >= last.start_date and (last.end_date is None or d <= last.end_date)]
+        known = [v for v in job.versions if v.version_no <= paid_with.version_no]
+        difference = blended_pay(job.versions, days, rules.frequency) - blended_pay(known, days, rules.frequency)
+        if not difference:
             continue
+        exact = difference * Fraction(slip.payment_days_x100, 100) / slip.working_days
         code = f"ARR_{slip.period.replace('-', '_')}"
-        already = paid_arrears.get((slip.employee_id, code), 0)
-        period_arrears = engine.ArrearsPeriod(label=slip.period, old_minor=_month_base(paid_with),
-                                              new_minor=_month_base(now),
-                                              payment_days=Fraction(slip.payment_days_x100, 100),
-                                              working_days=slip.working_days)
-        lines = engine.compute_arrears([period_arrears], code=code)
-        for line in lines:
-            owed = line.amount_minor - already
-            if owed:
-                out[slip.employee_id].append(engine.PayslipLine(code, line.name, engine.LineKind.ARREARS, owed))
+        owed = engine.round_half_up(exact) - paid_arrears.get((slip.employee_id, code), 0)
+        if owed:
+            out[slip.employee_id].append(engine.PayslipLine(code, f"Arrears {slip.period}", engine.LineKind.ARREARS,
+                                                            owed, category="gross"))
     return {k: tuple(v) for k, v in out.items()}
 
 
 async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list[tuple[EmploymentContract,
-                          engine.Payslip]], employees: dict[int | None, Employee]) -> tuple[list[int], list[str]]:
-    """Insert the payslips and their lines with two multi-row INSERTs (Core, for speed at 10,000 employees);
-    return the payslips' ids and numbers, in the order of `computed`."""
+                          engine.Payslip]], employees: dict[int | None, Employee],
+                          leave_records: list[dict[str, Any]] | None = None) -> tuple[list[int], list[str]]:
+    """Insert the payslips (with their leave record: hours accrued, taken and paid out by leave type) and their lines
+    (with their STP category and hours) with two multi-row INSERTs (Core, for speed at 10,000 employees); return
+    the payslips' ids and numbers, in the order of `computed`."""
     if not computed:
         return [], []
     now = utcnow()
     table = Payslip.__table__  # type: ignore[attr-defined]
     rows = []
-    for contract, slip in computed:
+    for index, (contract, slip) in enumerate(computed):
         ytd = {"gross_minor": slip.ytd.gross_minor, "taxable_minor": slip.ytd.taxable_minor,
                "tax_minor": slip.ytd.tax_minor, "net_minor": slip.ytd.net_minor,
                "period_taxable_minor": slip.taxable_minor,
@@ -598,13 +890,15 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
                      "gross_minor": slip.gross_minor, "deductions_minor": slip.deductions_minor,
                      "employer_minor": slip.employer_contributions_minor, "net_minor": slip.net_minor,
                      "ytd": json.dumps(ytd), "reverses_payslip_id": None, "created_at": now,
-                     "pay_date": run.pay_date, "period_start": run.period_start, "period_end": run.period_end})
+                     "pay_date": run.pay_date, "period_start": run.period_start, "period_end": run.period_end,
+                     "leave": json.dumps(leave_records[index] if leave_records else {})})
     result = await session.exec(insert(table).returning(table.c.id, table.c.employee_id,  # type: ignore[call-overload]
                                                         sort_by_parameter_order=True), params=rows)
     ids = [row.id for row in result.all()]
     lines = [{"payslip_id": payslip_id, "position": position, "code": line.code, "name": line.name,
               "kind": line.kind.value, "amount_minor": line.amount_minor,
-              "category": default_category(line.kind.value), "hours_x100": None}
+              "category": line.category or default_category(line.kind.value),
+              "hours_x100": None if line.hours is None else engine.round_half_up(line.hours * 100)}
              for payslip_id, (_, slip) in zip(ids, computed, strict=True)
              for position, line in enumerate(slip.lines)]
     if lines:
@@ -679,6 +973,7 @@ async def post_run(session: AsyncSession, actor: Actor, run_id: int) -> PayrollR
     posted = await finance.post_entry(session, actor, date=run.pay_date, memo=f"Payroll {run.period}",
                                       lines=lines, source=f"payroll_run:{run.id}",
                                       idempotency_key=f"payroll_run:{run.id}:post", currency=run.currency)
+    await leave.post_movements(session, leave_movements(await repo.leave_records(session, run.id or 0), run.pay_date))
     await session.exec(update(Payslip).where(Payslip.run_id == run_id,  # type: ignore[call-overload]
                                              Payslip.status == PayslipStatus.DRAFT.value)
                        .values(status=PayslipStatus.DONE.value, version=Payslip.version + 1))
@@ -687,6 +982,51 @@ async def post_run(session: AsyncSession, actor: Actor, run_id: int) -> PayrollR
     bump(run)
     session.add(run)
     return run
+
+
+LEAVE_MOVEMENTS = "payroll.leave_movements"
+"""Plan effect: the leave movements of posted payslips (payload {"movements": [...]}), applied by domain.leave."""
+LEAVE_REVERSAL = "payroll.leave_reversal"
+"""Plan effect: the leave movements of voided payslips reversed (payload {"sources": [...], "on": date})."""
+
+
+def leave_movements(records: Iterable[tuple[int, int, str]], on: date) -> list[leave.Movement]:
+    """Rule: the leave movements of posting payslips, from (payslip id, employee id, leave record JSON): + the hours
+    accrued, - the hours taken and - the hours paid out on termination, by leave type, dated `on` (the pay date),
+    each with the source payslip:<id> (what a void reverses)."""
+    out: list[leave.Movement] = []
+    for payslip_id, employee_id, text in records:
+        record = json.loads(text or "{}")
+        for key, kind, sign in (("accrued", "accrual", 1), ("taken", "taken", -1), ("paid_out", "payout", -1)):
+            for code, hours in sorted((record.get(key) or {}).items()):
+                out.append(leave.Movement(employee_id=employee_id, type_code=code, kind=kind,
+                                          hours=sign * Fraction(Decimal(hours)), on=on, source=f"payslip:{payslip_id}"))
+    return out
+
+
+def movements_payload(movements: list[leave.Movement]) -> dict[str, Any]:
+    """A LEAVE_MOVEMENTS effect's payload: the movements as JSON values (hours as decimal strings)."""
+    return {"movements": [{"employee_id": m.employee_id, "type_code": m.type_code, "kind": m.kind,
+                           "hours": str(Decimal(m.hours.numerator) / m.hours.denominator), "on": m.on.isoformat(),
+                           "source": m.source} for m in movements]}
+
+
+async def _apply_leave_movements(session: AsyncSession, context: ApplyContext, payload: Mapping[str, Any]) -> None:
+    await leave.post_movements(session, [
+        leave.Movement(employee_id=m["employee_id"], type_code=m["type_code"], kind=m["kind"],
+                       hours=Fraction(Decimal(m["hours"])), on=date.fromisoformat(str(m["on"])[:10]),
+                       source=m["source"]) for m in payload["movements"]])
+    return None
+
+
+async def _apply_leave_reversal(session: AsyncSession, context: ApplyContext, payload: Mapping[str, Any]) -> None:
+    await leave.reverse_movements(session, sources=list(payload["sources"]),
+                                  on=date.fromisoformat(str(payload["on"])[:10]))
+    return None
+
+
+register_effect(LEAVE_MOVEMENTS, _apply_leave_movements)
+register_effect(LEAVE_REVERSAL, _apply_leave_reversal)
 
 
 async def mark_run_paid(session: AsyncSession, actor: Actor, run_id: int, *, paid_on: date | None = None
@@ -721,14 +1061,16 @@ def reversing_payslip(slip: Payslip) -> dict[str, Any]:
             "employer_minor": -slip.employer_minor, "net_minor": -slip.net_minor,
             "ytd": json.dumps({"period_taxable_minor": -json.loads(slip.ytd or "{}").get("period_taxable_minor",
                                                                                           slip.gross_minor)}),
-            "reverses_payslip_id": slip.id}
+            "reverses_payslip_id": slip.id, "pay_date": slip.pay_date, "period_start": slip.period_start,
+            "period_end": slip.period_end, "leave": "{}"}
 
 
 def reversing_lines(lines: list[PayslipLine]) -> list[dict[str, Any]]:
     """Rule: the lines of a reversing payslip: each line of the original with the opposite amount (minor units),
     without the payslip id (the reversing payslip's, known once it is written)."""
     return [{"position": ln.position, "code": ln.code, "name": ln.name, "kind": ln.kind,
-             "amount_minor": -ln.amount_minor} for ln in lines]
+             "amount_minor": -ln.amount_minor, "category": ln.category,
+             "hours_x100": None if ln.hours_x100 is None else -ln.hours_x100} for ln in lines]
 
 
 async def get_payslip(session: AsyncSession, payslip_id: int) -> Payslip:

@@ -469,6 +469,43 @@ def withholding(table: TaxTable, *, taxable_minor: int, frequency: PayFrequency 
     )
 
 
+UNUSED_LEAVE_FLAT_RATE = Fraction(32, 100)
+"""ATO Schedule 7 (NAT 3351), "Tax table for unused leave payments on termination of employment", for payments
+from 13 October 2020: 32 % of unused annual and long service leave paid on a genuine redundancy, invalidity or
+early retirement scheme (post-17 August 1993), and the cap on a normal termination's payment under $300."""
+UNUSED_LEAVE_SMALL_MINOR = 30_000
+"""$300 in cents: below it, a normal termination's unused leave withholds the lesser of the marginal-rate amount
+and 32 % (ATO Schedule 7)."""
+
+
+def unused_leave_withholding(table: TaxTable, *, normal_minor: int, payment_minor: int,
+                             frequency: PayFrequency | str, genuine_redundancy: bool = False) -> int:
+    """Return the PAYG withholding (minor units) from unused leave paid on termination, by ATO Schedule 7 (NAT 3351).
+
+    Genuine redundancy, invalidity or an early retirement scheme: 32 % of the payment. A normal termination
+    (post-17 August 1993 leave): the marginal-rate method the schedule prescribes: (1) withhold on the employee's
+    normal gross earnings for a pay period (`normal_minor`, the last full period's, with this `table`); (2) divide
+    the payment by the pay periods in a year (52, 26, 12); (3) ignore cents; (4) add it to the normal earnings;
+    (5) withhold on that; (6) subtract (1) from (5); (7) multiply by the pay periods in a year. A payment under $300
+    withholds the lesser of that and 32 %. Amounts withheld are whole dollars (32 % rounded half up to the dollar).
+    Raises InvalidInput for negative amounts (field `taxable_minor`) or a frequency the table does not cover.
+    """
+    if payment_minor < 0 or normal_minor < 0:
+        raise InvalidInput("unused leave paid and normal earnings must be 0 or more minor units", field="taxable_minor")
+    if payment_minor == 0:
+        return 0
+    scale = 10**table.minor_unit_exponent
+    flat = round_half_up(Fraction(payment_minor) * UNUSED_LEAVE_FLAT_RATE / scale) * scale
+    if genuine_redundancy:
+        return flat
+    freq = pay_frequency(frequency)
+    per_period = payment_minor // freq.periods_per_year // scale * scale
+    base = withholding(table, taxable_minor=normal_minor, frequency=freq).amount_minor
+    topped = withholding(table, taxable_minor=normal_minor + per_period, frequency=freq).amount_minor
+    marginal = (topped - base) * freq.periods_per_year
+    return min(marginal, flat) if payment_minor < UNUSED_LEAVE_SMALL_MINOR else marginal
+
+
 @dataclass(frozen=True)
 class TaxTableSet:
     """Tax tables by code, filing status and dates; picks the one in force on a pay date.

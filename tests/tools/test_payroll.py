@@ -186,21 +186,26 @@ async def test_a_backdated_raise_is_paid_as_arrears_next_month(prt, staff):
     assert [(c.version_no, c.superseded) for c in history.items] == [(1, True), (2, False)]
 
 
-async def test_reversing_and_running_again_gives_the_ledger_of_one_run(prt, staff):
+async def test_reversing_a_paid_run_keeps_the_payment_and_running_again_pays_once_more(prt, staff):
+    """Issue 18, M4: reversing a paid run reverses its posting but not its bank payment (the money left the bank and
+    did not come back): the net paid is owed back by the employees on net pay payable, exactly as after void_payslip.
+    Every other account is back where it was; running the month again posts and pays it once more."""
     officer, admin2 = staff["officer"], staff["admin2"]
     async with prt.db.read() as s:
-        before = {r.account.id: r.balance for r in (await finance.trial_balance(s)).rows}
+        before = {r.account.code: r.balance for r in (await finance.trial_balance(s)).rows}
     june = await run_month(prt, staff, "2026-06", "2026-06-26")
     async with prt.db.read() as s:
-        once = {r.account.id: r.balance for r in (await finance.trial_balance(s)).rows}
+        once = {r.account.code: r.balance for r in (await finance.trial_balance(s)).rows}
     pending = await invoke(prt, "reverse_payroll_run", {"run_id": june.run_id, "on": "2026-06-30",
                                                         "reason": "wrong allowance paid"}, officer)
     await invoke(prt, "confirm_action", {"action_id": pending.action_id}, officer)
     reversed_ = await invoke(prt, "approve_action", {"action_id": pending.action_id}, admin2)
     assert reversed_.status == "executed" and reversed_.result["status"] == "reversed"
+    assert pending.preview["reversal"]["paid_net_owed_back"] == june.net_minor
     async with prt.db.read() as s:
-        undone = {r.account.id: r.balance for r in (await finance.trial_balance(s)).rows}
-    assert {k: v for k, v in undone.items() if v} == {k: v for k, v in before.items() if v}
+        undone = {r.account.code: r.balance for r in (await finance.trial_balance(s)).rows}
+    owed_back = {"1010": before.get("1010", 0) - june.net_minor, "2100": before.get("2100", 0) - june.net_minor}
+    assert {k: v for k, v in undone.items() if v} == {k: v for k, v in {**before, **owed_back}.items() if v}
     slips = await payslips_of(prt, june.run_id)
     assert len(slips) == 6 and all(slip.status == "void" for slip, _ in slips)
     for slip, lines in slips:  # a reversing payslip mirrors each line
@@ -210,9 +215,10 @@ async def test_reversing_and_running_again_gives_the_ledger_of_one_run(prt, staf
                 (ln.code, ln.amount_minor) for ln in original)
     again = await run_month(prt, staff, "2026-06", "2026-06-26")
     async with prt.db.read() as s:
-        twice = {r.account.id: r.balance for r in (await finance.trial_balance(s)).rows}
+        twice = {r.account.code: r.balance for r in (await finance.trial_balance(s)).rows}
         assert (await finance.trial_balance(s)).balanced
-    assert twice == once and again.net_minor == june.net_minor
+    assert again.net_minor == june.net_minor
+    assert twice == {**once, "1010": once["1010"] - june.net_minor, "2100": once.get("2100", 0) - june.net_minor}
 
 
 async def test_a_hostile_formula_is_refused_fast_and_never_stalls_the_event_loop(prt, staff):
@@ -372,7 +378,7 @@ async def early(prt, staff):
 async def test_any_sequence_of_runs_reversals_and_payments_keeps_the_books_balanced(prt, staff, early, ops):
     """Property: after any sequence of monthly runs (paid or not), reversals and backdated raises, every journal
     entry balances, the trial balance balances, every payslip's lines sum to its totals, and net pay payable is
-    what was posted and not yet paid."""
+    what was posted and not yet paid, less the net of paid runs since reversed (owed back: issue 18, M4)."""
     officer, admin2 = staff["officer"], staff["admin2"]
     live = await invoke(prt, "list_payroll_runs", {"limit": 100}, officer)
     used = {r.period for r in live.items if r.status not in ("cancelled", "reversed")}
@@ -405,10 +411,12 @@ async def test_any_sequence_of_runs_reversals_and_payments_keeps_the_books_balan
             assert entry.total_debit == entry.total_credit
         net_payable = await finance.account_balance(s, (await finance.find_account_by_code(s, "2100")).id)
     runs = (await invoke(prt, "list_payroll_runs", {"limit": 100}, officer)).items
-    assert net_payable == sum(r.net_minor for r in runs if r.status == "posted")
+    assert net_payable == (sum(r.net_minor for r in runs if r.status == "posted")
+                           - sum(r.net_minor for r in runs if r.status == "reversed" and r.payment_entry_id))
     for run in runs:
         for slip, lines in await payslips_of(prt, run.run_id):
-            assert slip.gross_minor == sum(ln.amount_minor for ln in lines if ln.kind in ("earning", "arrears"))
+            assert slip.gross_minor == sum(ln.amount_minor for ln in lines
+                                           if ln.kind in ("earning", "arrears", "leave", "termination"))
             assert slip.net_minor == slip.gross_minor - sum(ln.amount_minor for ln in lines
                                                             if ln.kind in ("deduction", "tax"))
 
@@ -476,8 +484,8 @@ async def test_voiding_one_paid_payslip_then_reversing_its_run_leaves_the_books_
     assert all(s.status == "void" for s, _ in slips) and len(slips) == 6
     march_expense = march.gross_minor
     assert before["5100"] - final["5100"] == march_expense, "the month's salary expense is fully undone"
-    # The run's payment entry is reversed too, so nothing is left owed either way: March is fully undone.
-    assert final["2100"] == before.get("2100", 0) and final["1010"] == before["1010"] + march.net_minor
+    # Issue 18, M4: one rule for both tools: the bank payment stands, and March's whole net is owed back.
+    assert final["2100"] == before.get("2100", 0) - march.net_minor and final["1010"] == before["1010"]
 
 
 def next_year_document() -> dict:

@@ -141,6 +141,10 @@ ARGUMENTS: dict[str, Arguments] = {
     "get_payroll_run": lambda d: {"run_id": d.run_id},
     "list_payslips": lambda d: {"run_id": d.run_id},
     "get_payslip": lambda d: {"payslip_id": d.payslip_id},
+    # leave
+    "list_leave_types": NONE,
+    "list_leave_requests": NONE,
+    "get_leave_balances": lambda d: {"employee_id": d.employee_id},
     "get_employee_payment_details": lambda d: {"employee_id": d.employee_id},
     # fees
     "list_families": NONE,
