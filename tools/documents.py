@@ -29,6 +29,8 @@ KIND_READERS: dict[str, frozenset[Role]] = {
     "payslip": frozenset({Role.ADMIN, Role.PAYROLL}),
     "payroll_summary": frozenset({Role.ADMIN, Role.PAYROLL}),
     "payroll_bank_file": frozenset({Role.ADMIN, Role.PAYROLL}),
+    "superstream_saff": frozenset({Role.ADMIN, Role.PAYROLL}),
+    "superstream_json": frozenset({Role.ADMIN, Role.PAYROLL}),
     "fee_statement": frozenset({Role.ADMIN, Role.FINANCE}),
 }
 READERS = frozenset().union(*KIND_READERS.values())

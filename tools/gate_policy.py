@@ -111,6 +111,8 @@ GATE_POLICY: Final[dict[str, str]] = {
     "calculate_payroll_run": "ungated: computes a draft run's payslips; nothing is posted or paid",
     "generate_payroll_documents": "ungated: makes documents from a run; changes no payslip",
     "add_tax_table": "gated: approve",
+    "remit_super": "gated: approve",
+    "remit_payg": "gated: approve",
     "add_payroll_rate": "gated: approve",
     "update_salary_structure": "gated: approve",
     "move_contracts_to_structure": "gated: confirm",

@@ -20,6 +20,7 @@ def all_modules() -> list[Module]:
         jobs,
         leave,
         payroll,
+        payroll_reports,
         payroll_setup,
         platform,
         timetable,
@@ -27,4 +28,4 @@ def all_modules() -> list[Module]:
 
     return [platform.module, discovery.module, actions.module, jobs.module, documents.module, hr.module,
             academics.module, timetable.module, finance.module, payroll.module, payroll_setup.module,
-            fees.module, leave.module]
+            payroll_reports.module, fees.module, leave.module]

@@ -120,6 +120,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
     _toolset("payroll_setup", "Keep pay rules current: dated payroll rates (super guarantee), editing salary "
                               "structures, moving contracts between them.",
              "list_payroll_rates", "add_payroll_rate", "update_salary_structure", "move_contracts_to_structure"),
+    _toolset("payroll_reports", "Pay what payroll owes and report it: super and PAYG remittances, the remittance "
+                                "report, STP Phase 2 pay event data and finalisation, the leave liability.",
+             "remit_super", "remit_payg", "list_remittances", "get_remittance_report"),
     _toolset("fees", "Families' accounts day to day: families, invoices, payments received, who owes how long.",
              "list_families", "get_family_account", "list_invoices", "get_invoice", "record_payment",
              "list_payments", "get_receivables_aging"),

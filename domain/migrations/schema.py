@@ -29,6 +29,7 @@ import domain.kernel.audit
 import domain.leave.models
 import domain.payroll.models
 import domain.payroll.rates_models
+import domain.payroll.remittance_models
 import domain.timetable.models  # noqa: F401
 
 target_metadata = SQLModel.metadata

@@ -5,8 +5,10 @@ posting is made of. Reads only (the writes of payroll's gated commands are plans
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy import case, func
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +23,7 @@ from domain.payroll.models import (
     TaxTableRecord,
 )
 from domain.payroll.rates_models import PayrollRate
+from domain.payroll.remittance_models import Remittance, RemittancePayslip
 
 
 async def structures_page(session: AsyncSession, *, after_id: int, limit: int) -> list[SalaryStructure]:
@@ -161,3 +164,84 @@ async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict
     """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
     one query: {id: code}. Ids no row has are left out."""
     return await codes_by_id(session, *CODE_COLUMNS[kind], ids)
+
+
+# ---------------------------------------------------------------- remittances, STP and leave liability (reports)
+# Owned by the remittances/STP helper (issue 18): domain/payroll/remittance.py, stp.py and liability.py read here.
+
+POSTED_PAYSLIP_STATUSES = ("done", "paid", "void")
+"""Payslips that reached the ledger: posted (done), paid, and voided ones with their reversing payslips (void)."""
+
+
+def _pay_date_column():
+    """A payslip's pay date: its own (payslips.pay_date), else its run's (rows written before it existed)."""
+    return func.coalesce(Payslip.pay_date, PayrollRun.pay_date)
+
+
+_ORIGINAL_LINE = aliased(PayslipLine)
+_CATEGORY = func.coalesce(PayslipLine.category, _ORIGINAL_LINE.category)
+"""A line's category: its own, else (a reversing payslip's line written without one) its original line's."""
+
+
+def _with_categories(stmt):
+    """`stmt` (over payslip_lines joined to payslips) joined to each reversing line's original line."""
+    return stmt.outerjoin(_ORIGINAL_LINE, (_ORIGINAL_LINE.payslip_id == Payslip.reverses_payslip_id)
+                          & (_ORIGINAL_LINE.position == PayslipLine.position))
+
+
+async def remittable_lines(session: AsyncSession, *, kind: str, categories: Sequence[str], pay_date_from: date,
+                           pay_date_to: date) -> list[tuple]:
+    """The lines of `categories` on posted payslips not yet remitted as `kind`: payslips paid from pay_date_from to
+    pay_date_to, and any reversing payslip paid up to pay_date_to whose original was remitted (carried as a
+    negative). Rows (payslip id, employee id, pay date, period start, period end, currency, reverses payslip id,
+    category, amount minor), by payslip id then line position."""
+    pay_date = _pay_date_column()
+    remitted = select(RemittancePayslip.payslip_id).where(RemittancePayslip.kind == kind)
+    stmt = (select(Payslip.id, Payslip.employee_id, pay_date,
+                   func.coalesce(Payslip.period_start, PayrollRun.period_start),
+                   func.coalesce(Payslip.period_end, PayrollRun.period_end), Payslip.currency,
+                   Payslip.reverses_payslip_id, _CATEGORY, PayslipLine.amount_minor)
+            .join(PayrollRun, PayrollRun.id == Payslip.run_id)
+            .join(PayslipLine, PayslipLine.payslip_id == Payslip.id))
+    stmt = (_with_categories(stmt)
+            .where(col(Payslip.status).in_(POSTED_PAYSLIP_STATUSES), _CATEGORY.in_(list(categories)),
+                   col(Payslip.id).not_in(remitted), pay_date <= pay_date_to,
+                   (pay_date >= pay_date_from) | col(Payslip.reverses_payslip_id).in_(remitted))
+            .order_by(col(Payslip.id), col(PayslipLine.position)))
+    return list((await session.exec(stmt)).all())
+
+
+async def count_remittances(session: AsyncSession, kind: str) -> int:
+    """How many remittances of `kind` exist (their numbers count on from it)."""
+    return (await session.exec(select(func.count()).select_from(Remittance).where(Remittance.kind == kind))).one()
+
+
+async def remittances_page(session: AsyncSession, *, after_id: int, limit: int, kind: str | None) -> list:
+    """Remittances with an id above `after_id` (of one kind when given), by id, at most `limit`."""
+    stmt = select(Remittance).where(col(Remittance.id) > after_id, col(Remittance.deleted_at).is_(None))
+    if kind is not None:
+        stmt = stmt.where(Remittance.kind == kind)
+    return list((await session.exec(stmt.order_by(col(Remittance.id)).limit(limit))).all())
+
+
+async def category_sums(session: AsyncSession, *, pay_date_from: date | None, pay_date_to: date | None
+                        ) -> list[tuple[str, str | None, bool, int]]:
+    """Sums of the lines of posted payslips paid in the range (either end open) per (kind, category, remitted):
+    remitted is whether the payslip was carried by a remittance of the kind its category is paid by (payg lines:
+    a payg remittance; super:L, super:RESC and salary_sacrifice:S lines: a super one). Minor units."""
+    pay_date = _pay_date_column()
+    payg = select(RemittancePayslip.payslip_id).where(RemittancePayslip.kind == "payg")
+    super_ = select(RemittancePayslip.payslip_id).where(RemittancePayslip.kind == "super")
+    remitted = case((_CATEGORY == "payg", col(Payslip.id).in_(payg)),
+                    (_CATEGORY.in_(["super:L", "super:RESC", "salary_sacrifice:S"]), col(Payslip.id).in_(super_)),
+                    else_=False)
+    stmt = _with_categories(
+        select(PayslipLine.kind, _CATEGORY, remitted, func.sum(PayslipLine.amount_minor))
+        .join(Payslip, Payslip.id == PayslipLine.payslip_id).join(PayrollRun, PayrollRun.id == Payslip.run_id)
+    ).where(col(Payslip.status).in_(POSTED_PAYSLIP_STATUSES))
+    if pay_date_from is not None:
+        stmt = stmt.where(pay_date >= pay_date_from)
+    if pay_date_to is not None:
+        stmt = stmt.where(pay_date <= pay_date_to)
+    rows = (await session.exec(stmt.group_by(PayslipLine.kind, _CATEGORY, remitted))).all()
+    return [(k, c, bool(r), int(total or 0)) for k, c, r, total in rows]

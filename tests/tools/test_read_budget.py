@@ -146,6 +146,8 @@ ARGUMENTS: dict[str, Arguments] = {
     "list_leave_requests": NONE,
     "get_leave_balances": lambda d: {"employee_id": d.employee_id},
     "get_employee_payment_details": lambda d: {"employee_id": d.employee_id},
+    "list_remittances": NONE,
+    "get_remittance_report": lambda d: {"pay_date_from": "2026-01-01", "pay_date_to": "2026-12-31"},
     # fees
     "list_families": NONE,
     "get_family_account": lambda d: {"family_id": d.family_id},

@@ -1,0 +1,89 @@
+"""Payroll reports and remittances: paying super and PAYG withholding, the remittance report, Single Touch Payroll
+Phase 2 pay event data and finalisation, and the leave liability (issue 18, items 2, 5 and 7).
+
+Declarations only: the rules and plans are in domain/payroll/remittance.py, stp.py and liability.py. Remitting moves
+money from the bank, so an admin other than the requester approves it. Money is integer minor units of the ISO 4217
+currency named beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.kernel.actor import Actor, Role
+from domain.kernel.plan import Plan
+from domain.payroll import remittance
+from domain.payroll.remittance import RemittanceOut, RemittanceReportOut, remittance_out
+from tools.registry import Effect, GateLevel, Module, ToolContext
+from tools.types import Page, PageInput, ToolInput, page_of
+
+module = Module("payroll_reports", depends_on=("payroll",),
+                description="Super and PAYG remittances, STP Phase 2 pay event data, the leave liability.")
+PAYROLL = frozenset({Role.ADMIN, Role.PAYROLL})
+PAYROLL_FINANCE = frozenset({Role.ADMIN, Role.PAYROLL, Role.FINANCE})
+
+
+# ---------------------------------------------------------------- remittances
+
+
+class RemitIn(ToolInput):
+    pay_date_from: date = Field(description="First pay date covered.")
+    pay_date_to: date = Field(description="Last pay date covered (inclusive).")
+    paid_on: date = Field(description="The day the money leaves the bank.")
+
+
+def _plan_super(session: AsyncSession, actor: Actor, args: RemitIn) -> Awaitable[Plan]:
+    return remittance.plan_remit_super(session, actor, pay_date_from=args.pay_date_from,
+                                       pay_date_to=args.pay_date_to, paid_on=args.paid_on)
+
+
+def _plan_payg(session: AsyncSession, actor: Actor, args: RemitIn) -> Awaitable[Plan]:
+    return remittance.plan_remit_payg(session, actor, pay_date_from=args.pay_date_from,
+                                      pay_date_to=args.pay_date_to, paid_on=args.paid_on)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_super)
+async def remit_super(ctx: ToolContext, args: RemitIn) -> RemittanceOut:
+    """Pay the super (SG, RESC, salary sacrifice) of posted payslips paid in the range and not yet remitted, per fund
+    and member, with its SuperStream file (SAFF CSV and JSON); clears the payables against the bank."""
+    assert ctx.applied is not None
+    return remittance_out(await remittance.get_remittance(ctx.session, remittance.remittance_id(ctx.applied.ids)))
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_payg)
+async def remit_payg(ctx: ToolContext, args: RemitIn) -> RemittanceOut:
+    """Pay the ATO the PAYG withheld by posted payslips paid in the range and not yet remitted (the BAS W2 amount);
+    clears 2110 against the bank."""
+    assert ctx.applied is not None
+    return remittance_out(await remittance.get_remittance(ctx.session, remittance.remittance_id(ctx.applied.ids)))
+
+
+class ListRemittancesIn(PageInput):
+    kind: Literal["super", "payg"] | None = None
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL_FINANCE)
+async def list_remittances(ctx: ToolContext, args: ListRemittancesIn) -> Page[RemittanceOut]:
+    """List super and PAYG remittances, oldest first."""
+    rows = await remittance.list_remittances(ctx.session, after_id=args.after_id(), limit=args.limit + 1,
+                                             kind=args.kind)
+    page, cursor = page_of(rows, args.limit)
+    return Page[RemittanceOut](items=[remittance_out(r) for r in page], next_cursor=cursor)
+
+
+class RemittanceReportIn(ToolInput):
+    pay_date_from: date
+    pay_date_to: date = Field(description="Inclusive; at most 400 days after pay_date_from.")
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL_FINANCE)
+async def get_remittance_report(ctx: ToolContext, args: RemittanceReportIn) -> RemittanceReportOut:
+    """PAYG withheld and super owed by payslips paid in a period, what was remitted and what is outstanding, checked
+    against the payable accounts' ledger balances."""
+    return await remittance.remittance_report(ctx.session, pay_date_from=args.pay_date_from,
+                                              pay_date_to=args.pay_date_to)
