@@ -27,7 +27,8 @@ app = typer.Typer(help="mcs-erp: a school ERP built for AI agents first.", no_ar
 actions_app = typer.Typer(help="Pending actions waiting at the confirmation gate. An operator tool: it uses the "
                                 "database directly, with no API key; --as names the user it acts as (approve and "
                                 "reject refuse the action's requester: four eyes).", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys for HTTP clients (each belongs to a user with roles).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys for HTTP clients (each belongs to a user with roles); the data keys that "
+                             "encrypt bank accounts at rest (new-data-key, rotate).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 app.add_typer(actions_app, name="actions")
 app.add_typer(keys_app, name="keys")
@@ -526,6 +527,48 @@ def keys_revoke(key_id: int) -> None:
 
     _run(go)
     typer.echo(f"key #{key_id} revoked")
+
+
+@keys_app.command("new-data-key")
+def keys_new_data_key(key_id: Annotated[str, typer.Option("--id", help="The new key's id (1-32 letters, digits, "
+                                                                      "- or _), unique in the list.")]) -> None:
+    """Print a new random 256-bit data key as 'id:base64key', to put FIRST in MCS_ERP_DATA_KEYS (or the key file)
+    before `mcs-erp keys rotate` (README "Bank accounts and keys"). Nothing is stored."""
+    from domain.kernel.crypto import KeyUnavailable, generate_key, parse_keys
+
+    line = f"{key_id}:{generate_key()}"
+    try:
+        parse_keys(line, source="--id")
+    except KeyUnavailable as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(line)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every encrypted value (bank BSBs and account numbers, TFNs) with the first data key, in one
+    transaction (audited with counts, never values); afterwards the keys after it can be removed."""
+    from domain.hr.service import rotate_encrypted
+    from domain.kernel.audit import append_audit
+    from domain.kernel.crypto import keyring_for
+    from server.auth import CLI_OPERATOR
+
+    async def go(runtime):
+        ring = keyring_for(runtime.settings)
+        async with runtime.db.write() as session:
+            done = await rotate_encrypted(session, ring=ring)
+            await append_audit(session, CLI_OPERATOR, tool="keys rotate", event="write",
+                               entity="employee_payment_details", arguments={},
+                               after={"key_id": done.key_id, "reencrypted": done.reencrypted,
+                                      "unchanged": done.unchanged})
+            return done, list(ring.keys)
+
+    done, key_ids = _run(go)
+    others = [k for k in key_ids if k != done.key_id]
+    removable = f"; the key(s) {', '.join(others)} can now be removed" if others else ""
+    typer.echo(f"{done.reencrypted} value(s) re-encrypted with key {done.key_id} ({done.unchanged} already used it)"
+               f"{removable}")
 
 
 @audit_app.command("verify")

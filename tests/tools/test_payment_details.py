@@ -219,3 +219,50 @@ async def test_rotation_re_encrypts_every_value_and_the_old_key_can_then_be_drop
     with pytest.raises(crypto.KeyUnavailable):
         async with brt.db.read() as s:
             await hr.payment_details(s, [emp.id], ring=crypto.keyring_for(brt.settings))  # k1 alone: k2 unknown
+
+
+async def test_keys_rotate_through_the_cli_then_the_old_key_can_go(tmp_path, monkeypatch):
+    """`mcs-erp keys new-data-key` and `mcs-erp keys rotate` as an operator runs them (subprocesses)."""
+    from tests.server.e2e_helpers import e2e_database, run_cli
+    from tools.runtime import Runtime
+
+    monkeypatch.setenv("MCS_ERP_DATA_KEYS", KEYS)
+    async with e2e_database(tmp_path) as db:
+        await run_cli(db, "init", env={"MCS_ERP_DATA_KEYS": KEYS})
+        runtime = Runtime.create(Settings(database_url=db.url, data_keys=SecretStr(KEYS)))
+        try:
+            async with runtime.db.write() as s:
+                dep = await hr.create_department(s, SYSTEM_ACTOR, code="CLI", name="Office")
+                emp = await hr.create_employee(s, SYSTEM_ACTOR, first_name="Kim", last_name="Rotated",
+                                               work_email="kim@ex.org", position="Clerk", department_id=dep.id,
+                                               hire_date=date(2021, 2, 1), employment_type=EmploymentType.FULL_TIME)
+                officer, admin = await make_user(s, roles="payroll"), await make_user(s, roles="admin")
+            await released(runtime, await invoke(runtime, "set_employee_payment_details",
+                                                 {"employee_id": emp.id, **DETAILS}, officer), officer, admin)
+        finally:
+            await runtime.close()
+
+        new_key = (await run_cli(db, "keys", "new-data-key", "--id", "k2")).stdout.strip()
+        assert new_key.startswith("k2:") and len(base64.urlsafe_b64decode(new_key[3:])) == 32
+        bad_id = await run_cli(db, "keys", "new-data-key", "--id", "no spaces", check=False)
+        assert bad_id.returncode == 2 and "entry 1" in bad_id.stderr
+
+        rotated = await run_cli(db, "keys", "rotate", env={"MCS_ERP_DATA_KEYS": f"{new_key},{KEYS}"})
+        assert "3 value(s) re-encrypted with key k2 (0 already used it); the key(s) k1 can now be removed" \
+            in rotated.stdout, rotated.stdout  # BSB, account number and TFN
+        only_old = await run_cli(db, "keys", "rotate", env={"MCS_ERP_DATA_KEYS": KEYS}, check=False)
+        assert only_old.returncode == 1 and "key 'k2', which is not configured" in only_old.stderr
+        assert new_key[3:] not in only_old.stderr + only_old.stdout
+        again = await run_cli(db, "keys", "rotate", env={"MCS_ERP_DATA_KEYS": new_key})
+        assert "0 value(s) re-encrypted with key k2 (3 already used it)" in again.stdout
+
+        check = Runtime.create(Settings(database_url=db.url, data_keys=SecretStr(new_key)))
+        try:
+            async with check.db.read() as s:
+                details = (await hr.payment_details(s, [emp.id], ring=crypto.keyring_for(check.settings)))[emp.id]
+                audited = (await s.exec(text(  # type: ignore[call-overload]
+                    "SELECT arguments, after FROM audit_log WHERE tool = 'keys rotate'"))).all()
+        finally:
+            await check.close()
+        assert (details.bsb, details.account_number, details.tfn) == (BSB, ACCOUNT, TFN)
+        assert len(audited) == 2 and all(ACCOUNT not in str(row) and new_key[3:] not in str(row) for row in audited)
