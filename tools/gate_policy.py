@@ -111,6 +111,9 @@ GATE_POLICY: Final[dict[str, str]] = {
     "calculate_payroll_run": "ungated: computes a draft run's payslips; nothing is posted or paid",
     "generate_payroll_documents": "ungated: makes documents from a run; changes no payslip",
     "add_tax_table": "gated: approve",
+    "set_employee_payment_details": "gated: approve",
+    "export_payroll_bank_file": "ungated: stores a file of a posted run's net pays; no money moves until the school "
+                                "uploads it to its bank",
     "remit_super": "gated: approve",
     "remit_payg": "gated: approve",
     "add_payroll_rate": "gated: approve",

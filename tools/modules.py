@@ -20,6 +20,7 @@ def all_modules() -> list[Module]:
         jobs,
         leave,
         payroll,
+        payroll_banking,
         payroll_reports,
         payroll_setup,
         platform,
@@ -27,5 +28,5 @@ def all_modules() -> list[Module]:
     )
 
     return [platform.module, discovery.module, actions.module, jobs.module, documents.module, hr.module,
-            academics.module, timetable.module, finance.module, payroll.module, payroll_setup.module,
-            payroll_reports.module, fees.module, leave.module]
+            academics.module, timetable.module, finance.module, payroll.module, payroll_banking.module,
+            payroll_setup.module, payroll_reports.module, fees.module, leave.module]

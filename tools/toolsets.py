@@ -123,6 +123,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
     _toolset("payroll_reports", "Pay what payroll owes and report it: super and PAYG remittances, the remittance "
                                 "report, STP Phase 2 pay event data and finalisation, the leave liability.",
              "remit_super", "remit_payg", "list_remittances", "get_remittance_report"),
+    _toolset("payroll_banking", "Where pay goes: employees' bank accounts, TFNs and super funds (encrypted, masked), "
+                                "and a run's ABA bank file.",
+             "get_employee_payment_details", "set_employee_payment_details", "export_payroll_bank_file"),
     _toolset("fees", "Families' accounts day to day: families, invoices, payments received, who owes how long.",
              "list_families", "get_family_account", "list_invoices", "get_invoice", "record_payment",
              "list_payments", "get_receivables_aging"),

@@ -1,5 +1,6 @@
 """All SQL of the leave context. Bulk paths (movements, balances, approved requests of many employees) are one
-Core statement per chunk of at most CHUNK ids: no ORM object per row."""
+Core statement per chunk of at most CHUNK ids, and movements are written by COPY on PostgreSQL (an executemany of
+INSERTs on SQLite): no ORM object per row."""
 
 from __future__ import annotations
 
@@ -16,10 +17,6 @@ from domain.leave.models import LeaveMovement, LeaveRequest, LeaveType, Movement
 
 CHUNK = 30_000
 """Ids bound in one IN list: under PostgreSQL's 32,767 parameters and SQLite's 32,766 variables."""
-
-INSERT_ROWS = 3_000
-"""Movements inserted by one multi-row INSERT (9 columns each: 27,000 parameters, under both databases' limits)."""
-
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), size):
@@ -94,14 +91,21 @@ async def approved_in(session: AsyncSession, *, employee_ids: Sequence[int], sta
 
 
 async def insert_movements(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """Insert movement rows (dicts of the leave_movements columns) with multi-row INSERTs of INSERT_ROWS rows;
-    return how many."""
+    """Insert movement rows (dicts of the leave_movements columns, all with the same keys) in one COPY on
+    PostgreSQL, one executemany on SQLite; return how many."""
     if not rows:
         return 0
     conn = await session.connection()
     table = LeaveMovement.__table__  # type: ignore[attr-defined]
-    for chunk in _chunks(rows, INSERT_ROWS):
-        await conn.execute(insert(table).values(list(chunk)))
+    if conn.dialect.name == "postgresql":
+        # COPY in the unit of work's own transaction (asyncpg's binary COPY; the table is resolved by the tenant's
+        # search_path like every other statement): several times faster than INSERTs for a whole school's run.
+        columns = list(rows[0])
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns)
+    else:
+        await conn.execute(insert(table), rows)
     return len(rows)
 
 

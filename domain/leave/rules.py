@@ -123,13 +123,12 @@ DEFAULT_TYPES: tuple[dict, ...] = (
 
 def to_x100(hours: Fraction | Decimal | int) -> int:
     """Return `hours` in integer hundredths of an hour, rounded half up (half away from zero when negative)."""
-    value = Fraction(hours) * HOURS_SCALE
-    sign = -1 if value < 0 else 1
-    magnitude = abs(value)
-    whole = magnitude.numerator // magnitude.denominator
-    if magnitude - whole >= Fraction(1, 2):
+    value = hours if isinstance(hours, Fraction) else Fraction(hours)
+    numerator, denominator = value.numerator * HOURS_SCALE, value.denominator
+    whole, rest = divmod(abs(numerator), denominator)  # integers only: payroll rounds tens of thousands at once
+    if 2 * rest >= denominator:
         whole += 1
-    return sign * whole
+    return -whole if numerator < 0 else whole
 
 
 def from_x100(value: int) -> Fraction:
@@ -229,6 +228,8 @@ def completed_years(start: date, on: date) -> int:
     return years
 
 
+KINDS = ("accrual", "taken", "payout", "adjustment", "reversal")
+
 SIGNS = {"accrual": 1, "taken": -1, "payout": -1}
 """The sign each kind of movement must have (+ adds to the balance, - takes from it); adjustments and reversals
 take either."""
@@ -237,11 +238,10 @@ take either."""
 def check_movement(kind: str, hours: Fraction, *, field: str = "movements") -> None:
     """Check a movement's kind (accrual, taken, payout, adjustment, reversal) and that its hours have the kind's
     sign (SIGNS). Raises InvalidInput naming `field`."""
-    kinds = ("accrual", "taken", "payout", "adjustment", "reversal")
-    if kind not in kinds:
-        raise InvalidInput(f"movement kind {kind!r} is unknown; use one of {', '.join(kinds)}", field=field)
+    if kind not in KINDS:
+        raise InvalidInput(f"movement kind {kind!r} is unknown; use one of {', '.join(KINDS)}", field=field)
     sign = SIGNS.get(kind)
-    if sign is not None and hours * sign < 0:
+    if sign is not None and (hours.numerator < 0 if sign > 0 else hours.numerator > 0):
         raise InvalidInput(f"a {kind} movement of {float(hours):g} h has the wrong sign: {kind} hours are "
                            f"{'positive' if sign > 0 else 'negative'} (they {'add to' if sign > 0 else 'take from'} "
                            "the balance)", field=field)

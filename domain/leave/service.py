@@ -126,14 +126,15 @@ async def post_movements(session: AsyncSession, movements: list[Movement]) -> in
     rows = []
     for index, m in enumerate(movements):
         where = f"movements[{index}]"
-        rules.check_movement(m.kind, Fraction(m.hours), field=where)
+        hours = m.hours if isinstance(m.hours, Fraction) else Fraction(m.hours)
+        rules.check_movement(m.kind, hours, field=where)
         type_id = ids.get(m.type_code)
         if type_id is None:
             raise InvalidInput(f"{where}: leave type {m.type_code!r} is unknown; known: {', '.join(ids)}", field=where)
         if not m.source or len(m.source) > MAX_SOURCE:
             raise InvalidInput(f"{where}: the source must have 1 to {MAX_SOURCE} characters", field=where)
         rows.append({"employee_id": m.employee_id, "leave_type_id": type_id, "kind": m.kind,
-                     "hours_x100": to_x100(m.hours), "on_date": m.on, "source": m.source,
+                     "hours_x100": to_x100(hours), "on_date": m.on, "source": m.source,
                      "request_id": m.request_id, "note": None, "created_at": now})
     return await repo.insert_movements(session, rows)
 

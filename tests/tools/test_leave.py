@@ -367,7 +367,7 @@ async def test_post_movements_refuses_wrong_signs_and_unknown_types_and_writes_n
 
 async def test_many_employees_in_one_call(rt, staff):
     emps = [await employee(rt, staff) for _ in range(3)]
-    # 3,001 rows: more than one multi-row INSERT chunk (3,000).
+    # 3,001 rows in one call (COPY on PostgreSQL, executemany on SQLite), three employees' balances in one query.
     movements = [accrual(emps[i % 3], "ANNUAL", Fraction(1, 100), source=f"bulk:{i}") for i in range(3001)]
     assert await post(rt, *movements) == 3001
     got = await balances(rt, *emps, 2_000_000_000)
