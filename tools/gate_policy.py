@@ -108,6 +108,8 @@ GATE_POLICY: Final[dict[str, str]] = {
     "record_unpaid_leave": "ungated: an input of a draft run's calculation; a calculated, approved or posted run "
                            "is changed only through its gated steps",
     "create_payroll_run": "ungated: an empty draft run",
+    "create_pay_calendar": "ungated: adds a calendar; nothing is paid by it before a contract names it and a run",
+    "end_employment_contract": "gated: confirm",
     "calculate_payroll_run": "ungated: computes a draft run's payslips; nothing is posted or paid",
     "generate_payroll_documents": "ungated: makes documents from a run; changes no payslip",
     "add_tax_table": "gated: approve",

@@ -48,7 +48,7 @@ OWN_KIND = {
     "FamilyOut": "family", "FeeItemOut": "fee_item", "FeeScheduleOut": "fee_schedule", "DiscountOut": "discount",
     "InvoiceOut": "invoice", "OpenInvoiceOut": "invoice", "ScaleOut": "grading_scale",
     "DefaultScaleOut": "grading_scale", "StructureOut": "salary_structure", "RunOut": "payroll_run",
-    "PayslipOut": "payslip", "TeacherRead": "employee",
+    "PayslipOut": "payslip", "TeacherRead": "employee", "PayCalendarOut": "pay_calendar",
 }
 """Models that ARE a record of a coded kind: their `id` (or `<kind>_id`) is shown with their own code."""
 

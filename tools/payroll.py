@@ -21,25 +21,35 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hr import service as hr
 from domain.kernel.actor import Actor, Role
+from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict
 from domain.kernel.plan import Plan
 from domain.kernel.settings import current_settings
 from domain.payroll import plans, service
 from domain.payroll.schemas import (
     ContractOut,
+    PayCalendarOut,
     PayslipOut,
     RunOut,
     StructureOut,
     TaxTableOut,
     UnpaidLeaveOut,
     contract_out,
+    pay_calendar_out,
     payslip_out,
     run_out,
     structure_out,
 )
 from domain.payroll.tax import bundled_tax_tables, load_tax_tables
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
-from tools.references import DepartmentRef, EmployeeRef, PayrollRunRef, PayslipRef, SalaryStructureRef
+from tools.references import (
+    DepartmentRef,
+    EmployeeRef,
+    PayCalendarRef,
+    PayrollRunRef,
+    PayslipRef,
+    SalaryStructureRef,
+)
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
     Code,
@@ -59,6 +69,9 @@ module = Module("payroll", depends_on=("hr", "finance", "jobs"),
 PAYROLL = frozenset({Role.ADMIN, Role.PAYROLL})
 PAYROLL_HR = frozenset({Role.ADMIN, Role.PAYROLL, Role.HR})
 Period = Annotated[str, StringConstraints(strip_whitespace=True, max_length=7, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+CalendarPeriod = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10,
+                                                  pattern=r"^\d{4}-(0[1-9]|1[0-2])(-\d{2})?$")]
+Category = Annotated[str, StringConstraints(strip_whitespace=True, max_length=24, pattern=r"^[a-z_]+(:[A-Z]+)?$")]
 
 
 def _decimal(low: int, high: int, places: int, description: str):
@@ -69,6 +82,8 @@ def _decimal(low: int, high: int, places: int, description: str):
 Percent = _decimal(0, 1000, 4, "Percent: 12 means 12 %, up to four decimal places.")
 Days = _decimal(0, 31, 2, "Days, up to two decimal places.")
 Hours = _decimal(0, 744, 2, "Hours a month, up to two decimal places.")
+WeekHours = _decimal(1, 60, 2, "Ordinary hours a week (38 full time).")
+LoadingPercent = _decimal(0, 100, 2, "Percent: 17.5 means 17.5 %.")
 Expression = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
@@ -91,6 +106,8 @@ class ComponentIn(ToolInput):
     prorate: bool = Field(default=False, description="fixed/percentage: multiply by payment_days / working_days.")
     taxable: bool = Field(default=True, description="earning: counts in taxable pay.")
     pre_tax: bool = Field(default=False, description="deduction: taken off taxable pay.")
+    category: Category | None = Field(default=None, description="STP Phase 2 category, e.g. allowance:CD, "
+                                                               "overtime, salary_sacrifice:S, super:L; default by kind.")
 
 
 class CreateStructureIn(ToolInput):
@@ -168,14 +185,17 @@ class CreateContractIn(ToolInput):
     employee_id: EmployeeRef
     start_date: date
     end_date: date | None = None
-    pay_basis: Literal["monthly", "hourly"] = "monthly"
-    base_minor: MinorAmount = Field(description="Monthly salary, or hourly rate when hourly.")
+    pay_basis: Literal["monthly", "annual", "hourly"] = "monthly"
+    base_minor: MinorAmount = Field(description="Monthly or annual salary, or hourly rate.")
     currency: Currency
     salary_structure_id: SalaryStructureRef
     department_id: DepartmentRef | None = Field(default=None, description="Cost centre; omitted: the employee's.")
     hours_per_month: Hours | None = Field(default=None, description="hourly: hours paid a month.")
     filing_status: Code | None = Field(default=None, description="The tax table's status, e.g. scale_2 (ATO: "
                                                                  "tax-free threshold claimed).")
+    pay_calendar_id: PayCalendarRef | None = Field(default=None, description="omitted: MONTHLY.")
+    hours_per_week: WeekHours = Decimal(38)
+    leave_loading_percent: LoadingPercent | None = Field(default=None, description="Annual leave loading, e.g. 17.5.")
 
 
 @module.tool(effect=Effect.WRITE, roles=PAYROLL_HR)
@@ -234,6 +254,30 @@ async def change_contract_salary(ctx: ToolContext, args: ChangeSalaryIn) -> Cont
     return (await _with_employee_codes(ctx, [out]))[0]
 
 
+class EndContractIn(ToolInput):
+    contract_number: Code = Field(description="e.g. C00012.")
+    end_date: date = Field(description="The last day employed and paid.")
+    cessation_type: Literal["V", "I", "D", "R", "F", "C", "T"] = Field(
+        description="STP: V voluntary, I ill health, D deceased, R redundancy, F dismissal, C contract end, "
+                    "T transfer.")
+    reason: Reason
+
+
+def _plan_end(session: AsyncSession, actor: Actor, args: EndContractIn) -> Awaitable[Plan]:
+    return plans.plan_end_employment_contract(session, actor, contract_number=args.contract_number,
+                                              end_date=args.end_date, cessation_type=args.cessation_type,
+                                              reason=args.reason)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL_HR, gate=GateLevel.CONFIRM, plan=_plan_end)
+async def end_employment_contract(ctx: ToolContext, args: EndContractIn) -> ContractOut:
+    """End a contract on a date: pay stops after it, and that period's run makes the final pay (unused leave paid
+    out with its withholding)."""
+    assert ctx.applied is not None
+    out = contract_out(await service.get_contract(ctx.session, plans.new_contract_id(ctx.applied.ids)))
+    return (await _with_employee_codes(ctx, [out]))[0]
+
+
 class UnpaidLeaveIn(ToolInput):
     employee_id: EmployeeRef
     period: Period = Field(description="The pay month, YYYY-MM.")
@@ -253,16 +297,50 @@ async def record_unpaid_leave(ctx: ToolContext, args: UnpaidLeaveIn) -> UnpaidLe
 
 
 class CreateRunIn(ToolInput):
-    period: Period = Field(description="The pay month, YYYY-MM.")
-    pay_date: date
+    period: CalendarPeriod = Field(description="YYYY-MM (monthly) or the period's first day YYYY-MM-DD.")
+    pay_date: date | None = Field(default=None, description="omitted: the calendar's.")
     currency: Currency
+    pay_calendar_id: PayCalendarRef | None = Field(default=None, description="omitted: MONTHLY.")
 
 
 @module.tool(effect=Effect.WRITE, roles=PAYROLL)
 async def create_payroll_run(ctx: ToolContext, args: CreateRunIn) -> RunOut:
-    """Create the draft payroll run of a month. Then calculate_payroll_run computes its payslips."""
+    """Create the draft payroll run of one period of a pay calendar. Then calculate_payroll_run computes its
+    payslips."""
     return run_out(await service.create_run(ctx.session, ctx.actor, period=args.period, pay_date=args.pay_date,
-                                            currency=args.currency))
+                                            currency=args.currency, pay_calendar_id=args.pay_calendar_id))
+
+
+class CreateCalendarIn(ToolInput):
+    code: Code
+    name: Name
+    frequency: Literal["weekly", "fortnightly", "monthly"]
+    anchor_date: date = Field(description="weekly/fortnightly: the first day of a period.")
+    pay_day_offset: int = Field(default=0, ge=-31, le=31, description="Pay date: days after a period's last day.")
+    subdivision: Annotated[str, StringConstraints(max_length=3, pattern=r"^[A-Za-z]{2,3}$")] | None = Field(
+        default=None, description="State whose public holidays also close days, e.g. VIC.")
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL)
+async def create_pay_calendar(ctx: ToolContext, args: CreateCalendarIn) -> PayCalendarOut:
+    """Create a weekly, fortnightly or monthly pay calendar (AU); contracts name the one they are paid by."""
+    row = await service.create_pay_calendar(ctx.session, ctx.actor, code=args.code, name=args.name,
+                                            frequency=args.frequency, anchor_date=args.anchor_date,
+                                            pay_day_offset=args.pay_day_offset, subdivision=args.subdivision)
+    return await _calendar_out(row)
+
+
+async def _calendar_out(row) -> PayCalendarOut:
+    rules = service.calendar_rules(row)
+    return pay_calendar_out(row, rules.label(rules.period_containing(utcnow().date())[0]))
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL_HR)
+async def list_pay_calendars(ctx: ToolContext, args: PageInput) -> Page[PayCalendarOut]:
+    """List the pay calendars with the period holding today."""
+    rows = [r for r in await service.list_calendars(ctx.session) if (r.id or 0) > args.after_id()]
+    page, cursor = page_of(rows[:args.limit + 1], args.limit)
+    return Page[PayCalendarOut](items=[await _calendar_out(r) for r in page], next_cursor=cursor)
 
 
 class RunIdIn(ToolInput):

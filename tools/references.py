@@ -45,6 +45,7 @@ EXAMPLES = {
     "assessment": "7A-MATH Unit test 1", "grading_scale": "PASSFAIL", "account": "1010", "journal_entry": "JE000042",
     "salary_structure": "AU_STAFF", "payroll_run": "2026-05", "payslip": "PS202605-3-E0042", "family": "F00042",
     "fee_item": "TUITION", "fee_schedule": "T1-2026", "discount": "SIBLING2", "invoice": "INV000042",
+    "pay_calendar": "FORTNIGHTLY",
 }
 """Every kind a reference may name by code, with an example code for the input schema."""
 
@@ -53,7 +54,7 @@ OWNERS = {
     "domain.academics.service": ("student", "academic_year", "term", "year_level", "section", "subject", "class",
                                  "assessment", "grading_scale"),
     "domain.finance.service": ("account", "journal_entry"),
-    "domain.payroll.service": ("salary_structure", "payroll_run", "payslip"),
+    "domain.payroll.service": ("salary_structure", "payroll_run", "payslip", "pay_calendar"),
     "domain.fees.service": ("family", "fee_item", "fee_schedule", "discount", "invoice"),
 }
 """The service owning each kind: its `resolve_reference` resolves it, its REFERENCE_KINDS says what a reference
@@ -113,6 +114,7 @@ JournalEntryRef = ref("journal_entry")
 SalaryStructureRef = ref("salary_structure")
 PayrollRunRef = ref("payroll_run")
 PayslipRef = ref("payslip")
+PayCalendarRef = ref("pay_calendar")
 FamilyRef = ref("family")
 FeeItemRef = ref("fee_item")
 FeeScheduleRef = ref("fee_schedule")

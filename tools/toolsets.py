@@ -101,9 +101,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "get_income_statement", "get_balance_sheet"),
     _toolset("journal", "Write to the books: open accounts, post and reverse journal entries.",
              "create_account", "post_journal_entry", "reverse_journal_entry"),
-    _toolset("payroll", "Monthly payroll runs: create, calculate, approve, post, mark paid; payslips and their "
-                        "documents.",
-             "list_payroll_runs", "get_payroll_run", "create_payroll_run", "calculate_payroll_run",
+    _toolset("payroll", "Payroll runs per pay calendar: create, calculate, approve, post, mark paid; payslips and "
+                        "their documents.",
+             "list_payroll_runs", "get_payroll_run", "create_payroll_run", "calculate_payroll_run", "list_pay_calendars",
              "approve_payroll_run", "post_payroll_run", "mark_payroll_run_paid", "list_payslips", "get_payslip",
              "generate_payroll_documents"),
     _toolset("payroll_corrections", "Undo payroll: void a payslip, cancel a draft run, reverse a posted run.",
@@ -112,7 +112,7 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
                           "leave.",
              "list_salary_structures", "create_salary_structure", "list_tax_tables", "add_tax_table",
              "list_employment_contracts", "create_employment_contract", "change_contract_salary",
-             "record_unpaid_leave"),
+             "end_employment_contract", "create_pay_calendar", "record_unpaid_leave"),
     _toolset("leave", "Staff leave: leave types, requests and their approval, balances and their "
                       "adjustment.",
              "list_leave_types", "request_leave", "approve_leave_request", "reject_leave_request",

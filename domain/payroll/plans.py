@@ -35,7 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.finance import service as finance
 from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
-from domain.kernel.errors import Conflict
+from domain.kernel.errors import Conflict, InvalidInput
 from domain.kernel.plan import (
     NOW,
     Delete,
@@ -49,9 +49,9 @@ from domain.kernel.plan import (
     inserted_rows,
 )
 from domain.payroll import repository as repo
-from domain.payroll.models import PayBasis, PayrollRun, Payslip, PayslipStatus, RunStatus
+from domain.leave import service as leave
+from domain.payroll.models import CessationType, EmploymentContract, PayrollRun, Payslip, PayslipStatus, RunStatus
 from domain.payroll.service import (
-    HOURS_SCALE,
     PAYROLL_ACCOUNTS,
     check_contract_change,
     check_new_tax_table,
@@ -60,6 +60,7 @@ from domain.payroll.service import (
     ensure_status,
     get_payslip,
     get_run,
+    annual_pay,
     journal_lines,
     LEAVE_MOVEMENTS,
     LEAVE_REVERSAL,
@@ -69,7 +70,7 @@ from domain.payroll.service import (
     reversing_payslip,
     run_preview,
 )
-from domain.payroll.tax import load_tax_tables
+from domain.payroll.tax import load_tax_tables, round_half_up
 
 PAYROLL_MISMATCH = "the payroll in {currency}"
 ACCOUNT_NAMES = {code: f"{code} {name}" for code, name, _ in PAYROLL_ACCOUNTS.values()}
@@ -381,13 +382,12 @@ def voided_payslip_id(plan: Plan) -> int:
 # ---------------------------------------------------------------- contracts and tax tables
 
 
-def annual_change(pay_basis: str, hours_per_month_x100: int | None, before_minor: int, after_minor: int) -> int:
-    """Rule: how much a salary change moves annual pay, in minor units (absolute): the monthly base's change x 12,
-    or the hourly rate's change x hours a month x 12 (rounded half up)."""
-    change = abs(after_minor - before_minor)
-    if pay_basis == PayBasis.HOURLY:
-        return (change * (hours_per_month_x100 or 0) * 12 + HOURS_SCALE // 2) // HOURS_SCALE
-    return change * 12
+def annual_change(contract: EmploymentContract, after_minor: int) -> int:
+    """Rule: how much changing `contract`'s base to `after_minor` moves annual pay, in minor units (absolute, rounded
+    half up): the change of service.annual_pay (a monthly base x 12, an hourly rate x its hours a month x 12 or
+    its ordinary hours a week x 52, an annual salary)."""
+    changed = EmploymentContract.model_validate(contract.model_dump() | {"base_minor": after_minor})
+    return round_half_up(abs(annual_pay(changed) - annual_pay(contract)))
 
 
 async def plan_change_contract_salary(session: AsyncSession, actor: Actor, *, contract_number: str,
@@ -401,14 +401,16 @@ async def plan_change_contract_salary(session: AsyncSession, actor: Actor, *, co
     versions = await contract_versions(session, contract_number)
     current = versions[-1]
     check_contract_change(current, effective_from=effective_from, base_minor=base_minor, end_date=None)
-    annual = annual_change(current.pay_basis, current.hours_per_month_x100, current.base_minor, base_minor)
+    annual = annual_change(current, base_minor)
     level = "approve" if annual > approve_above_minor else "confirm"
     new = {"contract_number": current.contract_number, "version_no": current.version_no + 1,
            "employee_id": current.employee_id, "start_date": current.start_date, "end_date": current.end_date,
            "effective_from": effective_from, "pay_basis": current.pay_basis, "base_minor": base_minor,
            "hours_per_month_x100": current.hours_per_month_x100, "currency": current.currency,
            "salary_structure_id": current.salary_structure_id, "department_id": current.department_id,
-           "filing_status": current.filing_status, "superseded_at": None, "reason": reason}
+           "filing_status": current.filing_status, "superseded_at": None, "reason": reason,
+           "pay_calendar_id": current.pay_calendar_id, "hours_per_week_x100": current.hours_per_week_x100,
+           "leave_loading_x100": current.leave_loading_x100, "cessation_type": current.cessation_type}
     changes: list[Any] = [
         Update("employment_contracts", current.id or 0, current.version, before={"superseded_at": None},
                after={"superseded_at": NOW}),
@@ -430,6 +432,57 @@ async def plan_change_contract_salary(session: AsyncSession, actor: Actor, *, co
                 preview=preview, changes=changes, level=level,
                 inputs={"salary change approval threshold": f"{approve_above_minor} {current.currency} (minor "
                                                             "units of annual pay)"})
+
+
+async def plan_end_employment_contract(session: AsyncSession, actor: Actor, *, contract_number: str, end_date: date,
+                                       cessation_type: str, reason: str) -> Plan:
+    """Plan ending a contract (issue 18, M2): its current version superseded and a new version, identical but for
+    `end_date` (the last day employed and paid) and the STP Phase 2 `cessation_type` (CessationType: V voluntary,
+    I ill health, D deceased, R redundancy, F dismissal, C contract cessation, T transfer). The run of the period
+    holding the end date pays the working days up to it and the final pay: unused leave payable on termination
+    (FWA s 90(2); LSL per state) with its ATO Schedule 7 withholding; no later run pays it. The preview shows the
+    leave balances the final pay starts from. Raises NotFound, InvalidInput (an end before the contract starts, an
+    unknown cessation type), Conflict (already ended; a posted payslip for a period after the end: void it first)."""
+    versions = await contract_versions(session, contract_number)
+    current = versions[-1]
+    try:
+        cessation = CessationType(cessation_type)
+    except ValueError:
+        raise InvalidInput(f"cessation_type {cessation_type!r} is unknown; use one of "
+                           + ", ".join(f"{c.value} ({c.name.lower().replace('_', ' ')})" for c in CessationType),
+                           field="cessation_type") from None
+    if end_date < current.start_date:
+        raise InvalidInput(f"end_date {end_date} is before contract {contract_number} starts ({current.start_date})",
+                           field="end_date")
+    if current.cessation_type is not None:
+        raise Conflict(f"contract {contract_number} already ended on {current.end_date} ({current.cessation_type})",
+                       field="contract_number")
+    later = await repo.posted_payslips_after(session, current.employee_id, end_date)
+    if later:
+        raise Conflict(f"payslips {', '.join(s.number for s in later[:5])} pay periods after {end_date}; void them "
+                       "(void_payslip) before ending the contract on that date", field="end_date")
+    new = {column: getattr(current, column) for column in (
+        "contract_number", "employee_id", "start_date", "effective_from", "pay_basis", "base_minor",
+        "hours_per_month_x100", "currency", "salary_structure_id", "department_id", "filing_status",
+        "pay_calendar_id", "hours_per_week_x100", "leave_loading_x100")}
+    new.update(version_no=current.version_no + 1, end_date=end_date, cessation_type=cessation.value,
+               superseded_at=None, reason=reason)
+    balances = (await leave.balances(session, employee_ids=[current.employee_id])).get(current.employee_id, {})
+    preview = {"contract": current.contract_number, "employee_id": current.employee_id,
+               "before": {"end_date": current.end_date.isoformat() if current.end_date else None,
+                          "version_no": current.version_no},
+               "after": {"end_date": end_date.isoformat(), "cessation_type": cessation.value,
+                         "version_no": current.version_no + 1},
+               "final_pay": {"paid_by": "the run of the pay period holding the end date",
+                             "leave_balances_hours": {code: str(round(Decimal(h.numerator) / h.denominator, 2))
+                                                      for code, h in sorted(balances.items())}}}
+    return Plan(command="end_employment_contract",
+                summary=f"End contract {current.contract_number} on {end_date} ({cessation.name.lower()}); the next "
+                        "run pays up to that day and the final pay",
+                preview=preview, changes=[
+                    Update("employment_contracts", current.id or 0, current.version, before={"superseded_at": None},
+                           after={"superseded_at": NOW}),
+                    Insert("employment_contracts", new, ref="contract")])
 
 
 def new_contract_id(applied_ids: dict[str, int | None]) -> int:

@@ -118,6 +118,14 @@ async def leave_records(session: AsyncSession, run_id: int, *, statuses: Sequenc
         .order_by(col(Payslip.id)))).all())
 
 
+async def posted_payslips_after(session: AsyncSession, employee_id: int, day: date) -> list[Payslip]:
+    """An employee's live posted (done or paid) original payslips for periods starting after `day`."""
+    return list((await session.exec(select(Payslip).where(
+        Payslip.employee_id == employee_id, col(Payslip.status).in_(("done", "paid")),
+        col(Payslip.reverses_payslip_id).is_(None), col(Payslip.period_start) > day)
+        .order_by(col(Payslip.period_start)))).all())
+
+
 async def calendar_by_code(session: AsyncSession, code: str) -> PayCalendar | None:
     """The live pay calendar with `code`, or None."""
     return (await session.exec(select(PayCalendar).where(PayCalendar.code == code,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from domain.kernel.schemas import OutputModel, Sensitive
-from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
+from domain.payroll.models import EmploymentContract, PayCalendar, PayrollRun, Payslip, PayslipLine, SalaryStructure
 
 
 class StructureOut(OutputModel):
@@ -59,6 +59,11 @@ class ContractOut(OutputModel):
     filing_status: str | None
     superseded: bool
     reason: str | None
+    pay_calendar_id: int | None = None
+    pay_calendar_code: str | None = None
+    hours_per_week: Decimal = Field(description="Ordinary hours a week (leave accrues on them).")
+    leave_loading_percent: Decimal | None = None
+    cessation_type: str | None = Field(default=None, description="Set when ended: STP code V, I, D, R, F, C or T.")
 
 
 def contract_out(row: EmploymentContract) -> ContractOut:
@@ -68,7 +73,29 @@ def contract_out(row: EmploymentContract) -> ContractOut:
                        effective_from=row.effective_from, pay_basis=row.pay_basis, base_minor=row.base_minor,
                        currency=row.currency, salary_structure_id=row.salary_structure_id,
                        department_id=row.department_id, filing_status=row.filing_status,
-                       superseded=row.superseded_at is not None, reason=row.reason)
+                       superseded=row.superseded_at is not None, reason=row.reason,
+                       pay_calendar_id=row.pay_calendar_id, hours_per_week=Decimal(row.hours_per_week_x100) / 100,
+                       leave_loading_percent=None if row.leave_loading_x100 is None
+                       else Decimal(row.leave_loading_x100) / 100, cessation_type=row.cessation_type)
+
+
+class PayCalendarOut(OutputModel):
+    pay_calendar_id: int
+    code: str
+    name: str
+    frequency: str
+    anchor_date: date
+    pay_day_offset: int
+    jurisdiction: str
+    subdivision: str | None
+    current_period: str | None = Field(default=None, description="The period holding today, for create_payroll_run.")
+
+
+def pay_calendar_out(row: PayCalendar, current_period: str | None = None) -> PayCalendarOut:
+    """A pay calendar; `current_period` the label of the period holding today."""
+    return PayCalendarOut(pay_calendar_id=row.id or 0, code=row.code, name=row.name, frequency=row.frequency,
+                          anchor_date=row.anchor_date, pay_day_offset=row.pay_day_offset,
+                          jurisdiction=row.jurisdiction, subdivision=row.subdivision, current_period=current_period)
 
 
 class UnpaidLeaveOut(OutputModel):
@@ -81,6 +108,8 @@ class UnpaidLeaveOut(OutputModel):
 class RunOut(OutputModel):
     run_id: int
     period: str
+    pay_calendar_id: int | None = None
+    pay_calendar_code: str | None = None
     pay_date: date
     currency: str
     status: str = Field(description="draft, calculated, approved, posted, paid, cancelled or reversed.")
@@ -103,7 +132,7 @@ def run_out(run: PayrollRun, preview: dict[str, Any] | None = None) -> RunOut:
     return RunOut(run_id=run.id or 0, period=run.period, pay_date=run.pay_date, currency=run.currency,
                   status=run.status, employees=run.employees, gross_minor=run.gross_minor,
                   deductions_minor=run.deductions_minor, employer_contributions_minor=run.employer_minor,
-                  net_minor=run.net_minor, journal_entry_id=run.journal_entry_id,
+                  net_minor=run.net_minor, journal_entry_id=run.journal_entry_id, pay_calendar_id=run.pay_calendar_id,
                   payment_entry_id=run.payment_entry_id, preview=preview)
 
 

@@ -179,17 +179,31 @@ async def create_contract(session: AsyncSession, actor: Actor, *, employee_id: i
                           end_date: date | None, pay_basis: str, base_minor: int, currency: str,
                           salary_structure_id: int, department_id: int | None = None,
                           hours_per_month: Decimal | None = None,
-                          filing_status: str | None = None) -> EmploymentContract:
-    """Create version 1 of a new contract (number C0001, ...). `base_minor` is the monthly salary (monthly
-    basis) or the hourly rate (hourly basis, paid for `hours_per_month`), minor units of `currency`, which must
-    be the structure's. Raises NotFound, InvalidInput (dates, basis, currency), Conflict when the employee
-    already has a contract overlapping these dates."""
+                          filing_status: str | None = None, pay_calendar_id: int | None = None,
+                          hours_per_week: Decimal = Decimal(38),
+                          leave_loading_percent: Decimal | None = None) -> EmploymentContract:
+    """Create version 1 of a new contract (number C0001, ...). `base_minor` is the monthly salary (monthly basis),
+    the annual salary (annual basis) or the hourly rate (hourly basis, paid for `hours_per_month`, or else for its
+    ordinary hours a week), minor units of `currency`, which must be the structure's. `pay_calendar_id`: the
+    calendar it is paid by (default MONTHLY); `hours_per_week`: ordinary hours (1 to 38 for full time, NES s 62;
+    up to 60 allowed), on which leave accrues; `leave_loading_percent`: the annual leave loading its award or
+    agreement gives (17.5 in most awards), paid with annual leave and on its payout. Raises NotFound, InvalidInput
+    (dates, basis, hours, loading, currency), Conflict when the employee already has a contract overlapping these
+    dates."""
     employee = await hr.get_employee(session, employee_id)
     structure = await get_structure(session, salary_structure_id)
-    if pay_basis not in (PayBasis.MONTHLY, PayBasis.HOURLY):
-        raise InvalidInput(f"pay_basis {pay_basis!r} is not allowed; use monthly or hourly", field="pay_basis")
-    if pay_basis == PayBasis.HOURLY and not hours_per_month:
-        raise InvalidInput("an hourly contract needs hours_per_month", field="hours_per_month")
+    calendar_row = await get_calendar(session, pay_calendar_id)
+    if pay_basis not in tuple(PayBasis):
+        raise InvalidInput(f"pay_basis {pay_basis!r} is not allowed; use monthly, annual or hourly", field="pay_basis")
+    if pay_basis == PayBasis.HOURLY and not hours_per_month and not hours_per_week:
+        raise InvalidInput("an hourly contract needs hours_per_month or hours_per_week", field="hours_per_month")
+    if not Decimal(0) < Decimal(hours_per_week) <= 60 or Decimal(hours_per_week) * 100 % 1:
+        raise InvalidInput(f"hours_per_week {hours_per_week} must be above 0 and at most 60, in hundredths",
+                           field="hours_per_week")
+    if leave_loading_percent is not None and (not 0 <= Decimal(leave_loading_percent) <= 100
+                                              or Decimal(leave_loading_percent) * 100 % 1):
+        raise InvalidInput(f"leave_loading_percent {leave_loading_percent} must be from 0 to 100 (17.5 for "
+                           "17.5 %), in hundredths", field="leave_loading_percent")
     if end_date is not None and end_date < start_date:
         raise InvalidInput(f"end_date {end_date} is before start_date {start_date}", field="end_date")
     money.check_amount(base_minor, field="base_minor")
@@ -211,7 +225,9 @@ async def create_contract(session: AsyncSession, actor: Actor, *, employee_id: i
         end_date=end_date, effective_from=start_date, pay_basis=pay_basis, base_minor=base_minor,
         hours_per_month_x100=None if hours_per_month is None else int(Decimal(hours_per_month) * HOURS_SCALE),
         currency=currency, salary_structure_id=salary_structure_id,
-        department_id=department_id or employee.department_id, filing_status=filing_status)
+        department_id=department_id or employee.department_id, filing_status=filing_status,
+        pay_calendar_id=calendar_row.id, hours_per_week_x100=int(Decimal(hours_per_week) * 100),
+        leave_loading_x100=None if leave_loading_percent is None else int(Decimal(leave_loading_percent) * 100))
     session.add(row)
     await session.flush()
     return row
@@ -267,7 +283,9 @@ async def change_contract(session: AsyncSession, actor: Actor, *, contract_numbe
         pay_basis=current.pay_basis, base_minor=current.base_minor if base_minor is None else base_minor,
         hours_per_month_x100=current.hours_per_month_x100, currency=current.currency,
         salary_structure_id=current.salary_structure_id, department_id=current.department_id,
-        filing_status=current.filing_status, reason=reason)
+        filing_status=current.filing_status, reason=reason, pay_calendar_id=current.pay_calendar_id,
+        hours_per_week_x100=current.hours_per_week_x100, leave_loading_x100=current.leave_loading_x100,
+        cessation_type=current.cessation_type)
     session.add(row)
     await session.flush()
     return row
@@ -1172,6 +1190,7 @@ REFERENCE_KINDS = {
     "salary_structure": "a salary structure id or code",
     "payroll_run": "a payroll run id or its pay period like 2026-05",
     "payslip": "a payslip id or number like PS202605-3-E0042",
+    "pay_calendar": "a pay calendar id or code like FORTNIGHTLY",
 }
 """The records of payroll a tool input may name by id or code, and what such a reference looks like."""
 
@@ -1183,7 +1202,7 @@ async def reference_candidates(session: AsyncSession, kind: str) -> list[Candida
     if kind == "payroll_run":
         closed = (RunStatus.CANCELLED.value, RunStatus.REVERSED.value)
         candidates = [Candidate(r[0], r[1], f"{r[1]} ({r[2]})", current=r[2] not in closed) for r in rows]
-    elif kind == "payslip":
+    elif kind in ("payslip", "pay_calendar"):
         candidates = [Candidate(r[0], r[1]) for r in rows]
     else:
         candidates = [Candidate(r[0], r[1], r[2]) for r in rows]

@@ -138,6 +138,7 @@ ARGUMENTS: dict[str, Arguments] = {
     "list_payroll_rates": NONE,
     "list_employment_contracts": NONE,
     "list_payroll_runs": NONE,
+    "list_pay_calendars": NONE,
     "get_payroll_run": lambda d: {"run_id": d.run_id},
     "list_payslips": lambda d: {"run_id": d.run_id},
     "get_payslip": lambda d: {"payslip_id": d.payslip_id},

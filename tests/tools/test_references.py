@@ -46,7 +46,9 @@ AMBIGUOUS = {"employee": TWIN, "student": TWIN, "department": "Twin department",
 """A text naming two records of the kind in the test school (made by `_twins`)."""
 NEVER_AMBIGUOUS = {"invoice": "numbers are unique and an invoice has no name",
                    "payslip": "numbers are unique and a payslip has no name",
-                   "payroll_run": "one live run per period; a closed run is named only when no live one is"}
+                   "payroll_run": "one live run per period of a calendar; a closed run is named only when no live one "
+                                  "is (two calendars' runs of one period are told apart by id)",
+                   "pay_calendar": "codes are unique and a calendar is named by its code only"}
 
 
 def _walk_fields(model: type[BaseModel], prefix: str = "") -> list[str]:
