@@ -4,9 +4,10 @@ and the few queries they need.
 
 Dated rates. A jurisdiction (domain.payroll.jurisdiction, today AU) bundles the rates known when mcs-erp was
 released, such as the super guarantee rate from 1 July 2025 (12 %). A later rate is data, added through the gated
-add_payroll_rate and stored in `payroll_rates` (domain/payroll/rates_models.py); `added_rates` returns them as
-`DatedRate`s for `Jurisdiction.rate(name, pay_date, added=...)`, which picks the rate in force on a payslip's pay
-date (an added rate wins over a bundled one of the same date). Rules of `plan_add_payroll_rate`, in order:
+add_payroll_rate and stored in `payroll_rates` (domain/payroll/rates_models.py); `service.added_rates` returns
+them as `DatedRate`s for `Jurisdiction.rate(name, pay_date, added=...)`, which the run calculation calls to pick
+the rate in force on a payslip's pay date (an added rate wins over a bundled one of the same date). Rules of
+`plan_add_payroll_rate`, in order:
 1. the jurisdiction is known (InvalidInput, field `jurisdiction`);
 2. the name is a known rate: today only `super_guarantee_rate` (InvalidInput, field `name`);
 3. the rate is a fraction from 0 to 1 inclusive, at most 6 decimal places ("0.12" is 12 %; the tool takes a
@@ -115,24 +116,6 @@ def plain(value: Decimal) -> Decimal:
 # ---------------------------------------------------------------- dated rates
 
 
-def _dated(row: PayrollRate) -> DatedRate:
-    return DatedRate(name=row.name, effective_from=row.effective_from, rate=Fraction(Decimal(row.rate)),
-                     source=row.source)
-
-
-async def _added_rows(session: AsyncSession, jurisdiction_code: str) -> list[PayrollRate]:
-    stmt = (select(PayrollRate).where(PayrollRate.jurisdiction == jurisdiction_code,
-                                      col(PayrollRate.deleted_at).is_(None))
-            .order_by(col(PayrollRate.name), col(PayrollRate.effective_from)))
-    return list((await session.exec(stmt)).all())
-
-
-async def added_rates(session: AsyncSession, jurisdiction: str) -> list[DatedRate]:
-    """Return the rates an admin added for `jurisdiction` (e.g. "AU"), by name then date, as `DatedRate`s (rate a
-    fraction: 0.12 is 12 %) to pass as `added=` to `Jurisdiction.rate`."""
-    return [_dated(row) for row in await _added_rows(session, jurisdiction.strip().upper())]
-
-
 async def list_rates(session: AsyncSession, *, jurisdiction_code: str,
                      name: str | None = None) -> list[PayrollRateOut]:
     """Return the bundled and added rates of a jurisdiction (optionally of one name), by name then date (a bundled
@@ -140,7 +123,7 @@ async def list_rates(session: AsyncSession, *, jurisdiction_code: str,
     jurisdiction."""
     known = jurisdiction(jurisdiction_code)
     rows = [(r, "bundled") for r in known.rates]
-    rows += [(r, "added") for r in await added_rates(session, known.code)]
+    rows += [(r, "added") for r in await service.added_rates(session, known.code)]
     rows = [(r, origin) for r, origin in rows if name is None or r.name == name]
     rows.sort(key=lambda ro: (ro[0].name, ro[0].effective_from, ro[1] == "added"))
     return [rate_out(known.code, r, origin) for r, origin in rows]  # type: ignore[arg-type]
@@ -187,7 +170,7 @@ async def plan_add_payroll_rate(session: AsyncSession, actor: Actor, *, jurisdic
         raise Conflict(f"effective_from {effective_from} is on or before the pay date {posted.pay_date} of payroll "
                        f"run {posted.period} (posted): a rate from then would change posted payslips; use a date "
                        f"after {posted.pay_date}", field="effective_from")
-    added = await added_rates(session, known.code)
+    added = await service.added_rates(session, known.code)
     if any(r.name == name and r.effective_from == effective_from for r in added):
         raise Conflict(f"a {name} from {effective_from} was already added in {known.code}; list_payroll_rates "
                        "shows it", field="effective_from")
@@ -219,7 +202,9 @@ async def added_rate(session: AsyncSession, applied_ids: dict[str, int | None]) 
     row = await session.get(PayrollRate, applied_ids["rate"])
     if row is None:
         raise NotFound("the added payroll rate is gone", field="rate")
-    return rate_out(row.jurisdiction, _dated(row), "added")
+    rate = DatedRate(name=row.name, effective_from=row.effective_from, rate=Fraction(Decimal(row.rate)),
+                     source=row.source)
+    return rate_out(row.jurisdiction, rate, "added")
 
 
 # ---------------------------------------------------------------- salary structures

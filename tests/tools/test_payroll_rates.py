@@ -1,6 +1,6 @@
 """Dated payroll rates (issue 18, item 8): the super guarantee rate is a dated setting of the jurisdiction. An admin
 adds next year's rate through the gate (four eyes); payslips pick it by pay date (domain.payroll.jurisdiction,
-Jurisdiction.rate with the added rates of domain.payroll.rates.added_rates). Refused: an unknown name, a rate outside
+Jurisdiction.rate with the added rates of domain.payroll.service.added_rates). Refused: an unknown name, a rate outside
 0 to 100 %, a date on or before the latest posted run's pay date, a date already added. On its own database (a
 posted run is school-wide state)."""
 
@@ -13,15 +13,18 @@ from fractions import Fraction
 import pytest
 from sqlmodel import select
 
+from domain.hr import service as hr
+from domain.hr.models import EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import Conflict, InvalidInput, PermissionDenied, StaleAction
-from domain.payroll import rates
+from domain.payroll import rates, service
 from domain.payroll.jurisdiction import AU, SUPER_GUARANTEE
 from domain.payroll.models import PayrollRun
 from domain.payroll.rates_models import PayrollRate
 from tests.conftest import own_runtime
-from tests.factories import make_user
+from tests.factories import make_user, unique
 from tests.gate_helpers import released
+from tests.tools.test_payroll import payslips_of
 from tools.invoke import invoke
 
 SG_ACT = "Superannuation Guarantee (Administration) Act 1992 s 19(2)"
@@ -30,7 +33,7 @@ FIXTURE = "test fixture, not a published rate: " + SG_ACT
 
 @pytest.fixture(scope="module")
 async def rrt(tmp_path_factory):
-    async with own_runtime(tmp_path_factory, "payroll_rates") as runtime:
+    async with own_runtime(tmp_path_factory, "payroll_rates", in_process_jobs=True) as runtime:
         yield runtime
 
 
@@ -92,7 +95,7 @@ async def test_an_added_rate_needs_four_eyes_and_payslips_pick_it_by_pay_date(rr
     assert (row.jurisdiction, row.name, row.effective_from, row.rate) == ("AU", SUPER_GUARANTEE, date(2027, 7, 1),
                                                                           "0.1275")
     async with rrt.db.read() as s:
-        added = await rates.added_rates(s, "au")
+        added = await service.added_rates(s, "AU")
     assert added == [rates.DatedRate(SUPER_GUARANTEE, date(2027, 7, 1), Fraction(51, 400), FIXTURE)]
     # Picked by pay date: 30 June 2027 pays the bundled 12 %, 1 July 2027 the added 12.75 % (= 51/400).
     assert AU.rate(SUPER_GUARANTEE, date(2027, 6, 30), added=added).rate == Fraction(12, 100)
@@ -162,6 +165,38 @@ async def test_a_rate_on_the_same_day_as_a_bundled_one_says_it_replaces_it(rrt, 
     assert plan.preview["replaces_bundled"] is True
     assert plan.preview["before"] == {"percent": "12", "effective_from": "2025-07-01"}
     assert plan.changes[0].values["rate"] == "0.125"
+
+
+async def test_a_structure_reads_the_rate_in_force_on_the_pay_date(rrt, people):
+    """End to end: SUPER is a formula over super_guarantee_rate, never a constant in the structure. June 2027 pays
+    the bundled 12 %, July 2027 the 12.75 % added above from 1 July 2027 (no PAYG line: the bundled tax tables end
+    on 30 June 2027)."""
+    officer = people["officer"]
+    async with rrt.db.write() as s:
+        dep = await hr.create_department(s, SYSTEM_ACTOR, code=unique("RT"), name="Office")
+        employee = await hr.create_employee(
+            s, SYSTEM_ACTOR, first_name="Rae", last_name="Rated", work_email=f"rae.{unique()}@ex.org",
+            position="Bursar", department_id=dep.id, hire_date=date(2027, 6, 1),
+            employment_type=EmploymentType.FULL_TIME)
+    structure = await invoke(rrt, "create_salary_structure", {
+        "code": "SG_RATED", "name": "Super by the dated rate", "currency": "AUD", "components": [
+            {"code": "BASIC", "name": "Basic salary", "kind": "earning", "method": "percentage", "percent": 100,
+             "of": "base"},
+            {"code": "SUPER", "name": "Superannuation guarantee", "kind": "employer_contribution",
+             "method": "formula", "expression": "BASIC * super_guarantee_rate"}]}, officer)
+    await invoke(rrt, "create_employment_contract", {
+        "employee_id": employee.id, "start_date": "2027-06-01", "base_minor": 500000, "currency": "AUD",
+        "salary_structure_id": structure.salary_structure_id}, officer)
+    supers = {}
+    for period, pay_date in (("2027-06", "2027-06-28"), ("2027-07", "2027-07-28")):
+        run = await invoke(rrt, "create_payroll_run", {"period": period, "pay_date": pay_date, "currency": "AUD"},
+                           officer)
+        job = await invoke(rrt, "calculate_payroll_run", {"run_id": run.run_id, "wait_s": 30}, officer)
+        assert job.status == "succeeded", job
+        ((_, lines),) = await payslips_of(rrt, run.run_id)
+        supers[period] = next(ln.amount_minor for ln in lines if ln.code == "SUPER")
+    # 5,000.00 x 12 % = 600.00; 5,000.00 x 12.75 % = 637.50.
+    assert supers == {"2027-06": 60000, "2027-07": 63750}
 
 
 async def test_history_is_never_changed_and_a_run_posted_since_the_preview_stops_it(rrt, people):
