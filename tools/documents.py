@@ -31,6 +31,8 @@ KIND_READERS: dict[str, frozenset[Role]] = {
     "payroll_bank_file": frozenset({Role.ADMIN, Role.PAYROLL}),
     "superstream_saff": frozenset({Role.ADMIN, Role.PAYROLL}),
     "superstream_json": frozenset({Role.ADMIN, Role.PAYROLL}),
+    "stp_pay_event": frozenset({Role.ADMIN, Role.PAYROLL}),
+    "stp_finalisation": frozenset({Role.ADMIN, Role.PAYROLL}),
     "fee_statement": frozenset({Role.ADMIN, Role.FINANCE}),
 }
 READERS = frozenset().union(*KIND_READERS.values())

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Plan
-from domain.payroll import remittance
+from domain.payroll import remittance, stp
 from domain.payroll.remittance import RemittanceOut, RemittanceReportOut, remittance_out
+from domain.payroll.stp import StpExportOut, StpReportOut
+from tools.references import PayrollRunRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
-from tools.types import Page, PageInput, ToolInput, page_of
+from tools.types import Page, PageInput, ToolInput, encode_cursor, page_of
 
 module = Module("payroll_reports", depends_on=("payroll",),
                 description="Super and PAYG remittances, STP Phase 2 pay event data, the leave liability.")
@@ -87,3 +89,61 @@ async def get_remittance_report(ctx: ToolContext, args: RemittanceReportIn) -> R
     against the payable accounts' ledger balances."""
     return await remittance.remittance_report(ctx.session, pay_date_from=args.pay_date_from,
                                               pay_date_to=args.pay_date_to)
+
+
+# ---------------------------------------------------------------- STP Phase 2
+
+
+FinancialYear = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}-\d{2}$", max_length=7)]
+
+
+class PayEventIn(PageInput):
+    run_id: PayrollRunRef
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL)
+async def get_stp_pay_event(ctx: ToolContext, args: PayEventIn) -> StpReportOut:
+    """A run's STP Phase 2 pay event, a page of payees: identity (TFN masked) and financial-year-to-date amounts by
+    STP field as of its pay date."""
+    report, more = await stp.pay_event(ctx.session, run_id=args.run_id, after_id=args.after_id(), limit=args.limit)
+    last = report.payees[-1].employee_id if report.payees else 0
+    return report.model_copy(update={"next_cursor": encode_cursor(last) if more else None})
+
+
+class FinalisationIn(PageInput):
+    financial_year: FinancialYear = Field(description="e.g. 2026-27.")
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL)
+async def get_stp_finalisation(ctx: ToolContext, args: FinalisationIn) -> StpReportOut:
+    """The STP end-of-year finalisation of a financial year, a page of payees with their final amounts."""
+    report, more = await stp.finalisation(ctx.session, financial_year=args.financial_year, after_id=args.after_id(),
+                                          limit=args.limit)
+    last = report.payees[-1].employee_id if report.payees else 0
+    return report.model_copy(update={"next_cursor": encode_cursor(last) if more else None})
+
+
+Format = Literal["json", "csv"]
+
+
+class ExportPayEventIn(ToolInput):
+    run_id: PayrollRunRef
+    format: Format = "json"
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL)
+async def export_stp_pay_event(ctx: ToolContext, args: ExportPayEventIn) -> StpExportOut:
+    """Store a run's STP pay event as a JSON or CSV document (whole TFNs; payroll and admins only). Lodging needs an
+    ATO-registered gateway."""
+    return await stp.export(ctx.session, ctx.actor, fmt=args.format, run_id=args.run_id)
+
+
+class ExportFinalisationIn(ToolInput):
+    financial_year: FinancialYear = Field(description="e.g. 2026-27.")
+    format: Format = "json"
+
+
+@module.tool(effect=Effect.WRITE, roles=PAYROLL)
+async def export_stp_finalisation(ctx: ToolContext, args: ExportFinalisationIn) -> StpExportOut:
+    """Store a financial year's STP finalisation as a JSON or CSV document (whole TFNs; payroll and admins only)."""
+    return await stp.export(ctx.session, ctx.actor, fmt=args.format, financial_year=args.financial_year)

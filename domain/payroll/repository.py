@@ -253,3 +253,44 @@ async def category_sums(session: AsyncSession, *, pay_date_from: date | None, pa
         stmt = stmt.where(pay_date <= pay_date_to)
     rows = (await session.exec(stmt.group_by(PayslipLine.kind, _CATEGORY, remitted))).all()
     return [(k, c, bool(r), int(total or 0)) for k, c, r, total in rows]
+
+
+async def ytd_line_sums(session: AsyncSession, employee_ids: Sequence[int], *, pay_date_from: date,
+                        pay_date_to: date, run_id: int | None = None) -> list[tuple[int, str, str | None, str, int, int]]:
+    """Per employee, line kind, category and code: the sum of amounts (minor units) and of hours (hundredths) over
+    the lines of posted payslips (POSTED_PAYSLIP_STATUSES, reversals included, negative) paid from pay_date_from to
+    pay_date_to, plus every payslip of `run_id` whatever its status (a calculated run's own pay event). Rows
+    (employee id, kind, category, code, amount minor, hours x100)."""
+    if not employee_ids:
+        return []
+    pay_date = _pay_date_column()
+    counted = col(Payslip.status).in_(POSTED_PAYSLIP_STATUSES)
+    if run_id is not None:
+        counted = counted | (Payslip.run_id == run_id)
+    stmt = _with_categories(
+        select(Payslip.employee_id, PayslipLine.kind, _CATEGORY, PayslipLine.code,
+               func.sum(PayslipLine.amount_minor), func.sum(func.coalesce(PayslipLine.hours_x100, 0)))
+        .join(Payslip, Payslip.id == PayslipLine.payslip_id).join(PayrollRun, PayrollRun.id == Payslip.run_id)
+    ).where(col(Payslip.employee_id).in_(list(employee_ids)), counted, pay_date >= pay_date_from,
+            pay_date <= pay_date_to)
+    rows = (await session.exec(stmt.group_by(Payslip.employee_id, PayslipLine.kind, _CATEGORY, PayslipLine.code)
+                               .order_by(Payslip.employee_id, PayslipLine.code))).all()
+    return [(e, k, c, code, int(a or 0), int(h or 0)) for e, k, c, code, a, h in rows]
+
+
+async def run_employee_ids(session: AsyncSession, run_id: int, *, after_id: int, limit: int) -> list[int]:
+    """The ids of the employees a run has payslips for, above `after_id`, ascending, at most `limit`."""
+    return list((await session.exec(select(Payslip.employee_id).where(
+        Payslip.run_id == run_id, col(Payslip.employee_id) > after_id).distinct()
+        .order_by(Payslip.employee_id).limit(limit))).all())
+
+
+async def paid_employee_ids(session: AsyncSession, *, pay_date_from: date, pay_date_to: date, after_id: int,
+                            limit: int) -> list[int]:
+    """The ids of the employees with a posted payslip paid from pay_date_from to pay_date_to, above `after_id`,
+    ascending, at most `limit` (an end-of-year finalisation's payees)."""
+    pay_date = _pay_date_column()
+    return list((await session.exec(
+        select(Payslip.employee_id).join(PayrollRun, PayrollRun.id == Payslip.run_id).where(
+            col(Payslip.status).in_(POSTED_PAYSLIP_STATUSES), pay_date >= pay_date_from, pay_date <= pay_date_to,
+            col(Payslip.employee_id) > after_id).distinct().order_by(Payslip.employee_id).limit(limit))).all())
