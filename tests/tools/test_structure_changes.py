@@ -321,3 +321,27 @@ async def test_a_move_is_stale_when_the_structure_or_a_contract_changed_after_th
     latest = (await versions(srt, number))[-1]
     assert (latest.version_no, latest.base_minor, latest.salary_structure_id) == (
         3, 481000, school["structures"]["TEACH_B"])
+
+
+def test_component_changes_match_components_by_code():
+    """The preview's rule (domain.payroll.rates.component_changes): added and removed by code, in list order; per
+    kept code the fields that differ as [before, after], and its 1-based position when it moved."""
+    before = [{"code": "A", "percent": "10"}, {"code": "B", "amount_minor": 5}, {"code": "C", "taxable": True}]
+    after = [{"code": "B", "amount_minor": 6}, {"code": "D"}, {"code": "A", "percent": "10", "prorate": True}]
+    assert rates.component_changes(before, after) == {
+        "added": ["D"], "removed": ["C"],
+        "changed": {"B": {"amount_minor": [5, 6], "position": [2, 1]},
+                    "A": {"prorate": [None, True], "position": [1, 3]}}}
+    assert rates.component_changes(before, before) == {"added": [], "removed": [], "changed": {}}
+
+
+async def test_a_rename_alone_is_an_edit(srt, school):
+    officer = school["officer"]
+    row = await structure_row(srt, school["structures"]["TEACH_US"])
+    current = json.loads(row.components)["components"]
+    pending = await invoke(srt, "update_salary_structure",
+                           update_args(school, "TEACH_US", current, name="Teachers (USD)"), officer)
+    assert pending.preview["added"] == pending.preview["removed"] == [] and pending.preview["changed"] == {}
+    assert "renamed" in pending.summary
+    result = await released(srt, pending, officer, school["admin"])
+    assert result["name"] == "Teachers (USD)" and result["components"] == current
