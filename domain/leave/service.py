@@ -266,11 +266,15 @@ async def list_requests(session: AsyncSession, *, after_id: int, limit: int, emp
                         status: str | None = None, from_date: date | None = None,
                         to_date: date | None = None) -> list[LeaveRequest]:
     """Return up to `limit + 1` requests after `after_id` in id order: of one employee, in one status, and/or
-    sharing a day with from_date..to_date. Raises InvalidInput when to_date is before from_date."""
+    sharing a day with from_date..to_date. Raises InvalidInput when to_date is before from_date, NotFound
+    (employee_id) for an employee no row has (an empty page would read as 'no leave')."""
     if from_date is not None and to_date is not None and to_date < from_date:
         raise InvalidInput(f"to_date {to_date} is before from_date {from_date}", field="to_date")
-    return await repo.list_requests(session, after_id=after_id, limit=limit, employee_id=employee_id,
+    rows = await repo.list_requests(session, after_id=after_id, limit=limit, employee_id=employee_id,
                                     status=status, from_date=from_date, to_date=to_date)
+    if not rows and employee_id is not None:
+        await hr.get_employee(session, employee_id)
+    return rows
 
 
 def _ensure_status(req: LeaveRequest, *allowed: RequestStatus, doing: str) -> None:

@@ -92,6 +92,7 @@ class World:
     invoice_id: int = 0  # issued, nothing paid (Dee's)
     draft_invoice_id: int = 0
     scale_id: int = 0  # a stored grading scale that no class uses
+    leave_request_id: int = 0  # Erin's requested unpaid leave
 
     @property
     def admin(self):
@@ -151,6 +152,9 @@ async def world(runtime) -> World:
     async with runtime.db.write() as s:
         await payroll.store_run(s, computation)
         payslip_id = (await s.exec(sm_select(Payslip.id).where(Payslip.run_id == run.run_id))).first()
+    leave_request = await invoke(runtime, "request_leave", {"employee_id": employee_id, "leave_type": "UNPAID",
+                                                        "start_date": "2026-08-03", "end_date": "2026-08-04"},
+                                 school.admin)
     fee_school = await make_fee_school(runtime)
     async with runtime.db.write() as s:
         await fees_service.generate_invoices(s, SYSTEM_ACTOR, schedule_id=fee_school.schedule_id, issue=True,
@@ -171,7 +175,7 @@ async def world(runtime) -> World:
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
                  timetable_solution_id=timetable_solution_id, document_id=document_id,
                  salary_structure_id=structure.salary_structure_id, contract_number=contract.contract_number,
-                 payroll_run_id=run.run_id, payslip_id=payslip_id)
+                 payroll_run_id=run.run_id, payslip_id=payslip_id, leave_request_id=leave_request.request_id)
 
 
 PAYROLL_PERIOD = "2026-05"
@@ -429,6 +433,19 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "get_receivables_aging": lambda w: {"as_of": "2026-03-01", "currency": "AUD", "group_by": "student",
                                         "year_level_id": w.fees.y7, "min_days_overdue": 0, "limit": 10},
     "get_fee_collections": lambda w: {"from_date": "2026-01-01", "to_date": "2026-03-31", "currency": "AUD"},
+    # leave
+    "list_leave_types": lambda w: {"limit": 5},
+    "request_leave": lambda w: {"employee_id": w.employee_id, "leave_type": "PERSONAL", "start_date": "2026-09-07",
+                               "end_date": "2026-09-08", "hours_per_day": 7.6, "hours": 7.6,
+                               "reason": "Medical appointment", "subdivision": "VIC"},
+    "approve_leave_request": lambda w: {"request_id": w.leave_request_id},
+    "reject_leave_request": lambda w: {"request_id": w.leave_request_id, "reason": "Exam week"},
+    "cancel_leave_request": lambda w: {"request_id": w.leave_request_id, "reason": "Plans changed"},
+    "list_leave_requests": lambda w: {"employee_id": w.employee_id, "status": "requested", "from_date": "2026-01-01",
+                                     "to_date": "2026-12-31", "limit": 5},
+    "get_leave_balances": lambda w: {"employee_id": w.employee_id},
+    "adjust_leave_balance": lambda w: {"employee_id": w.employee_id, "leave_type": "ANNUAL", "hours": 7.6,
+                                      "on": "2026-07-01", "reason": "Opening balance"},
     "get_fee_reminders": lambda w: {"as_of": "2026-03-01", "currency": "AUD", "min_days_overdue": 1,
                                      "min_amount_minor": 1, "limit": 10},
     "generate_family_statement": lambda w: {"family_id": w.fees.families["Kim"], "from_date": "2026-01-01",
