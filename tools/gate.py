@@ -60,13 +60,14 @@ class ToolCommand:
 
     async def apply(self, session: AsyncSession, context: ApplyContext, plan: Plan,
                     arguments: Mapping[str, Any]) -> dict[str, Any]:
-        args = parse_arguments(self.spec, dict(arguments))
-        released = ActionContext(action_id=context.action_id or 0, decided_by=context.decided_by,
-                                 decision_reason=context.reason)
-        applied = await apply_plan(session, plan, context)
-        out = await self.spec.run(ToolContext(session, context.actor, self.runtime, action=released,
-                                              applied=applied, plan=plan), args)
-        return audit_json(await fill_codes(session, out))  # the codes beside the ids, as tools.invoke shows them
+        with settings_in_use(self.runtime.settings):  # as the plan: arguments may hold sealed secrets
+            args = parse_arguments(self.spec, dict(arguments))
+            released = ActionContext(action_id=context.action_id or 0, decided_by=context.decided_by,
+                                     decision_reason=context.reason)
+            applied = await apply_plan(session, plan, context)
+            out = await self.spec.run(ToolContext(session, context.actor, self.runtime, action=released,
+                                                  applied=applied, plan=plan), args)
+            return audit_json(await fill_codes(session, out))  # the codes beside the ids, as tools.invoke shows
 
 
 def commands(runtime: Runtime):

@@ -28,11 +28,9 @@ ACCOUNTS = [("062-111", "987654321", "ANN BANKED"), ("733-001", "00123", "BEN O'
 
 @pytest.fixture(scope="module")
 async def brt(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MCS_ERP_DATA_KEYS", KEYS)
-        async with own_runtime(tmp_path_factory, "bank-file", in_process_jobs=True, data_keys=SecretStr(KEYS),
-                               **SCHOOL) as runtime:
-            yield runtime
+    async with own_runtime(tmp_path_factory, "bank-file", in_process_jobs=True, data_keys=SecretStr(KEYS),
+                           **SCHOOL) as runtime:
+        yield runtime
 
 
 async def release(brt, pending, requester, admin):

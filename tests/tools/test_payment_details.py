@@ -34,10 +34,9 @@ DETAILS = {"bsb": BSB, "account_number": ACCOUNT, "account_name": "JANE CITIZEN"
 
 @pytest.fixture(scope="module")
 async def brt(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MCS_ERP_DATA_KEYS", KEYS)  # what current_settings() (argument sealing) reads too
-        async with own_runtime(tmp_path_factory, "payment-details", data_keys=SecretStr(KEYS)) as runtime:
-            yield runtime
+    # Only the runtime's settings hold the keys: tools.invoke and the gate seal and unseal arguments with them.
+    async with own_runtime(tmp_path_factory, "payment-details", data_keys=SecretStr(KEYS)) as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")
@@ -221,12 +220,11 @@ async def test_rotation_re_encrypts_every_value_and_the_old_key_can_then_be_drop
             await hr.payment_details(s, [emp.id], ring=crypto.keyring_for(brt.settings))  # k1 alone: k2 unknown
 
 
-async def test_keys_rotate_through_the_cli_then_the_old_key_can_go(tmp_path, monkeypatch):
+async def test_keys_rotate_through_the_cli_then_the_old_key_can_go(tmp_path):
     """`mcs-erp keys new-data-key` and `mcs-erp keys rotate` as an operator runs them (subprocesses)."""
     from tests.server.e2e_helpers import e2e_database, run_cli
     from tools.runtime import Runtime
 
-    monkeypatch.setenv("MCS_ERP_DATA_KEYS", KEYS)
     async with e2e_database(tmp_path) as db:
         await run_cli(db, "init", env={"MCS_ERP_DATA_KEYS": KEYS})
         runtime = Runtime.create(Settings(database_url=db.url, data_keys=SecretStr(KEYS)))
