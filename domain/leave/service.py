@@ -139,6 +139,22 @@ async def post_movements(session: AsyncSession, movements: list[Movement]) -> in
     return await repo.insert_movements(session, rows)
 
 
+def payslip_movements(*, employee_id: int, source: str, on: date, accrued: dict[str, Fraction],
+                      taken: list[LeaveTaken], paid_out: dict[str, Fraction]) -> list[Movement]:
+    """Return the movements of one payslip, for post_movements: + each type's accrued hours, - the hours of each
+    approved request taken in it (one movement per request, carrying its id, so the request's approved hours stop
+    counting as approved-and-not-yet-taken once paid), - each type's hours paid out on termination; all dated `on`
+    (the pay date) with `source` ("payslip:<id>", what reverse_movements reverses). Zero figures are left out."""
+    out = [Movement(employee_id=employee_id, type_code=code, kind=MovementKind.ACCRUAL.value, hours=hours, on=on,
+                    source=source) for code, hours in sorted(accrued.items()) if hours]
+    out += [Movement(employee_id=employee_id, type_code=item.type_code, kind=MovementKind.TAKEN.value,
+                     hours=-item.hours, on=on, source=source, request_id=item.request_id)
+            for item in taken if item.hours]
+    out += [Movement(employee_id=employee_id, type_code=code, kind=MovementKind.PAYOUT.value, hours=-hours, on=on,
+                     source=source) for code, hours in sorted(paid_out.items()) if hours]
+    return out
+
+
 async def reverse_movements(session: AsyncSession, *, sources: list[str], on: date) -> int:
     """Write, on `on`, the opposite of every movement of `sources` (kind reversal, the same employee, type, source
     and request), so each source then sums to zero; return how many rows were written. Idempotent: a source that

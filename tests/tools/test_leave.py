@@ -432,3 +432,25 @@ async def test_termination_pays_annual_leave_and_long_service_leave_after_seven_
     # leave never. Movements after the termination date are not counted.
     assert before_seven == {"ANNUAL": Fraction(4567, 100)}
     assert after_seven == {"ANNUAL": Fraction(4567, 100), "LSL": Fraction(5432, 100)}
+
+
+async def test_a_payslips_movements_carry_each_requests_id_so_paid_leave_stops_being_committed(rt, staff):
+    emp = await employee(rt, staff)
+    await post(rt, accrual(emp, "ANNUAL", 100))
+    req = await request(rt, staff, emp)
+    await released(rt, await invoke(rt, "approve_leave_request", {"request_id": req.request_id}, staff["hr"]),
+                   staff["hr"])
+    async with rt.db.read() as s:
+        first = (await leave.taken_in_period(s, employee_ids=[emp], start=date(2026, 5, 30), end=date(2026, 6, 5),
+                                             country="AU", subdivision="VIC"))[emp]
+    movements = leave.payslip_movements(employee_id=emp, source="payslip:777", on=date(2026, 6, 10),
+                                        accrued={"ANNUAL": Fraction(76, 13), "LSL": Fraction(0)}, taken=first,
+                                        paid_out={})
+    assert [(m.kind, m.type_code, m.hours, m.request_id) for m in movements] == [
+        ("accrual", "ANNUAL", Fraction(76, 13), None), ("taken", "ANNUAL", -38, req.request_id)]
+    assert await post(rt, *movements) == 2
+    shown = await invoke(rt, "get_leave_balances", {"employee_id": emp}, staff["hr"])
+    annual = next(b for b in shown.balances if b.leave_type == "ANNUAL")
+    # 100 + 5.85 - 38 = 67.85 held; of the 68.4 h approved, 38 h were paid: 30.4 h still committed; 37.45 available.
+    assert (annual.hours, annual.approved_not_taken_hours, annual.available_hours) == (
+        Decimal("67.85"), Decimal("30.40"), Decimal("37.45"))
