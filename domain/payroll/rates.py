@@ -15,7 +15,10 @@ the rate in force on a payslip's pay date (an added rate wins over a bundled one
 4. the source is given (InvalidInput, field `source`): a rate without its law or publication cannot be checked;
 5. `effective_from` is after the pay date of the latest posted or paid payroll run: a rate from that day or
    earlier would change what posted payslips say they owe (Conflict, field `effective_from`);
-6. no rate of that jurisdiction and name was already added for that date (Conflict, field `effective_from`).
+6. no rate of that jurisdiction and name was already added for that date (Conflict, field `effective_from`);
+7. no run paid on or after `effective_from` is calculated or approved but not posted: its payslips were computed
+   with the rate in force before (Conflict naming the run: cancel it and calculate it again once the rate is added,
+   or start the rate after its pay date).
 
 Editing a salary structure (`plan_update_salary_structure`): the whole new component list is checked as
 create_structure checks it (service.engine_structure compiles every formula in a worker thread, check_tables
@@ -156,13 +159,20 @@ async def latest_posted_run(session: AsyncSession) -> PayrollRun | None:
     return (await session.exec(stmt)).first()
 
 
+async def _pending_runs_paid_from(session: AsyncSession, on: date) -> list[PayrollRun]:
+    """Calculated or approved runs paid on or after `on`."""
+    stmt = (select(PayrollRun).where(col(PayrollRun.status).in_(PENDING_STATUSES), col(PayrollRun.pay_date) >= on)
+            .order_by(col(PayrollRun.pay_date), col(PayrollRun.id)))
+    return list((await session.exec(stmt)).all())
+
+
 async def plan_add_payroll_rate(session: AsyncSession, actor: Actor, *, jurisdiction_code: str, name: str,
                                 effective_from: date, rate: Decimal, source: str) -> Plan:
     """Plan adding a dated payroll rate: one payroll_rates row (`rate` a fraction, 0.12 is 12 %) in force from
     `effective_from` for payslips paid on or after it, until a later rate of the name. The preview shows the rate
     in force before it and whether it replaces a bundled rate of the same date. Raises InvalidInput (rules 1 to 4
     of the module docstring), Conflict (rule 5: a date on or before the latest posted run's pay date; rule 6: a
-    rate already added for that date)."""
+    rate already added for that date; rule 7: a run paid from that date awaiting posting)."""
     known = jurisdiction(jurisdiction_code)
     check_rate(name, rate, source)
     posted = await latest_posted_run(session)
@@ -174,6 +184,12 @@ async def plan_add_payroll_rate(session: AsyncSession, actor: Actor, *, jurisdic
     if any(r.name == name and r.effective_from == effective_from for r in added):
         raise Conflict(f"a {name} from {effective_from} was already added in {known.code}; list_payroll_rates "
                        "shows it", field="effective_from")
+    pending = await _pending_runs_paid_from(session, effective_from)
+    if pending:
+        raise Conflict(f"payroll run(s) {_runs_named(pending)} are paid on or after {effective_from} and not posted: "
+                       "their payslips were computed with the rate in force before; cancel them and calculate again "
+                       f"once the rate is added, or start the rate after {max(r.pay_date for r in pending)}",
+                       field="effective_from")
     stored = str(plain(rate))
     new = DatedRate(name=name, effective_from=effective_from, rate=Fraction(Decimal(stored)), source=source)
     try:  # what pay dates from `effective_from` get today: the rate this one takes over from
@@ -342,20 +358,23 @@ def _listed(items: list[str], limit: int = 10) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def check_move(contract: EmploymentContract, structure: SalaryStructure, effective_from: date) -> str | None:
-    """Rule: why `contract` (its current version) cannot move to `structure` from `effective_from`, or None."""
+def check_move(contract: EmploymentContract, structure: SalaryStructure,
+               effective_from: date) -> tuple[str, str] | None:
+    """Rule: why `contract` (its current version) cannot move to `structure` from `effective_from`, as (the input
+    field at fault, the reason), or None when it can."""
+    number = contract.contract_number
     if contract.currency != structure.currency:
-        return (f"{contract.contract_number} is in {contract.currency}, structure {structure.code} in "
-                f"{structure.currency}")
+        return "salary_structure_id", f"{number} is in {contract.currency}, structure {structure.code} in " \
+                                      f"{structure.currency}"
     if contract.salary_structure_id == structure.id:
-        return f"{contract.contract_number} is already on structure {structure.code}"
+        return "salary_structure_id", f"{number} is already on structure {structure.code}"
     if effective_from < contract.start_date:
-        return f"{contract.contract_number} starts on {contract.start_date}, after {effective_from}"
+        return "effective_from", f"{number} starts on {contract.start_date}, after {effective_from}"
     if effective_from < contract.effective_from:
-        return (f"{contract.contract_number}'s current version is in force from {contract.effective_from}, after "
-                f"{effective_from}")
+        return "effective_from", (f"{number}'s current version is in force from {contract.effective_from}, after "
+                                  f"{effective_from}")
     if contract.end_date is not None and effective_from > contract.end_date:
-        return f"{contract.contract_number} ended on {contract.end_date}, before {effective_from}"
+        return "effective_from", f"{number} ended on {contract.end_date}, before {effective_from}"
     return None
 
 
@@ -380,8 +399,7 @@ async def plan_move_contracts_to_structure(session: AsyncSession, actor: Actor, 
                        field="contract_numbers")
     problems = [p for p in (check_move(current[n], structure, effective_from) for n in numbers) if p]
     if problems:
-        field = "salary_structure_id" if "structure" in problems[0] else "effective_from"
-        raise InvalidInput(f"cannot move: {_listed(problems, 5)}", field=field)
+        raise InvalidInput(f"cannot move: {_listed([why for _, why in problems], 5)}", field=problems[0][0])
     periods = await _periods_from(session, numbers, effective_from)
     paid = [p for p in periods if p.status in PAID_STATUSES]
     if paid:

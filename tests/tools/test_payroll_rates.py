@@ -1,8 +1,8 @@
-"""Dated payroll rates (issue 18, item 8): the super guarantee rate is a dated setting of the jurisdiction. An admin
-adds next year's rate through the gate (four eyes); payslips pick it by pay date (domain.payroll.jurisdiction,
-Jurisdiction.rate with the added rates of domain.payroll.service.added_rates). Refused: an unknown name, a rate outside
-0 to 100 %, a date on or before the latest posted run's pay date, a date already added. On its own database (a
-posted run is school-wide state)."""
+"""Dated payroll rates (issue 18, item 8): the super guarantee rate is a dated setting of the jurisdiction. An
+admin adds next year's rate through the gate (four eyes); payslips pick it by pay date (domain.payroll.jurisdiction,
+Jurisdiction.rate with the added rates of domain.payroll.service.added_rates). Refused: an unknown name, a rate
+outside 0 to 100 %, a date on or before the latest posted run's pay date, a date already added, a date on or before
+the pay date of a run awaiting posting. On its own database (a posted run is school-wide state)."""
 
 from __future__ import annotations
 
@@ -49,12 +49,22 @@ async def stored_rates(rrt) -> list[PayrollRate]:
         return list((await s.exec(select(PayrollRate).order_by(PayrollRate.id))).all())
 
 
-async def posted_run(rrt, period: str, pay_date: date) -> None:
-    """A posted run as the rate rules see it (they read only its status and pay date)."""
+async def posted_run(rrt, period: str, pay_date: date, status: str = "posted") -> int:
+    """A run in `status` as the rate rules see it (they read only its status and pay date); returns its id."""
     async with rrt.db.write() as s:
         start = date(pay_date.year, pay_date.month, 1)
-        s.add(PayrollRun(period=period, period_start=start, period_end=pay_date, pay_date=pay_date, currency="AUD",
-                         status="posted"))
+        run = PayrollRun(period=period, period_start=start, period_end=pay_date, pay_date=pay_date, currency="AUD",
+                         status=status)
+        s.add(run)
+        await s.flush()
+        return run.id
+
+
+async def set_status(rrt, run_id: int, status: str) -> None:
+    async with rrt.db.write() as s:
+        run = await s.get(PayrollRun, run_id)
+        run.status = status
+        s.add(run)
 
 
 def proposal(percent, effective_from: str, **extra) -> dict:
@@ -165,6 +175,25 @@ async def test_a_rate_on_the_same_day_as_a_bundled_one_says_it_replaces_it(rrt, 
     assert plan.preview["replaces_bundled"] is True
     assert plan.preview["before"] == {"percent": "12", "effective_from": "2025-07-01"}
     assert plan.changes[0].values["rate"] == "0.125"
+
+
+async def test_a_rate_is_refused_while_a_run_paid_from_its_date_awaits_posting(rrt, people):
+    officer = people["officer"]
+    run_id = await posted_run(rrt, "2029-07", date(2029, 7, 15), status="calculated")
+    count = len(await stored_rates(rrt))
+    for status in ("calculated", "approved"):
+        await set_status(rrt, run_id, status)
+        with pytest.raises(Conflict, match=rf"payroll run\(s\) 2029-07 \(run {run_id}, {status}\) are paid on or "
+                                           "after 2029-07-01 and not posted.*or start the rate after 2029-07-15") as info:
+            await invoke(rrt, "add_payroll_rate", proposal(13, "2029-07-01"), officer)
+        assert info.value.field == "effective_from" and len(await stored_rates(rrt)) == count
+    # A run paid before the rate's date is not affected by it.
+    pending = await invoke(rrt, "add_payroll_rate", proposal(13, "2029-07-16"), officer)
+    assert pending.pending
+    await invoke(rrt, "cancel_action", {"action_id": pending.action_id}, officer)
+    await set_status(rrt, run_id, "cancelled")
+    pending = await invoke(rrt, "add_payroll_rate", proposal(13, "2029-07-01"), officer)
+    await invoke(rrt, "cancel_action", {"action_id": pending.action_id}, officer)
 
 
 async def test_a_structure_reads_the_rate_in_force_on_the_pay_date(rrt, people):

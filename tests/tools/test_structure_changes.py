@@ -345,3 +345,27 @@ async def test_a_rename_alone_is_an_edit(srt, school):
     assert "renamed" in pending.summary
     result = await released(srt, pending, officer, school["admin"])
     assert result["name"] == "Teachers (USD)" and result["components"] == current
+
+
+def test_check_move_names_the_field_at_fault():
+    """domain.payroll.rates.check_move on plain rows: the first rule broken, as (field, reason), or None."""
+    target = SalaryStructure(id=7, code="TEACH_B", name="B", currency="AUD", components="{}")
+
+    def contract(**changes) -> EmploymentContract:
+        terms = {"contract_number": "C00001", "version_no": 2, "employee_id": 1, "start_date": date(2026, 1, 1),
+                 "end_date": date(2026, 6, 30), "effective_from": date(2026, 3, 1), "pay_basis": "monthly",
+                 "base_minor": 1, "currency": "AUD", "salary_structure_id": 3}
+        return EmploymentContract(**{**terms, **changes})
+
+    assert rates.check_move(contract(), target, date(2026, 3, 1)) is None  # from the current version's first day
+    assert rates.check_move(contract(), target, date(2026, 6, 30)) is None  # up to the contract's last day
+    assert rates.check_move(contract(currency="USD"), target, date(2026, 4, 1)) == (
+        "salary_structure_id", "C00001 is in USD, structure TEACH_B in AUD")
+    assert rates.check_move(contract(salary_structure_id=7), target, date(2026, 4, 1)) == (
+        "salary_structure_id", "C00001 is already on structure TEACH_B")
+    assert rates.check_move(contract(), target, date(2025, 12, 31)) == (
+        "effective_from", "C00001 starts on 2026-01-01, after 2025-12-31")
+    assert rates.check_move(contract(), target, date(2026, 2, 28)) == (
+        "effective_from", "C00001's current version is in force from 2026-03-01, after 2026-02-28")
+    assert rates.check_move(contract(), target, date(2026, 7, 1)) == (
+        "effective_from", "C00001 ended on 2026-06-30, before 2026-07-01")
