@@ -118,6 +118,7 @@ GATE_POLICY: Final[dict[str, str]] = {
                                 "uploads it to its bank",
     "remit_super": "gated: approve",
     "remit_payg": "gated: approve",
+    "post_leave_provision": "gated: approve",
     "export_stp_pay_event": "ungated: stores a report file of payroll data; changes no payroll record",
     "export_stp_finalisation": "ungated: stores a report file of payroll data; changes no payroll record",
     "add_payroll_rate": "gated: approve",

@@ -17,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.actor import Actor, Role
 from domain.kernel.plan import Plan
-from domain.payroll import remittance, stp
+from domain.payroll import liability, remittance, stp
+from domain.payroll.liability import LeaveLiabilityOut, ProvisionOut
 from domain.payroll.remittance import RemittanceOut, RemittanceReportOut, remittance_out
 from domain.payroll.stp import StpExportOut, StpReportOut
 from tools.references import PayrollRunRef
@@ -147,3 +148,36 @@ class ExportFinalisationIn(ToolInput):
 async def export_stp_finalisation(ctx: ToolContext, args: ExportFinalisationIn) -> StpExportOut:
     """Store a financial year's STP finalisation as a JSON or CSV document (whole TFNs; payroll and admins only)."""
     return await stp.export(ctx.session, ctx.actor, fmt=args.format, financial_year=args.financial_year)
+
+
+# ---------------------------------------------------------------- leave liability
+
+
+class LiabilityIn(PageInput):
+    as_of: date
+
+
+@module.tool(effect=Effect.READ, roles=PAYROLL_FINANCE)
+async def get_leave_liability(ctx: ToolContext, args: LiabilityIn) -> LeaveLiabilityOut:
+    """The leave employees hold (annual, long service) valued at their ordinary rate plus loading on a date, a page of
+    employees, totals by type and department, and the ledger's provision (2140) against it."""
+    report, more = await liability.leave_liability(ctx.session, as_of=args.as_of, after_id=args.after_id(),
+                                                   limit=args.limit)
+    last = report.employees[-1].employee_id if report.employees else 0
+    return report.model_copy(update={"next_cursor": encode_cursor(last) if more else None})
+
+
+class ProvisionIn(ToolInput):
+    as_of: date = Field(description="The entry's date and the liability's.")
+
+
+def _plan_provision(session: AsyncSession, actor: Actor, args: ProvisionIn) -> Awaitable[Plan]:
+    return liability.plan_post_leave_provision(session, actor, as_of=args.as_of)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL_FINANCE, gate=GateLevel.APPROVE, plan=_plan_provision)
+async def post_leave_provision(ctx: ToolContext, args: ProvisionIn) -> ProvisionOut:
+    """Post the difference between the leave liability and the provision (Dr 5160 Leave expense / Cr 2140, or back),
+    creating those accounts on first use."""
+    assert ctx.applied is not None
+    return await liability.provision_out(ctx.session, as_of=args.as_of, applied_ids=ctx.applied.ids)

@@ -123,7 +123,8 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
     _toolset("payroll_reports", "Pay what payroll owes and report it: super and PAYG remittances, the remittance "
                                 "report, STP Phase 2 pay event data and finalisation, the leave liability.",
              "remit_super", "remit_payg", "list_remittances", "get_remittance_report", "get_stp_pay_event",
-             "get_stp_finalisation", "export_stp_pay_event", "export_stp_finalisation"),
+             "get_stp_finalisation", "export_stp_pay_event", "export_stp_finalisation", "get_leave_liability",
+             "post_leave_provision"),
     _toolset("payroll_banking", "Where pay goes: employees' bank accounts, TFNs and super funds (encrypted, masked), "
                                 "and a run's ABA bank file.",
              "get_employee_payment_details", "set_employee_payment_details", "export_payroll_bank_file"),

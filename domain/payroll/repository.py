@@ -294,3 +294,13 @@ async def paid_employee_ids(session: AsyncSession, *, pay_date_from: date, pay_d
         select(Payslip.employee_id).join(PayrollRun, PayrollRun.id == Payslip.run_id).where(
             col(Payslip.status).in_(POSTED_PAYSLIP_STATUSES), pay_date >= pay_date_from, pay_date <= pay_date_to,
             col(Payslip.employee_id) > after_id).distinct().order_by(Payslip.employee_id).limit(limit))).all())
+
+
+async def contract_versions_from(session: AsyncSession, on: date) -> list[EmploymentContract]:
+    """Every live contract version that may be in force on `on` (started by then, not ended before it, effective by
+    then), by id; liability.in_force picks each contract's version."""
+    return list((await session.exec(select(EmploymentContract).where(
+        col(EmploymentContract.deleted_at).is_(None), EmploymentContract.start_date <= on,
+        EmploymentContract.effective_from <= on,
+        col(EmploymentContract.end_date).is_(None) | (EmploymentContract.end_date >= on))
+        .order_by(col(EmploymentContract.id)))).all())

@@ -151,6 +151,7 @@ ARGUMENTS: dict[str, Arguments] = {
     "get_remittance_report": lambda d: {"pay_date_from": "2026-01-01", "pay_date_to": "2026-12-31"},
     "get_stp_pay_event": lambda d: {"run_id": d.run_id},
     "get_stp_finalisation": lambda d: {"financial_year": "2025-26"},
+    "get_leave_liability": lambda d: {"as_of": "2026-06-30"},
     # fees
     "list_families": NONE,
     "get_family_account": lambda d: {"family_id": d.family_id},
