@@ -154,22 +154,24 @@ RAISE_RECORDED_AFTER = "2026-04"
 
 # The engine cannot tell a teacher from other staff (a structure's inputs are per payslip, and runs give
 # none), so the allowance is the same fixed amount for everyone. Superannuation guarantee: 12 % of ordinary
-# time earnings (salary, allowance and salary arrears, before salary sacrifice), the ATO super guarantee
-# percentage: 12 % from 1 July 2025 onwards (Superannuation Guarantee (Administration) Act 1992 s 19(2)), so
-# the same rate serves the paid months of 2025-26 and any month of 2026-27.
+# time earnings (salary, allowance, paid leave and salary arrears, before salary sacrifice; not unused leave paid
+# on termination: the engine's `ote`) at the super guarantee rate in force on the pay date, which the payroll
+# jurisdiction dates (domain/payroll/jurisdiction.py: 12 % from 1 July 2025, Superannuation Guarantee
+# (Administration) Act 1992 s 19(2)), never a constant in the structure. Each component names its STP Phase 2
+# category (domain/payroll/categories.py).
 PAYROLL_COMPONENTS: list[dict[str, Any]] = [
     {"code": "BASIC", "name": "Basic salary", "kind": "earning", "method": "percentage", "percent": 100,
      "of": "base", "prorate": True},
     {"code": "ALLOW", "name": "Professional development allowance", "kind": "earning", "method": "fixed",
-     "amount_minor": 10000},
+     "amount_minor": 10000, "category": "allowance:OD"},
     {"code": "SALSAC", "name": "Salary sacrifice (super)", "kind": "deduction", "method": "percentage",
-     "percent": 5, "of": "BASIC", "pre_tax": True},
+     "percent": 5, "of": "BASIC", "pre_tax": True, "category": "salary_sacrifice:S"},
     {"code": "PAYG", "name": "PAYG withholding", "kind": "tax", "method": "tax_table", "table": "AU_PAYGW",
      "expression": "taxable"},
     {"code": "UNION", "name": "Union fees", "kind": "deduction", "method": "formula",
-     "expression": "min(3000, gross * 0.005)"},
+     "expression": "min(3000, gross * 0.005)", "category": "deduction:F"},
     {"code": "SUPER", "name": "Superannuation guarantee", "kind": "employer_contribution",
-     "method": "percentage", "percent": 12, "of": "gross"},
+     "method": "formula", "expression": "ote * super_guarantee_rate", "category": "super:L"},
 ]
 
 # Fees (AUD, per term, illustrative): tuition by year level, a technology levy and an activities fee for
@@ -736,6 +738,7 @@ class _DemoBuilder:
 
     async def _add_contracts(self, staff: list[_StaffPlan],
                              employees: list[Employee]) -> list[EmploymentContract]:
+        await payroll.ensure_default_calendar(self.session)
         structure = (await self.session.exec(select(SalaryStructure).where(
             SalaryStructure.code == PAYROLL_STRUCTURE))).first()
         if structure is None:

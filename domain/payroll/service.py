@@ -367,6 +367,18 @@ async def default_calendar(session: AsyncSession) -> PayCalendar:
     return row
 
 
+async def ensure_default_calendar(session: AsyncSession) -> PayCalendar:
+    """The MONTHLY calendar, created when missing (a database built from the models rather than the migrations, as
+    the demo builder's tests do)."""
+    row = await repo.calendar_by_code(session, DEFAULT_CALENDAR)
+    if row is None:
+        row = PayCalendar(code=DEFAULT_CALENDAR, name="Monthly (calendar months)", frequency="monthly",
+                          anchor_date=date(2000, 1, 1), pay_day_offset=0, jurisdiction="AU", subdivision=None)
+        session.add(row)
+        await session.flush()
+    return row
+
+
 async def get_calendar(session: AsyncSession, calendar_id: int | None) -> PayCalendar:
     """The pay calendar with that id, or the default (MONTHLY) for None. Raises NotFound."""
     if calendar_id is None:

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import domain.actions.models
 import domain.jobs.models
 import domain.kernel.audit  # noqa: F401  (registers its tables)
+import domain.migrations.schema  # noqa: F401  (imports every context's tables: payroll's remittances refer to documents)
 from domain.academics.models import (
     AcademicYear,
     Assessment,
@@ -51,7 +52,8 @@ from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.clock import utcnow
 from domain.payroll import service as payroll
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, UnpaidLeave
-from domain.payroll.service import month_bounds, working_days
+from domain.kernel.workdays import working_days
+from domain.payroll.service import month_bounds
 from domain.payroll.tax import bundled_tax_tables
 from tests.conftest import DEMO_SEED, TEMPLATES, demo_school_url, drop_pg_database, fresh_database_url
 
@@ -322,10 +324,12 @@ async def test_the_demo_staff_were_paid_for_march_to_may(built: tuple[AsyncEngin
             ("ARR_2026_04", raised[0].base_minor - old.base_minor)]
         assert sum(1 for lines in lines_of.values() for ln in lines if ln.kind == "arrears") == 1
 
-        # Two or three people took unpaid leave in April: their basic salary is prorated by payment days.
+        # Two or three people took unpaid leave in April: their basic salary is prorated by payment days. April
+        # 2026 has 20 working days: 22 weekdays less Good Friday (3 April) and Easter Monday (6 April).
         leave = (await session.exec(select(UnpaidLeave))).all()
         assert 2 <= len(leave) <= 3 and {row.period for row in leave} == {"2026-04"}
-        days = working_days(*month_bounds("2026-04"))
+        days = working_days(*month_bounds("2026-04"), country="AU")
+        assert days == 20
         for row in leave:
             base = next(c.base_minor for c in first if c.employee_id == row.employee_id)
             april_lines = lines_of[by_period[(row.employee_id, "2026-04")].id]
