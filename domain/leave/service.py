@@ -361,7 +361,8 @@ async def standing(session: AsyncSession, *, employee_id: int, leave_type: Leave
 async def check_approval(session: AsyncSession, req: LeaveRequest) -> tuple[LeaveType, Standing]:
     """Check a request may be approved and return its type and the employee's standing in it (before approval).
 
-    Rules: the request is in status requested (Conflict); LSL-like types (service_years) only after that many
+    Rules: the request is in status requested (Conflict); the employee not terminated before it starts (Conflict);
+    LSL-like types (service_years) only after that many
     years of continuous employment from the hire date to the first day of leave (Long Service Leave Act 2018 (Vic)
     s 6; Conflict); a paid type only when its hours are within the available balance (balance less approved leave
     not yet taken; Conflict naming the balance: leave in advance is not supported). Unpaid leave needs no balance.
@@ -371,6 +372,9 @@ async def check_approval(session: AsyncSession, req: LeaveRequest) -> tuple[Leav
     if kind is None:
         raise NotFound(f"leave request {req.id}'s leave type no longer exists", field="request_id")
     employee = await hr.get_employee(session, req.employee_id)
+    if employee.termination_date is not None and req.start_date > employee.termination_date:
+        raise Conflict(f"employee {employee.code} was terminated on {employee.termination_date}, before this leave "
+                       f"starts ({req.start_date}); reject or cancel the request", field="request_id")
     if kind.service_years is not None:
         years = rules.completed_years(employee.hire_date, req.start_date)
         if years < kind.service_years:

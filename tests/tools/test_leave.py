@@ -454,3 +454,18 @@ async def test_a_payslips_movements_carry_each_requests_id_so_paid_leave_stops_b
     # 100 + 5.85 - 38 = 67.85 held; of the 68.4 h approved, 38 h were paid: 30.4 h still committed; 37.45 available.
     assert (annual.hours, annual.approved_not_taken_hours, annual.available_hours) == (
         Decimal("67.85"), Decimal("30.40"), Decimal("37.45"))
+
+
+async def test_leave_of_a_terminated_employee_cannot_start_after_the_termination(rt, staff):
+    emp = await employee(rt, staff)
+    req = await request(rt, staff, emp, leave_type="UNPAID")
+    pending = await invoke(rt, "terminate_employee", {"employee_id": emp, "termination_date": "2026-05-29",
+                                                      "reason": "Moved interstate"}, staff["hr"])
+    await released(rt, pending, staff["hr"])
+    with pytest.raises(Conflict) as late:
+        await invoke(rt, "approve_leave_request", {"request_id": req.request_id}, staff["hr"])
+    assert "terminated on 2026-05-29" in late.value.message and late.value.field == "request_id"
+    with pytest.raises(InvalidInput) as after:
+        await invoke(rt, "request_leave", {"employee_id": emp, "leave_type": "UNPAID", "start_date": "2026-07-01",
+                                           "end_date": "2026-07-02"}, staff["hr"])
+    assert after.value.field == "start_date" and "terminated on 2026-05-29" in after.value.message
