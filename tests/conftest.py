@@ -9,6 +9,7 @@ failure, never a skip.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import sqlite3
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -192,6 +194,8 @@ async def own_runtime(tmp_path_factory, name: str, *, in_process_jobs: bool = Fa
 
 
 DEMO_SEED = 42
+TEST_DATA_KEYS = SecretStr("test:" + base64.urlsafe_b64encode(bytes(range(32))).decode())
+"""The session runtime's data keys (domain.kernel.crypto): PostgreSQL has no default key file."""
 
 
 @asynccontextmanager
@@ -242,7 +246,7 @@ async def runtime(database_url) -> AsyncIterator[Runtime]:
     """The session's runtime on the session database. Tests create their own rows with unique codes. Its queue
     name is its own: with MCS_ERP_REDIS_URL set, xdist workers (each with its own database, so with the same run
     and job ids) must not share arq queues or the run-feed channel, as two schools sharing a Redis must not."""
-    rt = Runtime.create(Settings(database_url=database_url, key_cache_seconds=0,
+    rt = Runtime.create(Settings(database_url=database_url, key_cache_seconds=0, data_keys=TEST_DATA_KEYS,
                                  queue_name=f"mcs-erp-test:{uuid.uuid4().hex[:12]}"), jobs=runner_for)
     yield rt
     await rt.close()

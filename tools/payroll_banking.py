@@ -42,14 +42,14 @@ def _sealed(name: str, max_length: int, description: str):
     purpose = f"tool_argument.set_employee_payment_details.{name}"
 
     def unseal(value: object) -> object:
-        return crypto.keyring().decrypt(value, purpose=purpose) if crypto.is_token(value) else value
+        ring = crypto.keyring()  # no data key configured: KeyUnavailable now, not when the arguments are stored
+        return ring.decrypt(value, purpose=purpose) if crypto.is_token(value) else value
 
     def seal(value: str) -> str:
         return crypto.keyring().encrypt(value, purpose=purpose)
 
-    return Annotated[str, BeforeValidator(unseal),
-                     StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
-                     PlainSerializer(seal, when_used="json"),
+    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),
+                     BeforeValidator(unseal), PlainSerializer(seal, when_used="json"),
                      WithJsonSchema({"type": "string", "maxLength": max_length, "description": description})]
 
 
@@ -57,12 +57,11 @@ Bsb = _sealed("bsb", 7, "6 digits: 062-000 or 062000.")
 AccountNumber = _sealed("account_number", 11, "5 to 9 digits.")
 TaxFileNumber = _sealed("tfn", 11, "8 or 9 digits, ATO check digit.")
 State = Literal["ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA"]
-Postcode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4}$", max_length=4)]
-Abn = Annotated[str, StringConstraints(strip_whitespace=True, min_length=11, max_length=14,
-                                       pattern=r"^[\d ]+$")]
-FundCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20,
-                                            pattern=r"^[A-Za-z0-9]+$")]
-TaxTreatment = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=6, max_length=6,
+Postcode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10, pattern=r"^\d{4}$")]
+Abn = Annotated[str, StringConstraints(strip_whitespace=True, max_length=14,
+                                       pattern=r"^\d{2} ?\d{3} ?\d{3} ?\d{3}$")]
+FundCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=20, pattern=r"^[A-Za-z0-9]+$")]
+TaxTreatment = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, max_length=10,
                                                 pattern=r"^[A-Za-z]{6}$")]
 
 
@@ -97,8 +96,7 @@ class ExportBankFileIn(ToolInput):
 
 
 async def _details_out(ctx: ToolContext, employee_id: int) -> PaymentDetailsRead:
-    ring = crypto.keyring_for(ctx.runtime.settings)
-    found = await hr.masked_payment_details(ctx.session, employee_id, ring=ring)
+    found = await hr.masked_payment_details(ctx.session, employee_id)  # the runtime's keys (tools.invoke)
     if found is None:
         return PaymentDetailsRead(employee_id=employee_id, on_record=False)
     row, masked = found
@@ -126,7 +124,7 @@ async def set_employee_payment_details(ctx: ToolContext, args: SetPaymentDetails
     await hr.seal_payment_details(ctx.session, employee_id=args.employee_id,
                                   secrets={"bsb": values["bsb"], "account_number": values["account_number"],
                                            "tfn": values.get("tfn")},
-                                  ring=crypto.keyring_for(ctx.runtime.settings))
+                                  ring=crypto.keyring())
     return await _details_out(ctx, args.employee_id)
 
 

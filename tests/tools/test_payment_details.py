@@ -264,3 +264,23 @@ async def test_keys_rotate_through_the_cli_then_the_old_key_can_go(tmp_path):
             await check.close()
         assert (details.bsb, details.account_number, details.tfn) == (BSB, ACCOUNT, TFN)
         assert len(audited) == 2 and all(ACCOUNT not in str(row) and new_key[3:] not in str(row) for row in audited)
+
+
+def test_without_a_data_key_secret_arguments_are_refused_by_a_clear_error_before_anything_is_stored():
+    from domain.kernel.settings import settings_in_use
+    from tools.payroll_banking import SetPaymentDetailsIn
+
+    no_keys = Settings(database_url="postgresql+asyncpg://u@127.0.0.1/school", data_keys=None, data_key_file=None)
+    with settings_in_use(no_keys), pytest.raises(crypto.KeyUnavailable) as info:
+        SetPaymentDetailsIn.model_validate({"employee_id": 1, **DETAILS})
+    assert "MCS_ERP_DATA_KEYS" in info.value.message and ACCOUNT not in info.value.message
+    keyed = Settings(database_url="postgresql+asyncpg://u@127.0.0.1/school", data_keys=SecretStr(KEYS))
+    with settings_in_use(keyed):
+        args = SetPaymentDetailsIn.model_validate({"employee_id": 1, **DETAILS})
+        stored = json.loads(args.model_dump_json())  # what the gate stores: tokens
+        assert crypto.is_token(stored["bsb"]) and crypto.is_token(stored["account_number"])
+        assert SetPaymentDetailsIn.model_validate(stored).account_number == ACCOUNT  # opened again when released
+        forged = dict(stored, bsb=stored["account_number"])  # a token of one argument given as another
+        with pytest.raises(crypto.DecryptionFailed):
+            SetPaymentDetailsIn.model_validate(forged)
+    assert args.account_number == ACCOUNT and args.tax_treatment == "RTXXXX"
