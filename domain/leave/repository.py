@@ -150,12 +150,14 @@ async def taken_by_request(session: AsyncSession, request_ids: Sequence[int]) ->
     return {int(r): -int(h or 0) for r, h in (await session.exec(stmt)).all()}  # type: ignore[call-overload]
 
 
-async def approved_hours(session: AsyncSession, *, employee_id: int, leave_type_id: int,
-                         exclude_id: int | None = None) -> list[tuple[int, int]]:
-    """(request id, hours_x100) of the employee's approved requests of a type."""
-    stmt = select(LeaveRequest.id, LeaveRequest.hours_x100).where(
-        LeaveRequest.employee_id == employee_id, LeaveRequest.leave_type_id == leave_type_id,
-        LeaveRequest.status == RequestStatus.APPROVED.value, col(LeaveRequest.deleted_at).is_(None))
+async def approved_hours(session: AsyncSession, *, employee_id: int, leave_type_id: int | None = None,
+                         exclude_id: int | None = None) -> list[tuple[int, int, int]]:
+    """(request id, leave type id, hours_x100) of the employee's approved requests (of one type when given)."""
+    stmt = select(LeaveRequest.id, LeaveRequest.leave_type_id, LeaveRequest.hours_x100).where(
+        LeaveRequest.employee_id == employee_id, LeaveRequest.status == RequestStatus.APPROVED.value,
+        col(LeaveRequest.deleted_at).is_(None))
+    if leave_type_id is not None:
+        stmt = stmt.where(LeaveRequest.leave_type_id == leave_type_id)
     if exclude_id is not None:
         stmt = stmt.where(LeaveRequest.id != exclude_id)
-    return [(int(i), int(h)) for i, h in (await session.exec(stmt)).all()]  # type: ignore[call-overload]
+    return [(int(i), int(t), int(h)) for i, t, h in (await session.exec(stmt)).all()]  # type: ignore[call-overload]

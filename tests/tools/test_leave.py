@@ -340,6 +340,8 @@ async def test_balances_follow_accruals_leave_taken_and_a_reversal(rt, staff):
     # 80 + 2.92 - 38 = 44.92 held; 68.4 - 38 = 30.4 h approved and not yet taken; 14.52 h available.
     assert (personal.hours, personal.approved_not_taken_hours, personal.available_hours) == (
         Decimal("44.92"), Decimal("30.40"), Decimal("14.52"))
+    others = {b.leave_type: b.approved_not_taken_hours for b in shown.balances if b.leave_type != "PERSONAL"}
+    assert others == {"ANNUAL": 0, "LSL": 0, "UNPAID": 0}  # the personal leave request commits nothing else
     with pytest.raises(Conflict, match="38 h already paid in a payslip"):
         await invoke(rt, "cancel_leave_request", {"request_id": req.request_id}, staff["hr"])
     # The payslip is voided: its movements are reversed, once.
