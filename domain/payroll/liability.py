@@ -206,6 +206,7 @@ class ProvisionOut(OutputModel):
     liability_minor: int
     ledger_balance_minor: int = Field(description="The provision on as_of, after posting.")
     journal_entry_id: int
+    journal_entry_number: str | None = None
 
 
 async def provision_out(session: AsyncSession, *, as_of: date, applied_ids: dict[str, int | None]) -> ProvisionOut:

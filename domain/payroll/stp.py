@@ -20,10 +20,11 @@ Rules (each pure, below):
   amounts, which are reported on their own (the guidelines, "Salary sacrifice": "the gross amount ... is reduced
   by the salary sacrificed amount").
 - Ordinary time earnings (OTE, Superannuation Guarantee (Administration) Act 1992 s 6(1) and ATO ruling SGR 2009/2:
-  earnings for ordinary hours, including paid leave taken, performance bonuses, directors' fees, task and
-  qualification allowances; not overtime, expense allowances, or lump sums paid on termination; salary sacrificed
-  amounts count since 1 January 2020, s 15A): the gross lines before sacrifice, bonus, directors_fees,
-  paid_leave:O, allowance:KN and allowance:QN.
+  earnings for ordinary hours, including paid leave taken, performance bonuses, directors' fees, and allowances
+  that are not expense or overtime allowances; not overtime, car, transport, laundry, overtime meal, travel or
+  tool allowances, or lump sums paid on termination; salary sacrificed amounts count since 1 January 2020, s 15A):
+  the gross lines before sacrifice, bonus, directors_fees, paid_leave:O, allowance:KN, :QN and :OD. The engine's
+  `ote` (the super guarantee's base) counts the same.
 - Leave paid by type: the hours and amounts of the paid leave lines (codes LEAVE_<type> with their hours,
   LOADING_<type> the loading paid with it).
 - TFN: shown masked in answers (last three digits); the files, readable by payroll staff and admins only, carry it
@@ -59,7 +60,8 @@ from domain.payroll.service import current_contracts, get_run, run_calendar
 
 INCOME_TYPE = "SAW"
 NO_TFN = "000000000"
-OTE_CATEGORIES = frozenset({"gross", "bonus", "directors_fees", "paid_leave:O", "allowance:KN", "allowance:QN"})
+OTE_CATEGORIES = frozenset({"gross", "bonus", "directors_fees", "paid_leave:O", "allowance:KN", "allowance:QN",
+                            "allowance:OD"})
 SCALARS = {"overtime": "overtime_minor", "bonus": "bonuses_minor", "directors_fees": "directors_fees_minor",
            "payg": "payg_withheld_minor", "super:L": "super_liability_minor", "super:RESC": "resc_minor"}
 GROUPS = {"paid_leave": "paid_leave_minor", "allowance": "allowances_minor", "lump_sum": "lump_sums_minor",

@@ -61,6 +61,8 @@ NO_CODE = {
     "award_id": "a discount award has an id only", "payment_id": "a receipt: shown with its number",
     "credit_note_id": "a credit note: shown with its number", "refund_id": "a refund: shown with its number",
     "contract_id": "a contract has an id only", "room_id": "a room is shown with its name",
+    "remittance_id": "a remittance is shown with its number",
+    "csv_document_id": "a stored document has an id only", "json_document_id": "a stored document has an id only",
 }
 """Field names holding ids of records without a code people use, and why."""
 
