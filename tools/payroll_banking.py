@@ -55,7 +55,7 @@ def _sealed(name: str, max_length: int, description: str):
 
 Bsb = _sealed("bsb", 7, "6 digits: 062-000 or 062000.")
 AccountNumber = _sealed("account_number", 11, "5 to 9 digits.")
-TaxFileNumber = _sealed("tfn", 11, "8 or 9 digits, ATO check digit.")
+TaxFileNumber = _sealed("tfn", 11, "8 or 9 digits.")
 State = Literal["ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA"]
 Postcode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=10, pattern=r"^\d{4}$")]
 Abn = Annotated[str, StringConstraints(strip_whitespace=True, max_length=14,
@@ -74,7 +74,7 @@ class SetPaymentDetailsIn(ToolInput):
     bsb: Bsb
     account_number: AccountNumber
     account_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] = Field(
-        description="The account's name, as the bank file carries it (32 characters).")
+        description="As the bank file carries it.")
     tfn: TaxFileNumber | None = None
     date_of_birth: date | None = None
     address_line: ShortText | None = None
@@ -85,7 +85,7 @@ class SetPaymentDetailsIn(ToolInput):
     super_fund_abn: Abn | None = None
     super_fund_usi: FundCode | None = None
     super_member_number: FundCode | None = None
-    employment_basis: EmploymentBasis | None = Field(default=None, description="STP employment basis code.")
+    employment_basis: EmploymentBasis | None = None
     tax_treatment: TaxTreatment | None = Field(default=None, description="STP code, e.g. RTXXXX.")
 
 
@@ -107,8 +107,7 @@ async def _details_out(ctx: ToolContext, employee_id: int) -> PaymentDetailsRead
 
 @module.tool(effect=Effect.READ, roles=PAYROLL_HR)
 async def get_employee_payment_details(ctx: ToolContext, args: EmployeeIdIn) -> PaymentDetailsRead:
-    """Get an employee's bank account (masked), TFN (masked), address, super fund and STP codes; on_record false
-    when none are set."""
+    """Get an employee's payment details: bank account and TFN masked, address, super fund, STP codes."""
     return await _details_out(ctx, args.employee_id)
 
 
@@ -119,7 +118,7 @@ def _plan_payment_details(session: AsyncSession, actor: Actor, args: SetPaymentD
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL_HR, gate=GateLevel.APPROVE, plan=_plan_payment_details)
 async def set_employee_payment_details(ctx: ToolContext, args: SetPaymentDetailsIn) -> PaymentDetailsRead:
-    """Set an employee's whole payment record (omitted fields are cleared); an admin approves. Stored encrypted."""
+    """Set an employee's whole payment record (omitted fields are cleared); an admin approves."""
     values = hr.check_payment_details(args.model_dump(exclude={"employee_id"}))
     await hr.seal_payment_details(ctx.session, employee_id=args.employee_id,
                                   secrets={"bsb": values["bsb"], "account_number": values["account_number"],

@@ -57,12 +57,14 @@ class KeyUnavailable(DomainError):
     """No usable data key: none configured, a malformed one, or a token naming a key id no longer configured."""
 
     code = "key_unavailable"
+    http_status = 503  # the server's configuration, not the caller's request
 
 
 class DecryptionFailed(DomainError):
     """A token does not decrypt: tampered, copied from another row or column (purpose), or not a token at all."""
 
     code = "decryption_failed"
+    http_status = 409  # the stored value, not the request
 
 
 def generate_key() -> str:
