@@ -33,7 +33,7 @@ from domain.hr import service as hr
 from domain.hr.models import EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.clock import utcnow
-from domain.kernel.errors import Conflict, InvalidInput
+from domain.kernel.errors import Conflict, InvalidInput, StaleAction
 from domain.payroll import service
 from domain.payroll.models import EmploymentContract, PayrollRun, Payslip, PayslipLine, SalaryStructure
 from domain.payroll.remittance import SAFF_AT, SAFF_COLUMNS
@@ -290,3 +290,21 @@ async def test_whatever_the_order_of_voids_and_remittances_nothing_is_remitted_t
     report = await invoke(rrt, "get_remittance_report", {"pay_date_from": pay_date.isoformat(),
                                                          "pay_date_to": pay_date.isoformat()}, staff["officer"])
     assert all(p.ledger_agrees for p in report.payables), report.payables
+
+
+async def test_a_payslip_posted_after_the_preview_makes_the_remittance_stale_and_nothing_is_written(rrt):
+    staff = await make_staff(rrt)
+    day = date(2027, 3, 25)
+    await posted_run(rrt, staff, day, [E1_LINES, E2_LINES])
+    pending = await invoke(rrt, "remit_super", {"pay_date_from": "2027-03-01", "pay_date_to": "2027-03-31",
+                                                "paid_on": "2027-04-01"}, staff["officer"])
+    assert pending.preview["total_minor"] == 150_000
+    await posted_run(rrt, staff, date(2027, 3, 30), [E1_LINES, E2_LINES])  # another pay in the range meanwhile
+    queued = await invoke(rrt, "confirm_action", {"action_id": pending.action_id}, staff["officer"])
+    assert queued.status == "queued"
+    before = await links(rrt, "super")
+    with pytest.raises(StaleAction):
+        await invoke(rrt, "approve_action", {"action_id": pending.action_id}, staff["admin"])
+    assert await links(rrt, "super") == before
+    again = await remit(rrt, staff, "remit_super", date(2027, 3, 1), date(2027, 3, 31), date(2027, 4, 1))
+    assert again["result"]["total_minor"] == 2 * 150_000 and again["result"]["payslips"] == 4

@@ -19,6 +19,7 @@ import pytest
 
 from domain.documents.models import Document
 from domain.kernel.errors import InvalidInput, NotFound
+from domain.payroll.models import EmploymentContract
 from tests.conftest import own_runtime
 from tests.tools.test_remittances import E1_LINES, E2_LINES, make_staff, posted_run, void
 from tools.invoke import invoke
@@ -122,3 +123,17 @@ async def test_bad_references_and_years_are_refused(srt, year):
         await invoke(srt, "export_stp_pay_event", {"run_id": year["june"], "format": "xml"}, staff["officer"])
     empty = await invoke(srt, "get_stp_finalisation", {"financial_year": "2019-20"}, staff["officer"])
     assert empty.payees == [] and empty.next_cursor is None
+
+
+async def test_a_ceased_employee_reports_the_cessation_date_and_type(srt, year):
+    staff = year["staff"]
+    async with srt.db.write() as s:
+        contract = await s.get(EmploymentContract, staff["contracts"][1])
+        contract.end_date, contract.cessation_type = date(2026, 8, 14), "V"
+        s.add(contract)
+    event = by_code(await invoke(srt, "get_stp_pay_event", {"run_id": year["august"]}, staff["officer"]))
+    assert (event[staff["codes"][1]].payee["cessation_date"], event[staff["codes"][1]].payee["cessation_type"]) == (
+        "2026-08-14", "V")
+    july = by_code(await invoke(srt, "get_stp_pay_event", {"run_id": year["july"]}, staff["officer"]))
+    assert july[staff["codes"][1]].payee["cessation_date"] is None  # not yet ceased on 23 July
+    assert event[staff["codes"][0]].payee["cessation_type"] is None
