@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, Text, func, text
 from sqlalchemy.event import listen as event_listen
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel, select
@@ -157,13 +157,25 @@ def _chain_pending(sync: Session) -> None:
     if head is None:
         head = AuditHead(id=1, last_id=0, last_hash=GENESIS_HASH)
         sync.add(head)
-    for entry in pending:
+    # The ids first (the hash covers the id), then every row in one multi-row INSERT: a payroll run of 10,000
+    # payslips appends 10,000 entries, which row by row (an INSERT, then an UPDATE of its hash) took 40 s. Ids come
+    # from the table's sequence on PostgreSQL; SQLite serializes writers, so the next ids are free there.
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    if sync.bind is not None and sync.bind.dialect.name == "postgresql":
+        ids = list(sync.execute(text("SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) "
+                                     "FROM generate_series(1, :n)"), {"n": len(pending)}).scalars())
+    else:
+        first = (sync.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+        ids = list(range(first, first + len(pending)))
+    rows = []
+    for entry, entry_id in zip(pending, sorted(ids), strict=True):
+        entry.id = entry_id
         entry.prev_hash = head.last_hash
-        sync.add(entry)
-        sync.flush()
         entry.hash = _entry_hash(entry)
-        head.last_id = entry.id or 0
+        head.last_id = entry_id
         head.last_hash = entry.hash
+        rows.append({column.name: getattr(entry, column.name) for column in table.columns})
+    sync.execute(table.insert(), rows)
     sync.add(head)
     sync.flush()
 

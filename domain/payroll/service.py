@@ -586,11 +586,19 @@ def _round_hours(hours: Fraction) -> Fraction:
     return Fraction(engine.round_half_up(hours * 100), 100)
 
 
-def _leave_json(accrued: Mapping[str, Fraction], taken: Mapping[str, Fraction], paid_out: Mapping[str, Fraction]
-                ) -> dict[str, dict[str, str]]:
+def _hours_text(hours: Fraction) -> str:
+    return str(Decimal(engine.round_half_up(hours * 100)) / 100)
+
+
+def _leave_json(accrued: Mapping[str, Fraction], taken: Mapping[str, Fraction], paid_out: Mapping[str, Fraction],
+                requests: list[Any]) -> dict[str, Any]:
+    """A payslip's leave record: hours accrued, taken and paid out by leave type, and the hours of each approved
+    request it paid (what posting records against the request)."""
     def show(values: Mapping[str, Fraction]) -> dict[str, str]:
-        return {code: str(Decimal(engine.round_half_up(h * 100)) / 100) for code, h in sorted(values.items()) if h}
-    return {"accrued": show(accrued), "taken": show(taken), "paid_out": show(paid_out)}
+        return {code: _hours_text(h) for code, h in sorted(values.items()) if h}
+    return {"accrued": show(accrued), "taken": show(taken), "paid_out": show(paid_out),
+            "requests": [{"request_id": r.request_id, "type": r.type_code, "hours": _hours_text(r.hours)}
+                         for r in requests if r.hours]}
 
 
 @dataclass
@@ -797,7 +805,7 @@ def _compute_one(job: _Employment, employee: Employee, structure: engine.SalaryS
                          arrears=arrears.get(contract.employee_id, ()), leave=tuple(leave_lines),
                          termination=tuple(termination), termination_tax=tuple(termination_tax), rates=rates,
                          ytd=ytd.get(contract.employee_id, engine.YearToDate())), tax_tables=tables)
-    return slip, _leave_json(accrued, taken_hours, paid_out)
+    return slip, _leave_json(accrued, taken_hours, paid_out, taken)
 
 
 def _merge_lines(lines: list[engine.PayslipLine]) -> list[engine.PayslipLine]:
@@ -1022,15 +1030,21 @@ LEAVE_REVERSAL = "payroll.leave_reversal"
 
 def leave_movements(records: Iterable[tuple[int, int, str]], on: date) -> list[leave.Movement]:
     """Rule: the leave movements of posting payslips, from (payslip id, employee id, leave record JSON): + the hours
-    accrued, - the hours taken and - the hours paid out on termination, by leave type, dated `on` (the pay date),
-    each with the source payslip:<id> (what a void reverses)."""
+    accrued by leave type, - the hours of each approved request taken (carrying the request's id, so its hours stop
+    counting as approved and not yet taken) and - the hours paid out on termination by leave type
+    (domain.leave.service.payslip_movements), dated `on` (the pay date), each with the source payslip:<id> (what a
+    void reverses)."""
     out: list[leave.Movement] = []
     for payslip_id, employee_id, text in records:
         record = json.loads(text or "{}")
-        for key, kind, sign in (("accrued", "accrual", 1), ("taken", "taken", -1), ("paid_out", "payout", -1)):
-            for code, hours in sorted((record.get(key) or {}).items()):
-                out.append(leave.Movement(employee_id=employee_id, type_code=code, kind=kind,
-                                          hours=sign * Fraction(Decimal(hours)), on=on, source=f"payslip:{payslip_id}"))
+
+        def hours(key: str) -> dict[str, Fraction]:
+            return {code: Fraction(Decimal(h)) for code, h in (record.get(key) or {}).items()}
+        taken = [leave.LeaveTaken(request_id=r["request_id"], type_code=r["type"], paid=True, loading=False,
+                                  stp_code=None, hours=Fraction(Decimal(r["hours"])), days=Fraction(0))
+                 for r in record.get("requests") or []]
+        out += leave.payslip_movements(employee_id=employee_id, source=f"payslip:{payslip_id}", on=on,
+                                       accrued=hours("accrued"), taken=taken, paid_out=hours("paid_out"))
     return out
 
 
@@ -1038,14 +1052,14 @@ def movements_payload(movements: list[leave.Movement]) -> dict[str, Any]:
     """A LEAVE_MOVEMENTS effect's payload: the movements as JSON values (hours as decimal strings)."""
     return {"movements": [{"employee_id": m.employee_id, "type_code": m.type_code, "kind": m.kind,
                            "hours": str(Decimal(m.hours.numerator) / m.hours.denominator), "on": m.on.isoformat(),
-                           "source": m.source} for m in movements]}
+                           "source": m.source, "request_id": m.request_id} for m in movements]}
 
 
 async def _apply_leave_movements(session: AsyncSession, context: ApplyContext, payload: Mapping[str, Any]) -> None:
     await leave.post_movements(session, [
         leave.Movement(employee_id=m["employee_id"], type_code=m["type_code"], kind=m["kind"],
                        hours=Fraction(Decimal(m["hours"])), on=date.fromisoformat(str(m["on"])[:10]),
-                       source=m["source"]) for m in payload["movements"]])
+                       source=m["source"], request_id=m.get("request_id")) for m in payload["movements"]])
     return None
 
 
