@@ -52,16 +52,15 @@ def _plan_payg(session: AsyncSession, actor: Actor, args: RemitIn) -> Awaitable[
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_super)
 async def remit_super(ctx: ToolContext, args: RemitIn) -> RemittanceOut:
-    """Pay the super (SG, RESC, salary sacrifice) of posted payslips paid in the range and not yet remitted, per fund
-    and member, with its SuperStream file (SAFF CSV and JSON); clears the payables against the bank."""
+    """Pay the super (SG, RESC, salary sacrifice) of posted payslips paid in the range, not yet remitted, per fund and
+    member, with its SuperStream (SAFF) file."""
     assert ctx.applied is not None
     return remittance_out(await remittance.get_remittance(ctx.session, remittance.remittance_id(ctx.applied.ids)))
 
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_payg)
 async def remit_payg(ctx: ToolContext, args: RemitIn) -> RemittanceOut:
-    """Pay the ATO the PAYG withheld by posted payslips paid in the range and not yet remitted (the BAS W2 amount);
-    clears 2110 against the bank."""
+    """Pay the ATO the PAYG withheld by posted payslips paid in the range, not yet remitted (BAS W2)."""
     assert ctx.applied is not None
     return remittance_out(await remittance.get_remittance(ctx.session, remittance.remittance_id(ctx.applied.ids)))
 
@@ -159,8 +158,8 @@ class LiabilityIn(PageInput):
 
 @module.tool(effect=Effect.READ, roles=PAYROLL_FINANCE)
 async def get_leave_liability(ctx: ToolContext, args: LiabilityIn) -> LeaveLiabilityOut:
-    """The leave employees hold (annual, long service) valued at their ordinary rate plus loading on a date, a page of
-    employees, totals by type and department, and the ledger's provision (2140) against it."""
+    """Annual and long service leave held on a date, valued at the ordinary rate plus loading, by employee, type and
+    department, against the ledger's provision (2140)."""
     report, more = await liability.leave_liability(ctx.session, as_of=args.as_of, after_id=args.after_id(),
                                                    limit=args.limit)
     last = report.employees[-1].employee_id if report.employees else 0

@@ -83,8 +83,8 @@ class LiabilityRowOut(OutputModel):
     employee_id: int
     employee_code: str | None = None
     department_code: str | None = None
-    hourly_rate_minor: Sensitive[str | None] = Field(default=None, description="Ordinary rate, 2 decimals.")
-    leave: Sensitive[dict[str, Any] | None] = Field(default=None, description="Per type: hours and value_minor.")
+    hourly_rate_minor: Sensitive[str | None] = None
+    leave: Sensitive[dict[str, Any] | None] = None
     total_minor: Sensitive[int | None] = None
 
 
@@ -95,8 +95,8 @@ class LeaveLiabilityOut(OutputModel):
     by_type_minor: dict[str, int]
     by_department_minor: dict[str, int]
     provision_account: str
-    ledger_balance_minor: int = Field(description="The provision account's balance on as_of.")
-    difference_minor: int = Field(description="total - ledger balance: what post_leave_provision posts.")
+    ledger_balance_minor: int = Field(description="The provision on as_of.")
+    difference_minor: int
     employees: list[LiabilityRowOut]
     next_cursor: str | None = None
 

@@ -499,10 +499,9 @@ class RemittanceOut(OutputModel):
     payslips: int
     journal_entry_id: int | None = None
     journal_entry_number: str | None = None
-    csv_document_id: int | None = Field(default=None, description="super: the SAFF v1.0 CSV.")
+    csv_document_id: int | None = Field(default=None, description="super: the SAFF CSV.")
     json_document_id: int | None = None
-    funds: Sensitive[list[dict[str, Any]] | None] = Field(default=None, description="super: per fund, total and "
-                                                                                    "members.")
+    funds: Sensitive[list[dict[str, Any]] | None] = None
 
 
 def remittance_out(row: Remittance) -> RemittanceOut:
@@ -531,26 +530,26 @@ async def get_remittance(session: AsyncSession, remittance_id: int) -> Remittanc
 
 
 class PayableOut(OutputModel):
-    account: str = Field(description="Code and name.")
-    ledger_balance_minor: int = Field(description="The account's balance now (credit, all entries).")
-    unremitted_minor: int = Field(description="What posted payslips (any pay date) still owe through it.")
-    other_minor: int = Field(description="Posted lines of other categories on it (not remitted here).")
-    ledger_agrees: bool = Field(description="ledger_balance = unremitted + other.")
-    cleared: bool = Field(description="Nothing left to remit through it.")
+    account: str
+    ledger_balance_minor: int
+    unremitted_minor: int = Field(description="Still owed by posted payslips of any date.")
+    other_minor: int = Field(description="Lines of categories not remitted here.")
+    ledger_agrees: bool = Field(description="balance = unremitted + other.")
+    cleared: bool
 
 
 class RemittanceReportOut(OutputModel):
     pay_date_from: date
     pay_date_to: date
     currency: str | None
-    withheld_minor: int = Field(description="PAYG withheld in the period (BAS W2).")
+    withheld_minor: int = Field(description="BAS W2.")
     withheld_remitted_minor: int
     withheld_outstanding_minor: int
-    super_minor: int = Field(description="SG, RESC and salary sacrificed to super in the period.")
+    super_minor: int
     super_remitted_minor: int
     super_outstanding_minor: int
     super_by_category_minor: dict[str, int]
-    remittances: list[RemittanceOut] = Field(description="Paid on a day in the period, at most 20.")
+    remittances: list[RemittanceOut] = Field(description="Paid in the period, at most 20.")
     payables: list[PayableOut]
 
 

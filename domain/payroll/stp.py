@@ -196,8 +196,8 @@ def render(report: dict[str, Any], fmt: str) -> tuple[bytes, str]:
 class StpPayeeOut(OutputModel):
     employee_id: int
     employee_code: str | None = None
-    payee: Sensitive[dict[str, Any] | None] = Field(default=None, description="Identity, basis, dates; TFN masked.")
-    ytd: Sensitive[dict[str, Any] | None] = Field(default=None, description="Year-to-date amounts by STP field.")
+    payee: Sensitive[dict[str, Any] | None] = None
+    ytd: Sensitive[dict[str, Any] | None] = None
 
 
 class StpReportOut(OutputModel):
@@ -206,9 +206,9 @@ class StpReportOut(OutputModel):
     run_period: str | None = None
     pay_date: date | None = None
     financial_year: str
-    year_from: date = Field(description="The year to date's first day.")
-    year_to: date = Field(description="Its last day (a pay event: the run's pay date).")
-    final: bool = Field(description="The finalisation indicator.")
+    year_from: date
+    year_to: date
+    final: bool
     currency: str
     payer: dict[str, Any]
     payees: list[StpPayeeOut]
