@@ -20,6 +20,7 @@ from domain.hr.models import (
     EmploymentType,
 )
 from domain.kernel.actor import Actor
+from domain.kernel.bank_accounts import check_account_number, check_becs_text, check_bsb
 from domain.kernel.crypto import Keyring, keyring
 from domain.kernel.errors import Conflict, InvalidInput
 from domain.kernel.models import bump
@@ -195,7 +196,6 @@ SECRET_COLUMNS: dict[str, str] = {"bank_bsb_enc": "bsb", "bank_account_number_en
 
 STATES = ("ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA")
 TAX_TREATMENT_CATEGORIES = "RACSHWFNDV"
-_BECS_TEXT = re.compile(r"[A-Za-z0-9 &'()*+,\-./]+")  # as domain/payroll/aba.py BECS_TEXT (the ABA account title)
 _TFN_WEIGHTS = {9: (1, 4, 3, 7, 5, 8, 6, 9, 10), 8: (10, 7, 8, 4, 6, 3, 5, 1)}
 _ABN_WEIGHTS = (10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19)
 
@@ -203,22 +203,6 @@ _ABN_WEIGHTS = (10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19)
 def payment_purpose(column: str, employee_id: int) -> str:
     """The purpose (AES-GCM associated data) binding an encrypted value to its row and column."""
     return f"employee_payment_details.{column}:{employee_id}"
-
-
-def check_bsb(value: str, *, field: str = "bsb") -> str:
-    """A BSB: 6 digits, 'xxx-xxx' or 'xxxxxx' accepted; returned as 'xxx-xxx'. Raises InvalidInput (field)."""
-    match = re.fullmatch(r"(\d{3})-?(\d{3})", value.strip())
-    if match is None:
-        raise InvalidInput(f"{field} must be a BSB of 6 digits, like 062-000 or 062000", field=field)
-    return f"{match.group(1)}-{match.group(2)}"
-
-
-def check_account_number(value: str, *, field: str = "account_number") -> str:
-    """A bank account number: 5 to 9 digits (spaces and hyphens ignored), not all zeros. Raises InvalidInput."""
-    digits = re.sub(r"[\s-]", "", value)
-    if not re.fullmatch(r"\d{5,9}", digits) or set(digits) == {"0"}:
-        raise InvalidInput(f"{field} must be an account number of 5 to 9 digits, not all zeros", field=field)
-    return digits
 
 
 def check_tfn(value: str, *, field: str = "tfn") -> str:
@@ -250,12 +234,8 @@ def check_abn(value: str, *, field: str = "super_fund_abn") -> str:
 
 def check_account_name(value: str, *, field: str = "account_name") -> str:
     """The account's name as the bank file's account title: 1 to 32 characters of the BECS character set
-    (letters, digits, space and & ' ( ) * + , - . /). Raises InvalidInput (field)."""
-    text = value.strip()
-    if not text or len(text) > 32 or not _BECS_TEXT.fullmatch(text):
-        raise InvalidInput(f"{field} must be 1 to 32 characters: letters, digits, space and & ' ( ) * + , - . / "
-                           "(what a bank file carries)", field=field)
-    return text
+    (domain.kernel.bank_accounts). Raises InvalidInput (field)."""
+    return check_becs_text(value.strip(), width=32, field=field)
 
 
 def check_tax_treatment(value: str, *, field: str = "tax_treatment") -> str:

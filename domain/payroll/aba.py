@@ -27,8 +27,8 @@ Type 7, file total record (one, last)            113-120 withholding tax in cent
   81-120 blank
 
 Rules enforced on every field, with an InvalidInput naming the field and what is allowed:
-- text fields use the BECS character set; this module accepts its common subset (A-Z, a-z, 0-9, space and
-  & ' ( ) * + , - . /), which every bank's specification lists as valid;
+- text fields use the BECS character set; accepted is its common subset (A-Z, a-z, 0-9, space and
+  & ' ( ) * + , - . /) that every bank's specification lists as valid (domain.kernel.bank_accounts);
 - a text field longer than its width is refused, never cut (a cut name pays the wrong account title);
 - numeric fields are digits only; an amount is 1 .. 9,999,999,999 cents (10 digits), a total the same width;
 - BSBs are 6 digits ('xxx-xxx' or 'xxxxxx' accepted, written 'xxx-xxx'); account numbers 5-9 digits;
@@ -43,6 +43,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from domain.kernel.bank_accounts import check_account_number, check_bsb
+from domain.kernel.bank_accounts import check_becs_text as check_text
 from domain.kernel.errors import InvalidInput
 
 RECORD_LENGTH = 120
@@ -54,38 +56,7 @@ DEBIT_CODES = frozenset({DEBIT})
 INDICATORS = frozenset({" ", "N", "W", "X", "Y"})
 MAX_AMOUNT = 9_999_999_999
 MAX_RECORDS = 999_999
-BECS_TEXT = re.compile(r"[A-Za-z0-9 &'()*+,\-./]*")
 _BSB = re.compile(r"(\d{3})-?(\d{3})")
-_ACCOUNT = re.compile(r"\d{5,9}")
-
-
-def check_text(value: str, *, width: int, field: str, required: bool = True) -> str:
-    """`value` as a BECS text field at most `width` wide; raises InvalidInput (field) naming the rule."""
-    if not isinstance(value, str) or not BECS_TEXT.fullmatch(value):
-        bad = sorted({c for c in str(value) if not BECS_TEXT.fullmatch(c)})
-        raise InvalidInput(f"{field} holds characters a bank file cannot carry ({''.join(bad)!r}); allowed: "
-                           "letters A-Z, digits, space and & ' ( ) * + , - . /", field=field)
-    if len(value) > width:
-        raise InvalidInput(f"{field} is {len(value)} characters; a bank file holds at most {width}", field=field)
-    if required and not value.strip():
-        raise InvalidInput(f"{field} must not be blank", field=field)
-    return value
-
-
-def check_bsb(value: str, *, field: str = "bsb") -> str:
-    """A BSB as 'xxx-xxx' (6 digits, with or without the hyphen); raises InvalidInput (field)."""
-    match = _BSB.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise InvalidInput(f"{field} must be a BSB of 6 digits, like 062-000 or 062000", field=field)
-    return f"{match.group(1)}-{match.group(2)}"
-
-
-def check_account_number(value: str, *, field: str = "account_number") -> str:
-    """An account number of 5-9 digits; raises InvalidInput (field)."""
-    text = value.strip() if isinstance(value, str) else ""
-    if not _ACCOUNT.fullmatch(text) or set(text) == {"0"}:
-        raise InvalidInput(f"{field} must be an account number of 5 to 9 digits, not all zeros", field=field)
-    return text
 
 
 def _written_bsb(value: str) -> str:

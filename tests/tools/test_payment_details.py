@@ -172,8 +172,8 @@ async def test_a_change_since_the_preview_makes_the_approval_stale(brt, people):
     ({"tfn": "123456789"}, "tfn", "check digit"),  # 253 - 2x10 + 9x10 = 323, not a multiple of 11
     ({"tfn": "1234567"}, "tfn", "8 or 9 digits"),
     ({"super_fund_abn": "51 824 753 557"}, "super_fund_abn", "not a valid ABN"),
-    ({"account_name": "JOSÉ NUÑEZ"}, "account_name", "letters, digits"),
-    ({"account_name": "X" * 33}, "account_name", "32"),
+    ({"account_name": "JOSÉ NUÑEZ"}, "account_name", "cannot carry ('ÉÑ')"),
+    ({"account_name": "X" * 33}, "account_name", "at most 32"),
     ({"tax_treatment": "ZTXXXX"}, "tax_treatment", "starting with one of"),
     ({"address_state": "XYZ"}, "address_state", "ACT"),
     ({"address_postcode": "200"}, "address_postcode", "pattern"),
