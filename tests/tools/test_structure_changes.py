@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 
 from domain.hr import service as hr
-from domain.hr.models import EmploymentType
+from domain.hr.models import Employee, EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleAction
 from domain.payroll import rates
@@ -369,3 +369,43 @@ def test_check_move_names_the_field_at_fault():
         "effective_from", "C00001's current version is in force from 2026-03-01, after 2026-02-28")
     assert rates.check_move(contract(), target, date(2026, 7, 1)) == (
         "effective_from", "C00001 ended on 2026-06-30, before 2026-07-01")
+
+
+async def test_the_largest_move_500_contracts_is_previewed_in_part_and_applied_whole(srt, school):
+    """The input bound (500 contracts, domain.payroll.rates.MAX_MOVED) in one action: the preview lists the first
+    100 and counts the rest; applying writes 500 superseded versions and 500 new ones in one transaction. The 500
+    employees and contracts are inserted as rows (through the services they take seconds)."""
+    from domain.payroll import service as payroll
+
+    tag = unique()
+    async with srt.db.write() as s:
+        dep = await hr.create_department(s, SYSTEM_ACTOR, code=unique("BK"), name="Bulk")
+        a = await payroll.create_structure(s, SYSTEM_ACTOR, code="BULK_A", name="Bulk A", currency="AUD",
+                                           components=[BASIC])
+        b = await payroll.create_structure(s, SYSTEM_ACTOR, code="BULK_B", name="Bulk B", currency="AUD",
+                                           components=[BASIC, ALLOW])
+        employees = [Employee(code=f"BK{tag}{i:03d}", first_name=f"Bo{i}", last_name="Bulk",
+                              work_email=f"bo{i}.{tag}@ex.org".lower(), position="Aide", department_id=dep.id,
+                              hire_date=date(2026, 5, 1), employment_type=EmploymentType.PART_TIME.value)
+                     for i in range(rates.MAX_MOVED)]
+        s.add_all(employees)
+        await s.flush()
+        numbers = [f"BK{tag}{i:03d}" for i in range(rates.MAX_MOVED)]
+        s.add_all([EmploymentContract(contract_number=number, version_no=1, employee_id=e.id,
+                                      start_date=date(2026, 5, 1), effective_from=date(2026, 5, 1),
+                                      pay_basis="monthly", base_minor=100000 + i, currency="AUD",
+                                      salary_structure_id=a.id, department_id=dep.id)
+                   for i, (number, e) in enumerate(zip(numbers, employees, strict=True))])
+    args = {"contract_numbers": numbers, "salary_structure_id": b.id, "effective_from": "2026-06-01",
+            "reason": "Aides move to the bulk B scale"}
+    pending = await invoke(srt, "move_contracts_to_structure", args, school["hr"])
+    assert pending.preview["contracts"] == 500 and pending.preview["more"] == 400
+    assert [m["contract"] for m in pending.preview["moves"]] == numbers[:100]
+    result = await released(srt, pending, school["hr"])
+    assert result["moved"] == 500 and result["contract_numbers"] == numbers
+    async with srt.db.read() as s:
+        rows = (await s.exec(select(EmploymentContract).where(EmploymentContract.contract_number.in_(numbers)))).all()
+    current = {r.contract_number: r for r in rows if r.superseded_at is None}
+    assert len(rows) == 1000 and len(current) == 500
+    assert {r.salary_structure_id for r in current.values()} == {b.id}
+    assert [current[n].base_minor for n in numbers] == [100000 + i for i in range(500)]
