@@ -379,8 +379,8 @@ async def seal_payment_details(session: AsyncSession, *, employee_id: int, secre
                                ring: Keyring) -> EmployeePaymentDetails:
     """Encrypt the secrets a just-applied plan wrote as fingerprints: each encrypted column must hold the
     fingerprint of the value given (what was approved), and then holds its AES-GCM token. Runs in the caller's
-    transaction right after the plan is applied. Raises Conflict when a column does not hold the approved value's
-    fingerprint (nothing is then written: the caller's transaction rolls back), NotFound when there is no row."""
+    transaction right after the plan is applied. Raises Conflict when there is no row, or when a column does not
+    hold the approved value's fingerprint (nothing is then written: the caller's transaction rolls back)."""
     row = await repo.get_payment_details(session, employee_id)
     if row is None:
         raise Conflict(f"employee {employee_id} has no payment details to seal", field="employee_id")
