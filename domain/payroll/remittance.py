@@ -577,8 +577,7 @@ async def remittance_report(session: AsyncSession, *, pay_date_from: date, pay_d
             by_category[category] += amount
             super_remitted += amount if remitted else 0
     super_total = sum(by_category.values())
-    rows = [r for r in await repo.remittances_page(session, after_id=0, limit=10_000, kind=None)
-            if pay_date_from <= r.paid_on <= pay_date_to]
+    rows = await repo.remittances_paid(session, paid_from=pay_date_from, paid_to=pay_date_to, limit=20)
     payables = []
     currency = rows[0].currency if rows else None
     for kind, role in ACCOUNT_OF_KIND.items():
@@ -596,4 +595,4 @@ async def remittance_report(session: AsyncSession, *, pay_date_from: date, pay_d
         withheld_remitted_minor=withheld_remitted, withheld_outstanding_minor=withheld - withheld_remitted,
         super_minor=super_total, super_remitted_minor=super_remitted,
         super_outstanding_minor=super_total - super_remitted, super_by_category_minor=dict(sorted(by_category.items())),
-        remittances=[remittance_out(r) for r in rows[-20:]], payables=payables)
+        remittances=[remittance_out(r) for r in rows], payables=payables)

@@ -304,3 +304,11 @@ async def contract_versions_from(session: AsyncSession, on: date) -> list[Employ
         EmploymentContract.effective_from <= on,
         col(EmploymentContract.end_date).is_(None) | (EmploymentContract.end_date >= on))
         .order_by(col(EmploymentContract.id)))).all())
+
+
+async def remittances_paid(session: AsyncSession, *, paid_from: date, paid_to: date, limit: int) -> list[Remittance]:
+    """The live remittances paid from paid_from to paid_to (inclusive), the latest `limit`, oldest first."""
+    rows = (await session.exec(select(Remittance).where(
+        col(Remittance.deleted_at).is_(None), Remittance.paid_on >= paid_from, Remittance.paid_on <= paid_to)
+        .order_by(col(Remittance.id).desc()).limit(limit))).all()
+    return list(reversed(rows))
