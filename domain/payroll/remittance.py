@@ -45,7 +45,7 @@ from domain.hr import service as hr
 from domain.kernel.actor import Actor
 from domain.kernel.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.kernel.plan import ApplyContext, Effect, Insert, NewId, Plan, register_effect
-from domain.kernel.schemas import OutputModel, Personal, Sensitive
+from domain.kernel.schemas import OutputModel, Sensitive
 from domain.kernel.settings import current_settings
 from domain.payroll import repository as repo
 from domain.payroll.remittance_models import Remittance, RemittanceKind

@@ -12,7 +12,15 @@ from datetime import date
 import pytest
 
 from domain.kernel.errors import InvalidInput
-from domain.payroll.stp import CSV_HEADER, csv_rows, disaggregate, line_category, mask_tfn, parse_financial_year, render
+from domain.payroll.stp import (
+    CSV_HEADER,
+    csv_rows,
+    disaggregate,
+    line_category,
+    mask_tfn,
+    parse_financial_year,
+    render,
+)
 
 LINES = [
     ("earning", "gross", "BASE", 500_000, 0),
