@@ -284,3 +284,21 @@ def test_without_a_data_key_secret_arguments_are_refused_by_a_clear_error_before
         with pytest.raises(crypto.DecryptionFailed):
             SetPaymentDetailsIn.model_validate(forged)
     assert args.account_number == ACCOUNT and args.tax_treatment == "RTXXXX"
+
+
+async def test_a_change_proposed_before_a_new_key_was_put_first_is_stale_when_released(brt, people):
+    from tools.runtime import Runtime
+
+    emp, officer, admin = people["staff"][3], people["officer"], people["admin"]
+    pending = await invoke(brt, "set_employee_payment_details", {"employee_id": emp.id, **DETAILS}, officer)
+    await invoke(brt, "confirm_action", {"action_id": pending.action_id}, officer)
+    rotated = Runtime.create(Settings(database_url=brt.settings.database_url, key_cache_seconds=0,
+                                      data_keys=SecretStr(f"{NEW_KEY},{KEYS}")))
+    try:
+        with pytest.raises(StaleAction) as info:  # the arguments still open (k1 is listed); the fingerprints differ
+            await invoke(rotated, "approve_action", {"action_id": pending.action_id}, admin)
+        assert "employee_payment_details" in info.value.message
+        shown = await invoke(rotated, "get_employee_payment_details", {"employee_id": emp.id}, officer)
+        assert shown.on_record is False  # nothing was written
+    finally:
+        await rotated.close()
