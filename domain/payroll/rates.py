@@ -30,13 +30,20 @@ current contracts use the structure.
 
 Moving contracts (`plan_move_contracts_to_structure`): up to 500 contracts (by number) get a new version on another
 structure from `effective_from`, as plan_change_contract_salary does for a salary (the current version superseded,
-every other term copied). Rules, in order: the structure exists (NotFound); the numbers are distinct (InvalidInput,
-field `contract_numbers`); each contract exists (NotFound naming the missing ones); each is in the structure's
-currency (InvalidInput, field `salary_structure_id`); none is on that structure already; `effective_from` is on or
-after the contract's start and its current version's effective date, and not after its end (InvalidInput, field
-`effective_from`); no posted or paid period of the contract ends on or after `effective_from` (Conflict: a paid
-period's structure is history, and arrears recompute salary, not structures); no calculated or approved run pays
-one of them for a period ending on or after `effective_from` (Conflict naming the run).
+every other term copied). Rules, in order:
+1. the structure exists (NotFound);
+2. the numbers are distinct, 1 to 500 (InvalidInput, field `contract_numbers`);
+3. each contract exists (NotFound naming the missing ones);
+4. each is in the structure's currency and not on that structure already (InvalidInput, `salary_structure_id`);
+5. `effective_from` is on or after the contract's start and its current version's effective date, and not after
+   its end (InvalidInput, field `effective_from`);
+6. `effective_from` is the first day of a pay period of the contract's pay calendar: a payslip is computed by one
+   structure, the one of the version in force at the period's end, so a structure applies to whole periods
+   (InvalidInput, field `effective_from`, naming the period and the days to start on);
+7. no posted or paid period of the contract ends on or after `effective_from` (Conflict: a paid period's
+   structure is history, and arrears recompute salary, not structures);
+8. no calculated or approved run pays one of them for a period ending on or after `effective_from` (Conflict
+   naming the run).
 
 Every function works in the caller's unit of work and never commits.
 """
@@ -47,7 +54,7 @@ import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Literal
@@ -71,6 +78,7 @@ from domain.payroll.models import (
     RunStatus,
     SalaryStructure,
 )
+from domain.payroll.periods import CalendarRules
 from domain.payroll.rates_models import PayrollRate
 
 KNOWN_RATES = {SUPER_GUARANTEE: "the super guarantee charge percentage, a fraction of ordinary time earnings"}
@@ -378,6 +386,16 @@ def check_move(contract: EmploymentContract, structure: SalaryStructure,
     return None
 
 
+def check_period_start(contract_number: str, rules: CalendarRules, effective_from: date) -> str | None:
+    """Rule: why a move of `contract_number`, paid by a calendar of `rules`, cannot start on `effective_from` (a day
+    inside one of its pay periods: start on that period's first day or the next's), or None."""
+    first, last = rules.period_containing(effective_from)
+    if first == effective_from:
+        return None
+    return (f"{effective_from} is inside {contract_number}'s {rules.frequency.value} pay period {first} to {last}; "
+            f"start on {first} or {last + timedelta(days=1)}")
+
+
 async def plan_move_contracts_to_structure(session: AsyncSession, actor: Actor, *, contract_numbers: list[str],
                                            structure_id: int, effective_from: date, reason: str) -> Plan:
     """Plan moving contracts to another salary structure from `effective_from`: per contract, its current version
@@ -400,13 +418,25 @@ async def plan_move_contracts_to_structure(session: AsyncSession, actor: Actor, 
     problems = [p for p in (check_move(current[n], structure, effective_from) for n in numbers) if p]
     if problems:
         raise InvalidInput(f"cannot move: {_listed([why for _, why in problems], 5)}", field=problems[0][0])
+    calendars: dict[int | None, CalendarRules] = {}
+    inside = []
+    for number in numbers:
+        calendar_id = current[number].pay_calendar_id
+        if calendar_id not in calendars:
+            calendars[calendar_id] = service.calendar_rules(await service.get_calendar(session, calendar_id))
+        why = check_period_start(number, calendars[calendar_id], effective_from)
+        if why:
+            inside.append(why)
+    if inside:
+        raise InvalidInput(f"a salary structure pays whole pay periods: {_listed(inside, 5)}",
+                           field="effective_from")
     periods = await _periods_from(session, numbers, effective_from)
     paid = [p for p in periods if p.status in PAID_STATUSES]
     if paid:
         raise Conflict(
             f"{_listed([f'{p.contract_number} was paid for {p.period} (run {p.run_id})' for p in paid], 5)}: a paid "
-            f"period keeps its structure; move from the day after the last paid period "
-            f"({max(p.period_end for p in paid).isoformat()})", field="effective_from")
+            f"period keeps its structure; move from {max(p.period_end for p in paid) + timedelta(days=1)} (the day "
+            "after the last paid period) or later", field="effective_from")
     pending = sorted({(p.run_id, p.period, p.status) for p in periods})
     if pending:
         named = ", ".join(f"{period} (run {rid}, {status})" for rid, period, status in pending)

@@ -19,6 +19,7 @@ from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleAction
 from domain.payroll import rates
 from domain.payroll.models import EmploymentContract, SalaryStructure
+from domain.payroll.periods import CalendarRules
 from tests.conftest import own_runtime
 from tests.factories import make_user, unique
 from tests.gate_helpers import released
@@ -214,11 +215,11 @@ async def test_an_edit_is_stale_when_the_structure_changed_after_the_preview(srt
 async def test_contracts_move_from_a_date_after_their_last_paid_period_as_new_versions(srt, school):
     hr_officer, numbers = school["hr"], school["numbers"]
     target = school["structures"]["TEACH_B"]
-    args = {"contract_numbers": numbers[:2], "salary_structure_id": target, "effective_from": "2026-02-15",
+    args = {"contract_numbers": numbers[:2], "salary_structure_id": target, "effective_from": "2026-02-01",
             "reason": "New pay scale for science"}
     # February 2026 was posted: a move inside it is refused, naming the first day it may start from.
-    with pytest.raises(Conflict, match="was paid for 2026-02 .*move from the day after the last paid period "
-                                       r"\(2026-02-28\)") as info:
+    with pytest.raises(Conflict, match="was paid for 2026-02 .*move from 2026-03-01 "
+                                       r"\(the day after the last paid period\) or later") as info:
         await invoke(srt, "move_contracts_to_structure", args, hr_officer)
     assert info.value.field == "effective_from"
     old = [(await versions(srt, n))[-1] for n in numbers[:2]]
@@ -254,7 +255,7 @@ async def test_contracts_move_from_a_date_after_their_last_paid_period_as_new_ve
     with pytest.raises(Conflict, match=rf"payroll run\(s\) 2026-03 \(run {run_id}, calculated\) pay these contracts "
                                        "and are not posted") as info:
         await invoke(srt, "move_contracts_to_structure", dict(args, contract_numbers=numbers[2:],
-                                                              effective_from="2026-03-16"), hr_officer)
+                                                              effective_from="2026-03-01"), hr_officer)
     assert info.value.field == "contract_numbers"
     cancel = await invoke(srt, "cancel_payroll_run", {"run_id": run_id}, school["officer"])
     await released(srt, cancel, school["officer"])
@@ -269,6 +270,10 @@ async def test_contracts_move_from_a_date_after_their_last_paid_period_as_new_ve
     ({"contract_numbers": []}, InvalidInput, "contract_numbers", "at least 1"),
     ({"contract_numbers": [f"C{i:05d}" for i in range(501)]}, InvalidInput, "contract_numbers", "at most 500"),
     ({"reason": "x"}, InvalidInput, "reason", "at least 5"),
+    # A structure pays whole periods: the monthly calendar's periods are calendar months.
+    ({"effective_from": "2026-04-15"}, InvalidInput, "effective_from",
+     "a salary structure pays whole pay periods: 2026-04-15 is inside {n}'s monthly pay period 2026-04-01 to "
+     "2026-04-30; start on 2026-04-01 or 2026-05-01"),
 ])
 async def test_bad_moves_are_refused_naming_the_field(srt, school, change, error, field, says):
     number = school["numbers"][2]  # still on TEACH_A
@@ -409,3 +414,19 @@ async def test_the_largest_move_500_contracts_is_previewed_in_part_and_applied_w
     assert len(rows) == 1000 and len(current) == 500
     assert {r.salary_structure_id for r in current.values()} == {b.id}
     assert [current[n].base_minor for n in numbers] == [100000 + i for i in range(500)]
+
+
+def test_a_move_starts_on_the_first_day_of_a_pay_period():
+    """domain.payroll.rates.check_period_start with the calendars' own period rules (domain.payroll.periods): a
+    fortnightly calendar anchored on Monday 29 June 2026 has periods 29 June - 12 July, 13 - 26 July, ..."""
+    fortnightly = CalendarRules(frequency="fortnightly", anchor_date=date(2026, 6, 29))  # type: ignore[arg-type]
+    assert rates.check_period_start("C00001", fortnightly, date(2026, 7, 13)) is None
+    assert rates.check_period_start("C00001", fortnightly, date(2026, 6, 15)) is None  # periods run back too
+    assert rates.check_period_start("C00001", fortnightly, date(2026, 7, 20)) == (
+        "2026-07-20 is inside C00001's fortnightly pay period 2026-07-13 to 2026-07-26; start on 2026-07-13 or "
+        "2026-07-27")
+    monthly = CalendarRules(frequency="monthly", anchor_date=date(2000, 1, 1))  # type: ignore[arg-type]
+    assert rates.check_period_start("C00002", monthly, date(2026, 2, 1)) is None
+    assert rates.check_period_start("C00002", monthly, date(2026, 2, 28)) == (
+        "2026-02-28 is inside C00002's monthly pay period 2026-02-01 to 2026-02-28; start on 2026-02-01 or "
+        "2026-03-01")
