@@ -83,8 +83,10 @@ async def test_the_bundled_rates_are_listed_with_their_sources(rrt, people):
     assert len(two.items) == 2 and two.next_cursor is not None
     rest = await invoke(rrt, "list_payroll_rates", {"limit": 100, "cursor": two.next_cursor}, people["officer"])
     assert [r.effective_from for r in rest.items] == [date(y, 7, 1) for y in (2023, 2024, 2025)]
-    with pytest.raises(PermissionDenied):  # rates are payroll's: HR does not see them
+    with pytest.raises(PermissionDenied):  # rates are payroll's: HR neither sees nor adds them
         await invoke(rrt, "list_payroll_rates", {}, people["hr"])
+    with pytest.raises(PermissionDenied):
+        await invoke(rrt, "add_payroll_rate", proposal(13, "2029-07-01"), people["hr"])
 
 
 async def test_an_added_rate_needs_four_eyes_and_payslips_pick_it_by_pay_date(rrt, people):
