@@ -56,6 +56,7 @@ DEBIT_CODES = frozenset({DEBIT})
 INDICATORS = frozenset({" ", "N", "W", "X", "Y"})
 MAX_AMOUNT = 9_999_999_999
 MAX_RECORDS = 999_999
+FIRST_YEAR, LAST_YEAR = 2000, 2068  # the years a two-digit YY reads back as (POSIX strptime %y: 00-68 -> 20xx)
 _BSB = re.compile(r"(\d{3})-?(\d{3})")
 
 
@@ -185,6 +186,9 @@ def descriptive_record(d: Descriptive) -> str:
     """The type 0 record's text; raises InvalidInput naming the field that breaks its rule."""
     if not 1 <= d.reel <= 99:
         raise InvalidInput("the reel sequence number must be 1 to 99", field="reel")
+    if not FIRST_YEAR <= d.processing_date.year <= LAST_YEAR:
+        raise InvalidInput(f"processing_date must be in {FIRST_YEAR}-{LAST_YEAR}: the file writes it DDMMYY, which "
+                           "reads back as that century only", field="processing_date")
     bank = check_text(d.bank, width=3, field="bank")
     if not re.fullmatch(r"[A-Z]{3}", bank):
         raise InvalidInput("bank must be the 3-letter APCA abbreviation of the paying bank, e.g. CBA, WBC, ANZ, NAB",

@@ -101,6 +101,8 @@ def test_a_field_a_bank_file_cannot_carry_is_refused_naming_it(change, field, ru
     ({"user_id": "1234567"}, "user_id", "6 digits"), ({"user_id": "12a"}, "user_id", "6 digits"),
     ({"user_name": "N" * 27}, "user_name", "at most 26"), ({"description": "D" * 13}, "description", "at most 12"),
     ({"description": " "}, "description", "must not be blank"),
+    ({"processing_date": date(2069, 1, 1)}, "processing_date", "DDMMYY"),
+    ({"processing_date": date(1999, 12, 31)}, "processing_date", "2000-2068"),
 ])
 def test_a_bad_descriptive_record_is_refused_naming_the_field(change, field, rule):
     with pytest.raises(InvalidInput) as info:
