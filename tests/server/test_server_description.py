@@ -8,7 +8,8 @@ from server.mcp_server import INSTRUCTIONS, build_mcp_server
 # How each module is named for a reader; a new module must be added here, and then to both texts.
 MODULE_WORDS = {"platform": None, "actions": "confirmation gate", "jobs": "jobs", "documents": "documents",
                 "hr": "HR", "academics": "academics", "timetable": "timetables", "finance": "ledger",
-                "payroll": "payroll", "payroll_setup": "payroll", "fees": "fees", "discovery": "toolsets"}
+                "payroll": "payroll", "payroll_setup": "payroll",
+                "payroll_reports": "payroll", "fees": "fees", "discovery": "toolsets"}
 # What the guide says each destructive tool changes.
 DESTRUCTIVE_WORDS = {
     "change_grade": "changing a recorded score", "publish_term_grades": "publishing term grades",
@@ -27,7 +28,9 @@ DESTRUCTIVE_WORDS = {
     "reverse_payroll_run": "approving, posting, paying or reversing a payroll run",
     "void_payslip": "voiding a payslip", "post_journal_entry": "posting or reversing a journal entry",
     "reverse_journal_entry": "posting or reversing a journal entry", "void_invoice": "voiding an invoice",
-    "issue_credit_note": "issuing a credit note", "refund_family_credit": "refunding family credit"}
+    "issue_credit_note": "issuing a credit note", "refund_family_credit": "refunding family credit",
+    "remit_super": "remitting super or PAYG withholding", "remit_payg": "remitting super or PAYG withholding",
+    "post_leave_provision": "posting the leave provision"}
 
 
 async def test_the_description_and_the_guide_name_every_module(runtime):
