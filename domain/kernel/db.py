@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
@@ -177,3 +177,30 @@ async def codes_by_id(session: AsyncSession, id_column: Any, code_column: Any, i
         return {}
     rows = (await session.exec(select(id_column, code_column).where(id_column.in_(wanted)))).all()
     return {row[0]: row[1] for row in rows}
+
+
+async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]], *,
+                      with_ids: bool = False) -> list[int]:
+    """Insert `rows` (dicts of `table`'s columns, all with the same keys) in the caller's transaction: one binary
+    COPY on PostgreSQL (asyncpg's copy_records_to_table, several times faster than INSERTs for a school's whole
+    payroll), one executemany on SQLite. With `with_ids`, the rows get ids first (from the table's sequence on
+    PostgreSQL, from INSERT ... RETURNING on SQLite) and those ids are returned in the order of `rows`."""
+    if not rows:
+        return []
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql":
+        if with_ids:
+            result = await conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), rows)
+            return [row.id for row in result.all()]
+        await conn.execute(table.insert(), rows)
+        return []
+    ids: list[int] = []
+    if with_ids:
+        ids = list((await conn.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                                            "FROM generate_series(1, :n)"), {"n": len(rows)})).scalars())
+        rows = [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)]
+    columns = list(rows[0])
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns)
+    return ids

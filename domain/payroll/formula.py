@@ -41,6 +41,7 @@ our own check of the syntax tree runs first, so the evaluator only ever sees the
 from __future__ import annotations
 
 import ast
+import threading
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -281,6 +282,9 @@ class _ExactEval(SimpleEval):
         }
 
 
+_EVALUATORS = threading.local()
+
+
 @dataclass(frozen=True)
 class Formula:
     """A checked formula: its text, the names it uses, and its parsed tree (with exact literals).
@@ -349,8 +353,12 @@ class Formula:
             if _bits(exact[name]) > MAX_VALUE_BITS:
                 raise _fail(where, f"value of {name} is too large: its numerator or denominator has more than "
                             f"{MAX_VALUE_BITS} bits", field_name)
+        evaluator = getattr(_EVALUATORS, "evaluator", None)
+        if evaluator is None:  # one per thread, reused: building one costs more than most formulas
+            evaluator = _EVALUATORS.evaluator = _ExactEval({})
+        evaluator.names = exact
         try:
-            result = _ExactEval(exact).eval(self.text, previously_parsed=self._tree)
+            result = evaluator.eval(self.text, previously_parsed=self._tree)
         except ZeroDivisionError:
             raise _fail(where, f"'{self.text}' divides by zero with "
                         f"{_show_values(exact, self.names)}", field_name) from None

@@ -43,6 +43,7 @@ from domain.kernel import money
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.clock import utcnow
+from domain.kernel.db import bulk_insert
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
 from domain.kernel.plan import ApplyContext, register_effect
@@ -572,6 +573,10 @@ def blended_pay(versions: list[EmploymentContract], days: list[date], frequency:
     a month effective on the 12th of 22 working days pays 17,940 x 11/22 + 18,940 x 11/22 = 18,440.00."""
     if not days:
         return Fraction(0)
+    first = _version_for(versions, days[0])
+    if first is not None and first is _version_for(versions, days[-1]) and all(
+            v.effective_from <= days[0] or v.version_no < first.version_no for v in versions):
+        return period_pay(first, frequency)  # one version in force all period: the common case, without a day loop
     counts: dict[int, int] = defaultdict(int)
     by_id = {}
     for day in days:
@@ -757,7 +762,7 @@ def _compute_one(job: _Employment, employee: Employee, structure: engine.SalaryS
                                               category=category, hours=item.hours))
         if item.loading and loading:
             leave_lines.append(engine.PayslipLine(
-                f"LOADING_{item.type_code}"[:40], f"{name} loading {loading * 100:g} %".replace("Fraction", ""),
+                f"LOADING_{item.type_code}"[:40], f"{name} loading {(Decimal(contract.leave_loading_x100 or 0) / 100).normalize():f} %",
                 engine.LineKind.LEAVE, engine.round_half_up(rate * item.hours * loading), category=category))
     leave_lines = _merge_lines(leave_lines)
     unpaid_days = min(Fraction(total_days), unpaid_days)
@@ -930,17 +935,14 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
                      "ytd": json.dumps(ytd), "reverses_payslip_id": None, "created_at": now,
                      "pay_date": run.pay_date, "period_start": run.period_start, "period_end": run.period_end,
                      "leave": json.dumps(leave_records[index] if leave_records else {})})
-    result = await session.exec(insert(table).returning(table.c.id, table.c.employee_id,  # type: ignore[call-overload]
-                                                        sort_by_parameter_order=True), params=rows)
-    ids = [row.id for row in result.all()]
+    ids = await bulk_insert(session, table, rows, with_ids=True)
     lines = [{"payslip_id": payslip_id, "position": position, "code": line.code, "name": line.name,
               "kind": line.kind.value, "amount_minor": line.amount_minor,
               "category": line.category or default_category(line.kind.value),
               "hours_x100": None if line.hours is None else engine.round_half_up(line.hours * 100)}
              for payslip_id, (_, slip) in zip(ids, computed, strict=True)
              for position, line in enumerate(slip.lines)]
-    if lines:
-        await session.exec(insert(PayslipLine.__table__), params=lines)  # type: ignore[attr-defined,call-overload]
+    await bulk_insert(session, PayslipLine.__table__, lines)  # type: ignore[attr-defined]
     return ids, [row["number"] for row in rows]
 
 

@@ -122,17 +122,18 @@ def _mode(value: object, *, field: str) -> RoundingMode:
 
 def round_to_integer(value: Fraction, mode: RoundingMode) -> int:
     """Round an exact number to an integer with `mode` (halves away from zero for HALF_UP)."""
-    sign = -1 if value < 0 else 1
-    magnitude = abs(value)
-    floor = math.floor(magnitude)
-    rest = magnitude - floor
-    if mode is RoundingMode.DOWN:
+    # On the integers of the fraction (numerator, denominator > 0): payroll rounds every line with this, so it
+    # avoids building intermediate Fractions.
+    numerator, denominator = value.numerator, value.denominator
+    sign = -1 if numerator < 0 else 1
+    floor, rest = divmod(abs(numerator), denominator)  # magnitude = floor + rest / denominator
+    if mode is RoundingMode.DOWN or rest == 0:
         result = floor
     elif mode is RoundingMode.UP:
-        result = floor if rest == 0 else floor + 1
-    elif rest > Fraction(1, 2):
         result = floor + 1
-    elif rest < Fraction(1, 2):
+    elif 2 * rest > denominator:
+        result = floor + 1
+    elif 2 * rest < denominator:
         result = floor
     elif mode is RoundingMode.HALF_EVEN:
         result = floor if floor % 2 == 0 else floor + 1
