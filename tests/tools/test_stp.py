@@ -16,10 +16,11 @@ import json
 from datetime import date
 
 import pytest
+from sqlmodel import select
 
 from domain.documents.models import Document
 from domain.kernel.errors import InvalidInput, NotFound
-from domain.payroll.models import EmploymentContract
+from domain.payroll.models import EmploymentContract, PayslipLine
 from tests.conftest import own_runtime
 from tests.tools.test_remittances import E1_LINES, E2_LINES, make_staff, posted_run, void
 from tools.invoke import invoke
@@ -137,3 +138,25 @@ async def test_a_ceased_employee_reports_the_cessation_date_and_type(srt, year):
     july = by_code(await invoke(srt, "get_stp_pay_event", {"run_id": year["july"]}, staff["officer"]))
     assert july[staff["codes"][1]].payee["cessation_date"] is None  # not yet ceased on 23 July
     assert event[staff["codes"][0]].payee["cessation_type"] is None
+
+
+async def test_leave_paid_is_reported_by_type_with_its_hours_and_a_void_takes_it_out(srt):
+    # A day of annual leave, 7.6 h at 60.00 an hour = 456.00, and its 17.5 % loading 79.80 (paid_leave:O, the
+    # guidelines' "Paid leave": O for annual, personal and long service leave taken, loading included).
+    staff = await make_staff(srt, 1)
+    lines = [("earning", "gross", 400_000), ("leave", "paid_leave:O", 45_600), ("leave", "paid_leave:O", 7_980),
+             ("tax", "payg", 90_000)]
+    run_id, (slip,) = await posted_run(srt, staff, date(2026, 9, 24), [lines], hours={0: {1: 760}})
+    async with srt.db.write() as s:  # the leave lines' codes as the payroll writes them
+        rows = (await s.exec(select(PayslipLine).where(PayslipLine.payslip_id == slip)
+                             .order_by(PayslipLine.position))).all()
+        rows[1].code, rows[2].code = "LEAVE_ANNUAL", "LOADING_ANNUAL"
+        s.add_all(rows)
+    event = await invoke(srt, "get_stp_pay_event", {"run_id": run_id}, staff["officer"])
+    ytd = event.payees[0].ytd
+    assert ytd["leave_paid"] == {"ANNUAL": {"hours": "7.6", "amount_minor": 53_580}}
+    assert ytd["paid_leave_minor"] == {"O": 53_580} and ytd["gross_minor"] == 400_000
+    assert ytd["ote_minor"] == 400_000 + 53_580
+    await void(srt, staff, slip, date(2026, 9, 25))
+    after = (await invoke(srt, "get_stp_pay_event", {"run_id": run_id}, staff["officer"])).payees[0].ytd
+    assert (after["leave_paid"], after["paid_leave_minor"], after["gross_minor"]) == ({}, {}, 0)
