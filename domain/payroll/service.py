@@ -1188,12 +1188,16 @@ async def payslip_lines(session: AsyncSession, payslip_id: int) -> list[PayslipL
 
 async def run_preview(session: AsyncSession, run: PayrollRun, *, largest: int = 5) -> dict[str, Any]:
     """What an approver needs: employees and totals (minor units, currency), the totals of the previous period's
-    run, and the largest changes in net pay per employee against it."""
+    run of the same pay calendar, and the largest changes in net pay per employee against it."""
     totals = {"employees": run.employees, "gross_minor": run.gross_minor, "deductions_minor": run.deductions_minor,
               "employer_contributions_minor": run.employer_minor, "net_minor": run.net_minor,
               "currency": run.currency}
+    cal = await run_calendar(session, run)
+    default = await default_calendar(session)
+    same_calendar = (PayrollRun.pay_calendar_id == cal.id if cal.id != default.id else
+                     (col(PayrollRun.pay_calendar_id).is_(None)) | (PayrollRun.pay_calendar_id == cal.id))
     prior = (await session.exec(select(PayrollRun).where(
-        PayrollRun.period == previous_period(run.period),
+        PayrollRun.period == previous_period(run.period, calendar_rules(cal)), same_calendar,
         col(PayrollRun.status).in_((RunStatus.POSTED.value, RunStatus.PAID.value))))).first()
     out: dict[str, Any] = {"run_id": run.id, "period": run.period, "status": run.status, "totals": totals,
                            "previous": None, "largest_changes": []}
