@@ -43,7 +43,7 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Upgrade the database behind `engine` to `revision` (creating it from nothing if empty)."""
 
     def run(connection) -> None:
