@@ -317,7 +317,7 @@ class CreateCalendarIn(ToolInput):
     frequency: Literal["weekly", "fortnightly", "monthly"]
     anchor_date: date = Field(description="weekly/fortnightly: the first day of a period.")
     pay_day_offset: int = Field(default=0, ge=-31, le=31, description="Pay date: days after a period's last day.")
-    subdivision: Annotated[str, StringConstraints(max_length=3, pattern=r"^[A-Za-z]{2,3}$")] | None = Field(
+    subdivision: Annotated[str, StringConstraints(max_length=10, pattern=r"^[A-Za-z]{2,3}$")] | None = Field(
         default=None, description="State whose public holidays also close days, e.g. VIC.")
 
 
