@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -38,9 +40,11 @@ from sqlmodel import SQLModel
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.models import EmploymentType
+from domain.leave.rules import to_x100
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.errors import DomainError
 from domain.kernel.plan import canonical_value
+from domain.payroll.service import LEAVE_MOVEMENTS, LEAVE_REVERSAL
 from tests.conftest import own_runtime
 from tests.factories import make_school, make_user, unique
 from tests.fees_helpers import make_fee_school
@@ -140,6 +144,7 @@ class Diff:
     added: dict[Key, dict[str, Any]]
     changed: dict[Key, tuple[dict[str, Any], dict[str, Any]]]
     removed: dict[Key, dict[str, Any]]
+    before: Tables = field(default_factory=dict)  # the fingerprint before the call (rows an effect reads)
 
     def keys(self) -> set[Key]:
         return set(self.added) | set(self.changed) | set(self.removed)
@@ -159,7 +164,7 @@ class Diff:
 
 
 def diff(before: Tables, after: Tables) -> Diff:
-    d = Diff(added={}, changed={}, removed={})
+    d = Diff(added={}, changed={}, removed={}, before=before)
     for name, now in after.items():
         was = before.get(name, {})
         if now is was:
@@ -351,10 +356,44 @@ def check_effect(plan: dict[str, Any], d: Diff, action_id: int, decided_by: int 
             assert any(k[0] == change["payload"]["table"] and k in claimed for k in d.added), where
         elif change["kind"] == "fees.credit_guard":  # a check under a lock: writes nothing
             pass
+        elif change["kind"] == LEAVE_MOVEMENTS:  # posted payslips' leave: one ledger row per planned movement
+            types = {row["code"]: row["id"] for row in d.before["leave_types"].values()}
+            planned = [(m["employee_id"], types[m["type_code"]], m["kind"], to_x100(Fraction(Decimal(m["hours"]))),
+                        str(m["on"])[:10], m["source"], m["request_id"]) for m in change["payload"]["movements"]]
+            assert planned, f"{where}: a {LEAVE_MOVEMENTS} effect without movements"
+            claimed |= _leave_rows(d, planned, claimed, where)
+        elif change["kind"] == LEAVE_REVERSAL:  # voided payslips' leave: the opposite of each unreversed movement
+            payload = change["payload"]
+            sources = set(payload["sources"])
+            held = [row for row in d.before["leave_movements"].values() if row["source"] in sources]
+            done = {row["source"] for row in held if row["kind"] == "reversal"}
+            planned = [(row["employee_id"], row["leave_type_id"], "reversal", -row["hours_x100"],
+                        str(payload["on"])[:10], row["source"], row["request_id"])
+                       for row in held if row["source"] not in done and row["hours_x100"]]
+            claimed |= _leave_rows(d, planned, claimed, where)
+            sums = Counter()
+            for row in held + [d.added[k] for k in d.added if k[0] == "leave_movements"]:
+                if row["source"] in sources:
+                    sums[(row["source"], row["employee_id"], row["leave_type_id"])] += row["hours_x100"]
+            assert not +sums and not -sums, f"{where}: the reversed sources do not sum to zero: {sums}"
         else:
             pytest.fail(f"{where}: the test does not know how to check effect {change['kind']}; add it")
     extra = d.outside(BOOKKEEPING) - claimed
     assert not extra, f"{where}: the approval wrote rows its plan did not list: {d.show(extra)}"
+
+
+def _leave_rows(d: Diff, planned: list[tuple], claimed: set[Key], where: str) -> set[Key]:
+    """The new leave_movements rows written for `planned` (employee, type id, kind, hundredths of an hour, date,
+    source, request), one distinct row each; fails naming the first planned movement not written."""
+    mine: set[Key] = set()
+    for movement in planned:
+        found = next((k for k, row in d.added.items() if k[0] == "leave_movements" and k not in claimed
+                      and k not in mine and row["note"] is None
+                      and (row["employee_id"], row["leave_type_id"], row["kind"], row["hours_x100"],
+                           row["on_date"], row["source"], row["request_id"]) == movement), None)
+        assert found is not None, f"{where}: the planned leave movement {movement} was not written (of {len(planned)})"
+        mine.add(found)
+    return mine
 
 
 # ---------------------------------------------------------------- the operations
