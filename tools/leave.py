@@ -53,10 +53,9 @@ class RequestLeaveIn(ToolInput):
     start_date: date
     end_date: date = Field(description="Inclusive.")
     hours_per_day: HoursPerDay = Field(default=Decimal("7.6"), description="Hours a working day.")
-    hours: PartHours | None = Field(default=None, description="A part day: the hours, instead of whole days.")
+    hours: PartHours | None = Field(default=None, description="A part day's hours.")
     reason: Reason | None = None
-    subdivision: Code | None = Field(default=None, description="State whose public holidays are skipped, e.g. "
-                                                               "VIC; omitted: the school's setting.")
+    subdivision: Code | None = Field(default=None, description="State whose holidays are skipped, e.g. VIC.")
 
 
 class RequestIdIn(ToolInput):

@@ -99,15 +99,13 @@ class ComponentIn(ToolInput):
     percent: Percent | None = Field(default=None, description="percentage: 12 means 12 %.")
     of: Code | None = Field(default=None, description="percentage: base, gross, taxable or an earlier code.")
     expression: Expression | None = Field(
-        default=None, description="formula: e.g. max(0, base - 100000) * 0.02 over base, payment_days, "
-                                  "working_days, earlier codes, gross, taxable, ytd_gross ...; tax_table: the "
-                                  "taxable base (usually taxable).")
+        default=None, description="formula: e.g. max(0, base - 100000) * 0.02 over base, payment_days, earlier "
+                                  "codes, gross, ote, taxable, ytd_*, super_guarantee_rate; tax_table: its base.")
     table: Code | None = Field(default=None, description="tax_table: the tax table code, e.g. AU_PAYGW.")
     prorate: bool = Field(default=False, description="fixed/percentage: multiply by payment_days / working_days.")
     taxable: bool = Field(default=True, description="earning: counts in taxable pay.")
     pre_tax: bool = Field(default=False, description="deduction: taken off taxable pay.")
-    category: Category | None = Field(default=None, description="STP Phase 2 category, e.g. allowance:CD, "
-                                                               "overtime, salary_sacrifice:S, super:L; default by kind.")
+    category: Category | None = Field(default=None, description="STP category, e.g. allowance:CD, super:L.")
 
 
 class CreateStructureIn(ToolInput):
