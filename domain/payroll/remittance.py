@@ -27,8 +27,6 @@ that does not exist yet or is in another currency; payslips in several currencie
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import defaultdict
 from collections.abc import Mapping
@@ -43,6 +41,7 @@ from domain.documents import service as documents
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.kernel.actor import Actor
+from domain.kernel.csv_writer import render_csv
 from domain.kernel.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.kernel.plan import ApplyContext, Effect, Insert, NewId, Plan, register_effect
 from domain.kernel.schemas import OutputModel, Sensitive
@@ -190,13 +189,11 @@ def saff_csv(contributions: list[MemberContribution], *, file_id: str, paid_on: 
     v1.0): the header record (negatives supported: TRUE when a row is negative), the section row, the column names,
     then one row per fund and member with the fund (ABN, USI, name), the member (TFN, names, birth date, address,
     member number, payroll number) and the super guarantee, RESC and salary sacrificed amounts (dollars and cents)
-    for the pay periods covered."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    for the pay periods covered. Every cell goes through the kernel's writer (domain.kernel.csv_writer): a name a
+    spreadsheet would run as a formula is written with a leading apostrophe; negative amounts stay numbers."""
     negative = any(v < 0 for c in contributions for v in c.amounts.values())
-    writer.writerow(["VERSION", "1.0", "NEGATIVES SUPPORTED", "TRUE" if negative else "FALSE", "FILE ID", file_id])
-    writer.writerow([SAFF_SECTIONS.get(i, "") for i in range(len(SAFF_COLUMNS))])
-    writer.writerow(SAFF_COLUMNS)
+    header_record = ["VERSION", "1.0", "NEGATIVES SUPPORTED", "TRUE" if negative else "FALSE", "FILE ID", file_id]
+    rows = [[SAFF_SECTIONS.get(i, "") for i in range(len(SAFF_COLUMNS))], list(SAFF_COLUMNS)]
     for index, c in enumerate(contributions, start=1):
         row = [""] * len(SAFF_COLUMNS)
         values = {"sender_abn": employer_abn, "sender_name": employer_name, "payer_abn": employer_abn,
@@ -218,8 +215,9 @@ def saff_csv(contributions: list[MemberContribution], *, file_id: str, paid_on: 
         for name, value in values.items():
             row[SAFF_AT[name]] = "" if value is None else str(value)
         row[0] = str(index)
-        writer.writerow(row)
-    return out.getvalue()
+        rows.append(row)
+    # The header record is narrower than the rows under it; render_csv writes each row at its own width.
+    return render_csv(header_record, rows)
 
 
 def contributions_json(contributions: list[MemberContribution], *, number: str, paid_on: date, currency: str,

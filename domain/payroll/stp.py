@@ -35,8 +35,6 @@ Errors: NotFound (run), InvalidInput (a financial year not written like 2026-27;
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from collections import defaultdict
@@ -50,6 +48,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.documents import service as documents
 from domain.hr import service as hr
 from domain.kernel.actor import Actor
+from domain.kernel.csv_writer import render_csv
 from domain.kernel.errors import InvalidInput
 from domain.kernel.schemas import OutputModel, Sensitive
 from domain.kernel.settings import current_settings
@@ -177,17 +176,14 @@ def csv_rows(payee: dict[str, Any]) -> list[list[str]]:
 
 def render(report: dict[str, Any], fmt: str) -> tuple[bytes, str]:
     """Rule: a report (header and payees with their whole TFN) as a file: JSON, or CSV (CSV_HEADER, one row per
-    payee per field group). Returns (bytes, content type). Raises InvalidInput for another format."""
+    payee per field group, every cell through domain.kernel.csv_writer, which neutralises formula cells). Returns
+    (bytes, content type). Raises InvalidInput for another format."""
     if fmt == "json":
         return json.dumps(report, indent=1).encode(), "application/json"
     if fmt != "csv":
         raise InvalidInput(f"format {fmt!r} is not allowed; use json or csv", field="format")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for payee in report["payees"]:
-        writer.writerows(csv_rows(payee))
-    return out.getvalue().encode(), "text/csv"
+    rows = [row for payee in report["payees"] for row in csv_rows(payee)]
+    return render_csv(CSV_HEADER, rows).encode(), "text/csv"
 
 
 # ---------------------------------------------------------------- reading

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import csv
 import io
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from domain.finance.reports import BalanceSheet, BalanceSheetCurrency, IncomeSta
     ReportLine
 from domain.finance.service import CurrencyTotals, TrialBalance, TrialBalanceRow
 from domain.kernel.csv_writer import FORMULA_STARTS, render_csv, safe_cell
+from domain.payroll import remittance, stp
 from domain.payroll.payslip_document import RunSummaryRow, render_run_summary_csv
 from tests.conftest import wait_for
 from tests.factories import make_school
@@ -112,12 +114,29 @@ def run_summary(names: list[str]) -> str:
     return render_run_summary_csv(rows)
 
 
+def superstream_saff(names: list[str]) -> str:
+    contributions = [remittance.MemberContribution(
+        employee_id=i, fund={"abn": None, "usi": None, "name": n}, period_start=date(2026, 7, 1),
+        period_end=date(2026, 7, 14), member={"family_name": n, "given_name": n, "member_number": n},
+        amounts={"super_guarantee": -1200, "resc": 0, "salary_sacrifice": 0}) for i, n in enumerate(names)]
+    return remittance.saff_csv(contributions, file_id="SUP-1", paid_on=date(2026, 7, 28), employer_name=names[0],
+                               employer_abn=None)
+
+
+def stp_report(names: list[str]) -> str:
+    payees = [{"payee": {"payroll_id": f"E{i}", "family_name": n, "given_name": n},
+               "ytd": {"gross_minor": -1000, "allowances": {n: -500}}} for i, n in enumerate(names)]
+    return stp.render({"payees": payees}, "csv")[0].decode()
+
+
 # Every function that renders CSV with the kernel's writer, and how this test feeds it hostile names.
 PURE_PRODUCERS = {
     "domain/finance/reports.py:trial_balance_csv": trial_balance,
     "domain/finance/reports.py:income_statement_csv": income_statement,
     "domain/finance/reports.py:balance_sheet_csv": balance_sheet,
     "domain/payroll/payslip_document.py:render_run_summary_csv": run_summary,
+    "domain/payroll/remittance.py:saff_csv": superstream_saff,
+    "domain/payroll/stp.py:render": stp_report,
 }
 JOB_PRODUCERS = {"workers/exports.py:export_term_grades"}  # test_export_term_grades_defuses_formula_names
 
