@@ -266,9 +266,10 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
     listings = Listings(parse_toolsets(runtime.settings.toolsets, source="MCS_ERP_TOOLSETS"))
     bus = InMemorySubscriptionBus()
     server = MCPServer("mcs-erp", title="mcs-erp school ERP", instructions=INSTRUCTIONS, version="0.1.0",
-                       description="A school's HR, payroll, ledger (finance), academics (grades, attendance), "
-                                   "timetables, fees and documents as typed tools in toolsets, with jobs and a "
-                                   "confirmation gate.", subscriptions=bus)
+                       description="A school's HR and leave, payroll (with bank files, remittances and STP), "
+                                   "ledger (finance), academics (grades, attendance), timetables, fees and "
+                                   "documents as typed tools in toolsets, with jobs and a confirmation gate.",
+                       subscriptions=bus)
     lowlevel = server._lowlevel_server  # the SDK exposes no public hook to serve tools from our own registry
     # Tool declarations and the prompts are made at their first request, not here: runtime.catalogue is built at
     # its first use, so a stdio server answers `initialize` before importing every tool module (server/cli.py).

@@ -9,7 +9,8 @@ from server.mcp_server import INSTRUCTIONS, build_mcp_server
 MODULE_WORDS = {"platform": None, "actions": "confirmation gate", "jobs": "jobs", "documents": "documents",
                 "hr": "HR", "academics": "academics", "timetable": "timetables", "finance": "ledger",
                 "payroll": "payroll", "payroll_setup": "payroll",
-                "payroll_reports": "payroll", "fees": "fees", "discovery": "toolsets"}
+                "payroll_reports": "payroll", "payroll_banking": "bank files", "leave": "leave", "fees": "fees",
+                "discovery": "toolsets"}
 # What the guide says each destructive tool changes.
 DESTRUCTIVE_WORDS = {
     "change_grade": "changing a recorded score", "publish_term_grades": "publishing term grades",
@@ -30,7 +31,10 @@ DESTRUCTIVE_WORDS = {
     "reverse_journal_entry": "posting or reversing a journal entry", "void_invoice": "voiding an invoice",
     "issue_credit_note": "issuing a credit note", "refund_family_credit": "refunding family credit",
     "remit_super": "remitting super or PAYG withholding", "remit_payg": "remitting super or PAYG withholding",
-    "post_leave_provision": "posting the leave provision"}
+    "post_leave_provision": "posting the leave provision",
+    "end_employment_contract": "ending an employment contract", "adjust_leave_balance": "adjusting a leave balance",
+    "approve_leave_request": "approving a leave request",
+    "set_employee_payment_details": "setting an employee's payment details"}
 
 
 async def test_the_description_and_the_guide_name_every_module(runtime):
