@@ -650,8 +650,13 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
     frequency = rules.frequency
     period = engine.PayPeriod(start=start, end=end, pay_date=run.pay_date, frequency=frequency)
     default_calendar_id = (await default_calendar(session)).id
+    on_calendar = select(EmploymentContract.contract_number).where(
+        col(EmploymentContract.superseded_at).is_(None),
+        (EmploymentContract.pay_calendar_id == cal.id) if cal.id != default_calendar_id else
+        (col(EmploymentContract.pay_calendar_id).is_(None)) | (EmploymentContract.pay_calendar_id == cal.id))
     all_versions = (await session.exec(select(EmploymentContract).where(
-        EmploymentContract.start_date <= end).order_by(col(EmploymentContract.id)))).all()
+        EmploymentContract.start_date <= end, col(EmploymentContract.contract_number).in_(on_calendar))
+        .order_by(col(EmploymentContract.id)))).all()
     by_contract: dict[str, list[EmploymentContract]] = defaultdict(list)
     for version in all_versions:
         by_contract[version.contract_number].append(version)

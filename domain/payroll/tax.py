@@ -85,15 +85,17 @@ def exact_number(value: object, *, field: str) -> Fraction:
 
 def show(value: Fraction) -> str:
     """Write an exact number for a message: as a decimal when it has a short one (0.3477), else a/b."""
+    numerator, denominator = value.numerator, value.denominator
     for places in range(9):
-        scaled = value * 10**places
-        if scaled.denominator == 1:
+        scale = 10**places
+        if scale % denominator == 0:  # value x 10^places is whole: integer arithmetic only
+            scaled = numerator * (scale // denominator)
             if places == 0:
-                return str(scaled.numerator)
+                return str(scaled)
             sign = "-" if scaled < 0 else ""
-            whole, frac = divmod(abs(scaled.numerator), 10**places)
+            whole, frac = divmod(abs(scaled), scale)
             return f"{sign}{whole}.{frac:0{places}d}"
-    return f"{value.numerator}/{value.denominator}"
+    return f"{numerator}/{denominator}"
 
 
 class RoundingMode(StrEnum):
