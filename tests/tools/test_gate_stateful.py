@@ -195,6 +195,11 @@ class World:
     fees: Any
     accounts: list[int]
     payroll_run: int | None
+    period: str = ""  # the month of this example's payroll run (PERIODS)
+    employees: list[int] = field(default_factory=list)
+    contracts: list[str] = field(default_factory=list)  # contract numbers
+    structures: list[int] = field(default_factory=list)  # the contracts' salary structure, then another
+    requests: list[int] = field(default_factory=list)  # leave requests made
     actions: dict[int, OpenAction] = field(default_factory=dict)
     closed: list[int] = field(default_factory=list)
     entries: list[int] = field(default_factory=list)
@@ -220,19 +225,20 @@ async def build_world(rt: Runtime) -> World:
             s, SYSTEM_ACTOR, first_name=f"Pay{i}", last_name=tag, work_email=f"pay{i}.{tag.lower()}@example.org",
             position="Teacher", department_id=dep.id, hire_date=date(2020, 1, 6),
             employment_type=EmploymentType.FULL_TIME) for i in range(2)]
-    structure = await invoke(rt, "create_salary_structure", {"code": unique("ST"), "name": "Flat", "currency": "AUD",
-                                                             "components": [{"code": "BASIC", "name": "Basic",
-                                                                             "kind": "earning", "method": "fixed",
-                                                                             "amount_minor": 500000}]},
-                             payroll_officer)
-    for employee in employees:
-        await invoke(rt, "create_employment_contract", {
-            "employee_id": employee.id, "start_date": "2026-01-01", "base_minor": 500000, "currency": "AUD",
-            "salary_structure_id": structure.salary_structure_id, "filing_status": "scale_2"}, payroll_officer)
+    structures = [(await invoke(rt, "create_salary_structure", {
+        "code": unique("ST"), "name": name, "currency": "AUD", "components": [
+            {"code": "BASIC", "name": "Basic", "kind": "earning", "method": "fixed", "amount_minor": amount}]},
+        payroll_officer)).salary_structure_id for name, amount in (("Flat", 500000), ("Flat plus", 520000))]
+    contracts = [(await invoke(rt, "create_employment_contract", {
+        "employee_id": employee.id, "start_date": "2026-01-01", "base_minor": 500000, "currency": "AUD",
+        "salary_structure_id": structures[0], "filing_status": "scale_2"}, payroll_officer)).contract_number
+        for employee in employees]
     actors = {"teacher": school.teacher, "other_teacher": school.other_teacher, "registrar": school.registrar,
               "bursar": fee_school.bursar, "payroll": payroll_officer, "admin": school.admin,
               "admin2": school.admin2, "viewer": school.viewer}
-    return World(actors=actors, school=school, fees=fee_school, accounts=accounts, payroll_run=None)
+    return World(actors=actors, school=school, fees=fee_school, accounts=accounts, payroll_run=None,
+                 period=PERIODS[len(RUNS) % len(PERIODS)], employees=[e.id for e in employees], contracts=contracts,
+                 structures=structures)
 
 
 async def plan_rows(rt: Runtime, action_id: int) -> tuple[set[Key], dict[str, Any]]:
@@ -356,6 +362,15 @@ def check_effect(plan: dict[str, Any], d: Diff, action_id: int, decided_by: int 
             assert any(k[0] == change["payload"]["table"] and k in claimed for k in d.added), where
         elif change["kind"] == "fees.credit_guard":  # a check under a lock: writes nothing
             pass
+        elif change["kind"] == "payroll.document":  # a remittance's file: one documents row with its bytes
+            payload = change["payload"]
+            made = [k for k, row in d.added.items() if k[0] == "documents" and k not in claimed
+                    and row["kind"] == payload["kind"] and row["filename"] == payload["filename"]
+                    and row["content_type"] == payload["content_type"] and row["data"] == payload["text"].encode()]
+            assert len(made) == 1, f"{where}: the planned document {payload['filename']} was not stored once: {made}"
+            claimed.add(made[0])
+            if change.get("ref"):
+                refs[change["ref"]] = made[0][1]
         elif change["kind"] == LEAVE_MOVEMENTS:  # posted payslips' leave: one ledger row per planned movement
             types = {row["code"]: row["id"] for row in d.before["leave_types"].values()}
             planned = [(m["employee_id"], types[m["type_code"]], m["kind"], to_x100(Fraction(Decimal(m["hours"]))),
@@ -422,12 +437,75 @@ async def _payslip_ids(rt: Runtime, world: World) -> list[int]:
     return [p.payslip_id for p in page.items]
 
 
+def _draw_issue_18(data, world: World, kind: str) -> tuple[str, str, dict[str, Any]]:
+    """Issue 18's commands. Leave: requests (ungated) inside this example's pay period, so an approved one is
+    taken by its run when approved before the run is calculated; approve_leave_request (gated, confirm; admin or
+    HR, so the payroll officer is refused); rejections and cancellations (ungated, making a pending approval
+    stale); adjust_leave_balance (gated, confirm; a paid balance to take leave from, or below 0 refused). Payroll:
+    remit_super and remit_payg of this example's pay date and post_leave_provision (gated, approve; they find
+    something to pay only after the run is posted), end_employment_contract and move_contracts_to_structure
+    (confirm), update_salary_structure, add_payroll_rate and set_employee_payment_details (approve)."""
+    period, employee = world.period, data.draw(st.sampled_from(world.employees), label="employee")
+    if kind == "leave":
+        step = data.draw(st.sampled_from(["request", "request", "approve", "approve", "reject", "cancel"]),
+                         label="leave step")
+        if step == "request":
+            first = data.draw(st.integers(1, 20), label="first day")
+            days = data.draw(st.integers(0, 4), label="days")
+            return _pick(data, ["payroll", "admin", "viewer"], "who"), "request_leave", {
+                "employee_id": employee, "leave_type": data.draw(st.sampled_from(["ANNUAL", "PERSONAL", "UNPAID"]),
+                                                                 label="type"),
+                "start_date": f"{period}-{first:02d}", "end_date": f"{period}-{first + days:02d}",
+                "reason": "Stateful test leave"}
+        request = _one_of(data, world.requests, "request", NO_ACTION)
+        if step == "approve":
+            return _pick(data, ["admin", "admin", "payroll"], "who"), "approve_leave_request", {"request_id": request}
+        if step == "reject":
+            return "payroll", "reject_leave_request", {"request_id": request, "reason": "Not this week"}
+        return "payroll", "cancel_leave_request", {"request_id": request, "reason": "Plans changed"}
+    if kind == "adjust_leave":
+        return _pick(data, ["payroll", "admin", "viewer"], "who"), "adjust_leave_balance", {
+            "employee_id": employee, "leave_type": data.draw(st.sampled_from(["ANNUAL", "PERSONAL", "UNPAID"]),
+                                                             label="type"),
+            "hours": data.draw(st.sampled_from(["7.6", "38", "76", "-7.6", "-38"]), label="hours"),
+            "on": f"{period}-01", "reason": "Opening balance"}
+    if kind == "remit":
+        tool = data.draw(st.sampled_from(["remit_super", "remit_payg"]), label="remit")
+        return _pick(data, ["payroll", "bursar", "viewer"], "who"), tool, {
+            "pay_date_from": f"{period}-24", "pay_date_to": f"{period}-24", "paid_on": f"{period}-28"}
+    if kind == "provision":
+        return _pick(data, ["payroll", "bursar"], "who"), "post_leave_provision", {"as_of": f"{period}-28"}
+    step = data.draw(st.sampled_from(["end", "move", "structure", "rate", "bank"]), label="setup step")
+    contract = data.draw(st.sampled_from(world.contracts), label="contract")
+    if step == "end":
+        return "payroll", "end_employment_contract", {
+            "contract_number": contract, "end_date": f"{period}-{data.draw(st.integers(10, 28), label='day'):02d}",
+            "cessation_type": "V", "reason": "Resigned"}
+    if step == "move":
+        return "payroll", "move_contracts_to_structure", {
+            "contract_numbers": [contract], "salary_structure_id": world.structures[1],
+            "effective_from": f"{period}-01", "reason": "New salary scale"}
+    if step == "structure":
+        return "payroll", "update_salary_structure", {"salary_structure_id": world.structures[0], "components": [
+            {"code": "BASIC", "name": "Basic", "kind": "earning", "method": "fixed",
+             "amount_minor": data.draw(st.integers(400000, 600000), label="basic")}]}
+    if step == "rate":  # far after every pay date here: a rate added does not change the other examples' runs
+        return "payroll", "add_payroll_rate", {
+            "name": "super_guarantee_rate", "percent": data.draw(st.sampled_from(["12", "12.5"]), label="rate"),
+            "effective_from": f"{data.draw(st.integers(2040, 2099), label='year')}-07-01",
+            "source": "Stateful test rate"}
+    account = data.draw(st.integers(10**7, 10**8 - 1), label="account")
+    return _pick(data, ["payroll", "admin", "viewer"], "who"), "set_employee_payment_details", {
+        "employee_id": employee, "bsb": "062-000", "account_number": str(account), "account_name": "PAY TEST"}
+
+
 async def draw_call(rt: Runtime, data, world: World) -> tuple[str, str, dict[str, Any]]:
     """Draw (actor, tool, arguments) for one step: mostly well-formed calls, by the right and the wrong people."""
     school = world.school
     kinds = ["record_grade", "change_grade", "change_locked_grade", "publish", "categories", "scale",
              "post_entry", "reverse_entry", "deactivate", "payment", "void_invoice", "credit_note",
-             "payroll_run", "void_payslip", "mark_paid", "decide", "decide", "decide", "decide"]
+             "payroll_run", "void_payslip", "mark_paid", "leave", "leave", "adjust_leave", "remit", "provision",
+             "payroll_setup", "decide", "decide", "decide", "decide", "decide"]
     kind = data.draw(st.sampled_from(kinds), label="kind")
     student = data.draw(st.sampled_from(school.student_ids), label="student")
     assessment = data.draw(st.sampled_from([school.assessment_id, school.assessment2_id]), label="assessment")
@@ -492,6 +570,8 @@ async def draw_call(rt: Runtime, data, world: World) -> tuple[str, str, dict[str
                                            "on": "2027-06-30", "reason": "Paid to the wrong account"}
     if kind == "mark_paid":
         return "payroll", "mark_payroll_run_paid", {"run_id": world.payroll_run or 1}
+    if kind in ("leave", "adjust_leave", "remit", "provision", "payroll_setup"):
+        return _draw_issue_18(data, world, kind)
     # decide an action: most often the next right step (the requester confirms, another admin approves), else
     # any decision on any action (open or closed) by anyone
     if data.draw(st.integers(0, 9), label="right step?") < 6 and world.actions:
@@ -524,7 +604,7 @@ async def call(rt: Runtime, world: World, who: str, tool: str, args: dict[str, A
         async with rt.db.write() as s:
             return await finance.set_account_active(s, actor, account_id=args["account_id"], active=args["active"])
     if tool == "<payroll_run>":
-        period = PERIODS[len(RUNS) % len(PERIODS)]
+        period = world.period
         run = await invoke(rt, "create_payroll_run", {"period": period, "pay_date": f"{period}-24",
                                                       "currency": "AUD"}, actor)
         RUNS.append(run.run_id)
@@ -532,7 +612,10 @@ async def call(rt: Runtime, world: World, who: str, tool: str, args: dict[str, A
         assert job.status == "succeeded", job
         world.payroll_run = run.run_id
         return run
-    return await invoke(rt, tool, args, actor)
+    out = await invoke(rt, tool, args, actor)
+    if tool == "request_leave":
+        world.requests.append(out.request_id)
+    return out
 
 
 # One payroll month per example (the module's database keeps one live run per period).
@@ -611,21 +694,48 @@ async def check_step(rt: Runtime, world: World, who: str, tool: str, args: dict[
 
 
 async def test_a_posting_that_creates_its_accounts_writes_exactly_its_plan(srt):
-    """Deterministic companion of the random sequences for the longest plan: posting a school's first payroll run
-    creates the missing payroll accounts (it runs first in this module, before any run posted them) (finance.account effects) and posts to them (NewId lines)."""
+    """Deterministic companion of the random sequences for the longest plans: posting a school's first payroll run
+    creates the missing payroll accounts (it runs first in this module, before any run posted them) (finance.account
+    effects), posts to them (NewId lines) and writes its payslips' leave movements (payroll.leave_movements: the
+    accruals and the annual leave an approved request took, after an adjusted opening balance); voiding a payslip
+    then reverses its leave (payroll.leave_reversal)."""
     world = await build_world(srt)
-    await call(srt, world, "payroll", "<payroll_run>", {})
     payroll, admin = world.actors["payroll"], world.actors["admin"]
-    for tool in ("approve_payroll_run", "post_payroll_run"):
-        pending = await invoke(srt, tool, {"run_id": world.payroll_run}, payroll)
-        assert (await invoke(srt, "confirm_action", {"action_id": pending.action_id}, payroll)).status == "queued"
+    employee = world.employees[0]
+
+    async def released(tool: str, args: dict[str, Any], requester: Actor) -> dict[str, Any]:
+        pending = await invoke(srt, tool, args, requester)
+        assert getattr(pending, "pending", False), pending
         before = await fingerprint(srt)
-        done = await invoke(srt, "approve_action", {"action_id": pending.action_id}, admin)
+        done, decided_by = await invoke(srt, "confirm_action", {"action_id": pending.action_id}, requester), requester
+        if done.status == "queued":
+            before = await fingerprint(srt)
+            done, decided_by = await invoke(srt, "approve_action", {"action_id": pending.action_id}, admin), admin
         assert done.status == "executed", done
         _, plan = await plan_rows(srt, pending.action_id)
-        check_effect(plan, diff(before, await fingerprint(srt)), pending.action_id, admin.id, tool)
+        check_effect(plan, diff(before, await fingerprint(srt)), pending.action_id, decided_by.id, tool)
+        return plan
+
+    await released("adjust_leave_balance", {"employee_id": employee, "leave_type": "ANNUAL", "hours": "38",
+                                            "on": f"{world.period}-01", "reason": "Opening balance"}, payroll)
+    request = await call(srt, world, "payroll", "request_leave", {
+        "employee_id": employee, "leave_type": "ANNUAL", "start_date": f"{world.period}-13",
+        "end_date": f"{world.period}-14", "reason": "Two days off"})
+    await released("approve_leave_request", {"request_id": request.request_id}, admin)
+    await call(srt, world, "payroll", "<payroll_run>", {})
+    for tool in ("approve_payroll_run", "post_payroll_run"):
+        plan = await released(tool, {"run_id": world.payroll_run}, payroll)
     kinds = [c.get("kind") for c in plan["changes"] if c["op"] == "effect"]
     assert kinds.count("finance.posting") == 1 and "finance.account" in kinds, kinds
+    movements = next(c["payload"]["movements"] for c in plan["changes"] if c.get("kind") == LEAVE_MOVEMENTS)
+    assert {(m["employee_id"], m["kind"], m["request_id"]) for m in movements if m["kind"] == "taken"} == {
+        (employee, "taken", request.request_id)}, movements
+    page = await invoke(srt, "list_payslips", {"run_id": world.payroll_run, "limit": 50}, payroll)
+    slip = next(p.payslip_id for p in page.items if p.employee_id == employee)
+    plan = await released("void_payslip", {"payslip_id": slip, "on": f"{world.period}-31",
+                                           "reason": "Paid to the wrong account"}, payroll)
+    assert [c["payload"]["sources"] for c in plan["changes"] if c.get("kind") == LEAVE_REVERSAL] == [
+        [f"payslip:{slip}"]], plan["changes"]
 
 
 # The database is external state: a failing example cannot be replayed or shrunk, so only the generate phase
@@ -672,3 +782,14 @@ def test_the_sequences_reached_the_gated_commands():
     queued = sum(n for (tool, outcome), n in OUTCOMES.items() if outcome == "queued")
     refused = sum(n for (tool, outcome), n in OUTCOMES.items() if tool in DECISIONS and outcome == "permission_denied")
     assert stale and queued and refused, f"stale {stale}, queued {queued}, refused deciders {refused} in {calls} calls"
+    # Issue 18's gated commands are drawn too (_draw_issue_18). Which of them execute varies from run to run: the
+    # remittances and a leave taken by a run need a posted run, which takes four right decisions in a row, so the
+    # test asks only that several were proposed; payroll.leave_movements and payroll.leave_reversal are checked
+    # every run by the deterministic test above.
+    proposed = {tool for (tool, outcome), n in OUTCOMES.items() if tool in ISSUE_18 and outcome == "proposed"}
+    assert len(proposed) >= min(3, EXAMPLES), f"only {sorted(proposed)} of issue 18's gated commands were proposed"
+
+
+ISSUE_18 = {"approve_leave_request", "adjust_leave_balance", "end_employment_contract", "add_payroll_rate",
+            "update_salary_structure", "move_contracts_to_structure", "remit_super", "remit_payg",
+            "post_leave_provision", "set_employee_payment_details"}
