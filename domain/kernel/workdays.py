@@ -24,15 +24,14 @@ MAX_SPAN_DAYS = 3_700
 def _holidays(country: str, subdivision: str | None, year: int) -> dict[date, str]:
     import holidays  # imported here: a start without payroll stays fast
 
-    try:
-        found = holidays.country_holidays(country, subdiv=subdivision, years=year)
-    except NotImplementedError:
+    supported = holidays.list_supported_countries()
+    if country not in supported:
         raise InvalidInput(f"public holidays are not known for country {country!r}; use an ISO 3166-1 code such "
-                           "as AU", field="country") from None
-    except (KeyError, ValueError) as exc:
-        supported = ", ".join(sorted(holidays.list_supported_countries().get(country, ())))
-        raise InvalidInput(f"{country} has no subdivision {subdivision!r} ({exc}); use one of {supported}",
-                           field="subdivision") from None
+                           "as AU", field="country")
+    if subdivision is not None and subdivision not in supported[country]:
+        raise InvalidInput(f"{country} has no state or territory {subdivision!r}; use one of "
+                           f"{', '.join(sorted(supported[country]))}", field="subdivision")
+    found = holidays.country_holidays(country, subdiv=subdivision, years=year)
     return dict(found.items())
 
 
