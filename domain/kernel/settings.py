@@ -51,6 +51,9 @@ class Settings(BaseSettings):
                     "clients mostly (an HTTP client adds ?toolsets= to the /mcp URL). An unknown name stops the "
                     "server, naming the known ones.")
     school_name: str = "mcs-erp school"
+    school_abn: str | None = Field(default=None, pattern=r"^\d{11}$",
+                                   description="The school's ABN (11 digits): the payer of its STP reports and "
+                                               "SuperStream contributions.")
     school_timezone: str = "UTC"
     leave_subdivision: str | None = Field(
         default=None, max_length=10,

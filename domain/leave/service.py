@@ -35,7 +35,15 @@ from domain.kernel.workdays import working_dates
 from domain.leave import repository as repo
 from domain.leave import rules
 from domain.leave.models import LeaveRequest, LeaveType, MovementKind, RequestStatus
-from domain.leave.rules import STANDARD_DAY_HOURS, LeaveTaken, LeaveTypeInfo, Movement, from_x100, to_x100
+from domain.leave.rules import (  # completed_years: for payroll (service is the context's only import)
+    STANDARD_DAY_HOURS,
+    LeaveTaken,
+    LeaveTypeInfo,
+    Movement,
+    completed_years,
+    from_x100,
+    to_x100,
+)
 
 MAX_SOURCE = 80
 MAX_MOVEMENTS = 200_000

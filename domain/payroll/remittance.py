@@ -392,7 +392,7 @@ async def plan_remit_super(session: AsyncSession, actor: Actor, *, pay_date_from
     contributions = sorted(members.values(), key=lambda c: (str(c.fund.get("usi") or c.fund.get("abn") or ""),
                                                             c.member["payroll_number"]))
     settings = current_settings()
-    employer_abn = getattr(settings, "school_abn", None)
+    employer_abn = settings.school_abn
     text = saff_csv(contributions, file_id=number, paid_on=paid_on, employer_name=settings.school_name,
                     employer_abn=employer_abn)
     data = contributions_json(contributions, number=number, paid_on=paid_on, currency=currency,

@@ -780,7 +780,7 @@ def _compute_one(job: _Employment, employee: Employee, structure: engine.SalaryS
     if job.ends_on is not None:
         redundancy = job.cessation_type in (CessationType.REDUNDANCY.value, CessationType.ILL_HEALTH.value)
         category = "lump_sum:A" if redundancy else "gross"
-        years = (job.ends_on - employee.hire_date).days / 365.25
+        years = leave.completed_years(employee.hire_date, job.ends_on)
         for code, kind in leave_types.items():
             if not kind.payable_on_termination or (kind.service_years and years < kind.service_years):
                 continue

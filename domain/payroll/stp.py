@@ -263,7 +263,7 @@ async def _payees(session: AsyncSession, employee_ids: list[int], *, ytd_from: d
 
 def _payer() -> dict[str, Any]:
     settings = current_settings()
-    return {"name": settings.school_name, "abn": getattr(settings, "school_abn", None)}
+    return {"name": settings.school_name, "abn": settings.school_abn}
 
 
 async def pay_event(session: AsyncSession, *, run_id: int, after_id: int = 0, limit: int = 20,
