@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
@@ -42,6 +43,7 @@ from domain.hr import service as hr
 from domain.hr.models import EmploymentType
 from domain.leave.rules import to_x100
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
+from domain.kernel import crypto
 from domain.kernel.errors import DomainError
 from domain.kernel.plan import canonical_value
 from domain.payroll.service import LEAVE_MOVEMENTS, LEAVE_REVERSAL
@@ -55,11 +57,16 @@ EXAMPLES = int(__import__("os").environ.get("MCS_ERP_STATEFUL_EXAMPLES", "8"))
 STEPS = 125  # 8 x 125 = 1,000 tool calls per backend
 IGNORED_TABLES = {"audit_log", "audit_head", "alembic_version"}
 BOOKKEEPING = "pending_actions"
+DATA_KEYS = f"gs:{crypto.generate_key()}"
+KEYRING = crypto.Keyring(crypto.parse_keys(DATA_KEYS, source="test"), source="test")
 
 
 @pytest.fixture(scope="module")
 async def srt(tmp_path_factory) -> AsyncIterator[Runtime]:
-    async with own_runtime(tmp_path_factory, "gate-stateful", in_process_jobs=True) as runtime:
+    # A data key of its own: PostgreSQL has no key file beside the database, and set_employee_payment_details
+    # encrypts bank accounts (domain.kernel.crypto).
+    async with own_runtime(tmp_path_factory, "gate-stateful", in_process_jobs=True,
+                           data_keys=SecretStr(DATA_KEYS)) as runtime:
         await watch_changes(runtime)
         yield runtime
 
@@ -272,10 +279,22 @@ def _template(text: str) -> str:
     return re.sub(r"\\\{[a-z_]+(?::[0-9a-z]+)?\\\}", r"\\d+", re.escape(text))
 
 
-def _matches(row: dict[str, Any], values: dict[str, Any], action_id: int, decided_by: int | None) -> bool:
+def _same(table: str, row: dict[str, Any], name: str, expected: Any) -> bool:
+    """row[name] is `expected`; a secret is planned as its keyed fingerprint ('fp:<key>:<hmac>', a plan must hash
+    the same when planned again) and written sealed: its token must decrypt to the value of that fingerprint."""
+    value = row.get(name)
+    if table == "employee_payment_details" and isinstance(expected, str) and expected.startswith("fp:") \
+            and crypto.is_token(value):
+        purpose = hr.payment_purpose(name, row["employee_id"])
+        return KEYRING.fingerprint(KEYRING.decrypt(value, purpose=purpose), purpose=purpose) == expected
+    return value == expected
+
+
+def _matches(table: str, row: dict[str, Any], values: dict[str, Any], action_id: int, decided_by: int | None
+             ) -> bool:
     for name, value in values.items():
         expected = _resolve(value, action_id, decided_by)
-        if expected is not ANY and row.get(name) != expected:
+        if expected is not ANY and not _same(table, row, name, expected):
             return False
     return True
 
@@ -301,7 +320,7 @@ def check_effect(plan: dict[str, Any], d: Diff, action_id: int, decided_by: int 
             before, after = d.changed[key]
             for name, value in change["after"].items():
                 expected = _resolve(value, action_id, decided_by)
-                assert expected is ANY or after[name] == expected, \
+                assert expected is ANY or _same(change["table"], after, name, expected), \
                     f"{where}: {key}.{name} is {after[name]!r}, the plan said {expected!r}"
             if change["version"] is not None:
                 assert after["version"] == change["version"] + 1, f"{where}: {key} version"
@@ -316,7 +335,7 @@ def check_effect(plan: dict[str, Any], d: Diff, action_id: int, decided_by: int 
             claimed.add(key)
         elif op == "insert":
             candidates = [k for k, row in d.added.items() if k[0] == change["table"] and k not in claimed
-                          and _matches(row, change["values"], action_id, decided_by)]
+                          and _matches(change["table"], row, change["values"], action_id, decided_by)]
             assert candidates, f"{where}: no new {change['table']} row has the planned values {change['values']}"
             claimed.add(candidates[0])
         elif change["kind"] in ("finance.posting", "finance.reversal"):
@@ -355,7 +374,7 @@ def check_effect(plan: dict[str, Any], d: Diff, action_id: int, decided_by: int 
         elif change["kind"] == "fees.document":  # a numbered document row: the planned values, a number added
             payload = change["payload"]
             candidates = [k for k, row in d.added.items() if k[0] == payload["table"] and k not in claimed
-                          and _matches(row, payload["values"], action_id, decided_by)]
+                          and _matches(payload["table"], row, payload["values"], action_id, decided_by)]
             assert candidates, f"{where}: no new {payload['table']} row has the planned values {payload['values']}"
             claimed.add(candidates[0])
         elif change["kind"] == "fees.entry_link":  # a document of the same plan pointed at its entry
@@ -698,7 +717,8 @@ async def test_a_posting_that_creates_its_accounts_writes_exactly_its_plan(srt):
     creates the missing payroll accounts (it runs first in this module, before any run posted them) (finance.account
     effects), posts to them (NewId lines) and writes its payslips' leave movements (payroll.leave_movements: the
     accruals and the annual leave an approved request took, after an adjusted opening balance); voiding a payslip
-    then reverses its leave (payroll.leave_reversal)."""
+    then reverses its leave (payroll.leave_reversal). Bank details set and changed first: the plan carries the
+    secrets' keyed fingerprints, the rows their sealed tokens."""
     world = await build_world(srt)
     payroll, admin = world.actors["payroll"], world.actors["admin"]
     employee = world.employees[0]
@@ -716,6 +736,9 @@ async def test_a_posting_that_creates_its_accounts_writes_exactly_its_plan(srt):
         check_effect(plan, diff(before, await fingerprint(srt)), pending.action_id, decided_by.id, tool)
         return plan
 
+    for bsb, account in (("062-000", "12345678"), ("062-001", "87654321")):  # inserted, then updated
+        await released("set_employee_payment_details", {"employee_id": employee, "bsb": bsb, "account_number": account,
+                                                        "account_name": "PAY TEST"}, payroll)
     await released("adjust_leave_balance", {"employee_id": employee, "leave_type": "ANNUAL", "hours": "38",
                                             "on": f"{world.period}-01", "reason": "Opening balance"}, payroll)
     request = await call(srt, world, "payroll", "request_leave", {
