@@ -234,8 +234,9 @@ async def build_world(rt: Runtime) -> World:
             employment_type=EmploymentType.FULL_TIME) for i in range(2)]
     structures = [(await invoke(rt, "create_salary_structure", {
         "code": unique("ST"), "name": name, "currency": "AUD", "components": [
-            {"code": "BASIC", "name": "Basic", "kind": "earning", "method": "fixed", "amount_minor": amount}]},
-        payroll_officer)).salary_structure_id for name, amount in (("Flat", 500000), ("Flat plus", 520000))]
+            {"code": "BASIC", "name": "Basic", "kind": "earning", "method": "fixed", "amount_minor": amount},
+            *WITHHELD]}, payroll_officer)).salary_structure_id
+        for name, amount in (("Flat", 500000), ("Flat plus", 520000))]
     contracts = [(await invoke(rt, "create_employment_contract", {
         "employee_id": employee.id, "start_date": "2026-01-01", "base_minor": 500000, "currency": "AUD",
         "salary_structure_id": structures[0], "filing_status": "scale_2"}, payroll_officer)).contract_number
@@ -246,6 +247,13 @@ async def build_world(rt: Runtime) -> World:
     return World(actors=actors, school=school, fees=fee_school, accounts=accounts, payroll_run=None,
                  period=PERIODS[len(RUNS) % len(PERIODS)], employees=[e.id for e in employees], contracts=contracts,
                  structures=structures)
+
+
+WITHHELD = [  # PAYG withholding and super guarantee, which remit_payg and remit_super pay
+    {"code": "PAYG", "name": "PAYG withholding", "kind": "tax", "method": "tax_table", "table": "AU_PAYGW",
+     "expression": "taxable"},
+    {"code": "SUPER", "name": "Superannuation guarantee", "kind": "employer_contribution", "method": "formula",
+     "expression": "ote * super_guarantee_rate", "category": "super:L"}]
 
 
 async def plan_rows(rt: Runtime, action_id: int) -> tuple[set[Key], dict[str, Any]]:
@@ -507,7 +515,7 @@ def _draw_issue_18(data, world: World, kind: str) -> tuple[str, str, dict[str, A
     if step == "structure":
         return "payroll", "update_salary_structure", {"salary_structure_id": world.structures[0], "components": [
             {"code": "BASIC", "name": "Basic", "kind": "earning", "method": "fixed",
-             "amount_minor": data.draw(st.integers(400000, 600000), label="basic")}]}
+             "amount_minor": data.draw(st.integers(400000, 600000), label="basic")}, *WITHHELD]}
     if step == "rate":  # far after every pay date here: a rate added does not change the other examples' runs
         return "payroll", "add_payroll_rate", {
             "name": "super_guarantee_rate", "percent": data.draw(st.sampled_from(["12", "12.5"]), label="rate"),
@@ -717,7 +725,8 @@ async def test_a_posting_that_creates_its_accounts_writes_exactly_its_plan(srt):
     creates the missing payroll accounts (it runs first in this module, before any run posted them) (finance.account
     effects), posts to them (NewId lines) and writes its payslips' leave movements (payroll.leave_movements: the
     accruals and the annual leave an approved request took, after an adjusted opening balance); voiding a payslip
-    then reverses its leave (payroll.leave_reversal). Bank details set and changed first: the plan carries the
+    then reverses its leave (payroll.leave_reversal). The run's super and PAYG withholding are remitted between
+    (remit_super's SuperStream files: payroll.document effects). Bank details set and changed first: the plan carries the
     secrets' keyed fingerprints, the rows their sealed tokens."""
     world = await build_world(srt)
     payroll, admin = world.actors["payroll"], world.actors["admin"]
@@ -753,6 +762,12 @@ async def test_a_posting_that_creates_its_accounts_writes_exactly_its_plan(srt):
     movements = next(c["payload"]["movements"] for c in plan["changes"] if c.get("kind") == LEAVE_MOVEMENTS)
     assert {(m["employee_id"], m["kind"], m["request_id"]) for m in movements if m["kind"] == "taken"} == {
         (employee, "taken", request.request_id)}, movements
+    dates = {"pay_date_from": f"{world.period}-24", "pay_date_to": f"{world.period}-24",
+             "paid_on": f"{world.period}-28"}
+    plan = await released("remit_super", dates, payroll)
+    assert [c["payload"]["kind"] for c in plan["changes"] if c.get("kind") == "payroll.document"] == [
+        "superstream_saff", "superstream_json"], plan["changes"]
+    await released("remit_payg", dates, payroll)
     page = await invoke(srt, "list_payslips", {"run_id": world.payroll_run, "limit": 50}, payroll)
     slip = next(p.payslip_id for p in page.items if p.employee_id == employee)
     plan = await released("void_payslip", {"payslip_id": slip, "on": f"{world.period}-31",
