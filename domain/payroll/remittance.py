@@ -248,10 +248,9 @@ async def payees(session: AsyncSession, employee_ids: list[int]) -> dict[int, di
     member number. {employee id: dict}; fields HR does not record are None, and "details_unavailable" says why
     HR's details could not be read (no data key configured, a value that does not decrypt), else None."""
     employees = await hr.employees_by_id(session, employee_ids)
-    details_of = getattr(hr, "payment_details", None)  # HR's payee details (issue 18), optional until it lands
     unavailable = None
     try:
-        details = await details_of(session, employee_ids) if details_of is not None else {}
+        details = await hr.payment_details(session, employee_ids)
     except DomainError as exc:  # KeyUnavailable, DecryptionFailed (domain.kernel.crypto): report without them
         details, unavailable = {}, exc.message
     out = {}
