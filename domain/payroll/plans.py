@@ -58,6 +58,7 @@ from domain.payroll.service import (
     check_voidable,
     contract_versions,
     ensure_status,
+    existing_payroll_accounts,
     get_payslip,
     get_run,
     annual_pay,
@@ -66,6 +67,7 @@ from domain.payroll.service import (
     LEAVE_REVERSAL,
     leave_movements,
     movements_payload,
+    next_version,
     reversing_lines,
     reversing_payslip,
     run_preview,
@@ -77,21 +79,6 @@ ACCOUNT_NAMES = {code: f"{code} {name}" for code, name, _ in PAYROLL_ACCOUNTS.va
 
 
 # ---------------------------------------------------------------- shared pieces
-
-
-async def _payroll_account_ids(session: AsyncSession, roles: list[str], currency: str) -> dict[str, int]:
-    """The ids of existing payroll accounts by role; a plan never creates accounts. Raises Conflict when one is
-    missing or in another currency."""
-    out = {}
-    for role in roles:
-        code, name, _ = PAYROLL_ACCOUNTS[role]
-        account = await finance.find_account_by_code(session, code)
-        if account is None:
-            raise Conflict(f"account {code} ({name}) does not exist; post a payroll run first, which creates it")
-        if account.currency != currency:
-            raise Conflict(f"account {code} ({account.name}) is in {account.currency}, the payroll in {currency}")
-        out[role] = account.id or 0
-    return out
 
 
 async def _posting(session: AsyncSession, run: PayrollRun, *, sign: int, payslip_ids: list[int] | None,
@@ -240,7 +227,7 @@ async def plan_mark_payroll_run_paid(session: AsyncSession, actor: Actor, *, run
     if not slips:
         raise Conflict(f"payroll run {run_id} has no posted payslip left to pay", field="run_id")
     net = sum(s.net_minor for s in slips)
-    accounts = await _payroll_account_ids(session, ["net_payable", "bank"], run.currency)
+    accounts = await existing_payroll_accounts(session, ["net_payable", "bank"], run.currency)
     payment = await finance.plan_posting(
         session, date=run.pay_date, memo=f"Payroll {run.period} paid", source=f"payroll_run:{run.id}",
         idempotency_key=f"payroll_run:{run.id}:paid", currency=run.currency, ref="payment",
@@ -403,14 +390,7 @@ async def plan_change_contract_salary(session: AsyncSession, actor: Actor, *, co
     check_contract_change(current, effective_from=effective_from, base_minor=base_minor, end_date=None)
     annual = annual_change(current, base_minor)
     level = "approve" if annual > approve_above_minor else "confirm"
-    new = {"contract_number": current.contract_number, "version_no": current.version_no + 1,
-           "employee_id": current.employee_id, "start_date": current.start_date, "end_date": current.end_date,
-           "effective_from": effective_from, "pay_basis": current.pay_basis, "base_minor": base_minor,
-           "hours_per_month_x100": current.hours_per_month_x100, "currency": current.currency,
-           "salary_structure_id": current.salary_structure_id, "department_id": current.department_id,
-           "filing_status": current.filing_status, "superseded_at": None, "reason": reason,
-           "pay_calendar_id": current.pay_calendar_id, "hours_per_week_x100": current.hours_per_week_x100,
-           "leave_loading_x100": current.leave_loading_x100, "cessation_type": current.cessation_type}
+    new = next_version(current, reason=reason, effective_from=effective_from, base_minor=base_minor)
     changes: list[Any] = [
         Update("employment_contracts", current.id or 0, current.version, before={"superseded_at": None},
                after={"superseded_at": NOW}),
@@ -461,12 +441,7 @@ async def plan_end_employment_contract(session: AsyncSession, actor: Actor, *, c
     if later:
         raise Conflict(f"payslips {', '.join(s.number for s in later[:5])} pay periods after {end_date}; void them "
                        "(void_payslip) before ending the contract on that date", field="end_date")
-    new = {column: getattr(current, column) for column in (
-        "contract_number", "employee_id", "start_date", "effective_from", "pay_basis", "base_minor",
-        "hours_per_month_x100", "currency", "salary_structure_id", "department_id", "filing_status",
-        "pay_calendar_id", "hours_per_week_x100", "leave_loading_x100")}
-    new.update(version_no=current.version_no + 1, end_date=end_date, cessation_type=cessation.value,
-               superseded_at=None, reason=reason)
+    new = next_version(current, reason=reason, end_date=end_date, cessation_type=cessation.value)
     balances = (await leave.balances(session, employee_ids=[current.employee_id])).get(current.employee_id, {})
     preview = {"contract": current.contract_number, "employee_id": current.employee_id,
                "before": {"end_date": current.end_date.isoformat() if current.end_date else None,

@@ -50,7 +50,6 @@ Every function works in the caller's unit of work and never commits.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -87,9 +86,6 @@ RATE_PLACES = 6
 MAX_MOVED = 500
 PAID_STATUSES = (RunStatus.POSTED.value, RunStatus.PAID.value)
 PENDING_STATUSES = (RunStatus.CALCULATED.value, RunStatus.APPROVED.value)
-# The columns of a contract version that a new version does not copy: its identity, stamps and what the move sets.
-_NOT_COPIED = {"id", "version", "created_at", "updated_at", "deleted_at", "superseded_at", "version_no",
-               "effective_from", "salary_structure_id", "reason"}
 
 
 # ---------------------------------------------------------------- outputs
@@ -266,11 +262,7 @@ async def checked_components(row: SalaryStructure, components: list[dict[str, An
     stored = {"components": service.components_json(components),
               "inputs": json.loads(row.components).get("inputs", [])}
     candidate = SalaryStructure(code=row.code, name=row.name, currency=row.currency, components=json.dumps(stored))
-    try:
-        checked = await asyncio.to_thread(service.engine_structure, candidate)
-    except TypeError as exc:
-        raise InvalidInput(f"a component has an unknown field: {exc}", field="components") from None
-    checked.check_tables(await service.tax_tables(session))
+    await service.check_structure(session, candidate)
     return candidate.components
 
 
@@ -446,9 +438,8 @@ async def plan_move_contracts_to_structure(session: AsyncSession, actor: Actor, 
     moved: list[dict[str, Any]] = []
     for index, number in enumerate(numbers):
         old = current[number]
-        values = {k: v for k, v in old.model_dump().items() if k not in _NOT_COPIED}
-        values.update(version_no=old.version_no + 1, effective_from=effective_from, salary_structure_id=structure.id,
-                      superseded_at=None, reason=reason)
+        values = service.next_version(old, reason=reason, effective_from=effective_from,
+                                      salary_structure_id=structure.id)
         changes.append(Update("employment_contracts", old.id or 0, old.version, before={"superseded_at": None},
                               after={"superseded_at": NOW}))
         changes.append(Insert("employment_contracts", values, ref=f"contract:{index}"))

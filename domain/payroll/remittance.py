@@ -48,7 +48,7 @@ from domain.kernel.schemas import OutputModel, Sensitive
 from domain.kernel.settings import current_settings
 from domain.payroll import repository as repo
 from domain.payroll.remittance_models import Remittance, RemittanceKind
-from domain.payroll.service import PAYROLL_ACCOUNTS
+from domain.payroll.service import PAYROLL_ACCOUNTS, existing_payroll_accounts
 
 MAX_RANGE_DAYS = 400
 SUPER_CATEGORIES = {"super:L": "super_guarantee", "super:RESC": "resc", "salary_sacrifice:S": "salary_sacrifice"}
@@ -281,19 +281,6 @@ async def payees(session: AsyncSession, employee_ids: list[int]) -> dict[int, di
 # ---------------------------------------------------------------- plans
 
 
-async def _accounts(session: AsyncSession, roles: list[str], currency: str) -> dict[str, int]:
-    out = {}
-    for role in roles:
-        code, name, _ = PAYROLL_ACCOUNTS[role]
-        account = await finance.find_account_by_code(session, code)
-        if account is None:
-            raise Conflict(f"account {code} ({name}) does not exist; post a payroll run first, which creates it")
-        if account.currency != currency:
-            raise Conflict(f"account {code} ({account.name}) is in {account.currency}, the payroll in {currency}")
-        out[role] = account.id or 0
-    return out
-
-
 def _currency(rows: list[tuple]) -> str:
     currencies = sorted({r[5] for r in rows})
     if len(currencies) > 1:
@@ -314,7 +301,7 @@ async def _posting(session: AsyncSession, *, rows: list[tuple], kind: str, numbe
     by_role: dict[str, int] = defaultdict(int)
     for row in rows:
         by_role[ACCOUNT_OF_CATEGORY[row[7]]] += row[8]
-    accounts = await _accounts(session, [*sorted(by_role), "bank"], currency)
+    accounts = await existing_payroll_accounts(session, [*sorted(by_role), "bank"], currency)
     total = sum(by_role.values())
     lines: list[dict[str, Any]] = []
     for role in sorted(by_role):

@@ -148,21 +148,28 @@ async def create_structure(session: AsyncSession, actor: Actor, *, code: str, na
     stored = {"components": components_json(components), "inputs": list(inputs or [])}
     row = SalaryStructure(code=code.strip().upper(), name=name, currency=money.parse_currency(currency),
                           components=json.dumps(stored))
-    try:
-        # A user's formulas are compiled in a worker thread, never on the event loop (issue 17, finding 1), even
-        # though domain.payroll.formula's bounds keep one cheap.
-        checked = await asyncio.to_thread(engine_structure, row)
-    except TypeError as exc:
-        raise InvalidInput(f"a component has an unknown field: {exc}; allowed: code, name, kind, method, "
-                           "amount_minor, percent, of, expression, table, prorate, taxable, pre_tax",
-                           field="components") from None
-    checked.check_tables(await tax_tables(session))
+    await check_structure(session, row)
     existing = (await session.exec(select(SalaryStructure).where(SalaryStructure.code == row.code))).first()
     if existing is not None:
         raise Conflict(f"salary structure {row.code} already exists", field="code")
     session.add(row)
     await session.flush()
     return row
+
+
+async def check_structure(session: AsyncSession, row: SalaryStructure) -> None:
+    """Check a structure's stored components in full, as creating or editing one does: the engine compiles the
+    whole list (formulas may use only values known at their position) and every tax table named exists in the
+    structure's currency. Raises InvalidInput naming the component or the unknown field."""
+    try:
+        # A user's formulas are compiled in a worker thread, never on the event loop (issue 17, finding 1), even
+        # though domain.payroll.formula's bounds keep one cheap.
+        checked = await asyncio.to_thread(engine_structure, row)
+    except TypeError as exc:
+        raise InvalidInput(f"a component has an unknown field: {exc}; allowed: code, name, kind, method, "
+                           "amount_minor, percent, of, expression, table, prorate, taxable, pre_tax, category",
+                           field="components") from None
+    checked.check_tables(await tax_tables(session))
 
 
 async def get_structure(session: AsyncSession, structure_id: int) -> SalaryStructure:
@@ -253,6 +260,19 @@ async def current_contracts(session: AsyncSession, *, employee_ids: list[int] | 
     return list((await session.exec(stmt.order_by(col(EmploymentContract.id)))).all())
 
 
+_NOT_CARRIED = frozenset({"id", "version", "created_at", "updated_at", "deleted_at"})
+
+
+def next_version(current: EmploymentContract, *, reason: str, **changes: Any) -> dict[str, Any]:
+    """Rule: the column values of the version after `current`: every term carried over (the pay calendar, hours,
+    loading and any term added later included), version_no + 1, not superseded, the change's `reason`, and
+    `changes` (column: value) applied."""
+    values = {k: v for k, v in current.model_dump().items() if k not in _NOT_CARRIED}
+    values.update(version_no=current.version_no + 1, superseded_at=None, reason=reason)
+    values.update(changes)
+    return values
+
+
 def check_contract_change(current: EmploymentContract, *, effective_from: date, base_minor: int | None,
                           end_date: date | None) -> None:
     """Rules of a contract change; raises InvalidInput naming the field."""
@@ -274,19 +294,15 @@ async def change_contract(session: AsyncSession, actor: Actor, *, contract_numbe
     versions = await contract_versions(session, contract_number)
     current = versions[-1]
     check_contract_change(current, effective_from=effective_from, base_minor=base_minor, end_date=end_date)
+    changes: dict[str, Any] = {"effective_from": effective_from}
+    if end_date is not None:
+        changes["end_date"] = end_date
+    if base_minor is not None:
+        changes["base_minor"] = base_minor
+    row = EmploymentContract(**next_version(current, reason=reason, **changes))
     current.superseded_at = utcnow()
     bump(current)
     session.add(current)
-    row = EmploymentContract(
-        contract_number=current.contract_number, version_no=current.version_no + 1,
-        employee_id=current.employee_id, start_date=current.start_date,
-        end_date=end_date if end_date is not None else current.end_date, effective_from=effective_from,
-        pay_basis=current.pay_basis, base_minor=current.base_minor if base_minor is None else base_minor,
-        hours_per_month_x100=current.hours_per_month_x100, currency=current.currency,
-        salary_structure_id=current.salary_structure_id, department_id=current.department_id,
-        filing_status=current.filing_status, reason=reason, pay_calendar_id=current.pay_calendar_id,
-        hours_per_week_x100=current.hours_per_week_x100, leave_loading_x100=current.leave_loading_x100,
-        cessation_type=current.cessation_type)
     session.add(row)
     await session.flush()
     return row
@@ -396,6 +412,14 @@ async def run_calendar(session: AsyncSession, run: PayrollRun) -> PayCalendar:
     return await get_calendar(session, run.pay_calendar_id)
 
 
+async def _of_calendar(session: AsyncSession, column: Any, cal: PayCalendar) -> Any:
+    """The SQL condition that `column` (a pay_calendar_id) names `cal`; a row naming none is on the default
+    (MONTHLY) calendar."""
+    if cal.id != (await default_calendar(session)).id:
+        return column == cal.id
+    return col(column).is_(None) | (column == cal.id)
+
+
 async def create_pay_calendar(session: AsyncSession, actor: Actor, *, code: str, name: str, frequency: str,
                               anchor_date: date, pay_day_offset: int = 0, jurisdiction_code: str = "AU",
                               subdivision: str | None = None) -> PayCalendar:
@@ -455,11 +479,8 @@ async def create_run(session: AsyncSession, actor: Actor, *, period: str, curren
     pay_date = pay_date or rules.pay_date(end)
     if pay_date < start:
         raise InvalidInput(f"pay_date {pay_date} is before the period starts ({start})", field="pay_date")
-    default = await default_calendar(session)
-    same_calendar = (PayrollRun.pay_calendar_id == cal.id if cal.id != default.id else
-                     (col(PayrollRun.pay_calendar_id).is_(None)) | (PayrollRun.pay_calendar_id == cal.id))
     live = (await session.exec(select(PayrollRun).where(
-        PayrollRun.period == period, same_calendar,
+        PayrollRun.period == period, await _of_calendar(session, PayrollRun.pay_calendar_id, cal),
         col(PayrollRun.status).not_in((RunStatus.CANCELLED.value, RunStatus.REVERSED.value))))).first()
     if live is not None:
         raise Conflict(f"period {period} of pay calendar {cal.code} already has payroll run {live.id} "
@@ -587,12 +608,9 @@ def blended_pay(versions: list[EmploymentContract], days: list[date], frequency:
     return sum((period_pay(by_id[i], frequency) * n for i, n in counts.items()), Fraction(0)) / len(days)
 
 
-def _round_hours(hours: Fraction) -> Fraction:
-    return Fraction(engine.round_half_up(hours * 100), 100)
-
-
 def _hours_text(hours: Fraction) -> str:
-    return str(Decimal(engine.round_half_up(hours * 100)) / 100)
+    """Hours as the leave record stores them: rounded to hundredths as domain.leave stores every movement."""
+    return str(Decimal(leave.to_x100(hours)) / 100)
 
 
 def _leave_json(accrued: Mapping[str, Fraction], taken: Mapping[str, Fraction], paid_out: Mapping[str, Fraction],
@@ -649,11 +667,9 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
     total_days = len(dates)
     frequency = rules.frequency
     period = engine.PayPeriod(start=start, end=end, pay_date=run.pay_date, frequency=frequency)
-    default_calendar_id = (await default_calendar(session)).id
     on_calendar = select(EmploymentContract.contract_number).where(
         col(EmploymentContract.superseded_at).is_(None),
-        (EmploymentContract.pay_calendar_id == cal.id) if cal.id != default_calendar_id else
-        (col(EmploymentContract.pay_calendar_id).is_(None)) | (EmploymentContract.pay_calendar_id == cal.id))
+        await _of_calendar(session, EmploymentContract.pay_calendar_id, cal))
     all_versions = (await session.exec(select(EmploymentContract).where(
         EmploymentContract.start_date <= end, col(EmploymentContract.contract_number).in_(on_calendar))
         .order_by(col(EmploymentContract.id)))).all()
@@ -666,8 +682,6 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
     for versions in by_contract.values():
         versions.sort(key=lambda v: v.version_no)
         last = versions[-1]
-        if (last.pay_calendar_id or default_calendar_id) != cal.id:
-            continue
         employee = employees.get(last.employee_id)
         ends = [d for d in (last.end_date, employee.termination_date if employee else None) if d is not None]
         ends_on = min(ends) if ends else None
@@ -784,8 +798,8 @@ def _compute_one(job: _Employment, employee: Employee, structure: engine.SalaryS
         for code, kind in leave_types.items():
             if not kind.payable_on_termination or (kind.service_years and years < kind.service_years):
                 continue
-            hours = _round_hours(balance.get(code, Fraction(0)) + accrued.get(code, Fraction(0))
-                                 - taken_hours.get(code, Fraction(0)))
+            hours = leave.from_x100(leave.to_x100(balance.get(code, Fraction(0)) + accrued.get(code, Fraction(0))
+                                                  - taken_hours.get(code, Fraction(0))))
             if hours <= 0:
                 continue
             paid_out[code] = hours
@@ -944,7 +958,7 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
     lines = [{"payslip_id": payslip_id, "position": position, "code": line.code, "name": line.name,
               "kind": line.kind.value, "amount_minor": line.amount_minor,
               "category": line.category or default_category(line.kind.value),
-              "hours_x100": None if line.hours is None else engine.round_half_up(line.hours * 100)}
+              "hours_x100": None if line.hours is None else leave.to_x100(line.hours)}
              for payslip_id, (_, slip) in zip(ids, computed, strict=True)
              for position, line in enumerate(slip.lines)]
     await bulk_insert(session, PayslipLine.__table__, lines)  # type: ignore[attr-defined]
@@ -968,6 +982,21 @@ async def payroll_accounts(session: AsyncSession, actor: Actor, currency: str) -
     """The ids of the payroll accounts (PAYROLL_ACCOUNTS), creating the missing ones in `currency`."""
     return await finance.ensure_accounts(session, actor, PAYROLL_ACCOUNTS, currency,
                                          mismatch="the payroll in {currency}")
+
+
+async def existing_payroll_accounts(session: AsyncSession, roles: list[str], currency: str) -> dict[str, int]:
+    """The ids of existing payroll accounts (PAYROLL_ACCOUNTS roles), by role; plans never create accounts. Raises
+    Conflict when one is missing or in another currency."""
+    out = {}
+    for role in roles:
+        code, name, _ = PAYROLL_ACCOUNTS[role]
+        account = await finance.find_account_by_code(session, code)
+        if account is None:
+            raise Conflict(f"account {code} ({name}) does not exist; post a payroll run first, which creates it")
+        if account.currency != currency:
+            raise Conflict(f"account {code} ({account.name}) is in {account.currency}, the payroll in {currency}")
+        out[role] = account.id or 0
+    return out
 
 
 async def posting_lines(session: AsyncSession, actor: Actor, run: PayrollRun, *, sign: int = 1,
@@ -1198,11 +1227,9 @@ async def run_preview(session: AsyncSession, run: PayrollRun, *, largest: int = 
               "employer_contributions_minor": run.employer_minor, "net_minor": run.net_minor,
               "currency": run.currency}
     cal = await run_calendar(session, run)
-    default = await default_calendar(session)
-    same_calendar = (PayrollRun.pay_calendar_id == cal.id if cal.id != default.id else
-                     (col(PayrollRun.pay_calendar_id).is_(None)) | (PayrollRun.pay_calendar_id == cal.id))
     prior = (await session.exec(select(PayrollRun).where(
-        PayrollRun.period == previous_period(run.period, calendar_rules(cal)), same_calendar,
+        PayrollRun.period == previous_period(run.period, calendar_rules(cal)),
+        await _of_calendar(session, PayrollRun.pay_calendar_id, cal),
         col(PayrollRun.status).in_((RunStatus.POSTED.value, RunStatus.PAID.value))))).first()
     out: dict[str, Any] = {"run_id": run.id, "period": run.period, "status": run.status, "totals": totals,
                            "previous": None, "largest_changes": []}
