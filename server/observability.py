@@ -14,10 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import copy
 import logging
 import logging.config
+import logging.handlers
 import math
+import queue
 import re
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -35,7 +39,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -51,8 +55,9 @@ from tools.invoke import add_call_observer
 from tools.runtime import Runtime
 
 __all__ = [
-    "CHECK_TIMEOUT_S", "JobStats", "JsonFormatter", "LogContextFilter", "Readiness", "RequestIdMiddleware",
-    "TextFormatter", "ToolCallMetrics", "collect_job_stats", "configure_logging", "current_request_id",
+    "CHECK_TIMEOUT_S", "JobStats", "JsonFormatter", "LogContextFilter", "MAX_QUEUED_LOG_RECORDS",
+    "QueuedLogHandler", "Readiness", "RequestIdMiddleware", "TextFormatter", "ToolCallMetrics",
+    "collect_job_stats", "configure_logging", "current_request_id", "dropped_log_records", "flush_logs",
     "logging_config", "observability_routes", "process_metrics", "readiness", "redact", "render_metrics",
 ]
 
@@ -235,14 +240,135 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
+MAX_QUEUED_LOG_RECORDS = 10_000  # records waiting for the log sink at most; beyond, new ones are dropped (counted)
+LOG_FLUSH_TIMEOUT_S = 5.0  # flush_logs and process exit wait at most this long for the sink to take the queue
+
+_dropped_total = 0  # records dropped by every QueuedLogHandler of this process (a full queue)
+_dropped_lock = threading.Lock()
+
+
+def dropped_log_records() -> int:
+    """Return how many log records this process dropped because the log sink fell MAX_QUEUED_LOG_RECORDS behind."""
+    return _dropped_total
+
+
+class QueuedLogHandler(logging.handlers.QueueHandler):
+    """A `QueueHandler` in front of the real handler (a StreamHandler on `stream`), whose `QueueListener` thread
+    formats and writes the records: the thread that logs (the event loop) never waits for the sink.
+
+    On the logging thread it only stamps the record with the request id (a context variable, so it must be read
+    there), renders the message with its arguments and the traceback to text (both may change later), and puts
+    the record on a bounded queue of `capacity` records. Redaction (LogContextFilter) and formatting run on the
+    listener thread: `setFormatter` and `addFilter` go to the real handler. When the queue is full the record
+    is dropped and counted (`dropped`, dropped_log_records(), the metric mcs_erp_log_records_dropped_total);
+    the next record that fits is preceded by a WARNING saying how many were lost. A bounded queue is the
+    point: an unbounded one would turn a blocked sink (a pipe nobody reads) into unbounded memory.
+
+    The listener starts with the handler and stops in `close()` (logging.shutdown at process exit, or a
+    dictConfig replacing it), after writing what is queued, waiting at most LOG_FLUSH_TIMEOUT_S for a
+    blocked sink.
+    """
+
+    def __init__(self, stream: IO[str] | None = None, capacity: int = MAX_QUEUED_LOG_RECORDS):
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1 record, got {capacity}")
+        super().__init__(queue.Queue(capacity))
+        self.target = logging.StreamHandler(stream)
+        self.dropped = 0
+        self._unreported = 0
+        self.listener = logging.handlers.QueueListener(self.queue, self.target, respect_handler_level=True)
+        self.listener.start()
+
+    def setFormatter(self, fmt: logging.Formatter | None) -> None:
+        """Format on the listener thread: the formatter is the real handler's."""
+        self.target.setFormatter(fmt)
+
+    def addFilter(self, filter: Any) -> None:  # noqa: A002 - logging's own parameter name
+        """Filter (redact) on the listener thread: the filter is the real handler's."""
+        self.target.addFilter(filter)
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        """Return a copy of `record` that is safe to format later on another thread."""
+        record = copy.copy(record)
+        if getattr(record, "request_id", None) is None:
+            record.request_id = _request_id.get()
+        try:
+            record.msg, record.args = record.getMessage(), None
+        except Exception:  # noqa: BLE001 - a malformed call: the real handler reports it as logging does
+            pass
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = LogContextFilter._formatter.formatException(record.exc_info)
+            record.exc_info = None  # the traceback's frames stay with the thread that raised
+        return record
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        """Put `record` on the queue without ever waiting; drop and count it when the queue is full."""
+        global _dropped_total
+        try:
+            if self._unreported:
+                self.queue.put_nowait(self._drop_report(record))
+                self._unreported = 0
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+            self._unreported += 1
+            with _dropped_lock:
+                _dropped_total += 1
+
+    def _drop_report(self, after: logging.LogRecord) -> logging.LogRecord:
+        report = logging.LogRecord("mcs_erp.observability", logging.WARNING, __file__, 0,
+                                   "dropped %d log records: the log sink fell %d records behind", None, None)
+        report.msg, report.args = report.msg % (self._unreported, self.queue.maxsize), None
+        report.created = after.created
+        return report
+
+    def flush(self, timeout: float = LOG_FLUSH_TIMEOUT_S) -> bool:
+        """Wait until the listener has written every queued record, at most `timeout` seconds; return whether
+        it did."""
+        deadline = time.monotonic() + timeout
+        while self.queue.unfinished_tasks:  # type: ignore[attr-defined]  # queue.Queue counts them
+            if time.monotonic() >= deadline or self.listener._thread is None:
+                return False
+            time.sleep(0.002)
+        self.target.flush()
+        return True
+
+    def close(self) -> None:
+        """Write what is queued (at most LOG_FLUSH_TIMEOUT_S) and stop the listener thread."""
+        thread = self.listener._thread
+        if thread is not None:
+            self.flush()
+            try:
+                self.queue.put_nowait(self.listener._sentinel)  # type: ignore[attr-defined]
+            except queue.Full:
+                pass  # the sink is blocked: the daemon thread is left behind, and its records with it
+            thread.join(LOG_FLUSH_TIMEOUT_S)
+            self.listener._thread = None
+        self.target.close()
+        super().close()
+
+
+def flush_logs(timeout: float = LOG_FLUSH_TIMEOUT_S) -> bool:
+    """Wait until the root logger's queued handlers have written what they hold (at most `timeout` seconds);
+    return whether they all did."""
+    deadline = time.monotonic() + timeout
+    return all(handler.flush(max(0.0, deadline - time.monotonic())) for handler in logging.getLogger().handlers
+               if isinstance(handler, QueuedLogHandler))
+
+
 def logging_config(settings: Settings, *, stream: IO[str] | None = None) -> dict[str, Any]:
     """Return the `logging.config.dictConfig` of a process: one handler on the root logger writing
     `settings.log_format` (text or json) at `settings.log_level` to stderr (or `stream`), with request ids
     and secret redaction; uvicorn's loggers propagate to it. Give it to `uvicorn.run(log_config=...)` so
-    every worker process logs the same way."""
+    every worker process logs the same way.
+
+    The handler is a QueuedLogHandler: records go through a bounded queue to a listener thread that redacts,
+    formats and writes them, so a slow or blocked stderr costs the event loop nothing (records beyond the
+    queue's MAX_QUEUED_LOG_RECORDS are dropped and counted, never waited for)."""
     formatter = "json" if settings.log_format == "json" else "text"
-    handler: dict[str, Any] = {"class": "logging.StreamHandler", "formatter": formatter, "filters": ["context"],
-                               "stream": stream if stream is not None else "ext://sys.stderr"}
+    handler: dict[str, Any] = {"()": f"{__name__}.QueuedLogHandler", "formatter": formatter,
+                               "filters": ["context"], "stream": stream if stream is not None else "ext://sys.stderr"}
     propagate = {"handlers": [], "propagate": True}
     return {
         "version": 1,
@@ -257,7 +383,8 @@ def logging_config(settings: Settings, *, stream: IO[str] | None = None) -> dict
 
 
 def configure_logging(settings: Settings, *, stream: IO[str] | None = None) -> None:
-    """Configure this process's logging from settings (replaces the root logger's handlers); see logging_config."""
+    """Configure this process's logging from settings (replaces the root logger's handlers, closing the old ones
+    after they wrote what they held); see logging_config."""
     logging.config.dictConfig(logging_config(settings, stream=stream))
 
 
@@ -496,10 +623,14 @@ class _Families:
 
 
 async def render_metrics(runtime: Runtime, metrics: ToolCallMetrics) -> bytes:
-    """Return the Prometheus text exposition of `metrics` and of the job figures read now."""
+    """Return the Prometheus text exposition of `metrics`, of the job figures read now and of the log records
+    dropped (mcs_erp_log_records_dropped_total)."""
     stats = await collect_job_stats(runtime)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(list(metrics.registry.collect()) + job_families(stats)))
+    dropped = CounterMetricFamily("mcs_erp_log_records_dropped", "Log records this process dropped because the "
+                                  f"log sink fell {MAX_QUEUED_LOG_RECORDS} records behind (a slow or blocked "
+                                  "stderr).", value=dropped_log_records())
+    registry.register(_Families(list(metrics.registry.collect()) + job_families(stats) + [dropped]))
     return generate_latest(registry)
 
 

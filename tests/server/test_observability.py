@@ -36,6 +36,7 @@ from server.observability import (
     ToolCallMetrics,
     configure_logging,
     current_request_id,
+    flush_logs,
     observability_routes,
     process_metrics,
     redact,
@@ -114,6 +115,9 @@ def restore_logging() -> Iterator[None]:
     yield
     for name, (handlers, level, propagate) in saved.items():
         logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            if handler not in handlers:
+                handler.close()  # a queued handler's listener thread stops with it
         logger.handlers[:] = handlers
         logger.setLevel(level)
         logger.propagate = propagate
@@ -205,6 +209,7 @@ async def test_json_logs_carry_request_id_and_fields_and_never_secrets(runtime, 
         app_log.exception("it failed")
     logging.getLogger("uvicorn.error").warning("uvicorn speaks JSON too")
 
+    assert flush_logs(), "the log listener did not write the queued records within its timeout"
     output = stream.getvalue()
     lines = [json.loads(line) for line in output.splitlines()]
     hello = next(line for line in lines if line["logger"] == "mcs_erp.test_app" and "hello" in line["message"])
@@ -235,6 +240,7 @@ async def test_text_logs_show_the_request_id(runtime, metrics, restore_logging):
         await client.get("/hello", headers={"X-Request-ID": "text-req-1"})  # INFO lines: below WARNING
         app_log.info("not shown")
     app_log.error("key %s leaked", API_KEY)
+    assert flush_logs(), "the log listener did not write the queued records within its timeout"
     output = stream.getvalue()
     assert "not shown" not in output and "text-req-1" not in output
     (line,) = output.splitlines()
