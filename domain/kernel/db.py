@@ -14,6 +14,11 @@ After-commit hooks: code inside a write unit of work registers `after_commit(ses
 see the transaction committed (enqueueing a job another process will look up, raising a refusal whose record must
 be kept). `Database.write()` runs the hooks after its COMMIT, in the order they were registered; a rollback (of
 the unit of work, or of the savepoint a hook was registered in) discards them unrun.
+
+Outages: PostgreSQL connections are pre-pinged when a unit of work takes them, so the first call after a database
+restart gets a fresh connection instead of a dead one; connecting and waiting for a pooled connection are bounded
+(CONNECT_TIMEOUT_S, POOL_TIMEOUT_S). A unit of work that cannot reach the database (or Redis, in an after-commit
+hook) raises ServiceUnavailable (code `unavailable`, retryable), which every edge answers as "try again".
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.kernel.errors import ServiceUnavailable, unavailable_service
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +124,37 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, read_only: bool
     return engine
 
 
+CONNECT_TIMEOUT_S = 5.0  # the longest a new PostgreSQL connection may take (asyncpg's connect timeout)
+POOL_TIMEOUT_S = 10.0  # the longest a unit of work waits for a pooled connection when all are in use
+
+
+def _postgresql_engine(url: str, *, pool_size: int, read_only: bool = False) -> AsyncEngine:
+    # pool_pre_ping: a pooled connection is checked (one round trip) before each unit of work takes it, so one
+    # that died with its server (a PostgreSQL restart, a failover, an idle timeout) is replaced there and then
+    # instead of failing the call. The two timeouts bound how long a call can wait when the server is down or
+    # every connection is busy: it then fails with ServiceUnavailable (see Database.read), never hangs.
+    connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S}
+    options: dict[str, Any] = {}
+    if read_only:
+        connect_args["server_settings"] = {"default_transaction_read_only": "on"}
+        options["isolation_level"] = "AUTOCOMMIT"
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                               pool_timeout=POOL_TIMEOUT_S, connect_args=connect_args, **options)
+
+
+def _unavailable(exc: Exception) -> ServiceUnavailable | None:
+    """The ServiceUnavailable a lost or refused connection (to the database, or to Redis in an after-commit hook)
+    is answered with (every edge shows it as a retryable "try again" error); None for any other exception."""
+    service = unavailable_service(exc)
+    if service is None:
+        return None
+    if type(exc).__name__ == "TimeoutError" and type(exc).__module__.startswith("sqlalchemy"):
+        return ServiceUnavailable(service, f"no database connection was free within {POOL_TIMEOUT_S:g} s (the "
+                                           "database is overloaded or restarting); try again in a few seconds")
+    log.warning("%s unavailable: %s: %s", service, type(exc).__name__, exc)
+    return ServiceUnavailable(service)
+
+
 class Database:
     """The process's engines and session factories; created in a lifespan, disposed at shutdown."""
 
@@ -131,10 +169,8 @@ class Database:
                                               read_only=True).execution_options(isolation_level="AUTOCOMMIT")
             self.write_engine = _sqlite_engine(url, immediate=True, pool_size=1)
         else:
-            self.read_engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, isolation_level="AUTOCOMMIT",
-                connect_args={"server_settings": {"default_transaction_read_only": "on"}})
-            self.write_engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+            self.read_engine = _postgresql_engine(url, pool_size=pool_size, read_only=True)
+            self.write_engine = _postgresql_engine(url, pool_size=pool_size)
         self._read_sessions = async_sessionmaker(self.read_engine, class_=AsyncSession, expire_on_commit=False,
                                                  autoflush=True, info={_READ_ONLY: True})
         self._write_sessions = async_sessionmaker(self.write_engine, class_=AsyncSession,
@@ -146,9 +182,20 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """Open a read unit of work: it never commits; closing it rolls back whatever the code inside did."""
-        async with self._read_sessions() as session:
-            yield session
+        """Open a read unit of work: it never commits; closing it rolls back whatever the code inside did.
+
+        Raises ServiceUnavailable (code `unavailable`, retryable) when the database refused, dropped or timed out
+        the connection (domain.kernel.errors.unavailable_service), after at most CONNECT_TIMEOUT_S to connect
+        or POOL_TIMEOUT_S waiting for a pooled connection.
+        """
+        try:
+            async with self._read_sessions() as session:
+                yield session
+        except Exception as exc:
+            error = _unavailable(exc)
+            if error is None:
+                raise
+            raise error from exc
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -156,11 +203,22 @@ class Database:
 
         After the commit, the hooks registered with `after_commit` run in order (see there: a hook's exception
         propagates from here with the commit kept); after a rollback, none runs.
+
+        Raises ServiceUnavailable as `read` does, and for a Redis connection failure in an after-commit hook (a
+        job's enqueue: the job is committed and stays queued; recovery hands it to a worker once Redis is back).
+        A connection lost during COMMIT leaves the outcome unknown, which the error's message cannot tell: a
+        caller retries through an idempotency key or reads back first.
         """
-        async with self._write_sessions() as session:
-            async with session.begin():
-                yield session
-            await _run_after_commit(session)
+        try:
+            async with self._write_sessions() as session:
+                async with session.begin():
+                    yield session
+                await _run_after_commit(session)
+        except Exception as exc:
+            error = _unavailable(exc)
+            if error is None:
+                raise
+            raise error from exc
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

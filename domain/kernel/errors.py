@@ -8,6 +8,7 @@ turns them into an error result (isError) the model can read, HTTP into a status
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 
@@ -100,3 +101,69 @@ class GradeLocked(DomainError):
 
     code = "grade_locked"
     http_status = 409
+
+
+class ServiceUnavailable(DomainError):
+    """A service the call needs (the database, the job queue on Redis) did not answer: refused, dropped or timed
+    out the connection. Retryable: the same call is expected to work a few seconds later, once the service is
+    back (`details`: `service`, `retryable`, `retry_after_s`). Raised by the units of work (domain.kernel.db)
+    for the exceptions `unavailable_service` recognises, never for a refusal by a service that answered."""
+
+    code = "unavailable"
+    http_status = 503
+
+    def __init__(self, service: str, message: str | None = None, *, retry_after_s: int = 5):
+        what = {"database": "the database", "redis": "the job queue (Redis)"}.get(service, service)
+        after = {"database": " (a write cut off while committing may have been saved: read it back before "
+                             "repeating a write that has no idempotency key)",
+                 "redis": " (a job this call recorded is kept and runs once the queue is back: get_job shows it)"}
+        super().__init__(message or f"{what} is unavailable (restarting or unreachable); try again in "
+                                    f"{retry_after_s} seconds{after.get(service, '')}",
+                         details={"service": service, "retryable": True, "retry_after_s": retry_after_s})
+        self.service = service
+        self.retry_after_s = retry_after_s
+
+
+_DB_DRIVER_DISCONNECTS = frozenset({
+    # asyncpg (asyncpg.exceptions): the server refused new connections (starting up, shutting down, too many) or
+    # the connection dropped under a statement
+    "CannotConnectNowError", "ConnectionDoesNotExistError", "ConnectionFailureError", "ConnectionRejectionError",
+    "TooManyConnectionsError", "AdminShutdownError", "CrashShutdownError", "InterfaceError",
+})
+_REDIS_DISCONNECTS = frozenset({"ConnectionError", "TimeoutError", "BusyLoadingError"})
+
+
+def _chain(exc: BaseException, depth: int = 8) -> list[BaseException]:
+    out: list[BaseException] = []
+    while exc is not None and len(out) < depth and exc not in out:
+        out.append(exc)
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return out
+
+
+def unavailable_service(exc: BaseException) -> str | None:
+    """Name the service whose connection failed behind `exc` ("database" or "redis"), or None when `exc` is not
+    a connection failure (a constraint, a syntax error, SQLite's "database is locked", a bug).
+
+    Recognised, by class (no driver is imported here): SQLAlchemy errors whose connection was invalidated or
+    that wrap an asyncpg connection error, SQLAlchemy's pool timeout (no connection within `pool_timeout`),
+    asyncpg's connection errors (CannotConnectNowError, ConnectionDoesNotExistError, ...), OSError and
+    TimeoutError raised while connecting (ConnectionRefusedError, a host that does not resolve), and redis-py's
+    ConnectionError, TimeoutError and BusyLoadingError.
+    """
+    for link in _chain(exc):
+        module = type(link).__module__ or ""
+        names = {cls.__name__ for cls in type(link).__mro__}
+        if module.startswith("redis"):
+            return "redis" if names & _REDIS_DISCONNECTS else None
+        if module.startswith("sqlalchemy"):
+            if getattr(link, "connection_invalidated", False) or type(link).__name__ == "TimeoutError":
+                return "database"
+            continue  # the driver's exception (`orig`) decides
+        if module.startswith("asyncpg"):
+            if names & _DB_DRIVER_DISCONNECTS or "PostgresConnectionError" in names:
+                return "database"
+            return None
+        if isinstance(link, (ConnectionError, TimeoutError, socket.gaierror)):
+            return "database"  # raised by the driver's connect, which SQLAlchemy does not wrap
+    return None
