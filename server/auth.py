@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from domain.kernel.actor import Actor, Channel, Role
-from domain.kernel.errors import Unauthenticated
+from domain.kernel.errors import ServiceUnavailable, Unauthenticated
 from tools.runtime import Runtime
 
 ACTOR_SCOPE_KEY = "mcs_erp.actor"
@@ -27,7 +27,8 @@ def key_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 class ApiKeyMiddleware:
-    """ASGI middleware: refuse requests without a valid API key (401), else put the Actor in the scope."""
+    """ASGI middleware: refuse requests without a valid API key (401), else put the Actor in the scope; 503
+    with Retry-After when the database is unavailable to look the key up."""
 
     def __init__(self, app, runtime: Runtime, channel: Channel = Channel.MCP_HTTP):
         self.app = app
@@ -39,7 +40,16 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         key = key_from_headers(scope.get("headers", []))
-        actor = await self.runtime.actor_for_key(key, self.channel) if key else None
+        try:
+            actor = await self.runtime.actor_for_key(key, self.channel) if key else None
+        except ServiceUnavailable as exc:  # the key could not be looked up: the client should retry, not re-auth
+            body = json.dumps({"error": exc.code, "detail": exc.message}).encode()
+            await send({"type": "http.response.start", "status": exc.http_status,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"retry-after", str(exc.retry_after_s).encode()),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
         if actor is None:
             detail = ("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
                       "(create one with `mcs-erp keys create`)") if key is None else "the API key is unknown or revoked"

@@ -364,10 +364,8 @@ def worker(
     queue: Annotated[str | None, typer.Option(help="arq queue name (default MCS_ERP_QUEUE_NAME, mcs-erp:jobs).")] = None,
 ) -> None:
     """Run an arq worker that executes jobs from Redis (needs MCS_ERP_REDIS_URL)."""
-    from arq import run_worker
-
     from server.observability import configure_logging
-    from workers.arq_worker import WorkerSettings, worker_options
+    from workers.arq_worker import WorkerSettings, run_worker, worker_options
 
     settings = _settings()
     configure_logging(settings)

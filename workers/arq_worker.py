@@ -11,7 +11,10 @@ import logging
 from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
-from arq.worker import Worker, func
+from arq.worker import Worker as ArqWorker
+from arq.worker import func, get_kwargs
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
@@ -21,6 +24,47 @@ from workers.recovery import recovery_loop, requeue_on_arq
 from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
 
 log = logging.getLogger(__name__)
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)  # redis-py and the socket's
+REDIS_RETRY_MAX_S = 2.0  # the longest pause between two polls while Redis does not answer
+STARTUP_CONN_RETRIES = 30  # a worker started while Redis is down tries this many times, a second apart, then exits
+
+
+class Worker(ArqWorker):
+    """arq's Worker, made to outlive a Redis outage (a restart, a failover, a dropped connection).
+
+    arq ends its worker on the first Redis error of a poll (its `main` loop does not catch), so a Redis restart
+    would stop every `mcs-erp worker`. Here a poll that fails on a Redis connection error is logged once per
+    outage and tried again after a pause growing to REDIS_RETRY_MAX_S; redis-py's pool reconnects on the next
+    command. Jobs running meanwhile go on (they need the database, not Redis). A claim cut off half way gives
+    its job slot back (arq's `start_jobs` would keep it, and with max_jobs=1 the worker would never poll
+    again). Queued jobs that Redis lost with its data are handed back by the recovery (workers/recovery.py).
+    """
+
+    _down_since: float | None = None
+
+    async def _poll_iteration(self) -> None:
+        try:
+            await super()._poll_iteration()
+        except REDIS_DOWN as exc:
+            now = self.loop.time()
+            if self._down_since is None:
+                self._down_since = now
+                log.warning("Redis does not answer (%s: %s); polling again until it does", type(exc).__name__, exc)
+            await asyncio.sleep(min(REDIS_RETRY_MAX_S, 0.1 + (now - self._down_since) / 2))
+            return
+        if self._down_since is not None:
+            log.warning("Redis answers again after %.1f s; taking jobs", self.loop.time() - self._down_since)
+            self._down_since = None
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except REDIS_DOWN:
+                # arq took the slot (semaphore, counter) before its claim's pipeline failed, and made no task
+                self.job_counter -= 1
+                self.sem.release()
+                raise
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -86,16 +130,29 @@ class WorkerSettings:
 
 def worker_options(redis_url: str, *, queue_name: str = DEFAULT_QUEUE, burst: bool = False,
                    max_jobs: int = WorkerSettings.max_jobs) -> dict[str, Any]:
-    """The keyword arguments `arq.run_worker(WorkerSettings, **options)` needs for this Redis and queue."""
-    return {"redis_settings": RedisSettings.from_dsn(redis_url), "queue_name": queue_name, "burst": burst,
+    """The keyword arguments `Worker(**options)` (with WorkerSettings') needs for this Redis and queue; a worker
+    started while Redis is down tries STARTUP_CONN_RETRIES times, a second apart, before it gives up."""
+    redis_settings = RedisSettings.from_dsn(redis_url)
+    redis_settings.conn_retries = STARTUP_CONN_RETRIES
+    return {"redis_settings": redis_settings, "queue_name": queue_name, "burst": burst,
             "max_jobs": max_jobs, "ctx": {"queue_name": queue_name}}
 
 
 def create_worker(redis_url: str, *, queue_name: str = DEFAULT_QUEUE, burst: bool = False,
-                  ctx: dict[str, Any] | None = None, handle_signals: bool = True) -> Worker:
-    """Build an arq Worker running `run_job` (tests pass `ctx={"runtime": ...}` and burst=True)."""
-    options = worker_options(redis_url, queue_name=queue_name, burst=burst)
+                  ctx: dict[str, Any] | None = None, handle_signals: bool = True,
+                  max_jobs: int = WorkerSettings.max_jobs) -> Worker:
+    """Build a Worker (arq's, surviving Redis outages) running `run_job` (tests pass `ctx={"runtime": ...}` and
+    burst=True; `mcs-erp worker` passes max_jobs from its settings)."""
+    options = worker_options(redis_url, queue_name=queue_name, burst=burst, max_jobs=max_jobs)
     options["ctx"].update(ctx or {})
     return Worker(functions=WorkerSettings.functions, on_startup=startup, on_shutdown=shutdown,
                   max_tries=WorkerSettings.max_tries, job_timeout=WorkerSettings.job_timeout,
                   handle_signals=handle_signals, **options)
+
+
+def run_worker(settings_cls: type, **options: Any) -> Worker:
+    """Run a Worker (this module's: it outlives Redis outages) until it is stopped, as `arq.run_worker` does
+    with arq's own; `mcs-erp worker` runs WorkerSettings with worker_options."""
+    worker = Worker(**{**get_kwargs(settings_cls), **options})
+    worker.run()
+    return worker

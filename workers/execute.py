@@ -12,7 +12,7 @@ from datetime import timedelta
 from domain.jobs import service as jobs
 from domain.jobs.errors import JobCancelled
 from domain.kernel.clock import utcnow
-from domain.kernel.errors import DomainError
+from domain.kernel.errors import DomainError, ServiceUnavailable
 from tools.runtime import Runtime
 from workers.handlers import JobContext, get_handler
 from workers.recovery import ORPHAN_AFTER_BEATS
@@ -34,14 +34,15 @@ def running_here(runtime: Runtime) -> frozenset[int]:
 
 
 async def execute_job(runtime: Runtime, job_id: int, *, worker: str | None = None) -> str:
-    """Run job `job_id` once and return its outcome: succeeded, failed, cancelled or skipped.
+    """Run job `job_id` once and return its outcome: succeeded, failed, cancelled, interrupted or skipped.
 
     `worker` names this process in the job's row (`process_identity`; default "process:HOST:PID").
 
     Idempotent: a job already final (or unknown) is skipped, and so is a running one whose heartbeat shows its
     process alive; a queued job whose cancellation was requested is closed as cancelled without running. A DomainError from the handler fails the job with its message; any
-    other exception fails it with a reference to the log. If the task itself is cancelled (shutdown) the job is
-    left running, so the next run of this id starts it again.
+    other exception fails it with a reference to the log. If the task itself is cancelled (shutdown), or the handler
+    loses the database or Redis (ServiceUnavailable: returns "interrupted"), the job is left running, so the next
+    run of this id (recovery, once its heartbeat is old) starts it again.
     """
     key = (runtime.db.url, job_id)
     if key in _RUNNING_HERE:
@@ -77,6 +78,10 @@ async def _execute(runtime: Runtime, job_id: int, worker: str) -> str:
         return "cancelled"
     except asyncio.CancelledError:
         raise
+    except ServiceUnavailable as exc:  # not the job's fault: it stays running, and recovery runs it again
+        log.warning("job %s (%s) interrupted: %s; it runs again once its heartbeat is %s beats old", job_id, kind,
+                    exc.message, ORPHAN_AFTER_BEATS)
+        return "interrupted"
     except DomainError as exc:
         await _fail(runtime, job_id, exc.message)
         return "failed"

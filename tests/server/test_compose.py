@@ -188,9 +188,8 @@ def test_an_unquoted_restart_no_is_rejected():
 
 def _run_cli(monkeypatch, argv: list[str], env: dict[str, str]) -> dict[str, Any]:
     """Run `mcs-erp ARGV` in-process with serving, connecting and migrating replaced; return what they got."""
-    import arq
-
     import server.observability
+    import workers.arq_worker
 
     seen: dict[str, Any] = {}
 
@@ -210,7 +209,7 @@ def _run_cli(monkeypatch, argv: list[str], env: dict[str, str]) -> dict[str, Any
 
     monkeypatch.setattr(cli, "_serve_http", fake_serve_http)
     monkeypatch.setattr(cli, "_run", fake_run)
-    monkeypatch.setattr(arq, "run_worker", fake_run_worker)
+    monkeypatch.setattr(workers.arq_worker, "run_worker", fake_run_worker)
     monkeypatch.setattr(server.observability, "configure_logging", lambda settings, **kw: seen.update(log=settings))
     assert argv[0] == "mcs-erp", argv
     result = CliRunner().invoke(cli.app, argv[1:], env=env, catch_exceptions=False)
