@@ -4,14 +4,22 @@ Builds the demo school in a temporary SQLite database (the embedded default; `--
 PostgreSQL), starts `mcs-erp serve --http` as a subprocess (`--workers` processes), and measures:
   1. sequential calls, interleaved in one run: ping, get_student (random student), list_students
      (limit 50, random section); p50 and p95 of each in milliseconds;
-  2. 16 concurrent clients for a fixed duration calling get_student and list_students (limit 50)
-     alternately; calls per second and errors.
+  2. `--clients` concurrent clients (16) in alternating rounds of the same length: the bare `ping` tool only,
+     then domain reads (get_student and list_students, limit 50, alternately), twice each; calls per second and
+     p95 of each load, and the domain load's figures relative to ping's of the same run
+     (`calls_per_s_ratio_vs_ping`, `p95_ratio_vs_ping`; targets of issue 19: >= 0.7 and <= 2.0).
 Both use the lean wire client of bench/_wire.py (the SDK client's own CPU, mostly JSON-schema validation
 of every result, would otherwise be measured on the same 2 cores); the official SDK client is also timed
 on the sequential run (`sdk_*` figures) so its overhead is visible.
+
+Every wait is bounded: each client call by --call-timeout, server start and the demo build by their own
+limits, the whole run by --deadline. A run that overruns prints what it was waiting for (the phase, and each
+client's call in flight) and the tail of the server's log, and exits 1. The server's stdout and stderr go to a
+file (never an unread pipe: a full pipe once blocked the server's logging and hung this bench for ever).
 Prints the figures, then one line with a JSON object of them.
 
 Usage: uv run python bench/mcp_latency.py [--calls 300] [--seconds 15] [--clients 16] [--workers 1]
+                                         [--call-timeout 30] [--deadline 300]
 """
 
 from __future__ import annotations
@@ -40,6 +48,28 @@ from _wire import WireClient
 
 ROOT = Path(__file__).resolve().parent.parent
 RECONNECT_EVERY = 25
+DEMO_TIMEOUT_S = 300.0  # building the demo school (a cold interpreter, migrations, seeding)
+START_TIMEOUT_S = 60.0  # the server answering /healthz
+STOP_TIMEOUT_S = 10.0
+LOG_TAIL_CHARS = 2000
+
+
+class Watch:
+    """What the run is doing now, for the report of a run that overran its deadline."""
+
+    def __init__(self) -> None:
+        self.phase = "starting"
+        self.in_flight: dict[str, tuple[str, float]] = {}  # client -> (call, started at)
+
+    def report(self) -> str:
+        now = time.perf_counter()
+        calls = "; ".join(f"{who}: {what} for {now - since:.1f}s" for who, (what, since) in
+                          sorted(self.in_flight.items())) or "no call in flight"
+        return f"phase {self.phase!r}; {calls}"
+
+
+WATCH = Watch()
+CALL_TIMEOUT_S = 30.0  # set from --call-timeout
 
 
 def free_port() -> int:
@@ -56,14 +86,25 @@ def percentile(values: list[float], q: float) -> float:
 
 @asynccontextmanager
 async def client(url: str, key: str):
-    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=CALL_TIMEOUT_S)
     async with http, Client(streamable_http_client(url, http_client=http)) as c:
         yield c
 
 
-async def call(c, name: str, args: dict) -> float:
+async def bounded(who: str, what: str, awaitable):
+    """Await `awaitable` within CALL_TIMEOUT_S, noting it in WATCH while it runs; raises TimeoutError naming it."""
+    WATCH.in_flight[who] = (what, time.perf_counter())
+    try:
+        return await asyncio.wait_for(awaitable, CALL_TIMEOUT_S)
+    except TimeoutError:
+        raise TimeoutError(f"{who}: {what} got no answer within {CALL_TIMEOUT_S:g}s") from None
+    finally:
+        WATCH.in_flight.pop(who, None)
+
+
+async def call(c, name: str, args: dict, who: str = "sequential") -> float:
     start = time.perf_counter()
-    result = await c.call_tool(name, args)
+    result = await bounded(who, name, c.call_tool(name, args))
     elapsed = (time.perf_counter() - start) * 1000
     if getattr(result, "is_error", False):
         raise RuntimeError(f"{name} failed: {result.content[0].text}")
@@ -80,48 +121,87 @@ async def sequential(c, ids: list[int], section_ids: list[int], calls: int, rng:
     return times
 
 
-async def measure(port: int, key: str, *, calls: int, seconds: float, clients: int) -> dict:
-    url = f"http://127.0.0.1:{port}/mcp"
-    rng = random.Random(7)
-    async with client(url, key) as c:
-        ids = [s["id"] for s in (await c.call_tool("list_students", {"limit": 100})).structured_content["items"]]
-        section_ids = [s["id"] for s in
-                       (await c.call_tool("list_sections", {"limit": 100})).structured_content["items"]]
-        await sequential(c, ids, section_ids, 20, rng)
-        sdk_times = await sequential(c, ids, section_ids, max(20, calls // 5), rng)
-    async with WireClient("127.0.0.1", port, "/mcp", key) as w:
-        await sequential(w, ids, section_ids, 30, rng)
-        times = await sequential(w, ids, section_ids, calls, rng)
-
+async def concurrent(port: int, key: str, *, clients: int, seconds: float, domain: bool, ids: list[int],
+                     section_ids: list[int]) -> tuple[int, int, list[float], float]:
+    """Run `clients` clients for `seconds`: ping only, or get_student and list_students alternately (`domain`).
+    Return (calls, errors, latencies in ms, elapsed seconds)."""
     stop_at = time.perf_counter() + seconds
     counts = [0] * clients
     errors = [0] * clients
+    latencies: list[float] = []
 
     async def worker(i: int) -> None:
         # Each client reconnects every RECONNECT_EVERY calls, as pooled HTTP clients recycle connections: with
         # several server processes sharing one listening socket, 16 connections opened at once can all land on
         # one process, which would measure the kernel's accept race rather than the server.
         local = random.Random(i)
+        who = f"client {i}"
         n = 0
         while time.perf_counter() < stop_at:
-            async with WireClient("127.0.0.1", port, "/mcp", key) as w:
+            w = WireClient("127.0.0.1", port, "/mcp", key)
+            await bounded(who, "connect", w.__aenter__())
+            try:
                 for _ in range(RECONNECT_EVERY):
                     if time.perf_counter() >= stop_at:
                         break
+                    if not domain:
+                        name, args = "ping", {}
+                    elif n % 2 == 0:
+                        name, args = "get_student", {"student_id": local.choice(ids)}
+                    else:
+                        name, args = "list_students", {"limit": 50, "section_id": local.choice(section_ids)}
+                    started = time.perf_counter()
                     try:
-                        if n % 2 == 0:
-                            await w.call_tool("get_student", {"student_id": local.choice(ids)})
-                        else:
-                            await w.call_tool("list_students", {"limit": 50,
-                                                                "section_id": local.choice(section_ids)})
+                        await bounded(who, name, w.call_tool(name, args))
+                        latencies.append((time.perf_counter() - started) * 1000)
                     except RuntimeError:
                         errors[i] += 1
                     n += 1
+            finally:
+                await w.__aexit__(None, None, None)
         counts[i] = n
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(clients)))
-    elapsed = time.perf_counter() - started
+    return sum(counts), sum(errors), latencies, time.perf_counter() - started
+
+
+async def measure(port: int, key: str, *, calls: int, seconds: float, clients: int) -> dict:
+    url = f"http://127.0.0.1:{port}/mcp"
+    rng = random.Random(7)
+    WATCH.phase = "sequential calls through the SDK client"
+    async with client(url, key) as c:
+        ids = [s["id"] for s in
+               (await bounded("setup", "list_students", c.call_tool("list_students", {"limit": 100})))
+               .structured_content["items"]]
+        section_ids = [s["id"] for s in
+                       (await bounded("setup", "list_sections", c.call_tool("list_sections", {"limit": 100})))
+                       .structured_content["items"]]
+        await sequential(c, ids, section_ids, 20, rng)
+        sdk_times = await sequential(c, ids, section_ids, max(20, calls // 5), rng)
+    WATCH.phase = "sequential calls through the wire client"
+    w = WireClient("127.0.0.1", port, "/mcp", key)
+    await bounded("sequential", "connect", w.__aenter__())
+    try:
+        await sequential(w, ids, section_ids, 30, rng)
+        times = await sequential(w, ids, section_ids, calls, rng)
+    finally:
+        await w.__aexit__(None, None, None)
+
+    # Ping and domain loads alternate in rounds of the same length, so a neighbour's burst on a shared machine
+    # lands on both rather than on one of them.
+    totals = {"ping": [0, 0, [], 0.0], "domain": [0, 0, [], 0.0]}
+    for round_no in range(2):
+        for kind in ("ping", "domain"):
+            WATCH.phase = f"{clients} concurrent clients, {kind} round {round_no + 1} of 2"
+            n, errs, lats, elapsed = await concurrent(port, key, clients=clients, seconds=seconds / 2,
+                                                      domain=kind == "domain", ids=ids, section_ids=section_ids)
+            total = totals[kind]
+            total[0] += n
+            total[1] += errs
+            total[2].extend(lats)
+            total[3] += elapsed
+
     figures: dict = {}
     for name, values in times.items():
         figures[f"{name}_p50_ms"] = round(statistics.median(values), 2)
@@ -131,45 +211,108 @@ async def measure(port: int, key: str, *, calls: int, seconds: float, clients: i
     for name, values in sdk_times.items():
         figures[f"sdk_{name}_p50_ms"] = round(statistics.median(values), 2)
     figures["calls_sequential_each"] = calls
-    figures[f"calls_per_s_{clients}"] = round(sum(counts) / elapsed, 1)
-    figures["concurrent_errors"] = sum(errors)
-    figures["concurrent_seconds"] = round(elapsed, 1)
+    for kind, (n, errs, lats, elapsed) in totals.items():
+        figures[f"{kind}_calls_per_s_{clients}"] = round(n / elapsed, 1)
+        figures[f"{kind}_p50_ms_{clients}"] = round(statistics.median(lats), 2) if lats else None
+        figures[f"{kind}_p95_ms_{clients}"] = round(percentile(lats, 95), 2) if lats else None
+        figures[f"{kind}_errors_{clients}"] = errs
+    figures[f"calls_per_s_{clients}"] = figures[f"domain_calls_per_s_{clients}"]  # the issue's earlier figure
+    figures["concurrent_errors"] = totals["ping"][1] + totals["domain"][1]
+    figures["concurrent_seconds"] = round(totals["ping"][3] + totals["domain"][3], 1)
+    figures["calls_per_s_ratio_vs_ping"] = round(
+        figures[f"domain_calls_per_s_{clients}"] / figures[f"ping_calls_per_s_{clients}"], 3)
+    if figures[f"domain_p95_ms_{clients}"] and figures[f"ping_p95_ms_{clients}"]:
+        figures["p95_ratio_vs_ping"] = round(figures[f"domain_p95_ms_{clients}"] / figures[f"ping_p95_ms_{clients}"],
+                                             3)
     return figures
 
 
+async def within(deadline_s: float, coro):
+    """Run `coro` for at most `deadline_s` seconds; on overrun raise TimeoutError saying what it was waiting for
+    (read before cancelling it, which unwinds the calls in flight)."""
+    task = asyncio.ensure_future(coro)
+    done, _ = await asyncio.wait({task}, timeout=deadline_s)
+    if task in done:
+        return task.result()
+    waiting = WATCH.report()
+    task.cancel()
+    await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
+    raise TimeoutError(f"the run overran its {deadline_s:g}s deadline; it was waiting for: {waiting}")
+
+
+def log_tail(path: Path) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no server log)"
+    return text[-LOG_TAIL_CHARS:] or "(the server logged nothing)"
+
+
+def fail(message: str, server_log: Path) -> None:
+    print(f"mcp_latency: {message}", file=sys.stderr)
+    print(f"--- tail of the server's log ({server_log}) ---\n{log_tail(server_log)}", file=sys.stderr)
+    sys.exit(1)
+
+
 def main() -> None:
+    global CALL_TIMEOUT_S
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--seconds", type=float, default=15, help="concurrent load per kind (ping, domain)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--call-timeout", type=float, default=30.0, help="seconds one client call may take")
+    parser.add_argument("--deadline", type=float, default=300.0,
+                        help="seconds the measurement may take once the server answers")
     args = parser.parse_args()
+    if args.calls < 1 or args.seconds <= 0 or args.clients < 1 or args.call_timeout <= 0 or args.deadline <= 0:
+        parser.error("--calls and --clients must be at least 1; --seconds, --call-timeout and --deadline positive")
+    CALL_TIMEOUT_S = args.call_timeout
     with tempfile.TemporaryDirectory() as tmp:
+        server_log = Path(tmp) / "server.log"
         env = dict(os.environ, MCS_ERP_DATABASE_URL=args.database_url or f"sqlite+aiosqlite:///{tmp}/bench.db")
-        out = subprocess.run([sys.executable, "-m", "server.cli", "demo", "--no-serve"], cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True).stdout
+        try:
+            out = subprocess.run([sys.executable, "-m", "server.cli", "demo", "--no-serve"], cwd=ROOT, env=env,
+                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True,
+                                 timeout=DEMO_TIMEOUT_S).stdout
+        except subprocess.TimeoutExpired:
+            fail(f"waited {DEMO_TIMEOUT_S:g}s for `mcs-erp demo --no-serve` to build the school", server_log)
+        except subprocess.CalledProcessError as exc:
+            fail(f"`mcs-erp demo --no-serve` failed: {exc.stderr[-LOG_TAIL_CHARS:]}", server_log)
         key = re.search(r"API key \(admin\): (\S+)", out).group(1)
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--http", f"127.0.0.1:{port}",
-                                   "--workers", str(args.workers)],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with server_log.open("wb") as log_file:
+            server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--http", f"127.0.0.1:{port}",
+                                       "--workers", str(args.workers)], cwd=ROOT, env=env,
+                                      stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            deadline = time.time() + 30
+            deadline = time.monotonic() + START_TIMEOUT_S
             while True:
                 try:
                     if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                         break
                 except Exception:
-                    if time.time() > deadline:
-                        raise
+                    pass
+                if server.poll() is not None:
+                    fail(f"the server exited with status {server.returncode} before answering /healthz",
+                         server_log)
+                if time.monotonic() > deadline:
+                    fail(f"waited {START_TIMEOUT_S:g}s for the server to answer /healthz", server_log)
                 time.sleep(0.05)
-            figures = asyncio.run(measure(port, key, calls=args.calls, seconds=args.seconds,
-                                          clients=args.clients))
+            try:
+                figures = asyncio.run(within(args.deadline, measure(port, key, calls=args.calls,
+                                                                    seconds=args.seconds, clients=args.clients)))
+            except TimeoutError as exc:  # the deadline, or one call's timeout (each names what it waited for)
+                fail(str(exc), server_log)
             figures["server_workers"] = args.workers
         finally:
             server.terminate()
-            server.wait(timeout=10)
+            try:
+                server.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=STOP_TIMEOUT_S)
     for name, value in figures.items():
         print(f"{name:28} {value}")
     print(json.dumps(figures))
