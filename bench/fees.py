@@ -8,16 +8,25 @@ levy from Year 7). Then measures, as the generate_invoices job does it (one tran
   invoices and their lines, post one balanced journal entry per invoice (Dr Fees receivable, Dr discounts / Cr
   income), mark them issued, audit.
 Checks afterwards that there is one invoice and one entry per student and that the Fees receivable balance
-equals the invoices' total. Target (the fees issue): under 10 s on this 2-core machine. Prints the figures, then
-one line holding a JSON object of them.
+equals the invoices' total.
 
-Usage: uv run python bench/fees.py [--students 10000] [--pg-url postgresql+asyncpg://postgres@127.0.0.1/test]
+Baseline, in the same run: every row that step wrote (each table with an `id` column, rows above its high-water
+mark taken before the step: invoices, invoice lines, journal entries and lines, audit entries, ...), read back and
+written again with asyncpg's `copy_records_to_table` into scratch tables made `LIKE` the real ones (same columns,
+defaults and indexes): copy_s, the same number of rows of the same widths. Target (issue 19): invoice_and_post_s
+at most 4 x copy_s (these machines' absolute speed drifts 2x from day to day, so the figure is a ratio). Every
+wait is bounded (--timeout per statement, and the whole run); a run that overstays prints what it was waiting for
+and exits 1. Prints the figures, then one line holding a JSON object of them, with `ratio_vs_copy`.
+
+Usage: uv run python bench/fees.py [--students 10000] [--timeout 600]
+       [--pg-url postgresql+asyncpg://postgres@127.0.0.1/test]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import sys
@@ -25,12 +34,14 @@ import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert
+import asyncpg
+from sqlalchemy import func, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import select
@@ -122,28 +133,85 @@ async def build(runtime: Runtime, students: int) -> int:
     return schedule.id or 0
 
 
-async def main() -> None:
+async def high_water(runtime: Runtime) -> dict[str, int]:
+    """{table: max(id)} for every table of the database with an integer `id` column (0 when empty)."""
+    async with runtime.db.read() as session:
+        tables = [r[0] for r in (await session.exec(text(  # type: ignore[call-overload]
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND "
+            "column_name = 'id' AND data_type IN ('integer', 'bigint') ORDER BY table_name"))).all()]
+        return {t: int((await session.exec(text(f'SELECT coalesce(max(id), 0) FROM "{t}"'))).one()[0])  # type: ignore
+                for t in tables}
+
+
+async def copy_baseline(url: str, since: dict[str, int], timeout: float) -> tuple[float, dict[str, int]]:
+    """Read back every row written since `since` (ids above each table's high-water mark) and time writing them
+    again with asyncpg's copy_records_to_table into scratch tables LIKE the real ones (INCLUDING ALL: defaults and
+    indexes), all in one transaction as the measured step was. Returns (seconds, rows copied per table)."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn, timeout=60, command_timeout=timeout)
+    try:
+        batches = []
+        for table, mark in since.items():
+            rows = await conn.fetch(f'SELECT * FROM "{table}" WHERE id > $1 ORDER BY id', mark)
+            if rows:
+                await conn.execute(f'CREATE TABLE "copy_{table}" (LIKE "{table}" INCLUDING ALL)')
+                batches.append((table, [tuple(r.values()) for r in rows], list(rows[0].keys())))
+        started = time.perf_counter()
+        async with conn.transaction():
+            for table, records, columns in batches:
+                await conn.copy_records_to_table(f"copy_{table}", records=records, columns=columns,
+                                                 timeout=timeout)
+        return time.perf_counter() - started, {table: len(records) for table, records, _ in batches}
+    finally:
+        await conn.close(timeout=30)
+
+
+async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="seconds any one step may take (the whole run: four times that)")
     parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
                         help="a PostgreSQL server URL; a fresh database is created on it and dropped after")
     args = parser.parse_args()
+    if not 13 <= args.students <= 200_000 or not 1 <= args.timeout <= 3600:
+        parser.error("--students must be 13..200000 and --timeout 1..3600")
+    step = ["the start"]
+    try:
+        return await asyncio.wait_for(run(args, step), 4 * args.timeout)
+    except TimeoutError:
+        print(f"fees: a bounded wait ran out (or the run passed {4 * args.timeout:.0f} s) while waiting for "
+              f"{step[0]}", flush=True)
+        return 1
+
+
+async def run(args: argparse.Namespace, step: list[str]) -> int:
     name = f"mcs_bench_fees_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+    admin = create_async_engine(args.pg_url, isolation_level="AUTOCOMMIT", connect_args={"timeout": 30})
+    step[0] = "PostgreSQL to create the database"
     async with admin.connect() as conn:
         await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
     runtime = Runtime.create(Settings(database_url=url))
     try:
-        await migrate(runtime.db.write_engine)
+        step[0] = "the migrations"
+        await asyncio.wait_for(migrate(runtime.db.write_engine), args.timeout)
+        step[0] = f"the school of {args.students} students to be built"
         started = time.perf_counter()
-        schedule_id = await build(runtime, args.students)
+        schedule_id = await asyncio.wait_for(build(runtime, args.students), args.timeout)
         setup_s = time.perf_counter() - started
+        since = await high_water(runtime)
+        step[0] = "generate_invoices(issue=True) (the measured step)"
         started = time.perf_counter()
-        async with runtime.db.write() as session:
-            result = await fees.generate_invoices(session, SYSTEM_ACTOR, schedule_id=schedule_id, issue=True,
-                                                  issue_date=date(2026, 4, 20))
+
+        async def invoice_and_post() -> Any:
+            async with runtime.db.write() as session:
+                return await fees.generate_invoices(session, SYSTEM_ACTOR, schedule_id=schedule_id, issue=True,
+                                                    issue_date=date(2026, 4, 20))
+
+        result = await asyncio.wait_for(invoice_and_post(), args.timeout)
         invoice_and_post_s = time.perf_counter() - started
+        step[0] = "the checks' queries"
         async with runtime.db.read() as session:
             invoices = (await session.exec(select(func.count()).select_from(Invoice))).one()
             invoice_lines = (await session.exec(select(func.count()).select_from(InvoiceLine))).one()
@@ -156,20 +224,29 @@ async def main() -> None:
             tb = await finance.trial_balance(session)
         assert len(result.invoice_ids) == args.students == invoices == entries, (result.skipped[:3], invoices)
         assert ar == int(billed) == result.total and tb.balanced, (ar, billed, result.total)
+        step[0] = "the copy baseline (copy_records_to_table into scratch tables)"
+        copy_s, copied = await copy_baseline(url, since, args.timeout)
     finally:
+        step[0] = "the database to be dropped"
         await runtime.close()
-        async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with contextlib.suppress(Exception):
+            async with admin.connect() as conn:
+                await asyncio.wait_for(conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), 60)
         await admin.dispose()
+    ratio = invoice_and_post_s / copy_s
     print(f"setup: {args.students} students in families, a fee schedule and discounts in {setup_s:.1f} s")
     print(f"invoice and post: {invoice_and_post_s:.2f} s for {invoices} invoices ({invoice_lines} lines) and "
-          f"{entries} journal entries ({journal_lines} lines) = {args.students / invoice_and_post_s:.0f} students/s "
-          f"(target < 10 s)")
+          f"{entries} journal entries ({journal_lines} lines) = {args.students / invoice_and_post_s:.0f} students/s")
     print(f"billed: {int(billed) / 100:,.2f} AUD = the Fees receivable balance; trial balance balanced")
+    print(f"baseline: {sum(copied.values())} rows ({', '.join(f'{t} {n}' for t, n in copied.items())}) written "
+          f"again with copy_records_to_table in {copy_s:.2f} s")
+    print(f"invoice and post: {ratio:.2f} x the copy baseline (target at most 4)")
     print(json.dumps({"students": args.students, "invoice_and_post_s": round(invoice_and_post_s, 2),
+                      "copy_s": round(copy_s, 3), "ratio_vs_copy": round(ratio, 2), "rows_copied": copied,
                       "invoices": invoices, "journal_entries": entries, "invoice_lines": invoice_lines,
                       "journal_lines": journal_lines, "students_per_s": round(args.students / invoice_and_post_s, 1)}))
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    raise SystemExit(asyncio.run(main()))
