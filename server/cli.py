@@ -29,7 +29,8 @@ actions_app = typer.Typer(help="Pending actions waiting at the confirmation gate
                                 "reject refuse the action's requester: four eyes).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys for HTTP clients (each belongs to a user with roles); the data keys that "
                              "encrypt bank accounts at rest (new-data-key, rotate).", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log: a Merkle tree (RFC 9162) with Ed25519-signed checkpoints kept outside "
+                              "the database.", no_args_is_help=True)
 app.add_typer(actions_app, name="actions")
 app.add_typer(keys_app, name="keys")
 timetable_app = typer.Typer(help="Course timetabling: ITC2007 instances and the CP-SAT solver.", no_args_is_help=True)
@@ -79,14 +80,14 @@ def _run(coro_fn: Callable[[Any], Awaitable[Any]]) -> Any:
 
 
 async def prepare_database(runtime) -> None:
-    """Migrate the database to the newest schema; make sure the audit head and the 'admin' user exist."""
+    """Migrate the database to the newest schema; make sure the audit tree's state row and the 'admin' user exist."""
     from domain.identity.service import ensure_user
-    from domain.kernel.audit import ensure_audit_head
+    from domain.kernel.audit import ensure_audit_tree
     from domain.migrations.schema import migrate
 
     await migrate(runtime.db.write_engine)
     async with runtime.db.write() as session:
-        await ensure_audit_head(session)
+        await ensure_audit_tree(session)
         await ensure_user(session, username="admin", display_name="Administrator", roles="admin")
 
 
@@ -569,20 +570,95 @@ def keys_rotate() -> None:
                f"{removable}")
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the audit chain; exit 1 and name the first edited or deleted row if it is broken."""
-    from domain.kernel.audit import verify_audit_chain
+@audit_app.command("keygen")
+def audit_keygen(
+    out: Annotated[Path | None, typer.Option("--out", help="Where to create the key (default: the audit_key_file "
+                                                            "setting).")] = None,
+) -> None:
+    """Create the Ed25519 key that signs audit checkpoints (mode 0600) and its public key beside it (.pub); refuse
+    to overwrite either. Keep the key outside the database and its backups; give verifiers the .pub file."""
+    from domain.kernel.audit import AuditKeyError, generate_key_file
+
+    path = out or _settings().audit_key_file
+    if path is None:
+        typer.secho("error: name the key file: --out PATH, or set MCS_ERP_AUDIT_KEY_FILE", fg=typer.colors.RED,
+                    err=True)
+        raise typer.Exit(2)
+    try:
+        pub = generate_key_file(path)
+    except AuditKeyError as exc:
+        typer.secho(f"error: {exc.message}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"audit key created: {path} (keep it secret; set MCS_ERP_AUDIT_KEY_FILE={path}); public key: {pub}")
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    stdout: Annotated[bool, typer.Option("--stdout", help="Print the checkpoint line instead of appending it to "
+                                                          "the checkpoint file.")] = False,
+) -> None:
+    """Integrate the entries committed so far, then sign a checkpoint of the tree (size, root, time) with the
+    audit key and append it to the checkpoint file (audit_checkpoint_file), or print it (--stdout)."""
+    from workers.audit_sequencer import checkpoint_sink, integrate_all, write_checkpoint_now
 
     async def go(runtime):
-        async with runtime.db.read() as session:
-            return await verify_audit_chain(session)
+        await integrate_all(runtime)
+        sink = sys.stdout if stdout else checkpoint_sink(runtime.settings)
+        return await write_checkpoint_now(runtime, sink), sink
 
-    result = _run(go)
+    checkpoint, sink = _run(go)
+    if sink is not sys.stdout:
+        typer.echo(f"checkpoint of {checkpoint.tree_size} entries (root {checkpoint.root}) appended to {sink}",
+                   err=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoints: Annotated[Path | None, typer.Option("--checkpoints", help="A checkpoint file (JSON lines) to "
+                                                                           "prove today's log consistent with.")] = None,
+    public_key: Annotated[Path | None, typer.Option("--public-key", help="The checkpoints' public key (default: "
+                                                                         "from the audit_key_file setting).")] = None,
+    integrate: Annotated[bool, typer.Option("--integrate/--no-integrate", help="First integrate the entries "
+                                                                               "committed so far, as the sequencer "
+                                                                               "would (--no-integrate: only read)."
+                                            )] = True,
+) -> None:
+    """Recompute the audit tree from every entry's content and check it against the stored hashes and tree state
+    and, with --checkpoints, against each signed checkpoint; exit 1 naming the first entry that differs or the
+    missing tail. Entries not integrated yet are counted, not verified."""
+    from workers.audit_sequencer import integrate_all
+    from domain.kernel.audit import load_public_key, read_checkpoints, verify_audit_log
+
+    settings = _settings()
+    key = None
+    if checkpoints is not None:
+        key_path = public_key or settings.audit_key_file
+        if key_path is None:
+            typer.secho("error: checking checkpoints needs their public key: --public-key FILE or "
+                        "MCS_ERP_AUDIT_KEY_FILE", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2)
+
+    async def go(runtime):
+        nonlocal key
+        signed = read_checkpoints(checkpoints) if checkpoints is not None else []
+        if checkpoints is not None:
+            key = load_public_key(key_path)
+        if integrate:
+            await integrate_all(runtime)
+        async with runtime.db.read() as session:
+            return await verify_audit_log(session, checkpoints=signed, public_key=key), len(signed)
+
+    result, count = _run(go)
+    against = f" and consistent with {count} checkpoint(s)" if checkpoints is not None else ""
+    pending = f"; {result.pending} entries not yet integrated" if result.pending else ""
     if result.ok:
-        typer.echo(f"audit chain intact: {result.rows} rows verified")
+        typer.echo(f"audit log intact: {result.rows} entries verified{against}{pending}")
     else:
-        typer.secho(f"audit chain BROKEN after {result.rows} good rows: {result.problem}", fg=typer.colors.RED, err=True)
+        typer.secho(f"audit log BROKEN: {result.problem}", fg=typer.colors.RED, err=True)
+        for other in result.problems[1:]:
+            typer.secho(f"  also: {other}", fg=typer.colors.RED, err=True)
+        if pending:
+            typer.secho(pending[2:], err=True)
         raise typer.Exit(1)
 
 

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 
 from domain.identity.schemas import MeOut, PingOut, ToolsetAccess
 from domain.kernel.actor import Role
-from domain.kernel.audit import read_audit_log
+from domain.kernel.audit import AuditKeyError, load_public_key, read_audit_log
 from domain.kernel.clock import utcnow
 from domain.kernel.schemas import AuditEventsOut, audit_chain_out, audit_event_out
 from tools.references import AuditEventRef, EntityRef
@@ -69,17 +69,26 @@ class ListAuditEventsIn(PageInput):
     since: datetime | None = Field(default=None, description="Inclusive; UTC when no offset is given.")
     until: datetime | None = Field(default=None, description="Exclusive.")
     event_id: AuditEventRef | None = Field(default=None, description="One event, in full.")
-    verify: bool = Field(default=True, description="Check the hash chain (one pass over the log).")
+    verify: bool = Field(default=True, description="Recompute the log's Merkle tree and check it against the newest "
+                                                    "signed checkpoint (one pass over the log).")
 
 
 @module.tool(effect=Effect.READ, roles={Role.ADMIN})
 async def list_audit_events(ctx: ToolContext, args: ListAuditEventsIn) -> AuditEventsOut:
     """Read the audit log, newest first: who did what, when, through which channel, to which entity (event_id gives one
-    event in full), and whether the log's hash chain is intact or which event was edited or removed."""
+    event in full); and whether the log is intact: its Merkle tree recomputed from every event and checked against the
+    newest signed checkpoint, or which event was edited, removed or moved."""
+    key = None
+    if ctx.runtime.settings.audit_key_file is not None:
+        try:
+            key = load_public_key(ctx.runtime.settings.audit_key_file)
+        except AuditKeyError:
+            key = None  # shown as an unchecked signature
     log = await read_audit_log(ctx.session, verify=args.verify, before_id=args.after_id(), limit=args.limit + 1,
                                actor=args.actor, tool=args.tool, entity=args.entity, entity_id=args.entity_id,
-                               since=args.since, until=args.until, event_id=args.event_id)
+                               since=args.since, until=args.until, event_id=args.event_id, public_key=key)
     page, cursor = page_of(log.entries, args.limit)
-    return AuditEventsOut(chain=audit_chain_out(log.verification),
+    signed = None if key is None or log.checkpoint is None else log.checkpoint.signature_ok(key)
+    return AuditEventsOut(chain=audit_chain_out(log.verification, log.checkpoint, signed),
                           items=[audit_event_out(e, full=args.event_id is not None) for e in page],
                           next_cursor=cursor)

@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.kernel.settings import Settings
 from tools.runtime import Runtime
+from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity, running_here
 from workers.handlers import load_handlers
 from workers.recovery import recovery_loop, requeue_on_arq
@@ -70,7 +71,7 @@ class Worker(ArqWorker):
 async def startup(ctx: dict[str, Any]) -> None:
     """Create the worker's runtime unless one was handed in through `ctx` (tests, embedding), name the worker
     ("worker:HOST:PID", unless `ctx` names it), and start handing orphaned jobs (a killed worker's) back to the
-    queue (workers/recovery.py)."""
+    queue (workers/recovery.py), and run the audit sequencer (workers/audit_sequencer.py)."""
     if "runtime" not in ctx:
         ctx["runtime"] = Runtime.create(Settings(), jobs=runner_for)
         ctx["owns_runtime"] = True
@@ -90,11 +91,15 @@ async def startup(ctx: dict[str, Any]) -> None:
     except Exception:
         log.exception("orphaned-job recovery failed at start-up; the recovery loop retries")
     ctx["recovery"] = asyncio.create_task(recovery_loop(every, recover, first_after_s=every))
+    # The audit sequencer: a task beside the job loop, not an arq cron job, which would wait behind the one job a
+    # worker runs at a time (max_jobs=1); several workers' sequencers take turns on the tree's lock.
+    ctx["audit_sequencer"] = start_sequencer(runtime)
     log.info("worker %s ready: taking jobs from queue %s", ctx["worker_name"], queue)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    """Stop the recovery and dispose the runtime this worker created."""
+    """Stop the recovery and the audit sequencer, and dispose the runtime this worker created."""
+    await stop_sequencer(ctx.pop("audit_sequencer", None))
     recovery = ctx.pop("recovery", None)
     if recovery is not None:
         recovery.cancel()

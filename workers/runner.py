@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
 from tools.runtime import JobRunner, Runtime
+from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity
 from workers.recovery import RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loop
 from workers.run_feed import connect_feed
@@ -34,13 +35,16 @@ class InProcessRunner:
         self.runtime = runtime
         self._tasks: dict[int, asyncio.Task[str]] = {}
         self._recovery: asyncio.Task[None] | None = None
+        self._sequencer: asyncio.Task[None] | None = None
 
     async def start(self, *, serving: bool = False) -> None:
         """In a server process (`serving`), run orphaned jobs (their server process died) again, now and every
-        heartbeat; a one-shot CLI command leaves them to the server."""
+        heartbeat, and run the audit sequencer (workers/audit_sequencer.py: no worker does it on the embedded
+        default); a one-shot CLI command leaves both to the server."""
         if serving and self._recovery is None:
             self._recovery = asyncio.create_task(
                 recovery_loop(self.runtime.settings.job_heartbeat_seconds, self._recover), name="mcs-erp-recovery")
+            self._sequencer = start_sequencer(self.runtime)
 
     async def _recover(self) -> list[int]:
         ids = [i for i in await orphaned_job_ids(self.runtime) if i not in self.active()]
@@ -81,6 +85,8 @@ class InProcessRunner:
             self._recovery.cancel()
             await asyncio.gather(self._recovery, return_exceptions=True)
             self._recovery = None
+        await stop_sequencer(self._sequencer)
+        self._sequencer = None
         tasks = dict(self._tasks)
         for task in tasks.values():
             task.cancel()

@@ -23,7 +23,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.kernel.actor import Role
-from domain.kernel.audit import AuditEntry, AuditVerification
+from domain.kernel.audit import AuditEntry, AuditVerification, Checkpoint
 
 
 class OutputModel(BaseModel):
@@ -153,13 +153,27 @@ AUDIT_DETAIL_CHARS = 400
 otherwise `details_cut` is true and the event alone (list_audit_events event_id=N) has them in full."""
 
 
+class AuditCheckpointOut(OutputModel):
+    """The newest signed checkpoint of the audit tree (mcs-erp audit checkpoint)."""
+
+    tree_size: int = Field(description="Entries the checkpoint covers.")
+    root: str = Field(description="The tree's root hash then (hex).")
+    time: datetime = Field(description="When it was signed, UTC.")
+
+
 class AuditChainOut(OutputModel):
-    """Whether the hash chain of the whole audit log is intact: no row edited, deleted or reordered."""
+    """Whether the audit log is intact: every entry's content matches the Merkle tree, and the tree is consistent with
+    its newest signed checkpoint (no entry edited, deleted or reordered since)."""
 
     verified: bool | None = Field(description="true: intact; false: see problem; null: not checked (verify=false).")
-    rows_checked: int = Field(description="Rows walked before the first problem (all of them when intact).")
+    rows_checked: int = Field(description="Entries checked before the first problem (all of them when intact).")
     problem: str | None = None
-    bad_event_id: int | None = Field(default=None, description="The first event found edited or out of chain.")
+    bad_event_id: int | None = Field(default=None, description="The first event found edited or out of place.")
+    pending: int = Field(default=0, description="Events committed but not yet integrated into the tree (seconds).")
+    checkpoint: AuditCheckpointOut | None = Field(default=None, description="The newest checkpoint (null before the "
+                                                                            "first); verified covers it too.")
+    checkpoint_signature: bool | None = Field(default=None, description="Whether its signature verifies with this "
+                                                                        "server's key (null: no key to check it).")
 
 
 class AuditEventOut(OutputModel):
@@ -190,12 +204,16 @@ class AuditEventsOut(OutputModel):
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` to get the next (older) page.")
 
 
-def audit_chain_out(verification: AuditVerification | None) -> AuditChainOut:
-    """The verification of the chain; all nulls (verified null) when it was not walked."""
+def audit_chain_out(verification: AuditVerification | None, checkpoint: Checkpoint | None = None,
+                    signature_ok: bool | None = None) -> AuditChainOut:
+    """The verification of the log and its newest checkpoint; verified null when it was not checked."""
+    point = None if checkpoint is None else AuditCheckpointOut(tree_size=checkpoint.tree_size, root=checkpoint.root,
+                                                               time=checkpoint.time)
     if verification is None:
-        return AuditChainOut(verified=None, rows_checked=0)
+        return AuditChainOut(verified=None, rows_checked=0, checkpoint=point, checkpoint_signature=signature_ok)
     return AuditChainOut(verified=verification.ok, rows_checked=verification.rows, problem=verification.problem,
-                         bad_event_id=verification.bad_id)
+                         bad_event_id=verification.bad_id, pending=verification.pending, checkpoint=point,
+                         checkpoint_signature=signature_ok)
 
 
 def audit_event_out(entry: AuditEntry, *, full: bool = False) -> AuditEventOut:

@@ -145,6 +145,21 @@ class Settings(BaseSettings):
                                                                 "the school's account (transaction code 13), as "
                                                                 "most banks require.")
 
+    audit_key_file: Path | None = Field(
+        default=None, description="The Ed25519 key that signs audit checkpoints (PEM, mode 0600), made by `mcs-erp "
+                                  "audit keygen`; keep it outside the database and its backups. Unset: no "
+                                  "checkpoints are written (entries are still integrated into the Merkle tree).")
+    audit_checkpoint_file: str = Field(
+        default="", max_length=1000,
+        description="Where checkpoints are appended, one JSON line each (domain/kernel/audit.py): a file path, '-' "
+                    "for stdout (to ship them elsewhere), or empty: '<audit_key_file>.checkpoints' beside the key.")
+    audit_checkpoint_seconds: float = Field(
+        default=300.0, ge=0, le=86_400,
+        description="How often the sequencer writes a checkpoint when the log grew (0: only on demand, with `mcs-erp "
+                    "audit checkpoint`).")
+    audit_sequencer_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="How often the sequencer integrates newly committed audit entries.")
+
     @field_validator("currency")
     @classmethod
     def _parse_currency(cls, value: str) -> str:

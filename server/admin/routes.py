@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from domain.actions.schemas import ActionSummaryOut
 from domain.identity import service as identity
 from domain.kernel.actor import Actor, Channel
-from domain.kernel.audit import list_audit_entries, verify_audit_chain
+from domain.kernel.audit import AuditKeyError, list_audit_entries, load_public_key, newest_checkpoint, verify_audit_log
 from domain.kernel.errors import DomainError, InvalidInput
 from server.admin.sessions import CSRF_FIELD, AdminSession, SessionCookies, csrf_matches, same_origin
 from server.admin.views import build_environment
@@ -360,13 +360,22 @@ class AdminPages:
                 raise ValueError
         except ValueError:
             error, after, action_id = f"after and action_id must be whole numbers (ids, at most {MAX_ID})", 0, None
+        key = None
+        if self.runtime.settings.audit_key_file is not None:
+            try:
+                key = load_public_key(self.runtime.settings.audit_key_file)
+            except AuditKeyError:
+                key = None  # shown as a signature not checked
         async with self.runtime.db.read() as db:
-            verification = await verify_audit_chain(db)
+            checkpoint = await newest_checkpoint(db)
+            verification = await verify_audit_log(db, checkpoints=[checkpoint] if checkpoint else [], public_key=key)
             rows = await list_audit_entries(db, after_id=after, limit=PAGE_SIZE + 1, tool=tool, action_id=action_id)
+        signature_ok = None if key is None or checkpoint is None else checkpoint.signature_ok(key)
         entries = rows[:PAGE_SIZE]
         next_after = entries[-1].id if len(rows) > PAGE_SIZE else None
         return self.render(request, "audit.html", status=422 if error else 200, actor=actor, session=session,
-                           section="audit", verification=verification, entries=entries, next_after=next_after,
+                           section="audit", verification=verification, checkpoint=checkpoint,
+                           signature_ok=signature_ok, entries=entries, next_after=next_after,
                            error=error, filters={"tool": tool or "", "after": after,
                                                  "action_id": "" if action_id is None else action_id})
 

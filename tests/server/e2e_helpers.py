@@ -179,7 +179,7 @@ async def verify_audit(db: E2EDatabase) -> int:
     """Run `mcs-erp audit verify`, assert the chain is intact and return the number of rows verified."""
     result = await run_cli(db, "audit", "verify", check=False)
     assert result.returncode == 0, f"audit verify failed:\n{result.stdout}\n{result.stderr}"
-    assert result.stdout.startswith("audit chain intact: "), result.stdout
+    assert result.stdout.startswith("audit log intact: "), result.stdout
     return int(result.stdout.split(": ", 1)[1].split()[0])
 
 

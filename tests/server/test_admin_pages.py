@@ -18,7 +18,7 @@ from sqlalchemy import text
 from domain.identity import service as identity
 from domain.identity.service import create_api_key
 from domain.kernel.actor import SYSTEM_ACTOR, Actor, Channel
-from domain.kernel.audit import list_audit_entries
+from domain.kernel.audit import integrate_pending, list_audit_entries
 from domain.kernel.settings import Settings
 from server.admin.sessions import SESSION_COOKIE, SESSION_SALT, SESSION_SECONDS
 from server.app import create_app
@@ -349,6 +349,8 @@ async def test_the_audit_page_names_a_broken_chain(tmp_path):
             key = (await create_api_key(session, username="chain-admin", roles="admin")).secret
         for code in ("AUD1", "AUD2"):
             await invoke(runtime, "create_department", {"code": code, "name": "Audited"}, SYSTEM_ACTOR)
+        async with runtime.db.write() as session:  # integrated into the tree, then edited
+            await integrate_pending(session)
         async with runtime.db.write() as session:
             first = (await list_audit_entries(session, limit=1))[0]
             await (await session.connection()).execute(text("UPDATE audit_log SET event = 'edited' WHERE id = :id"),

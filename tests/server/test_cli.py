@@ -72,7 +72,7 @@ async def test_demo_then_actions_through_the_cli(tmp_path):
         demo_rows = [line for line in keys.splitlines() if " demo " in line]
         assert len(demo_rows) == 2 and sum("active" in line for line in demo_rows) == 1, keys
         assert f"#{replaced.group(2)}" in next(line for line in demo_rows if "active" in line), keys
-        assert (await run_cli(db, "audit", "verify")).stdout.startswith("audit chain intact: ")
+        assert (await run_cli(db, "audit", "verify")).stdout.startswith("audit log intact: ")
 
 
 async def test_keys_and_audit_verify_detects_tampering(tmp_path):

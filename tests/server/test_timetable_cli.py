@@ -43,7 +43,7 @@ async def test_import_then_solve_writes_a_feasible_validator_file(tmp_path):
         # Without --problem the newest problem is solved; the audit chain records both writes.
         again = await run_cli(db, "timetable", "solve", "--time-limit", "2", "--out", str(tmp_path / "b.sol"))
         assert f"of problem #{match.group(1)}" in again.stdout
-        assert (await run_cli(db, "audit", "verify")).stdout.startswith("audit chain intact: 3 rows")
+        assert (await run_cli(db, "audit", "verify")).stdout.startswith("audit log intact: 3 entries")
 
 
 async def test_import_rejects_a_broken_file_and_solve_needs_a_problem(tmp_path):

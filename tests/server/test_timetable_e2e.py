@@ -176,7 +176,7 @@ async def test_demo_school_timetable_on_the_embedded_default(tmp_path):
         await demo_school(db)
         async with stdio_client(db, "registrar") as client:
             await timetable_flow(client)
-        assert (await run_cli(db, "audit", "verify")).stdout.startswith("audit chain intact")
+        assert (await run_cli(db, "audit", "verify")).stdout.startswith("audit log intact")
 
 
 async def test_demo_school_timetable_on_an_arq_worker(tmp_path, redis_queue):

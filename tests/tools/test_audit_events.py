@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from domain.kernel.actor import Actor, Channel, Role
-from domain.kernel.audit import append_audit
+from domain.kernel.audit import append_audit, integrate_pending
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import InvalidInput, NotFound, PermissionDenied
 from tests.conftest import own_runtime
@@ -47,6 +47,8 @@ async def log(runtime, actor: Actor, tool: str, *, entity: str | None = None, en
     async with runtime.db.write() as session:
         entry = await append_audit(session, actor, tool=tool, event="write", arguments={"n": entity_id},
                                    entity=entity, entity_id=entity_id, after=after or {"ok": True})
+    async with runtime.db.write() as session:  # integrated into the tree at once, as the sequencer would be
+        await integrate_pending(session)
     end = utcnow()
     return Logged(entry.id or 0, actor, tool, entity, entity_id, start, end)
 

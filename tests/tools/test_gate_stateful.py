@@ -55,7 +55,7 @@ from tools.runtime import Runtime
 
 EXAMPLES = int(__import__("os").environ.get("MCS_ERP_STATEFUL_EXAMPLES", "8"))
 STEPS = 125  # 8 x 125 = 1,000 tool calls per backend
-IGNORED_TABLES = {"audit_log", "audit_head", "alembic_version"}
+IGNORED_TABLES = {"audit_log", "audit_tree", "alembic_version"}
 BOOKKEEPING = "pending_actions"
 DATA_KEYS = f"gs:{crypto.generate_key()}"
 KEYRING = crypto.Keyring(crypto.parse_keys(DATA_KEYS, source="test"), source="test")

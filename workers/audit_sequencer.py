@@ -1,0 +1,125 @@
+"""The audit sequencer: integrates committed audit entries into the Merkle tree and writes scheduled checkpoints.
+
+It runs as a task of the server process on the embedded default (workers/runner.py's InProcessRunner, no Redis)
+and as a task beside the job loop of every `mcs-erp worker` (workers/arq_worker.py): a task and not an arq job,
+since a worker runs one job at a time (max_jobs=1) and integration must not wait behind a payroll run. Several
+sequencers may run; the tree's lock lets one integrate at a time and the others skip the round
+(domain/kernel/audit.py). Each round: integrate batch after batch until nothing is pending (each batch its own
+transaction), then, if audit_key_file is set and audit_checkpoint_seconds have passed since the newest checkpoint
+and the tree grew, sign one and append it to the checkpoint sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
+
+from domain.kernel import audit
+from domain.kernel.clock import utcnow
+from domain.kernel.settings import Settings
+from tools.runtime import Runtime
+
+log = logging.getLogger(__name__)
+MAX_BATCHES_PER_ROUND = 200
+"""A round integrates at most this many batches (a million entries by default) before it yields to the next."""
+
+
+@dataclass(frozen=True)
+class SequencerRound:
+    """What one round did: entries integrated, the tree's size after it, the checkpoint written (or None)."""
+
+    integrated: int
+    size: int
+    checkpoint: audit.Checkpoint | None
+
+
+def checkpoint_sink(settings: Settings) -> Path | TextIO:
+    """Where checkpoints go: stdout for '-', the audit_checkpoint_file path, or '<audit_key_file>.checkpoints'.
+    Raises audit.AuditKeyError when neither the file nor the key file is set."""
+    if settings.audit_checkpoint_file == "-":
+        return sys.stdout
+    if settings.audit_checkpoint_file:
+        return Path(settings.audit_checkpoint_file).expanduser()
+    if settings.audit_key_file is None:
+        raise audit.AuditKeyError("no audit checkpoint file: set MCS_ERP_AUDIT_CHECKPOINT_FILE or "
+                                  "MCS_ERP_AUDIT_KEY_FILE")
+    key = Path(settings.audit_key_file).expanduser()
+    return key.with_name(key.name + ".checkpoints")
+
+
+async def integrate_all(runtime: Runtime, *, batch: int = audit.INTEGRATE_BATCH) -> tuple[int, int]:
+    """Integrate every entry committed so far, one transaction per `batch`; return (integrated, tree size). Stops
+    early when another sequencer holds the tree (it integrates them) or after MAX_BATCHES_PER_ROUND batches."""
+    total, size = 0, 0
+    for _ in range(MAX_BATCHES_PER_ROUND):
+        async with runtime.db.write() as session:
+            done = await audit.integrate_pending(session, limit=batch)
+        total += done.integrated
+        size = done.size
+        if done.skipped or done.integrated < batch:
+            break
+    return total, size
+
+
+async def write_checkpoint_now(runtime: Runtime, sink: Path | TextIO | None = None) -> audit.Checkpoint:
+    """Sign a checkpoint of the tree as it is now, append it to `sink` (default: checkpoint_sink) and record it
+    as the newest. Raises audit.AuditKeyError without a usable key file or sink."""
+    settings = runtime.settings
+    if settings.audit_key_file is None:
+        raise audit.AuditKeyError("no audit key: set MCS_ERP_AUDIT_KEY_FILE (create the key with `mcs-erp audit "
+                                  "keygen`)")
+    key = audit.load_signing_key(settings.audit_key_file)
+    target = checkpoint_sink(settings) if sink is None else sink
+    async with runtime.db.write() as session:
+        checkpoint = await audit.make_checkpoint(session, key)
+        audit.write_checkpoint(checkpoint, target)  # before the commit: a recorded checkpoint was written
+    return checkpoint
+
+
+async def _checkpoint_due(runtime: Runtime) -> bool:
+    every = runtime.settings.audit_checkpoint_seconds
+    if every <= 0 or runtime.settings.audit_key_file is None:
+        return False
+    async with runtime.db.read() as session:
+        tree = await session.get(audit.AuditTree, 1)
+    if tree is None or (tree.checkpoint is not None and tree.checkpoint_size == tree.size):
+        return False
+    return tree.checkpoint_at is None or utcnow() - tree.checkpoint_at >= timedelta(seconds=every)
+
+
+async def sequence_once(runtime: Runtime) -> SequencerRound:
+    """One round: integrate what is pending, then write a checkpoint if one is due."""
+    integrated, size = await integrate_all(runtime)
+    checkpoint = await write_checkpoint_now(runtime) if await _checkpoint_due(runtime) else None
+    return SequencerRound(integrated, size, checkpoint)
+
+
+async def sequencer_loop(runtime: Runtime, *, every: float | None = None) -> None:
+    """Run rounds every `every` seconds (audit_sequencer_seconds) until cancelled; a failed round is logged and
+    the next one tries again (a database outage, a missing key file)."""
+    every = runtime.settings.audit_sequencer_seconds if every is None else every
+    while True:
+        try:
+            await sequence_once(runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("audit sequencer round failed; retrying in %.1f s", every)
+        await asyncio.sleep(every)
+
+
+def start_sequencer(runtime: Runtime) -> asyncio.Task[None]:
+    """Start sequencer_loop as a task of this process (cancel it to stop)."""
+    return asyncio.create_task(sequencer_loop(runtime), name="mcs-erp-audit-sequencer")
+
+
+async def stop_sequencer(task: asyncio.Task[None] | None) -> None:
+    """Cancel a task start_sequencer made and wait for it to end."""
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
