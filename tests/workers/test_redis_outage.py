@@ -31,7 +31,7 @@ from workers.runner import ArqRunner
 
 QUEUE = f"mcs-erp-test-outage:{uuid.uuid4().hex[:12]}"
 HEARTBEAT_S = 0.3  # recovery hands a job whose enqueue was lost back after 3 heartbeats
-WAIT_S = 30.0
+WAIT_S = 120.0  # a bound on each wait (a busy machine imports the handlers slowly), never a timing
 
 
 class PrivateRedis:
