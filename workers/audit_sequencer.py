@@ -57,6 +57,11 @@ async def integrate_all(runtime: Runtime, *, batch: int = audit.INTEGRATE_BATCH)
     early when another sequencer holds the tree (it integrates them) or after MAX_BATCHES_PER_ROUND batches."""
     total, size = 0, 0
     for _ in range(MAX_BATCHES_PER_ROUND):
+        async with runtime.db.read() as session:  # a write transaction (SQLite: the write lock) only when needed
+            if not await audit.has_pending(session):
+                tree = await session.get(audit.AuditTree, 1)
+                size = tree.size if tree is not None else 0
+                break
         async with runtime.db.write() as session:
             done = await audit.integrate_pending(session, limit=batch)
         total += done.integrated

@@ -234,27 +234,28 @@ def _insert_pending(sync: Session) -> None:
     pending = sync.info.pop(_PENDING, None)
     if not pending:
         return
-    # The ids first (the caller reads them back from its AppendedEntry), then every row in one multi-row INSERT
-    # (a payroll run of 10,000 payslips appends 10,000 entries). Ids come from the table's sequence on PostgreSQL
-    # (nextval takes no lock other writers wait for); SQLite serializes writers, so the next ids are free there.
     table = AuditEntry.__table__  # type: ignore[attr-defined]
     postgres = sync.bind is not None and sync.bind.dialect.name == "postgresql"
-    if postgres:
-        ids = list(sync.execute(text("SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) "
-                                     "FROM generate_series(1, :n)"), {"n": len(pending)}).scalars())
-    else:
-        first = (sync.execute(select(func.max(table.c.id))).scalar() or 0) + 1
-        ids = list(range(first, first + len(pending)))
-    for entry, entry_id in zip(pending, sorted(ids), strict=True):
-        entry.id = entry_id
     if postgres and len(pending) > COPY_FROM:
-        # Many entries (a whole school's payroll): one binary COPY in this transaction, run from this synchronous
-        # hook on the async driver the way SQLAlchemy's own asyncio layer does (await_only).
+        # Many entries (a whole school's payroll, 10,000 payslips): their ids from the table's sequence (nextval
+        # takes no lock other writers wait for), then one binary COPY in this transaction, run from this
+        # synchronous hook on the async driver the way SQLAlchemy's own asyncio layer does (await_only).
+        ids = sorted(sync.execute(text("SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) "
+                                       "FROM generate_series(1, :n)"), {"n": len(pending)}).scalars())
+        for entry, entry_id in zip(pending, ids, strict=True):
+            entry.id = entry_id
         raw = sync.connection().connection.driver_connection
         await_only(raw.copy_records_to_table(table.name, records=[tuple(getattr(e, c) for c in CONTENT)
                                                                   for e in pending], columns=list(CONTENT)))
-    else:
-        sync.execute(table.insert(), [{c: getattr(e, c) for c in CONTENT} for e in pending])
+        return
+    # Otherwise one INSERT ... RETURNING in one round trip, the ids handed back in the entries' order; they
+    # increase in that order (PostgreSQL's sequence, SQLite's serialized writers), so one transaction's entries
+    # keep their order in the tree.
+    columns = [c for c in CONTENT if c != "id"]
+    result = sync.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
+                          [{c: getattr(e, c) for c in columns} for e in pending])
+    for entry, entry_id in zip(pending, result.scalars(), strict=True):
+        entry.id = entry_id
 
 
 def _drop_pending(sync: Session) -> None:
@@ -341,6 +342,12 @@ async def integrate_pending(session: AsyncSession, *, limit: int = INTEGRATE_BAT
     session.add(tree)
     await session.flush()
     return Integration(len(rows), tree.size, tree.root)
+
+
+async def has_pending(session: AsyncSession) -> bool:
+    """Whether any committed entry waits for the sequencer (one probe of the pending index)."""
+    return (await session.exec(select(AuditEntry.id).where(AuditEntry.leaf_index.is_(None)).limit(1))).first() \
+        is not None
 
 
 async def pending_count(session: AsyncSession) -> int:
