@@ -13,7 +13,9 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import stat
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -365,3 +367,34 @@ async def test_many_entries_in_one_transaction_get_consecutive_ids_and_positions
     assert [e.id for e in entries] == list(range(entries[0].id, entries[0].id + len(entries)))
     await integrate_all(fresh_runtime)
     assert (await _verify(fresh_runtime)).ok and (await _verify(fresh_runtime)).rows == len(entries)
+
+
+KILLED_SEQUENCER = """
+import asyncio, os, signal, sys
+from domain.kernel import audit
+from domain.kernel.settings import Settings
+from tools.runtime import Runtime
+from workers.audit_sequencer import integrate_all
+
+def die():  # SIGKILL: no exception handler, no rollback from this side, no clean-up
+    os.kill(os.getpid(), signal.SIGKILL)
+
+audit._integration_fault = die
+asyncio.run(integrate_all(Runtime.create(Settings(database_url=sys.argv[1]))))
+"""
+
+
+async def test_a_sequencer_process_killed_mid_integration_loses_nothing(fresh_runtime):
+    """The process is SIGKILLed after assigning positions, before storing them: the database rolls its open
+    transaction back, and the next sequencer integrates every entry once."""
+    runtime = fresh_runtime
+    ids = await _append(runtime, 4)
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", KILLED_SEQUENCER, runtime.settings.database_url,
+                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
+    assert [r.leaf_index for r in await _integrated(runtime)] == [None] * 4
+    assert await integrate_all(runtime) == (4, 4)
+    rows = await _integrated(runtime)
+    assert [r.id for r in rows] == ids and [r.leaf_index for r in rows] == [0, 1, 2, 3]
+    assert (await _verify(runtime)).ok
