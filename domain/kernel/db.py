@@ -124,8 +124,8 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, read_only: bool
     return engine
 
 
-CONNECT_TIMEOUT_S = 5.0  # the longest a new PostgreSQL connection may take (asyncpg's connect timeout)
-POOL_TIMEOUT_S = 10.0  # the longest a unit of work waits for a pooled connection when all are in use
+CONNECT_TIMEOUT_S = 10.0  # the longest a new PostgreSQL connection may take (asyncpg's connect timeout)
+POOL_TIMEOUT_S = 30.0  # the longest a unit of work waits for a pooled connection (SQLAlchemy's default: bursts wait)
 
 
 def _postgresql_engine(url: str, *, pool_size: int, read_only: bool = False) -> AsyncEngine:
