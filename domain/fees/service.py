@@ -829,7 +829,8 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
     (allocated) + Cr 2200 Family credit (left over).
 
     `idempotency_key` names the payment: the same key with the same family, amount and date returns the payment
-    already recorded (`replayed`); with other content raises Conflict. Raises NotFound (family) and InvalidInput
+    already recorded (`replayed`), also when the first request was still running (the second waits on the
+    family's row lock, then finds it); with other content raises Conflict. Raises NotFound (family) and InvalidInput
     (amount, date, method, allocations naming invoices that are not open invoices of the family or exceeding a
     balance or the amount, a deposit account that is not an active asset account in the currency).
     """
@@ -838,6 +839,10 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
     ledger_rules.check_date(received_on, field="received_on")
     clean_currency = money.parse_currency(currency)
     clean_method = check_method(method)
+    # The family's lock comes before the key's check: two requests with one key (a client retrying while its
+    # first call is still running) queue on it, and the second then finds the first's committed payment and
+    # replays it (checked before the lock, both found none and the second failed on the key's UNIQUE index).
+    family = await repo.get_or_raise(session, Family, family_id, field="family_id", for_update=True)
     existing = await repo.payment_by_key(session, key)
     if existing is not None:
         if (existing.family_id, existing.amount, existing.received_on, existing.currency) != (
@@ -847,7 +852,6 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
                            f"{existing.received_on}); use a new key for another payment", field="idempotency_key")
         return RecordedPayment(existing, await repo.allocations_of_payment(session, existing.id or 0),
                                replayed=True)
-    family = await repo.get_or_raise(session, Family, family_id, field="family_id", for_update=True)
     accounts = await fee_accounts(session, actor, clean_currency)
     deposit = accounts["bank"] if deposit_account_id is None else await check_account(
         session, deposit_account_id, field="deposit_account_id", types={AccountType.ASSET.value},
