@@ -398,3 +398,20 @@ async def test_a_sequencer_process_killed_mid_integration_loses_nothing(fresh_ru
     rows = await _integrated(runtime)
     assert [r.id for r in rows] == ids and [r.leaf_index for r in rows] == [0, 1, 2, 3]
     assert (await _verify(runtime)).ok
+
+
+async def test_list_audit_events_shows_the_newest_checkpoint_and_whether_it_verifies(fresh_runtime):
+    runtime = fresh_runtime
+    admin = Actor(id=1, username="admin", roles=frozenset({Role.ADMIN}), channel=Channel.CLI)
+    ids = await _append(runtime, 3)
+    none_yet = (await invoke(runtime, "list_audit_events", {}, admin)).chain
+    assert none_yet.checkpoint is None and none_yet.verified is True and none_yet.pending == 3
+    await integrate_all(runtime)
+    checkpoint = await write_checkpoint_now(runtime)
+    chain = (await invoke(runtime, "list_audit_events", {}, admin)).chain
+    assert chain.checkpoint.tree_size == 3 and chain.checkpoint.root == checkpoint.root
+    assert chain.checkpoint_signature is True and chain.verified is True and chain.rows_checked == 3
+    await _sql(runtime, "UPDATE audit_log SET actor_username = 'nobody' WHERE id = :id", id=ids[0])
+    await _rehash(runtime)
+    forged = (await invoke(runtime, "list_audit_events", {}, admin)).chain
+    assert forged.verified is False and forged.bad_event_id == ids[0] and "checkpoint 1" in forged.problem
