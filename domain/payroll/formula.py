@@ -1,4 +1,4 @@
-"""Safe, exact formulas for salary components: parsed and checked once, evaluated with simpleeval.
+"""Safe, exact formulas for salary components: parsed and checked once, evaluated as a tree of closures.
 
 A formula is one arithmetic expression over named values, for example
 `max(0, base - 100000) * 0.02` or `BASIC * 0.12 if BASIC < 1500000 else 180000`. What is allowed:
@@ -33,22 +33,22 @@ So one evaluation is at most 400 arithmetic operations on integers of at most 2,
 (0.4 ms for the slowest 1,000-character formula we built), which tests/domain/test_payroll_formula.py checks by
 counting steps and bits over random formulas.
 
-Evaluation is delegated to simpleeval (https://github.com/danthedeckie/simpleeval), a maintained library for
-evaluating one expression without Python's `eval`, given only the operators, functions and names below;
-our own check of the syntax tree runs first, so the evaluator only ever sees the constructs listed above.
+Evaluation: our own check of the syntax tree runs first and admits only the constructs listed above; the checked
+tree is then turned, once, into a tree of small functions (`_build`), one per node, with simpleeval's semantics
+(https://github.com/danthedeckie/simpleeval, which evaluated formulas here before: walking the tree on every
+evaluation cost 25 us a formula, 0.75 s of a 10,000-employee payroll's three formulas each). Nothing is ever
+handed to Python's `eval`.
 """
 
 from __future__ import annotations
 
 import ast
-import threading
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from simpleeval import InvalidExpression, SimpleEval
 
 from domain.kernel.errors import InvalidInput
 
@@ -268,21 +268,86 @@ class _Checker:
         return node
 
 
-class _ExactEval(SimpleEval):
-    """simpleeval restricted to exact arithmetic: our operators, three functions, Fraction literals."""
-
-    def __init__(self, names: Mapping[str, Fraction]):
-        super().__init__(operators=dict(_OPERATORS), functions=dict(_FUNCTIONS), names=dict(names))
-        # Only the node types the checker lets through; anything else would be a bug, and simpleeval
-        # refuses node types missing from this table.
-        self.nodes = {
-            ast.Name: self._eval_name, ast.Constant: self._eval_constant, ast.BinOp: self._eval_binop,
-            ast.UnaryOp: self._eval_unaryop, ast.BoolOp: self._eval_boolop, ast.Compare: self._eval_compare,
-            ast.IfExp: self._eval_ifexp, ast.Call: self._eval_call,
-        }
+Evaluator = Callable[[Mapping[str, Fraction]], object]
 
 
-_EVALUATORS = threading.local()
+def _build(node: ast.expr, observe: Callable[[object], None] | None = None) -> Evaluator:
+    """Turn a checked tree (only the constructs `_Checker` admits) into a function of the names' values.
+
+    Built once per formula: a payroll of 10,000 employees evaluates 30,000 formulas, and walking the tree per
+    evaluation (as simpleeval does) took 25 us each, a closure tree 3 us. Semantics are simpleeval's: comparisons
+    chain and stop at the first false one, `and`/`or` stop at the first deciding value, `x if c else y`
+    evaluates only the branch taken; every arithmetic result and function result is bounded (MAX_VALUE_BITS).
+    `observe`, when given, is called with every node's value (tests count steps and bits with it)."""
+    def wrap(fn: Evaluator) -> Evaluator:
+        if observe is None:
+            return fn
+
+        def observed(names: Mapping[str, Fraction]) -> object:
+            value = fn(names)
+            observe(value)
+            return value
+        return observed
+
+    if isinstance(node, ast.Constant):
+        constant = node.value
+        return wrap(lambda names: constant)
+    if isinstance(node, ast.Name):
+        name = node.id
+        return wrap(lambda names: names[name])
+    if isinstance(node, ast.BinOp):
+        op = _OPERATORS[type(node.op)]
+        left, right = _build(node.left, observe), _build(node.right, observe)
+        return wrap(lambda names: op(left(names), right(names)))
+    if isinstance(node, ast.UnaryOp):
+        unary = _OPERATORS[type(node.op)]
+        operand = _build(node.operand, observe)
+        return wrap(lambda names: unary(operand(names)))
+    if isinstance(node, ast.BoolOp):
+        parts = [_build(v, observe) for v in node.values]
+        if isinstance(node.op, ast.And):
+            def all_of(names: Mapping[str, Fraction]) -> object:
+                value: object = False
+                for part in parts:
+                    value = part(names)
+                    if not value:
+                        return value
+                return value
+            return wrap(all_of)
+
+        def any_of(names: Mapping[str, Fraction]) -> object:
+            value: object = False
+            for part in parts:
+                value = part(names)
+                if value:
+                    return value
+            return value
+        return wrap(any_of)
+    if isinstance(node, ast.Compare):
+        first = _build(node.left, observe)
+        steps = [(_OPERATORS[type(op)], _build(c, observe)) for op, c in zip(node.ops, node.comparators,
+                                                                            strict=True)]
+
+        def compare(names: Mapping[str, Fraction]) -> object:
+            right = first(names)
+            result: object = True
+            for op, comparator in steps:
+                if not result:
+                    break
+                left, right = right, comparator(names)
+                result = op(left, right)
+            return result
+        return wrap(compare)
+    if isinstance(node, ast.IfExp):
+        test, body, orelse = (_build(node.test, observe), _build(node.body, observe),
+                              _build(node.orelse, observe))
+        return wrap(lambda names: body(names) if test(names) else orelse(names))
+    if isinstance(node, ast.Call):
+        assert isinstance(node.func, ast.Name)
+        function = _FUNCTIONS[node.func.id]
+        args = [_build(a, observe) for a in node.args]
+        return wrap(lambda names: function(*[a(names) for a in args]))
+    raise AssertionError(f"the checker let {ast.dump(node)} through")  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -296,6 +361,7 @@ class Formula:
     text: str
     names: frozenset[str]
     _tree: ast.expr = field(repr=False, compare=False)
+    _run: Evaluator = field(repr=False, compare=False)
 
     @classmethod
     def compile(cls, text: object, *, where: str = "formula", field_name: str = "formula") -> Formula:
@@ -330,7 +396,7 @@ class Formula:
             body = checker.amount(tree.body)
         except RecursionError:
             raise _fail(where, "the formula is nested too deeply", field_name) from None
-        return cls(stripped, frozenset(checker.names), body)
+        return cls(stripped, frozenset(checker.names), body, _build(body))
 
     def evaluate(self, values: Mapping[str, Fraction | int], *, where: str = "formula",
                  field_name: str = "formula") -> Fraction:
@@ -346,19 +412,17 @@ class Formula:
         exact: dict[str, Fraction] = {}
         for name in self.names:
             value = values[name]
-            if isinstance(value, bool) or not isinstance(value, (int, Fraction, Decimal)):
-                raise _fail(where, f"value of {name} must be an exact number (int, Fraction or Decimal), "
-                            f"not {type(value).__name__} {value!r}", field_name)
-            exact[name] = Fraction(value)
-            if _bits(exact[name]) > MAX_VALUE_BITS:
+            kind = type(value)
+            if kind is not Fraction and kind is not int:
+                if isinstance(value, bool) or not isinstance(value, (int, Fraction, Decimal)):
+                    raise _fail(where, f"value of {name} must be an exact number (int, Fraction or Decimal), "
+                                f"not {type(value).__name__} {value!r}", field_name)
+            value = exact[name] = value if kind is Fraction else Fraction(value)
+            if max(value.numerator.bit_length(), value.denominator.bit_length()) > MAX_VALUE_BITS:
                 raise _fail(where, f"value of {name} is too large: its numerator or denominator has more than "
                             f"{MAX_VALUE_BITS} bits", field_name)
-        evaluator = getattr(_EVALUATORS, "evaluator", None)
-        if evaluator is None:  # one per thread, reused: building one costs more than most formulas
-            evaluator = _EVALUATORS.evaluator = _ExactEval({})
-        evaluator.names = exact
         try:
-            result = evaluator.eval(self.text, previously_parsed=self._tree)
+            result = self._run(exact)
         except ZeroDivisionError:
             raise _fail(where, f"'{self.text}' divides by zero with "
                         f"{_show_values(exact, self.names)}", field_name) from None
@@ -366,11 +430,9 @@ class Formula:
             raise _fail(where, f"'{self.text}' gives an intermediate value whose numerator or denominator has "
                         f"more than {MAX_VALUE_BITS} bits with {_show_values(exact, self.names)}",
                         field_name) from None
-        except InvalidExpression as exc:  # pragma: no cover - the checker admits only what evaluates
-            raise _fail(where, f"'{self.text}' cannot be evaluated: {exc}", field_name) from None
         if isinstance(result, bool) or not isinstance(result, (int, Fraction)):  # pragma: no cover
             raise _fail(where, f"'{self.text}' did not give an amount", field_name)
-        return Fraction(result)
+        return result if type(result) is Fraction else Fraction(result)
 
 
 def _show_values(values: Mapping[str, Fraction], names: Iterable[str]) -> str:
