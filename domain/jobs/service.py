@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.jobs import repository as repo
@@ -58,25 +59,43 @@ async def create_job(session: AsyncSession, actor: Actor, *, kind: JobKind | str
                      idempotency_key: str | None = None) -> Job:
     """Record a queued job of `kind` with JSON-ready `params` and return it (flushed, so it has an id).
 
-    A repeated `idempotency_key` returns the job it created, whatever its status. Raises Conflict when the key
-    was used by another user or for another kind or other params (a key names one request).
+    A repeated `idempotency_key` returns the job it created, whatever its status, also when the two requests run
+    at the same time: the key's UNIQUE index decides, and the loser (on PostgreSQL it waits for the winner's
+    commit) returns the winner's job. Raises Conflict when the key was used by another user or for another kind
+    or other params (a key names one request).
     """
     canonical = canonical_json(params)
     if idempotency_key is not None:
         existing = await repo.get_job_by_idempotency_key(session, idempotency_key)
         if existing is not None:
-            if existing.requested_by != (actor.id or None):
-                raise Conflict("idempotency_key is already used by another user's job; choose a new key",
-                               field="idempotency_key")
-            if existing.kind != kind or existing.params != canonical:
-                raise Conflict(f"idempotency_key already names job {existing.id} ({existing.kind}) with other "
-                               "arguments; use a new key for a different request", field="idempotency_key")
-            return existing
+            return _same_request(existing, actor, kind=str(kind), canonical=canonical)
     job = Job(kind=str(kind), params=canonical, requested_by=actor.id or None, idempotency_key=idempotency_key,
               status=JobStatus.QUEUED.value)
-    session.add(job)
-    await session.flush()
+    if idempotency_key is None:
+        session.add(job)
+        await session.flush()
+        return job
+    try:
+        async with session.begin_nested():  # a savepoint: the transaction stays usable when the key is taken
+            session.add(job)
+            await session.flush()
+    except IntegrityError:
+        winner = await repo.get_job_by_idempotency_key(session, idempotency_key)
+        if winner is None:  # pragma: no cover - the key is the only UNIQUE column a new job can collide on
+            raise
+        return _same_request(winner, actor, kind=str(kind), canonical=canonical)
     return job
+
+
+def _same_request(existing: Job, actor: Actor, *, kind: str, canonical: str) -> Job:
+    """`existing`, the job of a repeated key, when the request is the same (user, kind, params); else Conflict."""
+    if existing.requested_by != (actor.id or None):
+        raise Conflict("idempotency_key is already used by another user's job; choose a new key",
+                       field="idempotency_key")
+    if existing.kind != kind or existing.params != canonical:
+        raise Conflict(f"idempotency_key already names job {existing.id} ({existing.kind}) with other "
+                       "arguments; use a new key for a different request", field="idempotency_key")
+    return existing
 
 
 async def start_job(session: AsyncSession, actor: Actor, *, kind: JobKind, params: dict[str, Any],
