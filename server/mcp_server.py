@@ -18,6 +18,7 @@ pay periods), read through the list tools as the caller, so nobody is offered wh
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import uuid
@@ -254,6 +255,13 @@ async def announce_list_changed(ctx: ServerRequestContext, bus: Any) -> None:
         await ctx.session.send_notification(types.ToolListChangedNotification(), related_request_id=ctx.request_id)
 
 
+@cache
+def tracing_installed() -> bool:
+    """Return whether the OpenTelemetry SDK is installed (only then can the SDK's per-message spans be recorded:
+    the API alone gives no-op tracers)."""
+    return importlib.util.find_spec("opentelemetry.sdk") is not None
+
+
 def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServer:
     """Build the MCP server for `runtime`; every request's actor comes from `resolve_actor`.
 
@@ -271,6 +279,11 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
                                    "documents as typed tools in toolsets, with jobs and a confirmation gate.",
                        subscriptions=bus)
     lowlevel = server._lowlevel_server  # the SDK exposes no public hook to serve tools from our own registry
+    if not tracing_installed():
+        # The SDK wraps every message in an OpenTelemetry span (Server.middleware, "drop it from this list to opt
+        # out"). Without the OpenTelemetry SDK no tracer provider can record one, so each is a no-op that still
+        # costs the span's set-up on every call.
+        lowlevel.middleware = [m for m in lowlevel.middleware if type(m).__name__ != "OpenTelemetryMiddleware"]
     # Tool declarations and the prompts are made at their first request, not here: runtime.catalogue is built at
     # its first use, so a stdio server answers `initialize` before importing every tool module (server/cli.py).
     declarations: dict[str, types.Tool] = {}
