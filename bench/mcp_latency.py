@@ -305,6 +305,8 @@ def main() -> None:
                                                                     seconds=args.seconds, clients=args.clients)))
             except TimeoutError as exc:  # the deadline, or one call's timeout (each names what it waited for)
                 fail(str(exc), server_log)
+            except Exception as exc:  # noqa: BLE001 - e.g. the SDK client's own timeout, inside a task group
+                fail(f"{type(exc).__name__}: {exc} (in {WATCH.phase!r})", server_log)
             figures["server_workers"] = args.workers
         finally:
             server.terminate()
