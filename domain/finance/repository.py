@@ -44,6 +44,20 @@ async def get_account_by_code(session: AsyncSession, code: str) -> Account | Non
     return (await session.exec(stmt)).first()
 
 
+async def accounts_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str, Account]:
+    """{code upper-cased: live account} for those of `codes` (compared without case) that exist, in one query."""
+    wanted = sorted({code.upper() for code in codes})
+    if not wanted:
+        return {}
+    stmt = (select(Account).where(func.upper(Account.code).in_(wanted),  # type: ignore[attr-defined]
+                                  Account.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Account.id))
+    out: dict[str, Account] = {}
+    for row in (await session.exec(stmt)).all():
+        out.setdefault(row.code.upper(), row)
+    return out
+
+
 async def accounts_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Account]:
     wanted = sorted(set(ids))
     if not wanted:

@@ -224,8 +224,9 @@ async def ensure_accounts(session: AsyncSession, actor: Actor, chart: Mapping[st
     exists in another currency: "account 2100 (Net pay payable) is in USD, " followed by `mismatch` formatted
     with `currency` and `account_currency`."""
     out = {}
+    found = await repo.accounts_by_codes(session, [code for code, _, _ in chart.values()])  # one query, not one each
     for role, (code, name, type_) in chart.items():
-        account = await find_account_by_code(session, code)
+        account = found.get(code.upper())
         if account is None:
             account = await create_account(session, actor, code=code, name=name, type=type_, currency=currency)
         elif account.currency != currency:
