@@ -28,3 +28,43 @@ def test_tracing_installed_follows_the_opentelemetry_sdk():
     import importlib.util
 
     assert tracing_installed() is (importlib.util.find_spec("opentelemetry.sdk") is not None)
+
+
+async def test_a_verified_key_is_reused_for_key_cache_seconds_and_a_revoked_one_refused_after(database_url,
+                                                                                              monkeypatch):
+    """The per-call key lookup is a cache hit: one database read per key and channel per key_cache_seconds, which
+    is also how long a revoked key may still be accepted by a server that verified it (`mcs-erp keys revoke`)."""
+    import tools.runtime as runtime_module
+    from domain.identity.service import create_api_key, revoke_api_key
+    from domain.kernel.actor import Channel
+    from domain.kernel.settings import Settings
+    from tests.factories import unique
+    from tools.runtime import Runtime
+
+    lookups: list[str] = []
+    real = runtime_module.identity.authenticate_key
+
+    async def counted(session, raw, channel):
+        lookups.append(raw)
+        return await real(session, raw, channel)
+
+    monkeypatch.setattr(runtime_module.identity, "authenticate_key", counted)
+    cached = Runtime.create(Settings(database_url=database_url, key_cache_seconds=3600))
+    fresh = Runtime.create(Settings(database_url=database_url, key_cache_seconds=0))
+    try:
+        async with cached.db.write() as session:
+            issued = await create_api_key(session, username=unique("cache-").lower(), roles="viewer")
+        for _ in range(5):
+            actor = await cached.actor_for_key(issued.secret, Channel.MCP_HTTP)
+            assert actor is not None and actor.username == issued.user.username
+        assert len(lookups) == 1
+        assert await cached.actor_for_key(issued.secret, Channel.AGENT) is not None  # its own channel's actor
+        assert len(lookups) == 2
+        assert await cached.actor_for_key("mcs_" + "x" * 43, Channel.MCP_HTTP) is None
+        async with cached.db.write() as session:
+            await revoke_api_key(session, key_id=issued.key.id)
+        assert await cached.actor_for_key(issued.secret, Channel.MCP_HTTP) is not None  # within the bound
+        assert await fresh.actor_for_key(issued.secret, Channel.MCP_HTTP) is None  # past it: refused
+    finally:
+        await cached.close()
+        await fresh.close()
