@@ -229,6 +229,10 @@ async def append_audit(
     return entry
 
 
+_INSERT_ONE = (f"INSERT INTO audit_log ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in CONTENT[1:])}) "
+               f"VALUES ({', '.join(f'${n}' for n in range(1, len(CONTENT)))}) RETURNING id")
+
+
 def _insert_pending(sync: Session) -> None:
     """before_commit: give each pending entry its id and insert them all, without a position (no lock taken)."""
     pending = sync.info.pop(_PENDING, None)
@@ -247,6 +251,13 @@ def _insert_pending(sync: Session) -> None:
         raw = sync.connection().connection.driver_connection
         await_only(raw.copy_records_to_table(table.name, records=[tuple(getattr(e, c) for c in CONTENT)
                                                                   for e in pending], columns=list(CONTENT)))
+        return
+    if postgres and len(pending) == 1:
+        # The common case (one tool call, one entry): straight on the driver, one round trip and none of the
+        # statement building a SQLAlchemy execute costs (about a fifth of a small write's CPU on this path).
+        entry = pending[0]
+        raw = sync.connection().connection.driver_connection
+        entry.id = await_only(raw.fetchval(_INSERT_ONE, *(getattr(entry, c) for c in CONTENT[1:])))
         return
     # Otherwise one INSERT ... RETURNING in one round trip, the ids handed back in the entries' order; they
     # increase in that order (PostgreSQL's sequence, SQLite's serialized writers), so one transaction's entries
