@@ -83,7 +83,7 @@ async def phase(runtime: Runtime, args: argparse.Namespace, label: str) -> int:
 
 
 async def run(args: argparse.Namespace, url: str) -> dict:
-    runtime = Runtime.create(Settings(database_url=url, audit_sequencer_seconds=0.2, audit_checkpoint_seconds=0))
+    runtime = Runtime.create(Settings(database_url=url, audit_checkpoint_seconds=0))
     try:
         WAITING["for"] = "migrations"
         await asyncio.wait_for(prepare_database(runtime), args.call_timeout * 4)
@@ -102,7 +102,7 @@ async def run(args: argparse.Namespace, url: str) -> dict:
                     finally:
                         audit._DISABLED = False
                     continue
-                sequencer = asyncio.create_task(sequencer_loop(runtime, every=0.2))
+                sequencer = asyncio.create_task(sequencer_loop(runtime))  # every audit_sequencer_seconds, as served
                 try:
                     audited += await phase(runtime, args, f"a{r}-")
                 finally:
