@@ -125,12 +125,31 @@ def _models_in(model: type[BaseModel], seen: set) -> typing.Iterator[type[BaseMo
             stack += typing.get_args(annotation)
 
 
+@cache
+def _walked_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of `model` that may hold a model declaring a code field: those whose annotation names such a
+    model, or says nothing about what it holds (Any, object, a type variable). The others (scalars, models with
+    no code field however deep) are not visited: walking every field of every item of a 50-row page cost about
+    0.3 ms a call."""
+    names = []
+    for name, info in model.model_fields.items():
+        stack = [info.annotation]
+        while stack:
+            annotation = stack.pop()
+            if annotation is Any or annotation is object or isinstance(annotation, typing.TypeVar) or (
+                    isinstance(annotation, type) and issubclass(annotation, BaseModel) and _nested(annotation)):
+                names.append(name)
+                break
+            stack += typing.get_args(annotation)
+    return tuple(names)
+
+
 def _collect(value: Any, todo: list[tuple[BaseModel, str, str, str, bool]]) -> None:
     if isinstance(value, BaseModel):
         for id_field, kind, code_field, many in code_fields(type(value)):
             if getattr(value, code_field) is None and getattr(value, id_field) is not None:
                 todo.append((value, id_field, kind, code_field, many))
-        for name in type(value).model_fields:
+        for name in _walked_fields(type(value)):
             inner = getattr(value, name)
             if isinstance(inner, BaseModel | list | tuple | dict):
                 _collect(inner, todo)
