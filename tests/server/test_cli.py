@@ -96,7 +96,7 @@ async def test_keys_and_audit_verify_detects_tampering(tmp_path):
         await invoke(runtime, "create_department", {"code": "ARTS", "name": "Arts"}, admin)
         await runtime.close()
         # keys create, keys revoke and create_department: three audited changes
-        assert "3 rows verified" in (await run_cli(db, "audit", "verify")).stdout
+        assert "3 entries verified" in (await run_cli(db, "audit", "verify")).stdout
 
         engine = create_async_engine(db.url)
         async with engine.begin() as conn:
