@@ -808,8 +808,7 @@ async def bench(args: argparse.Namespace, progress: Progress) -> int:
             lost, lost_examples = await verify(engine, tally, run)
             balanced = await ledger_balanced(engine)
             jobs_by_worker = await jobs_per_worker(engine, run)
-        finally:
-            progress.waiting_for = "the deployment to stop and the database to be dropped"
+        finally:  # (progress keeps what the run was waiting for: a deadline's message names it, not this)
             await asyncio.to_thread(deployment.stop)
             await engine.dispose()
             try:
