@@ -290,6 +290,22 @@ def _fold(name: str) -> str:
     return name.casefold()
 
 
+@dataclass(slots=True)
+class _StructurePlan:
+    """A structure's facts compute_payslip reads for every payslip: where gross and taxable become known, the
+    names its components read, each component's percent as a rate, line kind and STP category, its tax tables,
+    and the table set it was last checked against."""
+
+    gross_from: int
+    taxable_from: int
+    names: frozenset[str]
+    percent_rates: tuple[Fraction | None, ...]
+    line_kinds: tuple[LineKind, ...]
+    categories: tuple[str, ...]
+    tables: tuple[str, ...]
+    checked_against: object = None
+
+
 @dataclass(frozen=True)
 class SalaryStructure:
     """An ordered salary structure in one currency; checked in full when built.
@@ -330,24 +346,34 @@ class SalaryStructure:
             seen[folded] = name
         object.__setattr__(self, "components", components)
         object.__setattr__(self, "inputs", inputs)
+        # What compute_payslip needs of the structure for every payslip, worked out once (a payroll of 10,000
+        # employees computes 10,000 payslips with one structure).
+        earnings = [i for i, c in enumerate(components) if c.kind is ComponentKind.EARNING]
+        gross_from = earnings[-1] + 1 if earnings else 0
+        pre_tax = [i for i, c in enumerate(components) if c.pre_tax]
+        object.__setattr__(self, "_plan", _StructurePlan(
+            gross_from=gross_from, taxable_from=max([gross_from] + [i + 1 for i in pre_tax]),
+            names=frozenset().union(*(c.names_used for c in components)),
+            percent_rates=tuple(None if c.percent is None else Fraction(c.percent) / 100 for c in components),
+            line_kinds=tuple(LineKind(c.kind.value) for c in components),
+            categories=tuple(c.category or default_category(c.kind.value, pre_tax=c.pre_tax) for c in components),
+            tables=tuple(dict.fromkeys(c.table for c in components if c.table is not None))))
         self._check_names()
 
     @property
     def gross_known_from(self) -> int:
         """The position (0-based) from which `gross` is known: just after the last earning."""
-        earnings = [i for i, c in enumerate(self.components) if c.kind is ComponentKind.EARNING]
-        return earnings[-1] + 1 if earnings else 0
+        return self._plan.gross_from  # type: ignore[attr-defined]
 
     @property
     def taxable_known_from(self) -> int:
         """The position from which `taxable` is known: after the last earning and the last pre-tax deduction."""
-        pre_tax = [i for i, c in enumerate(self.components) if c.pre_tax]
-        return max([self.gross_known_from] + [i + 1 for i in pre_tax])
+        return self._plan.taxable_from  # type: ignore[attr-defined]
 
     @property
     def tax_tables_used(self) -> tuple[str, ...]:
         """The tax table codes the structure's tax components use, in order, without repeats."""
-        return tuple(dict.fromkeys(c.table for c in self.components if c.table is not None))
+        return self._plan.tables  # type: ignore[attr-defined]
 
     def _check_names(self) -> None:
         codes = [c.code for c in self.components]
@@ -395,6 +421,13 @@ class SalaryStructure:
     def check_tables(self, tables: TaxTableSet) -> None:
         """Raise InvalidInput (field `table`) if a tax component names a table code absent from `tables`,
         or one whose currency differs from the structure's."""
+        plan = self._plan  # type: ignore[attr-defined]
+        if plan.checked_against is tables:  # both immutable: checked once per structure and table set
+            return
+        self._check_tables(tables)
+        plan.checked_against = tables
+
+    def _check_tables(self, tables: TaxTableSet) -> None:
         for component in self.components:
             if component.table is None:
                 continue
@@ -464,6 +497,23 @@ class PayslipLine:
         _check_minor(self.amount_minor, field="amount_minor", where=f"line {self.code}", allow_negative=True)
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _engine_line(code: str, name: str, kind: LineKind, amount: int, category: str) -> PayslipLine:
+    """A component's line, built without PayslipLine's checks: the component's code, name and category were
+    checked when the structure was built, the kind is a LineKind and the amount an int from rounding."""
+    line = _new(PayslipLine)
+    _set(line, "code", code)
+    _set(line, "name", name)
+    _set(line, "kind", kind)
+    _set(line, "amount_minor", amount)
+    _set(line, "category", category)
+    _set(line, "hours", None)
+    return line
+
+
 @dataclass(frozen=True)
 class YearToDate:
     """Year-to-date totals in minor units: gross, taxable, tax, net, and per component (and arrears) code.
@@ -505,12 +555,20 @@ class YearToDate:
 
     def plus(self, *, gross_minor: int, taxable_minor: int, tax_minor: int, net_minor: int,
              lines: Iterable[PayslipLine]) -> YearToDate:
-        """Return these totals with one payslip's added."""
+        """Return these totals with one payslip's added (ints added to checked ints: built without the checks)."""
         components = dict(self.components)
         for line in lines:
             components[line.code] = components.get(line.code, 0) + line.amount_minor
-        return YearToDate(self.gross_minor + gross_minor, self.taxable_minor + taxable_minor,
-                          self.tax_minor + tax_minor, self.net_minor + net_minor, components)
+        for name, value in (("gross_minor", gross_minor), ("taxable_minor", taxable_minor),
+                            ("tax_minor", tax_minor), ("net_minor", net_minor)):
+            _check_minor(value, field=name, where="year to date", allow_negative=True)
+        after = _new(YearToDate)
+        _set(after, "gross_minor", self.gross_minor + gross_minor)
+        _set(after, "taxable_minor", self.taxable_minor + taxable_minor)
+        _set(after, "tax_minor", self.tax_minor + tax_minor)
+        _set(after, "net_minor", self.net_minor + net_minor)
+        _set(after, "components", MappingProxyType(dict(sorted(components.items()))))
+        return after
 
 
 @dataclass(frozen=True)
@@ -695,69 +753,70 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
     if tables is not None:
         structure.check_tables(tables)
 
+    plan: _StructurePlan = structure._plan  # type: ignore[attr-defined]
     ratio = _proration(inputs)
     arrears_total = sum(line.amount_minor for line in inputs.arrears)
     leave_total = sum(line.amount_minor for line in inputs.leave)
     termination_total = sum(line.amount_minor for line in inputs.termination)
-    missing_rates = [name for name in RATE_NAMES if name not in inputs.rates
-                     and any(name in c.names_used for c in structure.components)]
+    missing_rates = [name for name in RATE_NAMES if name not in inputs.rates and name in plan.names]
     if missing_rates:
         raise InvalidInput(f"structure {structure.code} uses {', '.join(missing_rates)}, which these pay inputs do "
                            "not give (the payroll service gives the jurisdiction's rate in force)", field="rates")
-    values: dict[str, Fraction] = {
-        "base": Fraction(inputs.base_minor),
-        "payment_days": inputs.payment_days,
-        "working_days": Fraction(inputs.working_days),
-        "unpaid_leave_days": Fraction(inputs.unpaid_leave_days),
-        "arrears": Fraction(arrears_total),
-        "leave_pay": Fraction(leave_total),
-        "termination_pay": Fraction(termination_total),
-        **{name: Fraction(v) for name, v in inputs.rates.items()},
-        "ytd_gross": Fraction(inputs.ytd.gross_minor),
-        "ytd_taxable": Fraction(inputs.ytd.taxable_minor),
-        "ytd_tax": Fraction(inputs.ytd.tax_minor),
-        "ytd_net": Fraction(inputs.ytd.net_minor),
-    }
-    for component in structure.components:
-        values[f"ytd_{component.code}"] = Fraction(inputs.ytd.component(component.code))
-    values.update({name: Fraction(v) for name, v in inputs.values.items()})
+    # Exact values, as ints where they are whole (int and Fraction arithmetic mix exactly; Formula.evaluate makes
+    # Fractions of the names it reads): only the names the structure's components read.
+    values: dict[str, int | Fraction] = {}
+    needed = plan.names
+    if needed:
+        ytd = inputs.ytd
+        offered: dict[str, Any] = {
+            "base": inputs.base_minor, "payment_days": inputs.payment_days, "working_days": inputs.working_days,
+            "unpaid_leave_days": inputs.unpaid_leave_days, "arrears": arrears_total, "leave_pay": leave_total,
+            "termination_pay": termination_total, "ytd_gross": ytd.gross_minor, "ytd_taxable": ytd.taxable_minor,
+            "ytd_tax": ytd.tax_minor, "ytd_net": ytd.net_minor, **inputs.rates, **inputs.values}
+        for name in needed:
+            if name in offered:
+                values[name] = offered[name]
+            elif name.startswith("ytd_"):
+                values[name] = ytd.component(name[4:])
 
     gross = arrears_total + leave_total + termination_total
     taxable = arrears_total + leave_total
     lines: list[PayslipLine] = []
     withholdings: list[Withholding] = []
-    gross_from, taxable_from = structure.gross_known_from, structure.taxable_known_from
+    gross_from, taxable_from = plan.gross_from, plan.taxable_from
 
     def reach(position: int) -> None:
         if position == gross_from:
-            values[GROSS] = Fraction(gross)
-            values[OTE] = Fraction(gross - termination_total)
+            values[GROSS] = gross
+            values[OTE] = gross - termination_total
             lines.extend(inputs.arrears)
             lines.extend(inputs.leave)
             lines.extend(inputs.termination)
         if position == taxable_from:
-            values[TAXABLE] = Fraction(taxable)
+            values[TAXABLE] = taxable
 
     for position, component in enumerate(structure.components):
         reach(position)
-        where = f"structure {structure.code}, component {component.code}"
-        if component.method is Method.FIXED:
+        method = component.method
+        if method is Method.FIXED:
             assert component.amount_minor is not None
-            exact = Fraction(component.amount_minor)
-        elif component.method is Method.PERCENTAGE:
-            assert component.of is not None and component.percent is not None
-            exact = Fraction(component.percent) / 100 * values[component.of]
+            exact: int | Fraction = component.amount_minor
+        elif method is Method.PERCENTAGE:
+            assert component.of is not None
+            exact = plan.percent_rates[position] * values[component.of]  # type: ignore[operator]
         else:
             assert component.compiled is not None
-            exact = component.compiled.evaluate(values, where=where, field_name="expression")
+            exact = component.compiled.evaluate(values, where=f"structure {structure.code}, component "
+                                                f"{component.code}", field_name="expression")
         if component.prorate:
             exact *= ratio
-        if component.method is Method.TAX_TABLE:
+        if method is Method.TAX_TABLE:
             assert tables is not None and component.table is not None
             base_minor = round_half_up(exact)
             if base_minor < 0:
-                raise InvalidInput(f"{where}: the taxable base '{component.expression}' is {base_minor} minor "
-                                   "units; it must be 0 or more", field="taxable_minor")
+                raise InvalidInput(f"structure {structure.code}, component {component.code}: the taxable base "
+                                   f"'{component.expression}' is {base_minor} minor units; it must be 0 or more",
+                                   field="taxable_minor")
             # The employee's status goes only to taxes that have statuses (a flat levy has none).
             status = inputs.filing_status if tables.filing_statuses(component.table) else None
             table = tables.pick(component.table, on=period.pay_date, filing_status=status)
@@ -767,18 +826,19 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
         else:
             amount = round_half_up(exact)
         if amount < 0:
-            raise InvalidInput(f"{where} comes to {amount} minor units (exactly {show(exact)}); a line must be "
-                               "0 or more; wrap the formula in max(0, ...)", field="amount_minor")
-        values[component.code] = Fraction(amount)
+            raise InvalidInput(f"structure {structure.code}, component {component.code} comes to {amount} minor "
+                               f"units (exactly {show(Fraction(exact))}); a line must be 0 or more; wrap the "
+                               "formula in max(0, ...)", field="amount_minor")
+        if component.code in needed:
+            values[component.code] = amount
         if component.kind is ComponentKind.EARNING:
             gross += amount
             if component.taxable:
                 taxable += amount
         elif component.pre_tax:
             taxable -= amount
-        lines.append(PayslipLine(component.code, component.name, LineKind(component.kind.value), amount,
-                                 category=component.category or default_category(component.kind.value,
-                                                                                 pre_tax=component.pre_tax)))
+        lines.append(_engine_line(component.code, component.name, plan.line_kinds[position], amount,
+                                  plan.categories[position]))
     reach(len(structure.components))
     lines.extend(inputs.termination_tax)
 

@@ -548,6 +548,8 @@ class TaxTableSet:
                                            f"{later.effective_from}; end the earlier one the day before",
                                            field="tables")
         object.__setattr__(self, "tables", tables)
+        # Answers of filing_statuses and pick, which a payroll asks once per payslip; the set is immutable.
+        object.__setattr__(self, "_memo", {})
 
     def codes(self) -> tuple[str, ...]:
         """Return the tax codes in the set, sorted."""
@@ -555,7 +557,14 @@ class TaxTableSet:
 
     def filing_statuses(self, code: str) -> tuple[str, ...]:
         """Return the filing statuses tax `code` has in the set, sorted (empty when it has none)."""
-        return tuple(sorted({t.filing_status for t in self.tables if t.code == code and t.filing_status}))
+        if not isinstance(code, str):
+            return ()
+        key = ("statuses", code)
+        found = self._memo.get(key)  # type: ignore[attr-defined]
+        if found is None:
+            found = self._memo[key] = tuple(sorted({t.filing_status for t in self.tables  # type: ignore[attr-defined]
+                                                    if t.code == code and t.filing_status}))
+        return found
 
     def merged(self, other: TaxTableSet | Iterable[TaxTable]) -> TaxTableSet:
         """Return a set holding these tables and `other`'s (checked again for overlaps)."""
@@ -570,6 +579,15 @@ class TaxTableSet:
         `pay_date` when no table of that code and status is in force on `on` (the message lists the dates
         the set covers).
         """
+        if not (isinstance(code, str) and isinstance(on, date) and isinstance(filing_status, (str, type(None)))):
+            return self._pick(code, on=on, filing_status=filing_status)  # which explains what is wrong
+        key = ("pick", code, on, filing_status)
+        found = self._memo.get(key)  # type: ignore[attr-defined]
+        if found is None:
+            found = self._memo[key] = self._pick(code, on=on, filing_status=filing_status)  # type: ignore[attr-defined]
+        return found
+
+    def _pick(self, code: str, *, on: date, filing_status: str | None) -> TaxTable:
         group = [t for t in self.tables if t.code == code]
         if not group:
             known = ", ".join(self.codes()) or "none"

@@ -19,6 +19,9 @@ from domain.payroll.formula import MAX_FORMULA_NODES, MAX_VALUE_BITS, Formula
 from domain.payroll.models import SalaryStructure
 
 F = Fraction
+HANG_S = 5.0
+"""A hang guard, not a speed target: an unchecked literal such as 1e30000000 builds a 100-million-bit integer
+for many seconds; a checked one is refused in milliseconds (0.5 s flaked on a loaded 2-core machine)."""
 PROPERTY = settings(max_examples=80, deadline=None, database=None)
 
 
@@ -194,7 +197,7 @@ def test_oversized_literals_are_refused_quickly_naming_the_limit(text, words):
     started = time.perf_counter()
     with pytest.raises(InvalidInput, match=words) as err:
         Formula.compile(text, where="component PF", field_name="expression")
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < HANG_S
     assert err.value.field == "expression" and err.value.message.startswith("component PF: the number ")
 
 
@@ -231,7 +234,7 @@ def test_a_stored_structure_with_a_hostile_literal_is_refused_at_calculation():
     started = time.perf_counter()
     with pytest.raises(InvalidInput, match="below 10\\^15"):
         payroll.engine_structure(row)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < HANG_S
 
 
 _LEAF = st.one_of(
@@ -261,9 +264,9 @@ def test_no_accepted_formula_exceeds_the_work_bound(text, base, days):
     try:
         compiled = Formula.compile(text)
     except InvalidInput:
-        assert time.perf_counter() - started < 0.5
+        assert time.perf_counter() - started < HANG_S
         return
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < HANG_S
     work = {"steps": 0, "bits": 0}
 
     def counted(value):
