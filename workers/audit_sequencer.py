@@ -105,16 +105,20 @@ async def sequence_once(runtime: Runtime) -> SequencerRound:
 
 
 async def sequencer_loop(runtime: Runtime, *, every: float | None = None) -> None:
-    """Run rounds every `every` seconds (audit_sequencer_seconds) until cancelled; a failed round is logged and
-    the next one tries again (a database outage, a missing key file)."""
+    """Run rounds every `every` seconds (audit_sequencer_seconds) until cancelled; a failed round is logged (once
+    while it keeps failing the same way) and the next one tries again (a database outage, a missing key file)."""
     every = runtime.settings.audit_sequencer_seconds if every is None else every
+    last_error = None
     while True:
         try:
             await sequence_once(runtime)
+            last_error = None
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("audit sequencer round failed; retrying in %.1f s", every)
+        except Exception as exc:  # the same failure round after round is logged once, with its traceback
+            if repr(exc) != last_error:
+                log.exception("audit sequencer round failed; retrying every %.1f s", every)
+            last_error = repr(exc)
         await asyncio.sleep(every)
 
 

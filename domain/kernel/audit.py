@@ -87,7 +87,10 @@ class AuditEntry(SQLModel, table=True):
 
     __tablename__ = "audit_log"
     __table_args__ = (
-        Index("ix_audit_log_leaf_index", "leaf_index", unique=True),
+        # Partial both: a writer's insert (leaf_index NULL) touches only the pending index, the sequencer's
+        # update moves the row from it to the positions' index.
+        Index("ix_audit_log_leaf_index", "leaf_index", unique=True, postgresql_where=text("leaf_index IS NOT NULL"),
+              sqlite_where=text("leaf_index IS NOT NULL")),
         Index("ix_audit_log_pending", "id", postgresql_where=text("leaf_index IS NULL"),
               sqlite_where=text("leaf_index IS NULL")),
     )

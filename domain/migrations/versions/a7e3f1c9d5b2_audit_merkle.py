@@ -27,7 +27,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('leaf_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.drop_column('prev_hash')
         batch_op.drop_column('hash')
-    op.create_index('ix_audit_log_leaf_index', 'audit_log', ['leaf_index'], unique=True)
+    op.create_index('ix_audit_log_leaf_index', 'audit_log', ['leaf_index'], unique=True,
+                    postgresql_where=sa.text('leaf_index IS NOT NULL'), sqlite_where=sa.text('leaf_index IS NOT NULL'))
     op.create_index('ix_audit_log_pending', 'audit_log', ['id'], unique=False,
                     postgresql_where=sa.text('leaf_index IS NULL'), sqlite_where=sa.text('leaf_index IS NULL'))
     op.drop_table('audit_head')
