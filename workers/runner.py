@@ -25,6 +25,7 @@ __all__ = ["DEFAULT_QUEUE", "ArqRunner", "InProcessRunner", "JobRunner", "arq_jo
 
 log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "mcs-erp:jobs"
+ENQUEUE_TIMEOUT_S = 5.0  # the longest a job's enqueue waits for Redis: a stalled Redis must not hang the call
 
 
 class InProcessRunner:
@@ -120,7 +121,20 @@ class ArqRunner:
             self._pool = await create_pool(self.redis_settings, default_queue_name=self.queue_name)
 
     async def enqueue(self, job_id: int) -> None:
-        """Enqueue `run_job(job_id)`; arq ignores it while the same job id is queued or its result is kept."""
+        """Enqueue `run_job(job_id)`; arq ignores it while the same job id is queued or its result is kept.
+
+        Bounded: when Redis has not taken the job within ENQUEUE_TIMEOUT_S (connecting included), raises redis'
+        TimeoutError, as it raises its ConnectionError when Redis refuses; a unit of work reports either as
+        ServiceUnavailable (domain.kernel.db), and the job, committed, stays queued for the recovery.
+        """
+        try:
+            await asyncio.wait_for(self._enqueue(job_id), ENQUEUE_TIMEOUT_S)
+        except TimeoutError as exc:
+            from redis.exceptions import TimeoutError as RedisTimeoutError
+
+            raise RedisTimeoutError(f"Redis did not take job {job_id} within {ENQUEUE_TIMEOUT_S:g} s") from exc
+
+    async def _enqueue(self, job_id: int) -> None:
         await self.start()
         assert self._pool is not None
         await self._pool.enqueue_job(RUN_JOB, job_id, _job_id=arq_job_id(self.queue_name, job_id),

@@ -2,7 +2,8 @@
 kept, and once Redis is back (empty, as after a crash) the worker takes jobs again and the kept job runs once.
 
 Uses a redis-server of its own on a free port, started, killed and started again here (never the shared
-Redis); skipped locally when redis-server is not installed, a failure when CI=true.
+Redis); skipped locally when redis-server is not installed, a failure when CI=true. A Redis that never answers is
+a socket of the test's own.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
+import redis.exceptions
 from redis.asyncio import Redis
 
-from domain.kernel.errors import ServiceUnavailable
+import workers.runner
+from domain.kernel.errors import ServiceUnavailable, unavailable_service
 from domain.kernel.settings import Settings
 from domain.migrations.schema import migrate
 from tests.conftest import IN_CI, drop_pg_database, fresh_database_url
@@ -134,3 +137,25 @@ async def job_status(rt, school, job_id: int, status: str) -> bool:
     job = await invoke(rt, "get_job", {"job_id": job_id}, school.registrar)
     assert job.status not in {"failed", "cancelled"} or job.status == status, job.error
     return job.status == status
+
+
+async def test_a_stalled_redis_is_unavailable_within_the_enqueue_bound(monkeypatch):
+    """A Redis that accepts the connection and never answers (a stopped process, a full network buffer) must
+    not hang a job's start: the enqueue gives up after ENQUEUE_TIMEOUT_S with redis' TimeoutError, which a unit
+    of work reports as the job queue being unavailable."""
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # reads every command, answers none, until the client hangs up
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(workers.runner, "ENQUEUE_TIMEOUT_S", 0.3)
+    runner = ArqRunner(f"redis://127.0.0.1:{port}/0", queue_name=QUEUE)
+    try:
+        with pytest.raises(redis.exceptions.TimeoutError) as caught:
+            await asyncio.wait_for(runner.enqueue(1), WAIT_S)  # the outer bound only stops a broken test
+        assert "did not take job 1 within 0.3 s" in str(caught.value)
+        assert unavailable_service(caught.value) == "redis"
+    finally:
+        await runner.stop()
+        server.close()
