@@ -204,8 +204,8 @@ async def append_audit(
 
     `arguments`, `before` and `after` are stored as canonical JSON; callers pass them without secrets. The entries
     are inserted just before the transaction commits, with no lock shared with other writers; the entries of one
-    transaction get increasing ids in the order they were appended (and so consecutive positions in the tree); a
-    rolled-back transaction appends nothing. The sequencer integrates them into the tree after the commit.
+    transaction get increasing ids in the order they were appended, and so keep that order in the tree (other
+    transactions' entries may come between them); a rolled-back transaction appends nothing. The sequencer integrates them into the tree after the commit.
     """
     entry = AppendedEntry(
         at=utcnow(),
