@@ -68,3 +68,19 @@ async def test_a_verified_key_is_reused_for_key_cache_seconds_and_a_revoked_one_
     finally:
         await cached.close()
         await fresh.close()
+
+
+@pytest.mark.parametrize("tool, arguments", [("ping", {}), ("get_me", {}), ("list_students", {"limit": 5}),
+                                             ("list_sections", {"limit": 5}), ("list_terms", {"limit": 5})])
+async def test_the_text_of_a_result_is_the_json_of_its_structured_content(rt, tool, arguments):
+    """call_tool makes the text and the structured content separately (both in pydantic-core): they must agree."""
+    import json
+
+    from server.mcp_server import call_tool
+    from tests.factories import make_user
+
+    async with rt.db.write() as session:
+        admin = await make_user(session, roles="admin")
+    result = await call_tool(rt, admin, tool, arguments)
+    assert not result.is_error, result.content[0].text
+    assert json.loads(result.content[0].text) == result.structured_content
