@@ -18,6 +18,24 @@ client's call in flight) and the tail of the server's log, and exits 1. The serv
 file (never an unread pipe: a full pipe once blocked the server's logging and hung this bench for ever).
 Prints the figures, then one line with a JSON object of them.
 
+Where a get_student call spends its CPU (issue 19, measured 2026-12-06 on PostgreSQL, one server process, the
+app driven in process through ASGI with cProfile on process time, min of 6 interleaved rounds of 300 calls; a
+shared 2-core machine, so +-30%):
+  - the HTTP app and the SDK's request handling, paid by ping alike: about 1.1-1.5 ms (middleware, request-id,
+    host check, key cache hit, the SDK's envelope validation, classify, anyio task group and memory stream per
+    request, JSON-RPC response dump); uvicorn's HTTP parsing comes on top for both;
+  - the tool through tools.invoke (call_tool, no HTTP): ping 0.08 ms, get_student 1.16 ms, of which the
+    repository's query 0.79 ms (a unit of work: session, pool checkout with its pre-ping round trip, 0.27 ms;
+    the ORM execute and result 0.5 ms) and the tool layer (validation, fill_codes, redaction, JSON) 0.37 ms.
+Cut: building get_student's select on every call (1.2 ms; now built once), list_students' select (now once per
+filter combination), fill_codes walking every field of every row (about 9% of list_students), the SDK's no-op
+OpenTelemetry span per message (about 20 us), the access log written on the event loop (now a QueueListener
+thread). Already lean: arguments are validated once (the registry's input model; the SDK checks only the
+envelope), the answer is made by pydantic-core as text and as its structured twin (no json.loads of the text), and a
+verified API key is a cache hit for MCS_ERP_KEY_CACHE_SECONDS. What remains is the ORM unit of work per read and
+the SDK's per-request machinery (its `json_response=True` mode would skip the task group and stream, at the cost
+of progress notifications during a call).
+
 Usage: uv run python bench/mcp_latency.py [--calls 300] [--seconds 15] [--clients 16] [--workers 1]
                                          [--call-timeout 30] [--deadline 300]
 """
