@@ -717,6 +717,11 @@ async def verify_audit_log(session: AsyncSession, *, checkpoints: Sequence[Check
             break
         for row in rows:
             position = row.leaf_index
+            if position < frontier.size:  # only with the unique index dropped: two entries claim one position
+                problems.append((position, f"audit row {row.id} claims position {position}, which another entry "
+                                           "holds (positions were forged)", row.id, (position, position)))
+                gap = (frontier.size, frontier.size + 1)
+                break
             if position != frontier.size:
                 gap = (frontier.size, position)
                 ids_at[position] = row.id
@@ -743,7 +748,7 @@ async def verify_audit_log(session: AsyncSession, *, checkpoints: Sequence[Check
             check_checkpoints_at_size()
         after = rows[-1].leaf_index
     size = frontier.size
-    if gap is not None:
+    if gap is not None and gap[1] in ids_at:
         problems.append((gap[0], f"positions {gap[0]} to {gap[1] - 1} are missing from the tree (entries deleted or "
                                  f"moved); the next is audit row {ids_at[gap[1]]}", None, (gap[0], gap[1] - 1)))
     for found in (leaf_problem, witness_problem):

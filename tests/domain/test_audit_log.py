@@ -415,3 +415,24 @@ async def test_list_audit_events_shows_the_newest_checkpoint_and_whether_it_veri
     await _rehash(runtime)
     forged = (await invoke(runtime, "list_audit_events", {}, admin)).chain
     assert forged.verified is False and forged.bad_event_id == ids[0] and "checkpoint 1" in forged.problem
+
+
+async def test_every_position_of_a_rehashed_edit_is_named_exactly(fresh_runtime, monkeypatch):
+    """With a checkpoint after each entry, even without signed leaves, consecutive checkpoints pin the first
+    entry that differs to one position: for each position in turn, edit it, re-hash, verify, restore."""
+    runtime = fresh_runtime
+    monkeypatch.setattr(audit, "CHECKPOINT_LEAVES", 0)
+    ids = []
+    for n in range(7):
+        ids += await _append(runtime, 1, start=n)
+        await integrate_all(runtime)
+        await write_checkpoint_now(runtime)
+    for position, row_id in enumerate(ids):
+        await _sql(runtime, "UPDATE audit_log SET entity_id = entity_id + 1000 WHERE id = :id", id=row_id)
+        await _rehash(runtime)
+        result = await _verify(runtime)
+        assert not result.ok and result.bad_positions == (position, position) and result.bad_id == row_id, \
+            result.problem
+        await _sql(runtime, "UPDATE audit_log SET entity_id = entity_id - 1000 WHERE id = :id", id=row_id)
+        await _rehash(runtime)
+    assert (await _verify(runtime)).ok
