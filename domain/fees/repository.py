@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, or_, update
+import asyncpg
+from sqlalchemy import bindparam, func, insert, or_, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,7 +32,7 @@ from domain.fees.models import (
     Refund,
 )
 from domain.kernel.clock import utcnow
-from domain.kernel.db import codes_by_id
+from domain.kernel.db import bulk_insert, codes_by_id
 from domain.kernel.errors import NotFound
 from domain.kernel.text import name_search
 
@@ -213,11 +215,24 @@ async def invoiced_students(session: AsyncSession, schedule_id: int, *, include_
 
 async def insert_invoices_bulk(session: AsyncSession, invoices: list[dict[str, Any]],
                                lines: list[list[dict[str, Any]]]) -> list[int]:
-    """Insert invoices (column dicts without id and number) and their lines with multi-row statements, number
-    them INV + zero-padded id, and return the ids in order."""
+    """Insert invoices (column dicts without id and number) and their lines, numbered INV + zero-padded id, and
+    return the ids in order. On PostgreSQL the ids come from the sequence first, so each invoice is written once,
+    numbered, with one binary COPY per table; on SQLite multi-row INSERTs, then the numbers. Raises
+    IntegrityError when a UNIQUE index refuses an invoice (a live invoice of the schedule a concurrent run wrote)."""
     now = utcnow()
     base = {"version": 1, "created_at": now, "updated_at": now, "deleted_at": None}
     table = Invoice.__table__  # type: ignore[attr-defined]
+    if _postgres(session) and invoices:
+        ids = list((await session.exec(text(  # type: ignore[call-overload]
+            "SELECT nextval(pg_get_serial_sequence('invoices', 'id')) FROM generate_series(1, :n)"),
+            params={"n": len(invoices)})).scalars())
+        await _copy(session, table, [{**base, **invoice, "id": invoice_id, "invoice_number": f"INV{invoice_id:06d}"}
+                                     for invoice, invoice_id in zip(invoices, ids, strict=True)])
+        await _copy(session, InvoiceLine.__table__, [  # type: ignore[attr-defined]
+            {**base, **line, "invoice_id": invoice_id, "line_no": n}
+            for invoice_id, invoice_lines in zip(ids, lines, strict=True)
+            for n, line in enumerate(invoice_lines, start=1)])
+        return ids
     rows = [{**base, **invoice, "invoice_number": f"T{uuid.uuid4().hex[:19]}"} for invoice in invoices]
     ids: list[int] = []
     for start in range(0, len(rows), 2000):
@@ -233,6 +248,15 @@ async def insert_invoices_bulk(session: AsyncSession, invoices: list[dict[str, A
         await session.exec(insert(InvoiceLine.__table__),  # type: ignore[call-overload, attr-defined]
                            params=line_rows[start:start + CHUNK])
     return ids
+
+
+async def _copy(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """COPY `rows` into `table` (kernel bulk_insert); a constraint's refusal is raised as SQLAlchemy's
+    IntegrityError, as an INSERT's would be, so the edges answer it as a concurrent write."""
+    try:
+        await bulk_insert(session, table, rows)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
 
 
 async def set_issued_bulk(session: AsyncSession, issued: list[dict[str, Any]]) -> None:

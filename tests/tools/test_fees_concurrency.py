@@ -1,5 +1,7 @@
 """Fee writes under concurrency keep their promises: a payment's idempotency key holds when two requests with it
-run at the same time (a client retrying while its first call is still running)."""
+run at the same time (a client retrying while its first call is still running), and two invoice runs racing for
+one student write one live invoice (the loser's COPY is refused by the UNIQUE index as an IntegrityError, which the
+edges answer as a concurrent write)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ import asyncio
 
 import pytest
 from sqlalchemy import func, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from domain.fees.models import Family, Payment
+from domain.fees import service as fees
+from domain.fees.models import Family, Invoice, Payment
+from domain.kernel.actor import SYSTEM_ACTOR
 from domain.finance.models import JournalEntry
 from tests.conftest import own_runtime
 from tests.fees_helpers import make_fee_school
@@ -63,3 +68,33 @@ async def test_two_payments_with_one_key_at_once_record_one_payment_and_replay_i
         entries = (await s.exec(select(func.count()).select_from(JournalEntry).where(
             JournalEntry.source == f"fee_payment:{first.payment_id}"))).one()
     assert (payments, entries) == (1, 1)
+
+
+async def test_two_invoice_runs_racing_for_a_student_write_one_live_invoice(frt, world):
+    eli = world.students["Eli"]  # in the Moe family, Year 8
+
+    async def run():
+        async with frt.db.write() as s:
+            return await fees.generate_invoices(s, SYSTEM_ACTOR, schedule_id=world.schedule2_id, student_ids=[eli],
+                                                issue=False)
+
+    if frt.db.dialect == "postgresql":
+        # The first run's invoice stays uncommitted until the second, which did not see it, waits on the index.
+        async with frt.db.write() as holder:
+            first = await fees.generate_invoices(holder, SYSTEM_ACTOR, schedule_id=world.schedule2_id,
+                                                 student_ids=[eli], issue=False)
+            second = asyncio.create_task(run())
+            async with asyncio.timeout(WAIT_S):
+                while await lock_waiters(frt) < 1:
+                    await asyncio.sleep(0.02)
+        assert len(first.invoice_ids) == 1
+        with pytest.raises(IntegrityError, match="uq_invoices_live_student_schedule"):
+            async with asyncio.timeout(WAIT_S):
+                await second
+    else:  # SQLite: the second run starts after the first committed, sees its invoice and skips the student
+        first, second_result = await run(), await run()
+        assert len(first.invoice_ids) == 1 and second_result.invoice_ids == []
+    async with frt.db.read() as s:
+        live = (await s.exec(select(func.count()).select_from(Invoice).where(
+            Invoice.student_id == eli, Invoice.fee_schedule_id == world.schedule2_id))).one()
+    assert live == 1
