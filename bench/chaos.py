@@ -22,7 +22,9 @@ It counts, from every call's answer and the database read back afterwards (after
   an outage window (must be 0); errors inside a window are expected (`unavailable`) and printed by kind;
 - `recovery_s`: per service, seconds from its return to the end of the first successful call that needed it
   (a write for PostgreSQL, a job start for Redis), as {"postgres": s, "redis": s}.
-Writes answered `unavailable` count neither as told succeeded nor as told failed (a write cut off while
+It also prints how many audit entries the workers' sequencer has not integrated into the audit tree once the run
+is over (at most AUDIT_DRAIN_S later; it must be 0 too: the sequencer outlives both outages). Writes answered
+`unavailable` count neither as told succeeded nor as told failed (a write cut off while
 committing may have been saved). Every call is bounded (--call-timeout), every other wait too, and the run has an
 overall deadline (--deadline); a run that overstays one prints what it was waiting for and exits 1. Both
 private services and every child process are stopped, and the directory removed, whatever happens.
@@ -67,6 +69,7 @@ READY_TIMEOUT_S = 300.0  # the server and workers to start (each imports the who
 SETUP_TIMEOUT_S = 300.0  # every client's session open and its assessments created
 SERVICE_TIMEOUT_S = 90.0  # PostgreSQL or Redis to start, stop or restart
 JOBS_DRAIN_S = 180.0  # the run's jobs to end afterwards (a lost enqueue waits ORPHAN_AFTER_BEATS heartbeats)
+AUDIT_DRAIN_S = 60.0  # the workers' audit sequencer to integrate what the run wrote
 HEARTBEAT_S = 2  # MCS_ERP_JOB_HEARTBEAT_SECONDS of the deployment: recovery hands a lost job back after 3 beats
 PROBE_EVERY_S = 0.25
 REDIS_DOWN_S = 3.0  # between Redis's kill and its new start (--redis-down)
@@ -355,6 +358,8 @@ async def chaos(args: argparse.Namespace, waiting: list[str]) -> int:
         elapsed = await run_load(args, mcp_url, keys, school, run, tally, record, pg, redis, waiting)
         waiting[0] = f"the run's jobs to end (at most {JOBS_DRAIN_S:.0f} s)"
         job_counts = await load.drain_jobs(engine, run, JOBS_DRAIN_S)
+        waiting[0] = f"the audit sequencer to integrate every entry (at most {AUDIT_DRAIN_S:.0f} s)"
+        audit_pending = await audit_not_integrated(engine, AUDIT_DRAIN_S)
         waiting[0] = "the database to be read back"
         acked_lost, acked_examples = await verify(engine, Tally(succeeded=tally.succeeded), run)
         refused_present, refused_examples = await verify(engine, Tally(failed=tally.failed), run)
@@ -382,7 +387,23 @@ async def chaos(args: argparse.Namespace, waiting: list[str]) -> int:
     return report(args, record, tally, elapsed=elapsed, acked_lost=acked_lost, acked_examples=acked_examples,
                   refused_present=refused_present, refused_examples=refused_examples, job_counts=job_counts,
                   jobs_lost=jobs_lost, jobs_twice=jobs_twice, attempts=attempts,
-                  logged_runs=sum(succeeded_runs.values()))
+                  logged_runs=sum(succeeded_runs.values()), audit_pending=audit_pending)
+
+
+async def audit_not_integrated(engine: AsyncEngine, timeout: float) -> int | None:
+    """Wait until the audit sequencer (in the workers) has integrated every committed audit entry into the tree
+    (`audit_log.leaf_index` set), at most `timeout` seconds; return how many are still waiting (None when this
+    schema has no sequencer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            async with engine.connect() as conn:
+                pending = (await conn.execute(text("SELECT count(*) FROM audit_log WHERE leaf_index IS NULL"))).scalar()
+        except Exception:  # noqa: BLE001 - a schema without audit log v2
+            return None
+        if not pending or time.monotonic() > deadline:
+            return int(pending or 0)
+        await asyncio.sleep(0.5)
 
 
 async def run_load(args: argparse.Namespace, url: str, keys: dict[str, str], school: School, run: str, tally: Tally,
@@ -465,7 +486,8 @@ def recovery(calls: list[Call], windows: dict[str, tuple[float, float]]) -> dict
 
 def report(args: argparse.Namespace, record: Record, tally: Tally, *, elapsed: float, acked_lost: int,
            acked_examples: list[str], refused_present: int, refused_examples: list[str], job_counts: dict[str, int],
-           jobs_lost: int, jobs_twice: int, attempts: dict[int, int], logged_runs: int) -> int:
+           jobs_lost: int, jobs_twice: int, attempts: dict[int, int], logged_runs: int,
+           audit_pending: int | None) -> int:
     inside: Counter = Counter()
     outside: Counter = Counter()
     samples: dict[str, str] = {}
@@ -488,6 +510,7 @@ def report(args: argparse.Namespace, record: Record, tally: Tally, *, elapsed: f
         print(f"  {example}")
     print(f"jobs: {job_counts}; attempts: {attempts}; 'succeeded' answers of run_job in the workers' logs: "
           f"{logged_runs}")
+    print(f"audit entries the sequencer had not integrated {AUDIT_DRAIN_S:.0f} s after the run: {audit_pending}")
     print(f"errors inside the outage windows: {sum(inside.values())}")
     for kind, n in inside.most_common():
         print(f"  {kind}: {n}")
@@ -498,7 +521,7 @@ def report(args: argparse.Namespace, record: Record, tally: Tally, *, elapsed: f
                "errors_outside_outage": sum(outside.values()), "recovery_s": recovered}
     print(json.dumps(figures))
     failed = acked_lost or jobs_lost or jobs_twice or figures["errors_outside_outage"] or \
-        any(v is None for v in recovered.values()) or len(recovered) < 2
+        any(v is None for v in recovered.values()) or len(recovered) < 2 or bool(audit_pending)
     return 1 if failed else 0
 
 
