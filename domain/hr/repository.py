@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.hr.models import Department, Employee, EmployeePaymentDetails
 from domain.kernel.db import codes_by_id
 from domain.kernel.errors import NotFound
+from domain.kernel.sql import id_in
 from domain.kernel.text import name_search
 
 
@@ -107,7 +108,7 @@ async def employees_by_id(session: AsyncSession, employee_ids: Iterable[int]) ->
     ids = sorted(set(employee_ids))
     if not ids:
         return {}
-    rows = (await session.exec(select(Employee).where(col(Employee.id).in_(ids)))).all()
+    rows = (await session.exec(select(Employee).where(id_in(Employee.id, ids)))).all()
     return {row.id or 0: row for row in rows}
 
 

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.errors import NotFound
+from domain.kernel.sql import id_in
 from domain.leave.models import LeaveMovement, LeaveRequest, LeaveType, MovementKind, RequestStatus
 
 CHUNK = 30_000
@@ -82,7 +83,7 @@ async def approved_in(session: AsyncSession, *, employee_ids: Sequence[int], sta
     out: list[tuple[LeaveRequest, str]] = []
     for chunk in _chunks(sorted(set(employee_ids))):
         stmt = (select(LeaveRequest, LeaveType.code).join(LeaveType, LeaveType.id == LeaveRequest.leave_type_id)
-                .where(col(LeaveRequest.employee_id).in_(chunk), col(LeaveRequest.deleted_at).is_(None),
+                .where(id_in(LeaveRequest.employee_id, chunk), col(LeaveRequest.deleted_at).is_(None),
                        LeaveRequest.status == RequestStatus.APPROVED.value,
                        LeaveRequest.start_date <= end, LeaveRequest.end_date >= start)
                 .order_by(col(LeaveRequest.employee_id), col(LeaveRequest.start_date), col(LeaveRequest.id)))
@@ -118,7 +119,7 @@ async def balances(session: AsyncSession, employee_ids: Sequence[int], *,
     for chunk in _chunks(sorted(set(employee_ids))):
         stmt = (select(LeaveMovement.employee_id, LeaveType.code, total)
                 .join(LeaveType, LeaveType.id == LeaveMovement.leave_type_id)
-                .where(col(LeaveMovement.employee_id).in_(chunk))
+                .where(id_in(LeaveMovement.employee_id, chunk))
                 .group_by(LeaveMovement.employee_id, LeaveType.code))
         if on is not None:
             stmt = stmt.where(LeaveMovement.on_date <= on)

@@ -48,6 +48,7 @@ from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
 from domain.kernel.plan import ApplyContext, register_effect
 from domain.kernel.references import Candidate, pick
+from domain.kernel.sql import id_in
 from domain.kernel.workdays import working_dates
 from domain.leave import service as leave
 from domain.payroll import engine
@@ -529,13 +530,13 @@ async def _ytd_before(session: AsyncSession, employee_ids: list[int], run: Payro
     year of `run`'s pay date, from `fy_start` up to its pay date (issue 18, M3: AU years run 1 July to 30 June)."""
     counted = (PayslipStatus.DONE.value, PayslipStatus.PAID.value, PayslipStatus.VOID.value)
     slips = (await session.exec(select(Payslip).where(
-        col(Payslip.employee_id).in_(employee_ids), col(Payslip.status).in_(counted), Payslip.run_id != run.id,
+        id_in(Payslip.employee_id, employee_ids), col(Payslip.status).in_(counted), Payslip.run_id != run.id,
         col(Payslip.pay_date) >= fy_start, col(Payslip.pay_date) <= run.pay_date))).all()
     by_employee: dict[int, list[Payslip]] = defaultdict(list)
     for slip in slips:
         by_employee[slip.employee_id].append(slip)
     ids = [s.id for s in slips]
-    lines = (await session.exec(select(PayslipLine).where(col(PayslipLine.payslip_id).in_(ids)))).all() if ids else []
+    lines = (await session.exec(select(PayslipLine).where(id_in(PayslipLine.payslip_id, ids)))).all() if ids else []
     lines_of: dict[int, list[PayslipLine]] = defaultdict(list)
     for line in lines:
         lines_of[line.payslip_id].append(line)
@@ -893,7 +894,7 @@ async def _arrears(session: AsyncSession, plans: list[_Employment], run: Payroll
         return {}
     earliest = min(v.effective_from for p in candidates.values() for v in p.versions[1:])
     slips = (await session.exec(select(Payslip).where(
-        col(Payslip.employee_id).in_(list(candidates)), col(Payslip.status).in_(("done", "paid")),
+        id_in(Payslip.employee_id, candidates), col(Payslip.status).in_(("done", "paid")),
         col(Payslip.reverses_payslip_id).is_(None), col(Payslip.period_start) < run.period_start,
         col(Payslip.period_end) >= earliest))).all()
     if not slips:
@@ -901,7 +902,7 @@ async def _arrears(session: AsyncSession, plans: list[_Employment], run: Payroll
     paid_arrears: dict[tuple[int, str], int] = defaultdict(int)
     arrears_lines = (await session.exec(select(PayslipLine, Payslip).where(
         PayslipLine.payslip_id == Payslip.id, PayslipLine.kind == "arrears",
-        col(Payslip.employee_id).in_(list(candidates)), col(Payslip.status).in_(("done", "paid", "void"))))).all()
+        id_in(Payslip.employee_id, candidates), col(Payslip.status).in_(("done", "paid", "void"))))).all()
     for line, slip in arrears_lines:
         paid_arrears[(slip.employee_id, line.code)] += line.amount_minor
     out: dict[int, list[engine.PayslipLine]] = defaultdict(list)

@@ -1,0 +1,53 @@
+"""domain.kernel.sql.id_in: the same rows as an IN list, on the session's backend (PostgreSQL's ANY(array) too)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, Integer, MetaData, Table, select
+
+from domain.kernel.sql import id_in
+
+_META = MetaData()
+_ROWS = Table("test_sql_id_in_rows", _META, Column("id", Integer, primary_key=True), Column("n", Integer))
+_STORED = list(range(1, 400, 3))
+
+
+@pytest.fixture(scope="module")
+async def table(runtime):
+    async with runtime.db.write() as session:
+        conn = await session.connection()
+        await conn.run_sync(lambda sync: _ROWS.create(sync, checkfirst=True))
+        if not (await conn.execute(select(_ROWS.c.id).limit(1))).first():
+            await conn.execute(_ROWS.insert(), [{"id": i, "n": i % 7} for i in _STORED])
+    return runtime
+
+
+@given(ids=st.lists(st.integers(-5, 450), max_size=60))
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+async def test_id_in_selects_exactly_the_rows_an_in_list_selects(table, ids):
+    """Property: for any list of ids (repeats, absent ids, empty), id_in selects the rows whose id is in it."""
+    async with table.db.read() as session:
+        conn = await session.connection()
+        got = (await conn.execute(select(_ROWS.c.id).where(id_in(_ROWS.c.id, ids)).order_by(_ROWS.c.id))).scalars()
+        assert list(got) == sorted(set(ids) & set(_STORED))
+
+
+async def test_id_in_combines_with_other_conditions_and_takes_many_ids(table):
+    """10,000 ids (one array parameter on PostgreSQL), ANDed with another condition, negated."""
+    many = list(range(0, 20_000, 2))
+    async with table.db.read() as session:
+        conn = await session.connection()
+        both = (await conn.execute(select(_ROWS.c.id).where(id_in(_ROWS.c.id, many), _ROWS.c.n == 0)
+                                      .order_by(_ROWS.c.id))).scalars().all()
+        outside = (await conn.execute(select(_ROWS.c.id).where(~id_in(_ROWS.c.id, many))
+                                         .order_by(_ROWS.c.id))).scalars().all()
+    assert both == [i for i in _STORED if i % 2 == 0 and i % 7 == 0]
+    assert outside == [i for i in _STORED if i % 2]
+
+
+@pytest.mark.parametrize("bad", [[1, "2"], [True], [1.0], [None]])
+def test_id_in_refuses_what_is_not_an_int(bad):
+    with pytest.raises(TypeError, match="integer ids"):
+        id_in(_ROWS.c.id, bad)
