@@ -361,6 +361,7 @@ async def test_the_audit_page_names_a_broken_chain(tmp_path):
             page = await client.get("/admin/audit")
         assert page.status_code == 200
         assert f"Hash chain BROKEN after 0 good rows: audit row {first.id}: its content does not match" in page.text
+        assert 'id="checkpoint">No checkpoint signed yet' in page.text
     finally:
         await runtime.close()
         if pg_name:
