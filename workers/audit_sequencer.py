@@ -46,8 +46,8 @@ def checkpoint_sink(settings: Settings) -> Path | TextIO:
     if settings.audit_checkpoint_file:
         return Path(settings.audit_checkpoint_file).expanduser()
     if settings.audit_key_file is None:
-        raise audit.AuditKeyError("no audit checkpoint file: set MCS_ERP_AUDIT_CHECKPOINT_FILE or "
-                                  "MCS_ERP_AUDIT_KEY_FILE")
+        raise audit.AuditKeyError("no audit key: set MCS_ERP_AUDIT_KEY_FILE (create the key with `mcs-erp audit "
+                                  "keygen`); checkpoints go beside it unless MCS_ERP_AUDIT_CHECKPOINT_FILE says where")
     key = Path(settings.audit_key_file).expanduser()
     return key.with_name(key.name + ".checkpoints")
 
