@@ -8,7 +8,7 @@ action's preview with approve/reject, the audit log with its chain verification,
     GET  /admin/actions/{id}              preview (before/after, totals, affected records), requester, channel
     POST /admin/actions/{id}/approve      {reason?}  -> approve_action as the signed-in admin
     POST /admin/actions/{id}/reject       {reason}   -> reject_action
-    GET  /admin/audit?tool=&action_id=&after=         the audit log and whether its hash chain is intact
+    GET  /admin/audit?tool=&action_id=&after=         the audit log, its newest checkpoint, and whether it verifies
     GET  /admin/jobs?status=&kind=&cursor=            jobs with status, progress, requester and timings
 
 Decisions go through `tools.invoke` as the signed-in admin on Channel.ADMIN_PAGE, so the gate's rules (admin
@@ -345,7 +345,8 @@ class AdminPages:
     # ------------------------------------------------------------ audit log and jobs
 
     async def audit(self, request: Request) -> Response:
-        """GET /audit: whether the hash chain is intact, and its rows from `after`, filtered by tool or action."""
+        """GET /audit: whether the log verifies against its newest checkpoint (and that checkpoint), and its rows from
+        `after`, filtered by tool or action."""
         who = await self.signed_in(request)
         if who is None:
             return self.to_sign_in(request)
