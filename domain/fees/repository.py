@@ -8,9 +8,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-import asyncpg
-from sqlalchemy import bindparam, func, insert, or_, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, insert, or_, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,7 +30,7 @@ from domain.fees.models import (
     Refund,
 )
 from domain.kernel.clock import utcnow
-from domain.kernel.db import bulk_insert, codes_by_id
+from domain.kernel.db import bulk_insert, codes_by_id, reserve_ids
 from domain.kernel.errors import NotFound
 from domain.kernel.text import name_search
 
@@ -223,12 +221,11 @@ async def insert_invoices_bulk(session: AsyncSession, invoices: list[dict[str, A
     base = {"version": 1, "created_at": now, "updated_at": now, "deleted_at": None}
     table = Invoice.__table__  # type: ignore[attr-defined]
     if _postgres(session) and invoices:
-        ids = list((await session.exec(text(  # type: ignore[call-overload]
-            "SELECT nextval(pg_get_serial_sequence('invoices', 'id')) FROM generate_series(1, :n)"),
-            params={"n": len(invoices)})).scalars())
-        await _copy(session, table, [{**base, **invoice, "id": invoice_id, "invoice_number": f"INV{invoice_id:06d}"}
-                                     for invoice, invoice_id in zip(invoices, ids, strict=True)])
-        await _copy(session, InvoiceLine.__table__, [  # type: ignore[attr-defined]
+        ids = await reserve_ids(session, table, len(invoices))
+        await bulk_insert(session, table, [{**base, **invoice, "id": invoice_id,
+                                            "invoice_number": f"INV{invoice_id:06d}"}
+                                           for invoice, invoice_id in zip(invoices, ids, strict=True)])
+        await bulk_insert(session, InvoiceLine.__table__, [  # type: ignore[attr-defined]
             {**base, **line, "invoice_id": invoice_id, "line_no": n}
             for invoice_id, invoice_lines in zip(ids, lines, strict=True)
             for n, line in enumerate(invoice_lines, start=1)])
@@ -248,15 +245,6 @@ async def insert_invoices_bulk(session: AsyncSession, invoices: list[dict[str, A
         await session.exec(insert(InvoiceLine.__table__),  # type: ignore[call-overload, attr-defined]
                            params=line_rows[start:start + CHUNK])
     return ids
-
-
-async def _copy(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
-    """COPY `rows` into `table` (kernel bulk_insert); a constraint's refusal is raised as SQLAlchemy's
-    IntegrityError, as an INSERT's would be, so the edges answer it as a concurrent write."""
-    try:
-        await bulk_insert(session, table, rows)
-    except asyncpg.IntegrityConstraintViolationError as exc:
-        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
 
 
 async def set_issued_bulk(session: AsyncSession, issued: list[dict[str, Any]]) -> None:

@@ -29,8 +29,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -242,7 +244,9 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
     """Insert `rows` (dicts of `table`'s columns, all with the same keys) in the caller's transaction: one binary
     COPY on PostgreSQL (asyncpg's copy_records_to_table, several times faster than INSERTs for a school's whole
     payroll), one executemany on SQLite. With `with_ids`, the rows get ids first (from the table's sequence on
-    PostgreSQL, from INSERT ... RETURNING on SQLite) and those ids are returned in the order of `rows`."""
+    PostgreSQL, from INSERT ... RETURNING on SQLite) and those ids are returned in the order of `rows`. A
+    constraint's refusal (a UNIQUE index, a check) raises SQLAlchemy's IntegrityError on both, as an INSERT's does,
+    so callers and the edges handle a COPY's refusal as they handle an INSERT's."""
     if not rows:
         return []
     conn = await session.connection()
@@ -254,11 +258,21 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
         return []
     ids: list[int] = []
     if with_ids:
-        ids = list((await conn.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                                            "FROM generate_series(1, :n)"), {"n": len(rows)})).scalars())
+        ids = await reserve_ids(session, table, len(rows))
         rows = [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)]
     columns = list(rows[0])
     raw = await conn.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns)
+    try:
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns)
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
     return ids
+
+
+async def reserve_ids(session: AsyncSession, table: Any, count: int) -> list[int]:
+    """`count` new ids of `table` (PostgreSQL only: from its id column's sequence, in one query), so rows can carry
+    what derives from their id (a number such as INV000042) before one COPY writes them."""
+    conn = await session.connection()
+    return list((await conn.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
+                                         "FROM generate_series(1, :n)"), {"n": count})).scalars())

@@ -251,6 +251,49 @@ async def test_concurrent_creation_of_one_code_makes_one_account(runtime):
 # ---------------------------------------------------------------- posting
 
 
+async def test_batches_racing_for_one_key_post_it_once(runtime):
+    """post_entries: a batch whose key a concurrent batch posts first (not yet committed when it looked) is
+    refused with Conflict and writes nothing (its COPY's refusal by the key's UNIQUE index rolls back its
+    savepoint); repeating it returns the entry posted and posts the rest."""
+    books = await make_books(runtime)
+    key, other_key = unique("race"), unique("race")
+    request = service.EntryRequest(date=D, memo="Race", lines=[debit(books.cash, 500), credit(books.fees, 500)],
+                                   source="test", idempotency_key=key)
+    other = service.EntryRequest(date=D, memo="Other", lines=[debit(books.bank, 700), credit(books.fees, 700)],
+                                 source="test", idempotency_key=other_key)
+
+    async def post(requests: list) -> dict[str, int]:
+        async with runtime.db.write() as s:
+            return await service.post_entries(s, books.clerk, requests, batch="test.race")
+
+    if BACKEND == "postgresql":
+        async with runtime.db.write() as holder:
+            first = await service.post_entries(holder, books.clerk, [request], batch="test.race")
+            racing = asyncio.create_task(post([other, request]))
+            async with asyncio.timeout(30):
+                while True:  # until the racing batch waits on the key's index for the holder's commit
+                    async with runtime.db.read() as s:
+                        waiting = (await s.exec(text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND wait_event_type = 'Lock'"))).one()[0]
+                    if waiting:
+                        break
+                    await asyncio.sleep(0.02)
+        with pytest.raises(Conflict, match="concurrent request posted"):
+            async with asyncio.timeout(30):
+                await racing
+    else:  # SQLite: writers queue on BEGIN IMMEDIATE, so the second batch sees the first's entry
+        first = await post([request])
+    retry = await post([other, request])
+    assert retry[key] == first[key]
+    async with runtime.db.read() as s:
+        posted = dict((await s.exec(select(JournalEntry.idempotency_key, func.count()).where(
+            JournalEntry.idempotency_key.in_([key, other_key])).group_by(JournalEntry.idempotency_key))).all())
+        lines = (await s.exec(select(func.count()).select_from(JournalLine).where(
+            JournalLine.entry_id == retry[other_key]))).one()
+    assert posted == {key: 1, other_key: 1} and lines == 2
+
+
 async def test_post_entry_returns_the_numbered_entry_and_audits_it(runtime):
     books = await make_books(runtime)
     async with runtime.db.write() as s:
