@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import copy
+import json
 import logging
 import logging.config
 import logging.handlers
 import math
+import os
 import queue
 import re
 import threading
 import time
 import uuid
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -264,9 +266,9 @@ class QueuedLogHandler(logging.handlers.QueueHandler):
     the next record that fits is preceded by a WARNING saying how many were lost. A bounded queue is the
     point: an unbounded one would turn a blocked sink (a pipe nobody reads) into unbounded memory.
 
-    The listener starts with the handler and stops in `close()` (logging.shutdown at process exit, or a
-    dictConfig replacing it), after writing what is queued, waiting at most LOG_FLUSH_TIMEOUT_S for a
-    blocked sink.
+    The listener starts with the handler (again in a forked child, with a queue of its own) and stops in
+    `close()` (logging.shutdown at process exit, or a dictConfig replacing it), after writing what is queued,
+    waiting at most LOG_FLUSH_TIMEOUT_S for a blocked sink.
     """
 
     def __init__(self, stream: IO[str] | None = None, capacity: int = MAX_QUEUED_LOG_RECORDS):
@@ -276,8 +278,20 @@ class QueuedLogHandler(logging.handlers.QueueHandler):
         self.target = logging.StreamHandler(stream)
         self.dropped = 0
         self._unreported = 0
+        self._start_listener()
+        _queued_handlers.add(self)
+
+    def _start_listener(self) -> None:
         self.listener = logging.handlers.QueueListener(self.queue, self.target, respect_handler_level=True)
         self.listener.start()
+
+    def _restart_after_fork(self) -> None:
+        """In a forked child: a new queue and listener thread (the parent's thread does not exist here, and its
+        queue's lock may have been held at the fork)."""
+        if self.listener._thread is None:
+            return  # closed before the fork
+        self.queue = queue.Queue(self.queue.maxsize)
+        self._start_listener()
 
     def setFormatter(self, fmt: logging.Formatter | None) -> None:
         """Format on the listener thread: the formatter is the real handler's."""
@@ -347,6 +361,10 @@ class QueuedLogHandler(logging.handlers.QueueHandler):
             self.listener._thread = None
         self.target.close()
         super().close()
+
+
+_queued_handlers: weakref.WeakSet[QueuedLogHandler] = weakref.WeakSet()
+os.register_at_fork(after_in_child=lambda: [handler._restart_after_fork() for handler in list(_queued_handlers)])
 
 
 def flush_logs(timeout: float = LOG_FLUSH_TIMEOUT_S) -> bool:

@@ -1,8 +1,8 @@
 """Logging off the event loop (server/observability.py QueuedLogHandler): a blocked log sink costs a request
 nothing, a full queue drops and counts instead of waiting, and what was queued arrives once the sink moves.
 
-The sink is a stream whose `write` waits on a threading.Event, at most WRITE_BOUND_S (a write released by that
-bound instead of by the test is counted: it means the writer was the request's own thread, which is the bug).
+The sink is a stream whose `write` waits on a threading.Event (at most WRITE_BOUND_S, so a failing test still
+ends); a write from the event loop's thread, the bug this guards against, is counted and never waits.
 Tool calls go through the real HTTP app (server.app.create_app) in process, over the MCP wire.
 """
 
@@ -31,7 +31,7 @@ from server.observability import (
 )
 from tests.factories import unique
 
-WRITE_BOUND_S = 5.0  # a blocked write gives up after this long (only ever reached when the test fails)
+WRITE_BOUND_S = 60.0  # a blocked write gives up after this long (only ever reached when the test fails)
 CALL_TIMEOUT_S = 30.0  # one tool call through the app
 CALLS = 12
 META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -48,9 +48,13 @@ class BlockedSink(io.StringIO):
         self.entered = threading.Event()  # a write has started waiting
         self.writers: set[str] = set()
         self.timed_out = 0
+        self.loop_writes = 0  # writes made on the main thread (where the tests' event loop runs)
 
     def write(self, text: str) -> int:
         self.writers.add(threading.current_thread().name)
+        if threading.current_thread() is threading.main_thread():  # the event loop's thread: the bug
+            self.loop_writes += 1
+            return super().write(text)
         self.entered.set()
         if not self.released.wait(WRITE_BOUND_S):
             self.timed_out += 1
@@ -124,6 +128,7 @@ async def test_requests_complete_while_the_log_sink_is_blocked_and_their_lines_a
             listed = await call_tool(client, admin_key, "list_classes", {"limit": 5}, request_id + "-list")
             assert "items" in listed["structuredContent"], listed
 
+    assert sink.loop_writes == 0, "a request's own thread wrote to the log sink"
     assert not sink.released.is_set() and sink.getvalue() == ""  # every call answered with the sink still stuck
     sink.release()
     assert await asyncio.to_thread(flush_logs), "the queued records were not written after the sink moved"
@@ -131,7 +136,7 @@ async def test_requests_complete_while_the_log_sink_is_blocked_and_their_lines_a
     logged = {line.get("request_id") for line in lines if line["logger"] == "mcs_erp.access"}
     assert set(ids) | {i + "-list" for i in ids} <= logged
     assert lines[0]["message"] == "before the calls"
-    assert sink.timed_out == 0, "a write was released by its time bound: a request thread wrote to the sink"
+    assert sink.timed_out == 0, "a write was released by its time bound, not by the test"
     assert sink.writers and threading.main_thread().name not in sink.writers, sink.writers
 
 
@@ -177,3 +182,26 @@ def test_reconfiguring_stops_the_old_listener_after_it_wrote_what_it_held(restor
 def test_capacity_must_be_positive():
     with pytest.raises(ValueError, match="capacity must be at least 1 record, got 0"):
         QueuedLogHandler(stream=io.StringIO(), capacity=0)
+
+
+def test_a_forked_child_logs_through_a_listener_of_its_own(tmp_path):
+    import os
+
+    path = tmp_path / "child.log"
+    with path.open("w") as stream:
+        handler = QueuedLogHandler(stream=stream)
+        handler.setFormatter(TextFormatter())
+        logger = logging.getLogger(f"mcs_erp.test.fork.{unique('f')}")
+        logger.propagate, logger.level = False, logging.INFO
+        logger.addHandler(handler)
+        try:
+            pid = os.fork()
+            if pid == 0:  # the child: log, write it out, and leave without running the parent's cleanup
+                logger.info("from the child")
+                os._exit(0 if handler.flush() else 1)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "from the child" in path.read_text()
