@@ -364,7 +364,16 @@ class QueuedLogHandler(logging.handlers.QueueHandler):
 
 
 _queued_handlers: weakref.WeakSet[QueuedLogHandler] = weakref.WeakSet()
-os.register_at_fork(after_in_child=lambda: [handler._restart_after_fork() for handler in list(_queued_handlers)])
+
+
+def _after_fork_in_child() -> None:
+    global _dropped_lock
+    _dropped_lock = threading.Lock()  # another thread of the parent may have held it at the fork
+    for handler in list(_queued_handlers):
+        handler._restart_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def flush_logs(timeout: float = LOG_FLUSH_TIMEOUT_S) -> bool:
