@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from typing import Any
+
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -110,6 +112,17 @@ async def employees_by_id(session: AsyncSession, employee_ids: Iterable[int]) ->
         return {}
     rows = (await session.exec(select(Employee).where(id_in(Employee.id, ids)))).all()
     return {row.id or 0: row for row in rows}
+
+
+async def employee_rows(session: AsyncSession, employee_ids: Iterable[int]) -> list[Any]:
+    """Rows (id, code, first_name, last_name, hire_date, termination_date, deleted_at) of the employees with these
+    ids, deleted ones included; one query, no ORM object per row (a payroll run reads 10,000)."""
+    ids = sorted(set(employee_ids))
+    if not ids:
+        return []
+    return list((await session.exec(select(  # type: ignore[call-overload]
+        Employee.id, Employee.code, Employee.first_name, Employee.last_name, Employee.hire_date,
+        Employee.termination_date, Employee.deleted_at).where(id_in(Employee.id, ids)))).all())
 
 
 async def department_names(session: AsyncSession) -> dict[int, str]:

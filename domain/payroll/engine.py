@@ -625,6 +625,7 @@ class PayInputs:
                                f"{show(working)} working days", field="unpaid_leave_days")
         object.__setattr__(self, "working_days", working)
         object.__setattr__(self, "unpaid_leave_days", unpaid)
+        object.__setattr__(self, "_payment_days", working - unpaid)
         if not isinstance(self.values, Mapping):
             raise InvalidInput("values must map input names to exact numbers", field="values")
         object.__setattr__(self, "values", MappingProxyType(
@@ -644,7 +645,7 @@ class PayInputs:
     @property
     def payment_days(self) -> Fraction:
         """Working days less unpaid leave days, exactly."""
-        return Fraction(self.working_days) - Fraction(self.unpaid_leave_days)
+        return self._payment_days  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- the payslip
@@ -687,15 +688,18 @@ class Payslip:
             if not isinstance(line, PayslipLine):
                 raise InvalidInput(f"payslip lines must be PayslipLine, not {type(line).__name__}", field="lines")
 
+        by_kind: dict[LineKind, int] = {}
+        for line in lines:
+            by_kind[line.kind] = by_kind.get(line.kind, 0) + line.amount_minor
+
         def total(kinds: Iterable[LineKind]) -> int:
-            wanted = set(kinds)
-            return sum(line.amount_minor for line in lines if line.kind in wanted)
+            return sum(by_kind.get(kind, 0) for kind in kinds)
 
         expected = {
             "gross_minor": total(GROSS_KINDS),
             "deductions_minor": total(DEDUCTION_KINDS),
-            "tax_minor": total({LineKind.TAX}),
-            "employer_contributions_minor": total({LineKind.EMPLOYER_CONTRIBUTION}),
+            "tax_minor": total((LineKind.TAX,)),
+            "employer_contributions_minor": total((LineKind.EMPLOYER_CONTRIBUTION,)),
         }
         expected["net_minor"] = expected["gross_minor"] - expected["deductions_minor"]
         expected["employer_cost_minor"] = expected["gross_minor"] + expected["employer_contributions_minor"]
@@ -714,7 +718,7 @@ class Payslip:
 
 
 def _proration(inputs: PayInputs) -> Fraction:
-    return inputs.payment_days / Fraction(inputs.working_days)
+    return inputs.payment_days / inputs.working_days  # type: ignore[operator]  # both Fractions (__post_init__)
 
 
 def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayInputs, *,
@@ -856,7 +860,7 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
         frequency=period.frequency, lines=final, gross_minor=gross_total, deductions_minor=deductions,
         net_minor=net, employer_contributions_minor=contributions,
         employer_cost_minor=gross_total + contributions, taxable_minor=taxable, tax_minor=tax,
-        payment_days=inputs.payment_days, working_days=Fraction(inputs.working_days),
+        payment_days=inputs.payment_days, working_days=inputs.working_days,  # type: ignore[arg-type]
         ytd=inputs.ytd.plus(gross_minor=gross_total, taxable_minor=taxable, tax_minor=tax, net_minor=net,
                             lines=final),
         withholdings=tuple(withholdings),

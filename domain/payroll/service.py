@@ -38,7 +38,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.finance import service as finance
 from domain.hr import service as hr
-from domain.hr.service import Employee
+from domain.hr.service import EmployeeFacts
 from domain.kernel import money
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.audit import append_audit
@@ -516,7 +516,7 @@ class Computation:
     run_id: int
     run_version: int
     payslips: list[tuple[EmploymentContract, engine.Payslip]]
-    employees: dict[int | None, Employee]
+    employees: Mapping[int | None, EmployeeFacts]
     skipped: list[dict[str, Any]]
     leave: list[dict[str, Any]] | None = None  # per payslip: accrued, taken and paid-out hours by leave type
 
@@ -678,7 +678,7 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
     for version in all_versions:
         by_contract[version.contract_number].append(version)
     employee_ids = sorted({v.employee_id for v in all_versions})
-    employees: dict[int | None, Employee] = dict(await hr.employees_by_id(session, employee_ids))
+    employees: dict[int | None, EmployeeFacts] = dict(await hr.employee_facts(session, employee_ids))
     plans: list[_Employment] = []
     for versions in by_contract.values():
         versions.sort(key=lambda v: v.version_no)
@@ -755,7 +755,7 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
                        skipped=skipped, leave=[leave_records[i] for i in range(len(computed))])
 
 
-def _compute_one(job: _Employment, employee: Employee, structure: engine.SalaryStructure, period: engine.PayPeriod,
+def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.SalaryStructure, period: engine.PayPeriod,
                  total_days: int, unpaid_recorded: Fraction, taken: list[Any], leave_types: Mapping[str, Any],
                  balance: Mapping[str, Fraction], arrears: Mapping[int, tuple[engine.PayslipLine, ...]],
                  ytd: Mapping[int, engine.YearToDate], tables: TaxTableSet, rates: Mapping[str, Fraction]
@@ -929,7 +929,7 @@ async def _arrears(session: AsyncSession, plans: list[_Employment], run: Payroll
 
 
 async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list[tuple[EmploymentContract,
-                          engine.Payslip]], employees: dict[int | None, Employee],
+                          engine.Payslip]], employees: Mapping[int | None, EmployeeFacts],
                           leave_records: list[dict[str, Any]] | None = None) -> tuple[list[int], list[str]]:
     """Insert the payslips (with their leave record: hours accrued, taken and paid out by leave type) and their lines
     (with their STP category and hours) with two multi-row INSERTs (Core, for speed at 10,000 employees); return
