@@ -118,6 +118,7 @@ async def test_requests_complete_while_the_log_sink_is_blocked_and_their_lines_a
         rt, admin_key, sink, restore_logging):
     configure_logging(Settings(log_format="json", log_level="INFO"), stream=sink)
     logging.getLogger("mcs_erp.test").info("before the calls")  # the listener takes it and blocks in write
+    assert sink.loop_writes == 0, "the event loop's thread wrote to the log sink itself"
     assert await asyncio.to_thread(sink.entered.wait, CALL_TIMEOUT_S), "the listener never wrote"
 
     ids = [f"blocked-sink-{i}" for i in range(CALLS)]
