@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, or_, update
+from sqlalchemy import bindparam, func, insert, or_, text, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -248,9 +248,19 @@ async def insert_invoices_bulk(session: AsyncSession, invoices: list[dict[str, A
 
 
 async def set_issued_bulk(session: AsyncSession, issued: list[dict[str, Any]]) -> None:
-    """Mark drafts issued: each dict has b_id, b_status, b_entry, b_issue_date."""
+    """Mark drafts issued: each dict has b_id, b_status, b_entry, b_issue_date. On PostgreSQL one UPDATE joined to
+    the values as arrays (one parameter each, however many invoices); on SQLite an executemany."""
     table = Invoice.__table__  # type: ignore[attr-defined]
     now = utcnow()
+    if _postgres(session) and issued:
+        await session.exec(text(  # type: ignore[call-overload]
+            "UPDATE invoices AS i SET status = v.status, entry_id = v.entry_id, issue_date = v.issue_date, "
+            "version = i.version + 1, updated_at = :now "
+            "FROM unnest(CAST(:ids AS integer[]), CAST(:statuses AS varchar[]), CAST(:entries AS integer[]), "
+            "CAST(:dates AS date[])) AS v(id, status, entry_id, issue_date) WHERE i.id = v.id"),
+            params={"now": now, "ids": [r["b_id"] for r in issued], "statuses": [r["b_status"] for r in issued],
+                    "entries": [r["b_entry"] for r in issued], "dates": [r["b_issue_date"] for r in issued]})
+        return
     for start in range(0, len(issued), CHUNK):
         stmt = update(table).where(table.c.id == bindparam("b_id")).values(
             status=bindparam("b_status"), entry_id=bindparam("b_entry"), issue_date=bindparam("b_issue_date"),
