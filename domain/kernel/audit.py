@@ -687,7 +687,7 @@ async def verify_audit_log(session: AsyncSession, *, checkpoints: Sequence[Check
         by_size.setdefault(state.checkpoint.tree_size, []).append(state)
     witnessed = sorted(((s.checkpoint.leaves_from, s) for s in states if s.checkpoint.leaves_from is not None),
                        key=lambda pair: pair[0])
-    ids_at: dict[int, int] = {}  # position -> id, for the positions a problem may name (bounded below)
+    ids_at: dict[int, int] = {}  # position -> id of the entry after a gap (one at most)
     frontier = merkle.Frontier()
     table = AuditEntry.__table__  # type: ignore[attr-defined]
     conn = await session.connection()
@@ -757,9 +757,8 @@ async def verify_audit_log(session: AsyncSession, *, checkpoints: Sequence[Check
     # Checkpoints: the tail they cover that is missing now, and the narrowest range a difference lies in.
     intact_to = max([s.checkpoint.tree_size for s in states if s.intact] + [0])
     failing = [s for s in states if s.first_bad is not None]
-    for state in failing:
-        start, end = state.first_bad  # type: ignore[misc]
-        intact_to = max(intact_to, start)
+    for state in failing:  # the subtrees before a checkpoint's first differing one are intact too
+        intact_to = max(intact_to, state.first_bad[0])  # type: ignore[index]
     if failing:
         end = min(s.first_bad[1] for s in failing)  # type: ignore[index]
         first, last = intact_to, end - 1
