@@ -134,10 +134,12 @@ _REDIS_DISCONNECTS = frozenset({"ConnectionError", "TimeoutError", "BusyLoadingE
 
 
 def _chain(exc: BaseException, depth: int = 8) -> list[BaseException]:
+    # What a wrapper wraps: SQLAlchemy's `orig`, or the cause a driver re-raised with `from`. Not __context__:
+    # an error raised while handling a lost connection (a refusal, a bug) is not the lost connection.
     out: list[BaseException] = []
     while exc is not None and len(out) < depth and exc not in out:
         out.append(exc)
-        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__  # type: ignore[assignment]
+        exc = getattr(exc, "orig", None) or exc.__cause__  # type: ignore[assignment]
     return out
 
 
@@ -152,6 +154,8 @@ def unavailable_service(exc: BaseException) -> str | None:
     ConnectionError, TimeoutError and BusyLoadingError.
     """
     for link in _chain(exc):
+        if isinstance(link, DomainError):
+            return None  # already a refusal written for the caller (ServiceUnavailable included)
         module = type(link).__module__ or ""
         names = {cls.__name__ for cls in type(link).__mro__}
         if module.startswith("redis"):

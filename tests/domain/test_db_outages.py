@@ -69,6 +69,23 @@ def test_connection_failures_name_their_service(exc, service):
     assert unavailable_service(exc) == service
 
 
+def test_an_error_raised_while_handling_a_lost_connection_is_not_the_outage():
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        except ConnectionRefusedError:
+            raise KeyError("a bug in the handler") from None
+    except KeyError as exc:
+        assert exc.__context__ is not None
+        assert unavailable_service(exc) is None
+    refusal = DomainError("a refusal written for the caller")
+    refusal.__cause__ = ConnectionRefusedError(111, "Connect call failed")
+    assert unavailable_service(refusal) is None
+    cause = RuntimeError("wrapped on purpose")
+    cause.__cause__ = redis.exceptions.ConnectionError("Error 111")
+    assert unavailable_service(cause) == "redis"  # an explicit `raise ... from` is followed
+
+
 @pytest.mark.parametrize("exc", [
     ValueError("a bug"),
     KeyError("x"),
