@@ -84,3 +84,20 @@ async def test_the_text_of_a_result_is_the_json_of_its_structured_content(rt, to
     result = await call_tool(rt, admin, tool, arguments)
     assert not result.is_error, result.content[0].text
     assert json.loads(result.content[0].text) == result.structured_content
+
+
+@pytest.mark.parametrize("tool, arguments", [("get_me", {}), ("list_terms", {"limit": 5}),  # (ping tells the time)
+                                             ("list_students", {"limit": 5}), ("list_sections", {"limit": 5}),
+                                             ("get_student", {"student_id": 0}),
+                                             ("no_such_tool", {}), ("list_students", {"limit": "many"})])
+async def test_the_wire_result_is_what_the_sdk_makes_of_the_result_model(rt, tool, arguments):
+    """The tools/call handler returns call_tool_wire's dict, which the SDK passes on as it is: it must be exactly
+    the SDK's dump of call_tool's CallToolResult (errors included)."""
+    from server.mcp_server import call_tool, call_tool_wire
+    from tests.factories import make_user
+
+    async with rt.db.write() as session:
+        admin = await make_user(session, roles="admin")
+    model = await call_tool(rt, admin, tool, arguments)
+    assert await call_tool_wire(rt, admin, tool, arguments) == model.model_dump(by_alias=True, mode="json",
+                                                                                exclude_none=True)
