@@ -72,8 +72,8 @@ async def get_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
 async def confirm_action(ctx: ToolContext, args: ActionIdIn) -> ActionOut:
     """Confirm a pending action you requested, after the user has seen its preview and agreed.
 
-    A confirm-level action executes now, in one transaction; an approve-level action is queued for an admin
-    other than you. If any row it touches changed since the preview, nothing changes and it is marked stale.
+    A confirm-level action executes now, in one transaction; an approve-level one is queued for another admin. If
+    any row it touches changed since the preview, nothing changes and it is marked stale.
     """
     return await gate.decide_confirm(ctx.session, ctx.runtime, ctx.actor, args.action_id)
 

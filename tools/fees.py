@@ -373,8 +373,8 @@ async def _generation_params(ctx: ToolContext, session, args: GenerateInvoicesIn
 @module.tool(effect=Effect.WRITE, roles=BURSARS, starts_job=True)
 async def generate_invoices(ctx: ToolContext, args: GenerateInvoicesIn) -> JobOut:
     """Start a job that bills a fee schedule's term: an invoice per student to their family, with their year level's
-    fees less the discounts that apply. Students already invoiced for the schedule are skipped, so running it again is
-    safe; students without a family are skipped and listed in the result."""
+    fees less the discounts that apply. Students already invoiced for the schedule are skipped (running it again is
+    safe), as are students without a family, listed in the result."""
     return await start_job(ctx, kind=JobKind.GENERATE_INVOICES,
                            params=await _generation_params(ctx, ctx.session, args), idempotency_key=args.idempotency_key)
 

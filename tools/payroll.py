@@ -166,8 +166,7 @@ def _plan_tax_table(session: AsyncSession, actor: Actor, args: AddTaxTableIn) ->
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PAYROLL, gate=GateLevel.APPROVE, plan=_plan_tax_table)
 async def add_tax_table(ctx: ToolContext, args: AddTaxTableIn) -> Page[TaxTableOut]:
     """Add a withholding tax table as data (e.g. next year's published schedule); refused if it overlaps a table of the
-    same code and filing status. It changes what every later payroll withholds, so an admin other than the requester
-    must approve it."""
+    same code and filing status. It changes every later payroll's withholding."""
     assert ctx.plan is not None and ctx.applied is not None
     rows = await service.tax_table_records(ctx.session, plans.added_tax_table_ids(ctx.plan, ctx.applied.ids))
     return Page[TaxTableOut](items=[TaxTableOut(

@@ -69,15 +69,15 @@ class ListAuditEventsIn(PageInput):
     since: datetime | None = Field(default=None, description="Inclusive; UTC when no offset is given.")
     until: datetime | None = Field(default=None, description="Exclusive.")
     event_id: AuditEventRef | None = Field(default=None, description="One event, in full.")
-    verify: bool = Field(default=True, description="Recompute the log's Merkle tree and check it against the newest "
-                                                    "signed checkpoint (one pass over the log).")
+    verify: bool = Field(default=True, description="Check the Merkle tree and the newest checkpoint "
+                                                    "(one pass over the log).")
 
 
 @module.tool(effect=Effect.READ, roles={Role.ADMIN})
 async def list_audit_events(ctx: ToolContext, args: ListAuditEventsIn) -> AuditEventsOut:
-    """Read the audit log, newest first: who did what, when, through which channel, to which entity (event_id gives one
-    event in full); and whether the log is intact: its Merkle tree recomputed from every event and checked against the
-    newest signed checkpoint, or which event was edited, removed or moved."""
+    """Read the audit log, newest first: who did what, when, through which channel, to which entity (event_id: one
+    event in full); and whether the log is intact against its newest signed checkpoint, or which event was edited,
+    removed or moved."""
     key = None
     if ctx.runtime.settings.audit_key_file is not None:
         try:

@@ -126,7 +126,7 @@ class ToolSpec:
         catalogue resource list them)."""
         if self.effect is not Effect.DESTRUCTIVE:
             return self.description.strip()
-        then = ("confirm_action queues it for an admin other than you to approve" if self.gate is GateLevel.APPROVE
+        then = ("confirm_action queues it for another admin to approve" if self.gate is GateLevel.APPROVE
                 else "confirm_action runs it")
         return f"{self.description.strip()}\n\nGated: the call only previews it; {then}."
 

@@ -154,26 +154,24 @@ otherwise `details_cut` is true and the event alone (list_audit_events event_id=
 
 
 class AuditCheckpointOut(OutputModel):
-    """The newest signed checkpoint of the audit tree (mcs-erp audit checkpoint)."""
+    """A signed checkpoint of the audit tree."""
 
     tree_size: int = Field(description="Entries the checkpoint covers.")
-    root: str = Field(description="The tree's root hash then (hex).")
-    time: datetime = Field(description="When it was signed, UTC.")
+    root: str = Field(description="Root hash (hex).")
+    time: datetime = Field(description="Signed at, UTC.")
 
 
 class AuditChainOut(OutputModel):
-    """Whether the audit log is intact: every entry's content matches the Merkle tree, and the tree is consistent with
-    its newest signed checkpoint (no entry edited, deleted or reordered since)."""
+    """Whether the audit log is intact: its entries match its Merkle tree and the newest signed checkpoint."""
 
     verified: bool | None = Field(description="true: intact; false: see problem; null: not checked (verify=false).")
     rows_checked: int = Field(description="Entries checked before the first problem (all of them when intact).")
     problem: str | None = None
     bad_event_id: int | None = Field(default=None, description="The first event found edited or out of place.")
-    pending: int = Field(default=0, description="Events committed but not yet integrated into the tree (seconds).")
-    checkpoint: AuditCheckpointOut | None = Field(default=None, description="The newest checkpoint (null before the "
-                                                                            "first); verified covers it too.")
-    checkpoint_signature: bool | None = Field(default=None, description="Whether its signature verifies with this "
-                                                                        "server's key (null: no key to check it).")
+    pending: int = Field(default=0, description="Events not yet in the tree (for seconds).")
+    checkpoint: AuditCheckpointOut | None = Field(default=None, description="Newest checkpoint (null: none yet).")
+    checkpoint_signature: bool | None = Field(default=None, description="Its signature verifies (null: no key "
+                                                                        "here).")
 
 
 class AuditEventOut(OutputModel):

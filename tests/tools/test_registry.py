@@ -280,7 +280,7 @@ def test_registration_needs_a_docstring_and_a_gate_only_on_destructive_tools():
              plan=_plan)(echo)
     spec = mod.tools[0]
     assert spec.gate is GateLevel.APPROVE and spec.annotations()["destructiveHint"] is True
-    assert "queues it for an admin other than you to approve" in spec.full_description()
+    assert "queues it for another admin to approve" in spec.full_description()
 
 
 # ---------------------------------------------------------------- the real catalogue's published shape
