@@ -24,7 +24,7 @@ hook) raises ServiceUnavailable (code `unavailable`, retryable), which every edg
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -268,6 +268,25 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(f"COPY {table.name}", None, exc) from exc
     return ids
+
+
+async def bulk_insert_records(session: AsyncSession, table: Any, columns: Sequence[str],
+                              records: list[tuple[Any, ...]]) -> None:
+    """Insert `records` (tuples of the values of `columns`, in that order) in the caller's transaction: bulk_insert
+    without a dict per row, for the largest writes (a payroll's 60,000 payslip lines). One binary COPY on
+    PostgreSQL, one executemany on SQLite; raises IntegrityError for a constraint's refusal, as bulk_insert does."""
+    if not records:
+        return
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql":
+        await conn.execute(table.insert(), [dict(zip(columns, record, strict=True)) for record in records])
+        return
+    raw = await conn.get_raw_connection()
+    try:
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            table.name, records=records, columns=list(columns))
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
 
 
 async def reserve_ids(session: AsyncSession, table: Any, count: int) -> list[int]:

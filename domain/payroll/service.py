@@ -43,7 +43,7 @@ from domain.kernel import money
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.clock import utcnow
-from domain.kernel.db import bulk_insert
+from domain.kernel.db import bulk_insert, bulk_insert_records
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
 from domain.kernel.plan import ApplyContext, register_effect
@@ -930,6 +930,10 @@ async def _arrears(session: AsyncSession, plans: list[_Employment], run: Payroll
     return {k: tuple(v) for k, v in out.items()}
 
 
+LINE_COLUMNS = ("payslip_id", "position", "code", "name", "kind", "amount_minor", "category", "hours_x100")
+"""The payslip_lines columns _write_payslips writes, in its records' order."""
+
+
 async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list[tuple[EmploymentContract,
                           engine.Payslip]], employees: Mapping[int | None, EmployeeFacts],
                           leave_records: list[dict[str, Any]] | None = None) -> tuple[list[int], list[str]]:
@@ -958,13 +962,12 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
                      "pay_date": run.pay_date, "period_start": run.period_start, "period_end": run.period_end,
                      "leave": json.dumps(leave_records[index] if leave_records else {})})
     ids = await bulk_insert(session, table, rows, with_ids=True)
-    lines = [{"payslip_id": payslip_id, "position": position, "code": line.code, "name": line.name,
-              "kind": line.kind.value, "amount_minor": line.amount_minor,
-              "category": line.category or default_category(line.kind.value),
-              "hours_x100": None if line.hours is None else leave.to_x100(line.hours)}
+    lines = [(payslip_id, position, line.code, line.name, line.kind.value, line.amount_minor,
+              line.category or default_category(line.kind.value),
+              None if line.hours is None else leave.to_x100(line.hours))
              for payslip_id, (_, slip) in zip(ids, computed, strict=True)
              for position, line in enumerate(slip.lines)]
-    await bulk_insert(session, PayslipLine.__table__, lines)  # type: ignore[attr-defined]
+    await bulk_insert_records(session, PayslipLine.__table__, LINE_COLUMNS, lines)  # type: ignore[attr-defined]
     return ids, [row["number"] for row in rows]
 
 

@@ -357,6 +357,9 @@ class TaxTable:
         if self.monthly_33_cents_rule and exponent != 2:
             raise InvalidInput(f"table {self.code}: the 33-cents rule needs a currency with cents "
                                "(minor_unit_exponent 2)", field="monthly_33_cents_rule")
+        # withholding's steps from the looked-up earnings on, by (earnings, frequency): the table is immutable, and
+        # a payroll's 10,000 pays fall on a few thousand whole-dollar earnings (ATO: cents ignored, then + 99 cents).
+        object.__setattr__(self, "_steps", {})
 
     @property
     def label(self) -> str:
@@ -468,12 +471,19 @@ def withholding(table: TaxTable, *, taxable_minor: int, frequency: PayFrequency 
     if table.earnings_rounding is not None:
         earnings = table.earnings_rounding.apply(earnings)
     earnings += table.earnings_add
-    band = table.band_for(earnings)
-    tax = max(Fraction(0), band.tax(earnings))
-    rounded = tax if table.band_period_rounding is None else table.band_period_rounding.apply(tax)
-    per_pay = rounded * table.band_period.periods_per_year / freq.periods_per_year
-    assert table.pay_period_rounding is not None  # set in __post_init__
-    amount = table.pay_period_rounding.apply(per_pay) * 10**table.minor_unit_exponent
+    steps = table._steps  # type: ignore[attr-defined]
+    known = steps.get((earnings, freq))
+    if known is None:
+        band = table.band_for(earnings)
+        tax = max(Fraction(0), band.tax(earnings))
+        rounded = tax if table.band_period_rounding is None else table.band_period_rounding.apply(tax)
+        per_pay = rounded * table.band_period.periods_per_year / freq.periods_per_year
+        assert table.pay_period_rounding is not None  # set in __post_init__
+        amount = table.pay_period_rounding.apply(per_pay) * 10**table.minor_unit_exponent
+        if len(steps) < 100_000:  # bounded: a table's distinct earnings a payroll can look up
+            steps[(earnings, freq)] = (band, tax, rounded, amount)
+    else:
+        band, tax, rounded, amount = known
     return Withholding(
         code=table.code, filing_status=table.filing_status, table_effective_from=table.effective_from,
         currency=table.currency, frequency=freq, taxable_minor=taxable_minor, earnings=earnings, band=band,
