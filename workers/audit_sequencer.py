@@ -25,7 +25,7 @@ from domain.kernel.settings import Settings
 from tools.runtime import Runtime
 
 log = logging.getLogger(__name__)
-MAX_BATCHES_PER_ROUND = 200
+MAX_BATCHES_PER_ROUND = 2000
 """A round integrates at most this many batches (a million entries by default) before it yields to the next."""
 
 
@@ -52,9 +52,16 @@ def checkpoint_sink(settings: Settings) -> Path | TextIO:
     return key.with_name(key.name + ".checkpoints")
 
 
-async def integrate_all(runtime: Runtime, *, batch: int = audit.INTEGRATE_BATCH) -> tuple[int, int]:
+SEQUENCER_BATCH = 500
+"""Entries one of the sequencer's transactions integrates: small, so that the write transactions of the process it
+runs in (a worker's job heartbeats; on SQLite one write connection a process) wait for it a few milliseconds, not
+the second a backlog of thousands took."""
+
+
+async def integrate_all(runtime: Runtime, *, batch: int = SEQUENCER_BATCH) -> tuple[int, int]:
     """Integrate every entry committed so far, one transaction per `batch`; return (integrated, tree size). Stops
-    early when another sequencer holds the tree (it integrates them) or after MAX_BATCHES_PER_ROUND batches."""
+    early when another sequencer holds the tree (it integrates them) or after MAX_BATCHES_PER_ROUND batches, and
+    lets the event loop run other tasks between batches."""
     total, size = 0, 0
     for _ in range(MAX_BATCHES_PER_ROUND):
         async with runtime.db.read() as session:  # a write transaction (SQLite: the write lock) only when needed
@@ -68,6 +75,7 @@ async def integrate_all(runtime: Runtime, *, batch: int = audit.INTEGRATE_BATCH)
         size = done.size
         if done.skipped or done.integrated < batch:
             break
+        await asyncio.sleep(0)
     return total, size
 
 

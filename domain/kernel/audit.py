@@ -40,6 +40,7 @@ not yet integrated.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import fcntl
@@ -333,11 +334,12 @@ async def integrate_pending(session: AsyncSession, *, limit: int = INTEGRATE_BAT
     if not rows:
         return Integration(0, tree.size, tree.root)
     frontier = _frontier_of(tree)
-    updates = []
-    for row in rows:
-        leaf = merkle.leaf_hash(leaf_data(row))
-        updates.append({"row_id": row.id, "position": frontier.size, "leaf": leaf.hex()})
-        frontier.append(leaf)
+    if len(rows) > FOLD_IN_THREAD_FROM:
+        # The hashing (canonical JSON and SHA-256 of every entry) off the event loop: a worker's first round after
+        # start-up may fold thousands of entries while its jobs must keep sending heartbeats.
+        updates = await asyncio.to_thread(_fold, rows, frontier)
+    else:
+        updates = _fold(rows, frontier)
     _integration_fault()
     if conn.dialect.name == "postgresql":
         await conn.execute(text(
@@ -356,6 +358,20 @@ async def integrate_pending(session: AsyncSession, *, limit: int = INTEGRATE_BAT
     session.add(tree)
     await session.flush()
     return Integration(len(rows), tree.size, tree.root)
+
+
+FOLD_IN_THREAD_FROM = 64
+"""integrate_pending hashes more entries than this in a worker thread."""
+
+
+def _fold(rows: Sequence[Any], frontier: merkle.Frontier) -> list[dict[str, Any]]:
+    """Append `rows`' leaf hashes to `frontier` in order; return each row's id, position and leaf hash (hex)."""
+    updates = []
+    for row in rows:
+        leaf = merkle.leaf_hash(leaf_data(row))
+        updates.append({"row_id": row.id, "position": frontier.size, "leaf": leaf.hex()})
+        frontier.append(leaf)
+    return updates
 
 
 async def has_pending(session: AsyncSession) -> bool:
