@@ -261,12 +261,7 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
         ids = await reserve_ids(session, table, len(rows))
         rows = [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)]
     columns = list(rows[0])
-    raw = await conn.get_raw_connection()
-    try:
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns)
-    except asyncpg.IntegrityConstraintViolationError as exc:
-        raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+    await bulk_insert_records(session, table, columns, [tuple(row[c] for c in columns) for row in rows])
     return ids
 
 

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.kernel.db import bulk_insert
 from domain.kernel.errors import NotFound
 from domain.kernel.sql import id_in
 from domain.leave.models import LeaveMovement, LeaveRequest, LeaveType, MovementKind, RequestStatus
@@ -92,21 +93,10 @@ async def approved_in(session: AsyncSession, *, employee_ids: Sequence[int], sta
 
 
 async def insert_movements(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """Insert movement rows (dicts of the leave_movements columns, all with the same keys) in one COPY on
-    PostgreSQL, one executemany on SQLite; return how many."""
-    if not rows:
-        return 0
-    conn = await session.connection()
-    table = LeaveMovement.__table__  # type: ignore[attr-defined]
-    if conn.dialect.name == "postgresql":
-        # COPY in the unit of work's own transaction (asyncpg's binary COPY; the table is resolved by the tenant's
-        # search_path like every other statement): several times faster than INSERTs for a whole school's run.
-        columns = list(rows[0])
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns)
-    else:
-        await conn.execute(insert(table), rows)
+    """Insert movement rows (dicts of the leave_movements columns, all with the same keys) with db.bulk_insert: one
+    COPY on PostgreSQL (several times faster than INSERTs for a whole school's run), one executemany on SQLite;
+    return how many."""
+    await bulk_insert(session, LeaveMovement.__table__, rows)  # type: ignore[attr-defined]
     return len(rows)
 
 
