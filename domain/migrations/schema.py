@@ -26,6 +26,7 @@ import domain.hr.models
 import domain.identity.models
 import domain.jobs.models
 import domain.kernel.audit
+import domain.kernel.outbox
 import domain.leave.models
 import domain.payroll.models
 import domain.payroll.rates_models

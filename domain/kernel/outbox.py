@@ -1,0 +1,466 @@
+"""Domain events: a transactional outbox, an inbox that makes each handler's effects happen once, dead letters.
+
+    record(session, EmployeeTerminated(...))   an `outbox` row in the caller's transaction: committed with the
+                                               change or rolled back with it, never one without the other
+    COMMIT                                     the relays of this process (workers/relay.py) are woken (after_commit)
+    deliver(session, event, subscriptions)     each handler's effects and its `inbox` row (event id, handler) commit
+                                               in one transaction (a savepoint each): a redelivered event finds the
+                                               row and is skipped, a handler that died mid-effect left nothing
+
+Names and shapes:
+- topic: `{context}.{EventName}` (`hr.EmployeeTerminated`); aggregate: `{context}.{entity}` (`hr.employee`) and
+  its id as text; sequence: 1, 2, 3 ... per aggregate, assigned here; schema_version: the event model's, bumped
+  when a payload changes incompatibly (a handler reads `event.schema_version` before the payload).
+- payload: the event model's JSON, at most MAX_PAYLOAD_BYTES (ids and the few facts handlers need, not documents);
+  occurred_at: UTC, when it was recorded.
+- outbox.published_at: when a relay handed the row to Redis (Redis transport only); outbox.done_at: when every
+  handler of its topic had handled it or given up on it. A row is pending while done_at is NULL.
+- inbox.status: `handled` (its effects committed), `failed` (attempts so far, retried after a backoff) or
+  `dead` (max attempts reached: a dead letter an admin may retry).
+
+Order: one aggregate's events reach a handler in sequence order. A handler is given an event only when the
+aggregate's previous event of a topic it subscribes to has been handled by it (or is a dead letter: a dead letter
+does not hold its aggregate's later events back, so a retried dead letter arrives after them). The transport may
+deliver out of order (two workers, a redelivery); the gate holds an early arrival back and it is tried again.
+
+Errors: record() raises InvalidInput for a malformed topic or aggregate, or a payload above MAX_PAYLOAD_BYTES;
+retry_dead_letter raises NotFound for an event and handler that are no dead letter.
+
+The kernel imports no context: consuming contexts declare `HANDLERS: dict[topic, handler]` in their
+`handlers.py`, which the entry points collect into an EventHandlers through the module registry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, func, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.kernel.clock import utcnow
+from domain.kernel.db import after_commit
+from domain.kernel.errors import InvalidInput, NotFound
+
+MAX_PAYLOAD_BYTES = 16_384
+"""The largest payload (UTF-8 JSON) an event may carry: events carry ids and facts, handlers read the rest."""
+MAX_ERROR_CHARS = 2000  # a failed handler's error kept in its inbox row
+TOPIC = re.compile(r"^[a-z][a-z_]{0,39}\.[A-Z][A-Za-z0-9]{0,59}$")
+AGGREGATE = re.compile(r"^[a-z][a-z_]{0,39}\.[a-z][a-z_]{0,39}$")
+MAX_AGGREGATE_ID = 60
+BACKOFF_BASE_S = 1.0  # a failed delivery waits BACKOFF_BASE_S * 2^(attempts-1), at most BACKOFF_MAX_S
+BACKOFF_MAX_S = 300.0
+
+HANDLED, FAILED, DEAD = "handled", "failed", "dead"
+ENDED = (HANDLED, DEAD)
+
+
+class OutboxEvent(SQLModel, table=True):
+    """One recorded event: topic, aggregate and its per-aggregate sequence, schema version, JSON payload, when it
+    occurred (UTC), when a relay published it to Redis and when every handler was done with it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("aggregate", "aggregate_id", "sequence", name="uq_outbox_aggregate_sequence"),
+        # Partial: what relays scan (pending, unpublished) stays small however long the history grows.
+        Index("ix_outbox_pending", "id", postgresql_where=text("done_at IS NULL"),
+              sqlite_where=text("done_at IS NULL")),
+        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL"),
+              sqlite_where=text("published_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=100, nullable=False)
+    aggregate: str = Field(max_length=81, nullable=False)
+    aggregate_id: str = Field(max_length=MAX_AGGREGATE_ID, nullable=False)
+    sequence: int = Field(sa_column=Column(BigInteger, nullable=False))
+    schema_version: int = Field(default=1, nullable=False)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    occurred_at: datetime = Field(default_factory=utcnow, nullable=False)
+    published_at: datetime | None = Field(default=None, nullable=True)
+    done_at: datetime | None = Field(default=None, nullable=True)
+
+
+class InboxEntry(SQLModel, table=True):
+    """One handler's record of one event: handled (its effects committed with this row), failed (attempts so
+    far, the last error, when to try again) or dead (a dead letter)."""
+
+    __tablename__ = "inbox"
+
+    event_id: int = Field(foreign_key="outbox.id", primary_key=True)
+    handler: str = Field(max_length=120, primary_key=True)
+    status: str = Field(max_length=10, nullable=False, index=True)
+    attempts: int = Field(default=0, nullable=False)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    next_attempt_at: datetime | None = Field(default=None, nullable=True)
+    updated_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class DomainEvent(BaseModel):
+    """Base of the events a context declares in its events.py: the class names its topic, aggregate, the field
+    holding the aggregate's id, and its schema version; the fields are the payload."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: ClassVar[str]
+    aggregate: ClassVar[str]
+    aggregate_field: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as a handler receives it (the payload decoded: `Model.model_validate(event.payload)`)."""
+
+    id: int
+    topic: str
+    aggregate: str
+    aggregate_id: str
+    sequence: int
+    schema_version: int
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+
+EventHandler = Callable[[AsyncSession, Event], Awaitable[None]]
+"""`await handler(session, event)`: the handler's effects, written in `session` (never committed by it)."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A handler of one topic, under the name its inbox rows carry (unique in the process)."""
+
+    topic: str
+    name: str
+    handler: EventHandler
+
+
+@dataclass
+class EventHandlers:
+    """The handlers of this process by topic, registered at start-up (workers/relay.py collects each enabled
+    context's `handlers.HANDLERS`)."""
+
+    _by_topic: dict[str, list[Subscription]] = field(default_factory=dict)
+
+    def add(self, topic: str, handler: EventHandler, *, name: str | None = None) -> Subscription:
+        """Subscribe `handler` to `topic` under `name` (default: its module and qualified name). Raises ValueError
+        for a malformed topic or a name already subscribed to the topic."""
+        if not TOPIC.match(topic):
+            raise ValueError(f"topic {topic!r} is not '{{context}}.{{EventName}}'")
+        name = name or f"{handler.__module__}.{handler.__qualname__}"
+        if len(name) > 120:
+            raise ValueError(f"handler name {name!r} is longer than 120 characters")
+        subs = self._by_topic.setdefault(topic, [])
+        if any(s.name == name for s in subs):
+            raise ValueError(f"handler {name!r} already subscribes to {topic}")
+        sub = Subscription(topic, name, handler)
+        subs.append(sub)
+        return sub
+
+    def for_topic(self, topic: str) -> list[Subscription]:
+        """The subscriptions of `topic`, in registration order (none: the event is done at once)."""
+        return list(self._by_topic.get(topic, ()))
+
+    def topics_of(self, name: str) -> list[str]:
+        """The topics handler `name` subscribes to."""
+        return sorted(t for t, subs in self._by_topic.items() if any(s.name == name for s in subs))
+
+    def __len__(self) -> int:
+        return sum(len(subs) for subs in self._by_topic.values())
+
+
+# Wake-ups: a relay of this process registers a callback per write engine; a unit of work that recorded an event
+# calls them after its commit (one after_commit hook per unit of work, however many events it recorded).
+_WAKERS: weakref.WeakKeyDictionary[Engine, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
+_WAKE_HOOKED = "outbox.wake_hooked"  # session.info key: this unit of work already registered the wake-up
+
+
+def on_recorded(engine: Engine, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback()` (synchronous, must not block) after each commit through `engine` (a write engine's sync
+    engine) that recorded events; returns the function that unregisters it."""
+    callbacks = _WAKERS.setdefault(engine, [])
+    callbacks.append(callback)
+
+    def remove() -> None:
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    return remove
+
+
+def _wake_after_commit(session: AsyncSession) -> None:
+    if session.info.get(_WAKE_HOOKED):
+        return
+    session.info[_WAKE_HOOKED] = True
+    engine = session.sync_session.get_bind()
+
+    async def wake() -> None:
+        session.info.pop(_WAKE_HOOKED, None)
+        for callback in list(_WAKERS.get(engine, ())):  # type: ignore[arg-type]
+            callback()
+
+    after_commit(session, wake)
+
+
+def _check_event(topic: str, aggregate: str, aggregate_id: str | int, payload: dict[str, Any],
+                 schema_version: int) -> tuple[str, str]:
+    if not TOPIC.match(topic):
+        raise InvalidInput(f"event topic {topic!r} is not '{{context}}.{{EventName}}' (e.g. hr.EmployeeTerminated)",
+                           field="topic")
+    if not AGGREGATE.match(aggregate):
+        raise InvalidInput(f"event aggregate {aggregate!r} is not '{{context}}.{{entity}}' (e.g. hr.employee)",
+                           field="aggregate")
+    key = str(aggregate_id)
+    if not key or len(key) > MAX_AGGREGATE_ID:
+        raise InvalidInput(f"an aggregate id has 1 to {MAX_AGGREGATE_ID} characters, not {len(key)}",
+                           field="aggregate_id")
+    if not 1 <= schema_version <= 1000:
+        raise InvalidInput(f"schema_version {schema_version} is outside 1..1000", field="schema_version")
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True)
+    if len(body.encode()) > MAX_PAYLOAD_BYTES:
+        raise InvalidInput(f"the {topic} payload has {len(body.encode())} bytes; at most {MAX_PAYLOAD_BYTES} are "
+                           "allowed (carry ids, not documents)", field="payload")
+    return key, body
+
+
+async def record_event(session: AsyncSession, topic: str, aggregate: str, aggregate_id: str | int,
+                       payload: dict[str, Any], schema_version: int = 1) -> OutboxEvent:
+    """Record an event in the outbox in the caller's transaction (committed with the change, or not at all), as the
+    aggregate's next sequence; the relays of this process are woken after the commit.
+
+    `payload` is JSON-ready (at most MAX_PAYLOAD_BYTES encoded). On PostgreSQL, events of one aggregate are
+    numbered under a transaction-scoped advisory lock of that aggregate, so two transactions recording for it
+    concurrently take turns instead of one failing on the unique sequence. Raises InvalidInput (see module).
+    """
+    key, body = _check_event(topic, aggregate, aggregate_id, payload, schema_version)
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{aggregate}:{key}"})
+    last = (await session.exec(select(func.max(OutboxEvent.sequence)).where(
+        OutboxEvent.aggregate == aggregate, OutboxEvent.aggregate_id == key))).one()
+    row = OutboxEvent(topic=topic, aggregate=aggregate, aggregate_id=key, sequence=(last or 0) + 1,
+                      schema_version=schema_version, payload=body, occurred_at=utcnow())
+    session.add(row)
+    await session.flush()
+    _wake_after_commit(session)
+    return row
+
+
+async def record(session: AsyncSession, event: DomainEvent) -> OutboxEvent:
+    """Record a context's event model (its topic, aggregate, aggregate id field and schema version) with
+    record_event."""
+    return await record_event(session, event.topic, event.aggregate, getattr(event, event.aggregate_field),
+                              event.model_dump(mode="json"), event.schema_version)
+
+
+def event_of(row: OutboxEvent) -> Event:
+    """The handler's view of an outbox row."""
+    return Event(id=row.id or 0, topic=row.topic, aggregate=row.aggregate, aggregate_id=row.aggregate_id,
+                 sequence=row.sequence, schema_version=row.schema_version, payload=json.loads(row.payload),
+                 occurred_at=row.occurred_at)
+
+
+async def pending_events(session: AsyncSession, *, after_id: int = 0, limit: int = 100) -> list[OutboxEvent]:
+    """Events some handler has not finished with (done_at NULL), id above `after_id`, oldest first."""
+    rows = await session.exec(select(OutboxEvent).where(OutboxEvent.done_at.is_(None), OutboxEvent.id > after_id)
+                              .order_by(OutboxEvent.id).limit(limit))
+    return list(rows.all())
+
+
+async def unpublished_events(session: AsyncSession, *, limit: int = 500) -> list[OutboxEvent]:
+    """Events no relay has published to Redis yet, oldest first."""
+    rows = await session.exec(select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+                              .order_by(OutboxEvent.id).limit(limit))
+    return list(rows.all())
+
+
+async def events_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, OutboxEvent]:
+    """{id: event} of the outbox rows of `ids` (ids no row has are left out)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.exec(select(OutboxEvent).where(OutboxEvent.id.in_(wanted)))
+    return {row.id: row for row in rows.all() if row.id is not None}
+
+
+async def mark_published(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Stamp the events of `ids` as published to Redis now."""
+    if ids:
+        await session.exec(update(OutboxEvent).where(OutboxEvent.id.in_(list(ids)))  # type: ignore[call-overload]
+                           .values(published_at=utcnow()))
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long a delivery that failed `attempts` times waits before the next try (doubling, capped)."""
+    return timedelta(seconds=min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(attempts - 1, 0)))
+
+
+Outcome = Literal["handled", "skipped", "failed", "dead", "waiting"]
+
+
+@dataclass
+class Delivery:
+    """What deliver() did for one event: per handler name, handled (now), skipped (handled or dead before),
+    failed (to be retried), dead (gave up now) or waiting (a backoff not over, or the aggregate's previous event
+    not handled yet); `done` when no handler has anything left to do with it."""
+
+    event_id: int
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return all(o in ("handled", "skipped", "dead") for o in self.outcomes.values())
+
+
+async def _previous_unfinished(session: AsyncSession, event: OutboxEvent, sub: Subscription,
+                               topics: list[str]) -> bool:
+    """Whether the aggregate's previous event of `topics` is not yet handled (nor dead) by `sub`'s handler."""
+    previous = (await session.exec(
+        select(OutboxEvent.id).where(OutboxEvent.aggregate == event.aggregate,
+                                     OutboxEvent.aggregate_id == event.aggregate_id,
+                                     OutboxEvent.sequence < event.sequence, OutboxEvent.topic.in_(topics))
+        .order_by(OutboxEvent.sequence.desc()).limit(1))).first()
+    if previous is None:
+        return False
+    status = (await session.exec(select(InboxEntry.status).where(
+        InboxEntry.event_id == previous, InboxEntry.handler == sub.name))).first()
+    return status not in ENDED
+
+
+async def deliver(session: AsyncSession, row: OutboxEvent, handlers: EventHandlers, *,
+                  max_attempts: int) -> Delivery:
+    """Deliver one event to each handler of its topic in the caller's (write) transaction, a savepoint each: the
+    inbox row (handled) and the handler's effects are kept together, or, when the handler raises, both are
+    rolled back and the failure is recorded (failed with a backoff, or dead after `max_attempts`). An event every
+    handler is done with is stamped done. A handler is skipped while the aggregate's previous event of its topics
+    is not handled by it (see the module)."""
+    now = utcnow()
+    result = Delivery(row.id or 0)
+    event = event_of(row)
+    for sub in handlers.for_topic(row.topic):
+        entry = await session.get(InboxEntry, (row.id, sub.name))
+        if entry is not None and entry.status in ENDED:
+            result.outcomes[sub.name] = "skipped"
+            continue
+        if entry is not None and entry.next_attempt_at is not None and entry.next_attempt_at > now:
+            result.outcomes[sub.name] = "waiting"
+            continue
+        if await _previous_unfinished(session, row, sub, handlers.topics_of(sub.name)):
+            result.outcomes[sub.name] = "waiting"
+            continue
+        attempts = (entry.attempts if entry is not None else 0) + 1
+        try:
+            async with session.begin_nested():
+                if entry is None:
+                    session.add(InboxEntry(event_id=row.id or 0, handler=sub.name, status=HANDLED, attempts=attempts,
+                                           updated_at=now))
+                    try:
+                        await session.flush()
+                    except IntegrityError as exc:  # another consumer's row: it handled the event, or is doing so
+                        raise _TakenElsewhere from exc
+                else:
+                    taken = await session.exec(update(InboxEntry).where(  # type: ignore[call-overload]
+                        InboxEntry.event_id == row.id, InboxEntry.handler == sub.name,
+                        InboxEntry.status == FAILED, InboxEntry.attempts == entry.attempts)
+                        .values(status=HANDLED, attempts=attempts, next_attempt_at=None, updated_at=now)
+                        .execution_options(synchronize_session=False))
+                    if taken.rowcount != 1:
+                        raise _TakenElsewhere
+                await sub.handler(session, event)
+            result.outcomes[sub.name] = "handled"
+        except _TakenElsewhere:  # another consumer handled it concurrently: its commit decides
+            result.outcomes[sub.name] = "skipped"
+        except Exception as exc:  # the handler's failure: its effects are rolled back, the attempt is kept
+            status = DEAD if attempts >= max_attempts else FAILED
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+            await _record_failure(session, row.id or 0, sub.name, entry, status=status, attempts=attempts,
+                                  error=error, now=now)
+            result.outcomes[sub.name] = "dead" if status == DEAD else "failed"
+        if entry is not None:
+            session.expunge(entry)  # the update above went around the session: read it afresh next time
+    if result.done:
+        await session.exec(update(OutboxEvent).where(OutboxEvent.id == row.id)  # type: ignore[call-overload]
+                           .values(done_at=now))
+    return result
+
+
+class _TakenElsewhere(Exception):
+    """Another consumer moved the inbox row on first."""
+
+
+async def _record_failure(session: AsyncSession, event_id: int, handler: str, entry: InboxEntry | None, *,
+                          status: str, attempts: int, error: str, now: datetime) -> None:
+    next_at = None if status == DEAD else now + backoff(attempts)
+    try:
+        async with session.begin_nested():
+            if entry is None:
+                session.add(InboxEntry(event_id=event_id, handler=handler, status=status, attempts=attempts,
+                                       last_error=error, next_attempt_at=next_at, updated_at=now))
+                await session.flush()
+            else:
+                await session.exec(update(InboxEntry).where(  # type: ignore[call-overload]
+                    InboxEntry.event_id == event_id, InboxEntry.handler == handler, InboxEntry.status == FAILED)
+                    .values(status=status, attempts=attempts, last_error=error, next_attempt_at=next_at,
+                            updated_at=now).execution_options(synchronize_session=False))
+    except IntegrityError:  # another consumer recorded this delivery meanwhile: its row stands
+        pass
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event a handler gave up on: the event, the handler, its attempts and last error, when it died."""
+
+    event_id: int
+    topic: str
+    aggregate: str
+    aggregate_id: str
+    sequence: int
+    occurred_at: datetime
+    handler: str
+    attempts: int
+    last_error: str | None
+    died_at: datetime
+
+
+async def dead_letters(session: AsyncSession, *, before_event_id: int | None = None,
+                       limit: int = 50) -> list[DeadLetter]:
+    """Dead letters, newest event first (`before_event_id`: the page after that event's)."""
+    query = (select(InboxEntry, OutboxEvent).join(OutboxEvent, and_(OutboxEvent.id == InboxEntry.event_id))
+             .where(InboxEntry.status == DEAD))
+    if before_event_id is not None:
+        query = query.where(InboxEntry.event_id < before_event_id)
+    rows = (await session.exec(query.order_by(InboxEntry.event_id.desc(), InboxEntry.handler).limit(limit))).all()
+    return [DeadLetter(event_id=e.id or 0, topic=e.topic, aggregate=e.aggregate, aggregate_id=e.aggregate_id,
+                       sequence=e.sequence, occurred_at=e.occurred_at, handler=i.handler, attempts=i.attempts,
+                       last_error=i.last_error, died_at=i.updated_at) for i, e in rows]
+
+
+async def retry_dead_letter(session: AsyncSession, *, event_id: int, handler: str | None = None) -> list[str]:
+    """Give a dead letter its attempts back: the handler (every dead handler of the event when None) gets the
+    event again, once the commit wakes the relays. Returns the handler names retried. Raises NotFound when the
+    event has no such dead letter."""
+    query = select(InboxEntry).where(InboxEntry.event_id == event_id, InboxEntry.status == DEAD)
+    if handler is not None:
+        query = query.where(InboxEntry.handler == handler)
+    entries = list((await session.exec(query)).all())
+    if not entries:
+        which = f" for handler {handler}" if handler else ""
+        raise NotFound(f"event {event_id} has no dead letter{which}; list_dead_letters shows them")
+    now = utcnow()
+    for entry in entries:
+        entry.status, entry.attempts, entry.next_attempt_at, entry.updated_at = FAILED, 0, now, now
+        session.add(entry)
+    await session.exec(update(OutboxEvent).where(OutboxEvent.id == event_id)  # type: ignore[call-overload]
+                       .values(done_at=None, published_at=None))
+    await session.flush()
+    _wake_after_commit(session)
+    return [e.handler for e in entries]

@@ -1,0 +1,223 @@
+"""The outbox and inbox in the kernel (domain/kernel/outbox.py), on the selected backend: events are recorded with
+their transaction and numbered per aggregate, bad events are refused, a handler's effects and its inbox row are
+kept together, failures are counted into a dead letter that a retry revives, and an aggregate's events wait for
+their predecessor."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlmodel import select
+
+from domain.kernel import outbox
+from domain.kernel.errors import InvalidInput, NotFound
+from tests.conftest import own_runtime
+from tests.events.helpers import AGGREGATE, OTHER_TOPIC, TOPIC, create_effects_table, effect_rows, effect_writer
+
+
+@pytest.fixture(scope="module")
+async def rt(tmp_path_factory):
+    async with own_runtime(tmp_path_factory, "outbox") as runtime:
+        await create_effects_table(runtime.db)
+        yield runtime
+
+
+def _key() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+class Boom(Exception):
+    pass
+
+
+async def _deliver(rt, event_id: int, handlers: outbox.EventHandlers, *, max_attempts: int = 3) -> outbox.Delivery:
+    async with rt.db.write() as session:
+        row = await session.get(outbox.OutboxEvent, event_id)
+        return await outbox.deliver(session, row, handlers, max_attempts=max_attempts)
+
+
+async def _inbox(rt, event_id: int, handler: str) -> outbox.InboxEntry | None:
+    async with rt.db.read() as session:
+        return await session.get(outbox.InboxEntry, (event_id, handler))
+
+
+async def test_events_are_numbered_per_aggregate_in_their_transaction(rt):
+    a, b = _key(), _key()
+    async with rt.db.write() as session:
+        rows = [await outbox.record_event(session, TOPIC, AGGREGATE, agg, {"i": i}, schema_version=2)
+                for i, agg in enumerate([a, b, a, a])]
+    assert [r.sequence for r in rows] == [1, 1, 2, 3]
+    assert all(r.schema_version == 2 and r.occurred_at.tzinfo is not None for r in rows)
+    with pytest.raises(RuntimeError):
+        async with rt.db.write() as session:
+            await outbox.record_event(session, TOPIC, AGGREGATE, a, {"i": 9})
+            raise RuntimeError("the change fails")
+    async with rt.db.write() as session:
+        row = await outbox.record_event(session, TOPIC, AGGREGATE, a, {"i": 4})
+    assert row.sequence == 4  # the rolled-back event took no number and left no row
+    async with rt.db.read() as session:
+        kept = (await session.exec(select(outbox.OutboxEvent).where(outbox.OutboxEvent.aggregate_id == a)
+                                   .order_by(outbox.OutboxEvent.sequence))).all()
+    assert [(e.sequence, outbox.event_of(e).payload) for e in kept] == [(1, {"i": 0}), (2, {"i": 2}), (3, {"i": 3}),
+                                                                        (4, {"i": 4})]
+
+
+@pytest.mark.parametrize(("topic", "aggregate", "aggregate_id", "payload", "version", "field"), [
+    ("EmployeeTerminated", AGGREGATE, "1", {}, 1, "topic"),
+    ("hr.employeeTerminated", AGGREGATE, "1", {}, 1, "topic"),
+    ("hr." + "E" * 61, AGGREGATE, "1", {}, 1, "topic"),
+    (TOPIC, "employee", "1", {}, 1, "aggregate"),
+    (TOPIC, "hr.Employee", "1", {}, 1, "aggregate"),
+    (TOPIC, AGGREGATE, "", {}, 1, "aggregate_id"),
+    (TOPIC, AGGREGATE, "x" * 61, {}, 1, "aggregate_id"),
+    (TOPIC, AGGREGATE, "1", {}, 0, "schema_version"),
+    (TOPIC, AGGREGATE, "1", {"blob": "x" * outbox.MAX_PAYLOAD_BYTES}, 1, "payload"),
+])
+async def test_bad_events_are_refused_and_nothing_is_written(rt, topic, aggregate, aggregate_id, payload, version,
+                                                             field):
+    async with rt.db.read() as session:
+        before = len((await session.exec(select(outbox.OutboxEvent.id))).all())
+    with pytest.raises(InvalidInput) as refused:
+        async with rt.db.write() as session:
+            await outbox.record_event(session, topic, aggregate, aggregate_id, payload, schema_version=version)
+    assert refused.value.field == field
+    async with rt.db.read() as session:
+        assert len((await session.exec(select(outbox.OutboxEvent.id))).all()) == before
+
+
+async def test_a_payload_at_the_limit_is_kept():
+    body = {"blob": ""}
+    body["blob"] = "x" * (outbox.MAX_PAYLOAD_BYTES - len('{"blob":""}'))
+    outbox._check_event(TOPIC, AGGREGATE, "1", body, 1)  # exactly MAX_PAYLOAD_BYTES: accepted
+    with pytest.raises(InvalidInput):
+        outbox._check_event(TOPIC, AGGREGATE, "1", {"blob": body["blob"] + "x"}, 1)
+
+
+async def test_commit_wakes_relays_and_a_rollback_does_not(rt):
+    woken: list[int] = []
+    remove = outbox.on_recorded(rt.db.write_engine.sync_engine, lambda: woken.append(1))
+    try:
+        with pytest.raises(RuntimeError):
+            async with rt.db.write() as session:
+                await outbox.record_event(session, TOPIC, AGGREGATE, _key(), {})
+                raise RuntimeError("rolled back")
+        assert woken == []
+        async with rt.db.write() as session:
+            await outbox.record_event(session, TOPIC, AGGREGATE, _key(), {})
+            await outbox.record_event(session, TOPIC, AGGREGATE, _key(), {})
+            assert woken == []
+        assert woken == [1]  # once per unit of work
+    finally:
+        remove()
+
+
+async def test_a_handled_event_is_skipped_when_delivered_again(rt):
+    handlers = outbox.EventHandlers()
+    handlers.add(TOPIC, effect_writer("tests.once"), name="tests.once")
+    async with rt.db.write() as session:
+        event_id = (await outbox.record_event(session, TOPIC, AGGREGATE, _key(), {})).id
+    first = await _deliver(rt, event_id, handlers)
+    again = await _deliver(rt, event_id, handlers)
+    assert first.outcomes == {"tests.once": "handled"} and first.done
+    assert again.outcomes == {"tests.once": "skipped"} and again.done
+    assert [r[:2] for r in await effect_rows(rt.db) if r[0] == event_id] == [(event_id, "tests.once")]
+    async with rt.db.read() as session:
+        assert (await session.get(outbox.OutboxEvent, event_id)).done_at is not None
+
+
+async def test_failures_are_counted_into_a_dead_letter_that_a_retry_revives(rt):
+    fail = {"on": True}
+
+    async def flaky(session, event):
+        from tests.events.helpers import write_effect
+
+        await write_effect(session, event, "tests.flaky")  # written, then rolled back with the failure
+        if fail["on"]:
+            raise Boom("the mail server said no")
+
+    handlers = outbox.EventHandlers()
+    handlers.add(OTHER_TOPIC, flaky, name="tests.flaky")
+    async with rt.db.write() as session:
+        event_id = (await outbox.record_event(session, OTHER_TOPIC, AGGREGATE, _key(), {})).id
+    first = await _deliver(rt, event_id, handlers, max_attempts=2)
+    assert first.outcomes == {"tests.flaky": "failed"} and not first.done
+    entry = await _inbox(rt, event_id, "tests.flaky")
+    assert entry.status == "failed" and entry.attempts == 1 and "Boom: the mail server said no" in entry.last_error
+    assert entry.next_attempt_at > entry.updated_at
+    waiting = await _deliver(rt, event_id, handlers, max_attempts=2)
+    assert waiting.outcomes == {"tests.flaky": "waiting"}  # its backoff is not over
+    await _due_now(rt, event_id, "tests.flaky")
+    second = await _deliver(rt, event_id, handlers, max_attempts=2)
+    assert second.outcomes == {"tests.flaky": "dead"} and second.done
+    async with rt.db.read() as session:
+        letters = [d for d in await outbox.dead_letters(session) if d.event_id == event_id]
+    assert [(d.handler, d.attempts, d.topic) for d in letters] == [("tests.flaky", 2, OTHER_TOPIC)]
+    assert [r for r in await effect_rows(rt.db) if r[0] == event_id] == []  # every failed effect rolled back
+    assert (await _deliver(rt, event_id, handlers)).outcomes == {"tests.flaky": "skipped"}
+    with pytest.raises(NotFound):
+        async with rt.db.write() as session:
+            await outbox.retry_dead_letter(session, event_id=event_id, handler="tests.other")
+    fail["on"] = False
+    async with rt.db.write() as session:
+        assert await outbox.retry_dead_letter(session, event_id=event_id) == ["tests.flaky"]
+    async with rt.db.read() as session:
+        row = await session.get(outbox.OutboxEvent, event_id)
+        assert row.done_at is None and row.published_at is None
+    assert (await _deliver(rt, event_id, handlers)).outcomes == {"tests.flaky": "handled"}
+    assert len([r for r in await effect_rows(rt.db) if r[0] == event_id]) == 1
+    with pytest.raises(NotFound):
+        async with rt.db.write() as session:
+            await outbox.retry_dead_letter(session, event_id=event_id)
+
+
+async def _due_now(rt, event_id: int, handler: str) -> None:
+    from sqlalchemy import update
+
+    from domain.kernel.clock import utcnow
+
+    async with rt.db.write() as session:
+        await session.exec(update(outbox.InboxEntry).where(outbox.InboxEntry.event_id == event_id,
+                                                           outbox.InboxEntry.handler == handler)
+                           .values(next_attempt_at=utcnow()))
+
+
+async def test_an_event_waits_for_its_aggregates_previous_event(rt):
+    fail = {"ids": set()}
+
+    async def picky(session, event):
+        if event.id in fail["ids"]:
+            raise Boom("not now")
+
+    handlers = outbox.EventHandlers()
+    handlers.add(TOPIC, picky, name="tests.picky")
+    agg = _key()
+    async with rt.db.write() as session:
+        first = (await outbox.record_event(session, TOPIC, AGGREGATE, agg, {})).id
+        other = (await outbox.record_event(session, OTHER_TOPIC, AGGREGATE, agg, {})).id  # not picky's topic
+        second = (await outbox.record_event(session, TOPIC, AGGREGATE, agg, {})).id
+        elsewhere = (await outbox.record_event(session, TOPIC, AGGREGATE, _key(), {})).id
+    assert (await _deliver(rt, second, handlers)).outcomes == {"tests.picky": "waiting"}
+    fail["ids"] = {first}
+    assert (await _deliver(rt, first, handlers)).outcomes == {"tests.picky": "failed"}
+    assert (await _deliver(rt, second, handlers)).outcomes == {"tests.picky": "waiting"}
+    assert (await _deliver(rt, elsewhere, handlers)).outcomes == {"tests.picky": "handled"}  # another aggregate
+    assert (await _deliver(rt, other, handlers)).outcomes == {}  # nobody subscribes: done at once
+    fail["ids"] = set()
+    await _due_now(rt, first, "tests.picky")
+    assert (await _deliver(rt, first, handlers)).outcomes == {"tests.picky": "handled"}
+    assert (await _deliver(rt, second, handlers)).outcomes == {"tests.picky": "handled"}
+
+
+def test_handlers_refuse_bad_topics_and_duplicate_names():
+    handlers = outbox.EventHandlers()
+    handler = effect_writer("x")
+    handlers.add(TOPIC, handler, name="tests.x")
+    with pytest.raises(ValueError, match="already subscribes"):
+        handlers.add(TOPIC, handler, name="tests.x")
+    with pytest.raises(ValueError, match="is not"):
+        handlers.add("bad topic", handler)
+    with pytest.raises(ValueError, match="longer than 120"):
+        handlers.add(OTHER_TOPIC, handler, name="x" * 121)
+    handlers.add(OTHER_TOPIC, handler, name="tests.x")
+    assert handlers.topics_of("tests.x") == sorted([TOPIC, OTHER_TOPIC]) and len(handlers) == 2
