@@ -159,6 +159,18 @@ class Settings(BaseSettings):
                     "audit checkpoint`).")
     audit_sequencer_seconds: float = Field(
         default=1.0, gt=0, le=3600, description="How often the sequencer integrates newly committed audit entries.")
+    event_max_attempts: int = Field(
+        default=5, ge=1, le=100,
+        description="Failed deliveries of a domain event to one handler before it becomes a dead letter "
+                    "(domain/kernel/outbox.py; retry_dead_letter revives it).")
+    event_poll_seconds: float = Field(
+        default=1.0, gt=0, le=3600,
+        description="How often the outbox relay looks for events besides being woken by this process's commits "
+                    "(other processes' events, retries whose backoff is over).")
+    event_claim_idle_seconds: float = Field(
+        default=10.0, gt=0, le=3600,
+        description="With Redis: how long an event a worker took stays unacknowledged before another worker claims it "
+                    "(a dead worker's events; a delivery that waits for its aggregate's previous event).")
 
     @field_validator("currency")
     @classmethod

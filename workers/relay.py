@@ -1,0 +1,387 @@
+"""The outbox relay: delivers recorded domain events (domain/kernel/outbox.py) to the handlers contexts register.
+
+Two transports, the same handlers and the same inbox:
+
+- Embedded default (no Redis): `InProcessRelay`, a task of the server process. Woken after each commit that
+  recorded events (the unit of work's after_commit hook) and every event_poll_seconds (events other processes
+  committed, retries whose backoff is over), it pages through the pending events in id order and delivers each,
+  a page per write transaction (a savepoint per handler: domain/kernel/outbox.py `deliver`).
+- Redis configured: `StreamPublisher` (in the server and in every worker) moves unpublished events to one Redis
+  Stream, `{queue_name}:events`, one XADD per event, and stamps them published in the same transaction: a relay
+  that dies before that commit publishes them again (a duplicate the inbox skips), never loses one. Publishers take
+  turns on an advisory lock (PostgreSQL) or the write lock (SQLite), so the stream holds events in id order.
+  `StreamConsumer` (in every worker) reads the stream through one consumer group (XREADGROUP) and claims what a
+  dead or slow consumer left unacknowledged for event_claim_idle_seconds (XAUTOCLAIM); it acknowledges (and
+  deletes) a message only after the transaction that handled the event committed, and leaves a failed or waiting
+  delivery unacknowledged, to be claimed again.
+
+Order (the choice, documented in DESIGN.md's Events section): the transport does not carry it. Several workers
+take messages from one stream, and a redelivered message arrives late; instead a handler is given an aggregate's
+event only once it handled the aggregate's previous event of its topics (the gate in outbox.deliver), and an early
+arrival is left pending and tried again (in-process: the next round; Redis: the next claim).
+
+Handlers: each enabled context's `domain/<context>/handlers.py` may declare `HANDLERS: dict[topic, handler]` (or
+a list of handlers per topic); `collect_handlers` gathers them at start-up for the module names the catalogue
+enabled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from domain.kernel import outbox
+from domain.kernel.outbox import EventHandlers
+from tools.runtime import Runtime
+
+if TYPE_CHECKING:  # redis is imported by the transport that uses it: the embedded default has no Redis
+    from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+PAGE = 100  # events a round delivers per write transaction (on SQLite the process's writes wait that long)
+PUBLISH_BATCH = 500  # events a publisher moves to Redis per transaction
+CONSUME_BATCH = 100  # messages a consumer takes at a time
+GROUP = "mcs-erp-handlers"
+PUBLISH_LOCK = 0x6d63735f6f7574  # the advisory lock publishers take turns on (PostgreSQL)
+REDIS_TIMEOUT_S = 5.0  # the longest a publisher waits for Redis to take a batch
+
+
+def stream_key(queue_name: str) -> str:
+    """The Redis Stream of a deployment's events (its queue name's, so two schools sharing a Redis never mix)."""
+    return f"{queue_name}:events"
+
+
+def collect_handlers(module_names: Iterable[str]) -> EventHandlers:
+    """Gather `HANDLERS` from `domain.<name>.handlers` of each module name that has one (contexts without a
+    handlers module, or module names that are no domain package, contribute nothing). Raises ValueError for a
+    malformed topic or a handler subscribed twice."""
+    handlers = EventHandlers()
+    for name in dict.fromkeys(module_names):
+        try:
+            spec = importlib.util.find_spec(f"domain.{name}.handlers")
+        except ModuleNotFoundError:
+            spec = None
+        if spec is None:
+            continue
+        declared: dict[str, Any] = getattr(importlib.import_module(f"domain.{name}.handlers"), "HANDLERS", {})
+        for topic, fns in declared.items():
+            for fn in fns if isinstance(fns, list | tuple) else [fns]:
+                handlers.add(topic, fn)
+    return handlers
+
+
+def handlers_of(runtime: Runtime) -> EventHandlers:
+    """The handlers of the contexts this runtime's catalogue enabled."""
+    return collect_handlers(runtime.catalogue.modules)
+
+
+@dataclass
+class RoundResult:
+    """What one round did: events looked at, deliveries per outcome."""
+
+    events: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, delivery: outbox.Delivery) -> None:
+        self.events += 1
+        for outcome in delivery.outcomes.values():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+class _Wakeable:
+    """A loop task woken by this process's commits that recorded events, and every `poll_s` seconds."""
+
+    name = "mcs-erp-relay"
+
+    def __init__(self, runtime: Runtime, *, poll_s: float | None = None):
+        self.runtime = runtime
+        self.poll_s = runtime.settings.event_poll_seconds if poll_s is None else poll_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._unhook = None
+
+    def wake(self) -> None:
+        """Run a round now (safe from any thread or event loop)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def start(self) -> None:
+        """Start the loop as a task of this process (its first round at once)."""
+        if self._task is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._unhook = outbox.on_recorded(self.runtime.db.write_engine.sync_engine, self.wake)
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Cancel the loop and wait for it (a round cut short rolls back; its events are delivered later)."""
+        if self._unhook is not None:
+            self._unhook()
+            self._unhook = None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def round(self) -> bool:
+        """One round; True when there may be more to do at once."""
+        raise NotImplementedError
+
+    async def _run(self) -> None:
+        last_error = None
+        while True:
+            self._wake.clear()
+            try:
+                more = await self.round()
+                last_error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # an outage: logged once while it lasts, tried again every poll
+                if repr(exc) != last_error:
+                    log.exception("%s round failed; retrying every %.1f s", self.name, self.poll_s)
+                last_error, more = repr(exc), False
+            if more:
+                await asyncio.sleep(0)
+                continue
+            try:
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+
+class InProcessRelay(_Wakeable):
+    """Deliver pending events to `handlers` in this process (the embedded default: no Redis)."""
+
+    name = "mcs-erp-relay"
+
+    def __init__(self, runtime: Runtime, handlers: EventHandlers, *, poll_s: float | None = None,
+                 page: int = PAGE):
+        super().__init__(runtime, poll_s=poll_s)
+        self.handlers = handlers
+        self.page = page
+        self.last = RoundResult()
+
+    async def round(self) -> bool:
+        self.last = await deliver_pending(self.runtime, self.handlers, page=self.page)
+        return False
+
+
+async def deliver_pending(runtime: Runtime, handlers: EventHandlers, *, page: int = PAGE) -> RoundResult:
+    """Deliver every pending event once, oldest first, a page per write transaction (events that wait for a
+    backoff or for their aggregate's previous event stay pending for the next round)."""
+    result = RoundResult()
+    after = 0
+    max_attempts = runtime.settings.event_max_attempts
+    while True:
+        async with runtime.db.read() as session:  # the write transaction (SQLite: the write lock) only when needed
+            if not await outbox.pending_events(session, after_id=after, limit=1):
+                return result
+        async with runtime.db.write() as session:
+            rows = await outbox.pending_events(session, after_id=after, limit=page)
+            for row in rows:
+                result.add(await outbox.deliver(session, row, handlers, max_attempts=max_attempts))
+        if len(rows) < page:
+            return result
+        after = rows[-1].id or after
+        await asyncio.sleep(0)
+
+
+class StreamPublisher(_Wakeable):
+    """Move unpublished events to the Redis Stream (see the module); in the server and in every worker."""
+
+    name = "mcs-erp-event-publisher"
+
+    def __init__(self, runtime: Runtime, redis: Redis, *, stream: str, poll_s: float | None = None,
+                 batch: int = PUBLISH_BATCH):
+        super().__init__(runtime, poll_s=poll_s)
+        self.redis = redis
+        self.stream = stream
+        self.batch = batch
+
+    async def round(self) -> bool:
+        return await publish_once(self.runtime, self.redis, stream=self.stream, batch=self.batch) >= self.batch
+
+
+async def publish_once(runtime: Runtime, redis: Redis, *, stream: str, batch: int = PUBLISH_BATCH,
+                       after_xadd: Any = None) -> int:
+    """Publish up to `batch` unpublished events to `stream` and stamp them published, in one transaction taken in
+    turns with the other publishers; returns how many. `after_xadd` (tests) is awaited between the XADDs and the
+    commit, where a crash leaves published events unstamped."""
+    async with runtime.db.read() as session:
+        if not await outbox.unpublished_events(session, limit=1):
+            return 0
+    async with runtime.db.write() as session:
+        conn = await session.connection()
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PUBLISH_LOCK})
+        rows = await outbox.unpublished_events(session, limit=batch)
+        if not rows:
+            return 0
+        async with asyncio.timeout(REDIS_TIMEOUT_S):
+            pipe = redis.pipeline(transaction=False)
+            for row in rows:
+                pipe.xadd(stream, {"id": str(row.id), "topic": row.topic})
+            await pipe.execute()
+        if after_xadd is not None:
+            await after_xadd()
+        await outbox.mark_published(session, [row.id or 0 for row in rows])
+    return len(rows)
+
+
+class StreamConsumer:
+    """Take events from the Redis Stream through the consumer group and deliver them (see the module)."""
+
+    def __init__(self, runtime: Runtime, redis: Redis, handlers: EventHandlers, *, stream: str, consumer: str,
+                 claim_idle_s: float | None = None, block_s: float = 1.0, batch: int = CONSUME_BATCH):
+        self.runtime = runtime
+        self.redis = redis
+        self.handlers = handlers
+        self.stream = stream
+        self.consumer = consumer
+        self.claim_idle_ms = int(1000 * (runtime.settings.event_claim_idle_seconds if claim_idle_s is None
+                                         else claim_idle_s))
+        self.block_ms = int(1000 * block_s)
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (and the stream) unless it exists."""
+        from redis.exceptions import ResponseError
+
+        try:
+            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def take(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Messages to handle: first those left unacknowledged for claim_idle (this consumer's or a dead one's),
+        else new ones (waiting up to block_s)."""
+        claimed = await self.redis.xautoclaim(self.stream, GROUP, self.consumer, self.claim_idle_ms, "0-0",
+                                              count=self.batch)
+        messages = [m for m in claimed[1] if m and m[1]]
+        if messages:
+            return messages
+        fresh = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch,
+                                            block=self.block_ms)
+        return [m for _stream, entries in fresh or [] for m in entries]
+
+    async def handle(self, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> RoundResult:
+        """Deliver the events of `messages` in one write transaction, then acknowledge (and delete) the messages
+        of the events every handler is done with, and those naming no event of this database."""
+        result = RoundResult()
+        by_event: dict[int, list[bytes]] = {}
+        for message_id, fields in messages:
+            raw = fields.get(b"id") or fields.get("id")  # type: ignore[call-overload]
+            try:
+                by_event.setdefault(int(raw), []).append(message_id)
+            except (TypeError, ValueError):
+                log.warning("event stream %s: message %r names no event; dropped", self.stream, message_id)
+                by_event.setdefault(0, []).append(message_id)
+        ack: list[bytes] = list(by_event.pop(0, []))
+        max_attempts = self.runtime.settings.event_max_attempts
+        async with self.runtime.db.write() as session:
+            rows = await outbox.events_by_id(session, by_event)
+            for event_id in sorted(by_event):
+                row = rows.get(event_id)
+                if row is None:
+                    log.warning("event stream %s: event %s is not in the database; dropped", self.stream, event_id)
+                    ack.extend(by_event[event_id])
+                    continue
+                delivery = await outbox.deliver(session, row, self.handlers, max_attempts=max_attempts)
+                result.add(delivery)
+                if delivery.done:
+                    ack.extend(by_event[event_id])
+        if ack:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.xack(self.stream, GROUP, *ack)
+            pipe.xdel(self.stream, *ack)
+            await pipe.execute()
+        return result
+
+    async def run(self) -> None:
+        """Take and handle messages until cancelled; a failing round (an outage) is logged and tried again."""
+        await self.ensure_group()
+        last_error = None
+        while True:
+            try:
+                messages = await self.take()
+                if messages:
+                    await self.handle(messages)
+                last_error = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if repr(exc) != last_error:
+                    log.exception("event consumer %s failed; retrying", self.consumer)
+                last_error = repr(exc)
+                await asyncio.sleep(1.0)
+
+    async def start(self) -> None:
+        """Run as a task of this process."""
+        if self._task is None:
+            await self.ensure_group()
+            self._task = asyncio.create_task(self.run(), name=f"mcs-erp-event-consumer-{self.consumer}")
+
+    async def stop(self) -> None:
+        """Cancel the task; the messages it held stay pending and are claimed by another consumer."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+class WorkerRelay:
+    """What a `mcs-erp worker` runs beside its jobs: a publisher and a consumer."""
+
+    def __init__(self, publisher: StreamPublisher, consumer: StreamConsumer):
+        self.publisher = publisher
+        self.consumer = consumer
+
+    async def start(self) -> None:
+        await self.publisher.start()
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.publisher.stop()
+
+
+async def start_server_relay(runtime: Runtime, redis: Redis | None = None) -> InProcessRelay | StreamPublisher:
+    """Start what a server process runs: the in-process relay without Redis, the publisher with it (`redis`: the
+    client to publish with)."""
+    relay: InProcessRelay | StreamPublisher
+    if redis is None:
+        relay = InProcessRelay(runtime, handlers_of(runtime))
+    else:
+        relay = StreamPublisher(runtime, redis, stream=stream_key(runtime.settings.queue_name))
+    await relay.start()
+    return relay
+
+
+async def start_worker_relay(runtime: Runtime, redis: Redis, *, consumer: str,
+                             queue_name: str | None = None) -> WorkerRelay:
+    """Start a worker's publisher and consumer on the stream of `queue_name` (default: the settings')."""
+    stream = stream_key(queue_name or runtime.settings.queue_name)
+    relay = WorkerRelay(StreamPublisher(runtime, redis, stream=stream),
+                        StreamConsumer(runtime, redis, handlers_of(runtime), stream=stream, consumer=consumer))
+    await relay.start()
+    return relay
