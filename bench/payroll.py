@@ -7,8 +7,9 @@ the ATO's Schedule 1 for the calendar's frequency, a formula deduction, the supe
 ordinary time earnings); 3 % of them have approved annual leave in the period (paid by its own lines with a 17.5 %
 loading) and 3 % unpaid leave. Then measures, as the job and the approved action do them, summed over the three
 calendars' runs (the week of 22 June 2026, the fortnight from 15 June, June):
-- calculate_s: `compute_run` (every payslip with the engine, leave taken and accrued) + `store_run` (payslips,
-  lines and one audit entry each, one transaction per run);
+- calculate_s: `calculate_run` as the job runs it on PostgreSQL (every payslip with the engine, leave taken and
+  accrued; payslips, lines and one audit entry each, each batch written while the next is computed; one
+  transaction per run);
 - post_s: `post_run` (the journal entry; payslips done; the leave movements: accruals and leave taken).
 Baseline, in the same run: every row those steps wrote (payslips, payslip lines, audit entries, leave movements,
 journal entries and lines), read back and written again with asyncpg's `copy_records_to_table` into tables made
@@ -190,18 +191,15 @@ async def run(args: argparse.Namespace) -> None:
         calendars = await build(runtime, args.employees)
         setup_s = time.perf_counter() - started
         since = await high_water(runtime)
-        calculate_s = compute_s = post_s = 0.0
+        calculate_s = post_s = 0.0
         payslips = 0
         for code, _, _, period in CALENDARS:
             async with runtime.db.write() as session:
                 run_row = await payroll.create_run(session, SYSTEM_ACTOR, period=period, currency="AUD",
                                                    pay_calendar_id=calendars[code])
             started = time.perf_counter()
-            async with runtime.db.read() as session:
-                computation = await payroll.compute_run(session, run_row.id or 0)
-            compute_s += time.perf_counter() - started
             async with runtime.db.write() as session:
-                done = await payroll.store_run(session, computation)
+                done = await payroll.calculate_run(session, run_row.id or 0)
             calculate_s += time.perf_counter() - started
             payslips += done.payslips
             async with runtime.db.write() as session:
@@ -228,9 +226,8 @@ async def run(args: argparse.Namespace) -> None:
     ratio = total / copy_s
     ratio_fk = total / copy_fk_s
     print(f"setup: {args.employees} employees on 3 pay calendars with contracts and leave in {setup_s:.1f} s")
-    print(f"calculate: {calculate_s:.2f} s ({compute_s:.2f} s computing {payslips} payslips, "
-          f"{calculate_s - compute_s:.2f} s writing them, {lines} lines ({leave_lines} of paid leave) and their "
-          f"audit entries)")
+    print(f"calculate: {calculate_s:.2f} s ({payslips} payslips computed and written, {lines} lines ({leave_lines} "
+          f"of paid leave) and their audit entries)")
     print(f"post: {post_s:.2f} s (3 journal entries, payslips done, {movements} leave movements)")
     print(f"baseline: {copied} rows written again with copy_records_to_table in {copy_s:.2f} s "
           f"({copy_fk_s:.2f} s into tables with the real ones' foreign keys too)")

@@ -1,5 +1,5 @@
-"""Payroll jobs. The calculation: every payslip computed with progress (employees done / total), then written in
-one transaction. A worker killed mid-calculation wrote nothing; the retry computes again and writes exactly one
+"""Payroll jobs. The calculation: every payslip computed with progress (employees done / total) and written in
+one transaction (on PostgreSQL each batch is written while the next is computed: payroll.calculate_run). A worker killed mid-calculation wrote nothing; the retry computes again and writes exactly one
 payslip per employee (the run's draft payslips are replaced, and a partial UNIQUE index allows one live payslip
 per employee and month). Nothing reaches the ledger: posting is a separate, approved action. The documents: a
 payslip PDF per payslip and the run summary CSV, stored as documents."""
@@ -28,11 +28,16 @@ async def calculate_payroll_run(ctx: JobContext, job_id: int, params: dict[str, 
     async def progress(done: int, total: int) -> None:
         await ctx.progress(min(done / max(total, 1), 0.99) * 0.9, f"{done} of {total} employees calculated")
 
-    async with ctx.runtime.db.read() as session:
-        computation = await payroll.compute_run(session, run_id, progress=progress)
-    await ctx.progress(0.9, f"writing {len(computation.payslips)} payslips")
+    computation = None
+    if ctx.runtime.db.is_sqlite:  # compute first: SQLite's one writer would wait for the whole calculation
+        async with ctx.runtime.db.read() as session:
+            computation = await payroll.compute_run(session, run_id, progress=progress)
+        await ctx.progress(0.9, f"writing {len(computation.payslips)} payslips")
     async with ctx.runtime.db.write() as session:
-        done = await payroll.store_run(session, computation)
+        if computation is None:  # PostgreSQL: each batch is written while the next one is computed
+            done = await payroll.calculate_run(session, run_id, progress=progress)
+        else:
+            done = await payroll.store_run(session, computation)
         run = done.run
         run.job_id = job_id
         session.add(run)

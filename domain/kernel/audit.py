@@ -273,6 +273,14 @@ def _insert_pending(sync: Session) -> None:
         entry.id = entry_id
 
 
+async def write_pending(session: AsyncSession) -> None:
+    """Insert the entries appended so far in this transaction now rather than just before it commits (a long
+    transaction writing in batches, like a payroll calculation, spreads the work); they still exist exactly when
+    the transaction commits, and keep their order."""
+    if session.sync_session.info.get(_PENDING):
+        await session.run_sync(_insert_pending)
+
+
 def _drop_pending(sync: Session) -> None:
     """after_rollback: the transaction's entries are dropped with it."""
     sync.info.pop(_PENDING, None)

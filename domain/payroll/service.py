@@ -5,18 +5,19 @@ draft -> calculated -> approved -> posted -> paid (or cancelled before approval;
 by reversing it). The gated commands (approve, post, mark paid, cancel, reverse, void a payslip, change a salary,
 add a tax table) are plans in domain/payroll/plans.py built from the rules here (`journal_lines`,
 `reversing_payslip`, `check_voidable`, ...); `approve_run`, `post_run` and `mark_run_paid` stay as direct writes
-for the demo builder and the benchmark, with the same rules. Calculation (`calculate_run`, run by a job) computes every payslip with the pure engine
-(domain/payroll/engine.py) and writes them in ONE transaction, replacing the run's draft payslips, so a worker
-killed mid-calculation leaves nothing behind and the retry writes exactly one payslip per employee. Nothing
-reaches the ledger before `post_run`: one balanced journal entry (salary expense per department, employer
-contributions, taxes and deductions payable, net pay payable) posted with the idempotency key
-`payroll_run:<id>:post`, so it can never be posted twice; marking it paid clears net pay payable against the
-bank (`payroll_run:<id>:paid`). Reads go through domain/payroll/repository.py.
+for the demo builder and the benchmark, with the same rules. Calculation (`calculate_run`, or `compute_run` then
+`store_run`, run by a job) computes every payslip with the pure engine (domain/payroll/engine.py) and writes them
+in ONE transaction, replacing the run's draft payslips, so a worker killed mid-calculation leaves nothing behind
+and the retry writes exactly one payslip per employee. Nothing reaches the ledger before `post_run`: one balanced
+journal entry (salary expense per department, employer contributions, taxes and deductions payable, net pay
+payable) posted with the idempotency key `payroll_run:<id>:post`, so it can never be posted twice; marking it paid
+clears net pay payable against the bank (`payroll_run:<id>:paid`). Reads go through domain/payroll/repository.py.
 
-Rules stated here (not found in the issue): the pay period is a calendar month, paid monthly; working days are
-Monday to Friday of the month; days before a contract starts or after it ends are unpaid days; a month is
-paid entirely by the contract version in force on its last day (a version takes effect from its
-`effective_from`); the year to date is the calendar year of the pay date.
+Rules (issue 18; each function cites its source): a run's period follows its pay calendar (weekly, fortnightly,
+monthly, quarterly); working days are Monday to Friday less the calendar's public holidays; a period's pay is
+blended over the working days each contract version is in force; days before a contract starts, after it ends or
+after the employee's termination are unpaid; the year to date is the jurisdiction's financial year of the pay
+date (1 July to 30 June in Australia).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from domain.hr.service import EmployeeFacts
 from domain.kernel import money
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.audit import append_audit
+from domain.kernel.audit import write_pending as write_pending_audit
 from domain.kernel.clock import utcnow
 from domain.kernel.db import bulk_insert, bulk_insert_records
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
@@ -640,8 +642,16 @@ PROGRESS_EVERY = 500
 """compute_run reports its progress after each this many employees (and computes them in one worker thread)."""
 
 
-async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress | None = None) -> Computation:
-    """Compute (without writing) every payslip of a draft or calculated run.
+BatchSink = Callable[["Computation"], Awaitable[None]]
+"""Called by compute_run with each batch of payslips computed (a Computation of that batch only, its `skipped`
+empty) while the next batch is computed in the worker thread."""
+
+
+async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress | None = None,
+                      sink: BatchSink | None = None) -> Computation:
+    """Compute (without writing) every payslip of a draft or calculated run; with `sink`, hand each batch of
+    PROGRESS_EVERY payslips to it as soon as it is computed, while the next batch is computed (calculate_run
+    writes them so).
 
     Employees paid: those whose contract is on the run's pay calendar and who are employed on a working day of the
     period (working days: Monday to Friday less the calendar's public holidays, domain.kernel.workdays). Their
@@ -715,7 +725,7 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
     rates = {SUPER_GUARANTEE: place.rate(SUPER_GUARANTEE, run.pay_date, added=await added_rates(session, place.code)
                                          ).rate}
     computed: list[tuple[EmploymentContract, engine.Payslip]] = []
-    leave_records: dict[int, dict[str, Any]] = {}
+    leave_records: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     structures: dict[int | None, engine.SalaryStructure] = {}
 
@@ -745,16 +755,32 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
                 raise InvalidInput(f"{employee.code} {employee.full_name}: net pay would be {slip.net_minor} "
                                    "(deductions exceed gross pay); fix the contract or the leave before calculating",
                                    field="run_id")
+            leave_records.append(record)
             computed.append((contract, slip))
-            leave_records[len(computed) - 1] = record
 
+    def batch_since(first: int, last: int) -> Computation:
+        return Computation(run_id=run_id, run_version=run.version, payslips=computed[first:last],
+                           employees=employees, skipped=[], leave=leave_records[first:last])
+
+    handed = 0  # computed[:handed] went to the sink
     for first in range(0, max(len(plans), 1), PROGRESS_EVERY):
         batch = plans[first:first + PROGRESS_EVERY]
-        await asyncio.to_thread(compute, batch)
+        ready = len(computed)  # the thread only appends: computed[:ready] stays as it is while it runs
+        computing = asyncio.ensure_future(asyncio.to_thread(compute, batch))
+        try:
+            if sink is not None and handed < ready:
+                await sink(batch_since(handed, ready))  # the database writes this batch while the thread computes
+                handed = ready
+        except BaseException:
+            await asyncio.wait([computing])  # never leave the thread running behind an error
+            raise
+        await computing
         if progress is not None and len(batch) == PROGRESS_EVERY:
             await progress(first + PROGRESS_EVERY, len(plans))
+    if sink is not None and handed < len(computed):
+        await sink(batch_since(handed, len(computed)))
     return Computation(run_id=run_id, run_version=run.version, payslips=computed, employees=employees,
-                       skipped=skipped, leave=[leave_records[i] for i in range(len(computed))])
+                       skipped=skipped, leave=leave_records)
 
 
 def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.SalaryStructure, period: engine.PayPeriod,
@@ -858,10 +884,38 @@ async def store_run(session: AsyncSession, computation: Computation, *, actor: A
     if run.version != computation.run_version:
         raise Conflict(f"payroll run {run.id} changed while it was being calculated; calculate it again",
                        field="run_id")
+    await _delete_drafts(session, run)
+    await _store_payslips(session, run, computation, actor=actor, tool=tool)
+    return await _calculated(session, run, computation)
+
+
+async def calculate_run(session: AsyncSession, run_id: int, *, actor: Actor = SYSTEM_ACTOR,
+                        tool: str = "calculate_payroll_run", progress: Progress | None = None) -> Calculated:
+    """compute_run and store_run in the caller's write transaction, pipelined: the run is locked, its draft
+    payslips deleted, and each batch of payslips written (with its audit rows) while the next batch is computed,
+    so the database's share of the writing overlaps the computation. Returns and raises what the two do; the
+    outcome is the same as store_run(compute_run(...)). Holds the run's row lock, and on SQLite every other
+    writer, for the whole calculation: the job uses it on PostgreSQL and computes before it writes on SQLite."""
+    run = await get_run(session, run_id, for_update=True)
+    ensure_status(run, RunStatus.DRAFT, RunStatus.CALCULATED, doing="calculating")
+    await _delete_drafts(session, run)
+
+    async def store(batch: Computation) -> None:
+        await _store_payslips(session, run, batch, actor=actor, tool=tool)
+
+    return await _calculated(session, run, await compute_run(session, run_id, progress=progress, sink=store))
+
+
+async def _delete_drafts(session: AsyncSession, run: PayrollRun) -> None:
     drafts = select(Payslip.id).where(Payslip.run_id == run.id, Payslip.status == PayslipStatus.DRAFT.value)
     await session.exec(delete(PayslipLine).where(col(PayslipLine.payslip_id).in_(drafts)))  # type: ignore[call-overload]
     await session.exec(delete(Payslip).where(Payslip.run_id == run.id,  # type: ignore[call-overload]
                                              Payslip.status == PayslipStatus.DRAFT.value))
+
+
+async def _store_payslips(session: AsyncSession, run: PayrollRun, computation: Computation, *, actor: Actor,
+                          tool: str) -> None:
+    """Write `computation`'s payslips, their lines and one audit row each (event payslip_written)."""
     computed = computation.payslips
     ids, numbers = await _write_payslips(session, run, computed, computation.employees, computation.leave)
     for payslip_id, number, (contract, slip) in zip(ids, numbers, computed, strict=True):
@@ -870,6 +924,12 @@ async def store_run(session: AsyncSession, computation: Computation, *, actor: A
                            entity="payslips", entity_id=payslip_id,
                            after={"number": number, "period": run.period, "currency": run.currency,
                                   "gross_minor": slip.gross_minor, "net_minor": slip.net_minor})
+    await write_pending_audit(session)
+
+
+async def _calculated(session: AsyncSession, run: PayrollRun, computation: Computation) -> Calculated:
+    """Set the run's totals from every payslip of `computation`, mark it calculated."""
+    computed = computation.payslips
     run.employees = len(computed)
     run.gross_minor = sum(s.gross_minor for _, s in computed)
     run.deductions_minor = sum(s.deductions_minor for _, s in computed)

@@ -557,3 +557,62 @@ async def test_a_payslip_voided_after_the_payment_preview_makes_marking_paid_sta
     assert {r.account.code: r.balance for r in tb.rows}["1010"] == bank_before - owed and tb.balanced
     statuses = sorted(s.status for s, _ in await payslips_of(prt, run.run_id))
     assert statuses == ["paid"] * (len(slips) - 1) + ["void", "void"]  # the voided one and its reversal
+
+
+async def test_a_pipelined_calculation_writes_what_computing_then_storing_writes(prt, staff, monkeypatch):
+    """calculate_run (each batch written while the next is computed: the job's path on PostgreSQL) leaves the same
+    payslips, lines, totals and audit rows as compute_run then store_run; a write failing mid-way leaves nothing."""
+    from domain.kernel.audit import AuditEntry
+    from domain.payroll import service as payroll
+
+    monkeypatch.setattr(payroll, "PROGRESS_EVERY", 1)  # three employees or more: a batch each, written mid-way
+    officer = staff["officer"]
+    run = await invoke(prt, "create_payroll_run", {"period": "2026-12", "pay_date": "2026-12-17", "currency": "AUD"},
+                       officer)
+
+    async def audit_mark() -> int:
+        async with prt.db.read() as s:
+            return max((await s.exec(select(AuditEntry.id))).all(), default=0)
+
+    async def written(since: int) -> tuple[list, tuple, int]:
+        """The run's payslips and lines, its status and totals, and the payslip_written audit rows after `since`."""
+        slips = await payslips_of(prt, run.run_id)
+        async with prt.db.read() as s:
+            audited = len((await s.exec(select(AuditEntry.id).where(AuditEntry.event == "payslip_written",
+                                                                     AuditEntry.id > since))).all())
+            row = await payroll.get_run(s, run.run_id)
+        content = sorted((p.employee_id, p.number, p.gross_minor, p.net_minor, p.ytd, p.leave,
+                          sorted((ln.position, ln.code, ln.amount_minor, ln.category) for ln in lines))
+                         for p, lines in slips)
+        return content, (row.status, row.employees, row.gross_minor, row.net_minor, row.employer_minor), audited
+
+    calls = []
+    real_store = payroll._store_payslips
+
+    async def failing_store(session, run_row, batch, **kw):
+        calls.append(len(batch.payslips))
+        if len(calls) == 2:
+            raise RuntimeError("the database went away mid-calculation")
+        await real_store(session, run_row, batch, **kw)
+
+    monkeypatch.setattr(payroll, "_store_payslips", failing_store)
+    mark = await audit_mark()
+    with pytest.raises(RuntimeError, match="went away"):
+        async with prt.db.write() as s:
+            await payroll.calculate_run(s, run.run_id)
+    assert calls == [1, 1], "the second batch failed while the third was being computed"
+    assert await written(mark) == ([], ("draft", 0, 0, 0, 0), 0), "a failed calculation wrote nothing"
+    monkeypatch.setattr(payroll, "_store_payslips", real_store)
+
+    async with prt.db.write() as s:
+        done = await payroll.calculate_run(s, run.run_id)
+    assert done.payslips >= 3 and done.skipped == []
+    pipelined = await written(mark)
+    mark = await audit_mark()
+    async with prt.db.read() as s:
+        computation = await payroll.compute_run(s, run.run_id)
+    async with prt.db.write() as s:
+        await payroll.store_run(s, computation)
+    sequential = await written(mark)
+    assert pipelined[0] and pipelined == sequential
+    assert pipelined[1][:2] == ("calculated", done.payslips) and pipelined[2] == done.payslips
