@@ -95,6 +95,7 @@ GATE_POLICY: Final[dict[str, str]] = {
     "build_timetable_problem": "ungated: stores a new problem; the published timetable is unchanged",
     "solve_timetable": "ungated: stores a solution; nothing is published until publish_timetable (gated)",
     "publish_timetable": "gated: confirm",
+    "publish_cover": "gated: confirm",
 
     # ---------------------------------------------------------------- finance
     "create_account": "ungated: adds an account to the chart; accounts are never deleted and nothing is posted",

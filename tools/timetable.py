@@ -11,6 +11,7 @@ import datetime as dt
 import difflib
 import json
 from collections.abc import Awaitable
+from zoneinfo import ZoneInfo
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -25,6 +26,9 @@ from domain.timetable import service as timetable
 from domain.timetable.problem import Problem
 from domain.timetable.rules import Lesson, curriculum_lessons, free_rooms, room_lessons, teacher_lessons
 from domain.timetable.schemas import (
+    CoverLoadOut,
+    CoverOut,
+    CoverPublishedOut,
     LessonOut,
     PublishOut,
     RoomOut,
@@ -35,6 +39,7 @@ from domain.timetable.schemas import (
     room_read,
 )
 from domain.timetable.school import ClassBlock, SchoolWeek, TeacherAbsence
+from domain.timetable.settings import TimetableSettings
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
 from tools.references import AcademicYearRef, TimetableProblemRef, TimetableSolutionRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
@@ -311,3 +316,84 @@ async def find_free_rooms(ctx: ToolContext, args: FreeRoomsIn) -> Page[RoomOut]:
                            f"({problem.periods_per_day - 1}); periods count from 0", field="period")
     rooms = free_rooms(problem, solution, day=day or 0, period=args.period, min_capacity=args.min_capacity)
     return _page(rooms, args, lambda r: RoomOut(room=r.id, capacity=r.capacity), RoomOut)
+
+
+# ---------------------------------------------------------------- cover for absent teachers
+
+TeacherRef = Annotated[int, Field(strict=True, ge=1, le=2_147_483_647)] | TimetableCode
+
+
+class PublishCoverIn(ToolInput):
+    problem_id: TimetableProblemRef | None = ProblemIdField
+    teacher: TeacherRef = Field(description="The absent teacher (E0042).")
+    start_date: dt.date
+    end_date: dt.date | None = Field(default=None, description="omitted: start_date; at most 31 days.")
+
+
+async def _teacher_name(session: AsyncSession, problem_id: int | None, teacher: int | str) -> str:
+    """The timetable's name of `teacher`: an employee id becomes its code, a code is matched in any case."""
+    if isinstance(teacher, int):
+        return (await hr.get_employee(session, teacher, field="teacher")).code
+    _row, problem, _ = await timetable.published(session, problem_id=problem_id)
+    names = {c.teacher for c in problem.courses}
+    return next((t for t in sorted(names) if t.casefold() == teacher.casefold()), teacher)
+
+
+async def _plan_cover(session: AsyncSession, actor: Actor, args: PublishCoverIn) -> Plan:
+    teacher = await _teacher_name(session, args.problem_id, args.teacher)
+    return await plans.plan_publish_cover(session, actor, problem_id=args.problem_id, teacher=teacher,
+                                          start=args.start_date, end=args.end_date or args.start_date,
+                                          max_per_week=TimetableSettings().cover_max_per_week)
+
+
+@module.tool(effect=Effect.DESTRUCTIVE, roles=PLANNERS, gate=GateLevel.CONFIRM, plan=_plan_cover)
+async def publish_cover(ctx: ToolContext, args: PublishCoverIn) -> CoverPublishedOut:
+    """Cover an absent teacher's lessons: per lesson a qualified free teacher (fewest covers this term first, weekly
+    cap kept), else a supervised study period, else uncovered. The preview lists each."""
+    assert ctx.plan is not None
+    return CoverPublishedOut(**{k: v for k, v in plans.cover_outcome(ctx.plan).items()
+                                if k in CoverPublishedOut.model_fields})
+
+
+def _school_today(ctx: ToolContext) -> dt.date:
+    return dt.datetime.now(ZoneInfo(ctx.runtime.settings.school_timezone)).date()
+
+
+class CoverSheetIn(PageInput):
+    date: dt.date | None = Field(default=None, description="omitted: today.")
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def get_cover_sheet(ctx: ToolContext, args: CoverSheetIn) -> Page[CoverOut]:
+    """List a day's published cover by period: who takes each absent teacher's lesson, and where."""
+    rows = await timetable.cover_sheet(ctx.session, on=args.date or _school_today(ctx))
+    times: dict[int, tuple[str, ...]] = {}
+    for r in rows:
+        if r.problem_id not in times:
+            times[r.problem_id] = timetable.problem_of(await timetable.get_problem(ctx.session, r.problem_id)
+                                                       ).period_times
+
+    def convert(r) -> CoverOut:
+        t = times[r.problem_id]
+        return CoverOut(date=r.on_date, period=r.period, time=t[r.period] if r.period < len(t) else None,
+                        course=r.course_id, room=r.study_room or r.room, absent_teacher=r.absent_teacher,
+                        kind=r.kind, cover_teacher=r.cover_teacher)
+    return _page(rows, args, convert, CoverOut)
+
+
+class CoverLoadIn(ToolInput):
+    problem_id: TimetableProblemRef | None = ProblemIdField
+    teacher: TeacherRef
+    date: dt.date | None = Field(default=None, description="Week and term of; omitted: today.")
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def get_cover_load(ctx: ToolContext, args: CoverLoadIn) -> CoverLoadOut:
+    """Count a teacher's covers in a week and its term."""
+    teacher = await _teacher_name(ctx.session, args.problem_id, args.teacher)
+    load = await timetable.cover_load(ctx.session, problem_id=args.problem_id, teacher=teacher,
+                                      on=args.date or _school_today(ctx),
+                                      max_per_week=TimetableSettings().cover_max_per_week)
+    return CoverLoadOut(teacher=load.teacher, week_start=load.week_start, week_covers=load.week_covers,
+                        max_covers_per_week=load.max_per_week, term=load.term.name if load.term else None,
+                        term_covers=load.term_covers)

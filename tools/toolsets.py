@@ -89,12 +89,13 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "get_attendance_rates", "get_transcript", "generate_report_cards", "export_term_grades"),
     _toolset("attendance", "Take the register, read it, correct a past day.",
              "take_attendance", "get_attendance_register", "correct_attendance"),
-    _toolset("schedule", "The published timetable: a teacher's or a section's week; free rooms at a time.",
-             "get_teacher_schedule", "get_section_timetable", "find_free_rooms"),
-    _toolset("timetabling", "Rooms and building the timetable: a room's week, the problem, solving it and "
-                            "publishing a solution.",
+    _toolset("schedule", "The published timetable: a teacher's or a section's week; free rooms at a time; the "
+                         "day's cover.",
+             "get_teacher_schedule", "get_section_timetable", "find_free_rooms", "get_cover_sheet"),
+    _toolset("timetabling", "Rooms and building the timetable: a room's week, the problem, solving it, "
+                            "publishing a solution, cover for absent teachers.",
              "list_rooms", "get_room_schedule", "create_room", "build_timetable_problem", "list_timetable_problems",
-             "solve_timetable", "get_timetable_solution", "publish_timetable"),
+             "solve_timetable", "get_timetable_solution", "publish_timetable", "publish_cover", "get_cover_load"),
     _toolset("ledger", "Read the books: the chart of accounts, an account's ledger, the trial balance.",
              "list_accounts", "get_account_ledger", "get_trial_balance"),
     _toolset("financials", "The financial statements: income statement and balance sheet.",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import Column, Float, Text
+from sqlalchemy import Column, Float, Index, Text, text
 from sqlmodel import Field
 
 from domain.kernel.models import Entity
@@ -36,6 +37,8 @@ class TimetableProblem(Entity, table=True):
     """A timetabling problem (a `domain.timetable.problem.Problem` as JSON) and its published solution, if any.
 
     `published_solution_id` names the solution that is the current timetable; publishing replaces it.
+    `academic_year_id` is the year whose classes a school problem was built from (None for an imported one): its
+    terms bound cover and calendar feeds.
     """
 
     __tablename__ = "timetable_problems"
@@ -46,6 +49,7 @@ class TimetableProblem(Entity, table=True):
     periods_per_day: int = Field(nullable=False)
     data: str = Field(sa_column=Column(Text, nullable=False))
     published_solution_id: int | None = Field(default=None, nullable=True)
+    academic_year_id: int | None = Field(default=None, nullable=True)
 
 
 class TimetableSolution(Entity, table=True):
@@ -61,3 +65,25 @@ class TimetableSolution(Entity, table=True):
     breakdown: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     assignments: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     seconds: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+
+
+class TimetableCover(Entity, table=True):
+    """Who takes one lesson of an absent teacher on one date (domain.timetable.cover): a covering teacher, a study
+    period in `study_room` supervised by `cover_teacher`, or nobody (kind uncovered). One live row per lesson and
+    date; `action_id` is the gated action that published it."""
+
+    __tablename__ = "timetable_covers"
+    __table_args__ = (Index("ix_timetable_covers_lesson", "problem_id", "on_date", "period", "course_id",
+                            unique=True, postgresql_where=text("deleted_at IS NULL"),
+                            sqlite_where=text("deleted_at IS NULL")),)
+
+    problem_id: int = Field(foreign_key="timetable_problems.id", nullable=False)
+    on_date: date = Field(nullable=False, index=True)
+    period: int = Field(nullable=False)
+    course_id: str = Field(max_length=90, nullable=False)
+    room: str = Field(max_length=40, nullable=False)
+    absent_teacher: str = Field(max_length=60, nullable=False)
+    kind: str = Field(max_length=20, nullable=False)
+    cover_teacher: str | None = Field(default=None, max_length=60, nullable=True, index=True)
+    study_room: str | None = Field(default=None, max_length=40, nullable=True)
+    action_id: int | None = Field(default=None, nullable=True)

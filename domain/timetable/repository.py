@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.errors import NotFound
-from domain.timetable.models import Room, TimetableProblem, TimetableSolution
+from domain.timetable.models import Room, TimetableCover, TimetableProblem, TimetableSolution
 
 
 async def get_problem(session: AsyncSession, problem_id: int) -> TimetableProblem | None:
@@ -85,4 +87,17 @@ async def list_problems(session: AsyncSession, *, after_id: int, limit: int) -> 
     stmt = (select(TimetableProblem).where(TimetableProblem.id > after_id,
                                            TimetableProblem.deleted_at.is_(None))  # type: ignore[union-attr]
             .order_by(TimetableProblem.id).limit(limit + 1))
+    return list((await session.exec(stmt)).all())
+
+
+async def covers_between(session: AsyncSession, *, start: date, end: date, teacher: str | None = None,
+                         on_date: date | None = None) -> list[TimetableCover]:
+    """Return the live covers dated `start`..`end` inclusive (of `teacher` as covering teacher or supervisor, when
+    given), by date, period, class code and id."""
+    stmt = select(TimetableCover).where(TimetableCover.on_date >= start, TimetableCover.on_date <= end,
+                                        TimetableCover.deleted_at.is_(None))  # type: ignore[union-attr]
+    if teacher is not None:
+        stmt = stmt.where(TimetableCover.cover_teacher == teacher)
+    stmt = stmt.order_by(TimetableCover.on_date, TimetableCover.period, TimetableCover.course_id,  # type: ignore
+                         TimetableCover.id)
     return list((await session.exec(stmt)).all())

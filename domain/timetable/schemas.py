@@ -84,3 +84,31 @@ class LessonOut(OutputModel):
 class RoomOut(OutputModel):
     room: str
     capacity: int = Field(description="Seats.")
+
+
+class CoverOut(OutputModel):
+    date: dt.date
+    period: int = Field(description="Period of the day, from 0.")
+    time: str | None = Field(default=None, description="HH:MM-HH:MM.")
+    course: str = Field(description="Class code.")
+    room: str = Field(description="Where the class is: the study room for a study period.")
+    absent_teacher: str
+    kind: str = Field(description="teacher, study (supervised study period) or uncovered.")
+    cover_teacher: str | None = Field(default=None, description="Covering teacher or supervisor.")
+
+
+class CoverLoadOut(OutputModel):
+    teacher: str
+    week_start: dt.date = Field(description="Monday.")
+    week_covers: int
+    max_covers_per_week: int
+    term: str | None = Field(default=None, description="null: the date is outside the terms.")
+    term_covers: int | None = None
+
+
+class CoverPublishedOut(OutputModel):
+    teacher: str
+    start_date: dt.date
+    end_date: dt.date
+    counts: dict[str, int] = Field(description="Lessons by kind: teacher, study, uncovered.")
+    rows: int = Field(description="Cover rows written.")

@@ -6,8 +6,10 @@ Services take the session, flush when they need ids and never commit (the entry 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,11 +17,12 @@ from domain.academics import service as academics
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
 from domain.timetable import repository as repo
+from domain.timetable.cover import Booking, CoverDecision, CoverKind, CoverNeed, CoverState, assign_cover, week_of
 from domain.timetable.itc2007 import parse_ctt
-from domain.timetable.models import ProblemSource, Room, TimetableProblem, TimetableSolution
+from domain.timetable.models import ProblemSource, Room, TimetableCover, TimetableProblem, TimetableSolution
 from domain.timetable.problem import Problem, Solution
 from domain.timetable.problem import Room as ProblemRoom
-from domain.timetable.rules import lessons_moved
+from domain.timetable.rules import lessons_moved, teacher_lessons
 from domain.timetable.school import ClassBlock, SchoolClassLoad, SchoolWeek, TeacherAbsence, school_problem
 from domain.timetable.scoring import score
 from domain.timetable.serialize import (
@@ -34,11 +37,12 @@ if TYPE_CHECKING:  # the solver (OR-Tools, with pandas) is imported by the jobs 
     from domain.timetable.solver import SolveResult
 
 
-async def store_problem(session: AsyncSession, *, problem: Problem, source: ProblemSource) -> TimetableProblem:
-    """Store `problem` and return its row (flushed, with an id)."""
+async def store_problem(session: AsyncSession, *, problem: Problem, source: ProblemSource,
+                        academic_year_id: int | None = None) -> TimetableProblem:
+    """Store `problem` (built from `academic_year_id`'s classes, when given) and return its row (flushed)."""
     return await repo.add(session, TimetableProblem(name=problem.name[:120], source=source.value, days=problem.days,
                                                     periods_per_day=problem.periods_per_day,
-                                                    data=problem_to_json(problem)))
+                                                    data=problem_to_json(problem), academic_year_id=academic_year_id))
 
 
 async def import_ctt(session: AsyncSession, *, text: str) -> tuple[TimetableProblem, Problem]:
@@ -79,7 +83,8 @@ async def build_school_problem(session: AsyncSession, *, academic_year_id: int |
                              rooms=[ProblemRoom(id=r.code, capacity=r.capacity) for r in rooms], week=week,
                              teacher_max_periods_per_day=teacher_max_periods_per_day,
                              teacher_absences=teacher_absences, class_blocks=class_blocks or ())
-    return await store_problem(session, problem=problem, source=ProblemSource.SCHOOL), problem
+    return await store_problem(session, problem=problem, source=ProblemSource.SCHOOL,
+                               academic_year_id=year.id), problem
 
 
 async def list_rooms(session: AsyncSession, *, after_id: int, limit: int, min_capacity: int = 0) -> list[Room]:
@@ -201,3 +206,207 @@ async def published(session: AsyncSession, *, problem_id: int | None) -> tuple[T
                        "publish_timetable first", field="problem_id")
     sol = await repo.get_solution_or_raise(session, row.published_solution_id)
     return row, problem_of(row), solution_of(sol)
+
+
+# ---------------------------------------------------------------- cover for absent teachers
+
+MAX_COVER_DAYS = 31
+"""The longest absence one cover proposal takes (dates inclusive): a month, a bound on what a caller's dates cost."""
+MAX_TERMS = 50
+
+
+@dataclass(frozen=True)
+class SchoolTerm:
+    """A term of the timetable's academic year: id, name and its first and last day."""
+
+    id: int
+    name: str
+    start: date
+    end: date
+
+
+async def school_terms(session: AsyncSession, row: TimetableProblem, *, on: date) -> tuple[Any, list[SchoolTerm]]:
+    """Return the academic year of a timetable (the one it was built from, else the one `on` falls in) and its
+    terms by start date; raises NotFound when no academic year exists."""
+    year, _ = await academics.timetable_classes(session, academic_year_id=row.academic_year_id, today=on)
+    terms = await academics.list_terms(session, after_id=0, limit=MAX_TERMS, academic_year_id=year.id)
+    return year, sorted((SchoolTerm(t.id, t.name, t.start_date, t.end_date) for t in terms), key=lambda t: t.start)
+
+
+def term_on(terms: list[SchoolTerm], day: date) -> SchoolTerm | None:
+    """Return the term `day` falls in, or None."""
+    return next((t for t in terms if t.start <= day <= t.end), None)
+
+
+def check_cover_dates(start: date, end: date, terms: list[SchoolTerm], year_name: str) -> list[date]:
+    """Return the dates `start`..`end`; raises InvalidInput (start_date, end_date) when the range is reversed,
+    longer than MAX_COVER_DAYS, or holds a date outside every term of the year."""
+    if end < start:
+        raise InvalidInput(f"end_date {end} is before start_date {start}", field="end_date")
+    if (end - start).days >= MAX_COVER_DAYS:
+        raise InvalidInput(f"an absence covers at most {MAX_COVER_DAYS} days at once; {start}..{end} is "
+                           f"{(end - start).days + 1}: propose it in parts", field="end_date")
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    outside = [d for d in days if term_on(terms, d) is None]
+    if outside:
+        known = "; ".join(f"{t.name} {t.start}..{t.end}" for t in terms) or "none"
+        raise InvalidInput(f"{outside[0]} is outside the terms of {year_name} ({known}); cover is for term days",
+                           field="start_date" if outside[0] == start else "end_date")
+    return days
+
+
+@dataclass
+class CoverProposal:
+    """What covering `teacher` from `start` to `end` would do: one decision per lesson to cover (`decisions`),
+    the published covers they replace (by id), the lessons already covered and kept, the weekly cap, and the
+    published covers the proposal read (`read`: ids, for the plan's inputs)."""
+
+    problem: TimetableProblem
+    teacher: str
+    start: date
+    end: date
+    decisions: list[CoverDecision]
+    replaced: dict[int, TimetableCover]
+    kept: list[TimetableCover]
+    max_per_week: int
+    read: list[int] = field(default_factory=list)
+    period_times: tuple[str, ...] = ()
+
+
+async def propose_cover(session: AsyncSession, *, problem_id: int | None, teacher: str, start: date, end: date,
+                        max_per_week: int) -> CoverProposal:
+    """Decide cover for `teacher` (the timetable's teacher name: an employee code) absent from `start` to `end`
+    inclusive, on the published timetable of `problem_id` (None: the newest problem), by domain.timetable.cover's
+    rules; nothing is written (plans.plan_publish_cover publishes it through the gate).
+
+    The lessons to cover are the teacher's lessons on those dates' weekdays, and the covers the teacher was to
+    give on those dates; lessons already covered stay as published, lessons left uncovered are tried again.
+    Qualified teachers are those teaching a class of the lesson's subject in the timetable's academic year
+    (academics.timetable_classes). Raises NotFound (problem, nothing published, no academic year, a teacher not
+    in the timetable), InvalidInput (dates: reversed, over MAX_COVER_DAYS, outside the year's terms; no lesson to
+    cover on those dates), Conflict (every lesson already covered)."""
+    row, problem, solution = await published(session, problem_id=problem_id)
+    teachers = frozenset(c.teacher for c in problem.courses)
+    if teacher not in teachers:
+        raise NotFound(f"no teacher {teacher!r} in timetable problem {row.id}", field="teacher")
+    year, terms = await school_terms(session, row, on=start)
+    days = check_cover_dates(start, end, terms, year.name)
+    _, classes = await academics.timetable_classes(session, academic_year_id=year.id)
+    subject_of = {c.class_code: c.subject_code for c in classes}
+    qualified: dict[str, set[str]] = defaultdict(set)
+    for c in classes:
+        qualified[c.subject_code].add(c.teacher_code)
+    students = {c.id: c.students for c in problem.courses}
+    involved = [term_on(terms, d) for d in days]
+    span_start = min(t.start for t in involved if t)
+    span_end = max(t.end for t in involved if t)
+    published_covers = await repo.covers_between(session, start=span_start, end=span_end)
+    in_range = [c for c in published_covers if start <= c.on_date <= end]
+    mine = {(c.on_date, c.period, c.course_id): c for c in in_range if c.problem_id == row.id}
+
+    needs: list[CoverNeed] = []
+    kept: list[TimetableCover] = []
+    replaced: dict[int, TimetableCover] = {}
+    for day in days:
+        if day.weekday() >= problem.days:
+            continue
+        for lesson in teacher_lessons(problem, solution, teacher=teacher, day=day.weekday()):
+            existing = mine.get((day, lesson.period, lesson.course_id))
+            if existing is not None and existing.kind != CoverKind.UNCOVERED.value:
+                kept.append(existing)
+                continue
+            if existing is not None:
+                replaced[existing.id or 0] = existing
+            needs.append(CoverNeed(on=day, period=lesson.period, course_id=lesson.course_id, room_id=lesson.room_id,
+                                   absent_teacher=teacher, subject=subject_of.get(lesson.course_id),
+                                   students=students.get(lesson.course_id, 0),
+                                   replaces=existing.id if existing is not None else None))
+    for c in in_range:  # the covers the absent teacher was to give: someone else takes them
+        if c.cover_teacher == teacher and c.problem_id == row.id:
+            replaced[c.id or 0] = c
+            needs.append(CoverNeed(on=c.on_date, period=c.period, course_id=c.course_id, room_id=c.room,
+                                   absent_teacher=c.absent_teacher, subject=subject_of.get(c.course_id),
+                                   students=students.get(c.course_id, 0), replaces=c.id))
+    if not needs:
+        if kept:
+            raise Conflict(f"all {len(kept)} lessons of {teacher} from {start} to {end} are already covered; "
+                           "get_cover_sheet shows them")
+        raise InvalidInput(f"{teacher} has no lessons from {start} to {end} in the published timetable "
+                           f"(teaching days: {_teaching_days(problem, solution, teacher)})", field="start_date")
+
+    standing = [c for c in published_covers if (c.id or 0) not in replaced]
+    absent: dict[date, set[str]] = defaultdict(set)
+    for c in published_covers:  # a replaced cover's absent teacher is still away
+        absent[c.on_date].add(c.absent_teacher)
+    for day in days:
+        absent[day].add(teacher)
+    teaching: dict[tuple[int, int], set[str]] = defaultdict(set)
+    rooms_used: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for a in solution.assignments:
+        if a.course_id in problem.course_by_id:
+            teaching[(a.day, a.period)].add(problem.course_by_id[a.course_id].teacher)
+        rooms_used[(a.day, a.period)].add(a.room_id)
+    week_load: Counter[tuple[str, date]] = Counter()
+    term_load: Counter[tuple[str, int]] = Counter()
+    for c in standing:
+        if c.cover_teacher and c.kind != CoverKind.UNCOVERED.value:
+            week_load[(c.cover_teacher, week_of(c.on_date))] += 1
+            term = term_on(terms, c.on_date)
+            term_load[(c.cover_teacher, term.id if term else 0)] += 1
+    state = CoverState(
+        teachers=teachers, qualified={k: frozenset(v) for k, v in qualified.items()},
+        teaching={k: frozenset(v) for k, v in teaching.items()},
+        rooms={r.id: r.capacity for r in problem.rooms},
+        rooms_used={k: frozenset(v) for k, v in rooms_used.items()},
+        absent={k: frozenset(v) for k, v in absent.items()},
+        term_of={d: t.id for d, t in zip(days, involved, strict=True) if t},
+        max_per_week=max_per_week,
+        bookings=[Booking(c.on_date, c.period, c.cover_teacher, c.study_room) for c in standing
+                  if start <= c.on_date <= end],
+        week_load=week_load, term_load=term_load)
+    return CoverProposal(problem=row, teacher=teacher, start=start, end=end, decisions=assign_cover(needs, state),
+                         replaced=replaced, kept=kept, max_per_week=max_per_week,
+                         read=sorted(c.id or 0 for c in published_covers), period_times=problem.period_times)
+
+
+def _teaching_days(problem: Problem, solution: Solution, teacher: str) -> str:
+    names = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    days = sorted({lesson.day for lesson in teacher_lessons(problem, solution, teacher=teacher)})
+    return ", ".join(names[d % 7] for d in days) or "none"
+
+
+async def cover_sheet(session: AsyncSession, *, on: date) -> list[TimetableCover]:
+    """Return the published covers of date `on` (every timetable), by period and class code."""
+    return await repo.covers_between(session, start=on, end=on)
+
+
+@dataclass(frozen=True)
+class CoverLoad:
+    """A teacher's covers (supervisions included) in the week of a date and in its term (None outside terms)."""
+
+    teacher: str
+    week_start: date
+    week_covers: int
+    max_per_week: int
+    term: SchoolTerm | None
+    term_covers: int | None
+
+
+async def cover_load(session: AsyncSession, *, problem_id: int | None, teacher: str, on: date,
+                     max_per_week: int) -> CoverLoad:
+    """Return how many lessons `teacher` covers in the week of `on` and in its term (the timetable's academic
+    year's terms). Raises NotFound (problem, no academic year, a teacher not in the timetable)."""
+    row = await resolve_problem(session, problem_id)
+    if teacher not in {c.teacher for c in problem_of(row).courses}:
+        raise NotFound(f"no teacher {teacher!r} in timetable problem {row.id}", field="teacher")
+    _, terms = await school_terms(session, row, on=on)
+    term = term_on(terms, on)
+    monday = week_of(on)
+    start, end = (min(monday, term.start), max(monday + timedelta(days=6), term.end)) if term else \
+        (monday, monday + timedelta(days=6))
+    rows = [c for c in await repo.covers_between(session, start=start, end=end, teacher=teacher)
+            if c.kind != CoverKind.UNCOVERED.value]
+    week = sum(1 for c in rows if monday <= c.on_date <= monday + timedelta(days=6))
+    in_term = sum(1 for c in rows if term.start <= c.on_date <= term.end) if term else None
+    return CoverLoad(teacher=teacher, week_start=monday, week_covers=week, max_per_week=max_per_week, term=term,
+                     term_covers=in_term)
