@@ -22,6 +22,7 @@ from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity, running_here
 from workers.handlers import load_handlers
 from workers.recovery import recovery_loop, requeue_on_arq
+from workers.relay import start_worker_relay
 from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,16 @@ async def startup(ctx: dict[str, Any]) -> None:
     # The audit sequencer: a task beside the job loop, not an arq cron job, which would wait behind the one job a
     # worker runs at a time (max_jobs=1); several workers' sequencers take turns on the tree's lock.
     ctx["audit_sequencer"] = start_sequencer(runtime)
+    # The outbox relay (workers/relay.py): publishes this worker's events and handles the stream's, beside the jobs.
+    ctx["event_relay"] = await start_worker_relay(runtime, ctx["redis"], consumer=ctx["worker_name"], queue_name=queue)
     log.info("worker %s ready: taking jobs from queue %s", ctx["worker_name"], queue)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     """Stop the recovery and the audit sequencer, and dispose the runtime this worker created."""
     await stop_sequencer(ctx.pop("audit_sequencer", None))
+    if (relay := ctx.pop("event_relay", None)) is not None:
+        await relay.stop()
     recovery = ctx.pop("recovery", None)
     if recovery is not None:
         recovery.cancel()

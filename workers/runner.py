@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
@@ -16,6 +16,7 @@ from tools.runtime import JobRunner, Runtime
 from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity
 from workers.recovery import RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loop
+from workers.relay import start_server_relay
 from workers.run_feed import connect_feed
 
 if TYPE_CHECKING:  # arq (with redis) is imported by the runner that uses it: the embedded default has no Redis
@@ -37,15 +38,17 @@ class InProcessRunner:
         self._tasks: dict[int, asyncio.Task[str]] = {}
         self._recovery: asyncio.Task[None] | None = None
         self._sequencer: asyncio.Task[None] | None = None
+        self._relay: Any = None
 
     async def start(self, *, serving: bool = False) -> None:
         """In a server process (`serving`), run orphaned jobs (their server process died) again, now and every
         heartbeat, and run the audit sequencer (workers/audit_sequencer.py: no worker does it on the embedded
-        default); a one-shot CLI command leaves both to the server."""
+        default) and the outbox relay (workers/relay.py); a one-shot CLI command leaves them to the server."""
         if serving and self._recovery is None:
             self._recovery = asyncio.create_task(
                 recovery_loop(self.runtime.settings.job_heartbeat_seconds, self._recover), name="mcs-erp-recovery")
             self._sequencer = start_sequencer(self.runtime)
+            self._relay = await start_server_relay(self.runtime)
 
     async def _recover(self) -> list[int]:
         ids = [i for i in await orphaned_job_ids(self.runtime) if i not in self.active()]
@@ -88,6 +91,9 @@ class InProcessRunner:
             self._recovery = None
         await stop_sequencer(self._sequencer)
         self._sequencer = None
+        if self._relay is not None:
+            await self._relay.stop()
+            self._relay = None
         tasks = dict(self._tasks)
         for task in tasks.values():
             task.cancel()
@@ -106,12 +112,14 @@ class InProcessRunner:
 class ArqRunner:
     """Enqueue jobs on Redis for `mcs-erp worker` processes (arq); used when MCS_ERP_REDIS_URL is set."""
 
-    def __init__(self, redis_url: str, *, queue_name: str = DEFAULT_QUEUE):
+    def __init__(self, redis_url: str, *, queue_name: str = DEFAULT_QUEUE, runtime: Runtime | None = None):
         from arq.connections import RedisSettings
 
         self.redis_settings = RedisSettings.from_dsn(redis_url)
         self.queue_name = queue_name
         self._pool: ArqRedis | None = None
+        self.runtime = runtime  # given: a serving process also publishes its outbox to Redis (workers/relay.py)
+        self._relay: Any = None
 
     async def start(self, *, serving: bool = False) -> None:
         """Open the Redis pool (also done by the first enqueue); orphaned jobs are the workers' to recover."""
@@ -119,6 +127,8 @@ class ArqRunner:
             from arq.connections import create_pool
 
             self._pool = await create_pool(self.redis_settings, default_queue_name=self.queue_name)
+        if serving and self.runtime is not None and self._relay is None:
+            self._relay = await start_server_relay(self.runtime, self._pool)
 
     async def enqueue(self, job_id: int) -> None:
         """Enqueue `run_job(job_id)`; arq ignores it while the same job id is queued or its result is kept.
@@ -142,6 +152,9 @@ class ArqRunner:
 
     async def stop(self) -> None:
         """Close the Redis pool."""
+        if self._relay is not None:
+            await self._relay.stop()
+            self._relay = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.aclose()
@@ -155,4 +168,4 @@ def runner_for(runtime: Runtime) -> JobRunner:
     if not url:
         return InProcessRunner(runtime)
     connect_feed(runtime.runs, url, runtime.settings.queue_name)
-    return ArqRunner(url, queue_name=runtime.settings.queue_name)
+    return ArqRunner(url, queue_name=runtime.settings.queue_name, runtime=runtime)
