@@ -26,6 +26,7 @@ from domain.timetable import service as timetable
 from domain.timetable.problem import Problem
 from domain.timetable.rules import Lesson, curriculum_lessons, free_rooms, room_lessons, teacher_lessons
 from domain.timetable.schemas import (
+    CalendarOut,
     CoverLoadOut,
     CoverOut,
     CoverPublishedOut,
@@ -356,7 +357,12 @@ async def publish_cover(ctx: ToolContext, args: PublishCoverIn) -> CoverPublishe
 
 
 def _school_today(ctx: ToolContext) -> dt.date:
-    return dt.datetime.now(ZoneInfo(ctx.runtime.settings.school_timezone)).date()
+    name = ctx.runtime.settings.school_timezone
+    try:
+        return dt.datetime.now(ZoneInfo(name)).date()
+    except (KeyError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r} (MCS_ERP_SCHOOL_TIMEZONE): use an IANA name such as "
+                           "Australia/Melbourne", field="school_timezone") from None
 
 
 class CoverSheetIn(PageInput):
@@ -397,3 +403,24 @@ async def get_cover_load(ctx: ToolContext, args: CoverLoadIn) -> CoverLoadOut:
     return CoverLoadOut(teacher=load.teacher, week_start=load.week_start, week_covers=load.week_covers,
                         max_covers_per_week=load.max_per_week, term=load.term.name if load.term else None,
                         term_covers=load.term_covers)
+
+
+# ---------------------------------------------------------------- calendars
+
+
+class TimetableCalendarIn(ToolInput):
+    problem_id: TimetableProblemRef | None = ProblemIdField
+    kind: Literal["teacher", "section", "room"]
+    code: TimetableCode = Field(description="Teacher (E0042), curriculum (7A) or room (R101).")
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def get_timetable_calendar(ctx: ToolContext, args: TimetableCalendarIn) -> CalendarOut:
+    """Export a teacher's, section's or room's published timetable as an iCalendar (.ics) for the year's terms."""
+    code = await _teacher_name(ctx.session, args.problem_id, args.code) if args.kind == "teacher" else args.code
+    feed = TimetableSettings()
+    text, events = await timetable.timetable_feed(
+        ctx.session, problem_id=args.problem_id, kind=args.kind, code=code,
+        timezone=ctx.runtime.settings.school_timezone, holidays_country=feed.timetable_holidays_country,
+        holidays_subdivision=feed.timetable_holidays_subdivision, today=_school_today(ctx))
+    return CalendarOut(filename=f"timetable-{args.kind}-{code}.ics", events=events, ics=text.decode())

@@ -57,8 +57,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "list_pending_actions", "get_action", "confirm_action", "cancel_action"),
     _toolset("approvals", "Approve or reject actions other users queued for an admin (four eyes).",
              "approve_action", "reject_action"),
-    _toolset("audit", "Read the audit log: who did what, when, to which entity; the chain's verification.",
-             "list_audit_events"),
+    _toolset("audit", "Read the audit log: who did what, when, to which entity; the chain's verification. Domain "
+                      "events handlers gave up on.",
+             "list_audit_events", "list_dead_letters", "retry_dead_letter"),
     _toolset("jobs", "Long-running work (exports, solves, payroll runs) and the documents it makes.",
              "get_job", "list_jobs", "cancel_job", "list_documents", "get_document"),
     _toolset("staff", "Departments and employees: look staff up, hire, update, terminate.",
@@ -90,8 +91,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
     _toolset("attendance", "Take the register, read it, correct a past day.",
              "take_attendance", "get_attendance_register", "correct_attendance"),
     _toolset("schedule", "The published timetable: a teacher's or a section's week; free rooms at a time; the "
-                         "day's cover.",
-             "get_teacher_schedule", "get_section_timetable", "find_free_rooms", "get_cover_sheet"),
+                         "day's cover; calendars (.ics).",
+             "get_teacher_schedule", "get_section_timetable", "find_free_rooms", "get_cover_sheet",
+             "get_timetable_calendar"),
     _toolset("timetabling", "Rooms and building the timetable: a room's week, the problem, solving it, "
                             "publishing a solution, cover for absent teachers.",
              "list_rooms", "get_room_schedule", "create_room", "build_timetable_problem", "list_timetable_problems",

@@ -112,3 +112,9 @@ class CoverPublishedOut(OutputModel):
     end_date: dt.date
     counts: dict[str, int] = Field(description="Lessons by kind: teacher, study, uncovered.")
     rows: int = Field(description="Cover rows written.")
+
+
+class CalendarOut(OutputModel):
+    filename: str
+    events: int = Field(description="VEVENTs: weekly series per lesson and term, and single covers.")
+    ics: str = Field(description="text/calendar (RFC 5545).")

@@ -15,14 +15,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
+from domain.kernel.clock import utcnow
 from domain.kernel.models import bump
+from domain.kernel.workdays import public_holidays
 from domain.timetable import repository as repo
 from domain.timetable.cover import Booking, CoverDecision, CoverKind, CoverNeed, CoverState, assign_cover, week_of
+from domain.timetable.ical import FeedCover, FeedTerm, timetable_calendar
 from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.models import ProblemSource, Room, TimetableCover, TimetableProblem, TimetableSolution
 from domain.timetable.problem import Problem, Solution
 from domain.timetable.problem import Room as ProblemRoom
-from domain.timetable.rules import lessons_moved, teacher_lessons
+from domain.timetable.rules import curriculum_lessons, lessons_moved, room_lessons, teacher_lessons
 from domain.timetable.school import ClassBlock, SchoolClassLoad, SchoolWeek, TeacherAbsence, school_problem
 from domain.timetable.scoring import score
 from domain.timetable.serialize import (
@@ -410,3 +413,59 @@ async def cover_load(session: AsyncSession, *, problem_id: int | None, teacher: 
     in_term = sum(1 for c in rows if term.start <= c.on_date <= term.end) if term else None
     return CoverLoad(teacher=teacher, week_start=monday, week_covers=week, max_per_week=max_per_week, term=term,
                      term_covers=in_term)
+
+
+# ---------------------------------------------------------------- calendar feeds
+
+MAX_FEED_BYTES = 500_000
+"""The largest calendar feed returned (a teacher's full week over four terms is about 50 KB)."""
+FEED_KINDS = ("teacher", "section", "room")
+
+
+async def timetable_feed(session: AsyncSession, *, problem_id: int | None, kind: str, code: str, timezone: str,
+                         holidays_country: str | None, holidays_subdivision: str | None = None,
+                         today: date | None = None) -> tuple[bytes, int]:
+    """Return the iCalendar feed of a teacher's, a section's (curriculum's) or a room's published lessons over the
+    timetable's academic year's terms (domain.timetable.ical), and its number of events. Public holidays of
+    `holidays_country` are skipped (none when None); a teacher's feed holds the covers they give and leaves out the
+    lessons covered while they are away. Raises NotFound (problem, nothing published, no such teacher, section or
+    room, no academic year), InvalidInput (kind, time zone, no period times), Conflict (feed over MAX_FEED_BYTES)."""
+    row, problem, solution = await published(session, problem_id=problem_id)
+    if kind == "teacher":
+        found = code in {c.teacher for c in problem.courses}
+        lessons = teacher_lessons(problem, solution, teacher=code)
+    elif kind == "section":
+        found = any(c.id == code for c in problem.curricula)
+        lessons = curriculum_lessons(problem, solution, curriculum_id=code)
+    elif kind == "room":
+        found = code in problem.room_by_id
+        lessons = room_lessons(problem, solution, room_id=code)
+    else:
+        raise InvalidInput(f"a feed is of a {', '.join(FEED_KINDS)}; got {kind!r}", field="kind")
+    if not found:
+        raise NotFound(f"no {kind} {code!r} in timetable problem {row.id}", field="code")
+    year, terms = await school_terms(session, row, on=today or utcnow().date())
+    if not terms:
+        raise NotFound(f"{year.name} has no terms; create_term first", field="problem_id")
+    first, last = terms[0].start, max(t.end for t in terms)
+    holidays = (public_holidays(first, last, country=holidays_country, subdivision=holidays_subdivision)
+                if holidays_country else {})
+    covers: list[FeedCover] = []
+    if kind == "teacher":
+        for c in await repo.covers_between(session, start=first, end=last):
+            if c.problem_id != row.id:
+                continue
+            if c.cover_teacher == code and c.kind != CoverKind.UNCOVERED.value:
+                covers.append(FeedCover(c.id or 0, c.on_date, c.period, c.course_id, c.study_room or c.room,
+                                        c.absent_teacher, given=True))
+            elif c.absent_teacher == code:
+                covers.append(FeedCover(c.id or 0, c.on_date, c.period, c.course_id, c.room, c.absent_teacher,
+                                        given=False))
+    sol = await repo.get_solution_or_raise(session, row.published_solution_id or 0)
+    text = timetable_calendar(name=f"{problem.name}: {kind} {code}", lessons=lessons,
+                              period_times=problem.period_times,
+                              terms=[FeedTerm(t.id, t.name, t.start, t.end) for t in terms], timezone=timezone,
+                              holidays=holidays, covers=covers, stamp=sol.created_at)
+    if len(text) > MAX_FEED_BYTES:
+        raise Conflict(f"the {kind} {code} feed is {len(text):,} bytes, over {MAX_FEED_BYTES:,}")
+    return text, text.count(b"BEGIN:VEVENT")
