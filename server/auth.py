@@ -6,6 +6,7 @@ import json
 
 from domain.kernel.actor import Actor, Channel, Role
 from domain.kernel.errors import ServiceUnavailable, Unauthenticated
+from domain.kernel.tenants import TenantSuspended, tenant_in_use
 from tools.runtime import Runtime
 
 ACTOR_SCOPE_KEY = "mcs_erp.actor"
@@ -27,8 +28,9 @@ def key_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 class ApiKeyMiddleware:
-    """ASGI middleware: refuse requests without a valid API key (401), else put the Actor in the scope; 503
-    with Retry-After when the database is unavailable to look the key up."""
+    """ASGI middleware: refuse requests without a valid API key (401), else put the Actor in the scope and run
+    the request in the key's tenant; 403 `tenant_suspended` for a key of a suspended tenant; 503 with Retry-After
+    when the database is unavailable to look the key up."""
 
     def __init__(self, app, runtime: Runtime, channel: Channel = Channel.MCP_HTTP):
         self.app = app
@@ -50,6 +52,13 @@ class ApiKeyMiddleware:
                                     (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
             return
+        except TenantSuspended as exc:  # a valid key of a suspended school: nothing of it is served
+            body = json.dumps({"error": exc.code, "detail": exc.message}).encode()
+            await send({"type": "http.response.start", "status": exc.http_status,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
         if actor is None:
             detail = ("an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' "
                       "(create one with `mcs-erp keys create`)") if key is None else "the API key is unknown or revoked"
@@ -61,7 +70,8 @@ class ApiKeyMiddleware:
             await send({"type": "http.response.body", "body": body})
             return
         scope[ACTOR_SCOPE_KEY] = actor
-        await self.app(scope, receive, send)
+        with tenant_in_use(actor.tenant):  # every unit of work of this request runs in the key's tenant
+            await self.app(scope, receive, send)
 
 
 def actor_from_request(request) -> Actor:

@@ -1,4 +1,4 @@
-"""The `mcs-erp` command: init, demo, serve, worker, tools, actions, keys, audit, timetable."""
+"""The `mcs-erp` command: init, demo, serve, worker, tools, actions, keys, tenants, audit, timetable."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ app.add_typer(keys_app, name="keys")
 timetable_app = typer.Typer(help="Course timetabling: ITC2007 instances and the CP-SAT solver.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(timetable_app, name="timetable")
+tenants_app = typer.Typer(help="Tenants: the schools of this deployment, each a PostgreSQL schema `tenant_<code>` or a "
+                               "SQLite file `<stem>.<code>.db`; the default school needs none.", no_args_is_help=True)
+app.add_typer(tenants_app, name="tenants")
 
 AsUser = Annotated[str, typer.Option("--as", help="The user this command acts as (an existing username).")]
 
@@ -300,7 +303,7 @@ def serve(
 
 
 async def _serve_stdio() -> None:
-    """Serve MCP over stdio as MCS_ERP_STDIO_USER, answering `initialize` at once.
+    """Serve MCP over stdio as MCS_ERP_STDIO_USER (of tenant MCS_ERP_TENANT, if set), answering `initialize` at once.
 
     The rest of the start (the database migrated, the user looked up, the tool catalogue built, the job runner
     started) begins with the client's first message after `initialize`, so it never delays that answer; every
@@ -309,6 +312,7 @@ async def _serve_stdio() -> None:
     with code 2 (a DomainError) when the client leaves, as it did when it checked before serving. A client that
     leaves before asking anything still gets the configuration checked.
     """
+    from domain.kernel.tenants import tenant_in_use
     from server.auth import configured_actor
     from server.mcp_server import build_mcp_server
 
@@ -324,8 +328,13 @@ async def _serve_stdio() -> None:
 
     async def start() -> Actor:
         await prepare_database(runtime)
-        actor = await configured_actor(runtime, runtime.settings.stdio_user, Channel.MCP_STDIO)
-        await runtime.start(serving=True)  # builds the catalogue, then the job runner: no job runs for a bad start
+        tenant = runtime.settings.tenant  # MCS_ERP_TENANT: the actor, and so every call, acts in that tenant
+        await runtime.check_tenant(tenant)
+        if tenant is not None:
+            await prepare_tenant(runtime, tenant)
+        with tenant_in_use(tenant):  # the job runner's recovery and audit sequencer serve this tenant too
+            actor = await configured_actor(runtime, runtime.settings.stdio_user, Channel.MCP_STDIO)
+            await runtime.start(serving=True)  # builds the catalogue, then the job runner: no job runs for a bad start
         return actor
 
     def starting() -> asyncio.Task[Actor]:
@@ -773,6 +782,134 @@ def eval_cmd(
     typer.echo(summary_line(results))
     if not all(result.passed for result in results):
         raise typer.Exit(1)
+
+
+TenantCode = Annotated[str, typer.Argument(help="The tenant's code: 2 to 31 characters, a-z first, then a-z, 0-9, _.")]
+
+
+async def prepare_tenant(runtime, code: str) -> None:
+    """Migrate tenant `code`'s tables to the newest schema; make sure its audit tree's state row and its 'admin'
+    user exist (as `prepare_database` does for the default tenant)."""
+    from domain.identity.service import ensure_user
+    from domain.kernel.audit import ensure_audit_tree
+    from domain.kernel.tenants import tenant_in_use
+    from domain.migrations.schema import migrate_tenant
+
+    await migrate_tenant(runtime.db, code)
+    with tenant_in_use(code):
+        async with runtime.db.write() as session:
+            await ensure_audit_tree(session)
+            await ensure_user(session, username="admin", display_name="Administrator", roles="admin")
+
+
+@tenants_app.command("create")
+def tenants_create(code: TenantCode,
+                   name: Annotated[str, typer.Option(help="The school's name (1 to 200 characters).")]) -> None:
+    """Create tenant CODE: migrate its schema (or file), create its 'admin' user and print an admin API key once."""
+    from domain.identity.service import create_api_key
+    from domain.kernel import tenants
+    from domain.kernel.audit import append_audit
+    from domain.kernel.errors import Conflict
+    from server.auth import CLI_OPERATOR
+
+    async def go(runtime):
+        tenants.check_code(code)
+        await prepare_database(runtime)
+        async with runtime.db.read() as session:
+            if await tenants.get_tenant(session, code) is not None:
+                raise Conflict(f"tenant {code!r} already exists; `mcs-erp tenants migrate {code}` brings it "
+                                       "up to date")
+        await prepare_tenant(runtime, code)  # migrated before it is registered: a registered tenant is usable
+        async with runtime.db.write() as session:
+            tenant = await tenants.register_tenant(session, code=code, name=name)
+            schema = tenant.schema_name
+        with tenants.tenant_in_use(code):
+            async with runtime.db.write() as session:
+                issued = await create_api_key(session, username="admin", name="tenants create")
+                await append_audit(session, CLI_OPERATOR, tool="tenants create", event="write", entity="api_keys",
+                                   entity_id=issued.key.id, arguments={"code": code, "name": name},
+                                   after={"key_id": issued.key.id, "prefix": issued.key.prefix, "user": "admin"})
+                return schema, issued.secret
+
+    schema, secret = _run(go)
+    where = schema if not _settings().database_url.startswith("sqlite") else "its own SQLite file"
+    typer.echo(f"tenant {code} ready ({where}); the API key of its 'admin' user:\n{secret}\n"
+               "Store it now; it is not shown again.")
+
+
+@tenants_app.command("list")
+def tenants_list() -> None:
+    """List the tenants: code, status, schema, created, name."""
+    from domain.kernel import tenants
+
+    async def go(runtime):
+        await prepare_database(runtime)
+        async with runtime.db.read() as session:
+            return [(t.code, t.status, t.schema_name, t.created_at, t.name) for t in await tenants.list_tenants(session)]
+
+    rows = _run(go)
+    if not rows:
+        typer.echo("no tenants: the default school only (`mcs-erp tenants create CODE --name NAME` adds one)")
+    for code, status, schema, created, name in rows:
+        typer.echo(f"{code:31} {status:9} {schema:38} {created:%Y-%m-%d %H:%M}  {name}")
+
+
+@tenants_app.command("migrate")
+def tenants_migrate(code: Annotated[str | None, typer.Argument(help="The tenant to migrate.")] = None,
+                    all_tenants: Annotated[bool, typer.Option("--all", help="The default school, then every "
+                                                                           "tenant.")] = False) -> None:
+    """Migrate tenant CODE (or, with --all, the default school and every tenant) to the newest schema."""
+    from domain.kernel import tenants
+
+    if (code is None) == (not all_tenants):
+        raise typer.BadParameter("give either a tenant CODE or --all")
+
+    async def go(runtime):
+        if code is not None:
+            tenants.check_code(code)
+        await prepare_database(runtime)
+        async with runtime.db.read() as session:
+            codes = ([t.code for t in await tenants.list_tenants(session)] if all_tenants
+                     else [(await tenants.get_tenant_or_raise(session, code)).code])
+        for each in codes:
+            await prepare_tenant(runtime, each)
+            typer.echo(f"tenant {each}: migrated")
+        return codes
+
+    codes = _run(go)
+    typer.echo(f"{len(codes)} tenant(s) up to date" + (" (and the default school)" if all_tenants else ""))
+
+
+def _set_tenant_status(code: str, status: str) -> None:
+    from domain.kernel import tenants
+    from domain.kernel.audit import append_audit
+    from server.auth import CLI_OPERATOR
+
+    async def go(runtime):
+        tenants.check_code(code)
+        await prepare_database(runtime)
+        async with runtime.db.write() as session:
+            before = (await tenants.get_tenant_or_raise(session, code)).status
+            tenant = await tenants.set_status(session, code=code, status=tenants.TenantStatus(status))
+            await append_audit(session, CLI_OPERATOR, tool=f"tenants {'resume' if status == 'active' else 'suspend'}",
+                                event="write", entity="tenants", entity_id=None, arguments={"code": code},
+                                before={"status": before}, after={"status": tenant.status})
+
+    _run(go)
+    typer.echo(f"tenant {code}: {status} (API servers follow within MCS_ERP_KEY_CACHE_SECONDS)")
+
+
+@tenants_app.command("suspend")
+def tenants_suspend(code: TenantCode) -> None:
+    """Suspend tenant CODE: its keys and jobs are refused (403 tenant_suspended) until it is resumed."""
+    _set_tenant_status(code, "suspended")
+
+
+@tenants_app.command("resume")
+def tenants_resume(code: TenantCode) -> None:
+    """Resume suspended tenant CODE."""
+    _set_tenant_status(code, "active")
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -21,6 +21,7 @@ from domain.kernel.audit import append_audit
 from domain.kernel.errors import DomainError, InvalidInput, NotFound, PermissionDenied, concurrent_write
 from domain.kernel.schemas import redact
 from domain.kernel.settings import settings_in_use
+from domain.kernel.tenants import current_tenant, tenant_in_use
 from tools.output_codes import fill_codes
 from tools.references import names_shown, resolve_references
 from tools.registry import Effect, ProgressReporter, ToolContext, ToolSpec
@@ -132,7 +133,8 @@ async def invoke(runtime: Runtime, name: str, arguments: dict[str, Any] | None, 
     The output, and what `record` receives, is what the actor's roles may see: every field above their
     clearance is null (domain.kernel.schemas.redact, README "Data-access policy"); the audit row keeps it whole.
     """
-    with settings_in_use(runtime.settings):  # current_settings() is this runtime's for the whole call
+    # current_settings() is this runtime's for the whole call; its units of work run in the actor's tenant
+    with settings_in_use(runtime.settings), tenant_in_use(actor.tenant or current_tenant()):
         return await _observed(runtime, name, arguments, actor, progress=progress, record=record, listing=listing)
 
 

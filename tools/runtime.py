@@ -14,6 +14,8 @@ from domain.kernel.actor import Actor, Channel
 from domain.kernel.db import Database
 from domain.kernel.errors import DomainError
 from domain.kernel.settings import Settings
+from domain.kernel import tenants
+from domain.kernel.tenants import tenant_in_use
 from tools.registry import Catalogue, build_catalogue
 
 
@@ -105,18 +107,40 @@ class Runtime:
         await self.db.dispose()
 
     async def actor_for_key(self, raw_key: str, channel: Channel) -> Actor | None:
-        """Resolve an API key to its Actor, reusing a lookup for `key_cache_seconds` (revocation delay)."""
+        """Resolve an API key to its Actor (in the key's tenant), reusing a lookup for `key_cache_seconds` (the
+        delay of a revocation or a tenant's suspension). Raises TenantSuspended for a key of a suspended tenant."""
         cache_key = f"{channel}:{identity.hash_key(raw_key)}"
         now = time.monotonic()
         hit = self._key_cache.get(cache_key)
         if hit is not None and now - hit[0] < self.settings.key_cache_seconds:
             return hit[1]
-        async with self.db.read() as session:
-            actor = await identity.authenticate_key(session, raw_key, channel)
+        actor = await self._authenticate(raw_key, channel)
         if len(self._key_cache) > 10_000:
             self._key_cache.clear()
         self._key_cache[cache_key] = (now, actor)
         return actor
+
+    async def _authenticate(self, raw_key: str, channel: Channel) -> Actor | None:
+        code = identity.tenant_of_key(raw_key)
+        if code is not None:
+            with tenant_in_use(None):  # the registry lives with the default tenant
+                async with self.db.read() as session:
+                    tenant = await tenants.get_tenant(session, code)
+            if tenant is None:
+                return None
+            tenants.refuse_suspended(tenant)
+        with tenant_in_use(code):
+            async with self.db.read() as session:
+                return await identity.authenticate_key(session, raw_key, channel)
+
+    async def check_tenant(self, code: str | None) -> None:
+        """Raise NotFound unless tenant `code` is registered, TenantSuspended when it is suspended (None: the
+        default tenant, always served)."""
+        if code is None:
+            return
+        with tenant_in_use(None):
+            async with self.db.read() as session:
+                tenants.refuse_suspended(await tenants.get_tenant_or_raise(session, code))
 
     async def actor_for_user(self, username: str, channel: Channel) -> Actor | None:
         """Return the Actor of a configured user (stdio, CLI), or None when no such user exists."""

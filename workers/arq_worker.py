@@ -113,9 +113,11 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx.pop("runtime").close()
 
 
-async def run_job(ctx: dict[str, Any], job_id: int) -> str:
-    """Run job `job_id`; returns succeeded, failed, cancelled or skipped (already done or unknown)."""
-    return await execute_job(ctx["runtime"], job_id, worker=ctx.get("worker_name") or process_identity("worker"))
+async def run_job(ctx: dict[str, Any], job_id: int, tenant: str | None = None) -> str:
+    """Run job `job_id` of `tenant` (None: the default tenant) in that tenant; returns succeeded, failed,
+    cancelled or skipped (already done or unknown)."""
+    return await execute_job(ctx["runtime"], job_id, worker=ctx.get("worker_name") or process_identity("worker"),
+                             tenant=tenant)
 
 
 class WorkerSettings:

@@ -13,12 +13,13 @@ from domain.jobs import service as jobs
 from domain.jobs.errors import JobCancelled
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import DomainError, ServiceUnavailable
+from domain.kernel.tenants import current_tenant, tenant_in_use
 from tools.runtime import Runtime
 from workers.handlers import JobContext, get_handler
 from workers.recovery import ORPHAN_AFTER_BEATS
 
 log = logging.getLogger(__name__)
-_RUNNING_HERE: set[tuple[str, int]] = set()  # (database URL, job id) of the jobs this process executes
+_RUNNING_HERE: set[tuple[str, str | None, int]] = set()  # (database URL, tenant, job id) of the jobs run here
 
 
 def process_identity(role: str) -> str:
@@ -28,13 +29,16 @@ def process_identity(role: str) -> str:
 
 
 def running_here(runtime: Runtime) -> frozenset[int]:
-    """The ids of the jobs of `runtime`'s database this process is executing now; recovery never hands these
-    back, whatever their heartbeat says (a busy event loop can delay a beat)."""
-    return frozenset(job_id for url, job_id in _RUNNING_HERE if url == runtime.db.url)
+    """The ids of the jobs of `runtime`'s database, in the tenant of the context, this process is executing now;
+    recovery never hands these back, whatever their heartbeat says (a busy event loop can delay a beat)."""
+    tenant = current_tenant()
+    return frozenset(job_id for url, of, job_id in _RUNNING_HERE if url == runtime.db.url and of == tenant)
 
 
-async def execute_job(runtime: Runtime, job_id: int, *, worker: str | None = None) -> str:
-    """Run job `job_id` once and return its outcome: succeeded, failed, cancelled, interrupted or skipped.
+async def execute_job(runtime: Runtime, job_id: int, *, worker: str | None = None,
+                      tenant: str | None = None) -> str:
+    """Run job `job_id` of `tenant` (None: the default tenant) once, every unit of work of it in that tenant, and
+    return its outcome: succeeded, failed, cancelled, interrupted or skipped.
 
     `worker` names this process in the job's row (`process_identity`; default "process:HOST:PID").
 
@@ -44,12 +48,13 @@ async def execute_job(runtime: Runtime, job_id: int, *, worker: str | None = Non
     loses the database or Redis (ServiceUnavailable: returns "interrupted"), the job is left running, so the next
     run of this id (recovery, once its heartbeat is old) starts it again.
     """
-    key = (runtime.db.url, job_id)
+    key = (runtime.db.url, tenant, job_id)
     if key in _RUNNING_HERE:
         return "skipped"  # arq delivered it again while this process runs it
     _RUNNING_HERE.add(key)  # before the first await: recovery in this process must never hand it back
     try:
-        return await _execute(runtime, job_id, worker or process_identity("process"))
+        with tenant_in_use(tenant):  # the heartbeat task and whatever the handler spawns inherit it
+            return await _execute(runtime, job_id, worker or process_identity("process"))
     finally:
         _RUNNING_HERE.discard(key)
 

@@ -34,9 +34,10 @@ LOST_AFTER_BEATS = 2 * ORPHAN_AFTER_BEATS  # an agent run whose job is silent th
 RUN_JOB = "run_job"  # the arq function name (workers/arq_worker.py)
 
 
-def arq_job_id(queue_name: str, job_id: int) -> str:
-    """The arq job id of job `job_id`: namespaced by queue, so two databases sharing a Redis do not collide."""
-    return f"{queue_name}:job-{job_id}"
+def arq_job_id(queue_name: str, job_id: int, tenant: str | None = None) -> str:
+    """The arq job id of job `job_id` of `tenant` (None: the default tenant): namespaced by queue and tenant, so
+    two databases or two tenants sharing a Redis do not collide."""
+    return f"{queue_name}:job-{job_id}" if tenant is None else f"{queue_name}:{tenant}:job-{job_id}"
 
 
 def lost_before(settings: Settings, now: datetime | None = None) -> datetime:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
+from domain.kernel.tenants import current_tenant, tenant_in_use
 from tools.runtime import JobRunner, Runtime
 from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity
@@ -35,7 +36,7 @@ class InProcessRunner:
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        self._tasks: dict[int, asyncio.Task[str]] = {}
+        self._tasks: dict[tuple[str | None, int], asyncio.Task[str]] = {}  # by (tenant, job id)
         self._recovery: asyncio.Task[None] | None = None
         self._sequencer: asyncio.Task[None] | None = None
         self._relay: Any = None
@@ -57,31 +58,35 @@ class InProcessRunner:
         return ids
 
     async def enqueue(self, job_id: int) -> None:
-        """Start job `job_id` in a task unless a task for it is still running."""
-        task = self._tasks.get(job_id)
+        """Start job `job_id` of the context's tenant in a task unless a task for it is still running."""
+        key = (current_tenant(), job_id)
+        task = self._tasks.get(key)
         if task is not None and not task.done():
             return
         # Named at enqueue, not in __init__: a server forked after building its runtime has another pid.
-        task = asyncio.create_task(execute_job(self.runtime, job_id, worker=process_identity("server")),
-                                   name=f"mcs-erp-job-{job_id}")
-        self._tasks[job_id] = task
-        task.add_done_callback(lambda t, j=job_id: self._forget(j, t))
+        task = asyncio.create_task(execute_job(self.runtime, job_id, worker=process_identity("server"),
+                                               tenant=key[0]),
+                                   name=f"mcs-erp-job-{job_id}" + (f"@{key[0]}" if key[0] else ""))
+        self._tasks[key] = task
+        task.add_done_callback(lambda t, k=key: self._forget(k, t))
 
-    def _forget(self, job_id: int, task: asyncio.Task[str]) -> None:
-        if self._tasks.get(job_id) is task:
-            del self._tasks[job_id]
+    def _forget(self, key: tuple[str | None, int], task: asyncio.Task[str]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
         if not task.cancelled() and task.exception() is not None:
-            log.error("job %s crashed its task", job_id, exc_info=task.exception())
+            log.error("job %s of tenant %s crashed its task", key[1], key[0] or "(default)",
+                      exc_info=task.exception())
 
     async def join(self, job_id: int) -> None:
-        """Wait until the task running job `job_id` (if any) has ended."""
-        task = self._tasks.get(job_id)
+        """Wait until the task running job `job_id` of the context's tenant (if any) has ended."""
+        task = self._tasks.get((current_tenant(), job_id))
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)
 
     def active(self) -> set[int]:
-        """Ids of the jobs whose task is running now."""
-        return {job_id for job_id, task in self._tasks.items() if not task.done()}
+        """Ids of the jobs of the context's tenant whose task is running now."""
+        tenant = current_tenant()
+        return {job_id for (of, job_id), task in self._tasks.items() if of == tenant and not task.done()}
 
     async def stop(self) -> None:
         """Cancel running tasks; their jobs are marked failed (nothing would ever resume them in-process)."""
@@ -98,13 +103,14 @@ class InProcessRunner:
         for task in tasks.values():
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
-        for job_id in tasks:
+        for tenant, job_id in tasks:
             try:
-                async with self.runtime.db.write() as session:
-                    job = await jobs_repo.get_job(session, job_id)
-                    if job is not None and not job.is_final:
-                        await jobs.fail(session, job_id=job_id, error="the server stopped while this job ran; "
-                                                                      "start it again")
+                with tenant_in_use(tenant):
+                    async with self.runtime.db.write() as session:
+                        job = await jobs_repo.get_job(session, job_id)
+                        if job is not None and not job.is_final:
+                            await jobs.fail(session, job_id=job_id, error="the server stopped while this job ran; "
+                                                                          "start it again")
             except Exception:  # shutting down: the database may already be gone
                 log.warning("could not mark job %s failed at shutdown", job_id, exc_info=True)
 
@@ -131,7 +137,8 @@ class ArqRunner:
             self._relay = await start_server_relay(self.runtime, self._pool)
 
     async def enqueue(self, job_id: int) -> None:
-        """Enqueue `run_job(job_id)`; arq ignores it while the same job id is queued or its result is kept.
+        """Enqueue `run_job(job_id[, tenant])` (the context's tenant, if any: the worker runs the job in it); arq
+        ignores it while the same job id of the same tenant is queued or its result is kept.
 
         Bounded: when Redis has not taken the job within ENQUEUE_TIMEOUT_S (connecting included), raises redis'
         TimeoutError, as it raises its ConnectionError when Redis refuses; a unit of work reports either as
@@ -147,7 +154,9 @@ class ArqRunner:
     async def _enqueue(self, job_id: int) -> None:
         await self.start()
         assert self._pool is not None
-        await self._pool.enqueue_job(RUN_JOB, job_id, _job_id=arq_job_id(self.queue_name, job_id),
+        tenant = current_tenant()
+        args = (job_id,) if tenant is None else (job_id, tenant)
+        await self._pool.enqueue_job(RUN_JOB, *args, _job_id=arq_job_id(self.queue_name, job_id, tenant),
                                      _queue_name=self.queue_name)
 
     async def stop(self) -> None:

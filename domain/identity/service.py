@@ -13,13 +13,27 @@ from domain.identity.models import ApiKey, User
 from domain.kernel.actor import Actor, Channel, Role
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
+from domain.kernel.tenants import CODE_PATTERN, current_tenant
 
 KEY_PREFIX = "mcs_"
+TENANT_MARK = "."  # a tenant's keys read `mcs_<code>.<secret>`; the default tenant's `mcs_<secret>` (no dot)
 
 
 def hash_key(raw: str) -> str:
     """Return the SHA-256 hex digest under which a key is stored (keys are 256-bit random, so no salt)."""
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def tenant_of_key(raw: str) -> str | None:
+    """The tenant code a presented key names (`mcs_<code>.<secret>`), or None for a default tenant's key. A key
+    naming a malformed code also gives None: it is then looked up, and not found, in the default tenant. The code is
+    only where to look: the key's hash, prefix included, must still be stored in that tenant."""
+    if not raw.startswith(KEY_PREFIX):
+        return None
+    code, mark, _secret = raw[len(KEY_PREFIX):].partition(TENANT_MARK)
+    if not mark or CODE_PATTERN.fullmatch(code) is None:
+        return None
+    return code
 
 
 def parse_roles(raw: str | list[str] | set[str]) -> frozenset[Role]:
@@ -40,9 +54,9 @@ def parse_roles(raw: str | list[str] | set[str]) -> frozenset[Role]:
 
 
 def actor_for(user: User, channel: Channel) -> Actor:
-    """Build the Actor of `user` calling through `channel`."""
+    """Build the Actor of `user` calling through `channel`, in the tenant of the context (the user's own)."""
     return Actor(id=user.id or 0, username=user.username, roles=parse_roles(user.roles), channel=channel,
-                 employee_id=user.employee_id, display_name=user.display_name)
+                 employee_id=user.employee_id, display_name=user.display_name, tenant=current_tenant())
 
 
 async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
@@ -77,7 +91,8 @@ async def create_api_key(session: AsyncSession, *, username: str, roles: str | N
                          employee_id: int | None = None, demo: bool = False) -> IssuedKey:
     """Create an API key for `username` (creating the user with `roles` if needed) and return its secret.
 
-    `demo` marks a key `mcs-erp demo` issues (the next demo run revokes it; see rotate_demo_key).
+    `demo` marks a key `mcs-erp demo` issues (the next demo run revokes it; see rotate_demo_key). A key made for
+    a tenant (domain.kernel.tenants.current_tenant) reads `mcs_<code>.<secret>` (see tenant_of_key).
     Raises InvalidInput for unknown roles, Conflict when `roles` differ from an existing user's roles.
     """
     user = await get_user_by_username(session, username)
@@ -91,7 +106,8 @@ async def create_api_key(session: AsyncSession, *, username: str, roles: str | N
         await session.flush()
     elif roles and parse_roles(roles) != parse_roles(user.roles):
         raise Conflict(f"user {username!r} already exists with roles {user.roles}; keys carry the user's roles")
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    tenant = current_tenant()  # the key names its tenant, so an edge finds where to look it up from the key alone
+    secret = KEY_PREFIX + (f"{tenant}{TENANT_MARK}" if tenant else "") + secrets.token_urlsafe(32)
     key = ApiKey(user_id=user.id or 0, name=name, prefix=secret[:10], key_hash=hash_key(secret), demo=demo)
     session.add(key)
     await session.flush()

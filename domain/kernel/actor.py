@@ -31,7 +31,8 @@ class Channel(StrEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    """A caller: the user's id and username, their roles, the employee they are (teachers), the channel."""
+    """A caller: the user's id and username, their roles, the employee they are (teachers), the channel, and the
+    tenant (school) it acts in (None: the default tenant; domain/kernel/tenants.py)."""
 
     id: int
     username: str
@@ -39,6 +40,7 @@ class Actor:
     channel: Channel
     employee_id: int | None = None
     display_name: str = ""
+    tenant: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def has_any(self, roles: frozenset[Role] | set[Role]) -> bool:

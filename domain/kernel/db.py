@@ -19,6 +19,15 @@ Outages: PostgreSQL connections are pre-pinged when a unit of work takes them, s
 restart gets a fresh connection instead of a dead one; connecting and waiting for a pooled connection are bounded
 (CONNECT_TIMEOUT_S, POOL_TIMEOUT_S). A unit of work that cannot reach the database (or Redis, in an after-commit
 hook) raises ServiceUnavailable (code `unavailable`, retryable), which every edge answers as "try again".
+
+Tenants (domain/kernel/tenants.py): every unit of work runs for the tenant of its context (`current_tenant()`). On
+PostgreSQL one pool serves every tenant of the cluster: a write transaction starts with `set_config('search_path',
+'tenant_<code>', true)` (SET LOCAL: it ends with the transaction, committed, rolled back or cut off); a read, which
+has no transaction (autocommit), sets the connection's search_path when the connection's last unit of work was
+another tenant's (RESET for the default tenant), and the connection remembers it in its `info` (cleared whenever
+SQLAlchemy replaces the connection). The tenant's schema alone is on the path, not `public`: a table a lagging
+tenant lacks fails loudly instead of resolving to the default tenant's. On SQLite a tenant is its own file, with
+its own engines, made at first use (`Database.tenant_database`).
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.errors import ServiceUnavailable, unavailable_service
+from domain.kernel.tenants import current_tenant, schema_of, sqlite_url_of
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,7 @@ AfterCommit = Callable[[], Awaitable[None]]
 """`await hook()`: work to do once the unit of work that registered it has committed."""
 
 _HOOKS = "mcs_erp.after_commit"  # session.info key: the registered [(transaction, hook)], in order
+_SEARCH_PATH = "mcs_erp.search_path"  # connection.info key: the tenant schema a read connection is set to (None: default)
 _READ_ONLY = "mcs_erp.read_only"  # session.info key: set on the sessions of read units of work, which never commit
 
 
@@ -160,8 +171,13 @@ def _unavailable(exc: Exception) -> ServiceUnavailable | None:
 class Database:
     """The process's engines and session factories; created in a lifespan, disposed at shutdown."""
 
-    def __init__(self, url: str, *, pool_size: int = 10):
+    def __init__(self, url: str, *, pool_size: int = 10, tenant: str | None = None):
         self.url = url
+        self.pool_size = pool_size
+        self.tenant = tenant  # set on a SQLite tenant's own Database: it routes nothing further
+        self._tenant_databases: dict[str, Database] = {}  # SQLite: each tenant's file, opened at first use
+        self._routed_reads = False  # PostgreSQL: a read has set a tenant's search_path on a pooled connection
+        self.engine_listeners: list[Callable[[AsyncEngine], None]] = []  # told of each tenant's new write engine
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
@@ -182,6 +198,45 @@ class Database:
     def dialect(self) -> str:
         return "sqlite" if self.is_sqlite else "postgresql"
 
+    def tenant_database(self, code: str) -> Database:
+        """The Database of tenant `code`'s own SQLite file (`<stem>.<code>.db`), opened at first use and disposed
+        with this one. Raises ValueError on PostgreSQL, where tenants are schemas of this database."""
+        if not self.is_sqlite:
+            raise ValueError("on PostgreSQL a tenant is a schema of this database, not a database of its own")
+        database = self._tenant_databases.get(code)
+        if database is None:
+            database = Database(sqlite_url_of(self.url, code), pool_size=self.pool_size, tenant=code)
+            self._tenant_databases[code] = database
+            for listener in self.engine_listeners:
+                listener(database.write_engine)
+        return database
+
+    def _routes_to(self) -> tuple[Database | None, str | None]:
+        """(the tenant's own SQLite Database or None, the tenant's PostgreSQL schema or None) of the context."""
+        code = current_tenant()
+        if code is None or self.tenant is not None:
+            return None, None
+        if self.is_sqlite:
+            return self.tenant_database(code), None
+        return None, schema_of(code)
+
+    async def _route_read(self, session: AsyncSession, schema: str | None) -> None:
+        # The connection's search_path is session-level (a read has no transaction to scope SET LOCAL to), so every
+        # read checks what its connection last served; `info` dies with the connection, so a replaced connection
+        # is set again. The key is dropped while the SET runs: one cut off midway leaves the path unknown.
+        if schema is None and not self._routed_reads:
+            return
+        conn = await session.connection()
+        if conn.info.get(_SEARCH_PATH) == schema:
+            return
+        conn.info[_SEARCH_PATH] = "?"
+        if schema is None:
+            await conn.exec_driver_sql("RESET search_path")
+        else:
+            self._routed_reads = True
+            await conn.execute(text("SELECT set_config('search_path', :path, false)"), {"path": schema})
+        conn.info[_SEARCH_PATH] = schema
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """Open a read unit of work: it never commits; closing it rolls back whatever the code inside did.
@@ -190,8 +245,15 @@ class Database:
         the connection (domain.kernel.errors.unavailable_service), after at most CONNECT_TIMEOUT_S to connect
         or POOL_TIMEOUT_S waiting for a pooled connection.
         """
+        own, schema = self._routes_to()
+        if own is not None:
+            async with own.read() as session:
+                yield session
+            return
         try:
             async with self._read_sessions() as session:
+                if not self.is_sqlite:
+                    await self._route_read(session, schema)
                 yield session
         except Exception as exc:
             error = _unavailable(exc)
@@ -211,9 +273,17 @@ class Database:
         A connection lost during COMMIT leaves the outcome unknown, which the error's message cannot tell: a
         caller retries through an idempotency key or reads back first.
         """
+        own, schema = self._routes_to()
+        if own is not None:
+            async with own.write() as session:
+                yield session
+            return
         try:
             async with self._write_sessions() as session:
                 async with session.begin():
+                    if schema is not None:  # SET LOCAL: it ends with this transaction, however it ends
+                        conn = await session.connection()
+                        await conn.execute(text("SELECT set_config('search_path', :path, true)"), {"path": schema})
                     yield session
                 await _run_after_commit(session)
         except Exception as exc:
@@ -223,7 +293,10 @@ class Database:
             raise error from exc
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (the SQLite tenants' files' too)."""
+        for database in self._tenant_databases.values():
+            await database.dispose()
+        self._tenant_databases.clear()
         await self.read_engine.dispose()
         await self.write_engine.dispose()
 

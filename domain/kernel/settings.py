@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     disabled_modules: list[str] = Field(default_factory=list,
                                         description="Bounded contexts whose tools leave the catalogue.")
     stdio_user: str = Field(default="admin", description="The user a stdio MCP server acts as.")
+    tenant: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{1,30}$",
+                               description="The tenant (school) a stdio MCP server acts in; unset: the default one.")
     toolsets: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Toolsets every MCP connection of this server lists besides its roles' defaults "

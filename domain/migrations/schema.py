@@ -15,6 +15,8 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
+from domain.kernel.db import Database
+
 import domain.academics.attendance_models
 import domain.academics.models
 import domain.actions.models
@@ -27,6 +29,7 @@ import domain.identity.models
 import domain.jobs.models
 import domain.kernel.audit
 import domain.kernel.outbox
+import domain.kernel.tenants
 import domain.leave.models
 import domain.payroll.models
 import domain.payroll.rates_models
@@ -44,16 +47,32 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
-    """Upgrade the database behind `engine` to `revision` (creating it from nothing if empty)."""
+async def migrate(engine: AsyncEngine, revision: str = "head", *, tenant: str | None = None) -> None:
+    """Upgrade the database behind `engine` to `revision` (creating it from nothing if empty).
+
+    `tenant`: migrate that tenant's tables instead of the default tenant's: on PostgreSQL its schema
+    `tenant_<code>` (created if absent, alone on the search_path, with its own `alembic_version`), on SQLite
+    `engine` is already the tenant's own file. Either way the registry (`tenants`) is left out: it lives with
+    the default tenant. Raises InvalidInput for a malformed code."""
 
     def run(connection) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
+        cfg.attributes["tenant"] = tenant
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
+        if tenant is not None and conn.dialect.name == "postgresql":
+            schema = domain.kernel.tenants.schema_of(tenant)
+            await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            await conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
         await conn.run_sync(run)
+
+
+async def migrate_tenant(db: Database, code: str, revision: str = "head") -> None:
+    """Upgrade tenant `code`'s tables to `revision`: its schema in `db` on PostgreSQL, its own file on SQLite."""
+    engine = db.tenant_database(code).write_engine if db.is_sqlite else db.write_engine
+    await migrate(engine, revision, tenant=code)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

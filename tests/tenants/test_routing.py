@@ -1,0 +1,291 @@
+"""Routing: an API key finds its tenant, and every unit of work of a call, a request or a job runs in it; on
+PostgreSQL a pooled connection never carries a tenant's search_path into another tenant's unit of work, also after
+an error or a cancellation mid-transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from domain.identity.models import User
+from domain.identity.service import create_api_key, ensure_user
+from domain.jobs import service as jobs
+from domain.kernel.actor import Channel
+from domain.kernel.db import Database
+from domain.kernel.errors import NotFound
+from domain.kernel.tenants import TenantStatus, TenantSuspended, current_tenant, set_status, tenant_in_use
+from server.auth import ApiKeyMiddleware
+from tests.conftest import wait_for
+from tests.tenants.helpers import admin_of, tenants_runtime
+from tools.invoke import invoke
+from workers.execute import execute_job
+from workers.handlers import register, unregister
+from workers.recovery import arq_job_id
+
+CODES = ("alpha", "beta")
+
+
+@pytest.fixture(scope="module")
+async def rt(tmp_path_factory):
+    async with tenants_runtime(tmp_path_factory, "routing", CODES) as runtime:
+        for code in (None, *CODES):  # one user only each tenant has, named for it
+            with tenant_in_use(code):
+                async with runtime.db.write() as session:
+                    await ensure_user(session, username=f"only_{code or 'default'}", display_name="x", roles="viewer")
+        yield runtime
+
+
+ONLY = {f"only_{code or 'default'}" for code in (None, *CODES)}
+
+
+async def own_users(db: Database, code: str | None) -> list[str]:
+    """The `only_<tenant>` users the unit of work of tenant `code` sees (the same SQL text for every tenant)."""
+    with tenant_in_use(code):
+        async with db.read() as session:
+            stmt = select(User.username).where(User.username.in_(ONLY))  # type: ignore[attr-defined]
+            return list((await session.exec(stmt)).all())
+
+
+async def test_each_tenant_sees_only_its_own_rows(rt):
+    for code in (None, *CODES):
+        assert await own_users(rt.db, code) == [f"only_{code or 'default'}"]
+    with tenant_in_use("alpha"):
+        async with rt.db.write() as session:
+            await ensure_user(session, username="only_alpha_2", display_name="x", roles="viewer")
+    with tenant_in_use("alpha"):
+        async with rt.db.read() as session:
+            assert await session.get(User, 1) is not None
+            assert (await session.exec(select(User.username).where(User.username == "only_alpha_2"))).all()
+    assert await own_users(rt.db, "beta") == ["only_beta"] and await own_users(rt.db, None) == ["only_default"]
+
+
+async def test_a_tool_call_runs_in_its_actors_tenant(rt):
+    alpha, beta = await admin_of(rt, "alpha"), await admin_of(rt, "beta")
+    created = await invoke(rt, "create_department", {"code": "ALPHA-SCI", "name": "Science"}, alpha)
+    assert (await invoke(rt, "list_departments", {}, alpha)).items[0].id == created.id
+    assert (await invoke(rt, "list_departments", {}, beta)).items == []
+    with pytest.raises(NotFound):
+        await invoke(rt, "list_employees", {"department_id": "ALPHA-SCI"}, beta)
+    # The audit row of the write is in alpha's log only.
+    events = await invoke(rt, "list_audit_events", {}, alpha)
+    assert any(e.tool == "create_department" for e in events.items)
+    assert not any(e.tool == "create_department" for e in (await invoke(rt, "list_audit_events", {}, beta)).items)
+    assert current_tenant() is None  # the call's tenant ended with it
+
+
+async def test_a_key_finds_its_tenant_and_no_other(rt):
+    with tenant_in_use("alpha"):
+        async with rt.db.write() as session:
+            secret = (await create_api_key(session, username="admin", name="routing")).secret
+    assert secret.startswith("mcs_alpha.")
+    actor = await rt.actor_for_key(secret, Channel.MCP_HTTP)
+    assert actor is not None and actor.tenant == "alpha" and actor.username == "admin"
+    # The same secret claimed for another tenant, the default tenant or an unknown one finds nothing.
+    body = secret.removeprefix("mcs_alpha.")
+    for forged in (f"mcs_beta.{body}", f"mcs_{body}", f"mcs_nowhere.{body}", f"mcs_ALPHA.{body}"):
+        assert await rt.actor_for_key(forged, Channel.MCP_HTTP) is None, forged
+    async with rt.db.write() as session:
+        default_secret = (await create_api_key(session, username="admin", name="routing")).secret
+    default_actor = await rt.actor_for_key(default_secret, Channel.MCP_HTTP)
+    assert default_actor is not None and default_actor.tenant is None and "." not in default_secret
+
+    async with rt.db.write() as session:
+        await set_status(session, code="alpha", status=TenantStatus.SUSPENDED)
+    try:
+        with pytest.raises(TenantSuspended, match="tenant 'alpha' .* is suspended") as refused:
+            await rt.actor_for_key(secret, Channel.MCP_HTTP)
+        assert refused.value.http_status == 403 and refused.value.code == "tenant_suspended"
+        with pytest.raises(TenantSuspended):
+            await rt.check_tenant("alpha")
+        await rt.check_tenant("beta")
+        with pytest.raises(NotFound):
+            await rt.check_tenant("nowhere")
+    finally:
+        async with rt.db.write() as session:
+            await set_status(session, code="alpha", status=TenantStatus.ACTIVE)
+    assert (await rt.actor_for_key(secret, Channel.MCP_HTTP)).tenant == "alpha"
+
+
+async def test_the_http_middleware_runs_the_request_in_the_keys_tenant(rt):
+    seen: list[tuple[str | None, list[str]]] = []
+
+    async def app(scope, receive, send):
+        seen.append((current_tenant(), await own_users(rt.db, current_tenant())))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def call(key: str) -> tuple[int, dict]:
+        sent: list[dict] = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {"type": "http", "headers": [(b"authorization", f"Bearer {key}".encode())]}
+        await ApiKeyMiddleware(app, rt)(scope, None, send)
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return sent[0]["status"], (json.loads(body) if body != b"ok" else {})
+
+    with tenant_in_use("beta"):
+        async with rt.db.write() as session:
+            beta_key = (await create_api_key(session, username="admin", name="http")).secret
+    assert (await call(beta_key))[0] == 200 and seen[-1] == ("beta", ["only_beta"])
+    assert current_tenant() is None
+    async with rt.db.write() as session:
+        await set_status(session, code="beta", status=TenantStatus.SUSPENDED)
+    try:
+        status, body = await call(beta_key)
+        assert status == 403 and body["error"] == "tenant_suspended" and "mcs-erp tenants resume beta" in body["detail"]
+        assert len(seen) == 1  # the app never ran
+        assert (await call(beta_key.replace("mcs_beta.", "mcs_alpha.")))[0] == 401
+    finally:
+        async with rt.db.write() as session:
+            await set_status(session, code="beta", status=TenantStatus.ACTIVE)
+
+
+async def test_jobs_run_in_the_tenant_that_started_them(rt):
+    ran: list[tuple[str | None, int]] = []
+
+    async def probe(ctx, job_id, params):
+        ran.append((current_tenant(), job_id))
+        async with ctx.runtime.db.read() as session:
+            stmt = select(User.username).where(User.username.in_(ONLY))  # type: ignore[attr-defined]
+            return {"tenant": current_tenant(), "users": list((await session.exec(stmt)).all())}
+
+    register("tenant-probe")(probe)
+    try:
+        started = {}
+        for code in CODES:  # each tenant's jobs table numbers its own jobs: the same ids, run apart
+            admin = await admin_of(rt, code)
+            with tenant_in_use(code):
+                async with rt.db.write() as session:
+                    job = await jobs.start_job(session, admin, kind="tenant-probe", params={}, idempotency_key=None,
+                                               enqueue=rt.jobs.enqueue)
+                started[code] = job.id
+        for code in CODES:
+            done = await wait_for(rt, await admin_of(rt, code), started[code])
+            assert done.status == "succeeded", done
+            assert done.result["tenant"] == code and done.result["users"][0] == f"only_{code}"
+        assert sorted(ran, key=str) == sorted(((code, started[code]) for code in CODES), key=str)
+        # A job id of one tenant is nothing in another: executing it there skips it (unknown there).
+        unknown = max(started.values()) + 1000
+        assert await execute_job(rt, unknown, tenant="alpha") == "skipped"
+    finally:
+        unregister("tenant-probe")
+    assert arq_job_id("q", 1) == "q:job-1"
+    assert len({arq_job_id("q", 1), arq_job_id("q", 1, "alpha"), arq_job_id("q", 1, "beta")}) == 3
+
+
+async def test_sqlite_tenants_are_files_and_postgresql_tenants_schemas(rt):
+    if rt.db.is_sqlite:
+        alpha = rt.db.tenant_database("alpha")
+        assert alpha is rt.db.tenant_database("alpha") and alpha.url.endswith(".alpha.db")
+        assert alpha.tenant == "alpha" and alpha is not rt.db.tenant_database("beta")
+    else:
+        with pytest.raises(ValueError, match="schema"):
+            rt.db.tenant_database("alpha")
+
+
+# PostgreSQL: one pool for every tenant. pool_size=1 (max_overflow 1) and one unit of work at a time: each unit of
+# work below gets the same connection back.
+
+@pytest.fixture
+async def small_db(rt):
+    if rt.db.is_sqlite:
+        pytest.skip("PostgreSQL's search_path: on SQLite each tenant has its own engines")
+    db = Database(rt.db.url, pool_size=1)
+    yield db
+    await db.dispose()
+
+
+async def search_path_of_write_connection(db: Database) -> str:
+    async with db.write_engine.connect() as conn:
+        return (await conn.exec_driver_sql("SHOW search_path")).scalar_one()
+
+
+async def backend_pid(db: Database, code: str | None, *, write: bool) -> int:
+    with tenant_in_use(code):
+        async with (db.write() if write else db.read()) as session:
+            return (await session.exec(text("SELECT pg_backend_pid()"))).scalar_one()  # type: ignore[call-overload]
+
+
+async def test_statements_prepared_in_one_tenant_are_replanned_in_another(small_db):
+    # The same SQL text on the same connection: asyncpg reuses its prepared statement and PostgreSQL re-plans it
+    # for the new search_path, so each tenant reads its own table.
+    pid = await backend_pid(small_db, None, write=False)
+    for _ in range(3):
+        for code in (*CODES, None, "alpha", None, "beta"):
+            assert await own_users(small_db, code) == [f"only_{code or 'default'}"]
+    assert await backend_pid(small_db, "beta", write=False) == pid  # it was one connection all along
+    for code in (*CODES, None):
+        with tenant_in_use(code):
+            async with small_db.write() as session:
+                stmt = select(User.username).where(User.username.in_(ONLY))  # type: ignore[attr-defined]
+                assert (await session.exec(stmt)).all() == [f"only_{code or 'default'}"]
+
+
+async def test_a_write_transaction_leaves_no_search_path_behind(small_db):
+    default = await search_path_of_write_connection(small_db)
+    assert "tenant_" not in default
+    with tenant_in_use("alpha"):
+        async with small_db.write() as session:
+            path = (await session.exec(text("SHOW search_path"))).scalar_one()  # type: ignore[call-overload]
+            assert path == "tenant_alpha"
+    assert await search_path_of_write_connection(small_db) == default
+    # An error inside the transaction: rolled back, and the SET LOCAL with it.
+    with pytest.raises(ZeroDivisionError), tenant_in_use("alpha"):
+        async with small_db.write() as session:
+            await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            raise ZeroDivisionError
+    assert await search_path_of_write_connection(small_db) == default
+    # A cancellation mid-statement: the connection is rolled back (or replaced), never returned set.
+    started = asyncio.Event()
+
+    async def sleeper():
+        with tenant_in_use("alpha"):
+            async with small_db.write() as session:
+                await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+                started.set()
+                await session.exec(text("SELECT pg_sleep(10)"))  # type: ignore[call-overload]
+
+    task = asyncio.create_task(sleeper())
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await search_path_of_write_connection(small_db) == default
+    assert await own_users(small_db, None) == ["only_default"]
+    with tenant_in_use(None):
+        async with small_db.write() as session:
+            assert "only_default" in (await session.exec(  # type: ignore[call-overload]
+                text("SELECT username FROM users WHERE username LIKE 'only_d%'"))).scalars().all()
+
+
+async def test_a_read_cancelled_mid_statement_leaves_the_next_tenant_its_own(small_db):
+    assert await own_users(small_db, "alpha") == ["only_alpha"]
+    started = asyncio.Event()
+
+    async def sleeper():
+        with tenant_in_use("alpha"):
+            async with small_db.read() as session:
+                await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+                started.set()
+                await session.exec(text("SELECT pg_sleep(10)"))  # type: ignore[call-overload]
+
+    task = asyncio.create_task(sleeper())
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await own_users(small_db, None) == ["only_default"]
+    assert await own_users(small_db, "beta") == ["only_beta"]
+    # An error in a tenant's read, then the default tenant's read on the same connection.
+    with pytest.raises(Exception, match="no_such_table"), tenant_in_use("beta"):
+        async with small_db.read() as session:
+            await session.exec(text("SELECT * FROM no_such_table"))  # type: ignore[call-overload]
+    assert await own_users(small_db, None) == ["only_default"]
