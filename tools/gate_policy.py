@@ -39,6 +39,7 @@ GATE_POLICY: Final[dict[str, str]] = {
     "reject_action": "ungated: it is the gate: closes an action without changing anything",
     "cancel_action": "ungated: it is the gate: closes an action without changing anything",
     "cancel_job": "ungated: stops a job; a job's writes are gated or not by the tool that started it",
+    "retry_dead_letter": "ungated: hands a recorded event to its handlers again; their writes are theirs",
 
     # ---------------------------------------------------------------- HR
     "create_department": "ungated: adds a department; no recorded history or result depends on it yet",

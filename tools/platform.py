@@ -1,4 +1,5 @@
-"""Platform tools: who am I, a trivial ping used to measure the server's own overhead, and the audit log."""
+"""Platform tools: who am I, a trivial ping used to measure the server's own overhead, the audit log, and the
+domain events handlers gave up on (dead letters)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from pydantic import Field, StringConstraints
 
 from domain.identity.schemas import MeOut, PingOut, ToolsetAccess
 from domain.kernel.actor import Role
+from domain.kernel import outbox
 from domain.kernel.audit import AuditKeyError, load_public_key, read_audit_log
 from domain.kernel.clock import utcnow
 from domain.kernel.schemas import AuditEventsOut, audit_chain_out, audit_event_out
 from tools.references import AuditEventRef, EntityRef
 from tools.registry import Effect, Module, ToolContext
 from tools.toolsets import Listing
-from tools.types import PageInput, ToolInput, page_of
+from tools.types import PageInput, ToolInput, encode_cursor, page_of
 
 module = Module("platform", core=True, description="Identity and health of the server.")
 
@@ -92,3 +94,23 @@ async def list_audit_events(ctx: ToolContext, args: ListAuditEventsIn) -> AuditE
     return AuditEventsOut(chain=audit_chain_out(log.verification, log.checkpoint, signed),
                           items=[audit_event_out(e, full=args.event_id is not None) for e in page],
                           next_cursor=cursor)
+
+
+@module.tool(effect=Effect.READ, roles={Role.ADMIN})
+async def list_dead_letters(ctx: ToolContext, args: PageInput) -> outbox.DeadLettersOut:
+    """Domain events a handler gave up on after its attempts, newest first, with the last error."""
+    rows, before = await outbox.dead_letter_page(ctx.session, before_event_id=args.after_id(), limit=args.limit)
+    return outbox.DeadLettersOut(items=[outbox.DeadLetterOut.model_validate(r) for r in rows],
+                                 next_cursor=None if before is None else encode_cursor(before))
+
+
+class RetryDeadLetterIn(ToolInput):
+    event_id: int = Field(ge=1)
+    handler: ToolName | None = Field(default=None, description="Default: all its dead handlers.")
+
+
+@module.tool(effect=Effect.WRITE, roles={Role.ADMIN})
+async def retry_dead_letter(ctx: ToolContext, args: RetryDeadLetterIn) -> outbox.RetriedOut:
+    """Deliver a dead letter again, attempts reset."""
+    handlers = await outbox.retry_dead_letter(ctx.session, event_id=args.event_id, handler=args.handler)
+    return outbox.RetriedOut(event_id=args.event_id, handlers=handlers)

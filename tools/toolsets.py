@@ -57,8 +57,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "list_pending_actions", "get_action", "confirm_action", "cancel_action"),
     _toolset("approvals", "Approve or reject actions other users queued for an admin (four eyes).",
              "approve_action", "reject_action"),
-    _toolset("audit", "Read the audit log: who did what, when, to which entity; the chain's verification.",
-             "list_audit_events"),
+    _toolset("audit", "Read the audit log: who did what, when, to which entity; the chain's verification. Domain "
+                      "events handlers gave up on.",
+             "list_audit_events", "list_dead_letters", "retry_dead_letter"),
     _toolset("jobs", "Long-running work (exports, solves, payroll runs) and the documents it makes.",
              "get_job", "list_jobs", "cancel_job", "list_documents", "get_document"),
     _toolset("staff", "Departments and employees: look staff up, hire, update, terminate.",

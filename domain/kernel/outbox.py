@@ -41,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
+from pydantic import Field as Describe
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, func, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +51,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.kernel.clock import utcnow
 from domain.kernel.db import after_commit
 from domain.kernel.errors import InvalidInput, NotFound
+from domain.kernel.schemas import OutputModel
 
 MAX_PAYLOAD_BYTES = 16_384
 """The largest payload (UTF-8 JSON) an event may carry: events carry ids and facts, handlers read the rest."""
@@ -433,15 +435,59 @@ class DeadLetter:
 
 async def dead_letters(session: AsyncSession, *, before_event_id: int | None = None,
                        limit: int = 50) -> list[DeadLetter]:
-    """Dead letters, newest event first (`before_event_id`: the page after that event's)."""
+    """Dead letters, newest event first, an event's handlers by name (`before_event_id`: the events older than
+    that one); at most `limit` rows."""
     query = (select(InboxEntry, OutboxEvent).join(OutboxEvent, and_(OutboxEvent.id == InboxEntry.event_id))
              .where(InboxEntry.status == DEAD))
-    if before_event_id is not None:
+    if before_event_id:
         query = query.where(InboxEntry.event_id < before_event_id)
     rows = (await session.exec(query.order_by(InboxEntry.event_id.desc(), InboxEntry.handler).limit(limit))).all()
     return [DeadLetter(event_id=e.id or 0, topic=e.topic, aggregate=e.aggregate, aggregate_id=e.aggregate_id,
                        sequence=e.sequence, occurred_at=e.occurred_at, handler=i.handler, attempts=i.attempts,
                        last_error=i.last_error, died_at=i.updated_at) for i, e in rows]
+
+
+async def dead_letter_page(session: AsyncSession, *, before_event_id: int = 0,
+                           limit: int = 50) -> tuple[list[DeadLetter], int | None]:
+    """A page of dead letters (see dead_letters) that never splits one event's handlers across pages (unless a
+    single event has more than `limit`), and the `before_event_id` of the next page (None: this is the last)."""
+    rows = await dead_letters(session, before_event_id=before_event_id, limit=limit + 1)
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    cut = rows[limit].event_id
+    if page[-1].event_id == cut and page[0].event_id != cut:
+        page = [row for row in page if row.event_id != cut]
+    return page, page[-1].event_id
+
+
+class DeadLetterOut(OutputModel):
+    """An event a handler gave up on."""
+
+    event_id: int
+    topic: str
+    aggregate: str = Describe(description="With aggregate_id and sequence: which entity, its nth event.")
+    aggregate_id: str
+    sequence: int
+    occurred_at: datetime = Describe(description="UTC.")
+    handler: str
+    attempts: int
+    last_error: str | None = None
+    died_at: datetime
+
+
+class DeadLettersOut(OutputModel):
+    """A page of dead letters, newest event first."""
+
+    items: list[DeadLetterOut]
+    next_cursor: str | None = None
+
+
+class RetriedOut(OutputModel):
+    """The handlers that will get the event again."""
+
+    event_id: int
+    handlers: list[str]
 
 
 async def retry_dead_letter(session: AsyncSession, *, event_id: int, handler: str | None = None) -> list[str]:
@@ -454,7 +500,7 @@ async def retry_dead_letter(session: AsyncSession, *, event_id: int, handler: st
     entries = list((await session.exec(query)).all())
     if not entries:
         which = f" for handler {handler}" if handler else ""
-        raise NotFound(f"event {event_id} has no dead letter{which}; list_dead_letters shows them")
+        raise NotFound(f"no dead letter with id {event_id}{which}; list_dead_letters shows them", field="event_id")
     now = utcnow()
     for entry in entries:
         entry.status, entry.attempts, entry.next_attempt_at, entry.updated_at = FAILED, 0, now, now
