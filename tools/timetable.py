@@ -7,6 +7,7 @@ course, teacher, room and curriculum ids.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import difflib
 import json
@@ -31,6 +32,7 @@ from domain.timetable.schemas import (
     CoverOut,
     CoverPublishedOut,
     LessonOut,
+    PrintedTimetableOut,
     PublishOut,
     RoomOut,
     RoomRead,
@@ -424,3 +426,19 @@ async def get_timetable_calendar(ctx: ToolContext, args: TimetableCalendarIn) ->
         timezone=ctx.runtime.settings.school_timezone, holidays_country=feed.timetable_holidays_country,
         holidays_subdivision=feed.timetable_holidays_subdivision, today=_school_today(ctx))
     return CalendarOut(filename=f"timetable-{args.kind}-{code}.ics", events=events, ics=text.decode())
+
+
+class PrintTimetableIn(TimetableCalendarIn):
+    format: Literal["pdf", "html"] = "pdf"
+
+
+@module.tool(effect=Effect.READ, roles=EVERYONE)
+async def print_timetable(ctx: ToolContext, args: PrintTimetableIn) -> PrintedTimetableOut:
+    """Print a teacher's, section's or room's published week as a grid with the period times: A4 PDF or HTML."""
+    code = await _teacher_name(ctx.session, args.problem_id, args.code) if args.kind == "teacher" else args.code
+    data, content_type = await timetable.timetable_sheet(ctx.session, problem_id=args.problem_id, kind=args.kind,
+                                                         code=code, output=args.format)
+    pdf = args.format == "pdf"
+    return PrintedTimetableOut(filename=f"timetable-{args.kind}-{code}.{args.format}", content_type=content_type,
+                               size=len(data), text=None if pdf else data.decode(),
+                               content_base64=base64.b64encode(data).decode() if pdf else None)

@@ -118,3 +118,11 @@ class CalendarOut(OutputModel):
     filename: str
     events: int = Field(description="VEVENTs: weekly series per lesson and term, and single covers.")
     ics: str = Field(description="text/calendar (RFC 5545).")
+
+
+class PrintedTimetableOut(OutputModel):
+    filename: str
+    content_type: str
+    size: int = Field(description="Bytes.")
+    text: str | None = Field(default=None, description="The HTML page (format html).")
+    content_base64: str | None = Field(default=None, description="The PDF's bytes (format pdf).")

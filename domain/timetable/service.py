@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
-from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.clock import utcnow
+from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
 from domain.kernel.workdays import public_holidays
 from domain.timetable import repository as repo
@@ -25,7 +25,7 @@ from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.models import ProblemSource, Room, TimetableCover, TimetableProblem, TimetableSolution
 from domain.timetable.problem import Problem, Solution
 from domain.timetable.problem import Room as ProblemRoom
-from domain.timetable.rules import curriculum_lessons, lessons_moved, room_lessons, teacher_lessons
+from domain.timetable.rules import Lesson, curriculum_lessons, lessons_moved, room_lessons, teacher_lessons
 from domain.timetable.school import ClassBlock, SchoolClassLoad, SchoolWeek, TeacherAbsence, school_problem
 from domain.timetable.scoring import score
 from domain.timetable.serialize import (
@@ -35,6 +35,7 @@ from domain.timetable.serialize import (
     problem_from_json,
     problem_to_json,
 )
+from domain.timetable.week_grid import render_html, render_pdf, week_grid
 
 if TYPE_CHECKING:  # the solver (OR-Tools, with pandas) is imported by the jobs that solve, not by every reader
     from domain.timetable.solver import SolveResult
@@ -422,15 +423,9 @@ MAX_FEED_BYTES = 500_000
 FEED_KINDS = ("teacher", "section", "room")
 
 
-async def timetable_feed(session: AsyncSession, *, problem_id: int | None, kind: str, code: str, timezone: str,
-                         holidays_country: str | None, holidays_subdivision: str | None = None,
-                         today: date | None = None) -> tuple[bytes, int]:
-    """Return the iCalendar feed of a teacher's, a section's (curriculum's) or a room's published lessons over the
-    timetable's academic year's terms (domain.timetable.ical), and its number of events. Public holidays of
-    `holidays_country` are skipped (none when None); a teacher's feed holds the covers they give and leaves out the
-    lessons covered while they are away. Raises NotFound (problem, nothing published, no such teacher, section or
-    room, no academic year), InvalidInput (kind, time zone, no period times), Conflict (feed over MAX_FEED_BYTES)."""
-    row, problem, solution = await published(session, problem_id=problem_id)
+def lessons_of(problem: Problem, solution: Solution, *, kind: str, code: str, problem_id: int) -> list[Lesson]:
+    """Return the published lessons of a teacher, a section (curriculum) or a room, by day and period; raises
+    InvalidInput (kind), NotFound (code: not in the timetable)."""
     if kind == "teacher":
         found = code in {c.teacher for c in problem.courses}
         lessons = teacher_lessons(problem, solution, teacher=code)
@@ -441,9 +436,40 @@ async def timetable_feed(session: AsyncSession, *, problem_id: int | None, kind:
         found = code in problem.room_by_id
         lessons = room_lessons(problem, solution, room_id=code)
     else:
-        raise InvalidInput(f"a feed is of a {', '.join(FEED_KINDS)}; got {kind!r}", field="kind")
+        raise InvalidInput(f"a timetable is printed or exported for a {', '.join(FEED_KINDS)}; got {kind!r}",
+                           field="kind")
     if not found:
-        raise NotFound(f"no {kind} {code!r} in timetable problem {row.id}", field="code")
+        raise NotFound(f"no {kind} {code!r} in timetable problem {problem_id}", field="code")
+    return lessons
+
+
+async def timetable_sheet(session: AsyncSession, *, problem_id: int | None, kind: str, code: str,
+                          output: str) -> tuple[bytes, str]:
+    """Return the printable week of a teacher, section or room (domain.timetable.week_grid) as `output` "html" or
+    "pdf", with its content type. Raises NotFound (problem, nothing published, code), InvalidInput (kind, output,
+    a character the PDF font cannot draw)."""
+    row, problem, solution = await published(session, problem_id=problem_id)
+    grid = week_grid(kind=kind, code=code, problem_name=problem.name, days=problem.days,
+                     periods_per_day=problem.periods_per_day, period_times=problem.period_times,
+                     lessons=lessons_of(problem, solution, kind=kind, code=code, problem_id=row.id or 0))
+    if output == "html":
+        return render_html(grid).encode(), "text/html; charset=utf-8"
+    if output == "pdf":
+        sol = await repo.get_solution_or_raise(session, row.published_solution_id or 0)
+        return render_pdf(grid, printed_on=sol.created_at), "application/pdf"
+    raise InvalidInput(f"a timetable prints as html or pdf; got {output!r}", field="format")
+
+
+async def timetable_feed(session: AsyncSession, *, problem_id: int | None, kind: str, code: str, timezone: str,
+                         holidays_country: str | None, holidays_subdivision: str | None = None,
+                         today: date | None = None) -> tuple[bytes, int]:
+    """Return the iCalendar feed of a teacher's, a section's (curriculum's) or a room's published lessons over the
+    timetable's academic year's terms (domain.timetable.ical), and its number of events. Public holidays of
+    `holidays_country` are skipped (none when None); a teacher's feed holds the covers they give and leaves out the
+    lessons covered while they are away. Raises NotFound (problem, nothing published, no such teacher, section or
+    room, no academic year), InvalidInput (kind, time zone, no period times), Conflict (feed over MAX_FEED_BYTES)."""
+    row, problem, solution = await published(session, problem_id=problem_id)
+    lessons = lessons_of(problem, solution, kind=kind, code=code, problem_id=row.id or 0)
     year, terms = await school_terms(session, row, on=today or utcnow().date())
     if not terms:
         raise NotFound(f"{year.name} has no terms; create_term first", field="problem_id")
