@@ -19,6 +19,7 @@ from datetime import date
 
 from domain.academics import attendance, gradebook, repository as repo, rules
 from domain.academics.attendance_models import AttendanceStatus
+from domain.academics.events import TermGradesPublished
 from domain.academics.gradebook import BASIC_SCALE
 from domain.academics.models import Grade, GradeStatus, GradingScaleRecord, SchoolClass
 from domain.academics.service import (
@@ -31,6 +32,7 @@ from domain.academics.service import (
 )
 from domain.kernel.actor import Actor
 from domain.kernel.errors import InvalidInput
+from domain.kernel.outbox import event_effect
 from domain.kernel.plan import (
     ACTION_ID,
     DECIDED_BY,
@@ -96,6 +98,8 @@ async def plan_publish_term_grades(session: AsyncSession, actor: Actor, *, class
                 for g in comp.grades]
     basis, inputs = await _policy_basis(session, comp.cls)
     basis.append(Read("classes", comp.cls.id or 0, comp.cls.version, f"class {comp.cls.code}"))
+    changes.append(event_effect(TermGradesPublished(class_id=class_id, class_code=comp.cls.code, term_id=term_id,
+                                                    students=len(comp.lines))))
     return Plan(command="publish_term_grades", summary=_publish_summary(comp),
                 preview=_publish_preview(comp, changes), changes=changes, basis=basis, inputs=inputs)
 

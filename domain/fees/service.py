@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
 from domain.academics.service import Student
+from domain.fees.events import InvoiceIssued
 from domain.fees import repository as repo
 from domain.fees import rules
 from domain.fees.models import (
@@ -54,7 +55,7 @@ from domain.fees.statement_document import AgingBuckets, FamilyStatement, OpenIn
 from domain.finance import rules as ledger_rules
 from domain.finance import service as finance
 from domain.finance.rules import AccountType, LineInput
-from domain.kernel import money
+from domain.kernel import money, outbox
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, StaleAction
@@ -559,6 +560,9 @@ async def _post_issue(session: AsyncSession, actor: Actor, items: list[_ToIssue]
     for row in issued:
         row["b_entry"] = posted[f"invoice:{row['b_id']}"]
     await repo.set_issued_bulk(session, issued)
+    await outbox.record_all(session, [InvoiceIssued(invoice_id=item.invoice_id, invoice_number=item.number,
+                                                    total=item.total, currency=item.currency, issue_date=issue_date)
+                                      for item in items])
     return issued
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hr import repository as repo
+from domain.hr.events import EmployeeTerminated
 from domain.hr.models import EmployeeStatus
 from domain.hr.service import (
     SECRET_COLUMNS,
@@ -27,6 +28,7 @@ from domain.kernel.actor import Actor
 from domain.kernel.crypto import DecryptionFailed, keyring
 from domain.kernel.errors import Conflict
 from domain.kernel.models import snapshot
+from domain.kernel.outbox import event_effect
 from domain.kernel.plan import Insert, Plan, Read, Update
 
 
@@ -47,7 +49,8 @@ async def plan_terminate_employee(session: AsyncSession, actor: Actor, *, employ
     return Plan(command="terminate_employee",
                 summary=f"Terminate {emp.full_name} ({emp.code}, {emp.position}) as of {termination_date}",
                 preview={"employee": f"{emp.code} {emp.full_name}", "before": before, "after": shown_after},
-                changes=[change])
+                changes=[change, event_effect(EmployeeTerminated(employee_id=emp.id or 0, employee_code=emp.code,
+                                                                 termination_date=termination_date, reason=reason))])
 
 
 # ---------------------------------------------------------------- payment details (issue 18 item 6)

@@ -35,14 +35,14 @@ from __future__ import annotations
 import json
 import re
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Describe
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, func, text, update
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, func, insert, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
@@ -51,6 +51,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.kernel.clock import utcnow
 from domain.kernel.db import after_commit
 from domain.kernel.errors import InvalidInput, NotFound
+from domain.kernel.plan import ApplyContext, Effect, register_effect
 from domain.kernel.schemas import OutputModel
 
 MAX_PAYLOAD_BYTES = 16_384
@@ -262,6 +263,64 @@ async def record(session: AsyncSession, event: DomainEvent) -> OutboxEvent:
     record_event."""
     return await record_event(session, event.topic, event.aggregate, getattr(event, event.aggregate_field),
                               event.model_dump(mode="json"), event.schema_version)
+
+
+async def record_all(session: AsyncSession, events: Sequence[DomainEvent]) -> int:
+    """Record many events in the caller's transaction with one INSERT (a batch of issued invoices), numbered per
+    aggregate as record_event does (several events of one aggregate take consecutive sequences, in the order
+    given); returns how many. Raises InvalidInput as record_event does, before anything is written."""
+    if not events:
+        return 0
+    checked = [(e, *_check_event(e.topic, e.aggregate, getattr(e, e.aggregate_field), e.model_dump(mode="json"),
+                                 e.schema_version)) for e in events]
+    conn = await session.connection()
+    wanted = sorted({(e.aggregate, key) for e, key, _body in checked})
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM "
+                                "(SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"),
+                           {"keys": [f"{a}:{k}" for a, k in wanted]})
+    last: dict[tuple[str, str], int] = {}
+    for aggregate in sorted({a for a, _k in wanted}):
+        keys = [k for a, k in wanted if a == aggregate]
+        for start in range(0, len(keys), 1000):
+            rows = await session.exec(select(OutboxEvent.aggregate_id, func.max(OutboxEvent.sequence))
+                                      .where(OutboxEvent.aggregate == aggregate,
+                                             OutboxEvent.aggregate_id.in_(keys[start:start + 1000]))
+                                      .group_by(OutboxEvent.aggregate_id))
+            last.update({(aggregate, k): n for k, n in rows.all()})
+    now = utcnow()
+    values = []
+    for event, key, body in checked:
+        sequence = last[(event.aggregate, key)] = last.get((event.aggregate, key), 0) + 1
+        values.append({"topic": event.topic, "aggregate": event.aggregate, "aggregate_id": key,
+                       "sequence": sequence, "schema_version": event.schema_version, "payload": body,
+                       "occurred_at": now})
+    await session.exec(insert(OutboxEvent), params=values)  # type: ignore[call-overload]
+    _wake_after_commit(session)
+    return len(values)
+
+
+EVENT_EFFECT = "outbox.event"
+"""The plan change (domain.kernel.plan.Effect) recording an event when a gated command's plan is applied."""
+
+
+def event_effect(event: DomainEvent) -> Effect:
+    """The change that records `event` when the plan holding it is applied: a gated command's events are part
+    of what was approved (hashed with the plan) and written in the same transaction. Raises InvalidInput as
+    record_event does, when the plan is made."""
+    key, _body = _check_event(event.topic, event.aggregate, getattr(event, event.aggregate_field),
+                              event.model_dump(mode="json"), event.schema_version)
+    return Effect(EVENT_EFFECT, {"topic": event.topic, "aggregate": event.aggregate, "aggregate_id": key,
+                                 "schema_version": event.schema_version, "payload": event.model_dump(mode="json")})
+
+
+async def _apply_event(session: AsyncSession, context: ApplyContext, payload: Mapping[str, Any]) -> int | None:
+    row = await record_event(session, payload["topic"], payload["aggregate"], payload["aggregate_id"],
+                             dict(payload["payload"]), payload["schema_version"])
+    return row.id
+
+
+register_effect(EVENT_EFFECT, _apply_event)
 
 
 def event_of(row: OutboxEvent) -> Event:
