@@ -221,3 +221,43 @@ def test_handlers_refuse_bad_topics_and_duplicate_names():
         handlers.add(OTHER_TOPIC, handler, name="x" * 121)
     handlers.add(OTHER_TOPIC, handler, name="tests.x")
     assert handlers.topics_of("tests.x") == sorted([TOPIC, OTHER_TOPIC]) and len(handlers) == 2
+
+
+class _Thing(outbox.DomainEvent):
+    topic = TOPIC
+    aggregate = AGGREGATE
+    aggregate_field = "thing_id"
+    schema_version = 3
+
+    thing_id: str
+    note: str
+
+
+async def test_record_all_numbers_each_aggregate_on_from_its_last_event(rt):
+    a, b = _key(), _key()
+    async with rt.db.write() as session:
+        await outbox.record(session, _Thing(thing_id=a, note="first"))
+    async with rt.db.write() as session:
+        assert await outbox.record_all(session, [_Thing(thing_id=b, note="x"), _Thing(thing_id=a, note="y"),
+                                                 _Thing(thing_id=a, note="z")]) == 3
+        assert await outbox.record_all(session, []) == 0
+    async with rt.db.read() as session:
+        rows = (await session.exec(select(outbox.OutboxEvent).where(outbox.OutboxEvent.aggregate_id.in_([a, b]))
+                                   .order_by(outbox.OutboxEvent.id))).all()
+    assert [(r.aggregate_id, r.sequence, outbox.event_of(r).payload["note"], r.schema_version) for r in rows] == [
+        (a, 1, "first", 3), (b, 1, "x", 3), (a, 2, "y", 3), (a, 3, "z", 3)]
+    with pytest.raises(InvalidInput, match="bytes"):
+        async with rt.db.write() as session:
+            await outbox.record_all(session, [_Thing(thing_id=a, note="ok"),
+                                              _Thing(thing_id=b, note="x" * outbox.MAX_PAYLOAD_BYTES)])
+    async with rt.db.read() as session:
+        assert len((await session.exec(select(outbox.OutboxEvent.id).where(
+            outbox.OutboxEvent.aggregate_id.in_([a, b])))).all()) == 4  # the refused batch wrote nothing
+
+
+def test_an_event_effect_is_checked_when_the_plan_is_made():
+    effect = outbox.event_effect(_Thing(thing_id="t1", note="n"))
+    assert effect.kind == "outbox.event" and effect.payload["aggregate_id"] == "t1"
+    assert effect.payload["payload"] == {"thing_id": "t1", "note": "n"} and effect.payload["schema_version"] == 3
+    with pytest.raises(InvalidInput):
+        outbox.event_effect(_Thing(thing_id="", note="n"))
