@@ -42,14 +42,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Describe
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, func, insert, text, update
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, func, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.clock import utcnow
-from domain.kernel.db import after_commit
+from domain.kernel.db import after_commit, bulk_insert
 from domain.kernel.errors import InvalidInput, NotFound
 from domain.kernel.plan import ApplyContext, Effect, register_effect
 from domain.kernel.schemas import OutputModel
@@ -295,7 +295,7 @@ async def record_all(session: AsyncSession, events: Sequence[DomainEvent]) -> in
         values.append({"topic": event.topic, "aggregate": event.aggregate, "aggregate_id": key,
                        "sequence": sequence, "schema_version": event.schema_version, "payload": body,
                        "occurred_at": now})
-    await session.exec(insert(OutboxEvent), params=values)  # type: ignore[call-overload]
+    await bulk_insert(session, OutboxEvent.__table__, values)  # one binary COPY on PostgreSQL
     _wake_after_commit(session)
     return len(values)
 
