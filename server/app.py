@@ -1,6 +1,6 @@
 """The HTTP app: MCP over Streamable HTTP at /mcp, the agent API and the OpenAI-compatible chat completions under
-/v1 (API key required on both), the admin pages under /admin (signed-in session), /healthz, /readyz and the
-Prometheus /metrics; every request gets a request id (X-Request-ID) that its log lines carry."""
+/v1 (API key required on both), the admin pages under /admin (signed-in session), timetable calendars at
+/calendar/<secret>.ics (the secret URL is the credential), /healthz, /readyz and the Prometheus /metrics; every request gets a request id (X-Request-ID) that its log lines carry."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
 
 from domain.kernel.actor import Channel
@@ -23,6 +23,7 @@ from server.mcp_server import build_mcp_server, url_toolsets
 from server.observability import RequestIdMiddleware, observability_routes
 from server.openai_compat import openai_compat_routes
 from tools.runtime import Runtime
+from tools.timetable import calendar_of_url
 
 
 def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int | None = None,
@@ -77,13 +78,22 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int | None = 
     v1 = ApiKeyMiddleware(Router(routes=agent_routes(runtime) + openai_compat_routes(runtime)), runtime,
                           Channel.AGENT)
 
+    async def calendar(request: Request) -> Response:
+        """A timetable's iCalendar feed for a calendar app (tools.timetable.calendar_of_url); 404 when revoked."""
+        try:
+            text = await calendar_of_url(runtime, request.path_params["secret"])
+        except DomainError as exc:
+            return error_response(exc)
+        return Response(text, media_type="text/calendar; charset=utf-8", headers={"Cache-Control": "private"})
+
     async def to_admin(request: Request) -> RedirectResponse:
         return RedirectResponse("/admin/", status_code=303)
 
     return Starlette(routes=[Route("/healthz", healthz), *observability_routes(runtime),
                              Route("/mcp", endpoint, methods=None), Mount("/mcp", app=endpoint),
                              Mount("/v1", app=v1), Route("/", to_admin), Route("/admin", to_admin),
-                             Mount("/admin", app=admin_app(runtime))],
+                             Mount("/admin", app=admin_app(runtime)),
+                             Route("/calendar/{secret}.ics", calendar)],
                      middleware=[Middleware(RequestIdMiddleware), Middleware(HostCheckMiddleware, policy=policy)],
                      lifespan=lifespan)
 

@@ -97,6 +97,8 @@ GATE_POLICY: Final[dict[str, str]] = {
     "solve_timetable": "ungated: stores a solution; nothing is published until publish_timetable (gated)",
     "publish_timetable": "gated: confirm",
     "publish_cover": "gated: confirm",
+    "create_timetable_feed": "ungated: makes a secret calendar URL of a published timetable; no record changes",
+    "revoke_timetable_feed": "ungated: closes a calendar URL; no record changes",
 
     # ---------------------------------------------------------------- finance
     "create_account": "ungated: adds an account to the chart; accounts are never deleted and nothing is posted",

@@ -22,6 +22,7 @@ from domain.hr import service as hr
 from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import InvalidInput, NotFound
 from domain.kernel.plan import Plan
+from domain.kernel.tenants import tenant_in_use
 from domain.timetable import plans
 from domain.timetable import service as timetable
 from domain.timetable.problem import Problem
@@ -31,6 +32,7 @@ from domain.timetable.schemas import (
     CoverLoadOut,
     CoverOut,
     CoverPublishedOut,
+    FeedOut,
     LessonOut,
     PrintedTimetableOut,
     PublishOut,
@@ -442,3 +444,50 @@ async def print_timetable(ctx: ToolContext, args: PrintTimetableIn) -> PrintedTi
     return PrintedTimetableOut(filename=f"timetable-{args.kind}-{code}.{args.format}", content_type=content_type,
                                size=len(data), text=None if pdf else data.decode(),
                                content_base64=base64.b64encode(data).decode() if pdf else None)
+
+
+# ---------------------------------------------------------------- secret calendar URLs
+
+FEED_MAKERS = frozenset({Role.ADMIN, Role.REGISTRAR, Role.TEACHER})
+
+
+@module.tool(effect=Effect.WRITE, roles=FEED_MAKERS)
+async def create_timetable_feed(ctx: ToolContext, args: TimetableCalendarIn) -> FeedOut:
+    """Make a secret calendar URL (phones subscribe to it) of a published timetable; teachers: their own only."""
+    code = await _teacher_name(ctx.session, args.problem_id, args.code) if args.kind == "teacher" else args.code
+    feed, token = await timetable.create_feed(ctx.session, ctx.actor, problem_id=args.problem_id, kind=args.kind,
+                                              code=code)
+    secret = f"{ctx.actor.tenant}.{token}" if ctx.actor.tenant else token
+    return FeedOut(feed_id=feed.id or 0, kind=feed.kind, code=feed.code, url_path=f"/calendar/{secret}.ics")
+
+
+class FeedIdIn(ToolInput):
+    feed_id: int = Field(ge=1, le=2_147_483_647)
+
+
+@module.tool(effect=Effect.WRITE, roles=FEED_MAKERS)
+async def revoke_timetable_feed(ctx: ToolContext, args: FeedIdIn) -> FeedOut:
+    """Revoke a calendar URL: it answers 404 from now on."""
+    feed = await timetable.revoke_feed(ctx.session, ctx.actor, feed_id=args.feed_id)
+    return FeedOut(feed_id=feed.id or 0, kind=feed.kind, code=feed.code, revoked=True)
+
+
+async def calendar_of_url(runtime, secret: str) -> bytes:
+    """The iCalendar text a secret calendar URL serves (`<tenant>.<token>` or `<token>`), read in the feed's tenant;
+    raises NotFound for a wrong or revoked URL or an unknown tenant, TenantSuspended, and timetable_feed's errors."""
+    tenant, _, token = secret.rpartition(".")
+    await runtime.check_tenant(tenant or None)
+    feed = TimetableSettings()
+    with tenant_in_use(tenant or None):
+        async with runtime.db.read() as session:
+            row = await timetable.feed_of_token(session, token)
+            zone = runtime.settings.school_timezone
+            try:
+                today = dt.datetime.now(ZoneInfo(zone)).date()
+            except (KeyError, ValueError):
+                today = None
+            text, _ = await timetable.timetable_feed(
+                session, problem_id=row.problem_id, kind=row.kind, code=row.code, timezone=zone,
+                holidays_country=feed.timetable_holidays_country,
+                holidays_subdivision=feed.timetable_holidays_subdivision, today=today)
+    return text

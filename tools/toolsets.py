@@ -91,9 +91,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
     _toolset("attendance", "Take the register, read it, correct a past day.",
              "take_attendance", "get_attendance_register", "correct_attendance"),
     _toolset("schedule", "The published timetable: a teacher's or a section's week; free rooms at a time; the "
-                         "day's cover; calendars (.ics) and printable weeks.",
+                         "day's cover; calendars (.ics, secret URLs) and printable weeks.",
              "get_teacher_schedule", "get_section_timetable", "find_free_rooms", "get_cover_sheet",
-             "get_timetable_calendar", "print_timetable"),
+             "get_timetable_calendar", "print_timetable", "create_timetable_feed", "revoke_timetable_feed"),
     _toolset("timetabling", "Rooms and building the timetable: a room's week, the problem, solving it, "
                             "publishing a solution, cover for absent teachers.",
              "list_rooms", "get_room_schedule", "create_room", "build_timetable_problem", "list_timetable_problems",

@@ -87,3 +87,17 @@ class TimetableCover(Entity, table=True):
     cover_teacher: str | None = Field(default=None, max_length=60, nullable=True, index=True)
     study_room: str | None = Field(default=None, max_length=40, nullable=True)
     action_id: int | None = Field(default=None, nullable=True)
+
+
+class TimetableFeed(Entity, table=True):
+    """A secret calendar URL of one teacher's, section's or room's timetable: the SHA-256 of its token (the token
+    itself is shown once, when the feed is made); revoking it soft-deletes the row. `problem_id` None follows the
+    newest timetable problem."""
+
+    __tablename__ = "timetable_feeds"
+
+    kind: str = Field(max_length=20, nullable=False)
+    code: str = Field(max_length=90, nullable=False)
+    problem_id: int | None = Field(default=None, foreign_key="timetable_problems.id", nullable=True)
+    token_hash: str = Field(max_length=64, nullable=False, unique=True)
+    created_by: int | None = Field(default=None, nullable=True)

@@ -9,7 +9,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.errors import NotFound
-from domain.timetable.models import Room, TimetableCover, TimetableProblem, TimetableSolution
+from domain.timetable.models import Room, TimetableCover, TimetableFeed, TimetableProblem, TimetableSolution
 
 
 async def get_problem(session: AsyncSession, problem_id: int) -> TimetableProblem | None:
@@ -58,7 +58,7 @@ async def solution_of_job(session: AsyncSession, job_id: int) -> TimetableSoluti
     return (await session.exec(stmt)).first()
 
 
-async def add(session: AsyncSession, row: TimetableProblem | TimetableSolution | Room):
+async def add(session: AsyncSession, row: TimetableProblem | TimetableSolution | Room | TimetableFeed):
     """Insert `row` and flush so it has an id."""
     session.add(row)
     await session.flush()
@@ -101,3 +101,16 @@ async def covers_between(session: AsyncSession, *, start: date, end: date, teach
     stmt = stmt.order_by(TimetableCover.on_date, TimetableCover.period, TimetableCover.course_id,  # type: ignore
                          TimetableCover.id)
     return list((await session.exec(stmt)).all())
+
+
+async def feed_by_hash(session: AsyncSession, token_hash: str) -> TimetableFeed | None:
+    """Return the live (not revoked) feed whose token has that SHA-256, or None."""
+    stmt = select(TimetableFeed).where(TimetableFeed.token_hash == token_hash,
+                                       TimetableFeed.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (await session.exec(stmt)).first()
+
+
+async def get_feed(session: AsyncSession, feed_id: int) -> TimetableFeed | None:
+    """Return the live feed with that id, or None."""
+    row = await session.get(TimetableFeed, feed_id)
+    return None if row is None or row.deleted_at is not None else row

@@ -126,3 +126,11 @@ class PrintedTimetableOut(OutputModel):
     size: int = Field(description="Bytes.")
     text: str | None = Field(default=None, description="The HTML page (format html).")
     content_base64: str | None = Field(default=None, description="The PDF's bytes (format pdf).")
+
+
+class FeedOut(OutputModel):
+    feed_id: int
+    kind: str
+    code: str
+    url_path: str | None = Field(default=None, description="GET it from this server: the secret URL, shown once.")
+    revoked: bool = False

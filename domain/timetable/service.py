@@ -5,7 +5,9 @@ Services take the session, flush when they need ids and never commit (the entry 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -15,14 +17,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
 from domain.kernel.clock import utcnow
-from domain.kernel.errors import Conflict, InvalidInput, NotFound
+from domain.hr import service as hr
+from domain.kernel.actor import Actor, Role
+from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from domain.kernel.models import bump
 from domain.kernel.workdays import public_holidays
 from domain.timetable import repository as repo
 from domain.timetable.cover import Booking, CoverDecision, CoverKind, CoverNeed, CoverState, assign_cover, week_of
 from domain.timetable.ical import FeedCover, FeedTerm, timetable_calendar
 from domain.timetable.itc2007 import parse_ctt
-from domain.timetable.models import ProblemSource, Room, TimetableCover, TimetableProblem, TimetableSolution
+from domain.timetable.models import (
+    ProblemSource,
+    Room,
+    TimetableCover,
+    TimetableFeed,
+    TimetableProblem,
+    TimetableSolution,
+)
 from domain.timetable.problem import Problem, Solution
 from domain.timetable.problem import Room as ProblemRoom
 from domain.timetable.rules import Lesson, curriculum_lessons, lessons_moved, room_lessons, teacher_lessons
@@ -495,3 +506,61 @@ async def timetable_feed(session: AsyncSession, *, problem_id: int | None, kind:
     if len(text) > MAX_FEED_BYTES:
         raise Conflict(f"the {kind} {code} feed is {len(text):,} bytes, over {MAX_FEED_BYTES:,}")
     return text, text.count(b"BEGIN:VEVENT")
+
+
+# ---------------------------------------------------------------- secret calendar URLs
+
+FEED_MANAGERS = frozenset({Role.ADMIN, Role.REGISTRAR})
+"""Who makes and revokes any feed; a teacher only their own timetable's."""
+
+
+async def _own_code(session: AsyncSession, actor: Actor) -> str | None:
+    if actor.employee_id is None:
+        return None
+    return (await hr.get_employee(session, actor.employee_id, field="teacher")).code
+
+
+async def create_feed(session: AsyncSession, actor: Actor, *, problem_id: int | None, kind: str, code: str
+                      ) -> tuple[TimetableFeed, str]:
+    """Make a secret calendar URL of a teacher's, section's or room's published timetable; return the feed and its
+    token (shown once: only its SHA-256 is stored). `problem_id` None follows the newest timetable problem.
+    Admins and registrars make any feed, a teacher only their own timetable's. Raises PermissionDenied, NotFound
+    (problem, nothing published, code), InvalidInput (kind)."""
+    if not actor.has_any(FEED_MANAGERS) and (kind != "teacher" or code != await _own_code(session, actor)):
+        raise PermissionDenied("a teacher makes a calendar URL of their own timetable only (kind teacher, their "
+                               "employee code)")
+    row, problem, solution = await published(session, problem_id=problem_id)
+    lessons_of(problem, solution, kind=kind, code=code, problem_id=row.id or 0)
+    token = secrets.token_urlsafe(24)
+    feed = await repo.add(session, TimetableFeed(kind=kind, code=code, problem_id=problem_id,
+                                                 token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                                                 created_by=actor.id or None))
+    return feed, token
+
+
+async def revoke_feed(session: AsyncSession, actor: Actor, *, feed_id: int) -> TimetableFeed:
+    """Revoke a calendar URL (its row soft-deleted: the URL answers 404 from now on). Its maker or an admin or
+    registrar may. Raises NotFound (feed_id, also for a feed already revoked), PermissionDenied."""
+    feed = await repo.get_feed(session, feed_id)
+    if feed is None:
+        raise NotFound(f"no live calendar feed with id {feed_id}", field="feed_id")
+    if not actor.has_any(FEED_MANAGERS) and feed.created_by != actor.id:
+        raise PermissionDenied(f"feed {feed_id} was made by another user; an admin or registrar may revoke it")
+    feed.deleted_at = utcnow()
+    bump(feed)
+    session.add(feed)
+    await session.flush()
+    return feed
+
+
+MAX_TOKEN_LENGTH = 100
+
+
+async def feed_of_token(session: AsyncSession, token: str) -> TimetableFeed:
+    """Return the live feed of a presented token; raises NotFound (the same answer for a wrong, malformed or
+    revoked token: nothing tells them apart)."""
+    row = (await repo.feed_by_hash(session, hashlib.sha256(token.encode()).hexdigest())
+           if 0 < len(token) <= MAX_TOKEN_LENGTH else None)
+    if row is None:
+        raise NotFound("no such calendar feed (the URL is wrong or was revoked)", field="token")
+    return row
