@@ -162,6 +162,17 @@ GATE_POLICY: Final[dict[str, str]] = {
     "issue_credit_note": "gated: confirm",
     "refund_family_credit": "gated: approve",
     "generate_family_statement": "ungated: makes a document; changes no balance",
+
+    # ---------------------------------------------------------------- shop (inventory)
+    "create_product": "ungated: adds products; no stock or posting yet",
+    "create_location": "ungated: adds an empty stock location",
+    "record_receipt": "ungated: records goods received (new stock at its cost); a wrong count is corrected by a "
+                      "stocktake (gated)",
+    "transfer_stock": "ungated: moves units between locations; the value and the ledger are unchanged",
+    "set_reorder_point": "ungated: a threshold for list_reorder_needs; no stock changes",
+    "start_stocktake": "ungated: opens a count; nothing changes until record_stocktake (gated)",
+    "record_stocktake": "gated: confirm; approve when the adjustments are worth more than "
+                        "MCS_ERP_STOCKTAKE_APPROVE_ABOVE_MINOR",
 }
 
 

@@ -17,6 +17,7 @@ def all_modules() -> list[Module]:
         finance,
         gradebook,
         hr,
+        inventory,
         jobs,
         leave,
         payroll,
@@ -29,4 +30,5 @@ def all_modules() -> list[Module]:
 
     return [platform.module, discovery.module, actions.module, jobs.module, documents.module, hr.module,
             academics.module, timetable.module, finance.module, payroll.module, payroll_banking.module,
-            payroll_setup.module, payroll_reports.module, fees.module, leave.module]
+            payroll_setup.module, payroll_reports.module, fees.module, leave.module,
+            inventory.module]

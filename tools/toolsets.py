@@ -142,6 +142,11 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "create_family", "add_family_student", "list_fee_items", "create_fee_item", "list_fee_schedules",
              "create_fee_schedule", "list_discounts", "create_discount", "award_discount", "generate_invoices",
              "issue_invoices", "void_invoice", "issue_credit_note", "refund_family_credit"),
+    _toolset("shop", "The school shop's stock: products and variants, locations, receipts, transfers, stock and "
+                     "its value, reorder points, stocktakes.",
+             "create_product", "list_products", "get_product", "create_location", "list_locations",
+             "record_receipt", "transfer_stock", "get_stock", "set_reorder_point", "list_reorder_needs",
+             "start_stocktake", "record_stocktake"),
 )
 
 ROLE_DEFAULTS: Final[dict[Role, tuple[str, ...]]] = {

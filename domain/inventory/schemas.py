@@ -22,7 +22,6 @@ class VariantOut(OutputModel):
 
 
 class ProductOut(OutputModel):
-    product_id: int
     sku: str
     name: str
     category: str
@@ -44,7 +43,7 @@ def _attrs(product: Product) -> dict[str, str]:
 def product_out(product: Product, prices: dict[str, int], *, variants: list[VariantOut] | None = None,
                 template_sku: str | None = None) -> ProductOut:
     """A product for an answer."""
-    return ProductOut(product_id=product.id or 0, sku=product.sku, name=product.name, category=product.category,
+    return ProductOut(sku=product.sku, name=product.name, category=product.category,
                       unit=product.unit, tax_code=product.tax_code, currency=product.currency, prices=prices,
                       is_template=product.is_template, template_sku=template_sku, attributes=_attrs(product),
                       active=product.active, variants=variants or [])
@@ -79,14 +78,15 @@ class MoveOut(OutputModel):
     value_minor: int = Field(description="Change of the inventory's value: + in, - out, 0 for a transfer.")
     on_date: date
     journal_entry_id: int | None
+    journal_entry_number: str | None = None
 
 
-def move_out(move: StockMove, sku: str, codes: dict[int, str]) -> MoveOut:
+def move_out(move: StockMove, sku: str, codes: dict[int, str], entry_number: str | None = None) -> MoveOut:
     return MoveOut(move_id=move.id or 0, sku=sku, kind=move.kind,
                    from_location=codes.get(move.from_location_id) if move.from_location_id else None,
                    to_location=codes.get(move.to_location_id) if move.to_location_id else None,
                    quantity=move.quantity, unit_cost_minor=move.unit_cost_minor, value_minor=move.value_minor,
-                   on_date=move.on_date, journal_entry_id=move.entry_id)
+                   on_date=move.on_date, journal_entry_id=move.entry_id, journal_entry_number=entry_number)
 
 
 class StockAtOut(OutputModel):

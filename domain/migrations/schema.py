@@ -26,6 +26,7 @@ import domain.fees.models
 import domain.finance.models
 import domain.hr.models
 import domain.identity.models
+import domain.inventory.models
 import domain.jobs.models
 import domain.kernel.audit
 import domain.kernel.outbox

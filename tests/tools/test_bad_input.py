@@ -93,6 +93,7 @@ class World:
     draft_invoice_id: int = 0
     scale_id: int = 0  # a stored grading scale that no class uses
     leave_request_id: int = 0  # Erin's requested unpaid leave
+    shop: dict[str, Any] | None = None  # inventory: SKUs, location codes, an open stocktake
 
     @property
     def admin(self):
@@ -168,7 +169,8 @@ async def world(runtime) -> World:
                                           method="bank_transfer", idempotency_key=unique("pay-"))
         dee = (await fees_service.family_account(s, family_id=fee_school.families["Lee"], currency="AUD",
                                                  as_of=date(2026, 1, 20))).open_invoices[0].invoice.id
-    return World(account_id=cash.id, income_account_id=fees.id, entry_id=entry.id, school=school,
+    shop = await make_shop(runtime)
+    return World(shop=shop, account_id=cash.id, income_account_id=fees.id, entry_id=entry.id, school=school,
                  scale_id=scale.scale_id, fees=fee_school, invoice_id=dee, draft_invoice_id=drafts.invoice_ids[0],
                  department_id=department_id, employee_id=employee_id, year_level_id=year_level_id,
                  subject_id=subject_id, new_subject_id=new_subject_id,
@@ -179,6 +181,28 @@ async def world(runtime) -> World:
 
 
 PAYROLL_PERIOD = "2026-05"
+
+
+async def make_shop(runtime) -> dict[str, Any]:
+    """A template with one variant holding 100 units in a store room, a shop, and an open stocktake."""
+    from domain.inventory import service as inventory
+
+    tag, currency = unique(), runtime.settings.currency
+    async with runtime.db.write() as s:
+        store = (await inventory.create_location(s, SYSTEM_ACTOR, code=f"ST{tag}", name="Store room",
+                                                 kind="store_room")).code
+        shop = (await inventory.create_location(s, SYSTEM_ACTOR, code=f"SH{tag}", name="Shop", kind="shop")).code
+        view = await inventory.create_product(
+            s, SYSTEM_ACTOR, sku=f"BLZ{tag}", name="Blazer", category="uniform", unit="each", tax_code="GST",
+            currency=currency, prices={"families": 12_900},
+            variants=[inventory.VariantSpec(sku=f"BLZ{tag}-10", attributes={"size": "10"})])
+        variant = view.variants[0].sku
+        await inventory.record_receipt(s, SYSTEM_ACTOR, sku=variant, location=store, quantity=100,
+                                       unit_cost_minor=4_500, on=date(2026, 1, 30))
+        stocktake = await inventory.start_stocktake(s, SYSTEM_ACTOR, location=store, on=date(2026, 2, 3))
+        await inventory.set_reorder_point(s, SYSTEM_ACTOR, sku=variant, location=shop, minimum=2, reorder_to=10)
+    return {"sku": view.product.sku, "variant": variant, "store": store, "shop": shop, "currency": currency,
+            "stocktake_id": stocktake.id}
 
 
 def _guardian() -> dict[str, Any]:
@@ -477,6 +501,28 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "generate_family_statement": lambda w: {"family_id": w.fees.families["Kim"], "from_date": "2026-01-01",
                                             "to_date": "2026-03-01", "currency": "AUD",
                                             "payment_instructions": "Pay to BSB 000-000"},
+    # shop (inventory)
+    "create_product": lambda w: {"sku": unique("B"), "name": "Blazer", "category": "uniform", "unit": "each",
+                                 "tax_code": "GST", "currency": w.shop["currency"],
+                                 "prices": {"families": 12_900, "staff": 11_000},
+                                 "variants": [{"sku": unique("B"), "attributes": {"size": "10"},
+                                               "prices": {"families": 12_900, "staff": 11_000}}]},
+    "list_products": lambda w: {"category": "uniform", "query": "blazer", "active": True, "limit": 5},
+    "get_product": lambda w: {"sku": w.shop["sku"]},
+    "create_location": lambda w: {"code": unique("L"), "name": "Store 2", "kind": "store_room",
+                                  "allow_backorders": False},
+    "list_locations": lambda w: {"limit": 5},
+    "record_receipt": lambda w: {"sku": w.shop["variant"], "location": w.shop["store"], "quantity": 5,
+                                 "unit_cost_minor": 4_500, "on": "2026-02-01", "reason": "Term 1 delivery"},
+    "transfer_stock": lambda w: {"sku": w.shop["variant"], "from_location": w.shop["store"],
+                                 "to_location": w.shop["shop"], "quantity": 1, "on": "2026-02-02"},
+    "get_stock": lambda w: {"sku": w.shop["variant"], "location": w.shop["store"], "limit": 5},
+    "set_reorder_point": lambda w: {"sku": w.shop["variant"], "location": w.shop["shop"], "minimum": 2,
+                                    "reorder_to": 10},
+    "list_reorder_needs": lambda w: {"location": w.shop["shop"], "limit": 5},
+    "start_stocktake": lambda w: {"location": w.shop["store"], "on": "2026-02-03"},
+    "record_stocktake": lambda w: {"stocktake_id": w.shop["stocktake_id"],
+                                   "counts": [{"sku": w.shop["variant"], "counted": 100}]},
 }
 
 # Tools of the catalogue for which no valid baseline can be built here (their schema cases run on arguments
