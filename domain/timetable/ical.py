@@ -5,7 +5,9 @@ Rules:
 - each lesson (a weekday and period of the published timetable) repeats weekly (RRULE FREQ=WEEKLY;COUNT=n) from
   its first weekday on or after the term's first day to the term's last day: the weeks between terms have none;
 - its public holidays (and, in a teacher's feed, the dates the teacher is away and covered) are EXDATEs;
-- in a teacher's feed, each lesson the teacher covers is a single event (cover changes included);
+- in a teacher's feed, each lesson the teacher covers is a single event (cover changes included); in a section's
+  feed, a covered lesson's occurrence is replaced (RECURRENCE-ID, the series' UID) by one naming who takes it and
+  where;
 - times are local times of the school's time zone (TZID, with its VTIMEZONE), as the period times say;
 - UIDs name the lesson, not the export: `lesson-<class>-d<day>p<period>-term<id>@<domain>` and
   `cover-<id>@<domain>`, so a calendar app that refreshes the feed updates its events instead of adding copies;
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from domain.kernel.errors import InvalidInput
@@ -37,10 +40,18 @@ class FeedTerm:
     end: date
 
 
+class CoverView(StrEnum):
+    """How a feed shows a published cover: the covering teacher's own event, the absent teacher's removed
+    occurrence, or the section's occurrence changed to name the cover."""
+
+    GIVEN = "given"
+    AWAY = "away"
+    CHANGED = "changed"
+
+
 @dataclass(frozen=True)
 class FeedCover:
-    """A published cover the feed shows: the covering teacher's single event, or the absent teacher's removed
-    occurrence (`given` tells which)."""
+    """A published cover as one feed shows it (`view`); `cover_teacher` None means the lesson is uncovered."""
 
     id: int
     on: date
@@ -48,7 +59,8 @@ class FeedCover:
     course_id: str
     room: str
     absent_teacher: str
-    given: bool
+    view: CoverView
+    cover_teacher: str | None = None
 
 
 def _times(period_times: tuple[str, ...], period: int) -> tuple[time, time]:
@@ -82,7 +94,8 @@ def timetable_calendar(*, name: str, lessons: Iterable[Lesson], period_times: tu
     cal.add("version", "2.0")
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", timezone)
-    away = {(c.on, c.period, c.course_id) for c in covers if not c.given}
+    away = {(c.on, c.period, c.course_id) for c in covers if c.view == CoverView.AWAY}
+    changed = {(c.on, c.period, c.course_id): c for c in covers if c.view == CoverView.CHANGED}
     for lesson in lessons:
         begin, finish = _times(period_times, lesson.period)
         for term in sorted(terms, key=lambda t: t.start):
@@ -104,7 +117,23 @@ def timetable_calendar(*, name: str, lessons: Iterable[Lesson], period_times: tu
             event.add("location", lesson.room_id)
             event.add("description", f"Teacher: {lesson.teacher}. {term.name}.")
             cal.add_component(event)
-    for cover in sorted((c for c in covers if c.given), key=lambda c: (c.on, c.period, c.id)):
+            for d in dates:
+                cover = changed.get((d, lesson.period, lesson.course_id))
+                if cover is None or d in holidays:
+                    continue
+                moved = Event()
+                moved.add("uid", event["uid"])
+                moved.add("recurrence-id", datetime.combine(d, begin, zone))
+                moved.add("dtstamp", stamp)
+                moved.add("dtstart", datetime.combine(d, begin, zone))
+                moved.add("dtend", datetime.combine(d, finish, zone))
+                moved.add("summary", f"{lesson.course_id} (cover: {cover.cover_teacher or 'none'})")
+                moved.add("location", cover.room)
+                moved.add("description", f"{lesson.teacher} is away; "
+                                         + (f"{cover.cover_teacher} takes the lesson." if cover.cover_teacher
+                                            else "no cover was found."))
+                cal.add_component(moved)
+    for cover in sorted((c for c in covers if c.view == CoverView.GIVEN), key=lambda c: (c.on, c.period, c.id)):
         begin, finish = _times(period_times, cover.period)
         event = Event()
         event.add("uid", f"cover-{cover.id}@{UID_DOMAIN}")

@@ -24,7 +24,7 @@ from domain.kernel.models import bump
 from domain.kernel.workdays import public_holidays
 from domain.timetable import repository as repo
 from domain.timetable.cover import Booking, CoverDecision, CoverKind, CoverNeed, CoverState, assign_cover, week_of
-from domain.timetable.ical import FeedCover, FeedTerm, timetable_calendar
+from domain.timetable.ical import CoverView, FeedCover, FeedTerm, timetable_calendar
 from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.models import (
     ProblemSource,
@@ -477,7 +477,7 @@ async def timetable_feed(session: AsyncSession, *, problem_id: int | None, kind:
     """Return the iCalendar feed of a teacher's, a section's (curriculum's) or a room's published lessons over the
     timetable's academic year's terms (domain.timetable.ical), and its number of events. Public holidays of
     `holidays_country` are skipped (none when None); a teacher's feed holds the covers they give and leaves out the
-    lessons covered while they are away. Raises NotFound (problem, nothing published, no such teacher, section or
+    lessons covered while they are away; a section's names the cover of each covered occurrence. Raises NotFound (problem, nothing published, no such teacher, section or
     room, no academic year), InvalidInput (kind, time zone, no period times), Conflict (feed over MAX_FEED_BYTES)."""
     row, problem, solution = await published(session, problem_id=problem_id)
     lessons = lessons_of(problem, solution, kind=kind, code=code, problem_id=row.id or 0)
@@ -488,16 +488,20 @@ async def timetable_feed(session: AsyncSession, *, problem_id: int | None, kind:
     holidays = (public_holidays(first, last, country=holidays_country, subdivision=holidays_subdivision)
                 if holidays_country else {})
     covers: list[FeedCover] = []
-    if kind == "teacher":
-        for c in await repo.covers_between(session, start=first, end=last):
-            if c.problem_id != row.id:
-                continue
-            if c.cover_teacher == code and c.kind != CoverKind.UNCOVERED.value:
-                covers.append(FeedCover(c.id or 0, c.on_date, c.period, c.course_id, c.study_room or c.room,
-                                        c.absent_teacher, given=True))
-            elif c.absent_teacher == code:
-                covers.append(FeedCover(c.id or 0, c.on_date, c.period, c.course_id, c.room, c.absent_teacher,
-                                        given=False))
+    courses = {lesson.course_id for lesson in lessons}
+    for c in await repo.covers_between(session, start=first, end=last) if kind != "room" else ():
+        if c.problem_id != row.id:
+            continue
+        view = None
+        if kind == "teacher" and c.cover_teacher == code and c.kind != CoverKind.UNCOVERED.value:
+            view = CoverView.GIVEN
+        elif kind == "teacher" and c.absent_teacher == code:
+            view = CoverView.AWAY
+        elif kind == "section" and c.course_id in courses:
+            view = CoverView.CHANGED
+        if view is not None:
+            covers.append(FeedCover(c.id or 0, c.on_date, c.period, c.course_id, c.study_room or c.room,
+                                    c.absent_teacher, view, c.cover_teacher))
     sol = await repo.get_solution_or_raise(session, row.published_solution_id or 0)
     text = timetable_calendar(name=f"{problem.name}: {kind} {code}", lessons=lessons,
                               period_times=problem.period_times,

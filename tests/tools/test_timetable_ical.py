@@ -26,6 +26,10 @@ def events(ics: str) -> dict[str, object]:
     return {str(e["uid"]): e for e in cal.walk("VEVENT")}
 
 
+def events_all(ics: str) -> list:
+    return list(Calendar.from_ical(ics).walk("VEVENT"))
+
+
 def raw_event(ics: str, uid: str) -> dict[str, str]:
     """One VEVENT's properties by name, read from the text itself (lines unfolded as RFC 5545 3.1 says)."""
     lines = ics.replace("\r\n ", "").split("\r\n")
@@ -89,6 +93,14 @@ async def test_covers_show_in_the_teachers_calendars(rt, monkeypatch):
     assert len(cover) == 1 and covering.events == 2 * 2 + 1  # B's 2 lessons a week x 2 terms, and the cover
     assert str(cover[0]["summary"]) == f"Cover: {math}" and "rrule" not in cover[0]
     assert cover[0]["dtstart"].dt == datetime(2026, 9, 8, 8, 0, tzinfo=cover[0]["dtstart"].dt.tzinfo)
+    # The section's feed replaces that one occurrence of its series (same UID, RECURRENCE-ID) to name the cover.
+    section = events_all((await export(rt, school, "section", math.rsplit("-", 1)[0])).ics)
+    changed = [e for e in section if "recurrence-id" in e]
+    assert len(changed) == 1 and str(changed[0]["summary"]) == f"{math} (cover: {b})"
+    when = changed[0]["recurrence-id"].dt
+    assert when == datetime(2026, 9, 8, 8, 0, tzinfo=when.tzinfo) and str(when.tzinfo) == ZONE
+    series = [e for e in section if str(e["uid"]) == str(changed[0]["uid"]) and "recurrence-id" not in e]
+    assert len(series) == 1 and series[0]["rrule"]["COUNT"] == [16]  # 1 Sep .. 15 Dec: the series is unchanged
 
 
 async def test_section_and_room_calendars_and_bad_input(rt, monkeypatch):
