@@ -346,9 +346,12 @@ async def _teacher_name(session: AsyncSession, problem_id: int | None, teacher: 
 
 async def _plan_cover(session: AsyncSession, actor: Actor, args: PublishCoverIn) -> Plan:
     teacher = await _teacher_name(session, args.problem_id, args.teacher)
+    settings = TimetableSettings()
     return await plans.plan_publish_cover(session, actor, problem_id=args.problem_id, teacher=teacher,
                                           start=args.start_date, end=args.end_date or args.start_date,
-                                          max_per_week=TimetableSettings().cover_max_per_week)
+                                          max_per_week=settings.cover_max_per_week,
+                                          holidays_country=settings.timetable_holidays_country,
+                                          holidays_subdivision=settings.timetable_holidays_subdivision)
 
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PLANNERS, gate=GateLevel.CONFIRM, plan=_plan_cover)

@@ -64,13 +64,15 @@ def _times(times: tuple[str, ...], period: int) -> str | None:
 
 
 async def plan_publish_cover(session: AsyncSession, actor: Actor, *, problem_id: int | None, teacher: str,
-                             start: date, end: date, max_per_week: int) -> Plan:
+                             start: date, end: date, max_per_week: int, holidays_country: str | None = None,
+                             holidays_subdivision: str | None = None) -> Plan:
     """Plan publishing cover for `teacher` absent from `start` to `end` (service.propose_cover): a row per lesson
     (its covering teacher, study room and supervisor, or uncovered with the reason), each replacing the published
     row it supersedes. The preview lists them with period times, and counts covered, study and uncovered lessons.
     Raises what propose_cover raises."""
     prop = await propose_cover(session, problem_id=problem_id, teacher=teacher, start=start, end=end,
-                               max_per_week=max_per_week)
+                               max_per_week=max_per_week, holidays_country=holidays_country,
+                               holidays_subdivision=holidays_subdivision)
     changes: list[Any] = [Delete("timetable_covers", row.id or 0, row.version,
                                  before={"on_date": row.on_date, "period": row.period, "course_id": row.course_id,
                                          "kind": row.kind, "cover_teacher": row.cover_teacher})

@@ -289,13 +289,15 @@ class CoverProposal:
 
 
 async def propose_cover(session: AsyncSession, *, problem_id: int | None, teacher: str, start: date, end: date,
-                        max_per_week: int) -> CoverProposal:
+                        max_per_week: int, holidays_country: str | None = None,
+                        holidays_subdivision: str | None = None) -> CoverProposal:
     """Decide cover for `teacher` (the timetable's teacher name: an employee code) absent from `start` to `end`
     inclusive, on the published timetable of `problem_id` (None: the newest problem), by domain.timetable.cover's
     rules; nothing is written (plans.plan_publish_cover publishes it through the gate).
 
     The lessons to cover are the teacher's lessons on those dates' weekdays, and the covers the teacher was to
-    give on those dates; lessons already covered stay as published, lessons left uncovered are tried again.
+    give on those dates; lessons already covered stay as published, lessons left uncovered are tried again. Public
+    holidays of `holidays_country` (domain.kernel.workdays) have no lessons.
     Qualified teachers are those teaching a class of the lesson's subject in the timetable's academic year
     (academics.timetable_classes). Raises NotFound (problem, nothing published, no academic year, a teacher not
     in the timetable), InvalidInput (dates: reversed, over MAX_COVER_DAYS, outside the year's terms; no lesson to
@@ -319,11 +321,13 @@ async def propose_cover(session: AsyncSession, *, problem_id: int | None, teache
     in_range = [c for c in published_covers if start <= c.on_date <= end]
     mine = {(c.on_date, c.period, c.course_id): c for c in in_range if c.problem_id == row.id}
 
+    closed = (public_holidays(start, end, country=holidays_country, subdivision=holidays_subdivision)
+              if holidays_country else {})
     needs: list[CoverNeed] = []
     kept: list[TimetableCover] = []
     replaced: dict[int, TimetableCover] = {}
     for day in days:
-        if day.weekday() >= problem.days:
+        if day.weekday() >= problem.days or day in closed:
             continue
         for lesson in teacher_lessons(problem, solution, teacher=teacher, day=day.weekday()):
             existing = mine.get((day, lesson.period, lesson.course_id))
@@ -346,8 +350,10 @@ async def propose_cover(session: AsyncSession, *, problem_id: int | None, teache
         if kept:
             raise Conflict(f"all {len(kept)} lessons of {teacher} from {start} to {end} are already covered; "
                            "get_cover_sheet shows them")
+        holidays = "".join(f"; {d} is a public holiday ({name})" for d, name in closed.items())
         raise InvalidInput(f"{teacher} has no lessons from {start} to {end} in the published timetable "
-                           f"(teaching days: {_teaching_days(problem, solution, teacher)})", field="start_date")
+                           f"(teaching days: {_teaching_days(problem, solution, teacher)}){holidays}",
+                           field="start_date")
 
     standing = [c for c in published_covers if (c.id or 0) not in replaced]
     absent: dict[date, set[str]] = defaultdict(set)

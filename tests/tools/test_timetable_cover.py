@@ -200,6 +200,19 @@ async def test_an_absent_cover_teacher_is_replaced_and_a_stale_proposal_refused(
     assert len(covering) == len(set(covering))  # no teacher twice in one period
 
 
+async def test_public_holidays_need_no_cover(rt, monkeypatch):
+    school = await make_cover_school(rt)
+    australia_day = date(2027, 1, 26)  # a Tuesday of Term 2
+    plain = await propose(rt, school, "A", australia_day)
+    assert plain.preview["counts"]["teacher"] == 1  # no holidays known: Tuesday's lesson needs cover
+    await invoke(rt, "cancel_action", {"action_id": plain.action_id}, school.registrar)
+    monkeypatch.setenv("MCS_ERP_TIMETABLE_HOLIDAYS_COUNTRY", "AU")
+    with pytest.raises(InvalidInput, match="2027-01-26 is a public holiday \\(Australia Day\\)"):
+        await propose(rt, school, "A", australia_day)
+    week = await propose(rt, school, "A", date(2027, 1, 25), date(2027, 1, 27))
+    assert [x["date"] for x in week.preview["lessons"]] == ["2027-01-25", "2027-01-27"]
+
+
 async def test_bad_dates_and_teachers_are_refused(rt):
     school = await make_cover_school(rt)
     with pytest.raises(InvalidInput, match="is outside the terms") as info:
