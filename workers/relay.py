@@ -31,11 +31,13 @@ import asyncio
 import importlib
 import importlib.util
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel import outbox
 from domain.kernel.outbox import EventHandlers
@@ -84,15 +86,18 @@ def handlers_of(runtime: Runtime) -> EventHandlers:
 
 @dataclass
 class RoundResult:
-    """What one round did: events looked at, deliveries per outcome."""
+    """What one round did: events looked at, deliveries per outcome, the events done."""
 
     events: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    done: list[int] = field(default_factory=list)  # the events no handler has anything left to do with
 
     def add(self, delivery: outbox.Delivery) -> None:
         self.events += 1
         for outcome in delivery.outcomes.values():
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        if delivery.done:
+            self.done.append(delivery.event_id)
 
 
 class _Wakeable:
@@ -184,20 +189,41 @@ class InProcessRelay(_Wakeable):
         return False
 
 
+async def deliver_rows(runtime: Runtime, handlers: EventHandlers,
+                       load: Callable[[AsyncSession], Awaitable[Sequence[outbox.OutboxEvent]]]) -> tuple[
+                           Sequence[outbox.OutboxEvent], list[outbox.Delivery]]:
+    """Deliver the events `load(session)` reads, in one write transaction: the fast way first (outbox.deliver_batch:
+    no savepoint, the inbox written in one INSERT), and when a handler failed or another consumer got there
+    first, that transaction is rolled back and the events are delivered again with a savepoint per handler
+    (outbox.deliver: failures recorded, duplicates skipped). Returns the events read and what was done."""
+    try:
+        async with runtime.db.write() as session:
+            rows = await load(session)
+            return rows, await outbox.deliver_batch(session, rows, handlers)
+    except (outbox.HandlerFailed, IntegrityError):
+        pass  # rolled back: nothing of the fast attempt was kept
+    max_attempts = runtime.settings.event_max_attempts
+    async with runtime.db.write() as session:
+        rows = await load(session)
+        return rows, [await outbox.deliver(session, row, handlers, max_attempts=max_attempts) for row in rows]
+
+
 async def deliver_pending(runtime: Runtime, handlers: EventHandlers, *, page: int = PAGE) -> RoundResult:
     """Deliver every pending event once, oldest first, a page per write transaction (events that wait for a
     backoff or for their aggregate's previous event stay pending for the next round)."""
     result = RoundResult()
     after = 0
-    max_attempts = runtime.settings.event_max_attempts
     while True:
         async with runtime.db.read() as session:  # the write transaction (SQLite: the write lock) only when needed
             if not await outbox.pending_events(session, after_id=after, limit=1):
                 return result
-        async with runtime.db.write() as session:
-            rows = await outbox.pending_events(session, after_id=after, limit=page)
-            for row in rows:
-                result.add(await outbox.deliver(session, row, handlers, max_attempts=max_attempts))
+
+        async def load(session: AsyncSession, after_id: int = after) -> list[outbox.OutboxEvent]:
+            return await outbox.pending_events(session, after_id=after_id, limit=page)
+
+        rows, deliveries = await deliver_rows(runtime, handlers, load)
+        for delivery in deliveries:
+            result.add(delivery)
         if len(rows) < page:
             return result
         after = rows[-1].id or after
@@ -297,19 +323,19 @@ class StreamConsumer:
                 log.warning("event stream %s: message %r names no event; dropped", self.stream, message_id)
                 by_event.setdefault(0, []).append(message_id)
         ack: list[bytes] = list(by_event.pop(0, []))
-        max_attempts = self.runtime.settings.event_max_attempts
-        async with self.runtime.db.write() as session:
-            rows = await outbox.events_by_id(session, by_event)
-            for event_id in sorted(by_event):
-                row = rows.get(event_id)
-                if row is None:
-                    log.warning("event stream %s: event %s is not in the database; dropped", self.stream, event_id)
-                    ack.extend(by_event[event_id])
-                    continue
-                delivery = await outbox.deliver(session, row, self.handlers, max_attempts=max_attempts)
-                result.add(delivery)
-                if delivery.done:
-                    ack.extend(by_event[event_id])
+
+        async def load(session: AsyncSession) -> list[outbox.OutboxEvent]:
+            found = await outbox.events_by_id(session, by_event)
+            return [found[i] for i in sorted(found)]
+
+        rows, deliveries = await deliver_rows(self.runtime, self.handlers, load)
+        for event_id in set(by_event) - {row.id for row in rows}:
+            log.warning("event stream %s: event %s is not in the database; dropped", self.stream, event_id)
+            ack.extend(by_event[event_id])
+        for delivery in deliveries:
+            result.add(delivery)
+            if delivery.done:
+                ack.extend(by_event[delivery.event_id])
         if ack:
             pipe = self.redis.pipeline(transaction=False)
             pipe.xack(self.stream, GROUP, *ack)

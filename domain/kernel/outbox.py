@@ -454,6 +454,62 @@ async def deliver(session: AsyncSession, row: OutboxEvent, handlers: EventHandle
     return result
 
 
+class HandlerFailed(Exception):
+    """A handler raised during deliver_batch: the caller rolls the batch back and delivers it again with deliver
+    (a savepoint per handler, the failure recorded)."""
+
+
+async def deliver_batch(session: AsyncSession, rows: Sequence[OutboxEvent], handlers: EventHandlers) -> list[Delivery]:
+    """Deliver `rows` (oldest first) in the caller's write transaction the fast way, for the common case where
+    every handler succeeds: the inbox rows read in one query and written in one INSERT, the events stamped done in
+    one UPDATE, no savepoint. The order gate holds as in deliver (the previous event handled earlier in the batch is
+    known without a query). Raises HandlerFailed when a handler raises, and IntegrityError (at the INSERT) when
+    another consumer handled one of the events meanwhile: either way the caller must roll the transaction back
+    (the effects written so far would be partial) and deliver the batch again with deliver()."""
+    if not rows:
+        return []
+    now = utcnow()
+    ids = [row.id or 0 for row in rows]
+    existing = {(e.event_id, e.handler): e for e in (await session.exec(
+        select(InboxEntry).where(InboxEntry.event_id.in_(ids)))).all()}
+    ended_here: set[tuple[str, str, int, str]] = set()  # (aggregate, aggregate id, sequence, handler) handled now
+    results: list[Delivery] = []
+    new_entries: list[dict[str, Any]] = []
+    for row in rows:
+        result = Delivery(row.id or 0)
+        event = event_of(row)
+        for sub in handlers.for_topic(row.topic):
+            entry = existing.get((row.id, sub.name))
+            if entry is not None and entry.status in ENDED:
+                result.outcomes[sub.name] = "skipped"
+                continue
+            if entry is not None and entry.next_attempt_at is not None and entry.next_attempt_at > now:
+                result.outcomes[sub.name] = "waiting"
+                continue
+            just_before = (row.aggregate, row.aggregate_id, row.sequence - 1, sub.name) in ended_here
+            if row.sequence > 1 and not just_before and await _previous_unfinished(
+                    session, row, sub, handlers.topics_of(sub.name)):
+                result.outcomes[sub.name] = "waiting"
+                continue
+            if entry is not None:  # a failed delivery's retry: the careful path (its row is updated, not inserted)
+                raise HandlerFailed(f"event {row.id} is a retry for {sub.name}")
+            try:
+                await sub.handler(session, event)
+            except Exception as exc:  # not chained: the edges would take a handler's refused connection for ours
+                raise HandlerFailed(f"{sub.name} failed on event {row.id}: {type(exc).__name__}") from None
+            new_entries.append({"event_id": row.id, "handler": sub.name, "status": HANDLED, "attempts": 1,
+                                "last_error": None, "next_attempt_at": None, "updated_at": now})
+            ended_here.add((row.aggregate, row.aggregate_id, row.sequence, sub.name))
+            result.outcomes[sub.name] = "handled"
+        results.append(result)
+    await bulk_insert(session, InboxEntry.__table__, new_entries)
+    done = [r.event_id for r in results if r.done]
+    if done:
+        await session.exec(update(OutboxEvent).where(OutboxEvent.id.in_(done))  # type: ignore[call-overload]
+                           .values(done_at=now).execution_options(synchronize_session=False))
+    return results
+
+
 class _TakenElsewhere(Exception):
     """Another consumer moved the inbox row on first."""
 

@@ -1,0 +1,207 @@
+"""Outbox throughput and latency: events per second through the outbox to a no-op handler on PostgreSQL + Redis
+with two workers, and the p95 from an event's commit to the commit of its handling (issue 21: at least 1,000
+events/s, p95 under 200 ms).
+
+A fresh PostgreSQL database (dropped after) and a Redis stream of its own. Two worker processes (this script with
+--worker) each run what `mcs-erp worker` runs for events, a publisher and a consumer (workers/relay.py), with a
+no-op handler; this process is the server: --producers tasks record --events events, --per-commit to a
+transaction, and its publisher, woken by each commit, moves them to the stream. Each event's commit time is
+taken right after its COMMIT; a worker stamps the events it handled right after the commit of the transaction
+that handled them and appends them to its file. Throughput counts from the first commit to the last handling.
+
+Every wait is bounded (--timeout for each step; the run: four times that); the workers are killed whatever
+happens. The last line printed is JSON with `events_per_s` and `commit_to_handler_p95_ms`.
+
+Usage: uv run python bench/outbox.py [--events 20000] [--per-commit 10] [--producers 4]
+       [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--redis-url redis://127.0.0.1:6379/0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from redis.asyncio import Redis  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+
+from domain.kernel import outbox  # noqa: E402
+from domain.kernel.settings import Settings  # noqa: E402
+from domain.migrations.schema import migrate  # noqa: E402
+from tools.runtime import Runtime  # noqa: E402
+from workers import relay  # noqa: E402
+
+TOPIC = "bench.Happened"
+AGGREGATE = "bench.thing"
+
+
+async def _noop(session, event) -> None:
+    return None
+
+
+class _StampingConsumer(relay.StreamConsumer):
+    """A consumer that appends `event_id time` for each event it handled, right after the handling committed."""
+
+    def __init__(self, *args, out: Path, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.out = out.open("a", buffering=1)
+
+    async def handle(self, messages):
+        result = await super().handle(messages)
+        now = time.time()
+        if result.done:
+            self.out.write("".join(f"{i} {now}\n" for i in result.done))
+        return result
+
+
+async def worker(url: str, redis_url: str, queue: str, out: Path, name: str) -> None:
+    runtime = Runtime.create(Settings(database_url=url, redis_url=redis_url, queue_name=queue,
+                                      event_poll_seconds=0.5, event_claim_idle_seconds=5.0))
+    handlers = outbox.EventHandlers()
+    handlers.add(TOPIC, _noop, name="bench.noop")
+    redis = Redis.from_url(redis_url)
+    stream = relay.stream_key(queue)
+    publisher = relay.StreamPublisher(runtime, redis, stream=stream)
+    consumer = _StampingConsumer(runtime, redis, handlers, stream=stream, consumer=name, block_s=0.05, out=out)
+    await publisher.start()
+    await consumer.start()
+    out.with_suffix(".ready").write_text("ready")
+    await asyncio.Event().wait()
+
+
+async def produce(runtime: Runtime, *, events: int, per_commit: int, producers: int) -> dict[int, float]:
+    committed: dict[int, float] = {}
+    per_producer = events // producers
+
+    async def one(index: int) -> None:
+        for start in range(0, per_producer, per_commit):
+            async with runtime.db.write() as session:
+                ids = [(await outbox.record_event(session, TOPIC, AGGREGATE, f"p{index}-{(start + i) % 50}",
+                                                  {"i": start + i})).id
+                       for i in range(min(per_commit, per_producer - start))]
+            now = time.time()
+            committed.update((i, now) for i in ids)
+
+    await asyncio.gather(*(one(i) for i in range(producers)))
+    return committed
+
+
+async def run(args: argparse.Namespace, step: list[str]) -> int:
+    name = f"mcs_bench_outbox_{uuid.uuid4().hex[:8]}"
+    queue = f"mcs-erp-bench:{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(args.pg_url, isolation_level="AUTOCOMMIT", connect_args={"timeout": 30})
+    step[0] = "PostgreSQL to create the database"
+    async with admin.connect() as conn:
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
+    runtime = Runtime.create(Settings(database_url=url, redis_url=args.redis_url, queue_name=queue))
+    redis = Redis.from_url(args.redis_url)
+    work = Path(tempfile.mkdtemp(prefix="mcs-bench-outbox-"))
+    procs: list[subprocess.Popen] = []
+    publisher = None
+    try:
+        step[0] = "the migrations"
+        await asyncio.wait_for(migrate(runtime.db.write_engine), args.timeout)
+        step[0] = "the two workers to start"
+        for i in range(2):
+            out = work / f"worker{i}.txt"
+            procs.append(subprocess.Popen([sys.executable, __file__, "--worker", url, args.redis_url, queue, str(out),
+                                           f"w{i}"], stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + args.timeout
+        while not all((work / f"worker{i}.ready").exists() for i in range(2)):
+            if any(p.poll() is not None for p in procs):
+                print("outbox: a worker died at start-up", flush=True)
+                return 1
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            await asyncio.sleep(0.05)
+        publisher = relay.StreamPublisher(runtime, redis, stream=relay.stream_key(queue), poll_s=0.5)
+        await publisher.start()
+        step[0] = f"{args.events} events to be recorded"
+        started = time.time()
+        committed = await asyncio.wait_for(produce(runtime, events=args.events, per_commit=args.per_commit,
+                                                   producers=args.producers), args.timeout)
+        produced_s = time.time() - started
+        step[0] = "the workers to handle every event"
+        deadline = time.monotonic() + args.timeout
+        handled: dict[int, float] = {}
+        while True:
+            handled = {}
+            for i in range(2):
+                path = work / f"worker{i}.txt"
+                if path.exists():
+                    for line in path.read_text().splitlines():
+                        event_id, at = line.split()
+                        handled.setdefault(int(event_id), float(at))
+            if all(i in handled for i in committed):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError
+            await asyncio.sleep(0.2)
+        latencies = sorted(max(0.0, handled[i] - at) * 1000 for i, at in committed.items())
+        first, last = min(committed.values()), max(handled[i] for i in committed)
+        p95 = latencies[int(0.95 * (len(latencies) - 1))]
+        result = {"events": len(committed), "per_commit": args.per_commit, "producers": args.producers,
+                  "workers": 2, "record_s": round(produced_s, 3),
+                  "events_per_s": round(len(committed) / max(last - first, 1e-9), 1),
+                  "commit_to_handler_p50_ms": round(statistics.median(latencies), 1),
+                  "commit_to_handler_p95_ms": round(p95, 1), "commit_to_handler_max_ms": round(latencies[-1], 1)}
+        print(f"outbox: {len(committed)} events recorded in {produced_s:.2f} s by {args.producers} producers, "
+              f"handled by 2 workers: {result['events_per_s']} events/s, commit to handler p50 "
+              f"{result['commit_to_handler_p50_ms']} ms, p95 {result['commit_to_handler_p95_ms']} ms", flush=True)
+        print(json.dumps(result), flush=True)
+        return 0
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(30)
+        if publisher is not None:
+            await publisher.stop()
+        await redis.delete(relay.stream_key(queue))
+        await redis.aclose()
+        await runtime.close()
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
+        for path in work.iterdir():
+            path.unlink()
+        os.rmdir(work)
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--per-commit", type=int, default=10)
+    parser.add_argument("--producers", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=300, help="seconds any one step may take")
+    parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+    if not (100 <= args.events <= 1_000_000 and 1 <= args.per_commit <= 1000 and 1 <= args.producers <= 64
+            and 1 <= args.timeout <= 3600):
+        parser.error("--events 100..1000000, --per-commit 1..1000, --producers 1..64, --timeout 1..3600")
+    step = ["the start"]
+    try:
+        return await asyncio.wait_for(run(args, step), 4 * args.timeout)
+    except TimeoutError:
+        print(f"outbox: a bounded wait ran out while waiting for {step[0]}", flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        asyncio.run(worker(sys.argv[2], sys.argv[3], sys.argv[4], Path(sys.argv[5]), sys.argv[6]))
+    else:
+        sys.exit(asyncio.run(main()))
