@@ -87,4 +87,12 @@ MCP_PROMPTS: tuple[PromptSpec, ...] = (
          PromptArgument("since", "Collections from this day, e.g. the term's first day 2026-09-01.", 10),
          PromptArgument("days", "Remind families this many days overdue or more (default 30).", 4, default="30")),
         requires_tool="get_receivables_aging"),
+    PromptSpec(
+        "cover_absence", "Cover an absent teacher's lessons",
+        "Propose cover for a teacher's lessons while they are away and show it for confirmation; publishes only "
+        "once the user confirms.",
+        (PromptArgument("teacher", "The absent teacher's employee code, e.g. E0042.", 60),
+         PromptArgument("start_date", "The first day away, e.g. 2026-11-23.", 10),
+         PromptArgument("end_date", "The last day away (default: the first).", 10, default="")),
+        requires_tool="publish_cover"),
 )

@@ -19,6 +19,7 @@ DESTRUCTIVE_WORDS = {
     "set_class_grading_scale": "changing a class's grading categories or grading scale",
     "set_default_grading_scale": "changing the default grading scale",
     "publish_timetable": "publishing a timetable", "terminate_employee": "terminating an employee",
+    "publish_cover": "publishing cover for an absent teacher",
     "change_contract_salary": "changing a salary", "add_tax_table": "adding a tax table",
     "add_payroll_rate": "adding a payroll rate", "update_salary_structure": "editing a salary structure",
     "move_contracts_to_structure": "moving contracts to another salary structure",
