@@ -36,7 +36,9 @@ async def plan_record_stocktake(session: AsyncSession, actor: Actor, *, stocktak
                  else approve_above_minor)
     total = sum(abs(line.value) for line in lines)
     currency = lines[0].product.currency
-    changes = [{"sku": line.product.sku, "change": line.change} for line in lines if line.change]
+    # in product id order: concurrent writers lock products' rows in one order (repository)
+    changes = [{"sku": line.product.sku, "change": line.change}
+               for line in sorted(lines, key=lambda line: line.product.id or 0) if line.change]
     effect = Effect(service.STOCKTAKE, {"stocktake_id": stocktake_id, "changes": changes})
     preview = {"stocktake_id": stocktake_id, "on": stocktake.on_date.isoformat(),
                "lines": [{"sku": line.product.sku, "on_hand": line.on_hand, "counted": line.counted,

@@ -49,8 +49,9 @@ async def skus_taken(session: AsyncSession, skus: Sequence[str]) -> list[str]:
 
 
 async def list_products(session: AsyncSession, *, after_id: int, limit: int, category: str | None,
-                        query: str | None, active: bool | None, template_id: int | None) -> list[Product]:
-    """Up to `limit + 1` live products after `after_id` in id order."""
+                        query: str | None, active: bool | None, template_id: int | None,
+                        stocked_only: bool = False) -> list[Product]:
+    """Up to `limit + 1` live products after `after_id` in id order (`stocked_only`: no templates)."""
     stmt = select(Product).where(col(Product.deleted_at).is_(None), col(Product.id) > after_id)
     if category is not None:
         stmt = stmt.where(func.lower(Product.category) == category.lower())
@@ -61,7 +62,16 @@ async def list_products(session: AsyncSession, *, after_id: int, limit: int, cat
         stmt = stmt.where(Product.active == active)
     if template_id is not None:
         stmt = stmt.where(Product.template_id == template_id)
+    if stocked_only:
+        stmt = stmt.where(col(Product.is_template).is_(False))
     return list((await session.exec(stmt.order_by(col(Product.id)).limit(limit + 1))).all())
+
+
+async def products_by_ids(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Product]:
+    if not product_ids:
+        return {}
+    stmt = select(Product).where(col(Product.id).in_(sorted(set(product_ids))))
+    return {row.id or 0: row for row in (await session.exec(stmt)).all()}
 
 
 async def variants_of(session: AsyncSession, template_id: int) -> list[Product]:

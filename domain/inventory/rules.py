@@ -34,13 +34,16 @@ MAX_COUNTS = 500
 
 GST_RATE_PERCENT = 10
 GST_SOURCES = {
-    "GST": "A New Tax System (Goods and Services Tax) Act 1999 (Cth) s 9-70: GST on a taxable supply is 10% of its "
-           "value; s 9-75: the price includes the GST, so GST is 1/11 of a GST-inclusive price. School uniforms, "
-           "stationery and books sold by a school shop are taxable supplies (ATO, GSTR 2001/1 and 'GST and "
-           "education': only the items of Subdivision 38-C are GST-free).",
-    "GST_FREE": "A New Tax System (Goods and Services Tax) Act 1999 (Cth) Subdivision 38-C: education courses and, "
-                "under s 38-95, course materials supplied by the provider for use in a GST-free course are "
-                "GST-free (no GST in the price); ATO, 'GST and education'.",
+    "GST": "A New Tax System (Goods and Services Tax) Act 1999 (Cth) s 9-70: the GST on a taxable supply is 10% of "
+           "its value; s 9-75(1): the value is 10/11 of the price, so the GST is 1/11 of a GST-inclusive price. A "
+           "sale by a registered school is a taxable supply (s 9-5) unless Division 38 makes it GST-free; uniforms, "
+           "textbooks and stationery a student keeps are not course materials (below), so the shop's sales of them "
+           "are taxable.",
+    "GST_FREE": "A New Tax System (Goods and Services Tax) Act 1999 (Cth) s 38-85: an education course (a primary or "
+                "secondary course among them) is GST-free; s 38-95: so are course materials the course's supplier "
+                "supplies for it, which ATO ruling GSTR 2000/30 (supplies that are GST-free for pre-school, primary "
+                "and secondary education courses) reads as materials consumed or transformed in the course "
+                "(workbooks, art supplies, cooking ingredients).",
 }
 
 _SKU = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,31}")

@@ -423,9 +423,8 @@ async def stock_of(session: AsyncSession, *, sku: str | None = None, location: s
     if sku is not None:
         products = [await get_product(session, sku)]
     else:
-        products = [p for p in await repo.list_products(session, after_id=after_id, limit=limit, category=None,
-                                                        query=None, active=None, template_id=None)
-                    if not p.is_template]
+        products = await repo.list_products(session, after_id=after_id, limit=limit, category=None, query=None,
+                                            active=None, template_id=None, stocked_only=True)
     ids = [p.id or 0 for p in products]
     by_location = {loc_row.id: loc_row for loc_row in await repo.locations(session)}
     levels = await repo.levels(session, product_ids=ids, location_id=loc.id if loc else None)
@@ -494,11 +493,10 @@ async def reorder_needs(session: AsyncSession, *, location: str | None = None, a
     loc = await get_location(session, location) if location is not None else None
     rows = await repo.reorder_needs(session, location_id=loc.id if loc else None, after_id=after_id, limit=limit)
     by_location = {row.id: row for row in await repo.locations(session)}
+    products = await repo.products_by_ids(session, [point.product_id for point, _ in rows])
     out = []
     for point, on_hand in rows:
-        product = await repo.get_product(session, point.product_id)
-        if product is None:
-            continue
+        product = products[point.product_id]
         out.append(ReorderNeed(point, product, by_location[point.location_id], on_hand,
                                rules.reorder_quantity(on_hand, point.minimum, point.reorder_to)))
     return out

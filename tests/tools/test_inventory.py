@@ -157,3 +157,17 @@ async def test_sixteen_concurrent_sales_of_the_last_ten_units_sell_exactly_ten(r
         account = await finance.find_account_by_code(s, "1300")
         assert value == await finance.account_balance(s, account.id)
     assert (stock.quantity, stock.value) == (0, 0)
+
+
+async def test_get_stock_pages_through_stocked_products_only(rt, shop):
+    template, sizes = await blazer(rt, shop)
+    seen, cursor = [], None
+    for _ in range(200):
+        page = await invoke(rt, "get_stock", {"limit": 3, **({"cursor": cursor} if cursor else {})}, shop["finance"])
+        assert len(page.items) <= 3
+        seen += [item.sku for item in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert cursor is None and len(seen) == len(set(seen))
+    assert set(sizes) <= set(seen) and template not in seen
