@@ -9,7 +9,7 @@ from server.mcp_server import INSTRUCTIONS, build_mcp_server
 MODULE_WORDS = {"platform": None, "actions": "confirmation gate", "jobs": "jobs", "documents": "documents",
                 "hr": "HR", "academics": "academics", "timetable": "timetables", "finance": "ledger",
                 "payroll": "payroll", "payroll_setup": "payroll",
-                "payroll_reports": "payroll", "payroll_banking": "bank files", "leave": "leave", "fees": "fees",
+                "payroll_reports": "payroll", "payroll_banking": "bank files", "leave": "leave", "fees": "fees", "inventory": "shop",
                 "discovery": "toolsets"}
 # What the guide says each destructive tool changes.
 DESTRUCTIVE_WORDS = {
@@ -35,7 +35,8 @@ DESTRUCTIVE_WORDS = {
     "post_leave_provision": "posting the leave provision",
     "end_employment_contract": "ending an employment contract", "adjust_leave_balance": "adjusting a leave balance",
     "approve_leave_request": "approving a leave request",
-    "set_employee_payment_details": "setting an employee's payment details"}
+    "set_employee_payment_details": "setting an employee's payment details",
+    "record_stocktake": "applying a stocktake's counts"}
 
 
 async def test_the_description_and_the_guide_name_every_module(runtime):
