@@ -20,6 +20,9 @@ take messages from one stream, and a redelivered message arrives late; instead a
 event only once it handled the aggregate's previous event of its topics (the gate in outbox.deliver), and an early
 arrival is left pending and tried again (in-process: the next round; Redis: the next claim).
 
+Tenants: a relay serves the default tenant and every active registered one (domain/kernel/tenants.py), in turn,
+each in its own units of work; a Redis message names its event's tenant, and the consumer handles it there.
+
 Handlers: each enabled context's `domain/<context>/handlers.py` may declare `HANDLERS: dict[topic, handler]` (or
 a list of handlers per topic); `collect_handlers` gathers them at start-up for the module names the catalogue
 enabled.
@@ -31,6 +34,7 @@ import asyncio
 import importlib
 import importlib.util
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -39,8 +43,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.kernel import outbox
+from domain.kernel import outbox, tenants
+from domain.kernel.errors import InvalidInput
 from domain.kernel.outbox import EventHandlers
+from domain.kernel.tenants import check_code, current_tenant, tenant_in_use
 from tools.runtime import Runtime
 
 if TYPE_CHECKING:  # redis is imported by the transport that uses it: the embedded default has no Redis
@@ -79,6 +85,17 @@ def collect_handlers(module_names: Iterable[str]) -> EventHandlers:
     return handlers
 
 
+TENANTS_TTL_S = 5.0  # how long a relay reuses the list of tenants it serves (a new tenant waits at most that)
+
+
+async def tenant_codes(runtime: Runtime) -> list[str | None]:
+    """The tenants a relay serves: the default one (None) and every active registered tenant, by code."""
+    with tenant_in_use(None):
+        async with runtime.db.read() as session:
+            registered = await tenants.list_tenants(session)
+    return [None, *(t.code for t in registered if t.status == tenants.TenantStatus.ACTIVE.value)]
+
+
 def handlers_of(runtime: Runtime) -> EventHandlers:
     """The handlers of the contexts this runtime's catalogue enabled."""
     return collect_handlers(runtime.catalogue.modules)
@@ -111,7 +128,8 @@ class _Wakeable:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._unhook = None
+        self._unhook: list[Callable[[], None]] = []
+        self._tenants: tuple[float, list[str | None]] = (0.0, [])
 
     def wake(self) -> None:
         """Run a round now (safe from any thread or event loop)."""
@@ -132,14 +150,25 @@ class _Wakeable:
         if self._task is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._unhook = outbox.on_recorded(self.runtime.db.write_engine.sync_engine, self.wake)
+        self._unhook.append(outbox.on_recorded(self.runtime.db.write_engine.sync_engine, self.wake))
+
+        def hook_tenant(engine: Any) -> None:  # a SQLite tenant's own file has its own write engine
+            self._unhook.append(outbox.on_recorded(engine.sync_engine, self.wake))
+
+        listeners = self.runtime.db.engine_listeners
+        listeners.append(hook_tenant)
+
+        def unlisten() -> None:
+            if hook_tenant in listeners:
+                listeners.remove(hook_tenant)
+
+        self._unhook.append(unlisten)
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
         """Cancel the loop and wait for it (a round cut short rolls back; its events are delivered later)."""
-        if self._unhook is not None:
-            self._unhook()
-            self._unhook = None
+        while self._unhook:
+            self._unhook.pop()()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -148,6 +177,32 @@ class _Wakeable:
     async def round(self) -> bool:
         """One round; True when there may be more to do at once."""
         raise NotImplementedError
+
+    async def tenants(self) -> list[str | None]:
+        """The tenants whose outboxes a round serves (tenant_codes), looked up at most every TENANTS_TTL_S."""
+        at, codes = self._tenants
+        now = time.monotonic()
+        if not codes or now - at > TENANTS_TTL_S:
+            codes = await tenant_codes(self.runtime)
+            self._tenants = (now, codes)
+        return codes
+
+    async def each_tenant(self, work: Callable[[], Awaitable[bool]]) -> bool:
+        """Run `work()` in each tenant in turn; a tenant that fails (a lagging migration) is logged and the others
+        still served; True when any tenant may have more to do at once."""
+        more = False
+        codes = await self.tenants()
+        for code in codes:
+            try:
+                with tenant_in_use(code):
+                    more = await work() or more
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if code is None or len(codes) == 1:
+                    raise
+                log.exception("%s: tenant %s failed; the others are served", self.name, code)
+        return more
 
     async def _run(self) -> None:
         last_error = None
@@ -185,8 +240,11 @@ class InProcessRelay(_Wakeable):
         self.last = RoundResult()
 
     async def round(self) -> bool:
-        self.last = await deliver_pending(self.runtime, self.handlers, page=self.page)
-        return False
+        async def work() -> bool:
+            self.last = await deliver_pending(self.runtime, self.handlers, page=self.page)
+            return False
+
+        return await self.each_tenant(work)
 
 
 async def deliver_rows(runtime: Runtime, handlers: EventHandlers,
@@ -243,14 +301,18 @@ class StreamPublisher(_Wakeable):
         self.batch = batch
 
     async def round(self) -> bool:
-        return await publish_once(self.runtime, self.redis, stream=self.stream, batch=self.batch) >= self.batch
+        async def work() -> bool:
+            return await publish_once(self.runtime, self.redis, stream=self.stream, batch=self.batch) >= self.batch
+
+        return await self.each_tenant(work)
 
 
 async def publish_once(runtime: Runtime, redis: Redis, *, stream: str, batch: int = PUBLISH_BATCH,
                        after_xadd: Any = None) -> int:
-    """Publish up to `batch` unpublished events to `stream` and stamp them published, in one transaction taken in
-    turns with the other publishers; returns how many. `after_xadd` (tests) is awaited between the XADDs and the
-    commit, where a crash leaves published events unstamped."""
+    """Publish up to `batch` unpublished events of the current tenant to `stream` (each message names the event and
+    its tenant) and stamp them published, in one transaction taken in turns with the other publishers; returns how
+    many. `after_xadd` (tests) is awaited between the XADDs and the commit, where a crash leaves published events
+    unstamped."""
     async with runtime.db.read() as session:
         if not await outbox.unpublished_events(session, limit=1):
             return 0
@@ -261,10 +323,11 @@ async def publish_once(runtime: Runtime, redis: Redis, *, stream: str, batch: in
         rows = await outbox.unpublished_events(session, limit=batch)
         if not rows:
             return 0
+        tenant = current_tenant() or ""
         async with asyncio.timeout(REDIS_TIMEOUT_S):
             pipe = redis.pipeline(transaction=False)
             for row in rows:
-                pipe.xadd(stream, {"id": str(row.id), "topic": row.topic})
+                pipe.xadd(stream, {"id": str(row.id), "tenant": tenant, "topic": row.topic})
             await pipe.execute()
         if after_xadd is not None:
             await after_xadd()
@@ -314,28 +377,32 @@ class StreamConsumer:
         """Deliver the events of `messages` in one write transaction, then acknowledge (and delete) the messages
         of the events every handler is done with, and those naming no event of this database."""
         result = RoundResult()
-        by_event: dict[int, list[bytes]] = {}
+        by_tenant: dict[str | None, dict[int, list[bytes]]] = {}
+        ack: list[bytes] = []
         for message_id, fields in messages:
-            raw = fields.get(b"id") or fields.get("id")  # type: ignore[call-overload]
+            raw, tenant = fields.get(b"id"), (fields.get(b"tenant") or b"").decode() or None
             try:
-                by_event.setdefault(int(raw), []).append(message_id)
-            except (TypeError, ValueError):
+                by_tenant.setdefault(check_code(tenant) if tenant else None, {}).setdefault(
+                    int(raw), []).append(message_id)  # type: ignore[arg-type]
+            except (TypeError, ValueError, InvalidInput):
                 log.warning("event stream %s: message %r names no event; dropped", self.stream, message_id)
-                by_event.setdefault(0, []).append(message_id)
-        ack: list[bytes] = list(by_event.pop(0, []))
+                ack.append(message_id)
+        for tenant, by_event in by_tenant.items():
+            with tenant_in_use(tenant):
+                async def load(session: AsyncSession, wanted: dict[int, list[bytes]] = by_event
+                               ) -> list[outbox.OutboxEvent]:
+                    found = await outbox.events_by_id(session, wanted)
+                    return [found[i] for i in sorted(found)]
 
-        async def load(session: AsyncSession) -> list[outbox.OutboxEvent]:
-            found = await outbox.events_by_id(session, by_event)
-            return [found[i] for i in sorted(found)]
-
-        rows, deliveries = await deliver_rows(self.runtime, self.handlers, load)
-        for event_id in set(by_event) - {row.id for row in rows}:
-            log.warning("event stream %s: event %s is not in the database; dropped", self.stream, event_id)
-            ack.extend(by_event[event_id])
-        for delivery in deliveries:
-            result.add(delivery)
-            if delivery.done:
-                ack.extend(by_event[delivery.event_id])
+                rows, deliveries = await deliver_rows(self.runtime, self.handlers, load)
+            for event_id in set(by_event) - {row.id for row in rows}:
+                log.warning("event stream %s: event %s of tenant %s is not in its database; dropped", self.stream,
+                            event_id, tenant or "(default)")
+                ack.extend(by_event[event_id])
+            for delivery in deliveries:
+                result.add(delivery)
+                if delivery.done:
+                    ack.extend(by_event[delivery.event_id])
         if ack:
             pipe = self.redis.pipeline(transaction=False)
             pipe.xack(self.stream, GROUP, *ack)
