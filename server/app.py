@@ -1,6 +1,7 @@
 """The HTTP app: MCP over Streamable HTTP at /mcp, the agent API and the OpenAI-compatible chat completions under
 /v1 (API key required on both), the admin pages under /admin (signed-in session), timetable calendars at
-/calendar/<secret>.ics (the secret URL is the credential), /healthz, /readyz and the Prometheus /metrics; every request gets a request id (X-Request-ID) that its log lines carry."""
+/calendar/<secret>.ics and notifications' unsubscribe links (the secret URL is the credential), /healthz, /readyz
+and the Prometheus /metrics; every request gets a request id (X-Request-ID) that its log lines carry."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from server.agent_api import agent_routes, error_response
 from server.auth import ApiKeyMiddleware, actor_from_request
 from server.host_check import HostCheckMiddleware, host_policy
 from server.mcp_server import build_mcp_server, url_toolsets
+from server.notifications_http import unsubscribe_routes
 from server.observability import RequestIdMiddleware, observability_routes
 from server.openai_compat import openai_compat_routes
 from tools.runtime import Runtime
@@ -93,7 +95,7 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int | None = 
                              Route("/mcp", endpoint, methods=None), Mount("/mcp", app=endpoint),
                              Mount("/v1", app=v1), Route("/", to_admin), Route("/admin", to_admin),
                              Mount("/admin", app=admin_app(runtime)),
-                             Route("/calendar/{secret}.ics", calendar)],
+                             Route("/calendar/{secret}.ics", calendar), *unsubscribe_routes(runtime)],
                      middleware=[Middleware(RequestIdMiddleware), Middleware(HostCheckMiddleware, policy=policy)],
                      lifespan=lifespan)
 

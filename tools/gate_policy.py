@@ -40,6 +40,8 @@ GATE_POLICY: Final[dict[str, str]] = {
     "cancel_action": "ungated: it is the gate: closes an action without changing anything",
     "cancel_job": "ungated: stops a job; a job's writes are gated or not by the tool that started it",
     "retry_dead_letter": "ungated: hands a recorded event to its handlers again; their writes are theirs",
+    "retry_notification": "ungated: sends again an email the school already decided to send; changes no record",
+    "set_notification_preference": "ungated: a recipient's choice of optional emails; reversible, sends nothing",
 
     # ---------------------------------------------------------------- HR
     "create_department": "ungated: adds a department; no recorded history or result depends on it yet",

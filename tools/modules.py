@@ -20,6 +20,7 @@ def all_modules() -> list[Module]:
         inventory,
         jobs,
         leave,
+        notifications,
         payroll,
         payroll_banking,
         payroll_reports,
@@ -31,4 +32,4 @@ def all_modules() -> list[Module]:
     return [platform.module, discovery.module, actions.module, jobs.module, documents.module, hr.module,
             academics.module, timetable.module, finance.module, payroll.module, payroll_banking.module,
             payroll_setup.module, payroll_reports.module, fees.module, leave.module,
-            inventory.module]
+            inventory.module, notifications.module]

@@ -22,6 +22,7 @@ from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity, running_here
 from workers.handlers import load_handlers
 from workers.recovery import recovery_loop, requeue_on_arq
+from workers.notifications import start_sender, stop_sender
 from workers.relay import start_worker_relay
 from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
 
@@ -97,12 +98,15 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["audit_sequencer"] = start_sequencer(runtime)
     # The outbox relay (workers/relay.py): publishes this worker's events and handles the stream's, beside the jobs.
     ctx["event_relay"] = await start_worker_relay(runtime, ctx["redis"], consumer=ctx["worker_name"], queue_name=queue)
+    # The notification sender (workers/notifications.py): sends queued emails over SMTP when smtp_host is set.
+    ctx["notification_sender"] = start_sender(runtime)
     log.info("worker %s ready: taking jobs from queue %s", ctx["worker_name"], queue)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     """Stop the recovery and the audit sequencer, and dispose the runtime this worker created."""
     await stop_sequencer(ctx.pop("audit_sequencer", None))
+    await stop_sender(ctx.pop("notification_sender", None))
     if (relay := ctx.pop("event_relay", None)) is not None:
         await relay.stop()
     recovery = ctx.pop("recovery", None)

@@ -17,6 +17,7 @@ from tools.runtime import JobRunner, Runtime
 from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity
 from workers.recovery import RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loop
+from workers.notifications import Sender, start_sender, stop_sender
 from workers.relay import start_server_relay
 from workers.run_feed import connect_feed
 
@@ -40,16 +41,19 @@ class InProcessRunner:
         self._recovery: asyncio.Task[None] | None = None
         self._sequencer: asyncio.Task[None] | None = None
         self._relay: Any = None
+        self._sender: Sender | None = None
 
     async def start(self, *, serving: bool = False) -> None:
         """In a server process (`serving`), run orphaned jobs (their server process died) again, now and every
         heartbeat, and run the audit sequencer (workers/audit_sequencer.py: no worker does it on the embedded
-        default) and the outbox relay (workers/relay.py); a one-shot CLI command leaves them to the server."""
+        default), the outbox relay (workers/relay.py) and the notification sender (workers/notifications.py); a
+        one-shot CLI command leaves them to the server."""
         if serving and self._recovery is None:
             self._recovery = asyncio.create_task(
                 recovery_loop(self.runtime.settings.job_heartbeat_seconds, self._recover), name="mcs-erp-recovery")
             self._sequencer = start_sequencer(self.runtime)
             self._relay = await start_server_relay(self.runtime)
+            self._sender = start_sender(self.runtime)
 
     async def _recover(self) -> list[int]:
         ids = [i for i in await orphaned_job_ids(self.runtime) if i not in self.active()]
@@ -96,6 +100,8 @@ class InProcessRunner:
             self._recovery = None
         await stop_sequencer(self._sequencer)
         self._sequencer = None
+        await stop_sender(self._sender)
+        self._sender = None
         if self._relay is not None:
             await self._relay.stop()
             self._relay = None

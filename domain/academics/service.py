@@ -749,6 +749,11 @@ async def get_class(session: AsyncSession, class_id: int, *, field: str = "class
     return await repo.get_or_raise(session, SchoolClass, class_id, field=field)
 
 
+async def get_subject(session: AsyncSession, subject_id: int, *, field: str = "subject_id") -> Subject:
+    """Return the live subject; raises NotFound naming list_subjects."""
+    return await repo.get_or_raise(session, Subject, subject_id, field=field)
+
+
 def roster_scope(actor: Actor) -> int | None:
     """Return the employee id whose students `actor` may list, or None when they may list every student.
 

@@ -173,6 +173,24 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=3600,
         description="With Redis: how long an event a worker took stays unacknowledged before another worker claims it "
                     "(a dead worker's events; a delivery that waits for its aggregate's previous event).")
+    smtp_host: str | None = Field(default=None, max_length=253, description="The SMTP server notifications are "
+                                  "sent through; unset: nothing is sent and they stay queued (list_notifications).")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="The SMTP server's port (587 submission, 465 TLS).")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="STARTTLS after connecting (port 587), TLS from the start (465), or none (a "
+                                        "relay on the same host or network only).")
+    smtp_username: str | None = Field(default=None, max_length=200, description="SMTP login, when the server needs one.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password (never logged).")
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300, description="Each SMTP step's time limit.")
+    mail_from: str = Field(default="School office <office@school.example>", min_length=3, max_length=300,
+                           pattern=r"^[^\r\n]+@[^\r\n]+$", description="The From of every notification.")
+    public_url: str = Field(default="http://127.0.0.1:8000", max_length=300, pattern=r"^https?://[^\s]+$",
+                            description="The server's address as recipients reach it: unsubscribe and sign-in links "
+                                        "start with it.")
+    notification_send_seconds: float = Field(default=5.0, gt=0, le=3600,
+                                             description="How often the sender looks for notifications to send.")
+    notification_max_attempts: int = Field(default=8, ge=1, le=30, description="Tries before a notification that "
+                                           "keeps failing transiently is given up as failed.")
 
     @field_validator("currency")
     @classmethod

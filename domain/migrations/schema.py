@@ -32,6 +32,7 @@ import domain.kernel.audit
 import domain.kernel.outbox
 import domain.kernel.tenants
 import domain.leave.models
+import domain.notifications.models
 import domain.payroll.models
 import domain.payroll.rates_models
 import domain.payroll.remittance_models

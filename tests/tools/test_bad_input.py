@@ -94,6 +94,7 @@ class World:
     scale_id: int = 0  # a stored grading scale that no class uses
     leave_request_id: int = 0  # Erin's requested unpaid leave
     shop: dict[str, Any] | None = None  # inventory: SKUs, location codes, an open stocktake
+    notification_id: int = 0  # a bounced email
 
     @property
     def admin(self):
@@ -177,7 +178,22 @@ async def world(runtime) -> World:
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
                  timetable_solution_id=timetable_solution_id, document_id=document_id,
                  salary_structure_id=structure.salary_structure_id, contract_number=contract.contract_number,
-                 payroll_run_id=run.run_id, payslip_id=payslip_id, leave_request_id=leave_request.request_id)
+                 payroll_run_id=run.run_id, payslip_id=payslip_id, leave_request_id=leave_request.request_id,
+                 notification_id=await bounced_notification(runtime))
+
+
+async def bounced_notification(runtime) -> int:
+    """A notification the SMTP server refused for good (retry_notification's baseline)."""
+    from domain.notifications import service as notifications
+
+    async with runtime.db.write() as s:
+        row = await notifications.queue(s, to="pat@example.org", name="Pat Parent", category="attendance",
+                                        template="student_absent",
+                                        context={"student_name": "Alex", "date": "2026-03-02", "period": None},
+                                        public_url="https://erp.example.org", person_kind="guardian", person_id=1)
+        await notifications.claim_due(s)
+        await notifications.record_failure(s, row.id or 0, error="550 No such mailbox", permanent=True)
+        return row.id or 0
 
 
 PAYROLL_PERIOD = "2026-05"
@@ -523,6 +539,11 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "start_stocktake": lambda w: {"location": w.shop["store"], "on": "2026-02-03"},
     "record_stocktake": lambda w: {"stocktake_id": w.shop["stocktake_id"],
                                    "counts": [{"sku": w.shop["variant"], "counted": 100}]},
+    # notifications
+    "list_notifications": lambda w: {"status": "bounced", "email": "pat@example.org", "category": "attendance",
+                                     "limit": 5},
+    "retry_notification": lambda w: {"notification_id": w.notification_id},
+    "set_notification_preference": lambda w: {"email": "pat@example.org", "category": "grades", "receive": False},
 }
 
 # Tools of the catalogue for which no valid baseline can be built here (their schema cases run on arguments

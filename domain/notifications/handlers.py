@@ -1,0 +1,63 @@
+"""What the notifications context does when other contexts' events arrive (workers/relay.py delivers them; the
+inbox makes each handler's effects happen once per event): it queues the emails people are told by."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.academics import service as academics
+from domain.academics.events import TermGradesPublished
+from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel.errors import InvalidInput
+from domain.kernel.outbox import Event
+from domain.kernel.settings import current_settings
+from domain.notifications import service as notifications
+
+log = logging.getLogger(__name__)
+
+
+def _grade(row) -> str:
+    if row.letter:
+        return row.letter
+    if row.percentage_x100 is not None:
+        return f"{row.percentage_x100 / 100:g} %"
+    return "no grade"
+
+
+async def tell_guardians_of_term_grades(session: AsyncSession, event: Event) -> None:
+    """academics.TermGradesPublished: one email to each guardian with an address of each student graded in the
+    class, with that student's published grade only (category grades: optional, with an unsubscribe link). A
+    guardian's address that is not a valid one is skipped and logged, not retried."""
+    data = TermGradesPublished.model_validate(event.payload)
+    settings = current_settings()
+    school_class = await academics.get_class(session, data.class_id)
+    subject = await academics.get_subject(session, school_class.subject_id)
+    term = await academics.get_term(session, data.term_id)
+    _, published = await academics.term_grades(session, SYSTEM_ACTOR, class_id=data.class_id, term_id=data.term_id)
+    students = await academics.students_by_id(session, sorted(published))
+    guardians = await academics.guardians_of_students(session, sorted(published))
+    for student_id in sorted(published):
+        student = students.get(student_id)
+        if student is None:
+            continue
+        name = f"{student.first_name} {student.last_name}"
+        for guardian in guardians.get(student_id, []):
+            if not guardian.email:
+                continue
+            try:
+                await notifications.queue(
+                    session, to=guardian.email, name=guardian.name, category="grades",
+                    template="term_grades_published", public_url=settings.public_url,
+                    school_name=settings.school_name, person_kind="guardian", person_id=guardian.id,
+                    dedupe_key=f"event:{event.id}:student:{student_id}",
+                    context={"student_name": name, "term_name": term.name,
+                             "results": [{"subject": subject.name, "grade": _grade(published[student_id]),
+                                          "comment": None}]})
+            except InvalidInput as exc:
+                log.warning("guardian %s of student %s not told of term grades: %s", guardian.id, student_id,
+                            exc.message)
+
+
+HANDLERS = {TermGradesPublished.topic: tell_guardians_of_term_grades}
