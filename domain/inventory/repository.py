@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, or_, select
@@ -146,6 +146,17 @@ async def levels(session: AsyncSession, *, product_ids: Sequence[int] | None = N
     if location_id is not None:
         stmt = stmt.where(StockLevel.location_id == location_id)
     return list((await session.exec(stmt.order_by(col(StockLevel.product_id), col(StockLevel.location_id)))).all())
+
+
+async def new_move_id(session: AsyncSession) -> int:
+    """The id the next stock move will have, so that its journal entry can name it before the move (immutable: a
+    trigger refuses UPDATE and DELETE) is inserted with its entry's id. PostgreSQL: the id column's sequence;
+    SQLite: the largest id + 1, safe because SQLite's write transactions run one at a time (BEGIN IMMEDIATE)."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        return int((await conn.execute(text(
+            "SELECT nextval(pg_get_serial_sequence('inventory_moves', 'id'))"))).scalar_one())
+    return int((await conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM inventory_moves"))).scalar_one())
 
 
 async def insert_move(session: AsyncSession, move: StockMove) -> StockMove:

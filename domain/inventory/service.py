@@ -313,15 +313,14 @@ async def _move(session: AsyncSession, actor: Actor, *, product: Product, kind: 
         valuation.last_unit_cost_minor = pool.last_unit_cost
         session.add(valuation)
     shown_cost = (unit_cost or 0) if kind is MoveKind.RECEIPT else rules.div_half_up(abs(value), quantity)
-    move = await repo.insert_move(session, StockMove(
-        product_id=product.id or 0, kind=kind.value, from_location_id=from_location.id if from_location else None,
+    move = StockMove(
+        id=await repo.new_move_id(session), product_id=product.id or 0, kind=kind.value,
+        from_location_id=from_location.id if from_location else None,
         to_location_id=to_location.id if to_location else None, quantity=quantity, unit_cost_minor=shown_cost,
-        value_minor=value, on_date=on, reason=clean_reason, source=clean_source, created_by=actor.id or None))
+        value_minor=value, on_date=on, reason=clean_reason, source=clean_source, created_by=actor.id or None)
     if value:
         move.entry_id = await _post(session, actor, product=product, move=move, value=value)
-        session.add(move)
-        await session.flush()
-    return move
+    return await repo.insert_move(session, move)
 
 
 async def _post(session: AsyncSession, actor: Actor, *, product: Product, move: StockMove, value: int) -> int:

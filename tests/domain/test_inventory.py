@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import select
 
 from domain.finance import service as finance
@@ -301,3 +301,19 @@ async def test_on_hand_value_and_ledger_agree_after_every_step(inv_rt, steps):
         value, ledger, balanced, problems, negative = await books(inv_rt)
         assert value == ledger, (kind, value, ledger)
         assert balanced and problems == [] and negative == []
+
+
+async def test_stock_moves_are_immutable_in_the_database(inv_rt):
+    sku = (await product(inv_rt)).product.sku
+    async with inv_rt.db.write() as s:
+        move = await service.record_receipt(s, SYSTEM_ACTOR, sku=sku, location="SHOP", quantity=2,
+                                            unit_cost_minor=700, on=DAY)
+        entry = await finance.get_entry(s, move.entry_id)
+    assert entry.entry.source == f"inventory_move:{move.id}" and entry.total_debit == 1400
+    for statement in (f"UPDATE inventory_moves SET quantity = 5 WHERE id = {move.id}",
+                      f"DELETE FROM inventory_moves WHERE id = {move.id}"):
+        with pytest.raises(Exception, match="immutable"):
+            async with inv_rt.db.write() as s:
+                await s.exec(text(statement))
+    async with inv_rt.db.read() as s:
+        assert (await s.get(StockMove, move.id)).quantity == 2

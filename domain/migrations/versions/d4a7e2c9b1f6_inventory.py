@@ -27,6 +27,22 @@ def _text(name: str, length: int, nullable: bool = False) -> sa.Column:
     return sa.Column(name, sqlmodel.sql.sqltypes.AutoString(length=length), nullable=nullable)
 
 
+IMMUTABLE = "inventory_moves rows are immutable: a stock move is corrected by another move"
+
+
+def _immutable_moves() -> None:
+    """Refuse UPDATE and DELETE of stock moves in the database itself (the summaries are derived from them)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("CREATE FUNCTION inventory_moves_immutable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                   f"RAISE EXCEPTION '{IMMUTABLE}'; END $$")
+        op.execute("CREATE TRIGGER inventory_moves_immutable BEFORE UPDATE OR DELETE ON inventory_moves "
+                   "FOR EACH ROW EXECUTE FUNCTION inventory_moves_immutable()")
+        return
+    for event in ("UPDATE", "DELETE"):
+        op.execute(f"CREATE TRIGGER inventory_moves_no_{event.lower()} BEFORE {event} ON inventory_moves "
+                   f"BEGIN SELECT RAISE(ABORT, '{IMMUTABLE}'); END")
+
+
 def upgrade() -> None:
     op.create_table('inventory_products', *_entity(),
     _text('sku', 32), _text('name', 120), _text('category', 60), _text('unit', 20), _text('tax_code', 10),
@@ -74,6 +90,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'))
     op.create_index('ix_inventory_moves_product', 'inventory_moves', ['product_id', 'id'], unique=False)
     op.create_index(op.f('ix_inventory_moves_source'), 'inventory_moves', ['source'], unique=False)
+    _immutable_moves()
     op.create_table('inventory_levels',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('product_id', sa.Integer(), nullable=False),
@@ -120,6 +137,9 @@ def downgrade() -> None:
     op.drop_table('inventory_valuations')
     op.drop_index(op.f('ix_inventory_levels_location_id'), table_name='inventory_levels')
     op.drop_table('inventory_levels')
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER inventory_moves_immutable ON inventory_moves")
+        op.execute("DROP FUNCTION inventory_moves_immutable()")
     op.drop_index(op.f('ix_inventory_moves_source'), table_name='inventory_moves')
     op.drop_index('ix_inventory_moves_product', table_name='inventory_moves')
     op.drop_table('inventory_moves')
