@@ -421,19 +421,42 @@ class TimetableCalendarIn(ToolInput):
     code: TimetableCode = Field(description="Teacher (E0042), curriculum (7A) or room (R101).")
 
 
+CHUNK = 9_000
+"""Characters (or PDF bytes) a calendar or printed timetable answer holds by default: one answer stays near 4k
+tokens; `offset` and `max_chars` read the rest, as get_document does."""
+
+
+class TimetableChunkIn(TimetableCalendarIn):
+    offset: int = Field(default=0, ge=0, le=10_000_000)
+    max_chars: int = Field(default=CHUNK, ge=1, le=10_000_000)
+
+
+def _chunk(size: int, args: TimetableChunkIn) -> tuple[int, int | None]:
+    """The end of the chunk from `args.offset` and the next offset (None at the end); raises InvalidInput for an
+    offset past the end."""
+    if args.offset and args.offset >= size:
+        raise InvalidInput(f"offset {args.offset} is past the end ({size}); offsets run from 0 to {size - 1}",
+                           field="offset")
+    end = min(size, args.offset + args.max_chars)
+    return end, end if end < size else None
+
+
 @module.tool(effect=Effect.READ, roles=EVERYONE)
-async def get_timetable_calendar(ctx: ToolContext, args: TimetableCalendarIn) -> CalendarOut:
+async def get_timetable_calendar(ctx: ToolContext, args: TimetableChunkIn) -> CalendarOut:
     """Export a teacher's, section's or room's published timetable as an iCalendar (.ics) for the year's terms."""
     code = await _teacher_name(ctx.session, args.problem_id, args.code) if args.kind == "teacher" else args.code
     feed = TimetableSettings()
-    text, events = await timetable.timetable_feed(
+    data, events = await timetable.timetable_feed(
         ctx.session, problem_id=args.problem_id, kind=args.kind, code=code,
         timezone=ctx.runtime.settings.school_timezone, holidays_country=feed.timetable_holidays_country,
         holidays_subdivision=feed.timetable_holidays_subdivision, today=_school_today(ctx))
-    return CalendarOut(filename=f"timetable-{args.kind}-{code}.ics", events=events, ics=text.decode())
+    text = data.decode()
+    end, after = _chunk(len(text), args)
+    return CalendarOut(filename=f"timetable-{args.kind}-{code}.ics", events=events, size=len(text),
+                       offset=args.offset, ics=text[args.offset:end], next_offset=after)
 
 
-class PrintTimetableIn(TimetableCalendarIn):
+class PrintTimetableIn(TimetableChunkIn):
     format: Literal["pdf", "html"] = "pdf"
 
 
@@ -444,9 +467,13 @@ async def print_timetable(ctx: ToolContext, args: PrintTimetableIn) -> PrintedTi
     data, content_type = await timetable.timetable_sheet(ctx.session, problem_id=args.problem_id, kind=args.kind,
                                                          code=code, output=args.format)
     pdf = args.format == "pdf"
+    whole: bytes | str = data if pdf else data.decode()
+    end, after = _chunk(len(whole), args)
+    part = whole[args.offset:end]
     return PrintedTimetableOut(filename=f"timetable-{args.kind}-{code}.{args.format}", content_type=content_type,
-                               size=len(data), text=None if pdf else data.decode(),
-                               content_base64=base64.b64encode(data).decode() if pdf else None)
+                               size=len(whole), offset=args.offset, text=None if pdf else str(part),
+                               content_base64=base64.b64encode(part).decode() if isinstance(part, bytes) else None,
+                               next_offset=after)
 
 
 # ---------------------------------------------------------------- secret calendar URLs

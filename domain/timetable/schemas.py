@@ -117,15 +117,20 @@ class CoverPublishedOut(OutputModel):
 class CalendarOut(OutputModel):
     filename: str
     events: int = Field(description="VEVENTs: weekly series per lesson and term, and single covers.")
-    ics: str = Field(description="text/calendar (RFC 5545).")
+    size: int = Field(description="Characters of the whole file.")
+    offset: int
+    ics: str = Field(description="This chunk of the text/calendar file (RFC 5545).")
+    next_offset: int | None = Field(default=None, description="Call again with it for the rest; null: the end.")
 
 
 class PrintedTimetableOut(OutputModel):
     filename: str
     content_type: str
-    size: int = Field(description="Bytes.")
-    text: str | None = Field(default=None, description="The HTML page (format html).")
-    content_base64: str | None = Field(default=None, description="The PDF's bytes (format pdf).")
+    size: int = Field(description="Characters (html) or bytes (pdf) of the whole file.")
+    offset: int
+    text: str | None = Field(default=None, description="This chunk of the HTML page (format html).")
+    content_base64: str | None = Field(default=None, description="This chunk of the PDF's bytes (format pdf).")
+    next_offset: int | None = Field(default=None, description="Call again with it for the rest; null: the end.")
 
 
 class FeedOut(OutputModel):

@@ -126,6 +126,10 @@ ARGUMENTS: dict[str, Arguments] = {
     "get_teacher_schedule": lambda d: {"teacher": d.teacher_code},
     "get_room_schedule": lambda d: {"room": d.room_code},
     "find_free_rooms": lambda d: {"weekday": "monday", "period": 0},
+    "get_cover_sheet": NONE,
+    "get_cover_load": lambda d: {"teacher": d.teacher_code},
+    "get_timetable_calendar": lambda d: {"kind": "teacher", "code": d.teacher_code},
+    "print_timetable": lambda d: {"kind": "section", "code": d.section_code},
     # finance
     "list_accounts": NONE,
     "get_trial_balance": NONE,

@@ -17,8 +17,16 @@ ZONE = "Australia/Melbourne"
 
 
 async def export(rt, school, kind: str, code: str):
-    return await invoke(rt, "get_timetable_calendar", {"problem_id": school.problem_id, "kind": kind, "code": code},
-                        school.viewer)
+    """The whole calendar, read chunk by chunk (each answer holds at most 9,000 characters by default)."""
+    args = {"problem_id": school.problem_id, "kind": kind, "code": code}
+    first = await invoke(rt, "get_timetable_calendar", args, school.viewer)
+    text, offset = first.ics, first.next_offset
+    while offset is not None:
+        chunk = await invoke(rt, "get_timetable_calendar", {**args, "offset": offset}, school.viewer)
+        assert chunk.offset == offset and len(chunk.ics) <= 9_000
+        text, offset = text + chunk.ics, chunk.next_offset
+    assert len(text) == first.size
+    return first.model_copy(update={"ics": text, "next_offset": None})
 
 
 def events(ics: str) -> dict[str, object]:
@@ -116,6 +124,15 @@ async def test_section_and_room_calendars_and_bad_input(rt, monkeypatch):
     with pytest.raises(InvalidInput):
         await invoke(rt, "get_timetable_calendar", {"problem_id": school.problem_id, "kind": "student",
                                                     "code": "x"}, school.viewer)
+    whole = await export(rt, school, "section", curriculum)
+    part = await invoke(rt, "get_timetable_calendar", {"problem_id": school.problem_id, "kind": "section",
+                                                       "code": curriculum, "offset": 10, "max_chars": 20},
+                        school.viewer)
+    assert part.ics == whole.ics[10:30] and part.next_offset == 30
+    with pytest.raises(InvalidInput) as info:
+        await invoke(rt, "get_timetable_calendar", {"problem_id": school.problem_id, "kind": "section",
+                                                    "code": curriculum, "offset": whole.size}, school.viewer)
+    assert info.value.field == "offset"
     monkeypatch.setattr(rt.settings, "school_timezone", "Mars/Olympus")
     with pytest.raises(InvalidInput, match="unknown time zone"):
         await export(rt, school, "room", school.rooms[0])
