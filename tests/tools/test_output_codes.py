@@ -63,7 +63,8 @@ NO_CODE = {
     "contract_id": "a contract has an id only", "room_id": "a room is shown with its name",
     "remittance_id": "a remittance is shown with its number",
     "csv_document_id": "a stored document has an id only", "json_document_id": "a stored document has an id only",
-    "move_id": "a stock move has an id only", "feed_id": "a calendar URL has an id only (its secret is the URL)", "stocktake_id": "a stocktake has an id only",
+    "move_id": "a stock move has an id only", "stocktake_id": "a stocktake has an id only",
+    "feed_id": "a calendar URL has an id only (its secret is the URL)",
 }
 """Field names holding ids of records without a code people use, and why."""
 
