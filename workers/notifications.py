@@ -7,7 +7,10 @@ Without `smtp_host` configured it does nothing and notifications stay queued (vi
 Each round: claim up to a batch (one transaction, committed before any send), send them one by one on one SMTP
 connection, record each outcome in its own transaction: sent; queued again after a backoff on a transient failure
 (4yz, no connection: RFC 5321 s 4.2.1); bounced on a permanent refusal (5yz); failed after MAX_ATTEMPTS. A sender
-that dies mid-round leaves its claimed rows to be claimed again when their lease ends (at least once).
+that dies mid-round leaves its claimed rows to be claimed again when their lease ends (at least once). Once a day,
+from fee_reminder_hour in the school's time zone, a round first queues the overdue-fee reminders
+(ReminderSchedule): the scheduled job of issue 21, run as a round of this loop rather than an arq cron job so the
+embedded default runs it too, and made safe to run in several processes by the reminders' dedupe keys.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 import aiosmtplib
 
 from domain.documents import service as documents
+from domain.kernel.clock import utcnow
 from domain.kernel.settings import Settings
 from domain.kernel.tenants import TenantStatus, list_tenants, tenant_in_use
 from domain.notifications import rules
@@ -132,15 +138,58 @@ async def send_all_tenants(runtime: Runtime) -> dict[str, int]:
     return total
 
 
+async def queue_fee_reminders(runtime: Runtime, as_of: date) -> int:
+    """Queue `as_of`'s overdue-fee reminders (notifications.queue_fee_reminders, in the school's currency) for the
+    default tenant and every active one, each in its own transaction; return how many were queued."""
+    settings = runtime.settings
+    queued = 0
+    async with runtime.db.read() as session:
+        tenants = [t.code for t in await list_tenants(session) if t.status == TenantStatus.ACTIVE.value]
+    for code in [None, *tenants]:
+        with tenant_in_use(code):
+            async with runtime.db.write() as session:
+                done = await notifications.queue_fee_reminders(
+                    session, as_of=as_of, currency=settings.currency, public_url=settings.public_url,
+                    school_name=settings.school_name, every_days=settings.fee_reminder_every_days)
+            queued += done.queued
+    return queued
+
+
+class ReminderSchedule:
+    """When this process queues the day's fee reminders: once a day, at the first round from fee_reminder_hour in
+    the school's time zone (the reminders' dedupe keys make a second process's run, or a restart's, send nothing
+    twice)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.hour = settings.fee_reminder_hour
+        try:
+            self.zone = ZoneInfo(settings.school_timezone)
+        except (KeyError, ValueError):
+            self.zone = ZoneInfo("UTC")
+        self.done_on: date | None = None
+
+    def due(self, now: datetime) -> date | None:
+        """The school's date to run for, when a run is due at `now` (UTC); else None."""
+        local = now.astimezone(self.zone)
+        if self.hour < 0 or local.hour < self.hour or self.done_on == local.date():
+            return None
+        return local.date()
+
+
 async def sender_loop(runtime: Runtime, stopping: asyncio.Event, *, every: float | None = None) -> None:
     """Run rounds every `every` seconds (notification_send_seconds), at once again while full batches come, until
     `stopping` is set; a round in progress finishes first (a message sent is recorded as sent, not left to be sent
     again after its lease). A failed round is logged once while it keeps failing the same way."""
     every = runtime.settings.notification_send_seconds if every is None else every
     last_error = None
+    schedule = ReminderSchedule(runtime.settings)
     while not stopping.is_set():
         full = False
         try:
+            if (day := schedule.due(utcnow())) is not None:
+                queued = await queue_fee_reminders(runtime, day)
+                schedule.done_on = day
+                log.info("fee reminders for %s: %d queued", day, queued)
             counts = await send_all_tenants(runtime)
             full = sum(counts.values()) >= BATCH
             last_error = None

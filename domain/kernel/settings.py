@@ -191,6 +191,10 @@ class Settings(BaseSettings):
                                              description="How often the sender looks for notifications to send.")
     notification_max_attempts: int = Field(default=8, ge=1, le=30, description="Tries before a notification that "
                                            "keeps failing transiently is given up as failed.")
+    fee_reminder_hour: int = Field(default=9, ge=-1, le=23, description="The hour (school_timezone) from which "
+                                   "the day's overdue-fee reminders are queued; -1: never.")
+    fee_reminder_every_days: int = Field(default=14, ge=1, le=90, description="A family still overdue is reminded "
+                                         "again after this many days.")
 
     @field_validator("currency")
     @classmethod

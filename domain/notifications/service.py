@@ -9,12 +9,18 @@ never commits.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.fees import service as fees
+from domain.kernel import money
 
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
@@ -225,3 +231,66 @@ async def listing(session: AsyncSession, *, after_id: int = 0, limit: int = 50, 
     address = rules.check_address(email, field="email") if email is not None else None
     return await repo.listing(session, after_id=after_id, limit=limit + 1, status=status, email=address,
                               category=category, person_kind=person_kind, person_id=person_id)
+
+
+@dataclass(frozen=True)
+class RemindersQueued:
+    """What one reminders run did: families reminded, families already reminded in this interval, and families
+    with no address to write to."""
+
+    queued: int
+    already: int
+    no_address: int
+
+
+async def queue_fee_reminders(session: AsyncSession, *, as_of: dt.date, currency: str, public_url: str,
+                              school_name: str | None = None, every_days: int = 14) -> RemindersQueued:
+    """Queue one reminder per family with fees overdue on `as_of` (fees.fee_reminders: at least one day past due)
+    to its billing contact, else the first guardian with an address (category fees: optional). A family is reminded
+    once per `every_days` (1..90) while it stays overdue: the dedupe key names the family, its overdue invoices and
+    the interval since the oldest due date, so running this again the same day, or every day, sends nothing twice,
+    and a newly overdue invoice is told at once. Each family's row is written in its own savepoint: a concurrent run
+    (another worker) that queued it first is counted as already, not an error."""
+    if not 1 <= every_days <= 90:
+        raise InvalidInput("every_days is 1 to 90", field="every_days")
+    queued = already = no_address = 0
+    for reminder in await fees.fee_reminders(session, as_of=as_of, currency=currency):
+        contact = next((c for c in reminder.contacts if c.email), None)
+        if contact is None:
+            no_address += 1
+            continue
+        invoices = sorted(reminder.invoices, key=lambda i: (i.invoice.due_date, i.invoice.id or 0))
+        interval = (as_of - reminder.oldest_due_date).days // every_days
+        ids = ",".join(str(i.invoice.id) for i in invoices)
+        key = f"fees.overdue:{reminder.family.id}:{interval}:{hashlib.sha256(ids.encode()).hexdigest()[:24]}"
+        rows = [{"number": i.invoice.invoice_number, "due_date": i.invoice.due_date.isoformat(),
+                 "balance": money.format_money(i.balance, currency, code=False),
+                 "student": _student_name(reminder.students.get(i.invoice.student_id))} for i in invoices]
+        context = {"family_name": reminder.family.name, "currency": currency, "invoices": rows,
+                   "overdue": money.format_money(reminder.overdue, currency, code=False),
+                   "total_owed": money.format_money(reminder.total_owed, currency, code=False),
+                   "credit": money.format_money(reminder.credit_available, currency, code=False)
+                   if reminder.credit_available else None,
+                   "oldest_due_date": reminder.oldest_due_date.isoformat()}
+        try:
+            async with session.begin_nested():
+                existing = await repo.by_dedupe(session, key, rules.check_address(contact.email or ""))
+                if existing is not None:
+                    already += 1
+                    continue
+                await queue(session, to=contact.email or "", name=contact.name, category="fees",
+                            template="invoice_overdue", context=context, public_url=public_url,
+                            school_name=school_name, person_kind="family", person_id=reminder.family.id,
+                            dedupe_key=key)
+        except IntegrityError:  # another run queued it between our look and our insert
+            already += 1
+            continue
+        except InvalidInput:  # the contact's stored address is not one: nothing to send it to
+            no_address += 1
+            continue
+        queued += 1
+    return RemindersQueued(queued=queued, already=already, no_address=no_address)
+
+
+def _student_name(student) -> str:
+    return "" if student is None else f"{student.first_name} {student.last_name}"

@@ -324,3 +324,55 @@ async def test_published_term_grades_reach_each_guardian_once_with_their_own_chi
         assert f"Dear Parent {n}," in text and "- Mathematics:" in text
         assert all(names[other] not in text for other in names if other != n), "nobody else's child"
         assert message["List-Unsubscribe"] is not None
+
+
+async def test_overdue_fees_are_reminded_once_per_family_and_interval(nrt, smtp):
+    """Issue 21's acceptance: invoices cross their due date and the next reminders run queues one reminder per
+    overdue family, to its billing contact, naming its own invoices; running again sends nothing twice; a family
+    still overdue is reminded again after fee_reminder_every_days; a newly overdue invoice is told at once."""
+    from datetime import date
+
+    from domain.fees import service as fees
+    from domain.kernel.actor import SYSTEM_ACTOR
+    from tests.fees_helpers import CURRENCY, make_fee_school
+    from workers.notifications import queue_fee_reminders
+
+    nrt.settings.currency = CURRENCY
+    world = await make_fee_school(nrt, due=date(2026, 2, 15), due2=date(2026, 5, 15))
+    async with nrt.db.write() as s:
+        await fees.generate_invoices(s, SYSTEM_ACTOR, schedule_id=world.schedule_id, issue=True,
+                                     issue_date=date(2026, 1, 20))
+    assert await queue_fee_reminders(nrt, date(2026, 2, 15)) == 0, "due today is not overdue yet"
+    assert await queue_fee_reminders(nrt, date(2026, 2, 16)) == 3, "Kim, Lee and Moe each owe Term 1's fees"
+    assert await queue_fee_reminders(nrt, date(2026, 2, 16)) == 0
+    assert await queue_fee_reminders(nrt, date(2026, 2, 20)) == 0, "within the interval: not again"
+    assert (await send_due(nrt))["sent"] == 3
+    to = sorted(e.rcpt_tos[0].split(".")[0] for e, _ in smtp.messages)
+    assert to == ["kim", "lee", "moe"]
+    kim = next(m for e, m in smtp.messages if e.rcpt_tos[0].startswith("kim."))
+    text = kim.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert text.startswith("Dear Kim Parent,") and text.count("\n- INV") == 3, text  # Ana's, Ben's and Cai's
+    assert "Dee" not in text and "Eli" not in text and kim["List-Unsubscribe"] is not None
+
+    assert await queue_fee_reminders(nrt, date(2026, 3, 2)) == 3, "14 days on, still overdue: reminded again"
+    async with nrt.db.write() as s:  # Term 2's invoices, due 15 May
+        await fees.generate_invoices(s, SYSTEM_ACTOR, schedule_id=world.schedule2_id, issue=True,
+                                     issue_date=date(2026, 4, 20))
+    assert await queue_fee_reminders(nrt, date(2026, 5, 16)) == 3, "a newly overdue invoice is told at once"
+    assert await queue_fee_reminders(nrt, date(2026, 5, 16)) == 0
+
+
+def test_the_reminder_schedule_runs_once_a_day_from_its_hour_in_the_schools_zone():
+    from datetime import UTC, datetime
+
+    from domain.kernel.settings import Settings
+    from workers.notifications import ReminderSchedule
+
+    schedule = ReminderSchedule(Settings(school_timezone="Australia/Melbourne", fee_reminder_hour=9))
+    assert schedule.due(datetime(2026, 3, 1, 21, 59, tzinfo=UTC)) is None  # 08:59 on 2 March in Melbourne
+    day = schedule.due(datetime(2026, 3, 1, 22, 0, tzinfo=UTC))
+    assert str(day) == "2026-03-02"
+    schedule.done_on = day
+    assert schedule.due(datetime(2026, 3, 2, 5, 0, tzinfo=UTC)) is None, "once a day"
+    assert str(schedule.due(datetime(2026, 3, 2, 22, 30, tzinfo=UTC))) == "2026-03-03"
+    assert ReminderSchedule(Settings(fee_reminder_hour=-1)).due(datetime(2026, 3, 2, 12, tzinfo=UTC)) is None
