@@ -76,6 +76,9 @@ class Runtime:
         settings = settings or Settings()
         runtime = cls(settings=settings, db=Database(settings.database_url))
         runtime.runs.attach(runtime.db.write_engine.sync_engine)
+        # A SQLite tenant's file has its own write engine (domain.kernel.db.Database.tenant_database). Run ids are
+        # per tenant, so another tenant's run of the same id wakes a follower for nothing: it reads its own again.
+        runtime.db.engine_listeners.append(lambda engine: runtime.runs.attach(engine.sync_engine))
         runtime.jobs = jobs(runtime) if jobs is not None else NoJobRunner()
         return runtime
 
