@@ -33,11 +33,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import repository as repo
 from domain.academics.attendance_models import AttendanceRecord, AttendanceStatus
+from domain.academics.events import StudentAbsent
 from domain.academics.models import AcademicYear, SchoolClass, Section, Student, StudentStatus
 from domain.academics.rules import round_half_up_x100
 from domain.academics.service import GRADE_MANAGERS
 from domain.kernel.actor import Actor, Role
 from domain.kernel.clock import utcnow
+from domain.kernel import outbox
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from domain.kernel.models import bump
 
@@ -337,6 +339,13 @@ async def take_attendance(session: AsyncSession, actor: Actor, *, section_id: in
             session.add(record)
         lines.append(RegisterLine(students[entry.student_id], record, outcome))
     await session.flush()
+    if on_date == today:  # a same-day absence is told to the guardians (notifications' handler)
+        newly_absent = [StudentAbsent(student_id=entry.student_id, section_id=section.id or 0, on_date=on_date)
+                        for entry, outcome in zip(entries, outcomes, strict=True)
+                        if entry.status == AttendanceStatus.ABSENT and outcome != UNCHANGED
+                        and (entry.student_id not in existing
+                             or existing[entry.student_id].status != AttendanceStatus.ABSENT.value)]
+        await outbox.record_all(session, newly_absent)
     return Register(section, on_date, lines)
 
 

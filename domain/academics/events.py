@@ -3,6 +3,8 @@ handlers."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from domain.kernel.outbox import DomainEvent
 
 
@@ -19,3 +21,17 @@ class TermGradesPublished(DomainEvent):
     class_code: str
     term_id: int
     students: int
+
+
+class StudentAbsent(DomainEvent):
+    """A student was marked absent on today's register (take_attendance; not a past day's record): guardians are
+    told the same day (issue 21)."""
+
+    topic = "attendance.StudentAbsent"
+    aggregate = "academics.student"
+    aggregate_field = "student_id"
+    schema_version = 1
+
+    student_id: int
+    section_id: int
+    on_date: date

@@ -8,7 +8,7 @@ import logging
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
-from domain.academics.events import TermGradesPublished
+from domain.academics.events import StudentAbsent, TermGradesPublished
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import InvalidInput
 from domain.kernel.outbox import Event
@@ -60,4 +60,28 @@ async def tell_guardians_of_term_grades(session: AsyncSession, event: Event) -> 
                             exc.message)
 
 
-HANDLERS = {TermGradesPublished.topic: tell_guardians_of_term_grades}
+async def tell_guardians_of_absence(session: AsyncSession, event: Event) -> None:
+    """attendance.StudentAbsent: one email to each guardian with an address (category attendance: required, no
+    unsubscribe link), once per student and day however often the register is retaken."""
+    data = StudentAbsent.model_validate(event.payload)
+    settings = current_settings()
+    student = (await academics.students_by_id(session, [data.student_id])).get(data.student_id)
+    if student is None:
+        return
+    for guardian in (await academics.guardians_of_students(session, [data.student_id])).get(data.student_id, []):
+        if not guardian.email:
+            continue
+        try:
+            await notifications.queue(
+                session, to=guardian.email, name=guardian.name, category="attendance", template="student_absent",
+                public_url=settings.public_url, school_name=settings.school_name, person_kind="guardian",
+                person_id=guardian.id, dedupe_key=f"absent:{data.student_id}:{data.on_date.isoformat()}",
+                context={"student_name": f"{student.first_name} {student.last_name}",
+                         "date": data.on_date.isoformat(), "period": None})
+        except InvalidInput as exc:
+            log.warning("guardian %s of student %s not told of an absence: %s", guardian.id, data.student_id,
+                        exc.message)
+
+
+HANDLERS = {TermGradesPublished.topic: tell_guardians_of_term_grades,
+            StudentAbsent.topic: tell_guardians_of_absence}

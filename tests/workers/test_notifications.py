@@ -376,3 +376,58 @@ def test_the_reminder_schedule_runs_once_a_day_from_its_hour_in_the_schools_zone
     assert schedule.due(datetime(2026, 3, 2, 5, 0, tzinfo=UTC)) is None, "once a day"
     assert str(schedule.due(datetime(2026, 3, 2, 22, 30, tzinfo=UTC))) == "2026-03-03"
     assert ReminderSchedule(Settings(fee_reminder_hour=-1)).due(datetime(2026, 3, 2, 12, tzinfo=UTC)) is None
+
+
+async def test_a_same_day_absence_tells_each_guardian_once(tmp_path_factory, smtp):
+    """Issue 21: a student marked absent on today's register makes one email to each guardian (required: no
+    unsubscribe link), once however often the register is retaken; a past day's absence and a present mark tell
+    nobody."""
+    from datetime import date
+
+    from sqlalchemy import update
+
+    from domain.academics import attendance
+    from domain.academics.attendance_models import AttendanceStatus
+    from domain.academics.models import Guardian
+    from tests.factories import make_school
+    from workers.runner import InProcessRunner
+
+    today = date(2026, 10, 5)
+    async with own_runtime(tmp_path_factory, "absence-mail", smtp_host="127.0.0.1", smtp_port=smtp.server.port,
+                           smtp_tls="none", notification_send_seconds=0.1, event_poll_seconds=0.1) as runtime:
+        school = await make_school(runtime, students=3)
+        async with runtime.db.write() as s:
+            for n, student in enumerate(school.student_ids):
+                await s.exec(update(Guardian).where(Guardian.student_id == student).values(  # type: ignore
+                    email=f"parent{n}@hillview.example", name=f"Parent {n}"))
+
+        async def register(on: date, *statuses: AttendanceStatus) -> None:
+            async with runtime.db.write() as s:
+                await attendance.take_attendance(
+                    s, school.teacher, section_id=school.section_id, on_date=on, today=today,
+                    entries=[attendance.RegisterEntry(student, status)
+                             for student, status in zip(school.student_ids, statuses, strict=True)])
+
+        absent, present = AttendanceStatus.ABSENT, AttendanceStatus.PRESENT
+        runner = InProcessRunner(runtime)
+        await runner.start(serving=True)
+        try:
+            await register(date(2026, 10, 2), absent, absent, absent)  # a past day: nobody is told
+            await register(today, absent, present, present)
+            await register(today, absent, present, present)  # retaken unchanged
+            await register(today, present, absent, present)  # corrected: Stu1 absent, Stu0 was not after all
+            await register(today, absent, absent, present)  # Stu0 absent again: told once already
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while len(smtp.messages) < 2:
+                assert loop.time() < deadline, (smtp.messages, await rows(runtime))
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)
+        finally:
+            await runner.stop()
+    assert sorted(e.rcpt_tos[0] for e, _ in smtp.messages) == ["parent0@hillview.example", "parent1@hillview.example"]
+    for envelope, message in smtp.messages:
+        n = envelope.rcpt_tos[0][len("parent")]
+        subject = message["Subject"]
+        assert subject.startswith(f"Stu{n} ") and subject.endswith(" was marked absent on 2026-10-05"), subject
+        assert message["List-Unsubscribe"] is None
