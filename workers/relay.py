@@ -13,9 +13,11 @@ Two transports, the same handlers and the same inbox:
   `StreamConsumer` (in every worker) reads the stream through one consumer group (XREADGROUP) and claims what a
   dead or slow consumer left unacknowledged for event_claim_idle_seconds (XAUTOCLAIM); it acknowledges (and
   deletes) a message only after the transaction that handled the event committed, and leaves a failed or waiting
-  delivery unacknowledged, to be claimed again.
+  delivery unacknowledged, to be claimed again. Events published more than max(60 s, 6 x event_claim_idle_seconds)
+  ago and still not handled are published again (Redis lost them with its data; the inbox skips a duplicate), and
+  a consumer whose group vanished with Redis's data makes it again.
 
-Order (the choice, documented in DESIGN.md's Events section): the transport does not carry it. Several workers
+Order (the choice, documented in README "Domain events"): the transport does not carry it. Several workers
 take messages from one stream, and a redelivered message arrives late; instead a handler is given an aggregate's
 event only once it handled the aggregate's previous event of its topics (the gate in outbox.deliver), and an early
 arrival is left pending and tried again (in-process: the next round; Redis: the next claim).
@@ -31,12 +33,14 @@ enabled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -44,6 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel import outbox, tenants
+from domain.kernel.clock import utcnow
 from domain.kernel.errors import InvalidInput
 from domain.kernel.outbox import EventHandlers
 from domain.kernel.tenants import check_code, current_tenant, tenant_in_use
@@ -59,6 +64,7 @@ CONSUME_BATCH = 100  # messages a consumer takes at a time
 GROUP = "mcs-erp-handlers"
 PUBLISH_LOCK = 0x6d63735f6f7574  # the advisory lock publishers take turns on (PostgreSQL)
 REDIS_TIMEOUT_S = 5.0  # the longest a publisher waits for Redis to take a batch
+REPUBLISH_MIN_S = 60.0  # an event published this long ago and still not handled is published again (at least)
 
 
 def stream_key(queue_name: str) -> str:
@@ -294,17 +300,32 @@ class StreamPublisher(_Wakeable):
     name = "mcs-erp-event-publisher"
 
     def __init__(self, runtime: Runtime, redis: Redis, *, stream: str, poll_s: float | None = None,
-                 batch: int = PUBLISH_BATCH):
+                 batch: int = PUBLISH_BATCH, republish_after_s: float | None = None):
         super().__init__(runtime, poll_s=poll_s)
         self.redis = redis
         self.stream = stream
         self.batch = batch
+        self.republish_after_s = (max(REPUBLISH_MIN_S, 6 * runtime.settings.event_claim_idle_seconds)
+                                  if republish_after_s is None else republish_after_s)
+        self._swept = time.monotonic()
 
     async def round(self) -> bool:
+        sweep = time.monotonic() - self._swept >= self.republish_after_s / 2
+
         async def work() -> bool:
+            if sweep:
+                async with self.runtime.db.write() as session:
+                    again = await outbox.republish_stale(
+                        session, published_before=utcnow() - timedelta(seconds=self.republish_after_s))
+                if again:
+                    log.warning("%d events published more than %.0f s ago are still not handled (Redis lost them, or "
+                                "they wait long): publishing them again", again, self.republish_after_s)
             return await publish_once(self.runtime, self.redis, stream=self.stream, batch=self.batch) >= self.batch
 
-        return await self.each_tenant(work)
+        more = await self.each_tenant(work)
+        if sweep:
+            self._swept = time.monotonic()
+        return more
 
 
 async def publish_once(runtime: Runtime, redis: Redis, *, stream: str, batch: int = PUBLISH_BATCH,
@@ -427,6 +448,9 @@ class StreamConsumer:
                     log.exception("event consumer %s failed; retrying", self.consumer)
                 last_error = repr(exc)
                 await asyncio.sleep(1.0)
+                if "NOGROUP" in str(exc):  # Redis lost its data: the group goes with it
+                    with contextlib.suppress(Exception):
+                        await self.ensure_group()
 
     async def start(self) -> None:
         """Run as a task of this process."""

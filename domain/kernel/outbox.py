@@ -360,6 +360,16 @@ async def mark_published(session: AsyncSession, ids: Sequence[int]) -> None:
                            .values(published_at=utcnow()))
 
 
+async def republish_stale(session: AsyncSession, *, published_before: datetime) -> int:
+    """Mark unpublished again the events published to Redis before `published_before` that some handler has still
+    not finished with (Redis lost them with its data, or they wait long): the relay publishes them again, and a
+    duplicate is skipped by the inbox. Returns how many."""
+    result = await session.exec(update(OutboxEvent).where(  # type: ignore[call-overload]
+        OutboxEvent.done_at.is_(None), OutboxEvent.published_at < published_before)
+        .values(published_at=None).execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
 def backoff(attempts: int) -> timedelta:
     """How long a delivery that failed `attempts` times waits before the next try (doubling, capped)."""
     return timedelta(seconds=min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(attempts - 1, 0)))

@@ -315,3 +315,31 @@ async def test_two_consumers_keep_each_aggregates_order(tmp_path_factory, redis,
             _assert_once_in_order(await effect_rows(rt.db), ids)
         finally:
             await redis.delete(relay.stream_key(queue))
+
+
+async def test_events_redis_lost_with_its_data_are_published_again(tmp_path_factory, redis):
+    """Redis loses the stream and its group (a restart without persistence) while a consumer runs, and with them
+    events the outbox had stamped published: the consumer makes its group again, the publisher publishes the
+    events again once they are overdue, and each is handled once."""
+    queue = _queue()
+    stream = relay.stream_key(queue)
+    async with await _runtime(tmp_path_factory, queue) as rt:
+        await create_effects_table(rt.db)
+        consumer = relay.StreamConsumer(rt, redis, _effect_handlers(), stream=stream, consumer="c1", block_s=0.1)
+        publisher = relay.StreamPublisher(rt, redis, stream=stream, poll_s=0.05, republish_after_s=0.3)
+        try:
+            await consumer.start()
+            warm = await record_many(rt.db, ["r0"])
+            assert await relay.publish_once(rt, redis, stream=stream) == 1
+            await _until_effects(rt.db, 1)  # the consumer runs
+            await redis.delete(stream)  # Redis lost its data: the stream and the group
+            ids = await record_many(rt.db, ["r1", "r2", "r1"])
+            async with rt.db.write() as session:  # published before the loss: in no stream now
+                await outbox.mark_published(session, ids)
+            await publisher.start()
+            await _until_effects(rt.db, 4)
+        finally:
+            await consumer.stop()
+            await publisher.stop()
+            await redis.delete(stream)
+        _assert_once_in_order(await effect_rows(rt.db), warm + ids)
