@@ -168,12 +168,39 @@ ARGUMENTS: dict[str, Arguments] = {
     "get_fee_collections": lambda d: {"from_date": "2026-01-01"},
     "get_receivables_aging": NONE,
     "get_fee_reminders": NONE,
+    # shop
+    "list_products": NONE,
+    "get_product": lambda d: {"sku": SHOP_TEMPLATE},
+    "list_locations": NONE,
+    "get_stock": NONE,
+    "list_reorder_needs": NONE,
 }
+SHOP_TEMPLATE = "BLAZER"
+"""The demo shop's blazer (a template with sizes 6 to 16), made by _shop."""
+
+
+async def _shop(runtime: Runtime, admin: Actor) -> None:
+    """A uniform shop: a blazer in sizes 6 to 16 received into a store room, some moved to the shop, reorder
+    points at the shop."""
+    for code, kind in (("SHOP", "shop"), ("STORE", "store_room")):
+        await invoke(runtime, "create_location", {"code": code, "name": code.title(), "kind": kind}, admin)
+    sizes = [f"{SHOP_TEMPLATE}-{size}" for size in range(6, 17, 2)]
+    await invoke(runtime, "create_product", {
+        "sku": SHOP_TEMPLATE, "name": "School blazer", "category": "uniform", "tax_code": "GST",
+        "prices": {"families": 12_900, "staff": 11_000},
+        "variants": [{"sku": sku, "attributes": {"size": sku.split("-")[1]}} for sku in sizes]}, admin)
+    for sku in sizes:
+        await invoke(runtime, "record_receipt", {"sku": sku, "location": "STORE", "quantity": 20,
+                                                 "unit_cost_minor": 5_400, "on": "2026-01-15"}, admin)
+        await invoke(runtime, "transfer_stock", {"sku": sku, "from_location": "STORE", "to_location": "SHOP",
+                                                 "quantity": 3, "on": "2026-01-16"}, admin)
+        await invoke(runtime, "set_reorder_point", {"sku": sku, "location": "SHOP", "minimum": 5,
+                                                    "reorder_to": 12}, admin)
 
 
 async def _complete(runtime: Runtime) -> None:
     """Add to the demo school what `mcs-erp demo` and a day's work add: a term publication queued for approval,
-    a timetable solved and published (a job), and a family's statement of account (a document)."""
+    a timetable solved and published (a job), a family's statement of account (a document), and a uniform shop."""
     admin, registrar = await actor_named(runtime, "admin"), await actor_named(runtime, "registrar")
     term = (await invoke(runtime, "list_terms", {"limit": 1}, admin)).items[0]
     cls = (await invoke(runtime, "list_classes", {"limit": 1}, admin)).items[0]
@@ -190,6 +217,7 @@ async def _complete(runtime: Runtime) -> None:
     families = await invoke(runtime, "list_families", {"limit": 1}, bursar)
     await invoke(runtime, "generate_family_statement", {"family_id": families.items[0].family_id,
                                                         "from_date": "2026-01-01"}, bursar)
+    await _shop(runtime, admin)
 
 
 async def actor_named(runtime: Runtime, username: str) -> Actor:
