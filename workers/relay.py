@@ -234,20 +234,29 @@ class _Wakeable:
 
 
 class InProcessRelay(_Wakeable):
-    """Deliver pending events to `handlers` in this process (the embedded default: no Redis)."""
+    """Deliver pending events to `handlers` in this process (the embedded default: no Redis). `handlers` may be a
+    function that makes them, called when the first event is pending: a server starts without importing what
+    the handlers use (templates, PDF), as it starts without the job handlers' libraries."""
 
     name = "mcs-erp-relay"
 
-    def __init__(self, runtime: Runtime, handlers: EventHandlers, *, poll_s: float | None = None,
-                 page: int = PAGE):
+    def __init__(self, runtime: Runtime, handlers: EventHandlers | Callable[[], EventHandlers], *,
+                 poll_s: float | None = None, page: int = PAGE):
         super().__init__(runtime, poll_s=poll_s)
-        self.handlers = handlers
+        self._handlers = handlers
         self.page = page
         self.last = RoundResult()
 
+    @property
+    def handlers(self) -> EventHandlers:
+        """The handlers, made at the first use."""
+        if not isinstance(self._handlers, EventHandlers):
+            self._handlers = self._handlers()
+        return self._handlers
+
     async def round(self) -> bool:
         async def work() -> bool:
-            self.last = await deliver_pending(self.runtime, self.handlers, page=self.page)
+            self.last = await deliver_pending(self.runtime, lambda: self.handlers, page=self.page)
             return False
 
         return await self.each_tenant(work)
@@ -272,9 +281,11 @@ async def deliver_rows(runtime: Runtime, handlers: EventHandlers,
         return rows, [await outbox.deliver(session, row, handlers, max_attempts=max_attempts) for row in rows]
 
 
-async def deliver_pending(runtime: Runtime, handlers: EventHandlers, *, page: int = PAGE) -> RoundResult:
+async def deliver_pending(runtime: Runtime, handlers: EventHandlers | Callable[[], EventHandlers], *,
+                          page: int = PAGE) -> RoundResult:
     """Deliver every pending event once, oldest first, a page per write transaction (events that wait for a
-    backoff or for their aggregate's previous event stay pending for the next round)."""
+    backoff or for their aggregate's previous event stay pending for the next round). `handlers` may be a function
+    making them, called only once an event is pending."""
     result = RoundResult()
     after = 0
     while True:
@@ -285,6 +296,8 @@ async def deliver_pending(runtime: Runtime, handlers: EventHandlers, *, page: in
         async def load(session: AsyncSession, after_id: int = after) -> list[outbox.OutboxEvent]:
             return await outbox.pending_events(session, after_id=after_id, limit=page)
 
+        if not isinstance(handlers, EventHandlers):
+            handlers = handlers()
         rows, deliveries = await deliver_rows(runtime, handlers, load)
         for delivery in deliveries:
             result.add(delivery)
@@ -487,7 +500,7 @@ async def start_server_relay(runtime: Runtime, redis: Redis | None = None) -> In
     client to publish with)."""
     relay: InProcessRelay | StreamPublisher
     if redis is None:
-        relay = InProcessRelay(runtime, handlers_of(runtime))
+        relay = InProcessRelay(runtime, lambda: handlers_of(runtime))
     else:
         relay = StreamPublisher(runtime, redis, stream=stream_key(runtime.settings.queue_name))
     await relay.start()
