@@ -135,7 +135,9 @@ class Event:
 
 
 EventHandler = Callable[[AsyncSession, Event], Awaitable[None]]
-"""`await handler(session, event)`: the handler's effects, written in `session` (never committed by it)."""
+"""`await handler(session, event)`: the handler's effects, written in `session` (never committed by it). Its only
+effects are those writes: a handler may run more than once before one run commits (a batch rolled back, a worker
+killed), so what leaves the database (an email) is queued by it and sent by a worker, never sent from it."""
 
 
 @dataclass(frozen=True)
