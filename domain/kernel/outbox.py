@@ -203,10 +203,14 @@ def on_recorded(engine: Engine, callback: Callable[[], None]) -> Callable[[], No
 
 
 def _wake_after_commit(session: AsyncSession) -> None:
-    if session.info.get(_WAKE_HOOKED):
+    # Once per unit of work; again when the (nested) transaction that registered the wake-up is no longer active:
+    # a savepoint rolled back took its hook with it (a released one leaves two hooks: one wake-up more, harmless).
+    sync = session.sync_session
+    registered = session.info.get(_WAKE_HOOKED)
+    if registered is not None and registered.is_active:
         return
-    session.info[_WAKE_HOOKED] = True
-    engine = session.sync_session.get_bind()
+    session.info[_WAKE_HOOKED] = sync.get_nested_transaction() or sync.get_transaction()
+    engine = sync.get_bind()
 
     async def wake() -> None:
         session.info.pop(_WAKE_HOOKED, None)

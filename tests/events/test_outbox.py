@@ -261,3 +261,18 @@ def test_an_event_effect_is_checked_when_the_plan_is_made():
     assert effect.payload["payload"] == {"thing_id": "t1", "note": "n"} and effect.payload["schema_version"] == 3
     with pytest.raises(InvalidInput):
         outbox.event_effect(_Thing(thing_id="", note="n"))
+
+
+async def test_an_event_recorded_after_a_rolled_back_savepoint_still_wakes_the_relays(rt):
+    woken: list[int] = []
+    remove = outbox.on_recorded(rt.db.write_engine.sync_engine, lambda: woken.append(1))
+    try:
+        async with rt.db.write() as session:
+            with pytest.raises(RuntimeError):
+                async with session.begin_nested():
+                    await outbox.record_event(session, TOPIC, AGGREGATE, _key(), {})
+                    raise RuntimeError("the savepoint rolls back, its wake-up with it")
+            await outbox.record_event(session, TOPIC, AGGREGATE, _key(), {})
+        assert woken == [1]
+    finally:
+        remove()
