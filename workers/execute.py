@@ -12,8 +12,8 @@ from datetime import timedelta
 from domain.jobs import service as jobs
 from domain.jobs.errors import JobCancelled
 from domain.kernel.clock import utcnow
-from domain.kernel.errors import DomainError, ServiceUnavailable
-from domain.kernel.tenants import current_tenant, tenant_in_use
+from domain.kernel.errors import DomainError, NotFound, ServiceUnavailable
+from domain.kernel.tenants import TenantSuspended, current_tenant, tenant_in_use
 from tools.runtime import Runtime
 from workers.handlers import JobContext, get_handler
 from workers.recovery import ORPHAN_AFTER_BEATS
@@ -38,7 +38,8 @@ def running_here(runtime: Runtime) -> frozenset[int]:
 async def execute_job(runtime: Runtime, job_id: int, *, worker: str | None = None,
                       tenant: str | None = None) -> str:
     """Run job `job_id` of `tenant` (None: the default tenant) once, every unit of work of it in that tenant, and
-    return its outcome: succeeded, failed, cancelled, interrupted or skipped.
+    return its outcome: succeeded, failed, cancelled, interrupted or skipped. A job of a suspended tenant fails
+    with the reason; one of a tenant not registered is skipped.
 
     `worker` names this process in the job's row (`process_identity`; default "process:HOST:PID").
 
@@ -54,6 +55,15 @@ async def execute_job(runtime: Runtime, job_id: int, *, worker: str | None = Non
     _RUNNING_HERE.add(key)  # before the first await: recovery in this process must never hand it back
     try:
         with tenant_in_use(tenant):  # the heartbeat task and whatever the handler spawns inherit it
+            if tenant is not None:
+                try:
+                    await runtime.check_tenant(tenant)
+                except TenantSuspended as exc:  # the job fails with the reason; started again after resume
+                    await _fail(runtime, job_id, f"{exc.message}; start the job again once it is resumed")
+                    return "failed"
+                except NotFound:  # no such tenant (any more): there is no job row to record anything in
+                    log.warning("job %s names tenant %r, which is not registered; skipped", job_id, tenant)
+                    return "skipped"
             return await _execute(runtime, job_id, worker or process_identity("process"))
     finally:
         _RUNNING_HERE.discard(key)

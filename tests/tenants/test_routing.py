@@ -179,6 +179,24 @@ async def test_jobs_run_in_the_tenant_that_started_them(rt):
     assert len({arq_job_id("q", 1), arq_job_id("q", 1, "alpha"), arq_job_id("q", 1, "beta")}) == 3
 
 
+async def test_a_suspended_tenants_jobs_fail_with_the_reason(rt):
+    admin = await admin_of(rt, "beta")
+    with tenant_in_use("beta"):
+        async with rt.db.write() as session:
+            job = await jobs.create_job(session, admin, kind="tenant-probe", params={})
+    async with rt.db.write() as session:
+        await set_status(session, code="beta", status=TenantStatus.SUSPENDED)
+    try:
+        assert await execute_job(rt, job.id, tenant="beta") == "failed"
+    finally:
+        async with rt.db.write() as session:
+            await set_status(session, code="beta", status=TenantStatus.ACTIVE)
+    out = await invoke(rt, "get_job", {"job_id": job.id}, admin)
+    assert out.status == "failed" and "tenant 'beta'" in out.error and "is suspended" in out.error, out
+    assert "once it is resumed" in out.error
+    assert await execute_job(rt, job.id, tenant="nowhere") == "skipped"
+
+
 async def test_sqlite_tenants_are_files_and_postgresql_tenants_schemas(rt):
     if rt.db.is_sqlite:
         alpha = rt.db.tenant_database("alpha")
