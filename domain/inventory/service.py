@@ -6,7 +6,8 @@ other contexts import (sales orders and purchasing, in later slices of issue 22,
 Stock moves are the only way stock changes (`_move`): each locks its product's valuation row and its level rows
 (repository), refuses to take a location below 0 units unless the location allows backorders (Conflict "out of
 stock: N on hand at SHOP"), writes the move, updates the summaries in the same transaction, and posts the value it
-changed as one balanced journal entry through domain.finance.service (idempotency key "inventory_move:<id>"):
+changed as one balanced journal entry through domain.finance.service (idempotency key "inventory_move:<id>"), and
+records inventory.StockBelowReorderPoint (events.py) when it takes a location below its reorder point:
 
 | move        | debit                    | credit                   | value                           |
 |-------------|--------------------------|--------------------------|---------------------------------|
@@ -39,6 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.finance import service as finance
 from domain.inventory import repository as repo
 from domain.inventory import rules
+from domain.inventory.events import StockBelowReorderPoint
 from domain.inventory.models import (
     Location,
     LocationKind,
@@ -53,7 +55,7 @@ from domain.inventory.models import (
     TaxCode,
 )
 from domain.inventory.rules import Pool
-from domain.kernel import money
+from domain.kernel import money, outbox
 from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
@@ -304,6 +306,7 @@ async def _move(session: AsyncSession, actor: Actor, *, product: Product, kind: 
         if held < quantity and not from_location.allow_backorders:
             raise _out_of_stock(product, from_location, held, quantity)
         levels[from_location.id or 0].on_hand = held - quantity
+        await _alert_below_reorder_point(session, product, from_location, before=held, after=held - quantity)
     if to_location is not None:
         levels[to_location.id or 0].on_hand += quantity
     for level in levels.values():
@@ -321,6 +324,17 @@ async def _move(session: AsyncSession, actor: Actor, *, product: Product, kind: 
     if value:
         move.entry_id = await _post(session, actor, product=product, move=move, value=value)
     return await repo.insert_move(session, move)
+
+
+async def _alert_below_reorder_point(session: AsyncSession, product: Product, location: Location, *, before: int,
+                                     after: int) -> None:
+    """Record inventory.StockBelowReorderPoint when this move crosses the location's reorder point downwards."""
+    point = await repo.reorder_point(session, product.id or 0, location.id or 0)
+    if point is None or not after < point.minimum <= before:
+        return
+    await outbox.record(session, StockBelowReorderPoint(
+        product_id=product.id or 0, sku=product.sku, location=location.code, on_hand=after, minimum=point.minimum,
+        reorder_to=point.reorder_to, to_order=rules.reorder_quantity(after, point.minimum, point.reorder_to)))
 
 
 async def _post(session: AsyncSession, actor: Actor, *, product: Product, move: StockMove, value: int) -> int:

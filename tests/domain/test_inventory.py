@@ -8,6 +8,7 @@ negative, the inventory's value equals the ledger's 1300 Inventory balance and t
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from domain.inventory import plans, service
 from domain.inventory.models import StockLevel, StockMove
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import Conflict, DomainError, InvalidInput, NotFound
+from domain.kernel.outbox import OutboxEvent
 from domain.kernel.plan import ApplyContext, apply_plan
 from domain.kernel.settings import Settings
 from server.cli import prepare_database
@@ -317,3 +319,29 @@ async def test_stock_moves_are_immutable_in_the_database(inv_rt):
                 await s.exec(text(statement))
     async with inv_rt.db.read() as s:
         assert (await s.get(StockMove, move.id)).quantity == 2
+
+
+async def test_crossing_a_reorder_point_records_one_low_stock_event(inv_rt):
+    sku = (await product(inv_rt)).product.sku
+
+    async def events() -> list[dict]:
+        async with inv_rt.db.read() as s:
+            rows = (await s.exec(select(OutboxEvent).where(
+                OutboxEvent.topic == "inventory.StockBelowReorderPoint").order_by(OutboxEvent.id))).all()
+        return [row.payload if isinstance(row.payload, dict) else json.loads(row.payload) for row in rows
+                if (row.payload if isinstance(row.payload, dict) else json.loads(row.payload))["sku"] == sku]
+
+    async with inv_rt.db.write() as s:
+        await service.record_receipt(s, SYSTEM_ACTOR, sku=sku, location="SHOP", quantity=6, unit_cost_minor=100,
+                                     on=DAY)
+        await service.set_reorder_point(s, SYSTEM_ACTOR, sku=sku, location="SHOP", minimum=5, reorder_to=20)
+        await service.record_sale(s, SYSTEM_ACTOR, sku=sku, location="SHOP", quantity=1, on=DAY)  # 6 -> 5
+    assert await events() == []
+    async with inv_rt.db.write() as s:
+        await service.record_sale(s, SYSTEM_ACTOR, sku=sku, location="SHOP", quantity=2, on=DAY)  # 5 -> 3
+        await service.transfer_stock(s, SYSTEM_ACTOR, sku=sku, from_location="SHOP", to_location="STORE",
+                                     quantity=1, on=DAY)  # 3 -> 2: still below, no second event
+    found = await events()
+    assert len(found) == 1
+    assert {k: found[0][k] for k in ("location", "on_hand", "minimum", "to_order")} == {
+        "location": "SHOP", "on_hand": 3, "minimum": 5, "to_order": 17}
