@@ -42,7 +42,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Describe
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, func, text, update
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, func, text, tuple_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
@@ -470,6 +470,56 @@ async def deliver(session: AsyncSession, row: OutboxEvent, handlers: EventHandle
     return result
 
 
+_Key = tuple[str, str, int]  # (aggregate, aggregate id, sequence)
+
+
+@dataclass
+class _Predecessors:
+    """The order gate of a batch, with one query for the predecessors outside the batch: for each event, the
+    aggregate's event just before it (sequence - 1) and each handler's status of it; what the batch itself does
+    is noted as it goes. A predecessor of a topic the handler does not subscribe to is asked the slow way
+    (_previous_unfinished: the previous event of its topics)."""
+
+    topics: dict[_Key, str]  # the topic of each predecessor (in the batch or loaded)
+    ended: dict[tuple[_Key, str], bool]  # (predecessor, handler) -> handled or dead
+
+    @classmethod
+    async def load(cls, session: AsyncSession, rows: Sequence[OutboxEvent]) -> _Predecessors:
+        in_batch = {(r.aggregate, r.aggregate_id, r.sequence): r.topic for r in rows}
+        wanted = sorted({(r.aggregate, r.aggregate_id, r.sequence - 1) for r in rows if r.sequence > 1}
+                        - set(in_batch))
+        gate = cls(dict(in_batch), {})
+        ids: dict[int, _Key] = {}
+        for start in range(0, len(wanted), 300):
+            found = await session.exec(select(OutboxEvent.id, OutboxEvent.aggregate, OutboxEvent.aggregate_id,
+                                              OutboxEvent.sequence, OutboxEvent.topic).where(
+                tuple_(OutboxEvent.aggregate, OutboxEvent.aggregate_id, OutboxEvent.sequence).in_(
+                    wanted[start:start + 300])))
+            for event_id, aggregate, aggregate_id, sequence, topic in found.all():
+                gate.topics[(aggregate, aggregate_id, sequence)] = topic
+                ids[event_id] = (aggregate, aggregate_id, sequence)
+        if ids:
+            statuses = await session.exec(select(InboxEntry.event_id, InboxEntry.handler, InboxEntry.status)
+                                          .where(InboxEntry.event_id.in_(list(ids))))
+            for event_id, handler, status in statuses.all():
+                gate.ended[(ids[event_id], handler)] = status in ENDED
+        return gate
+
+    def note(self, row: OutboxEvent, handler: str, *, ended: bool) -> None:
+        """Record what the batch did with `row` for `handler`."""
+        self.ended[((row.aggregate, row.aggregate_id, row.sequence), handler)] = ended
+
+    async def unfinished(self, session: AsyncSession, row: OutboxEvent, sub: Subscription,
+                         handlers: EventHandlers) -> bool:
+        """Whether the aggregate's previous event of `sub`'s topics is not yet handled (nor dead) by it."""
+        if row.sequence <= 1:
+            return False
+        key = (row.aggregate, row.aggregate_id, row.sequence - 1)
+        if self.topics.get(key) in handlers.topics_of(sub.name):
+            return not self.ended.get((key, sub.name), False)
+        return await _previous_unfinished(session, row, sub, handlers.topics_of(sub.name))
+
+
 class HandlerFailed(Exception):
     """A handler raised during deliver_batch: the caller rolls the batch back and delivers it again with deliver
     (a savepoint per handler, the failure recorded)."""
@@ -488,7 +538,7 @@ async def deliver_batch(session: AsyncSession, rows: Sequence[OutboxEvent], hand
     ids = [row.id or 0 for row in rows]
     existing = {(e.event_id, e.handler): e for e in (await session.exec(
         select(InboxEntry).where(InboxEntry.event_id.in_(ids)))).all()}
-    ended_here: set[tuple[str, str, int, str]] = set()  # (aggregate, aggregate id, sequence, handler) handled now
+    gate = await _Predecessors.load(session, rows)
     results: list[Delivery] = []
     new_entries: list[dict[str, Any]] = []
     for row in rows:
@@ -498,14 +548,15 @@ async def deliver_batch(session: AsyncSession, rows: Sequence[OutboxEvent], hand
             entry = existing.get((row.id, sub.name))
             if entry is not None and entry.status in ENDED:
                 result.outcomes[sub.name] = "skipped"
+                gate.note(row, sub.name, ended=True)
                 continue
             if entry is not None and entry.next_attempt_at is not None and entry.next_attempt_at > now:
                 result.outcomes[sub.name] = "waiting"
+                gate.note(row, sub.name, ended=False)
                 continue
-            just_before = (row.aggregate, row.aggregate_id, row.sequence - 1, sub.name) in ended_here
-            if row.sequence > 1 and not just_before and await _previous_unfinished(
-                    session, row, sub, handlers.topics_of(sub.name)):
+            if await gate.unfinished(session, row, sub, handlers):
                 result.outcomes[sub.name] = "waiting"
+                gate.note(row, sub.name, ended=False)
                 continue
             if entry is not None:  # a failed delivery's retry: the careful path (its row is updated, not inserted)
                 raise HandlerFailed(f"event {row.id} is a retry for {sub.name}")
@@ -515,7 +566,7 @@ async def deliver_batch(session: AsyncSession, rows: Sequence[OutboxEvent], hand
                 raise HandlerFailed(f"{sub.name} failed on event {row.id}: {type(exc).__name__}") from None
             new_entries.append({"event_id": row.id, "handler": sub.name, "status": HANDLED, "attempts": 1,
                                 "last_error": None, "next_attempt_at": None, "updated_at": now})
-            ended_here.add((row.aggregate, row.aggregate_id, row.sequence, sub.name))
+            gate.note(row, sub.name, ended=True)
             result.outcomes[sub.name] = "handled"
         results.append(result)
     await bulk_insert(session, InboxEntry.__table__, new_entries)
