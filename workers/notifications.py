@@ -32,6 +32,7 @@ from domain.kernel.tenants import TenantStatus, list_tenants, tenant_in_use
 from domain.notifications import rules
 from domain.notifications import service as notifications
 from domain.notifications.models import Notification
+from domain.payroll import service as payroll
 from tools.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,18 @@ async def send_due(runtime: Runtime, *, batch: int = BATCH) -> dict[str, int]:
         return counts
     async with runtime.db.write() as session:
         claimed = await notifications.claim_due(session, limit=batch)
-        attachments: dict[int, tuple[str, str, bytes]] = {}
+    if not claimed:
+        return counts
+    attachments: dict[int, tuple[str, str, bytes]] = {}
+    async with runtime.db.read() as session:  # outside the claim: rendering a payslip takes a few milliseconds
         for row in claimed:
             if row.document_id is not None:
                 doc = await documents.get(session, row.document_id)
                 attachments[row.id or 0] = (doc.filename, doc.content_type, bytes(doc.data))
-    if not claimed:
-        return counts
+            elif row.attachment and row.attachment.startswith("payslip:"):
+                filename, pdf = await payroll.payslip_pdf(session, int(row.attachment.partition(":")[2]),
+                                                          school_name=settings.school_name)
+                attachments[row.id or 0] = (filename, "application/pdf", pdf)
     client = _smtp(settings)
     connected = False
     for row in claimed:

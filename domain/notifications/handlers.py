@@ -9,11 +9,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
 from domain.academics.events import StudentAbsent, TermGradesPublished
+from domain.hr import service as hr
+from domain.kernel import money
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import InvalidInput
 from domain.kernel.outbox import Event
 from domain.kernel.settings import current_settings
 from domain.notifications import service as notifications
+from domain.payroll import service as payroll
+from domain.payroll.events import PayslipsPaid
 
 log = logging.getLogger(__name__)
 
@@ -83,5 +87,30 @@ async def tell_guardians_of_absence(session: AsyncSession, event: Event) -> None
                         exc.message)
 
 
+async def send_payslips(session: AsyncSession, event: Event) -> None:
+    """payroll.PayslipsPaid: each employee paid by the run gets their payslip at their work address, its PDF
+    attached when sent (category payroll: required; Fair Work Regulations 2009 reg 3.44(6) allows a payslip in
+    electronic form), once per payslip."""
+    data = PayslipsPaid.model_validate(event.payload)
+    settings = current_settings()
+    slips = await payroll.paid_payslips(session, data.run_id)
+    employees = await hr.employees_by_id(session, [s.employee_id for s in slips])
+    for slip in slips:
+        employee = employees.get(slip.employee_id)
+        if employee is None or not employee.work_email:
+            continue
+        try:
+            await notifications.queue(
+                session, to=employee.work_email, name=employee.full_name, category="payroll", template="payslip",
+                public_url=settings.public_url, school_name=settings.school_name, person_kind="employee",
+                person_id=employee.id, dedupe_key=f"payslip:{slip.id}", attachment=f"payslip:{slip.id}",
+                context={"period": data.period, "number": slip.number, "currency": slip.currency,
+                         "net": money.format_money(slip.net_minor, slip.currency, code=False),
+                         "pay_date": data.pay_date.isoformat()})
+        except InvalidInput as exc:
+            log.warning("employee %s not sent payslip %s: %s", slip.employee_id, slip.number, exc.message)
+
+
 HANDLERS = {TermGradesPublished.topic: tell_guardians_of_term_grades,
-            StudentAbsent.topic: tell_guardians_of_absence}
+            StudentAbsent.topic: tell_guardians_of_absence,
+            PayslipsPaid.topic: send_payslips}

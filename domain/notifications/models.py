@@ -48,7 +48,8 @@ class Notification(Entity, table=True):
     subject: str = Field(max_length=200, nullable=False)
     body_text: str = Field(sa_column=Column(Text, nullable=False))
     body_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    document_id: int | None = Field(default=None)  # an attachment (documents context), e.g. a payslip PDF
+    document_id: int | None = Field(default=None)  # an attachment stored in the documents context
+    attachment: str | None = Field(default=None, max_length=80)  # one made when sent: "payslip:<id>" (its PDF)
     unsubscribe_url: str | None = Field(default=None, max_length=600)  # None for a required category
     status: str = Field(default=NotificationStatus.QUEUED.value, max_length=20, nullable=False)
     attempts: int = Field(default=0, nullable=False)

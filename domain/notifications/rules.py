@@ -44,6 +44,8 @@ MAX_NAME = 200
 MAX_CONTEXT_CHARS = 64_000
 """What a message's template data may hold, as JSON: a child's term results fit many times over."""
 MAX_BODY_CHARS = 100_000
+ATTACHMENT = re.compile(r"^payslip:[1-9][0-9]{0,11}$")
+"""The attachments the sender makes when it sends (workers/notifications.py): a payslip's PDF."""
 
 
 def category(code: str) -> Category:

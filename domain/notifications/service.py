@@ -43,15 +43,20 @@ first one died mid-send: it may have been delivered, so at least once, never sil
 async def queue(session: AsyncSession, *, to: str, name: str | None = None, category: str, template: str,
                 context: dict[str, Any], public_url: str, school_name: str | None = None,
                 person_kind: str | None = None, person_id: int | None = None, dedupe_key: str | None = None,
-                document_id: int | None = None, now: datetime | None = None) -> Notification:
+                document_id: int | None = None, attachment: str | None = None,
+                now: datetime | None = None) -> Notification:
     """Queue one email to `to` in the caller's transaction and return its row.
 
     Renders `template` (domain/notifications/templates) with `context` plus recipient_name, school_name and, for
     an optional category, unsubscribe_url (`public_url` + UNSUBSCRIBE_PATH + the recipient's token for the
     category; `<tenant>.<token>` for a tenant other than the default). A recipient who opted out of an optional
     category gets a row with status suppressed and nothing is sent. With `dedupe_key` (an event id and what it is for), the same key and address queue one notification:
-    the existing row is returned. `document_id` is attached when sent (e.g. a payslip PDF). Raises InvalidInput for
-    a bad address, name, category, template or data (rules)."""
+    the existing row is returned. `document_id` (a stored document) is attached when sent; `attachment` names one
+    made when sent instead ("payslip:<id>": its PDF, rendered by the sender). Raises InvalidInput for a bad
+    address, name, category, template, attachment or data (rules)."""
+    if attachment is not None and not rules.ATTACHMENT.match(attachment):
+        raise InvalidInput(f"attachment {attachment[:80]!r} is not one the sender makes; it makes payslip:<id>",
+                           field="attachment")
     email = rules.check_address(to)
     display = rules.check_name(name)
     kind = rules.category(category)
@@ -75,7 +80,8 @@ async def queue(session: AsyncSession, *, to: str, name: str | None = None, cate
     moment = now or utcnow()
     row = Notification(recipient_email=email, recipient_name=display, person_kind=person_kind, person_id=person_id,
                        category=kind.code, template=template, subject=rendered.subject, body_text=rendered.text,
-                       body_html=rendered.html, document_id=document_id, unsubscribe_url=unsubscribe_url,
+                       body_html=rendered.html, document_id=document_id, attachment=attachment,
+                       unsubscribe_url=unsubscribe_url,
                        status=status.value, next_attempt_at=moment if status is NotificationStatus.QUEUED else None,
                        dedupe_key=dedupe_key, created_at=moment, updated_at=moment)
     session.add(row)

@@ -21,11 +21,14 @@ PAYSLIP = "payslip"
 PAYROLL_SUMMARY = "payroll_summary"
 
 
-async def run_documents(session: AsyncSession, run: PayrollRun, *, school_name: str
-                        ) -> list[tuple[Payslip, PayslipDocument]]:
-    """Every payslip of `run` (reversing payslips included) with what its PDF prints, by payslip id."""
-    slips = list((await session.exec(select(Payslip).where(Payslip.run_id == run.id)
-                                     .order_by(col(Payslip.id)))).all())
+async def run_documents(session: AsyncSession, run: PayrollRun, *, school_name: str,
+                        payslip_ids: list[int] | None = None) -> list[tuple[Payslip, PayslipDocument]]:
+    """Every payslip of `run` (reversing payslips included; only `payslip_ids` when given) with what its PDF
+    prints, by payslip id."""
+    stmt = select(Payslip).where(Payslip.run_id == run.id)
+    if payslip_ids is not None:
+        stmt = stmt.where(col(Payslip.id).in_(payslip_ids))
+    slips = list((await session.exec(stmt.order_by(col(Payslip.id)))).all())
     if not slips:
         return []
     lines_of: dict[int, list[PayslipLine]] = defaultdict(list)

@@ -36,6 +36,7 @@ from domain.finance import service as finance
 from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput
+from domain.kernel.outbox import event_effect
 from domain.kernel.plan import (
     NOW,
     Delete,
@@ -50,6 +51,7 @@ from domain.kernel.plan import (
 )
 from domain.payroll import repository as repo
 from domain.leave import service as leave
+from domain.payroll.events import PayslipsPaid
 from domain.payroll.models import CessationType, EmploymentContract, PayrollRun, Payslip, PayslipStatus, RunStatus
 from domain.payroll.service import (
     PAYROLL_ACCOUNTS,
@@ -248,6 +250,8 @@ async def plan_mark_payroll_run_paid(session: AsyncSession, actor: Actor, *, run
                                       "are not paid")
     preview["before"] = {"status": run.status, "payment_entry_id": run.payment_entry_id}
     preview["after"] = {"status": RunStatus.PAID.value, "paid_payslips": len(slips), "net_paid_minor": net}
+    changes.append(event_effect(PayslipsPaid(run_id=run.id or 0, period=run.period, pay_date=run.pay_date,
+                                             payslips=len(slips))))
     return Plan(command="mark_payroll_run_paid",
                 summary=f"Mark payroll {run.period} paid: {len(slips)} payslips, net {net} {run.currency} (minor "
                         "units) from the bank",

@@ -1219,6 +1219,25 @@ def reversing_lines(lines: list[PayslipLine]) -> list[dict[str, Any]]:
              "hours_x100": None if ln.hours_x100 is None else -ln.hours_x100} for ln in lines]
 
 
+async def paid_payslips(session: AsyncSession, run_id: int) -> list[Payslip]:
+    """The run's original payslips that are paid (not reversing ones, not voided), by id."""
+    return await repo.run_payslips(session, run_id, statuses=[PayslipStatus.PAID.value], originals=True)
+
+
+async def payslip_pdf(session: AsyncSession, payslip_id: int, *, school_name: str) -> tuple[str, bytes]:
+    """A payslip's PDF as the run's documents print it: (filename, bytes). Rendering is CPU work: callers on an
+    event loop run `render` of the returned document in a thread; this reads and renders in the caller. Raises
+    NotFound."""
+    from domain.payroll import documents as payroll_documents
+    from domain.payroll.payslip_document import render_payslip_pdf
+
+    slip = await get_payslip(session, payslip_id)
+    run = await get_run(session, slip.run_id)
+    doc = next(d for s, d in await payroll_documents.run_documents(session, run, school_name=school_name,
+                                                                   payslip_ids=[payslip_id]) if s.id == payslip_id)
+    return f"payslip-{slip.number}.pdf", await asyncio.to_thread(render_payslip_pdf, doc)
+
+
 async def get_payslip(session: AsyncSession, payslip_id: int) -> Payslip:
     slip = await session.get(Payslip, payslip_id)
     if slip is None:

@@ -431,3 +431,62 @@ async def test_a_same_day_absence_tells_each_guardian_once(tmp_path_factory, smt
         subject = message["Subject"]
         assert subject.startswith(f"Stu{n} ") and subject.endswith(" was marked absent on 2026-10-05"), subject
         assert message["List-Unsubscribe"] is None
+
+
+async def test_paid_payslips_reach_each_employee_with_the_pdf_attached(tmp_path_factory, smtp):
+    """Issue 21: a run marked paid (through the gate) sends each employee their payslip at their work address, the
+    PDF attached, once."""
+    from datetime import date
+
+    from pypdf import PdfReader
+
+    from domain.hr import service as hr
+    from domain.hr.models import EmploymentType
+    from domain.kernel.actor import SYSTEM_ACTOR
+    from tests.factories import make_user, unique
+    from tests.tools.test_payroll import STRUCTURE, run_month
+    from tools.invoke import invoke
+
+    async with own_runtime(tmp_path_factory, "payslip-mail", in_process_jobs=True, smtp_host="127.0.0.1",
+                           smtp_port=smtp.server.port, smtp_tls="none", notification_send_seconds=0.1,
+                           event_poll_seconds=0.1, school_name="Hillview") as runtime:
+        async with runtime.db.write() as s:
+            office = await hr.create_department(s, SYSTEM_ACTOR, code=unique("OF"), name="Office")
+            staff = [await hr.create_employee(s, SYSTEM_ACTOR, first_name=f"Jo{i}", last_name="Staff",
+                                              work_email=f"jo{i}@hillview.example", position="Teacher",
+                                              department_id=office.id, hire_date=date(2020, 1, 6),
+                                              employment_type=EmploymentType.FULL_TIME) for i in range(2)]
+            officer = await make_user(s, roles="payroll")
+            admin = await make_user(s, roles="admin")
+            admin2 = await make_user(s, roles="admin")
+        structure = await invoke(runtime, "create_salary_structure", {
+            "code": "AU_TEACHERS", "name": "Teachers (AU)", "currency": "AUD", "components": STRUCTURE}, officer)
+        for employee, base in zip(staff, (650000, 720000), strict=True):
+            await invoke(runtime, "create_employment_contract", {
+                "employee_id": employee.id, "start_date": "2026-01-01", "base_minor": base, "currency": "AUD",
+                "salary_structure_id": structure.salary_structure_id, "filing_status": "scale_2"}, officer)
+        await runtime.jobs.start(serving=True)  # the relay and the sender of a serving process
+        try:
+            run = await run_month(runtime, {"officer": officer, "admin": admin, "admin2": admin2}, "2026-03",
+                                  "2026-03-26")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while len(smtp.messages) < 2:
+                assert loop.time() < deadline, (smtp.messages, await rows(runtime))
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)
+        finally:
+            await runtime.jobs.stop()
+    assert run.status == "paid"
+    assert sorted(e.rcpt_tos[0] for e, _ in smtp.messages) == ["jo0@hillview.example", "jo1@hillview.example"]
+    for envelope, message in smtp.messages:
+        assert message["Subject"] == "Your payslip for 2026-03" and message["List-Unsubscribe"] is None
+        [pdf] = list(message.iter_attachments())
+        assert pdf.get_content_type() == "application/pdf" and pdf.get_filename().startswith("payslip-PS202603")
+        import io
+
+        text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.get_content())).pages)
+        name = "Jo0 Staff" if envelope.rcpt_tos[0].startswith("jo0") else "Jo1 Staff"
+        assert name in text and "Hillview" in text
+        body = message.get_body(("plain",)).get_content()
+        assert pdf.get_filename().removeprefix("payslip-").removesuffix(".pdf") in body

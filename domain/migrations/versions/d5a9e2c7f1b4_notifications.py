@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('body_text', sa.Text(), nullable=False),
     sa.Column('body_html', sa.Text(), nullable=True),
     sa.Column('document_id', sa.Integer(), nullable=True),
+    sa.Column('attachment', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
     sa.Column('unsubscribe_url', sqlmodel.sql.sqltypes.AutoString(length=600), nullable=True),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
