@@ -17,6 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.kernel.settings import Settings
+from domain.kernel.tenants import tenant_in_use
 from tools.runtime import Runtime
 from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity, running_here
@@ -24,7 +25,7 @@ from workers.handlers import load_handlers
 from workers.recovery import recovery_loop, requeue_on_arq
 from workers.notifications import start_sender, stop_sender
 from workers.relay import start_worker_relay
-from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
+from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for, served_tenants
 
 log = logging.getLogger(__name__)
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)  # redis-py and the socket's
@@ -83,8 +84,12 @@ async def startup(ctx: dict[str, Any]) -> None:
     queue = ctx.get("queue_name") or runtime.settings.queue_name
     every = runtime.settings.job_heartbeat_seconds
 
-    async def recover() -> list[int]:
-        return await requeue_on_arq(runtime, ctx["redis"], queue, running_here=running_here(runtime))
+    async def recover() -> list[int]:  # the default tenant's orphaned jobs and every active tenant's
+        ids: list[int] = []
+        for code in await served_tenants(runtime):
+            with tenant_in_use(code):
+                ids += await requeue_on_arq(runtime, ctx["redis"], queue, running_here=running_here(runtime))
+        return ids
 
     # One round before the first poll, so a burst worker sees the jobs it hands back before it finds the queue
     # empty and exits; then a round every heartbeat.

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from domain.jobs import service as jobs
 from domain.kernel.clock import utcnow
 from domain.kernel.settings import Settings
+from domain.kernel.tenants import current_tenant
 from tools.runtime import Runtime
 
 if TYPE_CHECKING:  # arq (with redis) is imported where a queue is used: an embedded server has none
@@ -55,22 +56,24 @@ async def orphaned_job_ids(runtime: Runtime) -> list[int]:
 
 async def requeue_on_arq(runtime: Runtime, redis: ArqRedis, queue_name: str, *,
                          running_here: frozenset[int] = frozenset()) -> list[int]:
-    """Make every orphaned job runnable again on `queue_name`; return their ids. Jobs in `running_here` (this
-    process runs them) are never handed back, whatever their heartbeat says.
+    """Make every orphaned job of the context's tenant runnable again on `queue_name`; return their ids. Jobs in
+    `running_here` (this process runs them) are never handed back, whatever their heartbeat says.
 
     A job still in arq's queue loses its dead worker's claim; a job arq no longer knows (lost enqueue, expired)
     is enqueued again under its own arq id.
     """
     from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 
+    tenant = current_tenant()  # the jobs, arq ids and messages of the context's tenant
+    args = () if tenant is None else (tenant,)
     ids = [i for i in await orphaned_job_ids(runtime) if i not in running_here]
     for job_id in ids:
-        arq_id = arq_job_id(queue_name, job_id)
+        arq_id = arq_job_id(queue_name, job_id, tenant)
         if await redis.zscore(queue_name, arq_id) is not None:
             await redis.delete(in_progress_key_prefix + arq_id)
         else:
             await redis.delete(result_key_prefix + arq_id, job_key_prefix + arq_id)
-            await redis.enqueue_job(RUN_JOB, job_id, _job_id=arq_id, _queue_name=queue_name)
+            await redis.enqueue_job(RUN_JOB, job_id, *args, _job_id=arq_id, _queue_name=queue_name)
     return ids
 
 

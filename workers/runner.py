@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
+from domain.kernel import tenants
 from domain.kernel.tenants import current_tenant, tenant_in_use
 from tools.runtime import JobRunner, Runtime
 from workers.audit_sequencer import start_sequencer, stop_sequencer
@@ -29,6 +30,16 @@ __all__ = ["DEFAULT_QUEUE", "ArqRunner", "InProcessRunner", "JobRunner", "arq_jo
 log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "mcs-erp:jobs"
 ENQUEUE_TIMEOUT_S = 5.0  # the longest a job's enqueue waits for Redis: a stalled Redis must not hang the call
+
+
+async def served_tenants(runtime: Runtime) -> list[str | None]:
+    """The tenants whose orphaned jobs this process hands back: the context's tenant alone when one is bound (a
+    stdio server's MCS_ERP_TENANT), else the default tenant (None) and every active registered one."""
+    code = current_tenant()
+    if code is not None:
+        return [code]
+    async with runtime.db.read() as session:
+        return [None, *await tenants.active_codes(session)]
 
 
 class InProcessRunner:
@@ -56,9 +67,13 @@ class InProcessRunner:
             self._sender = start_sender(self.runtime)
 
     async def _recover(self) -> list[int]:
-        ids = [i for i in await orphaned_job_ids(self.runtime) if i not in self.active()]
-        for job_id in ids:
-            await self.enqueue(job_id)
+        ids: list[int] = []
+        for code in await served_tenants(self.runtime):
+            with tenant_in_use(code):
+                found = [i for i in await orphaned_job_ids(self.runtime) if i not in self.active()]
+                for job_id in found:
+                    await self.enqueue(job_id)
+            ids.extend(found)
         return ids
 
     async def enqueue(self, job_id: int) -> None:

@@ -127,6 +127,12 @@ async def list_tenants(session: AsyncSession) -> list[Tenant]:
     return list((await session.exec(select(Tenant).order_by(Tenant.code))).all())  # type: ignore[arg-type]
 
 
+async def active_codes(session: AsyncSession) -> list[str]:
+    """Return the codes of the active registered tenants, in order."""
+    stmt = select(Tenant.code).where(Tenant.status == TenantStatus.ACTIVE.value).order_by(Tenant.code)
+    return list((await session.exec(stmt)).all())  # type: ignore[arg-type]
+
+
 async def register_tenant(session: AsyncSession, *, code: str, name: str) -> Tenant:
     """Register tenant `code` named `name` (active, on the default database). Raises InvalidInput for a bad code
     or a name empty or over MAX_NAME characters, Conflict when the code is taken."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
@@ -25,6 +26,7 @@ from tools.invoke import invoke
 from workers.execute import execute_job
 from workers.handlers import register, unregister
 from workers.recovery import arq_job_id
+from workers.runner import served_tenants
 
 CODES = ("alpha", "beta")
 
@@ -195,6 +197,47 @@ async def test_a_suspended_tenants_jobs_fail_with_the_reason(rt):
     assert out.status == "failed" and "tenant 'beta'" in out.error and "is suspended" in out.error, out
     assert "once it is resumed" in out.error
     assert await execute_job(rt, job.id, tenant="nowhere") == "skipped"
+
+
+async def test_recovery_hands_back_every_active_tenants_orphaned_jobs(rt):
+    ran: list[tuple[str | None, int]] = []
+
+    async def probe(ctx, job_id, params):
+        ran.append((current_tenant(), job_id))
+        return {}
+
+    register("tenant-probe-2")(probe)
+    orphans: dict[str | None, int] = {}
+    try:
+        for code in (None, *CODES):  # a job queued an hour ago and never handed to a runner, in each tenant
+            with tenant_in_use(code):
+                async with rt.db.write() as session:
+                    job = await jobs.create_job(session, await admin_of(rt, code), kind="tenant-probe-2", params={})
+                    job.created_at = job.created_at - timedelta(hours=1)
+                    session.add(job)
+                orphans[code] = job.id
+        async with rt.db.write() as session:
+            await set_status(session, code="beta", status=TenantStatus.SUSPENDED)
+        try:
+            assert await served_tenants(rt) == [None, "alpha"]
+            with tenant_in_use("beta"):  # a process bound to one tenant (stdio) serves that one only
+                assert await served_tenants(rt) == ["beta"]
+            handed = await rt.jobs._recover()
+            assert sorted(handed) == sorted([orphans[None], orphans["alpha"]])
+            for code in (None, "alpha"):
+                with tenant_in_use(code):
+                    await rt.jobs.join(orphans[code])
+        finally:
+            async with rt.db.write() as session:
+                await set_status(session, code="beta", status=TenantStatus.ACTIVE)
+        assert sorted(ran, key=str) == sorted([(None, orphans[None]), ("alpha", orphans["alpha"])], key=str)
+        handed = await rt.jobs._recover()  # beta, active again
+        assert handed == [orphans["beta"]]
+        with tenant_in_use("beta"):
+            await rt.jobs.join(orphans["beta"])
+        assert ("beta", orphans["beta"]) in ran
+    finally:
+        unregister("tenant-probe-2")
 
 
 async def test_sqlite_tenants_are_files_and_postgresql_tenants_schemas(rt):
