@@ -46,7 +46,7 @@ from domain.timetable.schemas import (
 from domain.timetable.school import ClassBlock, SchoolWeek, TeacherAbsence
 from domain.timetable.settings import TimetableSettings
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
-from tools.references import AcademicYearRef, TimetableProblemRef, TimetableSolutionRef
+from tools.references import AcademicYearRef, TimetableFeedRef, TimetableProblemRef, TimetableSolutionRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import Code, Name, Page, PageInput, ToolInput, decode_cursor, encode_cursor, page_of
 
@@ -492,7 +492,7 @@ async def create_timetable_feed(ctx: ToolContext, args: TimetableCalendarIn) -> 
 
 
 class FeedIdIn(ToolInput):
-    feed_id: int = Field(ge=1, le=2_147_483_647)
+    feed_id: TimetableFeedRef
 
 
 @module.tool(effect=Effect.WRITE, roles=FEED_MAKERS)
