@@ -343,3 +343,28 @@ async def test_events_redis_lost_with_its_data_are_published_again(tmp_path_fact
             await publisher.stop()
             await redis.delete(stream)
         _assert_once_in_order(await effect_rows(rt.db), warm + ids)
+
+
+async def test_messages_naming_no_event_are_acknowledged_and_dropped(tmp_path_factory, redis):
+    """A message without a numeric id, with a malformed tenant code, or naming an event the database does not have
+    (another deployment's stream, a dropped database) is acknowledged and deleted, not retried forever; a good one
+    beside them is handled."""
+    queue = _queue()
+    stream = relay.stream_key(queue)
+    async with await _runtime(tmp_path_factory, queue) as rt:
+        await create_effects_table(rt.db)
+        good = await record_many(rt.db, ["g1"])
+        consumer = relay.StreamConsumer(rt, redis, _effect_handlers(), stream=stream, consumer="c1", block_s=0.1)
+        try:
+            await consumer.ensure_group()
+            for fields in ({"id": "x"}, {"topic": TOPIC}, {"id": "1", "tenant": "Bad Code!"}, {"id": "999999"},
+                           {"id": str(good[0])}):
+                await redis.xadd(stream, fields)
+            messages = await consumer.take()
+            assert len(messages) == 5
+            result = await consumer.handle(messages)
+            assert result.done == good
+            assert (await redis.xpending(stream, relay.GROUP))["pending"] == 0 and await redis.xlen(stream) == 0
+            assert [r[0] for r in await effect_rows(rt.db)] == good
+        finally:
+            await redis.delete(stream)
