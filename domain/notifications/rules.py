@@ -7,10 +7,9 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
 from domain.kernel.errors import InvalidInput
 
@@ -95,9 +94,17 @@ def is_permanent(code: int | None) -> bool:
 
 
 TEMPLATES = Path(__file__).with_name("templates")
-_ENV = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=select_autoescape(
-    enabled_extensions=("html.j2",), default_for_string=False), trim_blocks=True, lstrip_blocks=True,
-    keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    """The templates' jinja2 Environment, made at the first render (a server that sends no mail never loads jinja2:
+    tests/workers/test_job_start.py keeps start-up light)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=select_autoescape(
+        enabled_extensions=("html.j2",), default_for_string=False), trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True)
 
 
 @dataclass(frozen=True)
@@ -126,15 +133,12 @@ def render(template: str, context: dict[str, Any]) -> Rendered:
     if size > MAX_CONTEXT_CHARS:
         raise InvalidInput(f"template data is {size} characters as JSON; at most {MAX_CONTEXT_CHARS}",
                            field="context")
+    env = _environment()
+    html_name = f"{template}.html.j2"
     try:
-        subject = " ".join(_ENV.get_template(f"{template}.subject.j2").render(context).split())
-        text = _ENV.get_template(f"{template}.txt.j2").render(context)
-        try:
-            html: str | None = _ENV.get_template(f"{template}.html.j2").render(context)
-        except TemplateNotFound:
-            html = None
-    except TemplateNotFound as exc:  # pragma: no cover - template_names() lists only complete ones
-        raise InvalidInput(f"template {template!r} lacks {exc.name}", field="template") from None
+        subject = " ".join(env.get_template(f"{template}.subject.j2").render(context).split())
+        text = env.get_template(f"{template}.txt.j2").render(context)
+        html = env.get_template(html_name).render(context) if (TEMPLATES / html_name).is_file() else None
     except Exception as exc:  # jinja2's UndefinedError and friends: the data does not fit the template
         raise InvalidInput(f"template {template!r} could not be rendered with this data: {exc}",
                            field="context") from None
