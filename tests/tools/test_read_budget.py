@@ -81,6 +81,7 @@ ARGUMENTS: dict[str, Arguments] = {
     "ping": NONE,
     "list_audit_events": NONE,
     "list_notifications": NONE,
+    "list_dead_letters": NONE,
     "list_pending_actions": NONE,
     "get_action": lambda d: {"action_id": d.action_id},
     "list_jobs": NONE,
