@@ -125,16 +125,19 @@ class Runtime:
 
     async def _authenticate(self, raw_key: str, channel: Channel) -> Actor | None:
         code = identity.tenant_of_key(raw_key)
+        tenant = None
         if code is not None:
             with tenant_in_use(None):  # the registry lives with the default tenant
                 async with self.db.read() as session:
                     tenant = await tenants.get_tenant(session, code)
             if tenant is None:
                 return None
-            tenants.refuse_suspended(tenant)
         with tenant_in_use(code):
             async with self.db.read() as session:
-                return await identity.authenticate_key(session, raw_key, channel)
+                actor = await identity.authenticate_key(session, raw_key, channel)
+        if actor is not None and tenant is not None:  # only a valid key learns that its tenant is suspended
+            tenants.refuse_suspended(tenant)
+        return actor
 
     async def check_tenant(self, code: str | None) -> None:
         """Raise NotFound unless tenant `code` is registered, TenantSuspended when it is suspended (None: the

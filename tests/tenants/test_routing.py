@@ -101,6 +101,8 @@ async def test_a_key_finds_its_tenant_and_no_other(rt):
         with pytest.raises(TenantSuspended, match="tenant 'alpha' .* is suspended") as refused:
             await rt.actor_for_key(secret, Channel.MCP_HTTP)
         assert refused.value.http_status == 403 and refused.value.code == "tenant_suspended"
+        # Only a valid key learns that its tenant is suspended; any other is just unknown.
+        assert await rt.actor_for_key(f"mcs_alpha.{body}x", Channel.MCP_HTTP) is None
         with pytest.raises(TenantSuspended):
             await rt.check_tenant("alpha")
         await rt.check_tenant("beta")
