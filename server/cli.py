@@ -845,7 +845,8 @@ def tenants_list() -> None:
     async def go(runtime):
         await prepare_database(runtime)
         async with runtime.db.read() as session:
-            return [(t.code, t.status, t.schema_name, t.created_at, t.name) for t in await tenants.list_tenants(session)]
+            return [(t.code, t.status, t.schema_name, t.created_at, t.name)
+                    for t in await tenants.list_tenants(session)]
 
     rows = _run(go)
     if not rows:

@@ -55,7 +55,7 @@ AfterCommit = Callable[[], Awaitable[None]]
 """`await hook()`: work to do once the unit of work that registered it has committed."""
 
 _HOOKS = "mcs_erp.after_commit"  # session.info key: the registered [(transaction, hook)], in order
-_SEARCH_PATH = "mcs_erp.search_path"  # connection.info key: the tenant schema a read connection is set to (None: default)
+_SEARCH_PATH = "mcs_erp.search_path"  # connection.info key: the schema a read connection is set to (None: default)
 _READ_ONLY = "mcs_erp.read_only"  # session.info key: set on the sessions of read units of work, which never commit
 
 

@@ -1,5 +1,6 @@
-"""A property test: requests of three tenants and the default one interleaved over one small pool (pool_size=2), with errors and
-cancellations in the middle of their transactions, and every read sees its own tenant's rows and no other's.
+"""A property test: requests of three tenants and the default one interleaved over one small pool (pool_size=2),
+with errors and cancellations in the middle of their transactions, and every read sees its own tenant's rows and
+no other's.
 
 Seeded random schedules (SEEDS x STEPS operations, run in concurrent batches): each operation picks a tenant and
 one of: a read, a write (a new user named for its tenant), a write that fails after inserting (rolled back), a
