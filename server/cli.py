@@ -476,16 +476,24 @@ def keys_create(
                                                    "finance, registrar, teacher, viewer.")] = None,
     name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
     employee_code: Annotated[str | None, typer.Option(help="Link a new user to an employee (teachers).")] = None,
+    tenant: Annotated[str | None, typer.Option(help="The tenant (school) of the user and key (`mcs-erp tenants "
+                                                    "list`); default: the default school.")] = None,
 ) -> None:
     """Create an API key; the secret is printed once and only its hash is stored."""
     from domain.hr.repository import get_employee_by_code
     from domain.identity.service import create_api_key
     from domain.kernel.audit import append_audit
     from domain.kernel.errors import NotFound
+    from domain.kernel.tenants import tenant_in_use
     from server.auth import CLI_OPERATOR
 
     async def go(runtime):
         await prepare_database(runtime)
+        await runtime.check_tenant(tenant)  # NotFound for an unknown tenant, TenantSuspended for a suspended one
+        with tenant_in_use(tenant):
+            return await issue(runtime)
+
+    async def issue(runtime):
         async with runtime.db.write() as session:
             employee_id = None
             if employee_code:

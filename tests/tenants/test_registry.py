@@ -10,13 +10,16 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
-from domain.identity.service import tenant_of_key
+from domain.identity.service import get_user_by_username, tenant_of_key
 from domain.kernel import tenants
+from domain.kernel.actor import Channel
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
+from domain.kernel.settings import Settings
 from domain.kernel.tenants import TenantStatus, tenant_in_use
 from domain.migrations.schema import current_revision, target_metadata
 from tests.server.e2e_helpers import e2e_database, run_cli_in_process
 from tests.tenants.helpers import admin_of, tenants_runtime
+from tools.runtime import Runtime
 
 BAD_CODES = ["", "a", "A1", "1ab", "_ab", "ab-c", "ab c", "ab;drop", "ab.c", "é" + "b", "a" * 32, "ab\n", "Ab"]
 
@@ -123,6 +126,28 @@ async def test_the_tenants_commands(tmp_path):
         assert re.search(r"^north\s+active", (await run_cli_in_process(db, "tenants", "list")).stdout, re.M)
         unknown = await run_cli_in_process(db, "tenants", "suspend", "nowhere", check=False)
         assert unknown.returncode == 1 and "no tenant with code 'nowhere'" in unknown.stderr
+
+        teacher = await run_cli_in_process(db, "keys", "create", "--tenant", "south", "--user", "t1", "--roles",
+                                           "teacher")
+        teacher_key = re.search(r"(mcs_south\.\S+)", teacher.stdout)
+        assert teacher_key is not None, teacher.stdout
+        runtime = Runtime.create(Settings(database_url=db.url, key_cache_seconds=0))
+        try:
+            actor = await runtime.actor_for_key(teacher_key.group(1), Channel.MCP_HTTP)
+            assert actor is not None and actor.tenant == "south" and actor.username == "t1"
+            with tenant_in_use(None):  # no such user in the default school
+                async with runtime.db.read() as session:
+                    assert await get_user_by_username(session, "t1") is None
+        finally:
+            await runtime.close()
+        for refused_tenant, message in (("north", "is suspended"), ("nowhere", "no tenant with code 'nowhere'"),
+                                        ("Bad!", "is not valid")):
+            if refused_tenant == "north":
+                await run_cli_in_process(db, "tenants", "suspend", "north")
+            out = await run_cli_in_process(db, "keys", "create", "--tenant", refused_tenant, "--user", "t2",
+                                           "--roles", "teacher", check=False)
+            assert out.returncode == 1 and message in out.stderr, (refused_tenant, out.stderr)
+        await run_cli_in_process(db, "tenants", "resume", "north")
 
         migrated = await run_cli_in_process(db, "tenants", "migrate", "--all")
         assert "tenant north: migrated" in migrated.stdout and "tenant south: migrated" in migrated.stdout
