@@ -11,6 +11,7 @@ from domain.notifications import rules
 from domain.notifications import service as notifications
 from domain.notifications.models import NotificationStatus
 from domain.notifications.schemas import NotificationOut, PreferencesOut, notification_out
+from tools.references import NotificationRef
 from tools.registry import Effect, Module, ToolContext
 from tools.types import Code, Email, Page, PageInput, ToolInput, page_of
 
@@ -37,7 +38,7 @@ async def list_notifications(ctx: ToolContext, args: ListNotificationsIn) -> Pag
 
 
 class NotificationIdIn(ToolInput):
-    notification_id: int = Field(ge=1)
+    notification_id: NotificationRef
 
 
 @module.tool(effect=Effect.WRITE, roles=ADMINS)

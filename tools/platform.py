@@ -14,7 +14,7 @@ from domain.kernel import outbox
 from domain.kernel.audit import AuditKeyError, load_public_key, read_audit_log
 from domain.kernel.clock import utcnow
 from domain.kernel.schemas import AuditEventsOut, audit_chain_out, audit_event_out
-from tools.references import AuditEventRef, EntityRef
+from tools.references import AuditEventRef, DomainEventRef, EntityRef
 from tools.registry import Effect, Module, ToolContext
 from tools.toolsets import Listing
 from tools.types import PageInput, ToolInput, encode_cursor, page_of
@@ -105,7 +105,7 @@ async def list_dead_letters(ctx: ToolContext, args: PageInput) -> outbox.DeadLet
 
 
 class RetryDeadLetterIn(ToolInput):
-    event_id: int = Field(ge=1)
+    event_id: DomainEventRef
     handler: ToolName | None = Field(default=None, description="Default: all its dead handlers.")
 
 

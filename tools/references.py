@@ -64,7 +64,7 @@ PEOPLE_LISTERS = {"employee": "search_employees", "student": "search_students", 
 """Kinds named after people: an error lists their names (not only codes) to a caller who may call this tool."""
 
 ID_ONLY_KINDS = ("action", "job", "document", "timetable_problem", "timetable_solution", "audit_event", "entity",
-                 "leave_request", "stocktake", "timetable_feed")
+                 "leave_request", "stocktake", "timetable_feed", "notification", "domain_event")
 """Kinds with ids only; "entity" is the id of a row of the table another field names (an audit event's)."""
 
 
@@ -130,6 +130,8 @@ EntityRef = id_ref("entity")
 LeaveRequestRef = id_ref("leave_request")
 StocktakeRef = id_ref("stocktake")
 TimetableFeedRef = id_ref("timetable_feed")
+NotificationRef = id_ref("notification")
+DomainEventRef = id_ref("domain_event")
 
 
 @dataclass(frozen=True)

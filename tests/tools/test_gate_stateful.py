@@ -418,6 +418,14 @@ def check_effect(plan: dict[str, Any], d: Diff, action_id: int, decided_by: int 
                 if row["source"] in sources:
                     sums[(row["source"], row["employee_id"], row["leave_type_id"])] += row["hours_x100"]
             assert not +sums and not -sums, f"{where}: the reversed sources do not sum to zero: {sums}"
+        elif change["kind"] == "outbox.event":  # the command's domain event: one outbox row with the planned payload
+            payload = change["payload"]
+            made = [k for k, row in d.added.items() if k[0] == "outbox" and k not in claimed
+                    and (row["topic"], row["aggregate"], row["aggregate_id"], row["schema_version"])
+                    == (payload["topic"], payload["aggregate"], payload["aggregate_id"], payload["schema_version"])
+                    and json.loads(row["payload"]) == payload["payload"]]
+            assert len(made) == 1, f"{where}: the planned event {payload['topic']} was not recorded once: {made}"
+            claimed.add(made[0])
         else:
             pytest.fail(f"{where}: the test does not know how to check effect {change['kind']}; add it")
     extra = d.outside(BOOKKEEPING) - claimed

@@ -65,6 +65,9 @@ NO_CODE = {
     "csv_document_id": "a stored document has an id only", "json_document_id": "a stored document has an id only",
     "move_id": "a stock move has an id only", "stocktake_id": "a stocktake has an id only",
     "feed_id": "a calendar URL has an id only (its secret is the URL)",
+    "notification_id": "a notification (one email) has an id only",
+    "person_id": "a notification's recipient: a guardian's, employee's or user's id, its kind beside it",
+    "aggregate_id": "an event's aggregate: the id of a row of the kind the event names beside it",
 }
 """Field names holding ids of records without a code people use, and why."""
 
