@@ -609,19 +609,29 @@ def audit_keygen(
     typer.echo(f"audit key created: {path} (keep it secret; set MCS_ERP_AUDIT_KEY_FILE={path}); public key: {pub}")
 
 
+AuditTenant = Annotated[str | None, typer.Option("--tenant", help="The tenant (school) whose log it is (default: "
+                                                                  "MCS_ERP_TENANT, else the default tenant).")]
+
+
 @audit_app.command("checkpoint")
 def audit_checkpoint(
     stdout: Annotated[bool, typer.Option("--stdout", help="Print the checkpoint line instead of appending it to "
                                                           "the checkpoint file.")] = False,
+    tenant: AuditTenant = None,
 ) -> None:
     """Integrate the entries committed so far, then sign a checkpoint of the tree (size, root, time) with the
-    audit key and append it to the checkpoint file (audit_checkpoint_file), or print it (--stdout)."""
+    audit key and append it to the checkpoint file (audit_checkpoint_file; a tenant's: that name + '.<tenant>'), or
+    print it (--stdout)."""
+    from domain.kernel.tenants import tenant_in_use
     from workers.audit_sequencer import checkpoint_sink, integrate_all, write_checkpoint_now
 
     async def go(runtime):
-        await integrate_all(runtime)
-        sink = sys.stdout if stdout else checkpoint_sink(runtime.settings)
-        return await write_checkpoint_now(runtime, sink), sink
+        code = tenant or runtime.settings.tenant
+        await runtime.check_tenant(code)
+        with tenant_in_use(code):
+            await integrate_all(runtime)
+            sink = sys.stdout if stdout else checkpoint_sink(runtime.settings)
+            return await write_checkpoint_now(runtime, sink), sink
 
     checkpoint, sink = _run(go)
     if sink is not sys.stdout:
@@ -639,10 +649,12 @@ def audit_verify(
                                                                                "committed so far, as the sequencer "
                                                                                "would (--no-integrate: only read)."
                                             )] = True,
+    tenant: AuditTenant = None,
 ) -> None:
     """Recompute the audit tree from every entry's content and check it against the stored hashes and tree state
     and, with --checkpoints, against each signed checkpoint; exit 1 naming the first entry that differs or the
-    missing tail. Entries not integrated yet are counted, not verified."""
+    missing tail. Entries not integrated yet are counted, not verified. Each tenant's log is its own (--tenant)."""
+    from domain.kernel.tenants import tenant_in_use
     from workers.audit_sequencer import integrate_all
     from domain.kernel.audit import load_public_key, read_checkpoints, verify_audit_log
 
@@ -660,10 +672,13 @@ def audit_verify(
         signed = read_checkpoints(checkpoints) if checkpoints is not None else []
         if checkpoints is not None:
             key = load_public_key(key_path)
-        if integrate:
-            await integrate_all(runtime)
-        async with runtime.db.read() as session:
-            return await verify_audit_log(session, checkpoints=signed, public_key=key), len(signed)
+        code = tenant or runtime.settings.tenant
+        await runtime.check_tenant(code)
+        with tenant_in_use(code):
+            if integrate:
+                await integrate_all(runtime)
+            async with runtime.db.read() as session:
+                return await verify_audit_log(session, checkpoints=signed, public_key=key), len(signed)
 
     result, count = _run(go)
     against = f" and consistent with {count} checkpoint(s)" if checkpoints is not None else ""

@@ -1,8 +1,9 @@
 """The audit sequencer: integrates committed audit entries into the Merkle tree and writes scheduled checkpoints.
 
 It runs as a task of the server process on the embedded default (workers/runner.py's InProcessRunner, no Redis)
-and as a task beside the job loop of every `mcs-erp worker` (workers/arq_worker.py): a task and not an arq job,
-since a worker runs one job at a time (max_jobs=1) and integration must not wait behind a payroll run. Several
+and as a task beside the job loop of every `mcs-erp worker` (workers/arq_worker.py), for the default tenant and
+every active registered one (sequence_tenants): a task and not an arq job, since a worker runs one job at a time
+(max_jobs=1) and integration must not wait behind a payroll run. Several
 sequencers may run; the tree's lock lets one integrate at a time and the others skip the round
 (domain/kernel/audit.py). Each round: integrate batch after batch until nothing is pending (each batch its own
 transaction), then, if audit_key_file is set and audit_checkpoint_seconds have passed since the newest checkpoint
@@ -22,6 +23,7 @@ from typing import TextIO
 from domain.kernel import audit
 from domain.kernel.clock import utcnow
 from domain.kernel.settings import Settings
+from domain.kernel.tenants import TenantStatus, current_tenant, list_tenants, tenant_in_use
 from tools.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -39,17 +41,21 @@ class SequencerRound:
 
 
 def checkpoint_sink(settings: Settings) -> Path | TextIO:
-    """Where checkpoints go: stdout for '-', the audit_checkpoint_file path, or '<audit_key_file>.checkpoints'.
-    Raises audit.AuditKeyError when neither the file nor the key file is set."""
+    """Where checkpoints go: stdout for '-', the audit_checkpoint_file path, or '<audit_key_file>.checkpoints'; for
+    a tenant other than the default (the one the code runs in), that file name with '.<tenant>' added, since each
+    tenant has its own log and tree. Raises audit.AuditKeyError when neither the file nor the key file is set."""
     if settings.audit_checkpoint_file == "-":
         return sys.stdout
     if settings.audit_checkpoint_file:
-        return Path(settings.audit_checkpoint_file).expanduser()
-    if settings.audit_key_file is None:
+        path = Path(settings.audit_checkpoint_file).expanduser()
+    elif settings.audit_key_file is None:
         raise audit.AuditKeyError("no audit key: set MCS_ERP_AUDIT_KEY_FILE (create the key with `mcs-erp audit "
                                   "keygen`); checkpoints go beside it unless MCS_ERP_AUDIT_CHECKPOINT_FILE says where")
-    key = Path(settings.audit_key_file).expanduser()
-    return key.with_name(key.name + ".checkpoints")
+    else:
+        key = Path(settings.audit_key_file).expanduser()
+        path = key.with_name(key.name + ".checkpoints")
+    tenant = current_tenant()
+    return path if tenant is None else path.with_name(f"{path.name}.{tenant}")
 
 
 SEQUENCER_BATCH = 500
@@ -112,6 +118,20 @@ async def sequence_once(runtime: Runtime) -> SequencerRound:
     return SequencerRound(integrated, size, checkpoint)
 
 
+async def sequence_tenants(runtime: Runtime) -> dict[str | None, SequencerRound]:
+    """One round for the tenant this code runs in (the default, or MCS_ERP_TENANT's for a stdio server) and, when
+    that is the default, one for each active registered tenant in turn (each tenant's log, tree and checkpoint
+    file are its own); the rounds by tenant code (None: the default)."""
+    rounds = {current_tenant(): await sequence_once(runtime)}
+    if current_tenant() is None:
+        async with runtime.db.read() as session:
+            codes = [t.code for t in await list_tenants(session) if t.status == TenantStatus.ACTIVE.value]
+        for code in codes:
+            with tenant_in_use(code):
+                rounds[code] = await sequence_once(runtime)
+    return rounds
+
+
 async def sequencer_loop(runtime: Runtime, *, every: float | None = None) -> None:
     """Run rounds every `every` seconds (audit_sequencer_seconds) until cancelled; a failed round is logged (once
     while it keeps failing the same way) and the next one tries again (a database outage, a missing key file)."""
@@ -119,7 +139,7 @@ async def sequencer_loop(runtime: Runtime, *, every: float | None = None) -> Non
     last_error = None
     while True:
         try:
-            await sequence_once(runtime)
+            await sequence_tenants(runtime)
             last_error = None
         except asyncio.CancelledError:
             raise
