@@ -25,7 +25,8 @@ from workers.handlers import load_handlers
 from workers.recovery import recovery_loop, requeue_on_arq
 from workers.notifications import start_sender, stop_sender
 from workers.relay import start_worker_relay
-from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for, served_tenants
+from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
+from workers.tenancy import served_tenants
 
 log = logging.getLogger(__name__)
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)  # redis-py and the socket's

@@ -23,8 +23,9 @@ from typing import TextIO
 from domain.kernel import audit
 from domain.kernel.clock import utcnow
 from domain.kernel.settings import Settings
-from domain.kernel.tenants import TenantStatus, current_tenant, list_tenants, tenant_in_use
+from domain.kernel.tenants import current_tenant, tenant_in_use
 from tools.runtime import Runtime
+from workers.tenancy import served_tenants
 
 log = logging.getLogger(__name__)
 MAX_BATCHES_PER_ROUND = 2000
@@ -119,16 +120,12 @@ async def sequence_once(runtime: Runtime) -> SequencerRound:
 
 
 async def sequence_tenants(runtime: Runtime) -> dict[str | None, SequencerRound]:
-    """One round for the tenant this code runs in (the default, or MCS_ERP_TENANT's for a stdio server) and, when
-    that is the default, one for each active registered tenant in turn (each tenant's log, tree and checkpoint
-    file are its own); the rounds by tenant code (None: the default)."""
-    rounds = {current_tenant(): await sequence_once(runtime)}
-    if current_tenant() is None:
-        async with runtime.db.read() as session:
-            codes = [t.code for t in await list_tenants(session) if t.status == TenantStatus.ACTIVE.value]
-        for code in codes:
-            with tenant_in_use(code):
-                rounds[code] = await sequence_once(runtime)
+    """One round for each tenant this process serves (workers.tenancy.served_tenants), in turn: each tenant's log,
+    tree and checkpoint file are its own. The rounds by tenant code (None: the default)."""
+    rounds = {}
+    for code in await served_tenants(runtime):
+        with tenant_in_use(code):
+            rounds[code] = await sequence_once(runtime)
     return rounds
 
 

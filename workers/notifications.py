@@ -28,12 +28,13 @@ import aiosmtplib
 from domain.documents import service as documents
 from domain.kernel.clock import utcnow
 from domain.kernel.settings import Settings
-from domain.kernel.tenants import TenantStatus, list_tenants, tenant_in_use
+from domain.kernel.tenants import tenant_in_use
 from domain.notifications import rules
 from domain.notifications import service as notifications
 from domain.notifications.models import Notification
 from domain.payroll import service as payroll
 from tools.runtime import Runtime
+from workers.tenancy import served_tenants
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -132,12 +133,9 @@ async def send_due(runtime: Runtime, *, batch: int = BATCH) -> dict[str, int]:
 
 
 async def send_all_tenants(runtime: Runtime) -> dict[str, int]:
-    """send_due for the default tenant, then for each active registered tenant (domain.kernel.tenants); the counts
-    summed."""
-    total = await send_due(runtime)
-    async with runtime.db.read() as session:
-        tenants = [t.code for t in await list_tenants(session) if t.status == TenantStatus.ACTIVE.value]
-    for code in tenants:
+    """send_due for each tenant this process serves (workers.tenancy.served_tenants); the counts summed."""
+    total = {"sent": 0, "queued": 0, "bounced": 0, "failed": 0}
+    for code in await served_tenants(runtime):
         with tenant_in_use(code):
             for key, value in (await send_due(runtime)).items():
                 total[key] += value
@@ -145,13 +143,11 @@ async def send_all_tenants(runtime: Runtime) -> dict[str, int]:
 
 
 async def queue_fee_reminders(runtime: Runtime, as_of: date) -> int:
-    """Queue `as_of`'s overdue-fee reminders (notifications.queue_fee_reminders, in the school's currency) for the
-    default tenant and every active one, each in its own transaction; return how many were queued."""
+    """Queue `as_of`'s overdue-fee reminders (notifications.queue_fee_reminders, in the school's currency) for each
+    tenant this process serves, each in its own transaction; return how many were queued."""
     settings = runtime.settings
     queued = 0
-    async with runtime.db.read() as session:
-        tenants = [t.code for t in await list_tenants(session) if t.status == TenantStatus.ACTIVE.value]
-    for code in [None, *tenants]:
+    for code in await served_tenants(runtime):
         with tenant_in_use(code):
             async with runtime.db.write() as session:
                 done = await notifications.queue_fee_reminders(

@@ -98,8 +98,7 @@ async def tenant_codes(runtime: Runtime) -> list[str | None]:
     """The tenants a relay serves: the default one (None) and every active registered tenant, by code."""
     with tenant_in_use(None):
         async with runtime.db.read() as session:
-            registered = await tenants.list_tenants(session)
-    return [None, *(t.code for t in registered if t.status == tenants.TenantStatus.ACTIVE.value)]
+            return [None, *await tenants.active_codes(session)]
 
 
 def handlers_of(runtime: Runtime) -> EventHandlers:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from domain.jobs import repository as jobs_repo
 from domain.jobs import service as jobs
-from domain.kernel import tenants
 from domain.kernel.tenants import current_tenant, tenant_in_use
 from tools.runtime import JobRunner, Runtime
 from workers.audit_sequencer import start_sequencer, stop_sequencer
@@ -21,6 +20,7 @@ from workers.recovery import RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loo
 from workers.notifications import Sender, start_sender, stop_sender
 from workers.relay import start_server_relay
 from workers.run_feed import connect_feed
+from workers.tenancy import served_tenants
 
 if TYPE_CHECKING:  # arq (with redis) is imported by the runner that uses it: the embedded default has no Redis
     from arq.connections import ArqRedis
@@ -30,16 +30,6 @@ __all__ = ["DEFAULT_QUEUE", "ArqRunner", "InProcessRunner", "JobRunner", "arq_jo
 log = logging.getLogger(__name__)
 DEFAULT_QUEUE = "mcs-erp:jobs"
 ENQUEUE_TIMEOUT_S = 5.0  # the longest a job's enqueue waits for Redis: a stalled Redis must not hang the call
-
-
-async def served_tenants(runtime: Runtime) -> list[str | None]:
-    """The tenants whose orphaned jobs this process hands back: the context's tenant alone when one is bound (a
-    stdio server's MCS_ERP_TENANT), else the default tenant (None) and every active registered one."""
-    code = current_tenant()
-    if code is not None:
-        return [code]
-    async with runtime.db.read() as session:
-        return [None, *await tenants.active_codes(session)]
 
 
 class InProcessRunner:

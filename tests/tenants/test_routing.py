@@ -26,7 +26,7 @@ from tools.invoke import invoke
 from workers.execute import execute_job
 from workers.handlers import register, unregister
 from workers.recovery import arq_job_id
-from workers.runner import served_tenants
+from workers.tenancy import served_tenants
 
 CODES = ("alpha", "beta")
 
