@@ -84,15 +84,17 @@ async def send_due(runtime: Runtime, *, batch: int = BATCH) -> dict[str, int]:
     if not claimed:
         return counts
     attachments: dict[int, tuple[str, str, bytes]] = {}
+    payslips = {row.id or 0: int(row.attachment.partition(":")[2]) for row in claimed
+                if row.document_id is None and row.attachment and row.attachment.startswith("payslip:")}
     async with runtime.db.read() as session:  # outside the claim: rendering a payslip takes a few milliseconds
         for row in claimed:
             if row.document_id is not None:
                 doc = await documents.get(session, row.document_id)
                 attachments[row.id or 0] = (doc.filename, doc.content_type, bytes(doc.data))
-            elif row.attachment and row.attachment.startswith("payslip:"):
-                filename, pdf = await payroll.payslip_pdf(session, int(row.attachment.partition(":")[2]),
-                                                          school_name=settings.school_name)
-                attachments[row.id or 0] = (filename, "application/pdf", pdf)
+        pdfs = await payroll.payslip_pdfs(session, payslips.values(), school_name=settings.school_name)
+    for notification_id, payslip_id in payslips.items():
+        filename, pdf = pdfs[payslip_id]
+        attachments[notification_id] = (filename, "application/pdf", pdf)
     client = _smtp(settings)
     connected = False
     for row in claimed:

@@ -64,7 +64,7 @@ async def generate_payroll_documents(ctx: JobContext, job_id: int, params: dict[
     total = len(docs)
     last = time.monotonic()
     for index, (slip, doc) in enumerate(docs, start=1):
-        filename = f"payslip-{slip.number}.pdf"
+        filename = payroll_documents.payslip_filename(slip)
         if filename not in stored:
             pdf = await asyncio.to_thread(render_payslip_pdf, doc)
             async with ctx.runtime.db.write() as session:

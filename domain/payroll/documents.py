@@ -60,6 +60,11 @@ async def run_documents(session: AsyncSession, run: PayrollRun, *, school_name: 
     return out
 
 
+def payslip_filename(slip: Payslip) -> str:
+    """The file name of a payslip's PDF, stored (the documents job) or attached (its email)."""
+    return f"payslip-{slip.number}.pdf"
+
+
 def summary_rows(documents: list[tuple[Payslip, PayslipDocument]]) -> list[RunSummaryRow]:
     """The run summary: one row per payslip (reversals with their negative amounts)."""
     return [RunSummaryRow(employee_code=d.employee_code, employee_name=d.employee_name, department=d.department,

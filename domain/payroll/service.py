@@ -1224,18 +1224,31 @@ async def paid_payslips(session: AsyncSession, run_id: int) -> list[Payslip]:
     return await repo.run_payslips(session, run_id, statuses=[PayslipStatus.PAID.value], originals=True)
 
 
-async def payslip_pdf(session: AsyncSession, payslip_id: int, *, school_name: str) -> tuple[str, bytes]:
-    """A payslip's PDF as the run's documents print it: (filename, bytes). Rendering is CPU work: callers on an
-    event loop run `render` of the returned document in a thread; this reads and renders in the caller. Raises
-    NotFound."""
+async def payslip_pdfs(session: AsyncSession, payslip_ids: Iterable[int], *, school_name: str
+                       ) -> dict[int, tuple[str, bytes]]:
+    """The payslips' PDFs as their runs' documents print them, {payslip id: (filename, bytes)}: what they print is
+    read once per run, and each is rendered in a worker thread (CPU work). Raises NotFound naming an unknown id."""
     from domain.payroll import documents as payroll_documents
     from domain.payroll.payslip_document import render_payslip_pdf
 
-    slip = await get_payslip(session, payslip_id)
-    run = await get_run(session, slip.run_id)
-    doc = next(d for s, d in await payroll_documents.run_documents(session, run, school_name=school_name,
-                                                                   payslip_ids=[payslip_id]) if s.id == payslip_id)
-    return f"payslip-{slip.number}.pdf", await asyncio.to_thread(render_payslip_pdf, doc)
+    wanted = sorted(set(payslip_ids))
+    if not wanted:
+        return {}
+    slips = {s.id: s for s in (await session.exec(select(Payslip).where(id_in(Payslip.id, wanted)))).all()}
+    for payslip_id in wanted:
+        if payslip_id not in slips:
+            raise NotFound(f"no payslip with id {payslip_id}", field="payslip_id")
+    by_run: dict[int, list[int]] = defaultdict(list)
+    for slip in slips.values():
+        by_run[slip.run_id].append(slip.id or 0)
+    out = {}
+    for run_id, ids in sorted(by_run.items()):
+        run = await get_run(session, run_id)
+        for slip, doc in await payroll_documents.run_documents(session, run, school_name=school_name,
+                                                               payslip_ids=ids):
+            out[slip.id or 0] = (payroll_documents.payslip_filename(slip),
+                                 await asyncio.to_thread(render_payslip_pdf, doc))
+    return out
 
 
 async def get_payslip(session: AsyncSession, payslip_id: int) -> Payslip:
