@@ -43,7 +43,7 @@ def unsubscribe_routes(runtime: Runtime) -> list[Route]:
                 async with runtime.db.read() as session:
                     target = await notifications.unsubscribe_target(session, token)
         except DomainError as exc:
-            if exc.http_status == 404 or exc.code in ("invalid_input", "not_found"):
+            if exc.code in ("not_found", "invalid_input"):  # an unknown token or tenant, a malformed tenant code
                 return _page("Link not valid", "<p>This unsubscribe link is not valid. It may have been copied "
                                                "incompletely.</p>", status=404)
             return _page("Try again later", f"<p>{escape(exc.message)}</p>", status=exc.http_status)

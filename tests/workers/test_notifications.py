@@ -101,6 +101,17 @@ async def rows(runtime) -> list[Notification]:
         return list((await s.exec(select(Notification).order_by(Notification.id))).all())
 
 
+async def received(smtp, count: int, runtime, *, timeout: float = 30.0, settle: float = 0.0) -> None:
+    """Wait until the SMTP server holds `count` messages (fail after `timeout` seconds, showing the log), then
+    `settle` seconds more: further relay and sender rounds, in which nothing may be sent twice."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len(smtp.messages) < count:
+        assert loop.time() < deadline, (smtp.messages, await rows(runtime))
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(settle)
+
+
 async def test_a_queued_notification_is_sent_once_with_both_parts_and_the_unsubscribe_headers(nrt, smtp):
     first = await queue_grades(nrt, "Sam@Hillview.Example", key="event:1:grades")
     again = await queue_grades(nrt, "SAM@hillview.example", key="event:1:grades")
@@ -268,10 +279,7 @@ async def test_a_serving_process_sends_queued_mail_on_its_own(nrt, smtp):
     await runner.start(serving=True)
     try:
         await queue_grades(nrt, "ash@hillview.example")
-        deadline = asyncio.get_running_loop().time() + 20
-        while not smtp.messages:
-            assert asyncio.get_running_loop().time() < deadline, await rows(nrt)
-            await asyncio.sleep(0.05)
+        await received(smtp, 1, nrt, timeout=20)
     finally:
         await runner.stop()  # lets the sender record what it sent before it ends
     assert [e.rcpt_tos for e, _ in smtp.messages] == [["ash@hillview.example"]]
@@ -307,12 +315,7 @@ async def test_published_term_grades_reach_each_guardian_once_with_their_own_chi
             pending = await invoke(runtime, "publish_term_grades", {"class_id": school.class_id,
                                                                     "term_id": school.term_id}, school.registrar)
             await released(runtime, pending, school.registrar, school.admin)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 30
-            while len(smtp.messages) < 2:
-                assert loop.time() < deadline, (smtp.messages, await rows(runtime))
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(1.0)  # a few more relay and sender rounds: nothing is sent twice
+            await received(smtp, 2, runtime, settle=1.0)
         finally:
             await runner.stop()
     assert sorted(e.rcpt_tos[0] for e, _ in smtp.messages) == ["parent0@hillview.example", "parent1@hillview.example"]
@@ -417,12 +420,7 @@ async def test_a_same_day_absence_tells_each_guardian_once(tmp_path_factory, smt
             await register(today, absent, present, present)  # retaken unchanged
             await register(today, present, absent, present)  # corrected: Stu1 absent, Stu0 was not after all
             await register(today, absent, absent, present)  # Stu0 absent again: told once already
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 30
-            while len(smtp.messages) < 2:
-                assert loop.time() < deadline, (smtp.messages, await rows(runtime))
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(1.0)
+            await received(smtp, 2, runtime, settle=1.0)
         finally:
             await runner.stop()
     assert sorted(e.rcpt_tos[0] for e, _ in smtp.messages) == ["parent0@hillview.example", "parent1@hillview.example"]
@@ -469,12 +467,7 @@ async def test_paid_payslips_reach_each_employee_with_the_pdf_attached(tmp_path_
         try:
             run = await run_month(runtime, {"officer": officer, "admin": admin, "admin2": admin2}, "2026-03",
                                   "2026-03-26")
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 30
-            while len(smtp.messages) < 2:
-                assert loop.time() < deadline, (smtp.messages, await rows(runtime))
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(1.0)
+            await received(smtp, 2, runtime, settle=1.0)
         finally:
             await runtime.jobs.stop()
     assert run.status == "paid"
