@@ -91,3 +91,33 @@ async def test_the_link_asks_on_get_and_unsubscribes_on_post(nrt):
         for bad in (token[:-2], "", "x" * 5000, f"nosuchschool.{token}", "<script>"):
             answer = await http.post("/notifications/unsubscribe", params={"token": bad})
             assert answer.status_code == 404 and "<script>" not in answer.text, bad
+
+
+async def test_an_unsubscribe_link_switches_only_its_own_tenants_choice(tmp_path_factory):
+    """A tenant's walls: the same address in two schools has a link per school; a link's token moved to another
+    school's prefix (or stripped of its own) answers 404, and a click changes its own school's choice only."""
+    from domain.kernel.tenants import tenant_in_use
+    from tests.tenants.helpers import tenants_runtime
+
+    async with tenants_runtime(tmp_path_factory, "notify-tenants", ["north"],
+                               public_url="https://erp.example") as runtime:
+        rows = {}
+        for code in (None, "north"):
+            with tenant_in_use(code):
+                rows[code] = await queue(runtime, "sam@example.org")
+        default_token = rows[None].unsubscribe_url.partition("token=")[2]
+        north_token = rows["north"].unsubscribe_url.partition("token=")[2]
+        assert north_token.startswith("north.") and "." not in default_token
+        app = create_app(runtime, own_runtime=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as http:
+            for forged in (f"north.{default_token}", north_token.removeprefix("north.")):
+                answer = await http.post("/notifications/unsubscribe", params={"token": forged})
+                assert answer.status_code == 404, forged
+            assert (await http.post("/notifications/unsubscribe", params={"token": north_token})).status_code == 200
+
+        async def receives(code):
+            with tenant_in_use(code):
+                async with runtime.db.read() as s:
+                    return (await notifications.preferences(s, "sam@example.org"))["grades"]
+
+        assert await receives("north") is False and await receives(None) is True
