@@ -1,6 +1,7 @@
 """The HTTP app: MCP over Streamable HTTP at /mcp, the agent API and the OpenAI-compatible chat completions under
 /v1 (API key required on both), the admin pages under /admin (signed-in session), timetable calendars at
-/calendar/<secret>.ics and notifications' unsubscribe links (the secret URL is the credential), /healthz, /readyz
+/calendar/<secret>.ics and notifications' unsubscribe links (the secret URL is the credential), OAuth sign-in for
+remote MCP clients (server/oauth.py: /authorize, /token, /register, /revoke, the metadata, /oauth/...), /healthz, /readyz
 and the Prometheus /metrics; every request gets a request id (X-Request-ID) that its log lines carry."""
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from server.auth import ApiKeyMiddleware, actor_from_request
 from server.host_check import HostCheckMiddleware, host_policy
 from server.mcp_server import build_mcp_server, url_toolsets
 from server.notifications_http import unsubscribe_routes
+from server.oauth import build_oauth
 from server.observability import RequestIdMiddleware, observability_routes
 from server.openai_compat import openai_compat_routes
+from server.parents import parents_app  # the parent pages: a guardian's own children, by emailed sign-in link
 from tools.runtime import Runtime
 from tools.timetable import calendar_of_url
 
@@ -48,7 +51,9 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int | None = 
                                       transport_security=TransportSecuritySettings(
                                           enable_dns_rebinding_protection=False))
     # The SDK app's own routes are wrapped, but its lifespan is run from ours (mounted apps' lifespans aren't).
-    mcp_endpoint = ApiKeyMiddleware(mcp_app, runtime, Channel.MCP_HTTP)
+    # OAuth (server/oauth.py): /mcp also takes the access tokens it issues, and its 401 points at the metadata.
+    oauth = build_oauth(runtime)
+    mcp_endpoint = ApiKeyMiddleware(mcp_app, runtime, Channel.MCP_HTTP, tokens=oauth)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -91,11 +96,16 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int | None = 
     async def to_admin(request: Request) -> RedirectResponse:
         return RedirectResponse("/admin/", status_code=303)
 
+    async def to_parents(request: Request) -> RedirectResponse:
+        return RedirectResponse("/parents/", status_code=303)
+
     return Starlette(routes=[Route("/healthz", healthz), *observability_routes(runtime),
+                             Route("/parents", to_parents), Mount("/parents", app=parents_app(runtime)),
                              Route("/mcp", endpoint, methods=None), Mount("/mcp", app=endpoint),
                              Mount("/v1", app=v1), Route("/", to_admin), Route("/admin", to_admin),
                              Mount("/admin", app=admin_app(runtime)),
-                             Route("/calendar/{secret}.ics", calendar), *unsubscribe_routes(runtime)],
+                             Route("/calendar/{secret}.ics", calendar), *unsubscribe_routes(runtime),
+                             *(oauth.routes() if oauth is not None else [])],
                      middleware=[Middleware(RequestIdMiddleware), Middleware(HostCheckMiddleware, policy=policy)],
                      lifespan=lifespan)
 

@@ -32,12 +32,13 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from domain.kernel.actor import Actor
-from domain.kernel.errors import DomainError, Unauthenticated, concurrent_write
+from domain.kernel.errors import DomainError, PermissionDenied, Unauthenticated, concurrent_write
 from prompts import MCP_PROMPTS, PromptSpec, Suggestion, render
 from tools.invoke import invoke
 from tools.registry import ProgressReporter, ToolSpec
 from tools.runtime import Runtime
-from tools.toolsets import ALL, Listing, listed_tools, parse_toolsets
+from server.auth import token_toolsets
+from tools.toolsets import ALL, DISCOVERY, Listing, listed_tools, parse_toolsets
 
 log = logging.getLogger("mcs_erp.mcp")
 
@@ -322,6 +323,8 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
     async def list_tools(ctx: ServerRequestContext, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         actor = await resolve_actor(ctx)
         listed = listed_tools(runtime.catalogue, actor, listings.for_request(ctx))
+        if (scoped := token_toolsets(actor)) is not None:  # an OAuth token lists only its scopes' toolsets
+            listed = [s for s in listed if s.toolset in scoped or s.toolset == DISCOVERY]
         return types.ListToolsResult(tools=[declaration(s) for s in listed])
 
     async def handle_call(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> dict[str, Any]:
@@ -329,6 +332,12 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
             actor = await resolve_actor(ctx)
         except Unauthenticated as exc:
             return error_result(exc).model_dump(by_alias=True, mode="json", exclude_none=True)
+        scoped = token_toolsets(actor)
+        spec = runtime.catalogue.tools.get(params.name) if scoped is not None else None
+        if spec is not None and scoped is not None and spec.toolset not in scoped and spec.toolset != DISCOVERY:
+            refused = PermissionDenied(f"this OAuth token may use the toolsets {', '.join(sorted(scoped))}; "
+                                       f"{params.name} is in {spec.toolset} (connect the app again and allow it)")
+            return error_result(refused).model_dump(by_alias=True, mode="json", exclude_none=True)
         # A job-starting tool asked to wait (wait_s) reports the job's progress as notifications/progress when the
         # client sent a progress token; without one, the SDK's report_progress does nothing.
         wants_progress = bool(ctx.meta and ctx.meta.get("progress_token") is not None)

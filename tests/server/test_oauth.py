@@ -1,0 +1,528 @@
+"""OAuth sign-in for remote MCP clients (issue 23), against the app served by a real uvicorn on this event loop.
+
+End to end with the official SDK's OAuthClientProvider over Streamable HTTP: a 401 points at the metadata, the
+client discovers, registers, runs PKCE; an HTTP client plays the browser (sign-in with an API key, consent); then
+it lists tools and calls one, refreshes, and revocation ends its access. Then the attacks, each refused with its
+RFC's error code: a wrong PKCE verifier, a reused code (which also revokes what the code gave), an expired code, a
+redirect URI not registered, a token or code presented by another client, a token for another resource, a
+rotated (reused) refresh token revoking its family, revoked tokens, another user's grant, tenants' walls, and
+scopes limiting the toolsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import httpx2
+import pytest
+import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mcp import Client
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from sqlalchemy import text
+
+from domain.identity.service import create_api_key
+from domain.kernel.actor import Channel
+from domain.kernel.audit import list_audit_entries
+from domain.kernel.clock import utcnow
+from domain.oauth import rules
+from domain.oauth import service as oauth
+from server.app import create_app
+from tests.conftest import own_runtime
+from tests.server.e2e_helpers import free_port
+
+CALLBACK = "http://127.0.0.1:33418/callback"  # never listened on: the test reads the redirect's Location
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+REQUEST_RE = re.compile(r'name="(?:request|next)" value="([^"]+)"')
+META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "oauth-test", "version": "1"},
+        "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+@dataclass
+class Served:
+    base: str
+    rt: object
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def mcp(self) -> str:
+        return f"{self.base}/mcp"
+
+
+@pytest.fixture(scope="module")
+async def served(tmp_path_factory) -> AsyncIterator[Served]:
+    """The app on a real socket whose public URL is its own address (the issuer), with three users' keys."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with own_runtime(tmp_path_factory, "oauth", public_url=base) as rt:
+        s = Served(base=base, rt=rt)
+        async with rt.db.write() as db:
+            for user, roles in (("oa_admin", "admin"), ("oa_viewer", "viewer"), ("oa_other", "teacher")):
+                s.keys[user] = (await create_api_key(db, username=user, roles=roles, name="oauth-test")).secret
+        app = create_app(rt, port=port, own_runtime=False)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        task = asyncio.create_task(server.serve())
+        for _ in range(1000):
+            if server.started:
+                break
+            assert not task.done(), "uvicorn did not start"
+            await asyncio.sleep(0.01)
+        assert server.started, "uvicorn did not start within 10 s"
+        try:
+            yield s
+        finally:
+            server.should_exit = True
+            await asyncio.wait_for(task, 15)
+
+
+# ---------------------------------------------------------------- the browser and a hand-driven client
+
+
+async def browser_consent(base: str, authorize_url: str, api_key: str, *, decision: str = "approve") -> str:
+    """Play the user's browser: follow /authorize to the sign-in page, sign in with `api_key`, answer the consent
+    page with `decision`; return the Location the server sent the browser back to (the client's redirect URI)."""
+    async with httpx.AsyncClient(base_url=base, follow_redirects=False, timeout=30) as browser:
+        r = await browser.get(authorize_url)
+        assert r.status_code == 302, r.text
+        consent_url = r.headers["location"]
+        assert consent_url.startswith(f"{base}/oauth/consent?request="), consent_url
+        r = await browser.get(consent_url)
+        assert r.status_code == 200 and "API key" in r.text, r.text
+        r = await browser.post("/oauth/sign-in", data={"csrf_token": CSRF_RE.search(r.text).group(1),
+                                                        "next": REQUEST_RE.search(r.text).group(1),
+                                                        "api_key": api_key})
+        assert r.status_code == 303, r.text
+        r = await browser.get(r.headers["location"])
+        assert r.status_code == 200 and "Allow" in r.text, r.text
+        browser.last_consent_page = r.text  # type: ignore[attr-defined]
+        r2 = await browser.post("/oauth/consent", data={"csrf_token": CSRF_RE.search(r.text).group(1),
+                                                         "request": REQUEST_RE.search(r.text).group(1),
+                                                         "decision": decision})
+        assert r2.status_code == 303, r2.text
+        return r2.headers["location"]
+
+
+def pkce() -> tuple[str, str]:
+    """A code verifier and its S256 challenge (RFC 7636 section 4.2)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+@dataclass
+class Grant:
+    client_id: str
+    verifier: str
+    code: str
+    redirect_uri: str
+
+
+async def register(http: httpx.AsyncClient, *, redirect_uris: list[str] | None = None, scope: str | None = None,
+                   name: str = "Hand client") -> dict:
+    body = {"redirect_uris": redirect_uris or [CALLBACK], "client_name": name, "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"]}
+    if scope is not None:
+        body["scope"] = scope
+    r = await http.post("/register", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def authorized(s: Served, http: httpx.AsyncClient, user: str = "oa_admin", *, scope: str | None = None,
+                     client: dict | None = None) -> Grant:
+    """Register a public client (unless given) and run authorize + consent as `user`; return the code."""
+    client = client or await register(http)
+    verifier, challenge = pkce()
+    params = {"response_type": "code", "client_id": client["client_id"], "redirect_uri": CALLBACK,
+              "code_challenge": challenge, "code_challenge_method": "S256", "state": "st-1",
+              "resource": s.mcp}
+    if scope:
+        params["scope"] = scope
+    url = str(httpx.URL(f"{s.base}/authorize", params=params))
+    back = await browser_consent(s.base, url, s.keys[user])
+    query = parse_qs(urlsplit(back).query)
+    assert back.startswith(CALLBACK) and query["state"] == ["st-1"] and query["iss"] == [s.base], back
+    return Grant(client["client_id"], verifier, query["code"][0], CALLBACK)
+
+
+async def token(http: httpx.AsyncClient, **form: str) -> httpx.Response:
+    return await http.post("/token", data=form)
+
+
+async def exchange(http: httpx.AsyncClient, g: Grant, **override: str) -> httpx.Response:
+    form = {"grant_type": "authorization_code", "code": g.code, "redirect_uri": g.redirect_uri,
+            "client_id": g.client_id, "code_verifier": g.verifier} | override
+    return await token(http, **form)
+
+
+async def mcp_status(s: Served, access_token: str) -> int:
+    """The status of a ping tool call on /mcp with `access_token` (2026-07-28, no session): 200 accepted, 401
+    refused."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "ping", "arguments": {},
+                                                                          "_meta": META}}
+    async with httpx.AsyncClient(timeout=30) as http:
+        r = await http.post(s.mcp, json=body, headers={
+            "Authorization": f"Bearer {access_token}", "Accept": "application/json, text/event-stream",
+            "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "ping"})
+        assert r.status_code in (200, 401), r.text
+        return r.status_code
+
+
+@pytest.fixture
+async def http(served) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=served.base, timeout=30) as client:
+        yield client
+
+
+# ---------------------------------------------------------------- end to end with the SDK's client
+
+
+class MemoryStorage:
+    """The SDK's TokenStorage in memory."""
+
+    def __init__(self):
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+async def test_the_sdk_client_discovers_registers_signs_in_calls_refreshes_and_is_revoked(served):
+    storage = MemoryStorage()
+    pages: list[str] = []
+    result: dict[str, AuthorizationCodeResult] = {}
+
+    async def redirect_handler(url: str) -> None:
+        back = await browser_consent(served.base, url, served.keys["oa_admin"])
+        q = parse_qs(urlsplit(back).query)
+        result["r"] = AuthorizationCodeResult(code=q["code"][0], state=q["state"][0], iss=q["iss"][0])
+        pages.append(url)
+
+    async def callback_handler() -> AuthorizationCodeResult:
+        return result.pop("r")
+
+    provider = OAuthClientProvider(
+        served.mcp, OAuthClientMetadata(redirect_uris=[CALLBACK], client_name="Claude (test)",
+                                        grant_types=["authorization_code", "refresh_token"],
+                                        token_endpoint_auth_method="client_secret_post"),
+        storage, redirect_handler=redirect_handler, callback_handler=callback_handler)
+    async with (httpx2.AsyncClient(auth=provider, timeout=httpx2.Timeout(30.0)) as http2,
+                Client(streamable_http_client(served.mcp, http_client=http2), read_timeout_seconds=30) as client):
+        tools = {t.name for t in (await client.list_tools()).tools}
+        me = await client.call_tool("get_me", {})
+        assert not me.is_error, me
+        assert me.structured_content["username"] == "oa_admin"
+    assert pages and "get_me" in tools
+    assert storage.client is not None and storage.client.client_secret  # confidential: a secret was issued
+    first = storage.tokens
+    assert first is not None and first.access_token.startswith("mcsat_") and first.refresh_token
+    assert await mcp_status(served, first.access_token) == 200
+
+    # Only hashes are stored: no row holds a value.
+    async with served.rt.db.read() as db:
+        values = " ".join(str(v) for row in (await db.exec(text("SELECT * FROM oauth_tokens"))).all() for v in row)
+        stored_secret = (await db.exec(text("SELECT secret_hash FROM oauth_clients WHERE client_id = :c"),
+                                       params={"c": storage.client.client_id})).one()[0]
+    assert first.access_token not in values and first.refresh_token not in values
+    assert stored_secret == rules.hash_secret(storage.client.client_secret)
+
+    # Refresh (client_secret_post): a new pair; the old access token stops working (rotation revokes it).
+    async with httpx.AsyncClient(base_url=served.base, timeout=30) as http:
+        r = await token(http, grant_type="refresh_token", refresh_token=first.refresh_token,
+                        client_id=storage.client.client_id, client_secret=storage.client.client_secret)
+        assert r.status_code == 200, r.text
+        second = r.json()
+        assert second["refresh_token"] != first.refresh_token and second["access_token"] != first.access_token
+        assert await mcp_status(served, second["access_token"]) == 200
+        assert await mcp_status(served, first.access_token) == 401
+        # Without the client's secret the refresh is refused as an unauthenticated client.
+        r = await token(http, grant_type="refresh_token", refresh_token=second["refresh_token"],
+                        client_id=storage.client.client_id, client_secret="wrong")
+        assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+        # RFC 7009 revocation ends access (the key cache is 0 s in tests).
+        r = await http.post("/revoke", data={"token": second["access_token"], "client_id": storage.client.client_id,
+                                             "client_secret": storage.client.client_secret})
+        assert r.status_code == 200
+    assert await mcp_status(served, second["access_token"]) == 401
+
+    # Audited at issue, refresh and revocation, never with a value.
+    async with served.rt.db.read() as db:
+        entries = [e for e in await list_audit_entries(db, tool="oauth", limit=200)]
+    events = {e.event for e in entries}
+    assert {"granted", "issued", "refreshed", "revoked"} <= events, events
+    blob = " ".join(f"{e.arguments} {e.before} {e.after}" for e in entries)
+    for value in (first.access_token, first.refresh_token, second["access_token"], second["refresh_token"]):
+        assert value not in blob
+
+
+async def test_a_401_names_the_protected_resource_metadata_and_the_metadata_documents(served, http):
+    r = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert r.status_code == 401
+    challenge = r.headers["www-authenticate"]
+    assert f'resource_metadata="{served.base}/.well-known/oauth-protected-resource/mcp"' in challenge
+    prm = (await http.get("/.well-known/oauth-protected-resource/mcp")).json()
+    assert prm["resource"] == served.mcp and prm["authorization_servers"] == [served.base]
+    asm = (await http.get("/.well-known/oauth-authorization-server")).json()
+    assert asm["issuer"] == served.base and asm["code_challenge_methods_supported"] == ["S256"]
+    assert asm["registration_endpoint"] == f"{served.base}/register"
+    assert asm["revocation_endpoint"] == f"{served.base}/revoke"
+    assert {"me", "students", "payroll"} <= set(asm["scopes_supported"])
+    r = await http.post("/mcp", json={}, headers={"Authorization": "Bearer mcsat_nope"})
+    assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
+
+
+# ---------------------------------------------------------------- attacks
+
+
+async def test_a_wrong_pkce_verifier_is_refused_and_the_right_one_then_works(served, http):
+    g = await authorized(served, http)
+    r = await exchange(http, g, code_verifier=pkce()[0])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    r = await exchange(http, g)
+    assert r.status_code == 200, r.text
+
+
+async def test_a_reused_code_is_refused_and_revokes_what_it_gave(served, http):
+    g = await authorized(served, http)
+    first = await exchange(http, g)
+    assert first.status_code == 200
+    access = first.json()["access_token"]
+    assert await mcp_status(served, access) == 200
+    again = await exchange(http, g)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert await mcp_status(served, access) == 401  # RFC 6749 4.1.2: the replay revoked the tokens
+    r = await token(http, grant_type="refresh_token", refresh_token=first.json()["refresh_token"],
+                    client_id=g.client_id)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+async def test_an_expired_code_is_refused(served, http):
+    g = await authorized(served, http)
+    async with served.rt.db.write() as db:
+        await db.exec(text("UPDATE oauth_codes SET expires_at = :t WHERE code_hash = :h"),
+                      params={"t": utcnow() - timedelta(seconds=1), "h": rules.hash_secret(g.code)})
+    r = await exchange(http, g)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    assert "expired" in r.json()["error_description"]
+
+
+async def test_a_redirect_uri_not_registered_is_refused_at_authorize_and_at_token(served, http):
+    client = await register(http)
+    _verifier, challenge = pkce()
+    r = await http.get("/authorize", params={"response_type": "code", "client_id": client["client_id"],
+                                             "redirect_uri": "https://evil.example/cb", "code_challenge": challenge,
+                                             "code_challenge_method": "S256", "state": "x"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"  # never redirected to evil.example
+    assert "evil.example" not in r.headers.get("location", "")
+    g = await authorized(served, http, client=client)
+    r = await exchange(http, g, redirect_uri="https://evil.example/cb")
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    # Registration refuses redirect URIs that are neither https nor loopback http.
+    r = await http.post("/register", json={"redirect_uris": ["http://evil.example/cb"], "client_name": "x",
+                                           "token_endpoint_auth_method": "none"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_redirect_uri"
+
+
+async def test_a_code_or_refresh_token_of_another_client_is_refused(served, http):
+    g = await authorized(served, http)
+    thief = await register(http, name="Thief")
+    r = await exchange(http, g, client_id=thief["client_id"])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    tokens = (await exchange(http, g)).json()
+    r = await token(http, grant_type="refresh_token", refresh_token=tokens["refresh_token"],
+                    client_id=thief["client_id"])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    # The thief's revocation request is ignored (RFC 7009 answers 200), and the token still works.
+    # (The SDK's RevocationRequest requires the client_secret field even of a public client: sent empty.)
+    r = await http.post("/revoke", data={"token": tokens["access_token"], "client_id": thief["client_id"],
+                                         "client_secret": ""})
+    assert r.status_code == 200 and await mcp_status(served, tokens["access_token"]) == 200
+
+
+async def test_a_token_for_another_resource_is_refused(served, http):
+    _verifier, challenge = pkce()
+    client = await register(http)
+    r = await http.get("/authorize", params={"response_type": "code", "client_id": client["client_id"],
+                                             "redirect_uri": CALLBACK, "code_challenge": challenge,
+                                             "code_challenge_method": "S256", "state": "x",
+                                             "resource": "https://other-school.example/mcp"})
+    assert r.status_code == 302
+    assert parse_qs(urlsplit(r.headers["location"]).query)["error"] == ["invalid_target"]
+    # A token this database holds but minted for another server (another resource) is not accepted here.
+    user = await served.rt.actor_for_key(served.keys["oa_admin"], Channel.MCP_HTTP)
+    async with served.rt.db.write() as db:
+        code, _grant = await oauth.grant_consent(db, user, client_id=client["client_id"], client_name="x",
+                                                 scopes=["me"], resource="https://other-school.example/mcp",
+                                                 code_challenge=challenge, redirect_uri=CALLBACK,
+                                                 redirect_uri_explicit=True)
+        record = await oauth.load_code(db, code)
+        issued = await oauth.exchange_code(db, code_id=record.id, client_id=client["client_id"])
+    assert await mcp_status(served, issued.access_token) == 401
+
+
+async def test_a_rotated_refresh_token_used_again_revokes_the_family(served, http):
+    g = await authorized(served, http)
+    first = (await exchange(http, g)).json()
+    r = await token(http, grant_type="refresh_token", refresh_token=first["refresh_token"], client_id=g.client_id)
+    assert r.status_code == 200
+    second = r.json()
+    replay = await token(http, grant_type="refresh_token", refresh_token=first["refresh_token"],
+                         client_id=g.client_id)
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    # The whole family is gone: the rightful client's new tokens too.
+    assert await mcp_status(served, second["access_token"]) == 401
+    r = await token(http, grant_type="refresh_token", refresh_token=second["refresh_token"], client_id=g.client_id)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+async def test_an_expired_access_token_is_refused(served, http):
+    g = await authorized(served, http)
+    tokens = (await exchange(http, g)).json()
+    async with served.rt.db.write() as db:
+        await db.exec(text("UPDATE oauth_tokens SET expires_at = :t WHERE token_hash = :h"),
+                      params={"t": utcnow() - timedelta(seconds=1), "h": rules.hash_secret(tokens["access_token"])})
+    assert await mcp_status(served, tokens["access_token"]) == 401
+
+
+async def test_a_denied_consent_returns_access_denied_and_grants_nothing(served, http):
+    client = await register(http)
+    _verifier, challenge = pkce()
+    url = str(httpx.URL(f"{served.base}/authorize", params={
+        "response_type": "code", "client_id": client["client_id"], "redirect_uri": CALLBACK,
+        "code_challenge": challenge, "code_challenge_method": "S256", "state": "d"}))
+    back = await browser_consent(served.base, url, served.keys["oa_viewer"], decision="deny")
+    q = parse_qs(urlsplit(back).query)
+    assert q["error"] == ["access_denied"] and "code" not in q and q["state"] == ["d"]
+
+
+async def test_the_consent_page_names_client_user_roles_and_toolsets_and_scopes_limit_the_tools(served, http):
+    client = await register(http, scope="me students", name="Scoped <b>app</b>")
+    g = await authorized(served, http, "oa_viewer", scope="me", client=client)
+    tokens = (await exchange(http, g)).json()
+    assert tokens["scope"] == "me"
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {tokens['access_token']}"}) as h2, \
+            Client(streamable_http_client(served.mcp, http_client=h2), read_timeout_seconds=30) as c:
+        listed = {t.name for t in (await c.list_tools()).tools}
+        assert "get_me" in listed and "list_students" not in listed
+        assert listed <= {"get_me", "ping", "list_toolsets", "enable_toolsets"}, listed
+        me = await c.call_tool("get_me", {})
+        assert not me.is_error and me.structured_content["username"] == "oa_viewer"
+        refused = await c.call_tool("list_students", {})
+        assert refused.is_error and "toolsets me" in refused.content[0].text
+    # A scope the client did not register is refused at /authorize.
+    _v, challenge = pkce()
+    r = await http.get("/authorize", params={"response_type": "code", "client_id": client["client_id"],
+                                             "redirect_uri": CALLBACK, "code_challenge": challenge,
+                                             "scope": "payroll", "state": "s"})
+    assert parse_qs(urlsplit(r.headers["location"]).query)["error"] == ["invalid_scope"]
+
+
+async def test_consent_page_content(served, http):
+    client = await register(http, name='Evil <script>alert(1)</script>')
+    _verifier, challenge = pkce()
+    url = str(httpx.URL(f"{served.base}/authorize", params={
+        "response_type": "code", "client_id": client["client_id"], "redirect_uri": CALLBACK,
+        "code_challenge": challenge, "code_challenge_method": "S256", "state": "c", "scope": "me students"}))
+    async with httpx.AsyncClient(base_url=served.base, follow_redirects=False, timeout=30) as browser:
+        page = await browser.get((await browser.get(url)).headers["location"])
+        r = await browser.post("/oauth/sign-in", data={"csrf_token": CSRF_RE.search(page.text).group(1),
+                                                        "next": REQUEST_RE.search(page.text).group(1),
+                                                        "api_key": served.keys["oa_viewer"]})
+        consent = (await browser.get(r.headers["location"])).text
+        assert "<script>alert(1)</script>" not in consent and "&lt;script&gt;" in consent
+        assert "oa_viewer" in consent and ">viewer<" in consent
+        assert "<strong>me</strong>" in consent and "<strong>students</strong>" in consent
+        assert "<strong>payroll</strong>" not in consent
+        # A POST without the session's CSRF token grants nothing.
+        r = await browser.post("/oauth/consent", data={"csrf_token": "forged", "decision": "approve",
+                                                        "request": REQUEST_RE.search(consent).group(1)})
+        assert r.status_code == 403
+        # A foreign Origin is refused too.
+        r = await browser.post("/oauth/consent", headers={"Origin": "https://evil.example"},
+                               data={"csrf_token": CSRF_RE.search(consent).group(1), "decision": "approve",
+                                     "request": REQUEST_RE.search(consent).group(1)})
+        assert r.status_code in (403, 421)
+
+
+async def test_a_user_lists_and_revokes_their_clients_and_never_anothers(served, http):
+    g = await authorized(served, http, "oa_other")
+    tokens = (await exchange(http, g)).json()
+    admin = await served.rt.actor_for_key(served.keys["oa_admin"], Channel.MCP_HTTP)
+    other = await served.rt.actor_for_key(served.keys["oa_other"], Channel.MCP_HTTP)
+    async with served.rt.db.write() as db:
+        with pytest.raises(Exception) as refused:
+            await oauth.revoke_authorised_client(db, admin, client_id=g.client_id)
+        assert getattr(refused.value, "code", "") == "not_found"
+    assert await mcp_status(served, tokens["access_token"]) == 200
+    async with httpx.AsyncClient(base_url=served.base, follow_redirects=False, timeout=30) as browser:
+        page = await browser.get("/oauth/clients")
+        r = await browser.post("/oauth/sign-in", data={"csrf_token": CSRF_RE.search(page.text).group(1),
+                                                        "next": "", "api_key": served.keys["oa_other"]})
+        assert r.headers["location"] == "/oauth/clients"
+        listing = (await browser.get("/oauth/clients")).text
+        assert g.client_id in listing
+        r = await browser.post("/oauth/clients/revoke", data={"csrf_token": CSRF_RE.search(listing).group(1),
+                                                               "client_id": g.client_id})
+        assert r.status_code == 303
+        assert g.client_id not in (await browser.get("/oauth/clients")).text
+    assert await mcp_status(served, tokens["access_token"]) == 401
+    async with served.rt.db.read() as db:
+        assert [c for c in await oauth.list_authorised_clients(db, other) if c.client_id == g.client_id] == []
+
+
+async def test_a_token_is_its_users_actor_through_the_gate(served, http):
+    """A viewer's token carries the viewer's roles: a tool outside them is refused like the viewer's key is."""
+    g = await authorized(served, http, "oa_viewer")
+    tokens = (await exchange(http, g)).json()
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {tokens['access_token']}"}) as h2, \
+            Client(streamable_http_client(served.mcp, http_client=h2), read_timeout_seconds=30) as c:
+        me = await c.call_tool("get_me", {})
+        assert me.structured_content["roles"] == ["viewer"]
+        refused = await c.call_tool("create_department", {"code": "OAX", "name": "OAuth dept"})
+        assert refused.is_error and "permission" in refused.content[0].text.lower()
+    assert await mcp_status(served, tokens["access_token"]) == 200
+    async with httpx.AsyncClient(base_url=served.base, timeout=30) as v1:  # not an API key: /v1 refuses it
+        r = await v1.get("/v1/tools", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert r.status_code == 401
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(raw=st.one_of(st.text(max_size=300), st.builds(lambda p, t: p + t, st.sampled_from(
+    [rules.ACCESS_PREFIX, rules.REFRESH_PREFIX, rules.CODE_PREFIX, "mcs_"]), st.text(max_size=250))))
+async def test_no_made_up_value_is_a_token_code_or_key(served, raw):
+    """Property: whatever a caller sends as a bearer token, a code or a refresh token, none is accepted."""
+    header_safe = raw.isascii() and raw.isprintable() and raw.strip() == raw and raw
+    if header_safe:
+        assert await mcp_status(served, raw) == 401
+    async with httpx.AsyncClient(base_url=served.base, timeout=30) as http:
+        if "prop_client" not in served.__dict__:
+            served.__dict__["prop_client"] = await register(http)
+        client = served.__dict__["prop_client"]
+        r = await token(http, grant_type="authorization_code", code=raw or "x", redirect_uri=CALLBACK,
+                        client_id=client["client_id"], code_verifier="v" * 43)
+        assert r.status_code == 400 and r.json()["error"] in ("invalid_grant", "invalid_request")
+        r = await token(http, grant_type="refresh_token", refresh_token=raw or "x", client_id=client["client_id"])
+        assert r.status_code == 400 and r.json()["error"] in ("invalid_grant", "invalid_request")
