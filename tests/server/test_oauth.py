@@ -33,15 +33,18 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 from sqlalchemy import text
 
+from domain.hr.models import Department
 from domain.identity.service import create_api_key
 from domain.kernel.actor import Channel
 from domain.kernel.audit import list_audit_entries
 from domain.kernel.clock import utcnow
+from domain.kernel.tenants import TenantStatus, set_status, tenant_in_use
 from domain.oauth import rules
 from domain.oauth import service as oauth
 from server.app import create_app
 from tests.conftest import own_runtime
 from tests.server.e2e_helpers import free_port
+from tests.tenants.helpers import add_tenant
 
 CALLBACK = "http://127.0.0.1:33418/callback"  # never listened on: the test reads the redirect's Location
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -526,3 +529,52 @@ async def test_no_made_up_value_is_a_token_code_or_key(served, raw):
         assert r.status_code == 400 and r.json()["error"] in ("invalid_grant", "invalid_request")
         r = await token(http, grant_type="refresh_token", refresh_token=raw or "x", client_id=client["client_id"])
         assert r.status_code == 400 and r.json()["error"] in ("invalid_grant", "invalid_request")
+
+
+async def test_a_token_belongs_to_its_users_tenant_and_keeps_the_walls(served, http):
+    """A north user's token names north, lives in north's database, acts in north; a value re-labelled with
+    another tenant is unknown there; a suspended tenant's token is refused."""
+    await add_tenant(served.rt, "north")
+    with tenant_in_use("north"):
+        async with served.rt.db.write() as db:
+            key = (await create_api_key(db, username="oa_north", roles="viewer", name="oauth-test")).secret
+            db.add(Department(code="NORTHONLY", name="North only"))
+    served.keys["oa_north"] = key
+    g = await authorized(served, http, "oa_north")
+    assert g.code.startswith("mcsac_north.")
+    tokens = (await exchange(http, g)).json()
+    access = tokens["access_token"]
+    assert access.startswith("mcsat_north.") and tokens["refresh_token"].startswith("mcsrt_north.")
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {access}"}) as h2, \
+            Client(streamable_http_client(served.mcp, http_client=h2), read_timeout_seconds=30) as c:
+        me = await c.call_tool("get_me", {})
+        assert me.structured_content["username"] == "oa_north"
+        departments = await c.call_tool("list_departments", {})
+        assert "NORTHONLY" in departments.content[0].text
+    # The grant lives in north only; the default tenant has none of north's user.
+    async with served.rt.db.read() as db:
+        default_grants = (await db.exec(text("SELECT count(*) FROM oauth_grants WHERE client_id = :c"),
+                                        params={"c": g.client_id})).one()[0]
+    with tenant_in_use("north"):
+        async with served.rt.db.read() as db:
+            north_grants = (await db.exec(text("SELECT count(*) FROM oauth_grants WHERE client_id = :c"),
+                                          params={"c": g.client_id})).one()[0]
+    assert (default_grants, north_grants) == (0, 1)
+    # Re-labelled values are unknown: north's secret under the default tenant's prefix, or under another tenant.
+    secret = access.split(".", 1)[1]
+    assert await mcp_status(served, f"mcsat_{secret}") == 401
+    assert await mcp_status(served, f"mcsat_south.{secret}") == 401
+    assert await mcp_status(served, access) == 200
+    with tenant_in_use(None):
+        async with served.rt.db.write() as db:
+            await set_status(db, code="north", status=TenantStatus.SUSPENDED)
+    try:
+        assert await mcp_status(served, access) == 401
+        r = await token(http, grant_type="refresh_token", refresh_token=tokens["refresh_token"],
+                        client_id=g.client_id)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    finally:
+        with tenant_in_use(None):
+            async with served.rt.db.write() as db:
+                await set_status(db, code="north", status=TenantStatus.ACTIVE)
+    assert await mcp_status(served, access) == 200
