@@ -37,6 +37,7 @@ import domain.oauth.models
 import domain.payroll.models
 import domain.payroll.rates_models
 import domain.payroll.remittance_models
+import domain.purchasing.models
 import domain.timetable.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
