@@ -49,6 +49,7 @@ from sqlmodel import select
 
 from domain.hr.models import Department, Employee
 from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel import offload
 from domain.kernel.audit import ensure_audit_head
 from domain.kernel.clock import utcnow
 from domain.migrations.schema import migrate
@@ -187,6 +188,7 @@ async def run(args: argparse.Namespace) -> None:
     runtime = Runtime.create(Settings(database_url=url))
     try:
         await migrate(runtime.db.write_engine)
+        await offload.warm()  # as `mcs-erp worker` does at start-up: the compute process is up before the first job
         started = time.perf_counter()
         calendars = await build(runtime, args.employees)
         setup_s = time.perf_counter() - started

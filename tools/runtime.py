@@ -14,7 +14,7 @@ from domain.kernel.actor import Actor, Channel
 from domain.kernel.db import Database
 from domain.kernel.errors import DomainError
 from domain.kernel.settings import Settings
-from domain.kernel import tenants
+from domain.kernel import offload, tenants
 from domain.kernel.tenants import tenant_in_use
 from tools.registry import Catalogue, build_catalogue
 
@@ -74,6 +74,7 @@ class Runtime:
         job is refused. The runner connects lazily or in `start()`.
         """
         settings = settings or Settings()
+        offload.configure(settings.compute_processes)
         runtime = cls(settings=settings, db=Database(settings.database_url))
         runtime.runs.attach(runtime.db.write_engine.sync_engine)
         # A SQLite tenant's file has its own write engine (domain.kernel.db.Database.tenant_database). Run ids are

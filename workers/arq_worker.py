@@ -16,6 +16,7 @@ from arq.worker import func, get_kwargs
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from domain.kernel import offload
 from domain.kernel.settings import Settings
 from domain.kernel.tenants import tenant_in_use
 from tools.runtime import Runtime
@@ -82,6 +83,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     runtime: Runtime = ctx["runtime"]
     ctx.setdefault("worker_name", process_identity("worker"))  # recorded on every job this worker claims
     load_handlers()  # import every handler now, not inside the first job (it blocks the loop while it imports)
+    await offload.warm()  # start the compute process now, not inside the first payroll job
     queue = ctx.get("queue_name") or runtime.settings.queue_name
     every = runtime.settings.job_heartbeat_seconds
 

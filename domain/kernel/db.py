@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -332,9 +333,14 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
     ids: list[int] = []
     if with_ids:
         ids = await reserve_ids(session, table, len(rows))
-        rows = [{**row, "id": row_id} for row, row_id in zip(rows, ids, strict=True)]
-    columns = list(rows[0])
-    await bulk_insert_records(session, table, columns, [tuple(row[c] for c in columns) for row in rows])
+    columns = [c for c in rows[0] if not (with_ids and c == "id")]  # a reserved id replaces one given
+    values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    if with_ids:
+        records = [(row_id, *values(row)) for row, row_id in zip(rows, ids, strict=True)]
+        columns = ["id", *columns]
+    else:
+        records = [values(row) for row in rows]
+    await bulk_insert_records(session, table, columns, records)
     return ids
 
 

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
                                  description="Jobs one `mcs-erp worker` runs at once: 1 spreads CPU-bound jobs "
                                              "(payroll, timetable solves, PDFs) over the workers; raise it when "
                                              "workers mostly wait (agent runs).")
+    compute_processes: int = Field(
+        default=1, ge=0, le=8, description="Child processes that compute payroll runs' payslips beside each server "
+                                           "or worker process (domain/kernel/offload.py), so the computation holds "
+                                           "neither its event loop nor its GIL; 0 computes in a thread instead.")
     log_format: Literal["text", "json"] = Field(
         default="text", description="text: readable lines on stderr; json: one JSON object per line (time, level, "
                                     "logger, message, request_id), for log collectors in production.")

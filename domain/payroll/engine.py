@@ -549,6 +549,12 @@ class YearToDate:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its fields (a mappingproxy does not pickle): payslips cross to and from the compute process.
+        Restored without checking again what was checked when it was made (`_restored_ytd`)."""
+        return (_restored_ytd, (self.gross_minor, self.taxable_minor, self.tax_minor, self.net_minor,
+                                dict(self.components)))
+
     def component(self, code: str) -> int:
         """Return the year-to-date amount of component `code` (0 when it has none)."""
         return self.components.get(code, 0)
@@ -569,6 +575,16 @@ class YearToDate:
         _set(after, "net_minor", self.net_minor + net_minor)
         _set(after, "components", MappingProxyType(dict(sorted(components.items()))))
         return after
+
+
+def _restored_ytd(gross_minor: int, taxable_minor: int, tax_minor: int, net_minor: int,
+                  components: dict[str, int]) -> YearToDate:
+    """A pickled YearToDate back (its values were checked when it was first made)."""
+    ytd = _new(YearToDate)
+    for name, value in (("gross_minor", gross_minor), ("taxable_minor", taxable_minor), ("tax_minor", tax_minor),
+                        ("net_minor", net_minor), ("components", MappingProxyType(components))):
+        _set(ytd, name, value)
+    return ytd
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import hashlib
 import json
+import pickle
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -40,7 +42,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.service import EmployeeFacts
-from domain.kernel import money
+from domain.kernel import money, offload
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.audit import append_audit
 from domain.kernel.audit import write_pending as write_pending_audit
@@ -520,7 +522,8 @@ class Computation:
     payslips: list[tuple[EmploymentContract, engine.Payslip]]
     employees: Mapping[int | None, EmployeeFacts]
     skipped: list[dict[str, Any]]
-    leave: list[dict[str, Any]] | None = None  # per payslip: accrued, taken and paid-out hours by leave type
+    leave: list[str] | None = None  # per payslip, as JSON: accrued, taken and paid-out hours by leave type
+    ytd: list[str] | None = None  # per payslip, as JSON: its year to date and withholding working (_ytd_json)
 
 
 Progress = Callable[[int, int], Awaitable[None]]
@@ -639,12 +642,12 @@ class _Employment:
 
 
 PROGRESS_EVERY = 500
-"""compute_run reports its progress after each this many employees (and computes them in one worker thread)."""
+"""compute_run reports its progress after each this many employees (one batch for the compute process)."""
 
 
 BatchSink = Callable[["Computation"], Awaitable[None]]
 """Called by compute_run with each batch of payslips computed (a Computation of that batch only, its `skipped`
-empty) while the next batch is computed in the worker thread."""
+empty) while the next batch is computed (domain.kernel.offload)."""
 
 
 async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress | None = None,
@@ -725,48 +728,45 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
     rates = {SUPER_GUARANTEE: place.rate(SUPER_GUARANTEE, run.pay_date, added=await added_rates(session, place.code)
                                          ).rate}
     computed: list[tuple[EmploymentContract, engine.Payslip]] = []
-    leave_records: list[dict[str, Any]] = []
+    leave_records: list[str] = []
+    ytd_records: list[str] = []
     skipped: list[dict[str, Any]] = []
-    structures: dict[int | None, engine.SalaryStructure] = {}
+    # What every payslip is computed with, pickled once for the compute process (offload.run_pure): each batch
+    # carries these bytes (unpickled once per process) and only its own employees' facts.
+    shared = pickle.dumps(_RunShared(
+        currency=run.currency, period=period, total_days=total_days,
+        structures=tuple((row.id, row.code, row.currency, row.components, row.name) for row in structure_rows),
+        leave_types=leave_types, tables=tables, rates=rates), protocol=pickle.HIGHEST_PROTOCOL)
 
-    def compute(batch: list[_Employment]) -> None:
-        """Compile the structures (first batch) and compute `batch`'s payslips: pure computation on what was read
-        above, run in a worker thread so no user's formula runs on the event loop (issue 17, finding 1)."""
-        if not structures:
-            structures.update({row.id: engine_structure(row) for row in structure_rows})
-        for job in batch:
-            contract = job.contract
-            employee = employees.get(contract.employee_id)
-            if employee is None or employee.deleted_at is not None:
-                skipped.append({"contract": contract.contract_number, "reason": "the employee record was deleted"})
-                continue
-            if contract.currency != run.currency:
-                skipped.append({"employee": employee.code, "reason": f"contract in {contract.currency}, run in "
-                                                                     f"{run.currency}"})
-                continue
-            try:
-                slip, record = _compute_one(job, employee, structures[contract.salary_structure_id], period,
-                                            total_days, unpaid_rows.get(contract.employee_id, Fraction(0)),
-                                            taken.get(contract.employee_id, []), leave_types,
-                                            balances.get(contract.employee_id, {}), arrears, ytd, tables, rates)
-            except InvalidInput as exc:
-                raise InvalidInput(f"{employee.code} {employee.full_name}: {exc.message}", field=exc.field) from None
-            if slip.net_minor < 0:
-                raise InvalidInput(f"{employee.code} {employee.full_name}: net pay would be {slip.net_minor} "
-                                   "(deductions exceed gross pay); fix the contract or the leave before calculating",
-                                   field="run_id")
-            leave_records.append(record)
-            computed.append((contract, slip))
+    async def compute(batch: list[_Employment]) -> None:
+        """Compute `batch`'s payslips in the compute process (domain.kernel.offload): pure computation on what was
+        read above, so no user's formula runs on, or holds the GIL of, the event loop's process (issue 17,
+        finding 1; issue 18's bench)."""
+        items = [_Item(job, employees.get(job.contract.employee_id),
+                       unpaid_rows.get(job.contract.employee_id, Fraction(0)), taken.get(job.contract.employee_id, []),
+                       balances.get(job.contract.employee_id, {}), arrears.get(job.contract.employee_id, ()),
+                       ytd.get(job.contract.employee_id, engine.YearToDate())) for job in batch]
+        outcomes = await offload.run_pure(_compute_batch, shared, items)
+        for job, outcome in zip(batch, outcomes, strict=True):
+            if outcome[0] == "skip":
+                skipped.append(outcome[1])
+            elif outcome[0] == "error":
+                raise InvalidInput(outcome[1], field=outcome[2])
+            else:
+                computed.append((job.contract, outcome[1]))
+                leave_records.append(outcome[2])
+                ytd_records.append(outcome[3])
 
     def batch_since(first: int, last: int) -> Computation:
         return Computation(run_id=run_id, run_version=run.version, payslips=computed[first:last],
-                           employees=employees, skipped=[], leave=leave_records[first:last])
+                           employees=employees, skipped=[], leave=leave_records[first:last],
+                           ytd=ytd_records[first:last])
 
     handed = 0  # computed[:handed] went to the sink
     for first in range(0, max(len(plans), 1), PROGRESS_EVERY):
         batch = plans[first:first + PROGRESS_EVERY]
         ready = len(computed)  # the thread only appends: computed[:ready] stays as it is while it runs
-        computing = asyncio.ensure_future(asyncio.to_thread(compute, batch))
+        computing = asyncio.ensure_future(compute(batch))
         try:
             if sink is not None and handed < ready:
                 await sink(batch_since(handed, ready))  # the database writes this batch while the thread computes
@@ -780,13 +780,101 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
     if sink is not None and handed < len(computed):
         await sink(batch_since(handed, len(computed)))
     return Computation(run_id=run_id, run_version=run.version, payslips=computed, employees=employees,
-                       skipped=skipped, leave=leave_records)
+                       skipped=skipped, leave=leave_records, ytd=ytd_records)
+
+
+@dataclass(frozen=True)
+class _RunShared:
+    """What every payslip of a run is computed with (pickled once per run; its hash names it in the cache)."""
+
+    currency: str
+    period: engine.PayPeriod
+    total_days: int
+    structures: tuple[tuple[int | None, str, str, str, str], ...]  # (id, code, currency, components JSON, name)
+    leave_types: Mapping[str, Any]
+    tables: TaxTableSet
+    rates: Mapping[str, Fraction]
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One employee's facts for `_compute_batch`."""
+
+    job: _Employment
+    employee: EmployeeFacts | None
+    unpaid: Fraction
+    taken: list[Any]
+    balance: Mapping[str, Fraction]
+    arrears: tuple[engine.PayslipLine, ...]
+    ytd: engine.YearToDate
+
+
+_shared_cache: dict[str, tuple[_RunShared, dict[int | None, engine.SalaryStructure]]] = {}
+"""A compute process's (or thread's) runs: the shared facts unpickled and their structures compiled, once per run."""
+
+offload.preload(__name__)
+
+
+def _compute_batch(blob: bytes, items: list[_Item]) -> list[tuple[Any, ...]]:
+    """Compute each item's payslip (in a compute process: domain.kernel.offload). Returns, per item in order,
+    ("ok", payslip, its leave record as JSON, its year to date as JSON), ("skip", reason) or ("error", message,
+    field): the first error stops the run (InvalidInput naming the employee), raised by the caller, since not every
+    exception pickles. The JSON is rendered here, off the writing process."""
+    shared, structures = _unpickled(blob)
+    out: list[tuple[Any, ...]] = []
+    for item in items:
+        contract, employee = item.job.contract, item.employee
+        if employee is None or employee.deleted_at is not None:
+            out.append(("skip", {"contract": contract.contract_number, "reason": "the employee record was deleted"}))
+            continue
+        if contract.currency != shared.currency:
+            out.append(("skip", {"employee": employee.code, "reason": f"contract in {contract.currency}, run in "
+                                                                      f"{shared.currency}"}))
+            continue
+        try:
+            slip, record = _compute_one(item.job, employee, structures[contract.salary_structure_id], shared.period,
+                                        shared.total_days, item.unpaid, item.taken, shared.leave_types, item.balance,
+                                        item.arrears, item.ytd, shared.tables, shared.rates)
+        except InvalidInput as exc:
+            out.append(("error", f"{employee.code} {employee.full_name}: {exc.message}", exc.field))
+            return out
+        if slip.net_minor < 0:
+            out.append(("error", f"{employee.code} {employee.full_name}: net pay would be {slip.net_minor} "
+                                 "(deductions exceed gross pay); fix the contract or the leave before calculating",
+                        "run_id"))
+            return out
+        out.append(("ok", slip, json.dumps(record), _ytd_json(slip)))
+    return out
+
+
+def _ytd_json(slip: engine.Payslip) -> str:
+    """A payslip's `ytd` column: year to date after it, its taxable pay, and which published table each tax line
+    came from (its citation) with the working, for the record."""
+    return json.dumps({"gross_minor": slip.ytd.gross_minor, "taxable_minor": slip.ytd.taxable_minor,
+                       "tax_minor": slip.ytd.tax_minor, "net_minor": slip.ytd.net_minor,
+                       "period_taxable_minor": slip.taxable_minor,
+                       "withholding": [w.record() for w in slip.withholdings]})
+
+
+def _unpickled(blob: bytes) -> tuple[_RunShared, dict[int | None, engine.SalaryStructure]]:
+    """The run's shared facts and compiled structures, from the cache when this process has seen the run."""
+    key = hashlib.blake2b(blob, digest_size=16).hexdigest()
+    hit = _shared_cache.get(key)
+    if hit is None:
+        shared: _RunShared = pickle.loads(blob)
+        structures = {sid: engine_structure(SalaryStructure(id=sid, code=code, currency=currency,
+                                                            components=components, name=name))
+                      for sid, code, currency, components, name in shared.structures}
+        while len(_shared_cache) >= 4:  # runs computed at once by one process: a few
+            _shared_cache.pop(next(iter(_shared_cache)))
+        hit = _shared_cache[key] = (shared, structures)
+    return hit
 
 
 def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.SalaryStructure, period: engine.PayPeriod,
                  total_days: int, unpaid_recorded: Fraction, taken: list[Any], leave_types: Mapping[str, Any],
-                 balance: Mapping[str, Fraction], arrears: Mapping[int, tuple[engine.PayslipLine, ...]],
-                 ytd: Mapping[int, engine.YearToDate], tables: TaxTableSet, rates: Mapping[str, Fraction]
+                 balance: Mapping[str, Fraction], arrears: tuple[engine.PayslipLine, ...], ytd: engine.YearToDate,
+                 tables: TaxTableSet, rates: Mapping[str, Fraction]
                  ) -> tuple[engine.Payslip, dict[str, Any]]:
     """One employee's payslip and its leave record (accrued, taken and paid-out hours by leave type)."""
     contract, frequency = job.contract, period.frequency
@@ -855,9 +943,9 @@ def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.Sa
         structure, period,
         engine.PayInputs(base_minor=max(Fraction(0), base - paid_leave_total), working_days=total_days,
                          unpaid_leave_days=unpaid_days, filing_status=contract.filing_status,
-                         arrears=arrears.get(contract.employee_id, ()), leave=tuple(leave_lines),
+                         arrears=arrears, leave=tuple(leave_lines),
                          termination=tuple(termination), termination_tax=tuple(termination_tax), rates=rates,
-                         ytd=ytd.get(contract.employee_id, engine.YearToDate())), tax_tables=tables)
+                         ytd=ytd), tax_tables=tables)
     return slip, _leave_json(accrued, taken_hours, paid_out, taken)
 
 
@@ -917,7 +1005,8 @@ async def _store_payslips(session: AsyncSession, run: PayrollRun, computation: C
                           tool: str) -> None:
     """Write `computation`'s payslips, their lines and one audit row each (event payslip_written)."""
     computed = computation.payslips
-    ids, numbers = await _write_payslips(session, run, computed, computation.employees, computation.leave)
+    ids, numbers = await _write_payslips(session, run, computed, computation.employees, computation.leave,
+                                         computation.ytd)
     for payslip_id, number, (contract, slip) in zip(ids, numbers, computed, strict=True):
         await append_audit(session, actor, tool=tool, event="payslip_written",
                            arguments={"run_id": run.id, "employee_id": contract.employee_id},
@@ -996,21 +1085,18 @@ LINE_COLUMNS = ("payslip_id", "position", "code", "name", "kind", "amount_minor"
 
 async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list[tuple[EmploymentContract,
                           engine.Payslip]], employees: Mapping[int | None, EmployeeFacts],
-                          leave_records: list[dict[str, Any]] | None = None) -> tuple[list[int], list[str]]:
-    """Insert the payslips (with their leave record: hours accrued, taken and paid out by leave type) and their lines
-    (with their STP category and hours) with two multi-row INSERTs (Core, for speed at 10,000 employees); return
-    the payslips' ids and numbers, in the order of `computed`."""
+                          leave_records: list[str] | None = None, ytd_records: list[str] | None = None
+                          ) -> tuple[list[int], list[str]]:
+    """Insert the payslips (with their leave record, JSON: hours accrued, taken and paid out by leave type; and their
+    year to date, JSON, `_ytd_json` when not given) and their lines (with their STP category and hours) with two bulk
+    inserts (Core, for speed at 10,000 employees); return the payslips' ids and numbers, in the order of
+    `computed`."""
     if not computed:
         return [], []
     now = utcnow()
     table = Payslip.__table__  # type: ignore[attr-defined]
     rows = []
     for index, (contract, slip) in enumerate(computed):
-        ytd = {"gross_minor": slip.ytd.gross_minor, "taxable_minor": slip.ytd.taxable_minor,
-               "tax_minor": slip.ytd.tax_minor, "net_minor": slip.ytd.net_minor,
-               "period_taxable_minor": slip.taxable_minor,
-               # Which published table each tax line came from (its citation) and the working, for the record.
-               "withholding": [w.record() for w in slip.withholdings]}
         rows.append({"version": 1, "run_id": run.id, "employee_id": contract.employee_id,
                      "contract_id": contract.id, "department_id": contract.department_id, "period": run.period,
                      "number": f"PS{run.period.replace('-', '')}-{run.id}-{employees[contract.employee_id].code}",
@@ -1018,9 +1104,9 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
                      "payment_days_x100": int(slip.payment_days * 100), "working_days": int(slip.working_days),
                      "gross_minor": slip.gross_minor, "deductions_minor": slip.deductions_minor,
                      "employer_minor": slip.employer_contributions_minor, "net_minor": slip.net_minor,
-                     "ytd": json.dumps(ytd), "reverses_payslip_id": None, "created_at": now,
+                     "ytd": ytd_records[index] if ytd_records else _ytd_json(slip), "reverses_payslip_id": None, "created_at": now,
                      "pay_date": run.pay_date, "period_start": run.period_start, "period_end": run.period_end,
-                     "leave": json.dumps(leave_records[index] if leave_records else {})})
+                     "leave": leave_records[index] if leave_records else "{}"})
     ids = await bulk_insert(session, table, rows, with_ids=True)
     lines = [(payslip_id, position, line.code, line.name, line.kind.value, line.amount_minor,
               line.category or default_category(line.kind.value),
