@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import secrets
 import time
 from functools import cached_property
@@ -79,7 +80,7 @@ from domain.kernel.errors import DomainError
 from domain.kernel.tenants import tenant_in_use
 from domain.oauth import rules
 from domain.oauth import service as oauth
-from server.admin.routes import SecurityHeaders
+from server.admin.routes import CSP, SecurityHeaders
 from server.admin.sessions import SESSION_SECONDS, csrf_matches, new_token, same_origin
 from tools.runtime import Runtime
 from tools.toolsets import TOOLSETS, callable_count
@@ -97,6 +98,7 @@ REQUEST_SALT = "mcs-erp.oauth-request"
 REQUEST_SECONDS = 600  # a pending authorization request (sign-in and consent) lasts ten minutes
 MCP_PATH = "/mcp"
 MAX_FORM_FIELD = 4000
+SAFE_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|http://\[::1\](:[0-9]{1,5})?")
 
 
 class McsAuthorizationCode(AuthorizationCode):
@@ -464,10 +466,18 @@ class OAuthPages:
         counts = callable_count(self.runtime.catalogue, me)
         toolsets = [{"name": t.name, "description": t.description, "count": counts.get(t.name, 0)}
                     for t in TOOLSETS if t.name in pending["scopes"] and counts.get(t.name, 0) > 0]
-        return self.render("consent.html", status=status, session=session, me=me, request_token=token,
-                           client_name=client.client_name or client.client_id, client_id=client.client_id,
-                           redirect_host=urlsplit(pending["redirect_uri"]).netloc,
-                           roles=sorted(r.value for r in me.roles), toolsets=toolsets, resource=pending["resource"])
+        target = urlsplit(pending["redirect_uri"])
+        response = self.render("consent.html", status=status, session=session, me=me, request_token=token,
+                               client_name=client.client_name or client.client_id, client_id=client.client_id,
+                               redirect_host=target.netloc, roles=sorted(r.value for r in me.roles),
+                               toolsets=toolsets, resource=pending["resource"])
+        # The answer redirects the form's POST to the client: browsers hold that redirect to CSP's form-action, so
+        # this page allows the client's origin (registered redirect URIs are https or loopback http).
+        origin = f"{target.scheme}://{target.netloc}"
+        if SAFE_ORIGIN.fullmatch(origin):
+            response.headers["content-security-policy"] = CSP.decode().replace(
+                "form-action 'self'", f"form-action 'self' {origin}")
+        return response
 
     async def sign_in(self, request: Request) -> Response:
         """POST /oauth/sign-in {api_key, next}: sign in with an API key of any role, then back to the consent."""

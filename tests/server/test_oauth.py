@@ -454,7 +454,10 @@ async def test_consent_page_content(served, http):
         r = await browser.post("/oauth/sign-in", data={"csrf_token": CSRF_RE.search(page.text).group(1),
                                                         "next": REQUEST_RE.search(page.text).group(1),
                                                         "api_key": served.keys["oa_viewer"]})
-        consent = (await browser.get(r.headers["location"])).text
+        consent_page = await browser.get(r.headers["location"])
+        consent = consent_page.text
+        # The consent form's answer redirects to the client: the page's CSP lets the form go there, nowhere else.
+        assert "form-action 'self' http://127.0.0.1:33418;" in consent_page.headers["content-security-policy"]
         assert "<script>alert(1)</script>" not in consent and "&lt;script&gt;" in consent
         assert "oa_viewer" in consent and ">viewer<" in consent
         assert "<strong>me</strong>" in consent and "<strong>students</strong>" in consent
