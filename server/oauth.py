@@ -69,6 +69,7 @@ from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions, Re
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, RequestBodyLimitMiddleware
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyHttpUrl
+from starlette.datastructures import FormData
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -359,6 +360,20 @@ class HashedSecretAuthenticator(ClientAuthenticator):
         return client
 
 
+class PublicClientRevocationHandler(RevocationHandler):
+    """The SDK's RFC 7009 revocation handler, taking a public client's request without a client_secret field: the
+    SDK's RevocationRequest declares `client_secret: str | None` without a default, so it refuses a request that
+    RFC 7009 section 2.1 allows (a public client sends only client_id). The missing field is read as empty; our
+    authenticator still requires the secret of a confidential client."""
+
+    async def handle(self, request: Request) -> Response:
+        form = await request.form()
+        if "client_secret" not in form:
+            # Starlette keeps the parsed form on the request (`_form`); the SDK's handler reads it from there.
+            request._form = FormData([*form.multi_items(), ("client_secret", "")])
+        return await super().handle(request)
+
+
 class OAuthPages:
     """Sign-in, consent and the connected-apps pages, with the admin pages' session security."""
 
@@ -641,7 +656,8 @@ class OAuthServer:
             Route("/register", api(RegistrationHandler(self.provider,  # type: ignore[arg-type]
                                                        s.client_registration_options).handle, ["POST", "OPTIONS"]),
                   methods=["POST", "OPTIONS"]),
-            Route("/revoke", api(RevocationHandler(self.provider, authenticator).handle,  # type: ignore[arg-type]
+            Route("/revoke", api(PublicClientRevocationHandler(self.provider,  # type: ignore[arg-type]
+                                                               authenticator).handle,
                                  ["POST", "OPTIONS"]), methods=["POST", "OPTIONS"]),
             *create_protected_resource_routes(self.resource, [self.issuer], scopes_supported=None,
                                               resource_name="mcs-erp school ERP"),

@@ -359,9 +359,7 @@ async def test_a_code_or_refresh_token_of_another_client_is_refused(served, http
                     client_id=thief["client_id"])
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     # The thief's revocation request is ignored (RFC 7009 answers 200), and the token still works.
-    # (The SDK's RevocationRequest requires the client_secret field even of a public client: sent empty.)
-    r = await http.post("/revoke", data={"token": tokens["access_token"], "client_id": thief["client_id"],
-                                         "client_secret": ""})
+    r = await http.post("/revoke", data={"token": tokens["access_token"], "client_id": thief["client_id"]})
     assert r.status_code == 200 and await mcp_status(served, tokens["access_token"]) == 200
 
 
@@ -398,6 +396,20 @@ async def test_a_rotated_refresh_token_used_again_revokes_the_family(served, htt
     # The whole family is gone: the rightful client's new tokens too.
     assert await mcp_status(served, second["access_token"]) == 401
     r = await token(http, grant_type="refresh_token", refresh_token=second["refresh_token"], client_id=g.client_id)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+async def test_a_public_client_revokes_its_refresh_token_and_the_grant_ends(served, http):
+    """RFC 7009 section 2.1: a public client sends only client_id; revoking the refresh token ends the access
+    token of the same grant too."""
+    g = await authorized(served, http)
+    tokens = (await exchange(http, g)).json()
+    assert await mcp_status(served, tokens["access_token"]) == 200
+    r = await http.post("/revoke", data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token",
+                                         "client_id": g.client_id})
+    assert r.status_code == 200, r.text
+    assert await mcp_status(served, tokens["access_token"]) == 401
+    r = await token(http, grant_type="refresh_token", refresh_token=tokens["refresh_token"], client_id=g.client_id)
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
 
 
