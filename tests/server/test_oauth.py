@@ -45,6 +45,7 @@ from server.app import create_app
 from tests.conftest import own_runtime
 from tests.server.e2e_helpers import free_port
 from tests.tenants.helpers import add_tenant
+from tools.toolsets import DISCOVERY, TOOLSETS
 
 CALLBACK = "http://127.0.0.1:33418/callback"  # never listened on: the test reads the redirect's Location
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -593,3 +594,77 @@ async def test_a_token_belongs_to_its_users_tenant_and_keeps_the_walls(served, h
             async with served.rt.db.write() as db:
                 await set_status(db, code="north", status=TenantStatus.ACTIVE)
     assert await mcp_status(served, access) == 200
+
+
+async def list_tool_names(s: Served, access_token: str) -> set[str]:
+    """The tools a tools/list on /mcp shows `access_token` (2026-07-28, no session)."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": META}}
+    async with httpx.AsyncClient(timeout=30) as h:
+        r = await h.post(s.mcp, json=body, headers={
+            "Authorization": f"Bearer {access_token}", "Accept": "application/json, text/event-stream",
+            "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"})
+        assert r.status_code == 200, r.text
+        return {t["name"] for t in r.json()["result"]["tools"]}
+
+
+TOOLSET_NAMES = sorted(t.name for t in TOOLSETS if t.name != DISCOVERY)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(scopes=st.lists(st.sampled_from(TOOLSET_NAMES), min_size=1, max_size=6, unique=True),
+       outside=st.sampled_from(sorted(t for t in TOOLSET_NAMES)))
+async def test_property_a_token_lists_and_calls_only_its_scopes_toolsets(served, scopes, outside):
+    """Property: whatever scopes a grant holds, its token lists only tools of those toolsets (and discovery) that
+    the user's roles allow, and a call of a tool of another toolset is refused before it runs."""
+    admin = await served.rt.actor_for_key(served.keys["oa_admin"], Channel.MCP_HTTP)
+    async with served.rt.db.write() as db:
+        code, _grant = await oauth.grant_consent(db, admin, client_id="prop-scopes", client_name="p", scopes=scopes,
+                                                 resource=served.mcp, code_challenge=pkce()[1],
+                                                 redirect_uri=CALLBACK, redirect_uri_explicit=True)
+        record = await oauth.load_code(db, code)
+        issued = await oauth.exchange_code(db, code_id=record.id, client_id="prop-scopes")
+    catalogue = served.rt.catalogue
+    listed = await list_tool_names(served, issued.access_token)
+    assert listed, scopes
+    for name in listed:
+        assert catalogue.tools[name].toolset in {*scopes, DISCOVERY}, (name, scopes)
+    if outside not in scopes:
+        victim = next((spec.name for spec in catalogue.for_actor(admin) if spec.toolset == outside), None)
+        if victim is not None:
+            body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                    "params": {"name": victim, "arguments": {}, "_meta": META}}
+            async with httpx.AsyncClient(timeout=30) as h:
+                r = await h.post(served.mcp, json=body, headers={
+                    "Authorization": f"Bearer {issued.access_token}", "Accept": "application/json, text/event-stream",
+                    "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": victim})
+            result = r.json()["result"]
+            assert result["isError"] and "this OAuth token may use the toolsets" in result["content"][0]["text"]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(steps=st.lists(st.one_of(st.just(-1), st.integers(min_value=0, max_value=4)), min_size=1, max_size=5))
+async def test_property_refresh_rotation_never_lets_a_replayed_token_live(served, steps):
+    """Property: a grant refreshed by any sequence of steps (-1: refresh with the newest refresh token; k: replay
+    the k-th refresh token issued, when there is one) keeps exactly its newest access token working until a
+    replay, and after a replay none of its tokens works, whatever comes next."""
+    async with httpx.AsyncClient(base_url=served.base, timeout=30) as h:
+        if "rot_client" not in served.__dict__:
+            served.__dict__["rot_client"] = await register(h)
+        g = await authorized(served, h, client=served.__dict__["rot_client"])
+        first = (await exchange(h, g)).json()
+        refresh_tokens, access_tokens = [first["refresh_token"]], [first["access_token"]]
+        revoked = False
+        for step in steps:
+            replay = 0 <= step < len(refresh_tokens) - 1
+            presented = refresh_tokens[step] if replay else refresh_tokens[-1]
+            r = await token(h, grant_type="refresh_token", refresh_token=presented, client_id=g.client_id)
+            if replay or revoked:
+                assert r.status_code == 400 and r.json()["error"] == "invalid_grant", (steps, step)
+                revoked = True
+            else:
+                assert r.status_code == 200, r.text
+                refresh_tokens.append(r.json()["refresh_token"])
+                access_tokens.append(r.json()["access_token"])
+        for i, access in enumerate(access_tokens):
+            alive = not revoked and i == len(access_tokens) - 1
+            assert await mcp_status(served, access) == (200 if alive else 401), (steps, i, revoked)
