@@ -668,3 +668,34 @@ async def test_property_refresh_rotation_never_lets_a_replayed_token_live(served
         for i, access in enumerate(access_tokens):
             alive = not revoked and i == len(access_tokens) - 1
             assert await mcp_status(served, access) == (200 if alive else 401), (steps, i, revoked)
+
+
+async def test_oversized_or_malformed_requests_are_refused_with_the_rfc_codes(served, http):
+    """Bounds: what a client sends at /register and /authorize is held to sizes, each refusal saying what is
+    allowed."""
+    r = await http.post("/register", json={"redirect_uris": [f"https://app.example/cb{i}" for i in range(11)],
+                                           "client_name": "x", "token_endpoint_auth_method": "none"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_redirect_uri" and "1 to 10" in r.text
+    r = await http.post("/register", json={"redirect_uris": [CALLBACK], "client_name": "n" * 201,
+                                           "token_endpoint_auth_method": "none"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_client_metadata" and "200" in r.text
+    r = await http.post("/register", json={"redirect_uris": ["https://app.example/" + "p" * 2001],
+                                           "client_name": "x", "token_endpoint_auth_method": "none"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_redirect_uri"
+    r = await http.post("/register", json={"redirect_uris": ["https://app.example/cb#frag"], "client_name": "x"})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_redirect_uri"
+    client = await register(http)
+    _verifier, challenge = pkce()
+    base = {"response_type": "code", "client_id": client["client_id"], "redirect_uri": CALLBACK,
+            "code_challenge": challenge, "code_challenge_method": "S256", "state": "s"}
+    for override, error in (({"state": "s" * 1025}, "invalid_request"),
+                            ({"code_challenge": challenge[:-1]}, "invalid_request"),
+                            ({"code_challenge_method": "plain"}, "invalid_request"),
+                            ({"scope": "me no_such_toolset"}, "invalid_scope")):
+        r = await http.get("/authorize", params=base | override)
+        assert r.status_code == 302, (override, r.text)
+        q = parse_qs(urlsplit(r.headers["location"]).query)
+        assert q["error"] == [error], (override, q)
+    # A forged or expired pending request shows an error page, not a consent.
+    r = await http.get("/oauth/consent", params={"request": "forged.value"})
+    assert r.status_code == 400 and "expired" in r.text
