@@ -825,34 +825,46 @@ async def prepare_tenant(runtime, code: str) -> None:
             await ensure_user(session, username="admin", display_name="Administrator", roles="admin")
 
 
-@tenants_app.command("create")
-def tenants_create(code: TenantCode,
-                   name: Annotated[str, typer.Option(help="The school's name (1 to 200 characters).")]) -> None:
-    """Create tenant CODE: migrate its schema (or file), create its 'admin' user and print an admin API key once."""
+async def create_tenant(runtime, code: str, name: str) -> tuple[str, str]:
+    """Create tenant `code` named `name` as `mcs-erp tenants create` does and return (its schema, the admin key's
+    secret): migrated (from the template, domain/migrations/schema.py) before it is registered, so a registered
+    tenant is usable; its 'admin' user and an admin key made and audited in the tenant. Raises InvalidInput for a
+    bad code or name, Conflict for a code already registered."""
     from domain.identity.service import create_api_key
     from domain.kernel import tenants
     from domain.kernel.audit import append_audit
     from domain.kernel.errors import Conflict
     from server.auth import CLI_OPERATOR
 
-    async def go(runtime):
-        tenants.check_code(code)
-        await prepare_database(runtime)
+    tenants.check_code(code)
+    tenants.check_name(name)
+    with tenants.tenant_in_use(None):
         async with runtime.db.read() as session:
             if await tenants.get_tenant(session, code) is not None:
                 raise Conflict(f"tenant {code!r} already exists; `mcs-erp tenants migrate {code}` brings it "
-                                       "up to date")
-        await prepare_tenant(runtime, code)  # migrated before it is registered: a registered tenant is usable
+                               "up to date")
+        await prepare_tenant(runtime, code)
         async with runtime.db.write() as session:
             tenant = await tenants.register_tenant(session, code=code, name=name)
             schema = tenant.schema_name
-        with tenants.tenant_in_use(code):
-            async with runtime.db.write() as session:
-                issued = await create_api_key(session, username="admin", name="tenants create")
-                await append_audit(session, CLI_OPERATOR, tool="tenants create", event="write", entity="api_keys",
-                                   entity_id=issued.key.id, arguments={"code": code, "name": name},
-                                   after={"key_id": issued.key.id, "prefix": issued.key.prefix, "user": "admin"})
-                return schema, issued.secret
+    with tenants.tenant_in_use(code):
+        async with runtime.db.write() as session:
+            issued = await create_api_key(session, username="admin", name="tenants create")
+            await append_audit(session, CLI_OPERATOR, tool="tenants create", event="write", entity="api_keys",
+                               entity_id=issued.key.id, arguments={"code": code, "name": name},
+                               after={"key_id": issued.key.id, "prefix": issued.key.prefix, "user": "admin"})
+    return schema, issued.secret
+
+
+@tenants_app.command("create")
+def tenants_create(code: TenantCode,
+                   name: Annotated[str, typer.Option(help="The school's name (1 to 200 characters).")]) -> None:
+    """Create tenant CODE: build its schema (or file) from the template, create its 'admin' user and print an admin
+    API key once."""
+
+    async def go(runtime):
+        await prepare_database(runtime)
+        return await create_tenant(runtime, code, name)
 
     schema, secret = _run(go)
     where = schema if not _settings().database_url.startswith("sqlite") else "its own SQLite file"
@@ -882,8 +894,10 @@ def tenants_list() -> None:
 def tenants_migrate(code: Annotated[str | None, typer.Argument(help="The tenant to migrate.")] = None,
                     all_tenants: Annotated[bool, typer.Option("--all", help="The default school, then every "
                                                                            "tenant.")] = False) -> None:
-    """Migrate tenant CODE (or, with --all, the default school and every tenant) to the newest schema."""
+    """Migrate tenant CODE (or, with --all, the default school and every tenant) to the newest schema; the tenant
+    template first, so a failing migration stops there before any tenant is touched."""
     from domain.kernel import tenants
+    from domain.migrations.template import migrate_template
 
     if (code is None) == (not all_tenants):
         raise typer.BadParameter("give either a tenant CODE or --all")
@@ -892,6 +906,8 @@ def tenants_migrate(code: Annotated[str | None, typer.Argument(help="The tenant 
         if code is not None:
             tenants.check_code(code)
         await prepare_database(runtime)
+        await migrate_template(runtime.db)
+        typer.echo("tenant template: migrated")
         async with runtime.db.read() as session:
             codes = ([t.code for t in await tenants.list_tenants(session)] if all_tenants
                      else [(await tenants.get_tenant_or_raise(session, code)).code])

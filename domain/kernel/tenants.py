@@ -73,6 +73,14 @@ def check_code(code: str) -> str:
     return code
 
 
+def check_name(name: str) -> str:
+    """Return `name` stripped when it has 1 to MAX_NAME characters; raise InvalidInput saying so otherwise."""
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name or len(name) > MAX_NAME:
+        raise InvalidInput(f"a tenant's name must have 1 to {MAX_NAME} characters, got {len(name)}", field="name")
+    return name
+
+
 def schema_of(code: str) -> str:
     """The PostgreSQL schema of tenant `code`: `tenant_<code>`."""
     return SCHEMA_PREFIX + check_code(code)
@@ -137,9 +145,7 @@ async def register_tenant(session: AsyncSession, *, code: str, name: str) -> Ten
     """Register tenant `code` named `name` (active, on the default database). Raises InvalidInput for a bad code
     or a name empty or over MAX_NAME characters, Conflict when the code is taken."""
     check_code(code)
-    name = (name or "").strip()
-    if not name or len(name) > MAX_NAME:
-        raise InvalidInput(f"a tenant's name must have 1 to {MAX_NAME} characters, got {len(name)}", field="name")
+    name = check_name(name)
     if await get_tenant(session, code) is not None:
         raise Conflict(f"tenant {code!r} already exists; `mcs-erp tenants migrate {code}` brings it up to date")
     tenant = Tenant(code=code, name=name, schema_name=schema_of(code))

@@ -51,13 +51,15 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head", *, tenant: str | None = None) -> None:
+async def migrate(engine: AsyncEngine, revision: str = "head", *, tenant: str | None = None,
+                  schema: str | None = None) -> None:
     """Upgrade the database behind `engine` to `revision` (creating it from nothing if empty).
 
     `tenant`: migrate that tenant's tables instead of the default tenant's: on PostgreSQL its schema
-    `tenant_<code>` (created if absent, alone on the search_path, with its own `alembic_version`), on SQLite
-    `engine` is already the tenant's own file. Either way the registry (`tenants`) is left out: it lives with
-    the default tenant. Raises InvalidInput for a malformed code."""
+    `tenant_<code>` (or `schema` when given: the tenant template's, domain/migrations/template.py; created if
+    absent, alone on the search_path, with its own `alembic_version`), on SQLite `engine` is already the tenant's
+    own file. Either way the registry (`tenants`) is left out: it lives with the default tenant. Raises
+    InvalidInput for a malformed code."""
 
     def run(connection) -> None:
         cfg = alembic_config()
@@ -67,14 +69,26 @@ async def migrate(engine: AsyncEngine, revision: str = "head", *, tenant: str | 
 
     async with engine.begin() as conn:
         if tenant is not None and conn.dialect.name == "postgresql":
-            schema = domain.kernel.tenants.schema_of(tenant)
+            schema = schema or domain.kernel.tenants.schema_of(tenant)
             await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             await conn.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
         await conn.run_sync(run)
 
 
 async def migrate_tenant(db: Database, code: str, revision: str = "head") -> None:
-    """Upgrade tenant `code`'s tables to `revision`: its schema in `db` on PostgreSQL, its own file on SQLite."""
+    """Upgrade tenant `code`'s tables to `revision`: its schema in `db` on PostgreSQL, its own file on SQLite.
+
+    The tenant template (domain/migrations/template.py) is migrated first, so a migration that fails does so
+    there before any tenant is touched. A tenant that has no schema (or file) yet is built as a copy of the
+    template when `revision` is head, instead of running every migration."""
+    from domain.migrations.template import clone_template, migrate_template, tenant_exists
+
+    domain.kernel.tenants.check_code(code)
+    if revision == "head":
+        await migrate_template(db)
+        if not await tenant_exists(db, code):
+            await clone_template(db, code)
+            return
     engine = db.tenant_database(code).write_engine if db.is_sqlite else db.write_engine
     await migrate(engine, revision, tenant=code)
 

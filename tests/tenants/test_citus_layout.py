@@ -2,7 +2,7 @@
 (`citus.enable_schema_based_sharding`: each tenant schema becomes a distributed schema, moved whole between
 nodes): no foreign key crosses schemas, nothing of a tenant's tables lives outside its schema (sequences, types,
 defaults), and the only shared table, the registry, lives in `public`. Citus cannot be installed here, so the test
-inspects the catalog of a migrated database with two tenants."""
+inspects the catalog of a migrated database with two tenants (and the template schema they were built from)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from domain.migrations.schema import target_metadata
+from domain.migrations.template import TEMPLATE_SCHEMA
 from tests.tenants.helpers import tenants_runtime
 
-TENANT_SCHEMAS = ("tenant_north", "tenant_south")
+TENANT_SCHEMAS = ("tenant_north", "tenant_south", TEMPLATE_SCHEMA)  # the template is laid out as a tenant is
 
 
 @pytest.fixture(scope="module")

@@ -152,6 +152,8 @@ async def test_the_tenants_commands(tmp_path):
         migrated = await run_cli_in_process(db, "tenants", "migrate", "--all")
         assert "tenant north: migrated" in migrated.stdout and "tenant south: migrated" in migrated.stdout
         assert "2 tenant(s) up to date" in migrated.stdout
+        # The template first: a migration that fails stops there, before any tenant is touched.
+        assert migrated.stdout.index("tenant template: migrated") < migrated.stdout.index("tenant north: migrated")
         one = await run_cli_in_process(db, "tenants", "migrate", "south")
         assert "1 tenant(s) up to date" in one.stdout
         neither = await run_cli_in_process(db, "tenants", "migrate", check=False)

@@ -1,0 +1,325 @@
+"""Many schools on one deployment (issue 20): creating tenants, and the cost of routing calls among them.
+
+On PostgreSQL only (a tenant is a schema). The bench makes its own database on the server of --pg-url (created
+and dropped by this run, whatever happens), then:
+  1. creates --tenants tenants (200) one after the other with the product's own function (server.cli.create_tenant,
+     what `mcs-erp tenants create` runs after its interpreter starts): the schema built from the template schema,
+     the 'admin' user and an API key. Figures: seconds per tenant (mean, p95), the first tenant apart (it migrates
+     the template schema), and the catalog's growth per tenant: pg_class rows (tables, indexes, sequences) and
+     pg_database_size bytes;
+  2. gives each of the first --load-tenants tenants (50) and a lone tenant the same --students students;
+  3. starts `mcs-erp serve --http` (one process) and runs `get_student` from --clients (16) concurrent clients
+     for --seconds per load, in alternating rounds so that a neighbour's burst on a shared machine lands on both:
+     `single`: every call to the lone tenant, through its key; `spread`: each call to a random tenant of the
+     --load-tenants, through that tenant's key (so each pooled connection serves a different tenant nearly every
+     call and sets its search_path). Figures: calls/s and p50/p95 of each load and their ratios
+     (`p95_ratio_vs_single`, `calls_per_s_ratio_vs_single`; targets: p95 overhead at most 10 %, so a ratio
+     <= 1.10);
+  4. memory: the server's RSS after the single rounds (1 tenant), after the spread rounds (--load-tenants), and
+     after one list_students call in each of the --tenants tenants (`rss_mb_1`, `rss_mb_50`, `rss_mb_all`, and
+     `rss_growth_kb_per_tenant` from 1 to all; target: flat, a few KB per tenant of key cache and registry rows).
+
+Every wait is bounded: each call by --call-timeout, the server's start, each tenant's creation, the whole load by
+--deadline. The server's output goes to a file (never an unread pipe); a failed run prints the tail of it.
+Prints the figures, then one line with a JSON object of them (keys: tenants, create_s_per_tenant,
+p95_ratio_vs_single, calls_per_s_ratio_vs_single, rss_mb_1, rss_mb_50, ...).
+
+Usage: uv run python bench/tenants.py [--tenants 200] [--load-tenants 50] [--clients 16] [--seconds 20]
+                                      [--students 20] [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import httpx2
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _wire import WireClient  # noqa: E402
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+CREATE_TIMEOUT_S = 120.0  # one tenant (the first migrates the template schema too)
+LOG_TAIL_CHARS = 2000
+DATA_KEYS = "bench:" + base64.urlsafe_b64encode(bytes(range(32))).decode()  # PostgreSQL has no default key file
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process `pid` and its children, in MB (from /proc)."""
+    total_kb = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for each in pids:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            pass
+    return round(total_kb / 1024, 1)
+
+
+async def admin_sql(admin_url: str, sql: str) -> None:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(sql)
+    finally:
+        await engine.dispose()
+
+
+async def catalog(runtime) -> tuple[int, int]:
+    """(pg_class rows, database bytes) of the bench's database."""
+    async with runtime.db.write_engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT count(*) FROM pg_catalog.pg_class"))).scalar_one()
+        size = (await conn.execute(text("SELECT pg_catalog.pg_database_size(current_database())"))).scalar_one()
+    return rows, size
+
+
+async def build(url: str, *, tenants: int, load_tenants: int, students: int) -> tuple[dict, dict[str, str],
+                                                                                         dict[str, list[int]]]:
+    """Create the tenants and their students; return (figures, {code: admin key}, {code: student ids})."""
+    from domain.academics import service as academics
+    from domain.kernel.settings import Settings
+    from domain.kernel.tenants import tenant_in_use
+    from server.auth import CLI_OPERATOR
+    from server.cli import create_tenant, prepare_database
+    from tools.runtime import Runtime
+
+    runtime = Runtime.create(Settings(database_url=url, data_keys=DATA_KEYS))
+    figures: dict = {}
+    keys: dict[str, str] = {}
+    ids: dict[str, list[int]] = {}
+    try:
+        await prepare_database(runtime)
+        rows_before, bytes_before = await catalog(runtime)
+        times: list[float] = []
+        codes = [f"school_{i:03d}" for i in range(tenants)]
+        for code in codes:
+            started = time.perf_counter()
+            _schema, keys[code] = await asyncio.wait_for(create_tenant(runtime, code, f"School {code}"),
+                                                         CREATE_TIMEOUT_S)
+            times.append(time.perf_counter() - started)
+            if len(times) % 25 == 0:
+                print(f"  {len(times)} tenants created, last {times[-1]:.3f} s", flush=True)
+        rows_after, bytes_after = await catalog(runtime)
+        figures["tenants"] = tenants
+        figures["create_s_total"] = round(sum(times), 1)
+        figures["create_s_per_tenant"] = round(statistics.mean(times), 4)
+        figures["create_s_first"] = round(times[0], 3)
+        figures["create_s_per_tenant_after_first"] = round(statistics.mean(times[1:]), 4) if tenants > 1 else None
+        figures["create_s_p95"] = round(percentile(times, 95), 4)
+        figures["catalog_pg_class_rows_per_tenant"] = round((rows_after - rows_before) / tenants, 1)
+        figures["catalog_kb_per_tenant"] = round((bytes_after - bytes_before) / tenants / 1024, 1)
+        figures["pg_class_rows_total"] = rows_after
+        figures["database_mb_total"] = round(bytes_after / 1024 / 1024, 1)
+
+        for code in codes[:load_tenants] + [codes[-1]]:  # the load's tenants, and the lone tenant (the last one)
+            with tenant_in_use(code):
+                async with runtime.db.write() as session:
+                    level = await academics.create_year_level(session, CLI_OPERATOR, code="Y7", name="Year 7",
+                                                              ordinal=7)
+                    made = []
+                    for n in range(students):
+                        student = await academics.create_student(
+                            session, CLI_OPERATOR, first_name=f"Student{n}", last_name=code.title(),
+                            date_of_birth=date(2012, 1 + n % 12, 1 + n % 28), year_level_id=level.id,
+                            section_id=None, guardians=[])
+                        made.append(student.id)
+                    ids[code] = made
+    finally:
+        await runtime.close()
+    return figures, keys, ids
+
+
+async def load(port: int, who_keys: list[tuple[str, list[int]]], *, clients: int, seconds: float,
+               call_timeout: float) -> tuple[int, int, list[float], float]:
+    """`clients` clients calling get_student for `seconds`, each call through a random (key, student ids) of
+    `who_keys`; returns (calls, errors, latencies in ms, elapsed s)."""
+    stop_at = time.perf_counter() + seconds
+    counts = [0] * clients
+    errors = [0] * clients
+    latencies: list[float] = []
+
+    async def worker(i: int) -> None:
+        rng = random.Random(i)
+        w = WireClient("127.0.0.1", port, "/mcp", who_keys[0][0])
+        await asyncio.wait_for(w.__aenter__(), call_timeout)
+        try:
+            while time.perf_counter() < stop_at:
+                key, student_ids = rng.choice(who_keys)
+                w.key = key
+                started = time.perf_counter()
+                try:
+                    await asyncio.wait_for(w.call_tool("get_student", {"student_id": rng.choice(student_ids)}),
+                                           call_timeout)
+                    latencies.append((time.perf_counter() - started) * 1000)
+                except RuntimeError:
+                    errors[i] += 1
+                counts[i] += 1
+        finally:
+            await w.__aexit__(None, None, None)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(clients)))
+    return sum(counts), sum(errors), latencies, time.perf_counter() - started
+
+
+async def measure(port: int, pid: int, keys: dict[str, str], ids: dict[str, list[int]], *, load_tenants: int,
+                  clients: int, seconds: float, call_timeout: float) -> dict:
+    codes = sorted(keys)
+    lone = codes[-1]
+    single = [(keys[lone], ids[lone])]
+    spread = [(keys[code], ids[code]) for code in codes[:load_tenants]]
+    await load(port, single, clients=clients, seconds=2, call_timeout=call_timeout)  # warm-up: one tenant only
+    totals = {"single": [0, 0, [], 0.0], "spread": [0, 0, [], 0.0]}
+    rss: dict[str, float] = {}
+    for round_no in range(2):
+        for kind, who in (("single", single), ("spread", spread)):
+            print(f"  round {round_no + 1} of 2: {kind}", flush=True)
+            n, errs, lats, elapsed = await load(port, who, clients=clients, seconds=seconds / 2,
+                                                call_timeout=call_timeout)
+            total = totals[kind]
+            total[0] += n
+            total[1] += errs
+            total[2].extend(lats)
+            total[3] += elapsed
+            if round_no == 0:
+                rss[kind] = rss_mb(pid)
+    figures: dict = {}
+    for kind, (n, errs, lats, elapsed) in totals.items():
+        figures[f"{kind}_calls_per_s"] = round(n / elapsed, 1)
+        figures[f"{kind}_p50_ms"] = round(statistics.median(lats), 2)
+        figures[f"{kind}_p95_ms"] = round(percentile(lats, 95), 2)
+        figures[f"{kind}_errors"] = errs
+    figures["p95_ratio_vs_single"] = round(figures["spread_p95_ms"] / figures["single_p95_ms"], 3)
+    figures["calls_per_s_ratio_vs_single"] = round(figures["spread_calls_per_s"] / figures["single_calls_per_s"], 3)
+    # Memory: after one tenant's load, after the spread's, and after a call in every tenant of the deployment.
+    w = WireClient("127.0.0.1", port, "/mcp", keys[lone])
+    await asyncio.wait_for(w.__aenter__(), call_timeout)
+    try:
+        for code in codes:
+            w.key = keys[code]
+            await asyncio.wait_for(w.call_tool("list_students", {"limit": 1}), call_timeout)
+    finally:
+        await w.__aexit__(None, None, None)
+    figures["rss_mb_1"] = rss["single"]
+    figures[f"rss_mb_{load_tenants}"] = rss["spread"]
+    figures["rss_mb_all"] = rss_mb(pid)
+    figures["rss_growth_kb_per_tenant"] = round((figures["rss_mb_all"] - rss["single"]) * 1024 / max(1, len(codes) - 1),
+                                                1)
+    return figures
+
+
+def log_tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-LOG_TAIL_CHARS:] or "(the server logged nothing)"
+    except OSError:
+        return "(no server log)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=200)
+    parser.add_argument("--load-tenants", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20, help="load per kind (single, spread), in 2 rounds")
+    parser.add_argument("--students", type=int, default=20, help="students per loaded tenant")
+    parser.add_argument("--pg-url", default=os.environ.get("MCS_ERP_TEST_PG_URL",
+                                                           "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"),
+                        help="a PostgreSQL server where this run may create and drop a database")
+    parser.add_argument("--call-timeout", type=float, default=30.0)
+    parser.add_argument("--deadline", type=float, default=600.0, help="seconds the load may take")
+    args = parser.parse_args()
+    if not (1 <= args.load_tenants <= args.tenants <= 2000) or args.clients < 1 or args.seconds <= 0 \
+            or not 1 <= args.students <= 1000 or args.call_timeout <= 0 or args.deadline <= 0:
+        parser.error("need 1 <= --load-tenants <= --tenants <= 2000, 1 <= --students <= 1000, --clients >= 1, "
+                     "and positive --seconds, --call-timeout and --deadline")
+    name = f"mcs_bench_tenants_{uuid.uuid4().hex[:8]}"
+    url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(admin_sql(args.pg_url, f'CREATE DATABASE "{name}"'))
+    figures: dict = {}
+    try:
+        print(f"creating {args.tenants} tenants in database {name}", flush=True)
+        built, keys, ids = asyncio.run(build(url, tenants=args.tenants, load_tenants=args.load_tenants,
+                                             students=args.students))
+        figures.update(built)
+        with tempfile.TemporaryDirectory() as tmp:
+            server_log = Path(tmp) / "server.log"
+            env = dict(os.environ, MCS_ERP_DATABASE_URL=url, MCS_ERP_DATA_KEYS=DATA_KEYS,
+                       MCS_ERP_AUDIT_KEY_FILE=str(Path(tmp) / "audit.key"))
+            port = free_port()
+            with server_log.open("wb") as log_file:
+                server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--http",
+                                           f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                          stdout=log_file, stderr=subprocess.STDOUT)
+            try:
+                deadline = time.monotonic() + START_TIMEOUT_S
+                while True:
+                    try:
+                        if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                            break
+                    except Exception:
+                        pass
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the server did not answer /healthz (exit status {server.poll()}):\n"
+                                           f"{log_tail(server_log)}")
+                    time.sleep(0.05)
+                try:
+                    figures.update(asyncio.run(asyncio.wait_for(
+                        measure(port, server.pid, keys, ids, load_tenants=args.load_tenants, clients=args.clients,
+                                seconds=args.seconds, call_timeout=args.call_timeout), args.deadline)))
+                except Exception as exc:
+                    raise RuntimeError(f"{type(exc).__name__}: {exc}\n{log_tail(server_log)}") from exc
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=STOP_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait(timeout=STOP_TIMEOUT_S)
+    finally:
+        asyncio.run(admin_sql(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    figures["load_tenants"] = args.load_tenants
+    figures["clients"] = args.clients
+    for key, value in figures.items():
+        print(f"{key:36} {value}")
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
