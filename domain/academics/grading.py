@@ -1,6 +1,6 @@
 """The gradebook's pure grading rules: score states, weighted categories, drop-lowest, grading scales, GPA.
 
-No database and no I/O: every function takes plain values and returns frozen dataclasses. The services
+No database and no I/O: every function takes plain values and returns frozen dataclasses (and named tuples). The services
 convert the stored integer hundredths (`score_x100`, `max_score_x100`) with `Fraction(value_x100, 100)`
 before calling in.
 
@@ -22,10 +22,11 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 from domain.kernel.errors import InvalidInput
 
@@ -99,20 +100,26 @@ def _check_decimals(decimals: object, *, field: str = "decimals") -> int:
 
 
 def _round_integer(value: Fraction, mode: RoundingMode) -> int:
+    return _round_ratio(value.numerator, value.denominator, mode)
+
+
+def _round_ratio(numerator: int, denominator: int, mode: RoundingMode) -> int:
+    """numerator / denominator (denominator > 0) rounded to an integer with `mode`, in integers only: DOWN toward
+    zero, UP toward +infinity (the ceiling), HALF_UP with ties away from zero, HALF_EVEN with ties to even."""
+    floor = numerator // denominator
     if mode is RoundingMode.DOWN:
-        return math.trunc(value)
+        return floor if numerator >= 0 or floor * denominator == numerator else floor + 1
     if mode is RoundingMode.UP:
-        return math.ceil(value)
-    floor = math.floor(value)
-    rest = value - floor
-    if rest < Fraction(1, 2):
+        return -(-numerator // denominator)
+    twice_rest = 2 * (numerator - floor * denominator)  # 2 x the part above the floor, in 1/denominator
+    if twice_rest < denominator:
         return floor
-    if rest > Fraction(1, 2):
+    if twice_rest > denominator:
         return floor + 1
     if mode is RoundingMode.HALF_EVEN:
         return floor if floor % 2 == 0 else floor + 1
     # HALF_UP: away from zero, so -2.5 -> -3 and 2.5 -> 3.
-    return floor + 1 if value > 0 else floor
+    return floor + 1 if numerator > 0 else floor
 
 
 def round_percentage(value: Fraction, mode: RoundingMode | str, decimals: int = 0) -> Fraction:
@@ -126,7 +133,7 @@ def round_percentage(value: Fraction, mode: RoundingMode | str, decimals: int = 
     rounding = _coerce_mode(mode)
     places = _check_decimals(decimals)
     unit = 10**places
-    return Fraction(_round_integer(exact * unit, rounding), unit)
+    return Fraction(_round_ratio(exact.numerator * unit, exact.denominator, rounding), unit)
 
 
 # ---------------------------------------------------------------- scores, assessments, categories
@@ -249,8 +256,7 @@ class Category:
 # ---------------------------------------------------------------- the breakdown
 
 
-@dataclass(frozen=True)
-class CategoryResult:
+class CategoryResult(NamedTuple):
     """One category of a student's breakdown.
 
     `percentage` is points-based and unrounded: sum(points) / sum(max) x 100 over `counted`, or None
@@ -268,7 +274,7 @@ class CategoryResult:
     max_points: Fraction
     counted: tuple[AssessmentId, ...]
     dropped: tuple[AssessmentId, ...]
-    total_weight: Fraction = field(default=Fraction(0), repr=False)  # of the counted categories
+    total_weight: Fraction = Fraction(0)  # of the counted categories
 
     @property
     def effective_weight(self) -> Fraction:
@@ -284,11 +290,25 @@ class GradeBreakdown:
     """A student's weighted percentage with its categories, in the order the categories were given.
 
     `percentage` is the overall percentage (0..100), exact and unrounded, or None when no assessment is
-    counted in any category; round it once with `GradingScale.grade`.
+    counted in any category; round it once with `GradingScale.grade`. `categories` (CategoryResult each) is
+    built when first read: a whole school's term grades need only the percentages, and building 100,000
+    category results nobody reads was a third of their cost (issue 19, bench/gradebook.py).
     """
 
-    categories: tuple[CategoryResult, ...]
     percentage: Fraction | None
+    # Per category: (its percentage as an integer pair, or None), points, max points, counted items, dropped ids;
+    # and the counted categories' total weight as an integer pair.
+    parts: tuple[tuple[Category, tuple[int, int] | None, Fraction, Fraction, list, tuple], ...] = field(
+        default=(), repr=False, compare=False)
+    weight_pair: tuple[int, int] = field(default=(0, 1), repr=False, compare=False)
+
+    @cached_property
+    def categories(self) -> tuple[CategoryResult, ...]:
+        total_weight = Fraction(*self.weight_pair)
+        return tuple(CategoryResult(code=category.code, weight=category.weight, total_weight=total_weight,
+                                    percentage=None if pair is None else Fraction(*pair), points=points,
+                                    max_points=max_points, counted=tuple(a.id for _, a, _ in kept), dropped=dropped)
+                     for category, pair, points, max_points, kept, dropped in self.parts)
 
     def category(self, code: str) -> CategoryResult:
         """Return the result of category `code`; raise InvalidInput (field `category`) if there is none."""
@@ -399,7 +419,7 @@ class GradingPlan:
                                        f"assessment's maximum {_show(assessment.max_score)}", field="points")
             counted_by_code[assessment.category].append((position, assessment, points))
 
-        partial: list[tuple[Category, Fraction | None, Fraction, Fraction, tuple, tuple]] = []
+        partial: list[tuple[Category, tuple[int, int] | None, Fraction, Fraction, list, tuple]] = []
         # The weights and the weighted sum are kept as integer numerator/denominator pairs and made Fractions
         # once at the end: the same exact value, without normalising after every addition.
         tw_num, tw_den, ws_num, ws_den = 0, 1, 0, 1
@@ -417,32 +437,18 @@ class GradingPlan:
             else:
                 points = sum((p for _, _, p in kept), _ZERO)
                 max_points = sum((a.max_score for _, a, _ in kept), _ZERO)
-            # points / max_points x 100 as one exact fraction (one normalisation instead of two)
-            percentage = (Fraction(points.numerator * max_points.denominator * 100,
-                                   points.denominator * max_points.numerator) if kept else None)
+            # points / max_points x 100 as an integer pair, made a Fraction only if the category is read
+            percentage = ((points.numerator * max_points.denominator * 100, points.denominator * max_points.numerator)
+                          if kept else None)
             if percentage is not None:
                 w = category.weight
                 tw_num, tw_den = tw_num * w.denominator + w.numerator * tw_den, tw_den * w.denominator
-                term_num, term_den = w.numerator * percentage.numerator, w.denominator * percentage.denominator
+                term_num, term_den = w.numerator * percentage[0], w.denominator * percentage[1]
                 ws_num, ws_den = ws_num * term_den + term_num * ws_den, ws_den * term_den
-            partial.append((category, percentage, points, max_points, tuple(a.id for _, a, _ in kept), dropped))
+            partial.append((category, percentage, points, max_points, kept, dropped))
 
-        total_weight = Fraction(tw_num, tw_den)
-        results = tuple(
-            CategoryResult(
-                code=category.code,
-                weight=category.weight,
-                total_weight=total_weight,
-                percentage=percentage,
-                points=points,
-                max_points=max_points,
-                counted=kept_ids,
-                dropped=dropped_ids,
-            )
-            for category, percentage, points, max_points, kept_ids, dropped_ids in partial
-        )
         overall = Fraction(ws_num * tw_den, ws_den * tw_num) if tw_num else None
-        return GradeBreakdown(categories=results, percentage=overall)
+        return GradeBreakdown(overall, tuple(partial), (tw_num, tw_den))
 
 
 # ---------------------------------------------------------------- grading scales
@@ -588,6 +594,10 @@ class GradingScale:
                 raise InvalidInput(f"grading scale {self.code}: band {band.letter} earns credit without "
                                    "passing; a band that earns credit must pass", field="bands")
         object.__setattr__(self, "bands", bands)
+        # For grade(): each band's minimum in units of the rounding (whole numbers, checked above), highest first.
+        object.__setattr__(self, "_unit", unit)
+        object.__setattr__(self, "_thresholds", tuple((band.min_percentage.numerator * unit)
+                                                      // band.min_percentage.denominator for band in bands))
 
     def grade(self, percentage: Fraction | None) -> Grade | None:
         """Round `percentage` once with the scale's mode and decimals and return it with its band.
@@ -598,13 +608,15 @@ class GradingScale:
         """
         if percentage is None:
             return None
-        exact = _exact(percentage, field="percentage")
-        if exact < 0:
+        exact = percentage if type(percentage) is Fraction else _exact(percentage, field="percentage")
+        if exact.numerator < 0:
             raise InvalidInput(f"percentage {_show(exact)} is negative; percentages go from 0 to 100",
                                field="percentage")
-        rounded = round_percentage(exact, self.rounding, self.decimals)
-        band = next(b for b in self.bands if rounded >= b.min_percentage)  # the band at 0 always matches
-        return Grade(percentage=rounded, unrounded=exact, band=band)
+        # Rounded and looked up in whole units of the rounding (integers only; the same as round_percentage).
+        unit: int = self._unit  # type: ignore[attr-defined]
+        units = _round_ratio(exact.numerator * unit, exact.denominator, self.rounding)
+        band = next(b for b, t in zip(self.bands, self._thresholds) if units >= t)  # type: ignore[attr-defined]
+        return Grade(percentage=Fraction(units, unit), unrounded=exact, band=band)
 
 
 def _us_band(minimum: int, letter: str, points: str) -> GradeBand:

@@ -6,10 +6,14 @@ percentages are exact Fractions (percentages 0..100).
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import replace
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.academics.grading import (
     DEFAULT_SCALE,
@@ -694,3 +698,48 @@ def test_gpa_refuses_negative_credits():
     with pytest.raises(InvalidInput) as err:
         gpa([(DEFAULT_SCALE.grade(F(95)), F(-1))])
     assert err.value.field == "credits"
+
+
+# Rounding in integers (grading._round_ratio, used by round_percentage and GradingScale.grade) against an
+# independent oracle: the decimal module's quantize, with a precision wide enough to hold every value exactly.
+_DECIMAL_MODES = {RoundingMode.HALF_UP: decimal.ROUND_HALF_UP, RoundingMode.HALF_EVEN: decimal.ROUND_HALF_EVEN,
+                  RoundingMode.DOWN: decimal.ROUND_DOWN, RoundingMode.UP: decimal.ROUND_CEILING}
+
+
+def _quantized(value: Fraction, mode: RoundingMode, decimals: int) -> Fraction:
+    """value rounded to `decimals` places by decimal.quantize: exact when value's denominator divides 10**k, else
+    via the exact integer quotient and remainder (a tie needs an exact remainder, never a float)."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 200
+        unit = 10**decimals
+        scaled = value * unit
+        sign = "-" if scaled < 0 else ""
+        whole, rest = divmod(abs(scaled.numerator), scaled.denominator)
+        # rest/denominator as 40 exact-enough digits plus a sticky digit that keeps "above a tie" above it
+        digits = (rest * 10**40) // scaled.denominator
+        sticky = 1 if (rest * 10**40) % scaled.denominator else 0
+        text = f"{sign}{whole}.{digits:040d}{sticky}"
+        return Fraction(Decimal(text).quantize(Decimal(1), rounding=_DECIMAL_MODES[mode])) / unit
+
+
+@settings(max_examples=400, deadline=None)
+@given(numerator=st.integers(-10**7, 10**7), denominator=st.integers(1, 10**5),
+       mode=st.sampled_from(list(_DECIMAL_MODES)), decimals=st.integers(0, 3))
+def test_rounding_agrees_with_decimal_quantize(numerator, denominator, mode, decimals):
+    value = Fraction(numerator, denominator)
+    assert round_percentage(value, mode, decimals) == _quantized(value, mode, decimals)
+
+
+@settings(max_examples=300, deadline=None)
+@given(numerator=st.integers(0, 10**6), denominator=st.integers(1, 10**4),
+       mode=st.sampled_from(list(_DECIMAL_MODES)))
+def test_a_scale_grades_as_rounding_then_comparing_fractions(numerator, denominator, mode):
+    """GradingScale.grade looks the band up in whole units of its rounding; the band must be the highest whose
+    minimum the rounded percentage (as a Fraction) reaches, at every tie and edge."""
+    scale = GradingScale("ONE_DECIMAL", tuple(DEFAULT_SCALE.bands), rounding=mode, decimals=1)
+    for grading_scale in (scale, GradingScale("WHOLE", tuple(DEFAULT_SCALE.bands), rounding=mode)):
+        value = Fraction(numerator, denominator)
+        graded = grading_scale.grade(value)
+        rounded = _quantized(value, mode, grading_scale.decimals)
+        assert graded.percentage == rounded and graded.unrounded == value
+        assert graded.band == next(b for b in grading_scale.bands if rounded >= b.min_percentage)
