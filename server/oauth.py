@@ -317,6 +317,9 @@ class McsOAuthProvider:
         with tenant_in_use(token.tenant):
             async with self.runtime.db.write() as session:
                 await oauth.revoke_token(session, token_id=token.token_id, client_id=token.client_id)
+        # This process forgets its lookups at once (the grant's other tokens included); other processes within
+        # key_cache_seconds, as for a revoked API key.
+        self.runtime._key_cache.clear()
 
     async def exchange_identity_assertion(self, client, params) -> OAuthToken:
         raise TokenError("unsupported_grant_type", "this server supports authorization_code and refresh_token only")

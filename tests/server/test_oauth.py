@@ -699,3 +699,19 @@ async def test_oversized_or_malformed_requests_are_refused_with_the_rfc_codes(se
     # A forged or expired pending request shows an error page, not a consent.
     r = await http.get("/oauth/consent", params={"request": "forged.value"})
     assert r.status_code == 400 and "expired" in r.text
+
+
+async def test_revocation_ends_a_cached_token_at_once_in_this_process(served, http):
+    """With lookups cached (MCS_ERP_KEY_CACHE_SECONDS), a token revoked at /revoke or on the connected-apps page
+    stops working at once in the process that revoked it (other processes follow within the cache delay)."""
+    saved = served.rt.settings
+    served.rt.settings = saved.model_copy(update={"key_cache_seconds": 300.0})
+    try:
+        g = await authorized(served, http)
+        tokens = (await exchange(http, g)).json()
+        assert await mcp_status(served, tokens["access_token"]) == 200  # now cached for 300 s
+        r = await http.post("/revoke", data={"token": tokens["access_token"], "client_id": g.client_id})
+        assert r.status_code == 200
+        assert await mcp_status(served, tokens["access_token"]) == 401
+    finally:
+        served.rt.settings = saved
