@@ -32,6 +32,7 @@ from domain.academics.models import (
 )
 from domain.kernel.db import codes_by_id
 from domain.kernel.errors import NotFound
+from domain.kernel.sql import id_in
 from domain.kernel.text import name_search
 
 _HINTS = {
@@ -472,7 +473,7 @@ async def students_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, St
     out: dict[int, Student] = {}
     for start in range(0, len(wanted), 5000):
         chunk = wanted[start:start + 5000]
-        stmt = select(Student).where(Student.id.in_(chunk), Student.deleted_at.is_(None))  # type: ignore[union-attr]
+        stmt = select(Student).where(id_in(Student.id, chunk), Student.deleted_at.is_(None))  # type: ignore[union-attr]
         out.update({row.id: row for row in (await session.exec(stmt)).all()})
     return out
 

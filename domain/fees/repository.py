@@ -32,6 +32,7 @@ from domain.fees.models import (
 from domain.kernel.clock import utcnow
 from domain.kernel.db import bulk_insert, codes_by_id, reserve_ids
 from domain.kernel.errors import NotFound
+from domain.kernel.sql import id_in
 from domain.kernel.text import name_search
 
 T = TypeVar("T", bound=SQLModel)
@@ -109,7 +110,7 @@ async def family_students(session: AsyncSession, family_ids: Iterable[int]) -> d
     out: dict[int, list[int]] = {}
     for chunk in _chunks(family_ids):
         stmt = (select(FamilyMember.family_id, FamilyMember.student_id)
-                .where(col(FamilyMember.family_id).in_(chunk), col(FamilyMember.deleted_at).is_(None))
+                .where(id_in(FamilyMember.family_id, chunk), col(FamilyMember.deleted_at).is_(None))
                 .order_by(FamilyMember.id))
         for family_id, student_id in (await session.exec(stmt)).all():
             out.setdefault(family_id, []).append(student_id)
@@ -126,7 +127,7 @@ async def families_of_students(session: AsyncSession, student_ids: Iterable[int]
     out: dict[int, int] = {}
     for chunk in _chunks(student_ids):
         stmt = select(FamilyMember.student_id, FamilyMember.family_id).where(
-            col(FamilyMember.student_id).in_(chunk), col(FamilyMember.deleted_at).is_(None))
+            id_in(FamilyMember.student_id, chunk), col(FamilyMember.deleted_at).is_(None))
         out.update(dict((await session.exec(stmt)).all()))
     return out
 

@@ -419,7 +419,11 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
     invoiced = await repo.invoiced_students(session, schedule.id or 0, include_void=not rebill_voided)
     family_of = await repo.families_of_students(session, [s.id or 0 for s in students])
     members = await repo.family_students(session, set(family_of.values()))
-    siblings = await academics.students_by_id(session, [s for ids in members.values() for s in ids])
+    # The siblings' records: those of the students being invoiced are in hand (a whole school's: 10,000 rows not
+    # read twice); the others (siblings in another year level, or not enrolled) are read.
+    known = {s.id or 0: s for s in students}
+    others = [s for ids in members.values() for s in ids if s not in known]
+    siblings = {**known, **(await academics.students_by_id(session, others))} if others else known
     ranks: dict[int, int] = {}
     for ids in members.values():
         enrolled = [(s, siblings[s].date_of_birth) for s in ids
