@@ -372,7 +372,12 @@ async def bulk_insert_records(session: AsyncSession, table: Any, columns: Sequen
 
 async def reserve_ids(session: AsyncSession, table: Any, count: int) -> list[int]:
     """`count` new ids of `table` (PostgreSQL only: from its id column's sequence, in one query), so rows can carry
-    what derives from their id (a number such as INV000042) before one COPY writes them."""
+    what derives from their id (a number such as INV000042) before one COPY writes them. Ascending; as one array in
+    one row (10,000 rows of one id each cost the driver and SQLAlchemy a tenth of a second more)."""
+    if count <= 0:
+        return []
     conn = await session.connection()
-    return list((await conn.execute(text(f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) "
-                                         "FROM generate_series(1, :n)"), {"n": count})).scalars())
+    ids = (await conn.execute(text(f"SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence("
+                                   f"'{table.name}', 'id')) AS id FROM generate_series(1, :n)) AS reserved"),
+                              {"n": count})).scalar_one()
+    return list(ids)
