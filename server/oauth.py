@@ -139,6 +139,17 @@ def oauth_urls(public_url: str) -> tuple[AnyHttpUrl, AnyHttpUrl] | None:
     return urls.issuer_url, urls.resource_server_url
 
 
+def same_resource(requested: str, ours: str) -> bool:
+    """Whether the RFC 8707 `resource` a client asked for names our MCP endpoint: the same scheme, host, port and
+    path (a trailing slash aside, scheme and host in any case). The query is not compared: on /mcp it only picks
+    the toolsets listed (`?toolsets=`), and MCP clients send the URL they were given."""
+    if len(requested) > rules.MAX_URI:
+        return False
+    a, b = urlsplit(requested), urlsplit(ours)
+    return (a.scheme.lower(), a.netloc.lower(), a.path.rstrip("/")) == (b.scheme.lower(), b.netloc.lower(),
+                                                                          b.path.rstrip("/")) and not a.fragment
+
+
 def redirect_uri_problem(uri: str) -> str | None:
     """Why `uri` may not be a registered redirect URI, or None. OAuth 2.1 section 2.3.1 and RFC 8252: https, or
     http on a loopback host (a native app's local listener); no fragment; at most rules.MAX_URI characters."""
@@ -214,7 +225,7 @@ class McsOAuthProvider:
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
         """Check what the SDK leaves to us (the resource, the sizes), then send the browser to sign in and consent
         with the request signed into the URL (REQUEST_SECONDS to finish)."""
-        if params.resource is not None and params.resource.rstrip("/") != self.resource.rstrip("/"):
+        if params.resource is not None and not same_resource(params.resource, self.resource):
             raise AuthorizeError("invalid_target", f"this server issues tokens for the resource {self.resource} "
                                                    f"only, not {params.resource[:200]!r} (RFC 8707)")
         if len(params.code_challenge) != rules.PKCE_CHALLENGE_LENGTH:

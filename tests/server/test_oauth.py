@@ -146,13 +146,13 @@ async def register(http: httpx.AsyncClient, *, redirect_uris: list[str] | None =
 
 
 async def authorized(s: Served, http: httpx.AsyncClient, user: str = "oa_admin", *, scope: str | None = None,
-                     client: dict | None = None) -> Grant:
+                     client: dict | None = None, resource: str | None = None) -> Grant:
     """Register a public client (unless given) and run authorize + consent as `user`; return the code."""
     client = client or await register(http)
     verifier, challenge = pkce()
     params = {"response_type": "code", "client_id": client["client_id"], "redirect_uri": CALLBACK,
               "code_challenge": challenge, "code_challenge_method": "S256", "state": "st-1",
-              "resource": s.mcp}
+              "resource": resource or s.mcp}
     if scope:
         params["scope"] = scope
     url = str(httpx.URL(f"{s.base}/authorize", params=params))
@@ -715,3 +715,24 @@ async def test_revocation_ends_a_cached_token_at_once_in_this_process(served, ht
         assert await mcp_status(served, tokens["access_token"]) == 401
     finally:
         served.rt.settings = saved
+
+
+async def test_a_connector_url_with_toolsets_is_the_same_resource(served, http):
+    """A client given /mcp?toolsets=... (README: Toolsets) sends that URL as its resource: it names our endpoint,
+    and the token works there; another path or host does not."""
+    url = f"{served.mcp}?toolsets=all"
+    g = await authorized(served, http, resource=url)
+    tokens = (await exchange(http, g)).json()
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "ping", "arguments": {},
+                                                                          "_meta": META}}
+    async with httpx.AsyncClient(timeout=30) as h:
+        r = await h.post(url, json=body, headers={
+            "Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json, text/event-stream",
+            "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "ping"})
+    assert r.status_code == 200, r.text
+    client = await register(http)
+    for other in (f"{served.base}/mcp/other", served.mcp.replace("127.0.0.1", "localhost"), f"{served.mcp}#x"):
+        r = await http.get("/authorize", params={"response_type": "code", "client_id": client["client_id"],
+                                                 "redirect_uri": CALLBACK, "code_challenge": pkce()[1],
+                                                 "state": "s", "resource": other})
+        assert parse_qs(urlsplit(r.headers["location"]).query)["error"] == ["invalid_target"], other
