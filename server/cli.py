@@ -939,6 +939,118 @@ def _set_tenant_status(code: str, status: str) -> None:
     typer.echo(f"tenant {code}: {status} (API servers follow within MCS_ERP_KEY_CACHE_SECONDS)")
 
 
+async def move_tenant(runtime, code: str, url: str, export: Path,
+                      on_step: Callable[[str], Awaitable[None]] | None = None) -> dict:
+    """Move tenant `code` to the PostgreSQL database `url` (another cluster, or back to the default database) by
+    export and import, as `mcs-erp tenants move` does, and return the export's manifest.
+
+    Steps, each told to `on_step(name)` when done: `migrated` (the source brought to the newest revision),
+    `suspended` (its keys and jobs refused with `tenant_suspended`; then it waits key_cache_seconds, how long a
+    server may still serve a key it looked up, or route to a cluster it read), `exported` (the zip `export`),
+    `imported` (the target schema built from the target's template, loaded in one transaction), `placed` (the
+    registry's database_url), `dropped` (the source schema) and `resumed` (when it was active before). A failure
+    before `placed` leaves the tenant suspended where it was, the export on disk; running the move again redoes it.
+    Raises InvalidInput on SQLite (a tenant is a file there), for a URL that is not PostgreSQL or is where the tenant
+    is already; NotFound for an unknown tenant."""
+    from sqlalchemy.engine import make_url
+
+    from domain.kernel import tenants
+    from domain.kernel.audit import append_audit
+    from domain.kernel.errors import InvalidInput
+    from domain.migrations.schema import migrate_tenant
+    from domain.migrations.transfer import drop_tenant_storage, export_tenant, import_tenant
+    from server.auth import CLI_OPERATOR
+
+    async def step(name: str) -> None:
+        if on_step is not None:
+            await on_step(name)
+
+    tenants.check_code(code)
+    db = runtime.db
+    if db.is_sqlite:
+        raise InvalidInput("on SQLite a tenant is its own file: stop the server and copy the file "
+                           "(`<stem>.<code>.db`); `tenants move` moves PostgreSQL schemas between clusters")
+    try:
+        target_url = make_url(url)
+    except Exception as exc:
+        raise InvalidInput(f"--to is not a database URL: {exc}", field="to") from exc
+    if target_url.get_backend_name() != "postgresql":
+        raise InvalidInput(f"--to must be a PostgreSQL URL (postgresql+asyncpg://...), not {target_url.drivername}",
+                           field="to")
+    url = target_url.render_as_string(hide_password=False)
+    placed_url = None if url == db.url else url
+    with tenants.tenant_in_use(None):
+        async with db.read() as session:
+            tenant = await tenants.get_tenant_or_raise(session, code)
+            before_url, before_status = tenant.database_url, tenant.status
+    if before_url == placed_url:
+        raise InvalidInput(f"tenant {code!r} is in that database already", field="to")
+    source = db.cluster_database(before_url) if before_url else db
+    target = db.cluster_database(url)
+    await migrate_tenant(source, code)
+    await step("migrated")
+    with tenants.tenant_in_use(None):
+        async with db.write() as session:
+            await tenants.set_status(session, code=code, status=tenants.TenantStatus.SUSPENDED)
+            await append_audit(session, CLI_OPERATOR, tool="tenants move", event="write", entity="tenants",
+                               entity_id=None, arguments={"code": code, "step": "suspend for the move"},
+                               before={"status": before_status}, after={"status": "suspended"})
+    await asyncio.sleep(runtime.settings.key_cache_seconds)
+    await step("suspended")
+    manifest = await export_tenant(source, code, export)
+    await step("exported")
+    await import_tenant(target, code, export)
+    await step("imported")
+    redacted = {"from": _redact(before_url or db.url), "to": _redact(url)}
+    with tenants.tenant_in_use(None):
+        async with db.write() as session:
+            tenant = await tenants.get_tenant_or_raise(session, code)
+            tenant.database_url = placed_url
+            session.add(tenant)
+            await append_audit(session, CLI_OPERATOR, tool="tenants move", event="write", entity="tenants",
+                               entity_id=None, arguments={"code": code, "export": str(export), **redacted},
+                               before={"database": redacted["from"]}, after={"database": redacted["to"]})
+    db.forget_placement(code)
+    await step("placed")
+    await drop_tenant_storage(source, code)
+    await step("dropped")
+    if before_status == tenants.TenantStatus.ACTIVE.value:
+        with tenants.tenant_in_use(None):
+            async with db.write() as session:
+                await tenants.set_status(session, code=code, status=tenants.TenantStatus.ACTIVE)
+                await append_audit(session, CLI_OPERATOR, tool="tenants move", event="write", entity="tenants",
+                                   entity_id=None, arguments={"code": code, "step": "resume after the move"},
+                                   before={"status": "suspended"}, after={"status": "active"})
+        await step("resumed")
+    return manifest
+
+
+@tenants_app.command("move")
+def tenants_move(code: TenantCode,
+                 to: Annotated[str, typer.Option("--to", help="The PostgreSQL database to move the tenant to "
+                                                              "(postgresql+asyncpg://user:password@host/db).")],
+                 export: Annotated[Path | None, typer.Option(help="Where to write the export (a zip; default: "
+                                                                  "tenant-CODE-<UTC time>.zip here).")] = None
+                 ) -> None:
+    """Move tenant CODE to another PostgreSQL cluster by export and import, the tenant suspended meanwhile (its
+    requests get 403 tenant_suspended); its old schema is dropped once the registry points at the new one."""
+    from domain.kernel.clock import utcnow
+
+    path = export or Path(f"tenant-{code}-{utcnow():%Y%m%dT%H%M%SZ}.zip")
+
+    async def go(runtime):
+        async def say(name: str) -> None:
+            typer.echo(f"tenant {code}: {name}")
+
+        await prepare_database(runtime)
+        return await move_tenant(runtime, code, to, path, on_step=say)
+
+    manifest = _run(go)
+    rows = sum(table["rows"] for table in manifest["tables"])
+    typer.echo(f"tenant {code} moved to {_redact(to)}: {len(manifest['tables'])} tables, {rows} rows; "
+               f"the export stays at {path}")
+
+
 @tenants_app.command("suspend")
 def tenants_suspend(code: TenantCode) -> None:
     """Suspend tenant CODE: its keys and jobs are refused (403 tenant_suspended) until it is resumed."""

@@ -75,7 +75,10 @@ class Runtime:
         """
         settings = settings or Settings()
         offload.configure(settings.compute_processes)
-        runtime = cls(settings=settings, db=Database(settings.database_url))
+        # A tenant's cluster (tenants.database_url) is re-read as often as a key's lookup: `tenants move` waits
+        # that long, the tenant suspended, before copying it.
+        runtime = cls(settings=settings, db=Database(settings.database_url,
+                                                     placement_ttl_s=settings.key_cache_seconds))
         runtime.runs.attach(runtime.db.write_engine.sync_engine)
         # A SQLite tenant's file has its own write engine (domain.kernel.db.Database.tenant_database). Run ids are
         # per tenant, so another tenant's run of the same id wakes a follower for nothing: it reads its own again.
@@ -133,6 +136,7 @@ class Runtime:
                     tenant = await tenants.get_tenant(session, code)
             if tenant is None:
                 return None
+            self.db.note_placement(code, tenant.database_url)  # read anyway: the key's calls need not read it again
         with tenant_in_use(code):
             async with self.db.read() as session:
                 actor = await identity.authenticate_key(session, raw_key, channel)

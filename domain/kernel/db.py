@@ -32,6 +32,7 @@ own file, with its own engines, made at first use (`Database.tenant_database`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from operator import itemgetter
@@ -44,10 +45,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.errors import ServiceUnavailable, unavailable_service
-from domain.kernel.tenants import current_tenant, schema_of, sqlite_url_of
+from domain.kernel.tenants import Tenant, current_tenant, schema_of, sqlite_url_of
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,7 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, read_only: bool
     return engine
 
 
+PLACEMENT_TTL_S = 5.0  # how long a process reuses a tenant's cluster read from the registry (its database_url)
 CONNECT_TIMEOUT_S = 10.0  # the longest a new PostgreSQL connection may take (asyncpg's connect timeout)
 POOL_TIMEOUT_S = 30.0  # the longest a unit of work waits for a pooled connection (SQLAlchemy's default: bursts wait)
 
@@ -172,11 +175,16 @@ def _unavailable(exc: Exception) -> ServiceUnavailable | None:
 class Database:
     """The process's engines and session factories; created in a lifespan, disposed at shutdown."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, tenant: str | None = None):
+    def __init__(self, url: str, *, pool_size: int = 10, tenant: str | None = None,
+                 placement_ttl_s: float = PLACEMENT_TTL_S, cluster_of: Database | None = None):
         self.url = url
         self.pool_size = pool_size
         self.tenant = tenant  # set on a SQLite tenant's own Database: it routes nothing further
+        self.placement_ttl_s = placement_ttl_s
+        self.cluster_of = cluster_of  # set on another cluster's Database: it routes by schema, never further
         self._tenant_databases: dict[str, Database] = {}  # SQLite: each tenant's file, opened at first use
+        self._clusters: dict[str, Database] = {}  # PostgreSQL: the other clusters' pools, by URL
+        self._placements: dict[str, tuple[float, str | None]] = {}  # code -> (read at, its database_url)
         self.engine_listeners: list[Callable[[AsyncEngine], None]] = []  # told of each tenant's new write engine
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
@@ -211,13 +219,61 @@ class Database:
                 listener(database.write_engine)
         return database
 
-    def _routes_to(self) -> tuple[Database | None, str | None]:
-        """(the tenant's own SQLite Database or None, the tenant's PostgreSQL schema or None) of the context."""
+    def cluster_database(self, url: str) -> Database:
+        """The Database (one pool pair) of the PostgreSQL cluster at `url`, made at first use and disposed with this
+        one: every tenant placed there shares it, routed by its schema. `url` equal to this database's: self."""
+        if url == self.url or self.cluster_of is not None:
+            return self
+        database = self._clusters.get(url)
+        if database is None:
+            database = Database(url, pool_size=self.pool_size, cluster_of=self)
+            self._clusters[url] = database
+            for listener in self.engine_listeners:
+                listener(database.write_engine)
+        return database
+
+    def cluster_urls(self) -> list[str]:
+        """The URLs of the other clusters this Database has a pool for, in order."""
+        return sorted(self._clusters)
+
+    def note_placement(self, code: str, url: str | None) -> None:
+        """Remember tenant `code`'s database_url, just read from the registry by the caller (an API key's lookup),
+        for placement_ttl_s: the units of work of the key's calls then skip reading it again."""
+        self._placements[code] = (time.monotonic(), url)
+
+    def forget_placement(self, code: str) -> None:
+        """Drop the remembered cluster of tenant `code` (after `mcs-erp tenants move`, in the process that moved)."""
+        self._placements.pop(code, None)
+
+    async def _placement(self, code: str) -> str | None:
+        """The database_url of tenant `code` in the registry (None: this database), re-read after placement_ttl_s
+        (how long a server may route to a moved tenant's old cluster; the move waits that long, the tenant
+        suspended, before it copies)."""
+        now = time.monotonic()
+        hit = self._placements.get(code)
+        if hit is not None and now - hit[0] < self.placement_ttl_s:
+            return hit[1]
+        async with self._read_sessions() as session:
+            await self._route_read(session, None)  # the registry lives with the default tenant
+            url = (await session.exec(sqlmodel_select(Tenant.database_url).where(Tenant.code == code))).first()
+        if len(self._placements) > 100_000:
+            self._placements.clear()
+        self._placements[code] = (now, url)
+        return url
+
+    async def _routes_to(self) -> tuple[Database | None, str | None]:
+        """(the Database to hand the unit of work to, or None; the tenant's PostgreSQL schema, or None) of the
+        context: a SQLite tenant's own file; on PostgreSQL the tenant's cluster (when its registry row names
+        another) or this one, and its schema."""
         code = current_tenant()
         if code is None or self.tenant is not None:
             return None, None
         if self.is_sqlite:
             return self.tenant_database(code), None
+        if self.cluster_of is None:
+            url = await self._placement(code)
+            if url is not None and url != self.url:
+                return self.cluster_database(url), None
         return None, schema_of(code)
 
     async def _route_read(self, session: AsyncSession, schema: str | None) -> None:
@@ -253,7 +309,13 @@ class Database:
         the connection (domain.kernel.errors.unavailable_service), after at most CONNECT_TIMEOUT_S to connect
         or POOL_TIMEOUT_S waiting for a pooled connection.
         """
-        own, schema = self._routes_to()
+        try:
+            own, schema = await self._routes_to()
+        except Exception as exc:
+            error = _unavailable(exc)
+            if error is None:
+                raise
+            raise error from exc
         if own is not None:
             async with own.read() as session:
                 yield session
@@ -281,7 +343,13 @@ class Database:
         A connection lost during COMMIT leaves the outcome unknown, which the error's message cannot tell: a
         caller retries through an idempotency key or reads back first.
         """
-        own, schema = self._routes_to()
+        try:
+            own, schema = await self._routes_to()
+        except Exception as exc:
+            error = _unavailable(exc)
+            if error is None:
+                raise
+            raise error from exc
         if own is not None:
             async with own.write() as session:
                 yield session
@@ -302,9 +370,10 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection (the SQLite tenants' files' too)."""
-        for database in self._tenant_databases.values():
+        for database in (*self._tenant_databases.values(), *self._clusters.values()):
             await database.dispose()
         self._tenant_databases.clear()
+        self._clusters.clear()
         await self.read_engine.dispose()
         await self.write_engine.dispose()
 
