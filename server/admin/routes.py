@@ -31,7 +31,8 @@ from domain.actions.schemas import ActionSummaryOut
 from domain.identity import service as identity
 from domain.kernel.actor import Actor, Channel
 from domain.kernel.audit import AuditKeyError, list_audit_entries, load_public_key, newest_checkpoint, verify_audit_log
-from domain.kernel.errors import DomainError, InvalidInput
+from domain.kernel.errors import DomainError, InvalidInput, NotFound
+from domain.kernel.tenants import TenantSuspended, tenant_in_use
 from server.admin.sessions import CSRF_FIELD, AdminSession, SessionCookies, csrf_matches, same_origin
 from server.admin.views import build_environment
 from tools.invoke import invoke
@@ -146,8 +147,8 @@ class AdminPages:
         if session is None or not session.signed_in:
             return None
         actor = await self.runtime.actor_for_user(session.username or "", Channel.ADMIN_PAGE)
-        if actor is None or actor.id != session.user_id or not actor.is_admin:
-            return None
+        if actor is None or actor.id != session.user_id or not actor.is_admin or actor.tenant != session.tenant:
+            return None  # (the tenant: InSessionTenant runs the request in the session's)
         async with self.runtime.db.read() as db:
             if not await identity.key_is_active(db, key_id=session.key_id or 0, user_id=actor.id or 0):
                 return None  # the key it was signed in with was revoked
@@ -206,8 +207,16 @@ class AdminPages:
         key = key.strip() if isinstance(key, str) else ""
         if not key:
             return await self.sign_in_form(request, status=422, error="Enter your API key.")
-        async with self.runtime.db.read() as db:
-            found = await identity.authenticate_key_with_id(db, key, Channel.ADMIN_PAGE)
+        code = identity.tenant_of_key(key)  # a school's key signs in to that school's pages only
+        try:
+            await self.runtime.check_tenant(code)
+        except TenantSuspended as exc:
+            return await self.sign_in_form(request, status=403, error=exc.message)
+        except NotFound:
+            code = None  # no such tenant: looked up (and refused) as an unknown key of the default school
+        with tenant_in_use(code):
+            async with self.runtime.db.read() as db:
+                found = await identity.authenticate_key_with_id(db, key, Channel.ADMIN_PAGE)
         if found is None:
             return await self.sign_in_form(request, status=401, error="This API key is unknown or revoked.")
         actor, key_id = found
@@ -417,6 +426,30 @@ class AdminPages:
         return Response(CSS, media_type="text/css", headers={"cache-control": "public, max-age=3600"})
 
 
+class InSessionTenant:
+    """ASGI middleware: run each request of the admin pages in the tenant (school) of its session's cookie, so an
+    admin of school A reads and decides A's actions, audit log and jobs only. A session of a suspended or removed
+    tenant gets a 403 page naming why, never the default school's pages."""
+
+    def __init__(self, app: ASGIApp, pages: AdminPages):
+        self.app = app
+        self.pages = pages
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = self.pages.cookies.load(Request(scope)) if scope["type"] == "http" else None
+        code = session.tenant if session is not None and session.signed_in else None
+        if code is not None:
+            try:
+                await self.pages.runtime.check_tenant(code)
+            except (TenantSuspended, NotFound) as exc:
+                response = self.pages.error_page(Request(scope), 403, "School unavailable", exc.message)
+                await response(scope, receive, send)
+                return
+        with tenant_in_use(code):
+            await self.app(scope, receive, send)
+
+
 def admin_app(runtime: Runtime) -> ASGIApp:
     """The admin pages as an ASGI app, to mount at /admin (server/app.py)."""
-    return SecurityHeaders(Router(routes=AdminPages(runtime).routes()))
+    pages = AdminPages(runtime)
+    return SecurityHeaders(InSessionTenant(Router(routes=pages.routes()), pages))

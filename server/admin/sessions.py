@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from domain.kernel.actor import Actor
 from domain.kernel.settings import Settings
+from domain.kernel.tenants import CODE_PATTERN
 
 SESSION_COOKIE = "mcs_erp_admin"
 SESSION_SECONDS = 8 * 3600
@@ -42,6 +43,7 @@ class AdminSession:
     username: str | None = None
     signed_in_at: float | None = None
     key_id: int | None = None  # the API key signed in with: revoking it ends the session
+    tenant: str | None = None  # the school (tenant) of that key: every page of the session is that tenant's
 
     @property
     def signed_in(self) -> bool:
@@ -71,13 +73,15 @@ class SessionCookies:
         if not isinstance(data, dict) or not isinstance(data.get("csrf"), str) or not data["csrf"]:
             return None
         user_id, username, at, key_id = data.get("uid"), data.get("user"), data.get("at"), data.get("kid")
+        tenant = data.get("tn")
         if user_id is None:
             return AdminSession(csrf=data["csrf"])
         if (not isinstance(user_id, int) or not isinstance(username, str) or not isinstance(at, int | float)
-                or not isinstance(key_id, int)):
+                or not isinstance(key_id, int)
+                or not (tenant is None or (isinstance(tenant, str) and CODE_PATTERN.fullmatch(tenant)))):
             return None
         return AdminSession(csrf=data["csrf"], user_id=user_id, username=username, signed_in_at=float(at),
-                            key_id=key_id)
+                            key_id=key_id, tenant=tenant)
 
     @staticmethod
     def anonymous() -> AdminSession:
@@ -89,13 +93,15 @@ class SessionCookies:
         """A new session for `actor`, signed in with API key `key_id`, with a new CSRF token (never the one used
         before sign-in)."""
         return AdminSession(csrf=new_token(), user_id=actor.id, username=actor.username, signed_in_at=time.time(),
-                            key_id=key_id)
+                            key_id=key_id, tenant=actor.tenant)
 
     def store(self, response: Response, session: AdminSession, *, path: str) -> None:
         """Set the cookie carrying `session` on `response`, for the pages under `path`."""
         data: dict = {"csrf": session.csrf}
         if session.signed_in:
             data.update(uid=session.user_id, user=session.username, at=session.signed_in_at, kid=session.key_id)
+            if session.tenant is not None:
+                data["tn"] = session.tenant
         response.set_cookie(SESSION_COOKIE, self._serializer.dumps(data), max_age=self.max_age, path=path or "/",
                             secure=self.secure, httponly=True, samesite="strict")
 
