@@ -276,6 +276,17 @@ class McsOAuthProvider:
         return OAuthToken(access_token=issued.access_token, token_type="Bearer", expires_in=issued.expires_in,
                           scope=" ".join(issued.scopes), refresh_token=issued.refresh_token)
 
+    async def _refused(self, exc: oauth.OAuthRefused, tenant: str | None) -> TokenError:
+        """The token endpoint's answer to a refusal; a replay found by losing a race revokes its grant in a unit of
+        work of its own (the refused one rolled back)."""
+        grant_id = exc.details.get("replayed_grant")
+        if isinstance(grant_id, int):
+            with tenant_in_use(tenant):
+                async with self.runtime.db.write() as session:
+                    await oauth.revoke_replayed_grant(session, grant_id=grant_id, reason=exc.details["reason"])
+            self.runtime._key_cache.clear()
+        return TokenError("invalid_grant", exc.message)
+
     async def exchange_authorization_code(self, client: OAuthClientInformationFull,
                                           authorization_code: McsAuthorizationCode) -> OAuthToken:
         try:
@@ -284,7 +295,7 @@ class McsOAuthProvider:
                     issued = await oauth.exchange_code(session, code_id=authorization_code.code_id,
                                                        client_id=client.client_id)
         except oauth.OAuthRefused as exc:
-            raise TokenError("invalid_grant", exc.message) from None
+            raise await self._refused(exc, authorization_code.tenant) from None
         return self._token(issued)
 
     async def load_refresh_token(self, client: OAuthClientInformationFull, refresh_token: str) -> McsRefreshToken | None:
@@ -308,7 +319,7 @@ class McsOAuthProvider:
                     issued = await oauth.rotate_refresh_token(session, token_id=refresh_token.token_id,
                                                               client_id=client.client_id, scopes=scopes)
         except oauth.OAuthRefused as exc:
-            raise TokenError("invalid_grant", exc.message) from None
+            raise await self._refused(exc, refresh_token.tenant) from None
         return self._token(issued)
 
     async def load_access_token(self, token: str) -> McsAccessToken | None:

@@ -179,16 +179,27 @@ async def _issue_pair(session: AsyncSession, grant: OAuthGrant, scopes: list[str
                         scopes=list(_scopes(text)), grant_id=grant.id or 0)
 
 
+async def revoke_replayed_grant(session: AsyncSession, *, grant_id: int, reason: str) -> None:
+    """Revoke grant `grant_id` and all its tokens because a code or refresh token of it was used twice at once
+    (`reason`: code_reused | refresh_reused; audited under that name). Called in a unit of work of its own after
+    OAuthRefused carrying `details['replayed_grant']`, since the refused call's own transaction rolls back."""
+    grant = await session.get(OAuthGrant, grant_id)
+    if grant is not None and grant.revoked_at is None:
+        await _revoke_grant(session, grant, reason=reason, event=reason)
+
+
 async def exchange_code(session: AsyncSession, *, code_id: int, client_id: str) -> IssuedTokens:
     """Use authorization code `code_id` of `client_id` (PKCE, redirect URI and expiry already checked) and issue
-    an access and refresh token pair of its grant. Raises OAuthRefused when the code was used meanwhile (a
-    concurrent exchange won), its grant revoked or belongs to another client. Audited `issued`."""
+    an access and refresh token pair of its grant. Raises OAuthRefused when its grant was revoked or belongs to
+    another client, or when the code was used meanwhile (a concurrent exchange won: the error's
+    `details['replayed_grant']` names the grant to revoke with revoke_replayed_grant). Audited `issued`."""
     code = await session.get(OAuthCode, code_id)
     grant = None if code is None else await session.get(OAuthGrant, code.grant_id)
     if code is None or grant is None or grant.client_id != client_id or grant.revoked_at is not None:
         raise OAuthRefused("the authorization code is unknown, revoked or not this client's")
-    if not await repo.mark_code_used(session, code_id, utcnow()):
-        raise OAuthRefused("the authorization code was already used")
+    if not await repo.mark_code_used(session, code_id, utcnow()):  # a concurrent exchange won: a replay
+        raise OAuthRefused("the authorization code was already used; its grant is revoked",
+                           details={"replayed_grant": grant.id, "reason": "code_reused"})
     issued = await _issue_pair(session, grant, _scopes(grant.scopes))
     await append_audit(session, await _user_actor(session, grant.user_id), tool=AUDIT_TOOL, event="issued",
                        arguments=_audit_args(grant, grant_type="authorization_code"),
@@ -242,17 +253,18 @@ async def rotate_refresh_token(session: AsyncSession, *, token_id: int, client_i
                                scopes: list[str]) -> IssuedTokens:
     """Use refresh token `token_id` of `client_id` once and issue the next pair with `scopes` (a subset of the
     grant's, checked by the caller); the grant's earlier access tokens are revoked. Raises OAuthRefused when the
-    token was rotated or revoked meanwhile (then the grant is revoked: a concurrent use is a replay) or belongs to
-    another client. Audited `refreshed`."""
+    token belongs to another client or its grant was revoked, or when it was rotated or revoked meanwhile (a
+    concurrent use, a replay: `details['replayed_grant']` names the grant to revoke with revoke_replayed_grant).
+    Audited `refreshed`."""
     token = await session.get(OAuthToken, token_id)
     grant = None if token is None else await session.get(OAuthGrant, token.grant_id)
     if token is None or grant is None or token.kind != "refresh" or grant.client_id != client_id:
         raise OAuthRefused("the refresh token is unknown or not this client's")
     if grant.revoked_at is not None:
         raise OAuthRefused("the refresh token's grant was revoked")
-    if not await repo.mark_refresh_rotated(session, token_id, utcnow()):
-        await _revoke_grant(session, grant, reason="refresh_reused", event="refresh_reused")
-        raise OAuthRefused("the refresh token was already used; the grant is revoked")
+    if not await repo.mark_refresh_rotated(session, token_id, utcnow()):  # a concurrent refresh won: a replay
+        raise OAuthRefused("the refresh token was already used; its grant is revoked",
+                           details={"replayed_grant": grant.id, "reason": "refresh_reused"})
     await repo.revoke_grant_tokens(session, grant.id or 0, utcnow(), kind="access")
     issued = await _issue_pair(session, grant, scopes)
     await append_audit(session, await _user_actor(session, grant.user_id), tool=AUDIT_TOOL, event="refreshed",

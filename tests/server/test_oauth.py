@@ -736,3 +736,29 @@ async def test_a_connector_url_with_toolsets_is_the_same_resource(served, http):
                                                  "redirect_uri": CALLBACK, "code_challenge": pkce()[1],
                                                  "state": "s", "resource": other})
         assert parse_qs(urlsplit(r.headers["location"]).query)["error"] == ["invalid_target"], other
+
+
+async def test_concurrent_uses_of_one_refresh_token_issue_one_pair_and_revoke_the_family(served, http):
+    """Six refreshes with the same refresh token at once: exactly one is answered with a new pair (the rotation is
+    one conditional UPDATE, so two cannot both win); the others are replays, which revoke the grant, so in the
+    end no token of it works."""
+    g = await authorized(served, http)
+    first = (await exchange(http, g)).json()
+    answers = await asyncio.gather(*(token(http, grant_type="refresh_token", refresh_token=first["refresh_token"],
+                                           client_id=g.client_id) for _ in range(6)))
+    ok = [r for r in answers if r.status_code == 200]
+    assert len(ok) == 1, [r.text for r in answers]
+    assert all(r.json()["error"] == "invalid_grant" for r in answers if r.status_code != 200)
+    assert await mcp_status(served, ok[0].json()["access_token"]) == 401
+    assert await mcp_status(served, first["access_token"]) == 401
+
+
+async def test_concurrent_exchanges_of_one_code_issue_one_pair_and_revoke_it(served, http):
+    """Four exchanges of one code at once: exactly one gets tokens, the others are refused as replays, and the
+    replay revokes what the code gave (RFC 6749 section 4.1.2)."""
+    g = await authorized(served, http)
+    answers = await asyncio.gather(*(exchange(http, g) for _ in range(4)))
+    ok = [r for r in answers if r.status_code == 200]
+    assert len(ok) == 1, [r.text for r in answers]
+    assert all(r.json()["error"] == "invalid_grant" for r in answers if r.status_code != 200)
+    assert await mcp_status(served, ok[0].json()["access_token"]) == 401
