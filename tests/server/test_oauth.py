@@ -38,7 +38,7 @@ from domain.identity.service import create_api_key
 from domain.kernel.actor import Channel
 from domain.kernel.audit import list_audit_entries
 from domain.kernel.clock import utcnow
-from domain.kernel.tenants import TenantStatus, set_status, tenant_in_use
+from domain.kernel.tenants import CODE_PATTERN, TenantStatus, set_status, tenant_in_use
 from domain.oauth import rules
 from domain.oauth import service as oauth
 from server.app import create_app
@@ -762,3 +762,20 @@ async def test_concurrent_exchanges_of_one_code_issue_one_pair_and_revoke_it(ser
     assert len(ok) == 1, [r.text for r in answers]
     assert all(r.json()["error"] == "invalid_grant" for r in answers if r.status_code != 200)
     assert await mcp_status(served, ok[0].json()["access_token"]) == 401
+
+
+@settings(max_examples=200, deadline=None)
+@given(tenant=st.one_of(st.none(), st.from_regex(CODE_PATTERN, fullmatch=True)),
+       prefix=st.sampled_from([rules.ACCESS_PREFIX, rules.REFRESH_PREFIX, rules.CODE_PREFIX]),
+       other=st.sampled_from([rules.ACCESS_PREFIX, rules.REFRESH_PREFIX, rules.CODE_PREFIX, "mcs_"]),
+       junk=st.text(max_size=40))
+def test_property_a_value_names_its_tenant_and_kind_and_nothing_else(tenant, prefix, other, junk):
+    """Property (pure): a new value is well formed for its own kind and names its tenant; it is never well formed
+    as another kind; its hash matches it and not a changed value; a value over MAX_SECRET never parses."""
+    raw = rules.new_secret(prefix, tenant)
+    assert rules.tenant_of(raw, prefix) == (True, tenant)
+    if other != prefix:
+        assert rules.tenant_of(raw, other)[0] is False
+    assert rules.secret_matches(rules.hash_secret(raw), raw)
+    assert not rules.secret_matches(rules.hash_secret(raw), raw + junk) or junk == ""
+    assert rules.tenant_of(prefix + "a" * rules.MAX_SECRET, prefix) == (False, None)
