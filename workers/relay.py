@@ -91,6 +91,8 @@ def collect_handlers(module_names: Iterable[str]) -> EventHandlers:
     return handlers
 
 
+PRUNE_EVERY_S = 3600.0  # how often a relay deletes the events done with more than event_retention_days ago
+PRUNE_BATCHES = 20  # at most this many outbox.prune_done batches (one transaction each) per tenant per pruning
 TENANTS_TTL_S = 5.0  # how long a relay reuses the list of tenants it serves (a new tenant waits at most that)
 
 
@@ -135,6 +137,7 @@ class _Wakeable:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unhook: list[Callable[[], None]] = []
         self._tenants: tuple[float, list[str | None]] = (0.0, [])
+        self._pruned_at = float("-inf")  # the first round prunes, then every PRUNE_EVERY_S
 
     def wake(self) -> None:
         """Run a round now (safe from any thread or event loop)."""
@@ -209,10 +212,43 @@ class _Wakeable:
                 log.exception("%s: tenant %s failed; the others are served", self.name, code)
         return more
 
+    async def prune(self) -> int:
+        """Delete each tenant's events that every handler was done with more than event_retention_days ago, with
+        their inbox rows (outbox.prune_done: dead letters stay), a batch per transaction and at most PRUNE_BATCHES
+        per tenant; returns how many. With event_retention_days 0, nothing."""
+        days = self.runtime.settings.event_retention_days
+        if days <= 0:
+            return 0
+        before = utcnow() - timedelta(days=days)
+        deleted = 0
+
+        async def work() -> bool:
+            nonlocal deleted
+            for _ in range(PRUNE_BATCHES):
+                async with self.runtime.db.write() as session:
+                    count = await outbox.prune_done(session, before=before)
+                deleted += count
+                if count < outbox.PRUNE_BATCH:
+                    break
+            return False
+
+        await self.each_tenant(work)
+        return deleted
+
     async def _run(self) -> None:
         last_error = None
         while True:
             self._wake.clear()
+            if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+                self._pruned_at = time.monotonic()
+                try:
+                    if deleted := await self.prune():
+                        log.info("%s: deleted %d events done with over %d days ago", self.name, deleted,
+                                 self.runtime.settings.event_retention_days)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # an outage: the next pruning tries again; delivery goes on meanwhile
+                    log.exception("%s: pruning old events failed", self.name)
             try:
                 more = await self.round()
                 last_error = None

@@ -42,7 +42,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Describe
-from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, func, text, tuple_, update
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, delete, func, text, tuple_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
@@ -51,6 +51,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.kernel.clock import utcnow
 from domain.kernel.db import after_commit, bulk_insert
 from domain.kernel.errors import InvalidInput, NotFound
+from domain.kernel.sql import id_in
 from domain.kernel.plan import ApplyContext, Effect, register_effect
 from domain.kernel.schemas import OutputModel
 
@@ -575,6 +576,28 @@ async def deliver_batch(session: AsyncSession, rows: Sequence[OutboxEvent], hand
         await session.exec(update(OutboxEvent).where(OutboxEvent.id.in_(done))  # type: ignore[call-overload]
                            .values(done_at=now).execution_options(synchronize_session=False))
     return results
+
+
+PRUNE_BATCH = 5000
+"""prune_done deletes at most this many events per call (one short transaction each)."""
+
+
+async def prune_done(session: AsyncSession, *, before: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Delete, in the caller's transaction, up to `limit` of the oldest events every handler was done with before
+    `before` (done_at), with their inbox rows; an event with a dead letter is kept (it stays visible and
+    retryable). Returns how many events were deleted. Order is kept: an event whose predecessor is gone has none
+    to wait for (it was done), and an aggregate's next event is numbered after the highest sequence left."""
+    if limit < 1:
+        raise InvalidInput(f"limit must be 1 or more, got {limit}", field="limit")
+    dead = select(InboxEntry.event_id).where(InboxEntry.event_id == OutboxEvent.id, InboxEntry.status == DEAD)
+    ids = list((await session.exec(
+        select(OutboxEvent.id).where(OutboxEvent.done_at.is_not(None), OutboxEvent.done_at < before,  # type: ignore
+                                     ~dead.exists()).order_by(OutboxEvent.id).limit(limit))).all())
+    if not ids:
+        return 0
+    await session.exec(delete(InboxEntry).where(id_in(InboxEntry.event_id, ids)))  # type: ignore[call-overload]
+    await session.exec(delete(OutboxEvent).where(id_in(OutboxEvent.id, ids)))  # type: ignore[call-overload]
+    return len(ids)
 
 
 class _TakenElsewhere(Exception):

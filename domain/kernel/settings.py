@@ -173,6 +173,10 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=3600,
         description="How often the outbox relay looks for events besides being woken by this process's commits "
                     "(other processes' events, retries whose backoff is over).")
+    event_retention_days: int = Field(
+        default=30, ge=0, le=3650,
+        description="Days an event every handler is done with stays in the outbox (and its inbox rows) before the "
+                    "relay deletes them; dead letters stay until retried. 0 keeps every event.")
     event_claim_idle_seconds: float = Field(
         default=10.0, gt=0, le=3600,
         description="With Redis: how long an event a worker took stays unacknowledged before another worker claims it "
