@@ -106,6 +106,16 @@ def init() -> None:
     typer.echo(f"database ready: {_redact(url)}")
 
 
+def _where(url: str | None) -> str:
+    """A tenant's database as `tenants list` shows it: host/name of its URL, never credentials; `default`."""
+    from sqlalchemy.engine import make_url
+
+    if url is None:
+        return "default"
+    parsed = make_url(url)
+    return f"{parsed.host or 'localhost'}{f':{parsed.port}' if parsed.port else ''}/{parsed.database}"
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -874,20 +884,21 @@ def tenants_create(code: TenantCode,
 
 @tenants_app.command("list")
 def tenants_list() -> None:
-    """List the tenants: code, status, schema, created, name."""
+    """List the tenants: code, status, schema, database (host/name; `default`: MCS_ERP_DATABASE_URL's), created,
+    name."""
     from domain.kernel import tenants
 
     async def go(runtime):
         await prepare_database(runtime)
         async with runtime.db.read() as session:
-            return [(t.code, t.status, t.schema_name, t.created_at, t.name)
+            return [(t.code, t.status, t.schema_name, _where(t.database_url), t.created_at, t.name)
                     for t in await tenants.list_tenants(session)]
 
     rows = _run(go)
     if not rows:
         typer.echo("no tenants: the default school only (`mcs-erp tenants create CODE --name NAME` adds one)")
-    for code, status, schema, created, name in rows:
-        typer.echo(f"{code:31} {status:9} {schema:38} {created:%Y-%m-%d %H:%M}  {name}")
+    for code, status, schema, where, created, name in rows:
+        typer.echo(f"{code:31} {status:9} {schema:38} {where:24} {created:%Y-%m-%d %H:%M}  {name}")
 
 
 @tenants_app.command("migrate")
@@ -948,7 +959,8 @@ async def move_tenant(runtime, code: str, url: str, export: Path,
     `suspended` (its keys and jobs refused with `tenant_suspended`; then it waits key_cache_seconds, how long a
     server may still serve a key it looked up, or route to a cluster it read), `exported` (the zip `export`),
     `imported` (the target schema built from the target's template, loaded in one transaction), `placed` (the
-    registry's database_url), `dropped` (the source schema) and `resumed` (when it was active before). A failure
+    registry's database_url; then it waits key_cache_seconds again, for every process to re-read it), `dropped`
+    (the source schema) and `resumed` (when it was active before). A failure
     before `placed` leaves the tenant suspended where it was, the export on disk; running the move again redoes it.
     Raises InvalidInput on SQLite (a tenant is a file there), for a URL that is not PostgreSQL or is where the tenant
     is already; NotFound for an unknown tenant."""
@@ -1012,6 +1024,9 @@ async def move_tenant(runtime, code: str, url: str, export: Path,
                                before={"database": redacted["from"]}, after={"database": redacted["to"]})
     db.forget_placement(code)
     await step("placed")
+    # Every process re-reads the tenant's cluster within key_cache_seconds: wait that long again before the old
+    # schema goes, so that nothing still routed there (a worker's job) finds it gone, nor a resumed call the old one.
+    await asyncio.sleep(runtime.settings.key_cache_seconds)
     await drop_tenant_storage(source, code)
     await step("dropped")
     if before_status == tenants.TenantStatus.ACTIVE.value:

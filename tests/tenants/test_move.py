@@ -155,3 +155,32 @@ async def test_a_move_to_a_url_that_is_not_postgresql_is_refused(tmp_path_factor
                 await move_tenant(rt, "north", bad, tmp_path / "x.zip")
         async with rt.db.read() as session:  # nothing happened to it
             assert (await tenants.get_tenant_or_raise(session, "north")).status == "active"
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="on SQLite a tenant is a file (refused above)")
+async def test_the_move_command(tmp_path):
+    from sqlalchemy.engine import make_url
+
+    from tests.server.e2e_helpers import e2e_database, run_cli_in_process
+
+    other_name = f"mcs_test_{uuid.uuid4().hex[:12]}"
+    other = await create_pg_database(other_name)
+    try:
+        async with e2e_database(tmp_path) as db:
+            await run_cli_in_process(db, "tenants", "create", "north", "--name", "North Campus")
+            export = tmp_path / "north.zip"
+            moved = await run_cli_in_process(db, "tenants", "move", "north", "--to", other, "--export", str(export))
+            steps = [line.split(": ", 1)[1] for line in moved.stdout.splitlines() if line.startswith("tenant north: ")]
+            assert steps == ["migrated", "suspended", "exported", "imported", "placed", "dropped", "resumed"]
+            assert "tenant north moved to" in moved.stdout and export.exists()
+            assert make_url(other).password is None or make_url(other).password not in moved.stdout
+            listed = (await run_cli_in_process(db, "tenants", "list")).stdout.split()
+            assert listed[:3] == ["north", "active", "tenant_north"] and listed[3].endswith(f"/{other_name}")
+            again = await run_cli_in_process(db, "tenants", "move", "north", "--to", other, check=False)
+            assert again.returncode == 1 and "in that database already" in again.stderr
+            home = await run_cli_in_process(db, "tenants", "move", "north", "--to", db.url,
+                                            "--export", str(tmp_path / "home.zip"))
+            assert "tenant north: resumed" in home.stdout
+            assert (await run_cli_in_process(db, "tenants", "list")).stdout.split()[3] == "default"
+    finally:
+        await drop_pg_database(other_name)
