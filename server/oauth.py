@@ -578,7 +578,7 @@ class OAuthPages:
         with tenant_in_use(me.tenant):
             async with self.runtime.db.write() as db:
                 code, _grant = await oauth.grant_consent(
-                    db, me, client_id=client.client_id, client_name=client.client_name or client.client_id,
+                    db, me, key_id=session["kid"], client_id=client.client_id, client_name=client.client_name or client.client_id,
                     scopes=pending["scopes"], resource=pending["resource"], code_challenge=pending["challenge"],
                     redirect_uri=redirect, redirect_uri_explicit=bool(pending["explicit"]))
         return RedirectResponse(construct_redirect_uri(redirect, code=code, state=state, iss=iss), status_code=303)

@@ -30,13 +30,16 @@ class OAuthClient(SQLModel, table=True):
 
 
 class OAuthGrant(SQLModel, table=True):
-    """A user's consent to a client: the toolsets (scopes) and the resource it was given. Codes and tokens hang
-    off a grant; revoking the grant (the user, a reused refresh token or code) ends all of them at once."""
+    """A user's consent to a client: the toolsets (scopes) and the resource it was given, and the API key the user
+    signed in with. Codes and tokens hang off a grant; revoking the grant (the user, a reused refresh token or
+    code) ends all of them at once, and so does revoking that key (as it ends an admin page session): an office
+    that revokes a leaver's keys disconnects their apps too."""
 
     __tablename__ = "oauth_grants"
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
+    key_id: int = Field(foreign_key="api_keys.id", nullable=False, index=True)  # signed in with; revoking it ends
     client_id: str = Field(max_length=64, nullable=False, index=True)
     client_name: str = Field(max_length=200, nullable=False)
     scopes: str = Field(max_length=2000, nullable=False)

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.identity.service import get_user
+from domain.identity.service import get_user, key_is_active
 from domain.oauth.models import OAuthClient, OAuthCode, OAuthGrant, OAuthToken
 
 
@@ -37,6 +37,13 @@ async def user_is_live(session: AsyncSession, user_id: int) -> bool:
     """Return True when user `user_id` exists and is not deleted."""
     user = await get_user(session, user_id)
     return user is not None and user.deleted_at is None
+
+
+async def grant_is_live(session: AsyncSession, grant: OAuthGrant) -> bool:
+    """Return True when `grant` is not revoked, its user is live and the API key it was signed in with is not
+    revoked."""
+    return (grant.revoked_at is None and await user_is_live(session, grant.user_id)
+            and await key_is_active(session, key_id=grant.key_id, user_id=grant.user_id))
 
 
 async def mark_code_used(session: AsyncSession, code_id: int, at: datetime) -> bool:

@@ -12,7 +12,7 @@ code):
 - a refresh token is used once (OAuth 2.1 section 4.3.1, RFC 9700 section 4.14.2): refreshing rotates it; a
   rotated refresh token presented again revokes the whole grant (the family), the thief's tokens and the
   rightful client's alike;
-- a revoked grant, a revoked or expired token, or a deleted user loads as nothing.
+- a revoked grant, a revoked or expired token, a deleted user or a revoked sign-in API key loads as nothing.
 
 Audited in the tenant's audit log (tool `oauth`), never with a value: consent (`granted`), tokens `issued`,
 `refreshed`, `revoked`, and a detected reuse (`code_reused`, `refresh_reused`); each row names the grant, the
@@ -103,14 +103,15 @@ def _audit_args(grant: OAuthGrant, **extra: Any) -> dict[str, Any]:
             "scopes": _scopes(grant.scopes), "resource": grant.resource, **extra}
 
 
-async def grant_consent(session: AsyncSession, actor: Actor, *, client_id: str, client_name: str,
+async def grant_consent(session: AsyncSession, actor: Actor, *, key_id: int, client_id: str, client_name: str,
                         scopes: list[str], resource: str, code_challenge: str, redirect_uri: str,
                         redirect_uri_explicit: bool) -> tuple[str, OAuthGrant]:
-    """Record that `actor` consented to `client_id` using `scopes` (toolset names) on `resource`, and issue the
-    authorization code the client exchanges (CODE_SECONDS long, single use, bound to the S256 `code_challenge`
-    and `redirect_uri`). Returns (the code's value, shown once; the grant). Audited `granted`."""
-    grant = OAuthGrant(user_id=actor.id, client_id=client_id, client_name=client_name[:MAX_CLIENT_NAME],
-                       scopes=scope_text(scopes), resource=resource)
+    """Record that `actor`, signed in with API key `key_id`, consented to `client_id` using `scopes` (toolset
+    names) on `resource`, and issue the authorization code the client exchanges (CODE_SECONDS long, single use,
+    bound to the S256 `code_challenge` and `redirect_uri`). Returns (the code's value, shown once; the grant).
+    Revoking the key later ends the grant's tokens. Audited `granted`."""
+    grant = OAuthGrant(user_id=actor.id, key_id=key_id, client_id=client_id,
+                       client_name=client_name[:MAX_CLIENT_NAME], scopes=scope_text(scopes), resource=resource)
     session.add(grant)
     await session.flush()
     raw = new_secret(CODE_PREFIX, current_tenant())
@@ -157,7 +158,7 @@ async def load_code(session: AsyncSession, raw: str) -> CodeRecord | None:
         if grant.revoked_at is None:
             await _revoke_grant(session, grant, reason="code_reused", event="code_reused")
         return None
-    if grant.revoked_at is not None or not await repo.user_is_live(session, grant.user_id):
+    if not await repo.grant_is_live(session, grant):
         return None
     return CodeRecord(id=code.id or 0, grant_id=grant.id or 0, client_id=grant.client_id, user_id=grant.user_id,
                       scopes=_scopes(grant.scopes), resource=grant.resource, code_challenge=code.code_challenge,
@@ -217,15 +218,13 @@ def _record(token: OAuthToken, grant: OAuthGrant) -> TokenRecord:
 
 
 async def load_access_token(session: AsyncSession, raw: str) -> TokenRecord | None:
-    """Return the access token `raw`, or None when unknown, revoked, of a revoked grant or a deleted user.
-    Expiry is left to the caller (the record carries `expires_at`)."""
+    """Return the access token `raw`, or None when unknown, revoked, of a revoked grant, a deleted user or a
+    revoked sign-in key. Expiry is left to the caller (the record carries `expires_at`)."""
     found = await repo.token_with_grant(session, hash_secret(raw), "access")
     if found is None:
         return None
     token, grant = found
-    if token.revoked_at is not None or grant.revoked_at is not None:
-        return None
-    if not await repo.user_is_live(session, grant.user_id):
+    if token.revoked_at is not None or not await repo.grant_is_live(session, grant):
         return None
     return _record(token, grant)
 
@@ -242,9 +241,7 @@ async def load_refresh_token(session: AsyncSession, raw: str) -> TokenRecord | N
         if grant.revoked_at is None:
             await _revoke_grant(session, grant, reason="refresh_reused", event="refresh_reused")
         return None
-    if token.revoked_at is not None or grant.revoked_at is not None:
-        return None
-    if not await repo.user_is_live(session, grant.user_id):
+    if token.revoked_at is not None or not await repo.grant_is_live(session, grant):
         return None
     return _record(token, grant)
 

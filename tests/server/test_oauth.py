@@ -34,7 +34,7 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull,
 from sqlalchemy import text
 
 from domain.hr.models import Department
-from domain.identity.service import create_api_key
+from domain.identity.service import create_api_key, revoke_api_key
 from domain.kernel.actor import Channel
 from domain.kernel.audit import list_audit_entries
 from domain.kernel.clock import utcnow
@@ -60,6 +60,7 @@ class Served:
     base: str
     rt: object
     keys: dict[str, str] = field(default_factory=dict)
+    key_ids: dict[str, int] = field(default_factory=dict)
 
     @property
     def mcp(self) -> str:
@@ -75,7 +76,8 @@ async def served(tmp_path_factory) -> AsyncIterator[Served]:
         s = Served(base=base, rt=rt)
         async with rt.db.write() as db:
             for user, roles in (("oa_admin", "admin"), ("oa_viewer", "viewer"), ("oa_other", "teacher")):
-                s.keys[user] = (await create_api_key(db, username=user, roles=roles, name="oauth-test")).secret
+                issued = await create_api_key(db, username=user, roles=roles, name="oauth-test")
+                s.keys[user], s.key_ids[user] = issued.secret, issued.key.id
         app = create_app(rt, port=port, own_runtime=False)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
         task = asyncio.create_task(server.serve())
@@ -376,7 +378,8 @@ async def test_a_token_for_another_resource_is_refused(served, http):
     # A token this database holds but minted for another server (another resource) is not accepted here.
     user = await served.rt.actor_for_key(served.keys["oa_admin"], Channel.MCP_HTTP)
     async with served.rt.db.write() as db:
-        code, _grant = await oauth.grant_consent(db, user, client_id=client["client_id"], client_name="x",
+        code, _grant = await oauth.grant_consent(db, user, key_id=served.key_ids["oa_admin"],
+                                                 client_id=client["client_id"], client_name="x",
                                                  scopes=["me"], resource="https://other-school.example/mcp",
                                                  code_challenge=challenge, redirect_uri=CALLBACK,
                                                  redirect_uri_explicit=True)
@@ -618,7 +621,8 @@ async def test_property_a_token_lists_and_calls_only_its_scopes_toolsets(served,
     the user's roles allow, and a call of a tool of another toolset is refused before it runs."""
     admin = await served.rt.actor_for_key(served.keys["oa_admin"], Channel.MCP_HTTP)
     async with served.rt.db.write() as db:
-        code, _grant = await oauth.grant_consent(db, admin, client_id="prop-scopes", client_name="p", scopes=scopes,
+        code, _grant = await oauth.grant_consent(db, admin, key_id=served.key_ids["oa_admin"],
+                                                 client_id="prop-scopes", client_name="p", scopes=scopes,
                                                  resource=served.mcp, code_challenge=pkce()[1],
                                                  redirect_uri=CALLBACK, redirect_uri_explicit=True)
         record = await oauth.load_code(db, code)
@@ -779,3 +783,22 @@ def test_property_a_value_names_its_tenant_and_kind_and_nothing_else(tenant, pre
     assert rules.secret_matches(rules.hash_secret(raw), raw)
     assert not rules.secret_matches(rules.hash_secret(raw), raw + junk) or junk == ""
     assert rules.tenant_of(prefix + "a" * rules.MAX_SECRET, prefix) == (False, None)
+
+
+async def test_revoking_the_sign_in_key_disconnects_the_users_apps(served, http):
+    """An office revoking a leaver's API key ends the apps they connected with it (as it ends an admin page
+    session): the access token, the refresh token and an unused code all stop working."""
+    async with served.rt.db.write() as db:
+        issued = await create_api_key(db, username="oa_leaver", roles="teacher", name="oauth-test")
+    served.keys["oa_leaver"] = issued.secret
+    g = await authorized(served, http, "oa_leaver")
+    tokens = (await exchange(http, g)).json()
+    unused = await authorized(served, http, "oa_leaver")
+    assert await mcp_status(served, tokens["access_token"]) == 200
+    async with served.rt.db.write() as db:
+        await revoke_api_key(db, key_id=issued.key.id)
+    assert await mcp_status(served, tokens["access_token"]) == 401
+    r = await token(http, grant_type="refresh_token", refresh_token=tokens["refresh_token"], client_id=g.client_id)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    r = await exchange(http, unused)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"

@@ -1,7 +1,8 @@
 """oauth: registered clients, grants (a user's consent), authorization codes, access and refresh tokens (only the
 SHA-256 of each value)
 
-Every tenant gets the tables (one schema for all); only the default tenant's `oauth_clients` is used, since a
+A grant names the API key its user signed in with (revoking the key ends the grant's tokens). Every tenant
+gets the tables (one schema for all); only the default tenant's `oauth_clients` is used, since a
 client registers before anyone signs in (domain/oauth/models.py).
 
 Revision ID: a7c3e9f1b5d2
@@ -30,6 +31,7 @@ def upgrade() -> None:
     op.create_table('oauth_grants',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('key_id', sa.Integer(), nullable=False),
     sa.Column('client_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('client_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('scopes', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
@@ -38,9 +40,11 @@ def upgrade() -> None:
     sa.Column('revoked_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('revoked_reason', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['key_id'], ['api_keys.id'], ),
     sa.PrimaryKeyConstraint('id'),
     )
     op.create_index(op.f('ix_oauth_grants_user_id'), 'oauth_grants', ['user_id'], unique=False)
+    op.create_index(op.f('ix_oauth_grants_key_id'), 'oauth_grants', ['key_id'], unique=False)
     op.create_index(op.f('ix_oauth_grants_client_id'), 'oauth_grants', ['client_id'], unique=False)
     op.create_table('oauth_codes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -79,6 +83,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_oauth_codes_grant_id'), table_name='oauth_codes')
     op.drop_table('oauth_codes')
     op.drop_index(op.f('ix_oauth_grants_client_id'), table_name='oauth_grants')
+    op.drop_index(op.f('ix_oauth_grants_key_id'), table_name='oauth_grants')
     op.drop_index(op.f('ix_oauth_grants_user_id'), table_name='oauth_grants')
     op.drop_table('oauth_grants')
     op.drop_table('oauth_clients')
