@@ -95,4 +95,12 @@ MCP_PROMPTS: tuple[PromptSpec, ...] = (
          PromptArgument("start_date", "The first day away, e.g. 2026-11-23.", 10),
          PromptArgument("end_date", "The last day away (default: the first).", 10, default="")),
         requires_tool="publish_cover"),
+    PromptSpec(
+        "reorder_before_term", "What should we reorder before term starts",
+        "List the products below their reorder point, less what open purchase orders bring in time, and propose "
+        "draft purchase orders per supplier; creates nothing until the user agrees.",
+        (PromptArgument("term_start", "The first day of term, e.g. 2027-01-28.", 10),
+         PromptArgument("location", "Only this stock location's code, e.g. SHOP (default: every location).", 20,
+                        default="")),
+        requires_tool="list_open_purchase_orders"),
 )

@@ -165,6 +165,19 @@ GATE_POLICY: Final[dict[str, str]] = {
     "refund_family_credit": "gated: approve",
     "generate_family_statement": "ungated: makes a document; changes no balance",
 
+    # ---------------------------------------------------------------- purchasing
+    "create_supplier": "ungated: adds a supplier; nothing is ordered or paid",
+    "create_purchase_order": "ungated: a draft order; no stock or posting",
+    "send_purchase_order": "ungated: marks a draft sent; no stock or posting",
+    "cancel_purchase_order": "ungated: only an order nothing was received against; no stock or posting",
+    "close_purchase_order": "ungated: only once every unit received is billed; stops expecting the rest",
+    "receive_purchase_order": "ungated: records goods received at the order's cost (a receipt, as record_receipt); "
+                              "a wrong count is corrected by a stocktake (gated)",
+    "record_supplier_bill": "ungated: records a payable only when it matches the order and the goods received; "
+                            "no money moves until pay_supplier_bill (gated)",
+    "pay_supplier_bill": "gated: confirm; approve when the amount is above "
+                         "MCS_ERP_SUPPLIER_PAYMENT_APPROVE_ABOVE_MINOR",
+
     # ---------------------------------------------------------------- shop (inventory)
     "create_product": "ungated: adds products; no stock or posting yet",
     "create_location": "ungated: adds an empty stock location",

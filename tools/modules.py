@@ -26,10 +26,11 @@ def all_modules() -> list[Module]:
         payroll_reports,
         payroll_setup,
         platform,
+        purchasing,
         timetable,
     )
 
     return [platform.module, discovery.module, actions.module, jobs.module, documents.module, hr.module,
             academics.module, timetable.module, finance.module, payroll.module, payroll_banking.module,
             payroll_setup.module, payroll_reports.module, fees.module, leave.module,
-            inventory.module, notifications.module]
+            inventory.module, purchasing.module, notifications.module]

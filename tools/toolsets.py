@@ -145,6 +145,12 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "create_family", "add_family_student", "list_fee_items", "create_fee_item", "list_fee_schedules",
              "create_fee_schedule", "list_discounts", "create_discount", "award_discount", "generate_invoices",
              "issue_invoices", "void_invoice", "issue_credit_note", "refund_family_credit"),
+    _toolset("purchasing", "Buying for the school: suppliers, purchase orders, goods received against them, supplier "
+                           "bills matched to orders and receipts, payments, open orders and what is owed to whom.",
+             "create_supplier", "list_suppliers", "get_supplier", "create_purchase_order", "send_purchase_order",
+             "cancel_purchase_order", "close_purchase_order", "get_purchase_order", "list_purchase_orders",
+             "list_open_purchase_orders", "receive_purchase_order", "record_supplier_bill", "get_supplier_bill",
+             "list_supplier_bills", "pay_supplier_bill", "get_payables_aging"),
     _toolset("shop", "The school shop's stock: products and variants, locations, receipts, transfers, stock and "
                      "its value, reorder points, stocktakes.",
              "create_product", "list_products", "get_product", "create_location", "list_locations",

@@ -77,6 +77,13 @@ async def get_order(session: AsyncSession, order_id: int) -> PurchaseOrder | Non
     return await session.get(PurchaseOrder, order_id)
 
 
+async def orders_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, PurchaseOrder]:
+    if not ids:
+        return {}
+    stmt = select(PurchaseOrder).where(col(PurchaseOrder.id).in_(sorted(set(ids))))
+    return {row.id or 0: row for row in (await session.exec(stmt)).all()}
+
+
 async def order_lines(session: AsyncSession, order_ids: Sequence[int]) -> list[PurchaseOrderLine]:
     if not order_ids:
         return []

@@ -19,9 +19,9 @@ class SupplierOut(OutputModel):
     email: Contact[str | None] = None
     currency: str
     payment_terms_days: int
-    bsb: Contact[str]
-    account_number_masked: Contact[str] = Field(description="All but the last 3 digits hidden.")
-    account_name: Contact[str]
+    bsb: Contact[str | None] = None
+    account_number_masked: Contact[str | None] = Field(default=None, description="All but the last 3 digits hidden.")
+    account_name: Contact[str | None] = None
     active: bool
 
 

@@ -85,11 +85,12 @@ def _text(value: str | None, *, field: str, max_length: int, required: bool = Tr
     return text
 
 
-async def purchasing_accounts(session: AsyncSession, actor: Actor, currency: str) -> dict[str, int]:
-    """The ids of the purchasing accounts (PURCHASING_ACCOUNTS), creating the missing ones in `currency`; raises
-    InvalidInput when one exists in another currency."""
+async def purchasing_accounts(session: AsyncSession, actor: Actor, currency: str, *,
+                              roles: Sequence[str] = tuple(PURCHASING_ACCOUNTS)) -> dict[str, int]:
+    """The ids of the purchasing accounts of `roles` (PURCHASING_ACCOUNTS' keys), creating the missing ones in
+    `currency`; raises InvalidInput (field currency) when one exists in another currency."""
     return await finance.ensure_accounts(
-        session, actor, PURCHASING_ACCOUNTS, currency,
+        session, actor, {role: PURCHASING_ACCOUNTS[role] for role in roles}, currency,
         mismatch="not {currency}; purchases are kept in the currency of the payables accounts ({account_currency})")
 
 
@@ -443,7 +444,8 @@ async def record_supplier_bill(session: AsyncSession, actor: Actor, *, number: s
     if problems:
         raise Conflict(f"{vendor.code}'s invoice {reference} does not match {order.number}: " + "; ".join(problems),
                        field="lines", details={"problems": problems})
-    accounts = await purchasing_accounts(session, actor, order.currency)
+    accounts = await purchasing_accounts(session, actor, order.currency,
+                                         roles=("grni", "payable", "gst_receivable", "price_variance"))
     bill_rows = []
     grni = variance = gst_total = subtotal = 0
     for line, m in sorted(matched, key=lambda item: item[0].line_no):
@@ -516,12 +518,8 @@ async def list_supplier_bills(session: AsyncSession, *, after_id: int, limit: in
     rows = await repo.bills(session, after_id=after_id, limit=limit, supplier_id=vendor.id if vendor else None,
                             order_id=order.id if order else None, status=status)
     vendors = await repo.suppliers_by_ids(session, [row.supplier_id for row in rows])
-    out = []
-    for row in rows:
-        bill_order = order if order is not None else await repo.get_order(session, row.order_id)
-        assert bill_order is not None
-        out.append(BillView(row, vendors[row.supplier_id], bill_order))
-    return out
+    orders = await repo.orders_by_ids(session, [row.order_id for row in rows])
+    return [BillView(row, vendors[row.supplier_id], orders[row.order_id]) for row in rows]
 
 
 # ---------------------------------------------------------------- supplier payments
@@ -554,7 +552,7 @@ async def pay_supplier_bill(session: AsyncSession, actor: Actor, *, bill_number:
     check_payment(view, amount_minor=amount_minor, paid_on=paid_on)
     clean_reference = _text(reference, field="reference", max_length=60, required=False)
     bill = view.bill
-    accounts = await purchasing_accounts(session, actor, bill.currency)
+    accounts = await purchasing_accounts(session, actor, bill.currency, roles=("payable", "bank"))
     payment = SupplierPayment(number="", bill_id=bill.id or 0, supplier_id=bill.supplier_id, amount_minor=amount_minor,
                               paid_on=paid_on, reference=clean_reference, created_by=actor.id or None)
     await repo.number_row(session, payment, "SPAY")

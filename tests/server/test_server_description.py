@@ -10,6 +10,7 @@ MODULE_WORDS = {"platform": None, "actions": "confirmation gate", "jobs": "jobs"
                 "hr": "HR", "academics": "academics", "timetable": "timetables", "finance": "ledger",
                 "payroll": "payroll", "payroll_setup": "payroll",
                 "payroll_reports": "payroll", "payroll_banking": "bank files", "leave": "leave", "fees": "fees", "inventory": "shop",
+                "purchasing": "purchasing",
                 "notifications": "emails", "discovery": "toolsets"}
 # What the guide says each destructive tool changes.
 DESTRUCTIVE_WORDS = {
@@ -36,7 +37,7 @@ DESTRUCTIVE_WORDS = {
     "end_employment_contract": "ending an employment contract", "adjust_leave_balance": "adjusting a leave balance",
     "approve_leave_request": "approving a leave request",
     "set_employee_payment_details": "setting an employee's payment details",
-    "record_stocktake": "applying a stocktake's counts"}
+    "record_stocktake": "applying a stocktake's counts", "pay_supplier_bill": "paying a supplier"}
 
 
 async def test_the_description_and_the_guide_name_every_module(runtime):

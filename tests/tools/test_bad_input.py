@@ -95,6 +95,7 @@ class World:
     leave_request_id: int = 0  # Erin's requested unpaid leave
     shop: dict[str, Any] | None = None  # inventory: SKUs, location codes, an open stocktake
     notification_id: int = 0  # a bounced email
+    purchasing: dict[str, Any] | None = None  # a supplier, orders (draft, partly received and billed), a bill
 
     @property
     def admin(self):
@@ -171,7 +172,8 @@ async def world(runtime) -> World:
         dee = (await fees_service.family_account(s, family_id=fee_school.families["Lee"], currency="AUD",
                                                  as_of=date(2026, 1, 20))).open_invoices[0].invoice.id
     shop = await make_shop(runtime)
-    return World(shop=shop, account_id=cash.id, income_account_id=fees.id, entry_id=entry.id, school=school,
+    purchasing = await make_purchasing(runtime, shop)
+    return World(purchasing=purchasing, shop=shop, account_id=cash.id, income_account_id=fees.id, entry_id=entry.id, school=school,
                  scale_id=scale.scale_id, fees=fee_school, invoice_id=dee, draft_invoice_id=drafts.invoice_ids[0],
                  department_id=department_id, employee_id=employee_id, year_level_id=year_level_id,
                  subject_id=subject_id, new_subject_id=new_subject_id,
@@ -219,6 +221,29 @@ async def make_shop(runtime) -> dict[str, Any]:
         await inventory.set_reorder_point(s, SYSTEM_ACTOR, sku=variant, location=shop, minimum=2, reorder_to=10)
     return {"sku": view.product.sku, "variant": variant, "store": store, "shop": shop, "currency": currency,
             "stocktake_id": stocktake.id}
+
+
+async def make_purchasing(runtime, shop: dict[str, Any]) -> dict[str, Any]:
+    """A supplier; two draft orders (one to send, one to cancel); an order of 50 of the shop's variant, 10
+    received and 4 billed (an open bill)."""
+    from domain.purchasing import service as purchasing
+
+    vendor, day = unique("SUP"), date(2026, 2, 1)
+    async with runtime.db.write() as s:
+        await purchasing.create_supplier(s, SYSTEM_ACTOR, code=vendor, name="Uniforms Direct", abn="51824753556",
+                                         currency=shop["currency"], payment_terms_days=30, bsb="062-000",
+                                         account_number="12345678", account_name="UNIFORMS DIRECT")
+        lines = [purchasing.OrderLineSpec(shop["variant"], 50, 4_500)]
+        orders = [(await purchasing.create_purchase_order(s, SYSTEM_ACTOR, supplier=vendor, deliver_to=shop["store"],
+                                                          order_date=day, lines=lines)).order.number
+                  for _ in range(3)]
+        await purchasing.send_purchase_order(s, SYSTEM_ACTOR, number=orders[2])
+        await purchasing.receive_goods(s, SYSTEM_ACTOR, number=orders[2], lines=[(shop["variant"], 10)], on=day)
+        bill = await purchasing.record_supplier_bill(s, SYSTEM_ACTOR, number=orders[2], supplier_reference=unique(),
+                                                     bill_date=day,
+                                                     lines=[purchasing.BillLineSpec(shop["variant"], 4, 4_500)])
+    return {"supplier": vendor, "draft": orders[0], "draft2": orders[1], "open": orders[2],
+            "bill": bill.bill.number}
 
 
 def _guardian() -> dict[str, Any]:
@@ -545,6 +570,36 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "start_stocktake": lambda w: {"location": w.shop["store"], "on": "2026-02-03"},
     "record_stocktake": lambda w: {"stocktake_id": w.shop["stocktake_id"],
                                    "counts": [{"sku": w.shop["variant"], "counted": 100}]},
+    # purchasing
+    "create_supplier": lambda w: {"code": unique("S"), "name": "Stationery Co", "abn": "51 824 753 556",
+                                  "currency": w.shop["currency"], "payment_terms_days": 30, "bsb": "062-000",
+                                  "account_number": "12345678", "account_name": "STATIONERY CO",
+                                  "email": "accounts@example.org"},
+    "list_suppliers": lambda w: {"query": w.purchasing["supplier"], "active": True, "limit": 5},
+    "get_supplier": lambda w: {"supplier": w.purchasing["supplier"]},
+    "create_purchase_order": lambda w: {"supplier": w.purchasing["supplier"], "deliver_to": w.shop["store"],
+                                        "order_date": "2026-02-01", "expected_date": "2026-02-10",
+                                        "lines": [{"sku": w.shop["variant"], "quantity": 5, "unit_cost_minor": 4_500}],
+                                        "notes": "Term 1 blazers"},
+    "send_purchase_order": lambda w: {"order_number": w.purchasing["draft"]},
+    "cancel_purchase_order": lambda w: {"order_number": w.purchasing["draft2"], "reason": "ordered twice"},
+    "close_purchase_order": lambda w: {"order_number": w.purchasing["open"]},
+    "get_purchase_order": lambda w: {"order_number": w.purchasing["open"]},
+    "list_purchase_orders": lambda w: {"status": "partly_received", "supplier": w.purchasing["supplier"],
+                                       "limit": 5},
+    "list_open_purchase_orders": lambda w: {"supplier": w.purchasing["supplier"], "limit": 5},
+    "receive_purchase_order": lambda w: {"order_number": w.purchasing["open"], "on": "2026-02-05",
+                                         "lines": [{"sku": w.shop["variant"], "quantity": 1}],
+                                         "delivery_reference": "DN-1"},
+    "record_supplier_bill": lambda w: {"order_number": w.purchasing["open"], "supplier_reference": unique("INV"),
+                                       "bill_date": "2026-02-06",
+                                       "lines": [{"sku": w.shop["variant"], "quantity": 1, "unit_cost_minor": 4_500}]},
+    "get_supplier_bill": lambda w: {"bill_number": w.purchasing["bill"]},
+    "list_supplier_bills": lambda w: {"supplier": w.purchasing["supplier"], "order_number": w.purchasing["open"],
+                                      "status": "open", "limit": 5},
+    "pay_supplier_bill": lambda w: {"bill_number": w.purchasing["bill"], "amount_minor": 100,
+                                    "paid_on": "2026-02-20", "reference": "EFT 20260220"},
+    "get_payables_aging": lambda w: {"as_of": "2026-03-31", "supplier": w.purchasing["supplier"], "limit": 5},
     # notifications
     "list_notifications": lambda w: {"status": "bounced", "email": "pat@example.org", "category": "attendance",
                                      "limit": 5},

@@ -170,6 +170,15 @@ ARGUMENTS: dict[str, Arguments] = {
     "get_fee_collections": lambda d: {"from_date": "2026-01-01"},
     "get_receivables_aging": NONE,
     "get_fee_reminders": NONE,
+    # purchasing
+    "list_suppliers": NONE,
+    "get_supplier": lambda d: {"supplier": PURCHASING_SUPPLIER},
+    "list_purchase_orders": NONE,
+    "get_purchase_order": lambda d: {"order_number": "PO000001"},
+    "list_open_purchase_orders": NONE,
+    "list_supplier_bills": NONE,
+    "get_supplier_bill": lambda d: {"bill_number": "BILL000001"},
+    "get_payables_aging": lambda d: {"as_of": "2026-03-31", "supplier": PURCHASING_SUPPLIER},
     # shop
     "list_products": NONE,
     "get_product": lambda d: {"sku": SHOP_TEMPLATE},
@@ -178,6 +187,7 @@ ARGUMENTS: dict[str, Arguments] = {
     "list_reorder_needs": NONE,
 }
 SHOP_TEMPLATE = "BLAZER"
+PURCHASING_SUPPLIER = "UNIFORMS"
 """The demo shop's blazer (a template with sizes 6 to 16), made by _shop."""
 
 
@@ -200,6 +210,24 @@ async def _shop(runtime: Runtime, admin: Actor) -> None:
                                                     "reorder_to": 12}, admin)
 
 
+async def _purchasing(runtime: Runtime, admin: Actor) -> None:
+    """A supplier of blazers, an order of every size (PO000001) partly received into the store room and billed
+    in part (BILL000001)."""
+    await invoke(runtime, "create_supplier", {
+        "code": PURCHASING_SUPPLIER, "name": "Uniforms Direct Pty Ltd", "abn": "51 824 753 556", "bsb": "062-000",
+        "account_number": "12345678", "account_name": "UNIFORMS DIRECT", "payment_terms_days": 30}, admin)
+    sizes = [f"{SHOP_TEMPLATE}-{size}" for size in range(6, 17, 2)]
+    order = await invoke(runtime, "create_purchase_order", {
+        "supplier": PURCHASING_SUPPLIER, "deliver_to": "STORE", "order_date": "2026-01-20",
+        "lines": [{"sku": sku, "quantity": 20, "unit_cost_minor": 5_400} for sku in sizes]}, admin)
+    await invoke(runtime, "send_purchase_order", {"order_number": order.order_number}, admin)
+    await invoke(runtime, "receive_purchase_order", {"order_number": order.order_number, "on": "2026-01-27",
+                                                     "lines": [{"sku": sku, "quantity": 12} for sku in sizes]}, admin)
+    await invoke(runtime, "record_supplier_bill", {
+        "order_number": order.order_number, "supplier_reference": "INV-1001", "bill_date": "2026-01-28",
+        "lines": [{"sku": sku, "quantity": 10, "unit_cost_minor": 5_400} for sku in sizes]}, admin)
+
+
 async def _complete(runtime: Runtime) -> None:
     """Add to the demo school what `mcs-erp demo` and a day's work add: a term publication queued for approval,
     a timetable solved and published (a job), a family's statement of account (a document), and a uniform shop."""
@@ -220,6 +248,7 @@ async def _complete(runtime: Runtime) -> None:
     await invoke(runtime, "generate_family_statement", {"family_id": families.items[0].family_id,
                                                         "from_date": "2026-01-01"}, bursar)
     await _shop(runtime, admin)
+    await _purchasing(runtime, admin)
 
 
 async def actor_named(runtime: Runtime, username: str) -> Actor:
