@@ -26,6 +26,7 @@ from server.notifications_http import unsubscribe_routes
 from server.oauth import build_oauth
 from server.observability import RequestIdMiddleware, observability_routes
 from server.openai_compat import openai_compat_routes
+from server.parents import parents_app  # the parent pages: a guardian's own children, by emailed sign-in link
 from tools.runtime import Runtime
 from tools.timetable import calendar_of_url
 
@@ -95,7 +96,11 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int | None = 
     async def to_admin(request: Request) -> RedirectResponse:
         return RedirectResponse("/admin/", status_code=303)
 
+    async def to_parents(request: Request) -> RedirectResponse:
+        return RedirectResponse("/parents/", status_code=303)
+
     return Starlette(routes=[Route("/healthz", healthz), *observability_routes(runtime),
+                             Route("/parents", to_parents), Mount("/parents", app=parents_app(runtime)),
                              Route("/mcp", endpoint, methods=None), Mount("/mcp", app=endpoint),
                              Mount("/v1", app=v1), Route("/", to_admin), Route("/admin", to_admin),
                              Mount("/admin", app=admin_app(runtime)),

@@ -42,6 +42,11 @@ GATE_POLICY: Final[dict[str, str]] = {
     "retry_dead_letter": "ungated: hands a recorded event to its handlers again; their writes are theirs",
     "retry_notification": "ungated: sends again an email the school already decided to send; changes no record",
     "set_notification_preference": "ungated: a recipient's choice of optional emails; reversible, sends nothing",
+    "update_my_contact_details": "ungated: a guardian's own phone and email on their own records; reversible",
+    "set_my_notification_preference": "ungated: a guardian's own choice of optional emails; reversible, sends "
+                                      "nothing",
+    "invite_guardian": "ungated: links a guardian's records to their account (reads only) and emails a sign-in "
+                       "link; changes no record of the school's",
 
     # ---------------------------------------------------------------- HR
     "create_department": "ungated: adds a department; no recorded history or result depends on it yet",

@@ -15,7 +15,7 @@ from pydantic import Field, StringConstraints
 from domain.academics import service as academics
 from domain.jobs import service as jobs
 from domain.jobs.schemas import JobKind, JobOut, job_out
-from domain.kernel.actor import Role
+from domain.kernel.actor import STAFF_ROLES, Role
 from domain.kernel.errors import InvalidInput
 from tools.academics import module as academics_module
 from tools.references import JobRef, SectionRef, TermRef, YearLevelRef
@@ -27,7 +27,7 @@ __all__ = ["IdempotencyKey", "JobKind", "JobOut", "WaitSeconds", "job_out", "sta
 
 log = logging.getLogger(__name__)
 module = Module("jobs", core=True, description="Long-running work (exports, solves, runs) and its progress.")
-EVERYONE = frozenset(Role)
+EVERYONE = STAFF_ROLES  # every member of staff; guardians reach the family tools only
 
 IdempotencyKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 MAX_WAIT_S = 300

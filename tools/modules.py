@@ -13,6 +13,7 @@ def all_modules() -> list[Module]:
         attendance,
         discovery,
         documents,
+        family,
         fees,
         finance,
         gradebook,
@@ -33,4 +34,4 @@ def all_modules() -> list[Module]:
     return [platform.module, discovery.module, actions.module, jobs.module, documents.module, hr.module,
             academics.module, timetable.module, finance.module, payroll.module, payroll_banking.module,
             payroll_setup.module, payroll_reports.module, fees.module, leave.module,
-            inventory.module, purchasing.module, notifications.module]
+            inventory.module, purchasing.module, notifications.module, family.module]

@@ -64,8 +64,11 @@ PEOPLE_LISTERS = {"employee": "search_employees", "student": "search_students", 
 """Kinds named after people: an error lists their names (not only codes) to a caller who may call this tool."""
 
 ID_ONLY_KINDS = ("action", "job", "document", "timetable_problem", "timetable_solution", "audit_event", "entity",
-                 "leave_request", "stocktake", "timetable_feed", "notification", "domain_event")
-"""Kinds with ids only; "entity" is the id of a row of the table another field names (an audit event's)."""
+                 "leave_request", "stocktake", "timetable_feed", "notification", "domain_event", "guardian", "child",
+                 "own_family")
+"""Kinds with ids only; "entity" is the id of a row of the table another field names (an audit event's). "child" and
+"own_family" are a guardian's own student and family (tools/family.py): ids only, so a code never resolves to, or
+is suggested as, another family's record."""
 
 
 def _reference_value(value: Any) -> int | str:
@@ -132,6 +135,9 @@ StocktakeRef = id_ref("stocktake")
 TimetableFeedRef = id_ref("timetable_feed")
 NotificationRef = id_ref("notification")
 DomainEventRef = id_ref("domain_event")
+GuardianRef = id_ref("guardian")
+ChildRef = id_ref("child")
+OwnFamilyRef = id_ref("own_family")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pydantic import Field, StringConstraints
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hr import service as hr
-from domain.kernel.actor import Actor, Role
+from domain.kernel.actor import STAFF_ROLES, Actor, Role
 from domain.kernel.errors import InvalidInput, NotFound
 from domain.kernel.plan import Plan
 from domain.kernel.tenants import tenant_in_use
@@ -54,7 +54,7 @@ from tools.types import Code, Name, Page, PageInput, ToolInput, decode_cursor, e
 module = Module("timetable", depends_on=("academics",),
                 description="Rooms and course timetables: build from the school's classes (or import ITC2007), "
                             "solve (CP-SAT), publish, and look up lessons.")
-EVERYONE = frozenset(Role)
+EVERYONE = STAFF_ROLES  # every member of staff; guardians reach the family tools only
 PLANNERS = frozenset({Role.ADMIN, Role.REGISTRAR})
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

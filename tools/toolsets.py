@@ -78,6 +78,13 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
     _toolset("students", "Students: find, read, admit, update and enroll them.",
              "list_students", "search_students", "get_student", "list_enrollments", "create_student",
              "update_student", "enroll_student"),
+    _toolset("family", "A parent's or guardian's own children and family: published grades, report cards, "
+                       "attendance, timetable, fees; their contact details and email choices; the office inviting "
+                       "a guardian.",
+             "get_my_children", "get_child_transcript", "get_child_report_card", "get_child_attendance",
+             "get_child_timetable",
+             "get_my_family_balance", "list_my_family_invoices", "get_my_family_statement", "get_my_details",
+             "update_my_contact_details", "set_my_notification_preference", "invite_guardian"),
     _toolset("gradebook", "A class's assessments and scores: create assessments, record, import and change grades, "
                           "read the gradebook and term grades.",
              "list_assessments", "create_assessment", "get_gradebook", "get_grade", "record_grade", "import_grades",
@@ -167,6 +174,7 @@ ROLE_DEFAULTS: Final[dict[Role, tuple[str, ...]]] = {
     Role.PAYROLL: ("me", "actions", "payroll", "jobs"),
     Role.HR: ("me", "actions", "staff", "contracts", "leave"),
     Role.VIEWER: ("me", "actions", "classes", "schedule"),
+    Role.GUARDIAN: ("me", "actions", "family"),
 }
 
 BY_NAME: Final[dict[str, Toolset]] = {toolset.name: toolset for toolset in TOOLSETS}

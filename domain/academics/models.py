@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field
 
 from domain.kernel.models import Entity
@@ -143,6 +143,21 @@ class Guardian(Entity, table=True):
 
 
 keep_folded(Guardian, "name")
+
+
+class GuardianAccount(Entity, table=True):
+    """A guardian record linked to the user who signs in as that guardian (role guardian): a parent of two
+    children has a guardian record for each, both linked to their one user. What the user may read is the
+    students of their live linked records (domain.academics.service.guardian_children), nothing else."""
+
+    __tablename__ = "guardian_accounts"
+    __table_args__ = (
+        Index("uq_guardian_accounts_live_guardian", "guardian_id", unique=True,
+              sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL")),
+    )
+
+    guardian_id: int = Field(foreign_key="guardians.id", nullable=False)
+    user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
 
 
 class Enrollment(Entity, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from functools import cache
 
 from sqlalchemy import Integer, bindparam, case, exists, func, or_
@@ -10,6 +11,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain.academics.attendance_models import AttendanceRecord
 from domain.academics.models import (
     AcademicYear,
     Assessment,
@@ -20,6 +22,7 @@ from domain.academics.models import (
     GradingCategory,
     GradingScaleRecord,
     Guardian,
+    GuardianAccount,
     SchoolClass,
     Section,
     Student,
@@ -619,3 +622,90 @@ async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict
     if kind == "term":
         return {row[0]: f"{row[1]} T{row[2]}" for row in rows}
     return {row[0]: f"{row[1]} {row[2]}" for row in rows}
+
+
+# ---------------------------------------------------------------- a guardian's own children (the guardian role's scope)
+
+
+def children_of_user(user_id: int):
+    """The subquery of the ids of the students whose live guardian records are linked to user `user_id` (a live
+    link): the guardian role's row scope, put into each query of a guardian's reads (never filtered after)."""
+    return (select(Guardian.student_id)
+            .join(GuardianAccount, GuardianAccount.guardian_id == Guardian.id)  # type: ignore[arg-type]
+            .where(GuardianAccount.user_id == user_id, GuardianAccount.deleted_at.is_(None),  # type: ignore[union-attr]
+                   Guardian.deleted_at.is_(None)))  # type: ignore[union-attr]
+
+
+async def guardian_children(session: AsyncSession, user_id: int, *, student_id: int | None = None) -> list[Student]:
+    """Return the live students in user `user_id`'s scope (children_of_user), by last name, first name and id; only
+    `student_id` when given (empty when it is not theirs)."""
+    stmt = select(Student).where(Student.id.in_(children_of_user(user_id)),  # type: ignore[union-attr]
+                                 Student.deleted_at.is_(None))  # type: ignore[union-attr]
+    if student_id is not None:
+        stmt = stmt.where(Student.id == student_id)
+    return list((await session.exec(stmt.order_by(Student.last_name, Student.first_name, Student.id))).all())
+
+
+async def guardian_records_of_user(session: AsyncSession, user_id: int, *, for_update: bool = False) -> list[Guardian]:
+    """Return the live guardian records linked to user `user_id` by a live link, in id order."""
+    stmt = (select(Guardian).join(GuardianAccount, GuardianAccount.guardian_id == Guardian.id)  # type: ignore[arg-type]
+            .where(GuardianAccount.user_id == user_id, GuardianAccount.deleted_at.is_(None),  # type: ignore[union-attr]
+                   Guardian.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Guardian.id))
+    if for_update:
+        stmt = stmt.with_for_update(of=Guardian)  # type: ignore[arg-type]
+    return list((await session.exec(stmt)).all())
+
+
+async def guardian_records_with_email(session: AsyncSession, email: str) -> list[Guardian]:
+    """Return the live guardian records whose email is `email` (compared lower-cased), in id order."""
+    stmt = select(Guardian).where(func.lower(Guardian.email) == email.lower(),
+                                  Guardian.deleted_at.is_(None)).order_by(Guardian.id)  # type: ignore[union-attr]
+    return list((await session.exec(stmt)).all())
+
+
+async def live_guardian_accounts(session: AsyncSession, guardian_ids: list[int]) -> list[GuardianAccount]:
+    """Return the live links of these guardian records."""
+    stmt = select(GuardianAccount).where(GuardianAccount.guardian_id.in_(guardian_ids),  # type: ignore[attr-defined]
+                                         GuardianAccount.deleted_at.is_(None))  # type: ignore[union-attr]
+    return list((await session.exec(stmt)).all())
+
+
+async def published_grades_of_child(session: AsyncSession, user_id: int, student_id: int, term_id: int | None
+                                    ) -> list[tuple[TermGrade, SchoolClass, Subject, Term, AcademicYear]]:
+    """Return the published term grades of `student_id` when that student is in user `user_id`'s scope (none
+    otherwise), with class, subject, term and year, oldest term first; of one term when `term_id` is given."""
+    stmt = (select(TermGrade, SchoolClass, Subject, Term, AcademicYear)
+            .join(SchoolClass, SchoolClass.id == TermGrade.class_id)
+            .join(Subject, Subject.id == SchoolClass.subject_id)
+            .join(Term, Term.id == TermGrade.term_id)
+            .join(AcademicYear, AcademicYear.id == Term.academic_year_id)
+            .where(TermGrade.student_id == student_id,
+                   TermGrade.student_id.in_(children_of_user(user_id)),  # type: ignore[attr-defined]
+                   TermGrade.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(AcademicYear.start_date, Term.number, SchoolClass.code))
+    if term_id is not None:
+        stmt = stmt.where(TermGrade.term_id == term_id)
+    return [tuple(r) for r in (await session.exec(stmt)).all()]  # type: ignore[misc]
+
+
+async def term_comments_of_child(session: AsyncSession, user_id: int, student_id: int, term_id: int
+                                 ) -> dict[int, str]:
+    """Return {class id: the teacher's comment} of `student_id`'s term when in user `user_id`'s scope."""
+    scope = TermComment.student_id.in_(children_of_user(user_id))  # type: ignore[attr-defined]
+    stmt = select(TermComment).where(TermComment.student_id == student_id, TermComment.term_id == term_id, scope,
+                                     TermComment.deleted_at.is_(None))  # type: ignore[union-attr]
+    return {c.class_id: c.comment for c in (await session.exec(stmt)).all()}
+
+
+async def attendance_of_child(session: AsyncSession, user_id: int, student_id: int, from_date: date, to_date: date,
+                              *, limit: int) -> list[AttendanceRecord]:
+    """Return up to `limit` live attendance records of `student_id` between the dates (inclusive, newest first)
+    when that student is in user `user_id`'s scope (none otherwise)."""
+    stmt = (select(AttendanceRecord)
+            .where(AttendanceRecord.student_id == student_id,
+                   AttendanceRecord.student_id.in_(children_of_user(user_id)),  # type: ignore[attr-defined]
+                   AttendanceRecord.on_date >= from_date, AttendanceRecord.on_date <= to_date,
+                   AttendanceRecord.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(AttendanceRecord.on_date.desc()).limit(limit))  # type: ignore[attr-defined]
+    return list((await session.exec(stmt)).all())

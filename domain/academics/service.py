@@ -10,11 +10,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
 from typing import Any, Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.academics import gradebook, rules
+from domain.academics import gradebook, grading, rules
 from domain.academics import repository as repo
 from domain.academics.models import (
     AcademicYear,
@@ -24,6 +25,7 @@ from domain.academics.models import (
     Grade,
     GradeStatus,
     Guardian,
+    GuardianAccount,
     SchoolClass,
     Section,
     Student,
@@ -960,3 +962,155 @@ async def reference_codes(session: AsyncSession, kind: str, ids: Iterable[int]) 
     """The code of each `kind` record (a REFERENCE_KINDS key) of `ids`, in one query: what an answer shows beside
     an id (tools.output_codes), and what a reference to it accepts."""
     return await repo.codes_of(session, kind, ids)
+
+
+# ---------------------------------------------------------------- guardians (the guardian role's own children)
+#
+# A guardian user reads only the students whose guardian records are linked to them (GuardianAccount). Every read
+# below puts that scope into its query (repository.children_of_user), so another family's student answers exactly
+# as a student that does not exist: NotFound with the same message, nothing of it read.
+
+GUARDIAN_LINKERS = frozenset({Role.ADMIN, Role.REGISTRAR})
+MAX_LINKED_RECORDS = 20
+
+
+def not_your_child(student_id: int) -> NotFound:
+    """The one answer for a student outside a guardian's scope, whether or not it exists."""
+    return NotFound(f"no student with id {student_id} is one of your children; get_my_children shows them",
+                    field="student_id")
+
+
+async def guardian_children(session: AsyncSession, actor: Actor) -> list[Student]:
+    """Return the live students whose guardian records are linked to `actor` (the guardian role's scope), by name.
+    Empty for a user linked to no guardian record."""
+    return await repo.guardian_children(session, actor.id)
+
+
+async def guardian_child(session: AsyncSession, actor: Actor, *, student_id: int) -> Student:
+    """Return the student `student_id` when it is one of `actor`'s children (one scoped query). Raises NotFound
+    (not_your_child) otherwise: another family's student and a missing one are told apart by nothing."""
+    found = await repo.guardian_children(session, actor.id, student_id=student_id)
+    if not found:
+        raise not_your_child(student_id)
+    return found[0]
+
+
+async def guardian_records(session: AsyncSession, actor: Actor) -> list[Guardian]:
+    """Return `actor`'s own live guardian records (one per child), in id order."""
+    return await repo.guardian_records_of_user(session, actor.id)
+
+
+async def update_guardian_contacts(session: AsyncSession, actor: Actor, *, phone: str | None = None,
+                                   email: str | None = None) -> list[Guardian]:
+    """Set the phone and/or email on every guardian record of `actor` (the same person on each child's record) and
+    return them. Only the guardian's own records are written; a field not given is left as it is. Raises
+    InvalidInput when nothing is given, NotFound when the user is linked to no guardian record."""
+    if phone is None and email is None:
+        raise InvalidInput("give phone, email or both: the contact details to change", field="phone")
+    records = await repo.guardian_records_of_user(session, actor.id, for_update=True)
+    if not records:
+        raise NotFound("your account is linked to no guardian record; ask the school office to invite you again",
+                       field="user")
+    for record in records:
+        changed = False
+        if phone is not None and record.phone != phone:
+            record.phone, changed = phone, True
+        if email is not None and record.email != email:
+            record.email, changed = email, True
+        if changed:
+            bump(record)
+            session.add(record)
+    await session.flush()
+    return records
+
+
+@dataclass(frozen=True)
+class ChildTranscript:
+    """A guardian's child's published term grades (rows of TermGrade, SchoolClass, Subject, Term, AcademicYear;
+    oldest term first), each term's GPA by term id, the cumulative GPA and the credits earned (hundredths)."""
+
+    student: Student
+    grades: list[Any]
+    term_gpa: dict[int, Fraction | None]
+    gpa: Fraction | None
+    credits_earned_x100: int
+
+
+def _gpa_of(rows: list[Any]) -> Fraction | None:
+    return grading.weighted_gpa((None if tg.gpa_points_x100 is None else Fraction(tg.gpa_points_x100, 100),
+                                 Fraction(subject.credits_x100, 100)) for tg, _cls, subject, _term, _year in rows)
+
+
+async def published_grades_of_child(session: AsyncSession, actor: Actor, *, student_id: int,
+                                    term_id: int | None = None) -> ChildTranscript:
+    """Return one of `actor`'s children's published term grades, of one term when `term_id` is given, with each
+    term's GPA and the cumulative GPA (credit-weighted mean of the stored GPA points, as gradebook.transcript
+    computes them) and the credits earned. Grades not yet published are never shown: only the frozen term grades
+    of a publication. Raises NotFound (not_your_child; term_id)."""
+    student = await guardian_child(session, actor, student_id=student_id)
+    if term_id is not None:
+        await repo.get_or_raise(session, Term, term_id, field="term_id")
+    rows = await repo.published_grades_of_child(session, actor.id, student_id, term_id)
+    terms = sorted({term.id or 0 for _tg, _cls, _subject, term, _year in rows})
+    return ChildTranscript(student=student, grades=rows,
+                           term_gpa={t: _gpa_of([r for r in rows if r[3].id == t]) for t in terms},
+                           gpa=_gpa_of(rows),
+                           credits_earned_x100=sum(subject.credits_x100 for tg, _c, subject, _t, _y in rows
+                                                   if tg.earns_credit))
+
+
+async def term_comments_of_child(session: AsyncSession, actor: Actor, *, student_id: int, term_id: int
+                                 ) -> dict[int, str]:
+    """Return {class id: teacher's comment} of one of `actor`'s children for a term (empty otherwise)."""
+    return await repo.term_comments_of_child(session, actor.id, student_id, term_id)
+
+
+async def attendance_of_child(session: AsyncSession, actor: Actor, *, student_id: int, from_date: date,
+                              to_date: date, limit: int) -> tuple[Student, list[Any]]:
+    """Return one of `actor`'s children and up to `limit` of their attendance records (AttendanceRecord: on_date,
+    status, note) between the dates inclusive, newest first. Raises NotFound (not_your_child), InvalidInput when
+    to_date is before from_date."""
+    if to_date < from_date:
+        raise InvalidInput(f"to_date {to_date} is before from_date {from_date}", field="to_date")
+    student = await guardian_child(session, actor, student_id=student_id)
+    return student, await repo.attendance_of_child(session, actor.id, student_id, from_date, to_date, limit=limit)
+
+
+async def link_guardian_account(session: AsyncSession, actor: Actor, *, guardian_ids: list[int], user_id: int
+                                ) -> list[Guardian]:
+    """Link guardian records (one per child of the same person) to user `user_id`, who then reads those children.
+
+    Records already linked to this user stay linked; a record linked to another user raises Conflict (unlink is
+    not offered: a record belongs to one person). Raises PermissionDenied unless `actor` is an admin or registrar,
+    InvalidInput for no records or more than MAX_LINKED_RECORDS, NotFound (guardian_ids)."""
+    if not actor.has_any(GUARDIAN_LINKERS):
+        raise PermissionDenied("only admins and registrars link guardian records to accounts")
+    wanted = sorted(set(guardian_ids))
+    if not wanted or len(wanted) > MAX_LINKED_RECORDS:
+        raise InvalidInput(f"give 1 to {MAX_LINKED_RECORDS} guardian records", field="guardian_id")
+    records = [await repo.get_or_raise(session, Guardian, gid, field="guardian_id") for gid in wanted]
+    existing = {a.guardian_id: a for a in await repo.live_guardian_accounts(session, wanted)}
+    for record in records:
+        link = existing.get(record.id or 0)
+        if link is not None and link.user_id != user_id:
+            raise Conflict(f"guardian record {record.id} ({record.name}) is already linked to another account",
+                           field="guardian_id")
+        if link is None:
+            session.add(GuardianAccount(guardian_id=record.id or 0, user_id=user_id))
+    await session.flush()
+    return records
+
+
+async def guardian_records_of_person(session: AsyncSession, *, guardian_id: int) -> list[Guardian]:
+    """Return the guardian record `guardian_id` and every other live record with its email (the same person on
+    each of their children's files), in id order, at most MAX_LINKED_RECORDS. Raises NotFound (guardian_id),
+    InvalidInput when the record has no email or the address is on more than MAX_LINKED_RECORDS records."""
+    record = await repo.get_or_raise(session, Guardian, guardian_id, field="guardian_id")
+    if not (record.email or "").strip():
+        raise InvalidInput(f"guardian record {guardian_id} ({record.name}) has no email: the account and its "
+                           "sign-in links go to the guardian's address (update_student sets it)", field="guardian_id")
+    records = await repo.guardian_records_with_email(session, record.email.strip())
+    if len(records) > MAX_LINKED_RECORDS:
+        raise InvalidInput(f"{record.email} is on {len(records)} guardian records, more than one person's "
+                           f"{MAX_LINKED_RECORDS}; give each guardian their own address", field="guardian_id")
+    return records

@@ -487,3 +487,17 @@ async def codes_of(session: AsyncSession, kind: str, ids: Iterable[int]) -> dict
     """The code people use for each `kind` record of `ids` (deleted ones too: an old answer still names them), in
     one query: {id: code}. Ids no row has are left out."""
     return await codes_by_id(session, *CODE_COLUMNS[kind], ids)
+
+async def families_billing(session: AsyncSession, student_ids: Iterable[int], *,
+                               family_id: int | None = None) -> list[Family]:
+    """Return the live families with a live member among `student_ids` (only `family_id` when given), by id: a
+    guardian's families, the scope put into the query."""
+    ids = sorted(set(student_ids))
+    if not ids:
+        return []
+    stmt = select(Family).where(col(Family.deleted_at).is_(None), col(Family.id).in_(
+        select(FamilyMember.family_id).where(col(FamilyMember.student_id).in_(ids),
+                                             col(FamilyMember.deleted_at).is_(None))))
+    if family_id is not None:
+        stmt = stmt.where(Family.id == family_id)
+    return list((await session.exec(stmt.order_by(Family.id))).all())

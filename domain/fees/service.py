@@ -1493,3 +1493,28 @@ async def reference_codes(session: AsyncSession, kind: str, ids: Iterable[int]) 
     """The code of each `kind` record (a REFERENCE_KINDS key) of `ids`, in one query: what an answer shows beside
     an id (tools.output_codes), and what a reference to it accepts."""
     return await repo.codes_of(session, kind, ids)
+
+
+# ---------------------------------------------------------------- a guardian's family (the guardian role's scope)
+
+
+async def families_billing(session: AsyncSession, student_ids: Sequence[int]) -> list[Family]:
+    """Return the live families billing any of `student_ids` (a guardian's children), by id."""
+    return await repo.families_billing(session, student_ids)
+
+
+async def family_of_students(session: AsyncSession, student_ids: Sequence[int], *, family_id: int | None) -> Family:
+    """Return the family `family_id` when it bills one of `student_ids` (a guardian's children: one scoped query),
+    or, with no `family_id`, their one family. Raises NotFound with one message for another family's id and a
+    missing one, or when the children are in no family; InvalidInput when they are in several and none is named."""
+    found = await repo.families_billing(session, student_ids, family_id=family_id)
+    if family_id is not None and not found:
+        raise NotFound(f"no family with id {family_id} is yours; get_my_children shows each child's family",
+                       field="family_id")
+    if not found:
+        raise NotFound("none of your children is billed to a family yet; the school office sets that up",
+                       field="family_id")
+    if len(found) > 1:
+        raise InvalidInput(f"your children are in {len(found)} families ({', '.join(f.code for f in found)}); "
+                           "name one with family_id", field="family_id")
+    return found[0]

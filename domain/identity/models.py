@@ -38,3 +38,17 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
     revoked_at: datetime | None = Field(default=None)
     demo: bool = Field(default=False, nullable=False, sa_column_kwargs={"server_default": false()})
+
+
+class SignInLink(SQLModel, table=True):
+    """A one-time sign-in link emailed to a user (the parent pages): only the SHA-256 hash of its token is stored.
+    It signs in once (`used_at`), before `expires_at`; a newer link does not revoke an older one still unused."""
+
+    __tablename__ = "sign_in_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", nullable=False, index=True)
+    token_hash: str = Field(max_length=64, unique=True, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+    expires_at: datetime = Field(nullable=False)
+    used_at: datetime | None = Field(default=None)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.identity.models import ApiKey, User
+from domain.identity.models import ApiKey, SignInLink, User
 from domain.kernel.actor import Actor, Channel, Role
 from domain.kernel.clock import utcnow
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
@@ -193,3 +195,74 @@ async def authenticate_key(session: AsyncSession, raw: str, channel: Channel) ->
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
     """Return the user with that id (live or soft-deleted: the caller checks `deleted_at`), or None."""
     return await session.get(User, user_id)
+
+
+# ---------------------------------------------------------------- one-time sign-in links (the parent pages)
+
+SIGN_IN_LINK_MINUTES = 15
+"""How long an emailed sign-in link works: long enough to open the email, short enough that a forwarded or
+leaked one is soon useless (OWASP Forgot Password Cheat Sheet: tokens single use and short-lived)."""
+MAX_TOKEN_CHARS = 100
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    """A new sign-in link: `token` goes in the emailed URL, shown once and never stored (its hash is)."""
+
+    link: SignInLink
+    user: User
+    token: str
+
+
+async def issue_sign_in_link(session: AsyncSession, *, user: User, now: datetime | None = None,
+                             minutes: int = SIGN_IN_LINK_MINUTES) -> IssuedLink:
+    """Record a one-time sign-in link for `user` (256-bit random token, stored as its SHA-256 hash), valid for
+    `minutes` (1..60). Raises InvalidInput for minutes out of range."""
+    if not 1 <= minutes <= 60:
+        raise InvalidInput("a sign-in link is valid for 1 to 60 minutes", field="minutes")
+    moment = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    link = SignInLink(user_id=user.id or 0, token_hash=hash_key(token), created_at=moment,
+                      expires_at=moment + timedelta(minutes=minutes))
+    session.add(link)
+    await session.flush()
+    return IssuedLink(link=link, user=user, token=token)
+
+
+async def redeem_sign_in_link(session: AsyncSession, token: str, channel: Channel, *,
+                              now: datetime | None = None) -> tuple[Actor, int]:
+    """Use a sign-in link: return the Actor of its user and the link's id, and mark it used (once: a second use,
+    even a concurrent one, fails). Raises NotFound with one message for an unknown, used or expired link, or one
+    whose user was deleted (which of these is not told)."""
+    invalid = NotFound("this sign-in link is not valid: it was used already, has expired or was mistyped; ask "
+                       "for a new one", field="token")
+    if not token or len(token) > MAX_TOKEN_CHARS:
+        raise invalid
+    moment = now or utcnow()
+    stmt = (select(SignInLink).where(SignInLink.token_hash == hash_key(token),
+                                     SignInLink.used_at.is_(None))  # type: ignore[union-attr]
+            .with_for_update())
+    link = (await session.exec(stmt)).first()
+    if link is None or link.expires_at <= moment:
+        raise invalid
+    user = await session.get(User, link.user_id)
+    if user is None or user.deleted_at is not None:
+        raise invalid
+    link.used_at = moment
+    session.add(link)
+    await session.flush()
+    return actor_for(user, channel), link.id or 0
+
+
+async def sign_in_links_since(session: AsyncSession, *, user_id: int, since: datetime) -> int:
+    """How many sign-in links user `user_id` was sent from `since` on (to bound how often one is emailed)."""
+    stmt = select(func.count()).select_from(SignInLink).where(SignInLink.user_id == user_id,
+                                                             SignInLink.created_at >= since)
+    return int((await session.exec(stmt)).one())
+
+
+async def sign_in_link_is_live(session: AsyncSession, *, link_id: int, user_id: int) -> bool:
+    """Return True when link `link_id` was used to sign user `user_id` in (a session's credential: a session lives
+    while its user does)."""
+    link = await session.get(SignInLink, link_id)
+    return link is not None and link.user_id == user_id and link.used_at is not None

@@ -16,6 +16,14 @@ class Role(StrEnum):
     REGISTRAR = "registrar"
     TEACHER = "teacher"
     VIEWER = "viewer"
+    GUARDIAN = "guardian"
+    """A parent or guardian: reads their own children's records and their family's account, nothing else
+    (domain/family). Never a member of staff."""
+
+
+STAFF_ROLES = frozenset(Role) - {Role.GUARDIAN}
+"""Every role of the school's staff: the tools "for everyone" at the school are for them, not for guardians, who
+reach only the family toolset (and who they are)."""
 
 
 class Channel(StrEnum):
@@ -26,6 +34,7 @@ class Channel(StrEnum):
     AGENT = "agent"
     CLI = "cli"
     ADMIN_PAGE = "admin-page"
+    PARENT_PAGE = "parent-page"
     SYSTEM = "system"
 
 

@@ -52,8 +52,10 @@ class DataClass(StrEnum):
 _ALL_ROLES = frozenset(Role)
 CLEARANCE: dict[DataClass, frozenset[Role]] = {
     DataClass.INTERNAL: _ALL_ROLES,
-    DataClass.CONTACT: frozenset({Role.ADMIN, Role.REGISTRAR, Role.FINANCE}),
-    DataClass.PERSONAL: frozenset({Role.ADMIN, Role.REGISTRAR}),
+    # A guardian reaches only the family tools, which answer with their own family's records: its billing contact
+    # and its children's and its own personal data are theirs to see (domain/family).
+    DataClass.CONTACT: frozenset({Role.ADMIN, Role.REGISTRAR, Role.FINANCE, Role.GUARDIAN}),
+    DataClass.PERSONAL: frozenset({Role.ADMIN, Role.REGISTRAR, Role.GUARDIAN}),
     DataClass.SENSITIVE: frozenset({Role.ADMIN, Role.HR, Role.PAYROLL}),
 }
 """Which roles see each class (README "Data-access policy"). A caller with several roles sees the union."""

@@ -53,17 +53,21 @@ class AdminSession:
 class SessionCookies:
     """Issue, read and delete the signed session cookie of the admin pages."""
 
-    def __init__(self, settings: Settings, *, max_age: int = SESSION_SECONDS):
-        # Without a configured secret each process signs with its own random one: sessions end at restart.
+    def __init__(self, settings: Settings, *, max_age: int = SESSION_SECONDS, cookie: str = SESSION_COOKIE,
+                 salt: str = SESSION_SALT):
+        # Without a configured secret each process signs with its own random one: sessions end at restart. Pages
+        # with their own sign-in (the parent pages) pass their own cookie name and salt: a cookie of one is never
+        # a session of the other.
         secret = (settings.session_secret.get_secret_value() if settings.session_secret is not None
                   else secrets.token_urlsafe(48))
-        self._serializer = URLSafeTimedSerializer(secret, salt=SESSION_SALT)
+        self.cookie = cookie
+        self._serializer = URLSafeTimedSerializer(secret, salt=salt)
         self.secure = settings.cookie_secure
         self.max_age = max_age
 
     def load(self, request: Request) -> AdminSession | None:
         """Return the request's session, or None when the cookie is absent, forged, malformed or expired."""
-        raw = request.cookies.get(SESSION_COOKIE)
+        raw = request.cookies.get(self.cookie)
         if not raw:
             return None
         try:
@@ -102,12 +106,12 @@ class SessionCookies:
             data.update(uid=session.user_id, user=session.username, at=session.signed_in_at, kid=session.key_id)
             if session.tenant is not None:
                 data["tn"] = session.tenant
-        response.set_cookie(SESSION_COOKIE, self._serializer.dumps(data), max_age=self.max_age, path=path or "/",
+        response.set_cookie(self.cookie, self._serializer.dumps(data), max_age=self.max_age, path=path or "/",
                             secure=self.secure, httponly=True, samesite="strict")
 
     def clear(self, response: Response, *, path: str) -> None:
         """Delete the session cookie."""
-        response.delete_cookie(SESSION_COOKIE, path=path or "/", secure=self.secure, httponly=True,
+        response.delete_cookie(self.cookie, path=path or "/", secure=self.secure, httponly=True,
                                samesite="strict")
 
 

@@ -97,9 +97,16 @@ class World:
     notification_id: int = 0  # a bounced email
     purchasing: dict[str, Any] | None = None  # a supplier, orders (draft, partly received and billed), a bill
 
+    guardian: Any = None  # the Kim family's parent (tools/family.py), linked to Ana's and Ben's records
+    guardian_record_id: int = 0  # Dee's guardian record (invite_guardian's baseline)
+
     @property
     def admin(self):
         return self.school.admin
+
+    def caller(self, tool: str):
+        """Who calls `tool`: the admin, or for the guardian's own tools (which no staff role may call) the guardian."""
+        return self.admin if self.admin.has_any(CATALOGUE.tools[tool].roles) else self.guardian
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +188,7 @@ async def world(runtime) -> World:
                  timetable_solution_id=timetable_solution_id, document_id=document_id,
                  salary_structure_id=structure.salary_structure_id, contract_number=contract.contract_number,
                  payroll_run_id=run.run_id, payslip_id=payslip_id, leave_request_id=leave_request.request_id,
-                 notification_id=await bounced_notification(runtime))
+                 notification_id=await bounced_notification(runtime), **await make_guardian(runtime, fee_school))
 
 
 async def bounced_notification(runtime) -> int:
@@ -196,6 +203,23 @@ async def bounced_notification(runtime) -> int:
         await notifications.claim_due(s)
         await notifications.record_failure(s, row.id or 0, error="550 No such mailbox", permanent=True)
         return row.id or 0
+
+
+async def make_guardian(runtime, fees: FeeSchool) -> dict[str, Any]:
+    """The Kim family's parent, invited on Ana's and Ben's records (one address), and Dee's record uninvited."""
+    from domain.academics.models import Guardian
+
+    address = f"kim.parent.{unique().lower()}@example.org"
+    async with runtime.db.write() as s:
+        records = {name: (await s.exec(sm_select(Guardian).where(Guardian.student_id == fees.students[name]))).first()
+                   for name in ("Ana", "Ben", "Dee")}
+        for name in ("Ana", "Ben"):
+            records[name].email = address
+            s.add(records[name])
+    await invoke(runtime, "invite_guardian", {"guardian_id": records["Ana"].id, "send_sign_in_link": False},
+                 fees.admin)
+    return {"guardian": await runtime.actor_for_user(address, Channel.MCP_STDIO),
+            "guardian_record_id": records["Dee"].id}
 
 
 PAYROLL_PERIOD = "2026-05"
@@ -600,6 +624,21 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "pay_supplier_bill": lambda w: {"bill_number": w.purchasing["bill"], "amount_minor": 100,
                                     "paid_on": "2026-02-20", "reference": "EFT 20260220"},
     "get_payables_aging": lambda w: {"as_of": "2026-03-31", "supplier": w.purchasing["supplier"], "limit": 5},
+    # the family tools: the guardian's own (called as world.guardian) and the office's invitation
+    "get_my_children": lambda w: {},
+    "get_child_transcript": lambda w: {"student_id": w.fees.students["Ana"], "term_id": w.fees.term_id},
+    "get_child_report_card": lambda w: {"student_id": w.fees.students["Ana"], "term_id": w.fees.term_id},
+    "get_child_attendance": lambda w: {"student_id": w.fees.students["Ana"], "from_date": "2026-01-01",
+                                       "to_date": "2026-12-31", "limit": 10},
+    "get_my_family_balance": lambda w: {"family_id": w.fees.families["Kim"], "currency": "AUD"},
+    "list_my_family_invoices": lambda w: {"family_id": w.fees.families["Kim"], "limit": 5},
+    "get_my_family_statement": lambda w: {"family_id": w.fees.families["Kim"], "from_date": "2026-01-01",
+                                          "to_date": "2026-12-31", "currency": "AUD"},
+    "get_child_timetable": lambda w: {"student_id": w.fees.students["Ana"]},
+    "get_my_details": lambda w: {},
+    "update_my_contact_details": lambda w: {"phone": "+61 400 111 222", "email": "kim.home@example.org"},
+    "set_my_notification_preference": lambda w: {"category": "fees", "receive": True},
+    "invite_guardian": lambda w: {"guardian_id": w.guardian_record_id, "send_sign_in_link": False},
     # notifications
     "list_notifications": lambda w: {"status": "bounced", "email": "pat@example.org", "category": "attendance",
                                      "limit": 5},
@@ -1003,7 +1042,7 @@ async def test_read_baselines_succeed(runtime, world, tool):
     """The baselines are really valid: every read tool answers them (so an unknown id is the only fault)."""
     if runtime.catalogue.get(tool) is None:
         pytest.skip(f"{tool} is not enabled")
-    out = await invoke(runtime, tool, BUILDERS[tool](world), world.admin)
+    out = await invoke(runtime, tool, BUILDERS[tool](world), world.caller(tool))
     items = getattr(out, "items", None)
     # Pending actions (and the grade change requests among them) depend on what other tests left open; a remittance
     # needs a posted run, and the world's run is only calculated; dead letters need a handler that failed.
@@ -1025,7 +1064,7 @@ async def test_bad_argument_is_refused_naming_the_field(runtime, world, case):
     args = _apply(baseline, case)
     before = await fingerprint(runtime)
     with pytest.raises(InvalidInput) as info:
-        await invoke(runtime, case.tool, args, world.admin)
+        await invoke(runtime, case.tool, args, world.caller(case.tool))
     exc = info.value
     assert exc.field == case.field, f"{case.id}: field {exc.field!r}, expected {case.field!r}: {exc.message}"
     assert case.field in exc.message
@@ -1047,12 +1086,12 @@ async def test_unknown_id_is_not_found_and_writes_nothing(runtime, world, case):
     before = await fingerprint(runtime)
     if case.expect_empty:
         # A list filter on an id no row has matches nothing: an empty page, where the baseline had rows.
-        assert (await invoke(runtime, case.tool, baseline, world.admin)).items
-        out = await invoke(runtime, case.tool, args, world.admin)
+        assert (await invoke(runtime, case.tool, baseline, world.caller(case.tool))).items
+        out = await invoke(runtime, case.tool, args, world.caller(case.tool))
         assert out.items == [] and out.next_cursor is None
     else:
         with pytest.raises(NotFound) as info:
-            await invoke(runtime, case.tool, args, world.admin)
+            await invoke(runtime, case.tool, args, world.caller(case.tool))
         exc = info.value
         named = exc.field == case.field or case.field in exc.message
         assert named or f"with id {UNKNOWN_ID}" in exc.message, f"{case.id}: {exc.field!r} {exc.message}"
@@ -1203,7 +1242,7 @@ async def test_longest_allowed_string_is_stored_or_cleanly_refused(runtime, worl
         value = unique()[:8] + value[8:]  # codes and emails are unique
     args = {**BUILDERS[tool](world), name: value}
     try:
-        await invoke(runtime, tool, args, world.admin)
+        await invoke(runtime, tool, args, world.caller(tool))
     except DomainError:
         pass  # a clean refusal (e.g. Conflict) is fine
     except Exception as exc:  # noqa: BLE001 - the point is that nothing else escapes

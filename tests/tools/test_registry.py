@@ -204,9 +204,10 @@ async def test_runtime_without_academics_keeps_hr(tmp_path):
     academics = {name for name, spec in full.tools.items() if spec.module in ("academics", "timetable")}
     hr = {name for name, spec in full.tools.items() if spec.module == "hr"}
     assert academics and hr and "solve_timetable" in academics
-    # The timetable is built from academics data, and fees bill its students, so both leave with it.
+    # The timetable is built from academics data, and fees bill its students, so both leave with it; so does the
+    # family toolset, which reads both.
     runtime = Runtime.create(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
-                                      disabled_modules=["academics", "timetable", "fees"]))
+                                      disabled_modules=["academics", "timetable", "fees", "family"]))
     try:
         assert "academics" not in runtime.catalogue.modules and "timetable" not in runtime.catalogue.modules
         assert "fees" not in runtime.catalogue.modules and runtime.catalogue.get("record_payment") is None
