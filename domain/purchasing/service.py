@@ -4,12 +4,12 @@ module of purchasing other contexts import.
 
 Ledger (every posting through domain.finance.service, idempotency keys naming the business event):
 
-| event            | debit                                             | credit                      |
-|------------------|---------------------------------------------------|-----------------------------|
-| goods received   | 1300 Inventory (inventory.record_receipt)          | 2160 Goods received not invoiced |
-| supplier bill    | 2160 GRNI at the order's unit cost x units billed; | 2010 Accounts payable (total) |
-|                  | 5320 Purchase price variance (billed - ordered cost, by sign); 1410 GST receivable (input tax credits) | |
-| supplier payment | 2010 Accounts payable                              | 1010 Bank - operating account |
+- goods received: Dr 1300 Inventory (inventory.record_receipt) / Cr 2160 Goods received not invoiced, the units
+  at the order's unit cost;
+- a supplier bill: Dr 2160 GRNI (units billed x the order's unit cost), Dr or Cr 5320 Purchase price variance
+  (units billed x (billed - ordered unit cost)), Dr 1410 GST receivable (the input tax credits) / Cr 2010 Accounts
+  payable (the bill's total);
+- a supplier payment: Dr 2010 Accounts payable / Cr 1010 Bank - operating account.
 
 So 2160 holds what was received and not yet billed at the order's cost, 2010 holds exactly the unpaid balance of
 every open bill, and 1410 the GST a bill's tax invoice entitles the school to claim (GST Act s 11-20 and s 11-25;

@@ -1,16 +1,24 @@
 """Purchasing tools through tools.invoke and the gate, on a database of their own (SQLite, or PostgreSQL with
 MCS_ERP_TEST_BACKEND: paying suppliers creates the bank account 1010, which other files' tests of the session
-database create in another currency): a bursar drafts, sends, receives in two deliveries and bills a purchase order, then pays it;
-a payment at or below MCS_ERP_SUPPLIER_PAYMENT_APPROVE_ABOVE_MINOR is confirmed by its requester, one above it
-waits for another admin, and one planned before a change of the bill is stale; a mismatched bill is refused with
-the line and nothing written; the open orders and payables aging reports; roles and bad input refused."""
+database create in another currency): a bursar drafts, sends, receives in two deliveries and bills a purchase
+order, then pays it; a payment at or below MCS_ERP_SUPPLIER_PAYMENT_APPROVE_ABOVE_MINOR is confirmed by its
+requester, one above it waits for another admin, and one planned before a change of the bill is stale; a
+mismatched bill is refused with the line and nothing written; the open orders and payables aging reports; roles
+and bad input refused; a property test that a payment writes what its preview showed; concurrent receipts of the
+last units and concurrent payments of a whole balance, where exactly one wins."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from domain.finance import service as finance
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleAction
+from domain.purchasing import service as purchasing
 from tests.conftest import own_runtime
 from tests.factories import make_user, unique
 from tests.gate_helpers import released
@@ -174,3 +182,76 @@ async def test_roles_unknown_records_and_bad_input_are_refused(rt, office):
     with pytest.raises(InvalidInput):
         await invoke(rt, "create_purchase_order", {"supplier": "X", "deliver_to": "Y", "order_date": DAY,
                                                    "lines": []}, office["finance"])
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(amounts=st.lists(st.integers(1, 4_000), min_size=1, max_size=4))
+async def test_a_payment_writes_what_its_preview_showed(rt, office, amounts):
+    """Preview = what is written: each released payment's amount, balance after and the payables account move
+    exactly as its preview said; a payment above the balance is refused at the preview and writes nothing."""
+    _, bill = await received_and_billed(rt, office, quantity=3, cost=1_000)  # 3,300
+    for amount in amounts:
+        before = await invoke(rt, "get_supplier_bill", {"bill_number": bill}, office["finance"])
+        payable = await _payable(rt)
+        if before.status == "paid" or amount > before.balance_minor:
+            with pytest.raises(Conflict):
+                await invoke(rt, "pay_supplier_bill", {"bill_number": bill, "amount_minor": amount, "paid_on": DAY},
+                             office["finance"])
+            assert await _payable(rt) == payable
+            continue
+        pending = await invoke(rt, "pay_supplier_bill", {"bill_number": bill, "amount_minor": amount,
+                                                         "paid_on": DAY}, office["finance"])
+        result = await released(rt, pending, office["finance"])
+        after = await invoke(rt, "get_supplier_bill", {"bill_number": bill}, office["finance"])
+        assert result["amount_minor"] == pending.preview["amount_minor"] == amount
+        assert after.balance_minor == result["bill_balance_minor"] == pending.preview["balance_after_minor"]
+        assert payable - await _payable(rt) == amount
+
+
+async def _payable(rt) -> int:
+    async with rt.db.read() as s:
+        account = await finance.find_account_by_code(s, "2010")
+        return await finance.account_balance(s, account.id)
+
+
+async def test_concurrent_receipts_and_payments_never_take_more_than_there_is(rt, office):
+    """Eight receipts of the last 3 units race: exactly one gets them; eight payments of a bill's whole balance
+    race: exactly one pays it. The others get a clear refusal and write nothing (row locks on PostgreSQL,
+    SQLite's single writer)."""
+    bursar, sku = office["finance"], office["skus"][0]
+    vendor = await new_supplier(rt, office)
+    order = await invoke(rt, "create_purchase_order", {"supplier": vendor, "deliver_to": office["store"],
+                                                       "order_date": DAY,
+                                                       "lines": [{"sku": sku, "quantity": 3, "unit_cost_minor": 700}]},
+                         bursar)
+    await invoke(rt, "send_purchase_order", {"order_number": order.order_number}, bursar)
+
+    async def receive() -> str:
+        try:
+            await invoke(rt, "receive_purchase_order", {"order_number": order.order_number, "on": DAY,
+                                                        "lines": [{"sku": sku, "quantity": 3}]}, bursar)
+            return "received"
+        except Conflict as exc:
+            assert "still to come" in str(exc) or "goods are received against" in str(exc), str(exc)
+            return "refused"
+
+    results = await asyncio.gather(*(receive() for _ in range(8)))
+    assert results.count("received") == 1
+    got = await invoke(rt, "get_purchase_order", {"order_number": order.order_number}, bursar)
+    assert got.lines[0].quantity_received == 3
+    _, bill = await received_and_billed(rt, office, quantity=2, cost=1_000)  # 2,200
+
+    async def pay() -> str:
+        try:
+            async with rt.db.write() as s:
+                await purchasing.pay_supplier_bill(s, bursar, bill_number=bill, amount_minor=2_200,
+                                                   paid_on=dt.date(2026, 2, 3))
+            return "paid"
+        except Conflict as exc:
+            assert "paid already" in str(exc) or "balance" in str(exc), str(exc)
+            return "refused"
+
+    paid = await asyncio.gather(*(pay() for _ in range(8)))
+    assert paid.count("paid") == 1
+    listed = await invoke(rt, "get_supplier_bill", {"bill_number": bill}, bursar)
+    assert (listed.amount_paid_minor, listed.status) == (2_200, "paid")
