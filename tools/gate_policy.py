@@ -102,6 +102,8 @@ GATE_POLICY: Final[dict[str, str]] = {
     "create_room": "ungated: adds a room, an input of the next timetable problem",
     "build_timetable_problem": "ungated: stores a new problem; the published timetable is unchanged",
     "solve_timetable": "ungated: stores a solution; nothing is published until publish_timetable (gated)",
+    "propose_timetable_change": "ungated: stores the changed problem and its re-solved timetable; nothing is "
+                                "published until publish_timetable (gated)",
     "publish_timetable": "gated: confirm",
     "publish_cover": "gated: confirm",
     "create_timetable_feed": "ungated: makes a secret calendar URL of a published timetable; no record changes",

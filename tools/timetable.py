@@ -22,6 +22,7 @@ from domain.hr import service as hr
 from domain.kernel.actor import STAFF_ROLES, Actor, Role
 from domain.kernel.errors import InvalidInput, NotFound
 from domain.kernel.plan import Plan
+from domain.kernel.settings import current_settings
 from domain.kernel.tenants import tenant_in_use
 from domain.timetable import plans
 from domain.timetable import service as timetable
@@ -44,7 +45,6 @@ from domain.timetable.schemas import (
     room_read,
 )
 from domain.timetable.school import ClassBlock, SchoolWeek, TeacherAbsence
-from domain.timetable.settings import TimetableSettings
 from tools.jobs import IdempotencyKey, JobKind, JobOut, WaitSeconds, start_job
 from tools.references import AcademicYearRef, TimetableFeedRef, TimetableProblemRef, TimetableSolutionRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
@@ -202,10 +202,53 @@ def _plan_publish(session: AsyncSession, actor: Actor, args: SolutionIdIn) -> Aw
 
 @module.tool(effect=Effect.DESTRUCTIVE, roles=PLANNERS, gate=GateLevel.CONFIRM, plan=_plan_publish)
 async def publish_timetable(ctx: ToolContext, args: SolutionIdIn) -> PublishOut:
-    """Publish a feasible solution as its problem's current timetable, replacing the published one; the schedule tools
-    answer from it."""
+    """Publish a feasible solution as its problem's current timetable, replacing the published one (a changed
+    problem's: its base's); the preview counts and lists the lessons that move. The schedule tools answer from it."""
     assert ctx.plan is not None
     return PublishOut(**plans.publish_outcome(ctx.plan))
+
+
+class ReassignIn(ToolInput):
+    class_code: TimetableCode = Field(description="The class, e.g. 7B-MATH.")
+    teacher: TimetableCode = Field(description="Employee code of its new teacher, e.g. E0017.")
+
+
+class ProposeTimetableChangeIn(ToolInput):
+    problem_id: TimetableProblemRef | None = Field(default=None, description="omitted: the newest published one.")
+    teachers_leaving: list[TimetableCode] = Field(
+        default_factory=list, max_length=20, description="Employee codes of teachers who teach no more; each of "
+                                                         "their classes goes to `reassign`'s teacher, else to a "
+                                                         "qualified one chosen to keep its lessons in place.")
+    reassign: list[ReassignIn] = Field(default_factory=list, max_length=200,
+                                       description="Classes that change teacher.")
+    rooms_closed: list[TimetableCode] = Field(default_factory=list, max_length=50,
+                                              description="Room codes no lesson may use any more.")
+    classes_added: list[TimetableCode] = Field(
+        default_factory=list, max_length=200, description="Class codes of this year's classes not yet timetabled.")
+    sections_added: list[TimetableCode] = Field(
+        default_factory=list, max_length=50, description="Section codes: all their classes not yet timetabled.")
+    time_limit_s: int = Field(default=30, ge=1, le=600, description="Seconds the solver searches.")
+    seed: int = Field(default=0, ge=0, le=2_147_483_647, description="Random seed; same seed, same search.")
+    idempotency_key: IdempotencyKey | None = Field(default=None, description="The same key returns the same job.")
+    wait_s: WaitSeconds = 0
+
+
+@module.tool(effect=Effect.WRITE, roles=PLANNERS, starts_job=True)
+async def propose_timetable_change(ctx: ToolContext, args: ProposeTimetableChangeIn) -> JobOut:
+    """Re-solve a published timetable after a change (teachers leaving, rooms closing, classes or sections added),
+    moving as few published lessons as possible (minimal perturbation, Müller 2005), then at the least soft cost.
+    Starts a job; its result gives solution_id and lessons moved. publish_timetable(solution_id) previews every
+    move per section and teacher before anything changes."""
+    if len({c.class_code.upper() for c in args.reassign}) != len(args.reassign):
+        raise InvalidInput("a class appears twice in reassign", field="reassign")
+    proposal = await timetable.propose_change(
+        ctx.session, problem_id=args.problem_id, teachers_leaving=args.teachers_leaving,
+        reassign={r.class_code: r.teacher for r in args.reassign}, rooms_closed=args.rooms_closed,
+        classes_added=args.classes_added, sections_added=args.sections_added)
+    params = {"problem_id": proposal.base.id, "base_solution_id": proposal.base_solution_id,
+              "change": json.loads(timetable.change_to_json(proposal.change)), "time_limit_s": args.time_limit_s,
+              "seed": args.seed}
+    return await start_job(ctx, kind=JobKind.SOLVE_TIMETABLE, params=params, idempotency_key=args.idempotency_key)
 
 
 def _page(lessons: list[Any], args: PageInput, convert, model: type) -> Page:
@@ -346,7 +389,7 @@ async def _teacher_name(session: AsyncSession, problem_id: int | None, teacher: 
 
 async def _plan_cover(session: AsyncSession, actor: Actor, args: PublishCoverIn) -> Plan:
     teacher = await _teacher_name(session, args.problem_id, args.teacher)
-    settings = TimetableSettings()
+    settings = current_settings()  # the runtime's (the gate plans with its settings in use)
     return await plans.plan_publish_cover(session, actor, problem_id=args.problem_id, teacher=teacher,
                                           start=args.start_date, end=args.end_date or args.start_date,
                                           max_per_week=settings.cover_max_per_week,
@@ -406,7 +449,7 @@ async def get_cover_load(ctx: ToolContext, args: CoverLoadIn) -> CoverLoadOut:
     teacher = await _teacher_name(ctx.session, args.problem_id, args.teacher)
     load = await timetable.cover_load(ctx.session, problem_id=args.problem_id, teacher=teacher,
                                       on=args.date or _school_today(ctx),
-                                      max_per_week=TimetableSettings().cover_max_per_week)
+                                      max_per_week=ctx.runtime.settings.cover_max_per_week)
     return CoverLoadOut(teacher=load.teacher, week_start=load.week_start, week_covers=load.week_covers,
                         max_covers_per_week=load.max_per_week, term=load.term.name if load.term else None,
                         term_covers=load.term_covers)
@@ -445,7 +488,7 @@ def _chunk(size: int, args: TimetableChunkIn) -> tuple[int, int | None]:
 async def get_timetable_calendar(ctx: ToolContext, args: TimetableChunkIn) -> CalendarOut:
     """Export a teacher's, section's or room's published timetable as an iCalendar (.ics) for the year's terms."""
     code = await _teacher_name(ctx.session, args.problem_id, args.code) if args.kind == "teacher" else args.code
-    feed = TimetableSettings()
+    feed = ctx.runtime.settings
     data, events = await timetable.timetable_feed(
         ctx.session, problem_id=args.problem_id, kind=args.kind, code=code,
         timezone=ctx.runtime.settings.school_timezone, holidays_country=feed.timetable_holidays_country,
@@ -507,7 +550,7 @@ async def calendar_of_url(runtime, secret: str) -> bytes:
     raises NotFound for a wrong or revoked URL or an unknown tenant, TenantSuspended, and timetable_feed's errors."""
     tenant, _, token = secret.rpartition(".")
     await runtime.check_tenant(tenant or None)
-    feed = TimetableSettings()
+    feed = runtime.settings
     with tenant_in_use(tenant or None):
         async with runtime.db.read() as session:
             row = await timetable.feed_of_token(session, token)

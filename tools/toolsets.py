@@ -105,9 +105,10 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "get_teacher_schedule", "get_section_timetable", "find_free_rooms", "get_cover_sheet",
              "get_timetable_calendar", "print_timetable", "create_timetable_feed", "revoke_timetable_feed"),
     _toolset("timetabling", "Rooms and building the timetable: a room's week, the problem, solving it, "
-                            "publishing a solution, cover for absent teachers.",
+                            "publishing a solution, changing it with the fewest moves, cover for absent teachers.",
              "list_rooms", "get_room_schedule", "create_room", "build_timetable_problem", "list_timetable_problems",
-             "solve_timetable", "get_timetable_solution", "publish_timetable", "publish_cover", "get_cover_load"),
+             "solve_timetable", "get_timetable_solution", "publish_timetable", "propose_timetable_change",
+             "publish_cover", "get_cover_load"),
     _toolset("ledger", "Read the books: the chart of accounts, an account's ledger, the trial balance.",
              "list_accounts", "get_account_ledger", "get_trial_balance"),
     _toolset("financials", "The financial statements: income statement and balance sheet.",

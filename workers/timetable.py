@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from typing import Any
@@ -11,6 +12,8 @@ from domain.jobs.schemas import JobKind
 from domain.timetable import repository as timetable_repo
 from domain.timetable import service as timetable
 from domain.timetable.models import TimetableSolution
+from domain.timetable.changes import changed_problem, compare, total_moved
+from domain.timetable.perturbation import resolve
 from domain.timetable.solver import solve
 from workers.handlers import JobContext, register
 
@@ -33,6 +36,11 @@ def solution_result(row: TimetableSolution, curve: list[tuple[float, int]] | Non
 async def solve_timetable(ctx: JobContext, job_id: int, params: dict[str, Any]) -> dict[str, Any]:
     """Solve problem `params["problem_id"]` within `time_limit_s` with `seed`; store and return the solution.
 
+    With `params["change"]` (a domain.timetable.changes.TimetableChange as JSON) and `params["base_solution_id"]`
+    (the problem's published solution), solve the changed problem with the fewest moves from that timetable
+    (domain.timetable.perturbation), store the changed problem with the solution (one transaction), and add to the
+    result the published lessons kept, moved (or removed) and the lessons added (domain.timetable.changes.compare).
+
     Idempotent: when this job already stored a solution (a worker died after the commit), return it unchanged.
     The solver runs in a thread (asyncio.to_thread) so the event loop keeps serving; each improvement is
     reported as progress "best soft cost C at S s" (fraction = elapsed / time limit). A cancellation request
@@ -44,6 +52,12 @@ async def solve_timetable(ctx: JobContext, job_id: int, params: dict[str, Any]) 
             return solution_result(existing)
         row = await timetable_repo.get_problem_or_raise(session, int(params["problem_id"]))
         problem = timetable.problem_of(row)
+        base = change = None
+        if params.get("change") is not None:  # propose_timetable_change: the changed problem, fewest moves
+            change = timetable.change_from_json(json.dumps(params["change"]))
+            published = await timetable_repo.get_solution_or_raise(session, int(params["base_solution_id"]))
+            base = (problem, timetable.solution_of(published))
+            problem = changed_problem(problem, change)
     limit = float(params["time_limit_s"])
     loop = asyncio.get_running_loop()
     improved: asyncio.Queue[tuple[float, int, int]] = asyncio.Queue()
@@ -54,8 +68,13 @@ async def solve_timetable(ctx: JobContext, job_id: int, params: dict[str, Any]) 
     await ctx.progress(0.0, f"solving {problem.name}: {problem.total_lectures} lectures, {limit:.0f}s limit")
     start = time.monotonic()
     stop = threading.Event()
-    task = asyncio.ensure_future(asyncio.to_thread(solve, problem, time_limit_s=limit, seed=int(params["seed"]),
-                                                   workers=2, on_progress=on_progress, stop=stop))
+    if base is None:
+        task = asyncio.ensure_future(asyncio.to_thread(solve, problem, time_limit_s=limit, seed=int(params["seed"]),
+                                                       workers=2, on_progress=on_progress, stop=stop))
+    else:
+        task = asyncio.ensure_future(asyncio.to_thread(
+            resolve, problem, before_problem=base[0], before=base[1], time_limit_s=limit, seed=int(params["seed"]),
+            workers=2, on_progress=on_progress, stop=stop))
     latest: tuple[float, int, int] | None = None
     try:
         while not task.done():
@@ -80,5 +99,12 @@ async def solve_timetable(ctx: JobContext, job_id: int, params: dict[str, Any]) 
         if existing is not None:
             return solution_result(existing)
         row = await timetable_repo.get_problem_or_raise(session, int(params["problem_id"]))
+        if change is not None:
+            row, _ = await timetable.store_changed_problem(session, base=row, change=change)
         saved = await timetable.save_solution(session, problem_row=row, result=result, job_id=job_id)
-        return solution_result(saved, list(result.progress))
+        out = solution_result(saved, list(result.progress))
+        if base is not None and result.solution is not None:
+            c = compare(base[0], base[1], problem, result.solution)
+            out.update(lessons_published=c.lessons_published, lessons_kept=c.kept, lessons_moved=total_moved(c),
+                       lessons_added=c.added)
+        return out

@@ -203,6 +203,15 @@ class Settings(BaseSettings):
                                    "the day's overdue-fee reminders are queued; -1: never.")
     fee_reminder_every_days: int = Field(default=14, ge=1, le=90, description="A family still overdue is reminded "
                                          "again after this many days.")
+    cover_max_per_week: int = Field(
+        default=3, ge=1, le=40, description="The most lessons a teacher covers or supervises in one week (Monday to "
+                                            "Sunday) for absent colleagues; cover proposals never exceed it.")
+    timetable_holidays_country: str | None = Field(
+        default=None, min_length=2, max_length=2,
+        description="ISO 3166-1 code (AU) whose public holidays need no cover and are left out of calendar feeds; "
+                    "unset: none.")
+    timetable_holidays_subdivision: str | None = Field(
+        default=None, max_length=10, description="Its state or territory (VIC, NSW, ...), for state holidays too.")
 
     @field_validator("currency")
     @classmethod

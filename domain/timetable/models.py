@@ -38,7 +38,9 @@ class TimetableProblem(Entity, table=True):
 
     `published_solution_id` names the solution that is the current timetable; publishing replaces it.
     `academic_year_id` is the year whose classes a school problem was built from (None for an imported one): its
-    terms bound cover and calendar feeds.
+    terms bound cover and calendar feeds. A problem changed after publication (propose_timetable_change) names the
+    problem it changed (`based_on_id`) and the change as JSON (`change`: domain.timetable.changes.TimetableChange);
+    its solutions are compared with the base problem's published timetable.
     """
 
     __tablename__ = "timetable_problems"
@@ -50,6 +52,8 @@ class TimetableProblem(Entity, table=True):
     data: str = Field(sa_column=Column(Text, nullable=False))
     published_solution_id: int | None = Field(default=None, nullable=True)
     academic_year_id: int | None = Field(default=None, nullable=True)
+    based_on_id: int | None = Field(default=None, foreign_key="timetable_problems.id", nullable=True)
+    change: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class TimetableSolution(Entity, table=True):

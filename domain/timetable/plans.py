@@ -1,9 +1,10 @@
 """Plans of the timetable's gated commands (domain.kernel.plan): publishing a solution as its problem's timetable,
 and publishing cover for an absent teacher.
 
-`plan_publish_timetable(session, actor, args) -> Plan` compares the solution with the published one, raises the
-command's errors, and returns the one change it makes (the problem's published solution, at the version
-previewed) with the solution it publishes as its basis; the gate applies exactly that plan.
+`plan_publish_timetable(session, actor, args) -> Plan` compares the solution with the published one (for a problem
+changed after publication, the base problem's: domain.timetable.changes), raises the command's errors, and returns
+the one change it makes (the problem's published solution, at the version previewed) with the solution it
+publishes (and a changed problem's base problem) as its basis; the gate applies exactly that plan.
 
 `plan_publish_cover(session, actor, ...) -> Plan` decides cover (service.propose_cover) and returns one
 timetable_covers row per lesson (covered, study period or uncovered), each replacing the published row it
@@ -21,30 +22,65 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.kernel.actor import Actor
 from domain.kernel.plan import ACTION_ID, Delete, Insert, Plan, Read, Update, inserted_rows
 from domain.timetable.cover import CoverKind
-from domain.timetable.service import check_publication, propose_cover
+from domain.timetable.changes import Comparison
+from domain.timetable.service import check_publication, problem_of, propose_cover
+
+
+MAX_PREVIEW_LESSONS = 40
+"""Lessons a cover or publication preview lists (get_cover_sheet lists every cover once published; a month's absence
+is ~150 lessons): the preview stays near 4k tokens."""
 
 
 async def plan_publish_timetable(session: AsyncSession, actor: Actor, *, solution_id: int) -> Plan:
-    """Plan publishing a feasible solution as its problem's current timetable, replacing the published one.
-    The preview says how many lessons move (same room, day and period or not). Raises NotFound, Conflict when the
-    solution breaks hard constraints (service.check_publication)."""
+    """Plan publishing a feasible solution as its problem's current timetable, replacing the published one (for a
+    problem changed after publication, the published timetable of the problem it changed).
+
+    The preview counts the published lessons kept, moved (another period, room or teacher), removed and added,
+    the moved ones per section and per teacher, and lists up to MAX_PREVIEW_LESSONS moved lessons with their
+    weekday, period, time, room and teacher before and after (domain.timetable.changes.compare); a changed
+    problem's preview also says what changed. Raises NotFound, Conflict when the solution breaks hard constraints
+    (service.check_publication)."""
     pub = await check_publication(session, solution_id=solution_id)
     previous = pub.current.id if pub.current else None
     change = Update("timetable_problems", pub.problem.id or 0, pub.problem.version,
-                    before={"published_solution_id": previous},
+                    before={"published_solution_id": pub.problem.published_solution_id},
                     after={"published_solution_id": pub.solution.id or 0})
     basis = [Read("timetable_solutions", pub.solution.id or 0, pub.solution.version,
                   f"timetable solution {pub.solution.id}")]
+    base = pub.current_problem
+    if base is not None and base.id != pub.problem.id:  # a changed problem: stale once its base is republished
+        basis.append(Read("timetable_problems", base.id or 0, base.version, f"timetable problem {base.id}"))
     preview: dict[str, Any] = {
         "problem": pub.problem.name, "problem_id": pub.problem.id, "lessons": pub.lessons,
         "lessons_moved": pub.moved,
-        "before": {"published_solution_id": change.before["published_solution_id"],
-                   "soft_cost": pub.current.soft_cost if pub.current else None},
+        "before": {"published_solution_id": previous, "soft_cost": pub.current.soft_cost if pub.current else None},
         "after": {"published_solution_id": change.after["published_solution_id"], "soft_cost": pub.solution.soft_cost}}
+    if pub.problem.based_on_id is not None:
+        preview["based_on_problem_id"] = pub.problem.based_on_id
+        preview["change"] = pub.change
+    if pub.comparison is not None:
+        preview.update(_moves(pub.comparison, times=problem_of(pub.problem).period_times))
     summary = (f"Publish solution {pub.solution.id} as the timetable of {pub.problem.name}: "
-               + (f"{pub.moved} of {pub.lessons} lessons move" if previous else
-                  f"first timetable, {pub.lessons} lessons"))
+               + (f"{pub.moved} of {pub.comparison.lessons_published} published lessons move"
+                  if pub.comparison is not None else f"first timetable, {pub.lessons} lessons"))
     return Plan(command="publish_timetable", summary=summary, preview=preview, changes=[change], basis=basis)
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _moves(c: Comparison, *, times: tuple[str, ...]) -> dict[str, Any]:
+    """The preview's counts and list of moved lessons (at most MAX_PREVIEW_LESSONS listed)."""
+    def at(day: int, period: int, room: str, teacher: str) -> dict[str, Any]:
+        return {"weekday": WEEKDAYS[day % 7], "period": period, "time": _times(times, period), "room": room,
+                "teacher": teacher}
+    listed = [{"class": m.course_id, "sections": list(m.sections),
+               "before": at(m.day_before, m.period_before, m.room_before, m.teacher_before),
+               "after": at(m.day_after, m.period_after, m.room_after, m.teacher_after)}
+              for m in c.moved[:MAX_PREVIEW_LESSONS]]
+    return {"lessons_published": c.lessons_published, "lessons_kept": c.kept, "lessons_removed": c.removed,
+            "lessons_added": c.added, "moved_by_section": c.by_section, "moved_by_teacher": c.by_teacher,
+            "moved_lessons": listed, "moved_not_shown": max(0, len(c.moved) - MAX_PREVIEW_LESSONS)}
 
 
 def publish_outcome(plan: Plan) -> dict[str, Any]:
@@ -53,10 +89,6 @@ def publish_outcome(plan: Plan) -> dict[str, Any]:
     return {"problem_id": preview["problem_id"], "solution_id": preview["after"]["published_solution_id"],
             "previous_solution_id": preview["before"]["published_solution_id"], "lessons": preview["lessons"],
             "lessons_moved": preview["lessons_moved"]}
-
-
-MAX_PREVIEW_LESSONS = 40
-"""Lessons a cover preview lists (get_cover_sheet lists every one once published): a month's absence is ~150."""
 
 
 def _times(times: tuple[str, ...], period: int) -> str | None:

@@ -29,9 +29,11 @@ async def get_problem_or_raise(session: AsyncSession, problem_id: int, *, field:
 
 
 async def latest_problem(session: AsyncSession) -> TimetableProblem | None:
-    """Return the most recently created live problem, or None."""
-    stmt = (select(TimetableProblem).where(TimetableProblem.deleted_at.is_(None))
-            .order_by(TimetableProblem.id.desc()).limit(1))  # type: ignore[union-attr]
+    """Return the most recently created live problem with a published timetable, else the most recently created
+    live problem, or None (a problem built or changed but not yet published does not hide the published one)."""
+    stmt = (select(TimetableProblem).where(TimetableProblem.deleted_at.is_(None))  # type: ignore[union-attr]
+            .order_by(TimetableProblem.published_solution_id.is_(None),  # type: ignore[union-attr]
+                      TimetableProblem.id.desc()).limit(1))  # type: ignore[union-attr]
     return (await session.exec(stmt)).first()
 
 

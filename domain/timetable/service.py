@@ -23,6 +23,16 @@ from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDen
 from domain.kernel.models import bump
 from domain.kernel.workdays import public_holidays
 from domain.timetable import repository as repo
+from domain.timetable.changes import (
+    Comparison,
+    TimetableChange,
+    changed_problem,
+    check_sizes,
+    choose_replacements,
+    compare,
+    describe,
+    total_moved,
+)
 from domain.timetable.cover import Booking, CoverDecision, CoverKind, CoverNeed, CoverState, assign_cover, week_of
 from domain.timetable.ical import CoverView, FeedCover, FeedTerm, timetable_calendar
 from domain.timetable.itc2007 import parse_ctt
@@ -36,7 +46,7 @@ from domain.timetable.models import (
 )
 from domain.timetable.problem import Problem, Solution
 from domain.timetable.problem import Room as ProblemRoom
-from domain.timetable.rules import Lesson, curriculum_lessons, lessons_moved, room_lessons, teacher_lessons
+from domain.timetable.rules import Lesson, curriculum_lessons, room_lessons, teacher_lessons
 from domain.timetable.school import ClassBlock, SchoolClassLoad, SchoolWeek, TeacherAbsence, school_problem
 from domain.timetable.scoring import score
 from domain.timetable.serialize import (
@@ -46,7 +56,7 @@ from domain.timetable.serialize import (
     problem_from_json,
     problem_to_json,
 )
-from domain.timetable.week_grid import render_html, render_pdf, week_grid
+from domain.timetable.week_grid import CoverNote, WeekView, render_html, render_pdf, week_grid, week_view
 
 if TYPE_CHECKING:  # the solver (OR-Tools, with pandas) is imported by the jobs that solve, not by every reader
     from domain.timetable.solver import SolveResult
@@ -177,29 +187,42 @@ async def save_solution(session: AsyncSession, *, problem_row: TimetableProblem,
 
 @dataclass(frozen=True)
 class Publication:
-    """What publishing a solution would do: the problem, the solution, the current one and lessons that move."""
+    """What publishing a solution would do: the problem, the solution, the timetable it replaces (`current`, of
+    `current_problem`: the base problem's for a changed problem), lessons that move (`moved`: moved or removed
+    published lessons) and the lesson-by-lesson comparison (domain.timetable.changes.compare; None when nothing
+    is published yet)."""
 
     problem: TimetableProblem
     solution: TimetableSolution
     current: TimetableSolution | None
     moved: int
     lessons: int
+    current_problem: TimetableProblem | None = None
+    comparison: Comparison | None = None
+    change: list[str] = field(default_factory=list)
 
 
 async def check_publication(session: AsyncSession, *, solution_id: int) -> Publication:
-    """Compare a solution with its problem's published timetable (nothing written; plans.plan_publish_timetable
-    plans the publication); raises NotFound, or Conflict when infeasible."""
+    """Compare a solution with the timetable it would replace (nothing written; plans.plan_publish_timetable
+    plans the publication): its problem's published one, or, for a problem changed after publication that has
+    none yet, the published timetable of the problem it changed. Raises NotFound, or Conflict when infeasible."""
     solution = await repo.get_solution_or_raise(session, solution_id)
     if solution.hard_violations:
         raise Conflict(f"solution {solution_id} breaks {solution.hard_violations} hard constraints; only a "
                        "feasible timetable (0 hard violations) can be published")
     problem = await repo.get_problem_or_raise(session, solution.problem_id)
-    current = (await repo.get_solution(session, problem.published_solution_id)
-               if problem.published_solution_id else None)
+    base = problem
+    if problem.published_solution_id is None and problem.based_on_id is not None:
+        base = await repo.get_problem_or_raise(session, problem.based_on_id)
+    current = (await repo.get_solution(session, base.published_solution_id)
+               if base.published_solution_id else None)
     new = solution_of(solution)
-    moved = lessons_moved(solution_of(current) if current else None, new)
+    comparison = (compare(problem_of(base), solution_of(current), problem_of(problem), new)
+                  if current is not None else None)
+    moved = total_moved(comparison) if comparison is not None else len(new.assignments)
     return Publication(problem=problem, solution=solution, current=current, moved=moved,
-                       lessons=len(new.assignments))
+                       lessons=len(new.assignments), current_problem=base if current is not None else None,
+                       comparison=comparison, change=change_lines(problem, base))
 
 
 async def publish(session: AsyncSession, *, solution_id: int) -> Publication:
@@ -221,6 +244,145 @@ async def published(session: AsyncSession, *, problem_id: int | None) -> tuple[T
                        "publish_timetable first", field="problem_id")
     sol = await repo.get_solution_or_raise(session, row.published_solution_id)
     return row, problem_of(row), solution_of(sol)
+
+
+# ---------------------------------------------------------------- changes after publication (minimal perturbation)
+
+
+def change_to_json(change: TimetableChange) -> str:
+    """Return a change as the JSON stored in timetable_problems.change."""
+    return json.dumps({"teachers_leaving": list(change.teachers_leaving), "reassign": dict(change.reassign),
+                       "rooms_closed": list(change.rooms_closed),
+                       "classes_added": [{"code": c.code, "section": c.section, "teacher": c.teacher,
+                                          "weekly_lessons": c.weekly_lessons, "students": c.students}
+                                         for c in change.classes_added],
+                       "added_unavailable": [list(u) for u in change.added_unavailable]}, separators=(",", ":"))
+
+
+def change_from_json(text: str) -> TimetableChange:
+    """Rebuild a TimetableChange from `change_to_json` output."""
+    d = json.loads(text)
+    return TimetableChange(teachers_leaving=tuple(d["teachers_leaving"]), reassign=dict(d["reassign"]),
+                           rooms_closed=tuple(d["rooms_closed"]),
+                           classes_added=tuple(SchoolClassLoad(**c) for c in d["classes_added"]),
+                           added_unavailable=tuple((u[0], u[1], u[2]) for u in d["added_unavailable"]))
+
+
+def change_lines(row: TimetableProblem, base: TimetableProblem | None = None) -> list[str]:
+    """Return the change a changed problem was made by (`base`: the problem it changed, which names a leaver's
+    classes), one line per change for a person; empty for a problem that is no change."""
+    if row.change is None:
+        return []
+    return describe(problem_of(base or row), change_from_json(row.change))
+
+
+@dataclass(frozen=True)
+class ProposedChange:
+    """A change of a published timetable's problem, checked: the base problem's row, the changed Problem, the
+    change (with the teachers chosen for a leaver's classes) and the published solution a re-solve starts from."""
+
+    base: TimetableProblem
+    problem: Problem
+    change: TimetableChange
+    base_solution_id: int
+
+
+async def propose_change(session: AsyncSession, *, problem_id: int | None, teachers_leaving: list[str],
+                         reassign: dict[str, str], rooms_closed: list[str], classes_added: list[str],
+                         sections_added: list[str]) -> ProposedChange:
+    """Return the problem of a published timetable (`problem_id`; None: the newest published one) after a change,
+    for domain.timetable.perturbation.resolve to re-solve with the fewest moves; nothing is written (the solve
+    job stores it with store_changed_problem).
+
+    - `teachers_leaving` (employee codes): each of their classes goes to `reassign[class]` when given, else to the
+      qualified teacher (teaching the class's subject in the timetable's academic year) free in most of the class's
+      published periods, then with the fewest lessons (changes.choose_replacements);
+    - `reassign` (class code -> employee code) may give any class another teacher;
+    - `rooms_closed` (room codes) leave the problem;
+    - `classes_added` (class codes) and `sections_added` (section codes: all their classes) are read from the
+      academic year's classes (academics.timetable_classes) that the timetable does not hold yet.
+    The timetable's class, teacher and room codes match in any case (a teacher not in it yet is taken as given).
+    Raises NotFound (problem, nothing published, an unknown class or section to add), InvalidInput (nothing
+    changed, sizes over changes.MAX_*, an unknown teacher, class or room, a class no qualified teacher can take, a
+    class already timetabled, too few rooms left; changes.changed_problem), and InvalidInput (field reassign) for
+    a leaver of an imported problem (no subjects) without `reassign`.
+    """
+    row, problem, _ = await published(session, problem_id=problem_id)
+    sol = await repo.get_solution_or_raise(session, row.published_solution_id or 0)
+    solution = solution_of(sol)
+    if not (teachers_leaving or reassign or rooms_closed or classes_added or sections_added):
+        raise InvalidInput("name a change: teachers_leaving, reassign, rooms_closed, classes_added or "
+                           "sections_added", field="teachers_leaving")
+    teachers = {t.upper(): t for t in {c.teacher for c in problem.courses}}
+    courses = {c.upper(): c for c in problem.course_by_id}
+    leaving = tuple(teachers.get(t.upper(), t) for t in teachers_leaving)
+    given = {courses.get(c.upper(), c): teachers.get(t.upper(), t) for c, t in reassign.items()}
+    rooms = {r.upper(): r for r in problem.room_by_id}
+    closed = tuple(rooms.get(r.upper(), r) for r in rooms_closed)
+    classes = []
+    if row.academic_year_id is not None:
+        _, classes = await academics.timetable_classes(session, academic_year_id=row.academic_year_id)
+    subject_of = {c.class_code: c.subject_code for c in classes}
+    by_subject: dict[str, set[str]] = defaultdict(set)
+    for c in classes:
+        by_subject[c.subject_code].add(c.teacher_code)
+    chosen = dict(given)
+    for t in leaving:
+        if t not in teachers.values():
+            raise InvalidInput(f"teacher {t!r} teaches no class in timetable problem {row.id}",
+                               field="teachers_leaving")
+        open_classes = [c.id for c in problem.courses if c.teacher == t and c.id not in given]
+        if not open_classes:
+            continue
+        if not classes:
+            raise InvalidInput(f"timetable problem {row.id} has no subjects (imported): give each class of {t} its "
+                               f"new teacher in reassign ({', '.join(open_classes)})", field="reassign")
+        qualified = {c: frozenset(by_subject.get(subject_of.get(c, ""), set()) - set(leaving)) for c in open_classes}
+        chosen.update(choose_replacements(problem, solution, teacher=t, qualified=qualified, given=chosen))
+    added = await _added_classes(session, problem, classes, classes_added=classes_added,
+                                 sections_added=sections_added, year=row.academic_year_id)
+    change = TimetableChange(teachers_leaving=leaving, reassign=chosen, rooms_closed=closed,
+                             classes_added=tuple(added))
+    check_sizes(change)
+    new = changed_problem(problem, change)
+    return ProposedChange(base=row, problem=new, change=change, base_solution_id=sol.id or 0)
+
+
+async def store_changed_problem(session: AsyncSession, *, base: TimetableProblem, change: TimetableChange
+                                ) -> tuple[TimetableProblem, Problem]:
+    """Store the problem `base` becomes after `change` (changes.changed_problem), naming its base and the change;
+    return its row (flushed) and Problem. Raises what changed_problem raises."""
+    new = changed_problem(problem_of(base), change)
+    row = await repo.add(session, TimetableProblem(
+        name=base.name, source=base.source, days=new.days, periods_per_day=new.periods_per_day,
+        data=problem_to_json(new), academic_year_id=base.academic_year_id, based_on_id=base.id,
+        change=change_to_json(change)))
+    return row, new
+
+
+async def _added_classes(session: AsyncSession, problem: Problem, classes: list[Any], *, classes_added: list[str],
+                         sections_added: list[str], year: int | None) -> list[SchoolClassLoad]:
+    if (classes_added or sections_added) and year is None:
+        raise InvalidInput("an imported timetable problem has no academic year to add classes from",
+                           field="classes_added")
+    new = [c for c in classes if c.class_code not in problem.course_by_id]
+    by_code = {c.class_code.upper(): c for c in new}
+    out = {}
+    for code in classes_added:
+        found = by_code.get(code.upper())
+        if found is None:
+            state = "is already timetabled" if code.upper() in {k.upper() for k in problem.course_by_id} else \
+                "is not a class with lessons this year (list_classes; set_class_weekly_lessons)"
+            raise (InvalidInput if "already" in state else NotFound)(f"class {code!r} {state}", field="classes_added")
+        out[found.class_code] = found
+    for code in sections_added:
+        mine = [c for c in new if c.section_code.upper() == code.upper()]
+        if not mine:
+            raise NotFound(f"section {code!r} has no class with lessons this year that the timetable lacks "
+                           "(list_sections, list_classes)", field="sections_added")
+        out.update({c.class_code: c for c in mine})
+    return [SchoolClassLoad(code=c.class_code, section=c.section_code, teacher=c.teacher_code,
+                            weekly_lessons=c.weekly_lessons, students=c.students) for c in out.values()]
 
 
 # ---------------------------------------------------------------- cover for absent teachers
@@ -475,6 +637,24 @@ async def timetable_sheet(session: AsyncSession, *, problem_id: int | None, kind
         sol = await repo.get_solution_or_raise(session, row.published_solution_id or 0)
         return render_pdf(grid, printed_on=sol.created_at), "application/pdf"
     raise InvalidInput(f"a timetable prints as html or pdf; got {output!r}", field="format")
+
+
+async def timetable_week(session: AsyncSession, *, problem_id: int | None, kind: str, code: str, on: date
+                         ) -> WeekView:
+    """Return the week (Monday to the timetable's last day) holding `on` of a teacher, section or room of the
+    published timetable (`problem_id`; None: the newest published one), with the cover published for those dates
+    (domain.timetable.week_grid.week_view). Raises NotFound (problem, nothing published, code), InvalidInput
+    (kind)."""
+    row, problem, solution = await published(session, problem_id=problem_id)
+    lessons = lessons_of(problem, solution, kind=kind, code=code, problem_id=row.id or 0)
+    monday = week_of(on)
+    covers = [CoverNote(c.on_date, c.period, c.course_id, c.room, c.absent_teacher, c.kind, c.cover_teacher,
+                        c.study_room)
+              for c in await repo.covers_between(session, start=monday, end=monday + timedelta(days=6))
+              if c.problem_id == row.id]
+    return week_view(kind=kind, code=code, problem_name=problem.name, days=problem.days,
+                     periods_per_day=problem.periods_per_day, period_times=problem.period_times, lessons=lessons,
+                     monday=monday, covers=covers)
 
 
 async def timetable_feed(session: AsyncSession, *, problem_id: int | None, kind: str, code: str, timezone: str,

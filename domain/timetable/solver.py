@@ -132,9 +132,12 @@ def _explain_by_counting(problem: Problem) -> list[str]:
 
 
 class _PeriodModel:
-    """Phase-1 CP-SAT model over x[c, p]; optionally every hard-constraint group behind an assumption."""
+    """Phase-1 CP-SAT model over x[c, p]; optionally every hard-constraint group behind an assumption.
 
-    def __init__(self, problem: Problem, *, with_assumptions: bool = False) -> None:
+    `soft_terms` holds the soft-cost terms; with `objective` False the model minimises nothing yet (the minimal
+    perturbation re-solve, domain.timetable.perturbation, sets its own objectives)."""
+
+    def __init__(self, problem: Problem, *, with_assumptions: bool = False, objective: bool = True) -> None:
         self.problem = problem
         m = self.model = cp_model.CpModel()
         P, ppd = problem.periods, problem.periods_per_day
@@ -225,7 +228,8 @@ class _PeriodModel:
         terms += compactness_terms(m, problem, [(members, len(ids)) for members, ids in curricula.items()], occ)
         terms += teacher_day_terms(m, problem, [frozenset(ms) for ms in teachers.values()], occ)
 
-        if not with_assumptions:
+        self.soft_terms = terms
+        if not with_assumptions and objective:
             m.minimize(sum(terms))
         else:
             m.add_assumptions([m.get_bool_var_from_proto_index(k) for k in self.groups])

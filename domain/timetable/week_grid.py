@@ -1,4 +1,5 @@
-"""A printable week of a published timetable: the grid of a teacher, a section or a room, as HTML and as an A4 PDF.
+"""A week of a published timetable: the grid of a teacher, a section or a room, as HTML and as an A4 PDF to print,
+and as a dated week with its cover for the admin pages (`week_view`).
 
 The grid has a row per period of the school day (its number and times) and a column per teaching day; a cell holds
 the lessons of that period, each as the class code and what the reader lacks: a teacher's sheet names the room, a
@@ -104,3 +105,94 @@ def render_pdf(grid: WeekGrid, *, printed_on: dt.datetime) -> bytes:
             for p, label in enumerate(grid.periods)]
     draw_table(pdf, heading, rows, columns)
     return bytes(pdf.output())
+
+
+@dataclass(frozen=True)
+class GridLesson:
+    """One lesson in a week view's cell: the class, what the reader lacks (room, teacher) and, on a date with cover,
+    what happens instead (`cover`: 'covered by E0017', 'study period in R105, supervised by E0020', 'uncovered'),
+    or a cover the teacher gives or a study period the room holds (`extra`: not in the published timetable)."""
+
+    course_id: str
+    detail: str
+    cover: str | None = None
+    extra: bool = False
+
+
+@dataclass(frozen=True)
+class CoverNote:
+    """A published cover of one lesson on one date (domain.timetable.models.TimetableCover as the grid needs it)."""
+
+    on: dt.date
+    period: int
+    course_id: str
+    room: str
+    absent_teacher: str
+    kind: str
+    cover_teacher: str | None
+    study_room: str | None
+
+
+@dataclass(frozen=True)
+class WeekView:
+    """A dated week of a teacher, section or room: the day headings with their dates, the periods (number from 1,
+    'HH:MM-HH:MM' or None) and each cell's lessons by (day, period), day and period from 0."""
+
+    title: str
+    subtitle: str
+    kind: str
+    code: str
+    days: tuple[tuple[str, dt.date], ...]
+    periods: tuple[tuple[int, str | None], ...]
+    cells: dict[tuple[int, int], tuple[GridLesson, ...]]
+
+    @property
+    def covers(self) -> int:
+        """Return how many lessons of the week carry a cover note or are a cover given."""
+        return sum(1 for ls in self.cells.values() for x in ls if x.cover or x.extra)
+
+
+def _cover_text(note: CoverNote) -> str:
+    if note.kind == "teacher":
+        return f"{note.absent_teacher} away: covered by {note.cover_teacher}"
+    if note.kind == "study":
+        return (f"{note.absent_teacher} away: study period in {note.study_room}"
+                + (f", supervised by {note.cover_teacher}" if note.cover_teacher else ""))
+    return f"{note.absent_teacher} away: uncovered"
+
+
+def week_view(*, kind: str, code: str, problem_name: str, days: int, periods_per_day: int,
+              period_times: tuple[str, ...], lessons: Iterable[Lesson], monday: dt.date,
+              covers: Iterable[CoverNote] = ()) -> WeekView:
+    """Return the week from `monday` of a `kind` (teacher, section or room) `code`: its published `lessons`, each
+    with the cover published for its date, and the covers that add to the week (a teacher covering a colleague's
+    lesson; a room holding a study period). `covers` are the week's published covers of the timetable; the ones
+    that concern neither `code` nor its lessons are left out."""
+    notes: dict[tuple[int, int, str], CoverNote] = {}
+    extra: dict[tuple[int, int], list[GridLesson]] = defaultdict(list)
+    for note in covers:
+        day = (note.on - monday).days
+        if not (0 <= day < days and 0 <= note.period < periods_per_day):
+            continue
+        notes[(day, note.period, note.course_id)] = note
+        if kind == "teacher" and note.cover_teacher == code and note.absent_teacher != code:
+            what = "cover" if note.kind == "teacher" else f"study supervision in {note.study_room}"
+            extra[(day, note.period)].append(GridLesson(note.course_id, f"{what} for {note.absent_teacher}",
+                                                        extra=True))
+        if kind == "room" and note.study_room == code:
+            extra[(day, note.period)].append(GridLesson(note.course_id, f"study period ({note.cover_teacher or ''})"
+                                                        .replace(" ()", ""), extra=True))
+    cells: dict[tuple[int, int], list[GridLesson]] = defaultdict(list)
+    for lesson in lessons:
+        detail = {"teacher": lesson.room_id, "section": f"{lesson.teacher} · {lesson.room_id}",
+                  "room": lesson.teacher}.get(kind, lesson.room_id)
+        note = notes.get((lesson.day, lesson.period, lesson.course_id))
+        cells[(lesson.day, lesson.period)].append(GridLesson(lesson.course_id, detail,
+                                                             _cover_text(note) if note else None))
+    for key, items in extra.items():
+        cells[key].extend(items)
+    return WeekView(title=f"Timetable: {kind} {code}", subtitle=problem_name, kind=kind, code=code,
+                    days=tuple((WEEKDAYS[d], monday + dt.timedelta(days=d)) for d in range(days)),
+                    periods=tuple((p + 1, period_times[p] if p < len(period_times) else None)
+                                  for p in range(periods_per_day)),
+                    cells={k: tuple(v) for k, v in cells.items()})

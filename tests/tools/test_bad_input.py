@@ -47,7 +47,7 @@ from domain.payroll.models import Payslip
 from tests.conftest import BACKEND
 from tests.factories import SchoolSlice, make_school, unique
 from tests.fees_helpers import FeeSchool, make_fee_school
-from tests.tools.test_timetable_tools import make_published_timetable
+from tests.tools.test_timetable_tools import COVER_SHEET_DATE, make_published_timetable, make_timetable_extras
 from tools.invoke import invoke
 from tools.modules import all_modules
 from tools.registry import Effect, build_catalogue
@@ -85,6 +85,7 @@ class World:
     income_account_id: int
     entry_id: int
     salary_structure_id: int = 0
+    timetable_feed_id: int = 0  # room r1's calendar URL (revoke_timetable_feed's baseline)
     contract_number: str = ""
     payroll_run_id: int = 0
     payslip_id: int = 0
@@ -135,6 +136,7 @@ async def world(runtime) -> World:
                                             params={"term_id": school.term_id, "section_ids": []})
         job_id = job.id
     timetable_problem_id, timetable_solution_id = await make_published_timetable(runtime)
+    timetable_feed_id = await make_timetable_extras(runtime, timetable_problem_id)
     await invoke(runtime, "create_room", {"code": unique("R"), "name": "Room 1", "capacity": 30}, school.admin)
     scale = await invoke(runtime, "create_grading_scale", BUILDERS["create_grading_scale"](None), school.admin)
     async with runtime.db.write() as s:
@@ -185,7 +187,8 @@ async def world(runtime) -> World:
                  department_id=department_id, employee_id=employee_id, year_level_id=year_level_id,
                  subject_id=subject_id, new_subject_id=new_subject_id,
                  action_id=pending.action_id, job_id=job_id, timetable_problem_id=timetable_problem_id,
-                 timetable_solution_id=timetable_solution_id, document_id=document_id,
+                 timetable_solution_id=timetable_solution_id, timetable_feed_id=timetable_feed_id,
+                 document_id=document_id,
                  salary_structure_id=structure.salary_structure_id, contract_number=contract.contract_number,
                  payroll_run_id=run.run_id, payslip_id=payslip_id, leave_request_id=leave_request.request_id,
                  notification_id=await bounced_notification(runtime), **await make_guardian(runtime, fee_school))
@@ -410,6 +413,12 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "print_timetable": lambda w: {"problem_id": w.timetable_problem_id, "kind": "room", "code": "r1",
                                   "format": "html", "offset": 0, "max_chars": 500},
     "create_timetable_feed": lambda w: {"problem_id": w.timetable_problem_id, "kind": "room", "code": "r1"},
+    "revoke_timetable_feed": lambda w: {"feed_id": w.timetable_feed_id},
+    "propose_timetable_change": lambda w: {"problem_id": w.timetable_problem_id, "rooms_closed": ["r2"],
+                                           "reassign": [{"class_code": "c2", "teacher": "t1"}], "time_limit_s": 1},
+    "get_cover_sheet": lambda w: {"date": COVER_SHEET_DATE.isoformat(), "limit": 5},
+    "get_timetable_calendar": lambda w: {"problem_id": w.timetable_problem_id, "kind": "room", "code": "r1",
+                                         "offset": 0, "max_chars": 500},
     "take_attendance": lambda w: {"section_id": w.school.section_id, "date": "2026-10-05",
                                   "entries": [{"student_id": w.school.student_ids[0], "status": "late",
                                                "note": "Arrived 09:20"}]},
@@ -648,9 +657,7 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
 
 # Tools of the catalogue for which no valid baseline can be built here (their schema cases run on arguments
 # synthesized from the schema, their unknown-id cases are skipped). Keep it short: coverage must stay >= 90%.
-# get_cover_sheet: a day's cover is an empty page until a cover is published; get_timetable_calendar: the world's
-# timetable (tests/tools/test_timetable_tools.tiny_problem) has no period times; revoke_timetable_feed: no feed.
-NO_BASELINE: frozenset[str] = frozenset({"get_cover_sheet", "get_timetable_calendar", "revoke_timetable_feed"})
+NO_BASELINE: frozenset[str] = frozenset()
 
 
 # ---------------------------------------------------------------- schema walking

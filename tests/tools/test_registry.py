@@ -323,8 +323,9 @@ def test_the_gate_decisions_audit_themselves_and_the_job_tools_start_jobs():
     assert {s.name for s in SPECS if s.audited_by_domain} == {"confirm_action", "cancel_action", "approve_action",
                                                              "reject_action"}
     assert {s.name for s in SPECS if s.starts_job} == {"export_term_grades", "generate_report_cards",
-                                                       "solve_timetable", "calculate_payroll_run",
-                                                       "generate_payroll_documents", "generate_invoices"}
+                                                       "solve_timetable", "propose_timetable_change",
+                                                       "calculate_payroll_run", "generate_payroll_documents",
+                                                       "generate_invoices"}
 
 
 def _ids(specs):

@@ -157,7 +157,7 @@ async def test_the_weekly_cap_is_never_exceeded(rt, monkeypatch):
     assert [x["cover"] for x in wide.preview["lessons"]] == [codes["B"], codes["B"]]
     await invoke(rt, "cancel_action", {"action_id": wide.action_id}, school.registrar)
     # With a cap of 1 a week, Wednesday's lesson goes to a study period: B already covers Tuesday's.
-    monkeypatch.setenv("MCS_ERP_COVER_MAX_PER_WEEK", "1")
+    monkeypatch.setattr(rt.settings, "cover_max_per_week", 1)
     capped = await propose(rt, school, "A", TUESDAY, WEDNESDAY)
     kinds = [(x["date"], x["kind"], x["cover"]) for x in capped.preview["lessons"]]
     assert kinds[0] == (TUESDAY.isoformat(), "teacher", codes["B"])
@@ -206,7 +206,7 @@ async def test_public_holidays_need_no_cover(rt, monkeypatch):
     plain = await propose(rt, school, "A", australia_day)
     assert plain.preview["counts"]["teacher"] == 1  # no holidays known: Tuesday's lesson needs cover
     await invoke(rt, "cancel_action", {"action_id": plain.action_id}, school.registrar)
-    monkeypatch.setenv("MCS_ERP_TIMETABLE_HOLIDAYS_COUNTRY", "AU")
+    monkeypatch.setattr(rt.settings, "timetable_holidays_country", "AU")
     with pytest.raises(InvalidInput, match="2027-01-26 is a public holiday \\(Australia Day\\)"):
         await propose(rt, school, "A", australia_day)
     week = await propose(rt, school, "A", date(2027, 1, 25), date(2027, 1, 27))

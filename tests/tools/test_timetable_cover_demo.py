@@ -19,7 +19,6 @@ from domain.timetable.cover import week_of
 from domain.timetable.problem import Assignment, Problem, Solution
 from domain.timetable.rules import teacher_lessons
 from domain.timetable.school import SchoolWeek
-from domain.timetable.settings import TimetableSettings
 from domain.timetable.solver import SolveResult
 from tests.conftest import demo_school_url
 from tests.factories import make_user
@@ -154,5 +153,5 @@ async def test_random_absences_on_the_demo_school_keep_every_rule(demo):
             assert c.study_room not in rooms_used[slot]
             rooms[(c.on_date, c.period, c.study_room)] += 1
     assert max(booked.values()) == 1 and (not rooms or max(rooms.values()) == 1)
-    assert max(week.values()) <= TimetableSettings().cover_max_per_week
+    assert max(week.values()) <= runtime.settings.cover_max_per_week
     assert Counter(c.kind for c in covers)["teacher"] > 0

@@ -49,7 +49,7 @@ def raw_event(ics: str, uid: str) -> dict[str, str]:
 
 async def test_a_teachers_calendar_repeats_weekly_in_each_term_in_the_school_zone(rt, monkeypatch):
     monkeypatch.setattr(rt.settings, "school_timezone", ZONE)
-    monkeypatch.setenv("MCS_ERP_TIMETABLE_HOLIDAYS_COUNTRY", "AU")
+    monkeypatch.setattr(rt.settings, "timetable_holidays_country", "AU")
     school = await make_cover_school(rt)
     a, math = school.codes["A"], school.classes["7X-MATH"]
     out = await export(rt, school, "teacher", a)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from datetime import date
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -17,7 +19,7 @@ from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDen
 from domain.migrations.schema import migrate, target_metadata
 from domain.kernel.settings import Settings
 from domain.timetable import service as timetable
-from domain.timetable.models import ProblemSource
+from domain.timetable.models import ProblemSource, TimetableCover
 from domain.timetable.problem import Assignment, Course, Curriculum, Problem, Room, Solution
 from domain.timetable.rules import lessons_moved
 from domain.timetable.solver import SolveResult
@@ -45,13 +47,30 @@ def tiny_solution(*, c3_room: str = "r3") -> Solution:
 
 
 async def make_published_timetable(runtime) -> tuple[int, int]:
-    """Store `tiny_problem` with `tiny_solution` published; return (problem id, solution id)."""
+    """Store `tiny_problem` (with period times, for calendars) with `tiny_solution` published; return (problem id,
+    solution id)."""
+    problem = replace(tiny_problem(), period_times=("09:00-09:45", "09:50-10:35"))
     async with runtime.db.write() as s:
-        row = await timetable.store_problem(s, problem=tiny_problem(), source=ProblemSource.SCHOOL)
+        row = await timetable.store_problem(s, problem=problem, source=ProblemSource.SCHOOL)
         sol = await timetable.save_solution(s, problem_row=row, result=SolveResult(
             status="feasible", solution=tiny_solution(), score=None, seconds=0.0, progress=()))
         await timetable.publish(s, solution_id=sol.id)
         return row.id, sol.id
+
+
+COVER_SHEET_DATE = date(2026, 10, 13)
+"""A Tuesday of the test schools' Term 1 (tests.factories.make_school) with a cover on `make_timetable_extras`'s
+timetable."""
+
+
+async def make_timetable_extras(runtime, problem_id: int) -> int:
+    """On `make_published_timetable`'s timetable: a published cover (t1 away on COVER_SHEET_DATE, c1's period-0
+    lesson a study period in r2 supervised by t2) and a calendar feed of room r1; return the feed's id."""
+    async with runtime.db.write() as s:
+        s.add(TimetableCover(problem_id=problem_id, on_date=COVER_SHEET_DATE, period=0, course_id="c1", room="r1",
+                             absent_teacher="t1", kind="study", cover_teacher="t2", study_room="r2"))
+        feed, _ = await timetable.create_feed(s, SYSTEM_ACTOR, problem_id=problem_id, kind="room", code="r1")
+        return feed.id
 
 
 def test_lessons_moved_counts_changed_placements():
