@@ -10,6 +10,8 @@ action's preview with approve/reject, the audit log with its chain verification,
     POST /admin/actions/{id}/reject       {reason}   -> reject_action
     GET  /admin/audit?tool=&action_id=&after=         the audit log, its newest checkpoint, and whether it verifies
     GET  /admin/jobs?status=&kind=&cursor=            jobs with status, progress, requester and timings
+    GET  /admin/timetable?kind=&code=&week=           the published timetable's week of a section, teacher or
+                                                      room: periods and times, lessons, that week's cover
 
 Decisions go through `tools.invoke` as the signed-in admin on Channel.ADMIN_PAGE, so the gate's rules (admin
 only, never the requester) hold here as everywhere; a refused decision is shown with the gate's message. Every
@@ -18,9 +20,11 @@ POST needs the session's CSRF token; state never changes on a GET (GET on approv
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -33,6 +37,8 @@ from domain.kernel.actor import Actor, Channel
 from domain.kernel.audit import AuditKeyError, list_audit_entries, load_public_key, newest_checkpoint, verify_audit_log
 from domain.kernel.errors import DomainError, InvalidInput, NotFound
 from domain.kernel.tenants import TenantSuspended, tenant_in_use
+from domain.kernel.settings import Settings
+from domain.timetable import service as timetable
 from server.admin.sessions import CSRF_FIELD, AdminSession, SessionCookies, csrf_matches, same_origin
 from server.admin.views import build_environment
 from tools.invoke import invoke
@@ -49,6 +55,7 @@ MAX_SCANNED_PAGES = 20  # a filtered queue page reads at most this many pages of
 ACTION_STATUSES = ("queued", "open", "proposed", "executed", "rejected", "cancelled", "expired", "stale",
                    "failed", "all")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+MAX_CODE = 60  # a section, teacher or room code of a timetable
 NOTICES = {"approved": "Approved: the action was executed.",
            "rejected": "Rejected: nothing was changed.",
            "signed-out": "You are signed out."}
@@ -61,6 +68,14 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 ]
+
+
+def school_today(settings: Settings) -> date:
+    """Today in the school's time zone (UTC when the zone is unknown)."""
+    try:
+        return datetime.now(ZoneInfo(settings.school_timezone)).date()
+    except (KeyError, ValueError):
+        return datetime.now(ZoneInfo("UTC")).date()
 
 
 class SecurityHeaders:
@@ -112,6 +127,7 @@ class AdminPages:
             Route("/actions/{action_id:int}/reject", self.reject, methods=["POST"]),
             Route("/audit", self.audit, methods=["GET"]),
             Route("/jobs", self.jobs, methods=["GET"]),
+            Route("/timetable", self.timetable, methods=["GET"]),
             Route("/static/admin.css", self.stylesheet, methods=["GET"]),
         ]
 
@@ -420,6 +436,40 @@ class AdminPages:
         return self.render(request, "jobs.html", status=422 if error else 200, actor=actor, session=session,
                            section="jobs", items=items, next_cursor=next_cursor, error=error, usernames=usernames,
                            statuses=JOB_STATUSES, running=running, filters={"status": status, "kind": kind})
+
+    async def timetable(self, request: Request) -> Response:
+        """GET /timetable: the week (of `week`, a date; default today in the school's time zone) of a section,
+        teacher or room (`kind`, `code`) of the newest published timetable, with that week's cover; without a code,
+        the codes to choose from."""
+        who = await self.signed_in(request)
+        if who is None:
+            return self.to_sign_in(request)
+        actor, session = who
+        q = request.query_params
+        kind = q.get("kind") or "section"
+        code = (q.get("code") or "").strip()[:MAX_CODE]
+        error, view, choices = None, None, {}
+        try:
+            on = date.fromisoformat(q["week"]) if q.get("week") else school_today(self.runtime.settings)
+        except ValueError:
+            on, error = school_today(self.runtime.settings), "week must be a date, YYYY-MM-DD"
+        if kind not in timetable.FEED_KINDS:
+            kind, error = "section", f"kind must be one of: {', '.join(timetable.FEED_KINDS)}"
+        async with self.runtime.db.read() as db:
+            try:
+                row, problem, _ = await timetable.published(db, problem_id=None)
+                choices = {"section": sorted(c.id for c in problem.curricula),
+                           "teacher": sorted({c.teacher for c in problem.courses}),
+                           "room": sorted(r.id for r in problem.rooms)}
+                if code and error is None:
+                    view = await timetable.timetable_week(db, problem_id=row.id, kind=kind, code=code, on=on)
+            except DomainError as exc:
+                error = exc.message
+        return self.render(request, "timetable.html", status=422 if error and choices else 200, actor=actor,
+                           session=session, section="timetable", view=view, choices=choices, error=error,
+                           filters={"kind": kind, "code": code, "week": on.isoformat()},
+                           previous=(on - timedelta(days=7)).isoformat(),
+                           following=(on + timedelta(days=7)).isoformat())
 
     async def stylesheet(self, request: Request) -> Response:
         """GET /static/admin.css."""
