@@ -94,26 +94,31 @@ class ChildIn(ToolInput):
     student_id: ChildRef = Field(description="One of your children (get_my_children).")
 
 
+MAX_GRADE_LINES = 400
+
+
 class ChildTermIn(ToolInput):
     student_id: ChildRef = Field(description="One of your children (get_my_children).")
     term_id: TermRef | None = Field(default=None, description="Only this term's grades; omitted: every term.")
+    limit: int = Field(default=40, ge=1, le=MAX_GRADE_LINES, description="At most this many grades, the most "
+                                                                          "recent; the GPA and credits count all.")
 
 
 @module.tool(effect=Effect.READ, roles=GUARDIANS)
 async def get_child_transcript(ctx: ToolContext, args: ChildTermIn) -> TranscriptOut:
     """Get your child's published grades: each class's term grade (percentage, letter, GPA points) as the school
-    published it, oldest term first, each term's GPA, the cumulative GPA and the credits earned. Marks not yet
-    published are not shown."""
+    published it, oldest term first (the most recent `limit` of them), each term's GPA, the cumulative GPA and the
+    credits earned. Marks not yet published are not shown."""
     t = await family.transcript(ctx.session, ctx.actor, student_id=args.student_id, term_id=args.term_id)
     grades = [PublishedGradeOut(academic_year=year.name, term_id=term.id or 0, term=term.name, class_id=cls.id or 0,
                                 subject=subject.name, percentage=from_x100_or_none(tg.percentage_x100),
                                 letter=tg.letter, gpa_points=from_x100_or_none(tg.gpa_points_x100),
                                 credits=subject.credits_x100 / 100, earns_credit=tg.earns_credit,
                                 published_at=tg.published_at)
-              for tg, cls, subject, term, year in t.grades]
+              for tg, cls, subject, term, year in t.grades[-args.limit:]]
     return TranscriptOut(student_id=t.student.id or 0, student_name=t.student.full_name, grades=grades,
-                         term_gpa={str(k): _two(v) for k, v in t.term_gpa.items()}, gpa=_two(t.gpa),
-                         credits_earned=t.credits_earned_x100 / 100)
+                         grades_total=len(t.grades), term_gpa={str(k): _two(v) for k, v in t.term_gpa.items()},
+                         gpa=_two(t.gpa), credits_earned=t.credits_earned_x100 / 100)
 
 
 class ReportCardIn(ToolInput):

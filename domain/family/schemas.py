@@ -56,7 +56,8 @@ class TranscriptOut(OutputModel):
     student_id: int
     student_code: str | None = None
     student_name: str
-    grades: list[PublishedGradeOut]
+    grades: list[PublishedGradeOut] = Field(description="The most recent `limit` published grades, oldest first.")
+    grades_total: int = Field(description="How many grades are published; the GPA and credits count them all.")
     term_gpa: dict[str, float | None] = Field(description="term id -> GPA of that term's published grades.")
     gpa: float | None = None
     credits_earned: float

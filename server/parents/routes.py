@@ -7,7 +7,7 @@ statement. Read-only: nothing but signing in and out is posted.
     GET  /parents/sign-in/link?token=    asks to confirm (mail scanners open links: a GET never signs in)
     POST /parents/sign-in/link  {token}  uses the link once and starts the session
     POST /parents/sign-out
-    GET  /parents/children/{student_id}  a child's published grades, attendance and the family's balance
+    GET  /parents/children/{student_id}  a child's published grades, attendance, week and the family's balance
     GET  /parents/family/{family_id}     the family's statement of account (the last 365 days)
 
 Security is the admin pages' (server/admin/sessions.py): a signed, HttpOnly, SameSite=Strict cookie of its own name
@@ -35,6 +35,7 @@ from domain.kernel.errors import DomainError, InvalidInput, NotFound
 from domain.kernel.money import format_money
 from server.admin.routes import SecurityHeaders
 from server.admin.sessions import CSRF_FIELD, AdminSession, SessionCookies, csrf_matches, same_origin
+from tools.family import MAX_GRADE_LINES
 from tools.invoke import invoke
 from tools.runtime import Runtime
 
@@ -241,8 +242,10 @@ class ParentPages:
         actor, session = who
         student_id = request.path_params["student_id"]
         try:
-            transcript = await invoke(self.runtime, "get_child_transcript", {"student_id": student_id}, actor)
+            transcript = await invoke(self.runtime, "get_child_transcript",
+                                      {"student_id": student_id, "limit": MAX_GRADE_LINES}, actor)
             attendance = await invoke(self.runtime, "get_child_attendance", {"student_id": student_id}, actor)
+            week = await invoke(self.runtime, "get_child_timetable", {"student_id": student_id}, actor)
             children = (await invoke(self.runtime, "get_my_children", {}, actor)).children
         except (NotFound, InvalidInput):  # an id out of range is as unknown as another family's
             return self.not_found(request, actor, session)
@@ -251,7 +254,7 @@ class ParentPages:
         if family_id is not None:
             account = await invoke(self.runtime, "get_my_family_balance", {"family_id": family_id}, actor)
         return self.render(request, "child.html", actor=actor, session=session, transcript=transcript,
-                           attendance=attendance, account=account, days=ATTENDANCE_DAYS)
+                           attendance=attendance, week=week, account=account, days=ATTENDANCE_DAYS)
 
     async def statement(self, request: Request) -> Response:
         """GET /family/{family_id}: the family's statement of account for the last 365 days; 404 for another

@@ -59,12 +59,48 @@ async def test_only_published_grades_are_shown_with_the_gpa(grt, world):
     out = await invoke(grt, "get_child_transcript", {"student_id": ana}, kim)
     assert [g.percentage for g in out.grades] == [91.0] and out.grades[0].class_id in world.published_classes
     assert out.student_code == world.student_codes[ana] and out.credits_earned == 1.0
+    assert out.grades_total == 1
     card = await invoke(grt, "get_child_report_card", {"student_id": ana, "term_id": world.term_id}, kim)
     assert [line.percentage for line in card.lines] == [91.0]
     counts = card.attendance
     assert counts.present + counts.absent + counts.late + counts.excused == 5
     with pytest.raises(NotFound, match="is one of your children"):  # Cai: Kim's family, another guardian's child
         await invoke(grt, "get_child_transcript", {"student_id": world.students["Cai"]}, kim)
+
+
+async def test_a_long_transcript_answers_within_the_read_budget_and_counts_every_grade(tmp_path_factory):
+    """A child with many published grades (60 here: 30 terms of two classes) gets the most recent `limit` (40 by
+    default) within the read budget of a default answer (tests/tools/test_read_budget.BUDGET), oldest first, and a
+    GPA and credits over all of them."""
+    from datetime import date, timedelta
+
+    from domain.academics.models import Enrollment, Term, TermGrade
+    from domain.kernel.clock import utcnow
+    from tests.tools.test_read_budget import BUDGET
+
+    async with own_runtime(tmp_path_factory, "long-transcript", in_process_jobs=True, currency="AUD") as rt:
+        world = await build_world(rt)
+        ana = world.students["Ana"]
+        async with rt.db.write() as s:
+            year_id = (await s.get(Term, world.term_id)).academic_year_id
+            classes = [e.class_id for e in (await s.exec(select(Enrollment).where(Enrollment.student_id == ana)))]
+            for n in range(30):
+                start = date(2026, 1, 5) + timedelta(days=10 * n)
+                term = Term(academic_year_id=year_id, number=100 + n, name=f"Block {n:02d} with a long name",
+                            start_date=start, end_date=start + timedelta(days=9))
+                s.add(term)
+                await s.flush()
+                for class_id in classes:
+                    s.add(TermGrade(class_id=class_id, term_id=term.id, student_id=ana, percentage_x100=7000 + n,
+                                    letter="B", gpa_points_x100=300, passing=True, earns_credit=True,
+                                    scale_code="DEFAULT", published_at=utcnow()))
+        out = await invoke(rt, "get_child_transcript", {"student_id": ana}, world.guardians["kim"])
+        assert out.grades_total == 60 + 1 and len(out.grades) == 40
+        assert len(out.model_dump_json()) <= BUDGET
+        assert out.grades[-1].term == "Block 29 with a long name" and out.credits_earned == 61.0
+        everything = await invoke(rt, "get_child_transcript", {"student_id": ana, "limit": 400},
+                                  world.guardians["kim"])
+        assert len(everything.grades) == 61 and everything.gpa == out.gpa
 
 
 async def test_attendance_shows_the_register_days_newest_first(grt, world):

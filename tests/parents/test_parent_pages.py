@@ -134,6 +134,7 @@ async def test_a_child_page_shows_published_grades_attendance_and_balance(prt, b
     page = await client.get(f"/parents/children/{world.students['Ana']}")
     assert page.status_code == 200
     assert "Mathematics" in page.text and "91.00" in page.text and "Science" not in page.text  # unpublished
+    assert "Not in a section yet." in page.text and "id=\"balance-amount\"" in page.text
     balance = await client.get(f"/parents/family/{world.families['Kim']}")
     assert balance.status_code == 200 and "Closing balance" in balance.text
     for path in (f"/parents/children/{world.students['Dee']}", f"/parents/children/{world.students['Cai']}",
