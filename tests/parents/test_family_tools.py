@@ -291,3 +291,39 @@ async def test_no_guardian_reaches_another_familys_data(grt, world, data):
         assert all(secret not in out for secret in outside_scope(world, who)), (tool, out)
         assert all(world.emails[other] not in out for other in LINKED if other != who)
     assert await counts(grt) == before, "a read or a refused call wrote something"
+
+
+async def test_a_childs_timetable_is_their_sections_week_in_the_published_timetable(tmp_path_factory):
+    """The school's timetable built from its classes, solved and published: a guardian sees their child's section's
+    lessons (both of its classes, as many as their weekly lessons), with the period times."""
+    from domain.academics.models import Guardian
+    from tests.gate_helpers import released
+    from tests.tools.test_timetable_school_tools import school_with_rooms
+
+    async with own_runtime(tmp_path_factory, "child-week", in_process_jobs=True) as rt:
+        school = await school_with_rooms(rt)
+        problem = await invoke(rt, "build_timetable_problem", {"academic_year_id": school.year_id, "days": 5,
+                                                               "periods_per_day": 6, "starts_at": "08:30",
+                                                               "period_minutes": 50, "break_minutes": 10},
+                               school.registrar)
+        job = await invoke(rt, "solve_timetable", {"problem_id": problem.problem_id, "time_limit_s": 5,
+                                                   "wait_s": 60}, school.registrar)
+        assert job.status == "succeeded", job
+        pending = await invoke(rt, "publish_timetable", {"solution_id": job.result["solution_id"]}, school.registrar)
+        await released(rt, pending, school.registrar, school.admin)
+        child = school.student_ids[0]
+        async with rt.db.write() as s:
+            record = (await s.exec(select(Guardian).where(Guardian.student_id == child))).first()
+            record.email = "pat.week@example.org"
+            s.add(record)
+        await invoke(rt, "invite_guardian", {"guardian_id": record.id, "send_sign_in_link": False}, school.registrar)
+        pat = await rt.actor_for_user("pat.week@example.org", school.admin.channel)
+        week = await invoke(rt, "get_child_timetable", {"student_id": child}, pat)
+        classes = {(await invoke(rt, "get_class", {"class_id": c}, school.admin)).code
+                   for c in (school.class_id, school.other_class_id)}
+        assert week.published is True and week.section_code is not None
+        assert {lesson.class_code for lesson in week.lessons} == classes and len(week.lessons) == 4 + 2
+        assert all(lesson.starts_at and lesson.ends_at for lesson in week.lessons)
+        assert len({(lesson.weekday, lesson.period) for lesson in week.lessons}) == 6  # never two at once
+        with pytest.raises(NotFound):
+            await invoke(rt, "get_child_timetable", {"student_id": school.student_ids[1]}, pat)
