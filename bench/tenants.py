@@ -6,7 +6,9 @@ and dropped by this run, whatever happens), then:
      what `mcs-erp tenants create` runs after its interpreter starts): the schema built from the template schema,
      the 'admin' user and an API key. Figures: seconds per tenant (mean, p95), the first tenant apart (it migrates
      the template schema), and the catalog's growth per tenant: pg_class rows (tables, indexes, sequences) and
-     pg_database_size bytes;
+     pg_database_size bytes. Baseline of the same run: the median seconds to make one tenant schema by running
+     every migration from nothing (`schema_s_by_migrations`) against copying the template (`schema_s_from_template`)
+     for 5 more schemas each, alternating (`template_speedup`);
   2. gives each of the first --load-tenants tenants (50) and a lone tenant the same --students students;
   3. starts `mcs-erp serve --http` (one process) and runs `get_student` from --clients (16) concurrent clients
      for --seconds per load, in alternating rounds so that a neighbour's burst on a shared machine lands on both:
@@ -60,6 +62,7 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 CREATE_TIMEOUT_S = 120.0  # one tenant (the first migrates the template schema too)
 LOG_TAIL_CHARS = 2000
+BASELINE_TENANTS = 5  # schemas made both ways (every migration, the template's copy) for the baseline
 DATA_KEYS = "bench:" + base64.urlsafe_b64encode(bytes(range(32))).decode()  # PostgreSQL has no default key file
 
 
@@ -137,12 +140,29 @@ async def build(url: str, *, tenants: int, load_tenants: int, students: int) -> 
             if len(times) % 25 == 0:
                 print(f"  {len(times)} tenants created, last {times[-1]:.3f} s", flush=True)
         rows_after, bytes_after = await catalog(runtime)
+        # Baseline, same run: a tenant schema made by running every migration from nothing (what create did before
+        # the template), for a few more codes, alternating with copies from the template.
+        from domain.migrations.schema import migrate
+        from domain.migrations.template import clone_template
+
+        by_migrations: list[float] = []
+        by_template: list[float] = []
+        for n in range(BASELINE_TENANTS):
+            started = time.perf_counter()
+            await asyncio.wait_for(migrate(runtime.db.write_engine, tenant=f"baseline_{n}"), CREATE_TIMEOUT_S)
+            by_migrations.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await asyncio.wait_for(clone_template(runtime.db, f"copied_{n}"), CREATE_TIMEOUT_S)
+            by_template.append(time.perf_counter() - started)
         figures["tenants"] = tenants
         figures["create_s_total"] = round(sum(times), 1)
         figures["create_s_per_tenant"] = round(statistics.mean(times), 4)
         figures["create_s_first"] = round(times[0], 3)
         figures["create_s_per_tenant_after_first"] = round(statistics.mean(times[1:]), 4) if tenants > 1 else None
         figures["create_s_p95"] = round(percentile(times, 95), 4)
+        figures["schema_s_by_migrations"] = round(statistics.median(by_migrations), 3)
+        figures["schema_s_from_template"] = round(statistics.median(by_template), 3)
+        figures["template_speedup"] = round(figures["schema_s_by_migrations"] / figures["schema_s_from_template"], 1)
         figures["catalog_pg_class_rows_per_tenant"] = round((rows_after - rows_before) / tenants, 1)
         figures["catalog_kb_per_tenant"] = round((bytes_after - bytes_before) / tenants / 1024, 1)
         figures["pg_class_rows_total"] = rows_after

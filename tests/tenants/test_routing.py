@@ -352,3 +352,34 @@ async def test_a_read_cancelled_mid_statement_leaves_the_next_tenant_its_own(sma
         async with small_db.read() as session:
             await session.exec(text("SELECT * FROM no_such_table"))  # type: ignore[call-overload]
     assert await own_users(small_db, None) == ["only_default"]
+
+
+async def test_a_tenant_gets_back_the_connection_it_last_served(rt):
+    # One pool for every tenant, which prefers for a tenant an idle connection that last served it (PostgreSQL keeps
+    # that connection's plans for the tenant's search_path): two tenants reading at once take two connections; each
+    # later read of each tenant gets its own one back, whatever order they come in, and reads only its own rows.
+    if rt.db.is_sqlite:
+        pytest.skip("PostgreSQL's pool: on SQLite each tenant has its own engines")
+    db = Database(rt.db.url, pool_size=2)
+    try:
+        async def hold(code: str, entered: asyncio.Event, release: asyncio.Event) -> int:
+            with tenant_in_use(code):
+                async with db.read() as session:
+                    pid = (await session.exec(text("SELECT pg_backend_pid()"))).scalar_one()  # type: ignore
+                    entered.set()
+                    await asyncio.wait_for(release.wait(), 30)
+                    return pid
+
+        entered = [asyncio.Event(), asyncio.Event()]
+        release = asyncio.Event()
+        tasks = [asyncio.create_task(hold(code, event, release)) for code, event in zip(CODES[:2], entered)]
+        for event in entered:
+            await asyncio.wait_for(event.wait(), 30)
+        release.set()
+        pids = dict(zip(CODES[:2], await asyncio.gather(*tasks)))
+        assert len(set(pids.values())) == 2
+        for code in (CODES[1], CODES[0], CODES[0], CODES[1], CODES[1], CODES[0]):
+            assert await backend_pid(db, code, write=False) == pids[code], code
+            assert await own_users(db, code) == [f"only_{code}"]
+    finally:
+        await db.dispose()
