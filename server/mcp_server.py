@@ -302,8 +302,9 @@ def build_mcp_server(runtime: Runtime, resolve_actor: ActorResolver) -> MCPServe
     server = MCPServer("mcs-erp", title="mcs-erp school ERP", instructions=INSTRUCTIONS, version="0.1.0",
                        description="A school's HR and leave, payroll (with bank files, remittances and STP), "
                                    "ledger (finance), academics (grades, attendance), timetables, fees, the school "
-                                   "shop's stock, purchasing from suppliers, emails to families and staff, and documents as typed tools in "
-                                   "toolsets, with jobs and a confirmation gate.",
+                                   "shop's stock, purchasing from suppliers, emails to families and staff, parents' view of "
+                                   "their own children, and documents as typed tools in toolsets, with jobs and a "
+                                   "confirmation gate.",
                        subscriptions=bus)
     lowlevel = server._lowlevel_server  # the SDK exposes no public hook to serve tools from our own registry
     if not tracing_installed():

@@ -11,7 +11,7 @@ MODULE_WORDS = {"platform": None, "actions": "confirmation gate", "jobs": "jobs"
                 "payroll": "payroll", "payroll_setup": "payroll",
                 "payroll_reports": "payroll", "payroll_banking": "bank files", "leave": "leave", "fees": "fees", "inventory": "shop",
                 "purchasing": "purchasing",
-                "notifications": "emails", "discovery": "toolsets"}
+                "notifications": "emails", "discovery": "toolsets", "family": "parents"}
 # What the guide says each destructive tool changes.
 DESTRUCTIVE_WORDS = {
     "change_grade": "changing a recorded score", "publish_term_grades": "publishing term grades",
