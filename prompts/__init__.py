@@ -103,4 +103,15 @@ MCP_PROMPTS: tuple[PromptSpec, ...] = (
          PromptArgument("location", "Only this stock location's code, e.g. SHOP (default: every location).", 20,
                         default="")),
         requires_tool="list_open_purchase_orders"),
+    PromptSpec(
+        "shop_takings", "Reconcile the shop's takings",
+        "Compare the shop's counter payments and refunds with the till count, the card settlements and the "
+        "ledger for a period, and explain the differences; changes nothing.",
+        (PromptArgument("from_date", "The first day, e.g. 2026-01-27.", 10),
+         PromptArgument("to_date", "The last day (default: the first).", 10, default=""),
+         PromptArgument("till_count", "The cash counted in the till, e.g. 1,234.50 AUD (default: unknown).", 60,
+                        default="unknown"),
+         PromptArgument("location", "The shop's location code, e.g. SHOP (default: every location).", 20,
+                        default="")),
+        requires_tool="get_shop_takings"),
 )

@@ -195,6 +195,20 @@ GATE_POLICY: Final[dict[str, str]] = {
     "start_stocktake": "ungated: opens a count; nothing changes until record_stocktake (gated)",
     "record_stocktake": "gated: confirm; approve when the adjustments are worth more than "
                         "MCS_ERP_STOCKTAKE_APPROVE_ABOVE_MINOR",
+    "create_sales_order": "ungated: a draft (or confirmed: units reserved, nothing moved or posted); "
+                          "cancel_sales_order releases it",
+    "confirm_sales_order": "ungated: reserves units; cancel_sales_order releases them",
+    "fulfil_sales_order": "ungated: the units handed over leave stock at average cost; they come back only by "
+                          "return_sales_order (gated)",
+    "invoice_sales_order": "ungated: charges what was handed over (a family's account, or a counter tax "
+                           "invoice); undone only by return_sales_order (gated) or the fees corrections (gated)",
+    "pay_sales_order": "ungated: records money taken at the counter; paying it back is return_sales_order (gated)",
+    "process_sales_orders": "ungated: confirm_sales_order, fulfil_sales_order and invoice_sales_order for many "
+                            "orders; each is undone as theirs are",
+    "cancel_sales_order": "ungated: only a draft or confirmed order, whose units never left; releases the "
+                          "reservation",
+    "return_sales_order": "gated: confirm; approve when the refund is more than "
+                          "MCS_ERP_SHOP_REFUND_APPROVE_ABOVE_MINOR",
 }
 
 

@@ -64,6 +64,7 @@ PEOPLE_LISTERS = {"employee": "search_employees", "student": "search_students", 
 """Kinds named after people: an error lists their names (not only codes) to a caller who may call this tool."""
 
 ID_ONLY_KINDS = ("action", "job", "document", "timetable_problem", "timetable_solution", "audit_event", "entity",
+                 "sales_order",
                  "leave_request", "stocktake", "timetable_feed", "notification", "domain_event", "guardian", "child",
                  "own_family")
 """Kinds with ids only; "entity" is the id of a row of the table another field names (an audit event's). "child" and
@@ -132,6 +133,7 @@ AuditEventRef = id_ref("audit_event")
 EntityRef = id_ref("entity")
 LeaveRequestRef = id_ref("leave_request")
 StocktakeRef = id_ref("stocktake")
+SalesOrderRef = id_ref("sales_order")
 TimetableFeedRef = id_ref("timetable_feed")
 NotificationRef = id_ref("notification")
 DomainEventRef = id_ref("domain_event")

@@ -159,11 +159,15 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "cancel_purchase_order", "close_purchase_order", "get_purchase_order", "list_purchase_orders",
              "list_open_purchase_orders", "receive_purchase_order", "record_supplier_bill", "get_supplier_bill",
              "list_supplier_bills", "pay_supplier_bill", "get_payables_aging"),
-    _toolset("shop", "The school shop's stock: products and variants, locations, receipts, transfers, stock and "
-                     "its value, reorder points, stocktakes.",
+    _toolset("shop", "The school shop: products and variants, locations, receipts, transfers, stock and its value, "
+                     "reorder points, stocktakes; sales orders for families (charged to their account), staff and "
+                     "walk-ins, returns and refunds; sales by product and slow movers.",
              "create_product", "list_products", "get_product", "create_location", "list_locations",
              "record_receipt", "transfer_stock", "get_stock", "set_reorder_point", "list_reorder_needs",
-             "start_stocktake", "record_stocktake"),
+             "start_stocktake", "record_stocktake", "create_sales_order", "get_sales_order", "list_sales_orders",
+             "confirm_sales_order", "fulfil_sales_order", "invoice_sales_order", "pay_sales_order",
+             "cancel_sales_order", "process_sales_orders", "return_sales_order", "get_sales_by_product",
+             "list_slow_movers", "get_stock_valuation", "get_shop_takings"),
 )
 
 ROLE_DEFAULTS: Final[dict[Role, tuple[str, ...]]] = {

@@ -172,7 +172,9 @@ class DiscountAward(Entity, table=True):
 
 
 class Invoice(Entity, table=True):
-    """A student's invoice for a fee schedule (a term), billed to the student's family (INV000042).
+    """A student's invoice for a fee schedule (a term), billed to the student's family (INV000042); or a charge
+    to the family's account from another context (charge_family: a shop order), with no schedule or term and a
+    `memo` saying what it is for.
 
     total = fees - discounts; balance = total - amount_paid (payments and family credit applied) -
     amount_credited (credit notes). `entry_id` is the entry its issue posted; `void_entry_id` the reversal of a
@@ -192,10 +194,11 @@ class Invoice(Entity, table=True):
     invoice_number: str = Field(max_length=24, unique=True, nullable=False)
     family_id: int = Field(foreign_key="families.id", nullable=False, index=True)
     student_id: int = Field(foreign_key="students.id", nullable=False, index=True)
-    fee_schedule_id: int = Field(foreign_key="fee_schedules.id", nullable=False, index=True)
-    term_id: int = Field(foreign_key="terms.id", nullable=False)
+    fee_schedule_id: int | None = Field(default=None, foreign_key="fee_schedules.id", index=True)
+    term_id: int | None = Field(default=None, foreign_key="terms.id")
     currency: str = Field(max_length=3, nullable=False)
     status: str = Field(max_length=16, nullable=False, index=True)
+    memo: str | None = Field(default=None, max_length=200)
     issue_date: dt.date | None = Field(default=None)
     due_date: dt.date = Field(nullable=False, index=True)
     total: int = Field(sa_column=_money())

@@ -124,10 +124,12 @@ class InvoiceOut(OutputModel):
     family_code: str | None = None
     student_id: int
     student_code: str | None = None
-    schedule_id: int
+    schedule_id: int | None = Field(default=None, description="None for a charge from another context (a shop "
+                                                                "order: see memo).")
     schedule_code: str | None = None
-    term_id: int
+    term_id: int | None = None
     term_code: str | None = None
+    memo: str | None = None
     currency: str
     status: str = Field(description="draft | issued | partially_paid | paid | void")
     issue_date: dt.date | None = None
@@ -246,7 +248,8 @@ def invoice_out(row: Invoice, *, lines=None, allocations=None, notes=None) -> In
     """An invoice with its balance (service.balance_of); lines, allocations and credit notes when given."""
     return InvoiceOut(
         invoice_id=row.id or 0, number=row.invoice_number, family_id=row.family_id, student_id=row.student_id,
-        schedule_id=row.fee_schedule_id, term_id=row.term_id, currency=row.currency, status=row.status,
+        schedule_id=row.fee_schedule_id, term_id=row.term_id, memo=row.memo, currency=row.currency,
+        status=row.status,
         issue_date=row.issue_date, due_date=row.due_date, total_minor=row.total, paid_minor=row.amount_paid,
         credited_minor=row.amount_credited, balance_minor=service.balance_of(row), entry_id=row.entry_id,
         voided_on=row.voided_on, void_reason=row.void_reason, void_entry_id=row.void_entry_id, version=row.version,

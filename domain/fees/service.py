@@ -629,6 +629,68 @@ async def issue_invoices(session: AsyncSession, actor: Actor, *, invoice_ids: Se
     return ids
 
 
+@dataclass(frozen=True)
+class ChargeLine:
+    """A line of a charge to a family's account: what it is, the account credited (an income account, or a
+    liability such as GST collected) and the amount (> 0 minor units of the charge's currency)."""
+
+    description: str
+    account_id: int
+    amount: int
+
+
+MAX_CHARGE_LINES = 500
+
+
+async def charge_family(session: AsyncSession, actor: Actor, *, family_id: int, student_id: int, currency: str,
+                        issue_date: dt.date, due_date: dt.date, memo: str,
+                        lines: Sequence[ChargeLine]) -> Invoice:
+    """Charge a family's account for something another context sold (a shop order, issue 22): an invoice with no
+    fee schedule or term, `memo` saying what it is for (the family statement shows it), issued on `issue_date`
+    and due on `due_date`. It posts one entry (Dr 1200 Fees receivable the total / Cr each line's account; key
+    "invoice:<id>") and is then paid, credited and aged like any fee invoice. `student_id` is the student it is
+    for, a member of the family. Raises NotFound (family, student), InvalidInput (1..MAX_CHARGE_LINES lines; an
+    amount; an account not income or liability, inactive or in another currency; dates; the student not of the
+    family) and Conflict (nothing: a charge is always new)."""
+    family = await repo.get_or_raise(session, Family, family_id, field="family_id", for_update=True)
+    clean_currency = money.parse_currency(currency)
+    clean_memo = _text(memo, field="memo", max_length=200) or ""
+    ledger_rules.check_date(issue_date, field="issue_date")
+    ledger_rules.check_date(due_date, field="due_date")
+    if due_date < issue_date:
+        raise InvalidInput(f"due_date {due_date} is before issue_date {issue_date}", field="due_date")
+    member = await repo.membership_of(session, student_id)
+    if member is None or member.family_id != family.id:
+        raise InvalidInput(f"student {student_id} is not a member of family {family.code}; a charge names one of "
+                           "the family's students (add_family_student adds one)", field="student_id")
+    if not 1 <= len(lines) <= MAX_CHARGE_LINES:
+        raise InvalidInput(f"give 1 to {MAX_CHARGE_LINES} lines, not {len(lines)}", field="lines")
+    clean = []
+    for i, line in enumerate(lines):
+        rules.check_amount(line.amount, field=f"lines.{i}.amount")
+        await check_account(session, line.account_id, field=f"lines.{i}.account_id",
+                            types={AccountType.INCOME.value, AccountType.LIABILITY.value}, currency=clean_currency)
+        clean.append({"kind": "fee", "fee_item_id": None, "discount_id": None,
+                      "description": _text(line.description, field=f"lines.{i}.description", max_length=200),
+                      "amount": line.amount, "account_id": line.account_id})
+    total = sum(line["amount"] for line in clean)
+    ids = await repo.insert_invoices_bulk(session, [{
+        "family_id": family.id, "student_id": student_id, "fee_schedule_id": None, "term_id": None,
+        "currency": clean_currency, "status": InvoiceStatus.DRAFT.value, "issue_date": None, "due_date": due_date,
+        "total": total, "amount_paid": 0, "amount_credited": 0, "entry_id": None, "voided_on": None,
+        "void_reason": None, "void_entry_id": None, "job_id": None, "memo": clean_memo}], [clean])
+    invoice_id = ids[0]
+    await _post_issue(session, actor, [_ToIssue(invoice_id=invoice_id, number=f"INV{invoice_id:06d}",
+                                                 currency=clean_currency, total=total, who=family.name,
+                                                 lines=[("fee", line["account_id"], line["amount"])
+                                                        for line in clean])], issue_date)
+    await append_audit(session, actor, tool="fees.charge_family", event="family_charged",
+                       arguments={"family_id": family_id, "student_id": student_id, "memo": clean_memo},
+                       entity="invoices", entity_id=invoice_id,
+                       after={"total": total, "currency": clean_currency, "issue_date": issue_date.isoformat()})
+    return await get_invoice(session, invoice_id)
+
+
 async def get_invoice(session: AsyncSession, invoice_id: int, *, for_update: bool = False) -> Invoice:
     """Return the invoice; raises NotFound (invoice_id)."""
     return await repo.get_or_raise(session, Invoice, invoice_id, field="invoice_id", for_update=for_update)
@@ -1209,8 +1271,8 @@ def _movements(history: dict[str, list], currency: str, students: dict[int, Stud
             continue
         student = students.get(invoice.student_id)
         who = f"{student_name(student)} ({student.code})" if student else f"student {invoice.student_id}"
-        add(invoice.issue_date, 0, "invoice", invoice.invoice_number,
-            f"{schedules.get(invoice.fee_schedule_id, 'Fees')} - {who}", invoice.total, 0)
+        what = invoice.memo or schedules.get(invoice.fee_schedule_id or 0, "Fees")
+        add(invoice.issue_date, 0, "invoice", invoice.invoice_number, f"{what} - {who}", invoice.total, 0)
         if invoice.voided_on is not None:
             add(invoice.voided_on, 3, "void", invoice.invoice_number, f"Invoice voided: {invoice.void_reason}",
                 0, invoice.total)
@@ -1246,7 +1308,7 @@ async def family_statement(session: AsyncSession, *, family_id: int, currency: s
     students = await academics.students_by_id(session, [i.student_id for i in history["invoices"]]
                                               + [s.id or 0 for s in account.students])
     schedules = {s.id: s.name for s in [await repo.get_live(session, FeeSchedule, sid)
-                                        for sid in {i.fee_schedule_id for i in history["invoices"]}] if s}
+                                        for sid in {i.fee_schedule_id for i in history["invoices"]} if sid] if s}
     levels = await academics.year_level_names(session)
     opening, lines = 0, []
     running = None

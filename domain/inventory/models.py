@@ -170,3 +170,137 @@ class Stocktake(Entity, table=True):
     status: str = Field(default=StocktakeStatus.OPEN.value, max_length=10, nullable=False)
     on_date: date = Field(nullable=False)
     applied_at: datetime | None = Field(default=None)
+
+
+# ---------------------------------------------------------------- sales orders (issue 22, part 3)
+
+
+class SalesOrderStatus(StrEnum):
+    """A sales order's life: draft -> confirmed (its units reserved at its location) -> fulfilled (the units left
+    the shop: sale moves, cost of goods sold posted) -> invoiced (charged to the family's account, or a tax invoice
+    for the counter) -> paid; or cancelled from draft or confirmed (the reservation is released)."""
+
+    DRAFT = "draft"
+    CONFIRMED = "confirmed"
+    FULFILLED = "fulfilled"
+    INVOICED = "invoiced"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+
+
+class CustomerKind(StrEnum):
+    """Who buys: a family (charged to its fees account), a staff member or a walk-in (paid at the counter)."""
+
+    FAMILY = "family"
+    STAFF = "staff"
+    WALK_IN = "walk_in"
+
+
+class CounterMethod(StrEnum):
+    """How a counter sale is paid, or a counter refund paid back."""
+
+    CASH = "cash"
+    CARD = "card"
+
+
+class SalesOrder(Entity, table=True):
+    """An order of the shop (SO000042) for one customer at one location, in the location's products' currency.
+    Amounts are GST-inclusive integer minor units: `total_minor` is the lines' sum, `gst_minor` the GST inside it
+    (rules.gst_included per line). A family's order names the student it is for (a member of the family) and,
+    once invoiced, the fees invoice `invoice_id` that charged it; a counter order names the customer and is paid
+    in cash or by card (`payment_method`, `payment_entry_id`). Units reserved are derived from the lines of the
+    confirmed orders (never stored)."""
+
+    __tablename__ = "inventory_sales_orders"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'confirmed', 'fulfilled', 'invoiced', 'paid', 'cancelled')",
+                        name="ck_inventory_sales_orders_status"),
+        Index("ix_inventory_sales_orders_status_location", "status", "location_id"),
+    )
+
+    order_number: str = Field(max_length=24, unique=True, nullable=False)
+    customer_kind: str = Field(max_length=10, nullable=False)
+    family_id: int | None = Field(default=None, foreign_key="families.id", index=True)
+    student_id: int | None = Field(default=None, foreign_key="students.id")
+    customer_name: str = Field(max_length=120, nullable=False)
+    price_list: str = Field(max_length=20, nullable=False)
+    location_id: int = Field(foreign_key="inventory_locations.id", nullable=False)
+    currency: str = Field(max_length=3, nullable=False)
+    status: str = Field(max_length=10, nullable=False)
+    order_date: date = Field(nullable=False, index=True)
+    total_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    gst_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    confirmed_on: date | None = Field(default=None)
+    fulfilled_on: date | None = Field(default=None, index=True)
+    invoiced_on: date | None = Field(default=None)
+    paid_on: date | None = Field(default=None)
+    cancelled_on: date | None = Field(default=None)
+    invoice_id: int | None = Field(default=None, foreign_key="invoices.id")
+    invoice_entry_id: int | None = Field(default=None, foreign_key="journal_entries.id")
+    payment_method: str | None = Field(default=None, max_length=10)
+    payment_entry_id: int | None = Field(default=None, foreign_key="journal_entries.id")
+    created_by: int | None = Field(default=None)
+
+
+class SalesOrderLine(SQLModel, table=True):
+    """`quantity` units of a product at `unit_price_minor` (GST-inclusive, from the order's price list when the
+    line was added); `amount_minor` = quantity x unit price, `gst_minor` the GST inside it; `cost_minor` the
+    cost of goods sold its sale move took at fulfilment (0 before); `returned_quantity` the units returned."""
+
+    __tablename__ = "inventory_sales_order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0 AND returned_quantity >= 0 AND returned_quantity <= quantity",
+                        name="ck_inventory_sales_order_lines_quantity"),
+        Index("ix_inventory_sales_order_lines_product", "product_id", "order_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="inventory_sales_orders.id", nullable=False, index=True)
+    line_no: int = Field(nullable=False)
+    product_id: int = Field(foreign_key="inventory_products.id", nullable=False)
+    quantity: int = Field(nullable=False)
+    unit_price_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    gst_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cost_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    returned_quantity: int = Field(default=0, nullable=False)
+
+
+class SalesReturn(SQLModel, table=True):
+    """Units of an order brought back (RT000042), applied through the gate: stock back into `location_id` at the
+    weighted average cost, and `amount_minor` (GST-inclusive; `gst_minor` inside it) credited to the family's
+    account (`credit_note_id`, a fees credit note on the order's invoice) or refunded at the counter in cash or
+    by card (`refund_method`, `entry_id`)."""
+
+    __tablename__ = "inventory_sales_returns"
+
+    id: int | None = Field(default=None, primary_key=True)
+    return_number: str = Field(max_length=24, unique=True, nullable=False)
+    order_id: int = Field(foreign_key="inventory_sales_orders.id", nullable=False, index=True)
+    location_id: int = Field(foreign_key="inventory_locations.id", nullable=False)
+    on_date: date = Field(nullable=False, index=True)
+    reason: str = Field(max_length=200, nullable=False)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    gst_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cost_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    refund_method: str = Field(max_length=14, nullable=False)
+    credit_note_id: int | None = Field(default=None, foreign_key="fee_credit_notes.id")
+    entry_id: int | None = Field(default=None, foreign_key="journal_entries.id")
+    created_by: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class SalesReturnLine(SQLModel, table=True):
+    """`quantity` units of an order line returned: `amount_minor` refunded (the line's unit price x units, GST
+    inside: `gst_minor`), `cost_minor` the value the return move put back into stock."""
+
+    __tablename__ = "inventory_sales_return_lines"
+
+    id: int | None = Field(default=None, primary_key=True)
+    return_id: int = Field(foreign_key="inventory_sales_returns.id", nullable=False, index=True)
+    order_line_id: int = Field(foreign_key="inventory_sales_order_lines.id", nullable=False, index=True)
+    product_id: int = Field(foreign_key="inventory_products.id", nullable=False)
+    quantity: int = Field(nullable=False)
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    gst_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    cost_minor: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -8,7 +8,8 @@ from datetime import date
 
 from pydantic import Field
 
-from domain.inventory.models import Location, Product, StockMove, Stocktake
+from domain.inventory.models import Location, Product, SalesReturn, StockMove, Stocktake
+from domain.inventory.sales import OrderView, ProcessedOrders, ProductSales, SlowMover, StockValuation, Takings
 from domain.inventory.service import ProductStock, ProductView, ReorderNeed
 from domain.kernel.schemas import OutputModel
 
@@ -92,7 +93,7 @@ def move_out(move: StockMove, sku: str, codes: dict[int, str], entry_number: str
 class StockAtOut(OutputModel):
     location: str
     on_hand: int
-    reserved: int = 0
+    reserved: int = Field(default=0, description="Units of confirmed sales orders not yet fulfilled.")
 
 
 class StockOut(OutputModel):
@@ -107,7 +108,8 @@ class StockOut(OutputModel):
 
 def stock_out(stock: ProductStock) -> StockOut:
     return StockOut(sku=stock.product.sku, name=stock.product.name, currency=stock.product.currency,
-                    locations=[StockAtOut(location=s.location.code, on_hand=s.on_hand) for s in stock.locations],
+                    locations=[StockAtOut(location=s.location.code, on_hand=s.on_hand, reserved=s.reserved)
+                               for s in stock.locations],
                     on_hand=stock.quantity, value_minor=stock.value, average_cost_minor=stock.average_cost)
 
 
@@ -137,3 +139,205 @@ class StocktakeOut(OutputModel):
 def stocktake_out(row: Stocktake, location: str) -> StocktakeOut:
     return StocktakeOut(stocktake_id=row.id or 0, location=location, on_date=row.on_date, status=row.status)
 
+
+
+# ---------------------------------------------------------------- sales orders, returns, reports
+
+
+class OrderLineOut(OutputModel):
+    line_no: int
+    sku: str
+    name: str
+    quantity: int
+    unit_price_minor: int = Field(description="GST included, as amount_minor.")
+    amount_minor: int
+    gst_minor: int
+    cost_minor: int = Field(description="Cost of goods sold at fulfilment.")
+    returned_quantity: int
+
+
+class ReturnOut(OutputModel):
+    return_number: str = Field(description="E.g. RT000042.")
+    on_date: date
+    reason: str
+    refund_method: str = Field(description="family_account (a credit note), cash or card.")
+    refund_minor: int
+    gst_minor: int
+    stock_value_back_minor: int
+
+
+class SalesOrderSummaryOut(OutputModel):
+    order_id: int
+    order_number: str = Field(description="E.g. SO000042.")
+    status: str = Field(description="draft | confirmed (units reserved) | fulfilled | invoiced | paid | cancelled")
+    customer_kind: str
+    customer_name: str
+    location: str
+    currency: str
+    order_date: date
+    total_minor: int = Field(description="GST included.")
+    balance_minor: int = Field(description="Still owed once invoiced (a family's: its fees invoice's balance).")
+    invoice_number: str | None = None
+
+
+class SalesOrderOut(SalesOrderSummaryOut):
+    family_id: int | None = None
+    family_code: str | None = None
+    student_id: int | None = None
+    student_code: str | None = None
+    price_list: str
+    gst_minor: int = Field(description="The GST inside the total.")
+    invoice_id: int | None = None
+    payment_method: str | None = None
+    confirmed_on: date | None = None
+    fulfilled_on: date | None = None
+    invoiced_on: date | None = None
+    paid_on: date | None = None
+    cancelled_on: date | None = None
+    lines: list[OrderLineOut]
+    returns: list[ReturnOut]
+
+
+def return_out(row: SalesReturn) -> ReturnOut:
+    return ReturnOut(return_number=row.return_number, on_date=row.on_date, reason=row.reason,
+                     refund_method=row.refund_method, refund_minor=row.amount_minor, gst_minor=row.gst_minor,
+                     stock_value_back_minor=row.cost_minor)
+
+
+def sales_order_summary_out(view: OrderView) -> SalesOrderSummaryOut:
+    """An order's status and amounts, without its lines."""
+    order = view.order
+    return SalesOrderSummaryOut(
+        order_id=order.id or 0, order_number=order.order_number, status=view.status,
+        customer_kind=order.customer_kind, customer_name=order.customer_name, location=view.location.code,
+        currency=order.currency, order_date=order.order_date, total_minor=order.total_minor,
+        balance_minor=view.balance_minor, invoice_number=view.invoice_number)
+
+
+def sales_order_out(view: OrderView, *, family_code: str | None = None,
+                    student_code: str | None = None) -> SalesOrderOut:
+    """An order with its lines and returns."""
+    order = view.order
+    lines = [OrderLineOut(line_no=line.line_no, sku=view.products[line.product_id].sku,
+                          name=view.products[line.product_id].name, quantity=line.quantity,
+                          unit_price_minor=line.unit_price_minor, amount_minor=line.amount_minor,
+                          gst_minor=line.gst_minor, cost_minor=line.cost_minor,
+                          returned_quantity=line.returned_quantity) for line in view.lines]
+    return SalesOrderOut(
+        **sales_order_summary_out(view).model_dump(), family_id=order.family_id, family_code=family_code,
+        student_id=order.student_id, student_code=student_code, price_list=order.price_list,
+        gst_minor=order.gst_minor, invoice_id=order.invoice_id, payment_method=order.payment_method,
+        confirmed_on=order.confirmed_on, fulfilled_on=order.fulfilled_on, invoiced_on=order.invoiced_on,
+        paid_on=order.paid_on, cancelled_on=order.cancelled_on, lines=lines,
+        returns=[return_out(r) for r in view.returns])
+
+
+class ProductSalesOut(OutputModel):
+    sku: str
+    name: str
+    category: str
+    currency: str
+    units_sold: int
+    units_returned: int
+    net_units: int
+    sales_minor: int = Field(description="Of the orders fulfilled in the period, GST included.")
+    returns_minor: int = Field(description="Refunded for returns dated in the period, GST included.")
+    net_sales_ex_gst_minor: int
+    net_cost_minor: int = Field(description="Cost of goods sold less the cost of returns.")
+    margin_minor: int = Field(description="net_sales_ex_gst_minor - net_cost_minor.")
+
+
+def product_sales_out(row: ProductSales) -> ProductSalesOut:
+    return ProductSalesOut(sku=row.product.sku, name=row.product.name, category=row.product.category,
+                           currency=row.product.currency, units_sold=row.units_sold,
+                           units_returned=row.units_returned, net_units=row.net_units, sales_minor=row.sales_minor,
+                           returns_minor=row.returns_minor, net_sales_ex_gst_minor=row.net_sales_ex_gst_minor,
+                           net_cost_minor=row.net_cost_minor, margin_minor=row.margin_minor)
+
+
+class SlowMoverOut(OutputModel):
+    sku: str
+    name: str
+    category: str
+    currency: str
+    on_hand: int
+    value_minor: int = Field(description="The units on hand at the weighted average cost.")
+    units_sold: int = Field(description="In the window.")
+    last_sold: date | None = Field(default=None, description="None: never sold.")
+
+
+def slow_mover_out(row: SlowMover) -> SlowMoverOut:
+    return SlowMoverOut(sku=row.product.sku, name=row.product.name, category=row.product.category,
+                        currency=row.product.currency, on_hand=row.on_hand, value_minor=row.value_minor,
+                        units_sold=row.units_sold, last_sold=row.last_sold)
+
+
+class CategoryValueOut(OutputModel):
+    category: str
+    units: int
+    value_minor: int
+
+
+class StockValuationOut(OutputModel):
+    currency: str
+    categories: list[CategoryValueOut]
+    value_minor: int = Field(description="The stock at weighted average cost.")
+    ledger_minor: int = Field(description="The balance of 1300 Inventory.")
+    difference_minor: int = Field(description="value - ledger: 0 when the stock agrees with the ledger.")
+
+
+def stock_valuation_out(row: StockValuation) -> StockValuationOut:
+    return StockValuationOut(currency=row.currency,
+                             categories=[CategoryValueOut(category=c, units=u, value_minor=v)
+                                         for c, u, v in row.categories],
+                             value_minor=row.value_minor, ledger_minor=row.ledger_minor,
+                             difference_minor=row.difference_minor)
+
+
+class ProcessedOut(OutputModel):
+    currency: str | None
+    confirmed: int
+    fulfilled: int
+    invoiced: int
+    lines: int = Field(description="Lines whose units left stock.")
+    cost_minor: int = Field(description="Cost of goods sold posted.")
+    sales_minor: int = Field(description="Invoiced, GST included.")
+
+
+def processed_out(done: ProcessedOrders | None) -> ProcessedOut:
+    """What process_orders did (None: there was nothing to do)."""
+    if done is None:
+        return ProcessedOut(currency=None, confirmed=0, fulfilled=0, invoiced=0, lines=0, cost_minor=0,
+                            sales_minor=0)
+    return ProcessedOut(currency=done.currency, confirmed=len(done.confirmed), fulfilled=len(done.fulfilled),
+                        invoiced=len(done.invoiced), lines=done.lines, cost_minor=done.cost_minor,
+                        sales_minor=done.sales_minor)
+
+
+class MethodTotalOut(OutputModel):
+    method: str
+    count: int
+    amount_minor: int
+
+
+class TakingsOut(OutputModel):
+    currency: str
+    from_date: date
+    to_date: date
+    payments: list[MethodTotalOut] = Field(description="Counter orders paid in the period.")
+    refunds: list[MethodTotalOut] = Field(description="Counter refunds dated in the period.")
+    net_cash_minor: int
+    net_card_minor: int
+    family_charged_minor: int = Field(description="Charged to families' accounts (fees invoices).")
+    family_credited_minor: int = Field(description="Credited back to families' accounts for returns.")
+    ledger_cash_minor: int = Field(description="1030 Shop till cash: debits less credits in the period.")
+    ledger_card_minor: int = Field(description="1040 Card settlements receivable: debits less credits.")
+
+
+def takings_out(row: Takings) -> TakingsOut:
+    return TakingsOut(currency=row.currency, from_date=row.from_date, to_date=row.to_date,
+                      payments=[MethodTotalOut(method=m, count=n, amount_minor=a) for m, n, a in row.payments],
+                      refunds=[MethodTotalOut(method=m, count=n, amount_minor=a) for m, n, a in row.refunds],
+                      net_cash_minor=row.net("cash"), net_card_minor=row.net("card"),
+                      family_charged_minor=row.family_charges[1], family_credited_minor=row.family_credits[1],
+                      ledger_cash_minor=row.ledger["1030"], ledger_card_minor=row.ledger["1040"])

@@ -274,16 +274,22 @@ def _check_movable(product: Product, *, field: str = "sku") -> None:
                        "lists them)", field=field)
 
 
-def _out_of_stock(product: Product, location: Location, on_hand: int, wanted: int) -> Conflict:
-    return Conflict(f"out of stock: {on_hand} on hand of {product.sku} at {location.code}, {wanted} wanted; "
+def _out_of_stock(product: Product, location: Location, on_hand: int, wanted: int, reserved: int = 0) -> Conflict:
+    held = f", {reserved} of them reserved by confirmed sales orders" if reserved else ""
+    return Conflict(f"out of stock: {on_hand} on hand of {product.sku} at {location.code}{held}, {wanted} wanted; "
                     f"{location.code} does not allow backorders", field="quantity",
-                    details={"on_hand": on_hand, "wanted": wanted, "sku": product.sku, "location": location.code})
+                    details={"on_hand": on_hand, "reserved": reserved, "available": on_hand - reserved,
+                             "wanted": wanted, "sku": product.sku, "location": location.code})
 
 
 async def _move(session: AsyncSession, actor: Actor, *, product: Product, kind: MoveKind,
                 from_location: Location | None, to_location: Location | None, quantity: int,
-                unit_cost: int | None, reason: str, source: str, on: date) -> StockMove:
-    """Write one stock move with its summaries and its journal entry (see the module docstring)."""
+                unit_cost: int | None, reason: str, source: str, on: date, order_id: int | None = None,
+                check_reserved: bool = True) -> StockMove:
+    """Write one stock move with its summaries and its journal entry (see the module docstring). Units leaving a
+    location without backorders must be on hand and not reserved by confirmed sales orders (but `order_id`'s own,
+    which its fulfilment takes); an adjustment (`check_reserved` False) records a count, which no reservation
+    outranks."""
     _check_movable(product)
     rules.check_quantity(quantity)
     clean_reason = _text(reason, field="reason", max_length=MAX_REASON)
@@ -303,8 +309,11 @@ async def _move(session: AsyncSession, actor: Actor, *, product: Product, kind: 
     levels = await repo.lock_levels(session, product.id or 0, [loc.id or 0 for loc in locations])
     if from_location is not None:
         held = levels[from_location.id or 0].on_hand
-        if held < quantity and not from_location.allow_backorders:
-            raise _out_of_stock(product, from_location, held, quantity)
+        if not from_location.allow_backorders:
+            taken = (await repo.reserved(session, product.id or 0, from_location.id or 0, except_order_id=order_id)
+                     if check_reserved else 0)
+            if held - taken < quantity:
+                raise _out_of_stock(product, from_location, held, quantity, taken)
         levels[from_location.id or 0].on_hand = held - quantity
         await _alert_below_reorder_point(session, product, from_location, before=held, after=held - quantity)
     if to_location is not None:
@@ -366,12 +375,13 @@ async def record_receipt(session: AsyncSession, actor: Actor, *, sku: str, locat
 
 
 async def record_sale(session: AsyncSession, actor: Actor, *, sku: str, location: str, quantity: int, on: date,
-                      reason: str = "sold", source: str = "sale") -> StockMove:
+                      reason: str = "sold", source: str = "sale", order_id: int | None = None) -> StockMove:
     """Take `quantity` sold units out of a location at the weighted average cost: Dr 5300 COGS / Cr 1300.
-    Raises Conflict "out of stock: N on hand" unless the location holds them or allows backorders."""
+    Raises Conflict "out of stock: N on hand" unless the location holds them, not reserved by confirmed sales
+    orders other than `order_id` (the order this sale fulfils), or allows backorders."""
     return await _move(session, actor, product=await get_product(session, sku), kind=MoveKind.SALE,
                        from_location=await get_location(session, location), to_location=None, quantity=quantity,
-                       unit_cost=None, reason=reason, source=source, on=on)
+                       unit_cost=None, reason=reason, source=source, on=on, order_id=order_id)
 
 
 async def record_return(session: AsyncSession, actor: Actor, *, sku: str, location: str, quantity: int, on: date,
@@ -404,7 +414,8 @@ async def adjust_stock(session: AsyncSession, actor: Actor, *, sku: str, locatio
     loc = await get_location(session, location)
     return await _move(session, actor, product=await get_product(session, sku), kind=MoveKind.ADJUSTMENT,
                        from_location=loc if change < 0 else None, to_location=loc if change > 0 else None,
-                       quantity=abs(change), unit_cost=None, reason=reason, source=source, on=on)
+                       quantity=abs(change), unit_cost=None, reason=reason, source=source, on=on,
+                       check_reserved=False)
 
 
 # ---------------------------------------------------------------- stock
@@ -412,8 +423,11 @@ async def adjust_stock(session: AsyncSession, actor: Actor, *, sku: str, locatio
 
 @dataclass(frozen=True)
 class StockAt:
+    """Units of a product at a location: on hand, and reserved by confirmed sales orders (derived from them)."""
+
     location: Location
     on_hand: int
+    reserved: int = 0
 
 
 @dataclass(frozen=True)
@@ -442,9 +456,11 @@ async def stock_of(session: AsyncSession, *, sku: str | None = None, location: s
     by_location = {loc_row.id: loc_row for loc_row in await repo.locations(session)}
     levels = await repo.levels(session, product_ids=ids, location_id=loc.id if loc else None)
     vals = await repo.valuations(session, ids)
+    reserved = await repo.reserved_by_level(session, ids)
     out = []
     for product in products:
-        held = [StockAt(by_location[lv.location_id], lv.on_hand) for lv in levels if lv.product_id == product.id]
+        held = [StockAt(by_location[lv.location_id], lv.on_hand, reserved.get((lv.product_id, lv.location_id), 0))
+                for lv in levels if lv.product_id == product.id]
         val = vals.get(product.id or 0)
         pool = Pool(val.quantity, val.value_minor, val.last_unit_cost_minor) if val else Pool(0, 0, 0)
         out.append(ProductStock(product=product, locations=held, quantity=pool.quantity, value=pool.value,

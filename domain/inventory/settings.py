@@ -18,6 +18,12 @@ class InventorySettings(BaseSettings):
                     "integer minor units) needs an admin's approval (four eyes); at or below it the requester's "
                     "confirmation is enough. Default 100000 (1,000.00 in a currency with 2 decimals).")
 
+    shop_refund_approve_above_minor: int = Field(
+        default=50_000, ge=0, le=10**15,
+        description="A shop return refunding more than this (GST included, integer minor units) needs an admin's "
+                    "approval (four eyes); at or below it the requester's confirmation is enough. Default 50000 "
+                    "(500.00 in a currency with 2 decimals).")
+
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
                                    env_settings: PydanticBaseSettingsSource,

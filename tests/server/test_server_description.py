@@ -37,7 +37,8 @@ DESTRUCTIVE_WORDS = {
     "end_employment_contract": "ending an employment contract", "adjust_leave_balance": "adjusting a leave balance",
     "approve_leave_request": "approving a leave request",
     "set_employee_payment_details": "setting an employee's payment details",
-    "record_stocktake": "applying a stocktake's counts", "pay_supplier_bill": "paying a supplier"}
+    "record_stocktake": "applying a stocktake's counts",
+    "return_sales_order": "returning a sales order", "pay_supplier_bill": "paying a supplier"}
 
 
 async def test_the_description_and_the_guide_name_every_module(runtime):

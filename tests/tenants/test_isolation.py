@@ -25,7 +25,8 @@ from tools.registry import ToolSpec
 from tools.runtime import Runtime
 
 SCHOOL_WIDE = {"enable_toolsets", "search_employees", "search_students", "find_free_rooms", "get_remittance_report",
-               "get_stp_finalisation", "get_leave_liability", "get_fee_collections"}
+               "get_stp_finalisation", "get_leave_liability", "get_fee_collections", "get_sales_by_product",
+               "list_slow_movers", "get_shop_takings"}
 """Read tools whose arguments name no record of B (a query, a date, a period): they answer for A's empty school."""
 
 EXTRA: dict[str, Arguments] = {

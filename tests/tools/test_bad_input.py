@@ -180,7 +180,7 @@ async def world(runtime) -> World:
                                           method="bank_transfer", idempotency_key=unique("pay-"))
         dee = (await fees_service.family_account(s, family_id=fee_school.families["Lee"], currency="AUD",
                                                  as_of=date(2026, 1, 20))).open_invoices[0].invoice.id
-    shop = await make_shop(runtime)
+    shop = await make_shop(runtime, fee_school)
     purchasing = await make_purchasing(runtime, shop)
     return World(purchasing=purchasing, shop=shop, account_id=cash.id, income_account_id=fees.id, entry_id=entry.id, school=school,
                  scale_id=scale.scale_id, fees=fee_school, invoice_id=dee, draft_invoice_id=drafts.invoice_ids[0],
@@ -228,8 +228,10 @@ async def make_guardian(runtime, fees: FeeSchool) -> dict[str, Any]:
 PAYROLL_PERIOD = "2026-05"
 
 
-async def make_shop(runtime) -> dict[str, Any]:
-    """A template with one variant holding 100 units in a store room, a shop, and an open stocktake."""
+async def make_shop(runtime, fees: FeeSchool | None = None) -> dict[str, Any]:
+    """A template with one variant holding 100 units in a store room, a shop, and an open stocktake; a counter
+    holding 20 units, with a walk-in's order at each step (draft to paid) and, with `fees`, a family's confirmed."""
+    from domain.inventory import sales
     from domain.inventory import service as inventory
 
     tag, currency = unique(), runtime.settings.currency
@@ -246,8 +248,26 @@ async def make_shop(runtime) -> dict[str, Any]:
                                        unit_cost_minor=4_500, on=date(2026, 1, 30))
         stocktake = await inventory.start_stocktake(s, SYSTEM_ACTOR, location=store, on=date(2026, 2, 3))
         await inventory.set_reorder_point(s, SYSTEM_ACTOR, sku=variant, location=shop, minimum=2, reorder_to=10)
+        counter = (await inventory.create_location(s, SYSTEM_ACTOR, code=f"CT{tag}", name="Uniform counter",
+                                                   kind="shop")).code
+        await inventory.record_receipt(s, SYSTEM_ACTOR, sku=variant, location=counter, quantity=20,
+                                       unit_cost_minor=4_500, on=date(2026, 1, 30))
+        orders = {}
+        for n, step in enumerate(("draft", "confirmed", "fulfilled", "invoiced", "paid")):  # a walk-in order a step
+            order = await sales.create_order(s, SYSTEM_ACTOR, customer_kind="walk_in", location=counter,
+                                             lines=[sales.OrderLineSpec(variant, 1)], on=date(2026, 2, 2))
+            for call in (sales.confirm_order, sales.fulfil_order, sales.invoice_order)[:n]:
+                await call(s, SYSTEM_ACTOR, order_id=order.id, on=date(2026, 2, 2))
+            if step == "paid":
+                await sales.pay_order(s, SYSTEM_ACTOR, order_id=order.id, method="card", on=date(2026, 2, 2))
+            orders[step] = order.id
+        if fees is not None:  # a family's order, confirmed
+            orders["family"] = (await sales.create_order(
+                s, SYSTEM_ACTOR, customer_kind="family", family_id=fees.families["Kim"],
+                student_id=fees.students["Ana"], location=counter, lines=[sales.OrderLineSpec(variant, 1)],
+                on=date(2026, 2, 2), confirm=True)).id
     return {"sku": view.product.sku, "variant": variant, "store": store, "shop": shop, "currency": currency,
-            "stocktake_id": stocktake.id}
+            "stocktake_id": stocktake.id, "counter": counter, "orders": orders}
 
 
 async def make_purchasing(runtime, shop: dict[str, Any]) -> dict[str, Any]:
@@ -603,6 +623,31 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "start_stocktake": lambda w: {"location": w.shop["store"], "on": "2026-02-03"},
     "record_stocktake": lambda w: {"stocktake_id": w.shop["stocktake_id"],
                                    "counts": [{"sku": w.shop["variant"], "counted": 100}]},
+    "create_sales_order": lambda w: {"customer_kind": "family", "family_id": w.fees.families["Kim"],
+                                     "student_id": w.fees.students["Ana"], "location": w.shop["counter"],
+                                     "lines": [{"sku": w.shop["variant"], "quantity": 1}], "on": "2026-02-02",
+                                     "confirm": True},
+    "get_sales_order": lambda w: {"order_id": w.shop["orders"]["paid"]},
+    "list_sales_orders": lambda w: {"status": "confirmed", "family_id": w.fees.families["Kim"],
+                                    "from_date": "2026-02-01", "to_date": "2026-02-28", "limit": 5},
+    "confirm_sales_order": lambda w: {"order_id": w.shop["orders"]["draft"], "on": "2026-02-02"},
+    "fulfil_sales_order": lambda w: {"order_id": w.shop["orders"]["confirmed"], "on": "2026-02-02"},
+    "invoice_sales_order": lambda w: {"order_id": w.shop["orders"]["fulfilled"], "on": "2026-02-02",
+                                      "due_date": "2026-02-16"},
+    "pay_sales_order": lambda w: {"order_id": w.shop["orders"]["invoiced"], "on": "2026-02-02", "method": "cash"},
+    "cancel_sales_order": lambda w: {"order_id": w.shop["orders"]["confirmed"], "on": "2026-02-02"},
+    "process_sales_orders": lambda w: {"order_ids": [w.shop["orders"]["draft"]], "through": "fulfilled",
+                                       "on": "2026-02-02"},
+    "return_sales_order": lambda w: {"order_id": w.shop["orders"]["paid"], "on": "2026-02-03",
+                                     "lines": [{"sku": w.shop["variant"], "quantity": 1}], "reason": "wrong size",
+                                     "refund_method": "card"},
+    "get_sales_by_product": lambda w: {"from_date": "2026-02-01", "to_date": "2026-02-28",
+                                       "location": w.shop["counter"], "limit": 5},
+    "list_slow_movers": lambda w: {"as_of": "2026-02-28", "days": 30, "max_units": 1, "location": w.shop["store"],
+                                   "limit": 5},
+    "get_stock_valuation": lambda w: {"currency": w.shop["currency"]},
+    "get_shop_takings": lambda w: {"from_date": "2026-02-01", "to_date": "2026-02-28", "currency": w.shop["currency"],
+                                   "location": w.shop["counter"]},
     # purchasing
     "create_supplier": lambda w: {"code": unique("S"), "name": "Stationery Co", "abn": "51 824 753 556",
                                   "currency": w.shop["currency"], "payment_terms_days": 30, "bsb": "062-000",

@@ -64,6 +64,7 @@ NO_CODE = {
     "remittance_id": "a remittance is shown with its number",
     "csv_document_id": "a stored document has an id only", "json_document_id": "a stored document has an id only",
     "move_id": "a stock move has an id only", "stocktake_id": "a stocktake has an id only",
+    "order_id": "a sales order: shown with its number (SO000042)",
     "feed_id": "a calendar URL has an id only (its secret is the URL)",
     "notification_id": "a notification (one email) has an id only",
     "person_id": "a notification's recipient: a guardian's, employee's or user's id, its kind beside it",

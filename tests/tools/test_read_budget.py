@@ -185,6 +185,12 @@ ARGUMENTS: dict[str, Arguments] = {
     "list_locations": NONE,
     "get_stock": NONE,
     "list_reorder_needs": NONE,
+    "get_sales_order": lambda d: {"order_id": 1},  # the demo shop's first order (_shop)
+    "list_sales_orders": NONE,
+    "get_sales_by_product": lambda d: {"from_date": "2026-01-01", "to_date": "2026-12-31"},
+    "list_slow_movers": lambda d: {"as_of": "2026-06-30"},
+    "get_stock_valuation": NONE,
+    "get_shop_takings": lambda d: {"from_date": "2026-01-01", "to_date": "2026-12-31"},
 }
 SHOP_TEMPLATE = "BLAZER"
 PURCHASING_SUPPLIER = "UNIFORMS"
@@ -193,7 +199,7 @@ PURCHASING_SUPPLIER = "UNIFORMS"
 
 async def _shop(runtime: Runtime, admin: Actor) -> None:
     """A uniform shop: a blazer in sizes 6 to 16 received into a store room, some moved to the shop, reorder
-    points at the shop."""
+    points at the shop, and three paid orders."""
     for code, kind in (("SHOP", "shop"), ("STORE", "store_room")):
         await invoke(runtime, "create_location", {"code": code, "name": code.title(), "kind": kind}, admin)
     sizes = [f"{SHOP_TEMPLATE}-{size}" for size in range(6, 17, 2)]
@@ -208,6 +214,13 @@ async def _shop(runtime: Runtime, admin: Actor) -> None:
                                                  "quantity": 3, "on": "2026-01-16"}, admin)
         await invoke(runtime, "set_reorder_point", {"sku": sku, "location": "SHOP", "minimum": 5,
                                                     "reorder_to": 12}, admin)
+    for n, sku in enumerate(sizes[:3]):  # walk-in orders at the counter, paid by card
+        order = await invoke(runtime, "create_sales_order", {
+            "customer_kind": "walk_in", "location": "SHOP", "lines": [{"sku": sku, "quantity": 1 + n}],
+            "on": "2026-01-20", "confirm": True}, admin)
+        for step, extra in (("fulfil", {}), ("invoice", {}), ("pay", {"method": "card"})):
+            await invoke(runtime, f"{step}_sales_order", {"order_id": order.order_id, "on": "2026-01-20", **extra},
+                         admin)
 
 
 async def _purchasing(runtime: Runtime, admin: Actor) -> None:
