@@ -19,6 +19,7 @@ so the family tools' scope holds here as over MCP: another family's student or f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,33 @@ SESSION_SALT = "mcs-erp.parent-session"
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (Path(__file__).parent / "static" / "parents.css").read_bytes()
 ATTENDANCE_DAYS = 30
+WEEKDAY_ORDER = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class WeekGrid:
+    """A child's week as the parent page draws it: a column per teaching day (in week order), a row per period of
+    the day (its number and times), and the lessons in each (day, period) cell; an empty cell is a free period."""
+
+    days: tuple[str, ...]
+    periods: tuple[tuple[int, str], ...]  # (period from 0, "08:30–09:20" or "")
+    cells: dict[tuple[str, int], tuple[Any, ...]]
+
+
+def week_grid(lessons: list[Any]) -> WeekGrid:
+    """Arrange a child's lessons (ChildLessonOut: weekday, period, starts_at, ends_at, class_code, room) as a
+    week grid: the days that have lessons, Monday first; every period from the first to the last that has one (a
+    free period in between keeps its row); a period's times from its lessons."""
+    days = tuple(d for d in WEEKDAY_ORDER if any(lesson.weekday.lower() == d for lesson in lessons))
+    cells: dict[tuple[str, int], list[Any]] = {}
+    times: dict[int, str] = {}
+    for lesson in sorted(lessons, key=lambda x: (x.period, x.class_code)):
+        cells.setdefault((lesson.weekday.lower(), lesson.period), []).append(lesson)
+        if lesson.starts_at and lesson.period not in times:
+            times[lesson.period] = f"{lesson.starts_at}–{lesson.ends_at}" if lesson.ends_at else lesson.starts_at
+    numbers = [lesson.period for lesson in lessons]
+    periods = tuple((p, times.get(p, "")) for p in range(min(numbers), max(numbers) + 1)) if numbers else ()
+    return WeekGrid(days=days, periods=periods, cells={k: tuple(v) for k, v in cells.items()})
 MAX_EMAIL_CHARS = 254
 NOTICES = {"signed-out": "You are signed out.",
            "expired": "Your session has ended; ask for a new sign-in link."}
@@ -254,7 +282,8 @@ class ParentPages:
         if family_id is not None:
             account = await invoke(self.runtime, "get_my_family_balance", {"family_id": family_id}, actor)
         return self.render(request, "child.html", actor=actor, session=session, transcript=transcript,
-                           attendance=attendance, week=week, account=account, days=ATTENDANCE_DAYS)
+                           attendance=attendance, week=week, grid=week_grid(week.lessons), account=account,
+                           days=ATTENDANCE_DAYS)
 
     async def statement(self, request: Request) -> Response:
         """GET /family/{family_id}: the family's statement of account for the last 365 days; 404 for another

@@ -327,3 +327,56 @@ async def test_a_childs_timetable_is_their_sections_week_in_the_published_timeta
         assert len({(lesson.weekday, lesson.period) for lesson in week.lessons}) == 6  # never two at once
         with pytest.raises(NotFound):
             await invoke(rt, "get_child_timetable", {"student_id": school.student_ids[1]}, pat)
+        await _check_week_grid_page(rt, pat, child, week)
+
+
+async def _check_week_grid_page(rt, guardian, child: int, week) -> None:
+    """Issue 24, part 4: the parent page draws the child's week as a grid, a row per period (with its times) and a
+    column per teaching day, each lesson in its own (day, period) cell; read back from the page's HTML."""
+    import html as html_lib
+    import re
+
+    from server.parents.routes import ParentPages, week_grid
+
+    grid = week_grid(week.lessons)
+    page = ParentPages(rt).env.get_template("child.html").render(
+        base="/parents", me=guardian, csrf_field="csrf_token", csrf_token="t", minutes=15,
+        transcript=await invoke(rt, "get_child_transcript", {"student_id": child}, guardian),
+        attendance=await invoke(rt, "get_child_attendance", {"student_id": child}, guardian),
+        week=week, grid=grid, account=None, days=30)
+    table = page[page.index('<table id="timetable"'):]
+    table = table[:table.index("</table>")]
+    heads = [h.strip() for h in re.findall(r'<th scope="col">([^<]*)</th>', table)]
+    assert heads[0] == "Period" and heads[1:] == [d.capitalize() for d in grid.days]
+    rows = re.findall(r"<tr><th scope=\"row\">(.*?)</tr>", table, re.S)
+    assert len(rows) == len(grid.periods) and rows
+    seen = set()
+    for (period, times), row in zip(grid.periods, rows, strict=True):
+        assert row.startswith(str(period + 1)) and (not times or html_lib.escape(times) in row)
+        cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+        assert len(cells) == len(grid.days)
+        for day, cell in zip(grid.days, cells, strict=True):
+            codes = re.findall(r"<strong>([^<]+)</strong>", cell)
+            expected = sorted(lesson.class_code for lesson in week.lessons
+                              if lesson.weekday.lower() == day and lesson.period == period)
+            assert sorted(codes) == expected, (day, period, cell)
+            seen.update((day, period, code) for code in codes)
+    assert len(seen) == len(week.lessons)  # every lesson drawn once, in its own cell
+
+
+def test_a_week_grid_keeps_free_periods_and_orders_days():
+    """The grid's rows run from the first to the last period that has a lesson (a free period between keeps its
+    row); its columns are the days with lessons in week order; times come from the lessons."""
+    from types import SimpleNamespace
+
+    from server.parents.routes import week_grid
+
+    def lesson(day, period, code, start=None, end=None):
+        return SimpleNamespace(weekday=day, period=period, class_code=code, room="R1", starts_at=start, ends_at=end)
+
+    grid = week_grid([lesson("friday", 3, "9A-ART", "11:10", "12:00"), lesson("monday", 1, "9A-MATH", "09:20", "10:10"),
+                      lesson("Monday", 1, "9A-SCI")])
+    assert grid.days == ("monday", "friday")
+    assert grid.periods == ((1, "09:20–10:10"), (2, ""), (3, "11:10–12:00"))
+    assert [x.class_code for x in grid.cells[("monday", 1)]] == ["9A-MATH", "9A-SCI"]
+    assert ("friday", 2) not in grid.cells and week_grid([]).periods == ()
