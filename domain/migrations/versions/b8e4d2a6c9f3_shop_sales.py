@@ -31,11 +31,38 @@ def _money(name: str) -> sa.Column:
     return sa.Column(name, sa.BigInteger(), nullable=False)
 
 
+NOT_NULL = ("fee_schedule_id INTEGER NOT NULL", "term_id INTEGER NOT NULL")
+
+
+def _sqlite_nullable(columns: tuple[str, ...], *, nullable: bool) -> None:
+    """Drop (or put back) NOT NULL on invoices' columns by editing the table's SQL in sqlite_master, the way SQLite's
+    documentation gives for changes that leave the stored rows as they are ("Making Other Kinds Of Table Schema
+    Changes", sqlite.org/lang_altertable.html section 7: removing NOT NULL is one). Alembic's batch mode would copy
+    the table and drop the old one, which the migration's connection (foreign keys on, inside a transaction) refuses
+    once invoice lines, allocations or credit notes point at invoices: every school that has billed."""
+    bind = op.get_bind()
+    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'invoices'").scalar_one()
+    for column in columns:
+        loose = column.removesuffix(" NOT NULL")
+        before, after = (column, loose) if nullable else (loose + ",", column + ",")
+        if before not in sql:
+            raise RuntimeError(f"invoices' SQL has no {before!r}: {sql}")
+        sql = sql.replace(before, after, 1)
+    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
+    bind.exec_driver_sql("PRAGMA writable_schema = ON")
+    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'invoices'", (sql,))
+    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('invoices') as batch_op:
-        batch_op.alter_column('fee_schedule_id', existing_type=sa.Integer(), nullable=True)
-        batch_op.alter_column('term_id', existing_type=sa.Integer(), nullable=True)
-        batch_op.add_column(_text('memo', 200, nullable=True))
+    if op.get_bind().dialect.name == "sqlite":
+        _sqlite_nullable(NOT_NULL, nullable=True)
+        op.execute("ALTER TABLE invoices ADD COLUMN memo VARCHAR(200)")
+    else:
+        op.alter_column('invoices', 'fee_schedule_id', existing_type=sa.Integer(), nullable=True)
+        op.alter_column('invoices', 'term_id', existing_type=sa.Integer(), nullable=True)
+        op.add_column('invoices', _text('memo', 200, nullable=True))
     op.create_table('inventory_sales_orders', *_entity(),
     _text('order_number', 24), _text('customer_kind', 10),
     sa.Column('family_id', sa.Integer(), nullable=True),
@@ -129,7 +156,14 @@ def downgrade() -> None:
     for table in ('inventory_sales_return_lines', 'inventory_sales_returns', 'inventory_sales_order_lines',
                   'inventory_sales_orders'):
         op.drop_table(table)
-    with op.batch_alter_table('invoices') as batch_op:
-        batch_op.drop_column('memo')
-        batch_op.alter_column('term_id', existing_type=sa.Integer(), nullable=False)
-        batch_op.alter_column('fee_schedule_id', existing_type=sa.Integer(), nullable=False)
+    charges = op.get_bind().exec_driver_sql("SELECT count(*) FROM invoices WHERE fee_schedule_id IS NULL").scalar_one()
+    if charges:
+        raise RuntimeError(f"{charges} invoice(s) charge shop orders (no fee schedule): the schema before "
+                           "b8e4d2a6c9f3 cannot hold them")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE invoices DROP COLUMN memo")
+        _sqlite_nullable(NOT_NULL, nullable=False)
+    else:
+        op.drop_column('invoices', 'memo')
+        op.alter_column('invoices', 'term_id', existing_type=sa.Integer(), nullable=False)
+        op.alter_column('invoices', 'fee_schedule_id', existing_type=sa.Integer(), nullable=False)
