@@ -40,6 +40,7 @@ GATE_POLICY: Final[dict[str, str]] = {
     "cancel_action": "ungated: it is the gate: closes an action without changing anything",
     "cancel_job": "ungated: stops a job; a job's writes are gated or not by the tool that started it",
     "retry_dead_letter": "ungated: hands a recorded event to its handlers again; their writes are theirs",
+    "drop_tenant": "gated: approve",
     "retry_notification": "ungated: sends again an email the school already decided to send; changes no record",
     "set_notification_preference": "ungated: a recipient's choice of optional emails; reversible, sends nothing",
     "update_my_contact_details": "ungated: a guardian's own phone and email on their own records; reversible",

@@ -7,7 +7,7 @@ from tools.registry import Module
 
 def all_modules() -> list[Module]:
     """Return every bounded context's module declaration (imported here, not at package import)."""
-    from tools import (  # noqa: F401 (attendance and gradebook register on academics)
+    from tools import (  # noqa: F401 (attendance and gradebook register on academics, tenants on platform)
         academics,
         actions,
         attendance,
@@ -28,6 +28,7 @@ def all_modules() -> list[Module]:
         payroll_setup,
         platform,
         purchasing,
+        tenants,
         timetable,
     )
 

@@ -60,6 +60,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
     _toolset("audit", "Read the audit log: who did what, when, to which entity; the chain's verification. Domain "
                       "events handlers gave up on.",
              "list_audit_events", "list_dead_letters", "retry_dead_letter"),
+    _toolset("tenants", "The operator's schools of this deployment: drop a suspended one (exported first; another "
+                        "admin approves).",
+             "drop_tenant"),
     _toolset("notifications", "Emails to families and staff: the log with each one's status, retries, and "
                               "recipients' preferences.",
              "list_notifications", "retry_notification", "set_notification_preference"),

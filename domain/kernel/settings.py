@@ -165,6 +165,11 @@ class Settings(BaseSettings):
                     "audit checkpoint`).")
     audit_sequencer_seconds: float = Field(
         default=1.0, gt=0, le=3600, description="How often the sequencer integrates newly committed audit entries.")
+    tenant_export_dir: Path | None = Field(
+        default=None, description="Where drop_tenant writes a tenant's export before dropping it "
+                                  "(tenant-<code>-action-<id>.zip; domain/migrations/tenant_drop.py). Unset: "
+                                  "'tenant-exports' beside the SQLite database file, or in the user's data directory "
+                                  "on PostgreSQL.")
     event_max_attempts: int = Field(
         default=5, ge=1, le=100,
         description="Failed deliveries of a domain event to one handler before it becomes a dead letter "

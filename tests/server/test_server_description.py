@@ -38,7 +38,8 @@ DESTRUCTIVE_WORDS = {
     "approve_leave_request": "approving a leave request",
     "set_employee_payment_details": "setting an employee's payment details",
     "record_stocktake": "applying a stocktake's counts",
-    "return_sales_order": "returning a sales order", "pay_supplier_bill": "paying a supplier"}
+    "return_sales_order": "returning a sales order", "pay_supplier_bill": "paying a supplier",
+    "drop_tenant": "dropping a tenant"}
 
 
 async def test_the_description_and_the_guide_name_every_module(runtime):

@@ -384,6 +384,7 @@ BUILDERS: dict[str, Callable[[World], dict[str, Any]]] = {
     "cancel_job": lambda w: {"job_id": w.job_id},
     "list_dead_letters": lambda w: {"limit": 5},
     "retry_dead_letter": lambda w: {"event_id": 1, "handler": "tests.none"},
+    "drop_tenant": lambda w: {"code": "no_such_school"},  # valid input; no such tenant (nothing is proposed)
     "export_term_grades": lambda w: {"section_id": w.school.section_id, "year_level_id": w.year_level_id,
                                      "term_id": w.school.term_id, "idempotency_key": unique("export-")},
     "solve_timetable": lambda w: {"problem_id": w.timetable_problem_id, "time_limit_s": 1, "seed": 1,
