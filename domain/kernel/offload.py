@@ -88,27 +88,41 @@ def shutdown() -> None:
         _shutdown_locked()
 
 
-async def warm() -> None:
-    """Start the pool's children now (a worker's start-up), waiting until each has imported the domain."""
+def _discard(pool: ProcessPoolExecutor) -> None:
+    with _lock:
+        if _pool is pool:
+            _shutdown_locked()
+
+
+async def warm() -> bool:
+    """Start the pool's children now (a worker's start-up), waiting until each has imported the domain. Returns
+    whether they run; when a child cannot start (a program whose main module is not import-safe, no processes
+    allowed), this logs why and the pool is made again at the next call, which falls back to a thread."""
     pool = _pool_or_none()
-    if pool is not None:
-        loop = asyncio.get_running_loop()
+    if pool is None:
+        return False
+    loop = asyncio.get_running_loop()
+    try:
         await asyncio.gather(*(loop.run_in_executor(pool, _started) for _ in range(_processes)))
+    except (BrokenProcessPool, OSError):
+        _discard(pool)
+        log.exception("the compute process could not start; computations run in a thread of this process")
+        return False
+    return True
 
 
 async def run_pure(fn: Callable[..., T], *args: Any) -> T:
-    """`fn(*args)` in a compute process (or a thread, with 0 processes). `fn` must be a module-level function and its
-    arguments and result picklable. A child that dies (killed, out of memory) breaks the pool: it is discarded, the
-    next call makes a new one, and this call raises RuntimeError saying so."""
+    """`fn(*args)` in a compute process (or a thread, with 0 processes). `fn` must be a pure module-level function
+    and its arguments and result picklable. A child that dies (killed, out of memory, or never started) breaks the
+    pool: it is discarded (the next call makes a new one) and this call runs `fn` in a thread instead, so the work
+    is done either way."""
     pool = _pool_or_none()
     if pool is None:
         return await asyncio.to_thread(fn, *args)
     loop = asyncio.get_running_loop()
     try:
         return await loop.run_in_executor(pool, fn, *args)
-    except BrokenProcessPool:
-        with _lock:
-            if _pool is pool:
-                _shutdown_locked()
-        log.error("a compute process died; the pool is started again on the next call")
-        raise RuntimeError("the computation's process died (killed or out of memory); run it again") from None
+    except (BrokenProcessPool, OSError):
+        _discard(pool)
+        log.exception("a compute process died; this computation runs in a thread, the next starts a new process")
+        return await asyncio.to_thread(fn, *args)
