@@ -1066,6 +1066,70 @@ def tenants_move(code: TenantCode,
                f"the export stays at {path}")
 
 
+@tenants_app.command("drop")
+def tenants_drop(code: TenantCode, as_user: AsUser = "admin",
+                 yes: Annotated[bool, typer.Option("--yes", help="Confirm without asking (the preview is printed "
+                                                                 "first all the same).")] = False) -> None:
+    """Ask to drop suspended tenant CODE (the gated tool drop_tenant, approve level): print the preview, confirm it
+    as --as (an admin of the default tenant; asked first unless --yes), and print the action's id for another admin's
+    `mcs-erp actions approve ID --as OTHER`, which exports the tenant and drops it."""
+    from domain.kernel import tenants
+
+    tenants.check_code(code)
+
+    async def propose(runtime):
+        await prepare_database(runtime)
+        return await _cli_call(runtime, as_user, "drop_tenant", {"code": code})
+
+    pending = _run(propose)
+    action_id = pending["action_id"]
+    typer.echo(f"action {action_id}: {pending['summary']}")
+    typer.echo(json.dumps(pending["preview"], indent=2))
+    if not yes and not typer.confirm(f"confirm action {action_id}?"):
+        typer.echo(f"action {action_id} left proposed (`mcs-erp actions reject {action_id}` closes it)")
+        return
+    decided = _run(lambda rt: _cli_call(rt, as_user, "confirm_action", {"action_id": action_id}))
+    typer.echo(f"action {action_id}: {decided['status']}; another admin approves it with "
+               f"`mcs-erp actions approve {action_id} --as USER`")
+
+
+@tenants_app.command("import")
+def tenants_import(code: TenantCode,
+                   export: Annotated[Path, typer.Argument(help="The export (zip) of `tenants move` or drop_tenant.",
+                                                          exists=True, dir_okay=False)],
+                   name: Annotated[str, typer.Option(help="The school's name in the registry.")]) -> None:
+    """Load an export as tenant CODE (not registered) and register it, suspended: how a dropped tenant comes back
+    (`mcs-erp tenants resume CODE` serves it again). The export must be of this backend and at this release's
+    revision."""
+    from domain.kernel import tenants
+    from domain.kernel.audit import append_audit
+    from domain.kernel.errors import Conflict
+    from domain.migrations.transfer import import_tenant
+    from server.auth import CLI_OPERATOR
+
+    async def go(runtime):
+        tenants.check_code(code)
+        tenants.check_name(name)
+        await prepare_database(runtime)
+        with tenants.tenant_in_use(None):
+            async with runtime.db.read() as session:
+                if await tenants.get_tenant(session, code) is not None:
+                    raise Conflict(f"tenant {code!r} is registered: an import never replaces a tenant")
+        manifest = await import_tenant(runtime.db, code, export)
+        with tenants.tenant_in_use(None):
+            async with runtime.db.write() as session:
+                await tenants.register_tenant(session, code=code, name=name)
+                await tenants.set_status(session, code=code, status=tenants.TenantStatus.SUSPENDED)
+                await append_audit(session, CLI_OPERATOR, tool="tenants import", event="write", entity="tenants",
+                                   entity_id=None, arguments={"code": code, "export": str(export)},
+                                   before=None, after={"status": "suspended"})
+        return manifest
+
+    manifest = _run(go)
+    typer.echo(f"tenant {code} imported from {export} (revision {manifest['revision']}), suspended: "
+               f"`mcs-erp tenants resume {code}` serves it")
+
+
 @tenants_app.command("suspend")
 def tenants_suspend(code: TenantCode) -> None:
     """Suspend tenant CODE: its keys and jobs are refused (403 tenant_suspended) until it is resumed."""

@@ -21,7 +21,7 @@ Applying, in the gate's one write transaction (savepoint):
      `DROP SCHEMA tenant_<code> CASCADE` in the same transaction (a failure later rolls it back with the row); on
      another cluster, or on SQLite (the file `<stem>.<code>.db`), after the commit.
 A failure before the commit leaves the tenant registered, suspended and whole, and removes the partial export.
-Undoing a drop: import the export (`domain.migrations.transfer.import_tenant`) and register the code again.
+Undoing a drop: `mcs-erp tenants import CODE FILE --name NAME` (import_tenant, then the registry row, suspended).
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ async def plan_drop_tenant(session: AsyncSession, actor: Actor, *, code: str, se
                    "format": FORMAT},
         "then": [f"delete tenant {code} from the registry (its API keys stop working)",
                  f"drop {where} with every table and row in it"],
-        "undo": "this cannot be undone except by importing the export (import_tenant) as a new tenant " + code,
+        "undo": f"this cannot be undone except by importing the export: `mcs-erp tenants import {code} FILE "
+                "--name NAME`",
     }
     return Plan(command="drop_tenant", summary=summary, preview=preview,
                 changes=[Effect(DROP, {"tenant": registry_row(tenant), "export_dir": str(directory),

@@ -266,3 +266,40 @@ async def test_a_tenant_on_another_cluster_is_exported_from_there_and_dropped_af
             assert await snapshot(far_rt, "far") == before
     finally:
         await drop_pg_database(other_name)
+
+
+async def test_the_drop_and_import_commands(tmp_path):
+    """`mcs-erp tenants drop` proposes and confirms, another admin approves with `actions approve`, and `tenants
+    import` brings the school back from the export, suspended."""
+    import json
+    import re
+
+    from tests.server.e2e_helpers import e2e_database, run_cli_in_process
+
+    async with e2e_database(tmp_path) as db:
+        await run_cli_in_process(db, "tenants", "create", "north", "--name", "North Campus")
+        await run_cli_in_process(db, "keys", "create", "--user", "admin2", "--roles", "admin")
+        active = await run_cli_in_process(db, "tenants", "drop", "north", "--yes", check=False)
+        assert active.returncode == 1 and "tenants suspend north" in active.stderr
+        await run_cli_in_process(db, "tenants", "suspend", "north")
+        asked = await run_cli_in_process(db, "tenants", "drop", "north", "--yes")
+        match = re.search(r"action (\d+): queued", asked.stdout)
+        assert match and "cannot be undone except by importing the export" in asked.stdout, asked.stdout
+        action_id = match.group(1)
+        own = await run_cli_in_process(db, "actions", "approve", action_id, check=False)
+        assert own.returncode == 1  # the requester ('admin') cannot approve their own drop
+        assert "north" in (await run_cli_in_process(db, "tenants", "list")).stdout
+        approved = await run_cli_in_process(db, "actions", "approve", action_id, "--as", "admin2")
+        assert f"action {action_id}: executed" in approved.stdout
+        shown = json.loads((await run_cli_in_process(db, "actions", "show", action_id)).stdout)
+        export = Path(shown["result"]["export"]["path"])
+        try:
+            assert export.exists() and "north" not in (await run_cli_in_process(db, "tenants", "list")).stdout
+            await run_cli_in_process(db, "tenants", "import", "north", str(export), "--name", "North Campus")
+            listed = (await run_cli_in_process(db, "tenants", "list")).stdout.split()
+            assert listed[:3] == ["north", "suspended", "tenant_north"]
+            again = await run_cli_in_process(db, "tenants", "import", "north", str(export), "--name", "N",
+                                             check=False)
+            assert again.returncode == 1 and "never replaces a tenant" in again.stderr
+        finally:
+            export.unlink(missing_ok=True)
