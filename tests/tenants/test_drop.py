@@ -303,3 +303,48 @@ async def test_the_drop_and_import_commands(tmp_path):
             assert again.returncode == 1 and "never replaces a tenant" in again.stderr
         finally:
             export.unlink(missing_ok=True)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(change=st.sampled_from(["name", "status", "database_url", "created_at", "none"]))
+async def test_any_change_to_the_registry_row_after_the_preview_makes_the_drop_stale(rt, admins, change):
+    """Whatever column of the tenant's registry row changes between the preview and the approval, the drop is
+    stale and nothing is dropped or exported; with no change, the plan is the same again (a new proposal, cancelled
+    here, previews the same)."""
+    requester, approver = admins
+    if await registered(rt, "target") is None:
+        await add_tenant(rt, "target")
+    await set_status(rt, "target", tenants.TenantStatus.SUSPENDED)
+    pending = await invoke(rt, "drop_tenant", {"code": "target"}, requester)
+    await invoke(rt, "confirm_action", {"action_id": pending.action_id}, requester)
+    with tenants.tenant_in_use(None):
+        async with rt.db.write() as session:
+            row = await tenants.get_tenant_or_raise(session, "target")
+            original = (row.name, row.status, row.database_url, row.created_at)
+            if change == "name":
+                row.name = "Another name"
+            elif change == "status":
+                row.status = tenants.TenantStatus.ACTIVE.value
+            elif change == "database_url":
+                row.database_url = "postgresql+asyncpg://elsewhere.invalid/nowhere"
+            elif change == "created_at":
+                row.created_at = row.created_at.replace(year=row.created_at.year - 1)
+            session.add(row)
+    try:
+        if change == "none":
+            again = await invoke(rt, "drop_tenant", {"code": "target"}, requester)
+            assert again.preview == pending.preview and again.summary == pending.summary
+            await invoke(rt, "cancel_action", {"action_id": again.action_id}, requester)
+            await invoke(rt, "cancel_action", {"action_id": pending.action_id}, requester)
+        else:
+            with pytest.raises(StaleAction):
+                await invoke(rt, "approve_action", {"action_id": pending.action_id}, approver)
+            assert (await invoke(rt, "get_action", {"action_id": pending.action_id}, requester)).status == "stale"
+    finally:
+        with tenants.tenant_in_use(None):
+            async with rt.db.write() as session:
+                row = await tenants.get_tenant_or_raise(session, "target")
+                row.name, row.status, row.database_url, row.created_at = original
+                session.add(row)
+    assert await registered(rt, "target") is not None and await storage_exists(rt, "target")
+    assert not list(Path(rt.settings.tenant_export_dir).glob("tenant-target-*"))
