@@ -13,10 +13,10 @@ from domain.actions.models import GateLevel
 from domain.kernel.actor import Actor, Role
 from domain.kernel.errors import InvalidInput
 from domain.kernel.plan import Plan, effects
-from domain.kernel.schemas import OutputModel
 from domain.kernel.settings import current_settings
 from domain.kernel.tenants import CODE_PATTERN
 from domain.migrations import tenant_drop
+from domain.migrations.tenant_drop import DroppedTenantOut, TenantExportOut
 from tools.platform import module
 from tools.registry import Effect, ToolContext
 from tools.types import ToolInput
@@ -28,24 +28,6 @@ TenantCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 class DropTenantIn(ToolInput):
     code: TenantCode = Field(description="The tenant's code (`mcs-erp tenants list`), e.g. north_campus: a "
                                          "lower-case letter, then 1 to 30 lower-case letters, digits or underscores.")
-
-
-class TenantExportOut(OutputModel):
-    path: str = Field(description="The export's zip file on the server (tenant-<code>-action-<id>.zip).")
-    bytes: int = Field(description="Its size in bytes.")
-    format: str
-    revision: str | None = Field(description="The Alembic revision of the exported tables.")
-    tables: int = Field(description="Tables exported (PostgreSQL; 0 on SQLite, where the whole file is).")
-    rows: int = Field(description="Rows exported over all tables (PostgreSQL; 0 on SQLite).")
-
-
-class DroppedTenantOut(OutputModel):
-    code: str
-    name: str
-    database: str = Field(description="Where the tenant lived (a schema of a database, or a SQLite file).")
-    export: TenantExportOut
-    storage_dropped: str = Field(description="`now`: its schema was dropped in the same transaction; `after "
-                                             "commit`: its file, or its schema on another database, right after.")
 
 
 def _plan_drop(session: AsyncSession, actor: Actor, args: DropTenantIn):

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
+from pydantic import Field
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -40,9 +41,32 @@ from domain.kernel.actor import Actor, Role
 from domain.kernel.db import Database, after_commit
 from domain.kernel.errors import Conflict, InvalidInput, PermissionDenied, StaleAction
 from domain.kernel.plan import ACTION_ID, ApplyContext, Effect, Plan, register_effect
+from domain.kernel.schemas import OutputModel
 from domain.kernel.settings import Settings
 from domain.kernel.tenants import Tenant, TenantStatus, check_code, get_tenant_or_raise, schema_of, sqlite_url_of
 from domain.migrations.transfer import FORMAT, export_tenant, read_manifest
+
+
+class TenantExportOut(OutputModel):
+    """The export a drop wrote before dropping: its file, size, format, the schema revision, tables and rows."""
+
+    path: str = Field(description="The export's zip file on the server (tenant-<code>-action-<id>.zip).")
+    bytes: int = Field(description="Its size in bytes.")
+    format: str
+    revision: str | None = Field(description="The Alembic revision of the exported tables.")
+    tables: int = Field(description="Tables exported (PostgreSQL; 0 on SQLite, where the whole file is).")
+    rows: int = Field(description="Rows exported over all tables (PostgreSQL; 0 on SQLite).")
+
+
+class DroppedTenantOut(OutputModel):
+    """What drop_tenant did: the tenant, where it lived, its export, and when its storage went."""
+
+    code: str
+    name: str
+    database: str = Field(description="Where the tenant lived (a schema of a database, or a SQLite file).")
+    export: TenantExportOut
+    storage_dropped: str = Field(description="`now`: its schema was dropped in the same transaction; `after "
+                                             "commit`: its file, or its schema on another database, right after.")
 
 DROP = "tenants.drop"
 
