@@ -3,12 +3,15 @@
 A payroll run computes 10,000 payslips of exact (Fraction) arithmetic and user formulas. Computed in a thread of the
 process that serves requests (as it was), it holds that process's GIL for seconds: the event loop, and the database
 writes the run overlaps with its computation, wait for it (a profile showed the writer thread's socket writes
-queued behind the computing thread). A child process computes on another core and leaves the loop alone.
+queued behind the computing thread). A child process computes on another core and leaves the loop alone, when
+there is a core to spare: on this project's 2-core machines the child was slower overall (bench/payroll.py,
+calculate 4.0 s against 2.7 s in a thread: the pickling, and PostgreSQL, the writer and the child sharing two
+cores), so the default is a thread and a deployment with spare cores turns the child on.
 
 `run_pure(fn, *args)` runs a module-level function of picklable arguments in the pool and returns its result (it
 must return, not raise, what the caller needs to know: exceptions of our own types do not all pickle). The pool is
 made on first use with the 'spawn' start method (no fork of a process that runs threads and an event loop; the
-same on Linux, macOS and Windows) and `processes` children (setting `compute_processes`, default 1). With 0
+same on Linux, macOS and Windows) and `processes` children (setting `compute_processes`, default 0). With 0
 processes, or where no child can be started, `fn` runs in a thread of this process as before. A worker calls
 `warm()` at start-up, so the first job does not pay for the child's start (about a second: it imports the domain).
 """
@@ -34,7 +37,7 @@ MAX_PROCESSES = 8
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
-_processes = 1
+_processes = 0
 
 
 def configure(processes: int) -> None:

@@ -83,9 +83,11 @@ class Settings(BaseSettings):
                                              "(payroll, timetable solves, PDFs) over the workers; raise it when "
                                              "workers mostly wait (agent runs).")
     compute_processes: int = Field(
-        default=1, ge=0, le=8, description="Child processes that compute payroll runs' payslips beside each server "
+        default=0, ge=0, le=8, description="Child processes that compute payroll runs' payslips beside each server "
                                            "or worker process (domain/kernel/offload.py), so the computation holds "
-                                           "neither its event loop nor its GIL; 0 computes in a thread instead.")
+                                           "neither its event loop nor its GIL; 0 (the default) computes in a thread "
+                                           "of the process. On 2 cores a child was slower (bench/payroll.py: "
+                                           "calculate 4.0 s against 2.7 s); set it where cores are spare.")
     log_format: Literal["text", "json"] = Field(
         default="text", description="text: readable lines on stderr; json: one JSON object per line (time, level, "
                                     "logger, message, request_id), for log collectors in production.")

@@ -25,7 +25,7 @@ def _die_unless_in(parent_pid: int) -> str:
 def one_process():
     offload.configure(1)
     yield
-    offload.configure(1)
+    offload.configure(0)
 
 
 async def test_work_runs_in_another_process_and_comes_back(one_process):
@@ -48,7 +48,7 @@ async def test_no_processes_means_a_thread_of_this_process():
         pid, square = await offload.run_pure(_pid_and_square, 5)
         assert (pid, square) == (os.getpid(), 25)
     finally:
-        offload.configure(1)
+        offload.configure(0)
 
 
 def test_configure_refuses_sizes_outside_its_range():

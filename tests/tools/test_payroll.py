@@ -255,8 +255,8 @@ async def test_a_hostile_formula_is_refused_fast_and_never_stalls_the_event_loop
 async def test_no_formula_is_compiled_or_evaluated_on_the_event_loop(prt, staff, monkeypatch, processes):
     """Issue 17, finding 1: a user's formula never runs on the event loop. A spy on the formula's compile and
     evaluate records the thread of every call in this process while a structure is created and a month is
-    calculated. With no compute process (compute_processes 0) the run's formulas are evaluated in a worker thread;
-    with one (the default, domain.kernel.offload), not in this process at all: the spy sees only the structure's
+    calculated. With no compute process (compute_processes 0, the default) the run's formulas are evaluated in a worker thread;
+    with one (setting compute_processes, domain.kernel.offload), not in this process at all: the spy sees only the structure's
     compilation, in a thread, though the month's payslips were computed."""
     from domain.kernel import offload
     from domain.payroll.formula import Formula
@@ -284,7 +284,7 @@ async def test_no_formula_is_compiled_or_evaluated_on_the_event_loop(prt, staff,
         month = "2026-09" if processes == 0 else "2026-10"
         run = await run_month(prt, staff, month, f"{month}-28")
     finally:
-        offload.configure(1)
+        offload.configure(0)
     assert run.employees > 0 and run.gross_minor > 0, run
     kinds = {kind for kind, _ in threads}
     assert kinds == ({"compile", "evaluate"} if processes == 0 else {"compile"}), threads
