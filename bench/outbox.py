@@ -5,14 +5,15 @@ events/s, p95 under 200 ms).
 A fresh PostgreSQL database (dropped after) and a Redis stream of its own. Two worker processes (this script with
 --worker) each run what `mcs-erp worker` runs for events, a publisher and a consumer (workers/relay.py), with a
 no-op handler; this process is the server: --producers tasks record --events events, --per-commit to a
-transaction, and its publisher, woken by each commit, moves them to the stream. Each event's commit time is
+transaction (with outbox.record_all, as a service records a batch: one INSERT; --one-by-one: a record_event per
+event, three round trips each), and its publisher, woken by each commit, moves them to the stream. Each event's commit time is
 taken right after its COMMIT; a worker stamps the events it handled right after the commit of the transaction
 that handled them and appends them to its file. Throughput counts from the first commit to the last handling.
 
 Every wait is bounded (--timeout for each step; the run: four times that); the workers are killed whatever
 happens. The last line printed is JSON with `events_per_s` and `commit_to_handler_p95_ms`.
 
-Usage: uv run python bench/outbox.py [--events 20000] [--per-commit 10] [--producers 4]
+Usage: uv run python bench/outbox.py [--events 20000] [--per-commit 10] [--producers 4] [--one-by-one]
        [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--redis-url redis://127.0.0.1:6379/0]
 """
 
@@ -36,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+
+from sqlmodel import select  # noqa: E402
 
 from domain.kernel import outbox  # noqa: E402
 from domain.kernel.settings import Settings  # noqa: E402
@@ -81,16 +84,41 @@ async def worker(url: str, redis_url: str, queue: str, out: Path, name: str) -> 
     await asyncio.Event().wait()
 
 
-async def produce(runtime: Runtime, *, events: int, per_commit: int, producers: int) -> dict[int, float]:
+class Happened(outbox.DomainEvent):
+    """The bench's event: a thing of a producer happened (its n-th event)."""
+
+    topic = TOPIC
+    aggregate = AGGREGATE
+    aggregate_field = "thing"
+
+    thing: str
+    i: int
+
+
+async def produce(runtime: Runtime, *, events: int, per_commit: int, producers: int,
+                  one_by_one: bool = False) -> dict[int, float]:
+    """Record `events` events, `per_commit` to a transaction, from `producers` concurrent tasks (each its own 50
+    aggregates), as a service records a batch: outbox.record_all (one INSERT, the aggregates numbered under their
+    advisory locks), or with `one_by_one` one record_event each. Returns {event id: commit time}."""
     committed: dict[int, float] = {}
     per_producer = events // producers
 
     async def one(index: int) -> None:
         for start in range(0, per_producer, per_commit):
+            count = min(per_commit, per_producer - start)
+            keys = [f"p{index}-{(start + i) % 50}" for i in range(count)]
             async with runtime.db.write() as session:
-                ids = [(await outbox.record_event(session, TOPIC, AGGREGATE, f"p{index}-{(start + i) % 50}",
-                                                  {"i": start + i})).id
-                       for i in range(min(per_commit, per_producer - start))]
+                if one_by_one:
+                    ids = [(await outbox.record_event(session, TOPIC, AGGREGATE, key, {"i": start + i})).id
+                           for i, key in enumerate(keys)]
+                else:
+                    await outbox.record_all(session, [Happened(thing=key, i=start + i) for i, key in enumerate(keys)])
+                    # This transaction holds its aggregates' advisory locks until it commits, so the newest `count`
+                    # events of these aggregates are the ones it just recorded.
+                    ids = list((await session.exec(
+                        select(outbox.OutboxEvent.id).where(outbox.OutboxEvent.aggregate == AGGREGATE,
+                                                            outbox.OutboxEvent.aggregate_id.in_(sorted(set(keys))))
+                        .order_by(outbox.OutboxEvent.id.desc()).limit(count))).all())
             now = time.time()
             committed.update((i, now) for i in ids)
 
@@ -132,7 +160,8 @@ async def run(args: argparse.Namespace, step: list[str]) -> int:
         step[0] = f"{args.events} events to be recorded"
         started = time.time()
         committed = await asyncio.wait_for(produce(runtime, events=args.events, per_commit=args.per_commit,
-                                                   producers=args.producers), args.timeout)
+                                                   producers=args.producers, one_by_one=args.one_by_one),
+                                           args.timeout)
         produced_s = time.time() - started
         step[0] = "the workers to handle every event"
         deadline = time.monotonic() + args.timeout
@@ -185,6 +214,8 @@ async def main() -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--per-commit", type=int, default=10)
     parser.add_argument("--producers", type=int, default=4)
+    parser.add_argument("--one-by-one", action="store_true",
+                        help="record each event with its own record_event (default: each commit's with record_all)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds any one step may take")
     parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
