@@ -99,10 +99,6 @@ def _check_decimals(decimals: object, *, field: str = "decimals") -> int:
     return decimals
 
 
-def _round_integer(value: Fraction, mode: RoundingMode) -> int:
-    return _round_ratio(value.numerator, value.denominator, mode)
-
-
 def _round_ratio(numerator: int, denominator: int, mode: RoundingMode) -> int:
     """numerator / denominator (denominator > 0) rounded to an integer with `mode`, in integers only: DOWN toward
     zero, UP toward +infinity (the ceiling), HALF_UP with ties away from zero, HALF_EVEN with ties to even."""

@@ -50,6 +50,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -66,6 +67,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.kernel import merkle
 from domain.kernel.actor import Actor
 from domain.kernel.clock import utcnow
+from domain.kernel.db import reserve_ids_statement
 from domain.kernel.errors import DomainError, InvalidInput, NotFound
 
 COPY_FROM = 100
@@ -248,13 +250,12 @@ def _insert_pending(sync: Session) -> None:
         # Many entries (a whole school's payroll, 10,000 payslips): their ids from the table's sequence (nextval
         # takes no lock other writers wait for), then one binary COPY in this transaction, run from this
         # synchronous hook on the async driver the way SQLAlchemy's own asyncio layer does (await_only).
-        ids = sorted(sync.execute(text("SELECT nextval(pg_get_serial_sequence('audit_log', 'id')) "
-                                       "FROM generate_series(1, :n)"), {"n": len(pending)}).scalars())
+        ids = sync.execute(reserve_ids_statement(table.name), {"n": len(pending)}).scalar_one()
         for entry, entry_id in zip(pending, ids, strict=True):
             entry.id = entry_id
         raw = sync.connection().connection.driver_connection
-        await_only(raw.copy_records_to_table(table.name, records=[tuple(getattr(e, c) for c in CONTENT)
-                                                                  for e in pending], columns=list(CONTENT)))
+        content = attrgetter(*CONTENT)
+        await_only(raw.copy_records_to_table(table.name, records=[content(e) for e in pending], columns=list(CONTENT)))
         return
     if postgres and len(pending) == 1:
         # The common case (one tool call, one entry): straight on the driver, one round trip and none of the

@@ -491,7 +491,11 @@ async def reserve_ids(session: AsyncSession, table: Any, count: int) -> list[int
     if count <= 0:
         return []
     conn = await session.connection()
-    ids = (await conn.execute(text(f"SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence("
-                                   f"'{table.name}', 'id')) AS id FROM generate_series(1, :n)) AS reserved"),
-                              {"n": count})).scalar_one()
-    return list(ids)
+    return list((await conn.execute(reserve_ids_statement(table.name), {"n": count})).scalar_one())
+
+
+def reserve_ids_statement(table_name: str) -> Any:
+    """The query behind reserve_ids (parameter `n`): n new ids of `table_name`'s id sequence, ascending, as one array
+    in one row; for a synchronous caller (the audit log's before-commit hook) to run the same way."""
+    return text(f"SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence('{table_name}', 'id')) "
+                "AS id FROM generate_series(1, :n)) AS reserved")

@@ -737,6 +737,7 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
         currency=run.currency, period=period, total_days=total_days,
         structures=tuple((row.id, row.code, row.currency, row.components, row.name) for row in structure_rows),
         leave_types=leave_types, tables=tables, rates=rates), protocol=pickle.HIGHEST_PROTOCOL)
+    shared_key = hashlib.blake2b(shared, digest_size=16).hexdigest()  # once per run, not per batch
 
     async def compute(batch: list[_Employment]) -> None:
         """Compute `batch`'s payslips in the compute process (domain.kernel.offload): pure computation on what was
@@ -746,7 +747,7 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
                        unpaid_rows.get(job.contract.employee_id, Fraction(0)), taken.get(job.contract.employee_id, []),
                        balances.get(job.contract.employee_id, {}), arrears.get(job.contract.employee_id, ()),
                        ytd.get(job.contract.employee_id, engine.YearToDate())) for job in batch]
-        outcomes = await offload.run_pure(_compute_batch, shared, items)
+        outcomes = await offload.run_pure(_compute_batch, shared_key, shared, items)
         for job, outcome in zip(batch, outcomes, strict=True):
             if outcome[0] == "skip":
                 skipped.append(outcome[1])
@@ -815,12 +816,12 @@ _shared_cache: dict[str, tuple[_RunShared, dict[int | None, engine.SalaryStructu
 offload.preload(__name__)
 
 
-def _compute_batch(blob: bytes, items: list[_Item]) -> list[tuple[Any, ...]]:
+def _compute_batch(key: str, blob: bytes, items: list[_Item]) -> list[tuple[Any, ...]]:
     """Compute each item's payslip (in a compute process: domain.kernel.offload). Returns, per item in order,
     ("ok", payslip, its leave record as JSON, its year to date as JSON), ("skip", reason) or ("error", message,
     field): the first error stops the run (InvalidInput naming the employee), raised by the caller, since not every
     exception pickles. The JSON is rendered here, off the writing process."""
-    shared, structures = _unpickled(blob)
+    shared, structures = _unpickled(key, blob)
     out: list[tuple[Any, ...]] = []
     for item in items:
         contract, employee = item.job.contract, item.employee
@@ -856,9 +857,9 @@ def _ytd_json(slip: engine.Payslip) -> str:
                        "withholding": [w.record() for w in slip.withholdings]})
 
 
-def _unpickled(blob: bytes) -> tuple[_RunShared, dict[int | None, engine.SalaryStructure]]:
-    """The run's shared facts and compiled structures, from the cache when this process has seen the run."""
-    key = hashlib.blake2b(blob, digest_size=16).hexdigest()
+def _unpickled(key: str, blob: bytes) -> tuple[_RunShared, dict[int | None, engine.SalaryStructure]]:
+    """The run's shared facts (`blob`, named by `key`, its hash) and compiled structures, from the cache when this
+    process has seen the run."""
     hit = _shared_cache.get(key)
     if hit is None:
         shared: _RunShared = pickle.loads(blob)
