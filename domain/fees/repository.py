@@ -183,7 +183,7 @@ async def awards_of_students(session: AsyncSession, student_ids: Iterable[int]) 
     out: dict[int, set[int]] = {}
     for chunk in _chunks(student_ids):
         stmt = select(DiscountAward.student_id, DiscountAward.discount_id).where(
-            col(DiscountAward.student_id).in_(chunk), col(DiscountAward.deleted_at).is_(None))
+            id_in(DiscountAward.student_id, chunk), col(DiscountAward.deleted_at).is_(None))
         for student_id, discount_id in (await session.exec(stmt)).all():
             out.setdefault(student_id, set()).add(discount_id)
     return out
@@ -212,17 +212,31 @@ async def invoiced_students(session: AsyncSession, schedule_id: int, *, include_
     return set((await session.exec(stmt)).all())
 
 
+async def reserve_invoice_ids(session: AsyncSession, count: int) -> list[int] | None:
+    """`count` new invoice ids, ascending, from the invoices' sequence (PostgreSQL), for invoices written later with
+    `insert_invoices_bulk(ids=...)`; None on SQLite, where ids come only from writing the rows."""
+    if not _postgres(session):
+        return None
+    return await reserve_ids(session, Invoice.__table__, count)  # type: ignore[attr-defined]
+
+
 async def insert_invoices_bulk(session: AsyncSession, invoices: list[dict[str, Any]],
-                               lines: list[list[dict[str, Any]]]) -> list[int]:
-    """Insert invoices (column dicts without id and number) and their lines, numbered INV + zero-padded id, and
-    return the ids in order. On PostgreSQL the ids come from the sequence first, so each invoice is written once,
-    numbered, with one binary COPY per table; on SQLite multi-row INSERTs, then the numbers. Raises
-    IntegrityError when a UNIQUE index refuses an invoice (a live invoice of the schedule a concurrent run wrote)."""
+                               lines: list[list[dict[str, Any]]], *, ids: list[int] | None = None) -> list[int]:
+    """Insert invoices (column dicts without id and number; `version` 1 unless given) and their lines, numbered INV +
+    zero-padded id, and return the ids in order. On PostgreSQL the ids come from the sequence first (or are `ids`,
+    from reserve_invoice_ids), so each invoice is written once, numbered, with one binary COPY per table; on SQLite
+    multi-row INSERTs, then the numbers (`ids` is PostgreSQL's only: ValueError elsewhere). Raises IntegrityError
+    when a UNIQUE index refuses an invoice (a live invoice of the schedule a concurrent run wrote)."""
     now = utcnow()
     base = {"version": 1, "created_at": now, "updated_at": now, "deleted_at": None}
     table = Invoice.__table__  # type: ignore[attr-defined]
+    if ids is not None and not _postgres(session):
+        raise ValueError("invoice ids are reserved on PostgreSQL only")
     if _postgres(session) and invoices:
-        ids = await reserve_ids(session, table, len(invoices))
+        if ids is None:
+            ids = await reserve_ids(session, table, len(invoices))
+        elif len(ids) != len(invoices):
+            raise ValueError(f"{len(ids)} reserved ids for {len(invoices)} invoices")
         await bulk_insert(session, table, [{**base, **invoice, "id": invoice_id,
                                             "invoice_number": f"INV{invoice_id:06d}"}
                                            for invoice, invoice_id in zip(invoices, ids, strict=True)])
@@ -232,7 +246,7 @@ async def insert_invoices_bulk(session: AsyncSession, invoices: list[dict[str, A
             for n, line in enumerate(invoice_lines, start=1)])
         return ids
     rows = [{**base, **invoice, "invoice_number": f"T{uuid.uuid4().hex[:19]}"} for invoice in invoices]
-    ids: list[int] = []
+    ids = []
     for start in range(0, len(rows), 2000):
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         result = await session.exec(stmt, params=rows[start:start + 2000])  # type: ignore[call-overload]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -506,9 +507,14 @@ async def generate_invoices(session: AsyncSession, actor: Actor, *, schedule_id:
     lines = [[{"kind": line.kind, "fee_item_id": line.fee_item_id, "discount_id": line.discount_id,
                "description": line.description[:200], "amount": line.amount, "account_id": line.account_id}
               for line in p.lines] for p in plan.invoices]
-    ids = await repo.insert_invoices_bulk(session, invoices, lines)
-    result.invoice_ids = ids
     result.total = sum(p.total for p in plan.invoices)
+    # Issuing at once, where the invoices' ids can be had before they are written (PostgreSQL's sequence): the
+    # entries are posted first and each invoice is written once, issued, instead of written as a draft and then
+    # updated (10,000 invoices: 10,000 row versions and their index entries the less). The rows, the audit rows
+    # (in the same order) and the events are those of generating drafts and then issuing them.
+    reserved = await repo.reserve_invoice_ids(session, len(invoices)) if issue and issue_date is not None else None
+    ids = reserved if reserved is not None else await repo.insert_invoices_bulk(session, invoices, lines)
+    result.invoice_ids = ids
     await append_audit(session, actor, tool="fees.generate_invoices", event="invoices_generated",
                        arguments={"schedule_id": schedule_id, "year_level_id": year_level_id,
                                   "student_ids": None if student_ids is None else list(student_ids),
@@ -521,7 +527,8 @@ async def generate_invoices(session: AsyncSession, actor: Actor, *, schedule_id:
                           total=p.total, who=student_name(p.student),
                           lines=[(line.kind, line.account_id, line.amount) for line in p.lines])
                  for invoice_id, p in zip(ids, plan.invoices, strict=True)]
-        await _post_issue(session, actor, items, issue_date)
+        await _post_issue(session, actor, items, issue_date,
+                          unwritten=None if reserved is None else (invoices, lines))
         await _audit_issue(session, actor, ids, issue_date=issue_date, invoice_ids=ids, schedule_id=None)
         result.issued = len(ids)
     return result
@@ -540,10 +547,13 @@ class _ToIssue:
     lines: list[tuple[str, int, int]]
 
 
-async def _post_issue(session: AsyncSession, actor: Actor, items: list[_ToIssue],
-                      issue_date: dt.date) -> list[dict]:
+async def _post_issue(session: AsyncSession, actor: Actor, items: list[_ToIssue], issue_date: dt.date, *,
+                      unwritten: tuple[list[dict[str, Any]], list[list[dict[str, Any]]]] | None = None) -> list[dict]:
     """Post each invoice's entry (one batch) and mark the invoices issued (paid when the total is 0) with a
-    multi-row UPDATE; return the rows written (b_id, b_status, b_entry, b_issue_date)."""
+    multi-row UPDATE; return the rows written (b_id, b_status, b_entry, b_issue_date).
+
+    `unwritten`: the invoices (draft column dicts, in the order of `items`, whose ids were reserved) and their lines,
+    not yet written: they are written once, issued, with the version issuing gives a draft (2), instead of updated."""
     accounts: dict[str, dict[str, int]] = {}
     requests, issued = [], []
     for item in items:
@@ -563,7 +573,14 @@ async def _post_issue(session: AsyncSession, actor: Actor, items: list[_ToIssue]
     posted = await finance.post_entries(session, actor, requests, batch="fees.issue_invoices")
     for row in issued:
         row["b_entry"] = posted[f"invoice:{row['b_id']}"]
-    await repo.set_issued_bulk(session, issued)
+    if unwritten is None:
+        await repo.set_issued_bulk(session, issued)
+    else:
+        invoices, lines = unwritten
+        for invoice, row in zip(invoices, issued, strict=True):
+            invoice.update(status=row["b_status"], entry_id=row["b_entry"], issue_date=row["b_issue_date"],
+                           version=2)
+        await repo.insert_invoices_bulk(session, invoices, lines, ids=[row["b_id"] for row in issued])
     await outbox.record_all(session, [InvoiceIssued(invoice_id=item.invoice_id, invoice_number=item.number,
                                                     total=item.total, currency=item.currency, issue_date=issue_date)
                                       for item in items])

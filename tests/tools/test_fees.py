@@ -101,6 +101,13 @@ async def test_a_year_level_is_invoiced_once_with_its_discounts(frt, world):
     async with frt.db.read() as s:
         entry = await finance.get_entry(s, ben.entry_id)
     assert entry.entry.source == f"invoice:{ben.invoice_id}" and entry.total_debit == TUITION_Y7 + TRANSPORT
+    # Issued by the generation itself: each row is the one a draft issued afterwards becomes (written once on
+    # PostgreSQL, where the ids are reserved first; a draft then an update on SQLite).
+    async with frt.db.read() as s:
+        rows = (await s.exec(select(Invoice).where(Invoice.fee_schedule_id == world.schedule_id))).all()
+        keyed = {e.idempotency_key: e.id for e in (await s.exec(select(JournalEntry))).all()}
+    assert {(r.status, r.version, r.issue_date, r.entry_id == keyed[f"invoice:{r.id}"], r.invoice_number)
+            for r in rows} == {("issued", 2, date(2026, 1, 20), True, f"INV{r.id:06d}") for r in rows}
 
     again = await generate(frt, world, year_level_id=world.y7)
     assert again["created"] == 0 and again["skipped"] == 4
@@ -125,6 +132,9 @@ async def test_drafts_are_issued_later_and_only_once(frt, world):
                           world.bursar)
     assert issued.invoice_ids == [draft.invoice_id]
     assert await receivable(frt) - before == draft.total_minor
+    async with frt.db.read() as s:
+        row = await s.get(Invoice, draft.invoice_id)
+    assert (row.status, row.version, row.issue_date) == ("issued", 2, date(2026, 4, 20))
     with pytest.raises(Conflict, match="only drafts are issued"):
         await invoke(frt, "issue_invoices", {"invoice_ids": [draft.invoice_id]}, world.bursar)
 
