@@ -3,7 +3,10 @@ the feed that wakes a run's followers (domain/agent/feed.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -17,6 +20,8 @@ from domain.kernel.settings import Settings
 from domain.kernel import offload, tenants
 from domain.kernel.tenants import tenant_in_use
 from tools.registry import Catalogue, build_catalogue
+
+log = logging.getLogger(__name__)
 
 
 class JobRunner(Protocol):
@@ -61,6 +66,7 @@ class Runtime:
     jobs: JobRunner = field(default=None)  # type: ignore[assignment]  # set by create()
     _catalogue: Catalogue | None = None  # built at first use: see `catalogue`
     _key_cache: dict[str, tuple[float, Actor | None]] = field(default_factory=dict)
+    _key_lookups: dict[str, asyncio.Task] = field(default_factory=dict)  # in flight, one per cache key
     clients: dict[str, Any] = field(default_factory=dict)  # long-lived clients of this process (model providers)
     runs: RunFeed = field(default_factory=RunFeed)  # wakes a run's followers when a change of it commits
 
@@ -78,6 +84,7 @@ class Runtime:
         # A tenant's cluster (tenants.database_url) is re-read as often as a key's lookup: `tenants move` waits
         # that long, the tenant suspended, before copying it.
         runtime = cls(settings=settings, db=Database(settings.database_url,
+                                                     pool_size=settings.database_pool_size,
                                                      placement_ttl_s=settings.key_cache_seconds))
         runtime.runs.attach(runtime.db.write_engine.sync_engine)
         # A SQLite tenant's file has its own write engine (domain.kernel.db.Database.tenant_database). Run ids are
@@ -107,7 +114,9 @@ class Runtime:
         await self.jobs.start(serving=serving)
 
     async def close(self) -> None:
-        """Stop the job runner, then close every database connection."""
+        """Stop the job runner and any key lookup in flight, then close every database connection."""
+        for task in list(self._key_lookups.values()):
+            task.cancel()
         if self.jobs is not None:
             await self.jobs.stop()
         await self.runs.close()
@@ -115,17 +124,54 @@ class Runtime:
 
     async def actor_for_key(self, raw_key: str, channel: Channel) -> Actor | None:
         """Resolve an API key to its Actor (in the key's tenant), reusing a lookup for `key_cache_seconds` (the
-        delay of a revocation or a tenant's suspension). Raises TenantSuspended for a key of a suspended tenant."""
+        delay of a revocation or a tenant's suspension). Raises TenantSuspended for a key of a suspended tenant,
+        ServiceUnavailable when the lookup could not reach the database.
+
+        An answer is never older than key_cache_seconds, counted from the start of the lookup that made it. So
+        that the lookups of many keys do not fall due together and hold up their callers (a server of 50 schools
+        whose keys were first seen in the same second looked all 50 up again in the same second, every
+        key_cache_seconds: bench/tenants.py's slow tail), a key is looked up again in the background once its
+        answer is past a point between half and nine tenths of key_cache_seconds, the point fixed per key (a
+        hash of it), while callers keep the cached answer. Only a caller holding no answer, or an expired one,
+        waits for a lookup; concurrent callers of one key share one lookup."""
+        ttl = self.settings.key_cache_seconds
+        if ttl <= 0:  # no reuse: every call reads the key now
+            return await self._authenticate(raw_key, channel)
         cache_key = f"{channel}:{identity.hash_key(raw_key)}"
         now = time.monotonic()
         hit = self._key_cache.get(cache_key)
-        if hit is not None and now - hit[0] < self.settings.key_cache_seconds:
+        if hit is not None and now - hit[0] < ttl:
+            if now - hit[0] >= ttl * _refresh_point(cache_key) and cache_key not in self._key_lookups:
+                self._look_up_key(cache_key, raw_key, channel)
             return hit[1]
-        actor = await self._authenticate(raw_key, channel)
-        if len(self._key_cache) > 10_000:
-            self._key_cache.clear()
-        self._key_cache[cache_key] = (now, actor)
-        return actor
+        lookup = self._key_lookups.get(cache_key) or self._look_up_key(cache_key, raw_key, channel)
+        return await asyncio.shield(lookup)  # a caller cut off leaves the shared lookup to the others
+
+    def _look_up_key(self, cache_key: str, raw_key: str, channel: Channel) -> asyncio.Task:
+        """Start the one lookup of `cache_key` in flight; its answer goes into the cache when it completes."""
+
+        async def look_up() -> Actor | None:
+            started = time.monotonic()
+            try:
+                actor = await self._authenticate(raw_key, channel)
+            except BaseException:
+                self._key_cache.pop(cache_key, None)  # a suspended tenant's key (or an outage): callers ask again
+                raise
+            if len(self._key_cache) > 10_000:
+                self._key_cache.clear()
+            self._key_cache[cache_key] = (started, actor)
+            return actor
+
+        task = asyncio.get_running_loop().create_task(look_up())
+        self._key_lookups[cache_key] = task
+        task.add_done_callback(lambda done: self._lookup_done(cache_key, done))
+        return task
+
+    def _lookup_done(self, cache_key: str, task: asyncio.Task) -> None:
+        if self._key_lookups.get(cache_key) is task:
+            del self._key_lookups[cache_key]
+        if not task.cancelled() and task.exception() is not None:  # retrieved: a background refresh's own error
+            log.debug("API key lookup failed: %r", task.exception())
 
     async def _authenticate(self, raw_key: str, channel: Channel) -> Actor | None:
         code = identity.tenant_of_key(raw_key)
@@ -158,3 +204,9 @@ class Runtime:
         async with self.db.read() as session:
             user = await identity.get_user_by_username(session, username)
             return None if user is None else identity.actor_for(user, channel)
+
+
+def _refresh_point(cache_key: str) -> float:
+    """The share of key_cache_seconds (0.5 to 0.9) after which `cache_key`'s answer is looked up again in the
+    background: fixed per key, spread evenly over keys (CRC-32 of the key)."""
+    return 0.5 + 0.4 * (zlib.crc32(cache_key.encode()) % 1024) / 1024

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
                     "currency, are above this needs an admin's approval (four eyes); at or below it the requester's "
                     "confirmation is enough. Default 1000000 (10,000.00 in a currency with 2 decimals); 0: every "
                     "manual entry needs approval.")
+    database_pool_size: int = Field(
+        default=10, ge=1, le=200,
+        description="Idle connections each engine of a process keeps to PostgreSQL (reads and writes have one each); "
+                    "as many more may open for a burst and close after it. Size it to the calls a process serves at "
+                    "once: a connection opened for a burst starts with none of PostgreSQL's caches (plans, and the "
+                    "catalog of every tenant schema it touches), and closing it throws them away. Mind PostgreSQL's "
+                    "max_connections: up to 4 x this per process. SQLite keeps it for reads (one writer).")
     key_cache_seconds: float = Field(default=5.0, ge=0, description="How long an API key lookup is reused.")
     queue_name: str = Field(default="mcs-erp:jobs", min_length=1, max_length=100,
                             description="The arq queue servers enqueue on and `mcs-erp worker` takes jobs from.")
