@@ -9,12 +9,13 @@ assessment by its own weight: every assessment is then a category of one, so the
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -145,14 +146,39 @@ def _entry(status: str, score_x100: int | None) -> grading.ScoreEntry:
     return grading.ScoreEntry.scored(Fraction(score_x100 or 0, 100))
 
 
-@dataclass(frozen=True)
 class StudentResult:
-    """A student's computed grade in a class and term: the breakdown, the graded percentage (None: nothing
-    counted yet), and how many assessments have no result yet."""
+    """A student's computed grade in a class and term: the graded percentage (`grade`; None: nothing counted yet),
+    how many assessments have no result yet (`not_graded`), and the breakdown behind the grade (`breakdown`,
+    whose `percentage` is the exact one the grade rounds).
 
-    breakdown: grading.GradeBreakdown
-    grade: grading.Grade | None
-    not_graded: int
+    Made by student_result with its breakdown, or by ClassGrader.result with the class's grader and the
+    student's results, from which the breakdown is made when first read. A school's term grades make 20,000 of
+    these: slots, and no breakdown object until one is read, keep them cheap to make and for the garbage
+    collector to scan (issue 19, bench/gradebook.py).
+    """
+
+    __slots__ = ("grade", "not_graded", "_breakdown", "_grader", "_cells")
+
+    def __init__(self, breakdown: grading.GradeBreakdown | None, grade: grading.Grade | None, not_graded: int, *,
+                 grader: ClassGrader | None = None, cells: tuple[ResultCell, ...] = ()) -> None:
+        self.grade = grade
+        self.not_graded = not_graded
+        self._breakdown = breakdown
+        self._grader = grader
+        self._cells = cells
+
+    @property
+    def breakdown(self) -> grading.GradeBreakdown:
+        if self._breakdown is None:
+            assert self._grader is not None  # made by ClassGrader.result
+            exact = self.grade.unrounded if self.grade else None
+            self._breakdown = grading.GradeBreakdown(exact, detail=partial(self._grader.breakdown, self._cells))
+        return self._breakdown
+
+    @property
+    def unrounded(self) -> Fraction | None:
+        """The exact percentage the grade rounds (the breakdown's), None when nothing is counted yet."""
+        return self.grade.unrounded if self.grade else None
 
     @property
     def percentage_x100(self) -> int | None:
@@ -161,6 +187,18 @@ class StudentResult:
     @property
     def letter(self) -> str | None:
         return self.grade.letter if self.grade else None
+
+    def __eq__(self, other: object) -> bool:
+        # As the dataclass it was: equal breakdowns are equal percentages, which equal grades hold (`unrounded`).
+        if not isinstance(other, StudentResult):
+            return NotImplemented
+        return (self.grade, self.not_graded) == (other.grade, other.not_graded)
+
+    def __hash__(self) -> int:
+        return hash((self.grade, self.not_graded))
+
+    def __repr__(self) -> str:
+        return f"StudentResult(grade={self.grade!r}, not_graded={self.not_graded})"
 
 
 def plan_for(policy: Policy, assessments: list[Assessment]) -> grading.GradingPlan:
@@ -180,9 +218,137 @@ def student_result(policy: Policy, assessments: list[Assessment], grades: Mappin
     return StudentResult(breakdown, policy.scale.grade(breakdown.percentage), not_graded)
 
 
+_EXCUSED, _MISSING = GradeStatus.EXCUSED.value, GradeStatus.MISSING.value
+_ENGINE, _ONE_EACH, _GROUPED = "engine", "one each", "grouped"
+
+ResultCell = tuple[str, int | None] | None
+"""A student's stored result on one assessment: (status, score_x100), or None when nothing is recorded yet."""
+
+
+class ClassGrader:
+    """A class's grading policy compiled for its assessments in a term, to grade each of its students.
+
+    `result(cells)` grades one student from `cells`, their results in the order of `assessments` (ResultCell
+    each), and answers what student_result answers for the same results: the same exact percentage, grade and
+    count of assessments not graded yet (tests/domain/test_gradebook_grader.py compares the two). It computes
+    the weighted percentage in integers from tables made once per class, the rules of
+    grading.compute_breakdown applied to stored hundredths:
+    - a category's percentage is 100 x sum(score_x100) / sum(max_score_x100) over its counted assessments
+      (scored ones, and missing ones as 0; excused and ungraded ones left out);
+    - the overall percentage is the mean of the counted categories' percentages weighted by their weights,
+      renormalised over them. The weights are put over their common denominator as integers; when each
+      category holds one assessment (a class weighting each assessment: the usual case), each assessment's
+      term is a precomputed integer coefficient over the least common multiple of the maxima, so a student
+      costs a multiply-add per result and one Fraction;
+    - the breakdown's categories are computed by the engine only when read.
+    A class whose categories drop lowest results goes through the engine for every student, and so does a
+    result the engine refuses (a negative score, or one above the assessment's maximum), raising its error.
+
+    Raises InvalidInput on construction as plan_for does (an assessment in a category the class does not have,
+    a maximum not above 0, duplicate codes).
+    """
+
+    def __init__(self, policy: Policy, assessments: list[Assessment]) -> None:
+        self.policy = policy
+        self.assessments = assessments
+        self.size = len(assessments)
+        self.position = {a.id or 0: p for p, a in enumerate(assessments)}
+        self._plan: grading.GradingPlan | None = None
+        self._mode = self._compile()
+
+    @property
+    def plan(self) -> grading.GradingPlan:
+        """The engine's checked plan for the class (plan_for), built when first needed."""
+        if self._plan is None:
+            self._plan = plan_for(self.policy, self.assessments)
+        return self._plan
+
+    def _compile(self) -> str:
+        items, policy = self.assessments, self.policy
+        maxima = [a.max_score_x100 for a in items]
+        if policy.by_category:
+            index = {c.code: n for n, c in enumerate(policy.categories)}
+            of = [index.get((a.category or "").upper()) for a in items]
+            weights = [c.weight for c in policy.categories]
+            simple = (len(index) == len(policy.categories) and None not in of
+                      and not any(c.drop_lowest for c in policy.categories))
+        else:
+            of = list(range(len(items)))
+            weights = [Fraction(max(a.weight_x100, 1), 100) for a in items]
+            simple = True
+        if not (simple and all(m > 0 for m in maxima) and len(self.position) == len(items)):
+            self.plan  # noqa: B018 - the engine's checks raise what plan_for raises for this class
+            return _ENGINE
+        common = math.lcm(*(w.denominator for w in weights)) if weights else 1
+        integer_weights = [w.numerator * (common // w.denominator) for w in weights]
+        categories: list[int] = [n for n in of if n is not None]
+        if len(set(categories)) == len(categories):
+            # Each counted assessment's term K x 100 x score / max is K x (L / max) x score / L, L the maxima's lcm.
+            self._lcm = math.lcm(*maxima) if maxima else 1
+            self._table = [(m, integer_weights[n], integer_weights[n] * (self._lcm // m))
+                           for m, n in zip(maxima, categories)]
+            return _ONE_EACH
+        self._weights = integer_weights
+        self._table = list(zip(categories, maxima))  # type: ignore[arg-type]
+        return _GROUPED
+
+    def result(self, cells: tuple[ResultCell, ...]) -> StudentResult:
+        """Grade one student from their results in the order of the assessments (see the class docstring).
+        Raises InvalidInput as student_result does for a result the engine refuses."""
+        not_graded = 0
+        if self._mode is _ONE_EACH:
+            total = weight = 0
+            for cell, (maximum, k, coefficient) in zip(cells, self._table):
+                if cell is None:
+                    not_graded += 1
+                    continue
+                status, score = cell
+                if status == _EXCUSED:
+                    continue
+                if score and status != _MISSING:
+                    if score < 0 or score > maximum:
+                        return self._by_engine(cells)
+                    total += coefficient * score
+                weight += k
+            percentage = Fraction(100 * total, self._lcm * weight) if weight else None
+        elif self._mode is _GROUPED:
+            scores, maxima = [0] * len(self._weights), [0] * len(self._weights)
+            for cell, (n, maximum) in zip(cells, self._table):
+                if cell is None:
+                    not_graded += 1
+                    continue
+                status, score = cell
+                if status == _EXCUSED:
+                    continue
+                if score and status != _MISSING:
+                    if score < 0 or score > maximum:
+                        return self._by_engine(cells)
+                    scores[n] += score
+                maxima[n] += maximum
+            # sum of K x score / max over the counted categories, as one integer pair
+            numerator, denominator, weight = 0, 1, 0
+            for k, score, maximum in zip(self._weights, scores, maxima):
+                if maximum:
+                    numerator, denominator = numerator * maximum + k * score * denominator, denominator * maximum
+                    weight += k
+            percentage = Fraction(100 * numerator, denominator * weight) if weight else None
+        else:
+            return self._by_engine(cells)
+        return StudentResult(None, self.policy.scale.grade(percentage), not_graded, grader=self, cells=cells)
+
+    def breakdown(self, cells: tuple[ResultCell, ...]) -> grading.GradeBreakdown:
+        """The engine's breakdown (grading.GradingPlan.breakdown) of one student's results, as `result` takes them."""
+        entries = {a.id or 0: _entry(*cell) for a, cell in zip(self.assessments, cells) if cell is not None}
+        return self.plan.breakdown(entries)
+
+    def _by_engine(self, cells: tuple[ResultCell, ...]) -> StudentResult:
+        breakdown = self.breakdown(cells)
+        return StudentResult(breakdown, self.policy.scale.grade(breakdown.percentage), cells.count(None))
+
+
 def class_average_x100(results: Iterable[StudentResult], scale: grading.GradingScale) -> int | None:
     """The class average of the students' unrounded percentages, rounded once by the scale, in hundredths."""
-    average = grading.class_average(r.breakdown.percentage for r in results)
+    average = grading.class_average(r.unrounded for r in results)
     graded = scale.grade(average)
     return x100(graded.percentage) if graded else None
 

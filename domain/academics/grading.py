@@ -20,7 +20,7 @@ Several names here (`Assessment`, `Grade`) are also table names in `models.py`; 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from decimal import Decimal
@@ -288,7 +288,9 @@ class GradeBreakdown:
     `percentage` is the overall percentage (0..100), exact and unrounded, or None when no assessment is
     counted in any category; round it once with `GradingScale.grade`. `categories` (CategoryResult each) is
     built when first read: a whole school's term grades need only the percentages, and building 100,000
-    category results nobody reads was a third of their cost (issue 19, bench/gradebook.py).
+    category results nobody reads was a third of their cost (issue 19, bench/gradebook.py). A breakdown made
+    with `detail` (a caller that computed the percentage another way, as gradebook.ClassGrader does) takes its
+    categories from the breakdown `detail()` returns, computed by this module when first read.
     """
 
     percentage: Fraction | None
@@ -297,9 +299,12 @@ class GradeBreakdown:
     parts: tuple[tuple[Category, tuple[int, int] | None, Fraction, Fraction, list, tuple], ...] = field(
         default=(), repr=False, compare=False)
     weight_pair: tuple[int, int] = field(default=(0, 1), repr=False, compare=False)
+    detail: Callable[[], GradeBreakdown] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def categories(self) -> tuple[CategoryResult, ...]:
+        if self.detail is not None:
+            return self.detail().categories
         total_weight = Fraction(*self.weight_pair)
         return tuple(CategoryResult(code=category.code, weight=category.weight, total_weight=total_weight,
                                     percentage=None if pair is None else Fraction(*pair), points=points,
@@ -481,7 +486,7 @@ class GradeBand:
         object.__setattr__(self, "gpa_points", points)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Grade:
     """A graded percentage: the percentage rounded once by the scale, the unrounded one, and its band."""
 
@@ -594,6 +599,9 @@ class GradingScale:
         object.__setattr__(self, "_unit", unit)
         object.__setattr__(self, "_thresholds", tuple((band.min_percentage.numerator * unit)
                                                       // band.min_percentage.denominator for band in bands))
+        # grade()'s rounded percentages and their bands by units, made once each (at most 100 x unit + 1 of them):
+        # a school's term grades round to a few thousand values.
+        object.__setattr__(self, "_graded", {})
 
     def grade(self, percentage: Fraction | None) -> Grade | None:
         """Round `percentage` once with the scale's mode and decimals and return it with its band.
@@ -611,8 +619,14 @@ class GradingScale:
         # Rounded and looked up in whole units of the rounding (integers only; the same as round_percentage).
         unit: int = self._unit  # type: ignore[attr-defined]
         units = _round_ratio(exact.numerator * unit, exact.denominator, self.rounding)
-        band = next(b for b, t in zip(self.bands, self._thresholds) if units >= t)  # type: ignore[attr-defined]
-        return Grade(percentage=Fraction(units, unit), unrounded=exact, band=band)
+        graded: dict[int, tuple[Fraction, GradeBand]] = self._graded  # type: ignore[attr-defined]
+        known = graded.get(units)
+        if known is None:
+            band = next(b for b, t in zip(self.bands, self._thresholds) if units >= t)  # type: ignore[attr-defined]
+            known = (Fraction(units, unit), band)
+            if units <= 100 * unit:
+                graded[units] = known
+        return Grade(known[0], exact, known[1])
 
 
 def _us_band(minimum: int, letter: str, points: str) -> GradeBand:

@@ -415,27 +415,36 @@ async def assessments_of_classes(session: AsyncSession, class_ids: list[int], te
     return out
 
 
-async def active_students_of_classes(session: AsyncSession, class_ids: list[int]) -> dict[int, list[Student]]:
-    """Return the actively enrolled live students of these classes, by class id, each list by student id.
+async def students_of_classes(session: AsyncSession, class_ids: list[int]) -> dict[int, Student]:
+    """Return {id: Student} of the live students actively enrolled in any of these classes (each built once)."""
+    enrolled = select(Enrollment.student_id).where(
+        id_in(Enrollment.class_id, class_ids), Enrollment.status == EnrollmentStatus.ACTIVE.value,
+        Enrollment.deleted_at.is_(None))  # type: ignore[union-attr]
+    stmt = select(Student).where(Student.id.in_(enrolled), Student.deleted_at.is_(None))  # type: ignore
+    return {s.id or 0: s for s in (await session.exec(stmt)).all()}
 
-    Reads the (class, student) pairs, then each student once: a student in ten classes is built once."""
-    pairs = (await session.exec(
-        select(Enrollment.class_id, Enrollment.student_id)
-        .where(Enrollment.class_id.in_(class_ids),  # type: ignore[attr-defined]
-               Enrollment.status == EnrollmentStatus.ACTIVE.value,
-               Enrollment.deleted_at.is_(None))  # type: ignore[union-attr]
-        .order_by(Enrollment.class_id, Enrollment.student_id))).all()
-    ids = sorted({student_id for _, student_id in pairs})
-    students: dict[int, Student] = {}
-    for start in range(0, len(ids), 5000):  # bounded IN lists
-        chunk = ids[start:start + 5000]
-        stmt = select(Student).where(Student.id.in_(chunk), Student.deleted_at.is_(None))  # type: ignore
-        students.update({s.id or 0: s for s in (await session.exec(stmt)).all()})
-    out: dict[int, list[Student]] = {}
-    for class_id, student_id in pairs:
-        if student_id in students:
-            out.setdefault(class_id, []).append(students[student_id])
-    return out
+
+async def term_results_of_classes(session: AsyncSession, class_ids: list[int], term_id: int) -> list:
+    """Return the stored results of every active enrollment of these classes in a term, with one query, as plain
+    rows (class_id, student_id, assessment_id, score_x100, status) ordered by class id then student id.
+
+    An enrollment has a row per live assessment of its class in the term; the last three are None where the
+    student has no live result on that assessment, and the enrollment's only row is all None after the ids
+    when the class has no assessment in the term. Enrollments of removed students are included
+    (students_of_classes leaves those students out)."""
+    e, a, g = Enrollment.__table__, Assessment.__table__, Grade.__table__  # type: ignore[attr-defined]
+    stmt = (select(e.c.class_id, e.c.student_id, g.c.assessment_id, g.c.score_x100, g.c.status)
+            .select_from(e.outerjoin(a, (a.c.class_id == e.c.class_id) & (a.c.term_id == term_id)
+                                     & a.c.deleted_at.is_(None))
+                         .outerjoin(g, (g.c.assessment_id == a.c.id) & (g.c.student_id == e.c.student_id)
+                                    & g.c.deleted_at.is_(None)))
+            .where(id_in(e.c.class_id, class_ids), e.c.status == EnrollmentStatus.ACTIVE.value,
+                   e.c.deleted_at.is_(None))
+            .order_by(e.c.class_id, e.c.student_id))
+    # Core rows straight from the connection (no ORM loading step for 80,000 rows of plain values); a write unit
+    # of work's pending changes are flushed first, as the session's own queries do.
+    await session.flush()
+    return list((await (await session.connection()).execute(stmt)).all())
 
 
 async def published_classes(session: AsyncSession, class_ids: list[int], term_id: int) -> set[int]:
@@ -443,16 +452,6 @@ async def published_classes(session: AsyncSession, class_ids: list[int], term_id
     stmt = select(TermGrade.class_id).where(TermGrade.class_id.in_(class_ids),  # type: ignore[attr-defined]
                                             TermGrade.term_id == term_id, TermGrade.deleted_at.is_(None)).distinct()
     return set((await session.exec(stmt)).all())
-
-
-async def results_for_assessments(session: AsyncSession, assessment_ids: list[int]) -> list:
-    """Return (assessment_id, student_id, score_x100, status) rows of the live results of these assessments,
-    without building ORM objects (for computing many classes' grades)."""
-    if not assessment_ids:
-        return []
-    stmt = (select(Grade.assessment_id, Grade.student_id, Grade.score_x100, Grade.status)
-            .where(Grade.assessment_id.in_(assessment_ids), Grade.deleted_at.is_(None)))  # type: ignore
-    return list((await session.exec(stmt)).all())
 
 
 async def term_comment(session: AsyncSession, class_id: int, term_id: int, student_id: int) -> TermComment | None:

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Literal
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -460,7 +462,7 @@ def term_grade_values(result: gradebook.StudentResult, policy: gradebook.Policy)
     """The columns of a term grade row for a computed result: the rounded and the exact percentage ("n/d"),
     letter, GPA points (hundredths), pass and credit, and the scale's code."""
     grade = result.grade
-    exact = result.breakdown.percentage
+    exact = result.unrounded
     return {"percentage_x100": result.percentage_x100, "letter": grade.letter if grade else None,
             "percentage_exact": f"{exact.numerator}/{exact.denominator}" if exact is not None else None,
             "gpa_points_x100": gradebook.x100(grade.gpa_points) if grade else None,
@@ -468,7 +470,7 @@ def term_grade_values(result: gradebook.StudentResult, policy: gradebook.Policy)
             "scale_code": policy.scale.code}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TermGradeLine:
     student: Student
     result: gradebook.StudentResult
@@ -516,10 +518,13 @@ async def compute_term_grades(session: AsyncSession, actor: Actor, *, class_id: 
 async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_ids: list[int], term_id: int,
                                   with_grade_rows: bool = True) -> list[TermGradeComputation]:
     """Compute the term grades of many classes at once (a section, a year level, the school), in the order of
-    `class_ids`, with a handful of queries whatever their number. Without `with_grade_rows` the results are
-    read as plain rows and each computation's `grades` is empty (enough to report grades; publishing and the
-    gradebook need the rows). Classes of another academic year than the term's are refused (InvalidInput);
-    unknown ones raise NotFound; PermissionDenied outside a teacher's scope.
+    `class_ids`, with a handful of queries whatever their number: the students' results are read with one query
+    as plain rows (repository.term_results_of_classes) and each class's students graded by its
+    gradebook.ClassGrader, which answers what gradebook.student_result answers. With `with_grade_rows` each
+    computation's `grades` also holds the class's Grade rows (publishing and the gradebook need them); without,
+    it is empty (enough to report grades). Classes of another academic year than the term's are refused
+    (InvalidInput); unknown ones raise NotFound; PermissionDenied outside a teacher's scope; InvalidInput as
+    the grading engine raises it for a class whose policy or results it refuses.
     """
     classes = await repo.classes_by_ids(session, class_ids)
     for class_id in class_ids:
@@ -533,29 +538,32 @@ async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_
                                field="term_id")
     policies = await gradebook.policies_for(session, classes.values())
     assessments = await repo.assessments_of_classes(session, class_ids, term_id)
-    students = await repo.active_students_of_classes(session, class_ids)
-    all_assessments = [a for group in assessments.values() for a in group]
-    ids = [a.id or 0 for a in all_assessments]
-    grades = (await repo.grades_for_assessments(session, ids) if with_grade_rows
-              else await repo.results_for_assessments(session, ids))
-    class_of = {a.id or 0: a.class_id for a in all_assessments}
+    students = await repo.students_of_classes(session, class_ids)
+    rows = await repo.term_results_of_classes(session, class_ids, term_id)
     by_class: dict[int, list[Grade]] = {}
-    results: dict[tuple[int, int], dict[int, Grade]] = {}
-    for g in grades:
-        if with_grade_rows:
+    if with_grade_rows:
+        class_of = {a.id or 0: a.class_id for group in assessments.values() for a in group}
+        for g in await repo.grades_for_assessments(session, list(class_of)):
             by_class.setdefault(class_of[g.assessment_id], []).append(g)
-        results.setdefault((class_of[g.assessment_id], g.student_id), {})[g.assessment_id] = g
     published = await repo.published_classes(session, class_ids, term_id)
-    out = []
-    for class_id in class_ids:
-        policy, items = policies[class_id], assessments.get(class_id, [])
-        plan = gradebook.plan_for(policy, items)
-        lines = [TermGradeLine(st, gradebook.student_result(policy, items, results.get((class_id, st.id or 0), {}),
-                                                            plan=plan))
-                 for st in students.get(class_id, [])]
-        out.append(TermGradeComputation(classes[class_id], term, items, by_class.get(class_id, []), lines,
-                                        class_id in published, policy))
-    return out
+    graders = {class_id: gradebook.ClassGrader(policies[class_id], assessments.get(class_id, []))
+               for class_id in class_ids}
+    lines: dict[int, list[TermGradeLine]] = {class_id: [] for class_id in class_ids}
+    # The rows come by class and student: each (class, student) run is one student's results in that class.
+    for (class_id, student_id), run in groupby(rows, key=itemgetter(0, 1)):
+        student = students.get(student_id)
+        if student is None:
+            continue
+        grader = graders[class_id]
+        cells: list[gradebook.ResultCell] = [None] * grader.size
+        position = grader.position
+        for _, _, assessment_id, score_x100, status in run:
+            if assessment_id is not None and assessment_id in position:
+                cells[position[assessment_id]] = (status, score_x100)
+        lines[class_id].append(TermGradeLine(student, grader.result(tuple(cells))))
+    return [TermGradeComputation(classes[class_id], term, assessments.get(class_id, []), by_class.get(class_id, []),
+                                 lines[class_id], class_id in published, policies[class_id])
+            for class_id in class_ids]
 
 
 def check_publishable(comp: TermGradeComputation) -> None:
