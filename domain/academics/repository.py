@@ -384,17 +384,19 @@ async def default_scale(session: AsyncSession) -> GradingScaleRecord | None:
 
 
 # ---------------------------------------------------------------- many classes at once (term grades in bulk)
+#
+# A school's 800 class ids are bound as one array on PostgreSQL (kernel.sql.id_in), not 800 IN parameters each.
 
 
 async def classes_by_ids(session: AsyncSession, class_ids: list[int]) -> dict[int, SchoolClass]:
     """Return the live classes with these ids, by id."""
-    stmt = select(SchoolClass).where(SchoolClass.id.in_(class_ids), SchoolClass.deleted_at.is_(None))  # type: ignore
+    stmt = select(SchoolClass).where(id_in(SchoolClass.id, class_ids), SchoolClass.deleted_at.is_(None))  # type: ignore
     return {c.id or 0: c for c in (await session.exec(stmt)).all()}
 
 
 async def categories_of_classes(session: AsyncSession, class_ids: list[int]) -> dict[int, list[GradingCategory]]:
     """Return the live categories of these classes, by class id, each list by code."""
-    stmt = (select(GradingCategory).where(GradingCategory.class_id.in_(class_ids),  # type: ignore[attr-defined]
+    stmt = (select(GradingCategory).where(id_in(GradingCategory.class_id, class_ids),
                                           GradingCategory.deleted_at.is_(None))  # type: ignore[union-attr]
             .order_by(GradingCategory.class_id, GradingCategory.code))
     out: dict[int, list[GradingCategory]] = {}
@@ -406,7 +408,7 @@ async def categories_of_classes(session: AsyncSession, class_ids: list[int]) -> 
 async def assessments_of_classes(session: AsyncSession, class_ids: list[int], term_id: int
                                  ) -> dict[int, list[Assessment]]:
     """Return the live assessments of these classes in a term, by class id, each list by id."""
-    stmt = (select(Assessment).where(Assessment.class_id.in_(class_ids), Assessment.term_id == term_id,  # type: ignore
+    stmt = (select(Assessment).where(id_in(Assessment.class_id, class_ids), Assessment.term_id == term_id,
                                      Assessment.deleted_at.is_(None))  # type: ignore[union-attr]
             .order_by(Assessment.id))
     out: dict[int, list[Assessment]] = {}
@@ -449,7 +451,7 @@ async def term_results_of_classes(session: AsyncSession, class_ids: list[int], t
 
 async def published_classes(session: AsyncSession, class_ids: list[int], term_id: int) -> set[int]:
     """Return the ids of these classes whose term grades are published."""
-    stmt = select(TermGrade.class_id).where(TermGrade.class_id.in_(class_ids),  # type: ignore[attr-defined]
+    stmt = select(TermGrade.class_id).where(id_in(TermGrade.class_id, class_ids),
                                             TermGrade.term_id == term_id, TermGrade.deleted_at.is_(None)).distinct()
     return set((await session.exec(stmt)).all())
 
