@@ -368,3 +368,48 @@ async def test_messages_naming_no_event_are_acknowledged_and_dropped(tmp_path_fa
             assert [r[0] for r in await effect_rows(rt.db)] == good
         finally:
             await redis.delete(stream)
+
+
+async def test_a_delivery_waiting_for_another_consumers_event_is_retried_soon_not_after_the_claim(
+        tmp_path_factory, redis):
+    """Consumer c2 takes an aggregate's second event while c1 holds its first: c2's delivery waits. Once c1 has
+    handled the first, c2 tries the second again within a fraction of a second, by itself, instead of leaving it
+    to be claimed after claim_idle (here 60 s: the test would time out waiting for that). Retries double and end
+    before claim_idle: a message nobody can deliver is left to the claim."""
+    queue = _queue()
+    stream = relay.stream_key(queue)
+    async with await _runtime(tmp_path_factory, queue) as rt:
+        await create_effects_table(rt.db)
+        ids = await record_many(rt.db, ["w1", "w1"])
+        c1, c2 = (relay.StreamConsumer(rt, redis, _effect_handlers(), stream=stream, consumer=name,
+                                       claim_idle_s=60, block_s=0.1, batch=1) for name in ("c1", "c2"))
+        try:
+            await c1.ensure_group()
+            assert await relay.publish_once(rt, redis, stream=stream) == 2
+            first, second = await c1.take(), await c2.take()
+            assert [int(m[1][b"id"]) for m in first + second] == ids
+            waited = await c2.handle(second)
+            assert waited.done == [] and waited.outcomes == {"waiting": 1} and len(c2._held) == 1
+            assert (await c1.handle(first)).done == [ids[0]]
+            started = time.monotonic()
+            while True:  # c2's own loop, as run() does it
+                messages = await c2.take()
+                if messages and (await c2.handle(messages)).done == [ids[1]]:
+                    break
+                assert time.monotonic() - started < 2.0, "the waiting delivery was not retried soon"
+            assert not c2._held
+            _assert_once_in_order(await effect_rows(rt.db), ids)
+            assert (await redis.xpending(stream, relay.GROUP))["pending"] == 0
+
+            # Retries double from RETRY_FIRST_S and stop before claim_idle (0.3 s: 0.02, 0.04, 0.08, then the claim).
+            short = relay.StreamConsumer(rt, redis, _effect_handlers(), stream=stream, consumer="c3",
+                                         claim_idle_s=0.3)
+            delays = []
+            for _ in range(6):
+                short._hold(b"1-0", {b"id": b"1"})
+                if b"1-0" not in short._held:
+                    break
+                delays.append(short._held[b"1-0"][2])
+            assert delays == [0.02, 0.04, 0.08] and not short._held
+        finally:
+            await redis.delete(stream)
