@@ -226,13 +226,34 @@ async def append_audit(
     )
     if _DISABLED:
         return entry
+    _pending(session).append(entry)
+    return entry
+
+
+def append_audit_rendered(session: AsyncSession, actor: Actor, *, tool: str, event: str, entity: str | None,
+                          entries: Iterable[tuple[int | None, str, str | None]]) -> int:
+    """append_audit for many entries of one tool, event and entity (a payroll run's 10,000 payslips) whose
+    `arguments` and `after` the caller has rendered itself, exactly as `canonical_json` renders them (sorted keys,
+    compact separators, ASCII): `entries` are (entity_id, arguments JSON, after JSON or None), no `before` and no
+    action. The entries are appended in order, each as append_audit would append it, and their count returned."""
+    channel = str(actor.channel)
+    appended = [AppendedEntry(at=utcnow(), actor_id=actor.id, actor_username=actor.username, channel=channel,
+                              tool=tool, event=event, entity=entity, entity_id=entity_id, action_id=None,
+                              arguments=arguments, before=None, after=after)
+                for entity_id, arguments, after in entries]
+    if not _DISABLED:
+        _pending(session).extend(appended)
+    return len(appended)
+
+
+def _pending(session: AsyncSession) -> list[AppendedEntry]:
+    """This unit of work's entries not yet inserted (inserted before it commits, dropped if it rolls back)."""
     sync = session.sync_session
     if not sync.info.get(_LISTENING):  # once per session (a unit of work); listeners cannot be removed mid-dispatch
         sync.info[_LISTENING] = True
         event_listen(sync, "before_commit", _insert_pending)
         event_listen(sync, "after_rollback", _drop_pending)
-    sync.info.setdefault(_PENDING, []).append(entry)
-    return entry
+    return sync.info.setdefault(_PENDING, [])  # type: ignore[no-any-return]
 
 
 _INSERT_ONE = (f"INSERT INTO audit_log ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in CONTENT[1:])}) "

@@ -398,6 +398,11 @@ class Formula:
             raise _fail(where, "the formula is nested too deeply", field_name) from None
         return cls(stripped, frozenset(checker.names), body, _build(body))
 
+    @property
+    def bare_name(self) -> str | None:
+        """The name the formula is, when it is nothing but one name (a tax component's base `taxable`), else None."""
+        return self._tree.id if isinstance(self._tree, ast.Name) else None
+
     def evaluate(self, values: Mapping[str, Fraction | int], *, where: str = "formula",
                  field_name: str = "formula") -> Fraction:
         """Evaluate the formula exactly with `values` (name -> exact number); return a Fraction.
@@ -406,8 +411,8 @@ class Formula:
         an exact number or exceeds MAX_VALUE_BITS, the formula divides by zero, or an intermediate value
         exceeds MAX_VALUE_BITS.
         """
-        missing = sorted(self.names - set(values))
-        if missing:
+        if not self.names <= values.keys():
+            missing = sorted(self.names - set(values))
             raise _fail(where, f"no value for {', '.join(missing)} in '{self.text}'", field_name)
         exact: dict[str, Fraction] = {}
         for name in self.names:

@@ -110,6 +110,18 @@ def test_worked_monthly_payslip():
     assert working.earnings == F("1414.99") and working.band_period_tax_rounded == 276
 
 
+@given(base=st.integers(0, 5_000_000), unpaid=st.integers(0, 21))
+@PROPERTY
+def test_a_computed_payslip_adds_up_and_a_one_name_tax_base_is_that_formula(base, unpaid):
+    payslip = compute_payslip(SCHOOL, month(), pay(base, unpaid=unpaid))
+    payslip.check()  # built without the check: its totals are its lines' sums
+    # The tax base "taxable" is read straight from the values; written as arithmetic it goes through the formula.
+    spelled = structure(*[Component.tax("PAYG", "PAYG withholding", table="AU_PAYGW", taxable_base="taxable * 1")
+                          if c.code == "PAYG" else c for c in SCHOOL.components])
+    assert SCHOOL.components[4].compiled.bare_name == "taxable" and spelled.components[4].compiled.bare_name is None
+    assert compute_payslip(spelled, month(), pay(base, unpaid=unpaid)) == payslip
+
+
 def test_full_payment_days_pay_the_contract_amounts_exactly():
     payslip = compute_payslip(SCHOOL, month(), pay())
     assert payslip.line("BASIC").amount_minor == 650_000

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from domain.documents import service as documents
 from domain.documents.models import Document
 from domain.kernel.actor import SYSTEM_ACTOR
-from domain.kernel.audit import AuditEntry, verify_audit_chain
+from domain.kernel.audit import AuditEntry, canonical_json, verify_audit_chain
 from domain.payroll.models import Payslip
 from tests.conftest import own_runtime
 from tests.factories import make_school
@@ -65,6 +65,13 @@ async def test_each_payslip_and_payroll_document_has_its_own_audit_row(prt, staf
     rows = await assert_one_row_each(prt, "payslips", [p.id for p in slips], event="payslip_written",
                                      tool="calculate_payroll_run")
     assert {p.number for p in slips} == {r.after.split('"number":"')[1].split('"')[0] for r in rows}
+    # The rows' JSON is rendered by the payroll service itself: exactly what canonical_json renders.
+    by_slip = {p.id: p for p in slips}
+    assert {(r.entity_id, r.arguments, r.after) for r in rows} == {
+        (p.id, canonical_json({"run_id": p.run_id, "employee_id": p.employee_id}),
+         canonical_json({"number": p.number, "period": p.period, "currency": p.currency,
+                         "gross_minor": p.gross_minor, "net_minor": p.net_minor}))
+        for p in by_slip.values()}
     job = await invoke(prt, "generate_payroll_documents", {"run_id": run.run_id, "wait_s": 60}, staff["officer"])
     assert job.status == "succeeded", job
     ids = [*job.result["payslip_document_ids"], job.result["summary_document_id"]]
