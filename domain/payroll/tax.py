@@ -126,7 +126,11 @@ def round_to_integer(value: Fraction, mode: RoundingMode) -> int:
     """Round an exact number to an integer with `mode` (halves away from zero for HALF_UP)."""
     # On the integers of the fraction (numerator, denominator > 0): payroll rounds every line with this, so it
     # avoids building intermediate Fractions.
-    numerator, denominator = value.numerator, value.denominator
+    return _round_ratio(value.numerator, value.denominator, mode)
+
+
+def _round_ratio(numerator: int, denominator: int, mode: RoundingMode) -> int:
+    """round_to_integer of numerator / denominator (denominator > 0), on the integers alone."""
     sign = -1 if numerator < 0 else 1
     floor, rest = divmod(abs(numerator), denominator)  # magnitude = floor + rest / denominator
     if mode is RoundingMode.DOWN or rest == 0:
@@ -413,6 +417,9 @@ class Withholding:
     table_effective_to: date | None = None
     source: str = field(default="", repr=False)
     citation: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    texts: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
+    """The record's texts that depend only on the table, the frequency and `earnings` (`withholding` renders them
+    once per such step: a payroll withholds 10,000 times from a few hundred steps); None: rendered by record()."""
 
     def record(self) -> dict[str, Any]:
         """Return the working and the table's citation as JSON-ready data, for a payslip's stored detail.
@@ -423,6 +430,16 @@ class Withholding:
         or a/b), "band_period_tax_rounded", "amount_minor", "citation" ({"publisher", "publication", "nat",
         "date_of_effect", "url", ...})}. The longer `source` text stays with the table, keeping payslip rows small.
         """
+        if self.texts is not None:
+            texts = self.texts
+            return {
+                "table": self.code, "filing_status": self.filing_status, "in_force": texts["in_force"],
+                "frequency": texts["frequency"], "taxable_minor": self.taxable_minor, "earnings": texts["earnings"],
+                "band_from": texts["band_from"], "rate": texts["rate"], "base": texts["base"],
+                "band_period_tax": texts["band_period_tax"],
+                "band_period_tax_rounded": texts["band_period_tax_rounded"],
+                "amount_minor": self.amount_minor, "citation": dict(self.citation),
+            }
         fixed = _record_constants(self.code, self.filing_status, self.table_effective_from, self.table_effective_to,
                                   self.frequency, self.band)
         return {
@@ -466,29 +483,38 @@ def withholding(table: TaxTable, *, taxable_minor: int, frequency: PayFrequency 
     minor = taxable_minor
     if table.monthly_33_cents_rule and freq is PayFrequency.MONTHLY and minor % 100 == 33:
         minor += 1
-    earnings = (Fraction(minor, 10**table.minor_unit_exponent) * freq.periods_per_year
-                / table.band_period.periods_per_year)
+    # earnings = minor / 10^exponent x the pay's periods a year / the band period's, rounded by the table's unit,
+    # plus its addition: worked on integers (numerator, denominator), one Fraction made at the end.
+    numerator = minor * freq.periods_per_year
+    denominator = 10**table.minor_unit_exponent * table.band_period.periods_per_year
     if table.earnings_rounding is not None:
-        earnings = table.earnings_rounding.apply(earnings)
-    earnings += table.earnings_add
+        unit = table.earnings_rounding.unit
+        whole = _round_ratio(numerator * unit.denominator, denominator * unit.numerator, table.earnings_rounding.mode)
+        numerator, denominator = whole * unit.numerator, unit.denominator
+    add = table.earnings_add
     steps = table._steps  # type: ignore[attr-defined]
-    known = steps.get((earnings, freq))
+    key = (numerator * add.denominator + add.numerator * denominator, denominator * add.denominator, freq)
+    known = steps.get(key)  # by the integers, not the Fraction: a Fraction's hash costs a modular inverse
     if known is None:
+        earnings = Fraction(key[0], key[1])
         band = table.band_for(earnings)
         tax = max(Fraction(0), band.tax(earnings))
         rounded = tax if table.band_period_rounding is None else table.band_period_rounding.apply(tax)
         per_pay = rounded * table.band_period.periods_per_year / freq.periods_per_year
         assert table.pay_period_rounding is not None  # set in __post_init__
         amount = table.pay_period_rounding.apply(per_pay) * 10**table.minor_unit_exponent
+        texts = {  # read only (shared by every Withholding of this step; a plain dict: tables are pickled)
+            **_record_constants(table.code, table.filing_status, table.effective_from, table.effective_to, freq, band),
+            "earnings": show(earnings), "band_period_tax": show(tax), "band_period_tax_rounded": show(rounded)}
+        known = (earnings, band, tax, rounded, int(amount), texts)
         if len(steps) < 100_000:  # bounded: a table's distinct earnings a payroll can look up
-            steps[(earnings, freq)] = (band, tax, rounded, amount)
-    else:
-        band, tax, rounded, amount = known
+            steps[key] = known
+    earnings, band, tax, rounded, amount_minor, texts = known
     return Withholding(
         code=table.code, filing_status=table.filing_status, table_effective_from=table.effective_from,
         currency=table.currency, frequency=freq, taxable_minor=taxable_minor, earnings=earnings, band=band,
-        band_period_tax=tax, band_period_tax_rounded=rounded, amount_minor=int(amount),
-        table_effective_to=table.effective_to, source=table.source, citation=table.citation,
+        band_period_tax=tax, band_period_tax_rounded=rounded, amount_minor=amount_minor,
+        table_effective_to=table.effective_to, source=table.source, citation=table.citation, texts=texts,
     )
 
 

@@ -30,6 +30,7 @@ figure.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -288,6 +289,17 @@ def test_a_withholding_record_names_its_table_and_publication():
     # $1,000 a month -> x 3 / 13 = 230.77 -> x = 230.99, below 362: nothing withheld.
     assert (record["earnings"], record["amount_minor"], record["frequency"]) == ("230.99", 0, "monthly")
     json.dumps(record)  # JSON-ready, as stored on the payslip
+
+
+@given(taxable=st.integers(0, 5_000_000), frequency=st.sampled_from(["weekly", "fortnightly", "monthly"]),
+       scale=st.sampled_from(["scale_1", "scale_2", "scale_3"]))
+@PROPERTY
+def test_a_withholding_record_from_a_step_seen_before_is_the_one_rendered_afresh(taxable, frequency, scale):
+    first = ato(taxable, frequency, scale, IN_2026_SCHEDULE)
+    again = ato(taxable, frequency, scale, IN_2026_SCHEDULE)  # the table's cached step and its texts
+    fresh = replace(again, texts=None)  # record() renders every text itself
+    assert first.texts is not None and first.record() == again.record() == fresh.record()
+    assert json.dumps(again.record()) == json.dumps(fresh.record())  # same keys in the same order, as stored
 
 
 def test_bundled_2024_scale_2_bands_match_the_published_coefficients():
