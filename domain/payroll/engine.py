@@ -777,6 +777,7 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
 
     plan: _StructurePlan = structure._plan  # type: ignore[attr-defined]
     ratio = _proration(inputs)
+    whole_period = ratio == 1  # nothing unpaid: prorating changes nothing (most payslips)
     arrears_total = sum(line.amount_minor for line in inputs.arrears)
     leave_total = sum(line.amount_minor for line in inputs.leave)
     termination_total = sum(line.amount_minor for line in inputs.termination)
@@ -825,7 +826,8 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
             exact: int | Fraction = component.amount_minor
         elif method is Method.PERCENTAGE:
             assert component.of is not None
-            exact = plan.percent_rates[position] * values[component.of]  # type: ignore[operator]
+            rate = plan.percent_rates[position]
+            exact = values[component.of] if rate == 1 else rate * values[component.of]  # type: ignore[operator]
         else:
             assert component.compiled is not None
             bare = plan.bare_names[position]
@@ -835,7 +837,7 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
             else:
                 exact = component.compiled.evaluate(values, where=f"structure {structure.code}, component "
                                                     f"{component.code}", field_name="expression")
-        if component.prorate:
+        if component.prorate and not whole_period:
             exact *= ratio
         if method is Method.TAX_TABLE:
             assert tables is not None and component.table is not None

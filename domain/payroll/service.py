@@ -885,8 +885,12 @@ def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.Sa
     `accruals`: the run's accruals computed so far, by the ordinary hours paid (read and added to)."""
     contract, frequency = job.contract, period.frequency
     base = blended_pay(job.versions, job.employed, frequency)
-    rate = hourly_rate(contract)
-    loading = Fraction(contract.leave_loading_x100 or 0, 10_000)
+    # The hourly rate and the leave loading pay leave taken and unused leave paid on termination; most payslips have
+    # neither.
+    rate = loading = Fraction(0)
+    if taken or job.ends_on is not None:
+        rate = hourly_rate(contract)
+        loading = Fraction(contract.leave_loading_x100 or 0, 10_000)
     leave_lines: list[engine.PayslipLine] = []
     taken_hours: dict[str, Fraction] = defaultdict(Fraction)
     unpaid_days = Fraction(total_days - len(job.employed)) + unpaid_recorded
@@ -909,12 +913,12 @@ def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.Sa
     leave_lines = _merge_lines(leave_lines)
     unpaid_days = min(Fraction(total_days), unpaid_days)
     payment_days = Fraction(total_days) - unpaid_days
-    ordinary_hours = Fraction(contract.hours_per_week_x100, HOURS_SCALE) * 52 / frequency.periods_per_year
-    paid_hours = ordinary_hours * payment_days / total_days
-    accrual_key = (paid_hours.numerator, paid_hours.denominator)  # not the Fraction: its hash is slow
-    known = accruals.get(accrual_key) if accruals is not None else None
+    # The ordinary hours paid: hours a week x 52 / periods a year x payment days / working days, on integers.
+    accrual_key = (contract.hours_per_week_x100 * 52 * payment_days.numerator,
+                   HOURS_SCALE * frequency.periods_per_year * total_days * payment_days.denominator)
+    known = accruals.get(accrual_key) if accruals is not None else None  # by integers: a Fraction's hash is slow
     if known is None:
-        accrued = leave.accrual_hours(list(leave_types.values()), paid_hours)
+        accrued = leave.accrual_hours(list(leave_types.values()), Fraction(*accrual_key))
         # The record of a payslip without leave taken or paid out, which depends on nothing else.
         known = (accrued, json.dumps(_leave_json(accrued, {}, {}, [])))
         if accruals is not None and len(accruals) < 10_000:
