@@ -20,7 +20,8 @@ Two transports, the same handlers and the same inbox:
 Order (the choice, documented in README "Domain events"): the transport does not carry it. Several workers
 take messages from one stream, and a redelivered message arrives late; instead a handler is given an aggregate's
 event only once it handled the aggregate's previous event of its topics (the gate in outbox.deliver), and an early
-arrival is left pending and tried again (in-process: the next round; Redis: the next claim).
+arrival is left pending and tried again (in-process: the next round; Redis: soon by the consumer that took it,
+else at the next claim: StreamConsumer.take).
 
 Tenants: a relay serves the default tenant and every active registered one (domain/kernel/tenants.py), in turn,
 each in its own units of work; a Redis message names its event's tenant, and the consumer handles it there.
@@ -385,24 +386,24 @@ async def publish_once(runtime: Runtime, redis: Redis, *, stream: str, batch: in
     many. `after_xadd` (tests) is awaited between the XADDs and the commit, where a crash leaves published events
     unstamped."""
     async with runtime.db.read() as session:
-        if not await outbox.unpublished_events(session, limit=1):
+        if not await outbox.unpublished_ids(session, limit=1):
             return 0
     async with runtime.db.write() as session:
         conn = await session.connection()
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PUBLISH_LOCK})
-        rows = await outbox.unpublished_events(session, limit=batch)
+        rows = await outbox.unpublished_ids(session, limit=batch)
         if not rows:
             return 0
         tenant = current_tenant() or ""
         async with asyncio.timeout(REDIS_TIMEOUT_S):
             pipe = redis.pipeline(transaction=False)
-            for row in rows:
-                pipe.xadd(stream, {"id": str(row.id), "tenant": tenant, "topic": row.topic})
+            for event_id, topic in rows:
+                pipe.xadd(stream, {"id": str(event_id), "tenant": tenant, "topic": topic})
             await pipe.execute()
         if after_xadd is not None:
             await after_xadd()
-        await outbox.mark_published(session, [row.id or 0 for row in rows])
+        await outbox.mark_published(session, [event_id for event_id, _topic in rows])
     return len(rows)
 
 

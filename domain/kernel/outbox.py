@@ -351,6 +351,14 @@ async def unpublished_events(session: AsyncSession, *, limit: int = 500) -> list
     return list(rows.all())
 
 
+async def unpublished_ids(session: AsyncSession, *, limit: int = 500) -> list[tuple[int, str]]:
+    """(id, topic) of the events no relay has published to Redis yet, oldest first: what a message carries, without
+    loading the rows (a publisher's batch of 500)."""
+    rows = await session.exec(select(OutboxEvent.id, OutboxEvent.topic).where(OutboxEvent.published_at.is_(None))
+                              .order_by(OutboxEvent.id).limit(limit))
+    return [(event_id, topic) for event_id, topic in rows.all()]
+
+
 async def events_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, OutboxEvent]:
     """{id: event} of the outbox rows of `ids` (ids no row has are left out)."""
     wanted = sorted(set(ids))
@@ -364,7 +372,7 @@ async def mark_published(session: AsyncSession, ids: Sequence[int]) -> None:
     """Stamp the events of `ids` as published to Redis now."""
     if ids:
         await session.exec(update(OutboxEvent).where(OutboxEvent.id.in_(list(ids)))  # type: ignore[call-overload]
-                           .values(published_at=utcnow()))
+                           .values(published_at=utcnow()).execution_options(synchronize_session=False))
 
 
 async def republish_stale(session: AsyncSession, *, published_before: datetime) -> int:
