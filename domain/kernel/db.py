@@ -44,16 +44,19 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event, select, text
+from sqlalchemy import bindparam, event, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import memoized_property
 from sqlalchemy.util.queue import AsyncAdaptedQueue
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.orm.session import Session as SQLModelSession
 
 from domain.kernel.errors import ServiceUnavailable, unavailable_service
 from domain.kernel.tenants import Tenant, current_tenant, schema_of, sqlite_url_of
@@ -214,6 +217,27 @@ def _unavailable(exc: Exception) -> ServiceUnavailable | None:
     return ServiceUnavailable(service)
 
 
+_SEEN = "mcs_erp.seen"  # a write session's info: {identity key: object} it loaded or inserted (codes_by_id)
+MAX_SEEN = 256  # objects a write unit of work keeps for codes_by_id; a bulk job's thousands are not all kept
+
+
+class _WriteSession(SQLModelSession):
+    """The session of a write unit of work: it keeps a strong reference to the first MAX_SEEN objects it loads or
+    inserts, so that codes_by_id can answer from them. The identity map holds objects weakly: the family
+    record_payment locked, or the journal entry it posted, is gone from it by the time the tool's answer asks for
+    their codes, which cost a query each (about a fifth of a small write's CPU)."""
+
+
+@event.listens_for(_WriteSession, "loaded_as_persistent")
+@event.listens_for(_WriteSession, "pending_to_persistent")
+def _keep_seen(session: Session, instance: Any) -> None:
+    seen = session.info.get(_SEEN)
+    if seen is None:
+        seen = session.info[_SEEN] = {}
+    if len(seen) < MAX_SEEN:
+        seen[instance_state(instance).identity_key] = instance
+
+
 class Database:
     """The process's engines and session factories; created in a lifespan, disposed at shutdown."""
 
@@ -242,7 +266,8 @@ class Database:
         self._read_sessions = async_sessionmaker(self.read_engine, class_=AsyncSession, expire_on_commit=False,
                                                  autoflush=True, info={_READ_ONLY: True})
         self._write_sessions = async_sessionmaker(self.write_engine, class_=AsyncSession,
-                                                  expire_on_commit=False, autoflush=True)
+                                                  sync_session_class=_WriteSession, expire_on_commit=False,
+                                                  autoflush=True)
 
     @property
     def dialect(self) -> str:
@@ -423,15 +448,59 @@ class Database:
         await self.write_engine.dispose()
 
 
+_CODES_STATEMENTS: dict[tuple[Any, str, str], Any] = {}  # (mapped class, id key, code key) -> its select, built once
+
+
+def _codes_statement(id_column: Any, code_column: Any) -> Any:
+    # Built once per kind, the ids bound at execution (an expanding IN): building the select on every call cost
+    # more CPU than running it (SQLAlchemy's coercions and cache key), and every answer that shows a code runs one.
+    key = (id_column.class_, id_column.key, code_column.key)
+    statement = _CODES_STATEMENTS.get(key)
+    if statement is None:
+        statement = _CODES_STATEMENTS[key] = select(id_column, code_column).where(
+            id_column.in_(bindparam("ids", expanding=True)))
+    return statement
+
+
+def _codes_in_session(session: AsyncSession, id_column: Any, code_column: Any,
+                      wanted: list[int]) -> tuple[dict[int, str], list[int]]:
+    """({id: code} of the rows of `wanted` the write unit of work of `session` loaded or inserted, their code
+    loaded; the ids left to query). An object holds what this transaction would read back, its own change not
+    flushed yet included (a query autoflushes it first); a session with a deletion pending is always queried, and
+    so is a row inserted in a savepoint since rolled back."""
+    seen = session.info.get(_SEEN)
+    if not seen or session.sync_session.deleted:
+        return {}, wanted
+    mapper = sa_inspect(id_column.class_)
+    name = code_column.key
+    found: dict[int, str] = {}
+    missing: list[int] = []
+    for row_id in wanted:
+        obj = seen.get(mapper.identity_key_from_primary_key((row_id,)))
+        state = None if obj is None else instance_state(obj)
+        # persistent: still the session's (a savepoint's rollback detaches the rows it inserted); the code loaded,
+        # not expired (an expired attribute would be loaded again, which is a query anyway)
+        if state is not None and state.persistent and name in state.dict:
+            found[row_id] = state.dict[name]
+        else:
+            missing.append(row_id)
+    return found, missing
+
+
 async def codes_by_id(session: AsyncSession, id_column: Any, code_column: Any, ids: Iterable[int]) -> dict[int, str]:
-    """{id: code} for the rows of `ids` in one query (`id_column` and `code_column` of one table, deleted rows
-    included: an old answer still names them); ids no row has are left out. Each context's
-    `repository.codes_of` serves its kinds through this."""
+    """{id: code} for the rows of `ids` (`id_column` and `code_column`: ORM attributes of one mapped class, such as
+    `Family.id` and `Family.code`; deleted rows included: an old answer still names them), in at most one query;
+    ids no row has are left out. A write unit of work answers from the objects it loaded or inserted (its session
+    keeps them: _WriteSession) and queries only the others. Each context's `repository.codes_of` serves its kinds
+    through this."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = (await session.exec(select(id_column, code_column).where(id_column.in_(wanted)))).all()
-    return {row[0]: row[1] for row in rows}
+    found, missing = _codes_in_session(session, id_column, code_column, wanted)
+    if missing:
+        rows = (await session.exec(_codes_statement(id_column, code_column), params={"ids": missing})).all()
+        found.update((row[0], row[1]) for row in rows)
+    return found
 
 
 async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, Any]], *,
