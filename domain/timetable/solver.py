@@ -15,7 +15,10 @@ solution exists and then for a small share of the time limit.
 
 Phase 2 (rooms): with periods fixed, boolean y[lecture, room] minimises room capacity + room
 stability (course-uses-room indicators). Phase 3 (domain.timetable.solver_anneal): simulated annealing over
-single-lecture moves and swaps that keep the timetable feasible. Phase 4 (domain.timetable.lns): small
+single-lecture moves and swaps that keep the timetable feasible; with `workers` >= 2 and at least
+`_SIDE_CHAIN_MIN_S` seconds to anneal, a second chain with another seed anneals the same start in a child
+process (solver_anneal.SideChain: the pure-Python chain holds one core while CP-SAT is idle) and the better
+of the two goes on. Phase 4 (domain.timetable.lns): small
 CP-SAT sub-models over a few dozen freed lectures at a time, the rest fixed, until the time limit. Shares
 of the time limit: phase 1 `_PHASE1_SHARE` (once a first solution exists), phase 2 `_ROOM_SHARE`, phase 4
 `_LNS_SHARE`, phase 3 the rest (phases 1 and 2 get little: annealing from a first CP-SAT solution beats
@@ -39,7 +42,7 @@ from ortools.sat.python import cp_model
 from domain.timetable.lns import Lns
 from domain.timetable.problem import Assignment, Problem, Solution
 from domain.timetable.scoring import Score, score, timetable_of
-from domain.timetable.solver_anneal import Annealer
+from domain.timetable.solver_anneal import Annealer, SideChain
 from domain.timetable.solver_common import (
     compactness_terms,
     min_working_days_terms,
@@ -54,6 +57,7 @@ _PHASE1_SHARE = 0.02  # share of the time limit for the period model once it has
 _ROOM_SHARE = 0.02  # share of the time limit for the room model
 _LNS_SHARE = 0.15  # share of the time limit left to the LNS after annealing
 _STALL_SHARE = 0.1  # annealing hands over to the LNS once its best is this share of the time limit old
+_SIDE_CHAIN_MIN_S = 8.0  # a second annealing chain (workers >= 2) only for an annealing phase at least this long
 
 
 @dataclass(frozen=True)
@@ -494,9 +498,17 @@ def solve(problem: Problem, *, time_limit_s: float, seed: int = 0, workers: int 
     structure = structure_of(problem)
     anneal_deadline = deadline - _LNS_SHARE * time_limit_s
     if time.monotonic() < anneal_deadline:
+        side = None
+        if workers >= 2 and anneal_deadline - time.monotonic() >= _SIDE_CHAIN_MIN_S:
+            side = SideChain.start(problem, best.solution, seed=seed, deadline=anneal_deadline,
+                                   stall_s=_STALL_SHARE * time_limit_s)
         annealer = Annealer(problem, structure, seed=seed, stop=stop,
                             offer=lambda solution, s: best.offer(solution, scored=s))
         annealer.run(best.solution, deadline=anneal_deadline, stall_s=_STALL_SHARE * time_limit_s)
+        if side is not None:
+            other = side.finish(timeout_s=0.5 if stopped() else 5.0)
+            if other is not None:
+                best.offer(other)
     if stopped() or best.score.soft_cost <= best.bound:
         return final()
     lns = Lns(problem, structure, seed=seed, workers=workers, stop=stop,

@@ -23,22 +23,28 @@ annealing 30 s from the same start, a start of 1 (the earlier default) gave 445 
 
 from __future__ import annotations
 
+import logging
 import math
+import multiprocessing
 import random
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as ProcessEvent
 
 from domain.timetable.problem import Assignment, Problem, Solution
 from domain.timetable.scoring import Score, score, timetable_of
-from domain.timetable.solver_common import Structure
+from domain.timetable.solver_common import Structure, structure_of
+
+log = logging.getLogger(__name__)
 
 
 class Annealer:
     """Anneal a feasible timetable of `problem`; report improvements through `offer`."""
 
     def __init__(self, problem: Problem, structure: Structure, *, seed: int,
-                 offer: Callable[[Solution, Score], None], stop: threading.Event | None) -> None:
+                 offer: Callable[[Solution, Score], None], stop: threading.Event | ProcessEvent | None) -> None:
         self.problem, self.offer, self.stop = problem, offer, stop
         self.rng = random.Random(seed)
         pr = problem
@@ -347,3 +353,73 @@ class Annealer:
         if best_cost < offered:
             self.offer(best, s)
         return best
+
+
+SIDE_SEED_OFFSET = 1_000_003
+"""A side chain anneals with seed `seed + SIDE_SEED_OFFSET`, so its moves differ from the main chain's."""
+
+
+def _side_chain(problem: Problem, start: Solution, seed: int, deadline: float, stall_s: float | None,
+                stop: ProcessEvent, conn: Connection) -> None:
+    """Child process entry: anneal `start` until `deadline` or `stop`; send the best Solution, or an error's text."""
+    try:
+        annealer = Annealer(problem, structure_of(problem), seed=seed, offer=lambda solution, s: None, stop=stop)
+        conn.send(annealer.run(start, deadline=deadline, stall_s=stall_s))
+    except Exception as exc:  # the parent logs it and keeps its own chain's result
+        conn.send(f"{type(exc).__name__}: {exc}")
+    finally:
+        conn.close()
+
+
+class SideChain:
+    """A second annealing chain in a child process, so the caller's second core anneals too.
+
+    The main chain is pure Python and holds one core; with CP-SAT idle meanwhile, a caller allowed two workers has
+    a core to spare. The child is started with the 'spawn' method (no fork of a process that may run threads;
+    as domain.kernel.offload), anneals the same start with seed `seed + SIDE_SEED_OFFSET` until the same deadline
+    (time.monotonic() is system-wide on Linux), and `finish` returns its best. Independent chains from one start
+    are the simplest parallel annealing ("multiple independent runs", Aarts and Korst, Simulated Annealing and
+    Boltzmann Machines, 1989): the better of two chains is at least as good and varies less between seeds.
+    Starting takes about a second (the child imports the domain), so callers start one only for longer runs.
+    """
+
+    def __init__(self, proc: multiprocessing.process.BaseProcess, stop: ProcessEvent, conn: Connection) -> None:
+        self._proc, self._stop, self._conn = proc, stop, conn
+
+    @classmethod
+    def start(cls, problem: Problem, start: Solution, *, seed: int, deadline: float,
+              stall_s: float | None = None) -> SideChain | None:
+        """Start a chain annealing `start` until `deadline`; return None where no child process can be started."""
+        ctx = multiprocessing.get_context("spawn")
+        stop = ctx.Event()
+        receive, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_side_chain, name="timetable-anneal", daemon=True,
+                           args=(problem, start, seed + SIDE_SEED_OFFSET, deadline, stall_s, stop, send))
+        try:
+            proc.start()
+        except (OSError, AssertionError) as exc:  # AssertionError: a daemonic process may not have children
+            log.warning("timetable: no side annealing chain (%s); annealing on one core", exc)
+            receive.close()
+            return None
+        finally:
+            send.close()
+        return cls(proc, stop, receive)
+
+    def finish(self, timeout_s: float = 5.0) -> Solution | None:
+        """Stop the chain and return its best timetable (None if it failed or sent nothing within `timeout_s`)."""
+        self._stop.set()
+        out: object = None
+        try:
+            if self._conn.poll(timeout_s):
+                out = self._conn.recv()
+        except (EOFError, OSError):
+            out = None
+        finally:
+            self._conn.close()
+        self._proc.join(timeout_s)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join()
+        if isinstance(out, str):
+            log.warning("timetable: side annealing chain failed: %s", out)
+        return out if isinstance(out, Solution) else None

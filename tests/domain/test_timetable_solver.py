@@ -13,7 +13,7 @@ from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.problem import Course, Curriculum, Problem, Room, Solution, TeacherDayLimit, Weights
 from domain.timetable.scoring import score
 from domain.timetable.solver import solve
-from domain.timetable.solver_anneal import Annealer
+from domain.timetable.solver_anneal import Annealer, SideChain
 from domain.timetable.solver_common import structure_of
 from tests.conftest import itc2007_dir
 
@@ -177,3 +177,20 @@ def test_annealing_through_conflicts_tracks_them_and_returns_a_feasible_best() -
     assert final.hard.room_occupancy == final.hard.availability == final.hard.lectures == 0
     assert score(p, best).hard_violations == 0
     assert score(p, best).soft_cost <= score(p, start).soft_cost
+
+
+def test_side_chain_anneals_in_a_child_process_and_stops_when_told() -> None:
+    # The second chain runs in a spawned child until its deadline or until finish() stops it; it sends back a
+    # feasible timetable no worse than the start. Stopped early (deadline 60 s away), it still answers at once.
+    p = parse_ctt((DATA / "comp01.ctt").read_text())
+    start = solve(p, time_limit_s=2, seed=0).solution
+    assert start is not None
+    side = SideChain.start(p, start, seed=0, deadline=time.monotonic() + 60.0)
+    assert side is not None
+    time.sleep(3.0)  # the child imports the domain (about a second), then anneals
+    began = time.monotonic()
+    other = side.finish(timeout_s=5.0)
+    assert time.monotonic() - began < 2.0
+    assert other is not None
+    assert score(p, other).hard_violations == 0
+    assert score(p, other).soft_cost <= score(p, start).soft_cost
