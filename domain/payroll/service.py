@@ -1249,16 +1249,23 @@ def leave_movements(records: Iterable[tuple[int, int, str]], on: date) -> list[l
     (domain.leave.service.payslip_movements), dated `on` (the pay date), each with the source payslip:<id> (what a
     void reverses)."""
     out: list[leave.Movement] = []
+    # A record read once per distinct text: most payslips of a run accrue the same hours and take no leave, so share
+    # one text (read only below).
+    parsed: dict[str, tuple[dict[str, Fraction], list[leave.LeaveTaken], dict[str, Fraction]]] = {}
     for payslip_id, employee_id, text in records:
-        record = json.loads(text or "{}")
+        known = parsed.get(text)
+        if known is None:
+            record = json.loads(text or "{}")
 
-        def hours(key: str) -> dict[str, Fraction]:
-            return {code: Fraction(Decimal(h)) for code, h in (record.get(key) or {}).items()}
-        taken = [leave.LeaveTaken(request_id=r["request_id"], type_code=r["type"], paid=True, loading=False,
-                                  stp_code=None, hours=Fraction(Decimal(r["hours"])), days=Fraction(0))
-                 for r in record.get("requests") or []]
+            def hours(key: str) -> dict[str, Fraction]:
+                return {code: Fraction(Decimal(h)) for code, h in (record.get(key) or {}).items()}
+            taken = [leave.LeaveTaken(request_id=r["request_id"], type_code=r["type"], paid=True, loading=False,
+                                      stp_code=None, hours=Fraction(Decimal(r["hours"])), days=Fraction(0))
+                     for r in record.get("requests") or []]
+            known = parsed[text] = (hours("accrued"), taken, hours("paid_out"))
+        accrued, taken, paid_out = known
         out += leave.payslip_movements(employee_id=employee_id, source=f"payslip:{payslip_id}", on=on,
-                                       accrued=hours("accrued"), taken=taken, paid_out=hours("paid_out"))
+                                       accrued=accrued, taken=taken, paid_out=paid_out)
     return out
 
 
