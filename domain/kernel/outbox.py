@@ -43,6 +43,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Describe
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, delete, func, text, tuple_, update
+from sqlalchemy import any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
@@ -290,9 +292,13 @@ async def record_all(session: AsyncSession, events: Sequence[DomainEvent]) -> in
     for aggregate in sorted({a for a, _k in wanted}):
         keys = [k for a, k in wanted if a == aggregate]
         for start in range(0, len(keys), 1000):
+            chunk = keys[start:start + 1000]
+            # PostgreSQL: one array parameter, so the statement's text (and its prepared plan) is the same
+            # whatever the number of keys; elsewhere an IN list.
+            matches = (OutboxEvent.aggregate_id == any_(bindparam(None, chunk, type_=ARRAY(Text)))
+                       if conn.dialect.name == "postgresql" else OutboxEvent.aggregate_id.in_(chunk))
             rows = await session.exec(select(OutboxEvent.aggregate_id, func.max(OutboxEvent.sequence))
-                                      .where(OutboxEvent.aggregate == aggregate,
-                                             OutboxEvent.aggregate_id.in_(keys[start:start + 1000]))
+                                      .where(OutboxEvent.aggregate == aggregate, matches)
                                       .group_by(OutboxEvent.aggregate_id))
             last.update({(aggregate, k): n for k, n in rows.all()})
     now = utcnow()
@@ -364,14 +370,14 @@ async def events_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, O
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await session.exec(select(OutboxEvent).where(OutboxEvent.id.in_(wanted)))
+    rows = await session.exec(select(OutboxEvent).where(id_in(OutboxEvent.id, wanted)))
     return {row.id: row for row in rows.all() if row.id is not None}
 
 
 async def mark_published(session: AsyncSession, ids: Sequence[int]) -> None:
     """Stamp the events of `ids` as published to Redis now."""
     if ids:
-        await session.exec(update(OutboxEvent).where(OutboxEvent.id.in_(list(ids)))  # type: ignore[call-overload]
+        await session.exec(update(OutboxEvent).where(id_in(OutboxEvent.id, ids))  # type: ignore[call-overload]
                            .values(published_at=utcnow()).execution_options(synchronize_session=False))
 
 
@@ -499,17 +505,27 @@ class _Predecessors:
                         - set(in_batch))
         gate = cls(dict(in_batch), {})
         ids: dict[int, _Key] = {}
+        postgresql = (await session.connection()).dialect.name == "postgresql"
         for start in range(0, len(wanted), 300):
-            found = await session.exec(select(OutboxEvent.id, OutboxEvent.aggregate, OutboxEvent.aggregate_id,
-                                              OutboxEvent.sequence, OutboxEvent.topic).where(
-                tuple_(OutboxEvent.aggregate, OutboxEvent.aggregate_id, OutboxEvent.sequence).in_(
-                    wanted[start:start + 300])))
+            chunk = wanted[start:start + 300]
+            if postgresql:  # the keys as three arrays: one statement text whatever their number (its plan kept)
+                found = await session.exec(text(
+                    "SELECT o.id, o.aggregate, o.aggregate_id, o.sequence, o.topic FROM outbox AS o "
+                    "JOIN unnest(CAST(:aggregates AS text[]), CAST(:aggregate_ids AS text[]), "
+                    "CAST(:sequences AS bigint[])) AS w(aggregate, aggregate_id, sequence) "
+                    "ON o.aggregate = w.aggregate AND o.aggregate_id = w.aggregate_id AND o.sequence = w.sequence"
+                ).bindparams(aggregates=[k[0] for k in chunk], aggregate_ids=[k[1] for k in chunk],
+                             sequences=[k[2] for k in chunk]))  # type: ignore[call-overload]
+            else:
+                found = await session.exec(select(OutboxEvent.id, OutboxEvent.aggregate, OutboxEvent.aggregate_id,
+                                                  OutboxEvent.sequence, OutboxEvent.topic).where(
+                    tuple_(OutboxEvent.aggregate, OutboxEvent.aggregate_id, OutboxEvent.sequence).in_(chunk)))
             for event_id, aggregate, aggregate_id, sequence, topic in found.all():
                 gate.topics[(aggregate, aggregate_id, sequence)] = topic
                 ids[event_id] = (aggregate, aggregate_id, sequence)
         if ids:
             statuses = await session.exec(select(InboxEntry.event_id, InboxEntry.handler, InboxEntry.status)
-                                          .where(InboxEntry.event_id.in_(list(ids))))
+                                          .where(id_in(InboxEntry.event_id, ids)))
             for event_id, handler, status in statuses.all():
                 gate.ended[(ids[event_id], handler)] = status in ENDED
         return gate
@@ -546,7 +562,7 @@ async def deliver_batch(session: AsyncSession, rows: Sequence[OutboxEvent], hand
     now = utcnow()
     ids = [row.id or 0 for row in rows]
     existing = {(e.event_id, e.handler): e for e in (await session.exec(
-        select(InboxEntry).where(InboxEntry.event_id.in_(ids)))).all()}
+        select(InboxEntry).where(id_in(InboxEntry.event_id, ids)))).all()}
     gate = await _Predecessors.load(session, rows)
     results: list[Delivery] = []
     new_entries: list[dict[str, Any]] = []
@@ -581,7 +597,7 @@ async def deliver_batch(session: AsyncSession, rows: Sequence[OutboxEvent], hand
     await bulk_insert(session, InboxEntry.__table__, new_entries)
     done = [r.event_id for r in results if r.done]
     if done:
-        await session.exec(update(OutboxEvent).where(OutboxEvent.id.in_(done))  # type: ignore[call-overload]
+        await session.exec(update(OutboxEvent).where(id_in(OutboxEvent.id, done))  # type: ignore[call-overload]
                            .values(done_at=now).execution_options(synchronize_session=False))
     return results
 
