@@ -18,14 +18,14 @@ stability (course-uses-room indicators). Phase 3 (domain.timetable.solver_anneal
 single-lecture moves and swaps that keep the timetable feasible; with `workers` >= 2 and at least
 `_SIDE_CHAIN_MIN_S` seconds to anneal, a second chain with another seed anneals the same start in a child
 process (solver_anneal.SideChain: the pure-Python chain holds one core while CP-SAT is idle) and the better
-of the two goes on. Phase 4 (domain.timetable.lns): small
-CP-SAT sub-models over a few dozen freed lectures at a time, the rest fixed, until the time limit. Shares
-of the time limit: phase 1 `_PHASE1_SHARE` (once a first solution exists), phase 2 `_ROOM_SHARE`, phase 4
-`_LNS_SHARE`, phase 3 the rest (phases 1 and 2 get little: annealing from a first CP-SAT solution beats
-letting CP-SAT improve it: comp05 at 60 s, seed 0, cost 363 with a quarter of the time in phase 1 and
-annealing from temperature 1, 310 with 2% and annealing from 8, on a loaded 2-core machine); phase 3 hands its remaining time to phase 4 once its best has not improved
-for `_STALL_SHARE` of the time limit in the cooler part of its schedule (tight instances such as comp05 gain
-more from the LNS, small ones such as comp01 find their last improvement there). Every solution is re-scored by domain.timetable.scoring; the reported cost
+of the two goes on. Phase 4 (domain.timetable.lns): small CP-SAT sub-models over a few dozen freed
+lectures at a time, the rest fixed, until the time limit. Shares of the time limit: phase 1 `_PHASE1_SHARE`
+(once a first solution exists), phase 2 `_ROOM_SHARE`, phase 4 `_LNS_SHARE`, phase 3 the rest. Annealing
+gets most of the time, measured at 60 s on a loaded 2-core machine (issue 24): from a first CP-SAT solution
+it beats letting CP-SAT improve it (comp05, seed 0: 363 with a quarter of the time in phase 1 and annealing
+from temperature 1, 310 with 2% and annealing from 8), and annealing to 95% of the time beats handing over
+to the LNS at 85% or once the best stalls (seed 1: comp05 364 against 390, comp07 49 against 54; comp01
+still 5). Every solution is re-scored by domain.timetable.scoring; the reported cost
 is the scorer's. Every phase stops within about a second once the caller's `stop` event is set.
 """
 
@@ -55,8 +55,7 @@ ProgressCallback = Callable[[float, int, int], None]
 
 _PHASE1_SHARE = 0.02  # share of the time limit for the period model once it has a solution
 _ROOM_SHARE = 0.02  # share of the time limit for the room model
-_LNS_SHARE = 0.15  # share of the time limit left to the LNS after annealing
-_STALL_SHARE = 0.1  # annealing hands over to the LNS once its best is this share of the time limit old
+_LNS_SHARE = 0.05  # share of the time limit left to the LNS after annealing
 _SIDE_CHAIN_MIN_S = 8.0  # a second annealing chain (workers >= 2) only for an annealing phase at least this long
 
 
@@ -500,11 +499,10 @@ def solve(problem: Problem, *, time_limit_s: float, seed: int = 0, workers: int 
     if time.monotonic() < anneal_deadline:
         side = None
         if workers >= 2 and anneal_deadline - time.monotonic() >= _SIDE_CHAIN_MIN_S:
-            side = SideChain.start(problem, best.solution, seed=seed, deadline=anneal_deadline,
-                                   stall_s=_STALL_SHARE * time_limit_s)
+            side = SideChain.start(problem, best.solution, seed=seed, deadline=anneal_deadline)
         annealer = Annealer(problem, structure, seed=seed, stop=stop,
                             offer=lambda solution, s: best.offer(solution, scored=s))
-        annealer.run(best.solution, deadline=anneal_deadline, stall_s=_STALL_SHARE * time_limit_s)
+        annealer.run(best.solution, deadline=anneal_deadline)
         if side is not None:
             other = side.finish(timeout_s=0.5 if stopped() else 5.0)
             if other is not None:
