@@ -50,7 +50,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, SessionTransaction
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.attributes import instance_dict, instance_state
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import memoized_property
 from sqlalchemy.util.queue import AsyncAdaptedQueue
@@ -217,15 +217,17 @@ def _unavailable(exc: Exception) -> ServiceUnavailable | None:
     return ServiceUnavailable(service)
 
 
-_SEEN = "mcs_erp.seen"  # a write session's info: {identity key: object} it loaded or inserted (codes_by_id)
-MAX_SEEN = 256  # objects a write unit of work keeps for codes_by_id; a bulk job's thousands are not all kept
+_SEEN = "mcs_erp.seen"  # a write session's info: {identity key: (state, attribute values)} it loaded or inserted
+MAX_SEEN = 256  # rows a write unit of work remembers for codes_by_id; a bulk job's thousands are not all kept
 
 
 class _WriteSession(SQLModelSession):
-    """The session of a write unit of work: it keeps a strong reference to the first MAX_SEEN objects it loads or
-    inserts, so that codes_by_id can answer from them. The identity map holds objects weakly: the family
-    record_payment locked, or the journal entry it posted, is gone from it by the time the tool's answer asks for
-    their codes, which cost a query each (about a fifth of a small write's CPU)."""
+    """The session of a write unit of work: it remembers the attribute values of the first MAX_SEEN rows it loads or
+    inserts (each object's own `__dict__`, which SQLAlchemy updates in place, and its state), so that codes_by_id
+    can answer from them. The objects themselves are not kept: the identity map still holds them weakly, and a row
+    selected again after its object was dropped (FOR UPDATE, after waiting for a lock) is loaded fresh, as before.
+    The family record_payment locked and the journal entry it posted are dropped by the time the tool's answer asks
+    for their codes, which cost a query each (about a fifth of a small write's CPU)."""
 
 
 @event.listens_for(_WriteSession, "loaded_as_persistent")
@@ -234,8 +236,9 @@ def _keep_seen(session: Session, instance: Any) -> None:
     seen = session.info.get(_SEEN)
     if seen is None:
         seen = session.info[_SEEN] = {}
-    if len(seen) < MAX_SEEN:
-        seen[instance_state(instance).identity_key] = instance
+    state = instance_state(instance)
+    if len(seen) < MAX_SEEN or state.key in seen:  # a row loaded again: its new object's values
+        seen[state.key] = (state, instance_dict(instance))
 
 
 class Database:
@@ -465,9 +468,10 @@ def _codes_statement(id_column: Any, code_column: Any) -> Any:
 def _codes_in_session(session: AsyncSession, id_column: Any, code_column: Any,
                       wanted: list[int]) -> tuple[dict[int, str], list[int]]:
     """({id: code} of the rows of `wanted` the write unit of work of `session` loaded or inserted, their code
-    loaded; the ids left to query). An object holds what this transaction would read back, its own change not
-    flushed yet included (a query autoflushes it first); a session with a deletion pending is always queried, and
-    so is a row inserted in a savepoint since rolled back."""
+    loaded; the ids left to query). The values are what this transaction read or wrote, its own change not flushed
+    yet included (a query autoflushes it first); a change made by a Core UPDATE of the code column, which no code
+    does, would not be seen. A session with a deletion pending is always queried, and so is a row inserted in a
+    savepoint since rolled back."""
     seen = session.info.get(_SEEN)
     if not seen or session.sync_session.deleted:
         return {}, wanted
@@ -476,12 +480,14 @@ def _codes_in_session(session: AsyncSession, id_column: Any, code_column: Any,
     found: dict[int, str] = {}
     missing: list[int] = []
     for row_id in wanted:
-        obj = seen.get(mapper.identity_key_from_primary_key((row_id,)))
-        state = None if obj is None else instance_state(obj)
-        # persistent: still the session's (a savepoint's rollback detaches the rows it inserted); the code loaded,
-        # not expired (an expired attribute would be loaded again, which is a query anyway)
-        if state is not None and state.persistent and name in state.dict:
-            found[row_id] = state.dict[name]
+        key = mapper.identity_key_from_primary_key((row_id,))
+        state, values = seen.get(key, (None, None))
+        # Still the row's: a savepoint's rollback takes the identity of the rows it inserted; an object still held
+        # is still the session's (not expunged). The code loaded, not expired (expiring removes the value; loading
+        # it again would be a query anyway).
+        if state is not None and state.key == key and not state.was_deleted and (
+                state.obj() is None or state.persistent) and name in values:
+            found[row_id] = values[name]
         else:
             missing.append(row_id)
     return found, missing
@@ -490,8 +496,8 @@ def _codes_in_session(session: AsyncSession, id_column: Any, code_column: Any,
 async def codes_by_id(session: AsyncSession, id_column: Any, code_column: Any, ids: Iterable[int]) -> dict[int, str]:
     """{id: code} for the rows of `ids` (`id_column` and `code_column`: ORM attributes of one mapped class, such as
     `Family.id` and `Family.code`; deleted rows included: an old answer still names them), in at most one query;
-    ids no row has are left out. A write unit of work answers from the objects it loaded or inserted (its session
-    keeps them: _WriteSession) and queries only the others. Each context's `repository.codes_of` serves its kinds
+    ids no row has are left out. A write unit of work answers from the rows it loaded or inserted (its session
+    remembers their values: _WriteSession) and queries only the others. Each context's `repository.codes_of` serves its kinds
     through this."""
     wanted = sorted(set(ids))
     if not wanted:

@@ -4,6 +4,8 @@ queries what it has not seen; a read unit of work queries. On a real database (S
 
 from __future__ import annotations
 
+import gc
+
 from sqlalchemy import event
 from sqlmodel import select
 
@@ -114,3 +116,18 @@ async def test_a_row_inserted_in_a_rolled_back_savepoint_is_not_answered(runtime
             codes = await codes_by_id(session, Department.id, Department.code, [gone_id])
         assert codes == {}
         assert len(run.sql) == 1
+
+
+async def test_the_session_does_not_keep_the_objects_it_answers_for(runtime):
+    """Only the values are remembered: the identity map still drops an object nobody holds, so selecting its row
+    again (FOR UPDATE, after waiting for a lock) loads it fresh, as without codes_by_id's memory."""
+    (row,) = await _committed(runtime, 1)
+    async with runtime.db.write() as session:
+        await session.exec(select(Department).where(Department.id == row.id))
+        gc.collect()
+        assert not any(isinstance(obj, Department) and obj.id == row.id
+                       for obj in session.sync_session.identity_map.values())
+        with _Statements(runtime.db.write_engine) as run:
+            codes = await codes_by_id(session, Department.id, Department.code, [row.id])
+        assert codes == {row.id: row.code}
+        assert run.sql == []
