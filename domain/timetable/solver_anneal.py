@@ -179,7 +179,6 @@ class Annealer:
         for lec, i in enumerate(course):
             lectures_of[i].append(lec)
         random_ = rng.random
-        randrange = rng.randrange
         exp = math.exp
         iteration = evaluated = 0
         seen_best, improved_at = best_cost, began
@@ -199,17 +198,18 @@ class Annealer:
                     offered, last_offer = best_cost, now
                     solution = self._solution(best_period, best_room)
                     self.offer(solution, score(pr, solution))
-            lec = randrange(n_lec)
+            # int(random() * n) draws as randrange(n) does for these small n, at a third of its cost.
+            lec = int(random_() * n_lec)
             i, p, r = course[lec], period[lec], room[lec]
-            p2 = randrange(P)
+            p2 = int(random_() * P)
             x = random_()
             if x < 0.5:
                 r2 = r
             elif x < 0.7:  # a room another lecture of the course holds: moves towards room stability
                 mates = lectures_of[i]
-                r2 = room[mates[randrange(len(mates))]]
+                r2 = room[mates[int(random_() * len(mates))]]
             else:
-                r2 = randrange(R)
+                r2 = int(random_() * R)
             if p2 == p and r2 == r:
                 continue
             other = grid[p2 * R + r2]
