@@ -601,6 +601,8 @@ def blended_pay(versions: list[EmploymentContract], days: list[date], frequency:
     a month effective on the 12th of 22 working days pays 17,940 x 11/22 + 18,940 x 11/22 = 18,440.00."""
     if not days:
         return Fraction(0)
+    if len(versions) == 1 and versions[0].effective_from <= days[0]:
+        return period_pay(versions[0], frequency)  # one version, in force all period: most contracts
     first = _version_for(versions, days[0])
     if first is not None and first is _version_for(versions, days[-1]) and all(
             v.effective_from <= days[0] or v.version_no < first.version_no for v in versions):
