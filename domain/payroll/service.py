@@ -895,7 +895,9 @@ def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.Sa
         loading = Fraction(contract.leave_loading_x100 or 0, 10_000)
     leave_lines: list[engine.PayslipLine] = []
     taken_hours: dict[str, Fraction] = defaultdict(Fraction)
-    unpaid_days = Fraction(total_days - len(job.employed)) + unpaid_recorded
+    unpaid_days: int | Fraction = total_days - len(job.employed)  # exact: an int while it is whole
+    if unpaid_recorded:
+        unpaid_days += unpaid_recorded
     paid_leave_total = 0
     for item in taken:
         taken_hours[item.type_code] += item.hours
@@ -913,8 +915,8 @@ def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.Sa
                 f"LOADING_{item.type_code}"[:40], f"{name} loading {(Decimal(contract.leave_loading_x100 or 0) / 100).normalize():f} %",
                 engine.LineKind.LEAVE, engine.round_half_up(rate * item.hours * loading), category=category))
     leave_lines = _merge_lines(leave_lines)
-    unpaid_days = min(Fraction(total_days), unpaid_days)
-    payment_days = Fraction(total_days) - unpaid_days
+    unpaid_days = min(total_days, unpaid_days)
+    payment_days = total_days - unpaid_days
     # The ordinary hours paid: hours a week x 52 / periods a year x payment days / working days, on integers.
     accrual_key = (contract.hours_per_week_x100 * 52 * payment_days.numerator,
                    HOURS_SCALE * frequency.periods_per_year * total_days * payment_days.denominator)
@@ -962,7 +964,8 @@ def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.Sa
                                                       category="payg"))
     slip = engine.compute_payslip(
         structure, period,
-        engine.PayInputs(base_minor=max(Fraction(0), base - paid_leave_total), working_days=total_days,
+        engine.PayInputs(base_minor=(base if not paid_leave_total and base >= 0
+                                     else max(Fraction(0), base - paid_leave_total)), working_days=total_days,
                          unpaid_leave_days=unpaid_days, filing_status=contract.filing_status,
                          arrears=arrears, leave=tuple(leave_lines),
                          termination=tuple(termination), termination_tax=tuple(termination_tax), rates=rates,
