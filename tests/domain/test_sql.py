@@ -48,6 +48,26 @@ async def test_id_in_combines_with_other_conditions_and_takes_many_ids(table):
     assert outside == [i for i in _STORED if i % 2]
 
 
+def test_a_statement_with_id_in_is_cached_whatever_its_ids():
+    """The ids are bound parameters: statements differing only in them share one cache key (SQLAlchemy compiles
+    the statement once), and each carries its own ids as the key's parameter values."""
+    first = select(_ROWS.c.id).where(id_in(_ROWS.c.id, [1, 2]))._generate_cache_key()
+    second = select(_ROWS.c.id).where(id_in(_ROWS.c.id, [3, 4, 5]))._generate_cache_key()
+    assert first is not None and second is not None
+    assert first.key == second.key
+    assert [p.value for p in second.bindparams] == [[3, 4, 5], [3, 4, 5]]  # the IN list's and the array's
+
+
+async def test_id_in_answers_each_execution_with_its_own_ids(table):
+    """One compiled statement, executed with other ids each time, selects each time's rows (a cached compilation
+    that kept the first ids would answer the first rows again)."""
+    async with table.db.read() as session:
+        conn = await session.connection()
+        for ids in ([1, 4], [7], [10, 13, 16], [], [4]):
+            got = (await conn.execute(select(_ROWS.c.id).where(id_in(_ROWS.c.id, ids)).order_by(_ROWS.c.id)))
+            assert list(got.scalars()) == ids
+
+
 @pytest.mark.parametrize("bad", [[1, "2"], [True], [1.0], [None]])
 def test_id_in_refuses_what_is_not_an_int(bad):
     with pytest.raises(TypeError, match="integer ids"):
