@@ -564,6 +564,8 @@ async def _ytd_before(session: AsyncSession, employee_ids: list[int], run: Payro
 def _version_for(versions: list[EmploymentContract], day: date) -> EmploymentContract | None:
     """The contract version in force on `day`: the highest version effective by then (a later version with an
     earlier effective date, a backdated change, wins from its date)."""
+    if len(versions) == 1:  # most contracts
+        return versions[0] if versions[0].effective_from <= day else None
     inforce = [v for v in versions if v.effective_from <= day]
     return max(inforce, key=lambda v: v.version_no) if inforce else None
 
@@ -1131,7 +1133,9 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
                      "contract_id": contract.id, "department_id": contract.department_id, "period": run.period,
                      "number": f"PS{run.period.replace('-', '')}-{run.id}-{employees[contract.employee_id].code}",
                      "status": PayslipStatus.DRAFT.value, "currency": run.currency,
-                     "payment_days_x100": int(slip.payment_days * 100), "working_days": int(slip.working_days),
+                     # int(payment days x 100) on the integers (payment days are 0 or more): no Fraction made
+                     "payment_days_x100": slip.payment_days.numerator * 100 // slip.payment_days.denominator,
+                     "working_days": int(slip.working_days),
                      "gross_minor": slip.gross_minor, "deductions_minor": slip.deductions_minor,
                      "employer_minor": slip.employer_contributions_minor, "net_minor": slip.net_minor,
                      "ytd": ytd_records[index] if ytd_records else _ytd_json(slip), "reverses_payslip_id": None, "created_at": now,
