@@ -3,18 +3,15 @@
 A move takes one lecture to another (period, room); if that room is taken there, the two lectures swap.
 The target room is the lecture's own half of the time, often one its course already uses (towards room
 stability), else any room.
-By default only moves that keep every hard constraint (availability, one lecture per room, no curriculum or
-teacher conflict) are tried, so the timetable stays feasible throughout; with `hard_weight` > 0 the walk may
-also cross curriculum and teacher conflicts, each conflicting pair costing `hard_weight`, as in the
-penalised-conflict annealing of Bellio, Ceschia, Di Gaspero, Schaerf, Urli ("Feature-based tuning of
-simulated annealing applied to the curriculum-based course timetabling problem", Computers & OR 2016);
-only conflict-free states count as the best. The cost is UD2's (room capacity, min
-working days, curriculum compactness, room stability; Bonutti, De Cesco, Di Gaspero, Schaerf, Annals of
-OR 2012) plus the optional teacher daily limit; a move's delta is computed from the courses, curriculum
-days and teacher days it touches, without applying the move (curriculum occupancy is kept per day with
-zero sentinels, so isolation is read from three flat-list cells; a cell counts the curriculum's lectures
-there, so a conflict's k lectures cost k when isolated, as the scorer counts them). The temperature falls
-geometrically with elapsed time from `t_start` to `t_end` (defaults 8 and 0.03, in cost units: an uphill
+Only moves that keep every hard constraint (availability, one lecture per room, no curriculum or teacher
+conflict) are tried, so the timetable stays feasible throughout. (Letting the walk cross conflicts at a
+price, as Bellio, Ceschia, Di Gaspero, Schaerf, Urli, Computers & OR 2016, do, was tried for issue 24 and
+measured worse here: 30 s from one start, comp05 367 and 796 against 331 and 320, comp07 93 against 67.)
+The cost is UD2's (room capacity, min working days, curriculum compactness, room stability; Bonutti,
+De Cesco, Di Gaspero, Schaerf, Annals of OR 2012) plus the optional teacher daily limit; a move's delta is
+computed from the courses, curriculum days and teacher days it touches, without applying the move
+(curriculum occupancy is kept per day with zero sentinels, so isolation is read from three flat-list
+cells). The temperature falls geometrically with elapsed time from `t_start` to `t_end` (defaults 8 and 0.03, in cost units: an uphill
 move of 5, one day short of a course's minimum, is accepted at first with probability e^(-5/8) = 0.54 and
 at the end with e^(-5/0.03), never). The defaults were tuned on ITC2007 comp05 and comp07 (issue 24):
 annealing 30 s from the same start, a start of 1 (the earlier default) gave 445 and 67, a start of 8 gave
@@ -142,15 +139,14 @@ class Annealer:
     # -- search ---------------------------------------------------------------------------------------
 
     def run(self, start: Solution, *, deadline: float, t_start: float = 8.0, t_end: float = 0.03,
-            stall_s: float | None = None, hard_weight: float = 0.0) -> Solution:
+            stall_s: float | None = None) -> Solution:
         """Anneal from the feasible `start` until `deadline` (time.monotonic()) or the stop event; return the best.
 
         With `stall_s`, stop early once the best has not improved for `stall_s` seconds in the cooler second
         part of the schedule (after 40% of the time), leaving the rest of the time to the caller's next phase.
 
-        `hard_weight` (cost units per conflicting pair) lets the walk cross curriculum and teacher conflicts;
-        0 keeps it feasible. After the run, `final`, `final_cost` and `final_hard` describe the walk's last
-        state (soft cost and conflicting pairs), `iterations` and `evaluated` count moves drawn and costed.
+        After the run, `final` and `final_cost` describe the walk's last state, `iterations` and `evaluated`
+        count moves drawn and costed.
 
         A move's delta is computed without applying it: capacity from a table, min working days and room
         stability from the day and room counts of the one or two courses moved, compactness from the
@@ -159,7 +155,6 @@ class Annealer:
         self._load(start)
         pr, rng, P, R, D, ppd = self.problem, self.rng, self.P, self.R, self.D, self.ppd
         cost = score(pr, start).soft_cost
-        hard = 0  # conflicting course pairs sharing a period (curriculum or teacher), weighted by hard_weight
         best_cost, best_period, best_room = cost, list(self.period), list(self.room)
         offered = cost
         began = last_offer = time.monotonic()
@@ -214,12 +209,9 @@ class Annealer:
                 continue
             other = grid[p2 * R + r2]
             ip2 = i * P + p2
-            dh = 0
             if other < 0:
-                if p2 != p:
-                    if present[ip2] or not avail[ip2]:
-                        continue
-                    dh = confl[ip2] - confl[i * P + p]
+                if p2 != p and (present[ip2] or confl[ip2] or not avail[ip2]):
+                    continue
                 j = -1
             else:
                 j = course[other]
@@ -229,12 +221,9 @@ class Annealer:
                     jp = j * P + p
                     if present[ip2] or not avail[ip2] or present[jp] or not avail[jp]:
                         continue
-                    # Conflicting pairs: i leaves p and j leaves p2, then each joins the other's period
-                    # (where the other is gone, hence the clash terms).
-                    clash = 2 if j in conflict_sets[i] else 0
-                    dh = confl[ip2] + confl[jp] - confl[i * P + p] - confl[j * P + p2] - clash
-            if dh > 0 and not hard_weight:
-                continue
+                    clash = 1 if j in conflict_sets[i] else 0
+                    if confl[ip2] - clash or confl[jp] - clash:
+                        continue
             evaluated += 1
             # -- delta --
             delta = over[i * R + r2] - over[i * R + r]
@@ -307,8 +296,7 @@ class Annealer:
                         if iso:
                             delta += q_weight[q] * iso
                     flipped = moves
-            total_delta = delta + hard_weight * dh
-            if total_delta <= 0 or random_() < exp(-total_delta / temperature):
+            if delta <= 0 or random_() < exp(-delta / temperature):
                 # Undo the occupancy shifts: _remove/_add below redo them with every other counter.
                 if flipped:
                     for q, a, b in flipped:
@@ -334,8 +322,7 @@ class Annealer:
                             confl[k * P + p2] -= 1
                             confl[k * P + p] += 1
                 cost += delta
-                hard += dh
-                if cost < best_cost and not hard:
+                if cost < best_cost:
                     best_cost = cost
                     best_period[:] = period
                     best_room[:] = room
@@ -344,7 +331,7 @@ class Annealer:
                     q_occ[q * stride + a] += 1
                     q_occ[q * stride + b] -= 1
         self.iterations, self.evaluated = iteration, evaluated  # moves drawn, moves feasible and costed
-        self.final_cost, self.final_hard = cost, hard  # the walk's last state (checked by the tests)
+        self.final_cost = cost  # the walk's last state (checked by the tests)
         self.final = self._solution(period, room)
         best = self._solution(best_period, best_room)
         s = score(pr, best)

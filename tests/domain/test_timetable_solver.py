@@ -162,20 +162,18 @@ def test_annealing_running_cost_matches_the_scorer_with_a_teacher_limit() -> Non
     assert score(p, best).soft_cost <= score(p, start).soft_cost
 
 
-def test_annealing_through_conflicts_tracks_them_and_returns_a_feasible_best() -> None:
-    # With hard_weight > 0 the walk may cross curriculum and teacher conflicts at that price. Its running soft
-    # cost and conflict count must match the scorer's view of its last state (hot, so it ends among
-    # conflicts), and the best it returns must still be feasible and no worse than the start.
+def test_hot_annealing_keeps_its_running_cost_equal_to_the_scorers() -> None:
+    # At a temperature that accepts most uphill moves the walk ends far from its best; its running cost (the sum
+    # of every accepted move's delta) must still equal the scorer's cost of its last state, and that state must
+    # be feasible: moves are only tried when they keep every hard constraint.
     p = parse_ctt((DATA / "comp01.ctt").read_text())
     start = solve(p, time_limit_s=2, seed=0).solution
     assert start is not None
     annealer = Annealer(p, structure_of(p), seed=0, offer=lambda solution, s: None, stop=None)
-    best = annealer.run(start, deadline=time.monotonic() + 1.0, hard_weight=2.0, t_start=4.0, t_end=3.0)
+    best = annealer.run(start, deadline=time.monotonic() + 1.0, t_start=6.0, t_end=5.0)
     final = score(p, annealer.final)
-    assert annealer.final_hard > 0
-    assert (final.soft_cost, final.hard.conflicts) == (annealer.final_cost, annealer.final_hard)
-    assert final.hard.room_occupancy == final.hard.availability == final.hard.lectures == 0
-    assert score(p, best).hard_violations == 0
+    assert final.hard_violations == 0
+    assert final.soft_cost == annealer.final_cost > score(p, best).soft_cost
     assert score(p, best).soft_cost <= score(p, start).soft_cost
 
 
