@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import os
 import random
 import threading
 import time
@@ -41,7 +42,8 @@ class Annealer:
     """Anneal a feasible timetable of `problem`; report improvements through `offer`."""
 
     def __init__(self, problem: Problem, structure: Structure, *, seed: int,
-                 offer: Callable[[Solution, Score], None], stop: threading.Event | ProcessEvent | None) -> None:
+                 offer: Callable[[Solution, Score], None],
+                 stop: threading.Event | ProcessEvent | _ParentStop | None) -> None:
         self.problem, self.offer, self.stop = problem, offer, stop
         self.rng = random.Random(seed)
         pr = problem
@@ -346,14 +348,34 @@ SIDE_SEED_OFFSET = 1_000_003
 """A side chain anneals with seed `seed + SIDE_SEED_OFFSET`, so its moves differ from the main chain's."""
 
 
+class _ParentStop:
+    """A side chain's stop signal: the parent's stop event is set, or the parent is gone (killed, the child is
+    re-parented, so its parent pid changes); an orphaned chain must not anneal on to its deadline."""
+
+    def __init__(self, stop: ProcessEvent, parent_pid: int) -> None:
+        self.stop, self.parent_pid = stop, parent_pid
+
+    def is_set(self) -> bool:
+        """Return whether the chain should stop."""
+        return self.stop.is_set() or os.getppid() != self.parent_pid
+
+
 def _side_chain(problem: Problem, start: Solution, seed: int, deadline: float, stall_s: float | None,
                 stop: ProcessEvent, conn: Connection) -> None:
     """Child process entry: anneal `start` until `deadline` or `stop`; send the best Solution, or an error's text."""
     try:
-        annealer = Annealer(problem, structure_of(problem), seed=seed, offer=lambda solution, s: None, stop=stop)
-        conn.send(annealer.run(start, deadline=deadline, stall_s=stall_s))
+        annealer = Annealer(problem, structure_of(problem), seed=seed, offer=lambda solution, s: None,
+                            stop=_ParentStop(stop, os.getppid()))
+        best = annealer.run(start, deadline=deadline, stall_s=stall_s)
+        try:
+            conn.send(best)
+        except OSError:  # the parent is gone or stopped listening
+            pass
     except Exception as exc:  # the parent logs it and keeps its own chain's result
-        conn.send(f"{type(exc).__name__}: {exc}")
+        try:
+            conn.send(f"{type(exc).__name__}: {exc}")
+        except OSError:
+            pass
     finally:
         conn.close()
 

@@ -6,6 +6,8 @@ No database. Kept short (about 30 s on 2 cores); quality is measured by bench/it
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+import os
 import threading
 import time
 
@@ -13,7 +15,7 @@ from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.problem import Course, Curriculum, Problem, Room, Solution, TeacherDayLimit, Weights
 from domain.timetable.scoring import score
 from domain.timetable.solver import solve
-from domain.timetable.solver_anneal import Annealer, SideChain
+from domain.timetable.solver_anneal import Annealer, SideChain, _ParentStop
 from domain.timetable.solver_common import structure_of
 from tests.conftest import itc2007_dir
 
@@ -192,3 +194,13 @@ def test_side_chain_anneals_in_a_child_process_and_stops_when_told() -> None:
     assert other is not None
     assert score(p, other).hard_violations == 0
     assert score(p, other).soft_cost <= score(p, start).soft_cost
+
+
+def test_side_chain_stops_when_told_or_when_its_parent_is_gone() -> None:
+    # A killed parent re-parents the child (its parent pid changes): the chain then stops instead of annealing
+    # on to its deadline. Seen from this process, "parent" is this process's own parent.
+    event = multiprocessing.get_context("spawn").Event()
+    assert not _ParentStop(event, os.getppid()).is_set()
+    assert _ParentStop(event, os.getppid() + 1).is_set()
+    event.set()
+    assert _ParentStop(event, os.getppid()).is_set()
