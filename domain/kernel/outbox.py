@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Describe
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, delete, func, text, tuple_, update
-from sqlalchemy import Integer, any_, bindparam
+from sqlalchemy import any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +53,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.kernel.clock import utcnow
 from domain.kernel.db import after_commit, bulk_insert
 from domain.kernel.errors import InvalidInput, NotFound
+from domain.kernel.sql import id_in
 from domain.kernel.plan import ApplyContext, Effect, register_effect
 from domain.kernel.schemas import OutputModel
 
@@ -68,16 +69,6 @@ BACKOFF_MAX_S = 300.0
 HANDLED, FAILED, DEAD = "handled", "failed", "dead"
 ENDED = (HANDLED, DEAD)
 
-
-def _ids_in(session: AsyncSession, column: Any, ids: Iterable[int]) -> Any:
-    """`column IN ids` for the relays' batches: on PostgreSQL `= ANY` of one array parameter, so the statement's
-    text is the same whatever the batch's size (asyncpg prepares it once and PostgreSQL keeps its plan; an IN list
-    of each length was another statement), and SQLAlchemy's compiled cache keeps it too (kernel.sql.id_in does not,
-    for lists of a whole school); an IN list elsewhere."""
-    values = list(ids)
-    if session.sync_session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
-    return column.in_(values)
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -380,7 +371,7 @@ async def events_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, O
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await session.exec(select(OutboxEvent).where(_ids_in(session, OutboxEvent.id, wanted)))
+    rows = await session.exec(select(OutboxEvent).where(id_in(OutboxEvent.id, wanted)))
     return {row.id: row for row in rows.all() if row.id is not None}
 
 
@@ -388,7 +379,7 @@ async def mark_published(session: AsyncSession, ids: Sequence[int]) -> None:
     """Stamp the events of `ids` as published to Redis now."""
     if ids:
         await session.exec(update(OutboxEvent)  # type: ignore[call-overload]
-                           .where(_ids_in(session, OutboxEvent.id, ids))
+                           .where(id_in(OutboxEvent.id, ids))
                            .values(published_at=utcnow()).execution_options(synchronize_session=False))
 
 
@@ -536,7 +527,7 @@ class _Predecessors:
                 ids[event_id] = (aggregate, aggregate_id, sequence)
         if ids:
             statuses = await session.exec(select(InboxEntry.event_id, InboxEntry.handler, InboxEntry.status)
-                                          .where(_ids_in(session, InboxEntry.event_id, ids)))
+                                          .where(id_in(InboxEntry.event_id, ids)))
             for event_id, handler, status in statuses.all():
                 gate.ended[(ids[event_id], handler)] = status in ENDED
         return gate
@@ -573,7 +564,7 @@ async def deliver_batch(session: AsyncSession, rows: Sequence[OutboxEvent], hand
     now = utcnow()
     ids = [row.id or 0 for row in rows]
     existing = {(e.event_id, e.handler): e for e in (await session.exec(
-        select(InboxEntry).where(_ids_in(session, InboxEntry.event_id, ids)))).all()}
+        select(InboxEntry).where(id_in(InboxEntry.event_id, ids)))).all()}
     gate = await _Predecessors.load(session, rows)
     results: list[Delivery] = []
     new_entries: list[dict[str, Any]] = []
@@ -609,7 +600,7 @@ async def deliver_batch(session: AsyncSession, rows: Sequence[OutboxEvent], hand
     done = [r.event_id for r in results if r.done]
     if done:
         await session.exec(update(OutboxEvent)  # type: ignore[call-overload]
-                           .where(_ids_in(session, OutboxEvent.id, done))
+                           .where(id_in(OutboxEvent.id, done))
                            .values(done_at=now).execution_options(synchronize_session=False))
     return results
 
@@ -632,8 +623,8 @@ async def prune_done(session: AsyncSession, *, before: datetime, limit: int = PR
     if not ids:
         return 0
     await session.exec(delete(InboxEntry)  # type: ignore[call-overload]
-                       .where(_ids_in(session, InboxEntry.event_id, ids)))
-    await session.exec(delete(OutboxEvent).where(_ids_in(session, OutboxEvent.id, ids)))  # type: ignore[call-overload]
+                       .where(id_in(InboxEntry.event_id, ids)))
+    await session.exec(delete(OutboxEvent).where(id_in(OutboxEvent.id, ids)))  # type: ignore[call-overload]
     return len(ids)
 
 
