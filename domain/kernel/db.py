@@ -26,7 +26,8 @@ PostgreSQL one pool serves every tenant of the cluster: a write transaction star
 has no transaction (autocommit), starts with `SET search_path TO tenant_<code>` (RESET for the default tenant),
 which is also the read's ping of its pooled connection. The pool (TenantAffinePool) hands a unit of work an idle
 connection that last served its tenant when there is one, so PostgreSQL keeps that connection's plans instead of
-re-planning for another search_path. A tenant whose registry row names another database (`database_url`) is
+re-planning for another search_path; and statements built with SQLAlchemy name the tenant's schema
+(schema_translate_map: _tenant_options), so each tenant's are prepared and planned once per connection. A tenant whose registry row names another database (`database_url`) is
 served by that cluster's pool, one per URL. The tenant's schema alone is on the path, not `public`:
 a table a lagging tenant lacks fails loudly instead of resolving to the default tenant's. On SQLite a tenant is its
 own file, with its own engines, made at first use (`Database.tenant_database`).
@@ -187,13 +188,29 @@ class TenantAffinePool(AsyncAdaptedQueuePool):
     _queue_class = _TenantAffineAdaptedQueue  # type: ignore[assignment]
 
 
+STATEMENT_CACHE_SIZE = 512  # prepared statements a PostgreSQL connection keeps (asyncpg's LRU; its default is 100)
+
+
+def _tenant_options(schema: str | None) -> dict[str, Any] | None:
+    """The execution options of a unit of work in tenant schema `schema` (None: the default tenant, none).
+
+    Statements built with SQLAlchemy name the tenant's schema (`schema_translate_map` maps the models' unset schema
+    to it), so each tenant's statements are statements of their own on a connection: asyncpg prepares them once per
+    connection and PostgreSQL keeps their plans across tenants (STATEMENT_CACHE_SIZE of them). A prepared
+    statement with unqualified names is planned again whenever the connection's search_path changed since it was
+    planned; with 50 schools on one pool that was nearly every read (bench/tenants.py). The search_path is still
+    set for every unit of work: it routes the SQL written as text, and it keeps an unqualified name from reaching
+    another tenant's table. Both name the same schema."""
+    return None if schema is None else {"schema_translate_map": {None: schema}}
+
+
 def _postgresql_engine(url: str, *, pool_size: int, read_only: bool = False) -> AsyncEngine:
     # pool_pre_ping (writes; reads: Database._route_read): a pooled connection is checked (one round trip) before
     # each unit of work takes it, so one that died with its server (a PostgreSQL restart, a failover, an idle
     # timeout) is replaced there and then instead of failing the call. The two timeouts bound how long a call can
     # wait when the server is down or every connection is busy: it then fails with ServiceUnavailable (see
     # Database.read), never hangs.
-    connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S}
+    connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S, "prepared_statement_cache_size": STATEMENT_CACHE_SIZE}
     options: dict[str, Any] = {}
     if read_only:
         connect_args["server_settings"] = {"default_transaction_read_only": "on"}
@@ -359,7 +376,7 @@ class Database:
         # protocol: nothing to prepare. `schema` is `tenant_<code>` with a code of CODE_PATTERN: no quoting.
         statement = "RESET search_path" if schema is None else f"SET search_path TO {schema}"
         for attempt in (1, 2):
-            conn = await session.connection()
+            conn = await session.connection(execution_options=_tenant_options(schema))
             try:
                 raw = await conn.get_raw_connection()
                 await raw.driver_connection.execute(statement)  # type: ignore[union-attr]
@@ -429,7 +446,7 @@ class Database:
             async with self._write_sessions() as session:
                 async with session.begin():
                     if not self.is_sqlite:
-                        conn = await session.connection()
+                        conn = await session.connection(execution_options=_tenant_options(schema))
                         conn.info[_LAST_TENANT] = current_tenant()
                     if schema is not None:  # SET LOCAL: it ends with this transaction, however it ends
                         await conn.execute(text("SELECT set_config('search_path', :path, true)"), {"path": schema})

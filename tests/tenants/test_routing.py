@@ -276,8 +276,8 @@ async def backend_pid(db: Database, code: str | None, *, write: bool) -> int:
 
 
 async def test_statements_prepared_in_one_tenant_are_replanned_in_another(small_db):
-    # The same SQL text on the same connection: asyncpg reuses its prepared statement and PostgreSQL re-plans it
-    # for the new search_path, so each tenant reads its own table.
+    # The same statement on the same connection in turn for each tenant: each reads its own table (the statement
+    # names the tenant's schema; SQL written as text would be re-planned for the new search_path).
     pid = await backend_pid(small_db, None, write=False)
     for _ in range(3):
         for code in (*CODES, None, "alpha", None, "beta"):
@@ -288,6 +288,50 @@ async def test_statements_prepared_in_one_tenant_are_replanned_in_another(small_
             async with small_db.write() as session:
                 stmt = select(User.username).where(User.username.in_(ONLY))  # type: ignore[attr-defined]
                 assert (await session.exec(stmt)).all() == [f"only_{code or 'default'}"]
+
+
+async def test_each_tenants_statements_name_its_schema_so_a_connection_keeps_their_plans(small_db):
+    """A SQLAlchemy statement run in a tenant's unit of work names the tenant's schema (schema_translate_map), so on
+    a connection serving tenants in turn each tenant's statement is prepared once and keeps its plan (PostgreSQL
+    plans a prepared statement again when the search_path it was planned under changed). The default tenant's
+    statements stay unqualified; text SQL goes by the search_path, which names the same schema."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    for engine in (small_db.read_engine, small_db.write_engine):
+        event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    try:
+        for code in ("alpha", "beta", None, "alpha"):
+            seen.clear()
+            assert await own_users(small_db, code) == [f"only_{code or 'default'}"]
+            users = [s for s in seen if "username" in s]
+            assert len(users) == 1
+            if code is None:
+                assert "tenant_" not in users[0]
+            else:
+                assert f"tenant_{code}.users" in users[0] or f'"tenant_{code}".users' in users[0], users[0]
+                assert "tenant_" + ({"alpha": "beta", "beta": "alpha"}[code]) not in users[0]
+            with tenant_in_use(code):
+                async with small_db.write() as session:
+                    seen.clear()
+                    await session.exec(select(User.id).where(User.username == "nobody"))  # type: ignore[arg-type]
+                    assert (f"tenant_{code}." in seen[-1]) is (code is not None), seen[-1]
+                    path = (await session.exec(text("SHOW search_path"))).scalar_one()  # type: ignore[call-overload]
+                    assert ("tenant_" in path) is (code is not None) and (code is None or code in path)
+        # one connection served all three tenants: it holds a prepared statement of each tenant's own
+        with tenant_in_use("alpha"):
+            async with small_db.read() as session:
+                statements = (await session.exec(text(  # type: ignore[call-overload]
+                    "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%username%'"))).all()
+        texts = " ".join(row[0] for row in statements)
+        assert "tenant_alpha" in texts and "tenant_beta" in texts
+    finally:
+        for engine in (small_db.read_engine, small_db.write_engine):
+            event.remove(engine.sync_engine, "before_cursor_execute", capture)
 
 
 async def test_a_write_transaction_leaves_no_search_path_behind(small_db):

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.e2e
 
 SEEDS = {"north": 7, "south": 11}  # two demo schools of other staff, students and salaries
 PERIOD = "2026-06"  # the demo pays 2026-03 to 2026-05; the bundled ATO tables cover pay dates to 2026-06-30
-SOLVE_S = 3  # the demo school's first timetable comes in about a second
+SOLVE_S = 8  # the demo school's first timetable comes in about a second on a quiet machine; 3 s missed it under CI's load
 WAIT_S = 120  # the shared worker runs one job at a time: a school may wait for the other's solve
 HIRE = {"first_name": "Quentin", "last_name": "Southgate", "work_email": "quentin.southgate@south.example"}
 
@@ -98,7 +98,7 @@ async def solve(client: Client, school: SchoolRun, problem_id: int) -> dict[str,
     job = await call_ok(client, "solve_timetable", {"problem_id": problem_id, "time_limit_s": SOLVE_S, "seed": 3,
                                                     "idempotency_key": f"two-schools-{uuid.uuid4().hex}",
                                                     "wait_s": WAIT_S})
-    assert job["kind"] == "solve_timetable" and job["status"] == "succeeded", job
+    assert job["kind"] == "solve_timetable" and job["status"] == "succeeded", json.dumps(job)  # the whole job: its error
     assert job["result"]["hard_violations"] == 0, job
     school.job_ids.add(job["job_id"])
     school.solution_ids.append(job["result"]["solution_id"])
