@@ -181,12 +181,17 @@ async def key_is_active(session: AsyncSession, *, key_id: int, user_id: int) -> 
     return key is not None and key.user_id == user_id and key.revoked_at is None
 
 
-async def authenticate_key(session: AsyncSession, raw: str, channel: Channel) -> Actor | None:
-    """Return the Actor of a presented key, or None when the key is unknown, revoked or its user deleted."""
+async def authenticate_key(session: AsyncSession, raw: str, channel: Channel, *,
+                           schema: str | None = None) -> Actor | None:
+    """Return the Actor of a presented key, or None when the key is unknown, revoked or its user deleted.
+
+    `schema` (PostgreSQL): read the key from that tenant schema, whatever the session is routed to (the caller
+    reads the tenant registry in the same unit of work, and sets the context's tenant for the Actor)."""
     stmt = (select(ApiKey, User).join(User, User.id == ApiKey.user_id)  # type: ignore[arg-type]
             .where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None),  # type: ignore[union-attr]
                    User.deleted_at.is_(None)))  # type: ignore[union-attr]
-    row = (await session.exec(stmt)).first()
+    options = {} if schema is None else {"schema_translate_map": {None: schema}}
+    row = (await session.exec(stmt, execution_options=options)).first()
     if row is None:
         return None
     return actor_for(row[1], channel)

@@ -114,6 +114,38 @@ async def test_a_key_finds_its_tenant_and_no_other(rt):
     assert (await rt.actor_for_key(secret, Channel.MCP_HTTP)).tenant == "alpha"
 
 
+async def test_a_keys_lookup_reads_the_registry_and_the_key_in_one_unit_of_work_on_postgresql(rt, monkeypatch):
+    """On PostgreSQL a key of a tenant on this cluster is looked up in one read (the registry row, then the key from
+    the tenant's schema, named in the statement); on SQLite the key is in the tenant's own file: two. The
+    Actor is the tenant's either way, and a key of another tenant's user is unknown in this one."""
+    from tools.runtime import Runtime
+
+    with tenant_in_use("alpha"):
+        async with rt.db.write() as session:
+            issued = await create_api_key(session, username=f"lookup_{rt.db.dialect}", roles="viewer")
+    reads = 0
+    real = Database.read
+
+    def counted(self):
+        nonlocal reads
+        reads += 1
+        return real(self)
+
+    monkeypatch.setattr(Database, "read", counted)
+    fresh = Runtime.create(rt.settings.model_copy(update={"key_cache_seconds": 0}))
+    try:
+        actor = await fresh.actor_for_key(issued.secret, Channel.MCP_HTTP)
+        assert actor is not None and actor.tenant == "alpha" and actor.username == issued.user.username
+        if rt.db.is_sqlite:  # the registry's file, then the tenant's (Database.read hands that one to its own)
+            assert reads >= 2
+        else:
+            assert reads == 1
+        forged = issued.secret.replace("alpha", "beta", 1)  # the same secret presented as beta's key
+        assert forged != issued.secret and await fresh.actor_for_key(forged, Channel.MCP_HTTP) is None
+    finally:
+        await fresh.close()
+
+
 async def test_the_http_middleware_runs_the_request_in_the_keys_tenant(rt):
     seen: list[tuple[str | None, list[str]]] = []
 

@@ -111,7 +111,8 @@ async def test_a_worker_outlives_a_redis_restart_and_a_job_started_meanwhile_run
         assert not running.done(), running.exception()
 
         redis_server.kill()
-        await until(lambda: worker._down_since is not None, "the worker to notice the outage")
+        await until(lambda: worker._down_since is not None or running.done(), "the worker to notice the outage")
+        assert not running.done(), running.exception()  # the worker must outlive the outage, not end with it
         with pytest.raises(ServiceUnavailable) as caught:  # recorded, not enqueued: the caller is told to retry
             await invoke(rt, "export_term_grades", {"section_id": school.section_id, "term_id": school.term_id,
                                                     "idempotency_key": "outage-export"}, school.registrar)
@@ -119,7 +120,8 @@ async def test_a_worker_outlives_a_redis_restart_and_a_job_started_meanwhile_run
         assert not running.done()  # arq's own Worker would have ended on the first failed poll
 
         await redis_server.start()  # empty: whatever was queued is gone, as after a crash
-        await until(lambda: worker._down_since is None, "the worker to poll again")
+        await until(lambda: worker._down_since is None or running.done(), "the worker to poll again")
+        assert not running.done(), running.exception()
         # The retried call names the job the outage cut off; recovery hands it to the worker, which runs it once.
         kept = await invoke(rt, "export_term_grades", {"section_id": school.section_id, "term_id": school.term_id,
                                                        "idempotency_key": "outage-export"}, school.registrar)
