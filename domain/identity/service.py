@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.identity.models import ApiKey, SignInLink, User
 from domain.kernel.actor import Actor, Channel, Role
 from domain.kernel.clock import utcnow
+from domain.kernel.db import tenant_options
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.tenants import CODE_PATTERN, current_tenant
 
@@ -190,8 +191,7 @@ async def authenticate_key(session: AsyncSession, raw: str, channel: Channel, *,
     stmt = (select(ApiKey, User).join(User, User.id == ApiKey.user_id)  # type: ignore[arg-type]
             .where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None),  # type: ignore[union-attr]
                    User.deleted_at.is_(None)))  # type: ignore[union-attr]
-    options = {} if schema is None else {"schema_translate_map": {None: schema}}
-    row = (await session.exec(stmt, execution_options=options)).first()
+    row = (await session.exec(stmt, execution_options=tenant_options(schema) or {})).first()
     if row is None:
         return None
     return actor_for(row[1], channel)

@@ -27,8 +27,8 @@ has no transaction (autocommit), starts with `SET search_path TO tenant_<code>` 
 which is also the read's ping of its pooled connection. The pool (TenantAffinePool) hands a unit of work an idle
 connection that last served its tenant when there is one, so PostgreSQL keeps that connection's plans instead of
 re-planning for another search_path; and statements built with SQLAlchemy name the tenant's schema
-(schema_translate_map: _tenant_options), so each tenant's are prepared and planned once per connection. A tenant whose registry row names another database (`database_url`) is
-served by that cluster's pool, one per URL. The tenant's schema alone is on the path, not `public`:
+(schema_translate_map: tenant_options), so each tenant's are prepared and planned once per connection. A tenant
+whose registry row names another database (`database_url`) is served by that cluster's pool, one per URL. The tenant's schema alone is on the path, not `public`:
 a table a lagging tenant lacks fails loudly instead of resolving to the default tenant's. On SQLite a tenant is its
 own file, with its own engines, made at first use (`Database.tenant_database`).
 """
@@ -191,7 +191,7 @@ class TenantAffinePool(AsyncAdaptedQueuePool):
 STATEMENT_CACHE_SIZE = 512  # prepared statements a PostgreSQL connection keeps (asyncpg's LRU; its default is 100)
 
 
-def _tenant_options(schema: str | None) -> dict[str, Any] | None:
+def tenant_options(schema: str | None) -> dict[str, Any] | None:
     """The execution options of a unit of work in tenant schema `schema` (None: the default tenant, none).
 
     Statements built with SQLAlchemy name the tenant's schema (`schema_translate_map` maps the models' unset schema
@@ -376,7 +376,7 @@ class Database:
         # protocol: nothing to prepare. `schema` is `tenant_<code>` with a code of CODE_PATTERN: no quoting.
         statement = "RESET search_path" if schema is None else f"SET search_path TO {schema}"
         for attempt in (1, 2):
-            conn = await session.connection(execution_options=_tenant_options(schema))
+            conn = await session.connection(execution_options=tenant_options(schema))
             try:
                 raw = await conn.get_raw_connection()
                 await raw.driver_connection.execute(statement)  # type: ignore[union-attr]
@@ -446,7 +446,7 @@ class Database:
             async with self._write_sessions() as session:
                 async with session.begin():
                     if not self.is_sqlite:
-                        conn = await session.connection(execution_options=_tenant_options(schema))
+                        conn = await session.connection(execution_options=tenant_options(schema))
                         conn.info[_LAST_TENANT] = current_tenant()
                     if schema is not None:  # SET LOCAL: it ends with this transaction, however it ends
                         await conn.execute(text("SELECT set_config('search_path', :path, true)"), {"path": schema})
@@ -514,8 +514,8 @@ async def codes_by_id(session: AsyncSession, id_column: Any, code_column: Any, i
     """{id: code} for the rows of `ids` (`id_column` and `code_column`: ORM attributes of one mapped class, such as
     `Family.id` and `Family.code`; deleted rows included: an old answer still names them), in at most one query;
     ids no row has are left out. A write unit of work answers from the rows it loaded or inserted (its session
-    remembers their values: _WriteSession) and queries only the others. Each context's `repository.codes_of` serves its kinds
-    through this."""
+    remembers their values: _WriteSession) and queries only the others. Each context's `repository.codes_of` serves
+    its kinds through this."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}

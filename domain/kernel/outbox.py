@@ -70,7 +70,6 @@ HANDLED, FAILED, DEAD = "handled", "failed", "dead"
 ENDED = (HANDLED, DEAD)
 
 
-
 class OutboxEvent(SQLModel, table=True):
     """One recorded event: topic, aggregate and its per-aggregate sequence, schema version, JSON payload, when it
     occurred (UTC), when a relay published it to Redis and when every handler was done with it."""
@@ -351,13 +350,6 @@ async def pending_events(session: AsyncSession, *, after_id: int = 0, limit: int
     return list(rows.all())
 
 
-async def unpublished_events(session: AsyncSession, *, limit: int = 500) -> list[OutboxEvent]:
-    """Events no relay has published to Redis yet, oldest first."""
-    rows = await session.exec(select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
-                              .order_by(OutboxEvent.id).limit(limit))
-    return list(rows.all())
-
-
 async def unpublished_ids(session: AsyncSession, *, limit: int = 500) -> list[tuple[int, str]]:
     """(id, topic) of the events no relay has published to Redis yet, oldest first: what a message carries, without
     loading the rows (a publisher's batch of 500)."""
@@ -622,8 +614,7 @@ async def prune_done(session: AsyncSession, *, before: datetime, limit: int = PR
                                      ~dead.exists()).order_by(OutboxEvent.id).limit(limit))).all())
     if not ids:
         return 0
-    await session.exec(delete(InboxEntry)  # type: ignore[call-overload]
-                       .where(id_in(InboxEntry.event_id, ids)))
+    await session.exec(delete(InboxEntry).where(id_in(InboxEntry.event_id, ids)))  # type: ignore[call-overload]
     await session.exec(delete(OutboxEvent).where(id_in(OutboxEvent.id, ids)))  # type: ignore[call-overload]
     return len(ids)
 
