@@ -38,8 +38,6 @@ from redis.asyncio import Redis  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
-from sqlmodel import select  # noqa: E402
-
 from domain.kernel import outbox  # noqa: E402
 from domain.kernel.settings import Settings  # noqa: E402
 from domain.migrations.schema import migrate  # noqa: E402
@@ -98,8 +96,8 @@ class Happened(outbox.DomainEvent):
 async def produce(runtime: Runtime, *, events: int, per_commit: int, producers: int,
                   one_by_one: bool = False) -> dict[int, float]:
     """Record `events` events, `per_commit` to a transaction, from `producers` concurrent tasks (each its own 50
-    aggregates), as a service records a batch: outbox.record_all (one INSERT, the aggregates numbered under their
-    advisory locks), or with `one_by_one` one record_event each. Returns {event id: commit time}."""
+    aggregates), as a service records a batch: outbox.record_all (one INSERT ... RETURNING, the aggregates numbered
+    under their advisory locks), or with `one_by_one` one record_event each. Returns {event id: commit time}."""
     committed: dict[int, float] = {}
     per_producer = events // producers
 
@@ -112,13 +110,8 @@ async def produce(runtime: Runtime, *, events: int, per_commit: int, producers: 
                     ids = [(await outbox.record_event(session, TOPIC, AGGREGATE, key, {"i": start + i})).id
                            for i, key in enumerate(keys)]
                 else:
-                    await outbox.record_all(session, [Happened(thing=key, i=start + i) for i, key in enumerate(keys)])
-                    # This transaction holds its aggregates' advisory locks until it commits, so the newest `count`
-                    # events of these aggregates are the ones it just recorded.
-                    ids = list((await session.exec(
-                        select(outbox.OutboxEvent.id).where(outbox.OutboxEvent.aggregate == AGGREGATE,
-                                                            outbox.OutboxEvent.aggregate_id.in_(sorted(set(keys))))
-                        .order_by(outbox.OutboxEvent.id.desc()).limit(count))).all())
+                    ids = await outbox.record_all(session, [Happened(thing=key, i=start + i)
+                                                            for i, key in enumerate(keys)])
             now = time.time()
             committed.update((i, now) for i in ids)
 

@@ -68,6 +68,12 @@ REDIS_TIMEOUT_S = 5.0  # the longest a publisher waits for Redis to take a batch
 REPUBLISH_MIN_S = 60.0  # an event published this long ago and still not handled is published again (at least)
 RETRY_FIRST_S = 0.02  # a consumer tries a waiting delivery of its own again this soon, then twice as late each time
 HELD_MAX = 10 * CONSUME_BATCH  # waiting messages a consumer retries itself at most; more are left to the claim
+LINGER_S = 0.01
+"""How long a publisher woken by a commit, and a consumer that took fewer messages than a batch, wait for more
+before their round (Kafka's linger.ms): under load a round then carries many events instead of one commit's, and
+a round's fixed cost (its transactions, Redis round trips) is shared. bench/outbox.py measured rounds of about five
+events without it, most of each worker's CPU going to that fixed cost."""
+CLAIMS_PER_IDLE = 4  # a consumer looks for messages left idle (XAUTOCLAIM) this many times per claim_idle
 
 
 def stream_key(queue_name: str) -> str:
@@ -128,9 +134,11 @@ class RoundResult:
 
 
 class _Wakeable:
-    """A loop task woken by this process's commits that recorded events, and every `poll_s` seconds."""
+    """A loop task woken by this process's commits that recorded events, and every `poll_s` seconds; a round that
+    a commit woke starts `linger_s` later (the commits meanwhile join it)."""
 
     name = "mcs-erp-relay"
+    linger_s = 0.0
 
     def __init__(self, runtime: Runtime, *, poll_s: float | None = None):
         self.runtime = runtime
@@ -267,6 +275,8 @@ class _Wakeable:
             try:
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
+                if self.linger_s:
+                    await asyncio.sleep(self.linger_s)
             except TimeoutError:
                 pass
 
@@ -346,9 +356,11 @@ async def deliver_pending(runtime: Runtime, handlers: EventHandlers | Callable[[
 
 
 class StreamPublisher(_Wakeable):
-    """Move unpublished events to the Redis Stream (see the module); in the server and in every worker."""
+    """Move unpublished events to the Redis Stream (see the module); in the server and in every worker. A round a
+    commit woke starts LINGER_S later."""
 
     name = "mcs-erp-event-publisher"
+    linger_s = LINGER_S
 
     def __init__(self, runtime: Runtime, redis: Redis, *, stream: str, poll_s: float | None = None,
                  batch: int = PUBLISH_BATCH, republish_after_s: float | None = None):
@@ -411,7 +423,8 @@ class StreamConsumer:
     """Take events from the Redis Stream through the consumer group and deliver them (see the module)."""
 
     def __init__(self, runtime: Runtime, redis: Redis, handlers: EventHandlers, *, stream: str, consumer: str,
-                 claim_idle_s: float | None = None, block_s: float = 1.0, batch: int = CONSUME_BATCH):
+                 claim_idle_s: float | None = None, block_s: float = 1.0, batch: int = CONSUME_BATCH,
+                 linger_s: float = LINGER_S):
         self.runtime = runtime
         self.redis = redis
         self.handlers = handlers
@@ -421,6 +434,8 @@ class StreamConsumer:
                                          else claim_idle_s))
         self.block_ms = int(1000 * block_s)
         self.batch = batch
+        self.linger_s = linger_s
+        self._claimed_at = float("-inf")  # when take() last looked for idle messages (XAUTOCLAIM)
         self._task: asyncio.Task[None] | None = None
         # Messages this consumer took whose delivery waits (the aggregate's previous event is being handled by
         # another consumer, most often): message id -> (fields, when to try again, the delay before that).
@@ -440,28 +455,43 @@ class StreamConsumer:
         """Messages to handle: those left unacknowledged for claim_idle (this consumer's or a dead one's), else
         new ones (waiting up to block_s, or until a held message is due); and the held messages now due.
 
+        Idle messages are looked for CLAIMS_PER_IDLE times per claim_idle (a message is claimed at most a quarter
+        of claim_idle late), and at once again while a look finds a whole batch. New messages fewer than a batch
+        are topped up with those arriving within linger_s (LINGER_S).
+
         Held: a delivery that waited (outbox.deliver: the aggregate's previous event not handled yet, which on two
         workers is mostly the other worker handling it right now) is tried again by this consumer after
         RETRY_FIRST_S, then twice as late each time, while the doubled delay stays within claim_idle; after that
         (or beyond HELD_MAX held) it is left to the claim. Without this, such an event waited claim_idle (10 s by
         default) behind a predecessor handled milliseconds later: bench/outbox.py's p95 of 5 s."""
-        claimed = await self.redis.xautoclaim(self.stream, GROUP, self.consumer, self.claim_idle_ms, "0-0",
-                                              count=self.batch)
-        messages = [m for m in claimed[1] if m and m[1]]
+        messages: list[tuple[bytes, dict[bytes, bytes]]] = []
+        now = time.monotonic()
+        if 1000 * (now - self._claimed_at) * CLAIMS_PER_IDLE >= self.claim_idle_ms:
+            claimed = await self.redis.xautoclaim(self.stream, GROUP, self.consumer, self.claim_idle_ms, "0-0",
+                                                  count=self.batch)
+            messages = [m for m in claimed[1] if m and m[1]]
+            # A whole batch claimed: there may be more, look again next time.
+            self._claimed_at = float("-inf") if len(messages) >= self.batch else now
         if not messages:
             block: int | None = self.block_ms
             if self._held:
                 next_due = min(at for _fields, at, _delay in self._held.values())
                 wait_ms = int(1000 * (next_due - time.monotonic()))
                 block = None if wait_ms < 1 else min(block, wait_ms)  # None: answer at once (0 would block forever)
-            fresh = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=self.batch,
-                                                block=block)
-            messages = [m for _stream, entries in fresh or [] for m in entries]
+            messages = await self._read(self.batch, block)
+            if messages and len(messages) < self.batch and self.linger_s:
+                await asyncio.sleep(self.linger_s)
+                messages.extend(await self._read(self.batch - len(messages), None))
         now = time.monotonic()
         taken = {message_id for message_id, _fields in messages}
         messages.extend((message_id, fields) for message_id, (fields, at, _delay) in self._held.items()
                         if at <= now and message_id not in taken)
         return messages
+
+    async def _read(self, count: int, block: int | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Up to `count` new messages of the group (XREADGROUP), waiting up to `block` ms for one (None: not)."""
+        fresh = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=count, block=block)
+        return [m for _stream, entries in fresh or [] for m in entries]
 
     def _hold(self, message_id: bytes, fields: dict[bytes, bytes]) -> None:
         """Note a message whose delivery waits, to be tried again soon (see take)."""

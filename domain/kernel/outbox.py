@@ -43,7 +43,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Describe
 from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint, and_, delete, func, text, tuple_, update
-from sqlalchemy import any_, bindparam
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -274,12 +274,51 @@ async def record(session: AsyncSession, event: DomainEvent) -> OutboxEvent:
                               event.model_dump(mode="json"), event.schema_version)
 
 
-async def record_all(session: AsyncSession, events: Sequence[DomainEvent]) -> int:
-    """Record many events in the caller's transaction with one INSERT (a batch of issued invoices), numbered per
+RETURNING_MAX = 200
+"""record_all writes at most this many events with one INSERT ... RETURNING (one round trip); more go by reserved
+ids and one COPY (domain.kernel.db.bulk_insert), which is faster in bulk."""
+
+_LAST_SEQUENCES: Any = None  # the PostgreSQL query of record_all, built once (see _last_sequences_statement)
+
+
+def _last_sequences_statement() -> Any:
+    """(aggregate id, its highest sequence or NULL) for each key of the array parameter `keys` of aggregate
+    `aggregate`: one subquery per key, which PostgreSQL answers from the end of the (aggregate, aggregate_id,
+    sequence) unique index in one step, however many events the aggregate has (a MAX over a GROUP BY reads all of
+    them: a student's absences over years)."""
+    global _LAST_SEQUENCES
+    if _LAST_SEQUENCES is None:
+        keys = func.unnest(bindparam("keys", type_=ARRAY(Text))).table_valued("k").render_derived(name="wanted")
+        last = (select(func.max(OutboxEvent.sequence))
+                .where(OutboxEvent.aggregate == bindparam("aggregate"), OutboxEvent.aggregate_id == keys.c.k)
+                .scalar_subquery())
+        _LAST_SEQUENCES = select(keys.c.k, last)
+    return _LAST_SEQUENCES
+
+
+async def _last_sequences(session: AsyncSession, aggregate: str, keys: list[str]) -> dict[tuple[str, str], int]:
+    """{(aggregate, key): highest sequence} of the keys of `aggregate` that have events (keys without are left out)."""
+    conn = await session.connection()
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start:start + 1000]
+        if conn.dialect.name == "postgresql":
+            rows = await conn.execute(_last_sequences_statement(), {"keys": chunk, "aggregate": aggregate})
+        else:
+            rows = await conn.execute(select(OutboxEvent.aggregate_id, func.max(OutboxEvent.sequence))
+                                      .where(OutboxEvent.aggregate == aggregate, OutboxEvent.aggregate_id.in_(chunk))
+                                      .group_by(OutboxEvent.aggregate_id))
+        found.update({(aggregate, k): n for k, n in rows.all() if n is not None})
+    return found
+
+
+async def record_all(session: AsyncSession, events: Sequence[DomainEvent]) -> list[int]:
+    """Record many events in the caller's transaction in one write (a batch of issued invoices), numbered per
     aggregate as record_event does (several events of one aggregate take consecutive sequences, in the order
-    given); returns how many. Raises InvalidInput as record_event does, before anything is written."""
+    given); returns their ids, in the order of `events`. Up to RETURNING_MAX events are one INSERT ... RETURNING,
+    more are one COPY with reserved ids. Raises InvalidInput as record_event does, before anything is written."""
     if not events:
-        return 0
+        return []
     checked = [(e, *_check_event(e.topic, e.aggregate, getattr(e, e.aggregate_field), e.model_dump(mode="json"),
                                  e.schema_version)) for e in events]
     conn = await session.connection()
@@ -290,17 +329,7 @@ async def record_all(session: AsyncSession, events: Sequence[DomainEvent]) -> in
                            {"keys": [f"{a}:{k}" for a, k in wanted]})
     last: dict[tuple[str, str], int] = {}
     for aggregate in sorted({a for a, _k in wanted}):
-        keys = [k for a, k in wanted if a == aggregate]
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start:start + 1000]
-            # PostgreSQL: one array parameter, so the statement's text (and its prepared plan) is the same
-            # whatever the number of keys; elsewhere an IN list.
-            matches = (OutboxEvent.aggregate_id == any_(bindparam(None, chunk, type_=ARRAY(Text)))
-                       if conn.dialect.name == "postgresql" else OutboxEvent.aggregate_id.in_(chunk))
-            rows = await session.exec(select(OutboxEvent.aggregate_id, func.max(OutboxEvent.sequence))
-                                      .where(OutboxEvent.aggregate == aggregate, matches)
-                                      .group_by(OutboxEvent.aggregate_id))
-            last.update({(aggregate, k): n for k, n in rows.all()})
+        last.update(await _last_sequences(session, aggregate, [k for a, k in wanted if a == aggregate]))
     now = utcnow()
     values = []
     for event, key, body in checked:
@@ -308,9 +337,14 @@ async def record_all(session: AsyncSession, events: Sequence[DomainEvent]) -> in
         values.append({"topic": event.topic, "aggregate": event.aggregate, "aggregate_id": key,
                        "sequence": sequence, "schema_version": event.schema_version, "payload": body,
                        "occurred_at": now})
-    await bulk_insert(session, OutboxEvent.__table__, values)  # one binary COPY on PostgreSQL
+    table = OutboxEvent.__table__
+    if len(values) <= RETURNING_MAX:
+        result = await conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), values)
+        ids = [row[0] for row in result.all()]
+    else:
+        ids = await bulk_insert(session, table, values, with_ids=True)
     _wake_after_commit(session)
-    return len(values)
+    return ids
 
 
 EVENT_EFFECT = "outbox.event"

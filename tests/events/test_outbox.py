@@ -238,12 +238,13 @@ async def test_record_all_numbers_each_aggregate_on_from_its_last_event(rt):
     async with rt.db.write() as session:
         await outbox.record(session, _Thing(thing_id=a, note="first"))
     async with rt.db.write() as session:
-        assert await outbox.record_all(session, [_Thing(thing_id=b, note="x"), _Thing(thing_id=a, note="y"),
-                                                 _Thing(thing_id=a, note="z")]) == 3
-        assert await outbox.record_all(session, []) == 0
+        ids = await outbox.record_all(session, [_Thing(thing_id=b, note="x"), _Thing(thing_id=a, note="y"),
+                                                _Thing(thing_id=a, note="z")])
+        assert await outbox.record_all(session, []) == []
     async with rt.db.read() as session:
         rows = (await session.exec(select(outbox.OutboxEvent).where(outbox.OutboxEvent.aggregate_id.in_([a, b]))
                                    .order_by(outbox.OutboxEvent.id))).all()
+    assert ids == [r.id for r in rows[1:]]  # the ids, in the order of the events given
     assert [(r.aggregate_id, r.sequence, outbox.event_of(r).payload["note"], r.schema_version) for r in rows] == [
         (a, 1, "first", 3), (b, 1, "x", 3), (a, 2, "y", 3), (a, 3, "z", 3)]
     with pytest.raises(InvalidInput, match="bytes"):
@@ -253,6 +254,24 @@ async def test_record_all_numbers_each_aggregate_on_from_its_last_event(rt):
     async with rt.db.read() as session:
         assert len((await session.exec(select(outbox.OutboxEvent.id).where(
             outbox.OutboxEvent.aggregate_id.in_([a, b])))).all()) == 4  # the refused batch wrote nothing
+
+
+async def test_record_all_past_one_insert_copies_with_reserved_ids_in_the_order_given(rt, monkeypatch):
+    """Beyond RETURNING_MAX events, record_all writes with reserved ids (one COPY on PostgreSQL): the ids come back
+    in the order of the events, and each aggregate's sequences go on from its last event as with one INSERT."""
+    a, b = _key(), _key()
+    async with rt.db.write() as session:
+        first = await outbox.record_all(session, [_Thing(thing_id=a, note="0")])
+    monkeypatch.setattr(outbox, "RETURNING_MAX", 2)
+    notes = ["1", "2", "3", "4", "5"]
+    async with rt.db.write() as session:
+        ids = await outbox.record_all(session, [_Thing(thing_id=(a if n in "135" else b), note=n) for n in notes])
+    async with rt.db.read() as session:
+        rows = {r.id: r for r in (await session.exec(select(outbox.OutboxEvent).where(
+            outbox.OutboxEvent.aggregate_id.in_([a, b])))).all()}
+    assert len(ids) == 5 and ids == sorted(ids) and first[0] < ids[0]
+    assert [(rows[i].aggregate_id, rows[i].sequence, outbox.event_of(rows[i]).payload["note"]) for i in ids] == [
+        (a, 2, "1"), (b, 1, "2"), (a, 3, "3"), (b, 2, "4"), (a, 4, "5")]
 
 
 def test_an_event_effect_is_checked_when_the_plan_is_made():
