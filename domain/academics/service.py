@@ -13,8 +13,9 @@ from datetime import date
 from fractions import Fraction
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import gradebook, grading, rules
@@ -596,6 +597,34 @@ async def enrolled_students(session: AsyncSession, *, year_level_id: int | None 
     in id order."""
     return await repo.students_with_status(session, status=StudentStatus.ENROLLED.value,
                                            year_level_id=year_level_id)
+
+
+class EnrolledStudent(NamedTuple):
+    """An enrolled student as billing reads them (enrolled_student_rows): the id, the human code (S2026-0117),
+    the names, the year level and the date of birth (siblings are ranked eldest first)."""
+
+    id: int
+    code: str
+    first_name: str
+    last_name: str
+    year_level_id: int | None
+    date_of_birth: date
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+async def enrolled_student_rows(session: AsyncSession, *, year_level_id: int | None = None) -> list[EnrolledStudent]:
+    """Return the students enrolled_students returns (status enrolled, of one year level when given, in id order) as
+    EnrolledStudent rows, read as six columns instead of whole records: a school's fee run reads all 10,000 and
+    needs no more."""
+    stmt = select(Student.id, Student.code, Student.first_name, Student.last_name, Student.year_level_id,
+                  Student.date_of_birth).where(Student.status == StudentStatus.ENROLLED.value,
+                                               col(Student.deleted_at).is_(None))
+    if year_level_id is not None:
+        stmt = stmt.where(Student.year_level_id == year_level_id)
+    return [EnrolledStudent._make(row) for row in (await session.exec(stmt.order_by(Student.id))).all()]
 
 
 async def get_term(session: AsyncSession, term_id: int, *, field: str = "term_id") -> Term:

@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import service as academics
-from domain.academics.service import Student
+from domain.academics.service import Student, StudentStatus
 from domain.fees.events import InvoiceIssued
 from domain.fees import repository as repo
 from domain.fees import rules
@@ -363,15 +363,32 @@ async def award_discount(session: AsyncSession, actor: Actor, *, student_id: int
 # ---------------------------------------------------------------- invoices: planning and generation
 
 
+@dataclass(frozen=True, eq=False)
+class PlannedLines:
+    """The lines of a planned invoice and their total (fees less discounts, minor units). The invoices of one year
+    level with the same discounts share one PlannedLines (a school's 10,000 invoices have a few dozen), so what
+    derives from the lines (rows to write, postings) is worked out once per object: eq=False hashes by identity."""
+
+    lines: tuple[rules.PlannedLine, ...]
+    total: int
+
+
 @dataclass(frozen=True)
 class PlannedInvoice:
-    student: Student
+    """An invoice to create: the student billed (a whole record, or an enrolled student's row when the plan is for
+    every enrolled student), their family and the invoice's lines (shared with the invoices alike)."""
+
+    student: Student | academics.EnrolledStudent
     family_id: int
-    lines: list[rules.PlannedLine]
+    charges: PlannedLines
+
+    @property
+    def lines(self) -> tuple[rules.PlannedLine, ...]:
+        return self.charges.lines
 
     @property
     def total(self) -> int:
-        return rules.invoice_total(self.lines)
+        return self.charges.total
 
 
 @dataclass(frozen=True)
@@ -401,16 +418,21 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
     schedule = await repo.get_or_raise(session, FeeSchedule, schedule_id, field="schedule_id")
     if year_level_id is not None:
         await academics.get_year_level(session, year_level_id)
+    students: Sequence[Student | academics.EnrolledStudent]
     if student_ids is not None:
         found = await academics.students_by_id(session, list(student_ids))
         for sid in student_ids:
             if sid not in found:
                 raise NotFound(f"no student with id {sid}; list_students shows them", field="student_ids")
-        students = [found[sid] for sid in dict.fromkeys(student_ids)]
+        chosen_students = [found[sid] for sid in dict.fromkeys(student_ids)]
         if year_level_id is not None:
-            students = [s for s in students if s.year_level_id == year_level_id]
+            chosen_students = [s for s in chosen_students if s.year_level_id == year_level_id]
+        students = chosen_students
+        born = {s.id or 0: s.date_of_birth for s in chosen_students if s.status == StudentStatus.ENROLLED.value}
     else:
-        students = await academics.enrolled_students(session, year_level_id=year_level_id)
+        # Rows of six columns, not whole records: a whole school's 10,000 students.
+        students = await academics.enrolled_student_rows(session, year_level_id=year_level_id)
+        born = {s.id: s.date_of_birth for s in students}
     term = await academics.get_term(session, schedule.term_id)
     schedule_lines = await repo.schedule_lines(session, schedule.id or 0)
     items = await repo.fee_items_by_ids(session, [line.fee_item_id for line in schedule_lines])
@@ -420,16 +442,16 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
     invoiced = await repo.invoiced_students(session, schedule.id or 0, include_void=not rebill_voided)
     family_of = await repo.families_of_students(session, [s.id or 0 for s in students])
     members = await repo.family_students(session, set(family_of.values()))
-    # The siblings' records: those of the students being invoiced are in hand (a whole school's: 10,000 rows not
-    # read twice); the others (siblings in another year level, or not enrolled) are read.
-    known = {s.id or 0: s for s in students}
-    others = [s for ids in members.values() for s in ids if s not in known]
-    siblings = {**known, **(await academics.students_by_id(session, others))} if others else known
+    # The enrolled siblings' dates of birth (`born`): those of the students being invoiced are in hand (a whole
+    # school's: 10,000 rows not read twice); the others (siblings in another year level, or not enrolled) are read.
+    in_hand = {s.id or 0 for s in students}
+    others = [s for ids in members.values() for s in ids if s not in in_hand]
+    if others:
+        born.update((sid, s.date_of_birth) for sid, s in (await academics.students_by_id(session, others)).items()
+                    if s.status == StudentStatus.ENROLLED.value)
     ranks: dict[int, int] = {}
     for ids in members.values():
-        enrolled = [(s, siblings[s].date_of_birth) for s in ids
-                    if s in siblings and siblings[s].status == "enrolled"]
-        ranks.update(rules.sibling_ranks(enrolled))
+        ranks.update(rules.sibling_ranks([(s, born[s]) for s in ids if s in born]))
     awards = await repo.awards_of_students(session, [s.id or 0 for s in students])
     discounts = [d for d in await repo.active_discounts(session)
                  if d.amount is None or d.currency == schedule.currency]
@@ -446,7 +468,7 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
     # per such pair (a school's 10,000 invoices come from a few dozen), each invoice getting its own list of the
     # (immutable) lines.
     charges_of: dict[int | None, list[rules.FeeCharge]] = {}
-    lines_of: dict[tuple[int | None, tuple[int, ...]], list[rules.PlannedLine]] = {}
+    lines_of: dict[tuple[int | None, tuple[int, ...]], PlannedLines] = {}
     term_name, no_award = term.name, frozenset[int]()
     item_facts = {item_id: (item.name, item.income_account_id) for item_id, item in items.items()}
     for student in students:
@@ -475,8 +497,10 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
                        if rules.applies(rule, sibling_rank=rank, awarded=rule.discount_id in awarded))
         lines = lines_of.get((level, chosen))
         if lines is None:
-            lines = lines_of[(level, chosen)] = rules.invoice_lines(charges, [discount_rules[i] for i in chosen])
-        planned.append(PlannedInvoice(student=student, family_id=family_of[sid], lines=list(lines)))
+            planned_lines = tuple(rules.invoice_lines(charges, [discount_rules[i] for i in chosen]))
+            lines = lines_of[(level, chosen)] = PlannedLines(lines=planned_lines,
+                                                             total=rules.invoice_total(planned_lines))
+        planned.append(PlannedInvoice(student=student, family_id=family_of[sid], charges=lines))
     return InvoicePlan(schedule=schedule, invoices=planned, skipped=skipped)
 
 
@@ -514,15 +538,22 @@ async def generate_invoices(session: AsyncSession, actor: Actor, *, schedule_id:
     if not plan.invoices:
         return result
     totals = [p.total for p in plan.invoices]
+    # The line rows and postings of invoices alike are built once: plan_invoices gives them one PlannedLines. The
+    # rows are shared, not copied, by those invoices (nothing changes them once built).
+    line_rows: dict[PlannedLines, list[dict[str, Any]]] = {}
+    postings: dict[PlannedLines, tuple[tuple[str, int, int], ...]] = {}
+    for charges in dict.fromkeys(p.charges for p in plan.invoices):
+        line_rows[charges] = [{"kind": line.kind, "fee_item_id": line.fee_item_id, "discount_id": line.discount_id,
+                               "description": line.description[:200], "amount": line.amount,
+                               "account_id": line.account_id} for line in charges.lines]
+        postings[charges] = tuple((line.kind, line.account_id, line.amount) for line in charges.lines)
     common = {"fee_schedule_id": schedule.id, "term_id": schedule.term_id, "currency": schedule.currency,
               "status": InvoiceStatus.DRAFT.value, "issue_date": None, "due_date": schedule.due_date,
               "amount_paid": 0, "amount_credited": 0, "entry_id": None, "voided_on": None, "void_reason": None,
               "void_entry_id": None, "job_id": job_id}  # read once: a schedule's attributes are the ORM's
     invoices = [{"family_id": p.family_id, "student_id": p.student.id, **common, "total": total}
                 for p, total in zip(plan.invoices, totals, strict=True)]
-    lines = [[{"kind": line.kind, "fee_item_id": line.fee_item_id, "discount_id": line.discount_id,
-               "description": line.description[:200], "amount": line.amount, "account_id": line.account_id}
-              for line in p.lines] for p in plan.invoices]
+    lines = [line_rows[p.charges] for p in plan.invoices]
     result.total = sum(totals)
     # Issuing at once, where the invoices' ids can be had before they are written (PostgreSQL's sequence): the
     # entries are posted first and each invoice is written once, issued, instead of written as a draft and then
@@ -541,8 +572,7 @@ async def generate_invoices(session: AsyncSession, actor: Actor, *, schedule_id:
     if issue and issue_date is not None:
         currency = schedule.currency
         items = [_ToIssue(invoice_id=invoice_id, number=f"INV{invoice_id:06d}", currency=currency,
-                          total=total, who=student_name(p.student),
-                          lines=[(line.kind, line.account_id, line.amount) for line in p.lines])
+                          total=total, who=student_name(p.student), lines=postings[p.charges])
                  for invoice_id, p, total in zip(ids, plan.invoices, totals, strict=True)]
         await _post_issue(session, actor, items, issue_date,
                           unwritten=None if reserved is None else (invoices, lines))
@@ -554,14 +584,14 @@ async def generate_invoices(session: AsyncSession, actor: Actor, *, schedule_id:
 @dataclass(frozen=True)
 class _ToIssue:
     """What issuing an invoice needs: its id, number, currency, total, whose it is and its lines (kind,
-    account id, amount)."""
+    account id, amount; a tuple may be shared by invoices alike)."""
 
     invoice_id: int
     number: str
     currency: str
     total: int
     who: str
-    lines: list[tuple[str, int, int]]
+    lines: Sequence[tuple[str, int, int]]
 
 
 async def _post_issue(session: AsyncSession, actor: Actor, items: list[_ToIssue], issue_date: dt.date, *,
@@ -573,15 +603,21 @@ async def _post_issue(session: AsyncSession, actor: Actor, items: list[_ToIssue]
     not yet written: they are written once, issued, with the version issuing gives a draft (2), instead of updated."""
     accounts: dict[str, dict[str, int]] = {}
     requests, issued = [], []
+    # An entry's lines follow from the invoice's currency, total and lines: built once for the invoices alike (a
+    # term's 10,000 invoices have a few dozen kinds) and shared by their requests (LineInput is immutable).
+    entry_lines_of: dict[tuple[str, int, tuple[tuple[str, int, int], ...]], list[LineInput]] = {}
     for item in items:
         if item.currency not in accounts:
             accounts[item.currency] = await fee_accounts(session, actor, item.currency)
-        entry_lines = []
-        if item.total > 0:
-            entry_lines.append(LineInput(account_id=accounts[item.currency]["receivable"], debit=item.total))
-        for kind, account_id, amount in item.lines:
-            entry_lines.append(LineInput(account_id=account_id, credit=amount) if kind == "fee"
-                               else LineInput(account_id=account_id, debit=amount))
+        key = (item.currency, item.total, tuple(item.lines))
+        entry_lines = entry_lines_of.get(key)
+        if entry_lines is None:
+            entry_lines = entry_lines_of[key] = []
+            if item.total > 0:
+                entry_lines.append(LineInput(account_id=accounts[item.currency]["receivable"], debit=item.total))
+            for kind, account_id, amount in item.lines:
+                entry_lines.append(LineInput(account_id=account_id, credit=amount) if kind == "fee"
+                                   else LineInput(account_id=account_id, debit=amount))
         requests.append(finance.EntryRequest(
             date=issue_date, memo=f"Invoice {item.number}: fees of {item.who}", lines=entry_lines,
             source=f"invoice:{item.invoice_id}", idempotency_key=f"invoice:{item.invoice_id}"))

@@ -13,10 +13,13 @@ from pypdf import PdfReader
 from sqlalchemy import func
 from sqlmodel import select
 
+from domain.academics import service as academics
 from domain.documents.schemas import MAX_CHUNK_BYTES
+from domain.fees import service as fees
 from domain.fees.models import Invoice, InvoiceLine, Payment
 from domain.finance import service as finance
 from domain.finance.models import JournalEntry
+from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.audit import AuditEntry, verify_audit_chain
 from domain.kernel.errors import ActionClosed, Conflict, InvalidInput, NotFound, PermissionDenied
 from tests.conftest import own_runtime
@@ -119,6 +122,27 @@ async def test_a_year_level_is_invoiced_once_with_its_discounts(frt, world):
         per_student = (await s.exec(select(Invoice.student_id, func.count()).where(
             Invoice.fee_schedule_id == world.schedule_id).group_by(Invoice.student_id))).all()
     assert all(n == 1 for _, n in per_student) and len(per_student) == 5
+
+
+async def test_a_sibling_no_longer_enrolled_keeps_no_place_in_the_family(frt):
+    """Sibling positions count a family's enrolled children only. In a school of its own: once Ana (the eldest, Year
+    8) is withdrawn, Ben is the eldest and gets no sibling discount and Cai is the second child and still does,
+    whether the plan is for Year 7 (Ana read as a sibling of another year level) or for the two students."""
+    school = await make_fee_school(frt)
+    names = {school.students[name]: name for name in ("Ben", "Cai")}
+
+    async def discounted(**args) -> dict[str, bool]:
+        async with frt.db.read() as s:
+            plan = await fees.plan_invoices(s, schedule_id=school.schedule_id, **args)
+        return {names[p.student.id]: any(line.kind == "discount" for line in p.lines)
+                for p in plan.invoices if p.student.id in names}
+
+    assert await discounted(year_level_id=school.y7) == {"Ben": True, "Cai": True}
+    async with frt.db.write() as s:
+        await academics.update_student(s, SYSTEM_ACTOR, student_id=school.students["Ana"],
+                                       changes={"status": "withdrawn"})
+    assert await discounted(year_level_id=school.y7) == {"Ben": False, "Cai": True}
+    assert await discounted(student_ids=list(names)) == {"Ben": False, "Cai": True}
 
 
 async def test_drafts_are_issued_later_and_only_once(frt, world):
