@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.kernel.db import bulk_insert
+from domain.kernel.db import bulk_insert, bulk_insert_records
 from domain.kernel.errors import NotFound
 from domain.kernel.sql import id_in
 from domain.leave.models import LeaveMovement, LeaveRequest, LeaveType, MovementKind, RequestStatus
@@ -98,6 +98,13 @@ async def insert_movements(session: AsyncSession, rows: list[dict[str, Any]]) ->
     return how many."""
     await bulk_insert(session, LeaveMovement.__table__, rows)  # type: ignore[attr-defined]
     return len(rows)
+
+
+async def insert_movement_records(session: AsyncSession, columns: Sequence[str], records: list[tuple[Any, ...]]) -> int:
+    """Insert movement rows given as tuples of the values of `columns` (leave_movements columns) with
+    db.bulk_insert_records: one COPY on PostgreSQL, one executemany on SQLite; return how many."""
+    await bulk_insert_records(session, LeaveMovement.__table__, columns, records)  # type: ignore[attr-defined]
+    return len(records)
 
 
 async def balances(session: AsyncSession, employee_ids: Sequence[int], *,

@@ -31,6 +31,7 @@ allowed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -84,6 +85,17 @@ class LeaveTaken:
     stp_code: str | None
     hours: Fraction
     days: Fraction
+
+
+@dataclass(frozen=True, eq=False)
+class PayslipLeave:
+    """A payslip's leave as posting reads it: hours accrued and paid out on termination by leave type code, and the
+    approved requests taken. Compared and hashed by identity: payslips with the same leave record (most of a run's)
+    share one object, so their movements are worked out once (service.post_payslip_movements)."""
+
+    accrued: Mapping[str, Fraction]
+    taken: tuple[LeaveTaken, ...]
+    paid_out: Mapping[str, Fraction]
 
 
 @dataclass(frozen=True)

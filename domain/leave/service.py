@@ -4,8 +4,8 @@ Leave is its own context, as Odoo's hr_holidays is beside its payroll: leave typ
 requests (requested -> approved through the gate | rejected | cancelled) and the movements ledger of leave hours.
 A balance is the sum of an employee's movements of a type; nothing is edited or deleted (a reversal writes the
 opposite rows). Payroll, per pay period: `taken_in_period` (approved leave inside the period), `accrual_hours`
-(hours accrued for the ordinary hours paid), `post_movements` (accrual and taken rows in bulk),
-`reverse_movements` (a voided payslip's), `balances` and `termination_payable` (final pay).
+(hours accrued for the ordinary hours paid), `post_movements` and `post_payslip_movements` (accrual and taken rows
+in bulk), `reverse_movements` (a voided payslip's), `balances` and `termination_payable` (final pay).
 
 Units: hours are exact Fractions in this interface and integer hundredths of an hour in the tables (rounded half
 up, domain.leave.rules.to_x100); a day of leave is 7.6 hours unless a request says otherwise (38 hours a week, Fair
@@ -20,6 +20,7 @@ the field named), Conflict (overlapping requests, a request in another status, h
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -40,6 +41,7 @@ from domain.leave.rules import (  # completed_years: for payroll (service is the
     LeaveTaken,
     LeaveTypeInfo,
     Movement,
+    PayslipLeave,
     completed_years,
     from_x100,
     to_x100,
@@ -122,6 +124,31 @@ async def taken_in_period(session: AsyncSession, *, employee_ids: list[int], sta
     return out
 
 
+MOVEMENT_COLUMNS = ("employee_id", "leave_type_id", "kind", "hours_x100", "on_date", "source", "request_id", "note",
+                    "created_at")
+"""The leave_movements columns the posting functions write, in their records' order."""
+
+
+def _checked(movement: Movement, index: int, type_ids: Mapping[str, int]) -> tuple[int, int]:
+    """(leave type id, hours in hundredths rounded half up) of `movement`, the movements[index] of a posting, checked
+    as post_movements says (kind and sign, type code, source); raises InvalidInput naming movements[index]."""
+    where = f"movements[{index}]"
+    hours = movement.hours if isinstance(movement.hours, Fraction) else Fraction(movement.hours)
+    rules.check_movement(movement.kind, hours, field=where)
+    type_id = type_ids.get(movement.type_code)
+    if type_id is None:
+        raise InvalidInput(f"{where}: leave type {movement.type_code!r} is unknown; known: {', '.join(type_ids)}",
+                           field=where)
+    _check_source(movement.source, index)
+    return type_id, to_x100(hours)
+
+
+def _check_source(source: str, index: int) -> None:
+    if not source or len(source) > MAX_SOURCE:
+        where = f"movements[{index}]"
+        raise InvalidInput(f"{where}: the source must have 1 to {MAX_SOURCE} characters", field=where)
+
+
 async def post_movements(session: AsyncSession, movements: list[Movement]) -> int:
     """Insert `movements` into the ledger (hours rounded half up to hundredths), with multi-row INSERTs and no ORM
     object per row; return how many rows were written. Each movement's hours carry its sign: accrual +, taken and
@@ -129,26 +156,46 @@ async def post_movements(session: AsyncSession, movements: list[Movement]) -> in
     an unknown kind or type code, a wrong sign, a source longer than 80 characters, or more than MAX_MOVEMENTS."""
     if len(movements) > MAX_MOVEMENTS:
         raise InvalidInput(f"{len(movements)} movements at once; at most {MAX_MOVEMENTS}", field="movements")
-    ids = await repo.type_ids(session)
+    type_ids = await repo.type_ids(session)
     now = utcnow()
-    rows = []
+    records = []
     for index, m in enumerate(movements):
-        where = f"movements[{index}]"
-        hours = m.hours if isinstance(m.hours, Fraction) else Fraction(m.hours)
-        rules.check_movement(m.kind, hours, field=where)
-        type_id = ids.get(m.type_code)
-        if type_id is None:
-            raise InvalidInput(f"{where}: leave type {m.type_code!r} is unknown; known: {', '.join(ids)}", field=where)
-        if not m.source or len(m.source) > MAX_SOURCE:
-            raise InvalidInput(f"{where}: the source must have 1 to {MAX_SOURCE} characters", field=where)
-        rows.append({"employee_id": m.employee_id, "leave_type_id": type_id, "kind": m.kind,
-                     "hours_x100": to_x100(hours), "on_date": m.on, "source": m.source,
-                     "request_id": m.request_id, "note": None, "created_at": now})
-    return await repo.insert_movements(session, rows)
+        type_id, hours_x100 = _checked(m, index, type_ids)
+        records.append((m.employee_id, type_id, m.kind, hours_x100, m.on, m.source, m.request_id, None, now))
+    return await repo.insert_movement_records(session, MOVEMENT_COLUMNS, records)
 
 
-def payslip_movements(*, employee_id: int, source: str, on: date, accrued: dict[str, Fraction],
-                      taken: list[LeaveTaken], paid_out: dict[str, Fraction]) -> list[Movement]:
+async def post_payslip_movements(session: AsyncSession, payslips: Iterable[tuple[int, str, PayslipLeave]], *,
+                                 on: date) -> int:
+    """Post the movements of payslips, given as (employee id, source such as "payslip:123", its leave) in order:
+    the rows post_movements writes for every payslip's payslip_movements dated `on` (the pay date), one after the
+    other, in set form: the movements of each distinct PayslipLeave object (payslips with the same leave record
+    share one) are made, checked and rounded once, and written for each payslip holding it with its employee and
+    source. Returns how many rows were written. Raises InvalidInput as post_movements does, naming the index of the
+    first bad movement in the whole list (after the others are checked when there are more than MAX_MOVEMENTS)."""
+    type_ids = await repo.type_ids(session)
+    now = utcnow()
+    # Per leave object, its rows without the employee and source: (leave type id, kind, hours_x100, request id).
+    shapes: dict[PayslipLeave, list[tuple[int, str, int, int | None]]] = {}
+    records: list[tuple[object, ...]] = []
+    for employee_id, source, leave in payslips:
+        shape = shapes.get(leave)
+        if shape is None:
+            movements = payslip_movements(employee_id=employee_id, source=source, on=on, accrued=leave.accrued,
+                                          taken=leave.taken, paid_out=leave.paid_out)
+            shape = shapes[leave] = [(*_checked(m, len(records) + n, type_ids), m.kind, m.request_id)
+                                     for n, m in enumerate(movements)]
+        elif shape:
+            _check_source(source, len(records))
+        records += [(employee_id, type_id, kind, hours_x100, on, source, request_id, None, now)
+                    for type_id, hours_x100, kind, request_id in shape]
+    if len(records) > MAX_MOVEMENTS:
+        raise InvalidInput(f"{len(records)} movements at once; at most {MAX_MOVEMENTS}", field="movements")
+    return await repo.insert_movement_records(session, MOVEMENT_COLUMNS, records)
+
+
+def payslip_movements(*, employee_id: int, source: str, on: date, accrued: Mapping[str, Fraction],
+                      taken: Iterable[LeaveTaken], paid_out: Mapping[str, Fraction]) -> list[Movement]:
     """Return the movements of one payslip, for post_movements: + each type's accrued hours, - the hours of each
     approved request taken in it (one movement per request, carrying its id, so the request's approved hours stop
     counting as approved-and-not-yet-taken once paid), - each type's hours paid out on termination; all dated `on`

@@ -28,7 +28,7 @@ import hashlib
 import json
 import pickle
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -1234,7 +1234,11 @@ async def post_run(session: AsyncSession, actor: Actor, run_id: int) -> PayrollR
     posted = await finance.post_entry(session, actor, date=run.pay_date, memo=f"Payroll {run.period}",
                                       lines=lines, source=f"payroll_run:{run.id}",
                                       idempotency_key=f"payroll_run:{run.id}:post", currency=run.currency)
-    await leave.post_movements(session, leave_movements(await repo.leave_records(session, run.id or 0), run.pay_date))
+    # The movements of leave_movements, written in set form (each distinct leave record's rows worked out once).
+    records = await repo.leave_records(session, run.id or 0)
+    await leave.post_payslip_movements(session, ((employee_id, f"payslip:{payslip_id}", record)
+                                                 for payslip_id, employee_id, record in payslip_leave(records)),
+                                       on=run.pay_date)
     await session.exec(update(Payslip).where(Payslip.run_id == run_id,  # type: ignore[call-overload]
                                              Payslip.status == PayslipStatus.DRAFT.value)
                        .values(status=PayslipStatus.DONE.value, version=Payslip.version + 1))
@@ -1251,16 +1255,12 @@ LEAVE_REVERSAL = "payroll.leave_reversal"
 """Plan effect: the leave movements of voided payslips reversed (payload {"sources": [...], "on": date})."""
 
 
-def leave_movements(records: Iterable[tuple[int, int, str]], on: date) -> list[leave.Movement]:
-    """Rule: the leave movements of posting payslips, from (payslip id, employee id, leave record JSON): + the hours
-    accrued by leave type, - the hours of each approved request taken (carrying the request's id, so its hours stop
-    counting as approved and not yet taken) and - the hours paid out on termination by leave type
-    (domain.leave.service.payslip_movements), dated `on` (the pay date), each with the source payslip:<id> (what a
-    void reverses)."""
-    out: list[leave.Movement] = []
-    # A record read once per distinct text: most payslips of a run accrue the same hours and take no leave, so share
-    # one text (read only below).
-    parsed: dict[str, tuple[dict[str, Fraction], list[leave.LeaveTaken], dict[str, Fraction]]] = {}
+def payslip_leave(records: Iterable[tuple[int, int, str | None]]) -> Iterator[tuple[int, int, leave.PayslipLeave]]:
+    """Rule: each (payslip id, employee id, leave record JSON) read as (payslip id, employee id, its PayslipLeave):
+    hours accrued and paid out by leave type, and each approved request taken (carrying the request's id). A record
+    is read once per distinct text: most payslips of a run accrue the same hours and take no leave, and share one
+    PayslipLeave (read only)."""
+    parsed: dict[str | None, leave.PayslipLeave] = {}
     for payslip_id, employee_id, text in records:
         known = parsed.get(text)
         if known is None:
@@ -1268,13 +1268,24 @@ def leave_movements(records: Iterable[tuple[int, int, str]], on: date) -> list[l
 
             def hours(key: str) -> dict[str, Fraction]:
                 return {code: Fraction(Decimal(h)) for code, h in (record.get(key) or {}).items()}
-            taken = [leave.LeaveTaken(request_id=r["request_id"], type_code=r["type"], paid=True, loading=False,
-                                      stp_code=None, hours=Fraction(Decimal(r["hours"])), days=Fraction(0))
-                     for r in record.get("requests") or []]
-            known = parsed[text] = (hours("accrued"), taken, hours("paid_out"))
-        accrued, taken, paid_out = known
+            taken = tuple(leave.LeaveTaken(request_id=r["request_id"], type_code=r["type"], paid=True, loading=False,
+                                           stp_code=None, hours=Fraction(Decimal(r["hours"])), days=Fraction(0))
+                          for r in record.get("requests") or [])
+            known = parsed[text] = leave.PayslipLeave(accrued=hours("accrued"), taken=taken,
+                                                      paid_out=hours("paid_out"))
+        yield payslip_id, employee_id, known
+
+
+def leave_movements(records: Iterable[tuple[int, int, str | None]], on: date) -> list[leave.Movement]:
+    """Rule: the leave movements of posting payslips, from (payslip id, employee id, leave record JSON): + the hours
+    accrued by leave type, - the hours of each approved request taken (carrying the request's id, so its hours stop
+    counting as approved and not yet taken) and - the hours paid out on termination by leave type
+    (domain.leave.service.payslip_movements), dated `on` (the pay date), each with the source payslip:<id> (what a
+    void reverses). post_run writes the same rows with leave.post_payslip_movements."""
+    out: list[leave.Movement] = []
+    for payslip_id, employee_id, record in payslip_leave(records):
         out += leave.payslip_movements(employee_id=employee_id, source=f"payslip:{payslip_id}", on=on,
-                                       accrued=accrued, taken=taken, paid_out=paid_out)
+                                       accrued=record.accrued, taken=record.taken, paid_out=record.paid_out)
     return out
 
 

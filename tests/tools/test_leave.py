@@ -471,3 +471,53 @@ async def test_leave_of_a_terminated_employee_cannot_start_after_the_termination
         await invoke(rt, "request_leave", {"employee_id": emp, "leave_type": "UNPAID", "start_date": "2026-07-01",
                                            "end_date": "2026-07-02"}, staff["hr"])
     assert after.value.field == "start_date" and "terminated on 2026-05-29" in after.value.message
+
+
+async def written(rt, source_prefix: str) -> list[tuple]:
+    async with rt.db.read() as s:
+        rows = (await s.exec(text(
+            "SELECT m.employee_id, t.code, m.kind, m.hours_x100, m.on_date, m.source, m.request_id "
+            "FROM leave_movements m JOIN leave_types t ON t.id = m.leave_type_id WHERE m.source LIKE :p ORDER BY m.id"),
+            params={"p": f"{source_prefix}%"})).all()
+    # SQLite answers a text query's dates as text.
+    return [(*row[:4], date.fromisoformat(str(row[4])[:10]), *row[5:]) for row in rows]
+
+
+async def test_payslip_movements_posted_in_set_form_are_the_rows_posted_one_by_one(rt, staff):
+    a, b, c = [await employee(rt, staff) for _ in range(3)]
+    plain = leave.PayslipLeave(accrued={"ANNUAL": Fraction(585, 100), "PERSONAL": Fraction(292, 100)}, taken=(),
+                               paid_out={})
+    leaving = leave.PayslipLeave(accrued={"ANNUAL": Fraction(1, 3)}, taken=(),
+                                 paid_out={"ANNUAL": Fraction(4567, 100)})
+    payslips = [(a, "setform:1", plain), (b, "setform:2", leaving), (c, "setform:3", plain)]
+    on = date(2026, 6, 26)
+    async with rt.db.write() as s:
+        assert await leave.post_payslip_movements(s, payslips, on=on) == 6
+    one_by_one = [m for employee_id, source, shared in payslips
+                  for m in leave.payslip_movements(employee_id=employee_id,
+                                                   source=source.replace("setform", "onebyone"), on=on,
+                                                   accrued=shared.accrued, taken=shared.taken,
+                                                   paid_out=shared.paid_out)]
+    assert await post(rt, *one_by_one) == 6
+    set_form = await written(rt, "setform:")
+    assert [(e, code, kind, hours, day, source.replace("setform", "onebyone"), request)
+            for e, code, kind, hours, day, source, request in set_form] == await written(rt, "onebyone:")
+    # Each payslip its own employee and source; the shared leave's hours rounded half up to hundredths: 1/3 h is 33.
+    assert set_form == [
+        (a, "ANNUAL", "accrual", 585, on, "setform:1", None), (a, "PERSONAL", "accrual", 292, on, "setform:1", None),
+        (b, "ANNUAL", "accrual", 33, on, "setform:2", None), (b, "ANNUAL", "payout", -4567, on, "setform:2", None),
+        (c, "ANNUAL", "accrual", 585, on, "setform:3", None), (c, "PERSONAL", "accrual", 292, on, "setform:3", None)]
+
+
+async def test_payslip_movements_in_set_form_name_the_first_bad_movement_of_the_whole_list(rt, staff):
+    emp = await employee(rt, staff)
+    plain = leave.PayslipLeave(accrued={"ANNUAL": Fraction(1)}, taken=(), paid_out={})
+    unknown = leave.PayslipLeave(accrued={"ANNUAL": Fraction(1), "NOPE": Fraction(1)}, taken=(), paid_out={})
+    async with rt.db.write() as s:
+        with pytest.raises(InvalidInput) as bad_type:
+            await leave.post_payslip_movements(s, [(emp, "p:1", plain), (emp, "p:2", unknown)], on=date(2026, 6, 26))
+        # A payslip sharing a leave already checked still has its own source checked.
+        with pytest.raises(InvalidInput) as long_source:
+            await leave.post_payslip_movements(s, [(emp, "p:1", plain), (emp, "p" * 81, plain)], on=date(2026, 6, 26))
+    assert bad_type.value.field == "movements[2]" and "'NOPE' is unknown" in bad_type.value.message
+    assert long_source.value.field == "movements[1]" and "1 to 80 characters" in long_source.value.message
