@@ -311,8 +311,8 @@ class InProcessRelay(_Wakeable):
 
 
 async def deliver_rows(runtime: Runtime, handlers: EventHandlers,
-                       load: Callable[[AsyncSession], Awaitable[Sequence[outbox.OutboxEvent]]]) -> tuple[
-                           Sequence[outbox.OutboxEvent], list[outbox.Delivery]]:
+                       load: Callable[[AsyncSession], Awaitable[Sequence[outbox.OutboxRow]]]) -> tuple[
+                           Sequence[outbox.OutboxRow], list[outbox.Delivery]]:
     """Deliver the events `load(session)` reads, in one write transaction: the fast way first (outbox.deliver_batch:
     no savepoint, the inbox written in one INSERT), and when a handler failed or another consumer got there
     first, that transaction is rolled back and the events are delivered again with a savepoint per handler
@@ -519,7 +519,7 @@ class StreamConsumer:
         for tenant, by_event in by_tenant.items():
             with tenant_in_use(tenant):
                 async def load(session: AsyncSession, wanted: dict[int, list[bytes]] = by_event
-                               ) -> list[outbox.OutboxEvent]:
+                               ) -> list[outbox.OutboxRow]:
                     found = await outbox.events_by_id(session, wanted)
                     return [found[i] for i in sorted(found)]
 
