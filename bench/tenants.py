@@ -27,14 +27,15 @@ Prints the figures, then one line with a JSON object of them (keys: tenants, cre
 p95_ratio_vs_single, calls_per_s_ratio_vs_single, rss_mb_1, rss_mb_50, ...).
 
 The server's pool holds --pool-size connections per engine (default: --clients), and both loads are warmed up for
---warmup s each before the rounds (unmeasured, default 6): a connection's first call to a tenant reads that
-schema's catalog and prepares that tenant's statements, which a server that has run for a while has done long
-since. 16 connections x 50 tenants are 800 pairs: 2 s of warm-up (about 1,000 calls) left about a third of them
-cold for the measured rounds, 6 s about 3 %. Each round's p95 is printed, so what is left of the warm-up shows as a
-first spread round slower than the second.
+--warmup s each before the rounds (unmeasured, default 10): a connection's first call to a tenant reads that
+schema's catalog and prepares that tenant's statements, and PostgreSQL plans a prepared statement afresh for its
+first five executions before it settles on a generic plan, which a server that has run for a while has done long
+since. 16 connections x 50 tenants are 800 pairs, so about 4,000 calls before the spread load is steady: 2 s of
+warm-up (about 1,000 calls) measured the spread load still settling. Each round's p95 is printed, so what is left
+of the warm-up shows as a first spread round slower than the second.
 
 Usage: uv run python bench/tenants.py [--tenants 200] [--load-tenants 50] [--clients 16] [--seconds 20] [--pool-size N]
-                                      [--students 20] [--warmup 6] [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+                                      [--students 20] [--warmup 10] [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -299,7 +300,7 @@ def main() -> None:
                              "concurrent call, as a deployment sizes it)")
     parser.add_argument("--call-timeout", type=float, default=30.0)
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds the load may take")
-    parser.add_argument("--warmup", type=float, default=6.0, help="unmeasured seconds of each load before the rounds")
+    parser.add_argument("--warmup", type=float, default=10.0, help="unmeasured seconds of each load before the rounds")
     args = parser.parse_args()
     if not (1 <= args.load_tenants <= args.tenants <= 2000) or args.clients < 1 or args.seconds <= 0 \
             or not 1 <= args.students <= 1000 or args.call_timeout <= 0 or args.deadline <= 0 \
