@@ -14,7 +14,10 @@ Baseline, in the same run: every row that step wrote (each table with an `id` co
 mark taken before the step: invoices, invoice lines, journal entries and lines, audit entries, ...), read back and
 written again with asyncpg's `copy_records_to_table` into scratch tables made `LIKE` the real ones (same columns,
 defaults and indexes): copy_s, the same number of rows of the same widths. Target (issue 19): invoice_and_post_s
-at most 4 x copy_s (these machines' absolute speed drifts 2x from day to day, so the figure is a ratio). Every
+at most 4 x copy_s (these machines' absolute speed drifts 2x from day to day, so the figure is a ratio). When the
+server runs on this machine (its backends' /proc/<pid>/stat readable), the CPU both spent is reported too: this
+process's CPU plus the server backend's, for the step and for the baseline, and their ratio `cpu_ratio_vs_copy`
+(steadier than the wall-clock ratio while other work shares the machine; null when the server is elsewhere). Every
 wait is bounded (--timeout per statement, and the whole run); a run that overstays prints what it was waiting for
 and exits 1. Prints the figures, then one line holding a JSON object of them, with `ratio_vs_copy`.
 
@@ -28,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import sys
 import time
@@ -133,6 +137,23 @@ async def build(runtime: Runtime, students: int) -> int:
     return schedule.id or 0
 
 
+def backend_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) PostgreSQL backend `pid` has used, from /proc; None when the server runs elsewhere
+    (or /proc is not readable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_used(pid: int, client_before: float, server_before: float | None) -> dict[str, float | None]:
+    """{client_cpu_s, server_cpu_s} since the readings given (this process's CPU; backend `pid`'s, or None)."""
+    server_now = backend_cpu_s(pid)
+    server = None if server_now is None or server_before is None else round(server_now - server_before, 3)
+    return {"client_cpu_s": round(time.process_time() - client_before, 3), "server_cpu_s": server}
+
+
 async def high_water(runtime: Runtime) -> dict[str, int]:
     """{table: max(id)} for every table of the database with an integer `id` column (0 when empty)."""
     async with runtime.db.read() as session:
@@ -143,10 +164,12 @@ async def high_water(runtime: Runtime) -> dict[str, int]:
                 for t in tables}
 
 
-async def copy_baseline(url: str, since: dict[str, int], timeout: float) -> tuple[float, dict[str, int]]:
+async def copy_baseline(url: str, since: dict[str, int], timeout: float
+                        ) -> tuple[float, dict[str, int], dict[str, float | None]]:
     """Read back every row written since `since` (ids above each table's high-water mark) and time writing them
     again with asyncpg's copy_records_to_table into scratch tables LIKE the real ones (INCLUDING ALL: defaults and
-    indexes), all in one transaction as the measured step was. Returns (seconds, rows copied per table)."""
+    indexes), all in one transaction as the measured step was. Returns (seconds, rows copied per table, CPU used:
+    cpu_used's)."""
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn, timeout=60, command_timeout=timeout)
     try:
@@ -156,12 +179,16 @@ async def copy_baseline(url: str, since: dict[str, int], timeout: float) -> tupl
             if rows:
                 await conn.execute(f'CREATE TABLE "copy_{table}" (LIKE "{table}" INCLUDING ALL)')
                 batches.append((table, [tuple(r.values()) for r in rows], list(rows[0].keys())))
+        pid = conn.get_server_pid()
+        client_before, server_before = time.process_time(), backend_cpu_s(pid)
         started = time.perf_counter()
         async with conn.transaction():
             for table, records, columns in batches:
                 await conn.copy_records_to_table(f"copy_{table}", records=records, columns=columns,
                                                  timeout=timeout)
-        return time.perf_counter() - started, {table: len(records) for table, records, _ in batches}
+        seconds = time.perf_counter() - started
+        return seconds, {table: len(records) for table, records, _ in batches}, cpu_used(pid, client_before,
+                                                                                         server_before)
     finally:
         await conn.close(timeout=30)
 
@@ -202,15 +229,20 @@ async def run(args: argparse.Namespace, step: list[str]) -> int:
         setup_s = time.perf_counter() - started
         since = await high_water(runtime)
         step[0] = "generate_invoices(issue=True) (the measured step)"
+        readings: dict[str, Any] = {}
         started = time.perf_counter()
 
         async def invoice_and_post() -> Any:
             async with runtime.db.write() as session:
+                # The backend's CPU so far (one round trip of well under a millisecond, in a step of seconds).
+                pid = (await session.exec(text("SELECT pg_backend_pid()"))).one()[0]  # type: ignore[call-overload]
+                readings.update(pid=pid, client=time.process_time(), server=backend_cpu_s(pid))
                 return await fees.generate_invoices(session, SYSTEM_ACTOR, schedule_id=schedule_id, issue=True,
                                                     issue_date=date(2026, 4, 20))
 
         result = await asyncio.wait_for(invoice_and_post(), args.timeout)
         invoice_and_post_s = time.perf_counter() - started
+        step_cpu = cpu_used(readings["pid"], readings["client"], readings["server"])
         step[0] = "the checks' queries"
         async with runtime.db.read() as session:
             invoices = (await session.exec(select(func.count()).select_from(Invoice))).one()
@@ -225,7 +257,7 @@ async def run(args: argparse.Namespace, step: list[str]) -> int:
         assert len(result.invoice_ids) == args.students == invoices == entries, (result.skipped[:3], invoices)
         assert ar == int(billed) == result.total and tb.balanced, (ar, billed, result.total)
         step[0] = "the copy baseline (copy_records_to_table into scratch tables)"
-        copy_s, copied = await copy_baseline(url, since, args.timeout)
+        copy_s, copied, copy_cpu = await copy_baseline(url, since, args.timeout)
     finally:
         step[0] = "the database to be dropped"
         await runtime.close()
@@ -234,6 +266,10 @@ async def run(args: argparse.Namespace, step: list[str]) -> int:
                 await asyncio.wait_for(conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'), 60)
         await admin.dispose()
     ratio = invoice_and_post_s / copy_s
+    cpu_ratio = None
+    if step_cpu["server_cpu_s"] is not None and copy_cpu["server_cpu_s"] is not None:
+        cpu_ratio = round((step_cpu["client_cpu_s"] + step_cpu["server_cpu_s"])  # type: ignore[operator]
+                          / (copy_cpu["client_cpu_s"] + copy_cpu["server_cpu_s"]), 2)  # type: ignore[operator]
     print(f"setup: {args.students} students in families, a fee schedule and discounts in {setup_s:.1f} s")
     print(f"invoice and post: {invoice_and_post_s:.2f} s for {invoices} invoices ({invoice_lines} lines) and "
           f"{entries} journal entries ({journal_lines} lines) = {args.students / invoice_and_post_s:.0f} students/s")
@@ -241,10 +277,15 @@ async def run(args: argparse.Namespace, step: list[str]) -> int:
     print(f"baseline: {sum(copied.values())} rows ({', '.join(f'{t} {n}' for t, n in copied.items())}) written "
           f"again with copy_records_to_table in {copy_s:.2f} s")
     print(f"invoice and post: {ratio:.2f} x the copy baseline (target at most 4)")
+    if cpu_ratio is not None:
+        print(f"CPU (this process + the server backend): invoice and post {step_cpu['client_cpu_s']:.2f} + "
+              f"{step_cpu['server_cpu_s']:.2f} s, baseline {copy_cpu['client_cpu_s']:.2f} + "
+              f"{copy_cpu['server_cpu_s']:.2f} s = {cpu_ratio:.2f} x")
     print(json.dumps({"students": args.students, "invoice_and_post_s": round(invoice_and_post_s, 2),
                       "copy_s": round(copy_s, 3), "ratio_vs_copy": round(ratio, 2), "rows_copied": copied,
                       "invoices": invoices, "journal_entries": entries, "invoice_lines": invoice_lines,
-                      "journal_lines": journal_lines, "students_per_s": round(args.students / invoice_and_post_s, 1)}))
+                      "journal_lines": journal_lines, "students_per_s": round(args.students / invoice_and_post_s, 1),
+                      "cpu_s": step_cpu, "copy_cpu_s": copy_cpu, "cpu_ratio_vs_copy": cpu_ratio}))
     return 0
 
 

@@ -1177,7 +1177,10 @@ async def receivables_aging(session: AsyncSession, *, as_of: dt.date, currency: 
     number of open invoices and the oldest due date; rows sorted by the most overdue first. Only rows with an
     invoice at least `min_days_overdue` days past due are listed. Unfiltered, it compares its total with the
     ledger's 1200 Fees receivable balance on `as_of`. Raises InvalidInput (group_by, currency, date) and
-    NotFound (year level)."""
+    NotFound (year level).
+
+    The open balances come summed per family (or student) and due date from one query (repo.open_invoice_groups):
+    the invoices of a due date fall in one aging bucket."""
     ledger_rules.check_date(as_of, field="as_of")
     clean_currency = money.parse_currency(currency)
     if group_by not in ("family", "student"):
@@ -1185,28 +1188,25 @@ async def receivables_aging(session: AsyncSession, *, as_of: dt.date, currency: 
     student_ids = None
     if year_level_id is not None:
         await academics.get_year_level(session, year_level_id)
-        student_ids = [s.id or 0 for s in await academics.enrolled_students(session, year_level_id=year_level_id)]
-    balances = await open_balances(session, as_of=as_of, currency=clean_currency, student_ids=student_ids)
-    families = await repo.families_by_ids(session, {b.invoice.family_id for b in balances})
-    students = await academics.students_by_id(session, [b.invoice.student_id for b in balances])
+        student_ids = [s.id for s in await academics.enrolled_student_rows(session, year_level_id=year_level_id)]
+    by_student = group_by == "student"
+    groups = await repo.open_invoice_groups(session, as_of=as_of, currency=clean_currency, by_student=by_student,
+                                            student_ids=student_ids)
+    students = await academics.students_by_id(session, [g.student_id or 0 for g in groups]) if by_student else {}
     rows: dict[tuple[int, int | None], AgingRow] = {}
-    for item in balances:
-        invoice = item.invoice
-        family = families[invoice.family_id]
-        key = (invoice.family_id, invoice.student_id if group_by == "student" else None)
+    for group in groups:  # earliest due date first: a row's first group holds its oldest due date
+        key = (group.family_id, group.student_id)
         row = rows.get(key)
         if row is None:
-            row = AgingRow(family_id=invoice.family_id, family_code=family.code, family_name=family.name)
-            if group_by == "student":
-                student = students.get(invoice.student_id)
-                row.student_id = invoice.student_id
+            row = rows[key] = AgingRow(family_id=group.family_id, family_code=group.family_code,
+                                       family_name=group.family_name, oldest_due_date=group.due_date)
+            if by_student:
+                student = students.get(group.student_id or 0)
+                row.student_id = group.student_id
                 row.student_code = student.code if student else None
                 row.student_name = student_name(student) if student else None
-            rows[key] = row
-        row.buckets[rules.aging_bucket(item.days_overdue)] += item.balance
-        row.invoices += 1
-        if row.oldest_due_date is None or invoice.due_date < row.oldest_due_date:
-            row.oldest_due_date = invoice.due_date
+        row.buckets[rules.aging_bucket(rules.days_overdue(group.due_date, as_of))] += group.balance
+        row.invoices += group.invoices
     listed = [row for row in rows.values()
               if min_days_overdue <= 0 or (row.oldest_due_date is not None
                                            and rules.days_overdue(row.oldest_due_date, as_of) >= min_days_overdue)]
