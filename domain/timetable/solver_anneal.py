@@ -37,6 +37,9 @@ from domain.timetable.solver_common import Structure, structure_of
 
 log = logging.getLogger(__name__)
 
+_UNAVAILABLE = 1 << 20
+"""Added to `blocked` for a course's unavailable period: no count of lectures brings it back to zero."""
+
 
 class Annealer:
     """Anneal a feasible timetable of `problem`; report improvements through `offer`."""
@@ -57,6 +60,8 @@ class Annealer:
         self.mwd = [c.min_working_days for c in pr.courses]
         self.conflicts = [sorted(cs) for cs in structure.conflicts]
         self.conflict_sets = structure.conflicts
+        # Where the rows of `blocked` start for course i and for every course conflicting with it
+        self.rows = [[k * P for k in (i, *self.conflicts[i])] for i in range(n)]
         self.curricula = list(structure.curricula)
         self.q_weight = [w.curriculum_compactness * structure.curricula[q] for q in self.curricula]
         q_index = {q: k for k, q in enumerate(self.curricula)}
@@ -77,6 +82,9 @@ class Annealer:
 
         Curriculum occupancy is stored per day with a zero sentinel slot before and after the day's periods,
         so "isolated" is `occ[s] and not occ[s - 1] and not occ[s + 1]` with no bounds checks.
+        `blocked[i * P + p]` counts what keeps a lecture of course i out of period p: course i's own lecture
+        there, each lecture there of a conflicting course, and _UNAVAILABLE if i may not be taught then. A
+        lecture of i can move to p when the count is 0, or swap with a conflicting lecture there when it is 1.
         """
         pr, P, R, D, ppd = self.problem, self.P, self.R, self.D, self.ppd
         table, _ = timetable_of(pr, solution)
@@ -85,8 +93,7 @@ class Annealer:
         self.period = [p for (_, p), _ in items]
         self.room = [r for _, r in items]
         self.grid = [-1] * (P * R)
-        self.present = [0] * (self.n * P)
-        self.confl = [0] * (self.n * P)
+        self.blocked = [0 if ok else _UNAVAILABLE for ok in self.avail]
         self.day_cnt = [0] * (self.n * D)
         self.room_cnt = [0] * (self.n * R)
         self.n_days = [0] * self.n
@@ -98,12 +105,11 @@ class Annealer:
         for lec, (i, p, r) in enumerate(zip(self.course, self.period, self.room)):
             self.grid[p * R + r] = lec
             self._add(i, p, r)
-            for j in self.conflicts[i]:
-                self.confl[j * P + p] += 1
+            for row in self.rows[i]:
+                self.blocked[row + p] += 1
 
     def _add(self, i: int, p: int, r: int) -> None:
         d = p // self.ppd
-        self.present[i * self.P + p] = 1
         k = i * self.D + d
         if not self.day_cnt[k]:
             self.n_days[i] += 1
@@ -119,7 +125,6 @@ class Annealer:
 
     def _remove(self, i: int, p: int, r: int) -> None:
         d = p // self.ppd
-        self.present[i * self.P + p] = 0
         k = i * self.D + d
         self.day_cnt[k] -= 1
         if not self.day_cnt[k]:
@@ -163,12 +168,12 @@ class Annealer:
         total = max(1e-3, deadline - began)
         temperature = t_start
         n_lec = len(self.course)
-        grid, present, confl, avail, over = self.grid, self.present, self.confl, self.avail, self.over
+        grid, blocked, rows, over = self.grid, self.blocked, self.rows, self.over
         course, period, room = self.course, self.period, self.room
         day_cnt, room_cnt, n_days = self.day_cnt, self.room_cnt, self.n_days
         q_occ, q_of, q_weight, slot, stride = self.q_occ, self.q_of, self.q_weight, self.slot, self.stride
         t_cnt, teacher, t_limit, t_weight = self.t_cnt, self.teacher, self.t_limit, self.t_weight
-        mwd, conflicts, conflict_sets = self.mwd, self.conflicts, self.conflict_sets
+        mwd, conflict_sets = self.mwd, self.conflict_sets
         w_mwd, w_stab = self.w.min_working_days, self.w.room_stability
         day_of = [p // ppd for p in range(P)]
         q_set = [frozenset(qs) for qs in q_of]
@@ -197,8 +202,12 @@ class Annealer:
                     self.offer(solution, score(pr, solution))
             # int(random() * n) draws as randrange(n) does for these small n, at a third of its cost.
             lec = int(random_() * n_lec)
-            i, p, r = course[lec], period[lec], room[lec]
+            i = course[lec]
             p2 = int(random_() * P)
+            obstacles = blocked[i * P + p2]
+            if obstacles > 1:  # the common rejection, before anything else is read or drawn
+                continue
+            p, r = period[lec], room[lec]
             x = random_()
             if x < 0.5:
                 r2 = r
@@ -207,25 +216,23 @@ class Annealer:
                 r2 = room[mates[int(random_() * len(mates))]]
             else:
                 r2 = int(random_() * R)
-            if p2 == p and r2 == r:
-                continue
             other = grid[p2 * R + r2]
-            ip2 = i * P + p2
-            if other < 0:
-                if p2 != p and (present[ip2] or confl[ip2] or not avail[ip2]):
+            if p2 == p:  # another room in the same period (the one obstacle is the lecture itself)
+                if r2 == r:
+                    continue
+                j = course[other] if other >= 0 else -1
+            elif other < 0:
+                if obstacles:
                     continue
                 j = -1
             else:
+                # A swap: with no obstacle p2 is open to i and j's one obstacle must be none either; with one, it
+                # must be j, a conflicting course, and i must be j's one obstacle at p.
                 j = course[other]
-                if j == i:
+                if obstacles and j not in conflict_sets[i]:
                     continue
-                if p2 != p:
-                    jp = j * P + p
-                    if present[ip2] or not avail[ip2] or present[jp] or not avail[jp]:
-                        continue
-                    clash = 1 if j in conflict_sets[i] else 0
-                    if confl[ip2] - clash or confl[jp] - clash:
-                        continue
+                if blocked[j * P + p] != obstacles:
+                    continue
             evaluated += 1
             # -- delta --
             delta = over[i * R + r2] - over[i * R + r]
@@ -316,13 +323,13 @@ class Annealer:
                 if j >= 0:
                     period[other], room[other] = p, r
                 if p2 != p:
-                    for k in conflicts[i]:
-                        confl[k * P + p] -= 1
-                        confl[k * P + p2] += 1
+                    for k in rows[i]:
+                        blocked[k + p] -= 1
+                        blocked[k + p2] += 1
                     if j >= 0:
-                        for k in conflicts[j]:
-                            confl[k * P + p2] -= 1
-                            confl[k * P + p] += 1
+                        for k in rows[j]:
+                            blocked[k + p2] -= 1
+                            blocked[k + p] += 1
                 cost += delta
                 if cost < best_cost:
                     best_cost = cost
@@ -361,11 +368,14 @@ class _ParentStop:
 
 
 def _side_chain(problem: Problem, start: Solution, seed: int, deadline: float, stall_s: float | None,
-                stop: ProcessEvent, conn: Connection) -> None:
-    """Child process entry: anneal `start` until `deadline` or `stop`; send the best Solution, or an error's text."""
+                stop: ProcessEvent, started: ProcessEvent, conn: Connection) -> None:
+    """Child process entry: anneal `start` until `deadline` or `stop`; send the best Solution, or an error's text.
+
+    `started` is set once the chain is about to anneal (the domain imported, the annealer built)."""
     try:
         annealer = Annealer(problem, structure_of(problem), seed=seed, offer=lambda solution, s: None,
                             stop=_ParentStop(stop, os.getppid()))
+        started.set()
         best = annealer.run(start, deadline=deadline, stall_s=stall_s)
         try:
             conn.send(best)
@@ -392,18 +402,19 @@ class SideChain:
     Starting takes about a second (the child imports the domain), so callers start one only for longer runs.
     """
 
-    def __init__(self, proc: multiprocessing.process.BaseProcess, stop: ProcessEvent, conn: Connection) -> None:
-        self._proc, self._stop, self._conn = proc, stop, conn
+    def __init__(self, proc: multiprocessing.process.BaseProcess, stop: ProcessEvent, started: ProcessEvent,
+                 conn: Connection) -> None:
+        self._proc, self._stop, self._started, self._conn = proc, stop, started, conn
 
     @classmethod
     def start(cls, problem: Problem, start: Solution, *, seed: int, deadline: float,
               stall_s: float | None = None) -> SideChain | None:
         """Start a chain annealing `start` until `deadline`; return None where no child process can be started."""
         ctx = multiprocessing.get_context("spawn")
-        stop = ctx.Event()
+        stop, started = ctx.Event(), ctx.Event()
         receive, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_side_chain, name="timetable-anneal", daemon=True,
-                           args=(problem, start, seed + SIDE_SEED_OFFSET, deadline, stall_s, stop, send))
+                           args=(problem, start, seed + SIDE_SEED_OFFSET, deadline, stall_s, stop, started, send))
         try:
             proc.start()
         except (OSError, AssertionError) as exc:  # AssertionError: a daemonic process may not have children
@@ -412,7 +423,11 @@ class SideChain:
             return None
         finally:
             send.close()
-        return cls(proc, stop, receive)
+        return cls(proc, stop, started, receive)
+
+    def wait_started(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` seconds for the chain to start annealing; return whether it has."""
+        return self._started.wait(timeout_s)
 
     def finish(self, timeout_s: float = 5.0) -> Solution | None:
         """Stop the chain and return its best timetable (None if it failed or sent nothing within `timeout_s`)."""
