@@ -149,6 +149,7 @@ class _Wakeable:
         self._unhook: list[Callable[[], None]] = []
         self._tenants: tuple[float, list[str | None]] = (0.0, [])
         self._pruned_at = float("-inf")  # the first round prunes, then every PRUNE_EVERY_S
+        self.woken = False  # whether this round follows a wake-up (a commit that recorded events), not the poll
 
     def wake(self) -> None:
         """Run a round now (safe from any thread or event loop)."""
@@ -272,9 +273,11 @@ class _Wakeable:
             if more:
                 await asyncio.sleep(0)
                 continue
+            self.woken = False
             try:
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
+                self.woken = True
                 if self.linger_s:
                     await asyncio.sleep(self.linger_s)
             except TimeoutError:
@@ -383,7 +386,8 @@ class StreamPublisher(_Wakeable):
                 if again:
                     log.warning("%d events published more than %.0f s ago are still not handled (Redis lost them, or "
                                 "they wait long): publishing them again", again, self.republish_after_s)
-            return await publish_once(self.runtime, self.redis, stream=self.stream, batch=self.batch) >= self.batch
+            return await publish_once(self.runtime, self.redis, stream=self.stream, batch=self.batch,
+                                      look_first=not self.woken) >= self.batch
 
         more = await self.each_tenant(work)
         if sweep:
@@ -392,14 +396,17 @@ class StreamPublisher(_Wakeable):
 
 
 async def publish_once(runtime: Runtime, redis: Redis, *, stream: str, batch: int = PUBLISH_BATCH,
-                       after_xadd: Any = None) -> int:
+                       look_first: bool = True, after_xadd: Any = None) -> int:
     """Publish up to `batch` unpublished events of the current tenant to `stream` (each message names the event and
     its tenant) and stamp them published, in one transaction taken in turns with the other publishers; returns how
-    many. `after_xadd` (tests) is awaited between the XADDs and the commit, where a crash leaves published events
+    many. With `look_first` (a round the poll started, when there is most often nothing to do) a read looks for an
+    unpublished event before that transaction and its turn are taken; a round a commit woke goes straight to it.
+    `after_xadd` (tests) is awaited between the XADDs and the commit, where a crash leaves published events
     unstamped."""
-    async with runtime.db.read() as session:
-        if not await outbox.unpublished_ids(session, limit=1):
-            return 0
+    if look_first:
+        async with runtime.db.read() as session:
+            if not await outbox.unpublished_ids(session, limit=1):
+                return 0
     async with runtime.db.write() as session:
         conn = await session.connection()
         if conn.dialect.name == "postgresql":
