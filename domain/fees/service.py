@@ -452,7 +452,8 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
     ranks: dict[int, int] = {}
     for ids in members.values():
         ranks.update(rules.sibling_ranks([(s, born[s]) for s in ids if s in born]))
-    awards = await repo.awards_of_students(session, [s.id or 0 for s in students])
+    awarded_to = await repo.awards_of_students(session, [s.id or 0 for s in students])
+    awards = {sid: frozenset(ids) for sid, ids in awarded_to.items()}  # hashable: a key of chosen_of below
     discounts = [d for d in await repo.active_discounts(session)
                  if d.amount is None or d.currency == schedule.currency]
     if discount_account_id is None:
@@ -464,10 +465,11 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
                                          sibling_position=d.sibling_position) for d in discounts]
     discounts.sort(key=lambda d: (d.kind != DiscountKind.SIBLING.value, d.code))
     planned, skipped = [], []
-    # A student's lines depend only on their year level's fees and the discounts that apply to them: worked out once
-    # per such pair (a school's 10,000 invoices come from a few dozen), each invoice getting its own list of the
-    # (immutable) lines.
+    # A student's lines depend only on their year level's fees and the discounts that apply to them, and those only
+    # on their sibling rank and awards: each worked out once per such pair (a school's 10,000 invoices come from a few
+    # dozen), the invoices alike sharing one PlannedLines.
     charges_of: dict[int | None, list[rules.FeeCharge]] = {}
+    chosen_of: dict[tuple[int, frozenset[int]], tuple[int, ...]] = {}
     lines_of: dict[tuple[int | None, tuple[int, ...]], PlannedLines] = {}
     term_name, no_award = term.name, frozenset[int]()
     item_facts = {item_id: (item.name, item.income_account_id) for item_id, item in items.items()}
@@ -491,10 +493,13 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
                 rules.FeeCharge(fee_item_id=item_id, description=f"{item_facts[item_id][0]} - {term_name}",
                                 account_id=item_facts[item_id][1], amount=amount)
                 for item_id, amount in sorted(amounts.items())]
-        awarded = awards.get(sid, no_award)
-        rank = ranks.get(sid, 1)
-        chosen = tuple(index for index, rule in enumerate(discount_rules)
-                       if rules.applies(rule, sibling_rank=rank, awarded=rule.discount_id in awarded))
+        applying = (ranks.get(sid, 1), awards.get(sid, no_award))
+        chosen = chosen_of.get(applying)
+        if chosen is None:
+            rank, awarded = applying
+            chosen = chosen_of[applying] = tuple(
+                index for index, rule in enumerate(discount_rules)
+                if rules.applies(rule, sibling_rank=rank, awarded=rule.discount_id in awarded))
         lines = lines_of.get((level, chosen))
         if lines is None:
             planned_lines = tuple(rules.invoice_lines(charges, [discount_rules[i] for i in chosen]))
