@@ -34,7 +34,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, insert, update
 from sqlmodel import col, select
@@ -641,7 +641,7 @@ class _Employment:
 
     contract: EmploymentContract
     versions: list[EmploymentContract]
-    employed: list[date]
+    employed: list[date]  # the working days employed; read only (often the period's own list, shared)
     ends_on: date | None
     cessation_type: str | None
 
@@ -708,7 +708,10 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
         ends_on = min(ends) if ends else None
         if ends_on is not None and ends_on < start:
             continue
-        employed = [d for d in dates if d >= last.start_date and (ends_on is None or d <= ends_on)]
+        if last.start_date <= dates[0] and (ends_on is None or ends_on >= dates[-1]):
+            employed = dates  # employed all period (most contracts): the period's own list, shared and read only
+        else:
+            employed = [d for d in dates if d >= last.start_date and (ends_on is None or d <= ends_on)]
         if not employed and not (ends_on is not None and start <= ends_on <= end):
             continue
         contract = _version_for(versions, employed[-1] if employed else min(end, ends_on or end)) or last
@@ -803,9 +806,8 @@ class _RunShared:
     rates: Mapping[str, Fraction]
 
 
-@dataclass(frozen=True)
-class _Item:
-    """One employee's facts for `_compute_batch`."""
+class _Item(NamedTuple):
+    """One employee's facts for `_compute_batch` (a named tuple: 10,000 are made a run, on the event loop)."""
 
     job: _Employment
     employee: EmployeeFacts | None

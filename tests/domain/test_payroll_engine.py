@@ -395,11 +395,27 @@ def test_bad_structures_are_refused():
     ({"base_minor": 100, "working_days": 21, "filing_status": 2}, "filing_status"),
     ({"base_minor": 100, "working_days": 21, "arrears": (PayslipLine("B", "B", "earning", 1),)}, "arrears"),
     ({"base_minor": 100, "working_days": 21, "ytd": {}}, "ytd"),
+    ({"base_minor": 100, "working_days": True}, "working_days"),
+    ({"base_minor": 100, "working_days": 21, "unpaid_leave_days": True}, "unpaid_leave_days"),
+    ({"base_minor": 100, "working_days": 21, "rates": {"other_rate": Fraction(1, 10)}}, "rates"),
+    ({"base_minor": 100, "working_days": 21, "leave": [PayslipLine("B", "B", "earning", 1)]}, "leave"),
 ])
 def test_bad_pay_inputs_are_refused(kwargs, field):
     with pytest.raises(InvalidInput) as err:
         PayInputs(**kwargs)
     assert err.value.field == field
+
+
+@pytest.mark.parametrize(("working", "unpaid"), [(21, 1), (21, 0), (21, 21), (Fraction(21), Fraction(1)),
+                                                 (21, Fraction(1, 2)), (Decimal("21"), 1), ("21", "0.5")])
+def test_pay_inputs_hold_exact_days_whatever_exact_numbers_they_are_given(working, unpaid):
+    inputs = PayInputs(base_minor=100, working_days=working, unpaid_leave_days=unpaid, leave=[], arrears=[])
+    assert (type(inputs.working_days), type(inputs.unpaid_leave_days), type(inputs.payment_days)) == (
+        Fraction, Fraction, Fraction)
+    def exact(number):
+        return Fraction(Decimal(number)) if isinstance(number, str) else Fraction(number)
+    assert inputs.payment_days == exact(working) - exact(unpaid)
+    assert (inputs.leave, inputs.arrears, inputs.base_minor, type(inputs.base_minor)) == ((), (), 100, int)
 
 
 def test_bad_periods_are_refused():
