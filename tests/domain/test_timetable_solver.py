@@ -15,7 +15,7 @@ from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.problem import Course, Curriculum, Problem, Room, Solution, TeacherDayLimit, Weights
 from domain.timetable.scoring import score
 from domain.timetable.solver import solve
-from domain.timetable.solver_anneal import Annealer, SideChain, _ParentStop
+from domain.timetable.solver_anneal import _UNAVAILABLE, Annealer, SideChain, _ParentStop
 from domain.timetable.solver_common import structure_of
 from tests.conftest import itc2007_dir
 
@@ -177,6 +177,23 @@ def test_hot_annealing_keeps_its_running_cost_equal_to_the_scorers() -> None:
     assert final.hard_violations == 0
     assert final.soft_cost == annealer.final_cost > score(p, best).soft_cost
     assert score(p, best).soft_cost <= score(p, start).soft_cost
+
+
+def test_hot_annealing_keeps_its_blocked_counts_equal_to_a_recount() -> None:
+    # Moves are proposed and rejected on `blocked` (per course and period: its own lecture, conflicting lectures,
+    # unavailability), updated by each accepted move; after a hot walk it must equal a count from scratch.
+    p = parse_ctt((DATA / "comp01.ctt").read_text())
+    start = solve(p, time_limit_s=2, seed=0).solution
+    assert start is not None
+    annealer = Annealer(p, structure_of(p), seed=1, offer=lambda solution, s: None, stop=None)
+    annealer.run(start, deadline=time.monotonic() + 1.0, t_start=6.0, t_end=5.0)
+    P = p.periods
+    recount = [0 if ok else _UNAVAILABLE for ok in annealer.avail]
+    for i, period in zip(annealer.course, annealer.period):
+        for k in (i, *annealer.conflicts[i]):
+            recount[k * P + period] += 1
+    assert annealer.evaluated > 1000
+    assert annealer.blocked == recount
 
 
 def test_side_chain_anneals_in_a_child_process_and_stops_when_told() -> None:
