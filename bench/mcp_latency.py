@@ -8,6 +8,12 @@ PostgreSQL), starts `mcs-erp serve --http` as a subprocess (`--workers` processe
      then domain reads (get_student and list_students, limit 50, alternately), twice each; calls per second and
      p95 of each load, and the domain load's figures relative to ping's of the same run
      (`calls_per_s_ratio_vs_ping`, `p95_ratio_vs_ping`; targets of issue 19: >= 0.7 and <= 2.0).
+     With each concurrent round, the CPU it cost (CpuMeter, from /proc): the server's processes, the database's
+     backends serving it (PostgreSQL on this machine) and this process (the clients), per call of each load
+     (`ping_server_cpu_ms_per_call`, `domain_db_cpu_ms_per_call`, ...), and `cpu_per_call_ratio_vs_ping`, ping's
+     total CPU per call over the domain reads': the calls/s ratio a machine busy with this run alone approaches,
+     steadier than the wall-clock one when neighbours share the cores (`server_cpu_per_call_ratio_vs_ping`: the
+     server's part alone).
 Both use the lean wire client of bench/_wire.py (the SDK client's own CPU, mostly JSON-schema validation
 of every result, would otherwise be measured on the same 2 cores); the official SDK client is also timed
 on the sequential run (`sdk_*` figures) so its overhead is visible.
@@ -43,6 +49,7 @@ The server's database pool is sized to the calls each of its processes serves at
 
 Usage: uv run python bench/mcp_latency.py [--calls 300] [--seconds 15] [--clients 16] [--workers 1]
                                          [--database-url URL] [--pool-size N] [--call-timeout 30] [--deadline 300]
+                                         [--demo-timeout 300] [--start-timeout 60]
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ import tempfile
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx2
 from mcp import Client
@@ -105,6 +113,89 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User plus system CPU seconds of process `pid` (Linux /proc; None when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
+def _children(pid: int) -> list[int]:
+    """The live descendants of process `pid` (uvicorn's worker processes with --workers > 1)."""
+    try:
+        entries = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    parents: dict[int, list[int]] = {}
+    for child in entries:
+        try:
+            with open(f"/proc/{child}/stat", "rb") as f:
+                parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent by the server's processes, by the database's backends serving it (PostgreSQL on this
+    machine) and by this process (the clients), read from /proc around each concurrent round. Wall-clock calls
+    per second on a shared machine move with the neighbours' load; CPU per call does much less, and the ratio of
+    ping's to the domain reads' total CPU per call is the throughput ratio a machine busy with this run alone
+    would approach. Backends that connect or leave during a round are not counted (the pool is sized to the clients,
+    so its connections live through the run); each figure is None where /proc or pg_stat_activity is not there."""
+
+    def __init__(self, server_pid: int, database_url: str | None):
+        self.server_pid = server_pid
+        self.dsn = None
+        if database_url and database_url.startswith("postgresql"):
+            self.dsn = "postgresql" + database_url[database_url.index("://"):]
+            self.database = database_url.rsplit("/", 1)[1].split("?")[0]
+
+    async def _backends(self) -> list[int]:
+        if self.dsn is None:
+            return []
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn, timeout=10)
+        try:
+            return [row[0] for row in await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend' "
+                "AND pid <> pg_backend_pid()", self.database, timeout=10)]
+        finally:
+            await conn.close(timeout=10)
+
+    async def snapshot(self) -> dict[str, Any]:
+        """{server, client: CPU seconds so far (None: unknown); db: {backend pid: CPU seconds so far}, or None}."""
+        server = [_cpu_s(pid) for pid in (self.server_pid, *_children(self.server_pid))]
+        db = None if self.dsn is None else {pid: _cpu_s(pid) for pid in await self._backends()}
+        return {"server": None if server[0] is None else sum(c for c in server if c is not None), "db": db,
+                "client": time.process_time()}
+
+    @staticmethod
+    def spent(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float | None]:
+        """CPU seconds of each part between two snapshots (db: the backends seen in both; None when there were
+        none, or /proc could not be read)."""
+        out: dict[str, float | None] = {}
+        for part in ("server", "client"):
+            out[part] = None if before[part] is None or after[part] is None else after[part] - before[part]
+        both = [(used, after["db"].get(pid)) for pid, used in (before["db"] or {}).items()
+                if used is not None and after["db"] and after["db"].get(pid) is not None]
+        out["db"] = sum(later - used for used, later in both) if both else None
+        return out
 
 
 @asynccontextmanager
@@ -189,7 +280,8 @@ async def concurrent(port: int, key: str, *, clients: int, seconds: float, domai
     return sum(counts), sum(errors), latencies, time.perf_counter() - started
 
 
-async def measure(port: int, key: str, *, calls: int, seconds: float, clients: int) -> dict:
+async def measure(port: int, key: str, *, calls: int, seconds: float, clients: int,
+                  meter: CpuMeter | None = None) -> dict:
     url = f"http://127.0.0.1:{port}/mcp"
     rng = random.Random(7)
     WATCH.phase = "sequential calls through the SDK client"
@@ -214,11 +306,17 @@ async def measure(port: int, key: str, *, calls: int, seconds: float, clients: i
     # Ping and domain loads alternate in rounds of the same length, so a neighbour's burst on a shared machine
     # lands on both rather than on one of them.
     totals = {"ping": [0, 0, [], 0.0], "domain": [0, 0, [], 0.0]}
+    cpu: dict[str, dict[str, float | None]] = {kind: {"server": 0.0, "db": 0.0, "client": 0.0} for kind in totals}
     for round_no in range(2):
         for kind in ("ping", "domain"):
             WATCH.phase = f"{clients} concurrent clients, {kind} round {round_no + 1} of 2"
+            before = await bounded("meter", "pg_stat_activity", meter.snapshot()) if meter else None
             n, errs, lats, elapsed = await concurrent(port, key, clients=clients, seconds=seconds / 2,
                                                       domain=kind == "domain", ids=ids, section_ids=section_ids)
+            if meter and before:
+                for part, used in CpuMeter.spent(before, await bounded("meter", "/proc", meter.snapshot())).items():
+                    so_far = cpu[kind][part]
+                    cpu[kind][part] = None if so_far is None or used is None else so_far + used
             total = totals[kind]
             total[0] += n
             total[1] += errs
@@ -247,6 +345,20 @@ async def measure(port: int, key: str, *, calls: int, seconds: float, clients: i
     if figures[f"domain_p95_ms_{clients}"] and figures[f"ping_p95_ms_{clients}"]:
         figures["p95_ratio_vs_ping"] = round(figures[f"domain_p95_ms_{clients}"] / figures[f"ping_p95_ms_{clients}"],
                                              3)
+    if meter is not None:
+        per_call: dict[str, float | None] = {}
+        known = [part for part in ("server", "db", "client") if all(cpu[kind][part] is not None for kind in cpu)]
+        for kind, parts in cpu.items():  # the total: of the parts known for both loads
+            calls_made = totals[kind][0] or 1
+            for part, used in parts.items():
+                figures[f"{kind}_{part}_cpu_ms_per_call"] = None if used is None else round(used / calls_made * 1000, 3)
+            per_call[kind] = sum(parts[part] for part in known) / calls_made if known else None  # type: ignore[misc]
+            figures[f"{kind}_cpu_ms_per_call"] = None if per_call[kind] is None else round(per_call[kind] * 1000, 3)
+        if per_call["ping"] and per_call["domain"]:  # CPU for one call: fewer per call, more calls per second
+            figures["cpu_per_call_ratio_vs_ping"] = round(per_call["ping"] / per_call["domain"], 3)
+        if figures["ping_server_cpu_ms_per_call"] and figures["domain_server_cpu_ms_per_call"]:
+            figures["server_cpu_per_call_ratio_vs_ping"] = round(
+                figures["ping_server_cpu_ms_per_call"] / figures["domain_server_cpu_ms_per_call"], 3)
     return figures
 
 
@@ -291,12 +403,16 @@ def main() -> None:
     parser.add_argument("--call-timeout", type=float, default=30.0, help="seconds one client call may take")
     parser.add_argument("--deadline", type=float, default=300.0,
                         help="seconds the measurement may take once the server answers")
+    parser.add_argument("--demo-timeout", type=float, default=DEMO_TIMEOUT_S,
+                        help="seconds building the demo school may take (longer on a loaded machine)")
+    parser.add_argument("--start-timeout", type=float, default=START_TIMEOUT_S,
+                        help="seconds the server may take to answer /healthz")
     args = parser.parse_args()
     pool_size = args.pool_size or max(1, -(-args.clients // max(1, args.workers)))
     if args.calls < 1 or args.seconds <= 0 or args.clients < 1 or args.call_timeout <= 0 or args.deadline <= 0 \
-            or not 1 <= pool_size <= 200:
-        parser.error("--calls and --clients must be at least 1; --seconds, --call-timeout and --deadline positive; "
-                     "--pool-size between 1 and 200")
+            or min(args.demo_timeout, args.start_timeout) <= 0 or not 1 <= pool_size <= 200:
+        parser.error("--calls and --clients must be at least 1; --seconds, --call-timeout, --deadline, "
+                     "--demo-timeout and --start-timeout positive; --pool-size between 1 and 200")
     CALL_TIMEOUT_S = args.call_timeout
     with tempfile.TemporaryDirectory() as tmp:
         server_log = Path(tmp) / "server.log"
@@ -308,9 +424,9 @@ def main() -> None:
         try:
             out = subprocess.run([sys.executable, "-m", "server.cli", "demo", "--no-serve"], cwd=ROOT, env=env,
                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True,
-                                 timeout=DEMO_TIMEOUT_S).stdout
+                                 timeout=args.demo_timeout).stdout
         except subprocess.TimeoutExpired:
-            fail(f"waited {DEMO_TIMEOUT_S:g}s for `mcs-erp demo --no-serve` to build the school", server_log)
+            fail(f"waited {args.demo_timeout:g}s for `mcs-erp demo --no-serve` to build the school", server_log)
         except subprocess.CalledProcessError as exc:
             fail(f"`mcs-erp demo --no-serve` failed: {exc.stderr[-LOG_TAIL_CHARS:]}", server_log)
         key = re.search(r"API key \(admin\): (\S+)", out).group(1)
@@ -320,7 +436,7 @@ def main() -> None:
                                        "--workers", str(args.workers)], cwd=ROOT, env=env,
                                       stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + START_TIMEOUT_S
+            deadline = time.monotonic() + args.start_timeout
             while True:
                 try:
                     if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -331,11 +447,12 @@ def main() -> None:
                     fail(f"the server exited with status {server.returncode} before answering /healthz",
                          server_log)
                 if time.monotonic() > deadline:
-                    fail(f"waited {START_TIMEOUT_S:g}s for the server to answer /healthz", server_log)
+                    fail(f"waited {args.start_timeout:g}s for the server to answer /healthz", server_log)
                 time.sleep(0.05)
             try:
-                figures = asyncio.run(within(args.deadline, measure(port, key, calls=args.calls,
-                                                                    seconds=args.seconds, clients=args.clients)))
+                meter = CpuMeter(server.pid, env["MCS_ERP_DATABASE_URL"])
+                figures = asyncio.run(within(args.deadline, measure(port, key, calls=args.calls, seconds=args.seconds,
+                                                                    clients=args.clients, meter=meter)))
             except TimeoutError as exc:  # the deadline, or one call's timeout (each names what it waited for)
                 fail(str(exc), server_log)
             except Exception as exc:  # noqa: BLE001 - e.g. the SDK client's own timeout, inside a task group
