@@ -263,13 +263,14 @@ async def record_event(session: AsyncSession, topic: str, aggregate: str, aggreg
     aggregate's next sequence; the relays of this process are woken after the commit.
 
     `payload` is JSON-ready (at most MAX_PAYLOAD_BYTES encoded). On PostgreSQL, events of one aggregate are
-    numbered under a transaction-scoped advisory lock of that aggregate, so two transactions recording for it
-    concurrently take turns instead of one failing on the unique sequence. Raises InvalidInput (see module).
+    numbered under a transaction-scoped advisory lock of that aggregate (see _lock_aggregates), so two transactions
+    recording for it concurrently take turns instead of one failing on the unique sequence. Raises InvalidInput (see
+    module).
     """
     key, body = _check_event(topic, aggregate, aggregate_id, payload, schema_version)
     conn = await session.connection()
     if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{aggregate}:{key}"})
+        await _lock_aggregates(conn, aggregate, [key])
     last = (await session.exec(select(func.max(OutboxEvent.sequence)).where(
         OutboxEvent.aggregate == aggregate, OutboxEvent.aggregate_id == key))).one()
     row = OutboxEvent(topic=topic, aggregate=aggregate, aggregate_id=key, sequence=(last or 0) + 1,
@@ -285,6 +286,34 @@ async def record(session: AsyncSession, event: DomainEvent) -> OutboxEvent:
     record_event."""
     return await record_event(session, event.topic, event.aggregate, getattr(event, event.aggregate_field),
                               event.model_dump(mode="json"), event.schema_version)
+
+
+AGGREGATE_LOCKS_MAX = 64
+"""The most aggregates of one kind a transaction locks one by one when it records their events (PostgreSQL); for
+more, it locks the kind (see _lock_aggregates)."""
+
+_LOCK_ONE = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:kind, 0)), "
+                 "pg_advisory_xact_lock(hashtextextended(:key, 0))")
+_LOCK_SOME = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:kind, 0)) UNION ALL "
+                  "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM "
+                  "(SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered")
+_LOCK_KIND = text("SELECT pg_advisory_xact_lock(hashtextextended(:kind, 0))")
+
+
+async def _lock_aggregates(conn: Any, aggregate: str, keys: list[str]) -> None:
+    """Take, until the transaction ends, the locks under which the events of aggregate kind `aggregate` (`hr.employee`)
+    and ids `keys` (sorted, distinct) are numbered (PostgreSQL advisory locks; SQLite has one writer at a time):
+    the kind's lock shared and each aggregate's exclusively, or for more than AGGREGATE_LOCKS_MAX aggregates the
+    kind's alone, exclusively (it excludes every other transaction numbering events of that kind until this one
+    ends). Advisory locks live in PostgreSQL's shared lock table, of max_locks_per_transaction x max_connections
+    entries (6,400 by default) for every session together: a term's invoices, 10,000 locks in one transaction,
+    failed with "out of shared memory" when other sessions held locks too."""
+    if len(keys) > AGGREGATE_LOCKS_MAX:
+        await conn.execute(_LOCK_KIND, {"kind": aggregate})
+    elif len(keys) == 1:
+        await conn.execute(_LOCK_ONE, {"kind": aggregate, "key": f"{aggregate}:{keys[0]}"})
+    else:
+        await conn.execute(_LOCK_SOME, {"kind": aggregate, "keys": [f"{aggregate}:{k}" for k in keys]})
 
 
 RETURNING_MAX = 200
@@ -336,13 +365,12 @@ async def record_all(session: AsyncSession, events: Sequence[DomainEvent]) -> li
                                  e.schema_version)) for e in events]
     conn = await session.connection()
     wanted = sorted({(e.aggregate, key) for e, key, _body in checked})
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM "
-                                "(SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k) AS ordered"),
-                           {"keys": [f"{a}:{k}" for a, k in wanted]})
     last: dict[tuple[str, str], int] = {}
     for aggregate in sorted({a for a, _k in wanted}):
-        last.update(await _last_sequences(session, aggregate, [k for a, k in wanted if a == aggregate]))
+        keys = [k for a, k in wanted if a == aggregate]
+        if conn.dialect.name == "postgresql":
+            await _lock_aggregates(conn, aggregate, keys)
+        last.update(await _last_sequences(session, aggregate, keys))
     now = utcnow()
     values = []
     for event, key, body in checked:

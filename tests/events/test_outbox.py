@@ -5,14 +5,17 @@ their predecessor."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from domain.kernel import outbox
 from domain.kernel.errors import InvalidInput, NotFound
-from tests.conftest import own_runtime
+from tests.conftest import BACKEND, own_runtime
 from tests.events.helpers import AGGREGATE, OTHER_TOPIC, TOPIC, create_effects_table, effect_rows, effect_writer
 
 
@@ -295,3 +298,71 @@ async def test_an_event_recorded_after_a_rolled_back_savepoint_still_wakes_the_r
         assert woken == [1]
     finally:
         remove()
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="SQLite has one writer at a time: no locks to count or race")
+async def test_many_aggregates_lock_their_kind_not_each_one_and_numbering_still_waits_its_turn(rt):
+    """record_all of more than AGGREGATE_LOCKS_MAX aggregates of a kind holds one advisory lock, not one per
+    aggregate (PostgreSQL's shared lock table holds 6,400 for all sessions: a term's 10,000 invoices ran it out),
+    and a transaction recording an event of one of those aggregates meanwhile waits for it and is numbered after
+    it; a few aggregates are locked one by one, and another aggregate of the kind is not held up by them."""
+    many = [_key() for _ in range(outbox.AGGREGATE_LOCKS_MAX + 36)]
+    few = [_key() for _ in range(3)]
+    started = asyncio.Event()
+
+    async def advisory_locks(session) -> int:
+        return (await session.exec(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                        "AND pid = pg_backend_pid()"))).one()[0]
+
+    async def one_more(key: str) -> int:
+        await started.wait()
+        async with rt.db.write() as session:
+            return (await outbox.record_event(session, TOPIC, AGGREGATE, key, {"late": True})).sequence
+
+    async def batch(keys: list[str], others: list[str]) -> tuple[int, list[int], list[bool]]:
+        async with rt.db.write() as session:
+            await outbox.record_all(session, [_Thing(thing_id=k, note="batch") for k in keys])
+            held = await advisory_locks(session)
+            late = [asyncio.create_task(one_more(k)) for k in others]
+            started.set()
+            await asyncio.sleep(0.5)  # the others run meanwhile: those that wait for this transaction are not done
+            finished = [t.done() for t in late]
+        return held, [await asyncio.wait_for(t, 30) for t in late], finished
+
+    held, sequences, finished = await batch(many, [many[7]])
+    assert held == 1 and finished == [False] and sequences == [2]
+    started.clear()
+    held, sequences, finished = await batch(few, [few[1], _key()])
+    assert held == 1 + len(few) and finished == [False, True] and sequences == [2, 1]
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="SQLite has one writer at a time: no concurrent numbering")
+@pytest.mark.parametrize("seed", range(3))
+async def test_concurrent_recording_numbers_every_aggregate_one_to_n_without_gaps(rt, seed):
+    """Property: transactions recording events of overlapping aggregates at once, one by one and in batches of
+    either side of AGGREGATE_LOCKS_MAX, all commit (no unique sequence refused) and leave each aggregate
+    numbered 1..n in the order they committed."""
+    rng = random.Random(seed)
+    pool = [_key() for _ in range(120)]
+
+    async def writer(index: int) -> None:
+        for _ in range(4):
+            keys = rng.sample(pool, rng.choice([1, 3, 40, outbox.AGGREGATE_LOCKS_MAX + 1, 100]))
+            async with rt.db.write() as session:
+                if len(keys) == 1:
+                    await outbox.record_event(session, TOPIC, AGGREGATE, keys[0], {"w": index})
+                else:
+                    await outbox.record_all(session, [_Thing(thing_id=k, note=str(index)) for k in keys])
+                await asyncio.sleep(rng.random() / 50)
+
+    await asyncio.wait_for(asyncio.gather(*(writer(i) for i in range(6))), 120)
+    async with rt.db.read() as session:
+        rows = (await session.exec(select(outbox.OutboxEvent.aggregate_id, outbox.OutboxEvent.sequence,
+                                          outbox.OutboxEvent.id).where(outbox.OutboxEvent.aggregate_id.in_(pool))
+                                   )).all()
+    by_key: dict[str, list[tuple[int, int]]] = {}
+    for key, sequence, event_id in rows:
+        by_key.setdefault(key, []).append((sequence, event_id))
+    assert by_key
+    for key, numbered in by_key.items():
+        assert sorted(s for s, _ in numbered) == list(range(1, len(numbered) + 1)), key
