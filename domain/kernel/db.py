@@ -15,10 +15,11 @@ see the transaction committed (enqueueing a job another process will look up, ra
 be kept). `Database.write()` runs the hooks after its COMMIT, in the order they were registered; a rollback (of
 the unit of work, or of the savepoint a hook was registered in) discards them unrun.
 
-Outages: PostgreSQL connections are pre-pinged when a unit of work takes them, so the first call after a database
-restart gets a fresh connection instead of a dead one; connecting and waiting for a pooled connection are bounded
-(CONNECT_TIMEOUT_S, POOL_TIMEOUT_S). A unit of work that cannot reach the database (or Redis, in an after-commit
-hook) raises ServiceUnavailable (code `unavailable`, retryable), which every edge answers as "try again".
+Outages: a unit of work's first statement on PostgreSQL pings its pooled connection (a read's search_path, a
+write's BEGIN and search_path or ping), and a connection found dead there is replaced once, so the first call after
+a database restart gets a fresh connection instead of a dead one; connecting and waiting for a pooled connection are
+bounded (CONNECT_TIMEOUT_S, POOL_TIMEOUT_S). A unit of work that cannot reach the database (or Redis, in an
+after-commit hook) raises ServiceUnavailable (code `unavailable`, retryable), which every edge answers as "try again".
 
 Tenants (domain/kernel/tenants.py): every unit of work runs for the tenant of its context (`current_tenant()`). On
 PostgreSQL one pool serves every tenant of the cluster: a write transaction starts with `set_config('search_path',
@@ -205,20 +206,21 @@ def tenant_options(schema: str | None) -> dict[str, Any] | None:
 
 
 def _postgresql_engine(url: str, *, pool_size: int, read_only: bool = False) -> AsyncEngine:
-    # pool_pre_ping (writes; reads: Database._route_read): a pooled connection is checked (one round trip) before
-    # each unit of work takes it, so one that died with its server (a PostgreSQL restart, a failover, an idle
-    # timeout) is replaced there and then instead of failing the call. The two timeouts bound how long a call can
-    # wait when the server is down or every connection is busy: it then fails with ServiceUnavailable (see
-    # Database.read), never hangs.
+    # No pool_pre_ping: a unit of work's first statement is its connection's ping (Database._route_read,
+    # Database._begin_write), which replaces a connection that died with its server (a PostgreSQL restart, a
+    # failover, an idle timeout) there and then instead of failing the call. SQLAlchemy's pre-ping of a write
+    # connection is three round trips (BEGIN, an empty query, ROLLBACK: its form for pgbouncer's transaction mode)
+    # before the unit of work's own BEGIN. The engine's other users (migrations and tenant moves, CLI commands of
+    # a process of their own) take connections unpinged. The two timeouts bound how long a call can wait when the
+    # server is down or every connection is busy: it then fails with ServiceUnavailable (see Database.read), never
+    # hangs.
     connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S, "prepared_statement_cache_size": STATEMENT_CACHE_SIZE}
     options: dict[str, Any] = {}
     if read_only:
         connect_args["server_settings"] = {"default_transaction_read_only": "on"}
         options["isolation_level"] = "AUTOCOMMIT"
-    # The read engine pings in Database._route_read instead, with the statement that routes the read.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=not read_only,
-                               pool_timeout=POOL_TIMEOUT_S, connect_args=connect_args, poolclass=TenantAffinePool,
-                               **options)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=POOL_TIMEOUT_S,
+                               connect_args=connect_args, poolclass=TenantAffinePool, **options)
 
 
 def _unavailable(exc: Exception) -> ServiceUnavailable | None:
@@ -256,6 +258,10 @@ def _keep_seen(session: Session, instance: Any) -> None:
     state = instance_state(instance)
     if len(seen) < MAX_SEEN or state.key in seen:  # a row loaded again: its new object's values
         seen[state.key] = (state, instance_dict(instance))
+
+
+_SET_TENANT_PATH = text("SELECT set_config('search_path', :path, true)")  # a write's path, for its transaction
+_PING = text("SELECT 1")
 
 
 class Database:
@@ -389,6 +395,27 @@ class Database:
                 await conn.invalidate()
                 await session.rollback()
 
+    async def _begin_write(self, session: AsyncSession, schema: str | None) -> None:
+        # A write's first statement is the ping of its pooled connection (the engine has no pre-ping): the tenant's
+        # search_path, `set_config('search_path', 'tenant_<code>', true)` (SET LOCAL: it ends with the transaction,
+        # however it ends), or `SELECT 1` for the default tenant; the driver sends the transaction's BEGIN before
+        # it. Two round trips, where SQLAlchemy's pre-ping took three before the BEGIN and the path. A connection
+        # found dead there (a restart, an idle timeout) is invalidated and the unit of work takes a fresh one, once:
+        # nothing of the unit of work has run yet.
+        statement, params = (_SET_TENANT_PATH, {"path": schema}) if schema is not None else (_PING, {})
+        for attempt in (1, 2):
+            conn = await session.connection(execution_options=tenant_options(schema))
+            try:
+                await conn.execute(statement, params)
+                conn.info[_LAST_TENANT] = current_tenant()
+                return
+            except Exception as exc:
+                if attempt == 2 or unavailable_service(exc) is None:
+                    raise
+                log.info("a pooled write connection was dead (%s); taking a fresh one", type(exc).__name__)
+                await conn.invalidate()
+                await session.rollback()
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """Open a read unit of work: it never commits; closing it rolls back whatever the code inside did.
@@ -444,13 +471,13 @@ class Database:
             return
         try:
             async with self._write_sessions() as session:
-                async with session.begin():
-                    if not self.is_sqlite:
-                        conn = await session.connection(execution_options=tenant_options(schema))
-                        conn.info[_LAST_TENANT] = current_tenant()
-                    if schema is not None:  # SET LOCAL: it ends with this transaction, however it ends
-                        await conn.execute(text("SELECT set_config('search_path', :path, true)"), {"path": schema})
-                    yield session
+                if self.is_sqlite:
+                    await session.begin()  # its BEGIN IMMEDIATE comes with the first statement
+                else:
+                    await self._begin_write(session, schema)  # the transaction began with its first statement
+                # Leaving this block by an exception closes the session, which rolls the transaction back.
+                yield session
+                await session.commit()
                 await _run_after_commit(session)
         except Exception as exc:
             error = _unavailable(exc)

@@ -231,3 +231,24 @@ async def test_a_connection_cut_during_a_unit_of_work_is_unavailable_then_recove
         assert await backend_pid(db, write=True) > 0  # the next unit of work has a fresh connection
     finally:
         await db.dispose()
+
+
+async def test_a_write_pings_with_its_first_statement_not_a_pre_ping(own_pg_database):
+    """A write unit of work's connection is pinged by its first statement (BEGIN, then SELECT 1 or the tenant's
+    search_path), not by SQLAlchemy's pre-ping, whose BEGIN, empty query and ROLLBACK came before the unit of
+    work's own BEGIN: the driver's simple queries of one unit of work are its BEGIN and COMMIT alone."""
+    url, name = own_pg_database
+    db = Database(url, pool_size=1)
+    sent: list[str] = []
+    try:
+        async with db.write() as session:
+            driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        driver.add_query_logger(lambda record: sent.append(record.query))
+        async with db.write() as session:
+            assert (await session.exec(text("SELECT 2"))).scalar_one() == 2
+        assert sent == ["BEGIN;", "COMMIT;"]
+        assert await terminate_backends(name) >= 1
+        async with db.write() as session:  # the ping found the connection dead: a fresh one, no error
+            assert (await session.exec(text("SELECT 3"))).scalar_one() == 3
+    finally:
+        await db.dispose()
