@@ -101,3 +101,49 @@ async def test_the_wire_result_is_what_the_sdk_makes_of_the_result_model(rt, too
     model = await call_tool(rt, admin, tool, arguments)
     assert await call_tool_wire(rt, admin, tool, arguments) == model.model_dump(by_alias=True, mode="json",
                                                                                 exclude_none=True)
+
+
+async def test_a_read_runs_a_select_of_columns_as_core_with_the_orms_rows(rt):
+    """A read unit of work runs a select of columns alone on its connection (domain.kernel.db._ReadSession), not
+    through the ORM's execution: the same rows as the ORM gives (a write unit of work's session still runs it
+    through the ORM), scalars for a select of one column, and a select of entities still goes through the ORM."""
+    from sqlalchemy import event, func
+    from sqlalchemy.orm import Session
+    from sqlmodel import select
+
+    from domain.identity.models import User
+    from tests.factories import make_user
+
+    async with rt.db.write() as session:
+        await make_user(session, roles="viewer")
+        await make_user(session, roles="admin")
+    orm_executions: list[object] = []
+
+    def count(state) -> None:
+        orm_executions.append(state.statement)
+
+    columns = select(User.id, User.username.label("name"), func.length(User.username).label("length")).order_by(
+        User.id)
+    unnamed = select(User.id, func.length(User.username)).order_by(User.id)  # Core would call it length_1
+    event.listen(Session, "do_orm_execute", count)
+    try:
+        async with rt.db.write() as session:
+            through_orm = (await session.exec(columns)).all()
+            ids_through_orm = (await session.exec(select(User.id).order_by(User.id))).all()
+        assert len(orm_executions) == 2
+        async with rt.db.read() as session:
+            rows = (await session.exec(columns)).all()
+            ids = (await session.exec(select(User.id).order_by(User.id))).all()
+            first = (await session.exec(columns)).first()
+            assert orm_executions[2:] == []  # neither went through the ORM
+            users = (await session.exec(select(User).order_by(User.id))).all()
+            assert len(orm_executions) == 3  # entities do
+            lengths = (await session.exec(unnamed)).all()
+            assert len(orm_executions) == 4 and lengths[0]._fields == ("id", "length")  # and unnamed expressions
+    finally:
+        event.remove(Session, "do_orm_execute", count)
+    assert len(rows) >= 2 and rows == through_orm and first == through_orm[0]
+    assert [tuple(row) for row in rows] == [tuple(row) for row in through_orm]
+    assert rows[0]._fields == through_orm[0]._fields == ("id", "name", "length")
+    assert ids == ids_through_orm and all(isinstance(i, int) for i in ids)
+    assert [user.id for user in users] == ids
