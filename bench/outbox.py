@@ -4,17 +4,27 @@ events/s, p95 under 200 ms).
 
 A fresh PostgreSQL database (dropped after) and a Redis stream of its own. Two worker processes (this script with
 --worker) each run what `mcs-erp worker` runs for events, a publisher and a consumer (workers/relay.py), with a
-no-op handler; this process is the server: --producers tasks record --events events, --per-commit to a
-transaction (with outbox.record_all, as a service records a batch: one INSERT; --one-by-one: a record_event per
-event, three round trips each), and its publisher, woken by each commit, moves them to the stream. Each event's commit time is
-taken right after its COMMIT; a worker stamps the events it handled right after the commit of the transaction
-that handled them and appends them to its file. Throughput counts from the first commit to the last handling.
+no-op handler; this process is the server: --producers tasks record events, --per-commit to a transaction (with
+outbox.record_all, as a service records a batch: one INSERT ... RETURNING; --one-by-one: a record_event per event),
+and its publisher, woken by each commit, moves them to the stream. Each event's commit time is taken right after
+its COMMIT; a worker stamps the events it handled right after the commit of the transaction that handled them and
+appends them to its file.
 
-Every wait is bounded (--timeout for each step; the run: four times that); the workers are killed whatever
-happens. The last line printed is JSON with `events_per_s` and `commit_to_handler_p95_ms`.
+Two phases, one after the other on the same workers:
+  1. saturated: --events events recorded as fast as the producers can. `events_per_s` counts from the first commit
+     to the last handling: the throughput. Its latencies (`saturated_p95_ms`) are mostly the backlog: the
+     producers record faster than two workers on this machine's two cores handle, and the events queue.
+  2. paced: --paced-events events offered at --rate events per second (default 1,000: the throughput the issue
+     asks for), each producer committing on a fixed schedule. `commit_to_handler_p95_ms` is this phase's p95: the
+     latency at the target rate. A latency target means something at a given load; at saturation any queue grows
+     without bound.
 
-Usage: uv run python bench/outbox.py [--events 20000] [--per-commit 10] [--producers 4] [--one-by-one]
-       [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--redis-url redis://127.0.0.1:6379/0]
+Every wait is bounded (--timeout for each step; the run: six times that); the workers are killed whatever happens.
+The last line printed is JSON with `events_per_s` and `commit_to_handler_p95_ms`, and both phases' figures.
+
+Usage: uv run python bench/outbox.py [--events 20000] [--paced-events 10000] [--rate 1000] [--per-commit 10]
+       [--producers 4] [--one-by-one] [--pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+       [--redis-url redis://127.0.0.1:6379/0]
 """
 
 from __future__ import annotations
@@ -94,15 +104,21 @@ class Happened(outbox.DomainEvent):
 
 
 async def produce(runtime: Runtime, *, events: int, per_commit: int, producers: int,
-                  one_by_one: bool = False) -> dict[int, float]:
+                  one_by_one: bool = False, rate: float | None = None) -> dict[int, float]:
     """Record `events` events, `per_commit` to a transaction, from `producers` concurrent tasks (each its own 50
     aggregates), as a service records a batch: outbox.record_all (one INSERT ... RETURNING, the aggregates numbered
-    under their advisory locks), or with `one_by_one` one record_event each. Returns {event id: commit time}."""
+    under their advisory locks), or with `one_by_one` one record_event each. As fast as they can, or with `rate`
+    offering that many events per second in all (each producer's commits on a fixed schedule; one that fell behind
+    goes on at once). Returns {event id: commit time}."""
     committed: dict[int, float] = {}
     per_producer = events // producers
+    every_s = per_commit * producers / rate if rate else 0.0
 
     async def one(index: int) -> None:
-        for start in range(0, per_producer, per_commit):
+        begun = time.monotonic() + every_s * index / producers  # the producers' commits spread over the interval
+        for number, start in enumerate(range(0, per_producer, per_commit)):
+            if every_s:
+                await asyncio.sleep(max(0.0, begun + number * every_s - time.monotonic()))
             count = min(per_commit, per_producer - start)
             keys = [f"p{index}-{(start + i) % 50}" for i in range(count)]
             async with runtime.db.write() as session:
@@ -117,6 +133,40 @@ async def produce(runtime: Runtime, *, events: int, per_commit: int, producers: 
 
     await asyncio.gather(*(one(i) for i in range(producers)))
     return committed
+
+
+async def phase(runtime: Runtime, work: Path, args: argparse.Namespace, step: list[str], *, rate: float | None,
+                events: int) -> dict:
+    """Record `events` events (as fast as the producers can, or offered at `rate` a second), wait until the workers
+    handled each (bounded by --timeout), and return the figures: events/s from the first commit to the last
+    handling, and the commit-to-handler latencies."""
+    step[0] = f"{events} events to be recorded"
+    started = time.time()
+    committed = await asyncio.wait_for(produce(runtime, events=events, per_commit=args.per_commit,
+                                               producers=args.producers, one_by_one=args.one_by_one, rate=rate),
+                                       args.timeout)
+    record_s = time.time() - started
+    step[0] = "the workers to handle every event"
+    deadline = time.monotonic() + args.timeout
+    while True:
+        handled: dict[int, float] = {}
+        for i in range(2):
+            path = work / f"worker{i}.txt"
+            if path.exists():
+                for line in path.read_text().splitlines():
+                    event_id, at = line.split()
+                    handled.setdefault(int(event_id), float(at))
+        if all(i in handled for i in committed):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError
+        await asyncio.sleep(0.2)
+    latencies = sorted(max(0.0, handled[i] - at) * 1000 for i, at in committed.items())
+    first, last = min(committed.values()), max(handled[i] for i in committed)
+    return {"events": len(committed), "record_s": round(record_s, 3),
+            "events_per_s": round(len(committed) / max(last - first, 1e-9), 1),
+            "p50_ms": round(statistics.median(latencies), 1),
+            "p95_ms": round(latencies[int(0.95 * (len(latencies) - 1))], 1), "max_ms": round(latencies[-1], 1)}
 
 
 async def run(args: argparse.Namespace, step: list[str]) -> int:
@@ -150,39 +200,21 @@ async def run(args: argparse.Namespace, step: list[str]) -> int:
             await asyncio.sleep(0.05)
         publisher = relay.StreamPublisher(runtime, redis, stream=relay.stream_key(queue), poll_s=0.5)
         await publisher.start()
-        step[0] = f"{args.events} events to be recorded"
-        started = time.time()
-        committed = await asyncio.wait_for(produce(runtime, events=args.events, per_commit=args.per_commit,
-                                                   producers=args.producers, one_by_one=args.one_by_one),
-                                           args.timeout)
-        produced_s = time.time() - started
-        step[0] = "the workers to handle every event"
-        deadline = time.monotonic() + args.timeout
-        handled: dict[int, float] = {}
-        while True:
-            handled = {}
-            for i in range(2):
-                path = work / f"worker{i}.txt"
-                if path.exists():
-                    for line in path.read_text().splitlines():
-                        event_id, at = line.split()
-                        handled.setdefault(int(event_id), float(at))
-            if all(i in handled for i in committed):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError
-            await asyncio.sleep(0.2)
-        latencies = sorted(max(0.0, handled[i] - at) * 1000 for i, at in committed.items())
-        first, last = min(committed.values()), max(handled[i] for i in committed)
-        p95 = latencies[int(0.95 * (len(latencies) - 1))]
-        result = {"events": len(committed), "per_commit": args.per_commit, "producers": args.producers,
-                  "workers": 2, "record_s": round(produced_s, 3),
-                  "events_per_s": round(len(committed) / max(last - first, 1e-9), 1),
-                  "commit_to_handler_p50_ms": round(statistics.median(latencies), 1),
-                  "commit_to_handler_p95_ms": round(p95, 1), "commit_to_handler_max_ms": round(latencies[-1], 1)}
-        print(f"outbox: {len(committed)} events recorded in {produced_s:.2f} s by {args.producers} producers, "
-              f"handled by 2 workers: {result['events_per_s']} events/s, commit to handler p50 "
-              f"{result['commit_to_handler_p50_ms']} ms, p95 {result['commit_to_handler_p95_ms']} ms", flush=True)
+        saturated = await phase(runtime, work, args, step, rate=None, events=args.events)
+        paced = await phase(runtime, work, args, step, rate=args.rate, events=args.paced_events)
+        result = {"events": saturated["events"], "per_commit": args.per_commit, "producers": args.producers,
+                  "workers": 2, "record_s": saturated["record_s"], "events_per_s": saturated["events_per_s"],
+                  "commit_to_handler_p95_ms": paced["p95_ms"], "rate": args.rate,
+                  "paced_events_per_s": paced["events_per_s"], "paced_p50_ms": paced["p50_ms"],
+                  "paced_max_ms": paced["max_ms"], "saturated_p50_ms": saturated["p50_ms"],
+                  "saturated_p95_ms": saturated["p95_ms"], "saturated_max_ms": saturated["max_ms"]}
+        print(f"outbox, as fast as {args.producers} producers record: {saturated['events']} events recorded in "
+              f"{saturated['record_s']:.2f} s, handled by 2 workers: {saturated['events_per_s']} events/s, commit to "
+              f"handler p50 {saturated['p50_ms']} ms, p95 {saturated['p95_ms']} ms (the outbox's backlog included)",
+              flush=True)
+        print(f"outbox, {args.rate:g} events/s offered: {paced['events']} events, {paced['events_per_s']} events/s "
+              f"handled, commit to handler p50 {paced['p50_ms']} ms, p95 {paced['p95_ms']} ms, max "
+              f"{paced['max_ms']} ms", flush=True)
         print(json.dumps(result), flush=True)
         return 0
     finally:
@@ -207,18 +239,22 @@ async def main() -> int:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--per-commit", type=int, default=10)
     parser.add_argument("--producers", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=1000.0,
+                        help="events per second offered in the second phase, where the latency is measured")
+    parser.add_argument("--paced-events", type=int, default=10_000, help="events of the second phase")
     parser.add_argument("--one-by-one", action="store_true",
                         help="record each event with its own record_event (default: each commit's with record_all)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds any one step may take")
     parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
-    if not (100 <= args.events <= 1_000_000 and 1 <= args.per_commit <= 1000 and 1 <= args.producers <= 64
-            and 1 <= args.timeout <= 3600):
-        parser.error("--events 100..1000000, --per-commit 1..1000, --producers 1..64, --timeout 1..3600")
+    if not (100 <= args.events <= 1_000_000 and 100 <= args.paced_events <= 1_000_000 and 1 <= args.per_commit <= 1000
+            and 1 <= args.producers <= 64 and 1 <= args.timeout <= 3600 and 1 <= args.rate <= 1_000_000):
+        parser.error("--events and --paced-events 100..1000000, --per-commit 1..1000, --producers 1..64, "
+                     "--timeout 1..3600, --rate 1..1000000")
     step = ["the start"]
     try:
-        return await asyncio.wait_for(run(args, step), 4 * args.timeout)
+        return await asyncio.wait_for(run(args, step), 6 * args.timeout)
     except TimeoutError:
         print(f"outbox: a bounded wait ran out while waiting for {step[0]}", flush=True)
         return 1
