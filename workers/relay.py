@@ -149,7 +149,6 @@ class _Wakeable:
         self._unhook: list[Callable[[], None]] = []
         self._tenants: tuple[float, list[str | None]] = (0.0, [])
         self._pruned_at = float("-inf")  # the first round prunes, then every PRUNE_EVERY_S
-        self.woken = False  # whether this round follows a wake-up (a commit that recorded events), not the poll
 
     def wake(self) -> None:
         """Run a round now (safe from any thread or event loop)."""
@@ -273,11 +272,9 @@ class _Wakeable:
             if more:
                 await asyncio.sleep(0)
                 continue
-            self.woken = False
             try:
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
-                self.woken = True
                 if self.linger_s:
                     await asyncio.sleep(self.linger_s)
             except TimeoutError:
@@ -386,8 +383,7 @@ class StreamPublisher(_Wakeable):
                 if again:
                     log.warning("%d events published more than %.0f s ago are still not handled (Redis lost them, or "
                                 "they wait long): publishing them again", again, self.republish_after_s)
-            return await publish_once(self.runtime, self.redis, stream=self.stream, batch=self.batch,
-                                      look_first=not self.woken) >= self.batch
+            return await publish_once(self.runtime, self.redis, stream=self.stream, batch=self.batch) >= self.batch
 
         more = await self.each_tenant(work)
         if sweep:
@@ -396,17 +392,15 @@ class StreamPublisher(_Wakeable):
 
 
 async def publish_once(runtime: Runtime, redis: Redis, *, stream: str, batch: int = PUBLISH_BATCH,
-                       look_first: bool = True, after_xadd: Any = None) -> int:
+                       after_xadd: Any = None) -> int:
     """Publish up to `batch` unpublished events of the current tenant to `stream` (each message names the event and
     its tenant) and stamp them published, in one transaction taken in turns with the other publishers; returns how
-    many. With `look_first` (a round the poll started, when there is most often nothing to do) a read looks for an
-    unpublished event before that transaction and its turn are taken; a round a commit woke goes straight to it.
+    many. A read looks for an unpublished event first, so a tenant with none takes no transaction and no turn.
     `after_xadd` (tests) is awaited between the XADDs and the commit, where a crash leaves published events
     unstamped."""
-    if look_first:
-        async with runtime.db.read() as session:
-            if not await outbox.unpublished_ids(session, limit=1):
-                return 0
+    async with runtime.db.read() as session:
+        if not await outbox.unpublished_ids(session, limit=1):
+            return 0
     async with runtime.db.write() as session:
         conn = await session.connection()
         if conn.dialect.name == "postgresql":
