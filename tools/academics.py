@@ -15,6 +15,7 @@ from domain.academics.models import (
     Assessment,
     Grade,
     GradeStatus,
+    SchoolClass,
     Section,
     Student,
     StudentStatus,
@@ -310,12 +311,14 @@ def _assessment_read(a: Assessment) -> AssessmentRead:
                           max_score=from_x100(a.max_score_x100), weight=from_x100(a.weight_x100), due_date=a.due_date)
 
 
-def _grade_read(g: Grade, a: Assessment, student: Student | None = None) -> GradeRead:
+def _grade_read(g: Grade, a: Assessment, student: Student | None = None,
+                cls: SchoolClass | None = None) -> GradeRead:
+    # With the class, the assessment's code is "<class code> <title>", as fill_codes would read it (codes_of).
     return GradeRead(id=g.id or 0, assessment_id=g.assessment_id, student_id=g.student_id,
                      score=None if g.score_x100 is None else from_x100(g.score_x100), status=g.status,
                      max_score=from_x100(a.max_score_x100), comment=g.comment,
                      locked=g.locked, version=g.version, student_code=student.code if student else None,
-                     assessment_title=a.title)
+                     assessment_title=a.title, assessment_code=f"{cls.code} {a.title}" if cls else None)
 
 
 async def _student_read(ctx: ToolContext, student_id: int) -> StudentRead:
@@ -613,12 +616,12 @@ async def get_gradebook(ctx: ToolContext, args: GradebookIn) -> GradebookRead:
 async def record_grade(ctx: ToolContext, args: RecordGradeIn) -> GradeRead:
     """Record a student's first result on an assessment: a score, or missing or excused without one. A recorded result:
     change_grade; once published: change_locked_grade. Teachers only for their own classes."""
-    grade = await service.record_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
-                                       student_id=args.student_id,
-                                       score_x100=None if args.score is None else x100(args.score),
-                                       comment=args.comment, status=GradeStatus(args.status))
-    assessment = await service.get_assessment(ctx.session, args.assessment_id)
-    return _grade_read(grade, assessment)
+    target = await service.record_grade(ctx.session, ctx.actor, assessment_id=args.assessment_id,
+                                        student_id=args.student_id,
+                                        score_x100=None if args.score is None else x100(args.score),
+                                        comment=args.comment, status=GradeStatus(args.status))
+    assert target.grade is not None
+    return _grade_read(target.grade, target.assessment, target.student, target.cls)
 
 
 def _plan_change_grade(session: AsyncSession, actor: Actor, args: ChangeGradeIn) -> Awaitable[Plan]:

@@ -61,9 +61,14 @@ async def get_or_raise(session: AsyncSession, model: type[SQLModel], row_id: int
     """Return the live row or raise NotFound naming the tool that lists valid ids."""
     row = await get_live(session, model, row_id)
     if row is None:
-        what, hint = _HINTS.get(model, (model.__name__, "the list tools"))
-        raise NotFound(f"no {what} with id {row_id}; {hint} shows valid ids", field=field)
+        raise not_found(model, row_id, field=field)
     return row
+
+
+def not_found(model: type[SQLModel], row_id: int, *, field: str | None = None) -> NotFound:
+    """NotFound for no live `model` row with id `row_id`, naming the tool that lists valid ids."""
+    what, hint = _HINTS.get(model, (model.__name__, "the list tools"))
+    return NotFound(f"no {what} with id {row_id}; {hint} shows valid ids", field=field)
 
 
 async def by_code(session: AsyncSession, model, code: str, **filters):
@@ -277,6 +282,37 @@ async def get_grade(session: AsyncSession, assessment_id: int, student_id: int) 
     stmt = select(Grade).where(Grade.assessment_id == assessment_id, Grade.student_id == student_id,
                                Grade.deleted_at.is_(None))  # type: ignore[union-attr]
     return (await session.exec(stmt)).first()
+
+
+@cache
+def _grade_target_statement():
+    # Built once, the ids bound at execution: building the joins on every call cost about as much as running them.
+    # Each join is the lookup grade_target made on its own before (a live class, student, enrollment and result);
+    # the unique constraints (student, class) and (assessment, student) leave at most one row.
+    assessment_id, student_id = bindparam("assessment_id", type_=Integer), bindparam("student_id", type_=Integer)
+    published = exists().where(TermGrade.class_id == Assessment.class_id, TermGrade.term_id == Assessment.term_id,
+                               TermGrade.deleted_at.is_(None))  # type: ignore[union-attr]
+    return (select(Assessment, SchoolClass, Student, Enrollment.status, Grade, published.label("published"))
+            .outerjoin(SchoolClass, (SchoolClass.id == Assessment.class_id)
+                       & SchoolClass.deleted_at.is_(None))  # type: ignore[union-attr]
+            .outerjoin(Student, (Student.id == student_id) & Student.deleted_at.is_(None))  # type: ignore
+            .outerjoin(Enrollment, (Enrollment.student_id == student_id) & (Enrollment.class_id == Assessment.class_id)
+                       & Enrollment.deleted_at.is_(None))  # type: ignore[union-attr]
+            .outerjoin(Grade, (Grade.assessment_id == Assessment.id) & (Grade.student_id == student_id)
+                       & Grade.deleted_at.is_(None))  # type: ignore[union-attr]
+            .where(Assessment.id == assessment_id, Assessment.deleted_at.is_(None)))  # type: ignore[union-attr]
+
+
+async def grade_target_row(session: AsyncSession, assessment_id: int, student_id: int
+                           ) -> tuple[Assessment, SchoolClass | None, Student | None, str | None, Grade | None, bool
+                                      ] | None:
+    """What a grade call is about, in one query: (the live assessment, its live class, the live student, the status
+    of the student's live enrollment in the class, their live result on the assessment, whether the class's
+    term grades of the assessment's term are published), each None when there is none; None when there is no live
+    assessment with that id."""
+    row = (await session.exec(_grade_target_statement(), params={"assessment_id": assessment_id,
+                                                                 "student_id": student_id})).first()
+    return None if row is None else tuple(row)  # type: ignore[return-value]
 
 
 async def grades_for_assessments(session: AsyncSession, assessment_ids: list[int],

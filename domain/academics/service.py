@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from fractions import Fraction
 from itertools import groupby
@@ -372,20 +372,34 @@ async def grade_enrollment(session: AsyncSession, cls: SchoolClass, student_id: 
     student = await repo.get_or_raise(session, Student, student_id, field="student_id")
     enrollment = await repo.get_enrollment(session, student_id, cls.id or 0)
     if enrollment is None or enrollment.status != EnrollmentStatus.ACTIVE.value:
-        raise InvalidInput(f"student {student.code} is not enrolled in {cls.code}; "
-                           "list_students with class_id shows who is", field="student_id")
+        raise not_enrolled(student, cls)
     return student
 
 
+def not_enrolled(student: Student, cls: SchoolClass) -> InvalidInput:
+    """The refusal of a grade for a student not actively enrolled in the class."""
+    return InvalidInput(f"student {student.code} is not enrolled in {cls.code}; list_students with class_id shows who "
+                        "is", field="student_id")
+
+
 async def grade_target(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int) -> GradeTarget:
-    """Load and check what a grade call is about: scope (teacher's own class) and an active enrollment."""
-    assessment = await repo.get_or_raise(session, Assessment, assessment_id, field="assessment_id")
-    cls = await repo.get_or_raise(session, SchoolClass, assessment.class_id)
+    """Load and check what a grade call is about: scope (teacher's own class) and an active enrollment.
+
+    One query (repository.grade_target_row). Raises, in this order: NotFound for no live assessment, NotFound for
+    its class gone, PermissionDenied outside a teacher's classes, NotFound for no live student, InvalidInput for a
+    student not actively enrolled in the class."""
+    row = await repo.grade_target_row(session, assessment_id, student_id)
+    if row is None:
+        raise repo.not_found(Assessment, assessment_id, field="assessment_id")
+    assessment, cls, student, enrollment_status, grade, published = row
+    if cls is None:
+        raise repo.not_found(SchoolClass, assessment.class_id)
     ensure_teaches(actor, cls)
-    student = await grade_enrollment(session, cls, student_id)
-    grade = await repo.get_grade(session, assessment_id, student_id)
-    published = await repo.is_published(session, cls.id or 0, assessment.term_id)
-    return GradeTarget(assessment, cls, student, grade, published)
+    if student is None:
+        raise repo.not_found(Student, student_id, field="student_id")
+    if enrollment_status != EnrollmentStatus.ACTIVE.value:
+        raise not_enrolled(student, cls)
+    return GradeTarget(assessment, cls, student, grade, bool(published))
 
 
 def check_result(status: GradeStatus, score_x100: int | None, max_score_x100: int) -> None:
@@ -409,9 +423,9 @@ def describe_result(grade: Grade | None) -> str:
 
 async def record_grade(session: AsyncSession, actor: Actor, *, assessment_id: int, student_id: int,
                        score_x100: int | None, comment: str | None,
-                       status: GradeStatus = GradeStatus.SCORED) -> Grade:
+                       status: GradeStatus = GradeStatus.SCORED) -> GradeTarget:
     """Record a first result for a student on an assessment: a score (status scored), or missing (counts as 0)
-    or excused (left out of the grade).
+    or excused (left out of the grade). Return what it is about (assessment, class, student) with the new grade.
 
     Raises Conflict when a result exists (changing it is change_grade), GradeLocked after publication,
     InvalidInput for a score outside 0..max, a score with missing/excused, or a student not enrolled,
@@ -431,7 +445,7 @@ async def record_grade(session: AsyncSession, actor: Actor, *, assessment_id: in
     session.add(grade)
     touch_class(session, target.cls)
     await session.flush()
-    return grade
+    return replace(target, grade=grade)
 
 
 def touch_class(session: AsyncSession, cls: SchoolClass) -> None:
