@@ -86,9 +86,58 @@ def pytest_xdist_auto_num_workers(config) -> int:
 
 def pytest_collection_modifyitems(session, config, items) -> None:
     """Run the files holding end-to-end tests (marked e2e: subprocesses, the longest tests) first, each file's
-    tests together and in their order: the workers then share the long files and finish on the many short ones."""
+    tests together and in their order: the workers then share the long files and finish on the many short ones.
+
+    On PostgreSQL, the tests marked no_database (pure rules, engines, solvers, renderers: they make no database,
+    so the backend cannot change what they check) are deselected: they ran on the SQLite leg, and running them
+    again was minutes of CI for nothing. The guard below (_no_database_guard) fails a marked test that makes a
+    database, on either backend, so the mark cannot hide a test the PostgreSQL leg needs."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        if item.path.relative_to(root).as_posix() in NO_DATABASE_FILES:
+            item.add_marker(pytest.mark.no_database)
+    if BACKEND == "postgresql":
+        kept = [item for item in items if item.get_closest_marker("no_database") is None]
+        if len(kept) < len(items):
+            config.hook.pytest_deselected(items=[item for item in items
+                                                 if item.get_closest_marker("no_database") is not None])
+            items[:] = kept
     e2e_files = {item.path for item in items if item.get_closest_marker("e2e") is not None}
     items.sort(key=lambda item: item.path not in e2e_files)
+
+
+NO_DATABASE_FILES = frozenset({
+    # Test files (relative to tests/) every test of which is no_database: a file's own `pytestmark` does as well.
+    "agent/test_fake_llm.py", "tools/test_declarations_only.py", "tools/test_schema.py", "tools/test_types.py",
+    "domain/test_inventory_rules.py", "domain/test_attendance_rules.py", "domain/test_leave_rules.py",
+    "domain/test_audit_merkle.py", "domain/test_payroll_engine.py", "domain/test_offload.py",
+    "domain/test_timetable_school.py", "domain/test_money.py", "domain/test_aba.py", "domain/test_payroll_tax.py",
+    "domain/test_timetable_itc2007.py", "domain/test_timetable_scoring.py", "domain/test_text_fold.py",
+    "domain/test_gradebook_grader.py", "domain/test_stp.py", "domain/test_financial_reports.py",
+    "domain/test_ledger_line_rules.py", "domain/test_grading.py", "domain/test_workdays.py",
+    "domain/test_payroll_formula.py", "domain/test_grading_rules.py", "domain/test_timetable_cover.py",
+    "domain/test_pdf_tables.py", "domain/test_statement_document.py", "domain/test_payslip_document.py",
+    "domain/test_timetable_solver.py", "domain/test_report_card.py", "domain/test_payroll_leave_movements.py",
+})
+DATABASE_FIXTURES = frozenset({"database_url", "runtime", "rt"})
+
+
+@pytest.fixture(autouse=True)
+def _no_database_guard(request, monkeypatch) -> None:
+    """A test marked no_database must make no database: it may not use the database fixtures, and building a
+    Database (domain.kernel.db: every runtime, engine and subprocess-free path to SQL goes through it) fails it."""
+    if request.node.get_closest_marker("no_database") is None:
+        return
+    used = DATABASE_FIXTURES.intersection(request.fixturenames)
+    if used:
+        pytest.fail(f"{request.node.nodeid} is marked no_database but uses {sorted(used)}")
+    from domain.kernel import db
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"{request.node.nodeid} is marked no_database but builds a database")
+
+    monkeypatch.setattr(db.Database, "__init__", refuse)
+    monkeypatch.setattr(db, "create_async_engine", refuse)
 
 
 class DatabaseTemplates:
