@@ -16,7 +16,11 @@ and dropped by this run, whatever happens), then:
      --load-tenants, through that tenant's key (so each pooled connection serves a different tenant nearly every
      call and sets its search_path). Figures: calls/s and p50/p95 of each load and their ratios
      (`p95_ratio_vs_single`, `calls_per_s_ratio_vs_single`; targets: p95 overhead at most 10 %, so a ratio
-     <= 1.10);
+     <= 1.10). --rounds rounds of each (default 4), in ABBA order. Beside the latencies, the CPU each load cost per
+     call, read from /proc around each round (bench/mcp_latency.py's CpuMeter): the server process and the
+     PostgreSQL backends of the bench's database (`single_server_cpu_ms_per_call`, `spread_db_cpu_ms_per_call`,
+     ...; `cpu_per_call_ratio_vs_single`, server plus database). On a shared machine a neighbour's burst moves the
+     latencies much more than the CPU per call, which shows what routing among tenants itself costs;
   4. memory: the server's RSS after the single rounds (1 tenant), after the spread rounds (--load-tenants), and
      after one list_students call in each of the --tenants tenants (`rss_mb_1`, `rss_mb_50`, `rss_mb_all`, and
      `rss_growth_kb_per_tenant` from 1 to all; target: flat, a few KB per tenant of key cache and registry rows).
@@ -65,6 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _wire import WireClient  # noqa: E402
+from mcp_latency import CpuMeter  # noqa: E402
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -228,7 +233,8 @@ async def load(port: int, who_keys: list[tuple[str, list[int]]], *, clients: int
 
 
 async def measure(port: int, pid: int, keys: dict[str, str], ids: dict[str, list[int]], *, load_tenants: int,
-                  clients: int, seconds: float, call_timeout: float, warmup: float) -> dict:
+                  clients: int, seconds: float, call_timeout: float, warmup: float, rounds: int,
+                  database_url: str) -> dict:
     codes = sorted(keys)
     lone = codes[-1]
     single = [(keys[lone], ids[lone])]
@@ -238,14 +244,22 @@ async def measure(port: int, pid: int, keys: dict[str, str], ids: dict[str, list
     await load(port, single, clients=clients, seconds=warmup, call_timeout=call_timeout)
     await load(port, spread, clients=clients, seconds=warmup, call_timeout=call_timeout)
     totals = {"single": [0, 0, [], 0.0], "spread": [0, 0, [], 0.0]}
+    cpu = {kind: {"server": 0.0, "db": 0.0, "client": 0.0} for kind in totals}
+    meter = CpuMeter(pid, database_url)
     rss: dict[str, float] = {}
-    for round_no in range(2):
-        for kind, who in (("single", single), ("spread", spread)):
-            print(f"  round {round_no + 1} of 2: {kind}", flush=True)
-            n, errs, lats, elapsed = await load(port, who, clients=clients, seconds=seconds / 2,
+    for round_no in range(rounds):
+        order = (("single", single), ("spread", spread))
+        for kind, who in order if round_no % 2 == 0 else order[::-1]:  # ABBA: a drift lands on both alike
+            print(f"  round {round_no + 1} of {rounds}: {kind}", flush=True)
+            before = await asyncio.wait_for(meter.snapshot(), call_timeout)
+            n, errs, lats, elapsed = await load(port, who, clients=clients, seconds=seconds / rounds,
                                                 call_timeout=call_timeout)
+            spent = CpuMeter.spent(before, await asyncio.wait_for(meter.snapshot(), call_timeout))
+            for part, used in spent.items():
+                cpu[kind][part] += used or 0.0
             print(f"    {n / elapsed:.1f} calls/s, p50 {statistics.median(lats):.2f} ms, "
-                  f"p95 {percentile(lats, 95):.2f} ms", flush=True)
+                  f"p95 {percentile(lats, 95):.2f} ms, CPU per call: server {1000 * (spent['server'] or 0) / n:.2f} "
+                  f"ms, PostgreSQL {1000 * (spent['db'] or 0) / n:.2f} ms", flush=True)
             total = totals[kind]
             total[0] += n
             total[1] += errs
@@ -259,6 +273,12 @@ async def measure(port: int, pid: int, keys: dict[str, str], ids: dict[str, list
         figures[f"{kind}_p50_ms"] = round(statistics.median(lats), 2)
         figures[f"{kind}_p95_ms"] = round(percentile(lats, 95), 2)
         figures[f"{kind}_errors"] = errs
+    for kind, (n, *_rest) in totals.items():
+        figures[f"{kind}_server_cpu_ms_per_call"] = round(1000 * cpu[kind]["server"] / n, 3)
+        figures[f"{kind}_db_cpu_ms_per_call"] = round(1000 * cpu[kind]["db"] / n, 3)
+    figures["cpu_per_call_ratio_vs_single"] = round(
+        (cpu["spread"]["server"] + cpu["spread"]["db"]) / totals["spread"][0]
+        / max(1e-9, (cpu["single"]["server"] + cpu["single"]["db"]) / totals["single"][0]), 3)
     figures["p95_ratio_vs_single"] = round(figures["spread_p95_ms"] / figures["single_p95_ms"], 3)
     figures["calls_per_s_ratio_vs_single"] = round(figures["spread_calls_per_s"] / figures["single_calls_per_s"], 3)
     # Memory: after one tenant's load, after the spread's, and after a call in every tenant of the deployment.
@@ -290,7 +310,8 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=200)
     parser.add_argument("--load-tenants", type=int, default=50)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=20, help="load per kind (single, spread), in 2 rounds")
+    parser.add_argument("--seconds", type=float, default=20, help="load per kind (single, spread), over --rounds")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds of each load (ABBA order)")
     parser.add_argument("--students", type=int, default=20, help="students per loaded tenant")
     parser.add_argument("--pg-url", default=os.environ.get("MCS_ERP_TEST_PG_URL",
                                                            "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"),
@@ -304,10 +325,11 @@ def main() -> None:
     args = parser.parse_args()
     if not (1 <= args.load_tenants <= args.tenants <= 2000) or args.clients < 1 or args.seconds <= 0 \
             or not 1 <= args.students <= 1000 or args.call_timeout <= 0 or args.deadline <= 0 \
-            or not 1 <= (args.pool_size or args.clients) <= 200 or not 0 <= args.warmup <= 600:
+            or not 1 <= (args.pool_size or args.clients) <= 200 or not 0 <= args.warmup <= 600 \
+            or not 1 <= args.rounds <= 20:
         parser.error("need 1 <= --load-tenants <= --tenants <= 2000, 1 <= --students <= 1000, --clients >= 1, "
                      "positive --seconds, --call-timeout and --deadline, 1 <= --pool-size <= 200 and "
-                     "0 <= --warmup <= 600")
+                     "0 <= --warmup <= 600, 1 <= --rounds <= 20")
     name = f"mcs_bench_tenants_{uuid.uuid4().hex[:8]}"
     url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
     asyncio.run(admin_sql(args.pg_url, f'CREATE DATABASE "{name}"'))
@@ -343,7 +365,7 @@ def main() -> None:
                     figures.update(asyncio.run(asyncio.wait_for(
                         measure(port, server.pid, keys, ids, load_tenants=args.load_tenants, clients=args.clients,
                                 seconds=args.seconds, call_timeout=args.call_timeout,
-                                warmup=args.warmup), args.deadline)))
+                                warmup=args.warmup, rounds=args.rounds, database_url=url), args.deadline)))
                 except Exception as exc:
                     raise RuntimeError(f"{type(exc).__name__}: {exc}\n{log_tail(server_log)}") from exc
             finally:
