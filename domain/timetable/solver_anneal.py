@@ -10,16 +10,17 @@ measured worse here: 30 s from one start, comp05 367 and 796 against 331 and 320
 The cost is UD2's (room capacity, min working days, curriculum compactness, room stability; Bonutti,
 De Cesco, Di Gaspero, Schaerf, Annals of OR 2012) plus the optional teacher daily limit; a move's delta is
 computed from the courses, curriculum days and teacher days it touches, without applying the move
-(curriculum occupancy is kept per day with zero sentinels, so isolation is read from three flat-list
-cells). The temperature falls geometrically with elapsed time from `t_start` to `t_end` (defaults 8 and 0.03, in cost units: an uphill
-move of 5, one day short of a course's minimum, is accepted at first with probability e^(-5/8) = 0.54 and
-at the end with e^(-5/0.03), never). The defaults were tuned on ITC2007 comp05 and comp07 (issue 24):
-annealing 30 s from the same start, a start of 1 (the earlier default) gave 445 and 67, a start of 8 gave
-322 and 40.
+(a curriculum's lectures on a day are a bit mask, and a table gives the isolated lectures of every mask).
+The temperature falls geometrically with elapsed time from `t_start` to `t_end` (defaults 8 and 0.03, in cost
+units: an uphill move of 5, one day short of a course's minimum, is accepted at first with probability
+e^(-5/8) = 0.54 and at the end with e^(-5/0.03), never). The defaults were tuned on ITC2007 comp05 and
+comp07 (issue 24): annealing 30 s from the same start, a start of 1 (the earlier default) gave 445 and 67, a
+start of 8 gave 322 and 40.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import multiprocessing
@@ -39,6 +40,17 @@ log = logging.getLogger(__name__)
 
 _UNAVAILABLE = 1 << 20
 """Added to `blocked` for a course's unavailable period: no count of lectures brings it back to zero."""
+
+
+@functools.cache
+def isolated_counts(periods_per_day: int) -> tuple[int, ...]:
+    """Return, for every bit mask of a day's periods (bit t: a lecture in period t), how many are isolated.
+
+    A lecture is isolated when neither neighbouring period of the same day holds one (UD2's curriculum
+    compactness, Bonutti et al. 2012); e.g. mask 0b1011 has one isolated lecture (period 3). 2**periods_per_day
+    entries: at most 65,536 under SIZE_LIMITS' 16 periods a day.
+    """
+    return tuple((m & ~(m << 1) & ~(m >> 1)).bit_count() for m in range(1 << periods_per_day))
 
 
 class Annealer:
@@ -80,8 +92,9 @@ class Annealer:
     def _load(self, solution: Solution) -> None:
         """Build the flat counters of `solution`.
 
-        Curriculum occupancy is stored per day with a zero sentinel slot before and after the day's periods,
-        so "isolated" is `occ[s] and not occ[s - 1] and not occ[s + 1]` with no bounds checks.
+        Curriculum occupancy is a bit mask per (distinct curriculum, day): `q_mask[q * D + d]` has bit t set
+        when one of the curriculum's courses has a lecture in period t of day d (a feasible timetable has at
+        most one there), so the day's isolated lectures are `isolated_counts(ppd)[mask]`.
         `blocked[i * P + p]` counts what keeps a lecture of course i out of period p: course i's own lecture
         there, each lecture there of a conflicting course, and _UNAVAILABLE if i may not be taught then. A
         lecture of i can move to p when the count is 0, or swap with a conflicting lecture there when it is 1.
@@ -98,11 +111,16 @@ class Annealer:
         self.room_cnt = [0] * (self.n * R)
         self.n_days = [0] * self.n
         self.n_rooms = [0] * self.n
-        self.stride = D * (ppd + 2)
-        self.slot = [(p // ppd) * (ppd + 2) + p % ppd + 1 for p in range(P)]
-        self.q_occ = [0] * (len(self.curricula) * self.stride)
+        self.bit = [1 << (p % ppd) for p in range(P)]
+        self.q_mask = [0] * (len(self.curricula) * D)
         self.t_cnt = [0] * (self.n_teachers * D)
+        seen: set[tuple[int, int]] = set()
         for lec, (i, p, r) in enumerate(zip(self.course, self.period, self.room)):
+            for q in self.q_of[i]:
+                if (q, p) in seen:
+                    raise ValueError(f"the start is infeasible: two lectures of one curriculum in period {p}; "
+                                     "annealing needs a feasible start")
+                seen.add((q, p))
             self.grid[p * R + r] = lec
             self._add(i, p, r)
             for row in self.rows[i]:
@@ -118,9 +136,9 @@ class Annealer:
         if not self.room_cnt[k]:
             self.n_rooms[i] += 1
         self.room_cnt[k] += 1
-        s = self.slot[p]
+        b = self.bit[p]
         for q in self.q_of[i]:
-            self.q_occ[q * self.stride + s] += 1
+            self.q_mask[q * self.D + d] |= b
         self.t_cnt[self.teacher[i] * self.D + d] += 1
 
     def _remove(self, i: int, p: int, r: int) -> None:
@@ -133,9 +151,9 @@ class Annealer:
         self.room_cnt[k] -= 1
         if not self.room_cnt[k]:
             self.n_rooms[i] -= 1
-        s = self.slot[p]
+        b = self.bit[p]
         for q in self.q_of[i]:
-            self.q_occ[q * self.stride + s] -= 1
+            self.q_mask[q * self.D + d] &= ~b
         self.t_cnt[self.teacher[i] * self.D + d] -= 1
 
     def _solution(self, period: list[int], room: list[int]) -> Solution:
@@ -157,7 +175,7 @@ class Annealer:
 
         A move's delta is computed without applying it: capacity from a table, min working days and room
         stability from the day and room counts of the one or two courses moved, compactness from the
-        isolated lectures around the two periods of each curriculum whose occupancy changes.
+        isolated-lecture table of the day masks before and after, for each curriculum whose occupancy changes.
         """
         self._load(start)
         pr, rng, P, R, D, ppd = self.problem, self.rng, self.P, self.R, self.D, self.ppd
@@ -171,7 +189,8 @@ class Annealer:
         grid, blocked, rows, over = self.grid, self.blocked, self.rows, self.over
         course, period, room = self.course, self.period, self.room
         day_cnt, room_cnt, n_days = self.day_cnt, self.room_cnt, self.n_days
-        q_occ, q_of, q_weight, slot, stride = self.q_occ, self.q_of, self.q_weight, self.slot, self.stride
+        q_mask, q_of, q_weight, bit = self.q_mask, self.q_of, self.q_weight, self.bit
+        iso = isolated_counts(ppd)
         t_cnt, teacher, t_limit, t_weight = self.t_cnt, self.teacher, self.t_limit, self.t_weight
         mwd, conflict_sets = self.mwd, self.conflict_sets
         w_mwd, w_stab = self.w.min_working_days, self.w.room_stability
@@ -182,12 +201,26 @@ class Annealer:
             lectures_of[i].append(lec)
         random_ = rng.random
         exp = math.exp
-        iteration = evaluated = 0
+        # One draw u in [0, n_lec * P) picks the lecture u // P and the period u % P together; cell[u] is where
+        # that pair's count sits in `blocked`, so the common rejection costs one random number and two lookups.
+        n_draw = n_lec * P
+        cell = [course[u // P] * P + u % P for u in range(n_draw)]
+        only: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # i * n + j -> curricula of i alone, of j alone
+        n = self.n
+        iteration = evaluated = tried = 0
         seen_best, improved_at = best_cost, began
         stall_from = began + 0.4 * total
         while True:
+            # Draw until the pair is open or one swap away (blocked count at most 1): the common case is a
+            # rejection, so this loop does nothing else. Uniform over pairs, as drawing the lecture and then the
+            # period is (the move mix of earlier versions).
+            u = int(random_() * n_draw)
+            while blocked[cell[u]] > 1:
+                iteration += 1
+                u = int(random_() * n_draw)
             iteration += 1
-            if not iteration & 1023:
+            tried += 1
+            if not tried & 255:
                 now = time.monotonic()
                 if now >= deadline or (self.stop is not None and self.stop.is_set()):
                     break
@@ -200,13 +233,10 @@ class Annealer:
                     offered, last_offer = best_cost, now
                     solution = self._solution(best_period, best_room)
                     self.offer(solution, score(pr, solution))
-            # int(random() * n) draws as randrange(n) does for these small n, at a third of its cost.
-            lec = int(random_() * n_lec)
+            lec = u // P
+            p2 = u - lec * P
             i = course[lec]
-            p2 = int(random_() * P)
             obstacles = blocked[i * P + p2]
-            if obstacles > 1:  # the common rejection, before anything else is read or drawn
-                continue
             p, r = period[lec], room[lec]
             x = random_()
             if x < 0.5:
@@ -244,7 +274,6 @@ class Annealer:
                 if j >= 0:
                     k, k2 = j * R + r2, j * R + r
                     delta += w_stab * ((room_cnt[k2] == 0) - (room_cnt[k] == 1))
-            flipped = None
             if p != p2:
                 d, d2 = day_of[p], day_of[p2]
                 if d != d2:
@@ -268,49 +297,43 @@ class Annealer:
                             if tj >= 0:
                                 delta += t_weight * ((t_cnt[tj * D + d] >= t_limit)
                                                      - (t_cnt[tj * D + d2] > t_limit))
-                # Compactness: curricula of i alone lose p and gain p2; of j alone the reverse.
-                s1, s2 = slot[p], slot[p2]
+                # Compactness: curricula of i alone lose p and gain p2; of j alone the reverse. On one day both
+                # flip the same two bits; across days, one bit leaves one day's mask and another enters the other's.
                 if j >= 0:
-                    qi, qj = q_set[i], q_set[j]
-                    moves = [(q, s1, s2) for q in q_of[i] if q not in qj]
-                    moves += [(q, s2, s1) for q in q_of[j] if q not in qi]
+                    key = i * n + j
+                    pair = only.get(key)
+                    if pair is None:
+                        qi, qj = q_set[i], q_set[j]
+                        pair = only[key] = (tuple(q for q in q_of[i] if q not in qj),
+                                            tuple(q for q in q_of[j] if q not in qi))
+                    fwd, back = pair
                 else:
-                    moves = [(q, s1, s2) for q in q_of[i]]
-                if moves:
-                    lo, hi = (s1, s2) if s1 < s2 else (s2, s1)
-                    near = hi - lo <= 2
-                    for q, a, b in moves:
-                        base = q * stride
-                        iso = 0
-                        if near:
-                            for s in range(base + lo - 1, base + hi + 2):
-                                if q_occ[s] and not q_occ[s - 1] and not q_occ[s + 1]:
-                                    iso -= q_occ[s]
-                            q_occ[base + a] -= 1
-                            q_occ[base + b] += 1
-                            for s in range(base + lo - 1, base + hi + 2):
-                                if q_occ[s] and not q_occ[s - 1] and not q_occ[s + 1]:
-                                    iso += q_occ[s]
-                        else:
-                            for c in (base + a, base + b):
-                                for s in (c - 1, c, c + 1):
-                                    if q_occ[s] and not q_occ[s - 1] and not q_occ[s + 1]:
-                                        iso -= q_occ[s]
-                            q_occ[base + a] -= 1
-                            q_occ[base + b] += 1
-                            for c in (base + a, base + b):
-                                for s in (c - 1, c, c + 1):
-                                    if q_occ[s] and not q_occ[s - 1] and not q_occ[s + 1]:
-                                        iso += q_occ[s]
-                        if iso:
-                            delta += q_weight[q] * iso
-                    flipped = moves
+                    fwd, back = q_of[i], ()
+                b1, b2 = bit[p], bit[p2]
+                if d == d2:
+                    flip = b1 | b2
+                    for q in fwd:
+                        m = q_mask[q * D + d]
+                        c = iso[m ^ flip] - iso[m]
+                        if c:
+                            delta += q_weight[q] * c
+                    for q in back:
+                        m = q_mask[q * D + d]
+                        c = iso[m ^ flip] - iso[m]
+                        if c:
+                            delta += q_weight[q] * c
+                else:
+                    for q in fwd:
+                        m, m2 = q_mask[q * D + d], q_mask[q * D + d2]
+                        c = iso[m ^ b1] - iso[m] + iso[m2 | b2] - iso[m2]
+                        if c:
+                            delta += q_weight[q] * c
+                    for q in back:
+                        m, m2 = q_mask[q * D + d2], q_mask[q * D + d]
+                        c = iso[m ^ b2] - iso[m] + iso[m2 | b1] - iso[m2]
+                        if c:
+                            delta += q_weight[q] * c
             if delta <= 0 or random_() < exp(-delta / temperature):
-                # Undo the occupancy shifts: _remove/_add below redo them with every other counter.
-                if flipped:
-                    for q, a, b in flipped:
-                        q_occ[q * stride + a] += 1
-                        q_occ[q * stride + b] -= 1
                 self._remove(i, p, r)
                 if j >= 0:
                     self._remove(j, p2, r2)
@@ -335,10 +358,6 @@ class Annealer:
                     best_cost = cost
                     best_period[:] = period
                     best_room[:] = room
-            elif flipped:
-                for q, a, b in flipped:
-                    q_occ[q * stride + a] += 1
-                    q_occ[q * stride + b] -= 1
         self.iterations, self.evaluated = iteration, evaluated  # moves drawn, moves feasible and costed
         self.final_cost = cost  # the walk's last state (checked by the tests)
         self.final = self._solution(period, room)
