@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -373,7 +373,7 @@ class PlannedLines:
     total: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedInvoice:
     """An invoice to create: the student billed (a whole record, or an enrolled student's row when the plan is for
     every enrolled student), their family and the invoice's lines (shared with the invoices alike)."""
@@ -459,11 +459,12 @@ async def plan_invoices(session: AsyncSession, *, schedule_id: int, year_level_i
     if discount_account_id is None:
         existing = await finance.find_account_by_code(session, FEE_ACCOUNTS["discounts"][0])
         discount_account_id = existing.id if existing is not None else 0
+    # The order the discounts are taken in (each on what the earlier ones left): sibling first, then by code.
+    discounts.sort(key=lambda d: (d.kind != DiscountKind.SIBLING.value, d.code))
     discount_rules = [rules.DiscountRule(discount_id=d.id or 0, code=d.code, name=d.name, kind=d.kind,
                                          account_id=d.account_id or discount_account_id or 0,
                                          percent_bp=d.percent_bp, amount=d.amount, fee_item_id=d.fee_item_id,
                                          sibling_position=d.sibling_position) for d in discounts]
-    discounts.sort(key=lambda d: (d.kind != DiscountKind.SIBLING.value, d.code))
     planned, skipped = [], []
     # A student's lines depend only on their year level's fees and the discounts that apply to them, and those only
     # on their sibling rank and awards: each worked out once per such pair (a school's 10,000 invoices come from a few
@@ -586,17 +587,18 @@ async def generate_invoices(session: AsyncSession, actor: Actor, *, schedule_id:
     return result
 
 
-@dataclass(frozen=True)
-class _ToIssue:
+class _ToIssue(NamedTuple):
     """What issuing an invoice needs: its id, number, currency, total, whose it is and its lines (kind,
-    account id, amount; a tuple may be shared by invoices alike)."""
+    account id, amount; a tuple may be shared by invoices alike). A named tuple of plain values, not an object with
+    a __dict__: a term's 10,000 of them are then no work for the garbage collector, which stops tracking a tuple
+    of immutable values once it has seen it (a full collection walks every object the process holds)."""
 
     invoice_id: int
     number: str
     currency: str
     total: int
     who: str
-    lines: Sequence[tuple[str, int, int]]
+    lines: tuple[tuple[str, int, int], ...]
 
 
 async def _post_issue(session: AsyncSession, actor: Actor, items: list[_ToIssue], issue_date: dt.date, *,
@@ -614,7 +616,7 @@ async def _post_issue(session: AsyncSession, actor: Actor, items: list[_ToIssue]
     for item in items:
         if item.currency not in accounts:
             accounts[item.currency] = await fee_accounts(session, actor, item.currency)
-        key = (item.currency, item.total, tuple(item.lines))
+        key = (item.currency, item.total, item.lines)
         entry_lines = entry_lines_of.get(key)
         if entry_lines is None:
             entry_lines = entry_lines_of[key] = []
@@ -695,8 +697,8 @@ async def issue_invoices(session: AsyncSession, actor: Actor, *, invoice_ids: Se
         items.append(_ToIssue(invoice_id=invoice_id, number=invoice.invoice_number, currency=invoice.currency,
                               total=invoice.total,
                               who=student_name(student) if student else f"student {invoice.student_id}",
-                              lines=[(line.kind, line.account_id, line.amount)
-                                     for line in lines_of.get(invoice_id, [])]))
+                              lines=tuple((line.kind, line.account_id, line.amount)
+                                          for line in lines_of.get(invoice_id, []))))
     for row in await _post_issue(session, actor, items, issue_date):
         # The rows were changed by a multi-row UPDATE: bring the loaded objects up to date without a re-read.
         invoice = found[row["b_id"]]
@@ -759,8 +761,8 @@ async def charge_family(session: AsyncSession, actor: Actor, *, family_id: int, 
     invoice_id = ids[0]
     await _post_issue(session, actor, [_ToIssue(invoice_id=invoice_id, number=f"INV{invoice_id:06d}",
                                                  currency=clean_currency, total=total, who=family.name,
-                                                 lines=[("fee", line["account_id"], line["amount"])
-                                                        for line in clean])], issue_date)
+                                                 lines=tuple(("fee", line["account_id"], line["amount"])
+                                                             for line in clean))], issue_date)
     await append_audit(session, actor, tool="fees.charge_family", event="family_charged",
                        arguments={"family_id": family_id, "student_id": student_id, "memo": clean_memo},
                        entity="invoices", entity_id=invoice_id,

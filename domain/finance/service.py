@@ -726,7 +726,7 @@ async def account_ledger(session: AsyncSession, account_id: int, *, from_date: d
 # ---------------------------------------------------------------- many postings at once
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntryRequest:
     """One entry of a batch for `post_entries`: the same fields `post_entry` takes."""
 
@@ -770,36 +770,27 @@ async def post_entries(session: AsyncSession, actor: Actor, requests: Sequence[E
             raise NotFound(f"no department with id {department}; list_departments shows them",
                            field="lines.department_id")
     entries, lines, total = [], [], 0
+    # An entry's line checks (shapes, accounts, one currency, balance) depend on its lines alone, and a batch's
+    # requests often share one list of lines (a term's 10,000 invoices have a few dozen kinds): each list is checked
+    # once, keyed by identity (the requests keep the lists alive, and nothing changes them during this call).
+    checked_lines: dict[int, tuple[str, int]] = {}
     for index, (key, request) in enumerate(fresh):
         where = f"requests.{index}"
         try:
             rules.check_date(request.date)
             memo = rules.check_text(request.memo, field="memo", max_length=rules.MAX_MEMO) or ""
             rules.check_source(request.source)
-            rules.check_line_shapes(request.lines)
         except InvalidInput as exc:
             raise InvalidInput(f"entry {key!r}: {exc.message}", field=f"{where}.{exc.field}") from None
-        currencies = set()
-        for number, line in enumerate(request.lines):
-            account = accounts.get(line.account_id)
-            if account is None:
-                raise NotFound(f"entry {key!r} line {number}: no account with id {line.account_id}",
-                               field=f"{where}.lines.{number}.account_id")
-            if not account.active:
-                raise InvalidInput(f"entry {key!r} line {number}: account {account.code} is inactive and takes "
-                                   "no new postings", field=f"{where}.lines.{number}.account_id")
-            currencies.add(account.currency)
-        if len(currencies) != 1:
-            raise InvalidInput(f"entry {key!r} posts to accounts in {sorted(currencies)}; an entry is in one "
-                               "currency", field=f"{where}.lines")
-        currency = currencies.pop()
-        amount, _ = rules.check_balanced(request.lines, currency)
+        known = checked_lines.get(id(request.lines))
+        if known is None:
+            known = checked_lines[id(request.lines)] = _check_batch_lines(key, where, request.lines, accounts)
+        currency, amount = known
         total += amount
         entries.append({"entry_date": request.date, "memo": memo, "source": request.source,
                         "status": EntryStatus.POSTED.value, "currency": currency, "reverses_entry_id": None,
                         "reversed_by_entry_id": None, "idempotency_key": key, "posted_by": actor.id or None})
-        lines.append([{"account_id": line.account_id, "debit": line.debit, "credit": line.credit,
-                       "department_id": line.department_id, "memo": line.memo} for line in request.lines])
+        lines.append(request.lines)
     try:
         ids = await repo.insert_entries_bulk(session, entries, lines)
     except IntegrityError:
@@ -813,6 +804,33 @@ async def post_entries(session: AsyncSession, actor: Actor, requests: Sequence[E
                            entity="journal_entries", entity_id=ids[0],
                            after={"entry_ids": ids, "total_debit": total})
     return posted
+
+
+def _check_batch_lines(key: str, where: str, lines: Sequence[LineInput],
+                       accounts: Mapping[int, Account]) -> tuple[str, int]:
+    """Check the lines of the batch entry `key` (request `where`): shapes, live and active accounts in one currency,
+    debits equal to credits. Returns (the entry's currency, its total debit); raises InvalidInput / NotFound naming
+    the request and line."""
+    try:
+        rules.check_line_shapes(lines)
+    except InvalidInput as exc:
+        raise InvalidInput(f"entry {key!r}: {exc.message}", field=f"{where}.{exc.field}") from None
+    currencies = set()
+    for number, line in enumerate(lines):
+        account = accounts.get(line.account_id)
+        if account is None:
+            raise NotFound(f"entry {key!r} line {number}: no account with id {line.account_id}",
+                           field=f"{where}.lines.{number}.account_id")
+        if not account.active:
+            raise InvalidInput(f"entry {key!r} line {number}: account {account.code} is inactive and takes "
+                               "no new postings", field=f"{where}.lines.{number}.account_id")
+        currencies.add(account.currency)
+    if len(currencies) != 1:
+        raise InvalidInput(f"entry {key!r} posts to accounts in {sorted(currencies)}; an entry is in one "
+                           "currency", field=f"{where}.lines")
+    currency = currencies.pop()
+    amount, _ = rules.check_balanced(lines, currency)
+    return currency, amount
 
 
 # ---------------------------------------------------------------- plans that create accounts (payroll's first posting)
