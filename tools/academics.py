@@ -306,9 +306,11 @@ class GradebookIn(PageInput):
 # ---------------------------------------------------------------- helpers
 
 
-def _assessment_read(a: Assessment) -> AssessmentRead:
+def _assessment_read(a: Assessment, cls: SchoolClass | None = None) -> AssessmentRead:
+    # With its class (the one of a.class_id), its code is shown as fill_codes would read it
     return AssessmentRead(id=a.id or 0, class_id=a.class_id, term_id=a.term_id, title=a.title, category=a.category,
-                          max_score=from_x100(a.max_score_x100), weight=from_x100(a.weight_x100), due_date=a.due_date)
+                          max_score=from_x100(a.max_score_x100), weight=from_x100(a.weight_x100), due_date=a.due_date,
+                          class_code=None if cls is None else cls.code)
 
 
 def _grade_read(g: Grade, a: Assessment, student: Student | None = None,
@@ -590,25 +592,25 @@ async def get_grade(ctx: ToolContext, args: GradeKeyIn) -> GradeRead:
 async def get_gradebook(ctx: ToolContext, args: GradebookIn) -> GradebookRead:
     """Get a class's gradebook for a term: its assessments and each student's scores and running weighted percentage, a
     page of students at a time. Teachers only for their own classes."""
-    comp = await service.compute_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id)
+    # The cells are the results the grading read (one (status, score_x100) or None per assessment, in order), so
+    # no Grade row is loaded to show them.
+    comp = await service.compute_term_grades(ctx.session, ctx.actor, class_id=args.class_id, term_id=args.term_id,
+                                             with_grade_rows=False)
     after = args.after_id()
     lines = [line for line in comp.lines if (line.student.id or 0) > after][:args.limit + 1]
     page, cursor = page_of(lines, args.limit, key=lambda line: line.student.id)
-    results = {(g.assessment_id, g.student_id): g for g in comp.grades}
-
-    def cell(a: Assessment, student_id: int) -> float | None:
-        g = results.get((a.id or 0, student_id))
-        return None if g is None or g.score_x100 is None else from_x100(g.score_x100)
-
+    keys = [str(a.id) for a in comp.assessments]
     rows = [GradebookRow(student_id=line.student.id or 0, student_code=line.student.code,
                          student_name=line.student.full_name,
-                         scores={str(a.id): cell(a, line.student.id or 0) for a in comp.assessments},
-                         statuses={str(a.id): results[(a.id or 0, line.student.id or 0)].status
-                                   for a in comp.assessments if (a.id or 0, line.student.id or 0) in results},
+                         scores={key: None if cell is None or cell[1] is None else from_x100(cell[1])
+                                 for key, cell in zip(keys, line.cells, strict=True)},
+                         statuses={key: cell[0] for key, cell in zip(keys, line.cells, strict=True)
+                                   if cell is not None},
                          running_percentage=None if line.percentage_x100 is None else from_x100(line.percentage_x100))
             for line in page]
     return GradebookRead(class_id=comp.cls.id or 0, class_code=comp.cls.code, term_id=comp.term.id or 0,
-                         published=comp.published, assessments=[_assessment_read(a) for a in comp.assessments],
+                         published=comp.published,
+                         assessments=[_assessment_read(a, comp.cls) for a in comp.assessments],
                          rows=rows, next_cursor=cursor)
 
 

@@ -489,6 +489,9 @@ def term_grade_values(result: gradebook.StudentResult, policy: gradebook.Policy)
 class TermGradeLine:
     student: Student
     result: gradebook.StudentResult
+    cells: tuple[gradebook.ResultCell, ...] = ()
+    """The student's stored result on each of the computation's assessments, in their order: (status,
+    score_x100), or None where nothing is recorded (the rows the grading read; a gradebook shows them)."""
 
     @property
     def percentage_x100(self) -> int | None:
@@ -524,10 +527,13 @@ class TermGradeComputation:
         return gradebook.class_average_x100((line.result for line in self.lines), self.policy.scale)
 
 
-async def compute_term_grades(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int) -> TermGradeComputation:
-    """Compute every enrolled student's term grade in a class under its grading policy (nothing written).
+async def compute_term_grades(session: AsyncSession, actor: Actor, *, class_id: int, term_id: int,
+                              with_grade_rows: bool = True) -> TermGradeComputation:
+    """Compute every enrolled student's term grade in a class under its grading policy (nothing written);
+    `with_grade_rows` as compute_all_term_grades takes it.
     Raises NotFound (class, term), InvalidInput (a term of another year), PermissionDenied outside scope."""
-    return (await compute_all_term_grades(session, actor, class_ids=[class_id], term_id=term_id))[0]
+    return (await compute_all_term_grades(session, actor, class_ids=[class_id], term_id=term_id,
+                                          with_grade_rows=with_grade_rows))[0]
 
 
 async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_ids: list[int], term_id: int,
@@ -536,8 +542,8 @@ async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_
     `class_ids`, with a handful of queries whatever their number: the students' results are read with one query
     as plain rows (repository.term_results_of_classes) and each class's students graded by its
     gradebook.ClassGrader, which answers what gradebook.student_result answers. With `with_grade_rows` each
-    computation's `grades` also holds the class's Grade rows (publishing and the gradebook need them); without,
-    it is empty (enough to report grades). Classes of another academic year than the term's are refused
+    computation's `grades` also holds the class's Grade rows (publishing needs them); without, it is empty
+    (enough to report grades, or to show them: each line's `cells` holds the student's stored results). Classes of another academic year than the term's are refused
     (InvalidInput); unknown ones raise NotFound; PermissionDenied outside a teacher's scope; InvalidInput as
     the grading engine raises it for a class whose policy or results it refuses.
     """
@@ -575,7 +581,8 @@ async def compute_all_term_grades(session: AsyncSession, actor: Actor, *, class_
         for _, _, assessment_id, score_x100, status in run:
             if assessment_id is not None and assessment_id in position:
                 cells[position[assessment_id]] = (status, score_x100)
-        lines[class_id].append(TermGradeLine(student, grader.result(tuple(cells))))
+        stored = tuple(cells)
+        lines[class_id].append(TermGradeLine(student, grader.result(stored), stored))
     return [TermGradeComputation(classes[class_id], term, assessments.get(class_id, []), by_class.get(class_id, []),
                                  lines[class_id], class_id in published, policies[class_id])
             for class_id in class_ids]
