@@ -1,8 +1,15 @@
-"""Simulated annealing over single-lecture moves and swaps, with incremental cost, for course timetabling.
+"""Simulated annealing over single-lecture moves, swaps and Kempe chains, with incremental cost, for course
+timetabling.
 
 A move takes one lecture to another (period, room); if that room is taken there, the two lectures swap.
 The target room is the lecture's own half of the time, often one its course already uses (towards room
-stability), else any room.
+stability), else any room. A share `kempe_rate` (default 2%) of the moves are Kempe-chain interchanges
+between two periods (Lü and Hao, "Adaptive Tabu Search for course timetabling", EJOR 200(1), 2010): they
+reach timetables that single moves and swaps cannot, where a lecture's target period holds two or more
+conflicting lectures. Measured for issue 24 (one chain from one CP-SAT start, 12 s of CPU, seeds 0-2, load
+10-14): comp05 428, 380, 534 without, 357, 362, 346 at 2% and 370, 329, 334 at 10%; comp07 42, 45 without,
+31, 32 at 2% and 40, 44 at 10% (Kempe moves cost more than single ones: 2% takes costed moves per CPU second
+from about 200k to 150k on comp05).
 Only moves that keep every hard constraint (availability, one lecture per room, no curriculum or teacher
 conflict) are tried, so the timetable stays feasible throughout. (Letting the walk cross conflicts at a
 price, as Bellio, Ceschia, Di Gaspero, Schaerf, Urli, Computers & OR 2016, do, was tried for issue 24 and
@@ -51,6 +58,10 @@ def isolated_counts(periods_per_day: int) -> tuple[int, ...]:
     entries: at most 65,536 under SIZE_LIMITS' 16 periods a day.
     """
     return tuple((m & ~(m << 1) & ~(m >> 1)).bit_count() for m in range(1 << periods_per_day))
+
+
+KEMPE_RATE = 0.02
+"""Share of annealing moves that are Kempe-chain interchanges (issue 24, measured: see the module docstring)."""
 
 
 class Annealer:
@@ -161,22 +172,125 @@ class Annealer:
         return Solution(tuple(Assignment(pr.courses[i].id, pr.rooms[r].id, p // ppd, p % ppd)
                               for i, p, r in zip(self.course, period, room)))
 
+    def _kempe(self, lec: int, p2: int, temperature: float, random_: Callable[[], float]) -> int | None:
+        """Try the Kempe-chain interchange of `lec`'s period and `p2`; return its delta if accepted (and applied).
+
+        The chain is the connected part, holding `lec`, of the conflict graph between the lectures in `lec`'s
+        period p and those in p2 (same course, curriculum or teacher); all of its p lectures go to p2 and all of
+        its p2 lectures to p, so no conflict arises (Lü and Hao, "Adaptive Tabu Search for course timetabling",
+        EJOR 200(1), 2010, after Thompson and Dowsland's Kempe chains in exam timetabling). A lecture keeps its
+        room where that is free after the interchange, else takes the free room of least capacity cost. The
+        delta is the cost of the touched courses, curricula and teachers after minus before, with the moves
+        applied to the counters and undone when rejected (Metropolis, at `temperature`). None when the chain
+        meets an unavailable period, lacks rooms or is rejected.
+        """
+        P, R, D = self.P, self.R, self.D
+        course, period, room, grid, over = self.course, self.period, self.room, self.grid, self.over
+        p = period[lec]
+        at = {p: [x for x in grid[p * R:(p + 1) * R] if x >= 0], p2: [x for x in grid[p2 * R:(p2 + 1) * R] if x >= 0]}
+        chain = {lec: p2}  # lecture -> the period it goes to
+        queue = [lec]
+        k = 0
+        while k < len(queue):
+            x = queue[k]
+            k += 1
+            cx, to = course[x], chain[x]
+            conflicts = self.conflict_sets[cx]
+            for y in at[to]:
+                if y not in chain:
+                    cy = course[y]
+                    if cy == cx or cy in conflicts:
+                        chain[y] = period[x]
+                        queue.append(y)
+        avail = self.avail
+        for x, to in chain.items():
+            if not avail[course[x] * P + to]:
+                return None
+        # Rooms: own room if free after the interchange, else the free room of least capacity cost.
+        target: dict[int, int] = {}
+        for q in (p, p2):
+            moving = [x for x, to in chain.items() if to == q]
+            free = [r for r in range(R) if grid[q * R + r] < 0 or grid[q * R + r] in chain]
+            if len(moving) > len(free):
+                return None
+            free_set = set(free)
+            rest = []
+            for x in moving:
+                if room[x] in free_set:
+                    target[x] = room[x]
+                    free_set.discard(room[x])
+                else:
+                    rest.append(x)
+            for x in rest:
+                r = min(free_set, key=lambda r, i=course[x]: (over[i * R + r], r))
+                target[x] = r
+                free_set.discard(r)
+        courses = {course[x] for x in chain}
+        curricula = {q for i in courses for q in self.q_of[i]}
+        days = {p // self.ppd, p2 // self.ppd}
+        teachers = {self.teacher[i] for i in courses} if self.t_limit is not None else set()
+        before = self._part_cost(courses, curricula, teachers, days)
+        delta = sum(over[course[x] * R + target[x]] - over[course[x] * R + room[x]] for x in chain)
+        for x in chain:
+            self._remove(course[x], period[x], room[x])
+        for x, to in chain.items():
+            self._add(course[x], to, target[x])
+        delta += self._part_cost(courses, curricula, teachers, days) - before
+        if delta <= 0 or random_() < math.exp(-delta / temperature):
+            for x in chain:
+                grid[period[x] * R + room[x]] = -1
+            blocked, rows = self.blocked, self.rows
+            for x, to in chain.items():
+                grid[to * R + target[x]] = x
+                for row in rows[course[x]]:
+                    blocked[row + period[x]] -= 1
+                    blocked[row + to] += 1
+                period[x], room[x] = to, target[x]
+            return delta
+        for x, to in chain.items():
+            self._remove(course[x], to, target[x])
+        for x in chain:
+            self._add(course[x], period[x], room[x])
+        return None
+
+    def _part_cost(self, courses: set[int], curricula: set[int], teachers: set[int], days: set[int]) -> int:
+        """Return the soft cost of `courses` (min working days, room stability), of `curricula` and `teachers`
+        on `days` (compactness, daily limit): the part of the cost a Kempe interchange can change."""
+        w, D = self.w, self.D
+        iso = isolated_counts(self.ppd)
+        total = 0
+        for i in courses:
+            total += w.min_working_days * max(0, self.mwd[i] - self.n_days[i]) + w.room_stability * self.n_rooms[i]
+        for q in curricula:
+            for d in days:
+                total += self.q_weight[q] * iso[self.q_mask[q * D + d]]
+        if self.t_limit is not None:
+            for t in teachers:
+                for d in days:
+                    total += self.t_weight * max(0, self.t_cnt[t * D + d] - self.t_limit)
+        return total
+
     # -- search ---------------------------------------------------------------------------------------
 
     def run(self, start: Solution, *, deadline: float, t_start: float = 8.0, t_end: float = 0.03,
-            stall_s: float | None = None) -> Solution:
+            stall_s: float | None = None, kempe_rate: float = KEMPE_RATE) -> Solution:
         """Anneal from the feasible `start` until `deadline` (time.monotonic()) or the stop event; return the best.
 
         With `stall_s`, stop early once the best has not improved for `stall_s` seconds in the cooler second
         part of the schedule (after 40% of the time), leaving the rest of the time to the caller's next phase.
 
+        `kempe_rate` (0 to 1) is the share of moves that are Kempe-chain interchanges (see `_kempe`), drawn
+        uniformly over (lecture, period) pairs as the other moves are.
+
         After the run, `final` and `final_cost` describe the walk's last state, `iterations` and `evaluated`
-        count moves drawn and costed.
+        count moves drawn and costed, `kempe_tried` the Kempe interchanges tried.
 
         A move's delta is computed without applying it: capacity from a table, min working days and room
         stability from the day and room counts of the one or two courses moved, compactness from the
         isolated-lecture table of the day masks before and after, for each curriculum whose occupancy changes.
         """
+        if not 0.0 <= kempe_rate <= 1.0:
+            raise ValueError(f"kempe_rate {kempe_rate} is outside 0 to 1 (a share of the moves)")
         self._load(start)
         pr, rng, P, R, D, ppd = self.problem, self.rng, self.P, self.R, self.D, self.ppd
         cost = score(pr, start).soft_cost
@@ -210,7 +324,20 @@ class Annealer:
         iteration = evaluated = tried = 0
         seen_best, improved_at = best_cost, began
         stall_from = began + 0.4 * total
+        kempe = 0
         while True:
+            if kempe_rate and random_() < kempe_rate:  # a Kempe interchange besides this round's single move
+                lec = int(random_() * n_lec)
+                p2 = int(random_() * P)
+                if p2 != period[lec]:
+                    kempe += 1
+                    change = self._kempe(lec, p2, temperature, random_)
+                    if change is not None:
+                        cost += change
+                        if cost < best_cost:
+                            best_cost = cost
+                            best_period[:] = period
+                            best_room[:] = room
             # Draw until the pair is open or one swap away (blocked count at most 1): the common case is a
             # rejection, so this loop does nothing else. Uniform over pairs, as drawing the lecture and then the
             # period is (the move mix of earlier versions).
@@ -359,6 +486,7 @@ class Annealer:
                     best_period[:] = period
                     best_room[:] = room
         self.iterations, self.evaluated = iteration, evaluated  # moves drawn, moves feasible and costed
+        self.kempe_tried = kempe
         self.final_cost = cost  # the walk's last state (checked by the tests)
         self.final = self._solution(period, room)
         best = self._solution(best_period, best_room)

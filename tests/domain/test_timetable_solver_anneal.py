@@ -1,13 +1,19 @@
-"""The annealer's compactness table and its start check: pure, no solve, no database."""
+"""The annealer's compactness table, its start check and its Kempe-chain interchange. No database."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
+from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.problem import Assignment, Course, Curriculum, Problem, Room, Solution
 from domain.timetable.scoring import score
-from domain.timetable.solver_anneal import Annealer, isolated_counts
+from domain.timetable.solver import solve
+from domain.timetable.solver_anneal import _UNAVAILABLE, Annealer, isolated_counts
 from domain.timetable.solver_common import structure_of
+from tests.conftest import itc2007_dir
 
 
 def test_isolated_counts_by_hand() -> None:
@@ -45,3 +51,51 @@ def test_a_start_with_a_curriculum_clash_is_refused() -> None:
     annealer = Annealer(p, structure_of(p), seed=0, offer=lambda solution, s: None, stop=None)
     with pytest.raises(ValueError, match="two lectures of one curriculum in period 0"):
         annealer.run(clash, deadline=0.0)
+
+
+def test_a_kempe_rate_outside_zero_to_one_is_refused() -> None:
+    p = Problem(name="one", days=1, periods_per_day=1, courses=(Course("a", "t1", 1, 1, 10),),
+                rooms=(Room("r1", 10),), curricula=())
+    annealer = Annealer(p, structure_of(p), seed=0, offer=lambda solution, s: None, stop=None)
+    with pytest.raises(ValueError, match="kempe_rate 1.5 is outside 0 to 1"):
+        annealer.run(Solution((Assignment("a", "r1", 0, 0),)), deadline=0.0, kempe_rate=1.5)
+
+
+def test_kempe_interchange_moves_the_whole_chain_and_reports_the_scorers_delta() -> None:
+    # a and b share curriculum q1, b and c share q2: moving a from period 0 to period 1 must take b (in period 1)
+    # to period 0, and then c (in period 0, conflicting with b) to period 1.
+    courses = (Course("a", "t1", 1, 1, 10), Course("b", "t2", 1, 1, 30), Course("c", "t3", 1, 1, 10))
+    p = Problem(name="chain", days=1, periods_per_day=3, courses=courses, rooms=(Room("r1", 10), Room("r2", 30)),
+                curricula=(Curriculum("q1", ("a", "b")), Curriculum("q2", ("b", "c"))))
+    start = Solution((Assignment("a", "r1", 0, 0), Assignment("c", "r2", 0, 0), Assignment("b", "r2", 0, 1)))
+    annealer = Annealer(p, structure_of(p), seed=0, offer=lambda solution, s: None, stop=None)
+    annealer._load(start)
+    a = annealer.course.index(0)
+    delta = annealer._kempe(a, 1, 1e9, lambda: 0.0)
+    assert delta is not None
+    moved = annealer._solution(annealer.period, annealer.room)
+    assert {(x.course_id, x.period) for x in moved.assignments} == {("a", 1), ("b", 0), ("c", 1)}
+    assert score(p, moved).hard_violations == 0
+    assert delta == score(p, moved).soft_cost - score(p, start).soft_cost
+
+
+def test_annealing_with_kempe_moves_keeps_its_cost_and_counts_exact() -> None:
+    # A hot walk mixing Kempe interchanges with single moves and swaps: its running cost must equal the scorer's
+    # view of its last state, and the grid and blocked counts a recount.
+    p = parse_ctt((itc2007_dir() / "comp01.ctt").read_text())
+    stop = threading.Event()
+    start = solve(p, time_limit_s=120, seed=0, stop=stop, on_progress=lambda *_: stop.set()).solution
+    assert start is not None
+    annealer = Annealer(p, structure_of(p), seed=2, offer=lambda solution, s: None, stop=None)
+    annealer.run(start, deadline=time.monotonic() + 1.0, t_start=4.0, t_end=2.0, kempe_rate=0.2)
+    assert annealer.kempe_tried > 100
+    final = score(p, annealer.final)
+    assert final.hard_violations == 0
+    assert final.soft_cost == annealer.final_cost
+    P, R = p.periods, len(p.rooms)
+    recount = [0 if ok else _UNAVAILABLE for ok in annealer.avail]
+    for i, period in zip(annealer.course, annealer.period):
+        for k in (i, *annealer.conflicts[i]):
+            recount[k * P + period] += 1
+    assert annealer.blocked == recount
+    assert all(annealer.grid[q * R + r] == lec for lec, (q, r) in enumerate(zip(annealer.period, annealer.room)))
