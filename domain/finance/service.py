@@ -27,7 +27,7 @@ from domain.hr import service as hr
 from domain.kernel import money
 from domain.kernel.actor import Actor
 from domain.kernel.audit import append_audit
-from domain.kernel.errors import Conflict, InvalidInput, NotFound
+from domain.kernel.errors import Conflict, DomainError, InvalidInput, NotFound
 from domain.kernel.models import bump, snapshot
 from domain.kernel.plan import ApplyContext, Effect, NewId, register_effect
 from domain.kernel.references import Candidate, pick
@@ -410,12 +410,19 @@ async def post_entry(session: AsyncSession, actor: Actor, *, date: dt.date, memo
     rules.check_date(date)
     requested = _normalized(lines)
     clean_memo = rules.check_text(memo, field="memo", max_length=rules.MAX_MEMO) or ""
-    existing = await existing_posting(session, idempotency_key=key, date=date, memo=clean_memo,
-                                      lines=requested, source=source, currency=currency)
-    if existing is not None:
-        return existing
-    checked = await check_entry(session, date=date, memo=clean_memo, lines=requested, source=source,
-                                currency=currency)
+    # The key is looked up only when it matters, not before every posting (one query less for each payment, credit
+    # note or payroll entry, whose keys are almost always new): when the insert finds it taken (below), and when the
+    # request fails a check, since a request already posted is answered with its entry even if it would no longer
+    # pass (an account made inactive since).
+    try:
+        checked = await check_entry(session, date=date, memo=clean_memo, lines=requested, source=source,
+                                    currency=currency)
+    except DomainError:
+        existing = await existing_posting(session, idempotency_key=key, date=date, memo=clean_memo,
+                                          lines=requested, source=source, currency=currency)
+        if existing is not None:
+            return existing
+        raise
     entry = JournalEntry(entry_number="", entry_date=date, memo=clean_memo, source=source,
                          status=EntryStatus.POSTED.value, currency=checked.currency, idempotency_key=key,
                          posted_by=actor.id or None)
