@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from sqlalchemy import case, func
+from sqlalchemy import JSON, BigInteger, case, cast, func
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.kernel.db import codes_by_id
+from domain.kernel.sql import id_in
 from domain.payroll.models import (
     EmploymentContract,
     PayCalendar,
@@ -277,6 +278,34 @@ async def ytd_line_sums(session: AsyncSession, employee_ids: Sequence[int], *, p
                                .order_by(Payslip.employee_id, PayslipLine.code))).all()
     return [(e, k, c, code, int(a or 0), int(h or 0)) for e, k, c, code, a, h in rows]
 
+
+
+async def year_to_date_sums(session: AsyncSession, employee_ids: Sequence[int], *, statuses: Sequence[str],
+                            other_than_run: int, pay_date_from: date, pay_date_to: date
+                            ) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, str, str, int]]]:
+    """Sums over the payslips of `employee_ids` in `statuses` paid from pay_date_from to pay_date_to (their own pay
+    date), except those of run `other_than_run`, worked in the database (one row per employee, not per payslip):
+    rows (employee id, gross, net, taxable) per employee, where a payslip's taxable pay is its `ytd` record's
+    period_taxable_minor (its gross when the record has none), and rows (employee id, line code, line kind, amount)
+    per employee, code and kind. Minor units, ints."""
+    if not employee_ids:
+        return [], []
+    chosen = (id_in(Payslip.employee_id, list(employee_ids)), col(Payslip.status).in_(list(statuses)),
+              Payslip.run_id != other_than_run, col(Payslip.pay_date) >= pay_date_from,
+              col(Payslip.pay_date) <= pay_date_to)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":  # ytd is text: read as json there
+        recorded = cast(cast(func.nullif(Payslip.ytd, ""), JSON)["period_taxable_minor"].as_string(), BigInteger)
+    else:  # SQLite's json_extract reads the text itself (CAST AS JSON would give the text numeric affinity)
+        recorded = func.json_extract(func.nullif(Payslip.ytd, ""), "$.period_taxable_minor")
+    totals = (await session.exec(select(  # type: ignore[call-overload]
+        Payslip.employee_id, func.sum(Payslip.gross_minor), func.sum(Payslip.net_minor),
+        func.sum(func.coalesce(recorded, Payslip.gross_minor))).where(*chosen).group_by(Payslip.employee_id))).all()
+    lines = (await session.exec(select(  # type: ignore[call-overload]
+        Payslip.employee_id, PayslipLine.code, PayslipLine.kind, func.sum(PayslipLine.amount_minor))
+        .join(Payslip, Payslip.id == PayslipLine.payslip_id).where(*chosen)
+        .group_by(Payslip.employee_id, PayslipLine.code, PayslipLine.kind))).all()
+    return ([(e, int(g or 0), int(n or 0), int(t or 0)) for e, g, n, t in totals],
+            [(e, code, kind, int(a or 0)) for e, code, kind, a in lines])
 
 async def run_employee_ids(session: AsyncSession, run_id: int, *, after_id: int, limit: int) -> list[int]:
     """The ids of the employees a run has payslips for, above `after_id`, ascending, at most `limit`."""

@@ -533,32 +533,24 @@ Progress = Callable[[int, int], Awaitable[None]]
 async def _ytd_before(session: AsyncSession, employee_ids: list[int], run: PayrollRun, fy_start: date
                       ) -> dict[int, engine.YearToDate]:
     """Year to date per employee from the posted payslips (reversals count) of other runs paid in the financial
-    year of `run`'s pay date, from `fy_start` up to its pay date (issue 18, M3: AU years run 1 July to 30 June)."""
+    year of `run`'s pay date, from `fy_start` up to its pay date (issue 18, M3: AU years run 1 July to 30 June):
+    gross, net and taxable pay summed over the payslips, tax (the lines of kind tax) and each line code over their
+    lines. Summed in the database (repository.year_to_date_sums): a run late in the year reads one row per employee
+    and line code, not every earlier payslip and line of the year."""
     counted = (PayslipStatus.DONE.value, PayslipStatus.PAID.value, PayslipStatus.VOID.value)
-    slips = (await session.exec(select(Payslip).where(
-        id_in(Payslip.employee_id, employee_ids), col(Payslip.status).in_(counted), Payslip.run_id != run.id,
-        col(Payslip.pay_date) >= fy_start, col(Payslip.pay_date) <= run.pay_date))).all()
-    by_employee: dict[int, list[Payslip]] = defaultdict(list)
-    for slip in slips:
-        by_employee[slip.employee_id].append(slip)
-    ids = [s.id for s in slips]
-    lines = (await session.exec(select(PayslipLine).where(id_in(PayslipLine.payslip_id, ids)))).all() if ids else []
-    lines_of: dict[int, list[PayslipLine]] = defaultdict(list)
-    for line in lines:
-        lines_of[line.payslip_id].append(line)
-    out: dict[int, engine.YearToDate] = {}
-    for employee_id, rows in by_employee.items():
-        ytd = engine.YearToDate()
-        for slip in rows:
-            tax = sum(ln.amount_minor for ln in lines_of[slip.id or 0] if ln.kind == "tax")
-            comps: dict[str, int] = dict(ytd.components)
-            for ln in lines_of[slip.id or 0]:
-                comps[ln.code] = comps.get(ln.code, 0) + ln.amount_minor
-            taxable = json.loads(slip.ytd or "{}").get("period_taxable_minor", slip.gross_minor)
-            ytd = engine.YearToDate(ytd.gross_minor + slip.gross_minor, ytd.taxable_minor + taxable,
-                                    ytd.tax_minor + tax, ytd.net_minor + slip.net_minor, comps)
-        out[employee_id] = ytd
-    return out
+    totals, line_sums = await repo.year_to_date_sums(session, employee_ids, statuses=counted,
+                                                     other_than_run=run.id or 0, pay_date_from=fy_start,
+                                                     pay_date_to=run.pay_date)
+    tax: dict[int, int] = defaultdict(int)
+    components: dict[int, dict[str, int]] = defaultdict(dict)
+    for employee_id, code, kind, amount in line_sums:
+        if kind == "tax":
+            tax[employee_id] += amount
+        comps = components[employee_id]
+        comps[code] = comps.get(code, 0) + amount
+    return {employee_id: engine.YearToDate(gross, taxable, tax.get(employee_id, 0), net,
+                                           components.get(employee_id, {}))
+            for employee_id, gross, net, taxable in totals}
 
 
 def _version_for(versions: list[EmploymentContract], day: date) -> EmploymentContract | None:
@@ -861,10 +853,12 @@ def _compute_batch(key: str, blob: bytes, items: list[_Item]) -> list[tuple[Any,
 def _ytd_json(slip: engine.Payslip) -> str:
     """A payslip's `ytd` column: year to date after it, its taxable pay, and which published table each tax line
     came from (its citation) with the working, for the record."""
-    return json.dumps({"gross_minor": slip.ytd.gross_minor, "taxable_minor": slip.ytd.taxable_minor,
-                       "tax_minor": slip.ytd.tax_minor, "net_minor": slip.ytd.net_minor,
-                       "period_taxable_minor": slip.taxable_minor,
-                       "withholding": [w.record() for w in slip.withholdings]})
+    # The text json.dumps gives ({"gross_minor": ..., "withholding": [record, ...]}, its default separators; the
+    # totals are ints, checked by the engine), each withholding's record from its step's rendered JSON.
+    ytd = slip.ytd
+    return (f'{{"gross_minor": {ytd.gross_minor}, "taxable_minor": {ytd.taxable_minor}, "tax_minor": {ytd.tax_minor}, '
+            f'"net_minor": {ytd.net_minor}, "period_taxable_minor": {slip.taxable_minor}, '
+            f'"withholding": [{", ".join([w.record_json() for w in slip.withholdings])}]}}')
 
 
 def _unpickled(key: str, blob: bytes) -> tuple[_RunShared, dict[int | None, engine.SalaryStructure], dict[Any, Any]]:

@@ -58,6 +58,7 @@ from domain.payroll.tax import (
     round_to_integer,
     withholding,
 )
+from domain.payroll.tax import _step, _step_exact  # the integer working and its Fraction reference
 
 F = Fraction
 TABLES = bundled_tax_tables()
@@ -301,6 +302,78 @@ def test_a_withholding_record_from_a_step_seen_before_is_the_one_rendered_afresh
     assert first.texts is not None and first.record() == again.record() == fresh.record()
     assert json.dumps(again.record()) == json.dumps(fresh.record())  # same keys in the same order, as stored
 
+
+
+@given(taxable=st.integers(0, 5_000_000), other=st.integers(0, 5_000_000),
+       frequency=st.sampled_from(["weekly", "fortnightly", "monthly"]),
+       scale=st.sampled_from(["scale_1", "scale_2", "scale_3"]))
+@PROPERTY
+def test_a_withholding_record_json_is_json_dumps_of_its_record(taxable, other, frequency, scale):
+    first = ato(taxable, frequency, scale, IN_2026_SCHEDULE)
+    again = ato(taxable, frequency, scale, IN_2026_SCHEDULE)  # the step's JSON rendered by `first`, reused
+    for withheld in (first, again, replace(again, texts=None), replace(again, taxable_minor=other)):
+        assert withheld.record_json() == json.dumps(withheld.record())
+    # A Withholding sharing the step's texts but not its amount, table or citation is rendered afresh, not reused.
+    for changed in (replace(again, amount_minor=again.amount_minor + 1), replace(again, code="OTHER"),
+                    replace(again, filing_status=None), replace(again, citation=(("nat", "NAT 0000"),))):
+        assert changed.texts is again.texts
+        assert changed.record_json() == json.dumps(changed.record()) != again.record_json()
+        assert again.record_json() == json.dumps(again.record())
+
+
+@given(data=st.data(), numerator=st.integers(-10**6, 10**9), denominator=st.integers(1, 10**4))
+@settings(max_examples=300, deadline=None, database=None)
+def test_a_step_worked_on_integers_is_the_step_worked_with_fractions_for_every_bundled_table(data, numerator,
+                                                                                              denominator):
+    table = data.draw(st.sampled_from(TABLES.tables))
+    frequency = data.draw(st.sampled_from(table.pay_frequencies))
+    exact = _step_exact(table, F(numerator, denominator), frequency)
+    assert _step(table, numerator, denominator, frequency) == exact
+    assert _step(table, numerator * 7, denominator * 7, frequency) == exact  # the integers need not be reduced
+
+
+
+def test_a_step_on_a_band_boundary_is_in_the_band_that_starts_there_on_integers_as_with_fractions():
+    for table in TABLES.tables:
+        for index, band in enumerate(table.bands):
+            for earnings in (band.lower, band.lower - F(1, 100)):
+                if earnings < 0:
+                    continue
+                for frequency in table.pay_frequencies:
+                    expected = _step_exact(table, earnings, frequency)
+                    assert _step(table, earnings.numerator, earnings.denominator, frequency) == expected
+                    assert expected[0] == (index if earnings == band.lower else index - 1)
+
+ROUNDINGS = st.one_of(st.none(), st.builds(Rounding, st.sampled_from([F(1), F(1, 100), F(1, 2), F(5), F(1, 3)]),
+                                          st.sampled_from(list(RoundingMode))))
+
+
+@given(lowers=st.lists(st.fractions(F(1, 100), F(5000), max_denominator=1000), max_size=5, unique=True),
+       rates=st.lists(st.fractions(0, 1, max_denominator=10_000), min_size=6, max_size=6),
+       bases=st.lists(st.fractions(-1000, 1000, max_denominator=10_000), min_size=6, max_size=6),
+       overs=st.lists(st.one_of(st.none(), st.fractions(0, 5000, max_denominator=100)), min_size=6, max_size=6),
+       earnings_rounding=ROUNDINGS, band_period_rounding=ROUNDINGS,
+       pay_period_rounding=st.one_of(st.none(), st.builds(Rounding, st.sampled_from([F(1, 100), F(1), F(5, 100)]),
+                                                          st.sampled_from(list(RoundingMode)))),
+       band_period=st.sampled_from(["weekly", "fortnightly", "monthly"]),
+       taxable=st.lists(st.integers(0, 10**8), min_size=1, max_size=5),
+       frequency=st.sampled_from(["weekly", "fortnightly", "monthly"]))
+@settings(max_examples=200, deadline=None, database=None)
+def test_a_step_worked_on_integers_is_the_step_worked_with_fractions_for_any_table(
+        lowers, rates, bases, overs, earnings_rounding, band_period_rounding, pay_period_rounding, band_period,
+        taxable, frequency):
+    bounds = [F(0)] + sorted(lowers)
+    table = TaxTable(code="ANY", effective_from=date(2026, 7, 1), currency="AUD", band_period=band_period,
+                     bands=tuple(TaxBand(lower, rate=rate, base=base, over=over) for lower, rate, base, over
+                                 in zip(bounds, rates, bases, overs, strict=False)),
+                     pay_frequencies=("weekly", "fortnightly", "monthly"), earnings_rounding=earnings_rounding,
+                     earnings_add=F(99, 100) if earnings_rounding else F(0),
+                     band_period_rounding=band_period_rounding, pay_period_rounding=pay_period_rounding)
+    for minor in taxable:
+        withheld = withholding(table, taxable_minor=minor, frequency=frequency)  # _step's figures
+        index, earnings, tax, rounded, amount = _step_exact(table, withheld.earnings, PayFrequency(frequency))
+        assert (withheld.band, withheld.band_period_tax, withheld.band_period_tax_rounded, withheld.amount_minor) == (
+            table.bands[index], tax, rounded, amount)
 
 def test_bundled_2024_scale_2_bands_match_the_published_coefficients():
     # ATO, coefficients from 1 July 2024, scale 2: (less than, a, b).

@@ -25,13 +25,16 @@ from datetime import date
 from fractions import Fraction
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.models import EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import Conflict, InvalidInput
+from domain.payroll import service as payroll
+from domain.payroll.engine import YearToDate
 from domain.payroll.models import Payslip, PayslipLine
 from domain.payroll.tax import bundled_tax_tables, round_half_up, withholding
 from tests.conftest import own_runtime
@@ -208,3 +211,59 @@ async def test_m4_reversing_a_paid_run_keeps_the_payment_owed_back_like_a_void(s
     assert after["1010"] == before["1010"], "the bank payment is not reversed: that money did not come back"
     assert after["2100"] - before["2100"] == -july.net_minor, "July's net pay is owed back by the staff"
     assert before["5100"] - after["5100"] == july.gross_minor
+
+
+async def test_the_year_to_date_summed_in_the_database_is_the_sum_over_every_payslip_and_line(school):
+    """_ytd_before (sums worked in SQL) against the payslips and lines of the financial year added up one by one:
+    June 2026 (December to May's payslips, arrears and a final pay) and August 2026 (July, paid then reversed)."""
+    rt, officer = school["rt"], school["officer"]
+    august = await invoke(rt, "create_payroll_run", {"period": "2026-08", "currency": "AUD"}, officer)
+    employee_ids = sorted(e.id for e in school["employees"].values())
+    counted = ("done", "paid", "void")
+    async with rt.db.read() as s:
+        for run_id, fy_start in ((school["runs"]["2026-06"], date(2025, 7, 1)), (august.run_id, date(2026, 7, 1))):
+            run = await payroll.get_run(s, run_id)
+            expected: dict[int, YearToDate] = {}
+            slips = (await s.exec(select(Payslip).where(
+                col(Payslip.employee_id).in_(employee_ids), col(Payslip.status).in_(counted),
+                Payslip.run_id != run.id, col(Payslip.pay_date) >= fy_start,
+                col(Payslip.pay_date) <= run.pay_date))).all()
+            for slip in sorted(slips, key=lambda p: p.id):
+                lines = (await s.exec(select(PayslipLine).where(PayslipLine.payslip_id == slip.id))).all()
+                before = expected.get(slip.employee_id, YearToDate())
+                components = dict(before.components)
+                for line in lines:
+                    components[line.code] = components.get(line.code, 0) + line.amount_minor
+                taxable = json.loads(slip.ytd or "{}").get("period_taxable_minor", slip.gross_minor)
+                expected[slip.employee_id] = YearToDate(
+                    before.gross_minor + slip.gross_minor, before.taxable_minor + taxable,
+                    before.tax_minor + sum(ln.amount_minor for ln in lines if ln.kind == "tax"),
+                    before.net_minor + slip.net_minor, components)
+            got = await payroll._ytd_before(s, employee_ids, run, fy_start)
+            assert got == expected and len(got) >= 3
+    # A payslip whose record gives taxable pay other than its gross (a pre-tax deduction) counts that, in a write
+    # rolled back.
+    june = await payroll_run(rt, school["runs"]["2026-06"])
+    with pytest.raises(_RolledBack):
+        async with rt.db.write() as s:
+            first = (await s.exec(select(Payslip).where(col(Payslip.status).in_(counted), Payslip.run_id != june.id,
+                                                        col(Payslip.pay_date) >= date(2025, 7, 1),
+                                                        col(Payslip.pay_date) <= june.pay_date)
+                                  .order_by(col(Payslip.id)))).first()
+            assert first is not None
+            before = (await payroll._ytd_before(s, [first.employee_id], june, date(2025, 7, 1)))[first.employee_id]
+            recorded = json.loads(first.ytd)["period_taxable_minor"]
+            await s.exec(update(Payslip).where(col(Payslip.id) == first.id).values(  # type: ignore[call-overload]
+                ytd=json.dumps({**json.loads(first.ytd), "period_taxable_minor": recorded - 12_345})))
+            after = (await payroll._ytd_before(s, [first.employee_id], june, date(2025, 7, 1)))[first.employee_id]
+            assert (after.taxable_minor, after.gross_minor) == (before.taxable_minor - 12_345, before.gross_minor)
+            raise _RolledBack
+
+
+class _RolledBack(Exception):
+    """Raised to roll a test's write back."""
+
+
+async def payroll_run(rt, run_id: int):
+    async with rt.db.read() as s:
+        return await payroll.get_run(s, run_id)
