@@ -128,12 +128,11 @@ def _today(ctx: ToolContext) -> dt.date:
 
 
 async def _with_codes(ctx: ToolContext, outs: list[InvoiceOut]) -> list[InvoiceOut]:
-    """`outs` with the family's and the student's codes beside their ids (two lookups)."""
+    """`outs` with the family's and the student's codes beside their ids (two lookups of the codes alone)."""
     families = await service.family_codes(ctx.session, {out.family_id for out in outs})
-    students = await academics.students_by_id(ctx.session, sorted({out.student_id for out in outs}))
+    students = await academics.reference_codes(ctx.session, "student", {out.student_id for out in outs})
     return [out.model_copy(update={"family_code": families.get(out.family_id),
-                                   "student_code": students[out.student_id].code
-                                   if out.student_id in students else None}) for out in outs]
+                                   "student_code": students.get(out.student_id)}) for out in outs]
 
 
 async def _invoice_detail(ctx: ToolContext, invoice: Invoice) -> InvoiceOut:
@@ -160,8 +159,8 @@ async def create_family(ctx: ToolContext, args: CreateFamilyIn) -> FamilyOut:
     family = await service.create_family(ctx.session, ctx.actor, name=args.name, billing_name=args.billing_name,
                                          billing_email=args.billing_email, billing_address=args.billing_address,
                                          student_ids=args.student_ids)
-    members = await service.family_student_ids(ctx.session, [family.id or 0])
-    return family_out(family, members.get(family.id or 0, []))
+    # A new family's members are the students given, in that order (create_family adds each once, or refuses).
+    return family_out(family, list(dict.fromkeys(args.student_ids)))
 
 
 class AddFamilyStudentIn(ToolInput):

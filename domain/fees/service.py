@@ -1593,8 +1593,9 @@ register_effect(CREDIT_GUARD, _apply_credit_guard)
 
 async def family_codes(session: AsyncSession, family_ids: set[int]) -> dict[int, str]:
     """Return {family id: family code} (deleted families included), for outputs that show a family's id beside
-    the code people use; one query per 500 families."""
-    return {i: f.code for i, f in (await repo.families_by_ids(session, family_ids)).items()}
+    the code people use; at most one query of the two columns (none for families this write unit of work already
+    read or wrote: domain.kernel.db.codes_by_id), not whole rows."""
+    return await repo.codes_of(session, "family", family_ids)
 
 
 REFERENCE_KINDS = {
