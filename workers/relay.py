@@ -547,11 +547,16 @@ class StreamConsumer:
         return result
 
     async def run(self) -> None:
-        """Take and handle messages until cancelled; a failing round (an outage) is logged and tried again."""
-        await self.ensure_group()
+        """Take and handle messages until cancelled; a failing round (an outage) is logged and tried again. The
+        consumer group is made (ensure_group) in the first round that reaches Redis: a consumer started while
+        Redis is down waits for it instead of ending."""
         last_error = None
+        grouped = False
         while True:
             try:
+                if not grouped:
+                    await self.ensure_group()
+                    grouped = True
                 messages = await self.take()
                 if messages:
                     await self.handle(messages)
@@ -568,9 +573,15 @@ class StreamConsumer:
                         await self.ensure_group()
 
     async def start(self) -> None:
-        """Run as a task of this process."""
+        """Run as a task of this process. The consumer group is made now when Redis answers, else by the task
+        once it does (a worker starting during a Redis outage, or losing Redis half way through its start-up,
+        goes on starting: tests/workers/test_redis_outage.py)."""
         if self._task is None:
-            await self.ensure_group()
+            try:
+                await self.ensure_group()
+            except Exception as exc:  # noqa: BLE001 - an outage (or a refused command): run() makes the group
+                log.warning("event consumer %s: Redis did not answer at start (%s: %s); the consumer waits for it",
+                            self.consumer, type(exc).__name__, exc)
             self._task = asyncio.create_task(self.run(), name=f"mcs-erp-event-consumer-{self.consumer}")
 
     async def stop(self) -> None:

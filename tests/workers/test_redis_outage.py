@@ -22,6 +22,7 @@ import redis.exceptions
 from redis.asyncio import Redis
 
 import workers.runner
+from domain.kernel import outbox
 from domain.kernel.errors import ServiceUnavailable, unavailable_service
 from domain.kernel.settings import Settings
 from domain.migrations.schema import migrate
@@ -29,6 +30,7 @@ from tests.conftest import IN_CI, drop_pg_database, fresh_database_url
 from tests.factories import make_school
 from tools.invoke import invoke
 from tools.runtime import Runtime
+from workers import relay
 from workers.arq_worker import Worker, create_worker
 from workers.runner import ArqRunner
 
@@ -161,3 +163,34 @@ async def test_a_stalled_redis_is_unavailable_within_the_enqueue_bound(monkeypat
     finally:
         await runner.stop()
         server.close()
+
+
+async def test_a_worker_relay_started_while_redis_is_down_consumes_once_it_is_back(rt, redis_server):
+    """A worker that loses Redis half way through its start-up goes on starting: start_worker_relay returns though
+    the consumer group cannot be made (the worker above died that way on a busy machine, killed between its
+    recovery and its relay), and the consumer makes the group and delivers once Redis answers again."""
+    redis_server.kill()
+    client = Redis.from_url(redis_server.url, socket_connect_timeout=1, socket_timeout=1)
+    handled: list[int] = []
+
+    async def note(_session, event) -> None:
+        handled.append(event.payload["n"])
+
+    try:
+        started = await asyncio.wait_for(relay.start_worker_relay(rt, client, consumer="outage-test",
+                                                                  queue_name=QUEUE), WAIT_S)
+        try:
+            started.consumer.handlers = outbox.EventHandlers()
+            started.consumer.handlers.add("test.Noted", note, name="test.note")
+            assert not started.consumer._task.done()  # waiting for Redis, not ended
+            await redis_server.start()
+            async with rt.db.write() as session:
+                await outbox.record_event(session, "test.Noted", "test.thing", "one", {"n": 7})
+            started.publisher.wake()
+            await until(lambda: handled == [7], "the event to be handled once Redis is back")
+            groups = await client.xinfo_groups(relay.stream_key(QUEUE))
+            assert [g["name"] for g in groups] == [relay.GROUP.encode()]
+        finally:
+            await started.stop()
+    finally:
+        await client.aclose()
