@@ -47,6 +47,7 @@ pytestmark = pytest.mark.e2e
 REDIS_URL = os.environ.get("MCS_ERP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SOLVE_S = 6  # the demo school's first timetable comes in about a second; its optimum (cost 0) in a few
 WAIT_S = 150
+KILLED_SOLVE_S = 20  # the solve a worker is killed in: its first timetable comes in about a second
 DEMO_LESSONS = 24 * sum(WEEKLY_LESSONS.values())  # 24 sections
 
 
@@ -237,8 +238,10 @@ async def test_killing_the_worker_mid_solve_finishes_the_job_once(tmp_path, redi
         try:
             async with http_server(db) as server, http_client(server, {"Authorization": f"Bearer {key}"}) as client:
                 problem = await call_ok(client, "build_timetable_problem", {})
+                # Long enough to outlast the wait for the first worker's first timetable, short because the
+                # second worker runs the whole solve again (two cores' worth of annealing for its time limit).
                 job = await call_ok(client, "solve_timetable", {"problem_id": problem["problem_id"],
-                                                                "time_limit_s": 60, "seed": 5})
+                                                                "time_limit_s": KILLED_SOLVE_S, "seed": 5})
                 job_id = job["job_id"]
                 deadline = time.monotonic() + 90
                 while True:  # until the solver on the first worker has reported a timetable
