@@ -536,6 +536,16 @@ async def students_with_status(session: AsyncSession, *, status: str,
     return list((await session.exec(stmt.order_by(Student.id))).all())  # type: ignore[arg-type]
 
 
+async def student_rows_with_status(session: AsyncSession, *, status: str, year_level_id: int | None = None) -> list:
+    """Return the live students with `status` (of one year level when given), in id order, as rows of six columns:
+    (id, code, first_name, last_name, year_level_id, date_of_birth)."""
+    stmt = select(Student.id, Student.code, Student.first_name, Student.last_name, Student.year_level_id,
+                  Student.date_of_birth).where(Student.status == status, col(Student.deleted_at).is_(None))
+    if year_level_id is not None:
+        stmt = stmt.where(Student.year_level_id == year_level_id)
+    return list((await session.exec(stmt.order_by(Student.id))).all())
+
+
 async def guardians_of_students(session: AsyncSession, student_ids: list[int]) -> dict[int, list[Guardian]]:
     """Return {student id: guardians in id order} for the students (live guardians only)."""
     out: dict[int, list[Guardian]] = {}

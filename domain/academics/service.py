@@ -15,7 +15,6 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.academics import gradebook, grading, rules
@@ -640,12 +639,9 @@ async def enrolled_student_rows(session: AsyncSession, *, year_level_id: int | N
     """Return the students enrolled_students returns (status enrolled, of one year level when given, in id order) as
     EnrolledStudent rows, read as six columns instead of whole records: a school's fee run reads all 10,000 and
     needs no more."""
-    stmt = select(Student.id, Student.code, Student.first_name, Student.last_name, Student.year_level_id,
-                  Student.date_of_birth).where(Student.status == StudentStatus.ENROLLED.value,
-                                               col(Student.deleted_at).is_(None))
-    if year_level_id is not None:
-        stmt = stmt.where(Student.year_level_id == year_level_id)
-    return [EnrolledStudent._make(row) for row in (await session.exec(stmt.order_by(Student.id))).all()]
+    rows = await repo.student_rows_with_status(session, status=StudentStatus.ENROLLED.value,
+                                               year_level_id=year_level_id)
+    return [EnrolledStudent._make(row) for row in rows]
 
 
 async def get_term(session: AsyncSession, term_id: int, *, field: str = "term_id") -> Term:
