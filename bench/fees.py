@@ -7,6 +7,8 @@ levy from Year 7). Then measures, as the generate_invoices job does it (one tran
 - invoice_and_post_s: `generate_invoices(issue=True)`: plan every invoice (fees less discounts), insert the
   invoices and their lines, post one balanced journal entry per invoice (Dr Fees receivable, Dr discounts / Cr
   income), mark them issued, audit.
+The process first freezes its start-up heap as a job worker does once started (domain/kernel/heap.py; --no-freeze
+leaves it in the collector's scans), so the step runs in the process state of a generate_invoices job.
 Checks afterwards that there is one invoice and one entry per student and that the Fees receivable balance
 equals the invoices' total.
 
@@ -21,7 +23,7 @@ process's CPU plus the server backend's, for the step and for the baseline, and 
 wait is bounded (--timeout per statement, and the whole run); a run that overstays prints what it was waiting for
 and exits 1. Prints the figures, then one line holding a JSON object of them, with `ratio_vs_copy`.
 
-Usage: uv run python bench/fees.py [--students 10000] [--timeout 600]
+Usage: uv run python bench/fees.py [--students 10000] [--timeout 600] [--no-freeze]
        [--pg-url postgresql+asyncpg://postgres@127.0.0.1/test]
 """
 
@@ -57,6 +59,7 @@ from domain.fees.models import Family, FamilyMember, Invoice, InvoiceLine
 from domain.finance import service as finance
 from domain.finance.models import JournalEntry, JournalLine
 from domain.kernel.actor import SYSTEM_ACTOR
+from domain.kernel import heap
 from domain.kernel.audit import ensure_audit_head
 from domain.kernel.clock import utcnow
 from domain.migrations.schema import migrate
@@ -200,6 +203,8 @@ async def main() -> int:
                         help="seconds any one step may take (the whole run: four times that)")
     parser.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
                         help="a PostgreSQL server URL; a fresh database is created on it and dropped after")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="leave the start-up heap in the garbage collector's scans (a worker freezes it)")
     args = parser.parse_args()
     if not 13 <= args.students <= 200_000 or not 1 <= args.timeout <= 3600:
         parser.error("--students must be 13..200000 and --timeout 1..3600")
@@ -223,6 +228,8 @@ async def run(args: argparse.Namespace, step: list[str]) -> int:
     try:
         step[0] = "the migrations"
         await asyncio.wait_for(migrate(runtime.db.write_engine), args.timeout)
+        if not args.no_freeze:  # as a worker does once started (workers/arq_worker.py), before any job
+            heap.freeze_startup_heap()
         step[0] = f"the school of {args.students} students to be built"
         started = time.perf_counter()
         schedule_id = await asyncio.wait_for(build(runtime, args.students), args.timeout)
@@ -281,7 +288,8 @@ async def run(args: argparse.Namespace, step: list[str]) -> int:
         print(f"CPU (this process + the server backend): invoice and post {step_cpu['client_cpu_s']:.2f} + "
               f"{step_cpu['server_cpu_s']:.2f} s, baseline {copy_cpu['client_cpu_s']:.2f} + "
               f"{copy_cpu['server_cpu_s']:.2f} s = {cpu_ratio:.2f} x")
-    print(json.dumps({"students": args.students, "invoice_and_post_s": round(invoice_and_post_s, 2),
+    print(json.dumps({"startup_heap_frozen": not args.no_freeze, "students": args.students,
+                      "invoice_and_post_s": round(invoice_and_post_s, 2),
                       "copy_s": round(copy_s, 3), "ratio_vs_copy": round(ratio, 2), "rows_copied": copied,
                       "invoices": invoices, "journal_entries": entries, "invoice_lines": invoice_lines,
                       "journal_lines": journal_lines, "students_per_s": round(args.students / invoice_and_post_s, 1),

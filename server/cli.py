@@ -322,6 +322,7 @@ async def _serve_stdio() -> None:
     with code 2 (a DomainError) when the client leaves, as it did when it checked before serving. A client that
     leaves before asking anything still gets the configuration checked.
     """
+    from domain.kernel import heap
     from domain.kernel.tenants import tenant_in_use
     from server.auth import configured_actor
     from server.mcp_server import build_mcp_server
@@ -345,6 +346,7 @@ async def _serve_stdio() -> None:
         with tenant_in_use(tenant):  # the job runner's recovery and audit sequencer serve this tenant too
             actor = await configured_actor(runtime, runtime.settings.stdio_user, Channel.MCP_STDIO)
             await runtime.start(serving=True)  # builds the catalogue, then the job runner: no job runs for a bad start
+        heap.freeze_startup_heap()  # what start-up imported and built lives as long as the server
         return actor
 
     def starting() -> asyncio.Task[Actor]:

@@ -118,6 +118,7 @@ NO_DATABASE_FILES = frozenset({
     "domain/test_payroll_formula.py", "domain/test_grading_rules.py", "domain/test_timetable_cover.py",
     "domain/test_pdf_tables.py", "domain/test_statement_document.py", "domain/test_payslip_document.py",
     "domain/test_timetable_solver.py", "domain/test_report_card.py", "domain/test_payroll_leave_movements.py",
+    "domain/test_heap.py",
 })
 DATABASE_FIXTURES = frozenset({"database_url", "runtime", "rt"})
 

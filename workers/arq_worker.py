@@ -16,7 +16,7 @@ from arq.worker import func, get_kwargs
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from domain.kernel import offload
+from domain.kernel import heap, offload
 from domain.kernel.settings import Settings
 from domain.kernel.tenants import tenant_in_use
 from tools.runtime import Runtime
@@ -108,7 +108,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["event_relay"] = await start_worker_relay(runtime, ctx["redis"], consumer=ctx["worker_name"], queue_name=queue)
     # The notification sender (workers/notifications.py): sends queued emails over SMTP when smtp_host is set.
     ctx["notification_sender"] = start_sender(runtime)
-    log.info("worker %s ready: taking jobs from queue %s", ctx["worker_name"], queue)
+    frozen = heap.freeze_startup_heap()  # what start-up imported and built lives as long as the worker
+    log.info("worker %s ready: taking jobs from queue %s (%d start-up objects frozen out of the garbage collector's "
+             "scans)", ctx["worker_name"], queue, frozen)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
