@@ -62,9 +62,13 @@ def preload(module: str) -> None:
 
 
 def _started(modules: tuple[str, ...] = ()) -> None:
-    """A child's first task, and `warm`'s: import the modules that offload work."""
+    """A child's first task, and `warm`'s: import the modules that offload work, then keep what they made out of
+    the garbage collector's scans (domain/kernel/heap.py: they live as long as the child)."""
+    from domain.kernel import heap
+
     for name in modules:
         importlib.import_module(name)
+    heap.freeze_startup_heap()
 
 
 def _pool_or_none() -> ProcessPoolExecutor | None:
