@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route, Router
 
+from domain.kernel import heap
 from domain.kernel.actor import Channel
 from domain.kernel.errors import DomainError
 from server.admin import admin_app
@@ -62,8 +63,9 @@ def create_app(runtime: Runtime, *, host: str = "127.0.0.1", port: int | None = 
     async def lifespan(app: Starlette):
         async with mcp.session_manager.run():
             try:
-                if own_runtime:
+                if own_runtime:  # a server process of its own (mcs-erp serve --http), not an app a caller embeds
                     await runtime.start(serving=True)
+                    heap.freeze_startup_heap()  # what start-up imported and built lives as long as the process
                 yield
             finally:
                 if own_runtime:
