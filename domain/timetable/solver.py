@@ -42,7 +42,7 @@ from ortools.sat.python import cp_model
 from domain.timetable.lns import Lns
 from domain.timetable.problem import Assignment, Problem, Solution
 from domain.timetable.scoring import Score, score, timetable_of
-from domain.timetable.solver_anneal import Annealer, SideChain
+from domain.timetable.solver_anneal import Annealer, EitherStop, SideChain
 from domain.timetable.solver_common import (
     compactness_terms,
     min_working_days_terms,
@@ -499,10 +499,10 @@ def solve(problem: Problem, *, time_limit_s: float, seed: int = 0, workers: int 
     if time.monotonic() < anneal_deadline:
         side = None
         if workers >= 2 and anneal_deadline - time.monotonic() >= _SIDE_CHAIN_MIN_S:
-            side = SideChain.start(problem, best.solution, seed=seed, deadline=anneal_deadline)
-        annealer = Annealer(problem, structure, seed=seed, stop=stop,
+            side = SideChain.start(problem, best.solution, seed=seed, deadline=anneal_deadline, floor=best.bound)
+        annealer = Annealer(problem, structure, seed=seed, stop=EitherStop(stop, side),
                             offer=lambda solution, s: best.offer(solution, scored=s))
-        annealer.run(best.solution, deadline=anneal_deadline)
+        annealer.run(best.solution, deadline=anneal_deadline, floor=best.bound)  # optimal: either chain stops there
         if side is not None:
             other = side.finish(timeout_s=0.5 if stopped() else 5.0)
             if other is not None:

@@ -273,8 +273,11 @@ class Annealer:
     # -- search ---------------------------------------------------------------------------------------
 
     def run(self, start: Solution, *, deadline: float, t_start: float = 8.0, t_end: float = 0.03,
-            stall_s: float | None = None, kempe_rate: float = KEMPE_RATE) -> Solution:
+            stall_s: float | None = None, kempe_rate: float = KEMPE_RATE, floor: int = 0) -> Solution:
         """Anneal from the feasible `start` until `deadline` (time.monotonic()) or the stop event; return the best.
+
+        `floor` is a proven lower bound of the soft cost (0, or the solver's CP-SAT bound): a walk whose best
+        reaches it holds an optimal timetable and stops there (checked with the deadline, every 256 moves).
 
         With `stall_s`, stop early once the best has not improved for `stall_s` seconds in the cooler second
         part of the schedule (after 40% of the time), leaving the rest of the time to the caller's next phase.
@@ -352,7 +355,7 @@ class Annealer:
             tried += 1
             if not tried & 255:
                 now = time.monotonic()
-                if now >= deadline or (self.stop is not None and self.stop.is_set()):
+                if now >= deadline or best_cost <= floor or (self.stop is not None and self.stop.is_set()):
                     break
                 if best_cost < seen_best:
                     seen_best, improved_at = best_cost, now
@@ -505,6 +508,18 @@ SIDE_SEED_OFFSET = 1_000_003
 """A side chain anneals with seed `seed + SIDE_SEED_OFFSET`, so its moves differ from the main chain's."""
 
 
+class EitherStop:
+    """A chain's stop signal: the caller's stop event (None: none) is set, or the side chain beside it stopped at
+    the floor (an optimal timetable: nothing is left to find)."""
+
+    def __init__(self, stop: threading.Event | None, side: SideChain | None) -> None:
+        self.stop, self.side = stop, side
+
+    def is_set(self) -> bool:
+        """Return whether the chain should stop."""
+        return (self.stop is not None and self.stop.is_set()) or (self.side is not None and self.side.reached_floor())
+
+
 class _ParentStop:
     """A side chain's stop signal: the parent's stop event is set, or the parent is gone (killed, the child is
     re-parented, so its parent pid changes); an orphaned chain must not anneal on to its deadline."""
@@ -518,15 +533,20 @@ class _ParentStop:
 
 
 def _side_chain(problem: Problem, start: Solution, seed: int, deadline: float, stall_s: float | None,
-                stop: ProcessEvent, started: ProcessEvent, conn: Connection) -> None:
-    """Child process entry: anneal `start` until `deadline` or `stop`; send the best Solution, or an error's text.
+                stop: ProcessEvent, started: ProcessEvent, conn: Connection, floor: int = 0,
+                reached: ProcessEvent | None = None) -> None:
+    """Child process entry: anneal `start` until `deadline`, `stop` or a best of `floor` (see Annealer.run); send
+    the best Solution, or an error's text.
 
-    `started` is set once the chain is about to anneal (the domain imported, the annealer built)."""
+    `started` is set once the chain is about to anneal (the domain imported, the annealer built); `reached` once
+    its best is at `floor` (optimal: the parent's chain can stop too)."""
     try:
         annealer = Annealer(problem, structure_of(problem), seed=seed, offer=lambda solution, s: None,
                             stop=_ParentStop(stop, os.getppid()))
         started.set()
-        best = annealer.run(start, deadline=deadline, stall_s=stall_s)
+        best = annealer.run(start, deadline=deadline, stall_s=stall_s, floor=floor)
+        if reached is not None and score(problem, best).soft_cost <= floor:
+            reached.set()
         try:
             conn.send(best)
         except OSError:  # the parent is gone or stopped listening
@@ -553,18 +573,25 @@ class SideChain:
     """
 
     def __init__(self, proc: multiprocessing.process.BaseProcess, stop: ProcessEvent, started: ProcessEvent,
-                 conn: Connection) -> None:
+                 conn: Connection, reached: ProcessEvent | None = None) -> None:
         self._proc, self._stop, self._started, self._conn = proc, stop, started, conn
+        self._reached = reached
+
+    def reached_floor(self) -> bool:
+        """Whether the chain stopped at its `floor` (an optimal timetable): the caller's chain may stop too."""
+        return self._reached is not None and self._reached.is_set()
 
     @classmethod
     def start(cls, problem: Problem, start: Solution, *, seed: int, deadline: float,
-              stall_s: float | None = None) -> SideChain | None:
-        """Start a chain annealing `start` until `deadline`; return None where no child process can be started."""
+              stall_s: float | None = None, floor: int = 0) -> SideChain | None:
+        """Start a chain annealing `start` until `deadline` (or a best of `floor`: Annealer.run); return None where
+        no child process can be started."""
         ctx = multiprocessing.get_context("spawn")
-        stop, started = ctx.Event(), ctx.Event()
+        stop, started, reached = ctx.Event(), ctx.Event(), ctx.Event()
         receive, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_side_chain, name="timetable-anneal", daemon=True,
-                           args=(problem, start, seed + SIDE_SEED_OFFSET, deadline, stall_s, stop, started, send))
+                           args=(problem, start, seed + SIDE_SEED_OFFSET, deadline, stall_s, stop, started, send,
+                                 floor, reached))
         try:
             proc.start()
         except (OSError, AssertionError) as exc:  # AssertionError: a daemonic process may not have children
@@ -573,7 +600,7 @@ class SideChain:
             return None
         finally:
             send.close()
-        return cls(proc, stop, started, receive)
+        return cls(proc, stop, started, receive, reached)
 
     def wait_started(self, timeout_s: float) -> bool:
         """Wait up to `timeout_s` seconds for the chain to start annealing; return whether it has."""

@@ -11,7 +11,7 @@ from domain.timetable.itc2007 import parse_ctt
 from domain.timetable.problem import Assignment, Course, Curriculum, Problem, Room, Solution
 from domain.timetable.scoring import score
 from domain.timetable.solver import solve
-from domain.timetable.solver_anneal import _UNAVAILABLE, Annealer, isolated_counts
+from domain.timetable.solver_anneal import _UNAVAILABLE, Annealer, EitherStop, isolated_counts
 from domain.timetable.solver_common import structure_of
 from tests.conftest import itc2007_dir
 
@@ -99,3 +99,34 @@ def test_annealing_with_kempe_moves_keeps_its_cost_and_counts_exact() -> None:
             recount[k * P + period] += 1
     assert annealer.blocked == recount
     assert all(annealer.grid[q * R + r] == lec for lec, (q, r) in enumerate(zip(annealer.period, annealer.room)))
+
+
+def test_a_walk_stops_once_its_best_is_at_the_floor() -> None:
+    """A proven lower bound (`floor`) reached means an optimal timetable: the walk ends there, long before its
+    deadline, where without a floor under its cost it anneals on to the deadline."""
+    p = parse_ctt((itc2007_dir() / "comp01.ctt").read_text())
+    start = solve(p, time_limit_s=10, seed=0).solution
+    assert start is not None
+    cost = score(p, start).soft_cost
+    annealer = Annealer(p, structure_of(p), seed=0, offer=lambda solution, s: None, stop=None)
+    began = time.monotonic()
+    best = annealer.run(start, deadline=began + 60, floor=cost)
+    assert time.monotonic() - began < 5  # a look every 256 moves, not the minute to the deadline
+    assert score(p, best).soft_cost <= cost
+    annealer = Annealer(p, structure_of(p), seed=0, offer=lambda solution, s: None, stop=None)
+    began = time.monotonic()
+    annealer.run(start, deadline=began + 1.0, floor=-1)  # below any cost: only the deadline ends it
+    assert time.monotonic() - began >= 1.0
+
+
+def test_the_main_chain_stops_when_the_side_chain_reached_the_floor() -> None:
+    class Reached:
+        def reached_floor(self) -> bool:
+            return True
+
+    stop = EitherStop(None, Reached())  # type: ignore[arg-type]
+    assert stop.is_set()
+    caller = threading.Event()
+    assert not EitherStop(caller, None).is_set()
+    caller.set()
+    assert EitherStop(caller, None).is_set()
