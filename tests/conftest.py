@@ -97,11 +97,10 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         if item.path.relative_to(root).as_posix() in NO_DATABASE_FILES:
             item.add_marker(pytest.mark.no_database)
     if BACKEND == "postgresql":
-        kept = [item for item in items if item.get_closest_marker("no_database") is None]
-        if len(kept) < len(items):
-            config.hook.pytest_deselected(items=[item for item in items
-                                                 if item.get_closest_marker("no_database") is not None])
-            items[:] = kept
+        deselected = [item for item in items if item.get_closest_marker("no_database") is not None]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if item.get_closest_marker("no_database") is None]
     e2e_files = {item.path for item in items if item.get_closest_marker("e2e") is not None}
     items.sort(key=lambda item: item.path not in e2e_files)
 
@@ -124,7 +123,7 @@ DATABASE_FIXTURES = frozenset({"database_url", "runtime", "rt"})
 
 
 @pytest.fixture(autouse=True)
-def _no_database_guard(request, monkeypatch) -> None:
+def _no_database_guard(request) -> None:
     """A test marked no_database must make no database: it may not use the database fixtures, and building a
     Database (domain.kernel.db: every runtime, engine and subprocess-free path to SQL goes through it) fails it."""
     if request.node.get_closest_marker("no_database") is None:
@@ -133,6 +132,8 @@ def _no_database_guard(request, monkeypatch) -> None:
     if used:
         pytest.fail(f"{request.node.nodeid} is marked no_database but uses {sorted(used)}")
     from domain.kernel import db
+
+    monkeypatch = request.getfixturevalue("monkeypatch")  # only for a marked test, not the 10,000 others
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError(f"{request.node.nodeid} is marked no_database but builds a database")

@@ -34,7 +34,6 @@ enabled.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import importlib.util
 import logging
@@ -437,6 +436,7 @@ class StreamConsumer:
         self.batch = batch
         self.linger_s = linger_s
         self._claimed_at = float("-inf")  # when take() last looked for idle messages (XAUTOCLAIM)
+        self._grouped = False  # whether the consumer group is known to exist (made by start, or by run())
         self._task: asyncio.Task[None] | None = None
         # Messages this consumer took whose delivery waits (the aggregate's previous event is being handled by
         # another consumer, most often): message id -> (fields, when to try again, the delay before that).
@@ -551,12 +551,11 @@ class StreamConsumer:
         consumer group is made (ensure_group) in the first round that reaches Redis: a consumer started while
         Redis is down waits for it instead of ending."""
         last_error = None
-        grouped = False
         while True:
             try:
-                if not grouped:
+                if not self._grouped:
                     await self.ensure_group()
-                    grouped = True
+                    self._grouped = True
                 messages = await self.take()
                 if messages:
                     await self.handle(messages)
@@ -568,9 +567,8 @@ class StreamConsumer:
                     log.exception("event consumer %s failed; retrying", self.consumer)
                 last_error = repr(exc)
                 await asyncio.sleep(1.0)
-                if "NOGROUP" in str(exc):  # Redis lost its data: the group goes with it
-                    with contextlib.suppress(Exception):
-                        await self.ensure_group()
+                if "NOGROUP" in str(exc):  # Redis lost its data: the group goes with it; the next round makes it
+                    self._grouped = False
 
     async def start(self) -> None:
         """Run as a task of this process. The consumer group is made now when Redis answers, else by the task
@@ -579,6 +577,7 @@ class StreamConsumer:
         if self._task is None:
             try:
                 await self.ensure_group()
+                self._grouped = True
             except Exception as exc:  # noqa: BLE001 - an outage (or a refused command): run() makes the group
                 log.warning("event consumer %s: Redis did not answer at start (%s: %s); the consumer waits for it",
                             self.consumer, type(exc).__name__, exc)
