@@ -16,6 +16,8 @@ functions do not form in any amount that matters).
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def freeze_startup_heap() -> int:
@@ -25,3 +27,29 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+_paused = 0  # how many collection_paused blocks are open in this process (coroutines of one event loop may overlap)
+_resume = False  # whether the collector was enabled when the first of them opened
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one bulk step, then resume it (reference counting frees as usual).
+
+    A term's invoicing allocates some 400,000 containers it mostly keeps until it ends (rows, COPY records, requests):
+    generation 0 filled every 700 of them, and bench/fees.py measured about 550 collections, three of them full,
+    costing a third of the step's client CPU while finding nothing to free. Blocks may overlap (coroutines awaiting
+    in turn): the collector resumes when the last one closes, and only if it ran when the first one opened. The
+    first collection afterwards scans what the step left alive once."""
+    global _paused, _resume
+    if _paused == 0:
+        _resume = gc.isenabled()
+        gc.disable()
+    _paused += 1
+    try:
+        yield
+    finally:
+        _paused -= 1
+        if _paused == 0 and _resume:
+            gc.enable()

@@ -28,3 +28,31 @@ def test_the_start_up_heap_is_frozen_and_later_cycles_are_still_collected() -> N
         assert gone() is None
     finally:
         gc.unfreeze()  # the test process goes on collecting everything, as before this test
+
+
+def test_collection_is_paused_for_a_bulk_step_and_resumes_after_the_last_overlapping_one() -> None:
+    assert gc.isenabled()
+    first, second = heap.collection_paused(), heap.collection_paused()
+    first.__enter__()
+    assert not gc.isenabled()
+    second.__enter__()  # a second step (another coroutine) opens while the first is still open
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second step still runs
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+
+
+def test_a_paused_collection_resumes_when_the_step_fails_and_stays_off_if_it_was_off() -> None:
+    try:
+        with heap.collection_paused():
+            raise ValueError("the step failed")
+    except ValueError:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with heap.collection_paused():
+            pass
+        assert not gc.isenabled()  # whoever turned it off turns it on
+    finally:
+        gc.enable()
