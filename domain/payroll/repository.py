@@ -99,15 +99,19 @@ async def payslip_lines(session: AsyncSession, payslip_ids: Sequence[int]) -> li
 async def posting_sums(session: AsyncSession, run_id: int, payslip_ids: Sequence[int] | None
                        ) -> tuple[list[tuple[int | None, int, int]], dict[str, int]]:
     """What a posting of a run's original payslips (all, or those of `payslip_ids`) is made of: (department id,
-    gross, net) per payslip, and the sum of their lines per kind (minor units)."""
+    gross, net) summed per department (a run's 10,000 payslips come back as a few dozen rows, whose sums are what
+    journal_lines adds up), and the sum of their lines per kind (minor units)."""
     chosen = select(Payslip.id).where(Payslip.run_id == run_id, col(Payslip.reverses_payslip_id).is_(None))
     if payslip_ids is not None:
         chosen = chosen.where(col(Payslip.id).in_(list(payslip_ids)))
-    slips = (await session.exec(select(Payslip.department_id, Payslip.gross_minor, Payslip.net_minor)
-                                .where(col(Payslip.id).in_(chosen)).order_by(col(Payslip.id)))).all()
+    slips = (await session.exec(select(  # type: ignore[call-overload]
+        Payslip.department_id, func.sum(Payslip.gross_minor), func.sum(Payslip.net_minor))
+        .where(col(Payslip.id).in_(chosen)).group_by(col(Payslip.department_id))
+        .order_by(col(Payslip.department_id)))).all()
     kinds = (await session.exec(select(PayslipLine.kind, func.sum(PayslipLine.amount_minor)).where(
         col(PayslipLine.payslip_id).in_(chosen)).group_by(PayslipLine.kind))).all()
-    return [(d, g, n) for d, g, n in slips], {kind: int(total or 0) for kind, total in kinds}
+    return ([(d, int(g or 0), int(n or 0)) for d, g, n in slips],
+            {kind: int(total or 0) for kind, total in kinds})
 
 
 

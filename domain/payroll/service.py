@@ -27,8 +27,10 @@ import calendar
 import hashlib
 import json
 import pickle
+import sys
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -43,12 +45,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.service import EmployeeFacts
-from domain.kernel import money, offload
+from domain.kernel import bulk, money, offload
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.audit import append_audit, append_audit_rendered
 from domain.kernel.audit import write_pending as write_pending_audit
 from domain.kernel.clock import utcnow
-from domain.kernel.db import bulk_insert, bulk_insert_records
+from domain.kernel.db import bulk_insert_records
 from domain.kernel.errors import Conflict, InvalidInput, NotFound
 from domain.kernel.models import bump
 from domain.kernel.plan import ApplyContext, register_effect
@@ -642,6 +644,36 @@ PROGRESS_EVERY = 500
 """compute_run reports its progress after each this many employees (one batch for the compute process)."""
 
 
+SWITCH_INTERVAL_S = 0.0005
+"""The interpreter's switch interval (sys.setswitchinterval) while compute_run's batches compute in a thread of
+this process (offload with compute_processes 0). A thread waiting for the GIL asks the holder to drop it only after
+the interval, 5 ms by default: the event loop, writing the previous batch, waits for the GIL after each poll and
+each socket send or receive while the computing thread holds it, so each of a batch's round trips cost it up to
+5 ms more (a profile of bench/payroll.py's event loop: 116 sends of COPY data taking 6.2 ms each, 0.72 s of a
+4,000-payslip run). At 0.5 ms the loop waits a tenth of that; the computing thread loses the GIL only when another
+thread asks for it."""
+
+_switch_depth = 0
+_switch_saved = 0.005
+
+
+@contextmanager
+def _prompt_gil_switching() -> Iterator[None]:
+    """Lower the interpreter's switch interval to SWITCH_INTERVAL_S while a run computes (nested and concurrent
+    runs share one lowering; the last to finish puts the interval back)."""
+    global _switch_depth, _switch_saved
+    if _switch_depth == 0:
+        _switch_saved = sys.getswitchinterval()
+        sys.setswitchinterval(min(_switch_saved, SWITCH_INTERVAL_S))
+    _switch_depth += 1
+    try:
+        yield
+    finally:
+        _switch_depth -= 1
+        if _switch_depth == 0:
+            sys.setswitchinterval(_switch_saved)
+
+
 BatchSink = Callable[["Computation"], Awaitable[None]]
 """Called by compute_run with each batch of payslips computed (a Computation of that batch only, its `skipped`
 empty) while the next batch is computed (domain.kernel.offload)."""
@@ -682,9 +714,11 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
         col(EmploymentContract.superseded_at).is_(None),
         await _of_calendar(session, EmploymentContract.pay_calendar_id, cal))
     # Plain rows (attribute access by column name, read only), not ORM objects: 10,000 contracts' objects cost more
-    # to build than their payslips' arithmetic.
-    all_versions = (await session.exec(select(*EmploymentContract.__table__.columns).where(  # type: ignore[attr-defined]
-        EmploymentContract.start_date <= end, col(EmploymentContract.contract_number).in_(on_calendar))
+    # to build than their payslips' arithmetic; run as Core on the unit of work's connection (its tenant schema),
+    # which skips the ORM's handling of each row (its loading ran about as long as the rows' own processing).
+    all_versions = (await (await session.connection()).execute(
+        select(*EmploymentContract.__table__.columns).where(  # type: ignore[attr-defined]
+            EmploymentContract.start_date <= end, col(EmploymentContract.contract_number).in_(on_calendar))
         .order_by(col(EmploymentContract.id)))).all()
     by_contract: dict[str, list[EmploymentContract]] = defaultdict(list)
     for version in all_versions:
@@ -765,20 +799,21 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
                            ytd=ytd_records[first:last])
 
     handed = 0  # computed[:handed] went to the sink
-    for first in range(0, max(len(plans), 1), PROGRESS_EVERY):
-        batch = plans[first:first + PROGRESS_EVERY]
-        ready = len(computed)  # the thread only appends: computed[:ready] stays as it is while it runs
-        computing = asyncio.ensure_future(compute(batch))
-        try:
-            if sink is not None and handed < ready:
-                await sink(batch_since(handed, ready))  # the database writes this batch while the thread computes
-                handed = ready
-        except BaseException:
-            await asyncio.wait([computing])  # never leave the thread running behind an error
-            raise
-        await computing
-        if progress is not None and len(batch) == PROGRESS_EVERY:
-            await progress(first + PROGRESS_EVERY, len(plans))
+    with _prompt_gil_switching():
+        for first in range(0, max(len(plans), 1), PROGRESS_EVERY):
+            batch = plans[first:first + PROGRESS_EVERY]
+            ready = len(computed)  # the thread only appends: computed[:ready] stays as it is while it runs
+            computing = asyncio.ensure_future(compute(batch))
+            try:
+                if sink is not None and handed < ready:
+                    await sink(batch_since(handed, ready))  # the database writes it while the thread computes
+                    handed = ready
+            except BaseException:
+                await asyncio.wait([computing])  # never leave the thread running behind an error
+                raise
+            await computing
+            if progress is not None and len(batch) == PROGRESS_EVERY:
+                await progress(first + PROGRESS_EVERY, len(plans))
     if sink is not None and handed < len(computed):
         await sink(batch_since(handed, len(computed)))
     return Computation(run_id=run_id, run_version=run.version, payslips=computed, employees=employees,
@@ -1109,6 +1144,12 @@ async def _arrears(session: AsyncSession, plans: list[_Employment], run: Payroll
 
 LINE_COLUMNS = ("payslip_id", "position", "code", "name", "kind", "amount_minor", "category", "hours_x100")
 """The payslip_lines columns _write_payslips writes, in its records' order."""
+PAYSLIP_COLUMNS = ("version", "run_id", "employee_id", "contract_id", "department_id", "period", "number", "status",
+                   "currency", "payment_days_x100", "working_days", "gross_minor", "deductions_minor",
+                   "employer_minor", "net_minor", "ytd", "reverses_payslip_id", "created_at", "pay_date",
+                   "period_start", "period_end", "leave")
+"""The payslips columns _write_payslips writes (the id is given by bulk.insert_returning_ids), in its records'
+order."""
 
 
 async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list[tuple[EmploymentContract,
@@ -1117,27 +1158,25 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
                           ) -> tuple[list[int], list[str]]:
     """Insert the payslips (with their leave record, JSON: hours accrued, taken and paid out by leave type; and their
     year to date, JSON, `_ytd_json` when not given) and their lines (with their STP category and hours) with two bulk
-    inserts (Core, for speed at 10,000 employees); return the payslips' ids and numbers, in the order of
-    `computed`."""
+    inserts of tuples (domain/kernel/bulk.py: COPY on PostgreSQL, for speed at 10,000 employees); return the
+    payslips' ids and numbers, in the order of `computed`."""
     if not computed:
         return [], []
     now = utcnow()
-    table = Payslip.__table__  # type: ignore[attr-defined]
-    rows = []
-    for index, (contract, slip) in enumerate(computed):
-        rows.append({"version": 1, "run_id": run.id, "employee_id": contract.employee_id,
-                     "contract_id": contract.id, "department_id": contract.department_id, "period": run.period,
-                     "number": f"PS{run.period.replace('-', '')}-{run.id}-{employees[contract.employee_id].code}",
-                     "status": PayslipStatus.DRAFT.value, "currency": run.currency,
-                     # int(payment days x 100) on the integers (payment days are 0 or more): no Fraction made
-                     "payment_days_x100": slip.payment_days.numerator * 100 // slip.payment_days.denominator,
-                     "working_days": int(slip.working_days),
-                     "gross_minor": slip.gross_minor, "deductions_minor": slip.deductions_minor,
-                     "employer_minor": slip.employer_contributions_minor, "net_minor": slip.net_minor,
-                     "ytd": ytd_records[index] if ytd_records else _ytd_json(slip), "reverses_payslip_id": None, "created_at": now,
-                     "pay_date": run.pay_date, "period_start": run.period_start, "period_end": run.period_end,
-                     "leave": leave_records[index] if leave_records else "{}"})
-    ids = await bulk_insert(session, table, rows, with_ids=True)
+    run_id, period, currency, draft = run.id, run.period, run.currency, PayslipStatus.DRAFT.value
+    pay_date, period_start, period_end = run.pay_date, run.period_start, run.period_end
+    prefix = f"PS{period.replace('-', '')}-{run_id}-"
+    numbers = [prefix + employees[contract.employee_id].code for contract, _ in computed]
+    # One tuple per payslip in PAYSLIP_COLUMNS' order; int(payment days x 100) on the integers (payment days are 0
+    # or more): no Fraction made.
+    records = [(1, run_id, contract.employee_id, contract.id, contract.department_id, period, number, draft,
+                currency, slip.payment_days.numerator * 100 // slip.payment_days.denominator, int(slip.working_days),
+                slip.gross_minor, slip.deductions_minor, slip.employer_contributions_minor, slip.net_minor,
+                ytd_records[index] if ytd_records else _ytd_json(slip), None, now, pay_date, period_start, period_end,
+                leave_records[index] if leave_records else "{}")
+               for index, ((contract, slip), number) in enumerate(zip(computed, numbers, strict=True))]
+    ids = await bulk.insert_returning_ids(session, Payslip.__table__, PAYSLIP_COLUMNS,  # type: ignore[attr-defined]
+                                          records)
     # `_value_`: the kind's text without the enum's `value` descriptor (60,000 lines a run).
     lines = [(payslip_id, position, line.code, line.name, line.kind._value_, line.amount_minor,
               line.category or default_category(line.kind._value_),
@@ -1145,7 +1184,7 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
              for payslip_id, (_, slip) in zip(ids, computed, strict=True)
              for position, line in enumerate(slip.lines)]
     await bulk_insert_records(session, PayslipLine.__table__, LINE_COLUMNS, lines)  # type: ignore[attr-defined]
-    return ids, [row["number"] for row in rows]
+    return ids, numbers
 
 
 # ---------------------------------------------------------------- approval, posting, payment
@@ -1193,11 +1232,12 @@ async def posting_lines(session: AsyncSession, actor: Actor, run: PayrollRun, *,
 
 def journal_lines(accounts: Mapping[str, Any], slips: list[tuple[int | None, int, int]], kinds: Mapping[str, int],
                   *, sign: int = 1) -> list[dict[str, Any]]:
-    """Rule: the journal lines posting payslips, from (department id, gross, net) per payslip and their line
-    sums per kind (minor units): salary expense per department (gross, debit, by department id), employer
-    contributions expense (debit), taxes, deductions and employer contributions payable and net pay payable
-    (credits); zero lines left out. `accounts` maps PAYROLL_ACCOUNTS roles to account ids (or a plan's NewId).
-    `sign` -1 gives the mirror lines (a void or a reversal); a negative amount swaps its side."""
+    """Rule: the journal lines posting payslips, from (department id, gross, net) per payslip (or summed per
+    department: the same lines) and their line sums per kind (minor units): salary expense per department (gross,
+    debit, by department id), employer contributions expense (debit), taxes, deductions and employer contributions
+    payable and net pay payable (credits); zero lines left out. `accounts` maps PAYROLL_ACCOUNTS roles to account
+    ids (or a plan's NewId). `sign` -1 gives the mirror lines (a void or a reversal); a negative amount swaps its
+    side."""
     gross_by_department: dict[int | None, int] = defaultdict(int)
     for department_id, gross, _ in slips:
         gross_by_department[department_id] += gross

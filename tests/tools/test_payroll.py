@@ -627,3 +627,40 @@ async def test_a_pipelined_calculation_writes_what_computing_then_storing_writes
     sequential = await written(mark)
     assert pipelined[0] and pipelined == sequential
     assert pipelined[1][:2] == ("calculated", done.payslips) and pipelined[2] == done.payslips
+
+
+async def test_stored_payslips_and_lines_are_the_computed_ones_column_by_column(prt, staff):
+    """store_run writes each computed payslip as one row of tuples (domain/kernel/bulk.py: COPY on PostgreSQL,
+    INSERT ... RETURNING on SQLite) and its lines: every column is what the computation and the run say, as the
+    former dict-per-row insert wrote it."""
+    from domain.leave import service as leave_service
+    from domain.payroll import service as payroll
+    from domain.payroll.categories import default_category
+
+    async with prt.db.write() as s:
+        run = await payroll.create_run(s, SYSTEM_ACTOR, period="2027-02", currency="AUD",
+                                       pay_date=date(2027, 2, 25))
+    async with prt.db.write() as s:
+        computation = await payroll.compute_run(s, run.id)
+        await payroll.store_run(s, computation)
+    slips = await payslips_of(prt, run.id)
+    assert len(slips) == len(computation.payslips) == 3
+    for index, ((contract, computed), (row, lines)) in enumerate(zip(computation.payslips, slips, strict=True)):
+        code = computation.employees[contract.employee_id].code
+        assert (row.version, row.run_id, row.employee_id, row.contract_id, row.department_id, row.period, row.number,
+                row.status, row.currency, row.reverses_payslip_id) == (
+            1, run.id, contract.employee_id, contract.id, contract.department_id, "2027-02",
+            f"PS202702-{run.id}-{code}", "draft", "AUD", None)
+        assert (row.payment_days_x100, row.working_days) == (int(computed.payment_days * 100), computed.working_days)
+        assert (row.gross_minor, row.deductions_minor, row.employer_minor, row.net_minor) == (
+            computed.gross_minor, computed.deductions_minor, computed.employer_contributions_minor,
+            computed.net_minor)
+        assert (row.ytd, row.leave) == (computation.ytd[index], computation.leave[index])
+        assert (row.pay_date, row.period_start, row.period_end) == (run.pay_date, run.period_start, run.period_end)
+        assert row.created_at is not None
+        got = sorted((ln.position, ln.code, ln.name, ln.kind, ln.amount_minor, ln.category, ln.hours_x100)
+                     for ln in lines)
+        assert got == [(position, ln.code, ln.name, ln.kind.value, ln.amount_minor,
+                        ln.category or default_category(ln.kind.value),
+                        None if ln.hours is None else leave_service.to_x100(ln.hours))
+                       for position, ln in enumerate(computed.lines)]
