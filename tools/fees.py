@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.academics import service as academics
 from domain.documents import service as documents
 from domain.fees import plans, service
-from domain.fees.models import Invoice
+from domain.fees.models import Family, Invoice
 from domain.fees.schemas import (
     AgingOut,
     AppliedOut,
@@ -127,9 +127,12 @@ def _today(ctx: ToolContext) -> dt.date:
 # ---------------------------------------------------------------- outputs
 
 
-async def _with_codes(ctx: ToolContext, outs: list[InvoiceOut]) -> list[InvoiceOut]:
-    """`outs` with the family's and the student's codes beside their ids (two lookups of the codes alone)."""
-    families = await service.family_codes(ctx.session, {out.family_id for out in outs})
+async def _with_codes(ctx: ToolContext, outs: list[InvoiceOut], *, family: Family | None = None) -> list[InvoiceOut]:
+    """`outs` with the family's and the student's codes beside their ids (two lookups of the codes alone; none for
+    the families' when every invoice is of `family`, read already)."""
+    wanted = {out.family_id for out in outs}
+    families = {family.id: family.code} if family is not None and wanted <= {family.id} else \
+        await service.family_codes(ctx.session, wanted)
     students = await academics.reference_codes(ctx.session, "student", {out.student_id for out in outs})
     return [out.model_copy(update={"family_code": families.get(out.family_id),
                                    "student_code": students.get(out.student_id)}) for out in outs]
@@ -211,14 +214,20 @@ async def get_family_account(ctx: ToolContext, args: FamilyAccountIn) -> FamilyA
     account = await service.family_account(ctx.session, family_id=args.family_id,
                                            currency=await _currency(ctx, args.currency),
                                            as_of=args.as_of or _today(ctx))
+    # The students' codes come from the students the account read (the output's code lookup then has nothing to do,
+    # unless an open invoice is of a student who has left the family since).
+    codes = {s.id: s.code for s in account.students}
+    family = family_out(account.family, [s.id or 0 for s in account.students])
+    family.student_codes = [codes[i] for i in family.student_ids]
     return FamilyAccountOut(
-        family=family_out(account.family, [s.id or 0 for s in account.students]), as_of=account.as_of,
+        family=family, as_of=account.as_of,
         currency=account.currency, owed_minor=account.owed, credit_minor=account.credit,
         balance_minor=account.balance,
         open_invoices=[OpenInvoiceOut(invoice_id=i.invoice.id or 0, number=i.invoice.invoice_number,
-                                      student_id=i.invoice.student_id, due_date=i.invoice.due_date,
-                                      total_minor=i.invoice.total, balance_minor=i.balance,
-                                      days_overdue=i.days_overdue) for i in account.open_invoices])
+                                      student_id=i.invoice.student_id, student_code=codes.get(i.invoice.student_id),
+                                      due_date=i.invoice.due_date, total_minor=i.invoice.total,
+                                      balance_minor=i.balance, days_overdue=i.days_overdue)
+                       for i in account.open_invoices])
 
 
 # ---------------------------------------------------------------- fee items, schedules, discounts
@@ -405,8 +414,7 @@ class ListInvoicesIn(PageInput):
 @module.tool(effect=Effect.READ, roles=BURSARS)
 async def list_invoices(ctx: ToolContext, args: ListInvoicesIn) -> Page[InvoiceOut]:
     """List invoices with their balances; get_invoice adds the lines, payments and credit notes."""
-    if args.family_id is not None:
-        await service.get_family(ctx.session, args.family_id)
+    family = None if args.family_id is None else await service.get_family(ctx.session, args.family_id)
     if args.student_id is not None:
         await academics.get_student(ctx.session, args.student_id)
     if args.schedule_id is not None:
@@ -415,7 +423,8 @@ async def list_invoices(ctx: ToolContext, args: ListInvoicesIn) -> Page[InvoiceO
                                        family_id=args.family_id, student_id=args.student_id,
                                        schedule_id=args.schedule_id, statuses=args.status, overdue_on=args.overdue_on)
     page, cursor = page_of(rows, args.limit)
-    return Page[InvoiceOut](items=await _with_codes(ctx, [invoice_out(r) for r in page]), next_cursor=cursor)
+    return Page[InvoiceOut](items=await _with_codes(ctx, [invoice_out(r) for r in page], family=family),
+                            next_cursor=cursor)
 
 
 class InvoiceIdIn(ToolInput):

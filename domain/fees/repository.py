@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, func, insert, or_, text, update
+from sqlalchemy import bindparam, func, insert, or_, text, union_all, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -102,6 +102,18 @@ async def number_row(session: AsyncSession, row: SQLModel, attribute: str, prefi
     setattr(row, attribute, f"{prefix}{row.id:0{width}d}")  # type: ignore[attr-defined]
     session.add(row)
     await session.flush()
+
+
+async def reserve_number(session: AsyncSession, row: SQLModel, attribute: str, prefix: str, width: int) -> bool:
+    """On PostgreSQL, give `row` (not written yet) an id from its table's sequence and its number (prefix +
+    zero-padded id, e.g. RCT000042), so that one INSERT writes it later, numbered, instead of number_row's INSERT
+    and UPDATE; return False elsewhere (SQLite, whose ids come only from writing: use number_row)."""
+    if not _postgres(session):
+        return False
+    (row_id,) = await reserve_ids(session, type(row).__table__, 1)  # type: ignore[attr-defined]
+    row.id = row_id  # type: ignore[attr-defined]
+    setattr(row, attribute, f"{prefix}{row_id:0{width}d}")
+    return True
 
 
 # ---------------------------------------------------------------- families
@@ -384,9 +396,10 @@ async def settled_by(session: AsyncSession, *, as_of: dt.date, family_id: int | 
     if family_id is not None:
         alloc = alloc.where(col(Allocation.invoice_id).in_(select(Invoice.id).where(Invoice.family_id == family_id)))
         notes = notes.where(CreditNote.family_id == family_id)
-    for stmt in (alloc.group_by(Allocation.invoice_id), notes.group_by(CreditNote.invoice_id)):
-        for invoice_id, amount in (await session.exec(stmt)).all():
-            out[invoice_id] = out.get(invoice_id, 0) + int(amount or 0)
+    # One statement for both sums (a family's account reads them on every call).
+    both = union_all(alloc.group_by(Allocation.invoice_id), notes.group_by(CreditNote.invoice_id))
+    for invoice_id, amount in (await session.exec(both)).all():  # type: ignore[call-overload]
+        out[invoice_id] = out.get(invoice_id, 0) + int(amount or 0)
     return out
 
 

@@ -1024,7 +1024,11 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
                       amount=amount, unallocated=left, method=clean_method,
                       reference=_text(reference, field="reference", max_length=120, required=False),
                       deposit_account_id=deposit, idempotency_key=key, recorded_by=actor.id or None)
-    await repo.number_row(session, payment, "payment_number", "RCT", 6)
+    # PostgreSQL: the payment is written once, numbered and with its entry, after the entry (its id is reserved for
+    # the entry's source); SQLite writes it first and numbers and links it afterwards.
+    written = not await repo.reserve_number(session, payment, "payment_number", "RCT", 6)
+    if written:
+        await repo.number_row(session, payment, "payment_number", "RCT", 6)
     allocated = amount - left
     lines = [LineInput(account_id=deposit, debit=amount)]
     if allocated:
@@ -1039,6 +1043,8 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
                                       idempotency_key=f"payment:{payment.id}")
     payment.entry_id = posted.id
     session.add(payment)
+    if not written:
+        await session.flush()  # the payment's one INSERT, before the rows that refer to it
     rows = []
     for invoice, take in chosen:
         rows.append(Allocation(invoice_id=invoice.id or 0, payment_id=payment.id, amount=take,
