@@ -66,6 +66,7 @@ from tools.types import (
     Reason,
     ShortText,
     ToolInput,
+    models_of,
     page_of,
     ranked_page_of,
 )
@@ -352,12 +353,12 @@ async def _section_reads(ctx: ToolContext, rows: list[tuple[Section, int | None]
 
 def _summary_page(rows: list, limit: int, *, ranked_from: int | None = None) -> Page[StudentSummary]:
     page, cursor = page_of(rows, limit) if ranked_from is None else ranked_page_of(rows, limit, ranked_from)
-    return Page[StudentSummary](items=[StudentSummary.model_validate(s) for s in page], next_cursor=cursor)
+    return Page[StudentSummary](items=models_of(StudentSummary, page), next_cursor=cursor)
 
 
 def _simple_page(rows: list, limit: int, read_model):
     page, cursor = page_of(rows, limit)
-    return Page[read_model](items=[read_model.model_validate(r) for r in page], next_cursor=cursor)
+    return Page[read_model](items=models_of(read_model, page), next_cursor=cursor)
 
 
 # ---------------------------------------------------------------- structure

@@ -19,12 +19,13 @@ import base64
 import json
 import re
 import typing
+from collections.abc import Iterable
 from datetime import date, datetime
 from functools import cache
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationInfo,
+                      field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from domain.kernel import money
@@ -203,6 +204,7 @@ class PageInput(ToolInput):
 
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class Page(ToolOutput, Generic[T]):
@@ -210,6 +212,29 @@ class Page(ToolOutput, Generic[T]):
 
     items: list[T]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` to get the next page.")
+
+    def __class_getitem__(cls, item: Any) -> Any:  # type: ignore[override]
+        # Page[X] once per X: pydantic's own lookup of a parametrized class (its generic-types cache, keyed with
+        # weak references) cost about 10-20 us on every list tool's call.
+        hit = _PAGES.get((cls, item))
+        if hit is None:
+            hit = _PAGES[(cls, item)] = super().__class_getitem__(item)  # type: ignore[misc]
+        return hit
+
+
+_PAGES: dict[tuple[Any, Any], Any] = {}  # (Page, item type) -> Page[item type]
+
+
+def models_of(model: type[M], rows: Iterable[Any]) -> list[M]:
+    """`[model.model_validate(row) for row in rows]` (attributes read, as from_attributes does) in one call into
+    pydantic-core: for a page of 50 rows about half the time of validating them one by one."""
+    adapter = _LIST_ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _LIST_ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
+    return adapter.validate_python(rows if isinstance(rows, list) else list(rows), from_attributes=True)
+
+
+_LIST_ADAPTERS: dict[type, TypeAdapter] = {}  # model -> TypeAdapter(list[model])
 
 
 def encode_cursor(last_id: int) -> str:
