@@ -17,7 +17,9 @@ the unit of work, or of the savepoint a hook was registered in) discards them un
 
 Outages: a unit of work's first statement on PostgreSQL pings its pooled connection (a read's search_path, a
 write's BEGIN and search_path or ping), and a connection found dead there is replaced once, so the first call after
-a database restart gets a fresh connection instead of a dead one; connecting and waiting for a pooled connection are
+a database restart gets a fresh connection instead of a dead one (a read skips its statement on a connection that
+ended a unit of work well within ALIVE_WINDOW_S, is on its tenant's path and whose socket is open: a restart closes
+the socket, which the driver sees); connecting and waiting for a pooled connection are
 bounded (CONNECT_TIMEOUT_S, POOL_TIMEOUT_S). A unit of work that cannot reach the database (or Redis, in an
 after-commit hook) raises ServiceUnavailable (code `unavailable`, retryable), which every edge answers as "try again".
 
@@ -25,7 +27,7 @@ Tenants (domain/kernel/tenants.py): every unit of work runs for the tenant of it
 PostgreSQL one pool serves every tenant of the cluster: a write transaction starts with `set_config('search_path',
 'tenant_<code>', true)` (SET LOCAL: it ends with the transaction, committed, rolled back or cut off); a read, which
 has no transaction (autocommit), starts with `SET search_path TO tenant_<code>` (RESET for the default tenant),
-which is also the read's ping of its pooled connection. The pool (TenantAffinePool) hands a unit of work an idle
+which is also the read's ping of its pooled connection, unless the connection is on that path and known alive. The pool (TenantAffinePool) hands a unit of work an idle
 connection that last served its tenant when there is one, so PostgreSQL keeps that connection's plans instead of
 re-planning for another search_path; and statements built with SQLAlchemy name the tenant's schema
 (schema_translate_map: tenant_options), so each tenant's are prepared and planned once per connection. A tenant
@@ -158,6 +160,11 @@ POOL_TIMEOUT_S = 30.0  # the longest a unit of work waits for a pooled connectio
 
 
 _LAST_TENANT = "mcs_erp.last_tenant"  # a pooled connection's info: the tenant (code, None) of its last unit of work
+_PATH = "mcs_erp.path"  # a pooled read connection's info: the schema its search_path was set to (None: reset)
+_ALIVE_AT = "mcs_erp.alive_at"  # a pooled read connection's info: time.monotonic() when a unit of work on it ended well
+ALIVE_WINDOW_S = 0.5
+"""How long after a read unit of work ended without error its connection is taken as alive without a ping
+(Database._route_read; HikariCP's aliveBypassWindowMs default)."""
 
 
 class _TenantAffineQueue(asyncio.Queue):
@@ -400,31 +407,48 @@ class Database:
                 return self.cluster_database(url), None
         return None, schema_of(code)
 
-    async def _route_read(self, session: AsyncSession, schema: str | None) -> None:
-        # The read engine has no pre-ping: one statement at the start of every read unit of work is the ping and
-        # the routing at once, `SET search_path TO tenant_<code>` (RESET for the default tenant). bench/tenants.py
-        # measured the former way (a pre-ping, then a prepared set_config only when the connection had served
-        # another tenant) at about 0.25 ms more CPU per read that switched tenants, the p95 overhead the issue
-        # caps at 10 %. The search_path is session-level (a read has no transaction to scope SET LOCAL to); set on
-        # every read, no connection carries a path it was not given for this unit of work, whatever cut off the
-        # one before. Setting the path it already has keeps PostgreSQL's cached plans (they are checked against
-        # the path's schemas). A connection found dead (a restart, an idle timeout) is invalidated and the unit
-        # of work takes a fresh one, once, as the pre-ping did. Straight to the driver in the simple query
-        # protocol: nothing to prepare. `schema` is `tenant_<code>` with a code of CODE_PATTERN: no quoting.
-        statement = "RESET search_path" if schema is None else f"SET search_path TO {schema}"
+    async def _route_read(self, session: AsyncSession, schema: str | None) -> dict[str, Any]:
+        # The read engine has no pre-ping: the first statement of a read unit of work is the ping and the routing
+        # at once, `SET search_path TO tenant_<code>` (RESET for the default tenant), unless the connection is known
+        # alive and on this tenant's path already. bench/tenants.py measured the former way (a pre-ping, then a
+        # prepared set_config only when the connection had served another tenant) at about 0.25 ms more CPU per
+        # read that switched tenants, the p95 overhead the issue caps at 10 %. The search_path is session-level (a
+        # read has no transaction to scope SET LOCAL to). A connection found dead (a restart, an idle timeout) is
+        # invalidated and the unit of work takes a fresh one, once, as the pre-ping did. Straight to the driver in
+        # the simple query protocol: nothing to prepare. `schema` is `tenant_<code>` with a code of CODE_PATTERN:
+        # no quoting.
+        #
+        # Skipped (ALIVE_WINDOW_S): the statement is not sent when the connection's search_path is already `schema`,
+        # a unit of work on it ended without error less than ALIVE_WINDOW_S ago, and its socket is open (asyncpg's
+        # is_closed: a restart or pg_terminate_backend closes it, which the event loop has seen by then). The path
+        # is recorded (_PATH) only once its SET has answered, and forgotten before a SET is sent, so a SET cut off
+        # midway never leaves a connection taken for another schema's. HikariCP skips its liveness test the same way (aliveBypassWindowMs, 500 ms by default). Under
+        # load that is nearly every read: one round trip and about 0.1 ms of the server's CPU fewer per call
+        # (bench/mcp_latency.py). Returns the connection's info, for `read` to mark it alive at the end.
         for attempt in (1, 2):
             conn = await session.connection(execution_options=tenant_options(schema))
+            info = conn.info
             try:
-                raw = await conn.get_raw_connection()
-                await raw.driver_connection.execute(statement)  # type: ignore[union-attr]
-                conn.info[_LAST_TENANT] = current_tenant()
-                return
+                driver = (await conn.get_raw_connection()).driver_connection
+                if (info.get(_PATH, False) == schema
+                        and time.monotonic() - info.get(_ALIVE_AT, -ALIVE_WINDOW_S) < ALIVE_WINDOW_S
+                        and not driver.is_closed()):  # type: ignore[union-attr]
+                    return info
+                info.pop(_PATH, None)
+                await driver.execute("RESET search_path" if schema is None  # type: ignore[union-attr]
+                                     else f"SET search_path TO {schema}")
+                info[_PATH] = schema
+                # The pool's guess for the next unit of work (_TenantAffineQueue): the tenant of this path (the
+                # registry's read for a tenant's placement is on the default tenant's).
+                info[_LAST_TENANT] = current_tenant() if schema is not None else None
+                return info
             except Exception as exc:
                 if attempt == 2 or unavailable_service(exc) is None:
                     raise
                 log.info("a pooled read connection was dead (%s); taking a fresh one", type(exc).__name__)
                 await conn.invalidate()
                 await session.rollback()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _begin_write(self, session: AsyncSession, schema: str | None) -> None:
         # A write's first statement is the ping of its pooled connection (the engine has no pre-ping): the tenant's
@@ -468,9 +492,12 @@ class Database:
             return
         try:
             async with self._read_sessions() as session:
-                if not self.is_sqlite:
-                    await self._route_read(session, schema)
-                yield session
+                if self.is_sqlite:
+                    yield session
+                else:
+                    info = await self._route_read(session, schema)
+                    yield session
+                    info[_ALIVE_AT] = time.monotonic()  # it answered this unit of work (_route_read)
         except Exception as exc:
             error = _unavailable(exc)
             if error is None:

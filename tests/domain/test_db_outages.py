@@ -252,3 +252,76 @@ async def test_a_write_pings_with_its_first_statement_not_a_pre_ping(own_pg_data
             assert (await session.exec(text("SELECT 3"))).scalar_one() == 3
     finally:
         await db.dispose()
+
+
+# ---------------------------------------------------------------- a read's search_path, skipped when it is already set
+
+
+async def test_a_read_sends_its_path_only_when_the_connection_is_not_on_it(own_pg_database):
+    """Database._route_read skips `SET search_path` on a connection already on the unit of work's path and alive
+    within ALIVE_WINDOW_S; any other read sets it. Property: over a random sequence of reads for the default tenant
+    and two tenants on ONE pooled connection, each placement read from the registry (on the default tenant's path)
+    in between, an unqualified name always resolves in the reading tenant's own schema, and a read of the path it
+    already has sends nothing before its own statement."""
+    import random
+
+    from domain.kernel.tenants import Tenant, tenant_in_use
+
+    url, _ = own_pg_database
+    setup = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with setup.connect() as conn:
+            await conn.run_sync(lambda sync: Tenant.__table__.create(sync))  # type: ignore[attr-defined]
+            for schema in ("public", "tenant_north", "tenant_south"):
+                if schema != "public":
+                    await conn.execute(text(f"CREATE SCHEMA {schema}"))
+                await conn.execute(text(f"CREATE TABLE {schema}.marker (v text)"))
+                await conn.execute(text(f"INSERT INTO {schema}.marker VALUES ('{schema}')"))
+    finally:
+        await setup.dispose()
+    for seed in range(3):
+        db = Database(url, pool_size=1, placement_ttl_s=0 if seed == 0 else 60)  # 0: the registry read every time
+        sent: list[str] = []
+        rng = random.Random(seed)
+        try:
+            async with db.read() as session:
+                driver = (await (await session.connection()).get_raw_connection()).driver_connection
+            driver.add_query_logger(lambda record: sent.append(record.query))
+            last = "public"  # the read above reset the path
+            for _ in range(60):
+                code = rng.choice([None, "north", "south"])
+                expected = "public" if code is None else f"tenant_{code}"
+                sent.clear()
+                with tenant_in_use(code):
+                    async with db.read() as session:
+                        assert (await session.exec(text("SELECT v FROM marker"))).scalar_one() == expected
+                setting = [q for q in sent if "search_path" in q]
+                if seed and expected == last:
+                    assert setting == []  # on its path and alive: nothing sent
+                elif seed:
+                    assert setting == [f"SET search_path TO {expected}" if code else "RESET search_path"]
+                last = expected
+        finally:
+            await db.dispose()
+
+
+async def test_a_read_after_the_alive_window_pings_again(own_pg_database, monkeypatch):
+    """A connection idle longer than ALIVE_WINDOW_S is pinged by its path statement again."""
+    from domain.kernel import db as db_module
+
+    url, _ = own_pg_database
+    db = Database(url, pool_size=1)
+    sent: list[str] = []
+    try:
+        async with db.read() as session:
+            driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        driver.add_query_logger(lambda record: sent.append(record.query))
+        async with db.read() as session:
+            await session.exec(text("SELECT 1"))
+        assert not [q for q in sent if "search_path" in q]
+        monkeypatch.setattr(db_module, "ALIVE_WINDOW_S", 0.0)
+        async with db.read() as session:
+            await session.exec(text("SELECT 1"))
+        assert [q for q in sent if "search_path" in q] == ["RESET search_path"]
+    finally:
+        await db.dispose()
