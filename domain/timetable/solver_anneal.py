@@ -22,7 +22,8 @@ The temperature falls geometrically with elapsed time from `t_start` to `t_end` 
 units: an uphill move of 5, one day short of a course's minimum, is accepted at first with probability
 e^(-5/8) = 0.54 and at the end with e^(-5/0.03), never). The defaults were tuned on ITC2007 comp05 and
 comp07 (issue 24): annealing 30 s from the same start, a start of 1 (the earlier default) gave 445 and 67, a
-start of 8 gave 322 and 40.
+start of 8 gave 322 and 40. A side chain (SideChain, solver.py's second core) starts hotter, at SIDE_T_START,
+so that the two chains differ more than by their seeds (see SIDE_T_START).
 """
 
 from __future__ import annotations
@@ -507,6 +508,18 @@ class Annealer:
 SIDE_SEED_OFFSET = 1_000_003
 """A side chain anneals with seed `seed + SIDE_SEED_OFFSET`, so its moves differ from the main chain's."""
 
+SIDE_T_START = 20.0
+"""A side chain's starting temperature (the main chain's is Annealer.run's default, 8).
+
+From 8 a walk keeps much of its start's shape: one chain of 30 s of CPU (time.process_time) from each of the
+solver's three CP-SAT starts of comp05 (seeds 0-2), two chain seeds each, load 6-11, ended at 325/328 from
+start 0, 366/351 from start 1 and 347/344 from start 2, as the solver's seeds 0-2 did on a quiet machine
+(303, 341, 348). From 20 (a seventh of the time above 8): 327/345, 347/341, 322/330, mean 335 against 344.
+On comp07 (starts 0, 1) 20 was worse, 40 and 44 against 36 and 39; so the two chains differ (Aarts and Korst's
+independent runs, with one of two schedules each) and the better one goes on: on these runs the best of an 8
+and a 20 chain is 325, 341, 330 on comp05 (two chains from 8: 325, 351, 344) and 36, 39 on comp07.
+"""
+
 
 class EitherStop:
     """A chain's stop signal: the caller's stop event (None: none) is set, or the side chain beside it stopped at
@@ -534,7 +547,7 @@ class _ParentStop:
 
 def _side_chain(problem: Problem, start: Solution, seed: int, deadline: float, stall_s: float | None,
                 stop: ProcessEvent, started: ProcessEvent, conn: Connection, floor: int = 0,
-                reached: ProcessEvent | None = None) -> None:
+                reached: ProcessEvent | None = None, t_start: float = SIDE_T_START) -> None:
     """Child process entry: anneal `start` until `deadline`, `stop` or a best of `floor` (see Annealer.run); send
     the best Solution, or an error's text.
 
@@ -544,7 +557,7 @@ def _side_chain(problem: Problem, start: Solution, seed: int, deadline: float, s
         annealer = Annealer(problem, structure_of(problem), seed=seed, offer=lambda solution, s: None,
                             stop=_ParentStop(stop, os.getppid()))
         started.set()
-        best = annealer.run(start, deadline=deadline, stall_s=stall_s, floor=floor)
+        best = annealer.run(start, deadline=deadline, stall_s=stall_s, floor=floor, t_start=t_start)
         if reached is not None and score(problem, best).soft_cost <= floor:
             reached.set()
         try:
@@ -565,10 +578,11 @@ class SideChain:
 
     The main chain is pure Python and holds one core; with CP-SAT idle meanwhile, a caller allowed two workers has
     a core to spare. The child is started with the 'spawn' method (no fork of a process that may run threads;
-    as domain.kernel.offload), anneals the same start with seed `seed + SIDE_SEED_OFFSET` until the same deadline
-    (time.monotonic() is system-wide on Linux), and `finish` returns its best. Independent chains from one start
-    are the simplest parallel annealing ("multiple independent runs", Aarts and Korst, Simulated Annealing and
-    Boltzmann Machines, 1989): the better of two chains is at least as good and varies less between seeds.
+    as domain.kernel.offload), anneals the same start with seed `seed + SIDE_SEED_OFFSET` from temperature
+    SIDE_T_START until the same deadline (time.monotonic() is system-wide on Linux), and `finish` returns its best.
+    Independent chains from one start are the simplest parallel annealing ("multiple independent runs", Aarts and
+    Korst, Simulated Annealing and Boltzmann Machines, 1989): the better of two chains is at least as good and
+    varies less between seeds; a hotter start makes the two differ more.
     Starting takes about a second (the child imports the domain), so callers start one only for longer runs.
     """
 
@@ -583,15 +597,15 @@ class SideChain:
 
     @classmethod
     def start(cls, problem: Problem, start: Solution, *, seed: int, deadline: float,
-              stall_s: float | None = None, floor: int = 0) -> SideChain | None:
-        """Start a chain annealing `start` until `deadline` (or a best of `floor`: Annealer.run); return None where
-        no child process can be started."""
+              stall_s: float | None = None, floor: int = 0, t_start: float = SIDE_T_START) -> SideChain | None:
+        """Start a chain annealing `start` from temperature `t_start` until `deadline` (or a best of `floor`:
+        Annealer.run); return None where no child process can be started."""
         ctx = multiprocessing.get_context("spawn")
         stop, started, reached = ctx.Event(), ctx.Event(), ctx.Event()
         receive, send = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_side_chain, name="timetable-anneal", daemon=True,
                            args=(problem, start, seed + SIDE_SEED_OFFSET, deadline, stall_s, stop, started, send,
-                                 floor, reached))
+                                 floor, reached, t_start))
         try:
             proc.start()
         except (OSError, AssertionError) as exc:  # AssertionError: a daemonic process may not have children
