@@ -45,7 +45,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.service import EmployeeFacts
-from domain.kernel import bulk, money, offload
+from domain.kernel import bulk, heap, money, offload
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.audit import append_audit, append_audit_rendered
 from domain.kernel.audit import write_pending as write_pending_audit
@@ -1050,7 +1050,8 @@ async def calculate_run(session: AsyncSession, run_id: int, *, actor: Actor = SY
     async def store(batch: Computation) -> None:
         await _store_payslips(session, run, batch, actor=actor, tool=tool)
 
-    return await _calculated(session, run, await compute_run(session, run_id, progress=progress, sink=store))
+    with heap.collection_paused():  # a run's payslips, lines and records live until it ends (compute_run)
+        return await _calculated(session, run, await compute_run(session, run_id, progress=progress, sink=store))
 
 
 async def _delete_drafts(session: AsyncSession, run: PayrollRun) -> None:

@@ -644,7 +644,7 @@ async def test_stored_payslips_and_lines_are_the_computed_ones_column_by_column(
         computation = await payroll.compute_run(s, run.id)
         await payroll.store_run(s, computation)
     slips = await payslips_of(prt, run.id)
-    assert len(slips) == len(computation.payslips) == 3
+    assert len(slips) == len(computation.payslips) >= 3  # the staff fixture's three, and any an earlier test hired
     for index, ((contract, computed), (row, lines)) in enumerate(zip(computation.payslips, slips, strict=True)):
         code = computation.employees[contract.employee_id].code
         assert (row.version, row.run_id, row.employee_id, row.contract_id, row.department_id, row.period, row.number,
