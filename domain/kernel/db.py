@@ -674,5 +674,8 @@ async def reserve_ids(session: AsyncSession, table: Any, count: int) -> list[int
 def reserve_ids_statement(table_name: str) -> Any:
     """The query behind reserve_ids (parameter `n`): n new ids of `table_name`'s id sequence, ascending, as one array
     in one row; for a synchronous caller (the audit log's before-commit hook) to run the same way."""
-    return text(f"SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(pg_get_serial_sequence('{table_name}', 'id')) "
-                "AS id FROM generate_series(1, :n)) AS reserved")
+    # The sequence is looked up once (a FROM item), not per id: pg_get_serial_sequence in the select list ran once
+    # per row, 40 ms of 10,000 ids against 6.5 ms (the fees helper's measurement, issue 19).
+    return text(f"SELECT array_agg(id ORDER BY id) FROM (SELECT nextval(seq) AS id FROM "
+                f"CAST(pg_get_serial_sequence('{table_name}', 'id') AS regclass) AS seq, generate_series(1, :n)) "
+                "AS reserved")
