@@ -16,8 +16,8 @@ solution exists and then for a small share of the time limit.
 Phase 2 (rooms): with periods fixed, boolean y[lecture, room] minimises room capacity + room
 stability (course-uses-room indicators). Phase 3 (domain.timetable.solver_anneal): simulated annealing over
 single-lecture moves, swaps and Kempe-chain interchanges that keep the timetable feasible; with `workers` >= 2
-and at least `_SIDE_CHAIN_MIN_S` seconds to anneal, a second chain with another seed and a hotter start
-(solver_anneal.SIDE_T_START) anneals the same start in a child process (solver_anneal.SideChain: the
+and at least `_SIDE_CHAIN_MIN_S` seconds to anneal, a second chain with another seed (and the start temperature
+solver_anneal.SIDE_T_START) anneals the same start in a child process (solver_anneal.SideChain: the
 pure-Python chain holds one core while CP-SAT is idle) and the better of the two goes on. Phase 4
 (domain.timetable.lns): small CP-SAT sub-models over a few dozen freed lectures at a time, the rest fixed,
 until the time limit. Shares of the time limit: phase 1 `_PHASE1_SHARE`

@@ -22,8 +22,8 @@ The temperature falls geometrically with elapsed time from `t_start` to `t_end` 
 units: an uphill move of 5, one day short of a course's minimum, is accepted at first with probability
 e^(-5/8) = 0.54 and at the end with e^(-5/0.03), never). The defaults were tuned on ITC2007 comp05 and
 comp07 (issue 24): annealing 30 s from the same start, a start of 1 (the earlier default) gave 445 and 67, a
-start of 8 gave 322 and 40. A side chain (SideChain, solver.py's second core) starts hotter, at SIDE_T_START,
-so that the two chains differ more than by their seeds (see SIDE_T_START).
+start of 8 gave 322 and 40. A side chain (SideChain, solver.py's second core) starts at SIDE_T_START (8: a
+hotter side chain was measured, see there).
 """
 
 from __future__ import annotations
@@ -508,16 +508,15 @@ class Annealer:
 SIDE_SEED_OFFSET = 1_000_003
 """A side chain anneals with seed `seed + SIDE_SEED_OFFSET`, so its moves differ from the main chain's."""
 
-SIDE_T_START = 20.0
-"""A side chain's starting temperature (the main chain's is Annealer.run's default, 8).
+SIDE_T_START = 8.0
+"""A side chain's starting temperature (the main chain's is Annealer.run's default, 8): the same, by measurement.
 
-From 8 a walk keeps much of its start's shape: one chain of 30 s of CPU (time.process_time) from each of the
-solver's three CP-SAT starts of comp05 (seeds 0-2), two chain seeds each, load 6-11, ended at 325/328 from
-start 0, 366/351 from start 1 and 347/344 from start 2, as the solver's seeds 0-2 did on a quiet machine
-(303, 341, 348). From 20 (a seventh of the time above 8): 327/345, 347/341, 322/330, mean 335 against 344.
-On comp07 (starts 0, 1) 20 was worse, 40 and 44 against 36 and 39; so the two chains differ (Aarts and Korst's
-independent runs, with one of two schedules each) and the better one goes on: on these runs the best of an 8
-and a 20 chain is 325, 341, 330 on comp05 (two chains from 8: 325, 351, 344) and 36, 39 on comp07.
+A hotter side chain (20) looked better on comp05 in short runs from the solver's own starts (one chain of 30 s of
+CPU from each of the three CP-SAT starts of seeds 0-2, two chain seeds, load 6-11: mean 335 against 344; the best
+of an 8 and a 20 chain 325, 341, 330 against 325, 351, 344) and worse on comp07 (40, 44 against 36, 39). The full
+bench on a quiet machine (bench/itc2007.py --time-limit 60 --seeds 3, 2026-12-07) then gave, with 20: comp05 308,
+324, 329 (median 324) and comp07 27, 15, 22 (median 22, over the winner's 20); with 8 (2026-12-06): comp05 303,
+341, 348 and comp07 15, 13, 17. The side chain's schedule stays a parameter (SideChain.start's t_start).
 """
 
 
