@@ -27,13 +27,14 @@ Tenants (domain/kernel/tenants.py): every unit of work runs for the tenant of it
 PostgreSQL one pool serves every tenant of the cluster: a write transaction starts with `set_config('search_path',
 'tenant_<code>', true)` (SET LOCAL: it ends with the transaction, committed, rolled back or cut off); a read, which
 has no transaction (autocommit), starts with `SET search_path TO tenant_<code>` (RESET for the default tenant),
-which is also the read's ping of its pooled connection, unless the connection is on that path and known alive. The pool (TenantAffinePool) hands a unit of work an idle
-connection that last served its tenant when there is one, so PostgreSQL keeps that connection's plans instead of
-re-planning for another search_path; and statements built with SQLAlchemy name the tenant's schema
-(schema_translate_map: tenant_options), so each tenant's are prepared and planned once per connection. A tenant
-whose registry row names another database (`database_url`) is served by that cluster's pool, one per URL. The tenant's schema alone is on the path, not `public`:
-a table a lagging tenant lacks fails loudly instead of resolving to the default tenant's. On SQLite a tenant is its
-own file, with its own engines, made at first use (`Database.tenant_database`).
+which is also the read's ping of its pooled connection, unless the connection is on that path and known alive. The
+pool (TenantAffinePool) hands a unit of work an idle connection that last served its tenant when there is one, so
+PostgreSQL keeps that connection's plans instead of re-planning for another search_path; and statements built with
+SQLAlchemy name the tenant's schema (schema_translate_map: tenant_options), so each tenant's are prepared and
+planned once per connection. A tenant whose registry row names another database (`database_url`) is served by that
+cluster's pool, one per URL. The tenant's schema alone is on the path, not `public`: a table a lagging tenant lacks
+fails loudly instead of resolving to the default tenant's. On SQLite a tenant is its own file, with its own engines,
+made at first use (`Database.tenant_database`).
 """
 
 from __future__ import annotations
@@ -422,9 +423,10 @@ class Database:
         # a unit of work on it ended without error less than ALIVE_WINDOW_S ago, and its socket is open (asyncpg's
         # is_closed: a restart or pg_terminate_backend closes it, which the event loop has seen by then). The path
         # is recorded (_PATH) only once its SET has answered, and forgotten before a SET is sent, so a SET cut off
-        # midway never leaves a connection taken for another schema's. HikariCP skips its liveness test the same way (aliveBypassWindowMs, 500 ms by default). Under
-        # load that is nearly every read: one round trip and about 0.1 ms of the server's CPU fewer per call
-        # (bench/mcp_latency.py). Returns the connection's info, for `read` to mark it alive at the end.
+        # midway never leaves a connection taken for another schema's. HikariCP skips its liveness test the same way
+        # (aliveBypassWindowMs, 500 ms by default). Under load that is nearly every read of one tenant: one round
+        # trip fewer per call (in a py-spy profile of bench/mcp_latency.py's domain load the statement was about 15 %
+        # of the tools' own samples). Returns the connection's info, for `read` to mark it alive at the end.
         for attempt in (1, 2):
             conn = await session.connection(execution_options=tenant_options(schema))
             info = conn.info
@@ -628,37 +630,43 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: list[dict[str, An
             return [row.id for row in result.all()]
         await conn.execute(table.insert(), rows)
         return []
-    ids: list[int] = []
-    if with_ids:
-        ids = await reserve_ids(session, table, len(rows))
     columns = [c for c in rows[0] if not (with_ids and c == "id")]  # a reserved id replaces one given
     values = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
-    if with_ids:
-        records = [(row_id, *values(row)) for row, row_id in zip(rows, ids, strict=True)]
-        columns = ["id", *columns]
-    else:
-        records = [values(row) for row in rows]
-    await bulk_insert_records(session, table, columns, records)
-    return ids
+    return await bulk_insert_records(session, table, columns, [values(row) for row in rows], with_ids=with_ids)
 
 
 async def bulk_insert_records(session: AsyncSession, table: Any, columns: Sequence[str],
-                              records: list[tuple[Any, ...]]) -> None:
+                              records: Sequence[tuple[Any, ...]], *, with_ids: bool = False) -> list[int]:
     """Insert `records` (tuples of the values of `columns`, in that order) in the caller's transaction: bulk_insert
-    without a dict per row, for the largest writes (a payroll's 60,000 payslip lines). One binary COPY on
-    PostgreSQL, one executemany on SQLite; raises IntegrityError for a constraint's refusal, as bulk_insert does."""
+    without a dict per row, for the largest writes (a payroll's 10,000 payslips and 60,000 lines: the dicts and
+    their conversion cost the writing process more than the database's COPY of them). One binary COPY on
+    PostgreSQL, one executemany on SQLite; raises IntegrityError for a constraint's refusal, as bulk_insert does.
+    With `with_ids` (`columns` must not name id: ValueError), the records get ids first (one reserve_ids query on
+    PostgreSQL, INSERT ... RETURNING on SQLite) and those ids are returned in the order of `records`, ascending."""
     if not records:
-        return
+        return []
+    if with_ids and "id" in columns:
+        raise ValueError("with_ids gives the ids; `columns` must not name id")
     conn = await session.connection()
     if conn.dialect.name != "postgresql":
-        await conn.execute(table.insert(), [dict(zip(columns, record, strict=True)) for record in records])
-        return
+        params = [dict(zip(columns, record, strict=True)) for record in records]
+        if with_ids:
+            result = await conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True), params)
+            return [row.id for row in result.all()]
+        await conn.execute(table.insert(), params)
+        return []
+    ids: list[int] = []
+    if with_ids:
+        ids = await reserve_ids(session, table, len(records))
+        columns = ["id", *columns]
+        records = [(row_id, *record) for row_id, record in zip(ids, records, strict=True)]
     raw = await conn.get_raw_connection()
     try:
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             table.name, records=records, columns=list(columns))
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+    return ids
 
 
 async def reserve_ids(session: AsyncSession, table: Any, count: int) -> list[int]:

@@ -45,7 +45,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.finance import service as finance
 from domain.hr import service as hr
 from domain.hr.service import EmployeeFacts
-from domain.kernel import bulk, heap, money, offload
+from domain.kernel import heap, money, offload
 from domain.kernel.actor import SYSTEM_ACTOR, Actor
 from domain.kernel.audit import append_audit, append_audit_rendered
 from domain.kernel.audit import write_pending as write_pending_audit
@@ -1149,8 +1149,8 @@ PAYSLIP_COLUMNS = ("version", "run_id", "employee_id", "contract_id", "departmen
                    "currency", "payment_days_x100", "working_days", "gross_minor", "deductions_minor",
                    "employer_minor", "net_minor", "ytd", "reverses_payslip_id", "created_at", "pay_date",
                    "period_start", "period_end", "leave")
-"""The payslips columns _write_payslips writes (the id is given by bulk.insert_returning_ids), in its records'
-order."""
+"""The payslips columns _write_payslips writes (the id is given by bulk_insert_records(with_ids=True)), in its
+records' order."""
 
 
 async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list[tuple[EmploymentContract,
@@ -1159,7 +1159,7 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
                           ) -> tuple[list[int], list[str]]:
     """Insert the payslips (with their leave record, JSON: hours accrued, taken and paid out by leave type; and their
     year to date, JSON, `_ytd_json` when not given) and their lines (with their STP category and hours) with two bulk
-    inserts of tuples (domain/kernel/bulk.py: COPY on PostgreSQL, for speed at 10,000 employees); return the
+    inserts of tuples (db.bulk_insert_records: COPY on PostgreSQL, for speed at 10,000 employees); return the
     payslips' ids and numbers, in the order of `computed`."""
     if not computed:
         return [], []
@@ -1176,8 +1176,8 @@ async def _write_payslips(session: AsyncSession, run: PayrollRun, computed: list
                 ytd_records[index] if ytd_records else _ytd_json(slip), None, now, pay_date, period_start, period_end,
                 leave_records[index] if leave_records else "{}")
                for index, ((contract, slip), number) in enumerate(zip(computed, numbers, strict=True))]
-    ids = await bulk.insert_returning_ids(session, Payslip.__table__, PAYSLIP_COLUMNS,  # type: ignore[attr-defined]
-                                          records)
+    ids = await bulk_insert_records(session, Payslip.__table__, PAYSLIP_COLUMNS,  # type: ignore[attr-defined]
+                                    records, with_ids=True)
     # `_value_`: the kind's text without the enum's `value` descriptor (60,000 lines a run).
     lines = [(payslip_id, position, line.code, line.name, line.kind._value_, line.amount_minor,
               line.category or default_category(line.kind._value_),

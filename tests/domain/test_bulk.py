@@ -1,4 +1,5 @@
-"""domain.kernel.bulk.insert_returning_ids: rows as tuples get new ids, in order, on the session's backend (one id
+"""domain.kernel.db.bulk_insert_records(with_ids=True): rows as tuples get new ids, in order, on the session's
+backend (one id
 query and a COPY on PostgreSQL, INSERT ... RETURNING on SQLite), in the caller's transaction."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from domain.kernel.bulk import insert_returning_ids
+from domain.kernel.db import bulk_insert_records
 
 _META = MetaData()
 _ROWS = Table("test_bulk_rows", _META, Column("id", Integer, primary_key=True, autoincrement=True),
@@ -33,8 +34,9 @@ async def _stored(db, codes: list[str]) -> list[tuple[int, str, int | None]]:
 async def test_rows_get_ascending_ids_in_their_order(table):
     codes = [f"A{i:04d}" for i in range(250)]
     async with table.db.write() as session:
-        ids = await insert_returning_ids(session, _ROWS, ("code", "n"), [(c, i) for i, c in enumerate(codes)])
-        again = await insert_returning_ids(session, _ROWS, ("n", "code"), [(None, "A9999")])
+        ids = await bulk_insert_records(session, _ROWS, ("code", "n"), [(c, i) for i, c in enumerate(codes)],
+                                        with_ids=True)
+        again = await bulk_insert_records(session, _ROWS, ("n", "code"), [(None, "A9999")], with_ids=True)
     assert len(ids) == 250 and ids == sorted(ids) and len(set(ids)) == 250
     assert again[0] > ids[-1]
     assert await _stored(table.db, codes) == [(row_id, c, i) for row_id, (i, c) in zip(ids, enumerate(codes))]
@@ -43,15 +45,15 @@ async def test_rows_get_ascending_ids_in_their_order(table):
 
 async def test_nothing_to_insert_returns_no_ids(table):
     async with table.db.write() as session:
-        assert await insert_returning_ids(session, _ROWS, ("code", "n"), []) == []
+        assert await bulk_insert_records(session, _ROWS, ("code", "n"), [], with_ids=True) == []
 
 
 async def test_a_duplicate_is_an_integrity_error_and_nothing_is_kept(table):
     async with table.db.write() as session:
-        await insert_returning_ids(session, _ROWS, ("code", "n"), [("B0001", 1)])
+        await bulk_insert_records(session, _ROWS, ("code", "n"), [("B0001", 1)], with_ids=True)
     with pytest.raises(IntegrityError):
         async with table.db.write() as session:
-            await insert_returning_ids(session, _ROWS, ("code", "n"), [("B0002", 2), ("B0001", 3)])
+            await bulk_insert_records(session, _ROWS, ("code", "n"), [("B0002", 2), ("B0001", 3)], with_ids=True)
     assert [code for _, code, _ in await _stored(table.db, ["B0001", "B0002"])] == ["B0001"]
 
 
@@ -61,7 +63,7 @@ async def test_the_rows_are_rolled_back_with_the_transaction(table):
 
     with pytest.raises(Stop):
         async with table.db.write() as session:
-            await insert_returning_ids(session, _ROWS, ("code", "n"), [("C0001", 1), ("C0002", 2)])
+            await bulk_insert_records(session, _ROWS, ("code", "n"), [("C0001", 1), ("C0002", 2)], with_ids=True)
             raise Stop
     assert await _stored(table.db, ["C0001", "C0002"]) == []
 
@@ -69,4 +71,4 @@ async def test_the_rows_are_rolled_back_with_the_transaction(table):
 async def test_columns_must_not_name_the_id(table):
     async with table.db.write() as session:
         with pytest.raises(ValueError, match="must not name id"):
-            await insert_returning_ids(session, _ROWS, ("id", "code"), [(1, "D0001")])
+            await bulk_insert_records(session, _ROWS, ("id", "code"), [(1, "D0001")], with_ids=True)

@@ -201,6 +201,16 @@ async def terminate_backends(name: str) -> int:
         await admin.dispose()
 
 
+async def queries_sent(db: Database, *, write: bool = False) -> list[str]:
+    """The list the driver's query logger fills from now on, on the pooled connection (pool_size 1) of `db`'s write
+    or read engine."""
+    sent: list[str] = []
+    async with (db.write() if write else db.read()) as session:
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    driver.add_query_logger(lambda record: sent.append(record.query))
+    return sent
+
+
 async def backend_pid(db: Database, *, write: bool = False) -> int:
     async with (db.write() if write else db.read()) as session:
         return (await session.exec(text("SELECT pg_backend_pid()"))).scalar_one()
@@ -239,11 +249,8 @@ async def test_a_write_pings_with_its_first_statement_not_a_pre_ping(own_pg_data
     work's own BEGIN: the driver's simple queries of one unit of work are its BEGIN and COMMIT alone."""
     url, name = own_pg_database
     db = Database(url, pool_size=1)
-    sent: list[str] = []
     try:
-        async with db.write() as session:
-            driver = (await (await session.connection()).get_raw_connection()).driver_connection
-        driver.add_query_logger(lambda record: sent.append(record.query))
+        sent = await queries_sent(db, write=True)
         async with db.write() as session:
             assert (await session.exec(text("SELECT 2"))).scalar_one() == 2
         assert sent == ["BEGIN;", "COMMIT;"]
@@ -281,12 +288,9 @@ async def test_a_read_sends_its_path_only_when_the_connection_is_not_on_it(own_p
         await setup.dispose()
     for seed in range(3):
         db = Database(url, pool_size=1, placement_ttl_s=0 if seed == 0 else 60)  # 0: the registry read every time
-        sent: list[str] = []
         rng = random.Random(seed)
         try:
-            async with db.read() as session:
-                driver = (await (await session.connection()).get_raw_connection()).driver_connection
-            driver.add_query_logger(lambda record: sent.append(record.query))
+            sent = await queries_sent(db)
             last = "public"  # the read above reset the path
             for _ in range(60):
                 code = rng.choice([None, "north", "south"])
@@ -311,11 +315,8 @@ async def test_a_read_after_the_alive_window_pings_again(own_pg_database, monkey
 
     url, _ = own_pg_database
     db = Database(url, pool_size=1)
-    sent: list[str] = []
     try:
-        async with db.read() as session:
-            driver = (await (await session.connection()).get_raw_connection()).driver_connection
-        driver.add_query_logger(lambda record: sent.append(record.query))
+        sent = await queries_sent(db)
         async with db.read() as session:
             await session.exec(text("SELECT 1"))
         assert not [q for q in sent if "search_path" in q]

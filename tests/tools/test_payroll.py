@@ -630,7 +630,7 @@ async def test_a_pipelined_calculation_writes_what_computing_then_storing_writes
 
 
 async def test_stored_payslips_and_lines_are_the_computed_ones_column_by_column(prt, staff):
-    """store_run writes each computed payslip as one row of tuples (domain/kernel/bulk.py: COPY on PostgreSQL,
+    """store_run writes each computed payslip as one row of tuples (db.bulk_insert_records: COPY on PostgreSQL,
     INSERT ... RETURNING on SQLite) and its lines: every column is what the computation and the run say, as the
     former dict-per-row insert wrote it."""
     from domain.leave import service as leave_service
