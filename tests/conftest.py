@@ -91,16 +91,24 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     On PostgreSQL, the tests marked no_database (pure rules, engines, solvers, renderers: they make no database,
     so the backend cannot change what they check) are deselected: they ran on the SQLite leg, and running them
     again was minutes of CI for nothing. The guard below (_no_database_guard) fails a marked test that makes a
-    database, on either backend, so the mark cannot hide a test the PostgreSQL leg needs."""
+    database, on either backend, so the mark cannot hide a test the PostgreSQL leg needs.
+
+    The tests of TRANSPORT_FILES are marked transport and run on the SQLite leg only as well: see there."""
     root = Path(__file__).resolve().parent
     for item in items:
         if item.path.relative_to(root).as_posix() in NO_DATABASE_FILES:
             item.add_marker(pytest.mark.no_database)
+    for item in items:
+        if item.path.relative_to(root).as_posix() in TRANSPORT_FILES:
+            item.add_marker(pytest.mark.transport)
     if BACKEND == "postgresql":
-        deselected = [item for item in items if item.get_closest_marker("no_database") is not None]
+        def sqlite_leg_only(item) -> bool:
+            return any(item.get_closest_marker(mark) is not None for mark in ("no_database", "transport"))
+
+        deselected = [item for item in items if sqlite_leg_only(item)]
         if deselected:
             config.hook.pytest_deselected(items=deselected)
-            items[:] = [item for item in items if item.get_closest_marker("no_database") is None]
+            items[:] = [item for item in items if not sqlite_leg_only(item)]
     e2e_files = {item.path for item in items if item.get_closest_marker("e2e") is not None}
     items.sort(key=lambda item: item.path not in e2e_files)
 
@@ -118,6 +126,18 @@ NO_DATABASE_FILES = frozenset({
     "domain/test_pdf_tables.py", "domain/test_statement_document.py", "domain/test_payslip_document.py",
     "domain/test_timetable_solver.py", "domain/test_report_card.py", "domain/test_payroll_leave_movements.py",
     "domain/test_heap.py",
+})
+TRANSPORT_FILES = frozenset({
+    # Test files (relative to tests/) whose subject is a transport, a client or a browser in front of the tools:
+    # the MCP Inspector and the conformance suite (npm), the Host check, stdio's acceptance flow (the same
+    # grading_flow runs over HTTP on both legs: test_e2e_http.py), toolset listings, and the OAuth, admin and
+    # parent pages driven by Chromium. The database behind them is incidental: every tool, command and page they
+    # reach runs the same Database code whose PostgreSQL behaviour the in-process tests and the HTTP end-to-end
+    # tests check on the PostgreSQL leg. Running them twice cost about six minutes of CI's worker time for
+    # nothing the backend can change, so they are marked transport and run on the SQLite leg only.
+    "server/test_inspector.py", "server/test_conformance.py", "server/test_host_protection.py",
+    "server/test_e2e_stdio.py", "server/test_toolsets_e2e.py", "server/test_oauth_browser.py",
+    "server/test_admin_browser.py", "parents/test_parent_browser.py",
 })
 DATABASE_FIXTURES = frozenset({"database_url", "runtime", "rt"})
 
