@@ -508,7 +508,9 @@ async def record_payment(ctx: ToolContext, args: RecordPaymentIn) -> PaymentOut:
     credit. Posts Dr bank, Cr Fees receivable and Family credit."""
     done = await service.record_payment(
         ctx.session, ctx.actor, family_id=args.family_id, amount=args.amount_minor,
-        currency=await _currency(ctx, args.currency), received_on=args.received_on or _today(ctx),
+        # omitted: the service reads the fees' currency with the fee accounts it posts to (one query, not two)
+        currency=money.parse_currency(args.currency) if args.currency else None,
+        received_on=args.received_on or _today(ctx),
         method=args.method, idempotency_key=args.idempotency_key, reference=args.reference,
         deposit_account_id=args.deposit_account_id,
         allocations=None if args.allocations is None else [

@@ -20,7 +20,7 @@ So the sum of the open invoices' balances equals the balance of 1200, and the fa
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -63,6 +63,7 @@ from domain.kernel.errors import Conflict, InvalidInput, NotFound, StaleAction
 from domain.kernel.models import bump
 from domain.kernel.plan import ApplyContext, register_effect
 from domain.kernel.references import Candidate, pick
+from domain.kernel.settings import current_settings
 
 FEE_ACCOUNTS = {
     "receivable": ("1200", "Fees receivable", "asset"),
@@ -87,12 +88,26 @@ def student_name(student: Student) -> str:
 # ---------------------------------------------------------------- accounts
 
 
-async def fee_accounts(session: AsyncSession, actor: Actor, currency: str) -> dict[str, int]:
+async def fee_accounts(session: AsyncSession, actor: Actor, currency: str, *,
+                       found: Mapping[str, finance.Account] | None = None) -> dict[str, int]:
     """The ids of the fee accounts (FEE_ACCOUNTS: receivable, family_credit, discounts, bank), creating the
-    missing ones in `currency`; raises InvalidInput when one exists in another currency."""
+    missing ones in `currency`; raises InvalidInput when one exists in another currency. `found`: the fee
+    accounts this transaction looked up already (fee_account_rows), not looked up again."""
     return await finance.ensure_accounts(
-        session, actor, FEE_ACCOUNTS, currency,
+        session, actor, FEE_ACCOUNTS, currency, found=found,
         mismatch="not {currency}; fees are kept in the currency of the fee accounts ({account_currency})")
+
+
+async def fee_account_rows(session: AsyncSession) -> dict[str, finance.Account]:
+    """The fee accounts that exist, by code (upper case), in one query."""
+    return await finance.accounts_by_codes(session, [code for code, _, _ in FEE_ACCOUNTS.values()])
+
+
+def fees_currency(found: Mapping[str, finance.Account]) -> str:
+    """The fees' currency: the fees receivable account's among `found` (fee_account_rows), else the school's
+    (settings.currency, in which fee_accounts then opens the fee accounts)."""
+    receivable = found.get(FEE_ACCOUNTS["receivable"][0])
+    return receivable.currency if receivable is not None else current_settings().currency
 
 
 async def existing_fee_accounts(session: AsyncSession, currency: str) -> dict[str, int]:
@@ -979,14 +994,15 @@ async def _plan_allocation(session: AsyncSession, family: Family, *, amount: int
     return [(open_invoices[invoice_id], take) for invoice_id, take in chosen], left
 
 
-async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int, amount: int, currency: str,
+async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int, amount: int, currency: str | None,
                          received_on: dt.date, method: str, idempotency_key: str, reference: str | None = None,
                          deposit_account_id: int | None = None,
                          allocations: Sequence[AllocationInput] | None = None) -> RecordedPayment:
     """Record a family's payment (RCT000042) of `amount` minor units received on `received_on`, allocate it to
     the family's open invoices (the given allocations, else the earliest due first) and put what is left over
     on the family's credit. Posts Dr the deposit account (default 1010 Bank) / Cr 1200 Fees receivable
-    (allocated) + Cr 2200 Family credit (left over).
+    (allocated) + Cr 2200 Family credit (left over). `currency` None: the fees' (fees_currency; the fee accounts
+    are then looked up once, for the currency and for the posting).
 
     `idempotency_key` names the payment: the same key with the same family, amount and date returns the payment
     already recorded (`replayed`), also when the first request was still running (the second waits on the
@@ -997,8 +1013,12 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
     key = _text(idempotency_key, field="idempotency_key", max_length=200) or ""
     rules.check_amount(amount, field="amount")
     ledger_rules.check_date(received_on, field="received_on")
-    clean_currency = money.parse_currency(currency)
     clean_method = check_method(method)
+    found = None
+    if currency is None:
+        found = await fee_account_rows(session)
+        currency = fees_currency(found)
+    clean_currency = money.parse_currency(currency)
     # The family's lock comes before the key's check: two requests with one key (a client retrying while its
     # first call is still running) queue on it, and the second then finds the first's committed payment and
     # replays it (checked before the lock, both found none and the second failed on the key's UNIQUE index).
@@ -1012,7 +1032,7 @@ async def record_payment(session: AsyncSession, actor: Actor, *, family_id: int,
                            f"{existing.received_on}); use a new key for another payment", field="idempotency_key")
         return RecordedPayment(existing, await repo.allocations_of_payment(session, existing.id or 0),
                                replayed=True)
-    accounts = await fee_accounts(session, actor, clean_currency)
+    accounts = await fee_accounts(session, actor, clean_currency, found=found)
     deposit = accounts["bank"] if deposit_account_id is None else await check_account(
         session, deposit_account_id, field="deposit_account_id", types={AccountType.ASSET.value},
         currency=clean_currency)

@@ -9,7 +9,10 @@ from operator import itemgetter
 
 from sqlalchemy import String, and_, any_, bindparam, func, insert, or_, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -62,11 +65,33 @@ async def accounts_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict
 
 
 async def accounts_by_ids(session: AsyncSession, ids: Iterable[int]) -> dict[int, Account]:
+    """{id: live account} for those of `ids` that exist, in one query; none when the session's transaction
+    loaded each of them already (a payment's posting checks the fee accounts it has just looked up by code)."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
+    loaded = _loaded_accounts(session, wanted)
+    if loaded is not None:
+        return {row.id: row for row in loaded if row.deleted_at is None and row.id is not None}
     stmt = select(Account).where(Account.id.in_(wanted), Account.deleted_at.is_(None))  # type: ignore[union-attr]
     return {row.id: row for row in (await session.exec(stmt)).all() if row.id is not None}
+
+
+def _loaded_accounts(session: AsyncSession, ids: list[int]) -> list[Account] | None:
+    """The accounts of `ids` from the session's identity map when every one of them is there with its columns
+    loaded and unchanged since (not expired, not modified), else None. What a select would return in the same
+    transaction: READ COMMITTED lets a second select see a concurrent commit, but the first read is as valid."""
+    out = []
+    identity_map = session.sync_session.identity_map
+    for account_id in ids:
+        row = identity_map.get(identity_key(Account, account_id))
+        if row is None:
+            return None
+        state = instance_state(row)
+        if state.expired_attributes or state.modified or state.deleted:
+            return None
+        out.append(row)
+    return out
 
 
 async def list_accounts(session: AsyncSession, *, after_id: int, limit: int, account_type: str | None = None,
@@ -131,6 +156,31 @@ async def get_reversal_of(session: AsyncSession, entry_id: int) -> JournalEntry 
 async def lines_of(session: AsyncSession, entry_id: int) -> list[JournalLine]:
     stmt = select(JournalLine).where(JournalLine.entry_id == entry_id).order_by(JournalLine.line_no)
     return list((await session.exec(stmt)).all())
+
+
+async def post_new_entry(session: AsyncSession, entry: JournalEntry, lines: list[JournalLine]) -> JournalEntry | None:
+    """Insert a new entry (not a reversal: insert_entry) numbered JE + its zero-padded id, and its lines; return it
+    as the session now holds it, or None, with nothing inserted and the transaction still usable, when a UNIQUE
+    constraint refuses it (its idempotency key, taken by a transaction that committed first).
+
+    PostgreSQL: three statements, no savepoint: the id reserved from the sequence (so the number goes in with
+    the row), the entry's INSERT ... ON CONFLICT DO NOTHING (a refusal is no row back rather than an error that
+    would need a savepoint to roll back to) and the lines' INSERT, against insert_entry's five (savepoint, INSERT,
+    UPDATE of the number, lines, release). Elsewhere: insert_entry."""
+    if not _postgres(session):
+        return entry if await insert_entry(session, entry, lines) else None
+    (entry_id,) = await reserve_ids(session, JournalEntry.__table__, 1)  # type: ignore[attr-defined]
+    values = {column.key: getattr(entry, column.key) for column in JournalEntry.__table__.columns}  # type: ignore
+    values.update(id=entry_id, entry_number=f"JE{entry_id:06d}")
+    stmt = pg_insert(JournalEntry).on_conflict_do_nothing().returning(JournalEntry)
+    inserted = (await session.execute(stmt, [values])).scalars().first()
+    if inserted is None:
+        return None
+    for line in lines:
+        line.entry_id = entry_id
+    session.add_all(lines)
+    await session.flush()
+    return inserted
 
 
 async def insert_entry(session: AsyncSession, entry: JournalEntry, lines: list[JournalLine]) -> bool:

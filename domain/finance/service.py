@@ -217,14 +217,22 @@ async def create_account(session: AsyncSession, actor: Actor, *, code: str, name
     return account
 
 
+async def accounts_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str, Account]:
+    """{code upper-cased: live account} for those of `codes` (compared without case) that exist, in one query."""
+    return await repo.accounts_by_codes(session, codes)
+
+
 async def ensure_accounts(session: AsyncSession, actor: Actor, chart: Mapping[str, tuple[str, str, str]],
-                          currency: str, *, mismatch: str) -> dict[str, int]:
+                          currency: str, *, mismatch: str, found: Mapping[str, Account] | None = None
+                          ) -> dict[str, int]:
     """Return {role: account id} for `chart` ({role: (code, name, type)}), creating the missing accounts in
     `currency` (another context's own accounts: payroll's, fees'). Raises InvalidInput (field currency) when one
     exists in another currency: "account 2100 (Net pay payable) is in USD, " followed by `mismatch` formatted
-    with `currency` and `account_currency`."""
+    with `currency` and `account_currency`. `found`: what accounts_by_codes answered for the chart's codes in
+    this transaction already (not looked up again)."""
     out = {}
-    found = await repo.accounts_by_codes(session, [code for code, _, _ in chart.values()])  # one query, not one each
+    if found is None:
+        found = await repo.accounts_by_codes(session, [code for code, _, _ in chart.values()])  # one query
     for role, (code, name, type_) in chart.items():
         account = found.get(code.upper())
         if account is None:
@@ -427,12 +435,14 @@ async def post_entry(session: AsyncSession, actor: Actor, *, date: dt.date, memo
                          status=EntryStatus.POSTED.value, currency=checked.currency, idempotency_key=key,
                          posted_by=actor.id or None)
     rows = _rows(checked.lines)
-    if not await repo.insert_entry(session, entry, rows):
+    inserted = await repo.post_new_entry(session, entry, rows)
+    if inserted is None:
         winner = await repo.get_entry_by_key(session, key)
         if winner is None:  # pragma: no cover - the key is the only UNIQUE column a new entry can collide on
             raise Conflict("the entry could not be posted because of a concurrent posting; try again")
         return await _replay(session, winner, key=key, date=date, memo=clean_memo, source=source,
                              requested=requested, currency=currency)
+    entry = inserted
     posted = PostedEntry(entry, rows)
     await append_audit(session, actor, tool="finance.post_entry", event="entry_posted",
                        arguments=_entry_args(date=date, memo=clean_memo, source=source, key=key,

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import select
 
 from domain.academics import service as academics
@@ -22,7 +22,7 @@ from domain.finance.models import JournalEntry
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.audit import AuditEntry, verify_audit_chain
 from domain.kernel.errors import ActionClosed, Conflict, InvalidInput, NotFound, PermissionDenied
-from tests.conftest import own_runtime
+from tests.conftest import BACKEND, own_runtime
 from tests.factories import unique
 from tests.fees_helpers import SCHOLARSHIP_BP, SIBLING_BP, TRANSPORT, TUITION_Y7, TUITION_Y8, make_fee_school
 from tools.invoke import invoke
@@ -164,6 +164,34 @@ async def test_drafts_are_issued_later_and_only_once(frt, world):
 
 
 # ---------------------------------------------------------------- payments and credit
+
+
+async def test_a_payment_reads_the_fee_accounts_once_and_posts_without_a_savepoint(frt, world):
+    """issue 19 (bench/load.py): a payment without a currency reads the fee accounts once, for the fees' currency
+    and for its posting (the posting's account check answers from the rows read); on PostgreSQL its entry is
+    inserted numbered, with no savepoint and no UPDATE of the number. The entry is the payment's, numbered."""
+    family = await invoke(frt, "create_family", {"name": unique("Statement family ")}, world.bursar)
+    sql: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sql.append(" ".join(statement.split()))
+
+    engine = frt.db.write_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        paid = await invoke(frt, "record_payment", {"family_id": family.family_id, "amount_minor": 4_200, "method": "cash",
+                                                    "idempotency_key": unique("once-")}, world.bursar)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert paid.to_family_credit_minor == 4_200 and paid.allocations == []
+    account_reads = [s for s in sql if s.startswith("SELECT") and " FROM accounts " in s]
+    assert len(account_reads) == 1, account_reads
+    if BACKEND == "postgresql":
+        assert not [s for s in sql if s.startswith(("SAVEPOINT", "RELEASE", "UPDATE journal_entries"))], sql
+    async with frt.db.read() as s:
+        entry = (await s.exec(select(JournalEntry).where(JournalEntry.id == paid.entry_id))).one()
+    assert entry.entry_number == f"JE{entry.id:06d}" == paid.entry_number
+    assert entry.source == f"fee_payment:{paid.payment_id}"
 
 
 async def test_payments_are_allocated_oldest_first_and_overpayment_becomes_credit(frt, world):
