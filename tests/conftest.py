@@ -134,7 +134,8 @@ TRANSPORT_FILES = frozenset({
     # parent pages driven by Chromium. The database behind them is incidental: every tool, command and page they
     # reach runs the same Database code whose PostgreSQL behaviour the in-process tests and the HTTP end-to-end
     # tests check on the PostgreSQL leg. Running them twice cost about six minutes of CI's worker time for
-    # nothing the backend can change, so they are marked transport and run on the SQLite leg only.
+    # nothing the backend can change, so they are marked transport and run on the SQLite leg only. A test of
+    # another file whose twin over HTTP runs on both legs (a flow over stdio) carries the mark itself.
     "server/test_inspector.py", "server/test_conformance.py", "server/test_host_protection.py",
     "server/test_e2e_stdio.py", "server/test_toolsets_e2e.py", "server/test_oauth_browser.py",
     "server/test_admin_browser.py", "parents/test_parent_browser.py",

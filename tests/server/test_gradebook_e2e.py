@@ -260,6 +260,7 @@ async def gradebook_flow(school: School, *, admin: Client, registrar: Client, te
         assert not any(name in text for other_id, name in names.items() if other_id != student), text
 
 
+@pytest.mark.transport  # the same flow runs on PostgreSQL over HTTP: test_gradebook_flow_over_http
 async def test_gradebook_flow_over_stdio(tmp_path):
     async with e2e_database(tmp_path) as db:
         await init_database(db)

@@ -172,6 +172,7 @@ async def timetable_flow(client: Client, *, after_queued: Callable[[], Awaitable
     assert on_date["items"] == tuesday
 
 
+@pytest.mark.transport  # stdio and in-process jobs; the same flow runs on PostgreSQL over HTTP on an arq worker below
 async def test_demo_school_timetable_on_the_embedded_default(tmp_path):
     async with e2e_database(tmp_path) as db:
         await demo_school(db)
