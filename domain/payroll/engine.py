@@ -306,6 +306,7 @@ class _StructurePlan:
     tables: tuple[str, ...]
     bare_names: tuple[str | None, ...] = ()
     checked_against: object = None
+    wheres: tuple[str, ...] = ()  # each component's "structure X, component Y", for a formula's errors
 
 
 @dataclass(frozen=True)
@@ -360,7 +361,8 @@ class SalaryStructure:
             line_kinds=tuple(LineKind(c.kind.value) for c in components),
             categories=tuple(c.category or default_category(c.kind.value, pre_tax=c.pre_tax) for c in components),
             tables=tuple(dict.fromkeys(c.table for c in components if c.table is not None)),
-            bare_names=tuple(c.compiled.bare_name if c.compiled is not None else None for c in components)))
+            bare_names=tuple(c.compiled.bare_name if c.compiled is not None else None for c in components),
+            wheres=tuple(f"structure {self.code}, component {c.code}" for c in components)))
         self._check_names()
 
     @property
@@ -508,12 +510,9 @@ def _engine_line(code: str, name: str, kind: LineKind, amount: int, category: st
     """A component's line, built without PayslipLine's checks: the component's code, name and category were
     checked when the structure was built, the kind is a LineKind and the amount an int from rounding."""
     line = _new(PayslipLine)
-    _set(line, "code", code)
-    _set(line, "name", name)
-    _set(line, "kind", kind)
-    _set(line, "amount_minor", amount)
-    _set(line, "category", category)
-    _set(line, "hours", None)
+    # Its fields as one dict (the instance's attributes): one call, not one object.__setattr__ per field.
+    _set(line, "__dict__", {"code": code, "name": name, "kind": kind, "amount_minor": amount, "category": category,
+                            "hours": None})
     return line
 
 
@@ -566,17 +565,20 @@ class YearToDate:
              lines: Iterable[PayslipLine]) -> YearToDate:
         """Return these totals with one payslip's added (ints added to checked ints: built without the checks)."""
         components = dict(self.components)
+        get = components.get
         for line in lines:
-            components[line.code] = components.get(line.code, 0) + line.amount_minor
-        for name, value in (("gross_minor", gross_minor), ("taxable_minor", taxable_minor),
-                            ("tax_minor", tax_minor), ("net_minor", net_minor)):
-            _check_minor(value, field=name, where="year to date", allow_negative=True)
+            code = line.code
+            components[code] = get(code, 0) + line.amount_minor
+        if not (type(gross_minor) is int and type(taxable_minor) is int and type(tax_minor) is int
+                and type(net_minor) is int):  # ints (a payslip's sums) pass _check_minor with negatives allowed
+            for name, value in (("gross_minor", gross_minor), ("taxable_minor", taxable_minor),
+                                ("tax_minor", tax_minor), ("net_minor", net_minor)):
+                _check_minor(value, field=name, where="year to date", allow_negative=True)
         after = _new(YearToDate)
-        _set(after, "gross_minor", self.gross_minor + gross_minor)
-        _set(after, "taxable_minor", self.taxable_minor + taxable_minor)
-        _set(after, "tax_minor", self.tax_minor + tax_minor)
-        _set(after, "net_minor", self.net_minor + net_minor)
-        _set(after, "components", MappingProxyType(dict(sorted(components.items()))))
+        _set(after, "__dict__", {"gross_minor": self.gross_minor + gross_minor,
+                                 "taxable_minor": self.taxable_minor + taxable_minor,
+                                 "tax_minor": self.tax_minor + tax_minor, "net_minor": self.net_minor + net_minor,
+                                 "components": MappingProxyType(dict(sorted(components.items())))})
         return after
 
 
@@ -588,6 +590,13 @@ def _restored_ytd(gross_minor: int, taxable_minor: int, tax_minor: int, net_mino
                         ("net_minor", net_minor), ("components", MappingProxyType(components))):
         _set(ytd, name, value)
     return ytd
+
+
+_NO_VALUES: Mapping[str, Fraction] = MappingProxyType({})
+"""PayInputs' values when none are given (most structures declare no inputs): one mapping, read only."""
+_rates_checked: tuple[object, dict[str, Any], Mapping[str, Fraction]] = (None, {}, MappingProxyType({}))
+"""The last rates PayInputs checked: (the mapping given, a copy of it, its checked read-only form), reused while
+the same unchanged mapping is given again (a payroll run gives one for its 10,000 payslips)."""
 
 
 @dataclass(frozen=True)
@@ -638,8 +647,12 @@ class PayInputs:
             object.__setattr__(self, name, lines)
         if not isinstance(self.rates, Mapping) or not self.rates.keys() <= _RATE_NAME_SET:
             raise InvalidInput(f"rates must map {', '.join(RATE_NAMES)} to exact fractions", field="rates")
-        object.__setattr__(self, "rates", MappingProxyType(
-            {k: exact_number(v, field=f"rates[{k}]") for k, v in self.rates.items()}))
+        global _rates_checked
+        given, seen, checked = _rates_checked
+        if self.rates is not given or self.rates != seen:  # a run passes one mapping for every payslip
+            checked = MappingProxyType({k: exact_number(v, field=f"rates[{k}]") for k, v in self.rates.items()})
+            _rates_checked = (self.rates, dict(self.rates), checked)
+        object.__setattr__(self, "rates", checked)
         working, unpaid = self.working_days, self.unpaid_leave_days
         if type(working) is int and type(unpaid) is int and working > 0 and 0 <= unpaid <= working:
             payment = Fraction(working - unpaid)  # whole days (most payslips): no Fraction arithmetic
@@ -659,7 +672,7 @@ class PayInputs:
         object.__setattr__(self, "_payment_days", payment)
         if not isinstance(self.values, Mapping):
             raise InvalidInput("values must map input names to exact numbers", field="values")
-        object.__setattr__(self, "values", MappingProxyType(
+        object.__setattr__(self, "values", _NO_VALUES if not self.values else MappingProxyType(
             {str(k): exact_number(v, field=f"values[{k}]") for k, v in self.values.items()}))
         if self.filing_status is not None and not isinstance(self.filing_status, str):
             raise InvalidInput(f"filing_status must be text such as scale_2, not {self.filing_status!r}",
@@ -774,8 +787,9 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
         raise InvalidInput("period must be a PayPeriod", field="period")
     if not isinstance(inputs, PayInputs):
         raise InvalidInput("inputs must be PayInputs", field="inputs")
-    missing = [name for name in structure.inputs if name not in inputs.values]
-    extra = sorted(set(inputs.values) - set(structure.inputs))
+    wanted, given = structure.inputs, inputs.values
+    missing = [name for name in wanted if name not in given] if wanted else []
+    extra = sorted(set(given) - set(wanted)) if given else []  # most structures declare none, given none
     if missing:
         raise InvalidInput(f"structure {structure.code} needs input(s) {', '.join(missing)}; got "
                            f"{', '.join(sorted(inputs.values)) or 'none'}", field="values")
@@ -792,9 +806,10 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
     plan: _StructurePlan = structure._plan  # type: ignore[attr-defined]
     ratio = _proration(inputs)
     whole_period = ratio == 1  # nothing unpaid: prorating changes nothing (most payslips)
-    arrears_total = sum(line.amount_minor for line in inputs.arrears)
-    leave_total = sum(line.amount_minor for line in inputs.leave)
-    termination_total = sum(line.amount_minor for line in inputs.termination)
+    # Most payslips have no arrears, leave or termination lines: no generator run for them.
+    arrears_total = sum(line.amount_minor for line in inputs.arrears) if inputs.arrears else 0
+    leave_total = sum(line.amount_minor for line in inputs.leave) if inputs.leave else 0
+    termination_total = sum(line.amount_minor for line in inputs.termination) if inputs.termination else 0
     missing_rates = [name for name in RATE_NAMES if name not in inputs.rates and name in plan.names]
     if missing_rates:
         raise InvalidInput(f"structure {structure.code} uses {', '.join(missing_rates)}, which these pay inputs do "
@@ -849,8 +864,7 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
             if type(known) is int and known.bit_length() <= MAX_VALUE_BITS:
                 exact = known  # a formula that is one name (a tax's base "taxable") of a whole amount: its value
             else:
-                exact = component.compiled.evaluate(values, where=f"structure {structure.code}, component "
-                                                    f"{component.code}", field_name="expression")
+                exact = component.compiled.evaluate(values, where=plan.wheres[position], field_name="expression")
         if component.prorate and not whole_period:
             exact *= ratio
         if method is Method.TAX_TABLE:
@@ -888,25 +902,33 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
     if taxable < 0:
         raise InvalidInput(f"structure {structure.code}: pre-tax deductions exceed taxable earnings, leaving "
                            f"taxable pay of {taxable} minor units; it must be 0 or more", field="taxable_minor")
-    gross_total = sum(ln.amount_minor for ln in lines if ln.kind in GROSS_KINDS)
-    deductions = sum(ln.amount_minor for ln in lines if ln.kind in DEDUCTION_KINDS)
-    tax = sum(ln.amount_minor for ln in lines if ln.kind is LineKind.TAX)
-    contributions = sum(ln.amount_minor for ln in lines if ln.kind is LineKind.EMPLOYER_CONTRIBUTION)
+    # The totals by kind in one pass over the lines (GROSS_KINDS, DEDUCTION_KINDS: deduction and tax lines).
+    gross_total = other_deductions = tax = contributions = 0
+    for ln in lines:
+        kind = ln.kind
+        if kind in GROSS_KINDS:
+            gross_total += ln.amount_minor
+        elif kind is LineKind.TAX:
+            tax += ln.amount_minor
+        elif kind in DEDUCTION_KINDS:
+            other_deductions += ln.amount_minor
+        elif kind is LineKind.EMPLOYER_CONTRIBUTION:
+            contributions += ln.amount_minor
+    deductions = other_deductions + tax
     net = gross_total - deductions
     final = tuple(lines)
     # Built without Payslip.check: its totals are the sums of its lines by construction just above, its lines are
     # PayslipLines and its currency the structure's, checked when the structure was built (10,000 payslips a run).
     slip = _new(Payslip)
-    for name, value in (
-            ("structure_code", structure.code), ("currency", structure.currency), ("pay_date", period.pay_date),
-            ("frequency", period.frequency), ("lines", final), ("gross_minor", gross_total),
-            ("deductions_minor", deductions), ("net_minor", net), ("employer_contributions_minor", contributions),
-            ("employer_cost_minor", gross_total + contributions), ("taxable_minor", taxable), ("tax_minor", tax),
-            ("payment_days", inputs.payment_days), ("working_days", inputs.working_days),
-            ("ytd", inputs.ytd.plus(gross_minor=gross_total, taxable_minor=taxable, tax_minor=tax, net_minor=net,
-                                    lines=final)),
-            ("withholdings", tuple(withholdings))):
-        _set(slip, name, value)
+    _set(slip, "__dict__", {
+        "structure_code": structure.code, "currency": structure.currency, "pay_date": period.pay_date,
+        "frequency": period.frequency, "lines": final, "gross_minor": gross_total, "deductions_minor": deductions,
+        "net_minor": net, "employer_contributions_minor": contributions,
+        "employer_cost_minor": gross_total + contributions, "taxable_minor": taxable, "tax_minor": tax,
+        "payment_days": inputs.payment_days, "working_days": inputs.working_days,
+        "ytd": inputs.ytd.plus(gross_minor=gross_total, taxable_minor=taxable, tax_minor=tax, net_minor=net,
+                               lines=final),
+        "withholdings": tuple(withholdings)})
     return slip
 
 

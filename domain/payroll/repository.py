@@ -108,10 +108,18 @@ async def posting_sums(session: AsyncSession, run_id: int, payslip_ids: Sequence
         Payslip.department_id, func.sum(Payslip.gross_minor), func.sum(Payslip.net_minor))
         .where(col(Payslip.id).in_(chosen)).group_by(col(Payslip.department_id))
         .order_by(col(Payslip.department_id)))).all()
+    return [(d, int(g or 0), int(n or 0)) for d, g, n in slips], await line_sums(session, run_id, payslip_ids)
+
+
+async def line_sums(session: AsyncSession, run_id: int, payslip_ids: Sequence[int] | None) -> dict[str, int]:
+    """The sum of the lines of a run's original payslips (all, or those of `payslip_ids`) per line kind (minor
+    units): posting_sums' second half."""
+    chosen = select(Payslip.id).where(Payslip.run_id == run_id, col(Payslip.reverses_payslip_id).is_(None))
+    if payslip_ids is not None:
+        chosen = chosen.where(col(Payslip.id).in_(list(payslip_ids)))
     kinds = (await session.exec(select(PayslipLine.kind, func.sum(PayslipLine.amount_minor)).where(
         col(PayslipLine.payslip_id).in_(chosen)).group_by(PayslipLine.kind))).all()
-    return ([(d, int(g or 0), int(n or 0)) for d, g, n in slips],
-            {kind: int(total or 0) for kind, total in kinds})
+    return {kind: int(total or 0) for kind, total in kinds}
 
 
 

@@ -579,6 +579,8 @@ def annual_pay(contract: EmploymentContract) -> Fraction:
 def period_pay(contract: EmploymentContract, frequency: PayFrequency) -> Fraction:
     """Rule: a contract version's pay for one full period of `frequency`: its annual pay / the periods a year
     (52, 26, 12), exact; a monthly salary paid monthly is the salary itself."""
+    if contract.pay_basis == PayBasis.ANNUAL:
+        return Fraction(contract.base_minor, frequency.periods_per_year)  # one Fraction made, not two
     return annual_pay(contract) / frequency.periods_per_year
 
 
@@ -1222,15 +1224,6 @@ async def existing_payroll_accounts(session: AsyncSession, roles: list[str], cur
     return out
 
 
-async def posting_lines(session: AsyncSession, actor: Actor, run: PayrollRun, *, sign: int = 1,
-                        payslip_ids: list[int] | None = None) -> list[dict[str, Any]]:
-    """The journal lines of posting payslips of a run (by default every original payslip; `payslip_ids` some),
-    creating missing payroll accounts (journal_lines says which lines). `sign` -1 gives the mirror lines."""
-    accounts = await payroll_accounts(session, actor, run.currency)
-    slips, kinds = await repo.posting_sums(session, run.id or 0, payslip_ids)
-    return journal_lines(accounts, slips, kinds, sign=sign)
-
-
 def journal_lines(accounts: Mapping[str, Any], slips: list[tuple[int | None, int, int]], kinds: Mapping[str, int],
                   *, sign: int = 1) -> list[dict[str, Any]]:
     """Rule: the journal lines posting payslips, from (department id, gross, net) per payslip (or summed per
@@ -1265,20 +1258,29 @@ async def post_run(session: AsyncSession, actor: Actor, run_id: int) -> PayrollR
     done. Raises Conflict for a run in another status."""
     run = await get_run(session, run_id, for_update=True)
     ensure_status(run, RunStatus.APPROVED, doing="posting")
-    lines = await posting_lines(session, actor, run)
+    # The payslips done first, by one UPDATE returning what posting them needs (department, gross and net: the
+    # journal entry; employee and leave record: the leave movements), so the rows just written are not read again
+    # (an approved run's payslips are its calculated drafts, every one an original). Their line sums per kind are
+    # the one read.
+    marked = (await session.exec(  # type: ignore[call-overload]
+        update(Payslip).where(Payslip.run_id == run_id, Payslip.status == PayslipStatus.DRAFT.value)
+        .values(status=PayslipStatus.DONE.value, version=Payslip.version + 1)
+        .returning(Payslip.id, Payslip.employee_id, Payslip.leave, Payslip.department_id, Payslip.gross_minor,
+                   Payslip.net_minor, Payslip.reverses_payslip_id))).all()
+    originals = sorted((row for row in marked if row[6] is None), key=lambda row: row[0])  # by id
+    accounts = await payroll_accounts(session, actor, run.currency)
+    lines = journal_lines(accounts, [(row[3], row[4], row[5]) for row in originals],
+                          await repo.line_sums(session, run.id or 0, None))
     if not lines:
         raise Conflict(f"payroll run {run_id} has no payslips to post", field="run_id")
     posted = await finance.post_entry(session, actor, date=run.pay_date, memo=f"Payroll {run.period}",
                                       lines=lines, source=f"payroll_run:{run.id}",
                                       idempotency_key=f"payroll_run:{run.id}:post", currency=run.currency)
     # The movements of leave_movements, written in set form (each distinct leave record's rows worked out once).
-    records = await repo.leave_records(session, run.id or 0)
+    records = [(row[0], row[1], row[2]) for row in originals]
     await leave.post_payslip_movements(session, ((employee_id, f"payslip:{payslip_id}", record)
                                                  for payslip_id, employee_id, record in payslip_leave(records)),
                                        on=run.pay_date)
-    await session.exec(update(Payslip).where(Payslip.run_id == run_id,  # type: ignore[call-overload]
-                                             Payslip.status == PayslipStatus.DRAFT.value)
-                       .values(status=PayslipStatus.DONE.value, version=Payslip.version + 1))
     run.journal_entry_id = posted.id
     run.status = RunStatus.POSTED.value
     bump(run)

@@ -155,7 +155,9 @@ def _round_ratio(numerator: int, denominator: int, mode: RoundingMode) -> int:
 
 def round_half_up(value: Fraction) -> int:
     """Round an exact number to the nearest integer, halves away from zero (ROUND_HALF_UP): 2.5 -> 3."""
-    return round_to_integer(value, RoundingMode.HALF_UP)
+    if type(value) is int:  # whole already (a fixed amount, a sum of lines): itself
+        return value
+    return _round_ratio(value.numerator, value.denominator, RoundingMode.HALF_UP)
 
 
 @dataclass(frozen=True)
