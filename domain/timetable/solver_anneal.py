@@ -18,12 +18,19 @@ The cost is UD2's (room capacity, min working days, curriculum compactness, room
 De Cesco, Di Gaspero, Schaerf, Annals of OR 2012) plus the optional teacher daily limit; a move's delta is
 computed from the courses, curriculum days and teacher days it touches, without applying the move
 (a curriculum's lectures on a day are a bit mask, and a table gives the isolated lectures of every mask).
-The temperature falls geometrically with elapsed time from `t_start` to `t_end` (defaults 8 and 0.03, in cost
-units: an uphill move of 5, one day short of a course's minimum, is accepted at first with probability
-e^(-5/8) = 0.54 and at the end with e^(-5/0.03), never). The defaults were tuned on ITC2007 comp05 and
-comp07 (issue 24): annealing 30 s from the same start, a start of 1 (the earlier default) gave 445 and 67, a
+The temperature falls geometrically with elapsed time (or moves tried: run's `moves`) from `t_start` to `t_end`
+(defaults 8 and 0.03, in cost units: an uphill move of 5, one day short of a course's minimum, is accepted at first
+with probability e^(-5/8) = 0.54 and at the end with e^(-5/0.03), never). The defaults were tuned on ITC2007 comp05
+and comp07 (issue 24): annealing 30 s from the same start, a start of 1 (the earlier default) gave 445 and 67, a
 start of 8 gave 322 and 40. A side chain (SideChain, solver.py's second core) starts at SIDE_T_START (8: a
 hotter side chain was measured, see there).
+On a move budget (issue 24, comp05, one chain of 16M moves tried, about 25 s of CPU, from each of the CP-SAT starts
+of solve's seeds 0-5), the temperatures were within the chains' spread (standard deviation about 15): t_start 8,
+18 chains, mean 338.8; 14, 8 chains, 333.1; 20, 6 chains, 334.8; 11-13 (probed per instance: the temperature
+accepting the start's mean uphill move with probability 0.17), 7 chains, 337.4. The start mattered more: the three
+chains of each start at 8 averaged 314, 328, 358, 340, 350, 342. At 8M moves, t_end 0.3 and 0.6 (6 chains each:
+334.7, 336.2) did no better than 0.03 (333.2), though from 0.03 the best was found by 60% of the schedule. The
+budget's knee: 2M moves 374 (3 chains), 4M 351, 8M 333, 16M 332 (6 each).
 """
 
 from __future__ import annotations
@@ -274,7 +281,8 @@ class Annealer:
     # -- search ---------------------------------------------------------------------------------------
 
     def run(self, start: Solution, *, deadline: float, t_start: float = 8.0, t_end: float = 0.03,
-            stall_s: float | None = None, kempe_rate: float = KEMPE_RATE, floor: int = 0) -> Solution:
+            stall_s: float | None = None, kempe_rate: float = KEMPE_RATE, floor: int = 0,
+            moves: int | None = None) -> Solution:
         """Anneal from the feasible `start` until `deadline` (time.monotonic()) or the stop event; return the best.
 
         `floor` is a proven lower bound of the soft cost (0, or the solver's CP-SAT bound): a walk whose best
@@ -283,11 +291,16 @@ class Annealer:
         With `stall_s`, stop early once the best has not improved for `stall_s` seconds in the cooler second
         part of the schedule (after 40% of the time), leaving the rest of the time to the caller's next phase.
 
+        With `moves`, the schedule runs on a move budget instead of the clock: the temperature falls with the
+        share of `moves` tried (moves drawn open or one swap away, as `tried` counts them below) and the walk
+        stops once they are tried (or at `deadline`, whichever comes first). A budget makes a walk's result
+        independent of the CPU it gets, so variants can be compared on a loaded machine (issue 24).
+
         `kempe_rate` (0 to 1) is the share of moves that are Kempe-chain interchanges (see `_kempe`), drawn
         uniformly over (lecture, period) pairs as the other moves are.
 
         After the run, `final` and `final_cost` describe the walk's last state, `iterations` and `evaluated`
-        count moves drawn and costed, `kempe_tried` the Kempe interchanges tried.
+        count moves drawn and costed, `tried` the moves `moves` counts, `kempe_tried` the Kempe interchanges tried.
 
         A move's delta is computed without applying it: capacity from a table, min working days and room
         stability from the day and room counts of the one or two courses moved, compactness from the
@@ -295,6 +308,8 @@ class Annealer:
         """
         if not 0.0 <= kempe_rate <= 1.0:
             raise ValueError(f"kempe_rate {kempe_rate} is outside 0 to 1 (a share of the moves)")
+        if moves is not None and moves < 1:
+            raise ValueError(f"moves {moves} is below 1 (a budget of moves tried)")
         self._load(start)
         pr, rng, P, R, D, ppd = self.problem, self.rng, self.P, self.R, self.D, self.ppd
         cost = score(pr, start).soft_cost
@@ -362,7 +377,10 @@ class Annealer:
                     seen_best, improved_at = best_cost, now
                 elif stall_s is not None and now > stall_from and now - max(improved_at, stall_from) > stall_s:
                     break
-                temperature = t_start * (t_end / t_start) ** ((now - began) / total)
+                if moves is not None and tried >= moves:
+                    break
+                frac = (now - began) / total if moves is None else tried / moves
+                temperature = t_start * (t_end / t_start) ** frac
                 if best_cost < offered and now - last_offer > 0.5:  # report progress twice a second at most
                     offered, last_offer = best_cost, now
                     solution = self._solution(best_period, best_room)
@@ -493,6 +511,7 @@ class Annealer:
                     best_period[:] = period
                     best_room[:] = room
         self.iterations, self.evaluated = iteration, evaluated  # moves drawn, moves feasible and costed
+        self.tried = tried  # moves drawn open or one swap away (what `moves` budgets)
         self.kempe_tried = kempe
         self.final_cost = cost  # the walk's last state (checked by the tests)
         self.final = self._solution(period, room)

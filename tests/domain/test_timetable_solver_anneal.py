@@ -130,3 +130,28 @@ def test_the_main_chain_stops_when_the_side_chain_reached_the_floor() -> None:
     assert not EitherStop(caller, None).is_set()
     caller.set()
     assert EitherStop(caller, None).is_set()
+
+
+def first_timetable(name: str) -> tuple[Problem, Solution]:
+    """Return the ITC2007 instance `name` and the solver's first feasible timetable of it (stopped there)."""
+    p = parse_ctt((itc2007_dir() / f"{name}.ctt").read_text())
+    stop = threading.Event()
+    start = solve(p, time_limit_s=120, seed=0, stop=stop, on_progress=lambda *_: stop.set()).solution
+    assert start is not None
+    return p, start
+
+
+def test_a_move_budget_gives_the_same_walk_whatever_the_clock() -> None:
+    """With `moves`, the schedule follows the moves tried, not the time: two walks of one seed end alike, at the
+    budget (checked every 256 moves), though they run at different times and speeds."""
+    p, start = first_timetable("comp01")
+    walks = []
+    for _ in range(2):
+        annealer = Annealer(p, structure_of(p), seed=3, offer=lambda solution, s: None, stop=None)
+        best = annealer.run(start, deadline=time.monotonic() + 600, moves=100_000)
+        walks.append((score(p, best).soft_cost, annealer.final_cost, annealer.tried, annealer.final))
+    assert walks[0] == walks[1]
+    assert 100_000 <= walks[0][2] < 100_000 + 256
+    annealer = Annealer(p, structure_of(p), seed=3, offer=lambda solution, s: None, stop=None)
+    with pytest.raises(ValueError, match="moves 0 is below 1"):
+        annealer.run(start, deadline=time.monotonic() + 1, moves=0)
