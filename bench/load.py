@@ -27,11 +27,18 @@ grouped by the relation and the waiting statement's prefix (a row lock's wait is
 its relation comes from the tuple lock the waiter holds), and the other busy backends by state and wait event.
 The top waits are printed: they name what writers queue on.
 
-Prints p50/p95/p99 (ms), calls per second, the lock waits, errors by kind, then, last, one line holding a JSON
-object of the figures, with `calls_per_s_ratio_vs_reads` (mixed calls/s over read-only calls/s; target at least
-0.6) and `write_p95_ratio_vs_reads` (the mixed phase's valid writes' p95 over the read-only p95; target at most
-3), `errors` and `lost` (targets 0). Every call is bounded (--call-timeout), every other wait too, and the run
-has an overall deadline (--deadline); a run that overstays one prints what it was waiting for and exits 1.
+Each phase's CPU is read from /proc at its start and end (CpuMeter): the server's processes, the job workers, the
+database's backends and this process (the clients), in milliseconds per call of the phase (`cpu_ms_per_call`).
+All of them share this machine's cores, so the read-only CPU per call over the mixed phase's
+(`cpu_per_call_ratio_vs_reads`) is the calls/s ratio this run alone would approach: a figure that holds still
+when neighbours load a shared machine, and that names the part (server, workers, database, clients) to cut.
+
+Prints p50/p95/p99 (ms), calls per second, CPU per call, the lock waits, errors by kind, then, last, one line
+holding a JSON object of the figures, with `calls_per_s_ratio_vs_reads` (mixed calls/s over read-only calls/s;
+target at least 0.6) and `write_p95_ratio_vs_reads` (the mixed phase's valid writes' p95 over the read-only p95;
+target at most 3), `errors` and `lost` (targets 0). Every call is bounded (--call-timeout), every other wait
+too, and the run has an overall deadline (--deadline); a run that overstays one prints what it was waiting for
+and exits 1.
 Servers and workers log to files in the run's temporary directory, never to an unread pipe.
 
 The clients run in this process on the same machine as the server, workers and PostgreSQL, so their own CPU
@@ -448,6 +455,7 @@ class Phase:
     elapsed: float = 0.0
     done: int = 0
     all_done: asyncio.Event = field(default_factory=asyncio.Event)
+    cpu: dict[str, float | None] = field(default_factory=dict)  # CPU seconds of each part (CpuMeter)
 
     def client_done(self) -> None:
         self.done += 1
@@ -551,6 +559,84 @@ async def ledger_balanced(engine: AsyncEngine) -> bool:
 
 
 # ---------------------------------------------------------------- the deployment
+
+
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int) -> float | None:
+    """User plus system CPU seconds of process `pid` so far (Linux /proc; None when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
+def descendants(pid: int) -> list[int]:
+    """The live descendants of process `pid` (the server's uvicorn workers)."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                parents.setdefault(int(f.read().rsplit(b")", 1)[1].split()[1]), []).append(int(name))
+        except (OSError, IndexError, ValueError):
+            continue
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+CPU_PARTS = ("server", "workers", "database", "clients")
+
+
+class CpuMeter:
+    """CPU seconds each part of the run spent during a phase, read from /proc at its start and end: the server's
+    processes, the job workers' (their audit sequencer and the export jobs), the bench database's PostgreSQL
+    backends (those alive at both ends: the pools keep theirs) and this process (the clients, whose SDK validates
+    every result). Everything shares this machine's cores, so the read-only phase's CPU per call over the mixed
+    phase's is the calls/s ratio a machine busy with this run alone approaches; unlike wall-clock figures it holds
+    still when neighbours load the machine. A part that /proc cannot read is None."""
+
+    def __init__(self, engine: AsyncEngine, server_pid: int, worker_pids: list[int]):
+        self.engine, self.server_pid, self.worker_pids = engine, server_pid, worker_pids
+
+    async def snapshot(self) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            backends = [r[0] for r in await conn.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'"))]
+        return {"server": [process_cpu_s(p) for p in (self.server_pid, *descendants(self.server_pid))],
+                "workers": [process_cpu_s(p) for p in self.worker_pids],
+                "database": {pid: process_cpu_s(pid) for pid in backends}, "clients": time.process_time()}
+
+    async def bounded_snapshot(self) -> dict[str, Any] | None:
+        """snapshot() within SAMPLE_TIMEOUT_S; None when it failed (the phase then reports no CPU, never fails)."""
+        try:
+            return await asyncio.wait_for(self.snapshot(), SAMPLE_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - a missed measurement is reported as missing
+            return None
+
+    @staticmethod
+    def spent(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float | None]:
+        def total(values: list[float | None]) -> float | None:
+            return None if not values or values[0] is None else sum(v for v in values if v is not None)
+
+        out: dict[str, float | None] = {}
+        for part in ("server", "workers"):
+            start, end = total(before[part]), total(after[part])
+            out[part] = None if start is None or end is None else max(0.0, end - start)
+        both = [(used, after["database"].get(pid)) for pid, used in before["database"].items()
+                if used is not None and after["database"].get(pid) is not None]
+        out["database"] = sum(later - used for used, later in both) if both else None
+        out["clients"] = after["clients"] - before["clients"]
+        return out
 
 
 def free_port() -> int:
@@ -697,7 +783,7 @@ class LockSampler:
 
 
 async def load(url: str, keys: dict[str, str], school: School, *, clients: int, seconds: float, run: str,
-               call_timeout: float, engine: AsyncEngine, progress: Progress
+               call_timeout: float, engine: AsyncEngine, progress: Progress, meter: CpuMeter | None = None
                ) -> tuple[Tally, list[Phase], dict[str, LockSampler]]:
     """Open `clients` sessions, let each prepare, then run the read-only phase and the mixed phase for `seconds`
     each with the same clients, sampling lock waits in each; return the setup's tally, the phases, the samplers."""
@@ -716,6 +802,7 @@ async def load(url: str, keys: dict[str, str], school: School, *, clients: int, 
             sampler = samplers[phase.mode] = LockSampler(engine)
             stop = asyncio.Event()
             sampling = asyncio.create_task(sampler.run(stop))
+            cpu_before = None if meter is None else await meter.bounded_snapshot()
             phase.started = time.perf_counter()
             phase.stop_at = phase.started + seconds
             phase.start.set()
@@ -725,6 +812,9 @@ async def load(url: str, keys: dict[str, str], school: School, *, clients: int, 
                 await asyncio.wait_for(phase.all_done.wait(), seconds + 2 * call_timeout + 30)
             finally:
                 phase.elapsed = time.perf_counter() - phase.started
+                cpu_after = None if meter is None or cpu_before is None else await meter.bounded_snapshot()
+                if cpu_before is not None and cpu_after is not None:
+                    phase.cpu = CpuMeter.spent(cpu_before, cpu_after)
                 stop.set()
                 await asyncio.wait_for(sampling, SAMPLE_TIMEOUT_S + 2)
         progress.waiting_for = "the clients to close their sessions"
@@ -788,15 +878,15 @@ async def bench(args: argparse.Namespace, progress: Progress) -> int:
                 progress.waiting_for = f"`mcs-erp keys create --user {user}`"
                 made = await asyncio.to_thread(deployment.cli, "keys", "create", "--user", user, *extra)
                 keys[role] = next(line.strip() for line in made.splitlines() if line.strip().startswith("mcs_"))
-            deployment.spawn("server", "serve", "--http", f"127.0.0.1:{port}", "--workers", "2")
-            deployment.spawn("worker-1", "worker")
-            deployment.spawn("worker-2", "worker")
+            server = deployment.spawn("server", "serve", "--http", f"127.0.0.1:{port}", "--workers", "2")
+            workers = [deployment.spawn("worker-1", "worker"), deployment.spawn("worker-2", "worker")]
             progress.waiting_for = "the server's /healthz and both workers' ready lines (see their logs)"
             await asyncio.to_thread(deployment.wait_ready, port, READY_TIMEOUT_S)
             school = await read_school(engine)
             setup, phases, samplers = await load(
-                f"http://127.0.0.1:{port}/mcp?toolsets=all", keys, school, clients=args.clients, seconds=args.seconds, run=run,
-                call_timeout=args.call_timeout, engine=engine, progress=progress)
+                f"http://127.0.0.1:{port}/mcp?toolsets=all", keys, school, clients=args.clients, seconds=args.seconds,
+                run=run, call_timeout=args.call_timeout, engine=engine, progress=progress,
+                meter=CpuMeter(engine, server.pid, [w.pid for w in workers]))
             reads, mixed = phases
             tally = mixed.tally
             progress.waiting_for = f"the run's export jobs to end (at most {JOBS_DRAIN_S:.0f} s)"
@@ -828,6 +918,24 @@ async def bench(args: argparse.Namespace, progress: Progress) -> int:
     report(args, setup, reads, mixed, samplers, lost=lost, lost_examples=lost_examples, job_counts=job_counts,
            balanced=balanced, jobs_by_worker=jobs_by_worker)
     return 0
+
+
+def cpu_per_call(phase: Phase, calls: int) -> dict[str, float | None]:
+    """The phase's CPU milliseconds per call of each part (CpuMeter) and their total; {} when not measured."""
+    if not phase.cpu or not calls:
+        return {}
+    out: dict[str, float | None] = {part: None if phase.cpu.get(part) is None else
+                                    round(phase.cpu[part] * 1000 / calls, 2) for part in CPU_PARTS}
+    out["total"] = round(sum(v for v in out.values() if v is not None), 2)
+    return out
+
+
+def cpu_ratio(reads: Phase, read_calls: int, mixed: Phase, calls: int) -> float | None:
+    """Read-only CPU per call over the mixed phase's (all parts measured in both), or None."""
+    read_cpu, mixed_cpu = cpu_per_call(reads, read_calls), cpu_per_call(mixed, calls)
+    if not read_cpu or not mixed_cpu or None in read_cpu.values() or None in mixed_cpu.values():
+        return None
+    return round(read_cpu["total"] / mixed_cpu["total"], 3) if mixed_cpu["total"] else None
 
 
 def report(args: argparse.Namespace, setup: Tally, reads: Phase, mixed: Phase, samplers: dict[str, LockSampler],
@@ -866,6 +974,8 @@ def report(args: argparse.Namespace, setup: Tally, reads: Phase, mixed: Phase, s
         "writes_succeeded": len(tally.succeeded), "writes_refused": len(tally.failed), "writes_unknown": tally.unknown,
         "lost": lost, "jobs": job_counts, "jobs_by_worker": jobs_by_worker, "ledger_balanced": balanced,
         "server_workers": 2, "job_workers": 2,
+        "cpu_ms_per_call": {"read_only": cpu_per_call(reads, read_calls), "mixed": cpu_per_call(mixed, calls)},
+        "cpu_per_call_ratio_vs_reads": cpu_ratio(reads, read_calls, mixed, calls),
         "lock_waiting_mean": waits.waiting_mean(), "lock_waiting_peak": waits.peak,
         "lock_waits_top": [{k: w[k] for k in ("waiting", "relation", "query")} for w in waits.top(3)],
     }
@@ -878,6 +988,11 @@ def report(args: argparse.Namespace, setup: Tally, reads: Phase, mixed: Phase, s
           f"{figures['write_p50_ms']} ms, p95 {figures['write_p95_ms']} ms")
     print(f"mixed vs read-only: calls/s x{figures['calls_per_s_ratio_vs_reads']} (target >= 0.6), write p95 "
           f"x{figures['write_p95_ratio_vs_reads']} the read-only p95 (target <= 3)")
+    for label, phase_cpu in figures["cpu_ms_per_call"].items():
+        shown = ", ".join(f"{part} {ms}" for part, ms in phase_cpu.items()) or "not measured"
+        print(f"CPU ms per call, {label} phase: {shown}")
+    print(f"CPU per call, read-only over mixed: x{figures['cpu_per_call_ratio_vs_reads']} (the calls/s ratio this "
+          "run alone on these cores would approach)")
     print(f"{'tool':28} {'calls':>6} {'p50 ms':>8} {'p95 ms':>8}")
     for tool, (n, p50, p95) in by_kind.items():
         print(f"{tool:28} {n:6d} {p50:8.1f} {p95:8.1f}")
