@@ -676,6 +676,13 @@ def _prompt_gil_switching() -> Iterator[None]:
             sys.setswitchinterval(_switch_saved)
 
 
+_CONTRACTS_TABLE: Any = EmploymentContract.__table__  # type: ignore[attr-defined]
+COMPUTED_CONTRACT_COLUMNS = tuple(column for column in _CONTRACTS_TABLE.columns if column.name not in (
+    "version", "created_at", "updated_at", "deleted_at", "superseded_at", "reason"))
+"""The employment_contracts columns compute_run reads for a run (every one but the row's version, timestamps and
+reason for the change, which no payslip is computed from)."""
+
+
 BatchSink = Callable[["Computation"], Awaitable[None]]
 """Called by compute_run with each batch of payslips computed (a Computation of that batch only, its `skipped`
 empty) while the next batch is computed (domain.kernel.offload)."""
@@ -717,9 +724,11 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
         await _of_calendar(session, EmploymentContract.pay_calendar_id, cal))
     # Plain rows (attribute access by column name, read only), not ORM objects: 10,000 contracts' objects cost more
     # to build than their payslips' arithmetic; run as Core on the unit of work's connection (its tenant schema),
-    # which skips the ORM's handling of each row (its loading ran about as long as the rows' own processing).
+    # which skips the ORM's handling of each row (its loading ran about as long as the rows' own processing). Only
+    # the columns a payslip is computed from (COMPUTED_CONTRACT_COLUMNS): not the row's timestamps, whose 40,000
+    # values a run the column type converted for nothing.
     all_versions = (await (await session.connection()).execute(
-        select(*EmploymentContract.__table__.columns).where(  # type: ignore[attr-defined]
+        select(*COMPUTED_CONTRACT_COLUMNS).where(
             EmploymentContract.start_date <= end, col(EmploymentContract.contract_number).in_(on_calendar))
         .order_by(col(EmploymentContract.id)))).all()
     by_contract: dict[str, list[EmploymentContract]] = defaultdict(list)
