@@ -52,6 +52,7 @@ from domain.kernel.clock import utcnow
 from domain.kernel.errors import InvalidInput
 from domain.kernel.outbox import EventHandlers
 from domain.kernel.tenants import check_code, current_tenant, tenant_in_use
+from domain.oauth import service as oauth
 from tools.runtime import Runtime
 
 if TYPE_CHECKING:  # redis is imported by the transport that uses it: the embedded default has no Redis
@@ -99,7 +100,7 @@ def collect_handlers(module_names: Iterable[str]) -> EventHandlers:
     return handlers
 
 
-PRUNE_EVERY_S = 3600.0  # how often a relay deletes the events done with more than event_retention_days ago
+PRUNE_EVERY_S = 3600.0  # how often a relay deletes old done events (event_retention_days) and expired sign-ins
 PRUNE_BATCHES = 20  # at most this many outbox.prune_done batches (one transaction each) per tenant per pruning
 TENANTS_TTL_S = 5.0  # how long a relay reuses the list of tenants it serves (a new tenant waits at most that)
 
@@ -245,6 +246,25 @@ class _Wakeable:
         await self.each_tenant(work)
         return deleted
 
+    async def purge_sign_ins(self) -> int:
+        """Delete each tenant's OAuth authorization codes and tokens expired more than a day ago
+        (domain.oauth.service.purge_expired), a batch per transaction and at most PRUNE_BATCHES per tenant; returns
+        how many. The relay's hourly housekeeping runs it beside `prune`."""
+        deleted = 0
+
+        async def work() -> bool:
+            nonlocal deleted
+            for _ in range(PRUNE_BATCHES):
+                async with self.runtime.db.write() as session:
+                    count = await oauth.purge_expired(session)
+                deleted += count
+                if count < oauth.PURGE_BATCH:
+                    break
+            return False
+
+        await self.each_tenant(work)
+        return deleted
+
     async def _run(self) -> None:
         last_error = None
         while True:
@@ -255,6 +275,8 @@ class _Wakeable:
                     if deleted := await self.prune():
                         log.info("%s: deleted %d events done with over %d days ago", self.name, deleted,
                                  self.runtime.settings.event_retention_days)
+                    if purged := await self.purge_sign_ins():
+                        log.info("%s: deleted %d expired OAuth codes and tokens", self.name, purged)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # an outage: the next pruning tries again; delivery goes on meanwhile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -80,3 +80,16 @@ async def live_grants(session: AsyncSession, *, user_id: int, client_id: str | N
     if client_id is not None:
         stmt = stmt.where(OAuthGrant.client_id == client_id)  # type: ignore[arg-type]
     return list((await session.exec(stmt.order_by(OAuthGrant.id.desc()).limit(limit))).all())  # type: ignore
+
+
+async def delete_expired(session: AsyncSession, *, before: datetime, limit: int) -> int:
+    """Delete, in the caller's transaction, up to `limit` authorization codes and up to `limit` tokens whose
+    expires_at is before `before`, the oldest first; return how many rows went."""
+    deleted = 0
+    for model in (OAuthCode, OAuthToken):
+        ids = list((await session.exec(select(model.id).where(model.expires_at < before)  # type: ignore[union-attr]
+                                       .order_by(model.id).limit(limit))).all())  # type: ignore[union-attr]
+        if ids:
+            await session.exec(delete(model).where(model.id.in_(ids)))  # type: ignore[union-attr,call-overload]
+            deleted += len(ids)
+    return deleted

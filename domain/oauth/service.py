@@ -304,3 +304,22 @@ async def revoke_authorised_client(session: AsyncSession, actor: Actor, *, clien
     for grant in grants:
         await _revoke_grant(session, grant, reason="revoked_by_user", event="revoked")
     return len(grants)
+
+
+PURGE_AFTER = timedelta(days=1)
+"""How long an authorization code or a token is kept past its expiry before purge_expired deletes it. Expired,
+it loads as nothing; kept a day longer, a code or rotated refresh token replayed soon after its expiry still
+revokes its grant (RFC 6749 section 4.1.2; RFC 9700 section 4.14.2) rather than being merely unknown."""
+PURGE_BATCH = 5000
+"""purge_expired deletes at most this many codes and this many tokens per call (one short transaction each)."""
+
+
+async def purge_expired(session: AsyncSession, *, now: datetime | None = None, limit: int = PURGE_BATCH) -> int:
+    """Delete, in the caller's transaction (the current tenant's), up to `limit` codes and `limit` tokens that
+    expired more than PURGE_AFTER before `now` (default: the clock); return how many. Grants stay: they carry the
+    consent's history and the audit log names them. Without this every sign-in's code and every hour's access
+    token would stay in the tables for ever. Raises InvalidInput for a limit below 1."""
+    if limit < 1:
+        raise InvalidInput(f"limit must be 1 or more, got {limit}", field="limit")
+    return await repo.delete_expired(session, before=(now or utcnow()) - PURGE_AFTER, limit=limit)
+
