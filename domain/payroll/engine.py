@@ -598,6 +598,45 @@ _rates_checked: tuple[object, dict[str, Any], Mapping[str, Fraction]] = (None, {
 """The last rates PayInputs checked: (the mapping given, a copy of it, its checked read-only form), reused while
 the same unchanged mapping is given again (a payroll run gives one for its 10,000 payslips)."""
 
+_whole_days: dict[tuple[int, int], tuple[Fraction, Fraction, Fraction, Fraction]] = {}
+"""_checked_days' answers for whole days, by (working days, unpaid days): a run's payslips have a few."""
+
+
+def _checked_rates(rates: Any) -> Mapping[str, Fraction]:
+    """`rates` checked (RATE_NAMES to exact numbers) in a read-only mapping; the last one reused while the same
+    unchanged mapping is given again (a payroll run gives one for its 10,000 payslips). Raises InvalidInput."""
+    global _rates_checked
+    if not isinstance(rates, Mapping) or not rates.keys() <= _RATE_NAME_SET:
+        raise InvalidInput(f"rates must map {', '.join(RATE_NAMES)} to exact fractions", field="rates")
+    given, seen, checked = _rates_checked
+    if rates is not given or rates != seen:
+        checked = MappingProxyType({k: exact_number(v, field=f"rates[{k}]") for k, v in rates.items()})
+        _rates_checked = (rates, dict(rates), checked)
+    return checked
+
+
+def _checked_days(working: Any, unpaid: Any) -> tuple[Fraction, Fraction, Fraction, Fraction]:
+    """(working days, unpaid days, payment days, payment / working days), exactly, from a pay's working days
+    (above 0) and unpaid days (0..working days). Raises InvalidInput naming the field."""
+    if type(working) is int and type(unpaid) is int and working > 0 and 0 <= unpaid <= working:
+        known = _whole_days.get((working, unpaid))  # whole days (most payslips): Fractions made once
+        if known is None:
+            known = (Fraction(working), Fraction(unpaid), Fraction(working - unpaid), Fraction(working - unpaid,
+                                                                                                 working))
+            if len(_whole_days) < 4096:
+                _whole_days[(working, unpaid)] = known
+        return known
+    working = exact_number(working, field="working_days")
+    if working <= 0:
+        raise InvalidInput(f"working_days is {show(working)}; a pay period needs more than 0 working days",
+                           field="working_days")
+    unpaid = exact_number(unpaid, field="unpaid_leave_days")
+    if not 0 <= unpaid <= working:
+        raise InvalidInput(f"unpaid_leave_days is {show(unpaid)}; it must be from 0 to the period's "
+                           f"{show(working)} working days", field="unpaid_leave_days")
+    payment = working - unpaid
+    return working, unpaid, payment, payment / working
+
 
 @dataclass(frozen=True)
 class PayInputs:
@@ -645,31 +684,12 @@ class PayInputs:
                 if not isinstance(line, PayslipLine) or line.kind is not kind:
                     raise InvalidInput(f"{name} must be payslip lines of kind {kind.value}, not {line!r}", field=name)
             object.__setattr__(self, name, lines)
-        if not isinstance(self.rates, Mapping) or not self.rates.keys() <= _RATE_NAME_SET:
-            raise InvalidInput(f"rates must map {', '.join(RATE_NAMES)} to exact fractions", field="rates")
-        global _rates_checked
-        given, seen, checked = _rates_checked
-        if self.rates is not given or self.rates != seen:  # a run passes one mapping for every payslip
-            checked = MappingProxyType({k: exact_number(v, field=f"rates[{k}]") for k, v in self.rates.items()})
-            _rates_checked = (self.rates, dict(self.rates), checked)
-        object.__setattr__(self, "rates", checked)
-        working, unpaid = self.working_days, self.unpaid_leave_days
-        if type(working) is int and type(unpaid) is int and working > 0 and 0 <= unpaid <= working:
-            payment = Fraction(working - unpaid)  # whole days (most payslips): no Fraction arithmetic
-            working, unpaid = Fraction(working), Fraction(unpaid)
-        else:
-            working = exact_number(working, field="working_days")
-            if working <= 0:
-                raise InvalidInput(f"working_days is {show(working)}; a pay period needs more than 0 working days",
-                                   field="working_days")
-            unpaid = exact_number(unpaid, field="unpaid_leave_days")
-            if not 0 <= unpaid <= working:
-                raise InvalidInput(f"unpaid_leave_days is {show(unpaid)}; it must be from 0 to the period's "
-                                   f"{show(working)} working days", field="unpaid_leave_days")
-            payment = working - unpaid
-        object.__setattr__(self, "working_days", working)
-        object.__setattr__(self, "unpaid_leave_days", unpaid)
-        object.__setattr__(self, "_payment_days", payment)
+        object.__setattr__(self, "rates", _checked_rates(self.rates))
+        days = _checked_days(self.working_days, self.unpaid_leave_days)
+        object.__setattr__(self, "working_days", days[0])
+        object.__setattr__(self, "unpaid_leave_days", days[1])
+        object.__setattr__(self, "_payment_days", days[2])
+        object.__setattr__(self, "_ratio", days[3])
         if not isinstance(self.values, Mapping):
             raise InvalidInput("values must map input names to exact numbers", field="values")
         object.__setattr__(self, "values", _NO_VALUES if not self.values else MappingProxyType(
@@ -691,6 +711,25 @@ class PayInputs:
     def payment_days(self) -> Fraction:
         """Working days less unpaid leave days, exactly."""
         return self._payment_days  # type: ignore[attr-defined]
+
+    @classmethod
+    def trusted(cls, *, base_minor: int | Fraction, working_days: int, unpaid_leave_days: int | Fraction,
+                filing_status: str | None, arrears: tuple[PayslipLine, ...], leave: tuple[PayslipLine, ...],
+                termination: tuple[PayslipLine, ...], termination_tax: tuple[PayslipLine, ...],
+                rates: Mapping[str, Number], ytd: YearToDate) -> PayInputs:
+        """Return PayInputs from the payroll service, whose inputs are made where it reads them: `base_minor` an int
+        or Fraction, 0 or more; the line tuples PayslipLines of their kinds (arrears, leave, termination, tax);
+        `ytd` a YearToDate; no values. Only the days (a period may have no working days) and the rates are checked,
+        as the constructor checks them, with its errors; the rest is taken as given (10,000 payslips a run: the
+        constructor's checks were about an eighth of computing one). Outside callers use the constructor."""
+        working, unpaid, payment, ratio = _checked_days(working_days, unpaid_leave_days)
+        inputs = _new(cls)
+        _set(inputs, "__dict__", {
+            "base_minor": base_minor, "working_days": working, "unpaid_leave_days": unpaid, "values": _NO_VALUES,
+            "filing_status": filing_status, "arrears": arrears, "ytd": ytd, "leave": leave,
+            "termination": termination, "termination_tax": termination_tax, "rates": _checked_rates(rates),
+            "_payment_days": payment, "_ratio": ratio})
+        return inputs
 
 
 # ---------------------------------------------------------------- the payslip
@@ -763,7 +802,7 @@ class Payslip:
 
 
 def _proration(inputs: PayInputs) -> Fraction:
-    return inputs.payment_days / inputs.working_days  # type: ignore[operator]  # both Fractions (__post_init__)
+    return inputs._ratio  # type: ignore[attr-defined]  # payment days / working days (_checked_days)
 
 
 def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayInputs, *,

@@ -1008,12 +1008,13 @@ def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.Sa
                                                       category="payg"))
     slip = engine.compute_payslip(
         structure, period,
-        engine.PayInputs(base_minor=(base if not paid_leave_total and base >= 0
-                                     else max(Fraction(0), base - paid_leave_total)), working_days=total_days,
-                         unpaid_leave_days=unpaid_days, filing_status=contract.filing_status,
-                         arrears=arrears, leave=tuple(leave_lines),
-                         termination=tuple(termination), termination_tax=tuple(termination_tax), rates=rates,
-                         ytd=ytd), tax_tables=tables)
+        # Made here as PayInputs.trusted documents (leave and termination lines of their kinds, the arrears lines
+        # of _arrears, a year to date): the days and rates checked, the rest not again.
+        engine.PayInputs.trusted(base_minor=(base if not paid_leave_total and base >= 0
+                                             else max(Fraction(0), base - paid_leave_total)), working_days=total_days,
+                                 unpaid_leave_days=unpaid_days, filing_status=contract.filing_status,
+                                 arrears=arrears, leave=tuple(leave_lines), termination=tuple(termination),
+                                 termination_tax=tuple(termination_tax), rates=rates, ytd=ytd), tax_tables=tables)
     if not taken and not paid_out:
         return slip, plain_record
     return slip, json.dumps(_leave_json(accrued, taken_hours, paid_out, taken))
@@ -1095,10 +1096,13 @@ async def _calculated(session: AsyncSession, run: PayrollRun, computation: Compu
     """Set the run's totals from every payslip of `computation`, mark it calculated."""
     computed = computation.payslips
     run.employees = len(computed)
-    run.gross_minor = sum(s.gross_minor for _, s in computed)
-    run.deductions_minor = sum(s.deductions_minor for _, s in computed)
-    run.employer_minor = sum(s.employer_contributions_minor for _, s in computed)
-    run.net_minor = sum(s.net_minor for _, s in computed)
+    gross = deductions = employer = net = 0
+    for _, slip in computed:  # one pass over 10,000 payslips, not four
+        gross += slip.gross_minor
+        deductions += slip.deductions_minor
+        employer += slip.employer_contributions_minor
+        net += slip.net_minor
+    run.gross_minor, run.deductions_minor, run.employer_minor, run.net_minor = gross, deductions, employer, net
     run.status = RunStatus.CALCULATED.value
     run.calculated_at = utcnow()
     bump(run)

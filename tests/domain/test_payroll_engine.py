@@ -418,6 +418,40 @@ def test_pay_inputs_hold_exact_days_whatever_exact_numbers_they_are_given(workin
     assert (inputs.leave, inputs.arrears, inputs.base_minor, type(inputs.base_minor)) == ((), (), 100, int)
 
 
+@given(base=st.one_of(st.integers(0, 3 * 10**7), st.fractions(min_value=0, max_value=3 * 10**7,
+                                                               max_denominator=260)),
+       working=st.integers(1, 31), data=st.data(), scale=st.sampled_from(["scale_1", "scale_2", "scale_3"]),
+       rate=st.fractions(min_value=0, max_value=1, max_denominator=1000))
+@PROPERTY
+def test_trusted_pay_inputs_are_the_checked_ones_and_pay_the_same(base, working, data, scale, rate):
+    unpaid = data.draw(st.one_of(st.integers(0, working),
+                                 st.fractions(min_value=0, max_value=working, max_denominator=2)))
+    leave = (PayslipLine("LEAVE_AL", "Annual leave", LineKind.LEAVE, 76_000, category="paid_leave:O", hours=F(15)),)
+    arrears = compute_arrears([ArrearsPeriod("2025-02", 600_000, 650_000)])
+    ytd = YearToDate().plus(gross_minor=650_000, taxable_minor=617_500, tax_minor=120_000, net_minor=530_000,
+                            lines=(PayslipLine("BASIC", "Basic salary", LineKind.EARNING, 650_000),))
+    given_ = {"base_minor": base, "working_days": working, "unpaid_leave_days": unpaid, "filing_status": scale,
+              "arrears": arrears, "leave": leave, "termination": (), "termination_tax": (),
+              "rates": {"super_guarantee_rate": rate}, "ytd": ytd}
+    trusted, checked = PayInputs.trusted(**given_), PayInputs(**given_)
+    assert trusted == checked
+    assert (trusted.payment_days, type(trusted.working_days), trusted.values) == (working - F(unpaid), Fraction, {})
+    s = structure(basic(), Component.formula("SUPER", "Super", EMPLOYER, "gross * super_guarantee_rate"),
+                  Component.tax("PAYG", "PAYG", table="AU_PAYGW"))
+    assert compute_payslip(s, month(), trusted) == compute_payslip(s, month(), checked)
+
+
+@pytest.mark.parametrize(("days", "field"), [({"working_days": 0, "unpaid_leave_days": 0}, "working_days"),
+                                             ({"working_days": 21, "unpaid_leave_days": 22}, "unpaid_leave_days"),
+                                             ({"working_days": 21, "unpaid_leave_days": F(-1, 2)},
+                                              "unpaid_leave_days")])
+def test_trusted_pay_inputs_still_refuse_impossible_days(days, field):
+    with pytest.raises(InvalidInput) as err:
+        PayInputs.trusted(base_minor=100, filing_status=None, arrears=(), leave=(), termination=(),
+                          termination_tax=(), rates={}, ytd=YearToDate(), **days)
+    assert err.value.field == field
+
+
 def test_bad_periods_are_refused():
     with pytest.raises(InvalidInput) as err:
         PayPeriod(date(2025, 3, 31), date(2025, 3, 1), date(2025, 3, 28), PayFrequency.MONTHLY)
