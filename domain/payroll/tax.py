@@ -49,6 +49,7 @@ from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
 from itertools import pairwise
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -474,13 +475,28 @@ class Withholding:
         if parts is None or parts[0] != fixed:
             # record()'s keys in its order, split around taxable_minor (json.dumps joins a dict's items with ", ",
             # so the pieces render as the whole does); the citation, the longest part, rendered once per table.
-            head = json.dumps({"table": self.code, "filing_status": self.filing_status, "in_force": texts["in_force"],
-                               "frequency": texts["frequency"]})[:-1] + ', "taxable_minor": '
-            tail = ", " + json.dumps({
-                "earnings": texts["earnings"], "band_from": texts["band_from"], "rate": texts["rate"],
-                "base": texts["base"], "band_period_tax": texts["band_period_tax"],
-                "band_period_tax_rounded": texts["band_period_tax_rounded"],
-                "amount_minor": self.amount_minor})[1:-1] + f', "citation": {_citation_json(self.citation)}}}'
+            # Rendered once per step, and a run has a step for most of its distinct taxable pays (thousands): the
+            # texts quoted by json's own string encoder and joined here rather than two json.dumps of dicts.
+            text = encode_basestring_ascii
+            if type(self.amount_minor) is int and isinstance(self.code, str) and isinstance(
+                    self.filing_status, str | None) and all(isinstance(texts[k], str) for k in _RECORD_TEXTS):
+                status = "null" if self.filing_status is None else text(self.filing_status)
+                head = (f'{{"table": {text(self.code)}, "filing_status": {status}, "in_force": '
+                        f'{text(texts["in_force"])}, "frequency": {text(texts["frequency"])}, "taxable_minor": ')
+                tail = (f', "earnings": {text(texts["earnings"])}, "band_from": {text(texts["band_from"])}, '
+                        f'"rate": {text(texts["rate"])}, "base": {text(texts["base"])}, "band_period_tax": '
+                        f'{text(texts["band_period_tax"])}, "band_period_tax_rounded": '
+                        f'{text(texts["band_period_tax_rounded"])}, "amount_minor": {int.__repr__(self.amount_minor)}'
+                        f', "citation": {_citation_json(self.citation)}}}')
+            else:
+                head = json.dumps({"table": self.code, "filing_status": self.filing_status,
+                                   "in_force": texts["in_force"], "frequency": texts["frequency"]})[:-1] + (
+                    ', "taxable_minor": ')
+                tail = ", " + json.dumps({
+                    "earnings": texts["earnings"], "band_from": texts["band_from"], "rate": texts["rate"],
+                    "base": texts["base"], "band_period_tax": texts["band_period_tax"],
+                    "band_period_tax_rounded": texts["band_period_tax_rounded"],
+                    "amount_minor": self.amount_minor})[1:-1] + f', "citation": {_citation_json(self.citation)}}}'
             parts = texts[RECORD_JSON] = (fixed, head, tail)
         return f"{parts[1]}{self.taxable_minor}{parts[2]}"
 
@@ -490,6 +506,10 @@ def _citation_json(citation: tuple[tuple[str, str], ...]) -> str:
     """json.dumps(dict(citation)): a table's citation as Withholding.record_json writes it, once per table."""
     return json.dumps(dict(citation))
 
+
+_RECORD_TEXTS = ("in_force", "frequency", "earnings", "band_from", "rate", "base", "band_period_tax",
+                 "band_period_tax_rounded")
+"""The texts of a step that Withholding.record_json writes."""
 
 RECORD_JSON = "record_json"
 """The key under which `Withholding.record_json` keeps a step's rendered JSON in its texts: (what it was rendered
@@ -553,12 +573,16 @@ def withholding(table: TaxTable, *, taxable_minor: int, frequency: PayFrequency 
         if len(steps) < 100_000:  # bounded: a table's distinct earnings a payroll can look up
             steps[key] = known
     earnings, band, tax, rounded, amount_minor, texts = known
-    return Withholding(
-        code=table.code, filing_status=table.filing_status, table_effective_from=table.effective_from,
-        currency=table.currency, frequency=freq, taxable_minor=taxable_minor, earnings=earnings, band=band,
-        band_period_tax=tax, band_period_tax_rounded=rounded, amount_minor=amount_minor,
-        table_effective_to=table.effective_to, source=table.source, citation=table.citation, texts=texts,
-    )
+    # Built as the constructor would (it checks nothing), its attribute dict assigned once instead of one
+    # object.__setattr__ per field of the frozen dataclass (10,000 withholdings a payroll run).
+    result = object.__new__(Withholding)
+    object.__setattr__(result, "__dict__", {
+        "code": table.code, "filing_status": table.filing_status, "table_effective_from": table.effective_from,
+        "currency": table.currency, "frequency": freq, "taxable_minor": taxable_minor, "earnings": earnings,
+        "band": band, "band_period_tax": tax, "band_period_tax_rounded": rounded, "amount_minor": amount_minor,
+        "table_effective_to": table.effective_to, "source": table.source, "citation": table.citation,
+        "texts": texts})
+    return result
 
 
 def _ratio(value: Fraction) -> tuple[int, int]:

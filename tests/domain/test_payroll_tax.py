@@ -48,6 +48,7 @@ from domain.payroll.tax import (
     TaxBand,
     TaxTable,
     TaxTableSet,
+    Withholding,
     bundled_tax_tables,
     compute_withholding,
     exact_number,
@@ -374,6 +375,20 @@ def test_a_step_worked_on_integers_is_the_step_worked_with_fractions_for_any_tab
         index, earnings, tax, rounded, amount = _step_exact(table, withheld.earnings, PayFrequency(frequency))
         assert (withheld.band, withheld.band_period_tax, withheld.band_period_tax_rounded, withheld.amount_minor) == (
             table.bands[index], tax, rounded, amount)
+
+@pytest.mark.parametrize("frequency", ["weekly", "fortnightly", "monthly"])
+@pytest.mark.parametrize("taxable", [0, 35_900, 123_456, 650_033, 2_000_000])
+def test_a_withholding_is_the_one_its_constructor_makes_from_the_same_figures(taxable, frequency):
+    table = TABLES.pick("AU_PAYGW", on=IN_2024_SCHEDULE, filing_status="scale_2")
+    withheld = withholding(table, taxable_minor=taxable, frequency=frequency)
+    built = Withholding(code=table.code, filing_status=table.filing_status, table_effective_from=table.effective_from,
+                        currency=table.currency, frequency=PayFrequency(frequency), taxable_minor=taxable,
+                        earnings=withheld.earnings, band=withheld.band, band_period_tax=withheld.band_period_tax,
+                        band_period_tax_rounded=withheld.band_period_tax_rounded, amount_minor=withheld.amount_minor,
+                        table_effective_to=table.effective_to, source=table.source, citation=table.citation)
+    assert (withheld, vars(withheld).keys(), withheld.record()) == (built, vars(built).keys(), built.record())
+    assert withheld.record_json() == json.dumps(built.record())
+
 
 def test_bundled_2024_scale_2_bands_match_the_published_coefficients():
     # ATO, coefficients from 1 July 2024, scale 2: (less than, a, b).
