@@ -61,6 +61,24 @@ async def test_export_term_grades_produces_the_csv(rt):
     assert by_student[(comp.cls.code, first.student.code)][3] == "80.00"  # 80/100 and 40/50 weighted 40:60
 
 
+async def test_export_in_batches_of_any_size_gives_the_same_csv(rt, monkeypatch):
+    """The export computes its classes a batch at a time (workers.exports.EXPORT_BATCH): a batch of one class, as
+    the classes of a section in one batch, give the rows compute_term_grades gives class by class."""
+    from workers import exports
+
+    school = await graded_school(rt)
+    results = []
+    for batch in (1, 25):
+        monkeypatch.setattr(exports, "EXPORT_BATCH", batch)
+        job = await invoke(rt, "export_term_grades", {"section_id": school.section_id, "term_id": school.term_id},
+                           school.registrar)
+        done = await wait_for(rt, school.registrar, job.job_id)
+        assert done.status == "succeeded" and done.progress == 1.0, done.error
+        results.append(done.result)
+    assert results[0] == results[1] and results[0]["rows"] == 6
+    assert sorted(list(csv.reader(io.StringIO(results[0]["csv"])))[1:]) == await expected_rows(rt, school)
+
+
 async def test_export_by_year_level_covers_the_sections_of_the_term_year(rt):
     school = await graded_school(rt)
     async with rt.db.read() as s:
