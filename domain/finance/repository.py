@@ -173,7 +173,7 @@ async def post_new_entry(session: AsyncSession, entry: JournalEntry, lines: list
     values = {column.key: getattr(entry, column.key) for column in JournalEntry.__table__.columns}  # type: ignore
     values.update(id=entry_id, entry_number=f"JE{entry_id:06d}")
     stmt = pg_insert(JournalEntry).on_conflict_do_nothing().returning(JournalEntry)
-    inserted = (await session.execute(stmt, [values])).scalars().first()
+    inserted = (await session.exec(stmt, params=[values])).scalars().first()  # type: ignore[call-overload]
     if inserted is None:
         return None
     for line in lines:
