@@ -80,6 +80,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mcp_latency import descendants, process_cpu_s  # noqa: E402  (the /proc readers CpuMeter uses)
+
 MCS_ERP = Path(sys.executable).parent / "mcs-erp"
 CALL_TIMEOUT_S = 60.0  # one tool call's bound (--call-timeout)
 JOBS_DRAIN_S = 180.0  # how long the jobs started during the run may take to end afterwards
@@ -559,38 +562,6 @@ async def ledger_balanced(engine: AsyncEngine) -> bool:
 
 
 # ---------------------------------------------------------------- the deployment
-
-
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu_s(pid: int) -> float | None:
-    """User plus system CPU seconds of process `pid` so far (Linux /proc; None when it cannot be read)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
-
-
-def descendants(pid: int) -> list[int]:
-    """The live descendants of process `pid` (the server's uvicorn workers)."""
-    parents: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                parents.setdefault(int(f.read().rsplit(b")", 1)[1].split()[1]), []).append(int(name))
-        except (OSError, IndexError, ValueError):
-            continue
-    found, todo = [], [pid]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 CPU_PARTS = ("server", "workers", "database", "clients")

@@ -118,7 +118,7 @@ def percentile(values: list[float], q: float) -> float:
 TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _cpu_s(pid: int) -> float | None:
+def process_cpu_s(pid: int) -> float | None:
     """User plus system CPU seconds of process `pid` (Linux /proc; None when it cannot be read)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
@@ -128,7 +128,7 @@ def _cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """The live descendants of process `pid` (uvicorn's worker processes with --workers > 1)."""
     try:
         entries = [int(name) for name in os.listdir("/proc") if name.isdigit()]
@@ -180,8 +180,8 @@ class CpuMeter:
 
     async def snapshot(self) -> dict[str, Any]:
         """{server, client: CPU seconds so far (None: unknown); db: {backend pid: CPU seconds so far}, or None}."""
-        server = [_cpu_s(pid) for pid in (self.server_pid, *_children(self.server_pid))]
-        db = None if self.dsn is None else {pid: _cpu_s(pid) for pid in await self._backends()}
+        server = [process_cpu_s(pid) for pid in (self.server_pid, *descendants(self.server_pid))]
+        db = None if self.dsn is None else {pid: process_cpu_s(pid) for pid in await self._backends()}
         return {"server": None if server[0] is None else sum(c for c in server if c is not None), "db": db,
                 "client": time.process_time()}
 
