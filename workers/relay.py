@@ -231,34 +231,27 @@ class _Wakeable:
         if days <= 0:
             return 0
         before = utcnow() - timedelta(days=days)
-        deleted = 0
-
-        async def work() -> bool:
-            nonlocal deleted
-            for _ in range(PRUNE_BATCHES):
-                async with self.runtime.db.write() as session:
-                    count = await outbox.prune_done(session, before=before)
-                deleted += count
-                if count < outbox.PRUNE_BATCH:
-                    break
-            return False
-
-        await self.each_tenant(work)
-        return deleted
+        return await self._delete_in_batches(lambda session: outbox.prune_done(session, before=before),
+                                             outbox.PRUNE_BATCH)
 
     async def purge_sign_ins(self) -> int:
         """Delete each tenant's OAuth authorization codes and tokens expired more than a day ago
         (domain.oauth.service.purge_expired), a batch per transaction and at most PRUNE_BATCHES per tenant; returns
         how many. The relay's hourly housekeeping runs it beside `prune`."""
+        return await self._delete_in_batches(oauth.purge_expired, oauth.PURGE_BATCH)
+
+    async def _delete_in_batches(self, delete: Callable[[AsyncSession], Awaitable[int]], batch: int) -> int:
+        """Run `delete` (a batch of at most `batch` rows deleted, their count returned) in each tenant, a write
+        transaction per call, until a call deletes fewer than `batch` or PRUNE_BATCHES calls ran; return the total."""
         deleted = 0
 
         async def work() -> bool:
             nonlocal deleted
             for _ in range(PRUNE_BATCHES):
                 async with self.runtime.db.write() as session:
-                    count = await oauth.purge_expired(session)
+                    count = await delete(session)
                 deleted += count
-                if count < oauth.PURGE_BATCH:
+                if count < batch:
                     break
             return False
 

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, func
 from sqlmodel import select
@@ -56,8 +57,9 @@ def parse_roles(raw: str | list[str] | set[str]) -> frozenset[Role]:
     return frozenset(roles)
 
 
-def actor_for(user: User, channel: Channel) -> Actor:
-    """Build the Actor of `user` calling through `channel`, in the tenant of the context (the user's own)."""
+def actor_for(user: Any, channel: Channel) -> Actor:
+    """Build the Actor of `user` (a User, or a row with its id, username, roles, employee_id and display_name, as
+    _KEY_OWNER's) calling through `channel`, in the tenant of the context (the user's own)."""
     return Actor(id=user.id or 0, username=user.username, roles=parse_roles(user.roles), channel=channel,
                  employee_id=user.employee_id, display_name=user.display_name, tenant=current_tenant())
 
@@ -168,7 +170,7 @@ async def authenticate_key_with_id(session: AsyncSession, raw: str, channel: Cha
     """Return the Actor of a presented key and the key's id (for a session that must end when the key is
     revoked), or None when the key is unknown, revoked or its user deleted."""
     row = (await session.exec(_KEY_OWNER, params={"key_hash": hash_key(raw)})).first()
-    return None if row is None else (_actor_of_row(row, channel), row.key_id)
+    return None if row is None else (actor_for(row, channel), row.key_id)
 
 
 async def key_is_active(session: AsyncSession, *, key_id: int, user_id: int) -> bool:
@@ -187,11 +189,6 @@ _KEY_OWNER = (select(User.id, User.username, User.roles, User.employee_id, User.
                      User.deleted_at.is_(None)))  # type: ignore[union-attr]
 
 
-def _actor_of_row(row, channel: Channel) -> Actor:
-    """actor_for, from a row of _KEY_OWNER."""
-    return Actor(id=row.id, username=row.username, roles=parse_roles(row.roles), channel=channel,
-                 employee_id=row.employee_id, display_name=row.display_name, tenant=current_tenant())
-
 
 async def authenticate_key(session: AsyncSession, raw: str, channel: Channel, *,
                            schema: str | None = None) -> Actor | None:
@@ -201,7 +198,7 @@ async def authenticate_key(session: AsyncSession, raw: str, channel: Channel, *,
     reads the tenant registry in the same unit of work, and sets the context's tenant for the Actor)."""
     row = (await session.exec(_KEY_OWNER, params={"key_hash": hash_key(raw)},
                               execution_options=tenant_options(schema) or {})).first()
-    return None if row is None else _actor_of_row(row, channel)
+    return None if row is None else actor_for(row, channel)
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:

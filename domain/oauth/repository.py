@@ -9,6 +9,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.identity.service import get_user, key_is_active
+from domain.kernel.sql import id_in
 from domain.oauth.models import OAuthClient, OAuthCode, OAuthGrant, OAuthToken
 
 
@@ -90,6 +91,6 @@ async def delete_expired(session: AsyncSession, *, before: datetime, limit: int)
         ids = list((await session.exec(select(model.id).where(model.expires_at < before)  # type: ignore[union-attr]
                                        .order_by(model.id).limit(limit))).all())  # type: ignore[union-attr]
         if ids:
-            await session.exec(delete(model).where(model.id.in_(ids)))  # type: ignore[union-attr,call-overload]
+            await session.exec(delete(model).where(id_in(model.id, ids)))  # type: ignore[call-overload]
             deleted += len(ids)
     return deleted
