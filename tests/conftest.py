@@ -96,10 +96,10 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     The tests of TRANSPORT_FILES are marked transport and run on the SQLite leg only as well: see there."""
     root = Path(__file__).resolve().parent
     for item in items:
-        if item.path.relative_to(root).as_posix() in NO_DATABASE_FILES:
+        path = item.path.relative_to(root).as_posix()
+        if path in NO_DATABASE_FILES:
             item.add_marker(pytest.mark.no_database)
-    for item in items:
-        if item.path.relative_to(root).as_posix() in TRANSPORT_FILES:
+        elif path in TRANSPORT_FILES:
             item.add_marker(pytest.mark.transport)
     if BACKEND == "postgresql":
         def sqlite_leg_only(item) -> bool:
