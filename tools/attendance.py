@@ -20,6 +20,7 @@ from domain.academics.schemas import (
     AttendanceRatesOut,
     AttendanceRecordOut,
     AttendanceRegisterOut,
+    EntryCountsOut,
     RateLineOut,
     RateOut,
     StatusCountsOut,
@@ -104,17 +105,24 @@ def _rate_fields(counts: AttendanceCounts) -> dict:
 @academics_module.tool(effect=Effect.WRITE, roles=ATTENDANCE_KEEPERS, idempotent=True)
 async def take_attendance(ctx: ToolContext, args: TakeAttendanceIn) -> TakeAttendanceOut:
     """Take a section's daily register: each student's status on a school day. Today's register can be taken again; for
-    a past day only missing records are added (changing one is correct_attendance). Teachers only for sections where
-    they teach or are homeroom teacher."""
+    a past day only missing records are added (changing one is correct_attendance). Answers with counts and only the
+    entries not marked present or that changed a record (get_attendance_register reads the whole register). Teachers
+    only for sections where they teach or are homeroom teacher."""
     entries = [RegisterEntry(e.student_id, e.status, e.note) for e in args.entries]
     register = await attendance.take_attendance(ctx.session, ctx.actor, section_id=args.section_id,
                                                 on_date=args.date, entries=entries, today=_today(ctx))
     outcomes = [line.outcome for line in register.lines]
+    counts = register.counts
     return TakeAttendanceOut(section_id=register.section.id or 0, section_code=register.section.code,
                              date=register.on_date, created=outcomes.count(attendance.CREATE),
                              updated=outcomes.count(attendance.UPDATE),
                              unchanged=outcomes.count(attendance.UNCHANGED),
-                             lines=[register_line_out(line) for line in register.lines])
+                             counts=EntryCountsOut(present=counts.present, late=counts.late, absent=counts.absent,
+                                                   excused=counts.excused),
+                             exceptions=[register_line_out(line) for line in register.lines
+                                         if line.outcome == attendance.UPDATE
+                                         or (line.record is not None
+                                             and line.record.status != AttendanceStatus.PRESENT.value)])
 
 
 @academics_module.tool(effect=Effect.READ, roles=ATTENDANCE_KEEPERS)

@@ -237,14 +237,28 @@ class StatusCountsOut(OutputModel):
     not_taken: int = Field(description="Students of the register without a record that day.")
 
 
+class EntryCountsOut(OutputModel):
+    present: int
+    late: int
+    absent: int
+    excused: int
+
+
 class TakeAttendanceOut(OutputModel):
+    """What a register taken did: counts, and only the lines worth a look (the caller sent every status, so the
+    whole register back would repeat it; get_attendance_register reads it)."""
+
     section_id: int
     section_code: str
     date: dt.date
     created: int
     updated: int
     unchanged: int
-    lines: list[RegisterLineOut] = Field(description="The entries, in the order given.")
+    counts: EntryCountsOut = Field(description="The entries by status.")
+    exceptions: list[RegisterLineOut] = Field(
+        description="The entries not marked present, and those that changed a record already kept (outcome "
+                    "updated), in the order given; every other entry is recorded present as sent. "
+                    "get_attendance_register shows the whole register with each record's id and version.")
 
 
 class AttendanceRegisterOut(OutputModel):

@@ -64,8 +64,12 @@ async def test_teacher_takes_todays_register_and_reads_it_back(runtime, today):
     out = await _take(runtime, school, school.teacher, TODAY, ids, ["present", "absent", "late", "excused"],
                       [None, None, "arrived 09:20", "dentist"])
     assert (out.created, out.updated, out.unchanged) == (4, 0, 0)
-    assert [line.status for line in out.lines] == ["present", "absent", "late", "excused"]
-    assert out.lines[2].note == "arrived 09:20" and all(line.version == 1 for line in out.lines)
+    assert (out.counts.present, out.counts.absent, out.counts.late, out.counts.excused) == (1, 1, 1, 1)
+    # Only the entries not marked present come back (the caller sent the rest), each with its new record.
+    assert [(line.student_id, line.status) for line in out.exceptions] == [
+        (ids[1], "absent"), (ids[2], "late"), (ids[3], "excused")]
+    assert [line.note for line in out.exceptions] == [None, "arrived 09:20", "dentist"]
+    assert all(line.version == 1 and line.outcome == "created" for line in out.exceptions)
 
     register = await invoke(runtime, "get_attendance_register", {"section_id": school.section_id,
                                                                  "date": TODAY.isoformat()}, school.teacher)
@@ -78,6 +82,7 @@ async def test_teacher_takes_todays_register_and_reads_it_back(runtime, today):
     assert register.students[0].student_code.startswith("S") and register.students[0].student_name
 
     records = await _records(runtime, ids)
+    assert [line.record_id for line in out.exceptions] == [records[(sid, TODAY)].id for sid in ids[1:]]
     async with runtime.db.read() as s:
         audit = (await s.exec(select(AuditEntry).where(AuditEntry.tool == "take_attendance",
                                                        AuditEntry.actor_id == school.teacher.id))).all()
@@ -104,7 +109,10 @@ async def test_retaking_todays_register_updates_it(runtime, today):
     again = await _take(runtime, school, school.other_teacher, TODAY, ids, ["present", "late", "absent"],
                         [None, "bus was late", None])
     assert (again.created, again.updated, again.unchanged) == (0, 1, 2)
-    assert [line.outcome for line in again.lines] == ["unchanged", "updated", "unchanged"]
+    # The line that changed (now late) and the absent one, left unchanged; the unchanged present one is counted.
+    assert [(line.student_id, line.status, line.outcome, line.version) for line in again.exceptions] == [
+        (ids[1], "late", "updated", 2), (ids[2], "absent", "unchanged", 1)]
+    assert (again.counts.present, again.counts.late, again.counts.absent) == (1, 1, 1)
     records = await _records(runtime, ids)
     changed = records[(ids[1], TODAY)]
     assert changed.status == "late" and changed.note == "bus was late" and changed.version == 2
@@ -127,7 +135,28 @@ async def test_a_past_day_takes_missing_records_but_refuses_overwrites(runtime, 
     # Re-sending what the register says plus the missing student adds only that student.
     out = await _take(runtime, school, school.teacher, YESTERDAY, ids, ["present", "absent", "late"])
     assert (out.created, out.updated, out.unchanged) == (1, 0, 2)
-    assert (await _records(runtime, ids))[(ids[2], YESTERDAY)].status == "late"
+    after = await _records(runtime, ids)
+    assert after[(ids[2], YESTERDAY)].status == "late"
+    assert [(line.student_id, line.outcome, line.record_id) for line in out.exceptions] == [
+        (ids[1], "unchanged", after[(ids[1], YESTERDAY)].id), (ids[2], "created", after[(ids[2], YESTERDAY)].id)]
+
+
+async def test_an_all_present_register_answers_with_counts_only(runtime, today):
+    school = await make_school(runtime, students=5)
+    ids = list(reversed(school.student_ids))  # not in id order: each new record is matched to its own entry
+    out = await _take(runtime, school, school.teacher, TODAY, ids, ["present"] * 5)
+    assert (out.created, out.counts.present, out.counts.absent, out.exceptions) == (5, 5, 0, [])
+    again = await _take(runtime, school, school.teacher, TODAY, ids, ["present", "present", "absent", "present",
+                                                                      "late"])
+    records = await _records(runtime, ids)
+    assert [(line.student_id, line.status, line.record_id) for line in again.exceptions] == [
+        (ids[2], "absent", records[(ids[2], TODAY)].id), (ids[4], "late", records[(ids[4], TODAY)].id)]
+    assert len({r.id for r in records.values()}) == 5
+    late = await _take(runtime, school, school.teacher, YESTERDAY, ids, ["absent", "present", "present", "late",
+                                                                         "present"])
+    records = await _records(runtime, ids)
+    assert [(line.student_id, line.outcome, line.record_id) for line in late.exceptions] == [
+        (ids[0], "created", records[(ids[0], YESTERDAY)].id), (ids[3], "created", records[(ids[3], YESTERDAY)].id)]
 
 
 # ---------------------------------------------------------------- refused input
@@ -168,6 +197,12 @@ async def test_students_not_in_the_section_and_duplicates_are_refused(runtime, t
         await _take(runtime, school, school.admin, TODAY, [2_000_000_000], ["absent"])
     assert info.value.field == "entries.0.student_id"
     assert await _records(runtime, ids + elsewhere.student_ids) == {}
+    for tool, args in (("take_attendance", {"entries": _entries(ids[:1], ["present"])}),
+                       ("get_attendance_register", {})):
+        with pytest.raises(NotFound) as info:
+            await invoke(runtime, tool, {"section_id": 2_000_000_000, "date": TODAY.isoformat(), **args},
+                         school.admin)
+        assert info.value.field == "section_id" and "no section with id 2000000000" in info.value.message
 
 
 # ---------------------------------------------------------------- scope
