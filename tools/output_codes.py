@@ -154,6 +154,9 @@ def _collect(value: Any, todo: list[tuple[BaseModel, str, str, str, bool]]) -> N
             if isinstance(inner, BaseModel | list | tuple | dict):
                 _collect(inner, todo)
     elif isinstance(value, list | tuple):
+        if value and isinstance(value[0], BaseModel):
+            _collect_models(value, todo)
+            return
         for item in value:
             if isinstance(item, BaseModel | list | tuple):
                 _collect(item, todo)
@@ -163,6 +166,31 @@ def _collect(value: Any, todo: list[tuple[BaseModel, str, str, str, bool]]) -> N
         for item in value.values():
             if isinstance(item, BaseModel | list | tuple):
                 _collect(item, todo)
+
+
+def _collect_models(items: list | tuple, todo: list[tuple[BaseModel, str, str, str, bool]]) -> None:
+    """_collect over a list of models (a page's items), in the same order: the code fields and the fields to walk
+    of a run of items of one model are looked up once for the run, not per item. Items that are not models are
+    collected as _collect does."""
+    index, count = 0, len(items)
+    while index < count:
+        model = type(items[index])
+        if not issubclass(model, BaseModel):
+            _collect(items[index:], todo)
+            return
+        end = index + 1
+        while end < count and type(items[end]) is model:
+            end += 1
+        fields, walked = code_fields(model), _walked_fields(model)
+        for value in items[index:end] if fields or walked else ():
+            for id_field, kind, code_field, many in fields:
+                if getattr(value, code_field) is None and getattr(value, id_field) is not None:
+                    todo.append((value, id_field, kind, code_field, many))
+            for name in walked:
+                inner = getattr(value, name)
+                if isinstance(inner, BaseModel | list | tuple | dict):
+                    _collect(inner, todo)
+        index = end
 
 
 async def fill_codes(session: AsyncSession, out: BaseModel) -> BaseModel:

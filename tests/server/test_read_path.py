@@ -147,3 +147,39 @@ async def test_a_read_runs_a_select_of_columns_as_core_with_the_orms_rows(rt):
     assert rows[0]._fields == through_orm[0]._fields == ("id", "name", "length")
     assert ids == ids_through_orm and all(isinstance(i, int) for i in ids)
     assert [user.id for user in users] == ids
+
+
+async def test_models_of_rows_of_named_columns_are_the_models_their_attributes_make(rt):
+    """tools.types.models_of hands rows of a select of named columns to pydantic-core as dicts of their values:
+    the same models as validating each row's attributes (None and dates too); a model that forbids extra keys,
+    or rows naming a column twice, are read by attribute as before."""
+    from datetime import date
+
+    from pydantic import BaseModel, ConfigDict
+    from sqlalchemy import literal, null, select
+
+    from tools.types import _by_name, models_of
+
+    class Shown(BaseModel):
+        model_config = ConfigDict(from_attributes=True)
+        id: int
+        code: str
+        section_id: int | None = None
+        born: date | None = None
+        note: str = "none"  # no column: its default
+
+    class Strict(Shown):
+        model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+    stmt = select(literal(7).label("id"), literal("S-7").label("code"), null().label("section_id"),
+                  literal(date(2014, 3, 1)).label("born"), literal("unused").label("extra"))
+    async with rt.db.read() as session:
+        rows = list((await session.exec(stmt)).all()) * 3
+    assert _by_name(Shown, rows[0]._fields) and not _by_name(Strict, rows[0]._fields)
+    assert not _by_name(Shown, ("id", "id")) and not _by_name(Shown, None)
+    for model in (Shown, Strict):
+        made = models_of(model, rows)
+        assert made == [model.model_validate(row, from_attributes=True) for row in rows]
+        assert made[0].model_dump() == {"id": 7, "code": "S-7", "section_id": None, "born": date(2014, 3, 1),
+                                        "note": "none"}
+    assert models_of(Shown, []) == [] and models_of(Shown, iter(rows[:1])) == models_of(Shown, rows[:1])

@@ -251,3 +251,59 @@ async def test_codes_are_fetched_in_one_query_per_kind(demo, monkeypatch):
     assert len(page.items) == 50 and sorted(kinds) == sorted(set(kinds)), calls
     assert {"fee_schedule", "term", "journal_entry"} <= set(kinds)
     assert all(out.schedule_code and out.term_code for out in page.items)
+
+
+def _collected_item_by_item(value: Any, todo: list) -> None:
+    """fill_codes' walk as it was before pages were walked a run of one model at a time (the reference)."""
+    if isinstance(value, BaseModel):
+        for id_field, kind, code_field, many in code_fields(type(value)):
+            if getattr(value, code_field) is None and getattr(value, id_field) is not None:
+                todo.append((value, id_field, kind, code_field, many))
+        for name in output_codes._walked_fields(type(value)):
+            inner = getattr(value, name)
+            if isinstance(inner, BaseModel | list | tuple | dict):
+                _collected_item_by_item(inner, todo)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if isinstance(item, BaseModel | list | tuple):
+                _collected_item_by_item(item, todo)
+            else:
+                break
+    elif isinstance(value, dict):
+        for item in value.values():
+            if isinstance(item, BaseModel | list | tuple):
+                _collected_item_by_item(item, todo)
+
+
+def test_a_page_is_walked_for_codes_in_the_order_of_its_items():
+    """A list of models is walked a run of one model at a time (output_codes._collect_models): the same fields
+    to fill, in the same order, as walking it item by item, whatever the list mixes (models of two kinds, codes
+    set or not, nested lists, a scalar that ends the walk as before)."""
+    from domain.academics.schemas import EnrollmentRead, SectionRead, StudentSummary
+    from tools.types import Page
+
+    def student(n: int, *, coded: bool) -> StudentSummary:
+        return StudentSummary(id=n, code=f"S{n}", first_name="A", last_name="B", year_level_id=n % 3 + 1,
+                              year_level_code="Y" if coded else None, section_id=None if n % 4 == 0 else n,
+                              section_code="S" if coded and n % 2 else None, status="active")
+
+    def enrollment(n: int) -> EnrollmentRead:
+        return EnrollmentRead(id=n, student_id=n, class_id=n + 1, status="active", enrolled_on="2026-02-01",
+                              class_code="C" if n % 2 else None)
+
+    section = SectionRead(id=9, code="7A", name="7A", year_level_id=1, academic_year_id=2, homeroom_teacher_id=4)
+    mixed = [student(1, coded=False), student(2, coded=True), enrollment(3), enrollment(4), student(5, coded=False),
+             [student(6, coded=False), enrollment(7)], (enrollment(8),), student(12, coded=False), 5,
+             student(13, coded=False)]
+    cases = [Page[StudentSummary](items=[student(n, coded=n % 5 == 0) for n in range(1, 30)]), mixed,
+             {"a": mixed, "b": [section, student(14, coded=False)]}, [section, section], [],
+             [1, student(15, coded=False)]]
+    for value in cases:
+        walked: list = []
+        output_codes._collect(value, walked)
+        expected: list = []
+        _collected_item_by_item(value, expected)
+        assert [(id(v), *rest) for v, *rest in walked] == [(id(v), *rest) for v, *rest in expected]
+    walked = []
+    output_codes._collect(mixed, walked)
+    assert len(walked) > 8 and {kind for _, _, kind, _, _ in walked} >= {"year_level", "section", "class"}
