@@ -44,10 +44,26 @@ async def get_account_or_raise(session: AsyncSession, account_id: int, *,
     return row
 
 
+_BY_CODE = "finance.accounts_by_code"  # session.info: {code upper-cased: (id, account)} get_account_by_code found;
+# the account is held here, as the identity map holds objects weakly and a caller may drop it before the next lookup
+
+
 async def get_account_by_code(session: AsyncSession, code: str) -> Account | None:
-    stmt = select(Account).where(func.upper(Account.code) == code.upper(),
+    """The live account with that code (case-insensitive), or None; no query when this session found it already
+    and holds it loaded and unchanged since (_loaded_accounts), still live and of that code: a fees tool reads
+    1200 Fees receivable for the fees' currency, then receivables_aging again for its ledger balance."""
+    wanted = code.upper()
+    known = session.info.get(_BY_CODE)
+    if known is not None and wanted in known:
+        loaded = _loaded_accounts(session, [known[wanted][0]])
+        if loaded is not None and loaded[0].deleted_at is None and loaded[0].code.upper() == wanted:
+            return loaded[0]
+    stmt = select(Account).where(func.upper(Account.code) == wanted,
                                  Account.deleted_at.is_(None))  # type: ignore[union-attr]
-    return (await session.exec(stmt)).first()
+    row = (await session.exec(stmt)).first()
+    if row is not None and row.id is not None:
+        session.info.setdefault(_BY_CODE, {})[wanted] = (row.id, row)
+    return row
 
 
 async def accounts_by_codes(session: AsyncSession, codes: Iterable[str]) -> dict[str, Account]:

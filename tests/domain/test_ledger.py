@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, text
+from sqlalchemy import event, func, text
 from sqlmodel import select
 
 from domain.finance import rules, service
@@ -191,6 +191,44 @@ async def test_create_account_normalizes_and_audits(runtime):
         assert (await service.get_account(s, account.id)).code == account.code
         with pytest.raises(NotFound):
             await service.get_account(s, UNKNOWN_ID)
+
+
+async def test_an_account_found_by_code_is_read_again_only_when_it_changed(runtime):
+    """issue 19: a second lookup of a code in one unit of work answers from the account the first one loaded, unless
+    the account changed since (its code, its deletion) or was expired; a code not found is always looked up."""
+    tag = unique()
+    sql: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sql.append(statement)
+
+    engine = runtime.db.write_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        async with runtime.db.write() as s:
+            assert await service.find_account_by_code(s, f"{tag}-7000") is None
+            made = await service.create_account(s, SYSTEM_ACTOR, code=f"{tag}-7000", name="Till", type="asset",
+                                                currency="USD")
+            sql.clear()
+            found = await service.find_account_by_code(s, f"{tag}-7000")
+            assert found is made and len(sql) == 1, "the first lookup of the code reads it"
+            assert await service.find_account_by_code(s, f"{tag}-7000".lower()) is made and len(sql) == 1
+            made.code = f"{tag}-7001"
+            await s.flush()
+            sql.clear()
+            assert await service.find_account_by_code(s, f"{tag}-7000") is None and len(sql) == 1
+            assert await service.find_account_by_code(s, f"{tag}-7001") is made
+            made.deleted_at = made.created_at
+            await s.flush()
+            assert await service.find_account_by_code(s, f"{tag}-7001") is None
+            made.deleted_at = None
+            await s.flush()
+            assert await service.find_account_by_code(s, f"{tag}-7001") is made
+            s.expire(made)
+            sql.clear()
+            assert await service.find_account_by_code(s, f"{tag}-7001") is made and len(sql) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 async def test_create_account_refusals(runtime):

@@ -194,6 +194,25 @@ async def test_a_payment_reads_the_fee_accounts_once_and_posts_without_a_savepoi
     assert entry.source == f"fee_payment:{paid.payment_id}"
 
 
+async def test_the_aging_reads_the_receivable_account_once(frt, world):
+    """issue 19 (bench/load.py): the aging tool reads 1200 Fees receivable for the fees' currency; the report's
+    comparison with the ledger uses that row again instead of reading it a second time."""
+    sql: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sql.append(" ".join(statement.split()))
+
+    engine = frt.db.read_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        report = await invoke(frt, "get_receivables_aging", {"as_of": "2026-02-04"}, world.bursar)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert report.agrees_with_ledger and report.ledger_receivable_minor == report.totals.total
+    account_reads = [s for s in sql if s.startswith("SELECT") and " FROM accounts " in s]
+    assert len(account_reads) == 1, account_reads
+
+
 async def test_payments_are_allocated_oldest_first_and_overpayment_becomes_credit(frt, world):
     kim = world.families["Kim"]
     account = await invoke(frt, "get_family_account", {"family_id": kim, "as_of": "2026-02-01"}, world.bursar)
