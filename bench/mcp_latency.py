@@ -44,6 +44,23 @@ the ORM unit of work per read (with its pool pre-ping round trip) and the SDK's 
 `json_response=True` mode would skip the task group and stream, at the cost of progress notifications during a
 call).
 
+Where a domain read's CPU beyond ping's goes (the ratio's T; 2026-12-07, PostgreSQL demo school, in process,
+process time, min of 5-7 rounds of 150-300 calls at load 7-13, so +-30%). ping runs a read unit of work too (its
+tool is a READ), so session, pool checkout and close are in both; what only the domain reads pay:
+  - the query, through Core (execute, cursor, result set-up) and asyncpg, with its round trip: about 0.25 ms
+    (get_student and list_students alike); the same SQL run on the unit of work's asyncpg connection directly
+    took about 0.1 ms less;
+  - PostgreSQL's backend: list_students (a section, 25 rows) 0.13 ms, get_student 0.06 ms per execution of the
+    prepared statements (generic plans; joining the year level and section costs nothing measurable);
+  - the tool layer: list_students' page 0.04 ms since its rows are validated from dicts (0.12 before: a Row's
+    attributes are read by name in Python), get_student's model 0.02 ms, fill_codes and redaction a few us;
+  - the answer's size, on the SDK's side: a 25-row page is validated and dumped as a CallToolResult (69 us;
+    ping's 15), its JSON-RPC response dumped (53 us; 4) and json.dumps'ed (110-130 us; 15), about 0.2 ms more
+    than ping's; get_student's about 0.03 ms more;
+  - through the whole ASGI app in process a get_student cost about 0.25 ms more again than call_tool_wire's
+    difference says (its size explains 0.03 ms; the handler's awaits on the database inside the SDK's task
+    group are the likely rest, not measured apart).
+
 The server's database pool is sized to the calls each of its processes serves at once (--pool-size, default
 --clients / --workers), as README's MCS_ERP_DATABASE_POOL_SIZE says to size it and as bench/tenants.py does.
 
