@@ -26,8 +26,16 @@ gets most of the time, measured at 60 s on a loaded 2-core machine (issue 24): f
 it beats letting CP-SAT improve it (comp05, seed 0: 363 with a quarter of the time in phase 1 and annealing
 from temperature 1, 310 with 2% and annealing from 8), and annealing to 95% of the time beats handing over
 to the LNS at 85% or once the best stalls (seed 1: comp05 364 against 390, comp07 49 against 54; comp01
-still 5). Every solution is re-scored by domain.timetable.scoring; the reported cost
-is the scorer's. Every phase stops within about a second once the caller's `stop` event is set.
+still 5). The start decides much of the result (issue 24, comp05, one chain of 8M annealing moves tried from each
+start; load 5-15): from six starts made as solve makes them (seeds 0-5), 323 and 353 (means of 12 chains each, the
+walk variants solver_anneal lists), 345, 351, 335, 344; 16M moves instead of 8M kept each start's level (321/324,
+344/349, 329/345 from seeds 0, 1, 4). Other starts did not do better: CP-SAT's first solution with one worker (2.7 s
+of CPU each on comp05, 11-16 s on comp07) 327, 393, 375, 337; phase 1 at 20% of the time (60 s; start costs 422,
+725, 836, 1618 at load 12, against 762-1119 at 2%) 318, 383, 356, 367 (comp07, 8M moves: 29, 32, 43 against 42, 31,
+28 from seeds 0-2). A short walk does not tell the better starts: from each of those 14 starts, one walk of 2M moves
+and one of 8M correlate at -0.06 (ranks: 0.2), so racing starts on short walks is no way to choose among them. Every
+solution is re-scored by domain.timetable.scoring; the reported cost is the scorer's. Every phase stops within about
+a second once the caller's `stop` event is set.
 """
 
 from __future__ import annotations

@@ -31,6 +31,13 @@ accepting the start's mean uphill move with probability 0.17), 7 chains, 337.4. 
 chains of each start at 8 averaged 314, 328, 358, 340, 350, 342. At 8M moves, t_end 0.3 and 0.6 (6 chains each:
 334.7, 336.2) did no better than 0.03 (333.2), though from 0.03 the best was found by 60% of the schedule. The
 budget's knee: 2M moves 374 (3 chains), 4M 351, 8M 333, 16M 332 (6 each).
+Tried on a move budget and not kept (issue 24, comp05, 8M moves tried, two CP-SAT starts of solve, three chain
+seeds each, load 5-15; the plain walk: 333, 312, 323 from one start, 356, 353, 356 from the other, mean 338.8):
+swapping with the one lecture blocking the drawn period in whichever room it holds (not only when the drawn room
+is its room; 25% more CPU per move tried) 339.7 (314, 318, 327; 371, 371, 337); a Kempe rate of 10% (50% more CPU)
+336.0; two halves of 4M, the second reheated to 3 from the first's best (iterated annealing) 337.5; a random walk
+of 1M moves at temperature 1e5 first (it forgets the start: the bad start once gave 321) 349.3. The start decides
+more than any of these: every variant kept each start's level (about 323 and 353 over the 12 chains of each).
 """
 
 from __future__ import annotations
