@@ -74,6 +74,7 @@ from domain.payroll.tax import (
     exact_number,
     pay_frequency,
     round_half_up,
+    round_half_up_ratio,
     show,
     withholding,
 )
@@ -886,29 +887,38 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
         if position == taxable_from:
             values[TAXABLE] = taxable
 
+    # Each line's exact amount as its integers, numerator / denominator (denominator above 0, not necessarily in
+    # lowest terms: rounding gives the same either way), rounded once; no Fraction made per component.
+    prorate_n, prorate_d = ratio.numerator, ratio.denominator
     for position, component in enumerate(structure.components):
-        reach(position)
+        if position == gross_from or position == taxable_from:  # two positions of a structure's components
+            reach(position)
         method = component.method
         if method is Method.FIXED:
             assert component.amount_minor is not None
-            exact: int | Fraction = component.amount_minor
+            numerator, denominator = component.amount_minor, 1
         elif method is Method.PERCENTAGE:
             assert component.of is not None
             rate = plan.percent_rates[position]
-            exact = values[component.of] if rate == 1 else rate * values[component.of]  # type: ignore[operator]
+            value = values[component.of]
+            numerator, denominator = value.numerator, value.denominator  # an int or a Fraction (exact values)
+            if rate != 1:
+                numerator, denominator = rate.numerator * numerator, rate.denominator * denominator
         else:
             assert component.compiled is not None
             bare = plan.bare_names[position]
             known = values.get(bare) if bare is not None else None
             if type(known) is int and known.bit_length() <= MAX_VALUE_BITS:
-                exact = known  # a formula that is one name (a tax's base "taxable") of a whole amount: its value
-            else:
-                exact = component.compiled.evaluate(values, where=plan.wheres[position], field_name="expression")
+                numerator, denominator = known, 1  # a formula that is one name (a tax's base "taxable") of a whole
+            else:                                  # amount: its value
+                numerator, denominator = component.compiled.evaluate(values, where=plan.wheres[position],
+                                                                     field_name="expression", as_ratio=True)
         if component.prorate and not whole_period:
-            exact *= ratio
+            numerator, denominator = numerator * prorate_n, denominator * prorate_d
+        rounded = numerator if denominator == 1 else round_half_up_ratio(numerator, denominator)
         if method is Method.TAX_TABLE:
             assert tables is not None and component.table is not None
-            base_minor = round_half_up(exact)
+            base_minor = rounded
             if base_minor < 0:
                 raise InvalidInput(f"structure {structure.code}, component {component.code}: the taxable base "
                                    f"'{component.expression}' is {base_minor} minor units; it must be 0 or more",
@@ -920,11 +930,11 @@ def compute_payslip(structure: SalaryStructure, period: PayPeriod, inputs: PayIn
             withholdings.append(result)
             amount = result.amount_minor
         else:
-            amount = round_half_up(exact)
+            amount = rounded
         if amount < 0:
             raise InvalidInput(f"structure {structure.code}, component {component.code} comes to {amount} minor "
-                               f"units (exactly {show(Fraction(exact))}); a line must be 0 or more; wrap the "
-                               "formula in max(0, ...)", field="amount_minor")
+                               f"units (exactly {show(Fraction(numerator, denominator))}); a line must be 0 or "
+                               "more; wrap the formula in max(0, ...)", field="amount_minor")
         if component.code in needed:
             values[component.code] = amount
         if component.kind is ComponentKind.EARNING:

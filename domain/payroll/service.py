@@ -631,6 +631,10 @@ def _leave_json(accrued: Mapping[str, Fraction], taken: Mapping[str, Fraction], 
                          for r in requests if r.hours]}
 
 
+_ZERO = Fraction(0)
+"""Zero as the Fraction the rules compute with, made once (a Fraction is immutable): 10,000 payslips a run."""
+
+
 @dataclass
 class _Employment:
     """What compute_run knows of one contract in one period before computing its payslip."""
@@ -790,7 +794,7 @@ async def compute_run(session: AsyncSession, run_id: int, *, progress: Progress 
         read above, so no user's formula runs on, or holds the GIL of, the event loop's process (issue 17,
         finding 1; issue 18's bench)."""
         items = [_Item(job, employees.get(job.contract.employee_id),
-                       unpaid_rows.get(job.contract.employee_id, Fraction(0)), taken.get(job.contract.employee_id, []),
+                       unpaid_rows.get(job.contract.employee_id, _ZERO), taken.get(job.contract.employee_id, []),
                        balances.get(job.contract.employee_id, {}), arrears.get(job.contract.employee_id, ()),
                        ytd.get(job.contract.employee_id, no_ytd)) for job in batch]
         outcomes = await offload.run_pure(_compute_batch, shared_key, shared, items)
@@ -933,7 +937,7 @@ def _compute_one(job: _Employment, employee: EmployeeFacts, structure: engine.Sa
     base = blended_pay(job.versions, job.employed, frequency)
     # The hourly rate and the leave loading pay leave taken and unused leave paid on termination; most payslips have
     # neither.
-    rate = loading = Fraction(0)
+    rate = loading = _ZERO
     if taken or job.ends_on is not None:
         rate = hourly_rate(contract)
         loading = Fraction(contract.leave_loading_x100 or 0, 10_000)

@@ -161,6 +161,17 @@ def round_half_up(value: Fraction) -> int:
     return _round_ratio(value.numerator, value.denominator, RoundingMode.HALF_UP)
 
 
+def round_half_up_ratio(numerator: int, denominator: int) -> int:
+    """round_half_up of numerator / denominator (denominator above 0, in lowest terms or not), on the integers
+    alone: the payroll engine's lines, whose exact amounts it keeps as integers."""
+    if denominator == 1:
+        return numerator
+    whole, rest = divmod(abs(numerator), denominator)
+    if 2 * rest >= denominator:  # the nearest integer, or a half (away from zero)
+        whole += 1
+    return whole if numerator >= 0 else -whole
+
+
 @dataclass(frozen=True)
 class Rounding:
     """Round to a multiple of `unit` (major units of the currency: 1 = whole dollars, 0.01 = cents).

@@ -326,3 +326,61 @@ def test_formulas_evaluate_as_simpleeval_does(text, base, days):
             compiled.evaluate(names)
         return
     assert compiled.evaluate(names) == expected
+
+
+def _outcome(call):
+    """What a call gives: ("value", Fraction) or ("error", message, field)."""
+    try:
+        result = call()
+    except InvalidInput as exc:
+        return ("error", exc.message, exc.field)
+    return ("value", F(*result) if isinstance(result, tuple) else result)
+
+
+_VALUE = st.one_of(st.integers(-10**20, 10**20), st.builds(F, st.integers(-10**12, 10**12), st.integers(1, 10**6)),
+                   st.just(F(1, 2**1030)), st.just(2**1100))
+
+
+@given(text=st.one_of(st.recursive(_LEAF, _grow, max_leaves=60), st.recursive(_ORACLE_LEAF, _oracle_grow,
+                                                                             max_leaves=40)),
+       base=_VALUE, days=_VALUE)
+@settings(max_examples=400, deadline=None, database=None)
+def test_ratio_gives_what_evaluate_gives(text, base, days):
+    """Property: evaluate(as_ratio=True) (integer pairs, formula._build_ratio) gives the integers of the Fraction
+    evaluate gives, in lowest terms with a positive denominator, for ints and Fractions of any size (over the bit
+    bound too), or raises the same error (division by zero, a value or an intermediate value over MAX_VALUE_BITS)."""
+    try:
+        compiled = Formula.compile(text, where="component X", field_name="expression")
+    except InvalidInput:
+        return
+    values = {"base": base, "days": days}
+    expected = _outcome(lambda: compiled.evaluate(values, where="component X", field_name="expression"))
+    got = _outcome(lambda: compiled.evaluate(values, where="component X", field_name="expression", as_ratio=True))
+    assert got == expected
+    if expected[0] == "value":
+        numerator, denominator = compiled.evaluate(values, as_ratio=True)
+        assert denominator > 0 and F(numerator, denominator) == expected[1]
+        assert (numerator, denominator) == (expected[1].numerator, expected[1].denominator)
+
+
+def test_ratio_of_values_it_does_not_take_on_is_the_fraction_s():
+    """Decimal values, a missing name and a bool go to evaluate: the same value or error."""
+    formula = Formula.compile("min(3000, gross * 0.005) + x / 3")
+    assert formula.evaluate({"gross": Decimal("1000000.5"), "x": 1}, as_ratio=True) == (9001, 3)  # 3000 + 1/3
+    with pytest.raises(InvalidInput, match="no value for x"):
+        formula.evaluate({"gross": 1}, as_ratio=True)
+    with pytest.raises(InvalidInput, match="must be an exact number"):
+        formula.evaluate({"gross": True, "x": 1}, as_ratio=True)
+    with pytest.raises(InvalidInput, match="divides by zero"):
+        Formula.compile("gross / (x - 1)").evaluate({"gross": 5, "x": 1}, as_ratio=True)
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!="])
+@pytest.mark.parametrize("a, b", [(1, 1), (1, 2), (2, 1), (F(1, 2), F(2, 4)), (F(-1, 3), F(1, 3)), (0, F(0, 5)),
+                                  (-2, -3), (F(7, 3), 2)])
+def test_ratio_compares_as_evaluate_does(op, a, b):
+    """Every comparison, at ties and either side of them, and chained: the branch evaluate takes."""
+    for text in (f"1 if a {op} b else 2", f"1 if a {op} b {op} a else 2", f"1 if not (a {op} b) or a < b else 2",
+                 f"min(a, b) if a {op} b and b {op} a else max(a, b, -a)"):
+        formula = Formula.compile(text)
+        assert F(*formula.evaluate({"a": a, "b": b}, as_ratio=True)) == formula.evaluate({"a": a, "b": b}), text
