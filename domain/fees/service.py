@@ -166,7 +166,12 @@ async def create_family(session: AsyncSession, actor: Actor, *, name: str, billi
                     billing_email=email,
                     billing_address=_text(billing_address, field="billing_address", max_length=500,
                                           required=False))
-    await repo.number_row(session, family, "code", "F", 5)
+    # PostgreSQL: the family is written once, numbered (its id reserved first), not inserted and then renumbered.
+    if await repo.reserve_number(session, family, "code", "F", 5):
+        session.add(family)
+        await session.flush()
+    else:
+        await repo.number_row(session, family, "code", "F", 5)
     for student_id in dict.fromkeys(student_ids):
         await _add_member(session, family, student_id, move=False)
     return family

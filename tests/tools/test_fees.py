@@ -16,7 +16,7 @@ from sqlmodel import select
 from domain.academics import service as academics
 from domain.documents.schemas import MAX_CHUNK_BYTES
 from domain.fees import service as fees
-from domain.fees.models import Invoice, InvoiceLine, Payment
+from domain.fees.models import Family, Invoice, InvoiceLine, Payment
 from domain.finance import service as finance
 from domain.finance.models import JournalEntry
 from domain.kernel.actor import SYSTEM_ACTOR
@@ -192,6 +192,29 @@ async def test_a_payment_reads_the_fee_accounts_once_and_posts_without_a_savepoi
         entry = (await s.exec(select(JournalEntry).where(JournalEntry.id == paid.entry_id))).one()
     assert entry.entry_number == f"JE{entry.id:06d}" == paid.entry_number
     assert entry.source == f"fee_payment:{paid.payment_id}"
+
+
+async def test_a_family_is_written_once_numbered(frt, world):
+    """issue 19 (bench/load.py): on PostgreSQL a new family is one INSERT with its number (F + its id), reserved
+    first, not an INSERT and an UPDATE of its code; SQLite numbers it after the insert. Either way F + its id."""
+    sql: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sql.append(" ".join(statement.split()))
+
+    engine = frt.db.write_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        made = await invoke(frt, "create_family", {"name": unique("Numbered family ")}, world.bursar)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert made.code == f"F{made.family_id:05d}"
+    async with frt.db.read() as s:
+        row = await s.get(Family, made.family_id)
+    assert (row.code, row.version, row.name) == (made.code, 1, made.name)
+    inserts = [s for s in sql if s.startswith("INSERT INTO families")]
+    updates = [s for s in sql if s.startswith("UPDATE families")]
+    assert len(inserts) == 1 and len(updates) == (0 if BACKEND == "postgresql" else 1), sql
 
 
 async def test_the_aging_reads_the_receivable_account_once(frt, world):
