@@ -608,7 +608,9 @@ class SideChain:
     Independent chains from one start are the simplest parallel annealing ("multiple independent runs", Aarts and
     Korst, Simulated Annealing and Boltzmann Machines, 1989): the better of two chains is at least as good and
     varies less between seeds; a hotter start makes the two differ more.
-    Starting takes about a second (the child imports the domain), so callers start one only for longer runs.
+    Starting takes about half a second (the child imports the annealer, which imports no OR-Tools, and the caller's
+    main module: one importing the solver at its top, as bench/itc2007.py did, costs the child about 2 s of CPU more,
+    4-7 s of wall time at load 8), so callers start one only for longer runs.
     """
 
     def __init__(self, proc: multiprocessing.process.BaseProcess, stop: ProcessEvent, started: ProcessEvent,

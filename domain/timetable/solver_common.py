@@ -15,10 +15,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-from ortools.sat.python import cp_model
+from typing import TYPE_CHECKING
 
 from domain.timetable.problem import Problem
+
+if TYPE_CHECKING:  # annotations only: the annealer's child process (Structure) imports no OR-Tools, with pandas
+    from ortools.sat.python import cp_model
 
 Occupancy = Callable[[int, int], "cp_model.LinearExprT | int"]
 

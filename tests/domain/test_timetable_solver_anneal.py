@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +158,13 @@ def test_a_move_budget_gives_the_same_walk_whatever_the_clock() -> None:
     annealer = Annealer(p, structure_of(p), seed=3, offer=lambda solution, s: None, stop=None)
     with pytest.raises(ValueError, match="moves 0 is below 1"):
         annealer.run(start, deadline=time.monotonic() + 1, moves=0)
+
+
+def test_the_annealer_imports_no_or_tools() -> None:
+    """A side chain's spawned child imports the annealer's module: OR-Tools (with pandas) took it about 2 s of CPU,
+    4-7 s at load 8, before it annealed; the annealer needs neither, so its imports must not pull them in."""
+    code = "import sys, domain.timetable.solver_anneal; print(sorted({'ortools', 'pandas'} & set(sys.modules)))"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                         timeout=120)
+    assert out.stdout.strip() == "[]"
