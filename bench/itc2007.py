@@ -34,7 +34,6 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from domain.timetable.itc2007 import parse_ctt, write_sol
-from domain.timetable.solver import solve
 
 BEST_KNOWN = {"comp01": 5, "comp05": 284, "comp07": 6}
 WINNER_60S = {"comp01": 5, "comp05": 315, "comp07": 20}
@@ -60,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1, help="runs per instance, seeds --seed, --seed + 1, ...")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
+    # Imported here, as the server's CLI and job workers import it: the solver's side annealing chain is a spawned
+    # child, which imports this module again, and OR-Tools at its top cost the child about 2 s of CPU.
+    from domain.timetable.solver import solve
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     seeds = list(range(args.seed, args.seed + args.seeds))
