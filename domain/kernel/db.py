@@ -15,25 +15,23 @@ see the transaction committed (enqueueing a job another process will look up, ra
 be kept). `Database.write()` runs the hooks after its COMMIT, in the order they were registered; a rollback (of
 the unit of work, or of the savepoint a hook was registered in) discards them unrun.
 
-Outages: a unit of work's first statement on PostgreSQL pings its pooled connection (a read's `SELECT 1`, a
+Outages: a unit of work's first statement on PostgreSQL pings its pooled connection (a read's search_path, a
 write's BEGIN and search_path or ping), and a connection found dead there is replaced once, so the first call after
-a database restart gets a fresh connection instead of a dead one (a read skips its ping on a connection that
-ended a unit of work well within ALIVE_WINDOW_S and whose socket is open: a restart closes the socket, which the
-driver sees); connecting and waiting for a pooled connection are
+a database restart gets a fresh connection instead of a dead one (a read skips its statement on a connection that
+ended a unit of work well within ALIVE_WINDOW_S, is on its tenant's path and whose socket is open: a restart closes
+the socket, which the driver sees); connecting and waiting for a pooled connection are
 bounded (CONNECT_TIMEOUT_S, POOL_TIMEOUT_S). A unit of work that cannot reach the database (or Redis, in an
 after-commit hook) raises ServiceUnavailable (code `unavailable`, retryable), which every edge answers as "try again".
 
 Tenants (domain/kernel/tenants.py): every unit of work runs for the tenant of its context (`current_tenant()`). On
 PostgreSQL one pool serves every tenant of the cluster: a write transaction starts with `set_config('search_path',
 'tenant_<code>', true)` (SET LOCAL: it ends with the transaction, committed, rolled back or cut off); a read, which
-has no transaction (autocommit), sets no path to route itself: its connection's search_path is pg_catalog
-(READ_SEARCH_PATH) and each of its statements built with SQLAlchemy names the tenant's schema (read_options;
-`public` for the default tenant); SQL written as text sets the tenant's path first (_ReadSession._path_for_text),
-which the next unit of work on that connection resets. Statements built
-with SQLAlchemy name the tenant's schema (schema_translate_map: tenant_options, read_options), so each tenant's are
-prepared and planned once per connection. The pool (TenantAffinePool) hands a unit of work an idle connection that
-last served its tenant when there is one, so PostgreSQL finds that tenant's catalog entries and plans in that
-backend's caches. A tenant whose registry row names another database (`database_url`) is served by that
+has no transaction (autocommit), starts with `SET search_path TO tenant_<code>` (RESET for the default tenant),
+which is also the read's ping of its pooled connection, unless the connection is on that path and known alive. The
+pool (TenantAffinePool) hands a unit of work an idle connection that last served its tenant when there is one, so
+PostgreSQL keeps that connection's plans instead of re-planning for another search_path; and statements built with
+SQLAlchemy name the tenant's schema (schema_translate_map: tenant_options), so each tenant's are prepared and
+planned once per connection. A tenant whose registry row names another database (`database_url`) is served by that
 cluster's pool, one per URL. The tenant's schema alone is on the path, not `public`: a table a lagging tenant lacks
 fails loudly instead of resolving to the default tenant's. On SQLite a tenant is its own file, with its own engines,
 made at first use (`Database.tenant_database`).
@@ -59,8 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import instance_dict, instance_state
 from sqlalchemy.pool import AsyncAdaptedQueuePool
-from sqlalchemy.sql.elements import ColumnClause, Label, TextClause
-from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy.sql.elements import ColumnClause, Label
 from sqlalchemy.util import memoized_property
 from sqlalchemy.util.queue import AsyncAdaptedQueue
 from sqlmodel import select as sqlmodel_select
@@ -164,8 +161,7 @@ POOL_TIMEOUT_S = 30.0  # the longest a unit of work waits for a pooled connectio
 
 
 _LAST_TENANT = "mcs_erp.last_tenant"  # a pooled connection's info: the tenant (code, None) of its last unit of work
-_PATH_SET = "mcs_erp.path_set"  # a pooled read connection's info (and its session's): a text statement set its path
-_TEXT_SCHEMA = "mcs_erp.text_schema"  # a PostgreSQL read session's info: its schema, for SQL written as text
+_PATH = "mcs_erp.path"  # a pooled read connection's info: the schema its search_path was set to (None: reset)
 _ALIVE_AT = "mcs_erp.alive_at"  # a pooled read connection's info: time.monotonic() when a unit of work on it ended well
 ALIVE_WINDOW_S = 0.5
 """How long after a read unit of work ended without error its connection is taken as alive without a ping
@@ -174,12 +170,11 @@ ALIVE_WINDOW_S = 0.5
 
 class _TenantAffineQueue(asyncio.Queue):
     """The idle connections of a pool, handed out to the tenant they last served when one is idle (else the one
-    idle longest, as the plain queue does). PostgreSQL re-plans a prepared statement of SQL written as text whose
-    search_path changed since it was planned (a write's), and a backend that served the tenant last has its
-    catalog entries and its statements' plans for that schema at hand. Only the choice of connection changes:
-    every unit of work still routes itself (a write sets its search_path, a read's statements name the schema), so
-    a wrong guess costs a cache miss, never another tenant's rows. At most pool_size idle connections are
-    scanned."""
+    idle longest, as the plain queue does). PostgreSQL re-plans a prepared statement whose search_path changed
+    since it was planned (bench/tenants.py: with 50 tenants on one pool almost every read re-planned, about half
+    the throughput of one tenant); a connection that served the same tenant keeps its plans. Only the choice of
+    connection changes: every unit of work still sets its own search_path, so a wrong guess costs a re-plan,
+    never another tenant's rows. At most pool_size idle connections are scanned."""
 
     def _get(self):  # asyncio.Queue's hook: the item get() and get_nowait() return
         idle = self._queue  # type: ignore[attr-defined]
@@ -220,21 +215,6 @@ def tenant_options(schema: str | None) -> dict[str, Any] | None:
     return None if schema is None else {"schema_translate_map": {None: schema}}
 
 
-READ_SEARCH_PATH = "pg_catalog"
-"""The search_path of every PostgreSQL read connection from its start, and between units of work: no tenant's schema
-(nor `public`) is on it, so a read's statements reach tables through the schema they name (read_options), and an
-unqualified table name sent past the session (exec_driver_sql) fails instead of resolving to some tenant's table.
-Only a read's SQL written as text changes it, for the rest of its unit of work (_ReadSession._path_for_text)."""
-
-
-def read_options(schema: str | None) -> dict[str, Any]:
-    """The execution options of a read unit of work in tenant schema `schema` on PostgreSQL (None: the default
-    tenant, whose tables are in `public`): statements built with SQLAlchemy name that schema (schema_translate_map),
-    since a read connection's search_path names none (READ_SEARCH_PATH). Tables that name their own schema keep
-    it."""
-    return {"schema_translate_map": {None: schema or "public"}}
-
-
 def _postgresql_engine(url: str, *, pool_size: int, read_only: bool = False) -> AsyncEngine:
     # No pool_pre_ping: a unit of work's first statement is its connection's ping (Database._route_read,
     # Database._begin_write), which replaces a connection that died with its server (a PostgreSQL restart, a
@@ -247,7 +227,7 @@ def _postgresql_engine(url: str, *, pool_size: int, read_only: bool = False) -> 
     connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S, "prepared_statement_cache_size": STATEMENT_CACHE_SIZE}
     options: dict[str, Any] = {}
     if read_only:
-        connect_args["server_settings"] = {"default_transaction_read_only": "on", "search_path": READ_SEARCH_PATH}
+        connect_args["server_settings"] = {"default_transaction_read_only": "on"}
         options["isolation_level"] = "AUTOCOMMIT"
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=POOL_TIMEOUT_S,
                                connect_args=connect_args, poolclass=TenantAffinePool, **options)
@@ -305,37 +285,12 @@ class _ReadSession(AsyncSession):
 
     async def exec(self, statement: Any, *, params: Any = None, execution_options: Any = None,
                    bind_arguments: Any = None, **kwargs: Any) -> Any:
-        if isinstance(statement, TextClause | TextualSelect):
-            await self._path_for_text()
-        elif isinstance(statement, Select) and bind_arguments is None and not kwargs and _named_columns(statement):
+        if isinstance(statement, Select) and bind_arguments is None and not kwargs and _named_columns(statement):
             conn = await self.connection()
             result = await conn.execute(statement, params, execution_options=execution_options or {})
             return result.scalars() if isinstance(statement, SelectOfScalar) else result
         return await super().exec(statement, params=params, bind_arguments=bind_arguments, **kwargs,
                                   **({"execution_options": execution_options} if execution_options else {}))
-
-    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(statement, TextClause | TextualSelect):
-            await self._path_for_text()
-        return await super().execute(statement, *args, **kwargs)
-
-    async def _path_for_text(self) -> None:
-        """Before the first statement written as text of a PostgreSQL read unit of work (its table names unqualified:
-        schema_translate_map cannot reach them), put the unit of work's schema on its connection's search_path,
-        `SET search_path TO <schema>` (session-level: a read has no transaction). The connection is marked
-        (_PATH_SET) before the SET is sent, and the next unit of work to take it resets the path first
-        (Database._route_read), however this one ended: a connection never carries one tenant's path into another's
-        read. Only the session's own exec/execute do this: SQL sent past them (the connection's exec_driver_sql)
-        still finds pg_catalog alone and fails. Reads the product serves build their statements with SQLAlchemy and
-        never pay this round trip."""
-        schema = self.info.get(_TEXT_SCHEMA)
-        if schema is None or self.info.get(_PATH_SET):
-            return
-        conn = await self.connection()
-        driver = (await conn.get_raw_connection()).driver_connection
-        conn.info[_PATH_SET] = True
-        await driver.execute(f"SET search_path TO {schema}")  # type: ignore[union-attr]
-        self.info[_PATH_SET] = True
 
 
 def _named_columns(statement: Select) -> bool:
@@ -454,36 +409,39 @@ class Database:
         return None, schema_of(code)
 
     async def _route_read(self, session: AsyncSession, schema: str | None) -> dict[str, Any]:
-        # A read sets no search_path to route itself: its connection's is pg_catalog from its start
-        # (READ_SEARCH_PATH), and every statement built with SQLAlchemy names its tenant's schema (read_options: the
-        # default tenant's is `public`). So the connection serves any tenant next without a statement of routing.
-        # bench/tenants.py: the `SET search_path` a read sent whenever its connection had last served another
-        # tenant (nearly every read with 50 tenants on one pool) was one round trip more per call, most of the p95
-        # overhead of spreading calls over tenants. SQL written as text sets the path when it runs
-        # (_ReadSession._path_for_text), and the next unit of work on the connection resets it first, here.
+        # The read engine has no pre-ping: the first statement of a read unit of work is the ping and the routing
+        # at once, `SET search_path TO tenant_<code>` (RESET for the default tenant), unless the connection is known
+        # alive and on this tenant's path already. bench/tenants.py measured the former way (a pre-ping, then a
+        # prepared set_config only when the connection had served another tenant) at about 0.25 ms more CPU per
+        # read that switched tenants, the p95 overhead the issue caps at 10 %. The search_path is session-level (a
+        # read has no transaction to scope SET LOCAL to). A connection found dead (a restart, an idle timeout) is
+        # invalidated and the unit of work takes a fresh one, once, as the pre-ping did. Straight to the driver in
+        # the simple query protocol: nothing to prepare. `schema` is `tenant_<code>` with a code of CODE_PATTERN:
+        # no quoting.
         #
-        # The read engine has no pre-ping either: a read's first statement pings its connection, `SELECT 1` in the
-        # simple query protocol (nothing to prepare), unless a unit of work on that connection ended without error
-        # less than ALIVE_WINDOW_S ago and its socket is open (asyncpg's is_closed: a restart or
-        # pg_terminate_backend closes it, which the event loop has seen by then). HikariCP skips its liveness test
-        # the same way (aliveBypassWindowMs, 500 ms by default). Under load that is nearly every read. A connection
-        # found dead (a restart, an idle timeout) is invalidated and the unit of work takes a fresh one, once, as a
-        # pre-ping does. Returns the connection's info, for `read` to mark it alive at the end.
+        # Skipped (ALIVE_WINDOW_S): the statement is not sent when the connection's search_path is already `schema`,
+        # a unit of work on it ended without error less than ALIVE_WINDOW_S ago, and its socket is open (asyncpg's
+        # is_closed: a restart or pg_terminate_backend closes it, which the event loop has seen by then). The path
+        # is recorded (_PATH) only once its SET has answered, and forgotten before a SET is sent, so a SET cut off
+        # midway never leaves a connection taken for another schema's. HikariCP skips its liveness test the same way
+        # (aliveBypassWindowMs, 500 ms by default). Under load that is nearly every read of one tenant: one round
+        # trip fewer per call (in a py-spy profile of bench/mcp_latency.py's domain load the statement was about 15 %
+        # of the tools' own samples). Returns the connection's info, for `read` to mark it alive at the end.
         for attempt in (1, 2):
-            conn = await session.connection(execution_options=read_options(schema))
+            conn = await session.connection(execution_options=tenant_options(schema))
             info = conn.info
             try:
                 driver = (await conn.get_raw_connection()).driver_connection
-                if info.get(_PATH_SET):  # a text statement of the last unit of work set a path: reset, and ping
-                    info.pop(_ALIVE_AT, None)
-                    await driver.execute("RESET search_path")  # type: ignore[union-attr]
-                    del info[_PATH_SET]
-                elif (time.monotonic() - info.get(_ALIVE_AT, -ALIVE_WINDOW_S) >= ALIVE_WINDOW_S
-                        or driver.is_closed()):  # type: ignore[union-attr]
-                    info.pop(_ALIVE_AT, None)
-                    await driver.execute("SELECT 1")  # type: ignore[union-attr]
-                # The pool's guess for the next unit of work (_TenantAffineQueue): the tenant it served last (the
-                # registry's read for a tenant's placement is the default tenant's).
+                if (info.get(_PATH, False) == schema
+                        and time.monotonic() - info.get(_ALIVE_AT, -ALIVE_WINDOW_S) < ALIVE_WINDOW_S
+                        and not driver.is_closed()):  # type: ignore[union-attr]
+                    return info
+                info.pop(_PATH, None)
+                await driver.execute("RESET search_path" if schema is None  # type: ignore[union-attr]
+                                     else f"SET search_path TO {schema}")
+                info[_PATH] = schema
+                # The pool's guess for the next unit of work (_TenantAffineQueue): the tenant of this path (the
+                # registry's read for a tenant's placement is on the default tenant's).
                 info[_LAST_TENANT] = current_tenant() if schema is not None else None
                 return info
             except Exception as exc:
@@ -540,7 +498,6 @@ class Database:
                     yield session
                 else:
                     info = await self._route_read(session, schema)
-                    session.info[_TEXT_SCHEMA] = schema or "public"
                     yield session
                     info[_ALIVE_AT] = time.monotonic()  # it answered this unit of work (_route_read)
         except Exception as exc:

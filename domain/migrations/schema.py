@@ -9,7 +9,6 @@ migrations, which must know every table anyway, and not in the kernel, which imp
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -95,14 +94,8 @@ async def migrate_tenant(db: Database, code: str, revision: str = "head") -> Non
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    """Return the database's Alembic revision (on PostgreSQL, the default tenant's: `public.alembic_version`,
-    whatever the connection's search_path, which on a read engine names no schema), or None for an empty
-    database."""
+    """Return the database's Alembic revision, or None for an empty database."""
     from alembic.runtime.migration import MigrationContext
 
-    def revision(sync: Any) -> str | None:
-        opts = {"version_table_schema": "public"} if sync.dialect.name == "postgresql" else {}
-        return MigrationContext.configure(sync, opts=opts).get_current_revision()
-
     async with engine.connect() as conn:
-        return await conn.run_sync(revision)
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())

@@ -261,25 +261,17 @@ async def test_a_write_pings_with_its_first_statement_not_a_pre_ping(own_pg_data
         await db.dispose()
 
 
-# ---------------------------------------------------------------- a read names its schema and never sets a search_path
+# ---------------------------------------------------------------- a read's search_path, skipped when it is already set
 
 
-async def test_a_read_names_its_tenants_schema_and_sets_a_path_only_for_text(own_pg_database):
-    """Database._route_read sends no routing statement: a read connection's search_path is pg_catalog
-    (READ_SEARCH_PATH) and every SQLAlchemy statement of a read names its tenant's schema (`public` for the default
-    tenant); SQL written as text sets the tenant's path first (_ReadSession._path_for_text), and the next unit of
-    work on the connection resets it before anything else. Property: over a random sequence of reads for the
-    default tenant and two tenants on ONE pooled connection (each placement read from the registry, the default
-    tenant's, in between), some with text SQL, some sending SQL past the session, some ending in an error: every
-    unit of work starts on pg_catalog, a SQLAlchemy statement on the unqualified `marker` table and a text one
-    through the session read the reading tenant's own row, SQL past the session before any text finds no table,
-    and the only path statements sent are a text read's SET and the RESET of the unit of work after it."""
-    import contextlib
+async def test_a_read_sends_its_path_only_when_the_connection_is_not_on_it(own_pg_database):
+    """Database._route_read skips `SET search_path` on a connection already on the unit of work's path and alive
+    within ALIVE_WINDOW_S; any other read sets it. Property: over a random sequence of reads for the default tenant
+    and two tenants on ONE pooled connection, each placement read from the registry (on the default tenant's path)
+    in between, an unqualified name always resolves in the reading tenant's own schema, and a read of the path it
+    already has sends nothing before its own statement."""
     import random
 
-    from sqlalchemy import Column, MetaData, String, Table, select
-
-    from domain.kernel.db import READ_SEARCH_PATH
     from domain.kernel.tenants import Tenant, tenant_in_use
 
     url, _ = own_pg_database
@@ -294,51 +286,31 @@ async def test_a_read_names_its_tenants_schema_and_sets_a_path_only_for_text(own
                 await conn.execute(text(f"INSERT INTO {schema}.marker VALUES ('{schema}')"))
     finally:
         await setup.dispose()
-    marker = Table("marker", MetaData(), Column("v", String))
-
-    async def read_marker(db: Database, rng: random.Random, code: str | None, sent: list[str], reset: bool) -> None:
-        """One read unit of work of tenant `code`; `reset`: the last one on the connection set a path."""
-        expected = "public" if code is None else f"tenant_{code}"
-        with tenant_in_use(code):
-            async with db.read() as session:
-                conn = await session.connection()
-                assert (await conn.exec_driver_sql("SHOW search_path")).scalar_one() == READ_SEARCH_PATH
-                assert (await session.exec(select(marker.c.v))).scalar_one() == expected
-                assert [q for q in sent if "search_path" in q] == (["RESET search_path"] if reset else [])
-                draw = rng.random()
-                if draw < 0.3:  # past the session, before any text: no path, so an unqualified name fails
-                    with pytest.raises(sa_exc.ProgrammingError, match='relation "marker" does not exist'):
-                        await conn.exec_driver_sql("SELECT v FROM marker")
-                elif draw < 0.7:  # text through the session: the tenant's own path, set first
-                    assert (await session.exec(text("SELECT v FROM marker"))).scalar_one() == expected
-                    assert (await session.execute(text("SHOW search_path"))).scalar_one() == expected
-                    assert (await conn.exec_driver_sql("SELECT v FROM marker")).scalar_one() == expected
-                    assert [q for q in sent if "search_path" in q][-1] == f"SET search_path TO {expected}"
-                if rng.random() < 0.2:  # an error ends it: the next unit of work resets the path all the same
-                    raise ZeroDivisionError
-
     for seed in range(3):
         db = Database(url, pool_size=1, placement_ttl_s=0 if seed == 0 else 60)  # 0: the registry read every time
         rng = random.Random(seed)
         try:
             sent = await queries_sent(db)
-            pid = await backend_pid(db)
-            reset = True  # backend_pid's text SQL set the path
+            last = "public"  # the read above reset the path
             for _ in range(60):
+                code = rng.choice([None, "north", "south"])
+                expected = "public" if code is None else f"tenant_{code}"
                 sent.clear()
-                with contextlib.suppress(ZeroDivisionError):
-                    await read_marker(db, rng, rng.choice([None, "north", "south"]), sent, reset)
-                reset = any(q.startswith("SET search_path") for q in sent)
-            assert await backend_pid(db) == pid  # one connection served every tenant
+                with tenant_in_use(code):
+                    async with db.read() as session:
+                        assert (await session.exec(text("SELECT v FROM marker"))).scalar_one() == expected
+                setting = [q for q in sent if "search_path" in q]
+                if seed and expected == last:
+                    assert setting == []  # on its path and alive: nothing sent
+                elif seed:
+                    assert setting == [f"SET search_path TO {expected}" if code else "RESET search_path"]
+                last = expected
         finally:
             await db.dispose()
 
 
 async def test_a_read_after_the_alive_window_pings_again(own_pg_database, monkeypatch):
-    """A read's connection is pinged (`SELECT 1`, its first statement) unless a read on it ended well less than
-    ALIVE_WINDOW_S ago."""
-    from sqlalchemy import literal, select
-
+    """A connection idle longer than ALIVE_WINDOW_S is pinged by its path statement again."""
     from domain.kernel import db as db_module
 
     url, _ = own_pg_database
@@ -346,12 +318,11 @@ async def test_a_read_after_the_alive_window_pings_again(own_pg_database, monkey
     try:
         sent = await queries_sent(db)
         async with db.read() as session:
-            await session.exec(select(literal(2)))
-        assert "SELECT 1" not in sent  # alive a moment ago: no ping
+            await session.exec(text("SELECT 1"))
+        assert not [q for q in sent if "search_path" in q]
         monkeypatch.setattr(db_module, "ALIVE_WINDOW_S", 0.0)
-        sent.clear()
         async with db.read() as session:
-            await session.exec(select(literal(2)))
-        assert sent == ["SELECT 1"]  # the driver's simple queries: the ping alone (its own statement is prepared)
+            await session.exec(text("SELECT 1"))
+        assert [q for q in sent if "search_path" in q] == ["RESET search_path"]
     finally:
         await db.dispose()

@@ -991,7 +991,7 @@ async def _tables(runtime) -> list[str]:
     if _TABLES is None:
         async with runtime.db.read() as session:
             conn = await session.connection()
-            schema = None if runtime.db.is_sqlite else "public"  # a read connection's path names no schema
+            schema = None if runtime.db.is_sqlite else "public"  # the default tenant's, whatever the path says
             present = set(await conn.run_sync(lambda c: inspect(c).get_table_names(schema=schema)))
         _TABLES = sorted(name for name in SQLModel.metadata.tables if name in present)
     return _TABLES

@@ -116,7 +116,7 @@ async def watch_changes(rt: Runtime) -> None:
 async def _write_counts(conn) -> dict[str, int]:
     if conn.dialect.name == "sqlite":
         return dict((await conn.exec_driver_sql("SELECT name, n FROM fp_changes")).all())
-    # named with its schema: a read connection's search_path names none (domain.kernel.db.READ_SEARCH_PATH)
+    # named with its schema (the default tenant's), whatever the read connection's search_path is
     union = " UNION ALL ".join(f"SELECT '{t.name}', last_value + CASE WHEN is_called THEN 1 ELSE 0 END "
                                f'FROM public."fp_{t.name}"' for t in watched())
     return dict((await conn.exec_driver_sql(union)).all())
