@@ -131,10 +131,10 @@ async def test_a_worker_outlives_a_redis_restart_and_a_job_started_meanwhile_run
         done = await invoke(rt, "get_job", {"job_id": kept.job_id}, school.registrar)
         assert done.attempts == 1 and done.result["rows"] > 0
         assert not running.done()
-    finally:
+    finally:  # each step bounded: a worker that does not end fails the test instead of hanging it
         running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await worker.close()
+        await asyncio.wait_for(asyncio.gather(running, return_exceptions=True), WAIT_S)
+        await asyncio.wait_for(worker.close(), WAIT_S)
 
 
 async def job_status(rt, school, job_id: int, status: str) -> bool:
@@ -191,6 +191,6 @@ async def test_a_worker_relay_started_while_redis_is_down_consumes_once_it_is_ba
             groups = await client.xinfo_groups(relay.stream_key(QUEUE))
             assert [g["name"] for g in groups] == [relay.GROUP.encode()]
         finally:
-            await started.stop()
+            await asyncio.wait_for(started.stop(), WAIT_S)
     finally:
-        await client.aclose()
+        await asyncio.wait_for(client.aclose(), WAIT_S)
