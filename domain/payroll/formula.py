@@ -282,6 +282,45 @@ class _Checker:
 Evaluator = Callable[[Mapping[str, Fraction]], object]
 
 
+def _short_circuit(parts: list[Callable[[Mapping[str, Any]], Any]], conjunction: bool) -> Callable:
+    """`and` (conjunction) or `or` of compiled parts, as Python evaluates them: the first falsy (truthy) part's value
+    ends it, else the last part's; shared by the Fraction and the pair evaluators."""
+    if conjunction:
+        def all_of(names: Mapping[str, Any]) -> object:
+            value: object = False
+            for part in parts:
+                value = part(names)
+                if not value:
+                    return value
+            return value
+        return all_of
+
+    def any_of(names: Mapping[str, Any]) -> object:
+        value: object = False
+        for part in parts:
+            value = part(names)
+            if value:
+                return value
+        return value
+    return any_of
+
+
+def _chained(first: Callable[[Mapping[str, Any]], Any],
+             steps: list[tuple[Callable[[Any, Any], Any], Callable[[Mapping[str, Any]], Any]]]) -> Callable:
+    """A chained comparison (`a < b <= c`) of compiled operands, as Python evaluates it: each operand once, stopping
+    at the first false step; shared by the Fraction and the pair evaluators (each with its own comparisons)."""
+    def compare(names: Mapping[str, Any]) -> object:
+        right = first(names)
+        result: object = True
+        for op, comparator in steps:
+            if not result:
+                break
+            left, right = right, comparator(names)
+            result = op(left, right)
+        return result
+    return compare
+
+
 def _build(node: ast.expr, observe: Callable[[object], None] | None = None) -> Evaluator:
     """Turn a checked tree (only the constructs `_Checker` admits) into a function of the names' values.
 
@@ -315,40 +354,10 @@ def _build(node: ast.expr, observe: Callable[[object], None] | None = None) -> E
         operand = _build(node.operand, observe)
         return wrap(lambda names: unary(operand(names)))
     if isinstance(node, ast.BoolOp):
-        parts = [_build(v, observe) for v in node.values]
-        if isinstance(node.op, ast.And):
-            def all_of(names: Mapping[str, Fraction]) -> object:
-                value: object = False
-                for part in parts:
-                    value = part(names)
-                    if not value:
-                        return value
-                return value
-            return wrap(all_of)
-
-        def any_of(names: Mapping[str, Fraction]) -> object:
-            value: object = False
-            for part in parts:
-                value = part(names)
-                if value:
-                    return value
-            return value
-        return wrap(any_of)
+        return wrap(_short_circuit([_build(v, observe) for v in node.values], isinstance(node.op, ast.And)))
     if isinstance(node, ast.Compare):
-        first = _build(node.left, observe)
-        steps = [(_OPERATORS[type(op)], _build(c, observe)) for op, c in zip(node.ops, node.comparators,
-                                                                            strict=True)]
-
-        def compare(names: Mapping[str, Fraction]) -> object:
-            right = first(names)
-            result: object = True
-            for op, comparator in steps:
-                if not result:
-                    break
-                left, right = right, comparator(names)
-                result = op(left, right)
-            return result
-        return wrap(compare)
+        return wrap(_chained(_build(node.left, observe), [
+            (_OPERATORS[type(op)], _build(c, observe)) for op, c in zip(node.ops, node.comparators, strict=True)]))
     if isinstance(node, ast.IfExp):
         test, body, orelse = (_build(node.test, observe), _build(node.body, observe),
                               _build(node.orelse, observe))
@@ -456,40 +465,10 @@ def _build_ratio(node: ast.expr) -> Callable[[Mapping[str, Ratio]], Any]:
             return negative
         return operand  # unary +: the same value
     if isinstance(node, ast.BoolOp):
-        parts = [_build_ratio(v) for v in node.values]
-        if isinstance(node.op, ast.And):
-            def all_of(names: Mapping[str, Ratio]) -> object:
-                value: object = False
-                for part in parts:
-                    value = part(names)
-                    if not value:
-                        return value
-                return value
-            return all_of
-
-        def any_of(names: Mapping[str, Ratio]) -> object:
-            value: object = False
-            for part in parts:
-                value = part(names)
-                if value:
-                    return value
-            return value
-        return any_of
+        return _short_circuit([_build_ratio(v) for v in node.values], isinstance(node.op, ast.And))
     if isinstance(node, ast.Compare):
-        first = _build_ratio(node.left)
-        steps = [(_RATIO_COMPARISONS[type(op)], _build_ratio(c)) for op, c in zip(node.ops, node.comparators,
-                                                                                  strict=True)]
-
-        def compare(names: Mapping[str, Ratio]) -> object:
-            right = first(names)
-            result: object = True
-            for op, comparator in steps:
-                if not result:
-                    break
-                left, right = right, comparator(names)
-                result = op(left, right)
-            return result
-        return compare
+        return _chained(_build_ratio(node.left), [
+            (_RATIO_COMPARISONS[type(op)], _build_ratio(c)) for op, c in zip(node.ops, node.comparators, strict=True)])
     if isinstance(node, ast.IfExp):
         test, body, orelse = _build_ratio(node.test), _build_ratio(node.body), _build_ratio(node.orelse)
         return lambda names: body(names) if test(names) else orelse(names)
