@@ -5,10 +5,12 @@ the ledger; reminders and statements; bad input refused with nothing written."""
 
 from __future__ import annotations
 
-import re
-
 import base64
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -85,6 +87,21 @@ async def gate(frt, pending, requester, approver=None):
 
 
 # ---------------------------------------------------------------- invoices
+
+
+@contextmanager
+def sql_sent(engine: Any) -> Iterator[list[str]]:
+    """The SQL statements `engine` sends inside the block, whitespace folded, in order."""
+    sql: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sql.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        yield sql
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
 
 
 async def test_a_year_level_is_invoiced_once_with_its_discounts(frt, world):
@@ -173,18 +190,9 @@ async def test_a_payment_reads_the_fee_accounts_once_and_posts_without_a_savepoi
     and for its posting (the posting's account check answers from the rows read); on PostgreSQL its entry is
     inserted numbered, with no savepoint and no UPDATE of the number. The entry is the payment's, numbered."""
     family = await invoke(frt, "create_family", {"name": unique("Statement family ")}, world.bursar)
-    sql: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        sql.append(" ".join(statement.split()))
-
-    engine = frt.db.write_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with sql_sent(frt.db.write_engine) as sql:
         paid = await invoke(frt, "record_payment", {"family_id": family.family_id, "amount_minor": 4_200, "method": "cash",
                                                     "idempotency_key": unique("once-")}, world.bursar)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     assert paid.to_family_credit_minor == 4_200 and paid.allocations == []
     # the table's name, with or without its schema
     account_reads = [s for s in sql if s.startswith("SELECT") and re.search(r" FROM (\w+\.)?accounts ", s)]
@@ -200,17 +208,8 @@ async def test_a_payment_reads_the_fee_accounts_once_and_posts_without_a_savepoi
 async def test_a_family_is_written_once_numbered(frt, world):
     """issue 19 (bench/load.py): on PostgreSQL a new family is one INSERT with its number (F + its id), reserved
     first, not an INSERT and an UPDATE of its code; SQLite numbers it after the insert. Either way F + its id."""
-    sql: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        sql.append(" ".join(statement.split()))
-
-    engine = frt.db.write_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with sql_sent(frt.db.write_engine) as sql:
         made = await invoke(frt, "create_family", {"name": unique("Numbered family ")}, world.bursar)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     assert made.code == f"F{made.family_id:05d}"
     async with frt.db.read() as s:
         row = await s.get(Family, made.family_id)
@@ -223,17 +222,8 @@ async def test_a_family_is_written_once_numbered(frt, world):
 async def test_the_aging_reads_the_receivable_account_once(frt, world):
     """issue 19 (bench/load.py): the aging tool reads 1200 Fees receivable for the fees' currency; the report's
     comparison with the ledger uses that row again instead of reading it a second time."""
-    sql: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        sql.append(" ".join(statement.split()))
-
-    engine = frt.db.read_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with sql_sent(frt.db.read_engine) as sql:
         report = await invoke(frt, "get_receivables_aging", {"as_of": "2026-02-04"}, world.bursar)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     assert report.agrees_with_ledger and report.ledger_receivable_minor == report.totals.total
     # the table's name, with or without its schema
     account_reads = [s for s in sql if s.startswith("SELECT") and re.search(r" FROM (\w+\.)?accounts ", s)]
