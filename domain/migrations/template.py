@@ -159,6 +159,12 @@ async def _clone_script(conn: AsyncConnection) -> str:
     tables = [row[0] for row in await _rows(conn, """
         SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = :s AND c.relkind = 'r' ORDER BY c.relname""")]
+    # Storage parameters (payslips' fillfactor, migration d9f2a4c6e8b1), which LIKE does not copy: each an
+    # identifier = a number or word as pg_class stores it (name=value), set again as they are.
+    options = await _rows(conn, """
+        SELECT c.relname, array_to_string(c.reloptions, ', ') FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = :s AND c.relkind = 'r' AND c.reloptions IS NOT NULL ORDER BY c.relname""")
     sequences = await _rows(conn, """
         SELECT c.relname, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
                s.seqcache, s.seqcycle, ps.last_value
@@ -210,6 +216,8 @@ async def _clone_script(conn: AsyncConnection) -> str:
         out.append(f"CREATE TABLE {new}{_q(table)} (LIKE {tpl}.{_q(table)} INCLUDING CONSTRAINTS INCLUDING COMMENTS "
                    "INCLUDING STORAGE INCLUDING COMPRESSION)")
         out.append(f"INSERT INTO {new}{_q(table)} SELECT * FROM {tpl}.{_q(table)}")
+    for table, settings in options:
+        out.append(f"ALTER TABLE {new}{_q(table)} SET ({settings})")
     for table, column, expression in defaults:
         out.append(f"ALTER TABLE {new}{_q(table)} ALTER COLUMN {_q(column)} SET DEFAULT {_retarget(expression)}")
     for table, name, kind, definition in constraints:  # CHECKs came with LIKE, as parsed (their text re-parsed

@@ -133,8 +133,8 @@ def _void_changes(slip: Payslip, lines: list[Any]) -> list[Any]:
     ref = f"reversal:{slip.id}"
     changes: list[Any] = [Insert("payslips", {**reversing_payslip(slip), "created_at": NOW}, ref=ref)]
     changes += [Insert("payslip_lines", {**line, "payslip_id": NewId(ref)}) for line in reversing_lines(lines)]
-    changes.append(Update("payslips", slip.id or 0, slip.version, before={"status": slip.status},
-                          after={"status": PayslipStatus.VOID.value}))
+    changes.append(Update("payslips", slip.id or 0, slip.version, before={"status": slip.status, "voided": slip.voided},
+                          after={"status": PayslipStatus.VOID.value, "voided": True}))
     return changes
 
 

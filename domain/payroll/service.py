@@ -1396,11 +1396,11 @@ async def mark_run_paid(session: AsyncSession, actor: Actor, run_id: int, *, pai
 
 
 def reversing_payslip(slip: Payslip) -> dict[str, Any]:
-    """Rule: the values of the payslip voiding `slip` (never deleted): its number with -R, status void, every
+    """Rule: the values of the payslip voiding `slip` (never deleted): its number with -R, status void (voided), every
     amount and the payment days negated, the period's taxable pay negated in its year to date, pointing at it."""
     return {"run_id": slip.run_id, "employee_id": slip.employee_id, "contract_id": slip.contract_id,
             "department_id": slip.department_id, "period": slip.period, "number": f"{slip.number}-R",
-            "status": PayslipStatus.VOID.value, "currency": slip.currency,
+            "status": PayslipStatus.VOID.value, "voided": True, "currency": slip.currency,
             "payment_days_x100": -slip.payment_days_x100, "working_days": slip.working_days,
             "gross_minor": -slip.gross_minor, "deductions_minor": -slip.deductions_minor,
             "employer_minor": -slip.employer_minor, "net_minor": -slip.net_minor,

@@ -32,7 +32,7 @@ UNION ALL SELECT 'columns ' || c.relname || ' ' || string_agg(a.attname, ', ' OR
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = :s AND a.attnum > 0 AND NOT a.attisdropped AND c.relkind = 'r' GROUP BY c.relname
 UNION ALL SELECT 'relation ' || c.relname || ' ' || c.relkind::text || ' '
-       || coalesce(obj_description(c.oid, 'pg_class'), '')
+       || coalesce(obj_description(c.oid, 'pg_class'), '') || coalesce(' with ' || array_to_string(c.reloptions, ','), '')
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :s
 UNION ALL SELECT 'constraint ' || c.relname || '.' || con.conname || ' ' || pg_get_constraintdef(con.oid)
   FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = con.connamespace

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -27,8 +28,9 @@ from domain.hr import service as hr
 from domain.hr.models import EmploymentType
 from domain.kernel.actor import SYSTEM_ACTOR
 from domain.kernel.errors import ActionClosed, Conflict, InvalidInput, PermissionDenied, StaleAction
+from domain.payroll import service as payroll
 from domain.payroll.models import Payslip, PayslipLine, SalaryStructure
-from tests.conftest import own_runtime, wait_for
+from tests.conftest import BACKEND, own_runtime, wait_for
 from tests.factories import make_user, unique
 from tools.invoke import invoke
 
@@ -130,6 +132,36 @@ async def test_a_month_is_calculated_approved_posted_once_and_paid(prt, staff):
     assert again.journal_entry_id == run.journal_entry_id
     with pytest.raises(Conflict, match="is paid"):
         await invoke(prt, "post_payroll_run", {"run_id": run.run_id}, staff["officer"])
+
+
+HOT_UPDATES = text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                   "WHERE relid = 'payslips'::regclass")
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="heap-only tuples are PostgreSQL's storage")
+async def test_posting_and_paying_rewrite_payslips_in_place_without_touching_an_index(prt, staff):
+    """Posting (draft -> done) and paying (done -> paid) change a payslip's status and version only; the live-payslip
+    index reads `voided` and the table keeps room on each page (migration d9f2a4c6e8b1), so PostgreSQL writes each
+    new version as a heap-only tuple: counted by pg_stat_xact_user_tables for the transaction that writes them."""
+    officer, admin = staff["officer"], staff["admin"]
+    run = await invoke(prt, "create_payroll_run", {"period": "2026-07", "pay_date": "2026-07-28", "currency": "AUD"},
+                       officer)
+    job = await invoke(prt, "calculate_payroll_run", {"run_id": run.run_id, "wait_s": 30}, officer)
+    assert job.status == "succeeded", job
+    async with prt.db.write() as s:
+        await payroll.approve_run(s, admin, run.run_id)
+    for step in (payroll.post_run, payroll.mark_run_paid):
+        async with prt.db.write() as s:
+            before = (await s.exec(HOT_UPDATES)).one_or_none() or (0, 0)
+            await step(s, admin, run.run_id)
+            updated, hot = (await s.exec(HOT_UPDATES)).one()
+            assert (updated - before[0], hot - before[1]) == (3, 3), step.__name__
+    slips = await payslips_of(prt, run.run_id)
+    assert [(slip.status, slip.voided) for slip, _ in slips] == [("paid", False)] * 3
+    # A payslip void and voided go together: the database refuses one without the other.
+    with pytest.raises(IntegrityError, match="ck_payslips_voided"):
+        async with prt.db.write() as s:
+            await s.exec(text("UPDATE payslips SET status = 'void' WHERE id = :id"), params={"id": slips[0][0].id})
 
 
 async def test_recalculating_replaces_the_draft_payslips_and_a_period_has_one_live_run(prt, staff):
