@@ -515,7 +515,8 @@ async def search_students(ctx: ToolContext, args: SearchStudentsIn) -> Page[Stud
 
 @module.tool(effect=Effect.READ, roles=ACADEMIC_READERS)
 async def get_student(ctx: ToolContext, args: StudentIdIn) -> StudentRead:
-    """Get one student; date of birth and guardians' contacts only for admin and registrar."""
+    """Get one student; date of birth and guardians' contacts only for admin and registrar. Teachers get only the
+    students list_students shows them."""
     return await _student_read(ctx, args.student_id)
 
 

@@ -202,6 +202,16 @@ _STUDENT_DETAIL = {with_guardians: _student_detail_statement(with_guardians=with
                    for with_guardians in (False, True)}
 
 
+_TAUGHT_STUDENT = select(Student.id).where(Student.id == bindparam("student_id"),
+                                          taught_by(bindparam("teacher_id")))  # built once: get_student's
+
+
+async def teaches_student(session: AsyncSession, teacher_id: int, student_id: int) -> bool:
+    """Whether student `student_id` is one teacher `teacher_id` (an employee id) works with (`taught_by`)."""
+    return (await session.exec(_TAUGHT_STUDENT, params={"student_id": student_id, "teacher_id": teacher_id})
+            ).first() is not None
+
+
 async def get_student_detail(session: AsyncSession, student_id: int, *, with_guardians: bool) -> list:
     """Return rows of STUDENT_DETAIL_COLUMNS (plus GUARDIAN_COLUMNS, one row per guardian, via a LEFT JOIN) for
     a live student, in one query; an empty list when there is no such student."""

@@ -874,12 +874,18 @@ class StudentDetail:
 
 async def student_detail(session: AsyncSession, actor: Actor, *, student_id: int) -> StudentDetail:
     """Return a live student's record in one query; the date of birth (in `row`, to be left out when
-    `personal_data` is False) and the guardians' contacts only for PERSONAL_DATA_ROLES. Raises NotFound
-    (student_id)."""
+    `personal_data` is False) and the guardians' contacts only for PERSONAL_DATA_ROLES. A teacher reads only the
+    students list_students shows them (roster_scope): one query more. Raises NotFound (student_id);
+    PermissionDenied when a teacher asks for a student they do not work with."""
     personal = actor.has_any(PERSONAL_DATA_ROLES)
     rows = await repo.get_student_detail(session, student_id, with_guardians=personal)
     if not rows:
         await repo.get_or_raise(session, Student, student_id, field="student_id")
+    teacher = roster_scope(actor)
+    if teacher is not None and not await repo.teaches_student(session, teacher, student_id):
+        raise PermissionDenied(f"student {student_id} is not one of your students; teachers see the students of "
+                               "their classes and of the sections where they teach a class or are the homeroom "
+                               "teacher (list_students shows them)", field="student_id")
     guardians = [r for r in rows if r.guardian_id is not None] if personal else None
     return StudentDetail(row=rows[0], personal_data=personal, guardians=guardians)
 

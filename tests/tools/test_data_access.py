@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from domain.actions.schemas import PendingActionOut
 from domain.kernel.actor import SYSTEM_ACTOR, Role
+from domain.kernel.errors import PermissionDenied
 from domain.kernel.schemas import CLEARANCE, DataClass, cleared, field_class, nested_models, redact
 from tests.factories import make_user, unique
 from tests.fees_helpers import CURRENCY, make_fee_school
@@ -225,7 +226,8 @@ async def test_a_bursar_sees_billing_contacts_but_no_guardian_while_admins_and_r
     args = {"as_of": "2026-03-20", "currency": CURRENCY, "limit": 100}
     async with rt.db.write() as s:
         registrar = await make_user(s, roles="registrar")
-        teacher = await make_user(s, roles="teacher")
+        teacher = await make_user(s, roles="teacher")  # linked to no employee: teaches no one
+        viewer = await make_user(s, roles="viewer")
     ours = set(world.families.values())
 
     as_bursar = [f for f in (await invoke(rt, "get_fee_reminders", args, world.bursar)).families
@@ -251,9 +253,11 @@ async def test_a_bursar_sees_billing_contacts_but_no_guardian_while_admins_and_r
     for actor in (registrar, world.admin):
         student = await invoke(rt, "get_student", {"student_id": ana}, actor)
         assert student.date_of_birth == date(2012, 5, 1) and student.guardians[0].phone == "+61 400 000 000"
-    hidden = await invoke(rt, "get_student", {"student_id": ana}, teacher)
+    hidden = await invoke(rt, "get_student", {"student_id": ana}, viewer)
     assert hidden.date_of_birth is None and hidden.guardians is None
     assert (hidden.code, hidden.first_name) == (student.code, student.first_name)
+    with pytest.raises(PermissionDenied, match="is not one of your students"):  # tests/tools/test_roster_scope.py
+        await invoke(rt, "get_student", {"student_id": ana}, teacher)
 
 
 async def test_a_write_answers_with_what_the_caller_may_see_and_audits_it_whole(rt):

@@ -1,6 +1,7 @@
 """Issue 17, finding 3: a teacher reads the roster, enrollments and assessments only of the classes they teach
 (the gradebook's rule) and the students of the sections whose register they keep (homeroom, or a class of theirs
-in the section); admins, registrars and viewers read them all.
+in the section), one student (get_student) as well as a page of them; admins, registrars and viewers read them
+all.
 
 A property test on a school of its own (fresh database, so every row is known): Hypothesis draws an actor and a
 tool call, and the answer is compared with a model of who teaches what, built here from the school's plan, not
@@ -146,7 +147,7 @@ async def all_pages(rt, tool: str, args: dict, actor: Actor, limit: int = 3) -> 
 
 
 CALLS = ("list_students", "list_students_class", "list_students_section", "search_students",
-         "list_enrollments_class", "list_enrollments_student", "list_assessments")
+         "list_enrollments_class", "list_enrollments_student", "list_assessments", "get_student")
 
 
 @settings(max_examples=60, deadline=None, database=None,
@@ -167,6 +168,16 @@ async def test_a_teacher_reads_only_their_classes_and_sections(school_rt, data):
     elif call == "search_students":
         got = {x.id for x in await all_pages(rt, "search_students", {"query": school.last_name}, actor)}
         assert got == school.students_of(emp), (name, got)
+    elif call == "get_student":  # one student: exactly those list_students shows the actor
+        try:
+            got = await invoke(rt, "get_student", {"student_id": student_id}, actor)
+        except PermissionDenied as exc:
+            assert student_id not in school.students_of(emp), f"{name} refused their student {student_id}"
+            assert "is not one of your students" in exc.message and "list_students" in exc.message
+            assert exc.field == "student_id"
+            return
+        assert student_id in school.students_of(emp), f"{name} ({emp}) read student {student_id}"
+        assert got.id == student_id and got.section_id == school.student_section[student_id]
     elif call == "list_enrollments_student":
         got = {x.id for x in await all_pages(rt, "list_enrollments", {"student_id": student_id}, actor)}
         assert got == {i for i, s, c, _ in school.enrollments if s == student_id and school.teaches(emp, c)}
