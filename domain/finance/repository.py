@@ -322,8 +322,10 @@ async def insert_entries_bulk(session: AsyncSession, entries: list[dict], lines:
     Raises IntegrityError (inside a savepoint, so the transaction stays usable) when a UNIQUE constraint
     refuses an entry: an idempotency key a concurrent transaction posted first.
     """
+    if not entries:  # every request of a batch replayed: nothing to write (an empty statement would fail)
+        return []
     now = utcnow()
-    if _postgres(session) and entries:
+    if _postgres(session):
         # Ids from the sequence first: each entry is written once, numbered, with one COPY per table.
         values = itemgetter(*ENTRY_COLUMNS)
         async with session.begin_nested():
