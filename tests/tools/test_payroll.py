@@ -661,6 +661,29 @@ async def test_a_pipelined_calculation_writes_what_computing_then_storing_writes
     assert pipelined[1][:2] == ("calculated", done.payslips) and pipelined[2] == done.payslips
 
 
+async def test_posting_sums_the_lines_of_the_payslips_it_marks_done(prt, staff):
+    """post_run sums its payslips' lines per kind by the ids its UPDATE returned (repository.line_sums_of): the sums
+    of the run's own lines (repository.line_sums), one payslip's alone for its id, nothing for no id."""
+    from domain.payroll import repository as repo
+
+    async with prt.db.write() as s:
+        run = await payroll.create_run(s, SYSTEM_ACTOR, period="2027-04", currency="AUD",
+                                       pay_date=date(2027, 4, 28))
+    async with prt.db.write() as s:
+        await payroll.store_run(s, await payroll.compute_run(s, run.id))
+    slips = await payslips_of(prt, run.id)
+    async with prt.db.read() as s:
+        whole = await repo.line_sums(s, run.id, None)
+        by_ids = await repo.line_sums_of(s, [slip.id for slip, _ in slips])
+        first = await repo.line_sums_of(s, [slips[0][0].id])
+        nothing = await repo.line_sums_of(s, [])
+    assert len(slips) >= 3 and {"earning", "tax"} <= set(whole) and by_ids == whole
+    own: dict[str, int] = {}
+    for line in slips[0][1]:
+        own[line.kind] = own.get(line.kind, 0) + line.amount_minor
+    assert first == own != whole and nothing == {}
+
+
 async def test_stored_payslips_and_lines_are_the_computed_ones_column_by_column(prt, staff):
     """store_run writes each computed payslip as one row of tuples (db.bulk_insert_records: COPY on PostgreSQL,
     INSERT ... RETURNING on SQLite) and its lines: every column is what the computation and the run say, as the
