@@ -23,7 +23,10 @@ and dropped by this run, whatever happens), then:
      PostgreSQL backends of the bench's database (`single_server_cpu_ms_per_call`, `spread_db_cpu_ms_per_call`,
      ...; `cpu_per_call_ratio_vs_single`, server plus database). On a shared machine a neighbour's burst moves the
      latencies much more than the CPU per call, which shows what routing among tenants itself costs;
-  4. memory: the server's RSS after the single rounds (1 tenant), after the spread rounds (--load-tenants), and
+  4. idle: the server's CPU (and its database backends') over IDLE_S seconds with nothing asked of it, all --tenants
+     tenants registered (`idle_server_cpu_pct`, `idle_db_cpu_pct`, % of one core): its background loops' cost,
+     which must not grow with the number of tenants (workers/tenancy.py);
+  5. memory: the server's RSS after the single rounds (1 tenant), after the spread rounds (--load-tenants), and
      after one list_students call in each of the --tenants tenants (`rss_mb_1`, `rss_mb_50`, `rss_mb_all`, and
      `rss_growth_kb_per_tenant` from 1 to all; target: flat, a few KB per tenant of key cache and registry rows).
 
@@ -79,6 +82,8 @@ from mcp_latency import CpuMeter  # noqa: E402
 
 START_TIMEOUT_S = 180.0  # the server answering /healthz (its start checks every tenant: slow on a loaded machine)
 STOP_TIMEOUT_S = 10.0
+IDLE_SETTLE_S = 3.0  # after /healthz, before the idle figure: the first rounds of the background loops are over
+IDLE_S = 10.0  # the idle figure's span
 CREATE_TIMEOUT_S = 120.0  # one tenant (the first migrates the template schema too)
 LOG_TAIL_CHARS = 2000
 BASELINE_TENANTS = 5  # schemas made both ways (every migration, the template's copy) for the baseline
@@ -387,6 +392,19 @@ def main() -> None:
                         raise RuntimeError(f"the server did not answer /healthz (exit status {server.poll()}):\n"
                                            f"{log_tail(server_log)}")
                     time.sleep(0.05)
+                # An idle server's CPU with every tenant: its background loops (relay, audit sequencer, job
+                # recovery) ask which tenants have work in one statement (workers/tenancy.py), so this stays flat in
+                # the number of tenants (100 tenants cost 28 % of a core before, 2.6 % after, on an idle server).
+                time.sleep(IDLE_SETTLE_S)
+                meter = CpuMeter(server.pid, url)
+                before = asyncio.run(meter.snapshot())
+                started = time.monotonic()
+                time.sleep(IDLE_S)
+                idle = CpuMeter.spent(before, asyncio.run(meter.snapshot()))
+                elapsed = time.monotonic() - started
+                figures["idle_server_cpu_pct"] = (None if idle["server"] is None
+                                                  else round(100 * idle["server"] / elapsed, 2))
+                figures["idle_db_cpu_pct"] = None if idle["db"] is None else round(100 * idle["db"] / elapsed, 2)
                 try:
                     figures.update(asyncio.run(asyncio.wait_for(
                         measure(port, server.pid, keys, ids, load_tenants=args.load_tenants, clients=args.clients,

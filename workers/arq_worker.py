@@ -23,11 +23,10 @@ from tools.runtime import Runtime
 from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity, running_here
 from workers.handlers import load_handlers
-from workers.recovery import recovery_loop, requeue_on_arq
+from workers.recovery import recovery_loop, requeue_on_arq, tenants_with_unfinished_jobs
 from workers.notifications import start_sender, stop_sender
 from workers.relay import start_worker_relay
 from workers.runner import DEFAULT_QUEUE, RUN_JOB, runner_for
-from workers.tenancy import served_tenants
 
 log = logging.getLogger(__name__)
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)  # redis-py and the socket's
@@ -89,7 +88,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
     async def recover() -> list[int]:  # the default tenant's orphaned jobs and every active tenant's
         ids: list[int] = []
-        for code in await served_tenants(runtime):
+        for code in await tenants_with_unfinished_jobs(runtime):
             with tenant_in_use(code):
                 ids += await requeue_on_arq(runtime, ctx["redis"], queue, running_here=running_here(runtime))
         return ids

@@ -25,7 +25,7 @@ from domain.kernel.clock import utcnow
 from domain.kernel.settings import Settings
 from domain.kernel.tenants import current_tenant, tenant_in_use
 from tools.runtime import Runtime
-from workers.tenancy import served_tenants
+from workers.tenancy import served_tenants, tenants_with
 
 log = logging.getLogger(__name__)
 MAX_BATCHES_PER_ROUND = 2000
@@ -119,13 +119,26 @@ async def sequence_once(runtime: Runtime) -> SequencerRound:
     return SequencerRound(integrated, size, checkpoint)
 
 
+PENDING = "leaf_index IS NULL"  # an entry to integrate (the partial index ix_audit_log_pending answers it)
+UNCHECKPOINTED = "checkpoint IS NULL OR checkpoint_size <> size"  # a tree grown since its newest checkpoint
+
+
 async def sequence_tenants(runtime: Runtime) -> dict[str | None, SequencerRound]:
-    """One round for each tenant this process serves (workers.tenancy.served_tenants), in turn: each tenant's log,
-    tree and checkpoint file are its own. The rounds by tenant code (None: the default)."""
+    """One round for each tenant this process serves (workers.tenancy.served_tenants) that has something to do, in
+    turn: entries to integrate, or, when checkpoints are on (audit_key_file, audit_checkpoint_seconds), a tree grown
+    since its newest checkpoint (workers.tenancy.tenants_with finds them: one statement per cluster on PostgreSQL).
+    Each tenant's log, tree and checkpoint file are its own. The rounds by tenant code (None: the default), of the
+    tenants served."""
+    codes = await served_tenants(runtime)
+    busy = set(await tenants_with(runtime, codes, "audit_log", PENDING))
+    settings = runtime.settings
+    if settings.audit_checkpoint_seconds > 0 and settings.audit_key_file is not None:
+        busy.update(await tenants_with(runtime, [c for c in codes if c not in busy], "audit_tree", UNCHECKPOINTED))
     rounds = {}
-    for code in await served_tenants(runtime):
-        with tenant_in_use(code):
-            rounds[code] = await sequence_once(runtime)
+    for code in codes:
+        if code in busy:
+            with tenant_in_use(code):
+                rounds[code] = await sequence_once(runtime)
     return rounds
 
 

@@ -34,7 +34,7 @@ from domain.notifications import service as notifications
 from domain.notifications.models import Notification
 from domain.payroll import service as payroll
 from tools.runtime import Runtime
-from workers.tenancy import served_tenants
+from workers.tenancy import served_tenants, tenants_with
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -134,10 +134,17 @@ async def send_due(runtime: Runtime, *, batch: int = BATCH) -> dict[str, int]:
     return counts
 
 
+CLAIMABLE = "status IN ('queued', 'sending')"  # a notification send_due may claim (its index: ix_notifications_due)
+
+
 async def send_all_tenants(runtime: Runtime) -> dict[str, int]:
-    """send_due for each tenant this process serves (workers.tenancy.served_tenants); the counts summed."""
+    """send_due for each tenant this process serves (workers.tenancy.served_tenants) with a queued notification, or
+    one being sent (tenants_with: one statement per cluster on PostgreSQL); the counts summed. Nothing without
+    smtp_host."""
     total = {"sent": 0, "queued": 0, "bounced": 0, "failed": 0}
-    for code in await served_tenants(runtime):
+    if not runtime.settings.smtp_host:
+        return total
+    for code in await tenants_with(runtime, await served_tenants(runtime), "notifications", CLAIMABLE):
         with tenant_in_use(code):
             for key, value in (await send_due(runtime)).items():
                 total[key] += value

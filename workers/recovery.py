@@ -25,6 +25,7 @@ from domain.kernel.clock import utcnow
 from domain.kernel.settings import Settings
 from domain.kernel.tenants import current_tenant
 from tools.runtime import Runtime
+from workers.tenancy import served_tenants, tenants_with
 
 if TYPE_CHECKING:  # arq (with redis) is imported where a queue is used: an embedded server has none
     from arq.connections import ArqRedis
@@ -45,6 +46,15 @@ def lost_before(settings: Settings, now: datetime | None = None) -> datetime:
     """The time before which a running job's last heartbeat means its worker is lost for good (LOST_AFTER_BEATS
     heartbeats of `job_heartbeat_seconds` ago)."""
     return (now or utcnow()) - timedelta(seconds=LOST_AFTER_BEATS * settings.job_heartbeat_seconds)
+
+
+UNFINISHED = "status IN ('queued', 'running') AND deleted_at IS NULL"  # a job that may be orphaned (its index: status)
+
+
+async def tenants_with_unfinished_jobs(runtime: Runtime) -> list[str | None]:
+    """The tenants this process serves (workers.tenancy.served_tenants) with a queued or running job: the only ones
+    a recovery round looks into (workers.tenancy.tenants_with: one statement per cluster on PostgreSQL)."""
+    return await tenants_with(runtime, await served_tenants(runtime), "jobs", UNFINISHED)
 
 
 async def orphaned_job_ids(runtime: Runtime) -> list[int]:

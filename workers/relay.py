@@ -24,7 +24,10 @@ arrival is left pending and tried again (in-process: the next round; Redis: soon
 else at the next claim: StreamConsumer.take).
 
 Tenants: a relay serves the default tenant and every active registered one (domain/kernel/tenants.py), in turn,
-each in its own units of work; a Redis message names its event's tenant, and the consumer handles it there.
+each in its own units of work; a Redis message names its event's tenant, and the consumer handles it there. A round
+serves only the tenants with something to do: those whose commits in this process woke it, and, every poll, those
+whose outbox a probe finds work in (on PostgreSQL one statement per cluster looks into every tenant's schema:
+workers.tenancy.tenants_with), where every round served every tenant with a unit of work of its own before.
 
 Handlers: each enabled context's `domain/<context>/handlers.py` may declare `HANDLERS: dict[topic, handler]` (or
 a list of handlers per topic); `collect_handlers` gathers them at start-up for the module names the catalogue
@@ -54,6 +57,7 @@ from domain.kernel.outbox import EventHandlers
 from domain.kernel.tenants import check_code, current_tenant, tenant_in_use
 from domain.oauth import service as oauth
 from tools.runtime import Runtime
+from workers.tenancy import tenants_with
 
 if TYPE_CHECKING:  # redis is imported by the transport that uses it: the embedded default has no Redis
     from redis.asyncio import Redis
@@ -135,10 +139,15 @@ class RoundResult:
 
 class _Wakeable:
     """A loop task woken by this process's commits that recorded events, and every `poll_s` seconds; a round that
-    a commit woke starts `linger_s` later (the commits meanwhile join it)."""
+    a commit woke starts `linger_s` later (the commits meanwhile join it).
+
+    A round serves the tenants whose commits woke it and those whose previous round had more to do at once; once
+    every `poll_s` (and at the first round) also the tenants `tenants_with` finds `pending` work in (events of other
+    processes, retries whose backoff is over)."""
 
     name = "mcs-erp-relay"
     linger_s = 0.0
+    pending = "done_at IS NULL"  # the outbox condition of a tenant with something to do (tenants_with)
 
     def __init__(self, runtime: Runtime, *, poll_s: float | None = None):
         self.runtime = runtime
@@ -149,9 +158,14 @@ class _Wakeable:
         self._unhook: list[Callable[[], None]] = []
         self._tenants: tuple[float, list[str | None]] = (0.0, [])
         self._pruned_at = float("-inf")  # the first round prunes, then every PRUNE_EVERY_S
+        self._woken: set[str | None] = set()  # tenants whose commits woke the loop since its last round
+        self._again: set[str | None] = set()  # tenants whose last round had more to do at once
+        self._polled_at = float("-inf")  # when a round last probed every tenant (the first round does)
 
     def wake(self) -> None:
-        """Run a round now (safe from any thread or event loop)."""
+        """Run a round now for the tenant of the calling context (safe from any thread or event loop; a wake-up
+        from another thread that races the round's start is served by the next poll at the latest)."""
+        self._woken.add(current_tenant())
         loop = self._loop
         if loop is None or loop.is_closed():
             return
@@ -193,9 +207,23 @@ class _Wakeable:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    async def round(self) -> bool:
-        """One round; True when there may be more to do at once."""
+    async def round(self, codes: Sequence[str | None]) -> bool:
+        """One round for the tenants `codes`; True when there may be more to do at once (`served` says for whom)."""
         raise NotImplementedError
+
+    async def round_codes(self) -> list[str | None]:
+        """The tenants the next round serves: those woken and those with more to do; when a poll is due, also
+        those `tenants_with` finds `pending` work in, among the tenants served (`tenants`). Takes the wake-ups."""
+        woken, self._woken = self._woken, set()
+        wanted = woken | self._again
+        self._again = set()
+        if time.monotonic() - self._polled_at >= self.poll_s:
+            self._polled_at = time.monotonic()
+            codes = await self.tenants()
+            found = set(await tenants_with(self.runtime, [c for c in codes if c not in wanted], "outbox",
+                                           self.pending))
+            return [c for c in codes if c in wanted or c in found] + [c for c in wanted if c not in codes]
+        return sorted(wanted, key=lambda c: (c is not None, c or ""))
 
     async def tenants(self) -> list[str | None]:
         """The tenants whose outboxes a round serves (tenant_codes), looked up at most every TENANTS_TTL_S."""
@@ -206,15 +234,20 @@ class _Wakeable:
             self._tenants = (now, codes)
         return codes
 
-    async def each_tenant(self, work: Callable[[], Awaitable[bool]]) -> bool:
-        """Run `work()` in each tenant in turn; a tenant that fails (a lagging migration) is logged and the others
-        still served; True when any tenant may have more to do at once."""
+    async def each_tenant(self, work: Callable[[], Awaitable[bool]], codes: Sequence[str | None] | None = None
+                          ) -> bool:
+        """Run `work()` in each tenant of `codes` (default: every tenant served) in turn; a tenant that fails (a
+        lagging migration) is logged and the others still served; True when any tenant may have more to do at
+        once (those tenants are served again by the next round)."""
         more = False
-        codes = await self.tenants()
+        if codes is None:
+            codes = await self.tenants()
         for code in codes:
             try:
                 with tenant_in_use(code):
-                    more = await work() or more
+                    if await work():
+                        more = True
+                        self._again.add(code)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -275,7 +308,7 @@ class _Wakeable:
                 except Exception:  # an outage: the next pruning tries again; delivery goes on meanwhile
                     log.exception("%s: pruning old events failed", self.name)
             try:
-                more = await self.round()
+                more = await self.round(await self.round_codes())
                 last_error = None
             except asyncio.CancelledError:
                 raise
@@ -316,12 +349,12 @@ class InProcessRelay(_Wakeable):
             self._handlers = self._handlers()
         return self._handlers
 
-    async def round(self) -> bool:
+    async def round(self, codes: Sequence[str | None]) -> bool:
         async def work() -> bool:
             self.last = await deliver_pending(self.runtime, lambda: self.handlers, page=self.page)
             return False
 
-        return await self.each_tenant(work)
+        return await self.each_tenant(work, codes)
 
 
 async def deliver_rows(runtime: Runtime, handlers: EventHandlers,
@@ -386,7 +419,9 @@ class StreamPublisher(_Wakeable):
                                   if republish_after_s is None else republish_after_s)
         self._swept = time.monotonic()
 
-    async def round(self) -> bool:
+    pending = "published_at IS NULL"  # events to publish (ix_outbox_unpublished answers it)
+
+    async def round(self, codes: Sequence[str | None]) -> bool:
         sweep = time.monotonic() - self._swept >= self.republish_after_s / 2
 
         async def work() -> bool:
@@ -399,7 +434,10 @@ class StreamPublisher(_Wakeable):
                                 "they wait long): publishing them again", again, self.republish_after_s)
             return await publish_once(self.runtime, self.redis, stream=self.stream, batch=self.batch) >= self.batch
 
-        more = await self.each_tenant(work)
+        # A sweep looks into every tenant with an event not done (tenants_with), not only the round's.
+        if sweep:
+            codes = await tenants_with(self.runtime, await self.tenants(), "outbox", "done_at IS NULL")
+        more = await self.each_tenant(work, codes)
         if sweep:
             self._swept = time.monotonic()
         return more

@@ -16,11 +16,11 @@ from domain.kernel.tenants import current_tenant, tenant_in_use
 from tools.runtime import JobRunner, Runtime
 from workers.audit_sequencer import start_sequencer, stop_sequencer
 from workers.execute import execute_job, process_identity
-from workers.recovery import RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loop
+from workers.recovery import (RUN_JOB, arq_job_id, orphaned_job_ids, recovery_loop,
+                              tenants_with_unfinished_jobs)
 from workers.notifications import Sender, start_sender, stop_sender
 from workers.relay import start_server_relay
 from workers.run_feed import connect_feed
-from workers.tenancy import served_tenants
 
 if TYPE_CHECKING:  # arq (with redis) is imported by the runner that uses it: the embedded default has no Redis
     from arq.connections import ArqRedis
@@ -58,7 +58,7 @@ class InProcessRunner:
 
     async def _recover(self) -> list[int]:
         ids: list[int] = []
-        for code in await served_tenants(self.runtime):
+        for code in await tenants_with_unfinished_jobs(self.runtime):
             with tenant_in_use(code):
                 found = [i for i in await orphaned_job_ids(self.runtime) if i not in self.active()]
                 for job_id in found:

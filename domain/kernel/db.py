@@ -155,6 +155,7 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, read_only: bool
     return engine
 
 
+PLACEMENTS_PER_QUERY = 1000  # tenants' placements one registry query reads at most (Database.tenant_clusters)
 PLACEMENT_TTL_S = 5.0  # how long a process reuses a tenant's cluster read from the registry (its database_url)
 CONNECT_TIMEOUT_S = 10.0  # the longest a new PostgreSQL connection may take (asyncpg's connect timeout)
 POOL_TIMEOUT_S = 30.0  # the longest a unit of work waits for a pooled connection (SQLAlchemy's default: bursts wait)
@@ -392,6 +393,32 @@ class Database:
             self._placements.clear()
         self._placements[code] = (now, url)
         return url
+
+    async def tenant_clusters(self, codes: Sequence[str]) -> dict[str, Database]:
+        """{code: the Database holding that tenant's PostgreSQL schema}: this one, or the pool of another cluster
+        where the registry places the tenant. The placements not remembered (placement_ttl_s, as a unit of work
+        routes) are read in one query per PLACEMENTS_PER_QUERY codes, not one each. On SQLite, and on another
+        cluster's Database, this one for every code."""
+        if self.is_sqlite or self.cluster_of is not None:
+            return {code: self for code in codes}
+        now = time.monotonic()
+        stale = [code for code in dict.fromkeys(codes)
+                 if (hit := self._placements.get(code)) is None or now - hit[0] >= self.placement_ttl_s]
+        for start in range(0, len(stale), PLACEMENTS_PER_QUERY):
+            chunk = stale[start:start + PLACEMENTS_PER_QUERY]
+            async with self._read_sessions() as session:
+                await self._route_read(session, None)  # the registry lives with the default tenant
+                urls = dict((await session.exec(sqlmodel_select(Tenant.code, Tenant.database_url)
+                                                .where(Tenant.code.in_(chunk)))).all())  # type: ignore[attr-defined]
+            if len(self._placements) > 100_000:
+                self._placements.clear()
+            for code in chunk:
+                self._placements[code] = (now, urls.get(code))
+        out: dict[str, Database] = {}
+        for code in codes:
+            url = self._placements[code][1] if code in self._placements else await self._placement(code)
+            out[code] = self.cluster_database(url) if url is not None and url != self.url else self
+        return out
 
     async def _routes_to(self) -> tuple[Database | None, str | None]:
         """(the Database to hand the unit of work to, or None; the tenant's PostgreSQL schema, or None) of the
