@@ -141,8 +141,8 @@ HOT_UPDATES = text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_table
 @pytest.mark.skipif(BACKEND != "postgresql", reason="heap-only tuples are PostgreSQL's storage")
 async def test_posting_and_paying_rewrite_payslips_in_place_without_touching_an_index(prt, staff):
     """Posting (draft -> done) and paying (done -> paid) change a payslip's status and version only; the live-payslip
-    index reads `voided` and the table keeps room on each page (migration d9f2a4c6e8b1), so PostgreSQL writes each
-    new version as a heap-only tuple: counted by pg_stat_xact_user_tables for the transaction that writes them."""
+    index reads `voided` and the table keeps room on each page (migration d9f2a4c6e8b1), so PostgreSQL writes a
+    posted payslip as a heap-only tuple: counted by pg_stat_xact_user_tables for the transaction that writes it."""
     officer, admin = staff["officer"], staff["admin"]
     run = await invoke(prt, "create_payroll_run", {"period": "2026-07", "pay_date": "2026-07-28", "currency": "AUD"},
                        officer)
@@ -155,7 +155,12 @@ async def test_posting_and_paying_rewrite_payslips_in_place_without_touching_an_
             before = (await s.exec(HOT_UPDATES)).one_or_none() or (0, 0)
             await step(s, admin, run.run_id)
             updated, hot = (await s.exec(HOT_UPDATES)).one()
-            assert (updated - before[0], hot - before[1]) == (3, 3), step.__name__
+        # Posting rewrites freshly calculated payslips, each with half its page free: every one in place. Paying
+        # rewrites them again, in place where the page has room, which depends on PostgreSQL having pruned the
+        # posted-over versions (other transactions' snapshots can keep them): counted, not promised.
+        assert updated - before[0] == 3, step.__name__
+        if step is payroll.post_run:
+            assert hot - before[1] == 3, "posting must not touch an index: status is in none"
     slips = await payslips_of(prt, run.run_id)
     assert [(slip.status, slip.voided) for slip, _ in slips] == [("paid", False)] * 3
     # A payslip void and voided go together: the database refuses one without the other.
