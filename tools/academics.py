@@ -48,6 +48,7 @@ from tools.references import (
     AssessmentRef,
     ClassRef,
     EmployeeRef,
+    GuardianRef,
     SectionRef,
     StudentRef,
     SubjectRef,
@@ -227,6 +228,25 @@ class UpdateStudentIn(ToolInput):
     def _some_change(self):
         if not self.model_dump(exclude_none=True, exclude={"student_id"}):
             raise ValueError("give at least one field to change")
+        return self
+
+
+class AddGuardianIn(GuardianIn):
+    student_id: StudentRef
+
+
+class UpdateGuardianIn(ToolInput):
+    guardian_id: GuardianRef = Field(description="A guardian's record (get_student shows a student's guardians with "
+                                                 "their ids).")
+    name: Name | None = None
+    relationship: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
+    email: Email | None = None
+
+    @model_validator(mode="after")
+    def _some_change(self):
+        if not self.model_dump(exclude_none=True, exclude={"guardian_id"}):
+            raise ValueError("give at least one field to change: name, relationship, phone or email")
         return self
 
 
@@ -535,6 +555,24 @@ async def update_student(ctx: ToolContext, args: UpdateStudentIn) -> StudentRead
     changes = args.model_dump(exclude_none=True, exclude={"student_id"})
     student = await service.update_student(ctx.session, ctx.actor, student_id=args.student_id, changes=changes)
     return await _student_read(ctx, student.id or 0)
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def add_guardian(ctx: ToolContext, args: AddGuardianIn) -> StudentRead:
+    """Add a parent or guardian to a student's record (at most 6); invite_guardian then gives them an account.
+    Answers with the student and their guardians."""
+    guardian = service.GuardianInput(**args.model_dump(exclude={"student_id"}))
+    await service.add_guardian(ctx.session, ctx.actor, student_id=args.student_id, guardian=guardian)
+    return await _student_read(ctx, args.student_id)
+
+
+@module.tool(effect=Effect.WRITE, roles=REGISTRY)
+async def update_guardian(ctx: ToolContext, args: UpdateGuardianIn) -> StudentRead:
+    """Change a guardian's name, relationship, phone or email on a student's record (e.g. the email invite_guardian
+    needs). Answers with the student and their guardians."""
+    changes = args.model_dump(exclude_none=True, exclude={"guardian_id"})
+    record = await service.update_guardian(ctx.session, ctx.actor, guardian_id=args.guardian_id, changes=changes)
+    return await _student_read(ctx, record.student_id)
 
 
 @module.tool(effect=Effect.WRITE, roles=REGISTRY)

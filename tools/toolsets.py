@@ -78,9 +78,9 @@ TOOLSETS: Final[tuple[Toolset, ...]] = (
              "list_academic_years", "create_academic_year", "create_term", "list_year_levels", "create_year_level",
              "create_section", "list_subjects", "create_subject", "list_teachers", "create_class",
              "set_subject_weekly_lessons", "set_class_weekly_lessons"),
-    _toolset("students", "Students: find, read, admit, update and enroll them.",
+    _toolset("students", "Students: find, read, admit, update and enroll them, and the guardians on their records.",
              "list_students", "search_students", "get_student", "list_enrollments", "create_student",
-             "update_student", "enroll_student"),
+             "update_student", "add_guardian", "update_guardian", "enroll_student"),
     _toolset("family", "A parent's or guardian's own children and family: published grades, report cards, "
                        "attendance, timetable, fees; their contact details and email choices; the office inviting "
                        "a guardian.",

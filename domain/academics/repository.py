@@ -46,6 +46,7 @@ _HINTS = {
     Subject: ("subject", "list_subjects"),
     SchoolClass: ("class", "list_classes"),
     Student: ("student", "list_students or search_students"),
+    Guardian: ("guardian record", "get_student (a student's guardians, with their ids)"),
     Assessment: ("assessment", "list_assessments"),
     Grade: ("grade", "get_gradebook"),
 }

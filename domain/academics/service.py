@@ -278,6 +278,45 @@ async def update_student(session: AsyncSession, actor: Actor, *, student_id: int
     return student
 
 
+MAX_GUARDIANS = 6  # live guardian records a student may have (create_student takes at most as many)
+GUARDIAN_FIELDS = ("name", "relationship", "phone", "email")
+
+
+async def add_guardian(session: AsyncSession, actor: Actor, *, student_id: int, guardian: GuardianInput) -> Guardian:
+    """Add a guardian record (name, relationship, contacts: personal data) to a live student and return it. The
+    record is the guardian on this child's file; invite_guardian then gives them an account reading every child
+    whose records carry their email. Raises NotFound (student_id), Conflict when the student has MAX_GUARDIANS live
+    records already."""
+    student = await repo.get_or_raise(session, Student, student_id, field="student_id")
+    if len(await repo.guardians_of(session, student_id)) >= MAX_GUARDIANS:
+        raise Conflict(f"student {student.code} has {MAX_GUARDIANS} guardians already, the most a student may have",
+                       field="student_id")
+    record = Guardian(student_id=student_id, name=guardian.name, relationship=guardian.relationship,
+                      phone=guardian.phone, email=guardian.email)
+    session.add(record)
+    await session.flush()
+    return record
+
+
+async def update_guardian(session: AsyncSession, actor: Actor, *, guardian_id: int, changes: dict[str, Any]
+                          ) -> Guardian:
+    """Change a live guardian record's name, relationship, phone or email (the keys of `changes`, GUARDIAN_FIELDS)
+    and return it. A record linked to a guardian's account stays linked: the account is the person's, and the email
+    is where the school writes to them (their sign-in links go to the account's own address). Raises NotFound
+    (guardian_id), InvalidInput for no change or a field not in GUARDIAN_FIELDS."""
+    unknown = sorted(set(changes) - set(GUARDIAN_FIELDS))
+    if unknown or not changes:
+        raise InvalidInput(f"give at least one of {', '.join(GUARDIAN_FIELDS)} to change"
+                           + (f"; {', '.join(unknown)} cannot be changed here" if unknown else ""), field="guardian_id")
+    record = await repo.get_or_raise(session, Guardian, guardian_id, field="guardian_id")
+    for key, value in changes.items():
+        setattr(record, key, value)
+    bump(record)
+    session.add(record)
+    await session.flush()
+    return record
+
+
 async def enroll_student(session: AsyncSession, actor: Actor, *, student_id: int, class_id: int,
                          enrolled_on: date | None = None) -> Enrollment:
     """Enroll a student in a class of their year level; re-activates a dropped enrollment.
@@ -1168,7 +1207,7 @@ async def guardian_records_of_person(session: AsyncSession, *, guardian_id: int)
     record = await repo.get_or_raise(session, Guardian, guardian_id, field="guardian_id")
     if not (record.email or "").strip():
         raise InvalidInput(f"guardian record {guardian_id} ({record.name}) has no email: the account and its "
-                           "sign-in links go to the guardian's address (update_student sets it)", field="guardian_id")
+                           "sign-in links go to the guardian's address (update_guardian sets it)", field="guardian_id")
     records = await repo.guardian_records_with_email(session, record.email.strip())
     if len(records) > MAX_LINKED_RECORDS:
         raise InvalidInput(f"{record.email} is on {len(records)} guardian records, more than one person's "
