@@ -69,6 +69,10 @@ GATE_POLICY: Final[dict[str, str]] = {
                                 "unchanged until publish_timetable (gated)",
     "create_student": "ungated: admits a student (adds rows, rewrites nothing)",
     "update_student": "ungated: names, date of birth or status of a student; no grade, fee or record changes",
+    "add_guardian": "ungated: adds a guardian record to a student (adds a row, rewrites nothing; an account and access "
+                    "to the child come only with invite_guardian)",
+    "update_guardian": "ungated: a guardian's name, relationship or contacts on a student's record, as the guardian "
+                       "changes their own (update_my_contact_details); no account link, grade or fee changes",
     "enroll_student": "ungated: adds (or re-activates) an enrollment; a pending publication of the class is "
                       "made stale by the class's version",
 
