@@ -57,6 +57,7 @@ from tools.references import (
 )
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
+    ChangeInput,
     Code,
     Email,
     LongText,
@@ -217,37 +218,27 @@ class CreateStudentIn(ToolInput):
     enroll_in_section_classes: bool = True
 
 
-class UpdateStudentIn(ToolInput):
+class UpdateStudentIn(ChangeInput):
+    target = "student_id"
     student_id: StudentRef
     first_name: Name | None = None
     last_name: Name | None = None
     date_of_birth: date | None = None
     status: StudentStatus | None = None
 
-    @model_validator(mode="after")
-    def _some_change(self):
-        if not self.model_dump(exclude_none=True, exclude={"student_id"}):
-            raise ValueError("give at least one field to change")
-        return self
-
 
 class AddGuardianIn(GuardianIn):
     student_id: StudentRef
 
 
-class UpdateGuardianIn(ToolInput):
+class UpdateGuardianIn(ChangeInput):
+    target = "guardian_id"
     guardian_id: GuardianRef = Field(description="A guardian's record (get_student shows a student's guardians with "
                                                  "their ids).")
     name: Name | None = None
     relationship: Annotated[str, Field(min_length=1, max_length=40)] | None = None
     phone: Annotated[str, Field(min_length=3, max_length=40)] | None = None
     email: Email | None = None
-
-    @model_validator(mode="after")
-    def _some_change(self):
-        if not self.model_dump(exclude_none=True, exclude={"guardian_id"}):
-            raise ValueError("give at least one field to change: name, relationship, phone or email")
-        return self
 
 
 class EnrollStudentIn(ToolInput):

@@ -6,7 +6,7 @@ from collections.abc import Awaitable
 from datetime import date
 from typing import TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.hr import plans, service
@@ -17,6 +17,7 @@ from domain.kernel.plan import Plan
 from tools.references import DepartmentRef, EmployeeRef
 from tools.registry import Effect, GateLevel, Module, ToolContext
 from tools.types import (
+    ChangeInput,
     Code,
     Email,
     Name,
@@ -69,7 +70,8 @@ class CreateEmployeeIn(ToolInput):
     code: Code | None = Field(default=None, description="omitted: the next free code (E0001...).")
 
 
-class UpdateEmployeeIn(ToolInput):
+class UpdateEmployeeIn(ChangeInput):
+    target = "employee_id"
     employee_id: EmployeeRef
     first_name: Name | None = None
     last_name: Name | None = None
@@ -78,12 +80,6 @@ class UpdateEmployeeIn(ToolInput):
     department_id: DepartmentRef | None = None
     employment_type: EmploymentType | None = None
     status: EmployeeStatus | None = None
-
-    @model_validator(mode="after")
-    def _some_change(self):
-        if not self.model_dump(exclude_none=True, exclude={"employee_id"}):
-            raise ValueError("give at least one field to change")
-        return self
 
 
 class TerminateEmployeeIn(ToolInput):

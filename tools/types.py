@@ -22,7 +22,7 @@ import typing
 from collections.abc import Iterable
 from datetime import date, datetime
 from functools import cache
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationInfo,
                       field_validator, model_validator)
@@ -186,6 +186,21 @@ class ToolInput(BaseModel):
         if info.field_name is not None:
             _check_values(value, _is_multiline(cls, info.field_name))
         return value
+
+
+class ChangeInput(ToolInput):
+    """Base of an input that changes fields of one record, named by the field `target` (a class attribute, e.g.
+    "student_id"): every other field is optional (None: left as it is), and at least one must be given, else a
+    ValueError names them."""
+
+    target: ClassVar[str]
+
+    @model_validator(mode="after")
+    def _some_change(self):
+        if not self.model_dump(exclude_none=True, exclude={self.target}):
+            fields = [name for name in type(self).model_fields if name != self.target]
+            raise ValueError(f"give at least one field to change: {', '.join(fields[:-1])} or {fields[-1]}")
+        return self
 
 
 ToolOutput = OutputModel

@@ -30,17 +30,6 @@ from tools.toolsets import listed_tools
 MISSING_ID = 2_000_000_000
 
 
-@pytest.fixture(scope="module")
-async def grt(tmp_path_factory):
-    async with own_runtime(tmp_path_factory, "parents", in_process_jobs=True, currency="AUD") as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-async def world(grt) -> World:
-    return await build_world(grt)
-
-
 def dumped(out) -> str:
     return json.dumps(out.model_dump(mode="json"))
 

@@ -9,23 +9,10 @@ from sqlmodel import func, select
 
 from domain.academics.models import Guardian, GuardianAccount
 from domain.kernel.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from tests.conftest import own_runtime
 from tests.factories import make_user
-from tests.parents.world import World, build_world
 from tools.invoke import invoke
 
 MISSING_ID = 2_000_000_000
-
-
-@pytest.fixture(scope="module")
-async def grt(tmp_path_factory):
-    async with own_runtime(tmp_path_factory, "guardian-records", in_process_jobs=True, currency="AUD") as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
-async def world(grt) -> World:
-    return await build_world(grt)
 
 
 async def guardian_rows(rt) -> int:
