@@ -208,7 +208,8 @@ class _Wakeable:
             await asyncio.gather(task, return_exceptions=True)
 
     async def round(self, codes: Sequence[str | None]) -> bool:
-        """One round for the tenants `codes`; True when there may be more to do at once (`served` says for whom)."""
+        """One round for the tenants `codes`; True when there may be more to do at once (each_tenant keeps for whom,
+        and the next round serves them)."""
         raise NotImplementedError
 
     async def round_codes(self) -> list[str | None]:

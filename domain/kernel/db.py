@@ -389,10 +389,14 @@ class Database:
         async with self._read_sessions() as session:
             await self._route_read(session, None)  # the registry lives with the default tenant
             url = (await session.exec(sqlmodel_select(Tenant.database_url).where(Tenant.code == code))).first()
+        self._remember_placements({code: url}, now)
+        return url
+
+    def _remember_placements(self, urls: dict[str, str | None], now: float) -> None:
+        """Keep each tenant's database_url just read from the registry (None: this database), as read at `now`."""
         if len(self._placements) > 100_000:
             self._placements.clear()
-        self._placements[code] = (now, url)
-        return url
+        self._placements.update((code, (now, url)) for code, url in urls.items())
 
     async def tenant_clusters(self, codes: Sequence[str]) -> dict[str, Database]:
         """{code: the Database holding that tenant's PostgreSQL schema}: this one, or the pool of another cluster
@@ -410,14 +414,11 @@ class Database:
                 await self._route_read(session, None)  # the registry lives with the default tenant
                 urls = dict((await session.exec(sqlmodel_select(Tenant.code, Tenant.database_url)
                                                 .where(Tenant.code.in_(chunk)))).all())  # type: ignore[attr-defined]
-            if len(self._placements) > 100_000:
-                self._placements.clear()
-            for code in chunk:
-                self._placements[code] = (now, urls.get(code))
+            self._remember_placements({code: urls.get(code) for code in chunk}, now)
         out: dict[str, Database] = {}
         for code in codes:
             url = self._placements[code][1] if code in self._placements else await self._placement(code)
-            out[code] = self.cluster_database(url) if url is not None and url != self.url else self
+            out[code] = self if url is None else self.cluster_database(url)  # this database's own url: self
         return out
 
     async def _routes_to(self) -> tuple[Database | None, str | None]:
