@@ -15,26 +15,28 @@ see the transaction committed (enqueueing a job another process will look up, ra
 be kept). `Database.write()` runs the hooks after its COMMIT, in the order they were registered; a rollback (of
 the unit of work, or of the savepoint a hook was registered in) discards them unrun.
 
-Outages: a unit of work's first statement on PostgreSQL pings its pooled connection (a read's search_path, a
+Outages: a unit of work's first statement on PostgreSQL pings its pooled connection (a read's RESET search_path, a
 write's BEGIN and search_path or ping), and a connection found dead there is replaced once, so the first call after
-a database restart gets a fresh connection instead of a dead one (a read skips its statement on a connection that
-ended a unit of work well within ALIVE_WINDOW_S, is on its tenant's path and whose socket is open: a restart closes
-the socket, which the driver sees); connecting and waiting for a pooled connection are
+a database restart gets a fresh connection instead of a dead one (a read skips its ping on a connection that
+ended a unit of work well within ALIVE_WINDOW_S and whose socket is open: a restart closes the socket, which the
+driver sees); connecting and waiting for a pooled connection are
 bounded (CONNECT_TIMEOUT_S, POOL_TIMEOUT_S). A unit of work that cannot reach the database (or Redis, in an
 after-commit hook) raises ServiceUnavailable (code `unavailable`, retryable), which every edge answers as "try again".
 
 Tenants (domain/kernel/tenants.py): every unit of work runs for the tenant of its context (`current_tenant()`). On
-PostgreSQL one pool serves every tenant of the cluster: a write transaction starts with `set_config('search_path',
-'tenant_<code>', true)` (SET LOCAL: it ends with the transaction, committed, rolled back or cut off); a read, which
-has no transaction (autocommit), starts with `SET search_path TO tenant_<code>` (RESET for the default tenant),
-which is also the read's ping of its pooled connection, unless the connection is on that path and known alive. The
-pool (TenantAffinePool) hands a unit of work an idle connection that last served its tenant when there is one, so
-PostgreSQL keeps that connection's plans instead of re-planning for another search_path; and statements built with
-SQLAlchemy name the tenant's schema (schema_translate_map: tenant_options), so each tenant's are prepared and
-planned once per connection. A tenant whose registry row names another database (`database_url`) is served by that
-cluster's pool, one per URL. The tenant's schema alone is on the path, not `public`: a table a lagging tenant lacks
-fails loudly instead of resolving to the default tenant's. On SQLite a tenant is its own file, with its own engines,
-made at first use (`Database.tenant_database`).
+PostgreSQL one pool serves every tenant of the cluster, and statements built with SQLAlchemy name the tenant's
+schema (schema_translate_map: tenant_options), so each tenant's are prepared and planned once per connection. A
+write transaction starts with `set_config('search_path', 'tenant_<code>', true)` (SET LOCAL: it ends with the
+transaction, committed, rolled back or cut off). A read, which has no transaction (autocommit), sets the path each
+statement needs before it, when the connection is on another (_route_statement): a tenant's statement that names
+its schema runs on the default path, as the default tenant's do, and any other (SQL written as text) on
+`tenant_<code>`; so reads of many tenants on one connection send no SET at all and keep their plans. A read's ping
+of its pooled connection is `RESET search_path`, unless the connection is known alive. The pool (TenantAffinePool)
+hands a unit of work an idle connection that last served its tenant when there is one, and keeps the connections
+a burst opened until they idle. A tenant whose registry row names another database (`database_url`) is served by
+that cluster's pool, one per URL. The tenant's schema alone is on its path, not `public`: a table a lagging tenant
+lacks fails loudly instead of resolving to the default tenant's. On SQLite a tenant is its own file, with its own
+engines, made at first use (`Database.tenant_database`).
 """
 
 from __future__ import annotations
@@ -57,8 +59,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import instance_dict, instance_state
 from sqlalchemy.pool import AsyncAdaptedQueuePool
-from sqlalchemy.sql.elements import ColumnClause, Label
-from sqlalchemy.util import memoized_property
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import (BinaryExpression, ClauseElement, CollationClause, ColumnClause, Label,
+                                     TextClause)
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.operators import custom_op
+from sqlalchemy.sql.schema import Sequence, Table
+from sqlalchemy.sql.selectable import TableClause, TextualSelect
+from sqlalchemy.util import await_only, memoized_property
 from sqlalchemy.util.queue import AsyncAdaptedQueue
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -164,6 +172,8 @@ POOL_TIMEOUT_S = 30.0  # the longest a unit of work waits for a pooled connectio
 _LAST_TENANT = "mcs_erp.last_tenant"  # a pooled connection's info: the tenant (code, None) of its last unit of work
 _PATH = "mcs_erp.path"  # a pooled read connection's info: the schema its search_path was set to (None: reset)
 _ALIVE_AT = "mcs_erp.alive_at"  # a pooled read connection's info: time.monotonic() when a unit of work on it ended well
+_IDLE_SINCE = "mcs_erp.idle_since"  # a pooled connection's info: time.monotonic() when it was last returned
+_WANTED = "mcs_erp.wanted"  # a pooled read connection's info, during a read unit of work: its tenant's schema
 ALIVE_WINDOW_S = 0.5
 """How long after a read unit of work ended without error its connection is taken as alive without a ping
 (Database._route_read; HikariCP's aliveBypassWindowMs default)."""
@@ -171,11 +181,10 @@ ALIVE_WINDOW_S = 0.5
 
 class _TenantAffineQueue(asyncio.Queue):
     """The idle connections of a pool, handed out to the tenant they last served when one is idle (else the one
-    idle longest, as the plain queue does). PostgreSQL re-plans a prepared statement whose search_path changed
-    since it was planned (bench/tenants.py: with 50 tenants on one pool almost every read re-planned, about half
-    the throughput of one tenant); a connection that served the same tenant keeps its plans. Only the choice of
-    connection changes: every unit of work still sets its own search_path, so a wrong guess costs a re-plan,
-    never another tenant's rows. At most pool_size idle connections are scanned."""
+    idle longest, as the plain queue does): a connection that served the tenant may be on its search_path already
+    (for SQL written as text) and holds its statements prepared. Only the choice of connection changes: every
+    statement still runs on the path it needs (_route_statement), so a wrong guess costs a SET or a prepare, never
+    another tenant's rows. At most pool_size + max_overflow idle connections are scanned."""
 
     def _get(self):  # asyncio.Queue's hook: the item get() and get_nowait() return
         idle = self._queue  # type: ignore[attr-defined]
@@ -186,20 +195,64 @@ class _TenantAffineQueue(asyncio.Queue):
                 return record
         return idle.popleft()
 
+    def _put(self, record):  # asyncio.Queue's hook: a connection returned
+        info = record.info
+        info[_IDLE_SINCE] = time.monotonic()
+        info.pop(_WANTED, None)  # its read unit of work is over: _route_statement no longer routes for it
+        self._queue.append(record)  # type: ignore[attr-defined]
+
+    def take_stale(self, idle_s: float):
+        """The connection idle longest, taken out of the queue, if it has been idle more than `idle_s` seconds;
+        else None."""
+        idle = self._queue  # type: ignore[attr-defined]
+        if idle and time.monotonic() - idle[0].info.get(_IDLE_SINCE, 0.0) > idle_s:
+            return idle.popleft()
+        return None
+
 
 class _TenantAffineAdaptedQueue(AsyncAdaptedQueue):
+    room = 0  # idle connections the queue holds beyond maxsize (the pool's size): TenantAffinePool's overflow
+
     @memoized_property
     def _queue(self) -> asyncio.Queue:
-        return _TenantAffineQueue(maxsize=self.maxsize)
+        return _TenantAffineQueue(maxsize=self.maxsize + self.room)
 
 
 class TenantAffinePool(AsyncAdaptedQueuePool):
     """One pool for every tenant of a cluster (never a pool per tenant), preferring for each unit of work an idle
-    connection that last served its tenant (_TenantAffineQueue)."""
+    connection that last served its tenant (_TenantAffineQueue).
+
+    A connection opened for a burst (beyond pool_size, up to max_overflow more) stays in the pool until it has
+    been idle for OVERFLOW_IDLE_S, instead of closing as soon as it is returned to a full queue (QueuePool's way).
+    A pool sized to the calls a process serves at once overflows whenever the background loops add one or two
+    units of work; QueuePool then closed a connection on nearly every return and opened another for the next
+    burst, and each new connection starts with none of PostgreSQL's caches: the catalog of every tenant schema it
+    touches, each tenant's statements prepared again and planned six times (PostgreSQL's five custom plans, then
+    the generic one). bench/tenants.py, 16 clients on a pool of 16: about 25 connections opened in two minutes, a
+    fifth of the 50 tenants' get_student calls planned afresh (pg_stat_statements) against 1 in 1,000 on one
+    tenant. HikariCP closes connections beyond its minimum the same way (idleTimeout)."""
 
     _queue_class = _TenantAffineAdaptedQueue  # type: ignore[assignment]
 
+    def __init__(self, creator: Any, pool_size: int = 5, max_overflow: int = 10, **kw: Any) -> None:
+        super().__init__(creator, pool_size=pool_size, max_overflow=max_overflow, **kw)
+        self._pool.room = max(0, max_overflow)  # type: ignore[attr-defined]  # before the queue is first made
 
+    def _do_return_conn(self, record: Any) -> None:
+        super()._do_return_conn(record)  # into the queue: it has room for every connection the pool may open
+        while self._overflow > 0:  # more connections than pool_size: close those idle for OVERFLOW_IDLE_S
+            stale = self._pool._queue.take_stale(OVERFLOW_IDLE_S)  # type: ignore[attr-defined]
+            if stale is None:
+                return
+            try:
+                stale.close()
+            finally:
+                self._dec_overflow()
+
+
+OVERFLOW_IDLE_S = 60.0
+"""How long a connection opened beyond the pool's size may stay idle before the pool closes it (TenantAffinePool;
+HikariCP's idleTimeout, 10 minutes by default, at least 10 s)."""
 STATEMENT_CACHE_SIZE = 512  # prepared statements a PostgreSQL connection keeps (asyncpg's LRU; its default is 100)
 
 
@@ -210,9 +263,9 @@ def tenant_options(schema: str | None) -> dict[str, Any] | None:
     to it), so each tenant's statements are statements of their own on a connection: asyncpg prepares them once per
     connection and PostgreSQL keeps their plans across tenants (STATEMENT_CACHE_SIZE of them). A prepared
     statement with unqualified names is planned again whenever the connection's search_path changed since it was
-    planned; with 50 schools on one pool that was nearly every read (bench/tenants.py). The search_path is still
-    set for every unit of work: it routes the SQL written as text, and it keeps an unqualified name from reaching
-    another tenant's table. Both name the same schema."""
+    planned; with 50 schools on one pool that was nearly every read (bench/tenants.py). Such a statement needs no
+    search_path: a read runs it on the default path (_route_statement); a write's transaction sets the tenant's,
+    for the SQL written as text, and both name the same schema."""
     return None if schema is None else {"schema_translate_map": {None: schema}}
 
 
@@ -230,8 +283,83 @@ def _postgresql_engine(url: str, *, pool_size: int, read_only: bool = False) -> 
     if read_only:
         connect_args["server_settings"] = {"default_transaction_read_only": "on"}
         options["isolation_level"] = "AUTOCOMMIT"
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=POOL_TIMEOUT_S,
-                               connect_args=connect_args, poolclass=TenantAffinePool, **options)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=POOL_TIMEOUT_S,
+                                 connect_args=connect_args, poolclass=TenantAffinePool, **options)
+    if read_only:
+        event.listen(engine.sync_engine, "before_cursor_execute", _route_statement)
+    return engine
+
+
+# Functions a statement may call and still run on the default search_path for a tenant: each is pg_catalog's, which
+# PostgreSQL searches before the path, and no migration defines one of these names in any schema (public, the
+# default tenant's, only the migrations write to). A function not named here may be a tenant's own or an
+# extension's, found through the path: its statement runs on the tenant's path. Functions that take an object's
+# name as text (nextval, to_regclass, ...) are left out.
+_CATALOG_FUNCTIONS = frozenset({
+    "abs", "array_agg", "avg", "bool_and", "bool_or", "ceil", "char_length", "coalesce", "concat", "count",
+    "current_date", "current_timestamp", "date_trunc", "dense_rank", "distinct", "floor", "greatest", "json_agg",
+    "jsonb_agg", "lag", "lead", "least", "length", "lower", "max", "min", "mod", "now", "nullif", "rank", "round",
+    "row_number", "string_agg", "substring", "sum", "trim", "unnest", "upper",
+})
+_NAMES_SCHEMA = "_mcs_erp_names_schema"  # a Compiled's __dict__: whether its statement is _names_schema's
+
+
+def _names_schema(statement: Any) -> bool:
+    """Whether `statement`, run with a schema_translate_map for its tables, resolves every name the same under any
+    search_path: it reads only Tables (each rendered with the tenant's schema, or one of its own) and calls only
+    _CATALOG_FUNCTIONS, with no SQL written as text (text(), literal_column(), a lightweight table()), no custom
+    operator and no sequence. A statement this cannot tell about counts as not naming its schema."""
+    if not isinstance(statement, ClauseElement):
+        return False
+    for element in visitors.iterate(statement):
+        if isinstance(element, (TextClause, TextualSelect, Sequence)):
+            return False
+        if isinstance(element, TableClause) and not isinstance(element, Table):
+            return False
+        if isinstance(element, ColumnClause) and element.is_literal and element.name != "*":  # count(*) is safe
+            return False
+        if isinstance(element, FunctionElement) and (getattr(element, "packagenames", ())
+                                                     or getattr(element, "name", "").lower()
+                                                     not in _CATALOG_FUNCTIONS):
+            return False
+        if isinstance(element, BinaryExpression) and isinstance(element.operator, custom_op):
+            return False
+        if isinstance(element, CollationClause):
+            return False
+    return True
+
+
+def _route_statement(conn: Any, _cursor: Any, _statement: str, _parameters: Any, context: Any,
+                     _executemany: bool) -> None:
+    """The read engine's before_cursor_execute hook: before each statement of a read unit of work, the
+    connection's search_path the statement needs, set if the connection is on another one (Database._route_read).
+
+    A tenant's statement built with SQLAlchemy that names the tenant's schema for each table (_names_schema, with
+    the unit of work's schema_translate_map) needs none: it runs on the default path, where every other tenant's
+    such statements run too, so PostgreSQL keeps its plan (a prepared statement is planned again when the
+    search_path changed since it was planned). Any other statement of a tenant (SQL written as text, a function
+    found through the path) runs on the tenant's own path, `SET search_path TO tenant_<code>`; the default
+    tenant's on the default path (RESET). The path is recorded (_PATH) only once its SET has answered, and
+    forgotten before a SET is sent, so a SET cut off midway never leaves a connection taken for another path."""
+    info = conn.info
+    wanted = info.get(_WANTED, False)
+    if wanted is False:  # not in a read unit of work (the engine used directly: migrations, the CLI, tests)
+        return
+    needed = wanted
+    if wanted is not None and context.compiled is not None:
+        translate = context.execution_options.get("schema_translate_map")
+        if translate is not None and translate.get(None) == wanted:
+            names = context.compiled.__dict__.get(_NAMES_SCHEMA)
+            if names is None:  # once per compiled statement: SQLAlchemy caches it, for every tenant
+                names = context.compiled.__dict__[_NAMES_SCHEMA] = _names_schema(context.compiled.statement)
+            if names:
+                needed = None
+    if info.get(_PATH, False) == needed:
+        return
+    info.pop(_PATH, None)
+    driver = conn.connection.driver_connection
+    await_only(driver.execute("RESET search_path" if needed is None else f"SET search_path TO {needed}"))
+    info[_PATH] = needed
 
 
 def _unavailable(exc: Exception) -> ServiceUnavailable | None:
@@ -437,40 +565,40 @@ class Database:
         return None, schema_of(code)
 
     async def _route_read(self, session: AsyncSession, schema: str | None) -> dict[str, Any]:
-        # The read engine has no pre-ping: the first statement of a read unit of work is the ping and the routing
-        # at once, `SET search_path TO tenant_<code>` (RESET for the default tenant), unless the connection is known
-        # alive and on this tenant's path already. bench/tenants.py measured the former way (a pre-ping, then a
-        # prepared set_config only when the connection had served another tenant) at about 0.25 ms more CPU per
-        # read that switched tenants, the p95 overhead the issue caps at 10 %. The search_path is session-level (a
-        # read has no transaction to scope SET LOCAL to). A connection found dead (a restart, an idle timeout) is
-        # invalidated and the unit of work takes a fresh one, once, as the pre-ping did. Straight to the driver in
-        # the simple query protocol: nothing to prepare. `schema` is `tenant_<code>` with a code of CODE_PATTERN:
-        # no quoting.
+        # The read engine has no pre-ping: the first statement of a read unit of work is the ping, `RESET
+        # search_path`, unless the connection is known alive. Then each statement runs on the path it needs
+        # (_route_statement, the engine's before_cursor_execute hook): a tenant's statements that name its schema,
+        # and the default tenant's, on the default path; any other statement of a tenant on the tenant's own. So
+        # a read of one tenant after another's on the same connection sends no SET at all when its statements
+        # name their schema (nearly all of them: SQLAlchemy's, with tenant_options), and PostgreSQL keeps their
+        # plans. bench/tenants.py, get_student from 16 clients spread over 50 tenants: a SET before every read
+        # that switched tenants cost about 0.5 ms of the server's CPU per call, and the p95 was 1.3 x one
+        # tenant's; without it, 1.0 x. A connection found dead at the ping (a restart, an idle timeout) is
+        # invalidated and the unit of work takes a fresh one, once, as a pre-ping did. Straight to the driver in
+        # the simple query protocol: nothing to prepare.
         #
-        # Skipped (ALIVE_WINDOW_S): the statement is not sent when the connection's search_path is already `schema`,
-        # a unit of work on it ended without error less than ALIVE_WINDOW_S ago, and its socket is open (asyncpg's
-        # is_closed: a restart or pg_terminate_backend closes it, which the event loop has seen by then). The path
-        # is recorded (_PATH) only once its SET has answered, and forgotten before a SET is sent, so a SET cut off
-        # midway never leaves a connection taken for another schema's. HikariCP skips its liveness test the same way
-        # (aliveBypassWindowMs, 500 ms by default). Under load that is nearly every read of one tenant: one round
-        # trip fewer per call (in a py-spy profile of bench/mcp_latency.py's domain load the statement was about 15 %
-        # of the tools' own samples). Returns the connection's info, for `read` to mark it alive at the end.
+        # Skipped ping (ALIVE_WINDOW_S): a unit of work on the connection ended without error less than
+        # ALIVE_WINDOW_S ago, its path is known, and its socket is open (asyncpg's is_closed: a restart or
+        # pg_terminate_backend closes it, which the event loop has seen by then). HikariCP skips its liveness test
+        # the same way (aliveBypassWindowMs, 500 ms by default). The path is recorded (_PATH) only once its SET or
+        # RESET has answered, and forgotten before one is sent, so one cut off midway never leaves a connection
+        # taken for another path. Returns the connection's info, for `read` to mark it alive at the end.
         for attempt in (1, 2):
             conn = await session.connection(execution_options=tenant_options(schema))
             info = conn.info
             try:
+                # The pool's guess for the next unit of work (_TenantAffineQueue): the tenant of this one (the
+                # registry's read for a tenant's placement is on the default tenant's).
+                info[_LAST_TENANT] = current_tenant() if schema is not None else None
+                info[_WANTED] = schema  # what _route_statement routes each statement by, until the pool has it back
                 driver = (await conn.get_raw_connection()).driver_connection
-                if (info.get(_PATH, False) == schema
+                if (info.get(_PATH, False) is not False
                         and time.monotonic() - info.get(_ALIVE_AT, -ALIVE_WINDOW_S) < ALIVE_WINDOW_S
                         and not driver.is_closed()):  # type: ignore[union-attr]
                     return info
                 info.pop(_PATH, None)
-                await driver.execute("RESET search_path" if schema is None  # type: ignore[union-attr]
-                                     else f"SET search_path TO {schema}")
-                info[_PATH] = schema
-                # The pool's guess for the next unit of work (_TenantAffineQueue): the tenant of this path (the
-                # registry's read for a tenant's placement is on the default tenant's).
-                info[_LAST_TENANT] = current_tenant() if schema is not None else None
+                await driver.execute("RESET search_path")  # type: ignore[union-attr]
+                info[_PATH] = None
                 return info
             except Exception as exc:
                 if attempt == 2 or unavailable_service(exc) is None:

@@ -75,10 +75,11 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(
         default=10, ge=1, le=200,
         description="Idle connections each engine of a process keeps to PostgreSQL (reads and writes have one each); "
-                    "as many more may open for a burst and close after it. Size it to the calls a process serves at "
-                    "once: a connection opened for a burst starts with none of PostgreSQL's caches (plans, and the "
-                    "catalog of every tenant schema it touches), and closing it throws them away. Mind PostgreSQL's "
-                    "max_connections: up to 4 x this per process. SQLite keeps it for reads (one writer).")
+                    "as many more may open for a burst, each closed once idle for a minute (OVERFLOW_IDLE_S). Size it "
+                    "to the calls a process serves at once: a connection opened for a burst starts with none of "
+                    "PostgreSQL's caches (plans, and the catalog of every tenant schema it touches). Mind "
+                    "PostgreSQL's max_connections: up to 4 x this per process. SQLite keeps it for reads (one "
+                    "writer).")
     key_cache_seconds: float = Field(default=5.0, ge=0, description="How long an API key lookup is reused.")
     queue_name: str = Field(default="mcs-erp:jobs", min_length=1, max_length=100,
                             description="The arq queue servers enqueue on and `mcs-erp worker` takes jobs from.")

@@ -17,6 +17,7 @@ import uuid
 import asyncpg
 import pytest
 import redis.exceptions
+import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -264,16 +265,34 @@ async def test_a_write_pings_with_its_first_statement_not_a_pre_ping(own_pg_data
 # ---------------------------------------------------------------- a read's search_path, skipped when it is already set
 
 
-async def test_a_read_sends_its_path_only_when_the_connection_is_not_on_it(own_pg_database):
-    """Database._route_read skips `SET search_path` on a connection already on the unit of work's path and alive
-    within ALIVE_WINDOW_S; any other read sets it. Property: over a random sequence of reads for the default tenant
-    and two tenants on ONE pooled connection, each placement read from the registry (on the default tenant's path)
-    in between, an unqualified name always resolves in the reading tenant's own schema, and a read of the path it
-    already has sends nothing before its own statement."""
+# Kinds of statement a read may run, each reading the marker of the schema it resolves `marker` in: the one that
+# names its schema (a Table, rendered with the tenant's schema) runs on the default path; the others resolve it
+# through the search_path (text, a literal column, a function not known to be pg_catalog's) and run on the tenant's.
+MARKER = sa.Table("marker", sa.MetaData(), sa.Column("v", sa.Text))
+READ_KINDS = {
+    "table": lambda: sa.select(MARKER.c.v),
+    "text": lambda: text("SELECT v FROM marker"),
+    "literal": lambda: sa.select(sa.literal_column("v")).select_from(MARKER),
+    "function": lambda: sa.select(sa.func.concat_ws("", MARKER.c.v)),
+}
+
+
+async def test_a_read_sets_the_path_a_statement_needs_only_when_the_connection_is_not_on_it(own_pg_database,
+                                                                                           monkeypatch):
+    """Database._route_read and _route_statement: a tenant's statement that names its schema runs on the default
+    path, any other statement of a tenant on the tenant's own, the default tenant's on the default path; a SET (or
+    RESET) is sent only when the connection is on another path. Property: over random sequences of reads on ONE
+    pooled connection, each of the default tenant or one of two tenants, each of one to three statements of random
+    kinds (READ_KINDS), each placement read from the registry (on the default tenant's path) in between or not,
+    every statement reads its own tenant's marker, and the path statements sent are exactly those the rule
+    needs: none for a statement on the path the connection is on."""
     import random
 
     from domain.kernel.tenants import Tenant, tenant_in_use
 
+    from domain.kernel import db as db_module
+
+    monkeypatch.setattr(db_module, "ALIVE_WINDOW_S", 3600.0)  # no ping between reads however slow the machine
     url, _ = own_pg_database
     setup = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
@@ -286,25 +305,34 @@ async def test_a_read_sends_its_path_only_when_the_connection_is_not_on_it(own_p
                 await conn.execute(text(f"INSERT INTO {schema}.marker VALUES ('{schema}')"))
     finally:
         await setup.dispose()
-    for seed in range(3):
+    for seed in range(4):
         db = Database(url, pool_size=1, placement_ttl_s=0 if seed == 0 else 60)  # 0: the registry read every time
         rng = random.Random(seed)
         try:
             sent = await queries_sent(db)
-            last = "public"  # the read above reset the path
-            for _ in range(60):
+            path = "public"  # the read above reset the path
+            placed: set[str] = set()  # tenants whose placement the database holds (seed 0: none, ever)
+            for _ in range(80):
                 code = rng.choice([None, "north", "south"])
-                expected = "public" if code is None else f"tenant_{code}"
+                own = "public" if code is None else f"tenant_{code}"
+                kinds = [rng.choice(sorted(READ_KINDS)) for _ in range(rng.randint(1, 3))]
                 sent.clear()
                 with tenant_in_use(code):
                     async with db.read() as session:
-                        assert (await session.exec(text("SELECT v FROM marker"))).scalar_one() == expected
-                setting = [q for q in sent if "search_path" in q]
-                if seed and expected == last:
-                    assert setting == []  # on its path and alive: nothing sent
-                elif seed:
-                    assert setting == [f"SET search_path TO {expected}" if code else "RESET search_path"]
-                last = expected
+                        for kind in kinds:
+                            assert (await session.exec(READ_KINDS[kind]())).scalar_one() == own, (code, kind)
+                expected = []
+                if code is not None and code not in placed and path != "public":
+                    expected.append("RESET search_path")  # the placement's read, on the default tenant's path, first
+                    path = "public"
+                if seed and code is not None:
+                    placed.add(code)
+                for kind in kinds:
+                    needed = "public" if code is None or kind == "table" else own
+                    if needed != path:
+                        expected.append("RESET search_path" if needed == "public" else f"SET search_path TO {own}")
+                        path = needed
+                assert [q for q in sent if "search_path" in q] == expected, (seed, code, kinds)
         finally:
             await db.dispose()
 

@@ -459,3 +459,48 @@ async def test_a_tenant_gets_back_the_connection_it_last_served(rt):
             assert await own_users(db, code) == [f"only_{code}"]
     finally:
         await db.dispose()
+
+
+async def test_a_connection_opened_for_a_burst_stays_until_idle_for_overflow_idle_s(rt, monkeypatch):
+    # TenantAffinePool keeps a connection opened beyond pool_size (a burst) with its caches, where QueuePool closed
+    # it as soon as it came back to a full queue; it closes it once idle for OVERFLOW_IDLE_S, and never one in use.
+    if rt.db.is_sqlite:
+        pytest.skip("PostgreSQL's pool: on SQLite each tenant has its own engines")
+    from domain.kernel import db as db_module
+
+    db = Database(rt.db.url, pool_size=1)  # max_overflow 1: two connections at most
+    pool = db.read_engine.pool
+    try:
+        async def hold(code: str, entered: asyncio.Event, release: asyncio.Event) -> int:
+            with tenant_in_use(code):
+                async with db.read() as session:
+                    pid = (await session.exec(text("SELECT pg_backend_pid()"))).scalar_one()  # type: ignore
+                    entered.set()
+                    await asyncio.wait_for(release.wait(), 30)
+                    return pid
+
+        async def burst() -> dict[str, int]:
+            entered = [asyncio.Event(), asyncio.Event()]
+            release = asyncio.Event()
+            tasks = [asyncio.create_task(hold(code, event, release)) for code, event in zip(CODES, entered)]
+            for event in entered:
+                await asyncio.wait_for(event.wait(), 30)
+            assert pool.checkedout() == 2 and pool.overflow() == 1  # type: ignore[attr-defined]
+            release.set()
+            return dict(zip(CODES, await asyncio.gather(*tasks)))
+
+        pids = await burst()
+        assert len(set(pids.values())) == 2
+        assert pool.checkedin() == 2 and pool.overflow() == 1  # type: ignore[attr-defined]  # both kept
+        for code in (CODES[1], CODES[0], CODES[1]):  # each tenant gets its own warm connection back
+            assert await backend_pid(db, code, write=False) == pids[code]
+        assert await burst() == pids  # a second burst opens nothing new
+        monkeypatch.setattr(db_module, "OVERFLOW_IDLE_S", 0.0)
+        await asyncio.sleep(0.01)
+        kept = await backend_pid(db, CODES[0], write=False)  # returning it closes the other, idle one
+        assert kept == pids[CODES[0]]
+        assert pool.checkedin() == 1 and pool.overflow() == 0  # type: ignore[attr-defined]
+        assert await backend_pid(db, CODES[1], write=False) == kept  # the one left serves every tenant
+        assert await own_users(db, CODES[1]) == [f"only_{CODES[1]}"]
+    finally:
+        await db.dispose()
