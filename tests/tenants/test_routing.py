@@ -430,6 +430,31 @@ async def test_a_read_cancelled_mid_statement_leaves_the_next_tenant_its_own(sma
     assert await own_users(small_db, None) == ["only_default"]
 
 
+async def reads_at_once(db: Database, codes: tuple[str, ...], while_held=None) -> dict[str, int]:
+    """{code: backend pid} of one read unit of work per tenant of `codes`, all held open at once (each on a
+    connection of its own); `while_held()` runs while they are, before they are released."""
+    entered = [asyncio.Event() for _ in codes]
+    release = asyncio.Event()
+
+    async def hold(code: str, entered: asyncio.Event) -> int:
+        with tenant_in_use(code):
+            async with db.read() as session:
+                pid = (await session.exec(text("SELECT pg_backend_pid()"))).scalar_one()  # type: ignore
+                entered.set()
+                await asyncio.wait_for(release.wait(), 30)
+                return pid
+
+    tasks = [asyncio.create_task(hold(code, event)) for code, event in zip(codes, entered)]
+    try:
+        for event in entered:
+            await asyncio.wait_for(event.wait(), 30)
+        if while_held is not None:
+            while_held()
+    finally:
+        release.set()
+    return dict(zip(codes, await asyncio.gather(*tasks)))
+
+
 async def test_a_tenant_gets_back_the_connection_it_last_served(rt):
     # One pool for every tenant, which prefers for a tenant an idle connection that last served it (PostgreSQL keeps
     # that connection's plans for the tenant's search_path): two tenants reading at once take two connections; each
@@ -438,21 +463,7 @@ async def test_a_tenant_gets_back_the_connection_it_last_served(rt):
         pytest.skip("PostgreSQL's pool: on SQLite each tenant has its own engines")
     db = Database(rt.db.url, pool_size=2)
     try:
-        async def hold(code: str, entered: asyncio.Event, release: asyncio.Event) -> int:
-            with tenant_in_use(code):
-                async with db.read() as session:
-                    pid = (await session.exec(text("SELECT pg_backend_pid()"))).scalar_one()  # type: ignore
-                    entered.set()
-                    await asyncio.wait_for(release.wait(), 30)
-                    return pid
-
-        entered = [asyncio.Event(), asyncio.Event()]
-        release = asyncio.Event()
-        tasks = [asyncio.create_task(hold(code, event, release)) for code, event in zip(CODES[:2], entered)]
-        for event in entered:
-            await asyncio.wait_for(event.wait(), 30)
-        release.set()
-        pids = dict(zip(CODES[:2], await asyncio.gather(*tasks)))
+        pids = await reads_at_once(db, CODES[:2])
         assert len(set(pids.values())) == 2
         for code in (CODES[1], CODES[0], CODES[0], CODES[1], CODES[1], CODES[0]):
             assert await backend_pid(db, code, write=False) == pids[code], code
@@ -471,23 +482,11 @@ async def test_a_connection_opened_for_a_burst_stays_until_idle_for_overflow_idl
     db = Database(rt.db.url, pool_size=1)  # max_overflow 1: two connections at most
     pool = db.read_engine.pool
     try:
-        async def hold(code: str, entered: asyncio.Event, release: asyncio.Event) -> int:
-            with tenant_in_use(code):
-                async with db.read() as session:
-                    pid = (await session.exec(text("SELECT pg_backend_pid()"))).scalar_one()  # type: ignore
-                    entered.set()
-                    await asyncio.wait_for(release.wait(), 30)
-                    return pid
+        def both_out() -> None:
+            assert pool.checkedout() == 2 and pool.overflow() == 1  # type: ignore[attr-defined]
 
         async def burst() -> dict[str, int]:
-            entered = [asyncio.Event(), asyncio.Event()]
-            release = asyncio.Event()
-            tasks = [asyncio.create_task(hold(code, event, release)) for code, event in zip(CODES, entered)]
-            for event in entered:
-                await asyncio.wait_for(event.wait(), 30)
-            assert pool.checkedout() == 2 and pool.overflow() == 1  # type: ignore[attr-defined]
-            release.set()
-            return dict(zip(CODES, await asyncio.gather(*tasks)))
+            return await reads_at_once(db, CODES, while_held=both_out)
 
         pids = await burst()
         assert len(set(pids.values())) == 2
